@@ -1,0 +1,49 @@
+//! Password hashing with Argon2id (default parameters, per-hash random salt, PHC strings).
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+use crate::error::ApiError;
+
+/// Shortest password accepted at signup.
+pub const MIN_LENGTH: usize = 8;
+
+/// Hashes a password (blocking work runs off the async executor).
+pub async fn hash(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("join: {e}")))?
+}
+
+/// Verifies a password against a PHC hash. `None` hash still does the work, so unknown
+/// accounts take as long as wrong passwords (no user enumeration by timing).
+pub async fn verify(password: &str, phc: Option<&str>) -> Result<bool, ApiError> {
+    // A real hash of a random password, computed once, to burn equal time.
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = match phc {
+        Some(p) => p.to_owned(),
+        None => match DUMMY.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d = hash(&uuid::Uuid::new_v4().to_string()).await?;
+                DUMMY.get_or_init(|| d).clone()
+            }
+        },
+    };
+    let known = phc.len();
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&phc).map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
+        Ok::<bool, ApiError>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("join: {e}")))??;
+    Ok(ok && known > 0)
+}

@@ -1,0 +1,325 @@
+//! The session operations of shared/API.md: `signup`, `login`, `refreshToken`, `logout`.
+//! Each is one transaction; refresh tokens rotate, and a rotated token presented again
+//! revokes its whole session (it can only be a stolen copy).
+
+use std::sync::LazyLock;
+
+use chrono::{Duration, Utc};
+use entity::FieldError;
+use entity::models::{role, session, tenant, user};
+use jobs::BusEvent;
+use regex::Regex;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
+use serde_json::json;
+
+use super::{Principal, password, tokens};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+static SLUG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$").expect("static regex"));
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s@]+@[^\s@]+\.[^\s@]+$").expect("static regex"));
+
+/// Templates `signup` accepts today (industry templates arrive with the templates module).
+pub const KNOWN_TEMPLATES: &[&str] = &["blank"];
+
+/// What signup/login/refresh return.
+#[derive(Debug, Clone)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: UserView,
+    pub tenant: tenant::Model,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// `signup` input.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupInput {
+    pub tenant_name: String,
+    pub tenant_slug: String,
+    pub email: String,
+    pub password: String,
+    pub template: Option<String>,
+}
+
+/// `login` input.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginInput {
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// The default roles of a new tenant, with their permissions JSON (shared/API.md).
+fn default_roles() -> [(&'static str, &'static str, serde_json::Value); 3] {
+    let all = json!({"actions": ["create", "read", "update", "delete", "export"], "scope": "all"});
+    [
+        ("owner", "Everything, including billing and ownership", json!({ "*": all })),
+        ("admin", "Everything but ownership", json!({ "*": all })),
+        (
+            "member",
+            "Works with records",
+            json!({ "*": {"actions": ["create", "read", "update"], "scope": "all"} }),
+        ),
+    ]
+}
+
+const LOGIN_FAILED: &str = "invalid tenant, email or password";
+
+/// Creates a tenant, its default roles, the owner user and a first session.
+pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload, ApiError> {
+    let mut errors = Vec::new();
+    let name = input.tenant_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("tenantName", "must be 1 to 200 characters"));
+    }
+    if !SLUG.is_match(&input.tenant_slug) {
+        errors.push(FieldError::new(
+            "tenantSlug",
+            "must be 3 to 63 lower-case letters, digits or dashes, not starting or ending with a dash",
+        ));
+    }
+    let email = input.email.trim().to_lowercase();
+    if !EMAIL.is_match(&email) || email.len() > 320 {
+        errors.push(FieldError::new("email", "must be an email address"));
+    }
+    if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
+        errors.push(FieldError::new("password", "must be 8 to 1024 characters"));
+    }
+    if let Some(t) = input.template.as_deref().filter(|t| !KNOWN_TEMPLATES.contains(t)) {
+        errors.push(FieldError::new(
+            "template",
+            format!("unknown template `{t}` (available: {})", KNOWN_TEMPLATES.join(", ")),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let password_hash = password::hash(&input.password).await?;
+    let txn = state.db.begin_write().await?;
+    let taken = tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(&input.tenant_slug))
+        .one(&txn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(ApiError::Conflict(format!("the tenant slug `{}` is taken", input.tenant_slug)));
+    }
+    let now = entity::runtime::time::now();
+    let t = tenant::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        name: Set(name.to_owned()),
+        slug: Set(input.tenant_slug.clone()),
+        time_zone: Set("UTC".into()),
+        metadata_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let mut owner_role = String::new();
+    for (role_name, description, permissions) in default_roles() {
+        let r = role::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            tenant_id: Set(t.id.clone()),
+            name: Set(role_name.into()),
+            description: Set(Some(description.into())),
+            permissions: Set(permissions),
+            is_system: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        if role_name == "owner" {
+            owner_role = r.id;
+        }
+    }
+    let u = user::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(t.id.clone()),
+        email: Set(email),
+        name: Set(None),
+        password_hash: Set(password_hash),
+        role_id: Set(owner_role),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let payload = open_session(state, &txn, &t, &u, "owner").await?;
+    txn.commit().await.map_err(ApiError::from)?;
+    tracing::info!(tenant = %t.slug, "tenant signed up");
+    Ok(payload)
+}
+
+/// Checks credentials and opens a session. Every failure says the same thing.
+pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, ApiError> {
+    let email = input.email.trim().to_lowercase();
+    let t = tenant::Entity::find().filter(tenant::Column::Slug.eq(input.tenant.trim())).one(&state.db.conn).await?;
+    let u = match &t {
+        Some(t) => {
+            user::Entity::find()
+                .filter(user::Column::TenantId.eq(&t.id))
+                .filter(user::Column::Email.eq(&email))
+                .one(&state.db.conn)
+                .await?
+        }
+        None => None,
+    };
+    let ok = password::verify(&input.password, u.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let (Some(t), Some(u)) = (t, u) else {
+        return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
+    };
+    if !ok || !u.is_active {
+        return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
+    }
+    let role = role_name(&state.db.conn, &u.role_id).await?;
+    let txn = state.db.begin_write().await?;
+    let payload = open_session(state, &txn, &t, &u, &role).await?;
+    txn.commit().await.map_err(ApiError::from)?;
+    Ok(payload)
+}
+
+/// Rotates a refresh token: the presented one dies, a new pair is issued.
+pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiError> {
+    let hash = tokens::hash_refresh(token);
+    let txn = state.db.begin_write().await?;
+    let found = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&txn).await?;
+    let Some(s) = found else {
+        // A rotated token seen again: someone kept a copy. End that session.
+        let stolen = session::Entity::find()
+            .filter(session::Column::PreviousRefreshHash.eq(&hash))
+            .filter(session::Column::RevokedAt.is_null())
+            .one(&txn)
+            .await?;
+        if let Some(s) = stolen {
+            tracing::warn!(session = %s.id, "rotated refresh token reused: revoking the session");
+            let sid = s.id.clone();
+            let mut am: session::ActiveModel = s.into();
+            am.revoked_at = Set(Some(Utc::now()));
+            am.update(&txn).await?;
+            txn.commit().await.map_err(ApiError::from)?;
+            state.bus.publish(BusEvent::SessionRevoked { session_id: sid });
+        }
+        return Err(ApiError::Unauthenticated("invalid refresh token".into()));
+    };
+    if s.revoked_at.is_some() || s.expires_at <= Utc::now() {
+        return Err(ApiError::Unauthenticated("session revoked or expired".into()));
+    }
+    let u = user::Entity::find_by_id(s.user_id.clone())
+        .one(&txn)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(|| ApiError::Unauthenticated("user is no longer active".into()))?;
+    let t = tenant::Entity::find_by_id(s.tenant_id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("tenant no longer exists".into()))?;
+    let refresh_token = tokens::new_refresh_token()?;
+    let session_id = s.id.clone();
+    let mut am: session::ActiveModel = s.into();
+    am.previous_refresh_hash = Set(Some(hash));
+    am.refresh_hash = Set(tokens::hash_refresh(&refresh_token));
+    am.expires_at = Set(Utc::now() + Duration::seconds(state.config.refresh_token_ttl_secs as i64));
+    am.update(&txn).await?;
+    let role = role_name(&txn, &u.role_id).await?;
+    txn.commit().await.map_err(ApiError::from)?;
+    Ok(AuthPayload {
+        access_token: state.keys.issue(&u.id, &t.id, &session_id)?,
+        refresh_token,
+        user: view(&u, role),
+        tenant: t,
+    })
+}
+
+/// Revokes the caller's session now.
+pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(session::Column::Id.eq(&p.session_id))
+        .filter(session::Column::TenantId.eq(&p.tenant_id))
+        .exec(&state.db.conn)
+        .await?;
+    state.bus.publish(BusEvent::SessionRevoked { session_id: p.session_id.clone() });
+    Ok(())
+}
+
+async fn open_session(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    t: &tenant::Model,
+    u: &user::Model,
+    role: &str,
+) -> Result<AuthPayload, ApiError> {
+    let refresh_token = tokens::new_refresh_token()?;
+    let s = session::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(t.id.clone()),
+        user_id: Set(u.id.clone()),
+        refresh_hash: Set(tokens::hash_refresh(&refresh_token)),
+        previous_refresh_hash: Set(None),
+        created_at: Set(Utc::now()),
+        expires_at: Set(Utc::now() + Duration::seconds(state.config.refresh_token_ttl_secs as i64)),
+        revoked_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    Ok(AuthPayload {
+        access_token: state.keys.issue(&u.id, &t.id, &s.id)?,
+        refresh_token,
+        user: view(u, role.to_owned()),
+        tenant: t.clone(),
+    })
+}
+
+async fn role_name(conn: &impl ConnectionTrait, role_id: &str) -> Result<String, ApiError> {
+    Ok(role::Entity::find_by_id(role_id.to_owned())
+        .one(conn)
+        .await?
+        .map(|r| r.name)
+        .unwrap_or_default())
+}
+
+/// The API view of a user row.
+pub fn view(u: &user::Model, role: String) -> UserView {
+    UserView { id: u.id.clone(), email: u.email.clone(), name: u.name.clone(), role, created_at: u.created_at }
+}
+
+/// Users of a tenant by id, with role names (for `createdBy`/`owner` and `me`).
+pub async fn users_by_id(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<UserView>, ApiError> {
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    let roles = role::Entity::find().filter(role::Column::TenantId.eq(tenant_id)).all(conn).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let role = roles.iter().find(|r| r.id == u.role_id).map(|r| r.name.clone()).unwrap_or_default();
+            view(u, role)
+        })
+        .collect())
+}
+

@@ -1,0 +1,111 @@
+//! Access tokens (JWT, HS256 pinned, `iss`/`aud`/`exp` checked) and refresh tokens (opaque
+//! random strings, stored only as SHA-256 hashes).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use entity::Dialect;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sea_orm::QueryResult;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{JWT_AUDIENCE, JWT_ISSUER};
+use crate::error::ApiError;
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Session id: checked against the sessions table on every request.
+    pub sid: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Signing and verification keys.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub access_ttl_secs: u64,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], access_ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[JWT_ISSUER]);
+        validation.set_audience(&[JWT_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl_secs,
+        }
+    }
+
+    /// Issues an access token for a session.
+    pub fn issue(&self, user_id: &str, tenant_id: &str, session_id: &str) -> Result<String, ApiError> {
+        let now = Utc::now().timestamp().max(0) as u64;
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            tid: tenant_id.to_owned(),
+            sid: session_id.to_owned(),
+            iat: now,
+            exp: now + self.access_ttl_secs,
+            iss: JWT_ISSUER.to_owned(),
+            aud: JWT_AUDIENCE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| ApiError::Unauthenticated(format!("invalid access token: {e}")))
+    }
+}
+
+/// `n` random bytes from the OS.
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, ApiError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+    Ok(buf)
+}
+
+/// A new refresh token (32 random bytes, base64url).
+pub fn new_refresh_token() -> Result<String, ApiError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(32)?))
+}
+
+/// The stored form of a refresh token.
+pub fn hash_refresh(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a timestamp column written by SeaORM (TIMESTAMPTZ, or text on SQLite).
+pub fn timestamp_col(row: &QueryResult, d: Dialect, col: &str) -> Result<DateTime<Utc>, ApiError> {
+    match d {
+        Dialect::Postgres => Ok(row.try_get::<DateTime<Utc>>("", col)?),
+        Dialect::Sqlite => {
+            let s: String = row.try_get("", col)?;
+            DateTime::parse_from_rfc3339(&s)
+                .map(|d| d.with_timezone(&Utc))
+                .or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f%:z").map(|n| n.and_utc())
+                })
+                .map_err(|e| ApiError::Internal(format!("timestamp {s}: {e}")))
+        }
+    }
+}

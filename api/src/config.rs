@@ -1,0 +1,97 @@
+//! Server configuration, from flags and environment (see the README's configuration table).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Settings shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    /// Default: a SQLite file under the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Secret for signing access tokens (HS256). When unset, one is generated and kept in the
+    /// data directory (development only: set it in production).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Where the embedded database and generated secrets live.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Seed a demo tenant on first start with an empty database. Defaults to on for the
+    /// embedded SQLite database and off when DATABASE_URL is set.
+    #[arg(long, env = "SEED_DEMO")]
+    pub seed_demo: Option<bool>,
+
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Refresh token (session) lifetime, seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Default page size of connections.
+    #[arg(long, env = "DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    pub default_page_size: u64,
+
+    /// Largest `first`/`last` a client may ask for.
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: u64,
+
+    /// How many compiled tenant schemas to keep in memory.
+    #[arg(long, env = "SCHEMA_CACHE_SIZE", default_value_t = 512)]
+    pub schema_cache_size: usize,
+
+    /// Largest request body accepted, bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
+    #[arg(long, env = "LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// The issuer and audience every access token carries and every check requires.
+pub const JWT_ISSUER: &str = "alphery";
+pub const JWT_AUDIENCE: &str = "alphery-api";
+
+impl Config {
+    /// A configuration for tests: an ephemeral port, no demo seed, a fixed secret.
+    pub fn for_tests(database_url: &str) -> Config {
+        Config {
+            database_url: Some(database_url.to_owned()),
+            bind: "127.0.0.1:0".into(),
+            jwt_secret: Some("test-secret-test-secret-test-secret!".into()),
+            data_dir: std::env::temp_dir().join("alphery-test-data"),
+            seed_demo: Some(false),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+            default_page_size: 50,
+            max_page_size: 500,
+            schema_cache_size: 512,
+            max_body_bytes: 1 << 20,
+            log: "warn".into(),
+        }
+    }
+
+    /// The database URL in force (the embedded default when none is configured).
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("alphery.db").display()),
+        }
+    }
+
+    /// Whether to seed the demo tenant on an empty database.
+    pub fn should_seed_demo(&self) -> bool {
+        self.seed_demo.unwrap_or(self.database_url.is_none())
+    }
+}

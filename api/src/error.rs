@@ -1,0 +1,106 @@
+//! The API's error type and its one table of public codes (shared/API.md § Errors). Internal
+//! causes are logged (with the request id from the current span) and never shown.
+
+use async_graphql::ErrorExtensions;
+use entity::FieldError;
+
+/// Errors of the API layer.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error
+/// *without* `extensions.code`, so `?` on an `ApiError` must go through `From` below.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    Validation(Vec<FieldError>),
+    Conflict(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+/// Crate error alias used by public functions (`server::start`).
+pub type Error = ApiError;
+
+impl ApiError {
+    /// The public `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Validation(_) => "VALIDATION_FAILED",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message a client sees (internal causes are never part of it).
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::Conflict(m)
+            | ApiError::BadRequest(m) => m.clone(),
+            ApiError::NotFound(what) => format!("{what} not found"),
+            ApiError::Validation(fields) => match fields.as_slice() {
+                [one] => format!("validation failed: {} {}", one.field, one.message),
+                _ => format!("validation failed on {} fields", fields.len()),
+            },
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// The GraphQL error a client sees.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(cause = %cause, "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let ApiError::Validation(fields) = self {
+                let list: Vec<async_graphql::Value> = fields
+                    .iter()
+                    .map(|f| {
+                        let mut m = async_graphql::indexmap::IndexMap::new();
+                        m.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.clone()));
+                        m.insert(async_graphql::Name::new("message"), async_graphql::Value::from(f.message.clone()));
+                        async_graphql::Value::Object(m)
+                    })
+                    .collect();
+                ext.set("fields", async_graphql::Value::List(list));
+            }
+        })
+    }
+}
+
+impl From<entity::Error> for ApiError {
+    fn from(e: entity::Error) -> Self {
+        match e {
+            entity::Error::NotFound(w) => ApiError::NotFound(w),
+            entity::Error::Validation(f) => ApiError::Validation(f),
+            entity::Error::Conflict(m) => ApiError::Conflict(m),
+            entity::Error::Forbidden(m) => ApiError::Forbidden(m),
+            entity::Error::BadRequest(m) => ApiError::BadRequest(m),
+            e @ (entity::Error::Db(_) | entity::Error::Internal(_)) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.to_graphql()
+    }
+}
+
+/// Shorthand: `entity::Result` → GraphQL error.
+pub fn gql(e: entity::Error) -> async_graphql::Error {
+    ApiError::from(e).to_graphql()
+}

@@ -1,0 +1,194 @@
+//! GraphQL over HTTP (the graphql-http spec): `POST /graphql` with a JSON body (single or
+//! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
+//! `extensions.code`; internal errors carry the request id instead of their cause.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Response, ServerError};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use tracing::Instrument;
+
+use super::request::{self, Credential, RequestId};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// `POST /graphql`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    let rid = RequestId::from_headers(&headers);
+    let span = tracing::info_span!("graphql", request_id = %rid.0);
+    async move {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON)));
+        if !is_json {
+            let e = ApiError::BadRequest("Content-Type must be application/json".into());
+            return error_response(&headers, &rid, StatusCode::UNSUPPORTED_MEDIA_TYPE, &e);
+        }
+        let batch: BatchRequest = match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                let e = ApiError::BadRequest(format!("invalid GraphQL request body: {e}"));
+                return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
+            }
+        };
+        execute(&state, &headers, &rid, batch, false).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// `GET /graphql?query=…` (queries only).
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> HttpResponse {
+    let rid = RequestId::from_headers(&headers);
+    let span = tracing::info_span!("graphql", request_id = %rid.0);
+    async move {
+        let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+            Ok(r) => r,
+            Err(e) => {
+                let e = ApiError::BadRequest(format!("invalid query string: {e}"));
+                return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
+            }
+        };
+        execute(&state, &headers, &rid, BatchRequest::Single(request), true).await
+    }
+    .instrument(span)
+    .await
+}
+
+fn is_mutation(r: &Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else { return false };
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (&r.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        selected && op.node.ty == OperationType::Mutation
+    })
+}
+
+async fn execute(state: &AppState, headers: &HeaderMap, rid: &RequestId, batch: BatchRequest, via_get: bool) -> HttpResponse {
+    if via_get && batch.iter().any(is_mutation) {
+        let e = ApiError::BadRequest("mutations must be sent with POST".into());
+        let mut resp = error_response(headers, rid, StatusCode::METHOD_NOT_ALLOWED, &e);
+        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let caller = match Credential::from_headers(headers) {
+        Ok(c) => request::resolve(state, c).await,
+        Err(e) => Err(e),
+    };
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e @ ApiError::Unauthenticated(_)) => return error_response(headers, rid, StatusCode::UNAUTHORIZED, &e),
+        Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let anonymous = caller.principal.is_none();
+    // Each request of a batch gets its own data (and loaders).
+    let with_data = |mut r: Request| {
+        r.data = request::request_data(state, &caller, rid);
+        r
+    };
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(with_data(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(with_data).collect()),
+    };
+    let mut response = caller.schema.execute_batch(batch).await;
+    let mut failed_before_execution = false;
+    match &mut response {
+        BatchResponse::Single(r) => {
+            failed_before_execution = finish(r, anonymous, rid);
+        }
+        BatchResponse::Batch(rs) => {
+            for r in rs {
+                finish(r, anonymous, rid);
+            }
+        }
+    }
+    let (content_type, status) = if accepts_graphql_response(headers) {
+        (GRAPHQL_RESPONSE, if failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK })
+    } else {
+        (JSON, StatusCode::OK)
+    };
+    json_response(status, content_type, rid, &response)
+}
+
+/// Adds the public code to every error; returns whether the request failed before execution
+/// (no `data` at all), which graphql-response+json answers with 400.
+fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
+    let before_execution = !r.errors.is_empty() && matches!(r.data, async_graphql::Value::Null);
+    for e in &mut r.errors {
+        label(e, anonymous, rid);
+    }
+    before_execution
+}
+
+fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    let code = match ext.get("code") {
+        Some(async_graphql::Value::String(c)) => c.clone(),
+        // An uncoded error raised while resolving (it has a path) was not meant for the
+        // client: log it and show a bare INTERNAL, never its text.
+        _ if !e.path.is_empty() => {
+            tracing::error!(message = %e.message, "uncoded resolver error");
+            e.message = "internal error".into();
+            ext.set("code", "INTERNAL");
+            "INTERNAL".to_owned()
+        }
+        _ => {
+            // Asking the public schema for a tenant operation means "sign in first".
+            let root_unknown = e.message.starts_with("Unknown field")
+                && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
+            let code = if anonymous && root_unknown { "UNAUTHENTICATED" } else { "BAD_REQUEST" };
+            ext.set("code", code);
+            code.to_owned()
+        }
+    };
+    if code == "INTERNAL" {
+        ext.set("requestId", rid.0.clone());
+    }
+}
+
+fn accepts_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
+}
+
+fn json_response(status: StatusCode, content_type: &'static str, rid: &RequestId, body: &impl serde::Serialize) -> HttpResponse {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+        }
+    };
+    let mut resp = (status, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&rid.0) {
+        h.insert("x-request-id", v);
+    }
+    resp
+}
+
+/// A request-level failure as a GraphQL error body.
+pub fn error_response(headers: &HeaderMap, rid: &RequestId, status: StatusCode, e: &ApiError) -> HttpResponse {
+    let mut server_error = ServerError::new(e.message(), None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", e.code());
+    if matches!(e, ApiError::Internal(_)) {
+        ext.set("requestId", rid.0.clone());
+    }
+    server_error.extensions = Some(ext);
+    let body = Response::from_errors(vec![server_error]);
+    let ct = if accepts_graphql_response(headers) { GRAPHQL_RESPONSE } else { JSON };
+    json_response(status, ct, rid, &body)
+}

@@ -1,0 +1,7 @@
+//! HTTP and WebSocket transport: routes (`routes`), GraphQL over HTTP (`graphql`), GraphQL
+//! over `graphql-transport-ws` (`ws`), and request ids and credentials (`request`).
+
+pub mod graphql;
+pub mod request;
+pub mod routes;
+pub mod ws;

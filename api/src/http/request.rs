@@ -1,0 +1,86 @@
+//! Per-request plumbing shared by HTTP and WS: request ids, reading credentials, and choosing
+//! the schema for the caller.
+
+use async_graphql::Data;
+use async_graphql::dynamic::Schema;
+use axum::http::HeaderMap;
+
+use crate::auth::{self, Principal};
+use crate::error::ApiError;
+use crate::schema::loader::Loaders;
+use crate::state::AppState;
+
+/// The id of one request, logged with every line and returned as `x-request-id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// Reuses a sane incoming `x-request-id`, else makes one.
+    pub fn from_headers(headers: &HeaderMap) -> RequestId {
+        let incoming = headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|s| {
+            !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        });
+        RequestId(incoming.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
+    }
+}
+
+/// A credential as sent by a client.
+pub enum Credential {
+    None,
+    Bearer(String),
+    ApiKey(String),
+}
+
+impl Credential {
+    pub fn from_headers(headers: &HeaderMap) -> Result<Credential, ApiError> {
+        if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
+            let v = v.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+            return Credential::from_authorization(v);
+        }
+        if let Some(v) = headers.get("x-api-key") {
+            let v = v.to_str().map_err(|_| ApiError::Unauthenticated("malformed X-Api-Key header".into()))?;
+            return Ok(Credential::ApiKey(v.to_owned()));
+        }
+        Ok(Credential::None)
+    }
+
+    /// Parses `Bearer <token>`.
+    pub fn from_authorization(v: &str) -> Result<Credential, ApiError> {
+        match v.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                Ok(Credential::Bearer(token.trim().to_owned()))
+            }
+            _ => Err(ApiError::Unauthenticated("expected `Authorization: Bearer <token>`".into())),
+        }
+    }
+}
+
+/// The schema and request data for a caller.
+pub struct Caller {
+    pub schema: Schema,
+    pub principal: Option<Principal>,
+}
+
+/// Authenticates the credential and picks the schema it sees.
+pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller, ApiError> {
+    let principal = match credential {
+        Credential::None => return Ok(Caller { schema: state.public_schema.clone(), principal: None }),
+        Credential::Bearer(token) => auth::authenticate(state, &token).await?,
+        // No API key can exist before keys are issued (they come with roles); refuse clearly.
+        Credential::ApiKey(_) => return Err(ApiError::Unauthenticated("invalid API key".into())),
+    };
+    let compiled = state.registry.tenant_schema(state, &principal.tenant_id, principal.metadata_version).await?;
+    Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal) })
+}
+
+/// The data every operation of this caller can read.
+pub fn request_data(state: &AppState, caller: &Caller, request_id: &RequestId) -> Data {
+    let mut data = Data::default();
+    data.insert(state.clone());
+    data.insert(request_id.clone());
+    if let Some(p) = &caller.principal {
+        data.insert(Loaders::new(state, &p.tenant_id));
+        data.insert(p.clone());
+    }
+    data
+}

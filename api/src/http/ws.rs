@@ -1,0 +1,130 @@
+//! GraphQL over WebSocket (`graphql-transport-ws`) at `/graphql/ws`. One endpoint serves every
+//! tenant, so the schema is known only after `connection_init`: we read that first message
+//! ourselves, authenticate its payload, pick the tenant's schema, and hand the socket (with the
+//! init message put back in front) to async-graphql. The socket closes with 4401 when its
+//! session is revoked or its token expires, and with 4205 when the tenant's definitions change
+//! (the client reconnects and gets the new schema).
+
+use std::time::Duration;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use jobs::BusEvent;
+use serde_json::Value;
+
+use super::request::{self, Credential, RequestId};
+use crate::state::AppState;
+
+/// Close code: not authenticated, or the session ended.
+pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
+/// Close code: the tenant's schema changed; reconnect.
+pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
+/// Close code: the first message was not a valid `connection_init` in time.
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET /graphql/ws`.
+pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let rid = RequestId::from_headers(&headers);
+    let max = state.config.max_body_bytes;
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max)
+        .on_upgrade(move |socket| serve(state, socket, protocol, rid))
+}
+
+async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.to_owned().into() };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+}
+
+/// The `authorization` value of a `connection_init` payload (also accepts `Authorization`
+/// and `headers.Authorization`, as some clients send).
+fn credential_of(init: &Value) -> Credential {
+    let payload = init.get("payload").cloned().unwrap_or(Value::Null);
+    let pick = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+    let auth = pick(&payload, "authorization")
+        .or_else(|| pick(&payload, "Authorization"))
+        .or_else(|| payload.get("headers").and_then(|h| pick(h, "authorization").or_else(|| pick(h, "Authorization"))));
+    if let Some(a) = auth {
+        return Credential::from_authorization(&a).unwrap_or(Credential::Bearer(String::new()));
+    }
+    match pick(&payload, "x-api-key").or_else(|| pick(&payload, "X-Api-Key")) {
+        Some(k) => Credential::ApiKey(k),
+        None => Credential::None,
+    }
+}
+
+async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, rid: RequestId) {
+    let (mut sink, mut stream) = socket.split();
+    let first = tokio::time::timeout(INIT_TIMEOUT, stream.next()).await;
+    let init_text = match first {
+        Ok(Some(Ok(Message::Text(t)))) => t.to_string(),
+        _ => return close(&mut sink, CLOSE_INIT_TIMEOUT, "connection_init expected").await,
+    };
+    let init: Value = serde_json::from_str(&init_text).unwrap_or(Value::Null);
+    if init.get("type").and_then(Value::as_str) != Some("connection_init") {
+        return close(&mut sink, CLOSE_INIT_TIMEOUT, "connection_init expected").await;
+    }
+    let caller = match credential_of(&init) {
+        Credential::None => None,
+        c => match request::resolve(&state, c).await {
+            Ok(caller) => Some(caller),
+            Err(e) => return close(&mut sink, CLOSE_UNAUTHENTICATED, &e.message()).await,
+        },
+    };
+    // Subscriptions exist only in tenant schemas: an anonymous socket has nothing to do.
+    let Some(caller) = caller else {
+        return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
+    };
+    let Some(principal) = caller.principal.clone() else {
+        return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
+    };
+    let data = request::request_data(&state, &caller, &rid);
+    // async-graphql-axum drives the protocol; its sink is a channel we drain into the real
+    // socket, so this task can still close the socket with its own codes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
+    let to_channel = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
+        tx.send(msg).await.map(|()| tx).map_err(|_| axum::Error::new("socket task ended"))
+    });
+    let init = futures_util::stream::once(async move { Ok(Message::Text(init_text.into())) });
+    let graphql = GraphQLWebSocket::new_with_pair(Box::pin(to_channel), init.chain(stream), caller.schema.clone(), protocol)
+        .with_data(data)
+        .serve();
+    tokio::pin!(graphql);
+    let mut graphql_done = false;
+    let mut bus = state.bus.subscribe();
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let expiry = tokio::time::sleep(Duration::from_secs(principal.token_exp.saturating_sub(now)));
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            () = &mut graphql, if !graphql_done => graphql_done = true,
+            msg = rx.recv() => match msg {
+                Some(m) => {
+                    let closing = matches!(m, Message::Close(_));
+                    if sink.send(m).await.is_err() || closing {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            ev = bus.recv() => match ev {
+                Ok(BusEvent::SessionRevoked { session_id }) if session_id == principal.session_id => {
+                    return close(&mut sink, CLOSE_UNAUTHENTICATED, "session revoked").await;
+                }
+                Ok(BusEvent::MetadataChanged { tenant_id, .. }) if tenant_id == principal.tenant_id => {
+                    return close(&mut sink, CLOSE_SCHEMA_CHANGED, "schema changed; reconnect").await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                _ => {}
+            },
+            () = &mut expiry => return close(&mut sink, CLOSE_UNAUTHENTICATED, "access token expired").await,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The Alphery OS server: configuration, HTTP/WS transport, authentication, the per-tenant
+//! dynamic GraphQL schema (builder, registry, resolvers) and the demo seed. The binary in
+//! `main.rs` is a thin CLI over `server`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod state;
+
+pub use error::{ApiError, Error};

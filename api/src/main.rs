@@ -1,0 +1,102 @@
+//! The `alphery` binary: `serve` (default), `migrate`, `export-schema`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alphery_api::config::Config;
+use alphery_api::schema::build_tenant_schema;
+use alphery_api::server;
+use clap::{Parser, Subcommand};
+use entity::runtime::meta::TenantMeta;
+
+#[derive(Parser)]
+#[command(name = "alphery", version, about = "Alphery OS — a multi-tenant business OS with a per-tenant GraphQL API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write the SDL a new tenant sees (platform operations, no entities yet).
+    ExportSchema {
+        /// Output file; `-` for standard output.
+        #[arg(long, default_value = "schema.graphql")]
+        out: PathBuf,
+    },
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.config.log);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Migrate => server::connect_and_migrate(&cli.config).await.map(|_| {
+            println!("migrations applied to {}", redact(&cli.config.database_url()));
+        }),
+        Command::ExportSchema { out } => export_schema(&out),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            if let alphery_api::ApiError::Internal(cause) = &e {
+                eprintln!("cause: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
+    let db_url = redact(&config.database_url());
+    let running = server::start(config).await?;
+    println!();
+    println!("  Alphery OS is running on {}", db_url);
+    println!("  GraphiQL:   {}/graphiql", running.url());
+    println!("  GraphQL:    {}/graphql   (subscriptions: ws://{}/graphql/ws)", running.url(), running.addr);
+    if let Some(demo) = &running.demo {
+        println!("  Demo login: tenant `{}`, email `{}`, password `{}`", demo.tenant, demo.email, demo.password);
+        println!("              mutation {{ login(input: {{tenant: \"{}\", email: \"{}\", password: \"{}\"}}) {{ accessToken }} }}", demo.tenant, demo.email, demo.password);
+    }
+    println!();
+    tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
+    println!("shutting down");
+    Ok(())
+}
+
+fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {
+    let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
+    let sdl = build_tenant_schema(&meta)?.sdl();
+    if out.as_os_str() == "-" {
+        print!("{sdl}");
+        return Ok(());
+    }
+    std::fs::write(out, sdl).map_err(|e| alphery_api::ApiError::Internal(format!("write {}: {e}", out.display())))
+}
+
+/// Hides a password in a database URL before printing it.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

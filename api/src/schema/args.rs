@@ -1,0 +1,128 @@
+//! Execution layer: GraphQL arguments → the filter AST and list arguments of the store.
+
+use async_graphql::dynamic::ResolverContext;
+use entity::runtime::filter::{Filter, Target};
+use entity::runtime::meta::EntityDef;
+use entity::runtime::naming;
+use entity::runtime::sql::{Direction, SortKey};
+use entity::runtime::store::ListArgs;
+
+use crate::error::{ApiError, gql};
+
+/// The values of an entity's `…Field` enum and what each sorts by.
+pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
+    let mut out = vec![
+        ("ID".to_owned(), Target::Id),
+        ("CREATED_AT".to_owned(), Target::CreatedAt),
+        ("UPDATED_AT".to_owned(), Target::UpdatedAt),
+        ("RECORD_NUMBER".to_owned(), Target::RecordNumber),
+    ];
+    for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
+        out.push((naming::screaming(&f.graphql_name), Target::Field(f.clone())));
+    }
+    out
+}
+
+/// A JSON copy of an argument (enum values become strings).
+pub fn arg_json(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<serde_json::Value>> {
+    match ctx.args.get(name) {
+        Some(v) if !v.is_null() => Ok(Some(
+            v.as_value()
+                .clone()
+                .into_json()
+                .map_err(|e| ApiError::BadRequest(format!("argument {name}: {e}")).to_graphql())?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// `filter` → AST.
+pub fn filter(ctx: &ResolverContext<'_>, entity: &EntityDef) -> async_graphql::Result<Option<Filter>> {
+    arg_json(ctx, "filter")?.map(|v| Filter::parse(entity, &v).map_err(gql)).transpose()
+}
+
+/// `orderBy` → sort keys (default: `createdAt ASC`).
+pub fn order(ctx: &ResolverContext<'_>, entity: &EntityDef) -> async_graphql::Result<Vec<SortKey>> {
+    let Some(serde_json::Value::Array(items)) = arg_json(ctx, "orderBy")? else {
+        return Ok(vec![SortKey { target: Target::CreatedAt, direction: Direction::Asc }]);
+    };
+    let targets = sort_targets(entity);
+    let mut keys = Vec::with_capacity(items.len());
+    for item in items {
+        let field = item.get("field").and_then(|v| v.as_str()).unwrap_or_default();
+        let target = targets
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| ApiError::BadRequest(format!("cannot order by {field}")).to_graphql())?;
+        let direction = match item.get("direction").and_then(|v| v.as_str()) {
+            Some("DESC") => Direction::Desc,
+            _ => Direction::Asc,
+        };
+        keys.push(SortKey { target, direction });
+    }
+    Ok(keys)
+}
+
+/// A `first`/`last` argument, checked against the configured maximum.
+fn page_size(ctx: &ResolverContext<'_>, name: &str, max: u64) -> async_graphql::Result<Option<u64>> {
+    match ctx.args.get(name) {
+        Some(v) if !v.is_null() => {
+            let n = v.i64()?;
+            if n < 0 || n as u64 > max {
+                return Err(ApiError::BadRequest(format!("`{name}` must be between 0 and {max}")).to_graphql());
+            }
+            Ok(Some(n as u64))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn string_arg(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<String>> {
+    match ctx.args.get(name) {
+        Some(v) if !v.is_null() => Ok(Some(v.string()?.to_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// All list arguments of a connection field.
+pub fn list_args(ctx: &ResolverContext<'_>, entity: &EntityDef, max: u64) -> async_graphql::Result<ListArgs> {
+    let first = page_size(ctx, "first", max)?;
+    let last = page_size(ctx, "last", max)?;
+    if first.is_some() && last.is_some() {
+        return Err(ApiError::BadRequest("pass `first` or `last`, not both".into()).to_graphql());
+    }
+    Ok(ListArgs {
+        filter: filter(ctx, entity)?,
+        search: string_arg(ctx, "search")?,
+        order: order(ctx, entity)?,
+        first,
+        last,
+        after: string_arg(ctx, "after")?,
+        before: string_arg(ctx, "before")?,
+        with_total: ctx.look_ahead().field("totalCount").exists(),
+    })
+}
+
+/// A canonical text of the arguments (batches reverse relations with equal arguments).
+pub fn args_key(ctx: &ResolverContext<'_>) -> String {
+    let map = ctx.args.as_index_map().clone();
+    async_graphql::Value::Object(map).into_json().map(|j| j.to_string()).unwrap_or_default()
+}
+
+/// The `id` argument.
+pub fn id(ctx: &ResolverContext<'_>) -> async_graphql::Result<String> {
+    Ok(ctx.args.try_get("id")?.string()?.to_owned())
+}
+
+/// An input object as JSON, split into entity values and the `owner` system field.
+pub fn record_input(
+    ctx: &ResolverContext<'_>,
+) -> async_graphql::Result<(serde_json::Map<String, serde_json::Value>, Option<String>)> {
+    let mut map = match arg_json(ctx, "input")? {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let owner = map.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
+    Ok((map, owner))
+}

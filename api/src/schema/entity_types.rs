@@ -1,0 +1,186 @@
+//! Types generated for one entity (shared/API.md § Generated per entity): the object type with
+//! system fields, values, to-one and reverse relations; its connection and edge; filter,
+//! order and field-enum inputs; create/update inputs; and the change event type. Pure
+//! functions of the metadata; resolvers come from `resolvers`.
+
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Type, TypeRef,
+};
+use entity::runtime::meta::{EntityDef, FieldType, TenantMeta};
+use entity::runtime::naming::{EntityNames, types as t};
+use entity::runtime::store::Record;
+
+use super::args::sort_targets;
+use super::common::{filter_type, input_type, output_type};
+use super::resolvers::{relation, user};
+use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent};
+
+/// Every type one entity contributes to its tenant's schema.
+pub fn types(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>) -> Vec<Type> {
+    let n = EntityNames::new(&e.name_singular, &e.name_plural);
+    vec![
+        object(meta, e, &n).into(),
+        connection(&n).into(),
+        edge(&n).into(),
+        filter_input(e, &n).into(),
+        order_input(&n).into(),
+        field_enum(e, &n).into(),
+        change(&n).into(),
+        record_input(e, &n.create_input, true).into(),
+        record_input(e, &n.update_input, false).into(),
+    ]
+}
+
+/// A `Record` field read synchronously from the parent.
+fn record_field(name: &str, ty: TypeRef, get: impl Fn(&Record) -> Option<Value> + Send + Sync + 'static) -> Field {
+    // Synchronous on purpose: no future is boxed per value of a large page.
+    Field::new(name, ty, move |ctx| match parent::<Record>(&ctx) {
+        Ok(r) => FieldFuture::Value(get(r).map(FieldValue::value)),
+        Err(e) => FieldFuture::new(async move { Err::<Option<Value>, _>(e) }),
+    })
+}
+
+fn object(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, n: &EntityNames) -> Object {
+    let mut o = Object::new(&n.type_name)
+        .description(format!("{} (entity `{}`).", e.label_singular, e.name_singular))
+        .field(record_field("id", TypeRef::named_nn(TypeRef::ID), |r| Some(Value::from(r.id.clone()))))
+        .field(record_field("recordNumber", TypeRef::named(TypeRef::STRING), |r| {
+            r.record_number.clone().map(Value::from)
+        }))
+        .field(record_field("createdAt", TypeRef::named_nn(t::DATE_TIME), |r| {
+            Some(Value::from(entity::runtime::time::format(&r.created_at)))
+        }))
+        .field(record_field("updatedAt", TypeRef::named_nn(t::DATE_TIME), |r| {
+            Some(Value::from(entity::runtime::time::format(&r.updated_at)))
+        }))
+        .field(user::field("createdBy", |r| r.created_by.clone()))
+        .field(user::field("owner", |r| r.owner_id.clone()));
+    for f in &e.fields {
+        if f.ty == FieldType::Relation {
+            o = o.field(relation::to_one(meta, f));
+            continue;
+        }
+        let ty = if f.required { TypeRef::named_nn(output_type(f.ty)) } else { TypeRef::named(output_type(f.ty)) };
+        let ty = if f.ty == FieldType::MultiSelect {
+            if f.required { TypeRef::named_nn_list_nn(TypeRef::STRING) } else { TypeRef::named_nn_list(TypeRef::STRING) }
+        } else {
+            ty
+        };
+        let def = f.clone();
+        let field = record_field(&f.graphql_name, ty, move |r| r.data.get(&def.key).and_then(|v| output(&def, v)))
+            .description(f.label.clone());
+        o = o.field(field);
+    }
+    for rev in meta.reverse_relations(&e.id) {
+        o = o.field(relation::reverse(&rev));
+    }
+    o
+}
+
+fn connection(n: &EntityNames) -> Object {
+    Object::new(&n.connection)
+        .field(Field::new("edges", TypeRef::named_nn_list_nn(&n.edge), |ctx| {
+            FieldFuture::new(async move {
+                let c = parent::<ConnectionValue>(&ctx)?;
+                let edges = c.records.iter().zip(&c.cursors).map(|(r, cursor)| {
+                    FieldValue::owned_any(EdgeValue { cursor: cursor.clone(), record: r.clone() })
+                });
+                Ok(Some(FieldValue::list(edges)))
+            })
+        }))
+        .field(Field::new("nodes", TypeRef::named_nn_list_nn(&n.type_name), |ctx| {
+            FieldFuture::new(async move {
+                let c = parent::<ConnectionValue>(&ctx)?;
+                Ok(Some(FieldValue::list(c.records.iter().cloned().map(FieldValue::owned_any))))
+            })
+        }))
+        .field(Field::new("pageInfo", TypeRef::named_nn(t::PAGE_INFO), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::owned_any(parent::<ConnectionValue>(&ctx)?.page_info.clone())))
+            })
+        }))
+        .field(Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+            FieldFuture::new(async move { Ok(Some(Value::from(parent::<ConnectionValue>(&ctx)?.total.unwrap_or(0)))) })
+        }))
+}
+
+fn edge(n: &EntityNames) -> Object {
+    Object::new(&n.edge)
+        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move { Ok(Some(Value::from(parent::<EdgeValue>(&ctx)?.cursor.clone()))) })
+        }))
+        .field(Field::new("node", TypeRef::named_nn(&n.type_name), |ctx| {
+            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<EdgeValue>(&ctx)?.record.clone()))) })
+        }))
+}
+
+fn filter_input(e: &EntityDef, n: &EntityNames) -> InputObject {
+    let mut o = InputObject::new(&n.filter)
+        .field(InputValue::new("id", TypeRef::named(t::ID_FILTER)))
+        .field(InputValue::new("recordNumber", TypeRef::named(t::STRING_FILTER)))
+        .field(InputValue::new("createdAt", TypeRef::named(t::DATE_TIME_FILTER)))
+        .field(InputValue::new("updatedAt", TypeRef::named(t::DATE_TIME_FILTER)))
+        .field(InputValue::new("owner", TypeRef::named(t::ID_FILTER)));
+    for f in &e.fields {
+        if let Some(ft) = filter_type(f.ty) {
+            o = o.field(InputValue::new(&f.graphql_name, TypeRef::named(ft)));
+        }
+    }
+    o.field(InputValue::new("and", TypeRef::named_nn_list(&n.filter)))
+        .field(InputValue::new("or", TypeRef::named_nn_list(&n.filter)))
+        .field(InputValue::new("not", TypeRef::named(&n.filter)))
+}
+
+fn order_input(n: &EntityNames) -> InputObject {
+    InputObject::new(&n.order_by)
+        .field(InputValue::new("field", TypeRef::named_nn(&n.field_enum)))
+        .field(
+            InputValue::new("direction", TypeRef::named_nn(t::ORDER_DIRECTION)).default_value(Value::Enum(
+                async_graphql::Name::new("ASC"),
+            )),
+        )
+}
+
+fn field_enum(e: &EntityDef, n: &EntityNames) -> Enum {
+    Enum::new(&n.field_enum).items(sort_targets(e).into_iter().map(|(name, _)| name))
+}
+
+fn change(n: &EntityNames) -> Object {
+    Object::new(&n.change)
+        .field(Field::new("kind", TypeRef::named_nn(t::CHANGE_KIND), |ctx| {
+            FieldFuture::new(async move {
+                let c = parent::<ChangeValue>(&ctx)?;
+                Ok(Some(Value::Enum(async_graphql::Name::new(c.kind.as_str()))))
+            })
+        }))
+        .field(Field::new("record", TypeRef::named_nn(&n.type_name), |ctx| {
+            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<ChangeValue>(&ctx)?.record.clone()))) })
+        }))
+        .field(Field::new("changedFields", TypeRef::named_nn_list_nn(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                let c = parent::<ChangeValue>(&ctx)?;
+                Ok(Some(Value::List(c.changed_fields.iter().cloned().map(Value::from).collect())))
+            })
+        }))
+}
+
+/// `Create…Input` (required fields without a default are non-null) or `Update…Input` (all
+/// optional; an explicit null clears).
+fn record_input(e: &EntityDef, name: &str, create: bool) -> InputObject {
+    let mut o = InputObject::new(name);
+    for f in &e.fields {
+        let scalar = input_type(f.ty);
+        let non_null = create && f.required && f.default.is_none();
+        let ty = match (f.ty, non_null) {
+            (FieldType::MultiSelect, true) => TypeRef::named_nn_list_nn(TypeRef::STRING),
+            (FieldType::MultiSelect, false) => TypeRef::named_nn_list(TypeRef::STRING),
+            (_, true) => TypeRef::named_nn(scalar),
+            (_, false) => TypeRef::named(scalar),
+        };
+        o = o.field(InputValue::new(&f.graphql_name, ty).description(f.label.clone()));
+    }
+    o.field(InputValue::new("owner", TypeRef::named(TypeRef::ID)).description("The owning user (defaults to the creator)."))
+}

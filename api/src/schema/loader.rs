@@ -1,0 +1,157 @@
+//! Per-request (or per-socket) DataLoaders, built on the `dataloader` crate: related records
+//! by id, users by id, and reverse-relation pages by parent. Every relation in a response is
+//! fetched in one statement per batch, never one query per row. The loaders do not cache, so
+//! a long-lived socket always sees current data.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use dataloader::BatchFn;
+use dataloader::non_cached::Loader;
+use entity::runtime::meta::{EntityDef, FieldDef};
+use entity::runtime::store::{ListArgs, Record, Store};
+
+use crate::auth::service::{UserView, users_by_id};
+use crate::state::AppState;
+
+/// A batch result: the value, or the error text shared by the whole batch.
+pub type Loaded<T> = Result<T, String>;
+
+/// Related records by id (any entity of the tenant; callers check the entity).
+pub struct RecordBatch {
+    state: AppState,
+    tenant_id: String,
+}
+
+impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
+    async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<Record>>> {
+        let store = Store::new(&self.state.db, &self.tenant_id);
+        match store.get_many(keys).await {
+            Ok(records) => {
+                let mut by_id: HashMap<String, Record> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+                keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
+            }
+            Err(e) => keys.iter().map(|k| (k.clone(), Err(e.to_string()))).collect(),
+        }
+    }
+}
+
+/// Users by id (for `createdBy` and `owner`).
+pub struct UserBatch {
+    state: AppState,
+    tenant_id: String,
+}
+
+impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
+    async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<UserView>>> {
+        match users_by_id(&self.state.db.conn, &self.tenant_id, keys).await {
+            Ok(users) => {
+                let mut by_id: HashMap<String, UserView> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
+                keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
+            }
+            Err(e) => keys.iter().map(|k| (k.clone(), Err(format!("{e:?}")))).collect(),
+        }
+    }
+}
+
+/// What a reverse-relation page is asked for: the relation and the list arguments, shared by
+/// every parent in the batch.
+#[derive(Debug)]
+pub struct ReverseSpec {
+    /// Identifies the relation and the arguments (parents with equal keys batch together).
+    pub key: String,
+    pub source: Arc<EntityDef>,
+    pub field: FieldDef,
+    pub args: ListArgs,
+    pub limit: u64,
+}
+
+/// One parent's reverse-relation page request.
+#[derive(Debug, Clone)]
+pub struct ReverseKey {
+    pub parent_id: String,
+    pub spec: Arc<ReverseSpec>,
+}
+
+impl PartialEq for ReverseKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parent_id == other.parent_id && self.spec.key == other.spec.key
+    }
+}
+impl Eq for ReverseKey {}
+impl Hash for ReverseKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.parent_id.hash(h);
+        self.spec.key.hash(h);
+    }
+}
+
+/// A parent's page: records, whether more exist, and the total.
+#[derive(Debug, Clone, Default)]
+pub struct ReversePage {
+    pub records: Vec<Record>,
+    pub has_more: bool,
+    pub total: i64,
+}
+
+pub struct ReverseBatch {
+    state: AppState,
+    tenant_id: String,
+}
+
+impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
+    async fn load(&mut self, keys: &[ReverseKey]) -> HashMap<ReverseKey, Loaded<ReversePage>> {
+        let store = Store::new(&self.state.db, &self.tenant_id);
+        let mut groups: HashMap<&str, (Arc<ReverseSpec>, Vec<String>)> = HashMap::new();
+        for k in keys {
+            groups.entry(&k.spec.key).or_insert_with(|| (k.spec.clone(), Vec::new())).1.push(k.parent_id.clone());
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (spec, parents) in groups.into_values() {
+            let result = store.reverse_batch(&spec.source, &spec.field, &parents, &spec.args, spec.limit).await;
+            match result {
+                Ok(mut pages) => {
+                    for p in parents {
+                        let page = pages
+                            .remove(&p)
+                            .map(|(records, has_more, total)| ReversePage { records, has_more, total })
+                            .unwrap_or_default();
+                        out.insert(ReverseKey { parent_id: p, spec: spec.clone() }, Ok(page));
+                    }
+                }
+                Err(e) => {
+                    for p in parents {
+                        out.insert(ReverseKey { parent_id: p, spec: spec.clone() }, Err(e.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The loaders of one request or socket.
+pub struct Loaders {
+    pub records: Loader<String, Loaded<Option<Record>>, RecordBatch>,
+    pub users: Loader<String, Loaded<Option<UserView>>, UserBatch>,
+    pub reverse: Loader<ReverseKey, Loaded<ReversePage>, ReverseBatch>,
+}
+
+impl Loaders {
+    pub fn new(state: &AppState, tenant_id: &str) -> Self {
+        let tenant_id = tenant_id.to_owned();
+        Loaders {
+            records: Loader::new(RecordBatch { state: state.clone(), tenant_id: tenant_id.clone() })
+                .with_max_batch_size(500),
+            users: Loader::new(UserBatch { state: state.clone(), tenant_id: tenant_id.clone() })
+                .with_max_batch_size(500),
+            reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id }).with_max_batch_size(200),
+        }
+    }
+}
+
+/// Turns a loader failure into a GraphQL error (the cause is logged, not shown).
+pub fn load_error(e: impl std::fmt::Display) -> async_graphql::Error {
+    crate::error::ApiError::Internal(format!("loader: {e}")).to_graphql()
+}

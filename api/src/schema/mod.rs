@@ -1,0 +1,19 @@
+//! The GraphQL schema, built at runtime per tenant, in layers (ARCHITECTURE.md § Style):
+//! metadata (`entity::runtime::meta`, pure data) → types (`common`, `entity_types`,
+//! `platform`: definitions → dynamic objects, inputs and enums, every name from
+//! `entity::runtime::naming`) → resolvers (`resolvers`, one file per operation) → execution
+//! (`args` turns arguments into the filter AST and list arguments for the store). `registry`
+//! caches one compiled schema per tenant and metadata version.
+
+pub mod args;
+pub mod build;
+pub mod common;
+pub mod ctx;
+pub mod entity_types;
+pub mod loader;
+pub mod platform;
+pub mod registry;
+pub mod resolvers;
+pub mod values;
+
+pub use build::{build_public_schema, build_tenant_schema};

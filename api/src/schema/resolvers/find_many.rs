@@ -1,0 +1,46 @@
+//! `deals(filter, orderBy, first, after, last, before, search): DealConnection!` — one SQL
+//! statement per page, plus a COUNT only when `totalCount` is selected.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
+use entity::runtime::meta::EntityDef;
+use entity::runtime::naming::EntityNames;
+
+use super::store;
+use crate::error::gql;
+use crate::schema::values::{ConnectionValue, PageInfoValue};
+use crate::schema::{args, ctx};
+
+pub fn field(e: &Arc<EntityDef>) -> Field {
+    let n = EntityNames::new(&e.name_singular, &e.name_plural);
+    let entity = e.clone();
+    Field::new(&n.query_many, TypeRef::named_nn(&n.connection), move |c| {
+        let e = entity.clone();
+        FieldFuture::new(async move {
+            let config = &ctx::state(&c)?.config;
+            let list = args::list_args(&c, &e, config.max_page_size)?;
+            let page = store(&c)?.list(&e, &list, config.default_page_size).await.map_err(gql)?;
+            let page_info = PageInfoValue {
+                has_next: page.has_next,
+                has_previous: page.has_previous,
+                start: page.cursors.first().cloned(),
+                end: page.cursors.last().cloned(),
+            };
+            Ok(Some(FieldValue::owned_any(ConnectionValue {
+                records: page.records,
+                cursors: page.cursors,
+                page_info,
+                total: page.total,
+            })))
+        })
+    })
+    .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
+    .argument(InputValue::new("orderBy", TypeRef::named_nn_list(&n.order_by)))
+    .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+    .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
+    .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
+    .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
+    .argument(InputValue::new("search", TypeRef::named(TypeRef::STRING)))
+    .description(format!("{} as a Relay connection.", e.label_plural))
+}

@@ -1,0 +1,108 @@
+//! Relations: the to-one side (`deal.contact`) through the record loader, and the reverse side
+//! (`contact.deals` connection, or `passport.person` for ONE_TO_ONE) through the reverse
+//! loader, which fetches every parent's page in one statement.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
+use entity::runtime::meta::{FieldDef, ReverseRelation, TenantMeta};
+use entity::runtime::naming::EntityNames;
+use entity::runtime::store::{Record, Store};
+
+use crate::schema::loader::{ReverseKey, ReverseSpec, load_error};
+use crate::schema::values::{ConnectionValue, PageInfoValue, parent};
+use crate::schema::{args, ctx};
+
+/// `deal.contact: Contact` — null when unset, deleted, or not of the target entity.
+pub fn to_one(meta: &Arc<TenantMeta>, f: &FieldDef) -> Field {
+    let target_id = f.related_entity_id.clone().unwrap_or_default();
+    let type_name = meta
+        .entity_by_id(&target_id)
+        .map(|e| EntityNames::new(&e.name_singular, &e.name_plural).type_name)
+        .unwrap_or_default();
+    let key = f.key.clone();
+    Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
+        let key = key.clone();
+        let target_id = target_id.clone();
+        FieldFuture::new(async move {
+            let r = parent::<Record>(&c)?;
+            let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
+            let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
+            let found = loaded.map_err(load_error)?.filter(|t| t.entity_id == target_id);
+            Ok(found.map(FieldValue::owned_any))
+        })
+    })
+    .description(f.label.clone())
+}
+
+/// The reverse side of a relation on its target type.
+pub fn reverse(rev: &ReverseRelation) -> Field {
+    let source = rev.source.clone();
+    let names = EntityNames::new(&source.name_singular, &source.name_plural);
+    let field = rev.field.clone();
+    let one_to_one = rev.one_to_one;
+    let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
+    let mut f = Field::new(&rev.name, ty, move |c| {
+        let source = source.clone();
+        let field = field.clone();
+        FieldFuture::new(async move {
+            let state = ctx::state(&c)?;
+            let parent_id = parent::<Record>(&c)?.id.clone();
+            let mut list = if one_to_one {
+                Default::default()
+            } else {
+                args::list_args(&c, &source, state.config.max_page_size)?
+            };
+            if list.last.is_some() || list.before.is_some() {
+                return Err(crate::error::ApiError::BadRequest(
+                    "nested connections page forwards only (`first`/`after`)".into(),
+                )
+                .to_graphql());
+            }
+            let limit = if one_to_one { 1 } else { list.first.unwrap_or(state.config.default_page_size) };
+            if list.order.is_empty() {
+                list.order = args::order(&c, &source)?;
+            }
+            let order = list.order.clone();
+            let after = list.after.clone();
+            let spec = Arc::new(ReverseSpec {
+                key: format!("{}|{}", field.id, args::args_key(&c)),
+                source,
+                field,
+                args: list,
+                limit,
+            });
+            let page = ctx::loaders(&c)?
+                .reverse
+                .try_load(ReverseKey { parent_id, spec })
+                .await
+                .map_err(load_error)?
+                .map_err(load_error)?;
+            if one_to_one {
+                return Ok(page.records.into_iter().next().map(FieldValue::owned_any));
+            }
+            let cursors: Vec<String> = page.records.iter().map(|r| Store::cursor_of(&order, r)).collect();
+            let page_info = PageInfoValue {
+                has_next: page.has_more,
+                has_previous: after.is_some(),
+                start: cursors.first().cloned(),
+                end: cursors.last().cloned(),
+            };
+            Ok(Some(FieldValue::owned_any(ConnectionValue {
+                records: page.records,
+                cursors,
+                page_info,
+                total: Some(page.total),
+            })))
+        })
+    });
+    if !one_to_one {
+        f = f
+            .argument(InputValue::new("filter", TypeRef::named(&names.filter)))
+            .argument(InputValue::new("orderBy", TypeRef::named_nn_list(&names.order_by)))
+            .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+            .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
+            .argument(InputValue::new("search", TypeRef::named(TypeRef::STRING)));
+    }
+    f.description(format!("{} whose `{}` is this record.", rev.source.label_plural, rev.field.graphql_name))
+}

@@ -1,0 +1,64 @@
+//! The Rust values resolvers hand to each other as GraphQL parent values, and the conversion
+//! of stored field values to GraphQL output values (coerced to the declared type).
+
+use std::any::Any;
+
+use async_graphql::Value;
+use async_graphql::dynamic::ResolverContext;
+use entity::runtime::meta::{FieldDef, FieldType};
+use entity::runtime::store::{ChangeKind, Record};
+
+/// A page of a connection (top-level list or reverse relation).
+#[derive(Debug, Clone)]
+pub struct ConnectionValue {
+    pub records: Vec<Record>,
+    pub cursors: Vec<String>,
+    pub page_info: PageInfoValue,
+    pub total: Option<i64>,
+}
+
+/// One edge.
+#[derive(Debug, Clone)]
+pub struct EdgeValue {
+    pub cursor: String,
+    pub record: Record,
+}
+
+/// `PageInfo`.
+#[derive(Debug, Clone)]
+pub struct PageInfoValue {
+    pub has_next: bool,
+    pub has_previous: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// A subscription event.
+#[derive(Debug, Clone)]
+pub struct ChangeValue {
+    pub kind: ChangeKind,
+    pub record: Record,
+    pub changed_fields: Vec<String>,
+}
+
+/// The parent value of a resolver, downcast to what its type carries.
+pub fn parent<'a, T: Any>(ctx: &'a ResolverContext<'_>) -> async_graphql::Result<&'a T> {
+    ctx.parent_value.try_downcast_ref::<T>()
+}
+
+/// A stored value as the GraphQL value of its field's declared type.
+pub fn output(f: &FieldDef, v: &serde_json::Value) -> Option<Value> {
+    if v.is_null() {
+        return None;
+    }
+    Some(match f.ty {
+        // Pitfall: a NUMBER stored as an integer must still come out as a Float.
+        FieldType::Number => Value::from(v.as_f64()?),
+        FieldType::Boolean => Value::from(v.as_bool()?),
+        FieldType::MultiSelect => {
+            Value::List(v.as_array()?.iter().filter_map(|s| s.as_str().map(Value::from)).collect())
+        }
+        FieldType::File | FieldType::Json => Value::from_json(v.clone()).ok()?,
+        _ => Value::from(v.as_str()?.to_owned()),
+    })
+}

@@ -1,0 +1,97 @@
+//! Starting the server: connect, migrate, assemble the shared state, start the outbox
+//! dispatcher, seed the demo tenant when asked, and serve HTTP/WS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::Db;
+use jobs::{Dispatcher, EventBus};
+use migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+use crate::auth::tokens::{JwtKeys, random_bytes};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::schema::build_public_schema;
+use crate::schema::registry::Registry;
+use crate::seed::{self, DemoLogin};
+use crate::state::{AppState, Inner};
+
+/// A server serving in background tasks of the current runtime.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// Set when this start seeded the demo tenant.
+    pub demo: Option<DemoLogin>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
+    let url = config.database_url();
+    if url.starts_with("sqlite") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    }
+    let db = Db::connect(&url).await.map_err(ApiError::from)?;
+    Migrator::up(&db.conn, None).await?;
+    Ok(db)
+}
+
+/// The signing secret: configured, or generated once and kept in the data directory.
+fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
+    if let Some(s) = &config.jwt_secret {
+        if s.len() < 32 {
+            return Err(ApiError::BadRequest("JWT_SECRET must be at least 32 bytes".into()));
+        }
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    tracing::warn!(path = %path.display(), "JWT_SECRET is not set: generated one for development; set JWT_SECRET in production");
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ApiError::Internal(format!("data dir: {e}")))?;
+    let secret: String = random_bytes(32)?.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &secret).map_err(|e| ApiError::Internal(format!("write {}: {e}", path.display())))?;
+    Ok(secret.into_bytes())
+}
+
+/// Starts serving on `config.bind`.
+pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
+    let db = connect_and_migrate(&config).await?;
+    let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
+    let bus = EventBus::new(4096);
+    let dispatcher = Dispatcher::new(db.clone(), bus.clone(), Duration::from_millis(250));
+    tokio::spawn(dispatcher.clone().run());
+    let state = AppState(Arc::new(Inner {
+        registry: Registry::new(config.schema_cache_size),
+        public_schema: build_public_schema()?,
+        config: config.clone(),
+        db,
+        bus,
+        dispatcher,
+        keys,
+    }));
+    let demo = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
+    let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
+    let app = crate::http::routes::router(state.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    tracing::info!(%addr, "serving");
+    Ok(RunningServer { addr, state, demo })
+}

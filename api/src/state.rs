@@ -1,0 +1,33 @@
+//! Process-wide state shared by every request: configuration, database, event bus, outbox
+//! dispatcher, token keys and the schema registry.
+
+use std::sync::Arc;
+
+use entity::Db;
+use jobs::{Dispatcher, EventBus};
+
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::schema::registry::Registry;
+
+/// Shared state (cheap to clone: everything inside is reference-counted).
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub bus: EventBus,
+    pub dispatcher: Dispatcher,
+    pub keys: JwtKeys,
+    pub registry: Registry,
+    /// The schema of requests without a credential (built once).
+    pub public_schema: async_graphql::dynamic::Schema,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,12 @@
+//! The data layer of Alphery OS: SeaORM models of the platform tables and the runtime entity
+//! engine (tenant metadata, value validation, the filter language and its SQL compilation, and
+//! the record store). Everything that reads or writes tenant data goes through this crate, so
+//! tenant scoping and validation live in exactly one place.
+
+pub mod db;
+pub mod error;
+pub mod models;
+pub mod runtime;
+
+pub use db::{Db, Dialect};
+pub use error::{Error, FieldError, Result};

@@ -1,0 +1,23 @@
+//! `entity_defs`: a tenant's runtime-defined entities (Patient, Deal…).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "entity_defs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub name_singular: String,
+    pub name_plural: String,
+    pub label_singular: String,
+    pub label_plural: String,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,35 @@
+//! `field_defs`: the fields of a runtime entity, with type, constraints and options.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "field_defs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub entity_id: String,
+    pub key: String,
+    pub label: String,
+    pub field_type: String,
+    pub required: bool,
+    pub is_unique: bool,
+    pub indexed: bool,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub options: Option<Json>,
+    pub related_entity_id: Option<String>,
+    pub relation_kind: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub default_value: Option<Json>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub validation: Option<Json>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub labels: Option<Json>,
+    pub position: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

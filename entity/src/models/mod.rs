@@ -1,0 +1,11 @@
+//! SeaORM models of the platform tables (tenants, users, roles, sessions, entity and field
+//! definitions, the change-event outbox). Tenant records themselves are read and written by
+//! `runtime::store` with compiled SQL, because their columns are defined at runtime.
+
+pub mod entity_def;
+pub mod field_def;
+pub mod outbox;
+pub mod role;
+pub mod session;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,723 @@
+//! Changing a tenant's definitions: `defineEntity`, `updateEntity`, `addField`, `updateField`,
+//! `removeField`, `deleteEntity`. Every change is validated against the whole proposed
+//! metadata (identifiers, reserved names, every generated GraphQL name, relation targets,
+//! existing data), then written in one transaction that bumps the tenant's metadata version
+//! and records a `metadata.changed` outbox event.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::filter::{Filter, Op, Target};
+use super::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
+use super::naming::{self, EntityNames};
+use super::sql::{self, SqlBuf};
+use super::store::write_outbox;
+use super::value;
+use crate::models::{entity_def, field_def, tenant};
+use crate::{Db, Dialect, Error, FieldError, Result};
+
+/// Outbox topic of definition changes (subscribers reconnect to get the new schema).
+pub const TOPIC_METADATA_CHANGED: &str = "metadata.changed";
+
+/// `EntityInput` of shared/API.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityInput {
+    pub name_singular: String,
+    pub name_plural: String,
+    pub label_singular: String,
+    pub label_plural: String,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+    pub fields: Option<Vec<FieldInput>>,
+}
+
+/// `UpdateEntityInput`: labels, icon and prefix (names never change: clients depend on them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEntityInput {
+    pub label_singular: Option<String>,
+    pub label_plural: Option<String>,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+}
+
+/// `FieldInput` of shared/API.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldInput {
+    pub key: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub required: Option<bool>,
+    pub unique: Option<bool>,
+    pub indexed: Option<bool>,
+    pub options: Option<Vec<String>>,
+    pub related_entity: Option<String>,
+    pub relation_kind: Option<String>,
+    pub default: Option<Value>,
+    pub validation: Option<Value>,
+    pub labels: Option<Value>,
+}
+
+/// `UpdateFieldInput`: everything but key, type and relation target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateFieldInput {
+    pub label: Option<String>,
+    pub required: Option<bool>,
+    pub unique: Option<bool>,
+    pub indexed: Option<bool>,
+    pub options: Option<Vec<String>>,
+    pub default: Option<Value>,
+    pub validation: Option<Value>,
+    pub labels: Option<Value>,
+}
+
+/// Definition changes for one tenant.
+pub struct Definitions<'a> {
+    pub db: &'a Db,
+    pub tenant_id: &'a str,
+}
+
+fn check_label(errors: &mut Vec<FieldError>, path: &str, label: &str) {
+    if label.trim().is_empty() || label.chars().count() > 200 {
+        errors.push(FieldError::new(path, "must be 1 to 200 characters"));
+    }
+}
+
+fn check_prefix(errors: &mut Vec<FieldError>, prefix: Option<&str>) {
+    if let Some(p) = prefix {
+        let ok = (1..=10).contains(&p.len())
+            && p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !ok {
+            errors.push(FieldError::new(
+                "recordNumberPrefix",
+                "must be 1 to 10 upper-case letters or digits, starting with a letter",
+            ));
+        }
+    }
+}
+
+fn check_labels_json(errors: &mut Vec<FieldError>, path: &str, labels: Option<&Value>) {
+    if let Some(v) = labels.filter(|v| !v.is_null()) {
+        let ok = v.as_object().is_some_and(|o| o.values().all(Value::is_string));
+        if !ok {
+            errors.push(FieldError::new(path, "must be an object of language code → label"));
+        }
+    }
+}
+
+fn parse_validation(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    ty: FieldType,
+    v: Option<&Value>,
+) -> (Validation, Option<Arc<regex::Regex>>) {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return (Validation::default(), None) };
+    let val: Validation = match serde_json::from_value(v.clone()) {
+        Ok(val) => val,
+        Err(e) => {
+            errors.push(FieldError::new(path, format!("invalid validation: {e}")));
+            return (Validation::default(), None);
+        }
+    };
+    let ranged = matches!(ty, FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime);
+    if (val.min.is_some() || val.max.is_some()) && !ranged {
+        errors.push(FieldError::new(path, "min/max apply to NUMBER, CURRENCY, DATE and DATETIME"));
+    }
+    let probe = FieldDef { ty, ..blank_field() };
+    for bound in [&val.min, &val.max].into_iter().flatten() {
+        if ranged && value::normalize(&probe, bound).ok().flatten().is_none() {
+            errors.push(FieldError::new(path, format!("min/max {bound} is not a valid {}", ty.as_str())));
+        }
+    }
+    let texty = ty.is_text_like();
+    if (val.min_length.is_some() || val.max_length.is_some() || val.pattern.is_some()) && !texty {
+        errors.push(FieldError::new(path, "minLength/maxLength/pattern apply to text fields"));
+    }
+    if val.integer.is_some() && ty != FieldType::Number {
+        errors.push(FieldError::new(path, "integer applies to NUMBER"));
+    }
+    if let Some(scale) = val.scale
+        && (ty != FieldType::Currency || scale > 10)
+    {
+        errors.push(FieldError::new(path, "scale applies to CURRENCY, 0 to 10"));
+    }
+    let pattern = match &val.pattern {
+        Some(p) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+            Ok(re) => Some(Arc::new(re)),
+            Err(e) => {
+                errors.push(FieldError::new(path, format!("invalid pattern: {e}")));
+                None
+            }
+        },
+        None => None,
+    };
+    (val, pattern)
+}
+
+fn blank_field() -> FieldDef {
+    FieldDef {
+        id: String::new(),
+        key: String::new(),
+        graphql_name: String::new(),
+        label: String::new(),
+        ty: FieldType::Text,
+        required: false,
+        unique: false,
+        indexed: false,
+        options: Vec::new(),
+        related_entity_id: None,
+        relation_kind: None,
+        default: None,
+        validation: Validation::default(),
+        pattern: None,
+        labels: None,
+        position: 0,
+    }
+}
+
+fn check_options(errors: &mut Vec<FieldError>, path: &str, ty: FieldType, options: Option<&Vec<String>>) {
+    let takes = matches!(ty, FieldType::Select | FieldType::MultiSelect);
+    match options {
+        Some(opts) if takes => {
+            let distinct: BTreeSet<&String> = opts.iter().collect();
+            if opts.is_empty()
+                || distinct.len() != opts.len()
+                || opts.iter().any(|o| o.trim().is_empty() || o.len() > 100)
+            {
+                errors.push(FieldError::new(path, "needs distinct, non-empty options (at most 100 characters)"));
+            }
+        }
+        None if takes => errors.push(FieldError::new(path, "SELECT and MULTI_SELECT need options")),
+        Some(_) => errors.push(FieldError::new(path, "only SELECT and MULTI_SELECT take options")),
+        None => {}
+    }
+}
+
+/// Checks `default` against the field's own rules.
+fn check_default(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    if let Some(d) = &f.default {
+        if f.ty == FieldType::Relation {
+            errors.push(FieldError::new(path, "RELATION fields take no default"));
+        } else if let Err(m) = value::normalize(f, d) {
+            errors.push(FieldError::new(path, format!("default {m}")));
+        }
+    }
+}
+
+/// Builds a field definition from input, resolving the relation target against `meta` plus
+/// the entity being defined (`self_entity`: name and id).
+fn build_field(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    input: &FieldInput,
+    meta: &TenantMeta,
+    self_entity: (&str, &str),
+    position: i32,
+) -> FieldDef {
+    let p = |s: &str| if path.is_empty() { s.to_owned() } else { format!("{path}.{s}") };
+    if !naming::is_identifier(&input.key) {
+        errors.push(FieldError::new(p("key"), "must be a snake_case or camelCase identifier (a-z first, at most 63)"));
+    }
+    let graphql_name = naming::field_name(&input.key);
+    if naming::SYSTEM_FIELDS.contains(&graphql_name.as_str())
+        || naming::RESERVED_FIELD_NAMES.contains(&graphql_name.as_str())
+    {
+        errors.push(FieldError::new(p("key"), format!("`{graphql_name}` is a reserved name")));
+    }
+    check_label(errors, &p("label"), &input.label);
+    let Some(ty) = FieldType::parse(&input.ty) else {
+        errors.push(FieldError::new(p("type"), "unknown field type"));
+        return blank_field();
+    };
+    check_options(errors, &p("options"), ty, input.options.as_ref());
+    check_labels_json(errors, &p("labels"), input.labels.as_ref());
+    if input.unique == Some(true) && matches!(ty, FieldType::Json | FieldType::File | FieldType::MultiSelect) {
+        errors.push(FieldError::new(p("unique"), "JSON, FILE and MULTI_SELECT fields cannot be unique"));
+    }
+    let (related_entity_id, relation_kind) = match (ty, &input.related_entity) {
+        (FieldType::Relation, Some(target)) => {
+            let id = if target == self_entity.0 {
+                Some(self_entity.1.to_owned())
+            } else {
+                meta.entity_by_name(target).map(|e| e.id.clone())
+            };
+            if id.is_none() {
+                errors.push(FieldError::new(p("relatedEntity"), format!("no entity named `{target}`")));
+            }
+            let kind = match input.relation_kind.as_deref() {
+                None => RelationKind::ManyToOne,
+                Some(k) => RelationKind::parse(k).unwrap_or_else(|| {
+                    errors.push(FieldError::new(p("relationKind"), "unknown relation kind"));
+                    RelationKind::ManyToOne
+                }),
+            };
+            (id, Some(kind))
+        }
+        (FieldType::Relation, None) => {
+            errors.push(FieldError::new(p("relatedEntity"), "RELATION fields need relatedEntity"));
+            (None, None)
+        }
+        (_, Some(_)) => {
+            errors.push(FieldError::new(p("relatedEntity"), "only RELATION fields take relatedEntity"));
+            (None, None)
+        }
+        (_, None) => {
+            if input.relation_kind.is_some() {
+                errors.push(FieldError::new(p("relationKind"), "only RELATION fields take relationKind"));
+            }
+            (None, None)
+        }
+    };
+    let (validation, pattern) = parse_validation(errors, &p("validation"), ty, input.validation.as_ref());
+    let f = FieldDef {
+        id: uuid::Uuid::new_v4().to_string(),
+        key: input.key.clone(),
+        graphql_name,
+        label: input.label.trim().to_owned(),
+        ty,
+        required: input.required.unwrap_or(false),
+        unique: input.unique.unwrap_or(false),
+        indexed: input.indexed.unwrap_or(false),
+        options: input.options.clone().unwrap_or_default(),
+        related_entity_id,
+        relation_kind,
+        default: input.default.clone().filter(|v| !v.is_null()),
+        validation,
+        pattern,
+        labels: input.labels.clone().filter(|v| !v.is_null()),
+        position,
+    };
+    check_default(errors, &p("default"), &f);
+    f
+}
+
+/// Every GraphQL name the proposed metadata would generate must be unique in its namespace.
+/// Returns one message per collision.
+pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<String> {
+    let mut conflicts = Vec::new();
+    let mut types: BTreeMap<String, String> =
+        naming::platform_type_names().into_iter().map(|n| (n.to_owned(), "the platform".to_owned())).collect();
+    let mut roots: BTreeMap<String, String> =
+        naming::platform_root_fields().into_iter().map(|n| (n.to_owned(), "the platform".to_owned())).collect();
+    let meta = TenantMeta::new(String::new(), 0, entities.to_vec());
+    for e in entities {
+        let names = EntityNames::new(&e.name_singular, &e.name_plural);
+        let owner = format!("entity `{}`", e.name_singular);
+        for t in names.type_names() {
+            if let Some(prev) = types.insert(t.to_owned(), owner.clone()) {
+                conflicts.push(format!("type name `{t}` of {owner} is already used by {prev}"));
+            }
+        }
+        for r in names.root_fields() {
+            if let Some(prev) = roots.insert(r.to_owned(), owner.clone()) {
+                conflicts.push(format!("operation `{r}` of {owner} is already used by {prev}"));
+            }
+        }
+        let mut fields: BTreeSet<String> = naming::SYSTEM_FIELDS.iter().map(|s| (*s).to_owned()).collect();
+        for f in &e.fields {
+            if !fields.insert(f.graphql_name.clone()) {
+                conflicts.push(format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name));
+            }
+        }
+        for r in meta.reverse_relations(&e.id) {
+            if !fields.insert(r.name.clone()) {
+                conflicts.push(format!(
+                    "the reverse relation `{}` (from `{}.{}`) collides with a field of `{}`",
+                    r.name, r.source.name_singular, r.field.key, names.type_name
+                ));
+            }
+        }
+    }
+    conflicts
+}
+
+impl<'a> Definitions<'a> {
+    pub fn new(db: &'a Db, tenant_id: &'a str) -> Self {
+        Definitions { db, tenant_id }
+    }
+
+    fn conflicts_as_errors(&self, errors: &mut Vec<FieldError>, path: &str, proposed: &[Arc<EntityDef>]) {
+        for c in name_conflicts(proposed) {
+            errors.push(FieldError::new(path, c));
+        }
+    }
+
+    /// `defineEntity`: a new entity with its fields.
+    pub async fn define_entity(&self, input: &EntityInput) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let mut errors = Vec::new();
+        for (path, name) in [("nameSingular", &input.name_singular), ("namePlural", &input.name_plural)] {
+            if !naming::is_identifier(name) {
+                errors.push(FieldError::new(path, "must be a snake_case or camelCase identifier (a-z first, at most 63)"));
+            }
+        }
+        if naming::camel(&input.name_singular) == naming::camel(&input.name_plural) {
+            errors.push(FieldError::new("namePlural", "must differ from nameSingular"));
+        }
+        check_label(&mut errors, "labelSingular", &input.label_singular);
+        check_label(&mut errors, "labelPlural", &input.label_plural);
+        check_prefix(&mut errors, input.record_number_prefix.as_deref());
+        let id = uuid::Uuid::new_v4().to_string();
+        let fields: Vec<FieldDef> = input
+            .fields
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, f)| {
+                build_field(&mut errors, &format!("fields[{i}]"), f, &meta, (&input.name_singular, &id), i as i32)
+            })
+            .collect();
+        let now = super::time::now();
+        let entity = EntityDef {
+            id: id.clone(),
+            name_singular: input.name_singular.clone(),
+            name_plural: input.name_plural.clone(),
+            label_singular: input.label_singular.trim().to_owned(),
+            label_plural: input.label_plural.trim().to_owned(),
+            icon: input.icon.clone(),
+            record_number_prefix: input.record_number_prefix.clone(),
+            fields,
+            created_at: now,
+            updated_at: now,
+        };
+        if errors.is_empty() {
+            let mut proposed = meta.entities.clone();
+            proposed.push(Arc::new(entity.clone()));
+            self.conflicts_as_errors(&mut errors, "nameSingular", &proposed);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        entity_def::ActiveModel {
+            id: Set(entity.id.clone()),
+            tenant_id: Set(self.tenant_id.to_owned()),
+            name_singular: Set(entity.name_singular.clone()),
+            name_plural: Set(entity.name_plural.clone()),
+            label_singular: Set(entity.label_singular.clone()),
+            label_plural: Set(entity.label_plural.clone()),
+            icon: Set(entity.icon.clone()),
+            record_number_prefix: Set(entity.record_number_prefix.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        for f in &entity.fields {
+            self.insert_field(&txn, &entity.id, f).await?;
+        }
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `updateEntity`: labels, icon and record-number prefix.
+    pub async fn update_entity(&self, name: &str, input: &UpdateEntityInput) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
+        let mut errors = Vec::new();
+        if let Some(l) = &input.label_singular {
+            check_label(&mut errors, "labelSingular", l);
+        }
+        if let Some(l) = &input.label_plural {
+            check_label(&mut errors, "labelPlural", l);
+        }
+        check_prefix(&mut errors, input.record_number_prefix.as_deref().filter(|p| !p.is_empty()));
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let mut am: entity_def::ActiveModel = entity_def::Entity::find_by_id(e.id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?
+            .into();
+        if let Some(l) = &input.label_singular {
+            am.label_singular = Set(l.trim().to_owned());
+        }
+        if let Some(l) = &input.label_plural {
+            am.label_plural = Set(l.trim().to_owned());
+        }
+        if let Some(i) = &input.icon {
+            am.icon = Set(Some(i.clone()).filter(|i| !i.is_empty()));
+        }
+        if let Some(p) = &input.record_number_prefix {
+            am.record_number_prefix = Set(Some(p.clone()).filter(|p| !p.is_empty()));
+        }
+        am.updated_at = Set(super::time::now());
+        am.update(&txn).await?;
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `addField`.
+    pub async fn add_field(&self, entity: &str, input: &FieldInput) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let mut errors = Vec::new();
+        let position = e.fields.iter().map(|f| f.position + 1).max().unwrap_or(0);
+        let field = build_field(&mut errors, "", input, &meta, (&e.name_singular, &e.id), position);
+        if errors.is_empty() {
+            let mut changed = (**e).clone();
+            changed.fields.push(field.clone());
+            let proposed = replace(&meta, changed);
+            self.conflicts_as_errors(&mut errors, "key", &proposed);
+        }
+        if field.required && errors.is_empty() && field.default.is_none() && self.live_count(&txn, &e.id).await? > 0 {
+            errors.push(FieldError::new("required", "existing records have no value: give a default or add it as optional"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        self.insert_field(&txn, &e.id, &field).await?;
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `updateField`: label, constraints, options, default, validation, labels. Tightening a
+    /// constraint is refused while existing records break it.
+    pub async fn update_field(&self, entity: &str, key: &str, input: &UpdateFieldInput) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
+        let mut errors = Vec::new();
+        let mut f = old.clone();
+        if let Some(l) = &input.label {
+            check_label(&mut errors, "label", l);
+            f.label = l.trim().to_owned();
+        }
+        if input.options.is_some() {
+            check_options(&mut errors, "options", f.ty, input.options.as_ref());
+            f.options = input.options.clone().unwrap_or_default();
+        }
+        if input.labels.is_some() {
+            check_labels_json(&mut errors, "labels", input.labels.as_ref());
+            f.labels = input.labels.clone().filter(|v| !v.is_null());
+        }
+        if input.validation.is_some() {
+            let (v, p) = parse_validation(&mut errors, "validation", f.ty, input.validation.as_ref());
+            f.validation = v;
+            f.pattern = p;
+        }
+        if let Some(d) = &input.default {
+            f.default = Some(d.clone()).filter(|v| !v.is_null());
+        }
+        f.required = input.required.unwrap_or(f.required);
+        f.unique = input.unique.unwrap_or(f.unique);
+        f.indexed = input.indexed.unwrap_or(f.indexed);
+        if f.unique && matches!(f.ty, FieldType::Json | FieldType::File | FieldType::MultiSelect) {
+            errors.push(FieldError::new("unique", "JSON, FILE and MULTI_SELECT fields cannot be unique"));
+        }
+        check_default(&mut errors, "default", &f);
+        if errors.is_empty() {
+            self.check_existing_data(&txn, e, old, &f, &mut errors).await?;
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let mut am: field_def::ActiveModel = field_def::Entity::find_by_id(f.id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("field `{key}`")))?
+            .into();
+        am.label = Set(f.label.clone());
+        am.required = Set(f.required);
+        am.is_unique = Set(f.unique);
+        am.indexed = Set(f.indexed);
+        am.options = Set(options_json(&f));
+        am.default_value = Set(f.default.clone());
+        am.validation = Set(validation_json(&f.validation)?);
+        am.labels = Set(f.labels.clone());
+        am.updated_at = Set(super::time::now());
+        am.update(&txn).await?;
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Refuses a tightened constraint that stored records already break.
+    async fn check_existing_data(
+        &self,
+        txn: &impl ConnectionTrait,
+        e: &EntityDef,
+        old: &FieldDef,
+        new: &FieldDef,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<()> {
+        let target = Target::Field(new.clone());
+        if new.required && !old.required {
+            let n = self.count_where(txn, &e.id, &Filter::Cond(target.clone(), Op::IsNull(true))).await?;
+            if n > 0 {
+                errors.push(FieldError::new("required", format!("{n} records have no value")));
+            }
+        }
+        let removed: Vec<Value> = old
+            .options
+            .iter()
+            .filter(|o| !new.options.contains(o))
+            .map(|o| Value::String(o.clone()))
+            .collect();
+        if !removed.is_empty() {
+            let op = if new.ty == FieldType::MultiSelect {
+                Op::ContainsAny(removed.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            } else {
+                Op::In(removed)
+            };
+            let n = self.count_where(txn, &e.id, &Filter::Cond(target.clone(), op)).await?;
+            if n > 0 {
+                errors.push(FieldError::new("options", format!("{n} records use a removed option")));
+            }
+        }
+        if new.unique && !old.unique {
+            let expr = sql::target_expr(self.db.dialect, &target);
+            let mut buf = SqlBuf::new(self.db.dialect);
+            buf.push("SELECT COUNT(*) AS n FROM (SELECT ").push(&expr).push(" AS v FROM records WHERE tenant_id = ");
+            buf.bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(e.id.clone());
+            buf.push(" AND deleted_at IS NULL AND ").push(&expr).push(" IS NOT NULL GROUP BY ").push(&expr);
+            buf.push(" HAVING COUNT(*) > 1) dup");
+            let n: i64 = txn
+                .query_one_raw(buf.into_statement())
+                .await?
+                .map(|r| r.try_get("", "n"))
+                .transpose()?
+                .unwrap_or(0);
+            if n > 0 {
+                errors.push(FieldError::new("unique", format!("{n} values are used by more than one record")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `removeField`: the definition and the field's stored values.
+    pub async fn remove_field(&self, entity: &str, key: &str) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let f = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
+        field_def::Entity::delete_by_id(f.id.clone()).exec(&txn).await?;
+        let mut buf = SqlBuf::new(self.db.dialect);
+        match self.db.dialect {
+            Dialect::Postgres => buf.push("UPDATE records SET data = data - ").bind(f.key.clone()),
+            Dialect::Sqlite => buf.push("UPDATE records SET data = json_remove(data, ").bind(format!("$.{}", f.key)).push(")"),
+        };
+        buf.push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(e.id.clone());
+        txn.execute_raw(buf.into_statement()).await?;
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `deleteEntity`: the definition and all its records. Refused while another entity's
+    /// RELATION field points at it.
+    pub async fn delete_entity(&self, name: &str) -> Result<()> {
+        let txn = self.db.begin_write().await?;
+        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
+        let referrers: Vec<String> = meta
+            .reverse_relations(&e.id)
+            .into_iter()
+            .filter(|r| r.source.id != e.id)
+            .map(|r| format!("{}.{}", r.source.name_singular, r.field.key))
+            .collect();
+        if !referrers.is_empty() {
+            return Err(Error::Conflict(format!(
+                "`{name}` is referenced by {}; remove those fields first",
+                referrers.join(", ")
+            )));
+        }
+        for table in ["records", "record_counters", "field_defs"] {
+            let mut buf = SqlBuf::new(self.db.dialect);
+            buf.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned());
+            buf.push(" AND entity_id = ").bind(e.id.clone());
+            txn.execute_raw(buf.into_statement()).await?;
+        }
+        entity_def::Entity::delete_by_id(e.id.clone()).exec(&txn).await?;
+        self.bump(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn live_count(&self, txn: &impl ConnectionTrait, entity_id: &str) -> Result<i64> {
+        self.count_where(txn, entity_id, &Filter::And(vec![])).await
+    }
+
+    async fn count_where(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &Filter) -> Result<i64> {
+        let mut buf = SqlBuf::new(self.db.dialect);
+        buf.push("SELECT COUNT(*) AS n FROM records WHERE tenant_id = ").bind(self.tenant_id.to_owned());
+        buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND deleted_at IS NULL AND ");
+        sql::compile(&mut buf, f)?;
+        Ok(txn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0))
+    }
+
+    async fn insert_field(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &FieldDef) -> Result<()> {
+        let now = super::time::now();
+        field_def::ActiveModel {
+            id: Set(f.id.clone()),
+            tenant_id: Set(self.tenant_id.to_owned()),
+            entity_id: Set(entity_id.to_owned()),
+            key: Set(f.key.clone()),
+            label: Set(f.label.clone()),
+            field_type: Set(f.ty.as_str().to_owned()),
+            required: Set(f.required),
+            is_unique: Set(f.unique),
+            indexed: Set(f.indexed),
+            options: Set(options_json(f)),
+            related_entity_id: Set(f.related_entity_id.clone()),
+            relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),
+            default_value: Set(f.default.clone()),
+            validation: Set(validation_json(&f.validation)?),
+            labels: Set(f.labels.clone()),
+            position: Set(f.position),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Bumps the tenant's metadata version and records the change for subscribers.
+    async fn bump(&self, txn: &impl ConnectionTrait) -> Result<()> {
+        let t = tenant::Entity::find_by_id(self.tenant_id.to_owned())
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::NotFound("tenant".into()))?;
+        let version = t.metadata_version + 1;
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::MetadataVersion, sea_orm::sea_query::Expr::value(version))
+            .filter(tenant::Column::Id.eq(self.tenant_id))
+            .exec(txn)
+            .await?;
+        let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
+        write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await
+    }
+}
+
+fn replace(meta: &TenantMeta, changed: EntityDef) -> Vec<Arc<EntityDef>> {
+    meta.entities
+        .iter()
+        .map(|e| if e.id == changed.id { Arc::new(changed.clone()) } else { e.clone() })
+        .collect()
+}
+
+fn options_json(f: &FieldDef) -> Option<Value> {
+    (!f.options.is_empty()).then(|| Value::from(f.options.clone()))
+}
+
+fn validation_json(v: &Validation) -> Result<Option<Value>> {
+    let json = serde_json::to_value(v)?;
+    Ok(json.as_object().is_some_and(|o| !o.is_empty()).then_some(json))
+}

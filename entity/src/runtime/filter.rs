@@ -1,0 +1,312 @@
+//! The filter language of shared/API.md as an AST, parsed from the GraphQL filter input (or a
+//! role's `where` JSON), compiled to SQL by `sql` and evaluated in memory by `Filter::matches`
+//! (for subscription events). Both enforcers use two-valued logic: a comparison never matches
+//! a null value, so `not` and `neq` mean the same thing in SQL and in Rust.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use super::meta::{EntityDef, FieldDef, FieldType};
+use super::store::Record;
+use super::value;
+use crate::{Error, FieldError, Result};
+
+/// What a condition looks at.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    Owner,
+    RecordNumber,
+    Field(FieldDef),
+}
+
+impl Target {
+    /// The type whose comparison rules apply.
+    pub fn ty(&self) -> FieldType {
+        match self {
+            Target::Id | Target::Owner => FieldType::Relation,
+            Target::CreatedAt | Target::UpdatedAt => FieldType::Datetime,
+            Target::RecordNumber => FieldType::Text,
+            Target::Field(f) => f.ty,
+        }
+    }
+
+    /// The value of this target on a record (`None` = null).
+    pub fn value_of(&self, r: &Record) -> Option<Value> {
+        match self {
+            Target::Id => Some(Value::String(r.id.clone())),
+            Target::CreatedAt => Some(Value::String(super::time::format(&r.created_at))),
+            Target::UpdatedAt => Some(Value::String(super::time::format(&r.updated_at))),
+            Target::Owner => r.owner_id.clone().map(Value::String),
+            Target::RecordNumber => r.record_number.clone().map(Value::String),
+            Target::Field(f) => r.data.get(&f.key).filter(|v| !v.is_null()).cloned(),
+        }
+    }
+}
+
+/// One operator with its (already coerced) operand.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Eq(Value),
+    Neq(Value),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    Contains(String),
+    StartsWith(String),
+    Gt(Value),
+    Gte(Value),
+    Lt(Value),
+    Lte(Value),
+    IsNull(bool),
+    ContainsAny(Vec<String>),
+    ContainsAll(Vec<String>),
+}
+
+/// A filter expression.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Cond(Target, Op),
+}
+
+/// Operators allowed per type (shared/API.md § Filter operators).
+pub fn operators(ty: FieldType) -> &'static [&'static str] {
+    match ty {
+        FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone | FieldType::Url => {
+            &["eq", "neq", "in", "notIn", "contains", "startsWith", "isNull"]
+        }
+        FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime => {
+            &["eq", "neq", "gt", "gte", "lt", "lte", "in", "isNull"]
+        }
+        FieldType::Boolean => &["eq", "isNull"],
+        FieldType::Select => &["eq", "neq", "in", "notIn", "isNull"],
+        FieldType::MultiSelect => &["containsAny", "containsAll", "isNull"],
+        FieldType::Relation => &["eq", "in", "isNull"],
+        FieldType::File | FieldType::Json => &[],
+    }
+}
+
+impl Filter {
+    /// Parses a filter object (`{"amount": {"gt": "10"}, "or": [...]}`) for `entity`. Keys are
+    /// GraphQL field names (a field's key is accepted too, for permission JSON).
+    pub fn parse(entity: &EntityDef, v: &Value) -> Result<Filter> {
+        let mut errors = Vec::new();
+        let f = parse_object(entity, v, "filter", &mut errors);
+        if errors.is_empty() { Ok(f) } else { Err(Error::Validation(errors)) }
+    }
+
+    /// ANDs two filters.
+    pub fn and(self, other: Filter) -> Filter {
+        Filter::And(vec![self, other])
+    }
+
+    /// Evaluates the filter on a record, with the same semantics as the compiled SQL.
+    pub fn matches(&self, r: &Record) -> bool {
+        match self {
+            Filter::And(fs) => fs.iter().all(|f| f.matches(r)),
+            Filter::Or(fs) => fs.iter().any(|f| f.matches(r)),
+            Filter::Not(f) => !f.matches(r),
+            Filter::Cond(t, op) => eval(t, op, t.value_of(r).as_ref()),
+        }
+    }
+}
+
+fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Filter {
+    let Some(obj) = v.as_object() else {
+        errors.push(FieldError::new(path, "must be an object"));
+        return Filter::And(vec![]);
+    };
+    let mut parts = Vec::new();
+    for (k, v) in obj {
+        let here = format!("{path}.{k}");
+        match k.as_str() {
+            "and" | "or" => {
+                let items: Vec<Filter> = match v.as_array() {
+                    Some(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| parse_object(entity, item, &format!("{here}[{i}]"), errors))
+                        .collect(),
+                    None if v.is_null() => continue,
+                    None => {
+                        errors.push(FieldError::new(&here, "must be a list of filters"));
+                        continue;
+                    }
+                };
+                parts.push(if k == "and" { Filter::And(items) } else { Filter::Or(items) });
+            }
+            "not" => {
+                if !v.is_null() {
+                    parts.push(Filter::Not(Box::new(parse_object(entity, v, &here, errors))));
+                }
+            }
+            _ => {
+                let target = match k.as_str() {
+                    "id" => Some(Target::Id),
+                    "createdAt" => Some(Target::CreatedAt),
+                    "updatedAt" => Some(Target::UpdatedAt),
+                    "owner" => Some(Target::Owner),
+                    "recordNumber" => Some(Target::RecordNumber),
+                    name => entity
+                        .field_by_graphql(name)
+                        .or_else(|| entity.field_by_key(name))
+                        .filter(|f| f.ty.is_filterable())
+                        .cloned()
+                        .map(Target::Field),
+                };
+                let Some(target) = target else {
+                    errors.push(FieldError::new(&here, "unknown or unfilterable field"));
+                    continue;
+                };
+                if v.is_null() {
+                    continue;
+                }
+                parse_ops(&target, v, &here, &mut parts, errors);
+            }
+        }
+    }
+    if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) }
+}
+
+fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors: &mut Vec<FieldError>) {
+    let Some(ops) = v.as_object() else {
+        errors.push(FieldError::new(path, "must be an object of operators"));
+        return;
+    };
+    let allowed: &[&str] = match t {
+        Target::Id | Target::Owner => &["eq", "in", "isNull"],
+        Target::CreatedAt | Target::UpdatedAt => operators(FieldType::Datetime),
+        Target::RecordNumber => operators(FieldType::Text),
+        Target::Field(f) => operators(f.ty),
+    };
+    let coerce = |v: &Value| -> std::result::Result<Value, String> {
+        match t {
+            Target::Field(f) => value::operand(f, v),
+            Target::CreatedAt | Target::UpdatedAt => v
+                .as_str()
+                .and_then(super::time::parse)
+                .map(|ts| Value::String(super::time::format(&ts)))
+                .ok_or_else(|| "must be an RFC 3339 date-time".into()),
+            _ => v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into()),
+        }
+    };
+    for (name, operand) in ops {
+        let here = format!("{path}.{name}");
+        if !allowed.contains(&name.as_str()) {
+            errors.push(FieldError::new(&here, "operator not supported for this field type"));
+            continue;
+        }
+        if operand.is_null() {
+            continue;
+        }
+        let list = |errors: &mut Vec<FieldError>| -> Option<Vec<Value>> {
+            let Some(items) = operand.as_array() else {
+                errors.push(FieldError::new(&here, "must be a list"));
+                return None;
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match coerce(item) {
+                    Ok(v) => out.push(v),
+                    Err(m) => {
+                        errors.push(FieldError::new(&here, m));
+                        return None;
+                    }
+                }
+            }
+            Some(out)
+        };
+        let strings = |errors: &mut Vec<FieldError>| -> Option<Vec<String>> {
+            let items = operand.as_array().map(|a| a.iter().map(|i| i.as_str().map(str::to_owned)).collect());
+            match items {
+                Some(Some(v)) => Some(v),
+                _ => {
+                    errors.push(FieldError::new(&here, "must be a list of strings"));
+                    None
+                }
+            }
+        };
+        let op = match name.as_str() {
+            "in" => list(errors).map(Op::In),
+            "notIn" => list(errors).map(Op::NotIn),
+            "containsAny" => strings(errors).map(Op::ContainsAny),
+            "containsAll" => strings(errors).map(Op::ContainsAll),
+            "isNull" => match operand.as_bool() {
+                Some(b) => Some(Op::IsNull(b)),
+                None => {
+                    errors.push(FieldError::new(&here, "must be true or false"));
+                    None
+                }
+            },
+            "contains" | "startsWith" => match operand.as_str() {
+                Some(s) if name == "contains" => Some(Op::Contains(s.to_owned())),
+                Some(s) => Some(Op::StartsWith(s.to_owned())),
+                None => {
+                    errors.push(FieldError::new(&here, "must be a string"));
+                    None
+                }
+            },
+            _ => match coerce(operand) {
+                Ok(v) => Some(match name.as_str() {
+                    "eq" => Op::Eq(v),
+                    "neq" => Op::Neq(v),
+                    "gt" => Op::Gt(v),
+                    "gte" => Op::Gte(v),
+                    "lt" => Op::Lt(v),
+                    _ => Op::Lte(v),
+                }),
+                Err(m) => {
+                    errors.push(FieldError::new(&here, m));
+                    None
+                }
+            },
+        };
+        if let Some(op) = op {
+            parts.push(Filter::Cond(t.clone(), op));
+        }
+    }
+}
+
+fn eval(t: &Target, op: &Op, v: Option<&Value>) -> bool {
+    if let Op::IsNull(want) = op {
+        return v.is_none() == *want;
+    }
+    let Some(v) = v else { return false };
+    let ty = t.ty();
+    let cmp = |o: &Value| value::compare(ty, v, o);
+    match op {
+        Op::Eq(o) => cmp(o) == Some(Ordering::Equal),
+        Op::Neq(o) => cmp(o).is_some_and(|c| c != Ordering::Equal),
+        Op::In(list) => list.iter().any(|o| cmp(o) == Some(Ordering::Equal)),
+        Op::NotIn(list) => list.iter().all(|o| cmp(o).is_some_and(|c| c != Ordering::Equal)),
+        Op::Gt(o) => cmp(o) == Some(Ordering::Greater),
+        Op::Gte(o) => matches!(cmp(o), Some(Ordering::Greater | Ordering::Equal)),
+        Op::Lt(o) => cmp(o) == Some(Ordering::Less),
+        Op::Lte(o) => matches!(cmp(o), Some(Ordering::Less | Ordering::Equal)),
+        Op::Contains(s) => v.as_str().is_some_and(|x| fold(x).contains(&fold(s))),
+        Op::StartsWith(s) => v.as_str().is_some_and(|x| fold(x).starts_with(&fold(s))),
+        Op::ContainsAny(items) => {
+            let have = strings_of(v);
+            items.iter().any(|i| have.contains(&i.as_str()))
+        }
+        Op::ContainsAll(items) => {
+            let have = strings_of(v);
+            items.iter().all(|i| have.contains(&i.as_str()))
+        }
+        Op::IsNull(_) => false,
+    }
+}
+
+/// Case folding shared with the SQL side: ASCII only, because SQLite's `LIKE` folds only ASCII.
+pub fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn strings_of(v: &Value) -> Vec<&str> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}

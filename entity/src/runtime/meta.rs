@@ -1,0 +1,334 @@
+//! Tenant metadata as plain data: entity and field definitions, loaded once per metadata
+//! version and shared (read-only) by the schema builder, validation and the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+
+use crate::models::{entity_def, field_def, tenant};
+use crate::{Error, Result};
+
+/// The field types of shared/API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FieldType {
+    Text,
+    Textarea,
+    Number,
+    Currency,
+    Boolean,
+    Date,
+    Datetime,
+    Email,
+    Phone,
+    Url,
+    Select,
+    MultiSelect,
+    Relation,
+    File,
+    Json,
+}
+
+impl FieldType {
+    /// Every type, in the order of the public enum.
+    pub const ALL: [FieldType; 15] = [
+        FieldType::Text,
+        FieldType::Textarea,
+        FieldType::Number,
+        FieldType::Currency,
+        FieldType::Boolean,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Email,
+        FieldType::Phone,
+        FieldType::Url,
+        FieldType::Select,
+        FieldType::MultiSelect,
+        FieldType::Relation,
+        FieldType::File,
+        FieldType::Json,
+    ];
+
+    /// The public enum value (`MULTI_SELECT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "TEXT",
+            FieldType::Textarea => "TEXTAREA",
+            FieldType::Number => "NUMBER",
+            FieldType::Currency => "CURRENCY",
+            FieldType::Boolean => "BOOLEAN",
+            FieldType::Date => "DATE",
+            FieldType::Datetime => "DATETIME",
+            FieldType::Email => "EMAIL",
+            FieldType::Phone => "PHONE",
+            FieldType::Url => "URL",
+            FieldType::Select => "SELECT",
+            FieldType::MultiSelect => "MULTI_SELECT",
+            FieldType::Relation => "RELATION",
+            FieldType::File => "FILE",
+            FieldType::Json => "JSON",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FieldType> {
+        FieldType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Free text compared as strings (and searched by `search`).
+    pub fn is_text_like(self) -> bool {
+        matches!(
+            self,
+            FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone | FieldType::Url
+        )
+    }
+
+    /// Can appear in `orderBy` (and later `groupBy`).
+    pub fn is_sortable(self) -> bool {
+        !matches!(self, FieldType::Json | FieldType::File | FieldType::MultiSelect)
+    }
+
+    /// Has a filter input.
+    pub fn is_filterable(self) -> bool {
+        !matches!(self, FieldType::Json | FieldType::File)
+    }
+}
+
+/// How a RELATION field relates to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RelationKind {
+    ManyToOne,
+    OneToOne,
+}
+
+impl RelationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::ManyToOne => "MANY_TO_ONE",
+            RelationKind::OneToOne => "ONE_TO_ONE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RelationKind> {
+        match s {
+            "MANY_TO_ONE" => Some(RelationKind::ManyToOne),
+            "ONE_TO_ONE" => Some(RelationKind::OneToOne),
+            _ => None,
+        }
+    }
+}
+
+/// Value constraints of a field (`validation` JSON of FieldInput).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Validation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integer: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+}
+
+/// One field of an entity.
+#[derive(Debug, Clone)]
+pub struct FieldDef {
+    pub id: String,
+    pub key: String,
+    /// camelCased key, the name in GraphQL.
+    pub graphql_name: String,
+    pub label: String,
+    pub ty: FieldType,
+    pub required: bool,
+    pub unique: bool,
+    pub indexed: bool,
+    pub options: Vec<String>,
+    pub related_entity_id: Option<String>,
+    pub relation_kind: Option<RelationKind>,
+    pub default: Option<serde_json::Value>,
+    pub validation: Validation,
+    /// Compiled `validation.pattern`, checked when the definition was saved.
+    pub pattern: Option<Arc<regex::Regex>>,
+    pub labels: Option<serde_json::Value>,
+    pub position: i32,
+}
+
+/// One runtime entity.
+#[derive(Debug, Clone)]
+pub struct EntityDef {
+    pub id: String,
+    pub name_singular: String,
+    pub name_plural: String,
+    pub label_singular: String,
+    pub label_plural: String,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+    pub fields: Vec<FieldDef>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl EntityDef {
+    /// The field with this GraphQL name.
+    pub fn field_by_graphql(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.graphql_name == name)
+    }
+
+    pub fn field_by_key(&self, key: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+}
+
+/// The reverse side of a relation, as it appears on the target type.
+#[derive(Debug, Clone)]
+pub struct ReverseRelation {
+    /// GraphQL field name on the target (`deals`, `dealsByReferrer`, `passport`).
+    pub name: String,
+    /// The entity holding the RELATION field.
+    pub source: Arc<EntityDef>,
+    pub field: FieldDef,
+    pub one_to_one: bool,
+}
+
+/// All definitions of one tenant at one metadata version.
+#[derive(Debug, Clone)]
+pub struct TenantMeta {
+    pub tenant_id: String,
+    pub version: i64,
+    /// Entities ordered by creation (stable, so generated SDL is deterministic).
+    pub entities: Vec<Arc<EntityDef>>,
+    by_id: HashMap<String, usize>,
+}
+
+impl TenantMeta {
+    pub fn new(tenant_id: String, version: i64, entities: Vec<Arc<EntityDef>>) -> Self {
+        let by_id = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        TenantMeta { tenant_id, version, entities, by_id }
+    }
+
+    pub fn entity_by_id(&self, id: &str) -> Option<&Arc<EntityDef>> {
+        self.by_id.get(id).map(|&i| &self.entities[i])
+    }
+
+    pub fn entity_by_name(&self, name_singular: &str) -> Option<&Arc<EntityDef>> {
+        self.entities.iter().find(|e| e.name_singular == name_singular)
+    }
+
+    /// The reverse sides of the RELATION fields that point at `target_id` (from any entity,
+    /// itself included), in definition order, with their GraphQL names on the target type.
+    pub fn reverse_relations(&self, target_id: &str) -> Vec<ReverseRelation> {
+        let mut out = Vec::new();
+        for e in &self.entities {
+            let mut seen_first = false;
+            for f in &e.fields {
+                if f.ty == FieldType::Relation && f.related_entity_id.as_deref() == Some(target_id) {
+                    let one_to_one = f.relation_kind == Some(RelationKind::OneToOne);
+                    let name = super::naming::reverse_field(
+                        &e.name_singular,
+                        &e.name_plural,
+                        &f.key,
+                        one_to_one,
+                        !seen_first,
+                    );
+                    seen_first = true;
+                    out.push(ReverseRelation { name, source: e.clone(), field: f.clone(), one_to_one });
+                }
+            }
+        }
+        out
+    }
+
+    /// Loads a tenant's definitions from the database.
+    pub async fn load<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<TenantMeta> {
+        let t = tenant::Entity::find_by_id(tenant_id.to_owned())
+            .one(conn)
+            .await?
+            .ok_or_else(|| Error::NotFound("tenant".into()))?;
+        let entities = entity_def::Entity::find()
+            .filter(entity_def::Column::TenantId.eq(tenant_id))
+            .order_by_asc(entity_def::Column::CreatedAt)
+            .order_by_asc(entity_def::Column::NameSingular)
+            .all(conn)
+            .await?;
+        let fields = field_def::Entity::find()
+            .filter(field_def::Column::TenantId.eq(tenant_id))
+            .order_by_asc(field_def::Column::Position)
+            .order_by_asc(field_def::Column::Key)
+            .all(conn)
+            .await?;
+        let mut defs: Vec<EntityDef> = entities
+            .into_iter()
+            .map(|e| EntityDef {
+                id: e.id,
+                name_singular: e.name_singular,
+                name_plural: e.name_plural,
+                label_singular: e.label_singular,
+                label_plural: e.label_plural,
+                icon: e.icon,
+                record_number_prefix: e.record_number_prefix,
+                fields: Vec::new(),
+                created_at: e.created_at,
+                updated_at: e.updated_at,
+            })
+            .collect();
+        for f in fields {
+            let Some(e) = defs.iter_mut().find(|e| e.id == f.entity_id) else { continue };
+            e.fields.push(field_from_model(f)?);
+        }
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs.into_iter().map(Arc::new).collect()))
+    }
+}
+
+fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
+    // Keys are spliced into JSON paths of SQL: refuse anything that is not an identifier even
+    // if it somehow reached the table.
+    if !super::naming::is_identifier(&f.key) {
+        return Err(Error::Internal(format!("invalid stored field key {:?}", f.key)));
+    }
+    let ty = FieldType::parse(&f.field_type)
+        .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
+    let validation: Validation = match f.validation {
+        Some(v) if !v.is_null() => serde_json::from_value(v)?,
+        _ => Validation::default(),
+    };
+    let pattern = match &validation.pattern {
+        Some(p) => Some(Arc::new(
+            regex::Regex::new(p).map_err(|e| Error::Internal(format!("stored pattern: {e}")))?,
+        )),
+        None => None,
+    };
+    let options = match f.options {
+        Some(serde_json::Value::Array(items)) => {
+            items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(FieldDef {
+        graphql_name: super::naming::field_name(&f.key),
+        id: f.id,
+        key: f.key,
+        label: f.label,
+        ty,
+        required: f.required,
+        unique: f.is_unique,
+        indexed: f.indexed,
+        options,
+        related_entity_id: f.related_entity_id,
+        relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),
+        default: f.default_value.filter(|v| !v.is_null()),
+        validation,
+        pattern,
+        labels: f.labels.filter(|v| !v.is_null()),
+        position: f.position,
+    })
+}

@@ -1,0 +1,15 @@
+//! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
+//! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
+//! (`cursor`), the record store (`store`) and definition changes (`definitions`).
+
+pub mod cursor;
+pub mod definitions;
+pub mod filter;
+pub mod meta;
+pub mod naming;
+pub mod sql;
+pub mod store;
+pub mod time;
+pub mod value;
+
+pub use meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};

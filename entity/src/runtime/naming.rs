@@ -1,0 +1,315 @@
+//! Every GraphQL name of the product comes from here: platform type and root-field names, the
+//! names generated for each entity, and the identifier rules. Definition validation uses the
+//! same functions, so a name that validates is exactly the name the schema will carry.
+
+use std::collections::BTreeSet;
+
+/// Platform object, input, enum and scalar names: no entity may generate one of these.
+pub mod types {
+    pub const QUERY: &str = "Query";
+    pub const MUTATION: &str = "Mutation";
+    pub const SUBSCRIPTION: &str = "Subscription";
+    pub const USER: &str = "User";
+    pub const TENANT: &str = "Tenant";
+    pub const AUTH_PAYLOAD: &str = "AuthPayload";
+    pub const ENTITY_DEFINITION: &str = "EntityDefinition";
+    pub const FIELD_DEFINITION: &str = "FieldDefinition";
+    pub const ENTITY_INPUT: &str = "EntityInput";
+    pub const UPDATE_ENTITY_INPUT: &str = "UpdateEntityInput";
+    pub const FIELD_INPUT: &str = "FieldInput";
+    pub const UPDATE_FIELD_INPUT: &str = "UpdateFieldInput";
+    pub const SIGNUP_INPUT: &str = "SignupInput";
+    pub const LOGIN_INPUT: &str = "LoginInput";
+    pub const FIELD_TYPE: &str = "FieldType";
+    pub const RELATION_KIND: &str = "RelationKind";
+    pub const CHANGE_KIND: &str = "ChangeKind";
+    pub const ORDER_DIRECTION: &str = "OrderDirection";
+    pub const PAGE_INFO: &str = "PageInfo";
+    pub const FILE: &str = "File";
+    pub const FILE_INPUT: &str = "FileInput";
+    pub const JSON: &str = "JSON";
+    pub const DATE_TIME: &str = "DateTime";
+    pub const DATE: &str = "Date";
+    pub const DECIMAL: &str = "Decimal";
+    pub const STRING_FILTER: &str = "StringFilter";
+    pub const FLOAT_FILTER: &str = "FloatFilter";
+    pub const DECIMAL_FILTER: &str = "DecimalFilter";
+    pub const DATE_FILTER: &str = "DateFilter";
+    pub const DATE_TIME_FILTER: &str = "DateTimeFilter";
+    pub const BOOLEAN_FILTER: &str = "BooleanFilter";
+    pub const SELECT_FILTER: &str = "SelectFilter";
+    pub const MULTI_SELECT_FILTER: &str = "MultiSelectFilter";
+    pub const ID_FILTER: &str = "IdFilter";
+    /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
+    /// reserved now so no tenant entity can take them first.
+    pub const RESERVED_FUTURE: &[&str] = &[
+        "Role", "RoleInput", "ApiKey", "ApiKeyPayload", "AuditEntry", "AuditConnection",
+        "AuditEdge", "AuditFilter", "AuditVerification", "Template", "Workflow", "WorkflowRun",
+        "WorkflowStep", "Webhook", "WebhookDelivery", "Notification", "Dashboard", "Widget",
+        "Email", "Approval", "Invite", "Upload",
+    ];
+    /// GraphQL's own scalars and introspection types.
+    pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
+}
+
+/// Platform root fields: no entity may generate a root field with one of these names.
+pub mod fields {
+    pub const API_VERSION: &str = "apiVersion";
+    pub const SIGNUP: &str = "signup";
+    pub const LOGIN: &str = "login";
+    pub const REFRESH_TOKEN: &str = "refreshToken";
+    pub const ACCEPT_INVITE: &str = "acceptInvite";
+    pub const ME: &str = "me";
+    pub const TENANT: &str = "tenant";
+    pub const LOGOUT: &str = "logout";
+    pub const REVOKE_SESSIONS: &str = "revokeSessions";
+    pub const ENTITIES: &str = "entities";
+    pub const ENTITY: &str = "entity";
+    pub const DEFINE_ENTITY: &str = "defineEntity";
+    pub const UPDATE_ENTITY: &str = "updateEntity";
+    pub const ADD_FIELD: &str = "addField";
+    pub const UPDATE_FIELD: &str = "updateField";
+    pub const REMOVE_FIELD: &str = "removeField";
+    pub const DELETE_ENTITY: &str = "deleteEntity";
+    pub const TENANT_SCHEMA_SDL: &str = "tenantSchemaSdl";
+    /// Root fields of later platform modules, reserved now.
+    pub const RESERVED_FUTURE: &[&str] = &[
+        "users", "inviteUser", "roles", "role", "createRole", "updateRole", "deleteRole",
+        "assignRole", "createApiKey", "revokeApiKey", "apiKeys", "templates", "applyTemplate",
+        "upgradeTemplate", "auditLog", "verifyAuditChain", "workflows", "workflow",
+        "createWorkflow", "updateWorkflow", "setWorkflowActive", "deleteWorkflow",
+        "workflowRuns", "webhooks", "createWebhook", "updateWebhook", "deleteWebhook",
+        "notifications", "markNotificationsRead", "notificationReceived", "dashboards",
+        "dashboard", "createDashboard", "updateDashboard", "deleteDashboard", "moveDeal",
+        "convertLead", "runWorkflow", "deadJobs", "retryJob",
+    ];
+}
+
+/// System fields every entity type has; field keys may not camelCase to these.
+pub const SYSTEM_FIELDS: &[&str] =
+    &["id", "recordNumber", "createdAt", "updatedAt", "createdBy", "owner", "deletedAt", "version"];
+
+/// Names a tenant identifier may not take at all (`__typename`-like and the filter combinators).
+pub const RESERVED_FIELD_NAMES: &[&str] = &["and", "or", "not", "search", "typename"];
+
+/// `true` for `snake_case` / `camelCase` identifiers of at most 63 characters.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    let starts_lower = matches!(chars.next(), Some('a'..='z'));
+    starts_lower
+        && s.len() <= 63
+        && !s.contains("__")
+        && !s.ends_with('_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `true` for names GraphQL accepts (`/^[_A-Za-z][_0-9A-Za-z]*$/`, not starting with `__`).
+pub fn is_graphql_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('_' | 'a'..='z' | 'A'..='Z'))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with("__")
+}
+
+/// `full_name` → `fullName` (camelCase stays as it is).
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper_next = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper_next = !out.is_empty();
+        } else if upper_next {
+            out.extend(c.to_uppercase());
+            upper_next = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `purchase_requisition` → `PurchaseRequisition`.
+pub fn pascal(s: &str) -> String {
+    let c = camel(s);
+    let mut chars = c.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `fullName` / `full_name` → `FULL_NAME`.
+pub fn screaming(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for (i, c) in camel(s).chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_uppercase());
+    }
+    out
+}
+
+/// The GraphQL name of a field key.
+pub fn field_name(key: &str) -> String {
+    camel(key)
+}
+
+/// Every name generated for one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityNames {
+    pub type_name: String,
+    pub connection: String,
+    pub edge: String,
+    pub filter: String,
+    pub order_by: String,
+    pub field_enum: String,
+    pub change: String,
+    pub create_input: String,
+    pub update_input: String,
+    pub aggregate: String,
+    pub query_one: String,
+    pub query_many: String,
+    pub query_aggregate: String,
+    pub create: String,
+    pub update: String,
+    pub delete: String,
+    pub restore: String,
+    pub changed: String,
+}
+
+impl EntityNames {
+    pub fn new(name_singular: &str, name_plural: &str) -> Self {
+        let t = pascal(name_singular);
+        let one = camel(name_singular);
+        let many = camel(name_plural);
+        EntityNames {
+            connection: format!("{t}Connection"),
+            edge: format!("{t}Edge"),
+            filter: format!("{t}Filter"),
+            order_by: format!("{t}OrderBy"),
+            field_enum: format!("{t}Field"),
+            change: format!("{t}Change"),
+            create_input: format!("Create{t}Input"),
+            update_input: format!("Update{t}Input"),
+            aggregate: format!("{t}Aggregate"),
+            query_aggregate: format!("{many}Aggregate"),
+            create: format!("create{t}"),
+            update: format!("update{t}"),
+            delete: format!("delete{t}"),
+            restore: format!("restore{t}"),
+            changed: format!("{one}Changed"),
+            query_one: one,
+            query_many: many,
+            type_name: t,
+        }
+    }
+
+    /// Type names this entity generates.
+    pub fn type_names(&self) -> [&str; 10] {
+        [
+            &self.type_name,
+            &self.connection,
+            &self.edge,
+            &self.filter,
+            &self.order_by,
+            &self.field_enum,
+            &self.change,
+            &self.create_input,
+            &self.update_input,
+            &self.aggregate,
+        ]
+    }
+
+    /// Root field names this entity generates.
+    pub fn root_fields(&self) -> [&str; 8] {
+        [
+            &self.query_one,
+            &self.query_many,
+            &self.query_aggregate,
+            &self.create,
+            &self.update,
+            &self.delete,
+            &self.restore,
+            &self.changed,
+        ]
+    }
+}
+
+/// The name of the reverse side of relation `field` (defined on `source`) on its target type:
+/// `deals` (MANY_TO_ONE) or `deal` (ONE_TO_ONE); `dealsByReferrer` when the source has an
+/// earlier relation field to the same target.
+pub fn reverse_field(
+    source_singular: &str,
+    source_plural: &str,
+    field_key: &str,
+    one_to_one: bool,
+    first_to_target: bool,
+) -> String {
+    let base = if one_to_one { camel(source_singular) } else { camel(source_plural) };
+    if first_to_target { base } else { format!("{base}By{}", pascal(field_key)) }
+}
+
+/// Every platform type name (taken names for collision checks).
+pub fn platform_type_names() -> BTreeSet<&'static str> {
+    use types::*;
+    let mut s: BTreeSet<&'static str> = [
+        QUERY, MUTATION, SUBSCRIPTION, USER, TENANT, AUTH_PAYLOAD, ENTITY_DEFINITION,
+        FIELD_DEFINITION, ENTITY_INPUT, UPDATE_ENTITY_INPUT, FIELD_INPUT, UPDATE_FIELD_INPUT,
+        SIGNUP_INPUT, LOGIN_INPUT, FIELD_TYPE, RELATION_KIND, CHANGE_KIND, ORDER_DIRECTION,
+        PAGE_INFO, FILE, FILE_INPUT, JSON, DATE_TIME, DATE, DECIMAL, STRING_FILTER, FLOAT_FILTER,
+        DECIMAL_FILTER, DATE_FILTER, DATE_TIME_FILTER, BOOLEAN_FILTER, SELECT_FILTER,
+        MULTI_SELECT_FILTER, ID_FILTER,
+    ]
+    .into_iter()
+    .collect();
+    s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(BUILTIN.iter().copied());
+    s
+}
+
+/// Every platform root field name (taken names for collision checks).
+pub fn platform_root_fields() -> BTreeSet<&'static str> {
+    use fields::*;
+    let mut s: BTreeSet<&'static str> = [
+        API_VERSION, SIGNUP, LOGIN, REFRESH_TOKEN, ACCEPT_INVITE, ME, TENANT, LOGOUT,
+        REVOKE_SESSIONS, ENTITIES, ENTITY, DEFINE_ENTITY, UPDATE_ENTITY, ADD_FIELD, UPDATE_FIELD,
+        REMOVE_FIELD, DELETE_ENTITY, TENANT_SCHEMA_SDL,
+    ]
+    .into_iter()
+    .collect();
+    s.extend(RESERVED_FUTURE.iter().copied());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_conversions() {
+        assert_eq!(camel("full_name"), "fullName");
+        assert_eq!(camel("fullName"), "fullName");
+        assert_eq!(pascal("purchase_requisition"), "PurchaseRequisition");
+        assert_eq!(screaming("fullName"), "FULL_NAME");
+        assert_eq!(screaming("full_name"), "FULL_NAME");
+        assert_eq!(screaming("amount2"), "AMOUNT2");
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("deal"));
+        assert!(is_identifier("full_name"));
+        assert!(is_identifier("fullName"));
+        for bad in ["", "Deal", "1deal", "full name", "a__b", "deal_", "déal", "x;drop"] {
+            assert!(!is_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(reverse_field("deal", "deals", "contact", false, true), "deals");
+        assert_eq!(reverse_field("deal", "deals", "referrer", false, false), "dealsByReferrer");
+        assert_eq!(reverse_field("passport", "passports", "person", true, true), "passport");
+    }
+}

@@ -1,0 +1,422 @@
+//! SQL for tenant records, in both dialects: a statement buffer that numbers parameters per
+//! dialect, the JSON expression of each field, the compiled filter language, ORDER BY and the
+//! keyset condition of cursors. Field keys reach SQL only as validated identifiers (checked
+//! when metadata loads); every value is a bound parameter.
+
+use sea_orm::{DbBackend, Statement, Value as SqlValue};
+use serde_json::Value;
+
+use super::filter::{Filter, Op, Target};
+use super::meta::FieldType;
+use crate::{Dialect, Error, Result};
+
+/// A statement under construction.
+#[derive(Debug)]
+pub struct SqlBuf {
+    pub dialect: Dialect,
+    pub sql: String,
+    values: Vec<SqlValue>,
+}
+
+impl SqlBuf {
+    pub fn new(dialect: Dialect) -> Self {
+        SqlBuf { dialect, sql: String::with_capacity(256), values: Vec::new() }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder bound to `v`.
+    pub fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Self {
+        self.values.push(v.into());
+        match self.dialect {
+            Dialect::Postgres => {
+                let n = self.values.len();
+                self.sql.push('$');
+                self.sql.push_str(&n.to_string());
+            }
+            Dialect::Sqlite => self.sql.push('?'),
+        }
+        self
+    }
+
+    /// Binds a timestamp the way each database stores it (TIMESTAMPTZ / fixed-format text).
+    pub fn bind_ts(&mut self, ts: chrono::DateTime<chrono::Utc>) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.bind(ts),
+            Dialect::Sqlite => self.bind(super::time::format(&ts)),
+        }
+    }
+
+    pub fn into_statement(self) -> Statement {
+        let backend = match self.dialect {
+            Dialect::Postgres => DbBackend::Postgres,
+            Dialect::Sqlite => DbBackend::Sqlite,
+        };
+        Statement::from_sql_and_values(backend, self.sql, self.values)
+    }
+}
+
+/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`.
+pub fn text_expr(d: Dialect, key: &str) -> String {
+    debug_assert!(super::naming::is_identifier(key));
+    match d {
+        Dialect::Postgres => format!("(data->>'{key}')"),
+        Dialect::Sqlite => format!("json_extract(data, '$.{key}')"),
+    }
+}
+
+/// The comparable SQL expression of a target (numeric and boolean fields cast).
+pub fn target_expr(d: Dialect, t: &Target) -> String {
+    match t {
+        Target::Id => "id".into(),
+        Target::CreatedAt => "created_at".into(),
+        Target::UpdatedAt => "updated_at".into(),
+        Target::Owner => "owner_id".into(),
+        Target::RecordNumber => "record_number".into(),
+        Target::Field(f) => match (f.ty, d) {
+            (FieldType::Number | FieldType::Currency, Dialect::Postgres) => {
+                format!("((data->>'{}')::numeric)", f.key)
+            }
+            (FieldType::Boolean, Dialect::Postgres) => format!("((data->>'{}')::boolean)", f.key),
+            (FieldType::Currency, Dialect::Sqlite) => {
+                format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key)
+            }
+            _ => text_expr(d, &f.key),
+        },
+    }
+}
+
+/// Binds an operand of `t`'s type so that it compares with `target_expr`.
+pub fn bind_operand(buf: &mut SqlBuf, t: &Target, v: &Value) -> Result<()> {
+    let bad = || Error::BadRequest("invalid filter or cursor value".into());
+    match t {
+        Target::CreatedAt | Target::UpdatedAt => {
+            let ts = v.as_str().and_then(super::time::parse).ok_or_else(bad)?;
+            buf.bind_ts(ts);
+        }
+        Target::Field(f) => match f.ty {
+            FieldType::Number => {
+                let n = v.as_f64().ok_or_else(bad)?;
+                if buf.dialect == Dialect::Postgres {
+                    // Bound as text and cast: numeric compares exactly with numeric.
+                    buf.push("CAST(").bind(n.to_string()).push(" AS NUMERIC)");
+                } else {
+                    buf.bind(n);
+                }
+            }
+            FieldType::Currency => {
+                let s = v.as_str().ok_or_else(bad)?;
+                let ty = if buf.dialect == Dialect::Postgres { "NUMERIC" } else { "REAL" };
+                buf.push("CAST(").bind(s.to_owned()).push(" AS ").push(ty).push(")");
+            }
+            FieldType::Boolean => {
+                buf.bind(v.as_bool().ok_or_else(bad)?);
+            }
+            _ => {
+                buf.bind(v.as_str().ok_or_else(bad)?.to_owned());
+            }
+        },
+        _ => {
+            buf.bind(v.as_str().ok_or_else(bad)?.to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Appends a case-insensitive LIKE on `expr`.
+fn push_like(buf: &mut SqlBuf, expr: &str, pattern: String) {
+    match buf.dialect {
+        Dialect::Postgres => {
+            buf.push("(").push(expr).push(" ILIKE ").bind(pattern).push(" ESCAPE '\\')");
+        }
+        Dialect::Sqlite => {
+            buf.push("(").push(expr).push(" LIKE ").bind(pattern).push(" ESCAPE '\\')");
+        }
+    }
+}
+
+/// Compiles `f` into a two-valued predicate (never NULL).
+pub fn compile(buf: &mut SqlBuf, f: &Filter) -> Result<()> {
+    match f {
+        Filter::And(fs) | Filter::Or(fs) => {
+            let (joiner, empty) =
+                if matches!(f, Filter::And(_)) { (" AND ", "1=1") } else { (" OR ", "1=0") };
+            if fs.is_empty() {
+                buf.push(empty);
+                return Ok(());
+            }
+            buf.push("(");
+            for (i, part) in fs.iter().enumerate() {
+                if i > 0 {
+                    buf.push(joiner);
+                }
+                compile(buf, part)?;
+            }
+            buf.push(")");
+        }
+        Filter::Not(inner) => {
+            buf.push("(NOT ");
+            compile(buf, inner)?;
+            buf.push(")");
+        }
+        Filter::Cond(t, op) => compile_cond(buf, t, op)?,
+    }
+    Ok(())
+}
+
+fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
+    let d = buf.dialect;
+    let e = target_expr(d, t);
+    let not_null = |buf: &mut SqlBuf| {
+        buf.push("(").push(&e).push(" IS NOT NULL AND ");
+    };
+    let binary = |buf: &mut SqlBuf, sym: &str, v: &Value| -> Result<()> {
+        buf.push("(").push(&e).push(" IS NOT NULL AND ").push(&e).push(sym);
+        bind_operand(buf, t, v)?;
+        buf.push(")");
+        Ok(())
+    };
+    match op {
+        Op::IsNull(true) => {
+            buf.push("(").push(&e).push(" IS NULL)");
+        }
+        Op::IsNull(false) => {
+            buf.push("(").push(&e).push(" IS NOT NULL)");
+        }
+        Op::Eq(v) => binary(buf, " = ", v)?,
+        Op::Neq(v) => binary(buf, " <> ", v)?,
+        Op::Gt(v) => binary(buf, " > ", v)?,
+        Op::Gte(v) => binary(buf, " >= ", v)?,
+        Op::Lt(v) => binary(buf, " < ", v)?,
+        Op::Lte(v) => binary(buf, " <= ", v)?,
+        Op::In(list) | Op::NotIn(list) => {
+            let negate = matches!(op, Op::NotIn(_));
+            if list.is_empty() {
+                if negate {
+                    buf.push("(").push(&e).push(" IS NOT NULL)");
+                } else {
+                    buf.push("1=0");
+                }
+                return Ok(());
+            }
+            not_null(buf);
+            buf.push(&e).push(if negate { " NOT IN (" } else { " IN (" });
+            for (i, v) in list.iter().enumerate() {
+                if i > 0 {
+                    buf.push(", ");
+                }
+                bind_operand(buf, t, v)?;
+            }
+            buf.push("))");
+        }
+        Op::Contains(s) => {
+            not_null(buf);
+            push_like(buf, &e, format!("%{}%", like_escape(s)));
+            buf.push(")");
+        }
+        Op::StartsWith(s) => {
+            not_null(buf);
+            push_like(buf, &e, format!("{}%", like_escape(s)));
+            buf.push(")");
+        }
+        Op::ContainsAny(items) | Op::ContainsAll(items) => {
+            let Target::Field(f) = t else {
+                return Err(Error::Internal("array operator on a system field".into()));
+            };
+            let all = matches!(op, Op::ContainsAll(_));
+            if items.is_empty() {
+                buf.push(if all { "(" } else { "(1=0 AND " }).push(&e).push(" IS NOT NULL)");
+                return Ok(());
+            }
+            match d {
+                Dialect::Postgres => {
+                    // `data @> {"k": [...]}` is answered by the GIN (jsonb_path_ops) index.
+                    let contains = |buf: &mut SqlBuf, vals: &[&String]| {
+                        let doc = serde_json::json!({ f.key.clone(): vals });
+                        buf.push("data @> CAST(").bind(doc.to_string()).push(" AS JSONB)");
+                    };
+                    if all {
+                        contains(buf, &items.iter().collect::<Vec<_>>());
+                    } else {
+                        buf.push("(");
+                        for (i, item) in items.iter().enumerate() {
+                            if i > 0 {
+                                buf.push(" OR ");
+                            }
+                            contains(buf, &[item]);
+                        }
+                        buf.push(")");
+                    }
+                }
+                Dialect::Sqlite => {
+                    let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
+                    if all {
+                        buf.push("((SELECT COUNT(DISTINCT j.value) FROM json_each(records.data, '$.")
+                            .push(&f.key)
+                            .push("') j WHERE j.value IN (");
+                    } else {
+                        buf.push("EXISTS (SELECT 1 FROM json_each(records.data, '$.")
+                            .push(&f.key)
+                            .push("') j WHERE j.value IN (");
+                    }
+                    for (i, item) in distinct.iter().enumerate() {
+                        if i > 0 {
+                            buf.push(", ");
+                        }
+                        buf.bind((*item).clone());
+                    }
+                    buf.push(")");
+                    if all {
+                        buf.push(") = ").push(&distinct.len().to_string()).push(")");
+                    } else {
+                        buf.push(")");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    pub fn flip(self) -> Direction {
+        match self {
+            Direction::Asc => Direction::Desc,
+            Direction::Desc => Direction::Asc,
+        }
+    }
+}
+
+/// One ORDER BY key. Nulls sort last ascending and first descending (both databases).
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub target: Target,
+    pub direction: Direction,
+}
+
+impl SortKey {
+    /// The ORDER BY expression of a key; the record number sorts by its sequence.
+    pub fn expr(&self, d: Dialect) -> String {
+        match &self.target {
+            Target::RecordNumber => "number".into(),
+            t => target_expr(d, t),
+        }
+    }
+
+    /// A stable name for cursor signatures.
+    pub fn signature(&self) -> String {
+        let name = match &self.target {
+            Target::Id => "id".to_owned(),
+            Target::CreatedAt => "createdAt".into(),
+            Target::UpdatedAt => "updatedAt".into(),
+            Target::Owner => "owner".into(),
+            Target::RecordNumber => "recordNumber".into(),
+            Target::Field(f) => f.key.clone(),
+        };
+        let dir = if self.direction == Direction::Asc { "a" } else { "d" };
+        format!("{name}:{dir}")
+    }
+
+    /// The value of this key on a record, as carried in cursors.
+    pub fn value_of(&self, r: &super::store::Record) -> Value {
+        match &self.target {
+            Target::RecordNumber => r.number.map(Value::from).unwrap_or(Value::Null),
+            t => t.value_of(r).unwrap_or(Value::Null),
+        }
+    }
+
+    fn bind_value(&self, buf: &mut SqlBuf, v: &Value) -> Result<()> {
+        match &self.target {
+            Target::RecordNumber => {
+                let n = v.as_i64().ok_or_else(|| Error::BadRequest("invalid cursor".into()))?;
+                buf.bind(n);
+                Ok(())
+            }
+            t => bind_operand(buf, t, v),
+        }
+    }
+}
+
+/// Appends `ORDER BY …` for `keys` (the caller adds `id` as the last key).
+pub fn push_order_by(buf: &mut SqlBuf, keys: &[SortKey]) {
+    buf.push(" ORDER BY ");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        let e = k.expr(buf.dialect);
+        buf.push(&e).push(match k.direction {
+            Direction::Asc => " ASC NULLS LAST",
+            Direction::Desc => " DESC NULLS FIRST",
+        });
+    }
+}
+
+/// Appends the keyset predicate "comes after the row whose key values are `values`" in the
+/// order given by `keys` (a lexicographic comparison that respects null placement).
+pub fn push_after(buf: &mut SqlBuf, keys: &[SortKey], values: &[Value]) -> Result<()> {
+    if keys.len() != values.len() {
+        return Err(Error::BadRequest("invalid cursor".into()));
+    }
+    buf.push("(");
+    for i in 0..keys.len() {
+        if i > 0 {
+            buf.push(" OR ");
+        }
+        buf.push("(");
+        for j in 0..i {
+            let e = keys[j].expr(buf.dialect);
+            if values[j].is_null() {
+                buf.push(&e).push(" IS NULL AND ");
+            } else {
+                buf.push(&e).push(" = ");
+                keys[j].bind_value(buf, &values[j])?;
+                buf.push(" AND ");
+            }
+        }
+        let k = &keys[i];
+        let e = k.expr(buf.dialect);
+        match (k.direction, values[i].is_null()) {
+            (Direction::Asc, true) => {
+                buf.push("1=0");
+            }
+            (Direction::Asc, false) => {
+                buf.push("(").push(&e).push(" > ");
+                k.bind_value(buf, &values[i])?;
+                buf.push(" OR ").push(&e).push(" IS NULL)");
+            }
+            (Direction::Desc, true) => {
+                buf.push(&e).push(" IS NOT NULL");
+            }
+            (Direction::Desc, false) => {
+                buf.push(&e).push(" < ");
+                k.bind_value(buf, &values[i])?;
+            }
+        }
+        buf.push(")");
+    }
+    buf.push(")");
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! Field values: validating and normalizing input into the stored JSON form, and coercing
+//! filter operands. Stored forms: text as strings; NUMBER as JSON numbers; CURRENCY as exact
+//! decimal strings at the field's scale (`"1999.90"`, never a float); DATE `YYYY-MM-DD`;
+//! DATETIME `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC); MULTI_SELECT arrays; RELATION the target id;
+//! FILE `{url,name,mimeType,size}`. Empty values are never stored (absent means null), so
+//! `isNull` means the same thing in SQL and in memory.
+
+use std::cmp::Ordering;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::meta::{FieldDef, FieldType};
+use crate::FieldError;
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[^\s@]+@[^\s@]+\.[^\s@]+$").expect("static regex")
+});
+static URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^https?://[^\s/?#@]+(:[0-9]+)?([/?#]\S*)?$").expect("static regex"));
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\+?[0-9 ().\-]{5,24}$").expect("static regex"));
+
+/// Default number of decimal places of a CURRENCY field.
+pub const DEFAULT_SCALE: u32 = 2;
+/// Largest number of integer digits a decimal may have.
+const MAX_INT_DIGITS: usize = 18;
+
+/// An exact decimal: `units / 10^scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub units: i128,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// Parses `-123.45` (no exponent, no float). `None` when malformed.
+    pub fn parse(s: &str) -> Option<Decimal> {
+        let s = s.trim();
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (body, ""),
+        };
+        let digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) || (body.contains('.') && frac.is_empty())
+        {
+            return None;
+        }
+        let int = int.trim_start_matches('0');
+        if int.len() > MAX_INT_DIGITS || frac.len() > 18 {
+            return None;
+        }
+        let mut units: i128 = 0;
+        for c in int.chars().chain(frac.chars()) {
+            units = units * 10 + i128::from(c.to_digit(10)?);
+        }
+        Some(Decimal { units: if neg { -units } else { units }, scale: frac.len() as u32 })
+    }
+
+    /// The same value at a larger scale.
+    fn rescaled(self, scale: u32) -> Decimal {
+        Decimal { units: self.units * 10i128.pow(scale - self.scale), scale }
+    }
+
+    /// Drops trailing fractional zeros (`1.500` → `1.5`), so scale checks see real precision.
+    pub fn trimmed(mut self) -> Decimal {
+        while self.scale > 0 && self.units % 10 == 0 {
+            self.units /= 10;
+            self.scale -= 1;
+        }
+        self
+    }
+
+    /// Exact comparison across scales.
+    pub fn compare(self, other: Decimal) -> Ordering {
+        let s = self.scale.max(other.scale);
+        self.rescaled(s).units.cmp(&other.rescaled(s).units)
+    }
+
+    /// Text at exactly `scale` places (`scale` ≥ the value's own scale).
+    pub fn to_string_at(self, scale: u32) -> String {
+        let d = if scale >= self.scale { self.rescaled(scale) } else { self };
+        let neg = d.units < 0;
+        let digits = d.units.unsigned_abs().to_string();
+        let scale = d.scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        let sign = if neg { "-" } else { "" };
+        if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+    }
+}
+
+/// Whether an input map is a create (defaults apply, required fields must be present) or an
+/// update (only given fields change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Update,
+}
+
+/// Validates `input` (keyed by GraphQL field names) against `fields` and merges it into
+/// `base` (keyed by field keys: empty for a create, the stored values for an update).
+/// Returns the new stored values (with the fields that failed left as they were) and every
+/// field error found, so callers can run their database checks on the valid part and report
+/// all problems at once.
+pub fn apply_input(
+    fields: &[FieldDef],
+    base: &Map<String, Value>,
+    input: &Map<String, Value>,
+    mode: Mode,
+) -> (Map<String, Value>, Vec<FieldError>) {
+    let mut out = base.clone();
+    let mut errors = Vec::new();
+    for f in fields {
+        let given = input.get(&f.graphql_name);
+        let value = match (given, mode) {
+            (Some(v), _) if !v.is_null() => Some(v.clone()),
+            (None, Mode::Create) | (Some(_), Mode::Create) => f.default.clone(),
+            (Some(_), Mode::Update) => None,
+            (None, Mode::Update) => continue,
+        };
+        match value.map(|v| normalize(f, &v)) {
+            Some(Ok(Some(v))) => {
+                out.insert(f.key.clone(), v);
+            }
+            Some(Ok(None)) | None => {
+                out.remove(&f.key);
+                if f.required {
+                    errors.push(FieldError::new(&f.graphql_name, "is required"));
+                }
+            }
+            Some(Err(message)) => errors.push(FieldError::new(&f.graphql_name, message)),
+        }
+    }
+    (out, errors)
+}
+
+/// Normalizes one value to its stored form and checks the field's constraints.
+/// `Ok(None)` means "empty" (not stored).
+pub fn normalize(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
+    let stored = coerce(f, v)?;
+    let Some(stored) = stored else { return Ok(None) };
+    check_constraints(f, &stored)?;
+    Ok(Some(stored))
+}
+
+/// Type coercion only (no option, range or format rules beyond the type's own syntax).
+fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let text = || v.as_str().ok_or_else(|| "must be a string".to_owned());
+    Ok(Some(match f.ty {
+        FieldType::Text | FieldType::Textarea => {
+            let s = text()?;
+            if f.required && s.trim().is_empty() {
+                return Ok(None);
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Email => {
+            let s = text()?.trim();
+            if !EMAIL.is_match(s) || s.len() > 320 {
+                return Err("must be an email address".into());
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Phone => {
+            let s = text()?.trim();
+            let digits = s.chars().filter(char::is_ascii_digit).count();
+            if !PHONE.is_match(s) || !(5..=15).contains(&digits) {
+                return Err("must be a phone number (digits, spaces, + - ( ) .)".into());
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Url => {
+            let s = text()?.trim();
+            if !URL.is_match(s) || s.len() > 2048 {
+                return Err("must be an http(s) URL".into());
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Number => {
+            let n = v.as_f64().filter(|n| n.is_finite()).ok_or("must be a number")?;
+            if f.validation.integer == Some(true) {
+                if n.fract() != 0.0 || n.abs() > 9.0e15 {
+                    return Err("must be a whole number".into());
+                }
+                Value::from(n as i64)
+            } else {
+                v.clone()
+            }
+        }
+        FieldType::Currency => {
+            let d = decimal_operand(v)?;
+            let scale = f.validation.scale.unwrap_or(DEFAULT_SCALE);
+            if d.trimmed().scale > scale {
+                return Err(format!("must have at most {scale} decimal places"));
+            }
+            Value::String(d.trimmed().to_string_at(scale))
+        }
+        FieldType::Boolean => Value::Bool(v.as_bool().ok_or("must be true or false")?),
+        FieldType::Date => {
+            let s = text()?;
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| "must be a date (YYYY-MM-DD)".to_owned())?;
+            Value::String(s.to_owned())
+        }
+        FieldType::Datetime => {
+            let ts = super::time::parse(text()?)
+                .ok_or("must be an RFC 3339 date-time (2026-01-31T09:30:00Z)")?;
+            Value::String(super::time::format(&ts))
+        }
+        FieldType::Select => {
+            let s = text()?;
+            if s.is_empty() {
+                return Ok(None);
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::MultiSelect => {
+            let items = v.as_array().ok_or("must be a list of strings")?;
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            for item in items {
+                let s = item.as_str().ok_or("must be a list of strings")?;
+                if !out.iter().any(|o| o.as_str() == Some(s)) {
+                    out.push(Value::String(s.to_owned()));
+                }
+            }
+            if out.is_empty() {
+                return Ok(None);
+            }
+            Value::Array(out)
+        }
+        FieldType::Relation => {
+            let s = text()?;
+            if s.is_empty() || s.len() > 64 {
+                return Err("must be a record id".into());
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::File => {
+            let o = v.as_object().ok_or("must be a file object {url, name, mimeType, size}")?;
+            let url = o.get("url").and_then(Value::as_str).unwrap_or_default().trim();
+            if !URL.is_match(url) {
+                return Err("file url must be an http(s) URL".into());
+            }
+            let mut file = Map::new();
+            file.insert("url".into(), Value::String(url.to_owned()));
+            for key in ["name", "mimeType"] {
+                match o.get(key) {
+                    Some(Value::String(s)) => {
+                        file.insert(key.into(), Value::String(s.clone()));
+                    }
+                    None | Some(Value::Null) => {}
+                    Some(_) => return Err(format!("file {key} must be a string")),
+                }
+            }
+            match o.get("size") {
+                Some(n) if n.as_u64().is_some() => {
+                    file.insert("size".into(), n.clone());
+                }
+                None | Some(Value::Null) => {}
+                Some(_) => return Err("file size must be a non-negative integer".into()),
+            }
+            Value::Object(file)
+        }
+        FieldType::Json => v.clone(),
+    }))
+}
+
+fn check_constraints(f: &FieldDef, v: &Value) -> Result<(), String> {
+    let val = &f.validation;
+    if let Some(s) = v.as_str().filter(|_| f.ty.is_text_like()) {
+        let len = s.chars().count() as u32;
+        if let Some(min) = val.min_length.filter(|&m| len < m) {
+            return Err(format!("must be at least {min} characters"));
+        }
+        if let Some(max) = val.max_length.filter(|&m| len > m) {
+            return Err(format!("must be at most {max} characters"));
+        }
+        if let Some(re) = &f.pattern
+            && !re.is_match(s)
+        {
+            return Err(format!("must match the pattern {}", re.as_str()));
+        }
+    }
+    match f.ty {
+        FieldType::Select => {
+            let s = v.as_str().unwrap_or_default();
+            if !f.options.iter().any(|o| o == s) {
+                return Err(format!("must be one of: {}", f.options.join(", ")));
+            }
+        }
+        FieldType::MultiSelect => {
+            for item in v.as_array().into_iter().flatten() {
+                let s = item.as_str().unwrap_or_default();
+                if !f.options.iter().any(|o| o == s) {
+                    return Err(format!("`{s}` is not one of: {}", f.options.join(", ")));
+                }
+            }
+        }
+        FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime => {
+            if let Some(min) = &val.min
+                && compare(f.ty, v, min) == Some(Ordering::Less)
+            {
+                return Err(format!("must be at least {}", display(min)));
+            }
+            if let Some(max) = &val.max
+                && compare(f.ty, v, max) == Some(Ordering::Greater)
+            {
+                return Err(format!("must be at most {}", display(max)));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn display(v: &Value) -> String {
+    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+}
+
+/// A decimal from a string or an integer JSON number (floats are refused: they may already
+/// have been rounded).
+pub fn decimal_operand(v: &Value) -> Result<Decimal, String> {
+    match v {
+        Value::String(s) => {
+            Decimal::parse(s).ok_or_else(|| "must be a decimal number as a string (\"1999.90\")".into())
+        }
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            Decimal::parse(&n.to_string()).ok_or_else(|| "number out of range".into())
+        }
+        _ => Err("must be a decimal number as a string (\"1999.90\"), not a float".into()),
+    }
+}
+
+/// Coerces a filter operand (same syntax rules as stored values, no constraint checks).
+pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
+    if matches!(f.ty, FieldType::Text | FieldType::Textarea | FieldType::Select) {
+        return v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into());
+    }
+    if matches!(f.ty, FieldType::Email | FieldType::Phone | FieldType::Url | FieldType::Relation) {
+        return v.as_str().map(|s| Value::String(s.trim().to_owned())).ok_or_else(|| "must be a string".into());
+    }
+    if f.ty == FieldType::Currency {
+        // Operands keep their own precision: `lt: "10.005"` is a meaningful bound.
+        let d = decimal_operand(v)?;
+        return Ok(Value::String(d.to_string_at(d.scale)));
+    }
+    if f.ty == FieldType::Number {
+        return v.as_f64().filter(|n| n.is_finite()).map(Value::from).ok_or_else(|| "must be a number".into());
+    }
+    coerce(f, v)?.ok_or_else(|| "must not be null".into())
+}
+
+/// Orders two stored (or operand) values of a comparable type. `None` when incomparable.
+pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
+    match ty {
+        FieldType::Number => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        FieldType::Currency => {
+            Some(decimal_operand(a).ok()?.compare(decimal_operand(b).ok()?))
+        }
+        FieldType::Boolean => Some(a.as_bool()?.cmp(&b.as_bool()?)),
+        FieldType::Datetime => {
+            let pa = super::time::parse(a.as_str()?)?;
+            let pb = super::time::parse(b.as_str()?)?;
+            Some(pa.cmp(&pb))
+        }
+        _ => Some(a.as_str()?.cmp(b.as_str()?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        let d = Decimal::parse("1999.9").expect("parses");
+        assert_eq!(d.to_string_at(2), "1999.90");
+        assert_eq!(Decimal::parse("-0.5").expect("parses").to_string_at(2), "-0.50");
+        assert_eq!(Decimal::parse("007").expect("parses").to_string_at(2), "7.00");
+        assert_eq!(Decimal::parse("1.500").expect("parses").trimmed().scale, 1);
+        assert!(Decimal::parse("1e5").is_none());
+        assert!(Decimal::parse("1.").is_none());
+        assert!(Decimal::parse("").is_none());
+        let a = Decimal::parse("0.1").expect("parses");
+        let b = Decimal::parse("0.10").expect("parses");
+        assert_eq!(a.compare(b), Ordering::Equal);
+        assert_eq!(
+            Decimal::parse("10000").expect("parses").compare(Decimal::parse("9999.99").expect("parses")),
+            Ordering::Greater
+        );
+    }
+}

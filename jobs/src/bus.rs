@@ -1,0 +1,41 @@
+//! The event bus: a broadcast channel every subscription socket listens to. Events are small
+//! (`Arc`ed) and carry their tenant, so a listener filters by tenant before anything else.
+
+use std::sync::Arc;
+
+use entity::runtime::store::ChangeEvent;
+use tokio::sync::broadcast;
+
+/// Something live listeners need to know.
+#[derive(Debug, Clone)]
+pub enum BusEvent {
+    /// A committed record change.
+    Record(Arc<ChangeEvent>),
+    /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
+    MetadataChanged { tenant_id: String, version: i64 },
+    /// A session was revoked (logout, forced logout): its sockets close now.
+    SessionRevoked { session_id: String },
+}
+
+/// A cloneable handle to the bus.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<BusEvent>,
+}
+
+impl EventBus {
+    /// A bus that buffers `capacity` events per slow listener before it lags.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity);
+        EventBus { tx }
+    }
+
+    /// Publishes to every current listener (none listening is fine).
+    pub fn publish(&self, event: BusEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,32 @@
+//! Dialect-aware DDL: statements are written once with `{ts}`, `{json}`, `{bool}`, `{serial}`
+//! placeholders and expanded per backend. On SQLite every placeholder keeps TEXT affinity where
+//! values must stay strings (timestamps, JSON), so the engine's fixed-format values compare
+//! correctly as text.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+/// Expands the placeholders for `backend`.
+pub fn expand(sql: &str, backend: DbBackend) -> String {
+    let (ts, json, boolean, serial) = match backend {
+        DbBackend::Postgres => ("TIMESTAMPTZ", "JSONB", "BOOLEAN", "BIGSERIAL PRIMARY KEY"),
+        _ => ("TEXT", "TEXT", "BOOLEAN", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    };
+    sql.replace("{ts}", ts)
+        .replace("{json}", json)
+        .replace("{bool}", boolean)
+        .replace("{serial}", serial)
+}
+
+/// Runs each statement of `script` (separated by `;` at the end of a line) after expansion.
+pub async fn run(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    let backend = conn.get_database_backend();
+    for stmt in expand(script, backend).split(";\n") {
+        let stmt = stmt.trim();
+        if !stmt.is_empty() {
+            conn.execute_unprepared(stmt).await?;
+        }
+    }
+    Ok(())
+}

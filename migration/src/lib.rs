@@ -1,0 +1,22 @@
+//! Schema migrations for the platform tables, on SQLite and PostgreSQL. One migration per file
+//! (sea-orm-migration names a migration after its file). This crate never imports `entity`:
+//! migrations describe the database as it was at each step, not as the code is today.
+
+pub use sea_orm_migration::prelude::*;
+
+mod ddl;
+mod m20261121_000001_platform;
+mod m20261121_000002_records;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_platform::Migration),
+            Box::new(m20261121_000002_records::Migration),
+        ]
+    }
+}
