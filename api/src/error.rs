@@ -64,8 +64,14 @@ impl ApiError {
                     .iter()
                     .map(|f| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.clone()));
-                        m.insert(async_graphql::Name::new("message"), async_graphql::Value::from(f.message.clone()));
+                        m.insert(
+                            async_graphql::Name::new("field"),
+                            async_graphql::Value::from(f.field.clone()),
+                        );
+                        m.insert(
+                            async_graphql::Name::new("message"),
+                            async_graphql::Value::from(f.message.clone()),
+                        );
                         async_graphql::Value::Object(m)
                     })
                     .collect();

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use entity::runtime::meta::TenantMeta;
 
 #[derive(Parser)]
-#[command(name = "alphery", version, about = "Alphery OS — a multi-tenant business OS with a per-tenant GraphQL API")]
+#[command(
+    name = "alphery",
+    version,
+    about = "Alphery OS — a multi-tenant business OS with a per-tenant GraphQL API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,7 +37,8 @@ enum Command {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 
@@ -68,8 +73,14 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
     println!("  GraphiQL:   {}/graphiql", running.url());
     println!("  GraphQL:    {}/graphql   (subscriptions: ws://{}/graphql/ws)", running.url(), running.addr);
     if let Some(demo) = &running.demo {
-        println!("  Demo login: tenant `{}`, email `{}`, password `{}`", demo.tenant, demo.email, demo.password);
-        println!("              mutation {{ login(input: {{tenant: \"{}\", email: \"{}\", password: \"{}\"}}) {{ accessToken }} }}", demo.tenant, demo.email, demo.password);
+        println!(
+            "  Demo login: tenant `{}`, email `{}`, password `{}`",
+            demo.tenant, demo.email, demo.password
+        );
+        println!(
+            "              mutation {{ login(input: {{tenant: \"{}\", email: \"{}\", password: \"{}\"}}) {{ accessToken }} }}",
+            demo.tenant, demo.email, demo.password
+        );
     }
     println!();
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
@@ -84,7 +95,8 @@ fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {
         print!("{sdl}");
         return Ok(());
     }
-    std::fs::write(out, sdl).map_err(|e| alphery_api::ApiError::Internal(format!("write {}: {e}", out.display())))
+    std::fs::write(out, sdl)
+        .map_err(|e| alphery_api::ApiError::Internal(format!("write {}: {e}", out.display())))
 }
 
 /// Hides a password in a database URL before printing it.

@@ -72,13 +72,16 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     let tenant_id = auth.tenant.id.clone();
     let defs = Definitions::new(&state.db, &tenant_id);
     for e in entities() {
-        let input: EntityInput = serde_json::from_value(e).map_err(|e| ApiError::Internal(format!("seed: {e}")))?;
+        let input: EntityInput =
+            serde_json::from_value(e).map_err(|e| ApiError::Internal(format!("seed: {e}")))?;
         defs.define_entity(&input).await?;
     }
     let meta = Arc::new(TenantMeta::load(&state.db.conn, &tenant_id).await?);
     let store = Store::new(&state.db, &tenant_id);
     let user = Some(auth.user.id.as_str());
-    let entity = |name: &str| meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::Internal(format!("seed: no {name}")));
+    let entity = |name: &str| {
+        meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::Internal(format!("seed: no {name}")))
+    };
     let (company, contact, deal) = (entity("company")?, entity("contact")?, entity("deal")?);
     let obj = |v: Value| v.as_object().cloned().unwrap_or_default();
     let mut companies = Vec::new();
@@ -121,5 +124,9 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
         store.create(&meta, &deal, &input, None, user).await?;
     }
     state.dispatcher.wake();
-    Ok(Some(DemoLogin { tenant: DEMO_TENANT.into(), email: DEMO_EMAIL.into(), password: DEMO_PASSWORD.into() }))
+    Ok(Some(DemoLogin {
+        tenant: DEMO_TENANT.into(),
+        email: DEMO_EMAIL.into(),
+        password: DEMO_PASSWORD.into(),
+    }))
 }

@@ -49,7 +49,7 @@ impl Dispatcher {
                 Err(e) => tracing::error!(error = %e, "outbox dispatch failed"),
             }
             passes += 1;
-            if passes % 10_000 == 0
+            if passes.is_multiple_of(10_000)
                 && let Err(e) = self.prune().await
             {
                 tracing::warn!(error = %e, "outbox prune failed");
@@ -65,7 +65,9 @@ impl Dispatcher {
     pub async fn pass(&self) -> entity::Result<usize> {
         let d = self.db.dialect;
         let mut buf = SqlBuf::new(d);
-        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ");
+        buf.push(
+            "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ",
+        );
         buf.push(&BATCH.to_string());
         let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
         if rows.is_empty() {
@@ -109,7 +111,8 @@ impl Dispatcher {
 
     async fn prune(&self) -> entity::Result<()> {
         let mut buf = SqlBuf::new(self.db.dialect);
-        buf.push("DELETE FROM outbox WHERE dispatched_at < ").bind_ts(entity::runtime::time::now() - RETENTION);
+        buf.push("DELETE FROM outbox WHERE dispatched_at < ")
+            .bind_ts(entity::runtime::time::now() - RETENTION);
         self.db.conn.execute_raw(buf.into_statement()).await?;
         Ok(())
     }

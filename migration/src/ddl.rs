@@ -12,10 +12,7 @@ pub fn expand(sql: &str, backend: DbBackend) -> String {
         DbBackend::Postgres => ("TIMESTAMPTZ", "JSONB", "BOOLEAN", "BIGSERIAL PRIMARY KEY"),
         _ => ("TEXT", "TEXT", "BOOLEAN", "INTEGER PRIMARY KEY AUTOINCREMENT"),
     };
-    sql.replace("{ts}", ts)
-        .replace("{json}", json)
-        .replace("{bool}", boolean)
-        .replace("{serial}", serial)
+    sql.replace("{ts}", ts).replace("{json}", json).replace("{bool}", boolean).replace("{serial}", serial)
 }
 
 /// Runs each statement of `script` (separated by `;` at the end of a line) after expansion.

@@ -14,9 +14,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261121_000001_platform::Migration),
-            Box::new(m20261121_000002_records::Migration),
-        ]
+        vec![Box::new(m20261121_000001_platform::Migration), Box::new(m20261121_000002_records::Migration)]
     }
 }

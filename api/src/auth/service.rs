@@ -9,9 +9,7 @@ use entity::FieldError;
 use entity::models::{role, session, tenant, user};
 use jobs::BusEvent;
 use regex::Regex;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::{Principal, password, tokens};
@@ -112,11 +110,8 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     }
     let password_hash = password::hash(&input.password).await?;
     let txn = state.db.begin_write().await?;
-    let taken = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(&input.tenant_slug))
-        .one(&txn)
-        .await?
-        .is_some();
+    let taken =
+        tenant::Entity::find().filter(tenant::Column::Slug.eq(&input.tenant_slug)).one(&txn).await?.is_some();
     if taken {
         return Err(ApiError::Conflict(format!("the tenant slug `{}` is taken", input.tenant_slug)));
     }
@@ -172,7 +167,10 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
 /// Checks credentials and opens a session. Every failure says the same thing.
 pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, ApiError> {
     let email = input.email.trim().to_lowercase();
-    let t = tenant::Entity::find().filter(tenant::Column::Slug.eq(input.tenant.trim())).one(&state.db.conn).await?;
+    let t = tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(input.tenant.trim()))
+        .one(&state.db.conn)
+        .await?;
     let u = match &t {
         Some(t) => {
             user::Entity::find()
@@ -290,16 +288,18 @@ async fn open_session(
 }
 
 async fn role_name(conn: &impl ConnectionTrait, role_id: &str) -> Result<String, ApiError> {
-    Ok(role::Entity::find_by_id(role_id.to_owned())
-        .one(conn)
-        .await?
-        .map(|r| r.name)
-        .unwrap_or_default())
+    Ok(role::Entity::find_by_id(role_id.to_owned()).one(conn).await?.map(|r| r.name).unwrap_or_default())
 }
 
 /// The API view of a user row.
 pub fn view(u: &user::Model, role: String) -> UserView {
-    UserView { id: u.id.clone(), email: u.email.clone(), name: u.name.clone(), role, created_at: u.created_at }
+    UserView {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+        role,
+        created_at: u.created_at,
+    }
 }
 
 /// Users of a tenant by id, with role names (for `createdBy`/`owner` and `me`).
@@ -322,4 +322,3 @@ pub async fn users_by_id(
         })
         .collect())
 }
-

@@ -44,7 +44,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// `GET /graphql?query=…` (queries only).
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> HttpResponse {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> HttpResponse {
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
@@ -73,7 +77,13 @@ fn is_mutation(r: &Request) -> bool {
     })
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, rid: &RequestId, batch: BatchRequest, via_get: bool) -> HttpResponse {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    batch: BatchRequest,
+    via_get: bool,
+) -> HttpResponse {
     if via_get && batch.iter().any(is_mutation) {
         let e = ApiError::BadRequest("mutations must be sent with POST".into());
         let mut resp = error_response(headers, rid, StatusCode::METHOD_NOT_ALLOWED, &e);
@@ -86,7 +96,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, rid: &RequestId, batch: 
     };
     let caller = match caller {
         Ok(c) => c,
-        Err(e @ ApiError::Unauthenticated(_)) => return error_response(headers, rid, StatusCode::UNAUTHORIZED, &e),
+        Err(e @ ApiError::Unauthenticated(_)) => {
+            return error_response(headers, rid, StatusCode::UNAUTHORIZED, &e);
+        }
         Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let anonymous = caller.principal.is_none();
@@ -156,13 +168,15 @@ fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
 }
 
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
 }
 
-fn json_response(status: StatusCode, content_type: &'static str, rid: &RequestId, body: &impl serde::Serialize) -> HttpResponse {
+fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    rid: &RequestId,
+    body: &impl serde::Serialize,
+) -> HttpResponse {
     let bytes = match serde_json::to_vec(body) {
         Ok(b) => b,
         Err(e) => {
@@ -180,7 +194,12 @@ fn json_response(status: StatusCode, content_type: &'static str, rid: &RequestId
 }
 
 /// A request-level failure as a GraphQL error body.
-pub fn error_response(headers: &HeaderMap, rid: &RequestId, status: StatusCode, e: &ApiError) -> HttpResponse {
+pub fn error_response(
+    headers: &HeaderMap,
+    rid: &RequestId,
+    status: StatusCode,
+    e: &ApiError,
+) -> HttpResponse {
     let mut server_error = ServerError::new(e.message(), None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
     ext.set("code", e.code());

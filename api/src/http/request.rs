@@ -18,7 +18,9 @@ impl RequestId {
     /// Reuses a sane incoming `x-request-id`, else makes one.
     pub fn from_headers(headers: &HeaderMap) -> RequestId {
         let incoming = headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|s| {
-            !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         });
         RequestId(incoming.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
     }
@@ -34,7 +36,8 @@ pub enum Credential {
 impl Credential {
     pub fn from_headers(headers: &HeaderMap) -> Result<Credential, ApiError> {
         if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
-            let v = v.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+            let v =
+                v.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
             return Credential::from_authorization(v);
         }
         if let Some(v) = headers.get("x-api-key") {
@@ -69,7 +72,8 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         // No API key can exist before keys are issued (they come with roles); refuse clearly.
         Credential::ApiKey(_) => return Err(ApiError::Unauthenticated("invalid API key".into())),
     };
-    let compiled = state.registry.tenant_schema(state, &principal.tenant_id, principal.metadata_version).await?;
+    let compiled =
+        state.registry.tenant_schema(state, &principal.tenant_id, principal.metadata_version).await?;
     Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal) })
 }
 

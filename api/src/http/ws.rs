@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
@@ -30,7 +30,12 @@ pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET /graphql/ws`.
-pub async fn upgrade(State(state): State<AppState>, protocol: GraphQLProtocol, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let rid = RequestId::from_headers(&headers);
     let max = state.config.max_body_bytes;
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -48,9 +53,9 @@ async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: &s
 fn credential_of(init: &Value) -> Credential {
     let payload = init.get("payload").cloned().unwrap_or(Value::Null);
     let pick = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
-    let auth = pick(&payload, "authorization")
-        .or_else(|| pick(&payload, "Authorization"))
-        .or_else(|| payload.get("headers").and_then(|h| pick(h, "authorization").or_else(|| pick(h, "Authorization"))));
+    let auth = pick(&payload, "authorization").or_else(|| pick(&payload, "Authorization")).or_else(|| {
+        payload.get("headers").and_then(|h| pick(h, "authorization").or_else(|| pick(h, "Authorization")))
+    });
     if let Some(a) = auth {
         return Credential::from_authorization(&a).unwrap_or(Credential::Bearer(String::new()));
     }
@@ -93,9 +98,14 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
         tx.send(msg).await.map(|()| tx).map_err(|_| axum::Error::new("socket task ended"))
     });
     let init = futures_util::stream::once(async move { Ok(Message::Text(init_text.into())) });
-    let graphql = GraphQLWebSocket::new_with_pair(Box::pin(to_channel), init.chain(stream), caller.schema.clone(), protocol)
-        .with_data(data)
-        .serve();
+    let graphql = GraphQLWebSocket::new_with_pair(
+        Box::pin(to_channel),
+        init.chain(stream),
+        caller.schema.clone(),
+        protocol,
+    )
+    .with_data(data)
+    .serve();
     tokio::pin!(graphql);
     let mut graphql_done = false;
     let mut bus = state.bus.subscribe();

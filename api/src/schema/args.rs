@@ -18,7 +18,7 @@ pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
         ("RECORD_NUMBER".to_owned(), Target::RecordNumber),
     ];
     for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
-        out.push((naming::screaming(&f.graphql_name), Target::Field(f.clone())));
+        out.push((naming::screaming(&f.graphql_name), Target::Field(Box::new(f.clone()))));
     }
     out
 }
@@ -70,7 +70,9 @@ fn page_size(ctx: &ResolverContext<'_>, name: &str, max: u64) -> async_graphql::
         Some(v) if !v.is_null() => {
             let n = v.i64()?;
             if n < 0 || n as u64 > max {
-                return Err(ApiError::BadRequest(format!("`{name}` must be between 0 and {max}")).to_graphql());
+                return Err(
+                    ApiError::BadRequest(format!("`{name}` must be between 0 and {max}")).to_graphql()
+                );
             }
             Ok(Some(n as u64))
         }

@@ -17,7 +17,9 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
     b = b
         .register(
             Scalar::new(t::DATE_TIME)
-                .description("RFC 3339 date-time; returned in UTC with milliseconds (2026-01-31T09:30:00.000Z).")
+                .description(
+                    "RFC 3339 date-time; returned in UTC with milliseconds (2026-01-31T09:30:00.000Z).",
+                )
                 .validator(|v| matches!(v, Value::String(_))),
         )
         .register(

@@ -35,7 +35,11 @@ pub fn types(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>) -> Vec<Type> {
 }
 
 /// A `Record` field read synchronously from the parent.
-fn record_field(name: &str, ty: TypeRef, get: impl Fn(&Record) -> Option<Value> + Send + Sync + 'static) -> Field {
+fn record_field(
+    name: &str,
+    ty: TypeRef,
+    get: impl Fn(&Record) -> Option<Value> + Send + Sync + 'static,
+) -> Field {
     // Synchronous on purpose: no future is boxed per value of a large page.
     Field::new(name, ty, move |ctx| match parent::<Record>(&ctx) {
         Ok(r) => FieldFuture::Value(get(r).map(FieldValue::value)),
@@ -63,15 +67,21 @@ fn object(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, n: &EntityNames) -> Object
             o = o.field(relation::to_one(meta, f));
             continue;
         }
-        let ty = if f.required { TypeRef::named_nn(output_type(f.ty)) } else { TypeRef::named(output_type(f.ty)) };
+        let ty =
+            if f.required { TypeRef::named_nn(output_type(f.ty)) } else { TypeRef::named(output_type(f.ty)) };
         let ty = if f.ty == FieldType::MultiSelect {
-            if f.required { TypeRef::named_nn_list_nn(TypeRef::STRING) } else { TypeRef::named_nn_list(TypeRef::STRING) }
+            if f.required {
+                TypeRef::named_nn_list_nn(TypeRef::STRING)
+            } else {
+                TypeRef::named_nn_list(TypeRef::STRING)
+            }
         } else {
             ty
         };
         let def = f.clone();
-        let field = record_field(&f.graphql_name, ty, move |r| r.data.get(&def.key).and_then(|v| output(&def, v)))
-            .description(f.label.clone());
+        let field =
+            record_field(&f.graphql_name, ty, move |r| r.data.get(&def.key).and_then(|v| output(&def, v)))
+                .description(f.label.clone());
         o = o.field(field);
     }
     for rev in meta.reverse_relations(&e.id) {
@@ -103,7 +113,9 @@ fn connection(n: &EntityNames) -> Object {
             })
         }))
         .field(Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
-            FieldFuture::new(async move { Ok(Some(Value::from(parent::<ConnectionValue>(&ctx)?.total.unwrap_or(0)))) })
+            FieldFuture::new(async move {
+                Ok(Some(Value::from(parent::<ConnectionValue>(&ctx)?.total.unwrap_or(0))))
+            })
         }))
 }
 
@@ -113,7 +125,9 @@ fn edge(n: &EntityNames) -> Object {
             FieldFuture::new(async move { Ok(Some(Value::from(parent::<EdgeValue>(&ctx)?.cursor.clone()))) })
         }))
         .field(Field::new("node", TypeRef::named_nn(&n.type_name), |ctx| {
-            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<EdgeValue>(&ctx)?.record.clone()))) })
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::owned_any(parent::<EdgeValue>(&ctx)?.record.clone())))
+            })
         }))
 }
 
@@ -135,13 +149,10 @@ fn filter_input(e: &EntityDef, n: &EntityNames) -> InputObject {
 }
 
 fn order_input(n: &EntityNames) -> InputObject {
-    InputObject::new(&n.order_by)
-        .field(InputValue::new("field", TypeRef::named_nn(&n.field_enum)))
-        .field(
-            InputValue::new("direction", TypeRef::named_nn(t::ORDER_DIRECTION)).default_value(Value::Enum(
-                async_graphql::Name::new("ASC"),
-            )),
-        )
+    InputObject::new(&n.order_by).field(InputValue::new("field", TypeRef::named_nn(&n.field_enum))).field(
+        InputValue::new("direction", TypeRef::named_nn(t::ORDER_DIRECTION))
+            .default_value(Value::Enum(async_graphql::Name::new("ASC"))),
+    )
 }
 
 fn field_enum(e: &EntityDef, n: &EntityNames) -> Enum {
@@ -157,7 +168,9 @@ fn change(n: &EntityNames) -> Object {
             })
         }))
         .field(Field::new("record", TypeRef::named_nn(&n.type_name), |ctx| {
-            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<ChangeValue>(&ctx)?.record.clone()))) })
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::owned_any(parent::<ChangeValue>(&ctx)?.record.clone())))
+            })
         }))
         .field(Field::new("changedFields", TypeRef::named_nn_list_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {
@@ -182,5 +195,8 @@ fn record_input(e: &EntityDef, name: &str, create: bool) -> InputObject {
         };
         o = o.field(InputValue::new(&f.graphql_name, ty).description(f.label.clone()));
     }
-    o.field(InputValue::new("owner", TypeRef::named(TypeRef::ID)).description("The owning user (defaults to the creator)."))
+    o.field(
+        InputValue::new("owner", TypeRef::named(TypeRef::ID))
+            .description("The owning user (defaults to the creator)."),
+    )
 }

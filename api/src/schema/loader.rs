@@ -29,7 +29,8 @@ impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
         let store = Store::new(&self.state.db, &self.tenant_id);
         match store.get_many(keys).await {
             Ok(records) => {
-                let mut by_id: HashMap<String, Record> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+                let mut by_id: HashMap<String, Record> =
+                    records.into_iter().map(|r| (r.id.clone(), r)).collect();
                 keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
             }
             Err(e) => keys.iter().map(|k| (k.clone(), Err(e.to_string()))).collect(),
@@ -47,7 +48,8 @@ impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
     async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<UserView>>> {
         match users_by_id(&self.state.db.conn, &self.tenant_id, keys).await {
             Ok(users) => {
-                let mut by_id: HashMap<String, UserView> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
+                let mut by_id: HashMap<String, UserView> =
+                    users.into_iter().map(|u| (u.id.clone(), u)).collect();
                 keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
             }
             Err(e) => keys.iter().map(|k| (k.clone(), Err(format!("{e:?}")))).collect(),
@@ -105,11 +107,16 @@ impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
         let store = Store::new(&self.state.db, &self.tenant_id);
         let mut groups: HashMap<&str, (Arc<ReverseSpec>, Vec<String>)> = HashMap::new();
         for k in keys {
-            groups.entry(&k.spec.key).or_insert_with(|| (k.spec.clone(), Vec::new())).1.push(k.parent_id.clone());
+            groups
+                .entry(&k.spec.key)
+                .or_insert_with(|| (k.spec.clone(), Vec::new()))
+                .1
+                .push(k.parent_id.clone());
         }
         let mut out = HashMap::with_capacity(keys.len());
         for (spec, parents) in groups.into_values() {
-            let result = store.reverse_batch(&spec.source, &spec.field, &parents, &spec.args, spec.limit).await;
+            let result =
+                store.reverse_batch(&spec.source, &spec.field, &parents, &spec.args, spec.limit).await;
             match result {
                 Ok(mut pages) => {
                     for p in parents {

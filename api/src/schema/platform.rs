@@ -10,7 +10,9 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::models::tenant;
-use entity::runtime::definitions::{Definitions, EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
+use entity::runtime::definitions::{
+    Definitions, EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput,
+};
 use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
@@ -59,25 +61,37 @@ pub fn public_types() -> Vec<Type> {
         Object::new(t::USER)
             .field(sync_field::<UserView>("id", TypeRef::named_nn(TypeRef::ID), |u| s(&u.id)))
             .field(sync_field::<UserView>("email", string(), |u| s(&u.email)))
-            .field(sync_field::<UserView>("name", TypeRef::named(TypeRef::STRING), |u| u.name.as_deref().and_then(s)))
+            .field(sync_field::<UserView>("name", TypeRef::named(TypeRef::STRING), |u| {
+                u.name.as_deref().and_then(s)
+            }))
             .field(sync_field::<UserView>("role", string(), |u| s(&u.role)))
-            .field(sync_field::<UserView>("createdAt", TypeRef::named_nn(t::DATE_TIME), |u| ts(&u.created_at)))
+            .field(sync_field::<UserView>(
+                "createdAt",
+                TypeRef::named_nn(t::DATE_TIME),
+                |u| ts(&u.created_at),
+            ))
             .into(),
         Object::new(t::TENANT)
             .field(sync_field::<tenant::Model>("id", TypeRef::named_nn(TypeRef::ID), |x| s(&x.id)))
             .field(sync_field::<tenant::Model>("name", string(), |x| s(&x.name)))
             .field(sync_field::<tenant::Model>("slug", string(), |x| s(&x.slug)))
             .field(sync_field::<tenant::Model>("timeZone", string(), |x| s(&x.time_zone)))
-            .field(sync_field::<tenant::Model>("createdAt", TypeRef::named_nn(t::DATE_TIME), |x| ts(&x.created_at)))
+            .field(sync_field::<tenant::Model>("createdAt", TypeRef::named_nn(t::DATE_TIME), |x| {
+                ts(&x.created_at)
+            }))
             .into(),
         Object::new(t::AUTH_PAYLOAD)
             .field(sync_field::<AuthPayload>("accessToken", string(), |a| s(&a.access_token)))
             .field(sync_field::<AuthPayload>("refreshToken", string(), |a| s(&a.refresh_token)))
             .field(Field::new("user", TypeRef::named_nn(t::USER), |c| {
-                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<AuthPayload>(&c)?.user.clone()))) })
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<AuthPayload>(&c)?.user.clone())))
+                })
             }))
             .field(Field::new("tenant", TypeRef::named_nn(t::TENANT), |c| {
-                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<AuthPayload>(&c)?.tenant.clone()))) })
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<AuthPayload>(&c)?.tenant.clone())))
+                })
             }))
             .into(),
         InputObject::new(t::SIGNUP_INPUT)
@@ -172,8 +186,12 @@ pub fn tenant_types() -> Vec<Type> {
                 Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
             })
         }))
-        .field(sync_field::<EntityDefView>("createdAt", TypeRef::named_nn(t::DATE_TIME), |e| ts(&e.def.created_at)))
-        .field(sync_field::<EntityDefView>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |e| ts(&e.def.updated_at)));
+        .field(sync_field::<EntityDefView>("createdAt", TypeRef::named_nn(t::DATE_TIME), |e| {
+            ts(&e.def.created_at)
+        }))
+        .field(sync_field::<EntityDefView>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |e| {
+            ts(&e.def.updated_at)
+        }));
     let field = Object::new(t::FIELD_DEFINITION)
         .field(sync_field::<FieldDefView>("id", TypeRef::named_nn(TypeRef::ID), |x| s(&x.def.id)))
         .field(sync_field::<FieldDefView>("key", string(), |x| s(&x.def.key)))
@@ -186,14 +204,19 @@ pub fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("unique", boolean(), |x| Some(Value::from(x.def.unique))))
         .field(sync_field::<FieldDefView>("indexed", boolean(), |x| Some(Value::from(x.def.indexed))))
         .field(sync_field::<FieldDefView>("options", TypeRef::named_nn_list(TypeRef::STRING), |x| {
-            (!x.def.options.is_empty()).then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
+            (!x.def.options.is_empty())
+                .then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
         }))
-        .field(sync_field::<FieldDefView>("relatedEntity", opt(), |x| x.related_entity.as_deref().and_then(s)))
+        .field(sync_field::<FieldDefView>("relatedEntity", opt(), |x| {
+            x.related_entity.as_deref().and_then(s)
+        }))
         .field(sync_field::<FieldDefView>("relationKind", TypeRef::named(t::RELATION_KIND), |x| {
             x.def.relation_kind.map(|k| Value::Enum(async_graphql::Name::new(k.as_str())))
         }))
         .field(Field::new("default", TypeRef::named(t::JSON), move |c| {
-            FieldFuture::new(async move { Ok(json(&parent::<FieldDefView>(&c)?.def.default).map(FieldValue::value)) })
+            FieldFuture::new(async move {
+                Ok(json(&parent::<FieldDefView>(&c)?.def.default).map(FieldValue::value))
+            })
         }))
         .field(Field::new("validation", TypeRef::named(t::JSON), |c| {
             FieldFuture::new(async move {
@@ -203,9 +226,13 @@ pub fn tenant_types() -> Vec<Type> {
             })
         }))
         .field(Field::new("labels", TypeRef::named(t::JSON), move |c| {
-            FieldFuture::new(async move { Ok(json(&parent::<FieldDefView>(&c)?.def.labels).map(FieldValue::value)) })
+            FieldFuture::new(async move {
+                Ok(json(&parent::<FieldDefView>(&c)?.def.labels).map(FieldValue::value))
+            })
         }))
-        .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| Some(Value::from(x.def.position))));
+        .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| {
+            Some(Value::from(x.def.position))
+        }));
     let field_input = |name: &str, create: bool| {
         let mut o = InputObject::new(name);
         if create {
@@ -261,8 +288,16 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
         Field::new(f::ME, TypeRef::named_nn(t::USER), |c| {
             FieldFuture::new(async move {
                 let p = ctx::principal(&c)?;
-                let users = service::users_by_id(&ctx::state(&c)?.db.conn, &p.tenant_id, std::slice::from_ref(&p.user_id)).await?;
-                let u = users.into_iter().next().ok_or_else(|| ApiError::Unauthenticated("user no longer exists".into()))?;
+                let users = service::users_by_id(
+                    &ctx::state(&c)?.db.conn,
+                    &p.tenant_id,
+                    std::slice::from_ref(&p.user_id),
+                )
+                .await?;
+                let u = users
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::Unauthenticated("user no longer exists".into()))?;
                 Ok(Some(FieldValue::owned_any(u)))
             })
         })
@@ -290,7 +325,9 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
             let meta = one.clone();
             FieldFuture::new(async move {
                 let name = c.args.try_get("name")?.string()?.to_owned();
-                Ok(meta.entity_by_name(&name).map(|e| FieldValue::owned_any(EntityDefView { def: e.clone(), meta: meta.clone() })))
+                Ok(meta
+                    .entity_by_name(&name)
+                    .map(|e| FieldValue::owned_any(EntityDefView { def: e.clone(), meta: meta.clone() })))
             })
         })
         .argument(InputValue::new("name", TypeRef::named_nn(TypeRef::STRING)))
@@ -313,7 +350,8 @@ async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<
     state.dispatcher.wake();
     let p = ctx::principal(c)?;
     let meta = Arc::new(TenantMeta::load(&state.db.conn, &p.tenant_id).await.map_err(gql)?);
-    let def = meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
+    let def =
+        meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
     Ok(Some(FieldValue::owned_any(EntityDefView { def, meta })))
 }
 

@@ -46,7 +46,12 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(capacity: usize) -> Self {
-        Registry { entries: Mutex::new(HashMap::new()), clock: AtomicU64::new(0), capacity: capacity.max(1), builds: AtomicU64::new(0) }
+        Registry {
+            entries: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            capacity: capacity.max(1),
+            builds: AtomicU64::new(0),
+        }
     }
 
     /// How many schemas were compiled since start (for metrics and tests).
@@ -55,10 +60,16 @@ impl Registry {
     }
 
     /// The tenant's schema at `version` or newer.
-    pub async fn tenant_schema(&self, state: &AppState, tenant_id: &str, version: i64) -> Result<Arc<CompiledSchema>, ApiError> {
+    pub async fn tenant_schema(
+        &self,
+        state: &AppState,
+        tenant_id: &str,
+        version: i64,
+    ) -> Result<Arc<CompiledSchema>, ApiError> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         {
-            let mut entries = self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
+            let mut entries =
+                self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
             if let Some(e) = entries.get_mut(tenant_id).filter(|e| e.compiled.meta.version >= version) {
                 e.last_used = tick;
                 return Ok(e.compiled.clone());
@@ -67,7 +78,8 @@ impl Registry {
         let meta = Arc::new(TenantMeta::load(&state.db.conn, tenant_id).await.map_err(ApiError::from)?);
         let compiled = Arc::new(CompiledSchema::new(meta)?);
         self.builds.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
+        let mut entries =
+            self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
         let newer = entries.get(tenant_id).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
         if !newer {
             entries.insert(tenant_id.to_owned(), Entry { compiled: compiled.clone(), last_used: tick });
@@ -80,4 +92,3 @@ impl Registry {
         Ok(compiled)
     }
 }
-

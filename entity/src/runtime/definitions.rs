@@ -128,7 +128,8 @@ fn parse_validation(
             return (Validation::default(), None);
         }
     };
-    let ranged = matches!(ty, FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime);
+    let ranged =
+        matches!(ty, FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime);
     if (val.min.is_some() || val.max.is_some()) && !ranged {
         errors.push(FieldError::new(path, "min/max apply to NUMBER, CURRENCY, DATE and DATETIME"));
     }
@@ -193,7 +194,10 @@ fn check_options(errors: &mut Vec<FieldError>, path: &str, ty: FieldType, option
                 || distinct.len() != opts.len()
                 || opts.iter().any(|o| o.trim().is_empty() || o.len() > 100)
             {
-                errors.push(FieldError::new(path, "needs distinct, non-empty options (at most 100 characters)"));
+                errors.push(FieldError::new(
+                    path,
+                    "needs distinct, non-empty options (at most 100 characters)",
+                ));
             }
         }
         None if takes => errors.push(FieldError::new(path, "SELECT and MULTI_SELECT need options")),
@@ -225,7 +229,10 @@ fn build_field(
 ) -> FieldDef {
     let p = |s: &str| if path.is_empty() { s.to_owned() } else { format!("{path}.{s}") };
     if !naming::is_identifier(&input.key) {
-        errors.push(FieldError::new(p("key"), "must be a snake_case or camelCase identifier (a-z first, at most 63)"));
+        errors.push(FieldError::new(
+            p("key"),
+            "must be a snake_case or camelCase identifier (a-z first, at most 63)",
+        ));
     }
     let graphql_name = naming::field_name(&input.key);
     if naming::SYSTEM_FIELDS.contains(&graphql_name.as_str())
@@ -240,7 +247,8 @@ fn build_field(
     };
     check_options(errors, &p("options"), ty, input.options.as_ref());
     check_labels_json(errors, &p("labels"), input.labels.as_ref());
-    if input.unique == Some(true) && matches!(ty, FieldType::Json | FieldType::File | FieldType::MultiSelect) {
+    if input.unique == Some(true) && matches!(ty, FieldType::Json | FieldType::File | FieldType::MultiSelect)
+    {
         errors.push(FieldError::new(p("unique"), "JSON, FILE and MULTI_SELECT fields cannot be unique"));
     }
     let (related_entity_id, relation_kind) = match (ty, &input.related_entity) {
@@ -304,10 +312,14 @@ fn build_field(
 /// Returns one message per collision.
 pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<String> {
     let mut conflicts = Vec::new();
-    let mut types: BTreeMap<String, String> =
-        naming::platform_type_names().into_iter().map(|n| (n.to_owned(), "the platform".to_owned())).collect();
-    let mut roots: BTreeMap<String, String> =
-        naming::platform_root_fields().into_iter().map(|n| (n.to_owned(), "the platform".to_owned())).collect();
+    let mut types: BTreeMap<String, String> = naming::platform_type_names()
+        .into_iter()
+        .map(|n| (n.to_owned(), "the platform".to_owned()))
+        .collect();
+    let mut roots: BTreeMap<String, String> = naming::platform_root_fields()
+        .into_iter()
+        .map(|n| (n.to_owned(), "the platform".to_owned()))
+        .collect();
     let meta = TenantMeta::new(String::new(), 0, entities.to_vec());
     for e in entities {
         let names = EntityNames::new(&e.name_singular, &e.name_plural);
@@ -358,7 +370,10 @@ impl<'a> Definitions<'a> {
         let mut errors = Vec::new();
         for (path, name) in [("nameSingular", &input.name_singular), ("namePlural", &input.name_plural)] {
             if !naming::is_identifier(name) {
-                errors.push(FieldError::new(path, "must be a snake_case or camelCase identifier (a-z first, at most 63)"));
+                errors.push(FieldError::new(
+                    path,
+                    "must be a snake_case or camelCase identifier (a-z first, at most 63)",
+                ));
             }
         }
         if naming::camel(&input.name_singular) == naming::camel(&input.name_plural) {
@@ -374,7 +389,14 @@ impl<'a> Definitions<'a> {
             .flatten()
             .enumerate()
             .map(|(i, f)| {
-                build_field(&mut errors, &format!("fields[{i}]"), f, &meta, (&input.name_singular, &id), i as i32)
+                build_field(
+                    &mut errors,
+                    &format!("fields[{i}]"),
+                    f,
+                    &meta,
+                    (&input.name_singular, &id),
+                    i as i32,
+                )
             })
             .collect();
         let now = super::time::now();
@@ -474,8 +496,15 @@ impl<'a> Definitions<'a> {
             let proposed = replace(&meta, changed);
             self.conflicts_as_errors(&mut errors, "key", &proposed);
         }
-        if field.required && errors.is_empty() && field.default.is_none() && self.live_count(&txn, &e.id).await? > 0 {
-            errors.push(FieldError::new("required", "existing records have no value: give a default or add it as optional"));
+        if field.required
+            && errors.is_empty()
+            && field.default.is_none()
+            && self.live_count(&txn, &e.id).await? > 0
+        {
+            errors.push(FieldError::new(
+                "required",
+                "existing records have no value: give a default or add it as optional",
+            ));
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -557,7 +586,7 @@ impl<'a> Definitions<'a> {
         new: &FieldDef,
         errors: &mut Vec<FieldError>,
     ) -> Result<()> {
-        let target = Target::Field(new.clone());
+        let target = Target::Field(Box::new(new.clone()));
         if new.required && !old.required {
             let n = self.count_where(txn, &e.id, &Filter::Cond(target.clone(), Op::IsNull(true))).await?;
             if n > 0 {
@@ -584,7 +613,9 @@ impl<'a> Definitions<'a> {
         if new.unique && !old.unique {
             let expr = sql::target_expr(self.db.dialect, &target);
             let mut buf = SqlBuf::new(self.db.dialect);
-            buf.push("SELECT COUNT(*) AS n FROM (SELECT ").push(&expr).push(" AS v FROM records WHERE tenant_id = ");
+            buf.push("SELECT COUNT(*) AS n FROM (SELECT ")
+                .push(&expr)
+                .push(" AS v FROM records WHERE tenant_id = ");
             buf.bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(e.id.clone());
             buf.push(" AND deleted_at IS NULL AND ").push(&expr).push(" IS NOT NULL GROUP BY ").push(&expr);
             buf.push(" HAVING COUNT(*) > 1) dup");
@@ -595,7 +626,8 @@ impl<'a> Definitions<'a> {
                 .transpose()?
                 .unwrap_or(0);
             if n > 0 {
-                errors.push(FieldError::new("unique", format!("{n} values are used by more than one record")));
+                errors
+                    .push(FieldError::new("unique", format!("{n} values are used by more than one record")));
             }
         }
         Ok(())
@@ -611,9 +643,15 @@ impl<'a> Definitions<'a> {
         let mut buf = SqlBuf::new(self.db.dialect);
         match self.db.dialect {
             Dialect::Postgres => buf.push("UPDATE records SET data = data - ").bind(f.key.clone()),
-            Dialect::Sqlite => buf.push("UPDATE records SET data = json_remove(data, ").bind(format!("$.{}", f.key)).push(")"),
+            Dialect::Sqlite => buf
+                .push("UPDATE records SET data = json_remove(data, ")
+                .bind(format!("$.{}", f.key))
+                .push(")"),
         };
-        buf.push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(e.id.clone());
+        buf.push(" WHERE tenant_id = ")
+            .bind(self.tenant_id.to_owned())
+            .push(" AND entity_id = ")
+            .bind(e.id.clone());
         txn.execute_raw(buf.into_statement()).await?;
         self.bump(&txn).await?;
         txn.commit().await?;
@@ -659,7 +697,12 @@ impl<'a> Definitions<'a> {
         buf.push("SELECT COUNT(*) AS n FROM records WHERE tenant_id = ").bind(self.tenant_id.to_owned());
         buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND deleted_at IS NULL AND ");
         sql::compile(&mut buf, f)?;
-        Ok(txn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0))
+        Ok(txn
+            .query_one_raw(buf.into_statement())
+            .await?
+            .map(|r| r.try_get("", "n"))
+            .transpose()?
+            .unwrap_or(0))
     }
 
     async fn insert_field(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &FieldDef) -> Result<()> {

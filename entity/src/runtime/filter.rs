@@ -20,7 +20,7 @@ pub enum Target {
     UpdatedAt,
     Owner,
     RecordNumber,
-    Field(FieldDef),
+    Field(Box<FieldDef>),
 }
 
 impl Target {
@@ -157,7 +157,7 @@ fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<Fiel
                         .or_else(|| entity.field_by_key(name))
                         .filter(|f| f.ty.is_filterable())
                         .cloned()
-                        .map(Target::Field),
+                        .map(|f| Target::Field(Box::new(f))),
                 };
                 let Some(target) = target else {
                     errors.push(FieldError::new(&here, "unknown or unfilterable field"));

@@ -302,9 +302,9 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         _ => Validation::default(),
     };
     let pattern = match &validation.pattern {
-        Some(p) => Some(Arc::new(
-            regex::Regex::new(p).map_err(|e| Error::Internal(format!("stored pattern: {e}")))?,
-        )),
+        Some(p) => {
+            Some(Arc::new(regex::Regex::new(p).map_err(|e| Error::Internal(format!("stored pattern: {e}")))?))
+        }
         None => None,
     };
     let options = match f.options {

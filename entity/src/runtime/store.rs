@@ -109,9 +109,9 @@ fn ts_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Option<DateTime<Ut
     Ok(match d {
         Dialect::Postgres => row.try_get::<Option<DateTime<Utc>>>("", col)?,
         Dialect::Sqlite => match row.try_get::<Option<String>>("", col)? {
-            Some(s) => Some(
-                super::time::parse(&s).ok_or_else(|| Error::Internal(format!("bad timestamp {s}")))?,
-            ),
+            Some(s) => {
+                Some(super::time::parse(&s).ok_or_else(|| Error::Internal(format!("bad timestamp {s}")))?)
+            }
             None => None,
         },
     })
@@ -181,7 +181,7 @@ fn search_filter(entity: &EntityDef, q: &str) -> Filter {
         .fields
         .iter()
         .filter(|f| f.ty.is_text_like() || f.ty == FieldType::Select)
-        .map(|f| Filter::Cond(Target::Field(f.clone()), Op::Contains(q.to_owned())))
+        .map(|f| Filter::Cond(Target::Field(Box::new(f.clone())), Op::Contains(q.to_owned())))
         .collect();
     any.push(Filter::Cond(Target::RecordNumber, Op::Contains(q.to_owned())));
     Filter::Or(any)
@@ -244,8 +244,7 @@ impl<'a> Store<'a> {
         sql::push_order_by(&mut buf, &keys);
         buf.push(" LIMIT ").push(&(limit + 1).to_string());
         let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
-        let mut records =
-            rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
+        let mut records = rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
         if backward {
@@ -259,11 +258,8 @@ impl<'a> Store<'a> {
             })
             .collect();
         let total = if args.with_total { Some(self.count(entity, args).await?) } else { None };
-        let (has_next, has_previous) = if backward {
-            (args.before.is_some(), more)
-        } else {
-            (more, args.after.is_some())
-        };
+        let (has_next, has_previous) =
+            if backward { (args.before.is_some(), more) } else { (more, args.after.is_some()) };
         Ok(Page { records, cursors, has_next, has_previous, total })
     }
 
@@ -599,7 +595,7 @@ impl<'a> Store<'a> {
         buf.push("SELECT 1 AS x FROM records WHERE ");
         self.push_scope(&mut buf, &entity.id);
         buf.push(" AND ");
-        sql::compile(&mut buf, &Filter::Cond(Target::Field(f.clone()), Op::Eq(v.clone())))?;
+        sql::compile(&mut buf, &Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone())))?;
         if let Some(id) = self_id {
             buf.push(" AND id <> ").bind(id.to_owned());
         }
@@ -643,7 +639,8 @@ impl<'a> Store<'a> {
             record: record.clone(),
             changed_fields,
         };
-        write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?).await
+        write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?)
+            .await
     }
 }
 

@@ -14,9 +14,8 @@ use serde_json::{Map, Value};
 use super::meta::{FieldDef, FieldType};
 use crate::FieldError;
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[^\s@]+@[^\s@]+\.[^\s@]+$").expect("static regex")
-});
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^\s@]+@[^\s@]+\.[^\s@]+$").expect("static regex"));
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^https?://[^\s/?#@]+(:[0-9]+)?([/?#]\S*)?$").expect("static regex"));
 static PHONE: LazyLock<Regex> =
@@ -47,8 +46,7 @@ impl Decimal {
             None => (body, ""),
         };
         let digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
-        if int.is_empty() || !digits(int) || !digits(frac) || (body.contains('.') && frac.is_empty())
-        {
+        if int.is_empty() || !digits(int) || !digits(frac) || (body.contains('.') && frac.is_empty()) {
             return None;
         }
         let int = int.trim_start_matches('0');
@@ -212,8 +210,8 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
             Value::String(s.to_owned())
         }
         FieldType::Datetime => {
-            let ts = super::time::parse(text()?)
-                .ok_or("must be an RFC 3339 date-time (2026-01-31T09:30:00Z)")?;
+            let ts =
+                super::time::parse(text()?).ok_or("must be an RFC 3339 date-time (2026-01-31T09:30:00Z)")?;
             Value::String(super::time::format(&ts))
         }
         FieldType::Select => {
@@ -346,7 +344,10 @@ pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
         return v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into());
     }
     if matches!(f.ty, FieldType::Email | FieldType::Phone | FieldType::Url | FieldType::Relation) {
-        return v.as_str().map(|s| Value::String(s.trim().to_owned())).ok_or_else(|| "must be a string".into());
+        return v
+            .as_str()
+            .map(|s| Value::String(s.trim().to_owned()))
+            .ok_or_else(|| "must be a string".into());
     }
     if f.ty == FieldType::Currency {
         // Operands keep their own precision: `lt: "10.005"` is a meaningful bound.
@@ -354,7 +355,11 @@ pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
         return Ok(Value::String(d.to_string_at(d.scale)));
     }
     if f.ty == FieldType::Number {
-        return v.as_f64().filter(|n| n.is_finite()).map(Value::from).ok_or_else(|| "must be a number".into());
+        return v
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .map(Value::from)
+            .ok_or_else(|| "must be a number".into());
     }
     coerce(f, v)?.ok_or_else(|| "must not be null".into())
 }
@@ -363,9 +368,7 @@ pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
 pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
     match ty {
         FieldType::Number => a.as_f64()?.partial_cmp(&b.as_f64()?),
-        FieldType::Currency => {
-            Some(decimal_operand(a).ok()?.compare(decimal_operand(b).ok()?))
-        }
+        FieldType::Currency => Some(decimal_operand(a).ok()?.compare(decimal_operand(b).ok()?)),
         FieldType::Boolean => Some(a.as_bool()?.cmp(&b.as_bool()?)),
         FieldType::Datetime => {
             let pa = super::time::parse(a.as_str()?)?;
