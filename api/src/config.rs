@@ -21,6 +21,11 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// PostgreSQL only: the role tenant traffic runs as (`SET ROLE` at connect), so row-level
+    /// security applies. Created by the migrations; empty disables it (not recommended).
+    #[arg(long, env = "DATABASE_APP_ROLE", default_value = migration::APP_ROLE)]
+    pub database_app_role: String,
+
     /// Where the embedded database and generated secrets live.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -70,6 +75,7 @@ impl Config {
             database_url: Some(database_url.to_owned()),
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret!".into()),
+            database_app_role: migration::APP_ROLE.into(),
             data_dir: std::env::temp_dir().join("alphery-test-data"),
             seed_demo: Some(false),
             access_token_ttl_secs: 900,

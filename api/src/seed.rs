@@ -76,7 +76,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
             serde_json::from_value(e).map_err(|e| ApiError::Internal(format!("seed: {e}")))?;
         defs.define_entity(&input).await?;
     }
-    let meta = Arc::new(TenantMeta::load(&state.db.conn, &tenant_id).await?);
+    let meta = Arc::new(TenantMeta::load_for(&state.db, &tenant_id).await?);
     let store = Store::new(&state.db, &tenant_id);
     let user = Some(auth.user.id.as_str());
     let entity = |name: &str| {

@@ -32,7 +32,7 @@ impl RunningServer {
     }
 }
 
-/// Connects to the configured database and applies pending migrations.
+/// Connects to the configured database as the migrating user and applies pending migrations.
 pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
     let url = config.database_url();
     if url.starts_with("sqlite") {
@@ -68,16 +68,23 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
 
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
-    let db = connect_and_migrate(&config).await?;
+    let system_db = connect_and_migrate(&config).await?;
+    let db = match system_db.dialect {
+        entity::Dialect::Postgres => Db::connect_as(&config.database_url(), Some(&config.database_app_role))
+            .await
+            .map_err(ApiError::from)?,
+        entity::Dialect::Sqlite => system_db.clone(),
+    };
     let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
     let bus = EventBus::new(4096);
-    let dispatcher = Dispatcher::new(db.clone(), bus.clone(), Duration::from_millis(250));
+    let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250));
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
         registry: Registry::new(config.schema_cache_size),
         public_schema: build_public_schema()?,
         config: config.clone(),
         db,
+        system_db,
         bus,
         dispatcher,
         keys,

@@ -16,7 +16,10 @@ pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
+    /// Tenant traffic (on PostgreSQL: the application role, under row-level security).
     pub db: Db,
+    /// The migrating user: cross-tenant system work (the outbox dispatcher).
+    pub system_db: Db,
     pub bus: EventBus,
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,

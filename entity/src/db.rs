@@ -1,6 +1,8 @@
-//! The database handle: one pool, the SQL dialect it speaks, and how write transactions begin.
-//! SQLite write transactions start with `BEGIN IMMEDIATE` so that concurrent writers queue on
-//! the busy timeout instead of failing when a read transaction tries to upgrade.
+//! The database handle: one pool, the SQL dialect it speaks, and how transactions begin.
+//! Tenant work runs in `begin_tenant` transactions: on PostgreSQL they set `app.tenant_id`
+//! (transaction-local), which the row-level security policies check, and the pool connects
+//! as the non-owner application role. SQLite write transactions start with `BEGIN IMMEDIATE`
+//! so that concurrent writers queue on the busy timeout instead of failing on upgrade.
 
 use std::time::Duration;
 
@@ -26,8 +28,16 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) as the connecting user (migrations,
+    /// cross-tenant system work).
     pub async fn connect(url: &str) -> Result<Db> {
+        Db::connect_as(url, None).await
+    }
+
+    /// Connects, and on PostgreSQL runs every session as `role` (`SET ROLE` at connection
+    /// start), so tenant traffic is subject to row-level security even when the configured
+    /// user owns the tables or is a superuser.
+    pub async fn connect_as(url: &str, role: Option<&str>) -> Result<Db> {
         let dialect = if url.starts_with("postgres") {
             Dialect::Postgres
         } else if url.starts_with("sqlite") {
@@ -45,6 +55,10 @@ impl Db {
         match dialect {
             Dialect::Postgres => {
                 opts.max_connections(20).min_connections(1);
+                if let Some(role) = role.filter(|r| !r.is_empty()) {
+                    let role = role.to_owned();
+                    opts.map_sqlx_postgres_opts(move |o| o.options([("role", role.clone())]));
+                }
             }
             Dialect::Sqlite => {
                 // WAL lets readers run beside the single writer; the busy timeout makes
@@ -69,7 +83,23 @@ impl Db {
         }
     }
 
-    /// Begins a read-write transaction (IMMEDIATE on SQLite).
+    /// Begins a transaction for one tenant's work: on PostgreSQL `app.tenant_id` is set for
+    /// the transaction (row-level security); `write` makes it IMMEDIATE on SQLite.
+    pub async fn begin_tenant(&self, tenant_id: &str, write: bool) -> Result<DatabaseTransaction> {
+        let txn = if write { self.begin_write().await? } else { self.conn.begin().await? };
+        if self.dialect == Dialect::Postgres {
+            let stmt = sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant_id.into()],
+            );
+            txn.execute_raw(stmt).await?;
+        }
+        Ok(txn)
+    }
+
+    /// Begins a read-write transaction (IMMEDIATE on SQLite) without a tenant: for work that
+    /// is not tenant-scoped or that sets the tenant itself.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             isolation_level: None,

@@ -7,6 +7,9 @@ pub use sea_orm_migration::prelude::*;
 mod ddl;
 mod m20261121_000001_platform;
 mod m20261121_000002_records;
+mod m20261121_000003_access;
+
+pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -14,6 +17,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_platform::Migration), Box::new(m20261121_000002_records::Migration)]
+        vec![
+            Box::new(m20261121_000001_platform::Migration),
+            Box::new(m20261121_000002_records::Migration),
+            Box::new(m20261121_000003_access::Migration),
+        ]
     }
 }

@@ -47,12 +47,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     );
     buf.bind(claims.sid.clone()).push(" AND s.user_id = ").bind(claims.sub.clone());
     buf.push(" AND s.tenant_id = ").bind(claims.tid.clone());
-    let row = state
-        .db
-        .conn
+    let txn = state.db.begin_tenant(&claims.tid, false).await?;
+    let row = txn
         .query_one_raw(buf.into_statement())
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("session not found".into()))?;
+    txn.commit().await?;
     let live: bool = row.try_get("", "live")?;
     let active: bool = row.try_get("", "is_active")?;
     let expires_at = tokens::timestamp_col(&row, d, "expires_at")?;

@@ -109,7 +109,8 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
         return Err(ApiError::Validation(errors));
     }
     let password_hash = password::hash(&input.password).await?;
-    let txn = state.db.begin_write().await?;
+    let tenant_id = uuid::Uuid::new_v4().to_string();
+    let txn = state.db.begin_tenant(&tenant_id, true).await?;
     let taken =
         tenant::Entity::find().filter(tenant::Column::Slug.eq(&input.tenant_slug)).one(&txn).await?.is_some();
     if taken {
@@ -117,7 +118,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     }
     let now = entity::runtime::time::now();
     let t = tenant::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
+        id: Set(tenant_id),
         name: Set(name.to_owned()),
         slug: Set(input.tenant_slug.clone()),
         time_zone: Set("UTC".into()),
@@ -173,11 +174,14 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
         .await?;
     let u = match &t {
         Some(t) => {
-            user::Entity::find()
+            let txn = state.db.begin_tenant(&t.id, false).await?;
+            let u = user::Entity::find()
                 .filter(user::Column::TenantId.eq(&t.id))
                 .filter(user::Column::Email.eq(&email))
-                .one(&state.db.conn)
-                .await?
+                .one(&txn)
+                .await?;
+            txn.commit().await.map_err(ApiError::from)?;
+            u
         }
         None => None,
     };
@@ -188,8 +192,8 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
     if !ok || !u.is_active {
         return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
     }
-    let role = role_name(&state.db.conn, &u.role_id).await?;
-    let txn = state.db.begin_write().await?;
+    let txn = state.db.begin_tenant(&t.id, true).await?;
+    let role = role_name(&txn, &u.role_id).await?;
     let payload = open_session(state, &txn, &t, &u, &role).await?;
     txn.commit().await.map_err(ApiError::from)?;
     Ok(payload)
@@ -198,7 +202,9 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
 /// Rotates a refresh token: the presented one dies, a new pair is issued.
 pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiError> {
     let hash = tokens::hash_refresh(token);
-    let txn = state.db.begin_write().await?;
+    let tenant_id = tokens::refresh_tenant(token)
+        .ok_or_else(|| ApiError::Unauthenticated("invalid refresh token".into()))?;
+    let txn = state.db.begin_tenant(tenant_id, true).await?;
     let found = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&txn).await?;
     let Some(s) = found else {
         // A rotated token seen again: someone kept a copy. End that session.
@@ -230,7 +236,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("tenant no longer exists".into()))?;
-    let refresh_token = tokens::new_refresh_token()?;
+    let refresh_token = tokens::new_refresh_token(&t.id)?;
     let session_id = s.id.clone();
     let mut am: session::ActiveModel = s.into();
     am.previous_refresh_hash = Set(Some(hash));
@@ -249,12 +255,14 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
 
 /// Revokes the caller's session now.
 pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(session::Column::Id.eq(&p.session_id))
         .filter(session::Column::TenantId.eq(&p.tenant_id))
-        .exec(&state.db.conn)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     state.bus.publish(BusEvent::SessionRevoked { session_id: p.session_id.clone() });
     Ok(())
 }
@@ -266,7 +274,7 @@ async fn open_session(
     u: &user::Model,
     role: &str,
 ) -> Result<AuthPayload, ApiError> {
-    let refresh_token = tokens::new_refresh_token()?;
+    let refresh_token = tokens::new_refresh_token(&t.id)?;
     let s = session::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         tenant_id: Set(t.id.clone()),
@@ -304,16 +312,18 @@ pub fn view(u: &user::Model, role: String) -> UserView {
 
 /// Users of a tenant by id, with role names (for `createdBy`/`owner` and `me`).
 pub async fn users_by_id(
-    conn: &impl ConnectionTrait,
+    db: &entity::Db,
     tenant_id: &str,
     ids: &[String],
 ) -> Result<Vec<UserView>, ApiError> {
+    let txn = db.begin_tenant(tenant_id, false).await?;
     let users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Id.is_in(ids.iter().cloned()))
-        .all(conn)
+        .all(&txn)
         .await?;
-    let roles = role::Entity::find().filter(role::Column::TenantId.eq(tenant_id)).all(conn).await?;
+    let roles = role::Entity::find().filter(role::Column::TenantId.eq(tenant_id)).all(&txn).await?;
+    txn.commit().await?;
     Ok(users
         .iter()
         .map(|u| {

@@ -83,9 +83,15 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, ApiError> {
     Ok(buf)
 }
 
-/// A new refresh token (32 random bytes, base64url).
-pub fn new_refresh_token() -> Result<String, ApiError> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes(32)?))
+/// A new refresh token: `<tenant id>.<32 random bytes, base64url>`. The tenant id lets the
+/// server open the right tenant's transaction (row-level security) before looking it up.
+pub fn new_refresh_token(tenant_id: &str) -> Result<String, ApiError> {
+    Ok(format!("{tenant_id}.{}", URL_SAFE_NO_PAD.encode(random_bytes(32)?)))
+}
+
+/// The tenant id a refresh token names (unverified: the hash lookup verifies it).
+pub fn refresh_tenant(token: &str) -> Option<&str> {
+    token.split_once('.').map(|(t, _)| t).filter(|t| uuid::Uuid::parse_str(t).is_ok())
 }
 
 /// The stored form of a refresh token.

@@ -46,7 +46,7 @@ pub struct UserBatch {
 
 impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
     async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<UserView>>> {
-        match users_by_id(&self.state.db.conn, &self.tenant_id, keys).await {
+        match users_by_id(&self.state.db, &self.tenant_id, keys).await {
             Ok(users) => {
                 let mut by_id: HashMap<String, UserView> =
                     users.into_iter().map(|u| (u.id.clone(), u)).collect();

@@ -288,12 +288,9 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
         Field::new(f::ME, TypeRef::named_nn(t::USER), |c| {
             FieldFuture::new(async move {
                 let p = ctx::principal(&c)?;
-                let users = service::users_by_id(
-                    &ctx::state(&c)?.db.conn,
-                    &p.tenant_id,
-                    std::slice::from_ref(&p.user_id),
-                )
-                .await?;
+                let users =
+                    service::users_by_id(&ctx::state(&c)?.db, &p.tenant_id, std::slice::from_ref(&p.user_id))
+                        .await?;
                 let u = users
                     .into_iter()
                     .next()
@@ -349,7 +346,7 @@ async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<
     let state = ctx::state(c)?;
     state.dispatcher.wake();
     let p = ctx::principal(c)?;
-    let meta = Arc::new(TenantMeta::load(&state.db.conn, &p.tenant_id).await.map_err(gql)?);
+    let meta = Arc::new(TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(gql)?);
     let def =
         meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
     Ok(Some(FieldValue::owned_any(EntityDefView { def, meta })))

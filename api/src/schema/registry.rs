@@ -75,7 +75,7 @@ impl Registry {
                 return Ok(e.compiled.clone());
             }
         }
-        let meta = Arc::new(TenantMeta::load(&state.db.conn, tenant_id).await.map_err(ApiError::from)?);
+        let meta = Arc::new(TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?);
         let compiled = Arc::new(CompiledSchema::new(meta)?);
         self.builds.fetch_add(1, Ordering::Relaxed);
         let mut entries =

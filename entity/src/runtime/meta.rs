@@ -248,7 +248,15 @@ impl TenantMeta {
         out
     }
 
-    /// Loads a tenant's definitions from the database.
+    /// Loads a tenant's definitions in a read transaction of its own.
+    pub async fn load_for(db: &crate::Db, tenant_id: &str) -> Result<TenantMeta> {
+        let txn = db.begin_tenant(tenant_id, false).await?;
+        let meta = TenantMeta::load(&txn, tenant_id).await?;
+        txn.commit().await?;
+        Ok(meta)
+    }
+
+    /// Loads a tenant's definitions from the database (inside the caller's transaction).
     pub async fn load<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<TenantMeta> {
         let t = tenant::Entity::find_by_id(tenant_id.to_owned())
             .one(conn)

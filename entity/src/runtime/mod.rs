@@ -2,11 +2,13 @@
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
 //! (`cursor`), the record store (`store`) and definition changes (`definitions`).
 
+pub mod audit;
 pub mod cursor;
 pub mod definitions;
 pub mod filter;
 pub mod meta;
 pub mod naming;
+pub mod policy;
 pub mod sql;
 pub mod store;
 pub mod time;

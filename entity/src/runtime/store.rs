@@ -243,7 +243,8 @@ impl<'a> Store<'a> {
         }
         sql::push_order_by(&mut buf, &keys);
         buf.push(" LIMIT ").push(&(limit + 1).to_string());
-        let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
+        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let rows = txn.query_all_raw(buf.into_statement()).await?;
         let mut records = rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
@@ -257,7 +258,8 @@ impl<'a> Store<'a> {
                 cursor::encode(&sig, &vals)
             })
             .collect();
-        let total = if args.with_total { Some(self.count(entity, args).await?) } else { None };
+        let total = if args.with_total { Some(self.count_in(&txn, entity, args).await?) } else { None };
+        txn.commit().await?;
         let (has_next, has_previous) =
             if backward { (args.before.is_some(), more) } else { (more, args.after.is_some()) };
         Ok(Page { records, cursors, has_next, has_previous, total })
@@ -265,17 +267,32 @@ impl<'a> Store<'a> {
 
     /// How many live records match the filter and search of `args` (cursors ignored).
     pub async fn count(&self, entity: &EntityDef, args: &ListArgs) -> Result<i64> {
+        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let n = self.count_in(&txn, entity, args).await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    async fn count_in(
+        &self,
+        conn: &impl ConnectionTrait,
+        entity: &EntityDef,
+        args: &ListArgs,
+    ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
         self.push_scope(&mut buf, &entity.id);
         self.push_filters(&mut buf, entity, args)?;
-        let row = self.db.conn.query_one_raw(buf.into_statement()).await?;
+        let row = conn.query_one_raw(buf.into_statement()).await?;
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
     }
 
-    /// A live record of `entity` by id.
+    /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
     pub async fn get(&self, entity: &EntityDef, id: &str) -> Result<Option<Record>> {
-        fetch_one(&self.db.conn, self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false).await
+        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let r = fetch_one(&txn, self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false).await?;
+        txn.commit().await?;
+        Ok(r)
     }
 
     /// Live records by id, of any entity of this tenant (for relation loaders).
@@ -294,7 +311,9 @@ impl<'a> Store<'a> {
             buf.bind(id.clone());
         }
         buf.push(")");
-        let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
+        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        txn.commit().await?;
         rows.iter().map(|r| Record::from_row(r, d)).collect()
     }
 
@@ -335,7 +354,9 @@ impl<'a> Store<'a> {
             sql::push_after(&mut buf, &keys, &vals)?;
         }
         buf.push(") b WHERE rn <= ").push(&(limit + 1).to_string()).push(" ORDER BY fk, rn");
-        let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
+        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        txn.commit().await?;
         let mut out: HashMap<String, (Vec<Record>, bool, i64)> = HashMap::new();
         for row in &rows {
             let parent: String = row.try_get("", "fk")?;
@@ -367,7 +388,7 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         actor: Option<&str>,
     ) -> Result<Record> {
-        let txn = self.db.begin_write().await?;
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
@@ -430,7 +451,7 @@ impl<'a> Store<'a> {
         input: &Map<String, Value>,
         owner: Option<String>,
     ) -> Result<Record> {
-        let txn = self.db.begin_write().await?;
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let old = fetch_one(&txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
             .await?
@@ -482,7 +503,7 @@ impl<'a> Store<'a> {
         id: &str,
         deleted: bool,
     ) -> Result<Record> {
-        let txn = self.db.begin_write().await?;
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };
         let mut rec = fetch_one(&txn, d, self.tenant_id, &entity.id, id, want, true)

@@ -6,6 +6,7 @@
 //! `isNull` means the same thing in SQL and in memory.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -376,6 +377,19 @@ pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
             Some(pa.cmp(&pb))
         }
         _ => Some(a.as_str()?.cmp(b.as_str()?)),
+    }
+}
+
+/// JSON with object keys sorted at every level. Hashes and cache keys use it, so they do not
+/// depend on serde_json's map order or on PostgreSQL's JSONB key order.
+pub fn canonical_json(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, canonical_json(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical_json).collect()),
+        other => other.clone(),
     }
 }
 

@@ -1,0 +1,309 @@
+//! The audit trail: an append-only, per-tenant hash chain. Every entry is written in the same
+//! transaction as the change it records. Entry `n` stores `hash = SHA-256(prev_hash ‖ body)`
+//! where `body` is the canonical JSON of its content, and the tenant's chain head (`audit_heads`)
+//! is updated in the same transaction — its row lock orders concurrent writers, so the chain
+//! never forks. `verify` recomputes the chain and names the first entry that does not fit.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::sql::SqlBuf;
+use crate::{Dialect, Error, Result};
+
+/// The hash that precedes a tenant's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did something.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn user(user_id: &str, request_id: Option<&str>) -> Actor {
+        Actor {
+            user_id: Some(user_id.to_owned()),
+            api_key_id: None,
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+
+    /// The system itself (seeding, scheduled work).
+    pub fn system() -> Actor {
+        Actor::default()
+    }
+}
+
+/// What is being recorded.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// `record.create`, `auth.login_failed`, `role.update`, `entity.define`, …
+    pub action: &'a str,
+    /// The entity name or platform object (`deal`, `role`, `session`, `api_key`).
+    pub object_type: &'a str,
+    pub object_id: Option<&'a str>,
+    /// Field → `{ "old": …, "new": … }` (only changed fields), or other details.
+    pub changes: Value,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    pub id: i64,
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub changes: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The canonical body hashed for an entry (everything but the hashes and the row id).
+fn body(tenant_id: &str, seq: i64, at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> String {
+    let v = json!({
+        "tenant": tenant_id,
+        "seq": seq,
+        "at": super::time::format(at),
+        "actor": actor,
+        "action": e.action,
+        "objectType": e.object_type,
+        "objectId": e.object_id,
+        "changes": e.changes,
+    });
+    super::value::canonical_json(&v).to_string()
+}
+
+fn chain(prev: &str, body: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(body.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `{field: {old, new}}` for the keys whose values differ.
+pub fn diff(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for k in keys {
+        let (o, n) = (old.get(k), new.get(k));
+        if o != n {
+            out.insert(k.clone(), json!({ "old": o, "new": n }));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Appends an entry inside `txn` (which must be the transaction of the change itself).
+pub async fn append(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    actor: &Actor,
+    entry: &Entry<'_>,
+) -> Result<()> {
+    // Lock (or create) the chain head: concurrent writers of one tenant queue here.
+    let mut buf = SqlBuf::new(d);
+    buf.push("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (").bind(tenant_id.to_owned());
+    buf.push(", 0, ").bind(GENESIS.to_owned()).push(") ON CONFLICT (tenant_id) DO NOTHING");
+    txn.execute_raw(buf.into_statement()).await?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT seq, hash FROM audit_heads WHERE tenant_id = ").bind(tenant_id.to_owned());
+    if d == Dialect::Postgres {
+        buf.push(" FOR UPDATE");
+    }
+    let head = txn
+        .query_one_raw(buf.into_statement())
+        .await?
+        .ok_or_else(|| Error::Internal("audit head missing".into()))?;
+    let prev_seq: i64 = head.try_get("", "seq")?;
+    let prev_hash: String = head.try_get("", "hash")?;
+    let seq = prev_seq + 1;
+    let at = super::time::now();
+    let hash = chain(&prev_hash, &body(tenant_id, seq, &at, actor, entry));
+    let mut buf = SqlBuf::new(d);
+    buf.push(
+        "INSERT INTO audit_log (tenant_id, seq, at, actor_user_id, actor_api_key_id, request_id, \
+         action, object_type, object_id, changes, prev_hash, hash) VALUES (",
+    );
+    buf.bind(tenant_id.to_owned()).push(", ").bind(seq).push(", ").bind_ts(at).push(", ");
+    buf.bind(actor.user_id.clone()).push(", ").bind(actor.api_key_id.clone()).push(", ");
+    buf.bind(actor.request_id.clone()).push(", ").bind(entry.action.to_owned()).push(", ");
+    buf.bind(entry.object_type.to_owned()).push(", ").bind(entry.object_id.map(str::to_owned)).push(", ");
+    let changes = entry.changes.to_string();
+    match d {
+        Dialect::Postgres => buf.push("CAST(").bind(changes).push(" AS JSONB)"),
+        Dialect::Sqlite => buf.bind(changes),
+    };
+    buf.push(", ").bind(prev_hash).push(", ").bind(hash.clone()).push(")");
+    txn.execute_raw(buf.into_statement()).await?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE audit_heads SET seq = ").bind(seq).push(", hash = ").bind(hash);
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+    txn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, seq, at, actor_user_id, actor_api_key_id, request_id, action, object_type, \
+                       object_id, changes, prev_hash, hash";
+
+fn row(r: &QueryResult, d: Dialect) -> Result<AuditRow> {
+    let at = match d {
+        Dialect::Postgres => r.try_get::<DateTime<Utc>>("", "at")?,
+        Dialect::Sqlite => {
+            let s: String = r.try_get("", "at")?;
+            super::time::parse(&s).ok_or_else(|| Error::Internal(format!("bad audit timestamp {s}")))?
+        }
+    };
+    let changes = match d {
+        Dialect::Postgres => r.try_get::<Value>("", "changes")?,
+        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", "changes")?)?,
+    };
+    Ok(AuditRow {
+        id: r.try_get("", "id")?,
+        seq: r.try_get("", "seq")?,
+        at,
+        actor: Actor {
+            user_id: r.try_get("", "actor_user_id")?,
+            api_key_id: r.try_get("", "actor_api_key_id")?,
+            request_id: r.try_get("", "request_id")?,
+        },
+        action: r.try_get("", "action")?,
+        object_type: r.try_get("", "object_type")?,
+        object_id: r.try_get("", "object_id")?,
+        changes,
+        prev_hash: r.try_get("", "prev_hash")?,
+        hash: r.try_get("", "hash")?,
+    })
+}
+
+/// Filter of `auditLog`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub actor_user_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A page of the log, newest first: entries with `seq < before_seq` (when given).
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    filter: &AuditFilter,
+    first: u64,
+    before_seq: Option<i64>,
+) -> Result<(Vec<AuditRow>, bool, i64)> {
+    let push_where = |buf: &mut SqlBuf| -> Result<()> {
+        buf.push(" FROM audit_log WHERE tenant_id = ").bind(tenant_id.to_owned());
+        for (col, v) in [
+            ("action", &filter.action),
+            ("object_type", &filter.object_type),
+            ("object_id", &filter.object_id),
+            ("actor_user_id", &filter.actor_user_id),
+        ] {
+            if let Some(v) = v {
+                buf.push(" AND ").push(col).push(" = ").bind(v.clone());
+            }
+        }
+        for (op, v) in [(" >= ", &filter.from), (" <= ", &filter.to)] {
+            if let Some(v) = v {
+                let ts = super::time::parse(v)
+                    .ok_or_else(|| Error::field("filter", "from/to must be RFC 3339"))?;
+                buf.push(" AND at").push(op).bind_ts(ts);
+            }
+        }
+        Ok(())
+    };
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT ").push(COLUMNS);
+    push_where(&mut buf)?;
+    if let Some(b) = before_seq {
+        buf.push(" AND seq < ").bind(b);
+    }
+    buf.push(" ORDER BY seq DESC LIMIT ").push(&(first + 1).to_string());
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    let mut out = rows.iter().map(|r| row(r, d)).collect::<Result<Vec<_>>>()?;
+    let more = out.len() as u64 > first;
+    out.truncate(first as usize);
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT COUNT(*) AS n");
+    push_where(&mut buf)?;
+    let total =
+        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+    Ok((out, more, total))
+}
+
+/// The result of `verifyAuditChain`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub ok: bool,
+    pub checked: i64,
+    /// The first entry that does not fit the chain (tampered, removed before it, or reordered).
+    pub first_broken_seq: Option<i64>,
+    pub first_broken_id: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Recomputes a tenant's chain in order, in pages, and reports the first broken link.
+pub async fn verify(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Verification> {
+    const PAGE: i64 = 1000;
+    let mut prev = GENESIS.to_owned();
+    let mut expected_seq = 1;
+    let mut checked = 0;
+    loop {
+        let mut buf = SqlBuf::new(d);
+        buf.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM audit_log WHERE tenant_id = ")
+            .bind(tenant_id.to_owned());
+        buf.push(" AND seq >= ").bind(expected_seq).push(" ORDER BY seq LIMIT ").push(&PAGE.to_string());
+        let rows = conn.query_all_raw(buf.into_statement()).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let e = row(r, d)?;
+            let broken = |reason: &str| Verification {
+                ok: false,
+                checked,
+                first_broken_seq: Some(e.seq),
+                first_broken_id: Some(e.id),
+                reason: Some(reason.to_owned()),
+            };
+            if e.seq != expected_seq {
+                return Ok(broken("an entry before this one is missing"));
+            }
+            if e.prev_hash != prev {
+                return Ok(broken("prev_hash does not match the previous entry"));
+            }
+            let entry = Entry {
+                action: &e.action,
+                object_type: &e.object_type,
+                object_id: e.object_id.as_deref(),
+                changes: e.changes.clone(),
+            };
+            if chain(&prev, &body(tenant_id, e.seq, &e.at, &e.actor, &entry)) != e.hash {
+                return Ok(broken("content does not match its hash"));
+            }
+            prev = e.hash.clone();
+            expected_seq += 1;
+            checked += 1;
+        }
+    }
+    Ok(Verification { ok: true, checked, first_broken_seq: None, first_broken_id: None, reason: None })
+}
