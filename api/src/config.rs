@@ -59,6 +59,36 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// Deepest query accepted (nesting levels).
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
+    pub max_query_depth: usize,
+
+    /// Largest query complexity accepted (roughly: fields selected, lists counted once).
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 5000)]
+    pub max_query_complexity: usize,
+
+    /// Most aliased fields one request may use.
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+
+    /// Most operations one batched HTTP request may carry.
+    #[arg(long, env = "MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Answer introspection queries (GraphiQL and code generators need it).
+    #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Suggest field names in validation errors ("did you mean …").
+    #[arg(long, env = "FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub field_suggestions: bool,
+
+    /// Browser origins allowed to open the websocket and call the API cross-origin
+    /// (comma-separated, e.g. `https://app.example.com`). Same-origin and non-browser clients
+    /// are always allowed; `*` allows any origin.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub allowed_origins: Vec<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
     #[arg(long, env = "LOG", default_value = "info")]
     pub log: String,
@@ -84,6 +114,13 @@ impl Config {
             max_page_size: 500,
             schema_cache_size: 512,
             max_body_bytes: 1 << 20,
+            max_query_depth: 15,
+            max_query_complexity: 5000,
+            max_aliases: 50,
+            max_batch: 10,
+            introspection: true,
+            field_suggestions: true,
+            allowed_origins: Vec::new(),
             log: "warn".into(),
         }
     }
@@ -94,6 +131,24 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("alphery.db").display()),
         }
+    }
+
+    /// The limits and switches every schema is built with.
+    pub fn schema_options(&self) -> crate::schema::SchemaOptions {
+        crate::schema::SchemaOptions {
+            max_depth: self.max_query_depth,
+            max_complexity: self.max_query_complexity,
+            max_aliases: self.max_aliases,
+            introspection: self.introspection,
+            suggestions: self.field_suggestions,
+        }
+    }
+
+    /// Whether a browser `Origin` may call the API (same-origin is checked by the caller).
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.trim_end_matches('/') == origin.trim_end_matches('/'))
     }
 
     /// Whether to seed the demo tenant on an empty database.

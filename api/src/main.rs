@@ -90,7 +90,8 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
 
 fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {
     let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
-    let sdl = build_tenant_schema(&meta)?.sdl();
+    let owner = Arc::new(entity::runtime::policy::Permissions::full());
+    let sdl = build_tenant_schema(&meta, &owner, &alphery_api::schema::SchemaOptions::default())?.sdl();
     if out.as_os_str() == "-" {
         print!("{sdl}");
         return Ok(());

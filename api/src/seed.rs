@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use entity::models::tenant;
+use entity::runtime::audit::Actor;
 use entity::runtime::definitions::{Definitions, EntityInput};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::store::Store;
@@ -70,7 +71,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     )
     .await?;
     let tenant_id = auth.tenant.id.clone();
-    let defs = Definitions::new(&state.db, &tenant_id);
+    let defs = Definitions::new(&state.db, &tenant_id).by(Actor::user(&auth.user.id, None));
     for e in entities() {
         let input: EntityInput =
             serde_json::from_value(e).map_err(|e| ApiError::Internal(format!("seed: {e}")))?;
@@ -78,7 +79,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     }
     let meta = Arc::new(TenantMeta::load_for(&state.db, &tenant_id).await?);
     let store = Store::new(&state.db, &tenant_id);
-    let user = Some(auth.user.id.as_str());
+    let actor = Actor::user(&auth.user.id, None);
     let entity = |name: &str| {
         meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::Internal(format!("seed: no {name}")))
     };
@@ -91,7 +92,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
         ("Initech", "https://initech.example", "Software", 85),
     ] {
         let input = obj(json!({"name": name, "website": site, "industry": industry, "employees": n}));
-        companies.push(store.create(&meta, &company, &input, None, user).await?.id);
+        companies.push(store.create(&meta, &company, &input, None, &actor, None).await?.id);
     }
     let mut contacts = Vec::new();
     for (i, (name, email)) in [
@@ -106,7 +107,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     {
         let input = obj(json!({"fullName": name, "email": email, "phone": "+1 555 010 0000",
                                "company": companies[i % companies.len()]}));
-        contacts.push(store.create(&meta, &contact, &input, None, user).await?.id);
+        contacts.push(store.create(&meta, &contact, &input, None, &actor, None).await?.id);
     }
     for (i, (title, amount, stage, date)) in [
         ("Robot arms for line 3", "48000.00", "Proposal", "2026-12-15"),
@@ -121,7 +122,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     {
         let input = obj(json!({"title": title, "amount": amount, "stage": stage, "closeDate": date,
                                "contact": contacts[i % contacts.len()]}));
-        store.create(&meta, &deal, &input, None, user).await?;
+        store.create(&meta, &deal, &input, None, &actor, None).await?;
     }
     state.dispatcher.wake();
     Ok(Some(DemoLogin {

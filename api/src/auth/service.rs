@@ -63,12 +63,13 @@ pub struct LoginInput {
     pub password: String,
 }
 
-/// The default roles of a new tenant, with their permissions JSON (shared/API.md).
-fn default_roles() -> [(&'static str, &'static str, serde_json::Value); 3] {
+/// The default roles of a new tenant, with their permissions JSON (shared/API.md § Permissions;
+/// `$admin` grants platform administration: definitions, users, roles, API keys, audit log).
+pub fn default_roles() -> [(&'static str, &'static str, serde_json::Value); 3] {
     let all = json!({"actions": ["create", "read", "update", "delete", "export"], "scope": "all"});
     [
-        ("owner", "Everything, including billing and ownership", json!({ "*": all })),
-        ("admin", "Everything but ownership", json!({ "*": all })),
+        ("owner", "Everything, including ownership", json!({ "$admin": true, "*": all })),
+        ("admin", "Administers the tenant and its data", json!({ "$admin": true, "*": all })),
         (
             "member",
             "Works with records",

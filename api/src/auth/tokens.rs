@@ -94,7 +94,18 @@ pub fn refresh_tenant(token: &str) -> Option<&str> {
     token.split_once('.').map(|(t, _)| t).filter(|t| uuid::Uuid::parse_str(t).is_ok())
 }
 
-/// The stored form of a refresh token.
+/// A new API key: `ak_<tenant id>_<32 random bytes, base64url>` (shown once; stored hashed).
+pub fn new_api_key(tenant_id: &str) -> Result<String, ApiError> {
+    Ok(format!("ak_{tenant_id}_{}", URL_SAFE_NO_PAD.encode(random_bytes(32)?)))
+}
+
+/// The tenant id an API key names (unverified: the hash lookup verifies it).
+pub fn api_key_tenant(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("ak_")?;
+    rest.get(..36).filter(|t| uuid::Uuid::parse_str(t).is_ok() && rest[36..].starts_with('_'))
+}
+
+/// The stored form of a refresh token, API key or invite token (SHA-256, hex).
 pub fn hash_refresh(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

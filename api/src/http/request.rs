@@ -69,11 +69,12 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
     let principal = match credential {
         Credential::None => return Ok(Caller { schema: state.public_schema.clone(), principal: None }),
         Credential::Bearer(token) => auth::authenticate(state, &token).await?,
-        // No API key can exist before keys are issued (they come with roles); refuse clearly.
-        Credential::ApiKey(_) => return Err(ApiError::Unauthenticated("invalid API key".into())),
+        Credential::ApiKey(key) => auth::authenticate_key(state, &key).await?,
     };
-    let compiled =
-        state.registry.tenant_schema(state, &principal.tenant_id, principal.metadata_version).await?;
+    let compiled = state
+        .registry
+        .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)
+        .await?;
     Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal) })
 }
 

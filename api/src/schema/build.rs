@@ -6,20 +6,51 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Object, Schema, SchemaBuilder, Subscription};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::types as t;
+use entity::runtime::policy::Permissions;
 
+use super::access::SchemaAccess;
 use super::resolvers::{create, delete, find_many, find_one, subscription, update};
 use super::{common, entity_types, platform};
 use crate::error::ApiError;
 
-/// Query depth allowed before execution (hardening continues with the access issue).
-const MAX_DEPTH: usize = 32;
+/// Limits and switches applied to every schema (configured once, see `Config`).
+#[derive(Debug, Clone)]
+pub struct SchemaOptions {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+    pub suggestions: bool,
+}
 
-fn finish(b: SchemaBuilder) -> Result<Schema, ApiError> {
-    b.limit_depth(MAX_DEPTH).finish().map_err(|e| ApiError::Internal(format!("schema build: {e}")))
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        SchemaOptions {
+            max_depth: 15,
+            max_complexity: 5000,
+            max_aliases: 50,
+            introspection: true,
+            suggestions: true,
+        }
+    }
+}
+
+fn finish(b: SchemaBuilder, o: &SchemaOptions) -> Result<Schema, ApiError> {
+    let mut b = b
+        .limit_depth(o.max_depth)
+        .limit_complexity(o.max_complexity)
+        .extension(super::limits::AliasLimit(o.max_aliases));
+    if !o.introspection {
+        b = b.disable_introspection();
+    }
+    if !o.suggestions {
+        b = b.disable_suggestions();
+    }
+    b.finish().map_err(|e| ApiError::Internal(format!("schema build: {e}")))
 }
 
 /// The schema of requests without a credential.
-pub fn build_public_schema() -> Result<Schema, ApiError> {
+pub fn build_public_schema(options: &SchemaOptions) -> Result<Schema, ApiError> {
     let query = Object::new(t::QUERY).field(platform::api_version());
     let mut mutation = Object::new(t::MUTATION);
     for f in platform::public_mutations() {
@@ -30,33 +61,42 @@ pub fn build_public_schema() -> Result<Schema, ApiError> {
     for ty in platform::public_types() {
         b = b.register(ty);
     }
-    finish(b)
+    finish(b, options)
 }
 
-/// A tenant's schema at one metadata version.
-pub fn build_tenant_schema(meta: &Arc<TenantMeta>) -> Result<Schema, ApiError> {
+/// A tenant's schema at one metadata version, as a role with `permissions` sees it.
+pub fn build_tenant_schema(
+    meta: &Arc<TenantMeta>,
+    permissions: &Arc<Permissions>,
+    options: &SchemaOptions,
+) -> Result<Schema, ApiError> {
+    let access = SchemaAccess::new(meta.clone(), permissions.clone());
     let mut query = Object::new(t::QUERY).field(platform::api_version());
-    for f in platform::tenant_queries(meta) {
+    for f in platform::tenant_queries(&access) {
         query = query.field(f);
     }
     let mut mutation = Object::new(t::MUTATION);
-    for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations()) {
+    for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(&access)) {
         mutation = mutation.field(f);
     }
     let mut subscription = Subscription::new(t::SUBSCRIPTION);
     let mut types = Vec::new();
-    for e in &meta.entities {
-        query = query.field(find_one::field(e)).field(find_many::field(e));
-        mutation = mutation
-            .field(create::field(meta, e))
-            .field(update::field(meta, e))
-            .field(delete::field(meta, e, true))
-            .field(delete::field(meta, e, false));
-        subscription = subscription.field(subscription::field(e));
-        types.extend(entity_types::types(meta, e));
+    for a in &access.entities {
+        query = query.field(find_one::field(a)).field(find_many::field(a));
+        if a.create {
+            mutation = mutation.field(create::field(meta, a));
+        }
+        if a.update {
+            mutation = mutation.field(update::field(meta, a));
+        }
+        if a.delete {
+            mutation = mutation.field(delete::field(meta, a, true)).field(delete::field(meta, a, false));
+        }
+        subscription = subscription.field(subscription::field(a));
+        types.extend(entity_types::types(&access, a));
     }
-    // A subscription root without fields is invalid GraphQL: a tenant with no entities has none.
-    let has_subscriptions = !meta.entities.is_empty();
+    // A subscription root without fields is invalid GraphQL: a role that reads no entity has none.
+    let has_subscriptions = !access.entities.is_empty();
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))
         .register(query)
         .register(mutation);
@@ -67,5 +107,5 @@ pub fn build_tenant_schema(meta: &Arc<TenantMeta>) -> Result<Schema, ApiError> {
     for ty in platform::public_types().into_iter().chain(platform::tenant_types()).chain(types) {
         b = b.register(ty);
     }
-    finish(b)
+    finish(b, options)
 }

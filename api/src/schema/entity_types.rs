@@ -1,7 +1,8 @@
-//! Types generated for one entity (shared/API.md § Generated per entity): the object type with
-//! system fields, values, to-one and reverse relations; its connection and edge; filter,
-//! order and field-enum inputs; create/update inputs; and the change event type. Pure
-//! functions of the metadata; resolvers come from `resolvers`.
+//! Types generated for one entity as a role sees it (shared/API.md § Generated per entity):
+//! the object type with system fields, visible values, to-one and reverse relations; its
+//! connection and edge; filter, order and field-enum inputs over visible fields; create/update
+//! inputs over writable fields; and the change event type. Pure functions of the metadata
+//! view; resolvers come from `resolvers`.
 
 use std::sync::Arc;
 
@@ -9,29 +10,35 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Type, TypeRef,
 };
-use entity::runtime::meta::{EntityDef, FieldType, TenantMeta};
+use entity::runtime::meta::{EntityDef, FieldType};
 use entity::runtime::naming::{EntityNames, types as t};
 use entity::runtime::store::Record;
 
+use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;
 use super::common::{filter_type, input_type, output_type};
 use super::resolvers::{relation, user};
 use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent};
 
 /// Every type one entity contributes to its tenant's schema.
-pub fn types(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>) -> Vec<Type> {
-    let n = EntityNames::new(&e.name_singular, &e.name_plural);
-    vec![
-        object(meta, e, &n).into(),
+pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>) -> Vec<Type> {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let mut out: Vec<Type> = vec![
+        object(access, a, &n).into(),
         connection(&n).into(),
         edge(&n).into(),
-        filter_input(e, &n).into(),
+        filter_input(&a.view, &n).into(),
         order_input(&n).into(),
-        field_enum(e, &n).into(),
+        field_enum(&a.view, &n).into(),
         change(&n).into(),
-        record_input(e, &n.create_input, true).into(),
-        record_input(e, &n.update_input, false).into(),
-    ]
+    ];
+    if a.create {
+        out.push(record_input(&a.writable, &n.create_input, true).into());
+    }
+    if a.update {
+        out.push(record_input(&a.writable, &n.update_input, false).into());
+    }
+    out
 }
 
 /// A `Record` field read synchronously from the parent.
@@ -47,7 +54,8 @@ fn record_field(
     })
 }
 
-fn object(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, n: &EntityNames) -> Object {
+fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Object {
+    let e = &a.view;
     let mut o = Object::new(&n.type_name)
         .description(format!("{} (entity `{}`).", e.label_singular, e.name_singular))
         .field(record_field("id", TypeRef::named_nn(TypeRef::ID), |r| Some(Value::from(r.id.clone()))))
@@ -64,19 +72,16 @@ fn object(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, n: &EntityNames) -> Object
         .field(user::field("owner", |r| r.owner_id.clone()));
     for f in &e.fields {
         if f.ty == FieldType::Relation {
-            o = o.field(relation::to_one(meta, f));
+            if let Some(target) = f.related_entity_id.as_deref().and_then(|id| access.entity(id)) {
+                o = o.field(relation::to_one(f, target));
+            }
             continue;
         }
-        let ty =
-            if f.required { TypeRef::named_nn(output_type(f.ty)) } else { TypeRef::named(output_type(f.ty)) };
-        let ty = if f.ty == FieldType::MultiSelect {
-            if f.required {
-                TypeRef::named_nn_list_nn(TypeRef::STRING)
-            } else {
-                TypeRef::named_nn_list(TypeRef::STRING)
-            }
-        } else {
-            ty
+        let ty = match (f.ty, f.required) {
+            (FieldType::MultiSelect, true) => TypeRef::named_nn_list_nn(TypeRef::STRING),
+            (FieldType::MultiSelect, false) => TypeRef::named_nn_list(TypeRef::STRING),
+            (ty, true) => TypeRef::named_nn(output_type(ty)),
+            (ty, false) => TypeRef::named(output_type(ty)),
         };
         let def = f.clone();
         let field =
@@ -84,8 +89,8 @@ fn object(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, n: &EntityNames) -> Object
                 .description(f.label.clone());
         o = o.field(field);
     }
-    for rev in meta.reverse_relations(&e.id) {
-        o = o.field(relation::reverse(&rev));
+    for (rev, source) in access.reverse_relations(&a.full.id) {
+        o = o.field(relation::reverse(&rev, &source));
     }
     o
 }
@@ -181,7 +186,7 @@ fn change(n: &EntityNames) -> Object {
 }
 
 /// `Create…Input` (required fields without a default are non-null) or `Update…Input` (all
-/// optional; an explicit null clears).
+/// optional; an explicit null clears), over the fields the role may write.
 fn record_input(e: &EntityDef, name: &str, create: bool) -> InputObject {
     let mut o = InputObject::new(name);
     for f in &e.fields {

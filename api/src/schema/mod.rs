@@ -5,15 +5,17 @@
 //! (`args` turns arguments into the filter AST and list arguments for the store). `registry`
 //! caches one compiled schema per tenant and metadata version.
 
+pub mod access;
 pub mod args;
 pub mod build;
 pub mod common;
 pub mod ctx;
 pub mod entity_types;
+pub mod limits;
 pub mod loader;
 pub mod platform;
 pub mod registry;
 pub mod resolvers;
 pub mod values;
 
-pub use build::{build_public_schema, build_tenant_schema};
+pub use build::{SchemaOptions, build_public_schema, build_tenant_schema};

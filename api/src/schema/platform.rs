@@ -17,6 +17,7 @@ use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
 
+use super::access::SchemaAccess;
 use super::args::arg_json;
 use super::ctx;
 use super::values::parent;
@@ -280,17 +281,22 @@ pub fn tenant_types() -> Vec<Type> {
     ]
 }
 
-/// Tenant queries: `me`, `tenant`, `entities`, `entity`, `tenantSchemaSdl`.
-pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
-    let all = meta.clone();
-    let one = meta.clone();
+/// Tenant queries: `me`, `tenant`, `entities`, `entity`, `tenantSchemaSdl`. `entities` shows
+/// administrators every definition and others what their role may read.
+pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
+    let meta = access.meta.clone();
+    let defs: Arc<Vec<Arc<EntityDef>>> = Arc::new(if access.permissions.admin {
+        meta.entities.clone()
+    } else {
+        access.entities.iter().map(|a| a.view.clone()).collect()
+    });
+    let (all, one) = ((meta.clone(), defs.clone()), (meta, defs));
     vec![
         Field::new(f::ME, TypeRef::named_nn(t::USER), |c| {
             FieldFuture::new(async move {
                 let p = ctx::principal(&c)?;
-                let users =
-                    service::users_by_id(&ctx::state(&c)?.db, &p.tenant_id, std::slice::from_ref(&p.user_id))
-                        .await?;
+                let db = &ctx::state(&c)?.db;
+                let users = service::users_by_id(db, &p.tenant_id, std::slice::from_ref(&p.user_id)).await?;
                 let u = users
                     .into_iter()
                     .next()
@@ -298,7 +304,7 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
                 Ok(Some(FieldValue::owned_any(u)))
             })
         })
-        .description("The signed-in user."),
+        .description("The signed-in user (for an API key: the user who created it)."),
         Field::new(f::TENANT, TypeRef::named_nn(t::TENANT), |c| {
             FieldFuture::new(async move {
                 use sea_orm::EntityTrait;
@@ -313,18 +319,17 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
         })
         .description("The caller's tenant."),
         Field::new(f::ENTITIES, TypeRef::named_nn_list_nn(t::ENTITY_DEFINITION), move |_| {
-            let meta = all.clone();
-            let views = meta.entities.iter().map(|e| EntityDefView { def: e.clone(), meta: meta.clone() });
+            let (meta, defs) = all.clone();
+            let views = defs.iter().map(|e| EntityDefView { def: e.clone(), meta: meta.clone() });
             FieldFuture::Value(Some(FieldValue::list(views.map(FieldValue::owned_any).collect::<Vec<_>>())))
         })
-        .description("The tenant's entity definitions."),
+        .description("The tenant's entity definitions (as far as your role may read them)."),
         Field::new(f::ENTITY, TypeRef::named(t::ENTITY_DEFINITION), move |c| {
-            let meta = one.clone();
+            let (meta, defs) = one.clone();
             FieldFuture::new(async move {
                 let name = c.args.try_get("name")?.string()?.to_owned();
-                Ok(meta
-                    .entity_by_name(&name)
-                    .map(|e| FieldValue::owned_any(EntityDefView { def: e.clone(), meta: meta.clone() })))
+                let def = defs.iter().find(|e| e.name_singular == name).cloned();
+                Ok(def.map(|def| FieldValue::owned_any(EntityDefView { def, meta: meta.clone() })))
             })
         })
         .argument(InputValue::new("name", TypeRef::named_nn(TypeRef::STRING)))
@@ -333,11 +338,14 @@ pub fn tenant_queries(meta: &Arc<TenantMeta>) -> Vec<Field> {
             FieldFuture::new(async move {
                 let state = ctx::state(&c)?;
                 let p = ctx::principal(&c)?;
-                let compiled = state.registry.tenant_schema(state, &p.tenant_id, p.metadata_version).await?;
+                let compiled = state
+                    .registry
+                    .tenant_schema(state, &p.tenant_id, p.metadata_version, &p.permissions)
+                    .await?;
                 Ok(Some(Value::from(compiled.sdl())))
             })
         })
-        .description("This tenant's whole schema as SDL, for code generators."),
+        .description("Your schema (this tenant, your role) as SDL, for code generators."),
     ]
 }
 
@@ -353,19 +361,17 @@ async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<
 }
 
 fn definitions<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Definitions<'a>> {
-    ctx::require_definer(c)?;
-    Ok(Definitions::new(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id))
+    ctx::require_admin(c)?;
+    Ok(Definitions::new(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id).by(ctx::actor(c)?))
 }
 
 fn string_arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
     Ok(c.args.try_get(name)?.string()?.to_owned())
 }
 
-/// Tenant mutations: `logout` and the definition operations.
-pub fn tenant_mutations() -> Vec<Field> {
-    let def_result = || TypeRef::named_nn(t::ENTITY_DEFINITION);
-    let name_arg = |n: &str| InputValue::new(n, TypeRef::named_nn(TypeRef::STRING));
-    vec![
+/// Tenant mutations: `logout`, and for administrators the definition operations.
+pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
+    let mut fields = vec![
         Field::new(f::LOGOUT, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
             FieldFuture::new(async move {
                 service::logout(ctx::state(&c)?, ctx::principal(&c)?).await?;
@@ -373,6 +379,18 @@ pub fn tenant_mutations() -> Vec<Field> {
             })
         })
         .description("Revokes this session now: its access token stops working at once."),
+    ];
+    if access.permissions.admin {
+        fields.extend(definition_mutations());
+    }
+    fields
+}
+
+/// `defineEntity`, `updateEntity`, `addField`, `updateField`, `removeField`, `deleteEntity`.
+fn definition_mutations() -> Vec<Field> {
+    let def_result = || TypeRef::named_nn(t::ENTITY_DEFINITION);
+    let name_arg = |n: &str| InputValue::new(n, TypeRef::named_nn(TypeRef::STRING));
+    vec![
         Field::new(f::DEFINE_ENTITY, def_result(), |c| {
             FieldFuture::new(async move {
                 let i: EntityInput = input(&c, "input")?;

@@ -1,6 +1,7 @@
-//! The schema registry: one compiled schema per tenant and metadata version, built on demand
-//! and kept in a bounded LRU. A definition change bumps the tenant's metadata version, so the
-//! next request misses and builds the new schema; nothing is rebuilt per request.
+//! The schema registry: one compiled schema per tenant, metadata version and effective
+//! permissions (roles with identical permissions share one), built on demand and kept in a
+//! bounded LRU. A definition change bumps the tenant's metadata version, so the next request
+//! misses and builds the new schema; nothing is rebuilt per request.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,8 +9,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::dynamic::Schema;
 use entity::runtime::meta::TenantMeta;
+use entity::runtime::policy::Permissions;
 
-use super::build::build_tenant_schema;
+use super::build::{SchemaOptions, build_tenant_schema};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,8 +23,16 @@ pub struct CompiledSchema {
 }
 
 impl CompiledSchema {
-    pub fn new(meta: Arc<TenantMeta>) -> Result<Self, ApiError> {
-        Ok(CompiledSchema { schema: build_tenant_schema(&meta)?, meta, sdl: OnceLock::new() })
+    pub fn new(
+        meta: Arc<TenantMeta>,
+        permissions: &Arc<Permissions>,
+        options: &SchemaOptions,
+    ) -> Result<Self, ApiError> {
+        Ok(CompiledSchema {
+            schema: build_tenant_schema(&meta, permissions, options)?,
+            meta,
+            sdl: OnceLock::new(),
+        })
     }
 
     /// The SDL (computed once per compiled schema).
@@ -36,21 +46,26 @@ struct Entry {
     last_used: u64,
 }
 
+/// (tenant id, canonical permissions)
+type Key = (String, String);
+
 /// The cache.
 pub struct Registry {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
     clock: AtomicU64,
     capacity: usize,
     builds: AtomicU64,
+    options: SchemaOptions,
 }
 
 impl Registry {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, options: SchemaOptions) -> Self {
         Registry {
             entries: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
             capacity: capacity.max(1),
             builds: AtomicU64::new(0),
+            options,
         }
     }
 
@@ -59,30 +74,41 @@ impl Registry {
         self.builds.load(Ordering::Relaxed)
     }
 
-    /// The tenant's schema at `version` or newer.
+    /// How many schemas are cached now.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether no schema is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Key, Entry>>, ApiError> {
+        self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))
+    }
+
+    /// The tenant's schema for `permissions` at metadata `version` or newer.
     pub async fn tenant_schema(
         &self,
         state: &AppState,
         tenant_id: &str,
         version: i64,
+        permissions: &Arc<Permissions>,
     ) -> Result<Arc<CompiledSchema>, ApiError> {
+        let key: Key = (tenant_id.to_owned(), permissions.canonical().to_owned());
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut entries =
-                self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
-            if let Some(e) = entries.get_mut(tenant_id).filter(|e| e.compiled.meta.version >= version) {
-                e.last_used = tick;
-                return Ok(e.compiled.clone());
-            }
+        if let Some(e) = self.lock()?.get_mut(&key).filter(|e| e.compiled.meta.version >= version) {
+            e.last_used = tick;
+            return Ok(e.compiled.clone());
         }
         let meta = Arc::new(TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?);
-        let compiled = Arc::new(CompiledSchema::new(meta)?);
+        let compiled = Arc::new(CompiledSchema::new(meta, permissions, &self.options)?);
         self.builds.fetch_add(1, Ordering::Relaxed);
-        let mut entries =
-            self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))?;
-        let newer = entries.get(tenant_id).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
+        let mut entries = self.lock()?;
+        let newer = entries.get(&key).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
         if !newer {
-            entries.insert(tenant_id.to_owned(), Entry { compiled: compiled.clone(), last_used: tick });
+            entries.insert(key, Entry { compiled: compiled.clone(), last_used: tick });
         }
         if entries.len() > self.capacity
             && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone())

@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::audit::{self, Actor};
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use super::naming::{self, EntityNames};
@@ -79,10 +80,11 @@ pub struct UpdateFieldInput {
     pub labels: Option<Value>,
 }
 
-/// Definition changes for one tenant.
+/// Definition changes for one tenant, audited as `actor`.
 pub struct Definitions<'a> {
     pub db: &'a Db,
     pub tenant_id: &'a str,
+    pub actor: Actor,
 }
 
 fn check_label(errors: &mut Vec<FieldError>, path: &str, label: &str) {
@@ -354,7 +356,13 @@ pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<String> {
 
 impl<'a> Definitions<'a> {
     pub fn new(db: &'a Db, tenant_id: &'a str) -> Self {
-        Definitions { db, tenant_id }
+        Definitions { db, tenant_id, actor: Actor::system() }
+    }
+
+    /// Records changes as done by `actor`.
+    pub fn by(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
     }
 
     fn conflicts_as_errors(&self, errors: &mut Vec<FieldError>, path: &str, proposed: &[Arc<EntityDef>]) {
@@ -437,7 +445,8 @@ impl<'a> Definitions<'a> {
         for f in &entity.fields {
             self.insert_field(&txn, &entity.id, f).await?;
         }
-        self.bump(&txn).await?;
+        let details = serde_json::json!({ "input": serde_json::to_value(input_summary(input))? });
+        self.bump(&txn, "entity.define", &entity.id, details).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -477,7 +486,10 @@ impl<'a> Definitions<'a> {
         }
         am.updated_at = Set(super::time::now());
         am.update(&txn).await?;
-        self.bump(&txn).await?;
+        let details = serde_json::json!({ "name": name, "input": {
+            "labelSingular": input.label_singular, "labelPlural": input.label_plural,
+            "icon": input.icon, "recordNumberPrefix": input.record_number_prefix } });
+        self.bump(&txn, "entity.update", &e.id, details).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -510,7 +522,9 @@ impl<'a> Definitions<'a> {
             return Err(Error::Validation(errors));
         }
         self.insert_field(&txn, &e.id, &field).await?;
-        self.bump(&txn).await?;
+        self.backfill_default(&txn, &e.id, &field).await?;
+        let details = serde_json::json!({ "entity": entity, "key": field.key, "type": field.ty.as_str() });
+        self.bump(&txn, "field.add", &field.id, details).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -572,7 +586,8 @@ impl<'a> Definitions<'a> {
         am.labels = Set(f.labels.clone());
         am.updated_at = Set(super::time::now());
         am.update(&txn).await?;
-        self.bump(&txn).await?;
+        let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });
+        self.bump(&txn, "field.update", &f.id, details).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -653,7 +668,8 @@ impl<'a> Definitions<'a> {
             .push(" AND entity_id = ")
             .bind(e.id.clone());
         txn.execute_raw(buf.into_statement()).await?;
-        self.bump(&txn).await?;
+        let details = serde_json::json!({ "entity": entity, "key": key });
+        self.bump(&txn, "field.remove", &f.id, details).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -683,7 +699,7 @@ impl<'a> Definitions<'a> {
             txn.execute_raw(buf.into_statement()).await?;
         }
         entity_def::Entity::delete_by_id(e.id.clone()).exec(&txn).await?;
-        self.bump(&txn).await?;
+        self.bump(&txn, "entity.delete", &e.id, serde_json::json!({ "name": name })).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -732,8 +748,48 @@ impl<'a> Definitions<'a> {
         Ok(())
     }
 
-    /// Bumps the tenant's metadata version and records the change for subscribers.
-    async fn bump(&self, txn: &impl ConnectionTrait) -> Result<()> {
+    /// A required field added with a default gives existing records that value, so the
+    /// non-null GraphQL field never meets a record without one.
+    async fn backfill_default(
+        &self,
+        txn: &impl ConnectionTrait,
+        entity_id: &str,
+        f: &FieldDef,
+    ) -> Result<()> {
+        let Some(default) = f.default.as_ref().filter(|_| f.required) else { return Ok(()) };
+        let Some(stored) = value::normalize(f, default).map_err(|m| Error::field("default", m))? else {
+            return Ok(());
+        };
+        let mut buf = SqlBuf::new(self.db.dialect);
+        match self.db.dialect {
+            Dialect::Postgres => {
+                let patch = serde_json::json!({ f.key.clone(): stored }).to_string();
+                buf.push("UPDATE records SET data = data || CAST(").bind(patch).push(" AS JSONB)");
+            }
+            Dialect::Sqlite => {
+                buf.push("UPDATE records SET data = json_set(data, ").bind(format!("$.{}", f.key));
+                buf.push(", json(").bind(stored.to_string()).push("))");
+            }
+        }
+        buf.push(" WHERE tenant_id = ")
+            .bind(self.tenant_id.to_owned())
+            .push(" AND entity_id = ")
+            .bind(entity_id.to_owned());
+        txn.execute_raw(buf.into_statement()).await?;
+        Ok(())
+    }
+
+    /// Bumps the tenant's metadata version, records the change for subscribers, and audits it.
+    async fn bump(
+        &self,
+        txn: &impl ConnectionTrait,
+        action: &str,
+        object_id: &str,
+        details: Value,
+    ) -> Result<()> {
+        let entry =
+            audit::Entry { action, object_type: "definition", object_id: Some(object_id), changes: details };
+        audit::append(txn, self.db.dialect, self.tenant_id, &self.actor, &entry).await?;
         let t = tenant::Entity::find_by_id(self.tenant_id.to_owned())
             .one(txn)
             .await?
@@ -747,6 +803,24 @@ impl<'a> Definitions<'a> {
         let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
         write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await
     }
+}
+
+/// What an audit entry keeps of an `EntityInput`.
+fn input_summary(input: &EntityInput) -> Value {
+    serde_json::json!({
+        "nameSingular": input.name_singular, "namePlural": input.name_plural,
+        "labelSingular": input.label_singular, "labelPlural": input.label_plural,
+        "recordNumberPrefix": input.record_number_prefix,
+        "fields": input.fields.iter().flatten().map(|f| serde_json::json!({"key": f.key, "type": f.ty})).collect::<Vec<_>>(),
+    })
+}
+
+/// What an audit entry keeps of a field definition.
+fn field_summary(f: &FieldDef) -> Value {
+    serde_json::json!({
+        "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
+        "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
+    })
 }
 
 fn replace(meta: &TenantMeta, changed: EntityDef) -> Vec<Arc<EntityDef>> {

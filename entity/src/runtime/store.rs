@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::audit::{self, Actor};
 use super::cursor;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
@@ -86,6 +87,34 @@ pub struct ListArgs {
     pub after: Option<String>,
     pub before: Option<String>,
     pub with_total: bool,
+}
+
+impl ListArgs {
+    /// ANDs the caller's row rule into the filter (reads never see past it).
+    pub fn restrict(mut self, row: Option<&Filter>) -> ListArgs {
+        if let Some(row) = row {
+            self.filter = Some(match self.filter.take() {
+                Some(f) => f.and(row.clone()),
+                None => row.clone(),
+            });
+        }
+        self
+    }
+}
+
+/// Refuses a write whose result the caller could not see (like SQL's `WITH CHECK`).
+fn check_visible(row: Option<&Filter>, r: &Record) -> Result<()> {
+    match row {
+        Some(f) if !f.matches(r) => {
+            Err(Error::Forbidden("the record would fall outside the records your role may access".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether the caller's row rule lets it see `r` at all.
+fn visible(row: Option<&Filter>, r: &Record) -> bool {
+    row.is_none_or(|f| f.matches(r))
 }
 
 /// One page of a connection.
@@ -288,11 +317,11 @@ impl<'a> Store<'a> {
     }
 
     /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
-    pub async fn get(&self, entity: &EntityDef, id: &str) -> Result<Option<Record>> {
+    pub async fn get(&self, entity: &EntityDef, id: &str, row: Option<&Filter>) -> Result<Option<Record>> {
         let txn = self.db.begin_tenant(self.tenant_id, false).await?;
         let r = fetch_one(&txn, self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false).await?;
         txn.commit().await?;
-        Ok(r)
+        Ok(r.filter(|r| visible(row, r)))
     }
 
     /// Live records by id, of any entity of this tenant (for relation loaders).
@@ -386,7 +415,8 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         input: &Map<String, Value>,
         owner: Option<String>,
-        actor: Option<&str>,
+        actor: &Actor,
+        row: Option<&Filter>,
     ) -> Result<Record> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
@@ -394,7 +424,7 @@ impl<'a> Store<'a> {
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
         errors.extend(self.check_references(&txn, meta, entity, &checked, &data, None).await?);
-        let owner_id = owner.or_else(|| actor.map(str::to_owned));
+        let owner_id = owner.or_else(|| actor.user_id.clone());
         if let Some(o) = &owner_id {
             errors.extend(self.check_owner(&txn, o).await?);
         }
@@ -414,7 +444,7 @@ impl<'a> Store<'a> {
             entity_id: entity.id.clone(),
             data,
             owner_id,
-            created_by: actor.map(str::to_owned),
+            created_by: actor.user_id.clone(),
             number,
             record_number,
             created_at: now,
@@ -430,6 +460,7 @@ impl<'a> Store<'a> {
         buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
         buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
         buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
+        check_visible(row, &record)?;
         txn.execute_raw(buf.into_statement()).await?;
         let changed: Vec<String> = entity
             .fields
@@ -438,6 +469,8 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         self.emit(&txn, entity, ChangeKind::Created, &record, changed).await?;
+        let changes = audit::diff(&Map::new(), &record.data);
+        self.audit(&txn, actor, "record.create", entity, &record, changes).await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -450,11 +483,14 @@ impl<'a> Store<'a> {
         id: &str,
         input: &Map<String, Value>,
         owner: Option<String>,
+        actor: &Actor,
+        row: Option<&Filter>,
     ) -> Result<Record> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let old = fetch_one(&txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
             .await?
+            .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
         let (data, mut errors) = value::apply_input(&entity.fields, &old.data, input, Mode::Update);
         let changed: Vec<&FieldDef> = entity
@@ -482,6 +518,7 @@ impl<'a> Store<'a> {
         }
         new.updated_at = super::time::now();
         new.version += 1;
+        check_visible(row, &new)?;
         let mut buf = SqlBuf::new(d);
         buf.push("UPDATE records SET data = ");
         push_json(&mut buf, &new.data)?;
@@ -491,6 +528,13 @@ impl<'a> Store<'a> {
         buf.push(" AND id = ").bind(id.to_owned());
         txn.execute_raw(buf.into_statement()).await?;
         self.emit(&txn, entity, ChangeKind::Updated, &new, changed_fields).await?;
+        let mut changes = audit::diff(&old.data, &new.data);
+        if old.owner_id != new.owner_id
+            && let Value::Object(m) = &mut changes
+        {
+            m.insert("$owner".into(), serde_json::json!({ "old": old.owner_id, "new": new.owner_id }));
+        }
+        self.audit(&txn, actor, "record.update", entity, &new, changes).await?;
         txn.commit().await?;
         Ok(new)
     }
@@ -502,12 +546,15 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         id: &str,
         deleted: bool,
+        actor: &Actor,
+        row: Option<&Filter>,
     ) -> Result<Record> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };
         let mut rec = fetch_one(&txn, d, self.tenant_id, &entity.id, id, want, true)
             .await?
+            .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
         if !deleted {
             // A restored record must not duplicate a unique value taken meanwhile.
@@ -534,6 +581,8 @@ impl<'a> Store<'a> {
         txn.execute_raw(buf.into_statement()).await?;
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
         self.emit(&txn, entity, kind, &rec, Vec::new()).await?;
+        let action = if deleted { "record.delete" } else { "record.restore" };
+        self.audit(&txn, actor, action, entity, &rec, Value::Object(Map::new())).await?;
         txn.commit().await?;
         Ok(rec)
     }
@@ -643,6 +692,20 @@ impl<'a> Store<'a> {
             .await?
             .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
         Ok(row.try_get("", "value")?)
+    }
+
+    async fn audit(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        action: &str,
+        entity: &EntityDef,
+        record: &Record,
+        changes: Value,
+    ) -> Result<()> {
+        let entry =
+            audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
+        audit::append(txn, self.d(), self.tenant_id, actor, &entry).await
     }
 
     async fn emit(

@@ -1,33 +1,41 @@
-//! `deleteDeal(id)` (soft: the record leaves every list and lookup) and `restoreDeal(id)`.
+//! `deleteDeal(id)` (soft: the record leaves every list and lookup) and `restoreDeal(id)`,
+//! within the caller's row rule.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::EntityNames;
 
 use super::store;
 use crate::error::gql;
+use crate::schema::access::EntityAccess;
 use crate::schema::{args, ctx};
 
 /// `delete…` when `deleted`, else `restore…`.
-pub fn field(meta: &Arc<TenantMeta>, e: &Arc<EntityDef>, deleted: bool) -> Field {
-    let n = EntityNames::new(&e.name_singular, &e.name_plural);
-    let (meta, entity) = (meta.clone(), e.clone());
+pub fn field(meta: &Arc<TenantMeta>, a: &Arc<EntityAccess>, deleted: bool) -> Field {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let description = if deleted {
+        format!("Soft-deletes a {} (restorable).", a.full.label_singular)
+    } else {
+        format!("Restores a deleted {}.", a.full.label_singular)
+    };
+    let (meta, a) = (meta.clone(), a.clone());
     let name = if deleted { &n.delete } else { &n.restore };
     Field::new(name, TypeRef::named_nn(&n.type_name), move |c| {
-        let (meta, e) = (meta.clone(), entity.clone());
+        let (meta, a) = (meta.clone(), a.clone());
         FieldFuture::new(async move {
             let id = args::id(&c)?;
-            let record = store(&c)?.set_deleted(&meta, &e, &id, deleted).await.map_err(gql)?;
+            let row = ctx::row_filter(&c, &a.full)?;
+            let actor = ctx::actor(&c)?;
+            let record = store(&c)?
+                .set_deleted(&meta, &a.full, &id, deleted, &actor, row.as_ref())
+                .await
+                .map_err(gql)?;
             ctx::state(&c)?.dispatcher.wake();
             Ok(Some(FieldValue::owned_any(record)))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .description(if deleted {
-        format!("Soft-deletes a {} (restorable).", e.label_singular)
-    } else {
-        format!("Restores a deleted {}.", e.label_singular)
-    })
+    .description(description)
 }

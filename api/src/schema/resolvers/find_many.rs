@@ -1,26 +1,29 @@
 //! `deals(filter, orderBy, first, after, last, before, search): DealConnection!` — one SQL
-//! statement per page, plus a COUNT only when `totalCount` is selected.
+//! statement per page (the caller's row rule ANDed in), plus a COUNT only when `totalCount`
+//! is selected.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::meta::EntityDef;
 use entity::runtime::naming::EntityNames;
 
 use super::store;
 use crate::error::gql;
+use crate::schema::access::EntityAccess;
 use crate::schema::values::{ConnectionValue, PageInfoValue};
 use crate::schema::{args, ctx};
 
-pub fn field(e: &Arc<EntityDef>) -> Field {
-    let n = EntityNames::new(&e.name_singular, &e.name_plural);
-    let entity = e.clone();
+pub fn field(a: &Arc<EntityAccess>) -> Field {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let label = a.full.label_plural.clone();
+    let a = a.clone();
     Field::new(&n.query_many, TypeRef::named_nn(&n.connection), move |c| {
-        let e = entity.clone();
+        let a = a.clone();
         FieldFuture::new(async move {
             let config = &ctx::state(&c)?.config;
-            let list = args::list_args(&c, &e, config.max_page_size)?;
-            let page = store(&c)?.list(&e, &list, config.default_page_size).await.map_err(gql)?;
+            let row = ctx::row_filter(&c, &a.full)?;
+            let list = args::list_args(&c, &a.view, config.max_page_size)?.restrict(row.as_ref());
+            let page = store(&c)?.list(&a.view, &list, config.default_page_size).await.map_err(gql)?;
             let page_info = PageInfoValue {
                 has_next: page.has_next,
                 has_previous: page.has_previous,
@@ -42,5 +45,5 @@ pub fn field(e: &Arc<EntityDef>) -> Field {
     .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
     .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
     .argument(InputValue::new("search", TypeRef::named(TypeRef::STRING)))
-    .description(format!("{} as a Relay connection.", e.label_plural))
+    .description(format!("{label} as a Relay connection."))
 }

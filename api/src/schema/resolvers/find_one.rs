@@ -1,23 +1,24 @@
-//! `deal(id: ID!): Deal` — a live record of this tenant, or null.
+//! `deal(id: ID!): Deal` — a live record of this tenant within the caller's row rule, or null.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::meta::EntityDef;
 use entity::runtime::naming::EntityNames;
 
 use super::store;
 use crate::error::gql;
-use crate::schema::args;
+use crate::schema::access::EntityAccess;
+use crate::schema::{args, ctx};
 
-pub fn field(e: &Arc<EntityDef>) -> Field {
-    let n = EntityNames::new(&e.name_singular, &e.name_plural);
-    let e = e.clone();
+pub fn field(a: &Arc<EntityAccess>) -> Field {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let a = a.clone();
     Field::new(&n.query_one, TypeRef::named(&n.type_name), move |c| {
-        let e = e.clone();
+        let a = a.clone();
         FieldFuture::new(async move {
             let id = args::id(&c)?;
-            let record = store(&c)?.get(&e, &id).await.map_err(gql)?;
+            let row = ctx::row_filter(&c, &a.full)?;
+            let record = store(&c)?.get(&a.full, &id, row.as_ref()).await.map_err(gql)?;
             Ok(record.map(FieldValue::owned_any))
         })
     })

@@ -1,34 +1,39 @@
 //! Relations: the to-one side (`deal.contact`) through the record loader, and the reverse side
 //! (`contact.deals` connection, or `passport.person` for ONE_TO_ONE) through the reverse
-//! loader, which fetches every parent's page in one statement.
+//! loader, which fetches every parent's page in one statement. Both apply the caller's row
+//! rule of the related entity, so a relation never reveals a record the caller cannot read.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::meta::{FieldDef, ReverseRelation, TenantMeta};
+use entity::runtime::meta::{FieldDef, ReverseRelation};
 use entity::runtime::naming::EntityNames;
 use entity::runtime::store::{Record, Store};
 
+use crate::error::ApiError;
+use crate::schema::access::EntityAccess;
 use crate::schema::loader::{ReverseKey, ReverseSpec, load_error};
 use crate::schema::values::{ConnectionValue, PageInfoValue, parent};
 use crate::schema::{args, ctx};
 
-/// `deal.contact: Contact` — null when unset, deleted, or not of the target entity.
-pub fn to_one(meta: &Arc<TenantMeta>, f: &FieldDef) -> Field {
-    let target_id = f.related_entity_id.clone().unwrap_or_default();
-    let type_name = meta
-        .entity_by_id(&target_id)
-        .map(|e| EntityNames::new(&e.name_singular, &e.name_plural).type_name)
-        .unwrap_or_default();
+/// `deal.contact: Contact` — null when unset, deleted, outside the caller's row rule, or not
+/// of the target entity.
+pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
+    let type_name = EntityNames::new(&target.full.name_singular, &target.full.name_plural).type_name;
     let key = f.key.clone();
+    let target = target.clone();
     Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
         let key = key.clone();
-        let target_id = target_id.clone();
+        let target = target.clone();
         FieldFuture::new(async move {
             let r = parent::<Record>(&c)?;
             let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
             let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
-            let found = loaded.map_err(load_error)?.filter(|t| t.entity_id == target_id);
+            let row = ctx::row_filter(&c, &target.full)?;
+            let found = loaded
+                .map_err(load_error)?
+                .filter(|t| t.entity_id == target.full.id)
+                .filter(|t| row.as_ref().is_none_or(|f| f.matches(t)));
             Ok(found.map(FieldValue::owned_any))
         })
     })
@@ -36,38 +41,42 @@ pub fn to_one(meta: &Arc<TenantMeta>, f: &FieldDef) -> Field {
 }
 
 /// The reverse side of a relation on its target type.
-pub fn reverse(rev: &ReverseRelation) -> Field {
-    let source = rev.source.clone();
-    let names = EntityNames::new(&source.name_singular, &source.name_plural);
+pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
+    let names = EntityNames::new(&source.full.name_singular, &source.full.name_plural);
     let field = rev.field.clone();
     let one_to_one = rev.one_to_one;
     let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
+    let description = format!("{} whose `{}` is this record.", source.full.label_plural, field.graphql_name);
+    let source = source.clone();
     let mut f = Field::new(&rev.name, ty, move |c| {
         let source = source.clone();
         let field = field.clone();
         FieldFuture::new(async move {
             let state = ctx::state(&c)?;
             let parent_id = parent::<Record>(&c)?.id.clone();
-            let mut list = if one_to_one {
-                Default::default()
+            let list = if one_to_one {
+                entity::runtime::store::ListArgs {
+                    order: args::order(&c, &source.view)?,
+                    ..Default::default()
+                }
             } else {
-                args::list_args(&c, &source, state.config.max_page_size)?
+                args::list_args(&c, &source.view, state.config.max_page_size)?
             };
             if list.last.is_some() || list.before.is_some() {
-                return Err(crate::error::ApiError::BadRequest(
+                return Err(ApiError::BadRequest(
                     "nested connections page forwards only (`first`/`after`)".into(),
                 )
-                .to_graphql());
+                .into());
             }
+            let list = list.restrict(ctx::row_filter(&c, &source.full)?.as_ref());
             let limit = if one_to_one { 1 } else { list.first.unwrap_or(state.config.default_page_size) };
-            if list.order.is_empty() {
-                list.order = args::order(&c, &source)?;
-            }
             let order = list.order.clone();
             let after = list.after.clone();
+            // Batches are per relation, arguments and caller (row rules differ per user).
+            let user = &ctx::principal(&c)?.user_id;
             let spec = Arc::new(ReverseSpec {
-                key: format!("{}|{}", field.id, args::args_key(&c)),
-                source,
+                key: format!("{}|{}|{}", field.id, user, args::args_key(&c)),
+                source: source.view.clone(),
                 field,
                 args: list,
                 limit,
@@ -104,5 +113,5 @@ pub fn reverse(rev: &ReverseRelation) -> Field {
             .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
             .argument(InputValue::new("search", TypeRef::named(TypeRef::STRING)));
     }
-    f.description(format!("{} whose `{}` is this record.", rev.source.label_plural, rev.field.graphql_name))
+    f.description(description)
 }

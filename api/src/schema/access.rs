@@ -1,0 +1,81 @@
+//! A role's view of the tenant's metadata: which entities it may read, which fields it sees
+//! and which it may write, and which operations it may run. The schema builder generates
+//! types from these views (so a `none` field or an unreadable entity is simply absent), and
+//! the resolvers parse arguments against them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use entity::runtime::meta::{EntityDef, FieldType, ReverseRelation, TenantMeta};
+use entity::runtime::policy::{Action, FieldAccess, Permissions};
+
+/// One readable entity as a role sees it.
+#[derive(Debug)]
+pub struct EntityAccess {
+    /// The whole definition (writes validate against it; row rules parse against it).
+    pub full: Arc<EntityDef>,
+    /// Only the fields the role may read (and relations whose target it may read).
+    pub view: Arc<EntityDef>,
+    /// The fields the role may write.
+    pub writable: Arc<EntityDef>,
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+/// A role's view of all entities.
+pub struct SchemaAccess {
+    pub meta: Arc<TenantMeta>,
+    pub permissions: Arc<Permissions>,
+    pub entities: Vec<Arc<EntityAccess>>,
+    by_id: HashMap<String, usize>,
+}
+
+impl SchemaAccess {
+    pub fn new(meta: Arc<TenantMeta>, permissions: Arc<Permissions>) -> Self {
+        let readable = |e: &EntityDef| permissions.can(e, Action::Read);
+        let mut entities = Vec::new();
+        for e in meta.entities.iter().filter(|e| readable(e)) {
+            let visible = |f: &entity::runtime::meta::FieldDef| {
+                let target_ok = f.ty != FieldType::Relation
+                    || f.related_entity_id
+                        .as_deref()
+                        .and_then(|t| meta.entity_by_id(t))
+                        .is_some_and(|t| readable(t));
+                target_ok && permissions.field(e, f) != FieldAccess::None
+            };
+            let mut view = (**e).clone();
+            view.fields.retain(visible);
+            let mut writable = view.clone();
+            writable.fields.retain(|f| permissions.field(e, f) == FieldAccess::Write);
+            entities.push(Arc::new(EntityAccess {
+                full: e.clone(),
+                view: Arc::new(view),
+                writable: Arc::new(writable),
+                create: permissions.can(e, Action::Create),
+                update: permissions.can(e, Action::Update),
+                delete: permissions.can(e, Action::Delete),
+            }));
+        }
+        let by_id = entities.iter().enumerate().map(|(i, a)| (a.full.id.clone(), i)).collect();
+        SchemaAccess { meta, permissions, entities, by_id }
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&Arc<EntityAccess>> {
+        self.by_id.get(id).map(|&i| &self.entities[i])
+    }
+
+    /// The reverse relations shown on `target`: named from the full metadata (so names do not
+    /// shift with a role's view), kept only when the role sees the source and its field.
+    pub fn reverse_relations(&self, target_id: &str) -> Vec<(ReverseRelation, Arc<EntityAccess>)> {
+        self.meta
+            .reverse_relations(target_id)
+            .into_iter()
+            .filter_map(|r| {
+                let source = self.entity(&r.source.id)?.clone();
+                source.view.field_by_key(&r.field.key)?;
+                Some((r, source))
+            })
+            .collect()
+    }
+}
