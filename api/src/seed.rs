@@ -7,7 +7,7 @@ use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::definitions::{Definitions, EntityInput};
 use entity::runtime::meta::TenantMeta;
-use entity::runtime::store::Store;
+use entity::runtime::store::{Caller, Store};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
@@ -92,7 +92,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
         ("Initech", "https://initech.example", "Software", 85),
     ] {
         let input = obj(json!({"name": name, "website": site, "industry": industry, "employees": n}));
-        companies.push(store.create(&meta, &company, &input, None, &actor, None).await?.id);
+        companies.push(store.create(&meta, &company, &input, None, Caller::unrestricted(&actor)).await?.id);
     }
     let mut contacts = Vec::new();
     for (i, (name, email)) in [
@@ -107,7 +107,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     {
         let input = obj(json!({"fullName": name, "email": email, "phone": "+1 555 010 0000",
                                "company": companies[i % companies.len()]}));
-        contacts.push(store.create(&meta, &contact, &input, None, &actor, None).await?.id);
+        contacts.push(store.create(&meta, &contact, &input, None, Caller::unrestricted(&actor)).await?.id);
     }
     for (i, (title, amount, stage, date)) in [
         ("Robot arms for line 3", "48000.00", "Proposal", "2026-12-15"),
@@ -122,7 +122,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     {
         let input = obj(json!({"title": title, "amount": amount, "stage": stage, "closeDate": date,
                                "contact": contacts[i % contacts.len()]}));
-        store.create(&meta, &deal, &input, None, &actor, None).await?;
+        store.create(&meta, &deal, &input, None, Caller::unrestricted(&actor)).await?;
     }
     state.dispatcher.wake();
     Ok(Some(DemoLogin {

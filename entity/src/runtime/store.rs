@@ -102,6 +102,20 @@ impl ListArgs {
     }
 }
 
+/// Who writes, and the row rule their writes must stay within.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub actor: &'a Actor,
+    pub row: Option<&'a Filter>,
+}
+
+impl<'a> Caller<'a> {
+    /// A caller without a row rule (owners, the system).
+    pub fn unrestricted(actor: &'a Actor) -> Self {
+        Caller { actor, row: None }
+    }
+}
+
 /// Refuses a write whose result the caller could not see (like SQL's `WITH CHECK`).
 fn check_visible(row: Option<&Filter>, r: &Record) -> Result<()> {
     match row {
@@ -415,9 +429,9 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         input: &Map<String, Value>,
         owner: Option<String>,
-        actor: &Actor,
-        row: Option<&Filter>,
+        caller: Caller<'_>,
     ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
@@ -483,9 +497,9 @@ impl<'a> Store<'a> {
         id: &str,
         input: &Map<String, Value>,
         owner: Option<String>,
-        actor: &Actor,
-        row: Option<&Filter>,
+        caller: Caller<'_>,
     ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let old = fetch_one(&txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
@@ -546,9 +560,9 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         id: &str,
         deleted: bool,
-        actor: &Actor,
-        row: Option<&Filter>,
+        caller: Caller<'_>,
     ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::EntityNames;
+use entity::runtime::store::Caller;
 
 use super::store;
 use crate::error::gql;
@@ -22,8 +23,10 @@ pub fn field(meta: &Arc<TenantMeta>, a: &Arc<EntityAccess>) -> Field {
             let (input, owner) = args::record_input(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
-            let record =
-                store(&c)?.create(&meta, &a.full, &input, owner, &actor, row.as_ref()).await.map_err(gql)?;
+            let record = store(&c)?
+                .create(&meta, &a.full, &input, owner, Caller { actor: &actor, row: row.as_ref() })
+                .await
+                .map_err(gql)?;
             ctx::state(&c)?.dispatcher.wake();
             Ok(Some(FieldValue::owned_any(record)))
         })

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::EntityNames;
+use entity::runtime::store::Caller;
 
 use super::store;
 use crate::error::gql;
@@ -29,7 +30,7 @@ pub fn field(meta: &Arc<TenantMeta>, a: &Arc<EntityAccess>, deleted: bool) -> Fi
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
             let record = store(&c)?
-                .set_deleted(&meta, &a.full, &id, deleted, &actor, row.as_ref())
+                .set_deleted(&meta, &a.full, &id, deleted, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
             ctx::state(&c)?.dispatcher.wake();

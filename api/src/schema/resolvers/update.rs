@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::EntityNames;
+use entity::runtime::store::Caller;
 
 use super::store;
 use crate::error::gql;
@@ -25,7 +26,7 @@ pub fn field(meta: &Arc<TenantMeta>, a: &Arc<EntityAccess>) -> Field {
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
             let record = store(&c)?
-                .update(&meta, &a.full, &id, &input, owner, &actor, row.as_ref())
+                .update(&meta, &a.full, &id, &input, owner, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
             ctx::state(&c)?.dispatcher.wake();
