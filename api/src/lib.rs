@@ -2,6 +2,7 @@
 //! dynamic GraphQL schema (builder, registry, resolvers) and the demo seed. The binary in
 //! `main.rs` is a thin CLI over `server`.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -13,8 +13,12 @@ pub enum BusEvent {
     Record(Arc<ChangeEvent>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
-    /// A session was revoked (logout, forced logout): its sockets close now.
+    /// A session or API key was revoked (logout, forced logout, key revoked): its sockets
+    /// close now.
     SessionRevoked { session_id: String },
+    /// A role's permissions or a user's role changed: affected sockets reconnect to get the
+    /// schema their access now allows.
+    AccessChanged { tenant_id: String, role_id: Option<String>, user_id: Option<String> },
 }
 
 /// A cloneable handle to the bus.

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use chrono::{Duration, Utc};
 use entity::FieldError;
 use entity::models::{role, session, tenant, user};
+use entity::runtime::audit::{self, Actor};
 use jobs::BusEvent;
 use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -80,6 +81,26 @@ pub fn default_roles() -> [(&'static str, &'static str, serde_json::Value); 3] {
 
 const LOGIN_FAILED: &str = "invalid tenant, email or password";
 
+/// Whether `s` looks like an email address.
+pub fn is_email(s: &str) -> bool {
+    EMAIL.is_match(s) && s.len() <= 320
+}
+
+/// Appends an authentication event to the tenant's audit trail inside `txn`.
+async fn audit_auth(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_id: Option<&str>,
+    action: &str,
+    changes: serde_json::Value,
+) -> Result<(), ApiError> {
+    let actor = Actor { user_id: user_id.map(str::to_owned), ..Actor::default() };
+    let entry = audit::Entry { action, object_type: "session", object_id: user_id, changes };
+    audit::append(txn, state.db.dialect, tenant_id, &actor, &entry).await?;
+    Ok(())
+}
+
 /// Creates a tenant, its default roles, the owner user and a first session.
 pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload, ApiError> {
     let mut errors = Vec::new();
@@ -94,7 +115,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
         ));
     }
     let email = input.email.trim().to_lowercase();
-    if !EMAIL.is_match(&email) || email.len() > 320 {
+    if !is_email(&email) {
         errors.push(FieldError::new("email", "must be an email address"));
     }
     if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
@@ -155,12 +176,16 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
         password_hash: Set(password_hash),
         role_id: Set(owner_role),
         is_active: Set(true),
+        invite_hash: Set(None),
+        invite_expires_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
     .await?;
     let payload = open_session(state, &txn, &t, &u, "owner").await?;
+    audit_auth(state, &txn, &t.id, Some(&u.id), "tenant.signup", json!({"slug": t.slug, "email": u.email}))
+        .await?;
     txn.commit().await.map_err(ApiError::from)?;
     tracing::info!(tenant = %t.slug, "tenant signed up");
     Ok(payload)
@@ -187,17 +212,33 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
         None => None,
     };
     let ok = password::verify(&input.password, u.as_ref().map(|u| u.password_hash.as_str())).await?;
-    let (Some(t), Some(u)) = (t, u) else {
+    let Some(t) = t else { return Err(ApiError::Unauthenticated(LOGIN_FAILED.into())) };
+    let Some(u) = u.filter(|u| ok && u.is_active) else {
+        let txn = state.db.begin_tenant(&t.id, true).await?;
+        audit_auth(state, &txn, &t.id, None, "auth.login_failed", json!({"email": email})).await?;
+        txn.commit().await?;
         return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
     };
-    if !ok || !u.is_active {
-        return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
-    }
     let txn = state.db.begin_tenant(&t.id, true).await?;
     let role = role_name(&txn, &u.role_id).await?;
     let payload = open_session(state, &txn, &t, &u, &role).await?;
+    audit_auth(state, &txn, &t.id, Some(&u.id), "auth.login", json!({})).await?;
     txn.commit().await.map_err(ApiError::from)?;
     Ok(payload)
+}
+
+/// Opens a session for a user inside `txn` (after accepting an invitation).
+pub async fn open_session_for(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    u: &user::Model,
+) -> Result<AuthPayload, ApiError> {
+    let t = tenant::Entity::find_by_id(u.tenant_id.clone())
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
+    let role = role_name(txn, &u.role_id).await?;
+    open_session(state, txn, &t, u, &role).await
 }
 
 /// Rotates a refresh token: the presented one dies, a new pair is issued.
@@ -217,9 +258,12 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
         if let Some(s) = stolen {
             tracing::warn!(session = %s.id, "rotated refresh token reused: revoking the session");
             let sid = s.id.clone();
+            let user_id = s.user_id.clone();
             let mut am: session::ActiveModel = s.into();
             am.revoked_at = Set(Some(Utc::now()));
             am.update(&txn).await?;
+            audit_auth(state, &txn, tenant_id, Some(&user_id), "auth.refresh_reuse", json!({"session": sid}))
+                .await?;
             txn.commit().await.map_err(ApiError::from)?;
             state.bus.publish(BusEvent::SessionRevoked { session_id: sid });
         }
@@ -262,6 +306,8 @@ pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
         .filter(session::Column::Id.eq(&p.session_id))
         .filter(session::Column::TenantId.eq(&p.tenant_id))
         .exec(&txn)
+        .await?;
+    audit_auth(state, &txn, &p.tenant_id, Some(&p.user_id), "auth.logout", json!({"session": p.session_id}))
         .await?;
     txn.commit().await?;
     state.bus.publish(BusEvent::SessionRevoked { session_id: p.session_id.clone() });

@@ -84,6 +84,13 @@ async fn execute(
     batch: BatchRequest,
     via_get: bool,
 ) -> HttpResponse {
+    if let BatchRequest::Batch(items) = &batch
+        && items.len() > state.config.max_batch
+    {
+        let e =
+            ApiError::BadRequest(format!("a batch may carry at most {} operations", state.config.max_batch));
+        return error_response(headers, rid, StatusCode::BAD_REQUEST, &e);
+    }
     if via_get && batch.iter().any(is_mutation) {
         let e = ApiError::BadRequest("mutations must be sent with POST".into());
         let mut resp = error_response(headers, rid, StatusCode::METHOD_NOT_ALLOWED, &e);
@@ -154,10 +161,25 @@ fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
             "INTERNAL".to_owned()
         }
         _ => {
-            // Asking the public schema for a tenant operation means "sign in first".
             let root_unknown = e.message.starts_with("Unknown field")
                 && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
-            let code = if anonymous && root_unknown { "UNAUTHENTICATED" } else { "BAD_REQUEST" };
+            let platform_op = root_unknown && {
+                let name = e.message.split('"').nth(1).unwrap_or_default();
+                entity::runtime::naming::platform_root_fields().contains(name)
+            };
+            let too_complex = e.message.starts_with("Query is nested too deep")
+                || e.message.starts_with("Query is too complex");
+            let code = if anonymous && root_unknown {
+                // Asking the public schema for a tenant operation means "sign in first".
+                "UNAUTHENTICATED"
+            } else if platform_op {
+                // A platform operation missing from this role's schema: the role may not run it.
+                "FORBIDDEN"
+            } else if too_complex {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_REQUEST"
+            };
             ext.set("code", code);
             code.to_owned()
         }

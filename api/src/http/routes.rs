@@ -7,11 +7,38 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use axum::http::{HeaderName, HeaderValue, Method};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
 use super::{graphql, ws};
 use crate::state::AppState;
 
+/// Cross-origin browser calls are allowed only from configured origins.
+fn cors(state: &AppState) -> CorsLayer {
+    let any = state.config.allowed_origins.iter().any(|o| o == "*");
+    let origin = if any {
+        AllowOrigin::any()
+    } else {
+        let list: Vec<HeaderValue> = state
+            .config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect();
+        AllowOrigin::list(list)
+    };
+    CorsLayer::new().allow_origin(origin).allow_methods([Method::GET, Method::POST]).allow_headers([
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::CONTENT_TYPE,
+        axum::http::header::ACCEPT,
+        HeaderName::from_static("x-api-key"),
+        HeaderName::from_static("x-request-id"),
+    ])
+}
+
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    let cors = cors(&state);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
@@ -19,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(cors)
         .with_state(state)
 }
 

@@ -12,7 +12,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
@@ -29,6 +29,18 @@ pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether a browser may open a socket from `Origin`: no Origin (not a browser), the same
+/// origin as the `Host`, or one on the configured allow-list. Blocks cross-site websocket
+/// hijacking from pages the operator has not listed.
+pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let same = origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host);
+    same || state.config.origin_allowed(origin)
+}
+
 /// `GET /graphql/ws`.
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -36,6 +48,9 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !origin_ok(&state, &headers) {
+        return (axum::http::StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
     let rid = RequestId::from_headers(&headers);
     let max = state.config.max_body_bytes;
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -130,6 +145,13 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
                 }
                 Ok(BusEvent::MetadataChanged { tenant_id, .. }) if tenant_id == principal.tenant_id => {
                     return close(&mut sink, CLOSE_SCHEMA_CHANGED, "schema changed; reconnect").await;
+                }
+                Ok(BusEvent::AccessChanged { tenant_id, role_id, user_id })
+                    if tenant_id == principal.tenant_id
+                        && (role_id.as_deref() == Some(&principal.role_id)
+                            || user_id.as_deref() == Some(&principal.user_id)) =>
+                {
+                    return close(&mut sink, CLOSE_SCHEMA_CHANGED, "access changed; reconnect").await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 _ => {}

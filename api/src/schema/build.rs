@@ -75,6 +75,11 @@ pub fn build_tenant_schema(
     for f in platform::tenant_queries(&access) {
         query = query.field(f);
     }
+    if permissions.admin {
+        for f in super::admin::queries() {
+            query = query.field(f);
+        }
+    }
     let mut mutation = Object::new(t::MUTATION);
     for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(&access)) {
         mutation = mutation.field(f);
@@ -104,7 +109,10 @@ pub fn build_tenant_schema(
         b = b.register(subscription);
     }
     b = common::register(b);
-    for ty in platform::public_types().into_iter().chain(platform::tenant_types()).chain(types) {
+    let admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
+    for ty in
+        platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
+    {
         b = b.register(ty);
     }
     finish(b, options)

@@ -6,6 +6,7 @@
 //! caches one compiled schema per tenant and metadata version.
 
 pub mod access;
+pub mod admin;
 pub mod args;
 pub mod build;
 pub mod common;

@@ -144,6 +144,7 @@ pub fn public_mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
         .description("Exchanges a refresh token for a new pair; the old refresh token stops working."),
+        super::admin::accept_invite(),
     ]
 }
 
@@ -380,8 +381,10 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         })
         .description("Revokes this session now: its access token stops working at once."),
     ];
+    fields.push(super::admin::revoke_sessions());
     if access.permissions.admin {
         fields.extend(definition_mutations());
+        fields.extend(super::admin::mutations());
     }
     fields
 }

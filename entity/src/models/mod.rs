@@ -2,6 +2,7 @@
 //! definitions, the change-event outbox). Tenant records themselves are read and written by
 //! `runtime::store` with compiled SQL, because their columns are defined at runtime.
 
+pub mod api_key;
 pub mod entity_def;
 pub mod field_def;
 pub mod outbox;

@@ -12,6 +12,9 @@ pub struct Model {
     pub password_hash: String,
     pub role_id: String,
     pub is_active: bool,
+    /// SHA-256 of a pending invitation token (cleared when accepted).
+    pub invite_hash: Option<String>,
+    pub invite_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

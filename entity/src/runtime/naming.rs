@@ -40,6 +40,17 @@ pub mod types {
     pub const SELECT_FILTER: &str = "SelectFilter";
     pub const MULTI_SELECT_FILTER: &str = "MultiSelectFilter";
     pub const ID_FILTER: &str = "IdFilter";
+    pub const ROLE: &str = "Role";
+    pub const ROLE_INPUT: &str = "RoleInput";
+    pub const UPDATE_ROLE_INPUT: &str = "UpdateRoleInput";
+    pub const INVITE: &str = "Invite";
+    pub const API_KEY: &str = "ApiKey";
+    pub const API_KEY_PAYLOAD: &str = "ApiKeyPayload";
+    pub const AUDIT_ENTRY: &str = "AuditEntry";
+    pub const AUDIT_CONNECTION: &str = "AuditConnection";
+    pub const AUDIT_EDGE: &str = "AuditEdge";
+    pub const AUDIT_FILTER: &str = "AuditFilter";
+    pub const AUDIT_VERIFICATION: &str = "AuditVerification";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &[
@@ -90,6 +101,18 @@ pub mod fields {
     pub const REMOVE_FIELD: &str = "removeField";
     pub const DELETE_ENTITY: &str = "deleteEntity";
     pub const TENANT_SCHEMA_SDL: &str = "tenantSchemaSdl";
+    pub const USERS: &str = "users";
+    pub const INVITE_USER: &str = "inviteUser";
+    pub const ASSIGN_ROLE: &str = "assignRole";
+    pub const ROLES: &str = "roles";
+    pub const CREATE_ROLE: &str = "createRole";
+    pub const UPDATE_ROLE: &str = "updateRole";
+    pub const DELETE_ROLE: &str = "deleteRole";
+    pub const API_KEYS: &str = "apiKeys";
+    pub const CREATE_API_KEY: &str = "createApiKey";
+    pub const REVOKE_API_KEY: &str = "revokeApiKey";
+    pub const AUDIT_LOG: &str = "auditLog";
+    pub const VERIFY_AUDIT_CHAIN: &str = "verifyAuditChain";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "users",

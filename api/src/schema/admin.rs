@@ -1,0 +1,369 @@
+//! GraphQL for tenant administration: `users`, `inviteUser`, `assignRole`, `revokeSessions`,
+//! `roles`, `createRole`, `updateRole`, `deleteRole`, `apiKeys`, `createApiKey`,
+//! `revokeApiKey`, `auditLog`, `verifyAuditChain`, and the public `acceptInvite`. Only
+//! administrator roles have these in their schema (`revokeSessions` also lets anyone end their
+//! own sessions); the resolvers check again.
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entity::models::{api_key, role};
+use entity::runtime::audit::{AuditFilter, AuditRow, Verification};
+use entity::runtime::naming::{fields as f, types as t};
+
+use super::args::arg_json;
+use super::ctx;
+use super::values::{PageInfoValue, parent};
+use crate::admin::{self, Invite, RoleInput};
+use crate::error::ApiError;
+
+fn sync_field<T: 'static>(name: &str, ty: TypeRef, get: fn(&T) -> Option<Value>) -> Field {
+    Field::new(name, ty, move |c| match parent::<T>(&c) {
+        Ok(p) => FieldFuture::Value(get(p).map(FieldValue::value)),
+        Err(e) => FieldFuture::new(async move { Err::<Option<Value>, _>(e) }),
+    })
+}
+
+fn s(v: &str) -> Option<Value> {
+    Some(Value::from(v.to_owned()))
+}
+
+fn ts(v: &chrono::DateTime<chrono::Utc>) -> Option<Value> {
+    Some(Value::from(entity::runtime::time::format(v)))
+}
+
+fn json(v: &serde_json::Value) -> Option<Value> {
+    Value::from_json(v.clone()).ok()
+}
+
+/// A page of the audit log.
+struct AuditPage {
+    rows: Vec<AuditRow>,
+    page_info: PageInfoValue,
+    total: i64,
+}
+
+fn cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("audit:{seq}"))
+}
+
+fn decode_cursor(c: &str) -> Result<i64, ApiError> {
+    let bad = || ApiError::BadRequest("invalid cursor".into());
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
+    text.strip_prefix("audit:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+}
+
+/// Types of the administration operations.
+pub fn types() -> Vec<Type> {
+    let id = || TypeRef::named_nn(TypeRef::ID);
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    let opt = || TypeRef::named(TypeRef::STRING);
+    let time = || TypeRef::named_nn(t::DATE_TIME);
+    let opt_time = || TypeRef::named(t::DATE_TIME);
+    vec![
+        Object::new(t::ROLE)
+            .field(sync_field::<role::Model>("id", id(), |r| s(&r.id)))
+            .field(sync_field::<role::Model>("name", string(), |r| s(&r.name)))
+            .field(sync_field::<role::Model>("description", opt(), |r| r.description.as_deref().and_then(s)))
+            .field(sync_field::<role::Model>("permissions", TypeRef::named_nn(t::JSON), |r| {
+                json(&r.permissions)
+            }))
+            .field(sync_field::<role::Model>("isSystem", TypeRef::named_nn(TypeRef::BOOLEAN), |r| {
+                Some(Value::from(r.is_system))
+            }))
+            .field(sync_field::<role::Model>("createdAt", time(), |r| ts(&r.created_at)))
+            .into(),
+        InputObject::new(t::ROLE_INPUT)
+            .field(InputValue::new("name", string()))
+            .field(InputValue::new("description", opt()))
+            .field(InputValue::new("permissions", TypeRef::named_nn(t::JSON)))
+            .into(),
+        InputObject::new(t::UPDATE_ROLE_INPUT)
+            .field(InputValue::new("name", opt()))
+            .field(InputValue::new("description", opt()))
+            .field(InputValue::new("permissions", TypeRef::named(t::JSON)))
+            .into(),
+        Object::new(t::INVITE)
+            .field(Field::new("user", TypeRef::named_nn(t::USER), |c| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<Invite>(&c)?.user.clone())))
+                })
+            }))
+            .field(sync_field::<Invite>("token", string(), |i| s(&i.token)))
+            .field(sync_field::<Invite>("expiresAt", time(), |i| ts(&i.expires_at)))
+            .into(),
+        Object::new(t::API_KEY)
+            .field(sync_field::<api_key::Model>("id", id(), |k| s(&k.id)))
+            .field(sync_field::<api_key::Model>("name", string(), |k| s(&k.name)))
+            .field(sync_field::<api_key::Model>("roleId", id(), |k| s(&k.role_id)))
+            .field(sync_field::<api_key::Model>("prefix", string(), |k| s(&k.key_prefix)))
+            .field(sync_field::<api_key::Model>("createdAt", time(), |k| ts(&k.created_at)))
+            .field(sync_field::<api_key::Model>("revokedAt", opt_time(), |k| {
+                k.revoked_at.as_ref().and_then(ts)
+            }))
+            .into(),
+        Object::new(t::API_KEY_PAYLOAD)
+            .field(sync_field::<(String, api_key::Model)>("key", string(), |(k, _)| s(k)))
+            .field(Field::new("apiKey", TypeRef::named_nn(t::API_KEY), |c| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<(String, api_key::Model)>(&c)?.1.clone())))
+                })
+            }))
+            .into(),
+        Object::new(t::AUDIT_ENTRY)
+            .field(sync_field::<AuditRow>("id", id(), |a| Some(Value::from(a.id.to_string()))))
+            .field(sync_field::<AuditRow>("seq", TypeRef::named_nn(TypeRef::INT), |a| {
+                Some(Value::from(a.seq))
+            }))
+            .field(sync_field::<AuditRow>("at", time(), |a| ts(&a.at)))
+            .field(sync_field::<AuditRow>("actorUserId", TypeRef::named(TypeRef::ID), |a| {
+                a.actor.user_id.as_deref().and_then(s)
+            }))
+            .field(sync_field::<AuditRow>("actorApiKeyId", TypeRef::named(TypeRef::ID), |a| {
+                a.actor.api_key_id.as_deref().and_then(s)
+            }))
+            .field(sync_field::<AuditRow>("requestId", opt(), |a| a.actor.request_id.as_deref().and_then(s)))
+            .field(sync_field::<AuditRow>("action", string(), |a| s(&a.action)))
+            .field(sync_field::<AuditRow>("objectType", string(), |a| s(&a.object_type)))
+            .field(sync_field::<AuditRow>("objectId", opt(), |a| a.object_id.as_deref().and_then(s)))
+            .field(sync_field::<AuditRow>("changes", TypeRef::named_nn(t::JSON), |a| json(&a.changes)))
+            .field(sync_field::<AuditRow>("prevHash", string(), |a| s(&a.prev_hash)))
+            .field(sync_field::<AuditRow>("hash", string(), |a| s(&a.hash)))
+            .into(),
+        Object::new(t::AUDIT_EDGE)
+            .field(sync_field::<AuditRow>("cursor", string(), |a| Some(Value::from(cursor(a.seq)))))
+            .field(Field::new("node", TypeRef::named_nn(t::AUDIT_ENTRY), |c| {
+                FieldFuture::new(
+                    async move { Ok(Some(FieldValue::owned_any(parent::<AuditRow>(&c)?.clone()))) },
+                )
+            }))
+            .into(),
+        Object::new(t::AUDIT_CONNECTION)
+            .field(Field::new("edges", TypeRef::named_nn_list_nn(t::AUDIT_EDGE), |c| {
+                FieldFuture::new(async move {
+                    let p = parent::<AuditPage>(&c)?;
+                    Ok(Some(FieldValue::list(p.rows.iter().cloned().map(FieldValue::owned_any))))
+                })
+            }))
+            .field(Field::new("nodes", TypeRef::named_nn_list_nn(t::AUDIT_ENTRY), |c| {
+                FieldFuture::new(async move {
+                    let p = parent::<AuditPage>(&c)?;
+                    Ok(Some(FieldValue::list(p.rows.iter().cloned().map(FieldValue::owned_any))))
+                })
+            }))
+            .field(Field::new("pageInfo", TypeRef::named_nn(t::PAGE_INFO), |c| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<AuditPage>(&c)?.page_info.clone())))
+                })
+            }))
+            .field(sync_field::<AuditPage>("totalCount", TypeRef::named_nn(TypeRef::INT), |p| {
+                Some(Value::from(p.total))
+            }))
+            .into(),
+        InputObject::new(t::AUDIT_FILTER)
+            .field(InputValue::new("action", opt()))
+            .field(InputValue::new("objectType", opt()))
+            .field(InputValue::new("objectId", opt()))
+            .field(InputValue::new("actorUserId", TypeRef::named(TypeRef::ID)))
+            .field(InputValue::new("from", TypeRef::named(t::DATE_TIME)))
+            .field(InputValue::new("to", TypeRef::named(t::DATE_TIME)))
+            .into(),
+        Object::new(t::AUDIT_VERIFICATION)
+            .field(sync_field::<Verification>("ok", TypeRef::named_nn(TypeRef::BOOLEAN), |v| {
+                Some(Value::from(v.ok))
+            }))
+            .field(sync_field::<Verification>("checked", TypeRef::named_nn(TypeRef::INT), |v| {
+                Some(Value::from(v.checked))
+            }))
+            .field(sync_field::<Verification>("firstBrokenSeq", TypeRef::named(TypeRef::INT), |v| {
+                v.first_broken_seq.map(Value::from)
+            }))
+            .field(sync_field::<Verification>("firstBrokenId", TypeRef::named(TypeRef::ID), |v| {
+                v.first_broken_id.map(|i| Value::from(i.to_string()))
+            }))
+            .field(sync_field::<Verification>("reason", opt(), |v| v.reason.as_deref().and_then(s)))
+            .into(),
+    ]
+}
+
+fn arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
+    Ok(c.args.try_get(name)?.string()?.to_owned())
+}
+
+/// Runs an admin resolver body with the checks every one of them needs.
+macro_rules! admin_op {
+    ($c:ident, |$state:ident, $p:ident, $actor:ident| $body:expr) => {
+        FieldFuture::new(async move {
+            ctx::require_admin(&$c)?;
+            let $state = ctx::state(&$c)?;
+            let $p = ctx::principal(&$c)?;
+            let $actor = ctx::actor(&$c)?;
+            let _ = &$actor;
+            $body
+        })
+    };
+}
+
+/// Administration queries (administrators only).
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::USERS, TypeRef::named_nn_list_nn(t::USER), |c| {
+            admin_op!(c, |state, p, actor| {
+                let users = admin::users(state, p).await?;
+                Ok(Some(FieldValue::list(users.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .description("The tenant's users, invited ones included."),
+        Field::new(f::ROLES, TypeRef::named_nn_list_nn(t::ROLE), |c| {
+            admin_op!(c, |state, p, actor| {
+                let roles = admin::roles(state, p).await?;
+                Ok(Some(FieldValue::list(roles.into_iter().map(FieldValue::owned_any))))
+            })
+        }),
+        Field::new(f::API_KEYS, TypeRef::named_nn_list_nn(t::API_KEY), |c| {
+            admin_op!(c, |state, p, actor| {
+                let keys = admin::api_keys(state, p).await?;
+                Ok(Some(FieldValue::list(keys.into_iter().map(FieldValue::owned_any))))
+            })
+        }),
+        Field::new(f::AUDIT_LOG, TypeRef::named_nn(t::AUDIT_CONNECTION), |c| {
+            admin_op!(c, |state, p, actor| {
+                let filter: AuditFilter = match arg_json(&c, "filter")? {
+                    Some(j) => {
+                        serde_json::from_value(j).map_err(|e| ApiError::BadRequest(format!("filter: {e}")))?
+                    }
+                    None => AuditFilter::default(),
+                };
+                let max = state.config.max_page_size;
+                let first = match c.args.get("first") {
+                    Some(v) if !v.is_null() => u64::try_from(v.i64()?).ok().filter(|n| *n <= max),
+                    _ => Some(state.config.default_page_size),
+                }
+                .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
+                let after = match c.args.get("after") {
+                    Some(v) if !v.is_null() => Some(decode_cursor(v.string()?)?),
+                    _ => None,
+                };
+                let (rows, more, total) = admin::audit_log(state, p, &filter, first, after).await?;
+                let page_info = PageInfoValue {
+                    has_next: more,
+                    has_previous: after.is_some(),
+                    start: rows.first().map(|r| cursor(r.seq)),
+                    end: rows.last().map(|r| cursor(r.seq)),
+                };
+                Ok(Some(FieldValue::owned_any(AuditPage { rows, page_info, total })))
+            })
+        })
+        .argument(InputValue::new("filter", TypeRef::named(t::AUDIT_FILTER)))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
+        .description("The audit trail, newest first."),
+        Field::new(f::VERIFY_AUDIT_CHAIN, TypeRef::named_nn(t::AUDIT_VERIFICATION), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::verify_audit_chain(state, p).await?
+            ))))
+        })
+        .description("Recomputes the audit hash chain and reports the first entry that does not fit."),
+    ]
+}
+
+fn role_input(c: &ResolverContext<'_>) -> async_graphql::Result<RoleInput> {
+    let json = arg_json(c, "input")?.unwrap_or_default();
+    Ok(serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?)
+}
+
+/// Administration mutations (administrators only).
+pub fn mutations() -> Vec<Field> {
+    let id_arg = |n: &str| InputValue::new(n, TypeRef::named_nn(TypeRef::ID));
+    let string_arg = |n: &str| InputValue::new(n, TypeRef::named_nn(TypeRef::STRING));
+    vec![
+        Field::new(f::INVITE_USER, TypeRef::named_nn(t::INVITE), |c| {
+            admin_op!(c, |state, p, actor| {
+                let invite =
+                    admin::invite_user(state, p, &actor, &arg(&c, "email")?, &arg(&c, "roleId")?).await?;
+                Ok(Some(FieldValue::owned_any(invite)))
+            })
+        })
+        .argument(string_arg("email"))
+        .argument(id_arg("roleId"))
+        .description("Invites a user; hand them the token (shown once) to accept with `acceptInvite`."),
+        Field::new(f::ASSIGN_ROLE, TypeRef::named_nn(t::USER), |c| {
+            admin_op!(c, |state, p, actor| {
+                let u =
+                    admin::assign_role(state, p, &actor, &arg(&c, "userId")?, &arg(&c, "roleId")?).await?;
+                Ok(Some(FieldValue::owned_any(u)))
+            })
+        })
+        .argument(id_arg("userId"))
+        .argument(id_arg("roleId")),
+        Field::new(f::CREATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::create_role(state, p, &actor, role_input(&c)?).await?
+            ))))
+        })
+        .argument(InputValue::new("input", TypeRef::named_nn(t::ROLE_INPUT))),
+        Field::new(f::UPDATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::update_role(state, p, &actor, &arg(&c, "id")?, role_input(&c)?).await?
+            ))))
+        })
+        .argument(id_arg("id"))
+        .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_ROLE_INPUT))),
+        Field::new(f::DELETE_ROLE, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+            admin_op!(c, |state, p, actor| {
+                admin::delete_role(state, p, &actor, &arg(&c, "id")?).await?;
+                Ok(Some(Value::from(true)))
+            })
+        })
+        .argument(id_arg("id")),
+        Field::new(f::CREATE_API_KEY, TypeRef::named_nn(t::API_KEY_PAYLOAD), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::create_api_key(state, p, &actor, &arg(&c, "name")?, &arg(&c, "roleId")?).await?
+            ))))
+        })
+        .argument(string_arg("name"))
+        .argument(id_arg("roleId"))
+        .description("Creates an API key for `X-Api-Key`; the key is shown only in this response."),
+        Field::new(f::REVOKE_API_KEY, TypeRef::named_nn(t::API_KEY), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::revoke_api_key(state, p, &actor, &arg(&c, "id")?).await?
+            ))))
+        })
+        .argument(id_arg("id")),
+    ]
+}
+
+/// `revokeSessions(userId)`: administrators for anyone, everyone for themselves.
+pub fn revoke_sessions() -> Field {
+    Field::new(f::REVOKE_SESSIONS, TypeRef::named_nn(TypeRef::INT), |c| {
+        FieldFuture::new(async move {
+            let state = ctx::state(&c)?;
+            let p = ctx::principal(&c)?;
+            let user_id = arg(&c, "userId")?;
+            if user_id != p.user_id {
+                ctx::require_admin(&c)?;
+            }
+            let n = admin::revoke_sessions(state, p, &ctx::actor(&c)?, &user_id).await?;
+            Ok(Some(Value::from(n)))
+        })
+    })
+    .argument(InputValue::new("userId", TypeRef::named_nn(TypeRef::ID)))
+    .description("Ends every session of a user now (force logout); returns how many.")
+}
+
+/// The public `acceptInvite(token, password)`.
+pub fn accept_invite() -> Field {
+    Field::new(f::ACCEPT_INVITE, TypeRef::named_nn(t::AUTH_PAYLOAD), |c| {
+        FieldFuture::new(async move {
+            let payload =
+                admin::accept_invite(ctx::state(&c)?, &arg(&c, "token")?, &arg(&c, "password")?).await?;
+            Ok(Some(FieldValue::owned_any(payload)))
+        })
+    })
+    .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
+    .argument(InputValue::new("password", TypeRef::named_nn(TypeRef::STRING)))
+    .description("Accepts an invitation: sets the password and signs in.")
+}
