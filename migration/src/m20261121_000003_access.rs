@@ -88,6 +88,7 @@ fn rls_script() -> String {
     let mut s = format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN \
          CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; END $$;\n\
+         DO $$ BEGIN EXECUTE format('GRANT {APP_ROLE} TO %I', current_user); END $$;\n\
          GRANT USAGE ON SCHEMA public TO {APP_ROLE};\n\
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE};\n\
          ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;\n\
