@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250));
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
+        metrics: Default::default(),
         registry: Registry::new(config.schema_cache_size, config.schema_options()),
         public_schema: build_public_schema(&config.schema_options())?,
         config: config.clone(),

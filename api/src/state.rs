@@ -24,6 +24,8 @@ pub struct Inner {
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,
     pub registry: Registry,
+    /// Process metrics (`/metrics`).
+    pub metrics: crate::http::metrics::Metrics,
     /// The schema of requests without a credential (built once).
     pub public_schema: async_graphql::dynamic::Schema,
 }

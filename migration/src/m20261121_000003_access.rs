@@ -1,4 +1,5 @@
-//! Access control and the audit trail: API keys, user invitations, the append-only audit log
+//! Access control and the audit trail: API keys, user invitations, retired refresh tokens
+//! (reuse of any rotated token revokes its session), the append-only audit log
 //! with its per-tenant chain heads, and on PostgreSQL row-level security on every tenant table
 //! for the application role `alphery_app` (neither owner nor BYPASSRLS). The migrating user
 //! (the owner, used by migrations and the cross-tenant outbox dispatcher) keeps a policy of
@@ -44,6 +45,12 @@ CREATE TABLE api_keys (
     revoked_at {ts}
 );
 CREATE INDEX api_keys_tenant_idx ON api_keys (tenant_id);
+CREATE TABLE retired_refresh_tokens (
+    hash VARCHAR(64) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(36) NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    session_id VARCHAR(36) NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    retired_at {ts} NOT NULL
+);
 ALTER TABLE users ADD COLUMN invite_hash VARCHAR(64);
 ALTER TABLE users ADD COLUMN invite_expires_at {ts};
 CREATE INDEX users_invite_idx ON users (invite_hash);
@@ -134,6 +141,7 @@ impl MigrationTrait for Migration {
                 conn.execute_unprepared(&format!("ALTER TABLE {t} DISABLE ROW LEVEL SECURITY")).await?;
             }
         }
-        ddl::run(manager, "DROP TABLE audit_log;\nDROP TABLE audit_heads;\nDROP TABLE api_keys").await
+        ddl::run(manager, "DROP TABLE audit_log;\nDROP TABLE audit_heads;\nDROP TABLE retired_refresh_tokens;\nDROP TABLE api_keys")
+            .await
     }
 }

@@ -27,17 +27,19 @@ pub async fn hash(password: &str) -> Result<String, ApiError> {
 pub async fn verify(password: &str, phc: Option<&str>) -> Result<bool, ApiError> {
     // A real hash of a random password, computed once, to burn equal time.
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let phc = match phc {
-        Some(p) => p.to_owned(),
+    // Unknown accounts and unusable hashes (pending invitations) verify against the dummy,
+    // so they take as long as a wrong password and never match.
+    let usable = phc.filter(|p| PasswordHash::new(p).is_ok());
+    let (phc, real) = match usable {
+        Some(p) => (p.to_owned(), true),
         None => match DUMMY.get() {
-            Some(d) => d.clone(),
+            Some(d) => (d.clone(), false),
             None => {
                 let d = hash(&uuid::Uuid::new_v4().to_string()).await?;
-                DUMMY.get_or_init(|| d).clone()
+                (DUMMY.get_or_init(|| d).clone(), false)
             }
         },
     };
-    let known = phc.len();
     let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&phc).map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
@@ -45,5 +47,5 @@ pub async fn verify(password: &str, phc: Option<&str>) -> Result<bool, ApiError>
     })
     .await
     .map_err(|e| ApiError::Internal(format!("join: {e}")))??;
-    Ok(ok && known > 0)
+    Ok(ok && real)
 }

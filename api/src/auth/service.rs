@@ -8,6 +8,7 @@ use chrono::{Duration, Utc};
 use entity::FieldError;
 use entity::models::{role, session, tenant, user};
 use entity::runtime::audit::{self, Actor};
+use entity::runtime::sql::SqlBuf;
 use jobs::BusEvent;
 use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -250,11 +251,22 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
     let found = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&txn).await?;
     let Some(s) = found else {
         // A rotated token seen again: someone kept a copy. End that session.
-        let stolen = session::Entity::find()
-            .filter(session::Column::PreviousRefreshHash.eq(&hash))
-            .filter(session::Column::RevokedAt.is_null())
-            .one(&txn)
-            .await?;
+        let mut buf = SqlBuf::new(state.db.dialect);
+        buf.push("SELECT session_id FROM retired_refresh_tokens WHERE hash = ").bind(hash.clone());
+        let retired: Option<String> = txn
+            .query_one_raw(buf.into_statement())
+            .await?
+            .map(|r| r.try_get("", "session_id"))
+            .transpose()?;
+        let stolen = match retired {
+            Some(sid) => {
+                session::Entity::find_by_id(sid)
+                    .filter(session::Column::RevokedAt.is_null())
+                    .one(&txn)
+                    .await?
+            }
+            None => None,
+        };
         if let Some(s) = stolen {
             tracing::warn!(session = %s.id, "rotated refresh token reused: revoking the session");
             let sid = s.id.clone();
@@ -283,6 +295,12 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
         .ok_or_else(|| ApiError::Unauthenticated("tenant no longer exists".into()))?;
     let refresh_token = tokens::new_refresh_token(&t.id)?;
     let session_id = s.id.clone();
+    // Remember the retired token, so that presenting it again is recognised as theft.
+    let mut buf = SqlBuf::new(state.db.dialect);
+    buf.push("INSERT INTO retired_refresh_tokens (hash, tenant_id, session_id, retired_at) VALUES (");
+    buf.bind(hash.clone()).push(", ").bind(t.id.clone()).push(", ").bind(session_id.clone()).push(", ");
+    buf.bind_ts(entity::runtime::time::now()).push(")");
+    txn.execute_raw(buf.into_statement()).await?;
     let mut am: session::ActiveModel = s.into();
     am.previous_refresh_hash = Set(Some(hash));
     am.refresh_hash = Set(tokens::hash_refresh(&refresh_token));

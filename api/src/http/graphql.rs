@@ -77,6 +77,20 @@ fn is_mutation(r: &Request) -> bool {
     })
 }
 
+/// Counts the request and its errors.
+fn record(state: &AppState, response: &BatchResponse) {
+    state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let responses: &[Response] = match response {
+        BatchResponse::Single(r) => std::slice::from_ref(r),
+        BatchResponse::Batch(rs) => rs,
+    };
+    for e in responses.iter().flat_map(|r| &r.errors) {
+        if let Some(async_graphql::Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code")) {
+            state.metrics.error(code);
+        }
+    }
+}
+
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -130,6 +144,7 @@ async fn execute(
             }
         }
     }
+    record(state, &response);
     let (content_type, status) = if accepts_graphql_response(headers) {
         (GRAPHQL_RESPONSE, if failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK })
     } else {
@@ -168,7 +183,8 @@ fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
                 entity::runtime::naming::platform_root_fields().contains(name)
             };
             let too_complex = e.message.starts_with("Query is nested too deep")
-                || e.message.starts_with("Query is too complex");
+                || e.message.starts_with("Query is too complex")
+                || e.message.starts_with("The recursion depth of the query");
             let code = if anonymous && root_unknown {
                 // Asking the public schema for a tenant operation means "sign in first".
                 "UNAUTHENTICATED"

@@ -2,6 +2,7 @@
 //! over `graphql-transport-ws` (`ws`), and request ids and credentials (`request`).
 
 pub mod graphql;
+pub mod metrics;
 pub mod request;
 pub mod routes;
 pub mod ws;

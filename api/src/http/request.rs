@@ -14,6 +14,24 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Gives every request an `x-request-id` (a sane incoming one, or a new one) and returns it
+/// on every response, whatever the route.
+pub async fn propagate_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = RequestId::from_headers(req.headers());
+    let value = axum::http::HeaderValue::from_str(&id.0).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert("x-request-id", v.clone());
+    }
+    let mut resp = next.run(req).await;
+    if let Some(v) = value {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
 impl RequestId {
     /// Reuses a sane incoming `x-request-id`, else makes one.
     pub fn from_headers(headers: &HeaderMap) -> RequestId {

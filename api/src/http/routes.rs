@@ -45,8 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(super::metrics::handler))
         .layer(DefaultBodyLimit::max(limit))
         .layer(cors)
+        .layer(axum::middleware::from_fn(super::request::propagate_id))
         .with_state(state)
 }
 

@@ -80,6 +80,22 @@ fn credential_of(init: &Value) -> Credential {
     }
 }
 
+/// Counts an open socket for as long as it lives.
+struct OpenSocket(AppState);
+
+impl OpenSocket {
+    fn new(state: &AppState) -> Self {
+        state.metrics.ws_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OpenSocket(state.clone())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.metrics.ws_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, rid: RequestId) {
     let (mut sink, mut stream) = socket.split();
     let first = tokio::time::timeout(INIT_TIMEOUT, stream.next()).await;
@@ -106,6 +122,8 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
     let data = request::request_data(&state, &caller, &rid);
+    state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _open = OpenSocket::new(&state);
     // async-graphql-axum drives the protocol; its sink is a channel we drain into the real
     // socket, so this task can still close the socket with its own codes.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);

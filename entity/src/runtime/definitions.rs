@@ -310,44 +310,63 @@ fn build_field(
     f
 }
 
+/// A name collision in proposed metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The entity whose generated name or field collides.
+    pub entity: String,
+    /// The field key responsible, when a field (or relation) is the cause.
+    pub field: Option<String>,
+    pub message: String,
+}
+
 /// Every GraphQL name the proposed metadata would generate must be unique in its namespace.
-/// Returns one message per collision.
-pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<String> {
+/// Returns one conflict per collision.
+pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<Conflict> {
     let mut conflicts = Vec::new();
-    let mut types: BTreeMap<String, String> = naming::platform_type_names()
-        .into_iter()
-        .map(|n| (n.to_owned(), "the platform".to_owned()))
-        .collect();
-    let mut roots: BTreeMap<String, String> = naming::platform_root_fields()
-        .into_iter()
-        .map(|n| (n.to_owned(), "the platform".to_owned()))
-        .collect();
+    let platform = || "the platform".to_owned();
+    let mut types: BTreeMap<String, String> =
+        naming::platform_type_names().into_iter().map(|n| (n.to_owned(), platform())).collect();
+    let mut roots: BTreeMap<String, String> =
+        naming::platform_root_fields().into_iter().map(|n| (n.to_owned(), platform())).collect();
     let meta = TenantMeta::new(String::new(), 0, entities.to_vec());
     for e in entities {
         let names = EntityNames::new(&e.name_singular, &e.name_plural);
         let owner = format!("entity `{}`", e.name_singular);
+        let conflict = |field: Option<&str>, message: String| Conflict {
+            entity: e.name_singular.clone(),
+            field: field.map(str::to_owned),
+            message,
+        };
         for t in names.type_names() {
             if let Some(prev) = types.insert(t.to_owned(), owner.clone()) {
-                conflicts.push(format!("type name `{t}` of {owner} is already used by {prev}"));
+                conflicts
+                    .push(conflict(None, format!("type name `{t}` of {owner} is already used by {prev}")));
             }
         }
         for r in names.root_fields() {
             if let Some(prev) = roots.insert(r.to_owned(), owner.clone()) {
-                conflicts.push(format!("operation `{r}` of {owner} is already used by {prev}"));
+                conflicts
+                    .push(conflict(None, format!("operation `{r}` of {owner} is already used by {prev}")));
             }
         }
         let mut fields: BTreeSet<String> = naming::SYSTEM_FIELDS.iter().map(|s| (*s).to_owned()).collect();
         for f in &e.fields {
             if !fields.insert(f.graphql_name.clone()) {
-                conflicts.push(format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name));
+                let message = format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name);
+                conflicts.push(conflict(Some(&f.key), message));
             }
         }
         for r in meta.reverse_relations(&e.id) {
             if !fields.insert(r.name.clone()) {
-                conflicts.push(format!(
-                    "the reverse relation `{}` (from `{}.{}`) collides with a field of `{}`",
-                    r.name, r.source.name_singular, r.field.key, names.type_name
-                ));
+                conflicts.push(Conflict {
+                    entity: r.source.name_singular.clone(),
+                    field: Some(r.field.key.clone()),
+                    message: format!(
+                        "the reverse relation `{}` (from `{}.{}`) collides with a field of `{}`",
+                        r.name, r.source.name_singular, r.field.key, names.type_name
+                    ),
+                });
             }
         }
     }
@@ -365,9 +384,22 @@ impl<'a> Definitions<'a> {
         self
     }
 
-    fn conflicts_as_errors(&self, errors: &mut Vec<FieldError>, path: &str, proposed: &[Arc<EntityDef>]) {
+    /// Reports collisions of `proposed` against the input path that caused them: a field of
+    /// the entity being changed (`field_path(key)`), else `entity_path`.
+    fn conflicts_as_errors(
+        &self,
+        errors: &mut Vec<FieldError>,
+        entity: &str,
+        entity_path: &str,
+        field_path: impl Fn(&str) -> String,
+        proposed: &[Arc<EntityDef>],
+    ) {
         for c in name_conflicts(proposed) {
-            errors.push(FieldError::new(path, c));
+            let path = match &c.field {
+                Some(key) if c.entity == entity => field_path(key),
+                _ => entity_path.to_owned(),
+            };
+            errors.push(FieldError::new(path, c.message));
         }
     }
 
@@ -423,7 +455,17 @@ impl<'a> Definitions<'a> {
         if errors.is_empty() {
             let mut proposed = meta.entities.clone();
             proposed.push(Arc::new(entity.clone()));
-            self.conflicts_as_errors(&mut errors, "nameSingular", &proposed);
+            let index_of = |key: &str| {
+                let i = input
+                    .fields
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .rposition(|f| f.key == key)
+                    .unwrap_or_default();
+                format!("fields[{i}].key")
+            };
+            self.conflicts_as_errors(&mut errors, &entity.name_singular, "nameSingular", index_of, &proposed);
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -506,7 +548,8 @@ impl<'a> Definitions<'a> {
             let mut changed = (**e).clone();
             changed.fields.push(field.clone());
             let proposed = replace(&meta, changed);
-            self.conflicts_as_errors(&mut errors, "key", &proposed);
+            // Every collision here is caused by the new field.
+            self.conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
         }
         if field.required
             && errors.is_empty()

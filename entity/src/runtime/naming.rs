@@ -54,28 +54,18 @@ pub mod types {
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &[
-        "Role",
-        "RoleInput",
-        "ApiKey",
-        "ApiKeyPayload",
-        "AuditEntry",
-        "AuditConnection",
-        "AuditEdge",
-        "AuditFilter",
-        "AuditVerification",
         "Template",
+        "TemplateInput",
         "Workflow",
+        "WorkflowInput",
         "WorkflowRun",
         "WorkflowStep",
         "Webhook",
         "WebhookDelivery",
         "Notification",
         "Dashboard",
-        "Widget",
-        "Email",
-        "Approval",
-        "Invite",
-        "Upload",
+        "DashboardWidget",
+        "Aggregate",
     ];
     /// GraphQL's own scalars and introspection types.
     pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
@@ -115,22 +105,10 @@ pub mod fields {
     pub const VERIFY_AUDIT_CHAIN: &str = "verifyAuditChain";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
-        "users",
-        "inviteUser",
-        "roles",
         "role",
-        "createRole",
-        "updateRole",
-        "deleteRole",
-        "assignRole",
-        "createApiKey",
-        "revokeApiKey",
-        "apiKeys",
         "templates",
         "applyTemplate",
         "upgradeTemplate",
-        "auditLog",
-        "verifyAuditChain",
         "workflows",
         "workflow",
         "createWorkflow",
@@ -138,6 +116,7 @@ pub mod fields {
         "setWorkflowActive",
         "deleteWorkflow",
         "workflowRuns",
+        "runWorkflow",
         "webhooks",
         "createWebhook",
         "updateWebhook",
@@ -152,7 +131,6 @@ pub mod fields {
         "deleteDashboard",
         "moveDeal",
         "convertLead",
-        "runWorkflow",
         "deadJobs",
         "retryJob",
     ];
@@ -361,6 +339,17 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         SELECT_FILTER,
         MULTI_SELECT_FILTER,
         ID_FILTER,
+        ROLE,
+        ROLE_INPUT,
+        UPDATE_ROLE_INPUT,
+        INVITE,
+        API_KEY,
+        API_KEY_PAYLOAD,
+        AUDIT_ENTRY,
+        AUDIT_CONNECTION,
+        AUDIT_EDGE,
+        AUDIT_FILTER,
+        AUDIT_VERIFICATION,
     ]
     .into_iter()
     .collect();
@@ -391,6 +380,18 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         REMOVE_FIELD,
         DELETE_ENTITY,
         TENANT_SCHEMA_SDL,
+        USERS,
+        INVITE_USER,
+        ASSIGN_ROLE,
+        ROLES,
+        CREATE_ROLE,
+        UPDATE_ROLE,
+        DELETE_ROLE,
+        API_KEYS,
+        CREATE_API_KEY,
+        REVOKE_API_KEY,
+        AUDIT_LOG,
+        VERIFY_AUDIT_CHAIN,
     ]
     .into_iter()
     .collect();

@@ -1,0 +1,117 @@
+//! Process metrics in the Prometheus text format (`GET /metrics`): requests, errors by public
+//! code, open sockets, schema builds and cache size. Counters are plain atomics: recording one
+//! costs a relaxed increment on the request path.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
+
+/// The public error codes, in a fixed order (index = counter slot).
+const CODES: [&str; 9] = [
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "VALIDATION_FAILED",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "QUERY_TOO_COMPLEX",
+    "BAD_REQUEST",
+    "INTERNAL",
+];
+
+/// Process-wide counters.
+pub struct Metrics {
+    started: Instant,
+    pub http_requests: AtomicU64,
+    pub ws_connections_total: AtomicU64,
+    pub ws_open: AtomicI64,
+    errors: [AtomicU64; 9],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            started: Instant::now(),
+            http_requests: AtomicU64::new(0),
+            ws_connections_total: AtomicU64::new(0),
+            ws_open: AtomicI64::new(0),
+            errors: Default::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one GraphQL error by its public code.
+    pub fn error(&self, code: &str) {
+        if let Some(i) = CODES.iter().position(|c| *c == code) {
+            self.errors[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn render(&self, state: &AppState) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, value) in lines {
+                out.push_str(&format!("{name}{labels} {value}\n"));
+            }
+        };
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
+        metric(
+            "alphery_uptime_seconds",
+            "gauge",
+            "Seconds since the process started.",
+            vec![(String::new(), format!("{:.3}", self.started.elapsed().as_secs_f64()))],
+        );
+        metric(
+            "alphery_http_graphql_requests_total",
+            "counter",
+            "GraphQL requests over HTTP.",
+            vec![(String::new(), load(&self.http_requests))],
+        );
+        metric(
+            "alphery_graphql_errors_total",
+            "counter",
+            "GraphQL errors returned, by extensions.code.",
+            CODES.iter().zip(&self.errors).map(|(c, n)| (format!("{{code=\"{c}\"}}"), load(n))).collect(),
+        );
+        metric(
+            "alphery_ws_connections_total",
+            "counter",
+            "Websocket connections accepted.",
+            vec![(String::new(), load(&self.ws_connections_total))],
+        );
+        metric(
+            "alphery_ws_connections_open",
+            "gauge",
+            "Websocket connections open now.",
+            vec![(String::new(), self.ws_open.load(Ordering::Relaxed).to_string())],
+        );
+        metric(
+            "alphery_schema_builds_total",
+            "counter",
+            "Tenant schemas compiled.",
+            vec![(String::new(), state.registry.builds().to_string())],
+        );
+        metric(
+            "alphery_schema_cache_entries",
+            "gauge",
+            "Compiled tenant schemas in memory.",
+            vec![(String::new(), state.registry.len().to_string())],
+        );
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state);
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp
+}
