@@ -402,3 +402,29 @@ fn parse_entry(
     }
     Some(EntityPolicy { actions, scope, row_where, fields })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_text_ignores_key_order() {
+        let a = Permissions::from_stored(&serde_json::json!({
+            "deal": {"actions": ["read", "create"], "where": {"b": {"eq": 1}, "a": {"eq": 2}}},
+            "contact": {"actions": ["read"]}
+        }));
+        let b = Permissions::from_stored(&serde_json::json!({
+            "contact": {"scope": "all", "actions": ["read"]},
+            "deal": {"where": {"a": {"eq": 2}, "b": {"eq": 1}}, "actions": ["create", "read"]}
+        }));
+        assert_eq!(a.canonical(), b.canonical());
+        assert_ne!(a.canonical(), Permissions::full().canonical());
+    }
+
+    #[test]
+    fn malformed_stored_permissions_grant_nothing() {
+        let p = Permissions::from_stored(&serde_json::json!({"deal": {"actions": "all"}}));
+        assert!(!p.admin);
+        assert_eq!(p.canonical(), "{}");
+    }
+}
