@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use entity::runtime::notifications::Notification;
 use entity::runtime::store::ChangeEvent;
 use tokio::sync::broadcast;
 
@@ -11,6 +12,8 @@ use tokio::sync::broadcast;
 pub enum BusEvent {
     /// A committed record change.
     Record(Arc<ChangeEvent>),
+    /// A new in-app notification for one user.
+    Notification(Arc<Notification>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
     /// A session or API key was revoked (logout, forced logout, key revoked): its sockets

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::runtime::definitions::TOPIC_METADATA_CHANGED;
+use entity::runtime::notifications::{Notification, TOPIC_NOTIFICATION_CREATED};
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
@@ -91,6 +92,10 @@ impl Dispatcher {
                     let tenant_id: String = row.try_get("", "tenant_id")?;
                     let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();
                     self.bus.publish(BusEvent::MetadataChanged { tenant_id, version });
+                }
+                TOPIC_NOTIFICATION_CREATED => {
+                    let n: Notification = serde_json::from_value(payload)?;
+                    self.bus.publish(BusEvent::Notification(Arc::new(n)));
                 }
                 other => tracing::warn!(topic = other, "unknown outbox topic"),
             }

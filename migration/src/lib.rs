@@ -8,6 +8,7 @@ mod ddl;
 mod m20261121_000001_platform;
 mod m20261121_000002_records;
 mod m20261121_000003_access;
+mod m20261121_000004_notifications;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_platform::Migration),
             Box::new(m20261121_000002_records::Migration),
             Box::new(m20261121_000003_access::Migration),
+            Box::new(m20261121_000004_notifications::Migration),
         ]
     }
 }

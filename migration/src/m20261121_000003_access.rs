@@ -29,6 +29,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "api_keys",
     "audit_log",
     "audit_heads",
+    "retired_refresh_tokens",
 ];
 
 const UP: &str = r#"
@@ -89,6 +90,19 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EA
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION alphery_audit_append_only()
 "#;
 
+/// Row-level security for one tenant table: ENABLE + FORCE, the app role's tenant policy
+/// (`USING` and `WITH CHECK` on `app.tenant_id`), the migrating user's system policy, grants.
+pub fn rls_for_table(table: &str, grants: &str) -> String {
+    let tenant = "current_setting('app.tenant_id', true)";
+    format!(
+        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+         GRANT {grants} ON {table} TO {APP_ROLE};\n\
+         CREATE POLICY {table}_tenant ON {table} TO {APP_ROLE} USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant});\n\
+         DO $$ BEGIN EXECUTE format('CREATE POLICY {table}_system ON {table} TO %I USING (true) WITH CHECK (true)', current_user); END $$;\n"
+    )
+}
+
 /// Row-level security statements for PostgreSQL.
 fn rls_script() -> String {
     let tenant = "current_setting('app.tenant_id', true)";
@@ -108,13 +122,7 @@ fn rls_script() -> String {
     );
     for t in TENANT_TABLES {
         let grants = if *t == "audit_log" { "SELECT, INSERT" } else { "SELECT, INSERT, UPDATE, DELETE" };
-        s.push_str(&format!(
-            "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n\
-             ALTER TABLE {t} FORCE ROW LEVEL SECURITY;\n\
-             GRANT {grants} ON {t} TO {APP_ROLE};\n\
-             CREATE POLICY {t}_tenant ON {t} TO {APP_ROLE} USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant});\n\
-             DO $$ BEGIN EXECUTE format('CREATE POLICY {t}_system ON {t} TO %I USING (true) WITH CHECK (true)', current_user); END $$;\n"
-        ));
+        s.push_str(&rls_for_table(t, grants));
     }
     s
 }

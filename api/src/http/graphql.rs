@@ -5,6 +5,7 @@
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Response, ServerError};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -18,10 +19,28 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
 /// `POST /graphql`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> HttpResponse {
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
+        // A body over MAX_BODY_BYTES (or one that cannot be read) still gets a coded error.
+        let body = match body {
+            Ok(b) => b,
+            Err(rejection) => {
+                let status = rejection.status();
+                let e = ApiError::BadRequest(match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        format!("the request body is larger than {} bytes", state.config.max_body_bytes)
+                    }
+                    _ => format!("the request body could not be read: {}", rejection.body_text()),
+                });
+                return error_response(&headers, &rid, status, &e);
+            }
+        };
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

@@ -16,28 +16,9 @@ use entity::runtime::naming::{fields as f, types as t};
 
 use super::args::arg_json;
 use super::ctx;
-use super::values::{PageInfoValue, parent};
+use super::values::{PageInfoValue, json, parent, s, sync_field, ts};
 use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
-
-fn sync_field<T: 'static>(name: &str, ty: TypeRef, get: fn(&T) -> Option<Value>) -> Field {
-    Field::new(name, ty, move |c| match parent::<T>(&c) {
-        Ok(p) => FieldFuture::Value(get(p).map(FieldValue::value)),
-        Err(e) => FieldFuture::new(async move { Err::<Option<Value>, _>(e) }),
-    })
-}
-
-fn s(v: &str) -> Option<Value> {
-    Some(Value::from(v.to_owned()))
-}
-
-fn ts(v: &chrono::DateTime<chrono::Utc>) -> Option<Value> {
-    Some(Value::from(entity::runtime::time::format(v)))
-}
-
-fn json(v: &serde_json::Value) -> Option<Value> {
-    Value::from_json(v.clone()).ok()
-}
 
 /// A page of the audit log.
 struct AuditPage {

@@ -80,11 +80,17 @@ pub fn build_tenant_schema(
             query = query.field(f);
         }
     }
+    for f in super::notifications::queries() {
+        query = query.field(f);
+    }
     let mut mutation = Object::new(t::MUTATION);
     for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(&access)) {
         mutation = mutation.field(f);
     }
-    let mut subscription = Subscription::new(t::SUBSCRIPTION);
+    for f in super::notifications::mutations(permissions.admin) {
+        mutation = mutation.field(f);
+    }
+    let mut subscription = Subscription::new(t::SUBSCRIPTION).field(super::notifications::subscription());
     let mut types = Vec::new();
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a));
@@ -100,8 +106,8 @@ pub fn build_tenant_schema(
         subscription = subscription.field(subscription::field(a));
         types.extend(entity_types::types(&access, a));
     }
-    // A subscription root without fields is invalid GraphQL: a role that reads no entity has none.
-    let has_subscriptions = !access.entities.is_empty();
+    // Every schema has a subscription root (notifications), so the socket also serves queries.
+    let has_subscriptions = true;
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))
         .register(query)
         .register(mutation);
@@ -109,7 +115,8 @@ pub fn build_tenant_schema(
         b = b.register(subscription);
     }
     b = common::register(b);
-    let admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
+    let mut admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
+    admin_types.extend(super::notifications::types());
     for ty in
         platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
     {

@@ -14,6 +14,7 @@ pub mod ctx;
 pub mod entity_types;
 pub mod limits;
 pub mod loader;
+pub mod notifications;
 pub mod platform;
 pub mod registry;
 pub mod resolvers;

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use super::access::SchemaAccess;
 use super::args::arg_json;
 use super::ctx;
-use super::values::parent;
+use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
 
@@ -38,21 +38,6 @@ pub struct EntityDefView {
 pub struct FieldDefView {
     pub def: FieldDef,
     pub related_entity: Option<String>,
-}
-
-fn sync_field<T: 'static>(name: &str, ty: TypeRef, get: fn(&T) -> Option<Value>) -> Field {
-    Field::new(name, ty, move |c| match parent::<T>(&c) {
-        Ok(p) => FieldFuture::Value(get(p).map(FieldValue::value)),
-        Err(e) => FieldFuture::new(async move { Err::<Option<Value>, _>(e) }),
-    })
-}
-
-fn s(v: &str) -> Option<Value> {
-    Some(Value::from(v.to_owned()))
-}
-
-fn ts(v: &chrono::DateTime<chrono::Utc>) -> Option<Value> {
-    Some(Value::from(entity::runtime::time::format(v)))
 }
 
 /// Types of the public schema (also part of every tenant schema).

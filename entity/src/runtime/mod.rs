@@ -8,6 +8,7 @@ pub mod definitions;
 pub mod filter;
 pub mod meta;
 pub mod naming;
+pub mod notifications;
 pub mod policy;
 pub mod sql;
 pub mod store;

@@ -51,6 +51,8 @@ pub mod types {
     pub const AUDIT_EDGE: &str = "AuditEdge";
     pub const AUDIT_FILTER: &str = "AuditFilter";
     pub const AUDIT_VERIFICATION: &str = "AuditVerification";
+    pub const NOTIFICATION: &str = "Notification";
+    pub const SEND_NOTIFICATION_INPUT: &str = "SendNotificationInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &[
@@ -62,7 +64,6 @@ pub mod types {
         "WorkflowStep",
         "Webhook",
         "WebhookDelivery",
-        "Notification",
         "Dashboard",
         "DashboardWidget",
         "Aggregate",
@@ -103,6 +104,11 @@ pub mod fields {
     pub const REVOKE_API_KEY: &str = "revokeApiKey";
     pub const AUDIT_LOG: &str = "auditLog";
     pub const VERIFY_AUDIT_CHAIN: &str = "verifyAuditChain";
+    pub const NOTIFICATIONS: &str = "notifications";
+    pub const UNREAD_NOTIFICATION_COUNT: &str = "unreadNotificationCount";
+    pub const MARK_NOTIFICATIONS_READ: &str = "markNotificationsRead";
+    pub const SEND_NOTIFICATION: &str = "sendNotification";
+    pub const NOTIFICATION_RECEIVED: &str = "notificationReceived";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -121,9 +127,6 @@ pub mod fields {
         "createWebhook",
         "updateWebhook",
         "deleteWebhook",
-        "notifications",
-        "markNotificationsRead",
-        "notificationReceived",
         "dashboards",
         "dashboard",
         "createDashboard",
@@ -350,6 +353,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         AUDIT_EDGE,
         AUDIT_FILTER,
         AUDIT_VERIFICATION,
+        NOTIFICATION,
+        SEND_NOTIFICATION_INPUT,
     ]
     .into_iter()
     .collect();
@@ -392,6 +397,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         REVOKE_API_KEY,
         AUDIT_LOG,
         VERIFY_AUDIT_CHAIN,
+        NOTIFICATIONS,
+        UNREAD_NOTIFICATION_COUNT,
+        MARK_NOTIFICATIONS_READ,
+        SEND_NOTIFICATION,
+        NOTIFICATION_RECEIVED,
     ]
     .into_iter()
     .collect();
