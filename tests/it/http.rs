@@ -1,0 +1,257 @@
+//! The HTTP transport: GET runs queries but never mutations (405), JSON-only POST bodies (415),
+//! `application/graphql-response+json` status codes, batches, the operational endpoints
+//! (`/healthz`, `/readyz`, `/graphiql`, `/metrics`), `x-request-id`, query depth limits, and
+//! `extensions.code` on every error.
+
+use serde_json::json;
+
+use crate::harness::{Api, Auth, Response, TestTenant, str_of, tenant};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+async fn get_graphql(api: &Api, auth: &Auth, params: &[(&str, &str)]) -> Response {
+    let request = api.http.get(api.url("/graphql")).query(params);
+    api.send(Api::with_auth(request, auth)).await
+}
+
+async fn post_raw(api: &Api, auth: &Auth, content_type: Option<&str>, accept: &str, body: &str) -> Response {
+    let mut request = Api::with_auth(api.http.post(api.url("/graphql")), auth)
+        .header("accept", accept)
+        .body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn get_runs_queries() {
+    let api = Api::shared();
+    let anonymous = get_graphql(&api, &Auth::None, &[("query", "{ apiVersion }")]).await;
+    assert!(!str_of(&anonymous.data()["apiVersion"]).is_empty());
+
+    let t = tenant().await;
+    let response = get_graphql(
+        &t.api,
+        &t.auth(),
+        &[
+            ("query", "query Me($n: String!) { me { email } __type(name: $n) { name } }"),
+            ("variables", "{\"n\":\"User\"}"),
+            ("operationName", "Me"),
+        ],
+    )
+    .await;
+    let data = response.data();
+    assert_eq!(data["me"]["email"], json!(t.email));
+    assert_eq!(data["__type"]["name"], json!("User"));
+}
+
+#[tokio::test]
+async fn failing_get_never_runs_a_mutation() {
+    let t = tenant().await;
+    let anonymous = get_graphql(
+        &t.api,
+        &Auth::None,
+        &[("query", "mutation { login(input: {tenant: \"x\", email: \"y@example.com\", password: \"zzzzzzzz\"}) { accessToken } }")],
+    )
+    .await;
+    assert_eq!(anonymous.status, 405, "{}", anonymous.text);
+    let logout = get_graphql(&t.api, &t.auth(), &[("query", "mutation { logout }")]).await;
+    assert_eq!(logout.status, 405, "{}", logout.text);
+    // The mutation really did not run: the session is alive.
+    t.data("{ me { id } }", json!({})).await;
+    // Also when the mutation hides behind an operation name.
+    let named = get_graphql(
+        &t.api,
+        &t.auth(),
+        &[("query", "query Q { me { id } } mutation M { logout }"), ("operationName", "M")],
+    )
+    .await;
+    assert_eq!(named.status, 405, "{}", named.text);
+    t.data("{ me { id } }", json!({})).await;
+}
+
+#[tokio::test]
+async fn failing_post_without_json_content_type() {
+    let api = Api::shared();
+    let body = json!({ "query": "{ apiVersion }" }).to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let response = post_raw(&api, &Auth::None, content_type, "application/json", &body).await;
+        assert_eq!(response.status, 415, "content type {content_type:?}: {}", response.text);
+    }
+    // The same body as JSON (with a charset parameter) is fine.
+    let ok =
+        post_raw(&api, &Auth::None, Some("application/json; charset=utf-8"), "application/json", &body).await;
+    assert!(!str_of(&ok.data()["apiVersion"]).is_empty());
+}
+
+#[tokio::test]
+async fn graphql_response_json_status_codes() {
+    let t = tenant().await;
+    let (api, auth) = (&t.api, &t.auth());
+    let cases = [
+        ("syntax error", json!({ "query": "{ apiVersion " })),
+        ("unknown field", json!({ "query": "{ me { idX } }" })),
+        ("bad variable", json!({ "query": "query($n: Int!) { apiVersion }", "variables": { "n": "x" } })),
+        ("missing variable", json!({ "query": "query($n: Int!) { apiVersion }" })),
+    ];
+    for (case, body) in cases {
+        let strict =
+            post_raw(api, auth, Some("application/json"), GRAPHQL_RESPONSE_JSON, &body.to_string()).await;
+        assert_eq!(strict.status, 400, "{case}: {}", strict.text);
+        assert!(
+            strict.header("content-type").is_some_and(|c| c.starts_with(GRAPHQL_RESPONSE_JSON)),
+            "{case}: content type {:?}",
+            strict.header("content-type")
+        );
+        strict.expect_code("BAD_REQUEST");
+
+        let legacy =
+            post_raw(api, auth, Some("application/json"), "application/json", &body.to_string()).await;
+        assert_eq!(legacy.status, 200, "{case}: {}", legacy.text);
+        assert!(
+            legacy.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+            "{case}: content type {:?}",
+            legacy.header("content-type")
+        );
+        legacy.expect_code("BAD_REQUEST");
+    }
+    let ok = post_raw(
+        api,
+        auth,
+        Some("application/json"),
+        GRAPHQL_RESPONSE_JSON,
+        &json!({ "query": "{ apiVersion }" }).to_string(),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert!(ok.header("content-type").is_some_and(|c| c.starts_with(GRAPHQL_RESPONSE_JSON)));
+}
+
+#[tokio::test]
+async fn batched_requests() {
+    let t = tenant().await;
+    let response = t
+        .api
+        .post_json(
+            &t.auth(),
+            &json!([
+                { "query": "{ me { email } }" },
+                { "query": "query($n: String!) { __type(name: $n) { name } }", "variables": { "n": "Tenant" } },
+            ]),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    let results = response.body.as_array().expect("a batch answers an array");
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["data"]["me"]["email"], json!(t.email));
+    assert_eq!(results[1]["data"]["__type"]["name"], json!("Tenant"));
+}
+
+#[tokio::test]
+async fn operational_endpoints() {
+    let api = Api::shared();
+    let health = api.get("/healthz", &[]).await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    let ready = api.get("/readyz", &[]).await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+    let graphiql = api.get("/graphiql", &[]).await;
+    assert_eq!(graphiql.status, 200);
+    assert!(graphiql.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(graphiql.text.to_lowercase().contains("<html"), "{}", graphiql.text);
+    assert!(graphiql.text.contains("/graphql"), "GraphiQL points at the endpoint");
+    let metrics = api.get("/metrics", &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.header("content-type").is_some_and(|c| c.starts_with("text/plain")));
+    assert!(metrics.text.contains("# TYPE"), "Prometheus text format: {}", metrics.text);
+    let missing = api.get("/no-such-path", &[]).await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn request_ids() {
+    let api = Api::shared();
+    let body = json!({ "query": "{ apiVersion }" });
+    let generated = api.post_json(&Auth::None, &body).await;
+    let first = generated.header("x-request-id").expect("x-request-id on a GraphQL response");
+    assert!(!first.is_empty());
+    let second = api.post_json(&Auth::None, &body).await.header("x-request-id").expect("x-request-id");
+    assert_ne!(first, second, "generated ids are unique");
+
+    let echoed =
+        api.send(api.http.post(api.url("/graphql")).header("x-request-id", "req-abc-123").json(&body)).await;
+    assert_eq!(echoed.header("x-request-id").as_deref(), Some("req-abc-123"));
+
+    let insane = "x".repeat(1000);
+    let replaced = api
+        .send(api.http.post(api.url("/graphql")).header("x-request-id", insane.as_str()).json(&body))
+        .await;
+    let id = replaced.header("x-request-id").expect("x-request-id");
+    assert!(!id.is_empty() && id != insane);
+
+    // Also on errors and other endpoints.
+    let unauthorized = api
+        .send(Api::with_auth(api.http.post(api.url("/graphql")).json(&body), &Auth::Bearer("bad".into())))
+        .await;
+    assert_eq!(unauthorized.status, 401);
+    assert!(unauthorized.header("x-request-id").is_some());
+    let unsupported = post_raw(&api, &Auth::None, Some("text/plain"), "application/json", "{}").await;
+    assert!(unsupported.header("x-request-id").is_some());
+    assert!(api.get("/healthz", &[]).await.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn failing_overly_deep_query() {
+    let t = tenant().await;
+    let depth = 60;
+    let query = format!("{{ __type(name: \"User\") {} {} }}", "{ ofType ".repeat(depth), "}".repeat(depth));
+    t.request(&query, json!({})).await.expect_code("QUERY_TOO_COMPLEX");
+}
+
+async fn all_error_responses(t: &TestTenant) -> Vec<(&'static str, Response)> {
+    let api = &t.api;
+    let missing = uuid::Uuid::new_v4().to_string();
+    vec![
+        ("syntax", t.request("{ me { id ", json!({})).await),
+        ("unknown field", t.request("{ nope }", json!({})).await),
+        ("unauthenticated", api.graphql(&Auth::None, "{ me { id } }", json!({})).await),
+        ("bad token", api.graphql(&Auth::Bearer("bad".into()), "{ me { id } }", json!({})).await),
+        (
+            "validation",
+            t.request(
+                "mutation { defineEntity(input: {nameSingular: \"X\", namePlural: \"Xs\", labelSingular: \"X\", labelPlural: \"Xs\"}) { id } }",
+                json!({}),
+            )
+            .await,
+        ),
+        (
+            "not found",
+            t.request(
+                "mutation($u: ID!) { updateField(entity: \"ghost\", key: \"x\", input: {label: \"y\"}) { id } revokeSessions(userId: $u) }",
+                json!({ "u": missing }),
+            )
+            .await,
+        ),
+        ("login", api.graphql(&Auth::None, "mutation { login(input: {tenant: \"nope\", email: \"a@b.co\", password: \"wrong-password\"}) { accessToken } }", json!({})).await),
+    ]
+}
+
+#[tokio::test]
+async fn every_error_has_a_code() {
+    let t = tenant().await;
+    for (case, response) in all_error_responses(&t).await {
+        assert!(!response.errors().is_empty(), "{case}: expected errors, got {}", response.text);
+        response.assert_every_error_has_code();
+        for error in response.errors() {
+            let message = str_of(&error["message"]).to_lowercase();
+            for leak in ["select ", "sqlx", "panicked", "stack backtrace", "sqlite", "postgres"] {
+                assert!(!message.contains(leak), "{case}: error message leaks {leak:?}: {message}");
+            }
+        }
+    }
+}

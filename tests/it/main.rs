@@ -1,0 +1,25 @@
+//! `it`: the black-box integration suite of Alphery OS. One server per test binary (SQLite by
+//! default, PostgreSQL with `ALPHERY_TEST_DATABASE_URL`), driven over real HTTP and WebSocket;
+//! every test signs up a fresh tenant. See `tests/run.sh` to run it on both backends.
+
+mod harness;
+
+mod fixtures;
+
+mod access;
+mod audit;
+mod auth;
+mod entities;
+mod field_types;
+mod filters;
+mod http;
+mod isolation;
+mod limits;
+mod notifications;
+mod pagination;
+mod property;
+mod records;
+mod relations;
+mod rls;
+mod sdl;
+mod subscriptions;

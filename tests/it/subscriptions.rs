@@ -1,0 +1,184 @@
+//! Subscriptions over `/graphql/ws` (graphql-transport-ws): `dealChanged` delivers CREATED,
+//! UPDATED (with changedFields), DELETED and RESTORED; the `filter` argument is matched against
+//! the record after the change; and the close codes: 4401 for a missing/bad token and for a
+//! session logged out while the socket is open, 4205 when the tenant's definitions change.
+
+use serde_json::{Value, json};
+
+use crate::fixtures::{contact, deal, define_crm};
+use crate::harness::{
+    SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field, server,
+    str_of, tenant,
+};
+
+const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
+    kind changedFields record { id title amount stage } } }";
+
+async fn crm_tenant() -> TestTenant {
+    let t = tenant().await;
+    define_crm(&t).await;
+    t
+}
+
+fn changed_fields(event: &Value) -> Vec<String> {
+    let mut fields: Vec<String> =
+        event["changedFields"].as_array().expect("changedFields").iter().map(str_of).collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn deal_changed_delivers_every_kind() {
+    let t = crm_tenant().await;
+    let mut socket = t.subscribe(DEAL_CHANGED, json!({})).await;
+
+    let created = t.create(&deal(), json!({ "title": "S1", "amount": "10.00" }), "").await;
+    let id = str_of(&created["id"]);
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("CREATED"));
+    assert_eq!(event["record"], json!({ "id": id, "title": "S1", "amount": "10.00", "stage": "lead" }));
+    let fields = changed_fields(&event);
+    for expected in ["title", "amount", "stage"] {
+        assert!(fields.contains(&expected.to_owned()), "{expected} missing from {fields:?}");
+    }
+    assert!(!fields.contains(&"probability".to_owned()), "no value, not changed: {fields:?}");
+
+    t.update(&deal(), &id, json!({ "amount": "20.50" }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("UPDATED"));
+    assert_eq!(event["record"]["amount"], json!("20.50"));
+    let fields = changed_fields(&event);
+    assert!(fields.contains(&"amount".to_owned()), "{fields:?}");
+    assert!(!fields.contains(&"title".to_owned()), "title did not change: {fields:?}");
+
+    t.update(&deal(), &id, json!({ "title": "S1b", "stage": "won" }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("UPDATED"));
+    let fields = changed_fields(&event);
+    assert!(fields.contains(&"title".to_owned()) && fields.contains(&"stage".to_owned()), "{fields:?}");
+    assert!(!fields.contains(&"amount".to_owned()), "{fields:?}");
+
+    t.delete(&deal(), &id).await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("DELETED"));
+    assert_eq!(event["record"]["id"], json!(id));
+    assert_eq!(event["record"]["title"], json!("S1b"));
+
+    t.restore(&deal(), &id).await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("RESTORED"));
+    assert_eq!(event["record"]["id"], json!(id));
+
+    // Other entities' changes are not deal events.
+    t.create(&contact(), json!({ "fullName": "Someone" }), "").await;
+    socket.expect_silence(SILENCE).await;
+}
+
+#[tokio::test]
+async fn deal_changed_honours_the_filter() {
+    let t = crm_tenant().await;
+    let mut socket = t.subscribe(DEAL_CHANGED, json!({ "f": { "stage": { "eq": "won" } } })).await;
+    let lead = t.create(&deal(), json!({ "title": "lead deal", "stage": "lead" }), "").await;
+    let won = t.create(&deal(), json!({ "title": "won deal", "stage": "won" }), "").await;
+    // Events arrive in order, so receiving the second proves the first was filtered out.
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("CREATED"));
+    assert_eq!(event["record"]["title"], json!("won deal"));
+
+    // Matched against the record after the change.
+    t.update(&deal(), &str_of(&lead["id"]), json!({ "stage": "won" }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("UPDATED"));
+    assert_eq!(event["record"]["title"], json!("lead deal"));
+    assert_eq!(event["record"]["stage"], json!("won"));
+
+    t.update(&deal(), &str_of(&won["id"]), json!({ "stage": "lost" }), "").await;
+    t.create(&deal(), json!({ "title": "another lead" }), "").await;
+    socket.expect_silence(SILENCE).await;
+}
+
+#[tokio::test]
+async fn two_subscriptions_on_one_socket() {
+    let t = crm_tenant().await;
+    let mut socket = t.ws().await;
+    socket.subscribe("a", DEAL_CHANGED, json!({ "f": { "title": { "startsWith": "a" } } })).await;
+    socket.subscribe("b", DEAL_CHANGED, json!({ "f": { "title": { "startsWith": "b" } } })).await;
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    t.create(&deal(), json!({ "title": "b first" }), "").await;
+    let data = socket.next_data("b").await;
+    assert_eq!(data["dealChanged"]["record"]["title"], json!("b first"));
+    t.create(&deal(), json!({ "title": "a second" }), "").await;
+    let data = socket.next_data("a").await;
+    assert_eq!(data["dealChanged"]["record"]["title"], json!("a second"));
+    // `complete` stops one subscription only.
+    socket.send(json!({ "id": "a", "type": "complete" })).await;
+    // The server may acknowledge with its own `complete` for "a"; nothing else may arrive.
+    match socket.recv(SUBSCRIBE_SETTLE).await {
+        WsEvent::Timeout => {}
+        WsEvent::Message(m) if m == json!({ "id": "a", "type": "complete" }) => {}
+        other => panic!("after completing \"a\": {other:?}"),
+    }
+    t.create(&deal(), json!({ "title": "a third" }), "").await;
+    t.create(&deal(), json!({ "title": "b fourth" }), "").await;
+    let data = socket.next_data("b").await;
+    assert_eq!(data["dealChanged"]["record"]["title"], json!("b fourth"));
+}
+
+#[tokio::test]
+async fn failing_connection_init_without_a_valid_token() {
+    let t = tenant().await;
+    let forged = format!("{}x", t.access_token);
+    let payloads = [
+        json!({}),
+        json!({ "authorization": "Bearer garbage" }),
+        json!({ "authorization": format!("Bearer {forged}") }),
+        json!({ "authorization": t.access_token }),
+    ];
+    for payload in payloads {
+        let mut socket = Ws::connect(server()).await;
+        let event = socket.init(payload.clone()).await;
+        let code = match event {
+            WsEvent::Closed(code) => code,
+            WsEvent::Message(m) => panic!("payload {payload}: expected a close, got {m}"),
+            WsEvent::Timeout => panic!("payload {payload}: the server neither acked nor closed"),
+        };
+        assert_eq!(code, Some(4401), "payload {payload}");
+    }
+}
+
+#[tokio::test]
+async fn logout_closes_an_open_socket() {
+    let t = crm_tenant().await;
+    let mut socket = t.subscribe(DEAL_CHANGED, json!({})).await;
+    let data = t.data("mutation { logout }", json!({})).await;
+    assert_eq!(data["logout"], json!(true));
+    assert_eq!(socket.expect_close(TIMEOUT).await, Some(4401));
+    // A new socket with the revoked token is refused too.
+    let mut again = Ws::connect(server()).await;
+    match again.init(json!({ "authorization": format!("Bearer {}", t.access_token) })).await {
+        WsEvent::Closed(code) => assert_eq!(code, Some(4401)),
+        other => panic!("expected a 4401 close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn definition_change_closes_the_socket_with_4205() {
+    let t = crm_tenant().await;
+    let mut socket = t.subscribe(DEAL_CHANGED, json!({})).await;
+    t.add_field("deal", field("priority", "NUMBER", json!({}))).await;
+    assert_eq!(socket.expect_close(TIMEOUT).await, Some(4205));
+    // Reconnecting gives the new schema.
+    let mut socket = t
+        .subscribe("subscription { dealChanged { kind changedFields record { title priority } } }", json!({}))
+        .await;
+    t.create(&deal(), json!({ "title": "p", "priority": 3 }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_json_eq(&event["record"]["priority"], &json!(3), "priority");
+    assert!(changed_fields(&event).contains(&"priority".to_owned()));
+    // Another tenant's definition change does not close this socket.
+    let other = tenant().await;
+    other.define(entity("thing", "things", vec![field("name", "TEXT", json!({}))], json!({}))).await;
+    t.create(&deal(), json!({ "title": "still open" }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["record"]["title"], json!("still open"));
+}

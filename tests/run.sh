@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the workspace's unit tests, then the black-box integration suite (`alphery-tests`, test
+# binary `it`) twice: on SQLite (ALPHERY_TEST_DATABASE_URL unset) and on PostgreSQL. Backends
+# that are down are started; a backend that stays unreachable fails the run loudly — nothing is
+# ever skipped. Every stage runs even when an earlier one failed; the exit status is non-zero if
+# any failed.
+#
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh some_test_name  # extra arguments go to the integration `cargo test` runs
+#
+# Honours CARGO_TARGET_DIR. PostgreSQL URL: ALPHERY_TEST_PG_URL, default below.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_URL="${ALPHERY_TEST_PG_URL:-postgres://postgres@${PG_HOST}:${PG_PORT}/test}"
+REDIS_PORT=6379
+
+banner() {
+    local line="=================================================================================="
+    printf '\n%s\n  %s\n%s\n' "$line" "$*" "$line"
+}
+
+fail() {
+    echo "run.sh: FATAL: $*" >&2
+    exit 1
+}
+
+ensure_postgres() {
+    if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+        return 0
+    fi
+    echo "PostgreSQL is not ready on ${PG_HOST}:${PG_PORT}; starting it"
+    local version
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)" ||
+        fail "no PostgreSQL cluster under /etc/postgresql"
+    [[ -n "$version" ]] || fail "no PostgreSQL cluster under /etc/postgresql"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+        echo "pg_ctlcluster $version main start failed; waiting anyway" >&2
+    for _ in $(seq 1 30); do
+        if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+            return 0
+        fi
+        sleep 1
+    done
+    fail "PostgreSQL is still not reachable on ${PG_HOST}:${PG_PORT} after 30 s"
+}
+
+# The suite does not use Redis yet; it is checked (and started) now so that the scale-out
+# configuration's dependencies are known to be available when tests start to need them.
+ensure_redis() {
+    if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+        return 0
+    fi
+    echo "Redis is not answering on 127.0.0.1:${REDIS_PORT}; starting it"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" \
+        --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log ||
+        echo "redis-server failed to start; waiting anyway" >&2
+    for _ in $(seq 1 30); do
+        if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+            return 0
+        fi
+        sleep 1
+    done
+    fail "Redis is still not reachable on 127.0.0.1:${REDIS_PORT} after 30 s"
+}
+
+run_suite() {
+    cargo test -p alphery-tests --test it -- "$@"
+}
+
+# Services first, so a missing one fails the run before minutes of compiling and testing.
+banner "services"
+ensure_postgres
+ensure_redis
+echo "PostgreSQL and Redis are reachable"
+
+unit_status=FAILED
+sqlite_status=FAILED
+postgres_status=FAILED
+
+banner "unit tests (cargo test --workspace --exclude alphery-tests)"
+if cargo test --workspace --exclude alphery-tests; then
+    unit_status=passed
+fi
+
+banner "alphery-tests on SQLite (ALPHERY_TEST_DATABASE_URL unset)"
+if (unset ALPHERY_TEST_DATABASE_URL; run_suite "$@"); then
+    sqlite_status=passed
+fi
+
+banner "alphery-tests on PostgreSQL (${PG_URL})"
+if ALPHERY_TEST_DATABASE_URL="$PG_URL" run_suite "$@"; then
+    postgres_status=passed
+fi
+
+banner "summary: unit tests ${unit_status}, SQLite ${sqlite_status}, PostgreSQL ${postgres_status}"
+[[ "$unit_status" == passed && "$sqlite_status" == passed && "$postgres_status" == passed ]]
