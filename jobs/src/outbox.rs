@@ -1,41 +1,95 @@
-//! The outbox dispatcher: reads change events that committed transactions wrote to `outbox`,
-//! publishes them on the bus in order, and marks them dispatched. Writers wake it right after
-//! commit (low latency); a short poll covers writes from other processes.
+//! The outbox tailer: every server instance reads the change events that committed
+//! transactions wrote to `outbox`, in id order from its own cursor, and publishes them on its
+//! local bus — so a subscriber hears of every committed change whichever instance made it.
+//! (Consuming events exactly once, for jobs, is a different reader: it claims rows through
+//! `dispatched_at`; tailing never marks anything.)
+//!
+//! PostgreSQL hands out sequence ids at insert time but transactions commit in any order, so
+//! id 11 can become visible before id 10. The tailer therefore keeps a cursor below which
+//! every id has been seen, remembers the ids it has published above it, and only skips a
+//! missing id (a rolled-back insert) after it has stayed missing for `GAP_TIMEOUT`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use entity::runtime::definitions::TOPIC_METADATA_CHANGED;
 use entity::runtime::notifications::{Notification, TOPIC_NOTIFICATION_CREATED};
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify};
 
 use crate::bus::{BusEvent, EventBus};
 
-/// How many events one pass publishes at most.
-const BATCH: usize = 256;
-/// Dispatched events are kept this long (for debugging), then pruned.
+/// How many events one pass reads at most.
+const BATCH: usize = 500;
+/// Events are kept this long, then pruned.
 const RETENTION: chrono::Duration = chrono::Duration::days(7);
+/// How long a missing id may stay missing before it is taken for a rolled-back insert.
+const GAP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Publishes outbox rows to the bus.
+/// The tailer's position.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Every id at or below this has been published (or given up on).
+    done: i64,
+    /// Ids above `done` already published.
+    seen: BTreeSet<i64>,
+    /// Since when `done + 1` has been missing while later ids were visible.
+    gap_since: Option<Instant>,
+}
+
+impl Cursor {
+    /// Moves `done` over contiguous published ids; gives up on a gap that lasted too long.
+    fn advance(&mut self, now: Instant) {
+        loop {
+            while self.seen.remove(&(self.done + 1)) {
+                self.done += 1;
+                self.gap_since = None;
+            }
+            let Some(&next) = self.seen.first() else {
+                self.gap_since = None;
+                return;
+            };
+            match self.gap_since {
+                None => {
+                    self.gap_since = Some(now);
+                    return;
+                }
+                Some(since) if now.duration_since(since) >= GAP_TIMEOUT => {
+                    tracing::debug!(
+                        from = self.done + 1,
+                        to = next - 1,
+                        "outbox ids never committed; skipping"
+                    );
+                    self.done = next - 1;
+                    self.gap_since = None;
+                }
+                Some(_) => return,
+            }
+        }
+    }
+}
+
+/// Publishes outbox rows to this instance's bus.
 #[derive(Clone)]
 pub struct Dispatcher {
     db: Db,
     bus: EventBus,
     wake: Arc<Notify>,
     poll: Duration,
+    cursor: Arc<Mutex<Option<Cursor>>>,
 }
 
 impl Dispatcher {
     pub fn new(db: Db, bus: EventBus, poll: Duration) -> Self {
-        Dispatcher { db, bus, wake: Arc::new(Notify::new()), poll }
+        Dispatcher { db, bus, wake: Arc::new(Notify::new()), poll, cursor: Arc::new(Mutex::new(None)) }
     }
 
-    /// Asks the dispatcher to look now (call after a commit).
+    /// Asks the tailer to look now (call after a commit: lower latency than the poll).
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -47,7 +101,7 @@ impl Dispatcher {
             match self.pass().await {
                 Ok(n) if n == BATCH => continue,
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox dispatch failed"),
+                Err(e) => tracing::error!(error = %e, "outbox tail failed"),
             }
             passes += 1;
             if passes.is_multiple_of(10_000)
@@ -62,63 +116,87 @@ impl Dispatcher {
         }
     }
 
-    /// Publishes one batch; returns how many rows it handled.
+    /// The newest id at start: an instance publishes what commits after it starts.
+    async fn start_position(&self) -> entity::Result<i64> {
+        let mut buf = SqlBuf::new(self.db.dialect);
+        buf.push("SELECT MAX(id) AS m FROM outbox");
+        let row = self.db.conn.query_one_raw(buf.into_statement()).await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>>("", "m")).transpose()?.flatten().unwrap_or(0))
+    }
+
+    /// Publishes the events committed since the last pass; returns how many rows it read.
     pub async fn pass(&self) -> entity::Result<usize> {
+        let mut guard = self.cursor.lock().await;
+        if guard.is_none() {
+            *guard = Some(Cursor { done: self.start_position().await?, ..Cursor::default() });
+        }
+        let Some(cursor) = guard.as_mut() else { return Ok(0) };
         let d = self.db.dialect;
         let mut buf = SqlBuf::new(d);
-        buf.push(
-            "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ",
-        );
-        buf.push(&BATCH.to_string());
+        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE id > ").bind(cursor.done);
+        buf.push(" ORDER BY id LIMIT ").push(&BATCH.to_string());
         let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut ids = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id")?;
-            ids.push(id);
-            let topic: String = row.try_get("", "topic")?;
-            let payload: Value = match d {
-                Dialect::Postgres => row.try_get("", "payload")?,
-                Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
-            };
-            match topic.as_str() {
-                TOPIC_RECORD_CHANGED => {
-                    let event: ChangeEvent = serde_json::from_value(payload)?;
-                    self.bus.publish(BusEvent::Record(Arc::new(event)));
-                }
-                TOPIC_METADATA_CHANGED => {
-                    let tenant_id: String = row.try_get("", "tenant_id")?;
-                    let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();
-                    self.bus.publish(BusEvent::MetadataChanged { tenant_id, version });
-                }
-                TOPIC_NOTIFICATION_CREATED => {
-                    let n: Notification = serde_json::from_value(payload)?;
-                    self.bus.publish(BusEvent::Notification(Arc::new(n)));
-                }
-                other => tracing::warn!(topic = other, "unknown outbox topic"),
+            if cursor.seen.insert(id) {
+                self.publish(row, d)?;
             }
         }
-        let mut buf = SqlBuf::new(d);
-        buf.push("UPDATE outbox SET dispatched_at = ").bind_ts(entity::runtime::time::now());
-        buf.push(" WHERE id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
-            }
-            buf.bind(*id);
-        }
-        buf.push(")");
-        self.db.conn.execute_raw(buf.into_statement()).await?;
+        cursor.advance(Instant::now());
         Ok(rows.len())
+    }
+
+    fn publish(&self, row: &QueryResult, d: Dialect) -> entity::Result<()> {
+        let topic: String = row.try_get("", "topic")?;
+        let payload: Value = match d {
+            Dialect::Postgres => row.try_get("", "payload")?,
+            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
+        };
+        match topic.as_str() {
+            TOPIC_RECORD_CHANGED => {
+                let event: ChangeEvent = serde_json::from_value(payload)?;
+                self.bus.publish(BusEvent::Record(Arc::new(event)));
+            }
+            TOPIC_METADATA_CHANGED => {
+                let tenant_id: String = row.try_get("", "tenant_id")?;
+                let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();
+                self.bus.publish(BusEvent::MetadataChanged { tenant_id, version });
+            }
+            TOPIC_NOTIFICATION_CREATED => {
+                let n: Notification = serde_json::from_value(payload)?;
+                self.bus.publish(BusEvent::Notification(Arc::new(n)));
+            }
+            other => tracing::warn!(topic = other, "unknown outbox topic"),
+        }
+        Ok(())
     }
 
     async fn prune(&self) -> entity::Result<()> {
         let mut buf = SqlBuf::new(self.db.dialect);
-        buf.push("DELETE FROM outbox WHERE dispatched_at < ")
-            .bind_ts(entity::runtime::time::now() - RETENTION);
+        buf.push("DELETE FROM outbox WHERE created_at < ").bind_ts(entity::runtime::time::now() - RETENTION);
         self.db.conn.execute_raw(buf.into_statement()).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_waits_for_late_ids_then_gives_up_on_gaps() {
+        let t0 = Instant::now();
+        let mut c = Cursor { done: 9, ..Cursor::default() };
+        c.seen.extend([11, 12]);
+        c.advance(t0);
+        assert_eq!(c.done, 9, "10 may still commit");
+        c.seen.insert(10);
+        c.advance(t0 + Duration::from_secs(1));
+        assert_eq!((c.done, c.seen.len()), (12, 0));
+        c.seen.insert(14);
+        c.advance(t0 + Duration::from_secs(2));
+        assert_eq!(c.done, 12);
+        c.advance(t0 + Duration::from_secs(2) + GAP_TIMEOUT);
+        assert_eq!(c.done, 14, "13 was rolled back");
     }
 }

@@ -1,14 +1,15 @@
 //! Subscriptions over `/graphql/ws` (graphql-transport-ws): `dealChanged` delivers CREATED,
 //! UPDATED (with changedFields), DELETED and RESTORED; the `filter` argument is matched against
 //! the record after the change; and the close codes: 4401 for a missing/bad token and for a
-//! session logged out while the socket is open, 4205 when the tenant's definitions change.
+//! session logged out while the socket is open, 4205 when the tenant's definitions change;
+//! and delivery across server instances sharing one database.
 
 use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
 use crate::harness::{
-    SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field, server,
-    str_of, tenant,
+    Api, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field, login,
+    server, short_ttl_server, str_of, strings, tenant,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
@@ -181,4 +182,25 @@ async fn definition_change_closes_the_socket_with_4205() {
     t.create(&deal(), json!({ "title": "still open" }), "").await;
     let event = socket.next_data("1").await["dealChanged"].clone();
     assert_eq!(event["record"]["title"], json!("still open"));
+}
+
+/// Two server instances on one database (as behind a load balancer): a subscriber connected
+/// to one hears of a change made through the other, and of every change, not some of them.
+#[tokio::test]
+async fn subscribers_hear_changes_made_through_another_instance() {
+    let t = crm_tenant().await;
+    let other = Api::new(short_ttl_server());
+    let token = str_of(&login(&other, &t.slug, &t.email, &t.password).await.data()["login"]["accessToken"]);
+    let mut ws = Ws::connect(other.server).await;
+    ws.init(json!({ "authorization": format!("Bearer {token}") })).await.expect_ack();
+    ws.subscribe("1", "subscription { dealChanged { kind record { title } } }", json!({})).await;
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    for title in ["one", "two", "three"] {
+        t.create(&deal(), json!({ "title": title }), "").await;
+    }
+    let mut titles = Vec::new();
+    for _ in 0..3 {
+        titles.push(str_of(&ws.next_data("1").await["dealChanged"]["record"]["title"]));
+    }
+    assert_eq!(titles, strings(&["one", "two", "three"]));
 }
