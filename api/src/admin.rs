@@ -9,7 +9,7 @@ use entity::models::{api_key, role, session, user};
 use entity::runtime::audit::{self, Actor, AuditFilter, AuditRow, Verification};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::policy::Permissions;
-use jobs::BusEvent;
+use entity::runtime::signals;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -214,12 +214,9 @@ pub async fn update_role(
     let r = am.update(&txn).await?;
     let changes = json!({"name": {"old": old.name, "new": r.name}, "permissions": {"old": old.permissions, "new": r.permissions}});
     append(&txn, state, p, actor, "role.update", ("role", &r.id), changes).await?;
+    signals::access_changed(&txn, state.db.dialect, &p.tenant_id, Some(&r.id), None).await?;
     txn.commit().await?;
-    state.bus.publish(BusEvent::AccessChanged {
-        tenant_id: p.tenant_id.clone(),
-        role_id: Some(r.id.clone()),
-        user_id: None,
-    });
+    state.dispatcher.wake();
     Ok(r)
 }
 
@@ -404,12 +401,9 @@ pub async fn assign_role(
         json!({"role": {"old": old_role.name, "new": new_role.name}}),
     )
     .await?;
+    signals::access_changed(&txn, state.db.dialect, &p.tenant_id, None, Some(&u.id)).await?;
     txn.commit().await?;
-    state.bus.publish(BusEvent::AccessChanged {
-        tenant_id: p.tenant_id.clone(),
-        role_id: None,
-        user_id: Some(u.id.clone()),
-    });
+    state.dispatcher.wake();
     Ok(service::view(&u, new_role.name))
 }
 
@@ -436,10 +430,11 @@ pub async fn revoke_sessions(
         .await?;
     append(&txn, state, p, actor, "session.revoke_all", ("user", user_id), json!({"sessions": live.len()}))
         .await?;
-    txn.commit().await?;
     for s in &live {
-        state.bus.publish(BusEvent::SessionRevoked { session_id: s.id.clone() });
+        signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &s.id).await?;
     }
+    txn.commit().await?;
+    state.dispatcher.wake();
     Ok(live.len() as u64)
 }
 
@@ -513,8 +508,9 @@ pub async fn revoke_api_key(
     am.revoked_at = Set(Some(Utc::now()));
     let k = am.update(&txn).await?;
     append(&txn, state, p, actor, "api_key.revoke", ("api_key", &k.id), json!({"name": k.name})).await?;
+    signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &k.id).await?;
     txn.commit().await?;
-    state.bus.publish(BusEvent::SessionRevoked { session_id: k.id.clone() });
+    state.dispatcher.wake();
     Ok(k)
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use entity::runtime::definitions::TOPIC_METADATA_CHANGED;
 use entity::runtime::notifications::{Notification, TOPIC_NOTIFICATION_CREATED};
+use entity::runtime::signals::{TOPIC_ACCESS_CHANGED, TOPIC_SESSION_REVOKED};
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
@@ -132,8 +133,23 @@ impl Dispatcher {
         }
         let Some(cursor) = guard.as_mut() else { return Ok(0) };
         let d = self.db.dialect;
+        // New rows above everything seen, plus (while there are gaps) the missing ids below:
+        // a long gap never holds back newer events.
+        let high = cursor.seen.last().copied().unwrap_or(cursor.done).max(cursor.done);
         let mut buf = SqlBuf::new(d);
-        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE id > ").bind(cursor.done);
+        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE id > ").bind(high);
+        let missing: Vec<i64> =
+            (cursor.done + 1..high).filter(|id| !cursor.seen.contains(id)).take(BATCH).collect();
+        if !missing.is_empty() {
+            buf.push(" OR id IN (");
+            for (i, id) in missing.iter().enumerate() {
+                if i > 0 {
+                    buf.push(", ");
+                }
+                buf.bind(*id);
+            }
+            buf.push(")");
+        }
         buf.push(" ORDER BY id LIMIT ").push(&BATCH.to_string());
         let rows = self.db.conn.query_all_raw(buf.into_statement()).await?;
         for row in &rows {
@@ -165,6 +181,20 @@ impl Dispatcher {
             TOPIC_NOTIFICATION_CREATED => {
                 let n: Notification = serde_json::from_value(payload)?;
                 self.bus.publish(BusEvent::Notification(Arc::new(n)));
+            }
+            TOPIC_SESSION_REVOKED => {
+                let session_id =
+                    payload.get("sessionId").and_then(Value::as_str).unwrap_or_default().to_owned();
+                self.bus.publish(BusEvent::SessionRevoked { session_id });
+            }
+            TOPIC_ACCESS_CHANGED => {
+                let tenant_id: String = row.try_get("", "tenant_id")?;
+                let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+                self.bus.publish(BusEvent::AccessChanged {
+                    tenant_id,
+                    role_id: text("roleId"),
+                    user_id: text("userId"),
+                });
             }
             other => tracing::warn!(topic = other, "unknown outbox topic"),
         }

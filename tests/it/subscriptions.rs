@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
 use crate::harness::{
-    Api, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field, login,
-    server, short_ttl_server, str_of, strings, tenant,
+    Api, Auth, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field,
+    login, server, short_ttl_server, str_of, strings, tenant,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
@@ -203,4 +203,19 @@ async fn subscribers_hear_changes_made_through_another_instance() {
         titles.push(str_of(&ws.next_data("1").await["dealChanged"]["record"]["title"]));
     }
     assert_eq!(titles, strings(&["one", "two", "three"]));
+}
+
+/// Logging out through one instance closes the session's socket on another instance.
+#[tokio::test]
+async fn logout_through_one_instance_closes_sockets_on_another() {
+    let t = tenant().await;
+    let other = Api::new(short_ttl_server());
+    // A token from the shared server (15 minutes), used on the other instance's socket.
+    let (token, _) = t.new_session().await;
+    let mut ws = Ws::connect(other.server).await;
+    ws.init(json!({ "authorization": format!("Bearer {token}") })).await.expect_ack();
+    let started = std::time::Instant::now();
+    t.api.graphql(&Auth::Bearer(token), "mutation { logout }", json!({})).await.data();
+    assert_eq!(ws.expect_close(TIMEOUT).await, Some(4401));
+    assert!(started.elapsed() < TIMEOUT);
 }

@@ -8,8 +8,8 @@ use chrono::{Duration, Utc};
 use entity::FieldError;
 use entity::models::{role, session, tenant, user};
 use entity::runtime::audit::{self, Actor};
+use entity::runtime::signals;
 use entity::runtime::sql::SqlBuf;
-use jobs::BusEvent;
 use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -276,8 +276,9 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
             am.update(&txn).await?;
             audit_auth(state, &txn, tenant_id, Some(&user_id), "auth.refresh_reuse", json!({"session": sid}))
                 .await?;
+            signals::session_revoked(&txn, state.db.dialect, tenant_id, &sid).await?;
             txn.commit().await.map_err(ApiError::from)?;
-            state.bus.publish(BusEvent::SessionRevoked { session_id: sid });
+            state.dispatcher.wake();
         }
         return Err(ApiError::Unauthenticated("invalid refresh token".into()));
     };
@@ -327,8 +328,9 @@ pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
         .await?;
     audit_auth(state, &txn, &p.tenant_id, Some(&p.user_id), "auth.logout", json!({"session": p.session_id}))
         .await?;
+    signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &p.session_id).await?;
     txn.commit().await?;
-    state.bus.publish(BusEvent::SessionRevoked { session_id: p.session_id.clone() });
+    state.dispatcher.wake();
     Ok(())
 }
 

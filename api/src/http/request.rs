@@ -80,12 +80,16 @@ impl Credential {
 pub struct Caller {
     pub schema: Schema,
     pub principal: Option<Principal>,
+    /// The metadata version the schema was built from (0 for the public schema).
+    pub version: i64,
 }
 
 /// Authenticates the credential and picks the schema it sees.
 pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller, ApiError> {
     let principal = match credential {
-        Credential::None => return Ok(Caller { schema: state.public_schema.clone(), principal: None }),
+        Credential::None => {
+            return Ok(Caller { schema: state.public_schema.clone(), principal: None, version: 0 });
+        }
         Credential::Bearer(token) => auth::authenticate(state, &token).await?,
         Credential::ApiKey(key) => auth::authenticate_key(state, &key).await?,
     };
@@ -93,7 +97,7 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         .registry
         .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)
         .await?;
-    Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal) })
+    Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal), version: compiled.meta.version })
 }
 
 /// The data every operation of this caller can read.

@@ -122,6 +122,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
     let data = request::request_data(&state, &caller, &rid);
+    let schema_version = caller.version;
     state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);
     // async-graphql-axum drives the protocol; its sink is a channel we drain into the real
@@ -161,7 +162,11 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
                 Ok(BusEvent::SessionRevoked { session_id }) if session_id == principal.session_id => {
                     return close(&mut sink, CLOSE_UNAUTHENTICATED, "session revoked").await;
                 }
-                Ok(BusEvent::MetadataChanged { tenant_id, .. }) if tenant_id == principal.tenant_id => {
+                // A change the socket's schema already includes (published late by this
+                // instance) is not a reason to reconnect.
+                Ok(BusEvent::MetadataChanged { tenant_id, version })
+                    if tenant_id == principal.tenant_id && version > schema_version =>
+                {
                     return close(&mut sink, CLOSE_SCHEMA_CHANGED, "schema changed; reconnect").await;
                 }
                 Ok(BusEvent::AccessChanged { tenant_id, role_id, user_id })

@@ -10,6 +10,7 @@ pub mod meta;
 pub mod naming;
 pub mod notifications;
 pub mod policy;
+pub mod signals;
 pub mod sql;
 pub mod store;
 pub mod time;
