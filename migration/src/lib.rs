@@ -12,6 +12,14 @@ mod m20261121_000004_notifications;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
+/// Every table under row-level security on PostgreSQL after all migrations (besides
+/// `tenants`, whose rows are the tenants themselves).
+pub fn rls_tables() -> Vec<&'static str> {
+    let mut t = TENANT_TABLES.to_vec();
+    t.push("notifications");
+    t
+}
+
 /// All migrations, in order.
 pub struct Migrator;
 

@@ -15,24 +15,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Names, TestTenant, database, entity, field, str_of, tenant};
 
-/// The role the server's tenant traffic runs as on PostgreSQL.
-const APP_ROLE: &str = "alphery_app";
-
-/// Every table whose rows belong to one tenant.
-const TENANT_TABLES: &[&str] = &[
-    "roles",
-    "users",
-    "sessions",
-    "entity_defs",
-    "field_defs",
-    "record_counters",
-    "records",
-    "outbox",
-    "api_keys",
-    "audit_log",
-    "audit_heads",
-    "retired_refresh_tokens",
-];
+use migration::APP_ROLE;
 
 // ---------------------------------------------------------------------------------------------
 // Raw database access (shared with `audit`)
@@ -260,13 +243,13 @@ async fn app_role_is_unprivileged_and_every_tenant_table_forces_rls() {
     assert_eq!(owned, 0, "tables owned by alphery_app");
 
     let mut unprotected = Vec::new();
-    for table in TENANT_TABLES {
+    for table in migration::rls_tables() {
         let row = conn
             .query_one_raw(stmt(
                 &conn,
                 "SELECT relrowsecurity, relforcerowsecurity FROM pg_class \
                  WHERE relname = $1 AND relnamespace = 'public'::regnamespace",
-                vec![(*table).into()],
+                vec![table.into()],
             ))
             .await
             .expect("query pg_class")

@@ -70,7 +70,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     txn.commit().await?;
     let live: bool = row.try_get("", "live")?;
     let active: bool = row.try_get("", "is_active")?;
-    let expires_at = tokens::timestamp_col(&row, d, "expires_at")?;
+    let expires_at = entity::runtime::time::column(&row, d, "expires_at")?
+        .ok_or_else(|| ApiError::Internal("session without expiry".into()))?;
     if !live || !active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }

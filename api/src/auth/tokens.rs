@@ -3,10 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use entity::Dialect;
+use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::QueryResult;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -109,20 +107,4 @@ pub fn api_key_tenant(key: &str) -> Option<&str> {
 pub fn hash_refresh(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads a timestamp column written by SeaORM (TIMESTAMPTZ, or text on SQLite).
-pub fn timestamp_col(row: &QueryResult, d: Dialect, col: &str) -> Result<DateTime<Utc>, ApiError> {
-    match d {
-        Dialect::Postgres => Ok(row.try_get::<DateTime<Utc>>("", col)?),
-        Dialect::Sqlite => {
-            let s: String = row.try_get("", col)?;
-            DateTime::parse_from_rfc3339(&s)
-                .map(|d| d.with_timezone(&Utc))
-                .or_else(|_| {
-                    chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f%:z").map(|n| n.and_utc())
-                })
-                .map_err(|e| ApiError::Internal(format!("timestamp {s}: {e}")))
-        }
-    }
 }

@@ -157,13 +157,8 @@ const COLUMNS: &str = "id, seq, at, actor_user_id, actor_api_key_id, request_id,
                        object_id, changes, prev_hash, hash";
 
 fn row(r: &QueryResult, d: Dialect) -> Result<AuditRow> {
-    let at = match d {
-        Dialect::Postgres => r.try_get::<DateTime<Utc>>("", "at")?,
-        Dialect::Sqlite => {
-            let s: String = r.try_get("", "at")?;
-            super::time::parse(&s).ok_or_else(|| Error::Internal(format!("bad audit timestamp {s}")))?
-        }
-    };
+    let at =
+        super::time::column(r, d, "at")?.ok_or_else(|| Error::Internal("audit entry without time".into()))?;
     let changes = match d {
         Dialect::Postgres => r.try_get::<Value>("", "changes")?,
         Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", "changes")?)?,

@@ -35,13 +35,6 @@ pub struct Message<'a> {
     pub link: Option<&'a str>,
 }
 
-fn ts(r: &QueryResult, d: Dialect, col: &str) -> Result<Option<DateTime<Utc>>> {
-    Ok(match d {
-        Dialect::Postgres => r.try_get::<Option<DateTime<Utc>>>("", col)?,
-        Dialect::Sqlite => r.try_get::<Option<String>>("", col)?.as_deref().and_then(super::time::parse),
-    })
-}
-
 fn from_row(r: &QueryResult, d: Dialect) -> Result<Notification> {
     Ok(Notification {
         id: r.try_get("", "id")?,
@@ -50,9 +43,9 @@ fn from_row(r: &QueryResult, d: Dialect) -> Result<Notification> {
         title: r.try_get("", "title")?,
         body: r.try_get("", "body")?,
         link: r.try_get("", "link")?,
-        created_at: ts(r, d, "created_at")?
+        created_at: super::time::column(r, d, "created_at")?
             .ok_or_else(|| Error::Internal("notification without time".into()))?,
-        read_at: ts(r, d, "read_at")?,
+        read_at: super::time::column(r, d, "read_at")?,
     })
 }
 

@@ -148,18 +148,6 @@ pub struct Store<'a> {
     pub tenant_id: &'a str,
 }
 
-fn ts_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Option<DateTime<Utc>>> {
-    Ok(match d {
-        Dialect::Postgres => row.try_get::<Option<DateTime<Utc>>>("", col)?,
-        Dialect::Sqlite => match row.try_get::<Option<String>>("", col)? {
-            Some(s) => {
-                Some(super::time::parse(&s).ok_or_else(|| Error::Internal(format!("bad timestamp {s}")))?)
-            }
-            None => None,
-        },
-    })
-}
-
 impl Record {
     fn from_row(row: &QueryResult, d: Dialect) -> Result<Record> {
         let data = match d {
@@ -178,9 +166,9 @@ impl Record {
             created_by: row.try_get("", "created_by")?,
             number: row.try_get("", "number")?,
             record_number: row.try_get("", "record_number")?,
-            created_at: ts_col(row, d, "created_at")?.ok_or_else(missing)?,
-            updated_at: ts_col(row, d, "updated_at")?.ok_or_else(missing)?,
-            deleted_at: ts_col(row, d, "deleted_at")?,
+            created_at: super::time::column(row, d, "created_at")?.ok_or_else(missing)?,
+            updated_at: super::time::column(row, d, "updated_at")?.ok_or_else(missing)?,
+            deleted_at: super::time::column(row, d, "deleted_at")?,
             version: row.try_get("", "version")?,
         })
     }
@@ -482,9 +470,8 @@ impl<'a> Store<'a> {
             .filter(|f| record.data.contains_key(&f.key))
             .map(|f| f.graphql_name.clone())
             .collect();
-        self.emit(&txn, entity, ChangeKind::Created, &record, changed).await?;
         let changes = audit::diff(&Map::new(), &record.data);
-        self.audit(&txn, actor, "record.create", entity, &record, changes).await?;
+        self.record_change(&txn, actor, entity, (ChangeKind::Created, &record), changed, changes).await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -541,14 +528,13 @@ impl<'a> Store<'a> {
         buf.push(", version = version + 1 WHERE tenant_id = ").bind(self.tenant_id.to_owned());
         buf.push(" AND id = ").bind(id.to_owned());
         txn.execute_raw(buf.into_statement()).await?;
-        self.emit(&txn, entity, ChangeKind::Updated, &new, changed_fields).await?;
         let mut changes = audit::diff(&old.data, &new.data);
         if old.owner_id != new.owner_id
             && let Value::Object(m) = &mut changes
         {
             m.insert("$owner".into(), serde_json::json!({ "old": old.owner_id, "new": new.owner_id }));
         }
-        self.audit(&txn, actor, "record.update", entity, &new, changes).await?;
+        self.record_change(&txn, actor, entity, (ChangeKind::Updated, &new), changed_fields, changes).await?;
         txn.commit().await?;
         Ok(new)
     }
@@ -594,9 +580,7 @@ impl<'a> Store<'a> {
         buf.push(" AND id = ").bind(id.to_owned());
         txn.execute_raw(buf.into_statement()).await?;
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-        self.emit(&txn, entity, kind, &rec, Vec::new()).await?;
-        let action = if deleted { "record.delete" } else { "record.restore" };
-        self.audit(&txn, actor, action, entity, &rec, Value::Object(Map::new())).await?;
+        self.record_change(&txn, actor, entity, (kind, &rec), Vec::new(), Value::Object(Map::new())).await?;
         txn.commit().await?;
         Ok(rec)
     }
@@ -708,27 +692,16 @@ impl<'a> Store<'a> {
         Ok(row.try_get("", "value")?)
     }
 
-    async fn audit(
+    /// Records a committed-to-be change in its own transaction: the change event (outbox) and
+    /// the audit entry (`changes`: old/new values of changed fields).
+    async fn record_change(
         &self,
         txn: &DatabaseTransaction,
         actor: &Actor,
-        action: &str,
         entity: &EntityDef,
-        record: &Record,
-        changes: Value,
-    ) -> Result<()> {
-        let entry =
-            audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
-        audit::append(txn, self.d(), self.tenant_id, actor, &entry).await
-    }
-
-    async fn emit(
-        &self,
-        txn: &DatabaseTransaction,
-        entity: &EntityDef,
-        kind: ChangeKind,
-        record: &Record,
+        (kind, record): (ChangeKind, &Record),
         changed_fields: Vec<String>,
+        changes: Value,
     ) -> Result<()> {
         let event = ChangeEvent {
             tenant_id: self.tenant_id.to_owned(),
@@ -738,7 +711,16 @@ impl<'a> Store<'a> {
             changed_fields,
         };
         write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?)
-            .await
+            .await?;
+        let action = match kind {
+            ChangeKind::Created => "record.create",
+            ChangeKind::Updated => "record.update",
+            ChangeKind::Deleted => "record.delete",
+            ChangeKind::Restored => "record.restore",
+        };
+        let entry =
+            audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
+        audit::append(txn, self.d(), self.tenant_id, actor, &entry).await
     }
 }
 
