@@ -83,8 +83,7 @@ async fn define_entity_returns_the_definition_and_lists_it() {
     // The generated operations exist on the very next request.
     // (Collected and asserted last, so that one missing operation does not hide other checks.)
     let expected_roots: [(&str, &[&str]); 3] = [
-        // `dealsAggregate` arrives with aggregates and dashboards (issue 5).
-        ("queryType", &["deal", "deals", "me", "tenant", "entities"]),
+        ("queryType", &["deal", "deals", "dealsAggregate", "me", "tenant", "entities"]),
         (
             "mutationType",
             &["createDeal", "updateDeal", "deleteDeal", "restoreDeal", "defineEntity", "logout"],

@@ -7,6 +7,7 @@ mod harness;
 mod fixtures;
 
 mod access;
+mod aggregates;
 mod audit;
 mod auth;
 mod entities;

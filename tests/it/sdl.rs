@@ -115,6 +115,7 @@ async fn sdl_of_a_hospital_tenant() {
             "medicalRecord: MedicalRecord",
             "appointments(",
             "createMedicalRecord(input: CreateMedicalRecordInput!): MedicalRecord!",
+            "medicalRecordsAggregate(",
             "scheduledAt: DateTime!",
         ],
     );

@@ -9,13 +9,14 @@ use entity::runtime::store::ListArgs;
 
 use crate::error::{ApiError, gql};
 
-/// The values of an entity's `…Field` enum and what each sorts by.
+/// The values of an entity's `…Field` enum and what each sorts (or groups) by.
 pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
     let mut out = vec![
         ("ID".to_owned(), Target::Id),
         ("CREATED_AT".to_owned(), Target::CreatedAt),
         ("UPDATED_AT".to_owned(), Target::UpdatedAt),
         ("RECORD_NUMBER".to_owned(), Target::RecordNumber),
+        ("OWNER".to_owned(), Target::Owner),
     ];
     for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
         out.push((naming::screaming(&f.graphql_name), Target::Field(Box::new(f.clone()))));

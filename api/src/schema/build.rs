@@ -9,7 +9,7 @@ use entity::runtime::naming::types as t;
 use entity::runtime::policy::Permissions;
 
 use super::access::SchemaAccess;
-use super::resolvers::{create, delete, find_many, find_one, subscription, update};
+use super::resolvers::{aggregate, create, delete, find_many, find_one, subscription, update};
 use super::{common, entity_types, platform};
 use crate::error::ApiError;
 
@@ -93,7 +93,7 @@ pub fn build_tenant_schema(
     let mut subscription = Subscription::new(t::SUBSCRIPTION).field(super::notifications::subscription());
     let mut types = Vec::new();
     for a in &access.entities {
-        query = query.field(find_one::field(a)).field(find_many::field(a));
+        query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
         if a.create {
             mutation = mutation.field(create::field(meta, a));
         }
@@ -105,6 +105,7 @@ pub fn build_tenant_schema(
         }
         subscription = subscription.field(subscription::field(a));
         types.extend(entity_types::types(&access, a));
+        types.extend(aggregate::types(a).into_iter().map(Into::into));
     }
     // Every schema has a subscription root (notifications), so the socket also serves queries.
     let has_subscriptions = true;

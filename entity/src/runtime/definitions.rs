@@ -166,7 +166,8 @@ fn parse_validation(
     (val, pattern)
 }
 
-fn blank_field() -> FieldDef {
+/// A field definition with every option at its default (a starting point for probes).
+pub(crate) fn blank_field() -> FieldDef {
     FieldDef {
         id: String::new(),
         key: String::new(),

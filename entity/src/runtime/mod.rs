@@ -2,6 +2,7 @@
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
 //! (`cursor`), the record store (`store`) and definition changes (`definitions`).
 
+pub mod aggregate;
 pub mod audit;
 pub mod cursor;
 pub mod definitions;

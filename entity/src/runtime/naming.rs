@@ -222,6 +222,7 @@ pub struct EntityNames {
     pub create_input: String,
     pub update_input: String,
     pub aggregate: String,
+    pub aggregate_values: String,
     pub query_one: String,
     pub query_many: String,
     pub query_aggregate: String,
@@ -247,6 +248,7 @@ impl EntityNames {
             create_input: format!("Create{t}Input"),
             update_input: format!("Update{t}Input"),
             aggregate: format!("{t}Aggregate"),
+            aggregate_values: format!("{t}AggregateValues"),
             query_aggregate: format!("{many}Aggregate"),
             create: format!("create{t}"),
             update: format!("update{t}"),
@@ -260,7 +262,7 @@ impl EntityNames {
     }
 
     /// Type names this entity generates.
-    pub fn type_names(&self) -> [&str; 10] {
+    pub fn type_names(&self) -> [&str; 11] {
         [
             &self.type_name,
             &self.connection,
@@ -272,6 +274,7 @@ impl EntityNames {
             &self.create_input,
             &self.update_input,
             &self.aggregate,
+            &self.aggregate_values,
         ]
     }
 

@@ -2,6 +2,7 @@
 //! `create`, `update`, `delete` (soft delete and restore), relations both ways (`relation`),
 //! users on records (`user`) and live changes (`subscription`).
 
+pub mod aggregate;
 pub mod create;
 pub mod delete;
 pub mod find_many;

@@ -1,0 +1,88 @@
+//! `dealsAggregate(filter: DealFilter, groupBy: [DealField!]): [DealAggregate!]!` — count and
+//! sum / avg / min / max of the numeric fields the caller can read, per group, in one SQL
+//! statement under the caller's row rule.
+
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
+use entity::runtime::aggregate::{self, AggregateRow, numeric_fields};
+use entity::runtime::naming::{EntityNames, types as t};
+
+use crate::error::{ApiError, gql};
+use crate::schema::access::EntityAccess;
+use crate::schema::common::output_type;
+use crate::schema::values::{output, parent, sync_field};
+use crate::schema::{args, ctx};
+
+/// The root field.
+pub fn field(a: &Arc<EntityAccess>) -> Field {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let label = a.full.label_plural.clone();
+    let a = a.clone();
+    Field::new(&n.query_aggregate, TypeRef::named_nn_list_nn(&n.aggregate), move |c| {
+        let a = a.clone();
+        FieldFuture::new(async move {
+            let state = ctx::state(&c)?;
+            let p = ctx::principal(&c)?;
+            let filter = match (args::filter(&c, &a.view)?, ctx::row_filter(&c, &a.full)?) {
+                (Some(f), Some(row)) => Some(f.and(row)),
+                (f, row) => f.or(row),
+            };
+            let targets = args::sort_targets(&a.view);
+            let mut group_by = Vec::new();
+            if let Some(serde_json::Value::Array(items)) = args::arg_json(&c, "groupBy")? {
+                for item in items {
+                    let name = item.as_str().unwrap_or_default();
+                    let target = targets.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone());
+                    group_by
+                        .push(target.ok_or_else(|| ApiError::BadRequest(format!("cannot group by {name}")))?);
+                }
+            }
+            let rows = aggregate::aggregate(&state.db, &p.tenant_id, &a.view, filter.as_ref(), &group_by)
+                .await
+                .map_err(gql)?;
+            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        })
+    })
+    .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
+    .argument(InputValue::new("groupBy", TypeRef::named_nn_list(&n.field_enum)))
+    .description(format!("Counts and totals of {label}, optionally per group."))
+}
+
+/// `DealAggregate` and, when the entity has numeric fields the role can read,
+/// `DealAggregateValues`.
+pub fn types(a: &Arc<EntityAccess>) -> Vec<Object> {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let mut agg = Object::new(&n.aggregate)
+        .field(sync_field::<AggregateRow>("group", TypeRef::named_nn(t::JSON), |r| {
+            Value::from_json(serde_json::Value::Object(r.group.clone())).ok()
+        }))
+        .field(sync_field::<AggregateRow>("count", TypeRef::named_nn(TypeRef::INT), |r| {
+            Some(Value::from(r.count))
+        }));
+    let numeric = numeric_fields(&a.view);
+    if numeric.is_empty() {
+        return vec![agg];
+    }
+    type Pick = fn(&AggregateRow) -> &serde_json::Map<String, serde_json::Value>;
+    let figures: [(&str, Pick); 4] =
+        [("sum", |r| &r.sum), ("avg", |r| &r.avg), ("min", |r| &r.min), ("max", |r| &r.max)];
+    for (name, pick) in figures {
+        agg = agg.field(Field::new(name, TypeRef::named(&n.aggregate_values), move |c| {
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::owned_any(pick(parent::<AggregateRow>(&c)?).clone())))
+            })
+        }));
+    }
+    let mut values = Object::new(&n.aggregate_values);
+    for f in numeric {
+        let def = f.clone();
+        values = values.field(Field::new(&f.graphql_name, TypeRef::named(output_type(f.ty)), move |c| {
+            let v = parent::<serde_json::Map<String, serde_json::Value>>(&c)
+                .map(|m| m.get(&def.graphql_name).and_then(|v| output(&def, v)));
+            FieldFuture::new(async move { Ok(v?.map(FieldValue::value)) })
+        }));
+    }
+    vec![agg, values]
+}

@@ -1,0 +1,234 @@
+//! Aggregates (`dealsAggregate(filter, groupBy)`): count, and sum / avg / min / max of every
+//! NUMBER and CURRENCY field, optionally grouped by fields — one SQL statement, under the same
+//! filter (and so the same row rules) as lists. Money stays exact: PostgreSQL sums `numeric`;
+//! SQLite sums integer minor units (`ROUND(value × 10^scale)`, exact for 15 significant digits);
+//! averages are computed from the exact sum and count, rounded half away from zero to the
+//! field's scale.
+
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde_json::{Map, Value};
+
+use super::filter::{Filter, Target};
+use super::meta::{EntityDef, FieldDef, FieldType};
+use super::sql::{self, SqlBuf};
+use super::value::{DEFAULT_SCALE, Decimal};
+use crate::{Db, Dialect, Error, Result};
+
+/// One group's figures. Numeric maps are keyed by GraphQL field name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    /// Group values keyed by GraphQL field name (empty without `groupBy`).
+    pub group: Map<String, Value>,
+    pub count: i64,
+    pub sum: Map<String, Value>,
+    pub avg: Map<String, Value>,
+    pub min: Map<String, Value>,
+    pub max: Map<String, Value>,
+}
+
+/// The fields aggregates compute figures for.
+pub fn numeric_fields(e: &EntityDef) -> Vec<&FieldDef> {
+    e.fields.iter().filter(|f| matches!(f.ty, FieldType::Number | FieldType::Currency)).collect()
+}
+
+fn scale(f: &FieldDef) -> u32 {
+    f.validation.scale.unwrap_or(DEFAULT_SCALE)
+}
+
+/// The GraphQL name of a group target.
+fn group_name(t: &Target) -> String {
+    match t {
+        Target::Id => "id".into(),
+        Target::CreatedAt => "createdAt".into(),
+        Target::UpdatedAt => "updatedAt".into(),
+        Target::Owner => "owner".into(),
+        Target::RecordNumber => "recordNumber".into(),
+        Target::Field(f) => f.graphql_name.clone(),
+    }
+}
+
+/// The grouping expression, as text (typed back in Rust, identically on both databases).
+fn group_expr(d: Dialect, t: &Target) -> String {
+    match t {
+        Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
+        Target::CreatedAt | Target::UpdatedAt => match d {
+            Dialect::Postgres => format!(
+                "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                sql::target_expr(d, t)
+            ),
+            Dialect::Sqlite => sql::target_expr(d, t),
+        },
+        other => sql::target_expr(d, other),
+    }
+}
+
+/// A group value from its text form, typed like the field.
+fn group_value(t: &Target, text: Option<String>) -> Value {
+    let Some(text) = text else { return Value::Null };
+    match t {
+        Target::Field(f) => match f.ty {
+            FieldType::Number => text.parse::<f64>().map(Value::from).unwrap_or(Value::Null),
+            FieldType::Boolean => Value::Bool(text == "true" || text == "1"),
+            FieldType::Currency => {
+                Decimal::parse(&text).map(|d| Value::from(d.to_string_at(scale(f)))).unwrap_or(Value::Null)
+            }
+            _ => Value::String(text),
+        },
+        _ => Value::String(text),
+    }
+}
+
+/// Sum / min / max expressions of one numeric field.
+fn figure_exprs(d: Dialect, f: &FieldDef) -> [String; 4] {
+    let k = &f.key;
+    let (value, units) = match (d, f.ty) {
+        (Dialect::Postgres, FieldType::Number) => (format!("((data->>'{k}')::float8)"), None),
+        (Dialect::Postgres, _) => (format!("((data->>'{k}')::numeric)"), None),
+        (Dialect::Sqlite, FieldType::Number) => (format!("json_extract(data, '$.{k}')"), None),
+        (Dialect::Sqlite, _) => {
+            let factor = 10i64.pow(scale(f));
+            let units =
+                format!("CAST(ROUND(CAST(json_extract(data, '$.{k}') AS REAL) * {factor}) AS INTEGER)");
+            (units.clone(), Some(units))
+        }
+    };
+    let text = |agg: &str| match (d, f.ty) {
+        // numeric → text keeps every digit; SQLite integers are read as minor units.
+        (Dialect::Postgres, FieldType::Currency) => format!("CAST({agg}({value}) AS TEXT)"),
+        (Dialect::Sqlite, FieldType::Number) => format!("CAST({agg}({value}) AS REAL)"),
+        _ => format!("{agg}({})", units.as_deref().unwrap_or(&value)),
+    };
+    [text("SUM"), text("MIN"), text("MAX"), format!("COUNT({value})")]
+}
+
+/// Reads one figure as a JSON value of the field's GraphQL type.
+fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Value> {
+    Ok(match (f.ty, d) {
+        (FieldType::Number, _) => {
+            row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null)
+        }
+        (_, Dialect::Postgres) => match row.try_get::<Option<String>>("", col)? {
+            Some(t) => Decimal::parse(&t)
+                .map(|v| Value::from(v.to_string_at(scale(f).max(v.trimmed().scale))))
+                .ok_or_else(|| Error::Internal(format!("bad numeric {t}")))?,
+            None => Value::Null,
+        },
+        (_, Dialect::Sqlite) => match row.try_get::<Option<i64>>("", col)? {
+            Some(units) => {
+                Value::from(Decimal { units: i128::from(units), scale: scale(f) }.to_string_at(scale(f)))
+            }
+            None => Value::Null,
+        },
+    })
+}
+
+/// `sum / count`, rounded half away from zero to the field's scale.
+fn decimal_avg(sum: &Value, count: i64, f: &FieldDef) -> Value {
+    let Some(sum) = sum.as_str().and_then(Decimal::parse) else { return Value::Null };
+    if count == 0 {
+        return Value::Null;
+    }
+    let target = scale(f);
+    let at = if sum.scale >= target {
+        sum
+    } else {
+        Decimal { units: sum.units * 10i128.pow(target - sum.scale), scale: target }
+    };
+    let divisor = i128::from(count) * 10i128.pow(at.scale - target);
+    let (q, r) = (at.units / divisor, at.units % divisor);
+    let rounded = if 2 * r.abs() >= divisor { q + at.units.signum() } else { q };
+    Value::from(Decimal { units: rounded, scale: target }.to_string_at(target))
+}
+
+/// Runs the aggregate of `e`'s live records matching `filter`, grouped by `group_by`.
+pub async fn aggregate(
+    db: &Db,
+    tenant_id: &str,
+    e: &EntityDef,
+    filter: Option<&Filter>,
+    group_by: &[Target],
+) -> Result<Vec<AggregateRow>> {
+    let d = db.dialect;
+    let numeric = numeric_fields(e);
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT COUNT(*) AS n");
+    for (i, t) in group_by.iter().enumerate() {
+        buf.push(", ").push(&group_expr(d, t)).push(&format!(" AS g{i}"));
+    }
+    for (i, f) in numeric.iter().enumerate() {
+        let [sum, min, max, count] = figure_exprs(d, f);
+        buf.push(&format!(", {sum} AS s{i}, {min} AS mn{i}, {max} AS mx{i}, {count} AS c{i}"));
+    }
+    buf.push(" FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(e.id.clone()).push(" AND deleted_at IS NULL");
+    if let Some(f) = filter {
+        buf.push(" AND ");
+        sql::compile(&mut buf, f)?;
+    }
+    if !group_by.is_empty() {
+        let cols: Vec<String> = (0..group_by.len()).map(|i| format!("g{i}")).collect();
+        let exprs: Vec<String> = group_by.iter().map(|t| group_expr(d, t)).collect();
+        buf.push(" GROUP BY ").push(&exprs.join(", "));
+        let order: Vec<String> = cols.iter().map(|c| format!("{c} ASC NULLS LAST")).collect();
+        buf.push(" ORDER BY ").push(&order.join(", "));
+    }
+    let txn = db.begin_tenant(tenant_id, false).await?;
+    let rows = txn.query_all_raw(buf.into_statement()).await?;
+    txn.commit().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let count: i64 = row.try_get("", "n")?;
+        let mut r = AggregateRow {
+            group: Map::new(),
+            count,
+            sum: Map::new(),
+            avg: Map::new(),
+            min: Map::new(),
+            max: Map::new(),
+        };
+        for (i, t) in group_by.iter().enumerate() {
+            let text: Option<String> = row.try_get("", &format!("g{i}"))?;
+            r.group.insert(group_name(t), group_value(t, text));
+        }
+        for (i, f) in numeric.iter().enumerate() {
+            let name = f.graphql_name.clone();
+            let sum = figure(row, d, f, &format!("s{i}"))?;
+            let non_null: i64 = row.try_get("", &format!("c{i}"))?;
+            let avg = match f.ty {
+                FieldType::Number => sum
+                    .as_f64()
+                    .filter(|_| non_null > 0)
+                    .map(|s| Value::from(s / non_null as f64))
+                    .unwrap_or(Value::Null),
+                _ => decimal_avg(&sum, non_null, f),
+            };
+            r.avg.insert(name.clone(), avg);
+            r.min.insert(name.clone(), figure(row, d, f, &format!("mn{i}"))?);
+            r.max.insert(name.clone(), figure(row, d, f, &format!("mx{i}"))?);
+            r.sum.insert(name, sum);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money() -> FieldDef {
+        let mut f = crate::runtime::definitions::blank_field();
+        f.ty = FieldType::Currency;
+        f
+    }
+
+    #[test]
+    fn decimal_averages_round_half_away_from_zero() {
+        let f = money();
+        assert_eq!(decimal_avg(&Value::from("10.00"), 3, &f), Value::from("3.33"));
+        assert_eq!(decimal_avg(&Value::from("0.05"), 2, &f), Value::from("0.03"));
+        assert_eq!(decimal_avg(&Value::from("-0.05"), 2, &f), Value::from("-0.03"));
+        assert_eq!(decimal_avg(&Value::from("1999.90"), 1, &f), Value::from("1999.90"));
+        assert_eq!(decimal_avg(&Value::from("5"), 0, &f), Value::Null);
+    }
+}
