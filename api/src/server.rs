@@ -91,6 +91,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         keys,
     }));
     let demo = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
+    entity::runtime::indexes::reconcile(&state.system_db).await?;
     let listener = TcpListener::bind(&config.bind)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;

@@ -9,6 +9,7 @@ mod m20261121_000001_platform;
 mod m20261121_000002_records;
 mod m20261121_000003_access;
 mod m20261121_000004_notifications;
+mod m20261121_000005_leakproof;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_records::Migration),
             Box::new(m20261121_000003_access::Migration),
             Box::new(m20261121_000004_notifications::Migration),
+            Box::new(m20261121_000005_leakproof::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod entities;
 mod field_types;
 mod filters;
 mod http;
+mod indexes;
 mod isolation;
 mod limits;
 mod notifications;

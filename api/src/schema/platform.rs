@@ -336,9 +336,18 @@ pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
 }
 
 /// The definition of `name` after a change, from freshly loaded metadata.
+/// After a committed definition change: announce it, and bring field indexes in line (with the
+/// table owner's connection; a failure is logged and healed by the next reconcile).
+async fn after_definition_change(state: &crate::state::AppState) {
+    state.dispatcher.wake();
+    if let Err(e) = entity::runtime::indexes::reconcile(&state.system_db).await {
+        tracing::error!(error = %e, "field index reconcile failed");
+    }
+}
+
 async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<FieldValue<'static>>> {
     let state = ctx::state(c)?;
-    state.dispatcher.wake();
+    after_definition_change(state).await;
     let p = ctx::principal(c)?;
     let meta = Arc::new(TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(gql)?);
     let def =
@@ -434,7 +443,7 @@ fn definition_mutations() -> Vec<Field> {
             FieldFuture::new(async move {
                 let name = string_arg(&c, "name")?;
                 definitions(&c)?.delete_entity(&name).await.map_err(gql)?;
-                ctx::state(&c)?.dispatcher.wake();
+                after_definition_change(ctx::state(&c)?).await;
                 Ok(Some(Value::from(true)))
             })
         })

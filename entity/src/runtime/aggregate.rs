@@ -159,8 +159,8 @@ pub async fn aggregate(
         let [sum, min, max, count] = figure_exprs(d, f);
         buf.push(&format!(", {sum} AS s{i}, {min} AS mn{i}, {max} AS mx{i}, {count} AS c{i}"));
     }
-    buf.push(" FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(e.id.clone()).push(" AND deleted_at IS NULL");
+    buf.push(" FROM records WHERE ");
+    sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
     if let Some(f) = filter {
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;

@@ -754,8 +754,9 @@ impl<'a> Definitions<'a> {
 
     async fn count_where(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &Filter) -> Result<i64> {
         let mut buf = SqlBuf::new(self.db.dialect);
-        buf.push("SELECT COUNT(*) AS n FROM records WHERE tenant_id = ").bind(self.tenant_id.to_owned());
-        buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND deleted_at IS NULL AND ");
+        buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
+        sql::push_live_scope(&mut buf, self.tenant_id, entity_id)?;
+        buf.push(" AND ");
         sql::compile(&mut buf, f)?;
         Ok(txn
             .query_one_raw(buf.into_statement())

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cursor;
 pub mod definitions;
 pub mod filter;
+pub mod indexes;
 pub mod meta;
 pub mod naming;
 pub mod notifications;

@@ -50,6 +50,16 @@ impl SqlBuf {
         }
     }
 
+    /// The statement built so far, leaving the buffer empty (for builder-style chains).
+    pub fn take_statement(&mut self) -> Statement {
+        let taken = SqlBuf {
+            dialect: self.dialect,
+            sql: std::mem::take(&mut self.sql),
+            values: std::mem::take(&mut self.values),
+        };
+        taken.into_statement()
+    }
+
     pub fn into_statement(self) -> Statement {
         let backend = match self.dialect {
             Dialect::Postgres => DbBackend::Postgres,
@@ -57,6 +67,18 @@ impl SqlBuf {
         };
         Statement::from_sql_and_values(backend, self.sql, self.values)
     }
+}
+
+/// Appends `tenant_id = ? AND entity_id = '<id>' AND deleted_at IS NULL`: the live records of
+/// one entity of one tenant. The entity id is a literal (validated as a UUID: it only ever
+/// comes from our own metadata) so that PostgreSQL and SQLite can match the per-entity partial
+/// indexes of `indexed` fields, also in cached generic plans.
+pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) -> Result<()> {
+    let id = uuid::Uuid::parse_str(entity_id)
+        .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?;
+    buf.push("tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = '").push(&id.hyphenated().to_string()).push("' AND deleted_at IS NULL");
+    Ok(())
 }
 
 /// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`.

@@ -228,10 +228,8 @@ impl<'a> Store<'a> {
     }
 
     /// `tenant_id = ? AND entity_id = ? AND deleted_at IS NULL`
-    fn push_scope(&self, buf: &mut SqlBuf, entity_id: &str) {
-        buf.push("tenant_id = ").bind(self.tenant_id.to_owned());
-        buf.push(" AND entity_id = ").bind(entity_id.to_owned());
-        buf.push(" AND deleted_at IS NULL");
+    fn push_scope(&self, buf: &mut SqlBuf, entity_id: &str) -> Result<()> {
+        sql::push_live_scope(buf, self.tenant_id, entity_id)
     }
 
     fn push_filters(&self, buf: &mut SqlBuf, entity: &EntityDef, args: &ListArgs) -> Result<()> {
@@ -260,7 +258,7 @@ impl<'a> Store<'a> {
 
         let mut buf = SqlBuf::new(d);
         buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id);
+        self.push_scope(&mut buf, &entity.id)?;
         self.push_filters(&mut buf, entity, args)?;
         if let Some(after) = &args.after {
             let vals = cursor::decode(&sig, forward_keys.len(), after)?;
@@ -312,7 +310,7 @@ impl<'a> Store<'a> {
     ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id);
+        self.push_scope(&mut buf, &entity.id)?;
         self.push_filters(&mut buf, entity, args)?;
         let row = conn.query_one_raw(buf.into_statement()).await?;
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
@@ -368,7 +366,7 @@ impl<'a> Store<'a> {
         sql::push_order_by(&mut buf, &keys);
         buf.push(") AS rn FROM (SELECT ").push(COLUMNS).push(", ").push(&fk).push(" AS fk, ");
         buf.push("COUNT(*) OVER (PARTITION BY ").push(&fk).push(") AS total FROM records WHERE ");
-        self.push_scope(&mut buf, &source.id);
+        self.push_scope(&mut buf, &source.id)?;
         buf.push(" AND ").push(&fk).push(" IN (");
         for (i, id) in parent_ids.iter().enumerate() {
             if i > 0 {
@@ -661,7 +659,7 @@ impl<'a> Store<'a> {
         }
         let mut buf = SqlBuf::new(d);
         buf.push("SELECT 1 AS x FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id);
+        self.push_scope(&mut buf, &entity.id)?;
         buf.push(" AND ");
         sql::compile(&mut buf, &Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone())))?;
         if let Some(id) = self_id {

@@ -1,0 +1,44 @@
+//! PostgreSQL only: marks `jsonb ->> text` (`jsonb_object_field_text`) LEAKPROOF. Under
+//! row-level security PostgreSQL may use a query condition as an index condition only when
+//! its functions are leakproof; without this, the per-field expression indexes on
+//! `(data->>'key')` could never serve the application role. The function returns NULL for a
+//! missing key or a non-object and raises no error, so it cannot leak rows. Changing a
+//! built-in's flag needs a superuser: a non-superuser migrating user gets a notice with the
+//! statement for the DBA instead.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::ddl;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const UP: &str = "DO $$ BEGIN \
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
+        ALTER FUNCTION jsonb_object_field_text(jsonb, text) LEAKPROOF; \
+    ELSE \
+        RAISE NOTICE 'Run as a superuser: ALTER FUNCTION jsonb_object_field_text(jsonb, text) LEAKPROOF (lets indexed fields use their indexes under row-level security)'; \
+    END IF; END $$";
+
+const DOWN: &str = "DO $$ BEGIN \
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
+        ALTER FUNCTION jsonb_object_field_text(jsonb, text) NOT LEAKPROOF; \
+    END IF; END $$";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Postgres {
+            ddl::run(manager, UP).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Postgres {
+            ddl::run(manager, DOWN).await?;
+        }
+        Ok(())
+    }
+}
