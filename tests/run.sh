@@ -78,6 +78,13 @@ ensure_postgres
 ensure_redis
 echo "PostgreSQL and Redis are reachable"
 
+# The email tests talk to a real SMTP server (aiosmtpd, from PyPI).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    echo "installing aiosmtpd for the SMTP sink"
+    python3 -m pip install --quiet aiosmtpd || fail "could not install aiosmtpd (python3 -m pip install aiosmtpd)"
+fi
+python3 -c 'import aiosmtpd' || fail "aiosmtpd is not importable"
+
 unit_status=FAILED
 sqlite_status=FAILED
 postgres_status=FAILED

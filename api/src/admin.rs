@@ -7,6 +7,7 @@ use chrono::{Duration, Utc};
 use entity::FieldError;
 use entity::models::{api_key, role, session, user};
 use entity::runtime::audit::{self, Actor, AuditFilter, AuditRow, Verification};
+use entity::runtime::emails::{self, Email};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::policy::Permissions;
 use entity::runtime::signals;
@@ -313,6 +314,20 @@ pub async fn invite_user(
     .await?;
     append(&txn, state, p, actor, "user.invite", ("user", &u.id), json!({"email": email, "role": r.name}))
         .await?;
+    let tenant_name = entity::models::tenant::Entity::find_by_id(p.tenant_id.clone())
+        .one(&txn)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let body = format!(
+        "You have been invited to {tenant_name} on Alphery OS.\n\n\
+         Your invitation token (valid for {INVITE_TTL_DAYS} days):\n\n{token}\n\n\
+         Accept it with: mutation {{ acceptInvite(token: \"{token}\", password: \"...\") {{ accessToken }} }}\n"
+    );
+    let subject = format!("You are invited to {tenant_name}");
+    let key = format!("invite:{}", u.id);
+    let message = emails::NewEmail { idempotency_key: &key, to: &email, subject: &subject, body: &body };
+    emails::queue(&txn, state.db.dialect, &p.tenant_id, &message).await?;
     txn.commit().await?;
     Ok(Invite { user: service::view(&u, r.name), token, expires_at })
 }
@@ -526,6 +541,43 @@ pub async fn audit_log(
     let page = audit::list(&txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await?;
     txn.commit().await?;
     Ok(page)
+}
+
+/// The tenant's outgoing emails, newest first.
+pub async fn emails(
+    state: &AppState,
+    p: &Principal,
+    status: Option<&str>,
+    first: u64,
+) -> Result<Vec<Email>, ApiError> {
+    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let list = emails::list(&txn, state.db.dialect, &p.tenant_id, status, first).await?;
+    txn.commit().await?;
+    Ok(list)
+}
+
+/// Sends a dead (or held) email again.
+pub async fn retry_email(
+    state: &AppState,
+    p: &Principal,
+    actor: &Actor,
+    id: &str,
+) -> Result<Email, ApiError> {
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    if !emails::requeue(&txn, state.db.dialect, &p.tenant_id, id).await? {
+        let exists = emails::get(&txn, state.db.dialect, &p.tenant_id, id).await?.is_some();
+        return Err(if exists {
+            ApiError::Conflict("only dead or held emails can be retried".into())
+        } else {
+            ApiError::NotFound("email".into())
+        });
+    }
+    append(&txn, state, p, actor, "email.retry", ("email", id), json!({})).await?;
+    let email = emails::get(&txn, state.db.dialect, &p.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("email".into()))?;
+    txn.commit().await?;
+    Ok(email)
 }
 
 pub async fn verify_audit_chain(state: &AppState, p: &Principal) -> Result<Verification, ApiError> {

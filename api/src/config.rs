@@ -89,6 +89,27 @@ pub struct Config {
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
 
+    /// SMTP relay for outgoing email (`smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://…`). Unset: emails are kept in the outbox (`held`) and logged, never dropped.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of outgoing email.
+    #[arg(long, env = "SMTP_FROM", default_value = "Alphery OS <no-reply@alphery.local>")]
+    pub smtp_from: String,
+
+    /// Run job workers inside `serve` (set false when separate `alphery worker` processes run).
+    #[arg(long, env = "WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub workers: bool,
+
+    /// Delivery attempts before an email is dead.
+    #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
+    pub email_max_attempts: i32,
+
+    /// Base of the exponential retry backoff, milliseconds (attempt n waits base × 2^(n-1) + jitter).
+    #[arg(long, env = "RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
     #[arg(long, env = "LOG", default_value = "info")]
     pub log: String,
@@ -121,6 +142,11 @@ impl Config {
             introspection: true,
             field_suggestions: true,
             allowed_origins: Vec::new(),
+            smtp_url: None,
+            smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
+            workers: true,
+            email_max_attempts: 5,
+            retry_base_ms: 200,
             log: "warn".into(),
         }
     }

@@ -28,6 +28,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only job workers (and the job relay): scale them beside `serve --workers false`.
+    Worker,
     /// Write the SDL a new tenant sees (platform operations, no entities yet).
     ExportSchema {
         /// Output file; `-` for standard output.
@@ -48,6 +50,7 @@ async fn main() -> std::process::ExitCode {
     init_logging(&cli.config.log);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::Worker => worker(cli.config).await,
         Command::Migrate => server::connect_and_migrate(&cli.config).await.map(|_| {
             println!("migrations applied to {}", redact(&cli.config.database_url()));
         }),
@@ -85,6 +88,22 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
     println!();
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
     println!("shutting down");
+    Ok(())
+}
+
+async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
+    let system = server::connect_and_migrate(&config).await?;
+    let db = match system.dialect {
+        entity::Dialect::Postgres => {
+            entity::Db::connect_as(&config.database_url(), Some(&config.database_app_role))
+                .await
+                .map_err(alphery_api::ApiError::from)?
+        }
+        entity::Dialect::Sqlite => system.clone(),
+    };
+    server::start_workers(&config, &db, &system).await?;
+    println!("alphery worker running on {}", redact(&config.database_url()));
+    tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
     Ok(())
 }
 

@@ -66,6 +66,33 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
     Ok(secret.into_bytes())
 }
 
+/// Starts the job relay and a worker in this process (`serve` by default, `alphery worker`).
+pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(), ApiError> {
+    let queue = jobs::queue::Queue::connect(&config.database_url())
+        .await
+        .map_err(|e| ApiError::Internal(format!("job queue: {e}")))?;
+    let mailer = jobs::mailer::Mailer::new(config.smtp_url.as_deref(), &config.smtp_from)
+        .map_err(ApiError::BadRequest)?;
+    if config.smtp_url.is_none() {
+        tracing::warn!("SMTP_URL is not set: emails are kept in the outbox (status held), not sent");
+    }
+    let ctx = Arc::new(jobs::worker::JobContext {
+        db: db.clone(),
+        queue: queue.clone(),
+        mailer,
+        max_attempts: config.email_max_attempts.max(1),
+        retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
+    });
+    tokio::spawn(jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200)).run());
+    let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());
+    tokio::spawn(async move {
+        if let Err(e) = jobs::worker::run(queue, ctx, &name).await {
+            tracing::error!(error = %e, "worker stopped");
+        }
+    });
+    Ok(())
+}
+
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let system_db = connect_and_migrate(&config).await?;
@@ -92,6 +119,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     }));
     let demo = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
     entity::runtime::indexes::reconcile(&state.system_db).await?;
+    if config.workers {
+        start_workers(&config, &state.db, &state.system_db).await?;
+    }
     let listener = TcpListener::bind(&config.bind)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;

@@ -1,9 +1,14 @@
-//! Background work of Alphery OS. Today: the in-process event bus and the outbox dispatcher
-//! that publishes committed change events to it. The workflow engine, emails and webhooks
-//! (apalis workers) build on the same outbox.
+//! Background work of Alphery OS: the event bus and the outbox tailer that feeds it (live
+//! delivery on every instance); the job relay that turns outbox events into queued jobs; the
+//! apalis job queue and its workers; SMTP delivery. Workflows and webhooks build on the same
+//! outbox → relay → queue path.
 
 pub mod bus;
+pub mod mailer;
 pub mod outbox;
+pub mod queue;
+pub mod relay;
+pub mod worker;
 
 pub use bus::{BusEvent, EventBus};
 pub use outbox::Dispatcher;

@@ -196,6 +196,8 @@ impl Dispatcher {
                     user_id: text("userId"),
                 });
             }
+            // Work for the job relay, not news for subscribers.
+            entity::runtime::emails::TOPIC_EMAIL_QUEUED => {}
             other => tracing::warn!(topic = other, "unknown outbox topic"),
         }
         Ok(())

@@ -10,6 +10,7 @@ mod m20261121_000002_records;
 mod m20261121_000003_access;
 mod m20261121_000004_notifications;
 mod m20261121_000005_leakproof;
+mod m20261121_000006_emails;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -17,7 +18,7 @@ pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 /// `tenants`, whose rows are the tenants themselves).
 pub fn rls_tables() -> Vec<&'static str> {
     let mut t = TENANT_TABLES.to_vec();
-    t.push("notifications");
+    t.extend(["notifications", "emails"]);
     t
 }
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_access::Migration),
             Box::new(m20261121_000004_notifications::Migration),
             Box::new(m20261121_000005_leakproof::Migration),
+            Box::new(m20261121_000006_emails::Migration),
         ]
     }
 }

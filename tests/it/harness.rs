@@ -95,6 +95,7 @@ pub fn short_ttl_server() -> &'static Server {
 
 fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
     let database_url = database().url.clone();
+    let smtp_port = smtp_sink().port;
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
     std::thread::Builder::new()
         .name("alphery-it-server".into())
@@ -108,6 +109,7 @@ fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
                 .expect("build the server runtime");
             runtime.block_on(async move {
                 let mut config = alphery_api::config::Config::for_tests(&database_url);
+                config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
                 if let Some(ttl) = access_token_ttl_secs {
                     config.access_token_ttl_secs = ttl;
                 }
@@ -130,6 +132,71 @@ fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
         .expect("the server did not start within 180 s")
         .unwrap_or_else(|err| panic!("the server failed to start: {err}"));
     Server { addr }
+}
+
+/// The SMTP server every test server sends its email to (`tests/support/smtp_sink.py`, a real
+/// aiosmtpd server): it records each message as a JSON line in `out`.
+pub struct SmtpSink {
+    pub port: u16,
+    pub out: std::path::PathBuf,
+    /// Lives as long as the test process (the sink exits by itself when its parent does).
+    _process: std::sync::Mutex<std::process::Child>,
+}
+
+static SMTP_SINK: OnceLock<SmtpSink> = OnceLock::new();
+
+pub fn smtp_sink() -> &'static SmtpSink {
+    SMTP_SINK.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port for the SMTP sink")
+            .port();
+        let out = std::env::temp_dir().join(format!("alphery-it-smtp-{}-{port}.jsonl", std::process::id()));
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/smtp_sink.py");
+        let process = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink (python3 with aiosmtpd; tests/run.sh installs it)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP sink did not start (is aiosmtpd installed?)"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        SmtpSink { port, out, _process: std::sync::Mutex::new(process) }
+    })
+}
+
+impl SmtpSink {
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line from the SMTP sink"))
+            .collect()
+    }
+
+    /// The messages to `address`, waiting up to `within` for at least `n` of them.
+    pub async fn wait_for(&self, address: &str, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got: Vec<Value> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m["to"].as_array().is_some_and(|t| t.contains(&json!(address))))
+                .collect();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 fn prepare_database() -> TestDatabase {

@@ -107,16 +107,22 @@ async fn queries_on_an_indexed_field_use_its_index() {
         "{explain} SELECT id FROM records WHERE tenant_id = $1 AND entity_id = '{entity_id}' \
          AND deleted_at IS NULL AND ({expr} IS NOT NULL AND {expr} = $2)"
     );
-    if on_postgres() {
-        // Realistic volume: with a few pages any planner scans sequentially.
-        let bulk = "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
-                    SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('code', 'B' || g), now(), now(), 1 \
-                    FROM generate_series(1, 5000) g";
-        conn.execute_raw(stmt(&conn, bulk, vec![t.tenant_id.clone().into(), entity_id.clone().into()]))
-            .await
-            .expect("bulk insert");
-        conn.execute_unprepared("ANALYZE records").await.expect("analyze");
-    }
+    // Realistic volume and fresh statistics: on a few pages without statistics any planner
+    // may scan sequentially or pick another index.
+    let bulk = if on_postgres() {
+        "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+         SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('code', 'B' || g), now(), now(), 1 \
+         FROM generate_series(1, 5000) g"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 5000) \
+         INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+         SELECT lower(hex(randomblob(16))), $1, $2, json_object('code', 'B' || n), '2026-01-01T00:00:00.000Z', \
+         '2026-01-01T00:00:00.000Z', 1 FROM g"
+    };
+    conn.execute_raw(stmt(&conn, bulk, vec![t.tenant_id.clone().into(), entity_id.clone().into()]))
+        .await
+        .expect("bulk insert");
+    conn.execute_unprepared("ANALYZE records").await.expect("analyze");
     let rows = conn
         .query_all_raw(stmt(&conn, &sql, vec![t.tenant_id.clone().into(), "C007".into()]))
         .await

@@ -10,6 +10,7 @@ mod access;
 mod aggregates;
 mod audit;
 mod auth;
+mod emails;
 mod entities;
 mod field_types;
 mod filters;

@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::models::{api_key, role};
 use entity::runtime::audit::{AuditFilter, AuditRow, Verification};
+use entity::runtime::emails::Email;
 use entity::runtime::naming::{fields as f, types as t};
 
 use super::args::arg_json;
@@ -93,6 +94,20 @@ pub fn types() -> Vec<Type> {
                     Ok(Some(FieldValue::owned_any(parent::<(String, api_key::Model)>(&c)?.1.clone())))
                 })
             }))
+            .into(),
+        Object::new(t::EMAIL)
+            .field(sync_field::<Email>("id", id(), |e| s(&e.id)))
+            .field(sync_field::<Email>("to", string(), |e| s(&e.to_address)))
+            .field(sync_field::<Email>("subject", string(), |e| s(&e.subject)))
+            .field(sync_field::<Email>("body", string(), |e| s(&e.body)))
+            .field(sync_field::<Email>("status", string(), |e| s(&e.status)))
+            .field(sync_field::<Email>("attempts", TypeRef::named_nn(TypeRef::INT), |e| {
+                Some(Value::from(e.attempts))
+            }))
+            .field(sync_field::<Email>("lastError", opt(), |e| e.last_error.as_deref().and_then(s)))
+            .field(sync_field::<Email>("messageId", opt(), |e| e.message_id.as_deref().and_then(s)))
+            .field(sync_field::<Email>("createdAt", time(), |e| ts(&e.created_at)))
+            .field(sync_field::<Email>("sentAt", opt_time(), |e| e.sent_at.as_ref().and_then(ts)))
             .into(),
         Object::new(t::AUDIT_ENTRY)
             .field(sync_field::<AuditRow>("id", id(), |a| Some(Value::from(a.id.to_string()))))
@@ -242,6 +257,28 @@ pub fn queries() -> Vec<Field> {
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .description("The audit trail, newest first."),
+        Field::new(f::EMAILS, TypeRef::named_nn_list_nn(t::EMAIL), |c| {
+            admin_op!(c, |state, p, actor| {
+                let status = c
+                    .args
+                    .get("status")
+                    .filter(|v| !v.is_null())
+                    .map(|v| v.string().map(str::to_owned))
+                    .transpose()?;
+                let first =
+                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
+                let max = state.config.max_page_size;
+                let first = u64::try_from(first)
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
+                let list = admin::emails(state, p, status.as_deref(), first).await?;
+                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new("status", TypeRef::named(TypeRef::STRING)))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .description("Outgoing emails, newest first (status: queued, sending, retrying, sent, held, dead)."),
         Field::new(f::VERIFY_AUDIT_CHAIN, TypeRef::named_nn(t::AUDIT_VERIFICATION), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
                 admin::verify_audit_chain(state, p).await?
@@ -308,6 +345,13 @@ pub fn mutations() -> Vec<Field> {
         .argument(string_arg("name"))
         .argument(id_arg("roleId"))
         .description("Creates an API key for `X-Api-Key`; the key is shown only in this response."),
+        Field::new(f::RETRY_EMAIL, TypeRef::named_nn(t::EMAIL), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::retry_email(state, p, &actor, &arg(&c, "id")?).await?
+            ))))
+        })
+        .argument(id_arg("id"))
+        .description("Sends a dead or held email again."),
         Field::new(f::REVOKE_API_KEY, TypeRef::named_nn(t::API_KEY), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
                 admin::revoke_api_key(state, p, &actor, &arg(&c, "id")?).await?

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod audit;
 pub mod cursor;
 pub mod definitions;
+pub mod emails;
 pub mod filter;
 pub mod indexes;
 pub mod meta;

@@ -53,6 +53,7 @@ pub mod types {
     pub const AUDIT_VERIFICATION: &str = "AuditVerification";
     pub const NOTIFICATION: &str = "Notification";
     pub const SEND_NOTIFICATION_INPUT: &str = "SendNotificationInput";
+    pub const EMAIL: &str = "Email";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &[
@@ -109,6 +110,8 @@ pub mod fields {
     pub const MARK_NOTIFICATIONS_READ: &str = "markNotificationsRead";
     pub const SEND_NOTIFICATION: &str = "sendNotification";
     pub const NOTIFICATION_RECEIVED: &str = "notificationReceived";
+    pub const EMAILS: &str = "emails";
+    pub const RETRY_EMAIL: &str = "retryEmail";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -358,6 +361,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         AUDIT_VERIFICATION,
         NOTIFICATION,
         SEND_NOTIFICATION_INPUT,
+        EMAIL,
     ]
     .into_iter()
     .collect();
@@ -405,6 +409,8 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         MARK_NOTIFICATIONS_READ,
         SEND_NOTIFICATION,
         NOTIFICATION_RECEIVED,
+        EMAILS,
+        RETRY_EMAIL,
     ]
     .into_iter()
     .collect();

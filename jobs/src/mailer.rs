@@ -1,0 +1,59 @@
+//! SMTP delivery (lettre). `SMTP_URL` names the relay (`smtp://host:25`, `smtp://host:587?tls=required`,
+//! `smtps://user:pass@host:465`); without one, emails are kept (`held`) and logged, never
+//! dropped. Each message carries a Message-ID derived from the email's id, so a receiver can
+//! recognise the same email should a retry ever deliver it twice.
+
+use entity::runtime::emails::Email;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// What became of a delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted by the relay, with the Message-ID sent.
+    Sent(String),
+    /// No relay configured: kept in the outbox.
+    Held,
+}
+
+/// The SMTP client.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn new(smtp_url: Option<&str>, from: &str) -> Result<Mailer, String> {
+        let from: Mailbox = from.parse().map_err(|e| format!("SMTP_FROM {from:?}: {e}"))?;
+        let transport = match smtp_url.filter(|u| !u.is_empty()) {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("SMTP_URL: {e}"))?
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Mailer { transport, from })
+    }
+
+    /// Sends one email (or holds it when no relay is configured).
+    pub async fn send(&self, e: &Email) -> Result<Delivery, String> {
+        let Some(transport) = &self.transport else {
+            tracing::info!(to = %e.to_address, subject = %e.subject, id = %e.id, "no SMTP_URL: email held in the outbox");
+            return Ok(Delivery::Held);
+        };
+        let to: Mailbox =
+            e.to_address.parse().map_err(|err| format!("recipient {:?}: {err}", e.to_address))?;
+        let message_id = format!("<{}@alphery.local>", e.id);
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(e.subject.clone())
+            .message_id(Some(message_id.clone()))
+            .body(e.body.clone())
+            .map_err(|err| format!("message: {err}"))?;
+        transport.send(message).await.map_err(|err| format!("SMTP: {err}"))?;
+        Ok(Delivery::Sent(message_id))
+    }
+}

@@ -1,0 +1,102 @@
+//! The job queue (apalis): one queue, `alphery.jobs`, named explicitly so renaming a Rust
+//! type never orphans queued jobs. Stored beside the data — SQLite storage in the embedded
+//! database, PostgreSQL storage (apalis's own schema, through the owner's connection) in
+//! production. Jobs are small references (`SendEmail { email_id }`); the state they act on
+//! lives in our tables, so handlers are idempotent and a re-delivered job does no harm.
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+
+/// The queue's name in every storage.
+pub const QUEUE: &str = "alphery.jobs";
+
+/// Work for the workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Deliver one email of the email outbox.
+    SendEmail { tenant_id: String, email_id: String },
+}
+
+/// Errors of the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue storage: {0}")]
+    Storage(String),
+}
+
+/// A poll strategy that re-arms its interval after every tick. apalis 1.0's interval
+/// strategy arms the next delay without polling it, so the worker can sleep until the 30 s
+/// heartbeat (jobs stuck for half a minute); registering the waker every time avoids that.
+pub struct Rearming {
+    period: Duration,
+    interval: Option<tokio::time::Interval>,
+}
+
+impl Rearming {
+    pub fn new(period: Duration) -> Self {
+        Rearming { period, interval: None }
+    }
+}
+
+impl PollStrategy for Rearming {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        let period = self.period;
+        let interval = self.interval.get_or_insert_with(|| {
+            let mut i = tokio::time::interval(period);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        if interval.poll_tick(cx).is_ready() {
+            // Drain ready ticks so the waker is registered for the next one.
+            while interval.poll_tick(cx).is_ready() {}
+            return Poll::Ready(Some(()));
+        }
+        Poll::Pending
+    }
+}
+
+/// The queue's storage.
+#[derive(Clone)]
+pub enum Queue {
+    Sqlite(SqliteStorage<Job>),
+    Postgres(PostgresStorage<Job>),
+}
+
+impl Queue {
+    /// Prepares the storage and returns the queue. `url` is the database URL (SQLite uses a
+    /// dedicated single connection, so the storage's connection settings stay its own).
+    pub async fn connect(url: &str) -> Result<Queue, QueueError> {
+        let err = |e: &dyn std::fmt::Display| QueueError::Storage(e.to_string());
+        if url.starts_with("postgres") {
+            let pool = apalis_postgres::PgPool::connect(url).await.map_err(|e| err(&e))?;
+            PostgresStorage::setup(&pool).await.map_err(|e| err(&e))?;
+            let config = apalis_postgres::Config::default().queue(QUEUE);
+            Ok(Queue::Postgres(PostgresStorage::new(&pool).with_config(config)))
+        } else {
+            let pool = apalis_sqlite::SqlitePool::connect(url).await.map_err(|e| err(&e))?;
+            SqliteStorage::setup(&pool).await.map_err(|e| err(&e))?;
+            let config = apalis_sqlite::Config::default().queue(QUEUE);
+            Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+        }
+    }
+
+    /// Enqueues a job, to run after `delay` when given.
+    pub async fn push(&self, job: Job, delay: Option<Duration>) -> Result<(), QueueError> {
+        let mut builder = TaskBuilder::new(job);
+        if let Some(d) = delay {
+            builder = builder.run_after(d);
+        }
+        let task = builder.build();
+        let result = match self.clone() {
+            Queue::Sqlite(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
+            Queue::Postgres(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
+        };
+        result.map_err(QueueError::Storage)
+    }
+}

@@ -1,0 +1,130 @@
+//! The worker: runs queued jobs. `alphery serve` runs one in-process by default; `alphery
+//! worker` runs only workers (and the job relay), so any number can run beside the servers.
+//! Failed deliveries are retried with exponential backoff and jitter up to a maximum number of
+//! attempts, then left `dead` for an administrator to inspect and retry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use entity::Db;
+use entity::runtime::emails;
+
+use crate::mailer::{Delivery, Mailer};
+use crate::queue::{Job, Queue, Rearming};
+
+/// What job handlers need.
+pub struct JobContext {
+    /// Tenant traffic (row-level security applies on PostgreSQL).
+    pub db: Db,
+    pub queue: Queue,
+    pub mailer: Mailer,
+    /// Delivery attempts before an email is `dead`.
+    pub max_attempts: i32,
+    /// Backoff before retry n is `base × 2^(n-1)` plus up to `base` of jitter.
+    pub retry_base: Duration,
+}
+
+/// How long the queue may go unpolled when idle.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Runs a worker until the process stops.
+pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), String> {
+    let result = match queue {
+        Queue::Sqlite(s) => {
+            WorkerBuilder::new(name)
+                .backend(s.poll_with_strategy(Rearming::new(POLL)))
+                .data(ctx)
+                .build(handle)
+                .run()
+                .await
+        }
+        Queue::Postgres(s) => {
+            WorkerBuilder::new(name)
+                .backend(s.poll_with_strategy(Rearming::new(POLL)))
+                .data(ctx)
+                .build(handle)
+                .run()
+                .await
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    match job {
+        Job::SendEmail { tenant_id, email_id } => send_email(&ctx, &tenant_id, &email_id).await,
+    }
+}
+
+/// Delivers one email at most once: only the attempt that moves it from `queued`/`retrying`
+/// to `sending` may send it.
+async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
+    let d = ctx.db.dialect;
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
+        txn.commit().await?;
+        return Ok(());
+    };
+    if !emails::claim(&txn, d, &email).await? {
+        txn.commit().await?;
+        return Ok(());
+    }
+    txn.commit().await?;
+    let outcome = ctx.mailer.send(&email).await;
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let retry = match &outcome {
+        Ok(Delivery::Sent(id)) => {
+            emails::record_attempt(&txn, d, &email, "sent", None, Some(id)).await?;
+            None
+        }
+        Ok(Delivery::Held) => {
+            emails::record_attempt(&txn, d, &email, "held", None, None).await?;
+            None
+        }
+        Err(e) if email.attempts + 1 >= ctx.max_attempts => {
+            tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
+            emails::record_attempt(&txn, d, &email, "dead", Some(e), None).await?;
+            None
+        }
+        Err(e) => {
+            tracing::info!(email = %email.id, error = %e, attempt = email.attempts + 1, "email delivery failed; retrying");
+            emails::record_attempt(&txn, d, &email, "retrying", Some(e), None).await?;
+            Some(backoff(ctx.retry_base, email.attempts + 1))
+        }
+    };
+    txn.commit().await?;
+    if let Some(delay) = retry {
+        ctx.queue
+            .push(
+                Job::SendEmail { tenant_id: tenant_id.to_owned(), email_id: email_id.to_owned() },
+                Some(delay),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// `base × 2^(attempt-1)` (capped at an hour) plus up to `base` of jitter.
+pub fn backoff(base: Duration, attempt: i32) -> Duration {
+    let exp =
+        base.saturating_mul(1u32 << attempt.clamp(1, 16).saturating_sub(1)).min(Duration::from_secs(3600));
+    let jitter_ms = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % (base.as_millis().max(1) as u64);
+    exp + Duration::from_millis(jitter_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_bounded_jitter() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..6 {
+            let d = backoff(base, attempt);
+            let floor = base * (1 << (attempt - 1));
+            assert!(d >= floor && d < floor + base, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(Duration::from_secs(60), 40) <= Duration::from_secs(3660));
+    }
+}
