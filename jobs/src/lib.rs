@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod queue;
 pub mod relay;
 pub mod worker;
+pub mod workflows;
 
 pub use bus::{BusEvent, EventBus};
 pub use outbox::Dispatcher;

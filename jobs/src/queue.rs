@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 pub const QUEUE: &str = "alphery.jobs";
 
 /// Work for the workers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// Deliver one email of the email outbox.
     SendEmail { tenant_id: String, email_id: String },
+    /// Run the workflows a committed change fires (`trigger_key`: the outbox event's id).
+    RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
 }
 
 /// Errors of the queue.

@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use entity::runtime::emails::TOPIC_EMAIL_QUEUED;
 use entity::runtime::sql::SqlBuf;
+use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use serde_json::Value;
@@ -23,7 +26,10 @@ pub struct Relay {
     poll: Duration,
 }
 
-fn job_of(row: &QueryResult, d: Dialect) -> entity::Result<Option<Job>> {
+/// (tenant, entity) pairs with at least one active workflow.
+type Watched = HashSet<(String, String)>;
+
+fn job_of(row: &QueryResult, d: Dialect, watched: &Watched) -> entity::Result<Option<Job>> {
     let topic: String = row.try_get("", "topic")?;
     let tenant_id: String = row.try_get("", "tenant_id")?;
     let payload: Value = match d {
@@ -35,6 +41,14 @@ fn job_of(row: &QueryResult, d: Dialect) -> entity::Result<Option<Job>> {
             .get("emailId")
             .and_then(Value::as_str)
             .map(|id| Job::SendEmail { tenant_id, email_id: id.to_owned() }),
+        TOPIC_RECORD_CHANGED => {
+            let event: ChangeEvent = serde_json::from_value(payload)?;
+            // Only changes some active workflow watches become jobs.
+            watched.contains(&(tenant_id, event.entity_id.clone())).then(|| {
+                let id: i64 = row.try_get("", "id").unwrap_or_default();
+                Job::RecordChanged { trigger_key: format!("event:{id}"), event: Box::new(event) }
+            })
+        }
         _ => None,
     })
 }
@@ -55,6 +69,13 @@ impl Relay {
         }
     }
 
+    async fn watched(&self) -> entity::Result<Watched> {
+        let mut buf = SqlBuf::new(self.system.dialect);
+        buf.push("SELECT DISTINCT tenant_id, entity_id FROM workflows WHERE active = ").bind(true);
+        let rows = self.system.conn.query_all_raw(buf.into_statement()).await?;
+        rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "entity_id")?))).collect()
+    }
+
     /// Relays one batch; returns how many events it handled.
     pub async fn pass(&self) -> Result<usize, String> {
         let d = self.system.dialect;
@@ -62,7 +83,8 @@ impl Relay {
         select.push(
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
         );
-        select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
+        select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(", ").bind(TOPIC_RECORD_CHANGED.to_owned());
+        select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");
         }
@@ -78,10 +100,12 @@ impl Relay {
             None => self.system.conn.query_all_raw(select.into_statement()).await,
         }
         .map_err(|e| err(&e))?;
+        let watched =
+            if rows.is_empty() { Watched::new() } else { self.watched().await.map_err(|e| err(&e))? };
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
-            if let Some(job) = job_of(row, d).map_err(|e| err(&e))? {
+            if let Some(job) = job_of(row, d, &watched).map_err(|e| err(&e))? {
                 self.queue.push(job, None).await.map_err(|e| err(&e))?;
             }
             done.push(id);

@@ -54,6 +54,9 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
 async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     match job {
         Job::SendEmail { tenant_id, email_id } => send_email(&ctx, &tenant_id, &email_id).await,
+        Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(&ctx, &trigger_key, &event)
+            .await
+            .map_err(|e| Box::new(e) as BoxDynError),
     }
 }
 

@@ -26,3 +26,4 @@ mod relations;
 mod rls;
 mod sdl;
 mod subscriptions;
+mod workflows;

@@ -76,7 +76,7 @@ pub fn build_tenant_schema(
         query = query.field(f);
     }
     if permissions.admin {
-        for f in super::admin::queries() {
+        for f in super::admin::queries().into_iter().chain(super::workflows::queries()) {
             query = query.field(f);
         }
     }
@@ -117,6 +117,9 @@ pub fn build_tenant_schema(
     }
     b = common::register(b);
     let mut admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
+    if permissions.admin {
+        admin_types.extend(super::workflows::types());
+    }
     admin_types.extend(super::notifications::types());
     for ty in
         platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)

@@ -19,5 +19,6 @@ pub mod platform;
 pub mod registry;
 pub mod resolvers;
 pub mod values;
+pub mod workflows;
 
 pub use build::{SchemaOptions, build_public_schema, build_tenant_schema};

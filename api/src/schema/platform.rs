@@ -379,6 +379,7 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
     if access.permissions.admin {
         fields.extend(definition_mutations());
         fields.extend(super::admin::mutations());
+        fields.extend(super::workflows::mutations());
     }
     fields
 }

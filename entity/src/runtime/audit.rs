@@ -23,14 +23,23 @@ pub struct Actor {
     pub user_id: Option<String>,
     pub api_key_id: Option<String>,
     pub request_id: Option<String>,
+    /// Set when a workflow acts: which one, and how many workflow hops led here (loop guard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Actor {
     pub fn user(user_id: &str, request_id: Option<&str>) -> Actor {
         Actor {
             user_id: Some(user_id.to_owned()),
-            api_key_id: None,
             request_id: request_id.map(str::to_owned),
+            ..Actor::default()
         }
     }
 
@@ -74,7 +83,8 @@ fn body(tenant_id: &str, seq: i64, at: &DateTime<Utc>, actor: &Actor, e: &Entry<
         "tenant": tenant_id,
         "seq": seq,
         "at": super::time::format(at),
-        "actor": actor,
+        // Exactly the actor columns the table stores, so the hash can be recomputed from a row.
+        "actor": {"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id},
         "action": e.action,
         "objectType": e.object_type,
         "objectId": e.object_id,
@@ -171,6 +181,7 @@ fn row(r: &QueryResult, d: Dialect) -> Result<AuditRow> {
             user_id: r.try_get("", "actor_user_id")?,
             api_key_id: r.try_get("", "actor_api_key_id")?,
             request_id: r.try_get("", "request_id")?,
+            ..Actor::default()
         },
         action: r.try_get("", "action")?,
         object_type: r.try_get("", "object_type")?,

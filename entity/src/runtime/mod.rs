@@ -18,5 +18,6 @@ pub mod sql;
 pub mod store;
 pub mod time;
 pub mod value;
+pub mod workflows;
 
 pub use meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};

@@ -54,15 +54,15 @@ pub mod types {
     pub const NOTIFICATION: &str = "Notification";
     pub const SEND_NOTIFICATION_INPUT: &str = "SendNotificationInput";
     pub const EMAIL: &str = "Email";
+    pub const WORKFLOW: &str = "Workflow";
+    pub const WORKFLOW_INPUT: &str = "WorkflowInput";
+    pub const WORKFLOW_RUN: &str = "WorkflowRun";
+    pub const WORKFLOW_STEP: &str = "WorkflowStep";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &[
         "Template",
         "TemplateInput",
-        "Workflow",
-        "WorkflowInput",
-        "WorkflowRun",
-        "WorkflowStep",
         "Webhook",
         "WebhookDelivery",
         "Dashboard",
@@ -112,19 +112,19 @@ pub mod fields {
     pub const NOTIFICATION_RECEIVED: &str = "notificationReceived";
     pub const EMAILS: &str = "emails";
     pub const RETRY_EMAIL: &str = "retryEmail";
+    pub const WORKFLOWS: &str = "workflows";
+    pub const WORKFLOW_RUNS: &str = "workflowRuns";
+    pub const CREATE_WORKFLOW: &str = "createWorkflow";
+    pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
+    pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
+    pub const DELETE_WORKFLOW: &str = "deleteWorkflow";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
         "templates",
         "applyTemplate",
         "upgradeTemplate",
-        "workflows",
         "workflow",
-        "createWorkflow",
-        "updateWorkflow",
-        "setWorkflowActive",
-        "deleteWorkflow",
-        "workflowRuns",
         "runWorkflow",
         "webhooks",
         "createWebhook",
@@ -362,6 +362,10 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         NOTIFICATION,
         SEND_NOTIFICATION_INPUT,
         EMAIL,
+        WORKFLOW,
+        WORKFLOW_INPUT,
+        WORKFLOW_RUN,
+        WORKFLOW_STEP,
     ]
     .into_iter()
     .collect();
@@ -411,6 +415,12 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         NOTIFICATION_RECEIVED,
         EMAILS,
         RETRY_EMAIL,
+        WORKFLOWS,
+        WORKFLOW_RUNS,
+        CREATE_WORKFLOW,
+        UPDATE_WORKFLOW,
+        SET_WORKFLOW_ACTIVE,
+        DELETE_WORKFLOW,
     ]
     .into_iter()
     .collect();

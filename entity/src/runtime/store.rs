@@ -73,6 +73,12 @@ pub struct ChangeEvent {
     pub record: Record,
     /// GraphQL names of the fields whose values changed.
     pub changed_fields: Vec<String>,
+    /// The stored values before an update (keyed by field key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Map<String, Value>>,
+    /// Workflow hops that led to this change (0 for a person's or an integration's write).
+    #[serde(default)]
+    pub depth: u32,
 }
 
 /// Arguments of a connection query.
@@ -469,7 +475,8 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &record.data);
-        self.record_change(&txn, actor, entity, (ChangeKind::Created, &record), changed, changes).await?;
+        self.record_change(&txn, actor, entity, (ChangeKind::Created, &record, None), changed, changes)
+            .await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -532,7 +539,15 @@ impl<'a> Store<'a> {
         {
             m.insert("$owner".into(), serde_json::json!({ "old": old.owner_id, "new": new.owner_id }));
         }
-        self.record_change(&txn, actor, entity, (ChangeKind::Updated, &new), changed_fields, changes).await?;
+        self.record_change(
+            &txn,
+            actor,
+            entity,
+            (ChangeKind::Updated, &new, Some(&old.data)),
+            changed_fields,
+            changes,
+        )
+        .await?;
         txn.commit().await?;
         Ok(new)
     }
@@ -578,7 +593,8 @@ impl<'a> Store<'a> {
         buf.push(" AND id = ").bind(id.to_owned());
         txn.execute_raw(buf.into_statement()).await?;
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-        self.record_change(&txn, actor, entity, (kind, &rec), Vec::new(), Value::Object(Map::new())).await?;
+        self.record_change(&txn, actor, entity, (kind, &rec, None), Vec::new(), Value::Object(Map::new()))
+            .await?;
         txn.commit().await?;
         Ok(rec)
     }
@@ -697,7 +713,7 @@ impl<'a> Store<'a> {
         txn: &DatabaseTransaction,
         actor: &Actor,
         entity: &EntityDef,
-        (kind, record): (ChangeKind, &Record),
+        (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
         changed_fields: Vec<String>,
         changes: Value,
     ) -> Result<()> {
@@ -707,6 +723,8 @@ impl<'a> Store<'a> {
             kind,
             record: record.clone(),
             changed_fields,
+            previous: previous.cloned(),
+            depth: actor.depth,
         };
         write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?)
             .await?;

@@ -1,0 +1,262 @@
+//! GraphQL for workflows (administrators): `workflows`, `workflowRuns`, `createWorkflow`,
+//! `updateWorkflow`, `setWorkflowActive`, `deleteWorkflow`. A definition is JSON
+//! (`{trigger, condition?, previousCondition?, actions}`, see docs/workflows.md), validated
+//! against the tenant's entities when saved; every change is audited.
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+};
+use entity::FieldError;
+use entity::runtime::audit;
+use entity::runtime::meta::TenantMeta;
+use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::workflows::{self as wf, Definition, Run, Step, Workflow};
+
+use super::args::arg_json;
+use super::ctx;
+use super::values::{json, parent, s, sync_field, ts};
+use crate::error::ApiError;
+
+pub fn types() -> Vec<Type> {
+    let id = || TypeRef::named_nn(TypeRef::ID);
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    let opt = || TypeRef::named(TypeRef::STRING);
+    vec![
+        Object::new(t::WORKFLOW)
+            .field(sync_field::<Workflow>("id", id(), |w| s(&w.id)))
+            .field(sync_field::<Workflow>("name", string(), |w| s(&w.name)))
+            .field(sync_field::<Workflow>("description", opt(), |w| w.description.as_deref().and_then(s)))
+            .field(sync_field::<Workflow>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |w| {
+                Some(Value::from(w.active))
+            }))
+            .field(sync_field::<Workflow>("definition", TypeRef::named_nn(t::JSON), |w| {
+                serde_json::to_value(&w.definition).ok().as_ref().and_then(json)
+            }))
+            .field(sync_field::<Workflow>(
+                "createdAt",
+                TypeRef::named_nn(t::DATE_TIME),
+                |w| ts(&w.created_at),
+            ))
+            .field(sync_field::<Workflow>(
+                "updatedAt",
+                TypeRef::named_nn(t::DATE_TIME),
+                |w| ts(&w.updated_at),
+            ))
+            .into(),
+        InputObject::new(t::WORKFLOW_INPUT)
+            .field(InputValue::new("name", string()))
+            .field(InputValue::new("description", opt()))
+            .field(InputValue::new("active", TypeRef::named(TypeRef::BOOLEAN)))
+            .field(InputValue::new("definition", TypeRef::named_nn(t::JSON)))
+            .into(),
+        Object::new(t::WORKFLOW_RUN)
+            .field(sync_field::<(Run, Vec<Step>)>("id", id(), |(r, _)| s(&r.id)))
+            .field(sync_field::<(Run, Vec<Step>)>("workflowId", id(), |(r, _)| s(&r.workflow_id)))
+            .field(sync_field::<(Run, Vec<Step>)>("recordId", TypeRef::named(TypeRef::ID), |(r, _)| {
+                r.record_id.as_deref().and_then(s)
+            }))
+            .field(sync_field::<(Run, Vec<Step>)>("status", string(), |(r, _)| s(&r.status)))
+            .field(sync_field::<(Run, Vec<Step>)>("depth", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
+                Some(Value::from(r.depth))
+            }))
+            .field(sync_field::<(Run, Vec<Step>)>("error", opt(), |(r, _)| r.error.as_deref().and_then(s)))
+            .field(sync_field::<(Run, Vec<Step>)>("startedAt", TypeRef::named_nn(t::DATE_TIME), |(r, _)| {
+                ts(&r.started_at)
+            }))
+            .field(sync_field::<(Run, Vec<Step>)>("finishedAt", TypeRef::named(t::DATE_TIME), |(r, _)| {
+                r.finished_at.as_ref().and_then(ts)
+            }))
+            .field(Field::new("steps", TypeRef::named_nn_list_nn(t::WORKFLOW_STEP), |c| {
+                FieldFuture::new(async move {
+                    let (_, steps) = parent::<(Run, Vec<Step>)>(&c)?;
+                    Ok(Some(FieldValue::list(steps.iter().cloned().map(FieldValue::owned_any))))
+                })
+            }))
+            .into(),
+        Object::new(t::WORKFLOW_STEP)
+            .field(sync_field::<Step>("position", TypeRef::named_nn(TypeRef::INT), |x| {
+                Some(Value::from(x.position))
+            }))
+            .field(sync_field::<Step>("action", string(), |x| s(&x.action)))
+            .field(sync_field::<Step>("status", string(), |x| s(&x.status)))
+            .field(sync_field::<Step>("error", opt(), |x| x.error.as_deref().and_then(s)))
+            .field(sync_field::<Step>("durationMs", TypeRef::named_nn(TypeRef::INT), |x| {
+                Some(Value::from(x.duration_ms))
+            }))
+            .into(),
+    ]
+}
+
+fn arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
+    Ok(c.args.try_get(name)?.string()?.to_owned())
+}
+
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::WORKFLOWS, TypeRef::named_nn_list_nn(t::WORKFLOW), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let list =
+                    wf::list(&txn, state.db.dialect, &p.tenant_id, None).await.map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+            })
+        }),
+        Field::new(f::WORKFLOW_RUNS, TypeRef::named_nn_list_nn(t::WORKFLOW_RUN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let workflow = c
+                    .args
+                    .get("workflowId")
+                    .filter(|v| !v.is_null())
+                    .map(|v| v.string().map(str::to_owned))
+                    .transpose()?;
+                let first =
+                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
+                let first = u64::try_from(first)
+                    .ok()
+                    .filter(|n| *n <= state.config.max_page_size)
+                    .ok_or_else(|| ApiError::BadRequest("`first` out of range".into()))?;
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let runs = wf::runs(&txn, state.db.dialect, &p.tenant_id, workflow.as_deref(), first)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(runs.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new("workflowId", TypeRef::named(TypeRef::ID)))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .description("Workflow runs, newest first, with their steps."),
+    ]
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Input {
+    name: String,
+    description: Option<String>,
+    active: Option<bool>,
+    definition: serde_json::Value,
+}
+
+/// Creates (`id` None) or replaces a workflow from the `input` argument.
+async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let input: Input = serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    if input.name.trim().is_empty() || input.name.chars().count() > 200 {
+        return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
+    }
+    let d = state.db.dialect;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
+    let (definition, entity_id) = Definition::parse(&input.definition, &meta)?;
+    let now = entity::runtime::time::now();
+    let existing = match &id {
+        Some(id) => Some(
+            wf::get(&txn, d, &p.tenant_id, id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?,
+        ),
+        None => None,
+    };
+    let w = Workflow {
+        id: id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        tenant_id: p.tenant_id.clone(),
+        name: input.name.trim().to_owned(),
+        description: input.description,
+        active: input.active.or(existing.as_ref().map(|w| w.active)).unwrap_or(true),
+        entity_id,
+        definition,
+        created_at: existing.as_ref().map_or(now, |w| w.created_at),
+        updated_at: now,
+    };
+    wf::save(&txn, d, &w, existing.is_none()).await?;
+    let action = if existing.is_none() { "workflow.create" } else { "workflow.update" };
+    let changes = serde_json::json!({"name": w.name, "active": w.active, "definition": w.definition});
+    let entry = audit::Entry { action, object_type: "workflow", object_id: Some(&w.id), changes };
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    txn.commit().await?;
+    Ok(w)
+}
+
+pub fn mutations() -> Vec<Field> {
+    let input = || InputValue::new("input", TypeRef::named_nn(t::WORKFLOW_INPUT));
+    let id = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    vec![
+        Field::new(f::CREATE_WORKFLOW, TypeRef::named_nn(t::WORKFLOW), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(save(&c, None).await?)))
+            })
+        })
+        .argument(input())
+        .description("Creates a workflow (active unless `active: false`)."),
+        Field::new(f::UPDATE_WORKFLOW, TypeRef::named_nn(t::WORKFLOW), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let id = arg(&c, "id")?;
+                Ok(Some(FieldValue::owned_any(save(&c, Some(id)).await?)))
+            })
+        })
+        .argument(id())
+        .argument(input()),
+        Field::new(f::SET_WORKFLOW_ACTIVE, TypeRef::named_nn(t::WORKFLOW), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let active = c.args.try_get("active")?.boolean()?;
+                let d = state.db.dialect;
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                let mut w = wf::get(&txn, d, &p.tenant_id, &arg(&c, "id")?)
+                    .await
+                    .map_err(ApiError::from)?
+                    .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+                w.active = active;
+                w.updated_at = entity::runtime::time::now();
+                wf::save(&txn, d, &w, false).await.map_err(ApiError::from)?;
+                let entry = audit::Entry {
+                    action: "workflow.set_active",
+                    object_type: "workflow",
+                    object_id: Some(&w.id),
+                    changes: serde_json::json!({"active": active}),
+                };
+                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::owned_any(w)))
+            })
+        })
+        .argument(id())
+        .argument(InputValue::new("active", TypeRef::named_nn(TypeRef::BOOLEAN))),
+        Field::new(f::DELETE_WORKFLOW, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = arg(&c, "id")?;
+                let d = state.db.dialect;
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                if !wf::delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
+                    return Err(ApiError::NotFound("workflow".into()).into());
+                }
+                let entry = audit::Entry {
+                    action: "workflow.delete",
+                    object_type: "workflow",
+                    object_id: Some(&id),
+                    changes: serde_json::json!({}),
+                };
+                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(Value::from(true)))
+            })
+        })
+        .argument(id()),
+    ]
+}

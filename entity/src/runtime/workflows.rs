@@ -1,0 +1,585 @@
+//! Workflows in the data layer: definitions (a trigger, conditions in the filter language over
+//! the record and its previous values, and actions), validated against the tenant's metadata;
+//! deciding whether a committed change fires one; rendering `{{record.x}}` templates; and the
+//! log of runs and steps. Executing actions is the worker's job (`jobs::workflows`).
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::filter::Filter;
+use super::meta::{EntityDef, FieldType, TenantMeta};
+use super::sql::SqlBuf;
+use super::store::{ChangeEvent, ChangeKind, Record};
+use crate::{Dialect, Error, FieldError, Result};
+
+/// Workflow hops after which a change no longer fires workflows (loop guard).
+pub const MAX_DEPTH: u32 = 5;
+
+/// What starts a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    RecordCreated {
+        entity: String,
+    },
+    /// Any update, or only updates that change one of `fields`.
+    RecordUpdated {
+        entity: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
+    },
+    /// An update that changes `field` (to `to`, when given).
+    FieldChanged {
+        entity: String,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Value>,
+    },
+    RecordDeleted {
+        entity: String,
+    },
+}
+
+impl Trigger {
+    pub fn entity(&self) -> &str {
+        match self {
+            Trigger::RecordCreated { entity }
+            | Trigger::RecordUpdated { entity, .. }
+            | Trigger::FieldChanged { entity, .. }
+            | Trigger::RecordDeleted { entity } => entity,
+        }
+    }
+}
+
+/// One step of a workflow. String values may hold `{{record.field}}`, `{{record.relation.field}}`,
+/// `{{previous.field}}` and `{{tenant.name}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    SendEmail {
+        to: String,
+        subject: String,
+        body: String,
+    },
+    /// Sets fields of the triggering record (GraphQL field names).
+    UpdateFields {
+        values: Map<String, Value>,
+    },
+    /// Creates a record of `entity` (e.g. a follow-up task).
+    CreateRecord {
+        entity: String,
+        values: Map<String, Value>,
+    },
+    /// Notifies users (ids, or `{{record.owner}}`) and/or everyone holding role `role` (by name).
+    Notify {
+        #[serde(default)]
+        users: Vec<String>,
+        #[serde(default)]
+        role: Option<String>,
+        title: String,
+        #[serde(default)]
+        body: Option<String>,
+    },
+    /// Makes `user` (an id or a template) the record's owner.
+    AssignOwner {
+        user: String,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::SendEmail { .. } => "send_email",
+            Action::UpdateFields { .. } => "update_fields",
+            Action::CreateRecord { .. } => "create_record",
+            Action::Notify { .. } => "notify",
+            Action::AssignOwner { .. } => "assign_owner",
+        }
+    }
+}
+
+/// A workflow's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Definition {
+    pub trigger: Trigger,
+    /// A filter the record (after the change) must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    /// A filter the values before an update must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_condition: Option<Value>,
+    pub actions: Vec<Action>,
+}
+
+/// A stored workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub active: bool,
+    pub entity_id: String,
+    pub definition: Definition,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn entity_or<'a>(
+    meta: &'a TenantMeta,
+    name: &str,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a EntityDef> {
+    let e = meta.entity_by_name(name).map(|e| e.as_ref());
+    if e.is_none() {
+        errors.push(FieldError::new(path, format!("no entity named `{name}`")));
+    }
+    e
+}
+
+fn check_values(e: &EntityDef, values: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+    for k in values.keys() {
+        if k != "owner" && e.field_by_graphql(k).is_none() {
+            errors.push(FieldError::new(
+                format!("{path}.{k}"),
+                format!("`{}` has no field `{k}`", e.name_singular),
+            ));
+        }
+    }
+}
+
+impl Definition {
+    /// Parses and validates a definition against the tenant's metadata; returns it with the
+    /// id of the entity it watches.
+    pub fn parse(json: &Value, meta: &TenantMeta) -> Result<(Definition, String)> {
+        let def: Definition = serde_json::from_value(json.clone())
+            .map_err(|e| Error::field("definition", format!("invalid workflow definition: {e}")))?;
+        let mut errors = Vec::new();
+        let Some(entity) = entity_or(meta, def.trigger.entity(), "trigger.entity", &mut errors) else {
+            return Err(Error::Validation(errors));
+        };
+        let field_known = |f: &str| entity.field_by_graphql(f).or_else(|| entity.field_by_key(f)).is_some();
+        match &def.trigger {
+            Trigger::RecordUpdated { fields, .. } => {
+                for f in fields.iter().filter(|f| !field_known(f)) {
+                    errors.push(FieldError::new("trigger.fields", format!("no field `{f}`")));
+                }
+            }
+            Trigger::FieldChanged { field, .. } if !field_known(field) => {
+                errors.push(FieldError::new("trigger.field", format!("no field `{field}`")));
+            }
+            _ => {}
+        }
+        for (path, cond) in [("condition", &def.condition), ("previousCondition", &def.previous_condition)] {
+            if let Some(c) = cond
+                && let Err(Error::Validation(errs)) = Filter::parse(entity, c)
+            {
+                errors.extend(errs.into_iter().map(|e| {
+                    FieldError::new(format!("{path}{}", e.field.trim_start_matches("filter")), e.message)
+                }));
+            }
+        }
+        if def.actions.is_empty() {
+            errors.push(FieldError::new("actions", "a workflow needs at least one action"));
+        }
+        for (i, a) in def.actions.iter().enumerate() {
+            let path = format!("actions[{i}]");
+            match a {
+                Action::UpdateFields { values } => {
+                    check_values(entity, values, &format!("{path}.values"), &mut errors)
+                }
+                Action::CreateRecord { entity: target, values } => {
+                    if let Some(t) = entity_or(meta, target, &format!("{path}.entity"), &mut errors) {
+                        check_values(t, values, &format!("{path}.values"), &mut errors);
+                    }
+                }
+                Action::Notify { users, role, title, .. } => {
+                    if users.is_empty() && role.is_none() {
+                        errors.push(FieldError::new(&path, "notify needs users or a role"));
+                    }
+                    if title.trim().is_empty() {
+                        errors.push(FieldError::new(format!("{path}.title"), "is required"));
+                    }
+                }
+                Action::SendEmail { to, .. } if to.trim().is_empty() => {
+                    errors.push(FieldError::new(format!("{path}.to"), "is required"));
+                }
+                _ => {}
+            }
+        }
+        if errors.is_empty() { Ok((def, entity.id.clone())) } else { Err(Error::Validation(errors)) }
+    }
+
+    /// Whether a committed change fires this workflow (trigger and conditions).
+    pub fn fires(&self, entity: &EntityDef, event: &ChangeEvent) -> bool {
+        let changed = |f: &str| {
+            let name =
+                entity.field_by_graphql(f).or_else(|| entity.field_by_key(f)).map(|d| d.graphql_name.clone());
+            name.is_some_and(|n| event.changed_fields.contains(&n))
+        };
+        let trigger = match (&self.trigger, event.kind) {
+            (Trigger::RecordCreated { .. }, ChangeKind::Created) => true,
+            (Trigger::RecordUpdated { fields, .. }, ChangeKind::Updated) => {
+                fields.is_empty() || fields.iter().any(|f| changed(f))
+            }
+            (Trigger::FieldChanged { field, to, .. }, ChangeKind::Updated) => {
+                let key = entity
+                    .field_by_graphql(field)
+                    .or_else(|| entity.field_by_key(field))
+                    .map(|d| d.key.clone());
+                changed(field)
+                    && to.as_ref().is_none_or(|want| {
+                        key.and_then(|k| event.record.data.get(&k).cloned()).as_ref() == Some(want)
+                    })
+            }
+            (Trigger::RecordDeleted { .. }, ChangeKind::Deleted) => true,
+            _ => false,
+        };
+        trigger && self.condition_holds(entity, &event.record, event.previous.as_ref())
+    }
+
+    fn condition_holds(
+        &self,
+        entity: &EntityDef,
+        record: &Record,
+        previous: Option<&Map<String, Value>>,
+    ) -> bool {
+        let check = |cond: &Option<Value>, r: &Record| match cond {
+            None => true,
+            Some(c) => Filter::parse(entity, c).map(|f| f.matches(r)).unwrap_or(false),
+        };
+        let before = previous.map(|data| Record { data: data.clone(), ..record.clone() });
+        check(&self.condition, record) && before.as_ref().is_none_or(|b| check(&self.previous_condition, b))
+    }
+}
+
+static TEMPLATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}").expect("static regex"));
+
+/// The `{{…}}` paths a template uses.
+pub fn template_paths(template: &str) -> Vec<String> {
+    TEMPLATE.captures_iter(template).map(|c| c[1].to_owned()).collect()
+}
+
+/// Replaces every `{{path}}` with `lookup(path)` (empty when unknown).
+pub fn render(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    TEMPLATE.replace_all(template, |c: &regex::Captures<'_>| lookup(&c[1]).unwrap_or_default()).into_owned()
+}
+
+/// A value as template text.
+pub fn text_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// The value of a field path of a record (`full_name` or `fullName`; system fields too).
+pub fn field_text(entity: &EntityDef, r: &Record, name: &str) -> Option<String> {
+    match name {
+        "id" => Some(r.id.clone()),
+        "recordNumber" => r.record_number.clone(),
+        "owner" => r.owner_id.clone(),
+        "createdBy" => r.created_by.clone(),
+        _ => {
+            let f = entity.field_by_graphql(name).or_else(|| entity.field_by_key(name))?;
+            Some(r.data.get(&f.key).map(text_of).unwrap_or_default())
+        }
+    }
+}
+
+/// The relation field `name` of `entity`, when it is one.
+pub fn relation_target(entity: &EntityDef, name: &str) -> Option<(String, String)> {
+    let f = entity.field_by_graphql(name).or_else(|| entity.field_by_key(name))?;
+    (f.ty == FieldType::Relation).then(|| (f.key.clone(), f.related_entity_id.clone().unwrap_or_default()))
+}
+
+const WORKFLOW_COLUMNS: &str =
+    "id, tenant_id, name, description, active, entity_id, definition, created_at, updated_at";
+
+fn json_col(r: &QueryResult, d: Dialect, col: &str) -> Result<Value> {
+    Ok(match d {
+        Dialect::Postgres => r.try_get("", col)?,
+        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
+    })
+}
+
+fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
+    let missing = || Error::Internal("workflow without time".into());
+    Ok(Workflow {
+        id: r.try_get("", "id")?,
+        tenant_id: r.try_get("", "tenant_id")?,
+        name: r.try_get("", "name")?,
+        description: r.try_get("", "description")?,
+        active: r.try_get("", "active")?,
+        entity_id: r.try_get("", "entity_id")?,
+        definition: serde_json::from_value(json_col(r, d, "definition")?)?,
+        created_at: super::time::column(r, d, "created_at")?.ok_or_else(missing)?,
+        updated_at: super::time::column(r, d, "updated_at")?.ok_or_else(missing)?,
+    })
+}
+
+fn push_json(buf: &mut SqlBuf, v: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string(v)?;
+    match buf.dialect {
+        Dialect::Postgres => buf.push("CAST(").bind(text).push(" AS JSONB)"),
+        Dialect::Sqlite => buf.bind(text),
+    };
+    Ok(())
+}
+
+/// The tenant's workflows (optionally only active ones of one entity), oldest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    active_for_entity: Option<&str>,
+) -> Result<Vec<Workflow>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT ")
+        .push(WORKFLOW_COLUMNS)
+        .push(" FROM workflows WHERE tenant_id = ")
+        .bind(tenant_id.to_owned());
+    if let Some(e) = active_for_entity {
+        buf.push(" AND active = ").bind(true).push(" AND entity_id = ").bind(e.to_owned());
+    }
+    buf.push(" ORDER BY created_at, id");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter().map(|r| workflow_from_row(r, d)).collect()
+}
+
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Workflow>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT ")
+        .push(WORKFLOW_COLUMNS)
+        .push(" FROM workflows WHERE tenant_id = ")
+        .bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(id.to_owned());
+    conn.query_one_raw(buf.into_statement()).await?.map(|r| workflow_from_row(&r, d)).transpose()
+}
+
+/// Inserts or replaces a workflow.
+pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert: bool) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    if insert {
+        buf.push("INSERT INTO workflows (").push(WORKFLOW_COLUMNS).push(") VALUES (");
+        buf.bind(w.id.clone())
+            .push(", ")
+            .bind(w.tenant_id.clone())
+            .push(", ")
+            .bind(w.name.clone())
+            .push(", ");
+        buf.bind(w.description.clone())
+            .push(", ")
+            .bind(w.active)
+            .push(", ")
+            .bind(w.entity_id.clone())
+            .push(", ");
+        push_json(&mut buf, &w.definition)?;
+        buf.push(", ").bind_ts(w.created_at).push(", ").bind_ts(w.updated_at).push(")");
+    } else {
+        buf.push("UPDATE workflows SET name = ")
+            .bind(w.name.clone())
+            .push(", description = ")
+            .bind(w.description.clone());
+        buf.push(", active = ")
+            .bind(w.active)
+            .push(", entity_id = ")
+            .bind(w.entity_id.clone())
+            .push(", definition = ");
+        push_json(&mut buf, &w.definition)?;
+        buf.push(", updated_at = ")
+            .bind_ts(w.updated_at)
+            .push(" WHERE tenant_id = ")
+            .bind(w.tenant_id.clone());
+        buf.push(" AND id = ").bind(w.id.clone());
+    }
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("DELETE FROM workflows WHERE tenant_id = ")
+        .bind(tenant_id.to_owned())
+        .push(" AND id = ")
+        .bind(id.to_owned());
+    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
+}
+
+/// A logged run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub id: String,
+    pub workflow_id: String,
+    pub record_id: Option<String>,
+    pub status: String,
+    pub depth: i32,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A logged step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub position: i32,
+    pub action: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// Starts a run for (workflow, trigger key); `None` when that run already exists (the event
+/// was delivered twice).
+pub async fn start_run(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    w: &Workflow,
+    trigger_key: &str,
+    record_id: &str,
+    depth: u32,
+    status: &str,
+) -> Result<Option<String>> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut buf = SqlBuf::new(d);
+    buf.push("INSERT INTO workflow_runs (id, tenant_id, workflow_id, trigger_key, record_id, status, depth, started_at) VALUES (");
+    buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
+    buf.bind(trigger_key.to_owned())
+        .push(", ")
+        .bind(record_id.to_owned())
+        .push(", ")
+        .bind(status.to_owned())
+        .push(", ");
+    buf.bind(i64::from(depth))
+        .push(", ")
+        .bind_ts(super::time::now())
+        .push(") ON CONFLICT (workflow_id, trigger_key) DO NOTHING");
+    let inserted = conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1;
+    Ok(inserted.then_some(id))
+}
+
+pub async fn finish_run(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflow_runs SET status = ")
+        .bind(status.to_owned())
+        .push(", error = ")
+        .bind(error.map(str::to_owned));
+    buf.push(", finished_at = ")
+        .bind_ts(super::time::now())
+        .push(" WHERE tenant_id = ")
+        .bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned());
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+pub async fn log_step(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    step: &Step,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("INSERT INTO workflow_steps (id, tenant_id, run_id, position, action, status, error, duration_ms, started_at) VALUES (");
+    buf.bind(uuid::Uuid::new_v4().to_string())
+        .push(", ")
+        .bind(tenant_id.to_owned())
+        .push(", ")
+        .bind(run_id.to_owned());
+    buf.push(", ")
+        .bind(step.position)
+        .push(", ")
+        .bind(step.action.clone())
+        .push(", ")
+        .bind(step.status.clone());
+    buf.push(", ")
+        .bind(step.error.clone())
+        .push(", ")
+        .bind(step.duration_ms)
+        .push(", ")
+        .bind_ts(super::time::now())
+        .push(")");
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// Runs (newest first) of a tenant, optionally of one workflow, with their steps.
+pub async fn runs(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    workflow_id: Option<&str>,
+    first: u64,
+) -> Result<Vec<(Run, Vec<Step>)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT id, workflow_id, record_id, status, depth, error, started_at, finished_at FROM workflow_runs WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned());
+    if let Some(w) = workflow_id {
+        buf.push(" AND workflow_id = ").bind(w.to_owned());
+    }
+    buf.push(" ORDER BY started_at DESC, id DESC LIMIT ").push(&first.to_string());
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let run = Run {
+            id: r.try_get("", "id")?,
+            workflow_id: r.try_get("", "workflow_id")?,
+            record_id: r.try_get("", "record_id")?,
+            status: r.try_get("", "status")?,
+            depth: r.try_get("", "depth")?,
+            error: r.try_get("", "error")?,
+            started_at: super::time::column(r, d, "started_at")?
+                .ok_or_else(|| Error::Internal("run without time".into()))?,
+            finished_at: super::time::column(r, d, "finished_at")?,
+        };
+        let mut sbuf = SqlBuf::new(d);
+        sbuf.push(
+            "SELECT position, action, status, error, duration_ms FROM workflow_steps WHERE tenant_id = ",
+        );
+        sbuf.bind(tenant_id.to_owned())
+            .push(" AND run_id = ")
+            .bind(run.id.clone())
+            .push(" ORDER BY position");
+        let steps = conn
+            .query_all_raw(sbuf.into_statement())
+            .await?
+            .iter()
+            .map(|s| {
+                Ok(Step {
+                    position: s.try_get("", "position")?,
+                    action: s.try_get("", "action")?,
+                    status: s.try_get("", "status")?,
+                    error: s.try_get("", "error")?,
+                    duration_ms: s.try_get("", "duration_ms")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push((run, steps));
+    }
+    Ok(out)
+}

@@ -1,0 +1,270 @@
+//! Running workflows for a committed change: find the tenant's active workflows on the changed
+//! entity, keep those whose trigger and conditions hold, log one run per (workflow, event) —
+//! a re-delivered event finds its run and does nothing — and execute the actions in order,
+//! logging each step. Changes made by a workflow carry `depth + 1`; at `MAX_DEPTH` further
+//! workflows are logged as skipped instead of run, so a workflow that updates its own record
+//! cannot loop forever.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use entity::models::tenant;
+use entity::runtime::audit::Actor;
+use entity::runtime::emails::{self, NewEmail};
+use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::notifications::{self, Message};
+use entity::runtime::sql::SqlBuf;
+use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
+use entity::runtime::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
+use entity::{Error, Result};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::{Map, Value};
+
+use crate::worker::JobContext;
+
+/// Values templates can use: `record.*`, `previous.*`, `tenant.name`, and one relation hop.
+struct TemplateScope<'a> {
+    entity: &'a EntityDef,
+    record: &'a Record,
+    previous: Option<&'a Map<String, Value>>,
+    tenant_name: String,
+    /// Related records by relation field name, loaded for the paths the templates use.
+    related: HashMap<String, (EntityDef, Record)>,
+}
+
+impl TemplateScope<'_> {
+    fn lookup(&self, path: &str) -> Option<String> {
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts.as_slice() {
+            ["tenant", "name"] => Some(self.tenant_name.clone()),
+            ["record", field] => wf::field_text(self.entity, self.record, field),
+            ["previous", field] => {
+                let prev = Record { data: self.previous?.clone(), ..self.record.clone() };
+                wf::field_text(self.entity, &prev, field)
+            }
+            ["record", relation, field] => {
+                let (e, r) = self.related.get(*relation)?;
+                wf::field_text(e, r, field)
+            }
+            _ => None,
+        }
+    }
+
+    fn render(&self, template: &str) -> String {
+        wf::render(template, |p| self.lookup(p))
+    }
+
+    /// Renders the string values of a map (other values pass through).
+    fn render_values(&self, values: &Map<String, Value>) -> Map<String, Value> {
+        values
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), v.as_str().map(|s| Value::String(self.render(s))).unwrap_or_else(|| v.clone()))
+            })
+            .collect()
+    }
+}
+
+/// The strings of an action that may hold templates.
+fn templates(a: &Action) -> Vec<String> {
+    let values =
+        |m: &Map<String, Value>| m.values().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>();
+    match a {
+        Action::SendEmail { to, subject, body } => vec![to.clone(), subject.clone(), body.clone()],
+        Action::UpdateFields { values: v } | Action::CreateRecord { values: v, .. } => values(v),
+        Action::Notify { users, title, body, .. } => {
+            users.iter().cloned().chain([title.clone()]).chain(body.clone()).collect()
+        }
+        Action::AssignOwner { user } => vec![user.clone()],
+    }
+}
+
+/// Runs the workflows a committed change fires.
+pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent) -> Result<()> {
+    let d = ctx.db.dialect;
+    let tenant_id = event.tenant_id.as_str();
+    let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
+    let Some(entity) = meta.entity_by_id(&event.entity_id).cloned() else { return Ok(()) };
+    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let workflows = wf::list(&txn, d, tenant_id, Some(&entity.id)).await?;
+    let tenant_name =
+        tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
+    txn.commit().await?;
+    for w in workflows.iter().filter(|w| w.definition.fires(&entity, event)) {
+        if event.depth >= MAX_DEPTH {
+            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+            if let Some(run) =
+                wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "skipped").await?
+            {
+                let reason =
+                    format!("not run: {MAX_DEPTH} workflow steps in a row changed this record (loop guard)");
+                tracing::warn!(workflow = %w.id, run = %run, "workflow depth limit reached");
+                wf::finish_run(&txn, d, tenant_id, &run, "skipped", Some(&reason)).await?;
+            }
+            txn.commit().await?;
+            continue;
+        }
+        let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+        let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
+        txn.commit().await?;
+        let Some(run) = run else { continue };
+        let outcome = execute(ctx, &meta, &entity, w, &run, event, &tenant_name).await;
+        let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+        match &outcome {
+            Ok(()) => wf::finish_run(&txn, d, tenant_id, &run, "succeeded", None).await?,
+            Err(e) => wf::finish_run(&txn, d, tenant_id, &run, "failed", Some(e)).await?,
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Executes a run's actions in order; the first failing step fails the run.
+async fn execute(
+    ctx: &JobContext,
+    meta: &TenantMeta,
+    entity: &EntityDef,
+    w: &Workflow,
+    run: &str,
+    event: &ChangeEvent,
+    tenant_name: &str,
+) -> std::result::Result<(), String> {
+    let tenant_id = event.tenant_id.as_str();
+    let store = Store::new(&ctx.db, tenant_id);
+    let mut scope = TemplateScope {
+        entity,
+        record: &event.record,
+        previous: event.previous.as_ref(),
+        tenant_name: tenant_name.to_owned(),
+        related: HashMap::new(),
+    };
+    // Load the related records the templates reach (one hop), in one query.
+    let mut wanted = HashMap::new();
+    for path in w.definition.actions.iter().flat_map(templates).flat_map(|t| wf::template_paths(&t)) {
+        let parts: Vec<&str> = path.split('.').collect();
+        if let ["record", relation, _] = parts.as_slice()
+            && let Some((key, target)) = wf::relation_target(entity, relation)
+            && let Some(id) = event.record.data.get(&key).and_then(Value::as_str)
+        {
+            wanted.insert((*relation).to_owned(), (id.to_owned(), target));
+        }
+    }
+    let ids: Vec<String> = wanted.values().map(|(id, _)| id.clone()).collect();
+    let found = store.get_many(&ids).await.map_err(|e| e.to_string())?;
+    for (relation, (id, target)) in wanted {
+        if let (Some(r), Some(e)) = (found.iter().find(|r| r.id == id), meta.entity_by_id(&target)) {
+            scope.related.insert(relation, ((**e).clone(), r.clone()));
+        }
+    }
+    let actor = Actor { workflow_id: Some(w.id.clone()), depth: event.depth + 1, ..Actor::default() };
+    for (i, action) in w.definition.actions.iter().enumerate() {
+        let started = Instant::now();
+        let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action).await;
+        let log = Step {
+            position: i as i32,
+            action: action.name().to_owned(),
+            status: if result.is_ok() { "succeeded" } else { "failed" }.to_owned(),
+            error: result.as_ref().err().cloned(),
+            duration_ms: started.elapsed().as_millis() as i64,
+        };
+        let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(|e| e.to_string())?;
+        wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await.map_err(|e| e.to_string())?;
+        txn.commit().await.map_err(|e| e.to_string())?;
+        result?;
+    }
+    Ok(())
+}
+
+fn describe(e: Error) -> String {
+    match e {
+        Error::Validation(fields) => {
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn step(
+    ctx: &JobContext,
+    meta: &TenantMeta,
+    entity: &EntityDef,
+    store: &Store<'_>,
+    scope: &TemplateScope<'_>,
+    actor: &Actor,
+    run: &str,
+    position: usize,
+    action: &Action,
+) -> std::result::Result<(), String> {
+    let d = ctx.db.dialect;
+    let tenant_id = store.tenant_id;
+    let record = scope.record;
+    let caller = Caller::unrestricted(actor);
+    match action {
+        Action::SendEmail { to, subject, body } => {
+            let to = scope.render(to);
+            if to.trim().is_empty() {
+                return Err("the recipient address is empty".into());
+            }
+            let key = format!("wf:{run}:{position}");
+            let (subject, body) = (scope.render(subject), scope.render(body));
+            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(describe)?;
+            let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body };
+            emails::queue(&txn, d, tenant_id, &email).await.map_err(describe)?;
+            txn.commit().await.map_err(|e| e.to_string())?;
+        }
+        Action::UpdateFields { values } => {
+            let mut values = scope.render_values(values);
+            let owner = values.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
+            store.update(meta, entity, &record.id, &values, owner, caller).await.map_err(describe)?;
+        }
+        Action::CreateRecord { entity: target, values } => {
+            let target = meta.entity_by_name(target).ok_or_else(|| format!("no entity named `{target}`"))?;
+            let mut values = scope.render_values(values);
+            let owner = values
+                .remove("owner")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .or(record.owner_id.clone());
+            store.create(meta, target, &values, owner, caller).await.map_err(describe)?;
+        }
+        Action::Notify { users, role, title, body } => {
+            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(describe)?;
+            let asked: Vec<String> =
+                users.iter().map(|u| scope.render(u)).filter(|u| !u.is_empty()).collect();
+            let mut recipients =
+                notifications::existing_users(&txn, d, tenant_id, &asked).await.map_err(describe)?;
+            if let Some(role) = role {
+                let mut buf = SqlBuf::new(d);
+                buf.push("SELECT id FROM roles WHERE tenant_id = ")
+                    .bind(tenant_id.to_owned())
+                    .push(" AND name = ")
+                    .bind(role.clone());
+                let role_id: Option<String> = txn
+                    .query_one_raw(buf.into_statement())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|r| r.try_get("", "id"))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let role_id = role_id.ok_or_else(|| format!("no role named `{role}`"))?;
+                recipients.extend(
+                    notifications::users_with_role(&txn, d, tenant_id, &role_id).await.map_err(describe)?,
+                );
+            }
+            recipients.sort();
+            recipients.dedup();
+            let (title, body) = (scope.render(title), body.as_deref().map(|b| scope.render(b)));
+            let message = Message { title: &title, body: body.as_deref(), link: None };
+            notifications::create(&txn, d, tenant_id, &recipients, &message).await.map_err(describe)?;
+            txn.commit().await.map_err(|e| e.to_string())?;
+        }
+        Action::AssignOwner { user } => {
+            let user = scope.render(user);
+            store
+                .update(meta, entity, &record.id, &Map::new(), Some(user), caller)
+                .await
+                .map_err(describe)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Workflows through the public API: a created record sends a welcome email with interpolated
+//! values (its own fields, a related record's field, the tenant's name) through the queue to a
+//! real SMTP server; a status change fires only the workflow for that value; a false condition
+//! does nothing; a write that failed (rolled back) triggers nothing; a workflow that updates its
+//! own record stops at the depth limit; runs and steps are logged.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status depth error recordId steps { position action status error } } }";
+
+async fn workflow(t: &TestTenant, name: &str, definition: Value) -> String {
+    let data = t
+        .data(
+            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id active } }",
+            json!({"i": {"name": name, "definition": definition}}),
+        )
+        .await;
+    assert_eq!(data["createWorkflow"]["active"], json!(true));
+    str_of(&data["createWorkflow"]["id"])
+}
+
+/// The runs of workflow `id` once `done(runs)` holds (waits up to 20 s).
+async fn runs_when(t: &TestTenant, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs =
+            t.data(RUNS, json!({"w": id})).await["workflowRuns"].as_array().cloned().unwrap_or_default();
+        let finished = runs.iter().all(|r| r["status"] != "running");
+        if (finished && done(&runs)) || tokio::time::Instant::now() >= deadline {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn clinic(t: &TestTenant) {
+    t.define(entity(
+        "doctor",
+        "doctors",
+        vec![field("full_name", "TEXT", json!({"required": true}))],
+        json!({}),
+    ))
+    .await;
+    t.define(entity(
+        "patient",
+        "patients",
+        vec![
+            field("full_name", "TEXT", json!({"required": true})),
+            field("email", "EMAIL", json!({})),
+            field("doctor", "RELATION", json!({"relatedEntity": "doctor"})),
+        ],
+        json!({}),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_created_record_sends_a_welcome_email_with_interpolated_values() {
+    let t = tenant().await;
+    clinic(&t).await;
+    let id = workflow(
+        &t,
+        "Welcome",
+        json!({
+            "trigger": {"type": "record_created", "entity": "patient"},
+            "actions": [{"type": "send_email", "to": "{{record.email}}",
+                         "subject": "Welcome, {{record.full_name}}",
+                         "body": "Dr. {{record.doctor.full_name}} looks forward to seeing you at {{tenant.name}}."}]
+        }),
+    )
+    .await;
+    let doctor = t.create(&Names::new("doctor", "doctors"), json!({"fullName": "Gregory House"}), "").await;
+    let address = format!("ada-{}@{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..6], t.slug);
+    t.create(
+        &Names::new("patient", "patients"),
+        json!({"fullName": "Ada Lovelace", "email": address, "doctor": doctor["id"]}),
+        "",
+    )
+    .await;
+    let mail = smtp_sink().wait_for(&address, 1, Duration::from_secs(20)).await;
+    assert_eq!(mail.len(), 1, "one welcome email");
+    assert_eq!(mail[0]["subject"], json!("Welcome, Ada Lovelace"));
+    assert_eq!(
+        str_of(&mail[0]["body"]).trim(),
+        format!("Dr. Gregory House looks forward to seeing you at {}.", t.name)
+    );
+    let runs = runs_when(&t, &id, |r| r.len() == 1).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], json!("succeeded"));
+    assert_eq!(runs[0]["steps"][0]["action"], json!("send_email"));
+    assert_eq!(runs[0]["steps"][0]["status"], json!("succeeded"));
+}
+
+async fn pipeline(t: &TestTenant) -> Names {
+    t.define(entity("task", "tasks", vec![field("title", "TEXT", json!({"required": true}))], json!({})))
+        .await;
+    t.define(entity(
+        "deal",
+        "deals",
+        vec![
+            field("title", "TEXT", json!({"required": true})),
+            field("stage", "SELECT", json!({"options": ["Lead", "Won", "Lost"]})),
+            field("amount", "CURRENCY", json!({})),
+            field("priority", "TEXT", json!({})),
+            field("note", "TEXT", json!({})),
+        ],
+        json!({}),
+    ))
+    .await;
+    Names::new("deal", "deals")
+}
+
+#[tokio::test]
+async fn a_status_change_fires_only_its_workflow() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let won = workflow(
+        &t,
+        "Won",
+        json!({
+            "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Won"},
+            "actions": [{"type": "notify", "users": ["{{record.owner}}"], "title": "Won: {{record.title}}",
+                         "body": "was {{previous.stage}}"},
+                        {"type": "create_record", "entity": "task", "values": {"title": "Invoice {{record.title}}"}}]
+        }),
+    )
+    .await;
+    let lost = workflow(
+        &t,
+        "Lost",
+        json!({
+            "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Lost"},
+            "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Post-mortem {{record.title}}"}}]
+        }),
+    )
+    .await;
+    let deal = t.create(&deals, json!({"title": "Acme", "stage": "Lead"}), "").await;
+    let id = str_of(&deal["id"]);
+    t.update(&deals, &id, json!({"title": "Acme Corp"}), "").await;
+    t.update(&deals, &id, json!({"stage": "Won"}), "").await;
+    let runs = runs_when(&t, &won, |r| !r.is_empty()).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], json!("succeeded"), "{runs:?}");
+    let notes = t.data("{ notifications { title body } }", json!({})).await;
+    assert_eq!(notes["notifications"][0]["title"], json!("Won: Acme Corp"));
+    assert_eq!(notes["notifications"][0]["body"], json!("was Lead"));
+    let tasks = t.list(&Names::new("task", "tasks"), "", json!({}), "title").await;
+    assert_eq!(pluck_str(&tasks["nodes"], "title"), strings(&["Invoice Acme Corp"]));
+    tokio::time::sleep(SILENCE).await;
+    assert_eq!(
+        t.data(RUNS, json!({"w": lost})).await["workflowRuns"],
+        json!([]),
+        "the Lost workflow never ran"
+    );
+}
+
+#[tokio::test]
+async fn a_false_condition_does_nothing_and_a_failed_write_triggers_nothing() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let id = workflow(
+        &t,
+        "Big deals",
+        json!({
+            "trigger": {"type": "record_created", "entity": "deal"},
+            "condition": {"amount": {"gt": "50000"}},
+            "actions": [{"type": "update_fields", "values": {"priority": "high ({{record.amount}})"}}]
+        }),
+    )
+    .await;
+    let small = str_of(&t.create(&deals, json!({"title": "Small", "amount": "100.00"}), "").await["id"]);
+    // A write that fails validation is rolled back: nothing to trigger.
+    t.create_raw(&deals, json!({"title": "Bad", "amount": "60000.00", "stage": "Nope"}), "")
+        .await
+        .expect_code("VALIDATION_FAILED");
+    let big = str_of(&t.create(&deals, json!({"title": "Big", "amount": "60000.00"}), "").await["id"]);
+    let runs = runs_when(&t, &id, |r| !r.is_empty()).await;
+    tokio::time::sleep(SILENCE).await;
+    let runs_after =
+        t.data(RUNS, json!({"w": id})).await["workflowRuns"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs_after.len(), 1, "only the big deal ran: {runs:?}");
+    assert_eq!(runs_after[0]["recordId"], json!(big));
+    assert_eq!(t.get(&deals, &big, "priority").await["priority"], json!("high (60000.00)"));
+    assert_eq!(t.get(&deals, &small, "priority").await["priority"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_workflow_that_updates_its_own_record_stops_at_the_depth_limit() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let id = workflow(
+        &t,
+        "Echo",
+        json!({
+            "trigger": {"type": "record_updated", "entity": "deal", "fields": ["note"]},
+            "actions": [{"type": "update_fields", "values": {"note": "{{record.note}}+"}}]
+        }),
+    )
+    .await;
+    let deal = str_of(&t.create(&deals, json!({"title": "Loop"}), "").await["id"]);
+    t.update(&deals, &deal, json!({"note": "x"}), "").await;
+    let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "skipped")).await;
+    let succeeded = runs.iter().filter(|r| r["status"] == "succeeded").count();
+    let skipped: Vec<&Value> = runs.iter().filter(|r| r["status"] == "skipped").collect();
+    assert_eq!((succeeded, skipped.len()), (5, 1), "{runs:?}");
+    assert_eq!(skipped[0]["depth"], json!(5));
+    assert!(str_of(&skipped[0]["error"]).contains("loop guard"));
+    assert_eq!(t.get(&deals, &deal, "note").await["note"], json!("x+++++"));
+}
+
+#[tokio::test]
+async fn failing_workflow_definitions_are_validated() {
+    let t = tenant().await;
+    pipeline(&t).await;
+    let cases = [
+        (json!({"trigger": {"type": "record_created", "entity": "nope"}, "actions": []}), "trigger.entity"),
+        (
+            json!({"trigger": {"type": "field_changed", "entity": "deal", "field": "nope"},
+                "actions": [{"type": "update_fields", "values": {"title": "x"}}]}),
+            "trigger.field",
+        ),
+        (
+            json!({"trigger": {"type": "record_created", "entity": "deal"}, "condition": {"nope": {"eq": 1}},
+                "actions": [{"type": "update_fields", "values": {"title": "x"}}]}),
+            "condition",
+        ),
+        (json!({"trigger": {"type": "record_created", "entity": "deal"}, "actions": []}), "actions"),
+        (
+            json!({"trigger": {"type": "record_created", "entity": "deal"},
+                "actions": [{"type": "create_record", "entity": "task", "values": {"nope": "x"}}]}),
+            "actions[0].values.nope",
+        ),
+    ];
+    for (definition, path) in cases {
+        let r = t
+            .request(
+                "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+                json!({"i": {"name": "bad", "definition": definition}}),
+            )
+            .await;
+        let fields = r.field_errors();
+        assert!(fields.iter().any(|f| f.starts_with(path)), "expected {path}, got {fields:?}");
+    }
+    assert_eq!(t.data("{ workflows { id } }", json!({})).await["workflows"], json!([]));
+    let member = t.invite("member").await;
+    t.api
+        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), "{ workflows { id } }", json!({}))
+        .await
+        .expect_code("FORBIDDEN");
+}
