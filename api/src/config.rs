@@ -110,6 +110,11 @@ pub struct Config {
     #[arg(long, env = "RETRY_BASE_MS", default_value_t = 2000)]
     pub retry_base_ms: u64,
 
+    /// Internal hosts outgoing webhooks may reach anyway (names, addresses or CIDRs,
+    /// comma-separated). Loopback, private and link-local addresses are refused otherwise.
+    #[arg(long, env = "WEBHOOK_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
+    pub webhook_allow_hosts: Vec<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
     #[arg(long, env = "LOG", default_value = "info")]
     pub log: String,
@@ -147,6 +152,7 @@ impl Config {
             workers: true,
             email_max_attempts: 5,
             retry_base_ms: 200,
+            webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
         }
     }

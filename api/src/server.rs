@@ -82,6 +82,7 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(
         mailer,
         max_attempts: config.email_max_attempts.max(1),
         retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
+        webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
     });
     tokio::spawn(jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200)).run());
     let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());

@@ -8,6 +8,7 @@ pub mod mailer;
 pub mod outbox;
 pub mod queue;
 pub mod relay;
+pub mod webhooks;
 pub mod worker;
 pub mod workflows;
 

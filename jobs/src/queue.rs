@@ -23,6 +23,8 @@ pub enum Job {
     SendEmail { tenant_id: String, email_id: String },
     /// Run the workflows a committed change fires (`trigger_key`: the outbox event's id).
     RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
+    /// Deliver one webhook delivery.
+    DeliverWebhook { tenant_id: String, delivery_id: String },
 }
 
 /// Errors of the queue.

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use entity::runtime::webhooks::{self, Webhook};
 
 use entity::runtime::emails::TOPIC_EMAIL_QUEUED;
 use entity::runtime::sql::SqlBuf;
@@ -28,6 +30,14 @@ pub struct Relay {
 
 /// (tenant, entity) pairs with at least one active workflow.
 type Watched = HashSet<(String, String)>;
+
+/// What a pass needs to know about subscriptions: watched entities and active webhooks.
+struct Subscriptions {
+    watched: Watched,
+    webhooks: Vec<Webhook>,
+    /// Entity id → name, for event types.
+    entity_names: HashMap<String, String>,
+}
 
 fn job_of(row: &QueryResult, d: Dialect, watched: &Watched) -> entity::Result<Option<Job>> {
     let topic: String = row.try_get("", "topic")?;
@@ -69,11 +79,55 @@ impl Relay {
         }
     }
 
-    async fn watched(&self) -> entity::Result<Watched> {
-        let mut buf = SqlBuf::new(self.system.dialect);
+    async fn subscriptions(&self) -> entity::Result<Subscriptions> {
+        let d = self.system.dialect;
+        let mut buf = SqlBuf::new(d);
         buf.push("SELECT DISTINCT tenant_id, entity_id FROM workflows WHERE active = ").bind(true);
         let rows = self.system.conn.query_all_raw(buf.into_statement()).await?;
-        rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "entity_id")?))).collect()
+        let watched = rows
+            .iter()
+            .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "entity_id")?)))
+            .collect::<entity::Result<_>>()?;
+        let webhooks = webhooks::list(&self.system.conn, d, None, true).await?;
+        let mut entity_names = HashMap::new();
+        if !webhooks.is_empty() {
+            let mut buf = SqlBuf::new(d);
+            buf.push("SELECT id, name_singular FROM entity_defs");
+            for r in &self.system.conn.query_all_raw(buf.into_statement()).await? {
+                entity_names.insert(r.try_get("", "id")?, r.try_get("", "name_singular")?);
+            }
+        }
+        Ok(Subscriptions { watched, webhooks, entity_names })
+    }
+
+    /// Records deliveries (once per webhook and event) for the webhooks a record change
+    /// concerns, and returns their jobs.
+    async fn webhook_jobs(&self, row: &QueryResult, subs: &Subscriptions) -> entity::Result<Vec<Job>> {
+        let d = self.system.dialect;
+        let topic: String = row.try_get("", "topic")?;
+        let tenant_id: String = row.try_get("", "tenant_id")?;
+        if topic != TOPIC_RECORD_CHANGED || !subs.webhooks.iter().any(|w| w.tenant_id == tenant_id) {
+            return Ok(Vec::new());
+        }
+        let payload: Value = match d {
+            Dialect::Postgres => row.try_get("", "payload")?,
+            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
+        };
+        let event: ChangeEvent = serde_json::from_value(payload)?;
+        let Some(entity) = subs.entity_names.get(&event.entity_id) else { return Ok(Vec::new()) };
+        let id: i64 = row.try_get("", "id")?;
+        let key = format!("event:{id}");
+        let event_type = webhooks::event_type(entity, event.kind);
+        let body = webhooks::payload(&key, &event_type, &event);
+        let mut jobs = Vec::new();
+        for w in subs.webhooks.iter().filter(|w| w.tenant_id == tenant_id && w.wants(&event_type)) {
+            if let Some(delivery_id) =
+                webhooks::enqueue(&self.system.conn, d, w, &key, &event_type, &body).await?
+            {
+                jobs.push(Job::DeliverWebhook { tenant_id: tenant_id.clone(), delivery_id });
+            }
+        }
+        Ok(jobs)
     }
 
     /// Relays one batch; returns how many events it handled.
@@ -100,12 +154,19 @@ impl Relay {
             None => self.system.conn.query_all_raw(select.into_statement()).await,
         }
         .map_err(|e| err(&e))?;
-        let watched =
-            if rows.is_empty() { Watched::new() } else { self.watched().await.map_err(|e| err(&e))? };
+        let subs = if rows.is_empty() {
+            Subscriptions { watched: Watched::new(), webhooks: Vec::new(), entity_names: HashMap::new() }
+        } else {
+            self.subscriptions().await.map_err(|e| err(&e))?
+        };
+        let watched = &subs.watched;
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
-            if let Some(job) = job_of(row, d, &watched).map_err(|e| err(&e))? {
+            if let Some(job) = job_of(row, d, watched).map_err(|e| err(&e))? {
+                self.queue.push(job, None).await.map_err(|e| err(&e))?;
+            }
+            for job in self.webhook_jobs(row, &subs).await.map_err(|e| err(&e))? {
                 self.queue.push(job, None).await.map_err(|e| err(&e))?;
             }
             done.push(id);

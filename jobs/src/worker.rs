@@ -23,6 +23,8 @@ pub struct JobContext {
     pub max_attempts: i32,
     /// Backoff before retry n is `base × 2^(n-1)` plus up to `base` of jitter.
     pub retry_base: Duration,
+    /// Internal hosts webhooks may reach anyway (`WEBHOOK_ALLOW_HOSTS`).
+    pub webhook_allow: Vec<String>,
 }
 
 /// How long the queue may go unpolled when idle.
@@ -57,6 +59,11 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
         Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(&ctx, &trigger_key, &event)
             .await
             .map_err(|e| Box::new(e) as BoxDynError),
+        Job::DeliverWebhook { tenant_id, delivery_id } => {
+            crate::webhooks::deliver(&ctx, &tenant_id, &delivery_id)
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)
+        }
     }
 }
 

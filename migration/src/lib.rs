@@ -12,6 +12,7 @@ mod m20261121_000004_notifications;
 mod m20261121_000005_leakproof;
 mod m20261121_000006_emails;
 mod m20261121_000007_workflows;
+mod m20261121_000008_webhooks;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -19,7 +20,15 @@ pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 /// `tenants`, whose rows are the tenants themselves).
 pub fn rls_tables() -> Vec<&'static str> {
     let mut t = TENANT_TABLES.to_vec();
-    t.extend(["notifications", "emails", "workflows", "workflow_runs", "workflow_steps"]);
+    t.extend([
+        "notifications",
+        "emails",
+        "workflows",
+        "workflow_runs",
+        "workflow_steps",
+        "webhooks",
+        "webhook_deliveries",
+    ]);
     t
 }
 
@@ -37,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_leakproof::Migration),
             Box::new(m20261121_000006_emails::Migration),
             Box::new(m20261121_000007_workflows::Migration),
+            Box::new(m20261121_000008_webhooks::Migration),
         ]
     }
 }

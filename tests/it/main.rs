@@ -26,4 +26,5 @@ mod relations;
 mod rls;
 mod sdl;
 mod subscriptions;
+mod webhooks;
 mod workflows;

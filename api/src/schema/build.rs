@@ -76,7 +76,11 @@ pub fn build_tenant_schema(
         query = query.field(f);
     }
     if permissions.admin {
-        for f in super::admin::queries().into_iter().chain(super::workflows::queries()) {
+        for f in super::admin::queries()
+            .into_iter()
+            .chain(super::workflows::queries())
+            .chain(super::webhooks::queries())
+        {
             query = query.field(f);
         }
     }
@@ -119,6 +123,7 @@ pub fn build_tenant_schema(
     let mut admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
     if permissions.admin {
         admin_types.extend(super::workflows::types());
+        admin_types.extend(super::webhooks::types());
     }
     admin_types.extend(super::notifications::types());
     for ty in

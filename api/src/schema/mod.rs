@@ -19,6 +19,7 @@ pub mod platform;
 pub mod registry;
 pub mod resolvers;
 pub mod values;
+pub mod webhooks;
 pub mod workflows;
 
 pub use build::{SchemaOptions, build_public_schema, build_tenant_schema};

@@ -380,6 +380,7 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         fields.extend(definition_mutations());
         fields.extend(super::admin::mutations());
         fields.extend(super::workflows::mutations());
+        fields.extend(super::webhooks::mutations());
     }
     fields
 }

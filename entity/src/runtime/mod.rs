@@ -18,6 +18,7 @@ pub mod sql;
 pub mod store;
 pub mod time;
 pub mod value;
+pub mod webhooks;
 pub mod workflows;
 
 pub use meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};

@@ -58,17 +58,14 @@ pub mod types {
     pub const WORKFLOW_INPUT: &str = "WorkflowInput";
     pub const WORKFLOW_RUN: &str = "WorkflowRun";
     pub const WORKFLOW_STEP: &str = "WorkflowStep";
+    pub const WEBHOOK: &str = "Webhook";
+    pub const WEBHOOK_INPUT: &str = "WebhookInput";
+    pub const WEBHOOK_PAYLOAD: &str = "WebhookPayload";
+    pub const WEBHOOK_DELIVERY: &str = "WebhookDelivery";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
-    pub const RESERVED_FUTURE: &[&str] = &[
-        "Template",
-        "TemplateInput",
-        "Webhook",
-        "WebhookDelivery",
-        "Dashboard",
-        "DashboardWidget",
-        "Aggregate",
-    ];
+    pub const RESERVED_FUTURE: &[&str] =
+        &["Template", "TemplateInput", "Dashboard", "DashboardWidget", "Aggregate"];
     /// GraphQL's own scalars and introspection types.
     pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 }
@@ -118,6 +115,11 @@ pub mod fields {
     pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
     pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
     pub const DELETE_WORKFLOW: &str = "deleteWorkflow";
+    pub const WEBHOOKS: &str = "webhooks";
+    pub const WEBHOOK_DELIVERIES: &str = "webhookDeliveries";
+    pub const CREATE_WEBHOOK: &str = "createWebhook";
+    pub const DELETE_WEBHOOK: &str = "deleteWebhook";
+    pub const ROTATE_WEBHOOK_SECRET: &str = "rotateWebhookSecret";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -126,10 +128,7 @@ pub mod fields {
         "upgradeTemplate",
         "workflow",
         "runWorkflow",
-        "webhooks",
-        "createWebhook",
         "updateWebhook",
-        "deleteWebhook",
         "dashboards",
         "dashboard",
         "createDashboard",
@@ -366,6 +365,10 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         WORKFLOW_INPUT,
         WORKFLOW_RUN,
         WORKFLOW_STEP,
+        WEBHOOK,
+        WEBHOOK_INPUT,
+        WEBHOOK_PAYLOAD,
+        WEBHOOK_DELIVERY,
     ]
     .into_iter()
     .collect();
@@ -421,6 +424,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         UPDATE_WORKFLOW,
         SET_WORKFLOW_ACTIVE,
         DELETE_WORKFLOW,
+        WEBHOOKS,
+        WEBHOOK_DELIVERIES,
+        CREATE_WEBHOOK,
+        DELETE_WEBHOOK,
+        ROTATE_WEBHOOK_SECRET,
     ]
     .into_iter()
     .collect();

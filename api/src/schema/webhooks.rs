@@ -1,0 +1,240 @@
+//! GraphQL for outgoing webhooks (administrators): `webhooks`, `webhookDeliveries`,
+//! `createWebhook` (returns the signing secret once), `rotateWebhookSecret` (a new secret;
+//! the previous one stays valid, so two sign every delivery until the next rotation) and
+//! `deleteWebhook`. URLs to internal addresses are refused unless allowed (SSRF).
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+};
+use entity::FieldError;
+use entity::runtime::audit;
+use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::webhooks::{self as wh, Delivery, Secret, Webhook};
+
+use super::args::arg_json;
+use super::ctx;
+use super::values::{json, parent, s, sync_field, ts};
+use crate::auth::tokens::random_bytes;
+use crate::error::ApiError;
+
+/// A webhook with the secret to show once.
+struct WithSecret(Webhook, String);
+
+pub fn types() -> Vec<Type> {
+    let id = || TypeRef::named_nn(TypeRef::ID);
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    let strings = || TypeRef::named_nn_list_nn(TypeRef::STRING);
+    vec![
+        Object::new(t::WEBHOOK)
+            .field(sync_field::<Webhook>("id", id(), |w| s(&w.id)))
+            .field(sync_field::<Webhook>("url", string(), |w| s(&w.url)))
+            .field(sync_field::<Webhook>("description", TypeRef::named(TypeRef::STRING), |w| {
+                w.description.as_deref().and_then(s)
+            }))
+            .field(sync_field::<Webhook>("events", strings(), |w| {
+                Some(Value::List(w.events.iter().cloned().map(Value::from).collect()))
+            }))
+            .field(sync_field::<Webhook>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |w| {
+                Some(Value::from(w.active))
+            }))
+            .field(sync_field::<Webhook>("secretIds", strings(), |w| {
+                Some(Value::List(w.secrets.iter().map(|x| Value::from(x.id.clone())).collect()))
+            }))
+            .field(sync_field::<Webhook>("createdAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.created_at)))
+            .into(),
+        Object::new(t::WEBHOOK_PAYLOAD)
+            .field(Field::new("webhook", TypeRef::named_nn(t::WEBHOOK), |c| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<WithSecret>(&c)?.0.clone())))
+                })
+            }))
+            .field(sync_field::<WithSecret>("secret", string(), |w| s(&w.1)))
+            .into(),
+        Object::new(t::WEBHOOK_DELIVERY)
+            .field(sync_field::<Delivery>("id", id(), |d| s(&d.id)))
+            .field(sync_field::<Delivery>("eventId", string(), |d| s(&d.event_key)))
+            .field(sync_field::<Delivery>("eventType", string(), |d| s(&d.event_type)))
+            .field(sync_field::<Delivery>("status", string(), |d| s(&d.status)))
+            .field(sync_field::<Delivery>("attempts", TypeRef::named_nn(TypeRef::INT), |d| {
+                Some(Value::from(d.attempts))
+            }))
+            .field(sync_field::<Delivery>("responseStatus", TypeRef::named(TypeRef::INT), |d| {
+                d.response_status.map(Value::from)
+            }))
+            .field(sync_field::<Delivery>("lastError", TypeRef::named(TypeRef::STRING), |d| {
+                d.last_error.as_deref().and_then(s)
+            }))
+            .field(sync_field::<Delivery>("payload", TypeRef::named_nn(t::JSON), |d| json(&d.payload)))
+            .field(sync_field::<Delivery>(
+                "createdAt",
+                TypeRef::named_nn(t::DATE_TIME),
+                |d| ts(&d.created_at),
+            ))
+            .field(sync_field::<Delivery>("deliveredAt", TypeRef::named(t::DATE_TIME), |d| {
+                d.delivered_at.as_ref().and_then(ts)
+            }))
+            .into(),
+        InputObject::new(t::WEBHOOK_INPUT)
+            .field(InputValue::new("url", string()))
+            .field(InputValue::new("events", strings()))
+            .field(InputValue::new("description", TypeRef::named(TypeRef::STRING)))
+            .into(),
+    ]
+}
+
+fn new_secret() -> Result<Secret, ApiError> {
+    let hex: String = random_bytes(24)?.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Secret { id: uuid::Uuid::new_v4().to_string(), secret: format!("whsec_{hex}") })
+}
+
+fn internal(e: async_graphql::Error) -> ApiError {
+    ApiError::Internal(e.message)
+}
+
+async fn audit_change(
+    c: &ResolverContext<'_>,
+    txn: &sea_orm::DatabaseTransaction,
+    action: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let entry =
+        audit::Entry { action, object_type: "webhook", object_id: Some(id), changes: serde_json::json!({}) };
+    audit::append(txn, state.db.dialect, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Input {
+    url: String,
+    events: Vec<String>,
+    description: Option<String>,
+}
+
+async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let input: Input = serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    let mut errors = Vec::new();
+    if let Err(e) = jobs::webhooks::resolve(&input.url, &state.config.webhook_allow_hosts).await {
+        errors.push(FieldError::new("url", e));
+    }
+    let valid_pattern =
+        |e: &String| e == "*" || e.split('.').count() == 2 && !e.starts_with('.') && !e.ends_with('.');
+    if input.events.is_empty() || !input.events.iter().all(valid_pattern) {
+        errors.push(FieldError::new("events", "event types like `deal.created`, `deal.*` or `*`"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let secret = new_secret()?;
+    let w = Webhook {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: p.tenant_id.clone(),
+        url: input.url,
+        description: input.description,
+        events: input.events,
+        secrets: vec![secret.clone()],
+        active: true,
+        created_at: entity::runtime::time::now(),
+    };
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    wh::save(&txn, state.db.dialect, &w, true).await?;
+    audit_change(c, &txn, "webhook.create", &w.id).await?;
+    txn.commit().await?;
+    Ok(WithSecret(w, secret.secret))
+}
+
+async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let id = c.args.try_get("id").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("webhook".into()))?;
+    let secret = new_secret()?;
+    // Newest first; the previous secret keeps signing until the next rotation.
+    w.secrets.insert(0, secret.clone());
+    w.secrets.truncate(2);
+    wh::save(&txn, state.db.dialect, &w, false).await?;
+    audit_change(c, &txn, "webhook.rotate_secret", &w.id).await?;
+    txn.commit().await?;
+    Ok(WithSecret(w, secret.secret))
+}
+
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::WEBHOOKS, TypeRef::named_nn_list_nn(t::WEBHOOK), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let list = wh::list(&txn, state.db.dialect, Some(&p.tenant_id), false)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+            })
+        }),
+        Field::new(f::WEBHOOK_DELIVERIES, TypeRef::named_nn_list_nn(t::WEBHOOK_DELIVERY), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = c.args.try_get("webhookId")?.string()?.to_owned();
+                let first =
+                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
+                let first = u64::try_from(first)
+                    .ok()
+                    .filter(|n| *n <= state.config.max_page_size)
+                    .ok_or_else(|| ApiError::BadRequest("`first` out of range".into()))?;
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let list = wh::deliveries(&txn, state.db.dialect, &p.tenant_id, &id, first)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new("webhookId", TypeRef::named_nn(TypeRef::ID)))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .description("Deliveries of a webhook, newest first."),
+    ]
+}
+
+pub fn mutations() -> Vec<Field> {
+    let id = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    vec![
+        Field::new(f::CREATE_WEBHOOK, TypeRef::named_nn(t::WEBHOOK_PAYLOAD), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(create(&c).await?)))
+            })
+        })
+        .argument(InputValue::new("input", TypeRef::named_nn(t::WEBHOOK_INPUT)))
+        .description("Subscribes a URL to event types; the signing secret is shown only here."),
+        Field::new(f::ROTATE_WEBHOOK_SECRET, TypeRef::named_nn(t::WEBHOOK_PAYLOAD), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(rotate(&c).await?)))
+            })
+        })
+        .argument(id())
+        .description("Adds a new signing secret; deliveries carry both until the next rotation."),
+        Field::new(f::DELETE_WEBHOOK, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                if !wh::delete(&txn, state.db.dialect, &p.tenant_id, &id).await.map_err(ApiError::from)? {
+                    return Err(ApiError::NotFound("webhook".into()).into());
+                }
+                audit_change(&c, &txn, "webhook.delete", &id).await?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(Value::from(true)))
+            })
+        })
+        .argument(id()),
+    ]
+}
