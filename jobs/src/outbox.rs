@@ -197,7 +197,8 @@ impl Dispatcher {
                 });
             }
             // Work for the job relay, not news for subscribers.
-            entity::runtime::emails::TOPIC_EMAIL_QUEUED => {}
+            entity::runtime::emails::TOPIC_EMAIL_QUEUED
+            | entity::runtime::workflows::TOPIC_WORKFLOW_MANUAL => {}
             other => tracing::warn!(topic = other, "unknown outbox topic"),
         }
         Ok(())

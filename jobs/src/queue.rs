@@ -23,6 +23,8 @@ pub enum Job {
     SendEmail { tenant_id: String, email_id: String },
     /// Run the workflows a committed change fires (`trigger_key`: the outbox event's id).
     RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
+    /// Execute a manual run of a workflow on a record.
+    RunWorkflow { tenant_id: String, workflow_id: String, record_id: String, run_id: String },
     /// Deliver one webhook delivery.
     DeliverWebhook { tenant_id: String, delivery_id: String },
 }

@@ -13,6 +13,7 @@ use entity::runtime::webhooks::{self, Webhook};
 use entity::runtime::emails::TOPIC_EMAIL_QUEUED;
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
+use entity::runtime::workflows as wf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use serde_json::Value;
@@ -47,6 +48,15 @@ fn job_of(row: &QueryResult, d: Dialect, watched: &Watched) -> entity::Result<Op
         Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
     };
     Ok(match topic.as_str() {
+        wf::TOPIC_WORKFLOW_MANUAL => {
+            let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+            match (text("workflowId"), text("recordId"), text("runId")) {
+                (Some(workflow_id), Some(record_id), Some(run_id)) => {
+                    Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id })
+                }
+                _ => None,
+            }
+        }
         TOPIC_EMAIL_QUEUED => payload
             .get("emailId")
             .and_then(Value::as_str)
@@ -138,6 +148,7 @@ impl Relay {
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
         );
         select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(", ").bind(TOPIC_RECORD_CHANGED.to_owned());
+        select.push(", ").bind(wf::TOPIC_WORKFLOW_MANUAL.to_owned());
         select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");

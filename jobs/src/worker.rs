@@ -59,6 +59,11 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
         Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(&ctx, &trigger_key, &event)
             .await
             .map_err(|e| Box::new(e) as BoxDynError),
+        Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id } => {
+            crate::workflows::run_manual(&ctx, &tenant_id, &workflow_id, &record_id, &run_id)
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)
+        }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             crate::webhooks::deliver(&ctx, &tenant_id, &delivery_id)
                 .await

@@ -76,7 +76,68 @@ fn templates(a: &Action) -> Vec<String> {
             users.iter().cloned().chain([title.clone()]).chain(body.clone()).collect()
         }
         Action::AssignOwner { user } => vec![user.clone()],
+        Action::CallWebhook { url, .. } => vec![url.clone()],
     }
+}
+
+/// Renders the string leaves of a JSON body.
+fn render_json(scope: &TemplateScope<'_>, v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(scope.render(s)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| render_json(scope, x)).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), render_json(scope, x))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Executes a manual run (`runWorkflow`) that the API logged as `queued`.
+pub async fn run_manual(
+    ctx: &JobContext,
+    tenant_id: &str,
+    workflow_id: &str,
+    record_id: &str,
+    run: &str,
+) -> Result<()> {
+    let d = ctx.db.dialect;
+    let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
+    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let w = wf::get(&txn, d, tenant_id, workflow_id).await?;
+    let tenant_name =
+        tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
+    txn.commit().await?;
+    let entity = w.as_ref().and_then(|w| meta.entity_by_id(&w.entity_id)).cloned();
+    let record = match &entity {
+        Some(e) => Store::new(&ctx.db, tenant_id).get(e, record_id, None).await?,
+        None => None,
+    };
+    let outcome = match (w, entity, record) {
+        (Some(w), Some(entity), Some(record)) if w.definition.conditions_hold(&entity, &record) => {
+            let event = ChangeEvent {
+                tenant_id: tenant_id.to_owned(),
+                entity_id: entity.id.clone(),
+                kind: entity::runtime::store::ChangeKind::Updated,
+                record,
+                changed_fields: Vec::new(),
+                previous: None,
+                depth: 0,
+            };
+            execute(ctx, &meta, &entity, &w, run, &event, &tenant_name).await.map(|()| "succeeded")
+        }
+        (Some(_), Some(_), Some(_)) => Ok("skipped"),
+        _ => Err("the workflow or the record no longer exists".to_owned()),
+    };
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    match &outcome {
+        Ok("skipped") => {
+            wf::finish_run(&txn, d, tenant_id, run, "skipped", Some("the conditions do not hold")).await?
+        }
+        Ok(status) => wf::finish_run(&txn, d, tenant_id, run, status, None).await?,
+        Err(e) => wf::finish_run(&txn, d, tenant_id, run, "failed", Some(e)).await?,
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Runs the workflows a committed change fires.
@@ -264,6 +325,30 @@ async fn step(
                 .update(meta, entity, &record.id, &Map::new(), Some(user), caller)
                 .await
                 .map_err(describe)?;
+        }
+        Action::CallWebhook { url, body } => {
+            let url = scope.render(url);
+            let body = match body {
+                Some(b) => render_json(scope, b),
+                None => serde_json::json!({"workflowId": actor.workflow_id, "runId": run, "record": record}),
+            };
+            let (parsed, host, addr) = crate::webhooks::resolve(&url, &ctx.webhook_allow).await?;
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .resolve(&host, addr)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let response = client
+                .post(parsed)
+                .header("x-alphery-workflow-run", run)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| format!("request failed: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("the endpoint answered {}", response.status().as_u16()));
+            }
         }
     }
     Ok(())

@@ -15,10 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::harness::*;
 
 /// A request the receiver got: (headers, body).
-type Received = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
+pub type Received = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
 
 /// A local HTTP server answering with `statuses` in turn (the last one repeats).
-async fn receiver(statuses: Vec<u16>) -> (String, Received) {
+pub async fn receiver(statuses: Vec<u16>) -> (String, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     let got: Received = Arc::default();
@@ -61,7 +61,7 @@ async fn receiver(statuses: Vec<u16>) -> (String, Received) {
     (url, got)
 }
 
-async fn wait_requests(got: &Received, n: usize) -> Vec<(Vec<(String, String)>, String)> {
+pub async fn wait_requests(got: &Received, n: usize) -> Vec<(Vec<(String, String)>, String)> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let now = got.lock().expect("receiver log").clone();
@@ -72,7 +72,7 @@ async fn wait_requests(got: &Received, n: usize) -> Vec<(Vec<(String, String)>, 
     }
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
 }
 

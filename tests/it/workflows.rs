@@ -252,3 +252,46 @@ async fn failing_workflow_definitions_are_validated() {
         .await
         .expect_code("FORBIDDEN");
 }
+
+#[tokio::test]
+async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let (url, got) = crate::webhooks::receiver(vec![200]).await;
+    let id = workflow(
+        &t,
+        "Sync to ERP",
+        json!({
+            "trigger": {"type": "manual", "entity": "deal"},
+            "actions": [
+                {"type": "call_webhook", "url": url, "body": {"deal": "{{record.title}}", "tenant": "{{tenant.name}}"}},
+                {"type": "update_fields", "values": {"note": "synced"}}
+            ]
+        }),
+    )
+    .await;
+    let deal = str_of(&t.create(&deals, json!({"title": "Manual"}), "").await["id"]);
+    // A manual workflow does not fire on changes.
+    tokio::time::sleep(SILENCE).await;
+    assert_eq!(t.data(RUNS, json!({"w": id})).await["workflowRuns"], json!([]));
+    let queued = t
+        .data(
+            "mutation($w: ID!, $r: ID!) { runWorkflow(id: $w, recordId: $r) { id status } }",
+            json!({"w": id, "r": deal}),
+        )
+        .await;
+    assert_eq!(queued["runWorkflow"]["status"], json!("queued"));
+    let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "succeeded")).await;
+    assert_eq!(runs[0]["status"], json!("succeeded"), "{runs:?}");
+    let requests = crate::webhooks::wait_requests(&got, 1).await;
+    let body: Value = serde_json::from_str(&requests[0].1).expect("json body");
+    assert_eq!(body, json!({"deal": "Manual", "tenant": t.name}));
+    assert_eq!(crate::webhooks::header(&requests[0].0, "x-alphery-workflow-run"), str_of(&runs[0]["id"]));
+    assert_eq!(t.get(&deals, &deal, "note").await["note"], json!("synced"));
+    t.request(
+        "mutation($w: ID!, $r: ID!) { runWorkflow(id: $w, recordId: $r) { id } }",
+        json!({"w": id, "r": "no-such-record"}),
+    )
+    .await
+    .expect_code("NOT_FOUND");
+}

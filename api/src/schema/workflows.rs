@@ -184,10 +184,65 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
     Ok(w)
 }
 
+/// Queues a manual run of workflow `id` on record `recordId` (logged as `queued`; a worker
+/// executes it after the transaction commits, through the outbox).
+async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (id, record_id) = (arg(c, "id").map_err(internal)?, arg(c, "recordId").map_err(internal)?);
+    let d = state.db.dialect;
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let w =
+        wf::get(&txn, d, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+    let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
+    entity::runtime::store::Store::new(&state.db, &p.tenant_id)
+        .get(entity, &record_id, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(entity.label_singular.clone()))?;
+    let key = format!("manual:{}", uuid::Uuid::new_v4());
+    let run = wf::start_run(&txn, d, &w, &key, &record_id, 0, "queued")
+        .await?
+        .ok_or_else(|| ApiError::Internal("run key reused".into()))?;
+    let payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
+    entity::runtime::store::write_outbox(&txn, d, &p.tenant_id, wf::TOPIC_WORKFLOW_MANUAL, &payload).await?;
+    let entry = audit::Entry {
+        action: "workflow.run",
+        object_type: "workflow",
+        object_id: Some(&w.id),
+        changes: payload,
+    };
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    txn.commit().await?;
+    let started = entity::runtime::time::now();
+    Ok((
+        Run {
+            id: run,
+            workflow_id: w.id,
+            record_id: Some(record_id),
+            status: "queued".into(),
+            depth: 0,
+            error: None,
+            started_at: started,
+            finished_at: None,
+        },
+        Vec::new(),
+    ))
+}
+
 pub fn mutations() -> Vec<Field> {
     let input = || InputValue::new("input", TypeRef::named_nn(t::WORKFLOW_INPUT));
     let id = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
     vec![
+        Field::new(f::RUN_WORKFLOW, TypeRef::named_nn(t::WORKFLOW_RUN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(run_now(&c).await?)))
+            })
+        })
+        .argument(id())
+        .argument(InputValue::new("recordId", TypeRef::named_nn(TypeRef::ID)))
+        .description("Runs a workflow on a record now (manual trigger); follow it in workflowRuns."),
         Field::new(f::CREATE_WORKFLOW, TypeRef::named_nn(t::WORKFLOW), |c| {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;

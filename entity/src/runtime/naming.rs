@@ -115,6 +115,7 @@ pub mod fields {
     pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
     pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
     pub const DELETE_WORKFLOW: &str = "deleteWorkflow";
+    pub const RUN_WORKFLOW: &str = "runWorkflow";
     pub const WEBHOOKS: &str = "webhooks";
     pub const WEBHOOK_DELIVERIES: &str = "webhookDeliveries";
     pub const CREATE_WEBHOOK: &str = "createWebhook";
@@ -127,7 +128,6 @@ pub mod fields {
         "applyTemplate",
         "upgradeTemplate",
         "workflow",
-        "runWorkflow",
         "updateWebhook",
         "dashboards",
         "dashboard",
@@ -424,6 +424,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         UPDATE_WORKFLOW,
         SET_WORKFLOW_ACTIVE,
         DELETE_WORKFLOW,
+        RUN_WORKFLOW,
         WEBHOOKS,
         WEBHOOK_DELIVERIES,
         CREATE_WEBHOOK,

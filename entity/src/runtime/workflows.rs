@@ -43,7 +43,14 @@ pub enum Trigger {
     RecordDeleted {
         entity: String,
     },
+    /// Only `runWorkflow(id, recordId)` starts it.
+    Manual {
+        entity: String,
+    },
 }
+
+/// Outbox topic: `{"workflowId", "recordId", "runId"}` — a manual run to execute.
+pub const TOPIC_WORKFLOW_MANUAL: &str = "workflow.manual";
 
 impl Trigger {
     pub fn entity(&self) -> &str {
@@ -51,7 +58,8 @@ impl Trigger {
             Trigger::RecordCreated { entity }
             | Trigger::RecordUpdated { entity, .. }
             | Trigger::FieldChanged { entity, .. }
-            | Trigger::RecordDeleted { entity } => entity,
+            | Trigger::RecordDeleted { entity }
+            | Trigger::Manual { entity } => entity,
         }
     }
 }
@@ -89,6 +97,13 @@ pub enum Action {
     AssignOwner {
         user: String,
     },
+    /// POSTs JSON to `url` (`body`, or the workflow, run and record by default); internal
+    /// addresses are refused unless allowed (SSRF). A non-2xx answer fails the step.
+    CallWebhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Value>,
+    },
 }
 
 impl Action {
@@ -99,6 +114,7 @@ impl Action {
             Action::CreateRecord { .. } => "create_record",
             Action::Notify { .. } => "notify",
             Action::AssignOwner { .. } => "assign_owner",
+            Action::CallWebhook { .. } => "call_webhook",
         }
     }
 }
@@ -215,6 +231,11 @@ impl Definition {
             }
         }
         if errors.is_empty() { Ok((def, entity.id.clone())) } else { Err(Error::Validation(errors)) }
+    }
+
+    /// Whether the conditions hold for `record` (manual runs check only these).
+    pub fn conditions_hold(&self, entity: &EntityDef, record: &Record) -> bool {
+        self.condition_holds(entity, record, None)
     }
 
     /// Whether a committed change fires this workflow (trigger and conditions).
