@@ -15,7 +15,7 @@ use entity::runtime::audit::{AuditFilter, AuditRow, Verification};
 use entity::runtime::emails::Email;
 use entity::runtime::naming::{fields as f, types as t};
 
-use super::args::arg_json;
+use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{PageInfoValue, json, parent, s, sync_field, ts};
 use crate::admin::{self, Invite, RoleInput};
@@ -265,13 +265,7 @@ pub fn queries() -> Vec<Field> {
                     .filter(|v| !v.is_null())
                     .map(|v| v.string().map(str::to_owned))
                     .transpose()?;
-                let first =
-                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
-                let max = state.config.max_page_size;
-                let first = u64::try_from(first)
-                    .ok()
-                    .filter(|n| *n <= max)
-                    .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
+                let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let list = admin::emails(state, p, status.as_deref(), first).await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })

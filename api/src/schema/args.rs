@@ -129,3 +129,13 @@ pub fn record_input(
     let owner = map.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
     Ok((map, owner))
 }
+
+/// `first` of the platform's log lists (runs, deliveries, emails): 50 when absent, at most the
+/// configured page size.
+pub fn log_page_size(ctx: &ResolverContext<'_>, max: u64) -> async_graphql::Result<u64> {
+    let first = ctx.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
+    u64::try_from(first)
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")).into())
+}

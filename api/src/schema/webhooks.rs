@@ -12,7 +12,7 @@ use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::webhooks::{self as wh, Delivery, Secret, Webhook};
 
-use super::args::arg_json;
+use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
 use crate::auth::tokens::random_bytes;
@@ -182,12 +182,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = c.args.try_get("webhookId")?.string()?.to_owned();
-                let first =
-                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
-                let first = u64::try_from(first)
-                    .ok()
-                    .filter(|n| *n <= state.config.max_page_size)
-                    .ok_or_else(|| ApiError::BadRequest("`first` out of range".into()))?;
+                let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
                 let list = wh::deliveries(&txn, state.db.dialect, &p.tenant_id, &id, first)
                     .await

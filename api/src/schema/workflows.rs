@@ -13,7 +13,7 @@ use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::workflows::{self as wf, Definition, Run, Step, Workflow};
 
-use super::args::arg_json;
+use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
@@ -115,12 +115,7 @@ pub fn queries() -> Vec<Field> {
                     .filter(|v| !v.is_null())
                     .map(|v| v.string().map(str::to_owned))
                     .transpose()?;
-                let first =
-                    c.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
-                let first = u64::try_from(first)
-                    .ok()
-                    .filter(|n| *n <= state.config.max_page_size)
-                    .ok_or_else(|| ApiError::BadRequest("`first` out of range".into()))?;
+                let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
                 let runs = wf::runs(&txn, state.db.dialect, &p.tenant_id, workflow.as_deref(), first)
                     .await

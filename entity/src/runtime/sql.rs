@@ -69,6 +69,21 @@ impl SqlBuf {
     }
 }
 
+/// Deletes one row of a tenant-owned platform table (`webhooks`, `workflows`, …) by id; true when
+/// a row went. `table` is a compile-time name, never caller input.
+pub async fn delete_tenant_row(
+    conn: &impl sea_orm::ConnectionTrait,
+    d: Dialect,
+    table: &'static str,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
+    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
+}
+
 /// Appends `tenant_id = ? AND entity_id = '<id>' AND deleted_at IS NULL`: the live records of
 /// one entity of one tenant. The entity id is a literal (validated as a UUID: it only ever
 /// comes from our own metadata) so that PostgreSQL and SQLite can match the per-entity partial

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sql::SqlBuf;
+use super::sql::{self, SqlBuf};
 use super::store::{ChangeEvent, ChangeKind};
 use crate::{Dialect, Error, Result};
 
@@ -162,12 +162,7 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Webhook, insert: 
 }
 
 pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM webhooks WHERE tenant_id = ")
-        .bind(tenant_id.to_owned())
-        .push(" AND id = ")
-        .bind(id.to_owned());
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
+    sql::delete_tenant_row(conn, d, "webhooks", tenant_id, id).await
 }
 
 /// One delivery.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::filter::Filter;
 use super::meta::{EntityDef, FieldType, TenantMeta};
-use super::sql::SqlBuf;
+use super::sql::{self, SqlBuf};
 use super::store::{ChangeEvent, ChangeKind, Record};
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -434,12 +434,7 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert:
 }
 
 pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM workflows WHERE tenant_id = ")
-        .bind(tenant_id.to_owned())
-        .push(" AND id = ")
-        .bind(id.to_owned());
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
+    sql::delete_tenant_row(conn, d, "workflows", tenant_id, id).await
 }
 
 /// A logged run.

@@ -1,0 +1,307 @@
+//! Validation of proposed definitions: labels, prefixes, options, validation rules and
+//! defaults of one field, and the whole-metadata check that every generated GraphQL name is
+//! unique. Pure functions over the proposed metadata; they collect every problem into one
+//! `VALIDATION_FAILED` list instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::FieldInput;
+use crate::FieldError;
+use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
+use crate::runtime::naming::{self, EntityNames};
+use crate::runtime::value;
+
+pub(super) fn check_label(errors: &mut Vec<FieldError>, path: &str, label: &str) {
+    if label.trim().is_empty() || label.chars().count() > 200 {
+        errors.push(FieldError::new(path, "must be 1 to 200 characters"));
+    }
+}
+
+pub(super) fn check_prefix(errors: &mut Vec<FieldError>, prefix: Option<&str>) {
+    if let Some(p) = prefix {
+        let ok = (1..=10).contains(&p.len())
+            && p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !ok {
+            errors.push(FieldError::new(
+                "recordNumberPrefix",
+                "must be 1 to 10 upper-case letters or digits, starting with a letter",
+            ));
+        }
+    }
+}
+
+pub(super) fn check_labels_json(errors: &mut Vec<FieldError>, path: &str, labels: Option<&Value>) {
+    if let Some(v) = labels.filter(|v| !v.is_null()) {
+        let ok = v.as_object().is_some_and(|o| o.values().all(Value::is_string));
+        if !ok {
+            errors.push(FieldError::new(path, "must be an object of language code → label"));
+        }
+    }
+}
+
+pub(super) fn parse_validation(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    ty: FieldType,
+    v: Option<&Value>,
+) -> (Validation, Option<Arc<regex::Regex>>) {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return (Validation::default(), None) };
+    let val: Validation = match serde_json::from_value(v.clone()) {
+        Ok(val) => val,
+        Err(e) => {
+            errors.push(FieldError::new(path, format!("invalid validation: {e}")));
+            return (Validation::default(), None);
+        }
+    };
+    let ranged =
+        matches!(ty, FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime);
+    if (val.min.is_some() || val.max.is_some()) && !ranged {
+        errors.push(FieldError::new(path, "min/max apply to NUMBER, CURRENCY, DATE and DATETIME"));
+    }
+    let probe = FieldDef { ty, ..blank_field() };
+    for bound in [&val.min, &val.max].into_iter().flatten() {
+        if ranged && value::normalize(&probe, bound).ok().flatten().is_none() {
+            errors.push(FieldError::new(path, format!("min/max {bound} is not a valid {}", ty.as_str())));
+        }
+    }
+    let texty = ty.is_text_like();
+    if (val.min_length.is_some() || val.max_length.is_some() || val.pattern.is_some()) && !texty {
+        errors.push(FieldError::new(path, "minLength/maxLength/pattern apply to text fields"));
+    }
+    if val.integer.is_some() && ty != FieldType::Number {
+        errors.push(FieldError::new(path, "integer applies to NUMBER"));
+    }
+    if let Some(scale) = val.scale
+        && (ty != FieldType::Currency || scale > 10)
+    {
+        errors.push(FieldError::new(path, "scale applies to CURRENCY, 0 to 10"));
+    }
+    let pattern = match &val.pattern {
+        Some(p) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+            Ok(re) => Some(Arc::new(re)),
+            Err(e) => {
+                errors.push(FieldError::new(path, format!("invalid pattern: {e}")));
+                None
+            }
+        },
+        None => None,
+    };
+    (val, pattern)
+}
+
+/// A field definition with every option at its default (a starting point for probes).
+pub(crate) fn blank_field() -> FieldDef {
+    FieldDef {
+        id: String::new(),
+        key: String::new(),
+        graphql_name: String::new(),
+        label: String::new(),
+        ty: FieldType::Text,
+        required: false,
+        unique: false,
+        indexed: false,
+        options: Vec::new(),
+        related_entity_id: None,
+        relation_kind: None,
+        default: None,
+        validation: Validation::default(),
+        pattern: None,
+        labels: None,
+        position: 0,
+    }
+}
+
+pub(super) fn check_options(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    ty: FieldType,
+    options: Option<&Vec<String>>,
+) {
+    let takes = matches!(ty, FieldType::Select | FieldType::MultiSelect);
+    match options {
+        Some(opts) if takes => {
+            let distinct: BTreeSet<&String> = opts.iter().collect();
+            if opts.is_empty()
+                || distinct.len() != opts.len()
+                || opts.iter().any(|o| o.trim().is_empty() || o.len() > 100)
+            {
+                errors.push(FieldError::new(
+                    path,
+                    "needs distinct, non-empty options (at most 100 characters)",
+                ));
+            }
+        }
+        None if takes => errors.push(FieldError::new(path, "SELECT and MULTI_SELECT need options")),
+        Some(_) => errors.push(FieldError::new(path, "only SELECT and MULTI_SELECT take options")),
+        None => {}
+    }
+}
+
+/// Checks `default` against the field's own rules.
+pub(super) fn check_default(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    if let Some(d) = &f.default {
+        if f.ty == FieldType::Relation {
+            errors.push(FieldError::new(path, "RELATION fields take no default"));
+        } else if let Err(m) = value::normalize(f, d) {
+            errors.push(FieldError::new(path, format!("default {m}")));
+        }
+    }
+}
+
+/// Builds a field definition from input, resolving the relation target against `meta` plus
+/// the entity being defined (`self_entity`: name and id).
+pub(super) fn build_field(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    input: &FieldInput,
+    meta: &TenantMeta,
+    self_entity: (&str, &str),
+    position: i32,
+) -> FieldDef {
+    let p = |s: &str| if path.is_empty() { s.to_owned() } else { format!("{path}.{s}") };
+    if !naming::is_identifier(&input.key) {
+        errors.push(FieldError::new(
+            p("key"),
+            "must be a snake_case or camelCase identifier (a-z first, at most 63)",
+        ));
+    }
+    let graphql_name = naming::field_name(&input.key);
+    if naming::SYSTEM_FIELDS.contains(&graphql_name.as_str())
+        || naming::RESERVED_FIELD_NAMES.contains(&graphql_name.as_str())
+    {
+        errors.push(FieldError::new(p("key"), format!("`{graphql_name}` is a reserved name")));
+    }
+    check_label(errors, &p("label"), &input.label);
+    let Some(ty) = FieldType::parse(&input.ty) else {
+        errors.push(FieldError::new(p("type"), "unknown field type"));
+        return blank_field();
+    };
+    check_options(errors, &p("options"), ty, input.options.as_ref());
+    check_labels_json(errors, &p("labels"), input.labels.as_ref());
+    if input.unique == Some(true) && matches!(ty, FieldType::Json | FieldType::File | FieldType::MultiSelect)
+    {
+        errors.push(FieldError::new(p("unique"), "JSON, FILE and MULTI_SELECT fields cannot be unique"));
+    }
+    let (related_entity_id, relation_kind) = match (ty, &input.related_entity) {
+        (FieldType::Relation, Some(target)) => {
+            let id = if target == self_entity.0 {
+                Some(self_entity.1.to_owned())
+            } else {
+                meta.entity_by_name(target).map(|e| e.id.clone())
+            };
+            if id.is_none() {
+                errors.push(FieldError::new(p("relatedEntity"), format!("no entity named `{target}`")));
+            }
+            let kind = match input.relation_kind.as_deref() {
+                None => RelationKind::ManyToOne,
+                Some(k) => RelationKind::parse(k).unwrap_or_else(|| {
+                    errors.push(FieldError::new(p("relationKind"), "unknown relation kind"));
+                    RelationKind::ManyToOne
+                }),
+            };
+            (id, Some(kind))
+        }
+        (FieldType::Relation, None) => {
+            errors.push(FieldError::new(p("relatedEntity"), "RELATION fields need relatedEntity"));
+            (None, None)
+        }
+        (_, Some(_)) => {
+            errors.push(FieldError::new(p("relatedEntity"), "only RELATION fields take relatedEntity"));
+            (None, None)
+        }
+        (_, None) => {
+            if input.relation_kind.is_some() {
+                errors.push(FieldError::new(p("relationKind"), "only RELATION fields take relationKind"));
+            }
+            (None, None)
+        }
+    };
+    let (validation, pattern) = parse_validation(errors, &p("validation"), ty, input.validation.as_ref());
+    let f = FieldDef {
+        id: uuid::Uuid::new_v4().to_string(),
+        key: input.key.clone(),
+        graphql_name,
+        label: input.label.trim().to_owned(),
+        ty,
+        required: input.required.unwrap_or(false),
+        unique: input.unique.unwrap_or(false),
+        indexed: input.indexed.unwrap_or(false),
+        options: input.options.clone().unwrap_or_default(),
+        related_entity_id,
+        relation_kind,
+        default: input.default.clone().filter(|v| !v.is_null()),
+        validation,
+        pattern,
+        labels: input.labels.clone().filter(|v| !v.is_null()),
+        position,
+    };
+    check_default(errors, &p("default"), &f);
+    f
+}
+
+/// A name collision in proposed metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The entity whose generated name or field collides.
+    pub entity: String,
+    /// The field key responsible, when a field (or relation) is the cause.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Every GraphQL name the proposed metadata would generate must be unique in its namespace.
+/// Returns one conflict per collision.
+pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<Conflict> {
+    let mut conflicts = Vec::new();
+    let platform = || "the platform".to_owned();
+    let mut types: BTreeMap<String, String> =
+        naming::platform_type_names().into_iter().map(|n| (n.to_owned(), platform())).collect();
+    let mut roots: BTreeMap<String, String> =
+        naming::platform_root_fields().into_iter().map(|n| (n.to_owned(), platform())).collect();
+    let meta = TenantMeta::new(String::new(), 0, entities.to_vec());
+    for e in entities {
+        let names = EntityNames::new(&e.name_singular, &e.name_plural);
+        let owner = format!("entity `{}`", e.name_singular);
+        let conflict = |field: Option<&str>, message: String| Conflict {
+            entity: e.name_singular.clone(),
+            field: field.map(str::to_owned),
+            message,
+        };
+        for t in names.type_names() {
+            if let Some(prev) = types.insert(t.to_owned(), owner.clone()) {
+                conflicts
+                    .push(conflict(None, format!("type name `{t}` of {owner} is already used by {prev}")));
+            }
+        }
+        for r in names.root_fields() {
+            if let Some(prev) = roots.insert(r.to_owned(), owner.clone()) {
+                conflicts
+                    .push(conflict(None, format!("operation `{r}` of {owner} is already used by {prev}")));
+            }
+        }
+        let mut fields: BTreeSet<String> = naming::SYSTEM_FIELDS.iter().map(|s| (*s).to_owned()).collect();
+        for f in &e.fields {
+            if !fields.insert(f.graphql_name.clone()) {
+                let message = format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name);
+                conflicts.push(conflict(Some(&f.key), message));
+            }
+        }
+        for r in meta.reverse_relations(&e.id) {
+            if !fields.insert(r.name.clone()) {
+                conflicts.push(Conflict {
+                    entity: r.source.name_singular.clone(),
+                    field: Some(r.field.key.clone()),
+                    message: format!(
+                        "the reverse relation `{}` (from `{}.{}`) collides with a field of `{}`",
+                        r.name, r.source.name_singular, r.field.key, names.type_name
+                    ),
+                });
+            }
+        }
+    }
+    conflicts
+}
