@@ -25,6 +25,8 @@ pub enum Job {
     RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
     /// Execute a manual run of a workflow on a record.
     RunWorkflow { tenant_id: String, workflow_id: String, record_id: String, run_id: String },
+    /// Continue a run parked at a `wait` from action `position`.
+    ResumeWorkflow { tenant_id: String, run_id: String, position: usize },
     /// Deliver one webhook delivery.
     DeliverWebhook { tenant_id: String, delivery_id: String },
 }

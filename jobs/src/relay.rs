@@ -40,23 +40,38 @@ struct Subscriptions {
     entity_names: HashMap<String, String>,
 }
 
-fn job_of(row: &QueryResult, d: Dialect, watched: &Watched) -> entity::Result<Option<Job>> {
+/// The job an outbox row asks for, and how long it waits before it may run.
+fn job_of(
+    row: &QueryResult,
+    d: Dialect,
+    watched: &Watched,
+) -> entity::Result<Option<(Job, Option<Duration>)>> {
     let topic: String = row.try_get("", "topic")?;
     let tenant_id: String = row.try_get("", "tenant_id")?;
     let payload: Value = match d {
         Dialect::Postgres => row.try_get("", "payload")?,
         Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
     };
-    Ok(match topic.as_str() {
-        wf::TOPIC_WORKFLOW_MANUAL => {
-            let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
-            match (text("workflowId"), text("recordId"), text("runId")) {
-                (Some(workflow_id), Some(record_id), Some(run_id)) => {
-                    Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id })
-                }
-                _ => None,
+    let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+    if topic == wf::TOPIC_WORKFLOW_RESUME {
+        let position = payload.get("position").and_then(Value::as_u64).and_then(|p| usize::try_from(p).ok());
+        let resume_at = text("resumeAt").and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        return Ok(match (text("runId"), position, resume_at) {
+            (Some(run_id), Some(position), Some(at)) => {
+                // A relay that runs late (or after a restart) owes no more waiting than is left.
+                let left = (at.with_timezone(&chrono::Utc) - entity::runtime::time::now()).to_std().ok();
+                Some((Job::ResumeWorkflow { tenant_id, run_id, position }, left))
             }
-        }
+            _ => None,
+        });
+    }
+    let job = match topic.as_str() {
+        wf::TOPIC_WORKFLOW_MANUAL => match (text("workflowId"), text("recordId"), text("runId")) {
+            (Some(workflow_id), Some(record_id), Some(run_id)) => {
+                Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id })
+            }
+            _ => None,
+        },
         TOPIC_EMAIL_QUEUED => payload
             .get("emailId")
             .and_then(Value::as_str)
@@ -70,7 +85,8 @@ fn job_of(row: &QueryResult, d: Dialect, watched: &Watched) -> entity::Result<Op
             })
         }
         _ => None,
-    })
+    };
+    Ok(job.map(|j| (j, None)))
 }
 
 impl Relay {
@@ -149,6 +165,7 @@ impl Relay {
         );
         select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(", ").bind(TOPIC_RECORD_CHANGED.to_owned());
         select.push(", ").bind(wf::TOPIC_WORKFLOW_MANUAL.to_owned());
+        select.push(", ").bind(wf::TOPIC_WORKFLOW_RESUME.to_owned());
         select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");
@@ -174,8 +191,8 @@ impl Relay {
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
-            if let Some(job) = job_of(row, d, watched).map_err(|e| err(&e))? {
-                self.queue.push(job, None).await.map_err(|e| err(&e))?;
+            if let Some((job, delay)) = job_of(row, d, watched).map_err(|e| err(&e))? {
+                self.queue.push(job, delay).await.map_err(|e| err(&e))?;
             }
             for job in self.webhook_jobs(row, &subs).await.map_err(|e| err(&e))? {
                 self.queue.push(job, None).await.map_err(|e| err(&e))?;

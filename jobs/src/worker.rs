@@ -64,6 +64,11 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
+        Job::ResumeWorkflow { tenant_id, run_id, position } => {
+            crate::workflows::resume(&ctx, &tenant_id, &run_id, position)
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)
+        }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             crate::webhooks::deliver(&ctx, &tenant_id, &delivery_id)
                 .await

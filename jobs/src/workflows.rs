@@ -3,7 +3,8 @@
 //! a re-delivered event finds its run and does nothing — and execute the actions in order,
 //! logging each step. Changes made by a workflow carry `depth + 1`; at `MAX_DEPTH` further
 //! workflows are logged as skipped instead of run, so a workflow that updates its own record
-//! cannot loop forever.
+//! cannot loop forever. A `wait` parks a run (`waiting`, with a resume event in the outbox);
+//! `resume` continues it later on the record as it is then.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -77,6 +78,7 @@ fn templates(a: &Action) -> Vec<String> {
         }
         Action::AssignOwner { user } => vec![user.clone()],
         Action::CallWebhook { url, .. } => vec![url.clone()],
+        Action::Wait { .. } => Vec::new(),
     }
 }
 
@@ -92,7 +94,73 @@ fn render_json(scope: &TemplateScope<'_>, v: &Value) -> Value {
     }
 }
 
-/// Executes a manual run (`runWorkflow`) that the API logged as `queued`.
+/// What a manual or resumed run works on, loaded fresh: the workflow, its entity and the record
+/// (each `None` when gone), the tenant's metadata and name.
+struct Target {
+    meta: TenantMeta,
+    tenant_name: String,
+    found: Option<(Workflow, EntityDef, Record)>,
+}
+
+async fn load_target(
+    ctx: &JobContext,
+    tenant_id: &str,
+    workflow_id: &str,
+    record_id: Option<&str>,
+) -> Result<Target> {
+    let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
+    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let w = wf::get(&txn, ctx.db.dialect, tenant_id, workflow_id).await?;
+    let tenant_name =
+        tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
+    txn.commit().await?;
+    let entity = w.as_ref().and_then(|w| meta.entity_by_id(&w.entity_id)).map(|e| (**e).clone());
+    let record = match (&entity, record_id) {
+        (Some(e), Some(id)) => Store::new(&ctx.db, tenant_id).get(e, id, None).await?,
+        _ => None,
+    };
+    let found = match (w, entity, record) {
+        (Some(w), Some(e), Some(r)) => Some((w, e, r)),
+        _ => None,
+    };
+    Ok(Target { meta, tenant_name, found })
+}
+
+/// A change event standing for a record as it is now (manual and resumed runs have no change).
+fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> ChangeEvent {
+    ChangeEvent {
+        tenant_id: tenant_id.to_owned(),
+        entity_id: entity.id.clone(),
+        kind: entity::runtime::store::ChangeKind::Updated,
+        record,
+        changed_fields: Vec::new(),
+        previous: None,
+        depth,
+    }
+}
+
+/// Logs how a run ended, unless it is waiting (it ends when it resumes).
+async fn finish(
+    ctx: &JobContext,
+    tenant_id: &str,
+    run: &str,
+    outcome: std::result::Result<Flow, String>,
+) -> Result<()> {
+    let (status, error) = match &outcome {
+        Ok(Flow::Waiting) => return Ok(()),
+        Ok(Flow::Done) => ("succeeded", None),
+        Ok(Flow::Skipped(why)) => ("skipped", Some(why.as_str())),
+        Err(e) => ("failed", Some(e.as_str())),
+    };
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    wf::finish_run(&txn, ctx.db.dialect, tenant_id, run, status, error).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+const GONE: &str = "the workflow or the record no longer exists";
+
+/// Executes a manual run (`runWorkflow`) on a record as it is now.
 pub async fn run_manual(
     ctx: &JobContext,
     tenant_id: &str,
@@ -100,44 +168,38 @@ pub async fn run_manual(
     record_id: &str,
     run: &str,
 ) -> Result<()> {
-    let d = ctx.db.dialect;
-    let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
-    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
-    let w = wf::get(&txn, d, tenant_id, workflow_id).await?;
-    let tenant_name =
-        tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
-    txn.commit().await?;
-    let entity = w.as_ref().and_then(|w| meta.entity_by_id(&w.entity_id)).cloned();
-    let record = match &entity {
-        Some(e) => Store::new(&ctx.db, tenant_id).get(e, record_id, None).await?,
-        None => None,
-    };
-    let outcome = match (w, entity, record) {
-        (Some(w), Some(entity), Some(record)) if w.definition.conditions_hold(&entity, &record) => {
-            let event = ChangeEvent {
-                tenant_id: tenant_id.to_owned(),
-                entity_id: entity.id.clone(),
-                kind: entity::runtime::store::ChangeKind::Updated,
-                record,
-                changed_fields: Vec::new(),
-                previous: None,
-                depth: 0,
-            };
-            execute(ctx, &meta, &entity, &w, run, &event, &tenant_name).await.map(|()| "succeeded")
+    let t = load_target(ctx, tenant_id, workflow_id, Some(record_id)).await?;
+    let outcome = match t.found {
+        Some((w, entity, record)) if w.definition.conditions_hold(&entity, &record) => {
+            let event = current(tenant_id, &entity, record, 0);
+            execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, 0).await
         }
-        (Some(_), Some(_), Some(_)) => Ok("skipped"),
-        _ => Err("the workflow or the record no longer exists".to_owned()),
+        Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
+        None => Err(GONE.to_owned()),
     };
+    finish(ctx, tenant_id, run, outcome).await
+}
+
+/// Continues a run parked at a `wait`, from action `position`, on the record as it is now.
+/// Only the job that takes the run back from `waiting` continues it, so a duplicate job does
+/// nothing; a workflow deactivated meanwhile ends the run as skipped.
+pub async fn resume(ctx: &JobContext, tenant_id: &str, run: &str, position: usize) -> Result<()> {
     let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-    match &outcome {
-        Ok("skipped") => {
-            wf::finish_run(&txn, d, tenant_id, run, "skipped", Some("the conditions do not hold")).await?
-        }
-        Ok(status) => wf::finish_run(&txn, d, tenant_id, run, status, None).await?,
-        Err(e) => wf::finish_run(&txn, d, tenant_id, run, "failed", Some(e)).await?,
-    }
+    let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run).await?;
     txn.commit().await?;
-    Ok(())
+    let Some(r) = claimed else { return Ok(()) };
+    let t = load_target(ctx, tenant_id, &r.workflow_id, r.record_id.as_deref()).await?;
+    let outcome = match t.found {
+        Some((w, _, _)) if !w.active => {
+            Ok(Flow::Skipped("the workflow was deactivated while waiting".into()))
+        }
+        Some((w, entity, record)) => {
+            let event = current(tenant_id, &entity, record, r.depth);
+            execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, position).await
+        }
+        None => Err(GONE.to_owned()),
+    };
+    finish(ctx, tenant_id, run, outcome).await
 }
 
 /// Runs the workflows a committed change fires.
@@ -169,18 +231,23 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
-        let outcome = execute(ctx, &meta, &entity, w, &run, event, &tenant_name).await;
-        let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-        match &outcome {
-            Ok(()) => wf::finish_run(&txn, d, tenant_id, &run, "succeeded", None).await?,
-            Err(e) => wf::finish_run(&txn, d, tenant_id, &run, "failed", Some(e)).await?,
-        }
-        txn.commit().await?;
+        let outcome = execute(ctx, &meta, &entity, w, &run, event, &tenant_name, 0).await;
+        finish(ctx, tenant_id, &run, outcome).await?;
     }
     Ok(())
 }
 
-/// Executes a run's actions in order; the first failing step fails the run.
+/// How a run's execution ended (a failure is the `Err` beside it).
+enum Flow {
+    Done,
+    /// Parked at a `wait`; a resume job continues it.
+    Waiting,
+    Skipped(String),
+}
+
+/// Executes a run's actions in order from `from`; the first failing step fails the run, and a
+/// `wait` parks it (the step is logged and the resume event written in one transaction).
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     ctx: &JobContext,
     meta: &TenantMeta,
@@ -189,7 +256,8 @@ async fn execute(
     run: &str,
     event: &ChangeEvent,
     tenant_name: &str,
-) -> std::result::Result<(), String> {
+    from: usize,
+) -> std::result::Result<Flow, String> {
     let tenant_id = event.tenant_id.as_str();
     let store = Store::new(&ctx.db, tenant_id);
     let mut scope = TemplateScope {
@@ -218,7 +286,33 @@ async fn execute(
         }
     }
     let actor = Actor { workflow_id: Some(w.id.clone()), depth: event.depth + 1, ..Actor::default() };
-    for (i, action) in w.definition.actions.iter().enumerate() {
+    for (i, action) in w.definition.actions.iter().enumerate().skip(from) {
+        if let Action::Wait { seconds } = action {
+            let delay = chrono::Duration::seconds(
+                i64::try_from(*seconds).unwrap_or(i64::MAX).min(wf::MAX_WAIT_SECONDS as i64),
+            );
+            let log = Step {
+                position: i as i32,
+                action: action.name().to_owned(),
+                status: "succeeded".to_owned(),
+                error: None,
+                duration_ms: 0,
+            };
+            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(|e| e.to_string())?;
+            wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await.map_err(|e| e.to_string())?;
+            wf::suspend_run(
+                &txn,
+                ctx.db.dialect,
+                tenant_id,
+                run,
+                i + 1,
+                entity::runtime::time::now() + delay,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            txn.commit().await.map_err(|e| e.to_string())?;
+            return Ok(Flow::Waiting);
+        }
         let started = Instant::now();
         let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action).await;
         let log = Step {
@@ -233,7 +327,7 @@ async fn execute(
         txn.commit().await.map_err(|e| e.to_string())?;
         result?;
     }
-    Ok(())
+    Ok(Flow::Done)
 }
 
 fn describe(e: Error) -> String {
@@ -326,6 +420,8 @@ async fn step(
                 .await
                 .map_err(describe)?;
         }
+        // `execute` parks the run before a wait reaches a step.
+        Action::Wait { .. } => {}
         Action::CallWebhook { url, body } => {
             let url = scope.render(url);
             let body = match body {

@@ -2,7 +2,9 @@
 //! values (its own fields, a related record's field, the tenant's name) through the queue to a
 //! real SMTP server; a status change fires only the workflow for that value; a false condition
 //! does nothing; a write that failed (rolled back) triggers nothing; a workflow that updates its
-//! own record stops at the depth limit; runs and steps are logged.
+//! own record stops at the depth limit; a `wait` parks a run and the rest runs later on the
+//! record as it is then (or not at all once the workflow is deactivated); runs and steps are
+//! logged.
 
 use std::time::Duration;
 
@@ -234,6 +236,11 @@ async fn failing_workflow_definitions_are_validated() {
                 "actions": [{"type": "create_record", "entity": "task", "values": {"nope": "x"}}]}),
             "actions[0].values.nope",
         ),
+        (
+            json!({"trigger": {"type": "record_created", "entity": "deal"},
+                "actions": [{"type": "wait", "seconds": 0}]}),
+            "actions[0].seconds",
+        ),
     ];
     for (definition, path) in cases {
         let r = t
@@ -294,4 +301,70 @@ async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
     )
     .await
     .expect_code("NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_wait_parks_the_run_and_the_rest_runs_later_on_the_current_record() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let id = workflow(
+        &t,
+        "Follow up",
+        json!({
+            "trigger": {"type": "record_created", "entity": "deal"},
+            "actions": [
+                {"type": "update_fields", "values": {"note": "received"}},
+                {"type": "wait", "seconds": 2},
+                {"type": "update_fields", "values": {"priority": "{{record.title}} / {{record.note}}"}}
+            ]
+        }),
+    )
+    .await;
+    let deal = str_of(&t.create(&deals, json!({"title": "Acme"}), "").await["id"]);
+    let parked = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "waiting")).await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0]["status"], json!("waiting"), "{parked:?}");
+    let steps: Vec<(Value, Value)> = parked[0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["action"].clone(), s["status"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![(json!("update_fields"), json!("succeeded")), (json!("wait"), json!("succeeded"))]
+    );
+    let now = t.get(&deals, &deal, "note priority").await;
+    assert_eq!((now["note"].clone(), now["priority"].clone()), (json!("received"), Value::Null));
+    // Changed while the run waits: the remaining actions see the record as it is then.
+    t.update(&deals, &deal, json!({"title": "Acme Corp"}), "").await;
+    let done = runs_when(&t, &id, |r| r.iter().all(|x| x["status"] == "succeeded")).await;
+    assert_eq!(done[0]["status"], json!("succeeded"), "{done:?}");
+    let positions: Vec<Value> =
+        done[0]["steps"].as_array().expect("steps").iter().map(|s| s["position"].clone()).collect();
+    assert_eq!(positions, vec![json!(0), json!(1), json!(2)]);
+    assert_eq!(t.get(&deals, &deal, "priority").await["priority"], json!("Acme Corp / received"));
+}
+
+#[tokio::test]
+async fn a_run_waiting_on_a_deactivated_workflow_ends_skipped() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let id = workflow(
+        &t,
+        "Later",
+        json!({
+            "trigger": {"type": "record_created", "entity": "deal"},
+            "actions": [{"type": "wait", "seconds": 1}, {"type": "update_fields", "values": {"note": "late"}}]
+        }),
+    )
+    .await;
+    let deal = str_of(&t.create(&deals, json!({"title": "Globex"}), "").await["id"]);
+    runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "waiting")).await;
+    t.data("mutation($id: ID!) { setWorkflowActive(id: $id, active: false) { active } }", json!({"id": id}))
+        .await;
+    let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "skipped")).await;
+    assert_eq!(runs[0]["status"], json!("skipped"), "{runs:?}");
+    assert!(str_of(&runs[0]["error"]).contains("deactivated"), "{runs:?}");
+    assert_eq!(t.get(&deals, &deal, "note").await["note"], Value::Null);
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::filter::Filter;
 use super::meta::{EntityDef, FieldType, TenantMeta};
 use super::sql::{self, SqlBuf};
-use super::store::{ChangeEvent, ChangeKind, Record};
+use super::store::{ChangeEvent, ChangeKind, Record, write_outbox};
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).
@@ -51,6 +51,10 @@ pub enum Trigger {
 
 /// Outbox topic: `{"workflowId", "recordId", "runId"}` — a manual run to execute.
 pub const TOPIC_WORKFLOW_MANUAL: &str = "workflow.manual";
+
+/// Outbox topic: `{"runId", "position", "resumeAt"}` — a waiting run to continue at action
+/// `position` once `resumeAt` (RFC 3339) has come.
+pub const TOPIC_WORKFLOW_RESUME: &str = "workflow.resume";
 
 impl Trigger {
     pub fn entity(&self) -> &str {
@@ -104,7 +108,15 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
     },
+    /// Pauses the run for `seconds` (at most 30 days); the remaining actions run afterwards on
+    /// the record as it is then. The run is `waiting` meanwhile.
+    Wait {
+        seconds: u64,
+    },
 }
+
+/// The longest `wait`: 30 days.
+pub const MAX_WAIT_SECONDS: u64 = 30 * 24 * 3600;
 
 impl Action {
     pub fn name(&self) -> &'static str {
@@ -115,6 +127,7 @@ impl Action {
             Action::Notify { .. } => "notify",
             Action::AssignOwner { .. } => "assign_owner",
             Action::CallWebhook { .. } => "call_webhook",
+            Action::Wait { .. } => "wait",
         }
     }
 }
@@ -223,6 +236,12 @@ impl Definition {
                     if title.trim().is_empty() {
                         errors.push(FieldError::new(format!("{path}.title"), "is required"));
                     }
+                }
+                Action::Wait { seconds } if !(1..=MAX_WAIT_SECONDS).contains(seconds) => {
+                    errors.push(FieldError::new(
+                        format!("{path}.seconds"),
+                        format!("must be between 1 and {MAX_WAIT_SECONDS}"),
+                    ));
                 }
                 Action::SendEmail { to, .. } if to.trim().is_empty() => {
                     errors.push(FieldError::new(format!("{path}.to"), "is required"));
@@ -511,6 +530,61 @@ pub async fn finish_run(
     buf.push(" AND id = ").bind(run_id.to_owned());
     conn.execute_raw(buf.into_statement()).await?;
     Ok(())
+}
+
+/// Parks a run at a `wait`: `waiting` until `resume_at`, then continued from action `position`.
+/// The resume event is written in the same transaction, so a run cannot be parked and lost.
+pub async fn suspend_run(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    position: usize,
+    resume_at: DateTime<Utc>,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflow_runs SET status = 'waiting' WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned());
+    txn.execute_raw(buf.into_statement()).await?;
+    let payload =
+        serde_json::json!({"runId": run_id, "position": position, "resumeAt": resume_at.to_rfc3339()});
+    write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
+}
+
+/// A waiting run taken back to continue.
+#[derive(Debug, Clone)]
+pub struct ResumedRun {
+    pub workflow_id: String,
+    pub record_id: Option<String>,
+    /// The depth of the change that started the run (the loop guard carries on from it).
+    pub depth: u32,
+}
+
+/// Takes a waiting run back (`waiting` → `running`); `None` when another job already did, or
+/// the run is gone.
+pub async fn claim_waiting_run(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+) -> Result<Option<ResumedRun>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflow_runs SET status = 'running' WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status = 'waiting'");
+    if conn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT workflow_id, record_id, depth FROM workflow_runs WHERE tenant_id = ")
+        .bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned());
+    let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
+    let depth: i32 = row.try_get("", "depth")?;
+    Ok(Some(ResumedRun {
+        workflow_id: row.try_get("", "workflow_id")?,
+        record_id: row.try_get("", "record_id")?,
+        depth: u32::try_from(depth).unwrap_or(0),
+    }))
 }
 
 pub async fn log_step(
