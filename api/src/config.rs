@@ -110,6 +110,10 @@ pub struct Config {
     #[arg(long, env = "RETRY_BASE_MS", default_value_t = 2000)]
     pub retry_base_ms: u64,
 
+    /// How often relative-date workflow triggers are scanned, milliseconds.
+    #[arg(long, env = "DATE_SCAN_MS", default_value_t = 1000)]
+    pub date_scan_ms: u64,
+
     /// Internal hosts outgoing webhooks may reach anyway (names, addresses or CIDRs,
     /// comma-separated). Loopback, private and link-local addresses are refused otherwise.
     #[arg(long, env = "WEBHOOK_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
@@ -152,6 +156,7 @@ impl Config {
             workers: true,
             email_max_attempts: 5,
             retry_base_ms: 200,
+            date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
         }

@@ -4,6 +4,7 @@
 //! outbox → relay → queue path.
 
 pub mod bus;
+pub mod dates;
 pub mod mailer;
 pub mod outbox;
 pub mod queue;

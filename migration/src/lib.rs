@@ -13,6 +13,7 @@ mod m20261121_000005_leakproof;
 mod m20261121_000006_emails;
 mod m20261121_000007_workflows;
 mod m20261121_000008_webhooks;
+mod m20261121_000009_date_triggers;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_emails::Migration),
             Box::new(m20261121_000007_workflows::Migration),
             Box::new(m20261121_000008_webhooks::Migration),
+            Box::new(m20261121_000009_date_triggers::Migration),
         ]
     }
 }

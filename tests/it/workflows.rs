@@ -3,8 +3,8 @@
 //! real SMTP server; a status change fires only the workflow for that value; a false condition
 //! does nothing; a write that failed (rolled back) triggers nothing; a workflow that updates its
 //! own record stops at the depth limit; a `wait` parks a run and the rest runs later on the
-//! record as it is then (or not at all once the workflow is deactivated); runs and steps are
-//! logged.
+//! record as it is then (or not at all once the workflow is deactivated); a relative-date
+//! trigger fires once per record as its date passes; runs and steps are logged.
 
 use std::time::Duration;
 
@@ -241,6 +241,11 @@ async fn failing_workflow_definitions_are_validated() {
                 "actions": [{"type": "wait", "seconds": 0}]}),
             "actions[0].seconds",
         ),
+        (
+            json!({"trigger": {"type": "relative_date", "entity": "deal", "field": "title", "offsetMinutes": -60},
+                "actions": [{"type": "update_fields", "values": {"note": "x"}}]}),
+            "trigger.field",
+        ),
     ];
     for (definition, path) in cases {
         let r = t
@@ -367,4 +372,69 @@ async fn a_run_waiting_on_a_deactivated_workflow_ends_skipped() {
     assert_eq!(runs[0]["status"], json!("skipped"), "{runs:?}");
     assert!(str_of(&runs[0]["error"]).contains("deactivated"), "{runs:?}");
     assert_eq!(t.get(&deals, &deal, "note").await["note"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_relative_date_trigger_fires_once_as_each_date_passes() {
+    let t = tenant().await;
+    t.define(entity(
+        "appointment",
+        "appointments",
+        vec![
+            field("title", "TEXT", json!({"required": true})),
+            field("starts_at", "DATETIME", json!({})),
+            field("status", "SELECT", json!({"options": ["Booked", "Cancelled"]})),
+            field("reminder", "TEXT", json!({})),
+        ],
+        json!({}),
+    ))
+    .await;
+    let appointments = Names::new("appointment", "appointments");
+    let id = workflow(
+        &t,
+        "Reminder a day before",
+        json!({
+            "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
+            "condition": {"status": {"eq": "Booked"}},
+            "actions": [{"type": "update_fields", "values": {"reminder": "sent for {{record.title}}"}}]
+        }),
+    )
+    .await;
+    // Each appointment's "24 hours before" moment relative to now.
+    let at = |seconds_from_now: i64| {
+        (chrono::Utc::now() + chrono::Duration::hours(24) + chrono::Duration::seconds(seconds_from_now))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let soon = str_of(
+        &t.create(&appointments, json!({"title": "Soon", "startsAt": at(2), "status": "Booked"}), "").await["id"],
+    );
+    let cancelled = str_of(
+        &t.create(&appointments, json!({"title": "Off", "startsAt": at(2), "status": "Cancelled"}), "").await
+            ["id"],
+    );
+    let later = str_of(
+        &t.create(&appointments, json!({"title": "Later", "startsAt": at(3600), "status": "Booked"}), "")
+            .await["id"],
+    );
+    // Its moment passed before the workflow existed: not replayed.
+    let past = str_of(
+        &t.create(&appointments, json!({"title": "Past", "startsAt": at(-60), "status": "Booked"}), "").await
+            ["id"],
+    );
+    let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "succeeded")).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0]["status"].clone(), runs[0]["recordId"].clone()), (json!("succeeded"), json!(soon)));
+    assert_eq!(t.get(&appointments, &soon, "reminder").await["reminder"], json!("sent for Soon"));
+    // More scans pass: still one run, and nothing for the others.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let runs = t.data(RUNS, json!({"w": id})).await["workflowRuns"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    for other in [&cancelled, &later, &past] {
+        assert_eq!(t.get(&appointments, other, "reminder").await["reminder"], Value::Null);
+    }
+    // Moved into the window: a new date value fires again for the same record.
+    t.update(&appointments, &later, json!({"startsAt": at(1)}), "").await;
+    let runs = runs_when(&t, &id, |r| r.iter().filter(|x| x["status"] == "succeeded").count() == 2).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(t.get(&appointments, &later, "reminder").await["reminder"], json!("sent for Later"));
 }

@@ -196,11 +196,9 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
         .await?
         .ok_or_else(|| ApiError::NotFound(entity.label_singular.clone()))?;
     let key = format!("manual:{}", uuid::Uuid::new_v4());
-    let run = wf::start_run(&txn, d, &w, &key, &record_id, 0, "queued")
+    let (run, payload) = wf::queue_run(&txn, d, &w, &key, &record_id)
         .await?
         .ok_or_else(|| ApiError::Internal("run key reused".into()))?;
-    let payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
-    entity::runtime::store::write_outbox(&txn, d, &p.tenant_id, wf::TOPIC_WORKFLOW_MANUAL, &payload).await?;
     let entry = audit::Entry {
         action: "workflow.run",
         object_type: "workflow",

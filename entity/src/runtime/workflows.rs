@@ -47,9 +47,22 @@ pub enum Trigger {
     Manual {
         entity: String,
     },
+    /// The moment a DATE_TIME `field` plus `offsetMinutes` (negative: before) passes, once per
+    /// record and date value: `-1440` on `starts_at` fires 24 hours before each appointment,
+    /// and again if the appointment is moved.
+    RelativeDate {
+        entity: String,
+        field: String,
+        #[serde(rename = "offsetMinutes", default)]
+        offset_minutes: i64,
+    },
 }
 
-/// Outbox topic: `{"workflowId", "recordId", "runId"}` — a manual run to execute.
+/// The largest relative-date offset: a year, in minutes.
+pub const MAX_OFFSET_MINUTES: i64 = 366 * 24 * 60;
+
+/// Outbox topic: `{"workflowId", "recordId", "runId"}` — a logged run to execute on a record as
+/// it is now: manual runs (`runWorkflow`) and runs of relative-date triggers.
 pub const TOPIC_WORKFLOW_MANUAL: &str = "workflow.manual";
 
 /// Outbox topic: `{"runId", "position", "resumeAt"}` — a waiting run to continue at action
@@ -63,7 +76,8 @@ impl Trigger {
             | Trigger::RecordUpdated { entity, .. }
             | Trigger::FieldChanged { entity, .. }
             | Trigger::RecordDeleted { entity }
-            | Trigger::Manual { entity } => entity,
+            | Trigger::Manual { entity }
+            | Trigger::RelativeDate { entity, .. } => entity,
         }
     }
 }
@@ -203,6 +217,18 @@ impl Definition {
             }
             Trigger::FieldChanged { field, .. } if !field_known(field) => {
                 errors.push(FieldError::new("trigger.field", format!("no field `{field}`")));
+            }
+            Trigger::RelativeDate { field, offset_minutes, .. } => {
+                let def = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field));
+                if def.is_none_or(|f| f.ty != FieldType::Datetime) {
+                    errors.push(FieldError::new("trigger.field", format!("no DATE_TIME field `{field}`")));
+                }
+                if offset_minutes.abs() > MAX_OFFSET_MINUTES {
+                    errors.push(FieldError::new(
+                        "trigger.offsetMinutes",
+                        format!("must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}"),
+                    ));
+                }
             }
             _ => {}
         }
@@ -549,6 +575,62 @@ pub async fn suspend_run(
     let payload =
         serde_json::json!({"runId": run_id, "position": position, "resumeAt": resume_at.to_rfc3339()});
     write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
+}
+
+/// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
+/// outbox, in the caller's transaction) to execute it. `None` when that key already has a run.
+pub async fn queue_run(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    w: &Workflow,
+    trigger_key: &str,
+    record_id: &str,
+) -> Result<Option<(String, Value)>> {
+    let Some(run) = start_run(txn, d, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
+    let payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
+    write_outbox(txn, d, &w.tenant_id, TOPIC_WORKFLOW_MANUAL, &payload).await?;
+    Ok(Some((run, payload)))
+}
+
+/// Active workflows with a relative-date trigger, of every tenant, each with the moment its
+/// dates have been scanned up to (`None`: not yet). Read on the system connection.
+pub async fn date_triggered(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+) -> Result<Vec<(Workflow, Option<DateTime<Utc>>)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT ")
+        .push(WORKFLOW_COLUMNS)
+        .push(", scanned_through FROM workflows WHERE active = ")
+        .bind(true);
+    buf.push(" ORDER BY tenant_id, id");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let w = workflow_from_row(r, d)?;
+        if matches!(w.definition.trigger, Trigger::RelativeDate { .. }) {
+            out.push((w, super::time::column(r, d, "scanned_through")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Records that a workflow's dates are scanned up to `through`.
+pub async fn set_scanned_through(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    workflow_id: &str,
+    through: DateTime<Utc>,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflows SET scanned_through = ").bind_ts(through);
+    buf.push(" WHERE tenant_id = ")
+        .bind(tenant_id.to_owned())
+        .push(" AND id = ")
+        .bind(workflow_id.to_owned());
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
 }
 
 /// A waiting run taken back to continue.
