@@ -86,7 +86,7 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(
     });
     tokio::spawn(jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200)).run());
     let scan = Duration::from_millis(config.date_scan_ms.max(50));
-    tokio::spawn(jobs::dates::DateScanner::new(system_db.clone(), db.clone(), scan).run());
+    tokio::spawn(jobs::timed::TimeScanner::new(system_db.clone(), db.clone(), scan).run());
     let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {
         if let Err(e) = jobs::worker::run(queue, ctx, &name).await {

@@ -4,11 +4,11 @@
 //! outbox → relay → queue path.
 
 pub mod bus;
-pub mod dates;
 pub mod mailer;
 pub mod outbox;
 pub mod queue;
 pub mod relay;
+pub mod timed;
 pub mod webhooks;
 pub mod worker;
 pub mod workflows;

@@ -4,7 +4,8 @@
 //! does nothing; a write that failed (rolled back) triggers nothing; a workflow that updates its
 //! own record stops at the depth limit; a `wait` parks a run and the rest runs later on the
 //! record as it is then (or not at all once the workflow is deactivated); a relative-date
-//! trigger fires once per record as its date passes; runs and steps are logged.
+//! trigger fires once per record as its date passes; a cron schedule runs for the matching
+//! records at each tick; runs and steps are logged.
 
 use std::time::Duration;
 
@@ -246,6 +247,16 @@ async fn failing_workflow_definitions_are_validated() {
                 "actions": [{"type": "update_fields", "values": {"note": "x"}}]}),
             "trigger.field",
         ),
+        (
+            json!({"trigger": {"type": "schedule", "entity": "deal", "cron": "every monday"},
+                "actions": [{"type": "update_fields", "values": {"note": "x"}}]}),
+            "trigger.cron",
+        ),
+        (
+            json!({"trigger": {"type": "schedule", "entity": "deal", "cron": "0 9 * * MON-FRI", "timeZone": "Mars/Olympus"},
+                "actions": [{"type": "update_fields", "values": {"note": "x"}}]}),
+            "trigger.timeZone",
+        ),
     ];
     for (definition, path) in cases {
         let r = t
@@ -437,4 +448,31 @@ async fn a_relative_date_trigger_fires_once_as_each_date_passes() {
     let runs = runs_when(&t, &id, |r| r.iter().filter(|x| x["status"] == "succeeded").count() == 2).await;
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(t.get(&appointments, &later, "reminder").await["reminder"], json!("sent for Later"));
+}
+
+#[tokio::test]
+async fn a_schedule_runs_for_the_matching_records_at_each_tick() {
+    let t = tenant().await;
+    let deals = pipeline(&t).await;
+    let lead = str_of(&t.create(&deals, json!({"title": "Open", "stage": "Lead"}), "").await["id"]);
+    let won = str_of(&t.create(&deals, json!({"title": "Closed", "stage": "Won"}), "").await["id"]);
+    // Six fields: seconds first, so the test sees ticks in seconds rather than minutes.
+    let id = workflow(
+        &t,
+        "Nudge open deals",
+        json!({
+            "trigger": {"type": "schedule", "entity": "deal", "cron": "*/2 * * * * *", "timeZone": "Asia/Kolkata"},
+            "condition": {"stage": {"eq": "Lead"}},
+            "actions": [{"type": "update_fields", "values": {"note": "nudged {{record.title}}"}}]
+        }),
+    )
+    .await;
+    let runs = runs_when(&t, &id, |r| r.iter().filter(|x| x["status"] == "succeeded").count() >= 2).await;
+    t.data("mutation($id: ID!) { setWorkflowActive(id: $id, active: false) { active } }", json!({"id": id}))
+        .await;
+    let succeeded: Vec<&Value> = runs.iter().filter(|r| r["status"] == "succeeded").collect();
+    assert!(succeeded.len() >= 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r["recordId"] == json!(lead)), "only the matching record runs: {runs:?}");
+    assert_eq!(t.get(&deals, &lead, "note").await["note"], json!("nudged Open"));
+    assert_eq!(t.get(&deals, &won, "note").await["note"], Value::Null);
 }

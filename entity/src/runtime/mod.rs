@@ -13,6 +13,7 @@ pub mod meta;
 pub mod naming;
 pub mod notifications;
 pub mod policy;
+pub mod schedule;
 pub mod signals;
 pub mod sql;
 pub mod store;

@@ -47,6 +47,14 @@ pub enum Trigger {
     Manual {
         entity: String,
     },
+    /// A cron schedule (`0 9 * * MON-FRI`) in `timeZone` (default: the tenant's): at each fire
+    /// time, one run per record matching the condition.
+    Schedule {
+        entity: String,
+        cron: String,
+        #[serde(rename = "timeZone", default, skip_serializing_if = "Option::is_none")]
+        time_zone: Option<String>,
+    },
     /// The moment a DATE_TIME `field` plus `offsetMinutes` (negative: before) passes, once per
     /// record and date value: `-1440` on `starts_at` fires 24 hours before each appointment,
     /// and again if the appointment is moved.
@@ -77,6 +85,7 @@ impl Trigger {
             | Trigger::FieldChanged { entity, .. }
             | Trigger::RecordDeleted { entity }
             | Trigger::Manual { entity }
+            | Trigger::Schedule { entity, .. }
             | Trigger::RelativeDate { entity, .. } => entity,
         }
     }
@@ -217,6 +226,15 @@ impl Definition {
             }
             Trigger::FieldChanged { field, .. } if !field_known(field) => {
                 errors.push(FieldError::new("trigger.field", format!("no field `{field}`")));
+            }
+            Trigger::Schedule { cron, time_zone, .. } => {
+                // The tenant's zone is checked when the tenant sets it; UTC stands in here.
+                if let Err(e) =
+                    super::schedule::CronSchedule::parse(cron, time_zone.as_deref().unwrap_or("UTC"))
+                {
+                    let path = if e.contains("time zone") { "trigger.timeZone" } else { "trigger.cron" };
+                    errors.push(FieldError::new(path, e));
+                }
             }
             Trigger::RelativeDate { field, offset_minutes, .. } => {
                 let def = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field));
@@ -592,9 +610,9 @@ pub async fn queue_run(
     Ok(Some((run, payload)))
 }
 
-/// Active workflows with a relative-date trigger, of every tenant, each with the moment its
+/// Active workflows with a time-based trigger (schedule or relative date), of every tenant, each with the moment its
 /// dates have been scanned up to (`None`: not yet). Read on the system connection.
-pub async fn date_triggered(
+pub async fn time_triggered(
     conn: &impl ConnectionTrait,
     d: Dialect,
 ) -> Result<Vec<(Workflow, Option<DateTime<Utc>>)>> {
@@ -608,7 +626,7 @@ pub async fn date_triggered(
     let mut out = Vec::new();
     for r in &rows {
         let w = workflow_from_row(r, d)?;
-        if matches!(w.definition.trigger, Trigger::RelativeDate { .. }) {
+        if matches!(w.definition.trigger, Trigger::RelativeDate { .. } | Trigger::Schedule { .. }) {
             out.push((w, super::time::column(r, d, "scanned_through")?));
         }
     }

@@ -1,0 +1,159 @@
+//! Time-based workflow triggers. Every poll, for each active workflow with one:
+//! - `schedule`: if a cron fire time (in the trigger's or the tenant's time zone) passed since
+//!   the last scan, one run per record matching the condition, keyed by that fire time;
+//! - `relative_date`: one run per record whose DATE_TIME field plus the offset passed since the
+//!   last scan (and that matches the condition), keyed by the record and its date value.
+//!
+//! Runs are queued through the outbox in the same transaction that advances the workflow's
+//! `scanned_through`; a restart resumes from there, so a moment that passed while the process was
+//! down still fires, once (missed cron ticks collapse into the latest). Several scanners may
+//! race: a run's unique key keeps it to one. Editing or re-activating a workflow starts its scan
+//! afresh from that moment.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::models::tenant;
+use entity::runtime::filter::{Filter, Target};
+use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::schedule::CronSchedule;
+use entity::runtime::sql::{Direction, SortKey};
+use entity::runtime::store::{ListArgs, Store};
+use entity::runtime::time;
+use entity::runtime::workflows::{self as wf, Trigger, Workflow};
+use entity::{Db, Error, Result};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+/// Records read per page.
+const PAGE: u64 = 200;
+
+/// Scans time-based triggers.
+pub struct TimeScanner {
+    /// Reads every tenant's workflows (no row-level security).
+    system: Db,
+    /// Tenant traffic: records and runs, under row-level security.
+    db: Db,
+    poll: Duration,
+}
+
+impl TimeScanner {
+    pub fn new(system: Db, db: Db, poll: Duration) -> Self {
+        TimeScanner { system, db, poll }
+    }
+
+    pub async fn run(self) {
+        loop {
+            if let Err(e) = self.pass().await {
+                tracing::error!(error = %e, "time-trigger scan failed");
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Scans every time-triggered workflow up to now.
+    pub async fn pass(&self) -> Result<()> {
+        let now = time::now();
+        for (w, scanned) in wf::time_triggered(&self.system.conn, self.system.dialect).await? {
+            // Never before the last edit or activation: turning a workflow on does not replay
+            // what passed while it was off.
+            let from = scanned.map_or(w.updated_at, |s| s.max(w.updated_at));
+            if from < now
+                && let Err(e) = self.scan(&w, from, now).await
+            {
+                tracing::warn!(workflow = %w.id, error = %e, "time-trigger scan of a workflow failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the runs `w` owes for `(from, to]` and records the scan.
+    async fn scan(&self, w: &Workflow, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<()> {
+        let meta = TenantMeta::load_for(&self.db, &w.tenant_id).await?;
+        let Some(entity) = meta.entity_by_id(&w.entity_id) else { return Ok(()) };
+        let due = match &w.definition.trigger {
+            Trigger::Schedule { cron, time_zone, .. } => {
+                let zone = match time_zone {
+                    Some(z) => z.clone(),
+                    None => tenant::Entity::find_by_id(w.tenant_id.clone())
+                        .one(&self.system.conn)
+                        .await?
+                        .map_or_else(|| "UTC".to_owned(), |t| t.time_zone),
+                };
+                let schedule = CronSchedule::parse(cron, &zone).map_err(Error::BadRequest)?;
+                match schedule.latest_in(from, to) {
+                    Some(fired) => {
+                        let key = |id: &str, _: &Value| format!("schedule:{}:{id}", fired.timestamp());
+                        self.matching(&w.tenant_id, entity, w.definition.condition.clone(), None, key).await?
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Trigger::RelativeDate { field, offset_minutes, .. } => {
+                let Some(def) = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field)) else {
+                    return Ok(());
+                };
+                // field + offset ∈ (from, to]  ⇔  field ∈ (from − offset, to − offset]
+                let offset = chrono::Duration::minutes(*offset_minutes);
+                let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+                let window = json!({ def.graphql_name.clone(): {"gt": stamp(from - offset), "lte": stamp(to - offset)} });
+                let filter = match &w.definition.condition {
+                    Some(c) => json!({"and": [window, c]}),
+                    None => window,
+                };
+                let order =
+                    SortKey { target: Target::Field(Box::new(def.clone())), direction: Direction::Asc };
+                let key = |id: &str, data: &Value| {
+                    format!("date:{id}:{}", data.get(&def.key).and_then(Value::as_str).unwrap_or_default())
+                };
+                self.matching(&w.tenant_id, entity, Some(filter), Some(order), key).await?
+            }
+            _ => return Ok(()),
+        };
+        let d = self.db.dialect;
+        let txn = self.db.begin_tenant(&w.tenant_id, true).await?;
+        for (record, key) in &due {
+            if wf::queue_run(&txn, d, w, key, record).await?.is_some() {
+                tracing::info!(workflow = %w.id, record = %record, key = %key, "time trigger fired");
+            }
+        }
+        wf::set_scanned_through(&txn, d, &w.tenant_id, &w.id, to).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Every live record matching `filter`, as (id, run key). Read before the writes: SQLite
+    /// must not hold its single writer while paging.
+    async fn matching(
+        &self,
+        tenant_id: &str,
+        entity: &EntityDef,
+        filter: Option<Value>,
+        order: Option<SortKey>,
+        key: impl Fn(&str, &Value) -> String,
+    ) -> Result<Vec<(String, String)>> {
+        let filter = filter.map(|f| Filter::parse(entity, &f)).transpose()?;
+        let store = Store::new(&self.db, tenant_id);
+        let mut due = Vec::new();
+        let mut after = None;
+        loop {
+            let args = ListArgs {
+                filter: filter.clone(),
+                order: order.clone().into_iter().collect(),
+                first: Some(PAGE),
+                after: after.take(),
+                ..ListArgs::default()
+            };
+            let page = store.list(entity, &args, PAGE).await?;
+            for r in &page.records {
+                let data = Value::Object(r.data.clone());
+                due.push((r.id.clone(), key(&r.id, &data)));
+            }
+            match (page.has_next, page.cursors.last()) {
+                (true, Some(c)) => after = Some(c.clone()),
+                _ => break,
+            }
+        }
+        Ok(due)
+    }
+}
