@@ -1,7 +1,7 @@
 //! Workflows in the data layer: definitions (a trigger, conditions in the filter language over
 //! the record and its previous values, and actions), validated against the tenant's metadata;
-//! deciding whether a committed change fires one; rendering `{{record.x}}` templates; and the
-//! log of runs and steps. Executing actions is the worker's job (`jobs::workflows`).
+//! deciding whether a committed change fires one; rendering `{{record.x}}` templates; storing
+//! workflows; and (in `runs`) the log of runs and steps. Executing actions is the worker's job (`jobs::workflows`).
 
 use std::sync::LazyLock;
 
@@ -11,11 +11,17 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::filter::Filter;
-use super::meta::{EntityDef, FieldType, TenantMeta};
-use super::sql::{self, SqlBuf};
-use super::store::{ChangeEvent, ChangeKind, Record, write_outbox};
+use crate::runtime::filter::Filter;
+use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
+use crate::runtime::sql::{self, SqlBuf};
+use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
 use crate::{Dialect, Error, FieldError, Result};
+
+mod runs;
+
+pub use runs::{
+    ResumedRun, Run, Step, claim_waiting_run, finish_run, log_step, queue_run, runs, start_run, suspend_run,
+};
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).
 pub const MAX_DEPTH: u32 = 5;
@@ -407,8 +413,8 @@ fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
         active: r.try_get("", "active")?,
         entity_id: r.try_get("", "entity_id")?,
         definition: serde_json::from_value(json_col(r, d, "definition")?)?,
-        created_at: super::time::column(r, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: super::time::column(r, d, "updated_at")?.ok_or_else(missing)?,
+        created_at: crate::runtime::time::column(r, d, "created_at")?.ok_or_else(missing)?,
+        updated_at: crate::runtime::time::column(r, d, "updated_at")?.ok_or_else(missing)?,
     })
 }
 
@@ -500,118 +506,9 @@ pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id
     sql::delete_tenant_row(conn, d, "workflows", tenant_id, id).await
 }
 
-/// A logged run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Run {
-    pub id: String,
-    pub workflow_id: String,
-    pub record_id: Option<String>,
-    pub status: String,
-    pub depth: i32,
-    pub error: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// A logged step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Step {
-    pub position: i32,
-    pub action: String,
-    pub status: String,
-    pub error: Option<String>,
-    pub duration_ms: i64,
-}
-
-/// Starts a run for (workflow, trigger key); `None` when that run already exists (the event
-/// was delivered twice).
-pub async fn start_run(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    w: &Workflow,
-    trigger_key: &str,
-    record_id: &str,
-    depth: u32,
-    status: &str,
-) -> Result<Option<String>> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_runs (id, tenant_id, workflow_id, trigger_key, record_id, status, depth, started_at) VALUES (");
-    buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
-    buf.bind(trigger_key.to_owned())
-        .push(", ")
-        .bind(record_id.to_owned())
-        .push(", ")
-        .bind(status.to_owned())
-        .push(", ");
-    buf.bind(i64::from(depth))
-        .push(", ")
-        .bind_ts(super::time::now())
-        .push(") ON CONFLICT (workflow_id, trigger_key) DO NOTHING");
-    let inserted = conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1;
-    Ok(inserted.then_some(id))
-}
-
-pub async fn finish_run(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    run_id: &str,
-    status: &str,
-    error: Option<&str>,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = ")
-        .bind(status.to_owned())
-        .push(", error = ")
-        .bind(error.map(str::to_owned));
-    buf.push(", finished_at = ")
-        .bind_ts(super::time::now())
-        .push(" WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
-}
-
-/// Parks a run at a `wait`: `waiting` until `resume_at`, then continued from action `position`.
-/// The resume event is written in the same transaction, so a run cannot be parked and lost.
-pub async fn suspend_run(
-    txn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    run_id: &str,
-    position: usize,
-    resume_at: DateTime<Utc>,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'waiting' WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    txn.execute_raw(buf.into_statement()).await?;
-    let payload =
-        serde_json::json!({"runId": run_id, "position": position, "resumeAt": resume_at.to_rfc3339()});
-    write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
-}
-
-/// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
-/// outbox, in the caller's transaction) to execute it. `None` when that key already has a run.
-pub async fn queue_run(
-    txn: &impl ConnectionTrait,
-    d: Dialect,
-    w: &Workflow,
-    trigger_key: &str,
-    record_id: &str,
-) -> Result<Option<(String, Value)>> {
-    let Some(run) = start_run(txn, d, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
-    let payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
-    write_outbox(txn, d, &w.tenant_id, TOPIC_WORKFLOW_MANUAL, &payload).await?;
-    Ok(Some((run, payload)))
-}
-
-/// Active workflows with a time-based trigger (schedule or relative date), of every tenant, each with the moment its
-/// dates have been scanned up to (`None`: not yet). Read on the system connection.
+/// Active workflows with a time-based trigger (schedule or relative date), of every tenant,
+/// each with the moment it has been scanned up to (`None`: not yet). Read on the system
+/// connection.
 pub async fn time_triggered(
     conn: &impl ConnectionTrait,
     d: Dialect,
@@ -627,7 +524,7 @@ pub async fn time_triggered(
     for r in &rows {
         let w = workflow_from_row(r, d)?;
         if matches!(w.definition.trigger, Trigger::RelativeDate { .. } | Trigger::Schedule { .. }) {
-            out.push((w, super::time::column(r, d, "scanned_through")?));
+            out.push((w, crate::runtime::time::column(r, d, "scanned_through")?));
         }
     }
     Ok(out)
@@ -649,127 +546,4 @@ pub async fn set_scanned_through(
         .bind(workflow_id.to_owned());
     conn.execute_raw(buf.into_statement()).await?;
     Ok(())
-}
-
-/// A waiting run taken back to continue.
-#[derive(Debug, Clone)]
-pub struct ResumedRun {
-    pub workflow_id: String,
-    pub record_id: Option<String>,
-    /// The depth of the change that started the run (the loop guard carries on from it).
-    pub depth: u32,
-}
-
-/// Takes a waiting run back (`waiting` → `running`); `None` when another job already did, or
-/// the run is gone.
-pub async fn claim_waiting_run(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    run_id: &str,
-) -> Result<Option<ResumedRun>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'running' WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status = 'waiting'");
-    if conn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT workflow_id, record_id, depth FROM workflow_runs WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
-    let depth: i32 = row.try_get("", "depth")?;
-    Ok(Some(ResumedRun {
-        workflow_id: row.try_get("", "workflow_id")?,
-        record_id: row.try_get("", "record_id")?,
-        depth: u32::try_from(depth).unwrap_or(0),
-    }))
-}
-
-pub async fn log_step(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    run_id: &str,
-    step: &Step,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_steps (id, tenant_id, run_id, position, action, status, error, duration_ms, started_at) VALUES (");
-    buf.bind(uuid::Uuid::new_v4().to_string())
-        .push(", ")
-        .bind(tenant_id.to_owned())
-        .push(", ")
-        .bind(run_id.to_owned());
-    buf.push(", ")
-        .bind(step.position)
-        .push(", ")
-        .bind(step.action.clone())
-        .push(", ")
-        .bind(step.status.clone());
-    buf.push(", ")
-        .bind(step.error.clone())
-        .push(", ")
-        .bind(step.duration_ms)
-        .push(", ")
-        .bind_ts(super::time::now())
-        .push(")");
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
-}
-
-/// Runs (newest first) of a tenant, optionally of one workflow, with their steps.
-pub async fn runs(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    workflow_id: Option<&str>,
-    first: u64,
-) -> Result<Vec<(Run, Vec<Step>)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id, workflow_id, record_id, status, depth, error, started_at, finished_at FROM workflow_runs WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned());
-    if let Some(w) = workflow_id {
-        buf.push(" AND workflow_id = ").bind(w.to_owned());
-    }
-    buf.push(" ORDER BY started_at DESC, id DESC LIMIT ").push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let run = Run {
-            id: r.try_get("", "id")?,
-            workflow_id: r.try_get("", "workflow_id")?,
-            record_id: r.try_get("", "record_id")?,
-            status: r.try_get("", "status")?,
-            depth: r.try_get("", "depth")?,
-            error: r.try_get("", "error")?,
-            started_at: super::time::column(r, d, "started_at")?
-                .ok_or_else(|| Error::Internal("run without time".into()))?,
-            finished_at: super::time::column(r, d, "finished_at")?,
-        };
-        let mut sbuf = SqlBuf::new(d);
-        sbuf.push(
-            "SELECT position, action, status, error, duration_ms FROM workflow_steps WHERE tenant_id = ",
-        );
-        sbuf.bind(tenant_id.to_owned())
-            .push(" AND run_id = ")
-            .bind(run.id.clone())
-            .push(" ORDER BY position");
-        let steps = conn
-            .query_all_raw(sbuf.into_statement())
-            .await?
-            .iter()
-            .map(|s| {
-                Ok(Step {
-                    position: s.try_get("", "position")?,
-                    action: s.try_get("", "action")?,
-                    status: s.try_get("", "status")?,
-                    error: s.try_get("", "error")?,
-                    duration_ms: s.try_get("", "duration_ms")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push((run, steps));
-    }
-    Ok(out)
 }
