@@ -28,6 +28,15 @@ impl SqlBuf {
         self
     }
 
+    /// Appends a placeholder bound to `v` as JSON (JSONB on PostgreSQL, text on SQLite).
+    pub fn bind_json(&mut self, v: &impl serde::Serialize) -> Result<&mut Self> {
+        let text = serde_json::to_string(v)?;
+        Ok(match self.dialect {
+            Dialect::Postgres => self.push("CAST(").bind(text).push(" AS JSONB)"),
+            Dialect::Sqlite => self.bind(text),
+        })
+    }
+
     /// Appends a placeholder bound to `v`.
     pub fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Self {
         self.values.push(v.into());

@@ -462,7 +462,7 @@ impl<'a> Store<'a> {
         buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") VALUES (");
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
         buf.bind(record.entity_id.clone()).push(", ");
-        push_json(&mut buf, &record.data)?;
+        buf.bind_json(&record.data)?;
         buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
         buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
         buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
@@ -527,7 +527,7 @@ impl<'a> Store<'a> {
         check_visible(row, &new)?;
         let mut buf = SqlBuf::new(d);
         buf.push("UPDATE records SET data = ");
-        push_json(&mut buf, &new.data)?;
+        buf.bind_json(&new.data)?;
         buf.push(", owner_id = ").bind(new.owner_id.clone());
         buf.push(", updated_at = ").bind_ts(new.updated_at);
         buf.push(", version = version + 1 WHERE tenant_id = ").bind(self.tenant_id.to_owned());
@@ -751,18 +751,9 @@ pub async fn write_outbox(
     let mut buf = SqlBuf::new(d);
     buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at) VALUES (");
     buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
-    push_json(&mut buf, payload)?;
+    buf.bind_json(payload)?;
     buf.push(", ").bind_ts(super::time::now()).push(")");
     txn.execute_raw(buf.into_statement()).await?;
-    Ok(())
-}
-
-fn push_json(buf: &mut SqlBuf, v: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string(v)?;
-    match buf.dialect {
-        Dialect::Postgres => buf.push("CAST(").bind(text).push(" AS JSONB)"),
-        Dialect::Sqlite => buf.bind(text),
-    };
     Ok(())
 }
 

@@ -73,15 +73,6 @@ fn json_col(r: &QueryResult, d: Dialect, col: &str) -> Result<Value> {
     })
 }
 
-fn push_json(buf: &mut SqlBuf, v: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string(v)?;
-    match buf.dialect {
-        Dialect::Postgres => buf.push("CAST(").bind(text).push(" AS JSONB)"),
-        Dialect::Sqlite => buf.bind(text),
-    };
-    Ok(())
-}
-
 const COLUMNS: &str = "id, tenant_id, url, description, events, secrets, active, created_at";
 
 fn from_row(r: &QueryResult, d: Dialect) -> Result<Webhook> {
@@ -141,9 +132,9 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Webhook, insert: 
             .push(", ")
             .bind(w.description.clone())
             .push(", ");
-        push_json(&mut buf, &w.events)?;
+        buf.bind_json(&w.events)?;
         buf.push(", ");
-        push_json(&mut buf, &w.secrets)?;
+        buf.bind_json(&w.secrets)?;
         buf.push(", ").bind(w.active).push(", ").bind_ts(w.created_at).push(")");
     } else {
         buf.push("UPDATE webhooks SET url = ")
@@ -151,9 +142,9 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Webhook, insert: 
             .push(", description = ")
             .bind(w.description.clone());
         buf.push(", events = ");
-        push_json(&mut buf, &w.events)?;
+        buf.bind_json(&w.events)?;
         buf.push(", secrets = ");
-        push_json(&mut buf, &w.secrets)?;
+        buf.bind_json(&w.secrets)?;
         buf.push(", active = ").bind(w.active).push(" WHERE tenant_id = ").bind(w.tenant_id.clone());
         buf.push(" AND id = ").bind(w.id.clone());
     }
@@ -218,7 +209,7 @@ pub async fn enqueue(
     buf.push("INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_key, event_type, payload, status, created_at) VALUES (");
     buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
     buf.bind(event_key.to_owned()).push(", ").bind(event_type.to_owned()).push(", ");
-    push_json(&mut buf, payload)?;
+    buf.bind_json(payload)?;
     buf.push(", 'pending', ")
         .bind_ts(super::time::now())
         .push(") ON CONFLICT (webhook_id, event_key) DO NOTHING");

@@ -418,15 +418,6 @@ fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
     })
 }
 
-fn push_json(buf: &mut SqlBuf, v: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string(v)?;
-    match buf.dialect {
-        Dialect::Postgres => buf.push("CAST(").bind(text).push(" AS JSONB)"),
-        Dialect::Sqlite => buf.bind(text),
-    };
-    Ok(())
-}
-
 /// The tenant's workflows (optionally only active ones of one entity), oldest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -479,7 +470,7 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert:
             .push(", ")
             .bind(w.entity_id.clone())
             .push(", ");
-        push_json(&mut buf, &w.definition)?;
+        buf.bind_json(&w.definition)?;
         buf.push(", ").bind_ts(w.created_at).push(", ").bind_ts(w.updated_at).push(")");
     } else {
         buf.push("UPDATE workflows SET name = ")
@@ -491,7 +482,7 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert:
             .push(", entity_id = ")
             .bind(w.entity_id.clone())
             .push(", definition = ");
-        push_json(&mut buf, &w.definition)?;
+        buf.bind_json(&w.definition)?;
         buf.push(", updated_at = ")
             .bind_ts(w.updated_at)
             .push(" WHERE tenant_id = ")
