@@ -1,0 +1,365 @@
+//! Writes of the record store: create, update, soft-delete and restore. Each is one
+//! transaction that validates the input (values, references, uniqueness, owner), keeps within
+//! the caller's row rule, numbers new records, appends the audit entry and writes the change
+//! event to the outbox.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use serde_json::{Map, Value};
+
+use super::{
+    COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, TOPIC_RECORD_CHANGED, check_visible,
+    fetch_one, visible,
+};
+use crate::runtime::audit::{self, Actor};
+use crate::runtime::filter::{Filter, Op, Target};
+use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
+use crate::runtime::sql::{self, SqlBuf};
+use crate::runtime::time;
+use crate::runtime::value::{self, Mode};
+use crate::{Dialect, Error, FieldError, Result};
+
+impl<'a> Store<'a> {
+    /// Creates a record from GraphQL input (keyed by GraphQL field names).
+    pub async fn create(
+        &self,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
+        let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
+        let checked: Vec<&FieldDef> =
+            entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
+        errors.extend(self.check_references(&txn, meta, entity, &checked, &data, None).await?);
+        let owner_id = owner.or_else(|| actor.user_id.clone());
+        if let Some(o) = &owner_id {
+            errors.extend(self.check_owner(&txn, o).await?);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let (number, record_number) = match &entity.record_number_prefix {
+            Some(prefix) => {
+                let n = self.next_number(&txn, &entity.id).await?;
+                (Some(n), Some(format!("{prefix}-{n:06}")))
+            }
+            None => (None, None),
+        };
+        let now = time::now();
+        let record = Record {
+            id: uuid::Uuid::new_v4().to_string(),
+            entity_id: entity.id.clone(),
+            data,
+            owner_id,
+            created_by: actor.user_id.clone(),
+            number,
+            record_number,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+        };
+        let mut buf = SqlBuf::new(self.d());
+        buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") VALUES (");
+        buf.bind(self.tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
+        buf.bind(record.entity_id.clone()).push(", ");
+        buf.bind_json(&record.data)?;
+        buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
+        buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
+        buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
+        check_visible(row, &record)?;
+        txn.execute_raw(buf.into_statement()).await?;
+        let changed: Vec<String> = entity
+            .fields
+            .iter()
+            .filter(|f| record.data.contains_key(&f.key))
+            .map(|f| f.graphql_name.clone())
+            .collect();
+        let changes = audit::diff(&Map::new(), &record.data);
+        self.record_change(&txn, actor, entity, (ChangeKind::Created, &record, None), changed, changes)
+            .await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// Updates a live record; only fields present in `input` change (`null` clears).
+    pub async fn update(
+        &self,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        id: &str,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let d = self.d();
+        let old = fetch_one(&txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
+            .await?
+            .filter(|r| visible(row, r))
+            .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+        let (data, mut errors) = value::apply_input(&entity.fields, &old.data, input, Mode::Update);
+        let changed: Vec<&FieldDef> = entity
+            .fields
+            .iter()
+            .filter(|f| data.get(&f.key) != old.data.get(&f.key))
+            .filter(|f| !errors.iter().any(|e| e.field == f.graphql_name))
+            .collect();
+        errors.extend(self.check_references(&txn, meta, entity, &changed, &data, Some(id)).await?);
+        if let Some(o) = &owner {
+            errors.extend(self.check_owner(&txn, o).await?);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let mut new = old.clone();
+        new.data = data;
+        if owner.is_some() {
+            new.owner_id = owner;
+        }
+        let changed_fields = new.changed_fields(&old, entity);
+        if changed_fields.is_empty() {
+            txn.commit().await?;
+            return Ok(old);
+        }
+        new.updated_at = time::now();
+        new.version += 1;
+        check_visible(row, &new)?;
+        let mut buf = SqlBuf::new(d);
+        buf.push("UPDATE records SET data = ");
+        buf.bind_json(&new.data)?;
+        buf.push(", owner_id = ").bind(new.owner_id.clone());
+        buf.push(", updated_at = ").bind_ts(new.updated_at);
+        buf.push(", version = version + 1 WHERE tenant_id = ").bind(self.tenant_id.to_owned());
+        buf.push(" AND id = ").bind(id.to_owned());
+        txn.execute_raw(buf.into_statement()).await?;
+        let mut changes = audit::diff(&old.data, &new.data);
+        if old.owner_id != new.owner_id
+            && let Value::Object(m) = &mut changes
+        {
+            m.insert("$owner".into(), serde_json::json!({ "old": old.owner_id, "new": new.owner_id }));
+        }
+        self.record_change(
+            &txn,
+            actor,
+            entity,
+            (ChangeKind::Updated, &new, Some(&old.data)),
+            changed_fields,
+            changes,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(new)
+    }
+
+    /// Soft-deletes (`deleted = true`) or restores a record.
+    pub async fn set_deleted(
+        &self,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        id: &str,
+        deleted: bool,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
+        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let d = self.d();
+        let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+        let mut rec = fetch_one(&txn, d, self.tenant_id, &entity.id, id, want, true)
+            .await?
+            .filter(|r| visible(row, r))
+            .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+        if !deleted {
+            // A restored record must not duplicate a unique value taken meanwhile.
+            let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
+            let errors = self.check_references(&txn, meta, entity, &unique, &rec.data, Some(id)).await?;
+            if !errors.is_empty() {
+                return Err(Error::Validation(errors));
+            }
+        }
+        let now = time::now();
+        rec.deleted_at = deleted.then_some(now);
+        rec.updated_at = now;
+        rec.version += 1;
+        let mut buf = SqlBuf::new(d);
+        buf.push("UPDATE records SET deleted_at = ");
+        if deleted {
+            buf.bind_ts(now);
+        } else {
+            buf.push("NULL");
+        }
+        buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
+        buf.push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned());
+        buf.push(" AND id = ").bind(id.to_owned());
+        txn.execute_raw(buf.into_statement()).await?;
+        let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
+        self.record_change(&txn, actor, entity, (kind, &rec, None), Vec::new(), Value::Object(Map::new()))
+            .await?;
+        txn.commit().await?;
+        Ok(rec)
+    }
+
+    /// Relation targets exist (same tenant, right entity, live); unique values are free.
+    async fn check_references(
+        &self,
+        txn: &DatabaseTransaction,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        fields: &[&FieldDef],
+        data: &Map<String, Value>,
+        self_id: Option<&str>,
+    ) -> Result<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let d = self.d();
+        let relation_ids: Vec<String> = fields
+            .iter()
+            .filter(|f| f.ty == FieldType::Relation)
+            .filter_map(|f| data.get(&f.key).and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let found: HashMap<String, String> = if relation_ids.is_empty() {
+            HashMap::new()
+        } else {
+            let mut buf = SqlBuf::new(d);
+            buf.push("SELECT id, entity_id FROM records WHERE tenant_id = ");
+            buf.bind(self.tenant_id.to_owned()).push(" AND deleted_at IS NULL AND id IN (");
+            for (i, id) in relation_ids.iter().enumerate() {
+                if i > 0 {
+                    buf.push(", ");
+                }
+                buf.bind(id.clone());
+            }
+            buf.push(")");
+            let rows = txn.query_all_raw(buf.into_statement()).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "entity_id")?)))
+                .collect::<Result<_>>()?
+        };
+        for f in fields {
+            let Some(v) = data.get(&f.key) else { continue };
+            if f.ty == FieldType::Relation {
+                let target = f.related_entity_id.as_deref().unwrap_or_default();
+                let ok = v.as_str().and_then(|id| found.get(id)).is_some_and(|e| e == target);
+                if !ok {
+                    let label = meta
+                        .entity_by_id(target)
+                        .map(|e| e.label_singular.clone())
+                        .unwrap_or_else(|| "record".into());
+                    errors.push(FieldError::new(&f.graphql_name, format!("no {label} with this id")));
+                    continue;
+                }
+            }
+            let one_to_one = f.relation_kind == Some(RelationKind::OneToOne);
+            if (f.unique || one_to_one) && self.value_taken(txn, entity, f, v, self_id).await? {
+                errors.push(FieldError::new(&f.graphql_name, "is already used by another record"));
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn value_taken(
+        &self,
+        txn: &DatabaseTransaction,
+        entity: &EntityDef,
+        f: &FieldDef,
+        v: &Value,
+        self_id: Option<&str>,
+    ) -> Result<bool> {
+        let d = self.d();
+        if d == Dialect::Postgres {
+            // Serialises concurrent writers of the same value: READ COMMITTED alone would let
+            // two transactions both see "free" and both insert.
+            let mut lock = SqlBuf::new(d);
+            let key = format!("{}:{}:{}:{}", self.tenant_id, entity.id, f.key, v);
+            lock.push("SELECT pg_advisory_xact_lock(hashtextextended(").bind(key).push(", 0))");
+            txn.execute_raw(lock.into_statement()).await?;
+        }
+        let mut buf = SqlBuf::new(d);
+        buf.push("SELECT 1 AS x FROM records WHERE ");
+        self.push_scope(&mut buf, &entity.id)?;
+        buf.push(" AND ");
+        sql::compile(&mut buf, &Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone())))?;
+        if let Some(id) = self_id {
+            buf.push(" AND id <> ").bind(id.to_owned());
+        }
+        buf.push(" LIMIT 1");
+        Ok(txn.query_one_raw(buf.into_statement()).await?.is_some())
+    }
+
+    async fn check_owner(&self, txn: &DatabaseTransaction, owner: &str) -> Result<Vec<FieldError>> {
+        let mut buf = SqlBuf::new(self.d());
+        buf.push("SELECT id FROM users WHERE tenant_id = ").bind(self.tenant_id.to_owned());
+        buf.push(" AND id = ").bind(owner.to_owned());
+        let found = txn.query_one_raw(buf.into_statement()).await?.is_some();
+        Ok(if found { Vec::new() } else { vec![FieldError::new("owner", "no user with this id")] })
+    }
+
+    /// Allocates the next record number of an entity inside the write's transaction.
+    async fn next_number(&self, txn: &DatabaseTransaction, entity_id: &str) -> Result<i64> {
+        let mut buf = SqlBuf::new(self.d());
+        buf.push("INSERT INTO record_counters (tenant_id, entity_id, value) VALUES (");
+        buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity_id.to_owned());
+        buf.push(", 1) ON CONFLICT (tenant_id, entity_id) DO UPDATE SET value = record_counters.value + 1 RETURNING value");
+        let row = txn
+            .query_one_raw(buf.into_statement())
+            .await?
+            .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
+        Ok(row.try_get("", "value")?)
+    }
+
+    /// Records a committed-to-be change in its own transaction: the change event (outbox) and
+    /// the audit entry (`changes`: old/new values of changed fields).
+    async fn record_change(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        entity: &EntityDef,
+        (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
+        changed_fields: Vec<String>,
+        changes: Value,
+    ) -> Result<()> {
+        let event = ChangeEvent {
+            tenant_id: self.tenant_id.to_owned(),
+            entity_id: entity.id.clone(),
+            kind,
+            record: record.clone(),
+            changed_fields,
+            previous: previous.cloned(),
+            depth: actor.depth,
+        };
+        write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?)
+            .await?;
+        let action = match kind {
+            ChangeKind::Created => "record.create",
+            ChangeKind::Updated => "record.update",
+            ChangeKind::Deleted => "record.delete",
+            ChangeKind::Restored => "record.restore",
+        };
+        let entry =
+            audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
+        audit::append(txn, self.d(), self.tenant_id, actor, &entry).await
+    }
+}
+
+/// Appends an outbox row inside `txn`.
+pub async fn write_outbox(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    topic: &str,
+    payload: &Value,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at) VALUES (");
+    buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
+    buf.bind_json(payload)?;
+    buf.push(", ").bind_ts(time::now()).push(")");
+    txn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
