@@ -13,16 +13,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::models::tenant;
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::schedule::CronSchedule;
 use entity::runtime::sql::{Direction, SortKey};
 use entity::runtime::store::{ListArgs, Store};
 use entity::runtime::time;
-use entity::runtime::workflows::{self as wf, Trigger, Workflow};
+use entity::runtime::workflows::{self as wf, Trigger};
 use entity::{Db, Error, Result};
-use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 /// Records read per page.
@@ -54,12 +52,13 @@ impl TimeScanner {
     /// Scans every time-triggered workflow up to now.
     pub async fn pass(&self) -> Result<()> {
         let now = time::now();
-        for (w, scanned) in wf::time_triggered(&self.system.conn, self.system.dialect).await? {
+        for t in wf::time_triggered(&self.system.conn, self.system.dialect).await? {
+            let w = &t.workflow;
             // Never before the last edit or activation: turning a workflow on does not replay
             // what passed while it was off.
-            let from = scanned.map_or(w.updated_at, |s| s.max(w.updated_at));
+            let from = t.scanned_through.map_or(w.updated_at, |s| s.max(w.updated_at));
             if from < now
-                && let Err(e) = self.scan(&w, from, now).await
+                && let Err(e) = self.scan(&t, from, now).await
             {
                 tracing::warn!(workflow = %w.id, error = %e, "time-trigger scan of a workflow failed");
             }
@@ -67,29 +66,30 @@ impl TimeScanner {
         Ok(())
     }
 
-    /// Queues the runs `w` owes for `(from, to]` and records the scan.
-    async fn scan(&self, w: &Workflow, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<()> {
-        let meta = TenantMeta::load_for(&self.db, &w.tenant_id).await?;
-        let Some(entity) = meta.entity_by_id(&w.entity_id) else { return Ok(()) };
-        let due = match &w.definition.trigger {
+    /// Queues the runs a workflow owes for `(from, to]` and records the scan.
+    async fn scan(&self, t: &wf::TimeTriggered, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<()> {
+        let w = &t.workflow;
+        // A schedule without a tick in the interval needs no metadata, records or write: the
+        // next pass looks at a longer interval from the same start.
+        let fired = match &w.definition.trigger {
             Trigger::Schedule { cron, time_zone, .. } => {
-                let zone = match time_zone {
-                    Some(z) => z.clone(),
-                    None => tenant::Entity::find_by_id(w.tenant_id.clone())
-                        .one(&self.system.conn)
-                        .await?
-                        .map_or_else(|| "UTC".to_owned(), |t| t.time_zone),
-                };
-                let schedule = CronSchedule::parse(cron, &zone).map_err(Error::BadRequest)?;
+                let zone = time_zone.as_deref().unwrap_or(&t.tenant_time_zone);
+                let schedule = CronSchedule::parse(cron, zone).map_err(Error::BadRequest)?;
                 match schedule.latest_in(from, to) {
-                    Some(fired) => {
-                        let key = |id: &str, _: &Value| format!("schedule:{}:{id}", fired.timestamp());
-                        self.matching(&w.tenant_id, entity, w.definition.condition.clone(), None, key).await?
-                    }
-                    None => Vec::new(),
+                    Some(fired) => Some(fired),
+                    None => return Ok(()),
                 }
             }
-            Trigger::RelativeDate { field, offset_minutes, .. } => {
+            _ => None,
+        };
+        let meta = TenantMeta::load_for(&self.db, &w.tenant_id).await?;
+        let Some(entity) = meta.entity_by_id(&w.entity_id) else { return Ok(()) };
+        let due = match (&w.definition.trigger, fired) {
+            (Trigger::Schedule { .. }, Some(fired)) => {
+                let key = |id: &str, _: &Value| format!("schedule:{}:{id}", fired.timestamp());
+                self.matching(&w.tenant_id, entity, w.definition.condition.clone(), None, key).await?
+            }
+            (Trigger::RelativeDate { field, offset_minutes, .. }, _) => {
                 let Some(def) = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field)) else {
                     return Ok(());
                 };

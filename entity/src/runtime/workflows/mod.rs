@@ -497,25 +497,33 @@ pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id
     sql::delete_tenant_row(conn, d, "workflows", tenant_id, id).await
 }
 
-/// Active workflows with a time-based trigger (schedule or relative date), of every tenant,
-/// each with the moment it has been scanned up to (`None`: not yet). Read on the system
-/// connection.
-pub async fn time_triggered(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-) -> Result<Vec<(Workflow, Option<DateTime<Utc>>)>> {
+/// An active workflow with a time-based trigger, as the scanner needs it.
+#[derive(Debug, Clone)]
+pub struct TimeTriggered {
+    pub workflow: Workflow,
+    /// How far it has been scanned (`None`: not yet).
+    pub scanned_through: Option<DateTime<Utc>>,
+    /// The tenant's IANA time zone (schedules without their own zone use it).
+    pub tenant_time_zone: String,
+}
+
+/// Active workflows with a time-based trigger (schedule or relative date), of every tenant, in
+/// one query. Read on the system connection.
+pub async fn time_triggered(conn: &impl ConnectionTrait, d: Dialect) -> Result<Vec<TimeTriggered>> {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ")
-        .push(WORKFLOW_COLUMNS)
-        .push(", scanned_through FROM workflows WHERE active = ")
-        .bind(true);
-    buf.push(" ORDER BY tenant_id, id");
+    buf.push("SELECT ").push(WORKFLOW_COLUMNS).push(", scanned_through, ");
+    buf.push("(SELECT time_zone FROM tenants WHERE tenants.id = workflows.tenant_id) AS tenant_time_zone");
+    buf.push(" FROM workflows WHERE active = ").bind(true).push(" ORDER BY tenant_id, id");
     let rows = conn.query_all_raw(buf.into_statement()).await?;
     let mut out = Vec::new();
     for r in &rows {
-        let w = workflow_from_row(r, d)?;
-        if matches!(w.definition.trigger, Trigger::RelativeDate { .. } | Trigger::Schedule { .. }) {
-            out.push((w, crate::runtime::time::column(r, d, "scanned_through")?));
+        let workflow = workflow_from_row(r, d)?;
+        if matches!(workflow.definition.trigger, Trigger::RelativeDate { .. } | Trigger::Schedule { .. }) {
+            out.push(TimeTriggered {
+                workflow,
+                scanned_through: crate::runtime::time::column(r, d, "scanned_through")?,
+                tenant_time_zone: r.try_get("", "tenant_time_zone")?,
+            });
         }
     }
     Ok(out)
