@@ -4,6 +4,8 @@
 //! - `relative_date`: one run per record whose DATE_TIME field plus the offset passed since the
 //!   last scan (and that matches the condition), keyed by the record and its date value.
 //!
+//! - approvals: a request pending past its stage's SLA is escalated (once).
+//!
 //! Runs are queued through the outbox in the same transaction that advances the workflow's
 //! `scanned_through`; a restart resumes from there, so a moment that passed while the process was
 //! down still fires, once (missed cron ticks collapse into the latest). Several scanners may
@@ -13,6 +15,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::runtime::approvals::{self, flow, flow::Scope};
+use entity::runtime::audit::Actor;
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::schedule::CronSchedule;
@@ -49,18 +53,55 @@ impl TimeScanner {
         }
     }
 
-    /// Scans every time-triggered workflow up to now.
+    /// Scans every time-triggered workflow and overdue approval up to now.
     pub async fn pass(&self) -> Result<()> {
-        let now = time::now();
-        for t in wf::time_triggered(&self.system.conn, self.system.dialect).await? {
+        self.pass_at(time::now(), None).await
+    }
+
+    /// One scan as if it were `now`, of every tenant or only `tenant`: the controllable clock
+    /// (tests move time forward by days without waiting; an operator can replay a window).
+    pub async fn pass_at(&self, now: DateTime<Utc>, tenant: Option<&str>) -> Result<()> {
+        let all = wf::time_triggered(&self.system.conn, self.system.dialect).await?;
+        for t in all.iter().filter(|t| tenant.is_none_or(|x| x == t.workflow.tenant_id)) {
             let w = &t.workflow;
             // Never before the last edit or activation: turning a workflow on does not replay
             // what passed while it was off.
             let from = t.scanned_through.map_or(w.updated_at, |s| s.max(w.updated_at));
             if from < now
-                && let Err(e) = self.scan(&t, from, now).await
+                && let Err(e) = self.scan(t, from, now).await
             {
                 tracing::warn!(workflow = %w.id, error = %e, "time-trigger scan of a workflow failed");
+            }
+        }
+        self.escalate(now, tenant).await
+    }
+
+    /// Escalates approval requests whose stage passed its SLA by `now`.
+    async fn escalate(&self, now: DateTime<Utc>, tenant: Option<&str>) -> Result<()> {
+        let d = self.db.dialect;
+        let actor = Actor::system();
+        for req in approvals::overdue(&self.system.conn, self.system.dialect, now, tenant).await? {
+            let meta = TenantMeta::load_for(&self.db, &req.tenant_id).await?;
+            let txn = self.db.begin_tenant(&req.tenant_id, false).await?;
+            let policy = approvals::policy(&txn, d, &req.tenant_id, &req.policy_id).await?;
+            txn.commit().await?;
+            let (Some(policy), Some(entity)) = (policy, meta.entity_by_id(&req.entity_id)) else { continue };
+            let Some(record) = Store::new(&self.db, &req.tenant_id).get(entity, &req.record_id, None).await?
+            else {
+                continue;
+            };
+            let scope = Scope {
+                db: &self.db,
+                tenant_id: &req.tenant_id,
+                meta: &meta,
+                entity,
+                policy: &policy,
+                actor: &actor,
+            };
+            match flow::escalate(&scope, &req, &record).await {
+                Ok(true) => tracing::info!(request = %req.id, "approval escalated after its SLA"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(request = %req.id, error = %e, "approval escalation failed"),
             }
         }
         Ok(())

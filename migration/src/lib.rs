@@ -14,6 +14,7 @@ mod m20261121_000006_emails;
 mod m20261121_000007_workflows;
 mod m20261121_000008_webhooks;
 mod m20261121_000009_date_triggers;
+mod m20261121_000010_approvals;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -29,6 +30,9 @@ pub fn rls_tables() -> Vec<&'static str> {
         "workflow_steps",
         "webhooks",
         "webhook_deliveries",
+        "approval_policies",
+        "approval_requests",
+        "approval_decisions",
     ]);
     t
 }
@@ -49,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_workflows::Migration),
             Box::new(m20261121_000008_webhooks::Migration),
             Box::new(m20261121_000009_date_triggers::Migration),
+            Box::new(m20261121_000010_approvals::Migration),
         ]
     }
 }

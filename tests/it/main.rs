@@ -8,8 +8,10 @@ mod fixtures;
 
 mod access;
 mod aggregates;
+mod approvals;
 mod audit;
 mod auth;
+mod clock;
 mod emails;
 mod entities;
 mod field_types;

@@ -84,14 +84,17 @@ pub fn build_tenant_schema(
             query = query.field(f);
         }
     }
-    for f in super::notifications::queries() {
+    for f in super::notifications::queries().into_iter().chain(super::approvals::queries()) {
         query = query.field(f);
     }
     let mut mutation = Object::new(t::MUTATION);
     for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(&access)) {
         mutation = mutation.field(f);
     }
-    for f in super::notifications::mutations(permissions.admin) {
+    for f in super::notifications::mutations(permissions.admin)
+        .into_iter()
+        .chain(super::approvals::user_mutations())
+    {
         mutation = mutation.field(f);
     }
     let mut subscription = Subscription::new(t::SUBSCRIPTION).field(super::notifications::subscription());
@@ -126,6 +129,7 @@ pub fn build_tenant_schema(
         admin_types.extend(super::webhooks::types());
     }
     admin_types.extend(super::notifications::types());
+    admin_types.extend(super::approvals::types(permissions.admin));
     for ty in
         platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
     {

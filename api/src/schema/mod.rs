@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod approvals;
 pub mod args;
 pub mod build;
 pub mod common;

@@ -381,6 +381,7 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         fields.extend(super::admin::mutations());
         fields.extend(super::workflows::mutations());
         fields.extend(super::webhooks::mutations());
+        fields.extend(super::approvals::admin_mutations());
     }
     fields
 }

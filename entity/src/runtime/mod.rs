@@ -3,6 +3,7 @@
 //! (`cursor`), the record store (`store`) and definition changes (`definitions`).
 
 pub mod aggregate;
+pub mod approvals;
 pub mod audit;
 pub mod cursor;
 pub mod definitions;

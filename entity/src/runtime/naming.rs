@@ -62,6 +62,14 @@ pub mod types {
     pub const WEBHOOK_INPUT: &str = "WebhookInput";
     pub const WEBHOOK_PAYLOAD: &str = "WebhookPayload";
     pub const WEBHOOK_DELIVERY: &str = "WebhookDelivery";
+    pub const APPROVAL_STATE: &str = "ApprovalState";
+    pub const APPROVAL_ACTION: &str = "ApprovalAction";
+    pub const APPROVAL_STAGE: &str = "ApprovalStage";
+    pub const APPROVAL_STAGE_INPUT: &str = "ApprovalStageInput";
+    pub const APPROVAL_POLICY: &str = "ApprovalPolicy";
+    pub const APPROVAL_POLICY_INPUT: &str = "ApprovalPolicyInput";
+    pub const APPROVAL_REQUEST: &str = "ApprovalRequest";
+    pub const APPROVAL_DECISION: &str = "ApprovalDecision";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] =
@@ -121,6 +129,14 @@ pub mod fields {
     pub const CREATE_WEBHOOK: &str = "createWebhook";
     pub const DELETE_WEBHOOK: &str = "deleteWebhook";
     pub const ROTATE_WEBHOOK_SECRET: &str = "rotateWebhookSecret";
+    pub const APPROVAL_POLICIES: &str = "approvalPolicies";
+    pub const APPROVAL_REQUESTS: &str = "approvalRequests";
+    pub const APPROVAL_REQUEST: &str = "approvalRequest";
+    pub const CREATE_APPROVAL_POLICY: &str = "createApprovalPolicy";
+    pub const UPDATE_APPROVAL_POLICY: &str = "updateApprovalPolicy";
+    pub const DELETE_APPROVAL_POLICY: &str = "deleteApprovalPolicy";
+    pub const SUBMIT_FOR_APPROVAL: &str = "submitForApproval";
+    pub const DECIDE_APPROVAL: &str = "decideApproval";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -369,6 +385,14 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         WEBHOOK_INPUT,
         WEBHOOK_PAYLOAD,
         WEBHOOK_DELIVERY,
+        APPROVAL_STATE,
+        APPROVAL_ACTION,
+        APPROVAL_STAGE,
+        APPROVAL_STAGE_INPUT,
+        APPROVAL_POLICY,
+        APPROVAL_POLICY_INPUT,
+        APPROVAL_REQUEST,
+        APPROVAL_DECISION,
     ]
     .into_iter()
     .collect();
@@ -430,6 +454,14 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CREATE_WEBHOOK,
         DELETE_WEBHOOK,
         ROTATE_WEBHOOK_SECRET,
+        APPROVAL_POLICIES,
+        APPROVAL_REQUESTS,
+        APPROVAL_REQUEST,
+        CREATE_APPROVAL_POLICY,
+        UPDATE_APPROVAL_POLICY,
+        DELETE_APPROVAL_POLICY,
+        SUBMIT_FOR_APPROVAL,
+        DECIDE_APPROVAL,
     ]
     .into_iter()
     .collect();

@@ -466,3 +466,11 @@ pub fn push_after(buf: &mut SqlBuf, keys: &[SortKey], values: &[Value]) -> Resul
     buf.push(")");
     Ok(())
 }
+
+/// Reads a JSON column: `jsonb` on PostgreSQL, text on SQLite.
+pub fn json_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<serde_json::Value> {
+    Ok(match d {
+        Dialect::Postgres => r.try_get("", col)?,
+        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
+    })
+}

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sql::{self, SqlBuf};
+use super::sql::{self, SqlBuf, json_col};
 use super::store::{ChangeEvent, ChangeKind};
 use crate::{Dialect, Error, Result};
 
@@ -63,13 +63,6 @@ pub fn payload(event_key: &str, event_type: &str, event: &ChangeEvent) -> Value 
         "tenantId": event.tenant_id,
         "occurredAt": super::time::format(&event.record.updated_at),
         "data": {"record": event.record, "changedFields": event.changed_fields},
-    })
-}
-
-fn json_col(r: &QueryResult, d: Dialect, col: &str) -> Result<Value> {
-    Ok(match d {
-        Dialect::Postgres => r.try_get("", col)?,
-        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
     })
 }
 

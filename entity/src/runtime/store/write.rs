@@ -98,10 +98,28 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let record = self.update_in(&txn, meta, entity, id, input, owner, caller).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// [`Store::update`] inside a transaction the caller commits (so a change of another
+    /// kind, such as an approval decision, and the record write are one transaction).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_in(
+        &self,
+        txn: &DatabaseTransaction,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        id: &str,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
         let d = self.d();
-        let old = fetch_one(&txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
+        let old = fetch_one(txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
@@ -112,9 +130,9 @@ impl<'a> Store<'a> {
             .filter(|f| data.get(&f.key) != old.data.get(&f.key))
             .filter(|f| !errors.iter().any(|e| e.field == f.graphql_name))
             .collect();
-        errors.extend(self.check_references(&txn, meta, entity, &changed, &data, Some(id)).await?);
+        errors.extend(self.check_references(txn, meta, entity, &changed, &data, Some(id)).await?);
         if let Some(o) = &owner {
-            errors.extend(self.check_owner(&txn, o).await?);
+            errors.extend(self.check_owner(txn, o).await?);
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -126,7 +144,6 @@ impl<'a> Store<'a> {
         }
         let changed_fields = new.changed_fields(&old, entity);
         if changed_fields.is_empty() {
-            txn.commit().await?;
             return Ok(old);
         }
         new.updated_at = time::now();
@@ -147,7 +164,7 @@ impl<'a> Store<'a> {
             m.insert("$owner".into(), serde_json::json!({ "old": old.owner_id, "new": new.owner_id }));
         }
         self.record_change(
-            &txn,
+            txn,
             actor,
             entity,
             (ChangeKind::Updated, &new, Some(&old.data)),
@@ -155,7 +172,6 @@ impl<'a> Store<'a> {
             changes,
         )
         .await?;
-        txn.commit().await?;
         Ok(new)
     }
 

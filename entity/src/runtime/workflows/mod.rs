@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf};
+use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -395,13 +395,6 @@ pub fn relation_target(entity: &EntityDef, name: &str) -> Option<(String, String
 
 const WORKFLOW_COLUMNS: &str =
     "id, tenant_id, name, description, active, entity_id, definition, created_at, updated_at";
-
-fn json_col(r: &QueryResult, d: Dialect, col: &str) -> Result<Value> {
-    Ok(match d {
-        Dialect::Postgres => r.try_get("", col)?,
-        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
-    })
-}
 
 fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
     let missing = || Error::Internal("workflow without time".into());

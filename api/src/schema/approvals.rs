@@ -1,0 +1,515 @@
+//! GraphQL for multi-stage approvals. Administrators define policies per entity
+//! (`approvalPolicies`, `createApprovalPolicy`, `updateApprovalPolicy`, `deleteApprovalPolicy`);
+//! any user who may update a record submits it (`submitForApproval`), and users holding a
+//! stage's approver role (or its escalation role after the SLA) decide (`decideApproval`).
+//! Requests are visible to those who can read their record (`approvalRequests`,
+//! `approvalRequest`), with their history.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+};
+use async_graphql::{Name, Value};
+use entity::FieldError;
+use entity::runtime::approvals::flow::{self, Scope};
+use entity::runtime::approvals::{
+    self as ap, Decision, DecisionEntry, Definition, Policy, Request, Stage, State,
+};
+use entity::runtime::audit;
+use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::policy::Action;
+use entity::runtime::store::{Record, Store};
+
+use super::args::{self, arg_json};
+use super::ctx;
+use super::values::{json, parent, s, sync_field, ts};
+use crate::error::ApiError;
+
+/// A policy with its entity's name.
+#[derive(Clone)]
+struct PolicyView {
+    policy: Arc<Policy>,
+    entity: String,
+}
+
+/// A request with its policy.
+#[derive(Clone)]
+struct RequestView {
+    request: Request,
+    policy: PolicyView,
+}
+
+fn enum_value(v: &str) -> Option<Value> {
+    Some(Value::Enum(Name::new(v)))
+}
+
+fn stage_number(i: Option<usize>) -> Option<Value> {
+    i.map(|i| Value::from(i as i64 + 1))
+}
+
+/// The types of approvals; the policy inputs only for administrators.
+pub fn types(admin: bool) -> Vec<Type> {
+    let id = || TypeRef::named_nn(TypeRef::ID);
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    let opt = || TypeRef::named(TypeRef::STRING);
+    let when = || TypeRef::named_nn(t::DATE_TIME);
+    let mut types: Vec<Type> = vec![
+        Enum::new(t::APPROVAL_STATE).items(State::ALL.map(State::as_str)).into(),
+        Enum::new(t::APPROVAL_ACTION).items(Decision::ALL.map(Decision::as_str)).into(),
+        Object::new(t::APPROVAL_STAGE)
+            .field(sync_field::<Stage>("name", string(), |x| s(&x.name)))
+            .field(sync_field::<Stage>("approverRole", string(), |x| s(&x.approver_role)))
+            .field(sync_field::<Stage>("slaHours", TypeRef::named(TypeRef::INT), |x| {
+                x.sla_hours.map(Value::from)
+            }))
+            .field(sync_field::<Stage>("condition", TypeRef::named(t::JSON), |x| {
+                x.condition.as_ref().and_then(json)
+            }))
+            .field(sync_field::<Stage>("actions", TypeRef::named_nn_list_nn(t::APPROVAL_ACTION), |x| {
+                Some(Value::List(x.actions.iter().filter_map(|a| enum_value(a.as_str())).collect()))
+            }))
+            .field(sync_field::<Stage>("escalateToRole", opt(), |x| {
+                x.escalate_to_role.as_deref().and_then(s)
+            }))
+            .into(),
+        Object::new(t::APPROVAL_POLICY)
+            .field(sync_field::<PolicyView>("id", id(), |p| s(&p.policy.id)))
+            .field(sync_field::<PolicyView>("entity", string(), |p| s(&p.entity)))
+            .field(sync_field::<PolicyView>("name", string(), |p| s(&p.policy.name)))
+            .field(sync_field::<PolicyView>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |p| {
+                Some(Value::from(p.policy.active))
+            }))
+            .field(sync_field::<PolicyView>("stateField", opt(), |p| {
+                p.policy.definition.state_field.as_deref().and_then(s)
+            }))
+            .field(Field::new("stages", TypeRef::named_nn_list_nn(t::APPROVAL_STAGE), |c| {
+                FieldFuture::new(async move {
+                    let p = parent::<PolicyView>(&c)?;
+                    Ok(Some(FieldValue::list(
+                        p.policy.definition.stages.iter().cloned().map(FieldValue::owned_any),
+                    )))
+                })
+            }))
+            .field(sync_field::<PolicyView>("createdAt", when(), |p| ts(&p.policy.created_at)))
+            .field(sync_field::<PolicyView>("updatedAt", when(), |p| ts(&p.policy.updated_at)))
+            .into(),
+        Object::new(t::APPROVAL_REQUEST)
+            .field(sync_field::<RequestView>("id", id(), |r| s(&r.request.id)))
+            .field(Field::new("policy", TypeRef::named_nn(t::APPROVAL_POLICY), |c| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(parent::<RequestView>(&c)?.policy.clone())))
+                })
+            }))
+            .field(sync_field::<RequestView>("entity", string(), |r| s(&r.policy.entity)))
+            .field(sync_field::<RequestView>("recordId", id(), |r| s(&r.request.record_id)))
+            .field(sync_field::<RequestView>("state", TypeRef::named_nn(t::APPROVAL_STATE), |r| {
+                enum_value(r.request.state.as_str())
+            }))
+            .field(sync_field::<RequestView>("stage", TypeRef::named(TypeRef::INT), |r| {
+                stage_number(r.request.stage)
+            }))
+            .field(sync_field::<RequestView>("stageName", opt(), |r| {
+                r.request
+                    .stage
+                    .and_then(|i| r.policy.policy.definition.stages.get(i))
+                    .and_then(|x| s(&x.name))
+            }))
+            .field(sync_field::<RequestView>(
+                "approverRoles",
+                TypeRef::named_nn_list_nn(TypeRef::STRING),
+                |r| {
+                    Some(Value::List(
+                        flow::deciders(&r.policy.policy, &r.request).into_iter().map(Value::from).collect(),
+                    ))
+                },
+            ))
+            .field(sync_field::<RequestView>("stageDueAt", TypeRef::named(t::DATE_TIME), |r| {
+                r.request.stage_due_at.as_ref().and_then(ts)
+            }))
+            .field(sync_field::<RequestView>("escalated", TypeRef::named_nn(TypeRef::BOOLEAN), |r| {
+                Some(Value::from(r.request.escalated))
+            }))
+            .field(sync_field::<RequestView>("requestedBy", TypeRef::named(TypeRef::ID), |r| {
+                r.request.requested_by.as_deref().and_then(s)
+            }))
+            .field(sync_field::<RequestView>("createdAt", when(), |r| ts(&r.request.created_at)))
+            .field(sync_field::<RequestView>("updatedAt", when(), |r| ts(&r.request.updated_at)))
+            .field(
+                Field::new("history", TypeRef::named_nn_list_nn(t::APPROVAL_DECISION), |c| {
+                    FieldFuture::new(async move {
+                        let r = parent::<RequestView>(&c)?;
+                        let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                        let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                        let list = ap::decisions(&txn, state.db.dialect, &p.tenant_id, &r.request.id)
+                            .await
+                            .map_err(ApiError::from)?;
+                        txn.commit().await.map_err(ApiError::from)?;
+                        Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+                    })
+                })
+                .description("Every transition, oldest first: SUBMIT, APPROVE, REJECT, SEND_BACK, ESCALATE."),
+            )
+            .into(),
+        Object::new(t::APPROVAL_DECISION)
+            .field(sync_field::<DecisionEntry>("action", string(), |x| s(&x.action)))
+            .field(sync_field::<DecisionEntry>("stage", TypeRef::named(TypeRef::INT), |x| {
+                stage_number(x.stage)
+            }))
+            .field(sync_field::<DecisionEntry>("fromState", TypeRef::named_nn(t::APPROVAL_STATE), |x| {
+                enum_value(&x.from_state)
+            }))
+            .field(sync_field::<DecisionEntry>("toState", TypeRef::named_nn(t::APPROVAL_STATE), |x| {
+                enum_value(&x.to_state)
+            }))
+            .field(sync_field::<DecisionEntry>("comment", opt(), |x| x.comment.as_deref().and_then(s)))
+            .field(sync_field::<DecisionEntry>("decidedBy", TypeRef::named(TypeRef::ID), |x| {
+                x.decided_by.as_deref().and_then(s)
+            }))
+            .field(sync_field::<DecisionEntry>("decidedAt", when(), |x| ts(&x.decided_at)))
+            .into(),
+    ];
+    if admin {
+        types.extend([
+            InputObject::new(t::APPROVAL_STAGE_INPUT)
+                .field(InputValue::new("name", string()))
+                .field(InputValue::new("approverRole", string()))
+                .field(InputValue::new("slaHours", TypeRef::named(TypeRef::INT)))
+                .field(InputValue::new("condition", TypeRef::named(t::JSON)))
+                .field(InputValue::new("actions", TypeRef::named_nn_list(t::APPROVAL_ACTION)))
+                .field(InputValue::new("escalateToRole", opt()))
+                .into(),
+            InputObject::new(t::APPROVAL_POLICY_INPUT)
+                .field(InputValue::new("entity", string()))
+                .field(InputValue::new("name", string()))
+                .field(InputValue::new("active", TypeRef::named(TypeRef::BOOLEAN)))
+                .field(InputValue::new("stateField", opt()))
+                .field(InputValue::new("stages", TypeRef::named_nn_list_nn(t::APPROVAL_STAGE_INPUT)))
+                .into(),
+        ]);
+    }
+    types
+}
+
+fn internal(e: async_graphql::Error) -> ApiError {
+    ApiError::Internal(e.message)
+}
+
+fn opt_arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<String>> {
+    c.args.get(name).filter(|v| !v.is_null()).map(|v| v.string().map(str::to_owned)).transpose()
+}
+
+fn view(meta: &TenantMeta, policy: Policy) -> PolicyView {
+    let entity = meta.entity_by_id(&policy.entity_id).map(|e| e.name_singular.clone()).unwrap_or_default();
+    PolicyView { policy: Arc::new(policy), entity }
+}
+
+/// The record of a request if the caller may read it (else the request is invisible to them).
+async fn readable_record(
+    c: &ResolverContext<'_>,
+    meta: &TenantMeta,
+    entity_id: &str,
+    record_id: &str,
+) -> Result<Option<(Arc<EntityDef>, Record)>, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let Some(entity) = meta.entity_by_id(entity_id).cloned() else { return Ok(None) };
+    if !p.permissions.can(&entity, Action::Read) {
+        return Ok(None);
+    }
+    let row = ctx::row_filter(c, &entity).map_err(internal)?;
+    let record = Store::new(&state.db, &p.tenant_id).get(&entity, record_id, row.as_ref()).await?;
+    Ok(record.map(|r| (entity, r)))
+}
+
+/// Requests matching the arguments that the caller can see.
+async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let d = state.db.dialect;
+    let filter = ap::RequestFilter {
+        state: opt_arg(c, "state").map_err(internal)?.as_deref().and_then(State::parse),
+        record_id: opt_arg(c, "recordId").map_err(internal)?,
+        policy_id: opt_arg(c, "policyId").map_err(internal)?,
+        assigned_roles: c
+            .args
+            .get("assignedToMe")
+            .and_then(|v| v.boolean().ok())
+            .filter(|b| *b)
+            .map(|_| vec![p.role.clone()]),
+    };
+    let first = args::log_page_size(c, state.config.max_page_size).map_err(internal)?;
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let requests = ap::requests(&txn, d, &p.tenant_id, &filter, first).await?;
+    let policies = ap::policies(&txn, d, &p.tenant_id, None).await?;
+    txn.commit().await?;
+    let policies: Vec<PolicyView> = policies.into_iter().map(|x| view(&meta, x)).collect();
+    let mut out = Vec::new();
+    for r in requests {
+        let Some(policy) = policies.iter().find(|x| x.policy.id == r.policy_id).cloned() else { continue };
+        if p.permissions.admin || readable_record(c, &meta, &r.entity_id, &r.record_id).await?.is_some() {
+            out.push(RequestView { request: r, policy });
+        }
+    }
+    Ok(out)
+}
+
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::APPROVAL_POLICIES, TypeRef::named_nn_list_nn(t::APPROVAL_POLICY), |c| {
+            FieldFuture::new(async move {
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(ApiError::from)?;
+                let entity = match opt_arg(&c, "entity")? {
+                    Some(name) => Some(
+                        meta.entity_by_name(&name)
+                            .ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?
+                            .id
+                            .clone(),
+                    ),
+                    None => None,
+                };
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let list = ap::policies(&txn, state.db.dialect, &p.tenant_id, entity.as_deref())
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(list.into_iter().map(|x| FieldValue::owned_any(view(&meta, x))))))
+            })
+        })
+        .argument(InputValue::new("entity", TypeRef::named(TypeRef::STRING)))
+        .description("Approval policies, optionally of one entity (by its singular name)."),
+        Field::new(f::APPROVAL_REQUESTS, TypeRef::named_nn_list_nn(t::APPROVAL_REQUEST), |c| {
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::list(list_requests(&c).await?.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new("state", TypeRef::named(t::APPROVAL_STATE)))
+        .argument(InputValue::new("recordId", TypeRef::named(TypeRef::ID)))
+        .argument(InputValue::new("policyId", TypeRef::named(TypeRef::ID)))
+        .argument(InputValue::new("assignedToMe", TypeRef::named(TypeRef::BOOLEAN)))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .description("Approval requests on records you can read, newest first. `assignedToMe`: pending at a stage your role decides."),
+        Field::new(f::APPROVAL_REQUEST, TypeRef::named(t::APPROVAL_REQUEST), |c| {
+            FieldFuture::new(async move {
+                Ok(load_request(&c, &args::id(&c)?).await?.map(|(v, _, _, _)| FieldValue::owned_any(v)))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
+    ]
+}
+
+/// A request the caller can see, with its tenant metadata, entity and record.
+async fn load_request(
+    c: &ResolverContext<'_>,
+    id: &str,
+) -> Result<Option<(RequestView, TenantMeta, Arc<EntityDef>, Record)>, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let d = state.db.dialect;
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let request = ap::request(&txn, d, &p.tenant_id, id).await?;
+    let policy = match &request {
+        Some(r) => ap::policy(&txn, d, &p.tenant_id, &r.policy_id).await?,
+        None => None,
+    };
+    txn.commit().await?;
+    let (Some(request), Some(policy)) = (request, policy) else { return Ok(None) };
+    let Some((entity, record)) = readable_record(c, &meta, &request.entity_id, &request.record_id).await?
+    else {
+        return Ok(None);
+    };
+    let policy = view(&meta, policy);
+    Ok(Some((RequestView { request, policy }, meta, entity, record)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyInput {
+    entity: String,
+    name: String,
+    active: Option<bool>,
+    state_field: Option<String>,
+    stages: Vec<Stage>,
+}
+
+/// Creates (`id` None) or replaces a policy from the `input` argument.
+async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let input: PolicyInput =
+        serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
+            .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    if input.name.trim().is_empty() || input.name.chars().count() > 200 {
+        return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
+    }
+    let d = state.db.dialect;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
+    let entity = meta.entity_by_name(&input.entity).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new("entity", format!("no entity named `{}`", input.entity))])
+    })?;
+    let definition = Definition { stages: input.stages, state_field: input.state_field };
+    definition.validate(entity, &ap::role_names(&txn, d, &p.tenant_id).await?)?;
+    let existing = match &id {
+        Some(id) => Some(
+            ap::policy(&txn, d, &p.tenant_id, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("approval policy".into()))?,
+        ),
+        None => None,
+    };
+    let now = entity::runtime::time::now();
+    let policy = Policy {
+        id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        tenant_id: p.tenant_id.clone(),
+        entity_id: entity.id.clone(),
+        name: input.name.trim().to_owned(),
+        definition,
+        active: input.active.or(existing.as_ref().map(|x| x.active)).unwrap_or(true),
+        created_at: existing.as_ref().map_or(now, |x| x.created_at),
+        updated_at: now,
+    };
+    ap::save_policy(&txn, d, &policy, existing.is_none()).await?;
+    let action = if existing.is_none() { "approval_policy.create" } else { "approval_policy.update" };
+    let changes =
+        serde_json::json!({"name": policy.name, "active": policy.active, "definition": policy.definition});
+    let entry = audit::Entry { action, object_type: "approval_policy", object_id: Some(&policy.id), changes };
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    txn.commit().await?;
+    Ok(view(&meta, policy))
+}
+
+/// `submitForApproval(policyId, recordId)`: needs `update` on the entity and the record in view.
+async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let policy_id =
+        c.args.try_get("policyId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let record_id =
+        c.args.try_get("recordId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let policy = ap::policy(&txn, state.db.dialect, &p.tenant_id, &policy_id).await?;
+    txn.commit().await?;
+    let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;
+    let (entity, record) = readable_record(c, &meta, &policy.entity_id, &record_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("record".into()))?;
+    if !p.permissions.can(&entity, Action::Update) {
+        return Err(ApiError::Forbidden(format!("your role may not update {}", entity.label_plural)));
+    }
+    let actor = ctx::actor(c).map_err(internal)?;
+    let scope = Scope {
+        db: &state.db,
+        tenant_id: &p.tenant_id,
+        meta: &meta,
+        entity: &entity,
+        policy: &policy,
+        actor: &actor,
+    };
+    let request = flow::submit(&scope, &record).await?;
+    Ok(RequestView { request, policy: view(&meta, policy) })
+}
+
+/// `decideApproval(requestId, action, comment)`.
+async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let id = c.args.try_get("requestId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let action = c.args.try_get("action").and_then(|v| v.enum_name().map(str::to_owned)).map_err(internal)?;
+    let decision =
+        Decision::parse(&action).ok_or_else(|| ApiError::BadRequest(format!("unknown action {action}")))?;
+    let comment = opt_arg(c, "comment").map_err(internal)?;
+    let (v, meta, entity, record) =
+        load_request(c, &id).await?.ok_or_else(|| ApiError::NotFound("approval request".into()))?;
+    let actor = ctx::actor(c).map_err(internal)?;
+    let scope = Scope {
+        db: &state.db,
+        tenant_id: &p.tenant_id,
+        meta: &meta,
+        entity: &entity,
+        policy: &v.policy.policy,
+        actor: &actor,
+    };
+    let request = flow::decide(
+        &scope,
+        &v.request,
+        &record,
+        decision,
+        comment.as_deref(),
+        std::slice::from_ref(&p.role),
+    )
+    .await?;
+    Ok(RequestView { request, policy: v.policy })
+}
+
+/// Mutations every user has (the resolvers check roles and record access).
+pub fn user_mutations() -> Vec<Field> {
+    vec![
+        Field::new(f::SUBMIT_FOR_APPROVAL, TypeRef::named_nn(t::APPROVAL_REQUEST), |c| {
+            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(submit(&c).await?))) })
+        })
+        .argument(InputValue::new("policyId", TypeRef::named_nn(TypeRef::ID)))
+        .argument(InputValue::new("recordId", TypeRef::named_nn(TypeRef::ID)))
+        .description("Submits a record for approval (or resubmits one sent back)."),
+        Field::new(f::DECIDE_APPROVAL, TypeRef::named_nn(t::APPROVAL_REQUEST), |c| {
+            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(decide(&c).await?))) })
+        })
+        .argument(InputValue::new("requestId", TypeRef::named_nn(TypeRef::ID)))
+        .argument(InputValue::new("action", TypeRef::named_nn(t::APPROVAL_ACTION)))
+        .argument(InputValue::new("comment", TypeRef::named(TypeRef::STRING)))
+        .description(
+            "Approves, rejects or sends back the pending stage (REJECT and SEND_BACK need a comment).",
+        ),
+    ]
+}
+
+/// Policy administration.
+pub fn admin_mutations() -> Vec<Field> {
+    let input = || InputValue::new("input", TypeRef::named_nn(t::APPROVAL_POLICY_INPUT));
+    let id = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    vec![
+        Field::new(f::CREATE_APPROVAL_POLICY, TypeRef::named_nn(t::APPROVAL_POLICY), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(save(&c, None).await?)))
+            })
+        })
+        .argument(input()),
+        Field::new(f::UPDATE_APPROVAL_POLICY, TypeRef::named_nn(t::APPROVAL_POLICY), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let id = args::id(&c)?;
+                Ok(Some(FieldValue::owned_any(save(&c, Some(id)).await?)))
+            })
+        })
+        .argument(id())
+        .argument(input())
+        .description(
+            "Replaces a policy; pending requests continue under the new stages from their stage number.",
+        ),
+        Field::new(f::DELETE_APPROVAL_POLICY, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = args::id(&c)?;
+                let d = state.db.dialect;
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                if !ap::delete_policy(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
+                    return Err(ApiError::NotFound("approval policy".into()).into());
+                }
+                let entry = audit::Entry {
+                    action: "approval_policy.delete",
+                    object_type: "approval_policy",
+                    object_id: Some(&id),
+                    changes: serde_json::json!({}),
+                };
+                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(Value::from(true)))
+            })
+        })
+        .argument(id())
+        .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),
+    ]
+}

@@ -1,0 +1,144 @@
+//! The controllable clock: a time scanner (the one `serve` runs every `DATE_SCAN_MS`) driven
+//! at chosen instants for one tenant, so tests move time forward by hours or days without
+//! waiting. Runs it queues are executed by the shared server's workers as usual. Proves a
+//! relative-date trigger 24 hours before an appointment three days out, and an hourly schedule
+//! whose missed ticks collapse into one run.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// A time scanner of the test database, limited to one tenant.
+pub struct Clock {
+    scanner: jobs::timed::TimeScanner,
+    tenant_id: String,
+}
+
+impl Clock {
+    pub async fn of(t: &TestTenant) -> Clock {
+        let url = &database().url;
+        let system = entity::Db::connect(url).await.expect("connect the scanner (system)");
+        let db = if url.starts_with("postgres") {
+            entity::Db::connect_as(url, Some(migration::APP_ROLE)).await.expect("connect the scanner (app)")
+        } else {
+            system.clone()
+        };
+        let scanner = jobs::timed::TimeScanner::new(system, db, std::time::Duration::from_secs(1));
+        Clock { scanner, tenant_id: t.tenant_id.clone() }
+    }
+
+    /// Runs one scan as if it were `at`.
+    pub async fn scan_at(&self, at: DateTime<Utc>) {
+        self.scanner.pass_at(at, Some(&self.tenant_id)).await.expect("time scan");
+    }
+}
+
+const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status recordId } }";
+
+async fn runs(t: &TestTenant, workflow: &str) -> Vec<Value> {
+    t.data(RUNS, json!({"w": workflow})).await["workflowRuns"].as_array().cloned().unwrap_or_default()
+}
+
+/// The runs once `n` have succeeded (the server's worker executes them; up to 20 s).
+async fn succeeded(t: &TestTenant, workflow: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let runs = runs(t, workflow).await;
+        if runs.iter().filter(|r| r["status"] == "succeeded").count() >= n
+            || tokio::time::Instant::now() >= deadline
+        {
+            return runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn workflow(t: &TestTenant, definition: Value) -> String {
+    let data = t
+        .data(
+            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+            json!({"i": {"name": "timed", "definition": definition}}),
+        )
+        .await;
+    str_of(&data["createWorkflow"]["id"])
+}
+
+#[tokio::test]
+async fn a_reminder_fires_24_hours_before_an_appointment_three_days_out() {
+    let t = tenant().await;
+    t.define(entity(
+        "appointment",
+        "appointments",
+        vec![
+            field("title", "TEXT", json!({"required": true})),
+            field("starts_at", "DATETIME", json!({})),
+            field("reminder", "TEXT", json!({})),
+        ],
+        json!({}),
+    ))
+    .await;
+    let appointments = Names::new("appointment", "appointments");
+    let id = workflow(
+        &t,
+        json!({
+            "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
+            "actions": [{"type": "update_fields", "values": {"reminder": "tomorrow: {{record.title}}"}}]
+        }),
+    )
+    .await;
+    let now = Utc::now();
+    let stamp = |d: DateTime<Utc>| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let starts = now + Duration::days(3);
+    let appt = str_of(
+        &t.create(&appointments, json!({"title": "Check-up", "startsAt": stamp(starts)}), "").await["id"],
+    );
+    let clock = Clock::of(&t).await;
+    // A day later: still two days out.
+    clock.scan_at(now + Duration::days(1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(runs(&t, &id).await.is_empty());
+    // Just past the moment 24 hours before: it fires, once, however often the scanner looks.
+    clock.scan_at(starts - Duration::hours(24) + Duration::minutes(1)).await;
+    clock.scan_at(starts - Duration::hours(23)).await;
+    let done = succeeded(&t, &id, 1).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["recordId"], json!(appt));
+    assert_eq!(t.get(&appointments, &appt, "reminder").await["reminder"], json!("tomorrow: Check-up"));
+}
+
+#[tokio::test]
+async fn an_hourly_schedule_runs_once_per_tick_and_collapses_missed_ones() {
+    let t = tenant().await;
+    t.define(entity(
+        "task",
+        "tasks",
+        vec![field("title", "TEXT", json!({})), field("pings", "TEXT", json!({}))],
+        json!({}),
+    ))
+    .await;
+    let tasks = Names::new("task", "tasks");
+    let task = str_of(&t.create(&tasks, json!({"title": "Water plants"}), "").await["id"]);
+    let id = workflow(
+        &t,
+        json!({
+            "trigger": {"type": "schedule", "entity": "task", "cron": "0 * * * *", "timeZone": "Europe/Berlin"},
+            "actions": [{"type": "update_fields", "values": {"pings": "pinged {{record.title}}"}}]
+        }),
+    )
+    .await;
+    let clock = Clock::of(&t).await;
+    let now = Utc::now();
+    // Within the current hour no tick has passed (unless the hour turns right now).
+    let next_hour = (now + Duration::hours(1)).duration_trunc(Duration::hours(1)).expect("an hour");
+    clock.scan_at(next_hour - Duration::seconds(1)).await;
+    assert!(runs(&t, &id).await.is_empty());
+    clock.scan_at(next_hour + Duration::seconds(1)).await;
+    assert_eq!(succeeded(&t, &id, 1).await.len(), 1);
+    // Five hours pass unobserved: one run for the latest tick, not five.
+    clock.scan_at(next_hour + Duration::hours(5) + Duration::seconds(1)).await;
+    let done = succeeded(&t, &id, 2).await;
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert!(done.iter().all(|r| r["recordId"] == json!(task)));
+    assert_eq!(t.get(&tasks, &task, "pings").await["pings"], json!("pinged Water plants"));
+}
