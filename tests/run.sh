@@ -69,6 +69,8 @@ ensure_redis() {
 }
 
 run_suite() {
+    # The crash test runs the `alphery` binary as separate server and worker processes.
+    cargo build -p alphery-api --bin alphery
     cargo test -p alphery-tests --test it -- "$@"
 }
 

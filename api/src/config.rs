@@ -110,7 +110,12 @@ pub struct Config {
     #[arg(long, env = "RETRY_BASE_MS", default_value_t = 2000)]
     pub retry_base_ms: u64,
 
-    /// How often relative-date workflow triggers are scanned, milliseconds.
+    /// Milliseconds an email may stay claimed by a worker before it is taken back (the worker
+    /// died mid-delivery). Must exceed the SMTP timeout (30 s) in production.
+    #[arg(long, env = "EMAIL_LEASE_MS", default_value_t = 120_000)]
+    pub email_lease_ms: u64,
+
+    /// How often time-based triggers, SLA escalations and email leases are scanned, milliseconds.
     #[arg(long, env = "DATE_SCAN_MS", default_value_t = 1000)]
     pub date_scan_ms: u64,
 
@@ -155,6 +160,7 @@ impl Config {
             smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
             workers: true,
             email_max_attempts: 5,
+            email_lease_ms: 120_000,
             retry_base_ms: 200,
             date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],

@@ -86,7 +86,16 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(
     });
     tokio::spawn(jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200)).run());
     let scan = Duration::from_millis(config.date_scan_ms.max(50));
-    tokio::spawn(jobs::timed::TimeScanner::new(system_db.clone(), db.clone(), scan).run());
+    let lease = Duration::from_millis(config.email_lease_ms.max(100));
+    if lease <= jobs::mailer::SEND_TIMEOUT {
+        tracing::warn!(
+            ?lease,
+            "EMAIL_LEASE_MS is not above the SMTP timeout (30 s): a slow delivery may be sent twice"
+        );
+    }
+    tokio::spawn(
+        jobs::timed::TimeScanner::new(system_db.clone(), db.clone(), scan).with_email_lease(lease).run(),
+    );
     let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {
         if let Err(e) = jobs::worker::run(queue, ctx, &name).await {

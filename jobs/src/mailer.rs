@@ -17,6 +17,10 @@ pub enum Delivery {
 }
 
 /// The SMTP client.
+/// The longest one SMTP exchange may take; the email lease (`EMAIL_LEASE_MS`) must exceed it,
+/// so a claim is only taken back from a worker that is really gone.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct Mailer {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
@@ -30,6 +34,7 @@ impl Mailer {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| format!("SMTP_URL: {e}"))?
+                    .timeout(Some(SEND_TIMEOUT))
                     .build(),
             ),
             None => None,

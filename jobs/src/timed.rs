@@ -4,7 +4,10 @@
 //! - `relative_date`: one run per record whose DATE_TIME field plus the offset passed since the
 //!   last scan (and that matches the condition), keyed by the record and its date value.
 //!
-//! - approvals: a request pending past its stage's SLA is escalated (once).
+//! - approvals: a request pending past its stage's SLA is escalated (once);
+//! - emails: one claimed for delivery longer ago than the lease lost its worker (killed
+//!   mid-send) and is queued again — the lease exceeds the SMTP timeout, so a live worker is
+//!   never overtaken.
 //!
 //! Runs are queued through the outbox in the same transaction that advances the workflow's
 //! `scanned_through`; a restart resumes from there, so a moment that passed while the process was
@@ -17,6 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::runtime::approvals::{self, flow, flow::Scope};
 use entity::runtime::audit::Actor;
+use entity::runtime::emails;
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::schedule::CronSchedule;
@@ -37,11 +41,21 @@ pub struct TimeScanner {
     /// Tenant traffic: records and runs, under row-level security.
     db: Db,
     poll: Duration,
+    email_lease: Duration,
 }
+
+/// The default email lease: four SMTP timeouts.
+pub const DEFAULT_EMAIL_LEASE: Duration = Duration::from_secs(120);
 
 impl TimeScanner {
     pub fn new(system: Db, db: Db, poll: Duration) -> Self {
-        TimeScanner { system, db, poll }
+        TimeScanner { system, db, poll, email_lease: DEFAULT_EMAIL_LEASE }
+    }
+
+    /// How long an email may stay claimed (`sending`) before it counts as abandoned.
+    pub fn with_email_lease(mut self, lease: Duration) -> Self {
+        self.email_lease = lease;
+        self
     }
 
     pub async fn run(self) {
@@ -73,7 +87,23 @@ impl TimeScanner {
                 tracing::warn!(workflow = %w.id, error = %e, "time-trigger scan of a workflow failed");
             }
         }
-        self.escalate(now, tenant).await
+        self.escalate(now, tenant).await?;
+        self.recover_emails(now).await
+    }
+
+    /// Requeues emails whose worker died mid-delivery (claimed longer ago than the lease).
+    async fn recover_emails(&self, now: DateTime<Utc>) -> Result<()> {
+        let lease =
+            chrono::Duration::from_std(self.email_lease).map_err(|e| Error::Internal(e.to_string()))?;
+        let cutoff = now - lease;
+        for (tenant_id, id) in emails::stale_claims(&self.system.conn, self.system.dialect, cutoff).await? {
+            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            if emails::release_stale(&txn, self.db.dialect, &tenant_id, &id, cutoff).await? {
+                tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again");
+            }
+            txn.commit().await?;
+        }
+        Ok(())
     }
 
     /// Escalates approval requests whose stage passed its SLA by `now`.

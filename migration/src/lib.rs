@@ -15,6 +15,7 @@ mod m20261121_000007_workflows;
 mod m20261121_000008_webhooks;
 mod m20261121_000009_date_triggers;
 mod m20261121_000010_approvals;
+mod m20261121_000011_email_lease;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_webhooks::Migration),
             Box::new(m20261121_000009_date_triggers::Migration),
             Box::new(m20261121_000010_approvals::Migration),
+            Box::new(m20261121_000011_email_lease::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod clock;
+mod crash;
 mod emails;
 mod entities;
 mod field_types;

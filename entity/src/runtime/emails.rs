@@ -127,7 +127,8 @@ pub async fn list(
 /// caller that gets `true` may send it; a duplicate job gets `false` and does nothing.
 pub async fn claim(conn: &impl ConnectionTrait, d: Dialect, e: &Email) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = 'sending' WHERE tenant_id = ").bind(e.tenant_id.clone());
+    buf.push("UPDATE emails SET status = 'sending', claimed_at = ").bind_ts(super::time::now());
+    buf.push(" WHERE tenant_id = ").bind(e.tenant_id.clone());
     buf.push(" AND id = ").bind(e.id.clone()).push(" AND status IN ('queued', 'retrying')");
     Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
 }
@@ -159,6 +160,42 @@ pub async fn requeue(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id
     buf.push("UPDATE emails SET status = 'queued', last_error = NULL WHERE tenant_id = ")
         .bind(tenant_id.to_owned());
     buf.push(" AND id = ").bind(id.to_owned()).push(" AND status IN ('dead', 'held')");
+    let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
+    if changed {
+        write_outbox(txn, d, tenant_id, TOPIC_EMAIL_QUEUED, &serde_json::json!({ "emailId": id })).await?;
+    }
+    Ok(changed)
+}
+
+/// Emails claimed before `cutoff` and still `sending`, of every tenant: their worker died
+/// mid-delivery (a live one finishes or times out well within the lease). Read on the system
+/// connection.
+pub async fn stale_claims(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(String, String)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT tenant_id, id FROM emails WHERE status = 'sending' AND claimed_at < ").bind_ts(cutoff);
+    buf.push(" ORDER BY claimed_at LIMIT 500");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+}
+
+/// Puts a stale claim back in the queue (counted as a failed attempt), with the event that
+/// makes a worker deliver it; `false` when it moved meanwhile.
+pub async fn release_stale(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    id: &str,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE emails SET status = 'retrying', attempts = attempts + 1, last_error = ")
+        .bind("the worker stopped during delivery".to_owned());
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
+    buf.push(" AND status = 'sending' AND claimed_at < ").bind_ts(cutoff);
     let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
     if changed {
         write_outbox(txn, d, tenant_id, TOPIC_EMAIL_QUEUED, &serde_json::json!({ "emailId": id })).await?;

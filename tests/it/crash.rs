@@ -1,0 +1,179 @@
+//! A worker killed with SIGKILL in the middle of delivering an email: the server and the
+//! workers run as separate `alphery` processes on a database of their own (so the shared
+//! test server's in-process workers cannot take the job). The first worker's SMTP relay is a
+//! socket that accepts and never answers, so the worker is caught mid-delivery with the email
+//! claimed (`sending`); it is killed, a new worker with a real SMTP server starts, takes the
+//! abandoned claim back once its lease has passed, and the email arrives exactly once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// The `alphery` binary beside this test binary (`target/<profile>/alphery`).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let bin = dir.join("alphery");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p alphery-api --bin alphery`; tests/run.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// A database of this test alone: a new SQLite file, or a new PostgreSQL database.
+async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
+    let shared = &database().url;
+    if !shared.starts_with("postgres") {
+        return (format!("sqlite://{}?mode=rwc", dir.join("crash.db").display()), None);
+    }
+    let name = format!("alphery_crash_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let admin = sea_orm::Database::connect(shared.as_str()).await.expect("connect to PostgreSQL");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create the database");
+    let base = shared.rsplit_once('/').map(|(b, _)| b).expect("a database URL with a path");
+    (format!("{base}/{name}"), Some(name))
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(admin) = sea_orm::Database::connect(database().url.as_str()).await {
+        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+}
+
+/// Kills the process when dropped (a failing assertion must not leave it running).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null()).env("LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc(cmd.spawn().expect("start alphery"))
+}
+
+/// An SMTP "relay" that accepts connections and never says a word: a worker delivering to it
+/// waits (for its SMTP timeout) in the middle of the job. Counts connections.
+async fn silent_relay() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (port, accepted)
+}
+
+async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !ready().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (url, pg_name) = own_database(&dir).await;
+    let port = free_port();
+    let common = |extra: &[(&'static str, String)]| {
+        let mut env = vec![
+            ("DATABASE_URL", url.clone()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("JWT_SECRET", "crash-test-secret-crash-test-secret-0123".to_owned()),
+            ("SEED_DEMO", "false".to_owned()),
+            ("DATE_SCAN_MS", "200".to_owned()),
+            ("EMAIL_LEASE_MS", "1500".to_owned()),
+            ("RETRY_BASE_MS", "200".to_owned()),
+        ];
+        env.extend(extra.iter().cloned());
+        env
+    };
+    let _server =
+        spawn(&["serve"], &common(&[("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())]));
+    let server: &'static Server =
+        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+    let http = reqwest::Client::new();
+    wait_until("the server", Duration::from_secs(60), async || {
+        http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let (relay_port, accepted) = silent_relay().await;
+    let mut worker = spawn(&["worker"], &common(&[("SMTP_URL", format!("smtp://127.0.0.1:{relay_port}"))]));
+
+    let t = tenant_on(server).await;
+    t.define(entity(
+        "patient",
+        "patients",
+        vec![field("full_name", "TEXT", json!({})), field("email", "EMAIL", json!({}))],
+        json!({}),
+    ))
+    .await;
+    t.data(
+        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+        json!({"i": {"name": "welcome", "definition": {
+            "trigger": {"type": "record_created", "entity": "patient"},
+            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]}}}),
+    )
+    .await;
+    let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
+    t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
+
+    // The worker has claimed the email and is stuck talking to the silent relay: kill it.
+    wait_until("the worker to reach the SMTP relay", Duration::from_secs(30), async || {
+        accepted.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let emails = "{ emails { status attempts to lastError } }";
+    let claimed = t.data(emails, json!({})).await["emails"].clone();
+    assert_eq!(claimed[0]["status"], json!("sending"), "{claimed}");
+    worker.0.kill().expect("SIGKILL the worker");
+    let _ = worker.0.wait();
+
+    // A new worker, with a real SMTP server, takes the abandoned claim back after its lease.
+    let _worker2 =
+        spawn(&["worker"], &common(&[("SMTP_URL", format!("smtp://127.0.0.1:{}", smtp_sink().port))]));
+    let got = smtp_sink().wait_for(&address, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    // Give any duplicate the time to show up: there is none.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp_sink().wait_for(&address, 2, Duration::ZERO).await.len(), 1);
+    let sent: Value = t.data(emails, json!({})).await["emails"][0].clone();
+    assert_eq!(sent["status"], json!("sent"), "{sent}");
+    assert_eq!(sent["attempts"], json!(2), "the killed attempt counts: {sent}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the killed worker was the only one at the silent relay");
+
+    drop(_worker2);
+    drop(_server);
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
