@@ -198,7 +198,9 @@ impl Dispatcher {
             }
             // Work for the job relay, not news for subscribers.
             entity::runtime::emails::TOPIC_EMAIL_QUEUED
-            | entity::runtime::workflows::TOPIC_WORKFLOW_MANUAL => {}
+            | entity::runtime::workflows::TOPIC_WORKFLOW_MANUAL
+            | entity::runtime::workflows::TOPIC_WORKFLOW_RESUME
+            | entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY => {}
             other => tracing::warn!(topic = other, "unknown outbox topic"),
         }
         Ok(())

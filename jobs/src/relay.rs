@@ -72,6 +72,10 @@ fn job_of(
             }
             _ => None,
         },
+        entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY => payload
+            .get("deliveryId")
+            .and_then(Value::as_str)
+            .map(|id| Job::DeliverWebhook { tenant_id, delivery_id: id.to_owned() }),
         TOPIC_EMAIL_QUEUED => payload
             .get("emailId")
             .and_then(Value::as_str)
@@ -166,6 +170,7 @@ impl Relay {
         select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(", ").bind(TOPIC_RECORD_CHANGED.to_owned());
         select.push(", ").bind(wf::TOPIC_WORKFLOW_MANUAL.to_owned());
         select.push(", ").bind(wf::TOPIC_WORKFLOW_RESUME.to_owned());
+        select.push(", ").bind(entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY.to_owned());
         select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");

@@ -7,7 +7,8 @@
 //! - approvals: a request pending past its stage's SLA is escalated (once);
 //! - emails: one claimed for delivery longer ago than the lease lost its worker (killed
 //!   mid-send) and is queued again — the lease exceeds the SMTP timeout, so a live worker is
-//!   never overtaken.
+//!   never overtaken; likewise a run `running` with no progress for longer than the lease
+//!   continues from its first unfinished action.
 //!
 //! Runs are queued through the outbox in the same transaction that advances the workflow's
 //! `scanned_through`; a restart resumes from there, so a moment that passed while the process was
@@ -91,7 +92,8 @@ impl TimeScanner {
         self.recover_emails(now).await
     }
 
-    /// Requeues emails whose worker died mid-delivery (claimed longer ago than the lease).
+    /// Requeues emails whose worker died mid-delivery (claimed longer ago than the lease) and
+    /// continues runs whose worker died mid-run (no progress for longer than the lease).
     async fn recover_emails(&self, now: DateTime<Utc>) -> Result<()> {
         let lease =
             chrono::Duration::from_std(self.email_lease).map_err(|e| Error::Internal(e.to_string()))?;
@@ -100,6 +102,13 @@ impl TimeScanner {
             let txn = self.db.begin_tenant(&tenant_id, true).await?;
             if emails::release_stale(&txn, self.db.dialect, &tenant_id, &id, cutoff).await? {
                 tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again");
+            }
+            txn.commit().await?;
+        }
+        for (tenant_id, id) in wf::stale_runs(&self.system.conn, self.system.dialect, cutoff).await? {
+            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            if wf::requeue_run(&txn, self.db.dialect, &tenant_id, &id, Some(cutoff)).await? {
+                tracing::warn!(run = %id, "a workflow run's worker stopped mid-run; continuing it");
             }
             txn.commit().await?;
         }

@@ -139,23 +139,89 @@ fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> C
     }
 }
 
-/// Logs how a run ended, unless it is waiting (it ends when it resumes).
+/// Logs how a run ended, unless it is waiting (it ends when it resumes). A transient failure
+/// (a webhook that did not answer, a database hiccup) is retried from the failed action after
+/// a backoff until the attempts run out (`dead`, listed in `deadJobs`); a permanent one (bad
+/// data, a missing record) fails the run at once (`failed`).
 async fn finish(
     ctx: &JobContext,
     tenant_id: &str,
     run: &str,
-    outcome: std::result::Result<Flow, String>,
+    attempts: i32,
+    outcome: std::result::Result<Flow, Failed>,
 ) -> Result<()> {
+    let d = ctx.db.dialect;
     let (status, error) = match &outcome {
         Ok(Flow::Waiting) => return Ok(()),
         Ok(Flow::Done) => ("succeeded", None),
         Ok(Flow::Skipped(why)) => ("skipped", Some(why.as_str())),
-        Err(e) => ("failed", Some(e.as_str())),
+        Err(f) if f.transient && attempts + 1 < ctx.max_attempts => {
+            let delay = crate::worker::backoff(ctx.retry_base, attempts + 1);
+            let at = entity::runtime::time::now()
+                + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
+            tracing::info!(run, attempt = attempts + 1, error = %f.message, "workflow run failed; retrying");
+            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+            wf::park_run(&txn, d, tenant_id, run, wf::Park::Retry, f.position, at, Some(&f.message)).await?;
+            txn.commit().await?;
+            return Ok(());
+        }
+        Err(f) if f.transient => ("dead", Some(f.message.as_str())),
+        Err(f) => ("failed", Some(f.message.as_str())),
     };
     let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-    wf::finish_run(&txn, ctx.db.dialect, tenant_id, run, status, error).await?;
+    wf::finish_run(&txn, d, tenant_id, run, status, error).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Why a run stopped at an action.
+#[derive(Debug)]
+struct Failed {
+    message: String,
+    /// Worth trying again (the same input may succeed later).
+    transient: bool,
+    /// The action to retry from.
+    position: usize,
+}
+
+impl Failed {
+    fn permanent(message: impl Into<String>) -> Failed {
+        Failed { message: message.into(), transient: false, position: 0 }
+    }
+
+    fn transient(message: impl Into<String>) -> Failed {
+        Failed { message: message.into(), transient: true, position: 0 }
+    }
+
+    fn at(mut self, position: usize) -> Failed {
+        self.position = position;
+        self
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Failed {
+        let transient = matches!(e, Error::Db(_) | Error::Internal(_));
+        Failed { message: describe(e), transient, position: 0 }
+    }
+}
+
+impl From<sea_orm::DbErr> for Failed {
+    fn from(e: sea_orm::DbErr) -> Failed {
+        Failed::from(Error::from(e))
+    }
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed::permanent(message)
+    }
+}
+
+impl From<&str> for Failed {
+    fn from(message: &str) -> Failed {
+        Failed::permanent(message)
+    }
 }
 
 const GONE: &str = "the workflow or the record no longer exists";
@@ -175,9 +241,9 @@ pub async fn run_manual(
             execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, 0).await
         }
         Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
-        None => Err(GONE.to_owned()),
+        None => Err(Failed::permanent(GONE)),
     };
-    finish(ctx, tenant_id, run, outcome).await
+    finish(ctx, tenant_id, run, 0, outcome).await
 }
 
 /// Continues a run parked at a `wait`, from action `position`, on the record as it is now.
@@ -197,9 +263,9 @@ pub async fn resume(ctx: &JobContext, tenant_id: &str, run: &str, position: usiz
             let event = current(tenant_id, &entity, record, r.depth);
             execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, position).await
         }
-        None => Err(GONE.to_owned()),
+        None => Err(Failed::permanent(GONE)),
     };
-    finish(ctx, tenant_id, run, outcome).await
+    finish(ctx, tenant_id, run, r.attempts, outcome).await
 }
 
 /// Runs the workflows a committed change fires.
@@ -232,7 +298,7 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         txn.commit().await?;
         let Some(run) = run else { continue };
         let outcome = execute(ctx, &meta, &entity, w, &run, event, &tenant_name, 0).await;
-        finish(ctx, tenant_id, &run, outcome).await?;
+        finish(ctx, tenant_id, &run, 0, outcome).await?;
     }
     Ok(())
 }
@@ -257,7 +323,7 @@ async fn execute(
     event: &ChangeEvent,
     tenant_name: &str,
     from: usize,
-) -> std::result::Result<Flow, String> {
+) -> std::result::Result<Flow, Failed> {
     let tenant_id = event.tenant_id.as_str();
     let store = Store::new(&ctx.db, tenant_id);
     let mut scope = TemplateScope {
@@ -279,7 +345,7 @@ async fn execute(
         }
     }
     let ids: Vec<String> = wanted.values().map(|(id, _)| id.clone()).collect();
-    let found = store.get_many(&ids).await.map_err(|e| e.to_string())?;
+    let found = store.get_many(&ids).await.map_err(|e| Failed::from(e).at(from))?;
     for (relation, (id, target)) in wanted {
         if let (Some(r), Some(e)) = (found.iter().find(|r| r.id == id), meta.entity_by_id(&target)) {
             scope.related.insert(relation, ((**e).clone(), r.clone()));
@@ -298,19 +364,15 @@ async fn execute(
                 error: None,
                 duration_ms: 0,
             };
-            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(|e| e.to_string())?;
-            wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await.map_err(|e| e.to_string())?;
-            wf::suspend_run(
-                &txn,
-                ctx.db.dialect,
-                tenant_id,
-                run,
-                i + 1,
-                entity::runtime::time::now() + delay,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            txn.commit().await.map_err(|e| e.to_string())?;
+            let park = async {
+                let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+                wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await?;
+                let at = entity::runtime::time::now() + delay;
+                wf::park_run(&txn, ctx.db.dialect, tenant_id, run, wf::Park::Wait, i + 1, at, None).await?;
+                txn.commit().await?;
+                Ok::<_, Error>(())
+            };
+            park.await.map_err(|e| Failed::from(e).at(i))?;
             return Ok(Flow::Waiting);
         }
         let started = Instant::now();
@@ -319,13 +381,20 @@ async fn execute(
             position: i as i32,
             action: action.name().to_owned(),
             status: if result.is_ok() { "succeeded" } else { "failed" }.to_owned(),
-            error: result.as_ref().err().cloned(),
+            error: result.as_ref().err().map(|f| f.message.clone()),
             duration_ms: started.elapsed().as_millis() as i64,
         };
-        let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(|e| e.to_string())?;
-        wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await.map_err(|e| e.to_string())?;
-        txn.commit().await.map_err(|e| e.to_string())?;
-        result?;
+        let record = async {
+            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+            wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await?;
+            if result.is_ok() {
+                wf::advance_run(&txn, ctx.db.dialect, tenant_id, run, i + 1).await?;
+            }
+            txn.commit().await?;
+            Ok::<_, Error>(())
+        };
+        record.await.map_err(|e| Failed::from(e).at(i))?;
+        result.map_err(|f| f.at(i))?;
     }
     Ok(Flow::Done)
 }
@@ -350,7 +419,7 @@ async fn step(
     run: &str,
     position: usize,
     action: &Action,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Failed> {
     let d = ctx.db.dialect;
     let tenant_id = store.tenant_id;
     let record = scope.record;
@@ -363,15 +432,15 @@ async fn step(
             }
             let key = format!("wf:{run}:{position}");
             let (subject, body) = (scope.render(subject), scope.render(body));
-            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(describe)?;
+            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
             let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body };
-            emails::queue(&txn, d, tenant_id, &email).await.map_err(describe)?;
-            txn.commit().await.map_err(|e| e.to_string())?;
+            emails::queue(&txn, d, tenant_id, &email).await?;
+            txn.commit().await?;
         }
         Action::UpdateFields { values } => {
             let mut values = scope.render_values(values);
             let owner = values.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
-            store.update(meta, entity, &record.id, &values, owner, caller).await.map_err(describe)?;
+            store.update(meta, entity, &record.id, &values, owner, caller).await?;
         }
         Action::CreateRecord { entity: target, values } => {
             let target = meta.entity_by_name(target).ok_or_else(|| format!("no entity named `{target}`"))?;
@@ -380,14 +449,13 @@ async fn step(
                 .remove("owner")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .or(record.owner_id.clone());
-            store.create(meta, target, &values, owner, caller).await.map_err(describe)?;
+            store.create(meta, target, &values, owner, caller).await?;
         }
         Action::Notify { users, role, title, body } => {
-            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(describe)?;
+            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
             let asked: Vec<String> =
                 users.iter().map(|u| scope.render(u)).filter(|u| !u.is_empty()).collect();
-            let mut recipients =
-                notifications::existing_users(&txn, d, tenant_id, &asked).await.map_err(describe)?;
+            let mut recipients = notifications::existing_users(&txn, d, tenant_id, &asked).await?;
             if let Some(role) = role {
                 let mut buf = SqlBuf::new(d);
                 buf.push("SELECT id FROM roles WHERE tenant_id = ")
@@ -396,29 +464,22 @@ async fn step(
                     .bind(role.clone());
                 let role_id: Option<String> = txn
                     .query_one_raw(buf.into_statement())
-                    .await
-                    .map_err(|e| e.to_string())?
+                    .await?
                     .map(|r| r.try_get("", "id"))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
+                    .transpose()?;
                 let role_id = role_id.ok_or_else(|| format!("no role named `{role}`"))?;
-                recipients.extend(
-                    notifications::users_with_role(&txn, d, tenant_id, &role_id).await.map_err(describe)?,
-                );
+                recipients.extend(notifications::users_with_role(&txn, d, tenant_id, &role_id).await?);
             }
             recipients.sort();
             recipients.dedup();
             let (title, body) = (scope.render(title), body.as_deref().map(|b| scope.render(b)));
             let message = Message { title: &title, body: body.as_deref(), link: None };
-            notifications::create(&txn, d, tenant_id, &recipients, &message).await.map_err(describe)?;
-            txn.commit().await.map_err(|e| e.to_string())?;
+            notifications::create(&txn, d, tenant_id, &recipients, &message).await?;
+            txn.commit().await?;
         }
         Action::AssignOwner { user } => {
             let user = scope.render(user);
-            store
-                .update(meta, entity, &record.id, &Map::new(), Some(user), caller)
-                .await
-                .map_err(describe)?;
+            store.update(meta, entity, &record.id, &Map::new(), Some(user), caller).await?;
         }
         // `execute` parks the run before a wait reaches a step.
         Action::Wait { .. } => {}
@@ -428,22 +489,26 @@ async fn step(
                 Some(b) => render_json(scope, b),
                 None => serde_json::json!({"workflowId": actor.workflow_id, "runId": run, "record": record}),
             };
-            let (parsed, host, addr) = crate::webhooks::resolve(&url, &ctx.webhook_allow).await?;
+            let (parsed, host, addr) =
+                crate::webhooks::resolve(&url, &ctx.webhook_allow).await.map_err(Failed::permanent)?;
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())
                 .resolve(&host, addr)
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Failed::permanent(e.to_string()))?;
             let response = client
                 .post(parsed)
                 .header("x-alphery-workflow-run", run)
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| format!("request failed: {e}"))?;
+                .map_err(|e| Failed::transient(format!("request failed: {e}")))?;
             if !response.status().is_success() {
-                return Err(format!("the endpoint answered {}", response.status().as_u16()));
+                return Err(Failed::transient(format!(
+                    "the endpoint answered {}",
+                    response.status().as_u16()
+                )));
             }
         }
     }

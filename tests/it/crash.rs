@@ -3,7 +3,9 @@
 //! test server's in-process workers cannot take the job). The first worker's SMTP relay is a
 //! socket that accepts and never answers, so the worker is caught mid-delivery with the email
 //! claimed (`sending`); it is killed, a new worker with a real SMTP server starts, takes the
-//! abandoned claim back once its lease has passed, and the email arrives exactly once.
+//! abandoned claim back once its lease has passed, and the email arrives exactly once. Likewise
+//! a worker killed while a workflow run waits on a webhook call: the run, silent past its
+//! lease, is continued by the next worker from the action it was in, and succeeds.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,21 +74,94 @@ fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
     Proc(cmd.spawn().expect("start alphery"))
 }
 
-/// An SMTP "relay" that accepts connections and never says a word: a worker delivering to it
-/// waits (for its SMTP timeout) in the middle of the job. Counts connections.
-async fn silent_relay() -> (u16, Arc<AtomicUsize>) {
+/// A peer that accepts connections and never says a word to the first `silent` of them: a
+/// worker talking to it (SMTP or HTTP) waits in the middle of its job. Later connections get
+/// an HTTP 200. Counts connections.
+async fn silent_peer(silent: usize) -> (u16, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
+        while let Ok((mut socket, _)) = listener.accept().await {
+            if counter.fetch_add(1, Ordering::SeqCst) < silent {
+                held.push(socket);
+                continue;
+            }
+            let mut buf = [0u8; 8192];
+            let _ = socket.read(&mut buf).await;
+            let _ =
+                socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
         }
     });
     (port, accepted)
+}
+
+/// A server process and its own database; workers are started by the test.
+struct Cluster {
+    dir: PathBuf,
+    url: String,
+    pg_name: Option<String>,
+    server: Option<Proc>,
+    t: TestTenant,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (url, pg_name) = own_database(&dir).await;
+        let port = free_port();
+        let env =
+            process_env(&dir, &url, &[("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())]);
+        let server_process = spawn(&["serve"], &env);
+        let server: &'static Server =
+            Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+        let http = reqwest::Client::new();
+        wait_until("the server", Duration::from_secs(60), async || {
+            http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        let t = tenant_on(server).await;
+        Cluster { dir, url, pg_name, server: Some(server_process), t }
+    }
+
+    fn worker(&self, smtp_port: u16) -> Proc {
+        spawn(
+            &["worker"],
+            &process_env(&self.dir, &self.url, &[("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))]),
+        )
+    }
+
+    async fn stop(mut self) {
+        self.server.take();
+        if let Some(name) = self.pg_name.take() {
+            drop_database(&name).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The environment of a server or worker process of the cluster.
+fn process_env(
+    dir: &std::path::Path,
+    url: &str,
+    extra: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("DATABASE_URL", url.to_owned()),
+        ("DATA_DIR", dir.display().to_string()),
+        ("JWT_SECRET", "crash-test-secret-crash-test-secret-0123".to_owned()),
+        ("SEED_DEMO", "false".to_owned()),
+        ("DATE_SCAN_MS", "200".to_owned()),
+        ("EMAIL_LEASE_MS", "1500".to_owned()),
+        ("RETRY_BASE_MS", "200".to_owned()),
+        ("WEBHOOK_ALLOW_HOSTS", "127.0.0.1/32".to_owned()),
+    ];
+    env.extend(extra.iter().cloned());
+    env
 }
 
 async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -> bool) {
@@ -99,36 +174,10 @@ async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -
 
 #[tokio::test]
 async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
-    let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (url, pg_name) = own_database(&dir).await;
-    let port = free_port();
-    let common = |extra: &[(&'static str, String)]| {
-        let mut env = vec![
-            ("DATABASE_URL", url.clone()),
-            ("DATA_DIR", dir.display().to_string()),
-            ("JWT_SECRET", "crash-test-secret-crash-test-secret-0123".to_owned()),
-            ("SEED_DEMO", "false".to_owned()),
-            ("DATE_SCAN_MS", "200".to_owned()),
-            ("EMAIL_LEASE_MS", "1500".to_owned()),
-            ("RETRY_BASE_MS", "200".to_owned()),
-        ];
-        env.extend(extra.iter().cloned());
-        env
-    };
-    let _server =
-        spawn(&["serve"], &common(&[("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())]));
-    let server: &'static Server =
-        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
-    let http = reqwest::Client::new();
-    wait_until("the server", Duration::from_secs(60), async || {
-        http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
-    })
-    .await;
-    let (relay_port, accepted) = silent_relay().await;
-    let mut worker = spawn(&["worker"], &common(&[("SMTP_URL", format!("smtp://127.0.0.1:{relay_port}"))]));
-
-    let t = tenant_on(server).await;
+    let c = Cluster::start().await;
+    let (relay_port, accepted) = silent_peer(usize::MAX).await;
+    let mut worker = c.worker(relay_port);
+    let t = &c.t;
     t.define(entity(
         "patient",
         "patients",
@@ -158,8 +207,7 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     let _ = worker.0.wait();
 
     // A new worker, with a real SMTP server, takes the abandoned claim back after its lease.
-    let _worker2 =
-        spawn(&["worker"], &common(&[("SMTP_URL", format!("smtp://127.0.0.1:{}", smtp_sink().port))]));
+    let worker2 = c.worker(smtp_sink().port);
     let got = smtp_sink().wait_for(&address, 1, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 1, "{got:?}");
     // Give any duplicate the time to show up: there is none.
@@ -169,11 +217,52 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     assert_eq!(sent["status"], json!("sent"), "{sent}");
     assert_eq!(sent["attempts"], json!(2), "the killed attempt counts: {sent}");
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "the killed worker was the only one at the silent relay");
+    drop(worker2);
+    c.stop().await;
+}
 
+#[tokio::test]
+async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
+    let c = Cluster::start().await;
+    let (peer_port, accepted) = silent_peer(1).await;
+    let mut worker = c.worker(smtp_sink().port);
+    let t = &c.t;
+    t.define(entity(
+        "order",
+        "orders",
+        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
+        json!({}),
+    ))
+    .await;
+    let workflow = t
+        .data(
+            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+            json!({"i": {"name": "sync", "definition": {
+            "trigger": {"type": "record_created", "entity": "order"},
+            "actions": [
+                {"type": "call_webhook", "url": format!("http://127.0.0.1:{peer_port}/sync")},
+                {"type": "update_fields", "values": {"synced": "yes"}}
+            ]}}}),
+        )
+        .await["createWorkflow"]["id"]
+        .clone();
+    let orders = Names::new("order", "orders");
+    let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
+    wait_until("the run to reach the peer", Duration::from_secs(30), async || {
+        accepted.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    worker.0.kill().expect("SIGKILL the worker");
+    let _ = worker.0.wait();
+    let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status attempts steps { position status } } }";
+    assert_eq!(t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"], json!("running"));
+    let _worker2 = c.worker(smtp_sink().port);
+    wait_until("the run to finish", Duration::from_secs(30), async || {
+        t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"] == json!("succeeded")
+    })
+    .await;
+    assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "the call was made again, once");
     drop(_worker2);
-    drop(_server);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    c.stop().await;
 }

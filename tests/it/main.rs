@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod clock;
 mod crash;
+mod dead_jobs;
 mod emails;
 mod entities;
 mod field_types;

@@ -80,6 +80,7 @@ pub fn build_tenant_schema(
             .into_iter()
             .chain(super::workflows::queries())
             .chain(super::webhooks::queries())
+            .chain(super::jobs::queries())
         {
             query = query.field(f);
         }
@@ -127,6 +128,7 @@ pub fn build_tenant_schema(
     if permissions.admin {
         admin_types.extend(super::workflows::types());
         admin_types.extend(super::webhooks::types());
+        admin_types.extend(super::jobs::types());
     }
     admin_types.extend(super::notifications::types());
     admin_types.extend(super::approvals::types(permissions.admin));

@@ -13,6 +13,7 @@ pub mod build;
 pub mod common;
 pub mod ctx;
 pub mod entity_types;
+pub mod jobs;
 pub mod limits;
 pub mod loader;
 pub mod notifications;

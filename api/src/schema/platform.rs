@@ -382,6 +382,7 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         fields.extend(super::workflows::mutations());
         fields.extend(super::webhooks::mutations());
         fields.extend(super::approvals::admin_mutations());
+        fields.extend(super::jobs::mutations());
     }
     fields
 }

@@ -60,6 +60,9 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<(Run, Vec<Step>)>("depth", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
                 Some(Value::from(r.depth))
             }))
+            .field(sync_field::<(Run, Vec<Step>)>("attempts", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
+                Some(Value::from(r.attempts))
+            }))
             .field(sync_field::<(Run, Vec<Step>)>("error", opt(), |(r, _)| r.error.as_deref().and_then(s)))
             .field(sync_field::<(Run, Vec<Step>)>("startedAt", TypeRef::named_nn(t::DATE_TIME), |(r, _)| {
                 ts(&r.started_at)
@@ -215,6 +218,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
             record_id: Some(record_id),
             status: "queued".into(),
             depth: 0,
+            attempts: 0,
             error: None,
             started_at: started,
             finished_at: None,

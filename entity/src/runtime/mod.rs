@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod approvals;
 pub mod audit;
 pub mod cursor;
+pub mod dead_jobs;
 pub mod definitions;
 pub mod emails;
 pub mod filter;

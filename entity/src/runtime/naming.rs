@@ -70,6 +70,8 @@ pub mod types {
     pub const APPROVAL_POLICY_INPUT: &str = "ApprovalPolicyInput";
     pub const APPROVAL_REQUEST: &str = "ApprovalRequest";
     pub const APPROVAL_DECISION: &str = "ApprovalDecision";
+    pub const DEAD_JOB: &str = "DeadJob";
+    pub const DEAD_JOB_KIND: &str = "DeadJobKind";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] =
@@ -137,6 +139,8 @@ pub mod fields {
     pub const DELETE_APPROVAL_POLICY: &str = "deleteApprovalPolicy";
     pub const SUBMIT_FOR_APPROVAL: &str = "submitForApproval";
     pub const DECIDE_APPROVAL: &str = "decideApproval";
+    pub const DEAD_JOBS: &str = "deadJobs";
+    pub const RETRY_DEAD_JOB: &str = "retryDeadJob";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -393,6 +397,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         APPROVAL_POLICY_INPUT,
         APPROVAL_REQUEST,
         APPROVAL_DECISION,
+        DEAD_JOB,
+        DEAD_JOB_KIND,
     ]
     .into_iter()
     .collect();
@@ -462,6 +468,8 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_APPROVAL_POLICY,
         SUBMIT_FOR_APPROVAL,
         DECIDE_APPROVAL,
+        DEAD_JOBS,
+        RETRY_DEAD_JOB,
     ]
     .into_iter()
     .collect();

@@ -20,7 +20,8 @@ use crate::{Dialect, Error, FieldError, Result};
 mod runs;
 
 pub use runs::{
-    ResumedRun, Run, Step, claim_waiting_run, finish_run, log_step, queue_run, runs, start_run, suspend_run,
+    Park, ResumedRun, Run, Step, advance_run, claim_waiting_run, finish_run, log_step, park_run, queue_run,
+    requeue_run, runs, stale_runs, start_run,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).

@@ -20,6 +20,7 @@ pub struct Run {
     pub record_id: Option<String>,
     pub status: String,
     pub depth: i32,
+    pub attempts: i32,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -49,7 +50,7 @@ pub async fn start_run(
 ) -> Result<Option<String>> {
     let id = uuid::Uuid::new_v4().to_string();
     let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_runs (id, tenant_id, workflow_id, trigger_key, record_id, status, depth, started_at) VALUES (");
+    buf.push("INSERT INTO workflow_runs (id, tenant_id, workflow_id, trigger_key, record_id, status, depth, heartbeat_at, started_at) VALUES (");
     buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
     buf.bind(trigger_key.to_owned())
         .push(", ")
@@ -57,10 +58,9 @@ pub async fn start_run(
         .push(", ")
         .bind(status.to_owned())
         .push(", ");
-    buf.bind(i64::from(depth))
-        .push(", ")
-        .bind_ts(crate::runtime::time::now())
-        .push(") ON CONFLICT (workflow_id, trigger_key) DO NOTHING");
+    let now = crate::runtime::time::now();
+    buf.bind(i64::from(depth)).push(", ").bind_ts(now).push(", ").bind_ts(now);
+    buf.push(") ON CONFLICT (workflow_id, trigger_key) DO NOTHING");
     let inserted = conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1;
     Ok(inserted.then_some(id))
 }
@@ -78,6 +78,10 @@ pub async fn finish_run(
         .bind(status.to_owned())
         .push(", error = ")
         .bind(error.map(str::to_owned));
+    // `attempts` counts failed attempts: the last one too.
+    if matches!(status, "failed" | "dead") {
+        buf.push(", attempts = attempts + 1");
+    }
     buf.push(", finished_at = ")
         .bind_ts(crate::runtime::time::now())
         .push(" WHERE tenant_id = ")
@@ -87,23 +91,103 @@ pub async fn finish_run(
     Ok(())
 }
 
-/// Parks a run at a `wait`: `waiting` until `resume_at`, then continued from action `position`.
-/// The resume event is written in the same transaction, so a run cannot be parked and lost.
-pub async fn suspend_run(
+/// Why a run is parked until a resume job continues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Park {
+    /// At a `wait` action.
+    Wait,
+    /// After a failed attempt (counted; the error is kept), to try again from the failed action.
+    Retry,
+}
+
+/// Parks a run (`waiting` or `retrying`) until `resume_at`, then continued from action
+/// `position`. The resume event is written in the same transaction, so a run cannot be parked
+/// and lost.
+#[allow(clippy::too_many_arguments)]
+pub async fn park_run(
     txn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     run_id: &str,
+    park: Park,
     position: usize,
     resume_at: DateTime<Utc>,
+    error: Option<&str>,
 ) -> Result<()> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'waiting' WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
+    match park {
+        Park::Wait => buf.push("UPDATE workflow_runs SET status = 'waiting'"),
+        Park::Retry => buf
+            .push("UPDATE workflow_runs SET status = 'retrying', attempts = attempts + 1, error = ")
+            .bind(error.map(str::to_owned)),
+    };
+    buf.push(", next_position = ").bind(position as i64);
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
     txn.execute_raw(buf.into_statement()).await?;
     let payload =
         serde_json::json!({"runId": run_id, "position": position, "resumeAt": resume_at.to_rfc3339()});
     write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
+}
+
+/// Records progress: actions before `next_position` are done; the run is alive now.
+pub async fn advance_run(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    next_position: usize,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflow_runs SET next_position = ").bind(next_position as i64);
+    buf.push(", heartbeat_at = ").bind_ts(crate::runtime::time::now());
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
+    txn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// Runs `running` with no sign of life since `cutoff` (their worker died), of every tenant:
+/// (tenant, run). Read on the system connection.
+pub async fn stale_runs(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(String, String)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT tenant_id, id FROM workflow_runs WHERE status = 'running' AND heartbeat_at < ");
+    buf.bind_ts(cutoff).push(" ORDER BY heartbeat_at LIMIT 500");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+}
+
+/// Sends a run back to be continued from its first unfinished action now: a stale `running`
+/// run (`from` = running, only if still stale at `cutoff`) or a `dead`/`failed` one an
+/// administrator retries. `false` when the run is not in that state.
+pub async fn requeue_run(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    stale_cutoff: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT next_position FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned());
+    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
+    let position: i32 = row.try_get("", "next_position")?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE workflow_runs SET status = 'retrying', finished_at = NULL WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
+    match stale_cutoff {
+        Some(cutoff) => buf.push(" AND status = 'running' AND heartbeat_at < ").bind_ts(cutoff),
+        None => buf.push(" AND status IN ('dead', 'failed')"),
+    };
+    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let now = crate::runtime::time::now();
+    let payload = serde_json::json!({"runId": run_id, "position": position, "resumeAt": now.to_rfc3339()});
+    write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await?;
+    Ok(true)
 }
 
 /// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
@@ -128,9 +212,11 @@ pub struct ResumedRun {
     pub record_id: Option<String>,
     /// The depth of the change that started the run (the loop guard carries on from it).
     pub depth: u32,
+    /// Failed attempts so far.
+    pub attempts: i32,
 }
 
-/// Takes a waiting run back (`waiting` → `running`); `None` when another job already did, or
+/// Takes a parked run back (`waiting`/`retrying` → `running`); `None` when another job already did, or
 /// the run is gone.
 pub async fn claim_waiting_run(
     conn: &impl ConnectionTrait,
@@ -139,13 +225,15 @@ pub async fn claim_waiting_run(
     run_id: &str,
 ) -> Result<Option<ResumedRun>> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'running' WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status = 'waiting'");
+    buf.push("UPDATE workflow_runs SET status = 'running', heartbeat_at = ")
+        .bind_ts(crate::runtime::time::now());
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status IN ('waiting', 'retrying')");
     if conn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
         return Ok(None);
     }
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT workflow_id, record_id, depth FROM workflow_runs WHERE tenant_id = ")
+    buf.push("SELECT workflow_id, record_id, depth, attempts FROM workflow_runs WHERE tenant_id = ")
         .bind(tenant_id.to_owned());
     buf.push(" AND id = ").bind(run_id.to_owned());
     let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
@@ -154,6 +242,7 @@ pub async fn claim_waiting_run(
         workflow_id: row.try_get("", "workflow_id")?,
         record_id: row.try_get("", "record_id")?,
         depth: u32::try_from(depth).unwrap_or(0),
+        attempts: row.try_get("", "attempts")?,
     }))
 }
 
@@ -197,7 +286,7 @@ pub async fn runs(
     first: u64,
 ) -> Result<Vec<(Run, Vec<Step>)>> {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id, workflow_id, record_id, status, depth, error, started_at, finished_at FROM workflow_runs WHERE tenant_id = ");
+    buf.push("SELECT id, workflow_id, record_id, status, depth, attempts, error, started_at, finished_at FROM workflow_runs WHERE tenant_id = ");
     buf.bind(tenant_id.to_owned());
     if let Some(w) = workflow_id {
         buf.push(" AND workflow_id = ").bind(w.to_owned());
@@ -212,6 +301,7 @@ pub async fn runs(
             record_id: r.try_get("", "record_id")?,
             status: r.try_get("", "status")?,
             depth: r.try_get("", "depth")?,
+            attempts: r.try_get("", "attempts")?,
             error: r.try_get("", "error")?,
             started_at: crate::runtime::time::column(r, d, "started_at")?
                 .ok_or_else(|| Error::Internal("run without time".into()))?,

@@ -1,0 +1,88 @@
+//! GraphQL for the dead-letter view (administrators): `deadJobs` lists emails, webhook
+//! deliveries and workflow runs that ran out of attempts or failed for good; `retryDeadJob`
+//! gives one of them one more attempt (audited).
+
+use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
+use async_graphql::{Name, Value};
+use entity::runtime::audit;
+use entity::runtime::dead_jobs::{self, DeadJob, Kind};
+use entity::runtime::naming::{fields as f, types as t};
+
+use super::args;
+use super::ctx;
+use super::values::{s, sync_field, ts};
+use crate::error::ApiError;
+
+pub fn types() -> Vec<Type> {
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    vec![
+        Enum::new(t::DEAD_JOB_KIND)
+            .items([Kind::Email, Kind::WebhookDelivery, Kind::WorkflowRun].map(Kind::as_str))
+            .into(),
+        Object::new(t::DEAD_JOB)
+            .field(sync_field::<DeadJob>("id", TypeRef::named_nn(TypeRef::ID), |j| s(&j.id)))
+            .field(sync_field::<DeadJob>("kind", TypeRef::named_nn(t::DEAD_JOB_KIND), |j| {
+                Some(Value::Enum(Name::new(j.kind.as_str())))
+            }))
+            .field(sync_field::<DeadJob>("status", string(), |j| s(&j.status)))
+            .field(sync_field::<DeadJob>("attempts", TypeRef::named_nn(TypeRef::INT), |j| {
+                Some(Value::from(j.attempts))
+            }))
+            .field(sync_field::<DeadJob>("lastError", TypeRef::named(TypeRef::STRING), |j| {
+                j.last_error.as_deref().and_then(s)
+            }))
+            .field(sync_field::<DeadJob>("summary", string(), |j| s(&j.summary)))
+            .field(sync_field::<DeadJob>("createdAt", TypeRef::named_nn(t::DATE_TIME), |j| ts(&j.created_at)))
+            .into(),
+    ]
+}
+
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::DEAD_JOBS, TypeRef::named_nn_list_nn(t::DEAD_JOB), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let first = args::log_page_size(&c, state.config.max_page_size)?;
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let list =
+                    dead_jobs::list(&txn, state.db.dialect, &p.tenant_id, first).await.map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .description("Emails, webhook deliveries and workflow runs that ran out of attempts or failed for good, newest first."),
+    ]
+}
+
+pub fn mutations() -> Vec<Field> {
+    vec![
+        Field::new(f::RETRY_DEAD_JOB, TypeRef::named_nn(t::DEAD_JOB_KIND), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = args::id(&c)?;
+                let d = state.db.dialect;
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                let kind = dead_jobs::retry(&txn, d, &p.tenant_id, &id)
+                    .await
+                    .map_err(ApiError::from)?
+                    .ok_or_else(|| ApiError::NotFound("dead job".into()))?;
+                let entry = audit::Entry {
+                    action: "job.retry",
+                    object_type: "job",
+                    object_id: Some(&id),
+                    changes: serde_json::json!({"kind": kind.as_str()}),
+                };
+                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(Value::Enum(Name::new(kind.as_str()))))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+        .description("Gives a dead job one more attempt (through the queue); returns its kind."),
+    ]
+}
