@@ -24,7 +24,15 @@ pub enum Job {
     /// Run the workflows a committed change fires (`trigger_key`: the outbox event's id).
     RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
     /// Execute a manual run of a workflow on a record.
-    RunWorkflow { tenant_id: String, workflow_id: String, record_id: String, run_id: String },
+    RunWorkflow {
+        tenant_id: String,
+        workflow_id: String,
+        record_id: String,
+        run_id: String,
+        /// The body of an inbound webhook (`{{payload.…}}` in templates).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<serde_json::Value>,
+    },
     /// Continue a run parked at a `wait` from action `position`.
     ResumeWorkflow { tenant_id: String, run_id: String, position: usize },
     /// Deliver one webhook delivery.

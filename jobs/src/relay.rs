@@ -68,7 +68,8 @@ fn job_of(
     let job = match topic.as_str() {
         wf::TOPIC_WORKFLOW_MANUAL => match (text("workflowId"), text("recordId"), text("runId")) {
             (Some(workflow_id), Some(record_id), Some(run_id)) => {
-                Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id })
+                let payload = payload.get("payload").cloned();
+                Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload })
             }
             _ => None,
         },

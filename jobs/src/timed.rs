@@ -193,7 +193,7 @@ impl TimeScanner {
         let d = self.db.dialect;
         let txn = self.db.begin_tenant(&w.tenant_id, true).await?;
         for (record, key) in &due {
-            if wf::queue_run(&txn, d, w, key, record).await?.is_some() {
+            if wf::queue_run(&txn, d, w, key, record, None).await?.is_some() {
                 tracing::info!(workflow = %w.id, record = %record, key = %key, "time trigger fired");
             }
         }

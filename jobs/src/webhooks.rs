@@ -111,6 +111,39 @@ pub fn signature(secrets: &[webhooks::Secret], id: &str, t: i64, body: &str) -> 
     parts.join(",")
 }
 
+/// How far an inbound signature's timestamp may be from now (replay window), seconds.
+pub const INBOUND_TOLERANCE_SECS: i64 = 300;
+
+/// Checks an inbound `X-Alphery-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+/// "t.body">` header against `secret`, in constant time, refusing timestamps outside the replay
+/// window.
+pub fn verify_inbound(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
+    let t: i64 = header
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .ok_or("the signature has no timestamp")?;
+    if (now - t).abs() > INBOUND_TOLERANCE_SECS {
+        return Err("the signature's timestamp is outside the 5-minute window");
+    }
+    let decode = |hex: &str| -> Option<Vec<u8>> {
+        (hex.len() % 2 == 0)
+            .then(|| {
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+            })
+            .flatten()
+    };
+    let valid =
+        header.split(',').filter_map(|p| p.trim().strip_prefix("v1=")).filter_map(decode).any(|sig| {
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).is_ok_and(|mut mac| {
+                mac.update(format!("{t}.").as_bytes());
+                mac.update(body);
+                mac.verify_slice(&sig).is_ok()
+            })
+        });
+    if valid { Ok(()) } else { Err("the signature does not match") }
+}
+
 /// One attempt; `Ok(status)` for a 2xx answer.
 async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Option<u16>, String)> {
     let (url, host, addr) = resolve(&w.url, allow).await.map_err(|e| (None, e))?;
@@ -215,6 +248,19 @@ mod tests {
         assert!(allowed(&allow, "x", "::1".parse().expect("ip")));
         assert!(!allowed(&allow, "x", "11.0.0.1".parse().expect("ip")));
         assert!(!allowed(&allow, "x", "127.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn inbound_signatures_are_checked_with_a_replay_window() {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").expect("key");
+        mac.update(b"1700000000.{\"a\":1}");
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let header = format!("t=1700000000,v1={hex}");
+        assert_eq!(verify_inbound("secret", &header, b"{\"a\":1}", 1_700_000_100), Ok(()));
+        assert!(verify_inbound("other", &header, b"{\"a\":1}", 1_700_000_100).is_err());
+        assert!(verify_inbound("secret", &header, b"{\"a\":2}", 1_700_000_100).is_err());
+        assert!(verify_inbound("secret", &header, b"{\"a\":1}", 1_700_001_000).is_err());
+        assert!(verify_inbound("secret", "v1=zz", b"{}", 1_700_000_000).is_err());
     }
 
     #[test]

@@ -59,10 +59,17 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
         Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(&ctx, &trigger_key, &event)
             .await
             .map_err(|e| Box::new(e) as BoxDynError),
-        Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id } => {
-            crate::workflows::run_manual(&ctx, &tenant_id, &workflow_id, &record_id, &run_id)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+        Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload } => {
+            crate::workflows::run_manual(
+                &ctx,
+                &tenant_id,
+                &workflow_id,
+                &record_id,
+                &run_id,
+                payload.as_ref(),
+            )
+            .await
+            .map_err(|e| Box::new(e) as BoxDynError)
         }
         Job::ResumeWorkflow { tenant_id, run_id, position } => {
             crate::workflows::resume(&ctx, &tenant_id, &run_id, position)

@@ -31,6 +31,8 @@ struct TemplateScope<'a> {
     tenant_name: String,
     /// Related records by relation field name, loaded for the paths the templates use.
     related: HashMap<String, (EntityDef, Record)>,
+    /// The body of an inbound webhook.
+    payload: Option<&'a Value>,
 }
 
 impl TemplateScope<'_> {
@@ -46,6 +48,13 @@ impl TemplateScope<'_> {
             ["record", relation, field] => {
                 let (e, r) = self.related.get(*relation)?;
                 wf::field_text(e, r, field)
+            }
+            ["payload", rest @ ..] => {
+                let v = rest.iter().try_fold(self.payload?, |v, k| match v {
+                    Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => v.get(*k),
+                })?;
+                Some(wf::text_of(v))
             }
             _ => None,
         }
@@ -233,12 +242,14 @@ pub async fn run_manual(
     workflow_id: &str,
     record_id: &str,
     run: &str,
+    payload: Option<&Value>,
 ) -> Result<()> {
     let t = load_target(ctx, tenant_id, workflow_id, Some(record_id)).await?;
     let outcome = match t.found {
         Some((w, entity, record)) if w.definition.conditions_hold(&entity, &record) => {
             let event = current(tenant_id, &entity, record, 0);
-            execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, 0).await
+            let start = Start { run, event: &event, tenant_name: &t.tenant_name, from: 0, payload };
+            execute(ctx, &t.meta, &entity, &w, &start).await
         }
         Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
         None => Err(Failed::permanent(GONE)),
@@ -261,7 +272,9 @@ pub async fn resume(ctx: &JobContext, tenant_id: &str, run: &str, position: usiz
         }
         Some((w, entity, record)) => {
             let event = current(tenant_id, &entity, record, r.depth);
-            execute(ctx, &t.meta, &entity, &w, run, &event, &t.tenant_name, position).await
+            let start =
+                Start { run, event: &event, tenant_name: &t.tenant_name, from: position, payload: None };
+            execute(ctx, &t.meta, &entity, &w, &start).await
         }
         None => Err(Failed::permanent(GONE)),
     };
@@ -297,7 +310,8 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
-        let outcome = execute(ctx, &meta, &entity, w, &run, event, &tenant_name, 0).await;
+        let start = Start { run: &run, event, tenant_name: &tenant_name, from: 0, payload: None };
+        let outcome = execute(ctx, &meta, &entity, w, &start).await;
         finish(ctx, tenant_id, &run, 0, outcome).await?;
     }
     Ok(())
@@ -311,27 +325,35 @@ enum Flow {
     Skipped(String),
 }
 
+/// Where and on what a run's execution starts.
+struct Start<'a> {
+    run: &'a str,
+    event: &'a ChangeEvent,
+    tenant_name: &'a str,
+    /// The first action to execute.
+    from: usize,
+    payload: Option<&'a Value>,
+}
+
 /// Executes a run's actions in order from `from`; the first failing step fails the run, and a
 /// `wait` parks it (the step is logged and the resume event written in one transaction).
-#[allow(clippy::too_many_arguments)]
 async fn execute(
     ctx: &JobContext,
     meta: &TenantMeta,
     entity: &EntityDef,
     w: &Workflow,
-    run: &str,
-    event: &ChangeEvent,
-    tenant_name: &str,
-    from: usize,
+    start: &Start<'_>,
 ) -> std::result::Result<Flow, Failed> {
+    let (run, event, from) = (start.run, start.event, start.from);
     let tenant_id = event.tenant_id.as_str();
     let store = Store::new(&ctx.db, tenant_id);
     let mut scope = TemplateScope {
         entity,
         record: &event.record,
         previous: event.previous.as_ref(),
-        tenant_name: tenant_name.to_owned(),
+        tenant_name: start.tenant_name.to_owned(),
         related: HashMap::new(),
+        payload: start.payload,
     };
     // Load the related records the templates reach (one hop), in one query.
     let mut wanted = HashMap::new();

@@ -19,6 +19,7 @@ mod entities;
 mod field_types;
 mod filters;
 mod http;
+mod inbound;
 mod indexes;
 mod isolation;
 mod limits;

@@ -228,6 +228,11 @@ fn accepts_graphql_response(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
 }
 
+/// A plain JSON answer (routes other than GraphQL).
+pub fn json_body(status: StatusCode, rid: &RequestId, body: &impl serde::Serialize) -> HttpResponse {
+    json_response(status, JSON, rid, body)
+}
+
 fn json_response(
     status: StatusCode,
     content_type: &'static str,

@@ -1,4 +1,4 @@
-//! The router: GraphQL endpoints, GraphiQL, and health probes.
+//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, and health probes.
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql))
+        .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(super::metrics::handler))

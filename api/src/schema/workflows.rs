@@ -11,7 +11,7 @@ use entity::FieldError;
 use entity::runtime::audit;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::workflows::{self as wf, Definition, Run, Step, Workflow};
+use entity::runtime::workflows::{self as wf, Definition, Run, Step, Trigger, Workflow};
 
 use super::args::{self, arg_json};
 use super::ctx;
@@ -154,7 +154,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
     let d = state.db.dialect;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
-    let (definition, entity_id) = Definition::parse(&input.definition, &meta)?;
+    let (mut definition, entity_id) = Definition::parse(&input.definition, &meta)?;
     let now = entity::runtime::time::now();
     let existing = match &id {
         Some(id) => Some(
@@ -162,6 +162,16 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
         ),
         None => None,
     };
+    // An inbound webhook keeps its secret across edits unless a new one is given.
+    if let Trigger::Webhook { secret: secret @ None, .. } = &mut definition.trigger {
+        let kept = existing.as_ref().and_then(|w| match &w.definition.trigger {
+            Trigger::Webhook { secret, .. } => secret.clone(),
+            _ => None,
+        });
+        *secret = Some(kept.unwrap_or_else(|| {
+            format!("whsec_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+        }));
+    }
     let w = Workflow {
         id: id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         tenant_id: p.tenant_id.clone(),
@@ -199,7 +209,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
         .await?
         .ok_or_else(|| ApiError::NotFound(entity.label_singular.clone()))?;
     let key = format!("manual:{}", uuid::Uuid::new_v4());
-    let (run, payload) = wf::queue_run(&txn, d, &w, &key, &record_id)
+    let (run, payload) = wf::queue_run(&txn, d, &w, &key, &record_id, None)
         .await?
         .ok_or_else(|| ApiError::Internal("run key reused".into()))?;
     let entry = audit::Entry {

@@ -21,7 +21,7 @@ mod runs;
 
 pub use runs::{
     Park, ResumedRun, Run, Step, advance_run, claim_waiting_run, finish_run, log_step, park_run, queue_run,
-    requeue_run, runs, stale_runs, start_run,
+    requeue_run, run_by_key, runs, stale_runs, start_run,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).
@@ -71,6 +71,16 @@ pub enum Trigger {
         #[serde(rename = "offsetMinutes", default)]
         offset_minutes: i64,
     },
+    /// An HMAC-signed `POST /hooks/workflows/{id}` from another system, about the record named
+    /// by `recordId` in the JSON body — or by the body's value of the unique `matchField`. The
+    /// body is available to templates as `{{payload.…}}`. `secret` is generated when absent.
+    Webhook {
+        entity: String,
+        #[serde(rename = "matchField", default, skip_serializing_if = "Option::is_none")]
+        match_field: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
 }
 
 /// The largest relative-date offset: a year, in minutes.
@@ -93,7 +103,8 @@ impl Trigger {
             | Trigger::RecordDeleted { entity }
             | Trigger::Manual { entity }
             | Trigger::Schedule { entity, .. }
-            | Trigger::RelativeDate { entity, .. } => entity,
+            | Trigger::RelativeDate { entity, .. }
+            | Trigger::Webhook { entity, .. } => entity,
         }
     }
 }
@@ -254,6 +265,18 @@ impl Definition {
                         format!("must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}"),
                     ));
                 }
+            }
+            Trigger::Webhook { match_field: Some(field), .. } => {
+                if entity
+                    .field_by_graphql(field)
+                    .or_else(|| entity.field_by_key(field))
+                    .is_none_or(|f| !f.unique)
+                {
+                    errors.push(FieldError::new("trigger.matchField", format!("no unique field `{field}`")));
+                }
+            }
+            Trigger::Webhook { secret: Some(secret), .. } if secret.len() < 24 => {
+                errors.push(FieldError::new("trigger.secret", "must be at least 24 characters"));
             }
             _ => {}
         }

@@ -191,18 +191,38 @@ pub async fn requeue_run(
 }
 
 /// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
-/// outbox, in the caller's transaction) to execute it. `None` when that key already has a run.
+/// outbox, in the caller's transaction) to execute it, with the inbound `body` of a webhook
+/// trigger when there is one. `None` when that key already has a run.
 pub async fn queue_run(
     txn: &impl ConnectionTrait,
     d: Dialect,
     w: &Workflow,
     trigger_key: &str,
     record_id: &str,
+    body: Option<&Value>,
 ) -> Result<Option<(String, Value)>> {
     let Some(run) = start_run(txn, d, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
-    let payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
+    let mut payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
+    if let (Some(b), Value::Object(m)) = (body, &mut payload) {
+        m.insert("payload".into(), b.clone());
+    }
     write_outbox(txn, d, &w.tenant_id, TOPIC_WORKFLOW_MANUAL, &payload).await?;
     Ok(Some((run, payload)))
+}
+
+/// The id of the run of `workflow_id` under `trigger_key`, if there is one.
+pub async fn run_by_key(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    workflow_id: &str,
+    trigger_key: &str,
+) -> Result<Option<String>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT id FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND workflow_id = ").bind(workflow_id.to_owned()).push(" AND trigger_key = ");
+    buf.bind(trigger_key.to_owned());
+    Ok(conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "id")).transpose()?)
 }
 
 /// A waiting run taken back to continue.

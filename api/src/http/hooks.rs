@@ -1,0 +1,142 @@
+//! Inbound webhooks: `POST /hooks/workflows/{id}` starts a run of a workflow whose trigger is
+//! `webhook`. No token: the caller proves itself with `X-Alphery-Signature: t=…,v1=…`, an
+//! HMAC-SHA256 of `"{t}.{body}"` with the workflow's secret (timestamps older or newer than
+//! five minutes are refused, so a captured request cannot be replayed later). The JSON body
+//! names the record (`recordId`, or the trigger's unique `matchField`); an
+//! `X-Alphery-Delivery-Id` header makes redelivery of the same event a no-op. Answers 202 with
+//! the run's id.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response as HttpResponse;
+use entity::runtime::audit::{self, Actor};
+use entity::runtime::meta::TenantMeta;
+use entity::runtime::sql::SqlBuf;
+use entity::runtime::store::{ListArgs, Store};
+use entity::runtime::workflows::{self as wf, Trigger};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use super::graphql::{error_response, json_body};
+use super::request::RequestId;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn workflow(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> HttpResponse {
+    let rid = RequestId::from_headers(&headers);
+    match accept(&state, &id, &headers, body).await {
+        Ok((run, duplicate)) => {
+            json_body(StatusCode::ACCEPTED, &rid, &json!({"runId": run, "duplicate": duplicate}))
+        }
+        Err(e) => {
+            let status = match &e {
+                ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+                ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            error_response(&headers, &rid, status, &e)
+        }
+    }
+}
+
+/// Verifies and queues; returns the run id and whether it was a redelivery.
+async fn accept(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(String, bool), ApiError> {
+    let body = body.map_err(|r| ApiError::BadRequest(format!("the body cannot be read: {r}")))?;
+    // The workflow's tenant is not known yet: look it up on the system connection.
+    let sys = &state.system_db;
+    let mut buf = SqlBuf::new(sys.dialect);
+    buf.push("SELECT tenant_id FROM workflows WHERE id = ").bind(id.to_owned());
+    let tenant_id: String = sys
+        .conn
+        .query_one_raw(buf.into_statement())
+        .await
+        .map_err(entity::Error::from)?
+        .map(|r| r.try_get("", "tenant_id"))
+        .transpose()
+        .map_err(entity::Error::from)?
+        .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+    let d = state.db.dialect;
+    let txn = state.db.begin_tenant(&tenant_id, false).await?;
+    let w = wf::get(&txn, d, &tenant_id, id).await?;
+    txn.commit().await?;
+    let w = w.filter(|w| w.active).ok_or_else(|| ApiError::NotFound("active workflow".into()))?;
+    let Trigger::Webhook { match_field, secret: Some(secret), .. } = &w.definition.trigger else {
+        return Err(ApiError::NotFound("workflow with a webhook trigger".into()));
+    };
+    let signature = headers
+        .get("x-alphery-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Unauthenticated("X-Alphery-Signature is missing".into()))?;
+    jobs::webhooks::verify_inbound(secret, signature, &body, chrono::Utc::now().timestamp())
+        .map_err(|e| ApiError::Unauthenticated(e.into()))?;
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if !payload.is_object() {
+        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+    }
+    let meta = TenantMeta::load_for(&state.db, &tenant_id).await?;
+    let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
+    let store = Store::new(&state.db, &tenant_id);
+    let record_id = match (match_field, payload.get("recordId").and_then(Value::as_str)) {
+        (_, Some(rid)) => store.get(entity, rid, None).await?.map(|r| r.id),
+        (Some(field), None) => {
+            let f = entity
+                .field_by_graphql(field)
+                .or_else(|| entity.field_by_key(field))
+                .ok_or_else(|| ApiError::Internal(format!("match field {field} is gone")))?;
+            let value =
+                payload.get(&f.graphql_name).or_else(|| payload.get(&f.key)).cloned().ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "the body names no record: give `recordId` or `{}`",
+                        f.graphql_name
+                    ))
+                })?;
+            let filter = entity::runtime::filter::Filter::parse(
+                entity,
+                &json!({ f.graphql_name.clone(): {"eq": value} }),
+            )?;
+            let args = ListArgs { filter: Some(filter), first: Some(1), ..ListArgs::default() };
+            store.list(entity, &args, 1).await?.records.into_iter().next().map(|r| r.id)
+        }
+        (None, None) => return Err(ApiError::BadRequest("the body names no record: give `recordId`".into())),
+    }
+    .ok_or_else(|| ApiError::NotFound(entity.label_singular.clone()))?;
+    let delivery =
+        headers.get("x-alphery-delivery-id").and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty());
+    let key = match delivery {
+        Some(d) if d.len() <= 64 => format!("hook:{d}"),
+        Some(_) => {
+            return Err(ApiError::BadRequest("X-Alphery-Delivery-Id is longer than 64 characters".into()));
+        }
+        None => format!("hook:{}", uuid::Uuid::new_v4()),
+    };
+    let txn = state.db.begin_tenant(&tenant_id, true).await?;
+    let queued = wf::queue_run(&txn, d, &w, &key, &record_id, Some(&payload)).await?;
+    let Some((run, event)) = queued else {
+        let existing = wf::run_by_key(&txn, d, &tenant_id, &w.id, &key).await?;
+        txn.commit().await?;
+        return Ok((existing.unwrap_or_default(), true));
+    };
+    let entry = audit::Entry {
+        action: "workflow.webhook",
+        object_type: "workflow",
+        object_id: Some(&w.id),
+        changes: event,
+    };
+    audit::append(&txn, d, &tenant_id, &Actor::system(), &entry).await?;
+    txn.commit().await?;
+    Ok((run, false))
+}
