@@ -266,14 +266,13 @@ impl Definition {
                     ));
                 }
             }
-            Trigger::Webhook { match_field: Some(field), .. } => {
+            Trigger::Webhook { match_field: Some(field), .. }
                 if entity
                     .field_by_graphql(field)
                     .or_else(|| entity.field_by_key(field))
-                    .is_none_or(|f| !f.unique)
-                {
-                    errors.push(FieldError::new("trigger.matchField", format!("no unique field `{field}`")));
-                }
+                    .is_none_or(|f| !f.unique) =>
+            {
+                errors.push(FieldError::new("trigger.matchField", format!("no unique field `{field}`")));
             }
             Trigger::Webhook { secret: Some(secret), .. } if secret.len() < 24 => {
                 errors.push(FieldError::new("trigger.secret", "must be at least 24 characters"));
