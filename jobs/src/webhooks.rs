@@ -127,7 +127,8 @@ pub fn verify_inbound(secret: &str, header: &str, body: &[u8], now: i64) -> Resu
         return Err("the signature's timestamp is outside the 5-minute window");
     }
     let decode = |hex: &str| -> Option<Vec<u8>> {
-        (hex.len() % 2 == 0)
+        hex.len()
+            .is_multiple_of(2)
             .then(|| {
                 (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
             })
