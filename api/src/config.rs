@@ -89,6 +89,19 @@ pub struct Config {
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
 
+    /// Redis, for the job queue when `QUEUE_STORAGE=redis` (and checked by `/readyz`).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Where jobs are stored: `database` (the same SQLite or PostgreSQL database, the default)
+    /// or `redis` (needs `REDIS_URL`).
+    #[arg(long, env = "QUEUE_STORAGE", default_value = "database")]
+    pub queue_storage: String,
+
+    /// The queue's name (deployments sharing one Redis or database use different names).
+    #[arg(long, env = "QUEUE_NAME", default_value = "alphery.jobs")]
+    pub queue_name: String,
+
     /// SMTP relay for outgoing email (`smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
     /// `smtps://…`). Unset: emails are kept in the outbox (`held`) and logged, never dropped.
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
@@ -161,6 +174,9 @@ impl Config {
             workers: true,
             email_max_attempts: 5,
             email_lease_ms: 120_000,
+            redis_url: None,
+            queue_storage: "database".into(),
+            queue_name: jobs::queue::QUEUE.into(),
             retry_base_ms: 200,
             date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
@@ -169,6 +185,19 @@ impl Config {
     }
 
     /// The database URL in force (the embedded default when none is configured).
+    /// Where the job queue lives: the database, or Redis when `QUEUE_STORAGE=redis`.
+    pub fn queue_url(&self) -> Result<String, crate::error::ApiError> {
+        match self.queue_storage.as_str() {
+            "database" => Ok(self.database_url()),
+            "redis" => self.redis_url.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+                crate::error::ApiError::BadRequest("QUEUE_STORAGE=redis needs REDIS_URL".into())
+            }),
+            other => Err(crate::error::ApiError::BadRequest(format!(
+                "QUEUE_STORAGE must be `database` or `redis`, not `{other}`"
+            ))),
+        }
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

@@ -68,9 +68,10 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
 
 /// Starts the job relay and a worker in this process (`serve` by default, `alphery worker`).
 pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(), ApiError> {
-    let queue = jobs::queue::Queue::connect(&config.database_url())
+    let queue = jobs::queue::Queue::connect(&config.queue_url()?, &config.queue_name)
         .await
         .map_err(|e| ApiError::Internal(format!("job queue: {e}")))?;
+    tracing::info!(storage = queue.storage(), name = %config.queue_name, "job queue");
     let mailer = jobs::mailer::Mailer::new(config.smtp_url.as_deref(), &config.smtp_from)
         .map_err(ApiError::BadRequest)?;
     if config.smtp_url.is_none() {

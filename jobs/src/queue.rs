@@ -1,7 +1,7 @@
-//! The job queue (apalis): one queue, `alphery.jobs`, named explicitly so renaming a Rust
-//! type never orphans queued jobs. Stored beside the data — SQLite storage in the embedded
-//! database, PostgreSQL storage (apalis's own schema, through the owner's connection) in
-//! production. Jobs are small references (`SendEmail { email_id }`); the state they act on
+//! The job queue (apalis): one queue, `alphery.jobs` unless `QUEUE_NAME` says otherwise, named
+//! explicitly so renaming a Rust type never orphans queued jobs. Stored beside the data by
+//! default — SQLite storage in the embedded database, PostgreSQL storage (apalis's own schema,
+//! through the owner's connection) in production — or in Redis (`QUEUE_STORAGE=redis`). Jobs are small references (`SendEmail { email_id }`); the state they act on
 //! lives in our tables, so handlers are idempotent and a re-delivered job does no harm.
 
 use std::task::{Context, Poll};
@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
+use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
 
-/// The queue's name in every storage.
+/// The queue's default name in every storage.
 pub const QUEUE: &str = "alphery.jobs";
 
 /// Work for the workers.
@@ -82,23 +83,42 @@ impl PollStrategy for Rearming {
 pub enum Queue {
     Sqlite(SqliteStorage<Job>),
     Postgres(PostgresStorage<Job>),
+    Redis(RedisStorage<Job>),
 }
 
 impl Queue {
-    /// Prepares the storage and returns the queue. `url` is the database URL (SQLite uses a
-    /// dedicated single connection, so the storage's connection settings stay its own).
-    pub async fn connect(url: &str) -> Result<Queue, QueueError> {
+    /// Prepares the storage and returns the queue named `name`. `url` is the database URL
+    /// (SQLite uses a dedicated single connection, so the storage's connection settings stay
+    /// its own) or, for Redis storage, the Redis URL.
+    pub async fn connect(url: &str, name: &str) -> Result<Queue, QueueError> {
         let err = |e: &dyn std::fmt::Display| QueueError::Storage(e.to_string());
-        if url.starts_with("postgres") {
+        if url.starts_with("redis") {
+            let conn = apalis_redis::connect(url).await.map_err(|e| err(&e))?;
+            // Orphaned jobs (their worker stopped beating) come back after a few beats.
+            let config = apalis_redis::Config::default()
+                .queue(name)
+                .heartbeat_interval(Duration::from_secs(5))
+                .missed_heartbeats(3);
+            Ok(Queue::Redis(RedisStorage::new(conn).with_config(config)))
+        } else if url.starts_with("postgres") {
             let pool = apalis_postgres::PgPool::connect(url).await.map_err(|e| err(&e))?;
             PostgresStorage::setup(&pool).await.map_err(|e| err(&e))?;
-            let config = apalis_postgres::Config::default().queue(QUEUE);
+            let config = apalis_postgres::Config::default().queue(name);
             Ok(Queue::Postgres(PostgresStorage::new(&pool).with_config(config)))
         } else {
             let pool = apalis_sqlite::SqlitePool::connect(url).await.map_err(|e| err(&e))?;
             SqliteStorage::setup(&pool).await.map_err(|e| err(&e))?;
-            let config = apalis_sqlite::Config::default().queue(QUEUE);
+            let config = apalis_sqlite::Config::default().queue(name);
             Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+        }
+    }
+
+    /// Which storage holds the jobs (`sqlite`, `postgres`, `redis`).
+    pub fn storage(&self) -> &'static str {
+        match self {
+            Queue::Sqlite(_) => "sqlite",
+            Queue::Postgres(_) => "postgres",
+            Queue::Redis(_) => "redis",
         }
     }
 
@@ -112,7 +132,19 @@ impl Queue {
         let result = match self.clone() {
             Queue::Sqlite(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
             Queue::Postgres(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
+            Queue::Redis(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
         };
         result.map_err(QueueError::Storage)
     }
+}
+
+/// Whether Redis at `url` answers a PING (within two seconds).
+pub async fn ping_redis(url: &str) -> Result<(), String> {
+    let check = async {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let mut conn = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(2), check).await.map_err(|_| "timed out".to_owned())?
 }

@@ -49,6 +49,8 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
                 .run()
                 .await
         }
+        // Redis storage wakes its workers itself (a signal list), no poll strategy needed.
+        Queue::Redis(s) => WorkerBuilder::new(name).backend(s).data(ctx).build(handle).run().await,
     };
     result.map_err(|e| e.to_string())
 }

@@ -68,16 +68,22 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers, and Redis when one is configured.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
-        }
+    let database = state.db.ping().await.map_err(|e| e.to_string());
+    let redis = match &state.config.redis_url {
+        Some(url) if !url.is_empty() => Some(jobs::queue::ping_redis(url).await),
+        _ => None,
+    };
+    let word = |r: &Result<(), String>| if r.is_ok() { "ok" } else { "unreachable" };
+    let mut body = json!({ "status": "ready", "database": word(&database) });
+    if let Some(r) = &redis {
+        body["redis"] = json!(word(r));
     }
+    if let Some(e) = database.as_ref().err().or(redis.as_ref().and_then(|r| r.as_ref().err())) {
+        tracing::warn!(error = %e, "readiness check failed");
+        body["status"] = json!("unavailable");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    (StatusCode::OK, Json(body))
 }

@@ -1,5 +1,7 @@
-//! A worker killed with SIGKILL in the middle of delivering an email: the server and the
-//! workers run as separate `alphery` processes on a database of their own (so the shared
+//! Separate processes: the server and the workers run as separate `alphery` processes on a
+//! database of their own.
+//!
+//! A worker killed with SIGKILL in the middle of delivering an email (so the shared
 //! test server's in-process workers cannot take the job). The first worker's SMTP relay is a
 //! socket that accepts and never answers, so the worker is caught mid-delivery with the email
 //! claimed (`sending`); it is killed, a new worker with a real SMTP server starts, takes the
@@ -106,16 +108,19 @@ struct Cluster {
     pg_name: Option<String>,
     server: Option<Proc>,
     t: TestTenant,
+    extra: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    /// A cluster whose processes all get `extra` environment.
+    async fn start(extra: &[(&'static str, String)]) -> Cluster {
         let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (url, pg_name) = own_database(&dir).await;
         let port = free_port();
-        let env =
-            process_env(&dir, &url, &[("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())]);
+        let mut own = vec![("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())];
+        own.extend(extra.iter().cloned());
+        let env = process_env(&dir, &url, &own);
         let server_process = spawn(&["serve"], &env);
         let server: &'static Server =
             Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
@@ -125,14 +130,13 @@ impl Cluster {
         })
         .await;
         let t = tenant_on(server).await;
-        Cluster { dir, url, pg_name, server: Some(server_process), t }
+        Cluster { dir, url, pg_name, server: Some(server_process), t, extra: extra.to_vec() }
     }
 
     fn worker(&self, smtp_port: u16) -> Proc {
-        spawn(
-            &["worker"],
-            &process_env(&self.dir, &self.url, &[("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))]),
-        )
+        let mut env = self.extra.clone();
+        env.push(("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")));
+        spawn(&["worker"], &process_env(&self.dir, &self.url, &env))
     }
 
     async fn stop(mut self) {
@@ -174,7 +178,7 @@ async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -
 
 #[tokio::test]
 async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
-    let c = Cluster::start().await;
+    let c = Cluster::start(&[]).await;
     let (relay_port, accepted) = silent_peer(usize::MAX).await;
     let mut worker = c.worker(relay_port);
     let t = &c.t;
@@ -223,7 +227,7 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
 
 #[tokio::test]
 async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
-    let c = Cluster::start().await;
+    let c = Cluster::start(&[]).await;
     let (peer_port, accepted) = silent_peer(1).await;
     let mut worker = c.worker(smtp_sink().port);
     let t = &c.t;
@@ -264,5 +268,46 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
     assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the call was made again, once");
     drop(_worker2);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn jobs_run_through_redis_when_the_queue_lives_there() {
+    let redis_url =
+        std::env::var("ALPHERY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let queue = format!("alphery.it.{}", uuid::Uuid::new_v4().simple());
+    let extra = [
+        ("QUEUE_STORAGE", "redis".to_owned()),
+        ("REDIS_URL", redis_url.clone()),
+        ("QUEUE_NAME", queue.clone()),
+    ];
+    let c = Cluster::start(&extra).await;
+    let ready: Value =
+        reqwest::get(c.t.api.url("/readyz")).await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready["redis"], json!("ok"), "{ready}");
+    let _worker = c.worker(smtp_sink().port);
+    let t = &c.t;
+    t.define(entity("lead", "leads", vec![field("email", "EMAIL", json!({}))], json!({}))).await;
+    t.data(
+        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+        json!({"i": {"name": "hello", "definition": {
+            "trigger": {"type": "record_created", "entity": "lead"},
+            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]}}}),
+    )
+    .await;
+    let address = format!("redis-{}@example.com", uuid::Uuid::new_v4().simple());
+    t.create(&Names::new("lead", "leads"), json!({"email": address}), "").await;
+    let got = smtp_sink().wait_for(&address, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    // The jobs went through Redis: the queue's keys are there.
+    let client = redis::Client::open(redis_url.as_str()).expect("redis client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connect to Redis");
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{queue}*")).query_async(&mut conn).await.expect("KEYS");
+    assert!(!keys.is_empty(), "no Redis keys for queue {queue}");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.expect("DEL");
+    }
+    drop(_worker);
     c.stop().await;
 }
