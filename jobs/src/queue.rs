@@ -35,7 +35,14 @@ pub enum Job {
         payload: Option<serde_json::Value>,
     },
     /// Continue a run parked at a `wait` from action `position`.
-    ResumeWorkflow { tenant_id: String, run_id: String, position: usize },
+    ResumeWorkflow {
+        tenant_id: String,
+        run_id: String,
+        position: usize,
+        /// The run's attempt count when it was parked (identifies the parking).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<i32>,
+    },
     /// Deliver one webhook delivery.
     DeliverWebhook { tenant_id: String, delivery_id: String },
 }

@@ -60,7 +60,9 @@ fn job_of(
             (Some(run_id), Some(position), Some(at)) => {
                 // A relay that runs late (or after a restart) owes no more waiting than is left.
                 let left = (at.with_timezone(&chrono::Utc) - entity::runtime::time::now()).to_std().ok();
-                Some((Job::ResumeWorkflow { tenant_id, run_id, position }, left))
+                let attempts =
+                    payload.get("attempts").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
+                Some((Job::ResumeWorkflow { tenant_id, run_id, position, attempts }, left))
             }
             _ => None,
         });

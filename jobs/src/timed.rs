@@ -21,7 +21,6 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::runtime::approvals::{self, flow, flow::Scope};
 use entity::runtime::audit::Actor;
-use entity::runtime::emails;
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::schedule::CronSchedule;
@@ -29,6 +28,7 @@ use entity::runtime::sql::{Direction, SortKey};
 use entity::runtime::store::{ListArgs, Store};
 use entity::runtime::time;
 use entity::runtime::workflows::{self as wf, Trigger};
+use entity::runtime::{emails, webhooks};
 use entity::{Db, Error, Result};
 use serde_json::{Value, json};
 
@@ -92,7 +92,8 @@ impl TimeScanner {
         self.recover_emails(now).await
     }
 
-    /// Requeues emails whose worker died mid-delivery (claimed longer ago than the lease) and
+    /// Requeues emails and webhook deliveries whose worker died mid-send (claimed longer ago
+    /// than the lease) and
     /// continues runs whose worker died mid-run (no progress for longer than the lease).
     async fn recover_emails(&self, now: DateTime<Utc>) -> Result<()> {
         let lease =
@@ -102,6 +103,15 @@ impl TimeScanner {
             let txn = self.db.begin_tenant(&tenant_id, true).await?;
             if emails::release_stale(&txn, self.db.dialect, &tenant_id, &id, cutoff).await? {
                 tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again");
+            }
+            txn.commit().await?;
+        }
+        for (tenant_id, id) in
+            webhooks::stale_deliveries(&self.system.conn, self.system.dialect, cutoff).await?
+        {
+            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            if webhooks::requeue_delivery(&txn, self.db.dialect, &tenant_id, &id, Some(cutoff)).await? {
+                tracing::warn!(delivery = %id, "a webhook delivery's worker stopped mid-send; queued again");
             }
             txn.commit().await?;
         }

@@ -188,7 +188,10 @@ pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> en
     };
     txn.commit().await?;
     let (Some(del), Some(hook)) = (del, hook) else { return Ok(()) };
-    if matches!(del.status.as_str(), "delivered" | "dead") {
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let claimed = webhooks::claim_delivery(&txn, d, &del).await?;
+    txn.commit().await?;
+    if !claimed {
         return Ok(());
     }
     let outcome = post(&hook, &del, &ctx.webhook_allow).await;

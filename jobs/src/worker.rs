@@ -73,8 +73,8 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
             .await
             .map_err(|e| Box::new(e) as BoxDynError)
         }
-        Job::ResumeWorkflow { tenant_id, run_id, position } => {
-            crate::workflows::resume(&ctx, &tenant_id, &run_id, position)
+        Job::ResumeWorkflow { tenant_id, run_id, position, attempts } => {
+            crate::workflows::resume(&ctx, &tenant_id, &run_id, position, attempts)
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }

@@ -260,9 +260,16 @@ pub async fn run_manual(
 /// Continues a run parked at a `wait`, from action `position`, on the record as it is now.
 /// Only the job that takes the run back from `waiting` continues it, so a duplicate job does
 /// nothing; a workflow deactivated meanwhile ends the run as skipped.
-pub async fn resume(ctx: &JobContext, tenant_id: &str, run: &str, position: usize) -> Result<()> {
+pub async fn resume(
+    ctx: &JobContext,
+    tenant_id: &str,
+    run: &str,
+    position: usize,
+    attempts: Option<i32>,
+) -> Result<()> {
     let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-    let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run).await?;
+    let parked = attempts.map(|a| (position, a));
+    let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run, parked).await?;
     txn.commit().await?;
     let Some(r) = claimed else { return Ok(()) };
     let t = load_target(ctx, tenant_id, &r.workflow_id, r.record_id.as_deref()).await?;

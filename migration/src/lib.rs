@@ -17,6 +17,7 @@ mod m20261121_000009_date_triggers;
 mod m20261121_000010_approvals;
 mod m20261121_000011_email_lease;
 mod m20261121_000012_run_retries;
+mod m20261121_000013_delivery_lease;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000010_approvals::Migration),
             Box::new(m20261121_000011_email_lease::Migration),
             Box::new(m20261121_000012_run_retries::Migration),
+            Box::new(m20261121_000013_delivery_lease::Migration),
         ]
     }
 }

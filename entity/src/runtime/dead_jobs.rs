@@ -3,14 +3,11 @@
 //! queue one by one. A retry writes its event to the outbox in the caller's transaction, so it
 //! cannot be lost between "marked for retry" and "queued".
 
+use crate::runtime::sql::SqlBuf;
+use crate::runtime::{emails, time, webhooks, workflows};
+use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use serde_json::json;
-
-use crate::runtime::sql::SqlBuf;
-use crate::runtime::store::write_outbox;
-use crate::runtime::{emails, time, workflows};
-use crate::{Dialect, Result};
 
 /// Outbox topic that makes a worker deliver a webhook delivery again.
 pub const TOPIC_WEBHOOK_RETRY: &str = "webhook.retry";
@@ -105,11 +102,7 @@ pub async fn retry(
     if emails::requeue(txn, d, tenant_id, id).await? {
         return Ok(Some(Kind::Email));
     }
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE webhook_deliveries SET status = 'retrying', last_error = NULL WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned()).push(" AND status = 'dead'");
-    if txn.execute_raw(buf.into_statement()).await?.rows_affected() == 1 {
-        write_outbox(txn, d, tenant_id, TOPIC_WEBHOOK_RETRY, &json!({ "deliveryId": id })).await?;
+    if webhooks::requeue_delivery(txn, d, tenant_id, id, None).await? {
         return Ok(Some(Kind::WebhookDelivery));
     }
     if workflows::requeue_run(txn, d, tenant_id, id, None).await? {

@@ -245,6 +245,58 @@ pub async fn deliveries(
     rows.iter().map(|r| delivery_from_row(r, d)).collect()
 }
 
+/// Claims a delivery for one attempt (`pending`/`retrying` → `sending`); only the caller that
+/// gets `true` may post it, so a duplicate job posts nothing.
+pub async fn claim_delivery(conn: &impl ConnectionTrait, d: Dialect, del: &Delivery) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE webhook_deliveries SET status = 'sending', claimed_at = ").bind_ts(super::time::now());
+    buf.push(" WHERE tenant_id = ").bind(del.tenant_id.clone()).push(" AND id = ").bind(del.id.clone());
+    buf.push(" AND status IN ('pending', 'retrying')");
+    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+}
+
+/// Deliveries claimed before `cutoff` and still `sending` (their worker died), of every
+/// tenant: (tenant, delivery). Read on the system connection.
+pub async fn stale_deliveries(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(String, String)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'sending' AND claimed_at < ");
+    buf.bind_ts(cutoff).push(" ORDER BY claimed_at LIMIT 500");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+}
+
+/// Sends a delivery back to be posted: a stale claim (`stale_cutoff`: only if still claimed
+/// before it) or a `dead` one an administrator retries. Writes the event that queues it.
+pub async fn requeue_delivery(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    id: &str,
+    stale_cutoff: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE webhook_deliveries SET status = 'retrying'");
+    match stale_cutoff {
+        Some(cutoff) => buf
+            .push(", attempts = attempts + 1, last_error = ")
+            .bind("the worker stopped during delivery".to_owned())
+            .push(" WHERE status = 'sending' AND claimed_at < ")
+            .bind_ts(cutoff),
+        None => buf.push(", last_error = NULL WHERE status = 'dead'"),
+    };
+    buf.push(" AND tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
+    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let payload = serde_json::json!({ "deliveryId": id });
+    super::store::write_outbox(txn, d, tenant_id, super::dead_jobs::TOPIC_WEBHOOK_RETRY, &payload).await?;
+    Ok(true)
+}
+
 /// Records one attempt.
 pub async fn record_attempt(
     conn: &impl ConnectionTrait,

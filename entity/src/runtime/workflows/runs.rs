@@ -124,8 +124,32 @@ pub async fn park_run(
     buf.push(", next_position = ").bind(position as i64);
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
     txn.execute_raw(buf.into_statement()).await?;
-    let payload =
-        serde_json::json!({"runId": run_id, "position": position, "resumeAt": resume_at.to_rfc3339()});
+    let attempts = attempts_of(txn, d, tenant_id, run_id).await?;
+    write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await
+}
+
+async fn attempts_of(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, run_id: &str) -> Result<i32> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT attempts FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND id = ").bind(run_id.to_owned());
+    let row = txn.query_one_raw(buf.into_statement()).await?;
+    Ok(row.map(|r| r.try_get("", "attempts")).transpose()?.unwrap_or_default())
+}
+
+/// The resume event of one parking of a run: it names the position and attempt count the run
+/// was parked with, so a duplicate of an older resume job cannot take a later parking.
+async fn write_resume(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    position: usize,
+    attempts: i32,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let payload = serde_json::json!({
+        "runId": run_id, "position": position, "attempts": attempts, "resumeAt": at.to_rfc3339()
+    });
     write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
 }
 
@@ -184,9 +208,9 @@ pub async fn requeue_run(
     if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
         return Ok(false);
     }
-    let now = crate::runtime::time::now();
-    let payload = serde_json::json!({"runId": run_id, "position": position, "resumeAt": now.to_rfc3339()});
-    write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await?;
+    let attempts = attempts_of(txn, d, tenant_id, run_id).await?;
+    let position = usize::try_from(position).unwrap_or_default();
+    write_resume(txn, d, tenant_id, run_id, position, attempts, crate::runtime::time::now()).await?;
     Ok(true)
 }
 
@@ -236,19 +260,25 @@ pub struct ResumedRun {
     pub attempts: i32,
 }
 
-/// Takes a parked run back (`waiting`/`retrying` → `running`); `None` when another job already did, or
+/// Takes a parked run back (`waiting`/`retrying` → `running`), the parking at (`position`,
+/// `attempts`) when given; `None` when another job already did, or
 /// the run is gone.
 pub async fn claim_waiting_run(
     conn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     run_id: &str,
+    parked: Option<(usize, i32)>,
 ) -> Result<Option<ResumedRun>> {
     let mut buf = SqlBuf::new(d);
     buf.push("UPDATE workflow_runs SET status = 'running', heartbeat_at = ")
         .bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
     buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status IN ('waiting', 'retrying')");
+    // Only the parking this job was written for (events from before have no `attempts`).
+    if let Some((position, attempts)) = parked {
+        buf.push(" AND next_position = ").bind(position as i64).push(" AND attempts = ").bind(attempts);
+    }
     if conn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
         return Ok(None);
     }
