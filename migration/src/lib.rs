@@ -18,6 +18,7 @@ mod m20261121_000010_approvals;
 mod m20261121_000011_email_lease;
 mod m20261121_000012_run_retries;
 mod m20261121_000013_delivery_lease;
+mod m20261121_000014_templates;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -36,6 +37,8 @@ pub fn rls_tables() -> Vec<&'static str> {
         "approval_policies",
         "approval_requests",
         "approval_decisions",
+        "tenant_templates",
+        "dashboards",
     ]);
     t
 }
@@ -60,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000011_email_lease::Migration),
             Box::new(m20261121_000012_run_retries::Migration),
             Box::new(m20261121_000013_delivery_lease::Migration),
+            Box::new(m20261121_000014_templates::Migration),
         ]
     }
 }

@@ -31,5 +31,6 @@ mod relations;
 mod rls;
 mod sdl;
 mod subscriptions;
+mod templates;
 mod webhooks;
 mod workflows;

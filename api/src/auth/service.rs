@@ -23,9 +23,6 @@ static SLUG: LazyLock<Regex> =
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[^\s@]+@[^\s@]+\.[^\s@]+$").expect("static regex"));
 
-/// Templates `signup` accepts today (industry templates arrive with the templates module).
-pub const KNOWN_TEMPLATES: &[&str] = &["blank"];
-
 /// What signup/login/refresh return.
 #[derive(Debug, Clone)]
 pub struct AuthPayload {
@@ -122,12 +119,21 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
         errors.push(FieldError::new("password", "must be 8 to 1024 characters"));
     }
-    if let Some(t) = input.template.as_deref().filter(|t| !KNOWN_TEMPLATES.contains(t)) {
-        errors.push(FieldError::new(
-            "template",
-            format!("unknown template `{t}` (available: {})", KNOWN_TEMPLATES.join(", ")),
-        ));
-    }
+    let template = match input.template.as_deref() {
+        Some(slug) => match entity::runtime::templates::get(slug)? {
+            Some(t) => Some(t),
+            None => {
+                let known: Vec<&str> =
+                    entity::runtime::templates::all()?.iter().map(|t| t.slug.as_str()).collect();
+                errors.push(FieldError::new(
+                    "template",
+                    format!("unknown template `{slug}` (available: {})", known.join(", ")),
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -184,6 +190,10 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     }
     .insert(&txn)
     .await?;
+    if let Some(tpl) = template {
+        let actor = entity::runtime::audit::Actor::user(&u.id, None);
+        entity::runtime::templates::apply_in(&txn, &state.db, &t.id, tpl, &actor, false).await?;
+    }
     let payload = open_session(state, &txn, &t, &u, "owner").await?;
     audit_auth(state, &txn, &t.id, Some(&u.id), "tenant.signup", json!({"slug": t.slug, "email": u.email}))
         .await?;

@@ -85,7 +85,12 @@ pub fn build_tenant_schema(
             query = query.field(f);
         }
     }
-    for f in super::notifications::queries().into_iter().chain(super::approvals::queries()) {
+    for f in super::notifications::queries()
+        .into_iter()
+        .chain(super::approvals::queries())
+        .chain(super::templates::queries())
+        .chain(super::dashboards::queries())
+    {
         query = query.field(f);
     }
     let mut mutation = Object::new(t::MUTATION);
@@ -132,6 +137,8 @@ pub fn build_tenant_schema(
     }
     admin_types.extend(super::notifications::types());
     admin_types.extend(super::approvals::types(permissions.admin));
+    admin_types.extend(super::templates::types());
+    admin_types.extend(super::dashboards::types(permissions.admin));
     for ty in
         platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
     {

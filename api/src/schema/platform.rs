@@ -383,6 +383,8 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         fields.extend(super::webhooks::mutations());
         fields.extend(super::approvals::admin_mutations());
         fields.extend(super::jobs::mutations());
+        fields.extend(super::templates::mutations());
+        fields.extend(super::dashboards::mutations());
     }
     fields
 }

@@ -47,17 +47,22 @@ fn group_name(t: &Target) -> String {
     }
 }
 
+/// A system timestamp column as the engine's text form (`2026-01-31T09:30:00.000Z`).
+pub fn timestamp_text(d: Dialect, t: &Target) -> String {
+    match d {
+        Dialect::Postgres => format!(
+            "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+            sql::target_expr(d, t)
+        ),
+        Dialect::Sqlite => sql::target_expr(d, t),
+    }
+}
+
 /// The grouping expression, as text (typed back in Rust, identically on both databases).
 fn group_expr(d: Dialect, t: &Target) -> String {
     match t {
         Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
-        Target::CreatedAt | Target::UpdatedAt => match d {
-            Dialect::Postgres => format!(
-                "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-                sql::target_expr(d, t)
-            ),
-            Dialect::Sqlite => sql::target_expr(d, t),
-        },
+        Target::CreatedAt | Target::UpdatedAt => timestamp_text(d, t),
         other => sql::target_expr(d, other),
     }
 }

@@ -72,10 +72,14 @@ pub mod types {
     pub const APPROVAL_DECISION: &str = "ApprovalDecision";
     pub const DEAD_JOB: &str = "DeadJob";
     pub const DEAD_JOB_KIND: &str = "DeadJobKind";
+    pub const TEMPLATE: &str = "Template";
+    pub const TEMPLATE_APPLICATION: &str = "TemplateApplication";
+    pub const DASHBOARD: &str = "Dashboard";
+    pub const DASHBOARD_WIDGET: &str = "DashboardWidget";
+    pub const DASHBOARD_INPUT: &str = "DashboardInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
-    pub const RESERVED_FUTURE: &[&str] =
-        &["Template", "TemplateInput", "Dashboard", "DashboardWidget", "Aggregate"];
+    pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
     /// GraphQL's own scalars and introspection types.
     pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 }
@@ -141,6 +145,13 @@ pub mod fields {
     pub const DECIDE_APPROVAL: &str = "decideApproval";
     pub const DEAD_JOBS: &str = "deadJobs";
     pub const RETRY_DEAD_JOB: &str = "retryDeadJob";
+    pub const TEMPLATES: &str = "templates";
+    pub const APPLY_TEMPLATE: &str = "applyTemplate";
+    pub const DASHBOARDS: &str = "dashboards";
+    pub const DASHBOARD: &str = "dashboard";
+    pub const CREATE_DASHBOARD: &str = "createDashboard";
+    pub const UPDATE_DASHBOARD: &str = "updateDashboard";
+    pub const DELETE_DASHBOARD: &str = "deleteDashboard";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -399,6 +410,11 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         APPROVAL_DECISION,
         DEAD_JOB,
         DEAD_JOB_KIND,
+        TEMPLATE,
+        TEMPLATE_APPLICATION,
+        DASHBOARD,
+        DASHBOARD_WIDGET,
+        DASHBOARD_INPUT,
     ]
     .into_iter()
     .collect();
@@ -470,6 +486,13 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DECIDE_APPROVAL,
         DEAD_JOBS,
         RETRY_DEAD_JOB,
+        TEMPLATES,
+        APPLY_TEMPLATE,
+        DASHBOARDS,
+        DASHBOARD,
+        CREATE_DASHBOARD,
+        UPDATE_DASHBOARD,
+        DELETE_DASHBOARD,
     ]
     .into_iter()
     .collect();

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use sea_orm::DatabaseTransaction;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::Value;
@@ -130,7 +131,15 @@ impl<'a> Definitions<'a> {
     /// `defineEntity`: a new entity with its fields.
     pub async fn define_entity(&self, input: &EntityInput) -> Result<()> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
-        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        self.define_entity_in(&txn, input).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// [`Definitions::define_entity`] inside a transaction the caller commits (a template
+    /// defines all its entities in one).
+    pub async fn define_entity_in(&self, txn: &DatabaseTransaction, input: &EntityInput) -> Result<()> {
+        let meta = TenantMeta::load(txn, self.tenant_id).await?;
         let mut errors = Vec::new();
         for (path, name) in [("nameSingular", &input.name_singular), ("namePlural", &input.name_plural)] {
             if !naming::is_identifier(name) {
@@ -206,15 +215,13 @@ impl<'a> Definitions<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         for f in &entity.fields {
-            self.insert_field(&txn, &entity.id, f).await?;
+            self.insert_field(txn, &entity.id, f).await?;
         }
         let details = serde_json::json!({ "input": serde_json::to_value(input_summary(input))? });
-        self.bump(&txn, "entity.define", &entity.id, details).await?;
-        txn.commit().await?;
-        Ok(())
+        self.bump(txn, "entity.define", &entity.id, details).await
     }
 
     /// `updateEntity`: labels, icon and record-number prefix.

@@ -1,0 +1,244 @@
+//! GraphQL for dashboards: `dashboards` and `dashboard(id)` (the ones the caller's role may
+//! see; administrators see all), `createDashboard` / `updateDashboard` / `deleteDashboard`
+//! (administrators). `widgets { data }` computes each widget on the server in the same request,
+//! under the caller's row rules and in the tenant's time zone; a widget over an entity the
+//! caller may not read has `data: null`.
+
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+};
+use entity::models::tenant;
+use entity::runtime::audit;
+use entity::runtime::dashboards::{self, Dashboard, DashboardSpec, Scope, Widget};
+use entity::runtime::meta::TenantMeta;
+use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::policy::Action;
+use entity::runtime::templates::Template;
+use sea_orm::EntityTrait;
+
+use super::args::arg_json;
+use super::ctx;
+use super::values::{json, parent, s, sync_field, ts};
+use crate::error::ApiError;
+
+/// One widget with its place.
+#[derive(Clone)]
+struct WidgetView {
+    index: usize,
+    widget: Widget,
+}
+
+fn lang_arg() -> InputValue {
+    InputValue::new("lang", TypeRef::named(TypeRef::STRING))
+}
+
+fn lang(c: &ResolverContext<'_>) -> async_graphql::Result<String> {
+    Ok(c.args
+        .get("lang")
+        .filter(|v| !v.is_null())
+        .map(|v| v.string().map(str::to_owned))
+        .transpose()?
+        .unwrap_or_else(|| "en".into()))
+}
+
+pub fn types(admin: bool) -> Vec<Type> {
+    let string = || TypeRef::named_nn(TypeRef::STRING);
+    let mut types: Vec<Type> = vec![
+        Object::new(t::DASHBOARD)
+            .field(sync_field::<Arc<Dashboard>>("id", TypeRef::named_nn(TypeRef::ID), |b| s(&b.id)))
+            .field(sync_field::<Arc<Dashboard>>("key", string(), |b| s(&b.spec.key)))
+            .field(
+                Field::new("name", string(), |c| {
+                    FieldFuture::new(async move {
+                        let b = parent::<Arc<Dashboard>>(&c)?;
+                        Ok(Some(Value::from(Template::text(&b.spec.name, &lang(&c)?))))
+                    })
+                })
+                .argument(lang_arg()),
+            )
+            .field(sync_field::<Arc<Dashboard>>("roles", TypeRef::named_nn_list_nn(TypeRef::STRING), |b| {
+                Some(Value::List(b.spec.roles.iter().cloned().map(Value::from).collect()))
+            }))
+            .field(sync_field::<Arc<Dashboard>>("template", TypeRef::named(TypeRef::STRING), |b| {
+                b.template.as_deref().and_then(s)
+            }))
+            .field(sync_field::<Arc<Dashboard>>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |b| ts(&b.updated_at)))
+            .field(Field::new("widgets", TypeRef::named_nn_list_nn(t::DASHBOARD_WIDGET), |c| {
+                FieldFuture::new(async move {
+                    let b = parent::<Arc<Dashboard>>(&c)?;
+                    let views = b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView { index, widget });
+                    Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
+                })
+            }))
+            .into(),
+        Object::new(t::DASHBOARD_WIDGET)
+            .field(sync_field::<WidgetView>("index", TypeRef::named_nn(TypeRef::INT), |w| Some(Value::from(w.index))))
+            .field(sync_field::<WidgetView>("type", string(), |w| s(w.widget.kind())))
+            .field(sync_field::<WidgetView>("entity", string(), |w| s(w.widget.entity())))
+            .field(
+                Field::new("title", string(), |c| {
+                    FieldFuture::new(async move {
+                        let w = parent::<WidgetView>(&c)?;
+                        Ok(Some(Value::from(Template::text(w.widget.title(), &lang(&c)?))))
+                    })
+                })
+                .argument(lang_arg()),
+            )
+            .field(sync_field::<WidgetView>("config", TypeRef::named_nn(t::JSON), |w| {
+                serde_json::to_value(&w.widget).ok().as_ref().and_then(json)
+            }))
+            .field(
+                Field::new("data", TypeRef::named(t::JSON), |c| {
+                    FieldFuture::new(async move {
+                        let w = parent::<WidgetView>(&c)?;
+                        Ok(widget_data(&c, &w.widget).await?.as_ref().and_then(json))
+                    })
+                })
+                .description("Computed now: metric {value}, chart {series: [{key, value}]}, recent {records}, pipeline {stages: [{stage, count, total}]}."),
+            )
+            .into(),
+    ];
+    if admin {
+        types.push(
+            InputObject::new(t::DASHBOARD_INPUT)
+                .field(InputValue::new("key", string()))
+                .field(InputValue::new("name", TypeRef::named_nn(t::JSON)))
+                .field(InputValue::new("roles", TypeRef::named_list_nn(TypeRef::STRING)))
+                .field(InputValue::new("widgets", TypeRef::named_nn(t::JSON)))
+                .into(),
+        );
+    }
+    types
+}
+
+/// A widget's data for the caller, or `None` when its role may not read the entity.
+async fn widget_data(c: &ResolverContext<'_>, w: &Widget) -> Result<Option<serde_json::Value>, ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let Some(e) = meta.entity_by_name(w.entity()).cloned() else { return Ok(None) };
+    if !p.permissions.can(&e, Action::Read) {
+        return Ok(None);
+    }
+    let row = ctx::row_filter(c, &e).map_err(internal)?;
+    let zone = tenant::Entity::find_by_id(p.tenant_id.clone())
+        .one(&state.db.conn)
+        .await
+        .map_err(entity::Error::from)?;
+    let tz = zone.and_then(|t| t.time_zone.parse().ok()).unwrap_or(chrono_tz::UTC);
+    let scope =
+        Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &meta, tz, now: entity::runtime::time::now() };
+    Ok(Some(scope.data(w, row.as_ref()).await?))
+}
+
+async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let all = dashboards::list(&txn, state.db.dialect, &p.tenant_id).await?;
+    txn.commit().await?;
+    Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
+}
+
+pub fn queries() -> Vec<Field> {
+    vec![
+        Field::new(f::DASHBOARDS, TypeRef::named_nn_list_nn(t::DASHBOARD), |c| {
+            FieldFuture::new(async move {
+                let list = visible(&c).await?;
+                Ok(Some(FieldValue::list(list.into_iter().map(|b| FieldValue::owned_any(Arc::new(b))))))
+            })
+        })
+        .description("The dashboards your role may see (administrators: all)."),
+        Field::new(f::DASHBOARD, TypeRef::named(t::DASHBOARD), |c| {
+            FieldFuture::new(async move {
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                let found = visible(&c).await?.into_iter().find(|b| b.id == id);
+                Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
+    ]
+}
+
+/// Creates (`id` None) or replaces a dashboard from `input`.
+async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let spec: DashboardSpec =
+        serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
+            .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    let d = state.db.dialect;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
+    spec.validate(&meta)?;
+    let (board, insert) = match id {
+        Some(id) => {
+            let old = dashboards::get(&txn, d, &p.tenant_id, &id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("dashboard".into()))?;
+            (Dashboard { spec, updated_at: entity::runtime::time::now(), ..old }, false)
+        }
+        None => (Dashboard::from_spec(&p.tenant_id, &spec, None, 100), true),
+    };
+    dashboards::save(&txn, d, &board, insert).await?;
+    let action = if insert { "dashboard.create" } else { "dashboard.update" };
+    let entry = audit::Entry {
+        action,
+        object_type: "dashboard",
+        object_id: Some(&board.id),
+        changes: serde_json::json!({"key": board.spec.key, "widgets": board.spec.widgets.len()}),
+    };
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    txn.commit().await?;
+    Ok(board)
+}
+
+pub fn mutations() -> Vec<Field> {
+    let input = || InputValue::new("input", TypeRef::named_nn(t::DASHBOARD_INPUT));
+    let id = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    vec![
+        Field::new(f::CREATE_DASHBOARD, TypeRef::named_nn(t::DASHBOARD), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(Arc::new(save(&c, None).await?))))
+            })
+        })
+        .argument(input()),
+        Field::new(f::UPDATE_DASHBOARD, TypeRef::named_nn(t::DASHBOARD), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                Ok(Some(FieldValue::owned_any(Arc::new(save(&c, Some(id)).await?))))
+            })
+        })
+        .argument(id())
+        .argument(input()),
+        Field::new(f::DELETE_DASHBOARD, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                let d = state.db.dialect;
+                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                if !dashboards::delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
+                    return Err(ApiError::NotFound("dashboard".into()).into());
+                }
+                let entry = audit::Entry {
+                    action: "dashboard.delete",
+                    object_type: "dashboard",
+                    object_id: Some(&id),
+                    changes: serde_json::json!({}),
+                };
+                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                Ok(Some(Value::from(true)))
+            })
+        })
+        .argument(id()),
+    ]
+}

@@ -1,0 +1,340 @@
+//! Industry templates: versioned data files in `templates/` (compiled into the binary, parsed
+//! and checked when first used — a unit test checks every file at build time), each with
+//! entities, roles, workflows, approval policies and dashboards. `apply` installs one into a
+//! tenant in a single transaction: everything or nothing.
+
+use std::sync::LazyLock;
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, Set};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::approvals;
+use super::audit::{self, Actor};
+use super::dashboards::{self, Dashboard};
+use super::definitions::{Definitions, EntityInput};
+use super::meta::TenantMeta;
+use super::policy::Permissions;
+use super::sql::SqlBuf;
+use super::time;
+use super::workflows::{self as wf, Definition, Workflow};
+use crate::models::role;
+use crate::{Db, Dialect, Error, FieldError, Result};
+
+/// The template files, by slug.
+const FILES: &[(&str, &str)] = &[
+    ("blank", include_str!("../../../templates/blank.json")),
+    ("corporate-crm", include_str!("../../../templates/corporate-crm.json")),
+    ("hospital", include_str!("../../../templates/hospital.json")),
+    ("real-estate", include_str!("../../../templates/real-estate.json")),
+    ("jewellery", include_str!("../../../templates/jewellery.json")),
+    ("manufacturing", include_str!("../../../templates/manufacturing.json")),
+];
+
+/// A role a template brings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub permissions: Value,
+}
+
+/// A workflow a template brings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateWorkflow {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub definition: Value,
+}
+
+/// An approval policy a template brings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplatePolicy {
+    pub entity: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub definition: approvals::Definition,
+}
+
+/// One template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    pub slug: String,
+    pub version: u32,
+    /// Language code → text (`en` always).
+    pub name: Map<String, Value>,
+    pub description: Map<String, Value>,
+    /// `EntityInput`s (plus `labels`: language → singular/plural), in dependency order.
+    pub entities: Vec<Value>,
+    pub roles: Vec<TemplateRole>,
+    pub workflows: Vec<TemplateWorkflow>,
+    #[serde(default)]
+    pub approval_policies: Vec<TemplatePolicy>,
+    pub dashboards: Vec<dashboards::DashboardSpec>,
+}
+
+impl Template {
+    /// The text in `lang`, else English.
+    pub fn text(map: &Map<String, Value>, lang: &str) -> String {
+        map.get(lang).or_else(|| map.get("en")).and_then(Value::as_str).unwrap_or_default().to_owned()
+    }
+
+    /// The entity inputs, parsed.
+    pub fn entity_inputs(&self) -> Result<Vec<EntityInput>> {
+        self.entities
+            .iter()
+            .map(|e| {
+                serde_json::from_value(e.clone())
+                    .map_err(|err| Error::Internal(format!("template {}: entity: {err}", self.slug)))
+            })
+            .collect()
+    }
+}
+
+static TEMPLATES: LazyLock<std::result::Result<Vec<Template>, String>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|(slug, text)| {
+            let t: Template =
+                serde_json::from_str(text).map_err(|e| format!("templates/{slug}.json: {e}"))?;
+            if t.slug != *slug {
+                return Err(format!("templates/{slug}.json names itself `{}`", t.slug));
+            }
+            if !t.name.contains_key("en") {
+                return Err(format!("templates/{slug}.json has no English name"));
+            }
+            t.entity_inputs().map_err(|e| e.to_string())?;
+            Ok(t)
+        })
+        .collect()
+});
+
+/// Every template (an error names a file that does not parse).
+pub fn all() -> Result<&'static [Template]> {
+    TEMPLATES.as_deref().map_err(|e| Error::Internal(e.clone()))
+}
+
+/// The template with this slug.
+pub fn get(slug: &str) -> Result<Option<&'static Template>> {
+    Ok(all()?.iter().find(|t| t.slug == slug))
+}
+
+/// Whether the tenant holds any live record (a template then needs `allowExistingData`).
+async fn has_records(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<bool> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT COUNT(*) AS n FROM records WHERE deleted_at IS NULL AND tenant_id = ");
+    buf.bind(tenant_id.to_owned());
+    let n: i64 =
+        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+    Ok(n > 0)
+}
+
+/// What applying installed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub entities: usize,
+    pub roles: usize,
+    pub workflows: usize,
+    pub approval_policies: usize,
+    pub dashboards: usize,
+}
+
+/// Installs `t` into the tenant in one transaction. Refused with `CONFLICT` when the tenant
+/// holds records, unless `allow_existing_data`; names the template's parts would take that
+/// exist already fail validation (nothing is written then).
+pub async fn apply(
+    db: &Db,
+    tenant_id: &str,
+    t: &Template,
+    actor: &Actor,
+    allow_existing_data: bool,
+) -> Result<Applied> {
+    let txn = db.begin_tenant(tenant_id, true).await?;
+    let applied = apply_in(&txn, db, tenant_id, t, actor, allow_existing_data).await?;
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// [`apply`] inside a transaction the caller commits (signup applies its template in the
+/// transaction that creates the tenant).
+pub async fn apply_in(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    tenant_id: &str,
+    t: &Template,
+    actor: &Actor,
+    allow_existing_data: bool,
+) -> Result<Applied> {
+    let d = db.dialect;
+    if !allow_existing_data && has_records(txn, d, tenant_id).await? {
+        return Err(Error::Conflict(format!(
+            "the tenant already has data; apply `{}` with allowExistingData: true to add it anyway",
+            t.slug
+        )));
+    }
+    let defs = Definitions::new(db, tenant_id).by(actor.clone());
+    let inputs = t.entity_inputs()?;
+    for (i, input) in inputs.iter().enumerate() {
+        defs.define_entity_in(txn, input).await.map_err(|e| prefix(e, &format!("entities[{i}]")))?;
+    }
+    let meta = TenantMeta::load(txn, tenant_id).await?;
+    for (i, r) in t.roles.iter().enumerate() {
+        create_role(txn, d, tenant_id, &meta, r).await.map_err(|e| prefix(e, &format!("roles[{i}]")))?;
+    }
+    let now = time::now();
+    for (i, w) in t.workflows.iter().enumerate() {
+        let (definition, entity_id) =
+            Definition::parse(&w.definition, &meta).map_err(|e| prefix(e, &format!("workflows[{i}]")))?;
+        let wf = Workflow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_owned(),
+            name: w.name.clone(),
+            description: w.description.clone(),
+            active: true,
+            entity_id,
+            definition,
+            created_at: now,
+            updated_at: now,
+        };
+        wf::save(txn, d, &wf, true).await?;
+    }
+    let role_names = approvals::role_names(txn, d, tenant_id).await?;
+    for (i, p) in t.approval_policies.iter().enumerate() {
+        let at = format!("approvalPolicies[{i}]");
+        let entity = meta.entity_by_name(&p.entity).ok_or_else(|| {
+            Error::Validation(vec![FieldError::new(format!("{at}.entity"), "no such entity")])
+        })?;
+        p.definition.validate(entity, &role_names).map_err(|e| prefix(e, &at))?;
+        let policy = approvals::Policy {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_owned(),
+            entity_id: entity.id.clone(),
+            name: p.name.clone(),
+            definition: p.definition.clone(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        approvals::save_policy(txn, d, &policy, true).await?;
+    }
+    for (i, spec) in t.dashboards.iter().enumerate() {
+        spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;
+        let board = Dashboard::from_spec(tenant_id, spec, Some(&t.slug), i as i32);
+        dashboards::save(txn, d, &board, true).await?;
+    }
+    record_applied(txn, d, tenant_id, t).await?;
+    let applied = Applied {
+        entities: inputs.len(),
+        roles: t.roles.len(),
+        workflows: t.workflows.len(),
+        approval_policies: t.approval_policies.len(),
+        dashboards: t.dashboards.len(),
+    };
+    let changes = json!({"slug": t.slug, "version": t.version, "entities": applied.entities,
+        "roles": applied.roles, "workflows": applied.workflows, "dashboards": applied.dashboards});
+    let entry =
+        audit::Entry { action: "template.apply", object_type: "template", object_id: Some(&t.slug), changes };
+    audit::append(txn, d, tenant_id, actor, &entry).await?;
+    Ok(applied)
+}
+
+/// Reports a part's errors under its path in the template (`entities[2].fields[0].key`).
+fn prefix(e: Error, at: &str) -> Error {
+    match e {
+        Error::Validation(errs) => Error::Validation(
+            errs.into_iter()
+                .map(|f| FieldError::new(format!("template.{at}.{}", f.field), f.message))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn create_role(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    tenant_id: &str,
+    meta: &TenantMeta,
+    r: &TemplateRole,
+) -> Result<()> {
+    let perms = Permissions::parse(&r.permissions, meta)?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT COUNT(*) AS n FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND name = ").bind(r.name.clone());
+    let n: i64 =
+        txn.query_one_raw(buf.into_statement()).await?.map(|x| x.try_get("", "n")).transpose()?.unwrap_or(0);
+    if n > 0 {
+        return Err(Error::Validation(vec![FieldError::new(
+            "name",
+            format!("a role named `{}` exists", r.name),
+        )]));
+    }
+    let now = time::now();
+    role::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        name: Set(r.name.clone()),
+        description: Set(r.description.clone()),
+        permissions: Set(perms.to_json()),
+        is_system: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Remembers which template (and version) the tenant applied, with the template as it was:
+/// the base of a later three-way upgrade.
+async fn record_applied(txn: &DatabaseTransaction, d: Dialect, tenant_id: &str, t: &Template) -> Result<()> {
+    let snapshot = FILES.iter().find(|(s, _)| *s == t.slug).map(|(_, text)| *text).unwrap_or("{}");
+    let snapshot: Value = serde_json::from_str(snapshot)?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("INSERT INTO tenant_templates (tenant_id, slug, version, snapshot, applied_at) VALUES (");
+    buf.bind(tenant_id.to_owned()).push(", ").bind(t.slug.clone()).push(", ").bind(i64::from(t.version));
+    buf.push(", ");
+    buf.bind_json(&snapshot)?;
+    buf.push(", ").bind_ts(time::now()).push(")");
+    txn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// The templates a tenant has applied: (slug, version).
+pub async fn applied(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Vec<(String, i64)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT slug, version FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" ORDER BY applied_at");
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter().map(|r| Ok((r.try_get("", "slug")?, r.try_get("", "version")?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_file_parses_and_names_itself() {
+        let all = all().expect("templates parse");
+        assert_eq!(all.len(), FILES.len());
+        for t in all {
+            assert!(t.version >= 1, "{}", t.slug);
+            for e in t.entity_inputs().expect("entity inputs") {
+                for f in e.fields.iter().flatten() {
+                    assert!(
+                        f.labels.as_ref().is_some_and(|l| l.get("hi").is_some()),
+                        "{}.{} lacks a Hindi label",
+                        e.name_singular,
+                        f.key
+                    );
+                }
+            }
+        }
+        assert!(get("corporate-crm").expect("get").is_some());
+        assert!(get("nope").expect("get").is_none());
+    }
+}
