@@ -67,6 +67,24 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// The sample query the README shows for each template.
+fn readme_sample(slug: &str) -> &'static str {
+    match slug {
+        "corporate-crm" => {
+            r#"{ deals(filter: {stage: {eq: "Proposal"}}) { totalCount nodes { title amount account { name } } } }"#
+        }
+        "hospital" => {
+            r#"{ appointments(orderBy: [{field: STARTS_AT, direction: ASC}]) { nodes { startsAt status patient { fullName } } } }"#
+        }
+        "real-estate" => r#"{ listingsAggregate(groupBy: [STATUS]) { group count } }"#,
+        "jewellery" => {
+            r#"{ inventoryItems(filter: {metal: {eq: "Gold"}, purity: {eq: "22K"}}) { nodes { sku name weightGrams price } } }"#
+        }
+        "manufacturing" => r#"{ approvalRequests(assignedToMe: true) { recordId stageName stageDueAt } }"#,
+        _ => r#"{ entities { nameSingular } }"#,
+    }
+}
+
 #[tokio::test]
 async fn every_template_applies_at_signup_and_its_dashboards_compute() {
     let t = tenant().await;
@@ -99,6 +117,8 @@ async fn every_template_applies_at_signup_and_its_dashboards_compute() {
         }
         let workflows = tt.data("{ workflows { name active } }", json!({})).await["workflows"].clone();
         assert_eq!(workflows.as_array().map(Vec::len), tpl["workflows"].as_array().map(Vec::len), "{slug}");
+        // The README's sample query for this template runs.
+        tt.data(readme_sample(&slug), json!({})).await;
         let boards = tt.data(BOARDS, json!({})).await["dashboards"].clone();
         let keys: Vec<String> =
             boards.as_array().expect("dashboards").iter().map(|b| str_of(&b["key"])).collect();

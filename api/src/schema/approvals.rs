@@ -486,30 +486,9 @@ pub fn admin_mutations() -> Vec<Field> {
         .description(
             "Replaces a policy; pending requests continue under the new stages from their stage number.",
         ),
-        Field::new(f::DELETE_APPROVAL_POLICY, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
-            FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = args::id(&c)?;
-                let d = state.db.dialect;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
-                if !ap::delete_policy(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
-                    return Err(ApiError::NotFound("approval policy".into()).into());
-                }
-                let entry = audit::Entry {
-                    action: "approval_policy.delete",
-                    object_type: "approval_policy",
-                    object_id: Some(&id),
-                    changes: serde_json::json!({}),
-                };
-                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(Value::from(true)))
-            })
+        super::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, d, t, id| {
+            Box::pin(ap::delete_policy(txn, d, t, id))
         })
-        .argument(id())
         .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),
     ]
 }

@@ -216,29 +216,8 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .argument(input()),
-        Field::new(f::DELETE_DASHBOARD, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
-            FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = c.args.try_get("id")?.string()?.to_owned();
-                let d = state.db.dialect;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
-                if !dashboards::delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
-                    return Err(ApiError::NotFound("dashboard".into()).into());
-                }
-                let entry = audit::Entry {
-                    action: "dashboard.delete",
-                    object_type: "dashboard",
-                    object_id: Some(&id),
-                    changes: serde_json::json!({}),
-                };
-                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(Value::from(true)))
-            })
-        })
-        .argument(id()),
+        super::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, d, t, id| {
+            Box::pin(dashboards::delete(txn, d, t, id))
+        }),
     ]
 }

@@ -13,6 +13,7 @@ pub mod build;
 pub mod common;
 pub mod ctx;
 pub mod dashboards;
+pub mod deletion;
 pub mod entity_types;
 pub mod jobs;
 pub mod limits;

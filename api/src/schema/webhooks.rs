@@ -216,20 +216,8 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .description("Adds a new signing secret; deliveries carry both until the next rotation."),
-        Field::new(f::DELETE_WEBHOOK, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
-            FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = c.args.try_get("id")?.string()?.to_owned();
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
-                if !wh::delete(&txn, state.db.dialect, &p.tenant_id, &id).await.map_err(ApiError::from)? {
-                    return Err(ApiError::NotFound("webhook".into()).into());
-                }
-                audit_change(&c, &txn, "webhook.delete", &id).await?;
-                txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(Value::from(true)))
-            })
-        })
-        .argument(id()),
+        super::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, d, t, id| {
+            Box::pin(wh::delete(txn, d, t, id))
+        }),
     ]
 }

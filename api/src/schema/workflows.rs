@@ -296,29 +296,8 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .argument(InputValue::new("active", TypeRef::named_nn(TypeRef::BOOLEAN))),
-        Field::new(f::DELETE_WORKFLOW, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
-            FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = arg(&c, "id")?;
-                let d = state.db.dialect;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
-                if !wf::delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
-                    return Err(ApiError::NotFound("workflow".into()).into());
-                }
-                let entry = audit::Entry {
-                    action: "workflow.delete",
-                    object_type: "workflow",
-                    object_id: Some(&id),
-                    changes: serde_json::json!({}),
-                };
-                audit::append(&txn, d, &p.tenant_id, &ctx::actor(&c)?, &entry)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(Value::from(true)))
-            })
-        })
-        .argument(id()),
+        super::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, d, t, id| {
+            Box::pin(wf::delete(txn, d, t, id))
+        }),
     ]
 }
