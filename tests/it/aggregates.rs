@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// One order as created: (status, rush, total in cents or none, quantity or none).
-type Order = (&'static str, bool, Option<i64>, Option<i64>);
+pub(crate) type Order = (&'static str, bool, Option<i64>, Option<i64>);
 
-fn orders() -> Vec<Order> {
+pub(crate) fn orders() -> Vec<Order> {
     let statuses = ["open", "paid", "void"];
     (0..30)
         .map(|i: i64| {
@@ -23,13 +23,13 @@ fn orders() -> Vec<Order> {
         .collect()
 }
 
-fn cents(v: i64) -> String {
+pub(crate) fn cents(v: i64) -> String {
     let sign = if v < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", v.abs() / 100, v.abs() % 100)
 }
 
 /// What the server should answer for a set of orders.
-fn expected(rows: &[&Order]) -> Value {
+pub(crate) fn expected(rows: &[&Order]) -> Value {
     let totals: Vec<i64> = rows.iter().filter_map(|o| o.2).collect();
     let qtys: Vec<i64> = rows.iter().filter_map(|o| o.3).collect();
     let money = |v: Option<i64>| v.map_or(Value::Null, |c| json!(cents(c)));
@@ -52,7 +52,8 @@ fn expected(rows: &[&Order]) -> Value {
     })
 }
 
-const FIGURES: &str = "count sum { total qty } avg { total qty } min { total qty } max { total qty }";
+pub(crate) const FIGURES: &str =
+    "count sum { total qty } avg { total qty } min { total qty } max { total qty }";
 
 async fn setup() -> TestTenant {
     let t = tenant().await;
@@ -82,7 +83,7 @@ async fn setup() -> TestTenant {
     t
 }
 
-fn without_group(row: &Value) -> Value {
+pub(crate) fn without_group(row: &Value) -> Value {
     let mut r = row.clone();
     r.as_object_mut().expect("an aggregate row").remove("group");
     r

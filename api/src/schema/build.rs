@@ -119,6 +119,7 @@ pub fn build_tenant_schema(
         subscription = subscription.field(subscription::field(a));
         types.extend(entity_types::types(&access, a));
         types.extend(aggregate::types(a).into_iter().map(Into::into));
+        types.push(aggregate::date_group_input(a).into());
     }
     // Every schema has a subscription root (notifications), so the socket also serves queries.
     let has_subscriptions = true;
@@ -134,6 +135,7 @@ pub fn build_tenant_schema(
         admin_types.extend(super::workflows::types());
         admin_types.extend(super::webhooks::types());
         admin_types.extend(super::jobs::types());
+        admin_types.push(super::tenant::input_type().into());
     }
     admin_types.extend(super::notifications::types());
     admin_types.extend(super::approvals::types(permissions.admin));

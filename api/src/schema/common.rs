@@ -38,6 +38,7 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
         (t::CHANGE_KIND, vec!["CREATED", "UPDATED", "DELETED", "RESTORED"]),
         (t::ORDER_DIRECTION, vec!["ASC", "DESC"]),
+        (t::DATE_BUCKET, vec!["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]),
     ] {
         b = b.register(Enum::new(name).items(items));
     }

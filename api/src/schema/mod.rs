@@ -23,6 +23,7 @@ pub mod platform;
 pub mod registry;
 pub mod resolvers;
 pub mod templates;
+pub mod tenant;
 pub mod values;
 pub mod webhooks;
 pub mod workflows;

@@ -385,6 +385,7 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         fields.extend(super::jobs::mutations());
         fields.extend(super::templates::mutations());
         fields.extend(super::dashboards::mutations());
+        fields.push(super::tenant::mutation());
     }
     fields
 }

@@ -5,8 +5,12 @@
 //! averages are computed from the exact sum and count, rounded half away from zero to the
 //! field's scale.
 
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
+
+use super::calendar::{self, Bucket};
 
 use super::filter::{Filter, Target};
 use super::meta::{EntityDef, FieldDef, FieldType};
@@ -35,8 +39,8 @@ fn scale(f: &FieldDef) -> u32 {
     f.validation.scale.unwrap_or(DEFAULT_SCALE)
 }
 
-/// The GraphQL name of a group target.
-fn group_name(t: &Target) -> String {
+/// The GraphQL name of a group target (its key in `group`).
+pub fn group_name(t: &Target) -> String {
     match t {
         Target::Id => "id".into(),
         Target::CreatedAt => "createdAt".into(),
@@ -145,20 +149,137 @@ fn decimal_avg(sum: &Value, count: i64, f: &FieldDef) -> Value {
     Value::from(Decimal { units: rounded, scale: target }.to_string_at(target))
 }
 
-/// Runs the aggregate of `e`'s live records matching `filter`, grouped by `group_by`.
+/// Grouping by the local date bucket of a date target (a DATE or DATE_TIME field,
+/// `createdAt`, `updatedAt`), in the tenant's zone.
+#[derive(Debug, Clone)]
+pub struct DateGroup {
+    pub target: Target,
+    pub bucket: Bucket,
+    pub tz: Tz,
+}
+
+/// Most date buckets one aggregate may produce (ask for a coarser bucket or a filter).
+pub const MAX_BUCKETS: usize = 1000;
+
+/// The date target as text: the engine's timestamp text, or the stored DATE / DATE_TIME text.
+fn date_text(d: Dialect, t: &Target) -> String {
+    match t {
+        Target::Field(f) => sql::text_expr(d, &f.key),
+        other => timestamp_text(d, other),
+    }
+}
+
+/// A `CASE` naming the bucket of each record's date, or `None` when no record has one. The
+/// bucket boundaries are the tenant's local midnights as instants (for DATE fields, the local
+/// dates themselves), computed in Rust from the range of dates present — so both databases
+/// bucket identically, DST included, without time-zone support in SQL.
+async fn bucket_case(
+    db: &Db,
+    tenant_id: &str,
+    e: &EntityDef,
+    filter: Option<&Filter>,
+    g: &DateGroup,
+) -> Result<Option<String>> {
+    let d = db.dialect;
+    let expr = date_text(d, &g.target);
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT MIN(").push(&expr).push(") AS lo, MAX(").push(&expr).push(") AS hi FROM records WHERE ");
+    sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
+    if let Some(f) = filter {
+        buf.push(" AND ");
+        sql::compile(&mut buf, f)?;
+    }
+    let txn = db.begin_tenant(tenant_id, false).await?;
+    let row = txn.query_one_raw(buf.into_statement()).await?;
+    txn.commit().await?;
+    let text = |col: &str| -> Result<Option<String>> {
+        Ok(row.as_ref().map(|r| r.try_get("", col)).transpose()?.flatten())
+    };
+    let (Some(lo), Some(hi)) = (text("lo")?, text("hi")?) else { return Ok(None) };
+    let date_only = matches!(&g.target, Target::Field(f) if f.ty == FieldType::Date);
+    let local = |s: &str| -> Option<NaiveDate> {
+        if date_only {
+            NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+        } else {
+            super::time::parse(s).map(|t| t.with_timezone(&g.tz).date_naive())
+        }
+    };
+    let (Some(lo), Some(hi)) = (local(&lo), local(&hi)) else { return Ok(None) };
+    let mut starts = vec![calendar::bucket_start(lo, g.bucket)];
+    while let Some(&last) = starts.last() {
+        let next = calendar::next_bucket(last, g.bucket);
+        if next > hi {
+            break;
+        }
+        if starts.len() >= MAX_BUCKETS {
+            return Err(Error::BadRequest(format!(
+                "more than {MAX_BUCKETS} date buckets: use a coarser bucket or a narrower filter"
+            )));
+        }
+        starts.push(next);
+    }
+    // Boundaries are generated here (digits and dashes), so they are inlined, not bound: the
+    // same `CASE` appears in SELECT and GROUP BY.
+    let compare = &match &g.target {
+        Target::CreatedAt | Target::UpdatedAt => sql::target_expr(d, &g.target),
+        _ => expr.clone(),
+    };
+    let bound = |day: NaiveDate| -> String {
+        match &g.target {
+            Target::Field(f) if f.ty == FieldType::Date => format!("'{}'", day.format("%Y-%m-%d")),
+            Target::Field(_) => format!("'{}'", super::time::format(&calendar::midnight(day, g.tz))),
+            _ => {
+                let t = super::time::format(&calendar::midnight(day, g.tz));
+                match d {
+                    Dialect::Postgres => format!("CAST('{t}' AS TIMESTAMPTZ)"),
+                    Dialect::Sqlite => format!("'{t}'"),
+                }
+            }
+        }
+    };
+    let mut case = String::from("CASE");
+    for pair in starts.windows(2) {
+        case.push_str(&format!(
+            " WHEN {compare} < {} THEN '{}'",
+            bound(pair[1]),
+            calendar::bucket_label(pair[0], g.bucket)
+        ));
+    }
+    let last = starts.last().copied().unwrap_or(lo);
+    case.push_str(&format!(
+        " WHEN {compare} IS NOT NULL THEN '{}' END",
+        calendar::bucket_label(last, g.bucket)
+    ));
+    Ok(Some(case))
+}
+
+/// Runs the aggregate of `e`'s live records matching `filter`, grouped by `group_by` and, when
+/// given, by a date bucket.
 pub async fn aggregate(
     db: &Db,
     tenant_id: &str,
     e: &EntityDef,
     filter: Option<&Filter>,
     group_by: &[Target],
+    date_group: Option<&DateGroup>,
 ) -> Result<Vec<AggregateRow>> {
     let d = db.dialect;
     let numeric = numeric_fields(e);
+    let case = match date_group {
+        Some(g) => match bucket_case(db, tenant_id, e, filter, g).await? {
+            Some(c) => Some(c),
+            // Nothing dated to bucket: no groups.
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
     let mut buf = SqlBuf::new(d);
     buf.push("SELECT COUNT(*) AS n");
     for (i, t) in group_by.iter().enumerate() {
         buf.push(", ").push(&group_expr(d, t)).push(&format!(" AS g{i}"));
+    }
+    if let Some(c) = &case {
+        buf.push(", ").push(c).push(" AS gd");
     }
     for (i, f) in numeric.iter().enumerate() {
         let [sum, min, max, count] = figure_exprs(d, f);
@@ -170,9 +291,13 @@ pub async fn aggregate(
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
     }
-    if !group_by.is_empty() {
-        let cols: Vec<String> = (0..group_by.len()).map(|i| format!("g{i}")).collect();
-        let exprs: Vec<String> = group_by.iter().map(|t| group_expr(d, t)).collect();
+    if !group_by.is_empty() || case.is_some() {
+        let mut cols: Vec<String> = (0..group_by.len()).map(|i| format!("g{i}")).collect();
+        let mut exprs: Vec<String> = group_by.iter().map(|t| group_expr(d, t)).collect();
+        if let Some(c) = &case {
+            cols.push("gd".into());
+            exprs.push(c.clone());
+        }
         buf.push(" GROUP BY ").push(&exprs.join(", "));
         let order: Vec<String> = cols.iter().map(|c| format!("{c} ASC NULLS LAST")).collect();
         buf.push(" ORDER BY ").push(&order.join(", "));
@@ -194,6 +319,10 @@ pub async fn aggregate(
         for (i, t) in group_by.iter().enumerate() {
             let text: Option<String> = row.try_get("", &format!("g{i}"))?;
             r.group.insert(group_name(t), group_value(t, text));
+        }
+        if let Some(g) = date_group {
+            let label: Option<String> = row.try_get("", "gd")?;
+            r.group.insert(group_name(&g.target), label.map(Value::String).unwrap_or(Value::Null));
         }
         for (i, f) in numeric.iter().enumerate() {
             let name = f.graphql_name.clone();

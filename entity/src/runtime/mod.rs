@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod approvals;
 pub mod audit;
+pub mod calendar;
 pub mod cursor;
 pub mod dashboards;
 pub mod dead_jobs;

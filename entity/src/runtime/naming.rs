@@ -24,6 +24,7 @@ pub mod types {
     pub const RELATION_KIND: &str = "RelationKind";
     pub const CHANGE_KIND: &str = "ChangeKind";
     pub const ORDER_DIRECTION: &str = "OrderDirection";
+    pub const DATE_BUCKET: &str = "DateBucket";
     pub const PAGE_INFO: &str = "PageInfo";
     pub const FILE: &str = "File";
     pub const FILE_INPUT: &str = "FileInput";
@@ -77,6 +78,7 @@ pub mod types {
     pub const DASHBOARD: &str = "Dashboard";
     pub const DASHBOARD_WIDGET: &str = "DashboardWidget";
     pub const DASHBOARD_INPUT: &str = "DashboardInput";
+    pub const UPDATE_TENANT_INPUT: &str = "UpdateTenantInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -152,6 +154,7 @@ pub mod fields {
     pub const CREATE_DASHBOARD: &str = "createDashboard";
     pub const UPDATE_DASHBOARD: &str = "updateDashboard";
     pub const DELETE_DASHBOARD: &str = "deleteDashboard";
+    pub const UPDATE_TENANT: &str = "updateTenant";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -256,6 +259,7 @@ pub struct EntityNames {
     pub update_input: String,
     pub aggregate: String,
     pub aggregate_values: String,
+    pub date_group: String,
     pub query_one: String,
     pub query_many: String,
     pub query_aggregate: String,
@@ -282,6 +286,7 @@ impl EntityNames {
             update_input: format!("Update{t}Input"),
             aggregate: format!("{t}Aggregate"),
             aggregate_values: format!("{t}AggregateValues"),
+            date_group: format!("{t}DateGroup"),
             query_aggregate: format!("{many}Aggregate"),
             create: format!("create{t}"),
             update: format!("update{t}"),
@@ -295,7 +300,7 @@ impl EntityNames {
     }
 
     /// Type names this entity generates.
-    pub fn type_names(&self) -> [&str; 11] {
+    pub fn type_names(&self) -> [&str; 12] {
         [
             &self.type_name,
             &self.connection,
@@ -308,6 +313,7 @@ impl EntityNames {
             &self.update_input,
             &self.aggregate,
             &self.aggregate_values,
+            &self.date_group,
         ]
     }
 
@@ -362,6 +368,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         RELATION_KIND,
         CHANGE_KIND,
         ORDER_DIRECTION,
+        DATE_BUCKET,
         PAGE_INFO,
         FILE,
         FILE_INPUT,
@@ -415,6 +422,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         DASHBOARD,
         DASHBOARD_WIDGET,
         DASHBOARD_INPUT,
+        UPDATE_TENANT_INPUT,
     ]
     .into_iter()
     .collect();
@@ -493,6 +501,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CREATE_DASHBOARD,
         UPDATE_DASHBOARD,
         DELETE_DASHBOARD,
+        UPDATE_TENANT,
     ]
     .into_iter()
     .collect();

@@ -1,6 +1,7 @@
-//! `dealsAggregate(filter: DealFilter, groupBy: [DealField!]): [DealAggregate!]!` — count and
-//! sum / avg / min / max of the numeric fields the caller can read, per group, in one SQL
-//! statement under the caller's row rule.
+//! `dealsAggregate(filter: DealFilter, groupBy: [DealField!], groupByDate: DealDateGroup):
+//! [DealAggregate!]!` — count and sum / avg / min / max of the numeric fields the caller can
+//! read, per group (fields, and a date bucket in the tenant's time zone), in one SQL statement
+//! under the caller's row rule.
 
 use std::sync::Arc;
 
@@ -8,6 +9,8 @@ use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::runtime::aggregate::{self, AggregateRow, numeric_fields};
 use entity::runtime::naming::{EntityNames, types as t};
+
+use sea_orm::EntityTrait;
 
 use crate::error::{ApiError, gql};
 use crate::schema::access::EntityAccess;
@@ -39,15 +42,69 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                         .push(target.ok_or_else(|| ApiError::BadRequest(format!("cannot group by {name}")))?);
                 }
             }
-            let rows = aggregate::aggregate(&state.db, &p.tenant_id, &a.view, filter.as_ref(), &group_by)
-                .await
-                .map_err(gql)?;
+            let date_group = match args::arg_json(&c, "groupByDate")? {
+                Some(g) => Some(date_group(&c, &targets, &g).await?),
+                None => None,
+            };
+            let rows = aggregate::aggregate(
+                &state.db,
+                &p.tenant_id,
+                &a.view,
+                filter.as_ref(),
+                &group_by,
+                date_group.as_ref(),
+            )
+            .await
+            .map_err(gql)?;
             Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
     })
     .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
     .argument(InputValue::new("groupBy", TypeRef::named_nn_list(&n.field_enum)))
-    .description(format!("Counts and totals of {label}, optionally per group."))
+    .argument(InputValue::new("groupByDate", TypeRef::named(&n.date_group)))
+    .description(format!(
+        "Counts and totals of {label}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`)."
+    ))
+}
+
+/// `{field, bucket}` → a date grouping in the tenant's time zone.
+async fn date_group(
+    c: &async_graphql::dynamic::ResolverContext<'_>,
+    targets: &[(String, entity::runtime::filter::Target)],
+    g: &serde_json::Value,
+) -> async_graphql::Result<aggregate::DateGroup> {
+    use entity::runtime::filter::Target;
+    use entity::runtime::meta::FieldType;
+    let name = g.get("field").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let target = targets
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, t)| t.clone())
+        .filter(|t| match t {
+            Target::CreatedAt | Target::UpdatedAt => true,
+            Target::Field(f) => matches!(f.ty, FieldType::Date | FieldType::Datetime),
+            _ => false,
+        })
+        .ok_or_else(|| ApiError::BadRequest(format!("{name} is not a date field")))?;
+    let bucket = serde_json::from_value(serde_json::Value::String(
+        g.get("bucket").and_then(serde_json::Value::as_str).unwrap_or_default().to_lowercase(),
+    ))
+    .map_err(|e| ApiError::BadRequest(format!("bucket: {e}")))?;
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let tenant = entity::models::tenant::Entity::find_by_id(p.tenant_id.clone())
+        .one(&state.db.conn)
+        .await
+        .map_err(|e| ApiError::from(entity::Error::from(e)))?;
+    let tz = tenant.and_then(|t| t.time_zone.parse().ok()).unwrap_or(chrono_tz::UTC);
+    Ok(aggregate::DateGroup { target, bucket, tz })
+}
+
+/// `DealDateGroup { field: DealField!, bucket: DateBucket! }`.
+pub fn date_group_input(a: &Arc<EntityAccess>) -> async_graphql::dynamic::InputObject {
+    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    async_graphql::dynamic::InputObject::new(&n.date_group)
+        .field(InputValue::new("field", TypeRef::named_nn(&n.field_enum)))
+        .field(InputValue::new("bucket", TypeRef::named_nn(t::DATE_BUCKET)))
 }
 
 /// `DealAggregate` and, when the entity has numeric fields the role can read,

@@ -7,6 +7,7 @@
 
 pub mod data;
 
+pub use crate::runtime::calendar::{Bucket, Period};
 pub use data::Scope;
 
 use chrono::{DateTime, Utc};
@@ -31,27 +32,6 @@ pub enum Function {
     Avg,
     Min,
     Max,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Today,
-    ThisWeek,
-    ThisMonth,
-    ThisQuarter,
-    ThisYear,
-    All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Bucket {
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
 }
 
 /// One widget's definition.

@@ -1,0 +1,78 @@
+//! `updateTenant(input: {name, timeZone})` (administrators): the tenant's display name and its
+//! IANA time zone — the zone schedules, "today"/"this week" dashboard periods and date buckets
+//! of aggregates follow.
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
+use entity::FieldError;
+use entity::models::tenant;
+use entity::runtime::audit;
+use entity::runtime::naming::{fields as f, types as t};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use super::args::arg_json;
+use super::ctx;
+use crate::error::ApiError;
+
+pub fn input_type() -> InputObject {
+    InputObject::new(t::UPDATE_TENANT_INPUT)
+        .field(InputValue::new("name", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("timeZone", TypeRef::named(TypeRef::STRING)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Input {
+    name: Option<String>,
+    time_zone: Option<String>,
+}
+
+pub fn mutation() -> Field {
+    Field::new(f::UPDATE_TENANT, TypeRef::named_nn(t::TENANT), |c| {
+        FieldFuture::new(async move {
+            ctx::require_admin(&c)?;
+            let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+            let input: Input = serde_json::from_value(arg_json(&c, "input")?.unwrap_or_default())
+                .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+            let mut errors = Vec::new();
+            if input.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 200) {
+                errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+            }
+            if let Some(z) = &input.time_zone
+                && z.parse::<chrono_tz::Tz>().is_err()
+            {
+                errors.push(FieldError::new("timeZone", format!("`{z}` is not an IANA time zone")));
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors).into());
+            }
+            let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+            let current = tenant::Entity::find_by_id(p.tenant_id.clone())
+                .one(&txn)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
+            let mut row: tenant::ActiveModel = current.into();
+            if let Some(n) = &input.name {
+                row.name = Set(n.trim().to_owned());
+            }
+            if let Some(z) = &input.time_zone {
+                row.time_zone = Set(z.clone());
+            }
+            row.updated_at = Set(entity::runtime::time::now());
+            let updated = row.update(&txn).await.map_err(ApiError::from)?;
+            let entry = audit::Entry {
+                action: "tenant.update",
+                object_type: "tenant",
+                object_id: Some(&p.tenant_id),
+                changes: serde_json::json!({"name": input.name, "timeZone": input.time_zone}),
+            };
+            audit::append(&txn, state.db.dialect, &p.tenant_id, &ctx::actor(&c)?, &entry)
+                .await
+                .map_err(ApiError::from)?;
+            txn.commit().await.map_err(ApiError::from)?;
+            Ok(Some(FieldValue::owned_any(updated)))
+        })
+    })
+    .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_TENANT_INPUT)))
+    .description("Renames the tenant or sets its IANA time zone (schedules, dashboard periods and date buckets follow it).")
+}
