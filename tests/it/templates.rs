@@ -376,3 +376,83 @@ async fn manufacturing_requisition_approval_raises_a_purchase_order() {
     let purchase = board(&t, "purchase").await;
     assert_eq!(purchase["roles"], json!(["admin", "dept_head", "accountant", "plant_manager"]));
 }
+
+#[tokio::test]
+async fn crm_deals_move_within_stages_and_leads_convert_in_one_go() {
+    let t = tenant_with("corporate-crm").await;
+    let (deals, leads, activities) =
+        (Names::new("deal", "deals"), Names::new("lead", "leads"), Names::new("activity", "activities"));
+    let mut ids = Vec::new();
+    for title in ["A", "B", "C"] {
+        ids.push(str_of(&t.create(&deals, json!({"title": title, "stage": "Prospecting"}), "").await["id"]));
+    }
+    let mv = "mutation($id: ID!, $s: String!, $p: Int) { moveDeal(id: $id, stage: $s, position: $p) { id stage position } }";
+    let order = async |stage: &str| -> Vec<String> {
+        let q = "query($s: String!) { deals(filter: {stage: {eq: $s}}, orderBy: [{field: POSITION, direction: ASC}]) { nodes { title } } }";
+        t.data(q, json!({"s": stage})).await["deals"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| str_of(&n["title"]))
+            .collect()
+    };
+    // Into an empty stage, then before and between.
+    for (i, pos) in [(0usize, None), (1, Some(0)), (2, Some(1))] {
+        let moved = t.data(mv, json!({"id": ids[i], "s": "Proposal", "p": pos})).await;
+        assert_eq!(moved["moveDeal"]["stage"], json!("Proposal"));
+    }
+    assert_eq!(order("Proposal").await, ["B", "C", "A"]);
+    assert!(order("Prospecting").await.is_empty());
+    // Within the stage: A to the top.
+    t.data(mv, json!({"id": ids[0], "s": "Proposal", "p": 0})).await;
+    assert_eq!(order("Proposal").await, ["A", "B", "C"]);
+    // Many moves into the same gap renumber the stage instead of running out of room.
+    for _ in 0..40 {
+        t.data(mv, json!({"id": ids[2], "s": "Proposal", "p": 1})).await;
+        t.data(mv, json!({"id": ids[1], "s": "Proposal", "p": 1})).await;
+    }
+    assert_eq!(order("Proposal").await, ["A", "B", "C"]);
+    t.request(mv, json!({"id": ids[0], "s": "Nowhere"})).await.expect_code("VALIDATION_FAILED");
+    let pipeline = widget(&t, "sales", "deal", "PIPELINE", 0).await;
+    let proposal = pipeline["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["stage"] == json!("Proposal"))
+        .cloned();
+    assert_eq!(proposal.expect("proposal")["count"], json!(3));
+
+    // Conversion: account from the company, contact, deal; the lead's activity is linked.
+    let lead = str_of(
+        &t.create(
+            &leads,
+            json!({"fullName": "Nora Diaz", "email": "nora@globex.example", "company": "Globex",
+                                 "status": "Qualified", "estimatedValue": "12500.00"}),
+            "",
+        )
+        .await["id"],
+    );
+    let call = str_of(
+        &t.create(&activities, json!({"type": "Call", "subject": "Intro call", "lead": lead}), "").await["id"],
+    );
+    let convert = "mutation($id: ID!) { convertLead(id: $id) { lead { status } contact { id fullName email account { name } } account { id name } deal { id title stage amount contact { fullName } account { name } } } }";
+    let done = t.data(convert, json!({"id": lead})).await["convertLead"].clone();
+    assert_eq!(done["lead"]["status"], json!("Converted"));
+    assert_eq!(
+        (done["contact"]["fullName"].clone(), done["contact"]["account"]["name"].clone()),
+        (json!("Nora Diaz"), json!("Globex"))
+    );
+    assert_eq!(
+        (done["deal"]["title"].clone(), done["deal"]["stage"].clone(), done["deal"]["amount"].clone()),
+        (json!("Globex"), json!("Prospecting"), json!("12500.00"))
+    );
+    assert_eq!(done["deal"]["contact"]["fullName"], json!("Nora Diaz"));
+    let linked = t.get(&activities, &call, "deal { id } contact { id } account { id }").await;
+    assert_eq!(linked["deal"]["id"], done["deal"]["id"]);
+    assert_eq!(linked["contact"]["id"], done["contact"]["id"]);
+    assert_eq!(linked["account"]["id"], done["account"]["id"]);
+    // Twice: CONFLICT, and nothing more was created.
+    t.request(convert, json!({"id": lead})).await.expect_code("CONFLICT");
+    let contacts = t.list(&Names::new("contact", "contacts"), "", json!({}), "").await;
+    assert_eq!(contacts["totalCount"], json!(1));
+}

@@ -121,6 +121,12 @@ pub fn build_tenant_schema(
         types.extend(aggregate::types(a).into_iter().map(Into::into));
         types.push(aggregate::date_group_input(a).into());
     }
+    // The CRM operations, when the tenant has its entities and the role may use them.
+    mutation = super::crm::move_deal(&access)
+        .into_iter()
+        .chain(super::crm::convert_lead(&access))
+        .fold(mutation, |m, f| m.field(f));
+    types.extend(super::crm::conversion_type(&access).map(Into::into));
     // Every schema has a subscription root (notifications), so the socket also serves queries.
     let has_subscriptions = true;
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))

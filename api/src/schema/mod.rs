@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod args;
 pub mod build;
 pub mod common;
+pub mod crm;
 pub mod ctx;
 pub mod dashboards;
 pub mod deletion;

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod approvals;
 pub mod audit;
 pub mod calendar;
+pub mod crm;
 pub mod cursor;
 pub mod dashboards;
 pub mod dead_jobs;

@@ -79,6 +79,7 @@ pub mod types {
     pub const DASHBOARD_WIDGET: &str = "DashboardWidget";
     pub const DASHBOARD_INPUT: &str = "DashboardInput";
     pub const UPDATE_TENANT_INPUT: &str = "UpdateTenantInput";
+    pub const LEAD_CONVERSION: &str = "LeadConversion";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -155,6 +156,8 @@ pub mod fields {
     pub const UPDATE_DASHBOARD: &str = "updateDashboard";
     pub const DELETE_DASHBOARD: &str = "deleteDashboard";
     pub const UPDATE_TENANT: &str = "updateTenant";
+    pub const MOVE_DEAL: &str = "moveDeal";
+    pub const CONVERT_LEAD: &str = "convertLead";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -423,6 +426,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         DASHBOARD_WIDGET,
         DASHBOARD_INPUT,
         UPDATE_TENANT_INPUT,
+        LEAD_CONVERSION,
     ]
     .into_iter()
     .collect();
@@ -502,6 +506,8 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         UPDATE_DASHBOARD,
         DELETE_DASHBOARD,
         UPDATE_TENANT,
+        MOVE_DEAL,
+        CONVERT_LEAD,
     ]
     .into_iter()
     .collect();

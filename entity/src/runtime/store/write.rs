@@ -30,23 +30,39 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let record = self.create_in(&txn, meta, entity, input, owner, caller).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// [`Store::create`] inside a transaction the caller commits (lead conversion creates
+    /// three records in one).
+    pub async fn create_in(
+        &self,
+        txn: &DatabaseTransaction,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        let (actor, row) = (caller.actor, caller.row);
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
-        errors.extend(self.check_references(&txn, meta, entity, &checked, &data, None).await?);
+        errors.extend(self.check_references(txn, meta, entity, &checked, &data, None).await?);
         let owner_id = owner.or_else(|| actor.user_id.clone());
         if let Some(o) = &owner_id {
-            errors.extend(self.check_owner(&txn, o).await?);
+            errors.extend(self.check_owner(txn, o).await?);
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
         let (number, record_number) = match &entity.record_number_prefix {
             Some(prefix) => {
-                let n = self.next_number(&txn, &entity.id).await?;
+                let n = self.next_number(txn, &entity.id).await?;
                 (Some(n), Some(format!("{prefix}-{n:06}")))
             }
             None => (None, None),
@@ -82,9 +98,8 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &record.data);
-        self.record_change(&txn, actor, entity, (ChangeKind::Created, &record, None), changed, changes)
+        self.record_change(txn, actor, entity, (ChangeKind::Created, &record, None), changed, changes)
             .await?;
-        txn.commit().await?;
         Ok(record)
     }
 

@@ -1,0 +1,121 @@
+//! The CRM operations, present in a tenant's schema when it has the corporate-CRM entities and
+//! the caller's role may do them: `moveDeal(id, stage, position): Deal!` (a deal's stage and
+//! its place within the stage; order a stage with `orderBy: [{field: POSITION}]`) and
+//! `convertLead(id): LeadConversion!` (contact, account and deal from a lead, in one
+//! transaction, with the lead's activities linked to them).
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
+use entity::runtime::crm::{Conversion, Conversions, Pipeline, Rows};
+use entity::runtime::naming::{EntityNames, fields as f, types as t};
+use entity::runtime::store::{Caller, Record};
+
+use super::access::{EntityAccess, SchemaAccess};
+use super::ctx;
+use super::resolvers::store;
+use super::values::parent;
+use crate::error::gql;
+
+fn entity<'a>(access: &'a SchemaAccess, name: &str) -> Option<&'a Arc<EntityAccess>> {
+    access.entities.iter().find(|a| a.full.name_singular == name)
+}
+
+fn type_name(a: &EntityAccess) -> String {
+    EntityNames::new(&a.full.name_singular, &a.full.name_plural).type_name
+}
+
+/// `moveDeal`, when the tenant has a pipeline and the role may update deals.
+pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
+    let pipeline = Arc::new(Pipeline::of(&access.meta)?);
+    let deal = entity(access, "deal").filter(|a| a.update)?;
+    let meta = access.meta.clone();
+    Some(
+        Field::new(f::MOVE_DEAL, TypeRef::named_nn(type_name(deal)), move |c| {
+            let (pipeline, meta) = (pipeline.clone(), meta.clone());
+            FieldFuture::new(async move {
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                let stage = c.args.try_get("stage")?.string()?.to_owned();
+                let position = c
+                    .args
+                    .get("position")
+                    .filter(|v| !v.is_null())
+                    .map(|v| v.i64())
+                    .transpose()?
+                    .map(|p| usize::try_from(p.max(0)).unwrap_or_default());
+                let row = ctx::row_filter(&c, &pipeline.deal)?;
+                let actor = ctx::actor(&c)?;
+                let caller = Caller { actor: &actor, row: row.as_ref() };
+                let moved =
+                    pipeline.move_deal(&store(&c)?, &meta, caller, &id, &stage, position).await.map_err(gql)?;
+                ctx::state(&c)?.dispatcher.wake();
+                Ok(Some(FieldValue::owned_any(moved)))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+        .argument(InputValue::new("stage", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(InputValue::new("position", TypeRef::named(TypeRef::INT)))
+        .description("Moves a deal to a stage, at `position` (0-based) among that stage's deals you see; default: last."),
+    )
+}
+
+/// The parts a conversion needs: the role may update leads and create contacts, accounts and
+/// deals (and read them, so the result type can show them).
+fn conversion_parts(access: &SchemaAccess) -> Option<[&Arc<EntityAccess>; 4]> {
+    let lead = entity(access, "lead").filter(|a| a.update)?;
+    let contact = entity(access, "contact").filter(|a| a.create)?;
+    let account = entity(access, "account").filter(|a| a.create)?;
+    let deal = entity(access, "deal").filter(|a| a.create)?;
+    Conversions::of(&access.meta)?;
+    Some([lead, contact, account, deal])
+}
+
+/// `LeadConversion`, with `convertLead`.
+pub fn conversion_type(access: &SchemaAccess) -> Option<Object> {
+    let [lead, contact, account, deal] = conversion_parts(access)?;
+    let part = |name: &str, ty: TypeRef, pick: fn(&Conversion) -> Option<&Record>| {
+        Field::new(name, ty, move |c| {
+            FieldFuture::new(async move {
+                Ok(pick(parent::<Conversion>(&c)?).cloned().map(FieldValue::owned_any))
+            })
+        })
+    };
+    Some(
+        Object::new(t::LEAD_CONVERSION)
+            .field(part("lead", TypeRef::named_nn(type_name(lead)), |x| Some(&x.lead)))
+            .field(part("contact", TypeRef::named_nn(type_name(contact)), |x| Some(&x.contact)))
+            .field(part("account", TypeRef::named(type_name(account)), |x| x.account.as_ref()))
+            .field(part("deal", TypeRef::named_nn(type_name(deal)), |x| Some(&x.deal))),
+    )
+}
+
+/// `convertLead`, when the tenant has the CRM entities and the role may convert.
+pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
+    conversion_parts(access)?;
+    let conversions = Arc::new(Conversions::of(&access.meta)?);
+    let meta = access.meta.clone();
+    Some(
+        Field::new(f::CONVERT_LEAD, TypeRef::named_nn(t::LEAD_CONVERSION), move |c| {
+            let (conversions, meta) = (conversions.clone(), meta.clone());
+            FieldFuture::new(async move {
+                let id = c.args.try_get("id")?.string()?.to_owned();
+                let rows = Rows {
+                    lead: ctx::row_filter(&c, &conversions.lead)?,
+                    contact: ctx::row_filter(&c, &conversions.contact)?,
+                    account: ctx::row_filter(&c, &conversions.account)?,
+                    deal: ctx::row_filter(&c, &conversions.deal)?,
+                    activity: match &conversions.activity {
+                        Some(a) => ctx::row_filter(&c, a)?,
+                        None => None,
+                    },
+                };
+                let actor = ctx::actor(&c)?;
+                let done = conversions.convert(&store(&c)?, &meta, &actor, &rows, &id).await.map_err(gql)?;
+                ctx::state(&c)?.dispatcher.wake();
+                Ok(Some(FieldValue::owned_any(done)))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+        .description("Converts a lead: a contact, an account (from its company) and a deal, linked, with the lead's activities; the lead becomes Converted."),
+    )
+}

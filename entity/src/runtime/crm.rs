@@ -1,0 +1,279 @@
+//! The CRM built on the engine, for tenants with the corporate-CRM entities: deals ordered
+//! within their pipeline stage (`moveDeal`) and lead conversion (`convertLead`). Both go through
+//! the record store — validation, row rules, audit, change events — in one transaction each.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::audit::Actor;
+use super::filter::{Filter, Target};
+use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
+use super::sql::{Direction, SortKey};
+use super::store::{Caller, ListArgs, Record, Store};
+use crate::{Error, Result};
+
+/// The gap between neighbours when positions are (re)numbered.
+const STEP: f64 = 1024.0;
+
+/// A deal pipeline: the `deal` entity, its `stage` SELECT and its `position` NUMBER.
+pub struct Pipeline {
+    pub deal: Arc<EntityDef>,
+    pub stage: FieldDef,
+    pub position: FieldDef,
+}
+
+impl Pipeline {
+    /// The tenant's pipeline, when it has one.
+    pub fn of(meta: &TenantMeta) -> Option<Pipeline> {
+        let deal = meta.entity_by_name("deal")?.clone();
+        let stage = deal.field_by_key("stage").filter(|f| f.ty == FieldType::Select)?.clone();
+        let position = deal.field_by_key("position").filter(|f| f.ty == FieldType::Number)?.clone();
+        Some(Pipeline { deal, stage, position })
+    }
+
+    fn position_of(&self, r: &Record) -> Option<f64> {
+        r.data.get(&self.position.key).and_then(Value::as_f64)
+    }
+
+    /// Moves deal `id` to `stage`, at index `position` among the deals of that stage the caller
+    /// sees (ordered by position; default: last). One write in the usual case: the deal takes
+    /// a position between its new neighbours; the stage is renumbered only when they leave no
+    /// room (or lack positions).
+    pub async fn move_deal(
+        &self,
+        store: &Store<'_>,
+        meta: &TenantMeta,
+        caller: Caller<'_>,
+        id: &str,
+        stage: &str,
+        position: Option<usize>,
+    ) -> Result<Record> {
+        if !self.stage.options.iter().any(|o| o == stage) {
+            return Err(Error::field(
+                "stage",
+                format!("`{stage}` is not a stage ({})", self.stage.options.join(", ")),
+            ));
+        }
+        let in_stage = Filter::parse(&self.deal, &json!({ self.stage.graphql_name.clone(): {"eq": stage} }))?;
+        let order = vec![
+            SortKey { target: Target::Field(Box::new(self.position.clone())), direction: Direction::Asc },
+            SortKey { target: Target::CreatedAt, direction: Direction::Asc },
+        ];
+        let args = ListArgs { filter: Some(in_stage), order, first: Some(500), ..ListArgs::default() }
+            .restrict(caller.row);
+        let siblings: Vec<Record> =
+            store.list(&self.deal, &args, 500).await?.records.into_iter().filter(|r| r.id != id).collect();
+        let at = position.unwrap_or(siblings.len()).min(siblings.len());
+        let before = at.checked_sub(1).and_then(|i| siblings.get(i)).map(|r| self.position_of(r));
+        let after = siblings.get(at).map(|r| self.position_of(r));
+        let spot = match (before, after) {
+            (None, None) => Some(STEP),
+            (Some(Some(p)), None) => Some(p + STEP),
+            (None, Some(Some(n))) => Some(n - STEP),
+            (Some(Some(p)), Some(Some(n))) if n - p > 1e-6 => Some((p + n) / 2.0),
+            _ => None,
+        };
+        let txn = store.db.begin_tenant(store.tenant_id, true).await?;
+        let spot = match spot {
+            Some(s) => s,
+            None => {
+                // Renumber the stage as the caller sees it, leaving the slot free.
+                for (i, r) in siblings.iter().enumerate() {
+                    let slot = if i < at { i } else { i + 1 };
+                    let mut input = Map::new();
+                    input.insert(self.position.graphql_name.clone(), json!((slot as f64 + 1.0) * STEP));
+                    store.update_in(&txn, meta, &self.deal, &r.id, &input, None, caller).await?;
+                }
+                (at as f64 + 1.0) * STEP
+            }
+        };
+        let mut input = Map::new();
+        input.insert(self.stage.graphql_name.clone(), json!(stage));
+        input.insert(self.position.graphql_name.clone(), json!(spot));
+        let moved = store.update_in(&txn, meta, &self.deal, id, &input, None, caller).await?;
+        txn.commit().await?;
+        Ok(moved)
+    }
+}
+
+/// What converting a lead made.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub lead: Record,
+    pub contact: Record,
+    pub account: Option<Record>,
+    pub deal: Record,
+}
+
+/// The caller's row rule on each entity a conversion writes.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub lead: Option<Filter>,
+    pub contact: Option<Filter>,
+    pub account: Option<Filter>,
+    pub deal: Option<Filter>,
+    pub activity: Option<Filter>,
+}
+
+/// The entities lead conversion needs.
+pub struct Conversions {
+    pub lead: Arc<EntityDef>,
+    pub contact: Arc<EntityDef>,
+    pub account: Arc<EntityDef>,
+    pub deal: Arc<EntityDef>,
+    pub activity: Option<Arc<EntityDef>>,
+}
+
+/// A caller with the row rule `row`.
+fn caller<'a>(actor: &'a Actor, row: &'a Option<Filter>) -> Caller<'a> {
+    Caller { actor, row: row.as_ref() }
+}
+
+impl Conversions {
+    pub fn of(meta: &TenantMeta) -> Option<Conversions> {
+        Some(Conversions {
+            lead: meta.entity_by_name("lead")?.clone(),
+            contact: meta.entity_by_name("contact")?.clone(),
+            account: meta.entity_by_name("account")?.clone(),
+            deal: meta.entity_by_name("deal")?.clone(),
+            activity: meta.entity_by_name("activity").cloned(),
+        })
+    }
+
+    /// Converts lead `id`: an account (from its company, reusing one of the same name), a
+    /// contact and a deal (in the first stage, for its estimated value) linked to each other
+    /// and to the lead; the lead's activities are linked to them; the lead becomes `Converted`.
+    /// One transaction. A lead already converted is `CONFLICT`.
+    pub async fn convert(
+        &self,
+        store: &Store<'_>,
+        meta: &TenantMeta,
+        actor: &Actor,
+        rows: &Rows,
+        id: &str,
+    ) -> Result<Conversion> {
+        let lead = store
+            .get(&self.lead, id, rows.lead.as_ref())
+            .await?
+            .ok_or_else(|| Error::NotFound(self.lead.label_singular.clone()))?;
+        let text = |k: &str| {
+            lead.data.get(k).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.trim().is_empty())
+        };
+        if text("status").as_deref() == Some("Converted") {
+            return Err(Error::Conflict("the lead is already converted".into()));
+        }
+        let existing_account = match text("company") {
+            Some(company) => {
+                let by_name = Filter::parse(&self.account, &json!({"name": {"eq": company}}))?;
+                let args = ListArgs { filter: Some(by_name), first: Some(1), ..ListArgs::default() }
+                    .restrict(rows.account.as_ref());
+                store.list(&self.account, &args, 1).await?.records.into_iter().next()
+            }
+            None => None,
+        };
+        let activities = match &self.activity {
+            Some(a) if a.field_by_key("lead").is_some() => {
+                let of_lead = Filter::parse(a, &json!({"lead": {"eq": id}}))?;
+                let args = ListArgs { filter: Some(of_lead), first: Some(500), ..ListArgs::default() }
+                    .restrict(rows.activity.as_ref());
+                store.list(a, &args, 500).await?.records
+            }
+            _ => Vec::new(),
+        };
+        let owner = lead.owner_id.clone();
+        let txn = store.db.begin_tenant(store.tenant_id, true).await?;
+        let account = match (existing_account, text("company")) {
+            (Some(a), _) => Some(a),
+            (None, Some(company)) => {
+                let input = pick(
+                    &self.account,
+                    &[
+                        ("name", Value::String(company)),
+                        ("industry", json!(text("industry"))),
+                        ("city", json!(text("city"))),
+                    ],
+                );
+                Some(
+                    store
+                        .create_in(
+                            &txn,
+                            meta,
+                            &self.account,
+                            &input,
+                            owner.clone(),
+                            caller(actor, &rows.account),
+                        )
+                        .await?,
+                )
+            }
+            (None, None) => None,
+        };
+        let account_id = account.as_ref().map(|a| json!(a.id)).unwrap_or(Value::Null);
+        let contact_input = pick(
+            &self.contact,
+            &[
+                ("full_name", json!(text("full_name"))),
+                ("email", json!(text("email"))),
+                ("phone", json!(text("phone"))),
+                ("job_title", json!(text("job_title"))),
+                ("city", json!(text("city"))),
+                ("account", account_id.clone()),
+            ],
+        );
+        let contact = store
+            .create_in(&txn, meta, &self.contact, &contact_input, owner.clone(), caller(actor, &rows.contact))
+            .await?;
+        let first_stage = self.deal.field_by_key("stage").and_then(|f| f.options.first().cloned());
+        let title = text("company").or(text("full_name")).unwrap_or_else(|| "Converted lead".into());
+        let deal_input = pick(
+            &self.deal,
+            &[
+                ("title", json!(title)),
+                ("stage", json!(first_stage)),
+                ("amount", json!(text("estimated_value"))),
+                ("source", json!(text("source"))),
+                ("account", account_id.clone()),
+                ("contact", json!(contact.id)),
+                ("lead", json!(lead.id)),
+            ],
+        );
+        let deal =
+            store.create_in(&txn, meta, &self.deal, &deal_input, owner, caller(actor, &rows.deal)).await?;
+        if let Some(a) = &self.activity {
+            for act in &activities {
+                let links = pick(
+                    a,
+                    &[
+                        ("contact", json!(contact.id)),
+                        ("account", account_id.clone()),
+                        ("deal", json!(deal.id)),
+                    ],
+                );
+                store.update_in(&txn, meta, a, &act.id, &links, None, caller(actor, &rows.activity)).await?;
+            }
+        }
+        let converted = pick(&self.lead, &[("status", json!("Converted"))]);
+        let lead = store
+            .update_in(&txn, meta, &self.lead, &lead.id, &converted, None, caller(actor, &rows.lead))
+            .await?;
+        txn.commit().await?;
+        Ok(Conversion { lead, contact, account, deal })
+    }
+}
+
+/// An input map (GraphQL names) of the non-null values whose keys the entity has; a SELECT
+/// value the field does not offer is left out rather than failing the conversion.
+fn pick(e: &EntityDef, values: &[(&str, Value)]) -> Map<String, Value> {
+    values
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .filter_map(|(k, v)| {
+            let f = e.field_by_key(k)?;
+            if f.ty == FieldType::Select && !v.as_str().is_some_and(|s| f.options.iter().any(|o| o == s)) {
+                return None;
+            }
+            Some((f.graphql_name.clone(), v.clone()))
+        })
+        .collect()
+}
