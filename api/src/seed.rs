@@ -1,15 +1,19 @@
-//! The demo tenant seeded on first start with an empty database: a small CRM (companies,
-//! contacts, deals) with related records, so GraphiQL has something to show at once.
+//! The demo tenant seeded on first start with an empty database: the corporate-CRM template
+//! with a realistic data set — about four hundred accounts, contacts, leads, deals, products
+//! and activities, related to each other and created over the past six months, so lists,
+//! filters, the pipeline and the dashboards' charts have something to show at once. The data
+//! is generated from a fixed seed: every demo looks the same.
 
 use std::sync::Arc;
 
+use chrono::Duration;
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
-use entity::runtime::definitions::{Definitions, EntityInput};
-use entity::runtime::meta::TenantMeta;
+use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{Caller, Store};
-use sea_orm::{EntityTrait, PaginatorTrait};
-use serde_json::{Value, json};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use serde_json::{Map, Value, json};
 
 use crate::auth::service::{self, SignupInput};
 use crate::error::ApiError;
@@ -27,31 +31,77 @@ pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_EMAIL: &str = "demo@alphery.local";
 pub const DEMO_PASSWORD: &str = "alphery-demo";
 
-fn entities() -> Vec<Value> {
-    vec![
-        json!({"nameSingular": "company", "namePlural": "companies", "labelSingular": "Company",
-               "labelPlural": "Companies", "icon": "building", "fields": [
-            {"key": "name", "label": "Name", "type": "TEXT", "required": true, "unique": true},
-            {"key": "website", "label": "Website", "type": "URL"},
-            {"key": "industry", "label": "Industry", "type": "SELECT",
-             "options": ["Software", "Healthcare", "Manufacturing", "Retail"]},
-            {"key": "employees", "label": "Employees", "type": "NUMBER", "validation": {"min": 0, "integer": true}}]}),
-        json!({"nameSingular": "contact", "namePlural": "contacts", "labelSingular": "Contact",
-               "labelPlural": "Contacts", "icon": "user", "recordNumberPrefix": "CON", "fields": [
-            {"key": "full_name", "label": "Full name", "type": "TEXT", "required": true,
-             "labels": {"es": "Nombre completo", "hi": "पूरा नाम"}},
-            {"key": "email", "label": "Email", "type": "EMAIL", "unique": true},
-            {"key": "phone", "label": "Phone", "type": "PHONE"},
-            {"key": "company", "label": "Company", "type": "RELATION", "relatedEntity": "company"}]}),
-        json!({"nameSingular": "deal", "namePlural": "deals", "labelSingular": "Deal",
-               "labelPlural": "Deals", "icon": "handshake", "recordNumberPrefix": "DEAL", "fields": [
-            {"key": "title", "label": "Title", "type": "TEXT", "required": true},
-            {"key": "amount", "label": "Amount", "type": "CURRENCY"},
-            {"key": "stage", "label": "Stage", "type": "SELECT", "required": true, "default": "Lead",
-             "options": ["Lead", "Qualified", "Proposal", "Won", "Lost"]},
-            {"key": "close_date", "label": "Close date", "type": "DATE"},
-            {"key": "contact", "label": "Contact", "type": "RELATION", "relatedEntity": "contact"}]}),
-    ]
+/// Days back the demo's records are spread over.
+const HISTORY_DAYS: i64 = 180;
+
+/// A small deterministic generator (64-bit LCG): the same demo every time, no dependency.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Aarav", "Priya", "Liam", "Sofia", "Noah", "Mei", "Omar", "Elena", "Kenji", "Ana", "Ravi", "Chloe",
+    "Diego", "Fatima", "Lucas", "Ingrid", "Kwame", "Yuki", "Mateo", "Zara",
+];
+const LAST: &[&str] = &[
+    "Sharma", "Nguyen", "Smith", "Rossi", "Okafor", "Tanaka", "Garcia", "Müller", "Khan", "Silva", "Patel",
+    "Johnson", "Kowalski", "Haddad", "Larsen",
+];
+const COMPANY: &[&str] = &[
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Aperture",
+    "Massive",
+    "Oscorp",
+];
+const SUFFIX: &[&str] = &["Industries", "Labs", "Health", "Logistics", "Retail", "Systems"];
+const CITY: &[&str] =
+    &["Mumbai", "Berlin", "Austin", "São Paulo", "Nairobi", "Singapore", "Toronto", "Madrid"];
+const PRODUCT: &[&str] = &[
+    "Starter plan",
+    "Growth plan",
+    "Enterprise plan",
+    "Onboarding",
+    "Premium support",
+    "Data migration",
+    "Analytics add-on",
+    "API access",
+    "Training day",
+    "Hardware kit",
+    "Sensor pack",
+    "Custom integration",
+];
+
+/// The options of a SELECT field (empty when the field is missing).
+fn options(e: &EntityDef, key: &str) -> Vec<String> {
+    e.field_by_key(key).map(|f| f.options.clone()).unwrap_or_default()
+}
+
+fn money(cents: u64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 /// Seeds the demo tenant when the database has no tenant at all.
@@ -66,68 +116,125 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
             tenant_slug: DEMO_TENANT.into(),
             email: DEMO_EMAIL.into(),
             password: DEMO_PASSWORD.into(),
-            template: None,
+            template: Some("corporate-crm".into()),
         },
     )
     .await?;
     let tenant_id = auth.tenant.id.clone();
-    let defs = Definitions::new(&state.db, &tenant_id).by(Actor::user(&auth.user.id, None));
-    for e in entities() {
-        let input: EntityInput =
-            serde_json::from_value(e).map_err(|e| ApiError::Internal(format!("seed: {e}")))?;
-        defs.define_entity(&input).await?;
-    }
     let meta = Arc::new(TenantMeta::load_for(&state.db, &tenant_id).await?);
-    let store = Store::new(&state.db, &tenant_id);
     let actor = Actor::user(&auth.user.id, None);
-    let entity = |name: &str| {
-        meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::Internal(format!("seed: no {name}")))
-    };
-    let (company, contact, deal) = (entity("company")?, entity("contact")?, entity("deal")?);
-    let obj = |v: Value| v.as_object().cloned().unwrap_or_default();
-    let mut companies = Vec::new();
-    for (name, site, industry, n) in [
-        ("Acme Robotics", "https://acme.example", "Manufacturing", 420),
-        ("Globex Health", "https://globex.example", "Healthcare", 1200),
-        ("Initech", "https://initech.example", "Software", 85),
-    ] {
-        let input = obj(json!({"name": name, "website": site, "industry": industry, "employees": n}));
-        companies.push(store.create(&meta, &company, &input, None, Caller::unrestricted(&actor)).await?.id);
-    }
-    let mut contacts = Vec::new();
-    for (i, (name, email)) in [
-        ("Ada Lovelace", "ada@acme.example"),
-        ("Grace Hopper", "grace@globex.example"),
-        ("Alan Turing", "alan@initech.example"),
-        ("Katherine Johnson", "katherine@acme.example"),
-        ("Edsger Dijkstra", "edsger@globex.example"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let input = obj(json!({"fullName": name, "email": email, "phone": "+1 555 010 0000",
-                               "company": companies[i % companies.len()]}));
-        contacts.push(store.create(&meta, &contact, &input, None, Caller::unrestricted(&actor)).await?.id);
-    }
-    for (i, (title, amount, stage, date)) in [
-        ("Robot arms for line 3", "48000.00", "Proposal", "2026-12-15"),
-        ("Clinic scheduling suite", "125000.00", "Qualified", "2027-01-30"),
-        ("Support renewal", "9900.50", "Won", "2026-10-01"),
-        ("Warehouse sensors", "23500.00", "Lead", "2027-02-28"),
-        ("Analytics add-on", "15000.00", "Lost", "2026-09-12"),
-        ("Second site rollout", "87000.00", "Proposal", "2027-03-31"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let input = obj(json!({"title": title, "amount": amount, "stage": stage, "closeDate": date,
-                               "contact": contacts[i % contacts.len()]}));
-        store.create(&meta, &deal, &input, None, Caller::unrestricted(&actor)).await?;
-    }
+    let mut demo =
+        Demo { store: Store::new(&state.db, &tenant_id), meta: &meta, actor: &actor, created: Vec::new() };
+    demo.generate().await?;
+    backdate(state, &tenant_id, &demo.created).await?;
     state.dispatcher.wake();
     Ok(Some(DemoLogin {
         tenant: DEMO_TENANT.into(),
         email: DEMO_EMAIL.into(),
         password: DEMO_PASSWORD.into(),
     }))
+}
+
+struct Demo<'a> {
+    store: Store<'a>,
+    meta: &'a TenantMeta,
+    actor: &'a Actor,
+    /// Every record made, with how many days ago it should look created.
+    created: Vec<(String, i64)>,
+}
+
+impl Demo<'_> {
+    fn entity(&self, name: &str) -> Result<Arc<EntityDef>, ApiError> {
+        self.meta
+            .entity_by_name(name)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("demo: no entity {name}")))
+    }
+
+    async fn make(&mut self, e: &EntityDef, values: Value, days_ago: i64) -> Result<String, ApiError> {
+        let input: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
+        let record = self.store.create(self.meta, e, &input, None, Caller::unrestricted(self.actor)).await?;
+        self.created.push((record.id.clone(), days_ago));
+        Ok(record.id)
+    }
+
+    async fn generate(&mut self) -> Result<(), ApiError> {
+        let mut dice = Dice(0x00a1_7e47);
+        let (product, account, contact) =
+            (self.entity("product")?, self.entity("account")?, self.entity("contact")?);
+        let (lead, deal, activity) = (self.entity("lead")?, self.entity("deal")?, self.entity("activity")?);
+        let today = chrono::Utc::now().date_naive();
+        for name in PRODUCT {
+            let days = dice.below(HISTORY_DAYS as usize) as i64;
+            let price = money(10_000 + dice.below(500) as u64 * 1_000);
+            let category = dice.pick(&options(&product, "category")).clone();
+            self.make(&product, json!({"name": name, "category": category, "unitPrice": price}), days)
+                .await?;
+        }
+        let mut accounts = Vec::new();
+        for i in 0..30 {
+            let name = format!("{} {}", COMPANY[i % COMPANY.len()], SUFFIX[i % SUFFIX.len()]);
+            let industry = dice.pick(&options(&account, "industry")).clone();
+            let kind = dice.pick(&options(&account, "account_type")).clone();
+            let days = dice.below(HISTORY_DAYS as usize) as i64;
+            let v = json!({"name": name, "industry": industry, "accountType": kind, "city": dice.pick(CITY)});
+            accounts.push((self.make(&account, v, days).await?, days));
+        }
+        let mut contacts = Vec::new();
+        for i in 0..70 {
+            let (acc, acc_days) = accounts[dice.below(accounts.len())].clone();
+            let name = format!("{} {}", dice.pick(FIRST), dice.pick(LAST));
+            let email =
+                format!("contact{i}@{}.example", name.split(' ').next().unwrap_or("x").to_lowercase());
+            let days = dice.below(acc_days as usize + 1) as i64;
+            let v = json!({"fullName": name, "email": email, "jobTitle": "Buyer", "account": acc});
+            contacts.push((self.make(&contact, v, days).await?, acc));
+        }
+        let (statuses, sources) = (options(&lead, "status"), options(&lead, "source"));
+        for i in 0..90 {
+            let name = format!("{} {}", dice.pick(FIRST), dice.pick(LAST));
+            let v = json!({"fullName": name, "email": format!("lead{i}@prospect.example"),
+                "company": format!("{} {}", dice.pick(COMPANY), dice.pick(SUFFIX)),
+                "status": dice.pick(&statuses), "source": dice.pick(&sources),
+                "estimatedValue": money(100_000 + dice.below(5_000) as u64 * 1_000)});
+            self.make(&lead, v, dice.below(HISTORY_DAYS as usize) as i64).await?;
+        }
+        let stages = options(&deal, "stage");
+        let mut deals = Vec::new();
+        for i in 0..80 {
+            let (c, acc) = contacts[dice.below(contacts.len())].clone();
+            let days = dice.below(HISTORY_DAYS as usize) as i64;
+            let close = today + Duration::days(dice.below(120) as i64 - 60);
+            let v = json!({"title": format!("{} #{}", dice.pick(PRODUCT), i + 1), "stage": dice.pick(&stages),
+                "position": (i + 1) as f64 * 1024.0, "amount": money(500_000 + dice.below(20_000) as u64 * 1_000),
+                "expectedClose": close.to_string(), "account": acc, "contact": c});
+            deals.push(self.make(&deal, v, days).await?);
+        }
+        let kinds = options(&activity, "type");
+        for i in 0..120 {
+            let d = &deals[dice.below(deals.len())];
+            let due = chrono::Utc::now() + Duration::hours(dice.below(24 * 60) as i64 - 24 * 30);
+            let v = json!({"type": dice.pick(&kinds), "subject": format!("Follow-up {}", i + 1),
+                "dueAt": entity::runtime::time::format(&due), "done": due < chrono::Utc::now(), "deal": d});
+            self.make(&activity, v, dice.below(HISTORY_DAYS as usize) as i64).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Gives the demo records their history: creation times spread over the past months (a demo
+/// shortcut on the system connection; records made through the API are stamped by the store).
+async fn backdate(state: &AppState, tenant_id: &str, created: &[(String, i64)]) -> Result<(), ApiError> {
+    let sys = &state.system_db;
+    let txn = sys.begin_tenant(tenant_id, true).await?;
+    let now = entity::runtime::time::now();
+    for (i, (id, days)) in created.iter().enumerate() {
+        let at = now - Duration::days(*days) - Duration::minutes((i as i64 * 37) % 600);
+        let mut buf = SqlBuf::new(sys.dialect);
+        buf.push("UPDATE records SET created_at = ").bind_ts(at).push(", updated_at = ").bind_ts(at);
+        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.clone());
+        txn.execute_raw(buf.into_statement()).await.map_err(entity::Error::from)?;
+    }
+    txn.commit().await.map_err(ApiError::from)?;
+    Ok(())
 }

@@ -311,3 +311,30 @@ async fn jobs_run_through_redis_when_the_queue_lives_there() {
     drop(_worker);
     c.stop().await;
 }
+
+#[tokio::test]
+async fn the_first_start_seeds_a_crm_demo_with_months_of_history() {
+    let c = Cluster::start(&[("SEED_DEMO", "true".to_owned())]).await;
+    let login = "mutation { login(input: {tenant: \"demo\", email: \"demo@alphery.local\", password: \"alphery-demo\"}) { accessToken } }";
+    let token = str_of(&c.t.api.graphql(&Auth::None, login, json!({})).await.data()["login"]["accessToken"]);
+    let demo = Auth::Bearer(token);
+    let q = "{ accounts { totalCount } contacts { totalCount } leads { totalCount } deals { totalCount } \
+             activities { totalCount } products { totalCount } \
+             dealsAggregate(groupByDate: {field: CREATED_AT, bucket: MONTH}) { group count } \
+             dashboards { key widgets { type data } } }";
+    let d = c.t.api.graphql(&demo, q, json!({})).await.data();
+    let total: i64 = ["accounts", "contacts", "leads", "deals", "activities", "products"]
+        .iter()
+        .map(|k| d[*k]["totalCount"].as_i64().unwrap_or(0))
+        .sum();
+    assert!(total >= 300, "a few hundred records: {total}");
+    let months = d["dealsAggregate"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(months >= 5, "deals spread over months: {}", d["dealsAggregate"]);
+    let sales =
+        d["dashboards"].as_array().into_iter().flatten().find(|b| b["key"] == json!("sales")).cloned();
+    let stages = sales.expect("the sales dashboard")["widgets"][0]["data"]["stages"].clone();
+    let in_pipeline: i64 =
+        stages.as_array().into_iter().flatten().map(|s| s["count"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(in_pipeline, d["deals"]["totalCount"].as_i64().unwrap_or(-1));
+    c.stop().await;
+}
