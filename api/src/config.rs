@@ -128,6 +128,11 @@ pub struct Config {
     #[arg(long, env = "EMAIL_LEASE_MS", default_value_t = 120_000)]
     pub email_lease_ms: u64,
 
+    /// A directory of extra industry templates (`<slug>.json`), read on each use: new
+    /// templates, or newer versions of built-in ones for `upgradeTemplate`.
+    #[arg(long, env = "TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+
     /// How often time-based triggers, SLA escalations and email leases are scanned, milliseconds.
     #[arg(long, env = "DATE_SCAN_MS", default_value_t = 1000)]
     pub date_scan_ms: u64,
@@ -177,6 +182,9 @@ impl Config {
             redis_url: None,
             queue_storage: "database".into(),
             queue_name: jobs::queue::QUEUE.into(),
+            templates_dir: Some(
+                std::env::temp_dir().join(format!("alphery-it-templates-{}", std::process::id())),
+            ),
             retry_base_ms: 200,
             date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],

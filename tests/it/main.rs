@@ -33,5 +33,6 @@ mod rls;
 mod sdl;
 mod subscriptions;
 mod templates;
+mod upgrades;
 mod webhooks;
 mod workflows;

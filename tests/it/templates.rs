@@ -96,8 +96,12 @@ async fn every_template_applies_at_signup_and_its_dashboards_compute() {
         .await;
     let slugs: Vec<String> =
         list["templates"].as_array().expect("templates").iter().map(|x| str_of(&x["slug"])).collect();
-    assert_eq!(slugs, ["blank", "corporate-crm", "hospital", "real-estate", "jewellery", "manufacturing"]);
-    for tpl in list["templates"].as_array().expect("templates") {
+    // The built-in ones first (other tests may add their own through TEMPLATES_DIR).
+    assert_eq!(
+        slugs[..6],
+        ["blank", "corporate-crm", "hospital", "real-estate", "jewellery", "manufacturing"]
+    );
+    for tpl in list["templates"].as_array().expect("templates").iter().take(6) {
         let slug = str_of(&tpl["slug"]);
         let tt = tenant_with(&slug).await;
         let mut names = tt.entity_names().await;

@@ -119,12 +119,12 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
         errors.push(FieldError::new("password", "must be 8 to 1024 characters"));
     }
+    let catalogue = entity::runtime::templates::catalogue(state.config.templates_dir.as_deref())?;
     let template = match input.template.as_deref() {
-        Some(slug) => match entity::runtime::templates::get(slug)? {
+        Some(slug) => match catalogue.iter().find(|t| t.slug == slug) {
             Some(t) => Some(t),
             None => {
-                let known: Vec<&str> =
-                    entity::runtime::templates::all()?.iter().map(|t| t.slug.as_str()).collect();
+                let known: Vec<&str> = catalogue.iter().map(|t| t.slug.as_str()).collect();
                 errors.push(FieldError::new(
                     "template",
                     format!("unknown template `{slug}` (available: {})", known.join(", ")),

@@ -1,23 +1,35 @@
 //! GraphQL for industry templates: `templates` (every tenant sees the catalogue, in a chosen
-//! language) and `applyTemplate(slug, allowExistingData)` (administrators; one transaction,
-//! refused with `CONFLICT` once the tenant has records unless explicitly allowed).
+//! language), `applyTemplate(slug, allowExistingData)` (administrators; one transaction,
+//! refused with `CONFLICT` once the tenant has records unless explicitly allowed) and
+//! `upgradeTemplate(slug, dryRun)` (a newer version merged in three ways; the plan with its
+//! conflicts is returned, and written only without `dryRun`).
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::templates::upgrade::{self, Change, Plan};
 use entity::runtime::templates::{self, Applied, Template};
 
 use super::ctx;
 use super::values::{s, sync_field};
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The template `slug` of the catalogue (built-in or from `TEMPLATES_DIR`).
+fn find(state: &AppState, slug: &str) -> Result<Template, ApiError> {
+    templates::catalogue(state.config.templates_dir.as_deref())?
+        .into_iter()
+        .find(|t| t.slug == slug)
+        .ok_or_else(|| ApiError::NotFound(format!("template `{slug}`")))
+}
 
 /// A localized text field of a template (`lang` argument, English by default).
 fn localized(name: &str, pick: fn(&Template) -> &serde_json::Map<String, serde_json::Value>) -> Field {
     Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |c| {
         FieldFuture::new(async move {
-            let tpl = c.parent_value.try_downcast_ref::<&'static Template>()?;
+            let tpl = c.parent_value.try_downcast_ref::<Template>()?;
             let lang = lang(&c)?;
             Ok(Some(Value::from(Template::text(pick(tpl), &lang))))
         })
@@ -43,25 +55,50 @@ pub fn types() -> Vec<Type> {
     let strings = || TypeRef::named_nn_list_nn(TypeRef::STRING);
     vec![
         Object::new(t::TEMPLATE)
-            .field(sync_field::<&'static Template>(
-                "slug",
-                TypeRef::named_nn(TypeRef::STRING),
-                |x| s(&x.slug),
-            ))
-            .field(sync_field::<&'static Template>("version", int(), |x| Some(Value::from(x.version))))
+            .field(sync_field::<Template>("slug", TypeRef::named_nn(TypeRef::STRING), |x| s(&x.slug)))
+            .field(sync_field::<Template>("version", int(), |x| Some(Value::from(x.version))))
             .field(localized("name", |x| &x.name))
             .field(localized("description", |x| &x.description))
-            .field(sync_field::<&'static Template>("entities", strings(), |x| {
+            .field(sync_field::<Template>("entities", strings(), |x| {
                 names(x.entity_inputs().unwrap_or_default().into_iter().map(|e| e.name_singular).collect())
             }))
-            .field(sync_field::<&'static Template>("roles", strings(), |x| {
+            .field(sync_field::<Template>("roles", strings(), |x| {
                 names(x.roles.iter().map(|r| r.name.clone()).collect())
             }))
-            .field(sync_field::<&'static Template>("workflows", strings(), |x| {
+            .field(sync_field::<Template>("workflows", strings(), |x| {
                 names(x.workflows.iter().map(|w| w.name.clone()).collect())
             }))
-            .field(sync_field::<&'static Template>("dashboards", strings(), |x| {
+            .field(sync_field::<Template>("dashboards", strings(), |x| {
                 names(x.dashboards.iter().map(|d| d.key.clone()).collect())
+            }))
+            .into(),
+        Object::new(t::TEMPLATE_CHANGE)
+            .field(sync_field::<Change>("kind", TypeRef::named_nn(TypeRef::STRING), |x| s(x.kind)))
+            .field(sync_field::<Change>("name", TypeRef::named_nn(TypeRef::STRING), |x| s(&x.name)))
+            .field(sync_field::<Change>("action", TypeRef::named_nn(TypeRef::STRING), |x| s(x.action)))
+            .field(sync_field::<Change>("detail", TypeRef::named_nn(TypeRef::STRING), |x| s(&x.detail)))
+            .into(),
+        Object::new(t::TEMPLATE_UPGRADE)
+            .field(sync_field::<(Plan, bool)>("fromVersion", int(), |(p, _)| {
+                Some(Value::from(p.from_version))
+            }))
+            .field(sync_field::<(Plan, bool)>("toVersion", int(), |(p, _)| Some(Value::from(p.to_version))))
+            .field(sync_field::<(Plan, bool)>(
+                "applied",
+                TypeRef::named_nn(TypeRef::BOOLEAN),
+                |(_, applied)| Some(Value::from(*applied)),
+            ))
+            .field(Field::new("changes", TypeRef::named_nn_list_nn(t::TEMPLATE_CHANGE), |c| {
+                FieldFuture::new(async move {
+                    let (p, _) = c.parent_value.try_downcast_ref::<(Plan, bool)>()?;
+                    Ok(Some(FieldValue::list(p.changes.iter().cloned().map(FieldValue::owned_any))))
+                })
+            }))
+            .field(Field::new("conflicts", TypeRef::named_nn_list_nn(t::TEMPLATE_CHANGE), |c| {
+                FieldFuture::new(async move {
+                    let (p, _) = c.parent_value.try_downcast_ref::<(Plan, bool)>()?;
+                    Ok(Some(FieldValue::list(p.conflicts.iter().cloned().map(FieldValue::owned_any))))
+                })
             }))
             .into(),
         Object::new(t::TEMPLATE_APPLICATION)
@@ -87,10 +124,11 @@ pub fn types() -> Vec<Type> {
 
 pub fn queries() -> Vec<Field> {
     vec![
-        Field::new(f::TEMPLATES, TypeRef::named_nn_list_nn(t::TEMPLATE), |_| {
+        Field::new(f::TEMPLATES, TypeRef::named_nn_list_nn(t::TEMPLATE), |c| {
             FieldFuture::new(async move {
-                let all = templates::all().map_err(ApiError::from)?;
-                Ok(Some(FieldValue::list(all.iter().map(FieldValue::owned_any))))
+                let dir = ctx::state(&c)?.config.templates_dir.clone();
+                let all = templates::catalogue(dir.as_deref()).map_err(ApiError::from)?;
+                Ok(Some(FieldValue::list(all.into_iter().map(FieldValue::owned_any))))
             })
         })
         .description("The industry templates this server offers (applyTemplate, or signup's `template`)."),
@@ -111,10 +149,8 @@ pub fn mutations() -> Vec<Field> {
                     .map(|v| v.boolean())
                     .transpose()?
                     .unwrap_or(false);
-                let tpl = templates::get(&slug)
-                    .map_err(ApiError::from)?
-                    .ok_or_else(|| ApiError::NotFound(format!("template `{slug}`")))?;
-                let applied = templates::apply(&state.db, &p.tenant_id, tpl, &ctx::actor(&c)?, allow)
+                let tpl = find(state, &slug)?;
+                let applied = templates::apply(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, allow)
                     .await
                     .map_err(ApiError::from)?;
                 Ok(Some(FieldValue::owned_any((slug, applied))))
@@ -123,5 +159,22 @@ pub fn mutations() -> Vec<Field> {
         .argument(InputValue::new("slug", TypeRef::named_nn(TypeRef::STRING)))
         .argument(InputValue::new("allowExistingData", TypeRef::named(TypeRef::BOOLEAN)))
         .description("Installs a template (entities, roles, workflows, approval policies, dashboards) in one transaction."),
+        Field::new(f::UPGRADE_TEMPLATE, TypeRef::named_nn(t::TEMPLATE_UPGRADE), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
+                let slug = c.args.try_get("slug")?.string()?.to_owned();
+                let dry_run =
+                    c.args.get("dryRun").filter(|v| !v.is_null()).map(|v| v.boolean()).transpose()?.unwrap_or(false);
+                let tpl = find(state, &slug)?;
+                let plan = upgrade::upgrade(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, dry_run)
+                    .await
+                    .map_err(ApiError::from)?;
+                Ok(Some(FieldValue::owned_any((plan, !dry_run))))
+            })
+        })
+        .argument(InputValue::new("slug", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(InputValue::new("dryRun", TypeRef::named(TypeRef::BOOLEAN)))
+        .description("Merges the newer version of an applied template: template-only changes are applied, the tenant's own are kept, both-changed parts are conflicts (kept as the tenant has them). `dryRun` only reports."),
     ]
 }

@@ -80,6 +80,8 @@ pub mod types {
     pub const DASHBOARD_INPUT: &str = "DashboardInput";
     pub const UPDATE_TENANT_INPUT: &str = "UpdateTenantInput";
     pub const LEAD_CONVERSION: &str = "LeadConversion";
+    pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
+    pub const TEMPLATE_CHANGE: &str = "TemplateChange";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -158,6 +160,7 @@ pub mod fields {
     pub const UPDATE_TENANT: &str = "updateTenant";
     pub const MOVE_DEAL: &str = "moveDeal";
     pub const CONVERT_LEAD: &str = "convertLead";
+    pub const UPGRADE_TEMPLATE: &str = "upgradeTemplate";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -427,6 +430,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         DASHBOARD_INPUT,
         UPDATE_TENANT_INPUT,
         LEAD_CONVERSION,
+        TEMPLATE_UPGRADE,
+        TEMPLATE_CHANGE,
     ]
     .into_iter()
     .collect();
@@ -508,6 +513,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         UPDATE_TENANT,
         MOVE_DEAL,
         CONVERT_LEAD,
+        UPGRADE_TEMPLATE,
     ]
     .into_iter()
     .collect();

@@ -270,7 +270,19 @@ impl<'a> Definitions<'a> {
     /// `addField`.
     pub async fn add_field(&self, entity: &str, input: &FieldInput) -> Result<()> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
-        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        self.add_field_in(&txn, entity, input).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// [`Definitions::add_field`] inside a transaction the caller commits.
+    pub async fn add_field_in(
+        &self,
+        txn: &DatabaseTransaction,
+        entity: &str,
+        input: &FieldInput,
+    ) -> Result<()> {
+        let meta = TenantMeta::load(txn, self.tenant_id).await?;
         let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
         let mut errors = Vec::new();
         let position = e.fields.iter().map(|f| f.position + 1).max().unwrap_or(0);
@@ -285,7 +297,7 @@ impl<'a> Definitions<'a> {
         if field.required
             && errors.is_empty()
             && field.default.is_none()
-            && self.live_count(&txn, &e.id).await? > 0
+            && self.live_count(txn, &e.id).await? > 0
         {
             errors.push(FieldError::new(
                 "required",
@@ -295,11 +307,10 @@ impl<'a> Definitions<'a> {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        self.insert_field(&txn, &e.id, &field).await?;
-        self.backfill_default(&txn, &e.id, &field).await?;
+        self.insert_field(txn, &e.id, &field).await?;
+        self.backfill_default(txn, &e.id, &field).await?;
         let details = serde_json::json!({ "entity": entity, "key": field.key, "type": field.ty.as_str() });
-        self.bump(&txn, "field.add", &field.id, details).await?;
-        txn.commit().await?;
+        self.bump(txn, "field.add", &field.id, details).await?;
         Ok(())
     }
 
@@ -307,7 +318,20 @@ impl<'a> Definitions<'a> {
     /// constraint is refused while existing records break it.
     pub async fn update_field(&self, entity: &str, key: &str, input: &UpdateFieldInput) -> Result<()> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
-        let meta = TenantMeta::load(&txn, self.tenant_id).await?;
+        self.update_field_in(&txn, entity, key, input).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// [`Definitions::update_field`] inside a transaction the caller commits.
+    pub async fn update_field_in(
+        &self,
+        txn: &DatabaseTransaction,
+        entity: &str,
+        key: &str,
+        input: &UpdateFieldInput,
+    ) -> Result<()> {
+        let meta = TenantMeta::load(txn, self.tenant_id).await?;
         let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
         let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         let mut errors = Vec::new();
@@ -340,13 +364,13 @@ impl<'a> Definitions<'a> {
         }
         check_default(&mut errors, "default", &f);
         if errors.is_empty() {
-            self.check_existing_data(&txn, e, old, &f, &mut errors).await?;
+            self.check_existing_data(txn, e, old, &f, &mut errors).await?;
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
         let mut am: field_def::ActiveModel = field_def::Entity::find_by_id(f.id.clone())
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| Error::NotFound(format!("field `{key}`")))?
             .into();
@@ -359,10 +383,9 @@ impl<'a> Definitions<'a> {
         am.validation = Set(validation_json(&f.validation)?);
         am.labels = Set(f.labels.clone());
         am.updated_at = Set(super::time::now());
-        am.update(&txn).await?;
+        am.update(txn).await?;
         let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });
-        self.bump(&txn, "field.update", &f.id, details).await?;
-        txn.commit().await?;
+        self.bump(txn, "field.update", &f.id, details).await?;
         Ok(())
     }
 

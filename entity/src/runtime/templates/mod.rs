@@ -1,7 +1,10 @@
 //! Industry templates: versioned data files in `templates/` (compiled into the binary, parsed
 //! and checked when first used — a unit test checks every file at build time), each with
 //! entities, roles, workflows, approval policies and dashboards. `apply` installs one into a
-//! tenant in a single transaction: everything or nothing.
+//! tenant in a single transaction: everything or nothing. `TEMPLATES_DIR` may add files (or
+//! newer versions), read on each use; [`upgrade`] merges a newer version into a tenant.
+
+pub mod upgrade;
 
 use std::sync::LazyLock;
 
@@ -23,12 +26,12 @@ use crate::{Db, Dialect, Error, FieldError, Result};
 
 /// The template files, by slug.
 const FILES: &[(&str, &str)] = &[
-    ("blank", include_str!("../../../templates/blank.json")),
-    ("corporate-crm", include_str!("../../../templates/corporate-crm.json")),
-    ("hospital", include_str!("../../../templates/hospital.json")),
-    ("real-estate", include_str!("../../../templates/real-estate.json")),
-    ("jewellery", include_str!("../../../templates/jewellery.json")),
-    ("manufacturing", include_str!("../../../templates/manufacturing.json")),
+    ("blank", include_str!("../../../../templates/blank.json")),
+    ("corporate-crm", include_str!("../../../../templates/corporate-crm.json")),
+    ("hospital", include_str!("../../../../templates/hospital.json")),
+    ("real-estate", include_str!("../../../../templates/real-estate.json")),
+    ("jewellery", include_str!("../../../../templates/jewellery.json")),
+    ("manufacturing", include_str!("../../../../templates/manufacturing.json")),
 ];
 
 /// A role a template brings.
@@ -75,6 +78,9 @@ pub struct Template {
     #[serde(default)]
     pub approval_policies: Vec<TemplatePolicy>,
     pub dashboards: Vec<dashboards::DashboardSpec>,
+    /// The file as written (kept as the base of a later upgrade).
+    #[serde(skip)]
+    pub raw: Value,
 }
 
 impl Template {
@@ -95,23 +101,46 @@ impl Template {
     }
 }
 
-static TEMPLATES: LazyLock<std::result::Result<Vec<Template>, String>> = LazyLock::new(|| {
-    FILES
-        .iter()
-        .map(|(slug, text)| {
-            let t: Template =
-                serde_json::from_str(text).map_err(|e| format!("templates/{slug}.json: {e}"))?;
-            if t.slug != *slug {
-                return Err(format!("templates/{slug}.json names itself `{}`", t.slug));
-            }
-            if !t.name.contains_key("en") {
-                return Err(format!("templates/{slug}.json has no English name"));
-            }
-            t.entity_inputs().map_err(|e| e.to_string())?;
-            Ok(t)
-        })
-        .collect()
-});
+/// Parses and checks one template file.
+fn parse(slug: &str, text: &str) -> std::result::Result<Template, String> {
+    let raw: Value = serde_json::from_str(text).map_err(|e| format!("{slug}.json: {e}"))?;
+    let mut t: Template = serde_json::from_value(raw.clone()).map_err(|e| format!("{slug}.json: {e}"))?;
+    if t.slug != slug {
+        return Err(format!("{slug}.json names itself `{}`", t.slug));
+    }
+    if !t.name.contains_key("en") {
+        return Err(format!("{slug}.json has no English name"));
+    }
+    t.entity_inputs().map_err(|e| e.to_string())?;
+    t.raw = raw;
+    Ok(t)
+}
+
+static TEMPLATES: LazyLock<std::result::Result<Vec<Template>, String>> =
+    LazyLock::new(|| FILES.iter().map(|(slug, text)| parse(slug, text)).collect());
+
+/// The built-in templates, with those of `dir` (`<slug>.json`) added or, for a higher version,
+/// replacing a built-in one.
+pub fn catalogue(dir: Option<&std::path::Path>) -> Result<Vec<Template>> {
+    let mut out: Vec<Template> = all()?.to_vec();
+    let Some(dir) = dir else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut files: Vec<_> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    files.sort();
+    for path in files {
+        let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+        let t = parse(&slug, &text).map_err(Error::Internal)?;
+        match out.iter_mut().find(|x| x.slug == t.slug) {
+            Some(existing) if existing.version < t.version => *existing = t,
+            Some(_) => {}
+            None => out.push(t),
+        }
+    }
+    Ok(out)
+}
 
 /// Every template (an error names a file that does not parse).
 pub fn all() -> Result<&'static [Template]> {
@@ -254,7 +283,7 @@ fn prefix(e: Error, at: &str) -> Error {
     }
 }
 
-async fn create_role(
+pub(crate) async fn create_role(
     txn: &DatabaseTransaction,
     d: Dialect,
     tenant_id: &str,
@@ -292,13 +321,16 @@ async fn create_role(
 /// Remembers which template (and version) the tenant applied, with the template as it was:
 /// the base of a later three-way upgrade.
 async fn record_applied(txn: &DatabaseTransaction, d: Dialect, tenant_id: &str, t: &Template) -> Result<()> {
-    let snapshot = FILES.iter().find(|(s, _)| *s == t.slug).map(|(_, text)| *text).unwrap_or("{}");
-    let snapshot: Value = serde_json::from_str(snapshot)?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("DELETE FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND slug = ").bind(t.slug.clone());
+    txn.execute_raw(buf.into_statement()).await?;
+    let snapshot = &t.raw;
     let mut buf = SqlBuf::new(d);
     buf.push("INSERT INTO tenant_templates (tenant_id, slug, version, snapshot, applied_at) VALUES (");
     buf.bind(tenant_id.to_owned()).push(", ").bind(t.slug.clone()).push(", ").bind(i64::from(t.version));
     buf.push(", ");
-    buf.bind_json(&snapshot)?;
+    buf.bind_json(snapshot)?;
     buf.push(", ").bind_ts(time::now()).push(")");
     txn.execute_raw(buf.into_statement()).await?;
     Ok(())

@@ -1,0 +1,475 @@
+//! `upgradeTemplate`: a newer version of an applied template merged into the tenant with a
+//! three-way merge — the template as applied (the base, kept at apply time), the new version,
+//! and the tenant as it is now (its own changes). For every entity, field, role, workflow and
+//! dashboard: what only the template changed is applied; what only the tenant changed is kept;
+//! what both changed differently is a conflict, reported and left as the tenant has it. Nothing
+//! is ever deleted (a part the new version drops stays, with its data). A dry run reports the
+//! same plan and writes nothing; a real run writes the plan and the new version in one
+//! transaction.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use serde_json::{Value, json};
+
+use super::{Template, TemplateRole, TemplateWorkflow, create_role};
+use crate::runtime::audit::{self, Actor};
+use crate::runtime::dashboards::{self, Dashboard, DashboardSpec};
+use crate::runtime::definitions::{Definitions, EntityInput, FieldInput, UpdateFieldInput};
+use crate::runtime::meta::{FieldDef, TenantMeta};
+use crate::runtime::policy::Permissions;
+use crate::runtime::sql::{SqlBuf, json_col};
+use crate::runtime::time;
+use crate::runtime::workflows::{self as wf, Definition, Workflow};
+use crate::{Db, Dialect, Error, Result};
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// ENTITY, FIELD, ROLE, WORKFLOW or DASHBOARD.
+    pub kind: &'static str,
+    /// `deal`, `deal.priority`, a role, workflow or dashboard name.
+    pub name: String,
+    /// ADD or UPDATE (changes); CONFLICT (conflicts).
+    pub action: &'static str,
+    pub detail: String,
+}
+
+/// What an upgrade does (or would do).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub from_version: i64,
+    pub to_version: i64,
+    pub changes: Vec<Change>,
+    pub conflicts: Vec<Change>,
+    ops: Vec<Op>,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    DefineEntity(Box<EntityInput>),
+    AddField(String, Box<FieldInput>),
+    UpdateField(String, String, Box<UpdateFieldInput>),
+    CreateRole(TemplateRole),
+    UpdateRole(String, Value),
+    CreateWorkflow(TemplateWorkflow),
+    UpdateWorkflow(Box<Workflow>),
+    CreateDashboard(DashboardSpec),
+    UpdateDashboard(Box<Dashboard>),
+}
+
+/// The compared shape of a field (what a template sets).
+fn field_shape(f: &FieldInput) -> Value {
+    json!({"label": f.label.trim(), "type": f.ty, "options": f.options.clone().unwrap_or_default(),
+           "required": f.required.unwrap_or(false), "indexed": f.indexed.unwrap_or(false),
+           "labels": f.labels.clone().unwrap_or(Value::Null)})
+}
+
+fn def_shape(f: &FieldDef) -> Value {
+    json!({"label": f.label, "type": f.ty.as_str(), "options": f.options, "required": f.required,
+           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null)})
+}
+
+/// A workflow definition as stored (defaults filled in), for comparison.
+fn definition_shape(raw: &Value) -> Value {
+    serde_json::from_value::<Definition>(raw.clone())
+        .ok()
+        .and_then(|d| serde_json::to_value(d).ok())
+        .unwrap_or(raw.clone())
+}
+
+/// Three-way decision for one part: `Some(true)` take the new version, `Some(false)` nothing
+/// to do, `None` conflict.
+fn merge3(base: &Value, new: &Value, tenant: &Value) -> Option<bool> {
+    if base == new || tenant == new {
+        Some(false)
+    } else if tenant == base {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+struct Planner<'a> {
+    plan: Plan,
+    meta: &'a TenantMeta,
+}
+
+impl Planner<'_> {
+    fn change(
+        &mut self,
+        kind: &'static str,
+        name: String,
+        action: &'static str,
+        detail: String,
+        op: Option<Op>,
+    ) {
+        let c = Change { kind, name, action, detail };
+        if action == "CONFLICT" {
+            self.plan.conflicts.push(c);
+        } else {
+            self.plan.changes.push(c);
+            self.plan.ops.extend(op);
+        }
+    }
+
+    fn entities(&mut self, base: &Template, new: &Template) -> Result<()> {
+        let base_inputs: HashMap<String, EntityInput> =
+            base.entity_inputs()?.into_iter().map(|e| (e.name_singular.clone(), e)).collect();
+        for e in new.entity_inputs()? {
+            let name = e.name_singular.clone();
+            let tenant = self.meta.entity_by_name(&name).cloned();
+            let Some(b) = base_inputs.get(&name) else {
+                match tenant {
+                    None => self.change(
+                        "ENTITY",
+                        name,
+                        "ADD",
+                        "new in this version".into(),
+                        Some(Op::DefineEntity(Box::new(e))),
+                    ),
+                    Some(_) => self.change(
+                        "ENTITY",
+                        name,
+                        "CONFLICT",
+                        "the tenant has its own entity of this name".into(),
+                        None,
+                    ),
+                }
+                continue;
+            };
+            let Some(tenant) = tenant else {
+                self.change("ENTITY", name, "CONFLICT", "deleted by the tenant; kept deleted".into(), None);
+                continue;
+            };
+            let base_fields: HashMap<&str, &FieldInput> =
+                b.fields.iter().flatten().map(|f| (f.key.as_str(), f)).collect();
+            for f in e.fields.iter().flatten() {
+                let path = format!("{name}.{}", f.key);
+                let mine = tenant.field_by_key(&f.key);
+                match (base_fields.get(f.key.as_str()), mine) {
+                    (None, None) => self.change(
+                        "FIELD",
+                        path,
+                        "ADD",
+                        format!("new {} field", f.ty),
+                        Some(Op::AddField(name.clone(), Box::new(f.clone()))),
+                    ),
+                    (None, Some(m)) if def_shape(m)["type"] == json!(f.ty) => {}
+                    (None, Some(_)) => self.change(
+                        "FIELD",
+                        path,
+                        "CONFLICT",
+                        "the tenant has a field of this key with another type".into(),
+                        None,
+                    ),
+                    (Some(bf), None) if field_shape(bf) != field_shape(f) => self.change(
+                        "FIELD",
+                        path,
+                        "CONFLICT",
+                        "removed by the tenant, changed by the template".into(),
+                        None,
+                    ),
+                    (Some(_), None) => {}
+                    (Some(bf), Some(m)) => match merge3(&field_shape(bf), &field_shape(f), &def_shape(m)) {
+                        Some(false) => {}
+                        Some(true) => {
+                            let input = UpdateFieldInput {
+                                label: Some(f.label.clone()),
+                                required: f.required,
+                                indexed: f.indexed,
+                                options: f.options.clone(),
+                                labels: f.labels.clone(),
+                                ..UpdateFieldInput::default()
+                            };
+                            let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));
+                            self.change("FIELD", path, "UPDATE", "changed by the template".into(), Some(op));
+                        }
+                        None => self.change(
+                            "FIELD",
+                            path,
+                            "CONFLICT",
+                            "changed by both the template and the tenant".into(),
+                            None,
+                        ),
+                    },
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn roles(&mut self, base: &Template, new: &Template, tenant: &HashMap<String, Value>) {
+        let canonical =
+            |p: &Value| Permissions::parse(p, self.meta).map(|x| x.to_json()).unwrap_or(p.clone());
+        for r in &new.roles {
+            let name = r.name.clone();
+            let mine = tenant.get(&name);
+            match (base.roles.iter().find(|x| x.name == name), mine) {
+                (None, None) => self.change(
+                    "ROLE",
+                    name,
+                    "ADD",
+                    "new in this version".into(),
+                    Some(Op::CreateRole(r.clone())),
+                ),
+                (None, Some(m)) if *m == canonical(&r.permissions) => {}
+                (None, Some(_)) => self.change(
+                    "ROLE",
+                    name,
+                    "CONFLICT",
+                    "the tenant has its own role of this name".into(),
+                    None,
+                ),
+                (Some(_), None) => {
+                    self.change("ROLE", name, "CONFLICT", "deleted by the tenant; kept deleted".into(), None)
+                }
+                (Some(b), Some(m)) => match merge3(&canonical(&b.permissions), &canonical(&r.permissions), m)
+                {
+                    Some(false) => {}
+                    Some(true) => self.change(
+                        "ROLE",
+                        name.clone(),
+                        "UPDATE",
+                        "permissions changed by the template".into(),
+                        Some(Op::UpdateRole(name, r.permissions.clone())),
+                    ),
+                    None => self.change("ROLE", name, "CONFLICT", "permissions changed by both".into(), None),
+                },
+            }
+        }
+    }
+
+    fn workflows(&mut self, base: &Template, new: &Template, tenant: &[Workflow]) {
+        for w in &new.workflows {
+            let mine = tenant.iter().find(|x| x.name == w.name);
+            let mine_shape = mine.and_then(|m| serde_json::to_value(&m.definition).ok());
+            match (base.workflows.iter().find(|x| x.name == w.name), mine) {
+                (None, None) => self.change(
+                    "WORKFLOW",
+                    w.name.clone(),
+                    "ADD",
+                    "new in this version".into(),
+                    Some(Op::CreateWorkflow(w.clone())),
+                ),
+                (None, Some(_)) => self.change(
+                    "WORKFLOW",
+                    w.name.clone(),
+                    "CONFLICT",
+                    "the tenant has its own workflow of this name".into(),
+                    None,
+                ),
+                (Some(_), None) => {}
+                (Some(b), Some(m)) => {
+                    let (bs, ns) = (definition_shape(&b.definition), definition_shape(&w.definition));
+                    match merge3(&bs, &ns, mine_shape.as_ref().unwrap_or(&Value::Null)) {
+                        Some(false) => {}
+                        Some(true) => match Definition::parse(&w.definition, self.meta) {
+                            Ok((definition, entity_id)) => {
+                                let updated =
+                                    Workflow { definition, entity_id, updated_at: time::now(), ..m.clone() };
+                                self.change(
+                                    "WORKFLOW",
+                                    w.name.clone(),
+                                    "UPDATE",
+                                    "definition changed by the template".into(),
+                                    Some(Op::UpdateWorkflow(Box::new(updated))),
+                                );
+                            }
+                            Err(e) => self.change(
+                                "WORKFLOW",
+                                w.name.clone(),
+                                "CONFLICT",
+                                format!("the new definition does not fit the tenant: {e}"),
+                                None,
+                            ),
+                        },
+                        None => self.change(
+                            "WORKFLOW",
+                            w.name.clone(),
+                            "CONFLICT",
+                            "definition changed by both".into(),
+                            None,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    fn dashboards(&mut self, base: &Template, new: &Template, tenant: &[Dashboard]) {
+        let shape = |s: &DashboardSpec| serde_json::to_value(s).unwrap_or(Value::Null);
+        for d in &new.dashboards {
+            let mine = tenant.iter().find(|x| x.spec.key == d.key);
+            match (base.dashboards.iter().find(|x| x.key == d.key), mine) {
+                (None, None) => self.change(
+                    "DASHBOARD",
+                    d.key.clone(),
+                    "ADD",
+                    "new in this version".into(),
+                    Some(Op::CreateDashboard(d.clone())),
+                ),
+                (None, Some(_)) => self.change(
+                    "DASHBOARD",
+                    d.key.clone(),
+                    "CONFLICT",
+                    "the tenant has its own dashboard with this key".into(),
+                    None,
+                ),
+                (Some(_), None) => {}
+                (Some(b), Some(m)) => match merge3(&shape(b), &shape(d), &shape(&m.spec)) {
+                    Some(false) => {}
+                    Some(true) => {
+                        let updated = Dashboard { spec: d.clone(), updated_at: time::now(), ..m.clone() };
+                        self.change(
+                            "DASHBOARD",
+                            d.key.clone(),
+                            "UPDATE",
+                            "changed by the template".into(),
+                            Some(Op::UpdateDashboard(Box::new(updated))),
+                        );
+                    }
+                    None => {
+                        self.change("DASHBOARD", d.key.clone(), "CONFLICT", "changed by both".into(), None)
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// The base (template as applied) and version recorded for the tenant.
+async fn applied_base(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    slug: &str,
+) -> Result<Option<(Template, i64)>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT version, snapshot FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND slug = ").bind(slug.to_owned());
+    let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
+    let base: Template = serde_json::from_value(json_col(&row, d, "snapshot")?)?;
+    Ok(Some((base, row.try_get("", "version")?)))
+}
+
+/// Plans (and unless `dry_run`, applies) the upgrade of `slug` to `new`.
+pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dry_run: bool) -> Result<Plan> {
+    let d = db.dialect;
+    let txn = db.begin_tenant(tenant_id, true).await?;
+    let (base, from) = applied_base(&txn, d, tenant_id, &new.slug)
+        .await?
+        .ok_or_else(|| Error::Conflict(format!("the template `{}` was never applied here", new.slug)))?;
+    if i64::from(new.version) <= from {
+        return Err(Error::Conflict(format!(
+            "version {} is already applied (this server offers {})",
+            from, new.version
+        )));
+    }
+    let meta = TenantMeta::load(&txn, tenant_id).await?;
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT name, permissions FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
+    let roles: HashMap<String, Value> = txn
+        .query_all_raw(buf.into_statement())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "name")?, json_col(r, d, "permissions")?)))
+        .collect::<Result<_>>()?;
+    let workflows = wf::list(&txn, d, tenant_id, None).await?;
+    let boards = dashboards::list(&txn, d, tenant_id).await?;
+    let mut p = Planner {
+        plan: Plan { from_version: from, to_version: i64::from(new.version), ..Plan::default() },
+        meta: &meta,
+    };
+    p.entities(&base, new)?;
+    p.roles(&base, new, &roles);
+    p.workflows(&base, new, &workflows);
+    p.dashboards(&base, new, &boards);
+    let plan = p.plan;
+    if dry_run {
+        txn.rollback().await?;
+        return Ok(plan);
+    }
+    write(&txn, db, tenant_id, new, actor, &plan).await?;
+    txn.commit().await?;
+    Ok(plan)
+}
+
+async fn write(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    tenant_id: &str,
+    new: &Template,
+    actor: &Actor,
+    plan: &Plan,
+) -> Result<()> {
+    let d = db.dialect;
+    let defs = Definitions::new(db, tenant_id).by(actor.clone());
+    for op in &plan.ops {
+        match op {
+            Op::DefineEntity(e) => defs.define_entity_in(txn, e).await?,
+            Op::AddField(e, f) => defs.add_field_in(txn, e, f).await?,
+            Op::UpdateField(e, k, f) => defs.update_field_in(txn, e, k, f).await?,
+            _ => {}
+        }
+    }
+    // Roles, workflows and dashboards are checked against the entities as they are now.
+    let meta = TenantMeta::load(txn, tenant_id).await?;
+    let now = time::now();
+    for op in &plan.ops {
+        match op {
+            Op::CreateRole(r) => create_role(txn, d, tenant_id, &meta, r).await?,
+            Op::UpdateRole(name, perms) => {
+                let perms = Permissions::parse(perms, &meta)?;
+                let mut buf = SqlBuf::new(d);
+                buf.push("UPDATE roles SET permissions = ");
+                buf.bind_json(&perms.to_json())?;
+                buf.push(", updated_at = ")
+                    .bind_ts(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant_id.to_owned());
+                buf.push(" AND name = ").bind(name.clone());
+                txn.execute_raw(buf.into_statement()).await?;
+            }
+            Op::CreateWorkflow(w) => {
+                let (definition, entity_id) = Definition::parse(&w.definition, &meta)?;
+                let row = Workflow {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    tenant_id: tenant_id.to_owned(),
+                    name: w.name.clone(),
+                    description: w.description.clone(),
+                    active: true,
+                    entity_id,
+                    definition,
+                    created_at: now,
+                    updated_at: now,
+                };
+                wf::save(txn, d, &row, true).await?;
+            }
+            Op::UpdateWorkflow(w) => wf::save(txn, d, w, false).await?,
+            Op::CreateDashboard(spec) => {
+                spec.validate(&meta)?;
+                dashboards::save(txn, d, &Dashboard::from_spec(tenant_id, spec, Some(&new.slug), 50), true)
+                    .await?;
+            }
+            Op::UpdateDashboard(b) => {
+                b.spec.validate(&meta)?;
+                dashboards::save(txn, d, b, false).await?;
+            }
+            _ => {}
+        }
+    }
+    super::record_applied(txn, d, tenant_id, new).await?;
+    let summary: Vec<String> =
+        plan.changes.iter().map(|c| format!("{} {} {}", c.action, c.kind, c.name)).collect();
+    let conflicts: Vec<String> =
+        plan.conflicts.iter().map(|c| format!("{} {}: {}", c.kind, c.name, c.detail)).collect();
+    let changes = json!({"slug": new.slug, "from": plan.from_version, "to": plan.to_version, "changes": summary, "conflicts": conflicts});
+    let entry = audit::Entry {
+        action: "template.upgrade",
+        object_type: "template",
+        object_id: Some(&new.slug),
+        changes,
+    };
+    audit::append(txn, d, tenant_id, actor, &entry).await
+}
