@@ -106,7 +106,7 @@ pub fn types(admin: bool) -> Vec<Type> {
             InputObject::new(t::DASHBOARD_INPUT)
                 .field(InputValue::new("key", string()))
                 .field(InputValue::new("name", TypeRef::named_nn(t::JSON)))
-                .field(InputValue::new("roles", TypeRef::named_list_nn(TypeRef::STRING)))
+                .field(InputValue::new("roles", TypeRef::named_nn_list(TypeRef::STRING)))
                 .field(InputValue::new("widgets", TypeRef::named_nn(t::JSON)))
                 .into(),
         );
