@@ -19,6 +19,7 @@ mod m20261121_000011_email_lease;
 mod m20261121_000012_run_retries;
 mod m20261121_000013_delivery_lease;
 mod m20261121_000014_templates;
+mod m20261121_000015_entity_labels;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000012_run_retries::Migration),
             Box::new(m20261121_000013_delivery_lease::Migration),
             Box::new(m20261121_000014_templates::Migration),
+            Box::new(m20261121_000015_entity_labels::Migration),
         ]
     }
 }

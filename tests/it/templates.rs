@@ -110,6 +110,15 @@ async fn every_template_applies_at_signup_and_its_dashboards_compute() {
         names.sort();
         expected.sort();
         assert_eq!(names, expected, "{slug}");
+        let defs = tt.data("{ entities { nameSingular labels } }", json!({})).await;
+        for e in defs["entities"].as_array().expect("entities") {
+            let hi = &e["labels"]["hi"];
+            assert!(
+                hi["singular"].is_string() && hi["plural"].is_string(),
+                "{slug}: Hindi labels of {}",
+                e["nameSingular"]
+            );
+        }
         let roles: Vec<String> = tt.data("{ roles { name } }", json!({})).await["roles"]
             .as_array()
             .expect("roles")
@@ -459,4 +468,20 @@ async fn crm_deals_move_within_stages_and_leads_convert_in_one_go() {
     t.request(convert, json!({"id": lead})).await.expect_code("CONFLICT");
     let contacts = t.list(&Names::new("contact", "contacts"), "", json!({}), "").await;
     assert_eq!(contacts["totalCount"], json!(1));
+}
+
+#[tokio::test]
+async fn entity_labels_are_translated_and_checked() {
+    let t = tenant().await;
+    let mut input = entity("note", "notes", vec![field("title", "TEXT", json!({}))], json!({}));
+    input["labels"] = json!({"es": {"singular": "Nota", "plural": "Notas"}});
+    t.define(input.clone()).await;
+    let q = "mutation($l: JSON) { updateEntity(name: \"note\", input: {labels: $l}) { labels } }";
+    let both =
+        json!({"es": {"singular": "Nota", "plural": "Notas"}, "hi": {"singular": "नोट", "plural": "नोट्स"}});
+    assert_eq!(t.data(q, json!({"l": both})).await["updateEntity"]["labels"], both);
+    t.request(q, json!({"l": {"es": "Nota"}})).await.expect_field_errors(&["labels"]);
+    let mut bad = entity("memo", "memos", vec![], json!({}));
+    bad["labels"] = json!({"fr": {"singular": ""}});
+    t.define_raw(bad).await.expect_field_errors(&["labels"]);
 }

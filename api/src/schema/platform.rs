@@ -152,6 +152,9 @@ pub fn tenant_types() -> Vec<Type> {
         .field(sync_field::<EntityDefView>("namePlural", string(), |e| s(&e.def.name_plural)))
         .field(sync_field::<EntityDefView>("labelSingular", string(), |e| s(&e.def.label_singular)))
         .field(sync_field::<EntityDefView>("labelPlural", string(), |e| s(&e.def.label_plural)))
+        .field(sync_field::<EntityDefView>("labels", TypeRef::named(t::JSON), |e| {
+            e.def.labels.clone().and_then(|v| Value::from_json(v).ok())
+        }))
         .field(sync_field::<EntityDefView>("icon", opt(), |e| e.def.icon.as_deref().and_then(s)))
         .field(sync_field::<EntityDefView>("recordNumberPrefix", opt(), |e| {
             e.def.record_number_prefix.as_deref().and_then(s)
@@ -254,6 +257,7 @@ pub fn tenant_types() -> Vec<Type> {
             .field(InputValue::new("labelPlural", string()))
             .field(InputValue::new("icon", opt()))
             .field(InputValue::new("recordNumberPrefix", opt()))
+            .field(InputValue::new("labels", TypeRef::named(t::JSON)))
             .field(InputValue::new("fields", TypeRef::named_nn_list(t::FIELD_INPUT)))
             .into(),
         InputObject::new(t::UPDATE_ENTITY_INPUT)
@@ -261,6 +265,7 @@ pub fn tenant_types() -> Vec<Type> {
             .field(InputValue::new("labelPlural", opt()))
             .field(InputValue::new("icon", opt()))
             .field(InputValue::new("recordNumberPrefix", opt()))
+            .field(InputValue::new("labels", TypeRef::named(t::JSON)))
             .into(),
         field_input(t::FIELD_INPUT, true).into(),
         field_input(t::UPDATE_FIELD_INPUT, false).into(),

@@ -13,6 +13,8 @@ pub struct Model {
     pub label_plural: String,
     pub icon: Option<String>,
     pub record_number_prefix: Option<String>,
+    /// Language code → `{singular, plural}`.
+    pub labels: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

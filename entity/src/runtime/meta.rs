@@ -173,6 +173,8 @@ pub struct EntityDef {
     pub label_plural: String,
     pub icon: Option<String>,
     pub record_number_prefix: Option<String>,
+    /// Translations: language code → `{singular, plural}`.
+    pub labels: Option<serde_json::Value>,
     pub fields: Vec<FieldDef>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -284,6 +286,7 @@ impl TenantMeta {
                 label_plural: e.label_plural,
                 icon: e.icon,
                 record_number_prefix: e.record_number_prefix,
+                labels: e.labels.filter(|v| !v.is_null()),
                 fields: Vec::new(),
                 created_at: e.created_at,
                 updated_at: e.updated_at,

@@ -282,6 +282,7 @@ fn system_only() -> EntityDef {
         label_plural: String::new(),
         icon: None,
         record_number_prefix: None,
+        labels: None,
         fields: Vec::new(),
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,

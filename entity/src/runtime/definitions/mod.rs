@@ -34,6 +34,8 @@ pub struct EntityInput {
     pub label_plural: String,
     pub icon: Option<String>,
     pub record_number_prefix: Option<String>,
+    /// Translations: language code → `{singular, plural}`.
+    pub labels: Option<Value>,
     pub fields: Option<Vec<FieldInput>>,
 }
 
@@ -45,6 +47,7 @@ pub struct UpdateEntityInput {
     pub label_plural: Option<String>,
     pub icon: Option<String>,
     pub record_number_prefix: Option<String>,
+    pub labels: Option<Value>,
 }
 
 /// `FieldInput` of shared/API.md.
@@ -88,7 +91,8 @@ pub use validate::{Conflict, name_conflicts};
 
 use stored::{field_summary, input_summary, options_json, replace, validation_json};
 use validate::{
-    build_field, check_default, check_label, check_labels_json, check_options, check_prefix, parse_validation,
+    build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,
+    check_prefix, parse_validation,
 };
 
 /// Definition changes for one tenant, audited as `actor`.
@@ -155,6 +159,7 @@ impl<'a> Definitions<'a> {
         check_label(&mut errors, "labelSingular", &input.label_singular);
         check_label(&mut errors, "labelPlural", &input.label_plural);
         check_prefix(&mut errors, input.record_number_prefix.as_deref());
+        check_entity_labels(&mut errors, input.labels.as_ref());
         let id = uuid::Uuid::new_v4().to_string();
         let fields: Vec<FieldDef> = input
             .fields
@@ -181,6 +186,7 @@ impl<'a> Definitions<'a> {
             label_plural: input.label_plural.trim().to_owned(),
             icon: input.icon.clone(),
             record_number_prefix: input.record_number_prefix.clone(),
+            labels: input.labels.clone().filter(|v| !v.is_null()),
             fields,
             created_at: now,
             updated_at: now,
@@ -212,6 +218,7 @@ impl<'a> Definitions<'a> {
             label_plural: Set(entity.label_plural.clone()),
             icon: Set(entity.icon.clone()),
             record_number_prefix: Set(entity.record_number_prefix.clone()),
+            labels: Set(entity.labels.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -237,6 +244,7 @@ impl<'a> Definitions<'a> {
             check_label(&mut errors, "labelPlural", l);
         }
         check_prefix(&mut errors, input.record_number_prefix.as_deref().filter(|p| !p.is_empty()));
+        check_entity_labels(&mut errors, input.labels.as_ref());
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
@@ -257,11 +265,14 @@ impl<'a> Definitions<'a> {
         if let Some(p) = &input.record_number_prefix {
             am.record_number_prefix = Set(Some(p.clone()).filter(|p| !p.is_empty()));
         }
+        if let Some(l) = &input.labels {
+            am.labels = Set(Some(l.clone()).filter(|v| !v.is_null()));
+        }
         am.updated_at = Set(super::time::now());
         am.update(&txn).await?;
         let details = serde_json::json!({ "name": name, "input": {
             "labelSingular": input.label_singular, "labelPlural": input.label_plural,
-            "icon": input.icon, "recordNumberPrefix": input.record_number_prefix } });
+            "icon": input.icon, "recordNumberPrefix": input.record_number_prefix, "labels": input.labels } });
         self.bump(&txn, "entity.update", &e.id, details).await?;
         txn.commit().await?;
         Ok(())

@@ -14,7 +14,7 @@ pub(super) fn input_summary(input: &EntityInput) -> Value {
     serde_json::json!({
         "nameSingular": input.name_singular, "namePlural": input.name_plural,
         "labelSingular": input.label_singular, "labelPlural": input.label_plural,
-        "recordNumberPrefix": input.record_number_prefix,
+        "recordNumberPrefix": input.record_number_prefix, "labels": input.labels,
         "fields": input.fields.iter().flatten().map(|f| serde_json::json!({"key": f.key, "type": f.ty})).collect::<Vec<_>>(),
     })
 }

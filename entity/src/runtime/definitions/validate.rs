@@ -43,6 +43,25 @@ pub(super) fn check_labels_json(errors: &mut Vec<FieldError>, path: &str, labels
     }
 }
 
+/// An entity's translations: language code → `{singular, plural}` (both labels).
+pub(super) fn check_entity_labels(errors: &mut Vec<FieldError>, labels: Option<&Value>) {
+    if let Some(v) = labels.filter(|v| !v.is_null()) {
+        let ok = v.as_object().is_some_and(|o| {
+            o.values().all(|l| {
+                l.as_object().is_some_and(|m| {
+                    m.len() == 2
+                        && ["singular", "plural"]
+                            .iter()
+                            .all(|k| m.get(*k).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty()))
+                })
+            })
+        });
+        if !ok {
+            errors.push(FieldError::new("labels", "must be an object of language code → {singular, plural}"));
+        }
+    }
+}
+
 pub(super) fn parse_validation(
     errors: &mut Vec<FieldError>,
     path: &str,
