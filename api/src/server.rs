@@ -108,6 +108,9 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(
 
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
+    // Every template (built in, and in TEMPLATES_DIR) must parse: fail at start, not at signup.
+    let offered = entity::runtime::templates::catalogue(config.templates_dir.as_deref())?;
+    tracing::debug!(templates = offered.len(), "templates checked");
     let system_db = connect_and_migrate(&config).await?;
     let db = match system_db.dialect {
         entity::Dialect::Postgres => Db::connect_as(&config.database_url(), Some(&config.database_app_role))

@@ -91,6 +91,31 @@ fn templates(a: &Action) -> Vec<String> {
     }
 }
 
+/// Rendered templates are text: a NUMBER or BOOLEAN field gets the number or boolean the text
+/// spells (`"{{record.quantity}}"` → `40`), so a template can copy such a value across.
+fn typed(e: &EntityDef, mut values: Map<String, Value>) -> Map<String, Value> {
+    for (k, v) in values.iter_mut() {
+        let (Some(f), Value::String(text)) = (e.field_by_graphql(k), &*v) else { continue };
+        let t = text.trim();
+        let parsed = match f.ty {
+            entity::runtime::meta::FieldType::Number => t.parse::<f64>().ok().map(Value::from),
+            entity::runtime::meta::FieldType::Boolean => match t {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(p) = parsed {
+            *v = p;
+        } else if t.is_empty() && f.ty != entity::runtime::meta::FieldType::Text {
+            // An empty rendering (a value the record lacks) clears the field.
+            *v = Value::Null;
+        }
+    }
+    values
+}
+
 /// Renders the string leaves of a JSON body.
 fn render_json(scope: &TemplateScope<'_>, v: &Value) -> Value {
     match v {
@@ -467,13 +492,13 @@ async fn step(
             txn.commit().await?;
         }
         Action::UpdateFields { values } => {
-            let mut values = scope.render_values(values);
+            let mut values = typed(entity, scope.render_values(values));
             let owner = values.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
             store.update(meta, entity, &record.id, &values, owner, caller).await?;
         }
         Action::CreateRecord { entity: target, values } => {
             let target = meta.entity_by_name(target).ok_or_else(|| format!("no entity named `{target}`"))?;
-            let mut values = scope.render_values(values);
+            let mut values = typed(target, scope.render_values(values));
             let owner = values
                 .remove("owner")
                 .and_then(|v| v.as_str().map(str::to_owned))

@@ -381,8 +381,10 @@ async fn manufacturing_requisition_approval_raises_a_purchase_order() {
         t.list(&pos, "", json!({}), "amount status").await["nodes"].as_array().is_some_and(|a| a.len() == 1)
     })
     .await;
-    let po = t.list(&pos, "", json!({}), "amount status").await["nodes"][0].clone();
+    let po = t.list(&pos, "", json!({}), "amount status quantity expectedDelivery").await["nodes"][0].clone();
     assert_eq!((po["amount"].clone(), po["status"].clone()), (json!("82000.00"), json!("Draft")));
+    // Copied through templates: a number, and an empty date (the requisition has none) left empty.
+    assert_eq!((po["quantity"].clone(), po["expectedDelivery"].clone()), (json!(40.0), Value::Null));
     assert_eq!(widget(&t, "purchase", "purchase_order", "METRIC", 0).await["value"], json!(1));
     let by_status = widget(&t, "purchase", "purchase_requisition", "CHART", 0).await;
     assert_eq!(by_status["series"], json!([{"key": "APPROVED", "value": 1}]));

@@ -214,6 +214,20 @@ fn entity_or<'a>(
     e
 }
 
+/// Names the values by GraphQL field name (a field's key is accepted too: `due_at` → `dueAt`).
+fn normalize_values(e: &EntityDef, values: &mut Map<String, Value>) {
+    let renamed: Vec<(String, String)> = values
+        .keys()
+        .filter(|k| e.field_by_graphql(k).is_none())
+        .filter_map(|k| e.field_by_key(k).map(|f| (k.clone(), f.graphql_name.clone())))
+        .collect();
+    for (from, to) in renamed {
+        if let Some(v) = values.remove(&from) {
+            values.insert(to, v);
+        }
+    }
+}
+
 fn check_values(e: &EntityDef, values: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
     for k in values.keys() {
         if k != "owner" && e.field_by_graphql(k).is_none() {
@@ -229,12 +243,23 @@ impl Definition {
     /// Parses and validates a definition against the tenant's metadata; returns it with the
     /// id of the entity it watches.
     pub fn parse(json: &Value, meta: &TenantMeta) -> Result<(Definition, String)> {
-        let def: Definition = serde_json::from_value(json.clone())
+        let mut def: Definition = serde_json::from_value(json.clone())
             .map_err(|e| Error::field("definition", format!("invalid workflow definition: {e}")))?;
         let mut errors = Vec::new();
         let Some(entity) = entity_or(meta, def.trigger.entity(), "trigger.entity", &mut errors) else {
             return Err(Error::Validation(errors));
         };
+        for a in &mut def.actions {
+            match a {
+                Action::UpdateFields { values } => normalize_values(entity, values),
+                Action::CreateRecord { entity: target, values } => {
+                    if let Some(t) = meta.entity_by_name(target) {
+                        normalize_values(t, values);
+                    }
+                }
+                _ => {}
+            }
+        }
         let field_known = |f: &str| entity.field_by_graphql(f).or_else(|| entity.field_by_key(f)).is_some();
         match &def.trigger {
             Trigger::RecordUpdated { fields, .. } => {
