@@ -273,7 +273,8 @@ pub async fn run_manual(
     let outcome = match t.found {
         Some((w, entity, record)) if w.definition.conditions_hold(&entity, &record) => {
             let event = current(tenant_id, &entity, record, 0);
-            let start = Start { run, event: &event, tenant_name: &t.tenant_name, from: 0, payload };
+            let start =
+                Start { run, event: &event, tenant_name: &t.tenant_name, from: 0, attempt: 1, payload };
             execute(ctx, &t.meta, &entity, &w, &start).await
         }
         Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
@@ -304,8 +305,14 @@ pub async fn resume(
         }
         Some((w, entity, record)) => {
             let event = current(tenant_id, &entity, record, r.depth);
-            let start =
-                Start { run, event: &event, tenant_name: &t.tenant_name, from: position, payload: None };
+            let start = Start {
+                run,
+                event: &event,
+                tenant_name: &t.tenant_name,
+                from: position,
+                attempt: r.attempts + 1,
+                payload: None,
+            };
             execute(ctx, &t.meta, &entity, &w, &start).await
         }
         None => Err(Failed::permanent(GONE)),
@@ -342,7 +349,7 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
-        let start = Start { run: &run, event, tenant_name: &tenant_name, from: 0, payload: None };
+        let start = Start { run: &run, event, tenant_name: &tenant_name, from: 0, attempt: 1, payload: None };
         let outcome = execute(ctx, &meta, &entity, w, &start).await;
         finish(ctx, tenant_id, &run, 0, outcome).await?;
     }
@@ -364,6 +371,8 @@ struct Start<'a> {
     tenant_name: &'a str,
     /// The first action to execute.
     from: usize,
+    /// Which attempt this is (1 first).
+    attempt: i32,
     payload: Option<&'a Value>,
 }
 
@@ -413,6 +422,7 @@ async fn execute(
             );
             let log = Step {
                 position: i as i32,
+                attempt: start.attempt,
                 action: action.name().to_owned(),
                 status: "succeeded".to_owned(),
                 error: None,
@@ -433,6 +443,7 @@ async fn execute(
         let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action).await;
         let log = Step {
             position: i as i32,
+            attempt: start.attempt,
             action: action.name().to_owned(),
             status: if result.is_ok() { "succeeded" } else { "failed" }.to_owned(),
             error: result.as_ref().err().map(|f| f.message.clone()),

@@ -20,6 +20,7 @@ mod m20261121_000012_run_retries;
 mod m20261121_000013_delivery_lease;
 mod m20261121_000014_templates;
 mod m20261121_000015_entity_labels;
+mod m20261121_000016_step_attempts;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000013_delivery_lease::Migration),
             Box::new(m20261121_000014_templates::Migration),
             Box::new(m20261121_000015_entity_labels::Migration),
+            Box::new(m20261121_000016_step_attempts::Migration),
         ]
     }
 }

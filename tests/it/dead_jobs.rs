@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::webhooks::{receiver, wait_requests};
 
-const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status attempts error steps { position action status } } }";
+const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status attempts error steps { position attempt action status } } }";
 
 async fn caller(t: &TestTenant, url: &str) -> (Names, String) {
     t.define(entity(
@@ -53,19 +53,19 @@ async fn a_run_failing_transiently_is_retried_from_the_failed_action() {
     let run = run_with_status(&t, &workflow, "succeeded").await;
     assert_eq!((run["status"].clone(), run["attempts"].clone()), (json!("succeeded"), json!(2)), "{run}");
     assert_eq!(wait_requests(&got, 3).await.len(), 3);
-    let steps: Vec<(Value, Value)> = run["steps"]
+    let steps: Vec<(Value, Value, Value)> = run["steps"]
         .as_array()
         .expect("steps")
         .iter()
-        .map(|s| (s["position"].clone(), s["status"].clone()))
+        .map(|s| (s["attempt"].clone(), s["position"].clone(), s["status"].clone()))
         .collect();
     assert_eq!(
         steps,
         [
-            (json!(0), json!("failed")),
-            (json!(0), json!("failed")),
-            (json!(0), json!("succeeded")),
-            (json!(1), json!("succeeded"))
+            (json!(1), json!(0), json!("failed")),
+            (json!(2), json!(0), json!("failed")),
+            (json!(3), json!(0), json!("succeeded")),
+            (json!(3), json!(1), json!("succeeded")),
         ]
     );
     assert_eq!(t.get(&deals, &deal, "synced").await["synced"], json!("yes"));

@@ -81,6 +81,9 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<Step>("position", TypeRef::named_nn(TypeRef::INT), |x| {
                 Some(Value::from(x.position))
             }))
+            .field(sync_field::<Step>("attempt", TypeRef::named_nn(TypeRef::INT), |x| {
+                Some(Value::from(x.attempt))
+            }))
             .field(sync_field::<Step>("action", string(), |x| s(&x.action)))
             .field(sync_field::<Step>("status", string(), |x| s(&x.status)))
             .field(sync_field::<Step>("error", opt(), |x| x.error.as_deref().and_then(s)))

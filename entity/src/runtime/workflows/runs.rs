@@ -31,6 +31,8 @@ pub struct Run {
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     pub position: i32,
+    /// The attempt of the run it belongs to (1 first).
+    pub attempt: i32,
     pub action: String,
     pub status: String,
     pub error: Option<String>,
@@ -304,7 +306,7 @@ pub async fn log_step(
     step: &Step,
 ) -> Result<()> {
     let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_steps (id, tenant_id, run_id, position, action, status, error, duration_ms, started_at) VALUES (");
+    buf.push("INSERT INTO workflow_steps (id, tenant_id, run_id, position, attempt, action, status, error, duration_ms, started_at) VALUES (");
     buf.bind(uuid::Uuid::new_v4().to_string())
         .push(", ")
         .bind(tenant_id.to_owned())
@@ -312,6 +314,8 @@ pub async fn log_step(
         .bind(run_id.to_owned());
     buf.push(", ")
         .bind(step.position)
+        .push(", ")
+        .bind(step.attempt)
         .push(", ")
         .bind(step.action.clone())
         .push(", ")
@@ -359,12 +363,12 @@ pub async fn runs(
         };
         let mut sbuf = SqlBuf::new(d);
         sbuf.push(
-            "SELECT position, action, status, error, duration_ms FROM workflow_steps WHERE tenant_id = ",
+            "SELECT position, attempt, action, status, error, duration_ms FROM workflow_steps WHERE tenant_id = ",
         );
         sbuf.bind(tenant_id.to_owned())
             .push(" AND run_id = ")
             .bind(run.id.clone())
-            .push(" ORDER BY position");
+            .push(" ORDER BY attempt, position");
         let steps = conn
             .query_all_raw(sbuf.into_statement())
             .await?
@@ -372,6 +376,7 @@ pub async fn runs(
             .map(|s| {
                 Ok(Step {
                     position: s.try_get("", "position")?,
+                    attempt: s.try_get("", "attempt")?,
                     action: s.try_get("", "action")?,
                     status: s.try_get("", "status")?,
                     error: s.try_get("", "error")?,
