@@ -7,18 +7,16 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::audit::{self, Actor};
+use super::audit::Actor;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::naming;
 use super::sql::{self, SqlBuf};
-use super::store::write_outbox;
-use super::value;
-use crate::models::{entity_def, field_def, tenant};
+use crate::models::{entity_def, field_def};
 use crate::{Db, Dialect, Error, FieldError, Result};
 
 /// Outbox topic of definition changes (subscribers reconnect to get the new schema).
@@ -83,6 +81,7 @@ pub struct UpdateFieldInput {
     pub labels: Option<Value>,
 }
 
+mod storage;
 mod stored;
 mod validate;
 
@@ -510,106 +509,5 @@ impl<'a> Definitions<'a> {
         self.bump(&txn, "entity.delete", &e.id, serde_json::json!({ "name": name })).await?;
         txn.commit().await?;
         Ok(())
-    }
-
-    async fn live_count(&self, txn: &impl ConnectionTrait, entity_id: &str) -> Result<i64> {
-        self.count_where(txn, entity_id, &Filter::And(vec![])).await
-    }
-
-    async fn count_where(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &Filter) -> Result<i64> {
-        let mut buf = SqlBuf::new(self.db.dialect);
-        buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
-        sql::push_live_scope(&mut buf, self.tenant_id, entity_id)?;
-        buf.push(" AND ");
-        sql::compile(&mut buf, f)?;
-        Ok(txn
-            .query_one_raw(buf.into_statement())
-            .await?
-            .map(|r| r.try_get("", "n"))
-            .transpose()?
-            .unwrap_or(0))
-    }
-
-    async fn insert_field(&self, txn: &impl ConnectionTrait, entity_id: &str, f: &FieldDef) -> Result<()> {
-        let now = super::time::now();
-        field_def::ActiveModel {
-            id: Set(f.id.clone()),
-            tenant_id: Set(self.tenant_id.to_owned()),
-            entity_id: Set(entity_id.to_owned()),
-            key: Set(f.key.clone()),
-            label: Set(f.label.clone()),
-            field_type: Set(f.ty.as_str().to_owned()),
-            required: Set(f.required),
-            is_unique: Set(f.unique),
-            indexed: Set(f.indexed),
-            options: Set(options_json(f)),
-            related_entity_id: Set(f.related_entity_id.clone()),
-            relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),
-            default_value: Set(f.default.clone()),
-            validation: Set(validation_json(&f.validation)?),
-            labels: Set(f.labels.clone()),
-            position: Set(f.position),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(txn)
-        .await?;
-        Ok(())
-    }
-
-    /// A required field added with a default gives existing records that value, so the
-    /// non-null GraphQL field never meets a record without one.
-    async fn backfill_default(
-        &self,
-        txn: &impl ConnectionTrait,
-        entity_id: &str,
-        f: &FieldDef,
-    ) -> Result<()> {
-        let Some(default) = f.default.as_ref().filter(|_| f.required) else { return Ok(()) };
-        let Some(stored) = value::normalize(f, default).map_err(|m| Error::field("default", m))? else {
-            return Ok(());
-        };
-        let mut buf = SqlBuf::new(self.db.dialect);
-        match self.db.dialect {
-            Dialect::Postgres => {
-                let patch = serde_json::json!({ f.key.clone(): stored }).to_string();
-                buf.push("UPDATE records SET data = data || CAST(").bind(patch).push(" AS JSONB)");
-            }
-            Dialect::Sqlite => {
-                buf.push("UPDATE records SET data = json_set(data, ").bind(format!("$.{}", f.key));
-                buf.push(", json(").bind(stored.to_string()).push("))");
-            }
-        }
-        buf.push(" WHERE tenant_id = ")
-            .bind(self.tenant_id.to_owned())
-            .push(" AND entity_id = ")
-            .bind(entity_id.to_owned());
-        txn.execute_raw(buf.into_statement()).await?;
-        Ok(())
-    }
-
-    /// Bumps the tenant's metadata version, records the change for subscribers, and audits it.
-    async fn bump(
-        &self,
-        txn: &impl ConnectionTrait,
-        action: &str,
-        object_id: &str,
-        details: Value,
-    ) -> Result<()> {
-        let entry =
-            audit::Entry { action, object_type: "definition", object_id: Some(object_id), changes: details };
-        audit::append(txn, self.db.dialect, self.tenant_id, &self.actor, &entry).await?;
-        let t = tenant::Entity::find_by_id(self.tenant_id.to_owned())
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::NotFound("tenant".into()))?;
-        let version = t.metadata_version + 1;
-        tenant::Entity::update_many()
-            .col_expr(tenant::Column::MetadataVersion, sea_orm::sea_query::Expr::value(version))
-            .filter(tenant::Column::Id.eq(self.tenant_id))
-            .exec(txn)
-            .await?;
-        let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
-        write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await
     }
 }
