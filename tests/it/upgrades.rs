@@ -66,7 +66,9 @@ fn clinic(slug: &str, version: u32) -> Value {
         "roles": [{"name": "nurse", "permissions": nurse}],
         "workflows": [{"name": "tag new", "definition": {"trigger": {"type": "record_created", "entity": "patient"},
             "actions": [{"type": "update_fields", "values": {"note": if v2 { "new (v2)" } else { "new" }}}]}}],
-        "dashboards": dashboards
+        "dashboards": dashboards,
+        "approvalPolicies": if v2 { json!([{"entity": "patient", "name": "Admission", "stages": [
+            {"name": "Nurse check", "approverRole": "nurse"}]}]) } else { json!([]) }
     })
 }
 
@@ -125,6 +127,7 @@ async fn an_upgrade_merges_three_ways_and_a_dry_run_changes_nothing() {
     assert_eq!(
         changes,
         [
+            "ADD APPROVAL_POLICY Admission",
             "ADD DASHBOARD clinical",
             "ADD ENTITY visit",
             "ADD FIELD patient.phone",
@@ -170,6 +173,11 @@ async fn an_upgrade_merges_three_ways_and_a_dry_run_changes_nothing() {
         .map(|b| str_of(&b["key"]))
         .collect();
     assert_eq!(boards, ["front", "clinical"]);
+    let policies = t.data("{ approvalPolicies { name stages { approverRole } } }", json!({})).await;
+    assert_eq!(
+        policies["approvalPolicies"],
+        json!([{"name": "Admission", "stages": [{"approverRole": "nurse"}]}])
+    );
     // The new workflow definition runs.
     let p = str_of(&t.create(&Names::new("patient", "patients"), json!({"fullName": "Ann"}), "").await["id"]);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -2,7 +2,8 @@
 //! three-way merge — the template as applied (the base, kept at apply time), the new version,
 //! and the tenant as it is now (its own changes). For every entity, field, role, workflow and
 //! dashboard: what only the template changed is applied; what only the tenant changed is kept;
-//! what both changed differently is a conflict, reported and left as the tenant has it. Nothing
+//! what both changed differently is a conflict, reported and left as the tenant has it (approval
+//! policies are merged the same way, by name). Nothing
 //! is ever deleted (a part the new version drops stays, with its data). A dry run reports the
 //! same plan and writes nothing; a real run writes the plan and the new version in one
 //! transaction.
@@ -12,7 +13,8 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Value, json};
 
-use super::{Template, TemplateRole, TemplateWorkflow, create_role};
+use super::{Template, TemplatePolicy, TemplateRole, TemplateWorkflow, create_role};
+use crate::runtime::approvals;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::dashboards::{self, Dashboard, DashboardSpec};
 use crate::runtime::definitions::{Definitions, EntityInput, FieldInput, UpdateFieldInput};
@@ -56,6 +58,8 @@ enum Op {
     UpdateWorkflow(Box<Workflow>),
     CreateDashboard(DashboardSpec),
     UpdateDashboard(Box<Dashboard>),
+    CreatePolicy(Box<TemplatePolicy>),
+    UpdatePolicy(Box<approvals::Policy>),
 }
 
 /// The compared shape of a field (what a template sets).
@@ -297,6 +301,56 @@ impl Planner<'_> {
         }
     }
 
+    fn policies(&mut self, base: &Template, new: &Template, tenant: &[approvals::Policy]) {
+        let shape = |d: &approvals::Definition| serde_json::to_value(d).unwrap_or(Value::Null);
+        for p in &new.approval_policies {
+            let mine = tenant.iter().find(|x| x.name == p.name);
+            match (base.approval_policies.iter().find(|x| x.name == p.name), mine) {
+                (None, None) => self.change(
+                    "APPROVAL_POLICY",
+                    p.name.clone(),
+                    "ADD",
+                    "new in this version".into(),
+                    Some(Op::CreatePolicy(Box::new(p.clone()))),
+                ),
+                (None, Some(_)) => self.change(
+                    "APPROVAL_POLICY",
+                    p.name.clone(),
+                    "CONFLICT",
+                    "the tenant has its own policy of this name".into(),
+                    None,
+                ),
+                (Some(_), None) => {}
+                (Some(b), Some(m)) => {
+                    match merge3(&shape(&b.definition), &shape(&p.definition), &shape(&m.definition)) {
+                        Some(false) => {}
+                        Some(true) => {
+                            let updated = approvals::Policy {
+                                definition: p.definition.clone(),
+                                updated_at: time::now(),
+                                ..m.clone()
+                            };
+                            self.change(
+                                "APPROVAL_POLICY",
+                                p.name.clone(),
+                                "UPDATE",
+                                "stages changed by the template".into(),
+                                Some(Op::UpdatePolicy(Box::new(updated))),
+                            );
+                        }
+                        None => self.change(
+                            "APPROVAL_POLICY",
+                            p.name.clone(),
+                            "CONFLICT",
+                            "changed by both".into(),
+                            None,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
     fn dashboards(&mut self, base: &Template, new: &Template, tenant: &[Dashboard]) {
         let shape = |s: &DashboardSpec| serde_json::to_value(s).unwrap_or(Value::Null);
         for d in &new.dashboards {
@@ -377,6 +431,7 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
         .collect::<Result<_>>()?;
     let workflows = wf::list(&txn, d, tenant_id, None).await?;
     let boards = dashboards::list(&txn, d, tenant_id).await?;
+    let policies = approvals::policies(&txn, d, tenant_id, None).await?;
     let mut p = Planner {
         plan: Plan { from_version: from, to_version: i64::from(new.version), ..Plan::default() },
         meta: &meta,
@@ -385,6 +440,7 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
     p.roles(&base, new, &roles);
     p.workflows(&base, new, &workflows);
     p.dashboards(&base, new, &boards);
+    p.policies(&base, new, &policies);
     let plan = p.plan;
     if dry_run {
         txn.rollback().await?;
@@ -455,6 +511,31 @@ async fn write(
             Op::UpdateDashboard(b) => {
                 b.spec.validate(&meta)?;
                 dashboards::save(txn, d, b, false).await?;
+            }
+            Op::CreatePolicy(p) => {
+                let roles = approvals::role_names(txn, d, tenant_id).await?;
+                let entity = meta
+                    .entity_by_name(&p.entity)
+                    .ok_or_else(|| Error::NotFound(format!("entity `{}`", p.entity)))?;
+                p.definition.validate(entity, &roles)?;
+                let policy = approvals::Policy {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    tenant_id: tenant_id.to_owned(),
+                    entity_id: entity.id.clone(),
+                    name: p.name.clone(),
+                    definition: p.definition.clone(),
+                    active: true,
+                    created_at: now,
+                    updated_at: now,
+                };
+                approvals::save_policy(txn, d, &policy, true).await?;
+            }
+            Op::UpdatePolicy(p) => {
+                let roles = approvals::role_names(txn, d, tenant_id).await?;
+                if let Some(entity) = meta.entity_by_id(&p.entity_id) {
+                    p.definition.validate(entity, &roles)?;
+                }
+                approvals::save_policy(txn, d, p, false).await?;
             }
             _ => {}
         }
