@@ -113,7 +113,7 @@ mod tests {
     fn periods_follow_the_tenant_zone() {
         let tz: Tz = "Asia/Kolkata".parse().expect("zone");
         // 20:00 UTC on the 21st is already the 22nd in India.
-        let now = Utc.with_ymd_and_hms(2026, 11, 21, 20, 0, 0).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 20, 0, 0).single().expect("an instant");
         let (s, e) = period_range(Period::Today, now, tz).expect("range");
         assert_eq!(
             (time::format(&s), time::format(&e)),
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn bucket_labels() {
-        let d = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 11, 21).expect("a date");
         assert_eq!(bucket_label(d, Bucket::Day), "2026-11-21");
         assert_eq!(bucket_label(d, Bucket::Week), "2026-W47");
         assert_eq!(bucket_label(d, Bucket::Month), "2026-11");
