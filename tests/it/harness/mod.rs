@@ -1,0 +1,181 @@
+//! Shared test harness: the database (a fresh SQLite file, or a fresh PostgreSQL database when
+//! `ALPHERY_TEST_DATABASE_URL` is set), one server per test binary on its own runtime, HTTP and
+//! `graphql-transport-ws` clients, a fresh tenant per test, and JSON assertion helpers.
+//!
+//! Every test module goes through these helpers so that no request, login or socket code is
+//! repeated across files.
+
+mod http;
+mod servers;
+mod tenants;
+mod ws;
+
+pub use http::*;
+pub use servers::*;
+pub use tenants::*;
+pub use ws::*;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// How long a test waits for a response, a websocket message or a close frame.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a test waits after `subscribe` before it causes events: the protocol has no
+/// "subscribed" acknowledgement, so this gives the server time to register the stream.
+pub const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(600);
+/// How long a test listens to prove that an event is *not* delivered.
+pub const SILENCE: Duration = Duration::from_millis(1500);
+
+/// Every `extensions.code` the contract allows.
+pub const ERROR_CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "VALIDATION_FAILED",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "QUERY_TOO_COMPLEX",
+    "BAD_REQUEST",
+    "INTERNAL",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Generated names
+// ---------------------------------------------------------------------------------------------
+
+/// The GraphQL names generated for an entity.
+#[derive(Clone, Debug)]
+pub struct Names {
+    /// `deal`: the get-by-id root field.
+    pub singular: String,
+    /// `deals`: the connection root field.
+    pub plural: String,
+    /// `Deal`.
+    pub type_name: String,
+}
+
+impl Names {
+    pub fn new(name_singular: &str, name_plural: &str) -> Names {
+        let singular = camel(name_singular);
+        Names { type_name: pascal(&singular), plural: camel(name_plural), singular }
+    }
+}
+
+/// `full_name` → `fullName` (camelCase input stays as it is).
+pub fn camel(key: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in key.split('_').filter(|p| !p.is_empty()).enumerate() {
+        if i == 0 {
+            out.push_str(part);
+        } else {
+            out.push_str(&pascal(part));
+        }
+    }
+    out
+}
+
+/// `fullName` → `FullName`.
+pub fn pascal(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entity input builders
+// ---------------------------------------------------------------------------------------------
+
+/// A `FieldInput`: `key`, a derived `label`, `type`, plus the members of `extra`.
+pub fn field(key: &str, ty: &str, extra: Value) -> Value {
+    let mut label = key.replace('_', " ");
+    if let Some(first) = label.get(..1) {
+        label = first.to_uppercase() + &label[1..];
+    }
+    let mut out = json!({ "key": key, "label": label, "type": ty });
+    merge(&mut out, extra);
+    out
+}
+
+/// An `EntityInput` with derived labels and the given fields.
+pub fn entity(name_singular: &str, name_plural: &str, fields: Vec<Value>, extra: Value) -> Value {
+    let label = |s: &str| pascal(&s.replace('_', " "));
+    let mut out = json!({
+        "nameSingular": name_singular,
+        "namePlural": name_plural,
+        "labelSingular": label(name_singular),
+        "labelPlural": label(name_plural),
+        "fields": fields,
+    });
+    merge(&mut out, extra);
+    out
+}
+
+/// Shallow-merges the members of object `extra` into object `target`.
+pub fn merge(target: &mut Value, extra: Value) {
+    if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
+        target.extend(extra);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON helpers
+// ---------------------------------------------------------------------------------------------
+
+pub fn str_of(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("expected a string, got {value}")).to_owned()
+}
+
+/// `key` of every element of an array, as strings (`"<null>"` for null).
+pub fn pluck_str(array: &Value, key: &str) -> Vec<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {array}"))
+        .iter()
+        .map(|item| item[key].as_str().map_or_else(|| "<null>".to_owned(), str::to_owned))
+        .collect()
+}
+
+pub fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
+}
+
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// JSON equality where numbers compare by value (`42` equals `42.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+pub fn assert_json_eq(actual: &Value, expected: &Value, context: &str) {
+    assert!(json_eq(actual, expected), "{context}:\n  expected {expected}\n  actual   {actual}");
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds, as the `DateTime` scalar promises.
+pub fn assert_utc_millis(value: &Value) {
+    let s = str_of(value);
+    let bytes = s.as_bytes();
+    assert!(
+        s.len() == 24
+            && s.ends_with('Z')
+            && bytes[4] == b'-'
+            && bytes[10] == b'T'
+            && bytes[19] == b'.'
+            && s[20..23].chars().all(|c| c.is_ascii_digit()),
+        "not a UTC millisecond timestamp: {s}"
+    );
+}

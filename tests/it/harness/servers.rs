@@ -1,0 +1,271 @@
+//! The test database (SQLite file or a PostgreSQL database per process), the servers of this
+//! process and the SMTP sink they send to.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Database and server
+// ---------------------------------------------------------------------------------------------
+
+/// The database the shared server (and any extra server of this process) runs on.
+pub struct TestDatabase {
+    pub url: String,
+}
+
+static DATABASE: OnceLock<TestDatabase> = OnceLock::new();
+static SERVER: OnceLock<Server> = OnceLock::new();
+static SHORT_TTL_SERVER: OnceLock<Server> = OnceLock::new();
+
+/// Access-token lifetime of [`short_ttl_server`].
+pub const SHORT_TTL_SECS: u64 = 2;
+
+/// A running server, reachable over real TCP.
+pub struct Server {
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql/ws", self.addr)
+    }
+}
+
+/// The database of this test process, created on first use.
+pub fn database() -> &'static TestDatabase {
+    // Preparation needs async I/O, and callers are usually inside a test's runtime, where
+    // blocking on another runtime is not allowed: do it on a plain thread.
+    DATABASE.get_or_init(|| {
+        std::thread::spawn(prepare_database).join().expect("preparing the test database panicked (see above)")
+    })
+}
+
+/// The server shared by every test of this binary.
+pub fn server() -> &'static Server {
+    SERVER.get_or_init(|| start_server(None))
+}
+
+/// A second server on the same database whose access tokens expire after [`SHORT_TTL_SECS`].
+pub fn short_ttl_server() -> &'static Server {
+    // Start (and so migrate) the shared server first: two servers must not migrate one
+    // database at the same time.
+    server();
+    SHORT_TTL_SERVER.get_or_init(|| start_server(Some(SHORT_TTL_SECS)))
+}
+
+fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
+    let database_url = database().url.clone();
+    let smtp_port = smtp_sink().port;
+    let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
+    std::thread::Builder::new()
+        .name("alphery-it-server".into())
+        .spawn(move || {
+            // Each #[tokio::test] has its own short-lived runtime; the server must outlive all of
+            // them, so it gets a runtime of its own that lives as long as the process.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("build the server runtime");
+            runtime.block_on(async move {
+                let mut config = alphery_api::config::Config::for_tests(&database_url);
+                config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
+                if let Some(ttl) = access_token_ttl_secs {
+                    config.access_token_ttl_secs = ttl;
+                }
+                match alphery_api::server::start(config).await {
+                    Ok(running) => {
+                        let _ = tx.send(Ok(running.addr));
+                        // Keep the handle (and whatever it owns) alive for the whole process.
+                        let _running = running;
+                        std::future::pending::<()>().await;
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(format!("{err:?}")));
+                    }
+                }
+            });
+        })
+        .expect("spawn the server thread");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(180))
+        .expect("the server did not start within 180 s")
+        .unwrap_or_else(|err| panic!("the server failed to start: {err}"));
+    Server { addr }
+}
+
+/// The SMTP server every test server sends its email to (`tests/support/smtp_sink.py`, a real
+/// aiosmtpd server): it records each message as a JSON line in `out`.
+pub struct SmtpSink {
+    pub port: u16,
+    pub out: std::path::PathBuf,
+    /// Lives as long as the test process (the sink exits by itself when its parent does).
+    _process: std::sync::Mutex<std::process::Child>,
+}
+
+static SMTP_SINK: OnceLock<SmtpSink> = OnceLock::new();
+
+pub fn smtp_sink() -> &'static SmtpSink {
+    SMTP_SINK.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port for the SMTP sink")
+            .port();
+        let out = std::env::temp_dir().join(format!("alphery-it-smtp-{}-{port}.jsonl", std::process::id()));
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/smtp_sink.py");
+        let process = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink (python3 with aiosmtpd; tests/run.sh installs it)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP sink did not start (is aiosmtpd installed?)"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        SmtpSink { port, out, _process: std::sync::Mutex::new(process) }
+    })
+}
+
+impl SmtpSink {
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line from the SMTP sink"))
+            .collect()
+    }
+
+    /// The messages to `address`, waiting up to `within` for at least `n` of them.
+    pub async fn wait_for(&self, address: &str, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got: Vec<Value> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m["to"].as_array().is_some_and(|t| t.contains(&json!(address))))
+                .collect();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn prepare_database() -> TestDatabase {
+    match std::env::var("ALPHERY_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            prepare_postgres(&url)
+        }
+        Ok(url) if !url.trim().is_empty() => {
+            panic!("ALPHERY_TEST_DATABASE_URL must be a postgres:// URL or unset, got {url:?}")
+        }
+        _ => prepare_sqlite(),
+    }
+}
+
+fn prepare_sqlite() -> TestDatabase {
+    remove_leftover_sqlite_dirs();
+    let dir = std::env::temp_dir().join(format!(
+        "alphery-it-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the SQLite temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("it.db").display());
+    eprintln!("alphery-tests: backend = SQLite ({url})");
+    TestDatabase { url }
+}
+
+fn prepare_postgres(admin_url: &str) -> TestDatabase {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build the database setup runtime");
+    runtime.block_on(async {
+        let admin = sea_orm::Database::connect(admin_url).await.unwrap_or_else(|err| {
+            panic!(
+                "PostgreSQL was requested (ALPHERY_TEST_DATABASE_URL={admin_url}) but is \
+                 unreachable: {err}. Refusing to fall back to SQLite."
+            )
+        });
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'alphery\\_it\\_%'",
+            ))
+            .await
+            .expect("list leftover test databases");
+        for row in rows {
+            let name: String = row.try_get("", "datname").expect("datname");
+            if owner_process_alive(&name) {
+                // Another test process on this machine is still using it.
+                continue;
+            }
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+                .unwrap_or_else(|err| panic!("drop leftover database {name}: {err}"));
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs();
+        let name = format!("alphery_it_{secs}_{}", std::process::id());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
+        let _ = admin.close().await;
+        let url = with_database_name(admin_url, &name);
+        eprintln!("alphery-tests: backend = PostgreSQL (database {name})");
+        TestDatabase { url }
+    })
+}
+
+/// SQLite test databases live in `<tmp>/alphery-it-<pid>-<uuid>/`; remove those whose process is
+/// gone (a test process cannot clean up after itself: statics are never dropped).
+fn remove_leftover_sqlite_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("alphery-it-") else { continue };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !pid_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Test databases are named `alphery_it_<secs>_<pid>`; one is a leftover when its process is gone.
+fn owner_process_alive(database_name: &str) -> bool {
+    database_name.rsplit('_').next().and_then(|p| p.parse::<u32>().ok()).is_some_and(pid_alive)
+}
+
+/// `postgres://u@h:5432/test?x=y` with the database name replaced.
+fn with_database_name(url: &str, database: &str) -> String {
+    let scheme_end = url.find("://").expect("a URL with a scheme") + 3;
+    let (scheme, rest) = url.split_at(scheme_end);
+    let query = rest.find('?').map_or("", |i| &rest[i..]);
+    let authority = rest[..rest.len() - query.len()].split('/').next().unwrap_or_default();
+    format!("{scheme}{authority}/{database}{query}")
+}

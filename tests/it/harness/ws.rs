@@ -1,0 +1,144 @@
+//! Subscriptions over `graphql-transport-ws`.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket (graphql-transport-ws)
+// ---------------------------------------------------------------------------------------------
+
+/// What a socket produced.
+#[derive(Debug)]
+pub enum WsEvent {
+    Message(Value),
+    /// The server closed the connection, with its close code when it sent one.
+    Closed(Option<u16>),
+    Timeout,
+}
+
+impl WsEvent {
+    pub fn expect_ack(self) {
+        match self {
+            WsEvent::Message(m) if m["type"] == "connection_ack" => {}
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+    }
+}
+
+/// A `graphql-transport-ws` client socket.
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// Opens the socket with the `graphql-transport-ws` subprotocol (not yet initialised).
+    pub async fn connect(server: &Server) -> Ws {
+        let mut request = server.ws_url().into_client_request().expect("websocket request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let (stream, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("websocket handshake timed out")
+            .expect("websocket handshake failed");
+        assert_eq!(
+            response.headers().get("sec-websocket-protocol").map(|v| v.to_str().expect("ASCII")),
+            Some("graphql-transport-ws")
+        );
+        Ws { stream }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.stream.send(Message::text(message.to_string())).await.expect("websocket send");
+    }
+
+    /// Sends `connection_init` and returns what the server answered.
+    pub async fn init(&mut self, payload: Value) -> WsEvent {
+        self.send(json!({ "type": "connection_init", "payload": payload })).await;
+        self.recv(TIMEOUT).await
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({
+            "id": id,
+            "type": "subscribe",
+            "payload": { "query": query, "variables": variables },
+        }))
+        .await;
+    }
+
+    /// The next protocol message (answering pings on the way), a close, or a timeout.
+    pub async fn recv(&mut self, within: Duration) -> WsEvent {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return WsEvent::Timeout,
+                Ok(next) => next,
+            };
+            match next {
+                None | Some(Err(_)) => return WsEvent::Closed(None),
+                Some(Ok(Message::Close(frame))) => {
+                    return WsEvent::Closed(frame.map(|f| u16::from(f.code)));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value =
+                        serde_json::from_str(text.as_str()).expect("a JSON websocket message");
+                    if message["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    if message["type"] == "pong" {
+                        continue;
+                    }
+                    return WsEvent::Message(message);
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The `data` of the next `next` message for subscription `id`.
+    pub async fn next_data(&mut self, id: &str) -> Value {
+        match self.recv(TIMEOUT).await {
+            WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => {
+                let errors = &m["payload"]["errors"];
+                assert!(
+                    errors.is_null() || errors.as_array().is_some_and(Vec::is_empty),
+                    "subscription event with errors: {m}"
+                );
+                m["payload"]["data"].clone()
+            }
+            other => panic!("expected a `next` message for {id}, got {other:?}"),
+        }
+    }
+
+    /// Asserts that nothing arrives for `within`.
+    pub async fn expect_silence(&mut self, within: Duration) {
+        match self.recv(within).await {
+            WsEvent::Timeout => {}
+            other => panic!("expected no message, got {other:?}"),
+        }
+    }
+
+    /// Waits for the server to close the socket, skipping other messages; returns the code.
+    pub async fn expect_close(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                WsEvent::Closed(code) => return code,
+                WsEvent::Timeout => panic!("the server did not close the socket within {within:?}"),
+                WsEvent::Message(_) => continue,
+            }
+        }
+    }
+}
