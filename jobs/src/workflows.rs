@@ -12,13 +12,12 @@ use std::time::Instant;
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::emails::{self, NewEmail};
-use entity::runtime::meta::{EntityDef, TenantMeta};
+use entity::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use entity::runtime::notifications::{self, Message};
-use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
 use entity::runtime::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
 use entity::{Error, Result};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{Map, Value};
 
 use crate::worker::JobContext;
@@ -98,8 +97,8 @@ fn typed(e: &EntityDef, mut values: Map<String, Value>) -> Map<String, Value> {
         let (Some(f), Value::String(text)) = (e.field_by_graphql(k), &*v) else { continue };
         let t = text.trim();
         let parsed = match f.ty {
-            entity::runtime::meta::FieldType::Number => t.parse::<f64>().ok().map(Value::from),
-            entity::runtime::meta::FieldType::Boolean => match t {
+            FieldType::Number => t.parse::<f64>().ok().map(Value::from),
+            FieldType::Boolean => match t {
                 "true" => Some(Value::Bool(true)),
                 "false" => Some(Value::Bool(false)),
                 _ => None,
@@ -108,7 +107,7 @@ fn typed(e: &EntityDef, mut values: Map<String, Value>) -> Map<String, Value> {
         };
         if let Some(p) = parsed {
             *v = p;
-        } else if t.is_empty() && f.ty != entity::runtime::meta::FieldType::Text {
+        } else if t.is_empty() && f.ty != FieldType::Text {
             // An empty rendering (a value the record lacks) clears the field.
             *v = Value::Null;
         }
@@ -522,17 +521,9 @@ async fn step(
                 users.iter().map(|u| scope.render(u)).filter(|u| !u.is_empty()).collect();
             let mut recipients = notifications::existing_users(&txn, d, tenant_id, &asked).await?;
             if let Some(role) = role {
-                let mut buf = SqlBuf::new(d);
-                buf.push("SELECT id FROM roles WHERE tenant_id = ")
-                    .bind(tenant_id.to_owned())
-                    .push(" AND name = ")
-                    .bind(role.clone());
-                let role_id: Option<String> = txn
-                    .query_one_raw(buf.into_statement())
+                let role_id = notifications::role_id_by_name(&txn, d, tenant_id, role)
                     .await?
-                    .map(|r| r.try_get("", "id"))
-                    .transpose()?;
-                let role_id = role_id.ok_or_else(|| format!("no role named `{role}`"))?;
+                    .ok_or_else(|| format!("no role named `{role}`"))?;
                 recipients.extend(notifications::users_with_role(&txn, d, tenant_id, &role_id).await?);
             }
             recipients.sort();

@@ -244,10 +244,26 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let policies = ap::policies(&txn, d, &p.tenant_id, None).await?;
     txn.commit().await?;
     let policies: Vec<PolicyView> = policies.into_iter().map(|x| view(&meta, x)).collect();
+    // The records behind the requests, in one read, kept where the caller may read them.
+    let ids: Vec<String> = requests.iter().map(|r| r.record_id.clone()).collect();
+    let records = if p.permissions.admin {
+        Vec::new()
+    } else {
+        Store::new(&state.db, &p.tenant_id).get_many(&ids).await?
+    };
+    let mut readable = std::collections::HashSet::new();
+    for record in &records {
+        let Some(e) = meta.entity_by_id(&record.entity_id) else { continue };
+        if p.permissions.can(e, Action::Read)
+            && ctx::row_filter(c, e).map_err(internal)?.is_none_or(|f| f.matches(record))
+        {
+            readable.insert((record.entity_id.clone(), record.id.clone()));
+        }
+    }
     let mut out = Vec::new();
     for r in requests {
         let Some(policy) = policies.iter().find(|x| x.policy.id == r.policy_id).cloned() else { continue };
-        if p.permissions.admin || readable_record(c, &meta, &r.entity_id, &r.record_id).await?.is_some() {
+        if p.permissions.admin || readable.contains(&(r.entity_id.clone(), r.record_id.clone())) {
             out.push(RequestView { request: r, policy });
         }
     }

@@ -2,6 +2,7 @@
 //! loaders. Each is put into the request (or socket) data by the transport layer.
 
 use async_graphql::Context;
+use async_graphql::dynamic::ResolverContext;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::EntityDef;
@@ -27,6 +28,17 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 
 /// Refuses callers who may not administer the tenant (definitions, users, roles, keys,
 /// audit log). Their schema lacks these operations; this guards the resolvers as well.
+/// The language a `lang` argument asks for (English when absent).
+pub fn lang(ctx: &ResolverContext<'_>) -> async_graphql::Result<String> {
+    Ok(ctx
+        .args
+        .get("lang")
+        .filter(|v| !v.is_null())
+        .map(|v| v.string().map(str::to_owned))
+        .transpose()?
+        .unwrap_or_else(|| "en".into()))
+}
+
 pub fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
     if principal(ctx)?.permissions.admin {
         Ok(())
@@ -39,6 +51,17 @@ pub fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
 pub fn row_filter(ctx: &Context<'_>, e: &EntityDef) -> async_graphql::Result<Option<Filter>> {
     let p = principal(ctx)?;
     Ok(p.permissions.row_filter(e, Some(&p.user_id)))
+}
+
+/// The caller's tenant's IANA time zone (UTC when unset or unknown).
+pub async fn tenant_zone(ctx: &Context<'_>) -> async_graphql::Result<chrono_tz::Tz> {
+    use sea_orm::EntityTrait;
+    let (state, p) = (state(ctx)?, principal(ctx)?);
+    let tenant = entity::models::tenant::Entity::find_by_id(p.tenant_id.clone())
+        .one(&state.db.conn)
+        .await
+        .map_err(|e| ApiError::from(entity::Error::from(e)))?;
+    Ok(tenant.and_then(|t| t.time_zone.parse().ok()).unwrap_or(chrono_tz::UTC))
 }
 
 /// Who the audit trail names for this request.

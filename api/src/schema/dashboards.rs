@@ -10,38 +10,36 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
-use entity::models::tenant;
 use entity::runtime::audit;
 use entity::runtime::dashboards::{self, Dashboard, DashboardSpec, Scope, Widget};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 use entity::runtime::templates::Template;
-use sea_orm::EntityTrait;
 
 use super::args::arg_json;
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
 
+/// What every widget of one dashboard is computed with, loaded once per dashboard: the
+/// tenant's entities, its time zone and one "now" for all periods.
+struct Env {
+    meta: TenantMeta,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
 /// One widget with its place.
 #[derive(Clone)]
 struct WidgetView {
     index: usize,
     widget: Widget,
+    env: Arc<Env>,
 }
 
 fn lang_arg() -> InputValue {
     InputValue::new("lang", TypeRef::named(TypeRef::STRING))
-}
-
-fn lang(c: &ResolverContext<'_>) -> async_graphql::Result<String> {
-    Ok(c.args
-        .get("lang")
-        .filter(|v| !v.is_null())
-        .map(|v| v.string().map(str::to_owned))
-        .transpose()?
-        .unwrap_or_else(|| "en".into()))
 }
 
 pub fn types(admin: bool) -> Vec<Type> {
@@ -54,7 +52,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 Field::new("name", string(), |c| {
                     FieldFuture::new(async move {
                         let b = parent::<Arc<Dashboard>>(&c)?;
-                        Ok(Some(Value::from(Template::text(&b.spec.name, &lang(&c)?))))
+                        Ok(Some(Value::from(Template::text(&b.spec.name, &ctx::lang(&c)?))))
                     })
                 })
                 .argument(lang_arg()),
@@ -69,7 +67,16 @@ pub fn types(admin: bool) -> Vec<Type> {
             .field(Field::new("widgets", TypeRef::named_nn_list_nn(t::DASHBOARD_WIDGET), |c| {
                 FieldFuture::new(async move {
                     let b = parent::<Arc<Dashboard>>(&c)?;
-                    let views = b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView { index, widget });
+                    let state = ctx::state(&c)?;
+                    let meta = TenantMeta::load_for(&state.db, &ctx::principal(&c)?.tenant_id)
+                        .await
+                        .map_err(ApiError::from)?;
+                    let env = Arc::new(Env { meta, tz: ctx::tenant_zone(&c).await?, now: entity::runtime::time::now() });
+                    let views = b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView {
+                        index,
+                        widget,
+                        env: env.clone(),
+                    });
                     Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
                 })
             }))
@@ -82,7 +89,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 Field::new("title", string(), |c| {
                     FieldFuture::new(async move {
                         let w = parent::<WidgetView>(&c)?;
-                        Ok(Some(Value::from(Template::text(w.widget.title(), &lang(&c)?))))
+                        Ok(Some(Value::from(Template::text(w.widget.title(), &ctx::lang(&c)?))))
                     })
                 })
                 .argument(lang_arg()),
@@ -94,7 +101,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 Field::new("data", TypeRef::named(t::JSON), |c| {
                     FieldFuture::new(async move {
                         let w = parent::<WidgetView>(&c)?;
-                        Ok(widget_data(&c, &w.widget).await?.as_ref().and_then(json))
+                        Ok(widget_data(&c, w).await?.as_ref().and_then(json))
                     })
                 })
                 .description("Computed now: metric {value}, chart {series: [{key, value}]}, recent {records}, pipeline {stages: [{stage, count, total}]}."),
@@ -115,23 +122,17 @@ pub fn types(admin: bool) -> Vec<Type> {
 }
 
 /// A widget's data for the caller, or `None` when its role may not read the entity.
-async fn widget_data(c: &ResolverContext<'_>, w: &Widget) -> Result<Option<serde_json::Value>, ApiError> {
+async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<serde_json::Value>, ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let Some(e) = meta.entity_by_name(w.entity()).cloned() else { return Ok(None) };
+    let Some(e) = w.env.meta.entity_by_name(w.widget.entity()).cloned() else { return Ok(None) };
     if !p.permissions.can(&e, Action::Read) {
         return Ok(None);
     }
     let row = ctx::row_filter(c, &e).map_err(internal)?;
-    let zone = tenant::Entity::find_by_id(p.tenant_id.clone())
-        .one(&state.db.conn)
-        .await
-        .map_err(entity::Error::from)?;
-    let tz = zone.and_then(|t| t.time_zone.parse().ok()).unwrap_or(chrono_tz::UTC);
-    let scope =
-        Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &meta, tz, now: entity::runtime::time::now() };
-    Ok(Some(scope.data(w, row.as_ref()).await?))
+    let env = &w.env;
+    let scope = Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &env.meta, tz: env.tz, now: env.now };
+    Ok(Some(scope.data(&w.widget, row.as_ref()).await?))
 }
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
@@ -154,8 +155,14 @@ pub fn queries() -> Vec<Field> {
         .description("The dashboards your role may see (administrators: all)."),
         Field::new(f::DASHBOARD, TypeRef::named(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
+                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = c.args.try_get("id")?.string()?.to_owned();
-                let found = visible(&c).await?.into_iter().find(|b| b.id == id);
+                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let found = dashboards::get(&txn, state.db.dialect, &p.tenant_id, &id)
+                    .await
+                    .map_err(ApiError::from)?;
+                txn.commit().await.map_err(ApiError::from)?;
+                let found = found.filter(|b| b.visible_to(&p.role, p.permissions.admin));
                 Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
             })
         })

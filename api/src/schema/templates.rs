@@ -5,9 +5,7 @@
 //! conflicts is returned, and written only without `dryRun`).
 
 use async_graphql::Value;
-use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
-};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::templates::upgrade::{self, Change, Plan};
 use entity::runtime::templates::{self, Applied, Template};
@@ -30,20 +28,11 @@ fn localized(name: &str, pick: fn(&Template) -> &serde_json::Map<String, serde_j
     Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |c| {
         FieldFuture::new(async move {
             let tpl = c.parent_value.try_downcast_ref::<Template>()?;
-            let lang = lang(&c)?;
+            let lang = ctx::lang(&c)?;
             Ok(Some(Value::from(Template::text(pick(tpl), &lang))))
         })
     })
     .argument(InputValue::new("lang", TypeRef::named(TypeRef::STRING)))
-}
-
-fn lang(c: &ResolverContext<'_>) -> async_graphql::Result<String> {
-    Ok(c.args
-        .get("lang")
-        .filter(|v| !v.is_null())
-        .map(|v| v.string().map(str::to_owned))
-        .transpose()?
-        .unwrap_or_else(|| "en".into()))
 }
 
 fn names(list: Vec<String>) -> Option<Value> {
@@ -60,7 +49,7 @@ pub fn types() -> Vec<Type> {
             .field(localized("name", |x| &x.name))
             .field(localized("description", |x| &x.description))
             .field(sync_field::<Template>("entities", strings(), |x| {
-                names(x.entity_inputs().unwrap_or_default().into_iter().map(|e| e.name_singular).collect())
+                names(x.entities.iter().map(|e| e.name_singular.clone()).collect())
             }))
             .field(sync_field::<Template>("roles", strings(), |x| {
                 names(x.roles.iter().map(|r| r.name.clone()).collect())

@@ -93,6 +93,19 @@ pub async fn users_with_role(
     rows.iter().map(|r| Ok(r.try_get("", "id")?)).collect()
 }
 
+/// The id of the tenant's role named `name`.
+pub async fn role_id_by_name(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT id FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND name = ").bind(name.to_owned());
+    Ok(conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "id")).transpose()?)
+}
+
 /// Stores one notification per recipient and announces each, inside `txn`.
 pub async fn create(
     txn: &impl ConnectionTrait,

@@ -10,8 +10,6 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object,
 use entity::runtime::aggregate::{self, AggregateRow, numeric_fields};
 use entity::runtime::naming::{EntityNames, types as t};
 
-use sea_orm::EntityTrait;
-
 use crate::error::{ApiError, gql};
 use crate::schema::access::EntityAccess;
 use crate::schema::common::output_type;
@@ -90,12 +88,7 @@ async fn date_group(
         g.get("bucket").and_then(serde_json::Value::as_str).unwrap_or_default().to_lowercase(),
     ))
     .map_err(|e| ApiError::BadRequest(format!("bucket: {e}")))?;
-    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let tenant = entity::models::tenant::Entity::find_by_id(p.tenant_id.clone())
-        .one(&state.db.conn)
-        .await
-        .map_err(|e| ApiError::from(entity::Error::from(e)))?;
-    let tz = tenant.and_then(|t| t.time_zone.parse().ok()).unwrap_or(chrono_tz::UTC);
+    let tz = ctx::tenant_zone(c).await?;
     Ok(aggregate::DateGroup { target, bucket, tz })
 }
 

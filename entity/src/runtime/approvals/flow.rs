@@ -52,22 +52,6 @@ impl Scope<'_> {
     }
 }
 
-/// Active users holding the role named `role`.
-async fn users_with_role_name(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    role: &str,
-) -> Result<Vec<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT u.id AS id FROM users u JOIN roles r ON r.id = u.role_id WHERE u.tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND r.tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND r.name = ").bind(role.to_owned()).push(" AND u.is_active = ").bind(true);
-    buf.push(" ORDER BY u.id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok(r.try_get("", "id")?)).collect()
-}
-
 /// Tells the users of `roles` and the given users.
 async fn notify(
     txn: &DatabaseTransaction,
@@ -79,7 +63,10 @@ async fn notify(
 ) -> Result<()> {
     let mut to = notifications::existing_users(txn, s.d(), s.tenant_id, users).await?;
     for r in roles {
-        to.extend(users_with_role_name(txn, s.d(), s.tenant_id, r).await?);
+        // A role renamed or deleted since the policy was saved simply has no one to tell.
+        if let Some(id) = notifications::role_id_by_name(txn, s.d(), s.tenant_id, r).await? {
+            to.extend(notifications::users_with_role(txn, s.d(), s.tenant_id, &id).await?);
+        }
     }
     to.sort();
     to.dedup();

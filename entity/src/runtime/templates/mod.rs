@@ -71,8 +71,8 @@ pub struct Template {
     /// Language code → text (`en` always).
     pub name: Map<String, Value>,
     pub description: Map<String, Value>,
-    /// `EntityInput`s (plus `labels`: language → singular/plural), in dependency order.
-    pub entities: Vec<Value>,
+    /// The entities, in dependency order (a relation's target comes first).
+    pub entities: Vec<EntityInput>,
     pub roles: Vec<TemplateRole>,
     pub workflows: Vec<TemplateWorkflow>,
     #[serde(default)]
@@ -88,17 +88,6 @@ impl Template {
     pub fn text(map: &Map<String, Value>, lang: &str) -> String {
         map.get(lang).or_else(|| map.get("en")).and_then(Value::as_str).unwrap_or_default().to_owned()
     }
-
-    /// The entity inputs, parsed.
-    pub fn entity_inputs(&self) -> Result<Vec<EntityInput>> {
-        self.entities
-            .iter()
-            .map(|e| {
-                serde_json::from_value(e.clone())
-                    .map_err(|err| Error::Internal(format!("template {}: entity: {err}", self.slug)))
-            })
-            .collect()
-    }
 }
 
 /// Parses and checks one template file.
@@ -111,7 +100,6 @@ fn parse(slug: &str, text: &str) -> std::result::Result<Template, String> {
     if !t.name.contains_key("en") {
         return Err(format!("{slug}.json has no English name"));
     }
-    t.entity_inputs().map_err(|e| e.to_string())?;
     t.raw = raw;
     Ok(t)
 }
@@ -206,7 +194,7 @@ pub async fn apply_in(
         )));
     }
     let defs = Definitions::new(db, tenant_id).by(actor.clone());
-    let inputs = t.entity_inputs()?;
+    let inputs = &t.entities;
     for (i, input) in inputs.iter().enumerate() {
         defs.define_entity_in(txn, input).await.map_err(|e| prefix(e, &format!("entities[{i}]")))?;
     }
@@ -355,7 +343,7 @@ mod tests {
         assert_eq!(all.len(), FILES.len());
         for t in all {
             assert!(t.version >= 1, "{}", t.slug);
-            for e in t.entity_inputs().expect("entity inputs") {
+            for e in &t.entities {
                 for f in e.fields.iter().flatten() {
                     assert!(
                         f.labels.as_ref().is_some_and(|l| l.get("hi").is_some()),

@@ -119,8 +119,8 @@ impl Planner<'_> {
 
     fn entities(&mut self, base: &Template, new: &Template) -> Result<()> {
         let base_inputs: HashMap<String, EntityInput> =
-            base.entity_inputs()?.into_iter().map(|e| (e.name_singular.clone(), e)).collect();
-        for e in new.entity_inputs()? {
+            base.entities.iter().map(|e| (e.name_singular.clone(), e.clone())).collect();
+        for e in new.entities.iter().cloned() {
             let name = e.name_singular.clone();
             let tenant = self.meta.entity_by_name(&name).cloned();
             let Some(b) = base_inputs.get(&name) else {
