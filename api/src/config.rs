@@ -145,6 +145,18 @@ pub struct Config {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
     #[arg(long, env = "LOG", default_value = "info")]
     pub log: String,
+
+    /// Seconds an authenticated credential (session or API key) is served from memory before
+    /// it is checked against the database again. Revocations, role and definition changes
+    /// evict entries at once on the instance that made them and, through the outbox, on every
+    /// other instance; this bounds what a lost signal could leave. 0 disables the cache.
+    #[arg(long, env = "AUTH_CACHE_SECS", default_value_t = 60)]
+    pub auth_cache_secs: u64,
+
+    /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
+    /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
+    #[arg(long, env = "SQL_STATS_HEADER", default_value_t = false)]
+    pub sql_stats_header: bool,
 }
 
 /// The issuer and audience every access token carries and every check requires.
@@ -189,6 +201,8 @@ impl Config {
             date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
+            auth_cache_secs: 60,
+            sql_stats_header: true,
         }
     }
 

@@ -125,6 +125,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let state = AppState(Arc::new(Inner {
         metrics: Default::default(),
         registry: Registry::new(config.schema_cache_size, config.schema_options()),
+        auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
         public_schema: build_public_schema(&config.schema_options())?,
         config: config.clone(),
         db,
@@ -133,8 +134,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         dispatcher,
         keys,
     }));
+    {
+        let state = state.clone();
+        tokio::spawn(async move { state.auth_cache.listen(&state.bus).await });
+    }
     let demo = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
     entity::runtime::indexes::reconcile(&state.system_db).await?;
+    entity::runtime::rollups::reconcile(&state.system_db).await?;
     if config.workers {
         start_workers(&config, &state.db, &state.system_db).await?;
     }

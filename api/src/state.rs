@@ -1,5 +1,5 @@
 //! Process-wide state shared by every request: configuration, database, event bus, outbox
-//! dispatcher, token keys and the schema registry.
+//! dispatcher, token keys, the credential cache and the schema registry.
 
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub struct Inner {
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,
     pub registry: Registry,
+    /// Authenticated credentials (see `auth::cache`).
+    pub auth_cache: crate::auth::cache::AuthCache,
     /// Process metrics (`/metrics`).
     pub metrics: crate::http::metrics::Metrics,
     /// The schema of requests without a credential (built once).

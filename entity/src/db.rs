@@ -3,7 +3,9 @@
 //! (transaction-local), which the row-level security policies check, and the pool connects
 //! as the non-owner application role. SQLite write transactions start with `BEGIN IMMEDIATE`
 //! so that concurrent writers queue on the busy timeout instead of failing on upgrade.
+//! A `ReadScope` is the one read transaction a whole GraphQL request shares on PostgreSQL.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sea_orm::{
@@ -55,10 +57,21 @@ impl Db {
         match dialect {
             Dialect::Postgres => {
                 opts.max_connections(20).min_connections(1);
-                if let Some(role) = role.filter(|r| !r.is_empty()) {
-                    let role = role.to_owned();
-                    opts.map_sqlx_postgres_opts(move |o| o.options([("role", role.clone())]));
-                }
+                // Every execution is planned with its parameters: one shared `records` table
+                // holds every tenant, so a generic plan (which PostgreSQL caches after five runs
+                // of a prepared statement) can only assume an average tenant and entity, cannot
+                // use the dependency statistics between them, and cannot match the per-entity
+                // partial indexes. Statement texts stay the same for every tenant, so the
+                // prepared-statement cache keeps hitting; planning these statements costs tens
+                // of microseconds.
+                let role = role.filter(|r| !r.is_empty()).map(str::to_owned);
+                opts.map_sqlx_postgres_opts(move |o| {
+                    let o = o.options([("plan_cache_mode", "force_custom_plan")]);
+                    match &role {
+                        Some(role) => o.options([("role", role.clone())]),
+                        None => o,
+                    }
+                });
             }
             Dialect::Sqlite => {
                 // WAL lets readers run beside the single writer; the busy timeout makes
@@ -71,7 +84,8 @@ impl Db {
                 });
             }
         }
-        let conn = Database::connect(opts).await?;
+        let mut conn = Database::connect(opts).await?;
+        conn.set_metric_callback(|_| crate::stats::add(1));
         Ok(Db { conn, dialect })
     }
 
@@ -86,7 +100,13 @@ impl Db {
     /// Begins a transaction for one tenant's work: on PostgreSQL `app.tenant_id` is set for
     /// the transaction (row-level security); `write` makes it IMMEDIATE on SQLite.
     pub async fn begin_tenant(&self, tenant_id: &str, write: bool) -> Result<DatabaseTransaction> {
-        let txn = if write { self.begin_write().await? } else { self.conn.begin().await? };
+        let txn = if write {
+            self.begin_write().await?
+        } else {
+            // BEGIN and its COMMIT/ROLLBACK.
+            crate::stats::add(2);
+            self.conn.begin().await?
+        };
         if self.dialect == Dialect::Postgres {
             let stmt = sea_orm::Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -107,12 +127,108 @@ impl Db {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate)
                 .filter(|_| self.dialect == Dialect::Sqlite),
         };
+        crate::stats::add(2);
         Ok(self.conn.begin_with_options(options).await?)
     }
 
     /// Cheap liveness probe for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         self.conn.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+/// The read transaction one GraphQL request shares (PostgreSQL): begun, with the tenant set
+/// for row-level security, by the first read that needs it; used by every resolver and loader
+/// of the request in turn; committed once at the end (`finish`). A request so costs one
+/// BEGIN, one `set_config` and one COMMIT however many reads it makes, instead of three
+/// round trips around each. Reads wait for each other on the one connection, which a
+/// request's reads do anyway under DataLoader batching.
+///
+/// Only read-only requests share one: the transport `disable`s the scope when a request
+/// carries a mutation (an idle transaction holding `records` open would block the DDL of a
+/// definition change in the same request), and none is made on SQLite, whose transactions
+/// cost no round trip and whose snapshot would hide a request's own writes from its reads.
+pub struct ReadScope {
+    db: Db,
+    tenant_id: String,
+    enabled: AtomicBool,
+    txn: tokio::sync::Mutex<Option<DatabaseTransaction>>,
+}
+
+impl std::fmt::Debug for ReadScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadScope").field("tenant_id", &self.tenant_id).finish_non_exhaustive()
+    }
+}
+
+/// A connection to read through: the request's shared transaction, or one of its own.
+pub enum Reader<'a> {
+    Shared(tokio::sync::MappedMutexGuard<'a, DatabaseTransaction>),
+    Own(DatabaseTransaction),
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        match self {
+            Reader::Shared(t) => t,
+            Reader::Own(t) => t,
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Ends the read: commits a transaction of its own; a shared one stays open for the rest
+    /// of the request.
+    pub async fn done(self) -> Result<()> {
+        if let Reader::Own(t) = self {
+            t.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+impl ReadScope {
+    /// A scope for one request of `tenant_id` (none on SQLite).
+    pub fn new(db: &Db, tenant_id: &str) -> Option<std::sync::Arc<ReadScope>> {
+        (db.dialect == Dialect::Postgres).then(|| {
+            std::sync::Arc::new(ReadScope {
+                db: db.clone(),
+                tenant_id: tenant_id.to_owned(),
+                enabled: AtomicBool::new(true),
+                txn: tokio::sync::Mutex::new(None),
+            })
+        })
+    }
+
+    /// Stops sharing: later reads run in transactions of their own.
+    pub fn disable(&self) {
+        self.enabled.store(false, Ordering::Relaxed);
+    }
+
+    /// A reader for `tenant_id`: the shared transaction when this scope is enabled and for
+    /// the same tenant, else a transaction of its own.
+    pub async fn reader<'a>(scope: Option<&'a ReadScope>, db: &Db, tenant_id: &str) -> Result<Reader<'a>> {
+        match scope.filter(|s| s.enabled.load(Ordering::Relaxed) && s.tenant_id == tenant_id) {
+            Some(s) => {
+                let mut guard = s.txn.lock().await;
+                if guard.is_none() {
+                    *guard = Some(s.db.begin_tenant(&s.tenant_id, false).await?);
+                }
+                let guard = tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
+                    .map_err(|_| crate::Error::Internal("read scope without a transaction".into()))?;
+                Ok(Reader::Shared(guard))
+            }
+            None => Ok(Reader::Own(db.begin_tenant(tenant_id, false).await?)),
+        }
+    }
+
+    /// Commits the shared transaction, if one was begun.
+    pub async fn finish(&self) -> Result<()> {
+        if let Some(t) = self.txn.lock().await.take() {
+            t.commit().await?;
+        }
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod models;
 pub mod runtime;
+pub mod stats;
 
-pub use db::{Db, Dialect};
+pub use db::{Db, Dialect, ReadScope};
 pub use error::{Error, FieldError, Result};

@@ -21,6 +21,8 @@ mod m20261121_000013_delivery_lease;
 mod m20261121_000014_templates;
 mod m20261121_000015_entity_labels;
 mod m20261121_000016_step_attempts;
+mod m20261202_000017_list_order;
+mod m20261202_000018_rollups;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -41,6 +43,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "approval_decisions",
         "tenant_templates",
         "dashboards",
+        "record_rollups",
     ]);
     t
 }
@@ -68,6 +71,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000014_templates::Migration),
             Box::new(m20261121_000015_entity_labels::Migration),
             Box::new(m20261121_000016_step_attempts::Migration),
+            Box::new(m20261202_000017_list_order::Migration),
+            Box::new(m20261202_000018_rollups::Migration),
         ]
     }
 }

@@ -18,16 +18,16 @@ fn item() -> Names {
 /// The engine's index names on `records`.
 async fn field_indexes(conn: &impl ConnectionTrait) -> Vec<String> {
     let sql = if on_postgres() {
-        "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'records' AND indexname LIKE 'idx\\_f\\_%'"
+        "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'records' AND indexname LIKE 'idx\\_fo\\_%'"
     } else {
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE 'idx\\_f\\_%' ESCAPE '\\'"
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE 'idx\\_fo\\_%' ESCAPE '\\'"
     };
     let rows = conn.query_all_raw(stmt(conn, sql, vec![])).await.expect("list indexes");
     rows.iter().map(|r| r.try_get::<String>("", "name").expect("name")).collect()
 }
 
 fn index_of(field_id: &str) -> String {
-    format!("idx_f_{}", field_id.replace('-', ""))
+    format!("idx_fo_{}", field_id.replace('-', ""))
 }
 
 /// (entity id, field key → field id) of the `item` entity.

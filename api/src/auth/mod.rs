@@ -2,8 +2,10 @@
 //! (`tokens`), and the session operations signup/login/refresh/logout (`service`). Every
 //! request and socket resolves its credential to a `Principal` through `authenticate` (user
 //! access tokens: signature, claims, then the server-side session row) or `authenticate_key`
-//! (API keys), so a revoked session or key stops working at once.
+//! (API keys), so a revoked session or key stops working at once. What they resolve to is
+//! kept in `cache` (evicted by every revocation, role or definition change).
 
+pub mod cache;
 pub mod password;
 pub mod service;
 pub mod tokens;
@@ -53,6 +55,15 @@ pub fn permissions_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Permi
 /// session row (revoked or expired sessions, deactivated users).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.keys.verify(token)?;
+    let key = cache::CredentialKey::Session(&claims.sid);
+    if let Some(mut p) = state.auth_cache.get(&key)
+        && p.user_id == claims.sub
+        && p.tenant_id == claims.tid
+    {
+        p.token_exp = claims.exp;
+        return Ok(p);
+    }
+    let read_at = std::time::Instant::now();
     let d = state.db.dialect;
     let mut buf = SqlBuf::new(d);
     buf.push(
@@ -75,23 +86,31 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     if !live || !active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }
-    Ok(Principal {
+    let p = Principal {
         tenant_id: claims.tid,
         user_id: claims.sub,
-        session_id: claims.sid,
+        session_id: claims.sid.clone(),
         api_key_id: None,
         role_id: row.try_get("", "role_id")?,
         role: row.try_get("", "role")?,
         permissions: Arc::new(permissions_col(&row, d, "permissions")?),
         metadata_version: row.try_get("", "metadata_version")?,
         token_exp: claims.exp,
-    })
+    };
+    state.auth_cache.put(&cache::CredentialKey::Session(&claims.sid), &p, Some(expires_at), read_at);
+    Ok(p)
 }
 
 /// Resolves an `X-Api-Key` to its principal: the key's role, acting for its creator.
 pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthenticated("invalid API key".into());
     let tenant_id = tokens::api_key_tenant(key).ok_or_else(invalid)?;
+    let hash = tokens::hash_refresh(key);
+    let cache_key = cache::CredentialKey::ApiKey(&hash);
+    if let Some(p) = state.auth_cache.get(&cache_key).filter(|p| p.tenant_id == tenant_id) {
+        return Ok(p);
+    }
+    let read_at = std::time::Instant::now();
     let d = state.db.dialect;
     let mut buf = SqlBuf::new(d);
     buf.push(
@@ -99,7 +118,7 @@ pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, 
          r.permissions, t.metadata_version FROM api_keys k JOIN roles r ON r.id = k.role_id \
          JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ",
     );
-    buf.bind(tokens::hash_refresh(key)).push(" AND k.tenant_id = ").bind(tenant_id.to_owned());
+    buf.bind(hash.clone()).push(" AND k.tenant_id = ").bind(tenant_id.to_owned());
     let txn = state.db.begin_tenant(tenant_id, false).await?;
     let row = txn.query_one_raw(buf.into_statement()).await?.ok_or_else(invalid)?;
     txn.commit().await?;
@@ -107,7 +126,7 @@ pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, 
         return Err(ApiError::Unauthenticated("API key revoked".into()));
     }
     let id: String = row.try_get("", "id")?;
-    Ok(Principal {
+    let p = Principal {
         tenant_id: tenant_id.to_owned(),
         user_id: row.try_get::<Option<String>>("", "created_by")?.unwrap_or_default(),
         session_id: id.clone(),
@@ -118,5 +137,7 @@ pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, 
         metadata_version: row.try_get("", "metadata_version")?,
         // Keys do not expire; revoking one closes its sockets.
         token_exp: u64::MAX / 4,
-    })
+    };
+    state.auth_cache.put(&cache_key, &p, None, read_at);
+    Ok(p)
 }

@@ -9,6 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
+use entity::ReadScope;
 use tracing::Instrument;
 
 use super::request::{self, Credential, RequestId};
@@ -110,7 +111,23 @@ fn record(state: &AppState, response: &BatchResponse) {
     }
 }
 
+/// Runs a request, counting its database round trips (`x-sql-statements` when configured).
 async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    batch: BatchRequest,
+    via_get: bool,
+) -> HttpResponse {
+    let counter = entity::stats::Counter::default();
+    let mut resp = entity::stats::counted(&counter, run(state, headers, rid, batch, via_get)).await;
+    if state.config.sql_stats_header {
+        resp.headers_mut().insert("x-sql-statements", HeaderValue::from(counter.get()));
+    }
+    resp
+}
+
+async fn run(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
@@ -142,9 +159,13 @@ async fn execute(
         Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let anonymous = caller.principal.is_none();
-    // Each request of a batch gets its own data (and loaders).
-    let with_data = |mut r: Request| {
-        r.data = request::request_data(state, &caller, rid);
+    // Each request of a batch gets its own data (loaders, and the read transaction its
+    // resolvers share, committed once it has run).
+    let mut scopes = Vec::new();
+    let mut with_data = |mut r: Request| {
+        let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));
+        scopes.extend(scope.clone());
+        r.data = request::request_data(state, &caller, rid, scope);
         r
     };
     let batch = match batch {
@@ -152,6 +173,12 @@ async fn execute(
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(with_data).collect()),
     };
     let mut response = caller.schema.execute_batch(batch).await;
+    for scope in scopes {
+        // Read-only: a failed COMMIT loses nothing the response carries.
+        if let Err(e) = scope.finish().await {
+            tracing::warn!(error = %e, "committing a request's read transaction failed");
+        }
+    }
     let mut failed_before_execution = false;
     match &mut response {
         BatchResponse::Single(r) => {

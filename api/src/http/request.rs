@@ -1,9 +1,12 @@
 //! Per-request plumbing shared by HTTP and WS: request ids, reading credentials, and choosing
 //! the schema for the caller.
 
+use std::sync::Arc;
+
 use async_graphql::Data;
 use async_graphql::dynamic::Schema;
 use axum::http::HeaderMap;
+use entity::ReadScope;
 
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
@@ -100,14 +103,24 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
     Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal), version: compiled.meta.version })
 }
 
-/// The data every operation of this caller can read.
-pub fn request_data(state: &AppState, caller: &Caller, request_id: &RequestId) -> Data {
+/// The data every operation of this caller can read. `scope` is the request's shared read
+/// transaction (HTTP requests on PostgreSQL); a socket has none, its operations being
+/// long-lived.
+pub fn request_data(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    scope: Option<Arc<ReadScope>>,
+) -> Data {
     let mut data = Data::default();
     data.insert(state.clone());
     data.insert(request_id.clone());
     if let Some(p) = &caller.principal {
-        data.insert(Loaders::new(state, &p.tenant_id));
+        data.insert(Loaders::new(state, &p.tenant_id, scope.clone()));
         data.insert(p.clone());
+    }
+    if let Some(scope) = scope {
+        data.insert(scope);
     }
     data
 }

@@ -121,7 +121,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     let Some(principal) = caller.principal.clone() else {
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
-    let data = request::request_data(&state, &caller, &rid);
+    let data = request::request_data(&state, &caller, &rid, None);
     let schema_version = caller.version;
     state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);

@@ -3,6 +3,7 @@
 
 use async_graphql::Context;
 use async_graphql::dynamic::ResolverContext;
+use entity::ReadScope;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::EntityDef;
@@ -24,6 +25,11 @@ pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> 
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
     ctx.data::<Loaders>()
+}
+
+/// The request's shared read transaction, if it has one.
+pub fn read_scope<'a>(ctx: &Context<'a>) -> Option<&'a ReadScope> {
+    ctx.data_opt::<std::sync::Arc<ReadScope>>().map(|s| &**s)
 }
 
 /// Refuses callers who may not administer the tenant (definitions, users, roles, keys,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use dataloader::BatchFn;
 use dataloader::non_cached::Loader;
+use entity::ReadScope;
 use entity::runtime::meta::{EntityDef, FieldDef};
 use entity::runtime::store::{ListArgs, Record, Store};
 
@@ -22,11 +23,12 @@ pub type Loaded<T> = Result<T, String>;
 pub struct RecordBatch {
     state: AppState,
     tenant_id: String,
+    scope: Option<Arc<ReadScope>>,
 }
 
 impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
     async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<Record>>> {
-        let store = Store::new(&self.state.db, &self.tenant_id);
+        let store = Store::scoped(&self.state.db, &self.tenant_id, self.scope.as_deref());
         match store.get_many(keys).await {
             Ok(records) => {
                 let mut by_id: HashMap<String, Record> =
@@ -100,11 +102,12 @@ pub struct ReversePage {
 pub struct ReverseBatch {
     state: AppState,
     tenant_id: String,
+    scope: Option<Arc<ReadScope>>,
 }
 
 impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
     async fn load(&mut self, keys: &[ReverseKey]) -> HashMap<ReverseKey, Loaded<ReversePage>> {
-        let store = Store::new(&self.state.db, &self.tenant_id);
+        let store = Store::scoped(&self.state.db, &self.tenant_id, self.scope.as_deref());
         let mut groups: HashMap<&str, (Arc<ReverseSpec>, Vec<String>)> = HashMap::new();
         for k in keys {
             groups
@@ -146,14 +149,20 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(state: &AppState, tenant_id: &str) -> Self {
+    /// Loaders for `tenant_id`; record reads share `scope` (the request's read transaction).
+    pub fn new(state: &AppState, tenant_id: &str, scope: Option<Arc<ReadScope>>) -> Self {
         let tenant_id = tenant_id.to_owned();
         Loaders {
-            records: Loader::new(RecordBatch { state: state.clone(), tenant_id: tenant_id.clone() })
-                .with_max_batch_size(500),
+            records: Loader::new(RecordBatch {
+                state: state.clone(),
+                tenant_id: tenant_id.clone(),
+                scope: scope.clone(),
+            })
+            .with_max_batch_size(500),
             users: Loader::new(UserBatch { state: state.clone(), tenant_id: tenant_id.clone() })
                 .with_max_batch_size(500),
-            reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id }).with_max_batch_size(200),
+            reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id, scope })
+                .with_max_batch_size(200),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Aggregates (`dealsAggregate(filter, groupBy)`): count, and sum / avg / min / max of every
-//! NUMBER and CURRENCY field, optionally grouped by fields — one SQL statement, under the same
+//! Aggregates (`dealsAggregate(filter, groupBy)`): count, and sum / avg / min / max of the
+//! NUMBER and CURRENCY fields a query asks for (`Figures`), optionally grouped by fields — one SQL statement, under the same
 //! filter (and so the same row rules) as lists. Money stays exact: PostgreSQL sums `numeric`;
 //! SQLite sums integer minor units (`ROUND(value × 10^scale)`, exact for 15 significant digits);
 //! averages are computed from the exact sum and count, rounded half away from zero to the
@@ -28,6 +28,58 @@ pub struct AggregateRow {
     pub avg: Map<String, Value>,
     pub min: Map<String, Value>,
     pub max: Map<String, Value>,
+}
+
+/// A figure of a numeric field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 4] = [Figure::Sum, Figure::Avg, Figure::Min, Figure::Max];
+
+    /// The GraphQL name of the figure (`sum`, `avg`, `min`, `max`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Sum => "sum",
+            Figure::Avg => "avg",
+            Figure::Min => "min",
+            Figure::Max => "max",
+        }
+    }
+}
+
+/// Which figures of which numeric fields (by GraphQL name) a caller asks for: only these are
+/// computed, so counting groups over a large entity does not also scan for every field's
+/// minimum and maximum.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    asked: std::collections::BTreeSet<(String, u8)>,
+}
+
+impl Figures {
+    /// Every figure of every numeric field of `e`.
+    pub fn all(e: &EntityDef) -> Figures {
+        let mut out = Figures::default();
+        for f in numeric_fields(e) {
+            for fig in Figure::ALL {
+                out.ask(fig, &f.graphql_name);
+            }
+        }
+        out
+    }
+
+    pub fn ask(&mut self, figure: Figure, field: &str) {
+        self.asked.insert((field.to_owned(), figure as u8));
+    }
+
+    pub fn wants(&self, figure: Figure, field: &str) -> bool {
+        self.asked.contains(&(field.to_owned(), figure as u8))
+    }
 }
 
 /// The fields aggregates compute figures for.
@@ -132,7 +184,7 @@ fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Valu
 }
 
 /// `sum / count`, rounded half away from zero to the field's scale.
-fn decimal_avg(sum: &Value, count: i64, f: &FieldDef) -> Value {
+pub(crate) fn decimal_avg(sum: &Value, count: i64, f: &FieldDef) -> Value {
     let Some(sum) = sum.as_str().and_then(Decimal::parse) else { return Value::Null };
     if count == 0 {
         return Value::Null;
@@ -253,37 +305,60 @@ async fn bucket_case(
     Ok(Some(case))
 }
 
-/// Runs the aggregate of `e`'s live records matching `filter`, grouped by `group_by` and, when
-/// given, by a date bucket.
-pub async fn aggregate(
-    db: &Db,
+/// (field, sum (also for avg), min, max, count (for avg)) of the numeric fields asked about.
+type Wanted<'e> = (&'e FieldDef, bool, bool, bool, bool);
+
+fn wanted_figures<'e>(e: &'e EntityDef, figures: &Figures) -> Vec<Wanted<'e>> {
+    numeric_fields(e)
+        .into_iter()
+        .map(|f| {
+            let wants = |fig| figures.wants(fig, &f.graphql_name);
+            let avg = wants(Figure::Avg);
+            (f, wants(Figure::Sum) || avg, wants(Figure::Min), wants(Figure::Max), avg)
+        })
+        .filter(|(_, sum, min, max, _)| *sum || *min || *max)
+        .collect()
+}
+
+/// The statement of an aggregate without date buckets (what `aggregate` runs; public so that
+/// the EXPLAIN tests pin the plan of exactly the SQL the engine issues).
+pub fn statement(
+    d: Dialect,
     tenant_id: &str,
     e: &EntityDef,
     filter: Option<&Filter>,
     group_by: &[Target],
-    date_group: Option<&DateGroup>,
-) -> Result<Vec<AggregateRow>> {
-    let d = db.dialect;
-    let numeric = numeric_fields(e);
-    let case = match date_group {
-        Some(g) => match bucket_case(db, tenant_id, e, filter, g).await? {
-            Some(c) => Some(c),
-            // Nothing dated to bucket: no groups.
-            None => return Ok(Vec::new()),
-        },
-        None => None,
-    };
+    figures: &Figures,
+) -> Result<sea_orm::Statement> {
+    select(d, tenant_id, e, filter, group_by, None, &wanted_figures(e, figures))
+}
+
+fn select(
+    d: Dialect,
+    tenant_id: &str,
+    e: &EntityDef,
+    filter: Option<&Filter>,
+    group_by: &[Target],
+    case: Option<&str>,
+    numeric: &[Wanted<'_>],
+) -> Result<sea_orm::Statement> {
     let mut buf = SqlBuf::new(d);
     buf.push("SELECT COUNT(*) AS n");
     for (i, t) in group_by.iter().enumerate() {
         buf.push(", ").push(&group_expr(d, t)).push(&format!(" AS g{i}"));
     }
-    if let Some(c) = &case {
+    if let Some(c) = case {
         buf.push(", ").push(c).push(" AS gd");
     }
-    for (i, f) in numeric.iter().enumerate() {
+    for (i, (f, want_sum, want_min, want_max, want_count)) in numeric.iter().enumerate() {
         let [sum, min, max, count] = figure_exprs(d, f);
-        buf.push(&format!(", {sum} AS s{i}, {min} AS mn{i}, {max} AS mx{i}, {count} AS c{i}"));
+        for (wanted, expr, col) in
+            [(want_sum, sum, "s"), (want_min, min, "mn"), (want_max, max, "mx"), (want_count, count, "c")]
+        {
+            if *wanted {
+                buf.push(&format!(", {expr} AS {col}{i}"));
+            }
+        }
     }
     buf.push(" FROM records WHERE ");
     sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
@@ -294,16 +369,53 @@ pub async fn aggregate(
     if !group_by.is_empty() || case.is_some() {
         let mut cols: Vec<String> = (0..group_by.len()).map(|i| format!("g{i}")).collect();
         let mut exprs: Vec<String> = group_by.iter().map(|t| group_expr(d, t)).collect();
-        if let Some(c) = &case {
+        if let Some(c) = case {
             cols.push("gd".into());
-            exprs.push(c.clone());
+            exprs.push(c.to_owned());
         }
         buf.push(" GROUP BY ").push(&exprs.join(", "));
         let order: Vec<String> = cols.iter().map(|c| format!("{c} ASC NULLS LAST")).collect();
         buf.push(" ORDER BY ").push(&order.join(", "));
     }
+    Ok(buf.into_statement())
+}
+
+/// Runs the aggregate of `e`'s live records matching `filter`, grouped by `group_by` and, when
+/// given, by a date bucket.
+pub async fn aggregate(
+    db: &Db,
+    tenant_id: &str,
+    e: &EntityDef,
+    filter: Option<&Filter>,
+    group_by: &[Target],
+    date_group: Option<&DateGroup>,
+    figures: &Figures,
+) -> Result<Vec<AggregateRow>> {
+    let d = db.dialect;
+    let numeric = wanted_figures(e, figures);
+    let case = match date_group {
+        Some(g) => match bucket_case(db, tenant_id, e, filter, g).await? {
+            Some(c) => Some(c),
+            // Nothing dated to bucket: no groups.
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
     let txn = db.begin_tenant(tenant_id, false).await?;
-    let rows = txn.query_all_raw(buf.into_statement()).await?;
+    // All live records, by at most one SELECT field: the rollups may know the answer.
+    let single = match group_by {
+        [] => Some(None),
+        [Target::Field(f)] if f.ty == FieldType::Select => Some(Some(&**f)),
+        _ => None,
+    };
+    if let Some(group) = single.filter(|_| filter.is_none() && case.is_none())
+        && let Some(rows) = super::rollups::answer(&txn, d, tenant_id, e, group, figures).await?
+    {
+        txn.commit().await?;
+        return Ok(rows);
+    }
+    let statement = select(d, tenant_id, e, filter, group_by, case.as_deref(), &numeric)?;
+    let rows = txn.query_all_raw(statement).await?;
     txn.commit().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -324,22 +436,30 @@ pub async fn aggregate(
             let label: Option<String> = row.try_get("", "gd")?;
             r.group.insert(group_name(&g.target), label.map(Value::String).unwrap_or(Value::Null));
         }
-        for (i, f) in numeric.iter().enumerate() {
-            let name = f.graphql_name.clone();
-            let sum = figure(row, d, f, &format!("s{i}"))?;
-            let non_null: i64 = row.try_get("", &format!("c{i}"))?;
-            let avg = match f.ty {
-                FieldType::Number => sum
-                    .as_f64()
-                    .filter(|_| non_null > 0)
-                    .map(|s| Value::from(s / non_null as f64))
-                    .unwrap_or(Value::Null),
-                _ => decimal_avg(&sum, non_null, f),
-            };
-            r.avg.insert(name.clone(), avg);
-            r.min.insert(name.clone(), figure(row, d, f, &format!("mn{i}"))?);
-            r.max.insert(name.clone(), figure(row, d, f, &format!("mx{i}"))?);
-            r.sum.insert(name, sum);
+        for (i, (f, want_sum, want_min, want_max, want_avg)) in numeric.iter().enumerate() {
+            let name = &f.graphql_name;
+            if *want_sum {
+                let sum = figure(row, d, f, &format!("s{i}"))?;
+                if *want_avg {
+                    let non_null: i64 = row.try_get("", &format!("c{i}"))?;
+                    let avg = match f.ty {
+                        FieldType::Number => sum
+                            .as_f64()
+                            .filter(|_| non_null > 0)
+                            .map(|s| Value::from(s / non_null as f64))
+                            .unwrap_or(Value::Null),
+                        _ => decimal_avg(&sum, non_null, f),
+                    };
+                    r.avg.insert(name.clone(), avg);
+                }
+                r.sum.insert(name.clone(), sum);
+            }
+            if *want_min {
+                r.min.insert(name.clone(), figure(row, d, f, &format!("mn{i}"))?);
+            }
+            if *want_max {
+                r.max.insert(name.clone(), figure(row, d, f, &format!("mx{i}"))?);
+            }
         }
         out.push(r);
     }

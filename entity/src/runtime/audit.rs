@@ -2,7 +2,7 @@
 //! transaction as the change it records. Entry `n` stores `hash = SHA-256(prev_hash ‖ body)`
 //! where `body` is the canonical JSON of its content, and the tenant's chain head (`audit_heads`)
 //! is updated in the same transaction — its row lock orders concurrent writers, so the chain
-//! never forks. `verify` recomputes the chain and names the first entry that does not fit.
+//! never forks. The change's own writes can travel in the entry's statement (`append_with`). `verify` recomputes the chain and names the first entry that does not fit.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -121,26 +121,50 @@ pub async fn append(
     actor: &Actor,
     entry: &Entry<'_>,
 ) -> Result<()> {
-    // Lock (or create) the chain head: concurrent writers of one tenant queue here.
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (").bind(tenant_id.to_owned());
-    buf.push(", 0, ").bind(GENESIS.to_owned()).push(") ON CONFLICT (tenant_id) DO NOTHING");
-    txn.execute_raw(buf.into_statement()).await?;
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT seq, hash FROM audit_heads WHERE tenant_id = ").bind(tenant_id.to_owned());
-    if d == Dialect::Postgres {
-        buf.push(" FOR UPDATE");
-    }
-    let head = txn
-        .query_one_raw(buf.into_statement())
-        .await?
-        .ok_or_else(|| Error::Internal("audit head missing".into()))?;
-    let prev_seq: i64 = head.try_get("", "seq")?;
-    let prev_hash: String = head.try_get("", "hash")?;
-    let seq = prev_seq + 1;
+    append_with(txn, d, tenant_id, actor, entry, &[]).await
+}
+
+/// A write that goes with an audit entry: it appends one INSERT or UPDATE statement to a
+/// buffer. On PostgreSQL the writes and the entry are one statement (each write a
+/// data-modifying `WITH` part, which runs exactly once whether or not it is referenced); on
+/// SQLite, whose writes cost no round trip, each runs on its own.
+pub type Write<'w> = Box<dyn Fn(&mut SqlBuf) -> Result<()> + Send + Sync + 'w>;
+
+/// Appends an entry and performs `writes` with it, inside `txn`. Two round trips on
+/// PostgreSQL whatever the writes: one locks and advances the tenant's chain head, one writes
+/// everything else. The head's row lock orders the tenant's writers from here to their commit,
+/// so taking it last keeps the time writers queue for it short.
+pub async fn append_with(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    actor: &Actor,
+    entry: &Entry<'_>,
+    writes: &[Write<'_>],
+) -> Result<()> {
+    let (seq, prev_hash) = advance_head(txn, d, tenant_id).await?;
     let at = super::time::now();
     let hash = chain(&prev_hash, &body(tenant_id, seq, &at, actor, entry));
     let mut buf = SqlBuf::new(d);
+    match d {
+        Dialect::Postgres => {
+            buf.push("WITH ");
+            for (i, write) in writes.iter().enumerate() {
+                buf.push("w").push(&i.to_string()).push(" AS (");
+                write(&mut buf)?;
+                buf.push("), ");
+            }
+            buf.push("head AS (UPDATE audit_heads SET hash = ").bind(hash.clone());
+            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(") ");
+        }
+        Dialect::Sqlite => {
+            for write in writes {
+                let mut one = SqlBuf::new(d);
+                write(&mut one)?;
+                txn.execute_raw(one.into_statement()).await?;
+            }
+        }
+    }
     buf.push(
         "INSERT INTO audit_log (tenant_id, seq, at, actor_user_id, actor_api_key_id, request_id, \
          action, object_type, object_id, changes, prev_hash, hash) VALUES (",
@@ -149,18 +173,39 @@ pub async fn append(
     buf.bind(actor.user_id.clone()).push(", ").bind(actor.api_key_id.clone()).push(", ");
     buf.bind(actor.request_id.clone()).push(", ").bind(entry.action.to_owned()).push(", ");
     buf.bind(entry.object_type.to_owned()).push(", ").bind(entry.object_id.map(str::to_owned)).push(", ");
-    let changes = entry.changes.to_string();
-    match d {
-        Dialect::Postgres => buf.push("CAST(").bind(changes).push(" AS JSONB)"),
-        Dialect::Sqlite => buf.bind(changes),
-    };
+    buf.bind_json(&entry.changes)?;
     buf.push(", ").bind(prev_hash).push(", ").bind(hash.clone()).push(")");
     txn.execute_raw(buf.into_statement()).await?;
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE audit_heads SET seq = ").bind(seq).push(", hash = ").bind(hash);
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-    txn.execute_raw(buf.into_statement()).await?;
+    if d == Dialect::Sqlite {
+        let mut buf = SqlBuf::new(d);
+        buf.push("UPDATE audit_heads SET hash = ").bind(hash);
+        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+        txn.execute_raw(buf.into_statement()).await?;
+    }
     Ok(())
+}
+
+/// Locks the tenant's chain head and advances its sequence in one statement; returns the new
+/// entry's sequence number and the hash it follows. A tenant's first entry creates the head
+/// first (a concurrent first writer may win that race: its row is then the one waited on).
+async fn advance_head(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<(i64, String)> {
+    let advance = || {
+        let mut buf = SqlBuf::new(d);
+        buf.push("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
+        buf.push(" RETURNING seq, hash");
+        buf.into_statement()
+    };
+    let head = match txn.query_one_raw(advance()).await? {
+        Some(head) => head,
+        None => {
+            let mut buf = SqlBuf::new(d);
+            buf.push("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (").bind(tenant_id.to_owned());
+            buf.push(", 0, ").bind(GENESIS.to_owned()).push(") ON CONFLICT (tenant_id) DO NOTHING");
+            txn.execute_raw(buf.into_statement()).await?;
+            txn.query_one_raw(advance()).await?.ok_or_else(|| Error::Internal("audit head missing".into()))?
+        }
+    };
+    Ok((head.try_get("", "seq")?, head.try_get("", "hash")?))
 }
 
 const COLUMNS: &str = "id, seq, at, actor_user_id, actor_api_key_id, request_id, action, object_type, \

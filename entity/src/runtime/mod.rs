@@ -18,6 +18,7 @@ pub mod meta;
 pub mod naming;
 pub mod notifications;
 pub mod policy;
+pub mod rollups;
 pub mod schedule;
 pub mod signals;
 pub mod sql;

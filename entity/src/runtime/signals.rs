@@ -1,6 +1,15 @@
-//! Access signals that every server instance must hear (they close sockets): a session or
-//! API key revoked, a role's permissions or a user's role changed. Written to the outbox in
-//! the transaction of the change, so every instance's tailer publishes them after commit.
+//! Access signals that every server instance must hear (they close sockets and evict cached
+//! credentials): a session or API key revoked, a role's permissions or a user's role changed,
+//! a tenant's definitions changed. Written to the outbox in the transaction of the change, so
+//! every instance's tailer publishes them after commit.
+//!
+//! This process also remembers when it last wrote one for each tenant (`touch`), before the
+//! change commits: a credential cache must not trust what it read around that moment, and
+//! cannot wait for the tailer to learn of its own instance's changes.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -14,12 +23,43 @@ pub const TOPIC_SESSION_REVOKED: &str = "session.revoked";
 /// access has changed.
 pub const TOPIC_ACCESS_CHANGED: &str = "access.changed";
 
+/// Longest a change is expected to take from writing its signal to committing: a credential
+/// read this long after the last signal of its tenant is trusted again.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+fn touched_map() -> &'static Mutex<HashMap<String, Instant>> {
+    static TOUCHED: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    TOUCHED.get_or_init(Default::default)
+}
+
+/// Records that an access or definition change of `tenant_id` is being written now.
+pub fn touch(tenant_id: &str) {
+    if let Ok(mut m) = touched_map().lock() {
+        let now = Instant::now();
+        // Entries older than SETTLE no longer matter: keep the map small.
+        if m.len() > 4096 {
+            m.retain(|_, at| now.duration_since(*at) < SETTLE);
+        }
+        m.insert(tenant_id.to_owned(), now);
+    }
+}
+
+/// Whether something read about `tenant_id` at `read_at` may be trusted: no access or
+/// definition change of the tenant was being written by this process at or shortly before.
+pub fn settled(tenant_id: &str, read_at: Instant) -> bool {
+    match touched_map().lock() {
+        Ok(m) => m.get(tenant_id).is_none_or(|at| read_at >= *at + SETTLE),
+        Err(_) => false,
+    }
+}
+
 pub async fn session_revoked(
     txn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     session_id: &str,
 ) -> Result<()> {
+    touch(tenant_id);
     write_outbox(txn, d, tenant_id, TOPIC_SESSION_REVOKED, &json!({ "sessionId": session_id })).await
 }
 
@@ -30,6 +70,7 @@ pub async fn access_changed(
     role_id: Option<&str>,
     user_id: Option<&str>,
 ) -> Result<()> {
+    touch(tenant_id);
     write_outbox(txn, d, tenant_id, TOPIC_ACCESS_CHANGED, &json!({ "roleId": role_id, "userId": user_id }))
         .await
 }

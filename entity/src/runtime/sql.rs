@@ -93,15 +93,15 @@ pub async fn delete_tenant_row(
     Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
 }
 
-/// Appends `tenant_id = ? AND entity_id = '<id>' AND deleted_at IS NULL`: the live records of
-/// one entity of one tenant. The entity id is a literal (validated as a UUID: it only ever
-/// comes from our own metadata) so that PostgreSQL and SQLite can match the per-entity partial
-/// indexes of `indexed` fields, also in cached generic plans.
+/// Appends `tenant_id = ? AND entity_id = ? AND deleted_at IS NULL`: the live records of one
+/// entity of one tenant. Both are parameters, so a statement's text is the same for every
+/// tenant (one prepared statement serves them all); the per-entity partial indexes of
+/// `indexed` fields still match, because PostgreSQL plans every execution with its values
+/// (`plan_cache_mode = force_custom_plan`, see `Db::connect_as`) and SQLite plans each
+/// statement with its bindings.
 pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) -> Result<()> {
-    let id = uuid::Uuid::parse_str(entity_id)
-        .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?;
     buf.push("tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = '").push(&id.hyphenated().to_string()).push("' AND deleted_at IS NULL");
+    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND deleted_at IS NULL");
     Ok(())
 }
 
@@ -405,7 +405,11 @@ impl SortKey {
     }
 }
 
-/// Appends `ORDER BY …` for `keys` (the caller adds `id` as the last key).
+/// Appends `ORDER BY …` for `keys` (the caller adds `id` as the last key). Columns that are
+/// never NULL (`id`, `created_at`, `updated_at`) carry no NULLS clause: the placement is moot,
+/// and each database then reads its plain index in either direction (SQLite's default puts
+/// NULLs first ascending, PostgreSQL's last; an explicit non-default placement makes SQLite
+/// sort instead of walking the index).
 pub fn push_order_by(buf: &mut SqlBuf, keys: &[SortKey]) {
     buf.push(" ORDER BY ");
     for (i, k) in keys.iter().enumerate() {
@@ -413,9 +417,12 @@ pub fn push_order_by(buf: &mut SqlBuf, keys: &[SortKey]) {
             buf.push(", ");
         }
         let e = k.expr(buf.dialect);
-        buf.push(&e).push(match k.direction {
-            Direction::Asc => " ASC NULLS LAST",
-            Direction::Desc => " DESC NULLS FIRST",
+        let never_null = matches!(k.target, Target::Id | Target::CreatedAt | Target::UpdatedAt);
+        buf.push(&e).push(match (k.direction, never_null) {
+            (Direction::Asc, true) => " ASC",
+            (Direction::Desc, true) => " DESC",
+            (Direction::Asc, false) => " ASC NULLS LAST",
+            (Direction::Desc, false) => " DESC NULLS FIRST",
         });
     }
 }

@@ -13,7 +13,9 @@ pub fn now() -> DateTime<Utc> {
 
 /// The one text form of a timestamp: `2026-01-31T09:30:00.000Z` (sorts as text).
 pub fn format(ts: &DateTime<Utc>) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // The RFC 3339 writer, not a strftime pattern: a page formats two timestamps per record,
+    // and a pattern is parsed again on every call.
+    ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Parses RFC 3339 (any offset) into UTC, truncated to milliseconds.

@@ -44,6 +44,19 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 Some(g) => Some(date_group(&c, &targets, &g).await?),
                 None => None,
             };
+            // Only the figures the selection reaches are computed.
+            let mut figures = aggregate::Figures::default();
+            let look = c.look_ahead();
+            for fig in aggregate::Figure::ALL {
+                let under = look.field(fig.name());
+                if under.exists() {
+                    for f in numeric_fields(&a.view) {
+                        if under.field(&f.graphql_name).exists() {
+                            figures.ask(fig, &f.graphql_name);
+                        }
+                    }
+                }
+            }
             let rows = aggregate::aggregate(
                 &state.db,
                 &p.tenant_id,
@@ -51,6 +64,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 filter.as_ref(),
                 &group_by,
                 date_group.as_ref(),
+                &figures,
             )
             .await
             .map_err(gql)?;

@@ -81,7 +81,16 @@ impl Scope<'_> {
             Widget::Metric { function, field, filter, period, date_field, .. } => {
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows = aggregate::aggregate(self.db, self.tenant_id, e, f.as_ref(), &[], None).await?;
+                let rows = aggregate::aggregate(
+                    self.db,
+                    self.tenant_id,
+                    e,
+                    f.as_ref(),
+                    &[],
+                    None,
+                    &aggregate::Figures::all(e),
+                )
+                .await?;
                 let value = rows.first().map_or(Value::Null, |r| figure(r, e, *function, field.as_deref()));
                 Ok(json!({ "value": value }))
             }
@@ -106,9 +115,16 @@ impl Scope<'_> {
                 };
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows =
-                    aggregate::aggregate(self.db, self.tenant_id, e, f.as_ref(), &fields, dates.as_ref())
-                        .await?;
+                let rows = aggregate::aggregate(
+                    self.db,
+                    self.tenant_id,
+                    e,
+                    f.as_ref(),
+                    &fields,
+                    dates.as_ref(),
+                    &aggregate::Figures::all(e),
+                )
+                .await?;
                 let key = aggregate::group_name(&key_of);
                 let func = function.unwrap_or(Function::Count);
                 let series: Vec<Value> = rows
@@ -151,8 +167,16 @@ impl Scope<'_> {
                     .ok_or_else(|| Error::BadRequest(format!("no field `{stage_field}`")))?;
                 let f = self.filter(e, filter.as_ref(), None, row)?;
                 let target = Target::Field(Box::new(stage.clone()));
-                let rows =
-                    aggregate::aggregate(self.db, self.tenant_id, e, f.as_ref(), &[target], None).await?;
+                let rows = aggregate::aggregate(
+                    self.db,
+                    self.tenant_id,
+                    e,
+                    f.as_ref(),
+                    &[target],
+                    None,
+                    &aggregate::Figures::all(e),
+                )
+                .await?;
                 let amount =
                     amount_field.as_deref().and_then(|a| e.field_by_key(a).or_else(|| e.field_by_graphql(a)));
                 let stages: Vec<Value> = stage

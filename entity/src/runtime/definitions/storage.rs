@@ -125,6 +125,9 @@ impl Definitions<'_> {
             .exec(txn)
             .await?;
         let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
+        crate::runtime::signals::touch(self.tenant_id);
+        // Fields may have come, gone or changed type, and records been rewritten.
+        crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await?;
         write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await
     }
 }

@@ -15,6 +15,7 @@ use super::cursor;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::sql::{self, Direction, SortKey, SqlBuf};
+use crate::db::ReadScope;
 use crate::{Db, Dialect, Error, Result};
 
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
@@ -22,7 +23,7 @@ const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record
 
 mod write;
 
-pub use write::write_outbox;
+pub use write::{push_outbox, write_outbox};
 
 /// Outbox topic of record change events.
 pub const TOPIC_RECORD_CHANGED: &str = "record.changed";
@@ -89,7 +90,7 @@ pub struct ChangeEvent {
 pub struct ListArgs {
     pub filter: Option<Filter>,
     pub search: Option<String>,
-    /// Requested order; `id ASC` is appended as the final tie-breaker.
+    /// Requested order; `id` is appended as the final tie-breaker (see `effective_keys`).
     pub order: Vec<SortKey>,
     pub first: Option<u64>,
     pub last: Option<u64>,
@@ -150,11 +151,13 @@ pub struct Page {
     pub total: Option<i64>,
 }
 
-/// Store access for one tenant.
+/// Store access for one tenant. Reads go through the request's shared read transaction when
+/// the store has one (`scoped`), else each runs in a transaction of its own.
 #[derive(Debug, Clone, Copy)]
 pub struct Store<'a> {
     pub db: &'a Db,
     pub tenant_id: &'a str,
+    pub scope: Option<&'a ReadScope>,
 }
 
 impl Record {
@@ -197,11 +200,15 @@ impl Record {
     }
 }
 
-/// The full key list of an ordering (requested keys + `id`), flipped for backward pages.
+/// The full key list of an ordering (requested keys + `id`), flipped for backward pages. The
+/// `id` tie-breaker runs in the direction of the last requested key, so that an order and its
+/// tie-breaker are one index read forwards or backwards (`records_live_order_idx` serves both
+/// `createdAt ASC` and `createdAt DESC` without a sort step).
 fn effective_keys(order: &[SortKey], flip: bool) -> Vec<SortKey> {
     let mut keys: Vec<SortKey> = order.to_vec();
     if !keys.iter().any(|k| matches!(k.target, Target::Id)) {
-        keys.push(SortKey { target: Target::Id, direction: Direction::Asc });
+        let direction = keys.last().map_or(Direction::Asc, |k| k.direction);
+        keys.push(SortKey { target: Target::Id, direction });
     }
     if flip {
         for k in &mut keys {
@@ -229,7 +236,16 @@ fn search_filter(entity: &EntityDef, q: &str) -> Filter {
 
 impl<'a> Store<'a> {
     pub fn new(db: &'a Db, tenant_id: &'a str) -> Self {
-        Store { db, tenant_id }
+        Store { db, tenant_id, scope: None }
+    }
+
+    /// A store whose reads share `scope`'s transaction (when there is one).
+    pub fn scoped(db: &'a Db, tenant_id: &'a str, scope: Option<&'a ReadScope>) -> Self {
+        Store { db, tenant_id, scope }
+    }
+
+    async fn reader(&self) -> Result<crate::db::Reader<'a>> {
+        ReadScope::reader(self.scope, self.db, self.tenant_id).await
     }
 
     fn d(&self) -> Dialect {
@@ -253,8 +269,14 @@ impl<'a> Store<'a> {
         Ok(())
     }
 
-    /// One page of `entity`'s records.
-    pub async fn list(&self, entity: &EntityDef, args: &ListArgs, page_size: u64) -> Result<Page> {
+    /// The statement of one page of `entity`'s records (what `list` runs; public so that the
+    /// EXPLAIN tests pin the plans of exactly the SQL the engine issues).
+    pub fn list_statement(
+        &self,
+        entity: &EntityDef,
+        args: &ListArgs,
+        page_size: u64,
+    ) -> Result<sea_orm::Statement> {
         if args.first.is_some() && args.last.is_some() {
             return Err(Error::BadRequest("pass `first` or `last`, not both".into()));
         }
@@ -263,9 +285,7 @@ impl<'a> Store<'a> {
         let forward_keys = effective_keys(&args.order, false);
         let sig = signature(&forward_keys);
         let keys = effective_keys(&args.order, backward);
-        let d = self.d();
-
-        let mut buf = SqlBuf::new(d);
+        let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE ");
         self.push_scope(&mut buf, &entity.id)?;
         self.push_filters(&mut buf, entity, args)?;
@@ -281,8 +301,19 @@ impl<'a> Store<'a> {
         }
         sql::push_order_by(&mut buf, &keys);
         buf.push(" LIMIT ").push(&(limit + 1).to_string());
-        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
-        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        Ok(buf.into_statement())
+    }
+
+    /// One page of `entity`'s records.
+    pub async fn list(&self, entity: &EntityDef, args: &ListArgs, page_size: u64) -> Result<Page> {
+        let backward = args.last.is_some();
+        let limit = args.last.or(args.first).unwrap_or(page_size);
+        let forward_keys = effective_keys(&args.order, false);
+        let sig = signature(&forward_keys);
+        let d = self.d();
+        let statement = self.list_statement(entity, args, page_size)?;
+        let txn = self.reader().await?;
+        let rows = txn.query_all_raw(statement).await?;
         let mut records = rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
@@ -296,8 +327,8 @@ impl<'a> Store<'a> {
                 cursor::encode(&sig, &vals)
             })
             .collect();
-        let total = if args.with_total { Some(self.count_in(&txn, entity, args).await?) } else { None };
-        txn.commit().await?;
+        let total = if args.with_total { Some(self.count_in(&*txn, entity, args).await?) } else { None };
+        txn.done().await?;
         let (has_next, has_previous) =
             if backward { (args.before.is_some(), more) } else { (more, args.after.is_some()) };
         Ok(Page { records, cursors, has_next, has_previous, total })
@@ -305,9 +336,9 @@ impl<'a> Store<'a> {
 
     /// How many live records match the filter and search of `args` (cursors ignored).
     pub async fn count(&self, entity: &EntityDef, args: &ListArgs) -> Result<i64> {
-        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
-        let n = self.count_in(&txn, entity, args).await?;
-        txn.commit().await?;
+        let txn = self.reader().await?;
+        let n = self.count_in(&*txn, entity, args).await?;
+        txn.done().await?;
         Ok(n)
     }
 
@@ -327,9 +358,10 @@ impl<'a> Store<'a> {
 
     /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
     pub async fn get(&self, entity: &EntityDef, id: &str, row: Option<&Filter>) -> Result<Option<Record>> {
-        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
-        let r = fetch_one(&txn, self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false).await?;
-        txn.commit().await?;
+        let txn = self.reader().await?;
+        let statement = one_statement(self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false);
+        let r = fetch_one(&*txn, self.d(), statement).await?;
+        txn.done().await?;
         Ok(r.filter(|r| visible(row, r)))
     }
 
@@ -349,9 +381,9 @@ impl<'a> Store<'a> {
             buf.bind(id.clone());
         }
         buf.push(")");
-        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let txn = self.reader().await?;
         let rows = txn.query_all_raw(buf.into_statement()).await?;
-        txn.commit().await?;
+        txn.done().await?;
         rows.iter().map(|r| Record::from_row(r, d)).collect()
     }
 
@@ -392,9 +424,9 @@ impl<'a> Store<'a> {
             sql::push_after(&mut buf, &keys, &vals)?;
         }
         buf.push(") b WHERE rn <= ").push(&(limit + 1).to_string()).push(" ORDER BY fk, rn");
-        let txn = self.db.begin_tenant(self.tenant_id, false).await?;
+        let txn = self.reader().await?;
         let rows = txn.query_all_raw(buf.into_statement()).await?;
-        txn.commit().await?;
+        txn.done().await?;
         let mut out: HashMap<String, (Vec<Record>, bool, i64)> = HashMap::new();
         for row in &rows {
             let parent: String = row.try_get("", "fk")?;
@@ -424,15 +456,29 @@ enum Liveness {
     Deleted,
 }
 
+/// The statement of a live record by id (what `Store::get` runs), for the EXPLAIN tests.
+pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> sea_orm::Statement {
+    one_statement(d, tenant_id, entity_id, id, Liveness::Live, false)
+}
+
+/// Runs a statement of `one_statement` and decodes its record.
 async fn fetch_one(
     conn: &impl ConnectionTrait,
+    d: Dialect,
+    statement: sea_orm::Statement,
+) -> Result<Option<Record>> {
+    let row = conn.query_one_raw(statement).await?;
+    row.map(|r| Record::from_row(&r, d)).transpose()
+}
+
+fn one_statement(
     d: Dialect,
     tenant_id: &str,
     entity_id: &str,
     id: &str,
     liveness: Liveness,
     for_update: bool,
-) -> Result<Option<Record>> {
+) -> sea_orm::Statement {
     let mut buf = SqlBuf::new(d);
     buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
     buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
@@ -444,6 +490,5 @@ async fn fetch_one(
     if for_update && d == Dialect::Postgres {
         buf.push(" FOR UPDATE");
     }
-    let row = conn.query_one_raw(buf.into_statement()).await?;
-    row.map(|r| Record::from_row(&r, d)).transpose()
+    buf.into_statement()
 }

@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 
 use super::{
     COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, TOPIC_RECORD_CHANGED, check_visible,
-    fetch_one, visible,
+    fetch_one, one_statement, visible,
 };
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
+use crate::runtime::rollups;
 use crate::runtime::sql::{self, SqlBuf};
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
@@ -54,7 +55,8 @@ impl<'a> Store<'a> {
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
         errors.extend(self.check_references(txn, meta, entity, &checked, &data, None).await?);
         let owner_id = owner.or_else(|| actor.user_id.clone());
-        if let Some(o) = &owner_id {
+        // The acting user exists (it was just authenticated): only another owner is looked up.
+        if let Some(o) = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o)) {
             errors.extend(self.check_owner(txn, o).await?);
         }
         if !errors.is_empty() {
@@ -81,16 +83,18 @@ impl<'a> Store<'a> {
             deleted_at: None,
             version: 1,
         };
-        let mut buf = SqlBuf::new(self.d());
-        buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") VALUES (");
-        buf.bind(self.tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
-        buf.bind(record.entity_id.clone()).push(", ");
-        buf.bind_json(&record.data)?;
-        buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
-        buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
-        buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
         check_visible(row, &record)?;
-        txn.execute_raw(buf.into_statement()).await?;
+        let tenant_id = self.tenant_id;
+        let insert: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") VALUES (");
+            buf.bind(tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
+            buf.bind(record.entity_id.clone()).push(", ");
+            buf.bind_json(&record.data)?;
+            buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
+            buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
+            buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
+            Ok(())
+        });
         let changed: Vec<String> = entity
             .fields
             .iter()
@@ -98,8 +102,16 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &record.data);
-        self.record_change(txn, actor, entity, (ChangeKind::Created, &record, None), changed, changes)
-            .await?;
+        self.record_change(
+            txn,
+            actor,
+            entity,
+            (ChangeKind::Created, &record, None),
+            changed,
+            changes,
+            insert,
+        )
+        .await?;
         Ok(record)
     }
 
@@ -134,7 +146,7 @@ impl<'a> Store<'a> {
     ) -> Result<Record> {
         let (actor, row) = (caller.actor, caller.row);
         let d = self.d();
-        let old = fetch_one(txn, d, self.tenant_id, &entity.id, id, Liveness::Live, true)
+        let old = fetch_one(txn, d, one_statement(d, self.tenant_id, &entity.id, id, Liveness::Live, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
@@ -164,14 +176,16 @@ impl<'a> Store<'a> {
         new.updated_at = time::now();
         new.version += 1;
         check_visible(row, &new)?;
-        let mut buf = SqlBuf::new(d);
-        buf.push("UPDATE records SET data = ");
-        buf.bind_json(&new.data)?;
-        buf.push(", owner_id = ").bind(new.owner_id.clone());
-        buf.push(", updated_at = ").bind_ts(new.updated_at);
-        buf.push(", version = version + 1 WHERE tenant_id = ").bind(self.tenant_id.to_owned());
-        buf.push(" AND id = ").bind(id.to_owned());
-        txn.execute_raw(buf.into_statement()).await?;
+        let tenant_id = self.tenant_id;
+        let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+            buf.push("UPDATE records SET data = ");
+            buf.bind_json(&new.data)?;
+            buf.push(", owner_id = ").bind(new.owner_id.clone());
+            buf.push(", updated_at = ").bind_ts(new.updated_at);
+            buf.push(", version = version + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
+            buf.push(" AND id = ").bind(id.to_owned());
+            Ok(())
+        });
         let mut changes = audit::diff(&old.data, &new.data);
         if old.owner_id != new.owner_id
             && let Value::Object(m) = &mut changes
@@ -185,6 +199,7 @@ impl<'a> Store<'a> {
             (ChangeKind::Updated, &new, Some(&old.data)),
             changed_fields,
             changes,
+            write,
         )
         .await?;
         Ok(new)
@@ -203,7 +218,7 @@ impl<'a> Store<'a> {
         let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-        let mut rec = fetch_one(&txn, d, self.tenant_id, &entity.id, id, want, true)
+        let mut rec = fetch_one(&txn, d, one_statement(d, self.tenant_id, &entity.id, id, want, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
@@ -219,20 +234,22 @@ impl<'a> Store<'a> {
         rec.deleted_at = deleted.then_some(now);
         rec.updated_at = now;
         rec.version += 1;
-        let mut buf = SqlBuf::new(d);
-        buf.push("UPDATE records SET deleted_at = ");
-        if deleted {
-            buf.bind_ts(now);
-        } else {
-            buf.push("NULL");
-        }
-        buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
-        buf.push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned());
-        buf.push(" AND id = ").bind(id.to_owned());
-        txn.execute_raw(buf.into_statement()).await?;
+        let tenant_id = self.tenant_id;
+        let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+            buf.push("UPDATE records SET deleted_at = ");
+            if deleted {
+                buf.bind_ts(now);
+            } else {
+                buf.push("NULL");
+            }
+            buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
+            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+            buf.push(" AND id = ").bind(id.to_owned());
+            Ok(())
+        });
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-        self.record_change(&txn, actor, entity, (kind, &rec, None), Vec::new(), Value::Object(Map::new()))
-            .await?;
+        let no_changes = Value::Object(Map::new());
+        self.record_change(&txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
         txn.commit().await?;
         Ok(rec)
     }
@@ -344,8 +361,10 @@ impl<'a> Store<'a> {
         Ok(row.try_get("", "value")?)
     }
 
-    /// Records a committed-to-be change in its own transaction: the change event (outbox) and
-    /// the audit entry (`changes`: old/new values of changed fields).
+    /// Writes a change in its transaction: the record itself (`write`), the change event
+    /// (outbox), the rollup cells it moves and the audit entry (`changes`: old/new values of changed fields) — on
+    /// PostgreSQL one statement after the audit head's lock.
+    #[allow(clippy::too_many_arguments)]
     async fn record_change(
         &self,
         txn: &DatabaseTransaction,
@@ -354,6 +373,7 @@ impl<'a> Store<'a> {
         (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
         changed_fields: Vec<String>,
         changes: Value,
+        write: audit::Write<'_>,
     ) -> Result<()> {
         let event = ChangeEvent {
             tenant_id: self.tenant_id.to_owned(),
@@ -364,8 +384,10 @@ impl<'a> Store<'a> {
             previous: previous.cloned(),
             depth: actor.depth,
         };
-        write_outbox(txn, self.d(), self.tenant_id, TOPIC_RECORD_CHANGED, &serde_json::to_value(&event)?)
-            .await?;
+        let payload = serde_json::to_value(&event)?;
+        let tenant_id = self.tenant_id;
+        let outbox: audit::Write<'_> =
+            Box::new(|buf: &mut SqlBuf| push_outbox(buf, tenant_id, TOPIC_RECORD_CHANGED, &payload));
         let action = match kind {
             ChangeKind::Created => "record.create",
             ChangeKind::Updated => "record.update",
@@ -374,7 +396,17 @@ impl<'a> Store<'a> {
         };
         let entry =
             audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
-        audit::append(txn, self.d(), self.tenant_id, actor, &entry).await
+        let (before, after) = match kind {
+            ChangeKind::Created | ChangeKind::Restored => (None, Some(&record.data)),
+            ChangeKind::Updated => (previous, Some(&record.data)),
+            ChangeKind::Deleted => (Some(&record.data), None),
+        };
+        let deltas = rollups::deltas(entity, before, after);
+        let mut writes = vec![write, outbox];
+        if !deltas.is_empty() {
+            writes.push(Box::new(|buf: &mut SqlBuf| rollups::push_upsert(buf, tenant_id, entity, &deltas)));
+        }
+        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await
     }
 }
 
@@ -387,10 +419,16 @@ pub async fn write_outbox(
     payload: &Value,
 ) -> Result<()> {
     let mut buf = SqlBuf::new(d);
+    push_outbox(&mut buf, tenant_id, topic, payload)?;
+    txn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// The INSERT of an outbox row (for a statement that carries several writes).
+pub fn push_outbox(buf: &mut SqlBuf, tenant_id: &str, topic: &str, payload: &Value) -> Result<()> {
     buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at) VALUES (");
     buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
     buf.bind_json(payload)?;
     buf.push(", ").bind_ts(time::now()).push(")");
-    txn.execute_raw(buf.into_statement()).await?;
     Ok(())
 }
