@@ -18,7 +18,7 @@ use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;
 use super::common::{filter_type, input_type, output_type};
 use super::resolvers::{relation, user};
-use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent};
+use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent, parent_lent};
 
 /// Every type one entity contributes to its tenant's schema.
 pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>) -> Vec<Type> {
@@ -98,19 +98,16 @@ fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Obje
 fn connection(n: &EntityNames) -> Object {
     Object::new(&n.connection)
         .field(Field::new("edges", TypeRef::named_nn_list_nn(&n.edge), |ctx| {
-            FieldFuture::new(async move {
-                let c = parent::<ConnectionValue>(&ctx)?;
-                let edges = c.records.iter().zip(&c.cursors).map(|(r, cursor)| {
-                    FieldValue::owned_any(EdgeValue { cursor: cursor.clone(), record: r.clone() })
-                });
-                Ok(Some(FieldValue::list(edges)))
-            })
+            lend(
+                parent_lent::<ConnectionValue>(&ctx)
+                    .map(|c| c.edges.iter().map(|e| FieldValue::borrowed_any(e))),
+            )
         }))
         .field(Field::new("nodes", TypeRef::named_nn_list_nn(&n.type_name), |ctx| {
-            FieldFuture::new(async move {
-                let c = parent::<ConnectionValue>(&ctx)?;
-                Ok(Some(FieldValue::list(c.records.iter().cloned().map(FieldValue::owned_any))))
-            })
+            lend(
+                parent_lent::<ConnectionValue>(&ctx)
+                    .map(|c| c.edges.iter().map(|e| FieldValue::borrowed_any(&e.record))),
+            )
         }))
         .field(Field::new("pageInfo", TypeRef::named_nn(t::PAGE_INFO), |ctx| {
             FieldFuture::new(async move {
@@ -124,15 +121,24 @@ fn connection(n: &EntityNames) -> Object {
         }))
 }
 
+/// A list of values lent from the parent, resolved without a future.
+fn lend<'a>(items: async_graphql::Result<impl Iterator<Item = FieldValue<'a>>>) -> FieldFuture<'a> {
+    match items {
+        Ok(items) => FieldFuture::Value(Some(FieldValue::list(items))),
+        Err(e) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(e) }),
+    }
+}
+
 fn edge(n: &EntityNames) -> Object {
     Object::new(&n.edge)
         .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move { Ok(Some(Value::from(parent::<EdgeValue>(&ctx)?.cursor.clone()))) })
         }))
         .field(Field::new("node", TypeRef::named_nn(&n.type_name), |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(FieldValue::owned_any(parent::<EdgeValue>(&ctx)?.record.clone())))
-            })
+            match parent_lent::<EdgeValue>(&ctx) {
+                Ok(e) => FieldFuture::Value(Some(FieldValue::borrowed_any(&e.record))),
+                Err(e) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(e) }),
+            }
         }))
 }
 

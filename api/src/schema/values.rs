@@ -8,13 +8,27 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, Ty
 use entity::runtime::meta::{FieldDef, FieldType};
 use entity::runtime::store::{ChangeKind, Record};
 
-/// A page of a connection (top-level list or reverse relation).
+/// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
+/// lent to the fields below, never copied: a page's records are decoded once.
 #[derive(Debug, Clone)]
 pub struct ConnectionValue {
-    pub records: Vec<Record>,
-    pub cursors: Vec<String>,
+    pub edges: Vec<EdgeValue>,
     pub page_info: PageInfoValue,
     pub total: Option<i64>,
+}
+
+impl ConnectionValue {
+    /// A page from its records and their cursors (in the same order).
+    pub fn new(
+        records: Vec<Record>,
+        cursors: Vec<String>,
+        page_info: PageInfoValue,
+        total: Option<i64>,
+    ) -> Self {
+        let edges =
+            records.into_iter().zip(cursors).map(|(record, cursor)| EdgeValue { cursor, record }).collect();
+        ConnectionValue { edges, page_info, total }
+    }
 }
 
 /// One edge.
@@ -43,6 +57,12 @@ pub struct ChangeValue {
 
 /// The parent value of a resolver, downcast to what its type carries.
 pub fn parent<'a, T: Any>(ctx: &'a ResolverContext<'_>) -> async_graphql::Result<&'a T> {
+    ctx.parent_value.try_downcast_ref::<T>()
+}
+
+/// The parent value for as long as the parent lives, so that a field can lend parts of it to
+/// the fields below (`FieldValue::borrowed_any`) instead of cloning them.
+pub fn parent_lent<'a, T: Any>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a T> {
     ctx.parent_value.try_downcast_ref::<T>()
 }
 

@@ -30,12 +30,12 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 start: page.cursors.first().cloned(),
                 end: page.cursors.last().cloned(),
             };
-            Ok(Some(FieldValue::owned_any(ConnectionValue {
-                records: page.records,
-                cursors: page.cursors,
+            Ok(Some(FieldValue::owned_any(ConnectionValue::new(
+                page.records,
+                page.cursors,
                 page_info,
-                total: page.total,
-            })))
+                page.total,
+            ))))
         })
     })
     .argument(InputValue::new("filter", TypeRef::named(&n.filter)))

@@ -97,12 +97,12 @@ pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
                 start: cursors.first().cloned(),
                 end: cursors.last().cloned(),
             };
-            Ok(Some(FieldValue::owned_any(ConnectionValue {
-                records: page.records,
+            Ok(Some(FieldValue::owned_any(ConnectionValue::new(
+                page.records,
                 cursors,
                 page_info,
-                total: Some(page.total),
-            })))
+                Some(page.total),
+            ))))
         })
     });
     if !one_to_one {
