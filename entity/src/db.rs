@@ -57,21 +57,10 @@ impl Db {
         match dialect {
             Dialect::Postgres => {
                 opts.max_connections(20).min_connections(1);
-                // Every execution is planned with its parameters: one shared `records` table
-                // holds every tenant, so a generic plan (which PostgreSQL caches after five runs
-                // of a prepared statement) can only assume an average tenant and entity, cannot
-                // use the dependency statistics between them, and cannot match the per-entity
-                // partial indexes. Statement texts stay the same for every tenant, so the
-                // prepared-statement cache keeps hitting; planning these statements costs tens
-                // of microseconds.
-                let role = role.filter(|r| !r.is_empty()).map(str::to_owned);
-                opts.map_sqlx_postgres_opts(move |o| {
-                    let o = o.options([("plan_cache_mode", "force_custom_plan")]);
-                    match &role {
-                        Some(role) => o.options([("role", role.clone())]),
-                        None => o,
-                    }
-                });
+                if let Some(role) = role.filter(|r| !r.is_empty()) {
+                    let role = role.to_owned();
+                    opts.map_sqlx_postgres_opts(move |o| o.options([("role", role.clone())]));
+                }
             }
             Dialect::Sqlite => {
                 // WAL lets readers run beside the single writer; the busy timeout makes

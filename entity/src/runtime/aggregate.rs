@@ -236,7 +236,7 @@ async fn bucket_case(
     let expr = date_text(d, &g.target);
     let mut buf = SqlBuf::new(d);
     buf.push("SELECT MIN(").push(&expr).push(") AS lo, MAX(").push(&expr).push(") AS hi FROM records WHERE ");
-    sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
+    sql::push_live_scope(&mut buf, tenant_id, &e.id, sql::EntityRef::Param)?;
     if let Some(f) = filter {
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
@@ -361,7 +361,9 @@ fn select(
         }
     }
     buf.push(" FROM records WHERE ");
-    sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
+    let tested = filter.map(Filter::targets).unwrap_or_default();
+    let how = sql::EntityRef::for_targets(tested.into_iter().chain(group_by));
+    sql::push_live_scope(&mut buf, tenant_id, &e.id, how)?;
     if let Some(f) = filter {
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;

@@ -74,6 +74,23 @@ pub enum Filter {
     Cond(Target, Op),
 }
 
+impl Filter {
+    /// Every target the filter tests.
+    pub fn targets(&self) -> Vec<&Target> {
+        let mut out = Vec::new();
+        self.collect_targets(&mut out);
+        out
+    }
+
+    fn collect_targets<'a>(&'a self, out: &mut Vec<&'a Target>) {
+        match self {
+            Filter::And(fs) | Filter::Or(fs) => fs.iter().for_each(|f| f.collect_targets(out)),
+            Filter::Not(f) => f.collect_targets(out),
+            Filter::Cond(t, _) => out.push(t),
+        }
+    }
+}
+
 /// Operators allowed per type (shared/API.md § Filter operators).
 pub fn operators(ty: FieldType) -> &'static [&'static str] {
     match ty {

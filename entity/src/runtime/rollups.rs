@@ -165,7 +165,7 @@ pub async fn rebuild(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, e:
                 }
             }
             buf.push(" FROM records WHERE ");
-            sql::push_live_scope(&mut buf, tenant_id, &e.id)?;
+            sql::push_live_scope(&mut buf, tenant_id, &e.id, sql::EntityRef::Param)?;
             if g.is_some() {
                 buf.push(" GROUP BY ").push(&group_value);
             }

@@ -93,15 +93,44 @@ pub async fn delete_tenant_row(
     Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
 }
 
-/// Appends `tenant_id = ? AND entity_id = ? AND deleted_at IS NULL`: the live records of one
-/// entity of one tenant. Both are parameters, so a statement's text is the same for every
-/// tenant (one prepared statement serves them all); the per-entity partial indexes of
-/// `indexed` fields still match, because PostgreSQL plans every execution with its values
-/// (`plan_cache_mode = force_custom_plan`, see `Db::connect_as`) and SQLite plans each
-/// statement with its bindings.
-pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) -> Result<()> {
-    buf.push("tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND deleted_at IS NULL");
+/// How a statement names its entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityRef {
+    /// A parameter: one statement text, one prepared statement and one cached plan serve every
+    /// tenant. PostgreSQL plans the first executions with their values, then settles on a
+    /// generic plan — cheap to run (no planning per execution), and right for what these
+    /// statements do: walk the list order, probe the primary key.
+    Param,
+    /// A literal (validated as a UUID: it only comes from our own metadata): the statement is
+    /// per entity, and its plans, the cached generic one included, can use the entity's partial
+    /// indexes of `indexed` fields — which a generic plan with a parameter could not prove
+    /// applicable. For statements that filter, sort or group by an indexed field.
+    Literal,
+}
+
+impl EntityRef {
+    /// `Literal` when any of `targets` is an indexed field.
+    pub fn for_targets<'t>(targets: impl IntoIterator<Item = &'t Target>) -> EntityRef {
+        let indexed = targets.into_iter().any(|t| matches!(t, Target::Field(f) if f.indexed));
+        if indexed { EntityRef::Literal } else { EntityRef::Param }
+    }
+}
+
+/// Appends `tenant_id = ? AND entity_id = … AND deleted_at IS NULL`: the live records of one
+/// entity of one tenant, the entity named as `how` says.
+pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: EntityRef) -> Result<()> {
+    buf.push("tenant_id = ").bind(tenant_id.to_owned()).push(" AND entity_id = ");
+    match how {
+        EntityRef::Param => {
+            buf.bind(entity_id.to_owned());
+        }
+        EntityRef::Literal => {
+            let id = uuid::Uuid::parse_str(entity_id)
+                .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?;
+            buf.push("'").push(&id.hyphenated().to_string()).push("'");
+        }
+    }
+    buf.push(" AND deleted_at IS NULL");
     Ok(())
 }
 

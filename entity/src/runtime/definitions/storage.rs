@@ -29,7 +29,7 @@ impl Definitions<'_> {
     ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.db.dialect);
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
-        sql::push_live_scope(&mut buf, self.tenant_id, entity_id)?;
+        sql::push_live_scope(&mut buf, self.tenant_id, entity_id, sql::EntityRef::Param)?;
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
         Ok(txn

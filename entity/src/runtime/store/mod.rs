@@ -252,9 +252,12 @@ impl<'a> Store<'a> {
         self.db.dialect
     }
 
-    /// `tenant_id = ? AND entity_id = ? AND deleted_at IS NULL`
-    fn push_scope(&self, buf: &mut SqlBuf, entity_id: &str) -> Result<()> {
-        sql::push_live_scope(buf, self.tenant_id, entity_id)
+    /// `tenant_id = ? AND entity_id = … AND deleted_at IS NULL`, the entity a literal when the
+    /// filter or order of `args` can use an indexed field's partial index.
+    fn push_scope(&self, buf: &mut SqlBuf, entity_id: &str, args: &ListArgs) -> Result<()> {
+        let filtered = args.filter.iter().flat_map(Filter::targets);
+        let how = sql::EntityRef::for_targets(filtered.chain(args.order.iter().map(|k| &k.target)));
+        sql::push_live_scope(buf, self.tenant_id, entity_id, how)
     }
 
     fn push_filters(&self, buf: &mut SqlBuf, entity: &EntityDef, args: &ListArgs) -> Result<()> {
@@ -287,7 +290,7 @@ impl<'a> Store<'a> {
         let keys = effective_keys(&args.order, backward);
         let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id)?;
+        self.push_scope(&mut buf, &entity.id, args)?;
         self.push_filters(&mut buf, entity, args)?;
         if let Some(after) = &args.after {
             let vals = cursor::decode(&sig, forward_keys.len(), after)?;
@@ -350,7 +353,7 @@ impl<'a> Store<'a> {
     ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id)?;
+        self.push_scope(&mut buf, &entity.id, args)?;
         self.push_filters(&mut buf, entity, args)?;
         let row = conn.query_one_raw(buf.into_statement()).await?;
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
@@ -407,7 +410,7 @@ impl<'a> Store<'a> {
         sql::push_order_by(&mut buf, &keys);
         buf.push(") AS rn FROM (SELECT ").push(COLUMNS).push(", ").push(&fk).push(" AS fk, ");
         buf.push("COUNT(*) OVER (PARTITION BY ").push(&fk).push(") AS total FROM records WHERE ");
-        self.push_scope(&mut buf, &source.id)?;
+        self.push_scope(&mut buf, &source.id, args)?;
         buf.push(" AND ").push(&fk).push(" IN (");
         for (i, id) in parent_ids.iter().enumerate() {
             if i > 0 {

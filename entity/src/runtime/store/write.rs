@@ -329,10 +329,12 @@ impl<'a> Store<'a> {
             txn.execute_raw(lock.into_statement()).await?;
         }
         let mut buf = SqlBuf::new(d);
+        let taken = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone()));
         buf.push("SELECT 1 AS x FROM records WHERE ");
-        self.push_scope(&mut buf, &entity.id)?;
+        let how = sql::EntityRef::for_targets(taken.targets());
+        sql::push_live_scope(&mut buf, self.tenant_id, &entity.id, how)?;
         buf.push(" AND ");
-        sql::compile(&mut buf, &Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone())))?;
+        sql::compile(&mut buf, &taken)?;
         if let Some(id) = self_id {
             buf.push(" AND id <> ").bind(id.to_owned());
         }
