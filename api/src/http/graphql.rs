@@ -112,6 +112,9 @@ fn record(state: &AppState, response: &BatchResponse) {
 }
 
 /// Runs a request, counting its database round trips (`x-sql-statements` when configured).
+/// The request runs in a task of its own: a client that hangs up mid-request drops this
+/// handler's future, and a transaction dropped between two of its statements would leave
+/// its pooled connection mid-transaction; the task instead runs to its COMMIT or ROLLBACK.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -119,12 +122,27 @@ async fn execute(
     batch: BatchRequest,
     via_get: bool,
 ) -> HttpResponse {
-    let counter = entity::stats::Counter::default();
-    let mut resp = entity::stats::counted(&counter, run(state, headers, rid, batch, via_get)).await;
-    if state.config.sql_stats_header {
-        resp.headers_mut().insert("x-sql-statements", HeaderValue::from(counter.get()));
+    let (task_state, task_headers, task_rid) = (state.clone(), headers.clone(), rid.clone());
+    let task = tokio::spawn(
+        async move {
+            let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
+            let counter = entity::stats::Counter::default();
+            let mut resp = entity::stats::counted(&counter, run(state, headers, rid, batch, via_get)).await;
+            if state.config.sql_stats_header {
+                resp.headers_mut().insert("x-sql-statements", HeaderValue::from(counter.get()));
+            }
+            resp
+        }
+        .in_current_span(),
+    );
+    match task.await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let e = ApiError::Internal(format!("request task failed: {e}"));
+            tracing::error!(error = %e.message(), "request task failed");
+            error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e)
+        }
     }
-    resp
 }
 
 async fn run(
