@@ -58,7 +58,8 @@ impl Figure {
 /// minimum and maximum.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
-    asked: std::collections::BTreeSet<(String, u8)>,
+    /// Field → the figures asked of it (a bit per `Figure`).
+    asked: std::collections::HashMap<String, u8>,
 }
 
 impl Figures {
@@ -74,11 +75,11 @@ impl Figures {
     }
 
     pub fn ask(&mut self, figure: Figure, field: &str) {
-        self.asked.insert((field.to_owned(), figure as u8));
+        *self.asked.entry(field.to_owned()).or_default() |= 1 << figure as u8;
     }
 
     pub fn wants(&self, figure: Figure, field: &str) -> bool {
-        self.asked.contains(&(field.to_owned(), figure as u8))
+        self.asked.get(field).is_some_and(|bits| bits & (1 << figure as u8) != 0)
     }
 }
 
@@ -305,18 +306,31 @@ async fn bucket_case(
     Ok(Some(case))
 }
 
-/// (field, sum (also for avg), min, max, count (for avg)) of the numeric fields asked about.
-type Wanted<'e> = (&'e FieldDef, bool, bool, bool, bool);
+/// The columns a numeric field asked about needs: its sum (also for an average), minimum,
+/// maximum, and non-null count (for an average).
+struct Wanted<'e> {
+    field: &'e FieldDef,
+    sum: bool,
+    min: bool,
+    max: bool,
+    avg: bool,
+}
 
 fn wanted_figures<'e>(e: &'e EntityDef, figures: &Figures) -> Vec<Wanted<'e>> {
     numeric_fields(e)
         .into_iter()
-        .map(|f| {
-            let wants = |fig| figures.wants(fig, &f.graphql_name);
+        .map(|field| {
+            let wants = |fig| figures.wants(fig, &field.graphql_name);
             let avg = wants(Figure::Avg);
-            (f, wants(Figure::Sum) || avg, wants(Figure::Min), wants(Figure::Max), avg)
+            Wanted {
+                field,
+                sum: wants(Figure::Sum) || avg,
+                min: wants(Figure::Min),
+                max: wants(Figure::Max),
+                avg,
+            }
         })
-        .filter(|(_, sum, min, max, _)| *sum || *min || *max)
+        .filter(|w| w.sum || w.min || w.max)
         .collect()
 }
 
@@ -350,12 +364,12 @@ fn select(
     if let Some(c) = case {
         buf.push(", ").push(c).push(" AS gd");
     }
-    for (i, (f, want_sum, want_min, want_max, want_count)) in numeric.iter().enumerate() {
-        let [sum, min, max, count] = figure_exprs(d, f);
+    for (i, w) in numeric.iter().enumerate() {
+        let [sum, min, max, count] = figure_exprs(d, w.field);
         for (wanted, expr, col) in
-            [(want_sum, sum, "s"), (want_min, min, "mn"), (want_max, max, "mx"), (want_count, count, "c")]
+            [(w.sum, sum, "s"), (w.min, min, "mn"), (w.max, max, "mx"), (w.avg, count, "c")]
         {
-            if *wanted {
+            if wanted {
                 buf.push(&format!(", {expr} AS {col}{i}"));
             }
         }
@@ -438,11 +452,11 @@ pub async fn aggregate(
             let label: Option<String> = row.try_get("", "gd")?;
             r.group.insert(group_name(&g.target), label.map(Value::String).unwrap_or(Value::Null));
         }
-        for (i, (f, want_sum, want_min, want_max, want_avg)) in numeric.iter().enumerate() {
-            let name = &f.graphql_name;
-            if *want_sum {
+        for (i, w) in numeric.iter().enumerate() {
+            let (f, name) = (w.field, &w.field.graphql_name);
+            if w.sum {
                 let sum = figure(row, d, f, &format!("s{i}"))?;
-                if *want_avg {
+                if w.avg {
                     let non_null: i64 = row.try_get("", &format!("c{i}"))?;
                     let avg = match f.ty {
                         FieldType::Number => sum
@@ -456,10 +470,10 @@ pub async fn aggregate(
                 }
                 r.sum.insert(name.clone(), sum);
             }
-            if *want_min {
+            if w.min {
                 r.min.insert(name.clone(), figure(row, d, f, &format!("mn{i}"))?);
             }
-            if *want_max {
+            if w.max {
                 r.max.insert(name.clone(), figure(row, d, f, &format!("mx{i}"))?);
             }
         }

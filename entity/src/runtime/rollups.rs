@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
 
-use super::aggregate::{AggregateRow, Figure, Figures, decimal_avg, group_name};
-use super::filter::Target;
+use super::aggregate::{AggregateRow, Figure, Figures, decimal_avg};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::sql::{self, SqlBuf};
 use super::value::{DEFAULT_SCALE, Decimal};
@@ -258,76 +257,59 @@ pub async fn answer(
     buf.push(" AND entity_id = ").bind(e.id.clone()).push(" AND group_key IN (");
     buf.bind(key.to_owned())
         .push(", '') ORDER BY group_key, CASE WHEN group_value = '' THEN 1 ELSE 0 END, group_value");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    let built = rows.iter().any(|r| {
-        let text = |c: &str| r.try_get::<String>("", c).unwrap_or_else(|_| "?".into());
-        text("group_key").is_empty() && text("group_value").is_empty() && text("measure_key").is_empty()
-    });
-    if !built {
+    let mut cells = Vec::new();
+    for r in conn.query_all_raw(buf.into_statement()).await? {
+        let group_key: String = r.try_get("", "group_key")?;
+        let group_value: String = r.try_get("", "group_value")?;
+        let measure: String = r.try_get("", "measure_key")?;
+        let n: i64 = r.try_get("", "n")?;
+        let total: String = r.try_get("", "total")?;
+        cells.push((group_key, group_value, measure, n, total));
+    }
+    // The whole entity's count cell marks an entity whose cells were built.
+    if !cells.iter().any(|(k, v, m, _, _)| k.is_empty() && v.is_empty() && m.is_empty()) {
         return Ok(None);
     }
-    // group value → row, in the cells' order.
+    cells.retain(|(k, _, _, _, _)| k == key);
+    // One row per group value with records, in the cells' order; the whole entity always has one.
     let mut out: Vec<(String, AggregateRow)> = Vec::new();
-    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for r in &rows {
-        let (gk, gv, measure): (String, String, String) =
-            (r.try_get("", "group_key")?, r.try_get("", "group_value")?, r.try_get("", "measure_key")?);
-        if gk != key {
-            continue;
+    for (_, value, _, n, _) in
+        cells.iter().filter(|(_, _, m, n, _)| m.is_empty() && (*n > 0 || group.is_none()))
+    {
+        let mut row = AggregateRow {
+            group: Map::new(),
+            count: *n,
+            sum: Map::new(),
+            avg: Map::new(),
+            min: Map::new(),
+            max: Map::new(),
+        };
+        if let Some(g) = group {
+            let v = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
+            row.group.insert(g.graphql_name.clone(), v);
         }
-        let n: i64 = r.try_get("", "n")?;
-        if measure.is_empty() {
-            // A group without records is no group; the whole entity always has its row.
-            if n <= 0 && group.is_some() {
-                continue;
-            }
-            let mut row = AggregateRow {
-                group: Map::new(),
-                count: n,
-                sum: Map::new(),
-                avg: Map::new(),
-                min: Map::new(),
-                max: Map::new(),
-            };
-            if let Some(g) = group {
-                let v = if gv.is_empty() { Value::Null } else { Value::String(gv.clone()) };
-                row.group.insert(group_name(&Target::Field(Box::new(g.clone()))), v);
-            }
-            out.push((gv, row));
-        } else {
-            counts.insert((gv, measure), n);
-        }
+        out.push((value.clone(), row));
     }
-    for r in &rows {
-        let (gk, gv, measure): (String, String, String) =
-            (r.try_get("", "group_key")?, r.try_get("", "group_value")?, r.try_get("", "measure_key")?);
-        if gk != key || measure.is_empty() {
-            continue;
-        }
-        let Some(f) = e.field_by_key(&measure) else { continue };
-        let Some((_, row)) = out.iter_mut().find(|(v, _)| *v == gv) else { continue };
-        let non_null = counts.get(&(gv.clone(), measure.clone())).copied().unwrap_or(0);
-        let total: String = r.try_get("", "total")?;
-        let sum = if non_null <= 0 {
+    // A measure's cell: its non-null count and exact total.
+    for (_, value, measure, non_null, total) in cells.iter().filter(|(_, _, m, _, _)| !m.is_empty()) {
+        let Some(f) = e.field_by_key(measure) else { continue };
+        let Some((_, row)) = out.iter_mut().find(|(v, _)| v == value) else { continue };
+        let sum = if *non_null <= 0 {
             Value::Null
         } else {
             let s = scale(f);
+            let bad = || Error::Internal(format!("bad rollup total {total}"));
             let value = match d {
-                Dialect::Postgres => Decimal::parse(&total)
-                    .ok_or_else(|| Error::Internal(format!("bad rollup total {total}")))?,
-                Dialect::Sqlite => Decimal {
-                    units: total
-                        .parse::<i128>()
-                        .map_err(|_| Error::Internal(format!("bad rollup total {total}")))?,
-                    scale: s,
-                },
+                Dialect::Postgres => Decimal::parse(total).ok_or_else(bad)?,
+                Dialect::Sqlite => Decimal { units: total.parse::<i128>().map_err(|_| bad())?, scale: s },
             };
             Value::from(value.to_string_at(s.max(value.trimmed().scale)))
         };
-        if figures.wants(Figure::Avg, &f.graphql_name) {
-            row.avg.insert(f.graphql_name.clone(), decimal_avg(&sum, non_null, f));
+        let avg = figures.wants(Figure::Avg, &f.graphql_name);
+        if avg {
+            row.avg.insert(f.graphql_name.clone(), decimal_avg(&sum, *non_null, f));
         }
-        if figures.wants(Figure::Sum, &f.graphql_name) || figures.wants(Figure::Avg, &f.graphql_name) {
+        if avg || figures.wants(Figure::Sum, &f.graphql_name) {
             row.sum.insert(f.graphql_name.clone(), sum);
         }
     }
