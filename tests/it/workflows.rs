@@ -371,7 +371,8 @@ async fn a_run_waiting_on_a_deactivated_workflow_ends_skipped() {
         "Later",
         json!({
             "trigger": {"type": "record_created", "entity": "deal"},
-            "actions": [{"type": "wait", "seconds": 1}, {"type": "update_fields", "values": {"note": "late"}}]
+            // Long enough that a loaded machine still deactivates the workflow while it waits.
+            "actions": [{"type": "wait", "seconds": 6}, {"type": "update_fields", "values": {"note": "late"}}]
         }),
     )
     .await;
