@@ -12,6 +12,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod clock;
+mod compiled;
 mod dashboards;
 mod date_buckets;
 mod dead_jobs;

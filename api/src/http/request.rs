@@ -11,6 +11,7 @@ use entity::ReadScope;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::schema::loader::Loaders;
+use crate::schema::registry::CompiledSchema;
 use crate::state::AppState;
 
 /// The id of one request, logged with every line and returned as `x-request-id`.
@@ -82,6 +83,8 @@ impl Credential {
 /// The schema and request data for a caller.
 pub struct Caller {
     pub schema: Schema,
+    /// The tenant schema with its compiled reads (none for the public schema).
+    pub compiled: Option<Arc<CompiledSchema>>,
     pub principal: Option<Principal>,
     /// The metadata version the schema was built from (0 for the public schema).
     pub version: i64,
@@ -91,7 +94,12 @@ pub struct Caller {
 pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller, ApiError> {
     let principal = match credential {
         Credential::None => {
-            return Ok(Caller { schema: state.public_schema.clone(), principal: None, version: 0 });
+            return Ok(Caller {
+                schema: state.public_schema.clone(),
+                compiled: None,
+                principal: None,
+                version: 0,
+            });
         }
         Credential::Bearer(token) => auth::authenticate(state, &token).await?,
         Credential::ApiKey(key) => auth::authenticate_key(state, &key).await?,
@@ -100,7 +108,12 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         .registry
         .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)
         .await?;
-    Ok(Caller { schema: compiled.schema.clone(), principal: Some(principal), version: compiled.meta.version })
+    Ok(Caller {
+        schema: compiled.schema.clone(),
+        version: compiled.meta.version,
+        compiled: Some(compiled),
+        principal: Some(principal),
+    })
 }
 
 /// The data every operation of this caller can read. `scope` is the request's shared read

@@ -1,6 +1,8 @@
 //! Execution layer: GraphQL arguments → the filter AST and list arguments of the store.
 
 use async_graphql::dynamic::ResolverContext;
+use async_graphql::indexmap::IndexMap;
+use async_graphql::{Name, Value};
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::EntityDef;
 use entity::runtime::naming;
@@ -24,12 +26,19 @@ pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
     out
 }
 
+/// A field's arguments with the variables in them substituted: what a resolver reads
+/// (`ctx.args`), and what a compiled read (`schema::compiled`) hands the same functions.
+pub type Args = IndexMap<Name, Value>;
+
 /// A JSON copy of an argument (enum values become strings).
 pub fn arg_json(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<serde_json::Value>> {
-    match ctx.args.get(name) {
-        Some(v) if !v.is_null() => Ok(Some(
-            v.as_value()
-                .clone()
+    json_of(ctx.args.as_index_map(), name)
+}
+
+fn json_of(args: &Args, name: &str) -> async_graphql::Result<Option<serde_json::Value>> {
+    match args.get(name) {
+        Some(v) if !matches!(v, Value::Null) => Ok(Some(
+            v.clone()
                 .into_json()
                 .map_err(|e| ApiError::BadRequest(format!("argument {name}: {e}")).to_graphql())?,
         )),
@@ -39,12 +48,20 @@ pub fn arg_json(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<
 
 /// `filter` → AST.
 pub fn filter(ctx: &ResolverContext<'_>, entity: &EntityDef) -> async_graphql::Result<Option<Filter>> {
-    arg_json(ctx, "filter")?.map(|v| Filter::parse(entity, &v).map_err(gql)).transpose()
+    filter_of(ctx.args.as_index_map(), entity)
+}
+
+fn filter_of(args: &Args, entity: &EntityDef) -> async_graphql::Result<Option<Filter>> {
+    json_of(args, "filter")?.map(|v| Filter::parse(entity, &v).map_err(gql)).transpose()
 }
 
 /// `orderBy` → sort keys (default: `createdAt ASC`).
 pub fn order(ctx: &ResolverContext<'_>, entity: &EntityDef) -> async_graphql::Result<Vec<SortKey>> {
-    let Some(serde_json::Value::Array(items)) = arg_json(ctx, "orderBy")? else {
+    order_of(ctx.args.as_index_map(), entity)
+}
+
+fn order_of(args: &Args, entity: &EntityDef) -> async_graphql::Result<Vec<SortKey>> {
+    let Some(serde_json::Value::Array(items)) = json_of(args, "orderBy")? else {
         return Ok(vec![SortKey { target: Target::CreatedAt, direction: Direction::Asc }]);
     };
     let targets = sort_targets(entity);
@@ -66,10 +83,15 @@ pub fn order(ctx: &ResolverContext<'_>, entity: &EntityDef) -> async_graphql::Re
 }
 
 /// A `first`/`last` argument, checked against the configured maximum.
-fn page_size(ctx: &ResolverContext<'_>, name: &str, max: u64) -> async_graphql::Result<Option<u64>> {
-    match ctx.args.get(name) {
-        Some(v) if !v.is_null() => {
-            let n = v.i64()?;
+fn page_size(args: &Args, name: &str, max: u64) -> async_graphql::Result<Option<u64>> {
+    match args.get(name) {
+        Some(Value::Null) | None => Ok(None),
+        Some(v) => {
+            let n = match v {
+                Value::Number(n) => n.as_i64(),
+                _ => None,
+            }
+            .ok_or_else(|| ApiError::BadRequest(format!("`{name}` must be an integer")).to_graphql())?;
             if n < 0 || n as u64 > max {
                 return Err(
                     ApiError::BadRequest(format!("`{name}` must be between 0 and {max}")).to_graphql()
@@ -77,33 +99,43 @@ fn page_size(ctx: &ResolverContext<'_>, name: &str, max: u64) -> async_graphql::
             }
             Ok(Some(n as u64))
         }
-        _ => Ok(None),
     }
 }
 
-fn string_arg(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<String>> {
-    match ctx.args.get(name) {
-        Some(v) if !v.is_null() => Ok(Some(v.string()?.to_owned())),
-        _ => Ok(None),
+fn string_arg(args: &Args, name: &str) -> async_graphql::Result<Option<String>> {
+    match args.get(name) {
+        Some(Value::Null) | None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::BadRequest(format!("`{name}` must be a string")).to_graphql()),
     }
 }
 
 /// All list arguments of a connection field.
 pub fn list_args(ctx: &ResolverContext<'_>, entity: &EntityDef, max: u64) -> async_graphql::Result<ListArgs> {
-    let first = page_size(ctx, "first", max)?;
-    let last = page_size(ctx, "last", max)?;
+    list_args_of(ctx.args.as_index_map(), entity, max, ctx.look_ahead().field("totalCount").exists())
+}
+
+/// `list_args` from the arguments themselves; `with_total` says whether `totalCount` is asked.
+pub fn list_args_of(
+    args: &Args,
+    entity: &EntityDef,
+    max: u64,
+    with_total: bool,
+) -> async_graphql::Result<ListArgs> {
+    let first = page_size(args, "first", max)?;
+    let last = page_size(args, "last", max)?;
     if first.is_some() && last.is_some() {
         return Err(ApiError::BadRequest("pass `first` or `last`, not both".into()).to_graphql());
     }
     Ok(ListArgs {
-        filter: filter(ctx, entity)?,
-        search: string_arg(ctx, "search")?,
-        order: order(ctx, entity)?,
+        filter: filter_of(args, entity)?,
+        search: string_arg(args, "search")?,
+        order: order_of(args, entity)?,
         first,
         last,
-        after: string_arg(ctx, "after")?,
-        before: string_arg(ctx, "before")?,
-        with_total: ctx.look_ahead().field("totalCount").exists(),
+        after: string_arg(args, "after")?,
+        before: string_arg(args, "before")?,
+        with_total,
     })
 }
 

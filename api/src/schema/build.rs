@@ -70,9 +70,14 @@ pub fn build_tenant_schema(
     permissions: &Arc<Permissions>,
     options: &SchemaOptions,
 ) -> Result<Schema, ApiError> {
-    let access = SchemaAccess::new(meta.clone(), permissions.clone());
+    build_schema(&SchemaAccess::new(meta.clone(), permissions.clone()), options)
+}
+
+/// A tenant's schema for a role's view of its metadata.
+pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Schema, ApiError> {
+    let (meta, permissions) = (&access.meta, &access.permissions);
     let mut query = Object::new(t::QUERY).field(platform::api_version());
-    for f in platform::tenant_queries(&access) {
+    for f in platform::tenant_queries(access) {
         query = query.field(f);
     }
     if permissions.admin {
@@ -94,7 +99,7 @@ pub fn build_tenant_schema(
         query = query.field(f);
     }
     let mut mutation = Object::new(t::MUTATION);
-    for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(&access)) {
+    for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(access)) {
         mutation = mutation.field(f);
     }
     for f in super::notifications::mutations(permissions.admin)
@@ -117,16 +122,16 @@ pub fn build_tenant_schema(
             mutation = mutation.field(delete::field(meta, a, true)).field(delete::field(meta, a, false));
         }
         subscription = subscription.field(subscription::field(a));
-        types.extend(entity_types::types(&access, a));
+        types.extend(entity_types::types(access, a));
         types.extend(aggregate::types(a).into_iter().map(Into::into));
         types.push(aggregate::date_group_input(a).into());
     }
     // The CRM operations, when the tenant has its entities and the role may use them.
-    mutation = super::crm::move_deal(&access)
+    mutation = super::crm::move_deal(access)
         .into_iter()
-        .chain(super::crm::convert_lead(&access))
+        .chain(super::crm::convert_lead(access))
         .fold(mutation, |m, f| m.field(f));
-    types.extend(super::crm::conversion_type(&access).map(Into::into));
+    types.extend(super::crm::conversion_type(access).map(Into::into));
     // Every schema has a subscription root (notifications), so the socket also serves queries.
     let has_subscriptions = true;
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))

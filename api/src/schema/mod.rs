@@ -3,7 +3,8 @@
 //! `platform`: definitions → dynamic objects, inputs and enums, every name from
 //! `entity::runtime::naming`) → resolvers (`resolvers`, one file per operation) → execution
 //! (`args` turns arguments into the filter AST and list arguments for the store). `registry`
-//! caches one compiled schema per tenant and metadata version.
+//! caches one compiled schema per tenant and metadata version; `compiled` answers plain reads
+//! the schema has validated before without the executor.
 
 pub mod access;
 pub mod admin;
@@ -11,6 +12,7 @@ pub mod approvals;
 pub mod args;
 pub mod build;
 pub mod common;
+pub mod compiled;
 pub mod crm;
 pub mod ctx;
 pub mod dashboards;

@@ -11,14 +11,18 @@ use async_graphql::dynamic::Schema;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::policy::Permissions;
 
-use super::build::{SchemaOptions, build_tenant_schema};
+use super::access::SchemaAccess;
+use super::build::{SchemaOptions, build_schema};
+use super::compiled::Plans;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A compiled tenant schema with the metadata it was built from.
+/// A compiled tenant schema with the metadata it was built from and the plans of the
+/// queries it has answered (`compiled`).
 pub struct CompiledSchema {
     pub schema: Schema,
     pub meta: Arc<TenantMeta>,
+    pub plans: Plans,
     sdl: OnceLock<String>,
 }
 
@@ -28,9 +32,11 @@ impl CompiledSchema {
         permissions: &Arc<Permissions>,
         options: &SchemaOptions,
     ) -> Result<Self, ApiError> {
+        let access = Arc::new(SchemaAccess::new(meta.clone(), permissions.clone()));
         Ok(CompiledSchema {
-            schema: build_tenant_schema(&meta, permissions, options)?,
+            schema: build_schema(&access, options)?,
             meta,
+            plans: Plans::new(access),
             sdl: OnceLock::new(),
         })
     }

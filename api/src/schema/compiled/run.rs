@@ -1,0 +1,340 @@
+//! Running a plan: the resolvers' store calls, in selection order, written straight into the
+//! response body as the executor would serialize it (`{"data":{…}}`, response keys in
+//! selection order, values through `values::output`). `None` declines: the caller then runs
+//! the request through the executor, which answers or raises the coded error.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use async_graphql::{Name, Value, Variables};
+use entity::ReadScope;
+use entity::runtime::filter::Filter;
+use entity::runtime::store::{Page, Record, Store};
+
+use super::plan::{ConnItem, EdgeItem, PAGE_INFO, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
+use crate::auth::Principal;
+use crate::schema::args;
+use crate::schema::values::output;
+use crate::state::AppState;
+
+/// The records the to-one fields of one selection point at, for one set of parents: per
+/// item of the selection, the targets the caller may see (by id) and what they point at.
+struct Related {
+    items: Vec<Option<Linked>>,
+}
+
+struct Linked {
+    records: HashMap<String, Record>,
+    below: Related,
+}
+
+type Loading<'a> = Pin<Box<dyn Future<Output = Option<Related>> + Send + 'a>>;
+
+impl Plan {
+    /// The response body of this plan for `variables`, or `None` to leave the request to the
+    /// executor. Reads run in `scope` (the request's read transaction) when there is one.
+    pub async fn run(
+        &self,
+        state: &AppState,
+        p: &Principal,
+        scope: Option<&ReadScope>,
+        variables: &Variables,
+    ) -> Option<Vec<u8>> {
+        let bound = self.bind(variables)?;
+        let store = Store::scoped(&state.db, &p.tenant_id, scope);
+        let mut out = Vec::with_capacity(8192);
+        out.extend_from_slice(b"{\"data\":{");
+        for (i, root) in self.roots.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match root {
+                Root::Typename(key) => {
+                    write_key(&mut out, key);
+                    write_str(&mut out, entity::runtime::naming::types::QUERY);
+                }
+                Root::One { key, access, id, record } => {
+                    let Value::String(id) = substitute(id, &bound) else { return None };
+                    let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
+                    let found = store.get(&access.full, &id, row.as_ref()).await.ok()?;
+                    write_key(&mut out, key);
+                    match found {
+                        Some(r) => {
+                            let related = related(&store, p, record, vec![&r]).await?;
+                            write_record(&mut out, record, &r, &related)?;
+                        }
+                        None => out.extend_from_slice(b"null"),
+                    }
+                }
+                Root::Many { key, access, args: written, items } => {
+                    let given: args::Args =
+                        written.iter().map(|(n, v)| (n.clone(), substitute(v, &bound))).collect();
+                    let with_total = items.iter().any(|i| matches!(i, ConnItem::TotalCount(_)));
+                    let config = &state.config;
+                    let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
+                    let list = args::list_args_of(&given, &access.view, config.max_page_size, with_total)
+                        .ok()?
+                        .restrict(row.as_ref());
+                    let page = store.list(&access.view, &list, config.default_page_size).await.ok()?;
+                    write_key(&mut out, key);
+                    write_connection(&mut out, &store, p, items, &page).await?;
+                }
+            }
+        }
+        out.extend_from_slice(b"}}");
+        Some(out)
+    }
+}
+
+async fn write_connection(
+    out: &mut Vec<u8>,
+    store: &Store<'_>,
+    p: &Principal,
+    items: &[ConnItem],
+    page: &Page,
+) -> Option<()> {
+    out.push(b'{');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match item {
+            ConnItem::Typename(key, name) => {
+                write_key(out, key);
+                write_str(out, name);
+            }
+            ConnItem::TotalCount(key) => {
+                write_key(out, key);
+                out.extend_from_slice(page.total.unwrap_or(0).to_string().as_bytes());
+            }
+            ConnItem::PageInfo(key, fields) => {
+                write_key(out, key);
+                write_page_info(out, fields, page);
+            }
+            ConnItem::Nodes(key, sel) => {
+                let related = related(store, p, sel, page.records.iter().collect()).await?;
+                write_key(out, key);
+                out.push(b'[');
+                for (j, r) in page.records.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    write_record(out, sel, r, &related)?;
+                }
+                out.push(b']');
+            }
+            ConnItem::Edges(key, fields) => {
+                let mut related_of = Vec::with_capacity(fields.len());
+                for f in fields {
+                    related_of.push(match f {
+                        EdgeItem::Node(_, sel) => {
+                            Some(related(store, p, sel, page.records.iter().collect()).await?)
+                        }
+                        _ => None,
+                    });
+                }
+                write_key(out, key);
+                out.push(b'[');
+                for (j, (r, cursor)) in page.records.iter().zip(&page.cursors).enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    out.push(b'{');
+                    for (k, (f, related)) in fields.iter().zip(&related_of).enumerate() {
+                        if k > 0 {
+                            out.push(b',');
+                        }
+                        match (f, related) {
+                            (EdgeItem::Typename(key, name), _) => {
+                                write_key(out, key);
+                                write_str(out, name);
+                            }
+                            (EdgeItem::Cursor(key), _) => {
+                                write_key(out, key);
+                                write_str(out, cursor);
+                            }
+                            (EdgeItem::Node(key, sel), Some(related)) => {
+                                write_key(out, key);
+                                write_record(out, sel, r, related)?;
+                            }
+                            (EdgeItem::Node(..), None) => return None,
+                        }
+                    }
+                    out.push(b'}');
+                }
+                out.push(b']');
+            }
+        }
+    }
+    out.push(b'}');
+    Some(())
+}
+
+fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
+    out.push(b'{');
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let (key, value): (&Name, Option<&str>) = match f {
+            PageItem::Typename(k) => (k, Some(PAGE_INFO)),
+            PageItem::Start(k) => (k, page.cursors.first().map(String::as_str)),
+            PageItem::End(k) => (k, page.cursors.last().map(String::as_str)),
+            PageItem::HasNext(k) => {
+                write_key(out, k);
+                write_bool(out, page.has_next);
+                continue;
+            }
+            PageItem::HasPrevious(k) => {
+                write_key(out, k);
+                write_bool(out, page.has_previous);
+                continue;
+            }
+        };
+        write_key(out, key);
+        match value {
+            Some(v) => write_str(out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+}
+
+/// Loads what the to-one fields of `sel` point at from `parents`: one statement for all of
+/// them (as the record loader batches), then each field's targets within the caller's row
+/// rule of the target entity, then recursively below.
+fn related<'a>(
+    store: &'a Store<'a>,
+    p: &'a Principal,
+    sel: &'a RecordSel,
+    parents: Vec<&'a Record>,
+) -> Loading<'a> {
+    Box::pin(async move {
+        let target_of = |r: &'a Record, field_key: &str| r.data.get(field_key).and_then(|v| v.as_str());
+        let mut ids: Vec<String> = Vec::new();
+        for item in &sel.items {
+            if let RecordItem::ToOne { field_key, .. } = item {
+                for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+                    if !ids.iter().any(|known| known == id) {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        if ids.is_empty() {
+            return Some(Related { items: Vec::new() });
+        }
+        let mut fetched: HashMap<String, Record> =
+            store.get_many(&ids).await.ok()?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut items = Vec::with_capacity(sel.items.len());
+        for item in &sel.items {
+            let RecordItem::ToOne { field_key, target, record, .. } = item else {
+                items.push(None);
+                continue;
+            };
+            let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
+            let mut records = HashMap::new();
+            for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+                let visible = fetched
+                    .get(id)
+                    .filter(|t| t.entity_id == target.full.id)
+                    .filter(|t| row.as_ref().is_none_or(|f| f.matches(t)));
+                if visible.is_some()
+                    && !records.contains_key(id)
+                    && let Some(t) = fetched.remove(id)
+                {
+                    records.insert(id.to_owned(), t);
+                }
+            }
+            items.push(Some((records, record)));
+        }
+        // Below: each field's targets, loaded for the next level.
+        let mut linked = Vec::with_capacity(items.len());
+        for item in items {
+            linked.push(match item {
+                None => None,
+                Some((records, record)) => {
+                    // The borrow of `records` ends with the level below loaded.
+                    let below = related(store, p, record, records.values().collect()).await?;
+                    Some(Linked { records, below })
+                }
+            });
+        }
+        Some(Related { items: linked })
+    })
+}
+
+fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Related) -> Option<()> {
+    out.push(b'{');
+    for (i, item) in sel.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match item {
+            RecordItem::Typename(key) => {
+                write_key(out, key);
+                write_str(out, &sel.type_name);
+            }
+            RecordItem::Id(key) => {
+                write_key(out, key);
+                write_str(out, &r.id);
+            }
+            RecordItem::RecordNumber(key) => {
+                write_key(out, key);
+                match &r.record_number {
+                    Some(n) => write_str(out, n),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            RecordItem::CreatedAt(key) => {
+                write_key(out, key);
+                write_str(out, &entity::runtime::time::format(&r.created_at));
+            }
+            RecordItem::UpdatedAt(key) => {
+                write_key(out, key);
+                write_str(out, &entity::runtime::time::format(&r.updated_at));
+            }
+            RecordItem::Value(key, def) => {
+                write_key(out, key);
+                match r.data.get(&def.key).and_then(|v| output(def, v)) {
+                    Some(v) => serde_json::to_writer(&mut *out, &v).ok()?,
+                    // A required field's type is non-null: the executor would answer an
+                    // error here, so it shall.
+                    None if def.required => return None,
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            RecordItem::ToOne { key, field_key, record, .. } => {
+                write_key(out, key);
+                let linked = related.items.get(i).and_then(Option::as_ref);
+                let target = r.data.get(field_key).and_then(|v| v.as_str());
+                match (linked, target) {
+                    (Some(linked), Some(id)) => match linked.records.get(id) {
+                        Some(t) => write_record(out, record, t, &linked.below)?,
+                        None => out.extend_from_slice(b"null"),
+                    },
+                    _ => out.extend_from_slice(b"null"),
+                }
+            }
+        }
+    }
+    out.push(b'}');
+    Some(())
+}
+
+fn write_key(out: &mut Vec<u8>, key: &Name) {
+    // GraphQL names are [_A-Za-z][_0-9A-Za-z]*: nothing to escape.
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a &str to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
