@@ -239,8 +239,8 @@ impl TimeScanner {
                 let data = Value::Object(r.data.clone());
                 due.push((r.id.clone(), key(&r.id, &data)));
             }
-            match (page.has_next, page.cursors.last()) {
-                (true, Some(c)) => after = Some(c.clone()),
+            match (page.has_next, page.end_cursor()) {
+                (true, Some(c)) => after = Some(c),
                 _ => break,
             }
         }

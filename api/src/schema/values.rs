@@ -90,19 +90,67 @@ pub fn json(v: &serde_json::Value) -> Option<Value> {
     Value::from_json(v.clone()).ok()
 }
 
-/// A stored value as the GraphQL value of its field's declared type.
-pub fn output(f: &FieldDef, v: &serde_json::Value) -> Option<Value> {
+/// A stored value as its field's declared type shows it, borrowed from the record: the one
+/// map from field type to output, which the executor (`output`) and compiled reads
+/// (`Shown::write`) both use.
+#[derive(Debug)]
+pub enum Shown<'a> {
+    Float(f64),
+    Bool(bool),
+    Str(&'a str),
+    Strings(Vec<&'a str>),
+    Json(&'a serde_json::Value),
+}
+
+/// How `f` shows stored value `v` (`None`: null, or a value not of the field's type).
+pub fn shown<'a>(f: &FieldDef, v: &'a serde_json::Value) -> Option<Shown<'a>> {
     if v.is_null() {
         return None;
     }
     Some(match f.ty {
         // Pitfall: a NUMBER stored as an integer must still come out as a Float.
-        FieldType::Number => Value::from(v.as_f64()?),
-        FieldType::Boolean => Value::from(v.as_bool()?),
-        FieldType::MultiSelect => {
-            Value::List(v.as_array()?.iter().filter_map(|s| s.as_str().map(Value::from)).collect())
-        }
-        FieldType::File | FieldType::Json => Value::from_json(v.clone()).ok()?,
-        _ => Value::from(v.as_str()?.to_owned()),
+        FieldType::Number => Shown::Float(v.as_f64()?),
+        FieldType::Boolean => Shown::Bool(v.as_bool()?),
+        FieldType::MultiSelect => Shown::Strings(v.as_array()?.iter().filter_map(|s| s.as_str()).collect()),
+        FieldType::File | FieldType::Json => Shown::Json(v),
+        FieldType::Text
+        | FieldType::Textarea
+        | FieldType::Currency
+        | FieldType::Date
+        | FieldType::Datetime
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Select
+        | FieldType::Relation => Shown::Str(v.as_str()?),
     })
+}
+
+impl Shown<'_> {
+    /// As a GraphQL value.
+    pub fn into_value(self) -> Option<Value> {
+        Some(match self {
+            Shown::Float(x) => Value::from(x),
+            Shown::Bool(b) => Value::from(b),
+            Shown::Str(s) => Value::from(s.to_owned()),
+            Shown::Strings(items) => Value::List(items.into_iter().map(Value::from).collect()),
+            Shown::Json(v) => Value::from_json(v.clone()).ok()?,
+        })
+    }
+
+    /// Written as JSON, exactly as the executor serializes `into_value`.
+    pub fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Shown::Float(x) => serde_json::to_writer(out, x),
+            Shown::Bool(b) => serde_json::to_writer(out, b),
+            Shown::Str(s) => serde_json::to_writer(out, s),
+            Shown::Strings(items) => serde_json::to_writer(out, items),
+            Shown::Json(v) => serde_json::to_writer(out, v),
+        }
+    }
+}
+
+/// A stored value as the GraphQL value of its field's declared type.
+pub fn output(f: &FieldDef, v: &serde_json::Value) -> Option<Value> {
+    shown(f, v)?.into_value()
 }

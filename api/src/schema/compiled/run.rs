@@ -15,7 +15,7 @@ use entity::runtime::store::{Page, Record, Store};
 use super::plan::{ConnItem, EdgeItem, PAGE_INFO, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
 use crate::auth::Principal;
 use crate::schema::args;
-use crate::schema::values::output;
+use crate::schema::values::shown;
 use crate::state::AppState;
 
 /// The records the to-one fields of one selection point at, for one set of parents: per
@@ -136,7 +136,7 @@ async fn write_connection(
                 }
                 write_key(out, key);
                 out.push(b'[');
-                for (j, (r, cursor)) in page.records.iter().zip(&page.cursors).enumerate() {
+                for (j, r) in page.records.iter().enumerate() {
                     if j > 0 {
                         out.push(b',');
                     }
@@ -152,7 +152,7 @@ async fn write_connection(
                             }
                             (EdgeItem::Cursor(key), _) => {
                                 write_key(out, key);
-                                write_str(out, cursor);
+                                write_str(out, &page.cursor(j)?);
                             }
                             (EdgeItem::Node(key, sel), Some(related)) => {
                                 write_key(out, key);
@@ -177,10 +177,10 @@ fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
         if i > 0 {
             out.push(b',');
         }
-        let (key, value): (&Name, Option<&str>) = match f {
-            PageItem::Typename(k) => (k, Some(PAGE_INFO)),
-            PageItem::Start(k) => (k, page.cursors.first().map(String::as_str)),
-            PageItem::End(k) => (k, page.cursors.last().map(String::as_str)),
+        let (key, value): (&Name, Option<String>) = match f {
+            PageItem::Typename(k) => (k, Some(PAGE_INFO.to_owned())),
+            PageItem::Start(k) => (k, page.cursor(0)),
+            PageItem::End(k) => (k, page.end_cursor()),
             PageItem::HasNext(k) => {
                 write_key(out, k);
                 write_bool(out, page.has_next);
@@ -194,7 +194,7 @@ fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
         };
         write_key(out, key);
         match value {
-            Some(v) => write_str(out, v),
+            Some(v) => write_str(out, &v),
             None => out.extend_from_slice(b"null"),
         }
     }
@@ -297,8 +297,8 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
             }
             RecordItem::Value(key, def) => {
                 write_key(out, key);
-                match r.data.get(&def.key).and_then(|v| output(def, v)) {
-                    Some(v) => serde_json::to_writer(&mut *out, &v).ok()?,
+                match r.data.get(&def.key).and_then(|v| shown(def, v)) {
+                    Some(v) => v.write(out).ok()?,
                     // A required field's type is non-null: the executor would answer an
                     // error here, so it shall.
                     None if def.required => return None,

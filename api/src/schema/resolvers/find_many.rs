@@ -24,15 +24,16 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
             let row = ctx::row_filter(&c, &a.full)?;
             let list = args::list_args(&c, &a.view, config.max_page_size)?.restrict(row.as_ref());
             let page = store(&c)?.list(&a.view, &list, config.default_page_size).await.map_err(gql)?;
+            let cursors = page.cursors();
             let page_info = PageInfoValue {
                 has_next: page.has_next,
                 has_previous: page.has_previous,
-                start: page.cursors.first().cloned(),
-                end: page.cursors.last().cloned(),
+                start: cursors.first().cloned(),
+                end: cursors.last().cloned(),
             };
             Ok(Some(FieldValue::owned_any(ConnectionValue::new(
                 page.records,
-                page.cursors,
+                cursors,
                 page_info,
                 page.total,
             ))))

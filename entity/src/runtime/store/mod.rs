@@ -141,14 +141,36 @@ fn visible(row: Option<&Filter>, r: &Record) -> bool {
     row.is_none_or(|f| f.matches(r))
 }
 
-/// One page of a connection.
+/// One page of a connection. Cursors are made when asked for (`cursor`): a page whose
+/// response shows none costs no encoding.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub records: Vec<Record>,
-    pub cursors: Vec<String>,
     pub has_next: bool,
     pub has_previous: bool,
     pub total: Option<i64>,
+    /// The forward sort keys and their signature, which every cursor of the page encodes.
+    keys: Vec<SortKey>,
+    signature: String,
+}
+
+impl Page {
+    /// The cursor of the `i`th record.
+    pub fn cursor(&self, i: usize) -> Option<String> {
+        let r = self.records.get(i)?;
+        let vals: Vec<Value> = self.keys.iter().map(|k| k.value_of(r)).collect();
+        Some(cursor::encode(&self.signature, &vals))
+    }
+
+    /// The cursor of the last record (where the next page starts).
+    pub fn end_cursor(&self) -> Option<String> {
+        self.cursor(self.records.len().checked_sub(1)?)
+    }
+
+    /// Every record's cursor, in order.
+    pub fn cursors(&self) -> Vec<String> {
+        (0..self.records.len()).filter_map(|i| self.cursor(i)).collect()
+    }
 }
 
 /// Store access for one tenant. Reads go through the request's shared read transaction when
@@ -323,18 +345,11 @@ impl<'a> Store<'a> {
         if backward {
             records.reverse();
         }
-        let cursors = records
-            .iter()
-            .map(|r| {
-                let vals: Vec<Value> = forward_keys.iter().map(|k| k.value_of(r)).collect();
-                cursor::encode(&sig, &vals)
-            })
-            .collect();
         let total = if args.with_total { Some(self.count_in(&*txn, entity, args).await?) } else { None };
         txn.done().await?;
         let (has_next, has_previous) =
             if backward { (args.before.is_some(), more) } else { (more, args.after.is_some()) };
-        Ok(Page { records, cursors, has_next, has_previous, total })
+        Ok(Page { records, has_next, has_previous, total, keys: forward_keys, signature: sig })
     }
 
     /// How many live records match the filter and search of `args` (cursors ignored).
