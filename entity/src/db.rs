@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::Result;
@@ -112,7 +112,9 @@ impl Db {
     pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             isolation_level: None,
-            access_mode: Some(AccessMode::ReadWrite).filter(|_| self.dialect == Dialect::Postgres),
+            // No access mode: on PostgreSQL SeaORM sends it as a `SET TRANSACTION` of its own,
+            // one more round trip per write, for what a transaction is by default anyway.
+            access_mode: None,
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate)
                 .filter(|_| self.dialect == Dialect::Sqlite),
         };

@@ -104,7 +104,12 @@ pub enum EntityRef {
     /// A literal (validated as a UUID: it only comes from our own metadata): the statement is
     /// per entity, and its plans, the cached generic one included, can use the entity's partial
     /// indexes of `indexed` fields — which a generic plan with a parameter could not prove
-    /// applicable. For statements that filter, sort or group by an indexed field.
+    /// applicable. For statements that filter, sort or group by an indexed field. The tenant
+    /// is a literal too (the statement is per entity, so per tenant, already): with
+    /// `tenant_id = $1` a generic plan guesses the tenant's share of the table from the number
+    /// of tenants, not from its statistics, and finds a plan so much worse than the custom
+    /// ones that PostgreSQL plans every execution afresh (measured: 0.2–0.4 ms of planning
+    /// per request on the yardstick's filter).
     Literal,
 }
 
@@ -119,18 +124,28 @@ impl EntityRef {
 /// Appends `tenant_id = ? AND entity_id = … AND deleted_at IS NULL`: the live records of one
 /// entity of one tenant, the entity named as `how` says.
 pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: EntityRef) -> Result<()> {
-    buf.push("tenant_id = ").bind(tenant_id.to_owned()).push(" AND entity_id = ");
+    buf.push("tenant_id = ");
     match how {
         EntityRef::Param => {
-            buf.bind(entity_id.to_owned());
+            buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
         }
         EntityRef::Literal => {
-            let id = uuid::Uuid::parse_str(entity_id)
-                .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?;
-            buf.push("'").push(&id.hyphenated().to_string()).push("'");
+            push_uuid_literal(buf, tenant_id, "tenant")?;
+            buf.push(" AND entity_id = ");
+            push_uuid_literal(buf, entity_id, "entity")?;
         }
     }
     buf.push(" AND deleted_at IS NULL");
+    Ok(())
+}
+
+/// A UUID of our own (tenant or entity id) as a SQL literal, exactly as stored, after checking
+/// it is one in the hyphenated form (hex digits and hyphens: nothing to quote).
+fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
+    if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
+        return Err(Error::Internal(format!("bad {what} id {id:?}")));
+    }
+    buf.push("'").push(id).push("'");
     Ok(())
 }
 
