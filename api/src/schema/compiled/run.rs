@@ -57,11 +57,21 @@ impl Plan {
                 Root::One { key, access, id, record } => {
                     let Value::String(id) = substitute(id, &bound) else { return None };
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
-                    let found = store.get(&access.full, &id, row.as_ref()).await.ok()?;
+                    // The record and what its to-one fields point at, in one statement.
+                    let keys: Vec<&str> = record
+                        .items
+                        .iter()
+                        .filter_map(|i| match i {
+                            RecordItem::ToOne { field_key, .. } => Some(field_key.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    let (found, targets) =
+                        store.get_with_targets(&access.full, &id, row.as_ref(), &keys).await.ok()?;
                     write_key(&mut out, key);
                     match found {
                         Some(r) => {
-                            let related = related(&store, p, record, vec![&r]).await?;
+                            let related = related(&store, p, record, vec![&r], Some(targets)).await?;
                             write_record(&mut out, record, &r, &related)?;
                         }
                         None => out.extend_from_slice(b"null"),
@@ -113,7 +123,7 @@ async fn write_connection(
                 write_page_info(out, fields, page);
             }
             ConnItem::Nodes(key, sel) => {
-                let related = related(store, p, sel, page.records.iter().collect()).await?;
+                let related = related(store, p, sel, page.records.iter().collect(), None).await?;
                 write_key(out, key);
                 out.push(b'[');
                 for (j, r) in page.records.iter().enumerate() {
@@ -129,7 +139,7 @@ async fn write_connection(
                 for f in fields {
                     related_of.push(match f {
                         EdgeItem::Node(_, sel) => {
-                            Some(related(store, p, sel, page.records.iter().collect()).await?)
+                            Some(related(store, p, sel, page.records.iter().collect(), None).await?)
                         }
                         _ => None,
                     });
@@ -202,13 +212,15 @@ fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
 }
 
 /// Loads what the to-one fields of `sel` point at from `parents`: one statement for all of
-/// them (as the record loader batches), then each field's targets within the caller's row
-/// rule of the target entity, then recursively below.
+/// them (as the record loader batches; none when they came with the parents, `prefetched`),
+/// then each field's targets within the caller's row rule of the target entity, then
+/// recursively below.
 fn related<'a>(
     store: &'a Store<'a>,
     p: &'a Principal,
     sel: &'a RecordSel,
     parents: Vec<&'a Record>,
+    prefetched: Option<Vec<Record>>,
 ) -> Loading<'a> {
     Box::pin(async move {
         let target_of = |r: &'a Record, field_key: &str| r.data.get(field_key).and_then(|v| v.as_str());
@@ -225,8 +237,11 @@ fn related<'a>(
         if ids.is_empty() {
             return Some(Related { items: Vec::new() });
         }
-        let mut fetched: HashMap<String, Record> =
-            store.get_many(&ids).await.ok()?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let fetched = match prefetched {
+            Some(records) => records,
+            None => store.get_many(&ids).await.ok()?,
+        };
+        let mut fetched: HashMap<String, Record> = fetched.into_iter().map(|r| (r.id.clone(), r)).collect();
         let mut items = Vec::with_capacity(sel.items.len());
         for item in &sel.items {
             let RecordItem::ToOne { field_key, target, record, .. } = item else {
@@ -256,7 +271,7 @@ fn related<'a>(
                 None => None,
                 Some((records, record)) => {
                     // The borrow of `records` ends with the level below loaded.
-                    let below = related(store, p, record, records.values().collect()).await?;
+                    let below = related(store, p, record, records.values().collect(), None).await?;
                     Some(Linked { records, below })
                 }
             });
