@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::Result;
@@ -132,9 +132,12 @@ impl Db {
 /// The read transaction one GraphQL request shares (PostgreSQL): begun, with the tenant set
 /// for row-level security, by the first read that needs it; used by every resolver and loader
 /// of the request in turn; committed once at the end (`finish`). A request so costs one
-/// BEGIN, one `set_config` and one COMMIT however many reads it makes, instead of three
-/// round trips around each. Reads wait for each other on the one connection, which a
-/// request's reads do anyway under DataLoader batching.
+/// round trip to begin (BEGIN and the tenant's `set_config` sent as one message) and one
+/// COMMIT however many reads it makes, instead of three round trips around each. Reads wait
+/// for each other on the one connection, which a request's reads do anyway under DataLoader
+/// batching. It is a sqlx transaction of its own on SeaORM's pool, because SeaORM begins a
+/// transaction with a bare BEGIN only; dropped unfinished, sqlx rolls it back before the
+/// connection serves anyone else.
 ///
 /// Only read-only requests share one: the transport `disable`s the scope when a request
 /// carries a mutation (an idle transaction holding `records` open would block the DDL of a
@@ -144,8 +147,10 @@ pub struct ReadScope {
     db: Db,
     tenant_id: String,
     enabled: AtomicBool,
-    txn: tokio::sync::Mutex<Option<DatabaseTransaction>>,
+    txn: tokio::sync::Mutex<Option<PgTransaction>>,
 }
+
+type PgTransaction = sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>;
 
 impl std::fmt::Debug for ReadScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,21 +160,40 @@ impl std::fmt::Debug for ReadScope {
 
 /// A connection to read through: the request's shared transaction, or one of its own.
 pub enum Reader<'a> {
-    Shared(tokio::sync::MappedMutexGuard<'a, DatabaseTransaction>),
+    Shared(tokio::sync::MappedMutexGuard<'a, PgTransaction>),
     Own(DatabaseTransaction),
 }
 
-impl std::ops::Deref for Reader<'_> {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        match self {
-            Reader::Shared(t) => t,
-            Reader::Own(t) => t,
-        }
-    }
+/// A driver error as SeaORM reports it, so that it maps to the same public error.
+fn driver_error(e: sea_orm::sqlx::Error) -> crate::Error {
+    crate::Error::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
 }
 
 impl Reader<'_> {
+    /// The rows of `statement`.
+    pub async fn query_all(&mut self, statement: Statement) -> Result<Vec<QueryResult>> {
+        match self {
+            Reader::Shared(t) => {
+                crate::stats::add(1);
+                let rows = bound(&statement).fetch_all(&mut ***t).await.map_err(driver_error)?;
+                Ok(rows.into_iter().map(QueryResult::from).collect())
+            }
+            Reader::Own(t) => Ok(t.query_all_raw(statement).await?),
+        }
+    }
+
+    /// The first row of `statement`, if any.
+    pub async fn query_one(&mut self, statement: Statement) -> Result<Option<QueryResult>> {
+        match self {
+            Reader::Shared(t) => {
+                crate::stats::add(1);
+                let row = bound(&statement).fetch_optional(&mut ***t).await.map_err(driver_error)?;
+                Ok(row.map(QueryResult::from))
+            }
+            Reader::Own(t) => Ok(t.query_one_raw(statement).await?),
+        }
+    }
+
     /// Ends the read: commits a transaction of its own; a shared one stays open for the rest
     /// of the request.
     pub async fn done(self) -> Result<()> {
@@ -178,6 +202,17 @@ impl Reader<'_> {
         }
         Ok(())
     }
+}
+
+/// `statement` with its values bound as SeaORM binds them.
+fn bound(
+    statement: &Statement,
+) -> sea_orm::sqlx::query::Query<'_, sea_orm::sqlx::Postgres, sea_query_sqlx::SqlxValues> {
+    let values = statement.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+    sea_orm::sqlx::query_with(
+        sea_orm::sqlx::AssertSqlSafe(statement.sql.as_str()),
+        sea_query_sqlx::SqlxValues(values),
+    )
 }
 
 impl ReadScope {
@@ -198,6 +233,25 @@ impl ReadScope {
         self.enabled.store(false, Ordering::Relaxed);
     }
 
+    /// Begins the shared transaction: BEGIN and the tenant in one message. The tenant id is
+    /// written as a literal (a simple-protocol message takes no parameters), so it must be a
+    /// UUID in hyphenated form: nothing in it needs quoting.
+    async fn begin(&self) -> Result<PgTransaction> {
+        let id = &self.tenant_id;
+        if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
+            return Err(crate::Error::Internal(format!("bad tenant id {id:?}")));
+        }
+        let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{id}', true)");
+        // One round trip to begin, and the COMMIT (or ROLLBACK) that ends it.
+        crate::stats::add(2);
+        self.db
+            .conn
+            .get_postgres_connection_pool()
+            .begin_with(sea_orm::sqlx::AssertSqlSafe(begin))
+            .await
+            .map_err(driver_error)
+    }
+
     /// A reader for `tenant_id`: the shared transaction when this scope is enabled and for
     /// the same tenant, else a transaction of its own.
     pub async fn reader<'a>(scope: Option<&'a ReadScope>, db: &Db, tenant_id: &str) -> Result<Reader<'a>> {
@@ -205,7 +259,7 @@ impl ReadScope {
             Some(s) => {
                 let mut guard = s.txn.lock().await;
                 if guard.is_none() {
-                    *guard = Some(s.db.begin_tenant(&s.tenant_id, false).await?);
+                    *guard = Some(s.begin().await?);
                 }
                 let guard = tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
                     .map_err(|_| crate::Error::Internal("read scope without a transaction".into()))?;
@@ -218,7 +272,7 @@ impl ReadScope {
     /// Commits the shared transaction, if one was begun.
     pub async fn finish(&self) -> Result<()> {
         if let Some(t) = self.txn.lock().await.take() {
-            t.commit().await?;
+            t.commit().await.map_err(driver_error)?;
         }
         Ok(())
     }

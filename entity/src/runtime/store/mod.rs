@@ -337,15 +337,15 @@ impl<'a> Store<'a> {
         let sig = signature(&forward_keys);
         let d = self.d();
         let statement = self.list_statement(entity, args, page_size)?;
-        let txn = self.reader().await?;
-        let rows = txn.query_all_raw(statement).await?;
+        let mut txn = self.reader().await?;
+        let rows = txn.query_all(statement).await?;
         let mut records = rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
         if backward {
             records.reverse();
         }
-        let total = if args.with_total { Some(self.count_in(&*txn, entity, args).await?) } else { None };
+        let total = if args.with_total { Some(self.count_in(&mut txn, entity, args).await?) } else { None };
         txn.done().await?;
         let (has_next, has_previous) =
             if backward { (args.before.is_some(), more) } else { (more, args.after.is_some()) };
@@ -354,15 +354,15 @@ impl<'a> Store<'a> {
 
     /// How many live records match the filter and search of `args` (cursors ignored).
     pub async fn count(&self, entity: &EntityDef, args: &ListArgs) -> Result<i64> {
-        let txn = self.reader().await?;
-        let n = self.count_in(&*txn, entity, args).await?;
+        let mut txn = self.reader().await?;
+        let n = self.count_in(&mut txn, entity, args).await?;
         txn.done().await?;
         Ok(n)
     }
 
     async fn count_in(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &mut crate::db::Reader<'_>,
         entity: &EntityDef,
         args: &ListArgs,
     ) -> Result<i64> {
@@ -370,15 +370,15 @@ impl<'a> Store<'a> {
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
         self.push_scope(&mut buf, &entity.id, args)?;
         self.push_filters(&mut buf, entity, args)?;
-        let row = conn.query_one_raw(buf.into_statement()).await?;
+        let row = conn.query_one(buf.into_statement()).await?;
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
     }
 
     /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
     pub async fn get(&self, entity: &EntityDef, id: &str, row: Option<&Filter>) -> Result<Option<Record>> {
-        let txn = self.reader().await?;
+        let mut txn = self.reader().await?;
         let statement = one_statement(self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false);
-        let r = fetch_one(&*txn, self.d(), statement).await?;
+        let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r, self.d())).transpose()?;
         txn.done().await?;
         Ok(r.filter(|r| visible(row, r)))
     }
@@ -415,8 +415,8 @@ impl<'a> Store<'a> {
             buf.push("SELECT ").push(&sql::text_expr(d, key)).push(" FROM r");
         }
         buf.push(")");
-        let txn = self.reader().await?;
-        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        let mut txn = self.reader().await?;
+        let rows = txn.query_all(buf.into_statement()).await?;
         txn.done().await?;
         let (mut found, mut targets) = (None, Vec::new());
         for r in &rows {
@@ -446,8 +446,8 @@ impl<'a> Store<'a> {
             buf.bind(id.clone());
         }
         buf.push(")");
-        let txn = self.reader().await?;
-        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        let mut txn = self.reader().await?;
+        let rows = txn.query_all(buf.into_statement()).await?;
         txn.done().await?;
         rows.iter().map(|r| Record::from_row(r, d)).collect()
     }
@@ -489,8 +489,8 @@ impl<'a> Store<'a> {
             sql::push_after(&mut buf, &keys, &vals)?;
         }
         buf.push(") b WHERE rn <= ").push(&(limit + 1).to_string()).push(" ORDER BY fk, rn");
-        let txn = self.reader().await?;
-        let rows = txn.query_all_raw(buf.into_statement()).await?;
+        let mut txn = self.reader().await?;
+        let rows = txn.query_all(buf.into_statement()).await?;
         txn.done().await?;
         let mut out: HashMap<String, (Vec<Record>, bool, i64)> = HashMap::new();
         for row in &rows {
