@@ -131,9 +131,9 @@ impl Db {
 
 /// The read transaction one GraphQL request shares (PostgreSQL): begun, with the tenant set
 /// for row-level security, by the first read that needs it; used by every resolver and loader
-/// of the request in turn; committed once at the end (`finish`). A request so costs one
-/// round trip to begin (BEGIN and the tenant's `set_config` sent as one message) and one
-/// COMMIT however many reads it makes, instead of three round trips around each. Reads wait
+/// of the request in turn; ended once at the end (`finish`). A request so costs one round
+/// trip to begin (BEGIN and the tenant's `set_config` sent as one message) and none to end,
+/// however many reads it makes, instead of three round trips around each. Reads wait
 /// for each other on the one connection, which a request's reads do anyway under DataLoader
 /// batching. It is a sqlx transaction of its own on SeaORM's pool, because SeaORM begins a
 /// transaction with a bare BEGIN only; dropped unfinished, sqlx rolls it back before the
@@ -242,7 +242,7 @@ impl ReadScope {
             return Err(crate::Error::Internal(format!("bad tenant id {id:?}")));
         }
         let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{id}', true)");
-        // One round trip to begin, and the COMMIT (or ROLLBACK) that ends it.
+        // BEGIN and the ROLLBACK that ends it (`finish`), as statements.
         crate::stats::add(2);
         self.db
             .conn
@@ -269,11 +269,12 @@ impl ReadScope {
         }
     }
 
-    /// Commits the shared transaction, if one was begun.
+    /// Ends the shared transaction, if one was begun. It only read, so it ends with the
+    /// ROLLBACK sqlx queues when a transaction is dropped: that goes out with the check the
+    /// pool makes of every connection it takes back (a round trip it makes anyway), where a
+    /// COMMIT would cost a round trip of its own.
     pub async fn finish(&self) -> Result<()> {
-        if let Some(t) = self.txn.lock().await.take() {
-            t.commit().await.map_err(driver_error)?;
-        }
+        drop(self.txn.lock().await.take());
         Ok(())
     }
 }

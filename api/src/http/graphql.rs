@@ -209,9 +209,9 @@ async fn run(
     };
     let mut response = caller.schema.execute_batch(batch).await;
     for scope in scopes {
-        // Read-only: a failed COMMIT loses nothing the response carries.
+        // Read-only: a failed end loses nothing the response carries.
         if let Err(e) = scope.finish().await {
-            tracing::warn!(error = %e, "committing a request's read transaction failed");
+            tracing::warn!(error = %e, "ending a request's read transaction failed");
         }
     }
     let mut failed_before_execution = false;
@@ -255,7 +255,7 @@ async fn compiled_read(
     if let Some(scope) = scope
         && let Err(e) = scope.finish().await
     {
-        tracing::warn!(error = %e, "committing a request's read transaction failed");
+        tracing::warn!(error = %e, "ending a request's read transaction failed");
     }
     let body = body?;
     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
