@@ -56,7 +56,12 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30));
         match dialect {
             Dialect::Postgres => {
-                opts.max_connections(20).min_connections(1);
+                // A pooled connection is checked (a round trip) only once it has been idle long
+                // enough to have been dropped by the server or a proxy; by default every
+                // checkout pinged first, a round trip per transaction.
+                opts.max_connections(20)
+                    .min_connections(1)
+                    .test_before_acquire_if_idle_for(Duration::from_secs(30));
                 if let Some(role) = role.filter(|r| !r.is_empty()) {
                     let role = role.to_owned();
                     opts.map_sqlx_postgres_opts(move |o| o.options([("role", role.clone())]));
