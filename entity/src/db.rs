@@ -239,13 +239,9 @@ impl ReadScope {
     }
 
     /// Begins the shared transaction: BEGIN and the tenant in one message. The tenant id is
-    /// written as a literal (a simple-protocol message takes no parameters), so it must be a
-    /// UUID in hyphenated form: nothing in it needs quoting.
+    /// written as a literal (a simple-protocol message takes no parameters).
     async fn begin(&self) -> Result<PgTransaction> {
-        let id = &self.tenant_id;
-        if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
-            return Err(crate::Error::Internal(format!("bad tenant id {id:?}")));
-        }
+        let id = crate::runtime::sql::uuid_literal(&self.tenant_id, "tenant")?;
         let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{id}', true)");
         // BEGIN and the ROLLBACK that ends it (`finish`), as statements.
         crate::stats::add(2);
@@ -278,8 +274,7 @@ impl ReadScope {
     /// ROLLBACK sqlx queues when a transaction is dropped: that goes out with the check the
     /// pool makes of every connection it takes back (a round trip it makes anyway), where a
     /// COMMIT would cost a round trip of its own.
-    pub async fn finish(&self) -> Result<()> {
+    pub async fn finish(&self) {
         drop(self.txn.lock().await.take());
-        Ok(())
     }
 }

@@ -14,6 +14,11 @@ use crate::harness::*;
 
 const PLAN: &str = "x-alphery-plan";
 
+/// A page with edges and cursors beside a filtered list: one text, paged with `$after`.
+const PAGES: &str = "query Page($n: Int, $after: String) { page: items(first: $n, after: $after) { \
+    edges { cursor node { id label: name } __typename } pageInfo { hasNextPage endCursor } } \
+    gold: items(filter: {tier: {eq: \"gold\"}}) { nodes { name } } }";
+
 /// Sends `query` twice: the executor answers first, the plan second; both bodies must be the
 /// same JSON, exactly (numbers of the same representation, every string the same). Returns
 /// the data.
@@ -105,30 +110,13 @@ async fn a_read_answers_the_same_from_its_plan() {
     assert_eq!(data["items"]["totalCount"], json!(3));
     assert_eq!(data["items"]["nodes"][2]["contact"]["name"], json!("Ann \"the\" Ünïcødé\n"));
     assert_eq!(data["items"]["nodes"][2]["meta"], json!({"z": 1, "a": [true, null, 2.5]}));
-    let data = same_twice(
-        &t,
-        &auth,
-        "query Page($n: Int, $after: String) { page: items(first: $n, after: $after) { \
-         edges { cursor node { id label: name } __typename } pageInfo { hasNextPage endCursor } } \
-         gold: items(filter: {tier: {eq: \"gold\"}}) { nodes { name } } }",
-        json!({"n": 2}),
-    )
-    .await;
+    let data = same_twice(&t, &auth, PAGES, json!({"n": 2})).await;
     assert_eq!(data["page"]["edges"].as_array().map(Vec::len), Some(2));
     assert_eq!(data["page"]["pageInfo"]["hasNextPage"], json!(true));
     assert_eq!(data["gold"]["nodes"], json!([{"name": "first"}]));
     // The next page through the plan, with a cursor from the first.
     let after = str_of(&data["page"]["pageInfo"]["endCursor"]);
-    let next = t
-        .api
-        .graphql(
-            &auth,
-            "query Page($n: Int, $after: String) { page: items(first: $n, after: $after) { \
-             edges { cursor node { id label: name } __typename } pageInfo { hasNextPage endCursor } } \
-             gold: items(filter: {tier: {eq: \"gold\"}}) { nodes { name } } }",
-            json!({"n": 2, "after": after}),
-        )
-        .await;
+    let next = t.api.graphql(&auth, PAGES, json!({"n": 2, "after": after})).await;
     assert_eq!(next.header(PLAN).as_deref(), Some("compiled"));
     assert_eq!(next.data()["page"]["edges"][0]["node"]["label"], json!("third"));
     // A get with its relation; one that does not exist; a default variable.

@@ -209,10 +209,7 @@ async fn run(
     };
     let mut response = caller.schema.execute_batch(batch).await;
     for scope in scopes {
-        // Read-only: a failed end loses nothing the response carries.
-        if let Err(e) = scope.finish().await {
-            tracing::warn!(error = %e, "ending a request's read transaction failed");
-        }
+        scope.finish().await;
     }
     let mut failed_before_execution = false;
     match &mut response {
@@ -252,10 +249,8 @@ async fn compiled_read(
 ) -> Option<HttpResponse> {
     let scope = ReadScope::new(&state.db, &p.tenant_id);
     let body = plan.run(state, p, scope.as_deref(), variables).await;
-    if let Some(scope) = scope
-        && let Err(e) = scope.finish().await
-    {
-        tracing::warn!(error = %e, "ending a request's read transaction failed");
+    if let Some(scope) = scope {
+        scope.finish().await;
     }
     let body = body?;
     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

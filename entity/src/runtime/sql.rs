@@ -139,13 +139,18 @@ pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: 
     Ok(())
 }
 
-/// A UUID of our own (tenant or entity id) as a SQL literal, exactly as stored, after checking
-/// it is one in the hyphenated form (hex digits and hyphens: nothing to quote).
-fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
+/// A UUID of our own (tenant or entity id) checked for writing into SQL as a literal: the
+/// hyphenated form, hex digits and hyphens only, so nothing in it needs quoting.
+pub fn uuid_literal<'a>(id: &'a str, what: &str) -> Result<&'a str> {
     if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
         return Err(Error::Internal(format!("bad {what} id {id:?}")));
     }
-    buf.push("'").push(id).push("'");
+    Ok(id)
+}
+
+/// A UUID of our own as a SQL literal, exactly as stored (`uuid_literal`).
+fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
+    buf.push("'").push(uuid_literal(id, what)?).push("'");
     Ok(())
 }
 

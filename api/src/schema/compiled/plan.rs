@@ -14,7 +14,7 @@ use async_graphql::{Name, Value, Variables};
 /// A value as written in the document: variables not yet bound.
 type Written = async_graphql_value::Value;
 use entity::runtime::meta::{FieldDef, FieldType};
-use entity::runtime::naming::{EntityNames, types as t};
+use entity::runtime::naming::EntityNames;
 
 use super::{Plans, RootKind};
 use crate::schema::access::{EntityAccess, SchemaAccess};
@@ -142,6 +142,16 @@ pub(super) enum RecordItem {
         target: Arc<EntityAccess>,
         record: RecordSel,
     },
+}
+
+impl RecordSel {
+    /// The stored keys of the to-one fields shown.
+    pub(super) fn to_one_keys(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().filter_map(|i| match i {
+            RecordItem::ToOne { field_key, .. } => Some(field_key.as_str()),
+            _ => None,
+        })
+    }
 }
 
 impl Plan {
@@ -343,6 +353,3 @@ fn record_sel(schema: &SchemaAccess, a: &Arc<EntityAccess>, set: &SelectionSet) 
     }
     Some(RecordSel { type_name, items })
 }
-
-/// The `PageInfo` type name (kept beside the plan that writes it).
-pub(super) const PAGE_INFO: &str = t::PAGE_INFO;

@@ -12,7 +12,9 @@ use entity::ReadScope;
 use entity::runtime::filter::Filter;
 use entity::runtime::store::{Page, Record, Store};
 
-use super::plan::{ConnItem, EdgeItem, PAGE_INFO, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
+use entity::runtime::naming::types as t;
+
+use super::plan::{ConnItem, EdgeItem, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
 use crate::auth::Principal;
 use crate::schema::args;
 use crate::schema::values::shown;
@@ -52,20 +54,13 @@ impl Plan {
             match root {
                 Root::Typename(key) => {
                     write_key(&mut out, key);
-                    write_str(&mut out, entity::runtime::naming::types::QUERY);
+                    write_str(&mut out, t::QUERY);
                 }
                 Root::One { key, access, id, record } => {
                     let Value::String(id) = substitute(id, &bound) else { return None };
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
                     // The record and what its to-one fields point at, in one statement.
-                    let keys: Vec<&str> = record
-                        .items
-                        .iter()
-                        .filter_map(|i| match i {
-                            RecordItem::ToOne { field_key, .. } => Some(field_key.as_str()),
-                            _ => None,
-                        })
-                        .collect();
+                    let keys: Vec<&str> = record.to_one_keys().collect();
                     let (found, targets) =
                         store.get_with_targets(&access.full, &id, row.as_ref(), &keys).await.ok()?;
                     write_key(&mut out, key);
@@ -188,7 +183,7 @@ fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
             out.push(b',');
         }
         let (key, value): (&Name, Option<String>) = match f {
-            PageItem::Typename(k) => (k, Some(PAGE_INFO.to_owned())),
+            PageItem::Typename(k) => (k, Some(t::PAGE_INFO.to_owned())),
             PageItem::Start(k) => (k, page.cursor(0)),
             PageItem::End(k) => (k, page.end_cursor()),
             PageItem::HasNext(k) => {
@@ -225,12 +220,10 @@ fn related<'a>(
     Box::pin(async move {
         let target_of = |r: &'a Record, field_key: &str| r.data.get(field_key).and_then(|v| v.as_str());
         let mut ids: Vec<String> = Vec::new();
-        for item in &sel.items {
-            if let RecordItem::ToOne { field_key, .. } = item {
-                for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
-                    if !ids.iter().any(|known| known == id) {
-                        ids.push(id.to_owned());
-                    }
+        for field_key in sel.to_one_keys() {
+            for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+                if !ids.iter().any(|known| known == id) {
+                    ids.push(id.to_owned());
                 }
             }
         }
