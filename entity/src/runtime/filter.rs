@@ -221,6 +221,10 @@ fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors:
         if operand.is_null() {
             continue;
         }
+        if value::has_nul(operand) {
+            errors.push(FieldError::new(&here, value::NO_NUL));
+            continue;
+        }
         let list = |errors: &mut Vec<FieldError>| -> Option<Vec<Value>> {
             let Some(items) = operand.as_array() else {
                 errors.push(FieldError::new(&here, "must be a list"));

@@ -148,10 +148,27 @@ pub fn normalize(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
     Ok(Some(stored))
 }
 
+/// Why a value holding a NUL character is refused: PostgreSQL can store it in no text and no
+/// JSONB, so both backends refuse it alike, as bad input.
+pub const NO_NUL: &str = "must not contain the NUL character (\\u0000)";
+
+/// Whether any string in `v` (keys included) holds a NUL character.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 /// Type coercion only (no option, range or format rules beyond the type's own syntax).
 fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
     if v.is_null() {
         return Ok(None);
+    }
+    if has_nul(v) {
+        return Err(NO_NUL.into());
     }
     let text = || v.as_str().ok_or_else(|| "must be a string".to_owned());
     Ok(Some(match f.ty {

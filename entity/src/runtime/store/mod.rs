@@ -376,6 +376,9 @@ impl<'a> Store<'a> {
 
     /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
     pub async fn get(&self, entity: &EntityDef, id: &str, row: Option<&Filter>) -> Result<Option<Record>> {
+        if !could_be_stored(id) {
+            return Ok(None);
+        }
         let mut txn = self.reader().await?;
         let statement = one_statement(self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false);
         let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r, self.d())).transpose()?;
@@ -393,7 +396,7 @@ impl<'a> Store<'a> {
         row: Option<&Filter>,
         keys: &[&str],
     ) -> Result<(Option<Record>, Vec<Record>)> {
-        if keys.is_empty() {
+        if keys.is_empty() || !could_be_stored(id) {
             return Ok((self.get(entity, id, row).await?, Vec::new()));
         }
         let d = self.d();
@@ -432,6 +435,7 @@ impl<'a> Store<'a> {
 
     /// Live records by id, of any entity of this tenant (for relation loaders).
     pub async fn get_many(&self, ids: &[String]) -> Result<Vec<Record>> {
+        let ids: Vec<&String> = ids.iter().filter(|id| could_be_stored(id)).collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -443,7 +447,7 @@ impl<'a> Store<'a> {
             if i > 0 {
                 buf.push(", ");
             }
-            buf.bind(id.clone());
+            buf.bind((*id).clone());
         }
         buf.push(")");
         let mut txn = self.reader().await?;
@@ -556,4 +560,10 @@ fn one_statement(
         buf.push(" FOR UPDATE");
     }
     buf.into_statement()
+}
+
+/// Whether `id` could name a stored record: PostgreSQL stores no NUL character, so an id
+/// holding one names none (and would fail as a statement value).
+fn could_be_stored(id: &str) -> bool {
+    !id.contains('\0')
 }
