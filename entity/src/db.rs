@@ -3,8 +3,9 @@
 //! (transaction-local), which the row-level security policies check, and the pool connects
 //! as the non-owner application role. SQLite write transactions start with `BEGIN IMMEDIATE`
 //! so that concurrent writers queue on the busy timeout instead of failing on upgrade.
-//! A `ReadScope` is the one read transaction a whole GraphQL request shares on PostgreSQL.
+//! A `ReadScope` is the one connection a whole GraphQL request reads through on PostgreSQL.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ use sea_orm::{
 };
 
 use crate::Result;
+use crate::read_pool::{Lease, ReadPool};
+
+/// At most this many read connections (`ReadScope`), beside SeaORM's pool of 20.
+const READ_CONNECTIONS: usize = 16;
 
 /// The two SQL dialects the engine compiles to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,8 @@ pub enum Dialect {
 pub struct Db {
     pub conn: DatabaseConnection,
     pub dialect: Dialect,
+    /// The connections requests read through (PostgreSQL): see `ReadScope`.
+    reads: Option<Arc<ReadPool>>,
 }
 
 impl Db {
@@ -80,7 +87,11 @@ impl Db {
         }
         let mut conn = Database::connect(opts).await?;
         conn.set_metric_callback(|_| crate::stats::add(1));
-        Ok(Db { conn, dialect })
+        let reads = (dialect == Dialect::Postgres).then(|| {
+            let options = conn.get_postgres_connection_pool().connect_options();
+            ReadPool::new((*options).clone(), READ_CONNECTIONS)
+        });
+        Ok(Db { conn, dialect, reads })
     }
 
     /// The SeaORM backend matching the dialect.
@@ -134,28 +145,27 @@ impl Db {
     }
 }
 
-/// The read transaction one GraphQL request shares (PostgreSQL): begun, with the tenant set
-/// for row-level security, by the first read that needs it; used by every resolver and loader
-/// of the request in turn; ended once at the end (`finish`). A request so costs one round
-/// trip to begin (BEGIN and the tenant's `set_config` sent as one message) and none to end,
-/// however many reads it makes, instead of three round trips around each. Reads wait
-/// for each other on the one connection, which a request's reads do anyway under DataLoader
-/// batching. It is a sqlx transaction of its own on SeaORM's pool, because SeaORM begins a
-/// transaction with a bare BEGIN only; dropped unfinished, sqlx rolls it back before the
-/// connection serves anyone else.
+/// The connection one GraphQL request reads through (PostgreSQL): taken from the read pool
+/// (`read_pool`, which takes it back without a round trip) by the first read that needs it, used by every resolver and loader of the request in turn, and
+/// given back once at the end (`finish`). Each read is one simple-protocol message: the
+/// tenant's `set_config(…, true)` for row-level security, then the statement with its values
+/// written in as literals (`crate::inline`). PostgreSQL runs a message of several statements
+/// as one implicit transaction, so the tenant holds for that statement and for nothing after
+/// it, and a read costs one round trip: no BEGIN, no COMMIT, and no Parse/Describe of a text
+/// the connection has not prepared (most texts carry the tenant, and a pool connection has
+/// prepared few of a thousand tenants' texts). Each read sees its own snapshot, as each
+/// statement of a READ COMMITTED transaction does. Reads wait for each other on the one
+/// connection, which a request's reads do anyway under DataLoader batching.
 ///
 /// Only read-only requests share one: the transport `disable`s the scope when a request
-/// carries a mutation (an idle transaction holding `records` open would block the DDL of a
-/// definition change in the same request), and none is made on SQLite, whose transactions
-/// cost no round trip and whose snapshot would hide a request's own writes from its reads.
+/// carries a mutation (its reads then run in transactions of their own on the main pool,
+/// beside its writes), and none is made on SQLite, whose transactions cost no round trip.
 pub struct ReadScope {
     db: Db,
     tenant_id: String,
     enabled: AtomicBool,
-    txn: tokio::sync::Mutex<Option<PgTransaction>>,
+    conn: tokio::sync::Mutex<Option<Lease>>,
 }
-
-type PgTransaction = sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>;
 
 impl std::fmt::Debug for ReadScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,9 +173,9 @@ impl std::fmt::Debug for ReadScope {
     }
 }
 
-/// A connection to read through: the request's shared transaction, or one of its own.
+/// A connection to read through: the request's shared one, or a transaction of its own.
 pub enum Reader<'a> {
-    Shared(tokio::sync::MappedMutexGuard<'a, PgTransaction>),
+    Shared { conn: tokio::sync::MappedMutexGuard<'a, Lease>, tenant: &'a str },
     Own(DatabaseTransaction),
 }
 
@@ -178,9 +188,8 @@ impl Reader<'_> {
     /// The rows of `statement`.
     pub async fn query_all(&mut self, statement: Statement) -> Result<Vec<QueryResult>> {
         match self {
-            Reader::Shared(t) => {
-                crate::stats::add(1);
-                let rows = bound(&statement).fetch_all(&mut ***t).await.map_err(driver_error)?;
+            Reader::Shared { conn, tenant } => {
+                let rows = shared_read(conn, tenant, &statement).await?;
                 Ok(rows.into_iter().map(QueryResult::from).collect())
             }
             Reader::Own(t) => Ok(t.query_all_raw(statement).await?),
@@ -190,17 +199,16 @@ impl Reader<'_> {
     /// The first row of `statement`, if any.
     pub async fn query_one(&mut self, statement: Statement) -> Result<Option<QueryResult>> {
         match self {
-            Reader::Shared(t) => {
-                crate::stats::add(1);
-                let row = bound(&statement).fetch_optional(&mut ***t).await.map_err(driver_error)?;
-                Ok(row.map(QueryResult::from))
+            Reader::Shared { conn, tenant } => {
+                let rows = shared_read(conn, tenant, &statement).await?;
+                Ok(rows.into_iter().next().map(QueryResult::from))
             }
             Reader::Own(t) => Ok(t.query_one_raw(statement).await?),
         }
     }
 
-    /// Ends the read: commits a transaction of its own; a shared one stays open for the rest
-    /// of the request.
+    /// Ends the read: commits a transaction of its own; a shared connection stays with the
+    /// request.
     pub async fn done(self) -> Result<()> {
         if let Reader::Own(t) = self {
             t.commit().await?;
@@ -209,15 +217,36 @@ impl Reader<'_> {
     }
 }
 
-/// `statement` with its values bound as SeaORM binds them.
-fn bound(
+/// One read on the request's connection, with `tenant` set for it. A statement whose text
+/// names its tenant is planned for that tenant at each read anyway, so its values are written
+/// into it; any other text is the same for every tenant, so the connection prepares it once
+/// and later reads only EXECUTE it (PostgreSQL then plans it once too, where it can).
+async fn shared_read(
+    conn: &mut Lease,
+    tenant: &str,
     statement: &Statement,
-) -> sea_orm::sqlx::query::Query<'_, sea_orm::sqlx::Postgres, sea_query_sqlx::SqlxValues> {
-    let values = statement.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
-    sea_orm::sqlx::query_with(
-        sea_orm::sqlx::AssertSqlSafe(statement.sql.as_str()),
-        sea_query_sqlx::SqlxValues(values),
-    )
+) -> Result<Vec<sea_orm::sqlx::postgres::PgRow>> {
+    use std::fmt::Write;
+
+    crate::stats::add(1);
+    let set_tenant = format!("SELECT set_config('app.tenant_id', '{tenant}', true)");
+    let bound = statement.values.as_ref().is_some_and(|v| !v.0.is_empty());
+    let message = if !bound || statement.sql.contains(tenant) {
+        format!("{set_tenant}; {}", crate::inline::inline(statement)?)
+    } else {
+        let args = crate::inline::arguments(statement)?;
+        let prepared = conn.prepared(&format!("{}|{}", args.types, statement.sql)).map_err(driver_error)?;
+        let mut message = String::new();
+        if let Some(old) = &prepared.evicted {
+            let _ = write!(message, "DEALLOCATE {old}; ");
+        }
+        if prepared.new {
+            let _ = write!(message, "PREPARE {}({}) AS {}; ", prepared.name, args.types, statement.sql);
+        }
+        let _ = write!(message, "{set_tenant}; EXECUTE {}({})", prepared.name, args.values);
+        message
+    };
+    conn.read(message).await.map_err(driver_error)
 }
 
 impl ReadScope {
@@ -228,7 +257,7 @@ impl ReadScope {
                 db: db.clone(),
                 tenant_id: tenant_id.to_owned(),
                 enabled: AtomicBool::new(true),
-                txn: tokio::sync::Mutex::new(None),
+                conn: tokio::sync::Mutex::new(None),
             })
         })
     }
@@ -238,43 +267,29 @@ impl ReadScope {
         self.enabled.store(false, Ordering::Relaxed);
     }
 
-    /// Begins the shared transaction: BEGIN and the tenant in one message. The tenant id is
-    /// written as a literal (a simple-protocol message takes no parameters).
-    async fn begin(&self) -> Result<PgTransaction> {
-        let id = crate::runtime::sql::uuid_literal(&self.tenant_id, "tenant")?;
-        let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{id}', true)");
-        // BEGIN and the ROLLBACK that ends it (`finish`), as statements.
-        crate::stats::add(2);
-        self.db
-            .conn
-            .get_postgres_connection_pool()
-            .begin_with(sea_orm::sqlx::AssertSqlSafe(begin))
-            .await
-            .map_err(driver_error)
-    }
-
-    /// A reader for `tenant_id`: the shared transaction when this scope is enabled and for
+    /// A reader for `tenant_id`: the shared connection when this scope is enabled and for
     /// the same tenant, else a transaction of its own.
     pub async fn reader<'a>(scope: Option<&'a ReadScope>, db: &Db, tenant_id: &str) -> Result<Reader<'a>> {
         match scope.filter(|s| s.enabled.load(Ordering::Relaxed) && s.tenant_id == tenant_id) {
             Some(s) => {
-                let mut guard = s.txn.lock().await;
+                // Checked once here: the id is written into each read's message as a literal.
+                let tenant = crate::runtime::sql::uuid_literal(&s.tenant_id, "tenant")?;
+                let mut guard = s.conn.lock().await;
                 if guard.is_none() {
-                    *guard = Some(s.begin().await?);
+                    let pool =
+                        s.db.reads.as_ref().ok_or_else(|| crate::Error::Internal("no read pool".into()))?;
+                    *guard = Some(pool.acquire().await.map_err(driver_error)?);
                 }
-                let guard = tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
-                    .map_err(|_| crate::Error::Internal("read scope without a transaction".into()))?;
-                Ok(Reader::Shared(guard))
+                let conn = tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
+                    .map_err(|_| crate::Error::Internal("read scope without a connection".into()))?;
+                Ok(Reader::Shared { conn, tenant })
             }
             None => Ok(Reader::Own(db.begin_tenant(tenant_id, false).await?)),
         }
     }
 
-    /// Ends the shared transaction, if one was begun. It only read, so it ends with the
-    /// ROLLBACK sqlx queues when a transaction is dropped: that goes out with the check the
-    /// pool makes of every connection it takes back (a round trip it makes anyway), where a
-    /// COMMIT would cost a round trip of its own.
+    /// Gives the request's connection back to the read pool, if a read took one.
     pub async fn finish(&self) {
-        drop(self.txn.lock().await.take());
+        drop(self.conn.lock().await.take());
     }
 }

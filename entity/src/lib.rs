@@ -5,7 +5,9 @@
 
 pub mod db;
 pub mod error;
+pub mod inline;
 pub mod models;
+pub mod read_pool;
 pub mod runtime;
 pub mod stats;
 

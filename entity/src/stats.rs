@@ -1,7 +1,9 @@
 //! Per-request statement accounting: how many round trips to the database one request costs.
 //! A request runs inside `counted`; every statement the pool executes while it runs (SeaORM's
 //! metric callback, installed by `Db::connect_as`) and every transaction begun through `Db`
-//! (its BEGIN and its COMMIT/ROLLBACK) add to the request's counter. Work outside a request
+//! (its BEGIN and its COMMIT/ROLLBACK) add to the request's counter; a read through the
+//! request's shared connection (`db::ReadScope`) is one message, the tenant with the statement,
+//! and counts once. Work outside a request
 //! (workers, the outbox tailer) is not counted. The count is exact as long as the request's
 //! statements run in its own task, which holds for GraphQL execution (resolvers and loaders
 //! are polled by the request's future, never spawned).

@@ -117,6 +117,16 @@ async fn fixture() -> Fixture {
     Fixture { a, a_notes, a_entity, b, b_notes, b_entity }
 }
 
+/// The fixture and, on PostgreSQL, a connection acting as the application's (`None` on
+/// SQLite, where the fixture has checked isolation through the API).
+async fn fixture_as_app() -> Option<(Fixture, DatabaseConnection)> {
+    let f = fixture().await;
+    if !on_postgres() {
+        return None;
+    }
+    Some((f, connect_as_app().await))
+}
+
 /// A transaction on the app connection with `app.tenant_id` set to `tenant_id` (or unset),
 /// as the server's `begin_tenant` does.
 async fn app_txn(app: &DatabaseConnection, tenant_id: Option<&str>) -> DatabaseTransaction {
@@ -171,11 +181,7 @@ async fn api_counts(t: &TestTenant) -> (i64, i64, i64) {
 
 #[tokio::test]
 async fn app_role_sees_only_the_tenant_in_app_tenant_id() {
-    let f = fixture().await;
-    if !on_postgres() {
-        return;
-    }
-    let app = connect_as_app().await;
+    let Some((f, app)) = fixture_as_app().await else { return };
     for (t, notes) in [(&f.a, &f.a_notes), (&f.b, &f.b_notes)] {
         let (users, entities, audit) = api_counts(t).await;
         let id = Some(t.tenant_id.as_str());
@@ -197,13 +203,27 @@ async fn app_role_sees_only_the_tenant_in_app_tenant_id() {
     }
 }
 
+/// The server's reads send the tenant with the statement in one simple-protocol message
+/// (`entity::db::ReadScope`), trusting PostgreSQL to run the message as one implicit
+/// transaction: the tenant holds for every statement of the message and ends with it, so the
+/// next user of the pooled connection starts with none.
+#[tokio::test]
+async fn a_tenant_sent_with_a_read_holds_for_that_message_only() {
+    let Some((f, app)) = fixture_as_app().await else { return };
+    let message = format!(
+        "SELECT set_config('app.tenant_id', '{}', true); \
+         CREATE TEMP TABLE seen_in_message AS SELECT count(*) AS n FROM records",
+        f.a.tenant_id
+    );
+    app.execute_unprepared(&message).await.expect("the read's message");
+    let seen = count(&app, "SELECT n FROM seen_in_message", vec![]).await;
+    assert_eq!(seen, f.a_notes.len() as i64, "records seen inside the message");
+    assert_eq!(app_count(&app, "records", None).await, 0, "records seen by the connection's next statement");
+}
+
 #[tokio::test]
 async fn app_role_cannot_write_into_another_tenant() {
-    let f = fixture().await;
-    if !on_postgres() {
-        return;
-    }
-    let app = connect_as_app().await;
+    let Some((f, app)) = fixture_as_app().await else { return };
     // The statement itself is valid: for the tenant in app.tenant_id it works (rolled back).
     app_insert_record(&app, &f.a.tenant_id, &f.a.tenant_id, &f.a_entity)
         .await

@@ -194,8 +194,8 @@ async fn run(
         }
     }
     let anonymous = caller.principal.is_none();
-    // Each request of a batch gets its own data (loaders, and the read transaction its
-    // resolvers share, committed once it has run).
+    // Each request of a batch gets its own data (loaders, and the read connection its
+    // resolvers share, given back once it has run).
     let mut scopes = Vec::new();
     let mut with_data = |mut r: Request| {
         let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));

@@ -27,7 +27,7 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
     ctx.data::<Loaders>()
 }
 
-/// The request's shared read transaction, if it has one.
+/// The request's shared read connection, if it has one.
 pub fn read_scope<'a>(ctx: &Context<'a>) -> Option<&'a ReadScope> {
     ctx.data_opt::<std::sync::Arc<ReadScope>>().map(|s| &**s)
 }

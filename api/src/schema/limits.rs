@@ -3,7 +3,7 @@
 //! times). Counted over the document with fragment spreads expanded, so a fragment used many
 //! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
 //! The same hook, having the parsed document at hand, stops a request that may write from
-//! sharing one read transaction (`entity::ReadScope`): one extension, so resolvers pay for
+//! sharing one read connection (`entity::ReadScope`): one extension, so resolvers pay for
 //! one pass-through per field, not two.
 
 use std::collections::HashMap;

@@ -149,7 +149,7 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Loaders for `tenant_id`; record reads share `scope` (the request's read transaction).
+    /// Loaders for `tenant_id`; record reads share `scope` (the request's read connection).
     pub fn new(state: &AppState, tenant_id: &str, scope: Option<Arc<ReadScope>>) -> Self {
         let tenant_id = tenant_id.to_owned();
         Loaders {

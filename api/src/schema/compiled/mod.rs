@@ -8,7 +8,7 @@
 //! limits); when that succeeds without an error, the document is compiled into a `Plan` (or
 //! remembered as not compilable: mutations, fragments, directives, fields outside the data
 //! path). Later requests with the same text run the plan: the same `Store` calls the
-//! resolvers make, with the same arguments, row rules and read transaction, written straight
+//! resolvers make, with the same arguments, row rules and read connection, written straight
 //! into the response body. A plan answers only when it can answer exactly as the executor
 //! would; for anything else (a variable of another type, a stored value breaking a non-null
 //! type, any error) it declines and the request takes the executor, which produces the

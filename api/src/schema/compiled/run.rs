@@ -35,7 +35,7 @@ type Loading<'a> = Pin<Box<dyn Future<Output = Option<Related>> + Send + 'a>>;
 
 impl Plan {
     /// The response body of this plan for `variables`, or `None` to leave the request to the
-    /// executor. Reads run in `scope` (the request's read transaction) when there is one.
+    /// executor. Reads run in `scope` (the request's read connection) when there is one.
     pub async fn run(
         &self,
         state: &AppState,

@@ -17,7 +17,7 @@ use entity::runtime::store::Store;
 
 use super::ctx;
 
-/// The caller's tenant-scoped store (its reads in the request's shared read transaction).
+/// The caller's tenant-scoped store (its reads through the request's read connection).
 pub fn store<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Store<'a>> {
     Ok(Store::scoped(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id, ctx::read_scope(c)))
 }

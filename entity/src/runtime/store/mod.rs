@@ -173,7 +173,7 @@ impl Page {
     }
 }
 
-/// Store access for one tenant. Reads go through the request's shared read transaction when
+/// Store access for one tenant. Reads go through the request's shared read connection when
 /// the store has one (`scoped`), else each runs in a transaction of its own.
 #[derive(Debug, Clone, Copy)]
 pub struct Store<'a> {
