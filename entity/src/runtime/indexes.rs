@@ -69,8 +69,16 @@ pub fn create_statement(d: Dialect, entity_id: &str, f: &FieldDef) -> Result<Str
 /// Returns (created, dropped).
 pub async fn reconcile(system: &Db) -> Result<(usize, usize)> {
     let d = system.dialect;
-    let rows = system
-        .conn
+    // One reconcile at a time, across instances (an advisory lock on PostgreSQL, the write
+    // lock on SQLite), reading the indexed fields only once it holds the lock: a reconcile
+    // that had read them before a concurrent definition change committed would otherwise
+    // recreate an index that change's own reconcile had just dropped.
+    let txn = system.begin_write().await?;
+    if d == Dialect::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('alphery.field_indexes', 0))")
+            .await?;
+    }
+    let rows = txn
         .query_all_raw(
             SqlBuf::new(d)
                 .push("SELECT id, entity_id, key, field_type FROM field_defs WHERE indexed = ")
@@ -102,29 +110,32 @@ pub async fn reconcile(system: &Db) -> Result<(usize, usize)> {
         Dialect::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'records'",
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'",
     };
-    let existing = catalogue(system, list, &[PREFIX, LEGACY_PREFIX]).await?;
-    let (created, dropped) = converge(system, &existing, &desired, "INDEX").await?;
+    let existing = catalogue(&txn, list, &[PREFIX, LEGACY_PREFIX]).await?;
+    let (created, dropped) = converge(&txn, &existing, &desired, "INDEX").await?;
     if created + dropped > 0 {
         tracing::info!(created, dropped, "field indexes reconciled");
     }
+    let mut made = 0;
     if d == Dialect::Postgres {
         let list = "SELECT stxname AS name FROM pg_statistic_ext WHERE stxrelid = 'records'::regclass";
-        let existing = catalogue(system, list, &[STATS_PREFIX]).await?;
-        let (made, _) = converge(system, &existing, &statistics, "STATISTICS").await?;
-        if made > 0 {
-            // A new statistics object is empty until the next ANALYZE, which samples a bounded
-            // number of rows (300 × the statistics target) whatever the table's size.
-            system.conn.execute_unprepared("ANALYZE records").await?;
-            tracing::info!(created = made, "field expression statistics created");
-        }
+        let existing = catalogue(&txn, list, &[STATS_PREFIX]).await?;
+        (made, _) = converge(&txn, &existing, &statistics, "STATISTICS").await?;
+    }
+    txn.commit().await?;
+    if made > 0 {
+        // A new statistics object is empty until the next ANALYZE, which samples a bounded
+        // number of rows (300 × the statistics target) whatever the table's size. Run after
+        // the commit, so the DDL's locks are not held while it samples.
+        system.conn.execute_unprepared("ANALYZE records").await?;
+        tracing::info!(created = made, "field expression statistics created");
     }
     Ok((created, dropped))
 }
 
 /// The names `list` returns (a catalogue query with a `name` column) that carry one of our
 /// `prefixes`: the engine's objects, never anybody else's.
-async fn catalogue(system: &Db, list: &str, prefixes: &[&str]) -> Result<BTreeSet<String>> {
-    let rows = system.conn.query_all_raw(sea_orm::Statement::from_string(system.backend(), list)).await?;
+async fn catalogue(conn: &impl ConnectionTrait, list: &str, prefixes: &[&str]) -> Result<BTreeSet<String>> {
+    let rows = conn.query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), list)).await?;
     let mut names = BTreeSet::new();
     for r in &rows {
         let name: String = r.try_get("", "name")?;
@@ -138,7 +149,7 @@ async fn catalogue(system: &Db, list: &str, prefixes: &[&str]) -> Result<BTreeSe
 /// Creates the `desired` objects (name → CREATE statement) missing from `existing` and drops
 /// (`DROP <kind>`) the existing ones no longer desired. Returns (created, dropped).
 async fn converge(
-    system: &Db,
+    conn: &impl ConnectionTrait,
     existing: &BTreeSet<String>,
     desired: &BTreeMap<String, String>,
     kind: &str,
@@ -146,14 +157,14 @@ async fn converge(
     let (mut created, mut dropped) = (0, 0);
     for (name, create) in desired {
         if !existing.contains(name) {
-            system.conn.execute_unprepared(create).await?;
+            conn.execute_unprepared(create).await?;
             created += 1;
         }
     }
     for name in existing.iter().filter(|n| !desired.contains_key(*n)) {
         // Names come from the catalogue and carry our prefix; re-check before splicing.
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            system.conn.execute_unprepared(&format!("DROP {kind} IF EXISTS {name}")).await?;
+            conn.execute_unprepared(&format!("DROP {kind} IF EXISTS {name}")).await?;
             dropped += 1;
         }
     }
