@@ -146,16 +146,17 @@ impl Db {
 }
 
 /// The connection one GraphQL request reads through (PostgreSQL): taken from the read pool
-/// (`read_pool`, which takes it back without a round trip) by the first read that needs it, used by every resolver and loader of the request in turn, and
-/// given back once at the end (`finish`). Each read is one simple-protocol message: the
-/// tenant's `set_config(…, true)` for row-level security, then the statement with its values
-/// written in as literals (`crate::inline`). PostgreSQL runs a message of several statements
-/// as one implicit transaction, so the tenant holds for that statement and for nothing after
-/// it, and a read costs one round trip: no BEGIN, no COMMIT, and no Parse/Describe of a text
-/// the connection has not prepared (most texts carry the tenant, and a pool connection has
-/// prepared few of a thousand tenants' texts). Each read sees its own snapshot, as each
-/// statement of a READ COMMITTED transaction does. Reads wait for each other on the one
-/// connection, which a request's reads do anyway under DataLoader batching.
+/// (`read_pool`, which takes it back without a round trip) by the first read that needs it,
+/// used by every resolver and loader of the request in turn, and given back once at the end
+/// (`finish`). Each read is one simple-protocol message: the tenant's `set_config(…, true)`
+/// for row-level security, then the statement, EXECUTEd with its values as literals
+/// (`crate::inline`; the message first PREPAREs it when the connection has not). PostgreSQL
+/// runs a message of several statements as one implicit transaction, so the tenant holds for
+/// that statement and for nothing after it, and a read costs one round trip: no BEGIN, no
+/// COMMIT, no Parse/Describe round trip for a text the connection has not prepared. Each read
+/// sees its own snapshot, as each statement of a READ COMMITTED transaction does. Reads wait
+/// for each other on the one connection, which a request's reads do anyway under DataLoader
+/// batching.
 ///
 /// Only read-only requests share one: the transport `disable`s the scope when a request
 /// carries a mutation (its reads then run in transactions of their own on the main pool,
@@ -217,10 +218,10 @@ impl Reader<'_> {
     }
 }
 
-/// One read on the request's connection, with `tenant` set for it. A statement whose text
-/// names its tenant is planned for that tenant at each read anyway, so its values are written
-/// into it; any other text is the same for every tenant, so the connection prepares it once
-/// and later reads only EXECUTE it (PostgreSQL then plans it once too, where it can).
+/// One read on the request's connection, with `tenant` set for it. A statement with values is
+/// prepared once per connection and later reads only EXECUTE it with its arguments, so
+/// PostgreSQL can settle on a cached plan (what sqlx's statement cache did for bound
+/// statements); one without values is sent as it is.
 async fn shared_read(
     conn: &mut Lease,
     tenant: &str,
@@ -231,8 +232,8 @@ async fn shared_read(
     crate::stats::add(1);
     let set_tenant = format!("SELECT set_config('app.tenant_id', '{tenant}', true)");
     let bound = statement.values.as_ref().is_some_and(|v| !v.0.is_empty());
-    let message = if !bound || statement.sql.contains(tenant) {
-        format!("{set_tenant}; {}", crate::inline::inline(statement)?)
+    let message = if !bound {
+        format!("{set_tenant}; {}", statement.sql)
     } else {
         let args = crate::inline::arguments(statement)?;
         let prepared = conn.prepared(&format!("{}|{}", args.types, statement.sql)).map_err(driver_error)?;
