@@ -136,10 +136,15 @@ impl PreparedNames {
 
 impl Lease {
     /// The name `key`'s statement has on this connection. The caller's message must prepare it
-    /// when `new` and deallocate `evicted` first; a message that fails leaves the connection
-    /// unclean, so it is closed, and with it what this method recorded.
+    /// when `new` and deallocate `evicted` first. What this records holds once such a message
+    /// has run to its end: until then the connection counts as unclean, so if the message is
+    /// never sent or fails, the connection is closed, and with it what was recorded.
     pub fn prepared(&mut self, key: &str) -> Result<Prepared, Error> {
-        Ok(self.conn.as_mut().ok_or(Error::PoolClosed)?.prepared.name_for(key))
+        let prepared = self.conn.as_mut().ok_or(Error::PoolClosed)?.prepared.name_for(key);
+        if prepared.new || prepared.evicted.is_some() {
+            self.clean = false;
+        }
+        Ok(prepared)
     }
 
     /// Runs `message` (several statements, simple protocol) and returns the rows of its last
