@@ -236,7 +236,7 @@ async fn shared_read(
         format!("{set_tenant}; {}", statement.sql)
     } else {
         let args = crate::inline::arguments(statement)?;
-        let prepared = conn.prepared(&format!("{}|{}", args.types, statement.sql)).map_err(driver_error)?;
+        let prepared = conn.prepared(&statement.sql, &args.types).map_err(driver_error)?;
         let mut message = String::new();
         if let Some(old) = &prepared.evicted {
             let _ = write!(message, "DEALLOCATE {old}; ");

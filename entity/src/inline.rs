@@ -28,36 +28,32 @@ pub struct Arguments {
 pub fn arguments(statement: &Statement) -> Result<Arguments> {
     let values = statement.values.as_ref().map(|v| v.0.as_slice()).unwrap_or_default();
     let mut out = Arguments { types: String::new(), values: String::new() };
-    let written = values.iter().enumerate().try_for_each(|(i, v)| {
+    for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.types.push_str(", ");
             out.values.push_str(", ");
         }
-        out.types.push_str(push_literal(&mut out.values, v)?);
-        Some(())
-    });
-    checked(statement, written.map(|()| out))
-}
-
-/// `written`, or the error saying why the values could not be written.
-fn checked<T>(statement: &Statement, written: Option<T>) -> Result<T> {
-    let values = statement.values.as_ref().map(|v| v.0.as_slice()).unwrap_or_default();
-    let nul = |v: &Value| match v {
-        Value::String(Some(s)) => s.contains('\0'),
-        Value::Json(Some(j)) => j.to_string().contains("\\u0000"),
-        _ => false,
-    };
-    if values.iter().any(nul) {
-        return Err(Error::BadRequest("a value holds the NUL character (\\u0000)".into()));
+        let ty = push_literal(&mut out.values, v).map_err(|e| match e {
+            Unwritable::Nul => Error::BadRequest("a value holds the NUL character (\\u0000)".into()),
+            Unwritable::Kind => {
+                Error::Internal(format!("statement values not writable as literals: {}", statement.sql))
+            }
+        })?;
+        out.types.push_str(ty);
     }
-    written.ok_or_else(|| {
-        Error::Internal(format!("statement values not writable as literals: {}", statement.sql))
-    })
+    Ok(out)
 }
 
-/// Appends `value` as a typed literal and returns its type; `None` for a kind the engine does
-/// not bind or a text with a NUL character.
-fn push_literal(out: &mut String, value: &Value) -> Option<&'static str> {
+/// Why a value has no literal.
+enum Unwritable {
+    /// A text (or a JSON string) holding a NUL character.
+    Nul,
+    /// A kind of value the engine does not bind.
+    Kind,
+}
+
+/// Appends `value` as a typed literal and returns its type.
+fn push_literal(out: &mut String, value: &Value) -> std::result::Result<&'static str, Unwritable> {
     let (text, ty): (Option<String>, &'static str) = match value {
         Value::Bool(v) => (v.map(|b| b.to_string()), "bool"),
         Value::SmallInt(v) => (v.map(|n| n.to_string()), "int2"),
@@ -66,7 +62,11 @@ fn push_literal(out: &mut String, value: &Value) -> Option<&'static str> {
         Value::Double(v) => (v.map(float_text), "float8"),
         Value::Float(v) => (v.map(|f| float_text(f64::from(f))), "float4"),
         Value::String(v) => (v.clone(), "text"),
-        Value::Json(v) => (v.as_ref().map(|j| j.to_string()), "jsonb"),
+        // A NUL in a JSON string is serialized as the escape `\u0000`, which JSONB refuses.
+        Value::Json(v) => match v.as_ref().map(|j| j.to_string()) {
+            Some(j) if j.contains("\\u0000") => return Err(Unwritable::Nul),
+            j => (j, "jsonb"),
+        },
         Value::Uuid(v) => (v.map(|u| u.hyphenated().to_string()), "uuid"),
         Value::ChronoDate(v) => (v.map(|d| d.format("%Y-%m-%d").to_string()), "date"),
         // Microseconds, as PostgreSQL stores them and sqlx sends them (truncated, not rounded).
@@ -74,11 +74,11 @@ fn push_literal(out: &mut String, value: &Value) -> Option<&'static str> {
         Value::ChronoDateTimeUtc(v) => {
             (v.map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()), "timestamptz")
         }
-        _ => return None,
+        _ => return Err(Unwritable::Kind),
     };
     match text {
         None => out.push_str("NULL"),
-        Some(text) if text.contains('\0') => return None,
+        Some(text) if text.contains('\0') => return Err(Unwritable::Nul),
         Some(text) => {
             out.push_str("E'");
             for c in text.chars() {
@@ -93,7 +93,7 @@ fn push_literal(out: &mut String, value: &Value) -> Option<&'static str> {
     }
     out.push_str("::");
     out.push_str(ty);
-    Some(ty)
+    Ok(ty)
 }
 
 /// A float as PostgreSQL reads it back to the same value (Rust prints the shortest exact form).

@@ -47,8 +47,8 @@ struct ReadConnection {
 /// The names of the statements one connection has prepared, at most `capacity`.
 #[derive(Debug)]
 struct PreparedNames {
-    /// Key (the caller's: text and parameter types) -> (name number, last use).
-    names: HashMap<String, (u64, u64)>,
+    /// Statement text -> its parameter types, name number and last use.
+    names: HashMap<String, Entry>,
     /// The last name number handed out, also the use clock.
     clock: u64,
     capacity: usize,
@@ -62,6 +62,13 @@ pub struct Prepared {
     pub new: bool,
     /// A statement to DEALLOCATE to make room.
     pub evicted: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    types: String,
+    number: u64,
+    used: u64,
 }
 
 fn statement_name(n: u64) -> String {
@@ -113,34 +120,40 @@ impl PreparedNames {
         PreparedNames { names: HashMap::new(), clock: 0, capacity }
     }
 
-    /// `key`'s statement name, recording its use; a new key takes a new name and, when the
-    /// connection is full, the least recently used statement's place.
-    fn name_for(&mut self, key: &str) -> Prepared {
+    /// The name of statement `sql` with parameter `types`, recording its use. A new statement
+    /// (or the same text with other types) takes a new name and, when the connection is full,
+    /// the least recently used statement's place.
+    fn name_for(&mut self, sql: &str, types: &str) -> Prepared {
         self.clock += 1;
         let clock = self.clock;
-        if let Some((n, used)) = self.names.get_mut(key) {
-            *used = clock;
-            return Prepared { name: statement_name(*n), new: false, evicted: None };
-        }
+        let full = self.names.len() >= self.capacity;
         let mut evicted = None;
-        if self.names.len() >= self.capacity
-            && let Some(oldest) = self.names.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
-            && let Some((n, _)) = self.names.remove(&oldest)
-        {
-            evicted = Some(statement_name(n));
+        match self.names.get_mut(sql) {
+            Some(e) if e.types == types => {
+                e.used = clock;
+                return Prepared { name: statement_name(e.number), new: false, evicted: None };
+            }
+            Some(e) => evicted = Some(statement_name(e.number)),
+            None if full => {
+                let oldest = self.names.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone());
+                if let Some(e) = oldest.and_then(|k| self.names.remove(&k)) {
+                    evicted = Some(statement_name(e.number));
+                }
+            }
+            None => {}
         }
-        self.names.insert(key.to_owned(), (clock, clock));
+        self.names.insert(sql.to_owned(), Entry { types: types.to_owned(), number: clock, used: clock });
         Prepared { name: statement_name(clock), new: true, evicted }
     }
 }
 
 impl Lease {
-    /// The name `key`'s statement has on this connection. The caller's message must prepare it
+    /// The name statement `sql` with parameter `types` has on this connection. The caller's message must prepare it
     /// when `new` and deallocate `evicted` first. What this records holds once such a message
     /// has run to its end: until then the connection counts as unclean, so if the message is
     /// never sent or fails, the connection is closed, and with it what was recorded.
-    pub fn prepared(&mut self, key: &str) -> Result<Prepared, Error> {
-        let prepared = self.conn.as_mut().ok_or(Error::PoolClosed)?.prepared.name_for(key);
+    pub fn prepared(&mut self, sql: &str, types: &str) -> Result<Prepared, Error> {
+        let prepared = self.conn.as_mut().ok_or(Error::PoolClosed)?.prepared.name_for(sql, types);
         if prepared.new || prepared.evicted.is_some() {
             self.clean = false;
         }
@@ -186,16 +199,19 @@ mod tests {
     #[test]
     fn a_full_connection_deallocates_its_least_recently_used_statement() {
         let mut names = PreparedNames::new(2);
-        let a = names.name_for("a");
+        let a = names.name_for("a", "text");
         assert!(a.new && a.evicted.is_none());
-        let b = names.name_for("b");
+        let b = names.name_for("b", "text");
         assert!(b.new && b.evicted.is_none() && b.name != a.name);
-        let again = names.name_for("a");
+        let again = names.name_for("a", "text");
         assert!(!again.new && again.name == a.name && again.evicted.is_none());
         // "b" is now the least recently used.
-        let c = names.name_for("c");
+        let c = names.name_for("c", "text");
         assert!(c.new && c.evicted.as_deref() == Some(b.name.as_str()));
-        let b2 = names.name_for("b");
+        let b2 = names.name_for("b", "text");
         assert!(b2.new && b2.name != b.name && b2.evicted.as_deref() == Some(a.name.as_str()));
+        // The same text with other parameter types replaces its own entry.
+        let c2 = names.name_for("c", "int8");
+        assert!(c2.new && c2.name != c.name && c2.evicted.as_deref() == Some(c.name.as_str()));
     }
 }
