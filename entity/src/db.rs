@@ -3,7 +3,8 @@
 //! (transaction-local), which the row-level security policies check, and the pool connects
 //! as the non-owner application role. SQLite write transactions start with `BEGIN IMMEDIATE`
 //! so that concurrent writers queue on the busy timeout instead of failing on upgrade.
-//! A `ReadScope` is the one connection a whole GraphQL request reads through on PostgreSQL.
+//! A `ReadScope` is the one connection a whole GraphQL request reads through on PostgreSQL, and
+//! `write_txn` a write transaction whose statements travel together (`pipeline`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,10 +16,11 @@ use sea_orm::{
 };
 
 use crate::Result;
-use crate::read_pool::{Lease, ReadPool};
+use crate::pipeline::{Pipeline, WriteTxn};
+use crate::raw_pool::{Lease, RawPool};
 
 /// At most this many read connections (`ReadScope`), beside SeaORM's pool of 20.
-const READ_CONNECTIONS: usize = 16;
+const RAW_CONNECTIONS: usize = 16;
 
 /// The two SQL dialects the engine compiles to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +35,7 @@ pub struct Db {
     pub conn: DatabaseConnection,
     pub dialect: Dialect,
     /// The connections requests read through (PostgreSQL): see `ReadScope`.
-    reads: Option<Arc<ReadPool>>,
+    raw: Option<Arc<RawPool>>,
 }
 
 impl Db {
@@ -87,11 +89,11 @@ impl Db {
         }
         let mut conn = Database::connect(opts).await?;
         conn.set_metric_callback(|_| crate::stats::add(1));
-        let reads = (dialect == Dialect::Postgres).then(|| {
+        let raw = (dialect == Dialect::Postgres).then(|| {
             let options = conn.get_postgres_connection_pool().connect_options();
-            ReadPool::new((*options).clone(), READ_CONNECTIONS)
+            RawPool::new((*options).clone(), RAW_CONNECTIONS)
         });
-        Ok(Db { conn, dialect, reads })
+        Ok(Db { conn, dialect, raw })
     }
 
     /// The SeaORM backend matching the dialect.
@@ -123,6 +125,20 @@ impl Db {
         Ok(txn)
     }
 
+    /// A write transaction of `tenant_id`: pipelined on a raw connection on PostgreSQL (see
+    /// `pipeline`), SeaORM's IMMEDIATE one on SQLite.
+    pub async fn write_txn(&self, tenant_id: &str) -> Result<WriteTxn> {
+        match &self.raw {
+            Some(pool) => {
+                // Written into the transaction's first message as a literal.
+                let tenant = crate::runtime::sql::uuid_literal(tenant_id, "tenant")?;
+                let lease = pool.acquire().await.map_err(driver_error)?;
+                Ok(WriteTxn::Pipelined(Pipeline::begin(lease, tenant)))
+            }
+            None => Ok(WriteTxn::Orm(self.begin_tenant(tenant_id, true).await?)),
+        }
+    }
+
     /// Begins a read-write transaction (IMMEDIATE on SQLite) without a tenant: for work that
     /// is not tenant-scoped or that sets the tenant itself.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
@@ -146,7 +162,7 @@ impl Db {
 }
 
 /// The connection one GraphQL request reads through (PostgreSQL): taken from the read pool
-/// (`read_pool`, which takes it back without a round trip) by the first read that needs it,
+/// (`raw_pool`, which takes it back without a round trip) by the first read that needs it,
 /// used by every resolver and loader of the request in turn, and given back once at the end
 /// (`finish`). Each read is one simple-protocol message: the tenant's `set_config(…, true)`
 /// for row-level security, then the statement, EXECUTEd with its values as literals
@@ -181,7 +197,7 @@ pub enum Reader<'a> {
 }
 
 /// A driver error as SeaORM reports it, so that it maps to the same public error.
-fn driver_error(e: sea_orm::sqlx::Error) -> crate::Error {
+pub(crate) fn driver_error(e: sea_orm::sqlx::Error) -> crate::Error {
     crate::Error::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
 }
 
@@ -218,36 +234,41 @@ impl Reader<'_> {
     }
 }
 
-/// One read on the request's connection, with `tenant` set for it. A statement with values is
-/// prepared once per connection and later reads only EXECUTE it with its arguments, so
-/// PostgreSQL can settle on a cached plan (what sqlx's statement cache did for bound
-/// statements); one without values is sent as it is.
+/// One read on the request's connection, with `tenant` set for it.
 async fn shared_read(
     conn: &mut Lease,
     tenant: &str,
     statement: &Statement,
 ) -> Result<Vec<sea_orm::sqlx::postgres::PgRow>> {
+    crate::stats::add(1);
+    let text = statement_text(conn, statement)?;
+    let message = format!("SELECT set_config('app.tenant_id', '{tenant}', true); {text}");
+    conn.run(message).await.map_err(driver_error)
+}
+
+/// The text that runs `statement` on `conn` inside a message. A statement with values is
+/// prepared once per connection and later messages only EXECUTE it with its arguments, so
+/// PostgreSQL can settle on a cached plan (what sqlx's statement cache did for bound
+/// statements); the text then also PREPAREs it when the connection has not (and DEALLOCATEs
+/// the statement it replaces). One without values is sent as it is.
+pub(crate) fn statement_text(conn: &mut Lease, statement: &Statement) -> Result<String> {
     use std::fmt::Write;
 
-    crate::stats::add(1);
-    let set_tenant = format!("SELECT set_config('app.tenant_id', '{tenant}', true)");
     let bound = statement.values.as_ref().is_some_and(|v| !v.0.is_empty());
-    let message = if !bound {
-        format!("{set_tenant}; {}", statement.sql)
-    } else {
-        let args = crate::inline::arguments(statement)?;
-        let prepared = conn.prepared(&statement.sql, &args.types).map_err(driver_error)?;
-        let mut message = String::new();
-        if let Some(old) = &prepared.evicted {
-            let _ = write!(message, "DEALLOCATE {old}; ");
-        }
-        if prepared.new {
-            let _ = write!(message, "PREPARE {}({}) AS {}; ", prepared.name, args.types, statement.sql);
-        }
-        let _ = write!(message, "{set_tenant}; EXECUTE {}({})", prepared.name, args.values);
-        message
-    };
-    conn.read(message).await.map_err(driver_error)
+    if !bound {
+        return Ok(statement.sql.clone());
+    }
+    let args = crate::inline::arguments(statement)?;
+    let prepared = conn.prepared(&statement.sql, &args.types).map_err(driver_error)?;
+    let mut text = String::new();
+    if let Some(old) = &prepared.evicted {
+        let _ = write!(text, "DEALLOCATE {old}; ");
+    }
+    if prepared.new {
+        let _ = write!(text, "PREPARE {}({}) AS {}; ", prepared.name, args.types, statement.sql);
+    }
+    let _ = write!(text, "EXECUTE {}({})", prepared.name, args.values);
+    Ok(text)
 }
 
 impl ReadScope {
@@ -278,7 +299,7 @@ impl ReadScope {
                 let mut guard = s.conn.lock().await;
                 if guard.is_none() {
                     let pool =
-                        s.db.reads.as_ref().ok_or_else(|| crate::Error::Internal("no read pool".into()))?;
+                        s.db.raw.as_ref().ok_or_else(|| crate::Error::Internal("no raw pool".into()))?;
                     *guard = Some(pool.acquire().await.map_err(driver_error)?);
                 }
                 let conn = tokio::sync::MutexGuard::try_map(guard, Option::as_mut)

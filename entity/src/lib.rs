@@ -7,7 +7,8 @@ pub mod db;
 pub mod error;
 pub mod inline;
 pub mod models;
-pub mod read_pool;
+pub mod pipeline;
+pub mod raw_pool;
 pub mod runtime;
 pub mod stats;
 

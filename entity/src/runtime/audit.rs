@@ -2,7 +2,8 @@
 //! transaction as the change it records. Entry `n` stores `hash = SHA-256(prev_hash ‖ body)`
 //! where `body` is the canonical JSON of its content, and the tenant's chain head (`audit_heads`)
 //! is updated in the same transaction — its row lock orders concurrent writers, so the chain
-//! never forks. The change's own writes can travel in the entry's statement (`append_with`). `verify` recomputes the chain and names the first entry that does not fit.
+//! never forks. The change's own writes travel in the entry's statement on PostgreSQL
+//! (`append_with`). `verify` recomputes the chain and names the first entry that does not fit.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -11,6 +12,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::sql::SqlBuf;
+use crate::pipeline::Exec;
 use crate::{Dialect, Error, Result};
 
 /// The hash that precedes a tenant's first entry.
@@ -115,7 +117,7 @@ pub fn diff(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
 
 /// Appends an entry inside `txn` (which must be the transaction of the change itself).
 pub async fn append(
-    txn: &impl ConnectionTrait,
+    txn: &impl Exec,
     d: Dialect,
     tenant_id: &str,
     actor: &Actor,
@@ -130,82 +132,127 @@ pub async fn append(
 /// SQLite, whose writes cost no round trip, each runs on its own.
 pub type Write<'w> = Box<dyn Fn(&mut SqlBuf) -> Result<()> + Send + Sync + 'w>;
 
-/// Appends an entry and performs `writes` with it, inside `txn`. Two round trips on
-/// PostgreSQL whatever the writes: one locks and advances the tenant's chain head, one writes
-/// everything else. The head's row lock orders the tenant's writers from here to their commit,
-/// so taking it last keeps the time writers queue for it short.
+/// Appends an entry and performs `writes` with it, inside `txn`.
+///
+/// On PostgreSQL that is one statement whose result is not read (a pipelined transaction sends
+/// it with its COMMIT): it advances the tenant's chain head — creating it for the tenant's first
+/// entry — and computes the entry's hash from the head's previous hash in SQL (`sha256` of the
+/// same bytes `chain` hashes: the previous hash, then the canonical body, whose sequence number
+/// only the head knows, written between the two parts `body_parts` returns). The head's row
+/// lock orders the tenant's writers from there to their commit, so the chain never forks. On
+/// SQLite, whose statements cost no round trip and whose writers are serialised anyway, the
+/// head is read and the hash computed here.
 pub async fn append_with(
-    txn: &impl ConnectionTrait,
+    txn: &impl Exec,
     d: Dialect,
     tenant_id: &str,
     actor: &Actor,
     entry: &Entry<'_>,
     writes: &[Write<'_>],
 ) -> Result<()> {
-    let (seq, prev_hash) = advance_head(txn, d, tenant_id).await?;
     let at = super::time::now();
-    let hash = chain(&prev_hash, &body(tenant_id, seq, &at, actor, entry));
-    let mut buf = SqlBuf::new(d);
     match d {
         Dialect::Postgres => {
-            buf.push("WITH ");
+            let (before, after) = body_parts(tenant_id, &at, actor, entry);
+            let first = chain(GENESIS, &format!("{before}1{after}"));
+            let mut buf = SqlBuf::new(d);
+            buf.push("WITH head AS (INSERT INTO audit_heads AS h (tenant_id, seq, hash, prev_hash) VALUES (");
+            buf.bind(tenant_id.to_owned()).push(", 1, ").bind(first).push(", ").bind(GENESIS.to_owned());
+            buf.push(") ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, ");
+            buf.push("hash = encode(sha256(convert_to(h.hash || ").bind(before);
+            buf.push(" || (h.seq + 1)::text || ").bind(after);
+            buf.push(", 'UTF8')), 'hex') RETURNING seq, prev_hash, hash)");
             for (i, write) in writes.iter().enumerate() {
-                buf.push("w").push(&i.to_string()).push(" AS (");
+                buf.push(", w").push(&i.to_string()).push(" AS (");
                 write(&mut buf)?;
-                buf.push("), ");
+                buf.push(")");
             }
-            buf.push("head AS (UPDATE audit_heads SET hash = ").bind(hash.clone());
-            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(") ");
+            buf.push(" ").push(ENTRY_INSERT).push("SELECT ");
+            push_entry_values(&mut buf, tenant_id, &at, actor, entry)?;
+            buf.push(", seq, prev_hash, hash FROM head");
+            txn.execute(buf.into_statement()).await
         }
         Dialect::Sqlite => {
+            let (seq, prev_hash) = advance_head(txn, d, tenant_id).await?;
+            let hash = chain(&prev_hash, &body(tenant_id, seq, &at, actor, entry));
             for write in writes {
                 let mut one = SqlBuf::new(d);
                 write(&mut one)?;
-                txn.execute_raw(one.into_statement()).await?;
+                txn.execute(one.into_statement()).await?;
             }
+            let mut buf = SqlBuf::new(d);
+            buf.push(ENTRY_INSERT).push("VALUES (");
+            push_entry_values(&mut buf, tenant_id, &at, actor, entry)?;
+            buf.push(", ").bind(seq).push(", ");
+            buf.bind(prev_hash).push(", ").bind(hash.clone()).push(")");
+            txn.execute(buf.into_statement()).await?;
+            let mut buf = SqlBuf::new(d);
+            buf.push("UPDATE audit_heads SET hash = ").bind(hash);
+            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+            txn.execute(buf.into_statement()).await
         }
     }
-    buf.push(
-        "INSERT INTO audit_log (tenant_id, seq, at, actor_user_id, actor_api_key_id, request_id, \
-         action, object_type, object_id, changes, prev_hash, hash) VALUES (",
-    );
-    buf.bind(tenant_id.to_owned()).push(", ").bind(seq).push(", ").bind_ts(at).push(", ");
-    buf.bind(actor.user_id.clone()).push(", ").bind(actor.api_key_id.clone()).push(", ");
-    buf.bind(actor.request_id.clone()).push(", ").bind(entry.action.to_owned()).push(", ");
-    buf.bind(entry.object_type.to_owned()).push(", ").bind(entry.object_id.map(str::to_owned)).push(", ");
-    buf.bind_json(&entry.changes)?;
-    buf.push(", ").bind(prev_hash).push(", ").bind(hash.clone()).push(")");
-    txn.execute_raw(buf.into_statement()).await?;
-    if d == Dialect::Sqlite {
-        let mut buf = SqlBuf::new(d);
-        buf.push("UPDATE audit_heads SET hash = ").bind(hash);
-        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-        txn.execute_raw(buf.into_statement()).await?;
-    }
-    Ok(())
 }
 
-/// Locks the tenant's chain head and advances its sequence in one statement; returns the new
-/// entry's sequence number and the hash it follows. A tenant's first entry creates the head
-/// first (a concurrent first writer may win that race: its row is then the one waited on).
-async fn advance_head(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<(i64, String)> {
+/// The canonical body of an entry (`body`) as the text before its sequence number and the text
+/// after it: the body's keys are sorted, and all but `seq` and `tenant` sort before `seq`.
+fn body_parts(tenant_id: &str, at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> (String, String) {
+    let v = json!({
+        "at": super::time::format(at),
+        "actor": {"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id},
+        "action": e.action,
+        "objectType": e.object_type,
+        "objectId": e.object_id,
+        "changes": e.changes,
+    });
+    let mut before = super::value::canonical_json(&v).to_string();
+    before.pop();
+    before.push_str(",\"seq\":");
+    let after = format!(",\"tenant\":{}}}", Value::String(tenant_id.to_owned()));
+    (before, after)
+}
+
+/// Advances the tenant's chain head (SQLite); returns the new entry's sequence number and the
+/// hash it follows. A tenant's first entry creates the head first.
+async fn advance_head(txn: &impl Exec, d: Dialect, tenant_id: &str) -> Result<(i64, String)> {
     let advance = || {
         let mut buf = SqlBuf::new(d);
         buf.push("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
         buf.push(" RETURNING seq, hash");
         buf.into_statement()
     };
-    let head = match txn.query_one_raw(advance()).await? {
+    let head = match txn.query_one(advance()).await? {
         Some(head) => head,
         None => {
             let mut buf = SqlBuf::new(d);
             buf.push("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (").bind(tenant_id.to_owned());
             buf.push(", 0, ").bind(GENESIS.to_owned()).push(") ON CONFLICT (tenant_id) DO NOTHING");
-            txn.execute_raw(buf.into_statement()).await?;
-            txn.query_one_raw(advance()).await?.ok_or_else(|| Error::Internal("audit head missing".into()))?
+            txn.execute(buf.into_statement()).await?;
+            txn.query_one(advance()).await?.ok_or_else(|| Error::Internal("audit head missing".into()))?
         }
     };
     Ok((head.try_get("", "seq")?, head.try_get("", "hash")?))
+}
+
+/// The INSERT of an entry, up to its values: those `push_entry_values` binds, then the
+/// sequence number and the two hashes.
+const ENTRY_INSERT: &str = "INSERT INTO audit_log (tenant_id, at, actor_user_id, actor_api_key_id, request_id, \
+                            action, object_type, object_id, changes, seq, prev_hash, hash) ";
+
+/// The bound values of an entry, but its sequence number and hashes, comma-separated.
+fn push_entry_values(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    at: &DateTime<Utc>,
+    actor: &Actor,
+    e: &Entry<'_>,
+) -> Result<()> {
+    buf.bind(tenant_id.to_owned()).push(", ").bind_ts(*at).push(", ");
+    buf.bind(actor.user_id.clone()).push(", ").bind(actor.api_key_id.clone()).push(", ");
+    buf.bind(actor.request_id.clone()).push(", ").bind(e.action.to_owned()).push(", ");
+    buf.bind(e.object_type.to_owned()).push(", ").bind(e.object_id.map(str::to_owned)).push(", ");
+    buf.bind_json(&e.changes)?;
+    Ok(())
 }
 
 const COLUMNS: &str = "id, seq, at, actor_user_id, actor_api_key_id, request_id, action, object_type, \
@@ -357,4 +404,25 @@ pub async fn verify(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
         }
     }
     Ok(Verification { ok: true, checked, first_broken_seq: None, first_broken_id: None, reason: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_parts_enclose_the_sequence_number() {
+        let actor = Actor::user("u-1", Some("req \"1\""));
+        let entry = Entry {
+            action: "record.create",
+            object_type: "deal",
+            object_id: Some("r-1"),
+            changes: json!({"name": {"old": null, "new": "a \\ \"seq\":0"}, "zeta": {"old": 1, "new": 2}}),
+        };
+        let at = super::super::time::now();
+        let (before, after) = body_parts("t-1", &at, &actor, &entry);
+        for seq in [1, 42, 9_000_000_000] {
+            assert_eq!(format!("{before}{seq}{after}"), body("t-1", seq, &at, &actor, &entry));
+        }
+    }
 }

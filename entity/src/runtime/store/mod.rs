@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::QueryResult;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -16,6 +16,7 @@ use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::sql::{self, Direction, SortKey, SqlBuf};
 use crate::db::ReadScope;
+use crate::pipeline::Exec;
 use crate::{Db, Dialect, Error, Result};
 
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
@@ -531,12 +532,8 @@ pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> 
 }
 
 /// Runs a statement of `one_statement` and decodes its record.
-async fn fetch_one(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    statement: sea_orm::Statement,
-) -> Result<Option<Record>> {
-    let row = conn.query_one_raw(statement).await?;
+async fn fetch_one(conn: &impl Exec, d: Dialect, statement: sea_orm::Statement) -> Result<Option<Record>> {
+    let row = conn.query_one(statement).await?;
     row.map(|r| Record::from_row(&r, d)).transpose()
 }
 

@@ -5,13 +5,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Map, Value};
 
 use super::{
     COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, TOPIC_RECORD_CHANGED, check_visible,
     fetch_one, one_statement, visible,
 };
+use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
@@ -31,17 +31,16 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
-        let record = self.create_in(&txn, meta, entity, input, owner, caller).await?;
-        txn.commit().await?;
-        Ok(record)
+        let txn = self.db.write_txn(self.tenant_id).await?;
+        let record = self.create_in(&txn, meta, entity, input, owner, caller).await;
+        txn.finish(record).await
     }
 
     /// [`Store::create`] inside a transaction the caller commits (lead conversion creates
     /// three records in one).
     pub async fn create_in(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &impl Exec,
         meta: &TenantMeta,
         entity: &EntityDef,
         input: &Map<String, Value>,
@@ -125,10 +124,9 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
-        let record = self.update_in(&txn, meta, entity, id, input, owner, caller).await?;
-        txn.commit().await?;
-        Ok(record)
+        let txn = self.db.write_txn(self.tenant_id).await?;
+        let record = self.update_in(&txn, meta, entity, id, input, owner, caller).await;
+        txn.finish(record).await
     }
 
     /// [`Store::update`] inside a transaction the caller commits (so a change of another
@@ -136,7 +134,7 @@ impl<'a> Store<'a> {
     #[allow(clippy::too_many_arguments)]
     pub async fn update_in(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &impl Exec,
         meta: &TenantMeta,
         entity: &EntityDef,
         id: &str,
@@ -214,18 +212,31 @@ impl<'a> Store<'a> {
         deleted: bool,
         caller: Caller<'_>,
     ) -> Result<Record> {
+        let txn = self.db.write_txn(self.tenant_id).await?;
+        let record = self.set_deleted_in(&txn, meta, entity, id, deleted, caller).await;
+        txn.finish(record).await
+    }
+
+    async fn set_deleted_in(
+        &self,
+        txn: &impl Exec,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        id: &str,
+        deleted: bool,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
         let (actor, row) = (caller.actor, caller.row);
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-        let mut rec = fetch_one(&txn, d, one_statement(d, self.tenant_id, &entity.id, id, want, true))
+        let mut rec = fetch_one(txn, d, one_statement(d, self.tenant_id, &entity.id, id, want, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
         if !deleted {
             // A restored record must not duplicate a unique value taken meanwhile.
             let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
-            let errors = self.check_references(&txn, meta, entity, &unique, &rec.data, Some(id)).await?;
+            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id)).await?;
             if !errors.is_empty() {
                 return Err(Error::Validation(errors));
             }
@@ -249,15 +260,14 @@ impl<'a> Store<'a> {
         });
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
         let no_changes = Value::Object(Map::new());
-        self.record_change(&txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
-        txn.commit().await?;
+        self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
         Ok(rec)
     }
 
     /// Relation targets exist (same tenant, right entity, live); unique values are free.
     async fn check_references(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &impl Exec,
         meta: &TenantMeta,
         entity: &EntityDef,
         fields: &[&FieldDef],
@@ -284,7 +294,7 @@ impl<'a> Store<'a> {
                 buf.bind(id.clone());
             }
             buf.push(")");
-            let rows = txn.query_all_raw(buf.into_statement()).await?;
+            let rows = txn.query_all(buf.into_statement()).await?;
             rows.iter()
                 .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "entity_id")?)))
                 .collect::<Result<_>>()?
@@ -313,7 +323,7 @@ impl<'a> Store<'a> {
 
     async fn value_taken(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &impl Exec,
         entity: &EntityDef,
         f: &FieldDef,
         v: &Value,
@@ -326,7 +336,7 @@ impl<'a> Store<'a> {
             let mut lock = SqlBuf::new(d);
             let key = format!("{}:{}:{}:{}", self.tenant_id, entity.id, f.key, v);
             lock.push("SELECT pg_advisory_xact_lock(hashtextextended(").bind(key).push(", 0))");
-            txn.execute_raw(lock.into_statement()).await?;
+            txn.execute(lock.into_statement()).await?;
         }
         let mut buf = SqlBuf::new(d);
         let taken = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone()));
@@ -339,25 +349,25 @@ impl<'a> Store<'a> {
             buf.push(" AND id <> ").bind(id.to_owned());
         }
         buf.push(" LIMIT 1");
-        Ok(txn.query_one_raw(buf.into_statement()).await?.is_some())
+        Ok(txn.query_one(buf.into_statement()).await?.is_some())
     }
 
-    async fn check_owner(&self, txn: &DatabaseTransaction, owner: &str) -> Result<Vec<FieldError>> {
+    async fn check_owner(&self, txn: &impl Exec, owner: &str) -> Result<Vec<FieldError>> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("SELECT id FROM users WHERE tenant_id = ").bind(self.tenant_id.to_owned());
         buf.push(" AND id = ").bind(owner.to_owned());
-        let found = txn.query_one_raw(buf.into_statement()).await?.is_some();
+        let found = txn.query_one(buf.into_statement()).await?.is_some();
         Ok(if found { Vec::new() } else { vec![FieldError::new("owner", "no user with this id")] })
     }
 
     /// Allocates the next record number of an entity inside the write's transaction.
-    async fn next_number(&self, txn: &DatabaseTransaction, entity_id: &str) -> Result<i64> {
+    async fn next_number(&self, txn: &impl Exec, entity_id: &str) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("INSERT INTO record_counters (tenant_id, entity_id, value) VALUES (");
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity_id.to_owned());
         buf.push(", 1) ON CONFLICT (tenant_id, entity_id) DO UPDATE SET value = record_counters.value + 1 RETURNING value");
         let row = txn
-            .query_one_raw(buf.into_statement())
+            .query_one(buf.into_statement())
             .await?
             .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
         Ok(row.try_get("", "value")?)
@@ -369,7 +379,7 @@ impl<'a> Store<'a> {
     #[allow(clippy::too_many_arguments)]
     async fn record_change(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &impl Exec,
         actor: &Actor,
         entity: &EntityDef,
         (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
@@ -414,7 +424,7 @@ impl<'a> Store<'a> {
 
 /// Appends an outbox row inside `txn`.
 pub async fn write_outbox(
-    txn: &impl ConnectionTrait,
+    txn: &impl Exec,
     d: Dialect,
     tenant_id: &str,
     topic: &str,
@@ -422,7 +432,7 @@ pub async fn write_outbox(
 ) -> Result<()> {
     let mut buf = SqlBuf::new(d);
     push_outbox(&mut buf, tenant_id, topic, payload)?;
-    txn.execute_raw(buf.into_statement()).await?;
+    txn.execute(buf.into_statement()).await?;
     Ok(())
 }
 

@@ -1,11 +1,12 @@
-//! The connections requests read through on PostgreSQL (`db::ReadScope`). They are kept apart
-//! from SeaORM's pool because that pool checks every connection it takes back with a round
-//! trip of its own (a Sync), which for a read request that otherwise costs one round trip
-//! doubled the count. A read connection carries no state from one request to the next: each
-//! read is one simple-protocol message whose tenant setting ends with the message. So a
-//! connection whose last read ran to its end goes straight back to the idle list, and one
-//! whose read failed or was abandoned midway (a cancelled request) is closed instead, as its
-//! protocol state is unknown.
+//! The connections requests read and write through on PostgreSQL (`db::ReadScope`,
+//! `pipeline::Pipeline`). They are kept apart from SeaORM's pool because that pool checks every
+//! connection it takes back with a round trip of its own (a Sync), which for a read request
+//! that otherwise costs one round trip doubled the count. A connection carries no state from
+//! one request to the next: each read is one simple-protocol message whose tenant setting ends
+//! with the message, and a write transaction ends with the message that commits it. So a
+//! connection whose last message ran to its end, outside a transaction, goes straight back to
+//! the idle list, and one whose message failed or was abandoned midway (a cancelled request),
+//! or that a transaction still holds, is closed instead, as its state is unknown.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,16 +24,16 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Statements a connection keeps prepared (`Lease::prepared`), least recently used dropped.
 const PREPARED_PER_CONNECTION: usize = 128;
 
-/// The read connections: at most `max` open, idle ones reused newest first.
-pub struct ReadPool {
+/// The raw connections: at most `max` open, idle ones reused newest first.
+pub struct RawPool {
     options: PgConnectOptions,
     idle: Mutex<Vec<(ReadConnection, Instant)>>,
     permits: Arc<Semaphore>,
 }
 
-impl std::fmt::Debug for ReadPool {
+impl std::fmt::Debug for RawPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadPool")
+        f.debug_struct("RawPool")
             .field("available", &self.permits.available_permits())
             .finish_non_exhaustive()
     }
@@ -72,22 +73,22 @@ struct Entry {
 }
 
 fn statement_name(n: u64) -> String {
-    format!("alphery_read_{n}")
+    format!("alphery_s_{n}")
 }
 
-/// A connection taken from the pool for one request.
+/// A connection taken from the pool for one request or one write transaction.
 pub struct Lease {
     conn: Option<ReadConnection>,
-    pool: Arc<ReadPool>,
-    /// False from the start of a read until it has run to its end.
+    pool: Arc<RawPool>,
+    /// False from the start of a message until it has run to its end, and while held (`hold`).
     clean: bool,
     _permit: OwnedSemaphorePermit,
 }
 
-impl ReadPool {
+impl RawPool {
     /// A pool connecting with `options` (the main pool's: same user, role and settings).
-    pub fn new(options: PgConnectOptions, max: usize) -> Arc<ReadPool> {
-        Arc::new(ReadPool { options, idle: Mutex::new(Vec::new()), permits: Arc::new(Semaphore::new(max)) })
+    pub fn new(options: PgConnectOptions, max: usize) -> Arc<RawPool> {
+        Arc::new(RawPool { options, idle: Mutex::new(Vec::new()), permits: Arc::new(Semaphore::new(max)) })
     }
 
     /// A connection: an idle one (pinged first if it idled long) or a new one.
@@ -160,9 +161,15 @@ impl Lease {
         Ok(prepared)
     }
 
+    /// Marks the connection as held in a state only its holder can end (an open transaction):
+    /// given back before a later message ends that state, it is closed.
+    pub fn hold(&mut self) {
+        self.clean = false;
+    }
+
     /// Runs `message` (several statements, simple protocol) and returns the rows of its last
     /// statement.
-    pub async fn read(&mut self, message: String) -> Result<Vec<PgRow>, Error> {
+    pub async fn run(&mut self, message: String) -> Result<Vec<PgRow>, Error> {
         use futures_util::TryStreamExt;
 
         let conn = &mut self.conn.as_mut().ok_or(Error::PoolClosed)?.conn;
