@@ -24,6 +24,7 @@ mod m20261121_000016_step_attempts;
 mod m20261202_000017_list_order;
 mod m20261202_000018_rollups;
 mod m20261203_000019_audit_prev;
+mod m20261203_000020_field_containment;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_list_order::Migration),
             Box::new(m20261202_000018_rollups::Migration),
             Box::new(m20261203_000019_audit_prev::Migration),
+            Box::new(m20261203_000020_field_containment::Migration),
         ]
     }
 }

@@ -154,13 +154,18 @@ pub async fn append_with(
     match d {
         Dialect::Postgres => {
             let (before, after) = body_parts(tenant_id, &at, actor, entry);
-            let first = chain(GENESIS, &format!("{before}1{after}"));
             let mut buf = SqlBuf::new(d);
             buf.push("WITH head AS (INSERT INTO audit_heads AS h (tenant_id, seq, hash, prev_hash) VALUES (");
-            buf.bind(tenant_id.to_owned()).push(", 1, ").bind(first).push(", ").bind(GENESIS.to_owned());
+            buf.bind(tenant_id.to_owned()).push(", 1, encode(sha256(convert_to(").bind(GENESIS.to_owned());
+            let genesis = buf.last_placeholder()?;
+            buf.push(" || ").bind(before);
+            let before = buf.last_placeholder()?;
+            buf.push(" || '1' || ").bind(after);
+            let after = buf.last_placeholder()?;
+            buf.push(", 'UTF8')), 'hex'), ").push(&genesis);
             buf.push(") ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, ");
-            buf.push("hash = encode(sha256(convert_to(h.hash || ").bind(before);
-            buf.push(" || (h.seq + 1)::text || ").bind(after);
+            buf.push("hash = encode(sha256(convert_to(h.hash || ").push(&before);
+            buf.push(" || (h.seq + 1)::text || ").push(&after);
             buf.push(", 'UTF8')), 'hex') RETURNING seq, prev_hash, hash)");
             for (i, write) in writes.iter().enumerate() {
                 buf.push(", w").push(&i.to_string()).push(" AS (");

@@ -7,6 +7,8 @@
 //! the planner cannot misjudge it (it has no statistics for one entity's values in the shared
 //! table, and guessed 0.5% for a value one deal in five had, then fetched and sorted them all).
 //! The entity implies the tenant, so the tenant is no key column.
+//! A MULTI_SELECT field has no order: on PostgreSQL its index is a GIN index of the field's
+//! array (`idx_fg_*`), which answers `containsAny`/`containsAll`; SQLite has none to offer.
 //!
 //! On PostgreSQL each indexed field's expression also gets expression statistics
 //! (`CREATE STATISTICS … ON ((data->>'k')) FROM records`): the planner ignores the statistics
@@ -29,6 +31,9 @@ use crate::{Db, Dialect, Error, Result};
 
 /// The prefix of every engine-managed index.
 pub const PREFIX: &str = "idx_fo_";
+
+/// The prefix of the GIN index of an indexed MULTI_SELECT field (PostgreSQL).
+pub const GIN_PREFIX: &str = "idx_fg_";
 
 /// The prefix of the engine's earlier `(tenant_id, <expr>)` indexes, replaced on reconcile.
 const LEGACY_PREFIX: &str = "idx_f_";
@@ -53,16 +58,42 @@ pub fn index_name(field_id: &str) -> Result<String> {
     Ok(format!("{PREFIX}{}", id.simple()))
 }
 
-/// The `CREATE INDEX` statement of an indexed field.
-pub fn create_statement(d: Dialect, entity_id: &str, f: &FieldDef) -> Result<String> {
+/// The GIN index name of an indexed MULTI_SELECT field (`idx_fg_` + its id without dashes).
+pub fn gin_index_name(field_id: &str) -> Result<String> {
+    Ok(index_name(field_id)?.replacen(PREFIX, GIN_PREFIX, 1))
+}
+
+/// The `CREATE INDEX` statement of an indexed field, with its name; `None` for a field no
+/// index of ours serves (JSON and FILE fields; MULTI_SELECT on SQLite).
+pub fn create_statement(d: Dialect, entity_id: &str, f: &FieldDef) -> Result<Option<(String, String)>> {
     let entity = uuid::Uuid::parse_str(entity_id)
-        .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?;
+        .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?
+        .hyphenated()
+        .to_string();
+    if f.ty == FieldType::MultiSelect && d == Dialect::Postgres {
+        // Containment of the field's array (`sql::containment_expr`); jsonb_path_ops keeps
+        // only what `@>` needs.
+        let name = gin_index_name(&f.id)?;
+        let expr = sql::containment_expr(&f.key);
+        return Ok(Some((
+            name.clone(),
+            format!(
+                "CREATE INDEX IF NOT EXISTS {name} ON records USING GIN ({expr} jsonb_path_ops) \
+                 WHERE entity_id = '{entity}' AND deleted_at IS NULL"
+            ),
+        )));
+    }
+    if !f.ty.is_sortable() {
+        return Ok(None);
+    }
+    let name = index_name(&f.id)?;
     let expr = sql::target_expr(d, &Target::Field(Box::new(f.clone())));
-    Ok(format!(
-        "CREATE INDEX IF NOT EXISTS {} ON records ({expr}, created_at, id) WHERE entity_id = '{}' AND deleted_at IS NULL",
-        index_name(&f.id)?,
-        entity.hyphenated()
-    ))
+    Ok(Some((
+        name.clone(),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON records ({expr}, created_at, id) WHERE entity_id = '{entity}' AND deleted_at IS NULL"
+        ),
+    )))
 }
 
 /// Creates missing indexes of indexed fields and drops those of fields no longer indexed.
@@ -91,17 +122,15 @@ pub async fn reconcile(system: &Db) -> Result<(usize, usize)> {
     for r in &rows {
         let ty = FieldType::parse(&r.try_get::<String>("", "field_type")?)
             .ok_or_else(|| Error::Internal("unknown field type".into()))?;
-        if !ty.is_sortable() {
-            continue;
-        }
         let key: String = r.try_get("", "key")?;
         if !super::naming::is_identifier(&key) {
             return Err(Error::Internal(format!("invalid stored field key {key:?}")));
         }
         let f = FieldDef { id: r.try_get("", "id")?, key, ty, ..super::definitions::blank_field() };
         let entity_id: String = r.try_get("", "entity_id")?;
-        desired.insert(index_name(&f.id)?, create_statement(d, &entity_id, &f)?);
-        if d == Dialect::Postgres {
+        let Some((name, create)) = create_statement(d, &entity_id, &f)? else { continue };
+        desired.insert(name, create);
+        if d == Dialect::Postgres && ty.is_sortable() {
             let (name, create) = expression_statistics(&sql::target_expr(d, &Target::Field(Box::new(f))));
             statistics.insert(name, create);
         }
@@ -110,7 +139,7 @@ pub async fn reconcile(system: &Db) -> Result<(usize, usize)> {
         Dialect::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'records'",
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'",
     };
-    let existing = catalogue(&txn, list, &[PREFIX, LEGACY_PREFIX]).await?;
+    let existing = catalogue(&txn, list, &[PREFIX, GIN_PREFIX, LEGACY_PREFIX]).await?;
     let (created, dropped) = converge(&txn, &existing, &desired, "INDEX").await?;
     if created + dropped > 0 {
         tracing::info!(created, dropped, "field indexes reconciled");

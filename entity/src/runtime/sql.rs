@@ -28,6 +28,15 @@ impl SqlBuf {
         self
     }
 
+    /// The placeholder of the value bound last, to use that value again (PostgreSQL numbers
+    /// its placeholders, so a statement can use one value twice without sending it twice).
+    pub fn last_placeholder(&self) -> Result<String> {
+        if self.dialect != Dialect::Postgres || self.values.is_empty() {
+            return Err(Error::Internal("no numbered placeholder to repeat".into()));
+        }
+        Ok(format!("${}", self.values.len()))
+    }
+
     /// Appends a placeholder bound to `v` as JSON (JSONB on PostgreSQL, text on SQLite).
     pub fn bind_json(&mut self, v: &impl serde::Serialize) -> Result<&mut Self> {
         let text = serde_json::to_string(v)?;
@@ -182,6 +191,12 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
             _ => text_expr(d, &f.key),
         },
     }
+}
+
+/// The JSON array of a MULTI_SELECT field (PostgreSQL), which containment filters compare and
+/// an indexed field's GIN index holds.
+pub fn containment_expr(key: &str) -> String {
+    format!("(data->'{key}')")
 }
 
 /// Binds an operand of `t`'s type so that it compares with `target_expr`.
@@ -340,11 +355,18 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
             }
             match d {
                 Dialect::Postgres => {
-                    // `data @> {"k": [...]}` is answered by the GIN (jsonb_path_ops) index.
+                    // `(data->'k') @> [...]`: the expression of an indexed MULTI_SELECT
+                    // field's GIN index (`indexes::create_statement`).
                     let contains = |buf: &mut SqlBuf, vals: &[&String]| {
-                        let doc = serde_json::json!({ f.key.clone(): vals });
-                        buf.push("data @> CAST(").bind(doc.to_string()).push(" AS JSONB)");
+                        let doc = serde_json::json!(vals);
+                        buf.push(&containment_expr(&f.key))
+                            .push(" @> CAST(")
+                            .bind(doc.to_string())
+                            .push(" AS JSONB)");
                     };
+                    // False, not NULL, without the field, as for every operator (`not` of it
+                    // must hold then).
+                    not_null(buf);
                     if all {
                         contains(buf, &items.iter().collect::<Vec<_>>());
                     } else {
@@ -357,6 +379,7 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                         }
                         buf.push(")");
                     }
+                    buf.push(")");
                 }
                 Dialect::Sqlite => {
                     let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
