@@ -3,8 +3,8 @@
 //! times). Counted over the document with fragment spreads expanded, so a fragment used many
 //! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
 //! The same hook, having the parsed document at hand, stops a request that may write from
-//! sharing one read connection (`entity::ReadScope`): one extension, so resolvers pay for
-//! one pass-through per field, not two.
+//! sharing one read connection (`entity::ReadScope`), and parses through the document cache
+//! (`parse_cache`): one extension, so resolvers pay for one pass-through per field, not two.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +75,14 @@ impl Extension for AliasLimitExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = match super::parse_cache::get(query) {
+            Some(doc) => doc,
+            None => {
+                let doc = next.run(ctx, query, variables).await?;
+                super::parse_cache::put(query, &doc);
+                doc
+            }
+        };
         if doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query)
             && let Some(scope) = ctx.data_opt::<Arc<entity::ReadScope>>()
         {

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod limits;
 pub mod loader;
 pub mod notifications;
+pub mod parse_cache;
 pub mod platform;
 pub mod registry;
 pub mod resolvers;
