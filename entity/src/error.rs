@@ -57,6 +57,21 @@ impl Error {
         }
     }
 
+    /// The SQLSTATE of a database error, if this is one.
+    pub fn sqlstate(&self) -> Option<String> {
+        let Error::Db(
+            sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+            | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)),
+        ) = self
+        else {
+            return None;
+        };
+        match e.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+
     /// A single-field validation error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])

@@ -25,6 +25,7 @@ mod m20261202_000017_list_order;
 mod m20261202_000018_rollups;
 mod m20261203_000019_audit_prev;
 mod m20261203_000020_field_containment;
+mod m20261203_000021_reference_guard;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_rollups::Migration),
             Box::new(m20261203_000019_audit_prev::Migration),
             Box::new(m20261203_000020_field_containment::Migration),
+            Box::new(m20261203_000021_reference_guard::Migration),
         ]
     }
 }

@@ -163,6 +163,18 @@ async fn failing_relation_to_a_deleted_record() {
     c.t.delete(&contact(), &c.id("bob")).await;
     let response = c.t.create_raw(&deal(), json!({ "title": "x", "contact": c.id("bob") }), "").await;
     response.expect_field_errors(&["contact"]);
+    // A live record of another entity is no contact either; with one good and one bad
+    // relation only the bad one is named. (On PostgreSQL the create's own INSERT checks its
+    // relations and refuses the whole write; the error comes from the step-by-step check.)
+    let response = c.t.create_raw(&deal(), json!({ "title": "y", "contact": c.id("d1") }), "").await;
+    response.expect_field_errors(&["contact"]);
+    let both = json!({ "title": "z", "contact": c.id("alice"), "referrer": c.id("acme") });
+    c.t.create_raw(&deal(), both, "").await.expect_field_errors(&["referrer"]);
+    // Nothing of the refused creates was written.
+    assert_eq!(c.t.list(&deal(), "", json!({}), "").await["totalCount"], json!(4));
+    let good = json!({ "title": "w", "contact": c.id("alice"), "referrer": c.id("alice") });
+    c.t.create(&deal(), good, "").await;
+    assert_eq!(c.t.list(&deal(), "", json!({}), "").await["totalCount"], json!(5));
 }
 
 #[tokio::test]

@@ -193,6 +193,27 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
     }
 }
 
+/// The SQLSTATE with which a reference guard fails its statement (`alphery_require_references`,
+/// created by a migration).
+pub const REFERENCE_GUARD_STATE: &str = "AL001";
+
+/// A condition (PostgreSQL) that holds when each (record id, entity id) of `targets` is a live
+/// record of the tenant and of that entity, and otherwise fails the whole statement with
+/// `REFERENCE_GUARD_STATE`: a write checks its relations itself instead of after a look-up of
+/// their own.
+pub fn push_reference_guard(buf: &mut SqlBuf, tenant_id: &str, targets: &[(String, String)]) {
+    let distinct: std::collections::BTreeSet<&(String, String)> = targets.iter().collect();
+    buf.push("alphery_require_references((SELECT count(*) FROM records WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND deleted_at IS NULL AND (id, entity_id) IN (");
+    for (i, (id, entity_id)) in distinct.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.push("(").bind(id.clone()).push(", ").bind(entity_id.clone()).push(")");
+    }
+    buf.push(")) = ").push(&distinct.len().to_string()).push(")");
+}
+
 /// The JSON array of a MULTI_SELECT field (PostgreSQL), which containment filters compare and
 /// an indexed field's GIN index holds.
 pub fn containment_expr(key: &str) -> String {

@@ -32,8 +32,17 @@ impl<'a> Store<'a> {
         caller: Caller<'_>,
     ) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.create_in(&txn, meta, entity, input, owner, caller).await;
-        txn.finish(record).await
+        let record = self.create_with(&txn, meta, entity, input, owner.clone(), caller, true).await;
+        match txn.finish(record).await {
+            // A relation target is missing or of another entity: the write was refused whole.
+            // Checking step by step names the field (or succeeds, if it has appeared since).
+            Err(e) if e.sqlstate().as_deref() == Some(sql::REFERENCE_GUARD_STATE) => {
+                let txn = self.db.write_txn(self.tenant_id).await?;
+                let record = self.create_with(&txn, meta, entity, input, owner, caller, false).await;
+                txn.finish(record).await
+            }
+            other => other,
+        }
     }
 
     /// [`Store::create`] inside a transaction the caller commits (lead conversion creates
@@ -47,12 +56,34 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
+        self.create_with(txn, meta, entity, input, owner, caller, false).await
+    }
+
+    /// A create. With `guarded` (PostgreSQL, and only when no value must be checked for
+    /// uniqueness), relation targets are not looked up first: the record's INSERT checks them
+    /// (`sql::push_reference_guard`) and fails the statement when one is missing, so the
+    /// write costs no round trip of its own for the check; the caller then retries unguarded.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_with(
+        &self,
+        txn: &impl Exec,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+        guarded: bool,
+    ) -> Result<Record> {
         let (actor, row) = (caller.actor, caller.row);
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
-        errors.extend(self.check_references(txn, meta, entity, &checked, &data, None).await?);
+        let guarded = guarded
+            && self.d() == Dialect::Postgres
+            && checked.iter().all(|f| !f.unique && f.relation_kind != Some(RelationKind::OneToOne));
+        let targets = if guarded { relation_targets(&checked, &data) } else { Vec::new() };
+        errors.extend(self.check_references(txn, meta, entity, &checked, &data, None, !guarded).await?);
         let owner_id = owner.or_else(|| actor.user_id.clone());
         // The acting user exists (it was just authenticated): only another owner is looked up.
         if let Some(o) = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o)) {
@@ -85,13 +116,20 @@ impl<'a> Store<'a> {
         check_visible(row, &record)?;
         let tenant_id = self.tenant_id;
         let insert: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") VALUES (");
+            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") ");
+            buf.push(if targets.is_empty() { "VALUES (" } else { "SELECT " });
             buf.bind(tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
             buf.bind(record.entity_id.clone()).push(", ");
             buf.bind_json(&record.data)?;
             buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
             buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
-            buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1)");
+            buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1");
+            if targets.is_empty() {
+                buf.push(")");
+            } else {
+                buf.push(" WHERE ");
+                sql::push_reference_guard(buf, tenant_id, &targets);
+            }
             Ok(())
         });
         let changed: Vec<String> = entity
@@ -155,7 +193,7 @@ impl<'a> Store<'a> {
             .filter(|f| data.get(&f.key) != old.data.get(&f.key))
             .filter(|f| !errors.iter().any(|e| e.field == f.graphql_name))
             .collect();
-        errors.extend(self.check_references(txn, meta, entity, &changed, &data, Some(id)).await?);
+        errors.extend(self.check_references(txn, meta, entity, &changed, &data, Some(id), true).await?);
         if let Some(o) = &owner {
             errors.extend(self.check_owner(txn, o).await?);
         }
@@ -236,7 +274,7 @@ impl<'a> Store<'a> {
         if !deleted {
             // A restored record must not duplicate a unique value taken meanwhile.
             let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
-            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id)).await?;
+            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
             if !errors.is_empty() {
                 return Err(Error::Validation(errors));
             }
@@ -264,7 +302,9 @@ impl<'a> Store<'a> {
         Ok(rec)
     }
 
-    /// Relation targets exist (same tenant, right entity, live); unique values are free.
+    /// Relation targets exist (same tenant, right entity, live) — unless `relations` is false,
+    /// when the write checks them itself — and unique values are free.
+    #[allow(clippy::too_many_arguments)]
     async fn check_references(
         &self,
         txn: &impl Exec,
@@ -273,14 +313,15 @@ impl<'a> Store<'a> {
         fields: &[&FieldDef],
         data: &Map<String, Value>,
         self_id: Option<&str>,
+        relations: bool,
     ) -> Result<Vec<FieldError>> {
         let mut errors = Vec::new();
         let d = self.d();
-        let relation_ids: Vec<String> = fields
-            .iter()
-            .filter(|f| f.ty == FieldType::Relation)
-            .filter_map(|f| data.get(&f.key).and_then(Value::as_str).map(str::to_owned))
-            .collect();
+        let relation_ids: Vec<String> = if relations {
+            relation_targets(fields, data).into_iter().map(|(id, _)| id).collect()
+        } else {
+            Vec::new()
+        };
         let found: HashMap<String, String> = if relation_ids.is_empty() {
             HashMap::new()
         } else {
@@ -301,7 +342,7 @@ impl<'a> Store<'a> {
         };
         for f in fields {
             let Some(v) = data.get(&f.key) else { continue };
-            if f.ty == FieldType::Relation {
+            if f.ty == FieldType::Relation && relations {
                 let target = f.related_entity_id.as_deref().unwrap_or_default();
                 let ok = v.as_str().and_then(|id| found.get(id)).is_some_and(|e| e == target);
                 if !ok {
@@ -420,6 +461,18 @@ impl<'a> Store<'a> {
         }
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await
     }
+}
+
+/// The relation targets `fields` set in `data`: (record id, the entity it must be of).
+fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|f| f.ty == FieldType::Relation)
+        .filter_map(|f| {
+            let id = data.get(&f.key).and_then(Value::as_str)?;
+            Some((id.to_owned(), f.related_entity_id.clone().unwrap_or_default()))
+        })
+        .collect()
 }
 
 /// Appends an outbox row inside `txn`.
