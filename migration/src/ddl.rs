@@ -27,3 +27,12 @@ pub async fn run(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr>
     }
     Ok(())
 }
+
+/// `run` on PostgreSQL; nothing on SQLite (for what only PostgreSQL has: functions, GIN
+/// indexes, function flags).
+pub async fn run_on_postgres(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::Postgres {
+        run(manager, script).await?;
+    }
+    Ok(())
+}

@@ -7,7 +7,6 @@
 //! statement for the DBA instead.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::ddl;
 
@@ -29,16 +28,10 @@ const DOWN: &str = "DO $$ BEGIN \
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            ddl::run(manager, UP).await?;
-        }
-        Ok(())
+        ddl::run_on_postgres(manager, UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            ddl::run(manager, DOWN).await?;
-        }
-        Ok(())
+        ddl::run_on_postgres(manager, DOWN).await
     }
 }

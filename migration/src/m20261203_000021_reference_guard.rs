@@ -5,7 +5,6 @@
 //! step to name the field.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::ddl;
 
@@ -21,16 +20,10 @@ const UP: &str = "CREATE OR REPLACE FUNCTION alphery_require_references(ok boole
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            ddl::run(manager, UP).await?;
-        }
-        Ok(())
+        ddl::run_on_postgres(manager, UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            ddl::run(manager, "DROP FUNCTION IF EXISTS alphery_require_references(boolean)").await?;
-        }
-        Ok(())
+        ddl::run_on_postgres(manager, "DROP FUNCTION IF EXISTS alphery_require_references(boolean)").await
     }
 }

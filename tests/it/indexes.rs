@@ -42,6 +42,24 @@ async fn ids(t: &TestTenant) -> (String, std::collections::BTreeMap<String, Stri
     (str_of(&d["entity"]["id"]), fields)
 }
 
+/// The plan lines of `explain` (`$1` the tenant, `$2` `value`) as the application role under
+/// row-level security (PostgreSQL), which is how the API's own queries run.
+async fn explain_as_app(t: &TestTenant, explain: &str, value: &str) -> Vec<String> {
+    let app = connect().await;
+    app.execute_unprepared("BEGIN").await.expect("begin");
+    app.execute_unprepared("SET LOCAL ROLE alphery_app").await.expect("set role");
+    let tenant = vec![t.tenant_id.clone().into()];
+    app.execute_raw(stmt(&app, "SELECT set_config('app.tenant_id', $1, true)", tenant))
+        .await
+        .expect("set tenant");
+    let rows = app
+        .query_all_raw(stmt(&app, explain, vec![t.tenant_id.clone().into(), value.into()]))
+        .await
+        .expect("explain as the app role");
+    app.execute_unprepared("ROLLBACK").await.expect("rollback");
+    rows.iter().map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line")).collect()
+}
+
 #[tokio::test]
 async fn indexes_follow_the_indexed_flag() {
     let t = tenant().await;
@@ -140,23 +158,7 @@ async fn queries_on_an_indexed_field_use_its_index() {
     if on_postgres() {
         // The API's queries run as the application role under row-level security: the same
         // plan there must still use the index (this needs `->>` to be LEAKPROOF).
-        let app = connect().await;
-        app.execute_unprepared("BEGIN").await.expect("begin");
-        app.execute_unprepared("SET LOCAL ROLE alphery_app").await.expect("set role");
-        app.execute_raw(stmt(
-            &app,
-            "SELECT set_config('app.tenant_id', $1, true)",
-            vec![t.tenant_id.clone().into()],
-        ))
-        .await
-        .expect("set tenant");
-        let rows = app
-            .query_all_raw(stmt(&app, &sql, vec![t.tenant_id.clone().into(), "C007".into()]))
-            .await
-            .expect("explain as the app role");
-        app.execute_unprepared("ROLLBACK").await.expect("rollback");
-        let plan: Vec<String> =
-            rows.iter().map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line")).collect();
+        let plan = explain_as_app(&t, &sql, "C007").await;
         assert!(
             plan.iter().any(|l| l.contains(&index) && l.contains("Index")),
             "under RLS the plan does not use {index}:\n{}",
@@ -201,23 +203,7 @@ async fn an_indexed_multi_select_field_gets_a_containment_index() {
         "EXPLAIN SELECT id FROM records WHERE tenant_id = $1 AND entity_id = '{entity_id}' \
          AND deleted_at IS NULL AND (data->'tags') @> CAST($2 AS JSONB)"
     );
-    let app = connect().await;
-    app.execute_unprepared("BEGIN").await.expect("begin");
-    app.execute_unprepared("SET LOCAL ROLE alphery_app").await.expect("set role");
-    app.execute_raw(stmt(
-        &app,
-        "SELECT set_config('app.tenant_id', $1, true)",
-        vec![t.tenant_id.clone().into()],
-    ))
-    .await
-    .expect("set tenant");
-    let rows = app
-        .query_all_raw(stmt(&app, &sql, vec![t.tenant_id.clone().into(), "[\"rare\"]".into()]))
-        .await
-        .expect("explain as the app role");
-    app.execute_unprepared("ROLLBACK").await.expect("rollback");
-    let plan: Vec<String> =
-        rows.iter().map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line")).collect();
+    let plan = explain_as_app(&t, &sql, "[\"rare\"]").await;
     assert!(plan.iter().any(|l| l.contains(&index)), "the plan does not use {index}:\n{}", plan.join("\n"));
     let found = t
         .list(&item(), "filter: $filter", json!({"filter": {"tags": {"containsAny": ["rare"]}}}), "tags")

@@ -81,9 +81,15 @@ pub struct AuditRow {
 
 /// The canonical body hashed for an entry (everything but the hashes and the row id).
 fn body(tenant_id: &str, seq: i64, at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> String {
+    let mut v = content(at, actor, e);
+    v.insert("tenant".into(), json!(tenant_id));
+    v.insert("seq".into(), json!(seq));
+    super::value::canonical_json(&Value::Object(v)).to_string()
+}
+
+/// The body's content but its tenant and sequence number.
+fn content(at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> Map<String, Value> {
     let v = json!({
-        "tenant": tenant_id,
-        "seq": seq,
         "at": super::time::format(at),
         // Exactly the actor columns the table stores, so the hash can be recomputed from a row.
         "actor": {"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id},
@@ -92,7 +98,10 @@ fn body(tenant_id: &str, seq: i64, at: &DateTime<Utc>, actor: &Actor, e: &Entry<
         "objectId": e.object_id,
         "changes": e.changes,
     });
-    super::value::canonical_json(&v).to_string()
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 fn chain(prev: &str, body: &str) -> String {
@@ -202,15 +211,7 @@ pub async fn append_with(
 /// The canonical body of an entry (`body`) as the text before its sequence number and the text
 /// after it: the body's keys are sorted, and all but `seq` and `tenant` sort before `seq`.
 fn body_parts(tenant_id: &str, at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> (String, String) {
-    let v = json!({
-        "at": super::time::format(at),
-        "actor": {"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id},
-        "action": e.action,
-        "objectType": e.object_type,
-        "objectId": e.object_id,
-        "changes": e.changes,
-    });
-    let mut before = super::value::canonical_json(&v).to_string();
+    let mut before = super::value::canonical_json(&Value::Object(content(at, actor, e))).to_string();
     before.pop();
     before.push_str(",\"seq\":");
     let after = format!(",\"tenant\":{}}}", Value::String(tenant_id.to_owned()));
