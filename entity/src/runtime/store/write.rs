@@ -79,14 +79,19 @@ impl<'a> Store<'a> {
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
+        let owner_id = owner.or_else(|| actor.user_id.clone());
+        // The acting user exists (it was just authenticated): only another owner is looked up.
+        let other_owner = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o));
+        // Only a create that will be written as it is leaves its relations to the INSERT: when
+        // any check fails here, the relation checks run too, so every bad field is named.
         let guarded = guarded
             && self.d() == Dialect::Postgres
+            && errors.is_empty()
+            && other_owner.is_none()
             && checked.iter().all(|f| !f.unique && f.relation_kind != Some(RelationKind::OneToOne));
         let targets = if guarded { relation_targets(&checked, &data) } else { Vec::new() };
         errors.extend(self.check_references(txn, meta, entity, &checked, &data, None, !guarded).await?);
-        let owner_id = owner.or_else(|| actor.user_id.clone());
-        // The acting user exists (it was just authenticated): only another owner is looked up.
-        if let Some(o) = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o)) {
+        if let Some(o) = other_owner {
             errors.extend(self.check_owner(txn, o).await?);
         }
         if !errors.is_empty() {
