@@ -161,7 +161,7 @@ impl Db {
     }
 }
 
-/// The connection one GraphQL request reads through (PostgreSQL): taken from the read pool
+/// The connection one GraphQL request reads through (PostgreSQL): taken from the raw pool
 /// (`raw_pool`, which takes it back without a round trip) by the first read that needs it,
 /// used by every resolver and loader of the request in turn, and given back once at the end
 /// (`finish`). Each read is one simple-protocol message: the tenant's `set_config(…, true)`
@@ -310,7 +310,7 @@ impl ReadScope {
         }
     }
 
-    /// Gives the request's connection back to the read pool, if a read took one.
+    /// Gives the request's connection back to the raw pool, if a read took one.
     pub async fn finish(&self) {
         drop(self.conn.lock().await.take());
     }

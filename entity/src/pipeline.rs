@@ -3,8 +3,9 @@
 //! PostgreSQL a `Pipeline` runs the same transaction on a raw connection (`raw_pool`) and sends
 //! a statement only when its rows are needed: BEGIN and `set_config` ride in the message of the
 //! first query, a statement whose result is not read (`Exec::execute`) waits for the next
-//! message, and COMMIT rides with the last write. A create that checks its references is then
-//! two round trips, one with nothing to check one. A deferred statement's error surfaces on the
+//! message, and COMMIT rides with the last write. A create whose INSERT checks its relations
+//! itself is then one message; each look-up a write must read first (an update's current
+//! record, a unique value) adds one. A deferred statement's error surfaces on the
 //! message that carries it — at the latest the commit's — and the transaction is then rolled
 //! back whole, as any failed statement's is.
 //!
