@@ -19,7 +19,8 @@ use crate::Result;
 use crate::pipeline::{Pipeline, WriteTxn};
 use crate::raw_pool::{Lease, RawPool};
 
-/// At most this many read connections (`ReadScope`), beside SeaORM's pool of 20.
+/// At most this many raw connections (reads through `ReadScope`, pipelined writes), beside
+/// SeaORM's pool of 20.
 const RAW_CONNECTIONS: usize = 16;
 
 /// The two SQL dialects the engine compiles to.
@@ -34,7 +35,8 @@ pub enum Dialect {
 pub struct Db {
     pub conn: DatabaseConnection,
     pub dialect: Dialect,
-    /// The connections requests read through (PostgreSQL): see `ReadScope`.
+    /// The raw connections (PostgreSQL) requests read through (`ReadScope`) and write through
+    /// (`write_txn`).
     raw: Option<Arc<RawPool>>,
 }
 
@@ -242,8 +244,14 @@ async fn shared_read(
 ) -> Result<Vec<sea_orm::sqlx::postgres::PgRow>> {
     crate::stats::add(1);
     let text = statement_text(conn, statement)?;
-    let message = format!("SELECT set_config('app.tenant_id', '{tenant}', true); {text}");
+    let message = format!("{}; {text}", set_tenant(tenant));
     conn.run(message).await.map_err(driver_error)
+}
+
+/// The statement setting `tenant` (a literal-safe id) for row-level security until the end of
+/// the (implicit or explicit) transaction.
+pub(crate) fn set_tenant(tenant: &str) -> String {
+    format!("SELECT set_config('app.tenant_id', '{tenant}', true)")
 }
 
 /// The text that runs `statement` on `conn` inside a message. A statement with values is

@@ -17,7 +17,7 @@ use std::future::Future;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Statement};
 
 use crate::Result;
-use crate::db::{driver_error, statement_text};
+use crate::db::{driver_error, set_tenant, statement_text};
 use crate::raw_pool::Lease;
 
 /// What store code needs of a transaction.
@@ -71,7 +71,7 @@ impl Pipeline {
     /// Begins (lazily) a transaction of `tenant` — an id already checked to be a literal-safe
     /// uuid — on `lease`.
     pub(crate) fn begin(lease: Lease, tenant: &str) -> Pipeline {
-        let prelude = format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true); ");
+        let prelude = format!("BEGIN; {}; ", set_tenant(tenant));
         let state = State { lease, prelude, pending: String::new(), open: false, broken: false };
         Pipeline { state: tokio::sync::Mutex::new(state) }
     }
@@ -183,17 +183,14 @@ impl Exec for WriteTxn {
     async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>> {
         match self {
             WriteTxn::Pipelined(p) => p.query_all(statement).await,
-            WriteTxn::Orm(t) => Ok(t.query_all_raw(statement).await?),
+            WriteTxn::Orm(t) => Exec::query_all(t, statement).await,
         }
     }
 
     async fn execute(&self, statement: Statement) -> Result<()> {
         match self {
             WriteTxn::Pipelined(p) => p.execute(statement).await,
-            WriteTxn::Orm(t) => {
-                t.execute_raw(statement).await?;
-                Ok(())
-            }
+            WriteTxn::Orm(t) => Exec::execute(t, statement).await,
         }
     }
 }

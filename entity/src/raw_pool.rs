@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// An idle connection older than this is pinged before use: the server or a proxy may have
 /// dropped it meanwhile.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
-/// How long a read waits for a connection when all are busy.
+/// How long a read or write waits for a connection when all are busy.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Statements a connection keeps prepared (`Lease::prepared`), least recently used dropped.
 const PREPARED_PER_CONNECTION: usize = 128;
@@ -27,7 +27,7 @@ const PREPARED_PER_CONNECTION: usize = 128;
 /// The raw connections: at most `max` open, idle ones reused newest first.
 pub struct RawPool {
     options: PgConnectOptions,
-    idle: Mutex<Vec<(ReadConnection, Instant)>>,
+    idle: Mutex<Vec<(RawConnection, Instant)>>,
     permits: Arc<Semaphore>,
 }
 
@@ -40,7 +40,7 @@ impl std::fmt::Debug for RawPool {
 }
 
 /// A connection and the statements it has prepared.
-struct ReadConnection {
+struct RawConnection {
     conn: PgConnection,
     prepared: PreparedNames,
 }
@@ -55,7 +55,7 @@ struct PreparedNames {
     capacity: usize,
 }
 
-/// A statement's name on a connection, and what the read's message must do first.
+/// A statement's name on a connection, and what the message running it must do first.
 #[derive(Debug)]
 pub struct Prepared {
     pub name: String,
@@ -78,7 +78,7 @@ fn statement_name(n: u64) -> String {
 
 /// A connection taken from the pool for one request or one write transaction.
 pub struct Lease {
-    conn: Option<ReadConnection>,
+    conn: Option<RawConnection>,
     pool: Arc<RawPool>,
     /// False from the start of a message until it has run to its end, and while held (`hold`).
     clean: bool,
@@ -106,7 +106,7 @@ impl RawPool {
                     }
                     conn
                 }
-                None => ReadConnection {
+                None => RawConnection {
                     conn: PgConnection::connect_with(&self.options).await?,
                     prepared: PreparedNames::new(PREPARED_PER_CONNECTION),
                 },

@@ -36,3 +36,20 @@ pub async fn run_on_postgres(manager: &SchemaManager<'_>, script: &str) -> Resul
     }
     Ok(())
 }
+
+/// A PostgreSQL script that marks the built-in `functions` (signatures) LEAKPROOF (`on`) or
+/// NOT LEAKPROOF. Changing a built-in's flag needs a superuser: for another migrating user,
+/// marking prints the statements for the DBA, with `why`, and unmarking does nothing.
+pub fn leakproof(functions: &[&str], on: bool, why: &str) -> String {
+    let flag = if on { "LEAKPROOF" } else { "NOT LEAKPROOF" };
+    let alters: Vec<String> = functions.iter().map(|f| format!("ALTER FUNCTION {f} {flag};")).collect();
+    let otherwise = if on {
+        format!("ELSE RAISE NOTICE 'Run as a superuser: {} ({why})'; ", alters.join(" "))
+    } else {
+        String::new()
+    };
+    format!(
+        "DO $$ BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN {} {otherwise}END IF; END $$",
+        alters.join(" ")
+    )
+}

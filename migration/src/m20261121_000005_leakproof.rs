@@ -13,25 +13,17 @@ use crate::ddl;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = "DO $$ BEGIN \
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
-        ALTER FUNCTION jsonb_object_field_text(jsonb, text) LEAKPROOF; \
-    ELSE \
-        RAISE NOTICE 'Run as a superuser: ALTER FUNCTION jsonb_object_field_text(jsonb, text) LEAKPROOF (lets indexed fields use their indexes under row-level security)'; \
-    END IF; END $$";
-
-const DOWN: &str = "DO $$ BEGIN \
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
-        ALTER FUNCTION jsonb_object_field_text(jsonb, text) NOT LEAKPROOF; \
-    END IF; END $$";
+/// The function whose flag changes.
+const FUNCTIONS: &[&str] = &["jsonb_object_field_text(jsonb, text)"];
+const WHY: &str = "lets indexed fields use their indexes under row-level security";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, UP).await
+        ddl::run_on_postgres(manager, &ddl::leakproof(FUNCTIONS, true, WHY)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, DOWN).await
+        ddl::run_on_postgres(manager, &ddl::leakproof(FUNCTIONS, false, WHY)).await
     }
 }

@@ -17,29 +17,20 @@ use crate::ddl;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = "DROP INDEX IF EXISTS records_data_gin;\n\
-    DO $$ BEGIN \
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
-        ALTER FUNCTION jsonb_object_field(jsonb, text) LEAKPROOF; \
-        ALTER FUNCTION jsonb_contains(jsonb, jsonb) LEAKPROOF; \
-    ELSE \
-        RAISE NOTICE 'Run as a superuser: ALTER FUNCTION jsonb_object_field(jsonb, text) LEAKPROOF; ALTER FUNCTION jsonb_contains(jsonb, jsonb) LEAKPROOF (lets indexed MULTI_SELECT fields use their indexes under row-level security)'; \
-    END IF; END $$";
-
-const DOWN: &str = "DO $$ BEGIN \
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN \
-        ALTER FUNCTION jsonb_object_field(jsonb, text) NOT LEAKPROOF; \
-        ALTER FUNCTION jsonb_contains(jsonb, jsonb) NOT LEAKPROOF; \
-    END IF; END $$;\n\
-    CREATE INDEX IF NOT EXISTS records_data_gin ON records USING GIN (data jsonb_path_ops)";
+/// The functions whose flag changes.
+const FUNCTIONS: &[&str] = &["jsonb_object_field(jsonb, text)", "jsonb_contains(jsonb, jsonb)"];
+const WHY: &str = "lets indexed MULTI_SELECT fields use their indexes under row-level security";
+const GIN: &str = "records_data_gin ON records USING GIN (data jsonb_path_ops)";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, UP).await
+        let up = format!("DROP INDEX IF EXISTS records_data_gin;\n{}", ddl::leakproof(FUNCTIONS, true, WHY));
+        ddl::run_on_postgres(manager, &up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, DOWN).await
+        let down = format!("{};\nCREATE INDEX IF NOT EXISTS {GIN}", ddl::leakproof(FUNCTIONS, false, WHY));
+        ddl::run_on_postgres(manager, &down).await
     }
 }

@@ -6,7 +6,7 @@
 //! entry makes room.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::parser::types::ExecutableDocument;
 
@@ -16,7 +16,7 @@ const CAPACITY: usize = 512;
 const MAX_TEXT: usize = 16 * 1024;
 
 struct Cache {
-    docs: HashMap<String, (ExecutableDocument, u64)>,
+    docs: HashMap<String, (Arc<ExecutableDocument>, u64)>,
     clock: u64,
 }
 
@@ -25,14 +25,17 @@ fn cache() -> &'static Mutex<Cache> {
     CACHE.get_or_init(|| Mutex::new(Cache { docs: HashMap::new(), clock: 0 }))
 }
 
-/// The document parsed from `query` before, if kept.
+/// The document parsed from `query` before, if kept (copied outside the lock).
 pub fn get(query: &str) -> Option<ExecutableDocument> {
-    let mut c = cache().lock().ok()?;
-    c.clock += 1;
-    let now = c.clock;
-    let (doc, used) = c.docs.get_mut(query)?;
-    *used = now;
-    Some(doc.clone())
+    let doc = {
+        let mut c = cache().lock().ok()?;
+        c.clock += 1;
+        let now = c.clock;
+        let (doc, used) = c.docs.get_mut(query)?;
+        *used = now;
+        Arc::clone(doc)
+    };
+    Some((*doc).clone())
 }
 
 /// Keeps `doc`, parsed from `query`.
@@ -40,6 +43,7 @@ pub fn put(query: &str, doc: &ExecutableDocument) {
     if query.len() > MAX_TEXT {
         return;
     }
+    let doc = Arc::new(doc.clone());
     let Ok(mut c) = cache().lock() else { return };
     if c.docs.len() >= CAPACITY
         && let Some(oldest) = c.docs.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
@@ -48,7 +52,7 @@ pub fn put(query: &str, doc: &ExecutableDocument) {
     }
     c.clock += 1;
     let now = c.clock;
-    c.docs.insert(query.to_owned(), (doc.clone(), now));
+    c.docs.insert(query.to_owned(), (doc, now));
 }
 
 #[cfg(test)]

@@ -89,19 +89,18 @@ fn body(tenant_id: &str, seq: i64, at: &DateTime<Utc>, actor: &Actor, e: &Entry<
 
 /// The body's content but its tenant and sequence number.
 fn content(at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>) -> Map<String, Value> {
-    let v = json!({
-        "at": super::time::format(at),
+    Map::from_iter([
+        ("at".to_owned(), json!(super::time::format(at))),
         // Exactly the actor columns the table stores, so the hash can be recomputed from a row.
-        "actor": {"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id},
-        "action": e.action,
-        "objectType": e.object_type,
-        "objectId": e.object_id,
-        "changes": e.changes,
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+        (
+            "actor".to_owned(),
+            json!({"userId": actor.user_id, "apiKeyId": actor.api_key_id, "requestId": actor.request_id}),
+        ),
+        ("action".to_owned(), json!(e.action)),
+        ("objectType".to_owned(), json!(e.object_type)),
+        ("objectId".to_owned(), json!(e.object_id)),
+        ("changes".to_owned(), e.changes.clone()),
+    ])
 }
 
 fn chain(prev: &str, body: &str) -> String {
@@ -164,18 +163,21 @@ pub async fn append_with(
         Dialect::Postgres => {
             let (before, after) = body_parts(tenant_id, &at, actor, entry);
             let mut buf = SqlBuf::new(d);
+            // Each part is sent once: both hash expressions name its placeholder.
+            let genesis = buf.param(GENESIS.to_owned())?;
+            let (before, after) = (buf.param(before)?, buf.param(after)?);
+            // `chain` in SQL: SHA-256 of the previous hash and the body, as lowercase hex.
+            let hash = |prev: &str, seq: &str| {
+                format!("encode(sha256(convert_to({prev} || {before} || {seq} || {after}, 'UTF8')), 'hex')")
+            };
             buf.push("WITH head AS (INSERT INTO audit_heads AS h (tenant_id, seq, hash, prev_hash) VALUES (");
-            buf.bind(tenant_id.to_owned()).push(", 1, encode(sha256(convert_to(").bind(GENESIS.to_owned());
-            let genesis = buf.last_placeholder()?;
-            buf.push(" || ").bind(before);
-            let before = buf.last_placeholder()?;
-            buf.push(" || '1' || ").bind(after);
-            let after = buf.last_placeholder()?;
-            buf.push(", 'UTF8')), 'hex'), ").push(&genesis);
-            buf.push(") ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, ");
-            buf.push("hash = encode(sha256(convert_to(h.hash || ").push(&before);
-            buf.push(" || (h.seq + 1)::text || ").push(&after);
-            buf.push(", 'UTF8')), 'hex') RETURNING seq, prev_hash, hash)");
+            buf.bind(tenant_id.to_owned())
+                .push(", 1, ")
+                .push(&hash(&genesis, "'1'"))
+                .push(", ")
+                .push(&genesis);
+            buf.push(") ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, hash = ");
+            buf.push(&hash("h.hash", "(h.seq + 1)::text")).push(" RETURNING seq, prev_hash, hash)");
             for (i, write) in writes.iter().enumerate() {
                 buf.push(", w").push(&i.to_string()).push(" AS (");
                 write(&mut buf)?;

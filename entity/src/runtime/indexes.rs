@@ -70,30 +70,20 @@ pub fn create_statement(d: Dialect, entity_id: &str, f: &FieldDef) -> Result<Opt
         .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?
         .hyphenated()
         .to_string();
-    if f.ty == FieldType::MultiSelect && d == Dialect::Postgres {
+    let (name, keys) = if f.ty == FieldType::MultiSelect && d == Dialect::Postgres {
         // Containment of the field's array (`sql::containment_expr`); jsonb_path_ops keeps
         // only what `@>` needs.
-        let name = gin_index_name(&f.id)?;
-        let expr = sql::containment_expr(&f.key);
-        return Ok(Some((
-            name.clone(),
-            format!(
-                "CREATE INDEX IF NOT EXISTS {name} ON records USING GIN ({expr} jsonb_path_ops) \
-                 WHERE entity_id = '{entity}' AND deleted_at IS NULL"
-            ),
-        )));
-    }
-    if !f.ty.is_sortable() {
+        (gin_index_name(&f.id)?, format!("USING GIN ({} jsonb_path_ops)", sql::containment_expr(&f.key)))
+    } else if f.ty.is_sortable() {
+        let expr = sql::target_expr(d, &Target::Field(Box::new(f.clone())));
+        (index_name(&f.id)?, format!("({expr}, created_at, id)"))
+    } else {
         return Ok(None);
-    }
-    let name = index_name(&f.id)?;
-    let expr = sql::target_expr(d, &Target::Field(Box::new(f.clone())));
-    Ok(Some((
-        name.clone(),
-        format!(
-            "CREATE INDEX IF NOT EXISTS {name} ON records ({expr}, created_at, id) WHERE entity_id = '{entity}' AND deleted_at IS NULL"
-        ),
-    )))
+    };
+    let create = format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON records {keys} WHERE entity_id = '{entity}' AND deleted_at IS NULL"
+    );
+    Ok(Some((name, create)))
 }
 
 /// Creates missing indexes of indexed fields and drops those of fields no longer indexed.

@@ -28,12 +28,14 @@ impl SqlBuf {
         self
     }
 
-    /// The placeholder of the value bound last, to use that value again (PostgreSQL numbers
-    /// its placeholders, so a statement can use one value twice without sending it twice).
-    pub fn last_placeholder(&self) -> Result<String> {
-        if self.dialect != Dialect::Postgres || self.values.is_empty() {
-            return Err(Error::Internal("no numbered placeholder to repeat".into()));
+    /// Binds `v` without writing its placeholder, and returns the placeholder, for text that
+    /// names it (PostgreSQL numbers its placeholders, so a statement can use one value several
+    /// times, in any order, while sending it once).
+    pub fn param(&mut self, v: impl Into<SqlValue>) -> Result<String> {
+        if self.dialect != Dialect::Postgres {
+            return Err(Error::Internal("numbered placeholders are PostgreSQL's".into()));
         }
+        self.values.push(v.into());
         Ok(format!("${}", self.values.len()))
     }
 
