@@ -9,9 +9,9 @@
 #                     Its user must be a superuser (bulk load with session_replication_role = replica).
 #     HEADERS_TSV     written: one line per tenant, `<tenant id><TAB>X-Api-Key: <key>` (for the harness)
 #   env: ALPHERY_BIN (default $CARGO_TARGET_DIR/release/alphery, CARGO_TARGET_DIR default /work/target-release),
-#        INDEX_ALL=1 (mark deal stage/amount/close_date `indexed` for every tenant, not only the big one:
-#        3,003 partial indexes, built by the server at its first start — expect well over half an hour),
-#        RECREATE_DB=1, LOAD_PORT (55072: the short-lived server), LOAD_TIMEOUT (s, bound of each step).
+#        INDEXED=big|all|none (whose deal stage/amount/close_date are `indexed`: the big tenant's (default),
+#        every tenant's, or nobody's; INDEX_ALL=1 is INDEXED=all. Indexed fields hold index slots, shared
+#        indexes of `records`, so `all` loads as fast as the others), RECREATE_DB=1, LOAD_PORT (55072: the short-lived server), LOAD_TIMEOUT (s, bound of each step).
 #
 # How: `alphery migrate`; two prototype tenants made through the server's own GraphQL API by a briefly
 # started `alphery serve` (signup, defineEntity contact + deal, createApiKey, createContact, createDeal;
@@ -19,7 +19,7 @@
 # bench tenants (tenant id = bench tenant id); the 1.4M records made from the relational `contact` and
 # `deal` tables (COPYed in; same ids, values and timestamps) with every secondary index and constraint of
 # `records` dropped during the insert and recreated from the catalog afterwards; the prototypes deleted;
-# the server started once more (it creates the indexes of `indexed` fields itself) and the load checked
+# the server started once more (it builds the rollups of every entity at start) and the load checked
 # through the API against the relational rows; VACUUM ANALYZE.
 #
 # The SQL that knows the storage format is in ONE place: bench/storage.sql. This script is generic about
@@ -34,13 +34,14 @@ ALPHERY_DB_URL=$2
 HEADERS_TSV=$3
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
 ALPHERY_BIN=${ALPHERY_BIN:-$CARGO_TARGET_DIR/release/alphery}
-INDEX_ALL=${INDEX_ALL:-0}
+INDEXED=${INDEXED:-big}
+[[ ${INDEX_ALL:-0} == 1 ]] && INDEXED=all
+case $INDEXED in big|all|none) ;; *) echo "[load] INDEXED must be big, all or none, not $INDEXED" >&2; exit 2;; esac
 RECREATE_DB=${RECREATE_DB:-0}
 LOAD_PORT=${LOAD_PORT:-55072}
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-1800}
 STORAGE_SQL=$HERE/storage.sql
-# a field index scans all of `records`: give the post-load start time for 3 (or 3,003) of them
-if [[ $INDEX_ALL == 1 ]]; then RECONCILE_TIMEOUT=${RECONCILE_TIMEOUT:-14400}; else RECONCILE_TIMEOUT=${RECONCILE_TIMEOUT:-1800}; fi
+RECONCILE_TIMEOUT=${RECONCILE_TIMEOUT:-1800}
 
 [[ -x $ALPHERY_BIN ]] || { echo "[load] no executable $ALPHERY_BIN (cargo build --release, or set ALPHERY_BIN)" >&2; exit 1; }
 [[ -f $STORAGE_SQL ]] || { echo "[load] missing $STORAGE_SQL" >&2; exit 1; }
@@ -175,8 +176,8 @@ B -c "\copy (SELECT id, tenant_id, name, email, created_at, updated_at, deleted_
   | A -c "\copy bench_contact FROM STDIN"
 B -c "\copy (SELECT id, tenant_id, name, amount, stage, region, close_date, contact_id, created_at, updated_at, deleted_at FROM deal) TO STDOUT" \
   | A -c "\copy bench_deal FROM STDIN"
-A -v plain="$PROTO_PLAIN" -v indexed="$PROTO_INDEXED" -v index_all="$INDEX_ALL" <<'SQL'
-UPDATE bench_t SET proto = CASE WHEN big OR :index_all = 1 THEN :'indexed' ELSE :'plain' END;
+A -v plain="$PROTO_PLAIN" -v indexed="$PROTO_INDEXED" -v mode="$INDEXED" <<'SQL'
+UPDATE bench_t SET proto = CASE WHEN :'mode' = 'all' OR (big AND :'mode' = 'big') THEN :'indexed' ELSE :'plain' END;
 -- every uuid-shaped id of the prototypes' rows, in every table with (id, tenant_id): what remap() rewrites
 CREATE UNLOGGED TABLE bench_proto_ids AS SELECT id AS proto, id FROM tenants WHERE id IN (:'plain', :'indexed');
 DO $$
@@ -206,9 +207,9 @@ SQL
 
 # ---------------------------------------------------------------- records: drop indexes, insert, recreate
 # Saved from the catalog: FKs pointing at records, records' own PK/UNIQUE/EXCLUDE constraints, its other
-# indexes. An index whose definition names an id of a prototype (the engine's partial index of an `indexed`
-# field of the prototype's entity) is not recreated: the prototype goes, and the server makes the tenants'
-# own field indexes at its next start.
+# indexes. An index whose definition names an id of a prototype (the engine made such per-field indexes
+# before index slots) is not recreated: the prototype goes. Indexed fields need no DDL: their records carry
+# the slot keys copied from the prototype's record, and the slots' indexes are among those recreated.
 A <<'SQL'
 CREATE TABLE bench_saved_ddl (ord int, name text, drop_sql text, create_sql text);
 INSERT INTO bench_saved_ddl
@@ -273,7 +274,7 @@ umask 022
 A -c "DELETE FROM tenants WHERE id IN ('$PROTO_PLAIN', '$PROTO_INDEXED')"
 SAVED=$(A -tAc "SELECT string_agg(quote_literal(name), ',') FROM bench_saved_ddl WHERE ord IN (2, 3) AND create_sql IS NOT NULL")
 A -c "DROP TABLE bench_t, bench_contact, bench_deal, bench_keys, bench_proto_ids, bench_saved_ddl"
-log "$(wc -l < "$HEADERS_TSV") tenant headers in $HEADERS_TSV; starting the server (field indexes; up to $RECONCILE_TIMEOUT s)"
+log "$(wc -l < "$HEADERS_TSV") tenant headers in $HEADERS_TSV; starting the server (rollups; up to $RECONCILE_TIMEOUT s)"
 start_server "$RECONCILE_TIMEOUT"
 log "server up; indexes it made on records: $(A -tAc "SELECT coalesce(string_agg(indexname, ' ' ORDER BY indexname), 'none') FROM pg_indexes
   WHERE tablename = 'records' AND indexname NOT IN (${SAVED:-''})")"

@@ -341,13 +341,10 @@ pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
 }
 
 /// The definition of `name` after a change, from freshly loaded metadata.
-/// After a committed definition change: announce it, and bring field indexes in line (with the
-/// table owner's connection; a failure is logged and healed by the next reconcile).
+/// After a committed definition change: announce it (the change assigned index slots in its
+/// own transaction, `entity::runtime::indexes`).
 async fn after_definition_change(state: &crate::state::AppState) {
     state.dispatcher.wake();
-    if let Err(e) = entity::runtime::indexes::reconcile(&state.system_db).await {
-        tracing::error!(error = %e, "field index reconcile failed");
-    }
 }
 
 async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<FieldValue<'static>>> {

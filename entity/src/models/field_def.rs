@@ -14,6 +14,8 @@ pub struct Model {
     pub required: bool,
     pub is_unique: bool,
     pub indexed: bool,
+    /// The index slot the field holds (`t3`), while it is indexed (`runtime::indexes`).
+    pub index_slot: Option<String>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub options: Option<Json>,
     pub related_entity_id: Option<String>,

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::calendar::{self, Bucket};
 
 use super::filter::{Filter, Target};
+use super::indexes::SlotKind;
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::sql::{self, SqlBuf};
 use super::value::{DEFAULT_SCALE, Decimal};
@@ -118,6 +119,8 @@ pub fn timestamp_text(d: Dialect, t: &Target) -> String {
 /// The grouping expression, as text (typed back in Rust, identically on both databases).
 fn group_expr(d: Dialect, t: &Target) -> String {
     match t {
+        // A text slot holds the field's text (`indexes`): its index can feed the grouping.
+        Target::Field(f) if f.slot.is_some_and(|s| s.kind == SlotKind::Text) => sql::target_expr(d, t),
         Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
         Target::CreatedAt | Target::UpdatedAt => timestamp_text(d, t),
         other => sql::target_expr(d, other),
@@ -376,8 +379,7 @@ fn select(
     }
     buf.push(" FROM records WHERE ");
     let tested = filter.map(Filter::targets).unwrap_or_default();
-    let how = sql::EntityRef::for_targets(tested.into_iter().chain(group_by));
-    sql::push_live_scope(&mut buf, tenant_id, &e.id, how)?;
+    sql::push_scope_for(&mut buf, tenant_id, &e.id, tested.into_iter().chain(group_by))?;
     if let Some(f) = filter {
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;

@@ -1,191 +1,333 @@
-//! Database indexes for fields marked `indexed`, created and dropped by the engine. Each is a
-//! partial expression index on `records`: `(<the field's filter/sort expression>, created_at,
-//! id)` over the live records of its entity, so filters, sorts and group-bys on the field do
-//! not scan the tenant's table. The list order trails the value: an equality on the field
-//! reads its matches already in the default page order (forwards, or backwards for newest
-//! first), so a page stops after `first + 1` matches whatever share of the entity matches —
-//! the planner cannot misjudge it (it has no statistics for one entity's values in the shared
-//! table, and guessed 0.5% for a value one deal in five had, then fetched and sorted them all).
-//! The entity implies the tenant, so the tenant is no key column.
-//! A MULTI_SELECT field has no order: on PostgreSQL its index is a GIN index of the field's
-//! array (`idx_fg_*`), which answers `containsAny`/`containsAll`; SQLite has none to offer.
+//! Indexes of fields marked `indexed`: a fixed set of typed *slots* on `records`, shared by
+//! every tenant (migration 22), instead of one partial index per (entity, field). With those,
+//! 10,000 tenants meant 30,000 indexes on one table, each opened, locked and tested on every
+//! insert of any tenant and weighed by every plan (a primary-key get planned in 37 ms with
+//! 3,000 of them, 0.3 ms without), and each built by DDL that blocked every tenant's writes.
 //!
-//! On PostgreSQL each indexed field's expression also gets expression statistics
-//! (`CREATE STATISTICS … ON ((data->>'k')) FROM records`): the planner ignores the statistics
-//! of partial indexes and otherwise guesses 0.5% for any equality and a third for any range.
-//! The statistics belong to the expression, not to one tenant: every entity with a `stage`
-//! field shares one object (their values mixed, which is what a shared table's planner can
-//! know), so their number grows with distinct field keys, not with tenants. `reconcile` makes the set of `idx_fo_*` indexes match the indexed
-//! fields; it runs after every definition change and at start, with the table owner's
-//! connection (the row-level-security application role may not create indexes), and is
-//! idempotent, so a failure heals on the next run.
+//! A slot is `ixk_<slot>`, the key of the field it holds for the record's entity (the engine
+//! writes it with each record), and `ix_<slot>`, a column the database generates from it and
+//! `data`: exactly the field's comparable value (`sql::target_expr`), current through every
+//! write of `data`. Each slot has one index `(entity_id, ix_<slot>, created_at, id)` over the
+//! live records of entities using it (a GIN of the array for an array slot), so an equality on
+//! the field reads its matches already in the list order and a page stops after `first + 1`
+//! of them. A statement naming a slot also says `ixk_<slot> = '<key>'` (`push_slot_guards`),
+//! true of every record of the entity, which is what lets the planner use the partial index.
+//!
+//! Which slot a field holds is `field_defs.index_slot`. `assign` gives and takes slots in the
+//! transaction of every definition change and writes the key into (or clears it from) the
+//! entity's existing records there, so a slot is complete the moment its field can use it.
+//! A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and is
+//! filtered by its JSON value; an entity has at most `SlotKind::count` slots of each kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::ConnectionTrait;
 
 use super::filter::Target;
-use super::meta::{FieldDef, FieldType};
-use super::sql::{self, SqlBuf};
+use super::meta::FieldType;
+use super::sql::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
-/// The prefix of every engine-managed index.
-pub const PREFIX: &str = "idx_fo_";
-
-/// The prefix of the GIN index of an indexed MULTI_SELECT field (PostgreSQL).
-pub const GIN_PREFIX: &str = "idx_fg_";
-
-/// The prefix of the engine's earlier `(tenant_id, <expr>)` indexes, replaced on reconcile.
-const LEGACY_PREFIX: &str = "idx_f_";
-
-/// The prefix of every engine-managed statistics object (PostgreSQL).
-pub const STATS_PREFIX: &str = "records_x_";
-
-/// The statistics object of a field expression: its name and `CREATE STATISTICS` statement.
-fn expression_statistics(expr: &str) -> (String, String) {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(expr.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    let name = format!("{STATS_PREFIX}{hex}");
-    let create = format!("CREATE STATISTICS IF NOT EXISTS {name} ON ({expr}) FROM records");
-    (name, create)
+/// The kinds of slot: what the generated value column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SlotKind {
+    /// `data->>'k'`: text, and the ISO text of dates and date-times.
+    Text,
+    /// `(data->>'k')::numeric` (SQLite: REAL).
+    Number,
+    /// `(data->>'k')::boolean`.
+    Boolean,
+    /// `data->'k'`, a MULTI_SELECT's array, for containment (PostgreSQL).
+    Array,
 }
 
-/// The index name of a field (`idx_fo_` + its id without dashes: at most 39 characters).
-pub fn index_name(field_id: &str) -> Result<String> {
-    let id =
-        uuid::Uuid::parse_str(field_id).map_err(|_| Error::Internal(format!("bad field id {field_id:?}")))?;
-    Ok(format!("{PREFIX}{}", id.simple()))
-}
+impl SlotKind {
+    pub const ALL: [SlotKind; 4] = [SlotKind::Text, SlotKind::Number, SlotKind::Boolean, SlotKind::Array];
 
-/// The GIN index name of an indexed MULTI_SELECT field (`idx_fg_` + its id without dashes).
-pub fn gin_index_name(field_id: &str) -> Result<String> {
-    Ok(index_name(field_id)?.replacen(PREFIX, GIN_PREFIX, 1))
-}
-
-/// The `CREATE INDEX` statement of an indexed field, with its name; `None` for a field no
-/// index of ours serves (JSON and FILE fields; MULTI_SELECT on SQLite).
-pub fn create_statement(d: Dialect, entity_id: &str, f: &FieldDef) -> Result<Option<(String, String)>> {
-    let entity = uuid::Uuid::parse_str(entity_id)
-        .map_err(|_| Error::Internal(format!("bad entity id {entity_id:?}")))?
-        .hyphenated()
-        .to_string();
-    let (name, keys) = if f.ty == FieldType::MultiSelect && d == Dialect::Postgres {
-        // Containment of the field's array (`sql::containment_expr`); jsonb_path_ops keeps
-        // only what `@>` needs.
-        (gin_index_name(&f.id)?, format!("USING GIN ({} jsonb_path_ops)", sql::containment_expr(&f.key)))
-    } else if f.ty.is_sortable() {
-        let expr = sql::target_expr(d, &Target::Field(Box::new(f.clone())));
-        (index_name(&f.id)?, format!("({expr}, created_at, id)"))
-    } else {
-        return Ok(None);
-    };
-    let create = format!(
-        "CREATE INDEX IF NOT EXISTS {name} ON records {keys} WHERE entity_id = '{entity}' AND deleted_at IS NULL"
-    );
-    Ok(Some((name, create)))
-}
-
-/// Creates missing indexes of indexed fields and drops those of fields no longer indexed.
-/// Returns (created, dropped).
-pub async fn reconcile(system: &Db) -> Result<(usize, usize)> {
-    let d = system.dialect;
-    // One reconcile at a time, across instances (an advisory lock on PostgreSQL, the write
-    // lock on SQLite), reading the indexed fields only once it holds the lock: a reconcile
-    // that had read them before a concurrent definition change committed would otherwise
-    // recreate an index that change's own reconcile had just dropped.
-    let txn = system.begin_write().await?;
-    if d == Dialect::Postgres {
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('alphery.field_indexes', 0))")
-            .await?;
+    /// The slot kind that indexes a field of type `ty` on `d`, if any: one map for every type.
+    pub fn of(d: Dialect, ty: FieldType) -> Option<SlotKind> {
+        match ty {
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::Relation => Some(SlotKind::Text),
+            FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
+            FieldType::Boolean => Some(SlotKind::Boolean),
+            // SQLite has no index that answers containment of a JSON array.
+            FieldType::MultiSelect => (d == Dialect::Postgres).then_some(SlotKind::Array),
+            FieldType::File | FieldType::Json => None,
+        }
     }
-    let rows = txn
-        .query_all_raw(
-            SqlBuf::new(d)
-                .push("SELECT id, entity_id, key, field_type FROM field_defs WHERE indexed = ")
-                .bind(true)
-                .take_statement(),
-        )
-        .await?;
-    let mut desired: BTreeMap<String, String> = BTreeMap::new();
-    let mut statistics: BTreeMap<String, String> = BTreeMap::new();
-    for r in &rows {
-        let ty = FieldType::parse(&r.try_get::<String>("", "field_type")?)
-            .ok_or_else(|| Error::Internal("unknown field type".into()))?;
+
+    fn letter(self) -> char {
+        match self {
+            SlotKind::Text => 't',
+            SlotKind::Number => 'n',
+            SlotKind::Boolean => 'b',
+            SlotKind::Array => 'a',
+        }
+    }
+
+    /// How many slots of the kind each entity has (migration 22 made the columns).
+    pub fn count(self) -> u8 {
+        match self {
+            SlotKind::Text => 8,
+            SlotKind::Number => 4,
+            SlotKind::Boolean | SlotKind::Array => 2,
+        }
+    }
+
+    /// What the kind holds, for messages.
+    fn what(self) -> &'static str {
+        match self {
+            SlotKind::Text => "text, select, date and relation",
+            SlotKind::Number => "number and currency",
+            SlotKind::Boolean => "boolean",
+            SlotKind::Array => "multi-select",
+        }
+    }
+
+    fn parse(c: char) -> Option<SlotKind> {
+        SlotKind::ALL.into_iter().find(|k| k.letter() == c)
+    }
+}
+
+/// One slot: a kind and its number (1-based), stored as `t3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot {
+    pub kind: SlotKind,
+    pub n: u8,
+}
+
+impl Slot {
+    /// Every slot the database has (migration 22): array slots on PostgreSQL only.
+    pub fn all(d: Dialect) -> impl Iterator<Item = Slot> {
+        SlotKind::ALL
+            .into_iter()
+            .filter(move |k| *k != SlotKind::Array || d == Dialect::Postgres)
+            .flat_map(|kind| (1..=kind.count()).map(move |n| Slot { kind, n }))
+    }
+
+    /// `t3` → the third text slot; `None` for anything that names no slot.
+    pub fn parse(s: &str) -> Option<Slot> {
+        let mut chars = s.chars();
+        let kind = SlotKind::parse(chars.next()?)?;
+        let n: u8 = chars.as_str().parse().ok()?;
+        (1..=kind.count()).contains(&n).then_some(Slot { kind, n })
+    }
+
+    /// The stored name, `t3`.
+    pub fn name(self) -> String {
+        format!("{}{}", self.kind.letter(), self.n)
+    }
+
+    /// The generated value column, `ix_t3`.
+    pub fn column(self) -> String {
+        format!("ix_{}", self.name())
+    }
+
+    /// The key column, `ixk_t3`.
+    pub fn key_column(self) -> String {
+        format!("ixk_{}", self.name())
+    }
+}
+
+/// Appends ` AND ixk_<slot> = '<key>'` for every slot `targets` read: true of every record of
+/// the entity, and what lets the planner use the slot's partial index. Keys are identifiers
+/// (checked when metadata loads), written as literals so that the guard stays a constant of
+/// the statement, also in a generic plan.
+pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = &'t Target>) {
+    let mut seen = BTreeSet::new();
+    for t in targets {
+        if let Target::Field(f) = t
+            && let Some(slot) = f.slot
+            && seen.insert(slot)
+        {
+            debug_assert!(super::naming::is_identifier(&f.key));
+            buf.push(" AND ").push(&slot.key_column()).push(" = '").push(&f.key).push("'");
+        }
+    }
+}
+
+/// A field's row in `field_defs`, as `assign` reads it.
+struct Held {
+    id: String,
+    key: String,
+    kind: Option<SlotKind>,
+    indexed: bool,
+    slot: Option<Slot>,
+}
+
+/// Gives every indexed field of the tenant's entities a slot and takes the slots of fields no
+/// longer indexed, inside the caller's transaction (every definition change runs it): the
+/// entity's records get the field's key in the slot's key column, or lose it. A field asking
+/// for more slots of a kind than an entity has fails the change with a `VALIDATION` error on
+/// `indexed`.
+pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT f.id, f.entity_id, f.key, f.field_type, f.indexed, f.index_slot, e.name_singular ");
+    buf.push("FROM field_defs f JOIN entity_defs e ON e.id = f.entity_id WHERE f.tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" ORDER BY f.entity_id, f.position, f.id");
+    let mut entities: BTreeMap<(String, String), Vec<Held>> = BTreeMap::new();
+    for r in conn.query_all_raw(buf.into_statement()).await? {
+        let ty: String = r.try_get("", "field_type")?;
+        let ty = FieldType::parse(&ty).ok_or_else(|| Error::Internal(format!("unknown field type {ty}")))?;
         let key: String = r.try_get("", "key")?;
         if !super::naming::is_identifier(&key) {
             return Err(Error::Internal(format!("invalid stored field key {key:?}")));
         }
-        let f = FieldDef { id: r.try_get("", "id")?, key, ty, ..super::definitions::blank_field() };
-        let entity_id: String = r.try_get("", "entity_id")?;
-        let Some((name, create)) = create_statement(d, &entity_id, &f)? else { continue };
-        desired.insert(name, create);
-        if d == Dialect::Postgres && ty.is_sortable() {
-            let (name, create) = expression_statistics(&sql::target_expr(d, &Target::Field(Box::new(f))));
-            statistics.insert(name, create);
+        let slot: Option<String> = r.try_get("", "index_slot")?;
+        let held = Held {
+            id: r.try_get("", "id")?,
+            key,
+            kind: SlotKind::of(d, ty),
+            indexed: r.try_get("", "indexed")?,
+            slot: slot.as_deref().and_then(Slot::parse),
+        };
+        let entity = (r.try_get("", "entity_id")?, r.try_get("", "name_singular")?);
+        entities.entry(entity).or_default().push(held);
+    }
+    for ((entity_id, entity_name), fields) in entities {
+        // A held slot stays while its field is indexed and of the slot's kind.
+        let keeps = |f: &Held| f.indexed && f.slot.is_some_and(|s| Some(s.kind) == f.kind);
+        let mut taken: BTreeSet<Slot> = fields.iter().filter(|f| keeps(f)).filter_map(|f| f.slot).collect();
+        for f in fields.iter().filter(|f| f.slot.is_some() && !keeps(f)) {
+            if let Some(slot) = f.slot {
+                set_slot(conn, d, &f.id, None).await?;
+                write_key(conn, d, tenant_id, &entity_id, slot, None).await?;
+            }
+        }
+        for f in fields.iter().filter(|f| f.indexed && !keeps(f)) {
+            let Some(kind) = f.kind else { continue };
+            let free = (1..=kind.count()).map(|n| Slot { kind, n }).find(|s| !taken.contains(s));
+            let Some(slot) = free else {
+                return Err(Error::field(
+                    "indexed",
+                    format!(
+                        "`{entity_name}` already has {} indexed {} fields, the most an entity can have; \
+                         unmark one first",
+                        kind.count(),
+                        kind.what()
+                    ),
+                ));
+            };
+            taken.insert(slot);
+            set_slot(conn, d, &f.id, Some(slot)).await?;
+            write_key(conn, d, tenant_id, &entity_id, slot, Some(&f.key)).await?;
         }
     }
+    Ok(())
+}
+
+async fn set_slot(conn: &impl ConnectionTrait, d: Dialect, field_id: &str, slot: Option<Slot>) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE field_defs SET index_slot = ").bind(slot.map(Slot::name));
+    buf.push(" WHERE id = ").bind(field_id.to_owned());
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// Writes `key` (or NULL) into `slot`'s key column of every record of the entity, deleted ones
+/// too (a restored record must be in the index).
+async fn write_key(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    entity_id: &str,
+    slot: Slot,
+    key: Option<&str>,
+) -> Result<()> {
+    let column = slot.key_column();
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE records SET ").push(&column).push(" = ").bind(key.map(str::to_owned));
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(entity_id.to_owned());
+    match key {
+        Some(k) => buf
+            .push(" AND (")
+            .push(&column)
+            .push(" IS NULL OR ")
+            .push(&column)
+            .push(" <> ")
+            .bind(k.to_owned()),
+        None => buf.push(" AND (").push(&column).push(" IS NOT NULL"),
+    };
+    buf.push(")");
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
+}
+
+/// The prefixes of the engine's earlier per-field indexes and expression statistics.
+const LEGACY_INDEXES: [&str; 3] = ["idx_fo_", "idx_fg_", "idx_f_"];
+const LEGACY_STATISTICS: &str = "records_x_";
+
+/// At start-up: drops the per-field indexes and expression statistics of the engine before
+/// slots, and gives slots to indexed fields that have none (fields indexed before migration
+/// 22), each tenant in a transaction of its own. Idempotent. Returns how many tenants changed.
+pub async fn reconcile(system: &Db) -> Result<usize> {
+    let d = system.dialect;
     let list = match d {
         Dialect::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'records'",
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'",
     };
-    let existing = catalogue(&txn, list, &[PREFIX, GIN_PREFIX, LEGACY_PREFIX]).await?;
-    let (created, dropped) = converge(&txn, &existing, &desired, "INDEX").await?;
-    if created + dropped > 0 {
-        tracing::info!(created, dropped, "field indexes reconciled");
-    }
-    let mut made = 0;
+    let mut drops: Vec<String> = names(system, list, &LEGACY_INDEXES)
+        .await?
+        .into_iter()
+        .map(|n| format!("DROP INDEX IF EXISTS {n}"))
+        .collect();
     if d == Dialect::Postgres {
         let list = "SELECT stxname AS name FROM pg_statistic_ext WHERE stxrelid = 'records'::regclass";
-        let existing = catalogue(&txn, list, &[STATS_PREFIX]).await?;
-        (made, _) = converge(&txn, &existing, &statistics, "STATISTICS").await?;
+        drops.extend(
+            names(system, list, &[LEGACY_STATISTICS])
+                .await?
+                .into_iter()
+                .map(|n| format!("DROP STATISTICS IF EXISTS {n}")),
+        );
     }
-    txn.commit().await?;
-    if made > 0 {
-        // A new statistics object is empty until the next ANALYZE, which samples a bounded
-        // number of rows (300 × the statistics target) whatever the table's size. Run after
-        // the commit, so the DDL's locks are not held while it samples.
-        system.conn.execute_unprepared("ANALYZE records").await?;
-        tracing::info!(created = made, "field expression statistics created");
+    for drop in &drops {
+        system.conn.execute_unprepared(drop).await?;
     }
-    Ok((created, dropped))
+    if !drops.is_empty() {
+        tracing::info!(dropped = drops.len(), "per-field indexes replaced by index slots");
+    }
+    let unindexable: Vec<String> = FieldType::ALL
+        .into_iter()
+        .filter(|t| SlotKind::of(d, *t).is_none())
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT tenant_id FROM field_defs WHERE indexed = TRUE AND index_slot IS NULL \
+         AND field_type NOT IN ({})",
+        unindexable.join(", ")
+    );
+    let rows = system.conn.query_all_raw(sea_orm::Statement::from_string(system.backend(), sql)).await?;
+    for r in &rows {
+        let tenant_id: String = r.try_get("", "tenant_id")?;
+        let txn = system.begin_tenant(&tenant_id, true).await?;
+        assign(&txn, d, &tenant_id).await?;
+        txn.commit().await?;
+        super::signals::touch(&tenant_id);
+    }
+    Ok(rows.len())
 }
 
 /// The names `list` returns (a catalogue query with a `name` column) that carry one of our
-/// `prefixes`: the engine's objects, never anybody else's.
-async fn catalogue(conn: &impl ConnectionTrait, list: &str, prefixes: &[&str]) -> Result<BTreeSet<String>> {
-    let rows = conn.query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), list)).await?;
-    let mut names = BTreeSet::new();
+/// `prefixes`, checked to be plain identifiers before any is spliced into a DROP.
+async fn names(system: &Db, list: &str, prefixes: &[&str]) -> Result<Vec<String>> {
+    let rows = system.conn.query_all_raw(sea_orm::Statement::from_string(system.backend(), list)).await?;
+    let mut out = Vec::new();
     for r in &rows {
         let name: String = r.try_get("", "name")?;
-        if prefixes.iter().any(|p| name.starts_with(p)) {
-            names.insert(name);
+        if prefixes.iter().any(|p| name.starts_with(p))
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            out.push(name);
         }
     }
-    Ok(names)
-}
-
-/// Creates the `desired` objects (name → CREATE statement) missing from `existing` and drops
-/// (`DROP <kind>`) the existing ones no longer desired. Returns (created, dropped).
-async fn converge(
-    conn: &impl ConnectionTrait,
-    existing: &BTreeSet<String>,
-    desired: &BTreeMap<String, String>,
-    kind: &str,
-) -> Result<(usize, usize)> {
-    let (mut created, mut dropped) = (0, 0);
-    for (name, create) in desired {
-        if !existing.contains(name) {
-            conn.execute_unprepared(create).await?;
-            created += 1;
-        }
-    }
-    for name in existing.iter().filter(|n| !desired.contains_key(*n)) {
-        // Names come from the catalogue and carry our prefix; re-check before splicing.
-        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            conn.execute_unprepared(&format!("DROP {kind} IF EXISTS {name}")).await?;
-            dropped += 1;
-        }
-    }
-    Ok((created, dropped))
+    Ok(out)
 }

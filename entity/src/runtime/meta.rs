@@ -152,6 +152,8 @@ pub struct FieldDef {
     pub required: bool,
     pub unique: bool,
     pub indexed: bool,
+    /// The index slot holding the field's values, while it is indexed (`indexes`).
+    pub slot: Option<super::indexes::Slot>,
     pub options: Vec<String>,
     pub related_entity_id: Option<String>,
     pub relation_kind: Option<RelationKind>,
@@ -333,6 +335,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         required: f.required,
         unique: f.is_unique,
         indexed: f.indexed,
+        slot: f.index_slot.as_deref().and_then(super::indexes::Slot::parse),
         options,
         related_entity_id: f.related_entity_id,
         relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),

@@ -7,7 +7,8 @@ use sea_orm::{DbBackend, Statement, Value as SqlValue};
 use serde_json::Value;
 
 use super::filter::{Filter, Op, Target};
-use super::meta::FieldType;
+use super::indexes::{Slot, SlotKind};
+use super::meta::{FieldDef, FieldType};
 use crate::{Dialect, Error, Result};
 
 /// A statement under construction.
@@ -113,21 +114,20 @@ pub enum EntityRef {
     /// statements do: walk the list order, probe the primary key.
     Param,
     /// A literal (validated as a UUID: it only comes from our own metadata): the statement is
-    /// per entity, and its plans, the cached generic one included, can use the entity's partial
-    /// indexes of `indexed` fields — which a generic plan with a parameter could not prove
-    /// applicable. For statements that filter, sort or group by an indexed field. The tenant
-    /// is a literal too (the statement is per entity, so per tenant, already): with
-    /// `tenant_id = $1` a generic plan guesses the tenant's share of the table from the number
-    /// of tenants, not from its statistics, and finds a plan so much worse than the custom
-    /// ones that PostgreSQL plans every execution afresh (measured: 0.2–0.4 ms of planning
-    /// per request on the yardstick's filter).
+    /// per entity, and its plans, the cached generic one included, are costed with the
+    /// entity's own share of the table. For statements that filter, sort or group by an
+    /// indexed field, whose best plan (the field's slot index, or the list order) depends on
+    /// it. The tenant is a literal too: with `tenant_id = $1` a generic plan guesses the
+    /// tenant's share of the table from the number of tenants, not from its statistics, and
+    /// finds a plan so much worse than the custom ones that PostgreSQL plans every execution
+    /// afresh (measured: 0.2–0.4 ms of planning per request on the yardstick's filter).
     Literal,
 }
 
 impl EntityRef {
-    /// `Literal` when any of `targets` is an indexed field.
+    /// `Literal` when any of `targets` is a field with an index slot.
     pub fn for_targets<'t>(targets: impl IntoIterator<Item = &'t Target>) -> EntityRef {
-        let indexed = targets.into_iter().any(|t| matches!(t, Target::Field(f) if f.indexed));
+        let indexed = targets.into_iter().any(|t| matches!(t, Target::Field(f) if f.slot.is_some()));
         if indexed { EntityRef::Literal } else { EntityRef::Param }
     }
 }
@@ -147,6 +147,21 @@ pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: 
         }
     }
     buf.push(" AND deleted_at IS NULL");
+    Ok(())
+}
+
+/// `push_live_scope` for a statement that reads `targets` (filters, sort keys, groups): the
+/// entity named as `EntityRef::for_targets` says, and the guards of the targets' index slots
+/// (`indexes::push_slot_guards`).
+pub fn push_scope_for<'t>(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    entity_id: &str,
+    targets: impl IntoIterator<Item = &'t Target>,
+) -> Result<()> {
+    let targets: Vec<&Target> = targets.into_iter().collect();
+    push_live_scope(buf, tenant_id, entity_id, EntityRef::for_targets(targets.iter().copied()))?;
+    super::indexes::push_slot_guards(buf, targets);
     Ok(())
 }
 
@@ -182,6 +197,10 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         Target::UpdatedAt => "updated_at".into(),
         Target::Owner => "owner_id".into(),
         Target::RecordNumber => "record_number".into(),
+        // The slot's generated column holds exactly the expression below (migration 22).
+        Target::Field(f) if f.slot.is_some_and(|s| SlotKind::of(d, f.ty) == Some(s.kind)) => {
+            f.slot.map(Slot::column).unwrap_or_default()
+        }
         Target::Field(f) => match (f.ty, d) {
             (FieldType::Number | FieldType::Currency, Dialect::Postgres) => {
                 format!("((data->>'{}')::numeric)", f.key)
@@ -218,8 +237,11 @@ pub fn push_reference_guard(buf: &mut SqlBuf, tenant_id: &str, targets: &[(Strin
 
 /// The JSON array of a MULTI_SELECT field (PostgreSQL), which containment filters compare and
 /// an indexed field's GIN index holds.
-pub fn containment_expr(key: &str) -> String {
-    format!("(data->'{key}')")
+pub fn containment_expr(f: &FieldDef) -> String {
+    match f.slot.filter(|s| s.kind == SlotKind::Array) {
+        Some(slot) => slot.column(),
+        None => format!("(data->'{}')", f.key),
+    }
 }
 
 /// Binds an operand of `t`'s type so that it compares with `target_expr`.
@@ -382,7 +404,7 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                     // field's GIN index (`indexes::create_statement`).
                     let contains = |buf: &mut SqlBuf, vals: &[&String]| {
                         let doc = serde_json::json!(vals);
-                        buf.push(&containment_expr(&f.key))
+                        buf.push(&containment_expr(f))
                             .push(" @> CAST(")
                             .bind(doc.to_string())
                             .push(" AS JSONB)");

@@ -85,6 +85,7 @@ mod storage;
 mod stored;
 mod validate;
 
+#[cfg(test)]
 pub(crate) use validate::blank_field;
 pub use validate::{Conflict, name_conflicts};
 
@@ -470,6 +471,10 @@ impl<'a> Definitions<'a> {
                 .bind(format!("$.{}", f.key))
                 .push(")"),
         };
+        // The field's index slot is free again: its key leaves the records with the value.
+        if let Some(slot) = f.slot {
+            buf.push(", ").push(&slot.key_column()).push(" = NULL");
+        }
         buf.push(" WHERE tenant_id = ")
             .bind(self.tenant_id.to_owned())
             .push(" AND entity_id = ")

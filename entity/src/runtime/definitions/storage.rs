@@ -57,6 +57,7 @@ impl Definitions<'_> {
             required: Set(f.required),
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
+            index_slot: Set(None),
             options: Set(options_json(f)),
             related_entity_id: Set(f.related_entity_id.clone()),
             relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),
@@ -126,6 +127,8 @@ impl Definitions<'_> {
             .await?;
         let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
         crate::runtime::signals::touch(self.tenant_id);
+        // Fields may have been marked or unmarked `indexed`, or gone with their slots.
+        crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have come, gone or changed type, and records been rewritten.
         crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await?;
         write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await

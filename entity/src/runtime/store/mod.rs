@@ -275,12 +275,16 @@ impl<'a> Store<'a> {
         self.db.dialect
     }
 
-    /// `tenant_id = ? AND entity_id = … AND deleted_at IS NULL`, the entity a literal when the
-    /// filter or order of `args` can use an indexed field's partial index.
+    /// `tenant_id = ? AND entity_id = … AND deleted_at IS NULL` with what the filter and order
+    /// of `args` need to use index slots (`sql::push_scope_for`).
     fn push_scope(&self, buf: &mut SqlBuf, entity_id: &str, args: &ListArgs) -> Result<()> {
         let filtered = args.filter.iter().flat_map(Filter::targets);
-        let how = sql::EntityRef::for_targets(filtered.chain(args.order.iter().map(|k| &k.target)));
-        sql::push_live_scope(buf, self.tenant_id, entity_id, how)
+        sql::push_scope_for(
+            buf,
+            self.tenant_id,
+            entity_id,
+            filtered.chain(args.order.iter().map(|k| &k.target)),
+        )
     }
 
     fn push_filters(&self, buf: &mut SqlBuf, entity: &EntityDef, args: &ListArgs) -> Result<()> {

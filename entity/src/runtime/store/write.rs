@@ -14,6 +14,7 @@ use super::{
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
+use crate::runtime::indexes::Slot;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
 use crate::runtime::rollups;
 use crate::runtime::sql::{self, SqlBuf};
@@ -120,8 +121,15 @@ impl<'a> Store<'a> {
         };
         check_visible(row, &record)?;
         let tenant_id = self.tenant_id;
+        // The entity's index slots get their fields' keys (the database derives the values).
+        let slots: Vec<(Slot, &str)> =
+            entity.fields.iter().filter_map(|f| f.slot.map(|s| (s, f.key.as_str()))).collect();
         let insert: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS).push(") ");
+            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS);
+            for (slot, _) in &slots {
+                buf.push(", ").push(&slot.key_column());
+            }
+            buf.push(") ");
             buf.push(if targets.is_empty() { "VALUES (" } else { "SELECT " });
             buf.bind(tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
             buf.bind(record.entity_id.clone()).push(", ");
@@ -129,6 +137,9 @@ impl<'a> Store<'a> {
             buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
             buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
             buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1");
+            for (_, key) in &slots {
+                buf.push(", ").bind((*key).to_owned());
+            }
             if targets.is_empty() {
                 buf.push(")");
             } else {
@@ -387,8 +398,7 @@ impl<'a> Store<'a> {
         let mut buf = SqlBuf::new(d);
         let taken = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone()));
         buf.push("SELECT 1 AS x FROM records WHERE ");
-        let how = sql::EntityRef::for_targets(taken.targets());
-        sql::push_live_scope(&mut buf, self.tenant_id, &entity.id, how)?;
+        sql::push_scope_for(&mut buf, self.tenant_id, &entity.id, taken.targets())?;
         buf.push(" AND ");
         sql::compile(&mut buf, &taken)?;
         if let Some(id) = self_id {
