@@ -87,6 +87,7 @@ impl From<entity::Error> for ApiError {
             entity::Error::NotFound(w) => ApiError::NotFound(w),
             entity::Error::Validation(f) => ApiError::Validation(f),
             entity::Error::Conflict(m) => ApiError::Conflict(m),
+            e @ entity::Error::DefinitionsChanged => ApiError::Conflict(e.to_string()),
             entity::Error::Forbidden(m) => ApiError::Forbidden(m),
             entity::Error::BadRequest(m) => ApiError::BadRequest(m),
             e @ (entity::Error::Db(_) | entity::Error::Internal(_)) => ApiError::Internal(e.to_string()),

@@ -36,9 +36,14 @@ pub enum Error {
     /// The request itself is malformed (bad cursor, contradictory arguments…).
     #[error("{0}")]
     BadRequest(String),
+    /// The tenant's definitions changed while a write was checked against them (SQLSTATE
+    /// `AL002`, `runtime::sql::push_definitions_guard`); nothing was written, and the write may
+    /// be retried. A create retries once by itself.
+    #[error("the tenant's definitions changed during this write; retry it")]
+    DefinitionsChanged,
     /// A database failure. Never shown to clients.
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     /// Any other internal failure. Never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,7 +55,7 @@ impl Error {
         match self {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Validation(_) => "VALIDATION_FAILED",
-            Error::Conflict(_) => "CONFLICT",
+            Error::Conflict(_) | Error::DefinitionsChanged => "CONFLICT",
             Error::Forbidden(_) => "FORBIDDEN",
             Error::BadRequest(_) => "BAD_REQUEST",
             Error::Db(_) | Error::Internal(_) => "INTERNAL",
@@ -75,6 +80,16 @@ impl Error {
     /// A single-field validation error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+/// The SQLSTATE of a definitions guard (`alphery_require_current_definitions`, migration 23).
+pub const DEFINITIONS_GUARD_STATE: &str = "AL002";
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        let e = Error::Db(e);
+        if e.sqlstate().as_deref() == Some(DEFINITIONS_GUARD_STATE) { Error::DefinitionsChanged } else { e }
     }
 }
 

@@ -15,7 +15,7 @@ use entity::runtime::filter::Filter;
 use entity::runtime::indexes::{Slot, SlotKind};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::sql::Direction;
-use entity::runtime::store::Store;
+use entity::runtime::store::{Caller, Store};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -314,4 +314,34 @@ async fn queries_on_an_indexed_field_use_its_slot_index() {
     assert_eq!(found["totalCount"], json!(1));
     let found = t.list(&item(), "filter: $filter", json!({"filter": {"code": {"eq": "B42"}}}), "code").await;
     assert_eq!(found["totalCount"], json!(1), "bulk rows are found through the slot");
+}
+
+#[tokio::test]
+async fn a_create_checked_against_replaced_definitions_is_retried_with_the_current_ones() {
+    let t = tenant().await;
+    t.define(entity("item", "items", vec![field("code", "TEXT", json!({}))], json!({}))).await;
+    let db = entity::Db::connect(&database().url).await.expect("connect");
+    // Definitions as a request loaded them, then a change marks the field indexed before
+    // the request's create is written: written as they were, the record would lack the slot.
+    let stale = TenantMeta::load_for(&db, &t.tenant_id).await.expect("metadata");
+    t.data(
+        "mutation { updateField(entity: \"item\", key: \"code\", input: {indexed: true}) { id } }",
+        json!({}),
+    )
+    .await;
+    let actor = entity::runtime::audit::Actor::default();
+    let e = stale.entity_by_name("item").expect("item");
+    let input = json!({"code": "late"}).as_object().cloned().expect("object");
+    let record = Store::new(&db, &t.tenant_id)
+        .create(&stale, e, &input, None, Caller::unrestricted(&actor))
+        .await
+        .expect("the create is retried with the current definitions");
+    let conn = connect().await;
+    let code = held(&conn, &t, "item").await["code"].expect("code's slot");
+    assert_eq!(
+        record_keys(&conn, &record.id).await,
+        BTreeMap::from([(code.key_column(), "code".to_owned())])
+    );
+    let found = t.list(&item(), "filter: $filter", json!({"filter": {"code": {"eq": "late"}}}), "code").await;
+    assert_eq!(found["totalCount"], json!(1));
 }

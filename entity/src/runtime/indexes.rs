@@ -15,7 +15,10 @@
 //!
 //! Which slot a field holds is `field_defs.index_slot`. `assign` gives and takes slots in the
 //! transaction of every definition change and writes the key into (or clears it from) the
-//! entity's existing records there, so a slot is complete the moment its field can use it.
+//! entity's existing records there, so a slot is complete the moment its field can use it. A
+//! create checked against the definitions from before cannot commit without the key: its
+//! INSERT holds the tenant row and checks the metadata version (`sql::push_definitions_guard`;
+//! on SQLite the write lock orders them), and is retried with the current definitions.
 //! A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and is
 //! filtered by its JSON value; an entity has at most `SlotKind::count` slots of each kind.
 

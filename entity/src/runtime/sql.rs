@@ -214,6 +214,17 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
     }
 }
 
+/// `alphery_require_current_definitions(…)` (migration 23) of a record's INSERT: the tenant's
+/// metadata version is still `version`, the one the record was checked against, and the
+/// tenant row stays locked `FOR SHARE` until the write commits — a definition change updates
+/// that row before it writes index-slot keys into existing records, so it waits for the write
+/// and then sees its record, and a write that waited for a change fails with `AL002`
+/// (`Error::DefinitionsChanged`) instead of storing a record without a new slot's key.
+pub fn push_definitions_guard(buf: &mut SqlBuf, tenant_id: &str, version: i64) {
+    buf.push("alphery_require_current_definitions((SELECT metadata_version FROM tenants WHERE id = ");
+    buf.bind(tenant_id.to_owned()).push(" FOR SHARE) = ").bind(version).push(")");
+}
+
 /// The SQLSTATE with which a reference guard fails its statement (`alphery_require_references`,
 /// created by a migration).
 pub const REFERENCE_GUARD_STATE: &str = "AL001";

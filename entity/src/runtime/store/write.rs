@@ -32,6 +32,29 @@ impl<'a> Store<'a> {
         owner: Option<String>,
         caller: Caller<'_>,
     ) -> Result<Record> {
+        match self.create_once(meta, entity, input, owner.clone(), caller).await {
+            // Checked against definitions that a concurrent change replaced before the write
+            // could commit: nothing was written; once more against the current ones.
+            Err(Error::DefinitionsChanged) => {
+                let fresh = TenantMeta::load_for(self.db, self.tenant_id).await?;
+                let entity = fresh
+                    .entity_by_id(&entity.id)
+                    .ok_or_else(|| Error::NotFound(format!("entity `{}`", entity.name_singular)))?;
+                self.create_once(&fresh, entity, input, owner, caller).await
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt of [`Store::create`].
+    async fn create_once(
+        &self,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        input: &Map<String, Value>,
+        owner: Option<String>,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
         let record = self.create_with(&txn, meta, entity, input, owner.clone(), caller, true).await;
         match txn.finish(record).await {
@@ -98,6 +121,9 @@ impl<'a> Store<'a> {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
+        if self.d() == Dialect::Sqlite {
+            self.check_definitions(txn, meta).await?;
+        }
         let (number, record_number) = match &entity.record_number_prefix {
             Some(prefix) => {
                 let n = self.next_number(txn, &entity.id).await?;
@@ -120,7 +146,7 @@ impl<'a> Store<'a> {
             version: 1,
         };
         check_visible(row, &record)?;
-        let tenant_id = self.tenant_id;
+        let (tenant_id, version) = (self.tenant_id, meta.version);
         // The entity's index slots get their fields' keys (the database derives the values).
         let slots: Vec<(Slot, &str)> =
             entity.fields.iter().filter_map(|f| f.slot.map(|s| (s, f.key.as_str()))).collect();
@@ -130,7 +156,9 @@ impl<'a> Store<'a> {
                 buf.push(", ").push(&slot.key_column());
             }
             buf.push(") ");
-            buf.push(if targets.is_empty() { "VALUES (" } else { "SELECT " });
+            // PostgreSQL: the row comes from a SELECT whose WHERE holds the guards.
+            let pg = buf.dialect == Dialect::Postgres;
+            buf.push(if pg { "SELECT " } else { "VALUES (" });
             buf.bind(tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
             buf.bind(record.entity_id.clone()).push(", ");
             buf.bind_json(&record.data)?;
@@ -140,11 +168,15 @@ impl<'a> Store<'a> {
             for (_, key) in &slots {
                 buf.push(", ").bind((*key).to_owned());
             }
-            if targets.is_empty() {
-                buf.push(")");
-            } else {
+            if pg {
                 buf.push(" WHERE ");
-                sql::push_reference_guard(buf, tenant_id, &targets);
+                sql::push_definitions_guard(buf, tenant_id, version);
+                if !targets.is_empty() {
+                    buf.push(" AND ");
+                    sql::push_reference_guard(buf, tenant_id, &targets);
+                }
+            } else {
+                buf.push(")");
             }
             Ok(())
         });
@@ -166,6 +198,20 @@ impl<'a> Store<'a> {
         )
         .await?;
         Ok(record)
+    }
+
+    /// SQLite: the tenant's definitions are still those of `meta` (PostgreSQL checks in the
+    /// INSERT, `sql::push_definitions_guard`). The write lock, held since the transaction
+    /// began, keeps them so until it commits.
+    async fn check_definitions(&self, txn: &impl Exec, meta: &TenantMeta) -> Result<()> {
+        let mut buf = SqlBuf::new(self.d());
+        buf.push("SELECT metadata_version AS v FROM tenants WHERE id = ").bind(self.tenant_id.to_owned());
+        let row = txn.query_one(buf.into_statement()).await?;
+        let version: Option<i64> = row.map(|r| r.try_get("", "v")).transpose()?;
+        if version != Some(meta.version) {
+            return Err(Error::DefinitionsChanged);
+        }
+        Ok(())
     }
 
     /// Updates a live record; only fields present in `input` change (`null` clears).
