@@ -45,6 +45,9 @@ pub enum Job {
     },
     /// Deliver one webhook delivery.
     DeliverWebhook { tenant_id: String, delivery_id: String },
+    /// Bring an entity's records in line with an index slot's assignment, then mark it ready
+    /// (`entity::runtime::indexes::run_job`).
+    ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
 }
 
 /// Errors of the queue.

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use entity::runtime::webhooks::{self, Webhook};
 
 use entity::runtime::emails::TOPIC_EMAIL_QUEUED;
+use entity::runtime::indexes;
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::runtime::workflows as wf;
@@ -79,6 +80,10 @@ fn job_of(
             .get("deliveryId")
             .and_then(Value::as_str)
             .map(|id| Job::DeliverWebhook { tenant_id, delivery_id: id.to_owned() }),
+        indexes::TOPIC_INDEX_SLOT => match (text("entityId"), text("slot")) {
+            (Some(entity_id), Some(slot)) => Some(Job::ConvergeIndexSlot { tenant_id, entity_id, slot }),
+            _ => None,
+        },
         TOPIC_EMAIL_QUEUED => payload
             .get("emailId")
             .and_then(Value::as_str)
@@ -174,6 +179,7 @@ impl Relay {
         select.push(", ").bind(wf::TOPIC_WORKFLOW_MANUAL.to_owned());
         select.push(", ").bind(wf::TOPIC_WORKFLOW_RESUME.to_owned());
         select.push(", ").bind(entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY.to_owned());
+        select.push(", ").bind(indexes::TOPIC_INDEX_SLOT.to_owned());
         select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");

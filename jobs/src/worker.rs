@@ -78,6 +78,11 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
+        Job::ConvergeIndexSlot { tenant_id, entity_id, slot } => {
+            entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot)
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)
+        }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             crate::webhooks::deliver(&ctx, &tenant_id, &delivery_id)
                 .await

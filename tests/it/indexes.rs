@@ -345,3 +345,104 @@ async fn a_create_checked_against_replaced_definitions_is_retried_with_the_curre
     let found = t.list(&item(), "filter: $filter", json!({"filter": {"code": {"eq": "late"}}}), "code").await;
     assert_eq!(found["totalCount"], json!(1));
 }
+
+/// Records of the tenant's `item` entity whose `column` is not `key` (NULL counts).
+async fn without_key(conn: &impl ConnectionTrait, t: &TestTenant, column: &str, key: Option<&str>) -> i64 {
+    let test = match key {
+        Some(k) => format!("({column} IS NULL OR {column} <> '{k}')"),
+        None => format!("{column} IS NOT NULL"),
+    };
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM records r JOIN entity_defs e ON e.id = r.entity_id \
+         WHERE r.tenant_id = $1 AND e.name_singular = 'item' AND {test}"
+    );
+    count(conn, &sql, vec![t.tenant_id.clone().into()]).await
+}
+
+/// Polls `probe` until it returns true, for at most two minutes (a loaded machine).
+async fn eventually<F, Fut>(what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !probe().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_large_entity_is_indexed_by_a_job_and_answers_alike_meanwhile() {
+    let t = tenant().await;
+    t.define(entity("item", "items", vec![field("code", "TEXT", json!({}))], json!({}))).await;
+    let conn = connect().await;
+    let db = entity::Db::connect(&database().url).await.expect("connect");
+    let e = TenantMeta::load_for(&db, &t.tenant_id)
+        .await
+        .expect("metadata")
+        .entity_by_name("item")
+        .expect("item")
+        .id
+        .clone();
+    // More records than one batch of the definition change's own transaction.
+    let n = entity::runtime::indexes::BATCH + 700;
+    let bulk = if on_postgres() {
+        format!(
+            "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+             SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('code', 'B' || g), now(), now(), 1 \
+             FROM generate_series(1, {n}) g"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n}) \
+             INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+             SELECT lower(hex(randomblob(16))), $1, $2, json_object('code', 'B' || n), \
+             '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1 FROM g"
+        )
+    };
+    let values = vec![t.tenant_id.clone().into(), e.into()];
+    conn.execute_raw(stmt(&conn, &bulk, values)).await.expect("bulk insert");
+    let find = |code: &'static str| {
+        let t = &t;
+        async move {
+            t.list(&item(), "filter: $filter", json!({"filter": {"code": {"eq": code}}}), "code").await["totalCount"]
+                .clone()
+        }
+    };
+    t.data(
+        "mutation { updateField(entity: \"item\", key: \"code\", input: {indexed: true}) { id } }",
+        json!({}),
+    )
+    .await;
+    // Assigned at once; while the job fills it, queries compare the JSON value: same answers.
+    let code = held(&conn, &t, "item").await["code"].expect("code's slot");
+    assert_eq!(find("B42").await, json!(1));
+    t.create(&item(), json!({"code": "C007"}), "").await;
+    assert_eq!(find("C007").await, json!(1));
+    let ready =
+        "SELECT COUNT(*) AS n FROM field_defs WHERE tenant_id = $1 AND key = 'code' AND index_ready = TRUE";
+    eventually("the job marks the slot ready", || async {
+        count(&conn, ready, vec![t.tenant_id.clone().into()]).await == 1
+    })
+    .await;
+    assert_eq!(
+        without_key(&conn, &t, &code.key_column(), Some("code")).await,
+        0,
+        "every record carries the key"
+    );
+    assert_eq!((find("B42").await, find("C007").await), (json!(1), json!(1)));
+
+    // Unmarked: the slot is free at once and a job takes its key out of every record.
+    t.data(
+        "mutation { updateField(entity: \"item\", key: \"code\", input: {indexed: false}) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(held(&conn, &t, "item").await["code"], None);
+    eventually("the job clears the freed slot", || async {
+        without_key(&conn, &t, &code.key_column(), None).await == 0
+    })
+    .await;
+    assert_eq!(find("B42").await, json!(1));
+}

@@ -53,6 +53,10 @@ async fn bulk_tenant() -> (TestTenant, TenantMeta, Db) {
         ))
         .await;
     }
+    // Another entity's near-unique field in the same text slot as `stage`: the slot column's
+    // statistics mix them, as they do across tenants (migration 24's fixed distinct count).
+    t.define(entity("person", "people", vec![field("email", "EMAIL", json!({"indexed": true}))], json!({})))
+        .await;
     let db = Db::connect(&database().url).await.expect("connect");
     let meta = TenantMeta::load_for(&db, &t.tenant_id).await.expect("metadata");
     let deal = meta.entity_by_name("deal").expect("deal").id.clone();
@@ -80,6 +84,20 @@ async fn bulk_tenant() -> (TestTenant, TenantMeta, Db) {
          strftime('%Y-%m-%dT%H:%M:%S.000Z', '2025-01-01', '+' || n || ' minutes'), 1 FROM g"
     };
     conn.execute_raw(stmt(&conn, bulk, vec![t.tenant_id.clone().into(), deal.into(), lead.into()]))
+        .await
+        .expect("bulk insert");
+    let person = meta.entity_by_name("person").expect("person").id.clone();
+    let people = if on_postgres() {
+        "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+         SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('email', 'p' || g || '@example.com'), \
+         now(), now(), 1 FROM generate_series(1, 2000) g"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000) \
+         INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
+         SELECT lower(hex(randomblob(16))), $1, $2, json_object('email', 'p' || n || '@example.com'), \
+         '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1 FROM g"
+    };
+    conn.execute_raw(stmt(&conn, people, vec![t.tenant_id.clone().into(), person.into()]))
         .await
         .expect("bulk insert");
     crate::indexes::fill_slots(&conn, &t.tenant_id).await;

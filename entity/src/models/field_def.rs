@@ -16,6 +16,8 @@ pub struct Model {
     pub indexed: bool,
     /// The index slot the field holds (`t3`), while it is indexed (`runtime::indexes`).
     pub index_slot: Option<String>,
+    /// Every record of the entity carries the slot's key (the slot's build finished).
+    pub index_ready: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub options: Option<Json>,
     pub related_entity_id: Option<String>,

@@ -120,7 +120,9 @@ pub fn timestamp_text(d: Dialect, t: &Target) -> String {
 fn group_expr(d: Dialect, t: &Target) -> String {
     match t {
         // A text slot holds the field's text (`indexes`): its index can feed the grouping.
-        Target::Field(f) if f.slot.is_some_and(|s| s.kind == SlotKind::Text) => sql::target_expr(d, t),
+        Target::Field(f) if f.index_slot().is_some_and(|s| s.kind == SlotKind::Text) => {
+            sql::target_expr(d, t)
+        }
         Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
         Target::CreatedAt | Target::UpdatedAt => timestamp_text(d, t),
         other => sql::target_expr(d, other),

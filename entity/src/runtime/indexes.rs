@@ -14,11 +14,16 @@
 //! true of every record of the entity, which is what lets the planner use the partial index.
 //!
 //! Which slot a field holds is `field_defs.index_slot`. `assign` gives and takes slots in the
-//! transaction of every definition change and writes the key into (or clears it from) the
-//! entity's existing records there, so a slot is complete the moment its field can use it. A
-//! create checked against the definitions from before cannot commit without the key: its
-//! INSERT holds the tenant row and checks the metadata version (`sql::push_definitions_guard`;
-//! on SQLite the write lock orders them), and is retried with the current definitions.
+//! transaction of every definition change; from then on each new record is written with the
+//! key, and `converge` brings the entity's existing records in line (the key written, or a
+//! freed slot's key cleared), in batches of `BATCH`: the first in the change's transaction, the
+//! rest, for a larger entity, in a job (`TOPIC_INDEX_SLOT`, a transaction per batch, so no
+//! other write waits long and none of another tenant at all). Queries use a slot only once it
+//! is ready (`field_defs.index_ready`, `FieldDef::index_slot`): until then they compare the
+//! field's JSON value, with the same answers. A create checked against the definitions from
+//! before the change cannot commit without the key: its INSERT holds the tenant row and checks
+//! the metadata version (`sql::push_definitions_guard`; on SQLite the write lock orders them),
+//! and is retried with the current definitions.
 //! A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and is
 //! filtered by its JSON value; an entity has at most `SlotKind::count` slots of each kind.
 
@@ -148,7 +153,7 @@ pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = 
     let mut seen = BTreeSet::new();
     for t in targets {
         if let Target::Field(f) = t
-            && let Some(slot) = f.slot
+            && let Some(slot) = f.index_slot()
             && seen.insert(slot)
         {
             debug_assert!(super::naming::is_identifier(&f.key));
@@ -160,34 +165,36 @@ pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = 
 /// A field's row in `field_defs`, as `assign` reads it.
 struct Held {
     id: String,
-    key: String,
     kind: Option<SlotKind>,
     indexed: bool,
     slot: Option<Slot>,
 }
 
+/// Outbox topic of a slot whose records a job brings in line (`{"entityId", "slot"}`).
+pub const TOPIC_INDEX_SLOT: &str = "index.slot";
+
+/// Records a batch of `converge` rewrites: a build or clean-up of more records than this goes
+/// on in a job, a batch per transaction, so no transaction holds many rows.
+pub const BATCH: u64 = 5_000;
+
 /// Gives every indexed field of the tenant's entities a slot and takes the slots of fields no
-/// longer indexed, inside the caller's transaction (every definition change runs it): the
-/// entity's records get the field's key in the slot's key column, or lose it. A field asking
-/// for more slots of a kind than an entity has fails the change with a `VALIDATION` error on
-/// `indexed`.
+/// longer indexed, inside the caller's transaction (every definition change runs it, after it
+/// bumped the tenant's metadata version). Each changed slot is brought in line with a first
+/// batch there (`converge`): a small entity's slot is ready when the change commits; a larger
+/// one's is finished by a job (`TOPIC_INDEX_SLOT`). A field asking for more slots of a kind
+/// than an entity has fails the change with a `VALIDATION` error on `indexed`.
 pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT f.id, f.entity_id, f.key, f.field_type, f.indexed, f.index_slot, e.name_singular ");
+    buf.push("SELECT f.id, f.entity_id, f.field_type, f.indexed, f.index_slot, e.name_singular ");
     buf.push("FROM field_defs f JOIN entity_defs e ON e.id = f.entity_id WHERE f.tenant_id = ");
     buf.bind(tenant_id.to_owned()).push(" ORDER BY f.entity_id, f.position, f.id");
     let mut entities: BTreeMap<(String, String), Vec<Held>> = BTreeMap::new();
     for r in conn.query_all_raw(buf.into_statement()).await? {
         let ty: String = r.try_get("", "field_type")?;
         let ty = FieldType::parse(&ty).ok_or_else(|| Error::Internal(format!("unknown field type {ty}")))?;
-        let key: String = r.try_get("", "key")?;
-        if !super::naming::is_identifier(&key) {
-            return Err(Error::Internal(format!("invalid stored field key {key:?}")));
-        }
         let slot: Option<String> = r.try_get("", "index_slot")?;
         let held = Held {
             id: r.try_get("", "id")?,
-            key,
             kind: SlotKind::of(d, ty),
             indexed: r.try_get("", "indexed")?,
             slot: slot.as_deref().and_then(Slot::parse),
@@ -199,11 +206,10 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
         // A held slot stays while its field is indexed and of the slot's kind.
         let keeps = |f: &Held| f.indexed && f.slot.is_some_and(|s| Some(s.kind) == f.kind);
         let mut taken: BTreeSet<Slot> = fields.iter().filter(|f| keeps(f)).filter_map(|f| f.slot).collect();
+        let mut changed = BTreeSet::new();
         for f in fields.iter().filter(|f| f.slot.is_some() && !keeps(f)) {
-            if let Some(slot) = f.slot {
-                set_slot(conn, d, &f.id, None).await?;
-                write_key(conn, d, tenant_id, &entity_id, slot, None).await?;
-            }
+            set_slot(conn, d, &f.id, None).await?;
+            changed.extend(f.slot);
         }
         for f in fields.iter().filter(|f| f.indexed && !keeps(f)) {
             let Some(kind) = f.kind else { continue };
@@ -221,7 +227,18 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
             };
             taken.insert(slot);
             set_slot(conn, d, &f.id, Some(slot)).await?;
-            write_key(conn, d, tenant_id, &entity_id, slot, Some(&f.key)).await?;
+            changed.insert(slot);
+        }
+        if changed.is_empty() {
+            continue;
+        }
+        // Slot changes and slot jobs of one entity take turns (`converge`).
+        lock_entity(conn, d, &entity_id, true).await?;
+        for slot in changed {
+            if converge(conn, d, tenant_id, &entity_id, slot, false).await? == Progress::More {
+                let payload = serde_json::json!({ "entityId": entity_id, "slot": slot.name() });
+                crate::runtime::store::write_outbox(conn, d, tenant_id, TOPIC_INDEX_SLOT, &payload).await?;
+            }
         }
     }
     Ok(())
@@ -230,39 +247,108 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
 async fn set_slot(conn: &impl ConnectionTrait, d: Dialect, field_id: &str, slot: Option<Slot>) -> Result<()> {
     let mut buf = SqlBuf::new(d);
     buf.push("UPDATE field_defs SET index_slot = ").bind(slot.map(Slot::name));
-    buf.push(" WHERE id = ").bind(field_id.to_owned());
+    buf.push(", index_ready = ").bind(false).push(" WHERE id = ").bind(field_id.to_owned());
     conn.execute_raw(buf.into_statement()).await?;
     Ok(())
 }
 
-/// Writes `key` (or NULL) into `slot`'s key column of every record of the entity, deleted ones
-/// too (a restored record must be in the index).
-async fn write_key(
+/// Locks the entity's definition row against slot changes (`exclusive`: a change) or for a
+/// job's batch, on PostgreSQL; SQLite's single writer orders them already.
+async fn lock_entity(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    entity_id: &str,
+    exclusive: bool,
+) -> Result<()> {
+    if d == Dialect::Postgres {
+        let mut buf = SqlBuf::new(d);
+        buf.push("SELECT id FROM entity_defs WHERE id = ").bind(entity_id.to_owned());
+        buf.push(if exclusive { " FOR UPDATE" } else { " FOR SHARE" });
+        conn.query_all_raw(buf.into_statement()).await?;
+    }
+    Ok(())
+}
+
+/// Whether a slot's records are in line with its assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    More,
+}
+
+/// One batch towards the slot's current assignment in the entity's records: at most `BATCH`
+/// records get the key of the field that holds the slot, or lose a key when none does. The
+/// assignment is read anew each batch (under the entity's lock, which every slot change takes
+/// first), so a job never writes a key the slot no longer has. When no record is left to
+/// change, the field's slot becomes ready; `announce` then also bumps the tenant's metadata
+/// version (a job: instances reload the definitions and start using the slot).
+pub async fn converge(
     conn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     entity_id: &str,
     slot: Slot,
-    key: Option<&str>,
-) -> Result<()> {
+    announce: bool,
+) -> Result<Progress> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT id, key, index_ready FROM field_defs WHERE entity_id = ").bind(entity_id.to_owned());
+    buf.push(" AND index_slot = ").bind(slot.name());
+    let holder = match conn.query_one_raw(buf.into_statement()).await? {
+        Some(r) => Some((
+            r.try_get::<String>("", "id")?,
+            r.try_get::<String>("", "key")?,
+            r.try_get::<bool>("", "index_ready")?,
+        )),
+        None => None,
+    };
+    if holder.as_ref().is_some_and(|(_, _, ready)| *ready) {
+        return Ok(Progress::Done);
+    }
+    let key = holder.as_ref().map(|(_, k, _)| k.clone());
     let column = slot.key_column();
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE records SET ").push(&column).push(" = ").bind(key.map(str::to_owned));
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(entity_id.to_owned());
-    match key {
+    buf.push("UPDATE records SET ").push(&column).push(" = ").bind(key.clone());
+    buf.push(" WHERE id IN (SELECT id FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND ");
+    match &key {
         Some(k) => buf
-            .push(" AND (")
+            .push("(")
             .push(&column)
             .push(" IS NULL OR ")
             .push(&column)
             .push(" <> ")
-            .bind(k.to_owned()),
-        None => buf.push(" AND (").push(&column).push(" IS NOT NULL"),
+            .bind(k.clone())
+            .push(")"),
+        None => buf.push(&column).push(" IS NOT NULL"),
     };
-    buf.push(")");
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
+    buf.push(" LIMIT ").push(&BATCH.to_string()).push(")");
+    if conn.execute_raw(buf.into_statement()).await?.rows_affected() >= BATCH {
+        return Ok(Progress::More);
+    }
+    if let Some((field_id, _, _)) = holder {
+        let mut buf = SqlBuf::new(d);
+        buf.push("UPDATE field_defs SET index_ready = ").bind(true).push(" WHERE id = ").bind(field_id);
+        conn.execute_raw(buf.into_statement()).await?;
+        if announce {
+            super::definitions::announce(conn, d, tenant_id).await?;
+        }
+    }
+    Ok(Progress::Done)
+}
+
+/// A slot job (`TOPIC_INDEX_SLOT`): batches of `converge`, each in a transaction of its own
+/// under the entity's lock, until the slot is in line. Idempotent.
+pub async fn run_job(db: &Db, tenant_id: &str, entity_id: &str, slot: &str) -> Result<()> {
+    let slot = Slot::parse(slot).ok_or_else(|| Error::Internal(format!("bad slot {slot:?}")))?;
+    loop {
+        let txn = db.begin_tenant(tenant_id, true).await?;
+        lock_entity(&txn, db.dialect, entity_id, false).await?;
+        let progress = converge(&txn, db.dialect, tenant_id, entity_id, slot, true).await?;
+        txn.commit().await?;
+        if progress == Progress::Done {
+            return Ok(());
+        }
+    }
 }
 
 /// The prefixes of the engine's earlier per-field indexes and expression statistics.
@@ -309,14 +395,28 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
         unindexable.join(", ")
     );
     let rows = system.conn.query_all_raw(sea_orm::Statement::from_string(system.backend(), sql)).await?;
+    let mut changed = 0;
     for r in &rows {
         let tenant_id: String = r.try_get("", "tenant_id")?;
         let txn = system.begin_tenant(&tenant_id, true).await?;
-        assign(&txn, d, &tenant_id).await?;
-        txn.commit().await?;
-        super::signals::touch(&tenant_id);
+        // As a definition change does: the version first, then the slots.
+        super::definitions::announce(&txn, d, &tenant_id).await?;
+        match assign(&txn, d, &tenant_id).await {
+            Ok(()) => {
+                txn.commit().await?;
+                changed += 1;
+            }
+            // More indexed fields of a kind than an entity has slots (marked before slots):
+            // they stay unindexed, compared by their JSON values, until one is unmarked.
+            Err(Error::Validation(errors)) => {
+                txn.rollback().await?;
+                let why = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+                tracing::warn!(tenant = %tenant_id, %why, "indexed fields left without an index slot");
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(rows.len())
+    Ok(changed)
 }
 
 /// The names `list` returns (a catalogue query with a `name` column) that carry one of our

@@ -152,8 +152,11 @@ pub struct FieldDef {
     pub required: bool,
     pub unique: bool,
     pub indexed: bool,
-    /// The index slot holding the field's values, while it is indexed (`indexes`).
+    /// The index slot the field holds while it is indexed (`indexes`): records are written
+    /// with its key from the moment it is assigned.
     pub slot: Option<super::indexes::Slot>,
+    /// Every record of the entity carries the slot's key: queries may use the slot.
+    pub slot_ready: bool,
     pub options: Vec<String>,
     pub related_entity_id: Option<String>,
     pub relation_kind: Option<RelationKind>,
@@ -180,6 +183,13 @@ pub struct EntityDef {
     pub fields: Vec<FieldDef>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl FieldDef {
+    /// The index slot queries may compare the field through: assigned and built.
+    pub fn index_slot(&self) -> Option<super::indexes::Slot> {
+        self.slot.filter(|_| self.slot_ready)
+    }
 }
 
 impl EntityDef {
@@ -336,6 +346,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         unique: f.is_unique,
         indexed: f.indexed,
         slot: f.index_slot.as_deref().and_then(super::indexes::Slot::parse),
+        slot_ready: f.index_ready,
         options,
         related_entity_id: f.related_entity_id,
         relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),

@@ -127,7 +127,7 @@ pub enum EntityRef {
 impl EntityRef {
     /// `Literal` when any of `targets` is a field with an index slot.
     pub fn for_targets<'t>(targets: impl IntoIterator<Item = &'t Target>) -> EntityRef {
-        let indexed = targets.into_iter().any(|t| matches!(t, Target::Field(f) if f.slot.is_some()));
+        let indexed = targets.into_iter().any(|t| matches!(t, Target::Field(f) if f.index_slot().is_some()));
         if indexed { EntityRef::Literal } else { EntityRef::Param }
     }
 }
@@ -198,8 +198,8 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         Target::Owner => "owner_id".into(),
         Target::RecordNumber => "record_number".into(),
         // The slot's generated column holds exactly the expression below (migration 22).
-        Target::Field(f) if f.slot.is_some_and(|s| SlotKind::of(d, f.ty) == Some(s.kind)) => {
-            f.slot.map(Slot::column).unwrap_or_default()
+        Target::Field(f) if f.index_slot().is_some_and(|s| SlotKind::of(d, f.ty) == Some(s.kind)) => {
+            f.index_slot().map(Slot::column).unwrap_or_default()
         }
         Target::Field(f) => match (f.ty, d) {
             (FieldType::Number | FieldType::Currency, Dialect::Postgres) => {
@@ -249,7 +249,7 @@ pub fn push_reference_guard(buf: &mut SqlBuf, tenant_id: &str, targets: &[(Strin
 /// The JSON array of a MULTI_SELECT field (PostgreSQL), which containment filters compare and
 /// an indexed field's GIN index holds.
 pub fn containment_expr(f: &FieldDef) -> String {
-    match f.slot.filter(|s| s.kind == SlotKind::Array) {
+    match f.index_slot().filter(|s| s.kind == SlotKind::Array) {
         Some(slot) => slot.column(),
         None => format!("(data->'{}')", f.key),
     }

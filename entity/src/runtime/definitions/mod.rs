@@ -85,6 +85,7 @@ mod storage;
 mod stored;
 mod validate;
 
+pub use storage::announce;
 #[cfg(test)]
 pub(crate) use validate::blank_field;
 pub use validate::{Conflict, name_conflicts};

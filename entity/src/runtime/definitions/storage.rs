@@ -2,12 +2,12 @@
 //! storing a field, back-filling a new field's default, and bumping the tenant's metadata
 //! version (with its audit entry and the change event that drops cached schemas).
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::Value;
 
 use super::stored::{options_json, validation_json};
 use super::{Definitions, TOPIC_METADATA_CHANGED};
-use crate::models::{field_def, tenant};
+use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::FieldDef;
@@ -58,6 +58,7 @@ impl Definitions<'_> {
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
             index_slot: Set(None),
+            index_ready: Set(false),
             options: Set(options_json(f)),
             related_entity_id: Set(f.related_entity_id.clone()),
             relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),
@@ -115,22 +116,29 @@ impl Definitions<'_> {
         let entry =
             audit::Entry { action, object_type: "definition", object_id: Some(object_id), changes: details };
         audit::append(txn, self.db.dialect, self.tenant_id, &self.actor, &entry).await?;
-        let t = tenant::Entity::find_by_id(self.tenant_id.to_owned())
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::NotFound("tenant".into()))?;
-        let version = t.metadata_version + 1;
-        tenant::Entity::update_many()
-            .col_expr(tenant::Column::MetadataVersion, sea_orm::sea_query::Expr::value(version))
-            .filter(tenant::Column::Id.eq(self.tenant_id))
-            .exec(txn)
-            .await?;
-        let payload = serde_json::json!({ "tenantId": self.tenant_id, "version": version });
-        crate::runtime::signals::touch(self.tenant_id);
+        // First: the tenant row's update makes the change wait for creates checked against the
+        // definitions before it (`sql::push_definitions_guard`), so `assign` sees their records.
+        announce(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have been marked or unmarked `indexed`, or gone with their slots.
         crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have come, gone or changed type, and records been rewritten.
-        crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await?;
-        write_outbox(txn, self.db.dialect, self.tenant_id, TOPIC_METADATA_CHANGED, &payload).await
+        crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await
     }
+}
+
+/// Bumps the tenant's metadata version and records the change for every instance (the
+/// change event that drops cached definitions and schemas). Returns the new version.
+pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<i64> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE tenants SET metadata_version = metadata_version + 1 WHERE id = ");
+    buf.bind(tenant_id.to_owned()).push(" RETURNING metadata_version");
+    let version: i64 = conn
+        .query_one_raw(buf.into_statement())
+        .await?
+        .ok_or_else(|| Error::NotFound("tenant".into()))?
+        .try_get("", "metadata_version")?;
+    let payload = serde_json::json!({ "tenantId": tenant_id, "version": version });
+    crate::runtime::signals::touch(tenant_id);
+    write_outbox(conn, d, tenant_id, TOPIC_METADATA_CHANGED, &payload).await?;
+    Ok(version)
 }
