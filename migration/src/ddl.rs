@@ -37,6 +37,18 @@ pub async fn run_on_postgres(manager: &SchemaManager<'_>, script: &str) -> Resul
     Ok(())
 }
 
+/// A PostgreSQL guard function `name(ok boolean)`: returns true when `ok` is, and otherwise
+/// fails its statement with `message` and SQLSTATE `state` — for a write that checks a
+/// condition inside its own statement. One line: `run` splits scripts at semicolons that end one.
+pub fn guard_function(name: &str, message: &str, state: &str) -> String {
+    let message = message.replace('\'', "''");
+    format!(
+        "CREATE OR REPLACE FUNCTION {name}(ok boolean) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN \
+         IF ok IS NOT TRUE THEN RAISE EXCEPTION '{message}' USING ERRCODE = '{state}'; END IF; \
+         RETURN true; END $$"
+    )
+}
+
 /// A PostgreSQL script that marks the built-in `functions` (signatures) LEAKPROOF (`on`) or
 /// NOT LEAKPROOF. Changing a built-in's flag needs a superuser: for another migrating user,
 /// marking prints the statements for the DBA, with `why`, and unmarking does nothing.

@@ -11,19 +11,19 @@ use crate::ddl;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-// One line: `ddl::run` splits scripts at semicolons that end a line.
-const UP: &str = "CREATE OR REPLACE FUNCTION alphery_require_references(ok boolean) RETURNS boolean \
-    LANGUAGE plpgsql AS $$ BEGIN IF ok IS NOT TRUE THEN \
-    RAISE EXCEPTION 'a referenced record does not exist' USING ERRCODE = 'AL001'; \
-    END IF; RETURN true; END $$";
+const FUNCTION: &str = "alphery_require_references";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, UP).await
+        ddl::run_on_postgres(
+            manager,
+            &ddl::guard_function(FUNCTION, "a referenced record does not exist", "AL001"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run_on_postgres(manager, "DROP FUNCTION IF EXISTS alphery_require_references(boolean)").await
+        ddl::run_on_postgres(manager, &format!("DROP FUNCTION IF EXISTS {FUNCTION}(boolean)")).await
     }
 }
