@@ -105,16 +105,25 @@ async fn indexed_fields_hold_slots_and_their_records_carry_the_keys() {
             field("code", "TEXT", json!({"indexed": true})),
             field("price", "CURRENCY", json!({"indexed": true})),
             field("note", "TEXT", json!({})),
+            // Unique, not indexed: its "value taken" check reads a slot too.
+            field("sku", "TEXT", json!({"unique": true})),
         ],
         json!({}),
     ))
     .await;
-    let id = str_of(&t.create(&item(), json!({"code": "A1", "price": "12.50", "note": "n"}), "").await["id"]);
+    let input = json!({"code": "A1", "price": "12.50", "note": "n", "sku": "S1"});
+    let id = str_of(&t.create(&item(), input, "").await["id"]);
     let slots = held(&conn, &t, "item").await;
     let (code, price) = (slots["code"].expect("code's slot"), slots["price"].expect("price's slot"));
-    assert_eq!((code.kind, price.kind, slots["note"]), (SlotKind::Text, SlotKind::Number, None), "{slots:?}");
-    let want =
-        BTreeMap::from([(code.key_column(), "code".to_owned()), (price.key_column(), "price".to_owned())]);
+    let sku = slots["sku"].expect("sku's slot");
+    let kinds = (code.kind, price.kind, sku.kind, slots["note"]);
+    assert_eq!(kinds, (SlotKind::Text, SlotKind::Number, SlotKind::Text, None), "{slots:?}");
+    t.create_raw(&item(), json!({"sku": "S1"}), "").await.expect_field_errors(&["sku"]);
+    let want = BTreeMap::from([
+        (code.key_column(), "code".to_owned()),
+        (price.key_column(), "price".to_owned()),
+        (sku.key_column(), "sku".to_owned()),
+    ]);
     assert_eq!(record_keys(&conn, &id).await, want);
     // The database derives the values: the numeric slot compares as a number.
     let sql = format!("SELECT COUNT(*) AS n FROM records WHERE id = $1 AND {} = 12.5", price.column());
@@ -133,12 +142,16 @@ async fn indexed_fields_hold_slots_and_their_records_carry_the_keys() {
     let slots = held(&conn, &t, "item").await;
     let note = slots["note"].expect("note's slot");
     assert_eq!((slots["code"], slots["price"]), (None, Some(price)), "{slots:?}");
-    let want =
-        BTreeMap::from([(note.key_column(), "note".to_owned()), (price.key_column(), "price".to_owned())]);
+    let want = BTreeMap::from([
+        (note.key_column(), "note".to_owned()),
+        (price.key_column(), "price".to_owned()),
+        (sku.key_column(), "sku".to_owned()),
+    ]);
     assert_eq!(record_keys(&conn, &id).await, want, "the existing record follows the slots");
 
     t.data("mutation { removeField(entity: \"item\", key: \"note\") { id } }", json!({})).await;
-    let want = BTreeMap::from([(price.key_column(), "price".to_owned())]);
+    let want =
+        BTreeMap::from([(price.key_column(), "price".to_owned()), (sku.key_column(), "sku".to_owned())]);
     assert_eq!(record_keys(&conn, &id).await, want, "a removed field's key leaves its slot");
     assert_eq!(records_indexes(&conn).await, indexes_before, "indexing made or dropped database indexes");
 

@@ -24,8 +24,9 @@
 //! before the change cannot commit without the key: its INSERT holds the tenant row and checks
 //! the metadata version (`sql::push_definitions_guard`; on SQLite the write lock orders them),
 //! and is retried with the current definitions.
-//! A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and is
-//! filtered by its JSON value; an entity has at most `SlotKind::count` slots of each kind.
+//! A unique field holds a slot too: its "value taken" check on each write reads the slot's
+//! index. A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and
+//! is filtered by its JSON value; an entity has at most `SlotKind::count` slots of each kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -167,7 +168,16 @@ struct Held {
     id: String,
     kind: Option<SlotKind>,
     indexed: bool,
+    unique: bool,
     slot: Option<Slot>,
+}
+
+impl Held {
+    /// A field holds a slot while it is indexed or unique: a unique field's "is this value
+    /// taken" check on every write reads the slot's index instead of the entity's records.
+    fn wants(&self) -> bool {
+        (self.indexed || self.unique) && self.kind.is_some()
+    }
 }
 
 /// Outbox topic of a slot whose records a job brings in line (`{"entityId", "slot"}`).
@@ -177,15 +187,17 @@ pub const TOPIC_INDEX_SLOT: &str = "index.slot";
 /// on in a job, a batch per transaction, so no transaction holds many rows.
 pub const BATCH: u64 = 5_000;
 
-/// Gives every indexed field of the tenant's entities a slot and takes the slots of fields no
-/// longer indexed, inside the caller's transaction (every definition change runs it, after it
+/// Gives every indexed or unique field of the tenant's entities a slot and takes the slots of
+/// fields that are neither any more, inside the caller's transaction (every definition change runs it, after it
 /// bumped the tenant's metadata version). Each changed slot is brought in line with a first
 /// batch there (`converge`): a small entity's slot is ready when the change commits; a larger
 /// one's is finished by a job (`TOPIC_INDEX_SLOT`). A field asking for more slots of a kind
-/// than an entity has fails the change with a `VALIDATION` error on `indexed`.
+/// than an entity has fails the change with a `VALIDATION` error on `indexed` (or `unique`).
 pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT f.id, f.entity_id, f.field_type, f.indexed, f.index_slot, e.name_singular ");
+    buf.push(
+        "SELECT f.id, f.entity_id, f.field_type, f.indexed, f.is_unique, f.index_slot, e.name_singular ",
+    );
     buf.push("FROM field_defs f JOIN entity_defs e ON e.id = f.entity_id WHERE f.tenant_id = ");
     buf.bind(tenant_id.to_owned()).push(" ORDER BY f.entity_id, f.position, f.id");
     let mut entities: BTreeMap<(String, String), Vec<Held>> = BTreeMap::new();
@@ -197,29 +209,30 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
             id: r.try_get("", "id")?,
             kind: SlotKind::of(d, ty),
             indexed: r.try_get("", "indexed")?,
+            unique: r.try_get("", "is_unique")?,
             slot: slot.as_deref().and_then(Slot::parse),
         };
         let entity = (r.try_get("", "entity_id")?, r.try_get("", "name_singular")?);
         entities.entry(entity).or_default().push(held);
     }
     for ((entity_id, entity_name), fields) in entities {
-        // A held slot stays while its field is indexed and of the slot's kind.
-        let keeps = |f: &Held| f.indexed && f.slot.is_some_and(|s| Some(s.kind) == f.kind);
+        // A held slot stays while its field wants one and is of the slot's kind.
+        let keeps = |f: &Held| f.wants() && f.slot.is_some_and(|s| Some(s.kind) == f.kind);
         let mut taken: BTreeSet<Slot> = fields.iter().filter(|f| keeps(f)).filter_map(|f| f.slot).collect();
         let mut changed = BTreeSet::new();
         for f in fields.iter().filter(|f| f.slot.is_some() && !keeps(f)) {
             set_slot(conn, d, &f.id, None).await?;
             changed.extend(f.slot);
         }
-        for f in fields.iter().filter(|f| f.indexed && !keeps(f)) {
+        for f in fields.iter().filter(|f| f.wants() && !keeps(f)) {
             let Some(kind) = f.kind else { continue };
             let free = (1..=kind.count()).map(|n| Slot { kind, n }).find(|s| !taken.contains(s));
             let Some(slot) = free else {
                 return Err(Error::field(
-                    "indexed",
+                    if f.indexed { "indexed" } else { "unique" },
                     format!(
-                        "`{entity_name}` already has {} indexed {} fields, the most an entity can have; \
-                         unmark one first",
+                        "`{entity_name}` already has {} indexed or unique {} fields, the most an entity \
+                         can have; unmark one first",
                         kind.count(),
                         kind.what()
                     ),
@@ -390,7 +403,7 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
         .map(|t| format!("'{}'", t.as_str()))
         .collect();
     let sql = format!(
-        "SELECT DISTINCT tenant_id FROM field_defs WHERE indexed = TRUE AND index_slot IS NULL \
+        "SELECT DISTINCT tenant_id FROM field_defs WHERE (indexed = TRUE OR is_unique = TRUE) AND index_slot IS NULL \
          AND field_type NOT IN ({})",
         unindexable.join(", ")
     );
