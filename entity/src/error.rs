@@ -37,7 +37,7 @@ pub enum Error {
     #[error("{0}")]
     BadRequest(String),
     /// The tenant's definitions changed while a write was checked against them (SQLSTATE
-    /// `AL002`, `runtime::sql::push_definitions_guard`); nothing was written, and the write may
+    /// `AL002`, `runtime::store::guards::push_definitions_guard`); nothing was written, and the write may
     /// be retried. A create retries once by itself.
     #[error("the tenant's definitions changed during this write; retry it")]
     DefinitionsChanged,

@@ -22,7 +22,7 @@
 //! is ready (`field_defs.index_ready`, `FieldDef::index_slot`): until then they compare the
 //! field's JSON value, with the same answers. A create checked against the definitions from
 //! before the change cannot commit without the key: its INSERT holds the tenant row and checks
-//! the metadata version (`sql::push_definitions_guard`; on SQLite the write lock orders them),
+//! the metadata version (`store::guards::push_definitions_guard`; on SQLite the write lock orders them),
 //! and is retried with the current definitions.
 //! A unique field holds a slot too: its "value taken" check on each write reads the slot's
 //! index. A field that cannot have an index (JSON, FILE; MULTI_SELECT on SQLite) holds none and

@@ -152,8 +152,8 @@ pub struct FieldDef {
     pub required: bool,
     pub unique: bool,
     pub indexed: bool,
-    /// The index slot the field holds while it is indexed (`indexes`): records are written
-    /// with its key from the moment it is assigned.
+    /// The index slot the field holds while it is indexed or unique (`indexes`): records are
+    /// written with its key from the moment it is assigned.
     pub slot: Option<super::indexes::Slot>,
     /// Every record of the entity carries the slot's key: queries may use the slot.
     pub slot_ready: bool,

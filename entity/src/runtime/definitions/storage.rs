@@ -29,7 +29,7 @@ impl Definitions<'_> {
     ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.db.dialect);
         buf.push("SELECT COUNT(*) AS n FROM records WHERE ");
-        sql::push_live_scope(&mut buf, self.tenant_id, entity_id, sql::EntityRef::Param)?;
+        sql::push_scope_for(&mut buf, self.tenant_id, entity_id, f.targets())?;
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
         Ok(txn
@@ -117,7 +117,7 @@ impl Definitions<'_> {
             audit::Entry { action, object_type: "definition", object_id: Some(object_id), changes: details };
         audit::append(txn, self.db.dialect, self.tenant_id, &self.actor, &entry).await?;
         // First: the tenant row's update makes the change wait for creates checked against the
-        // definitions before it (`sql::push_definitions_guard`), so `assign` sees their records.
+        // definitions before it (`store::guards::push_definitions_guard`), so `assign` sees their records.
         announce(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have been marked or unmarked `indexed`, or gone with their slots.
         crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
@@ -127,8 +127,8 @@ impl Definitions<'_> {
 }
 
 /// Bumps the tenant's metadata version and records the change for every instance (the
-/// change event that drops cached definitions and schemas). Returns the new version.
-pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<i64> {
+/// change event that drops cached definitions and schemas).
+pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
     let mut buf = SqlBuf::new(d);
     buf.push("UPDATE tenants SET metadata_version = metadata_version + 1 WHERE id = ");
     buf.bind(tenant_id.to_owned()).push(" RETURNING metadata_version");
@@ -139,6 +139,5 @@ pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) 
         .try_get("", "metadata_version")?;
     let payload = serde_json::json!({ "tenantId": tenant_id, "version": version });
     crate::runtime::signals::touch(tenant_id);
-    write_outbox(conn, d, tenant_id, TOPIC_METADATA_CHANGED, &payload).await?;
-    Ok(version)
+    write_outbox(conn, d, tenant_id, TOPIC_METADATA_CHANGED, &payload).await
 }

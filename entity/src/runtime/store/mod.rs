@@ -22,6 +22,7 @@ use crate::{Db, Dialect, Error, Result};
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
                        created_at, updated_at, deleted_at, version";
 
+mod guards;
 mod write;
 
 pub use write::{push_outbox, write_outbox};

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use super::guards;
 use super::{
     COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, TOPIC_RECORD_CHANGED, check_visible,
     fetch_one, one_statement, visible,
@@ -60,7 +61,7 @@ impl<'a> Store<'a> {
         match txn.finish(record).await {
             // A relation target is missing or of another entity: the write was refused whole.
             // Checking step by step names the field (or succeeds, if it has appeared since).
-            Err(e) if e.sqlstate().as_deref() == Some(sql::REFERENCE_GUARD_STATE) => {
+            Err(e) if e.sqlstate().as_deref() == Some(guards::REFERENCE_GUARD_STATE) => {
                 let txn = self.db.write_txn(self.tenant_id).await?;
                 let record = self.create_with(&txn, meta, entity, input, owner, caller, false).await;
                 txn.finish(record).await
@@ -85,7 +86,7 @@ impl<'a> Store<'a> {
 
     /// A create. With `guarded` (PostgreSQL, and only when no value must be checked for
     /// uniqueness), relation targets are not looked up first: the record's INSERT checks them
-    /// (`sql::push_reference_guard`) and fails the statement when one is missing, so the
+    /// (`guards::push_reference_guard`) and fails the statement when one is missing, so the
     /// write costs no round trip of its own for the check; the caller then retries unguarded.
     #[allow(clippy::too_many_arguments)]
     async fn create_with(
@@ -170,10 +171,10 @@ impl<'a> Store<'a> {
             }
             if pg {
                 buf.push(" WHERE ");
-                sql::push_definitions_guard(buf, tenant_id, version);
+                guards::push_definitions_guard(buf, tenant_id, version);
                 if !targets.is_empty() {
                     buf.push(" AND ");
-                    sql::push_reference_guard(buf, tenant_id, &targets);
+                    guards::push_reference_guard(buf, tenant_id, &targets);
                 }
             } else {
                 buf.push(")");
@@ -201,7 +202,7 @@ impl<'a> Store<'a> {
     }
 
     /// SQLite: the tenant's definitions are still those of `meta` (PostgreSQL checks in the
-    /// INSERT, `sql::push_definitions_guard`). The write lock, held since the transaction
+    /// INSERT, `guards::push_definitions_guard`). The write lock, held since the transaction
     /// began, keeps them so until it commits.
     async fn check_definitions(&self, txn: &impl Exec, meta: &TenantMeta) -> Result<()> {
         let mut buf = SqlBuf::new(self.d());
