@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -23,6 +22,7 @@ const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record
                        created_at, updated_at, deleted_at, version";
 
 mod guards;
+mod rows;
 mod write;
 
 pub use write::{push_outbox, write_outbox};
@@ -185,30 +185,6 @@ pub struct Store<'a> {
 }
 
 impl Record {
-    fn from_row(row: &QueryResult, d: Dialect) -> Result<Record> {
-        let data = match d {
-            Dialect::Postgres => row.try_get::<Value>("", "data")?,
-            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "data")?)?,
-        };
-        let Value::Object(data) = data else {
-            return Err(Error::Internal("record data is not an object".into()));
-        };
-        let missing = || Error::Internal("timestamp column is null".into());
-        Ok(Record {
-            id: row.try_get("", "id")?,
-            entity_id: row.try_get("", "entity_id")?,
-            data,
-            owner_id: row.try_get("", "owner_id")?,
-            created_by: row.try_get("", "created_by")?,
-            number: row.try_get("", "number")?,
-            record_number: row.try_get("", "record_number")?,
-            created_at: super::time::column(row, d, "created_at")?.ok_or_else(missing)?,
-            updated_at: super::time::column(row, d, "updated_at")?.ok_or_else(missing)?,
-            deleted_at: super::time::column(row, d, "deleted_at")?,
-            version: row.try_get("", "version")?,
-        })
-    }
-
     /// The GraphQL names of fields whose stored values differ between `self` and `other`.
     pub fn changed_fields(&self, other: &Record, entity: &EntityDef) -> Vec<String> {
         let mut out: Vec<String> = entity
