@@ -11,19 +11,39 @@ use entity::runtime::store::ListArgs;
 
 use crate::error::{ApiError, gql};
 
+/// The system fields an entity's `…Field` enum starts with.
+fn system_targets() -> [(&'static str, Target); 5] {
+    [
+        ("ID", Target::Id),
+        ("CREATED_AT", Target::CreatedAt),
+        ("UPDATED_AT", Target::UpdatedAt),
+        ("RECORD_NUMBER", Target::RecordNumber),
+        ("OWNER", Target::Owner),
+    ]
+}
+
 /// The values of an entity's `…Field` enum and what each sorts (or groups) by.
 pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
-    let mut out = vec![
-        ("ID".to_owned(), Target::Id),
-        ("CREATED_AT".to_owned(), Target::CreatedAt),
-        ("UPDATED_AT".to_owned(), Target::UpdatedAt),
-        ("RECORD_NUMBER".to_owned(), Target::RecordNumber),
-        ("OWNER".to_owned(), Target::Owner),
-    ];
+    let mut out: Vec<(String, Target)> =
+        system_targets().into_iter().map(|(n, t)| (n.to_owned(), t)).collect();
     for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
         out.push((naming::screaming(&f.graphql_name), Target::Field(Box::new(f.clone()))));
     }
     out
+}
+
+/// The target named `name` in `sort_targets(entity)`, without building the others (a list
+/// request reads its order this way).
+fn sort_target(entity: &EntityDef, name: &str) -> Option<Target> {
+    if let Some((_, t)) = system_targets().into_iter().find(|(n, _)| *n == name) {
+        return Some(t);
+    }
+    let f = entity
+        .fields
+        .iter()
+        .filter(|f| f.ty.is_sortable())
+        .find(|f| naming::screaming(&f.graphql_name) == name)?;
+    Some(Target::Field(Box::new(f.clone())))
 }
 
 /// A field's arguments with the variables in them substituted: what a resolver reads
@@ -64,14 +84,10 @@ fn order_of(args: &Args, entity: &EntityDef) -> async_graphql::Result<Vec<SortKe
     let Some(serde_json::Value::Array(items)) = json_of(args, "orderBy")? else {
         return Ok(vec![SortKey { target: Target::CreatedAt, direction: Direction::Asc }]);
     };
-    let targets = sort_targets(entity);
     let mut keys = Vec::with_capacity(items.len());
     for item in items {
         let field = item.get("field").and_then(|v| v.as_str()).unwrap_or_default();
-        let target = targets
-            .iter()
-            .find(|(name, _)| name == field)
-            .map(|(_, t)| t.clone())
+        let target = sort_target(entity, field)
             .ok_or_else(|| ApiError::BadRequest(format!("cannot order by {field}")).to_graphql())?;
         let direction = match item.get("direction").and_then(|v| v.as_str()) {
             Some("DESC") => Direction::Desc,

@@ -5,7 +5,7 @@
 //! executor answers it.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::parser::types::{
     BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
@@ -15,6 +15,7 @@ use async_graphql::{Name, Value, Variables};
 type Written = async_graphql_value::Value;
 use entity::runtime::meta::{FieldDef, FieldType};
 use entity::runtime::naming::EntityNames;
+use entity::runtime::store::ListArgs;
 
 use super::{Plans, RootKind};
 use crate::schema::access::{EntityAccess, SchemaAccess};
@@ -86,6 +87,8 @@ pub(super) enum Root {
         key: Name,
         access: Arc<EntityAccess>,
         args: Vec<(Name, Written)>,
+        /// Arguments written without variables are the same on every request: read once.
+        constant: Option<OnceLock<Option<ListArgs>>>,
         items: Vec<ConnItem>,
     },
 }
@@ -237,12 +240,13 @@ pub(super) fn compile(doc: &ExecutableDocument, operation: Option<&str>, plans: 
                 let record = record_sel(&plans.access, access, &f.selection_set.node)?;
                 Root::One { key, access: access.clone(), id: id.node.clone(), record }
             }
-            RootKind::Many => Root::Many {
-                key,
-                access: access.clone(),
-                args: f.arguments.iter().map(|(n, v)| (n.node.clone(), v.node.clone())).collect(),
-                items: connection(&plans.access, access, &f.selection_set.node)?,
-            },
+            RootKind::Many => {
+                let args: Vec<(Name, Written)> =
+                    f.arguments.iter().map(|(n, v)| (n.node.clone(), v.node.clone())).collect();
+                let constant = args.iter().all(|(_, v)| v.clone().into_const().is_some()).then(OnceLock::new);
+                let items = connection(&plans.access, access, &f.selection_set.node)?;
+                Root::Many { key, access: access.clone(), args, constant, items }
+            }
         };
         roots.push(root);
     }

@@ -72,15 +72,20 @@ impl Plan {
                         None => out.extend_from_slice(b"null"),
                     }
                 }
-                Root::Many { key, access, args: written, items } => {
-                    let given: args::Args =
-                        written.iter().map(|(n, v)| (n.clone(), substitute(v, &bound))).collect();
+                Root::Many { key, access, args: written, constant, items } => {
                     let with_total = items.iter().any(|i| matches!(i, ConnItem::TotalCount(_)));
                     let config = &state.config;
+                    let read = || {
+                        let given: args::Args =
+                            written.iter().map(|(n, v)| (n.clone(), substitute(v, &bound))).collect();
+                        args::list_args_of(&given, &access.view, config.max_page_size, with_total).ok()
+                    };
+                    let list = match constant {
+                        Some(once) => once.get_or_init(read).clone()?,
+                        None => read()?,
+                    };
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
-                    let list = args::list_args_of(&given, &access.view, config.max_page_size, with_total)
-                        .ok()?
-                        .restrict(row.as_ref());
+                    let list = list.restrict(row.as_ref());
                     let page = store.list(&access.view, &list, config.default_page_size).await.ok()?;
                     write_key(&mut out, key);
                     write_connection(&mut out, &store, p, items, &page).await?;
