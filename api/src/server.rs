@@ -60,7 +60,7 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
     }
     tracing::warn!(path = %path.display(), "JWT_SECRET is not set: generated one for development; set JWT_SECRET in production");
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ApiError::Internal(format!("data dir: {e}")))?;
-    let secret: String = random_bytes(32)?.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = entity::hex::encode(&random_bytes(32)?);
     std::fs::write(&path, &secret)
         .map_err(|e| ApiError::Internal(format!("write {}: {e}", path.display())))?;
     Ok(secret.into_bytes())

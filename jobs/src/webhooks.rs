@@ -105,7 +105,7 @@ pub fn signature(secrets: &[webhooks::Secret], id: &str, t: i64, body: &str) -> 
     for s in secrets {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(s.secret.as_bytes()) else { continue };
         mac.update(format!("{id}.{t}.{body}").as_bytes());
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = entity::hex::encode(&mac.finalize().into_bytes());
         parts.push(format!("v1={hex}"));
     }
     parts.join(",")
@@ -258,7 +258,7 @@ mod tests {
     fn inbound_signatures_are_checked_with_a_replay_window() {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").expect("key");
         mac.update(b"1700000000.{\"a\":1}");
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = entity::hex::encode(&mac.finalize().into_bytes());
         let header = format!("t=1700000000,v1={hex}");
         assert_eq!(verify_inbound("secret", &header, b"{\"a\":1}", 1_700_000_100), Ok(()));
         assert!(verify_inbound("other", &header, b"{\"a\":1}", 1_700_000_100).is_err());

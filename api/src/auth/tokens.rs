@@ -106,5 +106,5 @@ pub fn api_key_tenant(key: &str) -> Option<&str> {
 /// The stored form of a refresh token, API key or invite token (SHA-256, hex).
 pub fn hash_refresh(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    entity::hex::encode(&digest)
 }

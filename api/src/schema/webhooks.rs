@@ -84,7 +84,7 @@ pub fn types() -> Vec<Type> {
 }
 
 fn new_secret() -> Result<Secret, ApiError> {
-    let hex: String = random_bytes(24)?.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = entity::hex::encode(&random_bytes(24)?);
     Ok(Secret { id: uuid::Uuid::new_v4().to_string(), secret: format!("whsec_{hex}") })
 }
 

@@ -107,7 +107,7 @@ fn chain(prev: &str, body: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
     h.update(body.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&h.finalize())
 }
 
 /// `{field: {old, new}}` for the keys whose values differ.
