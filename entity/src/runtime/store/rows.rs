@@ -95,10 +95,8 @@ fn pg_data(row: &PgRow, i: usize) -> Result<Map<String, Value>> {
         PgValueFormat::Text => bytes,
         PgValueFormat::Binary => bytes.get(1..).unwrap_or_default(),
     };
-    match serde_json::from_slice(text)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(Error::Internal("record data is not an object".into())),
-    }
+    serde_json::from_slice::<Map<String, Value>>(text)
+        .map_err(|e| Error::Internal(format!("record data is not a JSON object: {e}")))
 }
 
 /// A `timestamptz` column: its ISO text read by `time::parse_pg`, anything else (binary
