@@ -173,6 +173,30 @@ async fn operational_endpoints() {
     assert_eq!(missing.status, 404);
 }
 
+/// The value of an unlabelled metric in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
+#[tokio::test]
+async fn schema_cache_metrics_count_lookups_builds_and_build_time() {
+    let api = Api::shared();
+    let before = api.get("/metrics", &[]).await.text;
+    // A new tenant's first request compiles its schema; its second is served from the cache.
+    let t = tenant().await;
+    t.data("{ apiVersion }", json!({})).await;
+    t.data("{ apiVersion }", json!({})).await;
+    let after = api.get("/metrics", &[]).await.text;
+    let grew = |name: &str| metric(&after, name) - metric(&before, name);
+    assert!(grew("alphery_schema_lookups_total") >= 2.0, "{after}");
+    assert!(grew("alphery_schema_builds_total") >= 1.0, "{after}");
+    assert!(grew("alphery_schema_build_seconds_total") > 0.0, "{after}");
+    assert!(metric(&after, "alphery_schema_lookups_total") >= metric(&after, "alphery_schema_builds_total"));
+}
+
 #[tokio::test]
 async fn request_ids() {
     let api = Api::shared();

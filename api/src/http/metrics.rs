@@ -99,6 +99,18 @@ impl Metrics {
             vec![(String::new(), state.registry.builds().to_string())],
         );
         metric(
+            "alphery_schema_build_seconds_total",
+            "counter",
+            "Time spent compiling tenant schemas, their metadata load included.",
+            vec![(String::new(), state.registry.build_seconds().to_string())],
+        );
+        metric(
+            "alphery_schema_lookups_total",
+            "counter",
+            "Requests that asked for a tenant schema (hits are lookups - builds).",
+            vec![(String::new(), state.registry.lookups().to_string())],
+        );
+        metric(
             "alphery_schema_cache_entries",
             "gauge",
             "Compiled tenant schemas in memory.",

@@ -60,7 +60,10 @@ pub struct Registry {
     entries: Mutex<HashMap<Key, Entry>>,
     clock: AtomicU64,
     capacity: usize,
+    lookups: AtomicU64,
     builds: AtomicU64,
+    /// Time spent building (metadata load and compile), in microseconds.
+    build_micros: AtomicU64,
     options: SchemaOptions,
 }
 
@@ -70,7 +73,9 @@ impl Registry {
             entries: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
             capacity: capacity.max(1),
+            lookups: AtomicU64::new(0),
             builds: AtomicU64::new(0),
+            build_micros: AtomicU64::new(0),
             options,
         }
     }
@@ -78,6 +83,17 @@ impl Registry {
     /// How many schemas were compiled since start (for metrics and tests).
     pub fn builds(&self) -> u64 {
         self.builds.load(Ordering::Relaxed)
+    }
+
+    /// How many requests asked for a tenant schema since start (the hit rate is
+    /// `1 - builds / lookups`).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// Seconds spent building schemas since start, metadata load included.
+    pub fn build_seconds(&self) -> f64 {
+        self.build_micros.load(Ordering::Relaxed) as f64 / 1e6
     }
 
     /// How many schemas are cached now.
@@ -104,13 +120,17 @@ impl Registry {
     ) -> Result<Arc<CompiledSchema>, ApiError> {
         let key: Key = (tenant_id.to_owned(), permissions.canonical().to_owned());
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         if let Some(e) = self.lock()?.get_mut(&key).filter(|e| e.compiled.meta.version >= version) {
             e.last_used = tick;
             return Ok(e.compiled.clone());
         }
+        let started = std::time::Instant::now();
         let meta = Arc::new(TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?);
         let compiled = Arc::new(CompiledSchema::new(meta, permissions, &self.options)?);
         self.builds.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.build_micros.fetch_add(micros, Ordering::Relaxed);
         let mut entries = self.lock()?;
         let newer = entries.get(&key).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
         if !newer {
