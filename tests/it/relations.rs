@@ -68,6 +68,26 @@ async fn to_one_relations_resolve_nested() {
 }
 
 #[tokio::test]
+async fn a_bad_cursor_on_a_nested_connection_is_the_clients_error() {
+    let c = crm().await;
+    // As at the root: a malformed or foreign cursor is BAD_REQUEST, nested or not.
+    for after in ["abc", "eyJub3QiOiJhIGN1cnNvciJ9"] {
+        let nested =
+            "query($id: ID!, $after: String) { contact(id: $id) { deals(after: $after) { totalCount } } }";
+        let code = c.t.error_code(nested, json!({ "id": c.id("alice"), "after": after })).await;
+        assert_eq!(code, "BAD_REQUEST", "nested after: {after}");
+        let listed = "query($after: String) { contacts { nodes { deals(after: $after) { totalCount } } } }";
+        assert_eq!(
+            c.t.error_code(listed, json!({ "after": after })).await,
+            "BAD_REQUEST",
+            "in a list: {after}"
+        );
+        let root = "query($after: String) { deals(after: $after) { totalCount } }";
+        assert_eq!(c.t.error_code(root, json!({ "after": after })).await, "BAD_REQUEST", "root: {after}");
+    }
+}
+
+#[tokio::test]
 async fn reverse_relation_is_a_connection() {
     let c = crm().await;
     let data =

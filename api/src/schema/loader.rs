@@ -14,10 +14,12 @@ use entity::runtime::meta::{EntityDef, FieldDef};
 use entity::runtime::store::{ListArgs, Record, Store};
 
 use crate::auth::service::{UserView, users_by_id};
+use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A batch result: the value, or the error text shared by the whole batch.
-pub type Loaded<T> = Result<T, String>;
+/// A batch result: the value, or the error shared by the whole batch (with its public code:
+/// a bad cursor in a nested connection's arguments is the client's error, as at the root).
+pub type Loaded<T> = Result<T, Arc<ApiError>>;
 
 /// Related records by id (any entity of the tenant; callers check the entity).
 pub struct RecordBatch {
@@ -35,7 +37,10 @@ impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
                     records.into_iter().map(|r| (r.id.clone(), r)).collect();
                 keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
             }
-            Err(e) => keys.iter().map(|k| (k.clone(), Err(e.to_string()))).collect(),
+            Err(e) => {
+                let e = Arc::new(ApiError::from(e));
+                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
+            }
         }
     }
 }
@@ -54,7 +59,10 @@ impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
                     users.into_iter().map(|u| (u.id.clone(), u)).collect();
                 keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
             }
-            Err(e) => keys.iter().map(|k| (k.clone(), Err(format!("{e:?}")))).collect(),
+            Err(e) => {
+                let e = Arc::new(e);
+                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
+            }
         }
     }
 }
@@ -131,8 +139,9 @@ impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
                     }
                 }
                 Err(e) => {
+                    let e = Arc::new(ApiError::from(e));
                     for p in parents {
-                        out.insert(ReverseKey { parent_id: p, spec: spec.clone() }, Err(e.to_string()));
+                        out.insert(ReverseKey { parent_id: p, spec: spec.clone() }, Err(e.clone()));
                     }
                 }
             }
@@ -167,7 +176,12 @@ impl Loaders {
     }
 }
 
-/// Turns a loader failure into a GraphQL error (the cause is logged, not shown).
+/// Turns the loader's own failure into a GraphQL error (the cause is logged, not shown).
 pub fn load_error(e: impl std::fmt::Display) -> async_graphql::Error {
-    crate::error::ApiError::Internal(format!("loader: {e}")).to_graphql()
+    ApiError::Internal(format!("loader: {e}")).to_graphql()
+}
+
+/// A batch's error as the GraphQL error of each field that asked for it, with its code.
+pub fn loaded_error(e: Arc<ApiError>) -> async_graphql::Error {
+    e.to_graphql()
 }

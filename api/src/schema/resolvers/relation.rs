@@ -12,7 +12,7 @@ use entity::runtime::store::{Record, Store};
 
 use crate::error::ApiError;
 use crate::schema::access::EntityAccess;
-use crate::schema::loader::{ReverseKey, ReverseSpec, load_error};
+use crate::schema::loader::{ReverseKey, ReverseSpec, load_error, loaded_error};
 use crate::schema::values::{ConnectionValue, PageInfoValue, parent};
 use crate::schema::{args, ctx};
 
@@ -31,7 +31,7 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
             let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
             let row = ctx::row_filter(&c, &target.full)?;
             let found = loaded
-                .map_err(load_error)?
+                .map_err(loaded_error)?
                 .filter(|t| t.entity_id == target.full.id)
                 .filter(|t| row.as_ref().is_none_or(|f| f.matches(t)));
             Ok(found.map(FieldValue::owned_any))
@@ -86,7 +86,7 @@ pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
                 .try_load(ReverseKey { parent_id, spec })
                 .await
                 .map_err(load_error)?
-                .map_err(load_error)?;
+                .map_err(loaded_error)?;
             if one_to_one {
                 return Ok(page.records.into_iter().next().map(FieldValue::owned_any));
             }
