@@ -317,11 +317,10 @@ impl<'a> Store<'a> {
         let limit = args.last.or(args.first).unwrap_or(page_size);
         let forward_keys = effective_keys(&args.order, false);
         let sig = signature(&forward_keys);
-        let d = self.d();
         let statement = self.list_statement(entity, args, page_size)?;
         let mut txn = self.reader().await?;
         let rows = txn.query_all(statement).await?;
-        let mut records = rows.iter().map(|r| Record::from_row(r, d)).collect::<Result<Vec<_>>>()?;
+        let mut records = rows.iter().map(Record::from_row).collect::<Result<Vec<_>>>()?;
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
         if backward {
@@ -363,7 +362,7 @@ impl<'a> Store<'a> {
         }
         let mut txn = self.reader().await?;
         let statement = one_statement(self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false);
-        let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r, self.d())).transpose()?;
+        let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r)).transpose()?;
         txn.done().await?;
         Ok(r.filter(|r| visible(row, r)))
     }
@@ -405,7 +404,7 @@ impl<'a> Store<'a> {
         txn.done().await?;
         let (mut found, mut targets) = (None, Vec::new());
         for r in &rows {
-            let record = Record::from_row(r, d)?;
+            let record = Record::from_row(r)?;
             if r.try_get::<i64>("", "hop")? == 0 {
                 found = Some(record).filter(|r| visible(row, r));
             } else {
@@ -435,7 +434,7 @@ impl<'a> Store<'a> {
         let mut txn = self.reader().await?;
         let rows = txn.query_all(buf.into_statement()).await?;
         txn.done().await?;
-        rows.iter().map(|r| Record::from_row(r, d)).collect()
+        rows.iter().map(Record::from_row).collect()
     }
 
     /// The reverse side of relation `field` (on `source`) for many parents at once: for each
@@ -487,7 +486,7 @@ impl<'a> Store<'a> {
             if rn as u64 > limit {
                 entry.1 = true;
             } else {
-                entry.0.push(Record::from_row(row, d)?);
+                entry.0.push(Record::from_row(row)?);
             }
         }
         Ok(out)
@@ -513,9 +512,9 @@ pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> 
 }
 
 /// Runs a statement of `one_statement` and decodes its record.
-async fn fetch_one(conn: &impl Exec, d: Dialect, statement: sea_orm::Statement) -> Result<Option<Record>> {
+async fn fetch_one(conn: &impl Exec, statement: sea_orm::Statement) -> Result<Option<Record>> {
     let row = conn.query_one(statement).await?;
-    row.map(|r| Record::from_row(&r, d)).transpose()
+    row.map(|r| Record::from_row(&r)).transpose()
 }
 
 fn one_statement(

@@ -3,8 +3,9 @@
 //! checked), timestamps by `time::parse_pg`, `data` parsed from its text once. Through
 //! SeaORM's getters a 50-record page spent a quarter of its server CPU in a name lookup per
 //! column, chrono's format interpreter per timestamp and a detour through `Json<Value>`
-//! (yardstick Q1, `perf`). SQLite rows take the getters: their statements cost no network
-//! and their timestamps are text the engine wrote.
+//! (yardstick Q1, `perf`). This covers every PostgreSQL row, from the raw pool (text results)
+//! and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
+//! timestamps are text the engine wrote.
 
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
@@ -44,10 +45,10 @@ const VERSION: usize = 10;
 
 impl Record {
     /// The record of a row that selected `COLUMNS`.
-    pub(super) fn from_row(row: &QueryResult, d: Dialect) -> Result<Record> {
-        match (d, row.try_as_pg_row()) {
-            (Dialect::Postgres, Some(pg)) => from_pg(pg),
-            _ => from_getters(row, d),
+    pub(super) fn from_row(row: &QueryResult) -> Result<Record> {
+        match row.try_as_pg_row() {
+            Some(pg) => from_pg(pg),
+            None => from_sqlite(row),
         }
     }
 }
@@ -114,16 +115,11 @@ fn pg_time(row: &PgRow, i: usize) -> Result<Option<DateTime<Utc>>> {
     row.try_get::<DateTime<Utc>, _>(i).map(Some).map_err(decode_error)
 }
 
-/// The record through SeaORM's getters (SQLite, and any row not from the raw driver).
-fn from_getters(row: &QueryResult, d: Dialect) -> Result<Record> {
-    let data = match d {
-        Dialect::Postgres => row.try_get::<Value>("", "data")?,
-        Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "data")?)?,
-    };
-    let Value::Object(data) = data else {
-        return Err(Error::Internal("record data is not an object".into()));
-    };
+/// A SQLite row, through SeaORM's getters (`data` is JSON text there).
+fn from_sqlite(row: &QueryResult) -> Result<Record> {
+    let data: Map<String, Value> = serde_json::from_str(&row.try_get::<String>("", "data")?)?;
     let missing = || Error::Internal("timestamp column is null".into());
+    let time = |col: &str| time::column(row, Dialect::Sqlite, col);
     Ok(Record {
         id: row.try_get("", "id")?,
         entity_id: row.try_get("", "entity_id")?,
@@ -132,9 +128,9 @@ fn from_getters(row: &QueryResult, d: Dialect) -> Result<Record> {
         created_by: row.try_get("", "created_by")?,
         number: row.try_get("", "number")?,
         record_number: row.try_get("", "record_number")?,
-        created_at: time::column(row, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: time::column(row, d, "updated_at")?.ok_or_else(missing)?,
-        deleted_at: time::column(row, d, "deleted_at")?,
+        created_at: time("created_at")?.ok_or_else(missing)?,
+        updated_at: time("updated_at")?.ok_or_else(missing)?,
+        deleted_at: time("deleted_at")?,
         version: row.try_get("", "version")?,
     })
 }

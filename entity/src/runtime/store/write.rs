@@ -245,7 +245,7 @@ impl<'a> Store<'a> {
     ) -> Result<Record> {
         let (actor, row) = (caller.actor, caller.row);
         let d = self.d();
-        let old = fetch_one(txn, d, one_statement(d, self.tenant_id, &entity.id, id, Liveness::Live, true))
+        let old = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, Liveness::Live, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
@@ -330,7 +330,7 @@ impl<'a> Store<'a> {
         let (actor, row) = (caller.actor, caller.row);
         let d = self.d();
         let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-        let mut rec = fetch_one(txn, d, one_statement(d, self.tenant_id, &entity.id, id, want, true))
+        let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
