@@ -101,7 +101,7 @@ start_server() { # start_server TIMEOUT_S
   if ss -ltnH "sport = :$LOAD_PORT" | grep -q .; then echo "[load] port $LOAD_PORT is in use (set LOAD_PORT)" >&2; exit 1; fi
   mkdir -p "$WORK/data"
   DATABASE_URL=$ALPHERY_DB_URL BIND=127.0.0.1:$LOAD_PORT DATA_DIR=$WORK/data LOG=${LOAD_LOG:-info} SEED_DEMO=false \
-    JWT_SECRET=alphery-load-secret-0123456789abcdef0123456789 SCHEMA_CACHE_SIZE=2048 \
+    JWT_SECRET=alphery-load-secret-0123456789abcdef0123456789 \
     "$ALPHERY_BIN" serve >> "$WORK/serve.log" 2>&1 < /dev/null &
   SERVER_PID=$!
   local end=$(( $(date +%s) + $1 ))

@@ -16,7 +16,7 @@
 #   --skip-build      use the existing binary (ALPHERY_BIN)
 # env: BENCH_SCRATCH (/work/benchrun), SHARED_BENCH (/work/shared/bench), CARGO_TARGET_DIR (/work/target-release),
 #      ALPHERY_BIN ($CARGO_TARGET_DIR/release/alphery), WITH_POSTGRAPHILE=1, INDEXED=big|all|none (see load.sh),
-#      SCHEMA_CACHE_SIZE (2048), PGBENCH_CLIENTS/THREADS, WRK_THREADS/CONNS, WARMUP_SECONDS.
+#      SCHEMA_CACHE_MB (1024), PGBENCH_CLIENTS/THREADS, WRK_THREADS/CONNS, WARMUP_SECONDS.
 # Results: $BENCH_SCRATCH/results/results.jsonl (rows), results/{raw,peers}/<run id>/ (tool output,
 # validation samples), results/report-<peers run id>.md (the table), results/run-<peers run id>.log (stage times).
 # shellcheck disable=SC2016  # single-quoted bash -c scripts take their arguments as $1...

@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """bench/scale.py — tenant scale: N tenants made from one template, served by one process.
 
-    bench/scale.py [--tenants N] [--template hospital] [--database-url URL] [--bin PATH] [--jobs J]
+    bench/scale.py [--tenants N] [--template hospital] [--distinct] [--database-url URL] [--bin PATH] [--jobs J]
 
 Starts `alphery serve` (a release binary: --bin, else $CARGO_TARGET_DIR/release/alphery with
 CARGO_TARGET_DIR defaulting to /work/target-release) on a fresh database — a new SQLite file by
-default, or --database-url (an empty PostgreSQL database: it is migrated) — with SCHEMA_CACHE_SIZE
-above N, signs N tenants up through the API with the template (J at a time), and then measures:
+default, or --database-url (an empty PostgreSQL database: it is migrated) — with a schema cache
+budget (SCHEMA_CACHE_MB) that evicts nothing, signs N tenants up through the API with the template
+(J at a time) and, with --distinct, gives each tenant a field of its own (so no two tenants share a
+compiled schema: the worst case), and then measures:
 
   1. the server's RSS before any tenant schema exists (after start-up and the sign-ups);
   2. one query per tenant, one tenant after another: the first request of a tenant compiles its
      schema (cold); its latency;
   3. the RSS again: (after - before) / N is what one compiled tenant schema holds;
   4. the same query once more per tenant (warm): its latency;
-  5. the server's counters (GET /metrics): schemas built, lookups (so the cache's hit rate), and the
-     seconds spent building (so the mean build time, metadata load included).
+  5. the server's counters (GET /metrics): schemas built and compiled (a build whose shape is
+     compiled already shares it), lookups (so the cache's hit rate), the seconds spent building
+     (so the mean build time, metadata load included), and the heap bytes the cache holds, as
+     the allocator counted them while each part was built: per compiled schema and per tenant.
 
 Prints a table and writes the figures as one JSON line to bench/results/scale.jsonl. Everything
 listens on 127.0.0.1; the server is stopped at the end (also on failure). Needs only python3.
@@ -83,6 +87,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tenants", type=int, default=1000)
     ap.add_argument("--template", default="hospital")
+    ap.add_argument("--distinct", action="store_true",
+                    help="give each tenant a field of its own: no compiled schema is shared")
     ap.add_argument("--database-url")
     target = os.environ.get("CARGO_TARGET_DIR", "/work/target-release")
     ap.add_argument("--bin", default=os.path.join(target, "release", "alphery"))
@@ -101,7 +107,7 @@ def main():
         "BIND": f"127.0.0.1:{port}",
         "SEED_DEMO": "false",
         "ACCESS_TOKEN_TTL": "86400",
-        "SCHEMA_CACHE_SIZE": str(args.tenants + 64),
+        "SCHEMA_CACHE_MB": "65536",
         "LOG": "warn",
     })
     log = open(os.path.join(work, "server.log"), "w")
@@ -120,6 +126,8 @@ def main():
 
         run = time.strftime("%Y%m%d-%H%M%S")
 
+        template = json.load(open(os.path.join(HERE, "..", "templates", f"{args.template}.json")))
+
         def signup(i):
             slug = f"scale-{run}-{i}"
             q = "mutation($i: SignupInput!) { signup(input: $i) { accessToken } }"
@@ -129,7 +137,15 @@ def main():
             out, _ = post(base + "/graphql", body, timeout=120)
             if out.get("errors"):
                 raise RuntimeError(f"signup {i}: {out['errors']}")
-            return out["data"]["signup"]["accessToken"]
+            token = out["data"]["signup"]["accessToken"]
+            if args.distinct:
+                entity = template["entities"][0]["nameSingular"]
+                q = "mutation($e: String!, $f: FieldInput!) { addField(entity: $e, field: $f) { nameSingular } }"
+                field = {"key": f"tenant_note_{i}", "label": f"Note {i}", "type": "TEXT"}
+                out, _ = post(base + "/graphql", {"query": q, "variables": {"e": entity, "f": field}}, token)
+                if out.get("errors"):
+                    raise RuntimeError(f"addField {i}: {out['errors']}")
+            return token
 
         started = time.time()
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -139,7 +155,6 @@ def main():
         # The template's first list field, from the schema of the first tenant.
         out, _ = post(base + "/graphql", {"query": "{ __schema { queryType { fields { name } } } }"},
                       tokens[0])
-        template = json.load(open(os.path.join(HERE, "..", "templates", f"{args.template}.json")))
         plural = template["entities"][0]["namePlural"]
         lists = [f["name"] for f in out["data"]["__schema"]["queryType"]["fields"]]
         wanted = "".join(w if i == 0 else w.capitalize() for i, w in enumerate(plural.split("_")))
@@ -177,7 +192,7 @@ def main():
     build_s = after["alphery_schema_build_seconds_total"] - before["alphery_schema_build_seconds_total"]
     row = {
         "run": run, "tenants": n, "template": args.template,
-        "backend": "postgres" if args.database_url else "sqlite",
+        "backend": "postgres" if args.database_url else "sqlite", "distinct": args.distinct,
         "signup_s": round(signup_s, 1),
         "rss_before_mb": round(rss_before / 1024, 1), "rss_after_mb": round(rss_after / 1024, 1),
         "kb_per_schema": round((rss_after - rss_before) / n, 1),
@@ -185,16 +200,23 @@ def main():
         "warm_ms_p50": round(statistics.median(warm), 2), "warm_ms_p99": round(percentile(warm, 99), 2),
         "builds": int(builds), "lookups": int(lookups),
         "hit_rate": round(1 - builds / lookups, 4) if lookups else None,
+        "compiled_schemas": int(after["alphery_schema_cache_shapes"]),
+        "kb_per_compiled_schema": round(after['alphery_schema_cache_bytes{part="schemas"}']
+                                        / max(after["alphery_schema_cache_shapes"], 1) / 1024, 1),
+        "kb_per_tenant_part": round(after['alphery_schema_cache_bytes{part="tenants"}']
+                                    / max(after["alphery_schema_cache_entries"], 1) / 1024, 1),
         "build_ms_mean": round(build_s / builds * 1000, 2) if builds else None,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "scale.jsonl"), "a") as f:
         f.write(json.dumps(row) + "\n")
-    print(f"| tenants | RSS before → after (MB) | per schema | cold p50 / p99 | warm p50 / p99 | "
-          f"build mean (server) | hit rate |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {n} ({args.template}, {row['backend']}) | {row['rss_before_mb']} → {row['rss_after_mb']} | "
-          f"{row['kb_per_schema']} KB | {row['cold_ms_p50']} / {row['cold_ms_p99']} ms | "
+    shape = "distinct" if args.distinct else "one template"
+    print(f"| tenants | RSS before → after (MB) | RSS per tenant | compiled schemas × KB | tenant part | "
+          f"cold p50 / p99 | warm p50 / p99 | build mean (server) | hit rate |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {n} ({args.template}, {shape}, {row['backend']}) | {row['rss_before_mb']} → {row['rss_after_mb']} | "
+          f"{row['kb_per_schema']} KB | {row['compiled_schemas']} × {row['kb_per_compiled_schema']} KB | "
+          f"{row['kb_per_tenant_part']} KB | {row['cold_ms_p50']} / {row['cold_ms_p99']} ms | "
           f"{row['warm_ms_p50']} / {row['warm_ms_p99']} ms | {row['build_ms_mean']} ms | {row['hit_rate']} |")
     print(f"(sign-ups: {row['signup_s']} s; run {run}; row appended to bench/results/scale.jsonl)")
     shutil.rmtree(work, ignore_errors=True)

@@ -51,9 +51,11 @@ pub struct Config {
     #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: u64,
 
-    /// How many compiled tenant schemas to keep in memory.
-    #[arg(long, env = "SCHEMA_CACHE_SIZE", default_value_t = 512)]
-    pub schema_cache_size: usize,
+    /// Memory the schema cache may hold, MiB: compiled schemas (one per distinct shape of
+    /// definitions and permissions, about 1.5 MB for ten entities) and each cached tenant's own
+    /// definitions (tens of KB). Least recently used tenants go first.
+    #[arg(long, env = "SCHEMA_CACHE_MB", default_value_t = 1024)]
+    pub schema_cache_mb: usize,
 
     /// Largest request body accepted, bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
@@ -177,7 +179,7 @@ impl Config {
             refresh_token_ttl_secs: 3600,
             default_page_size: 50,
             max_page_size: 500,
-            schema_cache_size: 512,
+            schema_cache_mb: 1024,
             max_body_bytes: 1 << 20,
             max_query_depth: 15,
             max_query_complexity: 5000,

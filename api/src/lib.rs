@@ -3,6 +3,7 @@
 //! `main.rs` is a thin CLI over `server`.
 
 pub mod admin;
+pub mod alloc;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -47,9 +47,11 @@ fn init_logging(filter: &str) {
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
 }
 
-/// See the workspace's `mimalloc` dependency for why.
+/// See the workspace's `mimalloc` dependency for why; counted so the schema cache can weigh
+/// what it keeps (`alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alphery_api::alloc::Counting<mimalloc::MiMalloc> =
+    alphery_api::alloc::Counting(mimalloc::MiMalloc);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -14,5 +14,5 @@ export LOG=${LOG:-info}                                      # the default; noth
 export ACCESS_TOKEN_TTL=86400                                # unused (API keys), as in the yardstick
 export SEED_DEMO=false
 # 1,001 tenants: the default LRU of 512 compiled schemas would evict on Q1's random tenants
-export SCHEMA_CACHE_SIZE=${SCHEMA_CACHE_SIZE:-2048}
+export SCHEMA_CACHE_MB=${SCHEMA_CACHE_MB:-1024}
 # no SMTP_URL / REDIS_URL / webhooks: the server talks to nothing but PostgreSQL on 127.0.0.1

@@ -37,14 +37,16 @@ async fn same_twice(t: &TestTenant, auth: &Auth, query: &str, variables: Value) 
     data
 }
 
-/// A tenant with `contact` and `item` (every value type, a relation to contact).
+/// A tenant with `contact` and `item` (every value type, a relation to contact). Its contact
+/// label is its own, so no other test's tenant shares its schema and plans (tenants of one
+/// shape do, `schema_cache`): the first answer of each text here is the executor's.
 async fn catalogue() -> (TestTenant, Vec<String>) {
     let t = tenant().await;
     t.define(entity(
         "contact",
         "contacts",
         vec![field("name", "TEXT", json!({"required": true}))],
-        json!({}),
+        json!({ "labelPlural": format!("Contacts of {}", t.slug) }),
     ))
     .await;
     t.define(entity(

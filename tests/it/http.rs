@@ -174,7 +174,7 @@ async fn operational_endpoints() {
 }
 
 /// The value of an unlabelled metric in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> f64 {
+pub(crate) fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
         .and_then(|v| v.trim().parse().ok())

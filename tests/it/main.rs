@@ -4,6 +4,11 @@
 
 mod harness;
 
+/// As the server binary's, so the in-process server weighs its schema cache as in production.
+#[global_allocator]
+static ALLOCATOR: alphery_api::alloc::Counting<std::alloc::System> =
+    alphery_api::alloc::Counting(std::alloc::System);
+
 mod fixtures;
 
 mod access;
@@ -35,6 +40,7 @@ mod relations;
 mod rls;
 mod rollups;
 mod round_trips;
+mod schema_cache;
 mod sdl;
 mod subscriptions;
 mod templates;

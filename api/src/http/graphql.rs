@@ -16,6 +16,7 @@ use super::request::{self, Credential, RequestId};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::schema::compiled::{Lookup, Plan};
+use crate::schema::registry::CompiledSchema;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -183,9 +184,10 @@ async fn run(
     let mut learn = None;
     if let (BatchRequest::Single(r), Some(p), Some(compiled)) = (&batch, &caller.principal, &caller.compiled)
     {
-        match compiled.plans.lookup(&r.query, r.operation_name.as_deref()) {
+        match compiled.shared.plans.lookup(&r.query, r.operation_name.as_deref()) {
             Lookup::Plan(plan) => {
-                if let Some(resp) = compiled_read(state, headers, rid, p, &plan, &r.variables).await {
+                if let Some(resp) = compiled_read(state, headers, rid, p, compiled, &plan, &r.variables).await
+                {
                     return resp;
                 }
             }
@@ -226,7 +228,7 @@ async fn run(
         (learn, &response, &caller.compiled)
         && r.errors.is_empty()
     {
-        compiled.plans.learn(&query, operation.as_deref());
+        compiled.shared.plans.learn(&query, operation.as_deref(), &compiled.access);
     }
     record(state, &response);
     let (content_type, status) = if accepts_graphql_response(headers) {
@@ -244,11 +246,12 @@ async fn compiled_read(
     headers: &HeaderMap,
     rid: &RequestId,
     p: &Principal,
+    compiled: &CompiledSchema,
     plan: &Plan,
     variables: &Variables,
 ) -> Option<HttpResponse> {
     let scope = ReadScope::new(&state.db, &p.tenant_id);
-    let body = plan.run(state, p, scope.as_deref(), variables).await;
+    let body = plan.run(state, p, &compiled.access, scope.as_deref(), variables).await;
     if let Some(scope) = scope {
         scope.finish().await;
     }

@@ -110,11 +110,33 @@ impl Metrics {
             "Requests that asked for a tenant schema (hits are lookups - builds).",
             vec![(String::new(), state.registry.lookups().to_string())],
         );
+        let usage = state.registry.usage();
         metric(
             "alphery_schema_cache_entries",
             "gauge",
-            "Compiled tenant schemas in memory.",
-            vec![(String::new(), state.registry.len().to_string())],
+            "Tenant schemas (tenant and role) in memory.",
+            vec![(String::new(), usage.entries.to_string())],
+        );
+        metric(
+            "alphery_schema_cache_shapes",
+            "gauge",
+            "Distinct compiled schemas in memory (tenants and roles of one shape share one).",
+            vec![(String::new(), usage.shapes.to_string())],
+        );
+        metric(
+            "alphery_schema_cache_bytes",
+            "gauge",
+            "Heap bytes the schema cache holds: compiled schemas, and tenants' own definitions and views.",
+            vec![
+                ("{part=\"schemas\"}".to_owned(), usage.shape_bytes.to_string()),
+                ("{part=\"tenants\"}".to_owned(), usage.tenant_bytes.to_string()),
+            ],
+        );
+        metric(
+            "alphery_schema_compiles_total",
+            "counter",
+            "Schemas compiled (builds whose shape was not compiled yet).",
+            vec![(String::new(), state.registry.compiles().to_string())],
         );
         out
     }

@@ -109,7 +109,7 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)
         .await?;
     Ok(Caller {
-        schema: compiled.schema.clone(),
+        schema: compiled.shared.schema.clone(),
         version: compiled.meta.version,
         compiled: Some(compiled),
         principal: Some(principal),
@@ -131,6 +131,9 @@ pub fn request_data(
     if let Some(p) = &caller.principal {
         data.insert(Loaders::new(state, &p.tenant_id, scope.clone()));
         data.insert(p.clone());
+    }
+    if let Some(compiled) = &caller.compiled {
+        data.insert(compiled.access.clone());
     }
     if let Some(scope) = scope {
         data.insert(scope);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use entity::runtime::meta::{EntityDef, FieldType, ReverseRelation, TenantMeta};
+use entity::runtime::meta::{EntityDef, FieldDef, FieldType, ReverseRelation, TenantMeta};
 use entity::runtime::policy::{Action, FieldAccess, Permissions};
 
 /// One readable entity as a role sees it.
@@ -21,6 +21,10 @@ pub struct EntityAccess {
     pub create: bool,
     pub update: bool,
     pub delete: bool,
+    /// Its position in `SchemaAccess::entities`. A compiled schema is shared by every tenant
+    /// whose definitions and role read the same (see `registry`), so its resolvers keep this
+    /// position, never the entity: each request finds its own tenant's entity there.
+    pub index: usize,
 }
 
 /// A role's view of all entities.
@@ -31,12 +35,22 @@ pub struct SchemaAccess {
     by_id: HashMap<String, usize>,
 }
 
+/// `e` with only the fields `keep` keeps: `e` itself when that is all of them.
+fn narrowed(e: &Arc<EntityDef>, keep: impl Fn(&FieldDef) -> bool) -> Arc<EntityDef> {
+    if e.fields.iter().all(&keep) {
+        return e.clone();
+    }
+    let mut narrow = (**e).clone();
+    narrow.fields.retain(keep);
+    Arc::new(narrow)
+}
+
 impl SchemaAccess {
     pub fn new(meta: Arc<TenantMeta>, permissions: Arc<Permissions>) -> Self {
         let readable = |e: &EntityDef| permissions.can(e, Action::Read);
         let mut entities = Vec::new();
         for e in meta.entities.iter().filter(|e| readable(e)) {
-            let visible = |f: &entity::runtime::meta::FieldDef| {
+            let visible = |f: &FieldDef| {
                 let target_ok = f.ty != FieldType::Relation
                     || f.related_entity_id
                         .as_deref()
@@ -44,17 +58,18 @@ impl SchemaAccess {
                         .is_some_and(|t| readable(t));
                 target_ok && permissions.field(e, f) != FieldAccess::None
             };
-            let mut view = (**e).clone();
-            view.fields.retain(visible);
-            let mut writable = view.clone();
-            writable.fields.retain(|f| permissions.field(e, f) == FieldAccess::Write);
+            // A view that keeps every field is the definition itself, shared, not a copy:
+            // the owner's and most roles' views cost nothing per tenant.
+            let view = narrowed(e, visible);
+            let writable = narrowed(&view, |f| permissions.field(e, f) == FieldAccess::Write);
             entities.push(Arc::new(EntityAccess {
                 full: e.clone(),
-                view: Arc::new(view),
-                writable: Arc::new(writable),
+                view,
+                writable,
                 create: permissions.can(e, Action::Create),
                 update: permissions.can(e, Action::Update),
                 delete: permissions.can(e, Action::Delete),
+                index: entities.len(),
             }));
         }
         let by_id = entities.iter().enumerate().map(|(i, a)| (a.full.id.clone(), i)).collect();

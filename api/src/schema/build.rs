@@ -75,9 +75,9 @@ pub fn build_tenant_schema(
 
 /// A tenant's schema for a role's view of its metadata.
 pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Schema, ApiError> {
-    let (meta, permissions) = (&access.meta, &access.permissions);
+    let permissions = &access.permissions;
     let mut query = Object::new(t::QUERY).field(platform::api_version());
-    for f in platform::tenant_queries(access) {
+    for f in platform::tenant_queries() {
         query = query.field(f);
     }
     if permissions.admin {
@@ -113,13 +113,13 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
         if a.create {
-            mutation = mutation.field(create::field(meta, a));
+            mutation = mutation.field(create::field(a));
         }
         if a.update {
-            mutation = mutation.field(update::field(meta, a));
+            mutation = mutation.field(update::field(a));
         }
         if a.delete {
-            mutation = mutation.field(delete::field(meta, a, true)).field(delete::field(meta, a, false));
+            mutation = mutation.field(delete::field(a, true)).field(delete::field(a, false));
         }
         subscription = subscription.field(subscription::field(a));
         types.extend(entity_types::types(access, a));

@@ -1,6 +1,8 @@
 //! What a resolver needs from the request: shared state, the caller, and the per-request
 //! loaders. Each is put into the request (or socket) data by the transport layer.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 use async_graphql::dynamic::ResolverContext;
 use entity::ReadScope;
@@ -8,6 +10,7 @@ use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::EntityDef;
 
+use super::access::{EntityAccess, SchemaAccess};
 use super::loader::Loaders;
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -21,6 +24,20 @@ pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
 pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
     ctx.data_opt::<Principal>()
         .ok_or_else(|| ApiError::Unauthenticated("authentication required".into()).to_graphql())
+}
+
+/// The caller's tenant's definitions as the caller's role sees them. A compiled schema serves
+/// every tenant with the same definitions and role, so what is the tenant's own (entity ids,
+/// index slots, the metadata) is read from here, per request, never from the schema.
+pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<SchemaAccess>> {
+    ctx.data::<Arc<SchemaAccess>>()
+}
+
+/// The caller's tenant's entity at `index` of its `SchemaAccess`.
+pub fn entity<'a>(ctx: &Context<'a>, index: usize) -> async_graphql::Result<&'a Arc<EntityAccess>> {
+    access(ctx)?.entities.get(index).ok_or_else(|| {
+        ApiError::Internal(format!("no entity at {index} in the tenant's schema")).to_graphql()
+    })
 }
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {

@@ -3,7 +3,8 @@
 //! `platform`: definitions → dynamic objects, inputs and enums, every name from
 //! `entity::runtime::naming`) → resolvers (`resolvers`, one file per operation) → execution
 //! (`args` turns arguments into the filter AST and list arguments for the store). `registry`
-//! caches one compiled schema per tenant and metadata version; `compiled` answers plain reads
+//! caches one compiled schema per shape (`shape`: definitions without ids, and permissions)
+//! and each tenant's own view of its definitions; `compiled` answers plain reads
 //! the schema has validated before without the executor.
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod parse_cache;
 pub mod platform;
 pub mod registry;
 pub mod resolvers;
+pub mod shape;
 pub mod templates;
 pub mod tenant;
 pub mod values;

@@ -274,14 +274,7 @@ pub fn tenant_types() -> Vec<Type> {
 
 /// Tenant queries: `me`, `tenant`, `entities`, `entity`, `tenantSchemaSdl`. `entities` shows
 /// administrators every definition and others what their role may read.
-pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
-    let meta = access.meta.clone();
-    let defs: Arc<Vec<Arc<EntityDef>>> = Arc::new(if access.permissions.admin {
-        meta.entities.clone()
-    } else {
-        access.entities.iter().map(|a| a.view.clone()).collect()
-    });
-    let (all, one) = ((meta.clone(), defs.clone()), (meta, defs));
+pub fn tenant_queries() -> Vec<Field> {
     vec![
         Field::new(f::ME, TypeRef::named_nn(t::USER), |c| {
             FieldFuture::new(async move {
@@ -309,18 +302,21 @@ pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
             })
         })
         .description("The caller's tenant."),
-        Field::new(f::ENTITIES, TypeRef::named_nn_list_nn(t::ENTITY_DEFINITION), move |_| {
-            let (meta, defs) = all.clone();
-            let views = defs.iter().map(|e| EntityDefView { def: e.clone(), meta: meta.clone() });
-            FieldFuture::Value(Some(FieldValue::list(views.map(FieldValue::owned_any).collect::<Vec<_>>())))
+        Field::new(f::ENTITIES, TypeRef::named_nn_list_nn(t::ENTITY_DEFINITION), |c| {
+            FieldFuture::new(async move {
+                let access = ctx::access(&c)?;
+                let views =
+                    shown_definitions(access).map(|def| EntityDefView { def, meta: access.meta.clone() });
+                Ok(Some(FieldValue::list(views.map(FieldValue::owned_any).collect::<Vec<_>>())))
+            })
         })
         .description("The tenant's entity definitions (as far as your role may read them)."),
-        Field::new(f::ENTITY, TypeRef::named(t::ENTITY_DEFINITION), move |c| {
-            let (meta, defs) = one.clone();
+        Field::new(f::ENTITY, TypeRef::named(t::ENTITY_DEFINITION), |c| {
             FieldFuture::new(async move {
-                let name = c.args.try_get("name")?.string()?.to_owned();
-                let def = defs.iter().find(|e| e.name_singular == name).cloned();
-                Ok(def.map(|def| FieldValue::owned_any(EntityDefView { def, meta: meta.clone() })))
+                let name = c.args.try_get("name")?.string()?;
+                let access = ctx::access(&c)?;
+                let def = shown_definitions(access).find(|e| e.name_singular == name);
+                Ok(def.map(|def| FieldValue::owned_any(EntityDefView { def, meta: access.meta.clone() })))
             })
         })
         .argument(InputValue::new("name", TypeRef::named_nn(TypeRef::STRING)))
@@ -338,6 +334,15 @@ pub fn tenant_queries(access: &SchemaAccess) -> Vec<Field> {
         })
         .description("Your schema (this tenant, your role) as SDL, for code generators."),
     ]
+}
+
+/// The definitions `entities` shows: every one to administrators, else the role's views.
+fn shown_definitions(access: &SchemaAccess) -> Box<dyn Iterator<Item = Arc<EntityDef>> + '_> {
+    if access.permissions.admin {
+        Box::new(access.meta.entities.iter().cloned())
+    } else {
+        Box::new(access.entities.iter().map(|a| a.view.clone()))
+    }
 }
 
 /// The definition of `name` after a change, from freshly loaded metadata.

@@ -1,7 +1,17 @@
-//! The schema registry: one compiled schema per tenant, metadata version and effective
-//! permissions (roles with identical permissions share one), built on demand and kept in a
-//! bounded LRU. A definition change bumps the tenant's metadata version, so the next request
-//! misses and builds the new schema; nothing is rebuilt per request.
+//! The schema registry: a tenant's schema for a role, built on demand and kept within a memory
+//! budget. A definition change bumps the tenant's metadata version, so the next request misses
+//! and builds anew; nothing is rebuilt per request.
+//!
+//! What is kept has two parts. The compiled schema (types, resolvers, introspection, query
+//! plans: about 1.5 MB for the ten entities of the hospital template) is the same for every
+//! tenant and role of one *shape* (`shape`: the definitions without their ids, and the
+//! permissions), so it is built once per shape and shared: 10,000 tenants signed up from one
+//! template hold one. Per (tenant, role) there is only the tenant's own `SchemaAccess` (its
+//! metadata and the role's views of it), which the resolvers read from the request.
+//!
+//! The budget (`SCHEMA_CACHE_MB`) counts both, by what each took from the allocator while it
+//! was built (`alloc::measure`); past it, the least recently used tenant entries go, and a
+//! shared schema goes with the last entry that used it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,37 +24,68 @@ use entity::runtime::policy::Permissions;
 use super::access::SchemaAccess;
 use super::build::{SchemaOptions, build_schema};
 use super::compiled::Plans;
+use super::shape::{self, Shape};
+use crate::alloc::measure;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A compiled tenant schema with the metadata it was built from and the plans of the
-/// queries it has answered (`compiled`).
-pub struct CompiledSchema {
+/// What tenants and roles of one shape share: the schema and the plans of the queries it has
+/// answered (`compiled`).
+pub struct SharedSchema {
     pub schema: Schema,
-    pub meta: Arc<TenantMeta>,
     pub plans: Plans,
     sdl: OnceLock<String>,
+    /// Heap bytes it took when built.
+    pub bytes: usize,
+}
+
+impl SharedSchema {
+    fn build(access: &SchemaAccess, options: &SchemaOptions) -> Result<Self, ApiError> {
+        let (built, bytes) =
+            measure(|| -> Result<_, ApiError> { Ok((build_schema(access, options)?, Plans::new(access))) });
+        let (schema, plans) = built?;
+        Ok(SharedSchema { schema, plans, sdl: OnceLock::new(), bytes })
+    }
+}
+
+/// A tenant's schema for a role: its own view of its definitions, and the compiled schema of
+/// its shape.
+pub struct CompiledSchema {
+    pub meta: Arc<TenantMeta>,
+    /// Put into every request's data: the resolvers read the tenant's entities from it.
+    pub access: Arc<SchemaAccess>,
+    pub shared: Arc<SharedSchema>,
+    /// Heap bytes of the tenant's own part (its metadata and views).
+    pub bytes: usize,
 }
 
 impl CompiledSchema {
+    /// Builds the tenant's own part and its own compiled schema (nothing shared): for tools
+    /// that need one schema once, such as the SDL export.
     pub fn new(
         meta: Arc<TenantMeta>,
         permissions: &Arc<Permissions>,
         options: &SchemaOptions,
     ) -> Result<Self, ApiError> {
-        let access = Arc::new(SchemaAccess::new(meta.clone(), permissions.clone()));
-        Ok(CompiledSchema {
-            schema: build_schema(&access, options)?,
-            meta,
-            plans: Plans::new(access),
-            sdl: OnceLock::new(),
-        })
+        let (access, bytes) = own_part(&meta, permissions);
+        let shared = Arc::new(SharedSchema::build(&access, options)?);
+        Ok(CompiledSchema { meta, access, shared, bytes })
     }
 
-    /// The SDL (computed once per compiled schema).
+    /// The SDL (computed once per shape).
     pub fn sdl(&self) -> String {
-        self.sdl.get_or_init(|| self.schema.sdl()).clone()
+        self.shared.sdl.get_or_init(|| self.shared.schema.sdl()).clone()
     }
+}
+
+/// The tenant's own part, weighed: a copy of its metadata made here (the loaded one was built
+/// across awaits, where nothing can weigh it) and the role's views of it.
+fn own_part(meta: &TenantMeta, permissions: &Arc<Permissions>) -> (Arc<SchemaAccess>, usize) {
+    measure(|| {
+        let entities = meta.entities.iter().map(|e| Arc::new((**e).clone())).collect();
+        let copy = Arc::new(TenantMeta::new(meta.tenant_id.clone(), meta.version, entities));
+        Arc::new(SchemaAccess::new(copy, permissions.clone()))
+    })
 }
 
 struct Entry {
@@ -55,34 +96,101 @@ struct Entry {
 /// (tenant id, canonical permissions)
 type Key = (String, String);
 
+#[derive(Default)]
+struct Cache {
+    tenants: HashMap<Key, Entry>,
+    shapes: HashMap<Shape, Arc<SharedSchema>>,
+    /// Bytes of the tenant parts held.
+    tenant_bytes: usize,
+    /// Bytes of the compiled schemas held.
+    shape_bytes: usize,
+}
+
+/// What the cache holds now (`/metrics`, the scale benchmark).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// Tenant schemas (tenant and role).
+    pub entries: usize,
+    /// Distinct compiled schemas.
+    pub shapes: usize,
+    pub tenant_bytes: usize,
+    pub shape_bytes: usize,
+}
+
+impl Cache {
+    fn insert(&mut self, key: Key, entry: Entry) {
+        self.tenant_bytes += entry.compiled.bytes;
+        if let Some(old) = self.tenants.insert(key, entry) {
+            self.tenant_bytes = self.tenant_bytes.saturating_sub(old.compiled.bytes);
+        }
+    }
+
+    /// Drops least recently used tenant entries until the cache is within `budget` (keeping
+    /// at least the newest), then every shared schema no entry and no request uses.
+    fn shrink(&mut self, budget: usize) {
+        while self.tenant_bytes + self.shape_bytes > budget && self.tenants.len() > 1 {
+            let Some(oldest) = self.tenants.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = self.tenants.remove(&oldest) {
+                self.tenant_bytes = self.tenant_bytes.saturating_sub(gone.compiled.bytes);
+            }
+            self.sweep();
+        }
+    }
+
+    /// Forgets shared schemas only the cache holds (a request still running keeps its own).
+    fn sweep(&mut self) {
+        let mut freed = 0;
+        self.shapes.retain(|_, s| {
+            let used = Arc::strong_count(s) > 1;
+            if !used {
+                freed += s.bytes;
+            }
+            used
+        });
+        self.shape_bytes = self.shape_bytes.saturating_sub(freed);
+    }
+}
+
 /// The cache.
 pub struct Registry {
-    entries: Mutex<HashMap<Key, Entry>>,
+    cache: Mutex<Cache>,
     clock: AtomicU64,
-    capacity: usize,
+    budget: usize,
     lookups: AtomicU64,
     builds: AtomicU64,
+    /// Of the builds, those that compiled a schema (the others found their shape compiled).
+    compiles: AtomicU64,
     /// Time spent building (metadata load and compile), in microseconds.
     build_micros: AtomicU64,
     options: SchemaOptions,
 }
 
 impl Registry {
-    pub fn new(capacity: usize, options: SchemaOptions) -> Self {
+    /// A registry keeping at most `budget_bytes` of schemas (at least the latest one).
+    pub fn new(budget_bytes: usize, options: SchemaOptions) -> Self {
         Registry {
-            entries: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
             clock: AtomicU64::new(0),
-            capacity: capacity.max(1),
+            budget: budget_bytes,
             lookups: AtomicU64::new(0),
             builds: AtomicU64::new(0),
+            compiles: AtomicU64::new(0),
             build_micros: AtomicU64::new(0),
             options,
         }
     }
 
-    /// How many schemas were compiled since start (for metrics and tests).
+    /// How many tenant schemas were built since start (for metrics and tests).
     pub fn builds(&self) -> u64 {
         self.builds.load(Ordering::Relaxed)
+    }
+
+    /// How many of the builds compiled a schema (the rest shared one of their shape).
+    pub fn compiles(&self) -> u64 {
+        self.compiles.load(Ordering::Relaxed)
     }
 
     /// How many requests asked for a tenant schema since start (the hit rate is
@@ -96,18 +204,21 @@ impl Registry {
         self.build_micros.load(Ordering::Relaxed) as f64 / 1e6
     }
 
-    /// How many schemas are cached now.
-    pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    /// What the cache holds now.
+    pub fn usage(&self) -> Usage {
+        self.cache
+            .lock()
+            .map(|c| Usage {
+                entries: c.tenants.len(),
+                shapes: c.shapes.len(),
+                tenant_bytes: c.tenant_bytes,
+                shape_bytes: c.shape_bytes,
+            })
+            .unwrap_or_default()
     }
 
-    /// Whether no schema is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Key, Entry>>, ApiError> {
-        self.entries.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Cache>, ApiError> {
+        self.cache.lock().map_err(|_| ApiError::Internal("registry lock poisoned".into()))
     }
 
     /// The tenant's schema for `permissions` at metadata `version` or newer.
@@ -121,26 +232,41 @@ impl Registry {
         let key: Key = (tenant_id.to_owned(), permissions.canonical().to_owned());
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        if let Some(e) = self.lock()?.get_mut(&key).filter(|e| e.compiled.meta.version >= version) {
+        if let Some(e) = self.lock()?.tenants.get_mut(&key).filter(|e| e.compiled.meta.version >= version) {
             e.last_used = tick;
             return Ok(e.compiled.clone());
         }
         let started = std::time::Instant::now();
-        let meta = Arc::new(TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?);
-        let compiled = Arc::new(CompiledSchema::new(meta, permissions, &self.options)?);
+        let meta = TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?;
+        let shape = shape::of(&meta, permissions);
+        let (access, bytes) = own_part(&meta, permissions);
+        let known = self.lock()?.shapes.get(&shape).cloned();
+        let shared = match known {
+            Some(shared) => shared,
+            None => {
+                let shared = Arc::new(SharedSchema::build(&access, &self.options)?);
+                self.compiles.fetch_add(1, Ordering::Relaxed);
+                let mut cache = self.lock()?;
+                // Another request may have compiled the shape meanwhile: keep one.
+                let kept = cache.shapes.entry(shape).or_insert_with(|| shared.clone()).clone();
+                if Arc::ptr_eq(&kept, &shared) {
+                    cache.shape_bytes += shared.bytes;
+                }
+                kept
+            }
+        };
+        let compiled = Arc::new(CompiledSchema { meta: access.meta.clone(), access, shared, bytes });
         self.builds.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.build_micros.fetch_add(micros, Ordering::Relaxed);
-        let mut entries = self.lock()?;
-        let newer = entries.get(&key).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
+        let mut cache = self.lock()?;
+        let newer = cache.tenants.get(&key).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
         if !newer {
-            entries.insert(key, Entry { compiled: compiled.clone(), last_used: tick });
+            cache.insert(key, Entry { compiled: compiled.clone(), last_used: tick });
         }
-        if entries.len() > self.capacity
-            && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone())
-        {
-            entries.remove(&oldest);
-        }
+        cache.shrink(self.budget);
+        // A definition change leaves the old shape to nobody.
+        cache.sweep();
         Ok(compiled)
     }
 }

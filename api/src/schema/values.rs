@@ -5,7 +5,7 @@ use std::any::Any;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
-use entity::runtime::meta::{FieldDef, FieldType};
+use entity::runtime::meta::FieldType;
 use entity::runtime::store::{ChangeKind, Record};
 
 /// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
@@ -102,12 +102,12 @@ pub enum Shown<'a> {
     Json(&'a serde_json::Value),
 }
 
-/// How `f` shows stored value `v` (`None`: null, or a value not of the field's type).
-pub fn shown<'a>(f: &FieldDef, v: &'a serde_json::Value) -> Option<Shown<'a>> {
+/// How a field of type `ty` shows stored value `v` (`None`: null, or a value not of the type).
+pub fn shown(ty: FieldType, v: &serde_json::Value) -> Option<Shown<'_>> {
     if v.is_null() {
         return None;
     }
-    Some(match f.ty {
+    Some(match ty {
         // Pitfall: a NUMBER stored as an integer must still come out as a Float.
         FieldType::Number => Shown::Float(v.as_f64()?),
         FieldType::Boolean => Shown::Bool(v.as_bool()?),
@@ -151,6 +151,6 @@ impl Shown<'_> {
 }
 
 /// A stored value as the GraphQL value of its field's declared type.
-pub fn output(f: &FieldDef, v: &serde_json::Value) -> Option<Value> {
-    shown(f, v)?.into_value()
+pub fn output(ty: FieldType, v: &serde_json::Value) -> Option<Value> {
+    shown(ty, v)?.into_value()
 }

@@ -20,9 +20,13 @@ pub struct TestDatabase {
 static DATABASE: OnceLock<TestDatabase> = OnceLock::new();
 static SERVER: OnceLock<Server> = OnceLock::new();
 static SHORT_TTL_SERVER: OnceLock<Server> = OnceLock::new();
+static SMALL_CACHE_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
+
+/// Schema cache budget of [`small_cache_server`], MiB.
+pub const SMALL_CACHE_MB: usize = 3;
 
 /// A running server, reachable over real TCP.
 pub struct Server {
@@ -50,7 +54,7 @@ pub fn database() -> &'static TestDatabase {
 
 /// The server shared by every test of this binary.
 pub fn server() -> &'static Server {
-    SERVER.get_or_init(|| start_server(None))
+    SERVER.get_or_init(|| start_server(|_| {}))
 }
 
 /// A second server on the same database whose access tokens expire after [`SHORT_TTL_SECS`].
@@ -58,10 +62,17 @@ pub fn short_ttl_server() -> &'static Server {
     // Start (and so migrate) the shared server first: two servers must not migrate one
     // database at the same time.
     server();
-    SHORT_TTL_SERVER.get_or_init(|| start_server(Some(SHORT_TTL_SECS)))
+    SHORT_TTL_SERVER.get_or_init(|| start_server(|c| c.access_token_ttl_secs = SHORT_TTL_SECS))
 }
 
-fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
+/// A server on the same database whose schema cache holds [`SMALL_CACHE_MB`], for the one
+/// test that reads its cache counters (no other test's requests reach it).
+pub fn small_cache_server() -> &'static Server {
+    server();
+    SMALL_CACHE_SERVER.get_or_init(|| start_server(|c| c.schema_cache_mb = SMALL_CACHE_MB))
+}
+
+fn start_server(tweak: fn(&mut alphery_api::config::Config)) -> Server {
     let database_url = database().url.clone();
     let smtp_port = smtp_sink().port;
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
@@ -78,9 +89,7 @@ fn start_server(access_token_ttl_secs: Option<u64>) -> Server {
             runtime.block_on(async move {
                 let mut config = alphery_api::config::Config::for_tests(&database_url);
                 config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
-                if let Some(ttl) = access_token_ttl_secs {
-                    config.access_token_ttl_secs = ttl;
-                }
+                tweak(&mut config);
                 match alphery_api::server::start(config).await {
                     Ok(running) => {
                         let _ = tx.send(Ok(running.addr));

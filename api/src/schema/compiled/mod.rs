@@ -25,7 +25,7 @@ use entity::runtime::naming::EntityNames;
 
 pub use plan::Plan;
 
-use super::access::{EntityAccess, SchemaAccess};
+use super::access::SchemaAccess;
 
 /// Query texts remembered per schema; beyond this, new texts run through the executor only.
 const MAX_PLANS: usize = 256;
@@ -52,21 +52,22 @@ type Known = (Option<String>, Option<Arc<Plan>>);
 
 /// The plans of one compiled schema.
 pub struct Plans {
-    access: Arc<SchemaAccess>,
-    roots: HashMap<String, (RootKind, Arc<EntityAccess>)>,
+    /// Root field name → what it reads, of the entity at this position in a tenant's
+    /// `SchemaAccess`.
+    roots: HashMap<String, (RootKind, usize)>,
     /// Query text → what is known of it per operation name asked.
     known: Mutex<HashMap<String, Vec<Known>>>,
 }
 
 impl Plans {
-    pub fn new(access: Arc<SchemaAccess>) -> Self {
+    pub fn new(access: &SchemaAccess) -> Self {
         let mut roots = HashMap::new();
         for a in &access.entities {
             let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
-            roots.insert(n.query_one, (RootKind::One, a.clone()));
-            roots.insert(n.query_many, (RootKind::Many, a.clone()));
+            roots.insert(n.query_one, (RootKind::One, a.index));
+            roots.insert(n.query_many, (RootKind::Many, a.index));
         }
-        Plans { access, roots, known: Mutex::new(HashMap::new()) }
+        Plans { roots, known: Mutex::new(HashMap::new()) }
     }
 
     /// What is known of `query` (with `operation`).
@@ -82,11 +83,13 @@ impl Plans {
     }
 
     /// Compiles `query` after the executor answered it without an error (so the document is
-    /// valid for this schema and within its limits) and remembers the outcome.
-    pub fn learn(&self, query: &str, operation: Option<&str>) {
+    /// valid for this schema and within its limits) and remembers the outcome. `access` is
+    /// the asking tenant's; any tenant sharing the schema reads alike, so the plan (which
+    /// keeps entity positions and field keys, never ids) serves them all.
+    pub fn learn(&self, query: &str, operation: Option<&str>, access: &SchemaAccess) {
         let plan = async_graphql::parser::parse_query(query)
             .ok()
-            .and_then(|doc| plan::compile(&doc, operation, self))
+            .and_then(|doc| plan::compile(&doc, operation, self, access))
             .map(Arc::new);
         let Ok(mut known) = self.known.lock() else { return };
         if known.len() >= MAX_PLANS && !known.contains_key(query) {

@@ -78,14 +78,16 @@ pub(super) enum Root {
     /// `deal(id:)`.
     One {
         key: Name,
-        access: Arc<EntityAccess>,
+        /// The entity's position in the tenant's `SchemaAccess` (plans are shared by the
+        /// tenants that share the schema; each request reads its own tenant's entity).
+        entity: usize,
         id: Written,
         record: RecordSel,
     },
     /// `deals(…)`: the arguments as written (variables bound per request).
     Many {
         key: Name,
-        access: Arc<EntityAccess>,
+        entity: usize,
         args: Vec<(Name, Written)>,
         /// Arguments written without variables are the same on every request: read once.
         constant: Option<OnceLock<Option<ListArgs>>>,
@@ -142,7 +144,8 @@ pub(super) enum RecordItem {
     ToOne {
         key: Name,
         field_key: String,
-        target: Arc<EntityAccess>,
+        /// The target entity's position in the tenant's `SchemaAccess`.
+        target: usize,
         record: RecordSel,
     },
 }
@@ -192,7 +195,12 @@ pub(super) fn substitute(value: &Written, bound: &[(Name, Value)]) -> Value {
 }
 
 /// The plan of `operation` in `doc`, or `None` when it is not a plain read.
-pub(super) fn compile(doc: &ExecutableDocument, operation: Option<&str>, plans: &Plans) -> Option<Plan> {
+pub(super) fn compile(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+    plans: &Plans,
+    schema: &SchemaAccess,
+) -> Option<Plan> {
     if !doc.fragments.is_empty() {
         return None;
     }
@@ -230,22 +238,23 @@ pub(super) fn compile(doc: &ExecutableDocument, operation: Option<&str>, plans: 
             roots.push(Root::Typename(key));
             continue;
         }
-        let (kind, access) = plans.roots.get(name)?;
+        let (kind, entity) = *plans.roots.get(name)?;
+        let access = schema.entities.get(entity)?;
         let root = match kind {
             RootKind::One => {
                 let [(arg, id)] = f.arguments.as_slice() else { return None };
                 if arg.node.as_str() != "id" {
                     return None;
                 }
-                let record = record_sel(&plans.access, access, &f.selection_set.node)?;
-                Root::One { key, access: access.clone(), id: id.node.clone(), record }
+                let record = record_sel(schema, access, &f.selection_set.node)?;
+                Root::One { key, entity, id: id.node.clone(), record }
             }
             RootKind::Many => {
                 let args: Vec<(Name, Written)> =
                     f.arguments.iter().map(|(n, v)| (n.node.clone(), v.node.clone())).collect();
                 let constant = args.iter().all(|(_, v)| v.clone().into_const().is_some()).then(OnceLock::new);
-                let items = connection(&plans.access, access, &f.selection_set.node)?;
-                Root::Many { key, access: access.clone(), args, constant, items }
+                let items = connection(schema, access, &f.selection_set.node)?;
+                Root::Many { key, entity, args, constant, items }
             }
         };
         roots.push(root);
@@ -342,7 +351,7 @@ fn record_sel(schema: &SchemaAccess, a: &Arc<EntityAccess>, set: &SelectionSet) 
                     RecordItem::ToOne {
                         key,
                         field_key: def.key.clone(),
-                        target: target.clone(),
+                        target: target.index,
                         record: record_sel(schema, target, &f.selection_set.node)?,
                     }
                 } else if def.ty == FieldType::File || !f.selection_set.node.items.is_empty() {

@@ -16,6 +16,7 @@ use entity::runtime::naming::types as t;
 
 use super::plan::{ConnItem, EdgeItem, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
 use crate::auth::Principal;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::values::shown;
 use crate::state::AppState;
@@ -35,11 +36,13 @@ type Loading<'a> = Pin<Box<dyn Future<Output = Option<Related>> + Send + 'a>>;
 
 impl Plan {
     /// The response body of this plan for `variables`, or `None` to leave the request to the
-    /// executor. Reads run in `scope` (the request's read connection) when there is one.
+    /// executor. Reads run in `scope` (the request's read connection) when there is one;
+    /// `tenant` is the caller's tenant's view (entity ids and index slots are its own).
     pub async fn run(
         &self,
         state: &AppState,
         p: &Principal,
+        tenant: &SchemaAccess,
         scope: Option<&ReadScope>,
         variables: &Variables,
     ) -> Option<Vec<u8>> {
@@ -56,7 +59,8 @@ impl Plan {
                     write_key(&mut out, key);
                     write_str(&mut out, t::QUERY);
                 }
-                Root::One { key, access, id, record } => {
+                Root::One { key, entity, id, record } => {
+                    let access = tenant.entities.get(*entity)?;
                     let Value::String(id) = substitute(id, &bound) else { return None };
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
                     // The record and what its to-one fields point at, in one statement.
@@ -66,13 +70,14 @@ impl Plan {
                     write_key(&mut out, key);
                     match found {
                         Some(r) => {
-                            let related = related(&store, p, record, vec![&r], Some(targets)).await?;
+                            let related = related(&store, p, tenant, record, vec![&r], Some(targets)).await?;
                             write_record(&mut out, record, &r, &related)?;
                         }
                         None => out.extend_from_slice(b"null"),
                     }
                 }
-                Root::Many { key, access, args: written, constant, items } => {
+                Root::Many { key, entity, args: written, constant, items } => {
+                    let access = tenant.entities.get(*entity)?;
                     let with_total = items.iter().any(|i| matches!(i, ConnItem::TotalCount(_)));
                     let config = &state.config;
                     let read = || {
@@ -88,7 +93,7 @@ impl Plan {
                     let list = list.restrict(row.as_ref());
                     let page = store.list(&access.view, &list, config.default_page_size).await.ok()?;
                     write_key(&mut out, key);
-                    write_connection(&mut out, &store, p, items, &page).await?;
+                    write_connection(&mut out, &store, p, tenant, items, &page).await?;
                 }
             }
         }
@@ -101,6 +106,7 @@ async fn write_connection(
     out: &mut Vec<u8>,
     store: &Store<'_>,
     p: &Principal,
+    access: &SchemaAccess,
     items: &[ConnItem],
     page: &Page,
 ) -> Option<()> {
@@ -123,7 +129,7 @@ async fn write_connection(
                 write_page_info(out, fields, page);
             }
             ConnItem::Nodes(key, sel) => {
-                let related = related(store, p, sel, page.records.iter().collect(), None).await?;
+                let related = related(store, p, access, sel, page.records.iter().collect(), None).await?;
                 write_key(out, key);
                 out.push(b'[');
                 for (j, r) in page.records.iter().enumerate() {
@@ -139,7 +145,7 @@ async fn write_connection(
                 for f in fields {
                     related_of.push(match f {
                         EdgeItem::Node(_, sel) => {
-                            Some(related(store, p, sel, page.records.iter().collect(), None).await?)
+                            Some(related(store, p, access, sel, page.records.iter().collect(), None).await?)
                         }
                         _ => None,
                     });
@@ -218,6 +224,7 @@ fn write_page_info(out: &mut Vec<u8>, fields: &[PageItem], page: &Page) {
 fn related<'a>(
     store: &'a Store<'a>,
     p: &'a Principal,
+    access: &'a SchemaAccess,
     sel: &'a RecordSel,
     parents: Vec<&'a Record>,
     prefetched: Option<Vec<Record>>,
@@ -246,6 +253,7 @@ fn related<'a>(
                 items.push(None);
                 continue;
             };
+            let target = access.entities.get(*target)?;
             let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
             let mut records = HashMap::new();
             for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
@@ -269,7 +277,7 @@ fn related<'a>(
                 None => None,
                 Some((records, record)) => {
                     // The borrow of `records` ends with the level below loaded.
-                    let below = related(store, p, record, records.values().collect(), None).await?;
+                    let below = related(store, p, access, record, records.values().collect(), None).await?;
                     Some(Linked { records, below })
                 }
             });
@@ -310,7 +318,7 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
             }
             RecordItem::Value(key, def) => {
                 write_key(out, key);
-                match r.data.get(&def.key).and_then(|v| shown(def, v)) {
+                match r.data.get(&def.key).and_then(|v| shown(def.ty, v)) {
                     Some(v) => v.write(out).ok()?,
                     // A required field's type is non-null: the executor would answer an
                     // error here, so it shall.

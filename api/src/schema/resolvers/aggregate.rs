@@ -20,10 +20,10 @@ use crate::schema::{args, ctx};
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
     let label = a.full.label_plural.clone();
-    let a = a.clone();
+    let i = a.index;
     Field::new(&n.query_aggregate, TypeRef::named_nn_list_nn(&n.aggregate), move |c| {
-        let a = a.clone();
         FieldFuture::new(async move {
+            let a = ctx::entity(&c, i)?;
             let state = ctx::state(&c)?;
             let p = ctx::principal(&c)?;
             let filter = match (args::filter(&c, &a.view)?, ctx::row_filter(&c, &a.full)?) {
@@ -141,10 +141,10 @@ pub fn types(a: &Arc<EntityAccess>) -> Vec<Object> {
     }
     let mut values = Object::new(&n.aggregate_values);
     for f in numeric {
-        let def = f.clone();
+        let (name, ty) = (f.graphql_name.clone(), f.ty);
         values = values.field(Field::new(&f.graphql_name, TypeRef::named(output_type(f.ty)), move |c| {
             let v = parent::<serde_json::Map<String, serde_json::Value>>(&c)
-                .map(|m| m.get(&def.graphql_name).and_then(|v| output(&def, v)));
+                .map(|m| m.get(&name).and_then(|v| output(ty, v)));
             FieldFuture::new(async move { Ok(v?.map(FieldValue::value)) })
         }));
     }

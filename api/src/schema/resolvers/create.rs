@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::EntityNames;
 use entity::runtime::store::Caller;
 
@@ -13,18 +12,18 @@ use crate::error::gql;
 use crate::schema::access::EntityAccess;
 use crate::schema::{args, ctx};
 
-pub fn field(meta: &Arc<TenantMeta>, a: &Arc<EntityAccess>) -> Field {
+pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
     let label = a.full.label_singular.clone();
-    let (meta, a) = (meta.clone(), a.clone());
+    let i = a.index;
     Field::new(&n.create, TypeRef::named_nn(&n.type_name), move |c| {
-        let (meta, a) = (meta.clone(), a.clone());
         FieldFuture::new(async move {
+            let (meta, a) = (&ctx::access(&c)?.meta, ctx::entity(&c, i)?);
             let (input, owner) = args::record_input(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
             let record = store(&c)?
-                .create(&meta, &a.full, &input, owner, Caller { actor: &actor, row: row.as_ref() })
+                .create(meta, &a.full, &input, owner, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
             ctx::state(&c)?.dispatcher.wake();

@@ -16,10 +16,10 @@ use crate::schema::{args, ctx};
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
     let label = a.full.label_plural.clone();
-    let a = a.clone();
+    let i = a.index;
     Field::new(&n.query_many, TypeRef::named_nn(&n.connection), move |c| {
-        let a = a.clone();
         FieldFuture::new(async move {
+            let a = ctx::entity(&c, i)?;
             let config = &ctx::state(&c)?.config;
             let row = ctx::row_filter(&c, &a.full)?;
             let list = args::list_args(&c, &a.view, config.max_page_size)?.restrict(row.as_ref());

@@ -12,10 +12,10 @@ use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
-    let a = a.clone();
+    let i = a.index;
     Field::new(&n.query_one, TypeRef::named(&n.type_name), move |c| {
-        let a = a.clone();
         FieldFuture::new(async move {
+            let a = ctx::entity(&c, i)?;
             let id = args::id(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let record = store(&c)?.get(&a.full, &id, row.as_ref()).await.map_err(gql)?;

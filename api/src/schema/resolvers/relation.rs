@@ -21,13 +21,13 @@ use crate::schema::{args, ctx};
 pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
     let type_name = EntityNames::new(&target.full.name_singular, &target.full.name_plural).type_name;
     let key = f.key.clone();
-    let target = target.clone();
+    let i = target.index;
     Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
         let key = key.clone();
-        let target = target.clone();
         FieldFuture::new(async move {
             let r = parent::<Record>(&c)?;
             let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
+            let target = ctx::entity(&c, i)?;
             let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
             let row = ctx::row_filter(&c, &target.full)?;
             let found = loaded
@@ -43,15 +43,22 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
 /// The reverse side of a relation on its target type.
 pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
     let names = EntityNames::new(&source.full.name_singular, &source.full.name_plural);
-    let field = rev.field.clone();
+    let key = rev.field.key.clone();
     let one_to_one = rev.one_to_one;
     let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
-    let description = format!("{} whose `{}` is this record.", source.full.label_plural, field.graphql_name);
-    let source = source.clone();
+    let description =
+        format!("{} whose `{}` is this record.", source.full.label_plural, rev.field.graphql_name);
+    let i = source.index;
     let mut f = Field::new(&rev.name, ty, move |c| {
-        let source = source.clone();
-        let field = field.clone();
+        let key = key.clone();
         FieldFuture::new(async move {
+            let source = ctx::entity(&c, i)?;
+            // The tenant's own field (the schema is shared by tenants that read alike).
+            let field = source
+                .view
+                .field_by_key(&key)
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(format!("no field `{key}` in the tenant's schema")))?;
             let state = ctx::state(&c)?;
             let parent_id = parent::<Record>(&c)?.id.clone();
             let list = if one_to_one {

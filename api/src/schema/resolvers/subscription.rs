@@ -18,10 +18,10 @@ use crate::schema::{args, ctx};
 pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
     let label = a.full.label_plural.clone();
-    let a = a.clone();
+    let i = a.index;
     SubscriptionField::new(&n.changed, TypeRef::named_nn(&n.change), move |c| {
-        let a = a.clone();
         SubscriptionFieldFuture::new(async move {
+            let a = ctx::entity(&c, i)?.clone();
             let tenant_id = ctx::principal(&c)?.tenant_id.clone();
             let filter = args::filter(&c, &a.view)?;
             let row = ctx::row_filter(&c, &a.full)?;
