@@ -28,59 +28,15 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from harness import HERE, Server, default_bin, metrics, percentile, rss_kb
+
 # The first list of each template's first entity, so any template works.
 PROBE = "{ %s(first: 1) { nodes { id } } }"
-
-
-def post(url, body, token=None, timeout=60):
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
-    started = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        out = json.loads(resp.read())
-    return out, time.perf_counter() - started
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def metrics(base):
-    with urllib.request.urlopen(base + "/metrics", timeout=30) as resp:
-        text = resp.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("alphery_schema_") and " " in line:
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main():
@@ -90,59 +46,24 @@ def main():
     ap.add_argument("--distinct", action="store_true",
                     help="give each tenant a field of its own: no compiled schema is shared")
     ap.add_argument("--database-url")
-    target = os.environ.get("CARGO_TARGET_DIR", "/work/target-release")
-    ap.add_argument("--bin", default=os.path.join(target, "release", "alphery"))
+    ap.add_argument("--bin", default=default_bin())
     ap.add_argument("--jobs", type=int, default=4)
     args = ap.parse_args()
-    if not os.access(args.bin, os.X_OK):
-        sys.exit(f"no server binary at {args.bin} (cargo build --release -p alphery-api, or --bin)")
 
-    work = tempfile.mkdtemp(prefix="alphery-scale-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": args.database_url or f"sqlite://{work}/scale.db?mode=rwc",
-        "DATA_DIR": work,
-        "BIND": f"127.0.0.1:{port}",
-        "SEED_DEMO": "false",
-        "ACCESS_TOKEN_TTL": "86400",
-        "SCHEMA_CACHE_MB": "65536",
-        "LOG": "warn",
-    })
-    log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen([args.bin, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(args.bin, args.database_url, {"SCHEMA_CACHE_MB": "65536"}, prefix="alphery-scale-")
+    base = server.base
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    sys.exit("the server did not start:\n" + open(os.path.join(work, "server.log")).read())
-                time.sleep(0.2)
-
         run = time.strftime("%Y%m%d-%H%M%S")
 
         template = json.load(open(os.path.join(HERE, "..", "templates", f"{args.template}.json")))
 
         def signup(i):
-            slug = f"scale-{run}-{i}"
-            q = "mutation($i: SignupInput!) { signup(input: $i) { accessToken } }"
-            body = {"query": q, "variables": {"i": {
-                "tenantName": f"Scale {i}", "tenantSlug": slug, "email": f"admin{i}@scale.test",
-                "password": "scale-password-1", "template": args.template}}}
-            out, _ = post(base + "/graphql", body, timeout=120)
-            if out.get("errors"):
-                raise RuntimeError(f"signup {i}: {out['errors']}")
-            token = out["data"]["signup"]["accessToken"]
+            token = server.signup(f"scale-{run}-{i}", i, args.template)
             if args.distinct:
                 entity = template["entities"][0]["nameSingular"]
                 q = "mutation($e: String!, $f: FieldInput!) { addField(entity: $e, field: $f) { nameSingular } }"
                 field = {"key": f"tenant_note_{i}", "label": f"Note {i}", "type": "TEXT"}
-                out, _ = post(base + "/graphql", {"query": q, "variables": {"e": entity, "f": field}}, token)
+                out, _ = server.graphql({"query": q, "variables": {"e": entity, "f": field}}, token)
                 if out.get("errors"):
                     raise RuntimeError(f"addField {i}: {out['errors']}")
             return token
@@ -153,8 +74,7 @@ def main():
         signup_s = time.time() - started
 
         # The template's first list field, from the schema of the first tenant.
-        out, _ = post(base + "/graphql", {"query": "{ __schema { queryType { fields { name } } } }"},
-                      tokens[0])
+        out, _ = server.graphql({"query": "{ __schema { queryType { fields { name } } } }"}, tokens[0])
         plural = template["entities"][0]["namePlural"]
         lists = [f["name"] for f in out["data"]["__schema"]["queryType"]["fields"]]
         wanted = "".join(w if i == 0 else w.capitalize() for i, w in enumerate(plural.split("_")))
@@ -162,29 +82,24 @@ def main():
             sys.exit(f"no list field {wanted} in the tenant schema")
         query = {"query": PROBE % wanted}
 
-        before = metrics(base)
-        rss_before = rss_kb(server.pid)
+        before = metrics(base, "alphery_schema_")
+        rss_before = rss_kb(server.proc.pid)
 
         def timed_all():
             lat = []
             for tok in tokens:
-                out, dt = post(base + "/graphql", query, tok)
+                out, dt = server.graphql(query, tok)
                 if out.get("errors"):
                     raise RuntimeError(f"query: {out['errors']}")
                 lat.append(dt * 1000)
             return lat
 
         cold = timed_all()
-        rss_after = rss_kb(server.pid)
+        rss_after = rss_kb(server.proc.pid)
         warm = timed_all()
-        after = metrics(base)
+        after = metrics(base, "alphery_schema_")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        server.stop()
 
     n = args.tenants
     builds = after["alphery_schema_builds_total"] - before["alphery_schema_builds_total"]
@@ -211,15 +126,15 @@ def main():
     with open(os.path.join(HERE, "results", "scale.jsonl"), "a") as f:
         f.write(json.dumps(row) + "\n")
     shape = "distinct" if args.distinct else "one template"
-    print(f"| tenants | RSS before → after (MB) | RSS per tenant | compiled schemas × KB | tenant part | "
-          f"cold p50 / p99 | warm p50 / p99 | build mean (server) | hit rate |")
+    print("| tenants | RSS before → after (MB) | RSS per tenant | compiled schemas × KB | tenant part | "
+          "cold p50 / p99 | warm p50 / p99 | build mean (server) | hit rate |")
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {n} ({args.template}, {shape}, {row['backend']}) | {row['rss_before_mb']} → {row['rss_after_mb']} | "
           f"{row['kb_per_schema']} KB | {row['compiled_schemas']} × {row['kb_per_compiled_schema']} KB | "
           f"{row['kb_per_tenant_part']} KB | {row['cold_ms_p50']} / {row['cold_ms_p99']} ms | "
           f"{row['warm_ms_p50']} / {row['warm_ms_p99']} ms | {row['build_ms_mean']} ms | {row['hit_rate']} |")
     print(f"(sign-ups: {row['signup_s']} s; run {run}; row appended to bench/results/scale.jsonl)")
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(server.work, ignore_errors=True)
 
 
 if __name__ == "__main__":

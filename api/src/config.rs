@@ -155,6 +155,11 @@ pub struct Config {
     #[arg(long, env = "AUTH_CACHE_SECS", default_value_t = 60)]
     pub auth_cache_secs: u64,
 
+    /// Changes a group of alike subscriptions holds for its slowest member; one that falls
+    /// further behind has its socket closed with 4429 (`live`).
+    #[arg(long, env = "LIVE_BUFFER", default_value_t = 256)]
+    pub live_buffer: usize,
+
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
     #[arg(long, env = "SQL_STATS_HEADER", default_value_t = false)]
@@ -204,6 +209,7 @@ impl Config {
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
             auth_cache_secs: 60,
+            live_buffer: 256,
             sql_stats_header: true,
         }
     }

@@ -120,6 +120,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     };
     let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
     let bus = EventBus::new(4096);
+    let live = crate::live::Live::start(&bus, config.live_buffer);
     let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250));
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
@@ -131,6 +132,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         db,
         system_db,
         bus,
+        live,
         dispatcher,
         keys,
     }));

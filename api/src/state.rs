@@ -21,6 +21,8 @@ pub struct Inner {
     /// The migrating user: cross-tenant system work (the outbox dispatcher).
     pub system_db: Db,
     pub bus: EventBus,
+    /// The bus fanned out to subscriptions and sockets (`live`).
+    pub live: Arc<crate::live::Live>,
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,
     pub registry: Registry,

@@ -1,15 +1,16 @@
 //! Subscriptions over `/graphql/ws` (graphql-transport-ws): `dealChanged` delivers CREATED,
 //! UPDATED (with changedFields), DELETED and RESTORED; the `filter` argument is matched against
 //! the record after the change; and the close codes: 4401 for a missing/bad token and for a
-//! session logged out while the socket is open, 4205 when the tenant's definitions change;
-//! and delivery across server instances sharing one database.
+//! session logged out while the socket is open, 4205 when the tenant's definitions change,
+//! 4429 when a subscriber falls behind; alike subscriptions served as one group; and delivery
+//! across server instances sharing one database.
 
 use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
 use crate::harness::{
     Api, Auth, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field,
-    login, server, short_ttl_server, str_of, strings, tenant,
+    login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
@@ -218,4 +219,53 @@ async fn logout_through_one_instance_closes_sockets_on_another() {
     t.api.graphql(&Auth::Bearer(token), "mutation { logout }", json!({})).await.data();
     assert_eq!(ws.expect_close(TIMEOUT).await, Some(4401));
     assert!(started.elapsed() < TIMEOUT);
+}
+
+/// `alphery_live_groups` and `alphery_live_subscriptions` of a server.
+async fn live_counts(api: &Api) -> (f64, f64) {
+    let text = api.get("/metrics", &[]).await.text;
+    (
+        crate::http::metric(&text, "alphery_live_groups"),
+        crate::http::metric(&text, "alphery_live_subscriptions"),
+    )
+}
+
+#[tokio::test]
+async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is_closed() {
+    let server = tiny_buffer_server();
+    let api = Api::new(server);
+    let t = crate::harness::tenant_on(server).await;
+    define_crm(&t).await;
+    let (groups, subscriptions) = live_counts(&api).await;
+
+    // Two sockets with one filter are one group; a third filter is a group of its own.
+    let big = json!({ "f": { "amount": { "gt": 1000 } } });
+    let mut first = t.subscribe(DEAL_CHANGED, big.clone()).await;
+    let mut second = t.subscribe(DEAL_CHANGED, big).await;
+    let mut other = t.subscribe(DEAL_CHANGED, json!({ "f": { "stage": { "eq": "won" } } })).await;
+    assert_eq!(live_counts(&api).await, (groups + 2.0, subscriptions + 3.0));
+    t.create(&deal(), json!({ "title": "Big", "amount": "5000.00" }), "").await;
+    for ws in [&mut first, &mut second] {
+        assert_eq!(ws.next_data("1").await["dealChanged"]["record"]["title"], json!("Big"));
+    }
+    other.expect_silence(SILENCE).await;
+
+    // A group holds one change for its slowest member here: a burst of changes leaves a
+    // member behind, and its socket closes with 4429 instead of skipping them silently.
+    let mut slow = t.subscribe(DEAL_CHANGED, json!({})).await;
+    let creates: Vec<String> =
+        (0..25).map(|i| format!("d{i}: createDeal(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
+    let burst = format!("mutation {{ {} }}", creates.join(" "));
+    // Bursts until one outruns the subscriber (the first almost always does).
+    let within = std::time::Duration::from_secs(90);
+    let deadline = std::time::Instant::now() + within;
+    let code = loop {
+        t.data(&burst, json!({})).await;
+        if let Some(code) = slow.closed_within(std::time::Duration::from_secs(1)).await {
+            break code;
+        }
+        assert!(std::time::Instant::now() < deadline, "no subscriber fell behind within {within:?}");
+    };
+    assert_eq!(code, Some(4429));
+    drop((first, second, other));
 }

@@ -110,6 +110,19 @@ impl Metrics {
             "Requests that asked for a tenant schema (hits are lookups - builds).",
             vec![(String::new(), state.registry.lookups().to_string())],
         );
+        let (groups, subscriptions) = state.live.usage();
+        metric(
+            "alphery_live_groups",
+            "gauge",
+            "Groups of alike subscriptions (one tenant, entity, filter, row rule and view): each change is matched once per group.",
+            vec![(String::new(), groups.to_string())],
+        );
+        metric(
+            "alphery_live_subscriptions",
+            "gauge",
+            "Open record-change subscriptions.",
+            vec![(String::new(), subscriptions.to_string())],
+        );
         let usage = state.registry.usage();
         metric(
             "alphery_schema_cache_entries",

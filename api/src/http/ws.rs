@@ -26,6 +26,20 @@ pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
 pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
 /// Close code: the first message was not a valid `connection_init` in time.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
+/// catch up.
+pub const CLOSE_TOO_SLOW: u16 = 4429;
+
+/// Closes the socket a subscription runs on (in the socket's data).
+#[derive(Clone)]
+pub struct SocketCloser(tokio::sync::mpsc::Sender<(u16, String)>);
+
+impl SocketCloser {
+    /// Asks the socket to close with `code` (the first ask wins).
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.0.try_send((code, reason.to_owned()));
+    }
+}
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -121,7 +135,9 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     let Some(principal) = caller.principal.clone() else {
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
-    let data = request::request_data(&state, &caller, &rid, None);
+    let mut data = request::request_data(&state, &caller, &rid, None);
+    let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
+    data.insert(SocketCloser(closer));
     let schema_version = caller.version;
     state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);
@@ -142,7 +158,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     .serve();
     tokio::pin!(graphql);
     let mut graphql_done = false;
-    let mut bus = state.bus.subscribe();
+    let mut bus = state.live.control();
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let expiry = tokio::time::sleep(Duration::from_secs(principal.token_exp.saturating_sub(now)));
     tokio::pin!(expiry);
@@ -180,6 +196,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
                 _ => {}
             },
             () = &mut expiry => return close(&mut sink, CLOSE_UNAUTHENTICATED, "access token expired").await,
+            Some((code, reason)) = close_asked.recv() => return close(&mut sink, code, &reason).await,
         }
     }
 }

@@ -174,18 +174,18 @@ fn change(n: &EntityNames) -> Object {
     Object::new(&n.change)
         .field(Field::new("kind", TypeRef::named_nn(t::CHANGE_KIND), |ctx| {
             FieldFuture::new(async move {
-                let c = parent::<ChangeValue>(&ctx)?;
+                let c = parent::<Arc<ChangeValue>>(&ctx)?;
                 Ok(Some(Value::Enum(async_graphql::Name::new(c.kind.as_str()))))
             })
         }))
         .field(Field::new("record", TypeRef::named_nn(&n.type_name), |ctx| {
             FieldFuture::new(async move {
-                Ok(Some(FieldValue::owned_any(parent::<ChangeValue>(&ctx)?.record.clone())))
+                Ok(Some(FieldValue::owned_any(parent::<Arc<ChangeValue>>(&ctx)?.record.clone())))
             })
         }))
         .field(Field::new("changedFields", TypeRef::named_nn_list_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {
-                let c = parent::<ChangeValue>(&ctx)?;
+                let c = parent::<Arc<ChangeValue>>(&ctx)?;
                 Ok(Some(Value::List(c.changed_fields.iter().cloned().map(Value::from).collect())))
             })
         }))

@@ -21,6 +21,7 @@ static DATABASE: OnceLock<TestDatabase> = OnceLock::new();
 static SERVER: OnceLock<Server> = OnceLock::new();
 static SHORT_TTL_SERVER: OnceLock<Server> = OnceLock::new();
 static SMALL_CACHE_SERVER: OnceLock<Server> = OnceLock::new();
+static TINY_BUFFER_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
@@ -70,6 +71,14 @@ pub fn short_ttl_server() -> &'static Server {
 pub fn small_cache_server() -> &'static Server {
     server();
     SMALL_CACHE_SERVER.get_or_init(|| start_server(|c| c.schema_cache_mb = SMALL_CACHE_MB))
+}
+
+/// A server on the same database whose subscription groups hold one change
+/// (`LIVE_BUFFER=1`), for the one test that reads its fan-out counters and makes a subscriber
+/// fall behind.
+pub fn tiny_buffer_server() -> &'static Server {
+    server();
+    TINY_BUFFER_SERVER.get_or_init(|| start_server(|c| c.live_buffer = 1))
 }
 
 fn start_server(tweak: fn(&mut alphery_api::config::Config)) -> Server {

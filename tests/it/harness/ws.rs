@@ -130,6 +130,20 @@ impl Ws {
     }
 
     /// Waits for the server to close the socket, skipping other messages; returns the code.
+    /// Reads (and drops) messages for up to `within`: `Some(close code)` when the server
+    /// closed the socket meanwhile, `None` when it is still open.
+    pub async fn closed_within(&mut self, within: Duration) -> Option<Option<u16>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                WsEvent::Closed(code) => return Some(code),
+                WsEvent::Timeout => return None,
+                WsEvent::Message(_) => continue,
+            }
+        }
+    }
+
     pub async fn expect_close(&mut self, within: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + within;
         loop {

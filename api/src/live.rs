@@ -1,0 +1,172 @@
+//! Live changes, fanned out once per group of alike subscribers. The event bus carries every
+//! committed change of every tenant; a subscription reading it directly woke on each event of
+//! the process and matched it itself (10,000 subscriptions at 100 writes/s: a million wake-ups
+//! and matches a second, nearly all to discard another tenant's change), and so did every
+//! socket, for its control messages. Here one task reads the bus:
+//! - a record change goes to the groups of its (tenant, entity) only. A group is the
+//!   subscriptions with one filter, one row rule and one set of visible fields: the change is
+//!   matched and shaped once per group and handed to its members as one shared value;
+//! - everything else (sessions revoked, definitions or access changed, notifications: rare)
+//!   goes to the control channel, which sockets and notification subscriptions read.
+//!
+//! A group holds `LIVE_BUFFER` changes for its slowest member. A member that falls further
+//! behind has missed changes: it gets `Delivery::Missed` (its socket then closes with
+//! `CLOSE_TOO_SLOW`, so the client knows to catch up by a query) rather than a silent gap.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use entity::runtime::filter::Filter;
+use entity::runtime::store::ChangeEvent;
+use jobs::{BusEvent, EventBus};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::schema::access::EntityAccess;
+use crate::schema::values::ChangeValue;
+
+/// What a subscription receives.
+#[derive(Clone)]
+pub enum Delivery {
+    /// A change it matches, shaped for its visible fields.
+    Change(Arc<ChangeValue>),
+    /// Changes were lost before reaching it (the fan-out itself fell behind the bus).
+    Missed(u64),
+}
+
+/// The subscriptions of one (tenant, entity) with one filter, row rule and view.
+struct Group {
+    /// Identifies the filter, the row rule and the visible fields.
+    key: String,
+    filter: Option<Filter>,
+    row: Option<Filter>,
+    entity: Arc<EntityAccess>,
+    tx: broadcast::Sender<Delivery>,
+}
+
+impl Group {
+    /// The change as this group's members see it, when they see it at all.
+    fn shape(&self, ev: &ChangeEvent) -> Option<ChangeValue> {
+        if ![&self.filter, &self.row].into_iter().flatten().all(|f| f.matches(&ev.record)) {
+            return None;
+        }
+        let visible = |name: &String| name == "owner" || self.entity.view.field_by_graphql(name).is_some();
+        Some(ChangeValue {
+            kind: ev.kind,
+            record: ev.record.clone(),
+            changed_fields: ev.changed_fields.iter().filter(|f| visible(f)).cloned().collect(),
+        })
+    }
+}
+
+/// (tenant id, entity id)
+type Topic = (String, String);
+
+/// The fan-out.
+pub struct Live {
+    control: broadcast::Sender<BusEvent>,
+    groups: Mutex<HashMap<Topic, Vec<Arc<Group>>>>,
+    /// Changes a group holds for its slowest member.
+    buffer: usize,
+}
+
+impl Live {
+    /// Starts the fan-out of `bus` (a task that ends when the bus closes).
+    pub fn start(bus: &EventBus, buffer: usize) -> Arc<Live> {
+        let (control, _) = broadcast::channel(1024);
+        let live = Arc::new(Live { control, groups: Mutex::new(HashMap::new()), buffer: buffer.max(1) });
+        let rx = bus.subscribe();
+        // The task holds the fan-out only weakly: dropping the state stops it.
+        let weak = Arc::downgrade(&live);
+        tokio::spawn(route(weak, rx));
+        live
+    }
+
+    /// The control events (everything but record changes).
+    pub fn control(&self) -> broadcast::Receiver<BusEvent> {
+        self.control.subscribe()
+    }
+
+    /// Joins (or opens) the group of changes to `entity` of `tenant_id` matching `filter` and
+    /// the row rule `row`.
+    pub fn changes(
+        &self,
+        tenant_id: &str,
+        entity: &Arc<EntityAccess>,
+        filter: Option<Filter>,
+        row: Option<Filter>,
+    ) -> broadcast::Receiver<Delivery> {
+        let fields: Vec<&str> = entity.view.fields.iter().map(|f| f.graphql_name.as_str()).collect();
+        let key = format!("{filter:?}|{row:?}|{}", fields.join(","));
+        let Ok(mut groups) = self.groups.lock() else {
+            // A poisoned lock: a receiver of a channel nobody sends on, which ends at once.
+            return broadcast::channel(1).1;
+        };
+        let topic = (tenant_id.to_owned(), entity.full.id.clone());
+        let list = groups.entry(topic).or_default();
+        list.retain(|g| g.tx.receiver_count() > 0);
+        if let Some(g) = list.iter().find(|g| g.key == key) {
+            return g.tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(self.buffer);
+        list.push(Arc::new(Group { key, filter, row, entity: entity.clone(), tx }));
+        rx
+    }
+
+    /// How many groups and subscriptions are open (`/metrics`).
+    pub fn usage(&self) -> (usize, usize) {
+        let Ok(groups) = self.groups.lock() else { return (0, 0) };
+        let all = groups.values().flatten();
+        all.fold((0, 0), |(g, s), group| (g + 1, s + group.tx.receiver_count()))
+    }
+
+    fn deliver(&self, ev: &ChangeEvent) {
+        let topic = (ev.tenant_id.clone(), ev.entity_id.clone());
+        // Matching runs outside the lock: subscribing never waits for a delivery.
+        let groups = match self.groups.lock() {
+            Ok(mut groups) => match groups.get_mut(&topic) {
+                Some(list) => {
+                    list.retain(|g| g.tx.receiver_count() > 0);
+                    if list.is_empty() {
+                        groups.remove(&topic);
+                        return;
+                    }
+                    list.clone()
+                }
+                None => return,
+            },
+            Err(_) => return,
+        };
+        for g in groups {
+            if let Some(change) = g.shape(ev) {
+                let _ = g.tx.send(Delivery::Change(Arc::new(change)));
+            }
+        }
+    }
+
+    /// Tells every subscription it missed `n` changes.
+    fn missed(&self, n: u64) {
+        if let Ok(groups) = self.groups.lock() {
+            for g in groups.values().flatten() {
+                let _ = g.tx.send(Delivery::Missed(n));
+            }
+        }
+    }
+}
+
+async fn route(live: std::sync::Weak<Live>, mut rx: broadcast::Receiver<BusEvent>) {
+    loop {
+        let event = rx.recv().await;
+        let Some(live) = live.upgrade() else { return };
+        match event {
+            Ok(BusEvent::Record(ev)) => live.deliver(&ev),
+            Ok(other) => {
+                let _ = live.control.send(other);
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::error!(missed = n, "the live fan-out fell behind the event bus");
+                live.missed(n);
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
