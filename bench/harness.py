@@ -134,3 +134,15 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def report(name, row, columns, footer):
+    """Appends `row` as a JSON line to bench/results/<name>.jsonl and prints `columns`
+    ((heading, cell) pairs) as a one-row markdown table, then `footer`."""
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", f"{name}.jsonl"), "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print("| " + " | ".join(h for h, _ in columns) + " |")
+    print("|" + "---|" * len(columns))
+    print("| " + " | ".join(str(c) for _, c in columns) + " |")
+    print(f"({footer}; row appended to bench/results/{name}.jsonl)")

@@ -31,7 +31,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import HERE, Server, default_bin, metrics, percentile, rss_kb
+from harness import Server, default_bin, metrics, percentile, report, rss_kb
 
 SUBSCRIPTION = "subscription { pingChanged { kind record { note } } }"
 
@@ -55,10 +55,12 @@ class Socket:
         return cls(reader, writer)
 
     def send(self, message):
-        payload = json.dumps(message).encode()
+        self.frame(0x1, json.dumps(message).encode())
+
+    def frame(self, opcode, payload):
         mask = os.urandom(4)
         n = len(payload)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else struct.pack("!BH", 0x80 | 126, n))
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else struct.pack("!BH", 0x80 | 126, n))
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(head + mask + masked)
 
@@ -74,13 +76,20 @@ class Socket:
             data = await self.reader.readexactly(n)
             opcode = b0 & 0x0F
             if opcode == 1:
-                return json.loads(data)
+                msg = json.loads(data)
+                if msg.get("type") == "ping":
+                    self.send({"type": "pong"})
+                    continue
+                return msg
+            if opcode == 9:
+                self.frame(0xA, data)
+                continue
             if opcode == 8:
                 self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                 return None
 
 
-async def subscriber(host, port, path, token, arrivals, closed, ready):
+async def subscriber(host, port, path, token, arrivals, closed, dropped, ready):
     ws = await Socket.open(host, port, path)
     ws.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     ack = await ws.recv()
@@ -92,8 +101,9 @@ async def subscriber(host, port, path, token, arrivals, closed, ready):
         try:
             msg = await ws.recv()
         except (asyncio.IncompleteReadError, ConnectionError):
-            # The connection dropped without a close frame: the server stopping at the end.
-            # A drop mid-run shows as deliveries short of those expected.
+            # The connection dropped without a close frame (the server stopping at the end;
+            # mid-run, deliveries fall short of those expected).
+            dropped.append(time.perf_counter())
             return
         if msg is None:
             closed.append(getattr(ws, "close_code", None))
@@ -131,7 +141,7 @@ def main():
             tokens = list(pool.map(prepare, range(tenants)))
 
         host, port, path = server.ws_url
-        arrivals, closed, ready = [], [], []
+        arrivals, closed, dropped, ready = [], [], [], []
         loop = asyncio.new_event_loop()
         threading.Thread(target=loop.run_forever, daemon=True).start()
 
@@ -139,13 +149,14 @@ def main():
             tasks = []
             for i in range(args.sockets):
                 tasks.append(asyncio.ensure_future(
-                    subscriber(host, port, path, tokens[i % tenants], arrivals, closed, ready)))
+                    subscriber(host, port, path, tokens[i % tenants], arrivals, closed, dropped, ready)))
                 if i % 200 == 199:
                     await asyncio.sleep(0.05)
             return tasks
 
         opened = time.time()
-        asyncio.run_coroutine_threadsafe(open_all(), loop).result(timeout=600)
+        # Held: asyncio keeps only weak references to tasks, and a collected task closes its socket.
+        tasks = asyncio.run_coroutine_threadsafe(open_all(), loop).result(timeout=600)
         deadline = time.time() + 300
         while metrics(server.base).get("alphery_live_subscriptions", 0) < args.sockets:
             if time.time() > deadline:
@@ -185,6 +196,8 @@ def main():
         while len(arrivals) < expected and time.time() < settle:
             time.sleep(0.2)
         live = metrics(server.base, "alphery_live_")
+        dropped_in_run = len(dropped)
+        assert len(tasks) == args.sockets
         rss_end = rss_kb(server.proc.pid)
         latencies = [(t - sent[note]) * 1000 for note, t in list(arrivals) if note in sent]
 
@@ -192,6 +205,7 @@ def main():
         "run": run, "sockets": args.sockets, "tenants": tenants, "rate": args.rate, "seconds": args.seconds,
         "backend": "postgres" if args.database_url else "sqlite",
         "writes": total, "expected": expected, "received": len(arrivals), "closed": len(closed),
+        "dropped": dropped_in_run,
         "open_s": round(open_s, 1),
         "delivery_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
         "delivery_ms_p99": round(percentile(latencies, 99), 1) if latencies else None,
@@ -201,18 +215,21 @@ def main():
         "rss_open_mb": round(rss_open / 1024, 1), "rss_end_mb": round(rss_end / 1024, 1),
         "groups": int(live.get("alphery_live_groups", 0)),
     }
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "live.jsonl"), "a") as f:
-        f.write(json.dumps(row) + "\n")
-    print("| sockets (tenants) | writes/s × s | received / expected | closed | delivery p50 / p99 / max "
-          "| create p50 / p99 | RSS open → end | groups |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| {row['sockets']} ({tenants}, {row['backend']}) | {args.rate:g} × {args.seconds:g} | "
-          f"{row['received']} / {expected} | {row['closed']} | {row['delivery_ms_p50']} / "
-          f"{row['delivery_ms_p99']} / {row['delivery_ms_max']} ms | {row['create_ms_p50']} / "
-          f"{row['create_ms_p99']} ms | {row['rss_open_mb']} → {row['rss_end_mb']} MB | {row['groups']} |")
-    print(f"(sockets opened and subscribed in {row['open_s']} s; run {run}; row appended to bench/results/live.jsonl)")
-    shutil.rmtree(server.work, ignore_errors=True)
+    report("live", row, [
+        ("sockets (tenants)", f"{row['sockets']} ({tenants}, {row['backend']})"),
+        ("writes/s × s", f"{args.rate:g} × {args.seconds:g}"),
+        ("received / expected", f"{row['received']} / {expected}"),
+        ("closed / dropped", f"{row['closed']} / {row['dropped']}"),
+        ("delivery p50 / p99 / max",
+         f"{row['delivery_ms_p50']} / {row['delivery_ms_p99']} / {row['delivery_ms_max']} ms"),
+        ("create p50 / p99", f"{row['create_ms_p50']} / {row['create_ms_p99']} ms"),
+        ("RSS open → end", f"{row['rss_open_mb']} → {row['rss_end_mb']} MB"),
+        ("groups", row["groups"]),
+    ], f"sockets opened and subscribed in {row['open_s']} s; run {run}")
+    if os.environ.get("KEEP_WORK"):
+        print(f"(server files kept in {server.work})")
+    else:
+        shutil.rmtree(server.work, ignore_errors=True)
 
 
 if __name__ == "__main__":

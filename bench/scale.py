@@ -33,7 +33,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import HERE, Server, default_bin, metrics, percentile, rss_kb
+from harness import HERE, Server, default_bin, metrics, percentile, report, rss_kb
 
 # The first list of each template's first entity, so any template works.
 PROBE = "{ %s(first: 1) { nodes { id } } }"
@@ -122,18 +122,18 @@ def main():
                                     / max(after["alphery_schema_cache_entries"], 1) / 1024, 1),
         "build_ms_mean": round(build_s / builds * 1000, 2) if builds else None,
     }
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "scale.jsonl"), "a") as f:
-        f.write(json.dumps(row) + "\n")
     shape = "distinct" if args.distinct else "one template"
-    print("| tenants | RSS before → after (MB) | RSS per tenant | compiled schemas × KB | tenant part | "
-          "cold p50 / p99 | warm p50 / p99 | build mean (server) | hit rate |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(f"| {n} ({args.template}, {shape}, {row['backend']}) | {row['rss_before_mb']} → {row['rss_after_mb']} | "
-          f"{row['kb_per_schema']} KB | {row['compiled_schemas']} × {row['kb_per_compiled_schema']} KB | "
-          f"{row['kb_per_tenant_part']} KB | {row['cold_ms_p50']} / {row['cold_ms_p99']} ms | "
-          f"{row['warm_ms_p50']} / {row['warm_ms_p99']} ms | {row['build_ms_mean']} ms | {row['hit_rate']} |")
-    print(f"(sign-ups: {row['signup_s']} s; run {run}; row appended to bench/results/scale.jsonl)")
+    report("scale", row, [
+        ("tenants", f"{n} ({args.template}, {shape}, {row['backend']})"),
+        ("RSS before → after (MB)", f"{row['rss_before_mb']} → {row['rss_after_mb']}"),
+        ("RSS per tenant", f"{row['kb_per_schema']} KB"),
+        ("compiled schemas × KB", f"{row['compiled_schemas']} × {row['kb_per_compiled_schema']} KB"),
+        ("tenant part", f"{row['kb_per_tenant_part']} KB"),
+        ("cold p50 / p99", f"{row['cold_ms_p50']} / {row['cold_ms_p99']} ms"),
+        ("warm p50 / p99", f"{row['warm_ms_p50']} / {row['warm_ms_p99']} ms"),
+        ("build mean (server)", f"{row['build_ms_mean']} ms"),
+        ("hit rate", row["hit_rate"]),
+    ], f"sign-ups: {row['signup_s']} s; run {run}")
     shutil.rmtree(server.work, ignore_errors=True)
 
 
