@@ -40,6 +40,8 @@ impl SocketCloser {
         let _ = self.0.try_send((code, reason.to_owned()));
     }
 }
+/// Initial read and write buffer of a socket, bytes.
+const SOCKET_BUFFER: usize = 8 * 1024;
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,8 +69,13 @@ pub async fn upgrade(
     }
     let rid = RequestId::from_headers(&headers);
     let max = state.config.max_body_bytes;
+    // Buffers start small: tungstenite's default is 128 KiB each way per socket, most of the
+    // memory of 10,000 idle subscribers whose messages are a few hundred bytes. They grow for
+    // a larger message (up to `max_message_size`).
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .on_upgrade(move |socket| serve(state, socket, protocol, rid))
 }
 

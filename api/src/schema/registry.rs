@@ -60,18 +60,6 @@ pub struct CompiledSchema {
 }
 
 impl CompiledSchema {
-    /// Builds the tenant's own part and its own compiled schema (nothing shared): for tools
-    /// that need one schema once, such as the SDL export.
-    pub fn new(
-        meta: Arc<TenantMeta>,
-        permissions: &Arc<Permissions>,
-        options: &SchemaOptions,
-    ) -> Result<Self, ApiError> {
-        let (access, bytes) = own_part(&meta, permissions);
-        let shared = Arc::new(SharedSchema::build(&access, options)?);
-        Ok(CompiledSchema { meta, access, shared, bytes })
-    }
-
     /// The SDL (computed once per shape).
     pub fn sdl(&self) -> String {
         self.shared.sdl.get_or_init(|| self.shared.schema.sdl()).clone()
