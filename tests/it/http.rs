@@ -3,7 +3,7 @@
 //! (`/healthz`, `/readyz`, `/graphiql`, `/metrics`), `x-request-id`, query depth limits, and
 //! `extensions.code` on every error.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{Api, Auth, Response, TestTenant, str_of, tenant};
 
@@ -110,6 +110,7 @@ async fn graphql_response_json_status_codes() {
             strict.header("content-type")
         );
         strict.expect_code("BAD_REQUEST");
+        assert!(strict.body.get("data").is_none(), "{case}: a request error has no `data`: {}", strict.text);
 
         let legacy =
             post_raw(api, auth, Some("application/json"), "application/json", &body.to_string()).await;
@@ -120,7 +121,22 @@ async fn graphql_response_json_status_codes() {
             legacy.header("content-type")
         );
         legacy.expect_code("BAD_REQUEST");
+        assert!(legacy.body.get("data").is_none(), "{case}: {}", legacy.text);
     }
+    // An error while executing is not a request error: 200, with the `data` it produced (null
+    // here: the mutation field is non-null).
+    let during = post_raw(
+        api,
+        auth,
+        Some("application/json"),
+        GRAPHQL_RESPONSE_JSON,
+        &json!({ "query": "mutation { updateField(entity: \"ghost\", key: \"x\", input: {label: \"y\"}) { id } }" })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(during.status, 200, "{}", during.text);
+    assert_eq!(during.body.get("data"), Some(&Value::Null), "{}", during.text);
+    during.expect_code("NOT_FOUND");
     let ok = post_raw(
         api,
         auth,

@@ -236,7 +236,20 @@ async fn run(
     } else {
         (JSON, StatusCode::OK)
     };
-    json_response(status, content_type, rid, &response)
+    match &response {
+        // Failed before execution: the result has no `data` entry at all (GraphQL spec,
+        // "Response Format"; GraphQL over HTTP), not `data: null`.
+        BatchResponse::Single(r) if failed_before_execution => {
+            json_response(status, content_type, rid, &RequestErrors { errors: &r.errors })
+        }
+        _ => json_response(status, content_type, rid, &response),
+    }
+}
+
+/// The result of a request that failed before execution.
+#[derive(serde::Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [ServerError],
 }
 
 /// Answers a request from its compiled plan, or `None` when the plan declines (the executor
@@ -268,7 +281,21 @@ async fn compiled_read(
 /// Adds the public code to every error; returns whether the request failed before execution
 /// (no `data` at all), which graphql-response+json answers with 400.
 fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
-    let before_execution = !r.errors.is_empty() && matches!(r.data, async_graphql::Value::Null);
+    // Request errors (parse, validation, variables, the query limits) come from the executor
+    // uncoded, or coded QUERY_TOO_COMPLEX by the limits; a resolver's error carries its own
+    // code, and happened during execution even when it nulls the whole `data`.
+    let request_error = |e: &ServerError| {
+        let code = e.extensions.as_ref().and_then(|x| x.get("code"));
+        e.path.is_empty()
+            && match code {
+                None => true,
+                Some(async_graphql::Value::String(c)) => c == "QUERY_TOO_COMPLEX",
+                Some(_) => false,
+            }
+    };
+    let before_execution = !r.errors.is_empty()
+        && matches!(r.data, async_graphql::Value::Null)
+        && r.errors.iter().all(request_error);
     for e in &mut r.errors {
         label(e, anonymous, rid);
     }
