@@ -4,165 +4,167 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Settings shared by every subcommand that touches the database.
+/// Settings shared by every subcommand that touches the database. Each is a flag (given before
+/// or after the subcommand: `alphery serve --bind …`, listed by `alphery serve --help`) or an
+/// environment variable.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
     /// Default: a SQLite file under the data directory.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// Address to listen on.
-    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, global = true, env = "BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
     /// Secret for signing access tokens (HS256). When unset, one is generated and kept in the
     /// data directory (development only: set it in production).
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    #[arg(long, global = true, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
     /// PostgreSQL only: the role tenant traffic runs as (`SET ROLE` at connect), so row-level
     /// security applies. Created by the migrations; empty disables it (not recommended).
-    #[arg(long, env = "DATABASE_APP_ROLE", default_value = migration::APP_ROLE)]
+    #[arg(long, global = true, env = "DATABASE_APP_ROLE", default_value = migration::APP_ROLE)]
     pub database_app_role: String,
 
     /// Where the embedded database and generated secrets live.
-    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// Seed a demo tenant on first start with an empty database. Defaults to on for the
     /// embedded SQLite database and off when DATABASE_URL is set.
-    #[arg(long, env = "SEED_DEMO")]
+    #[arg(long, global = true, env = "SEED_DEMO")]
     pub seed_demo: Option<bool>,
 
     /// Access token lifetime, seconds.
-    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
+    #[arg(long, global = true, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl_secs: u64,
 
     /// Refresh token (session) lifetime, seconds.
-    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    #[arg(long, global = true, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,
 
     /// Default page size of connections.
-    #[arg(long, env = "DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    #[arg(long, global = true, env = "DEFAULT_PAGE_SIZE", default_value_t = 50)]
     pub default_page_size: u64,
 
     /// Largest `first`/`last` a client may ask for.
-    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
+    #[arg(long, global = true, env = "MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: u64,
 
     /// Memory the schema cache may hold, MiB: compiled schemas (one per distinct shape of
     /// definitions and permissions, about 1.5 MB for ten entities) and each cached tenant's own
     /// definitions (tens of KB). Least recently used tenants go first.
-    #[arg(long, env = "SCHEMA_CACHE_MB", default_value_t = 1024)]
+    #[arg(long, global = true, env = "SCHEMA_CACHE_MB", default_value_t = 1024)]
     pub schema_cache_mb: usize,
 
     /// Largest request body accepted, bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, global = true, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
     /// Deepest query accepted (nesting levels).
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
+    #[arg(long, global = true, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
 
     /// Largest query complexity accepted (roughly: fields selected, lists counted once).
-    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 5000)]
+    #[arg(long, global = true, env = "MAX_QUERY_COMPLEXITY", default_value_t = 5000)]
     pub max_query_complexity: usize,
 
     /// Most aliased fields one request may use.
-    #[arg(long, env = "MAX_ALIASES", default_value_t = 50)]
+    #[arg(long, global = true, env = "MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
 
     /// Most operations one batched HTTP request may carry.
-    #[arg(long, env = "MAX_BATCH", default_value_t = 10)]
+    #[arg(long, global = true, env = "MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
 
     /// Answer introspection queries (GraphiQL and code generators need it).
-    #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
 
     /// Suggest field names in validation errors ("did you mean …").
-    #[arg(long, env = "FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub field_suggestions: bool,
 
     /// Browser origins allowed to open the websocket and call the API cross-origin
     /// (comma-separated, e.g. `https://app.example.com`). Same-origin and non-browser clients
     /// are always allowed; `*` allows any origin.
-    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
+    #[arg(long, global = true, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
 
     /// Redis, for the job queue when `QUEUE_STORAGE=redis` (and checked by `/readyz`).
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Where jobs are stored: `database` (the same SQLite or PostgreSQL database, the default)
     /// or `redis` (needs `REDIS_URL`).
-    #[arg(long, env = "QUEUE_STORAGE", default_value = "database")]
+    #[arg(long, global = true, env = "QUEUE_STORAGE", default_value = "database")]
     pub queue_storage: String,
 
     /// The queue's name (deployments sharing one Redis or database use different names).
-    #[arg(long, env = "QUEUE_NAME", default_value = "alphery.jobs")]
+    #[arg(long, global = true, env = "QUEUE_NAME", default_value = "alphery.jobs")]
     pub queue_name: String,
 
     /// SMTP relay for outgoing email (`smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
     /// `smtps://…`). Unset: emails are kept in the outbox (`held`) and logged, never dropped.
-    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
     /// The sender of outgoing email.
-    #[arg(long, env = "SMTP_FROM", default_value = "Alphery OS <no-reply@alphery.local>")]
+    #[arg(long, global = true, env = "SMTP_FROM", default_value = "Alphery OS <no-reply@alphery.local>")]
     pub smtp_from: String,
 
     /// Run job workers inside `serve` (set false when separate `alphery worker` processes run).
-    #[arg(long, env = "WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub workers: bool,
 
     /// Delivery attempts before an email is dead.
-    #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
+    #[arg(long, global = true, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
     pub email_max_attempts: i32,
 
     /// Base of the exponential retry backoff, milliseconds (attempt n waits base × 2^(n-1) + jitter).
-    #[arg(long, env = "RETRY_BASE_MS", default_value_t = 2000)]
+    #[arg(long, global = true, env = "RETRY_BASE_MS", default_value_t = 2000)]
     pub retry_base_ms: u64,
 
     /// Milliseconds an email may stay claimed by a worker before it is taken back (the worker
     /// died mid-delivery). Must exceed the SMTP timeout (30 s) in production.
-    #[arg(long, env = "EMAIL_LEASE_MS", default_value_t = 120_000)]
+    #[arg(long, global = true, env = "EMAIL_LEASE_MS", default_value_t = 120_000)]
     pub email_lease_ms: u64,
 
     /// A directory of extra industry templates (`<slug>.json`), read on each use: new
     /// templates, or newer versions of built-in ones for `upgradeTemplate`.
-    #[arg(long, env = "TEMPLATES_DIR")]
+    #[arg(long, global = true, env = "TEMPLATES_DIR")]
     pub templates_dir: Option<PathBuf>,
 
     /// How often time-based triggers, SLA escalations and email leases are scanned, milliseconds.
-    #[arg(long, env = "DATE_SCAN_MS", default_value_t = 1000)]
+    #[arg(long, global = true, env = "DATE_SCAN_MS", default_value_t = 1000)]
     pub date_scan_ms: u64,
 
     /// Internal hosts outgoing webhooks may reach anyway (names, addresses or CIDRs,
     /// comma-separated). Loopback, private and link-local addresses are refused otherwise.
-    #[arg(long, env = "WEBHOOK_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
+    #[arg(long, global = true, env = "WEBHOOK_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
     pub webhook_allow_hosts: Vec<String>,
 
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
-    #[arg(long, env = "LOG", default_value = "info")]
+    #[arg(long, global = true, env = "LOG", default_value = "info")]
     pub log: String,
 
     /// Seconds an authenticated credential (session or API key) is served from memory before
     /// it is checked against the database again. Revocations, role and definition changes
     /// evict entries at once on the instance that made them and, through the outbox, on every
     /// other instance; this bounds what a lost signal could leave. 0 disables the cache.
-    #[arg(long, env = "AUTH_CACHE_SECS", default_value_t = 60)]
+    #[arg(long, global = true, env = "AUTH_CACHE_SECS", default_value_t = 60)]
     pub auth_cache_secs: u64,
 
     /// Changes a group of alike subscriptions holds for its slowest member; one that falls
     /// further behind has its socket closed with 4429 (`live`).
-    #[arg(long, env = "LIVE_BUFFER", default_value_t = 256)]
+    #[arg(long, global = true, env = "LIVE_BUFFER", default_value_t = 256)]
     pub live_buffer: usize,
 
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
-    #[arg(long, env = "SQL_STATS_HEADER", default_value_t = false)]
+    #[arg(long, global = true, env = "SQL_STATS_HEADER", default_value_t = false)]
     pub sql_stats_header: bool,
 }
 

@@ -338,3 +338,48 @@ async fn the_first_start_seeds_a_crm_demo_with_months_of_history() {
     assert_eq!(in_pipeline, d["deals"]["totalCount"].as_i64().unwrap_or(-1));
     c.stop().await;
 }
+
+#[tokio::test]
+async fn flags_work_after_the_subcommand_and_show_in_its_help() {
+    let help = Command::new(binary()).args(["serve", "--help"]).output().expect("run alphery serve --help");
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success(), "{text}{}", String::from_utf8_lossy(&help.stderr));
+    for flag in ["--bind", "--workers", "--database-url", "--schema-cache-mb", "--live-buffer"] {
+        assert!(text.contains(flag), "{flag} missing from `alphery serve --help`:\n{text}");
+    }
+    // Every setting given as a flag after `serve`, none by environment.
+    let dir = std::env::temp_dir().join(format!("alphery-flags-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (url, pg_name) = own_database(&dir).await;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let data_dir = dir.display().to_string();
+    let server = spawn(
+        &[
+            "serve",
+            "--bind",
+            &bind,
+            "--database-url",
+            &url,
+            "--data-dir",
+            &data_dir,
+            "--seed-demo",
+            "false",
+            "--workers",
+            "false",
+            "--jwt-secret",
+            "flags-test-secret-flags-test-secret-0123",
+        ],
+        &[],
+    );
+    let health = format!("http://{bind}/healthz");
+    wait_until("the server on the address given by --bind", Duration::from_secs(120), async || {
+        reqwest::get(&health).await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    drop(server);
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
