@@ -11,6 +11,9 @@ use entity::FieldError;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthenticated(String),
+    /// An access token past its expiry: UNAUTHENTICATED with `extensions.reason: "expired"`,
+    /// so a client knows to refresh rather than to sign in again.
+    TokenExpired,
     Forbidden(String),
     NotFound(String),
     Validation(Vec<FieldError>),
@@ -26,7 +29,7 @@ impl ApiError {
     /// The public `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Unauthenticated(_) | ApiError::TokenExpired => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Validation(_) => "VALIDATION_FAILED",
@@ -43,12 +46,21 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::Conflict(m)
             | ApiError::BadRequest(m) => m.clone(),
+            ApiError::TokenExpired => "access token expired".into(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::Validation(fields) => match fields.as_slice() {
                 [one] => format!("validation failed: {} {}", one.field, one.message),
                 _ => format!("validation failed on {} fields", fields.len()),
             },
             ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// `extensions.reason`, where the code alone does not say what to do.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ApiError::TokenExpired => Some("expired"),
+            _ => None,
         }
     }
 
@@ -59,6 +71,9 @@ impl ApiError {
         }
         async_graphql::Error::new(self.message()).extend_with(|_, ext| {
             ext.set("code", self.code());
+            if let Some(reason) = self.reason() {
+                ext.set("reason", reason);
+            }
             if let ApiError::Validation(fields) = self {
                 let list: Vec<async_graphql::Value> = fields
                     .iter()

@@ -262,6 +262,27 @@ async fn failing_garbage_and_forged_bearer_tokens() {
 }
 
 #[tokio::test]
+async fn failing_invalid_access_tokens_say_so_in_stable_words() {
+    let api = Api::shared();
+    let t = tenant().await;
+    // Garbage, a token signed with another secret, and one whose signature was tampered with.
+    // A character in the middle of the signature changes (the last one may only hold padding).
+    let at = t.access_token.rfind('.').expect("a JWT") + 10;
+    let mut forged = t.access_token.clone();
+    let was = forged.remove(at);
+    forged.insert(at, if was == 'A' { 'B' } else { 'A' });
+    let other_secret = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWFub3RoZXItc2VjcmV0";
+    for token in ["not-a-token", other_secret, forged.as_str()] {
+        let response = api.graphql(&Auth::Bearer(token.to_owned()), ME, json!({})).await;
+        assert_eq!(response.status, 401, "{}", response.text);
+        response.expect_code("UNAUTHENTICATED");
+        let error = &response.body["errors"][0];
+        assert_eq!(error["message"], json!("invalid access token"), "{token}: {}", response.text);
+        assert_eq!(error["extensions"].get("reason"), None, "{}", response.text);
+    }
+}
+
+#[tokio::test]
 async fn failing_expired_access_token() {
     let server = short_ttl_server();
     let t = tenant_on(server).await;
@@ -274,6 +295,10 @@ async fn failing_expired_access_token() {
         let response = t.api.graphql(&Auth::Bearer(t.access_token.clone()), ME, json!({})).await;
         if response.status == 401 {
             response.expect_code("UNAUTHENTICATED");
+            // Told apart from an invalid token, in stable words: refresh, not sign in again.
+            let error = &response.body["errors"][0];
+            assert_eq!(error["message"], json!("access token expired"), "{}", response.text);
+            assert_eq!(error["extensions"]["reason"], json!("expired"), "{}", response.text);
             break;
         }
         response.data();

@@ -66,11 +66,17 @@ impl JwtKeys {
             .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry.
+    /// Verifies signature, algorithm, issuer, audience and expiry. The errors are stable
+    /// texts (the library's own say how it failed to parse, which is no one's business):
+    /// an expired token, or an invalid one.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| ApiError::Unauthenticated(format!("invalid access token: {e}")))
+        use jsonwebtoken::errors::ErrorKind;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+                _ => ApiError::Unauthenticated("invalid access token".into()),
+            },
+        )
     }
 }
 

@@ -174,7 +174,7 @@ async fn run(
     };
     let caller = match caller {
         Ok(c) => c,
-        Err(e @ ApiError::Unauthenticated(_)) => {
+        Err(e @ (ApiError::Unauthenticated(_) | ApiError::TokenExpired)) => {
             return error_response(headers, rid, StatusCode::UNAUTHORIZED, &e);
         }
         Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
@@ -394,6 +394,9 @@ pub fn error_response(
     let mut server_error = ServerError::new(e.message(), None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
     ext.set("code", e.code());
+    if let Some(reason) = e.reason() {
+        ext.set("reason", reason);
+    }
     if matches!(e, ApiError::Internal(_)) {
         ext.set("requestId", rid.0.clone());
     }

@@ -37,7 +37,7 @@ pub async fn workflow(
         }
         Err(e) => {
             let status = match &e {
-                ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                ApiError::Unauthenticated(_) | ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
                 ApiError::NotFound(_) => StatusCode::NOT_FOUND,
                 ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
