@@ -104,6 +104,20 @@ fn money(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
+/// The demo login while the demo user still has its seeded password: every start says how to
+/// sign in, until someone changes it.
+pub async fn demo_login_if_unchanged(state: &AppState) -> Result<Option<DemoLogin>, ApiError> {
+    let (_, user) = service::find_login(state, DEMO_TENANT, DEMO_EMAIL).await?;
+    let Some(user) = user.filter(|u| u.is_active) else { return Ok(None) };
+    // A hash that does not parse is not the seeded one: start, without a hint.
+    let unchanged = crate::auth::password::verify(DEMO_PASSWORD, Some(&user.password_hash)).await;
+    Ok(matches!(unchanged, Ok(true)).then(demo_login))
+}
+
+fn demo_login() -> DemoLogin {
+    DemoLogin { tenant: DEMO_TENANT.into(), email: DEMO_EMAIL.into(), password: DEMO_PASSWORD.into() }
+}
+
 /// Seeds the demo tenant when the database has no tenant at all.
 pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, ApiError> {
     if tenant::Entity::find().count(&state.db.conn).await? > 0 {
@@ -128,11 +142,7 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
     demo.generate().await?;
     backdate(state, &tenant_id, &demo.created).await?;
     state.dispatcher.wake();
-    Ok(Some(DemoLogin {
-        tenant: DEMO_TENANT.into(),
-        email: DEMO_EMAIL.into(),
-        password: DEMO_PASSWORD.into(),
-    }))
+    Ok(Some(demo_login()))
 }
 
 struct Demo<'a> {

@@ -22,7 +22,7 @@ use crate::state::{AppState, Inner};
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
-    /// Set when this start seeded the demo tenant.
+    /// The demo login, while the demo user still has its seeded password.
     pub demo: Option<DemoLogin>,
 }
 
@@ -140,7 +140,11 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         let state = state.clone();
         tokio::spawn(async move { state.auth_cache.listen(&state.bus).await });
     }
-    let demo = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
+    let seeded = if config.should_seed_demo() { seed::seed_demo_if_empty(&state).await? } else { None };
+    let demo = match seeded {
+        Some(login) => Some(login),
+        None => seed::demo_login_if_unchanged(&state).await?,
+    };
     entity::runtime::indexes::reconcile(&state.system_db).await?;
     entity::runtime::rollups::reconcile(&state.system_db).await?;
     if config.workers {

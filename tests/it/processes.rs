@@ -383,3 +383,89 @@ async fn flags_work_after_the_subcommand_and_show_in_its_help() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts `alphery serve` on `url` with the demo seeding on, and returns it with what it
+/// printed up to the blank line that ends its start-up text.
+fn start_and_read(dir: &std::path::Path, url: &str, port: u16, n: usize) -> (Proc, String) {
+    let err_path = dir.join(format!("serve-{n}.err"));
+    let err = std::fs::File::create(&err_path).expect("a stderr file");
+    let mut cmd = Command::new(binary());
+    cmd.arg("serve").stdout(Stdio::piped()).stderr(err).env("LOG", "warn");
+    let own = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
+    for (k, v) in process_env(dir, url, &own) {
+        cmd.env(k, v);
+    }
+    cmd.env("SEED_DEMO", "true");
+    let mut child = cmd.spawn().expect("start alphery serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let proc = Proc(child);
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.is_empty() && text.contains("GraphQL:");
+                text.push_str(&line);
+                text.push('\n');
+                if done {
+                    return (proc, text);
+                }
+            }
+            Err(_) => panic!(
+                "no start-up text within 240 s; stdout so far:\n{text}\nstderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_start_prints_the_demo_login_until_its_password_changes() {
+    let dir = std::env::temp_dir().join(format!("alphery-startup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (url, pg_name) = own_database(&dir).await;
+    let port = free_port();
+    let hint = "Demo login: tenant `demo`, email `demo@alphery.local`, password `alphery-demo`";
+
+    // The first start seeds the demo and says how to sign in; so does the next one.
+    let (first, text) = start_and_read(&dir, &url, port, 1);
+    assert!(text.contains(hint), "the first start:\n{text}");
+    drop(first);
+    let (second, text) = start_and_read(&dir, &url, port, 2);
+    assert!(text.contains(hint), "a later start:\n{text}");
+
+    // Once the demo user's password is another, no start prints the old one.
+    let server: &'static Server =
+        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+    let api = Api::new(server);
+    let slug = unique_slug();
+    signup(&api, "Other", &slug, &format!("owner@{slug}.example.com"), PASSWORD).await.data();
+    drop(second);
+    let db = sea_orm::Database::connect(url.as_str()).await.expect("connect to the test's database");
+    let changed = db
+        .execute_unprepared(&format!(
+            "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE email = 'owner@{slug}.example.com') \
+             WHERE email = 'demo@alphery.local'"
+        ))
+        .await
+        .expect("change the demo password");
+    assert_eq!(changed.rows_affected(), 1);
+    db.close().await.expect("close");
+    let (third, text) = start_and_read(&dir, &url, port, 3);
+    assert!(!text.contains("Demo login") && !text.contains("`alphery-demo`"), "after the change:\n{text}");
+    drop(third);
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -203,18 +203,19 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
 }
 
 /// Checks credentials and opens a session. Every failure says the same thing.
-pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, ApiError> {
-    let email = input.email.trim().to_lowercase();
-    let t = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(input.tenant.trim()))
-        .one(&state.db.conn)
-        .await?;
+/// The tenant with `slug` and its user with `email` (lower-cased), each when it exists.
+pub async fn find_login(
+    state: &AppState,
+    slug: &str,
+    email: &str,
+) -> Result<(Option<tenant::Model>, Option<user::Model>), ApiError> {
+    let t = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug.trim())).one(&state.db.conn).await?;
     let u = match &t {
         Some(t) => {
             let txn = state.db.begin_tenant(&t.id, false).await?;
             let u = user::Entity::find()
                 .filter(user::Column::TenantId.eq(&t.id))
-                .filter(user::Column::Email.eq(&email))
+                .filter(user::Column::Email.eq(email))
                 .one(&txn)
                 .await?;
             txn.commit().await.map_err(ApiError::from)?;
@@ -222,6 +223,12 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
         }
         None => None,
     };
+    Ok((t, u))
+}
+
+pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, ApiError> {
+    let email = input.email.trim().to_lowercase();
+    let (t, u) = find_login(state, &input.tenant, &email).await?;
     let ok = password::verify(&input.password, u.as_ref().map(|u| u.password_hash.as_str())).await?;
     let Some(t) = t else { return Err(ApiError::Unauthenticated(LOGIN_FAILED.into())) };
     let Some(u) = u.filter(|u| ok && u.is_active) else {
