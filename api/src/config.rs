@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// What kind of deployment this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
 /// Settings shared by every subcommand that touches the database. Each is a flag (given before
 /// or after the subcommand: `alphery serve --bind …`, listed by `alphery serve --help`) or an
 /// environment variable.
@@ -79,13 +86,20 @@ pub struct Config {
     #[arg(long, global = true, env = "MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
 
-    /// Answer introspection queries (GraphiQL and code generators need it).
-    #[arg(long, global = true, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
+    /// `development` or `production`. Production turns introspection and field suggestions
+    /// off unless they are set explicitly, and refuses to start without a strong `JWT_SECRET`.
+    #[arg(long = "env", global = true, env = "ALPHERY_ENV", value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
 
-    /// Suggest field names in validation errors ("did you mean …").
-    #[arg(long, global = true, env = "FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub field_suggestions: bool,
+    /// Answer introspection queries (GraphiQL and code generators need it). Default: on, off in
+    /// production.
+    #[arg(long, global = true, env = "INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
+
+    /// Suggest field names in validation errors ("did you mean …"). Default: on, off in
+    /// production.
+    #[arg(long, global = true, env = "FIELD_SUGGESTIONS", action = clap::ArgAction::Set)]
+    pub field_suggestions: Option<bool>,
 
     /// Browser origins allowed to open the websocket and call the API cross-origin
     /// (comma-separated, e.g. `https://app.example.com`). Same-origin and non-browser clients
@@ -192,8 +206,9 @@ impl Config {
             max_query_complexity: 5000,
             max_aliases: 50,
             max_batch: 10,
-            introspection: true,
-            field_suggestions: true,
+            environment: Environment::Development,
+            introspection: None,
+            field_suggestions: None,
             allowed_origins: Vec::new(),
             smtp_url: None,
             smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
@@ -243,8 +258,8 @@ impl Config {
             max_depth: self.max_query_depth,
             max_complexity: self.max_query_complexity,
             max_aliases: self.max_aliases,
-            introspection: self.introspection,
-            suggestions: self.field_suggestions,
+            introspection: self.introspection.unwrap_or(!self.production()),
+            suggestions: self.field_suggestions.unwrap_or(!self.production()),
         }
     }
 
@@ -253,6 +268,11 @@ impl Config {
         self.allowed_origins
             .iter()
             .any(|o| o == "*" || o.trim_end_matches('/') == origin.trim_end_matches('/'))
+    }
+
+    /// Whether this is a production deployment (`ALPHERY_ENV=production`).
+    pub fn production(&self) -> bool {
+        self.environment == Environment::Production
     }
 
     /// Whether to seed the demo tenant on an empty database.

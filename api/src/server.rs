@@ -50,7 +50,19 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
         if s.len() < 32 {
             return Err(ApiError::BadRequest("JWT_SECRET must be at least 32 bytes".into()));
         }
+        if config.production() && weak_secret(s) {
+            return Err(ApiError::BadRequest(
+                "JWT_SECRET is a published or low-entropy value: in production set a random one (openssl rand -hex 32)"
+                    .into(),
+            ));
+        }
         return Ok(s.as_bytes().to_vec());
+    }
+    if config.production() {
+        return Err(ApiError::BadRequest(
+            "JWT_SECRET is not set: in production it must be (openssl rand -hex 32); a generated development secret is not used"
+                .into(),
+        ));
     }
     let path = config.data_dir.join("jwt-secret");
     if let Ok(existing) = std::fs::read_to_string(&path)
@@ -64,6 +76,19 @@ fn jwt_secret(config: &Config) -> Result<Vec<u8>, ApiError> {
     std::fs::write(&path, &secret)
         .map_err(|e| ApiError::Internal(format!("write {}: {e}", path.display())))?;
     Ok(secret.into_bytes())
+}
+
+/// Secrets anyone can read in this repository (its tests, benchmarks and examples), and the
+/// monotonous: never acceptable in production.
+fn weak_secret(s: &str) -> bool {
+    const PUBLISHED: [&str; 4] = [
+        "test-secret-test-secret-test-secret!",
+        "crash-test-secret-crash-test-secret-0123",
+        "alphery-load-secret-0123456789abcdef0123456789",
+        "flags-test-secret-flags-test-secret-0123",
+    ];
+    let distinct: std::collections::BTreeSet<char> = s.chars().collect();
+    PUBLISHED.contains(&s) || distinct.len() < 10
 }
 
 /// Starts the job relay and a worker in this process (`serve` by default, `alphery worker`).

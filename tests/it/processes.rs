@@ -469,3 +469,91 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `alphery serve --env production` with `secret` and expects it to refuse to start;
+/// returns what it said.
+fn refused_start(dir: &std::path::Path, url: &str, secret: Option<&str>) -> String {
+    let mut cmd = Command::new(binary());
+    cmd.args(["serve", "--env", "production"])
+        .env("DATABASE_URL", url)
+        .env("DATA_DIR", dir)
+        .env("BIND", format!("127.0.0.1:{}", free_port()))
+        .env("WORKERS", "false")
+        .env("SEED_DEMO", "false")
+        .env("LOG", "warn")
+        .env_remove("JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(secret) = secret {
+        cmd.env("JWT_SECRET", secret);
+    }
+    let mut child = Proc(cmd.spawn().expect("start alphery serve"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for alphery") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`serve --env production` with {secret:?} kept running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut said = String::new();
+    if let Some(mut err) = child.0.stderr.take() {
+        use std::io::Read;
+        let _ = err.read_to_string(&mut said);
+    }
+    assert!(!status.success(), "`serve --env production` with {secret:?} started:\n{said}");
+    said
+}
+
+#[tokio::test]
+async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions() {
+    let dir = std::env::temp_dir().join(format!("alphery-prod-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (url, pg_name) = own_database(&dir).await;
+    // No secret (a generated one is for development), a secret published in this repository,
+    // and a monotonous one: no start, and it says why.
+    for secret in [None, Some("crash-test-secret-crash-test-secret-0123"), Some(&*"ab".repeat(20))] {
+        let said = refused_start(&dir, &url, secret);
+        assert!(said.contains("JWT_SECRET"), "{secret:?}: {said}");
+    }
+
+    // A random secret starts; introspection and field suggestions are off.
+    let port = free_port();
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let env = [
+        ("DATABASE_URL", url.clone()),
+        ("DATA_DIR", dir.display().to_string()),
+        ("BIND", format!("127.0.0.1:{port}")),
+        ("WORKERS", "false".to_owned()),
+        ("SEED_DEMO", "false".to_owned()),
+        ("JWT_SECRET", secret),
+    ];
+    let production = spawn(&["serve", "--env", "production"], &env);
+    let server: &'static Server =
+        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+    let http = reqwest::Client::new();
+    wait_until("the production server", Duration::from_secs(120), async || {
+        http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let t = tenant_on(server).await;
+    let introspection = t.request("{ __schema { queryType { name } } }", json!({})).await;
+    assert!(!introspection.errors().is_empty(), "introspection answered: {}", introspection.text);
+    assert_eq!(introspection.body["data"], Value::Null, "{}", introspection.text);
+    let misspelt = "{ apiVersio }";
+    let quiet = t.request(misspelt, json!({})).await;
+    quiet.expect_code("BAD_REQUEST");
+    assert!(!quiet.text.contains("Did you mean"), "a suggestion in production: {}", quiet.text);
+    // The development server (the shared one) does both.
+    let dev = tenant().await;
+    assert!(dev.request(misspelt, json!({})).await.text.contains("Did you mean"));
+    dev.data("{ __schema { queryType { name } } }", json!({})).await;
+    drop(production);
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
