@@ -60,8 +60,7 @@ async fn widget(t: &TestTenant, key: &str, entity: &str, kind: &str, nth: usize)
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    // Generous: a workflow's job waits its turn behind the whole suite's on a loaded machine.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -241,7 +240,7 @@ async fn hospital_welcome_email_completed_visit_and_front_desk() {
     let doc = str_of(&t.create(&doctors, json!({"fullName": "Dr. Rao"}), "").await["id"]);
     let address = format!("asha-{}@example.com", uuid::Uuid::new_v4().simple());
     let pat = str_of(&t.create(&patients, json!({"fullName": "Asha", "email": address}), "").await["id"]);
-    let mail = smtp_sink().wait_for(&address, 1, Duration::from_secs(20)).await;
+    let mail = smtp_sink().wait_for(&address, 1, EFFECT_WAIT).await;
     assert!(mail.iter().any(|m| m["subject"].as_str().is_some_and(|s| s.contains("Asha"))), "{mail:?}");
     let at =
         (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -303,7 +302,7 @@ async fn real_estate_viewing_feedback_and_listing_numbers() {
             .await["id"],
     );
     t.update(&viewings, &v, json!({"status": "Completed"}), "").await;
-    let mail = smtp_sink().wait_for(&address, 1, Duration::from_secs(20)).await;
+    let mail = smtp_sink().wait_for(&address, 1, EFFECT_WAIT).await;
     assert!(
         mail.iter().any(|m| m["subject"].as_str().is_some_and(|s| s.contains("Sea view villa"))),
         "{mail:?}"
@@ -328,7 +327,7 @@ async fn jewellery_repair_emails_and_workshop_counts() {
     );
     t.create(&repairs, json!({"customer": c, "description": "Polish", "status": "In Progress"}), "").await;
     t.update(&repairs, &r, json!({"status": "Ready"}), "").await;
-    let mail = smtp_sink().wait_for(&address, 3, Duration::from_secs(20)).await;
+    let mail = smtp_sink().wait_for(&address, 3, EFFECT_WAIT).await;
     assert!(
         mail.iter().any(|m| m["subject"].as_str().is_some_and(|s| s.contains("ready for pickup"))),
         "{mail:?}"

@@ -84,7 +84,7 @@ async fn a_created_record_sends_a_welcome_email_with_interpolated_values() {
         "",
     )
     .await;
-    let mail = smtp_sink().wait_for(&address, 1, Duration::from_secs(20)).await;
+    let mail = smtp_sink().wait_for(&address, 1, EFFECT_WAIT).await;
     assert_eq!(mail.len(), 1, "one welcome email");
     assert_eq!(mail[0]["subject"], json!("Welcome, Ada Lovelace"));
     assert_eq!(

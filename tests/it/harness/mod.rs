@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 
 /// How long a test waits for a response, a websocket message or a close frame.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a test waits for an effect of the job queue (an email sent, a workflow's write):
+/// generous, as on a loaded machine the queue works behind the whole suite's jobs.
+pub const EFFECT_WAIT: Duration = Duration::from_secs(60);
 /// How long a test waits after `subscribe` before it causes events: the protocol has no
 /// "subscribed" acknowledgement, so this gives the server time to register the stream.
 pub const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(600);
