@@ -122,13 +122,7 @@ impl Cluster {
         own.extend(extra.iter().cloned());
         let env = process_env(&dir, &url, &own);
         let server_process = spawn(&["serve"], &env);
-        let server: &'static Server =
-            Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
-        let http = reqwest::Client::new();
-        wait_until("the server", Duration::from_secs(60), async || {
-            http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
-        })
-        .await;
+        let server = ready_server("the server", port, Duration::from_secs(60)).await;
         let t = tenant_on(server).await;
         Cluster { dir, url, pg_name, server: Some(server_process), t, extra: extra.to_vec() }
     }
@@ -166,6 +160,19 @@ fn process_env(
     ];
     env.extend(extra.iter().cloned());
     env
+}
+
+/// The server process listening on `port`, once `/readyz` answers (it lives as long as the
+/// test binary: `tenant_on` and `Api` take a `&'static Server`).
+async fn ready_server(what: &str, port: u16, within: Duration) -> &'static Server {
+    let server: &'static Server =
+        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+    let http = reqwest::Client::new();
+    wait_until(what, within, async || {
+        http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    server
 }
 
 async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -> bool) {
@@ -445,8 +452,7 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     assert!(text.contains(hint), "a later start:\n{text}");
 
     // Once the demo user's password is another, no start prints the old one.
-    let server: &'static Server =
-        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
+    let server = ready_server("the second start", port, Duration::from_secs(60)).await;
     let api = Api::new(server);
     let slug = unique_slug();
     signup(&api, "Other", &slug, &format!("owner@{slug}.example.com"), PASSWORD).await.data();
@@ -532,13 +538,7 @@ async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions
         ("JWT_SECRET", secret),
     ];
     let production = spawn(&["serve", "--env", "production"], &env);
-    let server: &'static Server =
-        Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
-    let http = reqwest::Client::new();
-    wait_until("the production server", Duration::from_secs(120), async || {
-        http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
-    })
-    .await;
+    let server = ready_server("the production server", port, Duration::from_secs(120)).await;
     let t = tenant_on(server).await;
     let introspection = t.request("{ __schema { queryType { name } } }", json!({})).await;
     assert!(!introspection.errors().is_empty(), "introspection answered: {}", introspection.text);

@@ -110,7 +110,7 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         .await?;
     Ok(Caller {
         schema: compiled.shared.schema.clone(),
-        version: compiled.meta.version,
+        version: compiled.meta().version,
         compiled: Some(compiled),
         principal: Some(principal),
     })

@@ -51,7 +51,6 @@ impl SharedSchema {
 /// A tenant's schema for a role: its own view of its definitions, and the compiled schema of
 /// its shape.
 pub struct CompiledSchema {
-    pub meta: Arc<TenantMeta>,
     /// Put into every request's data: the resolvers read the tenant's entities from it.
     pub access: Arc<SchemaAccess>,
     pub shared: Arc<SharedSchema>,
@@ -60,6 +59,11 @@ pub struct CompiledSchema {
 }
 
 impl CompiledSchema {
+    /// The tenant's metadata the schema was built from.
+    pub fn meta(&self) -> &Arc<TenantMeta> {
+        &self.access.meta
+    }
+
     /// The SDL (computed once per shape).
     pub fn sdl(&self) -> String {
         self.shared.sdl.get_or_init(|| self.shared.schema.sdl()).clone()
@@ -220,7 +224,7 @@ impl Registry {
         let key: Key = (tenant_id.to_owned(), permissions.canonical().to_owned());
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        if let Some(e) = self.lock()?.tenants.get_mut(&key).filter(|e| e.compiled.meta.version >= version) {
+        if let Some(e) = self.lock()?.tenants.get_mut(&key).filter(|e| e.compiled.meta().version >= version) {
             e.last_used = tick;
             return Ok(e.compiled.clone());
         }
@@ -243,12 +247,13 @@ impl Registry {
                 kept
             }
         };
-        let compiled = Arc::new(CompiledSchema { meta: access.meta.clone(), access, shared, bytes });
+        let compiled = Arc::new(CompiledSchema { access, shared, bytes });
         self.builds.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.build_micros.fetch_add(micros, Ordering::Relaxed);
         let mut cache = self.lock()?;
-        let newer = cache.tenants.get(&key).is_some_and(|e| e.compiled.meta.version > compiled.meta.version);
+        let newer =
+            cache.tenants.get(&key).is_some_and(|e| e.compiled.meta().version > compiled.meta().version);
         if !newer {
             cache.insert(key, Entry { compiled: compiled.clone(), last_used: tick });
         }
