@@ -29,6 +29,7 @@ mod m20261203_000021_reference_guard;
 mod m20261203_000022_index_slots;
 mod m20261203_000023_definitions_guard;
 mod m20261203_000024_index_builds;
+mod m20261204_000025_rls_empty_tenant;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000022_index_slots::Migration),
             Box::new(m20261203_000023_definitions_guard::Migration),
             Box::new(m20261203_000024_index_builds::Migration),
+            Box::new(m20261204_000025_rls_empty_tenant::Migration),
         ]
     }
 }

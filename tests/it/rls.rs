@@ -1,9 +1,10 @@
 //! PostgreSQL row-level security, checked from the database side: connected as the application
 //! role `alphery_app` (what the server does), a raw query with no tenant filter sees exactly the
-//! tenant named by `app.tenant_id` (nothing when it is unset), an INSERT for another tenant is
-//! refused by `WITH CHECK`, the role is neither superuser nor `BYPASSRLS` and owns no table, and
-//! every tenant table has `ENABLE` + `FORCE ROW LEVEL SECURITY`. On SQLite (no RLS) each test
-//! checks the same isolation through the API instead and says that RLS is PostgreSQL-only.
+//! tenant named by `app.tenant_id` (nothing when it is unset or empty, and then nothing can be
+//! written either), an INSERT for another tenant is refused by `WITH CHECK`, the role is
+//! neither superuser nor `BYPASSRLS` and owns no table, and every tenant table has `ENABLE` +
+//! `FORCE ROW LEVEL SECURITY`. On SQLite (no RLS) each test checks the same isolation through
+//! the API instead and says that RLS is PostgreSQL-only.
 //!
 //! Also home of the raw database helpers the audit tests use (`connect`, `stmt`, `count`).
 
@@ -284,4 +285,79 @@ async fn app_role_is_unprivileged_and_every_tenant_table_forces_rls() {
         unprotected.is_empty(),
         "tenant tables without ENABLE + FORCE ROW LEVEL SECURITY: {unprotected:?}"
     );
+}
+
+/// A transaction on `conn` (a fresh superuser connection) that has planted an `audit_heads`
+/// row of the empty tenant (no foreign key refuses one), then acts as the application role
+/// with `app.tenant_id` as `setting` says.
+async fn planted_app_txn(conn: &DatabaseConnection, setting: Setting) -> DatabaseTransaction {
+    if setting == Setting::LeftOver {
+        // What a pooled connection carries after an earlier transaction set a tenant: the
+        // setting reads back as '' once that transaction ended.
+        app_txn(conn, Some(&uuid::Uuid::new_v4().to_string())).await.rollback().await.expect("rollback");
+    }
+    let txn = conn.begin().await.expect("begin");
+    txn.execute_unprepared("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ('', 0, 'planted')")
+        .await
+        .expect("plant a row of the empty tenant");
+    txn.execute_unprepared(&format!("SET LOCAL ROLE {APP_ROLE}")).await.expect("SET LOCAL ROLE");
+    if setting == Setting::Empty {
+        txn.execute_unprepared("SELECT set_config('app.tenant_id', '', true)").await.expect("set ''");
+    }
+    txn
+}
+
+/// How `app.tenant_id` stands in `planted_app_txn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setting {
+    /// Never set on the connection: `current_setting` is NULL.
+    Unset,
+    /// Set to `''`.
+    Empty,
+    /// Set by an earlier transaction of the connection, which ended: reads as `''`.
+    LeftOver,
+}
+
+/// An empty `app.tenant_id` is exactly an unset one (migration 25): as the application role,
+/// no row of any tenant table is visible — not even one whose `tenant_id` is empty — and no
+/// row is accepted, whether the setting was never set, set to `''`, or left over by an earlier
+/// transaction of the connection; and every policy of the role reads the setting through NULLIF.
+#[tokio::test]
+async fn an_empty_tenant_setting_sees_and_writes_nothing() {
+    let Some((f, _)) = fixture_as_app().await else { return };
+    for setting in [Setting::Unset, Setting::Empty, Setting::LeftOver] {
+        let conn = connect().await;
+        let txn = planted_app_txn(&conn, setting).await;
+        for table in migration::rls_tables() {
+            let n = count(&txn, &format!("SELECT count(*) AS n FROM {table}"), vec![]).await;
+            assert_eq!(n, 0, "rows of {table} visible with app.tenant_id {setting:?}");
+        }
+        txn.rollback().await.expect("rollback");
+        for (sql, values) in [
+            ("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ('', 1, 'x')", vec![]),
+            (
+                "INSERT INTO tenants (id, name, slug, created_at, updated_at) \
+                 VALUES ('', 'Nobody', $1, now(), now())",
+                vec![sea_orm::Value::from(uuid::Uuid::new_v4().simple().to_string())],
+            ),
+        ] {
+            let conn = connect().await;
+            let txn = planted_app_txn(&conn, setting).await;
+            let err = expect_refused(&txn, sql, values).await;
+            assert!(err.contains("row-level security"), "{sql} with app.tenant_id {setting:?}: {err}");
+            txn.rollback().await.expect("rollback");
+        }
+    }
+    // The fixture's tenants still see their own rows through the API.
+    assert_eq!(f.a.list(&note(), "", json!({}), "").await["totalCount"], json!(f.a_notes.len()));
+    let conn = connect().await;
+    let unguarded = count(
+        &conn,
+        "SELECT count(*) AS n FROM pg_policies, unnest(ARRAY[qual, with_check]) AS e(expr) \
+         WHERE $1 = ANY(roles) AND expr ILIKE '%current_setting%' \
+         AND expr NOT ILIKE '%nullif(current_setting%'",
+        vec![APP_ROLE.into()],
+    )
+    .await;
+    assert_eq!(unguarded, 0, "policies of {APP_ROLE} reading app.tenant_id without NULLIF");
 }
