@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Names, TestTenant, entity, field, pluck_str, sorted, str_of, strings, tenant};
+use crate::harness::{
+    Names, TIMEOUT, TestTenant, Ws, WsEvent, entity, field, pluck_str, sorted, str_of, strings, tenant,
+};
 
 fn deal() -> Names {
     Names::new("deal", "deals")
@@ -331,6 +333,77 @@ async fn system_field_filters() {
         (json!({ "owner": { "in": [d.t.user_id] } }), ALL.to_vec()),
     ])
     .await;
+}
+
+/// The start of a (long) filter, for an assertion message.
+fn short(filter: &Value) -> String {
+    filter.to_string().chars().take(100).collect()
+}
+
+/// Titles matching `filter`, asked over a socket (its queries, unlike an HTTP request's on
+/// PostgreSQL, bind their values as statement parameters); sorted.
+async fn titles_over_socket(ws: &mut Ws, id: &str, filter: Value) -> Vec<String> {
+    let query = "query($filter: DealFilter) { deals(filter: $filter, first: 500) { nodes { title } } }";
+    ws.subscribe(id, query, json!({ "filter": filter })).await;
+    let titles = pluck_str(&ws.next_data(id).await["deals"]["nodes"], "title");
+    match ws.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "complete" && m["id"] == id => {}
+        other => panic!("expected `complete` for {id}, got {other:?}"),
+    }
+    sorted(titles)
+}
+
+/// `in`/`notIn` lists of any length answer like short ones: 100,000 elements, past the
+/// parameters one statement may bind (SQLite 32,766, PostgreSQL 65,535), for text, ids,
+/// numbers and money, also under `or` and `not`, over HTTP and over a socket; a timestamp list
+/// compares as timestamps. `containsAny` takes at most 1,000 distinct items (each is a test of
+/// its own).
+#[tokio::test]
+async fn in_lists_of_any_length() {
+    const N: usize = 100_000;
+    let d = setup().await;
+    // `N` elements: those that match nothing (short, to keep the request under its size
+    // limit), then `real`.
+    let long = |fake: fn(usize) -> Value, real: Vec<Value>| -> Value {
+        let mut items: Vec<Value> = (0..N - real.len()).map(fake).collect();
+        items.extend(real);
+        Value::Array(items)
+    };
+    let hex = |i: usize| json!(format!("{i:x}"));
+    let number = |i: usize| json!(i + 1000);
+    let titles = long(hex, vec![json!("gamma"), json!("Epsilon")]);
+    let ids = long(hex, vec![json!(d.id("Alpha deal")), json!(d.id("Beta Deal"))]);
+    let cases = vec![
+        (json!({ "title": { "in": titles } }), vec!["gamma", "Epsilon"]),
+        (json!({ "title": { "notIn": titles } }), vec!["Alpha deal", "Beta Deal", "Delta alpha"]),
+        (json!({ "not": { "title": { "in": titles } } }), vec!["Alpha deal", "Beta Deal", "Delta alpha"]),
+        (
+            json!({ "or": [{ "title": { "in": titles } }, { "stage": { "eq": "lead" } }] }),
+            vec!["Alpha deal", "gamma", "Epsilon"],
+        ),
+        (json!({ "id": { "in": ids } }), vec!["Alpha deal", "Beta Deal"]),
+        (
+            json!({ "probability": { "in": long(number, vec![json!(10), json!(90)]) } }),
+            vec!["Alpha deal", "gamma"],
+        ),
+        (json!({ "amount": { "in": long(number, vec![json!("250.5")]) } }), vec!["Beta Deal"]),
+        (json!({ "createdAt": { "in": [d.created_at["gamma"], "2020-01-01T00:00:00Z"] } }), vec!["gamma"]),
+        (json!({ "tags": { "containsAll": long(hex, vec![json!("big")]) } }), vec![]),
+    ];
+    let mut ws = d.t.ws().await;
+    for (i, (filter, expected)) in cases.into_iter().enumerate() {
+        let over_socket = titles_over_socket(&mut ws, &i.to_string(), filter.clone()).await;
+        assert_eq!(over_socket, sorted(strings(&expected)), "over the socket: {}", short(&filter));
+        d.check(vec![(filter, expected)]).await;
+    }
+    let mut any: Vec<Value> = (0..999).map(hex).collect();
+    any.push(json!("big"));
+    d.check(vec![(json!({ "tags": { "containsAny": any } }), vec!["gamma", "Epsilon"])]).await;
+    any.push(json!("one too many"));
+    let refused =
+        d.t.list_raw(&deal(), "filter: $filter", json!({ "filter": { "tags": { "containsAny": any } } }), "")
+            .await;
+    assert_eq!(refused.field_errors(), vec!["filter.tags.containsAny".to_owned()], "{}", refused.text);
 }
 
 #[tokio::test]

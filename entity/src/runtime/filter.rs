@@ -65,6 +65,11 @@ pub enum Op {
     ContainsAll(Vec<String>),
 }
 
+/// Most distinct items a `containsAny` takes: PostgreSQL tests each on its own (`@>`, which an
+/// indexed field's GIN index serves, item by item), so a row costs one test per item; an `in`
+/// list, unlike it, is one parameter of any length (`sql::push_in_list`).
+pub const MAX_ANY_ITEMS: usize = 1000;
+
 /// A filter expression.
 #[derive(Debug, Clone)]
 pub enum Filter {
@@ -252,10 +257,19 @@ fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors:
                 }
             }
         };
+        let any_items = |errors: &mut Vec<FieldError>| -> Option<Vec<String>> {
+            let items = strings(errors)?;
+            let distinct: std::collections::HashSet<&String> = items.iter().collect();
+            if distinct.len() > MAX_ANY_ITEMS {
+                errors.push(FieldError::new(&here, format!("takes at most {MAX_ANY_ITEMS} distinct items")));
+                return None;
+            }
+            Some(items)
+        };
         let op = match name.as_str() {
             "in" => list(errors).map(Op::In),
             "notIn" => list(errors).map(Op::NotIn),
-            "containsAny" => strings(errors).map(Op::ContainsAny),
+            "containsAny" => any_items(errors).map(Op::ContainsAny),
             "containsAll" => strings(errors).map(Op::ContainsAll),
             "isNull" => match operand.as_bool() {
                 Some(b) => Some(Op::IsNull(b)),

@@ -223,38 +223,120 @@ pub fn containment_expr(f: &FieldDef) -> String {
     }
 }
 
-/// Binds an operand of `t`'s type so that it compares with `target_expr`.
-pub fn bind_operand(buf: &mut SqlBuf, t: &Target, v: &Value) -> Result<()> {
+/// The bound value of an operand.
+enum Bound {
+    Text(String),
+    Float(f64),
+    Bool(bool),
+    Ts(chrono::DateTime<chrono::Utc>),
+}
+
+/// An operand of a target as it compares with `target_expr`: its value and the SQL type it is
+/// cast to (`None`: compared as bound).
+struct Operand {
+    value: Bound,
+    cast: Option<&'static str>,
+}
+
+impl Operand {
+    /// As an element of a JSON array, which `push_in_list` binds.
+    fn into_json(self) -> Value {
+        match self.value {
+            Bound::Text(s) => Value::String(s),
+            Bound::Float(n) => Value::from(n),
+            Bound::Bool(b) => Value::Bool(b),
+            Bound::Ts(ts) => Value::String(super::time::format(&ts)),
+        }
+    }
+
+    /// The SQL type a PostgreSQL JSON array element (read as text) is cast to (`None`: text).
+    fn pg_element_type(&self) -> Option<&'static str> {
+        self.cast.or(match self.value {
+            Bound::Text(_) => None,
+            Bound::Float(_) => Some("DOUBLE PRECISION"),
+            Bound::Bool(_) => Some("BOOLEAN"),
+            Bound::Ts(_) => Some("TIMESTAMPTZ"),
+        })
+    }
+}
+
+/// The operand `v` of target `t` in dialect `d`.
+fn operand(d: Dialect, t: &Target, v: &Value) -> Result<Operand> {
     let bad = || Error::BadRequest("invalid filter or cursor value".into());
-    match t {
+    let text = |v: &Value| v.as_str().map(|s| Bound::Text(s.to_owned())).ok_or_else(bad);
+    let (value, cast) = match t {
         Target::CreatedAt | Target::UpdatedAt => {
-            let ts = v.as_str().and_then(super::time::parse).ok_or_else(bad)?;
-            buf.bind_ts(ts);
+            (Bound::Ts(v.as_str().and_then(super::time::parse).ok_or_else(bad)?), None)
         }
         Target::Field(f) => match f.ty {
             FieldType::Number => {
                 let n = v.as_f64().ok_or_else(bad)?;
-                if buf.dialect == Dialect::Postgres {
+                match d {
                     // Bound as text and cast: numeric compares exactly with numeric.
-                    buf.push("CAST(").bind(n.to_string()).push(" AS NUMERIC)");
-                } else {
-                    buf.bind(n);
+                    Dialect::Postgres => (Bound::Text(n.to_string()), Some("NUMERIC")),
+                    Dialect::Sqlite => (Bound::Float(n), None),
                 }
             }
-            FieldType::Currency => {
-                let s = v.as_str().ok_or_else(bad)?;
-                let ty = if buf.dialect == Dialect::Postgres { "NUMERIC" } else { "REAL" };
-                buf.push("CAST(").bind(s.to_owned()).push(" AS ").push(ty).push(")");
-            }
-            FieldType::Boolean => {
-                buf.bind(v.as_bool().ok_or_else(bad)?);
-            }
-            _ => {
-                buf.bind(v.as_str().ok_or_else(bad)?.to_owned());
-            }
+            FieldType::Currency => (text(v)?, Some(if d == Dialect::Postgres { "NUMERIC" } else { "REAL" })),
+            FieldType::Boolean => (Bound::Bool(v.as_bool().ok_or_else(bad)?), None),
+            _ => (text(v)?, None),
         },
-        _ => {
-            buf.bind(v.as_str().ok_or_else(bad)?.to_owned());
+        _ => (text(v)?, None),
+    };
+    Ok(Operand { value, cast })
+}
+
+/// Binds an operand of `t`'s type so that it compares with `target_expr`.
+pub fn bind_operand(buf: &mut SqlBuf, t: &Target, v: &Value) -> Result<()> {
+    let o = operand(buf.dialect, t, v)?;
+    if o.cast.is_some() {
+        buf.push("CAST(");
+    }
+    match o.value {
+        Bound::Text(s) => buf.bind(s),
+        Bound::Float(n) => buf.bind(n),
+        Bound::Bool(b) => buf.bind(b),
+        Bound::Ts(ts) => buf.bind_ts(ts),
+    };
+    if let Some(ty) = o.cast {
+        buf.push(" AS ").push(ty).push(")");
+    }
+    Ok(())
+}
+
+/// Appends `e IN (…)` (`NOT IN` when `negate`) for the operands `list` of `t`, bound as ONE
+/// JSON array whatever its length: a statement holds a bounded number of parameters (SQLite
+/// 32,766, PostgreSQL 65,535), so an `in` list of one parameter per element failed past them.
+/// The database reads the array with its JSON table function (`jsonb_array_elements_text`,
+/// `json_each`) once per statement and hashes or probes it (a semi-join, a hashed subplan, an
+/// ephemeral index) instead of comparing every row with every element; and the statement text
+/// no longer depends on the list's length. `list` is not empty.
+fn push_in_list(buf: &mut SqlBuf, e: &str, t: &Target, list: &[Value], negate: bool) -> Result<()> {
+    let d = buf.dialect;
+    let mut items = Vec::with_capacity(list.len());
+    let mut element = String::new();
+    for v in list {
+        let o = operand(d, t, v)?;
+        if element.is_empty() {
+            // Every operand of one target has the same type.
+            let (column, cast) = match d {
+                Dialect::Postgres => ("l.v", o.pg_element_type()),
+                Dialect::Sqlite => ("l.value", o.cast),
+            };
+            element = match cast {
+                Some(ty) => format!("CAST({column} AS {ty})"),
+                None => column.to_owned(),
+            };
+        }
+        items.push(o.into_json());
+    }
+    buf.push(e).push(if negate { " NOT IN (SELECT " } else { " IN (SELECT " }).push(&element);
+    match d {
+        Dialect::Postgres => {
+            buf.push(" FROM jsonb_array_elements_text(").bind_json(&items)?.push(") AS l(v))");
+        }
+        Dialect::Sqlite => {
+            buf.push(" FROM json_each(").bind_json(&items)?.push(") AS l)");
         }
     }
     Ok(())
@@ -349,14 +431,8 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                 return Ok(());
             }
             not_null(buf);
-            buf.push(&e).push(if negate { " NOT IN (" } else { " IN (" });
-            for (i, v) in list.iter().enumerate() {
-                if i > 0 {
-                    buf.push(", ");
-                }
-                bind_operand(buf, t, v)?;
-            }
-            buf.push("))");
+            push_in_list(buf, &e, t, list, negate)?;
+            buf.push(")");
         }
         Op::Contains(s) => {
             not_null(buf);
@@ -416,13 +492,8 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                             .push(&f.key)
                             .push("') j WHERE j.value IN (");
                     }
-                    for (i, item) in distinct.iter().enumerate() {
-                        if i > 0 {
-                            buf.push(", ");
-                        }
-                        buf.bind((*item).clone());
-                    }
-                    buf.push(")");
+                    // The items as one parameter, as for `in` (`push_in_list`).
+                    buf.push("SELECT l.value FROM json_each(").bind_json(&distinct)?.push(") AS l)");
                     if all {
                         buf.push(") = ").push(&distinct.len().to_string()).push(")");
                     } else {
