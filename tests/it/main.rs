@@ -28,6 +28,7 @@ mod filters;
 mod http;
 mod inbound;
 mod indexes;
+mod inputs;
 mod isolation;
 mod limits;
 mod notifications;
