@@ -1,10 +1,16 @@
 //! What every argument passes before an operation runs (`schema::inputs`), on both backends
-//! alike: an `ID` input given an Int answers exactly as its decimal string does (the GraphQL
-//! spec's input coercion).
+//! alike: a string holding the NUL character — anywhere: a login, a signup, a record value, a
+//! JSON key or value, a filter operand, `search`, the audit log's filter, an id; sent as a
+//! variable or written in the document; over HTTP or a socket — is refused with
+//! `VALIDATION_FAILED` naming the argument path, and nothing is written; an `ID` input given an
+//! Int answers exactly as its decimal string does (the GraphQL spec's input coercion).
 
 use serde_json::{Value, json};
 
-use crate::harness::{Auth, Names, TestTenant, entity, field, str_of, tenant};
+use crate::harness::{
+    Api, Auth, Names, PASSWORD, Response, TIMEOUT, TestTenant, WsEvent, entity, field, login, signup, str_of,
+    tenant, unique_slug,
+};
 
 fn deal() -> Names {
     Names::new("deal", "deals")
@@ -28,6 +34,137 @@ async fn setup() -> (TestTenant, String) {
     .await;
     let id = str_of(&t.create(&deal(), json!({ "title": "Alpha" }), "").await["id"]);
     (t, id)
+}
+
+/// Asserts a refusal naming exactly `field`, before anything ran (`data` is null).
+fn assert_refused(r: &Response, field: &str, case: &str) {
+    assert_eq!(r.field_errors(), vec![field.to_owned()], "{case}: {}", r.text);
+    assert_eq!(r.body["data"], Value::Null, "{case}: {}", r.text);
+}
+
+#[tokio::test]
+async fn failing_nul_characters_anywhere_in_the_arguments() {
+    let (t, id) = setup().await;
+    let nul = "nul\u{0}here";
+    let cases: Vec<(&str, &str, Value, &str)> = vec![
+        (
+            "a record value",
+            "mutation($v: String!) { createDeal(input: {title: $v}) { id } }",
+            json!({ "v": nul }),
+            "title",
+        ),
+        (
+            "an update",
+            "mutation($id: ID!, $v: String!) { updateDeal(id: $id, input: {title: $v}) { id } }",
+            json!({ "id": id, "v": nul }),
+            "title",
+        ),
+        (
+            "a JSON key",
+            "mutation($m: JSON) { createDeal(input: {title: \"x\", meta: $m}) { id } }",
+            json!({ "m": { "ok": 1, "bad\u{0}key": 2 } }),
+            "meta",
+        ),
+        (
+            "a JSON value",
+            "mutation($m: JSON) { createDeal(input: {title: \"x\", meta: $m}) { id } }",
+            json!({ "m": { "list": [1, nul] } }),
+            "meta.list",
+        ),
+        (
+            "a whole input object",
+            "mutation($i: CreateDealInput!) { createDeal(input: $i) { id } }",
+            json!({ "i": { "title": "ok", "tags": ["hot", nul] } }),
+            "tags",
+        ),
+        (
+            "a key of the input object",
+            "mutation($i: CreateDealInput!) { createDeal(input: $i) { id } }",
+            json!({ "i": { "title": "ok", "ti\u{0}tle": "x" } }),
+            "input",
+        ),
+        (
+            "a filter's eq",
+            "query($v: String) { deals(filter: {title: {eq: $v}}) { totalCount } }",
+            json!({ "v": nul }),
+            "filter.title.eq",
+        ),
+        (
+            "a filter's contains",
+            "query($f: DealFilter) { deals(filter: $f) { totalCount } }",
+            json!({ "f": { "or": [{ "title": { "contains": nul } }] } }),
+            "filter.or[0].title.contains",
+        ),
+        (
+            "a filter's list",
+            "query($f: DealFilter) { deals(filter: $f) { totalCount } }",
+            json!({ "f": { "tags": { "containsAny": ["hot", nul] } } }),
+            "filter.tags.containsAny",
+        ),
+        ("search", "query($s: String) { deals(search: $s) { totalCount } }", json!({ "s": nul }), "search"),
+        ("a literal in the document", "{ deals(search: \"a\\u0000b\") { totalCount } }", json!({}), "search"),
+        (
+            "a variable's default",
+            "query($s: String = \"a\\u0000b\") { deals(search: $s) { totalCount } }",
+            json!({}),
+            "search",
+        ),
+        (
+            "the audit log's filter",
+            "query($a: String) { auditLog(filter: {action: $a}) { totalCount } }",
+            json!({ "a": nul }),
+            "filter.action",
+        ),
+        ("an id", "query($id: ID!) { deal(id: $id) { id } }", json!({ "id": nul }), "id"),
+        (
+            "a definition",
+            "mutation($l: String!) { addField(entity: \"deal\", field: {key: \"x\", label: $l, type: TEXT}) { id } }",
+            json!({ "l": nul }),
+            "field.label",
+        ),
+    ];
+    for (case, query, variables, path) in &cases {
+        // Twice: a read the executor answered once may run as its compiled plan the next time.
+        for _ in 0..2 {
+            assert_refused(&t.request(query, variables.clone()).await, path, case);
+        }
+    }
+    let titles = t.list(&deal(), "", json!({}), "title").await;
+    assert_eq!(titles["totalCount"], json!(1), "nothing was written: {titles}");
+    let fields = t.type_fields("Deal").await.expect("Deal");
+    assert!(!fields.contains(&"x".to_owned()), "no field was added: {fields:?}");
+
+    // The public operations: a login and a signup (whose tenant then does not exist).
+    let api = Api::shared();
+    for (tenant_slug, email, path) in [(nul, t.email.as_str(), "tenant"), (t.slug.as_str(), nul, "email")] {
+        assert_refused(&login(&api, tenant_slug, email, PASSWORD).await, path, "login");
+    }
+    let slug = unique_slug();
+    let email = format!("owner@{slug}.example.com");
+    for (name, email, password, path) in [
+        (nul, email.as_str(), PASSWORD, "tenantName"),
+        ("Shop", "a\u{0}@example.com", PASSWORD, "email"),
+        ("Shop", email.as_str(), "correct\u{0}horse battery", "password"),
+    ] {
+        assert_refused(&signup(&api, name, &slug, email, password).await, path, "signup");
+    }
+    signup(&api, "Shop", &slug, &email, PASSWORD).await.data();
+
+    // Over a socket, the same refusal.
+    let mut ws = t.ws().await;
+    ws.subscribe(
+        "1",
+        "subscription($v: String) { dealChanged(filter: {title: {eq: $v}}) { kind } }",
+        json!({ "v": nul }),
+    )
+    .await;
+    let refused = match ws.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" => m["payload"]["errors"][0].clone(),
+        WsEvent::Message(m) if m["type"] == "error" => m["payload"][0].clone(),
+        other => panic!("expected the refusal, got {other:?}"),
+    };
+    assert_eq!(refused["extensions"]["code"], json!("VALIDATION_FAILED"), "{refused}");
+    assert_eq!(refused["extensions"]["fields"][0]["field"], json!("filter.title.eq"), "{refused}");
 }
 
 /// The answer to `query` with `variables`, without what differs between two requests.

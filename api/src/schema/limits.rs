@@ -4,7 +4,8 @@
 //! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
 //! The same hook, having the parsed document at hand, stops a request that may write from
 //! sharing one read connection (`entity::ReadScope`). Before it, the request is parsed through
-//! the document cache (`parse_cache`) and its arguments pass `inputs::prepare` (ID coercion). One extension, so resolvers pay for one pass-through per field, not two.
+//! the document cache (`parse_cache`) and its arguments pass `inputs::prepare` (ID coercion,
+//! no NUL character). One extension, so resolvers pay for one pass-through per field, not two.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,7 +92,7 @@ impl Extension for RequestChecksExtension {
                 &mut doc,
                 &mut request.variables,
                 operation.as_deref(),
-            );
+            )?;
             request.set_parsed_query(doc);
         }
         next.run(ctx, request).await

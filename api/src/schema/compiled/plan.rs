@@ -59,10 +59,11 @@ impl Scalar {
     }
 
     /// Whether `v` is a value of this type exactly as the resolvers read it (no coercion the
-    /// executor would make or refuse).
+    /// executor would make or refuse: an Int for an ID, a string holding a NUL character —
+    /// `inputs::prepare`).
     fn admits(self, v: &Value) -> bool {
         match (self, v) {
-            (Scalar::Id | Scalar::String, Value::String(_)) => true,
+            (Scalar::Id | Scalar::String, Value::String(s)) => !s.contains('\0'),
             (Scalar::Int, Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             (Scalar::Float, Value::Number(_)) => true,
             (Scalar::Boolean, Value::Boolean(_)) => true,
