@@ -2,7 +2,7 @@
 //! `/hooks/workflows/{id}`; the record it names (by a unique field here) gets the workflow's
 //! actions, with the body in templates. A redelivered event runs once; a bad or stale
 //! signature is UNAUTHENTICATED (401), an unknown record NOT_FOUND (404), a body that is not
-//! JSON BAD_REQUEST (400); editing the workflow keeps its secret.
+//! JSON or holds a NUL character BAD_REQUEST (400); editing the workflow keeps its secret.
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -97,6 +97,10 @@ async fn a_signed_inbound_webhook_updates_the_record_it_names_once() {
     assert_eq!((s, code(&v)), (404, json!("NOT_FOUND")));
     let (s, v) = post(&t, &workflow, &sign(&secret, now, "nope"), None, "nope").await;
     assert_eq!((s, code(&v)), (400, json!("BAD_REQUEST")));
+    // A NUL character anywhere in the body (PostgreSQL stores none): refused on both backends.
+    let nul = r#"{"number":"INV-1","payment":{"id":"pay\u0000"}}"#;
+    let (s, v) = post(&t, &workflow, &sign(&secret, now, nul), Some("evt_nul"), nul).await;
+    assert_eq!((s, code(&v)), (400, json!("BAD_REQUEST")), "{v}");
     let (s, _) = post(&t, &uuid::Uuid::new_v4().to_string(), &sign(&secret, now, body), None, body).await;
     assert_eq!(s, 404);
 

@@ -87,6 +87,11 @@ async fn accept(
     if !payload.is_object() {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     }
+    // The body is kept with the run: refused alike on both backends, as a GraphQL argument is
+    // (`schema::inputs`), where PostgreSQL could not store it.
+    if entity::runtime::value::has_nul(&payload) {
+        return Err(ApiError::BadRequest(format!("the body {}", entity::runtime::value::NO_NUL)));
+    }
     let meta = TenantMeta::load_for(&state.db, &tenant_id).await?;
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
     let store = Store::new(&state.db, &tenant_id);
