@@ -107,7 +107,9 @@ pub struct Config {
     #[arg(long, global = true, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
 
-    /// Redis, for the job queue when `QUEUE_STORAGE=redis` (and checked by `/readyz`).
+    /// Redis: links the instances of a deployment (commits, revoked sessions and access
+    /// changes reach the others at once over pub/sub; the outbox stays the source of truth),
+    /// and holds the job queue when `QUEUE_STORAGE=redis`. Checked by `/readyz`.
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 

@@ -21,9 +21,10 @@ use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::Value;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 
 use crate::bus::{BusEvent, EventBus};
+use crate::peers::Peers;
 
 /// How many events one pass reads at most.
 const BATCH: usize = 500;
@@ -84,19 +85,26 @@ const MIN_GAP: Duration = Duration::from_millis(10);
 pub struct Dispatcher {
     db: Db,
     bus: EventBus,
-    wake: Arc<Notify>,
+    /// Commits of this process and, through Redis, of the others: each wakes the tailer.
+    peers: Peers,
     poll: Duration,
     cursor: Arc<Mutex<Option<Cursor>>>,
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, bus: EventBus, poll: Duration) -> Self {
-        Dispatcher { db, bus, wake: Arc::new(Notify::new()), poll, cursor: Arc::new(Mutex::new(None)) }
+    pub fn new(db: Db, bus: EventBus, poll: Duration, peers: Peers) -> Self {
+        Dispatcher { db, bus, peers, poll, cursor: Arc::new(Mutex::new(None)) }
     }
 
-    /// Asks the tailer to look now (call after a commit: lower latency than the poll).
+    /// Call after a commit that wrote to the outbox: the tailers of this and (through Redis)
+    /// every other instance look now, at a lower latency than their poll.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.peers.committed();
+    }
+
+    /// How this instance hears of the others.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Runs forever; errors are logged and retried on the next tick. Passes start at least
@@ -104,6 +112,7 @@ impl Dispatcher {
     /// outbox query per write, where one pass every few milliseconds publishes them all.
     pub async fn run(self) {
         let mut passes: u64 = 0;
+        let mut commits = self.peers.commits();
         loop {
             let started = tokio::time::Instant::now();
             match self.pass().await {
@@ -118,8 +127,8 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "outbox prune failed");
             }
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.poll) => {}
+                _ = commits.changed() => {}
+                () = tokio::time::sleep(self.peers.poll(self.poll)) => {}
             }
             tokio::time::sleep_until(started + MIN_GAP).await;
         }

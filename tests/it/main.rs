@@ -28,6 +28,7 @@ mod filters;
 mod http;
 mod inbound;
 mod indexes;
+mod instances;
 mod isolation;
 mod limits;
 mod notifications;

@@ -131,6 +131,9 @@ async fn execute(
             let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
             let counter = entity::stats::Counter::default();
             let mut resp = entity::stats::counted(&counter, run(state, headers, rid, batch, via_get)).await;
+            // Access signals this request committed reach the other instances before its
+            // response does (see `jobs::peers`).
+            state.dispatcher.peers().flush().await;
             if state.config.sql_stats_header {
                 resp.headers_mut().insert("x-sql-statements", HeaderValue::from(counter.get()));
             }
