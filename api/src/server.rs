@@ -167,6 +167,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         metrics: Default::default(),
         registry: Registry::new(config.schema_cache_mb.saturating_mul(1 << 20), config.schema_options()),
         auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
+        limiter: crate::rate::Limiter::start(&config).await?,
         public_schema: build_public_schema(&config.schema_options())?,
         config: config.clone(),
         db,
@@ -194,7 +195,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         .await
         .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
-    let app = crate::http::routes::router(state.clone());
+    // With the peer address of each connection: rate limits count per client address.
+    let app = crate::http::routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "server stopped");

@@ -151,6 +151,14 @@ impl Metrics {
             "Schemas compiled (builds whose shape was not compiled yet).",
             vec![(String::new(), state.registry.compiles().to_string())],
         );
+        if let Some(up) = state.limiter.redis_up() {
+            metric(
+                "alphery_rate_limit_redis_up",
+                "gauge",
+                "1 while rate-limit counters are kept in Redis, shared by the instances (0: in this process, Redis being unreachable).",
+                vec![(String::new(), u8::from(up).to_string())],
+            );
+        }
         let peers = state.dispatcher.peers();
         if let Some(stats) = peers.stats() {
             metric(

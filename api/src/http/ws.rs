@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
 
-use super::request::{self, Credential, RequestId};
+use super::request::{self, ClientIp, Credential, RequestId};
 use crate::state::AppState;
 
 /// Close code: not authenticated, or the session ended.
@@ -60,6 +60,7 @@ pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
 /// `GET /graphql/ws`.
 pub async fn upgrade(
     State(state): State<AppState>,
+    client: ClientIp,
     protocol: GraphQLProtocol,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -76,7 +77,7 @@ pub async fn upgrade(
         .max_message_size(max)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| serve(state, socket, protocol, rid))
+        .on_upgrade(move |socket| serve(state, socket, protocol, rid, client))
 }
 
 async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: &str) {
@@ -117,7 +118,13 @@ impl Drop for OpenSocket {
     }
 }
 
-async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, rid: RequestId) {
+async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    rid: RequestId,
+    client: ClientIp,
+) {
     let (mut sink, mut stream) = socket.split();
     let first = tokio::time::timeout(INIT_TIMEOUT, stream.next()).await;
     let init_text = match first {
@@ -142,7 +149,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     let Some(principal) = caller.principal.clone() else {
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
-    let mut data = request::request_data(&state, &caller, &rid, None);
+    let mut data = request::request_data(&state, &caller, &rid, client, None);
     let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
     data.insert(SocketCloser(closer));
     let schema_version = caller.version;

@@ -377,8 +377,9 @@ pub fn revoke_sessions() -> Field {
 pub fn accept_invite() -> Field {
     Field::new(f::ACCEPT_INVITE, TypeRef::named_nn(t::AUTH_PAYLOAD), |c| {
         FieldFuture::new(async move {
-            let payload =
-                admin::accept_invite(ctx::state(&c)?, &arg(&c, "token")?, &arg(&c, "password")?).await?;
+            let token: String = arg(&c, "token")?;
+            ctx::attempt(&c, crate::rate::Action::AcceptInvite, &[&token]).await?;
+            let payload = admin::accept_invite(ctx::state(&c)?, &token, &arg(&c, "password")?).await?;
             Ok(Some(FieldValue::owned_any(payload)))
         })
     })

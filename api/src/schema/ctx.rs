@@ -1,6 +1,7 @@
 //! What a resolver needs from the request: shared state, the caller, and the per-request
 //! loaders. Each is put into the request (or socket) data by the transport layer.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_graphql::Context;
@@ -14,10 +15,19 @@ use super::access::{EntityAccess, SchemaAccess};
 use super::loader::Loaders;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::request::ClientIp;
+use crate::rate::Action;
 use crate::state::AppState;
 
 pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
     ctx.data::<AppState>()
+}
+
+/// Charges one attempt of a public sign-in `action` on each of `accounts` (`rate::account`)
+/// from the client's address: refused with `RATE_LIMITED` once that budget is spent.
+pub async fn attempt(ctx: &Context<'_>, action: Action, accounts: &[&str]) -> async_graphql::Result<()> {
+    let ip = ctx.data_opt::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+    state(ctx)?.limiter.attempt(action, ip, accounts).await.map_err(|e| e.to_graphql())
 }
 
 /// The caller; absent only in the public schema.

@@ -4,27 +4,38 @@
 //! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
 //! The same hook, having the parsed document at hand, stops a request that may write from
 //! sharing one read connection (`entity::ReadScope`), and parses through the document cache
-//! (`parse_cache`): one extension, so resolvers pay for one pass-through per field, not two.
+//! (`parse_cache`). Its validation hook charges the operation's complexity, as validation
+//! measured it, to the caller's and the tenant's rate limits (`rate`): refused, it answers
+//! `RATE_LIMITED` before execution. One extension, so resolvers pay for one pass-through per
+//! field, not three.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{
+    ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, ValidationResult, Variables,
+};
 
-/// Installs the alias limit on a schema.
-pub struct AliasLimit(pub usize);
+use crate::auth::Principal;
+use crate::rate::{Measured, Prepaid};
+use crate::state::AppState;
 
-impl ExtensionFactory for AliasLimit {
+/// Installs the alias limit and the rate-limit charge on a schema.
+pub struct QueryLimits(pub usize);
+
+impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
+        Arc::new(QueryLimitsExtension(self.0))
     }
 }
 
-struct AliasLimitExtension(usize);
+struct QueryLimitsExtension(usize);
 
 /// Counts aliases under `set`, stopping once `limit` is passed; `depth` guards fragment cycles
 /// (which validation rejects later anyway).
@@ -67,7 +78,7 @@ pub fn too_complex(message: String) -> ServerError {
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for QueryLimitsExtension {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -97,5 +108,25 @@ impl Extension for AliasLimitExtension {
             return Err(too_complex(format!("the query uses more than {} aliases", self.0)));
         }
         Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let cost = u64::try_from(result.complexity).unwrap_or(u64::MAX).max(1);
+        if let Some(measured) = ctx.data_opt::<Arc<Measured>>() {
+            measured.set(cost);
+        }
+        // Anonymous requests (the public schema) have no budget of their own; its sign-in
+        // operations are limited per address and account by their resolvers.
+        if ctx.data_opt::<Prepaid>().is_none()
+            && let (Some(state), Some(p)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Principal>())
+        {
+            state.limiter.operation(p, cost).await.map_err(|e| vec![e.to_server_error()])?;
+        }
+        Ok(result)
     }
 }

@@ -23,6 +23,7 @@ use super::ctx;
 use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
+use crate::rate::{self, Action};
 
 /// The API version reported by `apiVersion`.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,13 +102,17 @@ fn input<T: DeserializeOwned>(c: &ResolverContext<'_>, name: &str) -> async_grap
     serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")).to_graphql())
 }
 
-/// Public mutations: signup, login, refreshToken.
+/// Public mutations: signup, login, refreshToken, acceptInvite. Each attempt is charged to the
+/// client address's budget for the account it names (`rate`) before any work.
 pub fn public_mutations() -> Vec<Field> {
     let payload = || TypeRef::named_nn(t::AUTH_PAYLOAD);
     vec![
         Field::new(f::SIGNUP, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::signup(ctx::state(&c)?, input(&c, "input")?).await?;
+                let i: service::SignupInput = input(&c, "input")?;
+                let (slug, email) = (rate::account(&[&i.tenant_slug]), rate::account(&[&i.email]));
+                ctx::attempt(&c, Action::Signup, &[&slug, &email]).await?;
+                let p = service::signup(ctx::state(&c)?, i).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
@@ -115,7 +120,9 @@ pub fn public_mutations() -> Vec<Field> {
         .description("Creates a tenant and its owner user, and signs in."),
         Field::new(f::LOGIN, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::login(ctx::state(&c)?, input(&c, "input")?).await?;
+                let i: service::LoginInput = input(&c, "input")?;
+                ctx::attempt(&c, Action::Login, &[&rate::account(&[&i.tenant, &i.email])]).await?;
+                let p = service::login(ctx::state(&c)?, i).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
@@ -123,7 +130,9 @@ pub fn public_mutations() -> Vec<Field> {
         .description("Signs in to a tenant."),
         Field::new(f::REFRESH_TOKEN, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::refresh(ctx::state(&c)?, &string_arg(&c, "token")?).await?;
+                let token = string_arg(&c, "token")?;
+                ctx::attempt(&c, Action::RefreshToken, &[&token]).await?;
+                let p = service::refresh(ctx::state(&c)?, &token).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
