@@ -36,6 +36,7 @@ mod pagination;
 mod plans;
 mod processes;
 mod property;
+mod rate_limits;
 mod records;
 mod relations;
 mod rls;
