@@ -328,8 +328,9 @@ impl Memory {
     }
 
     fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard> {
-        // The high bits pick the shard; the map inside uses all of them.
-        self.shards[(key >> 59) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
+        // Bits the map inside does not use pick the shard: it places entries by the low bits
+        // and tells them apart by the top seven, which must stay as varied as the keys.
+        self.shards[(key >> 32) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Charges `cost` to every budget, or to none: `Err(i)` names the first that refused.
