@@ -1,10 +1,11 @@
 //! The HTTP transport: GET runs queries but never mutations (405), JSON-only POST bodies (415),
 //! `application/graphql-response+json` status codes, batches, the operational endpoints
 //! (`/healthz`, `/readyz`, `/graphiql`, `/metrics`), `x-request-id`, query depth limits, and
-//! `extensions.code` on every error.
+//! `extensions.code` on every error, and an integer where an `ID` is expected.
 
 use serde_json::{Value, json};
 
+use crate::fixtures::define_crm;
 use crate::harness::{Api, Auth, Response, TestTenant, str_of, tenant};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -293,5 +294,90 @@ async fn every_error_has_a_code() {
                 assert!(!message.contains(leak), "{case}: error message leaks {leak:?}: {message}");
             }
         }
+    }
+}
+
+/// `type { kind name ofType … }` down to the named type: (named kind, named type, is a list).
+fn named(ty: &Value) -> (String, String, bool) {
+    let (mut t, mut list) = (ty, false);
+    while t["ofType"].is_object() {
+        list |= t["kind"] == "LIST";
+        t = &t["ofType"];
+    }
+    (str_of(&t["kind"]), str_of(&t["name"]), list)
+}
+
+/// A literal for a required argument that is not an `ID`, or `None` when the test cannot write
+/// one (an input object with required fields).
+fn filler(kind: &str, name: &str, types: &[Value]) -> Option<String> {
+    match (kind, name) {
+        ("SCALAR", "Int" | "Float") => Some("1".into()),
+        ("SCALAR", "Boolean") => Some("false".into()),
+        ("SCALAR", _) => Some("\"x\"".into()),
+        ("ENUM", _) => {
+            let ty = types.iter().find(|t| t["name"] == name)?;
+            Some(str_of(&ty["enumValues"][0]["name"]))
+        }
+        ("INPUT_OBJECT", _) => {
+            let ty = types.iter().find(|t| t["name"] == name)?;
+            let required = ty["inputFields"].as_array()?.iter().any(|f| f["type"]["kind"] == "NON_NULL");
+            (!required).then(|| "{}".into())
+        }
+        _ => None,
+    }
+}
+
+/// Validation lets an integer through where an `ID` is expected (the spec's input coercion),
+/// but ids here are strings: every root operation taking an `ID` argument, given `5`, answers
+/// `BAD_REQUEST` saying a string is expected (as record inputs and filters do), never
+/// `INTERNAL` (it was "internal: not a string").
+#[tokio::test]
+async fn failing_integer_ids_answer_bad_request_never_internal() {
+    let t = tenant().await;
+    define_crm(&t).await;
+    let schema = t
+        .data(
+            "{ __schema { types { name kind enumValues { name } inputFields { name type { kind } } } \
+             queryType { fields { name type { ...T } args { name type { ...T } } } } \
+             mutationType { fields { name type { ...T } args { name type { ...T } } } } } } \
+             fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
+            json!({}),
+        )
+        .await;
+    let types = schema["__schema"]["types"].as_array().expect("types").clone();
+    let mut tried = Vec::new();
+    for (root, op) in [("queryType", "query"), ("mutationType", "mutation")] {
+        'fields: for field in schema["__schema"][root]["fields"].as_array().expect("fields") {
+            let mut args = Vec::new();
+            let mut has_id = false;
+            for arg in field["args"].as_array().expect("args") {
+                let (kind, name, list) = named(&arg["type"]);
+                let value = if name == "ID" {
+                    has_id = true;
+                    if list { "[5]".to_owned() } else { "5".to_owned() }
+                } else if arg["type"]["kind"] == "NON_NULL" {
+                    match filler(&kind, &name, &types) {
+                        Some(v) => v,
+                        None => continue 'fields,
+                    }
+                } else {
+                    continue;
+                };
+                args.push(format!("{}: {value}", str_of(&arg["name"])));
+            }
+            if !has_id {
+                continue;
+            }
+            let name = str_of(&field["name"]);
+            let selection = if named(&field["type"]).0 == "OBJECT" { " { __typename }" } else { "" };
+            let query = format!("{op} {{ {name}({}){selection} }}", args.join(", "));
+            let response = t.request(&query, json!({})).await;
+            response.expect_code("BAD_REQUEST");
+            assert!(str_of(&response.errors()[0]["message"]).contains("string"), "{}", response.text);
+            tried.push(name);
+        }
+    }
+    for expected in ["deal", "updateDeal", "decideApproval", "rotateWebhookSecret", "webhookDeliveries"] {
+        assert!(tried.iter().any(|n| n == expected), "{expected} was not tried: {tried:?}");
     }
 }
