@@ -1,6 +1,8 @@
 //! HTTP and WebSocket transport: routes (`routes`), GraphQL over HTTP (`graphql`), GraphQL
-//! over `graphql-transport-ws` (`ws`), inbound webhooks (`hooks`), and request ids and credentials (`request`).
+//! over `graphql-transport-ws` (`ws`), the public face of their errors (`errors`), inbound
+//! webhooks (`hooks`), and request ids and credentials (`request`).
 
+pub mod errors;
 pub mod graphql;
 pub mod hooks;
 pub mod metrics;

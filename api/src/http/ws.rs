@@ -17,7 +17,9 @@ use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
 
+use super::errors::{self, Operation};
 use super::request::{self, Credential, RequestId};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Close code: not authenticated, or the session ended.
@@ -26,6 +28,8 @@ pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
 pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
 /// Close code: the first message was not a valid `connection_init` in time.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// Close code: the server failed (WebSocket's own "internal error"); the cause is logged.
+pub const CLOSE_INTERNAL: u16 = 1011;
 /// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
 /// catch up.
 pub const CLOSE_TOO_SLOW: u16 = 4429;
@@ -132,6 +136,10 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
         Credential::None => None,
         c => match request::resolve(&state, c).await {
             Ok(caller) => Some(caller),
+            Err(ApiError::Internal(cause)) => {
+                errors::log_internal(&rid, &Operation::none(), "", &cause);
+                return close(&mut sink, CLOSE_INTERNAL, "internal error").await;
+            }
             Err(e) => return close(&mut sink, CLOSE_UNAUTHENTICATED, &e.message()).await,
         },
     };

@@ -19,6 +19,7 @@ pub mod ctx;
 pub mod dashboards;
 pub mod deletion;
 pub mod entity_types;
+pub mod extension;
 pub mod jobs;
 pub mod limits;
 pub mod loader;
