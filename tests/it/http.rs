@@ -1,12 +1,15 @@
 //! The HTTP transport: GET runs queries but never mutations (405), JSON-only POST bodies (415),
 //! `application/graphql-response+json` status codes, batches, the operational endpoints
 //! (`/healthz`, `/readyz`, `/graphiql`, `/metrics`), `x-request-id`, query depth limits, and
-//! `extensions.code` on every error, and an integer where an `ID` is expected.
+//! `extensions.code` on every error, an integer where an `ID` is expected, and answers in
+//! selection order.
 
 use serde_json::{Value, json};
 
-use crate::fixtures::define_crm;
-use crate::harness::{Api, Auth, Response, TestTenant, str_of, tenant};
+use crate::fixtures::{contact, deal, define_crm};
+use crate::harness::{
+    Api, Auth, Response, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, WsEvent, member_order, str_of, tenant,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -380,4 +383,64 @@ async fn failing_integer_ids_answer_bad_request_never_internal() {
     for expected in ["deal", "updateDeal", "decideApproval", "rotateWebhookSecret", "webhookDeliveries"] {
         assert!(tried.iter().any(|n| n == expected), "{expected} was not tried: {tried:?}");
     }
+}
+
+/// Root fields and aliases in an order neither alphabetical nor the schema's, some read from
+/// the database and some not, and records whose relation (read through a loader, so it
+/// finishes last) is selected before their plain fields.
+const IN_ORDER: &str = "query InOrder { zeta: deals(first: 5) { totalCount nodes { contact { fullName } title } } \
+    me { email } apiVersion alpha: contacts(first: 1) { totalCount nodes { company { name } fullName } } \
+    entities { nameSingular } again: apiVersion __typename }";
+const IN_ORDER_ROOTS: [&str; 7] = ["zeta", "me", "apiVersion", "alpha", "entities", "again", "__typename"];
+
+/// Asserts the order of `IN_ORDER`'s answer `text`, at the top of `data` (under `path`).
+fn assert_in_order(text: &str, path: &[&str]) {
+    let at = |rest: &[&str]| member_order(text, &[path, rest].concat());
+    assert_eq!(at(&[]), IN_ORDER_ROOTS, "{text}");
+    assert_eq!(at(&["zeta"]), ["totalCount", "nodes"], "{text}");
+    assert_eq!(at(&["zeta", "nodes", "0"]), ["contact", "title"], "{text}");
+    assert_eq!(at(&["alpha", "nodes", "0"]), ["company", "fullName"], "{text}");
+}
+
+/// An object's fields come in the order its selection set names them (GraphQL spec,
+/// "Serialized Map Ordering"), on every run: the executor used to write them as they finished.
+#[tokio::test]
+async fn answers_follow_the_selection_order() {
+    let t = tenant().await;
+    define_crm(&t).await;
+    let ann = t.create(&contact(), json!({ "fullName": "Ann" }), "").await;
+    t.create(&deal(), json!({ "title": "D1", "contact": str_of(&ann["id"]) }), "").await;
+    for _ in 0..8 {
+        let r = t.request(IN_ORDER, json!({})).await;
+        r.data();
+        assert_in_order(&r.text, &["data"]);
+    }
+    // A mutation's roots run one after the other; what each returns is ordered too.
+    let mutation = "mutation { second: createContact(input: {fullName: \"Bo\"}) { company { name } fullName } \
+                    first: createDeal(input: {title: \"D2\"}) { referrer { id } title id } }";
+    for _ in 0..4 {
+        let r = t.request(mutation, json!({})).await;
+        r.data();
+        assert_eq!(member_order(&r.text, &["data"]), ["second", "first"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "second"]), ["company", "fullName"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "first"]), ["referrer", "title", "id"], "{}", r.text);
+    }
+    // Over a socket: a query, and a subscription's events.
+    let mut socket = t.ws().await;
+    for id in ["q1", "q2", "q3"] {
+        socket.subscribe(id, IN_ORDER, json!({})).await;
+        assert_in_order(&socket.next_text(id).await, &["payload", "data"]);
+        match socket.recv(TIMEOUT).await {
+            WsEvent::Message(m) if m == json!({ "id": id, "type": "complete" }) => {}
+            other => panic!("expected {id} to complete, got {other:?}"),
+        }
+    }
+    let changes = "subscription { dealChanged { record { contact { fullName } title } kind } }";
+    socket.subscribe("s", changes, json!({})).await;
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    t.create(&deal(), json!({ "title": "D3", "contact": str_of(&ann["id"]) }), "").await;
+    let event = socket.next_text("s").await;
+    assert_eq!(member_order(&event, &["payload", "data", "dealChanged"]), ["record", "kind"], "{event}");
+    let record = member_order(&event, &["payload", "data", "dealChanged", "record"]);
+    assert_eq!(record, ["contact", "title"], "{event}");
 }

@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod limits;
 pub mod loader;
 pub mod notifications;
+pub mod order;
 pub mod parse_cache;
 pub mod platform;
 pub mod registry;

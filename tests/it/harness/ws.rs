@@ -78,16 +78,21 @@ impl Ws {
 
     /// The next protocol message (answering pings on the way), a close, or a timeout.
     pub async fn recv(&mut self, within: Duration) -> WsEvent {
+        self.recv_with_text(within).await.0
+    }
+
+    /// `recv`, with a message's text as it came (its members in the server's order).
+    pub async fn recv_with_text(&mut self, within: Duration) -> (WsEvent, Option<String>) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let next = match tokio::time::timeout_at(deadline, self.stream.next()).await {
-                Err(_) => return WsEvent::Timeout,
+                Err(_) => return (WsEvent::Timeout, None),
                 Ok(next) => next,
             };
             match next {
-                None | Some(Err(_)) => return WsEvent::Closed(None),
+                None | Some(Err(_)) => return (WsEvent::Closed(None), None),
                 Some(Ok(Message::Close(frame))) => {
-                    return WsEvent::Closed(frame.map(|f| u16::from(f.code)));
+                    return (WsEvent::Closed(frame.map(|f| u16::from(f.code))), None);
                 }
                 Some(Ok(Message::Text(text))) => {
                     let message: Value =
@@ -99,10 +104,18 @@ impl Ws {
                     if message["type"] == "pong" {
                         continue;
                     }
-                    return WsEvent::Message(message);
+                    return (WsEvent::Message(message), Some(text.as_str().to_owned()));
                 }
                 Some(Ok(_)) => continue,
             }
+        }
+    }
+
+    /// The text of the next `next` message for operation `id`.
+    pub async fn next_text(&mut self, id: &str) -> String {
+        match self.recv_with_text(TIMEOUT).await {
+            (WsEvent::Message(m), Some(text)) if m["type"] == "next" && m["id"] == id => text,
+            (other, _) => panic!("expected a `next` message for {id}, got {other:?}"),
         }
     }
 
