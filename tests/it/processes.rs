@@ -584,8 +584,9 @@ async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions
 
 /// An internal error (the store broken under the running server: a table renamed away)
 /// answers a bare `INTERNAL` with the request id, and its log line names the request id, the
-/// operation and the cause. At LOG=warn the request's tracing span is filtered out, so the
-/// line has to carry these itself (the fuzzing's lines named no request).
+/// operation and the cause, over HTTP and over a socket alike. At LOG=warn the request's
+/// tracing span is filtered out, so the line has to carry these itself (the fuzzing's lines
+/// named no request).
 #[tokio::test]
 async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
     let dir = std::env::temp_dir().join(format!("alphery-internal-{}", uuid::Uuid::new_v4().simple()));
@@ -617,6 +618,18 @@ async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
             assert!(line.contains(part), "{part:?} missing from the log line: {line}");
         }
     }
+    // Over a socket: masked alike, and logged with the socket's request id.
+    let mut socket = t.ws().await;
+    socket.subscribe("1", "query SocketHooks { webhooks { id } }", json!({})).await;
+    let error = match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" => m["payload"]["errors"][0].clone(),
+        other => panic!("expected the answer, got {other:?}"),
+    };
+    assert_eq!(error["message"], json!("internal error"), "{error}");
+    assert_eq!(error["extensions"]["code"], json!("INTERNAL"), "{error}");
+    let rid = str_of(&error["extensions"]["requestId"]);
+    let line = log_line(&log, &["internal error", &format!("request_id={rid}")]).await;
+    assert!(line.contains("operation=SocketHooks") && line.contains("path=webhooks"), "{line}");
     drop(process);
     if let Some(name) = pg_name {
         drop_database(&name).await;

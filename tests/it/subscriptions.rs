@@ -3,7 +3,7 @@
 //! the record after the change; and the close codes: 4401 for a missing/bad token and for a
 //! session logged out while the socket is open, 4205 when the tenant's definitions change,
 //! 4429 when a subscriber falls behind; alike subscriptions served as one group; and delivery
-//! across server instances sharing one database.
+//! across server instances sharing one database; errors coded as over HTTP.
 
 use serde_json::{Value, json};
 
@@ -268,4 +268,63 @@ async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is
     };
     assert_eq!(code, Some(4429));
     drop((first, second, other));
+}
+
+/// Expects operation `id` to be answered with `complete`.
+async fn expect_complete(socket: &mut Ws, id: &str) {
+    match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m == json!({ "id": id, "type": "complete" }) => {}
+        other => panic!("expected {id} to complete, got {other:?}"),
+    }
+}
+
+/// The errors of operation `id` (its `next` message, then `complete`).
+async fn socket_errors(socket: &mut Ws, id: &str) -> Vec<Value> {
+    let errors = match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => m["payload"]["errors"].clone(),
+        other => panic!("expected a `next` message for {id}, got {other:?}"),
+    };
+    expect_complete(socket, id).await;
+    errors.as_array().cloned().unwrap_or_default()
+}
+
+/// An operation's errors over a socket carry the `extensions.code` (and message) they carry
+/// over HTTP: the executor's own errors (syntax, validation, variables, limits) used to leave
+/// a socket without a code, and a resolver's uncoded error unmasked.
+#[tokio::test]
+async fn errors_over_a_socket_are_coded_as_over_http() {
+    let t = crm_tenant().await;
+    let member = str_of(&t.invite("member").await["accessToken"]);
+    let missing = uuid::Uuid::new_v4().to_string();
+    let deep = format!("{{ __type(name: \"User\") {} {} }}", "{ ofType ".repeat(60), "}".repeat(60));
+    let update = "mutation($id: ID!) { updateDeal(id: $id, input: {title: \"x\"}) { id } }";
+    let cases = [
+        (false, "{ me { id ", json!({}), "BAD_REQUEST"),
+        (false, "{ nope }", json!({}), "BAD_REQUEST"),
+        (false, "query($n: Int!) { deals(first: $n) { totalCount } }", json!({ "n": "x" }), "BAD_REQUEST"),
+        (false, &deep, json!({}), "QUERY_TOO_COMPLEX"),
+        (false, "{ deal(id: 5) { id } }", json!({}), "BAD_REQUEST"),
+        (false, "{ deals(first: 100000) { totalCount } }", json!({}), "BAD_REQUEST"),
+        (false, update, json!({ "id": missing }), "NOT_FOUND"),
+        (false, "mutation { createDeal(input: {title: \"\"}) { id } }", json!({}), "VALIDATION_FAILED"),
+        (true, "{ auditLog { totalCount } }", json!({}), "FORBIDDEN"),
+    ];
+    let mut owner_socket = t.ws().await;
+    let mut member_socket = Ws::connect(server()).await;
+    member_socket.init(json!({ "authorization": format!("Bearer {member}") })).await.expect_ack();
+    for (i, (as_member, query, variables, code)) in cases.into_iter().enumerate() {
+        let (auth, socket) = match as_member {
+            true => (Auth::Bearer(member.clone()), &mut member_socket),
+            false => (t.auth(), &mut owner_socket),
+        };
+        let over_http = t.api.graphql(&auth, query, variables.clone()).await;
+        over_http.expect_code(code);
+        let id = format!("e{i}");
+        socket.subscribe(&id, query, variables).await;
+        let over_ws = socket_errors(socket, &id).await;
+        let public = |e: &Value| (e["message"].clone(), e["extensions"]["code"].clone());
+        let expected: Vec<_> = over_http.errors().iter().map(public).collect();
+        let actual: Vec<_> = over_ws.iter().map(public).collect();
+        assert_eq!(actual, expected, "{query:.80}: over a socket {over_ws:?}, over HTTP {}", over_http.text);
+    }
 }

@@ -1,18 +1,23 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) at `/graphql/ws`. One endpoint serves every
 //! tenant, so the schema is known only after `connection_init`: we read that first message
 //! ourselves, authenticate its payload, pick the tenant's schema, and hand the socket (with the
-//! init message put back in front) to async-graphql. The socket closes with 4401 when its
+//! init message put back in front) to async-graphql. Every answer's errors are labelled as
+//! over HTTP (`errors`). The socket closes with 4401 when its
 //! session is revoked or its token expires, and with 4205 when the tenant's definitions change
 //! (the client reconnects and gets the new schema).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::dynamic::Schema;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, Executor, Request, Response as GraphqlResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
@@ -121,6 +126,47 @@ impl Drop for OpenSocket {
     }
 }
 
+/// A tenant's schema as a socket's operations see it: every answer's errors labelled as over
+/// HTTP (codes, internal errors logged and masked).
+#[derive(Clone)]
+struct SocketSchema {
+    schema: Schema,
+    rid: RequestId,
+}
+
+impl SocketSchema {
+    fn label(&self, response: &mut GraphqlResponse, operation: &Operation) {
+        for e in &mut response.errors {
+            errors::label(e, false, &self.rid, operation);
+        }
+    }
+}
+
+impl Executor for SocketSchema {
+    async fn execute(&self, request: Request) -> GraphqlResponse {
+        let operation = Operation::of(&request);
+        let mut response = self.schema.execute(request).await;
+        self.label(&mut response, &operation);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphqlResponse> {
+        let operation = Operation::of(&request);
+        let this = self.clone();
+        self.schema
+            .execute_stream_with_session_data(request, session.unwrap_or_default())
+            .map(move |mut response| {
+                this.label(&mut response, &operation);
+                response
+            })
+            .boxed()
+    }
+}
+
 async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, rid: RequestId) {
     let (mut sink, mut stream) = socket.split();
     let first = tokio::time::timeout(INIT_TIMEOUT, stream.next()).await;
@@ -166,7 +212,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     let graphql = GraphQLWebSocket::new_with_pair(
         Box::pin(to_channel),
         init.chain(stream),
-        caller.schema.clone(),
+        SocketSchema { schema: caller.schema.clone(), rid: rid.clone() },
         protocol,
     )
     .with_data(data)
