@@ -1,5 +1,5 @@
 //! HTTP and WebSocket transport: routes (`routes`), GraphQL over HTTP (`graphql`), GraphQL
-//! over `graphql-transport-ws` (`ws`), the public face of their errors (`errors`), inbound
+//! over `graphql-transport-ws` (`ws`, its protocol rules in `ws_protocol`), the public face of their errors (`errors`), inbound
 //! webhooks (`hooks`), and request ids and credentials (`request`).
 
 pub mod errors;
@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod request;
 pub mod routes;
 pub mod ws;
+pub mod ws_protocol;
