@@ -178,6 +178,12 @@ pub struct Config {
     #[arg(long, global = true, env = "LIVE_BUFFER", default_value_t = 256)]
     pub live_buffer: usize,
 
+    /// Also serve GraphQL over the legacy `graphql-ws` websocket subprotocol
+    /// (subscriptions-transport-ws, unmaintained) beside `graphql-transport-ws`. Off: an
+    /// upgrade offering only `graphql-ws` is refused (HTTP 400).
+    #[arg(long, global = true, env = "LEGACY_GRAPHQL_WS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub legacy_graphql_ws: bool,
+
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
     #[arg(long, global = true, env = "SQL_STATS_HEADER", default_value_t = false)]
@@ -229,6 +235,7 @@ impl Config {
             log: "warn".into(),
             auth_cache_secs: 60,
             live_buffer: 256,
+            legacy_graphql_ws: false,
             sql_stats_header: true,
         }
     }

@@ -1,30 +1,13 @@
 //! Query-shape limits beyond async-graphql's depth and complexity: the number of aliased
 //! fields (alias amplification: one request asking the same expensive field hundreds of
 //! times). Counted over the document with fragment spreads expanded, so a fragment used many
-//! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
-//! The same hook, having the parsed document at hand, stops a request that may write from
-//! sharing one read connection (`entity::ReadScope`), and parses through the document cache
-//! (`parse_cache`): one extension, so resolvers pay for one pass-through per field, not two.
+//! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution (checked
+//! by the schema's extension, `extension`, as the document is parsed).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
-};
-use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, Variables};
-
-/// Installs the alias limit on a schema.
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
-    }
-}
-
-struct AliasLimitExtension(usize);
+use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult};
 
 /// Counts aliases under `set`, stopping once `limit` is passed; `depth` guards fragment cycles
 /// (which validation rejects later anyway).
@@ -66,36 +49,15 @@ pub fn too_complex(message: String) -> ServerError {
     e
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = match super::parse_cache::get(query) {
-            Some(doc) => doc,
-            None => {
-                let doc = next.run(ctx, query, variables).await?;
-                super::parse_cache::put(query, &doc);
-                doc
-            }
-        };
-        if doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query)
-            && let Some(scope) = ctx.data_opt::<Arc<entity::ReadScope>>()
-        {
-            scope.disable();
-        }
-        let aliases: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count(&op.node.selection_set.node, &doc.fragments, self.0, 0))
-            .sum();
-        if aliases > self.0 {
-            return Err(too_complex(format!("the query uses more than {} aliases", self.0)));
-        }
-        Ok(doc)
+/// Refuses a document using more than `limit` aliases.
+pub fn check_aliases(doc: &ExecutableDocument, limit: usize) -> ServerResult<()> {
+    let aliases: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node, &doc.fragments, limit, 0))
+        .sum();
+    if aliases > limit {
+        return Err(too_complex(format!("the query uses more than {limit} aliases")));
     }
+    Ok(())
 }

@@ -22,6 +22,7 @@ static SERVER: OnceLock<Server> = OnceLock::new();
 static SHORT_TTL_SERVER: OnceLock<Server> = OnceLock::new();
 static SMALL_CACHE_SERVER: OnceLock<Server> = OnceLock::new();
 static TINY_BUFFER_SERVER: OnceLock<Server> = OnceLock::new();
+static LEGACY_WS_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
@@ -79,6 +80,13 @@ pub fn small_cache_server() -> &'static Server {
 pub fn tiny_buffer_server() -> &'static Server {
     server();
     TINY_BUFFER_SERVER.get_or_init(|| start_server(|c| c.live_buffer = 1))
+}
+
+/// A server on the same database that also speaks the legacy `graphql-ws` websocket
+/// subprotocol (`LEGACY_GRAPHQL_WS=true`), which the others refuse.
+pub fn legacy_ws_server() -> &'static Server {
+    server();
+    LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
 }
 
 fn start_server(tweak: fn(&mut alphery_api::config::Config)) -> Server {
