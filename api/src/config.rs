@@ -209,6 +209,11 @@ pub struct Config {
     /// that sets it: otherwise any client can pick its address.
     #[arg(long, global = true, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
+    /// Also serve GraphQL over the legacy `graphql-ws` websocket subprotocol
+    /// (subscriptions-transport-ws, unmaintained) beside `graphql-transport-ws`. Off: an
+    /// upgrade offering only `graphql-ws` is refused (HTTP 400).
+    #[arg(long, global = true, env = "LEGACY_GRAPHQL_WS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub legacy_graphql_ws: bool,
 
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
@@ -261,6 +266,7 @@ impl Config {
             log: "warn".into(),
             auth_cache_secs: 60,
             live_buffer: 256,
+            legacy_graphql_ws: false,
             sql_stats_header: true,
             rate_limit: true,
             rate_limit_tenant: 1_200_000,

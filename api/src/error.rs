@@ -1,5 +1,6 @@
 //! The API's error type and its one table of public codes (shared/API.md § Errors). Internal
-//! causes are logged (with the request id from the current span) and never shown.
+//! causes travel with the GraphQL error (`InternalCause`) to the transport, which logs them
+//! with the request id and operation (`http::errors`) and never shows them.
 
 use async_graphql::ErrorExtensions;
 use entity::FieldError;
@@ -27,6 +28,13 @@ pub enum ApiError {
     },
     Internal(String),
 }
+
+/// The cause of an internal error, carried as the `source` of the GraphQL error a client sees
+/// as a bare `INTERNAL`. It is logged where the request id and operation are known (the
+/// transport labels every error of a response), not where it arose: a resolver knows neither,
+/// and its tracing span may be filtered out.
+#[derive(Debug)]
+pub struct InternalCause(pub String);
 
 /// Crate error alias used by public functions (`server::start`).
 pub type Error = ApiError;
@@ -82,10 +90,11 @@ impl ApiError {
 
     /// The GraphQL error a client sees.
     pub fn to_graphql(&self) -> async_graphql::Error {
+        let mut error = async_graphql::Error::new(self.message());
         if let ApiError::Internal(cause) = self {
-            tracing::error!(cause = %cause, "internal error");
+            error.source = Some(std::sync::Arc::new(InternalCause(cause.clone())));
         }
-        async_graphql::Error::new(self.message()).extend_with(|_, ext| self.extend(ext))
+        error.extend_with(|_, ext| self.extend(ext))
     }
 
     /// The same error raised outside a resolver (no path, no location).

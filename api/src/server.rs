@@ -161,7 +161,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let bus = EventBus::new(4096);
     let live = crate::live::Live::start(&bus, config.live_buffer);
     let peers = start_peers(&config, Some(bus.clone()))?;
-    let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250), peers);
+    let interested = live.clone();
+    let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250), peers)
+        .with_interest(Arc::new(move |tenant: &str, entity: &str| interested.wants(tenant, entity)));
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
         metrics: Default::default(),

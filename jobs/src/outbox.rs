@@ -80,6 +80,9 @@ impl Cursor {
 /// a subscriber waits beyond the commit for batching's sake.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
+/// Whether this instance has a listener for record changes of (tenant id, entity id).
+pub type Interest = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 /// Publishes outbox rows to this instance's bus.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -87,13 +90,22 @@ pub struct Dispatcher {
     bus: EventBus,
     /// Commits of this process and, through Redis, of the others: each wakes the tailer.
     peers: Peers,
+    /// Whether anyone on this instance listens to record changes of (tenant, entity); none
+    /// given: everything is published.
+    interest: Option<Interest>,
     poll: Duration,
     cursor: Arc<Mutex<Option<Cursor>>>,
 }
 
 impl Dispatcher {
     pub fn new(db: Db, bus: EventBus, poll: Duration, peers: Peers) -> Self {
-        Dispatcher { db, bus, peers, poll, cursor: Arc::new(Mutex::new(None)) }
+        Dispatcher { db, bus, peers, interest: None, poll, cursor: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Publishes only the record changes `interest` asks for (the others are not parsed).
+    pub fn with_interest(mut self, interest: Interest) -> Self {
+        self.interest = Some(interest);
+        self
     }
 
     /// Call after a commit that wrote to the outbox: the tailers of this and (through Redis)
@@ -154,7 +166,17 @@ impl Dispatcher {
         // a long gap never holds back newer events.
         let high = cursor.seen.last().copied().unwrap_or(cursor.done).max(cursor.done);
         let mut buf = SqlBuf::new(d);
-        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE id > ").bind(high);
+        // The payload as text, parsed only when someone here listens (`publish`); the entity of
+        // a record change read by the database, to ask.
+        buf.push(match d {
+            Dialect::Postgres => {
+                "SELECT id, tenant_id, topic, payload::text AS payload, payload->>'entityId' AS entity_id"
+            }
+            Dialect::Sqlite => {
+                "SELECT id, tenant_id, topic, payload, json_extract(payload, '$.entityId') AS entity_id"
+            }
+        });
+        buf.push(" FROM outbox WHERE id > ").bind(high);
         let missing: Vec<i64> =
             (cursor.done + 1..high).filter(|id| !cursor.seen.contains(id)).take(BATCH).collect();
         if !missing.is_empty() {
@@ -172,24 +194,32 @@ impl Dispatcher {
         for row in &rows {
             let id: i64 = row.try_get("", "id")?;
             if cursor.seen.insert(id) {
-                self.publish(row, d)?;
+                self.publish(row)?;
             }
         }
         cursor.advance(Instant::now());
         Ok(rows.len())
     }
 
-    fn publish(&self, row: &QueryResult, d: Dialect) -> entity::Result<()> {
+    fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
-        let payload: Value = match d {
-            Dialect::Postgres => row.try_get("", "payload")?,
-            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
-        };
-        match topic.as_str() {
-            TOPIC_RECORD_CHANGED => {
-                let event: ChangeEvent = serde_json::from_value(payload)?;
+        let text: String = row.try_get("", "payload")?;
+        if topic == TOPIC_RECORD_CHANGED {
+            // Most changes have no subscriber on this instance: they are not parsed at all.
+            let tenant_id: String = row.try_get("", "tenant_id")?;
+            let entity_id: Option<String> = row.try_get("", "entity_id")?;
+            let wanted = match (&self.interest, entity_id) {
+                (Some(interest), Some(entity_id)) => interest(&tenant_id, &entity_id),
+                _ => true,
+            };
+            if wanted {
+                let event: ChangeEvent = serde_json::from_str(&text)?;
                 self.bus.publish(BusEvent::Record(Arc::new(event)));
             }
+            return Ok(());
+        }
+        let payload: Value = serde_json::from_str(&text)?;
+        match topic.as_str() {
             TOPIC_METADATA_CHANGED => {
                 let tenant_id: String = row.try_get("", "tenant_id")?;
                 let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();

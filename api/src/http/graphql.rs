@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use entity::ReadScope;
 use tracing::Instrument;
 
+use super::errors::{self, Operation};
 use super::request::{self, ClientIp, Credential, RequestId};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -151,7 +152,6 @@ async fn execute(
         Ok(resp) => resp,
         Err(e) => {
             let e = ApiError::Internal(format!("request task failed: {e}"));
-            tracing::error!(error = %e.message(), "request task failed");
             error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e)
         }
     }
@@ -216,6 +216,7 @@ async fn run(
     }
     let measured = learn.is_some().then(|| Arc::new(crate::rate::Measured::default()));
     let anonymous = caller.principal.is_none();
+    let operations: Vec<Operation> = batch.iter().map(Operation::of).collect();
     // Each request of a batch gets its own data (loaders, and the read connection its
     // resolvers share, given back once it has run).
     let mut scopes = Vec::new();
@@ -242,11 +243,11 @@ async fn run(
     let mut failed_before_execution = false;
     match &mut response {
         BatchResponse::Single(r) => {
-            failed_before_execution = finish(r, anonymous, rid);
+            failed_before_execution = finish(r, anonymous, rid, &operations[0]);
         }
         BatchResponse::Batch(rs) => {
-            for r in rs {
-                finish(r, anonymous, rid);
+            for (r, operation) in rs.iter_mut().zip(&operations) {
+                finish(r, anonymous, rid, operation);
             }
         }
     }
@@ -340,7 +341,7 @@ async fn compiled_read(
 
 /// Adds the public code to every error; returns whether the request failed before execution
 /// (no `data` at all), which graphql-response+json answers with 400.
-fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
+fn finish(r: &mut Response, anonymous: bool, rid: &RequestId, operation: &Operation) -> bool {
     // Request errors (parse, validation, variables, the query limits) come from the executor
     // uncoded, or coded QUERY_TOO_COMPLEX or RATE_LIMITED by the limits; a resolver's error carries its own
     // code, and happened during execution even when it nulls the whole `data`.
@@ -357,51 +358,9 @@ fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
         && matches!(r.data, async_graphql::Value::Null)
         && r.errors.iter().all(request_error);
     for e in &mut r.errors {
-        label(e, anonymous, rid);
+        errors::label(e, anonymous, rid, operation);
     }
     before_execution
-}
-
-fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
-    let ext = e.extensions.get_or_insert_with(Default::default);
-    let code = match ext.get("code") {
-        Some(async_graphql::Value::String(c)) => c.clone(),
-        // An uncoded error raised while resolving (it has a path) was not meant for the
-        // client: log it and show a bare INTERNAL, never its text.
-        _ if !e.path.is_empty() => {
-            tracing::error!(message = %e.message, "uncoded resolver error");
-            e.message = "internal error".into();
-            ext.set("code", "INTERNAL");
-            "INTERNAL".to_owned()
-        }
-        _ => {
-            let root_unknown = e.message.starts_with("Unknown field")
-                && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
-            let platform_op = root_unknown && {
-                let name = e.message.split('"').nth(1).unwrap_or_default();
-                entity::runtime::naming::platform_root_fields().contains(name)
-            };
-            let too_complex = e.message.starts_with("Query is nested too deep")
-                || e.message.starts_with("Query is too complex")
-                || e.message.starts_with("The recursion depth of the query");
-            let code = if anonymous && root_unknown {
-                // Asking the public schema for a tenant operation means "sign in first".
-                "UNAUTHENTICATED"
-            } else if platform_op {
-                // A platform operation missing from this role's schema: the role may not run it.
-                "FORBIDDEN"
-            } else if too_complex {
-                "QUERY_TOO_COMPLEX"
-            } else {
-                "BAD_REQUEST"
-            };
-            ext.set("code", code);
-            code.to_owned()
-        }
-    };
-    if code == "INTERNAL" {
-        ext.set("requestId", rid.0.clone());
-    }
 }
 
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {
@@ -453,10 +412,11 @@ pub fn error_response(
     e: &ApiError,
 ) -> HttpResponse {
     let mut server_error = e.to_server_error();
-    if matches!(e, ApiError::Internal(_))
-        && let Some(ext) = server_error.extensions.as_mut()
-    {
-        ext.set("requestId", rid.0.clone());
+    if let ApiError::Internal(cause) = e {
+        errors::log_internal(rid, &Operation::none(), "", cause);
+        if let Some(ext) = server_error.extensions.as_mut() {
+            ext.set("requestId", rid.0.clone());
+        }
     }
     let ct = if accepts_graphql_response(headers) { GRAPHQL_RESPONSE } else { JSON };
     // Nothing ran: no `data` entry, as for every request error.

@@ -59,19 +59,13 @@ pub fn read_scope<'a>(ctx: &Context<'a>) -> Option<&'a ReadScope> {
     ctx.data_opt::<std::sync::Arc<ReadScope>>().map(|s| &**s)
 }
 
-/// Refuses callers who may not administer the tenant (definitions, users, roles, keys,
-/// audit log). Their schema lacks these operations; this guards the resolvers as well.
 /// The language a `lang` argument asks for (English when absent).
-pub fn lang(ctx: &ResolverContext<'_>) -> async_graphql::Result<String> {
-    Ok(ctx
-        .args
-        .get("lang")
-        .filter(|v| !v.is_null())
-        .map(|v| v.string().map(str::to_owned))
-        .transpose()?
-        .unwrap_or_else(|| "en".into()))
+pub fn lang(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
+    Ok(super::args::opt_string(ctx, "lang")?.unwrap_or_else(|| "en".into()))
 }
 
+/// Refuses callers who may not administer the tenant (definitions, users, roles, keys,
+/// audit log). Their schema lacks these operations; this guards the resolvers as well.
 pub fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
     if principal(ctx)?.permissions.admin {
         Ok(())

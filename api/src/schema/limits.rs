@@ -1,41 +1,13 @@
 //! Query-shape limits beyond async-graphql's depth and complexity: the number of aliased
 //! fields (alias amplification: one request asking the same expensive field hundreds of
 //! times). Counted over the document with fragment spreads expanded, so a fragment used many
-//! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution.
-//! The same hook, having the parsed document at hand, stops a request that may write from
-//! sharing one read connection (`entity::ReadScope`), and parses through the document cache
-//! (`parse_cache`). Its validation hook charges the operation's complexity, as validation
-//! measured it, to the caller's and the tenant's rate limits (`rate`): refused, it answers
-//! `RATE_LIMITED` before execution. One extension, so resolvers pay for one pass-through per
-//! field, not three.
+//! times counts every time. Exceeding it answers `QUERY_TOO_COMPLEX` before execution (checked
+//! by the schema's extension, `extension`, as the document is parsed).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
-use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
-};
-use async_graphql::{
-    ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, ValidationResult, Variables,
-};
-
-use crate::auth::Principal;
-use crate::rate::{Measured, Prepaid};
-use crate::state::AppState;
-
-/// Installs the alias limit and the rate-limit charge on a schema.
-pub struct QueryLimits(pub usize);
-
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension(self.0))
-    }
-}
-
-struct QueryLimitsExtension(usize);
+use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult};
 
 /// Counts aliases under `set`, stopping once `limit` is passed; `depth` guards fragment cycles
 /// (which validation rejects later anyway).
@@ -77,56 +49,15 @@ pub fn too_complex(message: String) -> ServerError {
     e
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = match super::parse_cache::get(query) {
-            Some(doc) => doc,
-            None => {
-                let doc = next.run(ctx, query, variables).await?;
-                super::parse_cache::put(query, &doc);
-                doc
-            }
-        };
-        if doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query)
-            && let Some(scope) = ctx.data_opt::<Arc<entity::ReadScope>>()
-        {
-            scope.disable();
-        }
-        let aliases: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count(&op.node.selection_set.node, &doc.fragments, self.0, 0))
-            .sum();
-        if aliases > self.0 {
-            return Err(too_complex(format!("the query uses more than {} aliases", self.0)));
-        }
-        Ok(doc)
+/// Refuses a document using more than `limit` aliases.
+pub fn check_aliases(doc: &ExecutableDocument, limit: usize) -> ServerResult<()> {
+    let aliases: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node, &doc.fragments, limit, 0))
+        .sum();
+    if aliases > limit {
+        return Err(too_complex(format!("the query uses more than {limit} aliases")));
     }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let cost = u64::try_from(result.complexity).unwrap_or(u64::MAX).max(1);
-        if let Some(measured) = ctx.data_opt::<Arc<Measured>>() {
-            measured.set(cost);
-        }
-        // Anonymous requests (the public schema) have no budget of their own; its sign-in
-        // operations are limited per address and account by their resolvers.
-        if ctx.data_opt::<Prepaid>().is_none()
-            && let (Some(state), Some(p)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Principal>())
-        {
-            state.limiter.operation(p, cost).await.map_err(|e| vec![e.to_server_error()])?;
-        }
-        Ok(result)
-    }
+    Ok(())
 }

@@ -24,6 +24,7 @@ static SMALL_CACHE_SERVER: OnceLock<Server> = OnceLock::new();
 static TINY_BUFFER_SERVER: OnceLock<Server> = OnceLock::new();
 static RATE_LIMITED_SERVER: OnceLock<Server> = OnceLock::new();
 static REDIS_RATE_SERVERS: OnceLock<(Server, Server)> = OnceLock::new();
+static LEGACY_WS_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
@@ -123,6 +124,13 @@ pub fn redis_rate_servers() -> &'static (Server, Server) {
         };
         (start_server(tweak.clone()), start_server(tweak))
     })
+}
+
+/// A server on the same database that also speaks the legacy `graphql-ws` websocket
+/// subprotocol (`LEGACY_GRAPHQL_WS=true`), which the others refuse.
+pub fn legacy_ws_server() -> &'static Server {
+    server();
+    LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
 }
 
 fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
