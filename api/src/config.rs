@@ -107,7 +107,9 @@ pub struct Config {
     #[arg(long, global = true, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
 
-    /// Redis, for the job queue when `QUEUE_STORAGE=redis` (and checked by `/readyz`).
+    /// Redis: links the instances of a deployment (commits, revoked sessions and access
+    /// changes reach the others at once over pub/sub; the outbox stays the source of truth),
+    /// and holds the job queue when `QUEUE_STORAGE=redis`. Checked by `/readyz`.
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
@@ -176,6 +178,43 @@ pub struct Config {
     #[arg(long, global = true, env = "LIVE_BUFFER", default_value_t = 256)]
     pub live_buffer: usize,
 
+    /// Rate limiting: GraphQL operations per tenant and per user (or API key), weighted by
+    /// complexity, and attempts of `signup`, `login`, `refreshToken`, `acceptInvite` and
+    /// inbound webhooks per client address and account. Beyond a budget: `RATE_LIMITED`
+    /// (HTTP 429 with `Retry-After`) until the minute ends. Counted in Redis when `REDIS_URL` is
+    /// set (every instance shares the budgets), else in this process.
+    #[arg(long, global = true, env = "RATE_LIMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limit: bool,
+
+    /// Complexity points a tenant's GraphQL operations may spend per minute, all its users and
+    /// API keys together (an operation costs its complexity: about one point per field).
+    #[arg(long, global = true, env = "RATE_LIMIT_TENANT", default_value_t = 1_200_000)]
+    pub rate_limit_tenant: u64,
+
+    /// Complexity points one user's (or one API key's) GraphQL operations may spend per minute.
+    #[arg(long, global = true, env = "RATE_LIMIT_USER", default_value_t = 120_000)]
+    pub rate_limit_user: u64,
+
+    /// Attempts of `signup`, `login`, `refreshToken` or `acceptInvite` per minute from one
+    /// client address on one account (tenant and email, refresh token, invitation).
+    #[arg(long, global = true, env = "RATE_LIMIT_AUTH", default_value_t = 10)]
+    pub rate_limit_auth: u64,
+
+    /// Deliveries per minute from one client address to one inbound webhook.
+    #[arg(long, global = true, env = "RATE_LIMIT_WEBHOOK", default_value_t = 600)]
+    pub rate_limit_webhook: u64,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (the one the proxy in
+    /// front of this server appended) instead of the connection's peer. Only behind a proxy
+    /// that sets it: otherwise any client can pick its address.
+    #[arg(long, global = true, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+    /// Also serve GraphQL over the legacy `graphql-ws` websocket subprotocol
+    /// (subscriptions-transport-ws, unmaintained) beside `graphql-transport-ws`. Off: an
+    /// upgrade offering only `graphql-ws` is refused (HTTP 400).
+    #[arg(long, global = true, env = "LEGACY_GRAPHQL_WS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub legacy_graphql_ws: bool,
+
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
     #[arg(long, global = true, env = "SQL_STATS_HEADER", default_value_t = false)]
@@ -227,7 +266,14 @@ impl Config {
             log: "warn".into(),
             auth_cache_secs: 60,
             live_buffer: 256,
+            legacy_graphql_ws: false,
             sql_stats_header: true,
+            rate_limit: true,
+            rate_limit_tenant: 1_200_000,
+            rate_limit_user: 120_000,
+            rate_limit_auth: 10,
+            rate_limit_webhook: 600,
+            trust_forwarded_for: false,
         }
     }
 

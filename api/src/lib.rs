@@ -1,5 +1,5 @@
 //! The Alphery OS server: configuration, HTTP/WS transport, authentication, the per-tenant
-//! dynamic GraphQL schema (builder, registry, resolvers) and the demo seed. The binary in
+//! dynamic GraphQL schema (builder, registry, resolvers), rate limiting and the demo seed. The binary in
 //! `main.rs` is a thin CLI over `server`.
 
 pub mod admin;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod rate;
 pub mod schema;
 pub mod seed;
 pub mod server;

@@ -119,6 +119,12 @@ impl Live {
         all.fold((0, 0), |(g, s), group| (g + 1, s + group.tx.receiver_count()))
     }
 
+    /// Whether any subscription listens to changes of `entity_id` of `tenant_id` (the outbox
+    /// tailer parses and publishes only those).
+    pub fn wants(&self, tenant_id: &str, entity_id: &str) -> bool {
+        self.groups.lock().is_ok_and(|g| g.contains_key(&(tenant_id.to_owned(), entity_id.to_owned())))
+    }
+
     fn deliver(&self, ev: &ChangeEvent) {
         let topic = (ev.tenant_id.clone(), ev.entity_id.clone());
         // Matching runs outside the lock: subscribing never waits for a delivery.

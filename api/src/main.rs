@@ -110,7 +110,8 @@ async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
         }
         entity::Dialect::Sqlite => system.clone(),
     };
-    server::start_workers(&config, &db, &system).await?;
+    let peers = server::start_peers(&config, None)?;
+    server::start_workers(&config, &db, &system, &peers).await?;
     println!("alphery worker running on {}", redact(&config.database_url()));
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
     Ok(())

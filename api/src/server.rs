@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::Db;
-use jobs::{Dispatcher, EventBus};
+use jobs::{Dispatcher, EventBus, Peers};
 use migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 
@@ -91,8 +91,20 @@ fn weak_secret(s: &str) -> bool {
     PUBLISHED.contains(&s) || distinct.len() < 10
 }
 
+/// How this process hears of the other instances' commits: through Redis when `REDIS_URL` is
+/// set (started here), else on its own. `bus`: where a `serve` instance publishes the access
+/// signals it hears.
+pub fn start_peers(config: &Config, bus: Option<EventBus>) -> Result<Peers, ApiError> {
+    let peers = match config.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => Peers::redis(url, &config.queue_name).map_err(ApiError::BadRequest)?,
+        None => Peers::local(),
+    };
+    peers.start(bus);
+    Ok(peers)
+}
+
 /// Starts the job relay and a worker in this process (`serve` by default, `alphery worker`).
-pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(), ApiError> {
+pub async fn start_workers(config: &Config, db: &Db, system_db: &Db, peers: &Peers) -> Result<(), ApiError> {
     let queue = jobs::queue::Queue::connect(&config.queue_url()?, &config.queue_name)
         .await
         .map_err(|e| ApiError::Internal(format!("job queue: {e}")))?;
@@ -110,7 +122,9 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db) -> Result<(
         retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
         webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
     });
-    tokio::spawn(jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200)).run());
+    let relay =
+        jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());
+    tokio::spawn(relay.run());
     let scan = Duration::from_millis(config.date_scan_ms.max(50));
     let lease = Duration::from_millis(config.email_lease_ms.max(100));
     if lease <= jobs::mailer::SEND_TIMEOUT {
@@ -146,12 +160,16 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
     let bus = EventBus::new(4096);
     let live = crate::live::Live::start(&bus, config.live_buffer);
-    let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250));
+    let peers = start_peers(&config, Some(bus.clone()))?;
+    let interested = live.clone();
+    let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250), peers)
+        .with_interest(Arc::new(move |tenant: &str, entity: &str| interested.wants(tenant, entity)));
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
         metrics: Default::default(),
         registry: Registry::new(config.schema_cache_mb.saturating_mul(1 << 20), config.schema_options()),
         auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
+        limiter: crate::rate::Limiter::start(&config).await?,
         public_schema: build_public_schema(&config.schema_options())?,
         config: config.clone(),
         db,
@@ -173,13 +191,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     entity::runtime::indexes::reconcile(&state.system_db).await?;
     entity::runtime::rollups::reconcile(&state.system_db).await?;
     if config.workers {
-        start_workers(&config, &state.db, &state.system_db).await?;
+        start_workers(&config, &state.db, &state.system_db, state.dispatcher.peers()).await?;
     }
     let listener = TcpListener::bind(&config.bind)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
-    let app = crate::http::routes::router(state.clone());
+    // With the peer address of each connection: rate limits count per client address.
+    let app = crate::http::routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "server stopped");

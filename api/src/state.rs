@@ -1,5 +1,5 @@
 //! Process-wide state shared by every request: configuration, database, event bus, outbox
-//! dispatcher, token keys, the credential cache and the schema registry.
+//! dispatcher, token keys, the credential cache, the rate limiter and the schema registry.
 
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ pub struct Inner {
     pub registry: Registry,
     /// Authenticated credentials (see `auth::cache`).
     pub auth_cache: crate::auth::cache::AuthCache,
+    /// Rate-limit budgets (see `rate`).
+    pub limiter: crate::rate::Limiter,
     /// Process metrics (`/metrics`).
     pub metrics: crate::http::metrics::Metrics,
     /// The schema of requests without a credential (built once).

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Settings of the server under test (sourced by start.sh and stop.sh in this directory; bench/run.sh exports
-# the overrides). Same as the yardstick's targets/alphery/env.sh, except the paths.
+# the overrides). Same as the yardstick's targets/alphery/env.sh, except the paths and the rate-limit budgets (end).
 BENCH_SCRATCH=${BENCH_SCRATCH:-/work/benchrun}              # the yardstick copy (lib/server.sh, results/)
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
 ALPHERY_BIN=${ALPHERY_BIN:-$CARGO_TARGET_DIR/release/alphery}
@@ -16,3 +16,8 @@ export SEED_DEMO=false
 # 1,001 tenants: the default LRU of 512 compiled schemas would evict on Q1's random tenants
 export SCHEMA_CACHE_MB=${SCHEMA_CACHE_MB:-1024}
 # no SMTP_URL / REDIS_URL / webhooks: the server talks to nothing but PostgreSQL on 127.0.0.1
+# The benchmark drives ONE tenant (one API key) at thousands of requests a second on purpose: budgets
+# far above any rate it reaches. The limiter still runs and charges every operation, so its cost is
+# part of what is measured.
+export RATE_LIMIT_TENANT=1000000000000
+export RATE_LIMIT_USER=1000000000000

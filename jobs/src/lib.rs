@@ -1,11 +1,12 @@
 //! Background work of Alphery OS: the event bus and the outbox tailer that feeds it (live
-//! delivery on every instance); the job relay that turns outbox events into queued jobs; the
+//! delivery on every instance); how instances wake each other (`peers`, Redis); the job relay that turns outbox events into queued jobs; the
 //! apalis job queue and its workers; SMTP delivery. Workflows and webhooks build on the same
 //! outbox → relay → queue path.
 
 pub mod bus;
 pub mod mailer;
 pub mod outbox;
+pub mod peers;
 pub mod queue;
 pub mod relay;
 pub mod timed;
@@ -15,3 +16,4 @@ pub mod workflows;
 
 pub use bus::{BusEvent, EventBus};
 pub use outbox::Dispatcher;
+pub use peers::Peers;

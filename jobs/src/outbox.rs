@@ -21,9 +21,10 @@ use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::Value;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 
 use crate::bus::{BusEvent, EventBus};
+use crate::peers::Peers;
 
 /// How many events one pass reads at most.
 const BATCH: usize = 500;
@@ -79,24 +80,43 @@ impl Cursor {
 /// a subscriber waits beyond the commit for batching's sake.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
+/// Whether this instance has a listener for record changes of (tenant id, entity id).
+pub type Interest = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 /// Publishes outbox rows to this instance's bus.
 #[derive(Clone)]
 pub struct Dispatcher {
     db: Db,
     bus: EventBus,
-    wake: Arc<Notify>,
+    /// Commits of this process and, through Redis, of the others: each wakes the tailer.
+    peers: Peers,
+    /// Whether anyone on this instance listens to record changes of (tenant, entity); none
+    /// given: everything is published.
+    interest: Option<Interest>,
     poll: Duration,
     cursor: Arc<Mutex<Option<Cursor>>>,
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, bus: EventBus, poll: Duration) -> Self {
-        Dispatcher { db, bus, wake: Arc::new(Notify::new()), poll, cursor: Arc::new(Mutex::new(None)) }
+    pub fn new(db: Db, bus: EventBus, poll: Duration, peers: Peers) -> Self {
+        Dispatcher { db, bus, peers, interest: None, poll, cursor: Arc::new(Mutex::new(None)) }
     }
 
-    /// Asks the tailer to look now (call after a commit: lower latency than the poll).
+    /// Publishes only the record changes `interest` asks for (the others are not parsed).
+    pub fn with_interest(mut self, interest: Interest) -> Self {
+        self.interest = Some(interest);
+        self
+    }
+
+    /// Call after a commit that wrote to the outbox: the tailers of this and (through Redis)
+    /// every other instance look now, at a lower latency than their poll.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.peers.committed();
+    }
+
+    /// How this instance hears of the others.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Runs forever; errors are logged and retried on the next tick. Passes start at least
@@ -104,6 +124,7 @@ impl Dispatcher {
     /// outbox query per write, where one pass every few milliseconds publishes them all.
     pub async fn run(self) {
         let mut passes: u64 = 0;
+        let mut commits = self.peers.commits();
         loop {
             let started = tokio::time::Instant::now();
             match self.pass().await {
@@ -118,8 +139,8 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "outbox prune failed");
             }
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.poll) => {}
+                _ = commits.changed() => {}
+                () = tokio::time::sleep(self.peers.poll(self.poll)) => {}
             }
             tokio::time::sleep_until(started + MIN_GAP).await;
         }
@@ -145,7 +166,17 @@ impl Dispatcher {
         // a long gap never holds back newer events.
         let high = cursor.seen.last().copied().unwrap_or(cursor.done).max(cursor.done);
         let mut buf = SqlBuf::new(d);
-        buf.push("SELECT id, tenant_id, topic, payload FROM outbox WHERE id > ").bind(high);
+        // The payload as text, parsed only when someone here listens (`publish`); the entity of
+        // a record change read by the database, to ask.
+        buf.push(match d {
+            Dialect::Postgres => {
+                "SELECT id, tenant_id, topic, payload::text AS payload, payload->>'entityId' AS entity_id"
+            }
+            Dialect::Sqlite => {
+                "SELECT id, tenant_id, topic, payload, json_extract(payload, '$.entityId') AS entity_id"
+            }
+        });
+        buf.push(" FROM outbox WHERE id > ").bind(high);
         let missing: Vec<i64> =
             (cursor.done + 1..high).filter(|id| !cursor.seen.contains(id)).take(BATCH).collect();
         if !missing.is_empty() {
@@ -163,24 +194,32 @@ impl Dispatcher {
         for row in &rows {
             let id: i64 = row.try_get("", "id")?;
             if cursor.seen.insert(id) {
-                self.publish(row, d)?;
+                self.publish(row)?;
             }
         }
         cursor.advance(Instant::now());
         Ok(rows.len())
     }
 
-    fn publish(&self, row: &QueryResult, d: Dialect) -> entity::Result<()> {
+    fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
-        let payload: Value = match d {
-            Dialect::Postgres => row.try_get("", "payload")?,
-            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
-        };
-        match topic.as_str() {
-            TOPIC_RECORD_CHANGED => {
-                let event: ChangeEvent = serde_json::from_value(payload)?;
+        let text: String = row.try_get("", "payload")?;
+        if topic == TOPIC_RECORD_CHANGED {
+            // Most changes have no subscriber on this instance: they are not parsed at all.
+            let tenant_id: String = row.try_get("", "tenant_id")?;
+            let entity_id: Option<String> = row.try_get("", "entity_id")?;
+            let wanted = match (&self.interest, entity_id) {
+                (Some(interest), Some(entity_id)) => interest(&tenant_id, &entity_id),
+                _ => true,
+            };
+            if wanted {
+                let event: ChangeEvent = serde_json::from_str(&text)?;
                 self.bus.publish(BusEvent::Record(Arc::new(event)));
             }
+            return Ok(());
+        }
+        let payload: Value = serde_json::from_str(&text)?;
+        match topic.as_str() {
             TOPIC_METADATA_CHANGED => {
                 let tenant_id: String = row.try_get("", "tenant_id")?;
                 let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();

@@ -1,10 +1,9 @@
 //! Compiled reads (`api/src/schema/compiled`): a plain read a schema has answered once runs
 //! from its plan afterwards, without the GraphQL executor. The server marks such answers
 //! `x-alphery-plan: compiled`. The first answer of a text comes from the executor, so sending
-//! each query twice compares the two paths value for value (the JSON texts may differ only in
-//! the order of root fields, which the executor writes as they finish and a plan in selection
-//! order, as the spec asks): every field type, aliases, `__typename`, edges, page info,
-//! counts, relations, variables, row rules. The cases a plan leaves to the executor (errors,
+//! each query twice compares the two paths byte for byte (both write in selection order, as
+//! the spec asks): every field type, aliases, `__typename`, edges, page info, counts,
+//! relations, variables, row rules. The cases a plan leaves to the executor (errors,
 //! variable types it does not bind, FILE objects, users, reverse relations, mutations) still
 //! get the executor's answer.
 
@@ -20,8 +19,8 @@ const PAGES: &str = "query Page($n: Int, $after: String) { page: items(first: $n
     gold: items(filter: {tier: {eq: \"gold\"}}) { nodes { name } } }";
 
 /// Sends `query` twice: the executor answers first, the plan second; both bodies must be the
-/// same JSON, exactly (numbers of the same representation, every string the same). Returns
-/// the data.
+/// same text, exactly (members in the same order, numbers of the same representation, every
+/// string the same). Returns the data.
 async fn same_twice(t: &TestTenant, auth: &Auth, query: &str, variables: Value) -> Value {
     let first = t.api.graphql(auth, query, variables.clone()).await;
     let data = first.data();
@@ -30,7 +29,7 @@ async fn same_twice(t: &TestTenant, auth: &Auth, query: &str, variables: Value) 
     assert_eq!(second.header(PLAN).as_deref(), Some("compiled"), "not compiled: {query}");
     assert_eq!(second.status, first.status);
     assert_eq!(
-        second.body, first.body,
+        second.text, first.text,
         "the plan answered otherwise than the executor: {query}\nplan: {}\nexecutor: {}",
         second.text, first.text
     );
@@ -134,6 +133,29 @@ async fn a_read_answers_the_same_from_its_plan() {
     // An API key's schema is another role's: it learns its plans itself.
     let key = t.api_key("owner").await;
     same_twice(&t, &key, "{ items(first: 1) { nodes { name contact { name } } } }", json!({})).await;
+}
+
+/// Repeated until the plan answers, a text with roots and aliases in an order neither
+/// alphabetical nor the schema's, and records whose relation comes before their plain
+/// fields, gets every answer in selection order, the executor's and the plan's.
+#[tokio::test]
+async fn a_plan_answers_in_selection_order() {
+    let (t, ids) = catalogue().await;
+    let query = "query($id: ID!) { zz: items(first: 2) { nodes { contact { name } name __typename } totalCount } \
+                 __typename one: item(id: $id) { tier name } aa: contacts { totalCount } }";
+    let mut paths = Vec::new();
+    for _ in 0..6 {
+        let r = t.api.graphql(&t.auth(), query, json!({"id": ids[0]})).await;
+        r.data();
+        paths.push(r.header(PLAN));
+        assert_eq!(member_order(&r.text, &["data"]), ["zz", "__typename", "one", "aa"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "zz"]), ["nodes", "totalCount"], "{}", r.text);
+        let node = member_order(&r.text, &["data", "zz", "nodes", "0"]);
+        assert_eq!(node, ["contact", "name", "__typename"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "one"]), ["tier", "name"], "{}", r.text);
+    }
+    assert_eq!(paths[0], None);
+    assert!(paths[1..].iter().all(|p| p.as_deref() == Some("compiled")), "{paths:?}");
 }
 
 #[tokio::test]

@@ -1,11 +1,15 @@
 //! The HTTP transport: GET runs queries but never mutations (405), JSON-only POST bodies (415),
 //! `application/graphql-response+json` status codes, batches, the operational endpoints
 //! (`/healthz`, `/readyz`, `/graphiql`, `/metrics`), `x-request-id`, query depth limits, and
-//! `extensions.code` on every error.
+//! `extensions.code` on every error, an integer where an `ID` is expected, and answers in
+//! selection order.
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Auth, Response, TestTenant, str_of, tenant};
+use crate::fixtures::{contact, deal, define_crm};
+use crate::harness::{
+    Api, Auth, Response, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, WsEvent, member_order, str_of, tenant,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -294,4 +298,150 @@ async fn every_error_has_a_code() {
             }
         }
     }
+}
+
+/// `type { kind name ofType … }` down to the named type: (named kind, named type, is a list).
+fn named(ty: &Value) -> (String, String, bool) {
+    let (mut t, mut list) = (ty, false);
+    while t["ofType"].is_object() {
+        list |= t["kind"] == "LIST";
+        t = &t["ofType"];
+    }
+    (str_of(&t["kind"]), str_of(&t["name"]), list)
+}
+
+/// A literal for a required argument that is not an `ID`, or `None` when the test cannot write
+/// one (an input object with required fields).
+fn filler(kind: &str, name: &str, types: &[Value]) -> Option<String> {
+    match (kind, name) {
+        ("SCALAR", "Int" | "Float") => Some("1".into()),
+        ("SCALAR", "Boolean") => Some("false".into()),
+        ("SCALAR", _) => Some("\"x\"".into()),
+        ("ENUM", _) => {
+            let ty = types.iter().find(|t| t["name"] == name)?;
+            Some(str_of(&ty["enumValues"][0]["name"]))
+        }
+        ("INPUT_OBJECT", _) => {
+            let ty = types.iter().find(|t| t["name"] == name)?;
+            let required = ty["inputFields"].as_array()?.iter().any(|f| f["type"]["kind"] == "NON_NULL");
+            (!required).then(|| "{}".into())
+        }
+        _ => None,
+    }
+}
+
+/// An integer where an `ID` is expected is its decimal string (the spec's input coercion):
+/// every root operation taking an `ID` argument answers `5` exactly as it answers `"5"`, and
+/// never `INTERNAL` (it was "internal: not a string").
+#[tokio::test]
+async fn integer_ids_answer_as_their_decimal_strings_never_internal() {
+    let t = tenant().await;
+    define_crm(&t).await;
+    let schema = t
+        .data(
+            "{ __schema { types { name kind enumValues { name } inputFields { name type { kind } } } \
+             queryType { fields { name type { ...T } args { name type { ...T } } } } \
+             mutationType { fields { name type { ...T } args { name type { ...T } } } } } } \
+             fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
+            json!({}),
+        )
+        .await;
+    let types = schema["__schema"]["types"].as_array().expect("types").clone();
+    let mut tried = Vec::new();
+    for (root, op) in [("queryType", "query"), ("mutationType", "mutation")] {
+        'fields: for field in schema["__schema"][root]["fields"].as_array().expect("fields") {
+            let mut args = Vec::new();
+            let mut has_id = false;
+            for arg in field["args"].as_array().expect("args") {
+                let (kind, name, list) = named(&arg["type"]);
+                let value = if name == "ID" {
+                    has_id = true;
+                    if list { "[{ID}]".to_owned() } else { "{ID}".to_owned() }
+                } else if arg["type"]["kind"] == "NON_NULL" {
+                    match filler(&kind, &name, &types) {
+                        Some(v) => v,
+                        None => continue 'fields,
+                    }
+                } else {
+                    continue;
+                };
+                args.push(format!("{}: {value}", str_of(&arg["name"])));
+            }
+            if !has_id {
+                continue;
+            }
+            let name = str_of(&field["name"]);
+            let selection = if named(&field["type"]).0 == "OBJECT" { " { __typename }" } else { "" };
+            let query = format!("{op} {{ {name}({}){selection} }}", args.join(", "));
+            let as_int = t.request(&query.replace("{ID}", "5"), json!({})).await;
+            let as_string = t.request(&query.replace("{ID}", "\"5\""), json!({})).await;
+            let codes: Vec<Value> = as_int.errors().iter().map(|e| e["extensions"]["code"].clone()).collect();
+            assert!(codes.iter().all(|c| c.is_string() && c != "INTERNAL"), "{name}: {}", as_int.text);
+            assert_eq!(as_int.text, as_string.text, "{name}: 5 and \"5\" answer alike");
+            tried.push(name);
+        }
+    }
+    for expected in ["deal", "updateDeal", "decideApproval", "rotateWebhookSecret", "webhookDeliveries"] {
+        assert!(tried.iter().any(|n| n == expected), "{expected} was not tried: {tried:?}");
+    }
+}
+
+/// Root fields and aliases in an order neither alphabetical nor the schema's, some read from
+/// the database and some not, and records whose relation (read through a loader, so it
+/// finishes last) is selected before their plain fields.
+const IN_ORDER: &str = "query InOrder { zeta: deals(first: 5) { totalCount nodes { contact { fullName } title } } \
+    me { email } apiVersion alpha: contacts(first: 1) { totalCount nodes { company { name } fullName } } \
+    entities { nameSingular } again: apiVersion __typename }";
+const IN_ORDER_ROOTS: [&str; 7] = ["zeta", "me", "apiVersion", "alpha", "entities", "again", "__typename"];
+
+/// Asserts the order of `IN_ORDER`'s answer `text`, at the top of `data` (under `path`).
+fn assert_in_order(text: &str, path: &[&str]) {
+    let at = |rest: &[&str]| member_order(text, &[path, rest].concat());
+    assert_eq!(at(&[]), IN_ORDER_ROOTS, "{text}");
+    assert_eq!(at(&["zeta"]), ["totalCount", "nodes"], "{text}");
+    assert_eq!(at(&["zeta", "nodes", "0"]), ["contact", "title"], "{text}");
+    assert_eq!(at(&["alpha", "nodes", "0"]), ["company", "fullName"], "{text}");
+}
+
+/// An object's fields come in the order its selection set names them (GraphQL spec,
+/// "Serialized Map Ordering"), on every run: the executor used to write them as they finished.
+#[tokio::test]
+async fn answers_follow_the_selection_order() {
+    let t = tenant().await;
+    define_crm(&t).await;
+    let ann = t.create(&contact(), json!({ "fullName": "Ann" }), "").await;
+    t.create(&deal(), json!({ "title": "D1", "contact": str_of(&ann["id"]) }), "").await;
+    for _ in 0..8 {
+        let r = t.request(IN_ORDER, json!({})).await;
+        r.data();
+        assert_in_order(&r.text, &["data"]);
+    }
+    // A mutation's roots run one after the other; what each returns is ordered too.
+    let mutation = "mutation { second: createContact(input: {fullName: \"Bo\"}) { company { name } fullName } \
+                    first: createDeal(input: {title: \"D2\"}) { referrer { id } title id } }";
+    for _ in 0..4 {
+        let r = t.request(mutation, json!({})).await;
+        r.data();
+        assert_eq!(member_order(&r.text, &["data"]), ["second", "first"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "second"]), ["company", "fullName"], "{}", r.text);
+        assert_eq!(member_order(&r.text, &["data", "first"]), ["referrer", "title", "id"], "{}", r.text);
+    }
+    // Over a socket: a query, and a subscription's events.
+    let mut socket = t.ws().await;
+    for id in ["q1", "q2", "q3"] {
+        socket.subscribe(id, IN_ORDER, json!({})).await;
+        assert_in_order(&socket.next_text(id).await, &["payload", "data"]);
+        match socket.recv(TIMEOUT).await {
+            WsEvent::Message(m) if m == json!({ "id": id, "type": "complete" }) => {}
+            other => panic!("expected {id} to complete, got {other:?}"),
+        }
+    }
+    let changes = "subscription { dealChanged { record { contact { fullName } title } kind } }";
+    socket.subscribe("s", changes, json!({})).await;
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    t.create(&deal(), json!({ "title": "D3", "contact": str_of(&ann["id"]) }), "").await;
+    let event = socket.next_text("s").await;
+    assert_eq!(member_order(&event, &["payload", "data", "dealChanged"]), ["record", "kind"], "{event}");
+    let record = member_order(&event, &["payload", "data", "dealChanged", "record"]);
+    assert_eq!(record, ["contact", "title"], "{event}");
 }

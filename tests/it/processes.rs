@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// The `alphery` binary beside this test binary (`target/<profile>/alphery`).
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let bin = dir.join("alphery");
@@ -34,12 +34,12 @@ fn binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 /// A database of this test alone: a new SQLite file, or a new PostgreSQL database.
-async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
+pub(crate) async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
     let shared = &database().url;
     if !shared.starts_with("postgres") {
         return (format!("sqlite://{}?mode=rwc", dir.join("crash.db").display()), None);
@@ -51,14 +51,24 @@ async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
     (format!("{base}/{name}"), Some(name))
 }
 
-async fn drop_database(name: &str) {
+pub(crate) async fn drop_database(name: &str) {
     if let Ok(admin) = sea_orm::Database::connect(database().url.as_str()).await {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
 }
 
-/// Kills the process when dropped (a failing assertion must not leave it running).
-struct Proc(Child);
+/// A started `alphery` process, killed when dropped (a failing assertion must not leave it
+/// running). Its stdout and stderr go to a file, which failure messages quote.
+pub(crate) struct Proc(pub(crate) Child, PathBuf);
+
+impl Proc {
+    /// What the process printed so far (the last 4,000 characters).
+    pub(crate) fn output(&self) -> String {
+        let text = std::fs::read_to_string(&self.1).unwrap_or_default();
+        let tail = text.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
+        format!("--- {} ---\n{}", self.1.display(), &text[tail..])
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -67,13 +77,42 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
+/// Starts `alphery <args>` with `env`; its output goes to a log file in its `DATA_DIR`.
+pub(crate) fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
+    let dir = env.iter().find(|(k, _)| *k == "DATA_DIR").map_or_else(std::env::temp_dir, |(_, v)| v.into());
+    std::fs::create_dir_all(&dir).expect("the process's data dir");
+    let name: String =
+        args.first().map_or("serve", |a| a).chars().filter(char::is_ascii_alphanumeric).collect();
+    spawn_logging(
+        args,
+        env,
+        &dir.join(format!("{name}-{}.log", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+    )
+}
+
+/// `spawn`, what it prints (its log, at LOG=warn as in production) going to the file `log`.
+fn spawn_logging(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Proc {
+    let out = std::fs::File::create(log).expect("a log file");
+    let err = out.try_clone().expect("a second handle of the log file");
     let mut cmd = Command::new(binary());
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null()).env("LOG", "warn");
+    cmd.args(args).stdout(out).stderr(err).env("LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Proc(cmd.spawn().expect("start alphery"))
+    Proc(cmd.spawn().expect("start alphery"), log.to_path_buf())
+}
+
+/// The first line of the file `log` containing every one of `needles`, waited for.
+async fn log_line(log: &std::path::Path, needles: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return line.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no log line with {needles:?} in:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A peer that accepts connections and never says a word to the first `silent` of them: a
@@ -122,7 +161,7 @@ impl Cluster {
         own.extend(extra.iter().cloned());
         let env = process_env(&dir, &url, &own);
         let server_process = spawn(&["serve"], &env);
-        let server = ready_server("the server", port, Duration::from_secs(60)).await;
+        let server = ready_server("the server", port, Duration::from_secs(60), &server_process).await;
         let t = tenant_on(server).await;
         Cluster { dir, url, pg_name, server: Some(server_process), t, extra: extra.to_vec() }
     }
@@ -162,23 +201,34 @@ fn process_env(
     env
 }
 
-/// The server process listening on `port`, once `/readyz` answers (it lives as long as the
-/// test binary: `tenant_on` and `Api` take a `&'static Server`).
-async fn ready_server(what: &str, port: u16, within: Duration) -> &'static Server {
+/// The server process `proc` listening on `port`, once `/readyz` answers (it lives as long as
+/// the test binary: `tenant_on` and `Api` take a `&'static Server`).
+pub(crate) async fn ready_server(what: &str, port: u16, within: Duration, proc: &Proc) -> &'static Server {
     let server: &'static Server =
         Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
     let http = reqwest::Client::new();
-    wait_until(what, within, async || {
+    wait_until(what, within, &[proc], async || {
         http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
     })
     .await;
     server
 }
 
-async fn wait_until(what: &str, within: Duration, mut ready: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
+/// Polls `ready` until it holds; past `within` (times `ALPHERY_TEST_SLOWDOWN`, for slow
+/// machines) fails with what the processes `procs` printed.
+pub(crate) async fn wait_until(
+    what: &str,
+    within: Duration,
+    procs: &[&Proc],
+    mut ready: impl AsyncFnMut() -> bool,
+) {
+    let slowdown = std::env::var("ALPHERY_TEST_SLOWDOWN").ok().and_then(|v| v.parse::<f64>().ok());
+    let deadline = tokio::time::Instant::now() + within.mul_f64(slowdown.unwrap_or(1.0).max(1.0));
     while !ready().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        if tokio::time::Instant::now() >= deadline {
+            let output: Vec<String> = procs.iter().map(|p| p.output()).collect();
+            panic!("timed out waiting for {what}\n{}", output.join("\n"));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -207,7 +257,7 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
 
     // The worker has claimed the email and is stuck talking to the silent relay: kill it.
-    wait_until("the worker to reach the SMTP relay", Duration::from_secs(30), async || {
+    wait_until("the worker to reach the SMTP relay", Duration::from_secs(30), &[&worker], async || {
         accepted.load(Ordering::SeqCst) > 0
     })
     .await;
@@ -259,7 +309,7 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
         .clone();
     let orders = Names::new("order", "orders");
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
-    wait_until("the run to reach the peer", Duration::from_secs(30), async || {
+    wait_until("the run to reach the peer", Duration::from_secs(30), &[&worker], async || {
         accepted.load(Ordering::SeqCst) > 0
     })
     .await;
@@ -267,14 +317,14 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
     let _ = worker.0.wait();
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status attempts steps { position status } } }";
     assert_eq!(t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"], json!("running"));
-    let _worker2 = c.worker(smtp_sink().port);
-    wait_until("the run to finish", Duration::from_secs(30), async || {
+    let worker2 = c.worker(smtp_sink().port);
+    wait_until("the run to finish", Duration::from_secs(30), &[&worker2], async || {
         t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"] == json!("succeeded")
     })
     .await;
     assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the call was made again, once");
-    drop(_worker2);
+    drop(worker2);
     c.stop().await;
 }
 
@@ -380,9 +430,12 @@ async fn flags_work_after_the_subcommand_and_show_in_its_help() {
         &[],
     );
     let health = format!("http://{bind}/healthz");
-    wait_until("the server on the address given by --bind", Duration::from_secs(120), async || {
-        reqwest::get(&health).await.is_ok_and(|r| r.status().is_success())
-    })
+    wait_until(
+        "the server on the address given by --bind",
+        Duration::from_secs(120),
+        &[&server],
+        async || reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()),
+    )
     .await;
     drop(server);
     if let Some(name) = pg_name {
@@ -414,7 +467,7 @@ fn start_and_read(dir: &std::path::Path, url: &str, port: u16, n: usize) -> (Pro
             }
         }
     });
-    let proc = Proc(child);
+    let proc = Proc(child, err_path.clone());
     let mut text = String::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     loop {
@@ -452,7 +505,7 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     assert!(text.contains(hint), "a later start:\n{text}");
 
     // Once the demo user's password is another, no start prints the old one.
-    let server = ready_server("the second start", port, Duration::from_secs(60)).await;
+    let server = ready_server("the second start", port, Duration::from_secs(60), &second).await;
     let api = Api::new(server);
     let slug = unique_slug();
     signup(&api, "Other", &slug, &format!("owner@{slug}.example.com"), PASSWORD).await.data();
@@ -493,7 +546,7 @@ fn refused_start(dir: &std::path::Path, url: &str, secret: Option<&str>) -> Stri
     if let Some(secret) = secret {
         cmd.env("JWT_SECRET", secret);
     }
-    let mut child = Proc(cmd.spawn().expect("start alphery serve"));
+    let mut child = Proc(cmd.spawn().expect("start alphery serve"), PathBuf::from("(stderr is read below)"));
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.0.try_wait().expect("wait for alphery") {
@@ -538,7 +591,7 @@ async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions
         ("JWT_SECRET", secret),
     ];
     let production = spawn(&["serve", "--env", "production"], &env);
-    let server = ready_server("the production server", port, Duration::from_secs(120)).await;
+    let server = ready_server("the production server", port, Duration::from_secs(120), &production).await;
     let t = tenant_on(server).await;
     let introspection = t.request("{ __schema { queryType { name } } }", json!({})).await;
     assert!(!introspection.errors().is_empty(), "introspection answered: {}", introspection.text);
@@ -552,6 +605,61 @@ async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions
     assert!(dev.request(misspelt, json!({})).await.text.contains("Did you mean"));
     dev.data("{ __schema { queryType { name } } }", json!({})).await;
     drop(production);
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An internal error (the store broken under the running server: a table renamed away)
+/// answers a bare `INTERNAL` with the request id, and its log line names the request id, the
+/// operation and the cause, over HTTP and over a socket alike. At LOG=warn the request's
+/// tracing span is filtered out, so the line has to carry these itself (the fuzzing's lines
+/// named no request).
+#[tokio::test]
+async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
+    let dir = std::env::temp_dir().join(format!("alphery-internal-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (url, pg_name) = own_database(&dir).await;
+    let port = free_port();
+    let log = dir.join("serve.log");
+    let own = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
+    let process = spawn_logging(&["serve"], &process_env(&dir, &url, &own), &log);
+    let server = ready_server("the server", port, Duration::from_secs(60), &process).await;
+    let t = tenant_on(server).await;
+    t.data("{ webhooks { id } }", json!({})).await;
+    let db = sea_orm::Database::connect(url.as_str()).await.expect("connect to the test's database");
+    db.execute_unprepared("ALTER TABLE webhooks RENAME TO webhooks_gone").await.expect("rename");
+    db.close().await.expect("close");
+
+    for (query, operation) in
+        [("query ListHooks { webhooks { id } }", "ListHooks"), ("{ webhooks { id } }", "(anonymous)")]
+    {
+        let response = t.request(query, json!({})).await;
+        response.expect_code("INTERNAL");
+        let error = &response.errors()[0];
+        assert_eq!(error["message"], json!("internal error"), "{}", response.text);
+        let rid = str_of(&error["extensions"]["requestId"]);
+        assert_eq!(response.header("x-request-id"), Some(rid.clone()));
+        assert!(!response.text.contains("webhooks_gone"), "{}", response.text);
+        let line = log_line(&log, &["internal error", &format!("request_id={rid}")]).await;
+        for part in [&format!("operation={operation}"), "path=webhooks", "cause=", "webhooks"] {
+            assert!(line.contains(part), "{part:?} missing from the log line: {line}");
+        }
+    }
+    // Over a socket: masked alike, and logged with the socket's request id.
+    let mut socket = t.ws().await;
+    socket.subscribe("1", "query SocketHooks { webhooks { id } }", json!({})).await;
+    let error = match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" => m["payload"]["errors"][0].clone(),
+        other => panic!("expected the answer, got {other:?}"),
+    };
+    assert_eq!(error["message"], json!("internal error"), "{error}");
+    assert_eq!(error["extensions"]["code"], json!("INTERNAL"), "{error}");
+    let rid = str_of(&error["extensions"]["requestId"]);
+    let line = log_line(&log, &["internal error", &format!("request_id={rid}")]).await;
+    assert!(line.contains("operation=SocketHooks") && line.contains("path=webhooks"), "{line}");
+    drop(process);
     if let Some(name) = pg_name {
         drop_database(&name).await;
     }

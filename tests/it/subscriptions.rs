@@ -3,14 +3,16 @@
 //! the record after the change; and the close codes: 4401 for a missing/bad token and for a
 //! session logged out while the socket is open, 4205 when the tenant's definitions change,
 //! 4429 when a subscriber falls behind; alike subscriptions served as one group; and delivery
-//! across server instances sharing one database.
+//! across server instances sharing one database. The protocol's own rules (graphql-ws's
+//! PROTOCOL.md: 4401, 4400, 4409), the legacy `graphql-ws` subprotocol only where enabled, and
+//! errors coded as over HTTP.
 
 use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
 use crate::harness::{
     Api, Auth, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field,
-    login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
+    legacy_ws_server, login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
@@ -268,4 +270,154 @@ async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is
     };
     assert_eq!(code, Some(4429));
     drop((first, second, other));
+}
+
+/// The code of the server's close, asserting its reason fits a close frame (123 bytes).
+async fn close_code(socket: &mut Ws) -> (Option<u16>, String) {
+    let code = socket.expect_close(TIMEOUT).await;
+    let reason = socket.close_reason.clone().unwrap_or_default();
+    assert!(reason.len() <= 123, "a close reason of {} bytes: {reason}", reason.len());
+    (code, reason)
+}
+
+/// Expects operation `id` to be answered with `complete`.
+async fn expect_complete(socket: &mut Ws, id: &str) {
+    match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m == json!({ "id": id, "type": "complete" }) => {}
+        other => panic!("expected {id} to complete, got {other:?}"),
+    }
+}
+
+/// graphql-ws's PROTOCOL.md: an operation before `connection_init` closes with 4401; a
+/// message of a type or form the protocol does not have with 4400 and a reason that fits a
+/// close frame (it was 1002 with serde's 178-byte text, an invalid frame); a `subscribe` with
+/// the id of a live operation with 4409 (it was silently replaced). A ping before
+/// `connection_init` is no breach, and an id is free again once its operation completed.
+#[tokio::test]
+async fn failing_protocol_breaches_close_with_the_protocols_codes() {
+    let t = crm_tenant().await;
+    let init = json!({ "authorization": format!("Bearer {}", t.access_token) });
+
+    let mut socket = Ws::connect(server()).await;
+    socket.subscribe("1", "{ me { email } }", json!({})).await;
+    assert_eq!(close_code(&mut socket).await.0, Some(4401));
+
+    let mut socket = Ws::connect(server()).await;
+    socket.send(json!({ "type": "ping" })).await;
+    socket.init(init.clone()).await.expect_ack();
+
+    let long_type = json!({ "type": "x".repeat(300) }).to_string();
+    let no_id = json!({ "type": "subscribe", "payload": { "query": "{ me { email } }" } }).to_string();
+    let legacy_start = json!({ "id": "1", "type": "start", "payload": { "query": "{ me { email } }" } });
+    let cases = [
+        (false, long_type.clone()),
+        (true, long_type),
+        (false, "not json".to_owned()),
+        (true, "not json".to_owned()),
+        (true, no_id),
+        (true, legacy_start.to_string()),
+    ];
+    for (initialised, message) in cases {
+        let mut socket = Ws::connect(server()).await;
+        if initialised {
+            socket.init(init.clone()).await.expect_ack();
+        }
+        socket.send_text(&message).await;
+        let (code, reason) = close_code(&mut socket).await;
+        assert_eq!(code, Some(4400), "after {message:.60} (initialised: {initialised}): {reason}");
+        assert!(!reason.is_empty(), "{message:.60}");
+    }
+
+    let mut socket = t.ws().await;
+    for _ in 0..2 {
+        socket.subscribe("q", "{ me { email } }", json!({})).await;
+        assert_eq!(socket.next_data("q").await["me"]["email"], json!(t.email));
+        expect_complete(&mut socket, "q").await;
+    }
+    socket.subscribe("s", DEAL_CHANGED, json!({})).await;
+    socket.send(json!({ "id": "s", "type": "complete" })).await;
+    expect_complete(&mut socket, "s").await;
+    socket.subscribe("s", DEAL_CHANGED, json!({})).await;
+    socket.subscribe("s", DEAL_CHANGED, json!({})).await;
+    let (code, reason) = close_code(&mut socket).await;
+    assert_eq!(code, Some(4409), "{reason}");
+    assert_eq!(reason, "Subscriber for s already exists");
+}
+
+/// The legacy `graphql-ws` subprotocol (subscriptions-transport-ws) is refused unless
+/// `LEGACY_GRAPHQL_WS` is set (it was always served); a client offering both gets
+/// `graphql-transport-ws`.
+#[tokio::test]
+async fn the_legacy_graphql_ws_subprotocol_only_where_enabled() {
+    let t = tenant().await;
+    for offered in ["graphql-ws", "chat"] {
+        assert_eq!(Ws::handshake(server(), offered).await.err(), Some(400), "{offered}");
+    }
+    let (_, agreed) = Ws::handshake(server(), "graphql-ws, graphql-transport-ws")
+        .await
+        .unwrap_or_else(|s| panic!("HTTP {s}"));
+    assert_eq!(agreed.as_deref(), Some("graphql-transport-ws"));
+
+    let (mut socket, agreed) =
+        Ws::handshake(legacy_ws_server(), "graphql-ws").await.unwrap_or_else(|s| panic!("HTTP {s}"));
+    assert_eq!(agreed.as_deref(), Some("graphql-ws"));
+    socket.init(json!({ "authorization": format!("Bearer {}", t.access_token) })).await.expect_ack();
+    socket.send(json!({ "id": "1", "type": "start", "payload": { "query": "{ me { email } }" } })).await;
+    match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "data" && m["id"] == "1" => {
+            assert_eq!(m["payload"]["data"]["me"]["email"], json!(t.email), "{m}");
+        }
+        other => panic!("expected a legacy `data` message, got {other:?}"),
+    }
+}
+
+/// The errors of operation `id` (its `next` message, then `complete`).
+async fn socket_errors(socket: &mut Ws, id: &str) -> Vec<Value> {
+    let errors = match socket.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => m["payload"]["errors"].clone(),
+        other => panic!("expected a `next` message for {id}, got {other:?}"),
+    };
+    expect_complete(socket, id).await;
+    errors.as_array().cloned().unwrap_or_default()
+}
+
+/// An operation's errors over a socket carry the `extensions.code` (and message) they carry
+/// over HTTP: the executor's own errors (syntax, validation, variables, limits) used to leave
+/// a socket without a code, and a resolver's uncoded error unmasked.
+#[tokio::test]
+async fn errors_over_a_socket_are_coded_as_over_http() {
+    let t = crm_tenant().await;
+    let member = str_of(&t.invite("member").await["accessToken"]);
+    let missing = uuid::Uuid::new_v4().to_string();
+    let deep = format!("{{ __type(name: \"User\") {} {} }}", "{ ofType ".repeat(60), "}".repeat(60));
+    let update = "mutation($id: ID!) { updateDeal(id: $id, input: {title: \"x\"}) { id } }";
+    let cases = [
+        (false, "{ me { id ", json!({}), "BAD_REQUEST"),
+        (false, "{ nope }", json!({}), "BAD_REQUEST"),
+        (false, "query($n: Int!) { deals(first: $n) { totalCount } }", json!({ "n": "x" }), "BAD_REQUEST"),
+        (false, &deep, json!({}), "QUERY_TOO_COMPLEX"),
+        (false, "{ deals(after: \"abc\") { totalCount } }", json!({}), "BAD_REQUEST"),
+        (false, "{ deals(first: 100000) { totalCount } }", json!({}), "BAD_REQUEST"),
+        (false, update, json!({ "id": missing }), "NOT_FOUND"),
+        (false, "mutation { createDeal(input: {title: \"\"}) { id } }", json!({}), "VALIDATION_FAILED"),
+        (true, "{ auditLog { totalCount } }", json!({}), "FORBIDDEN"),
+    ];
+    let mut owner_socket = t.ws().await;
+    let mut member_socket = Ws::connect(server()).await;
+    member_socket.init(json!({ "authorization": format!("Bearer {member}") })).await.expect_ack();
+    for (i, (as_member, query, variables, code)) in cases.into_iter().enumerate() {
+        let (auth, socket) = match as_member {
+            true => (Auth::Bearer(member.clone()), &mut member_socket),
+            false => (t.auth(), &mut owner_socket),
+        };
+        let over_http = t.api.graphql(&auth, query, variables.clone()).await;
+        over_http.expect_code(code);
+        let id = format!("e{i}");
+        socket.subscribe(&id, query, variables).await;
+        let over_ws = socket_errors(socket, &id).await;
+        let public = |e: &Value| (e["message"].clone(), e["extensions"]["code"].clone());
+        let expected: Vec<_> = over_http.errors().iter().map(public).collect();
+        let actual: Vec<_> = over_ws.iter().map(public).collect();
+        assert_eq!(actual, expected, "{query:.80}: over a socket {over_ws:?}, over HTTP {}", over_http.text);
+    }
 }

@@ -2,6 +2,8 @@
 //! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
 //! `extensions.code`; internal errors carry the request id instead of their cause.
 
+use std::sync::Arc;
+
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Response, ServerError, Variables};
 use axum::body::Bytes;
@@ -12,7 +14,8 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use entity::ReadScope;
 use tracing::Instrument;
 
-use super::request::{self, Credential, RequestId};
+use super::errors::{self, Operation};
+use super::request::{self, ClientIp, Credential, RequestId};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::schema::compiled::{Lookup, Plan};
@@ -25,6 +28,7 @@ const JSON: &str = "application/json";
 /// `POST /graphql`.
 pub async fn post(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
@@ -60,7 +64,7 @@ pub async fn post(
                 return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
             }
         };
-        execute(&state, &headers, &rid, batch, false).await
+        execute(&state, &headers, &rid, client, batch, false).await
     }
     .instrument(span)
     .await
@@ -69,6 +73,7 @@ pub async fn post(
 /// `GET /graphql?query=…` (queries only).
 pub async fn get(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
@@ -82,7 +87,7 @@ pub async fn get(
                 return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
             }
         };
-        execute(&state, &headers, &rid, BatchRequest::Single(request), true).await
+        execute(&state, &headers, &rid, client, BatchRequest::Single(request), true).await
     }
     .instrument(span)
     .await
@@ -122,6 +127,7 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
+    client: ClientIp,
     batch: BatchRequest,
     via_get: bool,
 ) -> HttpResponse {
@@ -130,7 +136,11 @@ async fn execute(
         async move {
             let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
             let counter = entity::stats::Counter::default();
-            let mut resp = entity::stats::counted(&counter, run(state, headers, rid, batch, via_get)).await;
+            let mut resp =
+                entity::stats::counted(&counter, run(state, headers, rid, client, batch, via_get)).await;
+            // Access signals this request committed reach the other instances before its
+            // response does (see `jobs::peers`).
+            state.dispatcher.peers().flush().await;
             if state.config.sql_stats_header {
                 resp.headers_mut().insert("x-sql-statements", HeaderValue::from(counter.get()));
             }
@@ -142,7 +152,6 @@ async fn execute(
         Ok(resp) => resp,
         Err(e) => {
             let e = ApiError::Internal(format!("request task failed: {e}"));
-            tracing::error!(error = %e.message(), "request task failed");
             error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e)
         }
     }
@@ -152,6 +161,7 @@ async fn run(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
+    client: ClientIp,
     batch: BatchRequest,
     via_get: bool,
 ) -> HttpResponse {
@@ -179,30 +189,47 @@ async fn run(
         }
         Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    // A plain read this schema has answered before runs as its compiled plan; the first
-    // time, the executor answers and the plan is learnt from its success.
+    // A plain read this schema has answered before runs as its compiled plan, charged the
+    // complexity the executor measured when it answered the text first (it validates, the plan
+    // does not); the first time, the executor answers and the plan is learnt from its success.
     let mut learn = None;
+    let mut prepaid = false;
     if let (BatchRequest::Single(r), Some(p), Some(compiled)) = (&batch, &caller.principal, &caller.compiled)
     {
         match compiled.shared.plans.lookup(&r.query, r.operation_name.as_deref()) {
             Lookup::Plan(plan) => {
+                if let Err(e) = state.limiter.operation(p, plan.cost()).await {
+                    state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    state.metrics.error(e.code());
+                    return error_response(headers, rid, StatusCode::TOO_MANY_REQUESTS, &e);
+                }
                 if let Some(resp) = compiled_read(state, headers, rid, p, compiled, &plan, &r.variables).await
                 {
                     return resp;
                 }
+                // Declined: the executor answers, without charging the operation again.
+                prepaid = true;
             }
             Lookup::Unknown => learn = Some((r.query.clone(), r.operation_name.clone())),
             Lookup::Executor => {}
         }
     }
+    let measured = learn.is_some().then(|| Arc::new(crate::rate::Measured::default()));
     let anonymous = caller.principal.is_none();
+    let operations: Vec<Operation> = batch.iter().map(Operation::of).collect();
     // Each request of a batch gets its own data (loaders, and the read connection its
     // resolvers share, given back once it has run).
     let mut scopes = Vec::new();
     let mut with_data = |mut r: Request| {
         let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));
         scopes.extend(scope.clone());
-        r.data = request::request_data(state, &caller, rid, scope);
+        r.data = request::request_data(state, &caller, rid, client, scope);
+        if prepaid {
+            r.data.insert(crate::rate::Prepaid);
+        }
+        if let Some(m) = &measured {
+            r.data.insert(m.clone());
+        }
         r
     };
     let batch = match batch {
@@ -216,11 +243,11 @@ async fn run(
     let mut failed_before_execution = false;
     match &mut response {
         BatchResponse::Single(r) => {
-            failed_before_execution = finish(r, anonymous, rid);
+            failed_before_execution = finish(r, anonymous, rid, &operations[0]);
         }
         BatchResponse::Batch(rs) => {
-            for r in rs {
-                finish(r, anonymous, rid);
+            for (r, operation) in rs.iter_mut().zip(&operations) {
+                finish(r, anonymous, rid, operation);
             }
         }
     }
@@ -228,22 +255,56 @@ async fn run(
         (learn, &response, &caller.compiled)
         && r.errors.is_empty()
     {
-        compiled.shared.plans.learn(&query, operation.as_deref(), &compiled.access);
+        let cost = measured.map_or(1, |m| m.get());
+        compiled.shared.plans.learn(&query, operation.as_deref(), &compiled.access, cost);
     }
     record(state, &response);
+    let refused = refused(&response);
     let (content_type, status) = if accepts_graphql_response(headers) {
         (GRAPHQL_RESPONSE, if failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK })
     } else {
         (JSON, StatusCode::OK)
     };
-    match &response {
+    let status = if refused.is_some() { StatusCode::TOO_MANY_REQUESTS } else { status };
+    let mut resp = match &response {
         // Failed before execution: the result has no `data` entry at all (GraphQL spec,
         // "Response Format"; GraphQL over HTTP), not `data: null`.
         BatchResponse::Single(r) if failed_before_execution => {
             json_response(status, content_type, rid, &RequestErrors { errors: &r.errors })
         }
         _ => json_response(status, content_type, rid, &response),
+    };
+    if let Some(seconds) = refused {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+    resp
+}
+
+/// When rate limits refused the whole request (every operation has no data and only
+/// `RATE_LIMITED` errors): the longest `retryAfter`, for HTTP 429 and `Retry-After`.
+fn refused(response: &BatchResponse) -> Option<u64> {
+    let responses: &[Response] = match response {
+        BatchResponse::Single(r) => std::slice::from_ref(r),
+        BatchResponse::Batch(rs) => rs,
+    };
+    let mut longest = None;
+    for r in responses {
+        if r.errors.is_empty() || !matches!(r.data, async_graphql::Value::Null) {
+            return None;
+        }
+        for e in &r.errors {
+            let ext = e.extensions.as_ref()?;
+            match (ext.get("code"), ext.get("retryAfter")) {
+                (Some(async_graphql::Value::String(code)), Some(async_graphql::Value::Number(n)))
+                    if code == "RATE_LIMITED" =>
+                {
+                    longest = longest.max(n.as_u64());
+                }
+                _ => return None,
+            }
+        }
+    }
+    longest
 }
 
 /// The result of a request that failed before execution.
@@ -280,16 +341,16 @@ async fn compiled_read(
 
 /// Adds the public code to every error; returns whether the request failed before execution
 /// (no `data` at all), which graphql-response+json answers with 400.
-fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
+fn finish(r: &mut Response, anonymous: bool, rid: &RequestId, operation: &Operation) -> bool {
     // Request errors (parse, validation, variables, the query limits) come from the executor
-    // uncoded, or coded QUERY_TOO_COMPLEX by the limits; a resolver's error carries its own
+    // uncoded, or coded QUERY_TOO_COMPLEX or RATE_LIMITED by the limits; a resolver's error carries its own
     // code, and happened during execution even when it nulls the whole `data`.
     let request_error = |e: &ServerError| {
         let code = e.extensions.as_ref().and_then(|x| x.get("code"));
         e.path.is_empty()
             && match code {
                 None => true,
-                Some(async_graphql::Value::String(c)) => c == "QUERY_TOO_COMPLEX",
+                Some(async_graphql::Value::String(c)) => c == "QUERY_TOO_COMPLEX" || c == "RATE_LIMITED",
                 Some(_) => false,
             }
     };
@@ -297,51 +358,9 @@ fn finish(r: &mut Response, anonymous: bool, rid: &RequestId) -> bool {
         && matches!(r.data, async_graphql::Value::Null)
         && r.errors.iter().all(request_error);
     for e in &mut r.errors {
-        label(e, anonymous, rid);
+        errors::label(e, anonymous, rid, operation);
     }
     before_execution
-}
-
-fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId) {
-    let ext = e.extensions.get_or_insert_with(Default::default);
-    let code = match ext.get("code") {
-        Some(async_graphql::Value::String(c)) => c.clone(),
-        // An uncoded error raised while resolving (it has a path) was not meant for the
-        // client: log it and show a bare INTERNAL, never its text.
-        _ if !e.path.is_empty() => {
-            tracing::error!(message = %e.message, "uncoded resolver error");
-            e.message = "internal error".into();
-            ext.set("code", "INTERNAL");
-            "INTERNAL".to_owned()
-        }
-        _ => {
-            let root_unknown = e.message.starts_with("Unknown field")
-                && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
-            let platform_op = root_unknown && {
-                let name = e.message.split('"').nth(1).unwrap_or_default();
-                entity::runtime::naming::platform_root_fields().contains(name)
-            };
-            let too_complex = e.message.starts_with("Query is nested too deep")
-                || e.message.starts_with("Query is too complex")
-                || e.message.starts_with("The recursion depth of the query");
-            let code = if anonymous && root_unknown {
-                // Asking the public schema for a tenant operation means "sign in first".
-                "UNAUTHENTICATED"
-            } else if platform_op {
-                // A platform operation missing from this role's schema: the role may not run it.
-                "FORBIDDEN"
-            } else if too_complex {
-                "QUERY_TOO_COMPLEX"
-            } else {
-                "BAD_REQUEST"
-            };
-            ext.set("code", code);
-            code.to_owned()
-        }
-    };
-    if code == "INTERNAL" {
-        ext.set("requestId", rid.0.clone());
-    }
 }
 
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {
@@ -384,24 +403,26 @@ fn bytes_response(
     resp
 }
 
-/// A request-level failure as a GraphQL error body.
+/// A request-level failure (nothing was executed) as a GraphQL error body, with
+/// `Retry-After` when a rate limit refused it.
 pub fn error_response(
     headers: &HeaderMap,
     rid: &RequestId,
     status: StatusCode,
     e: &ApiError,
 ) -> HttpResponse {
-    let mut server_error = ServerError::new(e.message(), None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", e.code());
-    if let Some(reason) = e.reason() {
-        ext.set("reason", reason);
+    let mut server_error = e.to_server_error();
+    if let ApiError::Internal(cause) = e {
+        errors::log_internal(rid, &Operation::none(), "", cause);
+        if let Some(ext) = server_error.extensions.as_mut() {
+            ext.set("requestId", rid.0.clone());
+        }
     }
-    if matches!(e, ApiError::Internal(_)) {
-        ext.set("requestId", rid.0.clone());
-    }
-    server_error.extensions = Some(ext);
-    let body = Response::from_errors(vec![server_error]);
     let ct = if accepts_graphql_response(headers) { GRAPHQL_RESPONSE } else { JSON };
-    json_response(status, ct, rid, &body)
+    // Nothing ran: no `data` entry, as for every request error.
+    let mut resp = json_response(status, ct, rid, &RequestErrors { errors: &[server_error] });
+    if let Some(seconds) = e.retry_after() {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    resp
 }

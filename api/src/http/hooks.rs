@@ -4,7 +4,8 @@
 //! five minutes are refused, so a captured request cannot be replayed later). The JSON body
 //! names the record (`recordId`, or the trigger's unique `matchField`); an
 //! `X-Alphery-Delivery-Id` header makes redelivery of the same event a no-op. Answers 202 with
-//! the run's id.
+//! the run's id. Deliveries per client address and workflow are rate-limited
+//! (`RATE_LIMIT_WEBHOOK`), checked before anything is read: 429 with `Retry-After` beyond.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -20,25 +21,33 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use super::graphql::{error_response, json_body};
-use super::request::RequestId;
+use super::request::{ClientIp, RequestId};
 use crate::error::ApiError;
+use crate::rate::Action;
 use crate::state::AppState;
 
 pub async fn workflow(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
     let rid = RequestId::from_headers(&headers);
-    match accept(&state, &id, &headers, body).await {
+    let accepted = match state.limiter.attempt(Action::Webhook, ip, &[&id]).await {
+        Ok(()) => accept(&state, &id, &headers, body).await,
+        Err(e) => Err(e),
+    };
+    match accepted {
         Ok((run, duplicate)) => {
             json_body(StatusCode::ACCEPTED, &rid, &json!({"runId": run, "duplicate": duplicate}))
         }
         Err(e) => {
+            state.metrics.error(e.code());
             let status = match &e {
                 ApiError::Unauthenticated(_) | ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
                 ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+                ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };

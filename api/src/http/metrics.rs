@@ -151,6 +151,35 @@ impl Metrics {
             "Schemas compiled (builds whose shape was not compiled yet).",
             vec![(String::new(), state.registry.compiles().to_string())],
         );
+        if let Some(up) = state.limiter.redis_up() {
+            metric(
+                "alphery_rate_limit_redis_up",
+                "gauge",
+                "1 while rate-limit counters are kept in Redis, shared by the instances (0: in this process, Redis being unreachable).",
+                vec![(String::new(), u8::from(up).to_string())],
+            );
+        }
+        let peers = state.dispatcher.peers();
+        if let Some(stats) = peers.stats() {
+            metric(
+                "alphery_peer_link_up",
+                "gauge",
+                "1 while this instance is subscribed to the other instances' signals on Redis (0: polling the outbox).",
+                vec![(String::new(), u8::from(peers.linked()).to_string())],
+            );
+            metric(
+                "alphery_peer_signals_total",
+                "counter",
+                "Signals exchanged with the other instances over Redis (commits, revoked sessions, access changes).",
+                vec![
+                    ("{direction=\"sent\"}".to_owned(), stats.sent.load(Ordering::Relaxed).to_string()),
+                    (
+                        "{direction=\"received\"}".to_owned(),
+                        stats.received.load(Ordering::Relaxed).to_string(),
+                    ),
+                ],
+            );
+        }
         out
     }
 }

@@ -1,6 +1,7 @@
-//! Per-request plumbing shared by HTTP and WS: request ids, reading credentials, and choosing
-//! the schema for the caller.
+//! Per-request plumbing shared by HTTP and WS: request ids, the client's address, reading
+//! credentials, and choosing the schema for the caller.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use async_graphql::Data;
@@ -45,6 +46,34 @@ impl RequestId {
                 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         });
         RequestId(incoming.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
+    }
+}
+
+/// The address a request comes from (rate limits count per address): the connection's peer,
+/// or with `TRUST_FORWARDED_FOR` the last `X-Forwarded-For` entry, the one the proxy in front
+/// appended (earlier entries are whatever the client sent). In request and socket data.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let forwarded = || {
+            let last = parts.headers.get_all("x-forwarded-for").iter().next_back()?;
+            let entry = last.to_str().ok()?.rsplit(',').next()?.trim();
+            entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        };
+        let ip = if state.config.trust_forwarded_for { forwarded().unwrap_or(peer) } else { peer };
+        Ok(ClientIp(ip))
     }
 }
 
@@ -123,11 +152,13 @@ pub fn request_data(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
+    client: ClientIp,
     scope: Option<Arc<ReadScope>>,
 ) -> Data {
     let mut data = Data::default();
     data.insert(state.clone());
     data.insert(request_id.clone());
+    data.insert(client);
     if let Some(p) = &caller.principal {
         data.insert(Loaders::new(state, &p.tenant_id, scope.clone()));
         data.insert(p.clone());

@@ -1,31 +1,41 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) at `/graphql/ws`. One endpoint serves every
 //! tenant, so the schema is known only after `connection_init`: we read that first message
-//! ourselves, authenticate its payload, pick the tenant's schema, and hand the socket (with the
-//! init message put back in front) to async-graphql. The socket closes with 4401 when its
-//! session is revoked or its token expires, and with 4205 when the tenant's definitions change
-//! (the client reconnects and gets the new schema).
+//! ourselves (`ws_protocol`, which checks every client message against the protocol),
+//! authenticate its payload, pick the tenant's schema, and hand the socket (with the init
+//! message put back in front) to async-graphql. Every answer's errors are labelled as over
+//! HTTP (`errors`). The socket closes with 4401 when its session is revoked or its token
+//! expires, and with 4205 when the tenant's definitions change (the client reconnects and gets
+//! the new schema). The legacy `graphql-ws` subprotocol is served only when
+//! `LEGACY_GRAPHQL_WS` is set.
 
+use std::any::TypeId;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::dynamic::Schema;
+use async_graphql::http::{ClientMessage, WebSocketProtocols, WsMessage};
+use async_graphql::{Data, Executor, Request, Response as GraphqlResponse};
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
 
-use super::request::{self, Credential, RequestId};
+use super::errors::{self, Operation};
+use super::request::{self, ClientIp, Credential, RequestId};
+use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, close};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Close code: not authenticated, or the session ended.
-pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
+pub const CLOSE_UNAUTHENTICATED: u16 = CLOSE_UNAUTHORIZED;
 /// Close code: the tenant's schema changed; reconnect.
 pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
-/// Close code: the first message was not a valid `connection_init` in time.
-pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// Close code: the server failed (WebSocket's own "internal error"); the cause is logged.
+pub const CLOSE_INTERNAL: u16 = 1011;
 /// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
 /// catch up.
 pub const CLOSE_TOO_SLOW: u16 = 4429;
@@ -42,8 +52,6 @@ impl SocketCloser {
 }
 /// Initial read and write buffer of a socket, bytes.
 const SOCKET_BUFFER: usize = 8 * 1024;
-/// How long a client has to send `connection_init`.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether a browser may open a socket from `Origin`: no Origin (not a browser), the same
 /// origin as the `Host`, or one on the configured allow-list. Blocks cross-site websocket
@@ -57,45 +65,64 @@ pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
     same || state.config.origin_allowed(origin)
 }
 
+/// The subprotocol a client offers that this server speaks: `graphql-transport-ws`, or the
+/// legacy `graphql-ws` (subscriptions-transport-ws) where `LEGACY_GRAPHQL_WS` allows it.
+fn subprotocol(state: &AppState, headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let offers =
+        |p: WebSocketProtocols| offered.iter().any(|o| o.eq_ignore_ascii_case(p.sec_websocket_protocol()));
+    if offers(WebSocketProtocols::GraphQLWS) {
+        Some(WebSocketProtocols::GraphQLWS)
+    } else if state.config.legacy_graphql_ws && offers(WebSocketProtocols::SubscriptionsTransportWS) {
+        Some(WebSocketProtocols::SubscriptionsTransportWS)
+    } else {
+        None
+    }
+}
+
 /// `GET /graphql/ws`.
 pub async fn upgrade(
     State(state): State<AppState>,
-    protocol: GraphQLProtocol,
+    client: ClientIp,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !origin_ok(&state, &headers) {
-        return (axum::http::StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
+    let Some(protocol) = subprotocol(&state, &headers) else {
+        let refusal = "this endpoint speaks the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol)";
+        return (StatusCode::BAD_REQUEST, refusal).into_response();
+    };
     let rid = RequestId::from_headers(&headers);
     let max = state.config.max_body_bytes;
     // Buffers start small: tungstenite's default is 128 KiB each way per socket, most of the
     // memory of 10,000 idle subscribers whose messages are a few hundred bytes. They grow for
     // a larger message (up to `max_message_size`).
-    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+    ws.protocols([protocol.sec_websocket_protocol()])
         .max_message_size(max)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| serve(state, socket, protocol, rid))
-}
-
-async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.to_owned().into() };
-    let _ = sink.send(Message::Close(Some(frame))).await;
+        .on_upgrade(move |socket| serve(state, socket, protocol, rid, client))
 }
 
 /// The `authorization` value of a `connection_init` payload (also accepts `Authorization`
 /// and `headers.Authorization`, as some clients send).
-fn credential_of(init: &Value) -> Credential {
-    let payload = init.get("payload").cloned().unwrap_or(Value::Null);
+fn credential_of(payload: &Value) -> Credential {
     let pick = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
-    let auth = pick(&payload, "authorization").or_else(|| pick(&payload, "Authorization")).or_else(|| {
+    let auth = pick(payload, "authorization").or_else(|| pick(payload, "Authorization")).or_else(|| {
         payload.get("headers").and_then(|h| pick(h, "authorization").or_else(|| pick(h, "Authorization")))
     });
     if let Some(a) = auth {
         return Credential::from_authorization(&a).unwrap_or(Credential::Bearer(String::new()));
     }
-    match pick(&payload, "x-api-key").or_else(|| pick(&payload, "X-Api-Key")) {
+    match pick(payload, "x-api-key").or_else(|| pick(payload, "X-Api-Key")) {
         Some(k) => Credential::ApiKey(k),
         None => Credential::None,
     }
@@ -117,21 +144,72 @@ impl Drop for OpenSocket {
     }
 }
 
-async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, rid: RequestId) {
-    let (mut sink, mut stream) = socket.split();
-    let first = tokio::time::timeout(INIT_TIMEOUT, stream.next()).await;
-    let init_text = match first {
-        Ok(Some(Ok(Message::Text(t)))) => t.to_string(),
-        _ => return close(&mut sink, CLOSE_INIT_TIMEOUT, "connection_init expected").await,
-    };
-    let init: Value = serde_json::from_str(&init_text).unwrap_or(Value::Null);
-    if init.get("type").and_then(Value::as_str) != Some("connection_init") {
-        return close(&mut sink, CLOSE_INIT_TIMEOUT, "connection_init expected").await;
+/// A tenant's schema as a socket's operations see it: every answer's errors labelled as over
+/// HTTP (codes, internal errors logged and masked), and each operation's id held live while
+/// its stream lives (`ws_protocol`).
+#[derive(Clone)]
+struct SocketSchema {
+    schema: Schema,
+    rid: RequestId,
+    live: LiveIds,
+}
+
+impl SocketSchema {
+    fn label(&self, response: &mut GraphqlResponse, operation: &Operation) {
+        for e in &mut response.errors {
+            errors::label(e, false, &self.rid, operation);
+        }
     }
-    let caller = match credential_of(&init) {
+}
+
+impl Executor for SocketSchema {
+    async fn execute(&self, request: Request) -> GraphqlResponse {
+        let operation = Operation::of(&request);
+        let mut response = self.schema.execute(request).await;
+        self.label(&mut response, &operation);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphqlResponse> {
+        let operation = Operation::of(&request);
+        let id = request.data.get(&TypeId::of::<OperationId>()).and_then(|d| d.downcast_ref::<OperationId>());
+        let live = id.map(|id| self.live.hold(id.clone()));
+        let this = self.clone();
+        self.schema
+            .execute_stream_with_session_data(request, session.unwrap_or_default())
+            .map(move |mut response| {
+                // The operation's id stays live as long as this stream does.
+                let _held = &live;
+                this.label(&mut response, &operation);
+                response
+            })
+            .boxed()
+    }
+}
+
+async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    rid: RequestId,
+    client: ClientIp,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let Some(payload) = ws_protocol::connection_init(&mut sink, &mut stream, protocol).await else {
+        return;
+    };
+    let caller = match credential_of(&payload) {
         Credential::None => None,
         c => match request::resolve(&state, c).await {
             Ok(caller) => Some(caller),
+            Err(ApiError::Internal(cause)) => {
+                errors::log_internal(&rid, &Operation::none(), "", &cause);
+                return close(&mut sink, CLOSE_INTERNAL, "internal error").await;
+            }
             Err(e) => return close(&mut sink, CLOSE_UNAUTHENTICATED, &e.message()).await,
         },
     };
@@ -142,44 +220,45 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, ri
     let Some(principal) = caller.principal.clone() else {
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
-    let mut data = request::request_data(&state, &caller, &rid, None);
+    let mut data = request::request_data(&state, &caller, &rid, client, None);
     let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
-    data.insert(SocketCloser(closer));
+    data.insert(SocketCloser(closer.clone()));
     let schema_version = caller.version;
     state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);
-    // async-graphql-axum drives the protocol; its sink is a channel we drain into the real
-    // socket, so this task can still close the socket with its own codes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
-    let to_channel = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
-        tx.send(msg).await.map(|()| tx).map_err(|_| axum::Error::new("socket task ended"))
-    });
-    let init = futures_util::stream::once(async move { Ok(Message::Text(init_text.into())) });
-    let graphql = GraphQLWebSocket::new_with_pair(
-        Box::pin(to_channel),
-        init.chain(stream),
-        caller.schema.clone(),
+    let live = LiveIds::default();
+    let executor = SocketSchema { schema: caller.schema.clone(), rid: rid.clone(), live: live.clone() };
+    // async-graphql answers the init (acknowledging it) and runs the operations; this task
+    // writes its messages to the socket, so it can still close the socket with its own codes.
+    let init = ClientMessage::ConnectionInit { payload: Some(payload) };
+    let messages = futures_util::stream::iter([Ok(init)]).chain(Checked::new(
+        stream,
         protocol,
-    )
-    .with_data(data)
-    .serve();
-    tokio::pin!(graphql);
-    let mut graphql_done = false;
+        live,
+        SocketCloser(closer),
+    ));
+    let mut graphql = async_graphql::http::WebSocket::from_message_stream(executor, messages, protocol)
+        .connection_data(data);
     let mut bus = state.live.control();
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let expiry = tokio::time::sleep(Duration::from_secs(principal.token_exp.saturating_sub(now)));
     tokio::pin!(expiry);
     loop {
         tokio::select! {
-            () = &mut graphql, if !graphql_done => graphql_done = true,
-            msg = rx.recv() => match msg {
-                Some(m) => {
-                    let closing = matches!(m, Message::Close(_));
-                    if sink.send(m).await.is_err() || closing {
+            msg = graphql.next() => match msg {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
                 }
-                None => return,
+                Some(WsMessage::Close(code, reason)) => return close(&mut sink, code, &reason).await,
+                // The client left, or broke the protocol (`Checked` asked for the close).
+                None => {
+                    if let Ok((code, reason)) = close_asked.try_recv() {
+                        close(&mut sink, code, &reason).await;
+                    }
+                    return;
+                }
             },
             ev = bus.recv() => match ev {
                 Ok(BusEvent::SessionRevoked { session_id }) if session_id == principal.session_id => {

@@ -185,10 +185,6 @@ pub fn types() -> Vec<Type> {
     ]
 }
 
-fn arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
-    Ok(c.args.try_get(name)?.string()?.to_owned())
-}
-
 /// Runs an admin resolver body with the checks every one of them needs.
 macro_rules! admin_op {
     ($c:ident, |$state:ident, $p:ident, $actor:ident| $body:expr) => {
@@ -239,10 +235,7 @@ pub fn queries() -> Vec<Field> {
                     _ => Some(state.config.default_page_size),
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
-                let after = match c.args.get("after") {
-                    Some(v) if !v.is_null() => Some(decode_cursor(v.string()?)?),
-                    _ => None,
-                };
+                let after = args::opt_string(&c, "after")?.map(|a| decode_cursor(&a)).transpose()?;
                 let (rows, more, total) = admin::audit_log(state, p, &filter, first, after).await?;
                 let page_info = PageInfoValue {
                     has_next: more,
@@ -259,12 +252,7 @@ pub fn queries() -> Vec<Field> {
         .description("The audit trail, newest first."),
         Field::new(f::EMAILS, TypeRef::named_nn_list_nn(t::EMAIL), |c| {
             admin_op!(c, |state, p, actor| {
-                let status = c
-                    .args
-                    .get("status")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.string().map(str::to_owned))
-                    .transpose()?;
+                let status = args::opt_string(&c, "status")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let list = admin::emails(state, p, status.as_deref(), first).await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
@@ -294,8 +282,14 @@ pub fn mutations() -> Vec<Field> {
     vec![
         Field::new(f::INVITE_USER, TypeRef::named_nn(t::INVITE), |c| {
             admin_op!(c, |state, p, actor| {
-                let invite =
-                    admin::invite_user(state, p, &actor, &arg(&c, "email")?, &arg(&c, "roleId")?).await?;
+                let invite = admin::invite_user(
+                    state,
+                    p,
+                    &actor,
+                    &args::string(&c, "email")?,
+                    &args::string(&c, "roleId")?,
+                )
+                .await?;
                 Ok(Some(FieldValue::owned_any(invite)))
             })
         })
@@ -304,8 +298,14 @@ pub fn mutations() -> Vec<Field> {
         .description("Invites a user; hand them the token (shown once) to accept with `acceptInvite`."),
         Field::new(f::ASSIGN_ROLE, TypeRef::named_nn(t::USER), |c| {
             admin_op!(c, |state, p, actor| {
-                let u =
-                    admin::assign_role(state, p, &actor, &arg(&c, "userId")?, &arg(&c, "roleId")?).await?;
+                let u = admin::assign_role(
+                    state,
+                    p,
+                    &actor,
+                    &args::string(&c, "userId")?,
+                    &args::string(&c, "roleId")?,
+                )
+                .await?;
                 Ok(Some(FieldValue::owned_any(u)))
             })
         })
@@ -319,21 +319,28 @@ pub fn mutations() -> Vec<Field> {
         .argument(InputValue::new("input", TypeRef::named_nn(t::ROLE_INPUT))),
         Field::new(f::UPDATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::update_role(state, p, &actor, &arg(&c, "id")?, role_input(&c)?).await?
+                admin::update_role(state, p, &actor, &args::string(&c, "id")?, role_input(&c)?).await?
             ))))
         })
         .argument(id_arg("id"))
         .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_ROLE_INPUT))),
         Field::new(f::DELETE_ROLE, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
             admin_op!(c, |state, p, actor| {
-                admin::delete_role(state, p, &actor, &arg(&c, "id")?).await?;
+                admin::delete_role(state, p, &actor, &args::string(&c, "id")?).await?;
                 Ok(Some(Value::from(true)))
             })
         })
         .argument(id_arg("id")),
         Field::new(f::CREATE_API_KEY, TypeRef::named_nn(t::API_KEY_PAYLOAD), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::create_api_key(state, p, &actor, &arg(&c, "name")?, &arg(&c, "roleId")?).await?
+                admin::create_api_key(
+                    state,
+                    p,
+                    &actor,
+                    &args::string(&c, "name")?,
+                    &args::string(&c, "roleId")?
+                )
+                .await?
             ))))
         })
         .argument(string_arg("name"))
@@ -341,14 +348,14 @@ pub fn mutations() -> Vec<Field> {
         .description("Creates an API key for `X-Api-Key`; the key is shown only in this response."),
         Field::new(f::RETRY_EMAIL, TypeRef::named_nn(t::EMAIL), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::retry_email(state, p, &actor, &arg(&c, "id")?).await?
+                admin::retry_email(state, p, &actor, &args::string(&c, "id")?).await?
             ))))
         })
         .argument(id_arg("id"))
         .description("Sends a dead or held email again."),
         Field::new(f::REVOKE_API_KEY, TypeRef::named_nn(t::API_KEY), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::revoke_api_key(state, p, &actor, &arg(&c, "id")?).await?
+                admin::revoke_api_key(state, p, &actor, &args::string(&c, "id")?).await?
             ))))
         })
         .argument(id_arg("id")),
@@ -361,7 +368,7 @@ pub fn revoke_sessions() -> Field {
         FieldFuture::new(async move {
             let state = ctx::state(&c)?;
             let p = ctx::principal(&c)?;
-            let user_id = arg(&c, "userId")?;
+            let user_id = args::string(&c, "userId")?;
             if user_id != p.user_id {
                 ctx::require_admin(&c)?;
             }
@@ -377,8 +384,10 @@ pub fn revoke_sessions() -> Field {
 pub fn accept_invite() -> Field {
     Field::new(f::ACCEPT_INVITE, TypeRef::named_nn(t::AUTH_PAYLOAD), |c| {
         FieldFuture::new(async move {
+            let token = args::string(&c, "token")?;
+            ctx::attempt(&c, crate::rate::Action::AcceptInvite, &[&token]).await?;
             let payload =
-                admin::accept_invite(ctx::state(&c)?, &arg(&c, "token")?, &arg(&c, "password")?).await?;
+                admin::accept_invite(ctx::state(&c)?, &token, &args::string(&c, "password")?).await?;
             Ok(Some(FieldValue::owned_any(payload)))
         })
     })

@@ -196,10 +196,6 @@ fn internal(e: async_graphql::Error) -> ApiError {
     ApiError::Internal(e.message)
 }
 
-fn opt_arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<String>> {
-    c.args.get(name).filter(|v| !v.is_null()).map(|v| v.string().map(str::to_owned)).transpose()
-}
-
 fn view(meta: &TenantMeta, policy: Policy) -> PolicyView {
     let entity = meta.entity_by_id(&policy.entity_id).map(|e| e.name_singular.clone()).unwrap_or_default();
     PolicyView { policy: Arc::new(policy), entity }
@@ -227,9 +223,9 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
     let d = state.db.dialect;
     let filter = ap::RequestFilter {
-        state: opt_arg(c, "state").map_err(internal)?.as_deref().and_then(State::parse),
-        record_id: opt_arg(c, "recordId").map_err(internal)?,
-        policy_id: opt_arg(c, "policyId").map_err(internal)?,
+        state: args::opt_string(c, "state")?.as_deref().and_then(State::parse),
+        record_id: args::opt_string(c, "recordId")?,
+        policy_id: args::opt_string(c, "policyId")?,
         assigned_roles: c
             .args
             .get("assignedToMe")
@@ -276,7 +272,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(ApiError::from)?;
-                let entity = match opt_arg(&c, "entity")? {
+                let entity = match args::opt_string(&c, "entity")? {
                     Some(name) => Some(
                         meta.entity_by_name(&name)
                             .ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?
@@ -398,10 +394,8 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
 /// `submitForApproval(policyId, recordId)`: needs `update` on the entity and the record in view.
 async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let policy_id =
-        c.args.try_get("policyId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
-    let record_id =
-        c.args.try_get("recordId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let policy_id = args::string(c, "policyId")?;
+    let record_id = args::string(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
     let policy = ap::policy(&txn, state.db.dialect, &p.tenant_id, &policy_id).await?;
@@ -429,11 +423,11 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
 /// `decideApproval(requestId, action, comment)`.
 async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let id = c.args.try_get("requestId").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let id = args::string(c, "requestId")?;
     let action = c.args.try_get("action").and_then(|v| v.enum_name().map(str::to_owned)).map_err(internal)?;
     let decision =
         Decision::parse(&action).ok_or_else(|| ApiError::BadRequest(format!("unknown action {action}")))?;
-    let comment = opt_arg(c, "comment").map_err(internal)?;
+    let comment = args::opt_string(c, "comment")?;
     let (v, meta, entity, record) =
         load_request(c, &id).await?.ok_or_else(|| ApiError::NotFound("approval request".into()))?;
     let actor = ctx::actor(c).map_err(internal)?;

@@ -118,11 +118,25 @@ fn page_size(args: &Args, name: &str, max: u64) -> async_graphql::Result<Option<
     }
 }
 
-fn string_arg(args: &Args, name: &str) -> async_graphql::Result<Option<String>> {
+/// The text of a `String` or `ID` argument; `None` when it is absent or null.
+///
+/// The executor's validation lets an integer through for an `ID` (the spec's input coercion),
+/// but every id here is a string (a UUID), and an integer one is refused as it is in record
+/// inputs and filters ("must be a string"): a `BAD_REQUEST`, never an internal error.
+pub fn opt_string(ctx: &ResolverContext<'_>, name: &str) -> Result<Option<String>, ApiError> {
+    string_arg(ctx.args.as_index_map(), name)
+}
+
+/// A required `String` or `ID` argument (see `opt_string`).
+pub fn string(ctx: &ResolverContext<'_>, name: &str) -> Result<String, ApiError> {
+    opt_string(ctx, name)?.ok_or_else(|| ApiError::BadRequest(format!("`{name}` is required")))
+}
+
+fn string_arg(args: &Args, name: &str) -> Result<Option<String>, ApiError> {
     match args.get(name) {
         Some(Value::Null) | None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::BadRequest(format!("`{name}` must be a string")).to_graphql()),
+        Some(_) => Err(ApiError::BadRequest(format!("`{name}` must be a string"))),
     }
 }
 
@@ -162,8 +176,8 @@ pub fn args_key(ctx: &ResolverContext<'_>) -> String {
 }
 
 /// The `id` argument.
-pub fn id(ctx: &ResolverContext<'_>) -> async_graphql::Result<String> {
-    Ok(ctx.args.try_get("id")?.string()?.to_owned())
+pub fn id(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
+    string(ctx, "id")
 }
 
 /// An input object as JSON, split into entity values and the `owner` system field.

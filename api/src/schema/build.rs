@@ -39,7 +39,7 @@ fn finish(b: SchemaBuilder, o: &SchemaOptions) -> Result<Schema, ApiError> {
     let mut b = b
         .limit_depth(o.max_depth)
         .limit_complexity(o.max_complexity)
-        .extension(super::limits::RequestChecks(o.max_aliases));
+        .extension(super::extension::Hooks { max_aliases: o.max_aliases });
     if !o.introspection {
         b = b.disable_introspection();
     }

@@ -12,6 +12,7 @@ use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use entity::runtime::store::{Caller, Record};
 
 use super::access::{EntityAccess, SchemaAccess};
+use super::args;
 use super::ctx;
 use super::resolvers::store;
 use super::values::parent;
@@ -41,8 +42,8 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
                 // The tenant's own pipeline: the schema is shared by tenants that read alike.
                 let meta = &ctx::access(&c)?.meta;
                 let pipeline = Pipeline::of(meta).ok_or_else(|| unshaped("a pipeline"))?;
-                let id = c.args.try_get("id")?.string()?.to_owned();
-                let stage = c.args.try_get("stage")?.string()?.to_owned();
+                let id = args::string(&c, "id")?;
+                let stage = args::string(&c, "stage")?;
                 let position = c
                     .args
                     .get("position")
@@ -104,7 +105,7 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
             FieldFuture::new(async move {
                 let meta = &ctx::access(&c)?.meta;
                 let conversions = Conversions::of(meta).ok_or_else(|| unshaped("the CRM entities"))?;
-                let id = c.args.try_get("id")?.string()?.to_owned();
+                let id = args::string(&c, "id")?;
                 let rows = Rows {
                     lead: ctx::row_filter(&c, &conversions.lead)?,
                     contact: ctx::row_filter(&c, &conversions.contact)?,

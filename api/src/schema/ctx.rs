@@ -1,6 +1,7 @@
 //! What a resolver needs from the request: shared state, the caller, and the per-request
 //! loaders. Each is put into the request (or socket) data by the transport layer.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_graphql::Context;
@@ -14,10 +15,19 @@ use super::access::{EntityAccess, SchemaAccess};
 use super::loader::Loaders;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::request::ClientIp;
+use crate::rate::Action;
 use crate::state::AppState;
 
 pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
     ctx.data::<AppState>()
+}
+
+/// Charges one attempt of a public sign-in `action` on each of `accounts` (`rate::account`)
+/// from the client's address: refused with `RATE_LIMITED` once that budget is spent.
+pub async fn attempt(ctx: &Context<'_>, action: Action, accounts: &[&str]) -> async_graphql::Result<()> {
+    let ip = ctx.data_opt::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+    state(ctx)?.limiter.attempt(action, ip, accounts).await.map_err(|e| e.to_graphql())
 }
 
 /// The caller; absent only in the public schema.
@@ -49,19 +59,13 @@ pub fn read_scope<'a>(ctx: &Context<'a>) -> Option<&'a ReadScope> {
     ctx.data_opt::<std::sync::Arc<ReadScope>>().map(|s| &**s)
 }
 
-/// Refuses callers who may not administer the tenant (definitions, users, roles, keys,
-/// audit log). Their schema lacks these operations; this guards the resolvers as well.
 /// The language a `lang` argument asks for (English when absent).
-pub fn lang(ctx: &ResolverContext<'_>) -> async_graphql::Result<String> {
-    Ok(ctx
-        .args
-        .get("lang")
-        .filter(|v| !v.is_null())
-        .map(|v| v.string().map(str::to_owned))
-        .transpose()?
-        .unwrap_or_else(|| "en".into()))
+pub fn lang(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
+    Ok(super::args::opt_string(ctx, "lang")?.unwrap_or_else(|| "en".into()))
 }
 
+/// Refuses callers who may not administer the tenant (definitions, users, roles, keys,
+/// audit log). Their schema lacks these operations; this guards the resolvers as well.
 pub fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
     if principal(ctx)?.permissions.admin {
         Ok(())

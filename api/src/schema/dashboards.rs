@@ -17,7 +17,7 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 use entity::runtime::templates::Template;
 
-use super::args::arg_json;
+use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
@@ -156,7 +156,7 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::DASHBOARD, TypeRef::named(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = c.args.try_get("id")?.string()?.to_owned();
+                let id = args::string(&c, "id")?;
                 let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
                 let found = dashboards::get(&txn, state.db.dialect, &p.tenant_id, &id)
                     .await
@@ -217,7 +217,7 @@ pub fn mutations() -> Vec<Field> {
         Field::new(f::UPDATE_DASHBOARD, TypeRef::named_nn(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
-                let id = c.args.try_get("id")?.string()?.to_owned();
+                let id = args::string(&c, "id")?;
                 Ok(Some(FieldValue::owned_any(Arc::new(save(&c, Some(id)).await?))))
             })
         })

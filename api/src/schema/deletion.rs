@@ -11,6 +11,7 @@ use entity::Dialect;
 use entity::runtime::audit;
 use sea_orm::DatabaseTransaction;
 
+use super::args;
 use super::ctx;
 use crate::error::ApiError;
 
@@ -28,7 +29,7 @@ pub fn field(name: &str, object: &'static str, delete: Deleter) -> Field {
         FieldFuture::new(async move {
             ctx::require_admin(&c)?;
             let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-            let id = c.args.try_get("id")?.string()?.to_owned();
+            let id = args::string(&c, "id")?;
             let d = state.db.dialect;
             let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
             if !delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {

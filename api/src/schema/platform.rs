@@ -18,11 +18,12 @@ use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
 
 use super::access::SchemaAccess;
-use super::args::arg_json;
+use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
+use crate::rate::{self, Action};
 
 /// The API version reported by `apiVersion`.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,13 +102,17 @@ fn input<T: DeserializeOwned>(c: &ResolverContext<'_>, name: &str) -> async_grap
     serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")).to_graphql())
 }
 
-/// Public mutations: signup, login, refreshToken.
+/// Public mutations: signup, login, refreshToken, acceptInvite. Each attempt is charged to the
+/// client address's budget for the account it names (`rate`) before any work.
 pub fn public_mutations() -> Vec<Field> {
     let payload = || TypeRef::named_nn(t::AUTH_PAYLOAD);
     vec![
         Field::new(f::SIGNUP, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::signup(ctx::state(&c)?, input(&c, "input")?).await?;
+                let i: service::SignupInput = input(&c, "input")?;
+                let (slug, email) = (rate::account(&[&i.tenant_slug]), rate::account(&[&i.email]));
+                ctx::attempt(&c, Action::Signup, &[&slug, &email]).await?;
+                let p = service::signup(ctx::state(&c)?, i).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
@@ -115,7 +120,9 @@ pub fn public_mutations() -> Vec<Field> {
         .description("Creates a tenant and its owner user, and signs in."),
         Field::new(f::LOGIN, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::login(ctx::state(&c)?, input(&c, "input")?).await?;
+                let i: service::LoginInput = input(&c, "input")?;
+                ctx::attempt(&c, Action::Login, &[&rate::account(&[&i.tenant, &i.email])]).await?;
+                let p = service::login(ctx::state(&c)?, i).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
@@ -123,7 +130,9 @@ pub fn public_mutations() -> Vec<Field> {
         .description("Signs in to a tenant."),
         Field::new(f::REFRESH_TOKEN, payload(), |c| {
             FieldFuture::new(async move {
-                let p = service::refresh(ctx::state(&c)?, &string_arg(&c, "token")?).await?;
+                let token = args::string(&c, "token")?;
+                ctx::attempt(&c, Action::RefreshToken, &[&token]).await?;
+                let p = service::refresh(ctx::state(&c)?, &token).await?;
                 Ok(Some(FieldValue::owned_any(p)))
             })
         })
@@ -313,7 +322,7 @@ pub fn tenant_queries() -> Vec<Field> {
         .description("The tenant's entity definitions (as far as your role may read them)."),
         Field::new(f::ENTITY, TypeRef::named(t::ENTITY_DEFINITION), |c| {
             FieldFuture::new(async move {
-                let name = c.args.try_get("name")?.string()?;
+                let name = args::string(&c, "name")?;
                 let access = ctx::access(&c)?;
                 let def = shown_definitions(access).find(|e| e.name_singular == name);
                 Ok(def.map(|def| FieldValue::owned_any(EntityDefView { def, meta: access.meta.clone() })))
@@ -367,10 +376,6 @@ fn definitions<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Definiti
     Ok(Definitions::new(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id).by(ctx::actor(c)?))
 }
 
-fn string_arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
-    Ok(c.args.try_get(name)?.string()?.to_owned())
-}
-
 /// Tenant mutations: `logout`, and for administrators the definition operations.
 pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
     let mut fields = vec![
@@ -413,7 +418,7 @@ fn definition_mutations() -> Vec<Field> {
         .description("Defines a new entity; its API exists from the next request on."),
         Field::new(f::UPDATE_ENTITY, def_result(), |c| {
             FieldFuture::new(async move {
-                let name = string_arg(&c, "name")?;
+                let name = args::string(&c, "name")?;
                 let i: UpdateEntityInput = input(&c, "input")?;
                 definitions(&c)?.update_entity(&name, &i).await.map_err(gql)?;
                 reloaded(&c, &name).await
@@ -423,7 +428,7 @@ fn definition_mutations() -> Vec<Field> {
         .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_ENTITY_INPUT))),
         Field::new(f::ADD_FIELD, def_result(), |c| {
             FieldFuture::new(async move {
-                let entity = string_arg(&c, "entity")?;
+                let entity = args::string(&c, "entity")?;
                 let i: FieldInput = input(&c, "field")?;
                 definitions(&c)?.add_field(&entity, &i).await.map_err(gql)?;
                 reloaded(&c, &entity).await
@@ -433,8 +438,8 @@ fn definition_mutations() -> Vec<Field> {
         .argument(InputValue::new("field", TypeRef::named_nn(t::FIELD_INPUT))),
         Field::new(f::UPDATE_FIELD, def_result(), |c| {
             FieldFuture::new(async move {
-                let entity = string_arg(&c, "entity")?;
-                let key = string_arg(&c, "key")?;
+                let entity = args::string(&c, "entity")?;
+                let key = args::string(&c, "key")?;
                 let i: UpdateFieldInput = input(&c, "input")?;
                 definitions(&c)?.update_field(&entity, &key, &i).await.map_err(gql)?;
                 reloaded(&c, &entity).await
@@ -445,8 +450,8 @@ fn definition_mutations() -> Vec<Field> {
         .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_FIELD_INPUT))),
         Field::new(f::REMOVE_FIELD, def_result(), |c| {
             FieldFuture::new(async move {
-                let entity = string_arg(&c, "entity")?;
-                let key = string_arg(&c, "key")?;
+                let entity = args::string(&c, "entity")?;
+                let key = args::string(&c, "key")?;
                 definitions(&c)?.remove_field(&entity, &key).await.map_err(gql)?;
                 reloaded(&c, &entity).await
             })
@@ -455,7 +460,7 @@ fn definition_mutations() -> Vec<Field> {
         .argument(name_arg("key")),
         Field::new(f::DELETE_ENTITY, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
             FieldFuture::new(async move {
-                let name = string_arg(&c, "name")?;
+                let name = args::string(&c, "name")?;
                 definitions(&c)?.delete_entity(&name).await.map_err(gql)?;
                 after_definition_change(ctx::state(&c)?).await;
                 Ok(Some(Value::from(true)))

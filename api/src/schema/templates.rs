@@ -10,6 +10,7 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::templates::upgrade::{self, Change, Plan};
 use entity::runtime::templates::{self, Applied, Template};
 
+use super::args;
 use super::ctx;
 use super::values::{s, sync_field};
 use crate::error::ApiError;
@@ -130,7 +131,7 @@ pub fn mutations() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let slug = c.args.try_get("slug")?.string()?.to_owned();
+                let slug = args::string(&c, "slug")?;
                 let allow = c
                     .args
                     .get("allowExistingData")
@@ -152,7 +153,7 @@ pub fn mutations() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let slug = c.args.try_get("slug")?.string()?.to_owned();
+                let slug = args::string(&c, "slug")?;
                 let dry_run =
                     c.args.get("dryRun").filter(|v| !v.is_null()).map(|v| v.boolean()).transpose()?.unwrap_or(false);
                 let tpl = find(state, &slug)?;

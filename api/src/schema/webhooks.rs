@@ -148,7 +148,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
 
 async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let id = c.args.try_get("id").and_then(|v| v.string().map(str::to_owned)).map_err(internal)?;
+    let id = args::string(c, "id")?;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)
         .await?
@@ -181,7 +181,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = c.args.try_get("webhookId")?.string()?.to_owned();
+                let id = args::string(&c, "webhookId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
                 let list = wh::deliveries(&txn, state.db.dialect, &p.tenant_id, &id, first)

@@ -94,10 +94,6 @@ pub fn types() -> Vec<Type> {
     ]
 }
 
-fn arg(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<String> {
-    Ok(c.args.try_get(name)?.string()?.to_owned())
-}
-
 pub fn queries() -> Vec<Field> {
     vec![
         Field::new(f::WORKFLOWS, TypeRef::named_nn_list_nn(t::WORKFLOW), |c| {
@@ -115,12 +111,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let workflow = c
-                    .args
-                    .get("workflowId")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.string().map(str::to_owned))
-                    .transpose()?;
+                let workflow = args::opt_string(&c, "workflowId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
                 let runs = wf::runs(&txn, state.db.dialect, &p.tenant_id, workflow.as_deref(), first)
@@ -200,7 +191,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
 async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let (id, record_id) = (arg(c, "id").map_err(internal)?, arg(c, "recordId").map_err(internal)?);
+    let (id, record_id) = (args::string(c, "id")?, args::string(c, "recordId")?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
@@ -264,7 +255,7 @@ pub fn mutations() -> Vec<Field> {
         Field::new(f::UPDATE_WORKFLOW, TypeRef::named_nn(t::WORKFLOW), |c| {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
-                let id = arg(&c, "id")?;
+                let id = args::string(&c, "id")?;
                 Ok(Some(FieldValue::owned_any(save(&c, Some(id)).await?)))
             })
         })
@@ -277,7 +268,7 @@ pub fn mutations() -> Vec<Field> {
                 let active = c.args.try_get("active")?.boolean()?;
                 let d = state.db.dialect;
                 let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
-                let mut w = wf::get(&txn, d, &p.tenant_id, &arg(&c, "id")?)
+                let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(&c, "id")?)
                     .await
                     .map_err(ApiError::from)?
                     .ok_or_else(|| ApiError::NotFound("workflow".into()))?;

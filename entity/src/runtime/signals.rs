@@ -6,8 +6,13 @@
 //! This process also remembers when it last wrote one for each tenant (`touch`), before the
 //! change commits: a credential cache must not trust what it read around that moment, and
 //! cannot wait for the tailer to learn of its own instance's changes.
+//!
+//! Each signal is also queued as an `Announcement` for the other instances: when Redis links
+//! them (`jobs::peers`), they hear of it as soon as the change commits instead of at their
+//! tailer's next look at the outbox.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,8 +37,53 @@ fn touched_map() -> &'static Mutex<HashMap<String, Instant>> {
     TOUCHED.get_or_init(Default::default)
 }
 
+/// What the other instances are told once the change that queued it has committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    /// A session or API key (by id) was revoked.
+    Session(String),
+    /// A tenant's access or definitions changed.
+    Tenant(String),
+}
+
+/// Most announcements kept while nothing takes them (peers unreachable): the oldest go first.
+const MAX_PENDING: usize = 1024;
+
+/// Whether anything takes the announcements (set once peers are linked): without, none are kept.
+static ANNOUNCING: AtomicBool = AtomicBool::new(false);
+
+/// Starts keeping announcements for `take_announcements`.
+pub fn keep_announcements() {
+    ANNOUNCING.store(true, Ordering::Relaxed);
+}
+
+fn pending_map() -> &'static Mutex<Vec<Announcement>> {
+    static PENDING: OnceLock<Mutex<Vec<Announcement>>> = OnceLock::new();
+    PENDING.get_or_init(Default::default)
+}
+
+fn queue(a: Announcement) {
+    if !ANNOUNCING.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(mut q) = pending_map().lock() {
+        if q.len() >= MAX_PENDING {
+            q.remove(0);
+        }
+        if !q.contains(&a) {
+            q.push(a);
+        }
+    }
+}
+
+/// The announcements queued since the last call (in the order they were queued).
+pub fn take_announcements() -> Vec<Announcement> {
+    pending_map().lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default()
+}
+
 /// Records that an access or definition change of `tenant_id` is being written now.
 pub fn touch(tenant_id: &str) {
+    queue(Announcement::Tenant(tenant_id.to_owned()));
     if let Ok(mut m) = touched_map().lock() {
         let now = Instant::now();
         // Entries older than SETTLE no longer matter: keep the map small.
@@ -60,6 +110,7 @@ pub async fn session_revoked(
     session_id: &str,
 ) -> Result<()> {
     touch(tenant_id);
+    queue(Announcement::Session(session_id.to_owned()));
     write_outbox(txn, d, tenant_id, TOPIC_SESSION_REVOKED, &json!({ "sessionId": session_id })).await
 }
 

@@ -127,6 +127,83 @@ pub fn merge(target: &mut Value, extra: Value) {
 // JSON helpers
 // ---------------------------------------------------------------------------------------------
 
+/// A JSON value that keeps its objects' members in the order of the text (`Value` does not).
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    List(Vec<Ordered>),
+    Leaf,
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OrderedVisitor)
+    }
+}
+
+struct OrderedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OrderedVisitor {
+    type Value = Ordered;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+        let mut members = Vec::new();
+        while let Some(member) = map.next_entry::<String, Ordered>()? {
+            members.push(member);
+        }
+        Ok(Ordered::Object(members))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Ordered>()? {
+            items.push(item);
+        }
+        Ok(Ordered::List(items))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+    fn visit_unit<E>(self) -> Result<Ordered, E> {
+        Ok(Ordered::Leaf)
+    }
+}
+
+/// The member names of the object at `path` (member names, or indices into arrays) in the
+/// JSON `text`, in the order the text has them: the GraphQL spec orders response objects.
+pub fn member_order(text: &str, path: &[&str]) -> Vec<String> {
+    let parsed: Ordered = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let mut at = &parsed;
+    for step in path {
+        at = match at {
+            Ordered::Object(members) => members.iter().find(|(k, _)| k == step).map(|(_, v)| v),
+            Ordered::List(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Ordered::Leaf => None,
+        }
+        .unwrap_or_else(|| panic!("no {path:?} in {text}"));
+    }
+    match at {
+        Ordered::Object(members) => members.iter().map(|(k, _)| k.clone()).collect(),
+        _ => panic!("{path:?} is not an object in {text}"),
+    }
+}
+
 pub fn str_of(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("expected a string, got {value}")).to_owned()
 }

@@ -22,6 +22,9 @@ static SERVER: OnceLock<Server> = OnceLock::new();
 static SHORT_TTL_SERVER: OnceLock<Server> = OnceLock::new();
 static SMALL_CACHE_SERVER: OnceLock<Server> = OnceLock::new();
 static TINY_BUFFER_SERVER: OnceLock<Server> = OnceLock::new();
+static RATE_LIMITED_SERVER: OnceLock<Server> = OnceLock::new();
+static REDIS_RATE_SERVERS: OnceLock<(Server, Server)> = OnceLock::new();
+static LEGACY_WS_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
@@ -81,7 +84,56 @@ pub fn tiny_buffer_server() -> &'static Server {
     TINY_BUFFER_SERVER.get_or_init(|| start_server(|c| c.live_buffer = 1))
 }
 
-fn start_server(tweak: fn(&mut alphery_api::config::Config)) -> Server {
+/// The budgets of [`rate_limited_server`] and [`redis_rate_servers`]: complexity points per
+/// minute of one user or API key, and of one tenant.
+pub const RATE_USER: u64 = 100;
+pub const RATE_TENANT: u64 = 160;
+/// Attempts per minute of a sign-in operation on one account, and deliveries to one inbound
+/// webhook, from one address.
+pub const RATE_AUTH: u64 = 5;
+pub const RATE_WEBHOOK: u64 = 5;
+
+/// Low rate limits on a server of their own (the shared server keeps the defaults, which no
+/// test reaches), counted in memory. Runs no job workers: the shared server's take the jobs.
+fn low_rate_limits(c: &mut alphery_api::config::Config) {
+    c.rate_limit_user = RATE_USER;
+    c.rate_limit_tenant = RATE_TENANT;
+    c.rate_limit_auth = RATE_AUTH;
+    c.rate_limit_webhook = RATE_WEBHOOK;
+    c.workers = false;
+}
+
+/// A server with [`low_rate_limits`], counted in its own memory.
+pub fn rate_limited_server() -> &'static Server {
+    server();
+    RATE_LIMITED_SERVER.get_or_init(|| start_server(low_rate_limits))
+}
+
+/// Two servers with [`low_rate_limits`] counted in one Redis (`redis://127.0.0.1:6379`,
+/// under a name of this test process, so parallel runs keep apart), which trust
+/// `X-Forwarded-For` (as behind a proxy).
+pub fn redis_rate_servers() -> &'static (Server, Server) {
+    server();
+    REDIS_RATE_SERVERS.get_or_init(|| {
+        let name = format!("alphery.it-rate-{}", uuid::Uuid::new_v4().simple());
+        let tweak = move |c: &mut alphery_api::config::Config| {
+            low_rate_limits(c);
+            c.redis_url = Some("redis://127.0.0.1:6379".into());
+            c.queue_name = name;
+            c.trust_forwarded_for = true;
+        };
+        (start_server(tweak.clone()), start_server(tweak))
+    })
+}
+
+/// A server on the same database that also speaks the legacy `graphql-ws` websocket
+/// subprotocol (`LEGACY_GRAPHQL_WS=true`), which the others refuse.
+pub fn legacy_ws_server() -> &'static Server {
+    server();
+    LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
+}
+
+fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
     let database_url = database().url.clone();
     let smtp_port = smtp_sink().port;
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();

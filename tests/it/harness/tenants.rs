@@ -87,6 +87,21 @@ pub const ENTITY_DEFINITION: &str = "id nameSingular namePlural labelSingular la
     required unique indexed options relatedEntity relationKind default validation labels position }";
 
 impl TestTenant {
+    /// The same tenant and owner, through the instance `server`.
+    pub fn on(&self, server: &'static Server) -> TestTenant {
+        TestTenant {
+            api: Api::new(server),
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            password: self.password.clone(),
+            user_id: self.user_id.clone(),
+            tenant_id: self.tenant_id.clone(),
+        }
+    }
+
     pub fn auth(&self) -> Auth {
         Auth::Bearer(self.access_token.clone())
     }

@@ -37,24 +37,49 @@ impl WsEvent {
 /// A `graphql-transport-ws` client socket.
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The reason of the server's close frame, once one came.
+    pub close_reason: Option<String>,
 }
 
 impl Ws {
     /// Opens the socket with the `graphql-transport-ws` subprotocol (not yet initialised).
     pub async fn connect(server: &Server) -> Ws {
+        match Ws::handshake(server, "graphql-transport-ws").await {
+            Ok((ws, agreed)) => {
+                assert_eq!(agreed.as_deref(), Some("graphql-transport-ws"));
+                ws
+            }
+            Err(status) => panic!("websocket handshake refused with HTTP {status}"),
+        }
+    }
+
+    /// Opens the socket offering `protocols` (a `Sec-WebSocket-Protocol` value): the socket
+    /// and the subprotocol the server agreed to, or the HTTP status it refused the upgrade with.
+    pub async fn handshake(server: &Server, protocols: &str) -> Result<(Ws, Option<String>), u16> {
+        use tokio_tungstenite::tungstenite::Error;
         let mut request = server.ws_url().into_client_request().expect("websocket request");
         request
             .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
-        let (stream, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(protocols).expect("a header value"));
+        let connected = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
-            .expect("websocket handshake timed out")
-            .expect("websocket handshake failed");
-        assert_eq!(
-            response.headers().get("sec-websocket-protocol").map(|v| v.to_str().expect("ASCII")),
-            Some("graphql-transport-ws")
-        );
-        Ws { stream }
+            .expect("websocket handshake timed out");
+        match connected {
+            Ok((stream, response)) => {
+                let agreed = response
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .map(|v| v.to_str().expect("ASCII").to_owned());
+                Ok((Ws { stream, close_reason: None }, agreed))
+            }
+            Err(Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("websocket handshake failed: {e}"),
+        }
+    }
+
+    /// Sends a text frame as it is (not necessarily JSON, or a protocol message).
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("websocket send");
     }
 
     pub async fn send(&mut self, message: Value) {
@@ -78,16 +103,22 @@ impl Ws {
 
     /// The next protocol message (answering pings on the way), a close, or a timeout.
     pub async fn recv(&mut self, within: Duration) -> WsEvent {
+        self.recv_with_text(within).await.0
+    }
+
+    /// `recv`, with a message's text as it came (its members in the server's order).
+    pub async fn recv_with_text(&mut self, within: Duration) -> (WsEvent, Option<String>) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let next = match tokio::time::timeout_at(deadline, self.stream.next()).await {
-                Err(_) => return WsEvent::Timeout,
+                Err(_) => return (WsEvent::Timeout, None),
                 Ok(next) => next,
             };
             match next {
-                None | Some(Err(_)) => return WsEvent::Closed(None),
+                None | Some(Err(_)) => return (WsEvent::Closed(None), None),
                 Some(Ok(Message::Close(frame))) => {
-                    return WsEvent::Closed(frame.map(|f| u16::from(f.code)));
+                    self.close_reason = frame.as_ref().map(|f| f.reason.as_str().to_owned());
+                    return (WsEvent::Closed(frame.map(|f| u16::from(f.code))), None);
                 }
                 Some(Ok(Message::Text(text))) => {
                     let message: Value =
@@ -99,10 +130,18 @@ impl Ws {
                     if message["type"] == "pong" {
                         continue;
                     }
-                    return WsEvent::Message(message);
+                    return (WsEvent::Message(message), Some(text.as_str().to_owned()));
                 }
                 Some(Ok(_)) => continue,
             }
+        }
+    }
+
+    /// The text of the next `next` message for operation `id`.
+    pub async fn next_text(&mut self, id: &str) -> String {
+        match self.recv_with_text(TIMEOUT).await {
+            (WsEvent::Message(m), Some(text)) if m["type"] == "next" && m["id"] == id => text,
+            (other, _) => panic!("expected a `next` message for {id}, got {other:?}"),
         }
     }
 

@@ -85,12 +85,13 @@ impl Plans {
     /// Compiles `query` after the executor answered it without an error (so the document is
     /// valid for this schema and within its limits) and remembers the outcome. `access` is
     /// the asking tenant's; any tenant sharing the schema reads alike, so the plan (which
-    /// keeps entity positions and field keys, never ids) serves them all.
-    pub fn learn(&self, query: &str, operation: Option<&str>, access: &SchemaAccess) {
+    /// keeps entity positions and field keys, never ids) serves them all. `cost`: the
+    /// complexity the executor measured, which every run of the plan is charged.
+    pub fn learn(&self, query: &str, operation: Option<&str>, access: &SchemaAccess, cost: u64) {
         let plan = async_graphql::parser::parse_query(query)
             .ok()
             .and_then(|doc| plan::compile(&doc, operation, self, access))
-            .map(Arc::new);
+            .map(|plan| Arc::new(Plan { cost, ..plan }));
         let Ok(mut known) = self.known.lock() else { return };
         if known.len() >= MAX_PLANS && !known.contains_key(query) {
             return;

@@ -20,11 +20,13 @@ use entity::runtime::store::ListArgs;
 use super::{Plans, RootKind};
 use crate::schema::access::{EntityAccess, SchemaAccess};
 
-/// A compiled query: its variables and what each root field reads and shows.
+/// A compiled query: its variables, what each root field reads and shows, and its cost.
 #[derive(Debug)]
 pub struct Plan {
     pub(super) vars: Vec<Var>,
     pub(super) roots: Vec<Root>,
+    /// The complexity the executor measured for this text (what rate limits charge).
+    pub(super) cost: u64,
 }
 
 /// A declared variable of a scalar type the plan binds itself.
@@ -162,6 +164,12 @@ impl RecordSel {
 }
 
 impl Plan {
+    /// What a run of this plan is charged against rate limits: the complexity the executor
+    /// measured when it answered the same text (the plan skips validation, which measures it).
+    pub fn cost(&self) -> u64 {
+        self.cost
+    }
+
     /// The request's variable values as the executor would see them (given, else the
     /// declared default, else null), or `None` when one is not exactly of its declared type.
     pub(super) fn bind(&self, given: &Variables) -> Option<Vec<(Name, Value)>> {
@@ -260,7 +268,7 @@ pub(super) fn compile(
         };
         roots.push(root);
     }
-    Some(Plan { vars, roots })
+    Some(Plan { vars, roots, cost: 1 })
 }
 
 /// The fields of a selection set, when it is plain: fields only (no fragments), no

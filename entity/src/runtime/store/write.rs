@@ -501,8 +501,12 @@ impl<'a> Store<'a> {
         };
         let payload = serde_json::to_value(&event)?;
         let tenant_id = self.tenant_id;
-        let outbox: audit::Write<'_> =
-            Box::new(|buf: &mut SqlBuf| push_outbox(buf, tenant_id, TOPIC_RECORD_CHANGED, &payload));
+        let entity_id = entity.id.as_str();
+        let outbox: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+            push_outbox_row(buf, tenant_id, TOPIC_RECORD_CHANGED, &payload, |buf: &mut SqlBuf| {
+                push_unless_watched(buf, tenant_id, entity_id)
+            })
+        });
         let action = match kind {
             ChangeKind::Created => "record.create",
             ChangeKind::Updated => "record.update",
@@ -553,9 +557,38 @@ pub async fn write_outbox(
 
 /// The INSERT of an outbox row (for a statement that carries several writes).
 pub fn push_outbox(buf: &mut SqlBuf, tenant_id: &str, topic: &str, payload: &Value) -> Result<()> {
-    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at) VALUES (");
+    push_outbox_row(buf, tenant_id, topic, payload, |buf: &mut SqlBuf| {
+        buf.push("NULL");
+    })
+}
+
+/// The INSERT of an outbox row whose `dispatched_at` is the expression `dispatched` writes
+/// (`NULL`: the job relay claims the row).
+fn push_outbox_row(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    topic: &str,
+    payload: &Value,
+    dispatched: impl FnOnce(&mut SqlBuf),
+) -> Result<()> {
+    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at, dispatched_at) VALUES (");
     buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
     buf.bind_json(payload)?;
-    buf.push(", ").bind_ts(time::now()).push(")");
+    buf.push(", ").bind_ts(time::now()).push(", ");
+    dispatched(buf);
+    buf.push(")");
     Ok(())
+}
+
+/// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of
+/// the tenant watches the entity or the tenant has an active webhook — what the relay turns
+/// into jobs (`jobs::relay`) — and otherwise now, so that the relay never claims, marks and
+/// re-writes the many changes nothing acts on. The check reads what committed before the
+/// write's statement began: a workflow or webhook activated meanwhile sees the changes that
+/// follow it.
+fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
+    buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
+    buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND active = ").bind(true).push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
 }

@@ -1,0 +1,99 @@
+//! The public face of a GraphQL response's errors, one for HTTP and WebSocket: every error
+//! leaves with an `extensions.code` (the executor's own uncoded errors get theirs here), and an
+//! internal one is logged with its cause, the request id and the operation name, and shown as a
+//! bare `INTERNAL` carrying the request id.
+
+use async_graphql::{PathSegment, Request, ServerError};
+
+use super::request::RequestId;
+use crate::error::InternalCause;
+
+/// What the log names of the operation a response answers: the `operationName` asked, else
+/// the name of the document's operation. Read only when an internal error is logged, so the
+/// document is parsed again only then.
+pub struct Operation {
+    requested: Option<String>,
+    query: String,
+}
+
+impl Operation {
+    pub fn of(r: &Request) -> Operation {
+        Operation { requested: r.operation_name.clone(), query: r.query.clone() }
+    }
+
+    /// A request that never got as far as a GraphQL document (an unreadable body).
+    pub fn none() -> Operation {
+        Operation { requested: None, query: String::new() }
+    }
+
+    fn name(&self) -> String {
+        if let Some(name) = &self.requested {
+            return name.clone();
+        }
+        let named = async_graphql::parser::parse_query(&self.query).ok().and_then(|doc| {
+            let mut ops = doc.operations.iter();
+            match (ops.next(), ops.next()) {
+                (Some((name, _)), None) => name.map(|n| n.to_string()),
+                _ => None,
+            }
+        });
+        named.unwrap_or_else(|| "(anonymous)".to_owned())
+    }
+}
+
+/// The one log line of an internal error.
+pub fn log_internal(rid: &RequestId, operation: &Operation, path: &str, cause: &str) {
+    tracing::error!(request_id = %rid.0, operation = %operation.name(), path = %path, cause = %cause, "internal error");
+}
+
+fn path_text(path: &[PathSegment]) -> String {
+    let parts: Vec<String> = path
+        .iter()
+        .map(|s| match s {
+            PathSegment::Field(f) => f.clone(),
+            PathSegment::Index(i) => i.to_string(),
+        })
+        .collect();
+    parts.join(".")
+}
+
+/// Gives `e` its public code. An error a resolver raised without one (it has a path) was not
+/// meant for the client; it and every `INTERNAL` error are logged with their cause and shown
+/// as `internal error` with the request id. `anonymous`: the caller sent no credential.
+pub fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId, operation: &Operation) {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    let code = match ext.get("code") {
+        Some(async_graphql::Value::String(c)) => c.clone(),
+        _ if !e.path.is_empty() => "INTERNAL".to_owned(),
+        _ => {
+            let root_unknown = e.message.starts_with("Unknown field")
+                && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
+            let platform_op = root_unknown && {
+                let name = e.message.split('"').nth(1).unwrap_or_default();
+                entity::runtime::naming::platform_root_fields().contains(name)
+            };
+            let too_complex = e.message.starts_with("Query is nested too deep")
+                || e.message.starts_with("Query is too complex")
+                || e.message.starts_with("The recursion depth of the query");
+            if anonymous && root_unknown {
+                // Asking the public schema for a tenant operation means "sign in first".
+                "UNAUTHENTICATED"
+            } else if platform_op {
+                // A platform operation missing from this role's schema: the role may not run it.
+                "FORBIDDEN"
+            } else if too_complex {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_REQUEST"
+            }
+            .to_owned()
+        }
+    };
+    ext.set("code", code.as_str());
+    if code == "INTERNAL" {
+        ext.set("requestId", rid.0.clone());
+        let cause = e.source::<InternalCause>().map_or(e.message.as_str(), |c| c.0.as_str());
+        log_internal(rid, operation, &path_text(&e.path), cause);
+        e.message = "internal error".into();
+    }
+}

@@ -1,0 +1,304 @@
+//! How the instances of one deployment hear of each other's commits. The database outbox is
+//! the source of truth: every `serve` instance tails it (`outbox`) and every job relay claims
+//! from it (`relay`), each on a poll. `Peers` wakes them sooner:
+//! - in one process, a commit wakes that process's tailer and relay at once (`committed`);
+//! - with Redis (`REDIS_URL`), a commit is also published on a pub/sub channel, and every
+//!   other instance wakes its own tailer and relay on it — a change made through one instance
+//!   reaches subscribers on another in milliseconds, not at the next poll. Access signals
+//!   (`signals::Announcement`: a revoked session, a tenant whose access or definitions changed)
+//!   travel in the message itself, so the other instances drop cached credentials and close
+//!   revoked sockets without waiting for their tailer's next read; `flush` publishes them
+//!   before the response of the request that made them leaves.
+//!
+//! Redis only carries hints. A message lost (Redis restarted, a reconnect, a slow subscriber)
+//! costs time, not events: the tailer still reads every committed row from the outbox, on a
+//! slower safety poll while the link is up and on its own interval while it is down.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use entity::runtime::signals::{self, Announcement};
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{Mutex, Notify, watch};
+
+use crate::bus::{BusEvent, EventBus};
+
+/// How long a publish or a (re)connect may take before it is given up: a hint that cannot be
+/// sent must not hold a response.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+/// Wait between reconnects of the subscriber, and least time between two connection attempts
+/// of the publisher, while Redis is unreachable.
+const RECONNECT: Duration = Duration::from_secs(1);
+/// The outbox poll while the Redis link is up (it only catches lost messages).
+pub const SAFETY_POLL: Duration = Duration::from_secs(2);
+
+/// A message on the channel: `<instance> outbox`, `<instance> session <id>`, `<instance> tenant <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Signal {
+    Outbox,
+    Announced(Announcement),
+}
+
+impl Signal {
+    fn encode(&self, instance: &str) -> String {
+        match self {
+            Signal::Outbox => format!("{instance} outbox"),
+            Signal::Announced(Announcement::Session(id)) => format!("{instance} session {id}"),
+            Signal::Announced(Announcement::Tenant(id)) => format!("{instance} tenant {id}"),
+        }
+    }
+
+    /// The sender and the signal of a message (`None`: not one of ours).
+    fn decode(text: &str) -> Option<(&str, Signal)> {
+        let mut parts = text.splitn(3, ' ');
+        let (from, kind, arg) = (parts.next()?, parts.next()?, parts.next());
+        let signal = match (kind, arg) {
+            ("outbox", None) => Signal::Outbox,
+            ("session", Some(id)) => Signal::Announced(Announcement::Session(id.to_owned())),
+            ("tenant", Some(id)) => Signal::Announced(Announcement::Tenant(id.to_owned())),
+            _ => return None,
+        };
+        Some((from, signal))
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    /// Messages from other instances acted on.
+    pub received: AtomicU64,
+    /// Messages published.
+    pub sent: AtomicU64,
+}
+
+/// The commit signal of this process, and its Redis link when configured. Cheap to clone.
+#[derive(Clone)]
+pub struct Peers {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Bumped on every commit heard of (here or, through Redis, elsewhere).
+    commits: watch::Sender<u64>,
+    redis: Option<Link>,
+}
+
+struct Link {
+    client: redis::Client,
+    channel: String,
+    /// This process, so it skips its own messages.
+    instance: String,
+    /// The subscriber is connected and subscribed.
+    up: AtomicBool,
+    /// Asks the publisher task to publish `outbox`.
+    publish: Notify,
+    /// The publishing connection; `None` after a failure until the next attempt.
+    conn: Mutex<(Option<MultiplexedConnection>, Option<Instant>)>,
+    stats: PeerStats,
+}
+
+impl Peers {
+    /// One process on its own: commits wake only this process.
+    pub fn local() -> Peers {
+        Peers { inner: Arc::new(Inner { commits: watch::channel(0).0, redis: None }) }
+    }
+
+    /// Linked through Redis at `url`, on the channel of deployment `name`. Nothing connects
+    /// until `start`.
+    pub fn redis(url: &str, name: &str) -> Result<Peers, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let link = Link {
+            client,
+            channel: format!("alphery:{name}:commits"),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            up: AtomicBool::new(false),
+            publish: Notify::new(),
+            conn: Mutex::new((None, None)),
+            stats: PeerStats::default(),
+        };
+        Ok(Peers { inner: Arc::new(Inner { commits: watch::channel(0).0, redis: Some(link) }) })
+    }
+
+    /// Starts the Redis tasks (nothing without Redis): the subscriber, which wakes this
+    /// process on other instances' commits and publishes their access signals on `bus` (a
+    /// `serve` instance's; a worker has none), and the publisher of this process's commits.
+    pub fn start(&self, bus: Option<EventBus>) {
+        if self.inner.redis.is_none() {
+            return;
+        }
+        signals::keep_announcements();
+        let me = self.clone();
+        tokio::spawn(async move { me.subscribe(bus).await });
+        let me = self.clone();
+        tokio::spawn(async move { me.publish_commits().await });
+    }
+
+    /// A transaction that wrote to the outbox committed: this process's tailer and relay look
+    /// now, and (with Redis) every other instance's soon after.
+    pub fn committed(&self) {
+        self.inner.commits.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(link) = &self.inner.redis {
+            link.publish.notify_one();
+        }
+    }
+
+    /// A receiver that changes on every commit heard of.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.inner.commits.subscribe()
+    }
+
+    /// Publishes the access signals queued by committed changes now, and returns once Redis
+    /// has them (or gave up): called before a response leaves, so that the next request,
+    /// whichever instance it reaches, is answered with the change in force.
+    pub async fn flush(&self) {
+        let Some(link) = &self.inner.redis else { return };
+        let announced = signals::take_announcements();
+        if announced.is_empty() {
+            return;
+        }
+        let messages: Vec<String> =
+            announced.into_iter().map(|a| Signal::Announced(a).encode(&link.instance)).collect();
+        link.send(&messages).await;
+    }
+
+    /// Whether the Redis link is up (no Redis: false). While it is, polls can be slow.
+    pub fn linked(&self) -> bool {
+        self.inner.redis.as_ref().is_some_and(|l| l.up.load(Ordering::Relaxed))
+    }
+
+    /// How long a poller of the outbox waits when nothing wakes it: `own` unless linked.
+    pub fn poll(&self, own: Duration) -> Duration {
+        if self.linked() { SAFETY_POLL.max(own) } else { own }
+    }
+
+    /// Message counters (`None` without Redis).
+    pub fn stats(&self) -> Option<&PeerStats> {
+        self.inner.redis.as_ref().map(|l| &l.stats)
+    }
+
+    /// Publishes `outbox` (and any queued announcement) after commits, coalescing: commits that
+    /// happen while one message is in flight share the next.
+    async fn publish_commits(&self) {
+        let Some(link) = &self.inner.redis else { return };
+        loop {
+            link.publish.notified().await;
+            let mut messages = vec![Signal::Outbox.encode(&link.instance)];
+            messages.extend(
+                signals::take_announcements()
+                    .into_iter()
+                    .map(|a| Signal::Announced(a).encode(&link.instance)),
+            );
+            link.send(&messages).await;
+        }
+    }
+
+    /// Listens on the channel for as long as the process runs, reconnecting while Redis is
+    /// unreachable (the outbox poll covers the gap).
+    async fn subscribe(&self, bus: Option<EventBus>) {
+        let Some(link) = &self.inner.redis else { return };
+        loop {
+            match tokio::time::timeout(REDIS_TIMEOUT, link.client.get_async_pubsub()).await {
+                Ok(Ok(mut pubsub)) => match pubsub.subscribe(&link.channel).await {
+                    Ok(()) => {
+                        link.up.store(true, Ordering::Relaxed);
+                        tracing::info!(channel = %link.channel, "linked to the other instances through Redis");
+                        // Commits made while the link was down: look at the outbox once now.
+                        self.inner.commits.send_modify(|n| *n = n.wrapping_add(1));
+                        let mut messages = pubsub.into_on_message();
+                        while let Some(msg) = messages.next().await {
+                            if let Ok(text) = msg.get_payload::<String>() {
+                                self.heard(link, &text, bus.as_ref());
+                            }
+                        }
+                        link.up.store(false, Ordering::Relaxed);
+                        tracing::warn!("the Redis link is down: polling the outbox until it is back");
+                    }
+                    Err(e) => tracing::debug!(error = %e, "Redis subscribe failed"),
+                },
+                Ok(Err(e)) => tracing::debug!(error = %e, "Redis unreachable"),
+                Err(_) => tracing::debug!("Redis connect timed out"),
+            }
+            tokio::time::sleep(RECONNECT).await;
+        }
+    }
+
+    /// Acts on one message of another instance.
+    fn heard(&self, link: &Link, text: &str, bus: Option<&EventBus>) {
+        let Some((from, signal)) = Signal::decode(text) else { return };
+        if from == link.instance {
+            return;
+        }
+        link.stats.received.fetch_add(1, Ordering::Relaxed);
+        match signal {
+            Signal::Outbox => self.inner.commits.send_modify(|n| *n = n.wrapping_add(1)),
+            Signal::Announced(a) => {
+                let Some(bus) = bus else { return };
+                bus.publish(match a {
+                    Announcement::Session(session_id) => BusEvent::SessionRevoked { session_id },
+                    // Drops the tenant's cached credentials (and with them the metadata
+                    // version they carry); sockets wait for the outbox event, which says what
+                    // changed.
+                    Announcement::Tenant(tenant_id) => {
+                        BusEvent::AccessChanged { tenant_id, role_id: None, user_id: None }
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Link {
+    /// Publishes `messages` in one pipeline; failures are logged and dropped (see the module
+    /// doc: the outbox covers them).
+    async fn send(&self, messages: &[String]) {
+        let mut slot = self.conn.lock().await;
+        if slot.0.is_none() {
+            if slot.1.is_some_and(|at| at.elapsed() < RECONNECT) {
+                return;
+            }
+            slot.1 = Some(Instant::now());
+            match tokio::time::timeout(REDIS_TIMEOUT, self.client.get_multiplexed_async_connection()).await {
+                Ok(Ok(c)) => slot.0 = Some(c),
+                _ => return,
+            }
+        }
+        let Some(conn) = slot.0.as_mut() else { return };
+        let mut pipe = redis::pipe();
+        for m in messages {
+            pipe.publish(&self.channel, m).ignore();
+        }
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(conn)).await {
+            Ok(Ok(())) => {
+                self.stats.sent.fetch_add(messages.len() as u64, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "Redis publish failed");
+                slot.0 = None;
+            }
+            Err(_) => slot.0 = None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_foreign_ones_are_ignored() {
+        let cases = [
+            Signal::Outbox,
+            Signal::Announced(Announcement::Session("s-1".into())),
+            Signal::Announced(Announcement::Tenant("t-1".into())),
+        ];
+        for s in cases {
+            let text = s.encode("me");
+            assert_eq!(Signal::decode(&text), Some(("me", s)), "{text}");
+        }
+        for bad in ["", "me", "me outbox extra", "me session", "me tenant", "me other x"] {
+            assert_eq!(Signal::decode(bad), None, "{bad}");
+        }
+    }
+}
