@@ -191,7 +191,7 @@ async fn a_requisition_goes_through_two_stages_and_escalates_after_its_sla() {
     p.decide(&p.manager.0, &id, "REJECT", Some("too late")).await.expect_code("CONFLICT");
     // The state field followed, and its workflow ran.
     assert_eq!(p.status(&pr).await, json!("APPROVED"));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     while p.t.get(&p.prs, &pr, "poNote").await["poNote"].is_null() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

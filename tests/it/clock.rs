@@ -40,9 +40,9 @@ async fn runs(t: &TestTenant, workflow: &str) -> Vec<Value> {
     t.data(RUNS, json!({"w": workflow})).await["workflowRuns"].as_array().cloned().unwrap_or_default()
 }
 
-/// The runs once `n` have succeeded (the server's worker executes them; up to 20 s).
+/// The runs once `n` have succeeded (the server's worker executes them; up to `EFFECT_WAIT`).
 async fn succeeded(t: &TestTenant, workflow: &str, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     loop {
         let runs = runs(t, workflow).await;
         if runs.iter().filter(|r| r["status"] == "succeeded").count() >= n

@@ -89,7 +89,7 @@ async fn dead_runs_and_deliveries_are_listed_and_retried() {
     assert!(str_of(&run["error"]).contains("500"), "{run}");
     assert_eq!(wait_requests(&hook_got, 5).await.len(), 5);
     let dead = async || {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
         loop {
             let jobs = t.data("{ deadJobs { id kind status attempts lastError summary } }", json!({})).await
                 ["deadJobs"]

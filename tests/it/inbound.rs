@@ -70,7 +70,7 @@ async fn a_signed_inbound_webhook_updates_the_record_it_names_once() {
     let (status, answer) = post(&t, &workflow, &sign(&secret, now, body), Some("evt_1"), body).await;
     assert_eq!((status, answer["duplicate"].clone()), (202, json!(false)), "{answer}");
     let run = str_of(&answer["runId"]);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     while t.get(&invoices, &inv, "status").await["status"] != json!("Paid")
         && tokio::time::Instant::now() < deadline
     {

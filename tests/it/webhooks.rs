@@ -62,7 +62,7 @@ pub async fn receiver(statuses: Vec<u16>) -> (String, Received) {
 }
 
 pub async fn wait_requests(got: &Received, n: usize) -> Vec<(Vec<(String, String)>, String)> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     loop {
         let now = got.lock().expect("receiver log").clone();
         if now.len() >= n || tokio::time::Instant::now() >= deadline {

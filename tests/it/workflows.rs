@@ -26,9 +26,10 @@ async fn workflow(t: &TestTenant, name: &str, definition: Value) -> String {
     str_of(&data["createWorkflow"]["id"])
 }
 
-/// The runs of workflow `id` once `done(runs)` holds (waits up to 20 s).
+/// The runs of workflow `id` once `done(runs)` holds (waits up to `EFFECT_WAIT`: runs go
+/// through the job queue, slow on a loaded machine).
 async fn runs_when(t: &TestTenant, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
     loop {
         let runs =
             t.data(RUNS, json!({"w": id})).await["workflowRuns"].as_array().cloned().unwrap_or_default();
