@@ -215,6 +215,13 @@ pub struct Config {
     #[arg(long, global = true, env = "LEGACY_GRAPHQL_WS", default_value_t = false, action = clap::ArgAction::Set)]
     pub legacy_graphql_ws: bool,
 
+    /// Connections each database pool may open (PostgreSQL). A `serve` process keeps two
+    /// pools (system work, and tenant traffic as `DATABASE_APP_ROLE`), each with a raw pool
+    /// of four fifths of this beside it: keep the sum of all processes under the server's
+    /// `max_connections`.
+    #[arg(long, global = true, env = "DATABASE_POOL", default_value_t = entity::db::DEFAULT_POOL)]
+    pub database_pool: u32,
+
     /// Adds `x-sql-statements: N` to every GraphQL response over HTTP: the database round
     /// trips the request cost (statements, and each transaction's BEGIN and COMMIT).
     #[arg(long, global = true, env = "SQL_STATS_HEADER", default_value_t = false)]
@@ -268,6 +275,7 @@ impl Config {
             live_buffer: 256,
             legacy_graphql_ws: false,
             sql_stats_header: true,
+            database_pool: entity::db::DEFAULT_POOL,
             rate_limit: true,
             rate_limit_tenant: 1_200_000,
             rate_limit_user: 120_000,

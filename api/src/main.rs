@@ -101,15 +101,7 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
 }
 
 async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
-    let system = server::connect_and_migrate(&config).await?;
-    let db = match system.dialect {
-        entity::Dialect::Postgres => {
-            entity::Db::connect_as(&config.database_url(), Some(&config.database_app_role))
-                .await
-                .map_err(alphery_api::ApiError::from)?
-        }
-        entity::Dialect::Sqlite => system.clone(),
-    };
+    let (system, db) = server::connect(&config).await?;
     let peers = server::start_peers(&config, None)?;
     server::start_workers(&config, &db, &system, &peers).await?;
     println!("alphery worker running on {}", redact(&config.database_url()));

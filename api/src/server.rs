@@ -39,9 +39,25 @@ pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", config.data_dir.display())))?;
     }
-    let db = Db::connect(&url).await.map_err(ApiError::from)?;
+    let db = Db::connect_pooled(&url, None, config.database_pool).await.map_err(ApiError::from)?;
     Migrator::up(&db.conn, None).await?;
     Ok(db)
+}
+
+/// Connects and migrates (`connect_and_migrate`), and returns that system connection with the
+/// one tenant traffic runs on: as `DATABASE_APP_ROLE` on PostgreSQL (row-level security), the
+/// same on SQLite.
+pub async fn connect(config: &Config) -> Result<(Db, Db), ApiError> {
+    let system = connect_and_migrate(config).await?;
+    let app = match system.dialect {
+        entity::Dialect::Postgres => {
+            Db::connect_pooled(&config.database_url(), Some(&config.database_app_role), config.database_pool)
+                .await
+                .map_err(ApiError::from)?
+        }
+        entity::Dialect::Sqlite => system.clone(),
+    };
+    Ok((system, app))
 }
 
 /// The signing secret: configured, or generated once and kept in the data directory.
@@ -150,13 +166,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     // Every template (built in, and in TEMPLATES_DIR) must parse: fail at start, not at signup.
     let offered = entity::runtime::templates::catalogue(config.templates_dir.as_deref())?;
     tracing::debug!(templates = offered.len(), "templates checked");
-    let system_db = connect_and_migrate(&config).await?;
-    let db = match system_db.dialect {
-        entity::Dialect::Postgres => Db::connect_as(&config.database_url(), Some(&config.database_app_role))
-            .await
-            .map_err(ApiError::from)?,
-        entity::Dialect::Sqlite => system_db.clone(),
-    };
+    let (system_db, db) = connect(&config).await?;
     let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
     let bus = EventBus::new(4096);
     let live = crate::live::Live::start(&bus, config.live_buffer);

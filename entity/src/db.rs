@@ -19,9 +19,8 @@ use crate::Result;
 use crate::pipeline::{Pipeline, WriteTxn};
 use crate::raw_pool::{Lease, RawPool};
 
-/// At most this many raw connections (reads through `ReadScope`, pipelined writes), beside
-/// SeaORM's pool of 20.
-const RAW_CONNECTIONS: usize = 16;
+/// Connections of a pool unless the caller says (`connect_pooled`).
+pub const DEFAULT_POOL: u32 = 20;
 
 /// The two SQL dialects the engine compiles to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +50,13 @@ impl Db {
     /// start), so tenant traffic is subject to row-level security even when the configured
     /// user owns the tables or is a superuser.
     pub async fn connect_as(url: &str, role: Option<&str>) -> Result<Db> {
+        Db::connect_pooled(url, role, DEFAULT_POOL).await
+    }
+
+    /// [`Db::connect_as`] with at most `pool` connections in SeaORM's pool and four fifths of
+    /// that in the raw pool (reads through `ReadScope`, pipelined writes) on PostgreSQL.
+    pub async fn connect_pooled(url: &str, role: Option<&str>, pool: u32) -> Result<Db> {
+        let pool = pool.max(2);
         let dialect = if url.starts_with("postgres") {
             Dialect::Postgres
         } else if url.starts_with("sqlite") {
@@ -70,7 +76,7 @@ impl Db {
                 // A pooled connection is checked (a round trip) only once it has been idle long
                 // enough to have been dropped by the server or a proxy; by default every
                 // checkout pinged first, a round trip per transaction.
-                opts.max_connections(20)
+                opts.max_connections(pool)
                     .min_connections(1)
                     .test_before_acquire_if_idle_for(Duration::from_secs(30));
                 if let Some(role) = role.filter(|r| !r.is_empty()) {
@@ -93,7 +99,7 @@ impl Db {
         conn.set_metric_callback(|_| crate::stats::add(1));
         let raw = (dialect == Dialect::Postgres).then(|| {
             let options = conn.get_postgres_connection_pool().connect_options();
-            RawPool::new((*options).clone(), RAW_CONNECTIONS)
+            RawPool::new((*options).clone(), usize::try_from(pool * 4 / 5).unwrap_or(16).max(1))
         });
         Ok(Db { conn, dialect, raw })
     }

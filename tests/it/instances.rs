@@ -123,6 +123,7 @@ async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_r
             ("REDIS_URL", redis_url.clone()),
             ("BIND", format!("127.0.0.1:{port}")),
             ("WORKERS", "false".to_owned()),
+            ("DATABASE_POOL", "4".to_owned()),
         ]
     };
     // The first instance migrates the database; the others start on it once it is ready.

@@ -196,6 +196,8 @@ fn process_env(
         ("EMAIL_LEASE_MS", "1500".to_owned()),
         ("RETRY_BASE_MS", "200".to_owned()),
         ("WEBHOOK_ALLOW_HOSTS", "127.0.0.1/32".to_owned()),
+        // Small pools: these processes share PostgreSQL's 100 connections with the test binary.
+        ("DATABASE_POOL", "4".to_owned()),
     ];
     env.extend(extra.iter().cloned());
     env

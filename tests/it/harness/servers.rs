@@ -58,7 +58,7 @@ pub fn database() -> &'static TestDatabase {
 
 /// The server shared by every test of this binary.
 pub fn server() -> &'static Server {
-    SERVER.get_or_init(|| start_server(|_| {}))
+    SERVER.get_or_init(|| start_server(|c| c.database_pool = entity::db::DEFAULT_POOL))
 }
 
 /// A second server on the same database whose access tokens expire after [`SHORT_TTL_SECS`].
@@ -150,6 +150,10 @@ fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 's
             runtime.block_on(async move {
                 let mut config = alphery_api::config::Config::for_tests(&database_url);
                 config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
+                // A dedicated server runs a few tests: small pools keep this binary's servers
+                // (each with four pools) within PostgreSQL's 100 connections. The shared
+                // server's tweak sets the production default.
+                config.database_pool = 4;
                 tweak(&mut config);
                 match alphery_api::server::start(config).await {
                     Ok(running) => {
