@@ -145,27 +145,42 @@ pub fn verify_inbound(secret: &str, header: &str, body: &[u8], now: i64) -> Resu
     if valid { Ok(()) } else { Err("the signature does not match") }
 }
 
-/// One attempt; `Ok(status)` for a 2xx answer.
-async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Option<u16>, String)> {
-    let (url, host, addr) = resolve(&w.url, allow).await.map_err(|e| (None, e))?;
+/// A signed JSON POST to `url` (checked by `resolve` first): the request integrator webhooks
+/// and workflows' `call_webhook` both send. `id` names the delivery (stable across retries, so
+/// receivers can deduplicate) and is signed with `body` and the current time by every secret.
+pub async fn signed_post(
+    url: &str,
+    allow: &[String],
+    secrets: &[webhooks::Secret],
+    id: &str,
+    body: &serde_json::Value,
+) -> Result<reqwest::RequestBuilder, String> {
+    let (url, host, addr) = resolve(url, allow).await?;
     // Pin the checked address: a second DNS answer cannot redirect the request inward.
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, addr)
         .build()
-        .map_err(|e| (None, format!("http client: {e}")))?;
-    let body = del.payload.to_string();
+        .map_err(|e| format!("http client: {e}"))?;
+    let body = body.to_string();
     let t = chrono::Utc::now().timestamp();
-    let response = client
+    Ok(client
         .post(url)
         .header("content-type", "application/json")
         .header("user-agent", "Alphery-Webhooks/1")
-        .header("x-alphery-event-id", &del.event_key)
-        .header("x-alphery-event-type", &del.event_type)
+        .header("x-alphery-event-id", id)
         .header("x-alphery-timestamp", t.to_string())
-        .header("x-alphery-signature", signature(&w.secrets, &del.event_key, t, &body))
-        .body(body)
+        .header("x-alphery-signature", signature(secrets, id, t, &body))
+        .body(body))
+}
+
+/// One attempt; `Ok(status)` for a 2xx answer.
+async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Option<u16>, String)> {
+    let request =
+        signed_post(&w.url, allow, &w.secrets, &del.event_key, &del.payload).await.map_err(|e| (None, e))?;
+    let response = request
+        .header("x-alphery-event-type", &del.event_type)
         .send()
         .await
         .map_err(|e| (None, format!("request failed: {e}")))?;

@@ -15,6 +15,7 @@ use entity::runtime::emails::{self, NewEmail};
 use entity::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use entity::runtime::notifications::{self, Message};
 use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
+use entity::runtime::webhooks::Secret;
 use entity::runtime::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
 use entity::{Error, Result};
 use sea_orm::EntityTrait;
@@ -439,7 +440,7 @@ async fn execute(
             return Ok(Flow::Waiting);
         }
         let started = Instant::now();
-        let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action).await;
+        let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action, &w.secrets).await;
         let log = Step {
             position: i as i32,
             attempt: start.attempt,
@@ -483,6 +484,7 @@ async fn step(
     run: &str,
     position: usize,
     action: &Action,
+    secrets: &[Secret],
 ) -> std::result::Result<(), Failed> {
     let d = ctx.db.dialect;
     let tenant_id = store.tenant_id;
@@ -545,18 +547,12 @@ async fn step(
                 Some(b) => render_json(scope, b),
                 None => serde_json::json!({"workflowId": actor.workflow_id, "runId": run, "record": record}),
             };
-            let (parsed, host, addr) =
-                crate::webhooks::resolve(&url, &ctx.webhook_allow).await.map_err(Failed::permanent)?;
-            let client = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .resolve(&host, addr)
-                .build()
-                .map_err(|e| Failed::permanent(e.to_string()))?;
-            let response = client
-                .post(parsed)
+            // The step names the delivery: a retried run sends the same id again.
+            let id = format!("wf:{run}:{position}");
+            let response = crate::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
+                .await
+                .map_err(Failed::permanent)?
                 .header("x-alphery-workflow-run", run)
-                .json(&body)
                 .send()
                 .await
                 .map_err(|e| Failed::transient(format!("request failed: {e}")))?;

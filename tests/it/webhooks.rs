@@ -2,7 +2,8 @@
 //! valid HMAC-SHA256 signature over `id.timestamp.body`; a 500 answer is retried with the same
 //! event id until accepted, and the delivery log says so; only subscribed event types are sent;
 //! after a secret rotation deliveries carry a signature for each active secret; URLs to
-//! internal addresses are refused (SSRF); only administrators manage webhooks.
+//! internal addresses are refused (SSRF); only administrators manage webhooks. A workflow's
+//! `call_webhook` requests are signed the same way with the workflow's own secrets.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -156,6 +157,70 @@ async fn after_rotation_both_secrets_sign() {
     let (headers, body) = &requests[0];
     assert!(verifies(headers, body, &old) && verifies(headers, body, &new), "{headers:?}");
     assert_eq!(header(headers, "x-alphery-signature").matches("v1=").count(), 2);
+}
+
+const CREATE_WORKFLOW: &str =
+    "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id secret secretIds } }";
+const ROTATE_WORKFLOW: &str = "mutation($id: ID!) { rotateWorkflowSecret(id: $id) { secret secretIds } }";
+
+#[tokio::test]
+async fn call_webhook_requests_are_signed_with_the_workflows_rotating_secret() {
+    let t = tenant().await;
+    let deals = crm(&t).await;
+    let (url, got) = receiver(vec![500, 200]).await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [{"type": "call_webhook", "url": url, "body": {"deal": "{{record.title}}"}}]
+    });
+    let created = t.data(CREATE_WORKFLOW, json!({"i": {"name": "Sync", "definition": definition}})).await;
+    let workflow = str_of(&created["createWorkflow"]["id"]);
+    let first = str_of(&created["createWorkflow"]["secret"]);
+    assert!(first.starts_with("whsec_") && first.len() > 40, "{created}");
+    assert_eq!(created["createWorkflow"]["secretIds"].as_array().map(Vec::len), Some(1));
+    // Shown once: listing workflows does not reveal it.
+    assert_eq!(t.data("{ workflows { secret } }", json!({})).await["workflows"][0]["secret"], Value::Null);
+
+    // A 500 fails the step; the retried run sends the same delivery id, signed again.
+    t.create(&deals, json!({"title": "Acme"}), "").await;
+    let requests = wait_requests(&got, 2).await;
+    assert_eq!(requests.len(), 2, "a 500, then the retry");
+    for (headers, body) in &requests {
+        assert!(verifies(headers, body, &first), "bad signature: {headers:?}");
+        assert_eq!(serde_json::from_str::<Value>(body).expect("a JSON body"), json!({"deal": "Acme"}));
+        assert!(!header(headers, "x-alphery-timestamp").is_empty(), "{headers:?}");
+    }
+    let delivery = header(&requests[0].0, "x-alphery-event-id").to_owned();
+    assert!(!delivery.is_empty());
+    assert_eq!(delivery, header(&requests[1].0, "x-alphery-event-id"), "same delivery id on retry");
+    assert!(!verifies(&requests[0].0, &requests[0].1, "whsec_not-the-secret"));
+
+    // After a rotation the new and the previous secret both sign.
+    let rotated = t.data(ROTATE_WORKFLOW, json!({"id": workflow})).await;
+    let second = str_of(&rotated["rotateWorkflowSecret"]["secret"]);
+    assert_ne!(second, first);
+    assert_eq!(rotated["rotateWorkflowSecret"]["secretIds"].as_array().map(Vec::len), Some(2));
+    t.create(&deals, json!({"title": "Rotated"}), "").await;
+    let requests = wait_requests(&got, 3).await;
+    let (headers, body) = &requests[2];
+    assert!(verifies(headers, body, &second) && verifies(headers, body, &first), "{headers:?}");
+    assert_ne!(header(headers, "x-alphery-event-id"), delivery, "another run, another id");
+
+    // The grace period ends at the next rotation: the first secret no longer signs.
+    let third =
+        str_of(&t.data(ROTATE_WORKFLOW, json!({"id": workflow})).await["rotateWorkflowSecret"]["secret"]);
+    t.create(&deals, json!({"title": "Again"}), "").await;
+    let requests = wait_requests(&got, 4).await;
+    let (headers, body) = &requests[3];
+    assert!(verifies(headers, body, &third) && verifies(headers, body, &second), "{headers:?}");
+    assert!(!verifies(headers, body, &first), "{headers:?}");
+    assert_eq!(header(headers, "x-alphery-signature").matches("v1=").count(), 2);
+
+    t.request(ROTATE_WORKFLOW, json!({"id": "no-such-workflow"})).await.expect_code("NOT_FOUND");
+    let member = t.invite("member").await;
+    t.api
+        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), ROTATE_WORKFLOW, json!({"id": workflow}))
+        .await
+        .expect_code("FORBIDDEN");
 }
 
 #[tokio::test]

@@ -10,12 +10,11 @@ use async_graphql::dynamic::{
 use entity::FieldError;
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::webhooks::{self as wh, Delivery, Secret, Webhook};
+use entity::runtime::webhooks::{self as wh, Delivery, Webhook};
 
 use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
-use crate::auth::tokens::random_bytes;
 use crate::error::ApiError;
 
 /// A webhook with the secret to show once.
@@ -83,11 +82,6 @@ pub fn types() -> Vec<Type> {
     ]
 }
 
-fn new_secret() -> Result<Secret, ApiError> {
-    let hex = entity::hex::encode(&random_bytes(24)?);
-    Ok(Secret { id: uuid::Uuid::new_v4().to_string(), secret: format!("whsec_{hex}") })
-}
-
 fn internal(e: async_graphql::Error) -> ApiError {
     ApiError::Internal(e.message)
 }
@@ -128,7 +122,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let secret = new_secret()?;
+    let secret = wh::new_secret();
     let w = Webhook {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: p.tenant_id.clone(),
@@ -153,10 +147,7 @@ async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound("webhook".into()))?;
-    let secret = new_secret()?;
-    // Newest first; the previous secret keeps signing until the next rotation.
-    w.secrets.insert(0, secret.clone());
-    w.secrets.truncate(2);
+    let secret = wh::rotate(&mut w.secrets);
     wh::save(&txn, state.db.dialect, &w, false).await?;
     audit_change(c, &txn, "webhook.rotate_secret", &w.id).await?;
     txn.commit().await?;

@@ -1,7 +1,9 @@
 //! GraphQL for workflows (administrators): `workflows`, `workflowRuns`, `createWorkflow`,
-//! `updateWorkflow`, `setWorkflowActive`, `deleteWorkflow`. A definition is JSON
-//! (`{trigger, condition?, previousCondition?, actions}`, see docs/workflows.md), validated
-//! against the tenant's entities when saved; every change is audited.
+//! `updateWorkflow`, `setWorkflowActive`, `rotateWorkflowSecret`, `deleteWorkflow`. A
+//! definition is JSON (`{trigger, condition?, previousCondition?, actions}`, see
+//! docs/workflows.md), validated against the tenant's entities when saved; every change is
+//! audited. Each workflow signs its `call_webhook` requests with its own secrets, shown once
+//! (on creation and rotation) like an integrator webhook's.
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
@@ -11,6 +13,7 @@ use entity::FieldError;
 use entity::runtime::audit;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::webhooks as wh;
 use entity::runtime::workflows::{self as wf, Definition, Run, Step, Trigger, Workflow};
 
 use super::args::{self, arg_json};
@@ -18,31 +21,34 @@ use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
 
+/// A workflow as the API shows it, with the signing secret to show once (after creation or
+/// rotation, like an integrator webhook's).
+struct Shown(Workflow, Option<String>);
+
 pub fn types() -> Vec<Type> {
     let id = || TypeRef::named_nn(TypeRef::ID);
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let opt = || TypeRef::named(TypeRef::STRING);
     vec![
         Object::new(t::WORKFLOW)
-            .field(sync_field::<Workflow>("id", id(), |w| s(&w.id)))
-            .field(sync_field::<Workflow>("name", string(), |w| s(&w.name)))
-            .field(sync_field::<Workflow>("description", opt(), |w| w.description.as_deref().and_then(s)))
-            .field(sync_field::<Workflow>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |w| {
-                Some(Value::from(w.active))
+            .field(sync_field::<Shown>("id", id(), |w| s(&w.0.id)))
+            .field(sync_field::<Shown>("name", string(), |w| s(&w.0.name)))
+            .field(sync_field::<Shown>("description", opt(), |w| w.0.description.as_deref().and_then(s)))
+            .field(sync_field::<Shown>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |w| {
+                Some(Value::from(w.0.active))
             }))
-            .field(sync_field::<Workflow>("definition", TypeRef::named_nn(t::JSON), |w| {
-                serde_json::to_value(&w.definition).ok().as_ref().and_then(json)
+            .field(sync_field::<Shown>("definition", TypeRef::named_nn(t::JSON), |w| {
+                serde_json::to_value(&w.0.definition).ok().as_ref().and_then(json)
             }))
-            .field(sync_field::<Workflow>(
-                "createdAt",
-                TypeRef::named_nn(t::DATE_TIME),
-                |w| ts(&w.created_at),
+            .field(sync_field::<Shown>("secretIds", TypeRef::named_nn_list_nn(TypeRef::STRING), |w| {
+                Some(Value::List(w.0.secrets.iter().map(|x| Value::from(x.id.clone())).collect()))
+            }))
+            .field(sync_field::<Shown>("secret", opt(), |w| w.1.as_deref().and_then(s)).description(
+                "The newest secret signing its `call_webhook` requests: only in the answers of \
+                     createWorkflow and rotateWorkflowSecret (null elsewhere).",
             ))
-            .field(sync_field::<Workflow>(
-                "updatedAt",
-                TypeRef::named_nn(t::DATE_TIME),
-                |w| ts(&w.updated_at),
-            ))
+            .field(sync_field::<Shown>("createdAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.created_at)))
+            .field(sync_field::<Shown>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.updated_at)))
             .into(),
         InputObject::new(t::WORKFLOW_INPUT)
             .field(InputValue::new("name", string()))
@@ -104,7 +110,7 @@ pub fn queries() -> Vec<Field> {
                 let list =
                     wf::list(&txn, state.db.dialect, &p.tenant_id, None).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
+                Ok(Some(FieldValue::list(list.into_iter().map(|w| FieldValue::owned_any(Shown(w, None))))))
             })
         }),
         Field::new(f::WORKFLOW_RUNS, TypeRef::named_nn_list_nn(t::WORKFLOW_RUN), |c| {
@@ -137,7 +143,7 @@ struct Input {
 }
 
 /// Creates (`id` None) or replaces a workflow from the `input` argument.
-async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, ApiError> {
+async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
     let input: Input = serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
@@ -174,6 +180,8 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
         active: input.active.or(existing.as_ref().map(|w| w.active)).unwrap_or(true),
         entity_id,
         definition,
+        // Signing secrets survive edits; a new workflow gets its first one (shown once).
+        secrets: existing.as_ref().map_or_else(|| vec![wh::new_secret()], |w| w.secrets.clone()),
         created_at: existing.as_ref().map_or(now, |w| w.created_at),
         updated_at: now,
     };
@@ -183,7 +191,32 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Workflow, A
     let entry = audit::Entry { action, object_type: "workflow", object_id: Some(&w.id), changes };
     audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
     txn.commit().await?;
-    Ok(w)
+    let shown = existing.is_none().then(|| w.secrets.first().map(|x| x.secret.clone())).flatten();
+    Ok(Shown(w, shown))
+}
+
+/// Rotates the secrets signing workflow `id`'s `call_webhook` requests as webhook rotation does
+/// (the previous secret keeps signing until the next rotation); shows the new one once.
+async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
+    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
+    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let d = state.db.dialect;
+    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(c, "id")?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+    let secret = wh::rotate(&mut w.secrets);
+    w.updated_at = entity::runtime::time::now();
+    wf::save(&txn, d, &w, false).await?;
+    let entry = audit::Entry {
+        action: "workflow.rotate_secret",
+        object_type: "workflow",
+        object_id: Some(&w.id),
+        changes: serde_json::json!({}),
+    };
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    txn.commit().await?;
+    Ok(Shown(w, Some(secret.secret)))
 }
 
 /// Queues a manual run of workflow `id` on record `recordId` (logged as `queued`; a worker
@@ -285,11 +318,22 @@ pub fn mutations() -> Vec<Field> {
                     .await
                     .map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
-                Ok(Some(FieldValue::owned_any(w)))
+                Ok(Some(FieldValue::owned_any(Shown(w, None))))
             })
         })
         .argument(id())
         .argument(InputValue::new("active", TypeRef::named_nn(TypeRef::BOOLEAN))),
+        Field::new(f::ROTATE_WORKFLOW_SECRET, TypeRef::named_nn(t::WORKFLOW), |c| {
+            FieldFuture::new(async move {
+                ctx::require_admin(&c)?;
+                Ok(Some(FieldValue::owned_any(rotate_secret(&c).await?)))
+            })
+        })
+        .argument(id())
+        .description(
+            "Adds a new secret signing the workflow's call_webhook requests (shown once in `secret`); \
+             requests carry both until the next rotation.",
+        ),
         super::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, d, t, id| {
             Box::pin(wf::delete(txn, d, t, id))
         }),

@@ -140,6 +140,7 @@ pub mod fields {
     pub const CREATE_WEBHOOK: &str = "createWebhook";
     pub const DELETE_WEBHOOK: &str = "deleteWebhook";
     pub const ROTATE_WEBHOOK_SECRET: &str = "rotateWebhookSecret";
+    pub const ROTATE_WORKFLOW_SECRET: &str = "rotateWorkflowSecret";
     pub const APPROVAL_POLICIES: &str = "approvalPolicies";
     pub const APPROVAL_REQUESTS: &str = "approvalRequests";
     pub const APPROVAL_REQUEST: &str = "approvalRequest";
@@ -493,6 +494,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CREATE_WEBHOOK,
         DELETE_WEBHOOK,
         ROTATE_WEBHOOK_SECRET,
+        ROTATE_WORKFLOW_SECRET,
         APPROVAL_POLICIES,
         APPROVAL_REQUESTS,
         APPROVAL_REQUEST,

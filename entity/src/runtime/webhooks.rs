@@ -18,6 +18,27 @@ pub struct Secret {
     pub secret: String,
 }
 
+/// How many secrets sign at once: the newest and the one it replaced (the grace period of a
+/// rotation lasts until the next rotation).
+pub const ACTIVE_SECRETS: usize = 2;
+
+/// A new signing secret (`whsec_` and 64 hex digits from the operating system's random source,
+/// through UUID v4).
+pub fn new_secret() -> Secret {
+    let random = || uuid::Uuid::new_v4().simple().to_string();
+    Secret { id: uuid::Uuid::new_v4().to_string(), secret: format!("whsec_{}{}", random(), random()) }
+}
+
+/// Rotates `secrets` (newest first): a new secret signs first and the previous one keeps
+/// signing until the next rotation, so receivers can switch without rejecting a request.
+/// Integrator webhooks and workflows' `call_webhook` rotate the same way. Returns the new one.
+pub fn rotate(secrets: &mut Vec<Secret>) -> Secret {
+    let secret = new_secret();
+    secrets.insert(0, secret.clone());
+    secrets.truncate(ACTIVE_SECRETS);
+    secret
+}
+
 /// A subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {

@@ -214,6 +214,7 @@ pub async fn apply_in(
             active: true,
             entity_id,
             definition,
+            secrets: vec![crate::runtime::webhooks::new_secret()],
             created_at: now,
             updated_at: now,
         };

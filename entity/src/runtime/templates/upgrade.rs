@@ -497,6 +497,7 @@ async fn write(
                     active: true,
                     entity_id,
                     definition,
+                    secrets: vec![crate::runtime::webhooks::new_secret()],
                     created_at: now,
                     updated_at: now,
                 };

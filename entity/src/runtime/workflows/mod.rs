@@ -15,6 +15,7 @@ use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::webhooks::Secret;
 use crate::{Dialect, Error, FieldError, Result};
 
 mod runs;
@@ -197,6 +198,8 @@ pub struct Workflow {
     pub active: bool,
     pub entity_id: String,
     pub definition: Definition,
+    /// The secrets signing its `call_webhook` requests, newest first (at most two: rotation).
+    pub secrets: Vec<Secret>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -442,7 +445,7 @@ pub fn relation_target(entity: &EntityDef, name: &str) -> Option<(String, String
 }
 
 const WORKFLOW_COLUMNS: &str =
-    "id, tenant_id, name, description, active, entity_id, definition, created_at, updated_at";
+    "id, tenant_id, name, description, active, entity_id, definition, secrets, created_at, updated_at";
 
 fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
     let missing = || Error::Internal("workflow without time".into());
@@ -454,6 +457,7 @@ fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
         active: r.try_get("", "active")?,
         entity_id: r.try_get("", "entity_id")?,
         definition: serde_json::from_value(json_col(r, d, "definition")?)?,
+        secrets: serde_json::from_value(json_col(r, d, "secrets")?)?,
         created_at: crate::runtime::time::column(r, d, "created_at")?.ok_or_else(missing)?,
         updated_at: crate::runtime::time::column(r, d, "updated_at")?.ok_or_else(missing)?,
     })
@@ -512,6 +516,8 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert:
             .bind(w.entity_id.clone())
             .push(", ");
         buf.bind_json(&w.definition)?;
+        buf.push(", ");
+        buf.bind_json(&w.secrets)?;
         buf.push(", ").bind_ts(w.created_at).push(", ").bind_ts(w.updated_at).push(")");
     } else {
         buf.push("UPDATE workflows SET name = ")
@@ -524,6 +530,8 @@ pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert:
             .bind(w.entity_id.clone())
             .push(", definition = ");
         buf.bind_json(&w.definition)?;
+        buf.push(", secrets = ");
+        buf.bind_json(&w.secrets)?;
         buf.push(", updated_at = ")
             .bind_ts(w.updated_at)
             .push(" WHERE tenant_id = ")
