@@ -36,7 +36,8 @@ async fn only_entry(t: &TestTenant, action: &str) -> Value {
     entry
 }
 
-async fn verify(t: &TestTenant) -> Value {
+/// `verifyAuditChain` as the tenant's owner.
+pub(crate) async fn verify(t: &TestTenant) -> Value {
     t.data(VERIFY, json!({})).await["verifyAuditChain"].clone()
 }
 

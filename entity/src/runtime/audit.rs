@@ -159,6 +159,9 @@ pub async fn append_with(
     writes: &[Write<'_>],
 ) -> Result<()> {
     let at = super::time::now();
+    // Stored and hashed alike in the form the database reads back, so `verify` can recompute
+    // the hash from the row (PostgreSQL writes `1e16` back as `10000000000000000`).
+    let entry = &Entry { changes: super::value::stable_numbers(&entry.changes), ..*entry };
     match d {
         Dialect::Postgres => {
             let (before, after) = body_parts(tenant_id, &at, actor, entry);

@@ -1,5 +1,7 @@
 //! Field values: validating and normalizing input into the stored JSON form, and coercing
-//! filter operands. Stored forms: text as strings; NUMBER as JSON numbers; CURRENCY as exact
+//! filter operands. Stored forms: text as strings; NUMBER as JSON numbers in their stable form
+//! (`stable_number`: a whole number that fits 64 bits as an integer, else the shortest float
+//! that reads back exactly); CURRENCY as exact
 //! decimal strings at the field's scale (`"1999.90"`, never a float); DATE `YYYY-MM-DD`;
 //! DATETIME `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC); MULTI_SELECT arrays; RELATION the target id;
 //! FILE `{url,name,mimeType,size}`. Empty values are never stored (absent means null), so
@@ -209,7 +211,7 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
                 }
                 Value::from(n as i64)
             } else {
-                v.clone()
+                stable_number(n)
             }
         }
         FieldType::Currency => {
@@ -397,6 +399,34 @@ pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
+/// The stored form of a finite float: an integer when it is a whole number within the 64-bit
+/// integer types, else the float itself (serde_json writes the shortest text that parses back
+/// to it). It is what the databases hand back: PostgreSQL keeps JSON numbers as `numeric` and
+/// writes `1e16` back as `10000000000000000` (an integer to serde_json) and `-0.0` as `0`, so
+/// storing those as floats would read back as different JSON than was written — and hashed
+/// into the audit chain. Non-finite floats have no JSON form and come back as `null`.
+pub fn stable_number(n: f64) -> Value {
+    // 2^63 and 2^64: the bounds of i64 and u64, exact as floats.
+    const I64_MIN: f64 = -9_223_372_036_854_775_808.0;
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    if n.fract() == 0.0 && (I64_MIN..U64_END).contains(&n) {
+        // Exact conversions: whole, and within the target type's range.
+        if n < 0.0 { Value::from(n as i64) } else { Value::from(n as u64) }
+    } else {
+        Value::from(n)
+    }
+}
+
+/// `v` with every float number in its stable form (`stable_number`), at every level.
+pub fn stable_numbers(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => n.as_f64().map_or(Value::Null, stable_number),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), stable_numbers(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(stable_numbers).collect()),
+        other => other.clone(),
+    }
+}
+
 /// JSON with object keys sorted at every level. Hashes and cache keys use it, so they do not
 /// depend on serde_json's map order or on PostgreSQL's JSONB key order.
 pub fn canonical_json(v: &Value) -> Value {
@@ -413,6 +443,18 @@ pub fn canonical_json(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_numbers_are_integers_when_whole_and_in_range() {
+        assert_eq!(stable_number(1e16).to_string(), "10000000000000000");
+        assert_eq!(stable_number(-0.0).to_string(), "0");
+        assert_eq!(stable_number(-9_223_372_036_854_775_808.0).to_string(), "-9223372036854775808");
+        assert_eq!(stable_number(18_446_744_073_709_549_568.0).to_string(), "18446744073709549568");
+        assert!(stable_number(18_446_744_073_709_551_616.0).is_f64());
+        assert_eq!(stable_number(2.5).to_string(), "2.5");
+        assert_eq!(stable_number(2.5e250).as_f64(), Some(2.5e250));
+        assert_eq!(stable_numbers(&serde_json::json!({"a": [3.0, 0.5]})).to_string(), r#"{"a":[3,0.5]}"#);
+    }
 
     #[test]
     fn decimals_are_exact() {
