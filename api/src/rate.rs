@@ -26,11 +26,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::MultiplexedConnection;
+use jobs::redis_conn::RedisConn;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
@@ -47,8 +47,6 @@ const SHARDS: usize = 32;
 const SHARD_CAPACITY: usize = 8192;
 /// How long a Redis call may take before counting falls back to memory.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
-/// Least time between two connection attempts while Redis is unreachable.
-const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The public operations limited per client address and account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,7 +164,7 @@ pub struct Limiter {
     auth_limit: u64,
     webhook_limit: u64,
     memory: Memory,
-    redis: Option<Arc<RedisCounters>>,
+    redis: Option<RedisCounters>,
 }
 
 impl Limiter {
@@ -177,8 +175,8 @@ impl Limiter {
             Some(url) if config.rate_limit => {
                 let client =
                     redis::Client::open(url).map_err(|e| ApiError::BadRequest(format!("REDIS_URL: {e}")))?;
-                let counters = Arc::new(RedisCounters::new(client, &config.queue_name));
-                counters.clone().connect().await;
+                let counters = RedisCounters::new(client, &config.queue_name);
+                counters.conn.clone().connect().await;
                 Some(counters)
             }
             _ => None,
@@ -220,7 +218,7 @@ impl Limiter {
 
     /// Whether counting is in Redis right now (`None`: Redis is not configured).
     pub fn redis_up(&self) -> Option<bool> {
-        self.redis.as_ref().map(|r| r.connection().is_some())
+        self.redis.as_ref().map(|r| r.conn.up())
     }
 
     async fn charge(&self, buckets: &[(Bucket<'_>, u64)], cost: u64) -> Result<(), ApiError> {
@@ -369,48 +367,30 @@ return 0
 ";
 
 struct RedisCounters {
-    client: redis::Client,
     /// `alphery:<QUEUE_NAME>:rate`: deployments sharing one Redis keep apart.
     prefix: String,
     script: redis::Script,
-    /// The connection in use; `None` while Redis is unreachable (counting is in memory then).
-    conn: RwLock<Option<MultiplexedConnection>>,
-    /// A connection attempt is under way.
-    connecting: AtomicBool,
-    /// When the last connection attempt started.
-    attempted: Mutex<Option<Instant>>,
-    /// Counting fell back to memory (logged once until Redis is back).
-    degraded: AtomicBool,
+    /// `None` while Redis is unreachable: counting is in memory then.
+    conn: Arc<RedisConn>,
 }
 
 impl RedisCounters {
     fn new(client: redis::Client, name: &str) -> RedisCounters {
         RedisCounters {
-            client,
             prefix: format!("alphery:{name}:rate"),
             script: redis::Script::new(CHARGE),
-            conn: RwLock::new(None),
-            connecting: AtomicBool::new(false),
-            attempted: Mutex::new(None),
-            degraded: AtomicBool::new(false),
+            conn: RedisConn::new(client, "rate-limit counters are kept in memory"),
         }
-    }
-
-    fn connection(&self) -> Option<MultiplexedConnection> {
-        self.conn.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The outcome from Redis, or `None` when Redis cannot answer now (count in memory).
     async fn charge(
-        self: &Arc<Self>,
+        &self,
         buckets: &[(Bucket<'_>, u64)],
         cost: u64,
         window: u64,
     ) -> Option<Result<(), usize>> {
-        let Some(mut conn) = self.connection() else {
-            self.reconnect_soon();
-            return None;
-        };
+        let mut conn = self.conn.get()?;
         let mut call = self.script.prepare_invoke();
         for (bucket, _) in buckets {
             call.key(bucket.redis_key(&self.prefix, window));
@@ -423,68 +403,21 @@ impl RedisCounters {
             Ok(Ok(0)) => Some(Ok(())),
             Ok(Ok(i)) => Some(Err(usize::try_from(i - 1).unwrap_or(0).min(buckets.len().saturating_sub(1)))),
             Ok(Err(e)) => {
-                self.lost(&e.to_string());
+                self.conn.lost(&e.to_string());
                 None
             }
             Err(_) => {
-                self.lost("timed out");
+                self.conn.lost("timed out");
                 None
             }
-        }
-    }
-
-    /// Drops the connection after a failure: memory counts until a reconnect succeeds.
-    fn lost(self: &Arc<Self>, why: &str) {
-        *self.conn.write().unwrap_or_else(PoisonError::into_inner) = None;
-        if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %why, "Redis failed: rate-limit counters are kept in memory until it is back");
-        }
-        self.reconnect_soon();
-    }
-
-    /// Starts a connection attempt in the background, unless one is under way or the last one
-    /// was less than `RECONNECT` ago.
-    fn reconnect_soon(self: &Arc<Self>) {
-        {
-            let mut attempted = self.attempted.lock().unwrap_or_else(PoisonError::into_inner);
-            if attempted.is_some_and(|at| at.elapsed() < RECONNECT) {
-                return;
-            }
-            if self.connecting.swap(true, Ordering::Relaxed) {
-                return;
-            }
-            *attempted = Some(Instant::now());
-        }
-        let me = self.clone();
-        tokio::spawn(async move { me.connect().await });
-    }
-
-    /// One connection attempt.
-    async fn connect(self: Arc<Self>) {
-        self.connecting.store(true, Ordering::Relaxed);
-        *self.attempted.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-        match tokio::time::timeout(REDIS_TIMEOUT, self.client.get_multiplexed_async_connection()).await {
-            Ok(Ok(conn)) => {
-                *self.conn.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
-                if self.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!("Redis is back: rate-limit counters are shared again");
-                }
-            }
-            Ok(Err(e)) => self.unreachable(&e.to_string()),
-            Err(_) => self.unreachable("connect timed out"),
-        }
-        self.connecting.store(false, Ordering::Relaxed);
-    }
-
-    fn unreachable(&self, why: &str) {
-        if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %why, "Redis unreachable: rate-limit counters are kept in memory until it is back");
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     fn config(redis_url: Option<&str>) -> Config {

@@ -8,6 +8,7 @@ pub mod mailer;
 pub mod outbox;
 pub mod peers;
 pub mod queue;
+pub mod redis_conn;
 pub mod relay;
 pub mod timed;
 pub mod webhooks;

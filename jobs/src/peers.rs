@@ -16,21 +16,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use entity::runtime::signals::{self, Announcement};
 use futures_util::StreamExt;
-use redis::aio::MultiplexedConnection;
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::bus::{BusEvent, EventBus};
+use crate::redis_conn::{RECONNECT, RedisConn};
 
-/// How long a publish or a (re)connect may take before it is given up: a hint that cannot be
-/// sent must not hold a response.
+/// How long a publish or the subscriber's connect may take before it is given up: a hint that
+/// cannot be sent must not hold a response.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
-/// Wait between reconnects of the subscriber, and least time between two connection attempts
-/// of the publisher, while Redis is unreachable.
-const RECONNECT: Duration = Duration::from_secs(1);
 /// The outbox poll while the Redis link is up (it only catches lost messages).
 pub const SAFETY_POLL: Duration = Duration::from_secs(2);
 
@@ -94,8 +91,8 @@ struct Link {
     up: AtomicBool,
     /// Asks the publisher task to publish `outbox`.
     publish: Notify,
-    /// The publishing connection; `None` after a failure until the next attempt.
-    conn: Mutex<(Option<MultiplexedConnection>, Option<Instant>)>,
+    /// The publishing connection.
+    conn: Arc<RedisConn>,
     stats: PeerStats,
 }
 
@@ -110,12 +107,12 @@ impl Peers {
     pub fn redis(url: &str, name: &str) -> Result<Peers, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
         let link = Link {
+            conn: RedisConn::new(client.clone(), "the instances poll the outbox for each other's commits"),
             client,
             channel: format!("alphery:{name}:commits"),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             up: AtomicBool::new(false),
             publish: Notify::new(),
-            conn: Mutex::new((None, None)),
             stats: PeerStats::default(),
         };
         Ok(Peers { inner: Arc::new(Inner { commits: watch::channel(0).0, redis: Some(link) }) })
@@ -253,31 +250,17 @@ impl Link {
     /// Publishes `messages` in one pipeline; failures are logged and dropped (see the module
     /// doc: the outbox covers them).
     async fn send(&self, messages: &[String]) {
-        let mut slot = self.conn.lock().await;
-        if slot.0.is_none() {
-            if slot.1.is_some_and(|at| at.elapsed() < RECONNECT) {
-                return;
-            }
-            slot.1 = Some(Instant::now());
-            match tokio::time::timeout(REDIS_TIMEOUT, self.client.get_multiplexed_async_connection()).await {
-                Ok(Ok(c)) => slot.0 = Some(c),
-                _ => return,
-            }
-        }
-        let Some(conn) = slot.0.as_mut() else { return };
+        let Some(mut conn) = self.conn.get_or_connect().await else { return };
         let mut pipe = redis::pipe();
         for m in messages {
             pipe.publish(&self.channel, m).ignore();
         }
-        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(conn)).await {
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
             Ok(Ok(())) => {
                 self.stats.sent.fetch_add(messages.len() as u64, Ordering::Relaxed);
             }
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "Redis publish failed");
-                slot.0 = None;
-            }
-            Err(_) => slot.0 = None,
+            Ok(Err(e)) => self.conn.lost(&e.to_string()),
+            Err(_) => self.conn.lost("publish timed out"),
         }
     }
 }
