@@ -9,13 +9,20 @@
 //!   travel in the message itself, so the other instances drop cached credentials and close
 //!   revoked sockets without waiting for their tailer's next read; `flush` publishes them
 //!   before the response of the request that made them leaves.
+//! - The message is a hint that arrives when the receiver's subscriber gets to it. For the
+//!   guarantee that the caller's very next request sees the change whichever instance it
+//!   reaches, each announced tenant also gets a new *stamp* in Redis (set in the same
+//!   pipeline, before that response leaves), and an instance reads the caller's tenant's stamp
+//!   on every request (`tenant_moved`): a stamp it has not seen means a change it may not
+//!   have heard of yet, so it re-reads the caller's credentials instead of trusting its cache.
 //!
 //! Redis only carries hints. A message lost (Redis restarted, a reconnect, a slow subscriber)
 //! costs time, not events: the tailer still reads every committed row from the outbox, on a
 //! slower safety poll while the link is up and on its own interval while it is down.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entity::runtime::signals::{self, Announcement};
@@ -30,6 +37,12 @@ use crate::redis_conn::{RECONNECT, RedisConn};
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// The outbox poll while the Redis link is up (it only catches lost messages).
 pub const SAFETY_POLL: Duration = Duration::from_secs(2);
+/// How long a tenant's stamp stays in Redis, far beyond any credential cache's life: an
+/// instance that finds it gone only re-reads the tenant once.
+const STAMP_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Most tenants whose stamp an instance remembers; past it, it forgets them all (each then
+/// costs one credential re-read).
+const MAX_SEEN: usize = 100_000;
 
 /// A message on the channel: `<instance> outbox`, `<instance> session <id>`, `<instance> tenant <id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +104,17 @@ struct Link {
     up: AtomicBool,
     /// Asks the publisher task to publish `outbox`.
     publish: Notify,
-    /// The publishing connection.
+    /// The publishing connection (also reads stamps).
     conn: Arc<RedisConn>,
+    /// Held while announcements are taken and sent, so that `flush` can wait for those the
+    /// publisher task took.
+    sending: tokio::sync::Mutex<()>,
+    /// Key prefix of the tenants' stamps.
+    stamps: String,
+    /// Makes each stamp this instance sets unique.
+    stamp_seq: AtomicU64,
+    /// The stamp last seen per tenant.
+    seen: Mutex<HashMap<String, String>>,
     stats: PeerStats,
 }
 
@@ -110,6 +132,10 @@ impl Peers {
             conn: RedisConn::new(client.clone(), "the instances poll the outbox for each other's commits"),
             client,
             channel: format!("alphery:{name}:commits"),
+            sending: tokio::sync::Mutex::new(()),
+            stamps: format!("alphery:{name}:stamp:"),
+            stamp_seq: AtomicU64::new(0),
+            seen: Mutex::new(HashMap::new()),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             up: AtomicBool::new(false),
             publish: Notify::new(),
@@ -146,18 +172,52 @@ impl Peers {
         self.inner.commits.subscribe()
     }
 
-    /// Publishes the access signals queued by committed changes now, and returns once Redis
-    /// has them (or gave up): called before a response leaves, so that the next request,
+    /// Publishes the access signals queued by committed changes now (with their tenants'
+    /// stamps), and returns once Redis has them or gave up — also those the publisher task
+    /// took and is still sending: called before a response leaves, so that the next request,
     /// whichever instance it reaches, is answered with the change in force.
     pub async fn flush(&self) {
         let Some(link) = &self.inner.redis else { return };
-        let announced = signals::take_announcements();
-        if announced.is_empty() {
+        if !signals::announcements_outstanding() {
             return;
         }
-        let messages: Vec<String> =
-            announced.into_iter().map(|a| Signal::Announced(a).encode(&link.instance)).collect();
-        link.send(&messages).await;
+        let _sending = link.sending.lock().await;
+        let announced = signals::take_announcements();
+        if !announced.is_empty() {
+            link.announce(false, announced).await;
+        }
+    }
+
+    /// Whether `tenant_id`'s access or definitions changed, through any instance, since this
+    /// instance last looked: its stamp in Redis differs from the one seen (or none was seen
+    /// yet). Without Redis, or while it is unreachable, `false` at once: changes then reach
+    /// this instance through its subscriber or its outbox tailer, a moment later.
+    pub async fn tenant_moved(&self, tenant_id: &str) -> bool {
+        let Some(link) = &self.inner.redis else { return false };
+        let Some(mut conn) = link.conn.get() else { return false };
+        let mut get = redis::cmd("GET");
+        get.arg(link.stamp_key(tenant_id));
+        let stamp =
+            match tokio::time::timeout(REDIS_TIMEOUT, get.query_async::<Option<String>>(&mut conn)).await {
+                Ok(Ok(stamp)) => stamp.unwrap_or_default(),
+                Ok(Err(e)) => {
+                    link.conn.lost(&e.to_string());
+                    return false;
+                }
+                Err(_) => {
+                    link.conn.lost("reading a stamp timed out");
+                    return false;
+                }
+            };
+        let Ok(mut seen) = link.seen.lock() else { return false };
+        if seen.get(tenant_id) == Some(&stamp) {
+            return false;
+        }
+        if seen.len() >= MAX_SEEN {
+            seen.clear();
+        }
+        seen.insert(tenant_id.to_owned(), stamp);
+        true
     }
 
     /// Whether the Redis link is up (no Redis: false). While it is, polls can be slow.
@@ -181,13 +241,8 @@ impl Peers {
         let Some(link) = &self.inner.redis else { return };
         loop {
             link.publish.notified().await;
-            let mut messages = vec![Signal::Outbox.encode(&link.instance)];
-            messages.extend(
-                signals::take_announcements()
-                    .into_iter()
-                    .map(|a| Signal::Announced(a).encode(&link.instance)),
-            );
-            link.send(&messages).await;
+            let _sending = link.sending.lock().await;
+            link.announce(true, signals::take_announcements()).await;
         }
     }
 
@@ -247,20 +302,60 @@ impl Peers {
 }
 
 impl Link {
-    /// Publishes `messages` in one pipeline; failures are logged and dropped (see the module
+    fn stamp_key(&self, tenant_id: &str) -> String {
+        format!("{}{tenant_id}", self.stamps)
+    }
+
+    /// Sends `outbox` (when asked) and `announced` in one pipeline: first a new stamp for each
+    /// announced tenant, then the messages. Failures are logged and dropped (see the module
     /// doc: the outbox covers them).
-    async fn send(&self, messages: &[String]) {
-        let Some(mut conn) = self.conn.get_or_connect().await else { return };
+    async fn announce(&self, outbox: bool, announced: Vec<Announcement>) {
+        let stamps: Vec<(&str, String)> = announced
+            .iter()
+            .filter_map(|a| match a {
+                Announcement::Tenant(id) => Some(id.as_str()),
+                Announcement::Session(_) => None,
+            })
+            .map(|id| (id, format!("{}-{}", self.instance, self.stamp_seq.fetch_add(1, Ordering::Relaxed))))
+            .collect();
         let mut pipe = redis::pipe();
-        for m in messages {
-            pipe.publish(&self.channel, m).ignore();
+        for (id, stamp) in &stamps {
+            pipe.cmd("SET").arg(self.stamp_key(id)).arg(stamp).arg("EX").arg(STAMP_TTL_SECS).ignore();
         }
-        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {
-                self.stats.sent.fetch_add(messages.len() as u64, Ordering::Relaxed);
+        let signals = outbox
+            .then_some(Signal::Outbox)
+            .into_iter()
+            .chain(announced.iter().cloned().map(Signal::Announced));
+        let mut messages = 0;
+        for signal in signals {
+            pipe.publish(&self.channel, signal.encode(&self.instance)).ignore();
+            messages += 1;
+        }
+        if self.send(&pipe).await {
+            self.stats.sent.fetch_add(messages, Ordering::Relaxed);
+            // This instance made the changes and has dropped what they concern already.
+            if let Ok(mut seen) = self.seen.lock() {
+                for (id, stamp) in stamps {
+                    seen.insert(id.to_owned(), stamp);
+                }
             }
-            Ok(Err(e)) => self.conn.lost(&e.to_string()),
-            Err(_) => self.conn.lost("publish timed out"),
+        }
+        signals::announcements_done(announced.len());
+    }
+
+    /// Runs `pipe`; whether Redis took it.
+    async fn send(&self, pipe: &redis::Pipeline) -> bool {
+        let Some(mut conn) = self.conn.get_or_connect().await else { return false };
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                self.conn.lost(&e.to_string());
+                false
+            }
+            Err(_) => {
+                self.conn.lost("publish timed out");
+                false
+            }
         }
     }
 }

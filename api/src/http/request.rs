@@ -8,6 +8,7 @@ use async_graphql::Data;
 use async_graphql::dynamic::Schema;
 use axum::http::HeaderMap;
 use entity::ReadScope;
+use entity::runtime::signals;
 
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
@@ -119,20 +120,34 @@ pub struct Caller {
     pub version: i64,
 }
 
+/// The principal of a credential (`None`: no credential).
+async fn authenticate(state: &AppState, credential: &Credential) -> Result<Option<Principal>, ApiError> {
+    Ok(Some(match credential {
+        Credential::None => return Ok(None),
+        Credential::Bearer(token) => auth::authenticate(state, token).await?,
+        Credential::ApiKey(key) => auth::authenticate_key(state, key).await?,
+    }))
+}
+
 /// Authenticates the credential and picks the schema it sees.
 pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller, ApiError> {
-    let principal = match credential {
-        Credential::None => {
-            return Ok(Caller {
-                schema: state.public_schema.clone(),
-                compiled: None,
-                principal: None,
-                version: 0,
-            });
-        }
-        Credential::Bearer(token) => auth::authenticate(state, &token).await?,
-        Credential::ApiKey(key) => auth::authenticate_key(state, &key).await?,
+    let Some(mut principal) = authenticate(state, &credential).await? else {
+        return Ok(Caller {
+            schema: state.public_schema.clone(),
+            compiled: None,
+            principal: None,
+            version: 0,
+        });
     };
+    if state.dispatcher.peers().tenant_moved(&principal.tenant_id).await {
+        // Another instance changed the tenant's access or definitions, and this one may not
+        // have heard of it yet: what its cache holds of the tenant is not trusted, the
+        // credential is read again (see `jobs::peers`).
+        signals::mark(&principal.tenant_id);
+        if let Some(fresh) = authenticate(state, &credential).await? {
+            principal = fresh;
+        }
+    }
     let compiled = state
         .registry
         .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)

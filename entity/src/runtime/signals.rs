@@ -9,10 +9,12 @@
 //!
 //! Each signal is also queued as an `Announcement` for the other instances: when Redis links
 //! them (`jobs::peers`), they hear of it as soon as the change commits instead of at their
-//! tailer's next look at the outbox.
+//! tailer's next look at the outbox; `jobs::peers` also stamps each announced tenant in Redis,
+//! and an instance that finds a new stamp `mark`s the tenant as this process's own changes are
+//! marked.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,11 @@ fn pending_map() -> &'static Mutex<Vec<Announcement>> {
     PENDING.get_or_init(Default::default)
 }
 
+/// Announcements queued, and those sent (or given up): while they differ, some announcement
+/// is queued or on its way, and a response that must not overtake it waits (`jobs::peers`).
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+static DONE: AtomicU64 = AtomicU64::new(0);
+
 fn queue(a: Announcement) {
     if !ANNOUNCING.load(Ordering::Relaxed) {
         return;
@@ -69,11 +76,23 @@ fn queue(a: Announcement) {
     if let Ok(mut q) = pending_map().lock() {
         if q.len() >= MAX_PENDING {
             q.remove(0);
+            DONE.fetch_add(1, Ordering::Relaxed);
         }
         if !q.contains(&a) {
             q.push(a);
+            QUEUED.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Whether an announcement is queued or taken but not yet sent.
+pub fn announcements_outstanding() -> bool {
+    QUEUED.load(Ordering::Relaxed) != DONE.load(Ordering::Relaxed)
+}
+
+/// `n` announcements taken by `take_announcements` were sent (or given up).
+pub fn announcements_done(n: usize) {
+    DONE.fetch_add(n as u64, Ordering::Relaxed);
 }
 
 /// The announcements queued since the last call (in the order they were queued).
@@ -84,6 +103,13 @@ pub fn take_announcements() -> Vec<Announcement> {
 /// Records that an access or definition change of `tenant_id` is being written now.
 pub fn touch(tenant_id: &str) {
     queue(Announcement::Tenant(tenant_id.to_owned()));
+    mark(tenant_id);
+}
+
+/// Records that an access or definition change of `tenant_id` may be committing now, here or
+/// on another instance: what was read about the tenant before this is not trusted until the
+/// change settles.
+pub fn mark(tenant_id: &str) {
     if let Ok(mut m) = touched_map().lock() {
         let now = Instant::now();
         // Entries older than SETTLE no longer matter: keep the map small.
