@@ -1,7 +1,9 @@
 //! SMTP delivery (lettre). `SMTP_URL` names the relay (`smtp://host:25`, `smtp://host:587?tls=required`,
 //! `smtps://user:pass@host:465`); without one, emails are kept (`held`) and logged, never
-//! dropped. Each message carries a Message-ID derived from the email's id, so a receiver can
-//! recognise the same email should a retry ever deliver it twice.
+//! dropped. Each message carries a Message-ID derived from the email's id, the same on every
+//! attempt: should the worker die after the relay took the message but before its `250` was
+//! recorded, the email is sent again (SMTP cannot ask whether the relay kept it), and the
+//! receiver can recognise the second copy.
 
 use entity::runtime::emails::Email;
 use lettre::message::Mailbox;
@@ -16,11 +18,12 @@ pub enum Delivery {
     Held,
 }
 
-/// The SMTP client.
-/// The longest one SMTP exchange may take; the email lease (`EMAIL_LEASE_MS`) must exceed it,
-/// so a claim is only taken back from a worker that is really gone.
+/// The longest one step of an SMTP exchange (connecting, a command's answer, the answer to the
+/// end of the message) may take; the email lease (`EMAIL_LEASE_MS`) must exceed it, so a claim
+/// is only taken back from a worker that is really gone.
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The SMTP client.
 #[derive(Clone)]
 pub struct Mailer {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,

@@ -102,7 +102,7 @@ impl TimeScanner {
         for (tenant_id, id) in emails::stale_claims(&self.system.conn, self.system.dialect, cutoff).await? {
             let txn = self.db.begin_tenant(&tenant_id, true).await?;
             if emails::release_stale(&txn, self.db.dialect, &tenant_id, &id, cutoff).await? {
-                tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again");
+                tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again (a second copy, with the same Message-ID, if the relay had already taken it)");
             }
             txn.commit().await?;
         }

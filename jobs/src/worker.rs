@@ -91,8 +91,11 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
     }
 }
 
-/// Delivers one email at most once: only the attempt that moves it from `queued`/`retrying`
-/// to `sending` may send it.
+/// Delivers one email: only the attempt whose committed claim moves it from `queued`/`retrying`
+/// to `sending` may send it, and the relay's answer is recorded right after it comes. A worker
+/// that dies between the end of the message and that record leaves the claim to be taken back
+/// after the lease and the email sent again: at least once, with the same Message-ID (SMTP
+/// cannot tell afterwards whether the relay kept the message).
 async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
     let d = ctx.db.dialect;
     let txn = ctx.db.begin_tenant(tenant_id, true).await?;

@@ -5,7 +5,10 @@
 //! test server's in-process workers cannot take the job). The first worker's SMTP relay is a
 //! socket that accepts and never answers, so the worker is caught mid-delivery with the email
 //! claimed (`sending`); it is killed, a new worker with a real SMTP server starts, takes the
-//! abandoned claim back once its lease has passed, and the email arrives exactly once. Likewise
+//! abandoned claim back once its lease has passed, and the email arrives exactly once. Killed a
+//! moment later, when the relay has the whole message but has not answered it, the worker
+//! leaves what SMTP cannot settle: the email is sent again, and both copies carry the email's
+//! one `Message-ID`. Likewise
 //! a worker killed while a workflow run waits on a webhook call: the run, silent past its
 //! lease, is continued by the next worker from the action it was in, and succeeds.
 
@@ -140,6 +143,84 @@ async fn silent_peer(silent: usize) -> (u16, Arc<AtomicUsize>) {
     (port, accepted)
 }
 
+/// An SMTP relay that takes a whole message and then never answers the end of its data (the
+/// `250` a sender waits for): a worker talking to it is caught between handing the message
+/// over and learning that it was accepted. Returns its port and the text of every message it
+/// received (headers and body, as sent after `DATA`), in order.
+async fn mute_after_data() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let messages = received.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let messages = messages.clone();
+            tokio::spawn(async move {
+                let mut socket = BufReader::new(socket);
+                let _ = socket.get_mut().write_all(b"220 mute relay ESMTP\r\n").await;
+                let mut line = String::new();
+                while socket.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+                    let reply: &[u8] = match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                        Some("DATA") => b"354 end with <CRLF>.<CRLF>\r\n",
+                        Some("QUIT") => b"221 bye\r\n",
+                        _ => b"250 OK\r\n",
+                    };
+                    let data = reply.starts_with(b"354");
+                    let _ = socket.get_mut().write_all(reply).await;
+                    line.clear();
+                    if !data {
+                        continue;
+                    }
+                    let mut message = String::new();
+                    while socket.read_line(&mut line).await.is_ok_and(|n| n > 0) && line != ".\r\n" {
+                        message.push_str(&line);
+                        line.clear();
+                    }
+                    messages.lock().expect("the relay's messages").push(message);
+                    // Keep the connection open and silent until the sender goes away.
+                    let mut rest = Vec::new();
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut rest).await;
+                    return;
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+/// The `Message-ID` header of a message's text (folded header lines unfolded).
+fn message_id_of(message: &str) -> Option<String> {
+    let head =
+        message.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n ", " ").replace("\r\n\t", " ");
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("message-id").then(|| value.trim().to_owned())
+    })
+}
+
+/// Defines a `patient` entity and a workflow that emails each new patient, then creates one;
+/// returns the address the email goes to.
+async fn queue_a_welcome_email(t: &TestTenant) -> String {
+    t.define(entity(
+        "patient",
+        "patients",
+        vec![field("full_name", "TEXT", json!({})), field("email", "EMAIL", json!({}))],
+        json!({}),
+    ))
+    .await;
+    t.data(
+        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+        json!({"i": {"name": "welcome", "definition": {
+            "trigger": {"type": "record_created", "entity": "patient"},
+            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]}}}),
+    )
+    .await;
+    let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
+    t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
+    address
+}
+
 /// A server process and its own database; workers are started by the test.
 struct Cluster {
     dir: PathBuf,
@@ -216,6 +297,11 @@ pub(crate) async fn ready_server(what: &str, port: u16, within: Duration, proc: 
     server
 }
 
+/// How much slower than usual this machine is said to be (`ALPHERY_TEST_SLOWDOWN`, at least 1).
+pub(crate) fn slowdown() -> f64 {
+    std::env::var("ALPHERY_TEST_SLOWDOWN").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0).max(1.0)
+}
+
 /// Polls `ready` until it holds; past `within` (times `ALPHERY_TEST_SLOWDOWN`, for slow
 /// machines) fails with what the processes `procs` printed.
 pub(crate) async fn wait_until(
@@ -224,8 +310,7 @@ pub(crate) async fn wait_until(
     procs: &[&Proc],
     mut ready: impl AsyncFnMut() -> bool,
 ) {
-    let slowdown = std::env::var("ALPHERY_TEST_SLOWDOWN").ok().and_then(|v| v.parse::<f64>().ok());
-    let deadline = tokio::time::Instant::now() + within.mul_f64(slowdown.unwrap_or(1.0).max(1.0));
+    let deadline = tokio::time::Instant::now() + within.mul_f64(slowdown());
     while !ready().await {
         if tokio::time::Instant::now() >= deadline {
             let output: Vec<String> = procs.iter().map(|p| p.output()).collect();
@@ -241,22 +326,7 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     let (relay_port, accepted) = silent_peer(usize::MAX).await;
     let mut worker = c.worker(relay_port);
     let t = &c.t;
-    t.define(entity(
-        "patient",
-        "patients",
-        vec![field("full_name", "TEXT", json!({})), field("email", "EMAIL", json!({}))],
-        json!({}),
-    ))
-    .await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "welcome", "definition": {
-            "trigger": {"type": "record_created", "entity": "patient"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]}}}),
-    )
-    .await;
-    let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
-    t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
+    let address = queue_a_welcome_email(t).await;
 
     // The worker has claimed the email and is stuck talking to the silent relay: kill it.
     wait_until("the worker to reach the SMTP relay", Duration::from_secs(30), &[&worker], async || {
@@ -280,6 +350,62 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     assert_eq!(sent["status"], json!("sent"), "{sent}");
     assert_eq!(sent["attempts"], json!(2), "the killed attempt counts: {sent}");
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "the killed worker was the only one at the silent relay");
+    drop(worker2);
+    c.stop().await;
+}
+
+/// What SMTP cannot promise: a worker killed after the relay took the whole message but before
+/// the relay's `250` reached it leaves the email claimed with no outcome, and after the lease
+/// the next worker sends it again. What the product guarantees instead: both copies carry the same `Message-ID` (the email's own, also shown
+/// as `messageId`), so a receiver can tell them apart, and the email ends `sent` with the lost
+/// attempt counted.
+#[tokio::test]
+async fn a_worker_killed_before_the_relay_s_250_is_followed_by_a_second_copy_with_the_same_message_id() {
+    // The first worker stays alive, waiting for the 250, until the test kills it: its own
+    // scan must not take its claim back before that (the lease runs from the claim).
+    let lease = Duration::from_secs(4).mul_f64(slowdown());
+    let c = Cluster::start(&[("EMAIL_LEASE_MS", lease.as_millis().to_string())]).await;
+    let (relay_port, received) = mute_after_data().await;
+    let mut worker = c.worker(relay_port);
+    let t = &c.t;
+    let address = queue_a_welcome_email(t).await;
+    let copies = || received.lock().expect("the relay's messages").clone();
+
+    wait_until(
+        "the mute relay to receive the whole message",
+        Duration::from_secs(30),
+        &[&worker],
+        async || !copies().is_empty(),
+    )
+    .await;
+    let emails = "{ emails { id status attempts lastError messageId } }";
+    let claimed = t.data(emails, json!({})).await["emails"][0].clone();
+    assert_eq!(claimed["status"], json!("sending"), "{claimed}\n{}", worker.output());
+    worker.0.kill().expect("SIGKILL the worker");
+    let _ = worker.0.wait();
+
+    let worker2 = c.worker(smtp_sink().port);
+    wait_until("the email to be sent again", Duration::from_secs(60), &[&worker2, &worker], async || {
+        t.data(emails, json!({})).await["emails"][0]["status"] == json!("sent")
+    })
+    .await;
+    let logs = format!("{}\n{}", worker.output(), worker2.output());
+
+    let sent = t.data(emails, json!({})).await["emails"][0].clone();
+    let id = sent["id"].as_str().expect("the email's id");
+    let message_id = format!("<{id}@alphery.local>");
+    assert_eq!(sent["messageId"], json!(message_id), "{sent}\n{logs}");
+    assert_eq!(sent["attempts"], json!(2), "the killed attempt counts: {sent}\n{logs}");
+    assert_eq!(sent["lastError"], Value::Null, "{sent}\n{logs}");
+
+    let first = copies();
+    assert_eq!(first.len(), 1, "the killed worker handed the message over once: {first:?}\n{logs}");
+    assert_eq!(message_id_of(&first[0]), Some(message_id.clone()), "{}\n{logs}", first[0]);
+    // `sent` is recorded after the sink's 250, which it gives after recording the message:
+    // every copy that will ever reach the sink is there.
+    let second = smtp_sink().wait_for(&address, 1, Duration::ZERO).await;
+    assert_eq!(second.len(), 1, "{second:?}\n{logs}");
+    assert_eq!(second[0]["message_id"], json!(message_id), "{second:?}\n{logs}");
     drop(worker2);
     c.stop().await;
 }

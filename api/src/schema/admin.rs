@@ -260,7 +260,7 @@ pub fn queries() -> Vec<Field> {
         })
         .argument(InputValue::new("status", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
-        .description("Outgoing emails, newest first (status: queued, sending, retrying, sent, held, dead)."),
+        .description("Outgoing emails, newest first (status: queued, sending, retrying, sent, held, dead). Delivery is at least once: `messageId` is sent with every attempt, so the rare second copy (a worker that died after the relay took the whole message) can be recognised."),
         Field::new(f::VERIFY_AUDIT_CHAIN, TypeRef::named_nn(t::AUDIT_VERIFICATION), |c| {
             admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
                 admin::verify_audit_chain(state, p).await?

@@ -1,7 +1,11 @@
 //! The email outbox in the data layer: queue an email inside the caller's transaction (with an
 //! `email.queued` outbox event that becomes a delivery job after commit), and record each
 //! delivery attempt. Statuses: `queued` → `sent`; `retrying` after a failed attempt; `dead`
-//! after the last attempt; `held` when no SMTP relay is configured (kept, never dropped).
+//! after the last attempt; `held` when no SMTP relay is configured (kept, never dropped);
+//! `sending` while a worker holds the claim of one attempt. Delivery is at least once: a claim
+//! whose worker died is taken back after the lease and the email sent again, which duplicates
+//! it only if the relay had already taken the whole message (it then carries the same
+//! Message-ID).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
