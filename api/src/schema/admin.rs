@@ -149,8 +149,8 @@ pub fn types() -> Vec<Type> {
                 sync_field::<AuditRow>("changes", TypeRef::named_nn(t::JSON), |a| json(&a.changes))
                     .description(
                         "What the action changed, as a JSON object: for records, each changed field → \
-                     {old, new} (e.g. `{\"stage\": {\"old\": \"Lead\", \"new\": \"Won\"}}`); other \
-                     actions give their own details (e.g. `{\"name\": \"Sales\", \"active\": true}`).",
+                         {old, new} (e.g. `{\"stage\": {\"old\": \"Lead\", \"new\": \"Won\"}}`); \
+                         other actions give their own details (e.g. `{\"name\": \"Sales\"}`).",
                     ),
             )
             .field(sync_field::<AuditRow>("prevHash", string(), |a| s(&a.prev_hash)))
