@@ -112,7 +112,8 @@ async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
 fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {
     let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
     let owner = Arc::new(entity::runtime::policy::Permissions::full());
-    let sdl = build_tenant_schema(&meta, &owner, &alphery_api::schema::SchemaOptions::default())?.sdl();
+    let schema = build_tenant_schema(&meta, &owner, &alphery_api::schema::SchemaOptions::default())?;
+    let sdl = alphery_api::schema::build::sdl(&schema);
     if out.as_os_str() == "-" {
         print!("{sdl}");
         return Ok(());

@@ -47,6 +47,7 @@ mod schema_cache;
 mod sdl;
 mod subscriptions;
 mod templates;
+mod typed_inputs;
 mod upgrades;
 mod webhooks;
 mod workflows;

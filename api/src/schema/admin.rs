@@ -18,6 +18,7 @@ use entity::runtime::naming::{fields as f, types as t};
 use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{PageInfoValue, json, parent, s, sync_field, ts};
+use super::{role_rules, typed};
 use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
 
@@ -45,28 +46,47 @@ pub fn types() -> Vec<Type> {
     let opt = || TypeRef::named(TypeRef::STRING);
     let time = || TypeRef::named_nn(t::DATE_TIME);
     let opt_time = || TypeRef::named(t::DATE_TIME);
-    vec![
+    let json_in = || TypeRef::named(t::JSON);
+    let mut types: Vec<Type> = vec![
         Object::new(t::ROLE)
             .field(sync_field::<role::Model>("id", id(), |r| s(&r.id)))
             .field(sync_field::<role::Model>("name", string(), |r| s(&r.name)))
             .field(sync_field::<role::Model>("description", opt(), |r| r.description.as_deref().and_then(s)))
-            .field(sync_field::<role::Model>("permissions", TypeRef::named_nn(t::JSON), |r| {
-                json(&r.permissions)
-            }))
+            .field(
+                sync_field::<role::Model>("permissions", TypeRef::named_nn(t::JSON), |r| {
+                    json(&r.permissions)
+                })
+                .description(role_rules::STORED_DOC),
+            )
             .field(sync_field::<role::Model>("isSystem", TypeRef::named_nn(TypeRef::BOOLEAN), |r| {
                 Some(Value::from(r.is_system))
             }))
             .field(sync_field::<role::Model>("createdAt", time(), |r| ts(&r.created_at)))
             .into(),
-        InputObject::new(t::ROLE_INPUT)
-            .field(InputValue::new("name", string()))
-            .field(InputValue::new("description", opt()))
-            .field(InputValue::new("permissions", TypeRef::named_nn(t::JSON)))
+        role_rules::input_fields()
+            .into_iter()
+            .fold(
+                InputObject::new(t::ROLE_INPUT)
+                    .field(InputValue::new("name", string()))
+                    .field(InputValue::new("description", opt()))
+                    .field(
+                        InputValue::new("permissions", json_in()).description(role_rules::PERMISSIONS_DOC),
+                    ),
+                InputObject::field,
+            )
             .into(),
-        InputObject::new(t::UPDATE_ROLE_INPUT)
-            .field(InputValue::new("name", opt()))
-            .field(InputValue::new("description", opt()))
-            .field(InputValue::new("permissions", TypeRef::named(t::JSON)))
+        role_rules::input_fields()
+            .into_iter()
+            .fold(
+                InputObject::new(t::UPDATE_ROLE_INPUT)
+                    .field(InputValue::new("name", opt()))
+                    .field(InputValue::new("description", opt()))
+                    .field(InputValue::new("permissions", json_in()).description(format!(
+                        "{} Neither: the permissions stay as they are.",
+                        role_rules::PERMISSIONS_DOC
+                    ))),
+                InputObject::field,
+            )
             .into(),
         Object::new(t::INVITE)
             .field(Field::new("user", TypeRef::named_nn(t::USER), |c| {
@@ -125,7 +145,14 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<AuditRow>("action", string(), |a| s(&a.action)))
             .field(sync_field::<AuditRow>("objectType", string(), |a| s(&a.object_type)))
             .field(sync_field::<AuditRow>("objectId", opt(), |a| a.object_id.as_deref().and_then(s)))
-            .field(sync_field::<AuditRow>("changes", TypeRef::named_nn(t::JSON), |a| json(&a.changes)))
+            .field(
+                sync_field::<AuditRow>("changes", TypeRef::named_nn(t::JSON), |a| json(&a.changes))
+                    .description(
+                        "What the action changed, as a JSON object: for records, each changed field → \
+                         {old, new} (e.g. `{\"stage\": {\"old\": \"Lead\", \"new\": \"Won\"}}`); \
+                         other actions give their own details (e.g. `{\"name\": \"Sales\"}`).",
+                    ),
+            )
             .field(sync_field::<AuditRow>("prevHash", string(), |a| s(&a.prev_hash)))
             .field(sync_field::<AuditRow>("hash", string(), |a| s(&a.hash)))
             .into(),
@@ -182,7 +209,9 @@ pub fn types() -> Vec<Type> {
             }))
             .field(sync_field::<Verification>("reason", opt(), |v| v.reason.as_deref().and_then(s)))
             .into(),
-    ]
+    ];
+    types.extend(role_rules::types());
+    types
 }
 
 /// Runs an admin resolver body with the checks every one of them needs.
@@ -270,9 +299,15 @@ pub fn queries() -> Vec<Field> {
     ]
 }
 
-fn role_input(c: &ResolverContext<'_>) -> async_graphql::Result<RoleInput> {
+/// The `input` of createRole (`create`) or updateRole, with its permissions in their JSON
+/// form whichever form was given, and the renames of error paths back to the typed form.
+fn role_input(c: &ResolverContext<'_>, create: bool) -> async_graphql::Result<(RoleInput, typed::Renames)> {
     let json = arg_json(c, "input")?.unwrap_or_default();
-    Ok(serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?)
+    let (permissions, renames) =
+        role_rules::permissions(json.as_object().unwrap_or(&Default::default()), create)?;
+    let input: RoleInput =
+        serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    Ok((RoleInput { permissions, ..input }, renames))
 }
 
 /// Administration mutations (administrators only).
@@ -312,15 +347,23 @@ pub fn mutations() -> Vec<Field> {
         .argument(id_arg("userId"))
         .argument(id_arg("roleId")),
         Field::new(f::CREATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
-            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::create_role(state, p, &actor, role_input(&c)?).await?
-            ))))
+            admin_op!(c, |state, p, actor| {
+                let (input, renames) = role_input(&c, true)?;
+                let role = admin::create_role(state, p, &actor, input)
+                    .await
+                    .map_err(|e| typed::rename_paths(e, &renames))?;
+                Ok(Some(FieldValue::owned_any(role)))
+            })
         })
         .argument(InputValue::new("input", TypeRef::named_nn(t::ROLE_INPUT))),
         Field::new(f::UPDATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
-            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
-                admin::update_role(state, p, &actor, &args::string(&c, "id")?, role_input(&c)?).await?
-            ))))
+            admin_op!(c, |state, p, actor| {
+                let (input, renames) = role_input(&c, false)?;
+                let role = admin::update_role(state, p, &actor, &args::string(&c, "id")?, input)
+                    .await
+                    .map_err(|e| typed::rename_paths(e, &renames))?;
+                Ok(Some(FieldValue::owned_any(role)))
+            })
         })
         .argument(id_arg("id"))
         .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_ROLE_INPUT))),

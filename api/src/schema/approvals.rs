@@ -64,9 +64,12 @@ pub fn types(admin: bool) -> Vec<Type> {
             .field(sync_field::<Stage>("slaHours", TypeRef::named(TypeRef::INT), |x| {
                 x.sla_hours.map(Value::from)
             }))
-            .field(sync_field::<Stage>("condition", TypeRef::named(t::JSON), |x| {
-                x.condition.as_ref().and_then(json)
-            }))
+            .field(
+                sync_field::<Stage>("condition", TypeRef::named(t::JSON), |x| {
+                    x.condition.as_ref().and_then(json)
+                })
+                .description(CONDITION_DOC),
+            )
             .field(sync_field::<Stage>("actions", TypeRef::named_nn_list_nn(t::APPROVAL_ACTION), |x| {
                 Some(Value::List(x.actions.iter().filter_map(|a| enum_value(a.as_str())).collect()))
             }))
@@ -176,7 +179,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 .field(InputValue::new("name", string()))
                 .field(InputValue::new("approverRole", string()))
                 .field(InputValue::new("slaHours", TypeRef::named(TypeRef::INT)))
-                .field(InputValue::new("condition", TypeRef::named(t::JSON)))
+                .field(InputValue::new("condition", TypeRef::named(t::JSON)).description(CONDITION_DOC))
                 .field(InputValue::new("actions", TypeRef::named_nn_list(t::APPROVAL_ACTION)))
                 .field(InputValue::new("escalateToRole", opt()))
                 .into(),
@@ -191,6 +194,11 @@ pub fn types(admin: bool) -> Vec<Type> {
     }
     types
 }
+
+/// A stage's `condition`.
+const CONDITION_DOC: &str = "When the stage applies, as JSON in the entity's filter language (as its \
+     `…Filter` input), e.g. `{\"amount\": {\"gt\": \"50000\"}}`; a stage whose condition does not hold \
+     is skipped. Absent: always.";
 
 fn internal(e: async_graphql::Error) -> ApiError {
     ApiError::Internal(e.message)

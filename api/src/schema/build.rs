@@ -65,6 +65,13 @@ pub fn build_public_schema(options: &SchemaOptions) -> Result<Schema, ApiError> 
 }
 
 /// A tenant's schema at one metadata version, as a role with `permissions` sees it.
+/// A schema's SDL as the product publishes it (`tenantSchemaSdl`, `export-schema`): with the
+/// scalars' `@specifiedBy`, which the default export leaves out, so that generators know what
+/// a `JSON` value is.
+pub fn sdl(schema: &Schema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+}
+
 pub fn build_tenant_schema(
     meta: &Arc<TenantMeta>,
     permissions: &Arc<Permissions>,

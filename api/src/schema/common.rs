@@ -10,6 +10,9 @@ use entity::runtime::naming::types as t;
 
 use super::values::{PageInfoValue, parent};
 
+/// What the `JSON` scalar's values are (its `@specifiedBy`).
+pub const JSON_SPEC: &str = "https://www.rfc-editor.org/rfc/rfc8259";
+
 /// Registers the shared types on a schema builder.
 pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::dynamic::SchemaBuilder {
     // Scalars accept strings (Decimal also integers); the resolvers validate the content so
@@ -32,7 +35,15 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
                 .description("Exact decimal sent as a string (\"1999.90\"); never rounded through a float.")
                 .validator(|v| matches!(v, Value::String(_) | Value::Number(_))),
         )
-        .register(Scalar::new(t::JSON).description("Any JSON value."));
+        .register(
+            Scalar::new(t::JSON)
+                .description(
+                    "A JSON value (RFC 8259): object, array, string, number, boolean or null, written \
+                     as a GraphQL literal or sent in the variables as JSON. Each argument, input field \
+                     and field of this type says which shape it takes, with an example.",
+                )
+                .specified_by_url(JSON_SPEC),
+        );
     for (name, items) in [
         (t::FIELD_TYPE, FieldType::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),

@@ -1,8 +1,9 @@
 //! GraphQL for dashboards: `dashboards` and `dashboard(id)` (the ones the caller's role may
 //! see; administrators see all), `createDashboard` / `updateDashboard` / `deleteDashboard`
-//! (administrators). `widgets { data }` computes each widget on the server in the same request,
-//! under the caller's row rules and in the tenant's time zone; a widget over an entity the
-//! caller may not read has `data: null`.
+//! (administrators), whose widgets are given as JSON or typed (`dashboard_widgets`).
+//! `widgets { data }` computes each widget on the server in the same request, under the
+//! caller's row rules and in the tenant's time zone; a widget over an entity the caller may
+//! not read has `data: null`.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use entity::runtime::templates::Template;
 use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
+use super::{dashboard_widgets, typed};
 use crate::error::ApiError;
 
 /// What every widget of one dashboard is computed with, loaded once per dashboard: the
@@ -63,7 +65,9 @@ pub fn types(admin: bool) -> Vec<Type> {
             .field(sync_field::<Arc<Dashboard>>("template", TypeRef::named(TypeRef::STRING), |b| {
                 b.template.as_deref().and_then(s)
             }))
-            .field(sync_field::<Arc<Dashboard>>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |b| ts(&b.updated_at)))
+            .field(sync_field::<Arc<Dashboard>>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |b| {
+                ts(&b.updated_at)
+            }))
             .field(Field::new("widgets", TypeRef::named_nn_list_nn(t::DASHBOARD_WIDGET), |c| {
                 FieldFuture::new(async move {
                     let b = parent::<Arc<Dashboard>>(&c)?;
@@ -71,18 +75,25 @@ pub fn types(admin: bool) -> Vec<Type> {
                     let meta = TenantMeta::load_for(&state.db, &ctx::principal(&c)?.tenant_id)
                         .await
                         .map_err(ApiError::from)?;
-                    let env = Arc::new(Env { meta, tz: ctx::tenant_zone(&c).await?, now: entity::runtime::time::now() });
-                    let views = b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView {
-                        index,
-                        widget,
-                        env: env.clone(),
+                    let env = Arc::new(Env {
+                        meta,
+                        tz: ctx::tenant_zone(&c).await?,
+                        now: entity::runtime::time::now(),
                     });
+                    let views =
+                        b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView {
+                            index,
+                            widget,
+                            env: env.clone(),
+                        });
                     Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
                 })
             }))
             .into(),
         Object::new(t::DASHBOARD_WIDGET)
-            .field(sync_field::<WidgetView>("index", TypeRef::named_nn(TypeRef::INT), |w| Some(Value::from(w.index))))
+            .field(sync_field::<WidgetView>("index", TypeRef::named_nn(TypeRef::INT), |w| {
+                Some(Value::from(w.index))
+            }))
             .field(sync_field::<WidgetView>("type", string(), |w| s(w.widget.kind())))
             .field(sync_field::<WidgetView>("entity", string(), |w| s(w.widget.entity())))
             .field(
@@ -94,9 +105,12 @@ pub fn types(admin: bool) -> Vec<Type> {
                 })
                 .argument(lang_arg()),
             )
-            .field(sync_field::<WidgetView>("config", TypeRef::named_nn(t::JSON), |w| {
-                serde_json::to_value(&w.widget).ok().as_ref().and_then(json)
-            }))
+            .field(
+                sync_field::<WidgetView>("config", TypeRef::named_nn(t::JSON), |w| {
+                    serde_json::to_value(&w.widget).ok().as_ref().and_then(json)
+                })
+                .description(dashboard_widgets::CONFIG_DOC),
+            )
             .field(
                 Field::new("data", TypeRef::named(t::JSON), |c| {
                     FieldFuture::new(async move {
@@ -104,19 +118,27 @@ pub fn types(admin: bool) -> Vec<Type> {
                         Ok(widget_data(&c, w).await?.as_ref().and_then(json))
                     })
                 })
-                .description("Computed now: metric {value}, chart {series: [{key, value}]}, recent {records}, pipeline {stages: [{stage, count, total}]}."),
+                .description(dashboard_widgets::DATA_DOC),
             )
             .into(),
     ];
     if admin {
+        let [name, widgets, widget_list] = dashboard_widgets::input_fields();
         types.push(
             InputObject::new(t::DASHBOARD_INPUT)
-                .field(InputValue::new("key", string()))
-                .field(InputValue::new("name", TypeRef::named_nn(t::JSON)))
-                .field(InputValue::new("roles", TypeRef::named_nn_list(TypeRef::STRING)))
-                .field(InputValue::new("widgets", TypeRef::named_nn(t::JSON)))
+                .field(
+                    InputValue::new("key", string()).description("A snake_case key, unique in the tenant."),
+                )
+                .field(name)
+                .field(
+                    InputValue::new("roles", TypeRef::named_nn_list(TypeRef::STRING))
+                        .description("The names of the roles that see it (none: everyone)."),
+                )
+                .field(widgets)
+                .field(widget_list)
                 .into(),
         );
+        types.extend(dashboard_widgets::types());
     }
     types
 }
@@ -174,13 +196,15 @@ pub fn queries() -> Vec<Field> {
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let raw =
+        arg_json(c, "input").map_err(internal)?.and_then(|v| v.as_object().cloned()).unwrap_or_default();
+    let (raw, renames) = dashboard_widgets::with_widgets(raw)?;
     let spec: DashboardSpec =
-        serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
-            .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+        serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let d = state.db.dialect;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
-    spec.validate(&meta)?;
+    spec.validate(&meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let (board, insert) = match id {
         Some(id) => {
             let old = dashboards::get(&txn, d, &p.tenant_id, &id)

@@ -150,6 +150,29 @@ pub fn api_version() -> Field {
 }
 
 /// Definition types (`EntityDefinition`, `FieldDefinition`) and their inputs.
+/// The JSON members of a field definition (input and output) and their shapes.
+const FIELD_JSON_DOCS: [(&str, &str); 3] = [
+    (
+        "default",
+        "The value a new record gets when none is given, as JSON in the form the field's input takes \
+         (`\"Open\"`, `10`, `\"99.90\"` for CURRENCY, `true`, `[\"a\", \"b\"]` for MULTI_SELECT).",
+    ),
+    (
+        "validation",
+        "Rules as a JSON object: `min`/`max` (NUMBER, CURRENCY, DATE, DATETIME), `minLength`/`maxLength`/\
+         `pattern` (text fields), `integer` (NUMBER), `scale` (CURRENCY, 0-10), e.g. \
+         `{\"min\": 0, \"max\": 100, \"integer\": true}`.",
+    ),
+    (
+        "labels",
+        "The label in other languages, as a JSON object of language code → label, e.g. `{\"hi\": \"नाम\"}`.",
+    ),
+];
+
+/// An entity definition's `labels`.
+const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
+     {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
+
 pub fn tenant_types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let opt = || TypeRef::named(TypeRef::STRING);
@@ -161,9 +184,12 @@ pub fn tenant_types() -> Vec<Type> {
         .field(sync_field::<EntityDefView>("namePlural", string(), |e| s(&e.def.name_plural)))
         .field(sync_field::<EntityDefView>("labelSingular", string(), |e| s(&e.def.label_singular)))
         .field(sync_field::<EntityDefView>("labelPlural", string(), |e| s(&e.def.label_plural)))
-        .field(sync_field::<EntityDefView>("labels", TypeRef::named(t::JSON), |e| {
-            e.def.labels.clone().and_then(|v| Value::from_json(v).ok())
-        }))
+        .field(
+            sync_field::<EntityDefView>("labels", TypeRef::named(t::JSON), |e| {
+                e.def.labels.clone().and_then(|v| Value::from_json(v).ok())
+            })
+            .description(ENTITY_LABELS_DOC),
+        )
         .field(sync_field::<EntityDefView>("icon", opt(), |e| e.def.icon.as_deref().and_then(s)))
         .field(sync_field::<EntityDefView>("recordNumberPrefix", opt(), |e| {
             e.def.record_number_prefix.as_deref().and_then(s)
@@ -212,23 +238,32 @@ pub fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("relationKind", TypeRef::named(t::RELATION_KIND), |x| {
             x.def.relation_kind.map(|k| Value::Enum(async_graphql::Name::new(k.as_str())))
         }))
-        .field(Field::new("default", TypeRef::named(t::JSON), move |c| {
-            FieldFuture::new(async move {
-                Ok(json(&parent::<FieldDefView>(&c)?.def.default).map(FieldValue::value))
+        .field(
+            Field::new("default", TypeRef::named(t::JSON), move |c| {
+                FieldFuture::new(async move {
+                    Ok(json(&parent::<FieldDefView>(&c)?.def.default).map(FieldValue::value))
+                })
             })
-        }))
-        .field(Field::new("validation", TypeRef::named(t::JSON), |c| {
-            FieldFuture::new(async move {
-                let v = serde_json::to_value(&parent::<FieldDefView>(&c)?.def.validation)?;
-                let empty = v.as_object().is_none_or(|o| o.is_empty());
-                Ok(if empty { None } else { Value::from_json(v).ok().map(FieldValue::value) })
+            .description(FIELD_JSON_DOCS[0].1),
+        )
+        .field(
+            Field::new("validation", TypeRef::named(t::JSON), |c| {
+                FieldFuture::new(async move {
+                    let v = serde_json::to_value(&parent::<FieldDefView>(&c)?.def.validation)?;
+                    let empty = v.as_object().is_none_or(|o| o.is_empty());
+                    Ok(if empty { None } else { Value::from_json(v).ok().map(FieldValue::value) })
+                })
             })
-        }))
-        .field(Field::new("labels", TypeRef::named(t::JSON), move |c| {
-            FieldFuture::new(async move {
-                Ok(json(&parent::<FieldDefView>(&c)?.def.labels).map(FieldValue::value))
+            .description(FIELD_JSON_DOCS[1].1),
+        )
+        .field(
+            Field::new("labels", TypeRef::named(t::JSON), move |c| {
+                FieldFuture::new(async move {
+                    Ok(json(&parent::<FieldDefView>(&c)?.def.labels).map(FieldValue::value))
+                })
             })
-        }))
+            .description(FIELD_JSON_DOCS[2].1),
+        )
         .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| {
             Some(Value::from(x.def.position))
         }));
@@ -251,8 +286,8 @@ pub fn tenant_types() -> Vec<Type> {
                 .field(InputValue::new("relatedEntity", opt()))
                 .field(InputValue::new("relationKind", TypeRef::named(t::RELATION_KIND)));
         }
-        for j in ["default", "validation", "labels"] {
-            o = o.field(InputValue::new(j, TypeRef::named(t::JSON)));
+        for (name, doc) in FIELD_JSON_DOCS {
+            o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));
         }
         o
     };
@@ -266,7 +301,7 @@ pub fn tenant_types() -> Vec<Type> {
             .field(InputValue::new("labelPlural", string()))
             .field(InputValue::new("icon", opt()))
             .field(InputValue::new("recordNumberPrefix", opt()))
-            .field(InputValue::new("labels", TypeRef::named(t::JSON)))
+            .field(InputValue::new("labels", TypeRef::named(t::JSON)).description(ENTITY_LABELS_DOC))
             .field(InputValue::new("fields", TypeRef::named_nn_list(t::FIELD_INPUT)))
             .into(),
         InputObject::new(t::UPDATE_ENTITY_INPUT)
@@ -274,7 +309,7 @@ pub fn tenant_types() -> Vec<Type> {
             .field(InputValue::new("labelPlural", opt()))
             .field(InputValue::new("icon", opt()))
             .field(InputValue::new("recordNumberPrefix", opt()))
-            .field(InputValue::new("labels", TypeRef::named(t::JSON)))
+            .field(InputValue::new("labels", TypeRef::named(t::JSON)).description(ENTITY_LABELS_DOC))
             .into(),
         field_input(t::FIELD_INPUT, true).into(),
         field_input(t::UPDATE_FIELD_INPUT, false).into(),

@@ -66,7 +66,7 @@ impl CompiledSchema {
 
     /// The SDL (computed once per shape).
     pub fn sdl(&self) -> String {
-        self.shared.sdl.get_or_init(|| self.shared.schema.sdl()).clone()
+        self.shared.sdl.get_or_init(|| super::build::sdl(&self.shared.schema)).clone()
     }
 }
 

@@ -64,7 +64,9 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<Delivery>("lastError", TypeRef::named(TypeRef::STRING), |d| {
                 d.last_error.as_deref().and_then(s)
             }))
-            .field(sync_field::<Delivery>("payload", TypeRef::named_nn(t::JSON), |d| json(&d.payload)))
+            .field(sync_field::<Delivery>("payload", TypeRef::named_nn(t::JSON), |d| json(&d.payload)).description(
+                "The JSON body sent: `{id, type, tenantId, occurredAt, data: {record, changedFields}}`.",
+            ))
             .field(sync_field::<Delivery>(
                 "createdAt",
                 TypeRef::named_nn(t::DATE_TIME),

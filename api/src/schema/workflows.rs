@@ -1,9 +1,10 @@
 //! GraphQL for workflows (administrators): `workflows`, `workflowRuns`, `createWorkflow`,
 //! `updateWorkflow`, `setWorkflowActive`, `rotateWorkflowSecret`, `deleteWorkflow`. A
 //! definition is JSON (`{trigger, condition?, previousCondition?, actions}`, see
-//! docs/workflows.md), validated against the tenant's entities when saved; every change is
-//! audited. Each workflow signs its `call_webhook` requests with its own secrets, shown once
-//! (on creation and rotation) like an integrator webhook's.
+//! docs/workflows.md) or its typed form (`workflow_steps`), validated against the tenant's
+//! entities when saved; every change is audited. Each workflow signs its `call_webhook`
+//! requests with its own secrets, shown once (on creation and rotation) like an integrator
+//! webhook's.
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
@@ -19,6 +20,7 @@ use entity::runtime::workflows::{self as wf, Definition, Run, Step, Trigger, Wor
 use super::args::{self, arg_json};
 use super::ctx;
 use super::values::{json, parent, s, sync_field, ts};
+use super::{typed, workflow_steps};
 use crate::error::ApiError;
 
 /// A workflow as the API shows it, with the signing secret to show once (after creation or
@@ -29,7 +31,7 @@ pub fn types() -> Vec<Type> {
     let id = || TypeRef::named_nn(TypeRef::ID);
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let opt = || TypeRef::named(TypeRef::STRING);
-    vec![
+    let mut types: Vec<Type> = vec![
         Object::new(t::WORKFLOW)
             .field(sync_field::<Shown>("id", id(), |w| s(&w.0.id)))
             .field(sync_field::<Shown>("name", string(), |w| s(&w.0.name)))
@@ -37,9 +39,12 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<Shown>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |w| {
                 Some(Value::from(w.0.active))
             }))
-            .field(sync_field::<Shown>("definition", TypeRef::named_nn(t::JSON), |w| {
-                serde_json::to_value(&w.0.definition).ok().as_ref().and_then(json)
-            }))
+            .field(
+                sync_field::<Shown>("definition", TypeRef::named_nn(t::JSON), |w| {
+                    serde_json::to_value(&w.0.definition).ok().as_ref().and_then(json)
+                })
+                .description(workflow_steps::STORED_DOC),
+            )
             .field(sync_field::<Shown>("secretIds", TypeRef::named_nn_list_nn(TypeRef::STRING), |w| {
                 Some(Value::List(w.0.secrets.iter().map(|x| Value::from(x.id.clone())).collect()))
             }))
@@ -50,11 +55,15 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<Shown>("createdAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.created_at)))
             .field(sync_field::<Shown>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.updated_at)))
             .into(),
-        InputObject::new(t::WORKFLOW_INPUT)
-            .field(InputValue::new("name", string()))
-            .field(InputValue::new("description", opt()))
-            .field(InputValue::new("active", TypeRef::named(TypeRef::BOOLEAN)))
-            .field(InputValue::new("definition", TypeRef::named_nn(t::JSON)))
+        workflow_steps::input_fields()
+            .into_iter()
+            .fold(
+                InputObject::new(t::WORKFLOW_INPUT)
+                    .field(InputValue::new("name", string()))
+                    .field(InputValue::new("description", opt()))
+                    .field(InputValue::new("active", TypeRef::named(TypeRef::BOOLEAN))),
+                InputObject::field,
+            )
             .into(),
         Object::new(t::WORKFLOW_RUN)
             .field(sync_field::<(Run, Vec<Step>)>("id", id(), |(r, _)| s(&r.id)))
@@ -97,7 +106,9 @@ pub fn types() -> Vec<Type> {
                 Some(Value::from(x.duration_ms))
             }))
             .into(),
-    ]
+    ];
+    types.extend(workflow_steps::types());
+    types
 }
 
 pub fn queries() -> Vec<Field> {
@@ -133,28 +144,31 @@ pub fn queries() -> Vec<Field> {
     ]
 }
 
+/// The members of `WorkflowInput` besides its definition (`workflow_steps::definition`).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Input {
     name: String,
     description: Option<String>,
     active: Option<bool>,
-    definition: serde_json::Value,
 }
 
 /// Creates (`id` None) or replaces a workflow from the `input` argument.
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let input: Input = serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
-        .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    let raw = arg_json(c, "input").map_err(internal)?.unwrap_or_default();
+    let (definition, renames) = workflow_steps::definition(raw.as_object().unwrap_or(&Default::default()))?;
+    let input: Input =
+        serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
         return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
     }
     let d = state.db.dialect;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
-    let (mut definition, entity_id) = Definition::parse(&input.definition, &meta)?;
+    let (mut definition, entity_id) =
+        Definition::parse(&definition, &meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let now = entity::runtime::time::now();
     let existing = match &id {
         Some(id) => Some(

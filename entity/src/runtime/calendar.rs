@@ -17,6 +17,17 @@ pub enum Period {
     All,
 }
 
+impl Period {
+    pub const ALL: [Period; 6] = [
+        Period::Today,
+        Period::ThisWeek,
+        Period::ThisMonth,
+        Period::ThisQuarter,
+        Period::ThisYear,
+        Period::All,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {

@@ -79,6 +79,33 @@ pub mod types {
     pub const DASHBOARD_WIDGET: &str = "DashboardWidget";
     pub const DASHBOARD_INPUT: &str = "DashboardInput";
     pub const UPDATE_TENANT_INPUT: &str = "UpdateTenantInput";
+    pub const PERMISSION_RULE_INPUT: &str = "PermissionRuleInput";
+    pub const FIELD_PERMISSION_INPUT: &str = "FieldPermissionInput";
+    pub const PERMISSION_ACTION: &str = "PermissionAction";
+    pub const PERMISSION_SCOPE: &str = "PermissionScope";
+    pub const FIELD_ACCESS: &str = "FieldAccess";
+    pub const WORKFLOW_TRIGGER_INPUT: &str = "WorkflowTriggerInput";
+    pub const WORKFLOW_ENTITY_TRIGGER_INPUT: &str = "WorkflowEntityTriggerInput";
+    pub const WORKFLOW_RECORD_UPDATED_TRIGGER_INPUT: &str = "WorkflowRecordUpdatedTriggerInput";
+    pub const WORKFLOW_FIELD_CHANGED_TRIGGER_INPUT: &str = "WorkflowFieldChangedTriggerInput";
+    pub const WORKFLOW_SCHEDULE_TRIGGER_INPUT: &str = "WorkflowScheduleTriggerInput";
+    pub const WORKFLOW_RELATIVE_DATE_TRIGGER_INPUT: &str = "WorkflowRelativeDateTriggerInput";
+    pub const WORKFLOW_WEBHOOK_TRIGGER_INPUT: &str = "WorkflowWebhookTriggerInput";
+    pub const WORKFLOW_ACTION_INPUT: &str = "WorkflowActionInput";
+    pub const WORKFLOW_SEND_EMAIL_INPUT: &str = "WorkflowSendEmailInput";
+    pub const WORKFLOW_UPDATE_FIELDS_INPUT: &str = "WorkflowUpdateFieldsInput";
+    pub const WORKFLOW_CREATE_RECORD_INPUT: &str = "WorkflowCreateRecordInput";
+    pub const WORKFLOW_NOTIFY_INPUT: &str = "WorkflowNotifyInput";
+    pub const WORKFLOW_ASSIGN_OWNER_INPUT: &str = "WorkflowAssignOwnerInput";
+    pub const WORKFLOW_CALL_WEBHOOK_INPUT: &str = "WorkflowCallWebhookInput";
+    pub const WORKFLOW_WAIT_INPUT: &str = "WorkflowWaitInput";
+    pub const DASHBOARD_WIDGET_INPUT: &str = "DashboardWidgetInput";
+    pub const METRIC_WIDGET_INPUT: &str = "MetricWidgetInput";
+    pub const CHART_WIDGET_INPUT: &str = "ChartWidgetInput";
+    pub const RECENT_WIDGET_INPUT: &str = "RecentWidgetInput";
+    pub const PIPELINE_WIDGET_INPUT: &str = "PipelineWidgetInput";
+    pub const WIDGET_FUNCTION: &str = "WidgetFunction";
+    pub const WIDGET_PERIOD: &str = "WidgetPeriod";
     pub const LEAD_CONVERSION: &str = "LeadConversion";
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
@@ -430,6 +457,33 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         DASHBOARD_WIDGET,
         DASHBOARD_INPUT,
         UPDATE_TENANT_INPUT,
+        PERMISSION_RULE_INPUT,
+        FIELD_PERMISSION_INPUT,
+        PERMISSION_ACTION,
+        PERMISSION_SCOPE,
+        FIELD_ACCESS,
+        WORKFLOW_TRIGGER_INPUT,
+        WORKFLOW_ENTITY_TRIGGER_INPUT,
+        WORKFLOW_RECORD_UPDATED_TRIGGER_INPUT,
+        WORKFLOW_FIELD_CHANGED_TRIGGER_INPUT,
+        WORKFLOW_SCHEDULE_TRIGGER_INPUT,
+        WORKFLOW_RELATIVE_DATE_TRIGGER_INPUT,
+        WORKFLOW_WEBHOOK_TRIGGER_INPUT,
+        WORKFLOW_ACTION_INPUT,
+        WORKFLOW_SEND_EMAIL_INPUT,
+        WORKFLOW_UPDATE_FIELDS_INPUT,
+        WORKFLOW_CREATE_RECORD_INPUT,
+        WORKFLOW_NOTIFY_INPUT,
+        WORKFLOW_ASSIGN_OWNER_INPUT,
+        WORKFLOW_CALL_WEBHOOK_INPUT,
+        WORKFLOW_WAIT_INPUT,
+        DASHBOARD_WIDGET_INPUT,
+        METRIC_WIDGET_INPUT,
+        CHART_WIDGET_INPUT,
+        RECENT_WIDGET_INPUT,
+        PIPELINE_WIDGET_INPUT,
+        WIDGET_FUNCTION,
+        WIDGET_PERIOD,
         LEAD_CONVERSION,
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,

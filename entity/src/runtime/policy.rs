@@ -60,12 +60,37 @@ pub enum FieldAccess {
     Write,
 }
 
+impl FieldAccess {
+    pub const ALL: [FieldAccess; 3] = [FieldAccess::None, FieldAccess::Read, FieldAccess::Write];
+
+    /// The name in the permissions JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldAccess::None => "none",
+            FieldAccess::Read => "read",
+            FieldAccess::Write => "write",
+        }
+    }
+}
+
 /// Which records a role sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     All,
     /// Only records the caller owns.
     Own,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::All, Scope::Own];
+
+    /// The name in the permissions JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Own => "own",
+        }
+    }
 }
 
 /// The policy of one entity entry.
@@ -200,23 +225,13 @@ impl Permissions {
         for (k, p) in &self.entries {
             let mut e = Map::new();
             e.insert("actions".into(), p.actions.iter().map(|a| Value::from(a.as_str())).collect());
-            e.insert("scope".into(), Value::from(if p.scope == Scope::Own { "own" } else { "all" }));
+            e.insert("scope".into(), Value::from(p.scope.as_str()));
             if let Some(w) = &p.row_where {
                 e.insert("where".into(), super::value::canonical_json(w));
             }
             if !p.fields.is_empty() {
-                let fields: Map<String, Value> = p
-                    .fields
-                    .iter()
-                    .map(|(k, a)| {
-                        let s = match a {
-                            FieldAccess::None => "none",
-                            FieldAccess::Read => "read",
-                            FieldAccess::Write => "write",
-                        };
-                        (k.clone(), Value::from(s))
-                    })
-                    .collect();
+                let fields: Map<String, Value> =
+                    p.fields.iter().map(|(k, a)| (k.clone(), Value::from(a.as_str()))).collect();
                 e.insert("fields".into(), Value::Object(fields));
             }
             m.insert(k.clone(), Value::Object(e));
@@ -327,10 +342,11 @@ fn parse_entry(
         // Writing records one cannot read would leak them through mutation results.
         errors.push(FieldError::new(format!("{path}.actions"), "any action requires read"));
     }
-    let scope = match o.get("scope").and_then(Value::as_str) {
-        None | Some("all") => Scope::All,
-        Some("own") => Scope::Own,
-        Some(other) => {
+    let given = o.get("scope").and_then(Value::as_str);
+    let scope = match given.map(|s| (s, Scope::ALL.into_iter().find(|x| x.as_str() == s))) {
+        None => Scope::All,
+        Some((_, Some(scope))) => scope,
+        Some((other, None)) => {
             errors.push(FieldError::new(
                 format!("{path}.scope"),
                 format!("unknown scope `{other}` (all, own)"),
@@ -365,11 +381,9 @@ fn parse_entry(
         match fv.as_object() {
             Some(fm) => {
                 for (k, a) in fm {
-                    let access = match a.as_str() {
-                        Some("none") => FieldAccess::None,
-                        Some("read") => FieldAccess::Read,
-                        Some("write") => FieldAccess::Write,
-                        _ => {
+                    let access = match FieldAccess::ALL.into_iter().find(|x| Some(x.as_str()) == a.as_str()) {
+                        Some(access) => access,
+                        None => {
                             errors.push(FieldError::new(
                                 format!("{path}.fields.{k}"),
                                 "must be none, read or write",

@@ -119,9 +119,15 @@ pub fn date_group_input(a: &Arc<EntityAccess>) -> async_graphql::dynamic::InputO
 pub fn types(a: &Arc<EntityAccess>) -> Vec<Object> {
     let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
     let mut agg = Object::new(&n.aggregate)
-        .field(sync_field::<AggregateRow>("group", TypeRef::named_nn(t::JSON), |r| {
-            Value::from_json(serde_json::Value::Object(r.group.clone())).ok()
-        }))
+        .field(
+            sync_field::<AggregateRow>("group", TypeRef::named_nn(t::JSON), |r| {
+                Value::from_json(serde_json::Value::Object(r.group.clone())).ok()
+            })
+            .description(
+                "The group's values as a JSON object of field name → value (the date bucket too), e.g. \
+                 `{\"stage\": \"Won\"}`; `{}` without groupBy.",
+            ),
+        )
         .field(sync_field::<AggregateRow>("count", TypeRef::named_nn(TypeRef::INT), |r| {
             Some(Value::from(r.count))
         }));

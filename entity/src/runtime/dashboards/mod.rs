@@ -34,6 +34,11 @@ pub enum Function {
     Max,
 }
 
+impl Function {
+    pub const ALL: [Function; 5] =
+        [Function::Count, Function::Sum, Function::Avg, Function::Min, Function::Max];
+}
+
 /// One widget's definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
