@@ -208,7 +208,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
     // With the peer address of each connection: rate limits count per client address.
-    let app = crate::http::routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = crate::http::routes::router(state.clone(), demo.as_ref())
+        .into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "server stopped");

@@ -25,6 +25,7 @@ mod emails;
 mod entities;
 mod field_types;
 mod filters;
+mod graphiql;
 mod http;
 mod inbound;
 mod indexes;

@@ -635,6 +635,14 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     // Once the demo user's password is another, no start prints the old one.
     let server = ready_server("the second start", port, Duration::from_secs(60), &second).await;
     let api = Api::new(server);
+    // GraphiQL opens with that login, and running it gives a token.
+    let page = api.get("/graphiql", &[]).await;
+    let query = str_of(&crate::graphiql::settings(&page.text)["defaultQuery"]);
+    for line in [r#"tenant: "demo""#, r#"email: "demo@alphery.local""#, r#"password: "alphery-demo""#] {
+        assert!(query.contains(line), "{line} in {query}");
+    }
+    let login = api.graphql(&Auth::None, &query, json!({})).await;
+    assert!(login.data()["login"]["accessToken"].as_str().is_some_and(|t| !t.is_empty()), "{}", login.text);
     let slug = unique_slug();
     signup(&api, "Other", &slug, &format!("owner@{slug}.example.com"), PASSWORD).await.data();
     drop(second);
@@ -650,6 +658,10 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     db.close().await.expect("close");
     let (third, text) = start_and_read(&dir, &url, port, 3);
     assert!(!text.contains("Demo login") && !text.contains("`alphery-demo`"), "after the change:\n{text}");
+    let server = ready_server("the third start", port, Duration::from_secs(60), &third).await;
+    let page = Api::new(server).get("/graphiql", &[]).await;
+    let query = str_of(&crate::graphiql::settings(&page.text)["defaultQuery"]);
+    assert!(!query.contains("alphery-demo") && query.contains("login(input:"), "after the change: {query}");
     drop(third);
     if let Some(name) = pg_name {
         drop_database(&name).await;

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use entity::ReadScope;
 use tracing::Instrument;
 
@@ -70,7 +70,8 @@ pub async fn post(
     .await
 }
 
-/// `GET /graphql?query=…` (queries only).
+/// `GET /graphql?query=…` (queries only). A browser that opens `/graphql` itself (no query,
+/// HTML accepted) is sent to GraphiQL instead of a "missing query" error.
 pub async fn get(
     State(state): State<AppState>,
     client: ClientIp,
@@ -87,10 +88,28 @@ pub async fn get(
                 return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
             }
         };
+        if request.query.is_empty() && accepts_html(&headers) {
+            return Redirect::to(super::graphiql::PAGE_PATH).into_response();
+        }
         execute(&state, &headers, &rid, client, BatchRequest::Single(request), true).await
     }
     .instrument(span)
     .await
+}
+
+/// The client takes HTML: a browser's address bar (GraphQL clients ask for JSON).
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |m| {
+            let mut parts = m.split(';').map(str::trim);
+            let html = parts.next().is_some_and(|t| t.eq_ignore_ascii_case("text/html"));
+            let refused = |p: &str| {
+                let q = p.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("q"));
+                q.and_then(|(_, v)| v.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+            };
+            html && !parts.any(refused)
+        },
+    )
 }
 
 fn is_mutation(r: &Request) -> bool {

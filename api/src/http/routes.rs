@@ -2,7 +2,7 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -10,7 +10,8 @@ use serde_json::json;
 use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::{graphql, ws};
+use super::{graphiql, graphql, ws};
+use crate::seed::DemoLogin;
 use crate::state::AppState;
 
 /// Cross-origin browser calls are allowed only from configured origins.
@@ -36,13 +37,18 @@ fn cors(state: &AppState) -> CorsLayer {
     ])
 }
 
-pub fn router(state: AppState) -> Router {
+/// The routes; `demo` is the demo login GraphiQL's page opens with (see `graphiql::page`).
+pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
     let limit = state.config.max_body_bytes;
     let cors = cors(&state);
+    let page = graphiql::page(demo);
     Router::new()
+        // A browser pointed at the server finds the explorer.
+        .route("/", get(|| async { Redirect::to(graphiql::PAGE_PATH) }))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
-        .route("/graphiql", get(graphiql))
+        .route(graphiql::PAGE_PATH, get(move || std::future::ready(page.clone())))
+        .route(&format!("{}/{{name}}", graphiql::ASSETS_PATH), get(graphiql::asset))
         .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -51,16 +57,6 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(axum::middleware::from_fn(super::request::propagate_id))
         .with_state(state)
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Alphery OS")
-            .finish(),
-    )
 }
 
 /// The process is up.
