@@ -308,7 +308,7 @@ async fn subscriptions_respect_row_rules_and_field_access() {
     ws.init(json!({"authorization": format!("Bearer {token}")})).await.expect_ack();
     ws.subscribe("1", "subscription { dealChanged { kind changedFields record { id region } } }", json!({}))
         .await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    ws.settle().await;
     c.t.create(&deal(), json!({"title": "south", "region": "South", "margin": 1.0}), "").await;
     ws.expect_silence(SILENCE).await;
     let id = str_of(
@@ -368,7 +368,7 @@ async fn role_changes_reach_open_sockets_and_the_next_request() {
     let mut ws = Ws::connect(c.t.api.server).await;
     ws.init(json!({"authorization": format!("Bearer {token}")})).await.expect_ack();
     ws.subscribe("1", "subscription { dealChanged { kind } }", json!({})).await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    ws.settle().await;
     let reader_id = c.t.role_id("reader").await;
     let assigned =
         c.t.data(

@@ -7,9 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
-use crate::harness::{
-    Api, Auth, Response, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, WsEvent, member_order, str_of, tenant,
-};
+use crate::harness::{Api, Auth, Response, TIMEOUT, TestTenant, WsEvent, member_order, str_of, tenant};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -433,7 +431,7 @@ async fn answers_follow_the_selection_order() {
     }
     let changes = "subscription { dealChanged { record { contact { fullName } title } kind } }";
     socket.subscribe("s", changes, json!({})).await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    socket.settle().await;
     t.create(&deal(), json!({ "title": "D3", "contact": str_of(&ann["id"]) }), "").await;
     let event = socket.next_text("s").await;
     assert_eq!(member_order(&event, &["payload", "data", "dealChanged"]), ["record", "kind"], "{event}");

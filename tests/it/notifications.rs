@@ -13,7 +13,7 @@ async fn socket_for(t: &TestTenant, token: &str) -> Ws {
     let mut ws = Ws::connect(t.api.server).await;
     ws.init(json!({"authorization": format!("Bearer {token}")})).await.expect_ack();
     ws.subscribe("n", "subscription { notificationReceived { id title body link readAt } }", json!({})).await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    ws.settle().await;
     ws
 }
 

@@ -205,7 +205,7 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
     while probes.is_empty() || !pushed.get("all").is_some_and(|all| probes.iter().any(|p| all.contains(p))) {
         assert!(probes.len() < 20, "the subscriptions never became live");
         probes.insert(str_of(&t.create(&items, json!({}), "").await["id"]));
-        drain(&mut ws, &mut pushed, SUBSCRIBE_SETTLE).await;
+        drain(&mut ws, &mut pushed, LISTEN_WINDOW).await;
     }
     let mut created = BTreeSet::new();
     for _ in 0..RECORDS {
@@ -214,7 +214,7 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while !created.is_subset(pushed.get("all").unwrap_or(&BTreeSet::new())) {
         assert!(tokio::time::Instant::now() < deadline, "the control subscription missed events");
-        drain(&mut ws, &mut pushed, SUBSCRIBE_SETTLE).await;
+        drain(&mut ws, &mut pushed, LISTEN_WINDOW).await;
     }
     // Stragglers of the filtered streams.
     drain(&mut ws, &mut pushed, SILENCE).await;

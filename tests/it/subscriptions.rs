@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{contact, deal, define_crm};
 use crate::harness::{
-    Api, Auth, SILENCE, SUBSCRIBE_SETTLE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field,
+    Api, Auth, LISTEN_WINDOW, SILENCE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, field,
     legacy_ws_server, login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
 };
 
@@ -101,13 +101,43 @@ async fn deal_changed_honours_the_filter() {
     socket.expect_silence(SILENCE).await;
 }
 
+/// The protocol has no "subscribed" acknowledgement; the server answers a `ping` once every
+/// operation subscribed before it listens, so a client can cause changes right after the
+/// `pong` and miss none. Many subscriptions make a `pong` that came too early show: the
+/// change would reach only those registered by then.
+#[tokio::test]
+async fn a_pong_after_subscribing_means_every_subscription_listens() {
+    const MANY: usize = 300;
+    let t = crm_tenant().await;
+    let mut socket = t.ws().await;
+    for i in 0..MANY {
+        socket.subscribe(&format!("s{i}"), DEAL_CHANGED, json!({ "f": null })).await;
+    }
+    socket.settle().await;
+    t.create(&deal(), json!({ "title": "heard by all" }), "").await;
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < MANY {
+        match socket.recv(TIMEOUT).await {
+            WsEvent::Message(m) if m["type"] == "next" => {
+                assert_eq!(
+                    m["payload"]["data"]["dealChanged"]["record"]["title"],
+                    json!("heard by all"),
+                    "{m}"
+                );
+                assert!(heard.insert(str_of(&m["id"])), "{m}");
+            }
+            other => panic!("{} of {MANY} subscriptions heard the change, then {other:?}", heard.len()),
+        }
+    }
+}
+
 #[tokio::test]
 async fn two_subscriptions_on_one_socket() {
     let t = crm_tenant().await;
     let mut socket = t.ws().await;
     socket.subscribe("a", DEAL_CHANGED, json!({ "f": { "title": { "startsWith": "a" } } })).await;
     socket.subscribe("b", DEAL_CHANGED, json!({ "f": { "title": { "startsWith": "b" } } })).await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    socket.settle().await;
     t.create(&deal(), json!({ "title": "b first" }), "").await;
     let data = socket.next_data("b").await;
     assert_eq!(data["dealChanged"]["record"]["title"], json!("b first"));
@@ -117,7 +147,7 @@ async fn two_subscriptions_on_one_socket() {
     // `complete` stops one subscription only.
     socket.send(json!({ "id": "a", "type": "complete" })).await;
     // The server may acknowledge with its own `complete` for "a"; nothing else may arrive.
-    match socket.recv(SUBSCRIBE_SETTLE).await {
+    match socket.recv(LISTEN_WINDOW).await {
         WsEvent::Timeout => {}
         WsEvent::Message(m) if m == json!({ "id": "a", "type": "complete" }) => {}
         other => panic!("after completing \"a\": {other:?}"),
@@ -197,7 +227,7 @@ async fn subscribers_hear_changes_made_through_another_instance() {
     let mut ws = Ws::connect(other.server).await;
     ws.init(json!({ "authorization": format!("Bearer {token}") })).await.expect_ack();
     ws.subscribe("1", "subscription { dealChanged { kind record { title } } }", json!({})).await;
-    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+    ws.settle().await;
     for title in ["one", "two", "three"] {
         t.create(&deal(), json!({ "title": title }), "").await;
     }

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::errors::{self, Operation};
 use super::request::{self, ClientIp, Credential, RequestId};
-use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, close};
+use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, Settle, close};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -178,12 +178,22 @@ impl Executor for SocketSchema {
         let operation = Operation::of(&request);
         let id = request.data.get(&TypeId::of::<OperationId>()).and_then(|d| d.downcast_ref::<OperationId>());
         let live = id.map(|id| self.live.hold(id.clone()));
+        let settle = request
+            .data
+            .get(&TypeId::of::<Arc<Settle>>())
+            .and_then(|d| d.downcast_ref::<Arc<Settle>>())
+            .cloned();
         let this = self.clone();
         self.schema
             .execute_stream_with_session_data(request, session.unwrap_or_default())
             .map(move |mut response| {
                 // The operation's id stays live as long as this stream does.
                 let _held = &live;
+                // Answered: it has taken its place (a subscription's first event, an error,
+                // a query's answer).
+                if let Some(s) = &settle {
+                    s.settle();
+                }
                 this.label(&mut response, &operation);
                 response
             })

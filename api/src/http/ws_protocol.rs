@@ -6,16 +6,24 @@
 //! frame) and let a second `subscribe` replace a live one. Close reasons are cut to fit a
 //! frame. The legacy `graphql-ws` subprotocol (subscriptions-transport-ws), served only when
 //! `LEGACY_GRAPHQL_WS` is set, keeps async-graphql's handling.
+//!
+//! The protocol has no "subscribed" acknowledgement, so a client cannot know when a change it
+//! causes will reach a subscription it just started. Here a `ping` is answered once every
+//! operation subscribed before it has taken its place (`Settling`: a subscription listening
+//! to its changes, any other operation answered or ended), at most `PING_HOLD` later: its
+//! `pong` tells the client that what it subscribed to is listening.
 
 use std::collections::HashSet;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_graphql::http::{ClientMessage, WebSocketProtocols};
 use axum::extract::ws::{CloseFrame, Message};
-use futures_util::{SinkExt, Stream, StreamExt};
+use futures_util::task::AtomicWaker;
+use futures_util::{FutureExt, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 
 use super::ws::SocketCloser;
@@ -32,6 +40,8 @@ pub const CLOSE_SUBSCRIBER_EXISTS: u16 = 4409;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a `ping` waits for the operations subscribed before it to take their place.
+const PING_HOLD: Duration = Duration::from_secs(10);
 /// The longest close reason a frame carries: a control frame's 125 bytes, less the code's 2.
 pub const MAX_REASON: usize = 123;
 
@@ -158,6 +168,52 @@ impl Drop for LiveId {
 #[derive(Clone)]
 pub struct OperationId(pub String);
 
+/// A socket's operations that have been subscribed but have not taken their place yet.
+#[derive(Clone, Default)]
+pub struct Settling(Arc<SettlingInner>);
+
+#[derive(Default)]
+struct SettlingInner {
+    pending: AtomicUsize,
+    /// The socket's reader, waiting to pass a held `ping` on.
+    waker: AtomicWaker,
+}
+
+impl Settling {
+    /// An operation starting; it settles through the returned value.
+    fn start(&self) -> Arc<Settle> {
+        self.0.pending.fetch_add(1, Ordering::AcqRel);
+        Arc::new(Settle { settling: self.clone(), done: AtomicBool::new(false) })
+    }
+
+    fn settled(&self) -> bool {
+        self.0.pending.load(Ordering::Acquire) == 0
+    }
+}
+
+/// One operation's place in `Settling`, put into its request data: a subscription resolver
+/// settles it once it listens (`schema::ctx::listening`), the socket's executor when the
+/// operation answers, and dropping it (the operation ended or was completed) settles it too.
+pub struct Settle {
+    settling: Settling,
+    done: AtomicBool,
+}
+
+impl Settle {
+    pub fn settle(&self) {
+        if !self.done.swap(true, Ordering::AcqRel) {
+            self.settling.0.pending.fetch_sub(1, Ordering::AcqRel);
+            self.settling.0.waker.wake();
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
 /// The client's messages after `connection_init`, each checked before async-graphql reads
 /// it. A violation asks the socket to close (`SocketCloser`, read when this stream ends) and
 /// ends the stream.
@@ -166,12 +222,15 @@ pub struct Checked<S> {
     protocol: WebSocketProtocols,
     live: LiveIds,
     closer: SocketCloser,
+    settling: Settling,
+    /// A `ping` waiting for the operations before it to settle, with its deadline.
+    held: Option<(ClientMessage, Pin<Box<tokio::time::Sleep>>)>,
     ended: bool,
 }
 
 impl<S> Checked<S> {
     pub fn new(inner: S, protocol: WebSocketProtocols, live: LiveIds, closer: SocketCloser) -> Self {
-        Checked { inner, protocol, live, closer, ended: false }
+        Checked { inner, protocol, live, closer, settling: Settling::default(), held: None, ended: false }
     }
 
     fn admit(&self, bytes: &[u8]) -> Result<ClientMessage, Violation> {
@@ -184,8 +243,21 @@ impl<S> Checked<S> {
                 });
             }
             payload.data.insert(OperationId(id.clone()));
+            payload.data.insert(self.settling.start());
         }
         Ok(message)
+    }
+
+    /// The held `ping`, once the operations before it settled or its deadline passed.
+    fn release(&mut self, cx: &mut Context<'_>) -> Poll<ClientMessage> {
+        let Some((_, deadline)) = &mut self.held else { return Poll::Pending };
+        self.settling.0.waker.register(cx.waker());
+        if self.settling.settled() || deadline.poll_unpin(cx).is_ready() {
+            if let Some((ping, _)) = self.held.take() {
+                return Poll::Ready(ping);
+            }
+        }
+        Poll::Pending
     }
 }
 
@@ -197,6 +269,9 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.held.is_some() {
+            return this.release(cx).map(|ping| Some(Ok(ping)));
+        }
         while !this.ended {
             let message = match this.inner.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -213,6 +288,10 @@ where
                 return Poll::Ready(Some(ClientMessage::from_bytes(bytes)));
             }
             match this.admit(bytes) {
+                Ok(ping @ ClientMessage::Ping { .. }) if !this.settling.settled() => {
+                    this.held = Some((ping, Box::pin(tokio::time::sleep(PING_HOLD))));
+                    return this.release(cx).map(|ping| Some(Ok(ping)));
+                }
                 Ok(m) => return Poll::Ready(Some(Ok(m))),
                 Err(v) => {
                     this.closer.close(v.code, &v.reason);

@@ -101,3 +101,11 @@ pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
         ..Actor::default()
     })
 }
+
+/// A subscription resolver is listening for its events now: over a socket, the `ping` its
+/// client sent after subscribing may be answered (`http::ws_protocol::Settling`).
+pub fn listening(ctx: &Context<'_>) {
+    if let Some(settle) = ctx.data_opt::<Arc<crate::http::ws_protocol::Settle>>() {
+        settle.settle();
+    }
+}

@@ -199,6 +199,7 @@ pub fn subscription() -> SubscriptionField {
             let p = ctx::principal(&c)?;
             let (tenant_id, user_id) = (p.tenant_id.clone(), p.user_id.clone());
             let rx = ctx::state(&c)?.live.control();
+            ctx::listening(&c);
             let stream = BroadcastStream::new(rx).filter_map(move |item| {
                 let out = match item {
                     Ok(BusEvent::Notification(n)) if n.tenant_id == tenant_id && n.user_id == user_id => {

@@ -24,9 +24,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a test waits for an effect of the job queue (an email sent, a workflow's write):
 /// generous, as on a loaded machine the queue works behind the whole suite's jobs.
 pub const EFFECT_WAIT: Duration = Duration::from_secs(60);
-/// How long a test waits after `subscribe` before it causes events: the protocol has no
-/// "subscribed" acknowledgement, so this gives the server time to register the stream.
-pub const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(600);
+/// A short read of a socket, for what arrives at once (a test that must wait for a
+/// subscription to listen uses `Ws::settle`, never a pause).
+pub const LISTEN_WINDOW: Duration = Duration::from_millis(600);
 /// How long a test listens to prove that an event is *not* delivered.
 pub const SILENCE: Duration = Duration::from_millis(1500);
 

@@ -312,7 +312,7 @@ impl TestTenant {
     pub async fn subscribe(&self, query: &str, variables: Value) -> Ws {
         let mut ws = self.ws().await;
         ws.subscribe("1", query, variables).await;
-        tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+        ws.settle().await;
         ws
     }
 }

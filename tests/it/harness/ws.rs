@@ -1,5 +1,6 @@
 //! Subscriptions over `graphql-transport-ws`.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -39,6 +40,8 @@ pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The reason of the server's close frame, once one came.
     pub close_reason: Option<String>,
+    /// What arrived while `settle` waited for its `pong`, for the next reads.
+    early: VecDeque<(WsEvent, Option<String>)>,
 }
 
 impl Ws {
@@ -70,7 +73,7 @@ impl Ws {
                     .headers()
                     .get("sec-websocket-protocol")
                     .map(|v| v.to_str().expect("ASCII").to_owned());
-                Ok((Ws { stream, close_reason: None }, agreed))
+                Ok((Ws { stream, close_reason: None, early: VecDeque::new() }, agreed))
             }
             Err(Error::Http(response)) => Err(response.status().as_u16()),
             Err(e) => panic!("websocket handshake failed: {e}"),
@@ -101,6 +104,25 @@ impl Ws {
         .await;
     }
 
+    /// Waits until what was subscribed on this socket so far is listening: the server answers
+    /// a `ping` once every operation subscribed before it has taken its place (the protocol
+    /// has no "subscribed" acknowledgement). Messages arriving meanwhile are kept for the next
+    /// reads.
+    pub async fn settle(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        loop {
+            match self.recv_raw(TIMEOUT).await {
+                (WsEvent::Message(m), _) if m["type"] == "pong" => return,
+                (WsEvent::Timeout, _) => panic!("no pong within {TIMEOUT:?}"),
+                (closed @ WsEvent::Closed(_), text) => {
+                    self.early.push_back((closed, text));
+                    return;
+                }
+                early => self.early.push_back(early),
+            }
+        }
+    }
+
     /// The next protocol message (answering pings on the way), a close, or a timeout.
     pub async fn recv(&mut self, within: Duration) -> WsEvent {
         self.recv_with_text(within).await.0
@@ -108,6 +130,20 @@ impl Ws {
 
     /// `recv`, with a message's text as it came (its members in the server's order).
     pub async fn recv_with_text(&mut self, within: Duration) -> (WsEvent, Option<String>) {
+        if let Some(early) = self.early.pop_front() {
+            return early;
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match self.recv_raw(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+                (WsEvent::Message(m), _) if m["type"] == "pong" => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next message (pongs included, pings answered), a close, or a timeout.
+    async fn recv_raw(&mut self, within: Duration) -> (WsEvent, Option<String>) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let next = match tokio::time::timeout_at(deadline, self.stream.next()).await {
@@ -125,9 +161,6 @@ impl Ws {
                         serde_json::from_str(text.as_str()).expect("a JSON websocket message");
                     if message["type"] == "ping" {
                         self.send(json!({ "type": "pong" })).await;
-                        continue;
-                    }
-                    if message["type"] == "pong" {
                         continue;
                     }
                     return (WsEvent::Message(message), Some(text.as_str().to_owned()));

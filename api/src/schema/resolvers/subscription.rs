@@ -26,6 +26,7 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
             let filter = args::filter(&c, &a.view)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let rx = ctx::state(&c)?.live.changes(tenant_id, a, filter, row);
+            ctx::listening(&c);
             let closer = c.data_opt::<SocketCloser>().cloned();
             // A subscriber that missed changes ends, and its socket closes saying so.
             let stream =
