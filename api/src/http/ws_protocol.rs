@@ -252,10 +252,10 @@ impl<S> Checked<S> {
     fn release(&mut self, cx: &mut Context<'_>) -> Poll<ClientMessage> {
         let Some((_, deadline)) = &mut self.held else { return Poll::Pending };
         self.settling.0.waker.register(cx.waker());
-        if self.settling.settled() || deadline.poll_unpin(cx).is_ready() {
-            if let Some((ping, _)) = self.held.take() {
-                return Poll::Ready(ping);
-            }
+        if (self.settling.settled() || deadline.poll_unpin(cx).is_ready())
+            && let Some((ping, _)) = self.held.take()
+        {
+            return Poll::Ready(ping);
         }
         Poll::Pending
     }
