@@ -274,7 +274,9 @@ fn process_env(
         ("JWT_SECRET", "crash-test-secret-crash-test-secret-0123".to_owned()),
         ("SEED_DEMO", "false".to_owned()),
         ("DATE_SCAN_MS", "200".to_owned()),
-        ("EMAIL_LEASE_MS", "1500".to_owned()),
+        // Long enough that a live worker's claim outlasts a loaded machine's pauses between
+        // its claim and the test's kill; short enough that the next worker takes it back soon.
+        ("EMAIL_LEASE_MS", Duration::from_secs(4).mul_f64(slowdown()).as_millis().to_string()),
         ("RETRY_BASE_MS", "200".to_owned()),
         ("WEBHOOK_ALLOW_HOSTS", "127.0.0.1/32".to_owned()),
         // Small pools: these processes share PostgreSQL's 100 connections with the test binary.
