@@ -174,7 +174,7 @@ pub struct Config {
     pub auth_cache_secs: u64,
 
     /// Changes a group of alike subscriptions holds for its slowest member; one that falls
-    /// further behind has its socket closed with 4429 (`live`).
+    /// further behind has its socket closed with 4290 (`live`).
     #[arg(long, global = true, env = "LIVE_BUFFER", default_value_t = 256)]
     pub live_buffer: usize,
 

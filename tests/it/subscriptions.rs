@@ -2,7 +2,7 @@
 //! UPDATED (with changedFields), DELETED and RESTORED; the `filter` argument is matched against
 //! the record after the change; and the close codes: 4401 for a missing/bad token and for a
 //! session logged out while the socket is open, 4205 when the tenant's definitions change,
-//! 4429 when a subscriber falls behind; alike subscriptions served as one group; and delivery
+//! 4290 when a subscriber falls behind; alike subscriptions served as one group; and delivery
 //! across server instances sharing one database. The protocol's own rules (graphql-ws's
 //! PROTOCOL.md: 4401, 4400, 4409), the legacy `graphql-ws` subprotocol only where enabled, and
 //! errors coded as over HTTP.
@@ -283,7 +283,7 @@ async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is
     other.expect_silence(SILENCE).await;
 
     // A group holds one change for its slowest member here: a burst of changes leaves a
-    // member behind, and its socket closes with 4429 instead of skipping them silently.
+    // member behind, and its socket closes with 4290 instead of skipping them silently.
     let mut slow = t.subscribe(DEAL_CHANGED, json!({})).await;
     let creates: Vec<String> =
         (0..25).map(|i| format!("d{i}: createDeal(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
@@ -298,7 +298,7 @@ async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is
         }
         assert!(std::time::Instant::now() < deadline, "no subscriber fell behind within {within:?}");
     };
-    assert_eq!(code, Some(4429));
+    assert_eq!(code, Some(4290));
     drop((first, second, other));
 }
 

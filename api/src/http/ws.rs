@@ -37,8 +37,9 @@ pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
 /// Close code: the server failed (WebSocket's own "internal error"); the cause is logged.
 pub const CLOSE_INTERNAL: u16 = 1011;
 /// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
-/// catch up.
-pub const CLOSE_TOO_SLOW: u16 = 4429;
+/// catch up. Not 4429: graphql-ws reserves that for "too many initialisation requests", and
+/// its client gives up on it instead of reconnecting.
+pub const CLOSE_TOO_SLOW: u16 = 4290;
 
 /// Closes the socket a subscription runs on (in the socket's data).
 #[derive(Clone)]
