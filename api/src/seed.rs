@@ -1,12 +1,17 @@
 //! The demo tenant seeded on first start with an empty database: the corporate-CRM template
-//! with a realistic data set — about four hundred accounts, contacts, leads, deals, products
-//! and activities, related to each other and created over the past six months, so lists,
-//! filters, the pipeline and the dashboards' charts have something to show at once. The data
-//! is generated from a fixed seed: every demo looks the same.
+//! with a realistic data set — about 570 accounts, contacts, leads, deals, products,
+//! activities, quotes, invoices and invoice lines, related to each other and created over the
+//! past six months, so lists, filters, the pipeline and every widget of both dashboards (sales
+//! and finance) have something sensible to show at once: deal amounts are baskets of products,
+//! quotes follow their deals' stages, won deals are invoiced with one line per product, and
+//! invoices are drafts, sent, paid or overdue by their age. Every record goes through the
+//! store (numbering, audit, workflows); the data is generated from a fixed seed, so every demo
+//! looks the same relative to its day. Nothing is seeded into a database that has a tenant, so
+//! later starts add nothing.
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Datelike, Duration, NaiveDate};
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
@@ -45,6 +50,18 @@ impl Dice {
 
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// An index drawn with the given weights.
+    fn weighted(&mut self, weights: &[usize]) -> usize {
+        let mut n = self.below(weights.iter().sum());
+        for (i, w) in weights.iter().enumerate() {
+            if n < *w {
+                return i;
+            }
+            n -= w;
+        }
+        0
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -153,6 +170,45 @@ struct Demo<'a> {
     created: Vec<(String, i64)>,
 }
 
+/// A product as the deals' baskets and the invoice lines use it.
+struct Product {
+    id: String,
+    name: &'static str,
+    price: u64,
+}
+
+/// A deal, kept for its quote, invoice and activities.
+struct DealSeed {
+    id: String,
+    title: String,
+    account: String,
+    contact: String,
+    stage: String,
+    /// Products and quantities; the deal's amount is their price before tax.
+    basket: Vec<(usize, u64)>,
+    amount: u64,
+    created_ago: i64,
+    /// Days since a closed deal closed (its `expected_close`).
+    closed_ago: i64,
+    /// Which won deal this is (0 for the first), for the spread of the finance dates.
+    won: Option<usize>,
+}
+
+/// Weights of the deal stages in template order (Prospecting … Closed Lost): a healthy
+/// pipeline with enough won deals for months of invoices.
+const STAGE_WEIGHTS: &[usize] = &[3, 3, 3, 2, 5, 2];
+/// Probability (%) of each stage, in the same order.
+const STAGE_PROBABILITY: &[u64] = &[10, 25, 50, 75, 100, 0];
+/// GST charged on every invoice line (the template's tax fields are Indian GST).
+const TAX_RATE: u64 = 18;
+/// Days an invoice is payable and a quote valid.
+const TERMS_DAYS: i64 = 30;
+
+/// `amount` with `TAX_RATE` added, rounded to the cent.
+fn with_tax(amount: u64) -> u64 {
+    (amount * (100 + TAX_RATE) + 50) / 100
+}
+
 impl Demo<'_> {
     fn entity(&self, name: &str) -> Result<Arc<EntityDef>, ApiError> {
         self.meta
@@ -170,17 +226,33 @@ impl Demo<'_> {
 
     async fn generate(&mut self) -> Result<(), ApiError> {
         let mut dice = Dice(0x00a1_7e47);
-        let (product, account, contact) =
-            (self.entity("product")?, self.entity("account")?, self.entity("contact")?);
-        let (lead, deal, activity) = (self.entity("lead")?, self.entity("deal")?, self.entity("activity")?);
+        // The demo tenant's time zone is UTC (as every signup's), so its "today" is UTC's.
         let today = chrono::Utc::now().date_naive();
-        for name in PRODUCT {
+        let products = self.products(&mut dice).await?;
+        let contacts = self.accounts_and_contacts(&mut dice).await?;
+        self.leads(&mut dice).await?;
+        let deals = self.deals(&mut dice, today, &products, &contacts).await?;
+        self.quotes_and_invoices(&mut dice, today, &products, &deals).await?;
+        self.activities(&mut dice, &deals).await
+    }
+
+    async fn products(&mut self, dice: &mut Dice) -> Result<Vec<Product>, ApiError> {
+        let product = self.entity("product")?;
+        let mut made = Vec::new();
+        for (i, name) in PRODUCT.iter().enumerate() {
             let days = dice.below(HISTORY_DAYS as usize) as i64;
-            let price = money(10_000 + dice.below(500) as u64 * 1_000);
+            let price = 10_000 + dice.below(500) as u64 * 1_000;
             let category = dice.pick(&options(&product, "category")).clone();
-            self.make(&product, json!({"name": name, "category": category, "unitPrice": price}), days)
-                .await?;
+            let v = json!({"name": name, "sku": format!("SKU-{:03}", i + 1), "category": category,
+                "unitPrice": money(price), "taxRate": TAX_RATE, "active": true});
+            made.push(Product { id: self.make(&product, v, days).await?, name, price });
         }
+        Ok(made)
+    }
+
+    /// Accounts, then their contacts: returns each contact with its account.
+    async fn accounts_and_contacts(&mut self, dice: &mut Dice) -> Result<Vec<(String, String)>, ApiError> {
+        let (account, contact) = (self.entity("account")?, self.entity("contact")?);
         let mut accounts = Vec::new();
         for i in 0..30 {
             let name = format!("{} {}", COMPANY[i % COMPANY.len()], SUFFIX[i % SUFFIX.len()]);
@@ -200,6 +272,11 @@ impl Demo<'_> {
             let v = json!({"fullName": name, "email": email, "jobTitle": "Buyer", "account": acc});
             contacts.push((self.make(&contact, v, days).await?, acc));
         }
+        Ok(contacts)
+    }
+
+    async fn leads(&mut self, dice: &mut Dice) -> Result<(), ApiError> {
+        let lead = self.entity("lead")?;
         let (statuses, sources) = (options(&lead, "status"), options(&lead, "source"));
         for i in 0..90 {
             let name = format!("{} {}", dice.pick(FIRST), dice.pick(LAST));
@@ -209,24 +286,190 @@ impl Demo<'_> {
                 "estimatedValue": money(100_000 + dice.below(5_000) as u64 * 1_000)});
             self.make(&lead, v, dice.below(HISTORY_DAYS as usize) as i64).await?;
         }
-        let stages = options(&deal, "stage");
+        Ok(())
+    }
+
+    /// Deals whose amounts are baskets of products. Open deals close in the coming weeks;
+    /// closed ones closed in the past five months, and the won ones are spread so that every
+    /// month has some: one in four closed this month (the first one today, so "won this
+    /// month" is never empty), one in four three to thirty days ago, the rest one to five
+    /// months ago.
+    async fn deals(
+        &mut self,
+        dice: &mut Dice,
+        today: NaiveDate,
+        products: &[Product],
+        contacts: &[(String, String)],
+    ) -> Result<Vec<DealSeed>, ApiError> {
+        let deal = self.entity("deal")?;
+        let (stages, sources, reasons) =
+            (options(&deal, "stage"), options(&deal, "source"), options(&deal, "lost_reason"));
+        let weights: Vec<usize> =
+            (0..stages.len()).map(|i| STAGE_WEIGHTS.get(i).copied().unwrap_or(1)).collect();
         let mut deals = Vec::new();
-        for i in 0..80 {
-            let (c, acc) = contacts[dice.below(contacts.len())].clone();
-            let days = dice.below(HISTORY_DAYS as usize) as i64;
-            let close = today + Duration::days(dice.below(120) as i64 - 60);
-            let v = json!({"title": format!("{} #{}", dice.pick(PRODUCT), i + 1), "stage": dice.pick(&stages),
-                "position": (i + 1) as f64 * 1024.0, "amount": money(500_000 + dice.below(20_000) as u64 * 1_000),
-                "expectedClose": close.to_string(), "account": acc, "contact": c});
-            deals.push(self.make(&deal, v, days).await?);
+        let mut won = 0;
+        for i in 0..90 {
+            let (contact, account) = contacts[dice.below(contacts.len())].clone();
+            let s = dice.weighted(&weights);
+            let stage = stages[s].clone();
+            let mut basket: Vec<(usize, u64)> = Vec::new();
+            for _ in 0..1 + dice.below(3) {
+                let p = dice.below(products.len());
+                if !basket.iter().any(|(q, _)| *q == p) {
+                    basket.push((p, 1 + dice.below(4) as u64));
+                }
+            }
+            let amount = basket.iter().map(|(p, n)| products[*p].price * n).sum();
+            let title = format!("{} #{}", products[basket[0].0].name, i + 1);
+            let spread = dice.below(120) as i64;
+            let (closed, closed_ago, won_index) = match stage.as_str() {
+                "Closed Won" => {
+                    let ago = match won % 4 {
+                        _ if won == 0 => 0,
+                        0 => dice.below(today.day() as usize) as i64,
+                        1 => 3 + dice.below(27) as i64,
+                        2 => 31 + spread / 2,
+                        _ => 31 + spread,
+                    };
+                    won += 1;
+                    (true, ago, Some(won - 1))
+                }
+                "Closed Lost" => (true, 30 + spread, None),
+                _ => (false, 0, None),
+            };
+            let created_ago = if closed {
+                (closed_ago + 7 + dice.below(30) as i64).min(HISTORY_DAYS)
+            } else {
+                dice.below(HISTORY_DAYS as usize) as i64
+            };
+            let close = if closed {
+                today - Duration::days(closed_ago)
+            } else {
+                today + Duration::days(7 + dice.below(90) as i64)
+            };
+            let mut v = json!({"title": title, "stage": stage, "position": (i + 1) as f64 * 1024.0,
+                "amount": money(amount), "probability": STAGE_PROBABILITY.get(s).copied().unwrap_or(50),
+                "expectedClose": close.to_string(), "source": dice.pick(&sources),
+                "account": account, "contact": contact});
+            if stage == "Closed Lost" {
+                v["lostReason"] = json!(dice.pick(&reasons));
+            }
+            let id = self.make(&deal, v, created_ago).await?;
+            deals.push(DealSeed {
+                id,
+                title,
+                account,
+                contact,
+                stage,
+                basket,
+                amount,
+                created_ago,
+                closed_ago,
+                won: won_index,
+            });
         }
-        let kinds = options(&activity, "type");
+        Ok(deals)
+    }
+
+    /// A quote for every deal past qualification (draft or sent while open, accepted when
+    /// won, rejected or expired when lost), and for every won deal an invoice with one line
+    /// per product, issued the day it closed: drafts for the last few days, sent while
+    /// payable, then paid — or overdue for one in two of the won deals one to three months
+    /// old. Both are made oldest first, so their numbers follow their dates.
+    async fn quotes_and_invoices(
+        &mut self,
+        dice: &mut Dice,
+        today: NaiveDate,
+        products: &[Product],
+        deals: &[DealSeed],
+    ) -> Result<(), ApiError> {
+        let (quote, invoice, line) =
+            (self.entity("quote")?, self.entity("invoice")?, self.entity("invoice_line")?);
+        // Proposals alternate draft and sent, losses rejected and expired.
+        let (mut proposals, mut losses) = (0, 0);
+        let mut quotes = Vec::new();
+        for d in deals {
+            let status = match d.stage.as_str() {
+                "Proposal" => {
+                    proposals += 1;
+                    if proposals % 2 == 1 { "Draft" } else { "Sent" }
+                }
+                "Negotiation" => "Sent",
+                "Closed Won" => "Accepted",
+                "Closed Lost" => {
+                    losses += 1;
+                    if losses % 2 == 1 { "Rejected" } else { "Expired" }
+                }
+                _ => continue,
+            };
+            let ago = if d.won.is_some() || d.stage == "Closed Lost" {
+                d.closed_ago + 1 + dice.below(6) as i64
+            } else {
+                dice.below(d.created_ago.min(20) as usize + 1) as i64
+            }
+            .min(d.created_ago);
+            quotes.push((d, status, ago));
+        }
+        quotes.sort_by_key(|(_, _, ago)| -ago);
+        let mut won = Vec::new();
+        for (d, status, ago) in quotes {
+            let quoted = today - Duration::days(ago);
+            let valid_until = if status == "Expired" {
+                today - Duration::days(d.closed_ago + 1)
+            } else {
+                quoted + Duration::days(TERMS_DAYS)
+            };
+            let v = json!({"title": format!("Quote for {}", d.title), "deal": d.id, "account": d.account,
+                "contact": d.contact, "status": status, "total": money(d.amount),
+                "validUntil": valid_until.max(quoted).to_string(), "terms": "Net 30; prices before GST."});
+            let quote_id = self.make(&quote, v, ago).await?;
+            if let Some(n) = d.won {
+                won.push((d, n, quote_id));
+            }
+        }
+        won.sort_by_key(|(d, n, _)| (-d.closed_ago, *n));
+        for (d, n, quote_id) in won {
+            let (issued, age) = (today - Duration::days(d.closed_ago), d.closed_ago);
+            let lines: Vec<(&Product, u64, u64)> =
+                d.basket.iter().map(|(p, k)| (&products[*p], *k, with_tax(products[*p].price * k))).collect();
+            let total: u64 = lines.iter().map(|(_, _, t)| t).sum();
+            let status = match age {
+                0..3 => "Draft",
+                3..=TERMS_DAYS => "Sent",
+                _ if n % 8 == 2 => "Overdue",
+                _ => "Paid",
+            };
+            let paid = if status == "Paid" { total } else { 0 };
+            let v = json!({"account": d.account, "quote": quote_id, "status": status,
+                "issueDate": issued.to_string(), "dueDate": (issued + Duration::days(TERMS_DAYS)).to_string(),
+                "total": money(total), "amountPaid": money(paid)});
+            let invoice_id = self.make(&invoice, v, age).await?;
+            for (p, k, line_total) in lines {
+                let v = json!({"invoice": invoice_id, "product": p.id, "description": p.name, "quantity": k,
+                    "unitPrice": money(p.price), "taxRate": TAX_RATE, "lineTotal": money(line_total)});
+                self.make(&line, v, age).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follow-ups on deals due over the past and next month: the past ones are done, except
+    /// one in six left open (overdue); the coming ones are open.
+    async fn activities(&mut self, dice: &mut Dice, deals: &[DealSeed]) -> Result<(), ApiError> {
+        let activity = self.entity("activity")?;
+        let (kinds, priorities) = (options(&activity, "type"), options(&activity, "priority"));
+        let now = chrono::Utc::now();
         for i in 0..120 {
             let d = &deals[dice.below(deals.len())];
-            let due = chrono::Utc::now() + Duration::hours(dice.below(24 * 60) as i64 - 24 * 30);
+            let hours = dice.below(24 * 60) as i64 - 24 * 30;
+            let due = now + Duration::hours(hours);
+            let done = due < now && dice.below(6) != 0;
             let v = json!({"type": dice.pick(&kinds), "subject": format!("Follow-up {}", i + 1),
-                "dueAt": entity::runtime::time::format(&due), "done": due < chrono::Utc::now(), "deal": d});
-            self.make(&activity, v, dice.below(HISTORY_DAYS as usize) as i64).await?;
+                "priority": dice.pick(&priorities), "dueAt": entity::runtime::time::format(&due), "done": done,
+                "deal": d.id, "account": d.account, "contact": d.contact});
+            // Made some time in the deal's life, and before it was due.
+            let made = (dice.below(d.created_ago as usize + 1) as i64).max(-hours / 24 + 1);
+            self.make(&activity, v, made).await?;
         }
         Ok(())
     }

@@ -124,3 +124,55 @@ async fn dashboards_are_managed_shown_by_role_and_count_in_the_tenant_zone() {
         assert!(actions.contains(&json!(a)), "{a} missing");
     }
 }
+
+#[tokio::test]
+async fn a_recent_widget_lists_what_its_filter_keeps_in_its_order_and_refuses_unknown_names() {
+    let t = tenant().await;
+    t.define(entity(
+        "chore",
+        "chores",
+        vec![
+            field("subject", "TEXT", json!({"required": true})),
+            field("done", "BOOLEAN", json!({})),
+            field("due_at", "DATETIME", json!({})),
+        ],
+        json!({}),
+    ))
+    .await;
+    let chores = Names::new("chore", "chores");
+    let at =
+        |days: i64| (Utc::now() + Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (subject, done, due) in [
+        ("done tomorrow", true, Some(at(1))),
+        ("open in three days", false, Some(at(3))),
+        ("open tomorrow", false, Some(at(1))),
+        ("done yesterday", true, Some(at(-1))),
+        ("open, no date", false, None),
+    ] {
+        t.create(&chores, json!({"subject": subject, "done": done, "dueAt": due}), "").await;
+    }
+    let open = json!({"done": {"eq": false}});
+    let widgets = json!([
+        {"type": "recent", "title": {"en": "Next"}, "entity": "chore", "fields": ["subject", "done"],
+         "filter": open, "orderBy": {"field": "due_at", "direction": "asc"}},
+        {"type": "recent", "title": {"en": "Latest open"}, "entity": "chore", "fields": ["subject"], "filter": open}
+    ]);
+    let create = format!("mutation($i: DashboardInput!) {{ createDashboard(input: $i) {{ {BOARD} }} }}");
+    let made =
+        t.data(&create, json!({"i": {"key": "chores", "name": {"en": "Chores"}, "widgets": widgets}})).await;
+    let subjects = |i: usize| pluck_str(&made["createDashboard"]["widgets"][i]["data"]["records"], "subject");
+    // Soonest due first, undated last; without an order, the same open ones, newest first.
+    assert_eq!(subjects(0), ["open tomorrow", "open in three days", "open, no date"]);
+    let mut latest = subjects(1);
+    latest.sort();
+    assert_eq!(latest, ["open in three days", "open tomorrow", "open, no date"]);
+    let bad = json!({"key": "bad", "name": {"en": "Bad"}, "widgets": [
+        {"type": "recent", "title": {"en": "x"}, "entity": "chore", "filter": {"nope": {"eq": 1}}},
+        {"type": "recent", "title": {"en": "x"}, "entity": "chore", "orderBy": {"field": "nope"}},
+        {"type": "metric", "title": {"en": "x"}, "entity": "chore", "function": "count", "filter": {"done": {"eq": "soon"}}}]});
+    t.request(&create, json!({"i": bad})).await.expect_field_errors(&[
+        "widgets[0].filter.nope",
+        "widgets[1].orderBy.field",
+        "widgets[2].filter.done.eq",
+    ]);
+}

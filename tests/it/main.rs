@@ -21,6 +21,7 @@ mod compiled;
 mod dashboards;
 mod date_buckets;
 mod dead_jobs;
+mod demo;
 mod emails;
 mod entities;
 mod field_types;

@@ -263,7 +263,7 @@ impl Cluster {
 }
 
 /// The environment of a server or worker process of the cluster.
-fn process_env(
+pub(crate) fn process_env(
     dir: &std::path::Path,
     url: &str,
     extra: &[(&'static str, String)],

@@ -221,6 +221,8 @@ async fn typed_dashboard_widgets_store_what_the_widgets_json_stores() {
          "function": "count"},
         {"type": "chart", "title": {"en": "By stage"}, "entity": "deal", "groupBy": "stage"},
         {"type": "recent", "title": {"en": "Latest"}, "entity": "deal", "limit": 2, "fields": ["title", "stage"]},
+        {"type": "recent", "title": {"en": "Biggest open"}, "entity": "deal", "limit": 2, "fields": ["title"],
+         "filter": {"stage": {"neq": "Won"}}, "orderBy": {"field": "amount", "direction": "asc"}},
         {"type": "pipeline", "title": {"en": "Pipeline"}, "entity": "deal", "stageField": "stage",
          "amountField": "amount", "filter": {"stage": {"neq": "Lost"}}}
     ]);
@@ -231,6 +233,8 @@ async fn typed_dashboard_widgets_store_what_the_widgets_json_stores() {
                    "function": "COUNT"}},
         {"chart": {"title": {"en": "By stage"}, "entity": "deal", "groupBy": "stage"}},
         {"recent": {"title": {"en": "Latest"}, "entity": "deal", "limit": 2, "fields": ["title", "stage"]}},
+        {"recent": {"title": {"en": "Biggest open"}, "entity": "deal", "limit": 2, "fields": ["title"],
+                    "filter": {"stage": {"neq": "Won"}}, "orderBy": {"field": "amount", "direction": "ASC"}}},
         {"pipeline": {"title": {"en": "Pipeline"}, "entity": "deal", "stageField": "stage",
                       "amountField": "amount", "filter": {"stage": {"neq": "Lost"}}}}
     ]);

@@ -10,7 +10,7 @@ use entity::runtime::dashboards::{Function, Period};
 use entity::runtime::naming::types as t;
 use serde_json::{Map, Value};
 
-use super::typed::{self, Form, Kind, Member, Shape, Union, opt, req};
+use super::typed::{self, Form, Kind, Member, Nested, Shape, Union, opt, req};
 use crate::error::ApiError;
 
 /// A localized text: `DashboardInput.name` and each widget's `title`.
@@ -25,6 +25,16 @@ const PERIOD: Member =
     opt("period", Kind::Enum(t::WIDGET_PERIOD), "Only records whose `dateField` falls in this period.");
 const DATE_FIELD: Member =
     opt("dateField", Kind::Text, "A DATE or DATE_TIME field (or createdAt/updatedAt).");
+
+/// A recent widget's order.
+const RECENT_ORDER: Nested = Nested {
+    name: t::RECENT_WIDGET_ORDER_INPUT,
+    doc: "The order of a `recent` widget's records.",
+    members: &[
+        req("field", Kind::Text, "A field key, or `created_at` / `updated_at`."),
+        opt("direction", Kind::Enum(t::ORDER_DIRECTION), "DESC unless given."),
+    ],
+};
 
 /// One widget.
 pub const WIDGET: Union = Union {
@@ -77,6 +87,8 @@ pub const WIDGET: Union = Union {
                 ENTITY,
                 opt("limit", Kind::Int, "How many records."),
                 opt("fields", Kind::Texts, "The fields to show."),
+                FILTER,
+                opt("orderBy", Kind::Object(&RECENT_ORDER), "Their order (default: newest first)."),
             ],
         },
         Shape {

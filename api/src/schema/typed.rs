@@ -33,6 +33,15 @@ pub enum Kind {
     Enum(&'static str),
     /// A list of values of the named GraphQL enum (lower-cased as `Enum`).
     Enums(&'static str),
+    /// An input object of its own members (converted member by member).
+    Object(&'static Nested),
+}
+
+/// An input object nested in a typed input (a widget's `orderBy`).
+pub struct Nested {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub members: &'static [Member],
 }
 
 /// One member of a typed input.
@@ -60,6 +69,7 @@ impl Member {
             Kind::Int => TypeRef::INT,
             Kind::Json => t::JSON,
             Kind::Enum(name) | Kind::Enums(name) => name,
+            Kind::Object(nested) => nested.name,
         };
         let ty = match (self.kind, self.required) {
             (Kind::Texts | Kind::Enums(_), true) => TypeRef::named_nn_list_nn(name),
@@ -70,12 +80,27 @@ impl Member {
         InputValue::new(self.name, ty).description(self.doc)
     }
 
-    /// The member's JSON form: enum names lower-cased, everything else as given.
+    /// The member's JSON form: enum names lower-cased (also in nested objects), everything
+    /// else as given.
     fn to_json(&self, v: &Value) -> Value {
-        match self.kind {
-            Kind::Enum(_) | Kind::Enums(_) => lower_enum(v),
+        match (self.kind, v) {
+            (Kind::Enum(_) | Kind::Enums(_), _) => lower_enum(v),
+            (Kind::Object(nested), Value::Object(given)) => Value::Object(nested.to_json(given)),
             _ => v.clone(),
         }
+    }
+}
+
+impl Nested {
+    fn to_json(&self, given: &Map<String, Value>) -> Map<String, Value> {
+        let members = given.iter().filter(|(_, x)| !x.is_null());
+        members
+            .map(|(k, x)| {
+                let value =
+                    self.members.iter().find(|m| m.name == k).map_or_else(|| x.clone(), |m| m.to_json(x));
+                (k.clone(), value)
+            })
+            .collect()
     }
 }
 
@@ -131,6 +156,13 @@ impl Union {
             let doc = format!("The members of a {} `{}`.", used_by.join(" or "), self.name);
             out.push(input_object(s.input, &doc, s.members).into());
         }
+        let nested = self.shapes.iter().flat_map(|s| s.members).filter_map(|m| match m.kind {
+            Kind::Object(n) => Some(n),
+            _ => None,
+        });
+        for n in nested.filter(|n| seen.insert(n.name)) {
+            out.push(input_object(n.name, n.doc, n.members).into());
+        }
         out
     }
 
@@ -148,13 +180,10 @@ impl Union {
             let names: Vec<&str> = self.shapes.iter().map(|s| s.field).collect();
             return Err(FieldError::new(path, format!("give exactly one of {}", names.join(", "))));
         };
+        let of_shape = Nested { name: shape.input, doc: shape.doc, members: shape.members };
         let mut out = Map::new();
         out.insert("type".into(), Value::from(shape.tag));
-        for (k, x) in members.as_object().into_iter().flatten().filter(|(_, x)| !x.is_null()) {
-            let value =
-                shape.members.iter().find(|m| m.name == k).map_or_else(|| x.clone(), |m| m.to_json(x));
-            out.insert(k.clone(), value);
-        }
+        out.extend(members.as_object().map(|m| of_shape.to_json(m)).unwrap_or_default());
         Ok(Value::Object(out))
     }
 

@@ -103,6 +103,7 @@ pub mod types {
     pub const METRIC_WIDGET_INPUT: &str = "MetricWidgetInput";
     pub const CHART_WIDGET_INPUT: &str = "ChartWidgetInput";
     pub const RECENT_WIDGET_INPUT: &str = "RecentWidgetInput";
+    pub const RECENT_WIDGET_ORDER_INPUT: &str = "RecentWidgetOrderInput";
     pub const PIPELINE_WIDGET_INPUT: &str = "PipelineWidgetInput";
     pub const WIDGET_FUNCTION: &str = "WidgetFunction";
     pub const WIDGET_PERIOD: &str = "WidgetPeriod";
@@ -481,6 +482,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         METRIC_WIDGET_INPUT,
         CHART_WIDGET_INPUT,
         RECENT_WIDGET_INPUT,
+        RECENT_WIDGET_ORDER_INPUT,
         PIPELINE_WIDGET_INPUT,
         WIDGET_FUNCTION,
         WIDGET_PERIOD,

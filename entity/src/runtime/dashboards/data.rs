@@ -1,12 +1,12 @@
 //! What dashboard widgets show, computed on the server under the caller's row rules, each in
-//! one aggregate statement: periods ("today", "this week"…) and date buckets follow the
+//! one statement: periods ("today", "this week"…) and date buckets follow the
 //! tenant's time zone; money is summed exactly.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
-use super::{Function, Period, Widget, resolve};
+use super::{Function, Period, SortDirection, Widget, resolve};
 use crate::runtime::aggregate;
 use crate::runtime::calendar::period_range;
 use crate::runtime::filter::{Filter, Target};
@@ -133,11 +133,21 @@ impl Scope<'_> {
                     .collect();
                 Ok(json!({ "series": series }))
             }
-            Widget::Recent { limit, fields, .. } => {
-                let order = SortKey { target: Target::CreatedAt, direction: Direction::Desc };
+            Widget::Recent { limit, fields, filter, order_by, .. } => {
+                let order = match order_by {
+                    Some(o) => SortKey {
+                        target: resolve(e, &o.field)
+                            .ok_or_else(|| Error::BadRequest(format!("no field `{}`", o.field)))?,
+                        direction: match o.direction {
+                            SortDirection::Asc => Direction::Asc,
+                            SortDirection::Desc => Direction::Desc,
+                        },
+                    },
+                    None => SortKey { target: Target::CreatedAt, direction: Direction::Desc },
+                };
                 let n = limit.unwrap_or(5).clamp(1, 50);
-                let args =
-                    ListArgs { first: Some(n), order: vec![order], ..ListArgs::default() }.restrict(row);
+                let filter = self.filter(e, filter.as_ref(), None, row)?;
+                let args = ListArgs { first: Some(n), order: vec![order], filter, ..ListArgs::default() };
                 let page = Store::new(self.db, self.tenant_id).list(e, &args, n).await?;
                 let records: Vec<Value> = page
                     .records

@@ -2,8 +2,9 @@
 //! roles they list. Widget data is computed on the server, under the caller's row rules, in
 //! the tenant's time zone: metric cards (count / sum / avg / min / max, optionally over "today",
 //! "this week"… on a date field), charts by a field or by date bucket (day, week, month,
-//! quarter, year), recent records, and a pipeline by stage with totals. This module holds the
-//! definitions and their storage; [`data`] computes what widgets show.
+//! quarter, year), recent records (filtered and ordered as the widget says), and a pipeline
+//! by stage with totals. This module holds the definitions and their storage; [`data`]
+//! computes what widgets show.
 
 pub mod data;
 
@@ -15,7 +16,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::filter::Target;
+use super::filter::{Filter, Target};
 use super::meta::{EntityDef, FieldType, TenantMeta};
 use super::sql::{self, SqlBuf, json_col};
 use super::time;
@@ -37,6 +38,24 @@ pub enum Function {
 impl Function {
     pub const ALL: [Function; 5] =
         [Function::Count, Function::Sum, Function::Avg, Function::Min, Function::Max];
+}
+
+/// The order of a recent-records widget: a field (or `created_at` / `updated_at`) and a
+/// direction, `desc` unless said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecentOrder {
+    pub field: String,
+    #[serde(default)]
+    pub direction: SortDirection,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortDirection {
+    Asc,
+    #[default]
+    Desc,
 }
 
 /// One widget's definition.
@@ -74,6 +93,8 @@ pub enum Widget {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         period: Option<Period>,
     },
+    /// The latest records (newest first), or the first ones in `orderBy`, of those `filter`
+    /// keeps: "open activities, soonest due first" is a filter and an order.
     Recent {
         title: Map<String, Value>,
         entity: String,
@@ -81,6 +102,10 @@ pub enum Widget {
         limit: Option<u64>,
         #[serde(default)]
         fields: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Value>,
+        #[serde(rename = "orderBy", default, skip_serializing_if = "Option::is_none")]
+        order_by: Option<RecentOrder>,
     },
     Pipeline {
         title: Map<String, Value>,
@@ -122,12 +147,26 @@ impl Widget {
         }
     }
 
+    /// The widget's own filter, if it has one.
+    pub fn filter(&self) -> Option<&Value> {
+        match self {
+            Widget::Metric { filter, .. }
+            | Widget::Chart { filter, .. }
+            | Widget::Recent { filter, .. }
+            | Widget::Pipeline { filter, .. } => filter.as_ref(),
+        }
+    }
+
     /// Checks names against the tenant's entities; errors are prefixed with `at`.
     fn validate(&self, meta: &TenantMeta, at: &str, errors: &mut Vec<FieldError>) {
         let Some(e) = meta.entity_by_name(self.entity()) else {
             errors.push(FieldError::new(format!("{at}.entity"), format!("no entity `{}`", self.entity())));
             return;
         };
+        // A filter that cannot be read is refused now, not each time the dashboard is shown.
+        if let Some(Err(Error::Validation(found))) = self.filter().map(|f| Filter::parse(e, f)) {
+            errors.extend(found.into_iter().map(|f| FieldError::new(format!("{at}.{}", f.field), f.message)));
+        }
         let mut need = |name: &str, path: &str, ok: fn(FieldType) -> bool| match resolve(e, name) {
             Some(Target::Field(f)) if !ok(f.ty) => {
                 errors.push(FieldError::new(format!("{at}.{path}"), format!("`{name}` has the wrong type")))
@@ -158,9 +197,12 @@ impl Widget {
                     need(field.as_deref().unwrap_or_default(), "field", numeric);
                 }
             }
-            Widget::Recent { fields, .. } => {
+            Widget::Recent { fields, order_by, .. } => {
                 for f in fields {
                     need(f, "fields", any);
+                }
+                if let Some(o) = order_by {
+                    need(&o.field, "orderBy.field", FieldType::is_sortable);
                 }
             }
             Widget::Pipeline { stage_field, amount_field, .. } => {
