@@ -33,6 +33,7 @@ mod instances;
 mod isolation;
 mod limits;
 mod notifications;
+mod observability;
 mod pagination;
 mod plans;
 mod processes;

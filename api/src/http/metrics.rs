@@ -1,9 +1,15 @@
 //! Process metrics in the Prometheus text format (`GET /metrics`): requests, errors by public
-//! code, open sockets, schema builds and cache size. Counters are plain atomics: recording one
-//! costs a relaxed increment on the request path.
+//! code, request latency by operation type, open sockets, schema builds and cache size, the
+//! job queue's depth and how long this process's jobs ran. Counters and histograms are plain
+//! atomics: recording one costs a few relaxed increments on the request path. The queue's
+//! depth is counted in the database at scrape time.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::OperationType;
+use jobs::metrics::{Histogram, JobMetrics, family};
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -31,7 +37,17 @@ pub struct Metrics {
     pub ws_connections_total: AtomicU64,
     pub ws_open: AtomicI64,
     errors: [AtomicU64; 9],
+    /// Operation latency: one series per operation type (`KINDS`) and path (`PATHS`).
+    requests: [[Histogram; 2]; 3],
+    /// How long the jobs of this process's worker ran (filled when `serve` runs workers).
+    pub jobs: Arc<JobMetrics>,
 }
+
+/// The operation types, in the order of `Metrics::requests`.
+const KINDS: [OperationType; 3] =
+    [OperationType::Query, OperationType::Mutation, OperationType::Subscription];
+/// What answered: a compiled plan or the executor (index 1 and 0 of `Metrics::requests`).
+const PATHS: [&str; 2] = ["executor", "compiled"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -41,11 +57,40 @@ impl Default for Metrics {
             ws_connections_total: AtomicU64::new(0),
             ws_open: AtomicI64::new(0),
             errors: Default::default(),
+            requests: Default::default(),
+            jobs: Default::default(),
         }
     }
 }
 
 impl Metrics {
+    /// Records how long an operation of type `kind` took.
+    pub fn request(&self, kind: OperationType, compiled: bool, d: Duration) {
+        let k = KINDS.iter().position(|x| *x == kind).unwrap_or(0);
+        self.requests[k][usize::from(compiled)].observe(d);
+    }
+
+    /// Appends the request and job latency histograms.
+    fn render_latency(&self, out: &mut String) {
+        const REQUESTS: &str = "alphery_request_duration_seconds";
+        family(
+            out,
+            REQUESTS,
+            "GraphQL operations by type and by what answered (a compiled plan or the executor), from the request's arrival to its answer; a subscription from its start to its end.",
+        );
+        for (kind, series) in KINDS.iter().zip(&self.requests) {
+            for (path, h) in PATHS.iter().zip(series) {
+                // Only queries have compiled plans: no always-empty series for the others.
+                if *path == "compiled" && *kind != OperationType::Query {
+                    continue;
+                }
+                let kind = super::observe::kind_name(*kind);
+                h.render(out, REQUESTS, &format!("operation=\"{kind}\",path=\"{path}\""));
+            }
+        }
+        self.jobs.render(out);
+    }
+
     /// Counts one GraphQL error by its public code.
     pub fn error(&self, code: &str) {
         if let Some(i) = CODES.iter().position(|c| *c == code) {
@@ -53,7 +98,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, state: &AppState) -> String {
+    fn render(&self, state: &AppState, queued: Option<&[(String, &'static str, i64)]>) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -180,14 +225,50 @@ impl Metrics {
                 ],
             );
         }
+        if let Some(queued) = queued {
+            let count = |kind: &str, state: &str| -> i64 {
+                queued.iter().filter(|(k, s, _)| k == kind && *s == state).map(|(_, _, n)| n).sum()
+            };
+            metric(
+                "alphery_jobs_queued",
+                "gauge",
+                "Jobs waiting in the queue, by kind: ready to run now, or scheduled for later (retries after their backoff, parked workflow runs).",
+                jobs::queue::Job::KINDS
+                    .iter()
+                    .flat_map(|kind| {
+                        ["ready", "scheduled"].map(|state| {
+                            (format!("{{kind=\"{kind}\",state=\"{state}\"}}"), count(kind, state).to_string())
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        self.render_latency(&mut out);
         out
     }
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state);
+    let queued = queue_depth(&state).await;
+    let body = state.metrics.render(&state, queued.as_deref());
     let mut resp = body.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
+}
+
+/// The queue's waiting jobs, when the queue lives in the database (`QUEUE_STORAGE=database`)
+/// and its table exists (a worker has started on this database once). Not read for a queue
+/// in Redis.
+async fn queue_depth(state: &AppState) -> Option<Vec<(String, &'static str, i64)>> {
+    if state.config.queue_storage != "database" {
+        return None;
+    }
+    match jobs::queue::depth(&state.system_db, &state.config.queue_name).await {
+        Ok(rows) => Some(rows),
+        Err(e) => {
+            tracing::debug!(error = %e, "job queue depth not readable");
+            None
+        }
+    }
 }
