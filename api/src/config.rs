@@ -144,6 +144,11 @@ pub struct Config {
     #[arg(long, global = true, env = "WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub workers: bool,
 
+    /// `alphery worker` only: serve `GET /metrics` (the queue's depth and how long this
+    /// worker's jobs ran) on this address. Unset: the worker listens on nothing.
+    #[arg(long, global = true, env = "METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// Delivery attempts before an email is dead.
     #[arg(long, global = true, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
     pub email_max_attempts: i32,
@@ -273,6 +278,7 @@ impl Config {
             smtp_url: None,
             smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
             workers: true,
+            metrics_bind: None,
             email_max_attempts: 5,
             email_lease_ms: 120_000,
             redis_url: None,

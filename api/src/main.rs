@@ -113,13 +113,17 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
 async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
     let (system, db) = server::connect(&config).await?;
     let peers = server::start_peers(&config, None)?;
-    // This process has no HTTP listener: its jobs' run times are not exported (see the
-    // README's metrics section); the queue's depth is, by every `serve`.
-    server::start_workers(&config, &db, &system, &peers, Default::default()).await?;
+    let metrics = Arc::new(jobs::metrics::JobMetrics::default());
+    server::start_workers(&config, &db, &system, &peers, metrics.clone()).await?;
     let database = redact(&config.database_url());
-    let json = config.log_format == LogFormat::Json;
-    let text = format!("alphery worker running on {database}");
-    say(json, "alphery worker running", &text, serde_json::json!({ "database": database }));
+    let mut text = format!("alphery worker running on {database}");
+    let mut fields = serde_json::json!({ "database": database });
+    if let Some(bind) = &config.metrics_bind {
+        let addr = server::serve_worker_metrics(&config, &system, metrics, bind).await?;
+        text.push_str(&format!(" (metrics: http://{addr}/metrics)"));
+        fields["metrics"] = serde_json::Value::from(format!("http://{addr}/metrics"));
+    }
+    say(config.log_format == LogFormat::Json, "alphery worker running", &text, fields);
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
     Ok(())
 }

@@ -169,6 +169,36 @@ pub async fn start_workers(
     Ok(())
 }
 
+/// Serves a worker's `GET /metrics` (the queue's depth and how long its jobs ran, `metrics`)
+/// on `bind`; returns the address it listens on.
+pub async fn serve_worker_metrics(
+    config: &Config,
+    system_db: &Db,
+    metrics: Arc<jobs::metrics::JobMetrics>,
+    bind: &str,
+) -> Result<SocketAddr, ApiError> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
+    let (config, db) = (Arc::new(config.clone()), system_db.clone());
+    let scrape = move || {
+        let (config, db, metrics) = (config.clone(), db.clone(), metrics.clone());
+        async move {
+            let mut body = String::with_capacity(4096);
+            crate::http::metrics::render_jobs(&mut body, &config, &db, &metrics).await;
+            crate::http::metrics::text_response(body)
+        }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics endpoint stopped");
+        }
+    });
+    Ok(addr)
+}
+
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     // Every template (built in, and in TEMPLATES_DIR) must parse: fail at start, not at signup.

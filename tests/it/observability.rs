@@ -4,7 +4,8 @@
 //! code; `LOG_FORMAT=bogus` refuses to start. `/metrics` has a latency histogram per
 //! operation type that counts each operation (buckets cumulative, `+Inf` equal to the count),
 //! the job queue's depth by kind (a workflow run parked at a long `wait` is a scheduled
-//! `resume_workflow` job), and how long jobs ran by kind.
+//! `resume_workflow` job), and how long jobs ran by kind; a separate `alphery worker` serves
+//! its own job metrics on `METRICS_BIND`.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -15,7 +16,8 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::http::metric;
 use crate::processes::{
-    binary, drop_database, free_port, own_database, process_env, ready_server, spawn_logging, wait_until,
+    binary, drop_database, free_port, own_database, process_env, ready_server, spawn, spawn_logging,
+    wait_until,
 };
 
 /// The `graphql request` lines of a JSON log so far (every line must be JSON).
@@ -279,4 +281,57 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
         json!({"id": workflow}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
+    let dir = std::env::temp_dir().join(format!("alphery-workermetrics-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (url, pg_name) = own_database(&dir).await;
+    let (port, metrics_port) = (free_port(), free_port());
+    let serve_env = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
+    let serve = spawn(&["serve"], &process_env(&dir, &url, &serve_env));
+    // The worker starts once the server has migrated the database.
+    let server = ready_server("the server", port, Duration::from_secs(60), &serve).await;
+    let worker_env = [("METRICS_BIND", format!("127.0.0.1:{metrics_port}"))];
+    let worker = spawn(&["worker"], &process_env(&dir, &url, &worker_env));
+    let t = tenant_on(server).await;
+    t.define(entity("lead", "leads", vec![field("note", "TEXT", json!({}))], json!({}))).await;
+    t.data(
+        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
+        json!({"i": {"name": "Stamp", "definition": {
+            "trigger": {"type": "record_created", "entity": "lead"},
+            "actions": [{"type": "update_fields", "values": {"note": "stamped"}}]
+        }}}),
+    )
+    .await;
+    let leads = Names::new("lead", "leads");
+    let id = str_of(&t.create(&leads, json!({}), "").await["id"]);
+    wait_until("the worker to run the workflow", EFFECT_WAIT, &[&serve, &worker], async || {
+        t.get(&leads, &id, "note").await["note"] == json!("stamped")
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ran = "kind=\"record_changed\"";
+    let mut text = String::new();
+    wait_until("the worker's metrics", TIMEOUT, &[&worker], async || {
+        let scraped = http.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await;
+        text = match scraped {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        text.contains("alphery_job_duration_seconds")
+            && count(&text, "alphery_job_duration_seconds", ran) >= 1.0
+    })
+    .await;
+    metric(&text, "alphery_jobs_queued{kind=\"record_changed\",state=\"ready\"}");
+    // The server runs no worker: it times no job, and counts the shared queue all the same.
+    let served = Api::new(server).get("/metrics", &[]).await.text;
+    assert_eq!(count(&served, "alphery_job_duration_seconds", ran), 0.0, "{served}");
+    metric(&served, "alphery_jobs_queued{kind=\"record_changed\",state=\"ready\"}");
+    drop((serve, worker));
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,7 +15,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::config::Config;
 use crate::state::AppState;
+use entity::Db;
 
 /// The public error codes, in a fixed order (index = counter slot).
 const CODES: [&str; 9] = [
@@ -70,7 +72,7 @@ impl Metrics {
         self.requests[k][usize::from(compiled)].observe(d);
     }
 
-    /// Appends the request and job latency histograms.
+    /// Appends the request latency histogram.
     fn render_latency(&self, out: &mut String) {
         const REQUESTS: &str = "alphery_request_duration_seconds";
         family(
@@ -88,7 +90,6 @@ impl Metrics {
                 h.render(out, REQUESTS, &format!("operation=\"{kind}\",path=\"{path}\""));
             }
         }
-        self.jobs.render(out);
     }
 
     /// Counts one GraphQL error by its public code.
@@ -98,13 +99,10 @@ impl Metrics {
         }
     }
 
-    fn render(&self, state: &AppState, queued: Option<&[(String, &'static str, i64)]>) -> String {
+    fn render(&self, state: &AppState) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in lines {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
+            write_metric(&mut out, name, kind, help, lines);
         };
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
         metric(
@@ -225,50 +223,63 @@ impl Metrics {
                 ],
             );
         }
-        if let Some(queued) = queued {
-            let count = |kind: &str, state: &str| -> i64 {
-                queued.iter().filter(|(k, s, _)| k == kind && *s == state).map(|(_, _, n)| n).sum()
-            };
-            metric(
-                "alphery_jobs_queued",
-                "gauge",
-                "Jobs waiting in the queue, by kind: ready to run now, or scheduled for later (retries after their backoff, parked workflow runs).",
-                jobs::queue::Job::KINDS
-                    .iter()
-                    .flat_map(|kind| {
-                        ["ready", "scheduled"].map(|state| {
-                            (format!("{{kind=\"{kind}\",state=\"{state}\"}}"), count(kind, state).to_string())
-                        })
-                    })
-                    .collect(),
-            );
-        }
         self.render_latency(&mut out);
         out
     }
 }
 
+/// Appends one metric family: its `# HELP` and `# TYPE` lines and a sample per label set.
+fn write_metric(out: &mut String, name: &str, kind: &str, help: &str, lines: Vec<(String, String)>) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, value) in lines {
+        out.push_str(&format!("{name}{labels} {value}\n"));
+    }
+}
+
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let queued = queue_depth(&state).await;
-    let body = state.metrics.render(&state, queued.as_deref());
+    let mut body = state.metrics.render(&state);
+    render_jobs(&mut body, &state.config, &state.system_db, &state.metrics.jobs).await;
+    text_response(body)
+}
+
+/// A Prometheus text exposition as an HTTP answer.
+pub fn text_response(body: String) -> Response {
     let mut resp = body.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
 }
 
-/// The queue's waiting jobs, when the queue lives in the database (`QUEUE_STORAGE=database`)
-/// and its table exists (a worker has started on this database once). Not read for a queue
-/// in Redis.
-async fn queue_depth(state: &AppState) -> Option<Vec<(String, &'static str, i64)>> {
-    if state.config.queue_storage != "database" {
-        return None;
+/// Appends the job metrics: the queue's depth by kind, when the queue lives in the database
+/// (`QUEUE_STORAGE=database`; not read in Redis) and its table exists (a worker has started on
+/// this database once), and how long this process's jobs ran. `system_db`: the connection
+/// that owns the queue's table. Shared by `serve` and a worker's own endpoint.
+pub async fn render_jobs(out: &mut String, config: &Config, system_db: &Db, jobs: &JobMetrics) {
+    let queued = match config.queue_storage.as_str() {
+        "database" => jobs::queue::depth(system_db, &config.queue_name)
+            .await
+            .inspect_err(|e| tracing::debug!(error = %e, "job queue depth not readable"))
+            .ok(),
+        _ => None,
+    };
+    if let Some(queued) = queued {
+        let count = |kind: &str, state: &str| -> i64 {
+            queued.iter().filter(|(k, s, _)| k == kind && *s == state).map(|(_, _, n)| n).sum()
+        };
+        write_metric(
+            out,
+            "alphery_jobs_queued",
+            "gauge",
+            "Jobs waiting in the queue, by kind: ready to run now, or scheduled for later (retries after their backoff, parked workflow runs).",
+            jobs::queue::Job::KINDS
+                .iter()
+                .flat_map(|kind| {
+                    ["ready", "scheduled"].map(|state| {
+                        (format!("{{kind=\"{kind}\",state=\"{state}\"}}"), count(kind, state).to_string())
+                    })
+                })
+                .collect(),
+        );
     }
-    match jobs::queue::depth(&state.system_db, &state.config.queue_name).await {
-        Ok(rows) => Some(rows),
-        Err(e) => {
-            tracing::debug!(error = %e, "job queue depth not readable");
-            None
-        }
-    }
+    jobs.render(out);
 }
