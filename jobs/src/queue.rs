@@ -76,9 +76,10 @@ impl Job {
 
 /// Jobs waiting in the queue, by kind and whether they may run now (`ready`) or later
 /// (`scheduled`: a retry's backoff, a parked workflow's resume), as rows (kind, state, count).
-/// Read from apalis's own table in the database (`QUEUE_STORAGE=database`): waiting jobs
-/// only, the rows the queue's fetch index covers (finished jobs, which accumulate, are never
-/// scanned), so a scrape stays cheap. `system`: the connection that owns the queue's table.
+/// Read from apalis's own table in the database (`QUEUE_STORAGE=database`): apalis's
+/// "waiting" jobs (pending, or failed with attempts left) and only those, so a scrape stays
+/// cheap however many finished jobs the table keeps. `system`: the connection that owns the
+/// queue's table.
 pub async fn depth(system: &entity::Db, name: &str) -> entity::Result<Vec<(String, &'static str, i64)>> {
     use sea_orm::ConnectionTrait;
     let (table, kind, now) = match system.dialect {
@@ -91,11 +92,17 @@ pub async fn depth(system: &entity::Db, name: &str) -> entity::Result<Vec<(Strin
     let mut buf = entity::runtime::sql::SqlBuf::new(system.dialect);
     buf.push(&format!(
         "SELECT {kind} AS kind, CASE WHEN run_at > {now} THEN 'scheduled' ELSE 'ready' END AS state, \
-         COUNT(*) AS n FROM {table} WHERE job_type = "
+         COUNT(*) AS n FROM (SELECT job, run_at FROM {table} WHERE status = 'Pending' AND job_type = "
+    ));
+    // One branch per status, each an equality the planners match to an index: apalis's
+    // (job_type, status, run_at) on SQLite, its partial index of waiting jobs on PostgreSQL
+    // (an OR of the two statuses makes SQLite scan the whole table once it has statistics).
+    buf.bind(name.to_owned());
+    buf.push(&format!(
+        " UNION ALL SELECT job, run_at FROM {table} WHERE status = 'Failed' AND attempts < max_attempts AND job_type = "
     ));
     buf.bind(name.to_owned());
-    // Apalis's "waiting" predicate, word for word, so its partial index serves it.
-    buf.push(" AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) GROUP BY 1, 2");
+    buf.push(") waiting GROUP BY 1, 2");
     let rows = system.conn.query_all_raw(buf.into_statement()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
