@@ -242,9 +242,9 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
     assert!(mutations(&after) - mutations(&before) >= 1.0, "{after}");
     assert!(!after.contains("operation=\"mutation\",path=\"compiled\""), "only queries are compiled");
 
-    // A workflow run parked at a long wait: its resume is a scheduled job; the job that ran
-    // the workflow was timed.
-    let ran = |text: &str| count(text, "alphery_job_duration_seconds", "kind=\"record_changed\"");
+    // A workflow run parked at a long wait: its resume is a scheduled job in the one queue
+    // (which of the test binary's servers' workers ran the workflow is left open, so its
+    // timing is checked on a worker of its own, below).
     let created = t
         .data(
             "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
@@ -255,7 +255,6 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
         )
         .await;
     let workflow = str_of(&created["createWorkflow"]["id"]);
-    let before_jobs = api.get("/metrics", &[]).await.text;
     t.create(&leads, json!({"title": "second"}), "").await;
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status } }";
     wait_until("the run to park", EFFECT_WAIT, &[], async || {
@@ -269,10 +268,8 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
         metric(&text, scheduled) >= 1.0
     })
     .await;
-    assert!(ran(&text) > ran(&before_jobs), "{text}");
     let series = histogram(&text, "alphery_job_duration_seconds");
-    assert!(series["kind=\"record_changed\""].sum.is_some_and(|s| s > 0.0), "{text}");
-    for kind in ["send_email", "deliver_webhook", "run_workflow", "resume_workflow"] {
+    for kind in jobs::queue::Job::KINDS {
         assert!(series.contains_key(&format!("kind=\"{kind}\"")), "{kind}: {text}");
         metric(&text, &format!("alphery_jobs_queued{{kind=\"{kind}\",state=\"ready\"}}"));
     }
@@ -324,6 +321,8 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
             && count(&text, "alphery_job_duration_seconds", ran) >= 1.0
     })
     .await;
+    let timed = &histogram(&text, "alphery_job_duration_seconds")["kind=\"record_changed\""];
+    assert!(timed.sum.is_some_and(|s| s > 0.0 && s < 60.0 * timed.count.unwrap_or(0.0)), "{text}");
     metric(&text, "alphery_jobs_queued{kind=\"record_changed\",state=\"ready\"}");
     // The server runs no worker: it times no job, and counts the shared queue all the same.
     let served = Api::new(server).get("/metrics", &[]).await.text;
