@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
-use jobs::metrics::{Histogram, JobMetrics, family};
-
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use entity::Db;
+use jobs::metrics::{Histogram, JobMetrics, family};
 
 use crate::config::Config;
 use crate::state::AppState;
-use entity::Db;
 
 /// The public error codes, in a fixed order (index = counter slot).
 const CODES: [&str; 9] = [
