@@ -11,6 +11,15 @@ pub enum Environment {
     Production,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal only).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Settings shared by every subcommand that touches the database. Each is a flag (given before
 /// or after the subcommand: `alphery serve --bind …`, listed by `alphery serve --help`) or an
 /// environment variable.
@@ -135,6 +144,11 @@ pub struct Config {
     #[arg(long, global = true, env = "WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub workers: bool,
 
+    /// `alphery worker` only: serve `GET /metrics` (the queue's depth and how long this
+    /// worker's jobs ran) on this address. Unset: the worker listens on nothing.
+    #[arg(long, global = true, env = "METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// Delivery attempts before an email is dead.
     #[arg(long, global = true, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 5)]
     pub email_max_attempts: i32,
@@ -165,6 +179,11 @@ pub struct Config {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `alphery_api=debug`.
     #[arg(long, global = true, env = "LOG", default_value = "info")]
     pub log: String,
+
+    /// Log line format: `text` or `json` (one JSON object per line, the event's fields at its
+    /// top level). Anything else refuses to start.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Seconds an authenticated credential (session or API key) is served from memory before
     /// it is checked against the database again. Revocations, role and definition changes
@@ -259,6 +278,7 @@ impl Config {
             smtp_url: None,
             smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
             workers: true,
+            metrics_bind: None,
             email_max_attempts: 5,
             email_lease_ms: 120_000,
             redis_url: None,
@@ -271,6 +291,7 @@ impl Config {
             date_scan_ms: 250,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
+            log_format: LogFormat::Text,
             auth_cache_secs: 60,
             live_buffer: 256,
             legacy_graphql_ws: false,

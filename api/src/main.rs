@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use alphery_api::config::Config;
+use alphery_api::config::{Config, LogFormat};
 use alphery_api::schema::build_tenant_schema;
 use alphery_api::server;
 use clap::{Parser, Subcommand};
@@ -38,13 +38,19 @@ enum Command {
     },
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: a log file gets plain text, and every request's span (its
-    // request id) is not dressed in escape codes that nobody sees.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match format {
+        // Colours only when the log's stream (standard output) is a terminal: a log file gets
+        // plain text, and every request's span (its request id) is not dressed in escape
+        // codes that nobody sees.
+        LogFormat::Text => lines.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init(),
+        // The event's fields at the top level beside `timestamp`, `level` and `message`; the
+        // request's span (its `request_id`) as `span`.
+        LogFormat::Json => lines.json().flatten_event(true).with_span_list(false).init(),
+    }
 }
 
 /// See the workspace's `mimalloc` dependency for why; counted so the schema cache can weigh
@@ -56,7 +62,7 @@ static ALLOCATOR: alphery_api::alloc::Counting<mimalloc::MiMalloc> =
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.config.log);
+    init_logging(&cli.config.log, cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Worker => worker(cli.config).await,
@@ -79,34 +85,58 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
     let db_url = redact(&config.database_url());
+    let json = config.log_format == LogFormat::Json;
     let running = server::start(config).await?;
-    println!();
-    println!("  Alphery OS is running on {}", db_url);
-    println!("  GraphiQL:   {}/graphiql", running.url());
-    println!("  GraphQL:    {}/graphql   (subscriptions: ws://{}/graphql/ws)", running.url(), running.addr);
+    let url = running.url();
+    let (graphiql, graphql) = (format!("{url}/graphiql"), format!("{url}/graphql"));
+    let ws = format!("ws://{}/graphql/ws", running.addr);
+    let mut text = format!(
+        "\n  Alphery OS is running on {db_url}\n  GraphiQL:   {graphiql}\n  GraphQL:    {graphql}   (subscriptions: {ws})\n"
+    );
+    let mut fields = serde_json::json!({
+        "database": db_url, "graphiql": graphiql, "graphql": graphql, "subscriptions": ws,
+    });
     if let Some(demo) = &running.demo {
-        println!(
-            "  Demo login: tenant `{}`, email `{}`, password `{}`",
-            demo.tenant, demo.email, demo.password
-        );
-        println!(
-            "              mutation {{ login(input: {{tenant: \"{}\", email: \"{}\", password: \"{}\"}}) {{ accessToken }} }}",
-            demo.tenant, demo.email, demo.password
-        );
+        let (tenant, email, password) = (&demo.tenant, &demo.email, &demo.password);
+        text.push_str(&format!(
+            "  Demo login: tenant `{tenant}`, email `{email}`, password `{password}`\n              \
+             mutation {{ login(input: {{tenant: \"{tenant}\", email: \"{email}\", password: \"{password}\"}}) {{ accessToken }} }}\n"
+        ));
+        fields["demo"] = serde_json::json!({ "tenant": tenant, "email": email, "password": password });
     }
-    println!();
+    say(json, "Alphery OS is running", &text, fields);
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
-    println!("shutting down");
+    say(json, "shutting down", "shutting down", serde_json::json!({}));
     Ok(())
 }
 
 async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
     let (system, db) = server::connect(&config).await?;
     let peers = server::start_peers(&config, None)?;
-    server::start_workers(&config, &db, &system, &peers).await?;
-    println!("alphery worker running on {}", redact(&config.database_url()));
+    let metrics = Arc::new(jobs::metrics::JobMetrics::default());
+    server::start_workers(&config, &db, &system, &peers, metrics.clone()).await?;
+    let database = redact(&config.database_url());
+    let mut text = format!("alphery worker running on {database}");
+    let mut fields = serde_json::json!({ "database": database });
+    if let Some(bind) = &config.metrics_bind {
+        let addr = server::serve_worker_metrics(&config, &system, metrics, bind).await?;
+        text.push_str(&format!(" (metrics: http://{addr}/metrics)"));
+        fields["metrics"] = serde_json::Value::from(format!("http://{addr}/metrics"));
+    }
+    say(config.log_format == LogFormat::Json, "alphery worker running", &text, fields);
     tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
     Ok(())
+}
+
+/// Prints a notice on standard output: `text`, or, when the log is JSON, one JSON line of
+/// `message` and `fields`, so that every line there is JSON.
+fn say(json: bool, message: &str, text: &str, mut fields: serde_json::Value) {
+    if json {
+        fields["message"] = serde_json::Value::from(message);
+        println!("{fields}");
+    } else {
+        println!("{text}");
+    }
 }
 
 fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {

@@ -120,7 +120,14 @@ pub fn start_peers(config: &Config, bus: Option<EventBus>) -> Result<Peers, ApiE
 }
 
 /// Starts the job relay and a worker in this process (`serve` by default, `alphery worker`).
-pub async fn start_workers(config: &Config, db: &Db, system_db: &Db, peers: &Peers) -> Result<(), ApiError> {
+/// `metrics`: where the worker records how long its jobs take.
+pub async fn start_workers(
+    config: &Config,
+    db: &Db,
+    system_db: &Db,
+    peers: &Peers,
+    metrics: Arc<jobs::metrics::JobMetrics>,
+) -> Result<(), ApiError> {
     let queue = jobs::queue::Queue::connect(&config.queue_url()?, &config.queue_name)
         .await
         .map_err(|e| ApiError::Internal(format!("job queue: {e}")))?;
@@ -137,6 +144,7 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db, peers: &Pee
         max_attempts: config.email_max_attempts.max(1),
         retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
         webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
+        metrics,
     });
     let relay =
         jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());
@@ -159,6 +167,36 @@ pub async fn start_workers(config: &Config, db: &Db, system_db: &Db, peers: &Pee
         }
     });
     Ok(())
+}
+
+/// Serves a worker's `GET /metrics` (the queue's depth and how long its jobs ran, `metrics`)
+/// on `bind`; returns the address it listens on.
+pub async fn serve_worker_metrics(
+    config: &Config,
+    system_db: &Db,
+    metrics: Arc<jobs::metrics::JobMetrics>,
+    bind: &str,
+) -> Result<SocketAddr, ApiError> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
+    let (config, db) = (Arc::new(config.clone()), system_db.clone());
+    let scrape = move || {
+        let (config, db, metrics) = (config.clone(), db.clone(), metrics.clone());
+        async move {
+            let mut body = String::with_capacity(4096);
+            crate::http::metrics::render_jobs(&mut body, &config, &db, &metrics).await;
+            crate::http::metrics::text_response(body)
+        }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics endpoint stopped");
+        }
+    });
+    Ok(addr)
 }
 
 /// Starts serving on `config.bind`.
@@ -201,7 +239,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     entity::runtime::indexes::reconcile(&state.system_db).await?;
     entity::runtime::rollups::reconcile(&state.system_db).await?;
     if config.workers {
-        start_workers(&config, &state.db, &state.system_db, state.dispatcher.peers()).await?;
+        let metrics = state.metrics.jobs.clone();
+        start_workers(&config, &state.db, &state.system_db, state.dispatcher.peers(), metrics).await?;
     }
     let listener = TcpListener::bind(&config.bind)
         .await

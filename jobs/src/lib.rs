@@ -5,6 +5,7 @@
 
 pub mod bus;
 pub mod mailer;
+pub mod metrics;
 pub mod outbox;
 pub mod peers;
 pub mod queue;

@@ -50,6 +50,70 @@ pub enum Job {
     ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
 }
 
+impl Job {
+    /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
+    pub const KINDS: [&'static str; 6] = [
+        "send_email",
+        "record_changed",
+        "run_workflow",
+        "resume_workflow",
+        "deliver_webhook",
+        "converge_index_slot",
+    ];
+
+    /// This job's kind (one of `KINDS`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::SendEmail { .. } => Self::KINDS[0],
+            Job::RecordChanged { .. } => Self::KINDS[1],
+            Job::RunWorkflow { .. } => Self::KINDS[2],
+            Job::ResumeWorkflow { .. } => Self::KINDS[3],
+            Job::DeliverWebhook { .. } => Self::KINDS[4],
+            Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
+        }
+    }
+}
+
+/// Jobs waiting in the queue, by kind and whether they may run now (`ready`) or later
+/// (`scheduled`: a retry's backoff, a parked workflow's resume), as rows (kind, state, count).
+/// Read from apalis's own table in the database (`QUEUE_STORAGE=database`): apalis's
+/// "waiting" jobs (pending, or failed with attempts left) and only those, so a scrape stays
+/// cheap however many finished jobs the table keeps. `system`: the connection that owns the
+/// queue's table.
+pub async fn depth(system: &entity::Db, name: &str) -> entity::Result<Vec<(String, &'static str, i64)>> {
+    use sea_orm::ConnectionTrait;
+    let (table, kind, now) = match system.dialect {
+        // Jobs are stored as their JSON bytes.
+        entity::Dialect::Sqlite => {
+            ("Jobs", "json_extract(CAST(job AS TEXT), '$.kind')", "CAST(strftime('%s', 'now') AS INTEGER)")
+        }
+        entity::Dialect::Postgres => ("apalis.jobs", "convert_from(job, 'UTF8')::jsonb ->> 'kind'", "now()"),
+    };
+    let mut buf = entity::runtime::sql::SqlBuf::new(system.dialect);
+    buf.push(&format!(
+        "SELECT {kind} AS kind, CASE WHEN run_at > {now} THEN 'scheduled' ELSE 'ready' END AS state, \
+         COUNT(*) AS n FROM (SELECT job, run_at FROM {table} WHERE status = 'Pending' AND job_type = "
+    ));
+    // One branch per status, each an equality the planners match to an index: apalis's
+    // (job_type, status, run_at) on SQLite, its partial index of waiting jobs on PostgreSQL
+    // (an OR of the two statuses makes SQLite scan the whole table once it has statistics).
+    buf.bind(name.to_owned());
+    buf.push(&format!(
+        " UNION ALL SELECT job, run_at FROM {table} WHERE status = 'Failed' AND attempts < max_attempts AND job_type = "
+    ));
+    buf.bind(name.to_owned());
+    buf.push(") waiting GROUP BY 1, 2");
+    let rows = system.conn.query_all_raw(buf.into_statement()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind: Option<String> = row.try_get("", "kind")?;
+        let state: String = row.try_get("", "state")?;
+        let state = if state == "scheduled" { "scheduled" } else { "ready" };
+        out.push((kind.unwrap_or_default(), state, row.try_get::<i64>("", "n")?));
+    }
+    Ok(out)
+}
+
 /// Errors of the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

@@ -25,6 +25,8 @@ pub struct JobContext {
     pub retry_base: Duration,
     /// Internal hosts webhooks may reach anyway (`WEBHOOK_ALLOW_HOSTS`).
     pub webhook_allow: Vec<String>,
+    /// How long each job took (`/metrics` of the `serve` process the worker runs in).
+    pub metrics: Arc<crate::metrics::JobMetrics>,
 }
 
 /// How long the queue may go unpolled when idle.
@@ -55,26 +57,28 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
     result.map_err(|e| e.to_string())
 }
 
+/// Runs one job, timing it by kind.
 async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let kind = job.kind();
+    let started = std::time::Instant::now();
+    let result = run_job(job, &ctx).await;
+    ctx.metrics.observe(kind, started.elapsed());
+    result
+}
+
+async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
     match job {
-        Job::SendEmail { tenant_id, email_id } => send_email(&ctx, &tenant_id, &email_id).await,
-        Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(&ctx, &trigger_key, &event)
+        Job::SendEmail { tenant_id, email_id } => send_email(ctx, &tenant_id, &email_id).await,
+        Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(ctx, &trigger_key, &event)
             .await
             .map_err(|e| Box::new(e) as BoxDynError),
         Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload } => {
-            crate::workflows::run_manual(
-                &ctx,
-                &tenant_id,
-                &workflow_id,
-                &record_id,
-                &run_id,
-                payload.as_ref(),
-            )
-            .await
-            .map_err(|e| Box::new(e) as BoxDynError)
+            crate::workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref())
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)
         }
         Job::ResumeWorkflow { tenant_id, run_id, position, attempts } => {
-            crate::workflows::resume(&ctx, &tenant_id, &run_id, position, attempts)
+            crate::workflows::resume(ctx, &tenant_id, &run_id, position, attempts)
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
@@ -84,7 +88,7 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
-            crate::webhooks::deliver(&ctx, &tenant_id, &delivery_id)
+            crate::webhooks::deliver(ctx, &tenant_id, &delivery_id)
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }

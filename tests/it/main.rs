@@ -35,6 +35,7 @@ mod instances;
 mod isolation;
 mod limits;
 mod notifications;
+mod observability;
 mod pagination;
 mod plans;
 mod processes;

@@ -94,7 +94,7 @@ pub(crate) fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
 }
 
 /// `spawn`, what it prints (its log, at LOG=warn as in production) going to the file `log`.
-fn spawn_logging(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Proc {
+pub(crate) fn spawn_logging(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Proc {
     let out = std::fs::File::create(log).expect("a log file");
     let err = out.try_clone().expect("a second handle of the log file");
     let mut cmd = Command::new(binary());

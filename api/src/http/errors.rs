@@ -3,32 +3,54 @@
 //! internal one is logged with its cause, the request id and the operation name, and shown as a
 //! bare `INTERNAL` carrying the request id.
 
+use std::sync::Arc;
+
+use async_graphql::parser::types::OperationType;
 use async_graphql::{PathSegment, Request, ServerError};
 
 use super::request::RequestId;
 use crate::error::InternalCause;
+use crate::schema::extension::SeenOperation;
 
 /// What the log names of the operation a response answers: the `operationName` asked, else
-/// the name of the document's operation. Read only when an internal error is logged, so the
-/// document is parsed again only then.
+/// the name of the document's operation, as the schema's extension noted it while parsing
+/// (`SeenOperation`). Only a document that did not get that far is parsed again, and only
+/// when an internal error is logged.
 pub struct Operation {
     requested: Option<String>,
     query: String,
+    seen: Arc<SeenOperation>,
 }
 
 impl Operation {
-    pub fn of(r: &Request) -> Operation {
-        Operation { requested: r.operation_name.clone(), query: r.query.clone() }
+    /// The operation of `r`, noted as it runs: `r` carries the note in its data.
+    pub fn of(r: &mut Request) -> Operation {
+        let seen = Arc::new(SeenOperation::default());
+        r.data.insert(seen.clone());
+        Operation { requested: r.operation_name.clone(), query: r.query.clone(), seen }
     }
 
     /// A request that never got as far as a GraphQL document (an unreadable body).
     pub fn none() -> Operation {
-        Operation { requested: None, query: String::new() }
+        Operation { requested: None, query: String::new(), seen: Default::default() }
+    }
+
+    /// The operation's name for the request log: asked for, or as its document names it.
+    pub fn logged_name(&self) -> Option<&str> {
+        self.requested.as_deref().or_else(|| self.seen.get().and_then(|(_, name)| name))
+    }
+
+    /// The operation's type, once its document was parsed.
+    pub fn kind(&self) -> Option<OperationType> {
+        self.seen.get().map(|(ty, _)| ty)
     }
 
     fn name(&self) -> String {
-        if let Some(name) = &self.requested {
-            return name.clone();
+        if let Some(name) = self.logged_name() {
+            return name.to_owned();
+        }
+        if self.seen.get().is_some() {
+            return "(anonymous)".to_owned();
         }
         let named = async_graphql::parser::parse_query(&self.query).ok().and_then(|doc| {
             let mut ops = doc.operations.iter();

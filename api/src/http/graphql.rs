@@ -1,8 +1,10 @@
 //! GraphQL over HTTP (the graphql-http spec): `POST /graphql` with a JSON body (single or
 //! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
-//! `extensions.code`; internal errors carry the request id instead of their cause.
+//! `extensions.code`; internal errors carry the request id instead of their cause. Each
+//! operation (and each request refused before one ran) is logged and timed (`observe`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Response, ServerError, Variables};
@@ -15,6 +17,7 @@ use entity::ReadScope;
 use tracing::Instrument;
 
 use super::errors::{self, Operation};
+use super::observe::{self, Answered};
 use super::request::{self, ClientIp, Credential, RequestId};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -32,6 +35,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
+    let started = Instant::now();
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
@@ -46,7 +50,7 @@ pub async fn post(
                     }
                     _ => format!("the request body could not be read: {}", rejection.body_text()),
                 });
-                return error_response(&headers, &rid, status, &e);
+                return refuse(&state, &headers, &rid, started, status, &e);
             }
         };
         let is_json = headers
@@ -55,16 +59,16 @@ pub async fn post(
             .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON)));
         if !is_json {
             let e = ApiError::BadRequest("Content-Type must be application/json".into());
-            return error_response(&headers, &rid, StatusCode::UNSUPPORTED_MEDIA_TYPE, &e);
+            return refuse(&state, &headers, &rid, started, StatusCode::UNSUPPORTED_MEDIA_TYPE, &e);
         }
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(b) => b,
             Err(e) => {
                 let e = ApiError::BadRequest(format!("invalid GraphQL request body: {e}"));
-                return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
+                return refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e);
             }
         };
-        execute(&state, &headers, &rid, client, batch, false).await
+        execute(&state, &headers, &rid, started, client, batch, false).await
     }
     .instrument(span)
     .await
@@ -78,6 +82,7 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
+    let started = Instant::now();
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
@@ -85,13 +90,13 @@ pub async fn get(
             Ok(r) => r,
             Err(e) => {
                 let e = ApiError::BadRequest(format!("invalid query string: {e}"));
-                return error_response(&headers, &rid, StatusCode::BAD_REQUEST, &e);
+                return refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e);
             }
         };
         if request.query.is_empty() && accepts_html(&headers) {
             return Redirect::to(super::graphiql::PAGE_PATH).into_response();
         }
-        execute(&state, &headers, &rid, client, BatchRequest::Single(request), true).await
+        execute(&state, &headers, &rid, started, client, BatchRequest::Single(request), true).await
     }
     .instrument(span)
     .await
@@ -124,14 +129,18 @@ fn is_mutation(r: &Request) -> bool {
     })
 }
 
+/// The answers of a single or batched request.
+fn responses(response: &BatchResponse) -> &[Response] {
+    match response {
+        BatchResponse::Single(r) => std::slice::from_ref(r),
+        BatchResponse::Batch(rs) => rs,
+    }
+}
+
 /// Counts the request and its errors.
 fn record(state: &AppState, response: &BatchResponse) {
     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let responses: &[Response] = match response {
-        BatchResponse::Single(r) => std::slice::from_ref(r),
-        BatchResponse::Batch(rs) => rs,
-    };
-    for e in responses.iter().flat_map(|r| &r.errors) {
+    for e in responses(response).iter().flat_map(|r| &r.errors) {
         if let Some(async_graphql::Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code")) {
             state.metrics.error(code);
         }
@@ -146,6 +155,7 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
+    started: Instant,
     client: ClientIp,
     batch: BatchRequest,
     via_get: bool,
@@ -156,7 +166,8 @@ async fn execute(
             let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
             let counter = entity::stats::Counter::default();
             let mut resp =
-                entity::stats::counted(&counter, run(state, headers, rid, client, batch, via_get)).await;
+                entity::stats::counted(&counter, run(state, headers, rid, started, client, batch, via_get))
+                    .await;
             // Access signals this request committed reach the other instances before its
             // response does (see `jobs::peers`).
             state.dispatcher.peers().flush().await;
@@ -171,7 +182,7 @@ async fn execute(
         Ok(resp) => resp,
         Err(e) => {
             let e = ApiError::Internal(format!("request task failed: {e}"));
-            error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e)
+            refuse(state, headers, rid, started, StatusCode::INTERNAL_SERVER_ERROR, &e)
         }
     }
 }
@@ -180,6 +191,7 @@ async fn run(
     state: &AppState,
     headers: &HeaderMap,
     rid: &RequestId,
+    started: Instant,
     client: ClientIp,
     batch: BatchRequest,
     via_get: bool,
@@ -189,11 +201,11 @@ async fn run(
     {
         let e =
             ApiError::BadRequest(format!("a batch may carry at most {} operations", state.config.max_batch));
-        return error_response(headers, rid, StatusCode::BAD_REQUEST, &e);
+        return refuse(state, headers, rid, started, StatusCode::BAD_REQUEST, &e);
     }
     if via_get && batch.iter().any(is_mutation) {
         let e = ApiError::BadRequest("mutations must be sent with POST".into());
-        let mut resp = error_response(headers, rid, StatusCode::METHOD_NOT_ALLOWED, &e);
+        let mut resp = refuse(state, headers, rid, started, StatusCode::METHOD_NOT_ALLOWED, &e);
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
@@ -204,9 +216,9 @@ async fn run(
     let caller = match caller {
         Ok(c) => c,
         Err(e @ (ApiError::Unauthenticated(_) | ApiError::TokenExpired)) => {
-            return error_response(headers, rid, StatusCode::UNAUTHORIZED, &e);
+            return refuse(state, headers, rid, started, StatusCode::UNAUTHORIZED, &e);
         }
-        Err(e) => return error_response(headers, rid, StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => return refuse(state, headers, rid, started, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     // A plain read this schema has answered before runs as its compiled plan, charged the
     // complexity the executor measured when it answered the text first (it validates, the plan
@@ -217,13 +229,22 @@ async fn run(
     {
         match compiled.shared.plans.lookup(&r.query, r.operation_name.as_deref()) {
             Lookup::Plan(plan) => {
+                let answered = |code| Answered {
+                    name: plan.name(),
+                    kind: Some(OperationType::Query),
+                    tenant: Some(&p.tenant_id),
+                    code,
+                    compiled: true,
+                };
                 if let Err(e) = state.limiter.operation(p, plan.cost()).await {
                     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     state.metrics.error(e.code());
+                    observe::answered(state, rid, started, answered(e.code()));
                     return error_response(headers, rid, StatusCode::TOO_MANY_REQUESTS, &e);
                 }
                 if let Some(resp) = compiled_read(state, headers, rid, p, compiled, &plan, &r.variables).await
                 {
+                    observe::answered(state, rid, started, answered("OK"));
                     return resp;
                 }
                 // Declined: the executor answers, without charging the operation again.
@@ -235,7 +256,8 @@ async fn run(
     }
     let measured = learn.is_some().then(|| Arc::new(crate::rate::Measured::default()));
     let anonymous = caller.principal.is_none();
-    let operations: Vec<Operation> = batch.iter().map(Operation::of).collect();
+    let tenant = caller.principal.as_ref().map(|p| p.tenant_id.as_str());
+    let mut operations: Vec<Operation> = Vec::with_capacity(1);
     // Each request of a batch gets its own data (loaders, and the read connection its
     // resolvers share, given back once it has run).
     let mut scopes = Vec::new();
@@ -243,6 +265,7 @@ async fn run(
         let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));
         scopes.extend(scope.clone());
         r.data = request::request_data(state, &caller, rid, client, scope);
+        operations.push(Operation::of(&mut r));
         if prepaid {
             r.data.insert(crate::rate::Prepaid);
         }
@@ -278,6 +301,16 @@ async fn run(
         compiled.shared.plans.learn(&query, operation.as_deref(), &compiled.access, cost);
     }
     record(state, &response);
+    for (r, operation) in responses(&response).iter().zip(&operations) {
+        let answered = Answered {
+            name: operation.logged_name(),
+            kind: operation.kind(),
+            tenant,
+            code: observe::response_code(r),
+            compiled: false,
+        };
+        observe::answered(state, rid, started, answered);
+    }
     let refused = refused(&response);
     let (content_type, status) = if accepts_graphql_response(headers) {
         (GRAPHQL_RESPONSE, if failed_before_execution { StatusCode::BAD_REQUEST } else { StatusCode::OK })
@@ -302,12 +335,8 @@ async fn run(
 /// When rate limits refused the whole request (every operation has no data and only
 /// `RATE_LIMITED` errors): the longest `retryAfter`, for HTTP 429 and `Retry-After`.
 fn refused(response: &BatchResponse) -> Option<u64> {
-    let responses: &[Response] = match response {
-        BatchResponse::Single(r) => std::slice::from_ref(r),
-        BatchResponse::Batch(rs) => rs,
-    };
     let mut longest = None;
-    for r in responses {
+    for r in responses(response) {
         if r.errors.is_empty() || !matches!(r.data, async_graphql::Value::Null) {
             return None;
         }
@@ -420,6 +449,21 @@ fn bytes_response(
         h.insert("x-request-id", v);
     }
     resp
+}
+
+/// A request refused before any of its operations ran: its log line (no operation, no
+/// tenant), and its error body.
+fn refuse(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    started: Instant,
+    status: StatusCode,
+    e: &ApiError,
+) -> HttpResponse {
+    let refused = Answered { name: None, kind: None, tenant: None, code: e.code(), compiled: false };
+    observe::answered(state, rid, started, refused);
+    error_response(headers, rid, status, e)
 }
 
 /// A request-level failure (nothing was executed) as a GraphQL error body, with

@@ -1,14 +1,21 @@
 //! Process metrics in the Prometheus text format (`GET /metrics`): requests, errors by public
-//! code, open sockets, schema builds and cache size. Counters are plain atomics: recording one
-//! costs a relaxed increment on the request path.
+//! code, request latency by operation type, open sockets, schema builds and cache size, the
+//! job queue's depth and how long this process's jobs ran. Counters and histograms are plain
+//! atomics: recording one costs a few relaxed increments on the request path. The queue's
+//! depth is counted in the database at scrape time.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use async_graphql::parser::types::OperationType;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use entity::Db;
+use jobs::metrics::{Histogram, JobMetrics, family};
 
+use crate::config::Config;
 use crate::state::AppState;
 
 /// The public error codes, in a fixed order (index = counter slot).
@@ -31,7 +38,17 @@ pub struct Metrics {
     pub ws_connections_total: AtomicU64,
     pub ws_open: AtomicI64,
     errors: [AtomicU64; 9],
+    /// Operation latency: one series per operation type (`KINDS`) and path (`PATHS`).
+    requests: [[Histogram; 2]; 3],
+    /// How long the jobs of this process's worker ran (filled when `serve` runs workers).
+    pub jobs: Arc<JobMetrics>,
 }
+
+/// The operation types, in the order of `Metrics::requests`.
+const KINDS: [OperationType; 3] =
+    [OperationType::Query, OperationType::Mutation, OperationType::Subscription];
+/// What answered: a compiled plan or the executor (index 1 and 0 of `Metrics::requests`).
+const PATHS: [&str; 2] = ["executor", "compiled"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -41,11 +58,39 @@ impl Default for Metrics {
             ws_connections_total: AtomicU64::new(0),
             ws_open: AtomicI64::new(0),
             errors: Default::default(),
+            requests: Default::default(),
+            jobs: Default::default(),
         }
     }
 }
 
 impl Metrics {
+    /// Records how long an operation of type `kind` took.
+    pub fn request(&self, kind: OperationType, compiled: bool, d: Duration) {
+        let k = KINDS.iter().position(|x| *x == kind).unwrap_or(0);
+        self.requests[k][usize::from(compiled)].observe(d);
+    }
+
+    /// Appends the request latency histogram.
+    fn render_latency(&self, out: &mut String) {
+        const REQUESTS: &str = "alphery_request_duration_seconds";
+        family(
+            out,
+            REQUESTS,
+            "GraphQL operations by type and by what answered (a compiled plan or the executor), from the request's arrival to its answer; a subscription from its start to its end.",
+        );
+        for (kind, series) in KINDS.iter().zip(&self.requests) {
+            for (path, h) in PATHS.iter().zip(series) {
+                // Only queries have compiled plans: no always-empty series for the others.
+                if *path == "compiled" && *kind != OperationType::Query {
+                    continue;
+                }
+                let kind = super::observe::kind_name(*kind);
+                h.render(out, REQUESTS, &format!("operation=\"{kind}\",path=\"{path}\""));
+            }
+        }
+    }
+
     /// Counts one GraphQL error by its public code.
     pub fn error(&self, code: &str) {
         if let Some(i) = CODES.iter().position(|c| *c == code) {
@@ -56,10 +101,7 @@ impl Metrics {
     fn render(&self, state: &AppState) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in lines {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
+            write_metric(&mut out, name, kind, help, lines);
         };
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
         metric(
@@ -180,14 +222,63 @@ impl Metrics {
                 ],
             );
         }
+        self.render_latency(&mut out);
         out
+    }
+}
+
+/// Appends one metric family: its `# HELP` and `# TYPE` lines and a sample per label set.
+fn write_metric(out: &mut String, name: &str, kind: &str, help: &str, lines: Vec<(String, String)>) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, value) in lines {
+        out.push_str(&format!("{name}{labels} {value}\n"));
     }
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state);
+    let mut body = state.metrics.render(&state);
+    render_jobs(&mut body, &state.config, &state.system_db, &state.metrics.jobs).await;
+    text_response(body)
+}
+
+/// A Prometheus text exposition as an HTTP answer.
+pub fn text_response(body: String) -> Response {
     let mut resp = body.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
+}
+
+/// Appends the job metrics: the queue's depth by kind, when the queue lives in the database
+/// (`QUEUE_STORAGE=database`; not read in Redis) and its table exists (a worker has started on
+/// this database once), and how long this process's jobs ran. `system_db`: the connection
+/// that owns the queue's table. Shared by `serve` and a worker's own endpoint.
+pub async fn render_jobs(out: &mut String, config: &Config, system_db: &Db, jobs: &JobMetrics) {
+    let queued = match config.queue_storage.as_str() {
+        "database" => jobs::queue::depth(system_db, &config.queue_name)
+            .await
+            .inspect_err(|e| tracing::debug!(error = %e, "job queue depth not readable"))
+            .ok(),
+        _ => None,
+    };
+    if let Some(queued) = queued {
+        let count = |kind: &str, state: &str| -> i64 {
+            queued.iter().filter(|(k, s, _)| k == kind && *s == state).map(|(_, _, n)| n).sum()
+        };
+        write_metric(
+            out,
+            "alphery_jobs_queued",
+            "gauge",
+            "Jobs waiting in the queue, by kind: ready to run now, or scheduled for later (retries after their backoff, parked workflow runs).",
+            jobs::queue::Job::KINDS
+                .iter()
+                .flat_map(|kind| {
+                    ["ready", "scheduled"].map(|state| {
+                        (format!("{{kind=\"{kind}\",state=\"{state}\"}}"), count(kind, state).to_string())
+                    })
+                })
+                .collect(),
+        );
+    }
+    jobs.render(out);
 }

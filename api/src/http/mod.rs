@@ -1,13 +1,15 @@
 //! HTTP and WebSocket transport: routes (`routes`), GraphQL over HTTP (`graphql`), GraphQL
 //! over `graphql-transport-ws` (`ws`, its protocol rules in `ws_protocol`), the public face of
 //! their errors (`errors`), inbound webhooks (`hooks`), request ids and credentials
-//! (`request`), Prometheus metrics (`metrics`), and GraphiQL with the files it loads (`graphiql`).
+//! (`request`), what each operation logs and measures (`observe`, `metrics`), and GraphiQL with
+//! the files it loads (`graphiql`).
 
 pub mod errors;
 pub mod graphiql;
 pub mod graphql;
 pub mod hooks;
 pub mod metrics;
+pub mod observe;
 pub mod request;
 pub mod routes;
 pub mod ws;

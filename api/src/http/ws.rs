@@ -10,7 +10,7 @@
 
 use std::any::TypeId;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::dynamic::Schema;
 use async_graphql::http::{ClientMessage, WebSocketProtocols, WsMessage};
@@ -25,6 +25,7 @@ use jobs::BusEvent;
 use serde_json::Value;
 
 use super::errors::{self, Operation};
+use super::observe::{self, Answered};
 use super::request::{self, ClientIp, Credential, RequestId};
 use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, Settle, close};
 use crate::error::ApiError;
@@ -146,37 +147,72 @@ impl Drop for OpenSocket {
 }
 
 /// A tenant's schema as a socket's operations see it: every answer's errors labelled as over
-/// HTTP (codes, internal errors logged and masked), and each operation's id held live while
-/// its stream lives (`ws_protocol`).
+/// HTTP (codes, internal errors logged and masked), each operation's id held live while its
+/// stream lives (`ws_protocol`), and each operation logged and timed when it ends
+/// (`observe`).
 #[derive(Clone)]
 struct SocketSchema {
     schema: Schema,
+    state: AppState,
     rid: RequestId,
+    tenant: Arc<str>,
     live: LiveIds,
 }
 
-impl SocketSchema {
-    fn label(&self, response: &mut GraphqlResponse, operation: &Operation) {
+/// One operation of a socket, from its `subscribe` until it ends (its last answer, the
+/// client's `complete`, or the socket's close): logged and timed when dropped, with the
+/// first error code its answers carried.
+struct SocketOperation {
+    socket: SocketSchema,
+    operation: Operation,
+    started: Instant,
+    code: Option<String>,
+}
+
+impl SocketOperation {
+    fn new(socket: &SocketSchema, request: &mut Request) -> Self {
+        let operation = Operation::of(request);
+        SocketOperation { socket: socket.clone(), operation, started: Instant::now(), code: None }
+    }
+
+    /// Labels an answer's errors and keeps the first code.
+    fn answer(&mut self, response: &mut GraphqlResponse) {
         for e in &mut response.errors {
-            errors::label(e, false, &self.rid, operation);
+            errors::label(e, false, &self.socket.rid, &self.operation);
+        }
+        if self.code.is_none() && !response.errors.is_empty() {
+            self.code = Some(observe::response_code(response).to_owned());
         }
     }
 }
 
+impl Drop for SocketOperation {
+    fn drop(&mut self) {
+        let answered = Answered {
+            name: self.operation.logged_name(),
+            kind: self.operation.kind(),
+            tenant: Some(&self.socket.tenant),
+            code: self.code.as_deref().unwrap_or("OK"),
+            compiled: false,
+        };
+        observe::answered(&self.socket.state, &self.socket.rid, self.started, answered);
+    }
+}
+
 impl Executor for SocketSchema {
-    async fn execute(&self, request: Request) -> GraphqlResponse {
-        let operation = Operation::of(&request);
+    async fn execute(&self, mut request: Request) -> GraphqlResponse {
+        let mut operation = SocketOperation::new(self, &mut request);
         let mut response = self.schema.execute(request).await;
-        self.label(&mut response, &operation);
+        operation.answer(&mut response);
         response
     }
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphqlResponse> {
-        let operation = Operation::of(&request);
+        let mut operation = SocketOperation::new(self, &mut request);
         let id = request.data.get(&TypeId::of::<OperationId>()).and_then(|d| d.downcast_ref::<OperationId>());
         let live = id.map(|id| self.live.hold(id.clone()));
         let settle = request
@@ -184,7 +220,6 @@ impl Executor for SocketSchema {
             .get(&TypeId::of::<Arc<Settle>>())
             .and_then(|d| d.downcast_ref::<Arc<Settle>>())
             .cloned();
-        let this = self.clone();
         self.schema
             .execute_stream_with_session_data(request, session.unwrap_or_default())
             .map(move |mut response| {
@@ -195,7 +230,7 @@ impl Executor for SocketSchema {
                 if let Some(s) = &settle {
                     s.settle();
                 }
-                this.label(&mut response, &operation);
+                operation.answer(&mut response);
                 response
             })
             .boxed()
@@ -238,7 +273,13 @@ async fn serve(
     state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);
     let live = LiveIds::default();
-    let executor = SocketSchema { schema: caller.schema.clone(), rid: rid.clone(), live: live.clone() };
+    let executor = SocketSchema {
+        schema: caller.schema.clone(),
+        state: state.clone(),
+        rid: rid.clone(),
+        tenant: Arc::from(principal.tenant_id.as_str()),
+        live: live.clone(),
+    };
     // async-graphql answers the init (acknowledging it) and runs the operations; this task
     // writes its messages to the socket, so it can still close the socket with its own codes.
     let init = ClientMessage::ConnectionInit { payload: Some(payload) };

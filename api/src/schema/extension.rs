@@ -8,7 +8,8 @@
 //! tenant's rate limits (`rate`). As a field resolves, an error it raises gets the field's
 //! path: async-graphql's dynamic schemas leave resolver errors without one, and the path is
 //! what tells a resolver's error (logged, shown as `INTERNAL` when uncoded) from a request
-//! error (`http::errors`).
+//! error (`http::errors`). The operation the document selects is noted for the request's log
+//! line and latency histogram (`SeenOperation`).
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,8 +20,8 @@ use async_graphql::extensions::{
 use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{
-    PathSegment, QueryPathSegment, Request, Response, ServerError, ServerResult, ValidationResult, Value,
-    Variables,
+    Name, PathSegment, QueryPathSegment, Request, Response, ServerError, ServerResult, ValidationResult,
+    Value, Variables,
 };
 
 use super::order::Shape;
@@ -50,6 +51,33 @@ struct RequestHooks {
     operation: OnceLock<Option<String>>,
     /// The order of the answer, read with the document (shared with a subscription's stream).
     shape: Arc<OnceLock<Shape>>,
+}
+
+/// The operation a request's document selects (its type, and its name when it has one),
+/// noted as the document is parsed, so that what logs and times the request afterwards
+/// need not parse it again. Put in a request's data by its caller; a request whose document
+/// does not parse, or names no operation it has, leaves it empty.
+#[derive(Default)]
+pub struct SeenOperation(OnceLock<(OperationType, Option<Name>)>);
+
+impl SeenOperation {
+    /// The operation's type and name, once its document was parsed.
+    pub fn get(&self) -> Option<(OperationType, Option<&str>)> {
+        self.0.get().map(|(ty, name)| (*ty, name.as_deref()))
+    }
+
+    /// Notes the operation of `doc` that `wanted` (the request's `operationName`) selects, as
+    /// the executor will select it: the named one, else the document's only one.
+    fn note(&self, doc: &ExecutableDocument, wanted: Option<&str>) {
+        let mut ops = doc.operations.iter();
+        let selected = match wanted {
+            Some(wanted) => ops.find(|(name, _)| name.is_some_and(|n| n.as_str() == wanted)),
+            None => ops.next().filter(|_| doc.operations.iter().nth(1).is_none()),
+        };
+        if let Some((name, op)) = selected {
+            let _ = self.0.set((op.node.ty, name.cloned()));
+        }
+    }
 }
 
 /// Puts `response` in the selection order of `shape`, when there is one.
@@ -104,6 +132,9 @@ impl Extension for RequestHooks {
         }
         super::limits::check_aliases(&doc, self.max_aliases)?;
         let operation = self.operation.get().and_then(Option::as_deref);
+        if let Some(seen) = ctx.data_opt::<Arc<SeenOperation>>() {
+            seen.note(&doc, operation);
+        }
         if let Some(shape) = Shape::of(&doc, operation, variables) {
             let _ = self.shape.set(shape);
         }

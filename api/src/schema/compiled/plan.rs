@@ -27,6 +27,8 @@ pub struct Plan {
     pub(super) roots: Vec<Root>,
     /// The complexity the executor measured for this text (what rate limits charge).
     pub(super) cost: u64,
+    /// The operation's name in the document (for the request log).
+    pub(super) name: Option<Name>,
 }
 
 /// A declared variable of a scalar type the plan binds itself.
@@ -170,6 +172,11 @@ impl Plan {
         self.cost
     }
 
+    /// The operation's name, when the document gives it one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// The request's variable values as the executor would see them (given, else the
     /// declared default, else null), or `None` when one is not exactly of its declared type.
     pub(super) fn bind(&self, given: &Variables) -> Option<Vec<(Name, Value)>> {
@@ -217,7 +224,7 @@ pub(super) fn compile(
         Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
         None => true,
     });
-    let (_, op) = ops.next()?;
+    let (name, op) = ops.next()?;
     if ops.next().is_some() {
         return None;
     }
@@ -268,7 +275,7 @@ pub(super) fn compile(
         };
         roots.push(root);
     }
-    Some(Plan { vars, roots, cost: 1 })
+    Some(Plan { vars, roots, cost: 1, name: name.cloned() })
 }
 
 /// The fields of a selection set, when it is plain: fields only (no fragments), no
