@@ -45,6 +45,7 @@ mod rollups;
 mod round_trips;
 mod schema_cache;
 mod sdl;
+mod startup;
 mod subscriptions;
 mod templates;
 mod upgrades;
