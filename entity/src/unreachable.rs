@@ -58,8 +58,9 @@ fn postgres(url: &str, code: Option<&str>, driver: &str) -> String {
              password in DATABASE_URL ({driver})"
         ),
         _ if driver.contains("timed out") => format!(
-            "cannot connect to PostgreSQL on {host}:{port}: no answer within the connect timeout; \
-             is the server running there, and does DATABASE_URL name the right host and port?"
+            "cannot connect to PostgreSQL on {host}:{port}: no connection within the connect \
+             timeout; is the server running there and accepting connections (not at its \
+             max_connections), and does DATABASE_URL name the right host and port?"
         ),
         _ => format!("cannot connect to PostgreSQL on {host}:{port}: {driver}"),
     }

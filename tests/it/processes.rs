@@ -289,7 +289,9 @@ fn process_env(
 pub(crate) async fn ready_server(what: &str, port: u16, within: Duration, proc: &Proc) -> &'static Server {
     let server: &'static Server =
         Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
-    let http = reqwest::Client::new();
+    // The port listens from the start, before migrations: a request may wait, so each is
+    // bounded and the deadline below holds.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client");
     wait_until(what, within, &[proc], async || {
         http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
     })
