@@ -36,8 +36,12 @@ impl RunningServer {
 pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
     let url = config.database_url();
     if url.starts_with("sqlite") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", config.data_dir.display())))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
     }
     let db = Db::connect_pooled(&url, None, config.database_pool).await.map_err(ApiError::from)?;
     Migrator::up(&db.conn, None).await?;
@@ -177,9 +181,7 @@ pub async fn serve_worker_metrics(
     metrics: Arc<jobs::metrics::JobMetrics>,
     bind: &str,
 ) -> Result<SocketAddr, ApiError> {
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    let listener = listen(bind).await?;
     let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
     let (config, db) = (Arc::new(config.clone()), system_db.clone());
     let scrape = move || {
@@ -199,11 +201,28 @@ pub async fn serve_worker_metrics(
     Ok(addr)
 }
 
+/// The listener on `bind`; a refusal in words that say what to change.
+async fn listen(bind: &str) -> Result<TcpListener, ApiError> {
+    TcpListener::bind(bind).await.map_err(|e| {
+        ApiError::BadRequest(match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "{bind} is already in use: stop the other process listening there, or set BIND (or --bind) to another address"
+            ),
+            std::io::ErrorKind::PermissionDenied => format!(
+                "not allowed to listen on {bind} (ports below 1024 need privileges): set BIND (or --bind) to another address"
+            ),
+            _ => format!("cannot listen on {bind}: {e}; set BIND (or --bind) to an address of this machine"),
+        })
+    })
+}
+
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     // Every template (built in, and in TEMPLATES_DIR) must parse: fail at start, not at signup.
     let offered = entity::runtime::templates::catalogue(config.templates_dir.as_deref())?;
     tracing::debug!(templates = offered.len(), "templates checked");
+    // Listen before touching the database: a busy port is reported before any migration runs.
+    let listener = listen(&config.bind).await?;
     let (system_db, db) = connect(&config).await?;
     let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
     let bus = EventBus::new(4096);
@@ -241,10 +260,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     if config.workers {
         let metrics = state.metrics.jobs.clone();
         start_workers(&config, &state.db, &state.system_db, state.dispatcher.peers(), metrics).await?;
+    } else {
+        tracing::warn!(
+            "workers are off (WORKERS=false): jobs (workflow runs, emails, webhook deliveries) wait in \
+             the queue and do not run until an `alphery worker` process runs against the same \
+             database and queue"
+        );
     }
-    let listener = TcpListener::bind(&config.bind)
-        .await
-        .map_err(|e| ApiError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| ApiError::Internal(format!("local addr: {e}")))?;
     // With the peer address of each connection: rate limits count per client address.
     let app = crate::http::routes::router(state.clone(), demo.as_ref())

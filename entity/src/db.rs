@@ -95,7 +95,8 @@ impl Db {
                 });
             }
         }
-        let mut conn = Database::connect(opts).await?;
+        let mut conn =
+            Database::connect(opts).await.map_err(|e| crate::unreachable::explain(url, dialect, e))?;
         conn.set_metric_callback(|_| crate::stats::add(1));
         let raw = (dialect == Dialect::Postgres).then(|| {
             let options = conn.get_postgres_connection_pool().connect_options();

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod raw_pool;
 pub mod runtime;
 pub mod stats;
+pub mod unreachable;
 
 pub use db::{Db, Dialect, ReadScope};
 pub use error::{Error, FieldError, Result};

@@ -170,12 +170,16 @@ async fn what_a_plan_cannot_answer_goes_to_the_executor() {
         assert_eq!(r.header(PLAN), None, "{bad}");
         r.expect_code("BAD_REQUEST");
     }
-    // An Int for an ID: the executor coerces it to its string (an id naming nothing here).
-    for _ in 0..2 {
-        let r = t.api.graphql(&auth, get, json!({"id": 5})).await;
-        assert_eq!(r.header(PLAN), None);
-        assert_eq!(r.data()["item"], Value::Null);
+    // An Int for an ID: the executor coerces it to its string, which is no record id: refused
+    // on `id`, by the executor, every time (a plan must not answer it with `null`).
+    for id in [json!(5), json!("5"), json!("not-an-id")] {
+        for _ in 0..2 {
+            let r = t.api.graphql(&auth, get, json!({"id": id})).await;
+            assert_eq!(r.header(PLAN), None, "{id}");
+            assert_eq!(r.field_errors(), vec!["id".to_owned()], "{id}: {}", r.text);
+        }
     }
+
     // A store error (a cursor that is not one) is the executor's too, every time.
     let paged = "query($c: String) { items(first: 1, after: $c) { nodes { name } } }";
     same_twice(&t, &auth, paged, json!({"c": null})).await;

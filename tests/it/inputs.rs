@@ -3,13 +3,14 @@
 //! JSON key or value, a filter operand, `search`, the audit log's filter, an id; sent as a
 //! variable or written in the document; over HTTP or a socket — is refused with
 //! `VALIDATION_FAILED` naming the argument path, and nothing is written; an `ID` input given an
-//! Int answers exactly as its decimal string does (the GraphQL spec's input coercion).
+//! Int answers exactly as its decimal string does (the GraphQL spec's input coercion); a record
+//! id that is not a UUID is refused where it is given.
 
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Api, Auth, Names, PASSWORD, Response, TIMEOUT, TestTenant, WsEvent, entity, field, login, signup, str_of,
-    tenant, unique_slug,
+    Api, Auth, Names, PASSWORD, Response, TIMEOUT, TestTenant, Ws, WsEvent, entity, field, login, signup,
+    str_of, tenant, unique_slug,
 };
 
 fn deal() -> Names {
@@ -158,20 +159,32 @@ async fn failing_nul_characters_anywhere_in_the_arguments() {
         json!({ "v": nul }),
     )
     .await;
-    let refused = match ws.recv(TIMEOUT).await {
-        WsEvent::Message(m) if m["type"] == "next" => m["payload"]["errors"][0].clone(),
-        WsEvent::Message(m) if m["type"] == "error" => m["payload"][0].clone(),
-        other => panic!("expected the refusal, got {other:?}"),
-    };
+    let refused = socket_refusal(&mut ws).await;
     assert_eq!(refused["extensions"]["code"], json!("VALIDATION_FAILED"), "{refused}");
     assert_eq!(refused["extensions"]["fields"][0]["field"], json!("filter.title.eq"), "{refused}");
 }
 
-/// The answer to `query` with `variables`, without what differs between two requests.
+/// The first error the socket answered a subscription with.
+async fn socket_refusal(ws: &mut Ws) -> Value {
+    match ws.recv(TIMEOUT).await {
+        WsEvent::Message(m) if m["type"] == "next" => m["payload"]["errors"][0].clone(),
+        WsEvent::Message(m) if m["type"] == "error" => m["payload"][0].clone(),
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+}
+
+/// The answer to `query` with `variables`, without what differs between two requests: the
+/// errors' `locations` (`"123"` is two columns wider than `123`).
 async fn answer(t: &TestTenant, auth: &Auth, query: &str, variables: Value) -> Value {
     let r = t.api.graphql(auth, query, variables).await;
     assert!(r.errors().iter().all(|e| e["extensions"]["code"] != "INTERNAL"), "{query}: {}", r.text);
-    r.body
+    let mut body = r.body;
+    if let Some(errors) = body["errors"].as_array_mut() {
+        for e in errors.iter_mut().filter_map(Value::as_object_mut) {
+            e.remove("locations");
+        }
+    }
+    body
 }
 
 #[tokio::test]
@@ -219,14 +232,96 @@ async fn successful_int_for_an_id_is_its_decimal_string() {
             assert_eq!(int_answer, answer(&t, &auth, query, as_string.clone()).await, "{query} {as_int}");
         }
     }
-    // And the Int matches nothing, while the record's own id still finds it.
-    let data = t.data("{ deals(filter: {id: {in: [123]}}) { totalCount } }", json!({})).await;
-    assert_eq!(data["deals"]["totalCount"], json!(0));
+    // And the Int, once a string, is no record id (those are UUIDs): refused where it stands,
+    // while the record's own id still finds it.
+    let refused = t.request("{ deals(filter: {id: {in: [123]}}) { totalCount } }", json!({})).await;
+    assert_eq!(refused.field_errors(), vec!["filter.id.in".to_owned()], "{}", refused.text);
     let data = t
-        .data(
-            "query($ids: [ID!]) { deals(filter: {id: {in: $ids}}) { totalCount } }",
-            json!({ "ids": [123, id] }),
-        )
+        .data("query($ids: [ID!]) { deals(filter: {id: {in: $ids}}) { totalCount } }", json!({ "ids": [id] }))
         .await;
     assert_eq!(data["deals"]["totalCount"], json!(1));
+}
+
+/// A record id that cannot be one (record ids are UUIDs) is refused where it is given —
+/// `deal(id:)`, `updateDeal`, `deleteDeal`, `restoreDeal`, a RELATION value in a create or an
+/// update, a filter's `id`, `owner` or RELATION operand, also nested and over a socket — with
+/// `VALIDATION_FAILED` naming the place, by a compiled plan as by the executor, and nothing is
+/// written; before, such a filter silently matched nothing. A well-formed id of no record is
+/// still `null` / `NOT_FOUND`, and a UUID spelt in capitals finds its record.
+#[tokio::test]
+async fn a_malformed_record_id_is_refused_where_it_is_given() {
+    let (t, id) = setup().await;
+    let people = Names::new("person", "people");
+    let person = str_of(&t.create(&people, json!({ "name": "Ann" }), "").await["id"]);
+    let list = "query($f: DealFilter) { deals(filter: $f) { totalCount } }";
+    let mut cases: Vec<(&str, Value, &str)> = Vec::new();
+    for bad in ["<doctor id>", "123", "", "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6"] {
+        cases.extend([
+            ("query($id: ID!) { deal(id: $id) { id } }", json!({ "id": bad }), "id"),
+            ("mutation($id: ID!) { updateDeal(id: $id, input: {title: \"y\"}) { id } }", json!({ "id": bad }), "id"),
+            ("mutation($id: ID!) { deleteDeal(id: $id) { id } }", json!({ "id": bad }), "id"),
+            ("mutation($id: ID!) { restoreDeal(id: $id) { id } }", json!({ "id": bad }), "id"),
+            (
+                "mutation($i: CreateDealInput!) { createDeal(input: $i) { id } }",
+                json!({ "i": { "title": "new", "person": bad } }),
+                "person",
+            ),
+            (
+                "mutation($id: ID!, $i: UpdateDealInput!) { updateDeal(id: $id, input: $i) { id } }",
+                json!({ "id": id, "i": { "title": "y", "person": bad } }),
+                "person",
+            ),
+            (list, json!({ "f": { "id": { "eq": bad } } }), "filter.id.eq"),
+            (list, json!({ "f": { "id": { "in": [id, bad] } } }), "filter.id.in"),
+            (list, json!({ "f": { "owner": { "eq": bad } } }), "filter.owner.eq"),
+            (list, json!({ "f": { "person": { "eq": bad } } }), "filter.person.eq"),
+            (list, json!({ "f": { "person": { "in": [person, bad] } } }), "filter.person.in"),
+            (
+                list,
+                json!({ "f": { "or": [{ "title": { "eq": "x" } }, { "not": { "person": { "eq": bad } } }] } }),
+                "filter.or[1].not.person.eq",
+            ),
+        ]);
+    }
+    for (query, variables, field) in &cases {
+        // Twice: the second may be a compiled plan's answer.
+        for _ in 0..2 {
+            let r = t.api.graphql(&t.auth(), query, variables.clone()).await;
+            assert_eq!(r.field_errors(), vec![(*field).to_owned()], "{query} {variables}: {}", r.text);
+        }
+    }
+    // Nothing was written: one deal, its title and no person; no second deal.
+    let deals = t.data("{ deals { totalCount nodes { id title person { id } } } }", json!({})).await;
+    assert_eq!(deals["deals"]["totalCount"], json!(1), "{deals}");
+    assert_eq!(deals["deals"]["nodes"][0]["title"], json!("Alpha"));
+    assert_eq!(deals["deals"]["nodes"][0]["person"], Value::Null);
+    // Over a socket, a subscription's filter alike.
+    let mut ws = t.ws().await;
+    ws.subscribe(
+        "s",
+        "subscription($f: DealFilter) { dealChanged(filter: $f) { kind } }",
+        json!({ "f": { "person": { "eq": "<doctor id>" } } }),
+    )
+    .await;
+    let refused = socket_refusal(&mut ws).await;
+    assert_eq!(refused["extensions"]["fields"][0]["field"], json!("filter.person.eq"), "{refused}");
+    // Well-formed ids: of no record, null / NOT_FOUND; in capitals, the record itself.
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let get = "query($id: ID!) { deal(id: $id) { id } }";
+    for _ in 0..2 {
+        assert_eq!(t.data(get, json!({ "id": nobody })).await["deal"], Value::Null);
+        assert_eq!(t.data(get, json!({ "id": id.to_uppercase() })).await["deal"]["id"], json!(id));
+    }
+    t.lifecycle_raw("delete", &deal(), &nobody).await.expect_code("NOT_FOUND");
+    let found = t.data(list, json!({ "f": { "person": { "eq": person.to_uppercase() } } })).await;
+    assert_eq!(found["deals"]["totalCount"], json!(0));
+    let linked = t
+        .data(
+            "mutation($id: ID!, $p: ID) { updateDeal(id: $id, input: {person: $p}) { person { id } } }",
+            json!({ "id": id.to_uppercase(), "p": person.to_uppercase() }),
+        )
+        .await;
+    assert_eq!(linked["updateDeal"]["person"]["id"], json!(person), "stored in its one form");
+    let found = t.data(list, json!({ "f": { "person": { "eq": person.to_uppercase() } } })).await;
+    assert_eq!(found["deals"]["totalCount"], json!(1));
 }

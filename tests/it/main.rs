@@ -48,6 +48,7 @@ mod rollups;
 mod round_trips;
 mod schema_cache;
 mod sdl;
+mod startup;
 mod subscriptions;
 mod templates;
 mod typed_inputs;

@@ -62,7 +62,7 @@ pub(crate) async fn drop_database(name: &str) {
 
 /// A started `alphery` process, killed when dropped (a failing assertion must not leave it
 /// running). Its stdout and stderr go to a file, which failure messages quote.
-pub(crate) struct Proc(pub(crate) Child, PathBuf);
+pub(crate) struct Proc(pub(crate) Child, pub(crate) PathBuf);
 
 impl Proc {
     /// What the process printed so far (the last 4,000 characters).
@@ -106,7 +106,7 @@ pub(crate) fn spawn_logging(args: &[&str], env: &[(&str, String)], log: &std::pa
 }
 
 /// The first line of the file `log` containing every one of `needles`, waited for.
-async fn log_line(log: &std::path::Path, needles: &[&str]) -> String {
+pub(crate) async fn log_line(log: &std::path::Path, needles: &[&str]) -> String {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -291,7 +291,9 @@ pub(crate) fn process_env(
 pub(crate) async fn ready_server(what: &str, port: u16, within: Duration, proc: &Proc) -> &'static Server {
     let server: &'static Server =
         Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
-    let http = reqwest::Client::new();
+    // The port listens from the start, before migrations: a request may wait, so each is
+    // bounded and the deadline below holds.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client");
     wait_until(what, within, &[proc], async || {
         http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
     })
@@ -454,6 +456,8 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
     .await;
     assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the call was made again, once");
+    let run = t.data(runs, json!({"w": workflow})).await["workflowRuns"][0].clone();
+    assert_eq!(run["attempts"], json!(2), "the killed attempt counts: {run}");
     drop(worker2);
     c.stop().await;
 }
@@ -682,30 +686,13 @@ fn refused_start(dir: &std::path::Path, url: &str, secret: Option<&str>) -> Stri
         .env("WORKERS", "false")
         .env("SEED_DEMO", "false")
         .env("LOG", "warn")
-        .env_remove("JWT_SECRET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("JWT_SECRET");
     if let Some(secret) = secret {
         cmd.env("JWT_SECRET", secret);
     }
-    let mut child = Proc(cmd.spawn().expect("start alphery serve"), PathBuf::from("(stderr is read below)"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for alphery") {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "`serve --env production` with {secret:?} kept running"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut said = String::new();
-    if let Some(mut err) = child.0.stderr.take() {
-        use std::io::Read;
-        let _ = err.read_to_string(&mut said);
-    }
-    assert!(!status.success(), "`serve --env production` with {secret:?} started:\n{said}");
+    let what = format!("`serve --env production` with {secret:?}");
+    let (status, said) = crate::startup::run_to_exit(&mut cmd, &what);
+    assert!(!status.success(), "{what} started:\n{said}");
     said
 }
 

@@ -420,6 +420,9 @@ async fn crm_deals_move_within_stages_and_leads_convert_in_one_go() {
     }
     assert_eq!(order("Proposal").await, ["B", "C", "A"]);
     assert!(order("Prospecting").await.is_empty());
+    // An id that is not one is refused on `id`, not looked for.
+    let refused = t.request(mv, json!({"id": "<deal id>", "s": "Proposal"})).await;
+    assert_eq!(refused.field_errors(), vec!["id".to_owned()], "{}", refused.text);
     // Within the stage: A to the top.
     t.data(mv, json!({"id": ids[0], "s": "Proposal", "p": 0})).await;
     assert_eq!(order("Proposal").await, ["A", "B", "C"]);
@@ -453,6 +456,8 @@ async fn crm_deals_move_within_stages_and_leads_convert_in_one_go() {
         &t.create(&activities, json!({"type": "Call", "subject": "Intro call", "lead": lead}), "").await["id"],
     );
     let convert = "mutation($id: ID!) { convertLead(id: $id) { lead { status } contact { id fullName email account { name } } account { id name } deal { id title stage amount contact { fullName } account { name } } } }";
+    let refused = t.request(convert, json!({"id": "<lead id>"})).await;
+    assert_eq!(refused.field_errors(), vec!["id".to_owned()], "{}", refused.text);
     let done = t.data(convert, json!({"id": lead})).await["convertLead"].clone();
     assert_eq!(done["lead"]["status"], json!("Converted"));
     assert_eq!(

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status depth error recordId steps { position action status error } } }";
+const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status depth attempts error recordId steps { position action status error } } }";
 
 async fn workflow(t: &TestTenant, name: &str, definition: Value) -> String {
     let data = t
@@ -307,6 +307,7 @@ async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
     assert_eq!(queued["runWorkflow"]["status"], json!("queued"));
     let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "succeeded")).await;
     assert_eq!(runs[0]["status"], json!("succeeded"), "{runs:?}");
+    assert_eq!(runs[0]["attempts"], json!(1), "passed at its first attempt: {runs:?}");
     let requests = crate::webhooks::wait_requests(&got, 1).await;
     let body: Value = serde_json::from_str(&requests[0].1).expect("json body");
     assert_eq!(body, json!({"deal": "Manual", "tenant": t.name}));

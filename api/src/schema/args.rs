@@ -180,6 +180,15 @@ pub fn id(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
     string(ctx, "id")
 }
 
+/// The `id` argument naming a record: in its stored form, or VALIDATION_FAILED on `id` when it
+/// cannot be a record id (`value::record_id`), so a typo is told apart from a missing record.
+pub fn record_id(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
+    let given = string(ctx, "id")?;
+    entity::runtime::value::record_id(&given).ok_or_else(|| {
+        ApiError::Validation(vec![entity::FieldError::new("id", entity::runtime::value::NOT_AN_ID)])
+    })
+}
+
 /// An input object as JSON, split into entity values and the `owner` system field.
 pub fn record_input(
     ctx: &ResolverContext<'_>,

@@ -42,7 +42,7 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
                 // The tenant's own pipeline: the schema is shared by tenants that read alike.
                 let meta = &ctx::access(&c)?.meta;
                 let pipeline = Pipeline::of(meta).ok_or_else(|| unshaped("a pipeline"))?;
-                let id = args::string(&c, "id")?;
+                let id = args::record_id(&c)?;
                 let stage = args::string(&c, "stage")?;
                 let position = c
                     .args
@@ -105,7 +105,7 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
             FieldFuture::new(async move {
                 let meta = &ctx::access(&c)?.meta;
                 let conversions = Conversions::of(meta).ok_or_else(|| unshaped("the CRM entities"))?;
-                let id = args::string(&c, "id")?;
+                let id = args::record_id(&c)?;
                 let rows = Rows {
                     lead: ctx::row_filter(&c, &conversions.lead)?,
                     contact: ctx::row_filter(&c, &conversions.contact)?,

@@ -75,9 +75,12 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<(Run, Vec<Step>)>("depth", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
                 Some(Value::from(r.depth))
             }))
-            .field(sync_field::<(Run, Vec<Step>)>("attempts", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
-                Some(Value::from(r.attempts))
-            }))
+            .field(
+                sync_field::<(Run, Vec<Step>)>("attempts", TypeRef::named_nn(TypeRef::INT), |(r, _)| {
+                    Some(Value::from(r.attempts))
+                })
+                .description("Attempts made so far (the one under way included): 2 after one retry."),
+            )
             .field(sync_field::<(Run, Vec<Step>)>("error", opt(), |(r, _)| r.error.as_deref().and_then(s)))
             .field(sync_field::<(Run, Vec<Step>)>("startedAt", TypeRef::named_nn(t::DATE_TIME), |(r, _)| {
                 ts(&r.started_at)

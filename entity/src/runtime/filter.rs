@@ -214,7 +214,10 @@ fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors:
                 .and_then(super::time::parse)
                 .map(|ts| Value::String(super::time::format(&ts)))
                 .ok_or_else(|| "must be an RFC 3339 date-time".into()),
-            _ => v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into()),
+            Target::Id | Target::Owner => value::id_operand(v),
+            Target::RecordNumber => {
+                v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into())
+            }
         }
     };
     for (name, operand) in ops {

@@ -19,6 +19,9 @@ pub const WILDCARD: &str = "*";
 pub const ADMIN_KEY: &str = "$admin";
 /// The placeholder a `where` value may use for the caller's user id.
 pub const CURRENT_USER: &str = "$currentUser";
+/// What `$currentUser` stands for while a `where` is checked at definition time: any user id
+/// is a UUID, and an `id`/`owner`/RELATION operand must be one.
+const PROBE_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Record actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -366,7 +369,7 @@ fn parse_entry(
             None => None,
         };
         if let Some(e) = probe
-            && let Err(Error::Validation(errs)) = Filter::parse(e, &substitute(w, Some(CURRENT_USER)))
+            && let Err(Error::Validation(errs)) = Filter::parse(e, &substitute(w, Some(PROBE_USER)))
         {
             for fe in errs {
                 errors.push(FieldError::new(

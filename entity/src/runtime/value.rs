@@ -154,6 +154,23 @@ pub fn normalize(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
 /// JSONB, so both backends refuse it alike, as bad input.
 pub const NO_NUL: &str = "must not contain the NUL character (\\u0000)";
 
+/// Why a value is not a record id.
+pub const NOT_AN_ID: &str = "must be a record id (a UUID)";
+
+/// A record id in its stored form, or `None` when `s` cannot be one. Every record id is a
+/// UUID (`store::write`) kept hyphenated in lower case; a UUID written otherwise (upper case,
+/// braces, no hyphens) is brought to that form so it finds its record. Any other text names
+/// no record, so it is refused where given rather than silently matching nothing.
+pub fn record_id(s: &str) -> Option<String> {
+    uuid::Uuid::try_parse(s.trim()).ok().map(|u| u.hyphenated().to_string())
+}
+
+/// A record id given as a filter operand: `record_id` of a string.
+pub fn id_operand(v: &Value) -> Result<Value, String> {
+    let s = v.as_str().ok_or("must be a string")?;
+    record_id(s).map(Value::String).ok_or_else(|| NOT_AN_ID.into())
+}
+
 /// Whether any string in `v` (keys included) holds a NUL character.
 pub fn has_nul(v: &Value) -> bool {
     match v {
@@ -255,13 +272,7 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
             }
             Value::Array(out)
         }
-        FieldType::Relation => {
-            let s = text()?;
-            if s.is_empty() || s.len() > 64 {
-                return Err("must be a record id".into());
-            }
-            Value::String(s.to_owned())
-        }
+        FieldType::Relation => Value::String(record_id(text()?).ok_or(NOT_AN_ID)?),
         FieldType::File => {
             let o = v.as_object().ok_or("must be a file object {url, name, mimeType, size}")?;
             let url = o.get("url").and_then(Value::as_str).unwrap_or_default().trim();
@@ -363,7 +374,10 @@ pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
     if matches!(f.ty, FieldType::Text | FieldType::Textarea | FieldType::Select) {
         return v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into());
     }
-    if matches!(f.ty, FieldType::Email | FieldType::Phone | FieldType::Url | FieldType::Relation) {
+    if f.ty == FieldType::Relation {
+        return id_operand(v);
+    }
+    if matches!(f.ty, FieldType::Email | FieldType::Phone | FieldType::Url) {
         return v
             .as_str()
             .map(|s| Value::String(s.trim().to_owned()))

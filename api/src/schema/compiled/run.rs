@@ -61,7 +61,9 @@ impl Plan {
                 }
                 Root::One { key, entity, id, record } => {
                     let access = tenant.entities.get(*entity)?;
-                    let Value::String(id) = substitute(id, &bound) else { return None };
+                    let Value::String(given) = substitute(id, &bound) else { return None };
+                    // Not an id: the executor answers the validation error.
+                    let id = entity::runtime::value::record_id(&given)?;
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
                     // The record and what its to-one fields point at, in one statement.
                     let keys: Vec<&str> = record.to_one_keys().collect();

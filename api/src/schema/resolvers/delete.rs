@@ -25,7 +25,7 @@ pub fn field(a: &Arc<EntityAccess>, deleted: bool) -> Field {
     Field::new(name, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
             let (meta, a) = (&ctx::access(&c)?.meta, ctx::entity(&c, i)?);
-            let id = args::id(&c)?;
+            let id = args::record_id(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
             let record = store(&c)?

@@ -16,7 +16,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     Field::new(&n.query_one, TypeRef::named(&n.type_name), move |c| {
         FieldFuture::new(async move {
             let a = ctx::entity(&c, i)?;
-            let id = args::id(&c)?;
+            let id = args::record_id(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let record = store(&c)?.get(&a.full, &id, row.as_ref()).await.map_err(gql)?;
             Ok(record.map(FieldValue::owned_any))

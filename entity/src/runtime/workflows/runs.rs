@@ -20,6 +20,7 @@ pub struct Run {
     pub record_id: Option<String>,
     pub status: String,
     pub depth: i32,
+    /// Attempts made, the one under way included (`list_runs`).
     pub attempts: i32,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
@@ -201,8 +202,13 @@ pub async fn requeue_run(
     let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
     let position: i32 = row.try_get("", "next_position")?;
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'retrying', finished_at = NULL WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
+    buf.push("UPDATE workflow_runs SET status = 'retrying', finished_at = NULL");
+    if stale_cutoff.is_some() {
+        // The attempt its dead worker was making ended there: counted like a failed one, so
+        // the next is logged as a new attempt and the run's attempts stay bounded.
+        buf.push(", attempts = attempts + 1");
+    }
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
     match stale_cutoff {
         Some(cutoff) => buf.push(" AND status = 'running' AND heartbeat_at < ").bind_ts(cutoff),
         None => buf.push(" AND status IN ('dead', 'failed')"),
@@ -384,6 +390,11 @@ pub async fn runs(
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // The column counts the attempts that ended without finishing the run (what retries and
+        // parkings are keyed on); the attempt under way, or the one that finished the run, is
+        // the one its latest steps were logged under.
+        let made = steps.iter().map(|s| s.attempt).max().unwrap_or_default();
+        let run = Run { attempts: run.attempts.max(made), ..run };
         out.push((run, steps));
     }
     Ok(out)
