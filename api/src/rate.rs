@@ -399,17 +399,9 @@ impl RedisCounters {
         for (_, limit) in buckets {
             call.arg(*limit);
         }
-        match tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async::<i64>(&mut conn)).await {
-            Ok(Ok(0)) => Some(Ok(())),
-            Ok(Ok(i)) => Some(Err(usize::try_from(i - 1).unwrap_or(0).min(buckets.len().saturating_sub(1)))),
-            Ok(Err(e)) => {
-                self.conn.lost(&e.to_string());
-                None
-            }
-            Err(_) => {
-                self.conn.lost("timed out");
-                None
-            }
+        match self.conn.within("charging", REDIS_TIMEOUT, call.invoke_async::<i64>(&mut conn)).await? {
+            0 => Some(Ok(())),
+            i => Some(Err(usize::try_from(i - 1).unwrap_or(0).min(buckets.len().saturating_sub(1)))),
         }
     }
 }

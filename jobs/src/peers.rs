@@ -197,18 +197,11 @@ impl Peers {
         let Some(mut conn) = link.conn.get() else { return false };
         let mut get = redis::cmd("GET");
         get.arg(link.stamp_key(tenant_id));
-        let stamp =
-            match tokio::time::timeout(REDIS_TIMEOUT, get.query_async::<Option<String>>(&mut conn)).await {
-                Ok(Ok(stamp)) => stamp.unwrap_or_default(),
-                Ok(Err(e)) => {
-                    link.conn.lost(&e.to_string());
-                    return false;
-                }
-                Err(_) => {
-                    link.conn.lost("reading a stamp timed out");
-                    return false;
-                }
-            };
+        let read = get.query_async::<Option<String>>(&mut conn);
+        let Some(stamp) = link.conn.within("reading a stamp", REDIS_TIMEOUT, read).await else {
+            return false;
+        };
+        let stamp = stamp.unwrap_or_default();
         let Ok(mut seen) = link.seen.lock() else { return false };
         if seen.get(tenant_id) == Some(&stamp) {
             return false;
@@ -346,17 +339,7 @@ impl Link {
     /// Runs `pipe`; whether Redis took it.
     async fn send(&self, pipe: &redis::Pipeline) -> bool {
         let Some(mut conn) = self.conn.get_or_connect().await else { return false };
-        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                self.conn.lost(&e.to_string());
-                false
-            }
-            Err(_) => {
-                self.conn.lost("publish timed out");
-                false
-            }
-        }
+        self.conn.within("publishing", REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await.is_some()
     }
 }
 

@@ -77,6 +77,28 @@ impl RedisConn {
         self.reconnect_soon();
     }
 
+    /// `command` (a command or pipeline run on one of this connection's handles) within
+    /// `timeout`; on an error or a timeout the connection is dropped as `lost` (`what` says
+    /// which command, in the log) and `None` is returned, so the caller falls back.
+    pub async fn within<T>(
+        self: &Arc<Self>,
+        what: &str,
+        timeout: Duration,
+        command: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(timeout, command).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.lost(&format!("{what}: {e}"));
+                None
+            }
+            Err(_) => {
+                self.lost(&format!("{what} timed out"));
+                None
+            }
+        }
+    }
+
     /// One connection attempt, awaited.
     pub async fn connect(self: Arc<Self>) {
         self.connecting.store(true, Ordering::Relaxed);
