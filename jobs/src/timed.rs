@@ -89,7 +89,10 @@ impl TimeScanner {
             }
         }
         self.escalate(now, tenant).await?;
-        self.recover_emails(now).await
+        // A lease measures how long a live worker has been silent: on the real clock, never a
+        // chosen `now` (a scan as if it were tomorrow would take over every run, email and
+        // delivery in flight, of every tenant, from the workers busy with them).
+        self.recover_emails(time::now()).await
     }
 
     /// Requeues emails and webhook deliveries whose worker died mid-send (claimed longer ago

@@ -5,6 +5,11 @@
 //! workflows are logged as skipped instead of run, so a workflow that updates its own record
 //! cannot loop forever. A `wait` parks a run (`waiting`, with a resume event in the outbox);
 //! `resume` continues it later on the record as it is then.
+//!
+//! Each execution holds the claim it took on the run (see `entity::runtime::workflows::runs`).
+//! A step's database effects, its log row and the run's progress commit in one transaction
+//! that first checks that claim, so an execution overtaken by another one (its worker fell
+//! silent past the lease, e.g. under load) stops instead of repeating an action.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -18,7 +23,7 @@ use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
 use entity::runtime::webhooks::Secret;
 use entity::runtime::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
 use entity::{Error, Result};
-use sea_orm::EntityTrait;
+use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
 
 use crate::worker::JobContext;
@@ -181,12 +186,17 @@ async fn finish(
     ctx: &JobContext,
     tenant_id: &str,
     run: &str,
-    attempts: i32,
+    held: &Held,
     outcome: std::result::Result<Flow, Failed>,
 ) -> Result<()> {
     let d = ctx.db.dialect;
+    let (claim, attempts) = (held.claim, held.attempts);
     let (status, error) = match &outcome {
         Ok(Flow::Waiting) => return Ok(()),
+        Ok(Flow::Overtaken) => {
+            tracing::warn!(run, "another execution took this workflow run over; this one stops");
+            return Ok(());
+        }
         Ok(Flow::Done) => ("succeeded", None),
         Ok(Flow::Skipped(why)) => ("skipped", Some(why.as_str())),
         Err(f) if f.transient && attempts + 1 < ctx.max_attempts => {
@@ -195,7 +205,8 @@ async fn finish(
                 + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
             tracing::info!(run, attempt = attempts + 1, error = %f.message, "workflow run failed; retrying");
             let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-            wf::park_run(&txn, d, tenant_id, run, wf::Park::Retry, f.position, at, Some(&f.message)).await?;
+            let park = wf::Park::Retry;
+            wf::park_run(&txn, d, tenant_id, run, claim, park, f.position, at, Some(&f.message)).await?;
             txn.commit().await?;
             return Ok(());
         }
@@ -203,9 +214,15 @@ async fn finish(
         Err(f) => ("failed", Some(f.message.as_str())),
     };
     let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-    wf::finish_run(&txn, d, tenant_id, run, status, error).await?;
+    wf::finish_run(&txn, d, tenant_id, run, Some(claim), status, error).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// What an execution holds of its run: its claim, and the failed attempts before it.
+struct Held {
+    claim: i32,
+    attempts: i32,
 }
 
 /// Why a run stopped at an action.
@@ -235,7 +252,8 @@ impl Failed {
 
 impl From<Error> for Failed {
     fn from(e: Error) -> Failed {
-        let transient = matches!(e, Error::Db(_) | Error::Internal(_));
+        // Definitions that changed under a write are read afresh by the next attempt.
+        let transient = matches!(e, Error::Db(_) | Error::Internal(_) | Error::DefinitionsChanged);
         Failed { message: describe(e), transient, position: 0 }
     }
 }
@@ -269,18 +287,31 @@ pub async fn run_manual(
     run: &str,
     payload: Option<&Value>,
 ) -> Result<()> {
+    // Only the delivery of the job that takes the run from `queued` executes it.
+    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let claimed = wf::claim_queued_run(&txn, ctx.db.dialect, tenant_id, run).await?;
+    txn.commit().await?;
+    let Some(r) = claimed else { return Ok(()) };
+    let held = Held { claim: r.claim, attempts: r.attempts };
     let t = load_target(ctx, tenant_id, workflow_id, Some(record_id)).await?;
     let outcome = match t.found {
         Some((w, entity, record)) if w.definition.conditions_hold(&entity, &record) => {
             let event = current(tenant_id, &entity, record, 0);
-            let start =
-                Start { run, event: &event, tenant_name: &t.tenant_name, from: 0, attempt: 1, payload };
+            let start = Start {
+                run,
+                claim: held.claim,
+                event: &event,
+                tenant_name: &t.tenant_name,
+                from: 0,
+                attempt: 1,
+                payload,
+            };
             execute(ctx, &t.meta, &entity, &w, &start).await
         }
         Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
         None => Err(Failed::permanent(GONE)),
     };
-    finish(ctx, tenant_id, run, 0, outcome).await
+    finish(ctx, tenant_id, run, &held, outcome).await
 }
 
 /// Continues a run parked at a `wait`, from action `position`, on the record as it is now.
@@ -298,6 +329,7 @@ pub async fn resume(
     let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run, parked).await?;
     txn.commit().await?;
     let Some(r) = claimed else { return Ok(()) };
+    let held = Held { claim: r.claim, attempts: r.attempts };
     let t = load_target(ctx, tenant_id, &r.workflow_id, r.record_id.as_deref()).await?;
     let outcome = match t.found {
         Some((w, _, _)) if !w.active => {
@@ -307,6 +339,7 @@ pub async fn resume(
             let event = current(tenant_id, &entity, record, r.depth);
             let start = Start {
                 run,
+                claim: held.claim,
                 event: &event,
                 tenant_name: &t.tenant_name,
                 from: position,
@@ -317,7 +350,7 @@ pub async fn resume(
         }
         None => Err(Failed::permanent(GONE)),
     };
-    finish(ctx, tenant_id, run, r.attempts, outcome).await
+    finish(ctx, tenant_id, run, &held, outcome).await
 }
 
 /// Runs the workflows a committed change fires.
@@ -340,7 +373,7 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
                 let reason =
                     format!("not run: {MAX_DEPTH} workflow steps in a row changed this record (loop guard)");
                 tracing::warn!(workflow = %w.id, run = %run, "workflow depth limit reached");
-                wf::finish_run(&txn, d, tenant_id, &run, "skipped", Some(&reason)).await?;
+                wf::finish_run(&txn, d, tenant_id, &run, None, "skipped", Some(&reason)).await?;
             }
             txn.commit().await?;
             continue;
@@ -349,9 +382,19 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
-        let start = Start { run: &run, event, tenant_name: &tenant_name, from: 0, attempt: 1, payload: None };
+        // A run starts `running` under the first claim; a takeover counts it up.
+        let held = Held { claim: 0, attempts: 0 };
+        let start = Start {
+            run: &run,
+            claim: 0,
+            event,
+            tenant_name: &tenant_name,
+            from: 0,
+            attempt: 1,
+            payload: None,
+        };
         let outcome = execute(ctx, &meta, &entity, w, &start).await;
-        finish(ctx, tenant_id, &run, 0, outcome).await?;
+        finish(ctx, tenant_id, &run, &held, outcome).await?;
     }
     Ok(())
 }
@@ -362,11 +405,15 @@ enum Flow {
     /// Parked at a `wait`; a resume job continues it.
     Waiting,
     Skipped(String),
+    /// Another execution holds the run now (this one was taken over); it writes nothing more.
+    Overtaken,
 }
 
 /// Where and on what a run's execution starts.
 struct Start<'a> {
     run: &'a str,
+    /// The claim this execution holds on the run.
+    claim: i32,
     event: &'a ChangeEvent,
     tenant_name: &'a str,
     /// The first action to execute.
@@ -415,51 +462,109 @@ async fn execute(
         }
     }
     let actor = Actor { workflow_id: Some(w.id.clone()), depth: event.depth + 1, ..Actor::default() };
+    let d = ctx.db.dialect;
+    let claim = start.claim;
+    // Holds the run at action `at` (moving it on to `next`) in `txn`; `Overtaken` when this
+    // execution no longer has it.
+    let hold = async |txn: &DatabaseTransaction, at: usize, next: usize| match wf::hold_run(
+        txn, d, tenant_id, run, claim, at, next,
+    )
+    .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Stop::Overtaken),
+        Err(e) => Err(Stop::Failed(Failed::from(e).at(at))),
+    };
+    let logged = |i: usize, action: &Action, outcome: Option<&Failed>, started: Instant| Step {
+        position: i as i32,
+        attempt: start.attempt,
+        action: action.name().to_owned(),
+        status: if outcome.is_none() { "succeeded" } else { "failed" }.to_owned(),
+        error: outcome.map(|f| f.message.clone()),
+        duration_ms: started.elapsed().as_millis() as i64,
+    };
+    let failed = |i: usize| move |e: Error| Stop::Failed(Failed::from(e).at(i));
+    let db_failed = |i: usize| move |e: sea_orm::DbErr| Stop::Failed(Failed::from(e).at(i));
     for (i, action) in w.definition.actions.iter().enumerate().skip(from) {
-        if let Action::Wait { seconds } = action {
-            let delay = chrono::Duration::seconds(
-                i64::try_from(*seconds).unwrap_or(i64::MAX).min(wf::MAX_WAIT_SECONDS as i64),
-            );
-            let log = Step {
-                position: i as i32,
-                attempt: start.attempt,
-                action: action.name().to_owned(),
-                status: "succeeded".to_owned(),
-                error: None,
-                duration_ms: 0,
-            };
-            let park = async {
-                let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-                wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await?;
-                let at = entity::runtime::time::now() + delay;
-                wf::park_run(&txn, ctx.db.dialect, tenant_id, run, wf::Park::Wait, i + 1, at, None).await?;
-                txn.commit().await?;
-                Ok::<_, Error>(())
-            };
-            park.await.map_err(|e| Failed::from(e).at(i))?;
-            return Ok(Flow::Waiting);
-        }
         let started = Instant::now();
-        let result = step(ctx, meta, entity, &store, &scope, &actor, run, i, action, &w.secrets).await;
-        let log = Step {
-            position: i as i32,
-            attempt: start.attempt,
-            action: action.name().to_owned(),
-            status: if result.is_ok() { "succeeded" } else { "failed" }.to_owned(),
-            error: result.as_ref().err().map(|f| f.message.clone()),
-            duration_ms: started.elapsed().as_millis() as i64,
-        };
-        let record = async {
-            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
-            wf::log_step(&txn, ctx.db.dialect, tenant_id, run, &log).await?;
-            if result.is_ok() {
-                wf::advance_run(&txn, ctx.db.dialect, tenant_id, run, i + 1).await?;
+        let stopped = match action {
+            Action::Wait { seconds } => {
+                let delay = chrono::Duration::seconds(
+                    i64::try_from(*seconds).unwrap_or(i64::MAX).min(wf::MAX_WAIT_SECONDS as i64),
+                );
+                let park = async {
+                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    hold(&txn, i, i).await?;
+                    let log = logged(i, action, None, started);
+                    wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                    let at = entity::runtime::time::now() + delay;
+                    wf::park_run(&txn, d, tenant_id, run, claim, wf::Park::Wait, i + 1, at, None)
+                        .await
+                        .map_err(failed(i))?;
+                    txn.commit().await.map_err(db_failed(i))?;
+                    Ok::<_, Stop>(())
+                };
+                match park.await {
+                    Ok(()) => return Ok(Flow::Waiting),
+                    Err(stop) => stop,
+                }
             }
-            txn.commit().await?;
-            Ok::<_, Error>(())
+            // The call is made outside any transaction (it may take as long as the endpoint
+            // does); an execution that lost the run before it makes no call.
+            Action::CallWebhook { url, body } => {
+                let call = async {
+                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    hold(&txn, i, i).await?;
+                    txn.commit().await.map_err(db_failed(i))?;
+                    let result =
+                        call_webhook(ctx, &scope, &actor, run, i, url, body.as_ref(), &w.secrets).await;
+                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    hold(&txn, i, if result.is_ok() { i + 1 } else { i }).await?;
+                    let log = logged(i, action, result.as_ref().err(), started);
+                    wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                    txn.commit().await.map_err(db_failed(i))?;
+                    result.map_err(|f| Stop::Failed(f.at(i)))
+                };
+                match call.await {
+                    Ok(()) => continue,
+                    Err(stop) => stop,
+                }
+            }
+            // A database action: its effects, its log row and the run's progress commit
+            // together, under the claim checked first.
+            _ => {
+                let write = async {
+                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    hold(&txn, i, i + 1).await?;
+                    match write_step(ctx, &txn, meta, entity, &store, &scope, &actor, run, i, action).await {
+                        Ok(()) => {
+                            let log = logged(i, action, None, started);
+                            wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                            txn.commit().await.map_err(db_failed(i))?;
+                            Ok(())
+                        }
+                        Err(f) => {
+                            // Nothing of the step stays; the failure alone is logged.
+                            txn.rollback().await.map_err(db_failed(i))?;
+                            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                            hold(&txn, i, i).await?;
+                            let log = logged(i, action, Some(&f), started);
+                            wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                            txn.commit().await.map_err(db_failed(i))?;
+                            Err(Stop::Failed(f.at(i)))
+                        }
+                    }
+                };
+                match write.await {
+                    Ok(()) => continue,
+                    Err(stop) => stop,
+                }
+            }
         };
-        record.await.map_err(|e| Failed::from(e).at(i))?;
-        result.map_err(|f| f.at(i))?;
+        return match stopped {
+            Stop::Overtaken => Ok(Flow::Overtaken),
+            Stop::Failed(f) => Err(f),
+        };
     }
     Ok(Flow::Done)
 }
@@ -473,9 +578,18 @@ fn describe(e: Error) -> String {
     }
 }
 
+/// Why `execute` stopped before the end.
+enum Stop {
+    Failed(Failed),
+    Overtaken,
+}
+
+/// Does a database action in the step's transaction `txn` (the caller commits it with the
+/// step's log row, or rolls it back when this fails).
 #[allow(clippy::too_many_arguments)]
-async fn step(
+async fn write_step(
     ctx: &JobContext,
+    txn: &DatabaseTransaction,
     meta: &TenantMeta,
     entity: &EntityDef,
     store: &Store<'_>,
@@ -484,7 +598,6 @@ async fn step(
     run: &str,
     position: usize,
     action: &Action,
-    secrets: &[Secret],
 ) -> std::result::Result<(), Failed> {
     let d = ctx.db.dialect;
     let tenant_id = store.tenant_id;
@@ -498,15 +611,13 @@ async fn step(
             }
             let key = format!("wf:{run}:{position}");
             let (subject, body) = (scope.render(subject), scope.render(body));
-            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
             let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body };
-            emails::queue(&txn, d, tenant_id, &email).await?;
-            txn.commit().await?;
+            emails::queue(txn, d, tenant_id, &email).await?;
         }
         Action::UpdateFields { values } => {
             let mut values = typed(entity, scope.render_values(values));
             let owner = values.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
-            store.update(meta, entity, &record.id, &values, owner, caller).await?;
+            store.update_in(txn, meta, entity, &record.id, &values, owner, caller).await?;
         }
         Action::CreateRecord { entity: target, values } => {
             let target = meta.entity_by_name(target).ok_or_else(|| format!("no entity named `{target}`"))?;
@@ -515,54 +626,63 @@ async fn step(
                 .remove("owner")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .or(record.owner_id.clone());
-            store.create(meta, target, &values, owner, caller).await?;
+            store.create_in(txn, meta, target, &values, owner, caller).await?;
         }
         Action::Notify { users, role, title, body } => {
-            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
             let asked: Vec<String> =
                 users.iter().map(|u| scope.render(u)).filter(|u| !u.is_empty()).collect();
-            let mut recipients = notifications::existing_users(&txn, d, tenant_id, &asked).await?;
+            let mut recipients = notifications::existing_users(txn, d, tenant_id, &asked).await?;
             if let Some(role) = role {
-                let role_id = notifications::role_id_by_name(&txn, d, tenant_id, role)
+                let role_id = notifications::role_id_by_name(txn, d, tenant_id, role)
                     .await?
                     .ok_or_else(|| format!("no role named `{role}`"))?;
-                recipients.extend(notifications::users_with_role(&txn, d, tenant_id, &role_id).await?);
+                recipients.extend(notifications::users_with_role(txn, d, tenant_id, &role_id).await?);
             }
             recipients.sort();
             recipients.dedup();
             let (title, body) = (scope.render(title), body.as_deref().map(|b| scope.render(b)));
             let message = Message { title: &title, body: body.as_deref(), link: None };
-            notifications::create(&txn, d, tenant_id, &recipients, &message).await?;
-            txn.commit().await?;
+            notifications::create(txn, d, tenant_id, &recipients, &message).await?;
         }
         Action::AssignOwner { user } => {
             let user = scope.render(user);
-            store.update(meta, entity, &record.id, &Map::new(), Some(user), caller).await?;
+            store.update_in(txn, meta, entity, &record.id, &Map::new(), Some(user), caller).await?;
         }
-        // `execute` parks the run before a wait reaches a step.
-        Action::Wait { .. } => {}
-        Action::CallWebhook { url, body } => {
-            let url = scope.render(url);
-            let body = match body {
-                Some(b) => render_json(scope, b),
-                None => serde_json::json!({"workflowId": actor.workflow_id, "runId": run, "record": record}),
-            };
-            // The step names the delivery: a retried run sends the same id again.
-            let id = format!("wf:{run}:{position}");
-            let response = crate::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
-                .await
-                .map_err(Failed::permanent)?
-                .header("x-alphery-workflow-run", run)
-                .send()
-                .await
-                .map_err(|e| Failed::transient(format!("request failed: {e}")))?;
-            if !response.status().is_success() {
-                return Err(Failed::transient(format!(
-                    "the endpoint answered {}",
-                    response.status().as_u16()
-                )));
-            }
-        }
+        // `execute` parks at a wait and makes webhook calls outside a transaction.
+        Action::Wait { .. } | Action::CallWebhook { .. } => {}
+    }
+    Ok(())
+}
+
+/// Makes a `call_webhook` action's request.
+#[allow(clippy::too_many_arguments)]
+async fn call_webhook(
+    ctx: &JobContext,
+    scope: &TemplateScope<'_>,
+    actor: &Actor,
+    run: &str,
+    position: usize,
+    url: &str,
+    body: Option<&Value>,
+    secrets: &[Secret],
+) -> std::result::Result<(), Failed> {
+    let record = scope.record;
+    let url = scope.render(url);
+    let body = match body {
+        Some(b) => render_json(scope, b),
+        None => serde_json::json!({"workflowId": actor.workflow_id, "runId": run, "record": record}),
+    };
+    // The step names the delivery: a retried run sends the same id again.
+    let id = format!("wf:{run}:{position}");
+    let response = crate::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
+        .await
+        .map_err(Failed::permanent)?
+        .header("x-alphery-workflow-run", run)
+        .send()
+        .await
+        .map_err(|e| Failed::transient(format!("request failed: {e}")))?;
+    if !response.status().is_success() {
+        return Err(Failed::transient(format!("the endpoint answered {}", response.status().as_u16())));
     }
     Ok(())
 }

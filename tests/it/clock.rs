@@ -2,7 +2,11 @@
 //! at chosen instants for one tenant, so tests move time forward by hours or days without
 //! waiting. Runs it queues are executed by the shared server's workers as usual. Proves a
 //! relative-date trigger 24 hours before an appointment three days out, and an hourly schedule
-//! whose missed ticks collapse into one run.
+//! whose missed ticks collapse into one run. A scan at a chosen time takes no run in flight
+//! away from its worker (leases run on the real clock).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
@@ -141,4 +145,81 @@ async fn an_hourly_schedule_runs_once_per_tick_and_collapses_missed_ones() {
     assert_eq!(done.len(), 2, "{done:?}");
     assert!(done.iter().all(|r| r["recordId"] == json!(task)));
     assert_eq!(t.get(&tasks, &task, "pings").await["pings"], json!("pinged Water plants"));
+}
+
+/// A local HTTP endpoint that holds every request until `release` is sent, then answers 200;
+/// returns its URL and how many requests it has accepted.
+async fn held_endpoint() -> (String, tokio::sync::watch::Sender<bool>, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the endpoint");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut released = released.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let _ = released.wait_for(|r| *r).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, release, accepted)
+}
+
+/// Another tenant's scan as if it were two days later, while a run is busy with a webhook call:
+/// the run is its worker's still (its lease is measured on the real clock), so the call is made
+/// once and each action is logged once. (Measured on the scan's clock, the run looked silent
+/// for two days and was handed to a second execution, which called the endpoint again.)
+#[tokio::test]
+async fn a_scan_at_a_later_time_leaves_runs_in_flight_to_their_worker() {
+    let t = tenant().await;
+    t.define(entity(
+        "order",
+        "orders",
+        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
+        json!({}),
+    ))
+    .await;
+    let (url, release, accepted) = held_endpoint().await;
+    let id = workflow(
+        &t,
+        json!({
+            "trigger": {"type": "record_created", "entity": "order"},
+            "actions": [
+                {"type": "call_webhook", "url": url},
+                {"type": "update_fields", "values": {"synced": "yes"}}
+            ]
+        }),
+    )
+    .await;
+    let orders = Names::new("order", "orders");
+    let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
+    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
+    while accepted.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the run never called the endpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let other = tenant().await;
+    Clock::of(&other).await.scan_at(Utc::now() + Duration::days(2)).await;
+    // Time for a wrongly requeued run to be resumed and call again (the relay and the worker
+    // poll every 200 ms), before the first call is answered.
+    tokio::time::sleep(SILENCE).await;
+    release.send(true).expect("release the endpoint");
+    let runs = succeeded(&t, &id, 1).await;
+    let q = "query($w: ID) { workflowRuns(workflowId: $w) { status steps { position status } } }";
+    let logged = t.data(q, json!({"w": id})).await["workflowRuns"].clone();
+    assert_eq!(runs.len(), 1, "{logged}");
+    assert_eq!(runs[0]["status"], json!("succeeded"), "{logged}");
+    let positions: Vec<Value> =
+        logged[0]["steps"].as_array().expect("steps").iter().map(|s| s["position"].clone()).collect();
+    assert_eq!(positions, vec![json!(0), json!(1)], "{logged}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the endpoint was called once: {logged}");
+    assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
 }

@@ -21,8 +21,8 @@ use crate::{Dialect, Error, FieldError, Result};
 mod runs;
 
 pub use runs::{
-    Park, ResumedRun, Run, Step, advance_run, claim_waiting_run, finish_run, log_step, park_run, queue_run,
-    requeue_run, run_by_key, runs, stale_runs, start_run,
+    Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, finish_run, hold_run, log_step,
+    park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).

@@ -1,5 +1,11 @@
 //! The run log of workflows: one run per (workflow, trigger key) with its steps; queueing a run
 //! through the outbox; parking a run at a `wait` and taking it back; listing runs.
+//!
+//! A run is executed under a claim: taking it (from `queued`, `waiting`/`retrying`, or from a
+//! worker that fell silent) counts `claim` up, and every write of an execution — a step's
+//! effects with its log row and progress (`hold_run`), parking, finishing — is guarded by the
+//! claim it took. An execution that was overtaken therefore writes nothing more, and no action
+//! of a run commits twice.
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
@@ -68,14 +74,17 @@ pub async fn start_run(
     Ok(inserted.then_some(id))
 }
 
+/// Ends a run with `status`. With `claim`, only while that execution still holds the run
+/// (`false` when it lost it: the run is another execution's to end).
 pub async fn finish_run(
     conn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     run_id: &str,
+    claim: Option<i32>,
     status: &str,
     error: Option<&str>,
-) -> Result<()> {
+) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
     buf.push("UPDATE workflow_runs SET status = ")
         .bind(status.to_owned())
@@ -90,8 +99,15 @@ pub async fn finish_run(
         .push(" WHERE tenant_id = ")
         .bind(tenant_id.to_owned());
     buf.push(" AND id = ").bind(run_id.to_owned());
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
+    if let Some(claim) = claim {
+        push_claimed(&mut buf, claim);
+    }
+    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+}
+
+/// The guard of an execution's writes: the run is still `running` under its claim.
+fn push_claimed(buf: &mut SqlBuf, claim: i32) {
+    buf.push(" AND status = 'running' AND claim = ").bind(claim);
 }
 
 /// Why a run is parked until a resume job continues it.
@@ -104,7 +120,8 @@ pub enum Park {
 }
 
 /// Parks a run (`waiting` or `retrying`) until `resume_at`, then continued from action
-/// `position`. The resume event is written in the same transaction, so a run cannot be parked
+/// `position`, if the execution holding `claim` still has it (`false` otherwise, and nothing
+/// is written). The resume event is written in the same transaction, so a run cannot be parked
 /// and lost.
 #[allow(clippy::too_many_arguments)]
 pub async fn park_run(
@@ -112,11 +129,12 @@ pub async fn park_run(
     d: Dialect,
     tenant_id: &str,
     run_id: &str,
+    claim: i32,
     park: Park,
     position: usize,
     resume_at: DateTime<Utc>,
     error: Option<&str>,
-) -> Result<()> {
+) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
     match park {
         Park::Wait => buf.push("UPDATE workflow_runs SET status = 'waiting'"),
@@ -126,9 +144,13 @@ pub async fn park_run(
     };
     buf.push(", next_position = ").bind(position as i64);
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
-    txn.execute_raw(buf.into_statement()).await?;
+    push_claimed(&mut buf, claim);
+    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
     let attempts = attempts_of(txn, d, tenant_id, run_id).await?;
-    write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await
+    write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await?;
+    Ok(true)
 }
 
 async fn attempts_of(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, run_id: &str) -> Result<i32> {
@@ -156,20 +178,28 @@ async fn write_resume(
     write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
 }
 
-/// Records progress: actions before `next_position` are done; the run is alive now.
-pub async fn advance_run(
+/// Holds the run for the step at `position` in the caller's transaction: `true` when the
+/// execution holding `claim` still has the run there (it is `running` under that claim, at that
+/// action), which then moves on to `next` and counts as alive now. Called first in a step's
+/// transaction, it also serialises that step with any other execution of the run (PostgreSQL
+/// locks the row until the commit; SQLite has one writer), so the step's effects commit once.
+#[allow(clippy::too_many_arguments)]
+pub async fn hold_run(
     txn: &impl ConnectionTrait,
     d: Dialect,
     tenant_id: &str,
     run_id: &str,
-    next_position: usize,
-) -> Result<()> {
+    claim: i32,
+    position: usize,
+    next: usize,
+) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET next_position = ").bind(next_position as i64);
+    buf.push("UPDATE workflow_runs SET next_position = ").bind(next as i64);
     buf.push(", heartbeat_at = ").bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
-    txn.execute_raw(buf.into_statement()).await?;
-    Ok(())
+    buf.push(" AND next_position = ").bind(position as i64);
+    push_claimed(&mut buf, claim);
+    Ok(txn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
 }
 
 /// Runs `running` with no sign of life since `cutoff` (their worker died), of every tenant:
@@ -202,7 +232,8 @@ pub async fn requeue_run(
     let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
     let position: i32 = row.try_get("", "next_position")?;
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'retrying', finished_at = NULL");
+    // A new claim: an execution still going (overtaken, not dead) writes nothing more.
+    buf.push("UPDATE workflow_runs SET status = 'retrying', claim = claim + 1, finished_at = NULL");
     if stale_cutoff.is_some() {
         // The attempt its dead worker was making ended there: counted like a failed one, so
         // the next is logged as a new attempt and the run's attempts stay bounded.
@@ -266,6 +297,8 @@ pub struct ResumedRun {
     pub depth: u32,
     /// Failed attempts so far.
     pub attempts: i32,
+    /// The claim this execution holds (see the module).
+    pub claim: i32,
 }
 
 /// Takes a parked run back (`waiting`/`retrying` → `running`), the parking at (`position`,
@@ -278,11 +311,34 @@ pub async fn claim_waiting_run(
     run_id: &str,
     parked: Option<(usize, i32)>,
 ) -> Result<Option<ResumedRun>> {
+    claim_run(conn, d, tenant_id, run_id, "('waiting', 'retrying')", parked).await
+}
+
+/// Takes a queued run (manual, inbound or time-triggered: `queued` → `running`); `None` when
+/// another delivery of its job already did, or the run is gone.
+pub async fn claim_queued_run(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+) -> Result<Option<ResumedRun>> {
+    claim_run(conn, d, tenant_id, run_id, "('queued')", None).await
+}
+
+/// Moves a run in one of `statuses` (an SQL list) to `running` under a new claim.
+async fn claim_run(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    run_id: &str,
+    statuses: &str,
+    parked: Option<(usize, i32)>,
+) -> Result<Option<ResumedRun>> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'running', heartbeat_at = ")
+    buf.push("UPDATE workflow_runs SET status = 'running', claim = claim + 1, heartbeat_at = ")
         .bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status IN ('waiting', 'retrying')");
+    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status IN ").push(statuses);
     // Only the parking this job was written for (events from before have no `attempts`).
     if let Some((position, attempts)) = parked {
         buf.push(" AND next_position = ").bind(position as i64).push(" AND attempts = ").bind(attempts);
@@ -291,7 +347,7 @@ pub async fn claim_waiting_run(
         return Ok(None);
     }
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT workflow_id, record_id, depth, attempts FROM workflow_runs WHERE tenant_id = ")
+    buf.push("SELECT workflow_id, record_id, depth, attempts, claim FROM workflow_runs WHERE tenant_id = ")
         .bind(tenant_id.to_owned());
     buf.push(" AND id = ").bind(run_id.to_owned());
     let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
@@ -301,6 +357,7 @@ pub async fn claim_waiting_run(
         record_id: row.try_get("", "record_id")?,
         depth: u32::try_from(depth).unwrap_or(0),
         attempts: row.try_get("", "attempts")?,
+        claim: row.try_get("", "claim")?,
     }))
 }
 
