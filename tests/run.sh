@@ -48,8 +48,8 @@ ensure_postgres() {
     fail "PostgreSQL is still not reachable on ${PG_HOST}:${PG_PORT} after 30 s"
 }
 
-# The suite does not use Redis yet; it is checked (and started) now so that the scale-out
-# configuration's dependencies are known to be available when tests start to need them.
+# Tests of the job queue in Redis and of rate limits shared between instances use the Redis on
+# 127.0.0.1:6379 (the instance test starts a redis-server of its own, which it can kill).
 ensure_redis() {
     if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
         return 0
