@@ -336,10 +336,18 @@ impl Link {
         signals::announcements_done(announced.len());
     }
 
-    /// Runs `pipe`; whether Redis took it.
+    /// Runs `pipe`; whether Redis took it. A connection made before Redis restarted fails its
+    /// first command, so a failed send is tried once more on a fresh connection (the messages
+    /// are hints and the stamps the same values: a repeat is harmless).
     async fn send(&self, pipe: &redis::Pipeline) -> bool {
-        let Some(mut conn) = self.conn.get_or_connect().await else { return false };
-        self.conn.within("publishing", REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await.is_some()
+        for _ in 0..2 {
+            let Some(mut conn) = self.conn.get_or_connect().await else { return false };
+            let sent = self.conn.within("publishing", REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn));
+            if sent.await.is_some() {
+                return true;
+            }
+        }
+        false
     }
 }
 

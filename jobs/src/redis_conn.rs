@@ -27,6 +27,8 @@ pub struct RedisConn {
     connecting: AtomicBool,
     /// When the last connection attempt started.
     attempted: Mutex<Option<Instant>>,
+    /// Woken when a connection attempt ends, for callers waiting on another's attempt.
+    attempt_done: tokio::sync::Notify,
     /// The fallback is in force (logged once until Redis is back).
     degraded: AtomicBool,
 }
@@ -40,6 +42,7 @@ impl RedisConn {
             conn: RwLock::new(None),
             connecting: AtomicBool::new(false),
             attempted: Mutex::new(None),
+            attempt_done: tokio::sync::Notify::new(),
             degraded: AtomicBool::new(false),
         })
     }
@@ -54,12 +57,24 @@ impl RedisConn {
         conn
     }
 
-    /// The connection, connecting first (awaited, at most `CONNECT_TIMEOUT`) when there is none
-    /// and an attempt is due: for callers that may wait a moment, so that the first command
-    /// after Redis returns is not lost.
+    /// The connection, connecting first (awaited, at most `CONNECT_TIMEOUT`) when there is none,
+    /// or waiting for the attempt under way: for callers that may wait a moment (the
+    /// instances' publisher, one coalescing task), so that the first command after Redis
+    /// returns is not lost. Such a caller does not wait out `RECONNECT` after a failed attempt:
+    /// the spacing keeps the per-request `get` from hammering an unreachable Redis, and a
+    /// request's `get` may well have just started (and failed, or be making) the attempt this
+    /// caller needs.
     pub async fn get_or_connect(self: &Arc<Self>) -> Option<MultiplexedConnection> {
-        if !self.up() && self.claim_attempt() {
-            self.clone().connect().await;
+        if !self.up() {
+            // Registered before looking, so an attempt that ends in between still wakes it.
+            let done = self.attempt_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.claim(false) {
+                self.clone().connect().await;
+            } else {
+                let _ = tokio::time::timeout(CONNECT_TIMEOUT, done).await;
+            }
         }
         self.conn.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
@@ -114,22 +129,23 @@ impl RedisConn {
             Err(_) => self.degrade("unreachable", "connect timed out"),
         }
         self.connecting.store(false, Ordering::Relaxed);
+        self.attempt_done.notify_waiters();
     }
 
     /// Starts a connection attempt in the background, unless one is under way or the last one
     /// was less than `RECONNECT` ago.
     fn reconnect_soon(self: &Arc<Self>) {
-        if self.claim_attempt() {
+        if self.claim(true) {
             let me = self.clone();
             tokio::spawn(async move { me.connect().await });
         }
     }
 
-    /// Whether a connection attempt may start now (none under way, none within `RECONNECT`);
-    /// if so, it is marked as started.
-    fn claim_attempt(&self) -> bool {
+    /// Whether a connection attempt may start now (none under way and, when `spaced`, none
+    /// within `RECONNECT`); if so, it is marked as started.
+    fn claim(&self, spaced: bool) -> bool {
         let mut attempted = self.attempted.lock().unwrap_or_else(PoisonError::into_inner);
-        if attempted.is_some_and(|at| at.elapsed() < RECONNECT)
+        if (spaced && attempted.is_some_and(|at| at.elapsed() < RECONNECT))
             || self.connecting.swap(true, Ordering::Relaxed)
         {
             return false;
