@@ -133,8 +133,25 @@ pub fn legacy_ws_server() -> &'static Server {
     LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
 }
 
+/// A server of its own on the PostgreSQL database `url` (`scratch_postgres_database`), which it
+/// migrates, with small pools and no job workers: for a test that changes that database's
+/// schema between requests. Lives as long as the process, like every test server.
+pub fn own_server(url: &str) -> &'static Server {
+    let tweak = |c: &mut alphery_api::config::Config| {
+        c.database_pool = 2;
+        c.workers = false;
+    };
+    Box::leak(Box::new(start_server_on(url.to_owned(), tweak)))
+}
+
 fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
-    let database_url = database().url.clone();
+    start_server_on(database().url.clone(), tweak)
+}
+
+fn start_server_on(
+    database_url: String,
+    tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static,
+) -> Server {
     let smtp_port = smtp_sink().port;
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
     std::thread::Builder::new()
@@ -310,6 +327,25 @@ fn prepare_postgres(admin_url: &str) -> TestDatabase {
         eprintln!("alphery-tests: backend = PostgreSQL (database {name})");
         TestDatabase { url }
     })
+}
+
+/// A new, empty PostgreSQL database beside the suite's (same server and user), for a test that
+/// needs a database of its own; its URL. Named like the suite's, so a later run drops it once
+/// this process is gone.
+pub async fn scratch_postgres_database() -> String {
+    let suite = &database().url;
+    let admin = sea_orm::Database::connect(suite.as_str()).await.expect("connect to the test database");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("alphery_it_s{secs}_{}", std::process::id());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|err| panic!("create scratch database {name}: {err}"));
+    let _ = admin.close().await;
+    with_database_name(suite, &name)
 }
 
 /// SQLite test databases live in `<tmp>/alphery-it-<pid>-<uuid>/`; remove those whose process is
