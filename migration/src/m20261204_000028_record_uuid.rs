@@ -1,14 +1,14 @@
-//! PostgreSQL only: `records.id` becomes a native `uuid` (16 bytes, where `VARCHAR(36)` took 37
-//! and made every index holding it larger: the table and its indexes about half the size for the
-//! same rows). SQLite keeps the text. Every record id the engine writes is a UUID in one text
-//! form, lowercase and hyphenated, which is also how PostgreSQL prints a `uuid`: the ids read
-//! back exactly as before, and the audit chain, which hashes them as text, verifies across the
-//! change. A database holding an id in any other form (text the engine never wrote) fails the
-//! migration, naming how many and one of them, rather than having its ids rewritten (a
-//! differently spelt UUID would read back changed). The conversion rebuilds the indexes that
-//! hold `id` (the primary key, the list order, the index slots); no policy, view, generated
-//! column or function refers to the column, and other tables' `record_id` columns stay text.
-//! The rewrite drops the column's statistics: `ANALYZE` gathers them again.
+//! PostgreSQL only: `records.id` becomes a native `uuid` (issue 9): 16 bytes in the table and in
+//! every index holding it, where `VARCHAR(36)` took 37. SQLite keeps the text. Every record id
+//! the engine writes is a UUID in one text form, lowercase and hyphenated, which is also how
+//! PostgreSQL prints a `uuid`: the ids read back exactly as before, and the audit chain, which
+//! hashes them as text, verifies across the change. A database holding an id in any other form
+//! (text the engine never wrote) fails the migration, naming how many and one of them, rather
+//! than having its ids rewritten (a differently spelt UUID would read back changed). The
+//! conversion rebuilds the indexes that hold `id` (the primary key, the list order, the index
+//! slots); no policy, view, generated column, foreign key or function refers to the column, and
+//! other tables' `record_id` columns stay text. The rewrite drops the column's statistics:
+//! `ANALYZE` gathers them again.
 
 use sea_orm_migration::prelude::*;
 
