@@ -266,14 +266,15 @@ async fn a_database_with_text_ids_is_converted_and_reads_as_before() {
     }
     // A database of its own, written through the API by a server of its own.
     let url = scratch_postgres_database().await;
-    let before_server = own_server(&url);
-    let t = tenant_on(before_server).await;
+    let before = own_server(&url);
+    let t = tenant_on(before.server).await;
     let (companies, contacts) = crm_records(&t).await;
     t.update(&contact(), &contacts[2], json!({ "company": companies[0] }), "").await;
     t.delete(&contact(), &contacts[5]).await;
     t.delete(&contact(), &contacts[4]).await;
     t.restore(&contact(), &contacts[4]).await;
     let (read, chain) = snapshot(&t).await;
+    drop(before);
     // Back to the text ids of migration 2, as a database of before holds them (the engine
     // wrote every id in the form PostgreSQL prints a uuid in).
     let conn = sea_orm::Database::connect(url.as_str()).await.expect("connect to the scratch database");
@@ -302,7 +303,8 @@ async fn a_database_with_text_ids_is_converted_and_reads_as_before() {
     // the records take new writes.
     migrate(&conn, false).await.expect("migration 28 up");
     assert_eq!(records_column_type(&conn, "id").await, "uuid");
-    let after = t.on(own_server(&url));
+    let converted = own_server(&url);
+    let after = t.on(converted.server);
     assert_eq!(snapshot(&after).await, (read, chain));
     let get = "query($id: ID!) { contact(id: $id) { id company { id } } }";
     let found = after.data(get, json!({ "id": contacts[2] })).await["contact"].clone();
@@ -318,4 +320,7 @@ async fn a_database_with_text_ids_is_converted_and_reads_as_before() {
     assert_eq!(n["contacts"]["totalCount"], json!(5), "contacts 1, 2, 3, 5 and {made}");
     let chain = verify(&after).await;
     assert_eq!(chain["ok"], json!(true), "{chain}");
+    let _ = conn.close().await;
+    drop(converted);
+    drop_scratch_database(&url).await;
 }
