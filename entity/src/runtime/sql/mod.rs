@@ -583,3 +583,45 @@ pub fn json_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<serde
         Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_id_is_a_uuid_only_in_its_stored_form() {
+        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
+        assert_eq!(record_uuid(id).map(|u| u.hyphenated().to_string()).as_deref(), Some(id));
+        let others = [
+            "0B9C6A5E-2F1D-4C8E-9A43-7D2E1F0C5B6A",
+            "0b9c6a5e2f1d4c8e9a437d2e1f0c5b6a",
+            "{0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a}",
+            "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6",
+            "<doctor id>",
+            "",
+        ];
+        for other in others {
+            assert_eq!(record_uuid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn record_ids_bind_as_the_column_holds_them() {
+        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
+        let bound = |d: Dialect, id: &str| {
+            let mut buf = SqlBuf::new(d);
+            buf.bind_record_id(id);
+            buf.values
+        };
+        assert_eq!(bound(Dialect::Postgres, id), vec![SqlValue::Uuid(record_uuid(id))]);
+        // Text in no stored form equals no id: NULL, not a failing cast.
+        assert_eq!(bound(Dialect::Postgres, "123"), vec![SqlValue::Uuid(None)]);
+        assert_eq!(bound(Dialect::Sqlite, "123"), vec![SqlValue::from("123")]);
+        assert_eq!(record_id_of(Dialect::Sqlite, "(x)"), "(x)");
+        let pg = record_id_of(Dialect::Postgres, "(x)");
+        assert!(
+            pg.starts_with("(CASE WHEN (x) ~ '^[0-9a-f]{8}-") && pg.ends_with("THEN CAST((x) AS UUID) END)"),
+            "{pg}"
+        );
+    }
+}

@@ -1,11 +1,10 @@
 //! Decoding record rows. On PostgreSQL a row is read straight from the driver's buffers:
 //! columns by position (every record statement selects `COLUMNS` first, in order, which is
 //! checked), the `uuid` id as its hyphenated text, timestamps by `time::parse_pg`, `data`
-//! parsed from its text once. Through
-//! SeaORM's getters a 50-record page spent a quarter of its server CPU in a name lookup per
-//! column, chrono's format interpreter per timestamp and a detour through `Json<Value>`
-//! (yardstick Q1, `perf`). This covers every PostgreSQL row, from the raw pool (text results)
-//! and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
+//! parsed from its text once. Through SeaORM's getters a 50-record page spent a quarter of its
+//! server CPU in a name lookup per column, chrono's format interpreter per timestamp and a
+//! detour through `Json<Value>` (yardstick Q1, `perf`). This covers every PostgreSQL row, from
+//! the raw pool (text results) and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
 //! timestamps are text the engine wrote.
 
 use chrono::{DateTime, Utc};
@@ -91,7 +90,7 @@ fn decode_error(e: sea_orm::sqlx::Error) -> Error {
 
 /// The `uuid` column `id` (migration 28) in the form the engine stores and answers record ids
 /// in: lowercase and hyphenated, which is also PostgreSQL's text form of a `uuid`. A text
-/// column (a database not yet migrated) is read as it is.
+/// column (as before migration 28) is read as the text it is.
 fn pg_id(row: &PgRow, i: usize) -> Result<String> {
     let raw = row.try_get_raw(i).map_err(decode_error)?;
     if raw.type_info().name() != "UUID" {
