@@ -166,9 +166,9 @@ A <<'SQL'
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_t, bench_contact, bench_deal, bench_keys, bench_proto_ids, bench_saved_ddl;
 CREATE UNLOGGED TABLE bench_t (id text PRIMARY KEY, n int NOT NULL, big boolean NOT NULL, proto text);
-CREATE UNLOGGED TABLE bench_contact (id text, tenant_id text, name text, email text,
+CREATE UNLOGGED TABLE bench_contact (id uuid, tenant_id text, name text, email text,
   created_at timestamptz, updated_at timestamptz, deleted_at timestamptz);
-CREATE UNLOGGED TABLE bench_deal (id text, tenant_id text, name text, amount numeric(14,2), stage text, region text,
+CREATE UNLOGGED TABLE bench_deal (id uuid, tenant_id text, name text, amount numeric(14,2), stage text, region text,
   close_date date, contact_id text, created_at timestamptz, updated_at timestamptz, deleted_at timestamptz);
 SQL
 B -c "\copy (SELECT id, n, big FROM bench_tenant ORDER BY n) TO STDOUT" | A -c "\copy bench_t (id, n, big) FROM STDIN"

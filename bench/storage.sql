@@ -9,7 +9,8 @@
 -- Inputs made by load.sh:
 --   bench_t(id, n, big, proto)        the 1,001 bench tenants; proto = id of the prototype tenant to copy
 --                                     (the one made with indexed deal fields for the big tenant / INDEX_ALL=1)
---   bench_contact, bench_deal         the yardstick's relational tables, COPYed as they are (ids as text)
+--   bench_contact, bench_deal         the yardstick's relational tables, COPYed as they are (the record ids
+--                                     as uuid, the type of records.id on PostgreSQL; the other ids as text)
 --   pg_temp.remap(json, tenant, proto) the prototype's row as JSON with every id of the prototype tenant
 --                                     (anywhere in it) replaced by the tenant's id: md5(tenant:id)::uuid
 -- Outputs (used by load.sh afterwards):
@@ -82,11 +83,11 @@ CROSS JOIN LATERAL jsonb_populate_record(NULL::records, pg_temp.remap(to_jsonb(p
 CREATE UNIQUE INDEX ON bench_rec_tmpl (bench_tenant, bench_entity);
 ANALYZE bench_rec_tmpl;
 
--- Per record, the columns named as in `records` (load.sh casts them to the column types): same id and
--- timestamps as the relational row; data keyed by field key, values in the stored form: TEXT / EMAIL /
--- SELECT as strings, CURRENCY as a 2-place decimal string, DATE 'YYYY-MM-DD', RELATION = the related
--- record's id; NULLs left out. Order (bench_ord, created_at, id): contacts, then deals, each by created_at
--- (tenants interleave on disk, as with real inserts).
+-- Per record, the columns named as in `records` (load.sh casts them to the column types; the id is a uuid
+-- already): same id and timestamps as the relational row; data keyed by field key, values in the stored
+-- form: TEXT / EMAIL / SELECT as strings, CURRENCY as a 2-place decimal string, DATE 'YYYY-MM-DD',
+-- RELATION = the related record's id (text in the JSON); NULLs left out. Order (bench_ord, created_at, id):
+-- contacts, then deals, each by created_at (tenants interleave on disk, as with real inserts).
 CREATE TEMP VIEW bench_rec_src AS
 SELECT 1 AS bench_ord, 'contact'::text AS bench_entity, s.id, s.tenant_id,
        jsonb_strip_nulls(jsonb_build_object('name', s.name, 'email', s.email)) AS data,

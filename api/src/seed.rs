@@ -485,7 +485,7 @@ async fn backdate(state: &AppState, tenant_id: &str, created: &[(String, i64)]) 
         let at = now - Duration::days(*days) - Duration::minutes((i as i64 * 37) % 600);
         let mut buf = SqlBuf::new(sys.dialect);
         buf.push("UPDATE records SET created_at = ").bind_ts(at).push(", updated_at = ").bind_ts(at);
-        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.clone());
+        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind_record_id(id);
         txn.execute_raw(buf.into_statement()).await.map_err(entity::Error::from)?;
     }
     txn.commit().await.map_err(ApiError::from)?;

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 use crate::plans::{page, pg_plans};
-use crate::rls::{connect, count, on_postgres, stmt};
+use crate::rls::{connect, count, on_postgres, record_id, stmt};
 
 fn dialect() -> Dialect {
     if on_postgres() { Dialect::Postgres } else { Dialect::Sqlite }
@@ -60,7 +60,7 @@ async fn record_keys(conn: &impl ConnectionTrait, id: &str) -> BTreeMap<String, 
         let column = slot.key_column();
         let sql = format!("SELECT {column} AS k FROM records WHERE id = $1");
         let row = conn
-            .query_one_raw(stmt(conn, &sql, vec![id.into()]))
+            .query_one_raw(stmt(conn, &sql, vec![record_id(id)]))
             .await
             .expect("slot key")
             .expect("the record");
@@ -127,7 +127,7 @@ async fn indexed_fields_hold_slots_and_their_records_carry_the_keys() {
     assert_eq!(record_keys(&conn, &id).await, want);
     // The database derives the values: the numeric slot compares as a number.
     let sql = format!("SELECT COUNT(*) AS n FROM records WHERE id = $1 AND {} = 12.5", price.column());
-    assert_eq!(count(&conn, &sql, vec![id.clone().into()]).await, 1);
+    assert_eq!(count(&conn, &sql, vec![record_id(&id)]).await, 1);
 
     t.data(
         "mutation { updateField(entity: \"item\", key: \"note\", input: {indexed: true}) { id } }",
@@ -286,7 +286,7 @@ async fn queries_on_an_indexed_field_use_its_slot_index() {
     // may scan sequentially or pick another index.
     let bulk = if on_postgres() {
         "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
-         SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('code', 'B' || g, 'tags', \
+         SELECT gen_random_uuid(), $1, $2, jsonb_build_object('code', 'B' || g, 'tags', \
          jsonb_build_array(CASE WHEN g % 2 = 0 THEN 'red' ELSE 'green' END)), now(), now(), 1 \
          FROM generate_series(1, 5000) g"
     } else {
@@ -403,7 +403,7 @@ async fn a_large_entity_is_indexed_by_a_job_and_answers_alike_meanwhile() {
     let bulk = if on_postgres() {
         format!(
             "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
-             SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('code', 'B' || g), now(), now(), 1 \
+             SELECT gen_random_uuid(), $1, $2, jsonb_build_object('code', 'B' || g), now(), now(), 1 \
              FROM generate_series(1, {n}) g"
         )
     } else {

@@ -41,6 +41,7 @@ mod plans;
 mod processes;
 mod property;
 mod rate_limits;
+mod record_ids;
 mod records;
 mod relations;
 mod rls;

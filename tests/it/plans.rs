@@ -64,7 +64,7 @@ async fn bulk_tenant() -> (TestTenant, TenantMeta, Db) {
     let conn = connect().await;
     let bulk = if on_postgres() {
         "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
-         SELECT gen_random_uuid()::text, $1, CASE WHEN g % 5 = 0 THEN $2 ELSE $3 END, \
+         SELECT gen_random_uuid(), $1, CASE WHEN g % 5 = 0 THEN $2 ELSE $3 END, \
          jsonb_build_object('name', 'Record ' || g, \
            'stage', (ARRAY['New','Qualified','Proposal','Won','Lost'])[1 + (g / 5) % 5], \
            'amount', to_char((g * 7919) % 100000, 'FM999999') || '.00'), \
@@ -89,7 +89,7 @@ async fn bulk_tenant() -> (TestTenant, TenantMeta, Db) {
     let person = meta.entity_by_name("person").expect("person").id.clone();
     let people = if on_postgres() {
         "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at, version) \
-         SELECT gen_random_uuid()::text, $1, $2, jsonb_build_object('email', 'p' || g || '@example.com'), \
+         SELECT gen_random_uuid(), $1, $2, jsonb_build_object('email', 'p' || g || '@example.com'), \
          now(), now(), 1 FROM generate_series(1, 2000) g"
     } else {
         "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000) \
@@ -112,6 +112,7 @@ fn literal(v: &SqlValue) -> String {
         SqlValue::BigInt(Some(n)) => n.to_string(),
         SqlValue::Int(Some(n)) => n.to_string(),
         SqlValue::Bool(Some(b)) => b.to_string(),
+        SqlValue::Uuid(Some(u)) => format!("'{u}'::uuid"),
         other => panic!("no literal for {other:?}"),
     }
 }

@@ -55,6 +55,15 @@ pub fn stmt(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>)
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// A record id as a statement value for `records.id`: a `uuid` on PostgreSQL, text on SQLite.
+pub fn record_id(id: &str) -> sea_orm::Value {
+    if on_postgres() {
+        uuid::Uuid::try_parse(id).unwrap_or_else(|e| panic!("record id {id:?}: {e}")).into()
+    } else {
+        id.into()
+    }
+}
+
 /// The single `BIGINT`/`INTEGER` column `n` of a one-row query.
 pub async fn count(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> i64 {
     let row = conn
@@ -159,7 +168,7 @@ async fn app_insert_record(
     let txn = app_txn(app, Some(current)).await;
     let sql = "INSERT INTO records (id, tenant_id, entity_id, data, created_at, updated_at) \
                VALUES ($1, $2, $3, '{}'::jsonb, now(), now())";
-    let values = vec![uuid::Uuid::new_v4().to_string().into(), tenant_id.into(), entity_id.into()];
+    let values = vec![record_id(&uuid::Uuid::new_v4().to_string()), tenant_id.into(), entity_id.into()];
     let result = txn.execute_raw(stmt(&txn, sql, values)).await;
     txn.rollback().await.expect("rollback");
     result

@@ -125,6 +125,7 @@ fn group_expr(d: Dialect, t: &Target) -> String {
         }
         Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
         Target::CreatedAt | Target::UpdatedAt => timestamp_text(d, t),
+        Target::Id => sql::record_id_text(d).to_owned(),
         other => sql::target_expr(d, other),
     }
 }

@@ -133,15 +133,46 @@ pub fn legacy_ws_server() -> &'static Server {
     LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
 }
 
+/// A server of its own on the PostgreSQL database `url` (`scratch_postgres_database`), which it
+/// migrates, with small pools and no job workers: for a test that changes that database's
+/// schema between requests. It stops, closing its connections, when the handle is dropped —
+/// unlike the other servers, which live as long as the process — so that the connections it
+/// held go back to the other tests (PostgreSQL's `max_connections` is shared).
+pub struct OwnServer {
+    pub server: &'static Server,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn own_server(url: &str) -> OwnServer {
+    let tweak = |c: &mut alphery_api::config::Config| {
+        c.database_pool = 2;
+        c.workers = false;
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = start_server_on(url.to_owned(), tweak, Some(stopped));
+    // The address only: a few bytes, and what `TestTenant`'s API client wants.
+    OwnServer { server: Box::leak(Box::new(server)), _stop: stop }
+}
+
 fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
-    let database_url = database().url.clone();
+    start_server_on(database().url.clone(), tweak, None)
+}
+
+/// A server on `database_url`, running until `stop` fires or its sender is dropped (`None`: as
+/// long as the process).
+fn start_server_on(
+    database_url: String,
+    tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static,
+    stop: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Server {
     let smtp_port = smtp_sink().port;
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
     std::thread::Builder::new()
         .name("alphery-it-server".into())
         .spawn(move || {
             // Each #[tokio::test] has its own short-lived runtime; the server must outlive all of
-            // them, so it gets a runtime of its own that lives as long as the process.
+            // them, so it gets a runtime of its own, which ends (and with it every task and
+            // connection of the server) when the server stops.
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -158,9 +189,14 @@ fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 's
                 match alphery_api::server::start(config).await {
                     Ok(running) => {
                         let _ = tx.send(Ok(running.addr));
-                        // Keep the handle (and whatever it owns) alive for the whole process.
+                        // Keep the handle (and whatever it owns) alive until the server stops.
                         let _running = running;
-                        std::future::pending::<()>().await;
+                        match stop {
+                            Some(stop) => {
+                                let _ = stop.await;
+                            }
+                            None => std::future::pending::<()>().await,
+                        }
                     }
                     Err(err) => {
                         let _ = tx.send(Err(format!("{err:?}")));
@@ -310,6 +346,39 @@ fn prepare_postgres(admin_url: &str) -> TestDatabase {
         eprintln!("alphery-tests: backend = PostgreSQL (database {name})");
         TestDatabase { url }
     })
+}
+
+/// A new, empty PostgreSQL database beside the suite's (same server and user), for a test that
+/// needs a database of its own; its URL. Named like the suite's, so a later run drops it once
+/// this process is gone.
+pub async fn scratch_postgres_database() -> String {
+    let suite = &database().url;
+    let admin = sea_orm::Database::connect(suite.as_str()).await.expect("connect to the test database");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("alphery_it_s{secs}_{}", std::process::id());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|err| panic!("create scratch database {name}: {err}"));
+    let _ = admin.close().await;
+    with_database_name(suite, &name)
+}
+
+/// Drops a database of `scratch_postgres_database` (FORCE: whatever connection of its stopped
+/// servers is still closing ends too).
+pub async fn drop_scratch_database(url: &str) {
+    let name = url.rsplit('/').next().and_then(|tail| tail.split('?').next()).expect("a database name");
+    assert!(name.starts_with("alphery_it_s"), "not a scratch database: {url}");
+    let admin =
+        sea_orm::Database::connect(database().url.as_str()).await.expect("connect to the test database");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap_or_else(|err| panic!("drop scratch database {name}: {err}"));
+    let _ = admin.close().await;
 }
 
 /// SQLite test databases live in `<tmp>/alphery-it-<pid>-<uuid>/`; remove those whose process is

@@ -67,6 +67,17 @@ impl SqlBuf {
         self
     }
 
+    /// Appends a placeholder bound to record id `id` as `records.id` holds it: a `uuid` on
+    /// PostgreSQL (migration 28), its text on SQLite. For writing an id and for comparing `id`
+    /// with `=` or `IN`: text that is not an id in its stored form (`record_uuid`) binds NULL
+    /// on PostgreSQL, which equals no id, as that text equals none on SQLite.
+    pub fn bind_record_id(&mut self, id: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.bind(record_uuid(id)),
+            Dialect::Sqlite => self.bind(id.to_owned()),
+        }
+    }
+
     /// Binds a timestamp the way each database stores it (TIMESTAMPTZ / fixed-format text).
     pub fn bind_ts(&mut self, ts: chrono::DateTime<chrono::Utc>) -> &mut Self {
         match self.dialect {
@@ -169,6 +180,49 @@ pub fn push_scope_for<'t>(
     Ok(())
 }
 
+/// A record id as PostgreSQL's `records.id` holds it, when `id` is one in the form the engine
+/// stores (and PostgreSQL prints) record ids: lowercase and hyphenated. Any other text names no
+/// record on either backend — the API brings other spellings of a UUID to this form first
+/// (`value::record_id`).
+pub fn record_uuid(id: &str) -> Option<uuid::Uuid> {
+    let stored = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
+    stored.then(|| uuid::Uuid::try_parse(id).ok()).flatten()
+}
+
+/// The regular expression of `record_uuid`'s form, for SQL.
+const RECORD_ID_FORM: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// `text`, an SQL text expression holding a record id (a relation value read from `data`), as
+/// it compares with `records.id`: on PostgreSQL cast to `uuid` when it is an id in its stored
+/// form and NULL (equal to no id) otherwise, so a stored value of any other form finds no
+/// record, as on SQLite, instead of failing the statement; on SQLite the text itself. The
+/// comparison stays on `id`'s side as it is, so the primary key serves it.
+pub fn record_id_of(d: Dialect, text: &str) -> String {
+    match d {
+        Dialect::Postgres => {
+            format!("(CASE WHEN {text} ~ '{RECORD_ID_FORM}' THEN CAST({text} AS UUID) END)")
+        }
+        Dialect::Sqlite => text.to_owned(),
+    }
+}
+
+/// `records.id` as text (the stored form): for reading it where text is expected, such as a
+/// group value.
+pub fn record_id_text(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => "CAST(id AS TEXT)",
+        Dialect::Sqlite => "id",
+    }
+}
+
+/// Reads a record id column: a `uuid` on PostgreSQL, text on SQLite; the stored form either way.
+pub fn record_id_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<String> {
+    Ok(match d {
+        Dialect::Postgres => r.try_get::<uuid::Uuid>("", col)?.hyphenated().to_string(),
+        Dialect::Sqlite => r.try_get("", col)?,
+    })
+}
+
 /// A UUID of our own (tenant or entity id) checked for writing into SQL as a literal: the
 /// hyphenated form, hex digits and hyphens only, so nothing in it needs quoting.
 pub fn uuid_literal<'a>(id: &'a str, what: &str) -> Result<&'a str> {
@@ -230,6 +284,8 @@ pub fn containment_expr(f: &FieldDef) -> String {
 /// The bound value of an operand.
 enum Bound {
     Text(String),
+    /// A record id in its stored form (`record_uuid`), compared with `records.id`.
+    RecordId(String),
     Float(f64),
     Bool(bool),
     Ts(chrono::DateTime<chrono::Utc>),
@@ -246,7 +302,7 @@ impl Operand {
     /// As an element of a JSON array, which `push_in_list` binds.
     fn into_json(self) -> Value {
         match self.value {
-            Bound::Text(s) => Value::String(s),
+            Bound::Text(s) | Bound::RecordId(s) => Value::String(s),
             Bound::Float(n) => Value::from(n),
             Bound::Bool(b) => Value::Bool(b),
             Bound::Ts(ts) => Value::String(super::time::format(&ts)),
@@ -257,6 +313,7 @@ impl Operand {
     fn pg_element_type(&self) -> Option<&'static str> {
         self.cast.or(match self.value {
             Bound::Text(_) => None,
+            Bound::RecordId(_) => Some("UUID"),
             Bound::Float(_) => Some("DOUBLE PRECISION"),
             Bound::Bool(_) => Some("BOOLEAN"),
             Bound::Ts(_) => Some("TIMESTAMPTZ"),
@@ -285,6 +342,14 @@ fn operand(d: Dialect, t: &Target, v: &Value) -> Result<Operand> {
             FieldType::Boolean => (Bound::Bool(v.as_bool().ok_or_else(bad)?), None),
             _ => (text(v)?, None),
         },
+        // A filter's id was checked and brought to the stored form (`value::id_operand`); a
+        // cursor's is whatever the client sent back. Where `id` is a `uuid`, anything else
+        // would fail the statement: it is refused as the bad input it is.
+        Target::Id => match (d, v.as_str()) {
+            (Dialect::Sqlite, _) => (text(v)?, None),
+            (Dialect::Postgres, Some(s)) if record_uuid(s).is_some() => (Bound::RecordId(s.to_owned()), None),
+            (Dialect::Postgres, _) => return Err(bad()),
+        },
         _ => (text(v)?, None),
     };
     Ok(Operand { value, cast })
@@ -298,6 +363,7 @@ pub fn bind_operand(buf: &mut SqlBuf, t: &Target, v: &Value) -> Result<()> {
     }
     match o.value {
         Bound::Text(s) => buf.bind(s),
+        Bound::RecordId(s) => buf.bind_record_id(&s),
         Bound::Float(n) => buf.bind(n),
         Bound::Bool(b) => buf.bind(b),
         Bound::Ts(ts) => buf.bind_ts(ts),
@@ -516,4 +582,46 @@ pub fn json_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<serde
         Dialect::Postgres => r.try_get("", col)?,
         Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_id_is_a_uuid_only_in_its_stored_form() {
+        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
+        assert_eq!(record_uuid(id).map(|u| u.hyphenated().to_string()).as_deref(), Some(id));
+        let others = [
+            "0B9C6A5E-2F1D-4C8E-9A43-7D2E1F0C5B6A",
+            "0b9c6a5e2f1d4c8e9a437d2e1f0c5b6a",
+            "{0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a}",
+            "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6",
+            "<doctor id>",
+            "",
+        ];
+        for other in others {
+            assert_eq!(record_uuid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn record_ids_bind_as_the_column_holds_them() {
+        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
+        let bound = |d: Dialect, id: &str| {
+            let mut buf = SqlBuf::new(d);
+            buf.bind_record_id(id);
+            buf.values
+        };
+        assert_eq!(bound(Dialect::Postgres, id), vec![SqlValue::Uuid(record_uuid(id))]);
+        // Text in no stored form equals no id: NULL, not a failing cast.
+        assert_eq!(bound(Dialect::Postgres, "123"), vec![SqlValue::Uuid(None)]);
+        assert_eq!(bound(Dialect::Sqlite, "123"), vec![SqlValue::from("123")]);
+        assert_eq!(record_id_of(Dialect::Sqlite, "(x)"), "(x)");
+        let pg = record_id_of(Dialect::Postgres, "(x)");
+        assert!(
+            pg.starts_with("(CASE WHEN (x) ~ '^[0-9a-f]{8}-") && pg.ends_with("THEN CAST((x) AS UUID) END)"),
+            "{pg}"
+        );
+    }
 }

@@ -32,7 +32,7 @@ pub fn push_reference_guard(buf: &mut SqlBuf, tenant_id: &str, targets: &[(Strin
         if i > 0 {
             buf.push(", ");
         }
-        buf.push("(").bind(id.clone()).push(", ").bind(entity_id.clone()).push(")");
+        buf.push("(").bind_record_id(id).push(", ").bind(entity_id.clone()).push(")");
     }
     buf.push(")) = ").push(&distinct.len().to_string()).push(")");
 }

@@ -384,7 +384,7 @@ impl<'a> Store<'a> {
         let mut buf = SqlBuf::new(d);
         buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
         buf.bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(entity.id.clone());
-        buf.push(" AND id = ").bind(id.to_owned()).push(" AND deleted_at IS NULL) SELECT ");
+        buf.push(" AND id = ").bind_record_id(id).push(" AND deleted_at IS NULL) SELECT ");
         buf.push(COLUMNS).push(", CAST(0 AS BIGINT) AS hop FROM r UNION ALL SELECT ").push(COLUMNS);
         buf.push(", CAST(1 AS BIGINT) AS hop FROM records WHERE tenant_id = ")
             .bind(self.tenant_id.to_owned());
@@ -396,7 +396,7 @@ impl<'a> Store<'a> {
             if i > 0 {
                 buf.push(" UNION ALL ");
             }
-            buf.push("SELECT ").push(&sql::text_expr(d, key)).push(" FROM r");
+            buf.push("SELECT ").push(&sql::record_id_of(d, &sql::text_expr(d, key))).push(" FROM r");
         }
         buf.push(")");
         let mut txn = self.reader().await?;
@@ -428,7 +428,7 @@ impl<'a> Store<'a> {
             if i > 0 {
                 buf.push(", ");
             }
-            buf.bind((*id).clone());
+            buf.bind_record_id(id);
         }
         buf.push(")");
         let mut txn = self.reader().await?;
@@ -528,7 +528,7 @@ fn one_statement(
     let mut buf = SqlBuf::new(d);
     buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
     buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
+    buf.push(" AND id = ").bind_record_id(id);
     buf.push(match liveness {
         Liveness::Live => " AND deleted_at IS NULL",
         Liveness::Deleted => " AND deleted_at IS NOT NULL",

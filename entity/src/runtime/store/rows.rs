@@ -1,16 +1,16 @@
 //! Decoding record rows. On PostgreSQL a row is read straight from the driver's buffers:
 //! columns by position (every record statement selects `COLUMNS` first, in order, which is
-//! checked), timestamps by `time::parse_pg`, `data` parsed from its text once. Through
-//! SeaORM's getters a 50-record page spent a quarter of its server CPU in a name lookup per
-//! column, chrono's format interpreter per timestamp and a detour through `Json<Value>`
-//! (yardstick Q1, `perf`). This covers every PostgreSQL row, from the raw pool (text results)
-//! and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
+//! checked), the `uuid` id as its hyphenated text, timestamps by `time::parse_pg`, `data`
+//! parsed from its text once. Through SeaORM's getters a 50-record page spent a quarter of its
+//! server CPU in a name lookup per column, chrono's format interpreter per timestamp and a
+//! detour through `Json<Value>` (yardstick Q1, `perf`). This covers every PostgreSQL row, from
+//! the raw pool (text results) and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
 //! timestamps are text the engine wrote.
 
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
 use sea_orm::sqlx::postgres::{PgRow, PgValueFormat};
-use sea_orm::sqlx::{Column, Row, ValueRef};
+use sea_orm::sqlx::{Column, Row, TypeInfo, ValueRef};
 use serde_json::{Map, Value};
 
 use super::Record;
@@ -70,7 +70,7 @@ fn from_pg(row: &PgRow) -> Result<Record> {
     let get = |i: usize| ordinal(row, i);
     let missing = || Error::Internal("timestamp column is null".into());
     Ok(Record {
-        id: row.try_get(get(ID)?).map_err(decode_error)?,
+        id: pg_id(row, get(ID)?)?,
         entity_id: row.try_get(get(ENTITY_ID)?).map_err(decode_error)?,
         data: pg_data(row, get(DATA)?)?,
         owner_id: row.try_get(get(OWNER_ID)?).map_err(decode_error)?,
@@ -86,6 +86,26 @@ fn from_pg(row: &PgRow) -> Result<Record> {
 
 fn decode_error(e: sea_orm::sqlx::Error) -> Error {
     Error::Internal(format!("record row: {e}"))
+}
+
+/// The `uuid` column `id` (migration 28) in the form the engine stores and answers record ids
+/// in: lowercase and hyphenated, which is also PostgreSQL's text form of a `uuid`. A text
+/// column (as before migration 28) is read as the text it is.
+fn pg_id(row: &PgRow, i: usize) -> Result<String> {
+    let raw = row.try_get_raw(i).map_err(decode_error)?;
+    if raw.type_info().name() != "UUID" {
+        return row.try_get(i).map_err(decode_error);
+    }
+    let bad = |e: String| Error::Internal(format!("record id: {e}"));
+    match raw.format() {
+        // PostgreSQL's text of a uuid is the stored form already.
+        PgValueFormat::Text => raw.as_str().map(str::to_owned).map_err(|e| bad(e.to_string())),
+        PgValueFormat::Binary => {
+            let bytes = raw.as_bytes().map_err(|e| bad(e.to_string()))?;
+            let id = uuid::Uuid::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+            Ok(id.hyphenated().to_string())
+        }
+    }
 }
 
 /// A `jsonb` column: its text (or binary form: a version byte, then the text) parsed once.

@@ -160,7 +160,7 @@ impl<'a> Store<'a> {
             // PostgreSQL: the row comes from a SELECT whose WHERE holds the guards.
             let pg = buf.dialect == Dialect::Postgres;
             buf.push(if pg { "SELECT " } else { "VALUES (" });
-            buf.bind(tenant_id.to_owned()).push(", ").bind(record.id.clone()).push(", ");
+            buf.bind(tenant_id.to_owned()).push(", ").bind_record_id(&record.id).push(", ");
             buf.bind(record.entity_id.clone()).push(", ");
             buf.bind_json(&record.data)?;
             buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
@@ -282,7 +282,7 @@ impl<'a> Store<'a> {
             buf.push(", owner_id = ").bind(new.owner_id.clone());
             buf.push(", updated_at = ").bind_ts(new.updated_at);
             buf.push(", version = version + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
-            buf.push(" AND id = ").bind(id.to_owned());
+            buf.push(" AND id = ").bind_record_id(id);
             Ok(())
         });
         let mut changes = audit::diff(&old.data, &new.data);
@@ -356,7 +356,7 @@ impl<'a> Store<'a> {
             }
             buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
             buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-            buf.push(" AND id = ").bind(id.to_owned());
+            buf.push(" AND id = ").bind_record_id(id);
             Ok(())
         });
         let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
@@ -395,12 +395,12 @@ impl<'a> Store<'a> {
                 if i > 0 {
                     buf.push(", ");
                 }
-                buf.bind(id.clone());
+                buf.bind_record_id(id);
             }
             buf.push(")");
             let rows = txn.query_all(buf.into_statement()).await?;
             rows.iter()
-                .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "entity_id")?)))
+                .map(|r| Ok((sql::record_id_col(r, d, "id")?, r.try_get("", "entity_id")?)))
                 .collect::<Result<_>>()?
         };
         for f in fields {
@@ -449,7 +449,8 @@ impl<'a> Store<'a> {
         buf.push(" AND ");
         sql::compile(&mut buf, &taken)?;
         if let Some(id) = self_id {
-            buf.push(" AND id <> ").bind(id.to_owned());
+            // `id` is the record being written, found by it: an id in its stored form.
+            buf.push(" AND id <> ").bind_record_id(id);
         }
         buf.push(" LIMIT 1");
         Ok(txn.query_one(buf.into_statement()).await?.is_some())
