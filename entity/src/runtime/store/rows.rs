@@ -4,8 +4,8 @@
 //! parsed from its text once. Through SeaORM's getters a 50-record page spent a quarter of its
 //! server CPU in a name lookup per column, chrono's format interpreter per timestamp and a
 //! detour through `Json<Value>` (yardstick Q1, `perf`). This covers every PostgreSQL row, from
-//! the raw pool (text results) and from SeaORM's pool (binary results) alike. SQLite rows take SeaORM's getters: their
-//! timestamps are text the engine wrote.
+//! the raw pool (text results) and from SeaORM's pool (binary results) alike. SQLite rows
+//! take SeaORM's getters: their timestamps are text the engine wrote.
 
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
