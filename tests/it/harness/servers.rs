@@ -56,9 +56,16 @@ pub fn database() -> &'static TestDatabase {
     })
 }
 
+/// The shared server's pool size, smaller than production's
+/// (`DEFAULT_POOL`, 20: with the raw pools and both roles up to 72 connections) so that it and
+/// the dedicated servers, whose pools keep what they opened, stay within PostgreSQL's 100
+/// connections together: with 20, a full PostgreSQL run under load held all 100 (every one
+/// idle in the shared database), and the next connection any server asked for failed.
+const SHARED_POOL: u32 = 8;
+
 /// The server shared by every test of this binary.
 pub fn server() -> &'static Server {
-    SERVER.get_or_init(|| start_server(|c| c.database_pool = entity::db::DEFAULT_POOL))
+    SERVER.get_or_init(|| start_server(|c| c.database_pool = SHARED_POOL))
 }
 
 /// A second server on the same database whose access tokens expire after [`SHORT_TTL_SECS`].
@@ -182,8 +189,8 @@ fn start_server_on(
                 let mut config = alphery_api::config::Config::for_tests(&database_url);
                 config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
                 // A dedicated server runs a few tests: small pools keep this binary's servers
-                // (each with four pools) within PostgreSQL's 100 connections. The shared
-                // server's tweak sets the production default.
+                // (each with four pools) within PostgreSQL's 100 connections, beside the
+                // shared server's (`SHARED_POOL`).
                 config.database_pool = 4;
                 tweak(&mut config);
                 match alphery_api::server::start(config).await {
