@@ -380,27 +380,9 @@ impl<'a> Store<'a> {
         if keys.is_empty() || !could_be_stored(id) {
             return Ok((self.get(entity, id, row).await?, Vec::new()));
         }
-        let d = self.d();
-        let mut buf = SqlBuf::new(d);
-        buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
-        buf.bind(self.tenant_id.to_owned()).push(" AND entity_id = ").bind(entity.id.clone());
-        buf.push(" AND id = ").bind_record_id(id).push(" AND deleted_at IS NULL) SELECT ");
-        buf.push(COLUMNS).push(", CAST(0 AS BIGINT) AS hop FROM r UNION ALL SELECT ").push(COLUMNS);
-        buf.push(", CAST(1 AS BIGINT) AS hop FROM records WHERE tenant_id = ")
-            .bind(self.tenant_id.to_owned());
-        buf.push(" AND deleted_at IS NULL AND id IN (");
-        for (i, key) in keys.iter().enumerate() {
-            if !super::naming::is_identifier(key) {
-                return Err(Error::Internal(format!("bad field key {key:?}")));
-            }
-            if i > 0 {
-                buf.push(" UNION ALL ");
-            }
-            buf.push("SELECT ").push(&sql::record_id_of(d, &sql::text_expr(d, key))).push(" FROM r");
-        }
-        buf.push(")");
+        let statement = get_with_targets_statement(self.d(), self.tenant_id, &entity.id, id, keys)?;
         let mut txn = self.reader().await?;
-        let rows = txn.query_all(buf.into_statement()).await?;
+        let rows = txn.query_all(statement).await?;
         txn.done().await?;
         let (mut found, mut targets) = (None, Vec::new());
         for r in &rows {
@@ -509,6 +491,38 @@ enum Liveness {
 /// The statement of a live record by id (what `Store::get` runs), for the EXPLAIN tests.
 pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> sea_orm::Statement {
     one_statement(d, tenant_id, entity_id, id, Liveness::Live, false)
+}
+
+/// The statement of `Store::get_with_targets`: record `id` of entity `entity_id` (`hop` 0) and
+/// the live records its to-one fields `keys` point at (`hop` 1), in one statement.
+pub fn get_with_targets_statement(
+    d: Dialect,
+    tenant_id: &str,
+    entity_id: &str,
+    id: &str,
+    keys: &[&str],
+) -> Result<sea_orm::Statement> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
+    buf.push(" AND id = ").bind_record_id(id).push(" AND deleted_at IS NULL) SELECT ");
+    buf.push(COLUMNS).push(", CAST(0 AS BIGINT) AS hop FROM r UNION ALL SELECT ").push(COLUMNS);
+    buf.push(", CAST(1 AS BIGINT) AS hop FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND deleted_at IS NULL AND id IN (");
+    sql::push_fenced_ids(&mut buf, |buf| {
+        for (i, key) in keys.iter().enumerate() {
+            if !super::naming::is_identifier(key) {
+                return Err(Error::Internal(format!("bad field key {key:?}")));
+            }
+            if i > 0 {
+                buf.push(" UNION ALL ");
+            }
+            buf.push("SELECT ").push(&sql::record_id_of(d, &sql::text_expr(d, key))).push(" AS v FROM r");
+        }
+        Ok(())
+    })?;
+    buf.push(")");
+    Ok(buf.into_statement())
 }
 
 /// Runs a statement of `one_statement` and decodes its record.
