@@ -244,7 +244,8 @@ async fn successful_int_for_an_id_is_its_decimal_string() {
 
 /// A record id that cannot be one (record ids are UUIDs) is refused where it is given —
 /// `deal(id:)`, `updateDeal`, `deleteDeal`, `restoreDeal`, a RELATION value in a create or an
-/// update, a filter's `id`, `owner` or RELATION operand, also nested and over a socket — with
+/// update, a filter's `id`, `owner` or RELATION operand, also nested and over a socket, the
+/// `recordId` of `runWorkflow`, `submitForApproval` and `approvalRequests` — with
 /// `VALIDATION_FAILED` naming the place, by a compiled plan as by the executor, and nothing is
 /// written; before, such a filter silently matched nothing. A well-formed id of no record is
 /// still `null` / `NOT_FOUND`, and a UUID spelt in capitals finds its record.
@@ -281,6 +282,14 @@ async fn a_malformed_record_id_is_refused_where_it_is_given() {
                 json!({ "f": { "or": [{ "title": { "eq": "x" } }, { "not": { "person": { "eq": bad } } }] } }),
                 "filter.or[1].not.person.eq",
             ),
+            // The record a workflow run or an approval is about.
+            ("mutation($r: ID!) { runWorkflow(id: \"w\", recordId: $r) { id } }", json!({ "r": bad }), "recordId"),
+            (
+                "mutation($r: ID!) { submitForApproval(policyId: \"p\", recordId: $r) { id } }",
+                json!({ "r": bad }),
+                "recordId",
+            ),
+            ("query($r: ID) { approvalRequests(recordId: $r) { id } }", json!({ "r": bad }), "recordId"),
         ]);
     }
     for (query, variables, field) in &cases {

@@ -315,7 +315,7 @@ async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
     assert_eq!(t.get(&deals, &deal, "note").await["note"], json!("synced"));
     t.request(
         "mutation($w: ID!, $r: ID!) { runWorkflow(id: $w, recordId: $r) { id } }",
-        json!({"w": id, "r": "no-such-record"}),
+        json!({"w": id, "r": uuid::Uuid::new_v4().to_string()}),
     )
     .await
     .expect_code("NOT_FOUND");

@@ -232,7 +232,7 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let d = state.db.dialect;
     let filter = ap::RequestFilter {
         state: args::opt_string(c, "state")?.as_deref().and_then(State::parse),
-        record_id: args::opt_string(c, "recordId")?,
+        record_id: args::opt_record_id_named(c, "recordId")?,
         policy_id: args::opt_string(c, "policyId")?,
         assigned_roles: c
             .args
@@ -403,7 +403,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
 async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
     let policy_id = args::string(c, "policyId")?;
-    let record_id = args::string(c, "recordId")?;
+    let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
     let policy = ap::policy(&txn, state.db.dialect, &p.tenant_id, &policy_id).await?;

@@ -183,9 +183,22 @@ pub fn id(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
 /// The `id` argument naming a record: in its stored form, or VALIDATION_FAILED on `id` when it
 /// cannot be a record id (`value::record_id`), so a typo is told apart from a missing record.
 pub fn record_id(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
-    let given = string(ctx, "id")?;
-    entity::runtime::value::record_id(&given).ok_or_else(|| {
-        ApiError::Validation(vec![entity::FieldError::new("id", entity::runtime::value::NOT_AN_ID)])
+    record_id_named(ctx, "id")
+}
+
+/// Argument `name` naming a record (`recordId` of workflows and approvals), as `record_id`.
+pub fn record_id_named(ctx: &ResolverContext<'_>, name: &str) -> Result<String, ApiError> {
+    stored_record_id(name, &string(ctx, name)?)
+}
+
+/// Optional argument `name` naming a record, as `record_id_named` when given.
+pub fn opt_record_id_named(ctx: &ResolverContext<'_>, name: &str) -> Result<Option<String>, ApiError> {
+    opt_string(ctx, name)?.map(|given| stored_record_id(name, &given)).transpose()
+}
+
+fn stored_record_id(name: &str, given: &str) -> Result<String, ApiError> {
+    entity::runtime::value::record_id(given).ok_or_else(|| {
+        ApiError::Validation(vec![entity::FieldError::new(name, entity::runtime::value::NOT_AN_ID)])
     })
 }
 

@@ -241,7 +241,7 @@ async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
 async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> {
     let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
     let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let (id, record_id) = (args::string(c, "id")?, args::string(c, "recordId")?);
+    let (id, record_id) = (args::string(c, "id")?, args::record_id_named(c, "recordId")?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
