@@ -11,7 +11,10 @@ use super::indexes::{Slot, SlotKind};
 use super::meta::{FieldDef, FieldType};
 use crate::{Dialect, Error, Result};
 
+mod ids;
 mod order;
+
+pub use ids::*;
 
 pub use order::{Direction, SortKey, push_after, push_order_by};
 
@@ -178,67 +181,6 @@ pub fn push_scope_for<'t>(
     push_live_scope(buf, tenant_id, entity_id, EntityRef::for_targets(targets.iter().copied()))?;
     super::indexes::push_slot_guards(buf, targets);
     Ok(())
-}
-
-/// A record id as PostgreSQL's `records.id` holds it, when `id` is one in the form the engine
-/// stores (and PostgreSQL prints) record ids: lowercase and hyphenated. Any other text names no
-/// record on either backend — the API brings other spellings of a UUID to this form first
-/// (`value::record_id`).
-pub fn record_uuid(id: &str) -> Option<uuid::Uuid> {
-    let stored = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
-    stored.then(|| uuid::Uuid::try_parse(id).ok()).flatten()
-}
-
-/// The regular expression of `record_uuid`'s form, for SQL.
-const RECORD_ID_FORM: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-
-/// `text`, an SQL text expression holding a record id (a relation value read from `data`), as
-/// it compares with `records.id`: on PostgreSQL cast to `uuid` when it is an id in its stored
-/// form and NULL (equal to no id) otherwise, so a stored value of any other form finds no
-/// record, as on SQLite, instead of failing the statement; on SQLite the text itself. The
-/// comparison stays on `id`'s side as it is, so the primary key serves it.
-pub fn record_id_of(d: Dialect, text: &str) -> String {
-    match d {
-        Dialect::Postgres => {
-            format!("(CASE WHEN {text} ~ '{RECORD_ID_FORM}' THEN CAST({text} AS UUID) END)")
-        }
-        Dialect::Sqlite => text.to_owned(),
-    }
-}
-
-/// The body of `id IN (…)`: the column `v` of what `select` writes, a SELECT (or a UNION ALL
-/// of them).
-/// On PostgreSQL the subquery is fenced (`OFFSET 0`) so that the casts computing its ids run
-/// inside it: row-level security lets no function that is not leakproof — a cast to `uuid`
-/// can fail, so it is not — into the scan of `records` ahead of the tenant's policy, and a
-/// flattened subquery made the cast part of the join condition, so the primary key could not
-/// serve it and a get with its to-one relation read every record of its tenant (yardstick
-/// Q4: 781 requests/s against 7,500). Fenced, the join compares `id` with a plain `uuid`.
-pub fn push_fenced_ids(buf: &mut SqlBuf, select: impl FnOnce(&mut SqlBuf) -> Result<()>) -> Result<()> {
-    buf.push("SELECT f.v FROM (");
-    select(buf)?;
-    buf.push(match buf.dialect {
-        Dialect::Postgres => " OFFSET 0) AS f",
-        Dialect::Sqlite => ") AS f",
-    });
-    Ok(())
-}
-
-/// `records.id` as text (the stored form): for reading it where text is expected, such as a
-/// group value.
-pub fn record_id_text(d: Dialect) -> &'static str {
-    match d {
-        Dialect::Postgres => "CAST(id AS TEXT)",
-        Dialect::Sqlite => "id",
-    }
-}
-
-/// Reads a record id column: a `uuid` on PostgreSQL, text on SQLite; the stored form either way.
-pub fn record_id_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<String> {
-    Ok(match d {
-        Dialect::Postgres => r.try_get::<uuid::Uuid>("", col)?.hyphenated().to_string(),
-        Dialect::Sqlite => r.try_get("", col)?,
-    })
 }
 
 /// A UUID of our own (tenant or entity id) checked for writing into SQL as a literal: the
@@ -603,46 +545,4 @@ pub fn json_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<serde
         Dialect::Postgres => r.try_get("", col)?,
         Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_id_is_a_uuid_only_in_its_stored_form() {
-        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
-        assert_eq!(record_uuid(id).map(|u| u.hyphenated().to_string()).as_deref(), Some(id));
-        let others = [
-            "0B9C6A5E-2F1D-4C8E-9A43-7D2E1F0C5B6A",
-            "0b9c6a5e2f1d4c8e9a437d2e1f0c5b6a",
-            "{0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a}",
-            "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6",
-            "<doctor id>",
-            "",
-        ];
-        for other in others {
-            assert_eq!(record_uuid(other), None, "{other}");
-        }
-    }
-
-    #[test]
-    fn record_ids_bind_as_the_column_holds_them() {
-        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
-        let bound = |d: Dialect, id: &str| {
-            let mut buf = SqlBuf::new(d);
-            buf.bind_record_id(id);
-            buf.values
-        };
-        assert_eq!(bound(Dialect::Postgres, id), vec![SqlValue::Uuid(record_uuid(id))]);
-        // Text in no stored form equals no id: NULL, not a failing cast.
-        assert_eq!(bound(Dialect::Postgres, "123"), vec![SqlValue::Uuid(None)]);
-        assert_eq!(bound(Dialect::Sqlite, "123"), vec![SqlValue::from("123")]);
-        assert_eq!(record_id_of(Dialect::Sqlite, "(x)"), "(x)");
-        let pg = record_id_of(Dialect::Postgres, "(x)");
-        assert!(
-            pg.starts_with("(CASE WHEN (x) ~ '^[0-9a-f]{8}-") && pg.ends_with("THEN CAST((x) AS UUID) END)"),
-            "{pg}"
-        );
-    }
 }
