@@ -239,7 +239,7 @@ impl TimeScanner {
             };
             let page = store.list(entity, &args, PAGE).await?;
             for r in &page.records {
-                let data = Value::Object(r.data.clone());
+                let data = Value::Object((*r.data).clone());
                 due.push((r.id.clone(), key(&r.id, &data)));
             }
             match (page.has_next, page.end_cursor()) {

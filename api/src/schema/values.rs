@@ -102,17 +102,25 @@ pub enum Shown<'a> {
     Json(&'a serde_json::Value),
 }
 
-/// How a field of type `ty` shows stored value `v` (`None`: null, or a value not of the type).
-pub fn shown(ty: FieldType, v: &serde_json::Value) -> Option<Shown<'_>> {
-    if v.is_null() {
-        return None;
-    }
-    Some(match ty {
+/// How a field type shows its stored values: the one map from field type to output form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowAs {
+    Float,
+    Bool,
+    Strings,
+    Json,
+    /// The stored string as it is.
+    Str,
+}
+
+/// The output form of field type `ty`.
+pub fn show_as(ty: FieldType) -> ShowAs {
+    match ty {
         // Pitfall: a NUMBER stored as an integer must still come out as a Float.
-        FieldType::Number => Shown::Float(v.as_f64()?),
-        FieldType::Boolean => Shown::Bool(v.as_bool()?),
-        FieldType::MultiSelect => Shown::Strings(v.as_array()?.iter().filter_map(|s| s.as_str()).collect()),
-        FieldType::File | FieldType::Json => Shown::Json(v),
+        FieldType::Number => ShowAs::Float,
+        FieldType::Boolean => ShowAs::Bool,
+        FieldType::MultiSelect => ShowAs::Strings,
+        FieldType::File | FieldType::Json => ShowAs::Json,
         FieldType::Text
         | FieldType::Textarea
         | FieldType::Currency
@@ -122,7 +130,21 @@ pub fn shown(ty: FieldType, v: &serde_json::Value) -> Option<Shown<'_>> {
         | FieldType::Phone
         | FieldType::Url
         | FieldType::Select
-        | FieldType::Relation => Shown::Str(v.as_str()?),
+        | FieldType::Relation => ShowAs::Str,
+    }
+}
+
+/// How a field of type `ty` shows stored value `v` (`None`: null, or a value not of the type).
+pub fn shown(ty: FieldType, v: &serde_json::Value) -> Option<Shown<'_>> {
+    if v.is_null() {
+        return None;
+    }
+    Some(match show_as(ty) {
+        ShowAs::Float => Shown::Float(v.as_f64()?),
+        ShowAs::Bool => Shown::Bool(v.as_bool()?),
+        ShowAs::Strings => Shown::Strings(v.as_array()?.iter().filter_map(|s| s.as_str()).collect()),
+        ShowAs::Json => Shown::Json(v),
+        ShowAs::Str => Shown::Str(v.as_str()?),
     })
 }
 

@@ -28,7 +28,7 @@ impl TemplateScope<'_> {
             ["tenant", "name"] => Some(self.tenant_name.clone()),
             ["record", field] => wf::field_text(self.entity, self.record, field),
             ["previous", field] => {
-                let prev = Record { data: self.previous?.clone(), ..self.record.clone() };
+                let prev = Record { data: self.previous?.clone().into(), ..self.record.clone() };
                 wf::field_text(self.entity, &prev, field)
             }
             ["record", relation, field] => {

@@ -10,7 +10,8 @@ use std::pin::Pin;
 use async_graphql::{Name, Value, Variables};
 use entity::ReadScope;
 use entity::runtime::filter::Filter;
-use entity::runtime::store::{Page, Record, Store};
+use entity::runtime::meta::FieldDef;
+use entity::runtime::store::{FieldValue, Page, Record, Store};
 
 use entity::runtime::naming::types as t;
 
@@ -18,7 +19,7 @@ use super::plan::{ConnItem, EdgeItem, PageItem, Plan, RecordItem, RecordSel, Roo
 use crate::auth::Principal;
 use crate::schema::access::SchemaAccess;
 use crate::schema::args;
-use crate::schema::values::shown;
+use crate::schema::values::{ShowAs, show_as, shown};
 use crate::state::AppState;
 
 /// The records the to-one fields of one selection point at, for one set of parents: per
@@ -232,12 +233,12 @@ fn related<'a>(
     prefetched: Option<Vec<Record>>,
 ) -> Loading<'a> {
     Box::pin(async move {
-        let target_of = |r: &'a Record, field_key: &str| r.data.get(field_key).and_then(|v| v.as_str());
+        let target_of = |r: &'a Record, field_key: &str| r.data.str_of(field_key);
         let mut ids: Vec<String> = Vec::new();
         for field_key in sel.to_one_keys() {
             for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
-                if !ids.iter().any(|known| known == id) {
-                    ids.push(id.to_owned());
+                if !ids.iter().any(|known| *known == *id) {
+                    ids.push(id.into_owned());
                 }
             }
         }
@@ -259,6 +260,7 @@ fn related<'a>(
             let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
             let mut records = HashMap::new();
             for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+                let id: &str = &id;
                 let visible = fetched
                     .get(id)
                     .filter(|t| t.entity_id == target.full.id)
@@ -289,6 +291,9 @@ fn related<'a>(
 }
 
 fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Related) -> Option<()> {
+    // Each selected value is copied from the row's text (`RecordData::fields`), not parsed
+    // into a map first.
+    let fields = r.data.fields();
     out.push(b'{');
     for (i, item) in sel.items.iter().enumerate() {
         if i > 0 {
@@ -320,20 +325,21 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
             }
             RecordItem::Value(key, def) => {
                 write_key(out, key);
-                match r.data.get(&def.key).and_then(|v| shown(def.ty, v)) {
-                    Some(v) => v.write(out).ok()?,
+                if !write_value(out, def, fields.get(&def.key))? {
                     // A required field's type is non-null: the executor would answer an
                     // error here, so it shall.
-                    None if def.required => return None,
-                    None => out.extend_from_slice(b"null"),
+                    if def.required {
+                        return None;
+                    }
+                    out.extend_from_slice(b"null");
                 }
             }
             RecordItem::ToOne { key, field_key, record, .. } => {
                 write_key(out, key);
                 let linked = related.items.get(i).and_then(Option::as_ref);
-                let target = r.data.get(field_key).and_then(|v| v.as_str());
+                let target = fields.str_of(field_key);
                 match (linked, target) {
-                    (Some(linked), Some(id)) => match linked.records.get(id) {
+                    (Some(linked), Some(id)) => match linked.records.get(&*id) {
                         Some(t) => write_record(out, record, t, &linked.below)?,
                         None => out.extend_from_slice(b"null"),
                     },
@@ -344,6 +350,24 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
     }
     out.push(b'}');
     Some(())
+}
+
+/// Writes the stored value `v` of field `def` as the executor would (`values::shown`):
+/// `Some(false)` when there is nothing to show (absent, null or not of the field's type),
+/// `None` when it cannot be written. A string without escapes is copied as it is stored.
+fn write_value(out: &mut Vec<u8>, def: &FieldDef, v: Option<FieldValue<'_>>) -> Option<bool> {
+    let Some(v) = v else { return Some(false) };
+    if show_as(def.ty) == ShowAs::Str
+        && let Some(text) = v.verbatim_str()
+    {
+        out.extend_from_slice(text.as_bytes());
+        return Some(true);
+    }
+    let v = v.to_value()?;
+    match shown(def.ty, &v) {
+        Some(shown) => shown.write(out).ok().map(|()| true),
+        None => Some(false),
+    }
 }
 
 fn write_key(out: &mut Vec<u8>, key: &Name) {

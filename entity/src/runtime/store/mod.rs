@@ -21,10 +21,12 @@ use crate::{Db, Dialect, Error, Result};
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
                        created_at, updated_at, deleted_at, version";
 
+mod data;
 mod guards;
 mod rows;
 mod write;
 
+pub use data::{FieldValue, Fields, RecordData};
 pub use write::{push_outbox, write_outbox};
 
 /// Outbox topic of record change events.
@@ -37,7 +39,7 @@ pub struct Record {
     pub id: String,
     pub entity_id: String,
     /// Values keyed by field key, in their stored form (see `value`).
-    pub data: Map<String, Value>,
+    pub data: RecordData,
     pub owner_id: Option<String>,
     pub created_by: Option<String>,
     pub number: Option<i64>,

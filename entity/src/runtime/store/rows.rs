@@ -13,7 +13,7 @@ use sea_orm::sqlx::postgres::{PgRow, PgValueFormat};
 use sea_orm::sqlx::{Column, Row, TypeInfo, ValueRef};
 use serde_json::{Map, Value};
 
-use super::Record;
+use super::{Record, RecordData};
 use crate::runtime::time;
 use crate::{Dialect, Error, Result};
 
@@ -109,15 +109,17 @@ fn pg_id(row: &PgRow, i: usize) -> Result<String> {
 }
 
 /// A `jsonb` column: its text (or binary form: a version byte, then the text) parsed once.
-fn pg_data(row: &PgRow, i: usize) -> Result<Map<String, Value>> {
+fn pg_data(row: &PgRow, i: usize) -> Result<RecordData> {
     let raw = row.try_get_raw(i).map_err(decode_error)?;
     let bytes = raw.as_bytes().map_err(|e| Error::Internal(format!("record data: {e}")))?;
     let text = match raw.format() {
         PgValueFormat::Text => bytes,
         PgValueFormat::Binary => bytes.get(1..).unwrap_or_default(),
     };
-    serde_json::from_slice::<Map<String, Value>>(text)
-        .map_err(|e| Error::Internal(format!("record data is not a JSON object: {e}")))
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(RecordData::from_json_text)
+        .ok_or_else(|| Error::Internal("record data is not a JSON object".into()))
 }
 
 /// A `timestamptz` column: its ISO text read by `time::parse_pg`, anything else (binary
@@ -143,7 +145,7 @@ fn from_sqlite(row: &QueryResult) -> Result<Record> {
     Ok(Record {
         id: row.try_get("", "id")?,
         entity_id: row.try_get("", "entity_id")?,
-        data,
+        data: data.into(),
         owner_id: row.try_get("", "owner_id")?,
         created_by: row.try_get("", "created_by")?,
         number: row.try_get("", "number")?,

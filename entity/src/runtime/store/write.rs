@@ -136,7 +136,7 @@ impl<'a> Store<'a> {
         let record = Record {
             id: uuid::Uuid::new_v4().to_string(),
             entity_id: entity.id.clone(),
-            data,
+            data: data.into(),
             owner_id,
             created_by: actor.user_id.clone(),
             number,
@@ -264,7 +264,7 @@ impl<'a> Store<'a> {
             return Err(Error::Validation(errors));
         }
         let mut new = old.clone();
-        new.data = data;
+        new.data = data.into();
         if owner.is_some() {
             new.owner_id = owner;
         }
@@ -517,9 +517,9 @@ impl<'a> Store<'a> {
         let entry =
             audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
         let (before, after) = match kind {
-            ChangeKind::Created | ChangeKind::Restored => (None, Some(&record.data)),
-            ChangeKind::Updated => (previous, Some(&record.data)),
-            ChangeKind::Deleted => (Some(&record.data), None),
+            ChangeKind::Created | ChangeKind::Restored => (None, Some(&*record.data)),
+            ChangeKind::Updated => (previous, Some(&*record.data)),
+            ChangeKind::Deleted => (Some(&*record.data), None),
         };
         let deltas = rollups::deltas(entity, before, after);
         let mut writes = vec![write, outbox];

@@ -396,7 +396,7 @@ impl Definition {
             None => true,
             Some(c) => Filter::parse(entity, c).map(|f| f.matches(r)).unwrap_or(false),
         };
-        let before = previous.map(|data| Record { data: data.clone(), ..record.clone() });
+        let before = previous.map(|data| Record { data: data.clone().into(), ..record.clone() });
         check(&self.condition, record) && before.as_ref().is_none_or(|b| check(&self.previous_condition, b))
     }
 }
