@@ -222,12 +222,15 @@ async fn the_data_path_walks_the_indexes_it_should() {
     // A get with its to-one relations, and a filter on `id`: each id a primary-key probe. The
     // ids computed from a relation value or a list are cast to `uuid`, a cast row-level
     // security keeps out of the scan of `records` (it is not leakproof): unless the statement
-    // fences it in its subquery, the probe becomes a read of the tenant's every record.
+    // computes them apart (the relation's ids as one array ahead of the scan, a list in a
+    // fenced subquery), the probe becomes a read of the tenant's every record.
     let id = uuid::Uuid::new_v4().to_string();
     let s = store::get_with_targets_statement(Dialect::Postgres, &t.tenant_id, &deal.id, &id, &["name"])
         .expect("statement");
     for plan in pg_plans(&t.tenant_id, &s).await {
         assert_eq!(plan.matches("records_pkey").count(), 2, "get with relations plan:\n{plan}");
+        assert!(plan.contains("= ANY ($"), "the relation's ids as one array parameter:\n{plan}");
+        assert!(!plan.contains("Hash"), "no hash step for one record's relations:\n{plan}");
     }
     let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let filter = Filter::parse(&deal, &json!({"id": {"in": ids}})).expect("filter");

@@ -50,6 +50,25 @@ pub fn push_fenced_ids(buf: &mut SqlBuf, select: impl FnOnce(&mut SqlBuf) -> Res
     Ok(())
 }
 
+/// `= ANY (ARRAY(…))` on PostgreSQL, `IN (…)` on SQLite: a comparison of `id` with the ids
+/// `select` computes (its column, a SELECT or a UNION ALL of them). PostgreSQL computes the
+/// array once, before the scan (an InitPlan), and the primary key looks up its elements as a
+/// parameter: no cast reaches the scan of `records` (row-level security), and no hash
+/// aggregate and join dedupe a subquery's rows first, as `IN (SELECT …)` plans it (a get with
+/// its to-one relations: yardstick Q4's statement ran ~20 % faster alone under pgbench).
+pub fn push_any_id(buf: &mut SqlBuf, select: impl FnOnce(&mut SqlBuf) -> Result<()>) -> Result<()> {
+    buf.push(match buf.dialect {
+        Dialect::Postgres => " = ANY (ARRAY(",
+        Dialect::Sqlite => " IN (",
+    });
+    select(buf)?;
+    buf.push(match buf.dialect {
+        Dialect::Postgres => "))",
+        Dialect::Sqlite => ")",
+    });
+    Ok(())
+}
+
 /// `records.id` as text (the stored form): for reading it where text is expected, such as a
 /// group value.
 pub fn record_id_text(d: Dialect) -> &'static str {

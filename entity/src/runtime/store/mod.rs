@@ -510,8 +510,8 @@ pub fn get_with_targets_statement(
     buf.push(" AND id = ").bind_record_id(id).push(" AND deleted_at IS NULL) SELECT ");
     buf.push(COLUMNS).push(", CAST(0 AS BIGINT) AS hop FROM r UNION ALL SELECT ").push(COLUMNS);
     buf.push(", CAST(1 AS BIGINT) AS hop FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND deleted_at IS NULL AND id IN (");
-    sql::push_fenced_ids(&mut buf, |buf| {
+    buf.push(" AND deleted_at IS NULL AND id");
+    sql::push_any_id(&mut buf, |buf| {
         for (i, key) in keys.iter().enumerate() {
             if !super::naming::is_identifier(key) {
                 return Err(Error::Internal(format!("bad field key {key:?}")));
@@ -523,7 +523,6 @@ pub fn get_with_targets_statement(
         }
         Ok(())
     })?;
-    buf.push(")");
     Ok(buf.into_statement())
 }
 
