@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod log_sink;
 pub mod rate;
 pub mod schema;
 pub mod seed;

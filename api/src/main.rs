@@ -38,10 +38,13 @@ enum Command {
     },
 }
 
-fn init_logging(filter: &str, format: LogFormat) {
+/// Installs the log (on standard output, through `log_sink`); the guard writes what is left
+/// when dropped.
+fn init_logging(filter: &str, format: LogFormat) -> alphery_api::log_sink::FlushGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let (sink, guard) = alphery_api::log_sink::init();
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(sink);
     match format {
         // Colours only when the log's stream (standard output) is a terminal: a log file gets
         // plain text, and every request's span (its request id) is not dressed in escape
@@ -51,6 +54,7 @@ fn init_logging(filter: &str, format: LogFormat) {
         // request's span (its `request_id`) as `span`.
         LogFormat::Json => lines.json().flatten_event(true).with_span_list(false).init(),
     }
+    guard
 }
 
 /// See the workspace's `mimalloc` dependency for why; counted so the schema cache can weigh
@@ -62,12 +66,15 @@ static ALLOCATOR: alphery_api::alloc::Counting<mimalloc::MiMalloc> =
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.config.log, cli.config.log_format);
+    let _logs = init_logging(&cli.config.log, cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Worker => worker(cli.config).await,
         Command::Migrate => server::connect_and_migrate(&cli.config).await.map(|_| {
-            println!("migrations applied to {}", redact(&cli.config.database_url()));
+            alphery_api::log_sink::print_line(&format!(
+                "migrations applied to {}",
+                redact(&cli.config.database_url())
+            ));
         }),
         Command::ExportSchema { out } => export_schema(&out),
     };
@@ -105,7 +112,7 @@ async fn serve(config: Config) -> Result<(), alphery_api::ApiError> {
         fields["demo"] = serde_json::json!({ "tenant": tenant, "email": email, "password": password });
     }
     say(json, "Alphery OS is running", &text, fields);
-    tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
+    shutdown_signal().await?;
     say(json, "shutting down", "shutting down", serde_json::json!({}));
     Ok(())
 }
@@ -124,8 +131,27 @@ async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
         fields["metrics"] = serde_json::Value::from(format!("http://{addr}/metrics"));
     }
     say(config.log_format == LogFormat::Json, "alphery worker running", &text, fields);
-    tokio::signal::ctrl_c().await.map_err(|e| alphery_api::ApiError::Internal(format!("signal: {e}")))?;
+    shutdown_signal().await?;
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (what a process manager sends to stop a service), so
+/// that `main` returns and the log's last lines are written (`log_sink`).
+async fn shutdown_signal() -> Result<(), alphery_api::ApiError> {
+    let failed = |e: std::io::Error| alphery_api::ApiError::Internal(format!("signal: {e}"));
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(failed)?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.map_err(failed),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(failed)
+    }
 }
 
 /// Prints a notice on standard output: `text`, or, when the log is JSON, one JSON line of
@@ -133,9 +159,9 @@ async fn worker(config: Config) -> Result<(), alphery_api::ApiError> {
 fn say(json: bool, message: &str, text: &str, mut fields: serde_json::Value) {
     if json {
         fields["message"] = serde_json::Value::from(message);
-        println!("{fields}");
+        alphery_api::log_sink::print_line(&fields.to_string());
     } else {
-        println!("{text}");
+        alphery_api::log_sink::print_line(text);
     }
 }
 

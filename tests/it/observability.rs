@@ -5,7 +5,8 @@
 //! operation type that counts each operation (buckets cumulative, `+Inf` equal to the count),
 //! the job queue's depth by kind (a workflow run parked at a long `wait` is a scheduled
 //! `resume_workflow` job), and how long jobs ran by kind; a separate `alphery worker` serves
-//! its own job metrics on `METRICS_BIND`.
+//! its own job metrics on `METRICS_BIND`. SIGTERM stops a server cleanly, its last log lines
+//! written.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -75,7 +76,7 @@ async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and
         ("LOG", "info".to_owned()),
         ("SQL_STATS_HEADER", "true".to_owned()),
     ];
-    let process = spawn_logging(&["serve"], &process_env(&dir, &url, &own), &log);
+    let mut process = spawn_logging(&["serve"], &process_env(&dir, &url, &own), &log);
     let server = ready_server("the server", port, Duration::from_secs(60), &process).await;
     // The sign-up is anonymous: its line has no tenant.
     let t = tenant_on(server).await;
@@ -134,6 +135,31 @@ async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and
         .unwrap_or_else(|| panic!("no start-up notice in:\n{text}"));
     assert_eq!(notice["graphql"], json!(format!("http://127.0.0.1:{port}/graphql")), "{notice}");
     request_lines(&log);
+
+    // SIGTERM (a process manager's stop) ends the server cleanly, and every line it logged,
+    // buffered off the request path, is written before it exits: the last is its goodbye.
+    let answered = t.request("query LastWords { webhooks { id } }", json!({})).await;
+    let rid = answered.header("x-request-id").expect("a request id");
+    let status = Command::new("kill").args(["-TERM", &process.0.id().to_string()]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let exit = loop {
+        if let Some(exit) = process.0.try_wait().expect("the server's status") {
+            break exit;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still running after SIGTERM:\n{}", process.output());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "SIGTERM is a clean stop, not a failure: {exit}\n{}", process.output());
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    let last_words = lines.iter().position(|l| l["request_id"] == json!(rid));
+    let goodbye = lines.iter().position(|l| l["message"] == json!("shutting down"));
+    assert!(
+        last_words.is_some() && goodbye == Some(lines.len() - 1),
+        "the request's line, then the goodbye, last:\n{text}"
+    );
+    assert!(last_words < goodbye, "{text}");
     drop(process);
     if let Some(name) = pg_name {
         drop_database(&name).await;
