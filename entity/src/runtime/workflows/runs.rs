@@ -145,20 +145,12 @@ pub async fn park_run(
     buf.push(", next_position = ").bind(position as i64);
     buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
     push_claimed(&mut buf, claim);
-    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
-        return Ok(false);
-    }
-    let attempts = attempts_of(txn, d, tenant_id, run_id).await?;
+    // The attempts the run was parked with, read by the same statement.
+    buf.push(" RETURNING attempts");
+    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
+    let attempts: i32 = row.try_get("", "attempts")?;
     write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await?;
     Ok(true)
-}
-
-async fn attempts_of(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, run_id: &str) -> Result<i32> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT attempts FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    let row = txn.query_one_raw(buf.into_statement()).await?;
-    Ok(row.map(|r| r.try_get("", "attempts")).transpose()?.unwrap_or_default())
 }
 
 /// The resume event of one parking of a run: it names the position and attempt count the run
@@ -227,11 +219,6 @@ pub async fn requeue_run(
     stale_cutoff: Option<DateTime<Utc>>,
 ) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT next_position FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
-    let position: i32 = row.try_get("", "next_position")?;
-    let mut buf = SqlBuf::new(d);
     // A new claim: an execution still going (overtaken, not dead) writes nothing more.
     buf.push("UPDATE workflow_runs SET status = 'retrying', claim = claim + 1, finished_at = NULL");
     if stale_cutoff.is_some() {
@@ -244,10 +231,11 @@ pub async fn requeue_run(
         Some(cutoff) => buf.push(" AND status = 'running' AND heartbeat_at < ").bind_ts(cutoff),
         None => buf.push(" AND status IN ('dead', 'failed')"),
     };
-    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
-        return Ok(false);
-    }
-    let attempts = attempts_of(txn, d, tenant_id, run_id).await?;
+    // Where the run goes on and its attempts, read by the same statement.
+    buf.push(" RETURNING next_position, attempts");
+    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
+    let position: i32 = row.try_get("", "next_position")?;
+    let attempts: i32 = row.try_get("", "attempts")?;
     let position = usize::try_from(position).unwrap_or_default();
     write_resume(txn, d, tenant_id, run_id, position, attempts, crate::runtime::time::now()).await?;
     Ok(true)
