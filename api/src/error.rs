@@ -153,6 +153,63 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A GraphQL error back as the API error it was made from (`to_graphql`): its code, reason,
+/// retry time and fields read from its extensions, so that a resolver helper's error keeps its
+/// code on the way through code that returns `ApiError`. An error without a known code — the
+/// library's own — is internal, its message the cause.
+impl From<async_graphql::Error> for ApiError {
+    fn from(e: async_graphql::Error) -> Self {
+        use async_graphql::Value;
+        let ext = e.extensions.as_ref();
+        let text = |key: &str| match ext.and_then(|x| x.get(key)) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let message = e.message;
+        match text("code").as_deref() {
+            Some("UNAUTHENTICATED") if text("reason").as_deref() == Some("expired") => ApiError::TokenExpired,
+            Some("UNAUTHENTICATED") => ApiError::Unauthenticated(message),
+            Some("FORBIDDEN") => ApiError::Forbidden(message),
+            // `message` says "<what> not found".
+            Some("NOT_FOUND") => ApiError::NotFound(
+                message.strip_suffix(" not found").map_or_else(|| message.clone(), str::to_owned),
+            ),
+            Some("CONFLICT") => ApiError::Conflict(message),
+            Some("BAD_REQUEST") => ApiError::BadRequest(message),
+            Some("RATE_LIMITED") => {
+                let retry_after = match ext.and_then(|x| x.get("retryAfter")) {
+                    Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),
+                    _ => 0,
+                };
+                ApiError::RateLimited { message, retry_after }
+            }
+            Some("VALIDATION_FAILED") => {
+                let fields = match ext.and_then(|x| x.get("fields")) {
+                    Some(Value::List(items)) => items
+                        .iter()
+                        .filter_map(|item| match item {
+                            Value::Object(m) => match (m.get("field"), m.get("message")) {
+                                (Some(Value::String(f)), Some(Value::String(msg))) => {
+                                    Some(FieldError::new(f.clone(), msg.clone()))
+                                }
+                                _ => None,
+                            },
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                ApiError::Validation(fields)
+            }
+            _ => {
+                let cause =
+                    e.source.as_ref().and_then(|s| s.downcast_ref::<InternalCause>()).map(|c| c.0.clone());
+                ApiError::Internal(cause.unwrap_or(message))
+            }
+        }
+    }
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
         e.to_graphql()
@@ -162,4 +219,41 @@ impl From<ApiError> for async_graphql::Error {
 /// Shorthand: `entity::Result` → GraphQL error.
 pub fn gql(e: entity::Error) -> async_graphql::Error {
     ApiError::from(e).to_graphql()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_survives_the_trip_through_graphql() {
+        let errors = [
+            ApiError::Unauthenticated("who".into()),
+            ApiError::TokenExpired,
+            ApiError::Forbidden("no".into()),
+            ApiError::NotFound("deal".into()),
+            ApiError::Validation(vec![FieldError::new("name", "is required")]),
+            ApiError::Conflict("taken".into()),
+            ApiError::BadRequest("bad".into()),
+            ApiError::RateLimited { message: "slow down".into(), retry_after: 7 },
+            ApiError::Internal("the cause".into()),
+        ];
+        for e in errors {
+            let back = ApiError::from(e.to_graphql());
+            assert_eq!((back.code(), back.message()), (e.code(), e.message()), "{e:?}");
+            assert_eq!((back.reason(), back.retry_after()), (e.reason(), e.retry_after()), "{e:?}");
+            match (&e, &back) {
+                (ApiError::Validation(a), ApiError::Validation(b)) => {
+                    assert_eq!(
+                        a.iter().map(|f| (&f.field, &f.message)).collect::<Vec<_>>(),
+                        b.iter().map(|f| (&f.field, &f.message)).collect::<Vec<_>>()
+                    );
+                }
+                (ApiError::Internal(a), ApiError::Internal(b)) => assert_eq!(a, b, "the cause travels"),
+                _ => {}
+            }
+        }
+        // The library's own error (no code) is internal.
+        assert_eq!(ApiError::from(async_graphql::Error::new("boom")).code(), "INTERNAL");
+    }
 }

@@ -1,6 +1,6 @@
 //! GraphQL hardening at the shared server's defaults: query depth (15, through relation
 //! fields), aliases (50, also when hidden in a fragment spread many times) → QUERY_TOO_COMPLEX;
-//! batch size (10) and page size (500) → BAD_REQUEST; request bodies over 1 MiB → HTTP 413;
+//! batch size (10) and page size (500, of records and of every log) → BAD_REQUEST; request bodies over 1 MiB → HTTP 413;
 //! websocket messages over 1 MiB close the socket; websocket upgrades from a foreign browser
 //! `Origin` → 403; a socket whose access token expires closes with 4401. Every limit is checked
 //! on both sides of its boundary, and every error carries a contract code. (Mutations over GET
@@ -192,6 +192,31 @@ async fn page_size_is_limited() {
     }
     for args in ["first: 501", "last: 501"] {
         expect_limit(&t.list_raw(&deal(), args, json!({}), "").await, "BAD_REQUEST");
+    }
+}
+
+/// The platform's logs take `first` too: out of bounds it is the client's error on each of
+/// them, never INTERNAL (the approval log once answered INTERNAL).
+#[tokio::test]
+async fn log_page_size_is_limited() {
+    let t = tenant().await;
+    let logs = [
+        "auditLog(first: $n) { edges { cursor } }",
+        "emails(first: $n) { id }",
+        "workflowRuns(first: $n) { id }",
+        "deadJobs(first: $n) { id }",
+        "notifications(first: $n) { id }",
+        "approvalRequests(first: $n) { id }",
+    ];
+    for log in logs {
+        let query = format!("query($n: Int) {{ {log} }}");
+        for n in [0, 500] {
+            let ok = t.request(&query, json!({ "n": n })).await;
+            assert!(ok.errors().is_empty(), "{log} with first {n}: {}", ok.text);
+        }
+        for n in [-1, 501] {
+            t.request(&query, json!({ "n": n })).await.expect_code("BAD_REQUEST");
+        }
     }
 }
 

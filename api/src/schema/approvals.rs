@@ -200,10 +200,6 @@ const CONDITION_DOC: &str = "When the stage applies, as JSON in the entity's fil
      `…Filter` input), e.g. `{\"amount\": {\"gt\": \"50000\"}}`; a stage whose condition does not hold \
      is skipped. Absent: always.";
 
-fn internal(e: async_graphql::Error) -> ApiError {
-    ApiError::Internal(e.message)
-}
-
 fn view(meta: &TenantMeta, policy: Policy) -> PolicyView {
     let entity = meta.entity_by_id(&policy.entity_id).map(|e| e.name_singular.clone()).unwrap_or_default();
     PolicyView { policy: Arc::new(policy), entity }
@@ -216,19 +212,19 @@ async fn readable_record(
     entity_id: &str,
     record_id: &str,
 ) -> Result<Option<(Arc<EntityDef>, Record)>, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let Some(entity) = meta.entity_by_id(entity_id).cloned() else { return Ok(None) };
     if !p.permissions.can(&entity, Action::Read) {
         return Ok(None);
     }
-    let row = ctx::row_filter(c, &entity).map_err(internal)?;
+    let row = ctx::row_filter(c, &entity)?;
     let record = Store::new(&state.db, &p.tenant_id).get(&entity, record_id, row.as_ref()).await?;
     Ok(record.map(|r| (entity, r)))
 }
 
 /// Requests matching the arguments that the caller can see.
 async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
     let filter = ap::RequestFilter {
         state: args::opt_string(c, "state")?.as_deref().and_then(State::parse),
@@ -241,7 +237,7 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
             .filter(|b| *b)
             .map(|_| vec![p.role.clone()]),
     };
-    let first = args::log_page_size(c, state.config.max_page_size).map_err(internal)?;
+    let first = args::log_page_size(c, state.config.max_page_size)?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
     let requests = ap::requests(&txn, d, &p.tenant_id, &filter, first).await?;
@@ -258,9 +254,7 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let mut readable = std::collections::HashSet::new();
     for record in &records {
         let Some(e) = meta.entity_by_id(&record.entity_id) else { continue };
-        if p.permissions.can(e, Action::Read)
-            && ctx::row_filter(c, e).map_err(internal)?.is_none_or(|f| f.matches(record))
-        {
+        if p.permissions.can(e, Action::Read) && ctx::row_filter(c, e)?.is_none_or(|f| f.matches(record)) {
             readable.insert((record.entity_id.clone(), record.id.clone()));
         }
     }
@@ -324,7 +318,7 @@ async fn load_request(
     c: &ResolverContext<'_>,
     id: &str,
 ) -> Result<Option<(RequestView, TenantMeta, Arc<EntityDef>, Record)>, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
@@ -355,10 +349,9 @@ struct PolicyInput {
 
 /// Creates (`id` None) or replaces a policy from the `input` argument.
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let input: PolicyInput =
-        serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
-            .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let input: PolicyInput = serde_json::from_value(arg_json(c, "input")?.unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
         return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
     }
@@ -394,14 +387,14 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
     let changes =
         serde_json::json!({"name": policy.name, "active": policy.active, "definition": policy.definition});
     let entry = audit::Entry { action, object_type: "approval_policy", object_id: Some(&policy.id), changes };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     Ok(view(&meta, policy))
 }
 
 /// `submitForApproval(policyId, recordId)`: needs `update` on the entity and the record in view.
 async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let policy_id = args::string(c, "policyId")?;
     let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
@@ -415,7 +408,7 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     if !p.permissions.can(&entity, Action::Update) {
         return Err(ApiError::Forbidden(format!("your role may not update {}", entity.label_plural)));
     }
-    let actor = ctx::actor(c).map_err(internal)?;
+    let actor = ctx::actor(c)?;
     let scope = Scope {
         db: &state.db,
         tenant_id: &p.tenant_id,
@@ -430,15 +423,15 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
 
 /// `decideApproval(requestId, action, comment)`.
 async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let id = args::string(c, "requestId")?;
-    let action = c.args.try_get("action").and_then(|v| v.enum_name().map(str::to_owned)).map_err(internal)?;
+    let action = c.args.try_get("action").and_then(|v| v.enum_name().map(str::to_owned))?;
     let decision =
         Decision::parse(&action).ok_or_else(|| ApiError::BadRequest(format!("unknown action {action}")))?;
     let comment = args::opt_string(c, "comment")?;
     let (v, meta, entity, record) =
         load_request(c, &id).await?.ok_or_else(|| ApiError::NotFound("approval request".into()))?;
-    let actor = ctx::actor(c).map_err(internal)?;
+    let actor = ctx::actor(c)?;
     let scope = Scope {
         db: &state.db,
         tenant_id: &p.tenant_id,

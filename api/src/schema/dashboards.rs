@@ -145,21 +145,19 @@ pub fn types(admin: bool) -> Vec<Type> {
 
 /// A widget's data for the caller, or `None` when its role may not read the entity.
 async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<serde_json::Value>, ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let Some(e) = w.env.meta.entity_by_name(w.widget.entity()).cloned() else { return Ok(None) };
     if !p.permissions.can(&e, Action::Read) {
         return Ok(None);
     }
-    let row = ctx::row_filter(c, &e).map_err(internal)?;
+    let row = ctx::row_filter(c, &e)?;
     let env = &w.env;
     let scope = Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &env.meta, tz: env.tz, now: env.now };
     Ok(Some(scope.data(&w.widget, row.as_ref()).await?))
 }
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
     let all = dashboards::list(&txn, state.db.dialect, &p.tenant_id).await?;
     txn.commit().await?;
@@ -194,10 +192,8 @@ pub fn queries() -> Vec<Field> {
 
 /// Creates (`id` None) or replaces a dashboard from `input`.
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let raw =
-        arg_json(c, "input").map_err(internal)?.and_then(|v| v.as_object().cloned()).unwrap_or_default();
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let raw = arg_json(c, "input")?.and_then(|v| v.as_object().cloned()).unwrap_or_default();
     let (raw, renames) = dashboard_widgets::with_widgets(raw)?;
     let spec: DashboardSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
@@ -222,7 +218,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, 
         object_id: Some(&board.id),
         changes: serde_json::json!({"key": board.spec.key, "widgets": board.spec.widgets.len()}),
     };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     Ok(board)
 }

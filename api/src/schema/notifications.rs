@@ -144,10 +144,9 @@ struct SendInput {
 }
 
 async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let input: SendInput =
-        serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
-            .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let input: SendInput = serde_json::from_value(arg_json(c, "input")?.unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let mut errors = Vec::new();
     if input.title.trim().is_empty() || input.title.chars().count() > 300 {
         errors.push(FieldError::new("title", "must be 1 to 300 characters"));
@@ -182,14 +181,10 @@ async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, 
         object_id: None,
         changes: serde_json::json!({"title": message.title, "recipients": recipients}),
     };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     state.dispatcher.wake();
     Ok(sent.len())
-}
-
-fn internal(e: async_graphql::Error) -> ApiError {
-    ApiError::Internal(e.message)
 }
 
 /// `notificationReceived`: the caller's new notifications, as they are committed.

@@ -84,20 +84,16 @@ pub fn types() -> Vec<Type> {
     ]
 }
 
-fn internal(e: async_graphql::Error) -> ApiError {
-    ApiError::Internal(e.message)
-}
-
 async fn audit_change(
     c: &ResolverContext<'_>,
     txn: &sea_orm::DatabaseTransaction,
     action: &str,
     id: &str,
 ) -> Result<(), ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let entry =
         audit::Entry { action, object_type: "webhook", object_id: Some(id), changes: serde_json::json!({}) };
-    audit::append(txn, state.db.dialect, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(txn, state.db.dialect, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     Ok(())
 }
 
@@ -109,8 +105,8 @@ struct Input {
 }
 
 async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let input: Input = serde_json::from_value(arg_json(c, "input").map_err(internal)?.unwrap_or_default())
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let input: Input = serde_json::from_value(arg_json(c, "input")?.unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let mut errors = Vec::new();
     if let Err(e) = jobs::webhooks::resolve(&input.url, &state.config.webhook_allow_hosts).await {
@@ -143,7 +139,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
 }
 
 async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let id = args::string(c, "id")?;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)

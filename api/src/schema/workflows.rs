@@ -158,9 +158,8 @@ struct Input {
 
 /// Creates (`id` None) or replaces a workflow from the `input` argument.
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
-    let raw = arg_json(c, "input").map_err(internal)?.unwrap_or_default();
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let raw = arg_json(c, "input")?.unwrap_or_default();
     let (definition, renames) = workflow_steps::definition(raw.as_object().unwrap_or(&Default::default()))?;
     let input: Input =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
@@ -206,7 +205,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
     let action = if existing.is_none() { "workflow.create" } else { "workflow.update" };
     let changes = serde_json::json!({"name": w.name, "active": w.active, "definition": w.definition});
     let entry = audit::Entry { action, object_type: "workflow", object_id: Some(&w.id), changes };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     let shown = existing.is_none().then(|| w.secrets.first().map(|x| x.secret.clone())).flatten();
     Ok(Shown(w, shown))
@@ -215,8 +214,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
 /// Rotates the secrets signing workflow `id`'s `call_webhook` requests as webhook rotation does
 /// (the previous secret keeps signing until the next rotation); shows the new one once.
 async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
     let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
     let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(c, "id")?)
@@ -231,7 +229,7 @@ async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
         object_id: Some(&w.id),
         changes: serde_json::json!({}),
     };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     Ok(Shown(w, Some(secret.secret)))
 }
@@ -239,8 +237,7 @@ async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
 /// Queues a manual run of workflow `id` on record `recordId` (logged as `queued`; a worker
 /// executes it after the transaction commits, through the outbox).
 async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> {
-    let internal = |e: async_graphql::Error| ApiError::Internal(e.message);
-    let (state, p) = (ctx::state(c).map_err(internal)?, ctx::principal(c).map_err(internal)?);
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let (id, record_id) = (args::string(c, "id")?, args::record_id_named(c, "recordId")?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
@@ -262,7 +259,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
         object_id: Some(&w.id),
         changes: payload,
     };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c).map_err(internal)?, &entry).await?;
+    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
     let started = entity::runtime::time::now();
     Ok((
