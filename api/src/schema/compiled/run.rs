@@ -11,7 +11,7 @@ use async_graphql::{Name, Value, Variables};
 use entity::ReadScope;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::FieldDef;
-use entity::runtime::store::{FieldValue, Page, Record, Store};
+use entity::runtime::store::{FieldValue, Fields, Page, Record, Store};
 
 use entity::runtime::naming::types as t;
 
@@ -233,10 +233,11 @@ fn related<'a>(
     prefetched: Option<Vec<Record>>,
 ) -> Loading<'a> {
     Box::pin(async move {
-        let target_of = |r: &'a Record, field_key: &str| r.data.str_of(field_key);
+        // Each parent's fields are read from its row once, for every to-one field.
+        let parent_fields: Vec<Fields<'a>> = parents.iter().map(|r| r.data.fields()).collect();
         let mut ids: Vec<String> = Vec::new();
         for field_key in sel.to_one_keys() {
-            for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key)) {
                 if !ids.iter().any(|known| *known == *id) {
                     ids.push(id.into_owned());
                 }
@@ -259,7 +260,7 @@ fn related<'a>(
             let target = access.entities.get(*target)?;
             let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
             let mut records = HashMap::new();
-            for id in parents.iter().filter_map(|r| target_of(r, field_key)) {
+            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key)) {
                 let id: &str = &id;
                 let visible = fetched
                     .get(id)

@@ -43,14 +43,6 @@ impl RecordData {
         }
         Fields::Map(self)
     }
-
-    /// The value of `key` when it is a string, read from the text when the map was not built.
-    pub fn str_of(&self, key: &str) -> Option<Cow<'_, str>> {
-        match self.map.get() {
-            Some(map) => map.get(key).and_then(Value::as_str).map(Cow::Borrowed),
-            None => self.fields().str_of(key),
-        }
-    }
 }
 
 /// The object of `raw`; an empty map for none. `jsonb` output always parses: the empty map
@@ -105,7 +97,7 @@ impl<'de> Deserialize<'de> for RecordData {
 /// from the parsed map.
 pub enum Fields<'a> {
     Raw(Vec<(Cow<'a, str>, &'a RawValue)>),
-    Map(&'a RecordData),
+    Map(&'a Map<String, Value>),
 }
 
 /// One field's stored value.
@@ -126,10 +118,7 @@ impl<'a> Fields<'a> {
                 .map(|(_, v)| *v)
                 .filter(|v| v.get() != "null")
                 .map(FieldValue::Raw),
-            Fields::Map(data) => {
-                let map: &'a Map<String, Value> = data;
-                map.get(key).filter(|v| !v.is_null()).map(FieldValue::Parsed)
-            }
+            Fields::Map(map) => map.get(key).filter(|v| !v.is_null()).map(FieldValue::Parsed),
         }
     }
 
@@ -240,13 +229,11 @@ mod tests {
         assert!(fields.get("b").and_then(|v| v.verbatim_str()).is_none());
         assert!(fields.get("x").is_none() && fields.get("missing").is_none());
         assert_eq!(fields.get("n").and_then(|v| v.to_value()).as_deref(), Some(&json!(3)));
-        assert_eq!(data.str_of("b").as_deref(), Some("tab\there \"q\" \\"));
         // The map, once built, answers the same.
         let map: &Map<String, Value> = &data;
         assert_eq!(map.get("m"), Some(&json!(["p", "q"])));
         assert!(matches!(data.fields(), Fields::Map(_)));
         assert_eq!(data.fields().str_of("b").as_deref(), Some("tab\there \"q\" \\"));
-        assert_eq!(data.str_of("a").as_deref(), Some("plain"));
         assert_eq!(serde_json::to_value(&data).ok(), serde_json::from_str::<Value>(TEXT).ok());
     }
 
