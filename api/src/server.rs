@@ -44,7 +44,10 @@ pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
         })?;
     }
     let db = Db::connect_pooled(&url, None, config.database_pool).await.map_err(ApiError::from)?;
-    Migrator::up(&db.conn, None).await?;
+    match db.dialect {
+        entity::Dialect::Sqlite => entity::db::sqlite_migration(|| Migrator::up(&db.conn, None)).await?,
+        entity::Dialect::Postgres => Migrator::up(&db.conn, None).await?,
+    }
     Ok(db)
 }
 

@@ -333,3 +333,28 @@ impl ReadScope {
         drop(self.conn.lock().await.take());
     }
 }
+
+/// Runs `step`, a start-up migration of a SQLite file, again while it fails, for up to about three
+/// seconds. Processes started together on one file (a server and its workers) migrate it at the
+/// same moment, and SQLite has no lock that orders them the way PostgreSQL's migration lock
+/// does: the slower one fails on what the faster one just did ("duplicate column name") and,
+/// tried again once that has committed, finds it applied. A lasting failure still surfaces,
+/// with its last error.
+pub async fn sqlite_migration<T, E, F>(mut step: impl FnMut() -> F) -> std::result::Result<T, E>
+where
+    F: std::future::Future<Output = std::result::Result<T, E>>,
+    E: std::fmt::Display,
+{
+    const ATTEMPTS: u32 = 12;
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "SQLite migration failed; another process may be migrating");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            done => return done,
+        }
+    }
+}

@@ -181,7 +181,7 @@ impl Queue {
             Ok(Queue::Postgres(PostgresStorage::new(&pool).with_config(config)))
         } else {
             let pool = apalis_sqlite::SqlitePool::connect(url).await.map_err(|e| err(&e))?;
-            SqliteStorage::setup(&pool).await.map_err(|e| err(&e))?;
+            entity::db::sqlite_migration(|| SqliteStorage::setup(&pool)).await.map_err(|e| err(&e))?;
             let config = apalis_sqlite::Config::default().queue(name);
             Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
         }
