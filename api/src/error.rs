@@ -1,9 +1,9 @@
-//! The API's error type and its one table of public codes (shared/API.md § Errors). Internal
+//! The API's error type; its codes are `entity::ErrorCode`, the one table of them. Internal
 //! causes travel with the GraphQL error (`InternalCause`) to the transport, which logs them
 //! with the request id and operation (`http::errors`) and never shows them.
 
 use async_graphql::ErrorExtensions;
-use entity::FieldError;
+use entity::{ErrorCode, FieldError};
 
 /// Errors of the API layer.
 ///
@@ -20,6 +20,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     Conflict(String),
     BadRequest(String),
+    /// The document is over a query limit (depth, complexity, aliases): refused before it ran.
+    TooComplex(String),
     /// A rate limit's budget is spent (`rate`): `extensions.retryAfter` says in how many
     /// seconds it renews; over HTTP the request answers 429 with `Retry-After`.
     RateLimited {
@@ -41,17 +43,24 @@ pub type Error = ApiError;
 
 impl ApiError {
     /// The public `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated(_) | ApiError::TokenExpired => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Validation(_) => "VALIDATION_FAILED",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::BadRequest(_) => "BAD_REQUEST",
-            ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::Unauthenticated(_) | ApiError::TokenExpired => ErrorCode::Unauthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::TooComplex(_) => ErrorCode::QueryTooComplex,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The HTTP status of a request refused with this error before any operation ran.
+    pub fn http_status(&self) -> axum::http::StatusCode {
+        axum::http::StatusCode::from_u16(self.code().http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The message a client sees (internal causes are never part of it).
@@ -61,6 +70,7 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::Conflict(m)
             | ApiError::BadRequest(m)
+            | ApiError::TooComplex(m)
             | ApiError::RateLimited { message: m, .. } => m.clone(),
             ApiError::TokenExpired => "access token expired".into(),
             ApiError::NotFound(what) => format!("{what} not found"),
@@ -108,7 +118,7 @@ impl ApiError {
 
     /// `extensions`: the code, and what the code alone does not say.
     fn extend(&self, ext: &mut async_graphql::ErrorExtensionValues) {
-        ext.set("code", self.code());
+        ext.set("code", self.code().as_str());
         if let Some(reason) = self.reason() {
             ext.set("reason", reason);
         }
@@ -166,24 +176,28 @@ impl From<async_graphql::Error> for ApiError {
             _ => None,
         };
         let message = e.message;
-        match text("code").as_deref() {
-            Some("UNAUTHENTICATED") if text("reason").as_deref() == Some("expired") => ApiError::TokenExpired,
-            Some("UNAUTHENTICATED") => ApiError::Unauthenticated(message),
-            Some("FORBIDDEN") => ApiError::Forbidden(message),
+        let code = text("code").as_deref().and_then(ErrorCode::parse);
+        match code {
+            Some(ErrorCode::Unauthenticated) if text("reason").as_deref() == Some("expired") => {
+                ApiError::TokenExpired
+            }
+            Some(ErrorCode::Unauthenticated) => ApiError::Unauthenticated(message),
+            Some(ErrorCode::Forbidden) => ApiError::Forbidden(message),
             // `message` says "<what> not found".
-            Some("NOT_FOUND") => ApiError::NotFound(
+            Some(ErrorCode::NotFound) => ApiError::NotFound(
                 message.strip_suffix(" not found").map_or_else(|| message.clone(), str::to_owned),
             ),
-            Some("CONFLICT") => ApiError::Conflict(message),
-            Some("BAD_REQUEST") => ApiError::BadRequest(message),
-            Some("RATE_LIMITED") => {
+            Some(ErrorCode::Conflict) => ApiError::Conflict(message),
+            Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
+            Some(ErrorCode::QueryTooComplex) => ApiError::TooComplex(message),
+            Some(ErrorCode::RateLimited) => {
                 let retry_after = match ext.and_then(|x| x.get("retryAfter")) {
                     Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),
                     _ => 0,
                 };
                 ApiError::RateLimited { message, retry_after }
             }
-            Some("VALIDATION_FAILED") => {
+            Some(ErrorCode::ValidationFailed) => {
                 let fields = match ext.and_then(|x| x.get("fields")) {
                     Some(Value::List(items)) => items
                         .iter()
@@ -201,7 +215,7 @@ impl From<async_graphql::Error> for ApiError {
                 };
                 ApiError::Validation(fields)
             }
-            _ => {
+            Some(ErrorCode::Internal) | None => {
                 let cause =
                     e.source.as_ref().and_then(|s| s.downcast_ref::<InternalCause>()).map(|c| c.0.clone());
                 ApiError::Internal(cause.unwrap_or(message))
@@ -235,6 +249,7 @@ mod tests {
             ApiError::Validation(vec![FieldError::new("name", "is required")]),
             ApiError::Conflict("taken".into()),
             ApiError::BadRequest("bad".into()),
+            ApiError::TooComplex("deep".into()),
             ApiError::RateLimited { message: "slow down".into(), retry_after: 7 },
             ApiError::Internal("the cause".into()),
         ];
@@ -254,6 +269,6 @@ mod tests {
             }
         }
         // The library's own error (no code) is internal.
-        assert_eq!(ApiError::from(async_graphql::Error::new("boom")).code(), "INTERNAL");
+        assert_eq!(ApiError::from(async_graphql::Error::new("boom")).code(), ErrorCode::Internal);
     }
 }

@@ -1,7 +1,91 @@
-//! The data layer's one error type. Each variant maps to exactly one public error code
-//! (`Error::code`), so the API layer never guesses what a storage failure means.
+//! The data layer's one error type, and the one table of public error codes (`ErrorCode`,
+//! shared/API.md § Errors) that the API, its metrics and the tests all read. Each variant of
+//! `Error` maps to exactly one code (`Error::code`), so the API layer never guesses what a
+//! storage failure means.
 
 use serde::Serialize;
+
+/// A public `extensions.code`: every code the contract allows, each with the HTTP status of a
+/// request refused with it before any operation ran and whether its message is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    Conflict,
+    RateLimited,
+    QueryTooComplex,
+    BadRequest,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in a fixed order (`index`).
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::ValidationFailed,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::QueryTooComplex,
+        ErrorCode::BadRequest,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as clients read it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::ValidationFailed => "VALIDATION_FAILED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The code `text` names, if it is one.
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// The position of this code in `ALL` (a counter slot per code).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The HTTP status of a request refused with this code before any operation ran (errors
+    /// of operations that ran answer 200 in their response; a transport may be more precise
+    /// about a bad request: 405, 413, 415).
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::ValidationFailed | ErrorCode::QueryTooComplex | ErrorCode::BadRequest => 400,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Whether a client sees the error's message; an internal error's cause is logged with the
+    /// request id and the client reads `internal error`.
+    pub const fn exposed(self) -> bool {
+        !matches!(self, ErrorCode::Internal)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One bad input field, reported under `extensions.fields`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,14 +135,14 @@ pub enum Error {
 
 impl Error {
     /// The public `extensions.code` for this error (shared/API.md § Errors).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Validation(_) => "VALIDATION_FAILED",
-            Error::Conflict(_) | Error::DefinitionsChanged => "CONFLICT",
-            Error::Forbidden(_) => "FORBIDDEN",
-            Error::BadRequest(_) => "BAD_REQUEST",
-            Error::Db(_) | Error::Internal(_) => "INTERNAL",
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Validation(_) => ErrorCode::ValidationFailed,
+            Error::Conflict(_) | Error::DefinitionsChanged => ErrorCode::Conflict,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::BadRequest(_) => ErrorCode::BadRequest,
+            Error::Db(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -101,3 +185,17 @@ impl From<serde_json::Error> for Error {
 
 /// Result alias of the data layer.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_reads_back_and_has_its_slot() {
+        for (i, c) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
+            assert_eq!(c.index(), i);
+        }
+        assert_eq!(ErrorCode::parse("internal"), None);
+    }
+}

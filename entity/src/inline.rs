@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_write() {
-        let code = |values: Vec<Value>| arguments(&stmt(values)).map_err(|e| e.code()).err();
+        let code = |values: Vec<Value>| arguments(&stmt(values)).map_err(|e| e.code().as_str()).err();
         assert_eq!(code(vec![Value::Bytes(Some(vec![1]))]), Some("INTERNAL"));
         assert_eq!(code(vec!["a\0b".into()]), Some("BAD_REQUEST"));
         assert_eq!(

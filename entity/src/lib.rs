@@ -15,4 +15,4 @@ pub mod stats;
 pub mod unreachable;
 
 pub use db::{Db, Dialect, ReadScope};
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, ErrorCode, FieldError, Result};

@@ -24,6 +24,7 @@ mod dead_jobs;
 mod demo;
 mod emails;
 mod entities;
+mod error_codes;
 mod field_types;
 mod filters;
 mod graphiql;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{PathSegment, Request, ServerError};
+use entity::ErrorCode;
 
 use super::request::RequestId;
 use crate::error::InternalCause;
@@ -85,8 +86,9 @@ fn path_text(path: &[PathSegment]) -> String {
 pub fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId, operation: &Operation) {
     let ext = e.extensions.get_or_insert_with(Default::default);
     let code = match ext.get("code") {
-        Some(async_graphql::Value::String(c)) => c.clone(),
-        _ if !e.path.is_empty() => "INTERNAL".to_owned(),
+        // A code outside the table is no code a client may see.
+        Some(async_graphql::Value::String(c)) => ErrorCode::parse(c).unwrap_or(ErrorCode::Internal),
+        _ if !e.path.is_empty() => ErrorCode::Internal,
         _ => {
             let root_unknown = e.message.starts_with("Unknown field")
                 && ["\"Query\"", "\"Mutation\"", "\"Subscription\""].iter().any(|t| e.message.contains(t));
@@ -99,20 +101,19 @@ pub fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId, operation: &
                 || e.message.starts_with("The recursion depth of the query");
             if anonymous && root_unknown {
                 // Asking the public schema for a tenant operation means "sign in first".
-                "UNAUTHENTICATED"
+                ErrorCode::Unauthenticated
             } else if platform_op {
                 // A platform operation missing from this role's schema: the role may not run it.
-                "FORBIDDEN"
+                ErrorCode::Forbidden
             } else if too_complex {
-                "QUERY_TOO_COMPLEX"
+                ErrorCode::QueryTooComplex
             } else {
-                "BAD_REQUEST"
+                ErrorCode::BadRequest
             }
-            .to_owned()
         }
     };
     ext.set("code", code.as_str());
-    if code == "INTERNAL" {
+    if !code.exposed() {
         ext.set("requestId", rid.0.clone());
         let cause = e.source::<InternalCause>().map_or(e.message.as_str(), |c| c.0.as_str());
         log_internal(rid, operation, &path_text(&e.path), cause);

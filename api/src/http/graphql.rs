@@ -13,7 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
-use entity::ReadScope;
+use entity::{ErrorCode, ReadScope};
 use tracing::Instrument;
 
 use super::errors::{self, Operation};
@@ -141,7 +141,9 @@ fn responses(response: &BatchResponse) -> &[Response] {
 fn record(state: &AppState, response: &BatchResponse) {
     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for e in responses(response).iter().flat_map(|r| &r.errors) {
-        if let Some(async_graphql::Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code")) {
+        if let Some(async_graphql::Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code"))
+            && let Some(code) = ErrorCode::parse(code)
+        {
             state.metrics.error(code);
         }
     }
@@ -215,10 +217,7 @@ async fn run(
     };
     let caller = match caller {
         Ok(c) => c,
-        Err(e @ (ApiError::Unauthenticated(_) | ApiError::TokenExpired)) => {
-            return refuse(state, headers, rid, started, StatusCode::UNAUTHORIZED, &e);
-        }
-        Err(e) => return refuse(state, headers, rid, started, StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => return refuse(state, headers, rid, started, e.http_status(), &e),
     };
     // A plain read this schema has answered before runs as its compiled plan, charged the
     // complexity the executor measured when it answered the text first (it validates, the plan
@@ -239,8 +238,8 @@ async fn run(
                 if let Err(e) = state.limiter.operation(p, plan.cost()).await {
                     state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     state.metrics.error(e.code());
-                    observe::answered(state, rid, started, answered(e.code()));
-                    return error_response(headers, rid, StatusCode::TOO_MANY_REQUESTS, &e);
+                    observe::answered(state, rid, started, answered(e.code().as_str()));
+                    return error_response(headers, rid, e.http_status(), &e);
                 }
                 if let Some(resp) = compiled_read(state, headers, rid, p, compiled, &plan, &r.variables).await
                 {
@@ -344,7 +343,7 @@ fn refused(response: &BatchResponse) -> Option<u64> {
             let ext = e.extensions.as_ref()?;
             match (ext.get("code"), ext.get("retryAfter")) {
                 (Some(async_graphql::Value::String(code)), Some(async_graphql::Value::Number(n)))
-                    if code == "RATE_LIMITED" =>
+                    if ErrorCode::parse(code) == Some(ErrorCode::RateLimited) =>
                 {
                     longest = longest.max(n.as_u64());
                 }
@@ -398,7 +397,9 @@ fn finish(r: &mut Response, anonymous: bool, rid: &RequestId, operation: &Operat
         e.path.is_empty()
             && match code {
                 None => true,
-                Some(async_graphql::Value::String(c)) => c == "QUERY_TOO_COMPLEX" || c == "RATE_LIMITED",
+                Some(async_graphql::Value::String(c)) => {
+                    matches!(ErrorCode::parse(c), Some(ErrorCode::QueryTooComplex | ErrorCode::RateLimited))
+                }
                 Some(_) => false,
             }
     };
@@ -430,7 +431,9 @@ fn json_response(
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "response serialization failed");
-            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+            let code = ErrorCode::Internal;
+            format!(r#"{{"errors":[{{"message":"internal error","extensions":{{"code":"{code}"}}}}]}}"#)
+                .into_bytes()
         }
     };
     bytes_response(status, content_type, rid, bytes)
@@ -461,7 +464,7 @@ fn refuse(
     status: StatusCode,
     e: &ApiError,
 ) -> HttpResponse {
-    let refused = Answered { name: None, kind: None, tenant: None, code: e.code(), compiled: false };
+    let refused = Answered { name: None, kind: None, tenant: None, code: e.code().as_str(), compiled: false };
     observe::answered(state, rid, started, refused);
     error_response(headers, rid, status, e)
 }

@@ -44,14 +44,7 @@ pub async fn workflow(
         }
         Err(e) => {
             state.metrics.error(e.code());
-            let status = match &e {
-                ApiError::Unauthenticated(_) | ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
-                ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-                ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            error_response(&headers, &rid, status, &e)
+            error_response(&headers, &rid, e.http_status(), &e)
         }
     }
 }

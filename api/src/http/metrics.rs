@@ -12,24 +12,11 @@ use async_graphql::parser::types::OperationType;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use entity::Db;
+use entity::{Db, ErrorCode};
 use jobs::metrics::{Histogram, JobMetrics, family};
 
 use crate::config::Config;
 use crate::state::AppState;
-
-/// The public error codes, in a fixed order (index = counter slot).
-const CODES: [&str; 9] = [
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "VALIDATION_FAILED",
-    "CONFLICT",
-    "RATE_LIMITED",
-    "QUERY_TOO_COMPLEX",
-    "BAD_REQUEST",
-    "INTERNAL",
-];
 
 /// Process-wide counters.
 pub struct Metrics {
@@ -37,7 +24,8 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     pub ws_connections_total: AtomicU64,
     pub ws_open: AtomicI64,
-    errors: [AtomicU64; 9],
+    /// Errors by code (`ErrorCode::index`).
+    errors: [AtomicU64; ErrorCode::ALL.len()],
     /// Operation latency: one series per operation type (`KINDS`) and path (`PATHS`).
     requests: [[Histogram; 2]; 3],
     /// How long the jobs of this process's worker ran (filled when `serve` runs workers).
@@ -92,10 +80,8 @@ impl Metrics {
     }
 
     /// Counts one GraphQL error by its public code.
-    pub fn error(&self, code: &str) {
-        if let Some(i) = CODES.iter().position(|c| *c == code) {
-            self.errors[i].fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn error(&self, code: ErrorCode) {
+        self.errors[code.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     fn render(&self, state: &AppState) -> String {
@@ -120,7 +106,11 @@ impl Metrics {
             "alphery_graphql_errors_total",
             "counter",
             "GraphQL errors returned, by extensions.code.",
-            CODES.iter().zip(&self.errors).map(|(c, n)| (format!("{{code=\"{c}\"}}"), load(n))).collect(),
+            ErrorCode::ALL
+                .iter()
+                .zip(&self.errors)
+                .map(|(c, n)| (format!("{{code=\"{c}\"}}"), load(n)))
+                .collect(),
         );
         metric(
             "alphery_ws_connections_total",

@@ -33,7 +33,7 @@ pub fn code_of(errors: &[ServerError]) -> &str {
     let Some(first) = errors.first() else { return "OK" };
     match first.extensions.as_ref().and_then(|x| x.get("code")) {
         Some(async_graphql::Value::String(code)) => code,
-        _ => "INTERNAL",
+        _ => entity::ErrorCode::Internal.as_str(),
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult};
+use async_graphql::{Name, Positioned, ServerError, ServerResult};
 
 /// Counts aliases under `set`, stopping once `limit` is passed; `depth` guards fragment cycles
 /// (which validation rejects later anyway).
@@ -42,11 +42,7 @@ fn count(
 
 /// A `QUERY_TOO_COMPLEX` error.
 pub fn too_complex(message: String) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", "QUERY_TOO_COMPLEX");
-    e.extensions = Some(ext);
-    e
+    crate::error::ApiError::TooComplex(message).to_server_error()
 }
 
 /// Refuses a document using more than `limit` aliases.

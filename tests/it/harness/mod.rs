@@ -30,19 +30,6 @@ pub const LISTEN_WINDOW: Duration = Duration::from_millis(600);
 /// How long a test listens to prove that an event is *not* delivered.
 pub const SILENCE: Duration = Duration::from_millis(1500);
 
-/// Every `extensions.code` the contract allows.
-pub const ERROR_CODES: &[&str] = &[
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "VALIDATION_FAILED",
-    "CONFLICT",
-    "RATE_LIMITED",
-    "QUERY_TOO_COMPLEX",
-    "BAD_REQUEST",
-    "INTERNAL",
-];
-
 // ---------------------------------------------------------------------------------------------
 // Generated names
 // ---------------------------------------------------------------------------------------------
