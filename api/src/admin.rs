@@ -217,7 +217,6 @@ pub async fn update_role(
     append(&txn, state, p, actor, "role.update", ("role", &r.id), changes).await?;
     signals::access_changed(&txn, state.db.dialect, &p.tenant_id, Some(&r.id), None).await?;
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(r)
 }
 
@@ -418,7 +417,6 @@ pub async fn assign_role(
     .await?;
     signals::access_changed(&txn, state.db.dialect, &p.tenant_id, None, Some(&u.id)).await?;
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(service::view(&u, new_role.name))
 }
 
@@ -449,7 +447,6 @@ pub async fn revoke_sessions(
         signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &s.id).await?;
     }
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(live.len() as u64)
 }
 
@@ -525,7 +522,6 @@ pub async fn revoke_api_key(
     append(&txn, state, p, actor, "api_key.revoke", ("api_key", &k.id), json!({"name": k.name})).await?;
     signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &k.id).await?;
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(k)
 }
 

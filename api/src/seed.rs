@@ -158,7 +158,6 @@ pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, A
         Demo { store: Store::new(&state.db, &tenant_id), meta: &meta, actor: &actor, created: Vec::new() };
     demo.generate().await?;
     backdate(state, &tenant_id, &demo.created).await?;
-    state.dispatcher.wake();
     Ok(Some(demo_login()))
 }
 

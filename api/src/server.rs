@@ -152,6 +152,7 @@ pub async fn start_workers(
         retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
         webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
         metrics,
+        peers: peers.clone(),
     });
     let relay =
         jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());

@@ -13,14 +13,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entity::runtime::definitions::TOPIC_METADATA_CHANGED;
-use entity::runtime::notifications::{Notification, TOPIC_NOTIFICATION_CREATED};
-use entity::runtime::signals::{TOPIC_ACCESS_CHANGED, TOPIC_SESSION_REVOKED};
+use entity::runtime::outbox::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;
-use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::bus::{BusEvent, EventBus};
@@ -108,8 +104,9 @@ impl Dispatcher {
         self
     }
 
-    /// Call after a commit that wrote to the outbox: the tailers of this and (through Redis)
-    /// every other instance look now, at a lower latency than their poll.
+    /// The tailers of this and (through Redis) every other instance look now, at a lower
+    /// latency than their poll: called when a unit of work (a request, a socket operation, an
+    /// inbound webhook) that wrote to the outbox has ended (`entity::runtime::outbox::tracked`).
     pub fn wake(&self) {
         self.peers.committed();
     }
@@ -204,52 +201,39 @@ impl Dispatcher {
     fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
         let text: String = row.try_get("", "payload")?;
-        if topic == TOPIC_RECORD_CHANGED {
+        if topic == outbox::RECORD_CHANGED {
             // Most changes have no subscriber on this instance: they are not parsed at all.
             let tenant_id: String = row.try_get("", "tenant_id")?;
             let entity_id: Option<String> = row.try_get("", "entity_id")?;
-            let wanted = match (&self.interest, entity_id) {
-                (Some(interest), Some(entity_id)) => interest(&tenant_id, &entity_id),
-                _ => true,
-            };
-            if wanted {
-                let event: ChangeEvent = serde_json::from_str(&text)?;
-                self.bus.publish(BusEvent::Record(Arc::new(event)));
+            if let (Some(interest), Some(entity_id)) = (&self.interest, entity_id)
+                && !interest(&tenant_id, &entity_id)
+            {
+                return Ok(());
             }
-            return Ok(());
         }
-        let payload: Value = serde_json::from_str(&text)?;
-        match topic.as_str() {
-            TOPIC_METADATA_CHANGED => {
-                let tenant_id: String = row.try_get("", "tenant_id")?;
-                let version = payload.get("version").and_then(Value::as_i64).unwrap_or_default();
-                self.bus.publish(BusEvent::MetadataChanged { tenant_id, version });
+        let Some(event) = OutboxEvent::decode_text(&topic, &text)? else {
+            tracing::warn!(topic = %topic, "unknown outbox topic");
+            return Ok(());
+        };
+        let tenant_id = || row.try_get::<String>("", "tenant_id");
+        let news = match event {
+            OutboxEvent::RecordChanged(e) => BusEvent::Record(Arc::from(e)),
+            OutboxEvent::MetadataChanged(e) => {
+                BusEvent::MetadataChanged { tenant_id: tenant_id()?, version: e.version }
             }
-            TOPIC_NOTIFICATION_CREATED => {
-                let n: Notification = serde_json::from_value(payload)?;
-                self.bus.publish(BusEvent::Notification(Arc::new(n)));
-            }
-            TOPIC_SESSION_REVOKED => {
-                let session_id =
-                    payload.get("sessionId").and_then(Value::as_str).unwrap_or_default().to_owned();
-                self.bus.publish(BusEvent::SessionRevoked { session_id });
-            }
-            TOPIC_ACCESS_CHANGED => {
-                let tenant_id: String = row.try_get("", "tenant_id")?;
-                let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
-                self.bus.publish(BusEvent::AccessChanged {
-                    tenant_id,
-                    role_id: text("roleId"),
-                    user_id: text("userId"),
-                });
+            OutboxEvent::NotificationCreated(n) => BusEvent::Notification(Arc::from(n)),
+            OutboxEvent::SessionRevoked(e) => BusEvent::SessionRevoked { session_id: e.session_id },
+            OutboxEvent::AccessChanged(e) => {
+                BusEvent::AccessChanged { tenant_id: tenant_id()?, role_id: e.role_id, user_id: e.user_id }
             }
             // Work for the job relay, not news for subscribers.
-            entity::runtime::emails::TOPIC_EMAIL_QUEUED
-            | entity::runtime::workflows::TOPIC_WORKFLOW_MANUAL
-            | entity::runtime::workflows::TOPIC_WORKFLOW_RESUME
-            | entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY => {}
-            other => tracing::warn!(topic = other, "unknown outbox topic"),
-        }
+            OutboxEvent::EmailQueued(_)
+            | OutboxEvent::WorkflowManual(_)
+            | OutboxEvent::WorkflowResume(_)
+            | OutboxEvent::WebhookRetry(_)
+            | OutboxEvent::IndexSlot(_) => return Ok(()),
+        };
+        self.bus.publish(news);
         Ok(())
     }
 

@@ -10,14 +10,11 @@ use std::collections::{HashMap, HashSet};
 
 use entity::runtime::webhooks::{self, Webhook};
 
-use entity::runtime::emails::TOPIC_EMAIL_QUEUED;
-use entity::runtime::indexes;
+use entity::runtime::outbox::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;
-use entity::runtime::store::{ChangeEvent, TOPIC_RECORD_CHANGED};
-use entity::runtime::workflows as wf;
+use entity::runtime::store::ChangeEvent;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
-use serde_json::Value;
 
 use crate::peers::Peers;
 use crate::queue::{Job, Queue};
@@ -46,64 +43,53 @@ struct Subscriptions {
     entity_names: HashMap<String, String>,
 }
 
-/// The job an outbox row asks for, and how long it waits before it may run.
-fn job_of(
-    row: &QueryResult,
-    d: Dialect,
-    watched: &Watched,
-) -> entity::Result<Option<(Job, Option<Duration>)>> {
+/// The event of an outbox row (`None`: a topic this version does not know).
+fn event_of(row: &QueryResult, d: Dialect) -> entity::Result<Option<OutboxEvent>> {
     let topic: String = row.try_get("", "topic")?;
-    let tenant_id: String = row.try_get("", "tenant_id")?;
-    let payload: Value = match d {
-        Dialect::Postgres => row.try_get("", "payload")?,
-        Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
-    };
-    let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
-    if topic == wf::TOPIC_WORKFLOW_RESUME {
-        let position = payload.get("position").and_then(Value::as_u64).and_then(|p| usize::try_from(p).ok());
-        let resume_at = text("resumeAt").and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
-        return Ok(match (text("runId"), position, resume_at) {
-            (Some(run_id), Some(position), Some(at)) => {
-                // A relay that runs late (or after a restart) owes no more waiting than is left.
-                let left = (at.with_timezone(&chrono::Utc) - entity::runtime::time::now()).to_std().ok();
-                let attempts =
-                    payload.get("attempts").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
-                Some((Job::ResumeWorkflow { tenant_id, run_id, position, attempts }, left))
-            }
-            _ => None,
-        });
+    match d {
+        Dialect::Postgres => OutboxEvent::decode(&topic, row.try_get("", "payload")?),
+        Dialect::Sqlite => OutboxEvent::decode_text(&topic, &row.try_get::<String>("", "payload")?),
     }
-    let job = match topic.as_str() {
-        wf::TOPIC_WORKFLOW_MANUAL => match (text("workflowId"), text("recordId"), text("runId")) {
-            (Some(workflow_id), Some(record_id), Some(run_id)) => {
-                let payload = payload.get("payload").cloned();
-                Some(Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload })
-            }
-            _ => None,
-        },
-        entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY => payload
-            .get("deliveryId")
-            .and_then(Value::as_str)
-            .map(|id| Job::DeliverWebhook { tenant_id, delivery_id: id.to_owned() }),
-        indexes::TOPIC_INDEX_SLOT => match (text("entityId"), text("slot")) {
-            (Some(entity_id), Some(slot)) => Some(Job::ConvergeIndexSlot { tenant_id, entity_id, slot }),
-            _ => None,
-        },
-        TOPIC_EMAIL_QUEUED => payload
-            .get("emailId")
-            .and_then(Value::as_str)
-            .map(|id| Job::SendEmail { tenant_id, email_id: id.to_owned() }),
-        TOPIC_RECORD_CHANGED => {
-            let event: ChangeEvent = serde_json::from_value(payload)?;
-            // Only changes some active workflow watches become jobs.
-            watched.contains(&(tenant_id, event.entity_id.clone())).then(|| {
-                let id: i64 = row.try_get("", "id").unwrap_or_default();
-                Job::RecordChanged { trigger_key: format!("event:{id}"), event: Box::new(event) }
-            })
+}
+
+/// The job outbox event `id` of `tenant_id` asks for, and how long it waits before it may run.
+fn job_of(
+    event: &OutboxEvent,
+    id: i64,
+    tenant_id: &str,
+    watched: &Watched,
+) -> Option<(Job, Option<Duration>)> {
+    let tenant_id = tenant_id.to_owned();
+    let job = match event {
+        OutboxEvent::WorkflowResume(r) => {
+            // A relay that runs late (or after a restart) owes no more waiting than is left.
+            let left = (r.resume_at - entity::runtime::time::now()).to_std().ok();
+            let (run_id, position, attempts) = (r.run_id.clone(), r.position, r.attempts);
+            return Some((Job::ResumeWorkflow { tenant_id, run_id, position, attempts }, left));
         }
-        _ => None,
+        OutboxEvent::WorkflowManual(m) => Job::RunWorkflow {
+            tenant_id,
+            workflow_id: m.workflow_id.clone(),
+            record_id: m.record_id.clone(),
+            run_id: m.run_id.clone(),
+            payload: m.payload.clone(),
+        },
+        OutboxEvent::WebhookRetry(r) => Job::DeliverWebhook { tenant_id, delivery_id: r.delivery_id.clone() },
+        OutboxEvent::IndexSlot(s) => {
+            Job::ConvergeIndexSlot { tenant_id, entity_id: s.entity_id.clone(), slot: s.slot.clone() }
+        }
+        OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
+        // Only changes some active workflow watches become jobs.
+        OutboxEvent::RecordChanged(e) if watched.contains(&(tenant_id.clone(), e.entity_id.clone())) => {
+            Job::RecordChanged { trigger_key: format!("event:{id}"), event: e.clone() }
+        }
+        OutboxEvent::RecordChanged(_)
+        | OutboxEvent::MetadataChanged(_)
+        | OutboxEvent::NotificationCreated(_)
+        | OutboxEvent::SessionRevoked(_)
+        | OutboxEvent::AccessChanged(_) => return None,
     };
-    Ok(job.map(|j| (j, None)))
+    Some((job, None))
 }
 
 impl Relay {
@@ -151,27 +137,25 @@ impl Relay {
         Ok(Subscriptions { watched, webhooks, entity_names })
     }
 
-    /// Records deliveries (once per webhook and event) for the webhooks a record change
-    /// concerns, and returns their jobs.
-    async fn webhook_jobs(&self, row: &QueryResult, subs: &Subscriptions) -> entity::Result<Vec<Job>> {
+    /// Records deliveries (once per webhook and event) for the webhooks record change `event`
+    /// (outbox row `id`) concerns, and returns their jobs.
+    async fn webhook_jobs(
+        &self,
+        id: i64,
+        event: &ChangeEvent,
+        subs: &Subscriptions,
+    ) -> entity::Result<Vec<Job>> {
         let d = self.system.dialect;
-        let topic: String = row.try_get("", "topic")?;
-        let tenant_id: String = row.try_get("", "tenant_id")?;
-        if topic != TOPIC_RECORD_CHANGED || !subs.webhooks.iter().any(|w| w.tenant_id == tenant_id) {
+        let tenant_id = &event.tenant_id;
+        if !subs.webhooks.iter().any(|w| &w.tenant_id == tenant_id) {
             return Ok(Vec::new());
         }
-        let payload: Value = match d {
-            Dialect::Postgres => row.try_get("", "payload")?,
-            Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", "payload")?)?,
-        };
-        let event: ChangeEvent = serde_json::from_value(payload)?;
         let Some(entity) = subs.entity_names.get(&event.entity_id) else { return Ok(Vec::new()) };
-        let id: i64 = row.try_get("", "id")?;
         let key = format!("event:{id}");
         let event_type = webhooks::event_type(entity, event.kind);
-        let body = webhooks::payload(&key, &event_type, &event);
+        let body = webhooks::payload(&key, &event_type, event);
         let mut jobs = Vec::new();
-        for w in subs.webhooks.iter().filter(|w| w.tenant_id == tenant_id && w.wants(&event_type)) {
+        for w in subs.webhooks.iter().filter(|w| &w.tenant_id == tenant_id && w.wants(&event_type)) {
             if let Some(delivery_id) =
                 webhooks::enqueue(&self.system.conn, d, w, &key, &event_type, &body).await?
             {
@@ -188,11 +172,12 @@ impl Relay {
         select.push(
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
         );
-        select.bind(TOPIC_EMAIL_QUEUED.to_owned()).push(", ").bind(TOPIC_RECORD_CHANGED.to_owned());
-        select.push(", ").bind(wf::TOPIC_WORKFLOW_MANUAL.to_owned());
-        select.push(", ").bind(wf::TOPIC_WORKFLOW_RESUME.to_owned());
-        select.push(", ").bind(entity::runtime::dead_jobs::TOPIC_WEBHOOK_RETRY.to_owned());
-        select.push(", ").bind(indexes::TOPIC_INDEX_SLOT.to_owned());
+        for (i, topic) in outbox::WORK_TOPICS.iter().enumerate() {
+            if i > 0 {
+                select.push(", ");
+            }
+            select.bind((*topic).to_owned());
+        }
         select.push(") ORDER BY id LIMIT ").push(&BATCH.to_string());
         if d == Dialect::Postgres {
             select.push(" FOR UPDATE SKIP LOCKED");
@@ -218,13 +203,29 @@ impl Relay {
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
-            if let Some((job, delay)) = job_of(row, d, watched).map_err(|e| err(&e))? {
+            done.push(id);
+            let tenant_id: String = row.try_get("", "tenant_id").map_err(|e| err(&e))?;
+            // A row this version cannot read asks for nothing it knows how to do: it is
+            // marked and skipped, not retried forever.
+            let event = match event_of(row, d) {
+                Ok(Some(event)) => event,
+                Ok(None) => {
+                    tracing::warn!(id, "outbox row of an unknown topic; skipped");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "unreadable outbox row; skipped");
+                    continue;
+                }
+            };
+            if let Some((job, delay)) = job_of(&event, id, &tenant_id, watched) {
                 self.queue.push(job, delay).await.map_err(|e| err(&e))?;
             }
-            for job in self.webhook_jobs(row, &subs).await.map_err(|e| err(&e))? {
-                self.queue.push(job, None).await.map_err(|e| err(&e))?;
+            if let OutboxEvent::RecordChanged(change) = &event {
+                for job in self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))? {
+                    self.queue.push(job, None).await.map_err(|e| err(&e))?;
+                }
             }
-            done.push(id);
         }
         if !done.is_empty() {
             let mut mark = SqlBuf::new(d);

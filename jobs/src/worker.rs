@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use entity::Db;
-use entity::runtime::emails;
+use entity::runtime::{emails, outbox};
 
 use crate::mailer::{Delivery, Mailer};
 use crate::queue::{Job, Queue, Rearming};
@@ -27,6 +27,9 @@ pub struct JobContext {
     pub webhook_allow: Vec<String>,
     /// How long each job took (`/metrics` of the `serve` process the worker runs in).
     pub metrics: Arc<crate::metrics::JobMetrics>,
+    /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
+    /// the tailers and relays of this and the other instances read it now.
+    pub peers: crate::peers::Peers,
 }
 
 /// How long the queue may go unpolled when idle.
@@ -61,7 +64,10 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
 async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let kind = job.kind();
     let started = std::time::Instant::now();
-    let result = run_job(job, &ctx).await;
+    let (result, wrote) = outbox::tracked(run_job(job, &ctx)).await;
+    if wrote {
+        ctx.peers.committed();
+    }
     ctx.metrics.observe(kind, started.elapsed());
     result
 }

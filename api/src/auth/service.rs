@@ -295,7 +295,6 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
                 .await?;
             signals::session_revoked(&txn, state.db.dialect, tenant_id, &sid).await?;
             txn.commit().await.map_err(ApiError::from)?;
-            state.dispatcher.wake();
         }
         return Err(ApiError::Unauthenticated("invalid refresh token".into()));
     };
@@ -347,7 +346,6 @@ pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
         .await?;
     signals::session_revoked(&txn, state.db.dialect, &p.tenant_id, &p.session_id).await?;
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
+use entity::runtime::outbox;
 use entity::{ErrorCode, ReadScope};
 use tracing::Instrument;
 
@@ -167,9 +168,12 @@ async fn execute(
         async move {
             let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
             let counter = entity::stats::Counter::default();
-            let mut resp =
-                entity::stats::counted(&counter, run(state, headers, rid, started, client, batch, via_get))
-                    .await;
+            let request = run(state, headers, rid, started, client, batch, via_get);
+            let (mut resp, wrote) = outbox::tracked(entity::stats::counted(&counter, request)).await;
+            // Every transaction of the request has ended: the tailers read what it wrote now.
+            if wrote {
+                state.dispatcher.wake();
+            }
             // Access signals this request committed reach the other instances before its
             // response does (see `jobs::peers`).
             state.dispatcher.peers().flush().await;

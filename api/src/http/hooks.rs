@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response as HttpResponse;
 use entity::runtime::audit::{self, Actor};
 use entity::runtime::meta::TenantMeta;
+use entity::runtime::outbox;
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ListArgs, Store};
 use entity::runtime::workflows::{self as wf, Trigger};
@@ -35,7 +36,14 @@ pub async fn workflow(
 ) -> HttpResponse {
     let rid = RequestId::from_headers(&headers);
     let accepted = match state.limiter.attempt(Action::Webhook, ip, &[&id]).await {
-        Ok(()) => accept(&state, &id, &headers, body).await,
+        Ok(()) => {
+            let (accepted, wrote) = outbox::tracked(accept(&state, &id, &headers, body)).await;
+            // The run is queued and committed: the relay hands it to a worker now.
+            if wrote {
+                state.dispatcher.wake();
+            }
+            accepted
+        }
         Err(e) => Err(e),
     };
     match accepted {

@@ -10,6 +10,7 @@
 
 use std::any::TypeId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::dynamic::Schema;
@@ -19,6 +20,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use entity::runtime::outbox;
 use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
@@ -202,7 +204,10 @@ impl Drop for SocketOperation {
 impl Executor for SocketSchema {
     async fn execute(&self, mut request: Request) -> GraphqlResponse {
         let mut operation = SocketOperation::new(self, &mut request);
-        let mut response = self.schema.execute(request).await;
+        let (mut response, wrote) = outbox::tracked(self.schema.execute(request)).await;
+        if wrote {
+            self.state.dispatcher.wake();
+        }
         operation.answer(&mut response);
         response
     }
@@ -220,8 +225,8 @@ impl Executor for SocketSchema {
             .get(&TypeId::of::<Arc<Settle>>())
             .and_then(|d| d.downcast_ref::<Arc<Settle>>())
             .cloned();
-        self.schema
-            .execute_stream_with_session_data(request, session.unwrap_or_default())
+        let answers = self.schema.execute_stream_with_session_data(request, session.unwrap_or_default());
+        written_wakes(answers, self.state.dispatcher.clone())
             .map(move |mut response| {
                 // The operation's id stays live as long as this stream does.
                 let _held = &live;
@@ -235,6 +240,24 @@ impl Executor for SocketSchema {
             })
             .boxed()
     }
+}
+
+/// `answers`, each polled in a scope that notes outbox writes: an answer that comes after a
+/// write (a mutation's, once its transaction has ended) wakes the tailers first.
+fn written_wakes(
+    mut answers: BoxStream<'static, GraphqlResponse>,
+    dispatcher: jobs::Dispatcher,
+) -> BoxStream<'static, GraphqlResponse> {
+    let wrote = Arc::new(AtomicBool::new(false));
+    futures_util::stream::poll_fn(move |cx| {
+        let polled = outbox::tracked_sync(&wrote, || answers.poll_next_unpin(cx));
+        // Pending mid-write: the transaction may not have committed yet; wait for the answer.
+        if polled.is_ready() && wrote.swap(false, Ordering::Relaxed) {
+            dispatcher.wake();
+        }
+        polled
+    })
+    .boxed()
 }
 
 async fn serve(

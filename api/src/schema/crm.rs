@@ -56,7 +56,6 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
                 let caller = Caller { actor: &actor, row: row.as_ref() };
                 let moved =
                     pipeline.move_deal(&store(&c)?, meta, caller, &id, &stage, position).await.map_err(gql)?;
-                ctx::state(&c)?.dispatcher.wake();
                 Ok(Some(FieldValue::owned_any(moved)))
             })
         })
@@ -118,7 +117,6 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
                 };
                 let actor = ctx::actor(&c)?;
                 let done = conversions.convert(&store(&c)?, meta, &actor, &rows, &id).await.map_err(gql)?;
-                ctx::state(&c)?.dispatcher.wake();
                 Ok(Some(FieldValue::owned_any(done)))
             })
         })

@@ -183,7 +183,6 @@ async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, 
     };
     audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
     txn.commit().await?;
-    state.dispatcher.wake();
     Ok(sent.len())
 }
 

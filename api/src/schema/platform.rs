@@ -390,15 +390,8 @@ fn shown_definitions(access: &SchemaAccess) -> Box<dyn Iterator<Item = Arc<Entit
 }
 
 /// The definition of `name` after a change, from freshly loaded metadata.
-/// After a committed definition change: announce it (the change assigned index slots in its
-/// own transaction, `entity::runtime::indexes`).
-async fn after_definition_change(state: &crate::state::AppState) {
-    state.dispatcher.wake();
-}
-
 async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<FieldValue<'static>>> {
     let state = ctx::state(c)?;
-    after_definition_change(state).await;
     let p = ctx::principal(c)?;
     let meta = Arc::new(TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(gql)?);
     let def =
@@ -497,7 +490,6 @@ fn definition_mutations() -> Vec<Field> {
             FieldFuture::new(async move {
                 let name = args::string(&c, "name")?;
                 definitions(&c)?.delete_entity(&name).await.map_err(gql)?;
-                after_definition_change(ctx::state(&c)?).await;
                 Ok(Some(Value::from(true)))
             })
         })

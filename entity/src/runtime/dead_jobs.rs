@@ -9,9 +9,6 @@ use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-/// Outbox topic that makes a worker deliver a webhook delivery again.
-pub const TOPIC_WEBHOOK_RETRY: &str = "webhook.retry";
-
 /// What kind of work a dead job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -11,12 +11,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{self, EmailQueued, OutboxEvent};
 use super::sql::SqlBuf;
-use super::store::write_outbox;
 use crate::{Dialect, Error, Result};
-
-/// Outbox topic: `{"emailId"}` is ready for delivery.
-pub const TOPIC_EMAIL_QUEUED: &str = "email.queued";
 
 /// One email of the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +89,7 @@ pub async fn queue(
         .bind(e.body.to_owned());
     buf.push(", 'queued', ").bind_ts(super::time::now()).push(")");
     txn.execute_raw(buf.into_statement()).await?;
-    write_outbox(txn, d, tenant_id, TOPIC_EMAIL_QUEUED, &serde_json::json!({ "emailId": id })).await?;
+    queued(txn, d, tenant_id, &id).await?;
     Ok(id)
 }
 
@@ -166,7 +163,7 @@ pub async fn requeue(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id
     buf.push(" AND id = ").bind(id.to_owned()).push(" AND status IN ('dead', 'held')");
     let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
     if changed {
-        write_outbox(txn, d, tenant_id, TOPIC_EMAIL_QUEUED, &serde_json::json!({ "emailId": id })).await?;
+        queued(txn, d, tenant_id, id).await?;
     }
     Ok(changed)
 }
@@ -202,7 +199,13 @@ pub async fn release_stale(
     buf.push(" AND status = 'sending' AND claimed_at < ").bind_ts(cutoff);
     let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
     if changed {
-        write_outbox(txn, d, tenant_id, TOPIC_EMAIL_QUEUED, &serde_json::json!({ "emailId": id })).await?;
+        queued(txn, d, tenant_id, id).await?;
     }
     Ok(changed)
+}
+
+/// The outbox event that hands email `id` to the workers.
+async fn queued(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<()> {
+    let event = OutboxEvent::EmailQueued(EmailQueued { email_id: id.to_owned() });
+    outbox::write(txn, d, tenant_id, &event).await
 }

@@ -17,7 +17,7 @@
 //! transaction of every definition change; from then on each new record is written with the
 //! key, and `converge` brings the entity's existing records in line (the key written, or a
 //! freed slot's key cleared), in batches of `BATCH`: the first in the change's transaction, the
-//! rest, for a larger entity, in a job (`TOPIC_INDEX_SLOT`, a transaction per batch, so no
+//! rest, for a larger entity, in a job (`OutboxEvent::IndexSlot`, a transaction per batch, so no
 //! other write waits long and none of another tenant at all). Queries use a slot only once it
 //! is ready (`field_defs.index_ready`, `FieldDef::index_slot`): until then they compare the
 //! field's JSON value, with the same answers. A create checked against the definitions from
@@ -34,6 +34,7 @@ use sea_orm::ConnectionTrait;
 
 use super::filter::Target;
 use super::meta::FieldType;
+use super::outbox::{self, IndexSlot, OutboxEvent};
 use super::sql::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
@@ -180,9 +181,6 @@ impl Held {
     }
 }
 
-/// Outbox topic of a slot whose records a job brings in line (`{"entityId", "slot"}`).
-pub const TOPIC_INDEX_SLOT: &str = "index.slot";
-
 /// Records a batch of `converge` rewrites: a build or clean-up of more records than this goes
 /// on in a job, a batch per transaction, so no transaction holds many rows.
 pub const BATCH: u64 = 5_000;
@@ -191,7 +189,7 @@ pub const BATCH: u64 = 5_000;
 /// fields that are neither any more, inside the caller's transaction (every definition change runs it, after it
 /// bumped the tenant's metadata version). Each changed slot is brought in line with a first
 /// batch there (`converge`): a small entity's slot is ready when the change commits; a larger
-/// one's is finished by a job (`TOPIC_INDEX_SLOT`). A field asking for more slots of a kind
+/// one's is finished by a job (`OutboxEvent::IndexSlot`). A field asking for more slots of a kind
 /// than an entity has fails the change with a `VALIDATION` error on `indexed` (or `unique`).
 pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
     let mut buf = SqlBuf::new(d);
@@ -249,8 +247,8 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
         lock_entity(conn, d, &entity_id, true).await?;
         for slot in changed {
             if converge(conn, d, tenant_id, &entity_id, slot, false).await? == Progress::More {
-                let payload = serde_json::json!({ "entityId": entity_id, "slot": slot.name() });
-                crate::runtime::store::write_outbox(conn, d, tenant_id, TOPIC_INDEX_SLOT, &payload).await?;
+                let job = IndexSlot { entity_id: entity_id.clone(), slot: slot.name().to_owned() };
+                outbox::write(conn, d, tenant_id, &OutboxEvent::IndexSlot(job)).await?;
             }
         }
     }
@@ -349,7 +347,7 @@ pub async fn converge(
     Ok(Progress::Done)
 }
 
-/// A slot job (`TOPIC_INDEX_SLOT`): batches of `converge`, each in a transaction of its own
+/// A slot job (`OutboxEvent::IndexSlot`): batches of `converge`, each in a transaction of its own
 /// under the entity's lock, until the slot is in line. Idempotent.
 pub async fn run_job(db: &Db, tenant_id: &str, entity_id: &str, slot: &str) -> Result<()> {
     let slot = Slot::parse(slot).ok_or_else(|| Error::Internal(format!("bad slot {slot:?}")))?;

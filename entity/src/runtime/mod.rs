@@ -17,6 +17,7 @@ pub mod indexes;
 pub mod meta;
 pub mod naming;
 pub mod notifications;
+pub mod outbox;
 pub mod policy;
 pub mod rollups;
 pub mod schedule;

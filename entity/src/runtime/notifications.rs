@@ -6,12 +6,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{self, OutboxEvent};
 use super::sql::SqlBuf;
-use super::store::write_outbox;
 use crate::{Dialect, Error, Result};
-
-/// Outbox topic of a new notification.
-pub const TOPIC_NOTIFICATION_CREATED: &str = "notification.created";
 
 /// One notification of one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +137,7 @@ pub async fn create(
         buf.bind(n.title.clone()).push(", ").bind(n.body.clone()).push(", ").bind(n.link.clone()).push(", ");
         buf.bind_ts(now).push(")");
         txn.execute_raw(buf.into_statement()).await?;
-        write_outbox(txn, d, tenant_id, TOPIC_NOTIFICATION_CREATED, &serde_json::to_value(&n)?).await?;
+        outbox::write(txn, d, tenant_id, &OutboxEvent::NotificationCreated(Box::new(n.clone()))).await?;
         out.push(n);
     }
     Ok(out)

@@ -19,16 +19,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
-use serde_json::json;
 
-use super::store::write_outbox;
+use super::outbox::{self, AccessChanged, OutboxEvent, SessionRevoked};
 use crate::{Dialect, Result};
-
-/// Outbox topic: `{"sessionId"}` (a session id or an API key id) was revoked.
-pub const TOPIC_SESSION_REVOKED: &str = "session.revoked";
-/// Outbox topic: `{"roleId"?, "userId"?}` — what a holder of that role, or that user, may
-/// access has changed.
-pub const TOPIC_ACCESS_CHANGED: &str = "access.changed";
 
 /// Longest a change is expected to take from writing its signal to committing: a credential
 /// read this long after the last signal of its tenant is trusted again.
@@ -137,7 +130,8 @@ pub async fn session_revoked(
 ) -> Result<()> {
     touch(tenant_id);
     queue(Announcement::Session(session_id.to_owned()));
-    write_outbox(txn, d, tenant_id, TOPIC_SESSION_REVOKED, &json!({ "sessionId": session_id })).await
+    let event = OutboxEvent::SessionRevoked(SessionRevoked { session_id: session_id.to_owned() });
+    outbox::write(txn, d, tenant_id, &event).await
 }
 
 pub async fn access_changed(
@@ -148,6 +142,9 @@ pub async fn access_changed(
     user_id: Option<&str>,
 ) -> Result<()> {
     touch(tenant_id);
-    write_outbox(txn, d, tenant_id, TOPIC_ACCESS_CHANGED, &json!({ "roleId": role_id, "userId": user_id }))
-        .await
+    let event = OutboxEvent::AccessChanged(AccessChanged {
+        role_id: role_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
+    });
+    outbox::write(txn, d, tenant_id, &event).await
 }

@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::outbox::{self, OutboxEvent, WebhookRetry};
 use super::sql::{self, SqlBuf, json_col};
 use super::store::{ChangeEvent, ChangeKind};
 use crate::{Dialect, Error, Result};
@@ -313,8 +314,8 @@ pub async fn requeue_delivery(
     if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
         return Ok(false);
     }
-    let payload = serde_json::json!({ "deliveryId": id });
-    super::store::write_outbox(txn, d, tenant_id, super::dead_jobs::TOPIC_WEBHOOK_RETRY, &payload).await?;
+    let event = OutboxEvent::WebhookRetry(WebhookRetry { delivery_id: id.to_owned() });
+    outbox::write(txn, d, tenant_id, &event).await?;
     Ok(true)
 }
 

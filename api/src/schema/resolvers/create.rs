@@ -26,7 +26,6 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 .create(meta, &a.full, &input, owner, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
-            ctx::state(&c)?.dispatcher.wake();
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

@@ -32,7 +32,6 @@ pub fn field(a: &Arc<EntityAccess>, deleted: bool) -> Field {
                 .set_deleted(meta, &a.full, &id, deleted, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
-            ctx::state(&c)?.dispatcher.wake();
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

@@ -28,7 +28,6 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 .update(meta, &a.full, &id, &input, owner, Caller { actor: &actor, row: row.as_ref() })
                 .await
                 .map_err(gql)?;
-            ctx::state(&c)?.dispatcher.wake();
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

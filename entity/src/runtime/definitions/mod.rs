@@ -19,9 +19,6 @@ use super::sql::{self, SqlBuf};
 use crate::models::{entity_def, field_def};
 use crate::{Db, Dialect, Error, FieldError, Result};
 
-/// Outbox topic of definition changes (subscribers reconnect to get the new schema).
-pub const TOPIC_METADATA_CHANGED: &str = "metadata.changed";
-
 /// `EntityInput` of shared/API.md.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,14 +5,14 @@
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::Value;
 
+use super::Definitions;
 use super::stored::{options_json, validation_json};
-use super::{Definitions, TOPIC_METADATA_CHANGED};
 use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::FieldDef;
+use crate::runtime::outbox::{self, MetadataChanged, OutboxEvent};
 use crate::runtime::sql::{self, SqlBuf};
-use crate::runtime::store::write_outbox;
 use crate::runtime::value;
 use crate::{Dialect, Error, Result};
 
@@ -137,7 +137,7 @@ pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) 
         .await?
         .ok_or_else(|| Error::NotFound("tenant".into()))?
         .try_get("", "metadata_version")?;
-    let payload = serde_json::json!({ "tenantId": tenant_id, "version": version });
     crate::runtime::signals::touch(tenant_id);
-    write_outbox(conn, d, tenant_id, TOPIC_METADATA_CHANGED, &payload).await
+    let event = OutboxEvent::MetadataChanged(MetadataChanged { tenant_id: tenant_id.to_owned(), version });
+    outbox::write(conn, d, tenant_id, &event).await
 }

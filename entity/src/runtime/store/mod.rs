@@ -27,10 +27,6 @@ mod rows;
 mod write;
 
 pub use data::{FieldValue, Fields, RecordData};
-pub use write::{push_outbox, write_outbox};
-
-/// Outbox topic of record change events.
-pub const TOPIC_RECORD_CHANGED: &str = "record.changed";
 
 /// One stored record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

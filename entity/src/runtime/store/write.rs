@@ -9,18 +9,18 @@ use serde_json::{Map, Value};
 
 use super::guards;
 use super::{
-    COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, TOPIC_RECORD_CHANGED, check_visible,
-    fetch_one, one_statement, visible,
+    COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, check_visible, fetch_one,
+    one_statement, visible,
 };
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::indexes::Slot;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
-use crate::runtime::rollups;
 use crate::runtime::sql::{self, SqlBuf};
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
+use crate::runtime::{outbox, rollups};
 use crate::{Dialect, Error, FieldError, Result};
 
 impl<'a> Store<'a> {
@@ -504,7 +504,7 @@ impl<'a> Store<'a> {
         let tenant_id = self.tenant_id;
         let entity_id = entity.id.as_str();
         let outbox: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            push_outbox_row(buf, tenant_id, TOPIC_RECORD_CHANGED, &payload, |buf: &mut SqlBuf| {
+            outbox::push_row(buf, tenant_id, outbox::RECORD_CHANGED, &payload, |buf: &mut SqlBuf| {
                 push_unless_watched(buf, tenant_id, entity_id)
             })
         });
@@ -540,45 +540,6 @@ fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(Str
             Some((id.to_owned(), f.related_entity_id.clone().unwrap_or_default()))
         })
         .collect()
-}
-
-/// Appends an outbox row inside `txn`.
-pub async fn write_outbox(
-    txn: &impl Exec,
-    d: Dialect,
-    tenant_id: &str,
-    topic: &str,
-    payload: &Value,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    push_outbox(&mut buf, tenant_id, topic, payload)?;
-    txn.execute(buf.into_statement()).await?;
-    Ok(())
-}
-
-/// The INSERT of an outbox row (for a statement that carries several writes).
-pub fn push_outbox(buf: &mut SqlBuf, tenant_id: &str, topic: &str, payload: &Value) -> Result<()> {
-    push_outbox_row(buf, tenant_id, topic, payload, |buf: &mut SqlBuf| {
-        buf.push("NULL");
-    })
-}
-
-/// The INSERT of an outbox row whose `dispatched_at` is the expression `dispatched` writes
-/// (`NULL`: the job relay claims the row).
-fn push_outbox_row(
-    buf: &mut SqlBuf,
-    tenant_id: &str,
-    topic: &str,
-    payload: &Value,
-    dispatched: impl FnOnce(&mut SqlBuf),
-) -> Result<()> {
-    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at, dispatched_at) VALUES (");
-    buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
-    buf.bind_json(payload)?;
-    buf.push(", ").bind_ts(time::now()).push(", ");
-    dispatched(buf);
-    buf.push(")");
-    Ok(())
 }
 
 /// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of

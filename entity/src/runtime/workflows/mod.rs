@@ -87,14 +87,6 @@ pub enum Trigger {
 /// The largest relative-date offset: a year, in minutes.
 pub const MAX_OFFSET_MINUTES: i64 = 366 * 24 * 60;
 
-/// Outbox topic: `{"workflowId", "recordId", "runId"}` — a logged run to execute on a record as
-/// it is now: manual runs (`runWorkflow`) and runs of relative-date triggers.
-pub const TOPIC_WORKFLOW_MANUAL: &str = "workflow.manual";
-
-/// Outbox topic: `{"runId", "position", "resumeAt"}` — a waiting run to continue at action
-/// `position` once `resumeAt` (RFC 3339) has come.
-pub const TOPIC_WORKFLOW_RESUME: &str = "workflow.resume";
-
 impl Trigger {
     pub fn entity(&self) -> &str {
         match self {

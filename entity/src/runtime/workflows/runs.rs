@@ -12,9 +12,9 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{TOPIC_WORKFLOW_MANUAL, TOPIC_WORKFLOW_RESUME, Workflow};
+use super::Workflow;
+use crate::runtime::outbox::{self, OutboxEvent, WorkflowManual, WorkflowResume};
 use crate::runtime::sql::SqlBuf;
-use crate::runtime::store::write_outbox;
 use crate::{Dialect, Error, Result};
 
 /// A logged run.
@@ -164,10 +164,13 @@ async fn write_resume(
     attempts: i32,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let payload = serde_json::json!({
-        "runId": run_id, "position": position, "attempts": attempts, "resumeAt": at.to_rfc3339()
+    let event = OutboxEvent::WorkflowResume(WorkflowResume {
+        run_id: run_id.to_owned(),
+        position,
+        attempts: Some(attempts),
+        resume_at: at,
     });
-    write_outbox(txn, d, tenant_id, TOPIC_WORKFLOW_RESUME, &payload).await
+    outbox::write(txn, d, tenant_id, &event).await
 }
 
 /// Holds the run for the step at `position` in the caller's transaction: `true` when the
@@ -253,12 +256,17 @@ pub async fn queue_run(
     body: Option<&Value>,
 ) -> Result<Option<(String, Value)>> {
     let Some(run) = start_run(txn, d, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
-    let mut payload = serde_json::json!({"workflowId": w.id, "recordId": record_id, "runId": run});
-    if let (Some(b), Value::Object(m)) = (body, &mut payload) {
-        m.insert("payload".into(), b.clone());
-    }
-    write_outbox(txn, d, &w.tenant_id, TOPIC_WORKFLOW_MANUAL, &payload).await?;
-    Ok(Some((run, payload)))
+    let manual = WorkflowManual {
+        workflow_id: w.id.clone(),
+        record_id: record_id.to_owned(),
+        run_id: run,
+        payload: body.cloned(),
+    };
+    // The audit entry of a manual run records what the run was asked with.
+    let asked = serde_json::to_value(&manual)?;
+    let run = manual.run_id.clone();
+    outbox::write(txn, d, &w.tenant_id, &OutboxEvent::WorkflowManual(manual)).await?;
+    Ok(Some((run, asked)))
 }
 
 /// The id of the run of `workflow_id` under `trigger_key`, if there is one.
