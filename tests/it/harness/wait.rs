@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::Proc;
 
-/// How often a wait looks again.
+/// How often a wait looks again, unless it says otherwise ([`Eventually::every`]).
 const POLL: Duration = Duration::from_millis(100);
 
 /// How much slower than usual this machine is said to be (`ALPHERY_TEST_SLOWDOWN`, at least 1):
@@ -107,6 +107,13 @@ impl<'a, P> Eventually<'a, P> {
     /// On a timeout, also prints what the processes `procs` printed.
     pub fn showing(mut self, procs: &[&'a Proc]) -> Self {
         self.procs = procs.to_vec();
+        self
+    }
+
+    /// Looks every `interval` instead of every 100 ms: for a probe whose readings mean something
+    /// only that far apart.
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.every = interval;
         self
     }
 
