@@ -191,11 +191,12 @@ async fn a_requisition_goes_through_two_stages_and_escalates_after_its_sla() {
     p.decide(&p.manager.0, &id, "REJECT", Some("too late")).await.expect_code("CONFLICT");
     // The state field followed, and its workflow ran.
     assert_eq!(p.status(&pr).await, json!("APPROVED"));
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    while p.t.get(&p.prs, &pr, "poNote").await["poNote"].is_null() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(p.t.get(&p.prs, &pr, "poNote").await["poNote"], json!("PO raised for Lathe"));
+    let note = eventually("the workflow to write poNote", EFFECT_WAIT, async || {
+        let note = p.t.get(&p.prs, &pr, "poNote").await["poNote"].clone();
+        (!note.is_null()).then_some(note)
+    })
+    .await;
+    assert_eq!(note, json!("PO raised for Lathe"));
     // Every decision is in the audit trail.
     let audit = p.t.data("{ auditLog(first: 100) { edges { node { action objectId } } } }", json!({})).await;
     let logged: Vec<String> = audit["auditLog"]["edges"]

@@ -45,17 +45,13 @@ async fn runs(t: &TestTenant, workflow: &str) -> Vec<Value> {
 }
 
 /// The runs once `n` have succeeded (the server's worker executes them; up to `EFFECT_WAIT`).
-async fn succeeded(t: &TestTenant, workflow: &str, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    loop {
+#[track_caller]
+fn succeeded<'a>(t: &'a TestTenant, workflow: &'a str, n: usize) -> impl Future<Output = Vec<Value>> + 'a {
+    eventually(format!("{n} run(s) to succeed"), EFFECT_WAIT, async move || {
         let runs = runs(t, workflow).await;
-        if runs.iter().filter(|r| r["status"] == "succeeded").count() >= n
-            || tokio::time::Instant::now() >= deadline
-        {
-            return runs;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        if runs.iter().filter(|r| r["status"] == "succeeded").count() >= n { Ok(runs) } else { Err(runs) }
+    })
+    .into_future()
 }
 
 async fn workflow(t: &TestTenant, definition: Value) -> String {
@@ -201,11 +197,8 @@ async fn a_scan_at_a_later_time_leaves_runs_in_flight_to_their_worker() {
     .await;
     let orders = Names::new("order", "orders");
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    while accepted.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the run never called the endpoint");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("the run to call the endpoint", EFFECT_WAIT, async || accepted.load(Ordering::SeqCst) > 0)
+        .await;
     let other = tenant().await;
     Clock::of(&other).await.scan_at(Utc::now() + Duration::days(2)).await;
     // Time for a wrongly requeued run to be resumed and call again (the relay and the worker

@@ -33,15 +33,17 @@ async fn caller(t: &TestTenant, url: &str) -> (Names, String) {
 }
 
 /// The workflow's single run once its status is `status` (up to 30 s).
-async fn run_with_status(t: &TestTenant, workflow: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let runs = t.data(RUNS, json!({"w": workflow})).await["workflowRuns"].clone();
-        if runs[0]["status"] == json!(status) || tokio::time::Instant::now() >= deadline {
-            return runs[0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+#[track_caller]
+fn run_with_status<'a>(
+    t: &'a TestTenant,
+    workflow: &'a str,
+    status: &'a str,
+) -> impl Future<Output = Value> + 'a {
+    eventually(format!("the run to be {status}"), std::time::Duration::from_secs(30), async move || {
+        let run = t.data(RUNS, json!({"w": workflow})).await["workflowRuns"][0].clone();
+        if run["status"] == json!(status) { Ok(run) } else { Err(run) }
+    })
+    .into_future()
 }
 
 #[tokio::test]
@@ -89,19 +91,13 @@ async fn dead_runs_and_deliveries_are_listed_and_retried() {
     assert_eq!((run["status"].clone(), run["attempts"].clone()), (json!("dead"), json!(5)), "{run}");
     assert!(str_of(&run["error"]).contains("500"), "{run}");
     assert_eq!(wait_requests(&hook_got, 5).await.len(), 5);
-    let dead = async || {
-        let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-        loop {
-            let jobs = t.data("{ deadJobs { id kind status attempts lastError summary } }", json!({})).await
-                ["deadJobs"]
+    let jobs = eventually("both dead jobs to be listed", EFFECT_WAIT, async || {
+        let jobs =
+            t.data("{ deadJobs { id kind status attempts lastError summary } }", json!({})).await["deadJobs"]
                 .clone();
-            if jobs.as_array().is_some_and(|j| j.len() >= 2) || tokio::time::Instant::now() >= deadline {
-                return jobs;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    };
-    let jobs = dead().await;
+        if jobs.as_array().is_some_and(|j| j.len() >= 2) { Ok(jobs) } else { Err(jobs) }
+    })
+    .await;
     let of = |kind: &str| {
         jobs.as_array().into_iter().flatten().find(|j| j["kind"] == json!(kind)).cloned().unwrap_or_default()
     };

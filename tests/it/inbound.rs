@@ -70,12 +70,11 @@ async fn a_signed_inbound_webhook_updates_the_record_it_names_once() {
     let (status, answer) = post(&t, &workflow, &sign(&secret, now, body), Some("evt_1"), body).await;
     assert_eq!((status, answer["duplicate"].clone()), (202, json!(false)), "{answer}");
     let run = str_of(&answer["runId"]);
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    while t.get(&invoices, &inv, "status").await["status"] != json!("Paid")
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually("the invoice to be paid", EFFECT_WAIT, async || {
+        let status = t.get(&invoices, &inv, "status").await["status"].clone();
+        if status == json!("Paid") { Ok(()) } else { Err(status) }
+    })
+    .await;
     let record = t.get(&invoices, &inv, "status paidRef").await;
     assert_eq!((record["status"].clone(), record["paidRef"].clone()), (json!("Paid"), json!("pay_42")));
     // Redelivered: the same run, not a second one.

@@ -372,18 +372,8 @@ async fn without_key(conn: &impl ConnectionTrait, t: &TestTenant, column: &str, 
     count(conn, &sql, vec![t.tenant_id.clone().into()]).await
 }
 
-/// Polls `probe` until it returns true, for at most two minutes (a loaded machine).
-async fn eventually<F, Fut>(what: &str, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !probe().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
+/// How long a test waits for the index job: two minutes (a loaded machine).
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[tokio::test]
 async fn a_large_entity_is_indexed_by_a_job_and_answers_alike_meanwhile() {
@@ -435,7 +425,7 @@ async fn a_large_entity_is_indexed_by_a_job_and_answers_alike_meanwhile() {
     assert_eq!(find("C007").await, json!(1));
     let ready =
         "SELECT COUNT(*) AS n FROM field_defs WHERE tenant_id = $1 AND key = 'code' AND index_ready = TRUE";
-    eventually("the job marks the slot ready", || async {
+    eventually("the job to mark the slot ready", INDEX_WAIT, async || {
         count(&conn, ready, vec![t.tenant_id.clone().into()]).await == 1
     })
     .await;
@@ -453,7 +443,7 @@ async fn a_large_entity_is_indexed_by_a_job_and_answers_alike_meanwhile() {
     )
     .await;
     assert_eq!(held(&conn, &t, "item").await["code"], None);
-    eventually("the job clears the freed slot", || async {
+    eventually("the job to clear the freed slot", INDEX_WAIT, async || {
         without_key(&conn, &t, &code.key_column(), None).await == 0
     })
     .await;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 use crate::http::metric;
-use crate::processes::{Proc, drop_database, free_port, own_database, ready_server, spawn, wait_until};
+use crate::processes::{drop_database, free_port, own_database, ready_server, spawn};
 
 /// A `redis-server` of this test alone, killed when dropped.
 struct Redis {
@@ -33,16 +33,16 @@ impl Redis {
             .expect("start redis-server (Debian package redis-server)");
         let redis = Redis { port, child };
         let client = redis::Client::open(redis.url()).expect("a Redis URL");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
-            {
-                return redis;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "redis-server on {port} did not answer");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(
+            format!("redis-server on {port} to answer"),
+            Duration::from_secs(30),
+            async || match client.get_multiplexed_async_connection().await {
+                Ok(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
+                Err(_) => false,
+            },
+        )
+        .await;
+        redis
     }
 
     fn url(&self) -> String {
@@ -55,7 +55,7 @@ impl Redis {
     async fn drop_subscribers(&self, processes: &[&Proc]) {
         let client = redis::Client::open(self.url()).expect("a Redis URL");
         let mut conn = client.get_multiplexed_async_connection().await.expect("connect to Redis");
-        wait_until("every process to subscribe", Duration::from_secs(60), processes, async || {
+        eventually("every process to subscribe", Duration::from_secs(60), async || {
             let list: String = redis::cmd("CLIENT")
                 .arg(&["LIST", "TYPE", "pubsub"])
                 .query_async(&mut conn)
@@ -63,6 +63,7 @@ impl Redis {
                 .expect("CLIENT LIST TYPE pubsub");
             list.lines().count() >= processes.len()
         })
+        .showing(processes)
         .await;
         let killed: usize = redis::cmd("CLIENT")
             .arg(&["KILL", "TYPE", "pubsub"])
@@ -123,9 +124,10 @@ fn answered(title: &str) -> (String, String, Value) {
 async fn wait_link(a: &TestTenant, b: &TestTenant, up: bool, procs: &[&Proc]) {
     let want = if up { 1.0 } else { 0.0 };
     let what = format!("both instances' Redis link to be {}", if up { "up" } else { "down" });
-    wait_until(&what, Duration::from_secs(60), procs, async || {
+    eventually(&what, Duration::from_secs(60), async || {
         peer_metric(&a.api, LINK_UP).await == want && peer_metric(&b.api, LINK_UP).await == want
     })
+    .showing(procs)
     .await;
 }
 

@@ -104,6 +104,7 @@ async fn init_raw(socket: &mut RawSocket, t: &TestTenant) {
 
 /// Waits until the server ends the socket; the close code when it sent one.
 async fn wait_closed(socket: &mut RawSocket) -> Option<u16> {
+    // Not `eventually`: a receive with a time limit, each message taken as it comes, not a poll.
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
         match tokio::time::timeout_at(deadline, socket.next()).await {

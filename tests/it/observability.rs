@@ -18,7 +18,6 @@ use crate::harness::*;
 use crate::http::metric;
 use crate::processes::{
     binary, drop_database, free_port, own_database, process_env, ready_server, spawn, spawn_logging,
-    wait_until,
 };
 
 /// The `graphql request` lines of a JSON log so far (every line must be JSON).
@@ -32,22 +31,19 @@ fn request_lines(log: &std::path::Path) -> Vec<Value> {
 }
 
 /// The request line of `operation` whose request id is `rid` (or any request id), waited for.
-async fn request_line(log: &std::path::Path, rid: Option<&str>, matches: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let lines = request_lines(log);
-        if let Some(line) =
-            lines.iter().find(|l| rid.is_none_or(|rid| l["request_id"] == json!(rid)) && matches(l))
-        {
-            return line.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no request line for {rid:?} in:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+#[track_caller]
+fn request_line<'a>(
+    log: &'a std::path::Path,
+    rid: Option<&'a str>,
+    matches: impl Fn(&Value) -> bool + 'a,
+) -> impl Future<Output = Value> + 'a {
+    eventually(format!("a request line for {rid:?}"), TIMEOUT, async move || {
+        let line = request_lines(log)
+            .into_iter()
+            .find(|l| rid.is_none_or(|rid| l["request_id"] == json!(rid)) && matches(l));
+        line.ok_or_else(|| Verbatim(std::fs::read_to_string(log).unwrap_or_default()))
+    })
+    .into_future()
 }
 
 /// Asserts a request line's fields (`duration_ms` a number of milliseconds).
@@ -142,14 +138,12 @@ async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and
     let rid = answered.header("x-request-id").expect("a request id");
     let status = Command::new("kill").args(["-TERM", &process.0.id().to_string()]).status();
     assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    let exit = loop {
-        if let Some(exit) = process.0.try_wait().expect("the server's status") {
-            break exit;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "still running after SIGTERM:\n{}", process.output());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    // What the process printed is the last thing seen (`showing` cannot borrow the process
+    // that the probe waits on).
+    let exit = eventually("the server to exit after SIGTERM", TIMEOUT, async || {
+        process.0.try_wait().expect("the server's status").ok_or_else(|| Verbatim(process.output()))
+    })
+    .await;
     assert!(exit.success(), "SIGTERM is a clean stop, not a failure: {exit}\n{}", process.output());
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
@@ -259,7 +253,7 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
     socket.subscribe("s", "subscription { leadChanged { record { id } } }", json!({})).await;
     socket.send(json!({"id": "s", "type": "complete"})).await;
     let mut after = String::new();
-    wait_until("the subscription's sample", TIMEOUT, &[], async || {
+    eventually("the subscription's sample", TIMEOUT, async || {
         after = api.get("/metrics", &[]).await.text;
         subscriptions(&after) > subscriptions(&before)
     })
@@ -283,13 +277,13 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
     let workflow = str_of(&created["createWorkflow"]["id"]);
     t.create(&leads, json!({"title": "second"}), "").await;
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status } }";
-    wait_until("the run to park", EFFECT_WAIT, &[], async || {
+    eventually("the run to park", EFFECT_WAIT, async || {
         t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"] == json!("waiting")
     })
     .await;
     let scheduled = "alphery_jobs_queued{kind=\"resume_workflow\",state=\"scheduled\"}";
     let mut text = String::new();
-    wait_until("the resume job in the queue", EFFECT_WAIT, &[], async || {
+    eventually("the resume job in the queue", EFFECT_WAIT, async || {
         text = api.get("/metrics", &[]).await.text;
         metric(&text, scheduled) >= 1.0
     })
@@ -330,14 +324,15 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
     .await;
     let leads = Names::new("lead", "leads");
     let id = str_of(&t.create(&leads, json!({}), "").await["id"]);
-    wait_until("the worker to run the workflow", EFFECT_WAIT, &[&serve, &worker], async || {
+    eventually("the worker to run the workflow", EFFECT_WAIT, async || {
         t.get(&leads, &id, "note").await["note"] == json!("stamped")
     })
+    .showing(&[&serve, &worker])
     .await;
     let http = reqwest::Client::new();
     let ran = "kind=\"record_changed\"";
     let mut text = String::new();
-    wait_until("the worker's metrics", TIMEOUT, &[&worker], async || {
+    eventually("the worker's metrics", TIMEOUT, async || {
         let scraped = http.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await;
         text = match scraped {
             Ok(r) => r.text().await.unwrap_or_default(),
@@ -346,6 +341,7 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
         text.contains("alphery_job_duration_seconds")
             && count(&text, "alphery_job_duration_seconds", ran) >= 1.0
     })
+    .showing(&[&worker])
     .await;
     let timed = &histogram(&text, "alphery_job_duration_seconds")["kind=\"record_changed\""];
     assert!(timed.sum.is_some_and(|s| s > 0.0 && s < 60.0 * timed.count.unwrap_or(0.0)), "{text}");

@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -60,26 +60,6 @@ pub(crate) async fn drop_database(name: &str) {
     }
 }
 
-/// A started `alphery` process, killed when dropped (a failing assertion must not leave it
-/// running). Its stdout and stderr go to a file, which failure messages quote.
-pub(crate) struct Proc(pub(crate) Child, pub(crate) PathBuf);
-
-impl Proc {
-    /// What the process printed so far (the last 4,000 characters).
-    pub(crate) fn output(&self) -> String {
-        let text = std::fs::read_to_string(&self.1).unwrap_or_default();
-        let tail = text.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
-        format!("--- {} ---\n{}", self.1.display(), &text[tail..])
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `alphery <args>` with `env`; its output goes to a log file in its `DATA_DIR`.
 pub(crate) fn spawn(args: &[&str], env: &[(&str, String)]) -> Proc {
     let dir = env.iter().find(|(k, _)| *k == "DATA_DIR").map_or_else(std::env::temp_dir, |(_, v)| v.into());
@@ -106,16 +86,17 @@ pub(crate) fn spawn_logging(args: &[&str], env: &[(&str, String)], log: &std::pa
 }
 
 /// The first line of the file `log` containing every one of `needles`, waited for.
-pub(crate) async fn log_line(log: &std::path::Path, needles: &[&str]) -> String {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
+#[track_caller]
+pub(crate) fn log_line<'a>(
+    log: &'a std::path::Path,
+    needles: &'a [&str],
+) -> impl Future<Output = String> + 'a {
+    eventually(format!("a log line with {needles:?}"), TIMEOUT, async move || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
-            return line.to_owned();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no log line with {needles:?} in:\n{text}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let line = text.lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_owned);
+        line.ok_or(Verbatim(text))
+    })
+    .into_future()
 }
 
 /// A peer that accepts connections and never says a word to the first `silent` of them: a
@@ -287,40 +268,27 @@ pub(crate) fn process_env(
 }
 
 /// The server process `proc` listening on `port`, once `/readyz` answers (it lives as long as
-/// the test binary: `tenant_on` and `Api` take a `&'static Server`).
-pub(crate) async fn ready_server(what: &str, port: u16, within: Duration, proc: &Proc) -> &'static Server {
+/// the test binary: `tenant_on` and `Api` take a `&'static Server`). `what` names it in a
+/// timeout.
+#[track_caller]
+pub(crate) fn ready_server<'a>(
+    what: &str,
+    port: u16,
+    within: Duration,
+    proc: &'a Proc,
+) -> impl Future<Output = &'static Server> + 'a {
     let server: &'static Server =
         Box::leak(Box::new(Server { addr: SocketAddr::from(([127, 0, 0, 1], port)) }));
     // The port listens from the start, before migrations: a request may wait, so each is
-    // bounded and the deadline below holds.
+    // bounded and the wait's time limit holds.
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client");
-    wait_until(what, within, &[proc], async || {
+    let ready = eventually(format!("{what} to be ready"), within, async move || {
         http.get(server.url("/readyz")).send().await.is_ok_and(|r| r.status().is_success())
     })
-    .await;
-    server
-}
-
-/// How much slower than usual this machine is said to be (`ALPHERY_TEST_SLOWDOWN`, at least 1).
-pub(crate) fn slowdown() -> f64 {
-    std::env::var("ALPHERY_TEST_SLOWDOWN").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0).max(1.0)
-}
-
-/// Polls `ready` until it holds; past `within` (times `ALPHERY_TEST_SLOWDOWN`, for slow
-/// machines) fails with what the processes `procs` printed.
-pub(crate) async fn wait_until(
-    what: &str,
-    within: Duration,
-    procs: &[&Proc],
-    mut ready: impl AsyncFnMut() -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + within.mul_f64(slowdown());
-    while !ready().await {
-        if tokio::time::Instant::now() >= deadline {
-            let output: Vec<String> = procs.iter().map(|p| p.output()).collect();
-            panic!("timed out waiting for {what}\n{}", output.join("\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    .showing(&[proc]);
+    async move {
+        ready.await;
+        server
     }
 }
 
@@ -333,9 +301,10 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     let address = queue_a_welcome_email(t).await;
 
     // The worker has claimed the email and is stuck talking to the silent relay: kill it.
-    wait_until("the worker to reach the SMTP relay", Duration::from_secs(30), &[&worker], async || {
+    eventually("the worker to reach the SMTP relay", Duration::from_secs(30), async || {
         accepted.load(Ordering::SeqCst) > 0
     })
+    .showing(&[&worker])
     .await;
     let emails = "{ emails { status attempts to lastError } }";
     let claimed = t.data(emails, json!({})).await["emails"].clone();
@@ -349,7 +318,7 @@ async fn a_worker_killed_mid_delivery_still_delivers_the_email_exactly_once() {
     assert_eq!(got.len(), 1, "{got:?}");
     // Give any duplicate the time to show up: there is none.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(smtp_sink().wait_for(&address, 2, Duration::ZERO).await.len(), 1);
+    assert_eq!(smtp_sink().messages_to(&address).len(), 1);
     let sent: Value = t.data(emails, json!({})).await["emails"][0].clone();
     assert_eq!(sent["status"], json!("sent"), "{sent}");
     assert_eq!(sent["attempts"], json!(2), "the killed attempt counts: {sent}");
@@ -375,12 +344,10 @@ async fn a_worker_killed_before_the_relay_s_250_is_followed_by_a_second_copy_wit
     let address = queue_a_welcome_email(t).await;
     let copies = || received.lock().expect("the relay's messages").clone();
 
-    wait_until(
-        "the mute relay to receive the whole message",
-        Duration::from_secs(30),
-        &[&worker],
-        async || !copies().is_empty(),
-    )
+    eventually("the mute relay to receive the whole message", Duration::from_secs(30), async || {
+        !copies().is_empty()
+    })
+    .showing(&[&worker])
     .await;
     let emails = "{ emails { id status attempts lastError messageId } }";
     let claimed = t.data(emails, json!({})).await["emails"][0].clone();
@@ -389,9 +356,10 @@ async fn a_worker_killed_before_the_relay_s_250_is_followed_by_a_second_copy_wit
     let _ = worker.0.wait();
 
     let worker2 = c.worker(smtp_sink().port);
-    wait_until("the email to be sent again", Duration::from_secs(60), &[&worker2, &worker], async || {
+    eventually("the email to be sent again", Duration::from_secs(60), async || {
         t.data(emails, json!({})).await["emails"][0]["status"] == json!("sent")
     })
+    .showing(&[&worker2, &worker])
     .await;
     let logs = format!("{}\n{}", worker.output(), worker2.output());
 
@@ -407,7 +375,7 @@ async fn a_worker_killed_before_the_relay_s_250_is_followed_by_a_second_copy_wit
     assert_eq!(message_id_of(&first[0]), Some(message_id.clone()), "{}\n{logs}", first[0]);
     // `sent` is recorded after the sink's 250, which it gives after recording the message:
     // every copy that will ever reach the sink is there.
-    let second = smtp_sink().wait_for(&address, 1, Duration::ZERO).await;
+    let second = smtp_sink().messages_to(&address);
     assert_eq!(second.len(), 1, "{second:?}\n{logs}");
     assert_eq!(second[0]["message_id"], json!(message_id), "{second:?}\n{logs}");
     drop(worker2);
@@ -441,18 +409,20 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
         .clone();
     let orders = Names::new("order", "orders");
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
-    wait_until("the run to reach the peer", Duration::from_secs(30), &[&worker], async || {
+    eventually("the run to reach the peer", Duration::from_secs(30), async || {
         accepted.load(Ordering::SeqCst) > 0
     })
+    .showing(&[&worker])
     .await;
     worker.0.kill().expect("SIGKILL the worker");
     let _ = worker.0.wait();
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status attempts steps { position status } } }";
     assert_eq!(t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"], json!("running"));
     let worker2 = c.worker(smtp_sink().port);
-    wait_until("the run to finish", Duration::from_secs(30), &[&worker2], async || {
+    eventually("the run to finish", Duration::from_secs(30), async || {
         t.data(runs, json!({"w": workflow})).await["workflowRuns"][0]["status"] == json!("succeeded")
     })
+    .showing(&[&worker2])
     .await;
     assert_eq!(t.get(&orders, &order, "synced").await["synced"], json!("yes"));
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the call was made again, once");
@@ -564,12 +534,10 @@ async fn flags_work_after_the_subcommand_and_show_in_its_help() {
         &[],
     );
     let health = format!("http://{bind}/healthz");
-    wait_until(
-        "the server on the address given by --bind",
-        Duration::from_secs(120),
-        &[&server],
-        async || reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()),
-    )
+    eventually("the server on the address given by --bind", Duration::from_secs(120), async || {
+        reqwest::get(&health).await.is_ok_and(|r| r.status().is_success())
+    })
+    .showing(&[&server])
     .await;
     drop(server);
     if let Some(name) = pg_name {
@@ -603,6 +571,7 @@ fn start_and_read(dir: &std::path::Path, url: &str, port: u16, n: usize) -> (Pro
     });
     let proc = Proc(child, err_path.clone());
     let mut text = String::new();
+    // Not `eventually`: a receive with a time limit, each line taken as it comes, not a poll.
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -838,17 +807,19 @@ async fn runs_taken_over_mid_run_still_run_each_action_once() {
     }
     let query = "query($w: ID) { workflowRuns(workflowId: $w, first: 100) { id status recordId attempts steps { position attempt status } } }";
     let procs: Vec<&Proc> = workers.iter().collect();
-    let mut runs = Value::Null;
-    wait_until("every run to finish", EFFECT_WAIT * 4, &procs, async || {
-        runs = t.data(query, json!({"w": workflow})).await["workflowRuns"].clone();
-        runs.as_array().is_some_and(|r| {
+    let runs = eventually("every run to finish", EFFECT_WAIT * 4, async || {
+        let runs = t.data(query, json!({"w": workflow})).await["workflowRuns"].clone();
+        let finished = runs.as_array().is_some_and(|r| {
             r.len() == RUNS
                 && r.iter().all(|x| {
                     !["running", "waiting", "retrying", "queued"]
                         .contains(&x["status"].as_str().unwrap_or(""))
                 })
-        })
+        });
+        // Past the time limit, the statuses tell which runs were still going.
+        if finished { Ok(runs) } else { Err(pluck_str(&runs, "status")) }
     })
+    .showing(&procs)
     .await;
     for run in runs.as_array().expect("runs") {
         assert_eq!(run["status"], json!("succeeded"), "{run}");

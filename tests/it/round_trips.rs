@@ -22,22 +22,28 @@ async fn round_trips(t: &TestTenant, auth: &Auth, query: &str, variables: Value)
     // A credential read while its tenant's definitions were changing is not cached (see
     // `signals::SETTLE`, 2 s): let the last change settle first.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut last = None;
-    loop {
-        let r = t.api.graphql(auth, query, variables.clone()).await;
-        r.data();
-        let n: u32 = r
-            .header("x-sql-statements")
-            .unwrap_or_else(|| panic!("no x-sql-statements header: {:?}", r.headers))
-            .parse()
-            .expect("a count");
-        if last == Some(n) || tokio::time::Instant::now() >= deadline {
-            return n;
-        }
-        last = Some(n);
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-    }
+    // Steady once two readings 1.2 s apart agree: time for what a request caches to be in place.
+    eventually(
+        format!("two equal readings of the round trips of {query}"),
+        Duration::from_secs(30),
+        async || {
+            let r = t.api.graphql(auth, query, variables.clone()).await;
+            r.data();
+            let n: u32 = r
+                .header("x-sql-statements")
+                .unwrap_or_else(|| panic!("no x-sql-statements header: {:?}", r.headers))
+                .parse()
+                .expect("a count");
+            if last == Some(n) {
+                return Ok(n);
+            }
+            last = Some(n);
+            Err(n)
+        },
+    )
+    .every(Duration::from_millis(1200))
+    .await
 }
 
 #[tokio::test]

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use sea_orm::ConnectionTrait;
 
-use crate::harness::database;
-use crate::processes::{
-    Proc, drop_database, free_port, log_line, own_database, ready_server, slowdown, spawn,
-};
+use crate::harness::{Proc, Verbatim, database, eventually};
+use crate::processes::{drop_database, free_port, log_line, own_database, ready_server, spawn};
 
 const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
 
@@ -44,14 +42,12 @@ pub(crate) fn run_to_exit(cmd: &mut Command, what: &str) -> (ExitStatus, String)
     let out = std::fs::File::create(&log).expect("a log file");
     let err = out.try_clone().expect("a second handle of the log file");
     let mut child = Proc(cmd.stdout(out).stderr(err).spawn().expect("start alphery"), log.clone());
-    let deadline = std::time::Instant::now() + Duration::from_secs(120).mul_f64(slowdown());
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for alphery") {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "{what} kept running\n{}", child.output());
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // Blocking, as its callers are: what the process printed is the last thing seen (`showing`
+    // cannot borrow the process that the probe waits on).
+    let status = eventually(format!("{what} to exit"), Duration::from_secs(120), || {
+        child.0.try_wait().expect("wait for alphery").ok_or_else(|| Verbatim(child.output()))
+    })
+    .blocking();
     let said = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
     (status, said)

@@ -4,8 +4,6 @@
 //! a dashboard whose numbers match the records the test created. `applyTemplate` refuses a
 //! tenant with data (CONFLICT) unless allowed, and fails whole (nothing half-applied).
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -57,14 +55,6 @@ async fn widget(t: &TestTenant, key: &str, entity: &str, kind: &str, nth: usize)
         .nth(nth)
         .map(|w| w["data"].clone())
         .unwrap_or(Value::Null)
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The sample query the README shows for each template.
@@ -193,7 +183,7 @@ async fn corporate_crm_pipeline_workflow_and_dashboard() {
     }
     // Won: the workflow creates the kick-off task.
     t.update(&deals, &ids[3], json!({"stage": "Closed Won"}), "").await;
-    eventually("the kick-off task", async || {
+    eventually("the kick-off task", EFFECT_WAIT, async || {
         let list = t.list(&activities, "", json!({}), "subject").await;
         list["nodes"].as_array().is_some_and(|a| a.iter().any(|x| x["subject"] == json!("Kick-off with D")))
     })
@@ -252,7 +242,7 @@ async fn hospital_welcome_email_completed_visit_and_front_desk() {
         booked.push(str_of(&a["id"]));
     }
     t.update(&appts, &booked[0], json!({"status": "Completed"}), "").await;
-    eventually("the visit's medical record", async || {
+    eventually("the visit's medical record", EFFECT_WAIT, async || {
         t.list(&records, "", json!({}), "").await["nodes"].as_array().is_some_and(|a| a.len() == 1)
     })
     .await;
@@ -379,7 +369,7 @@ async fn manufacturing_requisition_approval_raises_a_purchase_order() {
     let r = t.api.graphql(&accountant, decide, json!({"id": request})).await.data();
     assert_eq!(r["decideApproval"]["state"], json!("APPROVED"));
     let pos = n("purchase_order", "purchase_orders");
-    eventually("the purchase order", async || {
+    eventually("the purchase order", EFFECT_WAIT, async || {
         t.list(&pos, "", json!({}), "amount status").await["nodes"].as_array().is_some_and(|a| a.len() == 1)
     })
     .await;

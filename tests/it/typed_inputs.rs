@@ -6,8 +6,6 @@
 //! The schema says what a `JSON` value is (`@specifiedBy` RFC 8259) and every JSON argument
 //! and input field describes its shape.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::fixtures::define_crm;
@@ -164,15 +162,11 @@ async fn a_typed_workflow_stores_the_json_definition_and_runs() {
                "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]})
     );
     let id = str_of(&t.create(&deal, json!({"title": "Acme"}), "id").await["id"]);
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    let note = loop {
+    eventually("the typed workflow to run on the created deal", EFFECT_WAIT, async || {
         let note = t.get(&deal, &id, "note").await["note"].clone();
-        if note == json!("seen Acme") || tokio::time::Instant::now() >= deadline {
-            break note;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(note, json!("seen Acme"), "the typed workflow ran on the created deal");
+        if note == json!("seen Acme") { Ok(()) } else { Err(note) }
+    })
+    .await;
 
     // Both forms, or neither: refused, naming `definition`; half a typed form names the rest.
     let both = json!({"name": "both", "definition": definition, "actions": actions});

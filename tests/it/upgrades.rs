@@ -180,11 +180,11 @@ async fn an_upgrade_merges_three_ways_and_a_dry_run_changes_nothing() {
     );
     // The new workflow definition runs.
     let p = str_of(&t.create(&Names::new("patient", "patients"), json!({"fullName": "Ann"}), "").await["id"]);
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    while t.get(&Names::new("patient", "patients"), &p, "note").await["note"] != json!("new (v2)") {
-        assert!(tokio::time::Instant::now() < deadline, "the upgraded workflow did not run");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually("the upgraded workflow to run", EFFECT_WAIT, async || {
+        let note = t.get(&Names::new("patient", "patients"), &p, "note").await["note"].clone();
+        if note == json!("new (v2)") { Ok(()) } else { Err(note) }
+    })
+    .await;
     t.request(UPGRADE, json!({"s": slug})).await.expect_code("CONFLICT");
 
     // Version 3 cannot apply (a relation to an entity that does not exist): nothing of it stays.

@@ -5,12 +5,10 @@
 //! internal addresses are refused (SSRF); only administrators manage webhooks. A workflow's
 //! `call_webhook` requests are signed the same way with the workflow's own secrets.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::*;
@@ -62,15 +60,17 @@ pub async fn receiver(statuses: Vec<u16>) -> (String, Received) {
     (url, got)
 }
 
-pub async fn wait_requests(got: &Received, n: usize) -> Vec<(Vec<(String, String)>, String)> {
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    loop {
+/// The requests received so far, once there are at least `n` (up to `EFFECT_WAIT`).
+#[track_caller]
+pub fn wait_requests(
+    got: &Received,
+    n: usize,
+) -> impl Future<Output = Vec<(Vec<(String, String)>, String)>> + '_ {
+    eventually(format!("{n} request(s) to the receiver"), EFFECT_WAIT, async move || {
         let now = got.lock().expect("receiver log").clone();
-        if now.len() >= n || tokio::time::Instant::now() >= deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if now.len() >= n { Ok(now) } else { Err(now) }
+    })
+    .into_future()
 }
 
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {

@@ -26,19 +26,21 @@ async fn workflow(t: &TestTenant, name: &str, definition: Value) -> String {
     str_of(&data["createWorkflow"]["id"])
 }
 
-/// The runs of workflow `id` once `done(runs)` holds (waits up to `EFFECT_WAIT`: runs go
-/// through the job queue, slow on a loaded machine).
-async fn runs_when(t: &TestTenant, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + EFFECT_WAIT;
-    loop {
+/// The runs of workflow `id` once none is running and `done(runs)` holds (waits up to
+/// `EFFECT_WAIT`: runs go through the job queue, slow on a loaded machine).
+#[track_caller]
+fn runs_when<'a>(
+    t: &'a TestTenant,
+    id: &'a str,
+    done: impl Fn(&[Value]) -> bool + 'a,
+) -> impl Future<Output = Vec<Value>> + 'a {
+    eventually(format!("the runs of workflow {id} to be done"), EFFECT_WAIT, async move || {
         let runs =
             t.data(RUNS, json!({"w": id})).await["workflowRuns"].as_array().cloned().unwrap_or_default();
         let finished = runs.iter().all(|r| r["status"] != "running");
-        if (finished && done(&runs)) || tokio::time::Instant::now() >= deadline {
-            return runs;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if finished && done(&runs) { Ok(runs) } else { Err(runs) }
+    })
+    .into_future()
 }
 
 async fn clinic(t: &TestTenant) {

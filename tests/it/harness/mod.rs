@@ -1,6 +1,7 @@
 //! Shared test harness: the database (a fresh SQLite file, or a fresh PostgreSQL database when
 //! `ALPHERY_TEST_DATABASE_URL` is set), one server per test binary on its own runtime, HTTP and
-//! `graphql-transport-ws` clients, a fresh tenant per test, and JSON assertion helpers.
+//! `graphql-transport-ws` clients, a fresh tenant per test, JSON assertion helpers, and the one
+//! wait for what happens in the background (`eventually`).
 //!
 //! Every test module goes through these helpers so that no request, login or socket code is
 //! repeated across files.
@@ -8,11 +9,13 @@
 mod http;
 mod servers;
 mod tenants;
+mod wait;
 mod ws;
 
 pub use http::*;
 pub use servers::*;
 pub use tenants::*;
+pub use wait::*;
 pub use ws::*;
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The test database (SQLite file or a PostgreSQL database per process), the servers of this
-//! process and the SMTP sink they send to.
+//! process, the SMTP sink they send to, and the `alphery` processes a test starts (`Proc`).
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
+
+use super::eventually;
 
 // ---------------------------------------------------------------------------------------------
 // Database and server
@@ -245,14 +247,11 @@ pub fn smtp_sink() -> &'static SmtpSink {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start the SMTP sink (python3 with aiosmtpd; tests/run.sh installs it)");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the SMTP sink did not start (is aiosmtpd installed?)"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // Blocking: this runs inside `OnceLock::get_or_init`, from code that cannot await.
+        eventually("the SMTP sink to listen (is aiosmtpd installed?)", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .blocking();
         SmtpSink { port, out, _process: std::sync::Mutex::new(process) }
     })
 }
@@ -267,20 +266,28 @@ impl SmtpSink {
             .collect()
     }
 
-    /// The messages to `address`, waiting up to `within` for at least `n` of them.
-    pub async fn wait_for(&self, address: &str, n: usize, within: Duration) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let got: Vec<Value> = self
-                .messages()
-                .into_iter()
-                .filter(|m| m["to"].as_array().is_some_and(|t| t.contains(&json!(address))))
-                .collect();
-            if got.len() >= n || tokio::time::Instant::now() >= deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// The messages to `address` received so far, without waiting: what a test reads to show
+    /// that no more arrived.
+    pub fn messages_to(&self, address: &str) -> Vec<Value> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m["to"].as_array().is_some_and(|t| t.contains(&json!(address))))
+            .collect()
+    }
+
+    /// The messages to `address` once there are at least `n` of them (waits up to `within`).
+    #[track_caller]
+    pub fn wait_for<'a>(
+        &'a self,
+        address: &'a str,
+        n: usize,
+        within: Duration,
+    ) -> impl Future<Output = Vec<Value>> + 'a {
+        eventually(format!("{n} message(s) to {address}"), within, async move || {
+            let got = self.messages_to(address);
+            if got.len() >= n { Ok(got) } else { Err(got) }
+        })
+        .into_future()
     }
 }
 
@@ -418,4 +425,28 @@ fn with_database_name(url: &str, database: &str) -> String {
     let query = rest.find('?').map_or("", |i| &rest[i..]);
     let authority = rest[..rest.len() - query.len()].split('/').next().unwrap_or_default();
     format!("{scheme}{authority}/{database}{query}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+/// A started `alphery` process, killed when dropped (a failing assertion must not leave it
+/// running). Its stdout and stderr go to a file, which failure messages quote.
+pub struct Proc(pub std::process::Child, pub std::path::PathBuf);
+
+impl Proc {
+    /// What the process printed so far (the last 4,000 characters).
+    pub fn output(&self) -> String {
+        let text = std::fs::read_to_string(&self.1).unwrap_or_default();
+        let tail = text.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
+        format!("--- {} ---\n{}", self.1.display(), &text[tail..])
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
