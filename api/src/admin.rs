@@ -67,7 +67,7 @@ pub fn role_permissions(r: &role::Model) -> Value {
 }
 
 pub async fn roles(state: &AppState, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let roles = role::Entity::find()
         .filter(role::Column::TenantId.eq(&p.tenant_id))
         .order_by_asc(role::Column::CreatedAt)
@@ -131,7 +131,7 @@ pub async fn create_role(
     actor: &Actor,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
     let mut errors = Vec::new();
     let name = input.name.clone().unwrap_or_default();
@@ -180,7 +180,7 @@ pub async fn update_role(
     id: &str,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let old = find_role(&txn, &p.tenant_id, id).await?;
     if is_owner_role(&old) && input.permissions.is_some() {
         return Err(ApiError::Validation(vec![FieldError::new(
@@ -221,7 +221,7 @@ pub async fn update_role(
 }
 
 pub async fn delete_role(state: &AppState, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let r = find_role(&txn, &p.tenant_id, id).await?;
     if r.is_system {
         return Err(ApiError::Conflict(format!("`{}` is a built-in role and cannot be deleted", r.name)));
@@ -247,7 +247,7 @@ pub async fn delete_role(state: &AppState, p: &Principal, actor: &Actor, id: &st
 }
 
 pub async fn users(state: &AppState, p: &Principal) -> Result<Vec<UserView>, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let ids: Vec<String> = user::Entity::find()
         .filter(user::Column::TenantId.eq(&p.tenant_id))
         .order_by_asc(user::Column::CreatedAt)
@@ -280,7 +280,7 @@ pub async fn invite_user(
     if !service::is_email(&email) {
         return Err(ApiError::Validation(vec![FieldError::new("email", "must be an email address")]));
     }
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let r = find_role(&txn, &p.tenant_id, role_id).await?;
     check_grant(p, &r)?;
     let exists = user::Entity::find()
@@ -343,7 +343,7 @@ pub async fn accept_invite(
         return Err(ApiError::Validation(vec![FieldError::new("password", "must be 8 to 1024 characters")]));
     }
     let hash = password::hash(new_password).await?;
-    let txn = state.db.begin_tenant(tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(tenant_id).await?;
     let u = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::InviteHash.eq(tokens::hash_refresh(token)))
@@ -378,7 +378,7 @@ pub async fn assign_role(
     user_id: &str,
     role_id: &str,
 ) -> Result<UserView, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let new_role = find_role(&txn, &p.tenant_id, role_id).await?;
     check_grant(p, &new_role)?;
     let u = user::Entity::find_by_id(user_id.to_owned())
@@ -427,7 +427,7 @@ pub async fn revoke_sessions(
     actor: &Actor,
     user_id: &str,
 ) -> Result<u64, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let live = session::Entity::find()
         .filter(session::Column::TenantId.eq(&p.tenant_id))
         .filter(session::Column::UserId.eq(user_id))
@@ -451,7 +451,7 @@ pub async fn revoke_sessions(
 }
 
 pub async fn api_keys(state: &AppState, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let keys = api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(&p.tenant_id))
         .order_by_asc(api_key::Column::CreatedAt)
@@ -472,7 +472,7 @@ pub async fn create_api_key(
     if name.trim().is_empty() || name.chars().count() > 200 {
         return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
     }
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let r = find_role(&txn, &p.tenant_id, role_id).await?;
     check_grant(p, &r)?;
     let key = tokens::new_api_key(&p.tenant_id)?;
@@ -510,7 +510,7 @@ pub async fn revoke_api_key(
     actor: &Actor,
     id: &str,
 ) -> Result<api_key::Model, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let k = api_key::Entity::find_by_id(id.to_owned())
         .filter(api_key::Column::TenantId.eq(&p.tenant_id))
         .one(&txn)
@@ -533,7 +533,7 @@ pub async fn audit_log(
     first: u64,
     before_seq: Option<i64>,
 ) -> Result<(Vec<AuditRow>, bool, i64), ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let page = audit::list(&txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await?;
     txn.commit().await?;
     Ok(page)
@@ -546,7 +546,7 @@ pub async fn emails(
     status: Option<&str>,
     first: u64,
 ) -> Result<Vec<Email>, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let list = emails::list(&txn, state.db.dialect, &p.tenant_id, status, first).await?;
     txn.commit().await?;
     Ok(list)
@@ -559,7 +559,7 @@ pub async fn retry_email(
     actor: &Actor,
     id: &str,
 ) -> Result<Email, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     if !emails::requeue(&txn, state.db.dialect, &p.tenant_id, id).await? {
         let exists = emails::get(&txn, state.db.dialect, &p.tenant_id, id).await?.is_some();
         return Err(if exists {
@@ -577,7 +577,7 @@ pub async fn retry_email(
 }
 
 pub async fn verify_audit_chain(state: &AppState, p: &Principal) -> Result<Verification, ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let v = audit::verify(&txn, state.db.dialect, &p.tenant_id).await?;
     txn.commit().await?;
     Ok(v)

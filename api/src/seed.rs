@@ -478,7 +478,7 @@ impl Demo<'_> {
 /// shortcut on the system connection; records made through the API are stamped by the store).
 async fn backdate(state: &AppState, tenant_id: &str, created: &[(String, i64)]) -> Result<(), ApiError> {
     let sys = &state.system_db;
-    let txn = sys.begin_tenant(tenant_id, true).await?;
+    let txn = sys.begin_tenant_write(tenant_id).await?;
     let now = entity::runtime::time::now();
     for (i, (id, days)) in created.iter().enumerate() {
         let at = now - Duration::days(*days) - Duration::minutes((i as i64 * 37) % 600);

@@ -1,8 +1,9 @@
 //! The database handle: one pool, the SQL dialect it speaks, and how transactions begin.
-//! Tenant work runs in `begin_tenant` transactions: on PostgreSQL they set `app.tenant_id`
-//! (transaction-local), which the row-level security policies check, and the pool connects
-//! as the non-owner application role. SQLite write transactions start with `BEGIN IMMEDIATE`
-//! so that concurrent writers queue on the busy timeout instead of failing on upgrade.
+//! Tenant work runs in `begin_tenant_read` / `begin_tenant_write` transactions: on PostgreSQL
+//! they set `app.tenant_id` (transaction-local), which the row-level security policies check,
+//! and the pool connects as the non-owner application role. SQLite write transactions start
+//! with `BEGIN IMMEDIATE` so that concurrent writers queue on the busy timeout instead of
+//! failing on upgrade.
 //! A `ReadScope` is the one connection a whole GraphQL request reads through on PostgreSQL, and
 //! `write_txn` a write transaction whose statements travel together (`pipeline`).
 
@@ -113,16 +114,28 @@ impl Db {
         }
     }
 
-    /// Begins a transaction for one tenant's work: on PostgreSQL `app.tenant_id` is set for
-    /// the transaction (row-level security); `write` makes it IMMEDIATE on SQLite.
-    pub async fn begin_tenant(&self, tenant_id: &str, write: bool) -> Result<DatabaseTransaction> {
-        let txn = if write {
-            self.begin_write().await?
-        } else {
-            // BEGIN and its COMMIT/ROLLBACK.
-            crate::stats::add(2);
-            self.conn.begin().await?
-        };
+    /// Begins a transaction that reads one tenant's data: on PostgreSQL `app.tenant_id` is set
+    /// for the transaction (row-level security).
+    pub async fn begin_tenant_read(&self, tenant_id: &str) -> Result<DatabaseTransaction> {
+        // BEGIN and its COMMIT/ROLLBACK.
+        crate::stats::add(2);
+        let txn = self.conn.begin().await?;
+        self.set_tenant(&txn, tenant_id).await?;
+        Ok(txn)
+    }
+
+    /// Begins a transaction that writes one tenant's data: as `begin_tenant_read`, and
+    /// IMMEDIATE on SQLite (it takes the write lock at BEGIN, so it cannot fail to upgrade a
+    /// read lock halfway).
+    pub async fn begin_tenant_write(&self, tenant_id: &str) -> Result<DatabaseTransaction> {
+        let txn = self.begin_write().await?;
+        self.set_tenant(&txn, tenant_id).await?;
+        Ok(txn)
+    }
+
+    /// Sets `app.tenant_id` for the rest of `txn` (PostgreSQL; SQLite has no row-level
+    /// security).
+    async fn set_tenant(&self, txn: &DatabaseTransaction, tenant_id: &str) -> Result<()> {
         if self.dialect == Dialect::Postgres {
             let stmt = sea_orm::Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -131,7 +144,7 @@ impl Db {
             );
             txn.execute_raw(stmt).await?;
         }
-        Ok(txn)
+        Ok(())
     }
 
     /// A write transaction of `tenant_id`: pipelined on a raw connection on PostgreSQL (see
@@ -144,7 +157,7 @@ impl Db {
                 let lease = pool.acquire().await.map_err(driver_error)?;
                 Ok(WriteTxn::Pipelined(Pipeline::begin(lease, tenant)))
             }
-            None => Ok(WriteTxn::Orm(self.begin_tenant(tenant_id, true).await?)),
+            None => Ok(WriteTxn::Orm(self.begin_tenant_write(tenant_id).await?)),
         }
     }
 
@@ -324,7 +337,7 @@ impl ReadScope {
                     .map_err(|_| crate::Error::Internal("read scope without a connection".into()))?;
                 Ok(Reader::Shared { conn, tenant })
             }
-            None => Ok(Reader::Own(db.begin_tenant(tenant_id, false).await?)),
+            None => Ok(Reader::Own(db.begin_tenant_read(tenant_id).await?)),
         }
     }
 

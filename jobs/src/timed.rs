@@ -103,7 +103,7 @@ impl TimeScanner {
             chrono::Duration::from_std(self.email_lease).map_err(|e| Error::Internal(e.to_string()))?;
         let cutoff = now - lease;
         for (tenant_id, id) in emails::stale_claims(&self.system.conn, self.system.dialect, cutoff).await? {
-            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            let txn = self.db.begin_tenant_write(&tenant_id).await?;
             if emails::release_stale(&txn, self.db.dialect, &tenant_id, &id, cutoff).await? {
                 tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again (a second copy, with the same Message-ID, if the relay had already taken it)");
             }
@@ -112,14 +112,14 @@ impl TimeScanner {
         for (tenant_id, id) in
             webhooks::stale_deliveries(&self.system.conn, self.system.dialect, cutoff).await?
         {
-            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            let txn = self.db.begin_tenant_write(&tenant_id).await?;
             if webhooks::requeue_delivery(&txn, self.db.dialect, &tenant_id, &id, Some(cutoff)).await? {
                 tracing::warn!(delivery = %id, "a webhook delivery's worker stopped mid-send; queued again");
             }
             txn.commit().await?;
         }
         for (tenant_id, id) in wf::stale_runs(&self.system.conn, self.system.dialect, cutoff).await? {
-            let txn = self.db.begin_tenant(&tenant_id, true).await?;
+            let txn = self.db.begin_tenant_write(&tenant_id).await?;
             if wf::requeue_run(&txn, self.db.dialect, &tenant_id, &id, Some(cutoff)).await? {
                 tracing::warn!(run = %id, "a workflow run's worker stopped mid-run; continuing it");
             }
@@ -134,7 +134,7 @@ impl TimeScanner {
         let actor = Actor::system();
         for req in approvals::overdue(&self.system.conn, self.system.dialect, now, tenant).await? {
             let meta = TenantMeta::load_for(&self.db, &req.tenant_id).await?;
-            let txn = self.db.begin_tenant(&req.tenant_id, false).await?;
+            let txn = self.db.begin_tenant_read(&req.tenant_id).await?;
             let policy = approvals::policy(&txn, d, &req.tenant_id, &req.policy_id).await?;
             txn.commit().await?;
             let (Some(policy), Some(entity)) = (policy, meta.entity_by_id(&req.entity_id)) else { continue };
@@ -204,7 +204,7 @@ impl TimeScanner {
             _ => return Ok(()),
         };
         let d = self.db.dialect;
-        let txn = self.db.begin_tenant(&w.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(&w.tenant_id).await?;
         for (record, key) in &due {
             if wf::queue_run(&txn, d, w, key, record, None).await?.is_some() {
                 tracing::info!(workflow = %w.id, record = %record, key = %key, "time trigger fired");

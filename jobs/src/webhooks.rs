@@ -195,7 +195,7 @@ async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Opt
 /// Delivers one webhook delivery (a job), retrying later on failure.
 pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> entity::Result<()> {
     let d = ctx.db.dialect;
-    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let txn = ctx.db.begin_tenant_read(tenant_id).await?;
     let del = webhooks::get_delivery(&txn, d, tenant_id, delivery_id).await?;
     let hook = match &del {
         Some(del) => webhooks::get(&txn, d, tenant_id, &del.webhook_id).await?,
@@ -203,14 +203,14 @@ pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> en
     };
     txn.commit().await?;
     let (Some(del), Some(hook)) = (del, hook) else { return Ok(()) };
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let claimed = webhooks::claim_delivery(&txn, d, &del).await?;
     txn.commit().await?;
     if !claimed {
         return Ok(());
     }
     let outcome = post(&hook, &del, &ctx.webhook_allow).await;
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let retry = match &outcome {
         Ok(status) => {
             webhooks::record_attempt(&txn, d, &del, "delivered", Some(i32::from(*status)), None).await?;

@@ -108,7 +108,7 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
 /// cannot tell afterwards whether the relay kept the message).
 async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
     let d = ctx.db.dialect;
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
         txn.commit().await?;
         return Ok(());
@@ -119,7 +119,7 @@ async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result
     }
     txn.commit().await?;
     let outcome = ctx.mailer.send(&email).await;
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let retry = match &outcome {
         Ok(Delivery::Sent(id)) => {
             emails::record_attempt(&txn, d, &email, "sent", None, Some(id)).await?;

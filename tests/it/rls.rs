@@ -138,7 +138,7 @@ async fn fixture_as_app() -> Option<(Fixture, DatabaseConnection)> {
 }
 
 /// A transaction on the app connection with `app.tenant_id` set to `tenant_id` (or unset),
-/// as the server's `begin_tenant` does.
+/// as the server's `begin_tenant_read` and `begin_tenant_write` do.
 async fn app_txn(app: &DatabaseConnection, tenant_id: Option<&str>) -> DatabaseTransaction {
     let txn = app.begin().await.expect("begin");
     if let Some(id) = tenant_id {

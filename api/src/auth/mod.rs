@@ -73,7 +73,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     );
     buf.bind(claims.sid.clone()).push(" AND s.user_id = ").bind(claims.sub.clone());
     buf.push(" AND s.tenant_id = ").bind(claims.tid.clone());
-    let txn = state.db.begin_tenant(&claims.tid, false).await?;
+    let txn = state.db.begin_tenant_read(&claims.tid).await?;
     let row = txn
         .query_one_raw(buf.into_statement())
         .await?
@@ -119,7 +119,7 @@ pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, 
          JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ",
     );
     buf.bind(hash.clone()).push(" AND k.tenant_id = ").bind(tenant_id.to_owned());
-    let txn = state.db.begin_tenant(tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(tenant_id).await?;
     let row = txn.query_one_raw(buf.into_statement()).await?.ok_or_else(invalid)?;
     txn.commit().await?;
     if !row.try_get::<bool>("", "live")? {

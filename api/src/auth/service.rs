@@ -139,7 +139,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     }
     let password_hash = password::hash(&input.password).await?;
     let tenant_id = uuid::Uuid::new_v4().to_string();
-    let txn = state.db.begin_tenant(&tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&tenant_id).await?;
     let taken =
         tenant::Entity::find().filter(tenant::Column::Slug.eq(&input.tenant_slug)).one(&txn).await?.is_some();
     if taken {
@@ -212,7 +212,7 @@ pub async fn find_login(
     let t = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug.trim())).one(&state.db.conn).await?;
     let u = match &t {
         Some(t) => {
-            let txn = state.db.begin_tenant(&t.id, false).await?;
+            let txn = state.db.begin_tenant_read(&t.id).await?;
             let u = user::Entity::find()
                 .filter(user::Column::TenantId.eq(&t.id))
                 .filter(user::Column::Email.eq(email))
@@ -232,12 +232,12 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
     let ok = password::verify(&input.password, u.as_ref().map(|u| u.password_hash.as_str())).await?;
     let Some(t) = t else { return Err(ApiError::Unauthenticated(LOGIN_FAILED.into())) };
     let Some(u) = u.filter(|u| ok && u.is_active) else {
-        let txn = state.db.begin_tenant(&t.id, true).await?;
+        let txn = state.db.begin_tenant_write(&t.id).await?;
         audit_auth(state, &txn, &t.id, None, "auth.login_failed", json!({"email": email})).await?;
         txn.commit().await?;
         return Err(ApiError::Unauthenticated(LOGIN_FAILED.into()));
     };
-    let txn = state.db.begin_tenant(&t.id, true).await?;
+    let txn = state.db.begin_tenant_write(&t.id).await?;
     let role = role_name(&txn, &u.role_id).await?;
     let payload = open_session(state, &txn, &t, &u, &role).await?;
     audit_auth(state, &txn, &t.id, Some(&u.id), "auth.login", json!({})).await?;
@@ -264,7 +264,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
     let hash = tokens::hash_refresh(token);
     let tenant_id = tokens::refresh_tenant(token)
         .ok_or_else(|| ApiError::Unauthenticated("invalid refresh token".into()))?;
-    let txn = state.db.begin_tenant(tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(tenant_id).await?;
     let found = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&txn).await?;
     let Some(s) = found else {
         // A rotated token seen again: someone kept a copy. End that session.
@@ -335,7 +335,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
 
 /// Revokes the caller's session now.
 pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(session::Column::Id.eq(&p.session_id))
@@ -398,7 +398,7 @@ pub async fn users_by_id(
     tenant_id: &str,
     ids: &[String],
 ) -> Result<Vec<UserView>, ApiError> {
-    let txn = db.begin_tenant(tenant_id, false).await?;
+    let txn = db.begin_tenant_read(tenant_id).await?;
     let users = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Id.is_in(ids.iter().cloned()))

@@ -79,7 +79,7 @@ async fn accept(
         .map_err(entity::Error::from)?
         .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&tenant_id).await?;
     let w = wf::get(&txn, d, &tenant_id, id).await?;
     txn.commit().await?;
     let w = w.filter(|w| w.active).ok_or_else(|| ApiError::NotFound("active workflow".into()))?;
@@ -138,7 +138,7 @@ async fn accept(
         }
         None => format!("hook:{}", uuid::Uuid::new_v4()),
     };
-    let txn = state.db.begin_tenant(&tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&tenant_id).await?;
     let queued = wf::queue_run(&txn, d, &w, &key, &record_id, Some(&payload)).await?;
     let Some((run, event)) = queued else {
         let existing = wf::run_by_key(&txn, d, &tenant_id, &w.id, &key).await?;

@@ -144,7 +144,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                     FieldFuture::new(async move {
                         let r = parent::<RequestView>(&c)?;
                         let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                        let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                        let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                         let list = ap::decisions(&txn, state.db.dialect, &p.tenant_id, &r.request.id)
                             .await
                             .map_err(ApiError::from)?;
@@ -239,7 +239,7 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     };
     let first = args::log_page_size(c, state.config.max_page_size)?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let requests = ap::requests(&txn, d, &p.tenant_id, &filter, first).await?;
     let policies = ap::policies(&txn, d, &p.tenant_id, None).await?;
     txn.commit().await?;
@@ -283,7 +283,7 @@ pub fn queries() -> Vec<Field> {
                     ),
                     None => None,
                 };
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list = ap::policies(&txn, state.db.dialect, &p.tenant_id, entity.as_deref())
                     .await
                     .map_err(ApiError::from)?;
@@ -321,7 +321,7 @@ async fn load_request(
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let request = ap::request(&txn, d, &p.tenant_id, id).await?;
     let policy = match &request {
         Some(r) => ap::policy(&txn, d, &p.tenant_id, &r.policy_id).await?,
@@ -356,7 +356,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
         return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
     }
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
     let entity = meta.entity_by_name(&input.entity).ok_or_else(|| {
         ApiError::Validation(vec![FieldError::new("entity", format!("no entity named `{}`", input.entity))])
@@ -398,7 +398,7 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let policy_id = args::string(c, "policyId")?;
     let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let policy = ap::policy(&txn, state.db.dialect, &p.tenant_id, &policy_id).await?;
     txn.commit().await?;
     let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;

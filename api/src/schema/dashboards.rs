@@ -158,7 +158,7 @@ async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<s
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let all = dashboards::list(&txn, state.db.dialect, &p.tenant_id).await?;
     txn.commit().await?;
     Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
@@ -177,7 +177,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "id")?;
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let found = dashboards::get(&txn, state.db.dialect, &p.tenant_id, &id)
                     .await
                     .map_err(ApiError::from)?;
@@ -198,7 +198,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, 
     let spec: DashboardSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
     spec.validate(&meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let (board, insert) = match id {

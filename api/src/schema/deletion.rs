@@ -31,7 +31,7 @@ pub fn field(name: &str, object: &'static str, delete: Deleter) -> Field {
             let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
             let id = args::string(&c, "id")?;
             let d = state.db.dialect;
-            let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+            let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
             if !delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
                 return Err(ApiError::NotFound(object.replace('_', " ")).into());
             }

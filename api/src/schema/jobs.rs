@@ -44,7 +44,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list =
                     dead_jobs::list(&txn, state.db.dialect, &p.tenant_id, first).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
@@ -64,7 +64,7 @@ pub fn mutations() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::id(&c)?;
                 let d = state.db.dialect;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
                 let kind = dead_jobs::retry(&txn, d, &p.tenant_id, &id)
                     .await
                     .map_err(ApiError::from)?

@@ -63,7 +63,7 @@ pub fn queries() -> Vec<Field> {
                     None => Some(state.config.default_page_size),
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list =
                     notifications::list(&txn, state.db.dialect, &p.tenant_id, &p.user_id, unread_only, first)
                         .await
@@ -78,7 +78,7 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::UNREAD_NOTIFICATION_COUNT, TypeRef::named_nn(TypeRef::INT), |c| {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let n = notifications::unread_count(&txn, state.db.dialect, &p.tenant_id, &p.user_id)
                     .await
                     .map_err(ApiError::from)?;
@@ -99,7 +99,7 @@ pub fn mutations(admin: bool) -> Vec<Field> {
                     .map(serde_json::from_value)
                     .transpose()
                     .map_err(|e| ApiError::BadRequest(format!("ids: {e}")))?;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
                 let n = notifications::mark_read(
                     &txn,
                     state.db.dialect,
@@ -158,7 +158,7 @@ async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, 
         return Err(ApiError::Validation(errors));
     }
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let asked = input.user_ids.clone().unwrap_or_default();
     let mut recipients = notifications::existing_users(&txn, d, &p.tenant_id, &asked).await?;
     if recipients.len() < asked.iter().collect::<std::collections::BTreeSet<_>>().len() {

@@ -45,7 +45,7 @@ pub fn mutation() -> Field {
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors).into());
             }
-            let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+            let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
             let current = tenant::Entity::find_by_id(p.tenant_id.clone())
                 .one(&txn)
                 .await

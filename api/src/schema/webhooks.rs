@@ -131,7 +131,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
         active: true,
         created_at: entity::runtime::time::now(),
     };
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     wh::save(&txn, state.db.dialect, &w, true).await?;
     audit_change(c, &txn, "webhook.create", &w.id).await?;
     txn.commit().await?;
@@ -141,7 +141,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
 async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let id = args::string(c, "id")?;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound("webhook".into()))?;
@@ -158,7 +158,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list = wh::list(&txn, state.db.dialect, Some(&p.tenant_id), false)
                     .await
                     .map_err(ApiError::from)?;
@@ -172,7 +172,7 @@ pub fn queries() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "webhookId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list = wh::deliveries(&txn, state.db.dialect, &p.tenant_id, &id, first)
                     .await
                     .map_err(ApiError::from)?;

@@ -120,7 +120,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list =
                     wf::list(&txn, state.db.dialect, &p.tenant_id, None).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
@@ -133,7 +133,7 @@ pub fn queries() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let workflow = args::opt_string(&c, "workflowId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant(&p.tenant_id, false).await?;
+                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let runs = wf::runs(&txn, state.db.dialect, &p.tenant_id, workflow.as_deref(), first)
                     .await
                     .map_err(ApiError::from)?;
@@ -167,7 +167,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
         return Err(ApiError::Validation(vec![FieldError::new("name", "must be 1 to 200 characters")]));
     }
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
     let (mut definition, entity_id) =
         Definition::parse(&definition, &meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
@@ -216,7 +216,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
 async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(c, "id")?)
         .await?
         .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
@@ -241,7 +241,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
     let (id, record_id) = (args::string(c, "id")?, args::record_id_named(c, "recordId")?);
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let w =
         wf::get(&txn, d, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
@@ -314,7 +314,7 @@ pub fn mutations() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let active = c.args.try_get("active")?.boolean()?;
                 let d = state.db.dialect;
-                let txn = state.db.begin_tenant(&p.tenant_id, true).await?;
+                let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
                 let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(&c, "id")?)
                     .await
                     .map_err(ApiError::from)?

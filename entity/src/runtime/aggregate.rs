@@ -248,7 +248,7 @@ async fn bucket_case(
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
     }
-    let txn = db.begin_tenant(tenant_id, false).await?;
+    let txn = db.begin_tenant_read(tenant_id).await?;
     let row = txn.query_one_raw(buf.into_statement()).await?;
     txn.commit().await?;
     let text = |col: &str| -> Result<Option<String>> {
@@ -422,7 +422,7 @@ pub async fn aggregate(
         },
         None => None,
     };
-    let txn = db.begin_tenant(tenant_id, false).await?;
+    let txn = db.begin_tenant_read(tenant_id).await?;
     // All live records, by at most one SELECT field: the rollups may know the answer.
     let single = match group_by {
         [] => Some(None),

@@ -74,7 +74,7 @@ impl Pipeline {
             (Some(Some(p)), Some(Some(n))) if n - p > 1e-6 => Some((p + n) / 2.0),
             _ => None,
         };
-        let txn = store.db.begin_tenant(store.tenant_id, true).await?;
+        let txn = store.db.begin_tenant_write(store.tenant_id).await?;
         let spot = match spot {
             Some(s) => s,
             None => {
@@ -182,7 +182,7 @@ impl Conversions {
             _ => Vec::new(),
         };
         let owner = lead.owner_id.clone();
-        let txn = store.db.begin_tenant(store.tenant_id, true).await?;
+        let txn = store.db.begin_tenant_write(store.tenant_id).await?;
         let account = match (existing_account, text("company")) {
             (Some(a), _) => Some(a),
             (None, Some(company)) => {

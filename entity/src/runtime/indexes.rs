@@ -352,7 +352,7 @@ pub async fn converge(
 pub async fn run_job(db: &Db, tenant_id: &str, entity_id: &str, slot: &str) -> Result<()> {
     let slot = Slot::parse(slot).ok_or_else(|| Error::Internal(format!("bad slot {slot:?}")))?;
     loop {
-        let txn = db.begin_tenant(tenant_id, true).await?;
+        let txn = db.begin_tenant_write(tenant_id).await?;
         lock_entity(&txn, db.dialect, entity_id, false).await?;
         let progress = converge(&txn, db.dialect, tenant_id, entity_id, slot, true).await?;
         txn.commit().await?;
@@ -409,7 +409,7 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
     let mut changed = 0;
     for r in &rows {
         let tenant_id: String = r.try_get("", "tenant_id")?;
-        let txn = system.begin_tenant(&tenant_id, true).await?;
+        let txn = system.begin_tenant_write(&tenant_id).await?;
         // As a definition change does: the version first, then the slots.
         super::definitions::announce(&txn, d, &tenant_id).await?;
         match assign(&txn, d, &tenant_id).await {

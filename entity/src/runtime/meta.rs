@@ -264,7 +264,7 @@ impl TenantMeta {
 
     /// Loads a tenant's definitions in a read transaction of its own.
     pub async fn load_for(db: &crate::Db, tenant_id: &str) -> Result<TenantMeta> {
-        let txn = db.begin_tenant(tenant_id, false).await?;
+        let txn = db.begin_tenant_read(tenant_id).await?;
         let meta = TenantMeta::load(&txn, tenant_id).await?;
         txn.commit().await?;
         Ok(meta)

@@ -212,7 +212,7 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
     }
     let mut built = 0;
     for (tenant_id, entities) in by_tenant {
-        let txn = system.begin_tenant(&tenant_id, true).await?;
+        let txn = system.begin_tenant_write(&tenant_id).await?;
         let meta = TenantMeta::load(&txn, &tenant_id).await?;
         for id in entities {
             if let Some(e) = meta.entity_by_id(&id) {

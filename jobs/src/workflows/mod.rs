@@ -47,7 +47,7 @@ async fn load_target(
     record_id: Option<&str>,
 ) -> Result<Target> {
     let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
-    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let txn = ctx.db.begin_tenant_read(tenant_id).await?;
     let w = wf::get(&txn, ctx.db.dialect, tenant_id, workflow_id).await?;
     let tenant_name =
         tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
@@ -103,7 +103,7 @@ async fn finish(
             let at = entity::runtime::time::now()
                 + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
             tracing::info!(run, attempt = attempts + 1, error = %f.message, "workflow run failed; retrying");
-            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+            let txn = ctx.db.begin_tenant_write(tenant_id).await?;
             let park = wf::Park::Retry;
             wf::park_run(&txn, d, tenant_id, run, claim, park, f.position, at, Some(&f.message)).await?;
             txn.commit().await?;
@@ -112,7 +112,7 @@ async fn finish(
         Err(f) if f.transient => ("dead", Some(f.message.as_str())),
         Err(f) => ("failed", Some(f.message.as_str())),
     };
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     wf::finish_run(&txn, d, tenant_id, run, Some(claim), status, error).await?;
     txn.commit().await?;
     Ok(())
@@ -187,7 +187,7 @@ pub async fn run_manual(
     payload: Option<&Value>,
 ) -> Result<()> {
     // Only the delivery of the job that takes the run from `queued` executes it.
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let claimed = wf::claim_queued_run(&txn, ctx.db.dialect, tenant_id, run).await?;
     txn.commit().await?;
     let Some(r) = claimed else { return Ok(()) };
@@ -223,7 +223,7 @@ pub async fn resume(
     position: usize,
     attempts: Option<i32>,
 ) -> Result<()> {
-    let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let parked = attempts.map(|a| (position, a));
     let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run, parked).await?;
     txn.commit().await?;
@@ -258,14 +258,14 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
     let tenant_id = event.tenant_id.as_str();
     let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
     let Some(entity) = meta.entity_by_id(&event.entity_id).cloned() else { return Ok(()) };
-    let txn = ctx.db.begin_tenant(tenant_id, false).await?;
+    let txn = ctx.db.begin_tenant_read(tenant_id).await?;
     let workflows = wf::list(&txn, d, tenant_id, Some(&entity.id)).await?;
     let tenant_name =
         tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
     txn.commit().await?;
     for w in workflows.iter().filter(|w| w.definition.fires(&entity, event)) {
         if event.depth >= MAX_DEPTH {
-            let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+            let txn = ctx.db.begin_tenant_write(tenant_id).await?;
             if let Some(run) =
                 wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "skipped").await?
             {
@@ -277,7 +277,7 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
             txn.commit().await?;
             continue;
         }
-        let txn = ctx.db.begin_tenant(tenant_id, true).await?;
+        let txn = ctx.db.begin_tenant_write(tenant_id).await?;
         let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
@@ -392,7 +392,7 @@ async fn execute(
                     i64::try_from(*seconds).unwrap_or(i64::MAX).min(wf::MAX_WAIT_SECONDS as i64),
                 );
                 let park = async {
-                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i).await?;
                     let log = logged(i, action, None, started);
                     wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
@@ -412,12 +412,12 @@ async fn execute(
             // does); an execution that lost the run before it makes no call.
             Action::CallWebhook { url, body } => {
                 let call = async {
-                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i).await?;
                     txn.commit().await.map_err(db_failed(i))?;
                     let result =
                         call_webhook(ctx, &scope, &actor, run, i, url, body.as_ref(), &w.secrets).await;
-                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, if result.is_ok() { i + 1 } else { i }).await?;
                     let log = logged(i, action, result.as_ref().err(), started);
                     wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
@@ -433,7 +433,7 @@ async fn execute(
             // together, under the claim checked first.
             _ => {
                 let write = async {
-                    let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                    let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i + 1).await?;
                     match write_step(ctx, &txn, meta, entity, &store, &scope, &actor, run, i, action).await {
                         Ok(()) => {
@@ -445,7 +445,7 @@ async fn execute(
                         Err(f) => {
                             // Nothing of the step stays; the failure alone is logged.
                             txn.rollback().await.map_err(db_failed(i))?;
-                            let txn = ctx.db.begin_tenant(tenant_id, true).await.map_err(failed(i))?;
+                            let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                             hold(&txn, i, i).await?;
                             let log = logged(i, action, Some(&f), started);
                             wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;

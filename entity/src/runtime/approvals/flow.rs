@@ -206,7 +206,7 @@ pub async fn submit(s: &Scope<'_>, record: &Record) -> Result<Request> {
         return Err(Error::Conflict(format!("the approval policy `{}` is inactive", s.policy.name)));
     }
     let d = s.d();
-    let txn = s.db.begin_tenant(s.tenant_id, true).await?;
+    let txn = s.db.begin_tenant_write(s.tenant_id).await?;
     let open = super::requests(
         &txn,
         d,
@@ -292,7 +292,7 @@ pub async fn decide(
             "a rejection or send-back needs a comment",
         )]));
     }
-    let txn = s.db.begin_tenant(s.tenant_id, true).await?;
+    let txn = s.db.begin_tenant_write(s.tenant_id).await?;
     let label = s.label(record);
     let requester: Vec<String> = req.requested_by.iter().cloned().collect();
     let next = match decision {
@@ -318,7 +318,7 @@ pub async fn decide(
 /// and it (or, with none, the approver role) is told. `false` when it moved meanwhile.
 pub async fn escalate(s: &Scope<'_>, req: &Request, record: &Record) -> Result<bool> {
     let Some(stage) = req.stage.and_then(|i| s.policy.definition.stages.get(i)) else { return Ok(false) };
-    let txn = s.db.begin_tenant(s.tenant_id, true).await?;
+    let txn = s.db.begin_tenant_write(s.tenant_id).await?;
     let m = Move {
         action: "ESCALATE",
         to: State::PendingApproval,

@@ -132,7 +132,7 @@ impl<'a> Definitions<'a> {
 
     /// `defineEntity`: a new entity with its fields.
     pub async fn define_entity(&self, input: &EntityInput) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         self.define_entity_in(&txn, input).await?;
         txn.commit().await?;
         Ok(())
@@ -231,7 +231,7 @@ impl<'a> Definitions<'a> {
 
     /// `updateEntity`: labels, icon and record-number prefix.
     pub async fn update_entity(&self, name: &str, input: &UpdateEntityInput) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
         let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
         let mut errors = Vec::new();
@@ -278,7 +278,7 @@ impl<'a> Definitions<'a> {
 
     /// `addField`.
     pub async fn add_field(&self, entity: &str, input: &FieldInput) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         self.add_field_in(&txn, entity, input).await?;
         txn.commit().await?;
         Ok(())
@@ -326,7 +326,7 @@ impl<'a> Definitions<'a> {
     /// `updateField`: label, constraints, options, default, validation, labels. Tightening a
     /// constraint is refused while existing records break it.
     pub async fn update_field(&self, entity: &str, key: &str, input: &UpdateFieldInput) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         self.update_field_in(&txn, entity, key, input).await?;
         txn.commit().await?;
         Ok(())
@@ -456,7 +456,7 @@ impl<'a> Definitions<'a> {
 
     /// `removeField`: the definition and the field's stored values.
     pub async fn remove_field(&self, entity: &str, key: &str) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
         let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
         let f = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
@@ -487,7 +487,7 @@ impl<'a> Definitions<'a> {
     /// `deleteEntity`: the definition and all its records. Refused while another entity's
     /// RELATION field points at it.
     pub async fn delete_entity(&self, name: &str) -> Result<()> {
-        let txn = self.db.begin_tenant(self.tenant_id, true).await?;
+        let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
         let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
         let referrers: Vec<String> = meta

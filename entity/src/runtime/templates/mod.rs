@@ -170,7 +170,7 @@ pub async fn apply(
     actor: &Actor,
     allow_existing_data: bool,
 ) -> Result<Applied> {
-    let txn = db.begin_tenant(tenant_id, true).await?;
+    let txn = db.begin_tenant_write(tenant_id).await?;
     let applied = apply_in(&txn, db, tenant_id, t, actor, allow_existing_data).await?;
     txn.commit().await?;
     Ok(applied)

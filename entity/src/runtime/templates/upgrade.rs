@@ -410,7 +410,7 @@ async fn applied_base(
 /// Plans (and unless `dry_run`, applies) the upgrade of `slug` to `new`.
 pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dry_run: bool) -> Result<Plan> {
     let d = db.dialect;
-    let txn = db.begin_tenant(tenant_id, true).await?;
+    let txn = db.begin_tenant_write(tenant_id).await?;
     let (base, from) = applied_base(&txn, d, tenant_id, &new.slug)
         .await?
         .ok_or_else(|| Error::Conflict(format!("the template `{}` was never applied here", new.slug)))?;
