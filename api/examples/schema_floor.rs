@@ -1,10 +1,10 @@
 //! What async-graphql's dynamic `Schema` itself takes for a schema of a given shape: the floor
 //! under any tenant schema built with it, whatever the builder does.
 //!
-//! It reads SDL files (default: the SDL snapshots of an empty tenant and of the hospital
-//! template) and rebuilds each type, field, argument and enum value with the dynamic API and
-//! the cheapest parts there are — no description, a resolver that captures nothing — then
-//! weighs what the built `Schema` holds with the counting allocator the server uses.
+//! It reads SDL files (default: `schema.graphql`, an empty tenant's, and the SDL snapshot of
+//! the hospital template) and rebuilds each type, field, argument and enum value with the
+//! dynamic API and the cheapest parts there are — no description, a resolver that captures
+//! nothing — then weighs what the built `Schema` holds with the counting allocator the server uses.
 //!
 //!     cargo run -q -p alphery-api --example schema_floor [-- FILE.graphql ...]
 //!
@@ -21,7 +21,7 @@ use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinitio
 #[global_allocator]
 static ALLOCATOR: Counting<std::alloc::System> = Counting(std::alloc::System);
 
-const DEFAULT_FILES: [&str; 2] = ["tests/snapshots/empty.graphql", "tests/snapshots/hospital.graphql"];
+const DEFAULT_FILES: [&str; 2] = ["schema.graphql", "tests/snapshots/hospital.graphql"];
 
 /// The dynamic type reference of an SDL type.
 fn type_ref(ty: &Type) -> TypeRef {
