@@ -144,7 +144,7 @@ pub async fn start_workers(
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: emails are kept in the outbox (status held), not sent");
     }
-    let ctx = Arc::new(jobs::worker::JobContext {
+    let ctx = Arc::new(jobs::JobContext {
         db: db.clone(),
         queue: queue.clone(),
         mailer,

@@ -4,6 +4,7 @@
 //! outbox → relay → queue path.
 
 pub mod bus;
+pub mod context;
 pub mod mailer;
 pub mod metrics;
 pub mod outbox;
@@ -17,5 +18,6 @@ pub mod worker;
 pub mod workflows;
 
 pub use bus::{BusEvent, EventBus};
+pub use context::JobContext;
 pub use outbox::Dispatcher;
 pub use peers::Peers;

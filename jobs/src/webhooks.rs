@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::queue::Job;
-use crate::worker::{JobContext, backoff};
+use crate::context::{JobContext, backoff};
 
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -26,7 +26,7 @@ use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
 
-use crate::worker::JobContext;
+use crate::context::{JobContext, backoff};
 
 mod scope;
 
@@ -99,7 +99,7 @@ async fn finish(
         Ok(Flow::Done) => ("succeeded", None),
         Ok(Flow::Skipped(why)) => ("skipped", Some(why.as_str())),
         Err(f) if f.transient && attempts + 1 < ctx.max_attempts => {
-            let delay = crate::worker::backoff(ctx.retry_base, attempts + 1);
+            let delay = backoff(ctx.retry_base, attempts + 1);
             let at = entity::runtime::time::now()
                 + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
             tracing::info!(run, attempt = attempts + 1, error = %f.message, "workflow run failed; retrying");
