@@ -5,6 +5,7 @@
 
 pub mod bus;
 pub mod context;
+pub mod handlers;
 pub mod mailer;
 pub mod metrics;
 pub mod outbox;
@@ -13,9 +14,7 @@ pub mod queue;
 pub mod redis_conn;
 pub mod relay;
 pub mod timed;
-pub mod webhooks;
 pub mod worker;
-pub mod workflows;
 
 pub use bus::{BusEvent, EventBus};
 pub use context::JobContext;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use entity::runtime::{emails, outbox};
+use entity::runtime::outbox;
 
-use crate::context::{JobContext, backoff};
-use crate::mailer::Delivery;
+use crate::context::JobContext;
+use crate::handlers::{email, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
 /// How long the queue may go unpolled when idle.
@@ -55,17 +55,17 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
 
 async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
     match job {
-        Job::SendEmail { tenant_id, email_id } => send_email(ctx, &tenant_id, &email_id).await,
-        Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(ctx, &trigger_key, &event)
-            .await
-            .map_err(|e| Box::new(e) as BoxDynError),
+        Job::SendEmail { tenant_id, email_id } => email::send(ctx, &tenant_id, &email_id).await,
+        Job::RecordChanged { trigger_key, event } => {
+            workflows::on_change(ctx, &trigger_key, &event).await.map_err(|e| Box::new(e) as BoxDynError)
+        }
         Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload } => {
-            crate::workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref())
+            workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref())
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
         Job::ResumeWorkflow { tenant_id, run_id, position, attempts } => {
-            crate::workflows::resume(ctx, &tenant_id, &run_id, position, attempts)
+            workflows::resume(ctx, &tenant_id, &run_id, position, attempts)
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
@@ -75,60 +75,7 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
                 .map_err(|e| Box::new(e) as BoxDynError)
         }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
-            crate::webhooks::deliver(ctx, &tenant_id, &delivery_id)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            webhooks::deliver(ctx, &tenant_id, &delivery_id).await.map_err(|e| Box::new(e) as BoxDynError)
         }
     }
-}
-
-/// Delivers one email: only the attempt whose committed claim moves it from `queued`/`retrying`
-/// to `sending` may send it, and the relay's answer is recorded right after it comes. A worker
-/// that dies between the end of the message and that record leaves the claim to be taken back
-/// after the lease and the email sent again: at least once, with the same Message-ID (SMTP
-/// cannot tell afterwards whether the relay kept the message).
-async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
-    let d = ctx.db.dialect;
-    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
-        txn.commit().await?;
-        return Ok(());
-    };
-    if !emails::claim(&txn, d, &email).await? {
-        txn.commit().await?;
-        return Ok(());
-    }
-    txn.commit().await?;
-    let outcome = ctx.mailer.send(&email).await;
-    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let retry = match &outcome {
-        Ok(Delivery::Sent(id)) => {
-            emails::record_attempt(&txn, d, &email, "sent", None, Some(id)).await?;
-            None
-        }
-        Ok(Delivery::Held) => {
-            emails::record_attempt(&txn, d, &email, "held", None, None).await?;
-            None
-        }
-        Err(e) if email.attempts + 1 >= ctx.max_attempts => {
-            tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
-            emails::record_attempt(&txn, d, &email, "dead", Some(e), None).await?;
-            None
-        }
-        Err(e) => {
-            tracing::info!(email = %email.id, error = %e, attempt = email.attempts + 1, "email delivery failed; retrying");
-            emails::record_attempt(&txn, d, &email, "retrying", Some(e), None).await?;
-            Some(backoff(ctx.retry_base, email.attempts + 1))
-        }
-    };
-    txn.commit().await?;
-    if let Some(delay) = retry {
-        ctx.queue
-            .push(
-                Job::SendEmail { tenant_id: tenant_id.to_owned(), email_id: email_id.to_owned() },
-                Some(delay),
-            )
-            .await?;
-    }
-    Ok(())
 }

@@ -12,8 +12,8 @@ use entity::runtime::webhooks::{self, Delivery, Webhook};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::queue::Job;
 use crate::context::{JobContext, backoff};
+use crate::queue::Job;
 
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -573,7 +573,7 @@ async fn call_webhook(
     };
     // The step names the delivery: a retried run sends the same id again.
     let id = format!("wf:{run}:{position}");
-    let response = crate::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
+    let response = crate::handlers::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
         .await
         .map_err(Failed::permanent)?
         .header("x-alphery-workflow-run", run)
