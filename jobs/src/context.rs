@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use entity::Db;
 
+use crate::error::JobError;
 use crate::mailer::Mailer;
 use crate::queue::Queue;
 
@@ -28,6 +29,16 @@ pub struct JobContext {
     /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
     /// the tailers and relays of this and the other instances read it now.
     pub peers: crate::peers::Peers,
+}
+
+impl JobContext {
+    /// After a job's attempt number `attempt` (1 for the first) failed with `error`: how long
+    /// to wait before the next attempt, or `None` when there is none — the error is permanent,
+    /// or this was the last of `max_attempts`. Every handler asks here, so emails, webhook
+    /// deliveries and workflow runs retry alike.
+    pub fn retry_delay(&self, error: &JobError, attempt: i32) -> Option<Duration> {
+        (error.retryable && attempt < self.max_attempts).then(|| backoff(self.retry_base, attempt))
+    }
 }
 
 /// `base × 2^(attempt-1)` (capped at an hour) plus up to `base` of jitter.

@@ -5,6 +5,7 @@
 
 pub mod bus;
 pub mod context;
+pub mod error;
 pub mod handlers;
 pub mod mailer;
 pub mod metrics;
@@ -18,5 +19,6 @@ pub mod worker;
 
 pub use bus::{BusEvent, EventBus};
 pub use context::JobContext;
+pub use error::JobError;
 pub use outbox::Dispatcher;
 pub use peers::Peers;

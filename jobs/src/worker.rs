@@ -1,7 +1,8 @@
 //! The worker: runs queued jobs. `alphery serve` runs one in-process by default; `alphery
 //! worker` runs only workers (and the job relay), so any number can run beside the servers.
-//! Failed deliveries are retried with exponential backoff and jitter up to a maximum number of
-//! attempts, then left `dead` for an administrator to inspect and retry.
+//! It hands each job to its handler (`handlers`) and times it (`metrics`); the handlers retry
+//! failed work with exponential backoff and jitter up to a maximum number of attempts, then
+//! leave it `dead` for an administrator to inspect and retry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use apalis::prelude::*;
 use entity::runtime::outbox;
 
 use crate::context::JobContext;
+use crate::error::JobError;
 use crate::handlers::{email, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
@@ -41,7 +43,10 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
     result.map_err(|e| e.to_string())
 }
 
-/// Runs one job, timing it by kind.
+/// Runs one job, timing it by kind. A handler records what became of its email, delivery or
+/// run itself (retry or dead, `JobContext::retry_delay`); an error that reaches here is one
+/// it could not record (the database failed under it, say) and goes to apalis as the job's
+/// result.
 async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let kind = job.kind();
     let started = std::time::Instant::now();
@@ -50,32 +55,25 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
         ctx.peers.committed();
     }
     ctx.metrics.observe(kind, started.elapsed());
-    result
+    result.map_err(BoxDynError::from)
 }
 
-async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
+/// Hands a job to its handler.
+async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
     match job {
         Job::SendEmail { tenant_id, email_id } => email::send(ctx, &tenant_id, &email_id).await,
-        Job::RecordChanged { trigger_key, event } => {
-            workflows::on_change(ctx, &trigger_key, &event).await.map_err(|e| Box::new(e) as BoxDynError)
-        }
+        Job::RecordChanged { trigger_key, event } => workflows::on_change(ctx, &trigger_key, &event).await,
         Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload } => {
-            workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref())
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref()).await
         }
         Job::ResumeWorkflow { tenant_id, run_id, position, attempts } => {
-            workflows::resume(ctx, &tenant_id, &run_id, position, attempts)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            workflows::resume(ctx, &tenant_id, &run_id, position, attempts).await
         }
         Job::ConvergeIndexSlot { tenant_id, entity_id, slot } => {
-            entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            Ok(entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot).await?)
         }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
-            webhooks::deliver(ctx, &tenant_id, &delivery_id).await.map_err(|e| Box::new(e) as BoxDynError)
+            webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }
     }
 }

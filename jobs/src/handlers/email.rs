@@ -1,11 +1,12 @@
 //! Sending one queued email (a `send_email` job) through the mailer, and recording what the
-//! relay answered. A failed attempt is tried again after a backoff until the attempts run out;
-//! the email is then `dead`, for an administrator to inspect and retry.
+//! relay answered. A failed attempt is tried again after a backoff until the attempts run out
+//! (`JobContext::retry_delay`); the email is then `dead`, for an administrator to inspect and
+//! retry.
 
-use apalis::prelude::BoxDynError;
 use entity::runtime::emails;
 
-use crate::context::{JobContext, backoff};
+use crate::context::JobContext;
+use crate::error::JobError;
 use crate::mailer::Delivery;
 use crate::queue::Job;
 
@@ -14,7 +15,7 @@ use crate::queue::Job;
 /// that dies between the end of the message and that record leaves the claim to be taken back
 /// after the lease and the email sent again: at least once, with the same Message-ID (SMTP
 /// cannot tell afterwards whether the relay kept the message).
-pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
+pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), JobError> {
     let d = ctx.db.dialect;
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
@@ -28,24 +29,29 @@ pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(
     txn.commit().await?;
     let outcome = ctx.mailer.send(&email).await;
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let retry = match &outcome {
+    let attempt = email.attempts + 1;
+    let retry = match outcome {
         Ok(Delivery::Sent(id)) => {
-            emails::record_attempt(&txn, d, &email, "sent", None, Some(id)).await?;
+            emails::record_attempt(&txn, d, &email, "sent", None, Some(&id)).await?;
             None
         }
         Ok(Delivery::Held) => {
             emails::record_attempt(&txn, d, &email, "held", None, None).await?;
             None
         }
-        Err(e) if email.attempts + 1 >= ctx.max_attempts => {
-            tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
-            emails::record_attempt(&txn, d, &email, "dead", Some(e), None).await?;
-            None
-        }
+        // The mailer's message does not tell a relay that is down from one that refuses the
+        // message, so every failed attempt counts as one that may pass.
         Err(e) => {
-            tracing::info!(email = %email.id, error = %e, attempt = email.attempts + 1, "email delivery failed; retrying");
-            emails::record_attempt(&txn, d, &email, "retrying", Some(e), None).await?;
-            Some(backoff(ctx.retry_base, email.attempts + 1))
+            let e = JobError::transient(e);
+            let retry = ctx.retry_delay(&e, attempt);
+            if retry.is_some() {
+                tracing::info!(email = %email.id, error = %e, attempt, "email delivery failed; retrying");
+                emails::record_attempt(&txn, d, &email, "retrying", Some(&e.message), None).await?;
+            } else {
+                tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
+                emails::record_attempt(&txn, d, &email, "dead", Some(&e.message), None).await?;
+            }
+            retry
         }
     };
     txn.commit().await?;
