@@ -166,7 +166,7 @@ pub async fn start_workers(
         );
     }
     tokio::spawn(
-        jobs::timed::TimeScanner::new(system_db.clone(), db.clone(), scan).with_email_lease(lease).run(),
+        jobs::sweeper::TimeScanner::new(system_db.clone(), db.clone(), scan).with_email_lease(lease).run(),
     );
     let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {

@@ -14,7 +14,7 @@ pub mod peers;
 pub mod queue;
 pub mod redis_conn;
 pub mod relay;
-pub mod timed;
+pub mod sweeper;
 pub mod worker;
 
 pub use bus::{BusEvent, EventBus};
