@@ -144,7 +144,7 @@ pub async fn start_workers(
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: emails are kept in the outbox (status held), not sent");
     }
-    let ctx = Arc::new(jobs::worker::JobContext {
+    let ctx = Arc::new(jobs::JobContext {
         db: db.clone(),
         queue: queue.clone(),
         mailer,
@@ -166,7 +166,7 @@ pub async fn start_workers(
         );
     }
     tokio::spawn(
-        jobs::timed::TimeScanner::new(system_db.clone(), db.clone(), scan).with_email_lease(lease).run(),
+        jobs::sweeper::TimeScanner::new(system_db.clone(), db.clone(), scan).with_email_lease(lease).run(),
     );
     let name = format!("alphery-worker-{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {

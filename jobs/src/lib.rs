@@ -1,9 +1,20 @@
-//! Background work of Alphery OS: the event bus and the outbox tailer that feeds it (live
-//! delivery on every instance); how instances wake each other (`peers`, Redis); the job relay that turns outbox events into queued jobs; the
-//! apalis job queue and its workers; SMTP delivery. Workflows and webhooks build on the same
-//! outbox → relay → queue path.
+//! Background work of Alphery OS.
+//!
+//! - Live delivery on every instance: the outbox tailer (`outbox`) reads committed changes and
+//!   publishes them on the event bus (`bus`); instances wake each other over Redis (`peers`,
+//!   `redis_conn`).
+//! - Jobs: the relay (`relay`) turns outbox events into queued jobs (`queue`, apalis, in the
+//!   database or Redis); the worker (`worker`) hands each job to its handler (`handlers`: email,
+//!   webhooks, workflows) with the `JobContext` (`context`) they share, and times it
+//!   (`metrics`). A handler's failure is a `JobError` (`error`) that says whether to retry.
+//! - The sweeper (`sweeper`): what time alone sets off — schedule and relative-date triggers,
+//!   approval SLAs, work taken back from workers that fell silent.
+//! - SMTP delivery (`mailer`).
 
 pub mod bus;
+pub mod context;
+pub mod error;
+pub mod handlers;
 pub mod mailer;
 pub mod metrics;
 pub mod outbox;
@@ -11,11 +22,11 @@ pub mod peers;
 pub mod queue;
 pub mod redis_conn;
 pub mod relay;
-pub mod timed;
-pub mod webhooks;
+pub mod sweeper;
 pub mod worker;
-pub mod workflows;
 
 pub use bus::{BusEvent, EventBus};
+pub use context::JobContext;
+pub use error::JobError;
 pub use outbox::Dispatcher;
 pub use peers::Peers;

@@ -1,36 +1,19 @@
 //! The worker: runs queued jobs. `alphery serve` runs one in-process by default; `alphery
 //! worker` runs only workers (and the job relay), so any number can run beside the servers.
-//! Failed deliveries are retried with exponential backoff and jitter up to a maximum number of
-//! attempts, then left `dead` for an administrator to inspect and retry.
+//! It hands each job to its handler (`handlers`) and times it (`metrics`); the handlers retry
+//! failed work with exponential backoff and jitter up to a maximum number of attempts, then
+//! leave it `dead` for an administrator to inspect and retry.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use entity::Db;
-use entity::runtime::{emails, outbox};
+use entity::runtime::outbox;
 
-use crate::mailer::{Delivery, Mailer};
+use crate::context::JobContext;
+use crate::error::JobError;
+use crate::handlers::{email, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
-
-/// What job handlers need.
-pub struct JobContext {
-    /// Tenant traffic (row-level security applies on PostgreSQL).
-    pub db: Db,
-    pub queue: Queue,
-    pub mailer: Mailer,
-    /// Delivery attempts before an email is `dead`.
-    pub max_attempts: i32,
-    /// Backoff before retry n is `base × 2^(n-1)` plus up to `base` of jitter.
-    pub retry_base: Duration,
-    /// Internal hosts webhooks may reach anyway (`WEBHOOK_ALLOW_HOSTS`).
-    pub webhook_allow: Vec<String>,
-    /// How long each job took (`/metrics` of the `serve` process the worker runs in).
-    pub metrics: Arc<crate::metrics::JobMetrics>,
-    /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
-    /// the tailers and relays of this and the other instances read it now.
-    pub peers: crate::peers::Peers,
-}
 
 /// How long the queue may go unpolled when idle.
 const POLL: Duration = Duration::from_millis(200);
@@ -60,7 +43,10 @@ pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), S
     result.map_err(|e| e.to_string())
 }
 
-/// Runs one job, timing it by kind.
+/// Runs one job, timing it by kind. A handler records what became of its email, delivery or
+/// run itself (retry or dead, `JobContext::retry_delay`); an error that reaches here is one
+/// it could not record (the database failed under it, say) and goes to apalis as the job's
+/// result.
 async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let kind = job.kind();
     let started = std::time::Instant::now();
@@ -69,109 +55,25 @@ async fn handle(job: Job, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError>
         ctx.peers.committed();
     }
     ctx.metrics.observe(kind, started.elapsed());
-    result
+    result.map_err(BoxDynError::from)
 }
 
-async fn run_job(job: Job, ctx: &JobContext) -> Result<(), BoxDynError> {
+/// Hands a job to its handler.
+async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
     match job {
-        Job::SendEmail { tenant_id, email_id } => send_email(ctx, &tenant_id, &email_id).await,
-        Job::RecordChanged { trigger_key, event } => crate::workflows::on_change(ctx, &trigger_key, &event)
-            .await
-            .map_err(|e| Box::new(e) as BoxDynError),
+        Job::SendEmail { tenant_id, email_id } => email::send(ctx, &tenant_id, &email_id).await,
+        Job::RecordChanged { trigger_key, event } => workflows::on_change(ctx, &trigger_key, &event).await,
         Job::RunWorkflow { tenant_id, workflow_id, record_id, run_id, payload } => {
-            crate::workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref())
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            workflows::run_manual(ctx, &tenant_id, &workflow_id, &record_id, &run_id, payload.as_ref()).await
         }
         Job::ResumeWorkflow { tenant_id, run_id, position, attempts } => {
-            crate::workflows::resume(ctx, &tenant_id, &run_id, position, attempts)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            workflows::resume(ctx, &tenant_id, &run_id, position, attempts).await
         }
         Job::ConvergeIndexSlot { tenant_id, entity_id, slot } => {
-            entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            Ok(entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot).await?)
         }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
-            crate::webhooks::deliver(ctx, &tenant_id, &delivery_id)
-                .await
-                .map_err(|e| Box::new(e) as BoxDynError)
+            webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }
-    }
-}
-
-/// Delivers one email: only the attempt whose committed claim moves it from `queued`/`retrying`
-/// to `sending` may send it, and the relay's answer is recorded right after it comes. A worker
-/// that dies between the end of the message and that record leaves the claim to be taken back
-/// after the lease and the email sent again: at least once, with the same Message-ID (SMTP
-/// cannot tell afterwards whether the relay kept the message).
-async fn send_email(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), BoxDynError> {
-    let d = ctx.db.dialect;
-    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
-        txn.commit().await?;
-        return Ok(());
-    };
-    if !emails::claim(&txn, d, &email).await? {
-        txn.commit().await?;
-        return Ok(());
-    }
-    txn.commit().await?;
-    let outcome = ctx.mailer.send(&email).await;
-    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let retry = match &outcome {
-        Ok(Delivery::Sent(id)) => {
-            emails::record_attempt(&txn, d, &email, "sent", None, Some(id)).await?;
-            None
-        }
-        Ok(Delivery::Held) => {
-            emails::record_attempt(&txn, d, &email, "held", None, None).await?;
-            None
-        }
-        Err(e) if email.attempts + 1 >= ctx.max_attempts => {
-            tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
-            emails::record_attempt(&txn, d, &email, "dead", Some(e), None).await?;
-            None
-        }
-        Err(e) => {
-            tracing::info!(email = %email.id, error = %e, attempt = email.attempts + 1, "email delivery failed; retrying");
-            emails::record_attempt(&txn, d, &email, "retrying", Some(e), None).await?;
-            Some(backoff(ctx.retry_base, email.attempts + 1))
-        }
-    };
-    txn.commit().await?;
-    if let Some(delay) = retry {
-        ctx.queue
-            .push(
-                Job::SendEmail { tenant_id: tenant_id.to_owned(), email_id: email_id.to_owned() },
-                Some(delay),
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-/// `base × 2^(attempt-1)` (capped at an hour) plus up to `base` of jitter.
-pub fn backoff(base: Duration, attempt: i32) -> Duration {
-    let exp =
-        base.saturating_mul(1u32 << attempt.clamp(1, 16).saturating_sub(1)).min(Duration::from_secs(3600));
-    let jitter_ms = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % (base.as_millis().max(1) as u64);
-    exp + Duration::from_millis(jitter_ms)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_exponentially_with_bounded_jitter() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..6 {
-            let d = backoff(base, attempt);
-            let floor = base * (1 << (attempt - 1));
-            assert!(d >= floor && d < floor + base, "attempt {attempt}: {d:?}");
-        }
-        assert!(backoff(Duration::from_secs(60), 40) <= Duration::from_secs(3660));
     }
 }

@@ -15,7 +15,7 @@ use crate::harness::*;
 
 /// A time scanner of the test database, limited to one tenant.
 pub struct Clock {
-    scanner: jobs::timed::TimeScanner,
+    scanner: jobs::sweeper::TimeScanner,
     tenant_id: String,
 }
 
@@ -28,7 +28,7 @@ impl Clock {
         } else {
             system.clone()
         };
-        let scanner = jobs::timed::TimeScanner::new(system, db, std::time::Duration::from_secs(1));
+        let scanner = jobs::sweeper::TimeScanner::new(system, db, std::time::Duration::from_secs(1));
         Clock { scanner, tenant_id: t.tenant_id.clone() }
     }
 

@@ -90,7 +90,7 @@ async fn accept(
         .get("x-alphery-signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::Unauthenticated("X-Alphery-Signature is missing".into()))?;
-    jobs::webhooks::verify_inbound(secret, signature, &body, chrono::Utc::now().timestamp())
+    jobs::handlers::webhooks::verify_inbound(secret, signature, &body, chrono::Utc::now().timestamp())
         .map_err(|e| ApiError::Unauthenticated(e.into()))?;
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;

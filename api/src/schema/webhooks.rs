@@ -109,7 +109,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     let input: Input = serde_json::from_value(arg_json(c, "input")?.unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let mut errors = Vec::new();
-    if let Err(e) = jobs::webhooks::resolve(&input.url, &state.config.webhook_allow_hosts).await {
+    if let Err(e) = jobs::handlers::webhooks::resolve(&input.url, &state.config.webhook_allow_hosts).await {
         errors.push(FieldError::new("url", e));
     }
     let valid_pattern =

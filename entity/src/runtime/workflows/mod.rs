@@ -1,7 +1,7 @@
 //! Workflows in the data layer: definitions (a trigger, conditions in the filter language over
 //! the record and its previous values, and actions), validated against the tenant's metadata;
 //! deciding whether a committed change fires one; rendering `{{record.x}}` templates; storing
-//! workflows; and (in `runs`) the log of runs and steps. Executing actions is the worker's job (`jobs::workflows`).
+//! workflows; and (in `runs`) the log of runs and steps. Executing actions is the worker's job (`jobs::handlers::workflows`).
 
 use std::sync::LazyLock;
 

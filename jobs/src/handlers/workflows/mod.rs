@@ -26,7 +26,8 @@ use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
 
-use crate::worker::JobContext;
+use crate::context::JobContext;
+use crate::error::JobError;
 
 mod scope;
 
@@ -77,7 +78,7 @@ fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> C
     }
 }
 
-/// Logs how a run ended, unless it is waiting (it ends when it resumes). A transient failure
+/// Logs how a run ended, unless it is waiting (it ends when it resumes). A retryable failure
 /// (a webhook that did not answer, a database hiccup) is retried from the failed action after
 /// a backoff until the attempts run out (`dead`, listed in `deadJobs`); a permanent one (bad
 /// data, a missing record) fails the run at once (`failed`).
@@ -87,7 +88,7 @@ async fn finish(
     run: &str,
     held: &Held,
     outcome: std::result::Result<Flow, Failed>,
-) -> Result<()> {
+) -> Result<(), JobError> {
     let d = ctx.db.dialect;
     let (claim, attempts) = (held.claim, held.attempts);
     let (status, error) = match &outcome {
@@ -98,19 +99,21 @@ async fn finish(
         }
         Ok(Flow::Done) => ("succeeded", None),
         Ok(Flow::Skipped(why)) => ("skipped", Some(why.as_str())),
-        Err(f) if f.transient && attempts + 1 < ctx.max_attempts => {
-            let delay = crate::worker::backoff(ctx.retry_base, attempts + 1);
-            let at = entity::runtime::time::now()
-                + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
-            tracing::info!(run, attempt = attempts + 1, error = %f.message, "workflow run failed; retrying");
-            let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-            let park = wf::Park::Retry;
-            wf::park_run(&txn, d, tenant_id, run, claim, park, f.position, at, Some(&f.message)).await?;
-            txn.commit().await?;
-            return Ok(());
-        }
-        Err(f) if f.transient => ("dead", Some(f.message.as_str())),
-        Err(f) => ("failed", Some(f.message.as_str())),
+        Err(f) => match ctx.retry_delay(&f.error, attempts + 1) {
+            Some(delay) => {
+                let at = entity::runtime::time::now()
+                    + chrono::Duration::from_std(delay).map_err(|e| Error::Internal(e.to_string()))?;
+                let (error, position) = (&f.error.message, f.position);
+                tracing::info!(run, attempt = attempts + 1, %error, "workflow run failed; retrying");
+                let txn = ctx.db.begin_tenant_write(tenant_id).await?;
+                let park = wf::Park::Retry;
+                wf::park_run(&txn, d, tenant_id, run, claim, park, position, at, Some(error)).await?;
+                txn.commit().await?;
+                return Ok(());
+            }
+            None if f.error.retryable => ("dead", Some(f.error.message.as_str())),
+            None => ("failed", Some(f.error.message.as_str())),
+        },
     };
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     wf::finish_run(&txn, d, tenant_id, run, Some(claim), status, error).await?;
@@ -124,54 +127,17 @@ struct Held {
     attempts: i32,
 }
 
-/// Why a run stopped at an action.
+/// Why a run stopped at an action: the failure, and where a retry takes the run up again.
 #[derive(Debug)]
 struct Failed {
-    message: String,
-    /// Worth trying again (the same input may succeed later).
-    transient: bool,
+    error: JobError,
     /// The action to retry from.
     position: usize,
 }
 
 impl Failed {
-    fn permanent(message: impl Into<String>) -> Failed {
-        Failed { message: message.into(), transient: false, position: 0 }
-    }
-
-    fn transient(message: impl Into<String>) -> Failed {
-        Failed { message: message.into(), transient: true, position: 0 }
-    }
-
-    fn at(mut self, position: usize) -> Failed {
-        self.position = position;
-        self
-    }
-}
-
-impl From<Error> for Failed {
-    fn from(e: Error) -> Failed {
-        // Definitions that changed under a write are read afresh by the next attempt.
-        let transient = matches!(e, Error::Db(_) | Error::Internal(_) | Error::DefinitionsChanged);
-        Failed { message: describe(e), transient, position: 0 }
-    }
-}
-
-impl From<sea_orm::DbErr> for Failed {
-    fn from(e: sea_orm::DbErr) -> Failed {
-        Failed::from(Error::from(e))
-    }
-}
-
-impl From<String> for Failed {
-    fn from(message: String) -> Failed {
-        Failed::permanent(message)
-    }
-}
-
-impl From<&str> for Failed {
-    fn from(message: &str) -> Failed {
-        Failed::permanent(message)
+    fn at(error: impl Into<JobError>, position: usize) -> Failed {
+        Failed { error: error.into(), position }
     }
 }
 
@@ -185,7 +151,7 @@ pub async fn run_manual(
     record_id: &str,
     run: &str,
     payload: Option<&Value>,
-) -> Result<()> {
+) -> Result<(), JobError> {
     // Only the delivery of the job that takes the run from `queued` executes it.
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let claimed = wf::claim_queued_run(&txn, ctx.db.dialect, tenant_id, run).await?;
@@ -208,7 +174,7 @@ pub async fn run_manual(
             execute(ctx, &t.meta, &entity, &w, &start).await
         }
         Some(_) => Ok(Flow::Skipped("the conditions do not hold".into())),
-        None => Err(Failed::permanent(GONE)),
+        None => Err(Failed::at(JobError::permanent(GONE), 0)),
     };
     finish(ctx, tenant_id, run, &held, outcome).await
 }
@@ -222,7 +188,7 @@ pub async fn resume(
     run: &str,
     position: usize,
     attempts: Option<i32>,
-) -> Result<()> {
+) -> Result<(), JobError> {
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let parked = attempts.map(|a| (position, a));
     let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run, parked).await?;
@@ -247,13 +213,13 @@ pub async fn resume(
             };
             execute(ctx, &t.meta, &entity, &w, &start).await
         }
-        None => Err(Failed::permanent(GONE)),
+        None => Err(Failed::at(JobError::permanent(GONE), 0)),
     };
     finish(ctx, tenant_id, run, &held, outcome).await
 }
 
 /// Runs the workflows a committed change fires.
-pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent) -> Result<()> {
+pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent) -> Result<(), JobError> {
     let d = ctx.db.dialect;
     let tenant_id = event.tenant_id.as_str();
     let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
@@ -354,7 +320,7 @@ async fn execute(
         }
     }
     let ids: Vec<String> = wanted.values().map(|(id, _)| id.clone()).collect();
-    let found = store.get_many(&ids).await.map_err(|e| Failed::from(e).at(from))?;
+    let found = store.get_many(&ids).await.map_err(|e| Failed::at(e, from))?;
     for (relation, (id, target)) in wanted {
         if let (Some(r), Some(e)) = (found.iter().find(|r| r.id == id), meta.entity_by_id(&target)) {
             scope.related.insert(relation, ((**e).clone(), r.clone()));
@@ -372,18 +338,18 @@ async fn execute(
     {
         Ok(true) => Ok(()),
         Ok(false) => Err(Stop::Overtaken),
-        Err(e) => Err(Stop::Failed(Failed::from(e).at(at))),
+        Err(e) => Err(Stop::Failed(Failed::at(e, at))),
     };
-    let logged = |i: usize, action: &Action, outcome: Option<&Failed>, started: Instant| Step {
+    let logged = |i: usize, action: &Action, outcome: Option<&JobError>, started: Instant| Step {
         position: i as i32,
         attempt: start.attempt,
         action: action.name().to_owned(),
         status: if outcome.is_none() { "succeeded" } else { "failed" }.to_owned(),
-        error: outcome.map(|f| f.message.clone()),
+        error: outcome.map(|e| e.message.clone()),
         duration_ms: started.elapsed().as_millis() as i64,
     };
-    let failed = |i: usize| move |e: Error| Stop::Failed(Failed::from(e).at(i));
-    let db_failed = |i: usize| move |e: sea_orm::DbErr| Stop::Failed(Failed::from(e).at(i));
+    let failed = |i: usize| move |e: Error| Stop::Failed(Failed::at(e, i));
+    let db_failed = |i: usize| move |e: sea_orm::DbErr| Stop::Failed(Failed::at(e, i));
     for (i, action) in w.definition.actions.iter().enumerate().skip(from) {
         let started = Instant::now();
         let stopped = match action {
@@ -422,7 +388,7 @@ async fn execute(
                     let log = logged(i, action, result.as_ref().err(), started);
                     wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
                     txn.commit().await.map_err(db_failed(i))?;
-                    result.map_err(|f| Stop::Failed(f.at(i)))
+                    result.map_err(|e| Stop::Failed(Failed::at(e, i)))
                 };
                 match call.await {
                     Ok(()) => continue,
@@ -450,7 +416,7 @@ async fn execute(
                             let log = logged(i, action, Some(&f), started);
                             wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
                             txn.commit().await.map_err(db_failed(i))?;
-                            Err(Stop::Failed(f.at(i)))
+                            Err(Stop::Failed(Failed::at(f, i)))
                         }
                     }
                 };
@@ -466,15 +432,6 @@ async fn execute(
         };
     }
     Ok(Flow::Done)
-}
-
-fn describe(e: Error) -> String {
-    match e {
-        Error::Validation(fields) => {
-            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Why `execute` stopped before the end.
@@ -497,7 +454,7 @@ async fn write_step(
     run: &str,
     position: usize,
     action: &Action,
-) -> std::result::Result<(), Failed> {
+) -> Result<(), JobError> {
     let d = ctx.db.dialect;
     let tenant_id = store.tenant_id;
     let record = scope.record;
@@ -506,7 +463,7 @@ async fn write_step(
         Action::SendEmail { to, subject, body } => {
             let to = scope.render(to);
             if to.trim().is_empty() {
-                return Err("the recipient address is empty".into());
+                return Err(JobError::permanent("the recipient address is empty"));
             }
             let key = format!("wf:{run}:{position}");
             let (subject, body) = (scope.render(subject), scope.render(body));
@@ -519,7 +476,9 @@ async fn write_step(
             store.update_in(txn, meta, entity, &record.id, &values, owner, caller).await?;
         }
         Action::CreateRecord { entity: target, values } => {
-            let target = meta.entity_by_name(target).ok_or_else(|| format!("no entity named `{target}`"))?;
+            let target = meta
+                .entity_by_name(target)
+                .ok_or_else(|| JobError::permanent(format!("no entity named `{target}`")))?;
             let mut values = typed(target, scope.render_values(values));
             let owner = values
                 .remove("owner")
@@ -534,7 +493,7 @@ async fn write_step(
             if let Some(role) = role {
                 let role_id = notifications::role_id_by_name(txn, d, tenant_id, role)
                     .await?
-                    .ok_or_else(|| format!("no role named `{role}`"))?;
+                    .ok_or_else(|| JobError::permanent(format!("no role named `{role}`")))?;
                 recipients.extend(notifications::users_with_role(txn, d, tenant_id, &role_id).await?);
             }
             recipients.sort();
@@ -564,7 +523,7 @@ async fn call_webhook(
     url: &str,
     body: Option<&Value>,
     secrets: &[Secret],
-) -> std::result::Result<(), Failed> {
+) -> Result<(), JobError> {
     let record = scope.record;
     let url = scope.render(url);
     let body = match body {
@@ -573,15 +532,15 @@ async fn call_webhook(
     };
     // The step names the delivery: a retried run sends the same id again.
     let id = format!("wf:{run}:{position}");
-    let response = crate::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
+    let response = crate::handlers::webhooks::signed_post(&url, &ctx.webhook_allow, secrets, &id, &body)
         .await
-        .map_err(Failed::permanent)?
+        .map_err(JobError::permanent)?
         .header("x-alphery-workflow-run", run)
         .send()
         .await
-        .map_err(|e| Failed::transient(format!("request failed: {e}")))?;
+        .map_err(|e| JobError::transient(format!("request failed: {e}")))?;
     if !response.status().is_success() {
-        return Err(Failed::transient(format!("the endpoint answered {}", response.status().as_u16())));
+        return Err(JobError::transient(format!("the endpoint answered {}", response.status().as_u16())));
     }
     Ok(())
 }

@@ -12,8 +12,9 @@ use entity::runtime::webhooks::{self, Delivery, Webhook};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::context::JobContext;
+use crate::error::JobError;
 use crate::queue::Job;
-use crate::worker::{JobContext, backoff};
 
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,7 +194,7 @@ async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Opt
 }
 
 /// Delivers one webhook delivery (a job), retrying later on failure.
-pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> entity::Result<()> {
+pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> Result<(), JobError> {
     let d = ctx.db.dialect;
     let txn = ctx.db.begin_tenant_read(tenant_id).await?;
     let del = webhooks::get_delivery(&txn, d, tenant_id, delivery_id).await?;
@@ -216,19 +217,23 @@ pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> en
             webhooks::record_attempt(&txn, d, &del, "delivered", Some(i32::from(*status)), None).await?;
             None
         }
+        // Anything but a 2xx answer is retried (a refused address and a 4xx included): the
+        // delivery is `dead` only once its attempts are spent, as this module promises.
         Err((status, e)) => {
-            let last = del.attempts + 1 >= ctx.max_attempts;
-            let state = if last { "dead" } else { "retrying" };
-            tracing::info!(delivery = %del.id, error = %e, attempt = del.attempts + 1, state, "webhook delivery failed");
-            webhooks::record_attempt(&txn, d, &del, state, status.map(i32::from), Some(e)).await?;
-            (!last).then(|| backoff(ctx.retry_base, del.attempts + 1))
+            let e = JobError::transient(e.as_str());
+            let attempt = del.attempts + 1;
+            let retry = ctx.retry_delay(&e, attempt);
+            let state = if retry.is_some() { "retrying" } else { "dead" };
+            tracing::info!(delivery = %del.id, error = %e, attempt, state, "webhook delivery failed");
+            webhooks::record_attempt(&txn, d, &del, state, status.map(i32::from), Some(&e.message)).await?;
+            retry
         }
     };
     txn.commit().await?;
     if let Some(delay) = retry {
         let job =
             Job::DeliverWebhook { tenant_id: tenant_id.to_owned(), delivery_id: delivery_id.to_owned() };
-        ctx.queue.push(job, Some(delay)).await.map_err(|e| entity::Error::Internal(e.to_string()))?;
+        ctx.queue.push(job, Some(delay)).await?;
     }
     Ok(())
 }
