@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entity::runtime::outbox::{self, OutboxEvent};
+use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -201,7 +201,7 @@ impl Dispatcher {
     fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
         let text: String = row.try_get("", "payload")?;
-        if topic == outbox::RECORD_CHANGED {
+        if topic == events::RECORD_CHANGED {
             // Most changes have no subscriber on this instance: they are not parsed at all.
             let tenant_id: String = row.try_get("", "tenant_id")?;
             let entity_id: Option<String> = row.try_get("", "entity_id")?;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use entity::runtime::webhooks::{self, Webhook};
 
-use entity::runtime::outbox::{self, OutboxEvent};
+use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::ChangeEvent;
 use entity::{Db, Dialect};
@@ -172,7 +172,7 @@ impl Relay {
         select.push(
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
         );
-        for (i, topic) in outbox::WORK_TOPICS.iter().enumerate() {
+        for (i, topic) in events::WORK_TOPICS.iter().enumerate() {
             if i > 0 {
                 select.push(", ");
             }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{self, EmailQueued, OutboxEvent};
+use super::outbox::{self, EmailQueued};
 use super::sql::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -206,6 +206,5 @@ pub async fn release_stale(
 
 /// The outbox event that hands email `id` to the workers.
 async fn queued(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<()> {
-    let event = OutboxEvent::EmailQueued(EmailQueued { email_id: id.to_owned() });
-    outbox::write(txn, d, tenant_id, &event).await
+    outbox::write(txn, d, tenant_id, &EmailQueued { email_id: id.to_owned() }).await
 }

@@ -34,7 +34,7 @@ use sea_orm::ConnectionTrait;
 
 use super::filter::Target;
 use super::meta::FieldType;
-use super::outbox::{self, IndexSlot, OutboxEvent};
+use super::outbox::{self, IndexSlot};
 use super::sql::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
@@ -248,7 +248,7 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
         for slot in changed {
             if converge(conn, d, tenant_id, &entity_id, slot, false).await? == Progress::More {
                 let job = IndexSlot { entity_id: entity_id.clone(), slot: slot.name().to_owned() };
-                outbox::write(conn, d, tenant_id, &OutboxEvent::IndexSlot(job)).await?;
+                outbox::write(conn, d, tenant_id, &job).await?;
             }
         }
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{self, OutboxEvent};
+use super::outbox;
 use super::sql::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -22,6 +22,10 @@ pub struct Notification {
     pub link: Option<String>,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+impl outbox::Event for Notification {
+    const TOPIC: &'static str = "notification.created";
 }
 
 /// What to tell.
@@ -137,7 +141,7 @@ pub async fn create(
         buf.bind(n.title.clone()).push(", ").bind(n.body.clone()).push(", ").bind(n.link.clone()).push(", ");
         buf.bind_ts(now).push(")");
         txn.execute_raw(buf.into_statement()).await?;
-        outbox::write(txn, d, tenant_id, &OutboxEvent::NotificationCreated(Box::new(n.clone()))).await?;
+        outbox::write(txn, d, tenant_id, &n).await?;
         out.push(n);
     }
     Ok(out)

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
 
-use super::outbox::{self, AccessChanged, OutboxEvent, SessionRevoked};
+use super::outbox::{self, AccessChanged, SessionRevoked};
 use crate::{Dialect, Result};
 
 /// Longest a change is expected to take from writing its signal to committing: a credential
@@ -130,7 +130,7 @@ pub async fn session_revoked(
 ) -> Result<()> {
     touch(tenant_id);
     queue(Announcement::Session(session_id.to_owned()));
-    let event = OutboxEvent::SessionRevoked(SessionRevoked { session_id: session_id.to_owned() });
+    let event = SessionRevoked { session_id: session_id.to_owned() };
     outbox::write(txn, d, tenant_id, &event).await
 }
 
@@ -142,9 +142,6 @@ pub async fn access_changed(
     user_id: Option<&str>,
 ) -> Result<()> {
     touch(tenant_id);
-    let event = OutboxEvent::AccessChanged(AccessChanged {
-        role_id: role_id.map(str::to_owned),
-        user_id: user_id.map(str::to_owned),
-    });
+    let event = AccessChanged { role_id: role_id.map(str::to_owned), user_id: user_id.map(str::to_owned) };
     outbox::write(txn, d, tenant_id, &event).await
 }

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::outbox::{self, OutboxEvent, WebhookRetry};
+use super::outbox::{self, WebhookRetry};
 use super::sql::{self, SqlBuf, json_col};
 use super::store::{ChangeEvent, ChangeKind};
 use crate::{Dialect, Error, Result};
@@ -314,8 +314,7 @@ pub async fn requeue_delivery(
     if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
         return Ok(false);
     }
-    let event = OutboxEvent::WebhookRetry(WebhookRetry { delivery_id: id.to_owned() });
-    outbox::write(txn, d, tenant_id, &event).await?;
+    outbox::write(txn, d, tenant_id, &WebhookRetry { delivery_id: id.to_owned() }).await?;
     Ok(true)
 }
 

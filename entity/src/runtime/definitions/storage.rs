@@ -11,7 +11,7 @@ use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::FieldDef;
-use crate::runtime::outbox::{self, MetadataChanged, OutboxEvent};
+use crate::runtime::outbox::{self, MetadataChanged};
 use crate::runtime::sql::{self, SqlBuf};
 use crate::runtime::value;
 use crate::{Dialect, Error, Result};
@@ -138,6 +138,6 @@ pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) 
         .ok_or_else(|| Error::NotFound("tenant".into()))?
         .try_get("", "metadata_version")?;
     crate::runtime::signals::touch(tenant_id);
-    let event = OutboxEvent::MetadataChanged(MetadataChanged { tenant_id: tenant_id.to_owned(), version });
+    let event = MetadataChanged { tenant_id: tenant_id.to_owned(), version };
     outbox::write(conn, d, tenant_id, &event).await
 }

@@ -85,6 +85,10 @@ pub struct ChangeEvent {
     pub depth: u32,
 }
 
+impl crate::runtime::outbox::Event for ChangeEvent {
+    const TOPIC: &'static str = "record.changed";
+}
+
 /// Arguments of a connection query.
 #[derive(Debug, Clone, Default)]
 pub struct ListArgs {

@@ -504,9 +504,13 @@ impl<'a> Store<'a> {
         let tenant_id = self.tenant_id;
         let entity_id = entity.id.as_str();
         let outbox: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            outbox::push_row(buf, tenant_id, outbox::RECORD_CHANGED, &payload, |buf: &mut SqlBuf| {
-                push_unless_watched(buf, tenant_id, entity_id)
-            })
+            outbox::push_row(
+                buf,
+                tenant_id,
+                <ChangeEvent as outbox::Event>::TOPIC,
+                &payload,
+                |buf: &mut SqlBuf| push_unless_watched(buf, tenant_id, entity_id),
+            )
         });
         let action = match kind {
             ChangeKind::Created => "record.create",

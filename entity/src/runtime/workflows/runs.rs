@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Workflow;
-use crate::runtime::outbox::{self, OutboxEvent, WorkflowManual, WorkflowResume};
+use crate::runtime::outbox::{self, WorkflowManual, WorkflowResume};
 use crate::runtime::sql::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -164,12 +164,8 @@ async fn write_resume(
     attempts: i32,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let event = OutboxEvent::WorkflowResume(WorkflowResume {
-        run_id: run_id.to_owned(),
-        position,
-        attempts: Some(attempts),
-        resume_at: at,
-    });
+    let event =
+        WorkflowResume { run_id: run_id.to_owned(), position, attempts: Some(attempts), resume_at: at };
     outbox::write(txn, d, tenant_id, &event).await
 }
 
@@ -265,7 +261,7 @@ pub async fn queue_run(
     // The audit entry of a manual run records what the run was asked with.
     let asked = serde_json::to_value(&manual)?;
     let run = manual.run_id.clone();
-    outbox::write(txn, d, &w.tenant_id, &OutboxEvent::WorkflowManual(manual)).await?;
+    outbox::write(txn, d, &w.tenant_id, &manual).await?;
     Ok(Some((run, asked)))
 }
 

@@ -1,0 +1,178 @@
+//! The outbox's events as one enum, for the readers (the tailer and the job relay in `jobs`):
+//! a row's topic and payload decoded into the event type its writer wrote, matched
+//! exhaustively, so a new kind of event shows every reader that must handle it. Above the
+//! features whose event types it names; writers use `outbox::write` with their own type.
+
+use serde_json::Value;
+
+use super::{
+    AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SessionRevoked, WebhookRetry,
+    WorkflowManual, WorkflowResume,
+};
+use crate::runtime::notifications::Notification;
+use crate::runtime::store::ChangeEvent;
+use crate::{Error, Result};
+
+/// Topic of a record change; the tailer compares it before it parses a payload, as most
+/// record changes have no listener on an instance.
+pub const RECORD_CHANGED: &str = ChangeEvent::TOPIC;
+
+/// The topics the job relay claims: the others are news for subscribers only.
+pub const WORK_TOPICS: [&str; 6] = [
+    ChangeEvent::TOPIC,
+    EmailQueued::TOPIC,
+    WorkflowManual::TOPIC,
+    WorkflowResume::TOPIC,
+    WebhookRetry::TOPIC,
+    IndexSlot::TOPIC,
+];
+
+/// One event of the outbox.
+#[derive(Debug, Clone)]
+pub enum OutboxEvent {
+    /// A record was created, updated, deleted or restored (subscriptions, workflows, webhooks).
+    RecordChanged(Box<ChangeEvent>),
+    /// A tenant's definitions changed: cached schemas and sockets of the tenant start over.
+    MetadataChanged(MetadataChanged),
+    /// A new in-app notification for one user.
+    NotificationCreated(Box<Notification>),
+    /// A session or an API key (by id) was revoked: its sockets close.
+    SessionRevoked(SessionRevoked),
+    /// What a holder of a role, or a user, may access has changed.
+    AccessChanged(AccessChanged),
+    /// An email to send (`emails`).
+    EmailQueued(EmailQueued),
+    /// A logged workflow run to execute on a record as it is now: manual runs (`runWorkflow`),
+    /// inbound webhooks and relative-date triggers.
+    WorkflowManual(WorkflowManual),
+    /// A waiting workflow run to continue once its time has come.
+    WorkflowResume(WorkflowResume),
+    /// A dead webhook delivery to try again.
+    WebhookRetry(WebhookRetry),
+    /// An index slot of a large entity to fill or clear in batches (`indexes`).
+    IndexSlot(IndexSlot),
+}
+
+impl OutboxEvent {
+    /// The row's topic and payload, as its writer wrote them.
+    pub fn encode(&self) -> Result<(&'static str, Value)> {
+        fn row<E: Event>(e: &E) -> Result<(&'static str, Value)> {
+            Ok((E::TOPIC, serde_json::to_value(e).map_err(Error::from)?))
+        }
+        match self {
+            OutboxEvent::RecordChanged(e) => row(e.as_ref()),
+            OutboxEvent::MetadataChanged(e) => row(e),
+            OutboxEvent::NotificationCreated(e) => row(e.as_ref()),
+            OutboxEvent::SessionRevoked(e) => row(e),
+            OutboxEvent::AccessChanged(e) => row(e),
+            OutboxEvent::EmailQueued(e) => row(e),
+            OutboxEvent::WorkflowManual(e) => row(e),
+            OutboxEvent::WorkflowResume(e) => row(e),
+            OutboxEvent::WebhookRetry(e) => row(e),
+            OutboxEvent::IndexSlot(e) => row(e),
+        }
+    }
+
+    /// The event of a row; `None` for a topic this version does not know (logged by the
+    /// reader), an error for a payload that does not fit its topic.
+    pub fn decode(topic: &str, payload: Value) -> Result<Option<OutboxEvent>> {
+        fn of<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T> {
+            Ok(serde_json::from_value(payload)?)
+        }
+        Ok(Some(match topic {
+            ChangeEvent::TOPIC => OutboxEvent::RecordChanged(Box::new(of(payload)?)),
+            MetadataChanged::TOPIC => OutboxEvent::MetadataChanged(of(payload)?),
+            Notification::TOPIC => OutboxEvent::NotificationCreated(Box::new(of(payload)?)),
+            SessionRevoked::TOPIC => OutboxEvent::SessionRevoked(of(payload)?),
+            AccessChanged::TOPIC => OutboxEvent::AccessChanged(of(payload)?),
+            EmailQueued::TOPIC => OutboxEvent::EmailQueued(of(payload)?),
+            WorkflowManual::TOPIC => OutboxEvent::WorkflowManual(of(payload)?),
+            WorkflowResume::TOPIC => OutboxEvent::WorkflowResume(of(payload)?),
+            WebhookRetry::TOPIC => OutboxEvent::WebhookRetry(of(payload)?),
+            IndexSlot::TOPIC => OutboxEvent::IndexSlot(of(payload)?),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The event of a row read as text (a payload the database gave back as text).
+    pub fn decode_text(topic: &str, payload: &str) -> Result<Option<OutboxEvent>> {
+        OutboxEvent::decode(topic, serde_json::from_str(payload)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    /// Every variant reads back as itself, under the topic and with the payload keys rows
+    /// have always had.
+    #[test]
+    fn every_event_reads_back_from_its_row() {
+        let at: DateTime<Utc> = "2026-12-05T10:00:00Z".parse().expect("a time");
+        let events = [
+            (
+                OutboxEvent::MetadataChanged(MetadataChanged { tenant_id: "t".into(), version: 3 }),
+                serde_json::json!({"tenantId": "t", "version": 3}),
+            ),
+            (
+                OutboxEvent::SessionRevoked(SessionRevoked { session_id: "s".into() }),
+                serde_json::json!({"sessionId": "s"}),
+            ),
+            (
+                OutboxEvent::AccessChanged(AccessChanged { role_id: Some("r".into()), user_id: None }),
+                serde_json::json!({"roleId": "r", "userId": null}),
+            ),
+            (
+                OutboxEvent::EmailQueued(EmailQueued { email_id: "e".into() }),
+                serde_json::json!({"emailId": "e"}),
+            ),
+            (
+                OutboxEvent::WorkflowManual(WorkflowManual {
+                    workflow_id: "w".into(),
+                    record_id: "r".into(),
+                    run_id: "n".into(),
+                    payload: Some(serde_json::json!({"k": 1})),
+                }),
+                serde_json::json!({"workflowId": "w", "recordId": "r", "runId": "n", "payload": {"k": 1}}),
+            ),
+            (
+                OutboxEvent::WorkflowResume(WorkflowResume {
+                    run_id: "n".into(),
+                    position: 2,
+                    attempts: Some(1),
+                    resume_at: at,
+                }),
+                serde_json::json!({"runId": "n", "position": 2, "attempts": 1, "resumeAt": "2026-12-05T10:00:00Z"}),
+            ),
+            (
+                OutboxEvent::WebhookRetry(WebhookRetry { delivery_id: "d".into() }),
+                serde_json::json!({"deliveryId": "d"}),
+            ),
+            (
+                OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
+                serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+        ];
+        for (event, payload) in events {
+            let (topic, written) = event.encode().expect("encodes");
+            assert_eq!(written, payload, "{topic}");
+            let back = OutboxEvent::decode(topic, written).expect("decodes").expect("a known topic");
+            assert_eq!(format!("{back:?}"), format!("{event:?}"));
+        }
+        assert!(OutboxEvent::decode("no.such.topic", serde_json::json!({})).expect("no error").is_none());
+        assert!(OutboxEvent::decode(EmailQueued::TOPIC, serde_json::json!({"id": 1})).is_err());
+    }
+
+    /// What earlier versions wrote still reads: a resume time with an offset and no attempts.
+    #[test]
+    fn rows_of_earlier_versions_still_read() {
+        let old = serde_json::json!({"runId": "n", "position": 0, "resumeAt": "2026-12-05T10:00:00+00:00"});
+        let Some(OutboxEvent::WorkflowResume(r)) =
+            OutboxEvent::decode(WorkflowResume::TOPIC, old).expect("decodes")
+        else {
+            panic!("a resume");
+        };
+        assert_eq!((r.attempts, r.resume_at.to_rfc3339()), (None, "2026-12-05T10:00:00+00:00".to_owned()));
+    }
+}
