@@ -105,36 +105,25 @@ pub struct IndexSlot {
     pub slot: String,
 }
 
-impl Event for MetadataChanged {
-    const TOPIC: &'static str = "metadata.changed";
+/// The topics of the payloads defined here (the record store's and the notifications' own
+/// types name theirs where they are defined).
+macro_rules! topics {
+    ($($event:ty => $topic:literal),* $(,)?) => {
+        $(impl Event for $event {
+            const TOPIC: &'static str = $topic;
+        })*
+    };
 }
 
-impl Event for SessionRevoked {
-    const TOPIC: &'static str = "session.revoked";
-}
-
-impl Event for AccessChanged {
-    const TOPIC: &'static str = "access.changed";
-}
-
-impl Event for EmailQueued {
-    const TOPIC: &'static str = "email.queued";
-}
-
-impl Event for WorkflowManual {
-    const TOPIC: &'static str = "workflow.manual";
-}
-
-impl Event for WorkflowResume {
-    const TOPIC: &'static str = "workflow.resume";
-}
-
-impl Event for WebhookRetry {
-    const TOPIC: &'static str = "webhook.retry";
-}
-
-impl Event for IndexSlot {
-    const TOPIC: &'static str = "index.slot";
+topics! {
+    MetadataChanged => "metadata.changed",
+    SessionRevoked => "session.revoked",
+    AccessChanged => "access.changed",
+    EmailQueued => "email.queued",
+    WorkflowManual => "workflow.manual",
+    WorkflowResume => "workflow.resume",
+    WebhookRetry => "webhook.retry",
+    IndexSlot => "index.slot",
 }
 
 /// Appends `event` inside `txn`.
