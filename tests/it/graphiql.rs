@@ -1,7 +1,7 @@
 //! GraphiQL works with no network but the server's: `/graphiql` loads only same-origin files,
 //! each served from the binary with its content type and a long cache life; the page opens with
 //! a login and a headers tab that shows where the access token goes; `GET /` and a browser's
-//! `GET /graphql` lead to it. (The demo login on the page: `processes::every_start_prints_…`.)
+//! `GET /graphql` lead to it. (The demo login on the page: `startup::every_start_prints_…`.)
 
 use serde_json::{Value, json};
 
