@@ -124,7 +124,14 @@ pub fn output_type(ty: FieldType) -> &'static str {
         FieldType::Json => t::JSON,
         FieldType::File => t::FILE,
         FieldType::Relation => TypeRef::ID,
-        _ => TypeRef::STRING,
+        // Option values of a MULTI_SELECT are strings too (its list is wrapped around this).
+        FieldType::Text
+        | FieldType::Textarea
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Select
+        | FieldType::MultiSelect => TypeRef::STRING,
     }
 }
 

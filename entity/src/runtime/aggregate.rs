@@ -140,7 +140,18 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
             FieldType::Currency => {
                 Decimal::parse(&text).map(|d| Value::from(d.to_string_at(scale(f)))).unwrap_or(Value::Null)
             }
-            _ => Value::String(text),
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::MultiSelect
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Json => Value::String(text),
         },
         _ => Value::String(text),
     }

@@ -409,7 +409,18 @@ pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
             let pb = super::time::parse(b.as_str()?)?;
             Some(pa.cmp(&pb))
         }
-        _ => Some(a.as_str()?.cmp(b.as_str()?)),
+        // Dates (`YYYY-MM-DD`) order as text; the rest are texts or ids.
+        FieldType::Text
+        | FieldType::Textarea
+        | FieldType::Date
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Select
+        | FieldType::MultiSelect
+        | FieldType::Relation
+        | FieldType::File
+        | FieldType::Json => Some(a.as_str()?.cmp(b.as_str()?)),
     }
 }
 

@@ -227,7 +227,23 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
             (FieldType::Currency, Dialect::Sqlite) => {
                 format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key)
             }
-            _ => text_expr(d, &f.key),
+            // On SQLite `json_extract` already yields numbers and booleans as SQL values.
+            (FieldType::Number | FieldType::Boolean, Dialect::Sqlite)
+            | (
+                FieldType::Text
+                | FieldType::Textarea
+                | FieldType::Date
+                | FieldType::Datetime
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Url
+                | FieldType::Select
+                | FieldType::MultiSelect
+                | FieldType::Relation
+                | FieldType::File
+                | FieldType::Json,
+                _,
+            ) => text_expr(d, &f.key),
         },
     }
 }
@@ -300,7 +316,18 @@ fn operand(d: Dialect, t: &Target, v: &Value) -> Result<Operand> {
             }
             FieldType::Currency => (text(v)?, Some(if d == Dialect::Postgres { "NUMERIC" } else { "REAL" })),
             FieldType::Boolean => (Bound::Bool(v.as_bool().ok_or_else(bad)?), None),
-            _ => (text(v)?, None),
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::MultiSelect
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Json => (text(v)?, None),
         },
         // A filter's id was checked and brought to the stored form (`value::id_operand`); a
         // cursor's is whatever the client sent back. Where `id` is a `uuid`, anything else
