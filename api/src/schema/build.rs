@@ -166,3 +166,36 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
     }
     finish(b, options)
 }
+
+/// The builder in-process, without a server or a database: what a role's schema holds follows
+/// from its permissions alone.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdl_for(permissions: Permissions) -> String {
+        let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
+        let schema = build_tenant_schema(&meta, &Arc::new(permissions), &SchemaOptions::default())
+            .expect("the schema builds");
+        sdl(&schema)
+    }
+
+    #[test]
+    fn an_owners_schema_of_an_empty_tenant_is_schema_graphql() {
+        let expected = include_str!("../../../schema.graphql");
+        assert!(sdl_for(Permissions::full()) == expected, "run `cargo run -- export-schema`");
+    }
+
+    #[test]
+    fn a_role_without_admin_gets_no_administration_operations() {
+        let member = sdl_for(Permissions::from_stored(&serde_json::json!({})));
+        for present in ["me: User!", "logout: Boolean!", "notifications("] {
+            assert!(member.contains(present), "a member's schema lacks {present}");
+        }
+        for absent in ["defineEntity(", "inviteUser(", "createWorkflow(", "auditLog("] {
+            assert!(!member.contains(absent), "a member's schema has {absent}");
+        }
+        let owner = sdl_for(Permissions::full());
+        assert!(owner.contains("defineEntity(") && owner.contains("auditLog("));
+    }
+}
