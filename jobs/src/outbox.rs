@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entity::runtime::outbox::events::{self, OutboxEvent};
+use entity::runtime::outbox::Event;
+use entity::runtime::outbox::events::OutboxEvent;
 use entity::runtime::sql::SqlBuf;
+use entity::runtime::store::ChangeEvent;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
 use tokio::sync::Mutex;
@@ -201,7 +203,7 @@ impl Dispatcher {
     fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
         let text: String = row.try_get("", "payload")?;
-        if topic == events::RECORD_CHANGED {
+        if topic == ChangeEvent::TOPIC {
             // Most changes have no subscriber on this instance: they are not parsed at all.
             let tenant_id: String = row.try_get("", "tenant_id")?;
             let entity_id: Option<String> = row.try_get("", "entity_id")?;

@@ -14,7 +14,7 @@ use super::calendar::{self, Bucket};
 
 use super::filter::{Filter, Target};
 use super::indexes::SlotKind;
-use super::meta::{EntityDef, FieldDef, FieldType};
+use super::meta::{EntityDef, FieldDef, FieldType, Stored};
 use super::sql::{self, SqlBuf};
 use super::value::{DEFAULT_SCALE, Decimal};
 use crate::{Db, Dialect, Error, Result};
@@ -134,24 +134,13 @@ fn group_expr(d: Dialect, t: &Target) -> String {
 fn group_value(t: &Target, text: Option<String>) -> Value {
     let Some(text) = text else { return Value::Null };
     match t {
-        Target::Field(f) => match f.ty {
-            FieldType::Number => text.parse::<f64>().map(Value::from).unwrap_or(Value::Null),
-            FieldType::Boolean => Value::Bool(text == "true" || text == "1"),
-            FieldType::Currency => {
+        Target::Field(f) => match f.ty.stored_as() {
+            Stored::Float => text.parse::<f64>().map(Value::from).unwrap_or(Value::Null),
+            Stored::Bool => Value::Bool(text == "true" || text == "1"),
+            Stored::Decimal => {
                 Decimal::parse(&text).map(|d| Value::from(d.to_string_at(scale(f)))).unwrap_or(Value::Null)
             }
-            FieldType::Text
-            | FieldType::Textarea
-            | FieldType::Date
-            | FieldType::Datetime
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url
-            | FieldType::Select
-            | FieldType::MultiSelect
-            | FieldType::Relation
-            | FieldType::File
-            | FieldType::Json => Value::String(text),
+            Stored::Timestamp | Stored::Text => Value::String(text),
         },
         _ => Value::String(text),
     }

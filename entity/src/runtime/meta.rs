@@ -76,6 +76,30 @@ impl FieldType {
         FieldType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
+    /// How a stored value of this type compares, is bound in SQL and is read back: the one map
+    /// from field type to storage that comparisons, SQL expressions, filter operands and group
+    /// values share (each matches `Stored` exhaustively).
+    pub fn stored_as(self) -> Stored {
+        match self {
+            FieldType::Number => Stored::Float,
+            FieldType::Currency => Stored::Decimal,
+            FieldType::Boolean => Stored::Bool,
+            FieldType::Datetime => Stored::Timestamp,
+            // Dates (`YYYY-MM-DD`) order as text; the rest are texts, ids or JSON.
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::MultiSelect
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Json => Stored::Text,
+        }
+    }
+
     /// Free text compared as strings (and searched by `search`).
     pub fn is_text_like(self) -> bool {
         matches!(
@@ -93,6 +117,21 @@ impl FieldType {
     pub fn is_filterable(self) -> bool {
         !matches!(self, FieldType::Json | FieldType::File)
     }
+}
+
+/// What a field type's values are in storage (`FieldType::stored_as`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A JSON number, compared as a float.
+    Float,
+    /// A decimal string, compared exactly (`value::Decimal`; `numeric` on PostgreSQL).
+    Decimal,
+    /// A JSON boolean.
+    Bool,
+    /// A timestamp string (`time`), compared as a point in time.
+    Timestamp,
+    /// Anything else, compared as its text.
+    Text,
 }
 
 /// How a RELATION field relates to its target.

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::meta::{FieldDef, FieldType};
+use super::meta::{FieldDef, FieldType, Stored};
 use crate::FieldError;
 
 static EMAIL: LazyLock<Regex> =
@@ -400,27 +400,16 @@ pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
 
 /// Orders two stored (or operand) values of a comparable type. `None` when incomparable.
 pub fn compare(ty: FieldType, a: &Value, b: &Value) -> Option<Ordering> {
-    match ty {
-        FieldType::Number => a.as_f64()?.partial_cmp(&b.as_f64()?),
-        FieldType::Currency => Some(decimal_operand(a).ok()?.compare(decimal_operand(b).ok()?)),
-        FieldType::Boolean => Some(a.as_bool()?.cmp(&b.as_bool()?)),
-        FieldType::Datetime => {
+    match ty.stored_as() {
+        Stored::Float => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        Stored::Decimal => Some(decimal_operand(a).ok()?.compare(decimal_operand(b).ok()?)),
+        Stored::Bool => Some(a.as_bool()?.cmp(&b.as_bool()?)),
+        Stored::Timestamp => {
             let pa = super::time::parse(a.as_str()?)?;
             let pb = super::time::parse(b.as_str()?)?;
             Some(pa.cmp(&pb))
         }
-        // Dates (`YYYY-MM-DD`) order as text; the rest are texts or ids.
-        FieldType::Text
-        | FieldType::Textarea
-        | FieldType::Date
-        | FieldType::Email
-        | FieldType::Phone
-        | FieldType::Url
-        | FieldType::Select
-        | FieldType::MultiSelect
-        | FieldType::Relation
-        | FieldType::File
-        | FieldType::Json => Some(a.as_str()?.cmp(b.as_str()?)),
+        Stored::Text => Some(a.as_str()?.cmp(b.as_str()?)),
     }
 }
 

@@ -13,10 +13,6 @@ use crate::runtime::notifications::Notification;
 use crate::runtime::store::ChangeEvent;
 use crate::{Error, Result};
 
-/// Topic of a record change; the tailer compares it before it parses a payload, as most
-/// record changes have no listener on an instance.
-pub const RECORD_CHANGED: &str = ChangeEvent::TOPIC;
-
 /// The topics the job relay claims: the others are news for subscribers only.
 pub const WORK_TOPICS: [&str; 6] = [
     ChangeEvent::TOPIC,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::filter::{Filter, Op, Target};
 use super::indexes::{Slot, SlotKind};
-use super::meta::{FieldDef, FieldType};
+use super::meta::{FieldDef, Stored};
 use crate::{Dialect, Error, Result};
 
 mod ids;
@@ -219,31 +219,16 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         Target::Field(f) if f.index_slot().is_some_and(|s| SlotKind::of(d, f.ty) == Some(s.kind)) => {
             f.index_slot().map(Slot::column).unwrap_or_default()
         }
-        Target::Field(f) => match (f.ty, d) {
-            (FieldType::Number | FieldType::Currency, Dialect::Postgres) => {
+        Target::Field(f) => match (f.ty.stored_as(), d) {
+            (Stored::Float | Stored::Decimal, Dialect::Postgres) => {
                 format!("((data->>'{}')::numeric)", f.key)
             }
-            (FieldType::Boolean, Dialect::Postgres) => format!("((data->>'{}')::boolean)", f.key),
-            (FieldType::Currency, Dialect::Sqlite) => {
-                format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key)
-            }
+            (Stored::Bool, Dialect::Postgres) => format!("((data->>'{}')::boolean)", f.key),
+            (Stored::Decimal, Dialect::Sqlite) => format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key),
             // On SQLite `json_extract` already yields numbers and booleans as SQL values.
-            (FieldType::Number | FieldType::Boolean, Dialect::Sqlite)
-            | (
-                FieldType::Text
-                | FieldType::Textarea
-                | FieldType::Date
-                | FieldType::Datetime
-                | FieldType::Email
-                | FieldType::Phone
-                | FieldType::Url
-                | FieldType::Select
-                | FieldType::MultiSelect
-                | FieldType::Relation
-                | FieldType::File
-                | FieldType::Json,
-                _,
-            ) => text_expr(d, &f.key),
+            (Stored::Float | Stored::Bool, Dialect::Sqlite) | (Stored::Timestamp | Stored::Text, _) => {
+                text_expr(d, &f.key)
+            }
         },
     }
 }
@@ -305,8 +290,8 @@ fn operand(d: Dialect, t: &Target, v: &Value) -> Result<Operand> {
         Target::CreatedAt | Target::UpdatedAt => {
             (Bound::Ts(v.as_str().and_then(super::time::parse).ok_or_else(bad)?), None)
         }
-        Target::Field(f) => match f.ty {
-            FieldType::Number => {
+        Target::Field(f) => match f.ty.stored_as() {
+            Stored::Float => {
                 let n = v.as_f64().ok_or_else(bad)?;
                 match d {
                     // Bound as text and cast: numeric compares exactly with numeric.
@@ -314,20 +299,9 @@ fn operand(d: Dialect, t: &Target, v: &Value) -> Result<Operand> {
                     Dialect::Sqlite => (Bound::Float(n), None),
                 }
             }
-            FieldType::Currency => (text(v)?, Some(if d == Dialect::Postgres { "NUMERIC" } else { "REAL" })),
-            FieldType::Boolean => (Bound::Bool(v.as_bool().ok_or_else(bad)?), None),
-            FieldType::Text
-            | FieldType::Textarea
-            | FieldType::Date
-            | FieldType::Datetime
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url
-            | FieldType::Select
-            | FieldType::MultiSelect
-            | FieldType::Relation
-            | FieldType::File
-            | FieldType::Json => (text(v)?, None),
+            Stored::Decimal => (text(v)?, Some(if d == Dialect::Postgres { "NUMERIC" } else { "REAL" })),
+            Stored::Bool => (Bound::Bool(v.as_bool().ok_or_else(bad)?), None),
+            Stored::Timestamp | Stored::Text => (text(v)?, None),
         },
         // A filter's id was checked and brought to the stored form (`value::id_operand`); a
         // cursor's is whatever the client sent back. Where `id` is a `uuid`, anything else
