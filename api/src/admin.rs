@@ -5,9 +5,9 @@
 
 use chrono::{Duration, Utc};
 use entity::FieldError;
+use entity::features::emails::{self, Email};
 use entity::models::{api_key, role, session, user};
 use entity::runtime::audit::{self, Actor, AuditFilter, AuditRow, Verification};
-use entity::runtime::emails::{self, Email};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::policy::Permissions;
 use entity::runtime::signals;

@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod features;
 pub mod http;
 pub mod live;
 pub mod log_sink;

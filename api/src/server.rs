@@ -223,7 +223,7 @@ async fn listen(bind: &str) -> Result<TcpListener, ApiError> {
 /// Starts serving on `config.bind`.
 pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     // Every template (built in, and in TEMPLATES_DIR) must parse: fail at start, not at signup.
-    let offered = entity::runtime::templates::catalogue(config.templates_dir.as_deref())?;
+    let offered = entity::features::templates::catalogue(config.templates_dir.as_deref())?;
     tracing::debug!(templates = offered.len(), "templates checked");
     // Listen before touching the database: a busy port is reported before any migration runs.
     let listener = listen(&config.bind).await?;

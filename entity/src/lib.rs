@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod error;
+pub mod features;
 pub mod hex;
 pub mod inline;
 pub mod models;

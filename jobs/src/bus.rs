@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use entity::runtime::notifications::Notification;
+use entity::features::notifications::Notification;
 use entity::runtime::store::ChangeEvent;
 use tokio::sync::broadcast;
 

@@ -5,7 +5,7 @@
 //! recorded, the email is sent again (SMTP cannot ask whether the relay kept it), and the
 //! receiver can recognise the second copy.
 
-use entity::runtime::emails::Email;
+use entity::features::emails::Email;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::collections::{HashMap, HashSet};
 
-use entity::runtime::webhooks::{self, Webhook};
+use entity::features::webhooks::{self, Webhook};
 
 use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;

@@ -119,7 +119,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
         errors.push(FieldError::new("password", "must be 8 to 1024 characters"));
     }
-    let catalogue = entity::runtime::templates::catalogue(state.config.templates_dir.as_deref())?;
+    let catalogue = entity::features::templates::catalogue(state.config.templates_dir.as_deref())?;
     let template = match input.template.as_deref() {
         Some(slug) => match catalogue.iter().find(|t| t.slug == slug) {
             Some(t) => Some(t),
@@ -192,7 +192,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
     .await?;
     if let Some(tpl) = template {
         let actor = entity::runtime::audit::Actor::user(&u.id, None);
-        entity::runtime::templates::apply_in(&txn, &state.db, &t.id, tpl, &actor, false).await?;
+        entity::features::templates::apply_in(&txn, &state.db, &t.id, tpl, &actor, false).await?;
     }
     let payload = open_session(state, &txn, &t, &u, "owner").await?;
     audit_auth(state, &txn, &t.id, Some(&u.id), "tenant.signup", json!({"slug": t.slug, "email": u.email}))

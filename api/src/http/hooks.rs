@@ -12,12 +12,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response as HttpResponse;
+use entity::features::workflows::{self as wf, Trigger};
 use entity::runtime::audit::{self, Actor};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox;
 use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ListArgs, Store};
-use entity::runtime::workflows::{self as wf, Trigger};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 

@@ -88,20 +88,20 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
         query = query.field(f);
     }
     if permissions.admin {
-        for f in super::admin::queries()
+        for f in crate::features::admin::queries()
             .into_iter()
-            .chain(super::workflows::queries())
-            .chain(super::webhooks::queries())
-            .chain(super::jobs::queries())
+            .chain(crate::features::workflows::queries())
+            .chain(crate::features::webhooks::queries())
+            .chain(crate::features::dead_jobs::queries())
         {
             query = query.field(f);
         }
     }
-    for f in super::notifications::queries()
+    for f in crate::features::notifications::queries()
         .into_iter()
-        .chain(super::approvals::queries())
-        .chain(super::templates::queries())
-        .chain(super::dashboards::queries())
+        .chain(crate::features::approvals::queries())
+        .chain(crate::features::templates::queries())
+        .chain(crate::features::dashboards::queries())
     {
         query = query.field(f);
     }
@@ -109,13 +109,14 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
     for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(access)) {
         mutation = mutation.field(f);
     }
-    for f in super::notifications::mutations(permissions.admin)
+    for f in crate::features::notifications::mutations(permissions.admin)
         .into_iter()
-        .chain(super::approvals::user_mutations())
+        .chain(crate::features::approvals::user_mutations())
     {
         mutation = mutation.field(f);
     }
-    let mut subscription = Subscription::new(t::SUBSCRIPTION).field(super::notifications::subscription());
+    let mut subscription =
+        Subscription::new(t::SUBSCRIPTION).field(crate::features::notifications::subscription());
     let mut types = Vec::new();
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
@@ -134,11 +135,11 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
         types.push(aggregate::date_group_input(a).into());
     }
     // The CRM operations, when the tenant has its entities and the role may use them.
-    mutation = super::crm::move_deal(access)
+    mutation = crate::features::crm::move_deal(access)
         .into_iter()
-        .chain(super::crm::convert_lead(access))
+        .chain(crate::features::crm::convert_lead(access))
         .fold(mutation, |m, f| m.field(f));
-    types.extend(super::crm::conversion_type(access).map(Into::into));
+    types.extend(crate::features::crm::conversion_type(access).map(Into::into));
     // Every schema has a subscription root (notifications), so the socket also serves queries.
     let has_subscriptions = true;
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))
@@ -148,17 +149,17 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
         b = b.register(subscription);
     }
     b = common::register(b);
-    let mut admin_types = if permissions.admin { super::admin::types() } else { Vec::new() };
+    let mut admin_types = if permissions.admin { crate::features::admin::types() } else { Vec::new() };
     if permissions.admin {
-        admin_types.extend(super::workflows::types());
-        admin_types.extend(super::webhooks::types());
-        admin_types.extend(super::jobs::types());
+        admin_types.extend(crate::features::workflows::types());
+        admin_types.extend(crate::features::webhooks::types());
+        admin_types.extend(crate::features::dead_jobs::types());
         admin_types.push(super::tenant::input_type().into());
     }
-    admin_types.extend(super::notifications::types());
-    admin_types.extend(super::approvals::types(permissions.admin));
-    admin_types.extend(super::templates::types());
-    admin_types.extend(super::dashboards::types(permissions.admin));
+    admin_types.extend(crate::features::notifications::types());
+    admin_types.extend(crate::features::approvals::types(permissions.admin));
+    admin_types.extend(crate::features::templates::types());
+    admin_types.extend(crate::features::dashboards::types(permissions.admin));
     for ty in
         platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
     {

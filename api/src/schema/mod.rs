@@ -8,37 +8,25 @@
 //! the schema has validated before without the executor.
 
 pub mod access;
-pub mod admin;
-pub mod approvals;
 pub mod args;
 pub mod build;
 pub mod common;
 pub mod compiled;
-pub mod crm;
 pub mod ctx;
-pub mod dashboard_widgets;
-pub mod dashboards;
 pub mod deletion;
 pub mod entity_types;
 pub mod extension;
 pub mod inputs;
-pub mod jobs;
 pub mod limits;
 pub mod loader;
-pub mod notifications;
 pub mod order;
 pub mod parse_cache;
 pub mod platform;
 pub mod registry;
 pub mod resolvers;
-pub mod role_rules;
 pub mod shape;
-pub mod templates;
 pub mod tenant;
 pub mod typed;
 pub mod values;
-pub mod webhooks;
-pub mod workflow_steps;
-pub mod workflows;
 
 pub use build::{SchemaOptions, build_public_schema, build_tenant_schema};

@@ -138,7 +138,7 @@ pub fn public_mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
         .description("Exchanges a refresh token for a new pair; the old refresh token stops working."),
-        super::admin::accept_invite(),
+        crate::features::admin::accept_invite(),
     ]
 }
 
@@ -415,16 +415,16 @@ pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
         })
         .description("Revokes this session now: its access token stops working at once."),
     ];
-    fields.push(super::admin::revoke_sessions());
+    fields.push(crate::features::admin::revoke_sessions());
     if access.permissions.admin {
         fields.extend(definition_mutations());
-        fields.extend(super::admin::mutations());
-        fields.extend(super::workflows::mutations());
-        fields.extend(super::webhooks::mutations());
-        fields.extend(super::approvals::admin_mutations());
-        fields.extend(super::jobs::mutations());
-        fields.extend(super::templates::mutations());
-        fields.extend(super::dashboards::mutations());
+        fields.extend(crate::features::admin::mutations());
+        fields.extend(crate::features::workflows::mutations());
+        fields.extend(crate::features::webhooks::mutations());
+        fields.extend(crate::features::approvals::admin_mutations());
+        fields.extend(crate::features::dead_jobs::mutations());
+        fields.extend(crate::features::templates::mutations());
+        fields.extend(crate::features::dashboards::mutations());
         fields.push(super::tenant::mutation());
     }
     fields

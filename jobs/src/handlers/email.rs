@@ -3,7 +3,7 @@
 //! (`JobContext::retry_delay`); the email is then `dead`, for an administrator to inspect and
 //! retry.
 
-use entity::runtime::emails;
+use entity::features::emails;
 
 use crate::context::JobContext;
 use crate::error::JobError;

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use entity::runtime::webhooks::{self, Delivery, Webhook};
+use entity::features::webhooks::{self, Delivery, Webhook};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

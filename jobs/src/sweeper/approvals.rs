@@ -1,8 +1,8 @@
 //! Approval SLAs: a request still pending when its stage's SLA has passed is escalated, once
-//! (`entity::runtime::approvals::flow::escalate` says to whom and marks it).
+//! (`entity::features::approvals::flow::escalate` says to whom and marks it).
 
 use chrono::{DateTime, Utc};
-use entity::runtime::approvals::{self, flow, flow::Scope};
+use entity::features::approvals::{self, flow, flow::Scope};
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::store::Store;

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::runtime::workflows as wf;
-use entity::runtime::{emails, webhooks};
+use entity::features::workflows as wf;
+use entity::features::{emails, webhooks};
 use entity::{Db, Error, Result};
 
 /// Requeues emails and webhook deliveries whose worker died mid-send (claimed longer ago

@@ -24,8 +24,8 @@ mod schedule;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use entity::features::workflows::{self as wf, Trigger};
 use entity::runtime::time;
-use entity::runtime::workflows::{self as wf, Trigger};
 use entity::{Db, Result};
 
 /// Runs the sweeps.

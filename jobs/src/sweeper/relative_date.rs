@@ -3,10 +3,10 @@
 //! record and its date value, so moving the date arms the trigger again.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::features::workflows::Workflow;
 use entity::runtime::filter::Target;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::sql::{Direction, SortKey};
-use entity::runtime::workflows::Workflow;
 use entity::{Db, Result};
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 //! by that fire time — missed ticks collapse into the latest.
 
 use chrono::{DateTime, Utc};
+use entity::features::workflows::Workflow;
+use entity::features::workflows::schedule::CronSchedule;
 use entity::runtime::meta::TenantMeta;
-use entity::runtime::schedule::CronSchedule;
-use entity::runtime::workflows::Workflow;
 use entity::{Db, Error, Result};
 use serde_json::Value;
 

@@ -9,7 +9,7 @@ use super::{
     AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SessionRevoked, WebhookRetry,
     WorkflowManual, WorkflowResume,
 };
-use crate::runtime::notifications::Notification;
+use crate::features::notifications::Notification;
 use crate::runtime::store::ChangeEvent;
 use crate::{Error, Result};
 

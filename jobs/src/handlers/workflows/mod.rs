@@ -6,7 +6,7 @@
 //! cannot loop forever. A `wait` parks a run (`waiting`, with a resume event in the outbox);
 //! `resume` continues it later on the record as it is then.
 //!
-//! Each execution holds the claim it took on the run (see `entity::runtime::workflows::runs`).
+//! Each execution holds the claim it took on the run (see `entity::features::workflows::runs`).
 //! A step's database effects, its log row and the run's progress commit in one transaction
 //! that first checks that claim, so an execution overtaken by another one (its worker fell
 //! silent past the lease, e.g. under load) stops instead of repeating an action.
@@ -14,14 +14,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use entity::features::emails::{self, NewEmail};
+use entity::features::notifications::{self, Message};
+use entity::features::webhooks::Secret;
+use entity::features::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
-use entity::runtime::emails::{self, NewEmail};
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::notifications::{self, Message};
 use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
-use entity::runtime::webhooks::Secret;
-use entity::runtime::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
 use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};

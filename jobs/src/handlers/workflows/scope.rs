@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
+use entity::features::workflows::{self as wf, Action};
 use entity::runtime::meta::{EntityDef, FieldType};
 use entity::runtime::store::Record;
-use entity::runtime::workflows::{self as wf, Action};
 use serde_json::{Map, Value};
 
 /// Values templates can use: `record.*`, `previous.*`, `tenant.name`, and one relation hop.

@@ -7,9 +7,9 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::outbox::{self, WebhookRetry};
-use super::sql::{self, SqlBuf, json_col};
-use super::store::{ChangeEvent, ChangeKind};
+use crate::runtime::outbox::{self, WebhookRetry};
+use crate::runtime::sql::{self, SqlBuf, json_col};
+use crate::runtime::store::{ChangeEvent, ChangeKind};
 use crate::{Dialect, Error, Result};
 
 /// A signing secret.
@@ -83,7 +83,7 @@ pub fn payload(event_key: &str, event_type: &str, event: &ChangeEvent) -> Value 
         "id": event_key,
         "type": event_type,
         "tenantId": event.tenant_id,
-        "occurredAt": super::time::format(&event.record.updated_at),
+        "occurredAt": crate::runtime::time::format(&event.record.updated_at),
         "data": {"record": event.record, "changedFields": event.changed_fields},
     })
 }
@@ -99,7 +99,7 @@ fn from_row(r: &QueryResult, d: Dialect) -> Result<Webhook> {
         events: serde_json::from_value(json_col(r, d, "events")?)?,
         secrets: serde_json::from_value(json_col(r, d, "secrets")?)?,
         active: r.try_get("", "active")?,
-        created_at: super::time::column(r, d, "created_at")?
+        created_at: crate::runtime::time::column(r, d, "created_at")?
             .ok_or_else(|| Error::Internal("webhook without time".into()))?,
     })
 }
@@ -204,9 +204,9 @@ fn delivery_from_row(r: &QueryResult, d: Dialect) -> Result<Delivery> {
         attempts: r.try_get("", "attempts")?,
         response_status: r.try_get("", "response_status")?,
         last_error: r.try_get("", "last_error")?,
-        created_at: super::time::column(r, d, "created_at")?
+        created_at: crate::runtime::time::column(r, d, "created_at")?
             .ok_or_else(|| Error::Internal("delivery without time".into()))?,
-        delivered_at: super::time::column(r, d, "delivered_at")?,
+        delivered_at: crate::runtime::time::column(r, d, "delivered_at")?,
     })
 }
 
@@ -226,7 +226,7 @@ pub async fn enqueue(
     buf.bind(event_key.to_owned()).push(", ").bind(event_type.to_owned()).push(", ");
     buf.bind_json(payload)?;
     buf.push(", 'pending', ")
-        .bind_ts(super::time::now())
+        .bind_ts(crate::runtime::time::now())
         .push(") ON CONFLICT (webhook_id, event_key) DO NOTHING");
     Ok((conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1).then_some(id))
 }
@@ -271,7 +271,8 @@ pub async fn deliveries(
 /// gets `true` may post it, so a duplicate job posts nothing.
 pub async fn claim_delivery(conn: &impl ConnectionTrait, d: Dialect, del: &Delivery) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE webhook_deliveries SET status = 'sending', claimed_at = ").bind_ts(super::time::now());
+    buf.push("UPDATE webhook_deliveries SET status = 'sending', claimed_at = ")
+        .bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ").bind(del.tenant_id.clone()).push(" AND id = ").bind(del.id.clone());
     buf.push(" AND status IN ('pending', 'retrying')");
     Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
@@ -336,7 +337,7 @@ pub async fn record_attempt(
         .push(", last_error = ")
         .bind(error.map(str::to_owned));
     if status == "delivered" {
-        buf.push(", delivered_at = ").bind_ts(super::time::now());
+        buf.push(", delivered_at = ").bind_ts(crate::runtime::time::now());
     }
     buf.push(" WHERE tenant_id = ").bind(del.tenant_id.clone()).push(" AND id = ").bind(del.id.clone());
     conn.execute_raw(buf.into_statement()).await?;

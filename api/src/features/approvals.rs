@@ -12,8 +12,8 @@ use async_graphql::dynamic::{
 };
 use async_graphql::{Name, Value};
 use entity::FieldError;
-use entity::runtime::approvals::flow::{self, Scope};
-use entity::runtime::approvals::{
+use entity::features::approvals::flow::{self, Scope};
+use entity::features::approvals::{
     self as ap, Decision, DecisionEntry, Definition, Policy, Request, Stage, State,
 };
 use entity::runtime::audit;
@@ -22,10 +22,10 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 use entity::runtime::store::{Record, Store};
 
-use super::args::{self, arg_json};
-use super::ctx;
-use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
+use crate::schema::args::{self, arg_json};
+use crate::schema::ctx;
+use crate::schema::values::{json, parent, s, sync_field, ts};
 
 /// A policy with its entity's name.
 #[derive(Clone)]
@@ -497,7 +497,7 @@ pub fn admin_mutations() -> Vec<Field> {
         .description(
             "Replaces a policy; pending requests continue under the new stages from their stage number.",
         ),
-        super::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, d, t, id| {
+        crate::schema::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, d, t, id| {
             Box::pin(ap::delete_policy(txn, d, t, id))
         })
         .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),

@@ -4,14 +4,14 @@
 
 use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
 use async_graphql::{Name, Value};
+use entity::features::dead_jobs::{self, DeadJob, Kind};
 use entity::runtime::audit;
-use entity::runtime::dead_jobs::{self, DeadJob, Kind};
 use entity::runtime::naming::{fields as f, types as t};
 
-use super::args;
-use super::ctx;
-use super::values::{s, sync_field, ts};
 use crate::error::ApiError;
+use crate::schema::args;
+use crate::schema::ctx;
+use crate::schema::values::{s, sync_field, ts};
 
 pub fn types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);

@@ -10,17 +10,17 @@ use async_graphql::dynamic::{
     SubscriptionFieldFuture, Type, TypeRef,
 };
 use entity::FieldError;
+use entity::features::notifications::{self, Message, Notification};
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::notifications::{self, Message, Notification};
 use futures_util::StreamExt;
 use jobs::BusEvent;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::args::arg_json;
-use super::ctx;
-use super::values::{sync_field, ts};
 use crate::error::ApiError;
+use crate::schema::args::arg_json;
+use crate::schema::ctx;
+use crate::schema::values::{sync_field, ts};
 
 pub fn types() -> Vec<Type> {
     let opt = || TypeRef::named(TypeRef::STRING);

@@ -1,17 +1,17 @@
 //! The typed form of a dashboard's widgets (`typed`): `widgetList: [DashboardWidgetInput!]` on
 //! `DashboardInput`, beside the `widgets` JSON, which stays accepted as it is. Each widget type
-//! (`entity::runtime::dashboards::Widget`) is one member of a `@oneOf` input with exactly that
+//! (`entity::features::dashboards::Widget`) is one member of a `@oneOf` input with exactly that
 //! type's members; the list becomes the `widgets` document, which is read and checked as
 //! `createDashboard` always has (`DashboardSpec::validate`). Its error paths (`widgets[1].field`)
 //! are renamed to the typed member (`widgetList[1].field`).
 
 use async_graphql::dynamic::{InputValue, Type, TypeRef};
-use entity::runtime::dashboards::{Function, Period};
+use entity::features::dashboards::{Function, Period};
 use entity::runtime::naming::types as t;
 use serde_json::{Map, Value};
 
-use super::typed::{self, Form, Kind, Member, Nested, Shape, Union, opt, req};
 use crate::error::ApiError;
+use crate::schema::typed::{self, Form, Kind, Member, Nested, Shape, Union, opt, req};
 
 /// A localized text: `DashboardInput.name` and each widget's `title`.
 const TEXT_DOC: &str = "Localized text as a JSON object of language code → text, with `en` required, e.g. \

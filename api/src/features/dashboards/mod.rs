@@ -1,6 +1,6 @@
 //! GraphQL for dashboards: `dashboards` and `dashboard(id)` (the ones the caller's role may
 //! see; administrators see all), `createDashboard` / `updateDashboard` / `deleteDashboard`
-//! (administrators), whose widgets are given as JSON or typed (`dashboard_widgets`).
+//! (administrators), whose widgets are given as JSON or typed (`widgets`).
 //! `widgets { data }` computes each widget on the server in the same request, under the
 //! caller's row rules and in the tenant's time zone; a widget over an entity the caller may
 //! not read has `data: null`.
@@ -11,18 +11,20 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
+use entity::features::dashboards::{self, Dashboard, DashboardSpec, Scope, Widget};
+use entity::features::templates::Template;
 use entity::runtime::audit;
-use entity::runtime::dashboards::{self, Dashboard, DashboardSpec, Scope, Widget};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
-use entity::runtime::templates::Template;
 
-use super::args::{self, arg_json};
-use super::ctx;
-use super::values::{json, parent, s, sync_field, ts};
-use super::{dashboard_widgets, typed};
 use crate::error::ApiError;
+use crate::schema::args::{self, arg_json};
+use crate::schema::ctx;
+use crate::schema::typed;
+use crate::schema::values::{json, parent, s, sync_field, ts};
+
+pub mod widgets;
 
 /// What every widget of one dashboard is computed with, loaded once per dashboard: the
 /// tenant's entities, its time zone and one "now" for all periods.
@@ -109,7 +111,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 sync_field::<WidgetView>("config", TypeRef::named_nn(t::JSON), |w| {
                     serde_json::to_value(&w.widget).ok().as_ref().and_then(json)
                 })
-                .description(dashboard_widgets::CONFIG_DOC),
+                .description(widgets::CONFIG_DOC),
             )
             .field(
                 Field::new("data", TypeRef::named(t::JSON), |c| {
@@ -118,12 +120,12 @@ pub fn types(admin: bool) -> Vec<Type> {
                         Ok(widget_data(&c, w).await?.as_ref().and_then(json))
                     })
                 })
-                .description(dashboard_widgets::DATA_DOC),
+                .description(widgets::DATA_DOC),
             )
             .into(),
     ];
     if admin {
-        let [name, widgets, widget_list] = dashboard_widgets::input_fields();
+        let [name, widgets, widget_list] = widgets::input_fields();
         types.push(
             InputObject::new(t::DASHBOARD_INPUT)
                 .field(
@@ -138,7 +140,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 .field(widget_list)
                 .into(),
         );
-        types.extend(dashboard_widgets::types());
+        types.extend(widgets::types());
     }
     types
 }
@@ -194,7 +196,7 @@ pub fn queries() -> Vec<Field> {
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let raw = arg_json(c, "input")?.and_then(|v| v.as_object().cloned()).unwrap_or_default();
-    let (raw, renames) = dashboard_widgets::with_widgets(raw)?;
+    let (raw, renames) = widgets::with_widgets(raw)?;
     let spec: DashboardSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     let d = state.db.dialect;
@@ -243,7 +245,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .argument(input()),
-        super::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, d, t, id| {
+        crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, d, t, id| {
             Box::pin(dashboards::delete(txn, d, t, id))
         }),
     ]

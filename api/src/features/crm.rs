@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
-use entity::runtime::crm::{Conversion, Conversions, Pipeline, Rows};
+use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use entity::runtime::store::{Caller, Record};
 
-use super::access::{EntityAccess, SchemaAccess};
-use super::args;
-use super::ctx;
-use super::resolvers::store;
-use super::values::parent;
 use crate::error::{ApiError, gql};
+use crate::schema::access::{EntityAccess, SchemaAccess};
+use crate::schema::args;
+use crate::schema::ctx;
+use crate::schema::resolvers::store;
+use crate::schema::values::parent;
 
 fn entity<'a>(access: &'a SchemaAccess, name: &str) -> Option<&'a Arc<EntityAccess>> {
     access.entities.iter().find(|a| a.full.name_singular == name)

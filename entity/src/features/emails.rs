@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{self, EmailQueued};
-use super::sql::SqlBuf;
+use crate::runtime::outbox::{self, EmailQueued};
+use crate::runtime::sql::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// One email of the outbox.
@@ -48,9 +48,9 @@ fn from_row(r: &QueryResult, d: Dialect) -> Result<Email> {
         attempts: r.try_get("", "attempts")?,
         last_error: r.try_get("", "last_error")?,
         message_id: r.try_get("", "message_id")?,
-        created_at: super::time::column(r, d, "created_at")?
+        created_at: crate::runtime::time::column(r, d, "created_at")?
             .ok_or_else(|| Error::Internal("email without time".into()))?,
-        sent_at: super::time::column(r, d, "sent_at")?,
+        sent_at: crate::runtime::time::column(r, d, "sent_at")?,
     })
 }
 
@@ -87,7 +87,7 @@ pub async fn queue(
         .bind(e.subject.to_owned())
         .push(", ")
         .bind(e.body.to_owned());
-    buf.push(", 'queued', ").bind_ts(super::time::now()).push(")");
+    buf.push(", 'queued', ").bind_ts(crate::runtime::time::now()).push(")");
     txn.execute_raw(buf.into_statement()).await?;
     queued(txn, d, tenant_id, &id).await?;
     Ok(id)
@@ -128,7 +128,7 @@ pub async fn list(
 /// caller that gets `true` may send it; a duplicate job gets `false` and does nothing.
 pub async fn claim(conn: &impl ConnectionTrait, d: Dialect, e: &Email) -> Result<bool> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = 'sending', claimed_at = ").bind_ts(super::time::now());
+    buf.push("UPDATE emails SET status = 'sending', claimed_at = ").bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ").bind(e.tenant_id.clone());
     buf.push(" AND id = ").bind(e.id.clone()).push(" AND status IN ('queued', 'retrying')");
     Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
@@ -148,7 +148,7 @@ pub async fn record_attempt(
     buf.push(", attempts = attempts + 1, last_error = ").bind(error.map(str::to_owned));
     buf.push(", message_id = COALESCE(").bind(message_id.map(str::to_owned)).push(", message_id)");
     if status == "sent" {
-        buf.push(", sent_at = ").bind_ts(super::time::now());
+        buf.push(", sent_at = ").bind_ts(crate::runtime::time::now());
     }
     buf.push(" WHERE tenant_id = ").bind(e.tenant_id.clone()).push(" AND id = ").bind(e.id.clone());
     conn.execute_raw(buf.into_statement()).await?;

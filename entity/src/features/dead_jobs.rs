@@ -3,8 +3,9 @@
 //! queue one by one. A retry writes its event to the outbox in the caller's transaction, so it
 //! cannot be lost between "marked for retry" and "queued".
 
+use crate::features::{emails, webhooks, workflows};
 use crate::runtime::sql::SqlBuf;
-use crate::runtime::{emails, time, webhooks, workflows};
+use crate::runtime::time;
 use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;

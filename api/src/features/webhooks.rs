@@ -8,14 +8,14 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::FieldError;
+use entity::features::webhooks::{self as wh, Delivery, Webhook};
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::webhooks::{self as wh, Delivery, Webhook};
 
-use super::args::{self, arg_json};
-use super::ctx;
-use super::values::{json, parent, s, sync_field, ts};
 use crate::error::ApiError;
+use crate::schema::args::{self, arg_json};
+use crate::schema::ctx;
+use crate::schema::values::{json, parent, s, sync_field, ts};
 
 /// A webhook with the secret to show once.
 struct WithSecret(Webhook, String);
@@ -205,7 +205,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .description("Adds a new signing secret; deliveries carry both until the next rotation."),
-        super::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, d, t, id| {
+        crate::schema::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, d, t, id| {
             Box::pin(wh::delete(txn, d, t, id))
         }),
     ]

@@ -12,8 +12,8 @@ use entity::runtime::naming::types as t;
 use entity::runtime::policy::{ADMIN_KEY, Action, FieldAccess, Scope};
 use serde_json::{Map, Value};
 
-use super::typed::{self, Form, Kind, opt, req};
 use crate::error::ApiError;
+use crate::schema::typed::{self, Form, Kind, opt, req};
 
 /// `permissions` of a role input: the JSON form.
 pub const PERMISSIONS_DOC: &str = "The permissions as JSON, keyed by entity name (`*`: every entity without \

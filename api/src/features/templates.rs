@@ -6,14 +6,14 @@
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
+use entity::features::templates::upgrade::{self, Change, Plan};
+use entity::features::templates::{self, Applied, Template};
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::templates::upgrade::{self, Change, Plan};
-use entity::runtime::templates::{self, Applied, Template};
 
-use super::args;
-use super::ctx;
-use super::values::{s, sync_field};
 use crate::error::ApiError;
+use crate::schema::args;
+use crate::schema::ctx;
+use crate::schema::values::{s, sync_field};
 use crate::state::AppState;
 
 /// The template `slug` of the catalogue (built-in or from `TEMPLATES_DIR`).

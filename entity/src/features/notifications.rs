@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
-use super::outbox;
-use super::sql::SqlBuf;
+use crate::runtime::outbox;
+use crate::runtime::sql::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// One notification of one user.
@@ -44,9 +44,9 @@ fn from_row(r: &QueryResult, d: Dialect) -> Result<Notification> {
         title: r.try_get("", "title")?,
         body: r.try_get("", "body")?,
         link: r.try_get("", "link")?,
-        created_at: super::time::column(r, d, "created_at")?
+        created_at: crate::runtime::time::column(r, d, "created_at")?
             .ok_or_else(|| Error::Internal("notification without time".into()))?,
-        read_at: super::time::column(r, d, "read_at")?,
+        read_at: crate::runtime::time::column(r, d, "read_at")?,
     })
 }
 
@@ -115,7 +115,7 @@ pub async fn create(
     recipients: &[String],
     m: &Message<'_>,
 ) -> Result<Vec<Notification>> {
-    let now = super::time::now();
+    let now = crate::runtime::time::now();
     let mut out = Vec::with_capacity(recipients.len());
     for user_id in recipients {
         let n = Notification {
@@ -189,7 +189,7 @@ pub async fn mark_read(
     ids: Option<&[String]>,
 ) -> Result<u64> {
     let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE notifications SET read_at = ").bind_ts(super::time::now());
+    buf.push("UPDATE notifications SET read_at = ").bind_ts(crate::runtime::time::now());
     buf.push(" WHERE tenant_id = ")
         .bind(tenant_id.to_owned())
         .push(" AND user_id = ")

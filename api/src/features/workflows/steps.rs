@@ -1,7 +1,7 @@
 //! The typed form of a workflow's definition (`typed`): `trigger: WorkflowTriggerInput`,
 //! `condition`, `previousCondition` and `actions: [WorkflowActionInput!]` on `WorkflowInput`,
 //! beside the `definition` JSON, which stays accepted as it is. Each trigger and action type
-//! the engine knows (`entity::runtime::workflows::{Trigger, Action}`) is one member of a
+//! the engine knows (`entity::features::workflows::{Trigger, Action}`) is one member of a
 //! `@oneOf` input with exactly that type's members; the typed form becomes the definition
 //! document (`{trigger: {type, …}, condition?, previousCondition?, actions: [{type, …}]}`),
 //! which `Definition::parse` parses and checks like any other. Its error paths (`trigger.cron`,
@@ -12,8 +12,8 @@ use entity::FieldError;
 use entity::runtime::naming::types as t;
 use serde_json::{Map, Value};
 
-use super::typed::{self, Form, Kind, Member, Shape, Union, opt, req};
 use crate::error::ApiError;
+use crate::schema::typed::{self, Form, Kind, Member, Shape, Union, opt, req};
 
 const ENTITY: Member =
     req("entity", Kind::Text, "The `nameSingular` of the entity whose records it watches.");

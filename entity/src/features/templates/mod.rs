@@ -13,15 +13,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::approvals;
-use super::audit::{self, Actor};
 use super::dashboards::{self, Dashboard};
-use super::definitions::{Definitions, EntityInput};
-use super::meta::TenantMeta;
-use super::policy::Permissions;
-use super::sql::SqlBuf;
-use super::time;
 use super::workflows::{self as wf, Definition, Workflow};
 use crate::models::role;
+use crate::runtime::audit::{self, Actor};
+use crate::runtime::definitions::{Definitions, EntityInput};
+use crate::runtime::meta::TenantMeta;
+use crate::runtime::policy::Permissions;
+use crate::runtime::sql::SqlBuf;
+use crate::runtime::time;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
 /// The template files, by slug.
@@ -214,7 +214,7 @@ pub async fn apply_in(
             active: true,
             entity_id,
             definition,
-            secrets: vec![crate::runtime::webhooks::new_secret()],
+            secrets: vec![crate::features::webhooks::new_secret()],
             created_at: now,
             updated_at: now,
         };

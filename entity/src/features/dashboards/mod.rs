@@ -16,10 +16,10 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::filter::{Filter, Target};
-use super::meta::{EntityDef, FieldType, TenantMeta};
-use super::sql::{self, SqlBuf, json_col};
-use super::time;
+use crate::runtime::filter::{Filter, Target};
+use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
+use crate::runtime::sql::{self, SqlBuf, json_col};
+use crate::runtime::time;
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Most widgets on one dashboard.
@@ -241,7 +241,7 @@ pub struct DashboardSpec {
 impl DashboardSpec {
     pub fn validate(&self, meta: &TenantMeta) -> Result<()> {
         let mut errors = Vec::new();
-        if !super::naming::is_identifier(&self.key) {
+        if !crate::runtime::naming::is_identifier(&self.key) {
             errors.push(FieldError::new("key", "must be a snake_case identifier"));
         }
         if self.name.get("en").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {

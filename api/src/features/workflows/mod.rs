@@ -1,7 +1,7 @@
 //! GraphQL for workflows (administrators): `workflows`, `workflowRuns`, `createWorkflow`,
 //! `updateWorkflow`, `setWorkflowActive`, `rotateWorkflowSecret`, `deleteWorkflow`. A
 //! definition is JSON (`{trigger, condition?, previousCondition?, actions}`, see
-//! docs/workflows.md) or its typed form (`workflow_steps`), validated against the tenant's
+//! docs/workflows.md) or its typed form (`steps`), validated against the tenant's
 //! entities when saved; every change is audited. Each workflow signs its `call_webhook`
 //! requests with its own secrets, shown once (on creation and rotation) like an integrator
 //! webhook's.
@@ -11,17 +11,19 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::FieldError;
+use entity::features::webhooks as wh;
+use entity::features::workflows::{self as wf, Definition, Run, Step, Trigger, Workflow};
 use entity::runtime::audit;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::webhooks as wh;
-use entity::runtime::workflows::{self as wf, Definition, Run, Step, Trigger, Workflow};
 
-use super::args::{self, arg_json};
-use super::ctx;
-use super::values::{json, parent, s, sync_field, ts};
-use super::{typed, workflow_steps};
 use crate::error::ApiError;
+use crate::schema::args::{self, arg_json};
+use crate::schema::ctx;
+use crate::schema::typed;
+use crate::schema::values::{json, parent, s, sync_field, ts};
+
+pub mod steps;
 
 /// A workflow as the API shows it, with the signing secret to show once (after creation or
 /// rotation, like an integrator webhook's).
@@ -43,7 +45,7 @@ pub fn types() -> Vec<Type> {
                 sync_field::<Shown>("definition", TypeRef::named_nn(t::JSON), |w| {
                     serde_json::to_value(&w.0.definition).ok().as_ref().and_then(json)
                 })
-                .description(workflow_steps::STORED_DOC),
+                .description(steps::STORED_DOC),
             )
             .field(sync_field::<Shown>("secretIds", TypeRef::named_nn_list_nn(TypeRef::STRING), |w| {
                 Some(Value::List(w.0.secrets.iter().map(|x| Value::from(x.id.clone())).collect()))
@@ -55,7 +57,7 @@ pub fn types() -> Vec<Type> {
             .field(sync_field::<Shown>("createdAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.created_at)))
             .field(sync_field::<Shown>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |w| ts(&w.0.updated_at)))
             .into(),
-        workflow_steps::input_fields()
+        steps::input_fields()
             .into_iter()
             .fold(
                 InputObject::new(t::WORKFLOW_INPUT)
@@ -110,7 +112,7 @@ pub fn types() -> Vec<Type> {
             }))
             .into(),
     ];
-    types.extend(workflow_steps::types());
+    types.extend(steps::types());
     types
 }
 
@@ -147,7 +149,7 @@ pub fn queries() -> Vec<Field> {
     ]
 }
 
-/// The members of `WorkflowInput` besides its definition (`workflow_steps::definition`).
+/// The members of `WorkflowInput` besides its definition (`steps::definition`).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Input {
@@ -160,7 +162,7 @@ struct Input {
 async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let raw = arg_json(c, "input")?.unwrap_or_default();
-    let (definition, renames) = workflow_steps::definition(raw.as_object().unwrap_or(&Default::default()))?;
+    let (definition, renames) = steps::definition(raw.as_object().unwrap_or(&Default::default()))?;
     let input: Input =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
@@ -348,7 +350,7 @@ pub fn mutations() -> Vec<Field> {
             "Adds a new secret signing the workflow's call_webhook requests (shown once in `secret`); \
              requests carry both until the next rotation.",
         ),
-        super::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, d, t, id| {
+        crate::schema::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, d, t, id| {
             Box::pin(wf::delete(txn, d, t, id))
         }),
     ]

@@ -10,17 +10,19 @@ use async_graphql::dynamic::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entity::features::emails::Email;
 use entity::models::{api_key, role};
 use entity::runtime::audit::{AuditFilter, AuditRow, Verification};
-use entity::runtime::emails::Email;
 use entity::runtime::naming::{fields as f, types as t};
 
-use super::args::{self, arg_json};
-use super::ctx;
-use super::values::{PageInfoValue, json, parent, s, sync_field, ts};
-use super::{role_rules, typed};
 use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
+use crate::schema::args::{self, arg_json};
+use crate::schema::ctx;
+use crate::schema::typed;
+use crate::schema::values::{PageInfoValue, json, parent, s, sync_field, ts};
+
+pub mod role_rules;
 
 /// A page of the audit log.
 struct AuditPage {

@@ -11,14 +11,15 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::features::webhooks::Secret;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
-use crate::runtime::webhooks::Secret;
 use crate::{Dialect, Error, FieldError, Result};
 
 mod runs;
+pub mod schedule;
 
 pub use runs::{
     Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, finish_run, hold_run, log_step,
@@ -267,9 +268,7 @@ impl Definition {
             }
             Trigger::Schedule { cron, time_zone, .. } => {
                 // The tenant's zone is checked when the tenant sets it; UTC stands in here.
-                if let Err(e) =
-                    super::schedule::CronSchedule::parse(cron, time_zone.as_deref().unwrap_or("UTC"))
-                {
+                if let Err(e) = schedule::CronSchedule::parse(cron, time_zone.as_deref().unwrap_or("UTC")) {
                     let path = if e.contains("time zone") { "trigger.timeZone" } else { "trigger.cron" };
                     errors.push(FieldError::new(path, e));
                 }

@@ -14,15 +14,15 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Value, json};
 
 use super::{Template, TemplatePolicy, TemplateRole, TemplateWorkflow, create_role};
-use crate::runtime::approvals;
+use crate::features::approvals;
+use crate::features::dashboards::{self, Dashboard, DashboardSpec};
+use crate::features::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
-use crate::runtime::dashboards::{self, Dashboard, DashboardSpec};
 use crate::runtime::definitions::{Definitions, EntityInput, FieldInput, UpdateFieldInput};
 use crate::runtime::meta::{FieldDef, TenantMeta};
 use crate::runtime::policy::Permissions;
 use crate::runtime::sql::{SqlBuf, json_col};
 use crate::runtime::time;
-use crate::runtime::workflows::{self as wf, Definition, Workflow};
 use crate::{Db, Dialect, Error, Result};
 
 /// One line of the plan.
@@ -497,7 +497,7 @@ async fn write(
                     active: true,
                     entity_id,
                     definition,
-                    secrets: vec![crate::runtime::webhooks::new_secret()],
+                    secrets: vec![crate::features::webhooks::new_secret()],
                     created_at: now,
                     updated_at: now,
                 };

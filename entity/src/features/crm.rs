@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::audit::Actor;
-use super::filter::{Filter, Target};
-use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
-use super::sql::{Direction, SortKey};
-use super::store::{Caller, ListArgs, Record, Store};
+use crate::runtime::audit::Actor;
+use crate::runtime::filter::{Filter, Target};
+use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
+use crate::runtime::sql::{Direction, SortKey};
+use crate::runtime::store::{Caller, ListArgs, Record, Store};
 use crate::{Error, Result};
 
 /// The gap between neighbours when positions are (re)numbered.

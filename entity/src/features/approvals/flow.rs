@@ -8,9 +8,9 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Map, Value, json};
 
 use super::{Decision, Policy, Request, State};
+use crate::features::notifications::{self, Message};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
-use crate::runtime::notifications::{self, Message};
 use crate::runtime::sql::SqlBuf;
 use crate::runtime::store::{Caller, Record, Store};
 use crate::runtime::time;
