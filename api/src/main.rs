@@ -168,7 +168,12 @@ fn say(json: bool, message: &str, text: &str, mut fields: serde_json::Value) {
 fn export_schema(out: &PathBuf) -> Result<(), alphery_api::ApiError> {
     let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
     let owner = Arc::new(entity::runtime::policy::Permissions::full());
-    let schema = build_tenant_schema(&meta, &owner, &alphery_api::schema::SchemaOptions::default())?;
+    let schema = build_tenant_schema(
+        &meta,
+        &owner,
+        &alphery_api::schema::SchemaOptions::default(),
+        alphery_api::features::ALL,
+    )?;
     let sdl = alphery_api::schema::build::sdl(&schema);
     if out.as_os_str() == "-" {
         print!("{sdl}");

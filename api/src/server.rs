@@ -238,10 +238,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     tokio::spawn(dispatcher.clone().run());
     let state = AppState(Arc::new(Inner {
         metrics: Default::default(),
-        registry: Registry::new(config.schema_cache_mb.saturating_mul(1 << 20), config.schema_options()),
+        registry: Registry::new(
+            config.schema_cache_mb.saturating_mul(1 << 20),
+            config.schema_options(),
+            crate::features::ALL,
+        ),
         auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
         limiter: crate::rate::Limiter::start(&config).await?,
-        public_schema: build_public_schema(&config.schema_options())?,
+        public_schema: build_public_schema(&config.schema_options(), crate::features::ALL)?,
         config: config.clone(),
         db,
         system_db,

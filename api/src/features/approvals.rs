@@ -23,8 +23,10 @@ use entity::runtime::policy::Action;
 use entity::runtime::store::{Record, Store};
 
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
 
 /// A policy with its entity's name.
@@ -502,4 +504,25 @@ pub fn admin_mutations() -> Vec<Field> {
         })
         .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),
     ]
+}
+
+/// Approval policies (administrators) and requests, which every role submits, decides and reads.
+pub struct Approvals;
+
+impl Feature for Approvals {
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Member { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        match slot {
+            Slot::Admin => admin_mutations(),
+            Slot::Member => user_mutations(),
+            Slot::Lead | Slot::Records => Vec::new(),
+        }
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        types(access.permissions.admin)
+    }
 }

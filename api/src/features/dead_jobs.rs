@@ -9,8 +9,10 @@ use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::values::{s, sync_field, ts};
 
 pub fn types() -> Vec<Type> {
@@ -85,4 +87,21 @@ pub fn mutations() -> Vec<Field> {
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
         .description("Gives a dead job one more attempt (through the queue); returns its kind."),
     ]
+}
+
+/// The dead-letter view and its retries (administrators).
+pub struct DeadJobs;
+
+impl Feature for DeadJobs {
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { mutations() } else { Vec::new() }
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        if access.permissions.admin { types() } else { Vec::new() }
+    }
 }

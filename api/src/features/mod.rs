@@ -9,5 +9,23 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod notifications;
 pub mod templates;
+pub mod tenant;
 pub mod webhooks;
 pub mod workflows;
+
+use crate::schema::feature::Features;
+
+/// Every feature, in the order their fields stand in each slot of the schema (the SDL's order:
+/// append, do not reorder).
+pub static ALL: Features = &[
+    &notifications::Notifications,
+    &admin::Admin,
+    &workflows::Workflows,
+    &webhooks::Webhooks,
+    &approvals::Approvals,
+    &dead_jobs::DeadJobs,
+    &templates::Templates,
+    &dashboards::Dashboards,
+    &tenant::TenantSettings,
+    &crm::Crm,
+];

@@ -18,8 +18,10 @@ use jobs::BusEvent;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args::arg_json;
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::values::{sync_field, ts};
 
 pub fn types() -> Vec<Type> {
@@ -207,4 +209,25 @@ pub fn subscription() -> SubscriptionField {
         })
     })
     .description("Your new notifications, live.")
+}
+
+/// In-app notifications: every role reads and marks its own; administrators also send.
+pub struct Notifications;
+
+impl Feature for Notifications {
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Member { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Member { mutations(access.permissions.admin) } else { Vec::new() }
+    }
+
+    fn subscriptions(&self, _access: &SchemaAccess) -> Vec<SubscriptionField> {
+        vec![subscription()]
+    }
+
+    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
+        types()
+    }
 }

@@ -11,8 +11,10 @@ use entity::features::templates::{self, Applied, Template};
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::values::{s, sync_field};
 use crate::state::AppState;
 
@@ -167,4 +169,21 @@ pub fn mutations() -> Vec<Field> {
         .argument(InputValue::new("dryRun", TypeRef::named(TypeRef::BOOLEAN)))
         .description("Merges the newer version of an applied template: template-only changes are applied, the tenant's own are kept, both-changed parts are conflicts (kept as the tenant has them). `dryRun` only reports."),
     ]
+}
+
+/// Industry templates: every role lists them; administrators apply and upgrade.
+pub struct Templates;
+
+impl Feature for Templates {
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Member { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { mutations() } else { Vec::new() }
+    }
+
+    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
+        types()
+    }
 }

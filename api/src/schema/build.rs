@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::{Object, Schema, SchemaBuilder, Subscription};
+use async_graphql::dynamic::{Field, Object, Schema, SchemaBuilder, Subscription, Type};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::types as t;
 use entity::runtime::policy::Permissions;
 
 use super::access::SchemaAccess;
+use super::feature::{Feature, Features, Slot};
 use super::resolvers::{aggregate, create, delete, find_many, find_one, subscription, update};
 use super::{common, entity_types, platform};
 use crate::error::ApiError;
@@ -49,13 +50,15 @@ fn finish(b: SchemaBuilder, o: &SchemaOptions) -> Result<Schema, ApiError> {
     b.finish().map_err(|e| ApiError::Internal(format!("schema build: {e}")))
 }
 
-/// The schema of requests without a credential.
-pub fn build_public_schema(options: &SchemaOptions) -> Result<Schema, ApiError> {
+/// The schema of requests without a credential: the platform's public operations and the
+/// features' (`Feature::public_mutations`).
+pub fn build_public_schema(options: &SchemaOptions, features: Features) -> Result<Schema, ApiError> {
     let query = Object::new(t::QUERY).field(platform::api_version());
-    let mut mutation = Object::new(t::MUTATION);
-    for f in platform::public_mutations() {
-        mutation = mutation.field(f);
-    }
+    let mutation = platform::PLATFORM
+        .public_mutations()
+        .into_iter()
+        .chain(features.iter().flat_map(|f| f.public_mutations()))
+        .fold(Object::new(t::MUTATION), Object::field);
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), None).register(query).register(mutation);
     b = common::register(b);
     for ty in platform::public_types() {
@@ -64,7 +67,6 @@ pub fn build_public_schema(options: &SchemaOptions) -> Result<Schema, ApiError> 
     finish(b, options)
 }
 
-/// A tenant's schema at one metadata version, as a role with `permissions` sees it.
 /// A schema's SDL as the product publishes it (`tenantSchemaSdl`, `export-schema`): with the
 /// scalars' `@specifiedBy`, which the default export leaves out, so that generators know what
 /// a `JSON` value is.
@@ -72,52 +74,47 @@ pub fn sdl(schema: &Schema) -> String {
     schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
+/// A tenant's schema at one metadata version, as a role with `permissions` sees it.
 pub fn build_tenant_schema(
     meta: &Arc<TenantMeta>,
     permissions: &Arc<Permissions>,
     options: &SchemaOptions,
+    features: Features,
 ) -> Result<Schema, ApiError> {
-    build_schema(&SchemaAccess::new(meta.clone(), permissions.clone()), options)
+    build_schema(&SchemaAccess::new(meta.clone(), permissions.clone()), options, features)
 }
 
-/// A tenant's schema for a role's view of its metadata.
-pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Schema, ApiError> {
-    let permissions = &access.permissions;
-    let mut query = Object::new(t::QUERY).field(platform::api_version());
-    for f in platform::tenant_queries() {
-        query = query.field(f);
-    }
-    if permissions.admin {
-        for f in crate::features::admin::queries()
-            .into_iter()
-            .chain(crate::features::workflows::queries())
-            .chain(crate::features::webhooks::queries())
-            .chain(crate::features::dead_jobs::queries())
-        {
-            query = query.field(f);
-        }
-    }
-    for f in crate::features::notifications::queries()
-        .into_iter()
-        .chain(crate::features::approvals::queries())
-        .chain(crate::features::templates::queries())
-        .chain(crate::features::dashboards::queries())
-    {
-        query = query.field(f);
-    }
-    let mut mutation = Object::new(t::MUTATION);
-    for f in platform::public_mutations().into_iter().chain(platform::tenant_mutations(access)) {
-        mutation = mutation.field(f);
-    }
-    for f in crate::features::notifications::mutations(permissions.admin)
-        .into_iter()
-        .chain(crate::features::approvals::user_mutations())
-    {
-        mutation = mutation.field(f);
-    }
-    let mut subscription =
-        Subscription::new(t::SUBSCRIPTION).field(crate::features::notifications::subscription());
-    let mut types = Vec::new();
+/// A tenant's schema for a role's view of its metadata: the platform's part and each feature's,
+/// slot by slot (`Slot`), around every entity's generated types and operations.
+pub fn build_schema(
+    access: &SchemaAccess,
+    options: &SchemaOptions,
+    features: Features,
+) -> Result<Schema, ApiError> {
+    let parts: Vec<&dyn Feature> =
+        std::iter::once(&platform::PLATFORM as &dyn Feature).chain(features.iter().copied()).collect();
+    let slots: &[Slot] = if access.permissions.admin {
+        &[Slot::Lead, Slot::Admin, Slot::Member]
+    } else {
+        &[Slot::Lead, Slot::Member]
+    };
+    let in_slots = |slots: &[Slot], each: &dyn Fn(&dyn Feature, Slot) -> Vec<Field>| -> Vec<Field> {
+        slots.iter().flat_map(|&slot| parts.iter().flat_map(move |p| each(*p, slot))).collect()
+    };
+    let queries = |p: &dyn Feature, slot| p.queries(slot, access);
+    let mutations = |p: &dyn Feature, slot| p.mutations(slot, access);
+
+    let mut query = in_slots(slots, &queries).into_iter().fold(Object::new(t::QUERY), Object::field);
+    let mut mutation = parts
+        .iter()
+        .flat_map(|p| p.public_mutations())
+        .chain(in_slots(slots, &mutations))
+        .fold(Object::new(t::MUTATION), Object::field);
+    let mut subscription = parts
+        .iter()
+        .flat_map(|p| p.subscriptions(access))
+        .fold(Subscription::new(t::SUBSCRIPTION), Subscription::field);
+    let mut types: Vec<Type> = parts.iter().flat_map(|p| p.types(access)).collect();
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
         if a.create {
@@ -134,35 +131,16 @@ pub fn build_schema(access: &SchemaAccess, options: &SchemaOptions) -> Result<Sc
         types.extend(aggregate::types(a).into_iter().map(Into::into));
         types.push(aggregate::date_group_input(a).into());
     }
-    // The CRM operations, when the tenant has its entities and the role may use them.
-    mutation = crate::features::crm::move_deal(access)
-        .into_iter()
-        .chain(crate::features::crm::convert_lead(access))
-        .fold(mutation, |m, f| m.field(f));
-    types.extend(crate::features::crm::conversion_type(access).map(Into::into));
-    // Every schema has a subscription root (notifications), so the socket also serves queries.
-    let has_subscriptions = true;
-    let mut b = Schema::build(t::QUERY, Some(t::MUTATION), has_subscriptions.then_some(t::SUBSCRIPTION))
+    query = in_slots(&[Slot::Records], &queries).into_iter().fold(query, Object::field);
+    mutation = in_slots(&[Slot::Records], &mutations).into_iter().fold(mutation, Object::field);
+    // Every schema has a subscription root (the platform's notifications), so the socket also
+    // serves queries.
+    let mut b = Schema::build(t::QUERY, Some(t::MUTATION), Some(t::SUBSCRIPTION))
         .register(query)
-        .register(mutation);
-    if has_subscriptions {
-        b = b.register(subscription);
-    }
+        .register(mutation)
+        .register(subscription);
     b = common::register(b);
-    let mut admin_types = if permissions.admin { crate::features::admin::types() } else { Vec::new() };
-    if permissions.admin {
-        admin_types.extend(crate::features::workflows::types());
-        admin_types.extend(crate::features::webhooks::types());
-        admin_types.extend(crate::features::dead_jobs::types());
-        admin_types.push(super::tenant::input_type().into());
-    }
-    admin_types.extend(crate::features::notifications::types());
-    admin_types.extend(crate::features::approvals::types(permissions.admin));
-    admin_types.extend(crate::features::templates::types());
-    admin_types.extend(crate::features::dashboards::types(permissions.admin));
-    for ty in
-        platform::public_types().into_iter().chain(platform::tenant_types()).chain(admin_types).chain(types)
-    {
+    for ty in types {
         b = b.register(ty);
     }
     finish(b, options)
@@ -176,8 +154,13 @@ mod tests {
 
     fn sdl_for(permissions: Permissions) -> String {
         let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
-        let schema = build_tenant_schema(&meta, &Arc::new(permissions), &SchemaOptions::default())
-            .expect("the schema builds");
+        let schema = build_tenant_schema(
+            &meta,
+            &Arc::new(permissions),
+            &SchemaOptions::default(),
+            crate::features::ALL,
+        )
+        .expect("the schema builds");
         sdl(&schema)
     }
 

@@ -16,6 +16,7 @@ pub mod ctx;
 pub mod deletion;
 pub mod entity_types;
 pub mod extension;
+pub mod feature;
 pub mod inputs;
 pub mod limits;
 pub mod loader;
@@ -25,7 +26,6 @@ pub mod platform;
 pub mod registry;
 pub mod resolvers;
 pub mod shape;
-pub mod tenant;
 pub mod typed;
 pub mod values;
 

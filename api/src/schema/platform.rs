@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
+use super::feature::{Feature, Slot};
 use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
@@ -102,9 +103,10 @@ fn input<T: DeserializeOwned>(c: &ResolverContext<'_>, name: &str) -> async_grap
     serde_json::from_value(json).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")).to_graphql())
 }
 
-/// Public mutations: signup, login, refreshToken, acceptInvite. Each attempt is charged to the
-/// client address's budget for the account it names (`rate`) before any work.
-pub fn public_mutations() -> Vec<Field> {
+/// Public mutations: signup, login, refreshToken (and the features' own, such as
+/// `acceptInvite`). Each attempt is charged to the client address's budget for the account it
+/// names (`rate`) before any work.
+fn public_mutations() -> Vec<Field> {
     let payload = || TypeRef::named_nn(t::AUTH_PAYLOAD);
     vec![
         Field::new(f::SIGNUP, payload(), |c| {
@@ -138,7 +140,6 @@ pub fn public_mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
         .description("Exchanges a refresh token for a new pair; the old refresh token stops working."),
-        crate::features::admin::accept_invite(),
     ]
 }
 
@@ -173,7 +174,7 @@ const FIELD_JSON_DOCS: [(&str, &str); 3] = [
 const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
      {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
 
-pub fn tenant_types() -> Vec<Type> {
+fn tenant_types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let opt = || TypeRef::named(TypeRef::STRING);
     let boolean = || TypeRef::named_nn(TypeRef::BOOLEAN);
@@ -318,7 +319,7 @@ pub fn tenant_types() -> Vec<Type> {
 
 /// Tenant queries: `me`, `tenant`, `entities`, `entity`, `tenantSchemaSdl`. `entities` shows
 /// administrators every definition and others what their role may read.
-pub fn tenant_queries() -> Vec<Field> {
+fn tenant_queries() -> Vec<Field> {
     vec![
         Field::new(f::ME, TypeRef::named_nn(t::USER), |c| {
             FieldFuture::new(async move {
@@ -404,30 +405,46 @@ fn definitions<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Definiti
     Ok(Definitions::new(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id).by(ctx::actor(c)?))
 }
 
-/// Tenant mutations: `logout`, and for administrators the definition operations.
-pub fn tenant_mutations(access: &SchemaAccess) -> Vec<Field> {
-    let mut fields = vec![
-        Field::new(f::LOGOUT, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
-            FieldFuture::new(async move {
-                service::logout(ctx::state(&c)?, ctx::principal(&c)?).await?;
-                Ok(Some(Value::from(true)))
-            })
+/// `logout`.
+fn logout() -> Field {
+    Field::new(f::LOGOUT, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
+        FieldFuture::new(async move {
+            service::logout(ctx::state(&c)?, ctx::principal(&c)?).await?;
+            Ok(Some(Value::from(true)))
         })
-        .description("Revokes this session now: its access token stops working at once."),
-    ];
-    fields.push(crate::features::admin::revoke_sessions());
-    if access.permissions.admin {
-        fields.extend(definition_mutations());
-        fields.extend(crate::features::admin::mutations());
-        fields.extend(crate::features::workflows::mutations());
-        fields.extend(crate::features::webhooks::mutations());
-        fields.extend(crate::features::approvals::admin_mutations());
-        fields.extend(crate::features::dead_jobs::mutations());
-        fields.extend(crate::features::templates::mutations());
-        fields.extend(crate::features::dashboards::mutations());
-        fields.push(super::tenant::mutation());
+    })
+    .description("Revokes this session now: its access token stops working at once.")
+}
+
+/// The platform's part of every schema: sessions, users and tenants, and the entity definition
+/// operations; first in every slot, ahead of the features.
+pub struct Platform;
+
+pub static PLATFORM: Platform = Platform;
+
+impl Feature for Platform {
+    fn public_mutations(&self) -> Vec<Field> {
+        public_mutations()
     }
-    fields
+
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        match slot {
+            Slot::Lead => std::iter::once(api_version()).chain(tenant_queries()).collect(),
+            Slot::Admin | Slot::Member | Slot::Records => Vec::new(),
+        }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        match slot {
+            Slot::Lead => vec![logout()],
+            Slot::Admin => definition_mutations(),
+            Slot::Member | Slot::Records => Vec::new(),
+        }
+    }
+
+    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
+        public_types().into_iter().chain(tenant_types()).collect()
+    }
 }
 
 /// `defineEntity`, `updateEntity`, `addField`, `updateField`, `removeField`, `deleteEntity`.

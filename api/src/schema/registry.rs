@@ -24,6 +24,7 @@ use entity::runtime::policy::Permissions;
 use super::access::SchemaAccess;
 use super::build::{SchemaOptions, build_schema};
 use super::compiled::Plans;
+use super::feature::Features;
 use super::shape::{self, Shape};
 use crate::alloc::measure;
 use crate::error::ApiError;
@@ -40,9 +41,10 @@ pub struct SharedSchema {
 }
 
 impl SharedSchema {
-    fn build(access: &SchemaAccess, options: &SchemaOptions) -> Result<Self, ApiError> {
-        let (built, bytes) =
-            measure(|| -> Result<_, ApiError> { Ok((build_schema(access, options)?, Plans::new(access))) });
+    fn build(access: &SchemaAccess, options: &SchemaOptions, features: Features) -> Result<Self, ApiError> {
+        let (built, bytes) = measure(|| -> Result<_, ApiError> {
+            Ok((build_schema(access, options, features)?, Plans::new(access)))
+        });
         let (schema, plans) = built?;
         Ok(SharedSchema { schema, plans, sdl: OnceLock::new(), bytes })
     }
@@ -158,11 +160,14 @@ pub struct Registry {
     /// Time spent building (metadata load and compile), in microseconds.
     build_micros: AtomicU64,
     options: SchemaOptions,
+    /// What the schemas are built with besides the platform and the entities.
+    features: Features,
 }
 
 impl Registry {
-    /// A registry keeping at most `budget_bytes` of schemas (at least the latest one).
-    pub fn new(budget_bytes: usize, options: SchemaOptions) -> Self {
+    /// A registry keeping at most `budget_bytes` of schemas (at least the latest one), built
+    /// with `options` and `features`.
+    pub fn new(budget_bytes: usize, options: SchemaOptions, features: Features) -> Self {
         Registry {
             cache: Mutex::new(Cache::default()),
             clock: AtomicU64::new(0),
@@ -172,6 +177,7 @@ impl Registry {
             compiles: AtomicU64::new(0),
             build_micros: AtomicU64::new(0),
             options,
+            features,
         }
     }
 
@@ -236,7 +242,7 @@ impl Registry {
         let shared = match known {
             Some(shared) => shared,
             None => {
-                let shared = Arc::new(SharedSchema::build(&access, &self.options)?);
+                let shared = Arc::new(SharedSchema::build(&access, &self.options, self.features)?);
                 self.compiles.fetch_add(1, Ordering::Relaxed);
                 let mut cache = self.lock()?;
                 // Another request may have compiled the shape meanwhile: keep one.

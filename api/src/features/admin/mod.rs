@@ -17,8 +17,10 @@ use entity::runtime::naming::{fields as f, types as t};
 
 use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::typed;
 use crate::schema::values::{PageInfoValue, json, parent, s, sync_field, ts};
 
@@ -439,4 +441,30 @@ pub fn accept_invite() -> Field {
     .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
     .argument(InputValue::new("password", TypeRef::named_nn(TypeRef::STRING)))
     .description("Accepts an invitation: sets the password and signs in.")
+}
+
+/// Users, roles, API keys, invitations, sessions and the audit log (administrators), with
+/// `revokeSessions` for everyone's own and the public `acceptInvite`.
+pub struct Admin;
+
+impl Feature for Admin {
+    fn public_mutations(&self) -> Vec<Field> {
+        vec![accept_invite()]
+    }
+
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        match slot {
+            Slot::Lead => vec![revoke_sessions()],
+            Slot::Admin => mutations(),
+            Slot::Member | Slot::Records => Vec::new(),
+        }
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        if access.permissions.admin { types() } else { Vec::new() }
+    }
 }

@@ -19,8 +19,10 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
 
@@ -249,4 +251,21 @@ pub fn mutations() -> Vec<Field> {
             Box::pin(dashboards::delete(txn, d, t, id))
         }),
     ]
+}
+
+/// Dashboards: every role reads those shown to it; administrators make them.
+pub struct Dashboards;
+
+impl Feature for Dashboards {
+    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Member { queries() } else { Vec::new() }
+    }
+
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { mutations() } else { Vec::new() }
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        types(access.permissions.admin)
+    }
 }

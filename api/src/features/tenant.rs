@@ -2,16 +2,18 @@
 //! IANA time zone — the zone schedules, "today"/"this week" dashboard periods and date buckets
 //! of aggregates follow.
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Type, TypeRef};
 use entity::FieldError;
 use entity::models::tenant;
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
-use super::args::arg_json;
-use super::ctx;
 use crate::error::ApiError;
+use crate::schema::access::SchemaAccess;
+use crate::schema::args::arg_json;
+use crate::schema::ctx;
+use crate::schema::feature::{Feature, Slot};
 
 pub fn input_type() -> InputObject {
     InputObject::new(t::UPDATE_TENANT_INPUT)
@@ -75,4 +77,17 @@ pub fn mutation() -> Field {
     })
     .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_TENANT_INPUT)))
     .description("Renames the tenant or sets its IANA time zone (schedules, dashboard periods and date buckets follow it).")
+}
+
+/// The tenant's settings (administrators).
+pub struct TenantSettings;
+
+impl Feature for TenantSettings {
+    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
+        if slot == Slot::Admin { vec![mutation()] } else { Vec::new() }
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        if access.permissions.admin { vec![input_type().into()] } else { Vec::new() }
+    }
 }
