@@ -17,10 +17,11 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+use crate::auth::principal::Principal;
 use crate::auth::service::{self, AuthPayload, UserView};
-use crate::auth::{Principal, password, tokens};
+use crate::auth::{password, tokens};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// How long an invitation stays valid.
 const INVITE_TTL_DAYS: i64 = 7;
@@ -29,7 +30,7 @@ pub const OWNER_ROLE: &str = "owner";
 
 async fn append(
     txn: &DatabaseTransaction,
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     action: &str,
@@ -66,7 +67,7 @@ pub fn role_permissions(r: &role::Model) -> Value {
     r.permissions.clone()
 }
 
-pub async fn roles(state: &AppState, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
+pub async fn roles(state: &Services, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let roles = role::Entity::find()
         .filter(role::Column::TenantId.eq(&p.tenant_id))
@@ -126,7 +127,7 @@ async fn name_taken(
 }
 
 pub async fn create_role(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     input: RoleInput,
@@ -174,7 +175,7 @@ pub async fn create_role(
 }
 
 pub async fn update_role(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     id: &str,
@@ -220,7 +221,7 @@ pub async fn update_role(
     Ok(r)
 }
 
-pub async fn delete_role(state: &AppState, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
+pub async fn delete_role(state: &Services, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let r = find_role(&txn, &p.tenant_id, id).await?;
     if r.is_system {
@@ -246,7 +247,7 @@ pub async fn delete_role(state: &AppState, p: &Principal, actor: &Actor, id: &st
     Ok(())
 }
 
-pub async fn users(state: &AppState, p: &Principal) -> Result<Vec<UserView>, ApiError> {
+pub async fn users(state: &Services, p: &Principal) -> Result<Vec<UserView>, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let ids: Vec<String> = user::Entity::find()
         .filter(user::Column::TenantId.eq(&p.tenant_id))
@@ -270,7 +271,7 @@ pub struct Invite {
 }
 
 pub async fn invite_user(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     email: &str,
@@ -333,7 +334,7 @@ pub async fn invite_user(
 
 /// `acceptInvite`: sets the password, activates the user and signs them in.
 pub async fn accept_invite(
-    state: &AppState,
+    state: &Services,
     token: &str,
     new_password: &str,
 ) -> Result<AuthPayload, ApiError> {
@@ -372,7 +373,7 @@ pub async fn accept_invite(
 }
 
 pub async fn assign_role(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     user_id: &str,
@@ -422,7 +423,7 @@ pub async fn assign_role(
 
 /// Ends every live session of a user now (and their open sockets). Returns how many.
 pub async fn revoke_sessions(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     user_id: &str,
@@ -450,7 +451,7 @@ pub async fn revoke_sessions(
     Ok(live.len() as u64)
 }
 
-pub async fn api_keys(state: &AppState, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
+pub async fn api_keys(state: &Services, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let keys = api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(&p.tenant_id))
@@ -463,7 +464,7 @@ pub async fn api_keys(state: &AppState, p: &Principal) -> Result<Vec<api_key::Mo
 
 /// Creates an API key; the key itself is returned once and only its hash is kept.
 pub async fn create_api_key(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     name: &str,
@@ -505,7 +506,7 @@ pub async fn create_api_key(
 }
 
 pub async fn revoke_api_key(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     id: &str,
@@ -527,7 +528,7 @@ pub async fn revoke_api_key(
 
 /// A page of the audit log, newest first.
 pub async fn audit_log(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     filter: &AuditFilter,
     first: u64,
@@ -541,7 +542,7 @@ pub async fn audit_log(
 
 /// The tenant's outgoing emails, newest first.
 pub async fn emails(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     status: Option<&str>,
     first: u64,
@@ -554,7 +555,7 @@ pub async fn emails(
 
 /// Sends a dead (or held) email again.
 pub async fn retry_email(
-    state: &AppState,
+    state: &Services,
     p: &Principal,
     actor: &Actor,
     id: &str,
@@ -576,7 +577,7 @@ pub async fn retry_email(
     Ok(email)
 }
 
-pub async fn verify_audit_chain(state: &AppState, p: &Principal) -> Result<Verification, ApiError> {
+pub async fn verify_audit_chain(state: &Services, p: &Principal) -> Result<Verification, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
     let v = audit::verify(&txn, state.db.dialect, &p.tenant_id).await?;
     txn.commit().await?;

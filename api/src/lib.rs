@@ -15,6 +15,6 @@ pub mod rate;
 pub mod schema;
 pub mod seed;
 pub mod server;
-pub mod state;
+pub mod services;
 
 pub use error::{ApiError, Error};

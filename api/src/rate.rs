@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jobs::redis_conn::RedisConn;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Principal;
+use crate::auth::principal::Principal;
 use crate::config::Config;
 use crate::error::ApiError;
 

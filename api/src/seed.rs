@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::service::{self, SignupInput};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// The demo login printed at start.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ fn money(cents: u64) -> String {
 
 /// The demo login while the demo user still has its seeded password: every start says how to
 /// sign in, until someone changes it.
-pub async fn demo_login_if_unchanged(state: &AppState) -> Result<Option<DemoLogin>, ApiError> {
+pub async fn demo_login_if_unchanged(state: &Services) -> Result<Option<DemoLogin>, ApiError> {
     let (_, user) = service::find_login(state, DEMO_TENANT, DEMO_EMAIL).await?;
     let Some(user) = user.filter(|u| u.is_active) else { return Ok(None) };
     // A hash that does not parse is not the seeded one: start, without a hint.
@@ -136,7 +136,7 @@ fn demo_login() -> DemoLogin {
 }
 
 /// Seeds the demo tenant when the database has no tenant at all.
-pub async fn seed_demo_if_empty(state: &AppState) -> Result<Option<DemoLogin>, ApiError> {
+pub async fn seed_demo_if_empty(state: &Services) -> Result<Option<DemoLogin>, ApiError> {
     if tenant::Entity::find().count(&state.db.conn).await? > 0 {
         return Ok(None);
     }
@@ -476,7 +476,7 @@ impl Demo<'_> {
 
 /// Gives the demo records their history: creation times spread over the past months (a demo
 /// shortcut on the system connection; records made through the API are stamped by the store).
-async fn backdate(state: &AppState, tenant_id: &str, created: &[(String, i64)]) -> Result<(), ApiError> {
+async fn backdate(state: &Services, tenant_id: &str, created: &[(String, i64)]) -> Result<(), ApiError> {
     let sys = &state.system_db;
     let txn = sys.begin_tenant_write(tenant_id).await?;
     let now = entity::runtime::time::now();

@@ -13,10 +13,11 @@ use tokio::net::TcpListener;
 use crate::auth::tokens::{JwtKeys, random_bytes};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::registry::Registry;
+use crate::http::state::{AppState, Inner};
 use crate::schema::build_public_schema;
-use crate::schema::registry::Registry;
 use crate::seed::{self, DemoLogin};
-use crate::state::{AppState, Inner};
+use crate::services::{Inner as ServicesInner, Services};
 
 /// A server serving in background tasks of the current runtime.
 pub struct RunningServer {
@@ -236,16 +237,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let dispatcher = Dispatcher::new(system_db.clone(), bus.clone(), Duration::from_millis(250), peers)
         .with_interest(Arc::new(move |tenant: &str, entity: &str| interested.wants(tenant, entity)));
     tokio::spawn(dispatcher.clone().run());
-    let state = AppState(Arc::new(Inner {
-        metrics: Default::default(),
-        registry: Registry::new(
-            config.schema_cache_mb.saturating_mul(1 << 20),
-            config.schema_options(),
-            crate::features::ALL,
-        ),
+    let services = Services::new(ServicesInner {
         auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
         limiter: crate::rate::Limiter::start(&config).await?,
-        public_schema: build_public_schema(&config.schema_options(), crate::features::ALL)?,
         config: config.clone(),
         db,
         system_db,
@@ -253,6 +247,16 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         live,
         dispatcher,
         keys,
+    });
+    let state = AppState(Arc::new(Inner {
+        metrics: Default::default(),
+        registry: Registry::new(
+            config.schema_cache_mb.saturating_mul(1 << 20),
+            config.schema_options(),
+            crate::features::ALL,
+        ),
+        public_schema: build_public_schema(&config.schema_options(), crate::features::ALL)?,
+        services,
     }));
     {
         let state = state.clone();
@@ -266,7 +270,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     entity::runtime::indexes::reconcile(&state.system_db).await?;
     entity::runtime::rollups::reconcile(&state.system_db).await?;
     if config.workers {
-        let metrics = state.metrics.jobs.clone();
+        let metrics = state.metrics().jobs.clone();
         start_workers(&config, &state.db, &state.system_db, state.dispatcher.peers(), metrics).await?;
     } else {
         tracing::warn!(

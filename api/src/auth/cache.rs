@@ -20,7 +20,7 @@ use entity::runtime::signals;
 use jobs::{BusEvent, EventBus};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::Principal;
+use super::principal::Principal;
 
 /// Most entries kept; past it, expired entries go first, then everything.
 const MAX_ENTRIES: usize = 100_000;

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod password;
+pub mod principal;
 pub mod service;
 pub mod tokens;
 
@@ -18,28 +19,8 @@ use entity::runtime::sql::SqlBuf;
 use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::ApiError;
-use crate::state::AppState;
-
-/// The authenticated caller of a request or socket.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub tenant_id: String,
-    /// The user (for an API key: the user who created it, on whose behalf it acts).
-    pub user_id: String,
-    /// The session (user tokens) or the API key id (integrations): revoking it ends access.
-    pub session_id: String,
-    /// Set when the caller is an API key.
-    pub api_key_id: Option<String>,
-    pub role_id: String,
-    /// Role name (`owner`, `admin`, `member`, …).
-    pub role: String,
-    /// The role's parsed permissions.
-    pub permissions: Arc<Permissions>,
-    /// The tenant's metadata version when the request started (selects the schema).
-    pub metadata_version: i64,
-    /// When the credential expires (unix seconds): sockets close then.
-    pub token_exp: u64,
-}
+use crate::services::Services;
+use principal::Principal;
 
 /// Parses a permissions column (JSONB, or JSON text on SQLite).
 pub fn permissions_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Permissions, ApiError> {
@@ -53,7 +34,7 @@ pub fn permissions_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Permi
 
 /// Resolves a bearer access token to its principal, checking signature, claims and the
 /// session row (revoked or expired sessions, deactivated users).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, ApiError> {
     let claims = state.keys.verify(token)?;
     let key = cache::CredentialKey::Session(&claims.sid);
     if let Some(mut p) = state.auth_cache.get(&key)
@@ -102,7 +83,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 }
 
 /// Resolves an `X-Api-Key` to its principal: the key's role, acting for its creator.
-pub async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthenticated("invalid API key".into());
     let tenant_id = tokens::api_key_tenant(key).ok_or_else(invalid)?;
     let hash = tokens::hash_refresh(key);

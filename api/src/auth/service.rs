@@ -14,9 +14,10 @@ use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{Principal, password, tokens};
+use super::principal::Principal;
+use super::{password, tokens};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::services::Services;
 
 static SLUG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$").expect("static regex"));
@@ -86,7 +87,7 @@ pub fn is_email(s: &str) -> bool {
 
 /// Appends an authentication event to the tenant's audit trail inside `txn`.
 async fn audit_auth(
-    state: &AppState,
+    state: &Services,
     txn: &impl ConnectionTrait,
     tenant_id: &str,
     user_id: Option<&str>,
@@ -100,7 +101,7 @@ async fn audit_auth(
 }
 
 /// Creates a tenant, its default roles, the owner user and a first session.
-pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload, ApiError> {
+pub async fn signup(state: &Services, input: SignupInput) -> Result<AuthPayload, ApiError> {
     let mut errors = Vec::new();
     let name = input.tenant_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -205,7 +206,7 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<AuthPayload,
 /// Checks credentials and opens a session. Every failure says the same thing.
 /// The tenant with `slug` and its user with `email` (lower-cased), each when it exists.
 pub async fn find_login(
-    state: &AppState,
+    state: &Services,
     slug: &str,
     email: &str,
 ) -> Result<(Option<tenant::Model>, Option<user::Model>), ApiError> {
@@ -226,7 +227,7 @@ pub async fn find_login(
     Ok((t, u))
 }
 
-pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, ApiError> {
+pub async fn login(state: &Services, input: LoginInput) -> Result<AuthPayload, ApiError> {
     let email = input.email.trim().to_lowercase();
     let (t, u) = find_login(state, &input.tenant, &email).await?;
     let ok = password::verify(&input.password, u.as_ref().map(|u| u.password_hash.as_str())).await?;
@@ -247,7 +248,7 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<AuthPayload, A
 
 /// Opens a session for a user inside `txn` (after accepting an invitation).
 pub async fn open_session_for(
-    state: &AppState,
+    state: &Services,
     txn: &impl ConnectionTrait,
     u: &user::Model,
 ) -> Result<AuthPayload, ApiError> {
@@ -260,7 +261,7 @@ pub async fn open_session_for(
 }
 
 /// Rotates a refresh token: the presented one dies, a new pair is issued.
-pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiError> {
+pub async fn refresh(state: &Services, token: &str) -> Result<AuthPayload, ApiError> {
     let hash = tokens::hash_refresh(token);
     let tenant_id = tokens::refresh_tenant(token)
         .ok_or_else(|| ApiError::Unauthenticated("invalid refresh token".into()))?;
@@ -334,7 +335,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<AuthPayload, ApiEr
 }
 
 /// Revokes the caller's session now.
-pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
+pub async fn logout(state: &Services, p: &Principal) -> Result<(), ApiError> {
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
@@ -350,7 +351,7 @@ pub async fn logout(state: &AppState, p: &Principal) -> Result<(), ApiError> {
 }
 
 async fn open_session(
-    state: &AppState,
+    state: &Services,
     txn: &impl ConnectionTrait,
     t: &tenant::Model,
     u: &user::Model,

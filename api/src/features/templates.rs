@@ -16,10 +16,10 @@ use crate::schema::args;
 use crate::schema::ctx;
 use crate::schema::feature::{Feature, Slot};
 use crate::schema::values::{s, sync_field};
-use crate::state::AppState;
+use crate::services::Services;
 
 /// The template `slug` of the catalogue (built-in or from `TEMPLATES_DIR`).
-fn find(state: &AppState, slug: &str) -> Result<Template, ApiError> {
+fn find(state: &Services, slug: &str) -> Result<Template, ApiError> {
     templates::catalogue(state.config.templates_dir.as_deref())?
         .into_iter()
         .find(|t| t.slug == slug)

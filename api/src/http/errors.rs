@@ -9,8 +9,8 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{PathSegment, Request, ServerError};
 use entity::ErrorCode;
 
-use super::request::RequestId;
 use crate::error::InternalCause;
+use crate::schema::ctx::RequestId;
 use crate::schema::extension::SeenOperation;
 
 /// What the log names of the operation a response answers: the `operationName` asked, else

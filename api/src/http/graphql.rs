@@ -19,12 +19,13 @@ use tracing::Instrument;
 
 use super::errors::{self, Operation};
 use super::observe::{self, Answered};
-use super::request::{self, ClientIp, Credential, RequestId};
-use crate::auth::Principal;
+use super::request::{self, Credential};
+use crate::auth::principal::Principal;
 use crate::error::ApiError;
+use crate::http::registry::CompiledSchema;
+use crate::http::state::AppState;
 use crate::schema::compiled::{Lookup, Plan};
-use crate::schema::registry::CompiledSchema;
-use crate::state::AppState;
+use crate::schema::ctx::{ClientIp, RequestId};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -140,12 +141,12 @@ fn responses(response: &BatchResponse) -> &[Response] {
 
 /// Counts the request and its errors.
 fn record(state: &AppState, response: &BatchResponse) {
-    state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics().http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for e in responses(response).iter().flat_map(|r| &r.errors) {
         if let Some(async_graphql::Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code"))
             && let Some(code) = ErrorCode::parse(code)
         {
-            state.metrics.error(code);
+            state.metrics().error(code);
         }
     }
 }
@@ -240,8 +241,8 @@ async fn run(
                     compiled: true,
                 };
                 if let Err(e) = state.limiter.operation(p, plan.cost()).await {
-                    state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    state.metrics.error(e.code());
+                    state.metrics().http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    state.metrics().error(e.code());
                     observe::answered(state, rid, started, answered(e.code().as_str()));
                     return error_response(headers, rid, e.http_status(), &e);
                 }
@@ -381,7 +382,7 @@ async fn compiled_read(
         scope.finish().await;
     }
     let body = body?;
-    state.metrics.http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics().http_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let content_type = if accepts_graphql_response(headers) { GRAPHQL_RESPONSE } else { JSON };
     let mut resp = bytes_response(StatusCode::OK, content_type, rid, body);
     if state.config.sql_stats_header {

@@ -22,10 +22,10 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use super::graphql::{error_response, json_body};
-use super::request::{ClientIp, RequestId};
 use crate::error::ApiError;
+use crate::http::state::AppState;
 use crate::rate::Action;
-use crate::state::AppState;
+use crate::schema::ctx::{ClientIp, RequestId};
 
 pub async fn workflow(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn workflow(
             json_body(StatusCode::ACCEPTED, &rid, &json!({"runId": run, "duplicate": duplicate}))
         }
         Err(e) => {
-            state.metrics.error(e.code());
+            state.metrics().error(e.code());
             error_response(&headers, &rid, e.http_status(), &e)
         }
     }

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
-use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use entity::{Db, ErrorCode};
 use jobs::metrics::{Histogram, JobMetrics, family};
 
+use super::registry::Registry;
 use crate::config::Config;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// Process-wide counters.
 pub struct Metrics {
@@ -73,7 +73,7 @@ impl Metrics {
                 if *path == "compiled" && *kind != OperationType::Query {
                     continue;
                 }
-                let kind = super::observe::kind_name(*kind);
+                let kind = kind_name(*kind);
                 h.render(out, REQUESTS, &format!("operation=\"{kind}\",path=\"{path}\""));
             }
         }
@@ -84,7 +84,9 @@ impl Metrics {
         self.errors[code.index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn render(&self, state: &AppState) -> String {
+    /// The process's metrics in the Prometheus text format: these counters, the schema
+    /// registry's and the live fan-out's figures, the rate limiter's Redis and the peers.
+    pub fn render(&self, registry: &Registry, state: &Services) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
             write_metric(&mut out, name, kind, help, lines);
@@ -128,19 +130,19 @@ impl Metrics {
             "alphery_schema_builds_total",
             "counter",
             "Tenant schemas compiled.",
-            vec![(String::new(), state.registry.builds().to_string())],
+            vec![(String::new(), registry.builds().to_string())],
         );
         metric(
             "alphery_schema_build_seconds_total",
             "counter",
             "Time spent compiling tenant schemas, their metadata load included.",
-            vec![(String::new(), state.registry.build_seconds().to_string())],
+            vec![(String::new(), registry.build_seconds().to_string())],
         );
         metric(
             "alphery_schema_lookups_total",
             "counter",
             "Requests that asked for a tenant schema (hits are lookups - builds).",
-            vec![(String::new(), state.registry.lookups().to_string())],
+            vec![(String::new(), registry.lookups().to_string())],
         );
         let (groups, subscriptions) = state.live.usage();
         metric(
@@ -155,7 +157,7 @@ impl Metrics {
             "Open record-change subscriptions.",
             vec![(String::new(), subscriptions.to_string())],
         );
-        let usage = state.registry.usage();
+        let usage = registry.usage();
         metric(
             "alphery_schema_cache_entries",
             "gauge",
@@ -181,7 +183,7 @@ impl Metrics {
             "alphery_schema_compiles_total",
             "counter",
             "Schemas compiled (builds whose shape was not compiled yet).",
-            vec![(String::new(), state.registry.compiles().to_string())],
+            vec![(String::new(), registry.compiles().to_string())],
         );
         if let Some(up) = state.limiter.redis_up() {
             metric(
@@ -225,13 +227,6 @@ fn write_metric(out: &mut String, name: &str, kind: &str, help: &str, lines: Vec
     }
 }
 
-/// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> Response {
-    let mut body = state.metrics.render(&state);
-    render_jobs(&mut body, &state.config, &state.system_db, &state.metrics.jobs).await;
-    text_response(body)
-}
-
 /// A Prometheus text exposition as an HTTP answer.
 pub fn text_response(body: String) -> Response {
     let mut resp = body.into_response();
@@ -271,4 +266,13 @@ pub async fn render_jobs(out: &mut String, config: &Config, system_db: &Db, jobs
         );
     }
     jobs.render(out);
+}
+
+/// The operation type's name, as GraphQL spells it.
+pub fn kind_name(kind: OperationType) -> &'static str {
+    match kind {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
 }

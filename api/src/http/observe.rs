@@ -10,8 +10,8 @@ use std::time::Instant;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, ServerError};
 
-use super::request::RequestId;
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::schema::ctx::RequestId;
 
 /// One answered (or refused) operation.
 pub struct Answered<'a> {
@@ -42,27 +42,18 @@ pub fn response_code(r: &Response) -> &str {
     code_of(&r.errors)
 }
 
-/// The operation type's name, as GraphQL spells it.
-pub fn kind_name(kind: OperationType) -> &'static str {
-    match kind {
-        OperationType::Query => "query",
-        OperationType::Mutation => "mutation",
-        OperationType::Subscription => "subscription",
-    }
-}
-
 /// Logs the operation's line and records its duration (since `started`) in the histogram of
 /// its type; one refused before its type was known is logged only.
 pub fn answered(state: &AppState, rid: &RequestId, started: Instant, a: Answered<'_>) {
     let elapsed = started.elapsed();
     if let Some(kind) = a.kind {
-        state.metrics.request(kind, a.compiled, elapsed);
+        state.metrics().request(kind, a.compiled, elapsed);
     }
     // Displayed, not debugged: `operation=ListHooks` in text, as the error lines write it.
     tracing::info!(
         request_id = %rid.0,
         operation = %a.name.unwrap_or("-"),
-        operation_type = %a.kind.map_or("-", kind_name),
+        operation_type = %a.kind.map_or("-", super::metrics::kind_name),
         tenant = a.tenant.map(tracing::field::display),
         // Whole microseconds, so the number prints short.
         duration_ms = elapsed.as_micros() as f64 / 1000.0,

@@ -10,15 +10,13 @@ use axum::http::HeaderMap;
 use entity::ReadScope;
 use entity::runtime::signals;
 
-use crate::auth::{self, Principal};
+use crate::auth::{self, principal::Principal};
 use crate::error::ApiError;
+use crate::http::registry::CompiledSchema;
+use crate::http::state::AppState;
+use crate::schema::ctx::{ClientIp, OwnSchema, RequestId};
 use crate::schema::loader::Loaders;
-use crate::schema::registry::CompiledSchema;
-use crate::state::AppState;
-
-/// The id of one request, logged with every line and returned as `x-request-id`.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+use crate::services::Services;
 
 /// Gives every request an `x-request-id` (a sane incoming one, or a new one) and returns it
 /// on every response, whatever the route.
@@ -49,12 +47,6 @@ impl RequestId {
         RequestId(incoming.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
     }
 }
-
-/// The address a request comes from (rate limits count per address): the connection's peer,
-/// or with `TRUST_FORWARDED_FOR` the last `X-Forwarded-For` entry, the one the proxy in front
-/// appended (earlier entries are whatever the client sent). In request and socket data.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
 
 impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -133,7 +125,7 @@ async fn authenticate(state: &AppState, credential: &Credential) -> Result<Optio
 pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller, ApiError> {
     let Some(mut principal) = authenticate(state, &credential).await? else {
         return Ok(Caller {
-            schema: state.public_schema.clone(),
+            schema: state.public_schema().clone(),
             compiled: None,
             principal: None,
             version: 0,
@@ -149,8 +141,8 @@ pub async fn resolve(state: &AppState, credential: Credential) -> Result<Caller,
         }
     }
     let compiled = state
-        .registry
-        .tenant_schema(state, &principal.tenant_id, principal.metadata_version, &principal.permissions)
+        .registry()
+        .tenant_schema(&state.db, &principal.tenant_id, principal.metadata_version, &principal.permissions)
         .await?;
     Ok(Caller {
         schema: compiled.shared.schema.clone(),
@@ -171,7 +163,7 @@ pub fn request_data(
     scope: Option<Arc<ReadScope>>,
 ) -> Data {
     let mut data = Data::default();
-    data.insert(state.clone());
+    data.insert(Services::clone(state));
     data.insert(request_id.clone());
     data.insert(client);
     if let Some(p) = &caller.principal {
@@ -180,6 +172,7 @@ pub fn request_data(
     }
     if let Some(compiled) = &caller.compiled {
         data.insert(compiled.access.clone());
+        data.insert(compiled.clone() as Arc<dyn OwnSchema>);
     }
     if let Some(scope) = scope {
         data.insert(scope);

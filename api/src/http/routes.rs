@@ -2,7 +2,7 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -11,8 +11,8 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{graphiql, graphql, ws};
+use crate::http::state::AppState;
 use crate::seed::DemoLogin;
-use crate::state::AppState;
 
 /// Cross-origin browser calls are allowed only from configured origins.
 fn cors(state: &AppState) -> CorsLayer {
@@ -52,7 +52,7 @@ pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
         .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(super::metrics::handler))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .layer(cors)
         .layer(axum::middleware::from_fn(super::request::propagate_id))
@@ -82,4 +82,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
     (StatusCode::OK, Json(body))
+}
+
+/// `GET /metrics`.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = state.metrics().render(state.registry(), &state);
+    super::metrics::render_jobs(&mut body, &state.config, &state.system_db, &state.metrics().jobs).await;
+    super::metrics::text_response(body)
 }

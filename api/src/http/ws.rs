@@ -28,10 +28,12 @@ use serde_json::Value;
 
 use super::errors::{self, Operation};
 use super::observe::{self, Answered};
-use super::request::{self, ClientIp, Credential, RequestId};
-use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, Settle, close};
+use super::request::{self, Credential};
+use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, close};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::schema::ctx::{ClientIp, RequestId};
+use crate::schema::ctx::{Settles, SocketCloser};
 
 /// Close code: not authenticated, or the session ended.
 pub const CLOSE_UNAUTHENTICATED: u16 = CLOSE_UNAUTHORIZED;
@@ -39,21 +41,7 @@ pub const CLOSE_UNAUTHENTICATED: u16 = CLOSE_UNAUTHORIZED;
 pub const CLOSE_SCHEMA_CHANGED: u16 = 4205;
 /// Close code: the server failed (WebSocket's own "internal error"); the cause is logged.
 pub const CLOSE_INTERNAL: u16 = 1011;
-/// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
-/// catch up. Not 4429: graphql-ws reserves that for "too many initialisation requests", and
-/// its client gives up on it instead of reconnecting.
-pub const CLOSE_TOO_SLOW: u16 = 4290;
 
-/// Closes the socket a subscription runs on (in the socket's data).
-#[derive(Clone)]
-pub struct SocketCloser(tokio::sync::mpsc::Sender<(u16, String)>);
-
-impl SocketCloser {
-    /// Asks the socket to close with `code` (the first ask wins).
-    pub fn close(&self, code: u16, reason: &str) {
-        let _ = self.0.try_send((code, reason.to_owned()));
-    }
-}
 /// Initial read and write buffer of a socket, bytes.
 const SOCKET_BUFFER: usize = 8 * 1024;
 
@@ -137,14 +125,14 @@ struct OpenSocket(AppState);
 
 impl OpenSocket {
     fn new(state: &AppState) -> Self {
-        state.metrics.ws_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.metrics().ws_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         OpenSocket(state.clone())
     }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        self.0.metrics.ws_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.metrics().ws_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -222,8 +210,8 @@ impl Executor for SocketSchema {
         let live = id.map(|id| self.live.hold(id.clone()));
         let settle = request
             .data
-            .get(&TypeId::of::<Arc<Settle>>())
-            .and_then(|d| d.downcast_ref::<Arc<Settle>>())
+            .get(&TypeId::of::<Arc<dyn Settles>>())
+            .and_then(|d| d.downcast_ref::<Arc<dyn Settles>>())
             .cloned();
         let answers = self.schema.execute_stream_with_session_data(request, session.unwrap_or_default());
         written_wakes(answers, self.state.dispatcher.clone())
@@ -293,7 +281,7 @@ async fn serve(
     let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
     data.insert(SocketCloser(closer.clone()));
     let schema_version = caller.version;
-    state.metrics.ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics().ws_connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _open = OpenSocket::new(&state);
     let live = LiveIds::default();
     let executor = SocketSchema {

@@ -26,7 +26,7 @@ use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 
-use super::ws::SocketCloser;
+use crate::schema::ctx::{Settles, SocketCloser};
 
 /// Close code: a message the protocol does not know, or a malformed one.
 pub const CLOSE_BAD_REQUEST: u16 = 4400;
@@ -208,6 +208,12 @@ impl Settle {
     }
 }
 
+impl Settles for Settle {
+    fn settle(&self) {
+        Settle::settle(self)
+    }
+}
+
 impl Drop for Settle {
     fn drop(&mut self) {
         self.settle();
@@ -243,7 +249,7 @@ impl<S> Checked<S> {
                 });
             }
             payload.data.insert(OperationId(id.clone()));
-            payload.data.insert(self.settling.start());
+            payload.data.insert(self.settling.start() as Arc<dyn Settles>);
         }
         Ok(message)
     }

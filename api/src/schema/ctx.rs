@@ -13,14 +13,47 @@ use entity::runtime::meta::EntityDef;
 
 use super::access::{EntityAccess, SchemaAccess};
 use super::loader::Loaders;
-use crate::auth::Principal;
+use crate::auth::principal::Principal;
 use crate::error::ApiError;
-use crate::http::request::ClientIp;
 use crate::rate::Action;
-use crate::state::AppState;
+use crate::services::Services;
 
-pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
-    ctx.data::<AppState>()
+/// What the transport puts into every request's data beside the caller: the request's id
+/// (for logs and the audit trail) and the client's address (for rate limits).
+/// The id of one request, logged with every line and returned as `x-request-id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The address a request comes from (rate limits count per address): the connection's peer,
+/// or with `TRUST_FORWARDED_FOR` the last `X-Forwarded-For` entry, the one the proxy in front
+/// appended (earlier entries are whatever the client sent). In request and socket data.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Close code: a subscription fell too far behind and missed changes; reconnect, and query to
+/// catch up. Not 4429: graphql-ws reserves that for "too many initialisation requests", and
+/// its client gives up on it instead of reconnecting.
+pub const CLOSE_TOO_SLOW: u16 = 4290;
+
+/// Closes the socket a subscription runs on (in the socket's data).
+#[derive(Clone)]
+pub struct SocketCloser(pub tokio::sync::mpsc::Sender<(u16, String)>);
+
+impl SocketCloser {
+    /// Asks the socket to close with `code` (the first ask wins).
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.0.try_send((code, reason.to_owned()));
+    }
+}
+
+/// One socket operation's place among those the socket waits on before it answers a `ping`
+/// (`http::ws_protocol::Settling`): a subscription resolver settles it once it listens.
+pub trait Settles: Send + Sync {
+    fn settle(&self);
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>()
 }
 
 /// Charges one attempt of a public sign-in `action` on each of `accounts` (`rate::account`)
@@ -48,6 +81,18 @@ pub fn entity<'a>(ctx: &Context<'a>, index: usize) -> async_graphql::Result<&'a 
     access(ctx)?.entities.get(index).ok_or_else(|| {
         ApiError::Internal(format!("no entity at {index} in the tenant's schema")).to_graphql()
     })
+}
+
+/// The schema the caller's operation runs on, as far as a resolver may look at it. The
+/// transport puts it into the request data; the registry that holds it stands above the
+/// resolvers, so they see it through this trait.
+pub trait OwnSchema: Send + Sync {
+    /// Its SDL as the product publishes it (`tenantSchemaSdl`).
+    fn sdl(&self) -> String;
+}
+
+pub fn own_schema<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<dyn OwnSchema>> {
+    ctx.data::<Arc<dyn OwnSchema>>()
 }
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
@@ -97,7 +142,7 @@ pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
     Ok(Actor {
         user_id: Some(p.user_id.clone()),
         api_key_id: p.api_key_id.clone(),
-        request_id: ctx.data_opt::<crate::http::request::RequestId>().map(|r| r.0.clone()),
+        request_id: ctx.data_opt::<RequestId>().map(|r| r.0.clone()),
         ..Actor::default()
     })
 }
@@ -105,7 +150,7 @@ pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
 /// A subscription resolver is listening for its events now: over a socket, the `ping` its
 /// client sent after subscribing may be answered (`http::ws_protocol::Settling`).
 pub fn listening(ctx: &Context<'_>) {
-    if let Some(settle) = ctx.data_opt::<Arc<crate::http::ws_protocol::Settle>>() {
+    if let Some(settle) = ctx.data_opt::<Arc<dyn Settles>>() {
         settle.settle();
     }
 }

@@ -25,9 +25,9 @@ use async_graphql::{
 };
 
 use super::order::Shape;
-use crate::auth::Principal;
+use crate::auth::principal::Principal;
 use crate::rate::{Measured, Prepaid};
-use crate::state::AppState;
+use crate::services::Services;
 
 /// Installs the extension on a schema, with the alias limit.
 pub struct Hooks {
@@ -156,7 +156,7 @@ impl Extension for RequestHooks {
         // Anonymous requests (the public schema) have no budget of their own; its sign-in
         // operations are limited per address and account by their resolvers.
         if ctx.data_opt::<Prepaid>().is_none()
-            && let (Some(state), Some(p)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Principal>())
+            && let (Some(state), Some(p)) = (ctx.data_opt::<Services>(), ctx.data_opt::<Principal>())
         {
             state.limiter.operation(p, cost).await.map_err(|e| vec![e.to_server_error()])?;
         }

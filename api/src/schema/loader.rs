@@ -15,7 +15,7 @@ use entity::runtime::store::{ListArgs, Record, Store};
 
 use crate::auth::service::{UserView, users_by_id};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// A batch result: the value, or the error shared by the whole batch (with its public code:
 /// a bad cursor in a nested connection's arguments is the client's error, as at the root).
@@ -23,7 +23,7 @@ pub type Loaded<T> = Result<T, Arc<ApiError>>;
 
 /// Related records by id (any entity of the tenant; callers check the entity).
 pub struct RecordBatch {
-    state: AppState,
+    state: Services,
     tenant_id: String,
     scope: Option<Arc<ReadScope>>,
 }
@@ -47,7 +47,7 @@ impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
 
 /// Users by id (for `createdBy` and `owner`).
 pub struct UserBatch {
-    state: AppState,
+    state: Services,
     tenant_id: String,
 }
 
@@ -108,7 +108,7 @@ pub struct ReversePage {
 }
 
 pub struct ReverseBatch {
-    state: AppState,
+    state: Services,
     tenant_id: String,
     scope: Option<Arc<ReadScope>>,
 }
@@ -159,7 +159,7 @@ pub struct Loaders {
 
 impl Loaders {
     /// Loaders for `tenant_id`; record reads share `scope` (the request's read connection).
-    pub fn new(state: &AppState, tenant_id: &str, scope: Option<Arc<ReadScope>>) -> Self {
+    pub fn new(state: &Services, tenant_id: &str, scope: Option<Arc<ReadScope>>) -> Self {
         let tenant_id = tenant_id.to_owned();
         Loaders {
             records: Loader::new(RecordBatch {

@@ -23,7 +23,6 @@ pub mod loader;
 pub mod order;
 pub mod parse_cache;
 pub mod platform;
-pub mod registry;
 pub mod resolvers;
 pub mod shape;
 pub mod typed;

@@ -367,15 +367,7 @@ fn tenant_queries() -> Vec<Field> {
         .argument(InputValue::new("name", TypeRef::named_nn(TypeRef::STRING)))
         .description("One entity definition by `nameSingular`."),
         Field::new(f::TENANT_SCHEMA_SDL, TypeRef::named_nn(TypeRef::STRING), |c| {
-            FieldFuture::new(async move {
-                let state = ctx::state(&c)?;
-                let p = ctx::principal(&c)?;
-                let compiled = state
-                    .registry
-                    .tenant_schema(state, &p.tenant_id, p.metadata_version, &p.permissions)
-                    .await?;
-                Ok(Some(Value::from(compiled.sdl())))
-            })
+            FieldFuture::new(async move { Ok(Some(Value::from(ctx::own_schema(&c)?.sdl()))) })
         })
         .description("Your schema (this tenant, your role) as SDL, for code generators."),
     ]

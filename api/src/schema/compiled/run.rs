@@ -16,11 +16,11 @@ use entity::runtime::store::{FieldValue, Fields, Page, Record, Store};
 use entity::runtime::naming::types as t;
 
 use super::plan::{ConnItem, EdgeItem, PageItem, Plan, RecordItem, RecordSel, Root, substitute};
-use crate::auth::Principal;
+use crate::auth::principal::Principal;
 use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::values::{ShowAs, show_as, shown};
-use crate::state::AppState;
+use crate::services::Services;
 
 /// The records the to-one fields of one selection point at, for one set of parents: per
 /// item of the selection, the targets the caller may see (by id) and what they point at.
@@ -41,7 +41,7 @@ impl Plan {
     /// `tenant` is the caller's tenant's view (entity ids and index slots are its own).
     pub async fn run(
         &self,
-        state: &AppState,
+        state: &Services,
         p: &Principal,
         tenant: &SchemaAccess,
         scope: Option<&ReadScope>,

@@ -10,9 +10,9 @@ use entity::runtime::naming::EntityNames;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::http::ws::{CLOSE_TOO_SLOW, SocketCloser};
 use crate::live::Delivery;
 use crate::schema::access::EntityAccess;
+use crate::schema::ctx::{CLOSE_TOO_SLOW, SocketCloser};
 use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {

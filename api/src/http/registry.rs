@@ -21,14 +21,15 @@ use async_graphql::dynamic::Schema;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::policy::Permissions;
 
-use super::access::SchemaAccess;
-use super::build::{SchemaOptions, build_schema};
-use super::compiled::Plans;
-use super::feature::Features;
-use super::shape::{self, Shape};
 use crate::alloc::measure;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::schema::access::SchemaAccess;
+use crate::schema::build::{SchemaOptions, build_schema};
+use crate::schema::compiled::Plans;
+use crate::schema::ctx::OwnSchema;
+use crate::schema::feature::Features;
+use crate::schema::shape::{self, Shape};
+use entity::Db;
 
 /// What tenants and roles of one shape share: the schema and the plans of the queries it has
 /// answered (`compiled`).
@@ -65,10 +66,12 @@ impl CompiledSchema {
     pub fn meta(&self) -> &Arc<TenantMeta> {
         &self.access.meta
     }
+}
 
+impl OwnSchema for CompiledSchema {
     /// The SDL (computed once per shape).
-    pub fn sdl(&self) -> String {
-        self.shared.sdl.get_or_init(|| super::build::sdl(&self.shared.schema)).clone()
+    fn sdl(&self) -> String {
+        self.shared.sdl.get_or_init(|| crate::schema::build::sdl(&self.shared.schema)).clone()
     }
 }
 
@@ -222,7 +225,7 @@ impl Registry {
     /// The tenant's schema for `permissions` at metadata `version` or newer.
     pub async fn tenant_schema(
         &self,
-        state: &AppState,
+        db: &Db,
         tenant_id: &str,
         version: i64,
         permissions: &Arc<Permissions>,
@@ -235,7 +238,7 @@ impl Registry {
             return Ok(e.compiled.clone());
         }
         let started = std::time::Instant::now();
-        let meta = TenantMeta::load_for(&state.db, tenant_id).await.map_err(ApiError::from)?;
+        let meta = TenantMeta::load_for(db, tenant_id).await.map_err(ApiError::from)?;
         let shape = shape::of(&meta, permissions);
         let (access, bytes) = own_part(&meta, permissions);
         let known = self.lock()?.shapes.get(&shape).cloned();

@@ -1,0 +1,28 @@
+//! Who is calling: what a credential resolves to, once authenticated (`auth::authenticate`,
+//! `auth::authenticate_key`). Plain data, below everything that reads it (resolvers, the rate
+//! limiter, the credential cache).
+
+use std::sync::Arc;
+
+use entity::runtime::policy::Permissions;
+
+/// The authenticated caller of a request or socket.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant_id: String,
+    /// The user (for an API key: the user who created it, on whose behalf it acts).
+    pub user_id: String,
+    /// The session (user tokens) or the API key id (integrations): revoking it ends access.
+    pub session_id: String,
+    /// Set when the caller is an API key.
+    pub api_key_id: Option<String>,
+    pub role_id: String,
+    /// Role name (`owner`, `admin`, `member`, …).
+    pub role: String,
+    /// The role's parsed permissions.
+    pub permissions: Arc<Permissions>,
+    /// The tenant's metadata version when the request started (selects the schema).
+    pub metadata_version: i64,
+    /// When the credential expires (unix seconds): sockets close then.
+    pub token_exp: u64,
+}

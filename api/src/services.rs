@@ -1,0 +1,50 @@
+//! What resolvers and services share, process-wide: configuration, the databases, the event bus
+//! and its live fan-out, the outbox dispatcher, token keys, the credential cache and the rate
+//! limiter. A leaf of the crate: it knows nothing of HTTP or of the schema registry, which the
+//! transport holds beside it (`http::state::AppState`), so everything below the transport can
+//! take `&Services` without reaching back up.
+
+use std::sync::Arc;
+
+use entity::Db;
+use jobs::{Dispatcher, EventBus};
+
+use crate::auth::cache::AuthCache;
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::live::Live;
+use crate::rate::Limiter;
+
+/// Shared services (cheap to clone: one reference count).
+#[derive(Clone)]
+pub struct Services(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    /// Tenant traffic (on PostgreSQL: the application role, under row-level security).
+    pub db: Db,
+    /// The migrating user: cross-tenant system work (the outbox dispatcher).
+    pub system_db: Db,
+    pub bus: EventBus,
+    /// The bus fanned out to subscriptions and sockets (`live`).
+    pub live: Arc<Live>,
+    pub dispatcher: Dispatcher,
+    pub keys: JwtKeys,
+    /// Authenticated credentials (see `auth::cache`).
+    pub auth_cache: AuthCache,
+    /// Rate-limit budgets (see `rate`).
+    pub limiter: Limiter,
+}
+
+impl Services {
+    pub fn new(inner: Inner) -> Self {
+        Services(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for Services {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
