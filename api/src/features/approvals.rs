@@ -23,10 +23,9 @@ use entity::runtime::policy::Action;
 use entity::runtime::store::{Record, Store};
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
 
 /// A policy with its entity's name.
@@ -507,22 +506,9 @@ pub fn admin_mutations() -> Vec<Field> {
 }
 
 /// Approval policies (administrators) and requests, which every role submits, decides and reads.
-pub struct Approvals;
-
-impl Feature for Approvals {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Member { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        match slot {
-            Slot::Admin => admin_mutations(),
-            Slot::Member => user_mutations(),
-            Slot::Lead | Slot::Records => Vec::new(),
-        }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        types(access.permissions.admin)
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Member, |_| queries())],
+    mutations: &[(Slot::Admin, |_| admin_mutations()), (Slot::Member, |_| user_mutations())],
+    types: |a| types(a.permissions.admin),
+    ..Declared::EMPTY
+};

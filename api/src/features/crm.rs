@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use entity::runtime::store::{Caller, Record};
@@ -15,7 +15,7 @@ use crate::error::{ApiError, gql};
 use crate::schema::access::{EntityAccess, SchemaAccess};
 use crate::schema::args;
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot};
 use crate::schema::resolvers::store;
 use crate::schema::values::parent;
 
@@ -127,18 +127,8 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
 }
 
 /// `moveDeal` and `convertLead`, when the tenant has the CRM's entities and the role may use them.
-pub struct Crm;
-
-impl Feature for Crm {
-    fn mutations(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Records {
-            move_deal(access).into_iter().chain(convert_lead(access)).collect()
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        conversion_type(access).into_iter().map(Into::into).collect()
-    }
-}
+pub static FEATURE: Declared = Declared {
+    mutations: &[(Slot::Records, |a| move_deal(a).into_iter().chain(convert_lead(a)).collect())],
+    types: |a| conversion_type(a).into_iter().map(Into::into).collect(),
+    ..Declared::EMPTY
+};

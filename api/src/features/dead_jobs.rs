@@ -9,10 +9,9 @@ use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::values::{s, sync_field, ts};
 
 pub fn types() -> Vec<Type> {
@@ -90,18 +89,9 @@ pub fn mutations() -> Vec<Field> {
 }
 
 /// The dead-letter view and its retries (administrators).
-pub struct DeadJobs;
-
-impl Feature for DeadJobs {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { mutations() } else { Vec::new() }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        if access.permissions.admin { types() } else { Vec::new() }
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Admin, |_| queries())],
+    mutations: &[(Slot::Admin, |_| mutations())],
+    types: |a| admin_types(a, types),
+    ..Declared::EMPTY
+};

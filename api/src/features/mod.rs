@@ -18,14 +18,14 @@ use crate::schema::feature::Features;
 /// Every feature, in the order their fields stand in each slot of the schema (the SDL's order:
 /// append, do not reorder).
 pub static ALL: Features = &[
-    &notifications::Notifications,
-    &admin::Admin,
-    &workflows::Workflows,
-    &webhooks::Webhooks,
-    &approvals::Approvals,
-    &dead_jobs::DeadJobs,
-    &templates::Templates,
-    &dashboards::Dashboards,
-    &tenant::TenantSettings,
-    &crm::Crm,
+    &notifications::FEATURE,
+    &admin::FEATURE,
+    &workflows::FEATURE,
+    &webhooks::FEATURE,
+    &approvals::FEATURE,
+    &dead_jobs::FEATURE,
+    &templates::FEATURE,
+    &dashboards::FEATURE,
+    &tenant::FEATURE,
+    &crm::FEATURE,
 ];

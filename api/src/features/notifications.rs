@@ -18,10 +18,9 @@ use jobs::BusEvent;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::arg_json;
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{sync_field, ts};
 
 pub fn types() -> Vec<Type> {
@@ -212,22 +211,10 @@ pub fn subscription() -> SubscriptionField {
 }
 
 /// In-app notifications: every role reads and marks its own; administrators also send.
-pub struct Notifications;
-
-impl Feature for Notifications {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Member { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Member { mutations(access.permissions.admin) } else { Vec::new() }
-    }
-
-    fn subscriptions(&self, _access: &SchemaAccess) -> Vec<SubscriptionField> {
-        vec![subscription()]
-    }
-
-    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
-        types()
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Member, |_| queries())],
+    mutations: &[(Slot::Member, |a| mutations(a.permissions.admin))],
+    subscriptions: |_| vec![subscription()],
+    types: |_| types(),
+    ..Declared::EMPTY
+};

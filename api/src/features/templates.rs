@@ -11,10 +11,9 @@ use entity::features::templates::{self, Applied, Template};
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args;
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{s, sync_field};
 use crate::services::Services;
 
@@ -172,18 +171,9 @@ pub fn mutations() -> Vec<Field> {
 }
 
 /// Industry templates: every role lists them; administrators apply and upgrade.
-pub struct Templates;
-
-impl Feature for Templates {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Member { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { mutations() } else { Vec::new() }
-    }
-
-    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
-        types()
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Member, |_| queries())],
+    mutations: &[(Slot::Admin, |_| mutations())],
+    types: |_| types(),
+    ..Declared::EMPTY
+};

@@ -2,7 +2,7 @@
 //! IANA time zone — the zone schedules, "today"/"this week" dashboard periods and date buckets
 //! of aggregates follow.
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Type, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use entity::FieldError;
 use entity::models::tenant;
 use entity::runtime::audit;
@@ -10,10 +10,9 @@ use entity::runtime::naming::{fields as f, types as t};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::arg_json;
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot, admin_types};
 
 pub fn input_type() -> InputObject {
     InputObject::new(t::UPDATE_TENANT_INPUT)
@@ -80,14 +79,8 @@ pub fn mutation() -> Field {
 }
 
 /// The tenant's settings (administrators).
-pub struct TenantSettings;
-
-impl Feature for TenantSettings {
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { vec![mutation()] } else { Vec::new() }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        if access.permissions.admin { vec![input_type().into()] } else { Vec::new() }
-    }
-}
+pub static FEATURE: Declared = Declared {
+    mutations: &[(Slot::Admin, |_| vec![mutation()])],
+    types: |a| admin_types(a, || vec![input_type().into()]),
+    ..Declared::EMPTY
+};

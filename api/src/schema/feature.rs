@@ -53,3 +53,59 @@ pub trait Feature: Send + Sync {
 
 /// The features a schema is built with, in the order their fields stand.
 pub type Features = &'static [&'static dyn Feature];
+
+/// Gives root fields for a role's view of the tenant.
+pub type Fields = fn(&SchemaAccess) -> Vec<Field>;
+
+/// A feature written as data: the functions that give its fields, slot by slot, and its types.
+/// Most features are one of these; one whose parts do not fit implements `Feature` itself.
+pub struct Declared {
+    pub public_mutations: fn() -> Vec<Field>,
+    pub queries: &'static [(Slot, Fields)],
+    pub mutations: &'static [(Slot, Fields)],
+    pub subscriptions: fn(&SchemaAccess) -> Vec<SubscriptionField>,
+    pub types: fn(&SchemaAccess) -> Vec<Type>,
+}
+
+impl Declared {
+    /// Nothing: the base a feature's declaration fills in.
+    pub const EMPTY: Declared = Declared {
+        public_mutations: Vec::new,
+        queries: &[],
+        mutations: &[],
+        subscriptions: |_| Vec::new(),
+        types: |_| Vec::new(),
+    };
+}
+
+fn in_slot(parts: &[(Slot, Fields)], slot: Slot, access: &SchemaAccess) -> Vec<Field> {
+    parts.iter().filter(|(s, _)| *s == slot).flat_map(|(_, fields)| fields(access)).collect()
+}
+
+impl Feature for Declared {
+    fn public_mutations(&self) -> Vec<Field> {
+        (self.public_mutations)()
+    }
+
+    fn queries(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {
+        in_slot(self.queries, slot, access)
+    }
+
+    fn mutations(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {
+        in_slot(self.mutations, slot, access)
+    }
+
+    fn subscriptions(&self, access: &SchemaAccess) -> Vec<SubscriptionField> {
+        (self.subscriptions)(access)
+    }
+
+    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
+        (self.types)(access)
+    }
+}
+
+/// `types()` for administrators, nothing for other roles (whose schema lacks the operations
+/// that use them).
+pub fn admin_types(access: &SchemaAccess, types: fn() -> Vec<Type>) -> Vec<Type> {
+    if access.permissions.admin { types() } else { Vec::new() }
+}

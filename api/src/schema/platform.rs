@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
-use super::feature::{Feature, Slot};
+use super::feature::{Declared, Slot};
 use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
@@ -410,34 +410,13 @@ fn logout() -> Field {
 
 /// The platform's part of every schema: sessions, users and tenants, and the entity definition
 /// operations; first in every slot, ahead of the features.
-pub struct Platform;
-
-pub static PLATFORM: Platform = Platform;
-
-impl Feature for Platform {
-    fn public_mutations(&self) -> Vec<Field> {
-        public_mutations()
-    }
-
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        match slot {
-            Slot::Lead => std::iter::once(api_version()).chain(tenant_queries()).collect(),
-            Slot::Admin | Slot::Member | Slot::Records => Vec::new(),
-        }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        match slot {
-            Slot::Lead => vec![logout()],
-            Slot::Admin => definition_mutations(),
-            Slot::Member | Slot::Records => Vec::new(),
-        }
-    }
-
-    fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
-        public_types().into_iter().chain(tenant_types()).collect()
-    }
-}
+pub static PLATFORM: Declared = Declared {
+    public_mutations,
+    queries: &[(Slot::Lead, |_| std::iter::once(api_version()).chain(tenant_queries()).collect())],
+    mutations: &[(Slot::Lead, |_| vec![logout()]), (Slot::Admin, |_| definition_mutations())],
+    types: |_| public_types().into_iter().chain(tenant_types()).collect(),
+    ..Declared::EMPTY
+};
 
 /// `defineEntity`, `updateEntity`, `addField`, `updateField`, `removeField`, `deleteEntity`.
 fn definition_mutations() -> Vec<Field> {

@@ -17,10 +17,9 @@ use entity::runtime::naming::{fields as f, types as t};
 
 use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{PageInfoValue, json, parent, s, sync_field, ts};
 
@@ -445,26 +444,10 @@ pub fn accept_invite() -> Field {
 
 /// Users, roles, API keys, invitations, sessions and the audit log (administrators), with
 /// `revokeSessions` for everyone's own and the public `acceptInvite`.
-pub struct Admin;
-
-impl Feature for Admin {
-    fn public_mutations(&self) -> Vec<Field> {
-        vec![accept_invite()]
-    }
-
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        match slot {
-            Slot::Lead => vec![revoke_sessions()],
-            Slot::Admin => mutations(),
-            Slot::Member | Slot::Records => Vec::new(),
-        }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        if access.permissions.admin { types() } else { Vec::new() }
-    }
-}
+pub static FEATURE: Declared = Declared {
+    public_mutations: || vec![accept_invite()],
+    queries: &[(Slot::Admin, |_| queries())],
+    mutations: &[(Slot::Lead, |_| vec![revoke_sessions()]), (Slot::Admin, |_| mutations())],
+    types: |a| admin_types(a, types),
+    ..Declared::EMPTY
+};

@@ -19,10 +19,9 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
 
@@ -254,18 +253,9 @@ pub fn mutations() -> Vec<Field> {
 }
 
 /// Dashboards: every role reads those shown to it; administrators make them.
-pub struct Dashboards;
-
-impl Feature for Dashboards {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Member { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { mutations() } else { Vec::new() }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        types(access.permissions.admin)
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Member, |_| queries())],
+    mutations: &[(Slot::Admin, |_| mutations())],
+    types: |a| types(a.permissions.admin),
+    ..Declared::EMPTY
+};

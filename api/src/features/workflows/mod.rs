@@ -18,10 +18,9 @@ use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
-use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Feature, Slot};
+use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
 
@@ -359,18 +358,9 @@ pub fn mutations() -> Vec<Field> {
 }
 
 /// Workflows and their runs (administrators).
-pub struct Workflows;
-
-impl Feature for Workflows {
-    fn queries(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { queries() } else { Vec::new() }
-    }
-
-    fn mutations(&self, slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
-        if slot == Slot::Admin { mutations() } else { Vec::new() }
-    }
-
-    fn types(&self, access: &SchemaAccess) -> Vec<Type> {
-        if access.permissions.admin { types() } else { Vec::new() }
-    }
-}
+pub static FEATURE: Declared = Declared {
+    queries: &[(Slot::Admin, |_| queries())],
+    mutations: &[(Slot::Admin, |_| mutations())],
+    types: |a| admin_types(a, types),
+    ..Declared::EMPTY
+};
