@@ -70,7 +70,7 @@ pub async fn post(
                 return refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e);
             }
         };
-        execute(&state, &headers, &rid, started, client, batch, false).await
+        execute(&state, Envelope { headers, rid, started, client }, batch, false).await
     }
     .instrument(span)
     .await
@@ -98,7 +98,7 @@ pub async fn get(
         if request.query.is_empty() && accepts_html(&headers) {
             return Redirect::to(super::graphiql::PAGE_PATH).into_response();
         }
-        execute(&state, &headers, &rid, started, client, BatchRequest::Single(request), true).await
+        execute(&state, Envelope { headers, rid, started, client }, BatchRequest::Single(request), true).await
     }
     .instrument(span)
     .await
@@ -151,25 +151,26 @@ fn record(state: &AppState, response: &BatchResponse) {
     }
 }
 
+/// What a GraphQL request came with besides its operations.
+struct Envelope {
+    headers: HeaderMap,
+    rid: RequestId,
+    started: Instant,
+    client: ClientIp,
+}
+
 /// Runs a request, counting its database round trips (`x-sql-statements` when configured).
 /// The request runs in a task of its own: a client that hangs up mid-request drops this
 /// handler's future, and a transaction dropped between two of its statements would leave
 /// its pooled connection mid-transaction; the task instead runs to its COMMIT or ROLLBACK.
-async fn execute(
-    state: &AppState,
-    headers: &HeaderMap,
-    rid: &RequestId,
-    started: Instant,
-    client: ClientIp,
-    batch: BatchRequest,
-    via_get: bool,
-) -> HttpResponse {
-    let (task_state, task_headers, task_rid) = (state.clone(), headers.clone(), rid.clone());
+async fn execute(state: &AppState, envelope: Envelope, batch: BatchRequest, via_get: bool) -> HttpResponse {
+    let (headers, rid, started) = (envelope.headers.clone(), envelope.rid.clone(), envelope.started);
+    let task_state = state.clone();
     let task = tokio::spawn(
         async move {
-            let (state, headers, rid) = (&task_state, &task_headers, &task_rid);
+            let state = &task_state;
             let counter = entity::stats::Counter::default();
-            let request = run(state, headers, rid, started, client, batch, via_get);
+            let request = run(state, envelope, batch, via_get);
             let (mut resp, wrote) = outbox::tracked(entity::stats::counted(&counter, request)).await;
             // Every transaction of the request has ended: the tailers read what it wrote now.
             if wrote {
@@ -189,20 +190,14 @@ async fn execute(
         Ok(resp) => resp,
         Err(e) => {
             let e = ApiError::Internal(format!("request task failed: {e}"));
-            refuse(state, headers, rid, started, StatusCode::INTERNAL_SERVER_ERROR, &e)
+            refuse(state, &headers, &rid, started, StatusCode::INTERNAL_SERVER_ERROR, &e)
         }
     }
 }
 
-async fn run(
-    state: &AppState,
-    headers: &HeaderMap,
-    rid: &RequestId,
-    started: Instant,
-    client: ClientIp,
-    batch: BatchRequest,
-    via_get: bool,
-) -> HttpResponse {
+async fn run(state: &AppState, envelope: Envelope, batch: BatchRequest, via_get: bool) -> HttpResponse {
+    let Envelope { headers, rid, started, client } = envelope;
+    let (headers, rid) = (&headers, &rid);
     if let BatchRequest::Batch(items) = &batch
         && items.len() > state.config.max_batch
     {
