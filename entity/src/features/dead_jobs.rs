@@ -2,6 +2,10 @@
 //! deliveries and workflow runs — listed together for an administrator, and sent back to the
 //! queue one by one. A retry writes its event to the outbox in the caller's transaction, so it
 //! cannot be lost between "marked for retry" and "queued".
+//!
+//! Emails and deliveries are read through their SeaORM models. The dead workflow runs are one
+//! statement written by hand (with the workflow's name, by a join): `workflow_runs` has no
+//! model, and its reads and writes belong to `features::workflows`.
 
 use crate::features::{emails, webhooks, workflows};
 use crate::models::{email, webhook, webhook_delivery as delivery};
@@ -103,8 +107,7 @@ pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> R
     Ok(out)
 }
 
-/// The tenant's dead or failed workflow runs, newest first. Written out by hand: the
-/// `workflow_runs` table has no SeaORM model here (its data access is `features::workflows`').
+/// The tenant's dead or failed workflow runs, newest first (by hand: see the module's doc).
 async fn dead_runs(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadJob>> {
     let d = Dialect::of(conn);
     let mut buf = SqlBuf::new(d);

@@ -10,52 +10,16 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::models::email::{self, Column};
 use crate::runtime::outbox::{self, EmailQueued};
 use crate::runtime::time;
 use crate::{Dialect, Result};
 
-/// One email of the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Email {
-    pub id: String,
-    pub tenant_id: String,
-    pub idempotency_key: String,
-    pub to_address: String,
-    pub subject: String,
-    pub body: String,
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub message_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl From<email::Model> for Email {
-    fn from(m: email::Model) -> Email {
-        Email {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            idempotency_key: m.idempotency_key,
-            to_address: m.to_address,
-            subject: m.subject,
-            body: m.body,
-            status: m.status,
-            attempts: m.attempts,
-            last_error: m.last_error,
-            message_id: m.message_id,
-            created_at: m.created_at,
-            sent_at: m.sent_at,
-        }
-    }
-}
+/// One email of the outbox: its row (the lease's `claimed_at` included).
+pub use crate::models::email::Model as Email;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -90,12 +54,8 @@ pub async fn queue(txn: &impl ConnectionTrait, tenant_id: &str, e: &NewEmail<'_>
         body: Set(e.body.to_owned()),
         status: Set("queued".to_owned()),
         created_at: Set(time::now()),
-        // `attempts` takes the column's default (0); the rest starts NULL.
-        attempts: NotSet,
-        last_error: NotSet,
-        message_id: NotSet,
-        sent_at: NotSet,
-        claimed_at: NotSet,
+        // Not set: `attempts` takes the column's default (0), the rest starts NULL.
+        ..Default::default()
     };
     email::Entity::insert(row).exec_without_returning(txn).await?;
     queued(txn, tenant_id, &id).await?;
@@ -109,7 +69,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Resu
         .filter(Column::Id.eq(id))
         .one(conn)
         .await?;
-    Ok(found.map(Email::from))
+    Ok(found)
 }
 
 /// A tenant's emails, newest first, optionally of one status.
@@ -123,8 +83,7 @@ pub async fn list(
     if let Some(s) = status {
         q = q.filter(Column::Status.eq(s));
     }
-    let rows = q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?;
-    Ok(rows.into_iter().map(Email::from).collect())
+    Ok(q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?)
 }
 
 /// Claims an email for one delivery attempt (`queued`/`retrying` → `sending`). Only the

@@ -2,32 +2,19 @@
 //! transaction, so a notification exists and is announced exactly when the change that caused
 //! it commits. Read and marked per user.
 
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::models::notification::{self, Column};
 use crate::models::{role, user};
 use crate::runtime::{outbox, time};
 use crate::{Dialect, Result};
 
-/// One notification of one user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub id: String,
-    pub tenant_id: String,
-    pub user_id: String,
-    pub title: String,
-    pub body: Option<String>,
-    pub link: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
+/// One notification of one user: its row, which is also the payload of its outbox event.
+pub use crate::models::notification::Model as Notification;
 
 impl outbox::Event for Notification {
     const TOPIC: &'static str = "notification.created";
@@ -41,36 +28,6 @@ pub struct Message<'a> {
     pub link: Option<&'a str>,
 }
 
-impl From<notification::Model> for Notification {
-    fn from(m: notification::Model) -> Notification {
-        Notification {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            user_id: m.user_id,
-            title: m.title,
-            body: m.body,
-            link: m.link,
-            created_at: m.created_at,
-            read_at: m.read_at,
-        }
-    }
-}
-
-impl From<&Notification> for notification::ActiveModel {
-    fn from(n: &Notification) -> notification::ActiveModel {
-        notification::ActiveModel {
-            id: Set(n.id.clone()),
-            tenant_id: Set(n.tenant_id.clone()),
-            user_id: Set(n.user_id.clone()),
-            title: Set(n.title.clone()),
-            body: Set(n.body.clone()),
-            link: Set(n.link.clone()),
-            created_at: Set(n.created_at),
-            read_at: Set(n.read_at),
-        }
-    }
-}
-
 /// The ids among `user_ids` that are active users of the tenant.
 pub async fn existing_users(
     conn: &impl ConnectionTrait,
@@ -80,16 +37,7 @@ pub async fn existing_users(
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::IsActive.eq(true))
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Id.is_in(user_ids))
-        .order_by_asc(user::Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?)
+    active_users(conn, tenant_id, user::Column::Id.is_in(user_ids)).await
 }
 
 /// The active users holding a role.
@@ -98,12 +46,17 @@ pub async fn users_with_role(
     tenant_id: &str,
     role_id: &str,
 ) -> Result<Vec<String>> {
+    active_users(conn, tenant_id, user::Column::RoleId.eq(role_id)).await
+}
+
+/// The ids of the tenant's active users that also meet `which`, in order.
+async fn active_users(conn: &impl ConnectionTrait, tenant_id: &str, which: Expr) -> Result<Vec<String>> {
     Ok(user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::IsActive.eq(true))
         .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::RoleId.eq(role_id))
+        .filter(which)
         .order_by_asc(user::Column::Id)
         .into_tuple()
         .all(conn)
@@ -149,7 +102,7 @@ pub async fn create(
         .collect();
     // Rows per INSERT: 8 parameters each, well below either database's limit per statement.
     for chunk in out.chunks(500) {
-        notification::Entity::insert_many(chunk.iter().map(notification::ActiveModel::from))
+        notification::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
             .exec_without_returning(txn)
             .await?;
     }
@@ -174,8 +127,7 @@ pub async fn list(
     if unread_only {
         q = q.filter(Column::ReadAt.is_null());
     }
-    let rows = q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?;
-    Ok(rows.into_iter().map(Notification::from).collect())
+    Ok(q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?)
 }
 
 /// How many unread notifications a user has.

@@ -175,42 +175,8 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> R
     Ok(res.rows_affected > 0)
 }
 
-/// One delivery.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    pub id: String,
-    pub tenant_id: String,
-    pub webhook_id: String,
-    pub event_key: String,
-    pub event_type: String,
-    pub payload: Value,
-    pub status: String,
-    pub attempts: i32,
-    pub response_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
-
-impl From<delivery::Model> for Delivery {
-    fn from(m: delivery::Model) -> Delivery {
-        Delivery {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            webhook_id: m.webhook_id,
-            event_key: m.event_key,
-            event_type: m.event_type,
-            payload: m.payload,
-            status: m.status,
-            attempts: m.attempts,
-            response_status: m.response_status,
-            last_error: m.last_error,
-            created_at: m.created_at,
-            delivered_at: m.delivered_at,
-        }
-    }
-}
+/// One delivery: its row (the lease's `claimed_at` included).
+pub use crate::models::webhook_delivery::Model as Delivery;
 
 /// Records a delivery to make; `None` when (webhook, event) was already recorded.
 pub async fn enqueue(
@@ -230,12 +196,8 @@ pub async fn enqueue(
         payload: Set(payload.clone()),
         status: Set("pending".to_owned()),
         created_at: Set(time::now()),
-        // `attempts` takes the column's default (0); the rest starts NULL.
-        attempts: NotSet,
-        response_status: NotSet,
-        last_error: NotSet,
-        delivered_at: NotSet,
-        claimed_at: NotSet,
+        // Not set: `attempts` takes the column's default (0), the rest starts NULL.
+        ..Default::default()
     };
     let inserted = delivery::Entity::insert(row)
         .on_conflict_do_nothing_on([delivery::Column::WebhookId, delivery::Column::EventKey])
@@ -249,12 +211,11 @@ pub async fn get_delivery(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Delivery>> {
-    let found = delivery::Entity::find()
+    Ok(delivery::Entity::find()
         .filter(delivery::Column::TenantId.eq(tenant_id))
         .filter(delivery::Column::Id.eq(id))
         .one(conn)
-        .await?;
-    Ok(found.map(Delivery::from))
+        .await?)
 }
 
 /// Deliveries of a webhook, newest first.
@@ -264,15 +225,14 @@ pub async fn deliveries(
     webhook_id: &str,
     first: u64,
 ) -> Result<Vec<Delivery>> {
-    let rows = delivery::Entity::find()
+    Ok(delivery::Entity::find()
         .filter(delivery::Column::TenantId.eq(tenant_id))
         .filter(delivery::Column::WebhookId.eq(webhook_id))
         .order_by_desc(delivery::Column::CreatedAt)
         .order_by_desc(delivery::Column::Id)
         .limit(first)
         .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(Delivery::from).collect())
+        .await?)
 }
 
 /// Claims a delivery for one attempt (`pending`/`retrying` → `sending`); only the caller that
