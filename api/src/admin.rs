@@ -327,7 +327,7 @@ pub async fn invite_user(
     let subject = format!("You are invited to {tenant_name}");
     let key = format!("invite:{}", u.id);
     let message = emails::NewEmail { idempotency_key: &key, to: &email, subject: &subject, body: &body };
-    emails::queue(&txn, state.db.dialect, &p.tenant_id, &message).await?;
+    emails::queue(&txn, &p.tenant_id, &message).await?;
     txn.commit().await?;
     Ok(Invite { user: service::view(&u, r.name), token, expires_at })
 }
@@ -548,7 +548,7 @@ pub async fn emails(
     first: u64,
 ) -> Result<Vec<Email>, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let list = emails::list(&txn, state.db.dialect, &p.tenant_id, status, first).await?;
+    let list = emails::list(&txn, &p.tenant_id, status, first).await?;
     txn.commit().await?;
     Ok(list)
 }
@@ -561,8 +561,8 @@ pub async fn retry_email(
     id: &str,
 ) -> Result<Email, ApiError> {
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    if !emails::requeue(&txn, state.db.dialect, &p.tenant_id, id).await? {
-        let exists = emails::get(&txn, state.db.dialect, &p.tenant_id, id).await?.is_some();
+    if !emails::requeue(&txn, &p.tenant_id, id).await? {
+        let exists = emails::get(&txn, &p.tenant_id, id).await?.is_some();
         return Err(if exists {
             ApiError::Conflict("only dead or held emails can be retried".into())
         } else {
@@ -570,9 +570,8 @@ pub async fn retry_email(
         });
     }
     append(&txn, state, p, actor, "email.retry", ("email", id), json!({})).await?;
-    let email = emails::get(&txn, state.db.dialect, &p.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("email".into()))?;
+    let email =
+        emails::get(&txn, &p.tenant_id, id).await?.ok_or_else(|| ApiError::NotFound("email".into()))?;
     txn.commit().await?;
     Ok(email)
 }

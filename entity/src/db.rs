@@ -30,6 +30,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The dialect `conn` speaks (a transaction knows its backend), for code that is handed a
+    /// connection and no `Db`. Only SQLite and PostgreSQL are ever connected (`Db::connect`).
+    pub fn of(conn: &impl ConnectionTrait) -> Dialect {
+        match conn.get_database_backend() {
+            DbBackend::Postgres => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        }
+    }
+}
+
 /// A connected database.
 #[derive(Debug, Clone)]
 pub struct Db {

@@ -125,7 +125,7 @@ impl Relay {
             .iter()
             .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "entity_id")?)))
             .collect::<entity::Result<_>>()?;
-        let webhooks = webhooks::list(&self.system.conn, d, None, true).await?;
+        let webhooks = webhooks::list(&self.system.conn, None, true).await?;
         let mut entity_names = HashMap::new();
         if !webhooks.is_empty() {
             let mut buf = SqlBuf::new(d);
@@ -145,7 +145,6 @@ impl Relay {
         event: &ChangeEvent,
         subs: &Subscriptions,
     ) -> entity::Result<Vec<Job>> {
-        let d = self.system.dialect;
         let tenant_id = &event.tenant_id;
         if !subs.webhooks.iter().any(|w| &w.tenant_id == tenant_id) {
             return Ok(Vec::new());
@@ -157,7 +156,7 @@ impl Relay {
         let mut jobs = Vec::new();
         for w in subs.webhooks.iter().filter(|w| &w.tenant_id == tenant_id && w.wants(&event_type)) {
             if let Some(delivery_id) =
-                webhooks::enqueue(&self.system.conn, d, w, &key, &event_type, &body).await?
+                webhooks::enqueue(&self.system.conn, w, &key, &event_type, &body).await?
             {
                 jobs.push(Job::DeliverWebhook { tenant_id: tenant_id.clone(), delivery_id });
             }

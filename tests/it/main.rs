@@ -34,6 +34,7 @@ mod indexes;
 mod inputs;
 mod instances;
 mod isolation;
+mod leases;
 mod limits;
 mod notifications;
 mod observability;

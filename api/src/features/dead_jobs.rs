@@ -47,7 +47,7 @@ pub fn queries() -> Vec<Field> {
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
                 let list =
-                    dead_jobs::list(&txn, state.db.dialect, &p.tenant_id, first).await.map_err(ApiError::from)?;
+                    dead_jobs::list(&txn, &p.tenant_id, first).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
@@ -66,7 +66,7 @@ pub fn mutations() -> Vec<Field> {
                 let id = args::id(&c)?;
                 let d = state.db.dialect;
                 let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-                let kind = dead_jobs::retry(&txn, d, &p.tenant_id, &id)
+                let kind = dead_jobs::retry(&txn, &p.tenant_id, &id)
                     .await
                     .map_err(ApiError::from)?
                     .ok_or_else(|| ApiError::NotFound("dead job".into()))?;

@@ -65,10 +65,9 @@ pub fn queries() -> Vec<Field> {
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list =
-                    notifications::list(&txn, state.db.dialect, &p.tenant_id, &p.user_id, unread_only, first)
-                        .await
-                        .map_err(ApiError::from)?;
+                let list = notifications::list(&txn, &p.tenant_id, &p.user_id, unread_only, first)
+                    .await
+                    .map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
@@ -80,7 +79,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let n = notifications::unread_count(&txn, state.db.dialect, &p.tenant_id, &p.user_id)
+                let n = notifications::unread_count(&txn, &p.tenant_id, &p.user_id)
                     .await
                     .map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
@@ -101,15 +100,9 @@ pub fn mutations(admin: bool) -> Vec<Field> {
                     .transpose()
                     .map_err(|e| ApiError::BadRequest(format!("ids: {e}")))?;
                 let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-                let n = notifications::mark_read(
-                    &txn,
-                    state.db.dialect,
-                    &p.tenant_id,
-                    &p.user_id,
-                    ids.as_deref(),
-                )
-                .await
-                .map_err(ApiError::from)?;
+                let n = notifications::mark_read(&txn, &p.tenant_id, &p.user_id, ids.as_deref())
+                    .await
+                    .map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(Value::from(n)))
             })
@@ -161,7 +154,7 @@ async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, 
     let d = state.db.dialect;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let asked = input.user_ids.clone().unwrap_or_default();
-    let mut recipients = notifications::existing_users(&txn, d, &p.tenant_id, &asked).await?;
+    let mut recipients = notifications::existing_users(&txn, &p.tenant_id, &asked).await?;
     if recipients.len() < asked.iter().collect::<std::collections::BTreeSet<_>>().len() {
         return Err(ApiError::Validation(vec![FieldError::new(
             "userIds",
@@ -169,13 +162,13 @@ async fn send(c: &async_graphql::dynamic::ResolverContext<'_>) -> Result<usize, 
         )]));
     }
     if let Some(role) = &input.role_id {
-        recipients.extend(notifications::users_with_role(&txn, d, &p.tenant_id, role).await?);
+        recipients.extend(notifications::users_with_role(&txn, &p.tenant_id, role).await?);
     }
     recipients.sort();
     recipients.dedup();
     let message =
         Message { title: input.title.trim(), body: input.body.as_deref(), link: input.link.as_deref() };
-    let sent = notifications::create(&txn, d, &p.tenant_id, &recipients, &message).await?;
+    let sent = notifications::create(&txn, &p.tenant_id, &recipients, &message).await?;
     let entry = audit::Entry {
         action: "notification.send",
         object_type: "notification",

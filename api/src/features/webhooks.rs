@@ -133,7 +133,7 @@ async fn create(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
         created_at: entity::runtime::time::now(),
     };
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    wh::save(&txn, state.db.dialect, &w, true).await?;
+    wh::save(&txn, &w, true).await?;
     audit_change(c, &txn, "webhook.create", &w.id).await?;
     txn.commit().await?;
     Ok(WithSecret(w, secret.secret))
@@ -143,11 +143,10 @@ async fn rotate(c: &ResolverContext<'_>) -> Result<WithSecret, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let id = args::string(c, "id")?;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let mut w = wh::get(&txn, state.db.dialect, &p.tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("webhook".into()))?;
+    let mut w =
+        wh::get(&txn, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("webhook".into()))?;
     let secret = wh::rotate(&mut w.secrets);
-    wh::save(&txn, state.db.dialect, &w, false).await?;
+    wh::save(&txn, &w, false).await?;
     audit_change(c, &txn, "webhook.rotate_secret", &w.id).await?;
     txn.commit().await?;
     Ok(WithSecret(w, secret.secret))
@@ -160,9 +159,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = wh::list(&txn, state.db.dialect, Some(&p.tenant_id), false)
-                    .await
-                    .map_err(ApiError::from)?;
+                let list = wh::list(&txn, Some(&p.tenant_id), false).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
@@ -174,9 +171,7 @@ pub fn queries() -> Vec<Field> {
                 let id = args::string(&c, "webhookId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = wh::deliveries(&txn, state.db.dialect, &p.tenant_id, &id, first)
-                    .await
-                    .map_err(ApiError::from)?;
+                let list = wh::deliveries(&txn, &p.tenant_id, &id, first).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
@@ -206,8 +201,8 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .description("Adds a new signing secret; deliveries carry both until the next rotation."),
-        crate::schema::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, d, t, id| {
-            Box::pin(wh::delete(txn, d, t, id))
+        crate::schema::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, _, t, id| {
+            Box::pin(wh::delete(txn, t, id))
         }),
     ]
 }

@@ -2,13 +2,18 @@
 //! deliveries and workflow runs — listed together for an administrator, and sent back to the
 //! queue one by one. A retry writes its event to the outbox in the caller's transaction, so it
 //! cannot be lost between "marked for retry" and "queued".
+//!
+//! Emails and deliveries are read through their SeaORM models. The dead workflow runs are one
+//! statement written by hand (with the workflow's name, by a join): `workflow_runs` has no
+//! model, and its reads and writes belong to `features::workflows`.
 
 use crate::features::{emails, webhooks, workflows};
+use crate::models::{email, webhook, webhook_delivery as delivery};
 use crate::runtime::sql::SqlBuf;
 use crate::runtime::time;
 use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// What kind of work a dead job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,69 +46,104 @@ pub struct DeadJob {
     pub created_at: DateTime<Utc>,
 }
 
+/// A dead email or delivery as read: id, status, attempts, last error, the two parts of its
+/// summary, and when it was created.
+type Row = (String, String, i32, Option<String>, String, String, DateTime<Utc>);
+
 /// The tenant's dead jobs, newest first, at most `first`.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    first: u64,
-) -> Result<Vec<DeadJob>> {
-    let queries: [(Kind, &str); 3] = [
-        (
-            Kind::Email,
-            "SELECT id, status, attempts, last_error, to_address || ': ' || subject AS summary, created_at \
-             FROM emails WHERE status = 'dead' AND tenant_id = ",
-        ),
-        (
-            Kind::WebhookDelivery,
-            "SELECT d.id AS id, d.status AS status, d.attempts AS attempts, d.last_error AS last_error, \
-             d.event_type || ' → ' || w.url AS summary, d.created_at AS created_at \
-             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'dead' AND d.tenant_id = ",
-        ),
-        (
-            Kind::WorkflowRun,
-            "SELECT r.id AS id, r.status AS status, r.attempts AS attempts, r.error AS last_error, \
-             w.name AS summary, r.started_at AS created_at \
-             FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
-             WHERE r.status IN ('dead', 'failed') AND r.tenant_id = ",
-        ),
-    ];
+pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadJob>> {
+    let job = |kind, sep, (id, status, attempts, last_error, what, to, created_at): Row| DeadJob {
+        id,
+        kind,
+        status,
+        attempts,
+        last_error,
+        summary: format!("{what}{sep}{to}"),
+        created_at,
+    };
     let mut out = Vec::new();
-    for (kind, select) in queries {
-        let mut buf = SqlBuf::new(d);
-        buf.push(select).bind(tenant_id.to_owned());
-        buf.push(" ORDER BY created_at DESC LIMIT ").push(&first.to_string());
-        for r in conn.query_all_raw(buf.into_statement()).await? {
-            out.push(DeadJob {
-                id: r.try_get("", "id")?,
-                kind,
-                status: r.try_get("", "status")?,
-                attempts: r.try_get("", "attempts")?,
-                last_error: r.try_get("", "last_error")?,
-                summary: r.try_get("", "summary")?,
-                created_at: time::column(&r, d, "created_at")?.unwrap_or_else(time::now),
-            });
-        }
-    }
+    let dead_emails: Vec<Row> = email::Entity::find()
+        .select_only()
+        .columns([
+            email::Column::Id,
+            email::Column::Status,
+            email::Column::Attempts,
+            email::Column::LastError,
+            email::Column::ToAddress,
+            email::Column::Subject,
+            email::Column::CreatedAt,
+        ])
+        .filter(email::Column::Status.eq("dead"))
+        .filter(email::Column::TenantId.eq(tenant_id))
+        .order_by_desc(email::Column::CreatedAt)
+        .limit(first)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    out.extend(dead_emails.into_iter().map(|r| job(Kind::Email, ": ", r)));
+    let dead_deliveries: Vec<Row> = delivery::Entity::find()
+        .select_only()
+        .columns([
+            delivery::Column::Id,
+            delivery::Column::Status,
+            delivery::Column::Attempts,
+            delivery::Column::LastError,
+            delivery::Column::EventType,
+        ])
+        .column(webhook::Column::Url)
+        .column(delivery::Column::CreatedAt)
+        .inner_join(webhook::Entity)
+        .filter(delivery::Column::Status.eq("dead"))
+        .filter(delivery::Column::TenantId.eq(tenant_id))
+        .order_by_desc(delivery::Column::CreatedAt)
+        .limit(first)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    out.extend(dead_deliveries.into_iter().map(|r| job(Kind::WebhookDelivery, " → ", r)));
+    out.extend(dead_runs(conn, tenant_id, first).await?);
     out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
     out.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     Ok(out)
 }
 
+/// The tenant's dead or failed workflow runs, newest first (by hand: see the module's doc).
+async fn dead_runs(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadJob>> {
+    let d = Dialect::of(conn);
+    let mut buf = SqlBuf::new(d);
+    buf.push(
+        "SELECT r.id AS id, r.status AS status, r.attempts AS attempts, r.error AS last_error, \
+         w.name AS summary, r.started_at AS created_at \
+         FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
+         WHERE r.status IN ('dead', 'failed') AND r.tenant_id = ",
+    )
+    .bind(tenant_id.to_owned());
+    buf.push(" ORDER BY created_at DESC LIMIT ").push(&first.to_string());
+    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeadJob {
+                id: r.try_get("", "id")?,
+                kind: Kind::WorkflowRun,
+                status: r.try_get("", "status")?,
+                attempts: r.try_get("", "attempts")?,
+                last_error: r.try_get("", "last_error")?,
+                summary: r.try_get("", "summary")?,
+                created_at: time::column(r, d, "created_at")?.unwrap_or_else(time::now),
+            })
+        })
+        .collect()
+}
+
 /// Sends dead job `id` back to the queue; `None` when no dead job has that id.
-pub async fn retry(
-    txn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Kind>> {
-    if emails::requeue(txn, d, tenant_id, id).await? {
+pub async fn retry(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Kind>> {
+    if emails::requeue(txn, tenant_id, id).await? {
         return Ok(Some(Kind::Email));
     }
-    if webhooks::requeue_delivery(txn, d, tenant_id, id, None).await? {
+    if webhooks::requeue_delivery(txn, tenant_id, id, None).await? {
         return Ok(Some(Kind::WebhookDelivery));
     }
-    if workflows::requeue_run(txn, d, tenant_id, id, None).await? {
+    if workflows::requeue_run(txn, Dialect::of(txn), tenant_id, id, None).await? {
         return Ok(Some(Kind::WorkflowRun));
     }
     Ok(None)

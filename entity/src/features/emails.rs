@@ -8,51 +8,18 @@
 //! Message-ID).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
-use serde::{Deserialize, Serialize};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
+use crate::models::email::{self, Column};
 use crate::runtime::outbox::{self, EmailQueued};
-use crate::runtime::sql::SqlBuf;
-use crate::{Dialect, Error, Result};
+use crate::runtime::time;
+use crate::{Dialect, Result};
 
-/// One email of the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Email {
-    pub id: String,
-    pub tenant_id: String,
-    pub idempotency_key: String,
-    pub to_address: String,
-    pub subject: String,
-    pub body: String,
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub message_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-const COLUMNS: &str = "id, tenant_id, idempotency_key, to_address, subject, body, status, attempts, last_error, \
-                       message_id, created_at, sent_at";
-
-fn from_row(r: &QueryResult, d: Dialect) -> Result<Email> {
-    Ok(Email {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        idempotency_key: r.try_get("", "idempotency_key")?,
-        to_address: r.try_get("", "to_address")?,
-        subject: r.try_get("", "subject")?,
-        body: r.try_get("", "body")?,
-        status: r.try_get("", "status")?,
-        attempts: r.try_get("", "attempts")?,
-        last_error: r.try_get("", "last_error")?,
-        message_id: r.try_get("", "message_id")?,
-        created_at: crate::runtime::time::column(r, d, "created_at")?
-            .ok_or_else(|| Error::Internal("email without time".into()))?,
-        sent_at: crate::runtime::time::column(r, d, "sent_at")?,
-    })
-}
+/// One email of the outbox: its row (the lease's `claimed_at` included).
+pub use crate::models::email::Model as Email;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -65,105 +32,110 @@ pub struct NewEmail<'a> {
 }
 
 /// Queues an email inside `txn`; returns its id (the existing one for a repeated key).
-pub async fn queue(
-    txn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    e: &NewEmail<'_>,
-) -> Result<String> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id FROM emails WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND idempotency_key = ").bind(e.idempotency_key.to_owned());
-    if let Some(row) = txn.query_one_raw(buf.into_statement()).await? {
-        return Ok(row.try_get("", "id")?);
+pub async fn queue(txn: &impl ConnectionTrait, tenant_id: &str, e: &NewEmail<'_>) -> Result<String> {
+    let existing: Option<String> = email::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::IdempotencyKey.eq(e.idempotency_key))
+        .into_tuple()
+        .one(txn)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO emails (id, tenant_id, idempotency_key, to_address, subject, body, status, created_at) VALUES (");
-    buf.bind(id.clone()).push(", ").bind(tenant_id.to_owned()).push(", ").bind(e.idempotency_key.to_owned());
-    buf.push(", ")
-        .bind(e.to.to_owned())
-        .push(", ")
-        .bind(e.subject.to_owned())
-        .push(", ")
-        .bind(e.body.to_owned());
-    buf.push(", 'queued', ").bind_ts(crate::runtime::time::now()).push(")");
-    txn.execute_raw(buf.into_statement()).await?;
-    queued(txn, d, tenant_id, &id).await?;
+    let row = email::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant_id.to_owned()),
+        idempotency_key: Set(e.idempotency_key.to_owned()),
+        to_address: Set(e.to.to_owned()),
+        subject: Set(e.subject.to_owned()),
+        body: Set(e.body.to_owned()),
+        status: Set("queued".to_owned()),
+        created_at: Set(time::now()),
+        // Not set: `attempts` takes the column's default (0), the rest starts NULL.
+        ..Default::default()
+    };
+    email::Entity::insert(row).exec_without_returning(txn).await?;
+    queued(txn, tenant_id, &id).await?;
     Ok(id)
 }
 
 /// One email by id.
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Email>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM emails WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| from_row(&r, d)).transpose()
+pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Email>> {
+    let found = email::Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Id.eq(id))
+        .one(conn)
+        .await?;
+    Ok(found)
 }
 
 /// A tenant's emails, newest first, optionally of one status.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     status: Option<&str>,
     first: u64,
 ) -> Result<Vec<Email>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM emails WHERE tenant_id = ").bind(tenant_id.to_owned());
+    let mut q = email::Entity::find().filter(Column::TenantId.eq(tenant_id));
     if let Some(s) = status {
-        buf.push(" AND status = ").bind(s.to_owned());
+        q = q.filter(Column::Status.eq(s));
     }
-    buf.push(" ORDER BY created_at DESC, id DESC LIMIT ").push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| from_row(r, d)).collect()
+    Ok(q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?)
 }
 
 /// Claims an email for one delivery attempt (`queued`/`retrying` → `sending`). Only the
 /// caller that gets `true` may send it; a duplicate job gets `false` and does nothing.
-pub async fn claim(conn: &impl ConnectionTrait, d: Dialect, e: &Email) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = 'sending', claimed_at = ").bind_ts(crate::runtime::time::now());
-    buf.push(" WHERE tenant_id = ").bind(e.tenant_id.clone());
-    buf.push(" AND id = ").bind(e.id.clone()).push(" AND status IN ('queued', 'retrying')");
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+pub async fn claim(conn: &impl ConnectionTrait, e: &Email) -> Result<bool> {
+    let res = email::Entity::update_many()
+        .col_expr(Column::Status, Expr::value("sending"))
+        .col_expr(Column::ClaimedAt, Expr::value(time::now()))
+        .filter(Column::TenantId.eq(&e.tenant_id))
+        .filter(Column::Id.eq(&e.id))
+        .filter(Column::Status.is_in(["queued", "retrying"]))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
-/// Records the outcome of one delivery attempt.
+/// Records the outcome of one delivery attempt (a `message_id` of `None` keeps the one
+/// recorded before).
 pub async fn record_attempt(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     e: &Email,
     status: &str,
     error: Option<&str>,
     message_id: Option<&str>,
 ) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = ").bind(status.to_owned());
-    buf.push(", attempts = attempts + 1, last_error = ").bind(error.map(str::to_owned));
-    buf.push(", message_id = COALESCE(").bind(message_id.map(str::to_owned)).push(", message_id)");
-    if status == "sent" {
-        buf.push(", sent_at = ").bind_ts(crate::runtime::time::now());
+    let mut update = email::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::LastError, Expr::value(error.map(str::to_owned)));
+    if let Some(message_id) = message_id {
+        update = update.col_expr(Column::MessageId, Expr::value(message_id));
     }
-    buf.push(" WHERE tenant_id = ").bind(e.tenant_id.clone()).push(" AND id = ").bind(e.id.clone());
-    conn.execute_raw(buf.into_statement()).await?;
+    if status == "sent" {
+        update = update.col_expr(Column::SentAt, Expr::value(time::now()));
+    }
+    update.filter(Column::TenantId.eq(&e.tenant_id)).filter(Column::Id.eq(&e.id)).exec(conn).await?;
     Ok(())
 }
 
 /// Puts a dead (or held) email back in the queue: it is delivered again by a new job.
-pub async fn requeue(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = 'queued', last_error = NULL WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned()).push(" AND status IN ('dead', 'held')");
-    let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
+pub async fn requeue(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
+    let res = email::Entity::update_many()
+        .col_expr(Column::Status, Expr::value("queued"))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.is_in(["dead", "held"]))
+        .exec(txn)
+        .await?;
+    let changed = res.rows_affected > 0;
     if changed {
-        queued(txn, d, tenant_id, id).await?;
+        queued(txn, tenant_id, id).await?;
     }
     Ok(changed)
 }
@@ -173,38 +145,46 @@ pub async fn requeue(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id
 /// connection.
 pub async fn stale_claims(
     conn: &impl ConnectionTrait,
-    d: Dialect,
-    cutoff: chrono::DateTime<chrono::Utc>,
+    cutoff: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT tenant_id, id FROM emails WHERE status = 'sending' AND claimed_at < ").bind_ts(cutoff);
-    buf.push(" ORDER BY claimed_at LIMIT 500");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+    Ok(email::Entity::find()
+        .select_only()
+        .columns([Column::TenantId, Column::Id])
+        .filter(Column::Status.eq("sending"))
+        .filter(Column::ClaimedAt.lt(cutoff))
+        .order_by_asc(Column::ClaimedAt)
+        .limit(500)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Puts a stale claim back in the queue (counted as a failed attempt), with the event that
 /// makes a worker deliver it; `false` when it moved meanwhile.
 pub async fn release_stale(
     txn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     id: &str,
-    cutoff: chrono::DateTime<chrono::Utc>,
+    cutoff: DateTime<Utc>,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE emails SET status = 'retrying', attempts = attempts + 1, last_error = ")
-        .bind("the worker stopped during delivery".to_owned());
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
-    buf.push(" AND status = 'sending' AND claimed_at < ").bind_ts(cutoff);
-    let changed = txn.execute_raw(buf.into_statement()).await?.rows_affected() > 0;
+    let res = email::Entity::update_many()
+        .col_expr(Column::Status, Expr::value("retrying"))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::LastError, Expr::value("the worker stopped during delivery"))
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("sending"))
+        .filter(Column::ClaimedAt.lt(cutoff))
+        .exec(txn)
+        .await?;
+    let changed = res.rows_affected > 0;
     if changed {
-        queued(txn, d, tenant_id, id).await?;
+        queued(txn, tenant_id, id).await?;
     }
     Ok(changed)
 }
 
 /// The outbox event that hands email `id` to the workers.
-async fn queued(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<()> {
-    outbox::write(txn, d, tenant_id, &EmailQueued { email_id: id.to_owned() }).await
+async fn queued(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<()> {
+    outbox::write(txn, Dialect::of(txn), tenant_id, &EmailQueued { email_id: id.to_owned() }).await
 }

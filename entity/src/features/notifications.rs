@@ -2,27 +2,19 @@
 //! transaction, so a notification exists and is announced exactly when the change that caused
 //! it commits. Read and marked per user.
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
-use serde::{Deserialize, Serialize};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
-use crate::runtime::outbox;
-use crate::runtime::sql::SqlBuf;
-use crate::{Dialect, Error, Result};
+use crate::models::notification::{self, Column};
+use crate::models::{role, user};
+use crate::runtime::{outbox, time};
+use crate::{Dialect, Result};
 
-/// One notification of one user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub id: String,
-    pub tenant_id: String,
-    pub user_id: String,
-    pub title: String,
-    pub body: Option<String>,
-    pub link: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
+/// One notification of one user: its row, which is also the payload of its outbox event.
+pub use crate::models::notification::Model as Notification;
 
 impl outbox::Event for Notification {
     const TOPIC: &'static str = "notification.created";
@@ -36,89 +28,68 @@ pub struct Message<'a> {
     pub link: Option<&'a str>,
 }
 
-fn from_row(r: &QueryResult, d: Dialect) -> Result<Notification> {
-    Ok(Notification {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        user_id: r.try_get("", "user_id")?,
-        title: r.try_get("", "title")?,
-        body: r.try_get("", "body")?,
-        link: r.try_get("", "link")?,
-        created_at: crate::runtime::time::column(r, d, "created_at")?
-            .ok_or_else(|| Error::Internal("notification without time".into()))?,
-        read_at: crate::runtime::time::column(r, d, "read_at")?,
-    })
-}
-
 /// The ids among `user_ids` that are active users of the tenant.
 pub async fn existing_users(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     user_ids: &[String],
 ) -> Result<Vec<String>> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id FROM users WHERE is_active = ")
-        .bind(true)
-        .push(" AND tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id IN (");
-    for (i, id) in user_ids.iter().enumerate() {
-        if i > 0 {
-            buf.push(", ");
-        }
-        buf.bind(id.clone());
-    }
-    buf.push(") ORDER BY id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok(r.try_get("", "id")?)).collect()
+    active_users(conn, tenant_id, user::Column::Id.is_in(user_ids)).await
 }
 
 /// The active users holding a role.
 pub async fn users_with_role(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     role_id: &str,
 ) -> Result<Vec<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id FROM users WHERE is_active = ")
-        .bind(true)
-        .push(" AND tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND role_id = ").bind(role_id.to_owned()).push(" ORDER BY id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok(r.try_get("", "id")?)).collect()
+    active_users(conn, tenant_id, user::Column::RoleId.eq(role_id)).await
+}
+
+/// The ids of the tenant's active users that also meet `which`, in order.
+async fn active_users(conn: &impl ConnectionTrait, tenant_id: &str, which: Expr) -> Result<Vec<String>> {
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(which)
+        .order_by_asc(user::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// The id of the tenant's role named `name`.
 pub async fn role_id_by_name(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     name: &str,
 ) -> Result<Option<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND name = ").bind(name.to_owned());
-    Ok(conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "id")).transpose()?)
+    Ok(role::Entity::find()
+        .select_only()
+        .column(role::Column::Id)
+        .filter(role::Column::TenantId.eq(tenant_id))
+        .filter(role::Column::Name.eq(name))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// Stores one notification per recipient and announces each, inside `txn`.
 pub async fn create(
     txn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     recipients: &[String],
     m: &Message<'_>,
 ) -> Result<Vec<Notification>> {
-    let now = crate::runtime::time::now();
-    let mut out = Vec::with_capacity(recipients.len());
-    for user_id in recipients {
-        let n = Notification {
+    let now = time::now();
+    let out: Vec<Notification> = recipients
+        .iter()
+        .map(|user_id| Notification {
             id: uuid::Uuid::new_v4().to_string(),
             tenant_id: tenant_id.to_owned(),
             user_id: user_id.clone(),
@@ -127,22 +98,17 @@ pub async fn create(
             link: m.link.map(str::to_owned),
             created_at: now,
             read_at: None,
-        };
-        let mut buf = SqlBuf::new(d);
-        buf.push(
-            "INSERT INTO notifications (id, tenant_id, user_id, title, body, link, created_at) VALUES (",
-        );
-        buf.bind(n.id.clone())
-            .push(", ")
-            .bind(n.tenant_id.clone())
-            .push(", ")
-            .bind(n.user_id.clone())
-            .push(", ");
-        buf.bind(n.title.clone()).push(", ").bind(n.body.clone()).push(", ").bind(n.link.clone()).push(", ");
-        buf.bind_ts(now).push(")");
-        txn.execute_raw(buf.into_statement()).await?;
-        outbox::write(txn, d, tenant_id, &n).await?;
-        out.push(n);
+        })
+        .collect();
+    // Rows per INSERT: 8 parameters each, well below either database's limit per statement.
+    for chunk in out.chunks(500) {
+        notification::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let d = Dialect::of(txn);
+    for n in &out {
+        outbox::write(txn, d, tenant_id, n).await?;
     }
     Ok(out)
 }
@@ -150,63 +116,48 @@ pub async fn create(
 /// A user's notifications, newest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     user_id: &str,
     unread_only: bool,
     first: u64,
 ) -> Result<Vec<Notification>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id, tenant_id, user_id, title, body, link, created_at, read_at FROM notifications WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND user_id = ").bind(user_id.to_owned());
+    let mut q = notification::Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id));
     if unread_only {
-        buf.push(" AND read_at IS NULL");
+        q = q.filter(Column::ReadAt.is_null());
     }
-    buf.push(" ORDER BY created_at DESC, id DESC LIMIT ").push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| from_row(r, d)).collect()
+    Ok(q.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(first).all(conn).await?)
 }
 
 /// How many unread notifications a user has.
-pub async fn unread_count(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    user_id: &str,
-) -> Result<i64> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n FROM notifications WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND user_id = ").bind(user_id.to_owned()).push(" AND read_at IS NULL");
-    Ok(conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0))
+pub async fn unread_count(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> Result<i64> {
+    let n = notification::Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ReadAt.is_null())
+        .count(conn)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// Marks a user's notifications read (`ids`: those; `None`: all). Returns how many changed.
 pub async fn mark_read(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     user_id: &str,
     ids: Option<&[String]>,
 ) -> Result<u64> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE notifications SET read_at = ").bind_ts(crate::runtime::time::now());
-    buf.push(" WHERE tenant_id = ")
-        .bind(tenant_id.to_owned())
-        .push(" AND user_id = ")
-        .bind(user_id.to_owned());
-    buf.push(" AND read_at IS NULL");
+    let mut update = notification::Entity::update_many()
+        .col_expr(Column::ReadAt, Expr::value(time::now()))
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ReadAt.is_null());
     if let Some(ids) = ids {
         if ids.is_empty() {
             return Ok(0);
         }
-        buf.push(" AND id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
-            }
-            buf.bind(id.clone());
-        }
-        buf.push(")");
+        update = update.filter(Column::Id.is_in(ids));
     }
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected())
+    Ok(update.exec(conn).await?.rows_affected)
 }

@@ -3,14 +3,19 @@
 //! log with status, attempts, the receiver's answer and the last error.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::models::{webhook, webhook_delivery as delivery};
 use crate::runtime::outbox::{self, WebhookRetry};
-use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::{ChangeEvent, ChangeKind};
-use crate::{Dialect, Error, Result};
+use crate::runtime::time;
+use crate::{Dialect, Result};
 
 /// A signing secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,258 +93,231 @@ pub fn payload(event_key: &str, event_type: &str, event: &ChangeEvent) -> Value 
     })
 }
 
-const COLUMNS: &str = "id, tenant_id, url, description, events, secrets, active, created_at";
+impl TryFrom<webhook::Model> for Webhook {
+    type Error = crate::Error;
 
-fn from_row(r: &QueryResult, d: Dialect) -> Result<Webhook> {
-    Ok(Webhook {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        url: r.try_get("", "url")?,
-        description: r.try_get("", "description")?,
-        events: serde_json::from_value(json_col(r, d, "events")?)?,
-        secrets: serde_json::from_value(json_col(r, d, "secrets")?)?,
-        active: r.try_get("", "active")?,
-        created_at: crate::runtime::time::column(r, d, "created_at")?
-            .ok_or_else(|| Error::Internal("webhook without time".into()))?,
-    })
+    fn try_from(m: webhook::Model) -> Result<Webhook> {
+        Ok(Webhook {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            url: m.url,
+            description: m.description,
+            events: serde_json::from_value(m.events)?,
+            secrets: serde_json::from_value(m.secrets)?,
+            active: m.active,
+            created_at: m.created_at,
+        })
+    }
 }
 
 /// Webhooks of a tenant (or of every tenant, for the relay's owner connection).
 pub async fn list(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: Option<&str>,
     active_only: bool,
 ) -> Result<Vec<Webhook>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM webhooks WHERE 1=1");
+    let mut q = webhook::Entity::find();
     if let Some(t) = tenant_id {
-        buf.push(" AND tenant_id = ").bind(t.to_owned());
+        q = q.filter(webhook::Column::TenantId.eq(t));
     }
     if active_only {
-        buf.push(" AND active = ").bind(true);
+        q = q.filter(webhook::Column::Active.eq(true));
     }
-    buf.push(" ORDER BY created_at, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| from_row(r, d)).collect()
+    let rows = q.order_by_asc(webhook::Column::CreatedAt).order_by_asc(webhook::Column::Id).all(conn).await?;
+    rows.into_iter().map(Webhook::try_from).collect()
 }
 
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Webhook>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| from_row(&r, d)).transpose()
+pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Webhook>> {
+    webhook::Entity::find()
+        .filter(webhook::Column::TenantId.eq(tenant_id))
+        .filter(webhook::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .map(Webhook::try_from)
+        .transpose()
 }
 
-/// Inserts or updates a webhook.
-pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Webhook, insert: bool) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
+/// Inserts or updates a webhook (an update writes what can change: URL, description, event
+/// types, secrets and whether it is active).
+pub async fn save(conn: &impl ConnectionTrait, w: &Webhook, insert: bool) -> Result<()> {
+    let mut row = webhook::ActiveModel {
+        id: NotSet,
+        tenant_id: NotSet,
+        url: Set(w.url.clone()),
+        description: Set(w.description.clone()),
+        events: Set(serde_json::to_value(&w.events)?),
+        secrets: Set(serde_json::to_value(&w.secrets)?),
+        active: Set(w.active),
+        created_at: NotSet,
+    };
     if insert {
-        buf.push("INSERT INTO webhooks (").push(COLUMNS).push(") VALUES (").bind(w.id.clone()).push(", ");
-        buf.bind(w.tenant_id.clone())
-            .push(", ")
-            .bind(w.url.clone())
-            .push(", ")
-            .bind(w.description.clone())
-            .push(", ");
-        buf.bind_json(&w.events)?;
-        buf.push(", ");
-        buf.bind_json(&w.secrets)?;
-        buf.push(", ").bind(w.active).push(", ").bind_ts(w.created_at).push(")");
+        row.id = Set(w.id.clone());
+        row.tenant_id = Set(w.tenant_id.clone());
+        row.created_at = Set(w.created_at);
+        webhook::Entity::insert(row).exec_without_returning(conn).await?;
     } else {
-        buf.push("UPDATE webhooks SET url = ")
-            .bind(w.url.clone())
-            .push(", description = ")
-            .bind(w.description.clone());
-        buf.push(", events = ");
-        buf.bind_json(&w.events)?;
-        buf.push(", secrets = ");
-        buf.bind_json(&w.secrets)?;
-        buf.push(", active = ").bind(w.active).push(" WHERE tenant_id = ").bind(w.tenant_id.clone());
-        buf.push(" AND id = ").bind(w.id.clone());
+        webhook::Entity::update_many()
+            .set(row)
+            .filter(webhook::Column::TenantId.eq(&w.tenant_id))
+            .filter(webhook::Column::Id.eq(&w.id))
+            .exec(conn)
+            .await?;
     }
-    conn.execute_raw(buf.into_statement()).await?;
     Ok(())
 }
 
-pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    sql::delete_tenant_row(conn, d, "webhooks", tenant_id, id).await
+pub async fn delete(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
+    let res = webhook::Entity::delete_many()
+        .filter(webhook::Column::TenantId.eq(tenant_id))
+        .filter(webhook::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected > 0)
 }
 
-/// One delivery.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    pub id: String,
-    pub tenant_id: String,
-    pub webhook_id: String,
-    pub event_key: String,
-    pub event_type: String,
-    pub payload: Value,
-    pub status: String,
-    pub attempts: i32,
-    pub response_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
-
-const DELIVERY_COLUMNS: &str = "id, tenant_id, webhook_id, event_key, event_type, payload, status, attempts, \
-                                response_status, last_error, created_at, delivered_at";
-
-fn delivery_from_row(r: &QueryResult, d: Dialect) -> Result<Delivery> {
-    Ok(Delivery {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        webhook_id: r.try_get("", "webhook_id")?,
-        event_key: r.try_get("", "event_key")?,
-        event_type: r.try_get("", "event_type")?,
-        payload: json_col(r, d, "payload")?,
-        status: r.try_get("", "status")?,
-        attempts: r.try_get("", "attempts")?,
-        response_status: r.try_get("", "response_status")?,
-        last_error: r.try_get("", "last_error")?,
-        created_at: crate::runtime::time::column(r, d, "created_at")?
-            .ok_or_else(|| Error::Internal("delivery without time".into()))?,
-        delivered_at: crate::runtime::time::column(r, d, "delivered_at")?,
-    })
-}
+/// One delivery: its row (the lease's `claimed_at` included).
+pub use crate::models::webhook_delivery::Model as Delivery;
 
 /// Records a delivery to make; `None` when (webhook, event) was already recorded.
 pub async fn enqueue(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     w: &Webhook,
     event_key: &str,
     event_type: &str,
     payload: &Value,
 ) -> Result<Option<String>> {
     let id = uuid::Uuid::new_v4().to_string();
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_key, event_type, payload, status, created_at) VALUES (");
-    buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
-    buf.bind(event_key.to_owned()).push(", ").bind(event_type.to_owned()).push(", ");
-    buf.bind_json(payload)?;
-    buf.push(", 'pending', ")
-        .bind_ts(crate::runtime::time::now())
-        .push(") ON CONFLICT (webhook_id, event_key) DO NOTHING");
-    Ok((conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1).then_some(id))
+    let row = delivery::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(w.tenant_id.clone()),
+        webhook_id: Set(w.id.clone()),
+        event_key: Set(event_key.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        payload: Set(payload.clone()),
+        status: Set("pending".to_owned()),
+        created_at: Set(time::now()),
+        // Not set: `attempts` takes the column's default (0), the rest starts NULL.
+        ..Default::default()
+    };
+    let inserted = delivery::Entity::insert(row)
+        .on_conflict_do_nothing_on([delivery::Column::WebhookId, delivery::Column::EventKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(1)).then_some(id))
 }
 
 pub async fn get_delivery(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Delivery>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ")
-        .push(DELIVERY_COLUMNS)
-        .push(" FROM webhook_deliveries WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| delivery_from_row(&r, d)).transpose()
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::TenantId.eq(tenant_id))
+        .filter(delivery::Column::Id.eq(id))
+        .one(conn)
+        .await?)
 }
 
 /// Deliveries of a webhook, newest first.
 pub async fn deliveries(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     webhook_id: &str,
     first: u64,
 ) -> Result<Vec<Delivery>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ")
-        .push(DELIVERY_COLUMNS)
-        .push(" FROM webhook_deliveries WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND webhook_id = ")
-        .bind(webhook_id.to_owned())
-        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| delivery_from_row(r, d)).collect()
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::TenantId.eq(tenant_id))
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
+        .order_by_desc(delivery::Column::CreatedAt)
+        .order_by_desc(delivery::Column::Id)
+        .limit(first)
+        .all(conn)
+        .await?)
 }
 
 /// Claims a delivery for one attempt (`pending`/`retrying` → `sending`); only the caller that
 /// gets `true` may post it, so a duplicate job posts nothing.
-pub async fn claim_delivery(conn: &impl ConnectionTrait, d: Dialect, del: &Delivery) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE webhook_deliveries SET status = 'sending', claimed_at = ")
-        .bind_ts(crate::runtime::time::now());
-    buf.push(" WHERE tenant_id = ").bind(del.tenant_id.clone()).push(" AND id = ").bind(del.id.clone());
-    buf.push(" AND status IN ('pending', 'retrying')");
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+pub async fn claim_delivery(conn: &impl ConnectionTrait, del: &Delivery) -> Result<bool> {
+    let res = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value("sending"))
+        .col_expr(delivery::Column::ClaimedAt, Expr::value(time::now()))
+        .filter(delivery::Column::TenantId.eq(&del.tenant_id))
+        .filter(delivery::Column::Id.eq(&del.id))
+        .filter(delivery::Column::Status.is_in(["pending", "retrying"]))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 /// Deliveries claimed before `cutoff` and still `sending` (their worker died), of every
 /// tenant: (tenant, delivery). Read on the system connection.
 pub async fn stale_deliveries(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'sending' AND claimed_at < ");
-    buf.bind_ts(cutoff).push(" ORDER BY claimed_at LIMIT 500");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+    Ok(delivery::Entity::find()
+        .select_only()
+        .columns([delivery::Column::TenantId, delivery::Column::Id])
+        .filter(delivery::Column::Status.eq("sending"))
+        .filter(delivery::Column::ClaimedAt.lt(cutoff))
+        .order_by_asc(delivery::Column::ClaimedAt)
+        .limit(500)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Sends a delivery back to be posted: a stale claim (`stale_cutoff`: only if still claimed
 /// before it) or a `dead` one an administrator retries. Writes the event that queues it.
 pub async fn requeue_delivery(
     txn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     id: &str,
     stale_cutoff: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE webhook_deliveries SET status = 'retrying'");
-    match stale_cutoff {
-        Some(cutoff) => buf
-            .push(", attempts = attempts + 1, last_error = ")
-            .bind("the worker stopped during delivery".to_owned())
-            .push(" WHERE status = 'sending' AND claimed_at < ")
-            .bind_ts(cutoff),
-        None => buf.push(", last_error = NULL WHERE status = 'dead'"),
+    let update = delivery::Entity::update_many().col_expr(delivery::Column::Status, Expr::value("retrying"));
+    let update = match stale_cutoff {
+        Some(cutoff) => update
+            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+            .col_expr(delivery::Column::LastError, Expr::value("the worker stopped during delivery"))
+            .filter(delivery::Column::Status.eq("sending"))
+            .filter(delivery::Column::ClaimedAt.lt(cutoff)),
+        None => update
+            .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
+            .filter(delivery::Column::Status.eq("dead")),
     };
-    buf.push(" AND tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
-    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+    let res = update
+        .filter(delivery::Column::TenantId.eq(tenant_id))
+        .filter(delivery::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
         return Ok(false);
     }
-    outbox::write(txn, d, tenant_id, &WebhookRetry { delivery_id: id.to_owned() }).await?;
+    outbox::write(txn, Dialect::of(txn), tenant_id, &WebhookRetry { delivery_id: id.to_owned() }).await?;
     Ok(true)
 }
 
 /// Records one attempt.
 pub async fn record_attempt(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     del: &Delivery,
     status: &str,
     response_status: Option<i32>,
     error: Option<&str>,
 ) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE webhook_deliveries SET status = ")
-        .bind(status.to_owned())
-        .push(", attempts = attempts + 1");
-    buf.push(", response_status = ")
-        .bind(response_status)
-        .push(", last_error = ")
-        .bind(error.map(str::to_owned));
+    let mut update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status))
+        .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+        .col_expr(delivery::Column::ResponseStatus, Expr::value(response_status))
+        .col_expr(delivery::Column::LastError, Expr::value(error.map(str::to_owned)));
     if status == "delivered" {
-        buf.push(", delivered_at = ").bind_ts(crate::runtime::time::now());
+        update = update.col_expr(delivery::Column::DeliveredAt, Expr::value(time::now()));
     }
-    buf.push(" WHERE tenant_id = ").bind(del.tenant_id.clone()).push(" AND id = ").bind(del.id.clone());
-    conn.execute_raw(buf.into_statement()).await?;
+    update
+        .filter(delivery::Column::TenantId.eq(&del.tenant_id))
+        .filter(delivery::Column::Id.eq(&del.id))
+        .exec(conn)
+        .await?;
     Ok(())
 }

@@ -3,10 +3,14 @@
 //! `runtime::store` with compiled SQL, because their columns are defined at runtime.
 
 pub mod api_key;
+pub mod email;
 pub mod entity_def;
 pub mod field_def;
+pub mod notification;
 pub mod outbox;
 pub mod role;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -16,13 +16,12 @@ use crate::queue::Job;
 /// after the lease and the email sent again: at least once, with the same Message-ID (SMTP
 /// cannot tell afterwards whether the relay kept the message).
 pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(), JobError> {
-    let d = ctx.db.dialect;
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let Some(email) = emails::get(&txn, d, tenant_id, email_id).await? else {
+    let Some(email) = emails::get(&txn, tenant_id, email_id).await? else {
         txn.commit().await?;
         return Ok(());
     };
-    if !emails::claim(&txn, d, &email).await? {
+    if !emails::claim(&txn, &email).await? {
         txn.commit().await?;
         return Ok(());
     }
@@ -32,11 +31,11 @@ pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(
     let attempt = email.attempts + 1;
     let retry = match outcome {
         Ok(Delivery::Sent(id)) => {
-            emails::record_attempt(&txn, d, &email, "sent", None, Some(&id)).await?;
+            emails::record_attempt(&txn, &email, "sent", None, Some(&id)).await?;
             None
         }
         Ok(Delivery::Held) => {
-            emails::record_attempt(&txn, d, &email, "held", None, None).await?;
+            emails::record_attempt(&txn, &email, "held", None, None).await?;
             None
         }
         // The mailer's message does not tell a relay that is down from one that refuses the
@@ -46,10 +45,10 @@ pub async fn send(ctx: &JobContext, tenant_id: &str, email_id: &str) -> Result<(
             let retry = ctx.retry_delay(&e, attempt);
             if retry.is_some() {
                 tracing::info!(email = %email.id, error = %e, attempt, "email delivery failed; retrying");
-                emails::record_attempt(&txn, d, &email, "retrying", Some(&e.message), None).await?;
+                emails::record_attempt(&txn, &email, "retrying", Some(&e.message), None).await?;
             } else {
                 tracing::warn!(email = %email.id, error = %e, "email delivery failed for the last time");
-                emails::record_attempt(&txn, d, &email, "dead", Some(&e.message), None).await?;
+                emails::record_attempt(&txn, &email, "dead", Some(&e.message), None).await?;
             }
             retry
         }

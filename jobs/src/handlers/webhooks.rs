@@ -195,17 +195,16 @@ async fn post(w: &Webhook, del: &Delivery, allow: &[String]) -> Result<u16, (Opt
 
 /// Delivers one webhook delivery (a job), retrying later on failure.
 pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> Result<(), JobError> {
-    let d = ctx.db.dialect;
     let txn = ctx.db.begin_tenant_read(tenant_id).await?;
-    let del = webhooks::get_delivery(&txn, d, tenant_id, delivery_id).await?;
+    let del = webhooks::get_delivery(&txn, tenant_id, delivery_id).await?;
     let hook = match &del {
-        Some(del) => webhooks::get(&txn, d, tenant_id, &del.webhook_id).await?,
+        Some(del) => webhooks::get(&txn, tenant_id, &del.webhook_id).await?,
         None => None,
     };
     txn.commit().await?;
     let (Some(del), Some(hook)) = (del, hook) else { return Ok(()) };
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let claimed = webhooks::claim_delivery(&txn, d, &del).await?;
+    let claimed = webhooks::claim_delivery(&txn, &del).await?;
     txn.commit().await?;
     if !claimed {
         return Ok(());
@@ -214,7 +213,7 @@ pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> Re
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let retry = match &outcome {
         Ok(status) => {
-            webhooks::record_attempt(&txn, d, &del, "delivered", Some(i32::from(*status)), None).await?;
+            webhooks::record_attempt(&txn, &del, "delivered", Some(i32::from(*status)), None).await?;
             None
         }
         // Anything but a 2xx answer is retried (a refused address and a 4xx included): the
@@ -225,7 +224,7 @@ pub async fn deliver(ctx: &JobContext, tenant_id: &str, delivery_id: &str) -> Re
             let retry = ctx.retry_delay(&e, attempt);
             let state = if retry.is_some() { "retrying" } else { "dead" };
             tracing::info!(delivery = %del.id, error = %e, attempt, state, "webhook delivery failed");
-            webhooks::record_attempt(&txn, d, &del, state, status.map(i32::from), Some(&e.message)).await?;
+            webhooks::record_attempt(&txn, &del, state, status.map(i32::from), Some(&e.message)).await?;
             retry
         }
     };

@@ -17,16 +17,16 @@ use entity::{Db, Error, Result};
 pub(super) async fn recover(system: &Db, db: &Db, lease: Duration, now: DateTime<Utc>) -> Result<()> {
     let lease = chrono::Duration::from_std(lease).map_err(|e| Error::Internal(e.to_string()))?;
     let cutoff = now - lease;
-    for (tenant_id, id) in emails::stale_claims(&system.conn, system.dialect, cutoff).await? {
+    for (tenant_id, id) in emails::stale_claims(&system.conn, cutoff).await? {
         let txn = db.begin_tenant_write(&tenant_id).await?;
-        if emails::release_stale(&txn, db.dialect, &tenant_id, &id, cutoff).await? {
+        if emails::release_stale(&txn, &tenant_id, &id, cutoff).await? {
             tracing::warn!(email = %id, "an email's worker stopped during delivery; queued again (a second copy, with the same Message-ID, if the relay had already taken it)");
         }
         txn.commit().await?;
     }
-    for (tenant_id, id) in webhooks::stale_deliveries(&system.conn, system.dialect, cutoff).await? {
+    for (tenant_id, id) in webhooks::stale_deliveries(&system.conn, cutoff).await? {
         let txn = db.begin_tenant_write(&tenant_id).await?;
-        if webhooks::requeue_delivery(&txn, db.dialect, &tenant_id, &id, Some(cutoff)).await? {
+        if webhooks::requeue_delivery(&txn, &tenant_id, &id, Some(cutoff)).await? {
             tracing::warn!(delivery = %id, "a webhook delivery's worker stopped mid-send; queued again");
         }
         txn.commit().await?;

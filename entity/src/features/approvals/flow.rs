@@ -61,17 +61,17 @@ async fn notify(
     title: &str,
     body: Option<&str>,
 ) -> Result<()> {
-    let mut to = notifications::existing_users(txn, s.d(), s.tenant_id, users).await?;
+    let mut to = notifications::existing_users(txn, s.tenant_id, users).await?;
     for r in roles {
         // A role renamed or deleted since the policy was saved simply has no one to tell.
-        if let Some(id) = notifications::role_id_by_name(txn, s.d(), s.tenant_id, r).await? {
-            to.extend(notifications::users_with_role(txn, s.d(), s.tenant_id, &id).await?);
+        if let Some(id) = notifications::role_id_by_name(txn, s.tenant_id, r).await? {
+            to.extend(notifications::users_with_role(txn, s.tenant_id, &id).await?);
         }
     }
     to.sort();
     to.dedup();
     let message = Message { title, body, link: None };
-    notifications::create(txn, s.d(), s.tenant_id, &to, &message).await?;
+    notifications::create(txn, s.tenant_id, &to, &message).await?;
     Ok(())
 }
 

@@ -401,7 +401,7 @@ async fn execute(
                 let write = async {
                     let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i + 1).await?;
-                    match write_step(ctx, &txn, meta, entity, &store, &scope, &actor, run, i, action).await {
+                    match write_step(&txn, meta, entity, &store, &scope, &actor, run, i, action).await {
                         Ok(()) => {
                             let log = logged(i, action, None, started);
                             wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
@@ -444,7 +444,6 @@ enum Stop {
 /// step's log row, or rolls it back when this fails).
 #[allow(clippy::too_many_arguments)]
 async fn write_step(
-    ctx: &JobContext,
     txn: &DatabaseTransaction,
     meta: &TenantMeta,
     entity: &EntityDef,
@@ -455,7 +454,6 @@ async fn write_step(
     position: usize,
     action: &Action,
 ) -> Result<(), JobError> {
-    let d = ctx.db.dialect;
     let tenant_id = store.tenant_id;
     let record = scope.record;
     let caller = Caller::unrestricted(actor);
@@ -468,7 +466,7 @@ async fn write_step(
             let key = format!("wf:{run}:{position}");
             let (subject, body) = (scope.render(subject), scope.render(body));
             let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body };
-            emails::queue(txn, d, tenant_id, &email).await?;
+            emails::queue(txn, tenant_id, &email).await?;
         }
         Action::UpdateFields { values } => {
             let mut values = typed(entity, scope.render_values(values));
@@ -489,18 +487,18 @@ async fn write_step(
         Action::Notify { users, role, title, body } => {
             let asked: Vec<String> =
                 users.iter().map(|u| scope.render(u)).filter(|u| !u.is_empty()).collect();
-            let mut recipients = notifications::existing_users(txn, d, tenant_id, &asked).await?;
+            let mut recipients = notifications::existing_users(txn, tenant_id, &asked).await?;
             if let Some(role) = role {
-                let role_id = notifications::role_id_by_name(txn, d, tenant_id, role)
+                let role_id = notifications::role_id_by_name(txn, tenant_id, role)
                     .await?
                     .ok_or_else(|| JobError::permanent(format!("no role named `{role}`")))?;
-                recipients.extend(notifications::users_with_role(txn, d, tenant_id, &role_id).await?);
+                recipients.extend(notifications::users_with_role(txn, tenant_id, &role_id).await?);
             }
             recipients.sort();
             recipients.dedup();
             let (title, body) = (scope.render(title), body.as_deref().map(|b| scope.render(b)));
             let message = Message { title: &title, body: body.as_deref(), link: None };
-            notifications::create(txn, d, tenant_id, &recipients, &message).await?;
+            notifications::create(txn, tenant_id, &recipients, &message).await?;
         }
         Action::AssignOwner { user } => {
             let user = scope.render(user);
