@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod entity_def;
 pub mod field_def;
 pub mod outbox;
+pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
 pub mod tenant;
