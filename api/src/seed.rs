@@ -15,9 +15,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{Caller, Store};
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Map, Value, json};
 
 use crate::auth::service::{self, SignupInput};
@@ -482,10 +481,7 @@ async fn backdate(state: &Services, tenant_id: &str, created: &[(String, i64)]) 
     let now = entity::runtime::time::now();
     for (i, (id, days)) in created.iter().enumerate() {
         let at = now - Duration::days(*days) - Duration::minutes((i as i64 * 37) % 600);
-        let mut buf = SqlBuf::new(sys.dialect);
-        buf.push("UPDATE records SET created_at = ").bind_ts(at).push(", updated_at = ").bind_ts(at);
-        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind_record_id(id);
-        txn.execute_raw(buf.into_statement()).await.map_err(entity::Error::from)?;
+        entity::runtime::store::backdate(&txn, sys.dialect, tenant_id, id, at).await?;
     }
     txn.commit().await.map_err(ApiError::from)?;
     Ok(())

@@ -11,26 +11,11 @@ pub mod principal;
 pub mod service;
 pub mod tokens;
 
-use std::sync::Arc;
-
-use entity::Dialect;
-use entity::runtime::policy::Permissions;
-use entity::runtime::sql::SqlBuf;
-use sea_orm::{ConnectionTrait, QueryResult};
+use entity::features::users::{Access, api_keys, sessions};
 
 use crate::error::ApiError;
 use crate::services::Services;
 use principal::Principal;
-
-/// Parses a permissions column (JSONB, or JSON text on SQLite).
-pub fn permissions_col(row: &QueryResult, d: Dialect, col: &str) -> Result<Permissions, ApiError> {
-    let v: serde_json::Value = match d {
-        Dialect::Postgres => row.try_get("", col)?,
-        Dialect::Sqlite => serde_json::from_str(&row.try_get::<String>("", col)?)
-            .map_err(|e| ApiError::Internal(format!("permissions json: {e}")))?,
-    };
-    Ok(Permissions::from_stored(&v))
-}
 
 /// Resolves a bearer access token to its principal, checking signature, claims and the
 /// session row (revoked or expired sessions, deactivated users).
@@ -45,37 +30,25 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
         return Ok(p);
     }
     let read_at = std::time::Instant::now();
-    let d = state.db.dialect;
-    let mut buf = SqlBuf::new(d);
-    buf.push(
-        "SELECT s.revoked_at IS NULL AS live, s.expires_at, u.is_active, r.id AS role_id, r.name AS role, \
-         r.permissions, t.metadata_version FROM sessions s JOIN users u ON u.id = s.user_id \
-         JOIN roles r ON r.id = u.role_id JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ",
-    );
-    buf.bind(claims.sid.clone()).push(" AND s.user_id = ").bind(claims.sub.clone());
-    buf.push(" AND s.tenant_id = ").bind(claims.tid.clone());
     let txn = state.db.begin_tenant_read(&claims.tid).await?;
-    let row = txn
-        .query_one_raw(buf.into_statement())
+    let session = sessions::access(&txn, &claims.tid, &claims.sid, &claims.sub)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("session not found".into()))?;
     txn.commit().await?;
-    let live: bool = row.try_get("", "live")?;
-    let active: bool = row.try_get("", "is_active")?;
-    let expires_at = entity::runtime::time::column(&row, d, "expires_at")?
-        .ok_or_else(|| ApiError::Internal("session without expiry".into()))?;
-    if !live || !active || expires_at <= chrono::Utc::now() {
+    let expires_at = session.expires_at;
+    if !session.live || !session.active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }
+    let Access { role_id, role, permissions, metadata_version } = session.access;
     let p = Principal {
         tenant_id: claims.tid,
         user_id: claims.sub,
         session_id: claims.sid.clone(),
         api_key_id: None,
-        role_id: row.try_get("", "role_id")?,
-        role: row.try_get("", "role")?,
-        permissions: Arc::new(permissions_col(&row, d, "permissions")?),
-        metadata_version: row.try_get("", "metadata_version")?,
+        role_id,
+        role,
+        permissions,
+        metadata_version,
         token_exp: claims.exp,
     };
     state.auth_cache.put(&cache::CredentialKey::Session(&claims.sid), &p, Some(expires_at), read_at);
@@ -92,30 +65,22 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
         return Ok(p);
     }
     let read_at = std::time::Instant::now();
-    let d = state.db.dialect;
-    let mut buf = SqlBuf::new(d);
-    buf.push(
-        "SELECT k.id, k.created_by, k.revoked_at IS NULL AS live, r.id AS role_id, r.name AS role, \
-         r.permissions, t.metadata_version FROM api_keys k JOIN roles r ON r.id = k.role_id \
-         JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ",
-    );
-    buf.bind(hash.clone()).push(" AND k.tenant_id = ").bind(tenant_id.to_owned());
     let txn = state.db.begin_tenant_read(tenant_id).await?;
-    let row = txn.query_one_raw(buf.into_statement()).await?.ok_or_else(invalid)?;
+    let key = api_keys::access(&txn, tenant_id, &hash).await?.ok_or_else(invalid)?;
     txn.commit().await?;
-    if !row.try_get::<bool>("", "live")? {
+    if !key.live {
         return Err(ApiError::Unauthenticated("API key revoked".into()));
     }
-    let id: String = row.try_get("", "id")?;
+    let Access { role_id, role, permissions, metadata_version } = key.access;
     let p = Principal {
         tenant_id: tenant_id.to_owned(),
-        user_id: row.try_get::<Option<String>>("", "created_by")?.unwrap_or_default(),
-        session_id: id.clone(),
-        api_key_id: Some(id),
-        role_id: row.try_get("", "role_id")?,
-        role: row.try_get("", "role")?,
-        permissions: Arc::new(permissions_col(&row, d, "permissions")?),
-        metadata_version: row.try_get("", "metadata_version")?,
+        user_id: key.created_by.unwrap_or_default(),
+        session_id: key.id.clone(),
+        api_key_id: Some(key.id),
+        role_id,
+        role,
+        permissions,
+        metadata_version,
         // Keys do not expire; revoking one closes its sockets.
         token_exp: u64::MAX / 4,
     };

@@ -16,9 +16,7 @@ use entity::features::workflows::{self as wf, Trigger};
 use entity::runtime::audit::{self, Actor};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox;
-use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ListArgs, Store};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use super::graphql::{error_response, json_body};
@@ -67,16 +65,8 @@ async fn accept(
     let body = body.map_err(|r| ApiError::BadRequest(format!("the body cannot be read: {r}")))?;
     // The workflow's tenant is not known yet: look it up on the system connection.
     let sys = &state.system_db;
-    let mut buf = SqlBuf::new(sys.dialect);
-    buf.push("SELECT tenant_id FROM workflows WHERE id = ").bind(id.to_owned());
-    let tenant_id: String = sys
-        .conn
-        .query_one_raw(buf.into_statement())
-        .await
-        .map_err(entity::Error::from)?
-        .map(|r| r.try_get("", "tenant_id"))
-        .transpose()
-        .map_err(entity::Error::from)?
+    let tenant_id = wf::tenant_of(&sys.conn, sys.dialect, id)
+        .await?
         .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let d = state.db.dialect;
     let txn = state.db.begin_tenant_read(&tenant_id).await?;

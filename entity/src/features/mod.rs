@@ -1,6 +1,7 @@
 //! The product's features in the data layer, each in its own module and each owning its
 //! storage: workflows, approvals, webhooks, emails, notifications, dashboards, industry
-//! templates, the CRM operations and the dead-letter view. They are built on the engine
+//! templates, the CRM operations, the dead-letter view, and users and roles (with sessions,
+//! invitations and API keys). They are built on the engine
 //! (`crate::runtime`: metadata, the record store, the filter language, the audit trail and the
 //! outbox) and the engine knows none of them, except that the outbox's reader enum lists the
 //! events they write (`runtime::outbox::events`).
@@ -12,5 +13,6 @@ pub mod dead_jobs;
 pub mod emails;
 pub mod notifications;
 pub mod templates;
+pub mod users;
 pub mod webhooks;
 pub mod workflows;

@@ -8,6 +8,7 @@ pub mod entity_def;
 pub mod field_def;
 pub mod notification;
 pub mod outbox;
+pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
 pub mod tenant;

@@ -24,6 +24,11 @@ static URL: LazyLock<Regex> =
 static PHONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\+?[0-9 ().\-]{5,24}$").expect("static regex"));
 
+/// Whether `s` is an email address (an EMAIL field's value, a user's login).
+pub fn is_email(s: &str) -> bool {
+    EMAIL.is_match(s) && s.len() <= 320
+}
+
 /// Default number of decimal places of a CURRENCY field.
 pub const DEFAULT_SCALE: u32 = 2;
 /// Largest number of integer digits a decimal may have.
@@ -200,7 +205,7 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
         }
         FieldType::Email => {
             let s = text()?.trim();
-            if !EMAIL.is_match(s) || s.len() > 320 {
+            if !is_email(s) {
                 return Err("must be an email address".into());
             }
             Value::String(s.to_owned())

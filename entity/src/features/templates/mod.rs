@@ -8,14 +8,14 @@ pub mod upgrade;
 
 use std::sync::LazyLock;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, Set};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::approvals;
 use super::dashboards::{self, Dashboard};
+use super::users::roles::{self, NewRole};
 use super::workflows::{self as wf, Definition, Workflow};
-use crate::models::role;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::definitions::{Definitions, EntityInput};
 use crate::runtime::meta::TenantMeta;
@@ -200,7 +200,7 @@ pub async fn apply_in(
     }
     let meta = TenantMeta::load(txn, tenant_id).await?;
     for (i, r) in t.roles.iter().enumerate() {
-        create_role(txn, d, tenant_id, &meta, r).await.map_err(|e| prefix(e, &format!("roles[{i}]")))?;
+        create_role(txn, tenant_id, &meta, r).await.map_err(|e| prefix(e, &format!("roles[{i}]")))?;
     }
     let now = time::now();
     for (i, w) in t.workflows.iter().enumerate() {
@@ -274,36 +274,19 @@ fn prefix(e: Error, at: &str) -> Error {
 
 pub(crate) async fn create_role(
     txn: &DatabaseTransaction,
-    d: Dialect,
     tenant_id: &str,
     meta: &TenantMeta,
     r: &TemplateRole,
 ) -> Result<()> {
     let perms = Permissions::parse(&r.permissions, meta)?;
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND name = ").bind(r.name.clone());
-    let n: i64 =
-        txn.query_one_raw(buf.into_statement()).await?.map(|x| x.try_get("", "n")).transpose()?.unwrap_or(0);
-    if n > 0 {
+    if roles::name_taken(txn, tenant_id, &r.name, None).await? {
         return Err(Error::Validation(vec![FieldError::new(
             "name",
             format!("a role named `{}` exists", r.name),
         )]));
     }
-    let now = time::now();
-    role::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        tenant_id: Set(tenant_id.to_owned()),
-        name: Set(r.name.clone()),
-        description: Set(r.description.clone()),
-        permissions: Set(perms.to_json()),
-        is_system: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
+    let new = NewRole { name: &r.name, description: r.description.clone(), permissions: perms.to_json() };
+    roles::insert(txn, tenant_id, new, false, time::now()).await?;
     Ok(())
 }
 

@@ -474,7 +474,7 @@ async fn write(
     let now = time::now();
     for op in &plan.ops {
         match op {
-            Op::CreateRole(r) => create_role(txn, d, tenant_id, &meta, r).await?,
+            Op::CreateRole(r) => create_role(txn, tenant_id, &meta, r).await?,
             Op::UpdateRole(name, perms) => {
                 let perms = Permissions::parse(perms, &meta)?;
                 let mut buf = SqlBuf::new(d);

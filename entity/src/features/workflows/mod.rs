@@ -23,7 +23,7 @@ pub mod schedule;
 
 pub use runs::{
     Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, finish_run, hold_run, log_step,
-    park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run,
+    park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run, tenant_of,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).

@@ -240,6 +240,16 @@ pub async fn requeue_run(
     Ok(true)
 }
 
+/// The tenant of workflow `id`, on a connection with no tenant set: an inbound webhook names
+/// only the workflow whose run it queues (`api::http::hooks`). Hand-built like every statement
+/// on `workflows` here, which has no SeaORM model yet.
+pub async fn tenant_of(conn: &impl ConnectionTrait, d: Dialect, id: &str) -> Result<Option<String>> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("SELECT tenant_id FROM workflows WHERE id = ").bind(id.to_owned());
+    let row = conn.query_one_raw(buf.into_statement()).await?;
+    Ok(row.map(|r| r.try_get("", "tenant_id")).transpose()?)
+}
+
 /// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
 /// outbox, in the caller's transaction) to execute it, with the inbound `body` of a webhook
 /// trigger when there is one. `None` when that key already has a run.

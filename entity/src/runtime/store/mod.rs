@@ -27,6 +27,7 @@ mod rows;
 mod write;
 
 pub use data::{FieldValue, Fields, RecordData};
+pub use write::backdate;
 
 /// One stored record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,110 @@
+//! User accounts: the tenant's users with their role names, the lookups of a login (tenant by
+//! slug, user by email), and assigning a role — under the owner rules: only owners make or
+//! unmake owners, and a tenant keeps at least one active owner.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+
+use super::{Admin, OWNER_ROLE, UserView, roles};
+use crate::models::{role, tenant, user};
+use crate::runtime::{signals, time};
+use crate::{Dialect, Error, Result};
+
+/// The tenant's users (invited ones included), oldest first (then by email), with their roles.
+pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<UserView>> {
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .order_by_asc(user::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let mut views = with_roles(conn, tenant_id, &users).await?;
+    views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.email.cmp(&b.email)));
+    Ok(views)
+}
+
+/// Users of a tenant by id, with role names (for `createdBy`/`owner` and `me`).
+pub async fn by_id(conn: &impl ConnectionTrait, tenant_id: &str, ids: &[String]) -> Result<Vec<UserView>> {
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    with_roles(conn, tenant_id, &users).await
+}
+
+/// `users` with the names of their roles (read in one statement: a tenant has few roles).
+async fn with_roles(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    users: &[user::Model],
+) -> Result<Vec<UserView>> {
+    let roles = role::Entity::find().filter(role::Column::TenantId.eq(tenant_id)).all(conn).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let role = roles.iter().find(|r| r.id == u.role_id).map(|r| r.name.clone()).unwrap_or_default();
+            UserView::of(u, role)
+        })
+        .collect())
+}
+
+/// The tenant with `slug` (tenants are readable before a tenant is set: a login names its
+/// tenant by slug, and a signup checks that its slug is free).
+pub async fn tenant_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Option<tenant::Model>> {
+    Ok(tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(conn).await?)
+}
+
+/// The tenant's user with `email` (as stored: lower-case).
+pub async fn by_email(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Email.eq(email))
+        .one(conn)
+        .await?)
+}
+
+/// `assignRole`: gives a user another role, and tells every instance that their access changed.
+pub async fn assign_role(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    admin: &Admin<'_>,
+    user_id: &str,
+    role_id: &str,
+) -> Result<UserView> {
+    let new_role = roles::find(conn, admin.tenant_id, role_id).await?;
+    roles::check_grant(admin, &new_role)?;
+    let u = user::Entity::find_by_id(user_id.to_owned())
+        .filter(user::Column::TenantId.eq(admin.tenant_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("user".into()))?;
+    let old_role = roles::find(conn, admin.tenant_id, &u.role_id).await?;
+    if roles::is_owner(&old_role) && !roles::is_owner(&new_role) {
+        if admin.role != OWNER_ROLE {
+            return Err(Error::Forbidden("only owners may change an owner's role".into()));
+        }
+        let owners = user::Entity::find()
+            .filter(user::Column::TenantId.eq(admin.tenant_id))
+            .filter(user::Column::RoleId.eq(&old_role.id))
+            .filter(user::Column::IsActive.eq(true))
+            .count(conn)
+            .await?;
+        if owners <= 1 {
+            return Err(Error::Conflict("a tenant keeps at least one owner".into()));
+        }
+    }
+    let mut am: user::ActiveModel = u.into();
+    am.role_id = Set(new_role.id.clone());
+    am.updated_at = Set(time::now());
+    let u = am.update(conn).await?;
+    let changes = json!({"role": {"old": old_role.name, "new": new_role.name}});
+    admin.audit(conn, d, "user.role_assign", ("user", &u.id), changes).await?;
+    signals::access_changed(conn, d, admin.tenant_id, None, Some(&u.id)).await?;
+    Ok(UserView::of(&u, new_role.name))
+}

@@ -1,0 +1,132 @@
+//! Users and roles (shared/API.md § Users and roles, § Authentication) in the data layer: a
+//! tenant's signup with its default roles and owner (`signup`), roles and their permissions
+//! (`roles`), user accounts, role assignment and the lookups of login (`accounts`),
+//! invitations (`invites`), sessions with their rotating refresh tokens (`sessions`) and API
+//! keys (`api_keys`), each with what a credential resolves to. Every change is written in the
+//! caller's transaction with its audit entry, and a change that alters what a connected client
+//! may see writes its access signal there too (`runtime::signals`), which closes sockets and
+//! evicts cached credentials on every instance.
+//!
+//! Passwords, tokens and keys are the API's business: these functions take and store only
+//! their hashes. Every statement is a SeaORM query on the models of `crate::models`.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod invites;
+pub mod roles;
+pub mod sessions;
+pub mod signup;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, Select};
+use serde_json::Value;
+
+use crate::models::{role, tenant, user};
+use crate::runtime::audit::{self, Actor};
+use crate::runtime::policy::Permissions;
+use crate::{Dialect, Result};
+
+/// The role that owns the tenant: its permissions are fixed and only owners grant it.
+pub const OWNER_ROLE: &str = "owner";
+
+/// Who administers: the caller's tenant, user and role name, and who the audit trail names.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a> {
+    pub tenant_id: &'a str,
+    pub user_id: &'a str,
+    /// The caller's role name: only owners grant (or take away) the owner role.
+    pub role: &'a str,
+    pub actor: &'a Actor,
+}
+
+impl Admin<'_> {
+    /// Appends the audit entry of an administration change on `(object_type, object_id)`.
+    async fn audit(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        d: Dialect,
+        action: &str,
+        (object_type, object_id): (&str, &str),
+        changes: Value,
+    ) -> Result<()> {
+        let entry = audit::Entry { action, object_type, object_id: Some(object_id), changes };
+        audit::append(conn, d, self.tenant_id, self.actor, &entry).await
+    }
+}
+
+/// A user as the API shows it: the account with its role's name.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserView {
+    pub fn of(u: &user::Model, role: String) -> UserView {
+        UserView {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// What a credential grants, read with it in one statement: its role and the tenant's
+/// metadata version (which selects the schema).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub role_id: String,
+    /// Role name (`owner`, `admin`, `member`, …).
+    pub role: String,
+    pub permissions: Arc<Permissions>,
+    pub metadata_version: i64,
+}
+
+/// The role and tenant columns of a credential's row (`sessions::access`, `api_keys::access`).
+#[derive(Debug, FromQueryResult)]
+struct AccessRow {
+    role_id: String,
+    role: String,
+    permissions: Value,
+    metadata_version: i64,
+}
+
+/// `q`, a credential's row, with what the credential grants (`AccessRow`'s columns): its
+/// role, joined on `role_id`, and its tenant, joined on `tenant_id` — in the same statement.
+fn select_access<E: EntityTrait>(
+    q: Select<E>,
+    role_id: impl ColumnTrait,
+    tenant_id: impl ColumnTrait,
+) -> Select<E> {
+    let mut q = q
+        .column_as(role::Column::Id, "role_id")
+        .column_as(role::Column::Name, "role")
+        .column(role::Column::Permissions)
+        .column(tenant::Column::MetadataVersion);
+    QueryTrait::query(&mut q)
+        .inner_join(role::Entity, Expr::col((role::Entity, role::Column::Id)).equals(role_id.as_column_ref()))
+        .inner_join(
+            tenant::Entity,
+            Expr::col((tenant::Entity, tenant::Column::Id)).equals(tenant_id.as_column_ref()),
+        );
+    q
+}
+
+impl From<AccessRow> for Access {
+    fn from(r: AccessRow) -> Access {
+        Access {
+            role_id: r.role_id,
+            role: r.role,
+            permissions: Arc::new(Permissions::from_stored(&r.permissions)),
+            metadata_version: r.metadata_version,
+        }
+    }
+}
