@@ -21,16 +21,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+/// Its deliveries point at it (`webhook_delivery::Relation::Webhook`); the relation is declared
+/// on the child only, so the models import each other one way.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::webhook_delivery::Entity")]
-    Deliveries,
-}
-
-impl Related<super::webhook_delivery::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Deliveries.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
