@@ -48,7 +48,7 @@ pub async fn list(
     tenant_id: &str,
     first: u64,
 ) -> Result<Vec<DeadJob>> {
-    let queries: [(Kind, &str); 3] = [
+    let queries: [(Kind, &str); 2] = [
         (
             Kind::Email,
             "SELECT id, status, attempts, last_error, to_address || ': ' || subject AS summary, created_at \
@@ -59,13 +59,6 @@ pub async fn list(
             "SELECT d.id AS id, d.status AS status, d.attempts AS attempts, d.last_error AS last_error, \
              d.event_type || ' → ' || w.url AS summary, d.created_at AS created_at \
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'dead' AND d.tenant_id = ",
-        ),
-        (
-            Kind::WorkflowRun,
-            "SELECT r.id AS id, r.status AS status, r.attempts AS attempts, r.error AS last_error, \
-             w.name AS summary, r.started_at AS created_at \
-             FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
-             WHERE r.status IN ('dead', 'failed') AND r.tenant_id = ",
         ),
     ];
     let mut out = Vec::new();
@@ -84,6 +77,17 @@ pub async fn list(
                 created_at: time::column(&r, d, "created_at")?.unwrap_or_else(time::now),
             });
         }
+    }
+    for r in workflows::dead_runs(conn, tenant_id, first).await? {
+        out.push(DeadJob {
+            id: r.run.id,
+            kind: Kind::WorkflowRun,
+            status: r.run.status,
+            attempts: r.run.attempts,
+            last_error: r.run.error,
+            summary: r.workflow_name,
+            created_at: r.run.started_at,
+        });
     }
     out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
     out.truncate(usize::try_from(first).unwrap_or(usize::MAX));

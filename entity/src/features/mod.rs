@@ -11,6 +11,7 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod emails;
 pub mod notifications;
+pub(crate) mod rows;
 pub mod templates;
 pub mod webhooks;
 pub mod workflows;

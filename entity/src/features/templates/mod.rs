@@ -218,7 +218,7 @@ pub async fn apply_in(
             created_at: now,
             updated_at: now,
         };
-        wf::save(txn, d, &wf, true).await?;
+        wf::save(txn, &wf, true).await?;
     }
     let role_names = approvals::role_names(txn, d, tenant_id).await?;
     for (i, p) in t.approval_policies.iter().enumerate() {

@@ -429,7 +429,7 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
         .iter()
         .map(|r| Ok((r.try_get("", "name")?, json_col(r, d, "permissions")?)))
         .collect::<Result<_>>()?;
-    let workflows = wf::list(&txn, d, tenant_id, None).await?;
+    let workflows = wf::list(&txn, tenant_id, None).await?;
     let boards = dashboards::list(&txn, d, tenant_id).await?;
     let policies = approvals::policies(&txn, d, tenant_id, None).await?;
     let mut p = Planner {
@@ -501,9 +501,9 @@ async fn write(
                     created_at: now,
                     updated_at: now,
                 };
-                wf::save(txn, d, &row, true).await?;
+                wf::save(txn, &row, true).await?;
             }
-            Op::UpdateWorkflow(w) => wf::save(txn, d, w, false).await?,
+            Op::UpdateWorkflow(w) => wf::save(txn, w, false).await?,
             Op::CreateDashboard(spec) => {
                 spec.validate(&meta)?;
                 dashboards::save(txn, d, &Dashboard::from_spec(tenant_id, spec, Some(&new.slug), 50), true)
