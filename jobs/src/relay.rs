@@ -9,6 +9,7 @@ use std::time::Duration;
 use std::collections::{HashMap, HashSet};
 
 use entity::features::webhooks::{self, Webhook};
+use entity::features::workflows;
 
 use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::sql::SqlBuf;
@@ -118,13 +119,7 @@ impl Relay {
 
     async fn subscriptions(&self) -> entity::Result<Subscriptions> {
         let d = self.system.dialect;
-        let mut buf = SqlBuf::new(d);
-        buf.push("SELECT DISTINCT tenant_id, entity_id FROM workflows WHERE active = ").bind(true);
-        let rows = self.system.conn.query_all_raw(buf.into_statement()).await?;
-        let watched = rows
-            .iter()
-            .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "entity_id")?)))
-            .collect::<entity::Result<_>>()?;
+        let watched = workflows::watched(&self.system.conn).await?.into_iter().collect();
         let webhooks = webhooks::list(&self.system.conn, None, true).await?;
         let mut entity_names = HashMap::new();
         if !webhooks.is_empty() {

@@ -146,9 +146,8 @@ pub fn types(admin: bool) -> Vec<Type> {
                         let r = parent::<RequestView>(&c)?;
                         let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                         let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                        let list = ap::decisions(&txn, state.db.dialect, &p.tenant_id, &r.request.id)
-                            .await
-                            .map_err(ApiError::from)?;
+                        let list =
+                            ap::decisions(&txn, &p.tenant_id, &r.request.id).await.map_err(ApiError::from)?;
                         txn.commit().await.map_err(ApiError::from)?;
                         Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
                     })
@@ -226,7 +225,6 @@ async fn readable_record(
 /// Requests matching the arguments that the caller can see.
 async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let d = state.db.dialect;
     let filter = ap::RequestFilter {
         state: args::opt_string(c, "state")?.as_deref().and_then(State::parse),
         record_id: args::opt_record_id_named(c, "recordId")?,
@@ -241,8 +239,8 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let first = args::log_page_size(c, state.config.max_page_size)?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let requests = ap::requests(&txn, d, &p.tenant_id, &filter, first).await?;
-    let policies = ap::policies(&txn, d, &p.tenant_id, None).await?;
+    let requests = ap::requests(&txn, &p.tenant_id, &filter, first).await?;
+    let policies = ap::policies(&txn, &p.tenant_id, None).await?;
     txn.commit().await?;
     let policies: Vec<PolicyView> = policies.into_iter().map(|x| view(&meta, x)).collect();
     // The records behind the requests, in one read, kept where the caller may read them.
@@ -285,7 +283,7 @@ pub fn queries() -> Vec<Field> {
                     None => None,
                 };
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = ap::policies(&txn, state.db.dialect, &p.tenant_id, entity.as_deref())
+                let list = ap::policies(&txn, &p.tenant_id, entity.as_deref())
                     .await
                     .map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
@@ -320,12 +318,11 @@ async fn load_request(
     id: &str,
 ) -> Result<Option<(RequestView, TenantMeta, Arc<EntityDef>, Record)>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let request = ap::request(&txn, d, &p.tenant_id, id).await?;
+    let request = ap::request(&txn, &p.tenant_id, id).await?;
     let policy = match &request {
-        Some(r) => ap::policy(&txn, d, &p.tenant_id, &r.policy_id).await?,
+        Some(r) => ap::policy(&txn, &p.tenant_id, &r.policy_id).await?,
         None => None,
     };
     txn.commit().await?;
@@ -363,10 +360,10 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
         ApiError::Validation(vec![FieldError::new("entity", format!("no entity named `{}`", input.entity))])
     })?;
     let definition = Definition { stages: input.stages, state_field: input.state_field };
-    definition.validate(entity, &ap::role_names(&txn, d, &p.tenant_id).await?)?;
+    definition.validate(entity, &ap::role_names(&txn, &p.tenant_id).await?)?;
     let existing = match &id {
         Some(id) => Some(
-            ap::policy(&txn, d, &p.tenant_id, id)
+            ap::policy(&txn, &p.tenant_id, id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("approval policy".into()))?,
         ),
@@ -383,7 +380,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
         created_at: existing.as_ref().map_or(now, |x| x.created_at),
         updated_at: now,
     };
-    ap::save_policy(&txn, d, &policy, existing.is_none()).await?;
+    ap::save_policy(&txn, &policy, existing.is_none()).await?;
     let action = if existing.is_none() { "approval_policy.create" } else { "approval_policy.update" };
     let changes =
         serde_json::json!({"name": policy.name, "active": policy.active, "definition": policy.definition});
@@ -400,7 +397,7 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let policy = ap::policy(&txn, state.db.dialect, &p.tenant_id, &policy_id).await?;
+    let policy = ap::policy(&txn, &p.tenant_id, &policy_id).await?;
     txn.commit().await?;
     let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;
     let (entity, record) = readable_record(c, &meta, &policy.entity_id, &record_id)
@@ -498,8 +495,8 @@ pub fn admin_mutations() -> Vec<Field> {
         .description(
             "Replaces a policy; pending requests continue under the new stages from their stage number.",
         ),
-        crate::schema::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, d, t, id| {
-            Box::pin(ap::delete_policy(txn, d, t, id))
+        crate::schema::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, _, t, id| {
+            Box::pin(ap::delete_policy(txn, t, id))
         })
         .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),
     ]

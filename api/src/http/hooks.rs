@@ -64,13 +64,12 @@ async fn accept(
 ) -> Result<(String, bool), ApiError> {
     let body = body.map_err(|r| ApiError::BadRequest(format!("the body cannot be read: {r}")))?;
     // The workflow's tenant is not known yet: look it up on the system connection.
-    let sys = &state.system_db;
-    let tenant_id = wf::tenant_of(&sys.conn, sys.dialect, id)
+    let tenant_id = wf::tenant_of(&state.system_db.conn, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let d = state.db.dialect;
     let txn = state.db.begin_tenant_read(&tenant_id).await?;
-    let w = wf::get(&txn, d, &tenant_id, id).await?;
+    let w = wf::get(&txn, &tenant_id, id).await?;
     txn.commit().await?;
     let w = w.filter(|w| w.active).ok_or_else(|| ApiError::NotFound("active workflow".into()))?;
     let Trigger::Webhook { match_field, secret: Some(secret), .. } = &w.definition.trigger else {
@@ -131,7 +130,7 @@ async fn accept(
     let txn = state.db.begin_tenant_write(&tenant_id).await?;
     let queued = wf::queue_run(&txn, d, &w, &key, &record_id, Some(&payload)).await?;
     let Some((run, event)) = queued else {
-        let existing = wf::run_by_key(&txn, d, &tenant_id, &w.id, &key).await?;
+        let existing = wf::run_by_key(&txn, &tenant_id, &w.id, &key).await?;
         txn.commit().await?;
         return Ok((existing.unwrap_or_default(), true));
     };

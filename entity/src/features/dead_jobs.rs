@@ -3,14 +3,11 @@
 //! queue one by one. A retry writes its event to the outbox in the caller's transaction, so it
 //! cannot be lost between "marked for retry" and "queued".
 //!
-//! Emails and deliveries are read through their SeaORM models. The dead workflow runs are one
-//! statement written by hand (with the workflow's name, by a join): `workflow_runs` has no
-//! model, and its reads and writes belong to `features::workflows`.
+//! Each kind is read through its SeaORM models; dead workflow runs come from
+//! `features::workflows`, which owns their table.
 
 use crate::features::{emails, webhooks, workflows};
 use crate::models::{email, webhook, webhook_delivery as delivery};
-use crate::runtime::sql::SqlBuf;
-use crate::runtime::time;
 use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -101,38 +98,20 @@ pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> R
         .all(conn)
         .await?;
     out.extend(dead_deliveries.into_iter().map(|r| job(Kind::WebhookDelivery, " → ", r)));
-    out.extend(dead_runs(conn, tenant_id, first).await?);
+    for r in workflows::dead_runs(conn, tenant_id, first).await? {
+        out.push(DeadJob {
+            id: r.run.id,
+            kind: Kind::WorkflowRun,
+            status: r.run.status,
+            attempts: r.run.attempts,
+            last_error: r.run.error,
+            summary: r.workflow_name,
+            created_at: r.run.started_at,
+        });
+    }
     out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
     out.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     Ok(out)
-}
-
-/// The tenant's dead or failed workflow runs, newest first (by hand: see the module's doc).
-async fn dead_runs(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadJob>> {
-    let d = Dialect::of(conn);
-    let mut buf = SqlBuf::new(d);
-    buf.push(
-        "SELECT r.id AS id, r.status AS status, r.attempts AS attempts, r.error AS last_error, \
-         w.name AS summary, r.started_at AS created_at \
-         FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
-         WHERE r.status IN ('dead', 'failed') AND r.tenant_id = ",
-    )
-    .bind(tenant_id.to_owned());
-    buf.push(" ORDER BY created_at DESC LIMIT ").push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DeadJob {
-                id: r.try_get("", "id")?,
-                kind: Kind::WorkflowRun,
-                status: r.try_get("", "status")?,
-                attempts: r.try_get("", "attempts")?,
-                last_error: r.try_get("", "last_error")?,
-                summary: r.try_get("", "summary")?,
-                created_at: time::column(r, d, "created_at")?.unwrap_or_else(time::now),
-            })
-        })
-        .collect()
 }
 
 /// Sends dead job `id` back to the queue; `None` when no dead job has that id.

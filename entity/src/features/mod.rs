@@ -12,6 +12,7 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod emails;
 pub mod notifications;
+pub(crate) mod rows;
 pub mod templates;
 pub mod users;
 pub mod webhooks;

@@ -10,12 +10,11 @@ use entity::{Db, Result};
 
 /// Escalates approval requests whose stage passed its SLA by `now`.
 pub(super) async fn escalate(system: &Db, db: &Db, now: DateTime<Utc>, tenant: Option<&str>) -> Result<()> {
-    let d = db.dialect;
     let actor = Actor::system();
-    for req in approvals::overdue(&system.conn, system.dialect, now, tenant).await? {
+    for req in approvals::overdue(&system.conn, now, tenant).await? {
         let meta = TenantMeta::load_for(db, &req.tenant_id).await?;
         let txn = db.begin_tenant_read(&req.tenant_id).await?;
-        let policy = approvals::policy(&txn, d, &req.tenant_id, &req.policy_id).await?;
+        let policy = approvals::policy(&txn, &req.tenant_id, &req.policy_id).await?;
         txn.commit().await?;
         let (Some(policy), Some(entity)) = (policy, meta.entity_by_id(&req.entity_id)) else { continue };
         let Some(record) = Store::new(db, &req.tenant_id).get(entity, &req.record_id, None).await? else {

@@ -31,7 +31,7 @@ pub(super) async fn recover(system: &Db, db: &Db, lease: Duration, now: DateTime
         }
         txn.commit().await?;
     }
-    for (tenant_id, id) in wf::stale_runs(&system.conn, system.dialect, cutoff).await? {
+    for (tenant_id, id) in wf::stale_runs(&system.conn, cutoff).await? {
         let txn = db.begin_tenant_write(&tenant_id).await?;
         if wf::requeue_run(&txn, db.dialect, &tenant_id, &id, Some(cutoff)).await? {
             tracing::warn!(run = %id, "a workflow run's worker stopped mid-run; continuing it");

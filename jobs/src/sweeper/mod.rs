@@ -71,7 +71,7 @@ impl TimeScanner {
     /// One scan as if it were `now`, of every tenant or only `tenant`: the controllable clock
     /// (tests move time forward by days without waiting; an operator can replay a window).
     pub async fn pass_at(&self, now: DateTime<Utc>, tenant: Option<&str>) -> Result<()> {
-        let all = wf::time_triggered(&self.system.conn, self.system.dialect).await?;
+        let all = wf::time_triggered(&self.system.conn).await?;
         for t in all.iter().filter(|t| tenant.is_none_or(|x| x == t.workflow.tenant_id)) {
             let w = &t.workflow;
             // Never before the last edit or activation: turning a workflow on does not replay
@@ -113,7 +113,7 @@ impl TimeScanner {
                 tracing::info!(workflow = %w.id, record = %record, key = %key, "time trigger fired");
             }
         }
-        wf::set_scanned_through(&txn, d, &w.tenant_id, &w.id, to).await?;
+        wf::set_scanned_through(&txn, &w.tenant_id, &w.id, to).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -124,8 +124,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list =
-                    wf::list(&txn, state.db.dialect, &p.tenant_id, None).await.map_err(ApiError::from)?;
+                let list = wf::list(&txn, &p.tenant_id, None).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(list.into_iter().map(|w| FieldValue::owned_any(Shown(w, None))))))
             })
@@ -137,9 +136,8 @@ pub fn queries() -> Vec<Field> {
                 let workflow = args::opt_string(&c, "workflowId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let runs = wf::runs(&txn, state.db.dialect, &p.tenant_id, workflow.as_deref(), first)
-                    .await
-                    .map_err(ApiError::from)?;
+                let runs =
+                    wf::runs(&txn, &p.tenant_id, workflow.as_deref(), first).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 Ok(Some(FieldValue::list(runs.into_iter().map(FieldValue::owned_any))))
             })
@@ -177,7 +175,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
     let now = entity::runtime::time::now();
     let existing = match &id {
         Some(id) => Some(
-            wf::get(&txn, d, &p.tenant_id, id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?,
+            wf::get(&txn, &p.tenant_id, id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?,
         ),
         None => None,
     };
@@ -204,7 +202,7 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
         created_at: existing.as_ref().map_or(now, |w| w.created_at),
         updated_at: now,
     };
-    wf::save(&txn, d, &w, existing.is_none()).await?;
+    wf::save(&txn, &w, existing.is_none()).await?;
     let action = if existing.is_none() { "workflow.create" } else { "workflow.update" };
     let changes = serde_json::json!({"name": w.name, "active": w.active, "definition": w.definition});
     let entry = audit::Entry { action, object_type: "workflow", object_id: Some(&w.id), changes };
@@ -220,12 +218,12 @@ async fn rotate_secret(c: &ResolverContext<'_>) -> Result<Shown, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let d = state.db.dialect;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(c, "id")?)
+    let mut w = wf::get(&txn, &p.tenant_id, &args::string(c, "id")?)
         .await?
         .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let secret = wh::rotate(&mut w.secrets);
     w.updated_at = entity::runtime::time::now();
-    wf::save(&txn, d, &w, false).await?;
+    wf::save(&txn, &w, false).await?;
     let entry = audit::Entry {
         action: "workflow.rotate_secret",
         object_type: "workflow",
@@ -245,8 +243,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
     let d = state.db.dialect;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let w =
-        wf::get(&txn, d, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+    let w = wf::get(&txn, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
     entity::runtime::store::Store::new(&state.db, &p.tenant_id)
         .get(entity, &record_id, None)
@@ -318,13 +315,13 @@ pub fn mutations() -> Vec<Field> {
                 let active = c.args.try_get("active")?.boolean()?;
                 let d = state.db.dialect;
                 let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-                let mut w = wf::get(&txn, d, &p.tenant_id, &args::string(&c, "id")?)
+                let mut w = wf::get(&txn, &p.tenant_id, &args::string(&c, "id")?)
                     .await
                     .map_err(ApiError::from)?
                     .ok_or_else(|| ApiError::NotFound("workflow".into()))?;
                 w.active = active;
                 w.updated_at = entity::runtime::time::now();
-                wf::save(&txn, d, &w, false).await.map_err(ApiError::from)?;
+                wf::save(&txn, &w, false).await.map_err(ApiError::from)?;
                 let entry = audit::Entry {
                     action: "workflow.set_active",
                     object_type: "workflow",
@@ -351,8 +348,8 @@ pub fn mutations() -> Vec<Field> {
             "Adds a new secret signing the workflow's call_webhook requests (shown once in `secret`); \
              requests carry both until the next rotation.",
         ),
-        crate::schema::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, d, t, id| {
-            Box::pin(wf::delete(txn, d, t, id))
+        crate::schema::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, _, t, id| {
+            Box::pin(wf::delete(txn, t, id))
         }),
     ]
 }

@@ -4,14 +4,17 @@
 //! (with its change event, so workflows see it) and the notifications are written with it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde_json::{Map, Value, json};
 
 use super::{Decision, Policy, Request, State};
 use crate::features::notifications::{self, Message};
+use crate::features::rows;
+use crate::models::approval_request::Column as C;
+use crate::models::{approval_decision, approval_request};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
-use crate::runtime::sql::SqlBuf;
 use crate::runtime::store::{Caller, Record, Store};
 use crate::runtime::time;
 use crate::{Db, Dialect, Error, FieldError, Result};
@@ -102,34 +105,37 @@ async fn write_move(
         .filter(|_| !m.escalated && m.to == State::PendingApproval)
         .map(|h| now + chrono::Duration::hours(i64::from(h)));
     let due = if m.escalated { req.stage_due_at } else { due };
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE approval_requests SET state = ").bind(m.to.as_str().to_owned());
-    buf.push(", stage = ").bind(m.stage.map(|i| i as i64));
-    match due {
-        Some(t) => buf.push(", stage_due_at = ").bind_ts(t),
-        None => buf.push(", stage_due_at = NULL"),
+    let guard = approval_request::Entity::update_many()
+        .col_expr(C::State, Expr::value(m.to.as_str()))
+        .col_expr(C::Stage, Expr::value(super::stage_column(m.stage)?))
+        .col_expr(C::StageDueAt, Expr::value(due))
+        .col_expr(C::Escalated, Expr::value(m.escalated))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(rows::named::<approval_request::Entity>(s.tenant_id, &req.id))
+        .filter(C::State.eq(req.state.as_str()))
+        .filter(C::Escalated.eq(req.escalated));
+    let guard = match super::stage_column(req.stage)? {
+        Some(i) => guard.filter(C::Stage.eq(i)),
+        None => guard.filter(C::Stage.is_null()),
     };
-    buf.push(", escalated = ").bind(m.escalated).push(", updated_at = ").bind_ts(now);
-    buf.push(" WHERE tenant_id = ").bind(s.tenant_id.to_owned()).push(" AND id = ").bind(req.id.clone());
-    buf.push(" AND state = ").bind(req.state.as_str().to_owned());
-    buf.push(" AND escalated = ").bind(req.escalated);
-    match req.stage {
-        Some(i) => buf.push(" AND stage = ").bind(i as i64),
-        None => buf.push(" AND stage IS NULL"),
-    };
-    if txn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+    if guard.exec(txn).await?.rows_affected != 1 {
         return Err(Error::Conflict(
             "the approval request changed meanwhile; reload it and decide again".into(),
         ));
     }
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO approval_decisions (id, tenant_id, request_id, stage, action, from_state, to_state, comment, decided_by, decided_at) VALUES (");
-    buf.bind(uuid::Uuid::new_v4().to_string()).push(", ").bind(s.tenant_id.to_owned()).push(", ");
-    buf.bind(req.id.clone()).push(", ").bind(req.stage.or(m.stage).map(|i| i as i64)).push(", ");
-    buf.bind(m.action.to_owned()).push(", ").bind(req.state.as_str().to_owned()).push(", ");
-    buf.bind(m.to.as_str().to_owned()).push(", ").bind(m.comment.map(str::to_owned)).push(", ");
-    buf.bind(s.actor.user_id.clone()).push(", ").bind_ts(now).push(")");
-    txn.execute_raw(buf.into_statement()).await?;
+    let decision = approval_decision::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(s.tenant_id.to_owned()),
+        request_id: Set(req.id.clone()),
+        stage: Set(super::stage_column(req.stage.or(m.stage))?),
+        action: Set(m.action.to_owned()),
+        from_state: Set(req.state.as_str().to_owned()),
+        to_state: Set(m.to.as_str().to_owned()),
+        comment: Set(m.comment.map(str::to_owned)),
+        decided_by: Set(s.actor.user_id.clone()),
+        decided_at: Set(now),
+    };
+    approval_decision::Entity::insert(decision).exec_without_returning(txn).await?;
     let changes = json!({
         "policyId": s.policy.id, "recordId": record.id, "entity": s.entity.name_singular,
         "from": req.state.as_str(), "to": m.to.as_str(),
@@ -205,11 +211,9 @@ pub async fn submit(s: &Scope<'_>, record: &Record) -> Result<Request> {
     if !s.policy.active {
         return Err(Error::Conflict(format!("the approval policy `{}` is inactive", s.policy.name)));
     }
-    let d = s.d();
     let txn = s.db.begin_tenant_write(s.tenant_id).await?;
     let open = super::requests(
         &txn,
-        d,
         s.tenant_id,
         &super::RequestFilter {
             record_id: Some(record.id.clone()),
@@ -242,14 +246,21 @@ pub async fn submit(s: &Scope<'_>, record: &Record) -> Result<Request> {
                 created_at: now,
                 updated_at: now,
             };
-            let mut buf = SqlBuf::new(d);
-            buf.push("INSERT INTO approval_requests (id, tenant_id, policy_id, entity_id, record_id, state, stage, stage_due_at, escalated, requested_by, created_at, updated_at) VALUES (");
-            buf.bind(req.id.clone()).push(", ").bind(req.tenant_id.clone()).push(", ");
-            buf.bind(req.policy_id.clone()).push(", ").bind(req.entity_id.clone()).push(", ");
-            buf.bind(req.record_id.clone()).push(", ").bind(req.state.as_str().to_owned());
-            buf.push(", NULL, NULL, ").bind(false).push(", ").bind(req.requested_by.clone());
-            buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(")");
-            txn.execute_raw(buf.into_statement()).await?;
+            let row = approval_request::ActiveModel {
+                id: Set(req.id.clone()),
+                tenant_id: Set(req.tenant_id.clone()),
+                policy_id: Set(req.policy_id.clone()),
+                entity_id: Set(req.entity_id.clone()),
+                record_id: Set(req.record_id.clone()),
+                state: Set(req.state.as_str().to_owned()),
+                stage: Set(None),
+                stage_due_at: Set(None),
+                escalated: Set(false),
+                requested_by: Set(req.requested_by.clone()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            approval_request::Entity::insert(row).exec_without_returning(&txn).await?;
             req
         }
     };

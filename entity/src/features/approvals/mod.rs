@@ -1,22 +1,23 @@
 //! Multi-stage approvals: policies (stages with an approver role, an optional condition over
-//! the record, an SLA and an escalation role), and their storage. A submitted record gets a
-//! request that moves through the state machine INITIATED → PENDING_APPROVAL → APPROVED /
-//! REJECTED (SEND_BACK returns it to INITIATED for the requester to resubmit); the transitions
-//! live in [`flow`].
+//! the record, an SLA and an escalation role), and their storage (the `approval_policies`,
+//! `approval_requests` and `approval_decisions` models, through SeaORM). A submitted record
+//! gets a request that moves through the state machine INITIATED → PENDING_APPROVAL → APPROVED
+//! / REJECTED (SEND_BACK returns it to INITIATED for the requester to resubmit); the
+//! transitions live in [`flow`].
 
 pub mod flow;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::features::rows;
+use crate::models::{approval_decision, approval_policy, approval_request, role};
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType};
-use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::Record;
-use crate::runtime::time;
-use crate::{Dialect, Error, FieldError, Result};
+use crate::{Error, FieldError, Result};
 
 /// Most stages a policy may have.
 pub const MAX_STAGES: usize = 10;
@@ -229,114 +230,124 @@ pub struct DecisionEntry {
     pub decided_at: DateTime<Utc>,
 }
 
-const POLICY_COLUMNS: &str = "id, tenant_id, entity_id, name, definition, active, created_at, updated_at";
-const REQUEST_COLUMNS: &str = "id, tenant_id, policy_id, entity_id, record_id, state, stage, stage_due_at, escalated, requested_by, created_at, updated_at";
-
-fn missing() -> Error {
-    Error::Internal("approval row without a timestamp".into())
+/// A stage index as the `stage` columns hold it.
+fn stage_column(stage: Option<usize>) -> Result<Option<i32>> {
+    stage
+        .map(|i| i32::try_from(i).map_err(|_| Error::Internal(format!("approval stage {i} out of range"))))
+        .transpose()
 }
 
-fn policy_from_row(r: &QueryResult, d: Dialect) -> Result<Policy> {
-    Ok(Policy {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        entity_id: r.try_get("", "entity_id")?,
-        name: r.try_get("", "name")?,
-        definition: serde_json::from_value(json_col(r, d, "definition")?)?,
-        active: r.try_get("", "active")?,
-        created_at: time::column(r, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: time::column(r, d, "updated_at")?.ok_or_else(missing)?,
-    })
+fn stage_index(stage: Option<i32>) -> Option<usize> {
+    stage.and_then(|s| usize::try_from(s).ok())
 }
 
-fn request_from_row(r: &QueryResult, d: Dialect) -> Result<Request> {
-    let state: String = r.try_get("", "state")?;
-    let stage: Option<i32> = r.try_get("", "stage")?;
-    Ok(Request {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        policy_id: r.try_get("", "policy_id")?,
-        entity_id: r.try_get("", "entity_id")?,
-        record_id: r.try_get("", "record_id")?,
-        state: State::parse(&state).ok_or_else(|| Error::Internal(format!("bad approval state {state}")))?,
-        stage: stage.and_then(|s| usize::try_from(s).ok()),
-        stage_due_at: time::column(r, d, "stage_due_at")?,
-        escalated: r.try_get("", "escalated")?,
-        requested_by: r.try_get("", "requested_by")?,
-        created_at: time::column(r, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: time::column(r, d, "updated_at")?.ok_or_else(missing)?,
-    })
+impl TryFrom<approval_policy::Model> for Policy {
+    type Error = Error;
+
+    fn try_from(m: approval_policy::Model) -> Result<Policy> {
+        Ok(Policy {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            entity_id: m.entity_id,
+            name: m.name,
+            definition: serde_json::from_value(m.definition)?,
+            active: m.active,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+impl TryFrom<approval_request::Model> for Request {
+    type Error = Error;
+
+    fn try_from(m: approval_request::Model) -> Result<Request> {
+        Ok(Request {
+            state: State::parse(&m.state)
+                .ok_or_else(|| Error::Internal(format!("bad approval state {}", m.state)))?,
+            id: m.id,
+            tenant_id: m.tenant_id,
+            policy_id: m.policy_id,
+            entity_id: m.entity_id,
+            record_id: m.record_id,
+            stage: stage_index(m.stage),
+            stage_due_at: m.stage_due_at,
+            escalated: m.escalated,
+            requested_by: m.requested_by,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+impl From<approval_decision::Model> for DecisionEntry {
+    fn from(m: approval_decision::Model) -> DecisionEntry {
+        DecisionEntry {
+            stage: stage_index(m.stage),
+            action: m.action,
+            from_state: m.from_state,
+            to_state: m.to_state,
+            comment: m.comment,
+            decided_by: m.decided_by,
+            decided_at: m.decided_at,
+        }
+    }
 }
 
 /// The tenant's policies, optionally of one entity, oldest first.
 pub async fn policies(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     entity_id: Option<&str>,
 ) -> Result<Vec<Policy>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(POLICY_COLUMNS).push(" FROM approval_policies WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned());
+    let mut query = approval_policy::Entity::find().filter(approval_policy::Column::TenantId.eq(tenant_id));
     if let Some(e) = entity_id {
-        buf.push(" AND entity_id = ").bind(e.to_owned());
+        query = query.filter(approval_policy::Column::EntityId.eq(e));
     }
-    buf.push(" ORDER BY created_at, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| policy_from_row(r, d)).collect()
+    let rows = query
+        .order_by_asc(approval_policy::Column::CreatedAt)
+        .order_by_asc(approval_policy::Column::Id)
+        .all(conn)
+        .await?;
+    rows.into_iter().map(Policy::try_from).collect()
 }
 
-pub async fn policy(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Policy>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(POLICY_COLUMNS).push(" FROM approval_policies WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| policy_from_row(&r, d)).transpose()
+pub async fn policy(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Policy>> {
+    rows::find::<approval_policy::Entity, _>(conn, tenant_id, id).await
 }
 
 /// Inserts or replaces a policy.
-pub async fn save_policy(conn: &impl ConnectionTrait, d: Dialect, p: &Policy, insert: bool) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    if insert {
-        buf.push("INSERT INTO approval_policies (").push(POLICY_COLUMNS).push(") VALUES (");
-        buf.bind(p.id.clone()).push(", ").bind(p.tenant_id.clone()).push(", ");
-        buf.bind(p.entity_id.clone()).push(", ").bind(p.name.clone()).push(", ");
-        buf.bind_json(&p.definition)?;
-        buf.push(", ").bind(p.active).push(", ").bind_ts(p.created_at).push(", ").bind_ts(p.updated_at);
-        buf.push(")");
-    } else {
-        buf.push("UPDATE approval_policies SET entity_id = ").bind(p.entity_id.clone());
-        buf.push(", name = ").bind(p.name.clone()).push(", definition = ");
-        buf.bind_json(&p.definition)?;
-        buf.push(", active = ").bind(p.active).push(", updated_at = ").bind_ts(p.updated_at);
-        buf.push(" WHERE tenant_id = ").bind(p.tenant_id.clone()).push(" AND id = ").bind(p.id.clone());
-    }
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
+pub async fn save_policy(conn: &impl ConnectionTrait, p: &Policy, insert: bool) -> Result<()> {
+    let row = approval_policy::ActiveModel {
+        id: Set(p.id.clone()),
+        tenant_id: Set(p.tenant_id.clone()),
+        entity_id: Set(p.entity_id.clone()),
+        name: Set(p.name.clone()),
+        definition: Set(serde_json::to_value(&p.definition)?),
+        active: Set(p.active),
+        created_at: Set(p.created_at),
+        updated_at: Set(p.updated_at),
+    };
+    rows::save(conn, row, insert, &p.tenant_id, &p.id).await
 }
 
 /// Deletes a policy that no request uses (history is kept: deactivate a used policy instead).
-pub async fn delete_policy(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n FROM approval_requests WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND policy_id = ").bind(id.to_owned());
-    let used: i64 =
-        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+pub async fn delete_policy(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
+    let used: Option<i64> = approval_request::Entity::find()
+        .select_only()
+        .column_as(approval_request::Column::Id.count(), "n")
+        .filter(approval_request::Column::TenantId.eq(tenant_id))
+        .filter(approval_request::Column::PolicyId.eq(id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let used = used.unwrap_or(0);
     if used > 0 {
         return Err(Error::Conflict(format!(
             "the policy has {used} approval request(s); deactivate it instead of deleting it"
         )));
     }
-    sql::delete_tenant_row(conn, d, "approval_policies", tenant_id, id).await
+    rows::delete::<approval_policy::Entity>(conn, tenant_id, id).await
 }
 
 /// Which requests to list.
@@ -352,33 +363,30 @@ pub struct RequestFilter {
 /// Requests, newest first, at most `first`.
 pub async fn requests(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     f: &RequestFilter,
     first: u64,
 ) -> Result<Vec<Request>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(REQUEST_COLUMNS).push(" FROM approval_requests WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned());
+    use approval_request::Column as C;
+    let mut query = approval_request::Entity::find().filter(C::TenantId.eq(tenant_id));
     if let Some(s) = f.state {
-        buf.push(" AND state = ").bind(s.as_str().to_owned());
+        query = query.filter(C::State.eq(s.as_str()));
     }
     if let Some(r) = &f.record_id {
-        buf.push(" AND record_id = ").bind(r.clone());
+        query = query.filter(C::RecordId.eq(r));
     }
     if let Some(p) = &f.policy_id {
-        buf.push(" AND policy_id = ").bind(p.clone());
+        query = query.filter(C::PolicyId.eq(p));
     }
     if f.assigned_roles.is_some() {
-        buf.push(" AND state = ").bind(State::PendingApproval.as_str().to_owned());
+        query = query.filter(C::State.eq(State::PendingApproval.as_str()));
     }
     // Assignment depends on the policy's stages (JSON): filtered below, so read more rows.
     let limit = if f.assigned_roles.is_some() { first.saturating_mul(20).max(1000) } else { first };
-    buf.push(" ORDER BY created_at DESC, id DESC LIMIT ").push(&limit.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    let mut out: Vec<Request> = rows.iter().map(|r| request_from_row(r, d)).collect::<Result<_>>()?;
+    let rows = query.order_by_desc(C::CreatedAt).order_by_desc(C::Id).limit(limit).all(conn).await?;
+    let mut out: Vec<Request> = rows.into_iter().map(Request::try_from).collect::<Result<_>>()?;
     if let Some(roles) = &f.assigned_roles {
-        let all = policies(conn, d, tenant_id, None).await?;
+        let all = policies(conn, tenant_id, None).await?;
         out.retain(|r| {
             all.iter()
                 .find(|p| p.id == r.policy_id)
@@ -389,70 +397,53 @@ pub async fn requests(
     Ok(out)
 }
 
-pub async fn request(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Request>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(REQUEST_COLUMNS).push(" FROM approval_requests WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| request_from_row(&r, d)).transpose()
+pub async fn request(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Request>> {
+    rows::find::<approval_request::Entity, _>(conn, tenant_id, id).await
 }
 
 /// The history of a request, oldest first.
 pub async fn decisions(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     request_id: &str,
 ) -> Result<Vec<DecisionEntry>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT stage, action, from_state, to_state, comment, decided_by, decided_at FROM approval_decisions WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND request_id = ").bind(request_id.to_owned());
-    buf.push(" ORDER BY decided_at, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter()
-        .map(|r| {
-            let stage: Option<i32> = r.try_get("", "stage")?;
-            Ok(DecisionEntry {
-                stage: stage.and_then(|s| usize::try_from(s).ok()),
-                action: r.try_get("", "action")?,
-                from_state: r.try_get("", "from_state")?,
-                to_state: r.try_get("", "to_state")?,
-                comment: r.try_get("", "comment")?,
-                decided_by: r.try_get("", "decided_by")?,
-                decided_at: time::column(r, d, "decided_at")?.ok_or_else(missing)?,
-            })
-        })
-        .collect()
+    let rows = approval_decision::Entity::find()
+        .filter(approval_decision::Column::TenantId.eq(tenant_id))
+        .filter(approval_decision::Column::RequestId.eq(request_id))
+        .order_by_asc(approval_decision::Column::DecidedAt)
+        .order_by_asc(approval_decision::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(DecisionEntry::from).collect())
 }
 
 /// Requests pending past their stage's SLA and not yet escalated, of every tenant (or one).
 /// Read on the system connection.
 pub async fn overdue(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     now: DateTime<Utc>,
     tenant_id: Option<&str>,
 ) -> Result<Vec<Request>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(REQUEST_COLUMNS).push(" FROM approval_requests WHERE state = ");
-    buf.bind(State::PendingApproval.as_str().to_owned()).push(" AND escalated = ").bind(false);
-    buf.push(" AND stage_due_at <= ").bind_ts(now);
+    use approval_request::Column as C;
+    let mut query = approval_request::Entity::find()
+        .filter(C::State.eq(State::PendingApproval.as_str()))
+        .filter(C::Escalated.eq(false))
+        .filter(C::StageDueAt.lte(now));
     if let Some(t) = tenant_id {
-        buf.push(" AND tenant_id = ").bind(t.to_owned());
+        query = query.filter(C::TenantId.eq(t));
     }
-    buf.push(" ORDER BY stage_due_at LIMIT 500");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| request_from_row(r, d)).collect()
+    let rows = query.order_by_asc(C::StageDueAt).limit(500).all(conn).await?;
+    rows.into_iter().map(Request::try_from).collect()
 }
 
 /// The names of the tenant's roles (stages name their approvers by role name).
-pub async fn role_names(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Vec<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT name FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" ORDER BY name");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok(r.try_get("", "name")?)).collect()
+pub async fn role_names(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<String>> {
+    Ok(role::Entity::find()
+        .select_only()
+        .column(role::Column::Name)
+        .filter(role::Column::TenantId.eq(tenant_id))
+        .order_by_asc(role::Column::Name)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }

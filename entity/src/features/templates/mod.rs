@@ -218,9 +218,9 @@ pub async fn apply_in(
             created_at: now,
             updated_at: now,
         };
-        wf::save(txn, d, &wf, true).await?;
+        wf::save(txn, &wf, true).await?;
     }
-    let role_names = approvals::role_names(txn, d, tenant_id).await?;
+    let role_names = approvals::role_names(txn, tenant_id).await?;
     for (i, p) in t.approval_policies.iter().enumerate() {
         let at = format!("approvalPolicies[{i}]");
         let entity = meta.entity_by_name(&p.entity).ok_or_else(|| {
@@ -237,7 +237,7 @@ pub async fn apply_in(
             created_at: now,
             updated_at: now,
         };
-        approvals::save_policy(txn, d, &policy, true).await?;
+        approvals::save_policy(txn, &policy, true).await?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;

@@ -429,9 +429,9 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
         .iter()
         .map(|r| Ok((r.try_get("", "name")?, json_col(r, d, "permissions")?)))
         .collect::<Result<_>>()?;
-    let workflows = wf::list(&txn, d, tenant_id, None).await?;
+    let workflows = wf::list(&txn, tenant_id, None).await?;
     let boards = dashboards::list(&txn, d, tenant_id).await?;
-    let policies = approvals::policies(&txn, d, tenant_id, None).await?;
+    let policies = approvals::policies(&txn, tenant_id, None).await?;
     let mut p = Planner {
         plan: Plan { from_version: from, to_version: i64::from(new.version), ..Plan::default() },
         meta: &meta,
@@ -501,9 +501,9 @@ async fn write(
                     created_at: now,
                     updated_at: now,
                 };
-                wf::save(txn, d, &row, true).await?;
+                wf::save(txn, &row, true).await?;
             }
-            Op::UpdateWorkflow(w) => wf::save(txn, d, w, false).await?,
+            Op::UpdateWorkflow(w) => wf::save(txn, w, false).await?,
             Op::CreateDashboard(spec) => {
                 spec.validate(&meta)?;
                 dashboards::save(txn, d, &Dashboard::from_spec(tenant_id, spec, Some(&new.slug), 50), true)
@@ -514,7 +514,7 @@ async fn write(
                 dashboards::save(txn, d, b, false).await?;
             }
             Op::CreatePolicy(p) => {
-                let roles = approvals::role_names(txn, d, tenant_id).await?;
+                let roles = approvals::role_names(txn, tenant_id).await?;
                 let entity = meta
                     .entity_by_name(&p.entity)
                     .ok_or_else(|| Error::NotFound(format!("entity `{}`", p.entity)))?;
@@ -529,14 +529,14 @@ async fn write(
                     created_at: now,
                     updated_at: now,
                 };
-                approvals::save_policy(txn, d, &policy, true).await?;
+                approvals::save_policy(txn, &policy, true).await?;
             }
             Op::UpdatePolicy(p) => {
-                let roles = approvals::role_names(txn, d, tenant_id).await?;
+                let roles = approvals::role_names(txn, tenant_id).await?;
                 if let Some(entity) = meta.entity_by_id(&p.entity_id) {
                     p.definition.validate(entity, &roles)?;
                 }
-                approvals::save_policy(txn, d, p, false).await?;
+                approvals::save_policy(txn, p, false).await?;
             }
             _ => {}
         }

@@ -1,29 +1,32 @@
 //! Workflows in the data layer: definitions (a trigger, conditions in the filter language over
 //! the record and its previous values, and actions), validated against the tenant's metadata;
-//! deciding whether a committed change fires one; rendering `{{record.x}}` templates; storing
-//! workflows; and (in `runs`) the log of runs and steps. Executing actions is the worker's job (`jobs::handlers::workflows`).
+//! deciding whether a committed change fires one; rendering `{{record.x}}` templates; (in
+//! `storage`) storing workflows; and (in `runs`) the log of runs and steps. Executing actions
+//! is the worker's job (`jobs::handlers::workflows`).
 
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::features::webhooks::Secret;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf, json_col};
 use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
-use crate::{Dialect, Error, FieldError, Result};
+use crate::{Error, FieldError, Result};
 
 mod runs;
 pub mod schedule;
+mod storage;
 
 pub use runs::{
-    Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, finish_run, hold_run, log_step,
-    park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run, tenant_of,
+    DeadRun, Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, dead_runs, finish_run,
+    hold_run, log_step, park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run,
+};
+pub use storage::{
+    TimeTriggered, delete, get, list, save, set_scanned_through, tenant_of, time_triggered, watched,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).
@@ -433,156 +436,4 @@ pub fn field_text(entity: &EntityDef, r: &Record, name: &str) -> Option<String> 
 pub fn relation_target(entity: &EntityDef, name: &str) -> Option<(String, String)> {
     let f = entity.field_by_graphql(name).or_else(|| entity.field_by_key(name))?;
     (f.ty == FieldType::Relation).then(|| (f.key.clone(), f.related_entity_id.clone().unwrap_or_default()))
-}
-
-const WORKFLOW_COLUMNS: &str =
-    "id, tenant_id, name, description, active, entity_id, definition, secrets, created_at, updated_at";
-
-fn workflow_from_row(r: &QueryResult, d: Dialect) -> Result<Workflow> {
-    let missing = || Error::Internal("workflow without time".into());
-    Ok(Workflow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        name: r.try_get("", "name")?,
-        description: r.try_get("", "description")?,
-        active: r.try_get("", "active")?,
-        entity_id: r.try_get("", "entity_id")?,
-        definition: serde_json::from_value(json_col(r, d, "definition")?)?,
-        secrets: serde_json::from_value(json_col(r, d, "secrets")?)?,
-        created_at: crate::runtime::time::column(r, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: crate::runtime::time::column(r, d, "updated_at")?.ok_or_else(missing)?,
-    })
-}
-
-/// The tenant's workflows (optionally only active ones of one entity), oldest first.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    active_for_entity: Option<&str>,
-) -> Result<Vec<Workflow>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ")
-        .push(WORKFLOW_COLUMNS)
-        .push(" FROM workflows WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    if let Some(e) = active_for_entity {
-        buf.push(" AND active = ").bind(true).push(" AND entity_id = ").bind(e.to_owned());
-    }
-    buf.push(" ORDER BY created_at, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| workflow_from_row(r, d)).collect()
-}
-
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Workflow>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ")
-        .push(WORKFLOW_COLUMNS)
-        .push(" FROM workflows WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| workflow_from_row(&r, d)).transpose()
-}
-
-/// Inserts or replaces a workflow.
-pub async fn save(conn: &impl ConnectionTrait, d: Dialect, w: &Workflow, insert: bool) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    if insert {
-        buf.push("INSERT INTO workflows (").push(WORKFLOW_COLUMNS).push(") VALUES (");
-        buf.bind(w.id.clone())
-            .push(", ")
-            .bind(w.tenant_id.clone())
-            .push(", ")
-            .bind(w.name.clone())
-            .push(", ");
-        buf.bind(w.description.clone())
-            .push(", ")
-            .bind(w.active)
-            .push(", ")
-            .bind(w.entity_id.clone())
-            .push(", ");
-        buf.bind_json(&w.definition)?;
-        buf.push(", ");
-        buf.bind_json(&w.secrets)?;
-        buf.push(", ").bind_ts(w.created_at).push(", ").bind_ts(w.updated_at).push(")");
-    } else {
-        buf.push("UPDATE workflows SET name = ")
-            .bind(w.name.clone())
-            .push(", description = ")
-            .bind(w.description.clone());
-        buf.push(", active = ")
-            .bind(w.active)
-            .push(", entity_id = ")
-            .bind(w.entity_id.clone())
-            .push(", definition = ");
-        buf.bind_json(&w.definition)?;
-        buf.push(", secrets = ");
-        buf.bind_json(&w.secrets)?;
-        buf.push(", updated_at = ")
-            .bind_ts(w.updated_at)
-            .push(" WHERE tenant_id = ")
-            .bind(w.tenant_id.clone());
-        buf.push(" AND id = ").bind(w.id.clone());
-    }
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
-}
-
-pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    sql::delete_tenant_row(conn, d, "workflows", tenant_id, id).await
-}
-
-/// An active workflow with a time-based trigger, as the scanner needs it.
-#[derive(Debug, Clone)]
-pub struct TimeTriggered {
-    pub workflow: Workflow,
-    /// How far it has been scanned (`None`: not yet).
-    pub scanned_through: Option<DateTime<Utc>>,
-    /// The tenant's IANA time zone (schedules without their own zone use it).
-    pub tenant_time_zone: String,
-}
-
-/// Active workflows with a time-based trigger (schedule or relative date), of every tenant, in
-/// one query. Read on the system connection.
-pub async fn time_triggered(conn: &impl ConnectionTrait, d: Dialect) -> Result<Vec<TimeTriggered>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(WORKFLOW_COLUMNS).push(", scanned_through, ");
-    buf.push("(SELECT time_zone FROM tenants WHERE tenants.id = workflows.tenant_id) AS tenant_time_zone");
-    buf.push(" FROM workflows WHERE active = ").bind(true).push(" ORDER BY tenant_id, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        let workflow = workflow_from_row(r, d)?;
-        if matches!(workflow.definition.trigger, Trigger::RelativeDate { .. } | Trigger::Schedule { .. }) {
-            out.push(TimeTriggered {
-                workflow,
-                scanned_through: crate::runtime::time::column(r, d, "scanned_through")?,
-                tenant_time_zone: r.try_get("", "tenant_time_zone")?,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Records that a workflow's dates are scanned up to `through`.
-pub async fn set_scanned_through(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    workflow_id: &str,
-    through: DateTime<Utc>,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflows SET scanned_through = ").bind_ts(through);
-    buf.push(" WHERE tenant_id = ")
-        .bind(tenant_id.to_owned())
-        .push(" AND id = ")
-        .bind(workflow_id.to_owned());
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
 }

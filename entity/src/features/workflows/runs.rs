@@ -6,16 +6,29 @@
 //! effects with its log row and progress (`hold_run`), parking, finishing — is guarded by the
 //! claim it took. An execution that was overtaken therefore writes nothing more, and no action
 //! of a run commits twice.
+//!
+//! Rows are the `workflow_runs` and `workflow_steps` models. Parking and requeueing a run read
+//! back what they wrote in the same statement (`UPDATE … RETURNING`): SeaORM's
+//! `exec_with_returning` refuses SQLite unless the workspace turns RETURNING on for it (which
+//! would change every model's insert), so those two are SeaORM's update statements with a
+//! sea-query RETURNING clause, run with `query_one`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Workflow;
+use crate::models::{workflow, workflow_run as run_row, workflow_step};
 use crate::runtime::outbox::{self, WorkflowManual, WorkflowResume};
-use crate::runtime::sql::SqlBuf;
+use crate::runtime::time;
 use crate::{Dialect, Error, Result};
+
+use run_row::Column as R;
 
 /// A logged run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,6 +46,22 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl From<run_row::Model> for Run {
+    fn from(r: run_row::Model) -> Run {
+        Run {
+            id: r.id,
+            workflow_id: r.workflow_id,
+            record_id: r.record_id,
+            status: r.status,
+            depth: r.depth,
+            attempts: r.attempts,
+            error: r.error,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
 /// A logged step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,11 +75,45 @@ pub struct Step {
     pub duration_ms: i64,
 }
 
+impl From<workflow_step::Model> for Step {
+    fn from(s: workflow_step::Model) -> Step {
+        Step {
+            position: s.position,
+            attempt: s.attempt,
+            action: s.action,
+            status: s.status,
+            error: s.error,
+            duration_ms: s.duration_ms,
+        }
+    }
+}
+
+/// An action's position as the `next_position` column holds it.
+fn column_position(position: usize) -> Result<i32> {
+    i32::try_from(position).map_err(|_| Error::Internal(format!("action position {position} out of range")))
+}
+
+/// The runs of a tenant with id `run_id`, to update.
+fn one_run(tenant_id: &str, run_id: &str) -> sea_orm::UpdateMany<run_row::Entity> {
+    run_row::Entity::update_many().filter(R::TenantId.eq(tenant_id)).filter(R::Id.eq(run_id))
+}
+
+/// Runs `update` (built by `one_run`) and reads `columns` of the row it changed, in one
+/// statement; `None` when it changed none.
+async fn update_returning(
+    conn: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<run_row::Entity>,
+    columns: impl IntoIterator<Item = R>,
+) -> Result<Option<sea_orm::QueryResult>> {
+    let mut statement = update.into_query();
+    statement.returning(Query::returning().columns(columns));
+    Ok(conn.query_one(&statement).await?)
+}
+
 /// Starts a run for (workflow, trigger key); `None` when that run already exists (the event
 /// was delivered twice).
 pub async fn start_run(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     w: &Workflow,
     trigger_key: &str,
     record_id: &str,
@@ -58,19 +121,26 @@ pub async fn start_run(
     status: &str,
 ) -> Result<Option<String>> {
     let id = uuid::Uuid::new_v4().to_string();
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_runs (id, tenant_id, workflow_id, trigger_key, record_id, status, depth, heartbeat_at, started_at) VALUES (");
-    buf.bind(id.clone()).push(", ").bind(w.tenant_id.clone()).push(", ").bind(w.id.clone()).push(", ");
-    buf.bind(trigger_key.to_owned())
-        .push(", ")
-        .bind(record_id.to_owned())
-        .push(", ")
-        .bind(status.to_owned())
-        .push(", ");
-    let now = crate::runtime::time::now();
-    buf.bind(i64::from(depth)).push(", ").bind_ts(now).push(", ").bind_ts(now);
-    buf.push(") ON CONFLICT (workflow_id, trigger_key) DO NOTHING");
-    let inserted = conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1;
+    let now = time::now();
+    let row = run_row::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(w.tenant_id.clone()),
+        workflow_id: Set(w.id.clone()),
+        trigger_key: Set(trigger_key.to_owned()),
+        record_id: Set(Some(record_id.to_owned())),
+        status: Set(status.to_owned()),
+        depth: Set(
+            i32::try_from(depth).map_err(|_| Error::Internal(format!("run depth {depth} out of range")))?
+        ),
+        heartbeat_at: Set(Some(now)),
+        started_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = run_row::Entity::insert(row)
+        .on_conflict(OnConflict::columns([R::WorkflowId, R::TriggerKey]).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?
+        == 1;
     Ok(inserted.then_some(id))
 }
 
@@ -78,36 +148,29 @@ pub async fn start_run(
 /// (`false` when it lost it: the run is another execution's to end).
 pub async fn finish_run(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     run_id: &str,
     claim: Option<i32>,
     status: &str,
     error: Option<&str>,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = ")
-        .bind(status.to_owned())
-        .push(", error = ")
-        .bind(error.map(str::to_owned));
+    let mut update = one_run(tenant_id, run_id)
+        .col_expr(R::Status, Expr::value(status))
+        .col_expr(R::Error, Expr::value(error.map(str::to_owned)));
     // `attempts` counts failed attempts: the last one too.
     if matches!(status, "failed" | "dead") {
-        buf.push(", attempts = attempts + 1");
+        update = update.col_expr(R::Attempts, Expr::col(R::Attempts).add(1));
     }
-    buf.push(", finished_at = ")
-        .bind_ts(crate::runtime::time::now())
-        .push(" WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
+    update = update.col_expr(R::FinishedAt, Expr::value(time::now()));
     if let Some(claim) = claim {
-        push_claimed(&mut buf, claim);
+        update = claimed(update, claim);
     }
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+    Ok(update.exec(conn).await?.rows_affected == 1)
 }
 
 /// The guard of an execution's writes: the run is still `running` under its claim.
-fn push_claimed(buf: &mut SqlBuf, claim: i32) {
-    buf.push(" AND status = 'running' AND claim = ").bind(claim);
+fn claimed(update: sea_orm::UpdateMany<run_row::Entity>, claim: i32) -> sea_orm::UpdateMany<run_row::Entity> {
+    update.filter(R::Status.eq("running")).filter(R::Claim.eq(claim))
 }
 
 /// Why a run is parked until a resume job continues it.
@@ -135,19 +198,19 @@ pub async fn park_run(
     resume_at: DateTime<Utc>,
     error: Option<&str>,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    match park {
-        Park::Wait => buf.push("UPDATE workflow_runs SET status = 'waiting'"),
-        Park::Retry => buf
-            .push("UPDATE workflow_runs SET status = 'retrying', attempts = attempts + 1, error = ")
-            .bind(error.map(str::to_owned)),
+    let mut update = one_run(tenant_id, run_id);
+    update = match park {
+        Park::Wait => update.col_expr(R::Status, Expr::value("waiting")),
+        Park::Retry => update
+            .col_expr(R::Status, Expr::value("retrying"))
+            .col_expr(R::Attempts, Expr::col(R::Attempts).add(1))
+            .col_expr(R::Error, Expr::value(error.map(str::to_owned))),
     };
-    buf.push(", next_position = ").bind(position as i64);
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
-    push_claimed(&mut buf, claim);
+    update = update.col_expr(R::NextPosition, Expr::value(column_position(position)?));
     // The attempts the run was parked with, read by the same statement.
-    buf.push(" RETURNING attempts");
-    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
+    let Some(row) = update_returning(txn, claimed(update, claim), [R::Attempts]).await? else {
+        return Ok(false);
+    };
     let attempts: i32 = row.try_get("", "attempts")?;
     write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await?;
     Ok(true)
@@ -174,37 +237,34 @@ async fn write_resume(
 /// action), which then moves on to `next` and counts as alive now. Called first in a step's
 /// transaction, it also serialises that step with any other execution of the run (PostgreSQL
 /// locks the row until the commit; SQLite has one writer), so the step's effects commit once.
-#[allow(clippy::too_many_arguments)]
 pub async fn hold_run(
     txn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     run_id: &str,
     claim: i32,
     position: usize,
     next: usize,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET next_position = ").bind(next as i64);
-    buf.push(", heartbeat_at = ").bind_ts(crate::runtime::time::now());
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
-    buf.push(" AND next_position = ").bind(position as i64);
-    push_claimed(&mut buf, claim);
-    Ok(txn.execute_raw(buf.into_statement()).await?.rows_affected() == 1)
+    let update = one_run(tenant_id, run_id)
+        .col_expr(R::NextPosition, Expr::value(column_position(next)?))
+        .col_expr(R::HeartbeatAt, Expr::value(time::now()))
+        .filter(R::NextPosition.eq(column_position(position)?));
+    Ok(claimed(update, claim).exec(txn).await?.rows_affected == 1)
 }
 
 /// Runs `running` with no sign of life since `cutoff` (their worker died), of every tenant:
 /// (tenant, run). Read on the system connection.
-pub async fn stale_runs(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    cutoff: DateTime<Utc>,
-) -> Result<Vec<(String, String)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT tenant_id, id FROM workflow_runs WHERE status = 'running' AND heartbeat_at < ");
-    buf.bind_ts(cutoff).push(" ORDER BY heartbeat_at LIMIT 500");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?))).collect()
+pub async fn stale_runs(conn: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<Vec<(String, String)>> {
+    Ok(run_row::Entity::find()
+        .select_only()
+        .columns([R::TenantId, R::Id])
+        .filter(R::Status.eq("running"))
+        .filter(R::HeartbeatAt.lt(cutoff))
+        .order_by_asc(R::HeartbeatAt)
+        .limit(500)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Sends a run back to be continued from its first unfinished action now: a stale `running`
@@ -217,37 +277,29 @@ pub async fn requeue_run(
     run_id: &str,
     stale_cutoff: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
     // A new claim: an execution still going (overtaken, not dead) writes nothing more.
-    buf.push("UPDATE workflow_runs SET status = 'retrying', claim = claim + 1, finished_at = NULL");
+    let mut update = one_run(tenant_id, run_id)
+        .col_expr(R::Status, Expr::value("retrying"))
+        .col_expr(R::Claim, Expr::col(R::Claim).add(1))
+        .col_expr(R::FinishedAt, Expr::value(None::<DateTime<Utc>>));
     if stale_cutoff.is_some() {
         // The attempt its dead worker was making ended there: counted like a failed one, so
         // the next is logged as a new attempt and the run's attempts stay bounded.
-        buf.push(", attempts = attempts + 1");
+        update = update.col_expr(R::Attempts, Expr::col(R::Attempts).add(1));
     }
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind(run_id.to_owned());
-    match stale_cutoff {
-        Some(cutoff) => buf.push(" AND status = 'running' AND heartbeat_at < ").bind_ts(cutoff),
-        None => buf.push(" AND status IN ('dead', 'failed')"),
+    update = match stale_cutoff {
+        Some(cutoff) => update.filter(R::Status.eq("running")).filter(R::HeartbeatAt.lt(cutoff)),
+        None => update.filter(R::Status.is_in(["dead", "failed"])),
     };
     // Where the run goes on and its attempts, read by the same statement.
-    buf.push(" RETURNING next_position, attempts");
-    let Some(row) = txn.query_one_raw(buf.into_statement()).await? else { return Ok(false) };
+    let Some(row) = update_returning(txn, update, [R::NextPosition, R::Attempts]).await? else {
+        return Ok(false);
+    };
     let position: i32 = row.try_get("", "next_position")?;
     let attempts: i32 = row.try_get("", "attempts")?;
     let position = usize::try_from(position).unwrap_or_default();
-    write_resume(txn, d, tenant_id, run_id, position, attempts, crate::runtime::time::now()).await?;
+    write_resume(txn, d, tenant_id, run_id, position, attempts, time::now()).await?;
     Ok(true)
-}
-
-/// The tenant of workflow `id`, on a connection with no tenant set: an inbound webhook names
-/// only the workflow whose run it queues (`api::http::hooks`). Hand-built like every statement
-/// on `workflows` here, which has no SeaORM model yet.
-pub async fn tenant_of(conn: &impl ConnectionTrait, d: Dialect, id: &str) -> Result<Option<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT tenant_id FROM workflows WHERE id = ").bind(id.to_owned());
-    let row = conn.query_one_raw(buf.into_statement()).await?;
-    Ok(row.map(|r| r.try_get("", "tenant_id")).transpose()?)
 }
 
 /// Logs a `queued` run of `w` on a record under `trigger_key` and asks the workers (through the
@@ -261,7 +313,7 @@ pub async fn queue_run(
     record_id: &str,
     body: Option<&Value>,
 ) -> Result<Option<(String, Value)>> {
-    let Some(run) = start_run(txn, d, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
+    let Some(run) = start_run(txn, w, trigger_key, record_id, 0, "queued").await? else { return Ok(None) };
     let manual = WorkflowManual {
         workflow_id: w.id.clone(),
         record_id: record_id.to_owned(),
@@ -278,16 +330,19 @@ pub async fn queue_run(
 /// The id of the run of `workflow_id` under `trigger_key`, if there is one.
 pub async fn run_by_key(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     workflow_id: &str,
     trigger_key: &str,
 ) -> Result<Option<String>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id FROM workflow_runs WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND workflow_id = ").bind(workflow_id.to_owned()).push(" AND trigger_key = ");
-    buf.bind(trigger_key.to_owned());
-    Ok(conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "id")).transpose()?)
+    Ok(run_row::Entity::find()
+        .select_only()
+        .column(R::Id)
+        .filter(R::TenantId.eq(tenant_id))
+        .filter(R::WorkflowId.eq(workflow_id))
+        .filter(R::TriggerKey.eq(trigger_key))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// A waiting run taken back to continue.
@@ -308,153 +363,125 @@ pub struct ResumedRun {
 /// the run is gone.
 pub async fn claim_waiting_run(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     run_id: &str,
     parked: Option<(usize, i32)>,
 ) -> Result<Option<ResumedRun>> {
-    claim_run(conn, d, tenant_id, run_id, "('waiting', 'retrying')", parked).await
+    claim_run(conn, tenant_id, run_id, &["waiting", "retrying"], parked).await
 }
 
 /// Takes a queued run (manual, inbound or time-triggered: `queued` → `running`); `None` when
 /// another delivery of its job already did, or the run is gone.
 pub async fn claim_queued_run(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     run_id: &str,
 ) -> Result<Option<ResumedRun>> {
-    claim_run(conn, d, tenant_id, run_id, "('queued')", None).await
+    claim_run(conn, tenant_id, run_id, &["queued"], None).await
 }
 
-/// Moves a run in one of `statuses` (an SQL list) to `running` under a new claim.
+/// Moves a run in one of `statuses` to `running` under a new claim.
 async fn claim_run(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     run_id: &str,
-    statuses: &str,
+    statuses: &[&str],
     parked: Option<(usize, i32)>,
 ) -> Result<Option<ResumedRun>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE workflow_runs SET status = 'running', claim = claim + 1, heartbeat_at = ")
-        .bind_ts(crate::runtime::time::now());
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned()).push(" AND status IN ").push(statuses);
+    let mut update = one_run(tenant_id, run_id)
+        .col_expr(R::Status, Expr::value("running"))
+        .col_expr(R::Claim, Expr::col(R::Claim).add(1))
+        .col_expr(R::HeartbeatAt, Expr::value(time::now()))
+        .filter(R::Status.is_in(statuses.iter().copied()));
     // Only the parking this job was written for (events from before have no `attempts`).
     if let Some((position, attempts)) = parked {
-        buf.push(" AND next_position = ").bind(position as i64).push(" AND attempts = ").bind(attempts);
+        update =
+            update.filter(R::NextPosition.eq(column_position(position)?)).filter(R::Attempts.eq(attempts));
     }
-    if conn.execute_raw(buf.into_statement()).await?.rows_affected() != 1 {
+    if update.exec(conn).await?.rows_affected != 1 {
         return Ok(None);
     }
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT workflow_id, record_id, depth, attempts, claim FROM workflow_runs WHERE tenant_id = ")
-        .bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(run_id.to_owned());
-    let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
-    let depth: i32 = row.try_get("", "depth")?;
-    Ok(Some(ResumedRun {
-        workflow_id: row.try_get("", "workflow_id")?,
-        record_id: row.try_get("", "record_id")?,
-        depth: u32::try_from(depth).unwrap_or(0),
-        attempts: row.try_get("", "attempts")?,
-        claim: row.try_get("", "claim")?,
+    let found =
+        run_row::Entity::find().filter(R::TenantId.eq(tenant_id)).filter(R::Id.eq(run_id)).one(conn).await?;
+    Ok(found.map(|r| ResumedRun {
+        workflow_id: r.workflow_id,
+        record_id: r.record_id,
+        depth: u32::try_from(r.depth).unwrap_or(0),
+        attempts: r.attempts,
+        claim: r.claim,
     }))
 }
 
-pub async fn log_step(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    run_id: &str,
-    step: &Step,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO workflow_steps (id, tenant_id, run_id, position, attempt, action, status, error, duration_ms, started_at) VALUES (");
-    buf.bind(uuid::Uuid::new_v4().to_string())
-        .push(", ")
-        .bind(tenant_id.to_owned())
-        .push(", ")
-        .bind(run_id.to_owned());
-    buf.push(", ")
-        .bind(step.position)
-        .push(", ")
-        .bind(step.attempt)
-        .push(", ")
-        .bind(step.action.clone())
-        .push(", ")
-        .bind(step.status.clone());
-    buf.push(", ")
-        .bind(step.error.clone())
-        .push(", ")
-        .bind(step.duration_ms)
-        .push(", ")
-        .bind_ts(crate::runtime::time::now())
-        .push(")");
-    conn.execute_raw(buf.into_statement()).await?;
+pub async fn log_step(conn: &impl ConnectionTrait, tenant_id: &str, run_id: &str, step: &Step) -> Result<()> {
+    let row = workflow_step::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        run_id: Set(run_id.to_owned()),
+        position: Set(step.position),
+        attempt: Set(step.attempt),
+        action: Set(step.action.clone()),
+        status: Set(step.status.clone()),
+        error: Set(step.error.clone()),
+        duration_ms: Set(step.duration_ms),
+        started_at: Set(time::now()),
+    };
+    workflow_step::Entity::insert(row).exec_without_returning(conn).await?;
     Ok(())
 }
 
 /// Runs (newest first) of a tenant, optionally of one workflow, with their steps.
 pub async fn runs(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     workflow_id: Option<&str>,
     first: u64,
 ) -> Result<Vec<(Run, Vec<Step>)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT id, workflow_id, record_id, status, depth, attempts, error, started_at, finished_at FROM workflow_runs WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned());
+    let mut query = run_row::Entity::find().filter(R::TenantId.eq(tenant_id));
     if let Some(w) = workflow_id {
-        buf.push(" AND workflow_id = ").bind(w.to_owned());
+        query = query.filter(R::WorkflowId.eq(w));
     }
-    buf.push(" ORDER BY started_at DESC, id DESC LIMIT ").push(&first.to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
+    let rows = query.order_by_desc(R::StartedAt).order_by_desc(R::Id).limit(first).all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let run = Run {
-            id: r.try_get("", "id")?,
-            workflow_id: r.try_get("", "workflow_id")?,
-            record_id: r.try_get("", "record_id")?,
-            status: r.try_get("", "status")?,
-            depth: r.try_get("", "depth")?,
-            attempts: r.try_get("", "attempts")?,
-            error: r.try_get("", "error")?,
-            started_at: crate::runtime::time::column(r, d, "started_at")?
-                .ok_or_else(|| Error::Internal("run without time".into()))?,
-            finished_at: crate::runtime::time::column(r, d, "finished_at")?,
-        };
-        let mut sbuf = SqlBuf::new(d);
-        sbuf.push(
-            "SELECT position, attempt, action, status, error, duration_ms FROM workflow_steps WHERE tenant_id = ",
-        );
-        sbuf.bind(tenant_id.to_owned())
-            .push(" AND run_id = ")
-            .bind(run.id.clone())
-            .push(" ORDER BY attempt, position");
-        let steps = conn
-            .query_all_raw(sbuf.into_statement())
+    for r in rows {
+        let steps: Vec<Step> = workflow_step::Entity::find()
+            .filter(workflow_step::Column::TenantId.eq(tenant_id))
+            .filter(workflow_step::Column::RunId.eq(&r.id))
+            .order_by_asc(workflow_step::Column::Attempt)
+            .order_by_asc(workflow_step::Column::Position)
+            .all(conn)
             .await?
-            .iter()
-            .map(|s| {
-                Ok(Step {
-                    position: s.try_get("", "position")?,
-                    attempt: s.try_get("", "attempt")?,
-                    action: s.try_get("", "action")?,
-                    status: s.try_get("", "status")?,
-                    error: s.try_get("", "error")?,
-                    duration_ms: s.try_get("", "duration_ms")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .into_iter()
+            .map(Step::from)
+            .collect();
         // The column counts the attempts that ended without finishing the run (what retries and
         // parkings are keyed on); the attempt under way, or the one that finished the run, is
         // the one its latest steps were logged under.
         let made = steps.iter().map(|s| s.attempt).max().unwrap_or_default();
-        let run = Run { attempts: run.attempts.max(made), ..run };
+        let run = Run::from(r);
+        let run = Run { attempts: Ord::max(run.attempts, made), ..run };
         out.push((run, steps));
     }
     Ok(out)
+}
+
+/// A run that ended `dead` or `failed`, with its workflow's name (the dead-letter view).
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct DeadRun {
+    #[sea_orm(nested)]
+    pub run: run_row::Model,
+    pub workflow_name: String,
+}
+
+/// The tenant's dead or failed runs, newest first, at most `first`.
+pub async fn dead_runs(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadRun>> {
+    Ok(run_row::Entity::find()
+        .inner_join(workflow::Entity)
+        .column_as(workflow::Column::Name, "workflow_name")
+        .filter(R::Status.is_in(["dead", "failed"]))
+        .filter(R::TenantId.eq(tenant_id))
+        .order_by_desc(R::StartedAt)
+        .limit(first)
+        .into_model()
+        .all(conn)
+        .await?)
 }

@@ -49,7 +49,7 @@ async fn load_target(
 ) -> Result<Target> {
     let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
     let txn = ctx.db.begin_tenant_read(tenant_id).await?;
-    let w = wf::get(&txn, ctx.db.dialect, tenant_id, workflow_id).await?;
+    let w = wf::get(&txn, tenant_id, workflow_id).await?;
     let tenant_name =
         tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
     txn.commit().await?;
@@ -116,7 +116,7 @@ async fn finish(
         },
     };
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    wf::finish_run(&txn, d, tenant_id, run, Some(claim), status, error).await?;
+    wf::finish_run(&txn, tenant_id, run, Some(claim), status, error).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -154,7 +154,7 @@ pub async fn run_manual(
 ) -> Result<(), JobError> {
     // Only the delivery of the job that takes the run from `queued` executes it.
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-    let claimed = wf::claim_queued_run(&txn, ctx.db.dialect, tenant_id, run).await?;
+    let claimed = wf::claim_queued_run(&txn, tenant_id, run).await?;
     txn.commit().await?;
     let Some(r) = claimed else { return Ok(()) };
     let held = Held { claim: r.claim, attempts: r.attempts };
@@ -191,7 +191,7 @@ pub async fn resume(
 ) -> Result<(), JobError> {
     let txn = ctx.db.begin_tenant_write(tenant_id).await?;
     let parked = attempts.map(|a| (position, a));
-    let claimed = wf::claim_waiting_run(&txn, ctx.db.dialect, tenant_id, run, parked).await?;
+    let claimed = wf::claim_waiting_run(&txn, tenant_id, run, parked).await?;
     txn.commit().await?;
     let Some(r) = claimed else { return Ok(()) };
     let held = Held { claim: r.claim, attempts: r.attempts };
@@ -220,12 +220,11 @@ pub async fn resume(
 
 /// Runs the workflows a committed change fires.
 pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent) -> Result<(), JobError> {
-    let d = ctx.db.dialect;
     let tenant_id = event.tenant_id.as_str();
     let meta = TenantMeta::load_for(&ctx.db, tenant_id).await?;
     let Some(entity) = meta.entity_by_id(&event.entity_id).cloned() else { return Ok(()) };
     let txn = ctx.db.begin_tenant_read(tenant_id).await?;
-    let workflows = wf::list(&txn, d, tenant_id, Some(&entity.id)).await?;
+    let workflows = wf::list(&txn, tenant_id, Some(&entity.id)).await?;
     let tenant_name =
         tenant::Entity::find_by_id(tenant_id.to_owned()).one(&txn).await?.map(|t| t.name).unwrap_or_default();
     txn.commit().await?;
@@ -233,18 +232,18 @@ pub async fn on_change(ctx: &JobContext, trigger_key: &str, event: &ChangeEvent)
         if event.depth >= MAX_DEPTH {
             let txn = ctx.db.begin_tenant_write(tenant_id).await?;
             if let Some(run) =
-                wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "skipped").await?
+                wf::start_run(&txn, w, trigger_key, &event.record.id, event.depth, "skipped").await?
             {
                 let reason =
                     format!("not run: {MAX_DEPTH} workflow steps in a row changed this record (loop guard)");
                 tracing::warn!(workflow = %w.id, run = %run, "workflow depth limit reached");
-                wf::finish_run(&txn, d, tenant_id, &run, None, "skipped", Some(&reason)).await?;
+                wf::finish_run(&txn, tenant_id, &run, None, "skipped", Some(&reason)).await?;
             }
             txn.commit().await?;
             continue;
         }
         let txn = ctx.db.begin_tenant_write(tenant_id).await?;
-        let run = wf::start_run(&txn, d, w, trigger_key, &event.record.id, event.depth, "running").await?;
+        let run = wf::start_run(&txn, w, trigger_key, &event.record.id, event.depth, "running").await?;
         txn.commit().await?;
         let Some(run) = run else { continue };
         // A run starts `running` under the first claim; a takeover counts it up.
@@ -332,7 +331,7 @@ async fn execute(
     // Holds the run at action `at` (moving it on to `next`) in `txn`; `Overtaken` when this
     // execution no longer has it.
     let hold = async |txn: &DatabaseTransaction, at: usize, next: usize| match wf::hold_run(
-        txn, d, tenant_id, run, claim, at, next,
+        txn, tenant_id, run, claim, at, next,
     )
     .await
     {
@@ -361,7 +360,7 @@ async fn execute(
                     let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i).await?;
                     let log = logged(i, action, None, started);
-                    wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                    wf::log_step(&txn, tenant_id, run, &log).await.map_err(failed(i))?;
                     let at = entity::runtime::time::now() + delay;
                     wf::park_run(&txn, d, tenant_id, run, claim, wf::Park::Wait, i + 1, at, None)
                         .await
@@ -386,7 +385,7 @@ async fn execute(
                     let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, if result.is_ok() { i + 1 } else { i }).await?;
                     let log = logged(i, action, result.as_ref().err(), started);
-                    wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                    wf::log_step(&txn, tenant_id, run, &log).await.map_err(failed(i))?;
                     txn.commit().await.map_err(db_failed(i))?;
                     result.map_err(|e| Stop::Failed(Failed::at(e, i)))
                 };
@@ -404,7 +403,7 @@ async fn execute(
                     match write_step(&txn, meta, entity, &store, &scope, &actor, run, i, action).await {
                         Ok(()) => {
                             let log = logged(i, action, None, started);
-                            wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                            wf::log_step(&txn, tenant_id, run, &log).await.map_err(failed(i))?;
                             txn.commit().await.map_err(db_failed(i))?;
                             Ok(())
                         }
@@ -414,7 +413,7 @@ async fn execute(
                             let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                             hold(&txn, i, i).await?;
                             let log = logged(i, action, Some(&f), started);
-                            wf::log_step(&txn, d, tenant_id, run, &log).await.map_err(failed(i))?;
+                            wf::log_step(&txn, tenant_id, run, &log).await.map_err(failed(i))?;
                             txn.commit().await.map_err(db_failed(i))?;
                             Err(Stop::Failed(Failed::at(f, i)))
                         }
