@@ -15,8 +15,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{Caller, Store};
+use entity::sql_buf::SqlBuf;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Map, Value, json};
 

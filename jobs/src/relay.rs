@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use entity::features::webhooks::{self, Webhook};
 
 use entity::runtime::outbox::events::{self, OutboxEvent};
-use entity::runtime::sql::SqlBuf;
-use entity::runtime::store::ChangeEvent;
+use entity::runtime::record::ChangeEvent;
+use entity::sql_buf::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 

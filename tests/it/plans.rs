@@ -17,7 +17,8 @@
 //!
 //! On SQLite the page's plan is checked too: the same index, no temporary B-tree for ORDER BY.
 
-use entity::runtime::aggregate::{self, Figure, Figures};
+use entity::runtime::aggregate;
+use entity::runtime::figures::{Figure, Figures};
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::sql::{Direction, SortKey};

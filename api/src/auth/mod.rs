@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use entity::Dialect;
 use entity::runtime::policy::Permissions;
-use entity::runtime::sql::SqlBuf;
+use entity::sql_buf::SqlBuf;
 use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::ApiError;

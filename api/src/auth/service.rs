@@ -9,7 +9,7 @@ use entity::FieldError;
 use entity::models::{role, session, tenant, user};
 use entity::runtime::audit::{self, Actor};
 use entity::runtime::signals;
-use entity::runtime::sql::SqlBuf;
+use entity::sql_buf::SqlBuf;
 use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;

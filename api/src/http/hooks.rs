@@ -16,8 +16,8 @@ use entity::features::workflows::{self as wf, Trigger};
 use entity::runtime::audit::{self, Actor};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox;
-use entity::runtime::sql::SqlBuf;
 use entity::runtime::store::{ListArgs, Store};
+use entity::sql_buf::SqlBuf;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 

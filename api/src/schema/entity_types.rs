@@ -12,7 +12,7 @@ use async_graphql::dynamic::{
 };
 use entity::runtime::meta::{EntityDef, FieldType};
 use entity::runtime::naming::{EntityNames, types as t};
-use entity::runtime::store::Record;
+use entity::runtime::record::Record;
 
 use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;

@@ -10,9 +10,8 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::models::tenant;
-use entity::runtime::definitions::{
-    Definitions, EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput,
-};
+use entity::runtime::definitions::Definitions;
+use entity::runtime::definitions::input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;

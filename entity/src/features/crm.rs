@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
+use crate::runtime::record::Record;
 use crate::runtime::sql::{Direction, SortKey};
-use crate::runtime::store::{Caller, ListArgs, Record, Store};
+use crate::runtime::store::{Caller, ListArgs, Store};
 use crate::{Error, Result};
 
 /// The gap between neighbours when positions are (re)numbered.

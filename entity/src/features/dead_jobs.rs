@@ -4,8 +4,8 @@
 //! cannot be lost between "marked for retry" and "queued".
 
 use crate::features::{emails, webhooks, workflows};
-use crate::runtime::sql::SqlBuf;
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;

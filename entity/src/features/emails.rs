@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::outbox::{self, EmailQueued};
-use crate::runtime::sql::SqlBuf;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// One email of the outbox.

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::outbox;
-use crate::runtime::sql::SqlBuf;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// One notification of one user.

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::runtime::outbox::{self, WebhookRetry};
-use crate::runtime::sql::{self, SqlBuf, json_col};
-use crate::runtime::store::{ChangeEvent, ChangeKind};
+use crate::runtime::record::{ChangeEvent, ChangeKind};
+use crate::runtime::sql::{self, json_col};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// A signing secret.

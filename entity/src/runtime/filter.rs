@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::meta::{EntityDef, FieldDef, FieldType};
-use super::store::Record;
+use super::record::Record;
 use super::value;
 use crate::{Error, FieldError, Result};
 

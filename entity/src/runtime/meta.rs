@@ -7,8 +7,9 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
+use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
-use crate::{Error, Result};
+use crate::{Dialect, Error, Result};
 
 /// The field types of shared/API.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +98,27 @@ impl FieldType {
             | FieldType::Relation
             | FieldType::File
             | FieldType::Json => Stored::Text,
+        }
+    }
+
+    /// The slot kind that indexes a field of this type on `d`, if any (`indexes`): one map for
+    /// every type.
+    pub fn slot_kind(self, d: Dialect) -> Option<SlotKind> {
+        match self {
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::Relation => Some(SlotKind::Text),
+            FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
+            FieldType::Boolean => Some(SlotKind::Boolean),
+            // SQLite has no index that answers containment of a JSON array.
+            FieldType::MultiSelect => (d == Dialect::Postgres).then_some(SlotKind::Array),
+            FieldType::File | FieldType::Json => None,
         }
     }
 
@@ -193,7 +215,7 @@ pub struct FieldDef {
     pub indexed: bool,
     /// The index slot the field holds while it is indexed or unique (`indexes`): records are
     /// written with its key from the moment it is assigned.
-    pub slot: Option<super::indexes::Slot>,
+    pub slot: Option<Slot>,
     /// Every record of the entity carries the slot's key: queries may use the slot.
     pub slot_ready: bool,
     pub options: Vec<String>,
@@ -226,7 +248,7 @@ pub struct EntityDef {
 
 impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
-    pub fn index_slot(&self) -> Option<super::indexes::Slot> {
+    pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
     }
 }
@@ -384,7 +406,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         required: f.required,
         unique: f.is_unique,
         indexed: f.indexed,
-        slot: f.index_slot.as_deref().and_then(super::indexes::Slot::parse),
+        slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
         options,
         related_entity_id: f.related_entity_id,

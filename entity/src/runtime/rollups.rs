@@ -23,10 +23,11 @@ use std::collections::BTreeMap;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
 
-use super::aggregate::{AggregateRow, Figure, Figures, decimal_avg};
+use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
-use super::sql::{self, SqlBuf};
-use super::value::{DEFAULT_SCALE, Decimal};
+use super::sql;
+use super::value::Decimal;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
 /// The group key of the whole entity, the group value of "no value" and the measure of the
@@ -41,10 +42,6 @@ fn group_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
 /// The fields whose sums are kept.
 fn measure_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
     e.fields.iter().filter(|f| f.ty == FieldType::Currency)
-}
-
-fn scale(f: &FieldDef) -> u32 {
-    f.validation.scale.unwrap_or(DEFAULT_SCALE)
 }
 
 /// A stored CURRENCY value at the field's scale (`None`: absent or not a decimal).
@@ -242,7 +239,7 @@ pub async fn answer(
     if group.is_some_and(|g| g.ty != FieldType::Select) {
         return Ok(None);
     }
-    let numeric = super::aggregate::numeric_fields(e);
+    let numeric = numeric_fields(e);
     for f in &numeric {
         let other = [Figure::Min, Figure::Max].iter().any(|fig| figures.wants(*fig, &f.graphql_name));
         let sums = [Figure::Sum, Figure::Avg].iter().any(|fig| figures.wants(*fig, &f.graphql_name));

@@ -11,7 +11,9 @@ use async_graphql::{Name, Value, Variables};
 use entity::ReadScope;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::FieldDef;
-use entity::runtime::store::{FieldValue, Fields, Page, Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::record::data::{FieldValue, Fields};
+use entity::runtime::store::{Page, Store};
 
 use entity::runtime::naming::types as t;
 

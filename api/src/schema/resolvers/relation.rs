@@ -8,7 +8,8 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::{FieldDef, ReverseRelation};
 use entity::runtime::naming::EntityNames;
-use entity::runtime::store::{Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::store::Store;
 
 use crate::error::ApiError;
 use crate::schema::access::EntityAccess;

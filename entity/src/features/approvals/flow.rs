@@ -11,9 +11,10 @@ use super::{Decision, Policy, Request, State};
 use crate::features::notifications::{self, Message};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
-use crate::runtime::sql::SqlBuf;
-use crate::runtime::store::{Caller, Record, Store};
+use crate::runtime::record::Record;
+use crate::runtime::store::{Caller, Store};
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
 /// The role names that may decide a pending request now: the stage's approver role, and its

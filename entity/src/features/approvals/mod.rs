@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType};
-use crate::runtime::sql::{self, SqlBuf, json_col};
-use crate::runtime::store::Record;
+use crate::runtime::record::Record;
+use crate::runtime::sql::{self, json_col};
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Most stages a policy may have.

@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use crate::features::webhooks::Secret;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf, json_col};
-use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::sql::{self, json_col};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
 mod runs;

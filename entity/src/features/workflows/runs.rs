@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::Workflow;
 use crate::runtime::outbox::{self, WorkflowManual, WorkflowResume};
-use crate::runtime::sql::SqlBuf;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// A logged run.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::FieldInput;
+use super::input::FieldInput;
 use crate::FieldError;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use crate::runtime::naming::{self, EntityNames};

@@ -8,19 +8,18 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::guards;
-use super::{
-    COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, check_visible, fetch_one,
-    one_statement, visible,
-};
+use super::{COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, visible};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
-use crate::runtime::indexes::Slot;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf};
+use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::slot::Slot;
+use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
 use crate::runtime::{outbox, rollups};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
 impl<'a> Store<'a> {
