@@ -1,12 +1,14 @@
 //! The statement buffer every hand-built statement is written into (`SqlBuf`: its text, and its
-//! values bound as parameters numbered per dialect), and the few things we write into SQL text
-//! ourselves rather than bind: a UUID of our own checked to be literal-safe (`uuid_literal`),
-//! and a record id in the form `records.id` holds it (`record_uuid`). Below everything that
-//! writes SQL — the connection (`db`), the record SQL (`runtime::sql`), the outbox, the audit
-//! trail, the features — it knows nothing of filters, fields or records.
+//! values bound as parameters numbered per dialect), with what it takes in a form of its own: a
+//! field's key written into the text only as a `FieldKey` (`push_key`), a UUID of our own
+//! checked to be literal-safe (`uuid_literal`), and a record id bound as `records.id` holds it
+//! (`record_uuid`). Below everything that writes SQL — the connection (`db`), the record SQL
+//! (`runtime::sql`), the outbox, the audit trail, the features — it knows nothing of filters,
+//! field definitions or records.
 
 use sea_orm::{Statement, Value as SqlValue};
 
+use crate::runtime::field_key::FieldKey;
 use crate::runtime::time;
 use crate::{Dialect, Error, Result};
 
@@ -37,6 +39,12 @@ impl SqlBuf {
         }
         self.values.push(v.into());
         Ok(format!("${}", self.values.len()))
+    }
+
+    /// Appends field key `key` as text (inside a JSON path or a literal the caller writes around
+    /// it): a key reaches SQL text only as a `FieldKey`, an identifier, which needs no quoting.
+    pub fn push_key(&mut self, key: &FieldKey) -> &mut Self {
+        self.push(key.as_str())
     }
 
     /// Appends a placeholder bound to `v` as JSON (JSONB on PostgreSQL, text on SQLite).

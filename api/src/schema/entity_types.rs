@@ -83,7 +83,7 @@ fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Obje
             (ty, true) => TypeRef::named_nn(output_type(ty)),
             (ty, false) => TypeRef::named(output_type(ty)),
         };
-        let (key, field_type) = (f.key.clone(), f.ty);
+        let (key, field_type) = (f.key.to_string(), f.ty);
         let field =
             record_field(&f.graphql_name, ty, move |r| r.data.get(&key).and_then(|v| output(field_type, v)))
                 .description(f.label.clone());

@@ -34,7 +34,7 @@ impl Pipeline {
     }
 
     fn position_of(&self, r: &Record) -> Option<f64> {
-        r.data.get(&self.position.key).and_then(Value::as_f64)
+        r.data.get(self.position.key.as_str()).and_then(Value::as_f64)
     }
 
     /// Moves deal `id` to `stage`, at index `position` among the deals of that stage the caller

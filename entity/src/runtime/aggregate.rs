@@ -75,15 +75,14 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
 
 /// Sum / min / max expressions of one numeric field.
 fn figure_exprs(d: Dialect, f: &FieldDef) -> [String; 4] {
-    let k = &f.key;
+    let value = sql::text_expr(d, &f.key);
     let (value, units) = match (d, f.ty) {
-        (Dialect::Postgres, FieldType::Number) => (format!("((data->>'{k}')::float8)"), None),
-        (Dialect::Postgres, _) => (format!("((data->>'{k}')::numeric)"), None),
-        (Dialect::Sqlite, FieldType::Number) => (format!("json_extract(data, '$.{k}')"), None),
+        (Dialect::Postgres, FieldType::Number) => (format!("({value}::float8)"), None),
+        (Dialect::Postgres, _) => (format!("({value}::numeric)"), None),
+        (Dialect::Sqlite, FieldType::Number) => (value, None),
         (Dialect::Sqlite, _) => {
             let factor = 10i64.pow(scale(f));
-            let units =
-                format!("CAST(ROUND(CAST(json_extract(data, '$.{k}') AS REAL) * {factor}) AS INTEGER)");
+            let units = format!("CAST(ROUND(CAST({value} AS REAL) * {factor}) AS INTEGER)");
             (units.clone(), Some(units))
         }
     };

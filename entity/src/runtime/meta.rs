@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
+use super::field_key::FieldKey;
 use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
 use crate::{Dialect, Error, Result};
@@ -205,7 +206,8 @@ pub struct Validation {
 #[derive(Debug, Clone)]
 pub struct FieldDef {
     pub id: String,
-    pub key: String,
+    /// The key of the field's value in a record's `data` (the only form a key reaches SQL in).
+    pub key: FieldKey,
     /// camelCased key, the name in GraphQL.
     pub graphql_name: String,
     pub label: String,
@@ -311,7 +313,7 @@ impl TenantMeta {
                     let name = super::naming::reverse_field(
                         &e.name_singular,
                         &e.name_plural,
-                        &f.key,
+                        f.key.as_str(),
                         one_to_one,
                         !seen_first,
                     );
@@ -376,9 +378,8 @@ impl TenantMeta {
 fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
     // Keys are spliced into JSON paths of SQL: refuse anything that is not an identifier even
     // if it somehow reached the table.
-    if !super::naming::is_identifier(&f.key) {
-        return Err(Error::Internal(format!("invalid stored field key {:?}", f.key)));
-    }
+    let key = FieldKey::new(&f.key)
+        .ok_or_else(|| Error::Internal(format!("invalid stored field key {:?}", f.key)))?;
     let ty = FieldType::parse(&f.field_type)
         .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
     let validation: Validation = match f.validation {
@@ -398,9 +399,9 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         _ => Vec::new(),
     };
     Ok(FieldDef {
-        graphql_name: super::naming::field_name(&f.key),
+        graphql_name: super::naming::field_name(key.as_str()),
         id: f.id,
-        key: f.key,
+        key,
         label: f.label,
         ty,
         required: f.required,

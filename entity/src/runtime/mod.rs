@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod cursor;
 pub mod definitions;
+pub mod field_key;
 pub mod figures;
 pub mod filter;
 pub mod indexes;

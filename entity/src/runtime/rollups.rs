@@ -46,7 +46,7 @@ fn measure_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
 
 /// A stored CURRENCY value at the field's scale (`None`: absent or not a decimal).
 fn money(f: &FieldDef, data: &Map<String, Value>) -> Option<Decimal> {
-    let d = Decimal::parse(data.get(&f.key)?.as_str()?)?;
+    let d = Decimal::parse(data.get(f.key.as_str())?.as_str()?)?;
     let s = scale(f);
     (d.scale <= s).then(|| Decimal { units: d.units * 10i128.pow(s - d.scale), scale: s })
 }
@@ -57,15 +57,15 @@ type Deltas = BTreeMap<(String, String, String), (i64, i128)>;
 fn add_cells(e: &EntityDef, data: &Map<String, Value>, sign: i64, out: &mut Deltas) {
     let mut groups = vec![(WHOLE.to_owned(), WHOLE.to_owned())];
     for g in group_fields(e) {
-        let v = data.get(&g.key).and_then(Value::as_str).unwrap_or(WHOLE);
-        groups.push((g.key.clone(), v.to_owned()));
+        let v = data.get(g.key.as_str()).and_then(Value::as_str).unwrap_or(WHOLE);
+        groups.push((g.key.to_string(), v.to_owned()));
     }
     for (key, value) in groups {
         let cell = out.entry((key.clone(), value.clone(), WHOLE.to_owned())).or_default();
         cell.0 += sign;
         for m in measure_fields(e) {
             if let Some(amount) = money(m, data) {
-                let cell = out.entry((key.clone(), value.clone(), m.key.clone())).or_default();
+                let cell = out.entry((key.clone(), value.clone(), m.key.to_string())).or_default();
                 cell.0 += sign;
                 cell.1 += i128::from(sign) * amount.units;
             }

@@ -21,7 +21,7 @@ use crate::schema::{args, ctx};
 /// of the target entity.
 pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
     let type_name = EntityNames::new(&target.full.name_singular, &target.full.name_plural).type_name;
-    let key = f.key.clone();
+    let key = f.key.to_string();
     let i = target.index;
     Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
         let key = key.clone();
@@ -44,7 +44,7 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
 /// The reverse side of a relation on its target type.
 pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
     let names = EntityNames::new(&source.full.name_singular, &source.full.name_plural);
-    let key = rev.field.key.clone();
+    let key = rev.field.key.to_string();
     let one_to_one = rev.one_to_one;
     let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
     let description =

@@ -161,7 +161,7 @@ impl Scope<'_> {
                             if let Some(f) = e.field_by_key(name).or_else(|| e.field_by_graphql(name)) {
                                 m.insert(
                                     f.graphql_name.clone(),
-                                    r.data.get(&f.key).cloned().unwrap_or(Value::Null),
+                                    r.data.get(f.key.as_str()).cloned().unwrap_or(Value::Null),
                                 );
                             }
                         }

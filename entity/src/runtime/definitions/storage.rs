@@ -51,7 +51,7 @@ impl Definitions<'_> {
             id: Set(f.id.clone()),
             tenant_id: Set(self.tenant_id.to_owned()),
             entity_id: Set(entity_id.to_owned()),
-            key: Set(f.key.clone()),
+            key: Set(f.key.to_string()),
             label: Set(f.label.clone()),
             field_type: Set(f.ty.as_str().to_owned()),
             required: Set(f.required),

@@ -77,7 +77,7 @@ impl Record {
         let mut out: Vec<String> = entity
             .fields
             .iter()
-            .filter(|f| self.data.get(&f.key) != other.data.get(&f.key))
+            .filter(|f| self.data.get(f.key.as_str()) != other.data.get(f.key.as_str()))
             .map(|f| f.graphql_name.clone())
             .collect();
         if self.owner_id != other.owner_id {

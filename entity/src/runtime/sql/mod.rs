@@ -1,13 +1,14 @@
 //! SQL for tenant records, in both dialects: the JSON expression of each field, the scope of a
 //! statement (tenant, entity, index slot guards) and the compiled filter language, written into
-//! the statement buffer (`crate::sql_buf`); ORDER BY and the keyset condition of cursors are in `order`,
-//! record ids in `ids`. Field keys reach SQL only as validated identifiers (checked when
-//! metadata loads); every value is a bound parameter.
+//! the statement buffer (`crate::sql_buf`); ORDER BY and the keyset condition of cursors are in
+//! `order`, record ids in `ids`. Field keys reach SQL text only as `FieldKey`s (identifiers by
+//! construction); every value is a bound parameter.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
 use super::meta::{FieldDef, Stored};
 use super::slot::{Slot, SlotKind};
@@ -81,9 +82,9 @@ pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: 
 }
 
 /// Appends ` AND ixk_<slot> = '<key>'` for every slot `targets` read: true of every record of
-/// the entity, and what lets the planner use the slot's partial index. Keys are identifiers
-/// (checked when metadata loads), written as literals so that the guard stays a constant of
-/// the statement, also in a generic plan.
+/// the entity, and what lets the planner use the slot's partial index. Keys (`FieldKey`s,
+/// identifiers) are written as literals so that the guard stays a constant of the statement,
+/// also in a generic plan.
 pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = &'t Target>) {
     let mut seen = BTreeSet::new();
     for t in targets {
@@ -91,8 +92,7 @@ pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = 
             && let Some(slot) = f.index_slot()
             && seen.insert(slot)
         {
-            debug_assert!(super::naming::is_identifier(&f.key));
-            buf.push(" AND ").push(&slot.key_column()).push(" = '").push(&f.key).push("'");
+            buf.push(" AND ").push(&slot.key_column()).push(" = '").push_key(&f.key).push("'");
         }
     }
 }
@@ -118,9 +118,9 @@ fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`.
-pub fn text_expr(d: Dialect, key: &str) -> String {
-    debug_assert!(super::naming::is_identifier(key));
+/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`. The key is an
+/// identifier (`FieldKey`), written into the path as it is.
+pub fn text_expr(d: Dialect, key: &FieldKey) -> String {
     match d {
         Dialect::Postgres => format!("(data->>'{key}')"),
         Dialect::Sqlite => format!("json_extract(data, '$.{key}')"),
@@ -141,10 +141,10 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         }
         Target::Field(f) => match (f.ty.stored_as(), d) {
             (Stored::Float | Stored::Decimal, Dialect::Postgres) => {
-                format!("((data->>'{}')::numeric)", f.key)
+                format!("({}::numeric)", text_expr(d, &f.key))
             }
-            (Stored::Bool, Dialect::Postgres) => format!("((data->>'{}')::boolean)", f.key),
-            (Stored::Decimal, Dialect::Sqlite) => format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key),
+            (Stored::Bool, Dialect::Postgres) => format!("({}::boolean)", text_expr(d, &f.key)),
+            (Stored::Decimal, Dialect::Sqlite) => format!("CAST({} AS REAL)", text_expr(d, &f.key)),
             // On SQLite `json_extract` already yields numbers and booleans as SQL values.
             (Stored::Float | Stored::Bool, Dialect::Sqlite) | (Stored::Timestamp | Stored::Text, _) => {
                 text_expr(d, &f.key)
@@ -439,11 +439,11 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                     let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
                     if all {
                         buf.push("((SELECT COUNT(DISTINCT j.value) FROM json_each(records.data, '$.")
-                            .push(&f.key)
+                            .push_key(&f.key)
                             .push("') j WHERE j.value IN (");
                     } else {
                         buf.push("EXISTS (SELECT 1 FROM json_each(records.data, '$.")
-                            .push(&f.key)
+                            .push_key(&f.key)
                             .push("') j WHERE j.value IN (");
                     }
                     // The items as one parameter, as for `in` (`push_in_list`).

@@ -49,7 +49,7 @@ impl SortKey {
             Target::UpdatedAt => "updatedAt".into(),
             Target::Owner => "owner".into(),
             Target::RecordNumber => "recordNumber".into(),
-            Target::Field(f) => f.key.clone(),
+            Target::Field(f) => f.key.to_string(),
         };
         let dir = if self.direction == Direction::Asc { "a" } else { "d" };
         format!("{name}:{dir}")

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::audit::Actor;
 use super::cursor;
+use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::outbox::Event;
@@ -302,7 +303,7 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         id: &str,
         row: Option<&Filter>,
-        keys: &[&str],
+        keys: &[&FieldKey],
     ) -> Result<(Option<Record>, Vec<Record>)> {
         if keys.is_empty() || !could_be_stored(id) {
             return Ok((self.get(entity, id, row).await?, Vec::new()));
@@ -427,7 +428,7 @@ pub fn get_with_targets_statement(
     tenant_id: &str,
     entity_id: &str,
     id: &str,
-    keys: &[&str],
+    keys: &[&FieldKey],
 ) -> Result<sea_orm::Statement> {
     let mut buf = SqlBuf::new(d);
     buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
@@ -438,9 +439,6 @@ pub fn get_with_targets_statement(
     buf.push(" AND deleted_at IS NULL AND id");
     sql::push_any_id(&mut buf, |buf| {
         for (i, key) in keys.iter().enumerate() {
-            if !super::naming::is_identifier(key) {
-                return Err(Error::Internal(format!("bad field key {key:?}")));
-            }
             if i > 0 {
                 buf.push(" UNION ALL ");
             }
