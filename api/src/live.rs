@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use entity::runtime::filter::Filter;
-use entity::runtime::store::ChangeEvent;
+use entity::runtime::record::ChangeEvent;
 use jobs::{BusEvent, EventBus};
 use tokio::sync::broadcast::{self, error::RecvError};
 

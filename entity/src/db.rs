@@ -17,29 +17,14 @@ use sea_orm::{
 };
 
 use crate::Result;
+use crate::dialect::Dialect;
+use crate::message::{driver_error, set_tenant, statement_text};
 use crate::pipeline::{Pipeline, WriteTxn};
 use crate::raw_pool::{Lease, RawPool};
+use crate::sql_buf::uuid_literal;
 
 /// Connections of a pool unless the caller says (`connect_pooled`).
 pub const DEFAULT_POOL: u32 = 20;
-
-/// The two SQL dialects the engine compiles to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl Dialect {
-    /// The dialect `conn` speaks (a transaction knows its backend), for code that is handed a
-    /// connection and no `Db`. Only SQLite and PostgreSQL are ever connected (`Db::connect`).
-    pub fn of(conn: &impl ConnectionTrait) -> Dialect {
-        match conn.get_database_backend() {
-            DbBackend::Postgres => Dialect::Postgres,
-            _ => Dialect::Sqlite,
-        }
-    }
-}
 
 /// A connected database.
 #[derive(Debug, Clone)]
@@ -119,10 +104,7 @@ impl Db {
 
     /// The SeaORM backend matching the dialect.
     pub fn backend(&self) -> DbBackend {
-        match self.dialect {
-            Dialect::Sqlite => DbBackend::Sqlite,
-            Dialect::Postgres => DbBackend::Postgres,
-        }
+        self.dialect.backend()
     }
 
     /// Begins a transaction that reads one tenant's data: on PostgreSQL `app.tenant_id` is set
@@ -164,7 +146,7 @@ impl Db {
         match &self.raw {
             Some(pool) => {
                 // Written into the transaction's first message as a literal.
-                let tenant = crate::runtime::sql::uuid_literal(tenant_id, "tenant")?;
+                let tenant = uuid_literal(tenant_id, "tenant")?;
                 let lease = pool.acquire().await.map_err(driver_error)?;
                 Ok(WriteTxn::Pipelined(Pipeline::begin(lease, tenant)))
             }
@@ -229,11 +211,6 @@ pub enum Reader<'a> {
     Own(DatabaseTransaction),
 }
 
-/// A driver error as SeaORM reports it, so that it maps to the same public error.
-pub(crate) fn driver_error(e: sea_orm::sqlx::Error) -> crate::Error {
-    crate::Error::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
-}
-
 impl Reader<'_> {
     /// The rows of `statement`.
     pub async fn query_all(&mut self, statement: Statement) -> Result<Vec<QueryResult>> {
@@ -279,40 +256,6 @@ async fn shared_read(
     conn.run(message).await.map_err(driver_error)
 }
 
-/// The statement setting `tenant` (a literal-safe id) for row-level security until the end of
-/// the (implicit or explicit) transaction: `SET LOCAL`, which holds in the implicit transaction
-/// of a multi-statement message as in a BEGIN block. It is what `set_config(…, true)` does,
-/// without a query to parse, plan and answer with a row (a get by id ran ~10 % faster under
-/// pgbench).
-pub(crate) fn set_tenant(tenant: &str) -> String {
-    format!("SET LOCAL app.tenant_id = '{tenant}'")
-}
-
-/// The text that runs `statement` on `conn` inside a message. A statement with values is
-/// prepared once per connection and later messages only EXECUTE it with its arguments, so
-/// PostgreSQL can settle on a cached plan (what sqlx's statement cache did for bound
-/// statements); the text then also PREPAREs it when the connection has not (and DEALLOCATEs
-/// the statement it replaces). One without values is sent as it is.
-pub(crate) fn statement_text(conn: &mut Lease, statement: &Statement) -> Result<String> {
-    use std::fmt::Write;
-
-    let bound = statement.values.as_ref().is_some_and(|v| !v.0.is_empty());
-    if !bound {
-        return Ok(statement.sql.clone());
-    }
-    let args = crate::inline::arguments(statement)?;
-    let prepared = conn.prepared(&statement.sql, &args.types).map_err(driver_error)?;
-    let mut text = String::new();
-    if let Some(old) = &prepared.evicted {
-        let _ = write!(text, "DEALLOCATE {old}; ");
-    }
-    if prepared.new {
-        let _ = write!(text, "PREPARE {}({}) AS {}; ", prepared.name, args.types, statement.sql);
-    }
-    let _ = write!(text, "EXECUTE {}({})", prepared.name, args.values);
-    Ok(text)
-}
-
 impl ReadScope {
     /// A scope for one request of `tenant_id` (none on SQLite).
     pub fn new(db: &Db, tenant_id: &str) -> Option<std::sync::Arc<ReadScope>> {
@@ -337,7 +280,7 @@ impl ReadScope {
         match scope.filter(|s| s.enabled.load(Ordering::Relaxed) && s.tenant_id == tenant_id) {
             Some(s) => {
                 // Checked once here: the id is written into each read's message as a literal.
-                let tenant = crate::runtime::sql::uuid_literal(&s.tenant_id, "tenant")?;
+                let tenant = uuid_literal(&s.tenant_id, "tenant")?;
                 let mut guard = s.conn.lock().await;
                 if guard.is_none() {
                     let pool =

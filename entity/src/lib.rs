@@ -4,16 +4,20 @@
 //! tenant scoping and validation live in exactly one place.
 
 pub mod db;
+pub mod dialect;
 pub mod error;
 pub mod features;
 pub mod hex;
 pub mod inline;
+pub(crate) mod message;
 pub mod models;
 pub mod pipeline;
 pub mod raw_pool;
 pub mod runtime;
+pub mod sql_buf;
 pub mod stats;
 pub mod unreachable;
 
-pub use db::{Db, Dialect, ReadScope};
+pub use db::{Db, ReadScope};
+pub use dialect::Dialect;
 pub use error::{Error, ErrorCode, FieldError, Result};

@@ -17,7 +17,7 @@ use std::future::Future;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Statement};
 
 use crate::Result;
-use crate::db::{driver_error, set_tenant, statement_text};
+use crate::message::{driver_error, set_tenant, statement_text};
 use crate::raw_pool::Lease;
 
 /// What store code needs of a transaction.

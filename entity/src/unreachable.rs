@@ -12,7 +12,7 @@ use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{DbErr, RuntimeErr};
 
 use crate::Error;
-use crate::db::Dialect;
+use crate::dialect::Dialect;
 
 /// SQLSTATE `invalid_catalog_name`: the database named in the URL does not exist.
 const NO_DATABASE: &str = "3D000";

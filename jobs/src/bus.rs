@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use entity::features::notifications::Notification;
-use entity::runtime::store::ChangeEvent;
+use entity::runtime::record::ChangeEvent;
 use tokio::sync::broadcast;
 
 /// Something live listeners need to know.

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use entity::runtime::outbox::Event;
 use entity::runtime::outbox::events::OutboxEvent;
-use entity::runtime::sql::SqlBuf;
-use entity::runtime::store::ChangeEvent;
+use entity::runtime::record::ChangeEvent;
+use entity::sql_buf::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult};
 use tokio::sync::Mutex;

@@ -23,7 +23,7 @@ pub enum Job {
     /// Deliver one email of the email outbox.
     SendEmail { tenant_id: String, email_id: String },
     /// Run the workflows a committed change fires (`trigger_key`: the outbox event's id).
-    RecordChanged { trigger_key: String, event: Box<entity::runtime::store::ChangeEvent> },
+    RecordChanged { trigger_key: String, event: Box<entity::runtime::record::ChangeEvent> },
     /// Execute a manual run of a workflow on a record.
     RunWorkflow {
         tenant_id: String,
@@ -89,7 +89,7 @@ pub async fn depth(system: &entity::Db, name: &str) -> entity::Result<Vec<(Strin
         }
         entity::Dialect::Postgres => ("apalis.jobs", "convert_from(job, 'UTF8')::jsonb ->> 'kind'", "now()"),
     };
-    let mut buf = entity::runtime::sql::SqlBuf::new(system.dialect);
+    let mut buf = entity::sql_buf::SqlBuf::new(system.dialect);
     buf.push(&format!(
         "SELECT {kind} AS kind, CASE WHEN run_at > {now} THEN 'scheduled' ELSE 'ready' END AS state, \
          COUNT(*) AS n FROM (SELECT job, run_at FROM {table} WHERE status = 'Pending' AND job_type = "

@@ -12,8 +12,8 @@ use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
 
 use entity::runtime::outbox::events::{self, OutboxEvent};
-use entity::runtime::sql::SqlBuf;
-use entity::runtime::store::ChangeEvent;
+use entity::runtime::record::ChangeEvent;
+use entity::sql_buf::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 

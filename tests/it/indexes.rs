@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use entity::Dialect;
 use entity::runtime::filter::Filter;
-use entity::runtime::indexes::{Slot, SlotKind};
 use entity::runtime::meta::TenantMeta;
+use entity::runtime::slot::{Slot, SlotKind};
 use entity::runtime::sql::Direction;
 use entity::runtime::store::{Caller, Store};
 use sea_orm::{ConnectionTrait, Statement};

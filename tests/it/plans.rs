@@ -17,7 +17,9 @@
 //!
 //! On SQLite the page's plan is checked too: the same index, no temporary B-tree for ORDER BY.
 
-use entity::runtime::aggregate::{self, Figure, Figures};
+use entity::runtime::aggregate;
+use entity::runtime::field_key::FieldKey;
+use entity::runtime::figures::{Figure, Figures};
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::sql::{Direction, SortKey};
@@ -225,7 +227,8 @@ async fn the_data_path_walks_the_indexes_it_should() {
     // computes them apart (the relation's ids as one array ahead of the scan, a list in a
     // fenced subquery), the probe becomes a read of the tenant's every record.
     let id = uuid::Uuid::new_v4().to_string();
-    let s = store::get_with_targets_statement(Dialect::Postgres, &t.tenant_id, &deal.id, &id, &["name"])
+    let name = FieldKey::new("name").expect("a key");
+    let s = store::get_with_targets_statement(Dialect::Postgres, &t.tenant_id, &deal.id, &id, &[&name])
         .expect("statement");
     for plan in pg_plans(&t.tenant_id, &s).await {
         assert_eq!(plan.matches("records_pkey").count(), 2, "get with relations plan:\n{plan}");

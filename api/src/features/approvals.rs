@@ -20,7 +20,8 @@ use entity::runtime::audit;
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
-use entity::runtime::store::{Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::store::Store;
 
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
-use entity::runtime::store::{Caller, Record};
+use entity::runtime::record::Record;
+use entity::runtime::store::Caller;
 
 use crate::error::{ApiError, gql};
 use crate::schema::access::{EntityAccess, SchemaAccess};

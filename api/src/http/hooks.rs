@@ -102,12 +102,14 @@ async fn accept(
                 .or_else(|| entity.field_by_key(field))
                 .ok_or_else(|| ApiError::Internal(format!("match field {field} is gone")))?;
             let value =
-                payload.get(&f.graphql_name).or_else(|| payload.get(&f.key)).cloned().ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "the body names no record: give `recordId` or `{}`",
-                        f.graphql_name
-                    ))
-                })?;
+                payload.get(&f.graphql_name).or_else(|| payload.get(f.key.as_str())).cloned().ok_or_else(
+                    || {
+                        ApiError::BadRequest(format!(
+                            "the body names no record: give `recordId` or `{}`",
+                            f.graphql_name
+                        ))
+                    },
+                )?;
             let filter = entity::runtime::filter::Filter::parse(
                 entity,
                 &json!({ f.graphql_name.clone(): {"eq": value} }),

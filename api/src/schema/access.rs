@@ -88,7 +88,7 @@ impl SchemaAccess {
             .into_iter()
             .filter_map(|r| {
                 let source = self.entity(&r.source.id)?.clone();
-                source.view.field_by_key(&r.field.key)?;
+                source.view.field_by_key(r.field.key.as_str())?;
                 Some((r, source))
             })
             .collect()

@@ -12,7 +12,7 @@ use async_graphql::dynamic::{
 };
 use entity::runtime::meta::{EntityDef, FieldType};
 use entity::runtime::naming::{EntityNames, types as t};
-use entity::runtime::store::Record;
+use entity::runtime::record::Record;
 
 use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;
@@ -83,7 +83,7 @@ fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Obje
             (ty, true) => TypeRef::named_nn(output_type(ty)),
             (ty, false) => TypeRef::named(output_type(ty)),
         };
-        let (key, field_type) = (f.key.clone(), f.ty);
+        let (key, field_type) = (f.key.to_string(), f.ty);
         let field =
             record_field(&f.graphql_name, ty, move |r| r.data.get(&key).and_then(|v| output(field_type, v)))
                 .description(f.label.clone());

@@ -11,7 +11,8 @@ use dataloader::BatchFn;
 use dataloader::non_cached::Loader;
 use entity::ReadScope;
 use entity::runtime::meta::{EntityDef, FieldDef};
-use entity::runtime::store::{ListArgs, Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::store::{ListArgs, Store};
 
 use crate::auth::service::{UserView, users_by_id};
 use crate::error::ApiError;

@@ -10,9 +10,8 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::models::tenant;
-use entity::runtime::definitions::{
-    Definitions, EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput,
-};
+use entity::runtime::definitions::Definitions;
+use entity::runtime::definitions::input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
@@ -220,7 +219,7 @@ fn tenant_types() -> Vec<Type> {
         }));
     let field = Object::new(t::FIELD_DEFINITION)
         .field(sync_field::<FieldDefView>("id", TypeRef::named_nn(TypeRef::ID), |x| s(&x.def.id)))
-        .field(sync_field::<FieldDefView>("key", string(), |x| s(&x.def.key)))
+        .field(sync_field::<FieldDefView>("key", string(), |x| s(x.def.key.as_str())))
         .field(sync_field::<FieldDefView>("graphqlName", string(), |x| s(&x.def.graphql_name)))
         .field(sync_field::<FieldDefView>("label", string(), |x| s(&x.def.label)))
         .field(sync_field::<FieldDefView>("type", TypeRef::named_nn(t::FIELD_TYPE), |x| {

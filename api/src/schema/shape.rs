@@ -37,7 +37,7 @@ fn erased(meta: &TenantMeta, e: &EntityDef) -> EntityDef {
     e.created_at = chrono::DateTime::UNIX_EPOCH;
     e.updated_at = chrono::DateTime::UNIX_EPOCH;
     for f in &mut e.fields {
-        f.id = f.key.clone();
+        f.id = f.key.to_string();
         if let Some(target) = &f.related_entity_id {
             f.related_entity_id = Some(meta.entity_by_id(target).map_or_else(
                 // A relation to an entity that is gone: its id is all there is to say.

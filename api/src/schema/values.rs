@@ -6,7 +6,7 @@ use std::any::Any;
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use entity::runtime::meta::FieldType;
-use entity::runtime::store::{ChangeKind, Record};
+use entity::runtime::record::{ChangeKind, Record};
 
 /// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
 /// lent to the fields below, never copied: a page's records are decoded once.

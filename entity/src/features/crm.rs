@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
+use crate::runtime::record::Record;
 use crate::runtime::sql::{Direction, SortKey};
-use crate::runtime::store::{Caller, ListArgs, Record, Store};
+use crate::runtime::store::{Caller, ListArgs, Store};
 use crate::{Error, Result};
 
 /// The gap between neighbours when positions are (re)numbered.
@@ -33,7 +34,7 @@ impl Pipeline {
     }
 
     fn position_of(&self, r: &Record) -> Option<f64> {
-        r.data.get(&self.position.key).and_then(Value::as_f64)
+        r.data.get(self.position.key.as_str()).and_then(Value::as_f64)
     }
 
     /// Moves deal `id` to `stage`, at index `position` among the deals of that stage the caller

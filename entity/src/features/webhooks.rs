@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::models::{webhook, webhook_delivery as delivery};
 use crate::runtime::outbox::{self, WebhookRetry};
-use crate::runtime::store::{ChangeEvent, ChangeKind};
+use crate::runtime::record::{ChangeEvent, ChangeKind};
 use crate::runtime::time;
 use crate::{Dialect, Result};
 

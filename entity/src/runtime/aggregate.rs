@@ -1,5 +1,5 @@
 //! Aggregates (`dealsAggregate(filter, groupBy)`): count, and sum / avg / min / max of the
-//! NUMBER and CURRENCY fields a query asks for (`Figures`), optionally grouped by fields — one SQL statement, under the same
+//! NUMBER and CURRENCY fields a query asks for (`figures::Figures`), optionally grouped by fields — one SQL statement, under the same
 //! filter (and so the same row rules) as lists. Money stays exact: PostgreSQL sums `numeric`;
 //! SQLite sums integer minor units (`ROUND(value × 10^scale)`, exact for 15 significant digits);
 //! averages are computed from the exact sum and count, rounded half away from zero to the
@@ -11,87 +11,14 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
 
 use super::calendar::{self, Bucket};
-
+use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::filter::{Filter, Target};
-use super::indexes::SlotKind;
 use super::meta::{EntityDef, FieldDef, FieldType, Stored};
-use super::sql::{self, SqlBuf};
-use super::value::{DEFAULT_SCALE, Decimal};
+use super::slot::SlotKind;
+use super::sql;
+use super::value::Decimal;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
-
-/// One group's figures. Numeric maps are keyed by GraphQL field name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AggregateRow {
-    /// Group values keyed by GraphQL field name (empty without `groupBy`).
-    pub group: Map<String, Value>,
-    pub count: i64,
-    pub sum: Map<String, Value>,
-    pub avg: Map<String, Value>,
-    pub min: Map<String, Value>,
-    pub max: Map<String, Value>,
-}
-
-/// A figure of a numeric field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Figure {
-    Sum,
-    Avg,
-    Min,
-    Max,
-}
-
-impl Figure {
-    pub const ALL: [Figure; 4] = [Figure::Sum, Figure::Avg, Figure::Min, Figure::Max];
-
-    /// The GraphQL name of the figure (`sum`, `avg`, `min`, `max`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Figure::Sum => "sum",
-            Figure::Avg => "avg",
-            Figure::Min => "min",
-            Figure::Max => "max",
-        }
-    }
-}
-
-/// Which figures of which numeric fields (by GraphQL name) a caller asks for: only these are
-/// computed, so counting groups over a large entity does not also scan for every field's
-/// minimum and maximum.
-#[derive(Debug, Clone, Default)]
-pub struct Figures {
-    /// Field → the figures asked of it (a bit per `Figure`).
-    asked: std::collections::HashMap<String, u8>,
-}
-
-impl Figures {
-    /// Every figure of every numeric field of `e`.
-    pub fn all(e: &EntityDef) -> Figures {
-        let mut out = Figures::default();
-        for f in numeric_fields(e) {
-            for fig in Figure::ALL {
-                out.ask(fig, &f.graphql_name);
-            }
-        }
-        out
-    }
-
-    pub fn ask(&mut self, figure: Figure, field: &str) {
-        *self.asked.entry(field.to_owned()).or_default() |= 1 << figure as u8;
-    }
-
-    pub fn wants(&self, figure: Figure, field: &str) -> bool {
-        self.asked.get(field).is_some_and(|bits| bits & (1 << figure as u8) != 0)
-    }
-}
-
-/// The fields aggregates compute figures for.
-pub fn numeric_fields(e: &EntityDef) -> Vec<&FieldDef> {
-    e.fields.iter().filter(|f| matches!(f.ty, FieldType::Number | FieldType::Currency)).collect()
-}
-
-fn scale(f: &FieldDef) -> u32 {
-    f.validation.scale.unwrap_or(DEFAULT_SCALE)
-}
 
 /// The GraphQL name of a group target (its key in `group`).
 pub fn group_name(t: &Target) -> String {
@@ -148,15 +75,14 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
 
 /// Sum / min / max expressions of one numeric field.
 fn figure_exprs(d: Dialect, f: &FieldDef) -> [String; 4] {
-    let k = &f.key;
+    let value = sql::text_expr(d, &f.key);
     let (value, units) = match (d, f.ty) {
-        (Dialect::Postgres, FieldType::Number) => (format!("((data->>'{k}')::float8)"), None),
-        (Dialect::Postgres, _) => (format!("((data->>'{k}')::numeric)"), None),
-        (Dialect::Sqlite, FieldType::Number) => (format!("json_extract(data, '$.{k}')"), None),
+        (Dialect::Postgres, FieldType::Number) => (format!("({value}::float8)"), None),
+        (Dialect::Postgres, _) => (format!("({value}::numeric)"), None),
+        (Dialect::Sqlite, FieldType::Number) => (value, None),
         (Dialect::Sqlite, _) => {
             let factor = 10i64.pow(scale(f));
-            let units =
-                format!("CAST(ROUND(CAST(json_extract(data, '$.{k}') AS REAL) * {factor}) AS INTEGER)");
+            let units = format!("CAST(ROUND(CAST({value} AS REAL) * {factor}) AS INTEGER)");
             (units.clone(), Some(units))
         }
     };
@@ -188,24 +114,6 @@ fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Valu
             None => Value::Null,
         },
     })
-}
-
-/// `sum / count`, rounded half away from zero to the field's scale.
-pub(crate) fn decimal_avg(sum: &Value, count: i64, f: &FieldDef) -> Value {
-    let Some(sum) = sum.as_str().and_then(Decimal::parse) else { return Value::Null };
-    if count == 0 {
-        return Value::Null;
-    }
-    let target = scale(f);
-    let at = if sum.scale >= target {
-        sum
-    } else {
-        Decimal { units: sum.units * 10i128.pow(target - sum.scale), scale: target }
-    };
-    let divisor = i128::from(count) * 10i128.pow(at.scale - target);
-    let (q, r) = (at.units / divisor, at.units % divisor);
-    let rounded = if 2 * r.abs() >= divisor { q + at.units.signum() } else { q };
-    Value::from(Decimal { units: rounded, scale: target }.to_string_at(target))
 }
 
 /// Grouping by the local date bucket of a date target (a DATE or DATE_TIME field,
@@ -485,25 +393,4 @@ pub async fn aggregate(
         out.push(r);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn money() -> FieldDef {
-        let mut f = crate::runtime::definitions::blank_field();
-        f.ty = FieldType::Currency;
-        f
-    }
-
-    #[test]
-    fn decimal_averages_round_half_away_from_zero() {
-        let f = money();
-        assert_eq!(decimal_avg(&Value::from("10.00"), 3, &f), Value::from("3.33"));
-        assert_eq!(decimal_avg(&Value::from("0.05"), 2, &f), Value::from("0.03"));
-        assert_eq!(decimal_avg(&Value::from("-0.05"), 2, &f), Value::from("-0.03"));
-        assert_eq!(decimal_avg(&Value::from("1999.90"), 1, &f), Value::from("1999.90"));
-        assert_eq!(decimal_avg(&Value::from("5"), 0, &f), Value::Null);
-    }
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::sql::SqlBuf;
 use crate::pipeline::Exec;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// The hash that precedes a tenant's first entry.

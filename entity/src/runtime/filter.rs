@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::meta::{EntityDef, FieldDef, FieldType};
-use super::store::Record;
+use super::record::Record;
 use super::value;
 use crate::{Error, FieldError, Result};
 
@@ -42,7 +42,7 @@ impl Target {
             Target::UpdatedAt => Some(Value::String(super::time::format(&r.updated_at))),
             Target::Owner => r.owner_id.clone().map(Value::String),
             Target::RecordNumber => r.record_number.clone().map(Value::String),
-            Target::Field(f) => r.data.get(&f.key).filter(|v| !v.is_null()).cloned(),
+            Target::Field(f) => r.data.get(f.key.as_str()).filter(|v| !v.is_null()).cloned(),
         }
     }
 }

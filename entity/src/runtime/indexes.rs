@@ -4,14 +4,15 @@
 //! insert of any tenant and weighed by every plan (a primary-key get planned in 37 ms with
 //! 3,000 of them, 0.3 ms without), and each built by DDL that blocked every tenant's writes.
 //!
-//! A slot is `ixk_<slot>`, the key of the field it holds for the record's entity (the engine
-//! writes it with each record), and `ix_<slot>`, a column the database generates from it and
-//! `data`: exactly the field's comparable value (`sql::target_expr`), current through every
-//! write of `data`. Each slot has one index `(entity_id, ix_<slot>, created_at, id)` over the
-//! live records of entities using it (a GIN of the array for an array slot), so an equality on
-//! the field reads its matches already in the list order and a page stops after `first + 1`
-//! of them. A statement naming a slot also says `ixk_<slot> = '<key>'` (`push_slot_guards`),
-//! true of every record of the entity, which is what lets the planner use the partial index.
+//! A slot (`slot::Slot`) is `ixk_<slot>`, the key of the field it holds for the record's
+//! entity (the engine writes it with each record), and `ix_<slot>`, a column the database
+//! generates from it and `data`: exactly the field's comparable value (`sql::target_expr`),
+//! current through every write of `data`. Each slot has one index `(entity_id, ix_<slot>,
+//! created_at, id)` over the live records of entities using it (a GIN of the array for an array
+//! slot), so an equality on the field reads its matches already in the list order and a page
+//! stops after `first + 1` of them. A statement naming a slot also says `ixk_<slot> = '<key>'`
+//! (`sql::push_slot_guards`), true of every record of the entity, which is what lets the
+//! planner use the partial index.
 //!
 //! Which slot a field holds is `field_defs.index_slot`. `assign` gives and takes slots in the
 //! transaction of every definition change; from then on each new record is written with the
@@ -32,137 +33,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::ConnectionTrait;
 
-use super::filter::Target;
 use super::meta::FieldType;
 use super::outbox::{self, IndexSlot};
-use super::sql::SqlBuf;
+use super::slot::{Slot, SlotKind};
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
-
-/// The kinds of slot: what the generated value column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SlotKind {
-    /// `data->>'k'`: text, and the ISO text of dates and date-times.
-    Text,
-    /// `(data->>'k')::numeric` (SQLite: REAL).
-    Number,
-    /// `(data->>'k')::boolean`.
-    Boolean,
-    /// `data->'k'`, a MULTI_SELECT's array, for containment (PostgreSQL).
-    Array,
-}
-
-impl SlotKind {
-    pub const ALL: [SlotKind; 4] = [SlotKind::Text, SlotKind::Number, SlotKind::Boolean, SlotKind::Array];
-
-    /// The slot kind that indexes a field of type `ty` on `d`, if any: one map for every type.
-    pub fn of(d: Dialect, ty: FieldType) -> Option<SlotKind> {
-        match ty {
-            FieldType::Text
-            | FieldType::Textarea
-            | FieldType::Date
-            | FieldType::Datetime
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url
-            | FieldType::Select
-            | FieldType::Relation => Some(SlotKind::Text),
-            FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
-            FieldType::Boolean => Some(SlotKind::Boolean),
-            // SQLite has no index that answers containment of a JSON array.
-            FieldType::MultiSelect => (d == Dialect::Postgres).then_some(SlotKind::Array),
-            FieldType::File | FieldType::Json => None,
-        }
-    }
-
-    fn letter(self) -> char {
-        match self {
-            SlotKind::Text => 't',
-            SlotKind::Number => 'n',
-            SlotKind::Boolean => 'b',
-            SlotKind::Array => 'a',
-        }
-    }
-
-    /// How many slots of the kind each entity has (migration 22 made the columns).
-    pub fn count(self) -> u8 {
-        match self {
-            SlotKind::Text => 8,
-            SlotKind::Number => 4,
-            SlotKind::Boolean | SlotKind::Array => 2,
-        }
-    }
-
-    /// What the kind holds, for messages.
-    fn what(self) -> &'static str {
-        match self {
-            SlotKind::Text => "text, select, date and relation",
-            SlotKind::Number => "number and currency",
-            SlotKind::Boolean => "boolean",
-            SlotKind::Array => "multi-select",
-        }
-    }
-
-    fn parse(c: char) -> Option<SlotKind> {
-        SlotKind::ALL.into_iter().find(|k| k.letter() == c)
-    }
-}
-
-/// One slot: a kind and its number (1-based), stored as `t3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Slot {
-    pub kind: SlotKind,
-    pub n: u8,
-}
-
-impl Slot {
-    /// Every slot the database has (migration 22): array slots on PostgreSQL only.
-    pub fn all(d: Dialect) -> impl Iterator<Item = Slot> {
-        SlotKind::ALL
-            .into_iter()
-            .filter(move |k| *k != SlotKind::Array || d == Dialect::Postgres)
-            .flat_map(|kind| (1..=kind.count()).map(move |n| Slot { kind, n }))
-    }
-
-    /// `t3` → the third text slot; `None` for anything that names no slot.
-    pub fn parse(s: &str) -> Option<Slot> {
-        let mut chars = s.chars();
-        let kind = SlotKind::parse(chars.next()?)?;
-        let n: u8 = chars.as_str().parse().ok()?;
-        (1..=kind.count()).contains(&n).then_some(Slot { kind, n })
-    }
-
-    /// The stored name, `t3`.
-    pub fn name(self) -> String {
-        format!("{}{}", self.kind.letter(), self.n)
-    }
-
-    /// The generated value column, `ix_t3`.
-    pub fn column(self) -> String {
-        format!("ix_{}", self.name())
-    }
-
-    /// The key column, `ixk_t3`.
-    pub fn key_column(self) -> String {
-        format!("ixk_{}", self.name())
-    }
-}
-
-/// Appends ` AND ixk_<slot> = '<key>'` for every slot `targets` read: true of every record of
-/// the entity, and what lets the planner use the slot's partial index. Keys are identifiers
-/// (checked when metadata loads), written as literals so that the guard stays a constant of
-/// the statement, also in a generic plan.
-pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = &'t Target>) {
-    let mut seen = BTreeSet::new();
-    for t in targets {
-        if let Target::Field(f) = t
-            && let Some(slot) = f.index_slot()
-            && seen.insert(slot)
-        {
-            debug_assert!(super::naming::is_identifier(&f.key));
-            buf.push(" AND ").push(&slot.key_column()).push(" = '").push(&f.key).push("'");
-        }
-    }
-}
 
 /// A field's row in `field_defs`, as `assign` reads it.
 struct Held {
@@ -205,7 +80,7 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
         let slot: Option<String> = r.try_get("", "index_slot")?;
         let held = Held {
             id: r.try_get("", "id")?,
-            kind: SlotKind::of(d, ty),
+            kind: ty.slot_kind(d),
             indexed: r.try_get("", "indexed")?,
             unique: r.try_get("", "is_unique")?,
             slot: slot.as_deref().and_then(Slot::parse),
@@ -291,8 +166,9 @@ pub enum Progress {
 /// records get the key of the field that holds the slot, or lose a key when none does. The
 /// assignment is read anew each batch (under the entity's lock, which every slot change takes
 /// first), so a job never writes a key the slot no longer has. When no record is left to
-/// change, the field's slot becomes ready; `announce` then also bumps the tenant's metadata
-/// version (a job: instances reload the definitions and start using the slot).
+/// change, the field's slot becomes ready; with `announce` it then also bumps the tenant's
+/// metadata version (`signals::metadata_changed`; a job: instances reload the definitions and
+/// start using the slot).
 pub async fn converge(
     conn: &impl ConnectionTrait,
     d: Dialect,
@@ -341,7 +217,7 @@ pub async fn converge(
         buf.push("UPDATE field_defs SET index_ready = ").bind(true).push(" WHERE id = ").bind(field_id);
         conn.execute_raw(buf.into_statement()).await?;
         if announce {
-            super::definitions::announce(conn, d, tenant_id).await?;
+            super::signals::metadata_changed(conn, d, tenant_id).await?;
         }
     }
     Ok(Progress::Done)
@@ -397,7 +273,7 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
     }
     let unindexable: Vec<String> = FieldType::ALL
         .into_iter()
-        .filter(|t| SlotKind::of(d, *t).is_none())
+        .filter(|t| t.slot_kind(d).is_none())
         .map(|t| format!("'{}'", t.as_str()))
         .collect();
     let sql = format!(
@@ -411,7 +287,7 @@ pub async fn reconcile(system: &Db) -> Result<usize> {
         let tenant_id: String = r.try_get("", "tenant_id")?;
         let txn = system.begin_tenant_write(&tenant_id).await?;
         // As a definition change does: the version first, then the slots.
-        super::definitions::announce(&txn, d, &tenant_id).await?;
+        super::signals::metadata_changed(&txn, d, &tenant_id).await?;
         match assign(&txn, d, &tenant_id).await {
             Ok(()) => {
                 txn.commit().await?;

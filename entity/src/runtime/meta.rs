@@ -7,8 +7,10 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
+use super::field_key::FieldKey;
+use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
-use crate::{Error, Result};
+use crate::{Dialect, Error, Result};
 
 /// The field types of shared/API.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,6 +102,27 @@ impl FieldType {
         }
     }
 
+    /// The slot kind that indexes a field of this type on `d`, if any (`indexes`): one map for
+    /// every type.
+    pub fn slot_kind(self, d: Dialect) -> Option<SlotKind> {
+        match self {
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::Relation => Some(SlotKind::Text),
+            FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
+            FieldType::Boolean => Some(SlotKind::Boolean),
+            // SQLite has no index that answers containment of a JSON array.
+            FieldType::MultiSelect => (d == Dialect::Postgres).then_some(SlotKind::Array),
+            FieldType::File | FieldType::Json => None,
+        }
+    }
+
     /// Free text compared as strings (and searched by `search`).
     pub fn is_text_like(self) -> bool {
         matches!(
@@ -183,7 +206,8 @@ pub struct Validation {
 #[derive(Debug, Clone)]
 pub struct FieldDef {
     pub id: String,
-    pub key: String,
+    /// The key of the field's value in a record's `data` (the only form a key reaches SQL in).
+    pub key: FieldKey,
     /// camelCased key, the name in GraphQL.
     pub graphql_name: String,
     pub label: String,
@@ -193,7 +217,7 @@ pub struct FieldDef {
     pub indexed: bool,
     /// The index slot the field holds while it is indexed or unique (`indexes`): records are
     /// written with its key from the moment it is assigned.
-    pub slot: Option<super::indexes::Slot>,
+    pub slot: Option<Slot>,
     /// Every record of the entity carries the slot's key: queries may use the slot.
     pub slot_ready: bool,
     pub options: Vec<String>,
@@ -226,7 +250,7 @@ pub struct EntityDef {
 
 impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
-    pub fn index_slot(&self) -> Option<super::indexes::Slot> {
+    pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
     }
 }
@@ -289,7 +313,7 @@ impl TenantMeta {
                     let name = super::naming::reverse_field(
                         &e.name_singular,
                         &e.name_plural,
-                        &f.key,
+                        f.key.as_str(),
                         one_to_one,
                         !seen_first,
                     );
@@ -354,9 +378,8 @@ impl TenantMeta {
 fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
     // Keys are spliced into JSON paths of SQL: refuse anything that is not an identifier even
     // if it somehow reached the table.
-    if !super::naming::is_identifier(&f.key) {
-        return Err(Error::Internal(format!("invalid stored field key {:?}", f.key)));
-    }
+    let key = FieldKey::new(&f.key)
+        .ok_or_else(|| Error::Internal(format!("invalid stored field key {:?}", f.key)))?;
     let ty = FieldType::parse(&f.field_type)
         .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
     let validation: Validation = match f.validation {
@@ -376,15 +399,15 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         _ => Vec::new(),
     };
     Ok(FieldDef {
-        graphql_name: super::naming::field_name(&f.key),
+        graphql_name: super::naming::field_name(key.as_str()),
         id: f.id,
-        key: f.key,
+        key,
         label: f.label,
         ty,
         required: f.required,
         unique: f.is_unique,
         indexed: f.indexed,
-        slot: f.index_slot.as_deref().and_then(super::indexes::Slot::parse),
+        slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
         options,
         related_entity_id: f.related_entity_id,

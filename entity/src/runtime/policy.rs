@@ -183,7 +183,7 @@ impl Permissions {
     pub fn field(&self, e: &EntityDef, f: &FieldDef) -> FieldAccess {
         match self.entity(e) {
             Some(p) if p.actions.contains(&Action::Read) => {
-                let access = p.fields.get(&f.key).copied().unwrap_or(FieldAccess::Write);
+                let access = p.fields.get(f.key.as_str()).copied().unwrap_or(FieldAccess::Write);
                 let writes = p.actions.contains(&Action::Create) || p.actions.contains(&Action::Update);
                 if access == FieldAccess::Write && !writes { FieldAccess::Read } else { access }
             }
@@ -410,7 +410,7 @@ fn parse_entry(
                     }
                     let key = entity
                         .and_then(|e| e.field_by_graphql(k).or_else(|| e.field_by_key(k)))
-                        .map(|f| f.key.clone())
+                        .map(|f| f.key.to_string())
                         .unwrap_or_else(|| k.clone());
                     fields.insert(key, access);
                 }

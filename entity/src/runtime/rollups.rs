@@ -23,10 +23,11 @@ use std::collections::BTreeMap;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
 
-use super::aggregate::{AggregateRow, Figure, Figures, decimal_avg};
+use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
-use super::sql::{self, SqlBuf};
-use super::value::{DEFAULT_SCALE, Decimal};
+use super::sql;
+use super::value::Decimal;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
 /// The group key of the whole entity, the group value of "no value" and the measure of the
@@ -43,13 +44,9 @@ fn measure_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
     e.fields.iter().filter(|f| f.ty == FieldType::Currency)
 }
 
-fn scale(f: &FieldDef) -> u32 {
-    f.validation.scale.unwrap_or(DEFAULT_SCALE)
-}
-
 /// A stored CURRENCY value at the field's scale (`None`: absent or not a decimal).
 fn money(f: &FieldDef, data: &Map<String, Value>) -> Option<Decimal> {
-    let d = Decimal::parse(data.get(&f.key)?.as_str()?)?;
+    let d = Decimal::parse(data.get(f.key.as_str())?.as_str()?)?;
     let s = scale(f);
     (d.scale <= s).then(|| Decimal { units: d.units * 10i128.pow(s - d.scale), scale: s })
 }
@@ -60,15 +57,15 @@ type Deltas = BTreeMap<(String, String, String), (i64, i128)>;
 fn add_cells(e: &EntityDef, data: &Map<String, Value>, sign: i64, out: &mut Deltas) {
     let mut groups = vec![(WHOLE.to_owned(), WHOLE.to_owned())];
     for g in group_fields(e) {
-        let v = data.get(&g.key).and_then(Value::as_str).unwrap_or(WHOLE);
-        groups.push((g.key.clone(), v.to_owned()));
+        let v = data.get(g.key.as_str()).and_then(Value::as_str).unwrap_or(WHOLE);
+        groups.push((g.key.to_string(), v.to_owned()));
     }
     for (key, value) in groups {
         let cell = out.entry((key.clone(), value.clone(), WHOLE.to_owned())).or_default();
         cell.0 += sign;
         for m in measure_fields(e) {
             if let Some(amount) = money(m, data) {
-                let cell = out.entry((key.clone(), value.clone(), m.key.clone())).or_default();
+                let cell = out.entry((key.clone(), value.clone(), m.key.to_string())).or_default();
                 cell.0 += sign;
                 cell.1 += i128::from(sign) * amount.units;
             }
@@ -242,7 +239,7 @@ pub async fn answer(
     if group.is_some_and(|g| g.ty != FieldType::Select) {
         return Ok(None);
     }
-    let numeric = super::aggregate::numeric_fields(e);
+    let numeric = numeric_fields(e);
     for f in &numeric {
         let other = [Figure::Min, Figure::Max].iter().any(|fig| figures.wants(*fig, &f.graphql_name));
         let sums = [Figure::Sum, Figure::Avg].iter().any(|fig| figures.wants(*fig, &f.graphql_name));

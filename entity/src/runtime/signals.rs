@@ -1,7 +1,9 @@
 //! Access signals that every server instance must hear (they close sockets and evict cached
 //! credentials): a session or API key revoked, a role's permissions or a user's role changed,
-//! a tenant's definitions changed. Written to the outbox in the transaction of the change, so
-//! every instance's tailer publishes them after commit.
+//! a tenant's definitions changed (`metadata_changed`, which also bumps the tenant's metadata
+//! version: the definition changes and the index slot jobs both announce through it). Written to
+//! the outbox in the transaction of the change, so every instance's tailer publishes them after
+//! commit.
 //!
 //! This process also remembers when it last wrote one for each tenant (`touch`), before the
 //! change commits: a credential cache must not trust what it read around that moment, and
@@ -20,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
 
-use super::outbox::{self, AccessChanged, SessionRevoked};
-use crate::{Dialect, Result};
+use super::outbox::{self, AccessChanged, MetadataChanged, SessionRevoked};
+use crate::sql_buf::SqlBuf;
+use crate::{Dialect, Error, Result};
 
 /// Longest a change is expected to take from writing its signal to committing: a credential
 /// read this long after the last signal of its tenant is trusted again.
@@ -144,4 +147,20 @@ pub async fn access_changed(
     touch(tenant_id);
     let event = AccessChanged { role_id: role_id.map(str::to_owned), user_id: user_id.map(str::to_owned) };
     outbox::write(txn, d, tenant_id, &event).await
+}
+
+/// Bumps the tenant's metadata version and records the change for every instance (the
+/// change event that drops cached definitions and schemas).
+pub async fn metadata_changed(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE tenants SET metadata_version = metadata_version + 1 WHERE id = ");
+    buf.bind(tenant_id.to_owned()).push(" RETURNING metadata_version");
+    let version: i64 = conn
+        .query_one_raw(buf.into_statement())
+        .await?
+        .ok_or_else(|| Error::NotFound("tenant".into()))?
+        .try_get("", "metadata_version")?;
+    touch(tenant_id);
+    let event = MetadataChanged { tenant_id: tenant_id.to_owned(), version };
+    outbox::write(conn, d, tenant_id, &event).await
 }

@@ -132,10 +132,10 @@ pub fn apply_input(
         };
         match value.map(|v| normalize(f, &v)) {
             Some(Ok(Some(v))) => {
-                out.insert(f.key.clone(), v);
+                out.insert(f.key.to_string(), v);
             }
             Some(Ok(None)) | None => {
-                out.remove(&f.key);
+                out.remove(f.key.as_str());
                 if f.required {
                     errors.push(FieldError::new(&f.graphql_name, "is required"));
                 }

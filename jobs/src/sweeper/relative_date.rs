@@ -37,7 +37,7 @@ pub(super) async fn due(
     };
     let order = SortKey { target: Target::Field(Box::new(def.clone())), direction: Direction::Asc };
     let key = |id: &str, data: &Value| {
-        format!("date:{id}:{}", data.get(&def.key).and_then(Value::as_str).unwrap_or_default())
+        format!("date:{id}:{}", data.get(def.key.as_str()).and_then(Value::as_str).unwrap_or_default())
     };
     let due = records::matching(db, &w.tenant_id, entity, Some(filter), Some(order), key).await?;
     Ok(Some(due))

@@ -13,6 +13,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Value, Variables};
 /// A value as written in the document: variables not yet bound.
 type Written = async_graphql_value::Value;
+use entity::runtime::field_key::FieldKey;
 use entity::runtime::meta::{FieldDef, FieldType};
 use entity::runtime::naming::EntityNames;
 use entity::runtime::store::ListArgs;
@@ -148,7 +149,7 @@ pub(super) enum RecordItem {
     /// A to-one relation to a record of `target`, within the caller's row rule there.
     ToOne {
         key: Name,
-        field_key: String,
+        field_key: FieldKey,
         /// The target entity's position in the tenant's `SchemaAccess`.
         target: usize,
         record: RecordSel,
@@ -157,9 +158,9 @@ pub(super) enum RecordItem {
 
 impl RecordSel {
     /// The stored keys of the to-one fields shown.
-    pub(super) fn to_one_keys(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn to_one_keys(&self) -> impl Iterator<Item = &FieldKey> {
         self.items.iter().filter_map(|i| match i {
-            RecordItem::ToOne { field_key, .. } => Some(field_key.as_str()),
+            RecordItem::ToOne { field_key, .. } => Some(field_key),
             _ => None,
         })
     }

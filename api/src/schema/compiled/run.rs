@@ -9,9 +9,12 @@ use std::pin::Pin;
 
 use async_graphql::{Name, Value, Variables};
 use entity::ReadScope;
+use entity::runtime::field_key::FieldKey;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::FieldDef;
-use entity::runtime::store::{FieldValue, Fields, Page, Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::record::data::{FieldValue, Fields};
+use entity::runtime::store::{Page, Store};
 
 use entity::runtime::naming::types as t;
 
@@ -67,7 +70,7 @@ impl Plan {
                     let id = entity::runtime::value::record_id(&given)?;
                     let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
                     // The record and what its to-one fields point at, in one statement.
-                    let keys: Vec<&str> = record.to_one_keys().collect();
+                    let keys: Vec<&FieldKey> = record.to_one_keys().collect();
                     let (found, targets) =
                         store.get_with_targets(&access.full, &id, row.as_ref(), &keys).await.ok()?;
                     write_key(&mut out, key);
@@ -237,7 +240,7 @@ fn related<'a>(
         let parent_fields: Vec<Fields<'a>> = parents.iter().map(|r| r.data.fields()).collect();
         let mut ids: Vec<String> = Vec::new();
         for field_key in sel.to_one_keys() {
-            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key)) {
+            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key.as_str())) {
                 if !ids.iter().any(|known| *known == *id) {
                     ids.push(id.into_owned());
                 }
@@ -260,7 +263,7 @@ fn related<'a>(
             let target = access.entities.get(*target)?;
             let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
             let mut records = HashMap::new();
-            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key)) {
+            for id in parent_fields.iter().filter_map(|f| f.str_of(field_key.as_str())) {
                 let id: &str = &id;
                 let visible = fetched
                     .get(id)
@@ -326,7 +329,7 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
             }
             RecordItem::Value(key, def) => {
                 write_key(out, key);
-                if !write_value(out, def, fields.get(&def.key))? {
+                if !write_value(out, def, fields.get(def.key.as_str()))? {
                     // A required field's type is non-null: the executor would answer an
                     // error here, so it shall.
                     if def.required {
@@ -338,7 +341,7 @@ fn write_record(out: &mut Vec<u8>, sel: &RecordSel, r: &Record, related: &Relate
             RecordItem::ToOne { key, field_key, record, .. } => {
                 write_key(out, key);
                 let linked = related.items.get(i).and_then(Option::as_ref);
-                let target = fields.str_of(field_key);
+                let target = fields.str_of(field_key.as_str());
                 match (linked, target) {
                     (Some(linked), Some(id)) => match linked.records.get(&*id) {
                         Some(t) => write_record(out, record, t, &linked.below)?,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
-use entity::runtime::aggregate::{self, AggregateRow, numeric_fields};
+use entity::runtime::aggregate;
+use entity::runtime::figures::{AggregateRow, Figure, Figures, numeric_fields};
 use entity::runtime::naming::{EntityNames, types as t};
 
 use crate::error::{ApiError, gql};
@@ -45,9 +46,9 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 None => None,
             };
             // Only the figures the selection reaches are computed.
-            let mut figures = aggregate::Figures::default();
+            let mut figures = Figures::default();
             let look = c.look_ahead();
-            for fig in aggregate::Figure::ALL {
+            for fig in Figure::ALL {
                 let under = look.field(fig.name());
                 if under.exists() {
                     for f in numeric_fields(&a.view) {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::{FieldDef, ReverseRelation};
 use entity::runtime::naming::EntityNames;
-use entity::runtime::store::{Record, Store};
+use entity::runtime::record::Record;
+use entity::runtime::store::Store;
 
 use crate::error::ApiError;
 use crate::schema::access::EntityAccess;
@@ -20,7 +21,7 @@ use crate::schema::{args, ctx};
 /// of the target entity.
 pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
     let type_name = EntityNames::new(&target.full.name_singular, &target.full.name_plural).type_name;
-    let key = f.key.clone();
+    let key = f.key.to_string();
     let i = target.index;
     Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
         let key = key.clone();
@@ -43,7 +44,7 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
 /// The reverse side of a relation on its target type.
 pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
     let names = EntityNames::new(&source.full.name_singular, &source.full.name_plural);
-    let key = rev.field.key.clone();
+    let key = rev.field.key.to_string();
     let one_to_one = rev.one_to_one;
     let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
     let description =

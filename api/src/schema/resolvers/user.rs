@@ -2,7 +2,7 @@
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, TypeRef};
 use entity::runtime::naming::types as t;
-use entity::runtime::store::Record;
+use entity::runtime::record::Record;
 
 use crate::schema::ctx;
 use crate::schema::loader::{load_error, loaded_error};

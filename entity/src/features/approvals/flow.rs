@@ -15,7 +15,8 @@ use crate::models::approval_request::Column as C;
 use crate::models::{approval_decision, approval_request};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
-use crate::runtime::store::{Caller, Record, Store};
+use crate::runtime::record::Record;
+use crate::runtime::store::{Caller, Store};
 use crate::runtime::time;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
@@ -148,7 +149,7 @@ async fn write_move(
     audit::append(txn, d, s.tenant_id, s.actor, &entry).await?;
     if let Some(field) = &s.policy.definition.state_field
         && let Some(f) = s.entity.field_by_graphql(field).or_else(|| s.entity.field_by_key(field))
-        && record.data.get(&f.key).and_then(Value::as_str) != Some(m.to.as_str())
+        && record.data.get(f.key.as_str()).and_then(Value::as_str) != Some(m.to.as_str())
     {
         let mut input = Map::new();
         input.insert(f.graphql_name.clone(), Value::String(m.to.as_str().to_owned()));

@@ -16,7 +16,7 @@ use crate::features::rows;
 use crate::models::{approval_decision, approval_policy, approval_request, role};
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType};
-use crate::runtime::store::Record;
+use crate::runtime::record::Record;
 use crate::{Error, FieldError, Result};
 
 /// Most stages a policy may have.

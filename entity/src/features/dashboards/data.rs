@@ -7,13 +7,13 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::{Function, Period, SortDirection, Widget, resolve};
-use crate::runtime::aggregate;
 use crate::runtime::calendar::period_range;
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use crate::runtime::sql::{Direction, SortKey};
 use crate::runtime::store::{ListArgs, Store};
 use crate::runtime::time;
+use crate::runtime::{aggregate, figures};
 use crate::{Db, Error, Result};
 
 /// What widget data is computed with.
@@ -88,7 +88,7 @@ impl Scope<'_> {
                     f.as_ref(),
                     &[],
                     None,
-                    &aggregate::Figures::all(e),
+                    &figures::Figures::all(e),
                 )
                 .await?;
                 let value = rows.first().map_or(Value::Null, |r| figure(r, e, *function, field.as_deref()));
@@ -122,7 +122,7 @@ impl Scope<'_> {
                     f.as_ref(),
                     &fields,
                     dates.as_ref(),
-                    &aggregate::Figures::all(e),
+                    &figures::Figures::all(e),
                 )
                 .await?;
                 let key = aggregate::group_name(&key_of);
@@ -161,7 +161,7 @@ impl Scope<'_> {
                             if let Some(f) = e.field_by_key(name).or_else(|| e.field_by_graphql(name)) {
                                 m.insert(
                                     f.graphql_name.clone(),
-                                    r.data.get(&f.key).cloned().unwrap_or(Value::Null),
+                                    r.data.get(f.key.as_str()).cloned().unwrap_or(Value::Null),
                                 );
                             }
                         }
@@ -184,7 +184,7 @@ impl Scope<'_> {
                     f.as_ref(),
                     &[target],
                     None,
-                    &aggregate::Figures::all(e),
+                    &figures::Figures::all(e),
                 )
                 .await?;
                 let amount =
@@ -210,7 +210,7 @@ impl Scope<'_> {
 }
 
 /// A figure of an aggregate row.
-fn figure(r: &aggregate::AggregateRow, e: &EntityDef, function: Function, field: Option<&str>) -> Value {
+fn figure(r: &figures::AggregateRow, e: &EntityDef, function: Function, field: Option<&str>) -> Value {
     let name = field
         .and_then(|f| e.field_by_key(f).or_else(|| e.field_by_graphql(f)))
         .map(|f| f.graphql_name.clone());

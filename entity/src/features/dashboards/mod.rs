@@ -18,8 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf, json_col};
+use crate::runtime::sql::{self, json_col};
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Most widgets on one dashboard.

@@ -17,11 +17,12 @@ use super::dashboards::{self, Dashboard};
 use super::users::roles::{self, NewRole};
 use super::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
-use crate::runtime::definitions::{Definitions, EntityInput};
+use crate::runtime::definitions::Definitions;
+use crate::runtime::definitions::input::EntityInput;
 use crate::runtime::meta::TenantMeta;
 use crate::runtime::policy::Permissions;
-use crate::runtime::sql::SqlBuf;
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
 /// The template files, by slug.

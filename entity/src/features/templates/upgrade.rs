@@ -18,11 +18,13 @@ use crate::features::approvals;
 use crate::features::dashboards::{self, Dashboard, DashboardSpec};
 use crate::features::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
-use crate::runtime::definitions::{Definitions, EntityInput, FieldInput, UpdateFieldInput};
+use crate::runtime::definitions::Definitions;
+use crate::runtime::definitions::input::{EntityInput, FieldInput, UpdateFieldInput};
 use crate::runtime::meta::{FieldDef, TenantMeta};
 use crate::runtime::policy::Permissions;
-use crate::runtime::sql::{SqlBuf, json_col};
+use crate::runtime::sql::json_col;
 use crate::runtime::time;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
 /// One line of the plan.

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::features::webhooks::Secret;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::store::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
 use crate::{Error, FieldError, Result};
 
 mod runs;
@@ -368,7 +368,7 @@ impl Definition {
                 let key = entity
                     .field_by_graphql(field)
                     .or_else(|| entity.field_by_key(field))
-                    .map(|d| d.key.clone());
+                    .map(|d| d.key.to_string());
                 changed(field)
                     && to.as_ref().is_none_or(|want| {
                         key.and_then(|k| event.record.data.get(&k).cloned()).as_ref() == Some(want)
@@ -427,7 +427,7 @@ pub fn field_text(entity: &EntityDef, r: &Record, name: &str) -> Option<String> 
         "createdBy" => r.created_by.clone(),
         _ => {
             let f = entity.field_by_graphql(name).or_else(|| entity.field_by_key(name))?;
-            Some(r.data.get(&f.key).map(text_of).unwrap_or_default())
+            Some(r.data.get(f.key.as_str()).map(text_of).unwrap_or_default())
         }
     }
 }
@@ -435,5 +435,6 @@ pub fn field_text(entity: &EntityDef, r: &Record, name: &str) -> Option<String> 
 /// The relation field `name` of `entity`, when it is one.
 pub fn relation_target(entity: &EntityDef, name: &str) -> Option<(String, String)> {
     let f = entity.field_by_graphql(name).or_else(|| entity.field_by_key(name))?;
-    (f.ty == FieldType::Relation).then(|| (f.key.clone(), f.related_entity_id.clone().unwrap_or_default()))
+    (f.ty == FieldType::Relation)
+        .then(|| (f.key.to_string(), f.related_entity_id.clone().unwrap_or_default()))
 }

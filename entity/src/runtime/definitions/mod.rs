@@ -8,85 +8,27 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::audit::Actor;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::naming;
-use super::sql::{self, SqlBuf};
+use super::sql;
 use crate::models::{entity_def, field_def};
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
-/// `EntityInput` of shared/API.md.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EntityInput {
-    pub name_singular: String,
-    pub name_plural: String,
-    pub label_singular: String,
-    pub label_plural: String,
-    pub icon: Option<String>,
-    pub record_number_prefix: Option<String>,
-    /// Translations: language code → `{singular, plural}`.
-    pub labels: Option<Value>,
-    pub fields: Option<Vec<FieldInput>>,
-}
-
-/// `UpdateEntityInput`: labels, icon and prefix (names never change: clients depend on them).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateEntityInput {
-    pub label_singular: Option<String>,
-    pub label_plural: Option<String>,
-    pub icon: Option<String>,
-    pub record_number_prefix: Option<String>,
-    pub labels: Option<Value>,
-}
-
-/// `FieldInput` of shared/API.md.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldInput {
-    pub key: String,
-    pub label: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-    pub required: Option<bool>,
-    pub unique: Option<bool>,
-    pub indexed: Option<bool>,
-    pub options: Option<Vec<String>>,
-    pub related_entity: Option<String>,
-    pub relation_kind: Option<String>,
-    pub default: Option<Value>,
-    pub validation: Option<Value>,
-    pub labels: Option<Value>,
-}
-
-/// `UpdateFieldInput`: everything but key, type and relation target.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateFieldInput {
-    pub label: Option<String>,
-    pub required: Option<bool>,
-    pub unique: Option<bool>,
-    pub indexed: Option<bool>,
-    pub options: Option<Vec<String>>,
-    pub default: Option<Value>,
-    pub validation: Option<Value>,
-    pub labels: Option<Value>,
-}
-
+pub mod input;
 mod storage;
 mod stored;
 mod validate;
 
-pub use storage::announce;
 #[cfg(test)]
 pub(crate) use validate::blank_field;
 pub use validate::{Conflict, name_conflicts};
 
+use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use stored::{field_summary, input_summary, options_json, replace, validation_json};
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,

@@ -11,9 +11,9 @@ use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::FieldDef;
-use crate::runtime::outbox::{self, MetadataChanged};
-use crate::runtime::sql::{self, SqlBuf};
-use crate::runtime::value;
+use crate::runtime::sql;
+use crate::runtime::{signals, value};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 impl Definitions<'_> {
@@ -51,7 +51,7 @@ impl Definitions<'_> {
             id: Set(f.id.clone()),
             tenant_id: Set(self.tenant_id.to_owned()),
             entity_id: Set(entity_id.to_owned()),
-            key: Set(f.key.clone()),
+            key: Set(f.key.to_string()),
             label: Set(f.label.clone()),
             field_type: Set(f.ty.as_str().to_owned()),
             required: Set(f.required),
@@ -118,26 +118,10 @@ impl Definitions<'_> {
         audit::append(txn, self.db.dialect, self.tenant_id, &self.actor, &entry).await?;
         // First: the tenant row's update makes the change wait for creates checked against the
         // definitions before it (`store::guards::push_definitions_guard`), so `assign` sees their records.
-        announce(txn, self.db.dialect, self.tenant_id).await?;
+        signals::metadata_changed(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have been marked or unmarked `indexed`, or gone with their slots.
         crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have come, gone or changed type, and records been rewritten.
         crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await
     }
-}
-
-/// Bumps the tenant's metadata version and records the change for every instance (the
-/// change event that drops cached definitions and schemas).
-pub async fn announce(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE tenants SET metadata_version = metadata_version + 1 WHERE id = ");
-    buf.bind(tenant_id.to_owned()).push(" RETURNING metadata_version");
-    let version: i64 = conn
-        .query_one_raw(buf.into_statement())
-        .await?
-        .ok_or_else(|| Error::NotFound("tenant".into()))?
-        .try_get("", "metadata_version")?;
-    crate::runtime::signals::touch(tenant_id);
-    let event = MetadataChanged { tenant_id: tenant_id.to_owned(), version };
-    outbox::write(conn, d, tenant_id, &event).await
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::EntityInput;
+use super::input::EntityInput;
 use crate::Result;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta, Validation};
 

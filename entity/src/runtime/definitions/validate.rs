@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::FieldInput;
+use super::input::FieldInput;
 use crate::FieldError;
+use crate::runtime::field_key::FieldKey;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use crate::runtime::naming::{self, EntityNames};
 use crate::runtime::value;
@@ -116,7 +117,7 @@ pub(super) fn parse_validation(
 pub(crate) fn blank_field() -> FieldDef {
     FieldDef {
         id: String::new(),
-        key: String::new(),
+        key: FieldKey::blank(),
         graphql_name: String::new(),
         label: String::new(),
         ty: FieldType::Text,
@@ -184,7 +185,8 @@ pub(super) fn build_field(
     position: i32,
 ) -> FieldDef {
     let p = |s: &str| if path.is_empty() { s.to_owned() } else { format!("{path}.{s}") };
-    if !naming::is_identifier(&input.key) {
+    let key = FieldKey::new(&input.key);
+    if key.is_none() {
         errors.push(FieldError::new(
             p("key"),
             "must be a snake_case or camelCase identifier (a-z first, at most 63)",
@@ -244,7 +246,8 @@ pub(super) fn build_field(
     let (validation, pattern) = parse_validation(errors, &p("validation"), ty, input.validation.as_ref());
     let f = FieldDef {
         id: uuid::Uuid::new_v4().to_string(),
-        key: input.key.clone(),
+        // An input whose key is refused is never stored: its errors end the change.
+        key: key.unwrap_or_else(FieldKey::blank),
         graphql_name,
         label: input.label.trim().to_owned(),
         ty,
@@ -310,14 +313,14 @@ pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<Conflict> {
         for f in &e.fields {
             if !fields.insert(f.graphql_name.clone()) {
                 let message = format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name);
-                conflicts.push(conflict(Some(&f.key), message));
+                conflicts.push(conflict(Some(f.key.as_str()), message));
             }
         }
         for r in meta.reverse_relations(&e.id) {
             if !fields.insert(r.name.clone()) {
                 conflicts.push(Conflict {
                     entity: r.source.name_singular.clone(),
-                    field: Some(r.field.key.clone()),
+                    field: Some(r.field.key.to_string()),
                     message: format!(
                         "the reverse relation `{}` (from `{}.{}`) collides with a field of `{}`",
                         r.name, r.source.name_singular, r.field.key, names.type_name

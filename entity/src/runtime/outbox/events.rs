@@ -10,7 +10,7 @@ use super::{
     WorkflowManual, WorkflowResume,
 };
 use crate::features::notifications::Notification;
-use crate::runtime::store::ChangeEvent;
+use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.

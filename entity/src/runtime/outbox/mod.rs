@@ -26,9 +26,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sql::SqlBuf;
 use super::time;
 use crate::pipeline::Exec;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
 /// A kind of outbox event: its payload is the type's JSON form, under `TOPIC`.
@@ -97,7 +97,7 @@ pub struct WebhookRetry {
     pub delivery_id: String,
 }
 
-/// `OutboxEvent::IndexSlot`: the slot by its name (`indexes::Slot::name`).
+/// `OutboxEvent::IndexSlot`: the slot by its name (`slot::Slot::name`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexSlot {

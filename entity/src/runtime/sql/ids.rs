@@ -3,17 +3,8 @@
 //! how an id held in a record's `data` meets the column (`record_id_of`, `push_fenced_ids`), and
 //! how the column is read back as the id's text.
 
-use super::SqlBuf;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
-
-/// A record id as PostgreSQL's `records.id` holds it, when `id` is one in the form the engine
-/// stores (and PostgreSQL prints) record ids: lowercase and hyphenated. Any other text names no
-/// record on either backend — the API brings other spellings of a UUID to this form first
-/// (`value::record_id`).
-pub fn record_uuid(id: &str) -> Option<uuid::Uuid> {
-    let stored = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
-    stored.then(|| uuid::Uuid::try_parse(id).ok()).flatten()
-}
 
 /// The regular expression of `record_uuid`'s form, for SQL.
 const RECORD_ID_FORM: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
@@ -89,37 +80,9 @@ pub fn record_id_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::sql::SqlValue;
 
     #[test]
-    fn a_record_id_is_a_uuid_only_in_its_stored_form() {
-        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
-        assert_eq!(record_uuid(id).map(|u| u.hyphenated().to_string()).as_deref(), Some(id));
-        let others = [
-            "0B9C6A5E-2F1D-4C8E-9A43-7D2E1F0C5B6A",
-            "0b9c6a5e2f1d4c8e9a437d2e1f0c5b6a",
-            "{0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a}",
-            "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6",
-            "<doctor id>",
-            "",
-        ];
-        for other in others {
-            assert_eq!(record_uuid(other), None, "{other}");
-        }
-    }
-
-    #[test]
-    fn record_ids_bind_as_the_column_holds_them() {
-        let id = "0b9c6a5e-2f1d-4c8e-9a43-7d2e1f0c5b6a";
-        let bound = |d: Dialect, id: &str| {
-            let mut buf = SqlBuf::new(d);
-            buf.bind_record_id(id);
-            buf.values
-        };
-        assert_eq!(bound(Dialect::Postgres, id), vec![SqlValue::Uuid(record_uuid(id))]);
-        // Text in no stored form equals no id: NULL, not a failing cast.
-        assert_eq!(bound(Dialect::Postgres, "123"), vec![SqlValue::Uuid(None)]);
-        assert_eq!(bound(Dialect::Sqlite, "123"), vec![SqlValue::from("123")]);
+    fn an_id_held_in_data_meets_the_column_in_its_stored_form() {
         assert_eq!(record_id_of(Dialect::Sqlite, "(x)"), "(x)");
         let pg = record_id_of(Dialect::Postgres, "(x)");
         assert!(

@@ -1,112 +1,25 @@
-//! SQL for tenant records, in both dialects: a statement buffer that numbers parameters per
-//! dialect, the JSON expression of each field and the compiled filter language; ORDER BY and
-//! the keyset condition of cursors are in `order`. Field keys reach SQL only as validated identifiers (checked
-//! when metadata loads); every value is a bound parameter.
+//! SQL for tenant records, in both dialects: the JSON expression of each field, the scope of a
+//! statement (tenant, entity, index slot guards) and the compiled filter language, written into
+//! the statement buffer (`crate::sql_buf`); ORDER BY and the keyset condition of cursors are in
+//! `order`, record ids in `ids`. Field keys reach SQL text only as `FieldKey`s (identifiers by
+//! construction); every value is a bound parameter.
 
-use sea_orm::{DbBackend, Statement, Value as SqlValue};
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
+use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
-use super::indexes::{Slot, SlotKind};
 use super::meta::{FieldDef, Stored};
+use super::slot::{Slot, SlotKind};
 use crate::{Dialect, Error, Result};
 
 mod ids;
 mod order;
 
+use crate::sql_buf::{SqlBuf, record_uuid, uuid_literal};
 pub use ids::*;
-
 pub use order::{Direction, SortKey, push_after, push_order_by};
-
-/// A statement under construction.
-#[derive(Debug)]
-pub struct SqlBuf {
-    pub dialect: Dialect,
-    pub sql: String,
-    values: Vec<SqlValue>,
-}
-
-impl SqlBuf {
-    pub fn new(dialect: Dialect) -> Self {
-        SqlBuf { dialect, sql: String::with_capacity(256), values: Vec::new() }
-    }
-
-    pub fn push(&mut self, s: &str) -> &mut Self {
-        self.sql.push_str(s);
-        self
-    }
-
-    /// Binds `v` without writing its placeholder, and returns the placeholder, for text that
-    /// names it (PostgreSQL numbers its placeholders, so a statement can use one value several
-    /// times, in any order, while sending it once).
-    pub fn param(&mut self, v: impl Into<SqlValue>) -> Result<String> {
-        if self.dialect != Dialect::Postgres {
-            return Err(Error::Internal("numbered placeholders are PostgreSQL's".into()));
-        }
-        self.values.push(v.into());
-        Ok(format!("${}", self.values.len()))
-    }
-
-    /// Appends a placeholder bound to `v` as JSON (JSONB on PostgreSQL, text on SQLite).
-    pub fn bind_json(&mut self, v: &impl serde::Serialize) -> Result<&mut Self> {
-        let text = serde_json::to_string(v)?;
-        Ok(match self.dialect {
-            Dialect::Postgres => self.push("CAST(").bind(text).push(" AS JSONB)"),
-            Dialect::Sqlite => self.bind(text),
-        })
-    }
-
-    /// Appends a placeholder bound to `v`.
-    pub fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Self {
-        self.values.push(v.into());
-        match self.dialect {
-            Dialect::Postgres => {
-                let n = self.values.len();
-                self.sql.push('$');
-                self.sql.push_str(&n.to_string());
-            }
-            Dialect::Sqlite => self.sql.push('?'),
-        }
-        self
-    }
-
-    /// Appends a placeholder bound to record id `id` as `records.id` holds it: a `uuid` on
-    /// PostgreSQL (migration 28), its text on SQLite. For writing an id and for comparing `id`
-    /// with `=` or `IN`: text that is not an id in its stored form (`record_uuid`) binds NULL
-    /// on PostgreSQL, which equals no id, as that text equals none on SQLite.
-    pub fn bind_record_id(&mut self, id: &str) -> &mut Self {
-        match self.dialect {
-            Dialect::Postgres => self.bind(record_uuid(id)),
-            Dialect::Sqlite => self.bind(id.to_owned()),
-        }
-    }
-
-    /// Binds a timestamp the way each database stores it (TIMESTAMPTZ / fixed-format text).
-    pub fn bind_ts(&mut self, ts: chrono::DateTime<chrono::Utc>) -> &mut Self {
-        match self.dialect {
-            Dialect::Postgres => self.bind(ts),
-            Dialect::Sqlite => self.bind(super::time::format(&ts)),
-        }
-    }
-
-    /// The statement built so far, leaving the buffer empty (for builder-style chains).
-    pub fn take_statement(&mut self) -> Statement {
-        let taken = SqlBuf {
-            dialect: self.dialect,
-            sql: std::mem::take(&mut self.sql),
-            values: std::mem::take(&mut self.values),
-        };
-        taken.into_statement()
-    }
-
-    pub fn into_statement(self) -> Statement {
-        let backend = match self.dialect {
-            Dialect::Postgres => DbBackend::Postgres,
-            Dialect::Sqlite => DbBackend::Sqlite,
-        };
-        Statement::from_sql_and_values(backend, self.sql, self.values)
-    }
-}
 
 /// Deletes one row of a tenant-owned platform table (`webhooks`, `workflows`, …) by id; true when
 /// a row went. `table` is a compile-time name, never caller input.
@@ -168,9 +81,25 @@ pub fn push_live_scope(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str, how: 
     Ok(())
 }
 
+/// Appends ` AND ixk_<slot> = '<key>'` for every slot `targets` read: true of every record of
+/// the entity, and what lets the planner use the slot's partial index. Keys (`FieldKey`s,
+/// identifiers) are written as literals so that the guard stays a constant of the statement,
+/// also in a generic plan.
+pub fn push_slot_guards<'t>(buf: &mut SqlBuf, targets: impl IntoIterator<Item = &'t Target>) {
+    let mut seen = BTreeSet::new();
+    for t in targets {
+        if let Target::Field(f) = t
+            && let Some(slot) = f.index_slot()
+            && seen.insert(slot)
+        {
+            buf.push(" AND ").push(&slot.key_column()).push(" = '").push_key(&f.key).push("'");
+        }
+    }
+}
+
 /// `push_live_scope` for a statement that reads `targets` (filters, sort keys, groups): the
 /// entity named as `EntityRef::for_targets` says, and the guards of the targets' index slots
-/// (`indexes::push_slot_guards`).
+/// (`push_slot_guards`).
 pub fn push_scope_for<'t>(
     buf: &mut SqlBuf,
     tenant_id: &str,
@@ -179,17 +108,8 @@ pub fn push_scope_for<'t>(
 ) -> Result<()> {
     let targets: Vec<&Target> = targets.into_iter().collect();
     push_live_scope(buf, tenant_id, entity_id, EntityRef::for_targets(targets.iter().copied()))?;
-    super::indexes::push_slot_guards(buf, targets);
+    push_slot_guards(buf, targets);
     Ok(())
-}
-
-/// A UUID of our own (tenant or entity id) checked for writing into SQL as a literal: the
-/// hyphenated form, hex digits and hyphens only, so nothing in it needs quoting.
-pub fn uuid_literal<'a>(id: &'a str, what: &str) -> Result<&'a str> {
-    if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
-        return Err(Error::Internal(format!("bad {what} id {id:?}")));
-    }
-    Ok(id)
 }
 
 /// A UUID of our own as a SQL literal, exactly as stored (`uuid_literal`).
@@ -198,9 +118,9 @@ fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`.
-pub fn text_expr(d: Dialect, key: &str) -> String {
-    debug_assert!(super::naming::is_identifier(key));
+/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`. The key is an
+/// identifier (`FieldKey`), written into the path as it is.
+pub fn text_expr(d: Dialect, key: &FieldKey) -> String {
     match d {
         Dialect::Postgres => format!("(data->>'{key}')"),
         Dialect::Sqlite => format!("json_extract(data, '$.{key}')"),
@@ -216,15 +136,15 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         Target::Owner => "owner_id".into(),
         Target::RecordNumber => "record_number".into(),
         // The slot's generated column holds exactly the expression below (migration 22).
-        Target::Field(f) if f.index_slot().is_some_and(|s| SlotKind::of(d, f.ty) == Some(s.kind)) => {
+        Target::Field(f) if f.index_slot().is_some_and(|s| f.ty.slot_kind(d) == Some(s.kind)) => {
             f.index_slot().map(Slot::column).unwrap_or_default()
         }
         Target::Field(f) => match (f.ty.stored_as(), d) {
             (Stored::Float | Stored::Decimal, Dialect::Postgres) => {
-                format!("((data->>'{}')::numeric)", f.key)
+                format!("({}::numeric)", text_expr(d, &f.key))
             }
-            (Stored::Bool, Dialect::Postgres) => format!("((data->>'{}')::boolean)", f.key),
-            (Stored::Decimal, Dialect::Sqlite) => format!("CAST(json_extract(data, '$.{}') AS REAL)", f.key),
+            (Stored::Bool, Dialect::Postgres) => format!("({}::boolean)", text_expr(d, &f.key)),
+            (Stored::Decimal, Dialect::Sqlite) => format!("CAST({} AS REAL)", text_expr(d, &f.key)),
             // On SQLite `json_extract` already yields numbers and booleans as SQL values.
             (Stored::Float | Stored::Bool, Dialect::Sqlite) | (Stored::Timestamp | Stored::Text, _) => {
                 text_expr(d, &f.key)
@@ -519,11 +439,11 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
                     let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
                     if all {
                         buf.push("((SELECT COUNT(DISTINCT j.value) FROM json_each(records.data, '$.")
-                            .push(&f.key)
+                            .push_key(&f.key)
                             .push("') j WHERE j.value IN (");
                     } else {
                         buf.push("EXISTS (SELECT 1 FROM json_each(records.data, '$.")
-                            .push(&f.key)
+                            .push_key(&f.key)
                             .push("') j WHERE j.value IN (");
                     }
                     // The items as one parameter, as for `in` (`push_in_list`).

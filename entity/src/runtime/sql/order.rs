@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use super::{SqlBuf, bind_operand, target_expr};
+use super::{bind_operand, target_expr};
 use crate::runtime::filter::Target;
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
 /// Sort direction.
@@ -48,14 +49,14 @@ impl SortKey {
             Target::UpdatedAt => "updatedAt".into(),
             Target::Owner => "owner".into(),
             Target::RecordNumber => "recordNumber".into(),
-            Target::Field(f) => f.key.clone(),
+            Target::Field(f) => f.key.to_string(),
         };
         let dir = if self.direction == Direction::Asc { "a" } else { "d" };
         format!("{name}:{dir}")
     }
 
     /// The value of this key on a record, as carried in cursors.
-    pub fn value_of(&self, r: &crate::runtime::store::Record) -> Value {
+    pub fn value_of(&self, r: &crate::runtime::record::Record) -> Value {
         match &self.target {
             Target::RecordNumber => r.number.map(Value::from).unwrap_or(Value::Null),
             t => t.value_of(r).unwrap_or(Value::Null),

@@ -3,7 +3,7 @@
 //! function made by a migration, `migration`'s `ddl::guard_function`), so a create checks its
 //! relations and its definitions without a round trip of its own. SQLite checks step by step.
 
-use crate::runtime::sql::SqlBuf;
+use crate::sql_buf::SqlBuf;
 
 /// `alphery_require_current_definitions(…)` (migration 23) of a record's INSERT: the tenant's
 /// metadata version is still `version`, the one the record was checked against, and the

@@ -5,88 +5,31 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::audit::Actor;
 use super::cursor;
+use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, FieldType};
-use super::sql::{self, Direction, SortKey, SqlBuf};
+use super::outbox::Event;
+use super::record::{ChangeEvent, Record};
+use super::sql::{self, Direction, SortKey};
 use crate::db::ReadScope;
 use crate::pipeline::Exec;
+use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
                        created_at, updated_at, deleted_at, version";
 
-mod data;
 mod guards;
 mod rows;
 mod write;
 
-pub use data::{FieldValue, Fields, RecordData};
 pub use write::backdate;
 
-/// One stored record.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Record {
-    pub id: String,
-    pub entity_id: String,
-    /// Values keyed by field key, in their stored form (see `value`).
-    pub data: RecordData,
-    pub owner_id: Option<String>,
-    pub created_by: Option<String>,
-    pub number: Option<i64>,
-    pub record_number: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub deleted_at: Option<DateTime<Utc>>,
-    pub version: i64,
-}
-
-/// What happened to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ChangeKind {
-    Created,
-    Updated,
-    Deleted,
-    Restored,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Created => "CREATED",
-            ChangeKind::Updated => "UPDATED",
-            ChangeKind::Deleted => "DELETED",
-            ChangeKind::Restored => "RESTORED",
-        }
-    }
-}
-
-/// A committed change, as written to the outbox and delivered to subscribers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeEvent {
-    pub tenant_id: String,
-    pub entity_id: String,
-    pub kind: ChangeKind,
-    pub record: Record,
-    /// GraphQL names of the fields whose values changed.
-    pub changed_fields: Vec<String>,
-    /// The stored values before an update (keyed by field key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<Map<String, Value>>,
-    /// Workflow hops that led to this change (0 for a person's or an integration's write).
-    #[serde(default)]
-    pub depth: u32,
-}
-
-impl crate::runtime::outbox::Event for ChangeEvent {
+impl Event for ChangeEvent {
     const TOPIC: &'static str = "record.changed";
 }
 
@@ -185,22 +128,6 @@ pub struct Store<'a> {
     pub db: &'a Db,
     pub tenant_id: &'a str,
     pub scope: Option<&'a ReadScope>,
-}
-
-impl Record {
-    /// The GraphQL names of fields whose stored values differ between `self` and `other`.
-    pub fn changed_fields(&self, other: &Record, entity: &EntityDef) -> Vec<String> {
-        let mut out: Vec<String> = entity
-            .fields
-            .iter()
-            .filter(|f| self.data.get(&f.key) != other.data.get(&f.key))
-            .map(|f| f.graphql_name.clone())
-            .collect();
-        if self.owner_id != other.owner_id {
-            out.push("owner".into());
-        }
-        out
-    }
 }
 
 /// The full key list of an ordering (requested keys + `id`), flipped for backward pages. The
@@ -378,7 +305,7 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         id: &str,
         row: Option<&Filter>,
-        keys: &[&str],
+        keys: &[&FieldKey],
     ) -> Result<(Option<Record>, Vec<Record>)> {
         if keys.is_empty() || !could_be_stored(id) {
             return Ok((self.get(entity, id, row).await?, Vec::new()));
@@ -503,7 +430,7 @@ pub fn get_with_targets_statement(
     tenant_id: &str,
     entity_id: &str,
     id: &str,
-    keys: &[&str],
+    keys: &[&FieldKey],
 ) -> Result<sea_orm::Statement> {
     let mut buf = SqlBuf::new(d);
     buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
@@ -514,9 +441,6 @@ pub fn get_with_targets_statement(
     buf.push(" AND deleted_at IS NULL AND id");
     sql::push_any_id(&mut buf, |buf| {
         for (i, key) in keys.iter().enumerate() {
-            if !super::naming::is_identifier(key) {
-                return Err(Error::Internal(format!("bad field key {key:?}")));
-            }
             if i > 0 {
                 buf.push(" UNION ALL ");
             }

@@ -13,7 +13,8 @@ use sea_orm::sqlx::postgres::{PgRow, PgValueFormat};
 use sea_orm::sqlx::{Column, Row, TypeInfo, ValueRef};
 use serde_json::{Map, Value};
 
-use super::{Record, RecordData};
+use crate::runtime::record::Record;
+use crate::runtime::record::data::RecordData;
 use crate::runtime::time;
 use crate::{Dialect, Error, Result};
 

@@ -8,19 +8,18 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::guards;
-use super::{
-    COLUMNS, Caller, ChangeEvent, ChangeKind, Liveness, Record, Store, check_visible, fetch_one,
-    one_statement, visible,
-};
+use super::{COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, visible};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
-use crate::runtime::indexes::Slot;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
-use crate::runtime::sql::{self, SqlBuf};
+use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::slot::Slot;
+use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
 use crate::runtime::{outbox, rollups};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
 impl<'a> Store<'a> {
@@ -184,7 +183,7 @@ impl<'a> Store<'a> {
         let changed: Vec<String> = entity
             .fields
             .iter()
-            .filter(|f| record.data.contains_key(&f.key))
+            .filter(|f| record.data.contains_key(f.key.as_str()))
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &record.data);
@@ -253,7 +252,7 @@ impl<'a> Store<'a> {
         let changed: Vec<&FieldDef> = entity
             .fields
             .iter()
-            .filter(|f| data.get(&f.key) != old.data.get(&f.key))
+            .filter(|f| data.get(f.key.as_str()) != old.data.get(f.key.as_str()))
             .filter(|f| !errors.iter().any(|e| e.field == f.graphql_name))
             .collect();
         errors.extend(self.check_references(txn, meta, entity, &changed, &data, Some(id), true).await?);
@@ -404,7 +403,7 @@ impl<'a> Store<'a> {
                 .collect::<Result<_>>()?
         };
         for f in fields {
-            let Some(v) = data.get(&f.key) else { continue };
+            let Some(v) = data.get(f.key.as_str()) else { continue };
             if f.ty == FieldType::Relation && relations {
                 let target = f.related_entity_id.as_deref().unwrap_or_default();
                 let ok = v.as_str().and_then(|id| found.get(id)).is_some_and(|e| e == target);
@@ -557,7 +556,7 @@ fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(Str
         .iter()
         .filter(|f| f.ty == FieldType::Relation)
         .filter_map(|f| {
-            let id = data.get(&f.key).and_then(Value::as_str)?;
+            let id = data.get(f.key.as_str()).and_then(Value::as_str)?;
             Some((id.to_owned(), f.related_entity_id.clone().unwrap_or_default()))
         })
         .collect()

@@ -21,7 +21,8 @@ use entity::features::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow}
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::store::{Caller, ChangeEvent, Record, Store};
+use entity::runtime::record::{ChangeEvent, Record};
+use entity::runtime::store::{Caller, Store};
 use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
@@ -70,7 +71,7 @@ fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> C
     ChangeEvent {
         tenant_id: tenant_id.to_owned(),
         entity_id: entity.id.clone(),
-        kind: entity::runtime::store::ChangeKind::Updated,
+        kind: entity::runtime::record::ChangeKind::Updated,
         record,
         changed_fields: Vec::new(),
         previous: None,

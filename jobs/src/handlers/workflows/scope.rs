@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use entity::features::workflows::{self as wf, Action};
 use entity::runtime::meta::{EntityDef, FieldType};
-use entity::runtime::store::Record;
+use entity::runtime::record::Record;
 use serde_json::{Map, Value};
 
 /// Values templates can use: `record.*`, `previous.*`, `tenant.name`, and one relation hop.

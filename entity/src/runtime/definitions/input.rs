@@ -1,0 +1,65 @@
+//! What a definition change is asked with: the GraphQL inputs of shared/API.md as the engine
+//! takes them (`EntityInput`, `FieldInput` and their update forms), before validation turns them
+//! into metadata (`validate`).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `EntityInput` of shared/API.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityInput {
+    pub name_singular: String,
+    pub name_plural: String,
+    pub label_singular: String,
+    pub label_plural: String,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+    /// Translations: language code → `{singular, plural}`.
+    pub labels: Option<Value>,
+    pub fields: Option<Vec<FieldInput>>,
+}
+
+/// `UpdateEntityInput`: labels, icon and prefix (names never change: clients depend on them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEntityInput {
+    pub label_singular: Option<String>,
+    pub label_plural: Option<String>,
+    pub icon: Option<String>,
+    pub record_number_prefix: Option<String>,
+    pub labels: Option<Value>,
+}
+
+/// `FieldInput` of shared/API.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldInput {
+    pub key: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub required: Option<bool>,
+    pub unique: Option<bool>,
+    pub indexed: Option<bool>,
+    pub options: Option<Vec<String>>,
+    pub related_entity: Option<String>,
+    pub relation_kind: Option<String>,
+    pub default: Option<Value>,
+    pub validation: Option<Value>,
+    pub labels: Option<Value>,
+}
+
+/// `UpdateFieldInput`: everything but key, type and relation target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateFieldInput {
+    pub label: Option<String>,
+    pub required: Option<bool>,
+    pub unique: Option<bool>,
+    pub indexed: Option<bool>,
+    pub options: Option<Vec<String>>,
+    pub default: Option<Value>,
+    pub validation: Option<Value>,
+    pub labels: Option<Value>,
+}

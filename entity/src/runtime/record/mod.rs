@@ -1,0 +1,88 @@
+//! A stored record as plain data: its columns (`Record`), its values (`data`: `RecordData`,
+//! parsed lazily), and what a committed change of one tells the rest of the system
+//! (`ChangeEvent`, which the store writes to the outbox). Below everything that reads records —
+//! the filter's in-memory evaluation, sort keys, the store, live events, the features — and
+//! above only the metadata that comparing two records needs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::meta::EntityDef;
+
+pub mod data;
+
+use data::RecordData;
+
+/// One stored record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub id: String,
+    pub entity_id: String,
+    /// Values keyed by field key, in their stored form (see `value`).
+    pub data: RecordData,
+    pub owner_id: Option<String>,
+    pub created_by: Option<String>,
+    pub number: Option<i64>,
+    pub record_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+    Restored,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "CREATED",
+            ChangeKind::Updated => "UPDATED",
+            ChangeKind::Deleted => "DELETED",
+            ChangeKind::Restored => "RESTORED",
+        }
+    }
+}
+
+/// A committed change, as written to the outbox and delivered to subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEvent {
+    pub tenant_id: String,
+    pub entity_id: String,
+    pub kind: ChangeKind,
+    pub record: Record,
+    /// GraphQL names of the fields whose values changed.
+    pub changed_fields: Vec<String>,
+    /// The stored values before an update (keyed by field key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Map<String, Value>>,
+    /// Workflow hops that led to this change (0 for a person's or an integration's write).
+    #[serde(default)]
+    pub depth: u32,
+}
+
+impl Record {
+    /// The GraphQL names of fields whose stored values differ between `self` and `other`.
+    pub fn changed_fields(&self, other: &Record, entity: &EntityDef) -> Vec<String> {
+        let mut out: Vec<String> = entity
+            .fields
+            .iter()
+            .filter(|f| self.data.get(f.key.as_str()) != other.data.get(f.key.as_str()))
+            .map(|f| f.graphql_name.clone())
+            .collect();
+        if self.owner_id != other.owner_id {
+            out.push("owner".into());
+        }
+        out
+    }
+}
