@@ -266,7 +266,7 @@ pub async fn retry_email(
 
 pub async fn verify_audit_chain(state: &Services, p: &Principal) -> Result<Verification, ApiError> {
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let v = audit::verify(&txn, state.db.dialect, &p.tenant_id).await?;
+    let v = audit::verify(&txn, &p.tenant_id).await?;
     txn.commit().await?;
     Ok(v)
 }

@@ -83,10 +83,7 @@ impl SqlBuf {
 
     /// Binds a timestamp the way each database stores it (TIMESTAMPTZ / fixed-format text).
     pub fn bind_ts(&mut self, ts: chrono::DateTime<chrono::Utc>) -> &mut Self {
-        match self.dialect {
-            Dialect::Postgres => self.bind(ts),
-            Dialect::Sqlite => self.bind(time::format(&ts)),
-        }
+        self.bind(time::value(self.dialect, ts))
     }
 
     /// The statement built so far, leaving the buffer empty (for builder-style chains).

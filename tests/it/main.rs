@@ -36,6 +36,7 @@ mod instances;
 mod isolation;
 mod leases;
 mod limits;
+mod models;
 mod notifications;
 mod observability;
 mod pagination;

@@ -5,7 +5,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::models::{approval_policy, approval_request, workflow};
+use crate::models::{approval_policy, approval_request, dashboard, workflow};
 use crate::{Error, Result};
 
 /// A platform table whose rows belong to a tenant and are named by a text id.
@@ -26,7 +26,7 @@ macro_rules! tenant_rows {
     )+};
 }
 
-tenant_rows!(workflow, approval_policy, approval_request);
+tenant_rows!(workflow, approval_policy, approval_request, dashboard);
 
 /// `tenant_id = tenant_id AND id = id` on `E`.
 pub fn named<E: TenantRow>(tenant_id: &str, id: &str) -> Condition {

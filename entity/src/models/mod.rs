@@ -1,21 +1,30 @@
-//! SeaORM models of the platform tables (tenants, users, roles, sessions, entity and field
+//! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
-//! with their requests and decisions). Tenant records themselves are read and written by
-//! `runtime::store` with compiled SQL, because their columns are defined at runtime.
+//! with their requests and decisions, dashboards, applied templates, the audit chain, and the
+//! engine's records, record counters and rollups). Tenant records themselves are read and
+//! written by `runtime::store` with compiled SQL, because their columns are defined at
+//! runtime: `record` names only their fixed columns.
 
 pub mod api_key;
 pub mod approval_decision;
 pub mod approval_policy;
 pub mod approval_request;
+pub mod audit_head;
+pub mod audit_log;
+pub mod dashboard;
 pub mod email;
 pub mod entity_def;
 pub mod field_def;
 pub mod notification;
 pub mod outbox;
+pub mod record;
+pub mod record_counter;
+pub mod record_rollup;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
 pub mod tenant;
+pub mod tenant_template;
 pub mod user;
 pub mod webhook;
 pub mod webhook_delivery;

@@ -4,13 +4,25 @@
 //! is updated in the same transaction — its row lock orders concurrent writers, so the chain
 //! never forks. The change's own writes travel in the entry's statement on PostgreSQL
 //! (`append_with`). `verify` recomputes the chain and names the first entry that does not fit.
+//!
+//! Reading the log (`list`, `verify`) goes through the `audit_log` model. The append stays
+//! hand-built SQL: on PostgreSQL it is one statement — a data-modifying CTE that upserts the
+//! tenant's head (`audit_heads`) with `ON CONFLICT … DO UPDATE … RETURNING`, computes the hash
+//! with `sha256` in SQL, carries the change's own writes as further `WITH` parts and inserts the
+//! entry from the head's `RETURNING` — sent pipelined with the record write in one round trip
+//! (a statement-count test holds it there); sea-query builds none of that. On SQLite the head's
+//! `UPDATE … RETURNING` / `INSERT … ON CONFLICT DO NOTHING` and the entry's INSERT stay beside
+//! it, so both backends write the same columns the same way (timestamps in the engine's text
+//! form, which `list` binds its time filter in, through `time::value`).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::models::audit_log;
 use crate::pipeline::Exec;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
@@ -266,33 +278,26 @@ fn push_entry_values(
     Ok(())
 }
 
-const COLUMNS: &str = "id, seq, at, actor_user_id, actor_api_key_id, request_id, action, object_type, \
-                       object_id, changes, prev_hash, hash";
-
-fn row(r: &QueryResult, d: Dialect) -> Result<AuditRow> {
-    let at =
-        super::time::column(r, d, "at")?.ok_or_else(|| Error::Internal("audit entry without time".into()))?;
-    let changes = match d {
-        Dialect::Postgres => r.try_get::<Value>("", "changes")?,
-        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", "changes")?)?,
-    };
-    Ok(AuditRow {
-        id: r.try_get("", "id")?,
-        seq: r.try_get("", "seq")?,
-        at,
-        actor: Actor {
-            user_id: r.try_get("", "actor_user_id")?,
-            api_key_id: r.try_get("", "actor_api_key_id")?,
-            request_id: r.try_get("", "request_id")?,
-            ..Actor::default()
-        },
-        action: r.try_get("", "action")?,
-        object_type: r.try_get("", "object_type")?,
-        object_id: r.try_get("", "object_id")?,
-        changes,
-        prev_hash: r.try_get("", "prev_hash")?,
-        hash: r.try_get("", "hash")?,
-    })
+impl From<audit_log::Model> for AuditRow {
+    fn from(m: audit_log::Model) -> AuditRow {
+        AuditRow {
+            id: m.id,
+            seq: m.seq,
+            at: m.at,
+            actor: Actor {
+                user_id: m.actor_user_id,
+                api_key_id: m.actor_api_key_id,
+                request_id: m.request_id,
+                ..Actor::default()
+            },
+            action: m.action,
+            object_type: m.object_type,
+            object_id: m.object_id,
+            changes: m.changes,
+            prev_hash: m.prev_hash,
+            hash: m.hash,
+        }
+    }
 }
 
 /// Filter of `auditLog`.
@@ -316,44 +321,43 @@ pub async fn list(
     first: u64,
     before_seq: Option<i64>,
 ) -> Result<(Vec<AuditRow>, bool, i64)> {
-    let push_where = |buf: &mut SqlBuf| -> Result<()> {
-        buf.push(" FROM audit_log WHERE tenant_id = ").bind(tenant_id.to_owned());
-        for (col, v) in [
-            ("action", &filter.action),
-            ("object_type", &filter.object_type),
-            ("object_id", &filter.object_id),
-            ("actor_user_id", &filter.actor_user_id),
-        ] {
-            if let Some(v) = v {
-                buf.push(" AND ").push(col).push(" = ").bind(v.clone());
-            }
+    let mut matching = Condition::all().add(audit_log::Column::TenantId.eq(tenant_id));
+    for (col, v) in [
+        (audit_log::Column::Action, &filter.action),
+        (audit_log::Column::ObjectType, &filter.object_type),
+        (audit_log::Column::ObjectId, &filter.object_id),
+        (audit_log::Column::ActorUserId, &filter.actor_user_id),
+    ] {
+        if let Some(v) = v {
+            matching = matching.add(col.eq(v));
         }
-        for (op, v) in [(" >= ", &filter.from), (" <= ", &filter.to)] {
-            if let Some(v) = v {
-                let ts = super::time::parse(v)
-                    .ok_or_else(|| Error::field("filter", "from/to must be RFC 3339"))?;
-                buf.push(" AND at").push(op).bind_ts(ts);
-            }
-        }
-        Ok(())
-    };
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS);
-    push_where(&mut buf)?;
-    if let Some(b) = before_seq {
-        buf.push(" AND seq < ").bind(b);
     }
-    buf.push(" ORDER BY seq DESC LIMIT ").push(&(first + 1).to_string());
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    let mut out = rows.iter().map(|r| row(r, d)).collect::<Result<Vec<_>>>()?;
+    for (from, v) in [(true, &filter.from), (false, &filter.to)] {
+        if let Some(v) = v {
+            let ts =
+                super::time::parse(v).ok_or_else(|| Error::field("filter", "from/to must be RFC 3339"))?;
+            // Compared as the entries are written (the engine's text form on SQLite).
+            let ts = super::time::value(d, ts);
+            let at = audit_log::Column::At;
+            matching = matching.add(if from { at.gte(ts) } else { at.lte(ts) });
+        }
+    }
+    let mut page = audit_log::Entity::find().filter(matching.clone());
+    if let Some(b) = before_seq {
+        page = page.filter(audit_log::Column::Seq.lt(b));
+    }
+    let rows = page.order_by_desc(audit_log::Column::Seq).limit(first + 1).all(conn).await?;
+    let mut out: Vec<AuditRow> = rows.into_iter().map(AuditRow::from).collect();
     let more = out.len() as u64 > first;
     out.truncate(first as usize);
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n");
-    push_where(&mut buf)?;
-    let total =
-        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
-    Ok((out, more, total))
+    let total: Option<i64> = audit_log::Entity::find()
+        .select_only()
+        .column_as(Expr::col(Asterisk).count(), "n")
+        .filter(matching)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok((out, more, total.unwrap_or(0)))
 }
 
 /// The result of `verifyAuditChain`.
@@ -369,24 +373,24 @@ pub struct Verification {
 }
 
 /// Recomputes a tenant's chain in order, in pages, and reports the first broken link.
-pub async fn verify(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Verification> {
-    const PAGE: i64 = 1000;
+pub async fn verify(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Verification> {
+    const PAGE: u64 = 1000;
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1;
     let mut checked = 0;
     loop {
-        let mut buf = SqlBuf::new(d);
-        buf.push("SELECT ")
-            .push(COLUMNS)
-            .push(" FROM audit_log WHERE tenant_id = ")
-            .bind(tenant_id.to_owned());
-        buf.push(" AND seq >= ").bind(expected_seq).push(" ORDER BY seq LIMIT ").push(&PAGE.to_string());
-        let rows = conn.query_all_raw(buf.into_statement()).await?;
+        let rows = audit_log::Entity::find()
+            .filter(audit_log::Column::TenantId.eq(tenant_id))
+            .filter(audit_log::Column::Seq.gte(expected_seq))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(PAGE)
+            .all(conn)
+            .await?;
         if rows.is_empty() {
             break;
         }
-        for r in &rows {
-            let e = row(r, d)?;
+        for r in rows {
+            let e = AuditRow::from(r);
             let broken = |reason: &str| Verification {
                 ok: false,
                 checked,

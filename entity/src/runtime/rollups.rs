@@ -17,16 +17,26 @@
 //! that have none yet (records loaded by SQL, databases from before rollups). The whole
 //! entity's count cell marks a built entity: without it, `answer` declines and the caller
 //! scans. A group value's cells stay at zero after its last record goes; `answer` drops them.
+//!
+//! Through the `record_rollups` model: `answer`'s read of the cells and the rebuilds' deletes.
+//! Hand-built, and staying so: the write's delta upsert (`push_upsert`: a multi-row `INSERT …
+//! ON CONFLICT DO UPDATE` adding to the cells, with a `CAST(… AS NUMERIC)` total on PostgreSQL
+//! and integer minor units on SQLite, folded into the record write's pipelined statement); the
+//! rebuild's `INSERT … SELECT … UNION ALL … GROUP BY` over the records, whose group values and
+//! sums are dialect-specific expressions on the JSON `data` (`sql::text_expr`, `measure_expr`);
+//! and the start-up `reconcile`'s cross-tenant `NOT EXISTS` read.
 
 use std::collections::BTreeMap;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value};
 
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::sql;
 use super::value::Decimal;
+use crate::models::record_rollup;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
@@ -127,10 +137,11 @@ pub fn push_upsert(buf: &mut SqlBuf, tenant_id: &str, e: &EntityDef, deltas: &De
 
 /// Recomputes every cell of `e` from its live records, inside `txn`.
 pub async fn rebuild(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, e: &EntityDef) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM record_rollups WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(e.id.clone());
-    txn.execute_raw(buf.into_statement()).await?;
+    record_rollup::Entity::delete_many()
+        .filter(record_rollup::Column::TenantId.eq(tenant_id))
+        .filter(record_rollup::Column::EntityId.eq(&e.id))
+        .exec(txn)
+        .await?;
     let groups: Vec<Option<&FieldDef>> = std::iter::once(None).chain(group_fields(e).map(Some)).collect();
     for g in groups {
         let mut buf = SqlBuf::new(d);
@@ -187,9 +198,10 @@ fn measure_expr(d: Dialect, f: &FieldDef) -> String {
 /// fields may have been added, removed or retyped, and records rewritten).
 pub async fn rebuild_tenant(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<()> {
     let meta = TenantMeta::load(txn, tenant_id).await?;
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM record_rollups WHERE tenant_id = ").bind(tenant_id.to_owned());
-    txn.execute_raw(buf.into_statement()).await?;
+    record_rollup::Entity::delete_many()
+        .filter(record_rollup::Column::TenantId.eq(tenant_id))
+        .exec(txn)
+        .await?;
     for e in &meta.entities {
         rebuild(txn, d, tenant_id, e).await?;
     }
@@ -248,21 +260,20 @@ pub async fn answer(
         }
     }
     let key = group.map_or(WHOLE, |g| g.key.as_str());
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT group_key, group_value, measure_key, n, CAST(total AS TEXT) AS total");
-    buf.push(" FROM record_rollups WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(e.id.clone()).push(" AND group_key IN (");
-    buf.bind(key.to_owned())
-        .push(", '') ORDER BY group_key, CASE WHEN group_value = '' THEN 1 ELSE 0 END, group_value");
-    let mut cells = Vec::new();
-    for r in conn.query_all_raw(buf.into_statement()).await? {
-        let group_key: String = r.try_get("", "group_key")?;
-        let group_value: String = r.try_get("", "group_value")?;
-        let measure: String = r.try_get("", "measure_key")?;
-        let n: i64 = r.try_get("", "n")?;
-        let total: String = r.try_get("", "total")?;
-        cells.push((group_key, group_value, measure, n, total));
-    }
+    // The cells of the group key and of the whole entity, the "no value" group last.
+    let no_value_last: Expr = Expr::case(record_rollup::Column::GroupValue.eq(WHOLE), 1).finally(0).into();
+    let mut cells: Vec<(String, String, String, i64, String)> = record_rollup::Entity::find()
+        .filter(record_rollup::Column::TenantId.eq(tenant_id))
+        .filter(record_rollup::Column::EntityId.eq(&e.id))
+        .filter(record_rollup::Column::GroupKey.is_in([key, WHOLE]))
+        .order_by_asc(record_rollup::Column::GroupKey)
+        .order_by_asc(no_value_last)
+        .order_by_asc(record_rollup::Column::GroupValue)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.group_key, c.group_value, c.measure_key, c.n, c.total))
+        .collect();
     // The whole entity's count cell marks an entity whose cells were built.
     if !cells.iter().any(|(k, v, m, _, _)| k.is_empty() && v.is_empty() && m.is_empty()) {
         return Ok(None);

@@ -18,6 +18,15 @@ pub fn format(ts: &DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A timestamp as a statement value, the way the engine stores it: TIMESTAMPTZ on PostgreSQL,
+/// the text of `format` on SQLite (so it compares with the engine's stored text as text).
+pub fn value(d: Dialect, ts: DateTime<Utc>) -> sea_orm::Value {
+    match d {
+        Dialect::Postgres => ts.into(),
+        Dialect::Sqlite => format(&ts).into(),
+    }
+}
+
 /// Parses RFC 3339 (any offset) into UTC, truncated to milliseconds.
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc).trunc_subsecs(3))

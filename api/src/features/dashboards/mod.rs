@@ -162,7 +162,7 @@ async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<s
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let all = dashboards::list(&txn, state.db.dialect, &p.tenant_id).await?;
+    let all = dashboards::list(&txn, &p.tenant_id).await?;
     txn.commit().await?;
     Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
 }
@@ -181,9 +181,7 @@ pub fn queries() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "id")?;
                 let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let found = dashboards::get(&txn, state.db.dialect, &p.tenant_id, &id)
-                    .await
-                    .map_err(ApiError::from)?;
+                let found = dashboards::get(&txn, &p.tenant_id, &id).await.map_err(ApiError::from)?;
                 txn.commit().await.map_err(ApiError::from)?;
                 let found = found.filter(|b| b.visible_to(&p.role, p.permissions.admin));
                 Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
@@ -206,14 +204,14 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, 
     spec.validate(&meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let (board, insert) = match id {
         Some(id) => {
-            let old = dashboards::get(&txn, d, &p.tenant_id, &id)
+            let old = dashboards::get(&txn, &p.tenant_id, &id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("dashboard".into()))?;
             (Dashboard { spec, updated_at: entity::runtime::time::now(), ..old }, false)
         }
         None => (Dashboard::from_spec(&p.tenant_id, &spec, None, 100), true),
     };
-    dashboards::save(&txn, d, &board, insert).await?;
+    dashboards::save(&txn, &board, insert).await?;
     let action = if insert { "dashboard.create" } else { "dashboard.update" };
     let entry = audit::Entry {
         action,
@@ -246,8 +244,8 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .argument(input()),
-        crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, d, t, id| {
-            Box::pin(dashboards::delete(txn, d, t, id))
+        crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, _, t, id| {
+            Box::pin(dashboards::delete(txn, t, id))
         }),
     ]
 }

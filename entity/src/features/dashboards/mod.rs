@@ -3,8 +3,8 @@
 //! the tenant's time zone: metric cards (count / sum / avg / min / max, optionally over "today",
 //! "this week"… on a date field), charts by a field or by date bucket (day, week, month,
 //! quarter, year), recent records (filtered and ordered as the widget says), and a pipeline
-//! by stage with totals. This module holds the definitions and their storage; [`data`]
-//! computes what widgets show.
+//! by stage with totals. This module holds the definitions and their storage (the `dashboards`
+//! model); [`data`] computes what widgets show.
 
 pub mod data;
 
@@ -12,16 +12,17 @@ pub use crate::runtime::calendar::{Bucket, Period};
 pub use data::Scope;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::features::rows;
+use crate::models::dashboard;
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
-use crate::runtime::sql::{self, json_col};
 use crate::runtime::time;
-use crate::sql_buf::SqlBuf;
-use crate::{Dialect, Error, FieldError, Result};
+use crate::{Error, FieldError, Result};
 
 /// Most widgets on one dashboard.
 pub const MAX_WIDGETS: usize = 30;
@@ -296,86 +297,75 @@ impl Dashboard {
     }
 }
 
-const COLUMNS: &str = "id, tenant_id, key, name, roles, widgets, template, position, created_at, updated_at";
+impl TryFrom<dashboard::Model> for Dashboard {
+    type Error = Error;
 
-fn from_row(r: &QueryResult, d: Dialect) -> Result<Dashboard> {
-    let missing = || Error::Internal("dashboard without a timestamp".into());
-    Ok(Dashboard {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        spec: DashboardSpec {
-            key: r.try_get("", "key")?,
-            name: serde_json::from_value(json_col(r, d, "name")?)?,
-            roles: serde_json::from_value(json_col(r, d, "roles")?)?,
-            widgets: serde_json::from_value(json_col(r, d, "widgets")?)?,
-        },
-        template: r.try_get("", "template")?,
-        position: r.try_get("", "position")?,
-        created_at: time::column(r, d, "created_at")?.ok_or_else(missing)?,
-        updated_at: time::column(r, d, "updated_at")?.ok_or_else(missing)?,
-    })
+    fn try_from(m: dashboard::Model) -> Result<Dashboard> {
+        Ok(Dashboard {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            spec: DashboardSpec {
+                key: m.key,
+                name: serde_json::from_value(m.name)?,
+                roles: serde_json::from_value(m.roles)?,
+                widgets: serde_json::from_value(m.widgets)?,
+            },
+            template: m.template,
+            position: m.position,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
 }
 
-pub async fn list(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Vec<Dashboard>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM dashboards WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" ORDER BY position, created_at, id");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| from_row(r, d)).collect()
+/// The tenant's dashboards in their order (position, then age).
+pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<Dashboard>> {
+    let rows = dashboard::Entity::find()
+        .filter(dashboard::Column::TenantId.eq(tenant_id))
+        .order_by_asc(dashboard::Column::Position)
+        .order_by_asc(dashboard::Column::CreatedAt)
+        .order_by_asc(dashboard::Column::Id)
+        .all(conn)
+        .await?;
+    rows.into_iter().map(Dashboard::try_from).collect()
 }
 
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<Dashboard>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM dashboards WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND id = ").bind(id.to_owned());
-    conn.query_one_raw(buf.into_statement()).await?.map(|r| from_row(&r, d)).transpose()
+pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<Dashboard>> {
+    rows::find::<dashboard::Entity, _>(conn, tenant_id, id).await
 }
 
-/// Inserts or replaces a dashboard (keys are unique per tenant: `CONFLICT` otherwise).
-pub async fn save(conn: &impl ConnectionTrait, d: Dialect, b: &Dashboard, insert: bool) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n FROM dashboards WHERE tenant_id = ").bind(b.tenant_id.clone());
-    buf.push(" AND key = ").bind(b.spec.key.clone()).push(" AND id <> ").bind(b.id.clone());
-    let taken: i64 =
-        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+/// Inserts or replaces a dashboard (keys are unique per tenant: `CONFLICT` otherwise). A
+/// replacement writes its key, name, roles, widgets and update time; the template that brought
+/// it and its position stay.
+pub async fn save(conn: &impl ConnectionTrait, b: &Dashboard, insert: bool) -> Result<()> {
+    let taken = dashboard::Entity::find()
+        .filter(dashboard::Column::TenantId.eq(&b.tenant_id))
+        .filter(dashboard::Column::Key.eq(&b.spec.key))
+        .filter(dashboard::Column::Id.ne(&b.id))
+        .count(conn)
+        .await?;
     if taken > 0 {
         return Err(Error::Conflict(format!("a dashboard with key `{}` exists", b.spec.key)));
     }
-    let mut buf = SqlBuf::new(d);
+    let mut row = dashboard::ActiveModel {
+        id: Set(b.id.clone()),
+        tenant_id: Set(b.tenant_id.clone()),
+        key: Set(b.spec.key.clone()),
+        name: Set(serde_json::to_value(&b.spec.name)?),
+        roles: Set(serde_json::to_value(&b.spec.roles)?),
+        widgets: Set(serde_json::to_value(&b.spec.widgets)?),
+        template: NotSet,
+        position: NotSet,
+        created_at: Set(b.created_at),
+        updated_at: Set(b.updated_at),
+    };
     if insert {
-        buf.push("INSERT INTO dashboards (").push(COLUMNS).push(") VALUES (");
-        buf.bind(b.id.clone())
-            .push(", ")
-            .bind(b.tenant_id.clone())
-            .push(", ")
-            .bind(b.spec.key.clone())
-            .push(", ");
-        buf.bind_json(&b.spec.name)?;
-        buf.push(", ");
-        buf.bind_json(&b.spec.roles)?;
-        buf.push(", ");
-        buf.bind_json(&b.spec.widgets)?;
-        buf.push(", ").bind(b.template.clone()).push(", ").bind(b.position).push(", ");
-        buf.bind_ts(b.created_at).push(", ").bind_ts(b.updated_at).push(")");
-    } else {
-        buf.push("UPDATE dashboards SET key = ").bind(b.spec.key.clone()).push(", name = ");
-        buf.bind_json(&b.spec.name)?;
-        buf.push(", roles = ");
-        buf.bind_json(&b.spec.roles)?;
-        buf.push(", widgets = ");
-        buf.bind_json(&b.spec.widgets)?;
-        buf.push(", updated_at = ").bind_ts(b.updated_at);
-        buf.push(" WHERE tenant_id = ").bind(b.tenant_id.clone()).push(" AND id = ").bind(b.id.clone());
+        row.template = Set(b.template.clone());
+        row.position = Set(b.position);
     }
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
+    rows::save(conn, row, insert, &b.tenant_id, &b.id).await
 }
 
-pub async fn delete(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, id: &str) -> Result<bool> {
-    sql::delete_tenant_row(conn, d, "dashboards", tenant_id, id).await
+pub async fn delete(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
+    rows::delete::<dashboard::Entity>(conn, tenant_id, id).await
 }

@@ -8,7 +8,11 @@ pub mod upgrade;
 
 use std::sync::LazyLock;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -16,14 +20,14 @@ use super::approvals;
 use super::dashboards::{self, Dashboard};
 use super::users::roles::{self, NewRole};
 use super::workflows::{self as wf, Definition, Workflow};
+use crate::models::{record, tenant_template};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::definitions::Definitions;
 use crate::runtime::definitions::input::EntityInput;
 use crate::runtime::meta::TenantMeta;
 use crate::runtime::policy::Permissions;
 use crate::runtime::time;
-use crate::sql_buf::SqlBuf;
-use crate::{Db, Dialect, Error, FieldError, Result};
+use crate::{Db, Error, FieldError, Result};
 
 /// The template files, by slug.
 const FILES: &[(&str, &str)] = &[
@@ -142,13 +146,16 @@ pub fn get(slug: &str) -> Result<Option<&'static Template>> {
 }
 
 /// Whether the tenant holds any live record (a template then needs `allowExistingData`).
-async fn has_records(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT COUNT(*) AS n FROM records WHERE deleted_at IS NULL AND tenant_id = ");
-    buf.bind(tenant_id.to_owned());
-    let n: i64 =
-        conn.query_one_raw(buf.into_statement()).await?.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
-    Ok(n > 0)
+async fn has_records(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<bool> {
+    let n: Option<i64> = record::Entity::find()
+        .select_only()
+        .column_as(Expr::col(record::Column::Id).count(), "n")
+        .filter(record::Column::DeletedAt.is_null())
+        .filter(record::Column::TenantId.eq(tenant_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(n.unwrap_or(0) > 0)
 }
 
 /// What applying installed.
@@ -187,8 +194,7 @@ pub async fn apply_in(
     actor: &Actor,
     allow_existing_data: bool,
 ) -> Result<Applied> {
-    let d = db.dialect;
-    if !allow_existing_data && has_records(txn, d, tenant_id).await? {
+    if !allow_existing_data && has_records(txn, tenant_id).await? {
         return Err(Error::Conflict(format!(
             "the tenant already has data; apply `{}` with allowExistingData: true to add it anyway",
             t.slug
@@ -243,9 +249,9 @@ pub async fn apply_in(
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;
         let board = Dashboard::from_spec(tenant_id, spec, Some(&t.slug), i as i32);
-        dashboards::save(txn, d, &board, true).await?;
+        dashboards::save(txn, &board, true).await?;
     }
-    record_applied(txn, d, tenant_id, t).await?;
+    record_applied(txn, tenant_id, t).await?;
     let applied = Applied {
         entities: inputs.len(),
         roles: t.roles.len(),
@@ -257,7 +263,7 @@ pub async fn apply_in(
         "roles": applied.roles, "workflows": applied.workflows, "dashboards": applied.dashboards});
     let entry =
         audit::Entry { action: "template.apply", object_type: "template", object_id: Some(&t.slug), changes };
-    audit::append(txn, d, tenant_id, actor, &entry).await?;
+    audit::append(txn, db.dialect, tenant_id, actor, &entry).await?;
     Ok(applied)
 }
 
@@ -293,29 +299,46 @@ pub(crate) async fn create_role(
 
 /// Remembers which template (and version) the tenant applied, with the template as it was:
 /// the base of a later three-way upgrade.
-async fn record_applied(txn: &DatabaseTransaction, d: Dialect, tenant_id: &str, t: &Template) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND slug = ").bind(t.slug.clone());
-    txn.execute_raw(buf.into_statement()).await?;
-    let snapshot = &t.raw;
-    let mut buf = SqlBuf::new(d);
-    buf.push("INSERT INTO tenant_templates (tenant_id, slug, version, snapshot, applied_at) VALUES (");
-    buf.bind(tenant_id.to_owned()).push(", ").bind(t.slug.clone()).push(", ").bind(i64::from(t.version));
-    buf.push(", ");
-    buf.bind_json(snapshot)?;
-    buf.push(", ").bind_ts(time::now()).push(")");
-    txn.execute_raw(buf.into_statement()).await?;
+async fn record_applied(txn: &DatabaseTransaction, tenant_id: &str, t: &Template) -> Result<()> {
+    tenant_template::Entity::delete_many()
+        .filter(tenant_template::Column::TenantId.eq(tenant_id))
+        .filter(tenant_template::Column::Slug.eq(&t.slug))
+        .exec(txn)
+        .await?;
+    let row = tenant_template::ActiveModel {
+        tenant_id: Set(tenant_id.to_owned()),
+        slug: Set(t.slug.clone()),
+        version: Set(i64::from(t.version)),
+        snapshot: Set(t.raw.clone()),
+        applied_at: Set(time::now()),
+    };
+    tenant_template::Entity::insert(row).exec_without_returning(txn).await?;
     Ok(())
 }
 
+/// The template `slug` as the tenant applied it (the file as it was then), with its version.
+pub(crate) async fn applied_one(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    slug: &str,
+) -> Result<Option<tenant_template::Model>> {
+    Ok(tenant_template::Entity::find()
+        .filter(tenant_template::Column::TenantId.eq(tenant_id))
+        .filter(tenant_template::Column::Slug.eq(slug))
+        .one(conn)
+        .await?)
+}
+
 /// The templates a tenant has applied: (slug, version).
-pub async fn applied(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) -> Result<Vec<(String, i64)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT slug, version FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" ORDER BY applied_at");
-    let rows = conn.query_all_raw(buf.into_statement()).await?;
-    rows.iter().map(|r| Ok((r.try_get("", "slug")?, r.try_get("", "version")?))).collect()
+pub async fn applied(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<(String, i64)>> {
+    Ok(tenant_template::Entity::find()
+        .select_only()
+        .columns([tenant_template::Column::Slug, tenant_template::Column::Version])
+        .filter(tenant_template::Column::TenantId.eq(tenant_id))
+        .order_by_asc(tenant_template::Column::AppliedAt)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 #[cfg(test)]

@@ -16,16 +16,15 @@ use serde_json::{Value, json};
 use super::{Template, TemplatePolicy, TemplateRole, TemplateWorkflow, create_role};
 use crate::features::approvals;
 use crate::features::dashboards::{self, Dashboard, DashboardSpec};
+use crate::features::users::roles;
 use crate::features::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::definitions::Definitions;
 use crate::runtime::definitions::input::{EntityInput, FieldInput, UpdateFieldInput};
 use crate::runtime::meta::{FieldDef, TenantMeta};
 use crate::runtime::policy::Permissions;
-use crate::runtime::sql::json_col;
 use crate::runtime::time;
-use crate::sql_buf::SqlBuf;
-use crate::{Db, Dialect, Error, Result};
+use crate::{Db, Error, Result};
 
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,23 +396,18 @@ impl Planner<'_> {
 /// The base (template as applied) and version recorded for the tenant.
 async fn applied_base(
     conn: &impl ConnectionTrait,
-    d: Dialect,
     tenant_id: &str,
     slug: &str,
 ) -> Result<Option<(Template, i64)>> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT version, snapshot FROM tenant_templates WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND slug = ").bind(slug.to_owned());
-    let Some(row) = conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
-    let base: Template = serde_json::from_value(json_col(&row, d, "snapshot")?)?;
-    Ok(Some((base, row.try_get("", "version")?)))
+    let Some(row) = super::applied_one(conn, tenant_id, slug).await? else { return Ok(None) };
+    let base: Template = serde_json::from_value(row.snapshot)?;
+    Ok(Some((base, row.version)))
 }
 
 /// Plans (and unless `dry_run`, applies) the upgrade of `slug` to `new`.
 pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dry_run: bool) -> Result<Plan> {
-    let d = db.dialect;
     let txn = db.begin_tenant_write(tenant_id).await?;
-    let (base, from) = applied_base(&txn, d, tenant_id, &new.slug)
+    let (base, from) = applied_base(&txn, tenant_id, &new.slug)
         .await?
         .ok_or_else(|| Error::Conflict(format!("the template `{}` was never applied here", new.slug)))?;
     if i64::from(new.version) <= from {
@@ -423,16 +417,10 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
         )));
     }
     let meta = TenantMeta::load(&txn, tenant_id).await?;
-    let mut buf = SqlBuf::new(d);
-    buf.push("SELECT name, permissions FROM roles WHERE tenant_id = ").bind(tenant_id.to_owned());
-    let roles: HashMap<String, Value> = txn
-        .query_all_raw(buf.into_statement())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("", "name")?, json_col(r, d, "permissions")?)))
-        .collect::<Result<_>>()?;
+    let roles: HashMap<String, Value> =
+        roles::list(&txn, tenant_id).await?.into_iter().map(|r| (r.name, r.permissions)).collect();
     let workflows = wf::list(&txn, tenant_id, None).await?;
-    let boards = dashboards::list(&txn, d, tenant_id).await?;
+    let boards = dashboards::list(&txn, tenant_id).await?;
     let policies = approvals::policies(&txn, tenant_id, None).await?;
     let mut p = Planner {
         plan: Plan { from_version: from, to_version: i64::from(new.version), ..Plan::default() },
@@ -461,7 +449,6 @@ async fn write(
     actor: &Actor,
     plan: &Plan,
 ) -> Result<()> {
-    let d = db.dialect;
     let defs = Definitions::new(db, tenant_id).by(actor.clone());
     for op in &plan.ops {
         match op {
@@ -479,15 +466,7 @@ async fn write(
             Op::CreateRole(r) => create_role(txn, tenant_id, &meta, r).await?,
             Op::UpdateRole(name, perms) => {
                 let perms = Permissions::parse(perms, &meta)?;
-                let mut buf = SqlBuf::new(d);
-                buf.push("UPDATE roles SET permissions = ");
-                buf.bind_json(&perms.to_json())?;
-                buf.push(", updated_at = ")
-                    .bind_ts(now)
-                    .push(" WHERE tenant_id = ")
-                    .bind(tenant_id.to_owned());
-                buf.push(" AND name = ").bind(name.clone());
-                txn.execute_raw(buf.into_statement()).await?;
+                roles::set_permissions(txn, tenant_id, name, perms.to_json(), now).await?;
             }
             Op::CreateWorkflow(w) => {
                 let (definition, entity_id) = Definition::parse(&w.definition, &meta)?;
@@ -508,12 +487,12 @@ async fn write(
             Op::UpdateWorkflow(w) => wf::save(txn, w, false).await?,
             Op::CreateDashboard(spec) => {
                 spec.validate(&meta)?;
-                dashboards::save(txn, d, &Dashboard::from_spec(tenant_id, spec, Some(&new.slug), 50), true)
+                dashboards::save(txn, &Dashboard::from_spec(tenant_id, spec, Some(&new.slug), 50), true)
                     .await?;
             }
             Op::UpdateDashboard(b) => {
                 b.spec.validate(&meta)?;
-                dashboards::save(txn, d, b, false).await?;
+                dashboards::save(txn, b, false).await?;
             }
             Op::CreatePolicy(p) => {
                 let roles = approvals::role_names(txn, tenant_id).await?;
@@ -543,7 +522,7 @@ async fn write(
             _ => {}
         }
     }
-    super::record_applied(txn, d, tenant_id, new).await?;
+    super::record_applied(txn, tenant_id, new).await?;
     let summary: Vec<String> =
         plan.changes.iter().map(|c| format!("{} {} {}", c.action, c.kind, c.name)).collect();
     let conflicts: Vec<String> =
@@ -555,5 +534,5 @@ async fn write(
         object_id: Some(&new.slug),
         changes,
     };
-    audit::append(txn, d, tenant_id, actor, &entry).await
+    audit::append(txn, db.dialect, tenant_id, actor, &entry).await
 }

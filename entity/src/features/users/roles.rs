@@ -99,6 +99,24 @@ pub async fn insert(
     .await?)
 }
 
+/// Sets the permissions of the tenant's role `name` (a template upgrade's change), updated at `at`.
+pub async fn set_permissions(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    name: &str,
+    permissions: Value,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row = role::ActiveModel { permissions: Set(permissions), updated_at: Set(at), ..Default::default() };
+    role::Entity::update_many()
+        .set(row)
+        .filter(role::Column::TenantId.eq(tenant_id))
+        .filter(role::Column::Name.eq(name))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// `createRole` / `updateRole` input.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -21,21 +21,6 @@ use crate::sql_buf::{SqlBuf, record_uuid, uuid_literal};
 pub use ids::*;
 pub use order::{Direction, SortKey, push_after, push_order_by};
 
-/// Deletes one row of a tenant-owned platform table (`webhooks`, `workflows`, …) by id; true when
-/// a row went. `table` is a compile-time name, never caller input.
-pub async fn delete_tenant_row(
-    conn: &impl sea_orm::ConnectionTrait,
-    d: Dialect,
-    table: &'static str,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND id = ").bind(id.to_owned());
-    Ok(conn.execute_raw(buf.into_statement()).await?.rows_affected() > 0)
-}
-
 /// How a statement names its entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntityRef {
@@ -458,12 +443,4 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Reads a JSON column: `jsonb` on PostgreSQL, text on SQLite.
-pub fn json_col(r: &sea_orm::QueryResult, d: Dialect, col: &str) -> Result<serde_json::Value> {
-    Ok(match d {
-        Dialect::Postgres => r.try_get("", col)?,
-        Dialect::Sqlite => serde_json::from_str(&r.try_get::<String>("", col)?)?,
-    })
 }

@@ -2,6 +2,15 @@
 //! (`tenant_id` is part of every statement), a connection page is one SQL statement (plus one
 //! COUNT only when `totalCount` is asked), and each write is one transaction that also writes
 //! its change event to the outbox (writes live in `write`).
+//!
+//! Its statements on `records` and `record_counters` are hand-built SQL, not the `record` /
+//! `record_counter` models: the columns of a record live in its JSON `data` and are compiled
+//! into dialect-specific expressions (filters, orders, cursors, index slots); a write is
+//! pipelined with its audit entry, rollup deltas and outbox event into one round trip on
+//! PostgreSQL (a data-modifying CTE whose guards fail the statement, `guards`), measured by a
+//! benchmark and held by a statement-count test; the record number is a dialect-specific
+//! `INSERT … ON CONFLICT DO UPDATE … RETURNING` upsert of the counter; and rows are decoded
+//! from the driver's buffers by position (`rows`). The models name the tables' fixed columns.
 
 use std::collections::HashMap;
 
