@@ -163,19 +163,13 @@ async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_r
     let a = tenant_on(server_a).await;
     let b = a.on(server_b);
     wait_link(&a, &b, true, &procs).await;
-    a.define(entity(
-        "ticket",
-        "tickets",
-        vec![field("title", "TEXT", json!({})), field("note", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    a.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT"), ("note", "TEXT")])).await;
     // The worker (the only one running jobs) answers every new ticket with a note.
-    a.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "triage", "definition": {
+    a.create_workflow(
+        "triage",
+        json!({
             "trigger": {"type": "record_created", "entity": "ticket"},
-            "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]}}}),
+            "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]}),
     )
     .await;
 

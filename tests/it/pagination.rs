@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Names, TestTenant, entity, field, str_of, tenant};
+use crate::harness::{Names, TestTenant, plain_fields, str_of, tenant};
 
 fn item() -> Names {
     Names::new("item", "items")
@@ -16,13 +16,7 @@ const PAGE: &str = "totalCount edges { cursor node { id n label } } nodes { id n
 /// A tenant with items n = 1..=7 created in order; labels have ties (a a b b b c c).
 async fn setup() -> TestTenant {
     let t = tenant().await;
-    t.define(entity(
-        "item",
-        "items",
-        vec![field("n", "NUMBER", json!({})), field("label", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    t.define_entity("item", "items", plain_fields(&[("n", "NUMBER"), ("label", "TEXT")])).await;
     for (n, label) in [(1, "a"), (2, "b"), (3, "c"), (4, "a"), (5, "b"), (6, "c"), (7, "b")] {
         t.create(&item(), json!({ "n": n, "label": label }), "").await;
         // Distinct creation timestamps for the default CREATED_AT order.

@@ -183,18 +183,13 @@ fn message_id_of(message: &str) -> Option<String> {
 /// Defines a `patient` entity and a workflow that emails each new patient, then creates one;
 /// returns the address the email goes to.
 async fn queue_a_welcome_email(t: &TestTenant) -> String {
-    t.define(entity(
-        "patient",
-        "patients",
-        vec![field("full_name", "TEXT", json!({})), field("email", "EMAIL", json!({}))],
-        json!({}),
-    ))
-    .await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "welcome", "definition": {
+    t.define_entity("patient", "patients", plain_fields(&[("full_name", "TEXT"), ("email", "EMAIL")])).await;
+    t.create_workflow(
+        "welcome",
+        json!({
             "trigger": {"type": "record_created", "entity": "patient"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]}}}),
+            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]
+        }),
     )
     .await;
     let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -388,26 +383,16 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
     let (peer_port, accepted) = silent_peer(1).await;
     let mut worker = c.worker(smtp_sink().port);
     let t = &c.t;
-    t.define(entity(
-        "order",
-        "orders",
-        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
-    let workflow = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "sync", "definition": {
-            "trigger": {"type": "record_created", "entity": "order"},
-            "actions": [
-                {"type": "call_webhook", "url": format!("http://127.0.0.1:{peer_port}/sync")},
-                {"type": "update_fields", "values": {"synced": "yes"}}
-            ]}}}),
-        )
-        .await["createWorkflow"]["id"]
-        .clone();
-    let orders = Names::new("order", "orders");
+    let orders =
+        t.define_entity("order", "orders", plain_fields(&[("title", "TEXT"), ("synced", "TEXT")])).await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "order"},
+        "actions": [
+            {"type": "call_webhook", "url": format!("http://127.0.0.1:{peer_port}/sync")},
+            {"type": "update_fields", "values": {"synced": "yes"}}
+        ]
+    });
+    let workflow = t.create_workflow("sync", definition).await;
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
     eventually("the run to reach the peer", Duration::from_secs(30), async || {
         accepted.load(Ordering::SeqCst) > 0
@@ -449,11 +434,12 @@ async fn jobs_run_through_redis_when_the_queue_lives_there() {
     let _worker = c.worker(smtp_sink().port);
     let t = &c.t;
     t.define(entity("lead", "leads", vec![field("email", "EMAIL", json!({}))], json!({}))).await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "hello", "definition": {
+    t.create_workflow(
+        "hello",
+        json!({
             "trigger": {"type": "record_created", "entity": "lead"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]}}}),
+            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]
+        }),
     )
     .await;
     let address = format!("redis-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -513,29 +499,19 @@ async fn runs_taken_over_mid_run_still_run_each_action_once() {
     let c = Cluster::start(&extra).await;
     let workers = [c.worker(smtp_sink().port), c.worker(smtp_sink().port)];
     let t = &c.t;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![field("title", "TEXT", json!({})), field("note", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    t.define_entity("deal", "deals", plain_fields(&[("title", "TEXT"), ("note", "TEXT")])).await;
     t.define(entity("entry", "entries", vec![field("title", "TEXT", json!({}))], json!({}))).await;
-    let workflow = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "ledger", "definition": {
-            "trigger": {"type": "record_created", "entity": "deal"},
-            "actions": [
-                {"type": "wait", "seconds": 1},
-                {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
-                {"type": "update_fields", "values": {"note": "seen"}},
-                {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
-                {"type": "update_fields", "values": {"note": "done"}}
-            ]}}}),
-        )
-        .await["createWorkflow"]["id"]
-        .clone();
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [
+            {"type": "wait", "seconds": 1},
+            {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
+            {"type": "update_fields", "values": {"note": "seen"}},
+            {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
+            {"type": "update_fields", "values": {"note": "done"}}
+        ]
+    });
+    let workflow = t.create_workflow("ledger", definition).await;
     const RUNS: usize = 40;
     let deals = Names::new("deal", "deals");
     for i in 0..RUNS {

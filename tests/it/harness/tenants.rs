@@ -185,6 +185,25 @@ impl TestTenant {
         self.define_raw(input).await.data()["defineEntity"].clone()
     }
 
+    /// Defines an entity with `fields` and no other options, asserting success; its names.
+    pub async fn define_entity(&self, singular: &str, plural: &str, fields: Vec<Value>) -> Names {
+        self.define(entity(singular, plural, fields, json!({}))).await;
+        Names::new(singular, plural)
+    }
+
+    /// Creates a workflow from its JSON `definition`, asserting success and that it starts
+    /// active; its id.
+    pub async fn create_workflow(&self, name: &str, definition: Value) -> String {
+        let data = self
+            .data(
+                "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id active } }",
+                json!({"i": {"name": name, "definition": definition}}),
+            )
+            .await;
+        assert_eq!(data["createWorkflow"]["active"], json!(true), "a new workflow is active");
+        str_of(&data["createWorkflow"]["id"])
+    }
+
     pub async fn add_field_raw(&self, entity: &str, field: Value) -> Response {
         let query = format!(
             "mutation($e: String!, $f: FieldInput!) {{ addField(entity: $e, field: $f) {{ {ENTITY_DEFINITION} }} }}"
