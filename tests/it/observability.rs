@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::http::metric;
 use crate::processes::{
-    binary, drop_database, free_port, log_line, own_database, process_env, ready_server, spawn, spawn_logging,
+    Scratch, binary, free_port, log_line, process_env, ready_server, spawn, spawn_logging,
 };
 
 /// The `graphql request` lines of a JSON log so far (every line must be JSON).
@@ -62,9 +62,8 @@ fn expect_line(line: &Value, operation: &str, kind: &str, tenant: Option<&str>, 
 
 #[tokio::test]
 async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and_code() {
-    let dir = std::env::temp_dir().join(format!("alphery-jsonlog-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("jsonlog").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let log = dir.join("serve.log");
     let own = [
@@ -157,10 +156,7 @@ async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and
     );
     assert!(last_words < goodbye, "{text}");
     drop(process);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 #[tokio::test]
@@ -303,9 +299,8 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
 
 #[tokio::test]
 async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
-    let dir = std::env::temp_dir().join(format!("alphery-workermetrics-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("workermetrics").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let (port, metrics_port) = (free_port(), free_port());
     let serve_env = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
     let serve = spawn(&["serve"], &process_env(&dir, &url, &serve_env));
@@ -352,10 +347,7 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
     assert_eq!(count(&served, "alphery_job_duration_seconds", ran), 0.0, "{served}");
     metric(&served, "alphery_jobs_queued{kind=\"record_changed\",state=\"ready\"}");
     drop((serve, worker));
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 /// An internal error (the store broken under the running server: a table renamed away)
@@ -365,9 +357,8 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
 /// named no request).
 #[tokio::test]
 async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
-    let dir = std::env::temp_dir().join(format!("alphery-internal-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("internal").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let log = dir.join("serve.log");
     let own = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
@@ -407,8 +398,5 @@ async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
     let line = log_line(&log, &["internal error", &format!("request_id={rid}")]).await;
     assert!(line.contains("operation=SocketHooks") && line.contains("path=webhooks"), "{line}");
     drop(process);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

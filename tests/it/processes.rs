@@ -42,7 +42,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A database of this test alone: a new SQLite file, or a new PostgreSQL database.
-pub(crate) async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
+async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
     let shared = &database().url;
     if !shared.starts_with("postgres") {
         return (format!("sqlite://{}?mode=rwc", dir.join("crash.db").display()), None);
@@ -54,9 +54,42 @@ pub(crate) async fn own_database(dir: &std::path::Path) -> (String, Option<Strin
     (format!("{base}/{name}"), Some(name))
 }
 
-pub(crate) async fn drop_database(name: &str) {
+async fn drop_database(name: &str) {
     if let Ok(admin) = sea_orm::Database::connect(database().url.as_str()).await {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+}
+
+/// `<tmp>/alphery-<label>-<uuid>/`, created: a scratch directory of one test.
+pub(crate) fn scratch_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alphery-{label}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// A test's own scratch directory and database (`own_database`), for the processes it starts.
+pub(crate) struct Scratch {
+    pub dir: PathBuf,
+    pub url: String,
+    pub pg_name: Option<String>,
+}
+
+impl Scratch {
+    /// A `scratch_dir` and a database of its own (a SQLite file in it, or a new PostgreSQL
+    /// database).
+    pub(crate) async fn new(label: &str) -> Scratch {
+        let dir = scratch_dir(label);
+        let (url, pg_name) = own_database(&dir).await;
+        Scratch { dir, url, pg_name }
+    }
+
+    /// Drops the database and removes the directory; call it once the processes using them
+    /// have stopped.
+    pub(crate) async fn remove(self) {
+        if let Some(name) = &self.pg_name {
+            drop_database(name).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -199,9 +232,7 @@ async fn queue_a_welcome_email(t: &TestTenant) -> String {
 
 /// A server process and its own database; workers are started by the test.
 struct Cluster {
-    dir: PathBuf,
-    url: String,
-    pg_name: Option<String>,
+    scratch: Option<Scratch>,
     server: Option<Proc>,
     t: TestTenant,
     extra: Vec<(&'static str, String)>,
@@ -210,31 +241,29 @@ struct Cluster {
 impl Cluster {
     /// A cluster whose processes all get `extra` environment.
     async fn start(extra: &[(&'static str, String)]) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let (url, pg_name) = own_database(&dir).await;
+        let scratch = Scratch::new("crash").await;
         let port = free_port();
         let mut own = vec![("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())];
         own.extend(extra.iter().cloned());
-        let env = process_env(&dir, &url, &own);
+        let env = process_env(&scratch.dir, &scratch.url, &own);
         let server_process = spawn(&["serve"], &env);
         let server = ready_server("the server", port, Duration::from_secs(60), &server_process).await;
         let t = tenant_on(server).await;
-        Cluster { dir, url, pg_name, server: Some(server_process), t, extra: extra.to_vec() }
+        Cluster { scratch: Some(scratch), server: Some(server_process), t, extra: extra.to_vec() }
     }
 
     fn worker(&self, smtp_port: u16) -> Proc {
         let mut env = self.extra.clone();
         env.push(("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")));
-        spawn(&["worker"], &process_env(&self.dir, &self.url, &env))
+        let scratch = self.scratch.as_ref().expect("a running cluster's scratch");
+        spawn(&["worker"], &process_env(&scratch.dir, &scratch.url, &env))
     }
 
     async fn stop(mut self) {
         self.server.take();
-        if let Some(name) = self.pg_name.take() {
-            drop_database(&name).await;
+        if let Some(scratch) = self.scratch.take() {
+            scratch.remove().await;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
