@@ -1,11 +1,13 @@
 //! Deterministic entity definitions shared by several modules: a CRM (company, contact, deal —
 //! every field type and two relations to the same target) and a hospital (patient, appointment,
 //! medical record — a required relation and a ONE_TO_ONE). The SDL snapshots depend on them, so
-//! change them only together with `tests/snapshots/`.
+//! change them only together with `tests/snapshots/`. Also the smaller entities that several
+//! modules define alike (a pipeline of deals, appointments, orders, people and deals), each
+//! taking the fields its callers add.
 
 use serde_json::{Value, json};
 
-use crate::harness::{Names, TestTenant, entity, field, plain_fields};
+use crate::harness::{Names, TestTenant, entity, field, plain_fields, tenant};
 
 pub fn company() -> Names {
     Names::new("company", "companies")
@@ -221,4 +223,18 @@ pub async fn define_orders(t: &TestTenant, fields: Vec<Value>) -> Names {
     all.push(field("qty", "NUMBER", json!({"validation": {"integer": true}})));
     all.extend(fields);
     t.define_entity("order", "orders", all).await
+}
+
+/// A new tenant with the CRM defined.
+pub async fn crm_tenant() -> TestTenant {
+    let t = tenant().await;
+    define_crm(&t).await;
+    t
+}
+
+/// A new tenant with the hospital defined.
+pub async fn hospital_tenant() -> TestTenant {
+    let t = tenant().await;
+    define_hospital(&t).await;
+    t
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{crm_entities, define_all, define_hospital, hospital_entities};
+use crate::fixtures::{crm_entities, define_all, hospital_entities, hospital_tenant};
 use crate::harness::{TestTenant, field, str_of, tenant};
 
 /// The snapshot of `name`: `schema.graphql` for the empty tenant.
@@ -148,8 +148,7 @@ async fn checked_in_schema_is_what_a_new_tenant_sees() {
 
 #[tokio::test]
 async fn sdl_follows_definition_changes() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let before = sdl_of(&t).await;
     assert!(!before.contains("wardNumber"));
     t.add_field("patient", field("ward_number", "NUMBER", json!({}))).await;
