@@ -164,13 +164,11 @@ async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_r
     wait_link(&a, &b, true, &procs).await;
     a.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT"), ("note", "TEXT")])).await;
     // The worker (the only one running jobs) answers every new ticket with a note.
-    a.create_workflow(
-        "triage",
-        json!({
-            "trigger": {"type": "record_created", "entity": "ticket"},
-            "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]}),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "ticket"},
+        "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]
+    });
+    a.create_workflow("triage", definition).await;
 
     // A change through A reaches a subscriber on B, over Redis; the worker's answer too.
     let mut ws = b.subscribe(TICKET_CHANGED, json!({})).await;

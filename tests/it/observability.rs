@@ -263,15 +263,11 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
     // A workflow run parked at a long wait: its resume is a scheduled job in the one queue
     // (which of the test binary's servers' workers ran the workflow is left open, so its
     // timing is checked on a worker of its own, below).
-    let workflow = t
-        .create_workflow(
-            "Later",
-            json!({
-                "trigger": {"type": "record_created", "entity": "lead"},
-                "actions": [{"type": "wait", "seconds": 600}]
-            }),
-        )
-        .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "wait", "seconds": 600}]
+    });
+    let workflow = t.create_workflow("Later", definition).await;
     t.create(&leads, json!({"title": "second"}), "").await;
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status } }";
     eventually("the run to park", EFFECT_WAIT, async || {
@@ -310,14 +306,11 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
     let worker = spawn(&["worker"], &process_env(&dir, &url, &worker_env));
     let t = tenant_on(server).await;
     t.define(entity("lead", "leads", vec![field("note", "TEXT", json!({}))], json!({}))).await;
-    t.create_workflow(
-        "Stamp",
-        json!({
-            "trigger": {"type": "record_created", "entity": "lead"},
-            "actions": [{"type": "update_fields", "values": {"note": "stamped"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "update_fields", "values": {"note": "stamped"}}]
+    });
+    t.create_workflow("Stamp", definition).await;
     let leads = Names::new("lead", "leads");
     let id = str_of(&t.create(&leads, json!({}), "").await["id"]);
     eventually("the worker to run the workflow", EFFECT_WAIT, async || {

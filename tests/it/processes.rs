@@ -217,14 +217,11 @@ fn message_id_of(message: &str) -> Option<String> {
 /// returns the address the email goes to.
 async fn queue_a_welcome_email(t: &TestTenant) -> String {
     t.define_entity("patient", "patients", plain_fields(&[("full_name", "TEXT"), ("email", "EMAIL")])).await;
-    t.create_workflow(
-        "welcome",
-        json!({
-            "trigger": {"type": "record_created", "entity": "patient"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "patient"},
+        "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]
+    });
+    t.create_workflow("welcome", definition).await;
     let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
     t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
     address
@@ -463,14 +460,11 @@ async fn jobs_run_through_redis_when_the_queue_lives_there() {
     let _worker = c.worker(smtp_sink().port);
     let t = &c.t;
     t.define(entity("lead", "leads", vec![field("email", "EMAIL", json!({}))], json!({}))).await;
-    t.create_workflow(
-        "hello",
-        json!({
-            "trigger": {"type": "record_created", "entity": "lead"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]
+    });
+    t.create_workflow("hello", definition).await;
     let address = format!("redis-{}@example.com", uuid::Uuid::new_v4().simple());
     t.create(&Names::new("lead", "leads"), json!({"email": address}), "").await;
     let got = smtp_sink().wait_for(&address, 1, Duration::from_secs(30)).await;
