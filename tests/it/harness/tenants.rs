@@ -144,22 +144,26 @@ impl TestTenant {
     pub async fn invite(&self, role: &str) -> Value {
         let email =
             format!("{role}-{}@{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8], self.slug);
-        let invite = self
-            .data(
-                "mutation($e: String!, $r: ID!) { inviteUser(email: $e, roleId: $r) { token user { email role } } }",
-                json!({ "e": email, "r": self.role_id(role).await }),
-            )
-            .await;
-        assert_eq!(invite["inviteUser"]["user"]["email"], json!(email));
+        let invite = self.invite_user(&email, role, "token user { email role }").await;
+        assert_eq!(invite["user"]["email"], json!(email));
         let query = format!(
             "mutation($t: String!, $p: String!) {{ acceptInvite(token: $t, password: $p) {{ {AUTH_PAYLOAD} }} }}"
         );
         let accepted = self
             .api
-            .graphql(&Auth::None, &query, json!({ "t": invite["inviteUser"]["token"], "p": PASSWORD }))
+            .graphql(&Auth::None, &query, json!({ "t": invite["token"], "p": PASSWORD }))
             .await
             .data();
         accepted["acceptInvite"].clone()
+    }
+
+    /// Invites `email` with role `role`, asserting success; the `inviteUser` payload with
+    /// `selection` (`token`, `expiresAt`, `user { … }`).
+    pub async fn invite_user(&self, email: &str, role: &str, selection: &str) -> Value {
+        let query = format!(
+            "mutation($e: String!, $r: ID!) {{ inviteUser(email: $e, roleId: $r) {{ {selection} }} }}"
+        );
+        self.data(&query, json!({ "e": email, "r": self.role_id(role).await })).await["inviteUser"].clone()
     }
 
     /// An API key with role `role`.
