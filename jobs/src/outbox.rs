@@ -118,31 +118,22 @@ impl Dispatcher {
         &self.peers
     }
 
-    /// Runs forever; errors are logged and retried on the next tick. Passes start at least
-    /// `MIN_GAP` apart: under a steady write load a wake per commit would otherwise cost one
-    /// outbox query per write, where one pass every few milliseconds publishes them all.
+    /// Runs forever (`Peers::drive`); every 10,000th pass that leaves nothing waiting also
+    /// prunes the outbox.
     pub async fn run(self) {
+        let this = &self;
         let mut passes: u64 = 0;
-        let mut commits = self.peers.commits();
-        loop {
-            let started = tokio::time::Instant::now();
-            match self.pass().await {
-                Ok(n) if n == BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox tail failed"),
-            }
+        let prune = || {
             passes += 1;
-            if passes.is_multiple_of(10_000)
-                && let Err(e) = self.prune().await
-            {
-                tracing::warn!(error = %e, "outbox prune failed");
+            let due = passes.is_multiple_of(10_000);
+            async move {
+                if due && let Err(e) = this.prune().await {
+                    tracing::warn!(error = %e, "outbox prune failed");
+                }
             }
-            tokio::select! {
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(self.peers.poll(self.poll)) => {}
-            }
-            tokio::time::sleep_until(started + MIN_GAP).await;
-        }
+        };
+        let cadence = (BATCH, self.poll, MIN_GAP);
+        self.peers.drive("outbox tail", cadence, || self.pass(), prune).await;
     }
 
     /// The newest id at start: an instance publishes what commits after it starts.

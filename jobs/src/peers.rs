@@ -223,6 +223,40 @@ impl Peers {
         if self.linked() { SAFETY_POLL.max(own) } else { own }
     }
 
+    /// The loop of a poller of the outbox (the tailer, the job relay), run forever: `pass`
+    /// again at once while it returns a full `batch` (more is waiting), else `between` and then
+    /// a wait for the next commit heard of or `poll` (`Peers::poll`). Passes start at least
+    /// `min_gap` apart: under a steady write load a wake per commit would cost one pass (a
+    /// query, a claiming transaction) per write, where one pass per gap takes them together.
+    /// A failed pass is logged as `"{what} failed"` and retried on the next wake.
+    pub async fn drive<E, P, B>(
+        &self,
+        what: &str,
+        (batch, poll, min_gap): (usize, Duration, Duration),
+        mut pass: impl FnMut() -> P,
+        mut between: impl FnMut() -> B,
+    ) where
+        E: std::fmt::Display,
+        P: Future<Output = Result<usize, E>>,
+        B: Future<Output = ()>,
+    {
+        let mut commits = self.commits();
+        loop {
+            let started = tokio::time::Instant::now();
+            match pass().await {
+                Ok(n) if n == batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "{what} failed"),
+            }
+            between().await;
+            tokio::select! {
+                _ = commits.changed() => {}
+                () = tokio::time::sleep(self.poll(poll)) => {}
+            }
+            tokio::time::sleep_until(started + min_gap).await;
+        }
+    }
+
     /// Message counters (`None` without Redis).
     pub fn stats(&self) -> Option<&PeerStats> {
         self.inner.redis.as_ref().map(|l| &l.stats)

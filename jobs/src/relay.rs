@@ -98,23 +98,10 @@ impl Relay {
         Relay { system, queue, poll, peers }
     }
 
+    /// Runs forever (`Peers::drive`).
     pub async fn run(self) {
-        let mut commits = self.peers.commits();
-        loop {
-            let started = tokio::time::Instant::now();
-            match self.pass().await {
-                Ok(n) if n == BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "job relay failed"),
-            }
-            tokio::select! {
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(self.peers.poll(self.poll)) => {}
-            }
-            // Under a steady write load, one pass per MIN_GAP claims the commits of that
-            // interval together instead of one pass (a claiming transaction) per commit.
-            tokio::time::sleep_until(started + MIN_GAP).await;
-        }
+        let cadence = (BATCH, self.poll, MIN_GAP);
+        self.peers.drive("job relay", cadence, || self.pass(), || async {}).await;
     }
 
     async fn subscriptions(&self) -> entity::Result<Subscriptions> {

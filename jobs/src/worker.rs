@@ -20,25 +20,18 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Runs a worker until the process stops.
 pub async fn run(queue: Queue, ctx: Arc<JobContext>, name: &str) -> Result<(), String> {
+    // One builder for every storage; a macro, as the storages are different types and the
+    // bounds a generic function would need are apalis's long internal ones.
+    macro_rules! work {
+        ($backend:expr) => {
+            WorkerBuilder::new(name).backend($backend).data(ctx).build(handle).run().await
+        };
+    }
     let result = match queue {
-        Queue::Sqlite(s) => {
-            WorkerBuilder::new(name)
-                .backend(s.poll_with_strategy(Rearming::new(POLL)))
-                .data(ctx)
-                .build(handle)
-                .run()
-                .await
-        }
-        Queue::Postgres(s) => {
-            WorkerBuilder::new(name)
-                .backend(s.poll_with_strategy(Rearming::new(POLL)))
-                .data(ctx)
-                .build(handle)
-                .run()
-                .await
-        }
+        Queue::Sqlite(s) => work!(s.poll_with_strategy(Rearming::new(POLL))),
+        Queue::Postgres(s) => work!(s.poll_with_strategy(Rearming::new(POLL))),
         // Redis storage wakes its workers itself (a signal list), no poll strategy needed.
-        Queue::Redis(s) => WorkerBuilder::new(name).backend(s).data(ctx).build(handle).run().await,
+        Queue::Redis(s) => work!(s),
     };
     result.map_err(|e| e.to_string())
 }

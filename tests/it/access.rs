@@ -497,14 +497,10 @@ async fn invitations() {
     api.graphql(&Auth::None, accept, json!({"t": "garbage", "p": PASSWORD}))
         .await
         .expect_code("UNAUTHENTICATED");
-    let invite = t
-        .data(
-            "mutation($e: String!, $r: ID!) { inviteUser(email: $e, roleId: $r) { token expiresAt user { id email role } } }",
-            json!({"e": format!("New.Person@{}.example.com", t.slug), "r": t.role_id("member").await}),
-        )
-        .await;
-    let token = str_of(&invite["inviteUser"]["token"]);
-    assert_eq!(invite["inviteUser"]["user"]["email"], json!(format!("new.person@{}.example.com", t.slug)));
+    let email = format!("New.Person@{}.example.com", t.slug);
+    let invite = t.invite_user(&email, "member", "token expiresAt user { id email role }").await;
+    let token = str_of(&invite["token"]);
+    assert_eq!(invite["user"]["email"], json!(format!("new.person@{}.example.com", t.slug)));
     // Not usable before acceptance.
     login(&api, &t.slug, &format!("new.person@{}.example.com", t.slug), PASSWORD)
         .await

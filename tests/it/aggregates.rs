@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::fixtures::define_orders;
 use crate::harness::*;
 
 /// One order as created: (status, rush, total in cents or none, quantity or none).
@@ -57,19 +58,7 @@ pub(crate) const FIGURES: &str =
 
 async fn setup() -> TestTenant {
     let t = tenant().await;
-    t.define(entity(
-        "order",
-        "orders",
-        vec![
-            field("status", "SELECT", json!({"options": ["open", "paid", "void"]})),
-            field("rush", "BOOLEAN", json!({})),
-            field("total", "CURRENCY", json!({})),
-            field("qty", "NUMBER", json!({"validation": {"integer": true}})),
-        ],
-        json!({}),
-    ))
-    .await;
-    let names = Names::new("order", "orders");
+    let names = define_orders(&t, vec![]).await;
     for (status, rush, total, qty) in orders() {
         let mut input = json!({"status": status, "rush": rush});
         if let Some(c) = total {

@@ -122,13 +122,11 @@ impl Plant {
 async fn a_requisition_goes_through_two_stages_and_escalates_after_its_sla() {
     let p = plant().await;
     // A workflow fires when the engine sets the state field to APPROVED.
-    p.t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "raise PO", "definition": {
-            "trigger": {"type": "field_changed", "entity": "purchase_requisition", "field": "approvalStatus", "to": "APPROVED"},
-            "actions": [{"type": "update_fields", "values": {"poNote": "PO raised for {{record.title}}"}}]}}}),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "field_changed", "entity": "purchase_requisition", "field": "approvalStatus", "to": "APPROVED"},
+        "actions": [{"type": "update_fields", "values": {"poNote": "PO raised for {{record.title}}"}}]
+    });
+    p.t.create_workflow("raise PO", definition).await;
     let pr = p.pr("Lathe", "75000.00").await;
     let submitted = p.submit(&pr).await.data()["submitForApproval"].clone();
     let id = str_of(&submitted["id"]);

@@ -8,7 +8,7 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::fixtures::{define_hospital, patient};
+use crate::fixtures::{define_hospital, hospital_tenant, patient};
 use crate::harness::{
     Api, Auth, PASSWORD, Response, TestTenant, assert_utc_millis, entity, field, login, str_of, tenant,
 };
@@ -115,8 +115,7 @@ async fn tamper(conn: &DatabaseConnection, tenant_id: &str, seq: i64) {
 
 #[tokio::test]
 async fn record_changes_are_audited_with_diff_actor_and_request_id() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let p = patient();
     let rids: Vec<String> = (0..4).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let created = request_with_id(

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 
+use crate::fixtures::define_appointments;
 use crate::harness::*;
 
 /// A time scanner of the test database, limited to one tenant.
@@ -54,39 +55,15 @@ fn succeeded<'a>(t: &'a TestTenant, workflow: &'a str, n: usize) -> impl Future<
     .into_future()
 }
 
-async fn workflow(t: &TestTenant, definition: Value) -> String {
-    let data = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "timed", "definition": definition}}),
-        )
-        .await;
-    str_of(&data["createWorkflow"]["id"])
-}
-
 #[tokio::test]
 async fn a_reminder_fires_24_hours_before_an_appointment_three_days_out() {
     let t = tenant().await;
-    t.define(entity(
-        "appointment",
-        "appointments",
-        vec![
-            field("title", "TEXT", json!({"required": true})),
-            field("starts_at", "DATETIME", json!({})),
-            field("reminder", "TEXT", json!({})),
-        ],
-        json!({}),
-    ))
-    .await;
-    let appointments = Names::new("appointment", "appointments");
-    let id = workflow(
-        &t,
-        json!({
-            "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
-            "actions": [{"type": "update_fields", "values": {"reminder": "tomorrow: {{record.title}}"}}]
-        }),
-    )
-    .await;
+    let appointments = define_appointments(&t, vec![]).await;
+    let definition = json!({
+        "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
+        "actions": [{"type": "update_fields", "values": {"reminder": "tomorrow: {{record.title}}"}}]
+    });
+    let id = t.create_workflow("timed", definition).await;
     let now = Utc::now();
     let stamp = |d: DateTime<Utc>| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let starts = now + Duration::days(3);
@@ -110,23 +87,13 @@ async fn a_reminder_fires_24_hours_before_an_appointment_three_days_out() {
 #[tokio::test]
 async fn an_hourly_schedule_runs_once_per_tick_and_collapses_missed_ones() {
     let t = tenant().await;
-    t.define(entity(
-        "task",
-        "tasks",
-        vec![field("title", "TEXT", json!({})), field("pings", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
-    let tasks = Names::new("task", "tasks");
+    let tasks = t.define_entity("task", "tasks", plain_fields(&[("title", "TEXT"), ("pings", "TEXT")])).await;
     let task = str_of(&t.create(&tasks, json!({"title": "Water plants"}), "").await["id"]);
-    let id = workflow(
-        &t,
-        json!({
-            "trigger": {"type": "schedule", "entity": "task", "cron": "0 * * * *", "timeZone": "Europe/Berlin"},
-            "actions": [{"type": "update_fields", "values": {"pings": "pinged {{record.title}}"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "schedule", "entity": "task", "cron": "0 * * * *", "timeZone": "Europe/Berlin"},
+        "actions": [{"type": "update_fields", "values": {"pings": "pinged {{record.title}}"}}]
+    });
+    let id = t.create_workflow("timed", definition).await;
     let clock = Clock::of(&t).await;
     let now = Utc::now();
     // Within the current hour no tick has passed (unless the hour turns right now).
@@ -176,26 +143,17 @@ async fn held_endpoint() -> (String, tokio::sync::watch::Sender<bool>, Arc<Atomi
 #[tokio::test]
 async fn a_scan_at_a_later_time_leaves_runs_in_flight_to_their_worker() {
     let t = tenant().await;
-    t.define(entity(
-        "order",
-        "orders",
-        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    let orders =
+        t.define_entity("order", "orders", plain_fields(&[("title", "TEXT"), ("synced", "TEXT")])).await;
     let (url, release, accepted) = held_endpoint().await;
-    let id = workflow(
-        &t,
-        json!({
-            "trigger": {"type": "record_created", "entity": "order"},
-            "actions": [
-                {"type": "call_webhook", "url": url},
-                {"type": "update_fields", "values": {"synced": "yes"}}
-            ]
-        }),
-    )
-    .await;
-    let orders = Names::new("order", "orders");
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "order"},
+        "actions": [
+            {"type": "call_webhook", "url": url},
+            {"type": "update_fields", "values": {"synced": "yes"}}
+        ]
+    });
+    let id = t.create_workflow("timed", definition).await;
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
     eventually("the run to call the endpoint", EFFECT_WAIT, async || accepted.load(Ordering::SeqCst) > 0)
         .await;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc
 use serde_json::{Value, json};
 
 use crate::aggregates::{FIGURES, Order, cents, expected, orders, without_group};
+use crate::fixtures::define_orders;
 use crate::harness::*;
 
 /// When order `i` was placed: every 9 days and a bit from 28 Dec 2025, 18:25 UTC (23:55 in
@@ -43,21 +44,8 @@ async fn date_buckets_follow_the_tenant_zone_for_every_function() {
     t.request("mutation { updateTenant(input: {timeZone: \"Mars/Olympus\"}) { timeZone } }", json!({}))
         .await
         .expect_field_errors(&["timeZone"]);
-    t.define(entity(
-        "order",
-        "orders",
-        vec![
-            field("status", "SELECT", json!({"options": ["open", "paid", "void"]})),
-            field("rush", "BOOLEAN", json!({})),
-            field("total", "CURRENCY", json!({})),
-            field("qty", "NUMBER", json!({"validation": {"integer": true}})),
-            field("placed_at", "DATETIME", json!({"indexed": true})),
-            field("due", "DATE", json!({})),
-        ],
-        json!({}),
-    ))
-    .await;
-    let names = Names::new("order", "orders");
+    let placed = field("placed_at", "DATETIME", json!({"indexed": true}));
+    let names = define_orders(&t, vec![placed, field("due", "DATE", json!({}))]).await;
     let all = orders();
     for (i, (status, rush, total, qty)) in all.iter().enumerate() {
         let at = placed_at(i as i64);

@@ -11,25 +11,16 @@ use crate::webhooks::{receiver, wait_requests};
 const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status attempts error steps { position attempt action status } } }";
 
 async fn caller(t: &TestTenant, url: &str) -> (Names, String) {
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
-    let data = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "sync", "definition": {
-            "trigger": {"type": "record_created", "entity": "deal"},
-            "actions": [
-                {"type": "call_webhook", "url": url},
-                {"type": "update_fields", "values": {"synced": "yes"}}
-            ]}}}),
-        )
-        .await;
-    (Names::new("deal", "deals"), str_of(&data["createWorkflow"]["id"]))
+    let deals =
+        t.define_entity("deal", "deals", plain_fields(&[("title", "TEXT"), ("synced", "TEXT")])).await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [
+            {"type": "call_webhook", "url": url},
+            {"type": "update_fields", "values": {"synced": "yes"}}
+        ]
+    });
+    (deals, t.create_workflow("sync", definition).await)
 }
 
 /// The workflow's single run once its status is `status` (up to 30 s).

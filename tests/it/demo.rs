@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::processes::{drop_database, free_port, own_database, process_env, ready_server, spawn};
+use crate::processes::{Scratch, free_port, process_env, ready_server, spawn};
 
 const DASHBOARDS: &str = "{ dashboards { key widgets { type title entity config data } } }";
 
@@ -86,9 +86,8 @@ fn groups(rows: &Value, field: &str) -> BTreeMap<String, i64> {
 
 #[tokio::test]
 async fn every_dashboard_of_the_demo_shows_sensible_data_and_a_second_start_adds_nothing() {
-    let dir = std::env::temp_dir().join(format!("alphery-demo-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("demo").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let own =
         [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into()), ("SEED_DEMO", "true".into())];
@@ -183,8 +182,5 @@ async fn every_dashboard_of_the_demo_shows_sensible_data_and_a_second_start_adds
     let after = api.graphql(&demo, COUNTS, json!({})).await.data();
     assert_eq!(after, before);
     drop(second);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

@@ -15,13 +15,8 @@ const EMAILS: &str = "query($s: String) { emails(status: $s) { id to subject bod
 async fn invite(t: &TestTenant, local: &str) -> (String, String) {
     let address =
         format!("{local}-{}@{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8], t.slug);
-    let data = t
-        .data(
-            "mutation($e: String!, $r: ID!) { inviteUser(email: $e, roleId: $r) { token } }",
-            json!({"e": address, "r": t.role_id("member").await}),
-        )
-        .await;
-    (address, str_of(&data["inviteUser"]["token"]))
+    let token = str_of(&t.invite_user(&address, "member", "token").await["token"]);
+    (address, token)
 }
 
 /// The tenant's email to `address`, once its status is `status` (waits up to `within`).

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{deal, define_crm};
+use crate::fixtures::{crm_tenant, deal};
 use crate::harness::{
     Auth, ENTITY_DEFINITION, TestTenant, entity, field, pluck_str, sorted, str_of, strings, tenant,
 };
@@ -255,8 +255,7 @@ async fn delete_entity_removes_its_types_and_operations() {
 
 #[tokio::test]
 async fn failing_delete_entity_referenced_by_a_relation() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     t.request("mutation { deleteEntity(name: \"contact\") }", json!({})).await.expect_code("CONFLICT");
     assert_eq!(t.entity_names().await, strings(&["company", "contact", "deal"]));
     // Once nothing points at it any more, it can go.
@@ -344,8 +343,7 @@ async fn failing_define_entity_rules() {
 
 #[tokio::test]
 async fn failing_add_field_rules() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     let cases: Vec<(&str, &str, Value)> = vec![
         ("system field id", "deal", field("id", "TEXT", json!({}))),
         ("system field createdBy", "deal", field("created_by", "TEXT", json!({}))),

@@ -9,13 +9,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::fixtures::{deal, define_people_and_deals};
 use crate::harness::{
-    Names, TIMEOUT, TestTenant, Ws, WsEvent, entity, field, pluck_str, sorted, str_of, strings, tenant,
+    Names, TIMEOUT, TestTenant, Ws, WsEvent, field, plain_fields, pluck_str, sorted, str_of, strings, tenant,
 };
-
-fn deal() -> Names {
-    Names::new("deal", "deals")
-}
 
 fn person() -> Names {
     Names::new("person", "people")
@@ -32,26 +29,21 @@ const SELECTION: &str = "title createdAt updatedAt recordNumber";
 
 async fn setup() -> Data {
     let t = tenant().await;
-    t.define(entity("person", "people", vec![field("name", "TEXT", json!({}))], json!({}))).await;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({ "required": true })),
-            field("email", "EMAIL", json!({})),
-            field("amount", "CURRENCY", json!({})),
-            field("probability", "NUMBER", json!({})),
-            field("won", "BOOLEAN", json!({})),
-            field("closes_on", "DATE", json!({})),
-            field("closes_at", "DATETIME", json!({})),
-            field("stage", "SELECT", json!({ "options": ["lead", "qualified", "won", "lost"] })),
-            field("tags", "MULTI_SELECT", json!({ "options": ["hot", "new", "big"] })),
-            field("person", "RELATION", json!({ "relatedEntity": "person" })),
-            field("notes", "TEXTAREA", json!({})),
-        ],
-        json!({ "recordNumberPrefix": "DEAL" }),
-    ))
-    .await;
+    let mut fields = plain_fields(&[
+        ("email", "EMAIL"),
+        ("amount", "CURRENCY"),
+        ("probability", "NUMBER"),
+        ("won", "BOOLEAN"),
+        ("closes_on", "DATE"),
+        ("closes_at", "DATETIME"),
+    ]);
+    fields.extend([
+        field("stage", "SELECT", json!({ "options": ["lead", "qualified", "won", "lost"] })),
+        field("tags", "MULTI_SELECT", json!({ "options": ["hot", "new", "big"] })),
+        field("person", "RELATION", json!({ "relatedEntity": "person" })),
+        field("notes", "TEXTAREA", json!({})),
+    ]);
+    define_people_and_deals(&t, fields, json!({ "recordNumberPrefix": "DEAL" })).await;
     let alice = str_of(&t.create(&person(), json!({ "name": "Alice" }), "").await["id"]);
     let bob = str_of(&t.create(&person(), json!({ "name": "Bob" }), "").await["id"]);
     let rows: Vec<(&'static str, Value)> = vec![

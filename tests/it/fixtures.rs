@@ -1,11 +1,13 @@
 //! Deterministic entity definitions shared by several modules: a CRM (company, contact, deal —
 //! every field type and two relations to the same target) and a hospital (patient, appointment,
 //! medical record — a required relation and a ONE_TO_ONE). The SDL snapshots depend on them, so
-//! change them only together with `tests/snapshots/`.
+//! change them only together with `tests/snapshots/`. Also the smaller entities that several
+//! modules define alike (a pipeline of deals, appointments, orders, people and deals), each
+//! taking the fields its callers add.
 
 use serde_json::{Value, json};
 
-use crate::harness::{Names, TestTenant, entity, field};
+use crate::harness::{Names, TestTenant, entity, field, plain_fields, tenant};
 
 pub fn company() -> Names {
     Names::new("company", "companies")
@@ -179,4 +181,60 @@ pub async fn define_crm(t: &TestTenant) {
 
 pub async fn define_hospital(t: &TestTenant) {
     define_all(t, hospital_entities()).await;
+}
+
+/// A `person` (its `name`) and a `deal` with a required `title`, then `fields`, and the entity
+/// options `options`: the pair the filter and input tests query.
+pub async fn define_people_and_deals(t: &TestTenant, fields: Vec<Value>, options: Value) -> Names {
+    t.define_entity("person", "people", plain_fields(&[("name", "TEXT")])).await;
+    let mut all = vec![field("title", "TEXT", json!({ "required": true }))];
+    all.extend(fields);
+    t.define(entity("deal", "deals", all, options)).await;
+    deal()
+}
+
+/// A `task` (a required `title`) and a `deal` with a required `title`, a `stage` (Lead, Won,
+/// Lost), an `amount`, then `fields`: the pipeline the workflow tests act on.
+pub async fn define_pipeline(t: &TestTenant, fields: Vec<Value>) -> Names {
+    t.define_entity("task", "tasks", vec![field("title", "TEXT", json!({"required": true}))]).await;
+    let mut all = vec![
+        field("title", "TEXT", json!({"required": true})),
+        field("stage", "SELECT", json!({"options": ["Lead", "Won", "Lost"]})),
+        field("amount", "CURRENCY", json!({})),
+    ];
+    all.extend(fields);
+    t.define_entity("deal", "deals", all).await
+}
+
+/// An `appointment` with a required `title`, `starts_at`, a `reminder` (what a relative-date
+/// workflow writes), then `fields`.
+pub async fn define_appointments(t: &TestTenant, fields: Vec<Value>) -> Names {
+    let mut all = vec![field("title", "TEXT", json!({"required": true}))];
+    all.extend(plain_fields(&[("starts_at", "DATETIME"), ("reminder", "TEXT")]));
+    all.extend(fields);
+    t.define_entity("appointment", "appointments", all).await
+}
+
+/// An `order` with a `status` (open, paid, void), `rush`, a `total`, an integer `qty`, then
+/// `fields`: what the aggregate tests sum up.
+pub async fn define_orders(t: &TestTenant, fields: Vec<Value>) -> Names {
+    let mut all = vec![field("status", "SELECT", json!({"options": ["open", "paid", "void"]}))];
+    all.extend(plain_fields(&[("rush", "BOOLEAN"), ("total", "CURRENCY")]));
+    all.push(field("qty", "NUMBER", json!({"validation": {"integer": true}})));
+    all.extend(fields);
+    t.define_entity("order", "orders", all).await
+}
+
+/// A new tenant with the CRM defined.
+pub async fn crm_tenant() -> TestTenant {
+    let t = tenant().await;
+    define_crm(&t).await;
+    t
+}
+
+/// A new tenant with the hospital defined.
+pub async fn hospital_tenant() -> TestTenant {
+    let t = tenant().await;
+    define_hospital(&t).await;
+    t
 }

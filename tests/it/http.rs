@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{contact, deal, define_crm};
+use crate::fixtures::{contact, crm_tenant, deal};
 use crate::harness::{Api, Auth, Response, TIMEOUT, TestTenant, WsEvent, member_order, str_of, tenant};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -328,8 +328,7 @@ fn filler(kind: &str, name: &str, types: &[Value]) -> Option<String> {
 /// never `INTERNAL` (it was "internal: not a string").
 #[tokio::test]
 async fn integer_ids_answer_as_their_decimal_strings_never_internal() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     let schema = t
         .data(
             "{ __schema { types { name kind enumValues { name } inputFields { name type { kind } } } \
@@ -400,8 +399,7 @@ fn assert_in_order(text: &str, path: &[&str]) {
 /// "Serialized Map Ordering"), on every run: the executor used to write them as they finished.
 #[tokio::test]
 async fn answers_follow_the_selection_order() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     let ann = t.create(&contact(), json!({ "fullName": "Ann" }), "").await;
     t.create(&deal(), json!({ "title": "D1", "contact": str_of(&ann["id"]) }), "").await;
     for _ in 0..8 {

@@ -8,31 +8,21 @@
 
 use serde_json::{Value, json};
 
+use crate::fixtures::{deal, define_people_and_deals};
 use crate::harness::{
-    Api, Auth, Names, PASSWORD, Response, TIMEOUT, TestTenant, Ws, WsEvent, entity, field, login, signup,
-    str_of, tenant, unique_slug,
+    Api, Auth, Names, PASSWORD, Response, TIMEOUT, TestTenant, Ws, WsEvent, field, login, signup, str_of,
+    tenant, unique_slug,
 };
-
-fn deal() -> Names {
-    Names::new("deal", "deals")
-}
 
 /// A tenant with a `deal` (TEXT, JSON, MULTI_SELECT, RELATION to `person`) and one deal.
 async fn setup() -> (TestTenant, String) {
     let t = tenant().await;
-    t.define(entity("person", "people", vec![field("name", "TEXT", json!({}))], json!({}))).await;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({ "required": true })),
-            field("meta", "JSON", json!({})),
-            field("tags", "MULTI_SELECT", json!({ "options": ["hot", "new"] })),
-            field("person", "RELATION", json!({ "relatedEntity": "person" })),
-        ],
-        json!({}),
-    ))
-    .await;
+    let fields = vec![
+        field("meta", "JSON", json!({})),
+        field("tags", "MULTI_SELECT", json!({ "options": ["hot", "new"] })),
+        field("person", "RELATION", json!({ "relatedEntity": "person" })),
+    ];
+    define_people_and_deals(&t, fields, json!({})).await;
     let id = str_of(&t.create(&deal(), json!({ "title": "Alpha" }), "").await["id"]);
     (t, id)
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 use crate::http::metric;
-use crate::processes::{drop_database, free_port, own_database, ready_server, spawn};
+use crate::processes::{Scratch, free_port, ready_server, spawn};
 
 /// A `redis-server` of this test alone, killed when dropped.
 struct Redis {
@@ -133,9 +133,8 @@ async fn wait_link(a: &TestTenant, b: &TestTenant, up: bool, procs: &[&Proc]) {
 
 #[tokio::test]
 async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_redis() {
-    let dir = std::env::temp_dir().join(format!("alphery-instances-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("instances").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let mut redis = Some(Redis::start(free_port()).await);
     let redis_port = redis.as_ref().map(|r| r.port).unwrap_or_default();
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
@@ -163,21 +162,13 @@ async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_r
     let a = tenant_on(server_a).await;
     let b = a.on(server_b);
     wait_link(&a, &b, true, &procs).await;
-    a.define(entity(
-        "ticket",
-        "tickets",
-        vec![field("title", "TEXT", json!({})), field("note", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    a.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT"), ("note", "TEXT")])).await;
     // The worker (the only one running jobs) answers every new ticket with a note.
-    a.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "triage", "definition": {
-            "trigger": {"type": "record_created", "entity": "ticket"},
-            "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]}}}),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "ticket"},
+        "actions": [{"type": "update_fields", "values": {"note": "seen {{record.title}}"}}]
+    });
+    a.create_workflow("triage", definition).await;
 
     // A change through A reaches a subscriber on B, over Redis; the worker's answer too.
     let mut ws = b.subscribe(TICKET_CHANGED, json!({})).await;
@@ -232,8 +223,5 @@ async fn two_instances_and_a_worker_share_changes_definitions_and_logouts_over_r
     assert!(peer_metric(&b.api, RECEIVED).await > received, "B hears A over Redis again");
 
     drop((ws, proc_a, proc_b, worker));
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

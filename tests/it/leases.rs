@@ -17,18 +17,17 @@ use migration::MigratorTrait;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
-use crate::processes::{drop_database, own_database};
+use crate::processes::Scratch;
 
-/// The system and tenant connections of a migrated database of this test alone, with one
-/// tenant.
-async fn database_with_a_tenant() -> (Db, Db, String, Option<String>) {
-    let dir = std::env::temp_dir().join(format!("alphery-leases-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (url, pg_name) = own_database(&dir).await;
-    let system = Db::connect(&url).await.expect("connect (system)");
+/// The system and tenant connections of a migrated database of this test alone (in
+/// `Scratch`), with one tenant.
+async fn database_with_a_tenant() -> (Db, Db, String, Scratch) {
+    let scratch = Scratch::new("leases").await;
+    let url = &scratch.url;
+    let system = Db::connect(url).await.expect("connect (system)");
     migration::Migrator::up(&system.conn, None).await.expect("migrate");
-    let db = match pg_name {
-        Some(_) => Db::connect_as(&url, Some(migration::APP_ROLE)).await.expect("connect (app)"),
+    let db = match scratch.pg_name {
+        Some(_) => Db::connect_as(url, Some(migration::APP_ROLE)).await.expect("connect (app)"),
         None => system.clone(),
     };
     let id = uuid::Uuid::new_v4().to_string();
@@ -43,7 +42,7 @@ async fn database_with_a_tenant() -> (Db, Db, String, Option<String>) {
         updated_at: Set(now),
     };
     tenant::Entity::insert(row).exec_without_returning(&system.conn).await.expect("a tenant");
-    (system, db, id, pg_name)
+    (system, db, id, scratch)
 }
 
 /// How many events of `topic` the outbox holds.
@@ -62,7 +61,7 @@ async fn sweep(system: &Db, db: &Db) {
 
 #[tokio::test]
 async fn abandoned_claims_come_back_after_the_lease_and_dead_work_is_listed_and_retried() {
-    let (system, db, t, pg_name) = database_with_a_tenant().await;
+    let (system, db, t, scratch) = database_with_a_tenant().await;
 
     // An email, queued twice under one key: one email, one event.
     let email = NewEmail { idempotency_key: "k1", to: "ann@example.com", subject: "Hello", body: "Hi" };
@@ -182,7 +181,5 @@ async fn abandoned_claims_come_back_after_the_lease_and_dead_work_is_listed_and_
     assert_eq!(events(&system, "webhook.retry").await, 2);
 
     drop((db, system));
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
+    scratch.remove().await;
 }

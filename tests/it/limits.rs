@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::fixtures::{contact, deal, define_crm};
+use crate::fixtures::{contact, crm_tenant, deal};
 use crate::harness::{
     Api, Response, SHORT_TTL_SECS, Server, TIMEOUT, TestTenant, Ws, entity, field, server, short_ttl_server,
     tenant, tenant_on,
@@ -142,8 +142,7 @@ async fn socket_tenant(server: &'static Server) -> TestTenant {
 
 #[tokio::test]
 async fn query_depth_is_limited() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     let person = t.create(&contact(), json!({ "fullName": "Deep" }), "").await;
     let created = t.create(&deal(), json!({ "title": "Deep deal", "contact": person["id"] }), "").await;
     let ok = t.data(&deal_chain(MAX_DEPTH), json!({})).await;
@@ -185,8 +184,7 @@ async fn batches_are_limited() {
 
 #[tokio::test]
 async fn page_size_is_limited() {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     t.create(&deal(), json!({ "title": "One" }), "").await;
     for args in ["first: 500", "last: 500"] {
         assert_eq!(t.list(&deal(), args, json!({}), "").await["totalCount"], json!(1), "{args}");

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::http::metric;
 use crate::processes::{
-    binary, drop_database, free_port, log_line, own_database, process_env, ready_server, spawn, spawn_logging,
+    Scratch, binary, free_port, log_line, process_env, ready_server, spawn, spawn_logging,
 };
 
 /// The `graphql request` lines of a JSON log so far (every line must be JSON).
@@ -62,9 +62,8 @@ fn expect_line(line: &Value, operation: &str, kind: &str, tenant: Option<&str>, 
 
 #[tokio::test]
 async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and_code() {
-    let dir = std::env::temp_dir().join(format!("alphery-jsonlog-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("jsonlog").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let log = dir.join("serve.log");
     let own = [
@@ -157,10 +156,7 @@ async fn a_json_log_has_one_line_per_operation_with_its_name_tenant_duration_and
     );
     assert!(last_words < goodbye, "{text}");
     drop(process);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 #[tokio::test]
@@ -267,16 +263,11 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
     // A workflow run parked at a long wait: its resume is a scheduled job in the one queue
     // (which of the test binary's servers' workers ran the workflow is left open, so its
     // timing is checked on a worker of its own, below).
-    let created = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "Later", "definition": {
-                "trigger": {"type": "record_created", "entity": "lead"},
-                "actions": [{"type": "wait", "seconds": 600}]
-            }}}),
-        )
-        .await;
-    let workflow = str_of(&created["createWorkflow"]["id"]);
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "wait", "seconds": 600}]
+    });
+    let workflow = t.create_workflow("Later", definition).await;
     t.create(&leads, json!({"title": "second"}), "").await;
     let runs = "query($w: ID) { workflowRuns(workflowId: $w) { status } }";
     eventually("the run to park", EFFECT_WAIT, async || {
@@ -304,9 +295,8 @@ async fn metrics_have_request_latency_by_operation_type_and_the_job_queue() {
 
 #[tokio::test]
 async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
-    let dir = std::env::temp_dir().join(format!("alphery-workermetrics-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("workermetrics").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let (port, metrics_port) = (free_port(), free_port());
     let serve_env = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
     let serve = spawn(&["serve"], &process_env(&dir, &url, &serve_env));
@@ -316,14 +306,11 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
     let worker = spawn(&["worker"], &process_env(&dir, &url, &worker_env));
     let t = tenant_on(server).await;
     t.define(entity("lead", "leads", vec![field("note", "TEXT", json!({}))], json!({}))).await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "Stamp", "definition": {
-            "trigger": {"type": "record_created", "entity": "lead"},
-            "actions": [{"type": "update_fields", "values": {"note": "stamped"}}]
-        }}}),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "update_fields", "values": {"note": "stamped"}}]
+    });
+    t.create_workflow("Stamp", definition).await;
     let leads = Names::new("lead", "leads");
     let id = str_of(&t.create(&leads, json!({}), "").await["id"]);
     eventually("the worker to run the workflow", EFFECT_WAIT, async || {
@@ -353,10 +340,7 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
     assert_eq!(count(&served, "alphery_job_duration_seconds", ran), 0.0, "{served}");
     metric(&served, "alphery_jobs_queued{kind=\"record_changed\",state=\"ready\"}");
     drop((serve, worker));
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 /// An internal error (the store broken under the running server: a table renamed away)
@@ -366,9 +350,8 @@ async fn a_separate_worker_serves_its_job_metrics_on_metrics_bind() {
 /// named no request).
 #[tokio::test]
 async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
-    let dir = std::env::temp_dir().join(format!("alphery-internal-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("internal").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let log = dir.join("serve.log");
     let own = [("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
@@ -408,8 +391,5 @@ async fn an_internal_error_is_logged_with_its_request_id_and_operation() {
     let line = log_line(&log, &["internal error", &format!("request_id={rid}")]).await;
     assert!(line.contains("operation=SocketHooks") && line.contains("path=webhooks"), "{line}");
     drop(process);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Names, TestTenant, entity, field, str_of, tenant};
+use crate::harness::{Names, TestTenant, plain_fields, str_of, tenant};
 
 fn item() -> Names {
     Names::new("item", "items")
@@ -16,13 +16,7 @@ const PAGE: &str = "totalCount edges { cursor node { id n label } } nodes { id n
 /// A tenant with items n = 1..=7 created in order; labels have ties (a a b b b c c).
 async fn setup() -> TestTenant {
     let t = tenant().await;
-    t.define(entity(
-        "item",
-        "items",
-        vec![field("n", "NUMBER", json!({})), field("label", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    t.define_entity("item", "items", plain_fields(&[("n", "NUMBER"), ("label", "TEXT")])).await;
     for (n, label) in [(1, "a"), (2, "b"), (3, "c"), (4, "a"), (5, "b"), (6, "c"), (7, "b")] {
         t.create(&item(), json!({ "n": n, "label": label }), "").await;
         // Distinct creation timestamps for the default CREATED_AT order.
@@ -68,29 +62,37 @@ fn check_page(page: &Value, total: i64) {
     }
 }
 
+/// Pages through the seven items three at a time from the first page on, forwards (`first`,
+/// `after` the previous page's `endCursor`) or backwards (`last`, `before` its `startCursor`),
+/// asserting each page (`check_page`), its items and whether it says there is more in its
+/// direction (`hasNextPage`, `hasPreviousPage`): `expected` holds both, page by page.
+async fn walk(t: &TestTenant, forwards: bool, expected: &[(&[i64], bool)]) -> Vec<Value> {
+    let (size, from, cursor, more) = if forwards {
+        ("first", "after", "endCursor", "hasNextPage")
+    } else {
+        ("last", "before", "startCursor", "hasPreviousPage")
+    };
+    let mut pages: Vec<Value> = Vec::new();
+    for (i, (items, has_more)) in expected.iter().enumerate() {
+        let mut vars = json!({ size: 3 });
+        if let Some(previous) = pages.last() {
+            vars[from] = previous["pageInfo"][cursor].clone();
+        }
+        let p = page(t, vars).await;
+        check_page(&p, 7);
+        assert_eq!(ns(&p), *items, "page {} ({size})", i + 1);
+        assert_eq!(p["pageInfo"][more], json!(has_more), "{more} of page {} ({size})", i + 1);
+        pages.push(p);
+    }
+    pages
+}
+
 #[tokio::test]
 async fn forwards_through_every_page() {
     let t = setup().await;
-    let p1 = page(&t, json!({ "first": 3 })).await;
-    check_page(&p1, 7);
-    assert_eq!(ns(&p1), [1, 2, 3]);
-    assert_eq!(p1["pageInfo"]["hasNextPage"], json!(true));
+    let pages = walk(&t, true, &[(&[1, 2, 3], true), (&[4, 5, 6], true), (&[7], false), (&[], false)]).await;
+    let p1 = &pages[0];
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], json!(false));
-
-    let p2 = page(&t, json!({ "first": 3, "after": p1["pageInfo"]["endCursor"] })).await;
-    check_page(&p2, 7);
-    assert_eq!(ns(&p2), [4, 5, 6]);
-    assert_eq!(p2["pageInfo"]["hasNextPage"], json!(true));
-
-    let p3 = page(&t, json!({ "first": 3, "after": p2["pageInfo"]["endCursor"] })).await;
-    check_page(&p3, 7);
-    assert_eq!(ns(&p3), [7]);
-    assert_eq!(p3["pageInfo"]["hasNextPage"], json!(false));
-
-    let p4 = page(&t, json!({ "first": 3, "after": p3["pageInfo"]["endCursor"] })).await;
-    check_page(&p4, 7);
-    assert!(ns(&p4).is_empty());
-    assert_eq!(p4["pageInfo"]["hasNextPage"], json!(false));
 
     // Any edge cursor works as `after`, not only endCursor.
     let mid = page(&t, json!({ "first": 2, "after": p1["edges"][0]["cursor"] })).await;
@@ -107,21 +109,9 @@ async fn forwards_through_every_page() {
 #[tokio::test]
 async fn backwards_through_every_page() {
     let t = setup().await;
-    let p1 = page(&t, json!({ "last": 3 })).await;
-    check_page(&p1, 7);
-    assert_eq!(ns(&p1), [5, 6, 7], "edges stay in ascending order");
-    assert_eq!(p1["pageInfo"]["hasPreviousPage"], json!(true));
-    assert_eq!(p1["pageInfo"]["hasNextPage"], json!(false));
-
-    let p2 = page(&t, json!({ "last": 3, "before": p1["pageInfo"]["startCursor"] })).await;
-    check_page(&p2, 7);
-    assert_eq!(ns(&p2), [2, 3, 4]);
-    assert_eq!(p2["pageInfo"]["hasPreviousPage"], json!(true));
-
-    let p3 = page(&t, json!({ "last": 3, "before": p2["pageInfo"]["startCursor"] })).await;
-    check_page(&p3, 7);
-    assert_eq!(ns(&p3), [1]);
-    assert_eq!(p3["pageInfo"]["hasPreviousPage"], json!(false));
+    // Edges stay in ascending order on every page.
+    let pages = walk(&t, false, &[(&[5, 6, 7], true), (&[2, 3, 4], true), (&[1], false)]).await;
+    assert_eq!(pages[0]["pageInfo"]["hasNextPage"], json!(false));
 
     // Cursors from forward paging work backwards: the page before item 4.
     let forward = page(&t, json!({ "first": 4 })).await;

@@ -42,7 +42,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A database of this test alone: a new SQLite file, or a new PostgreSQL database.
-pub(crate) async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
+async fn own_database(dir: &std::path::Path) -> (String, Option<String>) {
     let shared = &database().url;
     if !shared.starts_with("postgres") {
         return (format!("sqlite://{}?mode=rwc", dir.join("crash.db").display()), None);
@@ -54,9 +54,42 @@ pub(crate) async fn own_database(dir: &std::path::Path) -> (String, Option<Strin
     (format!("{base}/{name}"), Some(name))
 }
 
-pub(crate) async fn drop_database(name: &str) {
+async fn drop_database(name: &str) {
     if let Ok(admin) = sea_orm::Database::connect(database().url.as_str()).await {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+}
+
+/// `<tmp>/alphery-<label>-<uuid>/`, created: a scratch directory of one test.
+pub(crate) fn scratch_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alphery-{label}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// A test's own scratch directory and database (`own_database`), for the processes it starts.
+pub(crate) struct Scratch {
+    pub dir: PathBuf,
+    pub url: String,
+    pub pg_name: Option<String>,
+}
+
+impl Scratch {
+    /// A `scratch_dir` and a database of its own (a SQLite file in it, or a new PostgreSQL
+    /// database).
+    pub(crate) async fn new(label: &str) -> Scratch {
+        let dir = scratch_dir(label);
+        let (url, pg_name) = own_database(&dir).await;
+        Scratch { dir, url, pg_name }
+    }
+
+    /// Drops the database and removes the directory; call it once the processes using them
+    /// have stopped.
+    pub(crate) async fn remove(self) {
+        if let Some(name) = &self.pg_name {
+            drop_database(name).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -183,20 +216,12 @@ fn message_id_of(message: &str) -> Option<String> {
 /// Defines a `patient` entity and a workflow that emails each new patient, then creates one;
 /// returns the address the email goes to.
 async fn queue_a_welcome_email(t: &TestTenant) -> String {
-    t.define(entity(
-        "patient",
-        "patients",
-        vec![field("full_name", "TEXT", json!({})), field("email", "EMAIL", json!({}))],
-        json!({}),
-    ))
-    .await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "welcome", "definition": {
-            "trigger": {"type": "record_created", "entity": "patient"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]}}}),
-    )
-    .await;
+    t.define_entity("patient", "patients", plain_fields(&[("full_name", "TEXT"), ("email", "EMAIL")])).await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "patient"},
+        "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Welcome {{record.full_name}}", "body": "Hello"}]
+    });
+    t.create_workflow("welcome", definition).await;
     let address = format!("crash-{}@example.com", uuid::Uuid::new_v4().simple());
     t.create(&Names::new("patient", "patients"), json!({"fullName": "Kim", "email": address}), "").await;
     address
@@ -204,9 +229,7 @@ async fn queue_a_welcome_email(t: &TestTenant) -> String {
 
 /// A server process and its own database; workers are started by the test.
 struct Cluster {
-    dir: PathBuf,
-    url: String,
-    pg_name: Option<String>,
+    scratch: Option<Scratch>,
     server: Option<Proc>,
     t: TestTenant,
     extra: Vec<(&'static str, String)>,
@@ -215,31 +238,29 @@ struct Cluster {
 impl Cluster {
     /// A cluster whose processes all get `extra` environment.
     async fn start(extra: &[(&'static str, String)]) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("alphery-crash-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let (url, pg_name) = own_database(&dir).await;
+        let scratch = Scratch::new("crash").await;
         let port = free_port();
         let mut own = vec![("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".into())];
         own.extend(extra.iter().cloned());
-        let env = process_env(&dir, &url, &own);
+        let env = process_env(&scratch.dir, &scratch.url, &own);
         let server_process = spawn(&["serve"], &env);
         let server = ready_server("the server", port, Duration::from_secs(60), &server_process).await;
         let t = tenant_on(server).await;
-        Cluster { dir, url, pg_name, server: Some(server_process), t, extra: extra.to_vec() }
+        Cluster { scratch: Some(scratch), server: Some(server_process), t, extra: extra.to_vec() }
     }
 
     fn worker(&self, smtp_port: u16) -> Proc {
         let mut env = self.extra.clone();
         env.push(("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")));
-        spawn(&["worker"], &process_env(&self.dir, &self.url, &env))
+        let scratch = self.scratch.as_ref().expect("a running cluster's scratch");
+        spawn(&["worker"], &process_env(&scratch.dir, &scratch.url, &env))
     }
 
     async fn stop(mut self) {
         self.server.take();
-        if let Some(name) = self.pg_name.take() {
-            drop_database(&name).await;
+        if let Some(scratch) = self.scratch.take() {
+            scratch.remove().await;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -388,26 +409,16 @@ async fn a_run_whose_worker_was_killed_is_continued_by_the_next_worker() {
     let (peer_port, accepted) = silent_peer(1).await;
     let mut worker = c.worker(smtp_sink().port);
     let t = &c.t;
-    t.define(entity(
-        "order",
-        "orders",
-        vec![field("title", "TEXT", json!({})), field("synced", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
-    let workflow = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "sync", "definition": {
-            "trigger": {"type": "record_created", "entity": "order"},
-            "actions": [
-                {"type": "call_webhook", "url": format!("http://127.0.0.1:{peer_port}/sync")},
-                {"type": "update_fields", "values": {"synced": "yes"}}
-            ]}}}),
-        )
-        .await["createWorkflow"]["id"]
-        .clone();
-    let orders = Names::new("order", "orders");
+    let orders =
+        t.define_entity("order", "orders", plain_fields(&[("title", "TEXT"), ("synced", "TEXT")])).await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "order"},
+        "actions": [
+            {"type": "call_webhook", "url": format!("http://127.0.0.1:{peer_port}/sync")},
+            {"type": "update_fields", "values": {"synced": "yes"}}
+        ]
+    });
+    let workflow = t.create_workflow("sync", definition).await;
     let order = str_of(&t.create(&orders, json!({"title": "A-1"}), "").await["id"]);
     eventually("the run to reach the peer", Duration::from_secs(30), async || {
         accepted.load(Ordering::SeqCst) > 0
@@ -449,13 +460,11 @@ async fn jobs_run_through_redis_when_the_queue_lives_there() {
     let _worker = c.worker(smtp_sink().port);
     let t = &c.t;
     t.define(entity("lead", "leads", vec![field("email", "EMAIL", json!({}))], json!({}))).await;
-    t.data(
-        "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-        json!({"i": {"name": "hello", "definition": {
-            "trigger": {"type": "record_created", "entity": "lead"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]}}}),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "lead"},
+        "actions": [{"type": "send_email", "to": "{{record.email}}", "subject": "Hi", "body": "via Redis"}]
+    });
+    t.create_workflow("hello", definition).await;
     let address = format!("redis-{}@example.com", uuid::Uuid::new_v4().simple());
     t.create(&Names::new("lead", "leads"), json!({"email": address}), "").await;
     let got = smtp_sink().wait_for(&address, 1, Duration::from_secs(30)).await;
@@ -513,29 +522,19 @@ async fn runs_taken_over_mid_run_still_run_each_action_once() {
     let c = Cluster::start(&extra).await;
     let workers = [c.worker(smtp_sink().port), c.worker(smtp_sink().port)];
     let t = &c.t;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![field("title", "TEXT", json!({})), field("note", "TEXT", json!({}))],
-        json!({}),
-    ))
-    .await;
+    t.define_entity("deal", "deals", plain_fields(&[("title", "TEXT"), ("note", "TEXT")])).await;
     t.define(entity("entry", "entries", vec![field("title", "TEXT", json!({}))], json!({}))).await;
-    let workflow = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id } }",
-            json!({"i": {"name": "ledger", "definition": {
-            "trigger": {"type": "record_created", "entity": "deal"},
-            "actions": [
-                {"type": "wait", "seconds": 1},
-                {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
-                {"type": "update_fields", "values": {"note": "seen"}},
-                {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
-                {"type": "update_fields", "values": {"note": "done"}}
-            ]}}}),
-        )
-        .await["createWorkflow"]["id"]
-        .clone();
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [
+            {"type": "wait", "seconds": 1},
+            {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
+            {"type": "update_fields", "values": {"note": "seen"}},
+            {"type": "create_record", "entity": "entry", "values": {"title": "{{record.title}}"}},
+            {"type": "update_fields", "values": {"note": "done"}}
+        ]
+    });
+    let workflow = t.create_workflow("ledger", definition).await;
     const RUNS: usize = 40;
     let deals = Names::new("deal", "deals");
     for i in 0..RUNS {

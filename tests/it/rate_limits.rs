@@ -261,13 +261,8 @@ async fn exhaust(case: &Case) -> u64 {
             let bad = format!("not-an-invitation-{fresh}");
             let attempt = async || api.graphql(&Auth::None, ACCEPT, json!({"t": bad, "p": PASSWORD})).await;
             let (n, refused) = count_until_refused(20, attempt, code(case.usual)).await;
-            let invite = t
-                .data(
-                    "mutation($e: String!, $r: ID!) { inviteUser(email: $e, roleId: $r) { token } }",
-                    json!({"e": format!("invited@{}.example.com", t.slug), "r": t.role_id("member").await}),
-                )
-                .await;
-            let token = str_of(&invite["inviteUser"]["token"]);
+            let invite = t.invite_user(&format!("invited@{}.example.com", t.slug), "member", "token").await;
+            let token = str_of(&invite["token"]);
             api.graphql(&Auth::None, ACCEPT, json!({"t": token, "p": PASSWORD})).await.data();
             (n, refused)
         }

@@ -8,16 +8,23 @@ use std::collections::BTreeSet;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::fixtures::{appointment, contact, define_crm, define_hospital, patient};
-use crate::harness::{assert_utc_millis, pluck_str, str_of, strings, tenant};
+use crate::fixtures::{appointment, contact, define_crm, hospital_tenant, patient};
+use crate::harness::{TestTenant, assert_utc_millis, merge, pluck_str, str_of, strings, tenant};
 
 const PATIENT: &str = "recordNumber fullName dateOfBirth gender allergies phone email insured \
     createdAt updatedAt createdBy { id email } owner { id email }";
 
+/// Books an appointment for the patient `patient` (May 1st 2026, 09:00 UTC) with the members of
+/// `extra`; returns it with `id` and `selection`.
+async fn book(t: &TestTenant, patient: &Value, extra: Value, selection: &str) -> Value {
+    let mut input = json!({ "patient": patient, "scheduledAt": "2026-05-01T09:00:00Z" });
+    merge(&mut input, extra);
+    t.create(&appointment(), input, selection).await
+}
+
 #[tokio::test]
 async fn create_update_delete_restore() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let created = t
         .create(
             &patient(),
@@ -73,8 +80,7 @@ async fn create_update_delete_restore() {
 
 #[tokio::test]
 async fn update_with_explicit_null_clears_a_field() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let created = t
         .create(
             &patient(),
@@ -101,8 +107,7 @@ async fn update_with_explicit_null_clears_a_field() {
 
 #[tokio::test]
 async fn failing_operations_on_missing_records() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let missing = uuid::Uuid::new_v4().to_string();
     assert_eq!(t.get(&patient(), &missing, "fullName").await, Value::Null);
     t.update_raw(&patient(), &missing, json!({ "fullName": "x" }), "").await.expect_code("NOT_FOUND");
@@ -110,13 +115,7 @@ async fn failing_operations_on_missing_records() {
     t.lifecycle_raw("restore", &patient(), &missing).await.expect_code("NOT_FOUND");
     // An id of another entity of the same tenant is not a patient.
     let appt_patient = t.create(&patient(), json!({ "fullName": "P" }), "").await;
-    let appt = t
-        .create(
-            &appointment(),
-            json!({ "patient": appt_patient["id"], "scheduledAt": "2026-05-01T09:00:00Z" }),
-            "",
-        )
-        .await;
+    let appt = book(&t, &appt_patient["id"], json!({}), "").await;
     let appt_id = str_of(&appt["id"]);
     assert_eq!(t.get(&patient(), &appt_id, "fullName").await, Value::Null);
     t.update_raw(&patient(), &appt_id, json!({ "fullName": "x" }), "").await.expect_code("NOT_FOUND");
@@ -124,8 +123,7 @@ async fn failing_operations_on_missing_records() {
 
 #[tokio::test]
 async fn record_numbers_are_sequential_and_never_reused() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let mut ids = Vec::new();
     for (i, name) in ["A", "B", "C"].iter().enumerate() {
         let record = t.create(&patient(), json!({ "fullName": name }), "recordNumber").await;
@@ -136,25 +134,17 @@ async fn record_numbers_are_sequential_and_never_reused() {
     let next = t.create(&patient(), json!({ "fullName": "D" }), "recordNumber").await;
     assert_eq!(next["recordNumber"], json!("PAT-000004"), "numbers are never reused");
     // Counters are per entity: the first appointment is APT-000001.
-    let appt = t
-        .create(
-            &appointment(),
-            json!({ "patient": ids[0], "scheduledAt": "2026-05-01T09:00:00Z" }),
-            "recordNumber",
-        )
-        .await;
+    let appt = book(&t, &json!(ids[0]), json!({}), "recordNumber").await;
     assert_eq!(appt["recordNumber"], json!("APT-000001"));
     // And per tenant: another tenant starts again at 1.
-    let other = tenant().await;
-    define_hospital(&other).await;
+    let other = hospital_tenant().await;
     let first = other.create(&patient(), json!({ "fullName": "Z" }), "recordNumber").await;
     assert_eq!(first["recordNumber"], json!("PAT-000001"));
 }
 
 #[tokio::test]
 async fn concurrent_creates_get_distinct_record_numbers() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let names = patient();
     let requests =
         (0..50).map(|i| t.create_raw(&names, json!({ "fullName": format!("Patient {i}") }), "recordNumber"));
@@ -172,8 +162,7 @@ async fn concurrent_creates_get_distinct_record_numbers() {
 
 #[tokio::test]
 async fn created_by_and_owner_resolve_to_users() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let explicit = t
         .create(
             &patient(),
@@ -193,25 +182,12 @@ async fn created_by_and_owner_resolve_to_users() {
 
 #[tokio::test]
 async fn defaults_are_applied_on_create() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     define_crm(&t).await;
     let p = t.create(&patient(), json!({ "fullName": "P" }), "").await;
-    let appt = t
-        .create(
-            &appointment(),
-            json!({ "patient": p["id"], "scheduledAt": "2026-05-01T09:00:00Z" }),
-            "status",
-        )
-        .await;
+    let appt = book(&t, &p["id"], json!({}), "status").await;
     assert_eq!(appt["status"], json!("scheduled"));
-    let explicit = t
-        .create(
-            &appointment(),
-            json!({ "patient": p["id"], "scheduledAt": "2026-05-01T09:00:00Z", "status": "completed" }),
-            "status",
-        )
-        .await;
+    let explicit = book(&t, &p["id"], json!({ "status": "completed" }), "status").await;
     assert_eq!(explicit["status"], json!("completed"));
     let contact = t.create(&contact(), json!({ "fullName": "C" }), "vip").await;
     assert_eq!(contact["vip"], json!(false));

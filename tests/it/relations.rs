@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{company, contact, deal, define_crm, define_hospital, medical_record, patient};
+use crate::fixtures::{company, contact, crm_tenant, deal, hospital_tenant, medical_record, patient};
 use crate::harness::{Names, TestTenant, entity, field, pluck_str, str_of, strings, tenant};
 
 /// A CRM tenant: Acme; Alice (at Acme) and Bob; four deals.
@@ -17,8 +17,7 @@ struct Crm {
 }
 
 async fn crm() -> Crm {
-    let t = tenant().await;
-    define_crm(&t).await;
+    let t = crm_tenant().await;
     let acme = str_of(&t.create(&company(), json!({ "name": "Acme" }), "").await["id"]);
     let alice =
         str_of(&t.create(&contact(), json!({ "fullName": "Alice", "company": acme }), "").await["id"]);
@@ -199,8 +198,7 @@ async fn failing_relation_to_a_deleted_record() {
 
 #[tokio::test]
 async fn one_to_one_reverse_is_a_single_object() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let asha = str_of(&t.create(&patient(), json!({ "fullName": "Asha" }), "").await["id"]);
     let ravi = str_of(&t.create(&patient(), json!({ "fullName": "Ravi" }), "").await["id"]);
     let record = t

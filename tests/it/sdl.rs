@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::fixtures::{define_crm, define_hospital};
+use crate::fixtures::{crm_entities, define_all, hospital_entities, hospital_tenant};
 use crate::harness::{TestTenant, field, str_of, tenant};
 
 /// The snapshot of `name`: `schema.graphql` for the empty tenant.
@@ -65,26 +65,30 @@ fn assert_contains_all(sdl: &str, needles: &[&str]) {
     }
 }
 
+/// The SDL of a new tenant with `entities` defined, asserting that it is snapshot `name` and
+/// contains every one of `needles`.
+async fn assert_sdl_with(entities: Vec<Value>, name: &str, needles: &[&str]) -> String {
+    let t = tenant().await;
+    define_all(&t, entities).await;
+    let sdl = sdl_of(&t).await;
+    assert_snapshot(name, &sdl);
+    assert_contains_all(&sdl, needles);
+    sdl
+}
+
 #[tokio::test]
 async fn sdl_of_an_empty_tenant() {
-    let t = tenant().await;
-    let sdl = sdl_of(&t).await;
-    assert_snapshot("empty", &sdl);
-    assert_contains_all(
-        &sdl,
-        &["me: User!", "tenant: Tenant!", "tenantSchemaSdl: String!", "defineEntity(", "scalar DateTime"],
-    );
+    let needles =
+        ["me: User!", "tenant: Tenant!", "tenantSchemaSdl: String!", "defineEntity(", "scalar DateTime"];
+    let sdl = assert_sdl_with(vec![], "empty", &needles).await;
     assert!(!sdl.contains("type Deal"));
 }
 
 #[tokio::test]
 async fn sdl_of_a_crm_tenant() {
-    let t = tenant().await;
-    define_crm(&t).await;
-    let sdl = sdl_of(&t).await;
-    assert_snapshot("crm", &sdl);
-    assert_contains_all(
-        &sdl,
+    assert_sdl_with(
+        crm_entities(),
+        "crm",
         &[
             "type Deal",
             "type Contact",
@@ -105,17 +109,15 @@ async fn sdl_of_a_crm_tenant() {
             "details: JSON",
             "fullName: String!",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sdl_of_a_hospital_tenant() {
-    let t = tenant().await;
-    define_hospital(&t).await;
-    let sdl = sdl_of(&t).await;
-    assert_snapshot("hospital", &sdl);
-    assert_contains_all(
-        &sdl,
+    assert_sdl_with(
+        hospital_entities(),
+        "hospital",
         &[
             "type Patient",
             "type Appointment",
@@ -126,7 +128,8 @@ async fn sdl_of_a_hospital_tenant() {
             "medicalRecordsAggregate(",
             "scheduledAt: DateTime!",
         ],
-    );
+    )
+    .await;
 }
 
 /// `schema.graphql` at the repository root is "the SDL a new tenant sees".
@@ -145,8 +148,7 @@ async fn checked_in_schema_is_what_a_new_tenant_sees() {
 
 #[tokio::test]
 async fn sdl_follows_definition_changes() {
-    let t = tenant().await;
-    define_hospital(&t).await;
+    let t = hospital_tenant().await;
     let before = sdl_of(&t).await;
     assert!(!before.contains("wardNumber"));
     t.add_field("patient", field("ward_number", "NUMBER", json!({}))).await;

@@ -14,18 +14,9 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::processes::{
-    binary, drop_database, free_port, log_line, own_database, process_env, ready_server, spawn,
-};
+use crate::processes::{Scratch, binary, free_port, log_line, process_env, ready_server, scratch_dir, spawn};
 
 const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
-
-/// A scratch directory of one test.
-fn scratch(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alphery-{what}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
-}
 
 /// `alphery <subcommand>` on `url`, listening on `port`, its data in `dir`.
 fn alphery(subcommand: &str, dir: &std::path::Path, url: &str, port: u16) -> Command {
@@ -72,7 +63,7 @@ fn assert_refused(status: ExitStatus, said: &str, needles: &[&str]) {
 
 #[tokio::test]
 async fn a_missing_database_is_named_with_how_to_create_it() {
-    let dir = scratch("missing-db");
+    let dir = scratch_dir("missing-db");
     // SQLite: a file in a directory that does not exist (it is not created behind one's back).
     let nowhere = dir.join("no").join("such");
     let url = format!("sqlite://{}?mode=rwc", nowhere.join("alphery.db").display());
@@ -102,8 +93,8 @@ async fn a_missing_database_is_named_with_how_to_create_it() {
 
 #[tokio::test]
 async fn a_busy_port_is_reported_before_any_migration() {
-    let dir = scratch("busy-port");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("busy-port").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("take a port");
     let port = taken.local_addr().expect("its address").port();
     let (status, said) = run_to_exit(&mut alphery("serve", &dir, &url, port), "serve on a taken port");
@@ -112,33 +103,30 @@ async fn a_busy_port_is_reported_before_any_migration() {
     assert_refused(status, &said, &[&busy]);
     drop(taken);
     // The database was not touched: no tables (PostgreSQL), no file (SQLite).
-    match pg_name {
-        Some(name) => {
-            let db = sea_orm::Database::connect(url.as_str()).await.expect("connect to the test's database");
-            let tables = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
-                ))
-                .await
-                .expect("count the tables")
-                .and_then(|r| r.try_get::<i64>("", "n").ok());
-            db.close().await.expect("close");
-            drop_database(&name).await;
-            assert_eq!(tables, Some(0), "a migration ran:\n{said}");
-        }
-        None => {
-            let files: Vec<_> = std::fs::read_dir(&dir).expect("the scratch directory").flatten().collect();
-            assert!(files.is_empty(), "the database was created: {files:?}\n{said}");
-        }
+    if scratch.pg_name.is_some() {
+        let db = sea_orm::Database::connect(url.as_str()).await.expect("connect to the test's database");
+        let tables = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+            ))
+            .await
+            .expect("count the tables")
+            .and_then(|r| r.try_get::<i64>("", "n").ok());
+        db.close().await.expect("close");
+        scratch.remove().await;
+        assert_eq!(tables, Some(0), "a migration ran:\n{said}");
+    } else {
+        let files: Vec<_> = std::fs::read_dir(&dir).expect("the scratch directory").flatten().collect();
+        scratch.remove().await;
+        assert!(files.is_empty(), "the database was created: {files:?}\n{said}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn serve_with_workers_off_warns_that_jobs_wait_for_a_worker() {
-    let dir = scratch("workers-off");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("workers-off").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let env = [
         ("DATABASE_URL", url),
@@ -155,10 +143,7 @@ async fn serve_with_workers_off_warns_that_jobs_wait_for_a_worker() {
         assert!(line.contains(job), "`{job}` not said: {line}");
     }
     drop(server);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 #[tokio::test]
@@ -170,9 +155,8 @@ async fn flags_work_after_the_subcommand_and_show_in_its_help() {
         assert!(text.contains(flag), "{flag} missing from `alphery serve --help`:\n{text}");
     }
     // Every setting given as a flag after `serve`, none by environment.
-    let dir = std::env::temp_dir().join(format!("alphery-flags-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("flags").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let data_dir = dir.display().to_string();
@@ -201,10 +185,7 @@ async fn flags_work_after_the_subcommand_and_show_in_its_help() {
     .showing(&[&server])
     .await;
     drop(server);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 /// Starts `alphery serve` on `url` with the demo seeding on, and returns it with what it
@@ -255,9 +236,8 @@ fn start_and_read(dir: &std::path::Path, url: &str, port: u16, n: usize) -> (Pro
 
 #[tokio::test]
 async fn every_start_prints_the_demo_login_until_its_password_changes() {
-    let dir = std::env::temp_dir().join(format!("alphery-startup-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("startup").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     let port = free_port();
     let hint = "Demo login: tenant `demo`, email `demo@alphery.local`, password `alphery-demo`";
 
@@ -299,10 +279,7 @@ async fn every_start_prints_the_demo_login_until_its_password_changes() {
     let query = str_of(&crate::graphiql::settings(&page.text)["defaultQuery"]);
     assert!(!query.contains("alphery-demo") && query.contains("login(input:"), "after the change: {query}");
     drop(third);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }
 
 /// Runs `alphery serve --env production` with `secret` and expects it to refuse to start;
@@ -328,9 +305,8 @@ fn refused_start(dir: &std::path::Path, url: &str, secret: Option<&str>) -> Stri
 
 #[tokio::test]
 async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions() {
-    let dir = std::env::temp_dir().join(format!("alphery-prod-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let (url, pg_name) = own_database(&dir).await;
+    let scratch = Scratch::new("prod").await;
+    let (dir, url) = (scratch.dir.clone(), scratch.url.clone());
     // No secret (a generated one is for development), a secret published in this repository,
     // and a monotonous one: no start, and it says why.
     for secret in [None, Some("crash-test-secret-crash-test-secret-0123"), Some(&*"ab".repeat(20))] {
@@ -364,8 +340,5 @@ async fn production_refuses_weak_secrets_and_hides_introspection_and_suggestions
     assert!(dev.request(misspelt, json!({})).await.text.contains("Did you mean"));
     dev.data("{ __schema { queryType { name } } }", json!({})).await;
     drop(production);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await;
 }

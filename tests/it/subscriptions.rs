@@ -9,20 +9,14 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{contact, deal, define_crm};
+use crate::fixtures::{contact, crm_tenant, deal, define_crm};
 use crate::harness::{
-    Api, Auth, LISTEN_WINDOW, SILENCE, TIMEOUT, TestTenant, Ws, WsEvent, assert_json_eq, entity, eventually,
-    field, legacy_ws_server, login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
+    Api, Auth, LISTEN_WINDOW, SILENCE, TIMEOUT, Ws, WsEvent, assert_json_eq, entity, eventually, field,
+    legacy_ws_server, login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
     kind changedFields record { id title amount stage } } }";
-
-async fn crm_tenant() -> TestTenant {
-    let t = tenant().await;
-    define_crm(&t).await;
-    t
-}
 
 fn changed_fields(event: &Value) -> Vec<String> {
     let mut fields: Vec<String> =

@@ -109,12 +109,7 @@ async fn every_template_applies_at_signup_and_its_dashboards_compute() {
                 e["nameSingular"]
             );
         }
-        let roles: Vec<String> = tt.data("{ roles { name } }", json!({})).await["roles"]
-            .as_array()
-            .expect("roles")
-            .iter()
-            .map(|r| str_of(&r["name"]))
-            .collect();
+        let roles = pluck_str(&tt.data("{ roles { name } }", json!({})).await["roles"], "name");
         for r in tpl["roles"].as_array().expect("roles") {
             assert!(roles.contains(&str_of(r)), "{slug}: role {r} missing from {roles:?}");
         }
@@ -396,12 +391,7 @@ async fn crm_deals_move_within_stages_and_leads_convert_in_one_go() {
     let mv = "mutation($id: ID!, $s: String!, $p: Int) { moveDeal(id: $id, stage: $s, position: $p) { id stage position } }";
     let order = async |stage: &str| -> Vec<String> {
         let q = "query($s: String!) { deals(filter: {stage: {eq: $s}}, orderBy: [{field: POSITION, direction: ASC}]) { nodes { title } } }";
-        t.data(q, json!({"s": stage})).await["deals"]["nodes"]
-            .as_array()
-            .expect("nodes")
-            .iter()
-            .map(|n| str_of(&n["title"]))
-            .collect()
+        pluck_str(&t.data(q, json!({"s": stage})).await["deals"]["nodes"], "title")
     };
     // Into an empty stage, then before and between.
     for (i, pos) in [(0usize, None), (1, Some(0)), (2, Some(1))] {

@@ -8,28 +8,12 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::define_crm;
+use crate::fixtures::{define_crm, define_pipeline};
 use crate::harness::*;
 
 async fn deals(t: &TestTenant) -> Names {
-    t.define(entity("task", "tasks", vec![field("title", "TEXT", json!({"required": true}))], json!({})))
-        .await;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({"required": true})),
-            field("stage", "SELECT", json!({"options": ["Lead", "Won", "Lost"]})),
-            field("amount", "CURRENCY", json!({})),
-            field("margin", "NUMBER", json!({})),
-            field("region", "TEXT", json!({})),
-            field("closes_at", "DATETIME", json!({})),
-            field("note", "TEXT", json!({})),
-        ],
-        json!({}),
-    ))
-    .await;
-    Names::new("deal", "deals")
+    let extra = [("margin", "NUMBER"), ("region", "TEXT"), ("closes_at", "DATETIME"), ("note", "TEXT")];
+    define_pipeline(t, plain_fields(&extra)).await
 }
 
 const CREATE_ROLE: &str = "mutation($i: RoleInput!) { createRole(input: $i) { id permissions } }";

@@ -166,12 +166,7 @@ async fn an_upgrade_merges_three_ways_and_a_dry_run_changes_nothing() {
         .cloned()
         .expect("nurse");
     assert!(nurse["permissions"].to_string().contains("update"), "{nurse}");
-    let boards: Vec<String> = t.data("{ dashboards { key } }", json!({})).await["dashboards"]
-        .as_array()
-        .expect("boards")
-        .iter()
-        .map(|b| str_of(&b["key"]))
-        .collect();
+    let boards = pluck_str(&t.data("{ dashboards { key } }", json!({})).await["dashboards"], "key");
     assert_eq!(boards, ["front", "clinical"]);
     let policies = t.data("{ approvalPolicies { name stages { approverRole } } }", json!({})).await;
     assert_eq!(

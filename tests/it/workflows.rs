@@ -11,20 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::fixtures::{define_appointments, define_pipeline};
 use crate::harness::*;
 
 const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status depth attempts error recordId steps { position action status error } } }";
-
-async fn workflow(t: &TestTenant, name: &str, definition: Value) -> String {
-    let data = t
-        .data(
-            "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id active } }",
-            json!({"i": {"name": name, "definition": definition}}),
-        )
-        .await;
-    assert_eq!(data["createWorkflow"]["active"], json!(true));
-    str_of(&data["createWorkflow"]["id"])
-}
 
 /// The runs of workflow `id` once none is running and `done(runs)` holds (waits up to
 /// `EFFECT_WAIT`: runs go through the job queue, slow on a loaded machine).
@@ -44,41 +34,24 @@ fn runs_when<'a>(
 }
 
 async fn clinic(t: &TestTenant) {
-    t.define(entity(
-        "doctor",
-        "doctors",
-        vec![field("full_name", "TEXT", json!({"required": true}))],
-        json!({}),
-    ))
-    .await;
-    t.define(entity(
-        "patient",
-        "patients",
-        vec![
-            field("full_name", "TEXT", json!({"required": true})),
-            field("email", "EMAIL", json!({})),
-            field("doctor", "RELATION", json!({"relatedEntity": "doctor"})),
-        ],
-        json!({}),
-    ))
-    .await;
+    let full_name = || field("full_name", "TEXT", json!({"required": true}));
+    t.define_entity("doctor", "doctors", vec![full_name()]).await;
+    let doctor = field("doctor", "RELATION", json!({"relatedEntity": "doctor"}));
+    t.define_entity("patient", "patients", vec![full_name(), field("email", "EMAIL", json!({})), doctor])
+        .await;
 }
 
 #[tokio::test]
 async fn a_created_record_sends_a_welcome_email_with_interpolated_values() {
     let t = tenant().await;
     clinic(&t).await;
-    let id = workflow(
-        &t,
-        "Welcome",
-        json!({
-            "trigger": {"type": "record_created", "entity": "patient"},
-            "actions": [{"type": "send_email", "to": "{{record.email}}",
-                         "subject": "Welcome, {{record.full_name}}",
-                         "body": "Dr. {{record.doctor.full_name}} looks forward to seeing you at {{tenant.name}}."}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "patient"},
+        "actions": [{"type": "send_email", "to": "{{record.email}}",
+                     "subject": "Welcome, {{record.full_name}}",
+                     "body": "Dr. {{record.doctor.full_name}} looks forward to seeing you at {{tenant.name}}."}]
+    });
+    let id = t.create_workflow("Welcome", definition).await;
     let doctor = t.create(&Names::new("doctor", "doctors"), json!({"fullName": "Gregory House"}), "").await;
     let address = format!("ada-{}@{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..6], t.slug);
     t.create(
@@ -102,48 +75,25 @@ async fn a_created_record_sends_a_welcome_email_with_interpolated_values() {
 }
 
 async fn pipeline(t: &TestTenant) -> Names {
-    t.define(entity("task", "tasks", vec![field("title", "TEXT", json!({"required": true}))], json!({})))
-        .await;
-    t.define(entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({"required": true})),
-            field("stage", "SELECT", json!({"options": ["Lead", "Won", "Lost"]})),
-            field("amount", "CURRENCY", json!({})),
-            field("priority", "TEXT", json!({})),
-            field("note", "TEXT", json!({})),
-        ],
-        json!({}),
-    ))
-    .await;
-    Names::new("deal", "deals")
+    define_pipeline(t, plain_fields(&[("priority", "TEXT"), ("note", "TEXT")])).await
 }
 
 #[tokio::test]
 async fn a_status_change_fires_only_its_workflow() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
-    let won = workflow(
-        &t,
-        "Won",
-        json!({
-            "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Won"},
-            "actions": [{"type": "notify", "users": ["{{record.owner}}"], "title": "Won: {{record.title}}",
-                         "body": "was {{previous.stage}}"},
-                        {"type": "create_record", "entity": "task", "values": {"title": "Invoice {{record.title}}"}}]
-        }),
-    )
-    .await;
-    let lost = workflow(
-        &t,
-        "Lost",
-        json!({
-            "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Lost"},
-            "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Post-mortem {{record.title}}"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Won"},
+        "actions": [{"type": "notify", "users": ["{{record.owner}}"], "title": "Won: {{record.title}}",
+                     "body": "was {{previous.stage}}"},
+                    {"type": "create_record", "entity": "task", "values": {"title": "Invoice {{record.title}}"}}]
+    });
+    let won = t.create_workflow("Won", definition).await;
+    let definition = json!({
+        "trigger": {"type": "field_changed", "entity": "deal", "field": "stage", "to": "Lost"},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Post-mortem {{record.title}}"}}]
+    });
+    let lost = t.create_workflow("Lost", definition).await;
     let deal = t.create(&deals, json!({"title": "Acme", "stage": "Lead"}), "").await;
     let id = str_of(&deal["id"]);
     t.update(&deals, &id, json!({"title": "Acme Corp"}), "").await;
@@ -168,16 +118,12 @@ async fn a_status_change_fires_only_its_workflow() {
 async fn a_false_condition_does_nothing_and_a_failed_write_triggers_nothing() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
-    let id = workflow(
-        &t,
-        "Big deals",
-        json!({
-            "trigger": {"type": "record_created", "entity": "deal"},
-            "condition": {"amount": {"gt": "50000"}},
-            "actions": [{"type": "update_fields", "values": {"priority": "high ({{record.amount}})"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "condition": {"amount": {"gt": "50000"}},
+        "actions": [{"type": "update_fields", "values": {"priority": "high ({{record.amount}})"}}]
+    });
+    let id = t.create_workflow("Big deals", definition).await;
     let small = str_of(&t.create(&deals, json!({"title": "Small", "amount": "100.00"}), "").await["id"]);
     // A write that fails validation is rolled back: nothing to trigger.
     t.create_raw(&deals, json!({"title": "Bad", "amount": "60000.00", "stage": "Nope"}), "")
@@ -198,15 +144,11 @@ async fn a_false_condition_does_nothing_and_a_failed_write_triggers_nothing() {
 async fn a_workflow_that_updates_its_own_record_stops_at_the_depth_limit() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
-    let id = workflow(
-        &t,
-        "Echo",
-        json!({
-            "trigger": {"type": "record_updated", "entity": "deal", "fields": ["note"]},
-            "actions": [{"type": "update_fields", "values": {"note": "{{record.note}}+"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_updated", "entity": "deal", "fields": ["note"]},
+        "actions": [{"type": "update_fields", "values": {"note": "{{record.note}}+"}}]
+    });
+    let id = t.create_workflow("Echo", definition).await;
     let deal = str_of(&t.create(&deals, json!({"title": "Loop"}), "").await["id"]);
     t.update(&deals, &deal, json!({"note": "x"}), "").await;
     let runs = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "skipped")).await;
@@ -284,18 +226,14 @@ async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
     let (url, got) = crate::webhooks::receiver(vec![200]).await;
-    let id = workflow(
-        &t,
-        "Sync to ERP",
-        json!({
-            "trigger": {"type": "manual", "entity": "deal"},
-            "actions": [
-                {"type": "call_webhook", "url": url, "body": {"deal": "{{record.title}}", "tenant": "{{tenant.name}}"}},
-                {"type": "update_fields", "values": {"note": "synced"}}
-            ]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "manual", "entity": "deal"},
+        "actions": [
+            {"type": "call_webhook", "url": url, "body": {"deal": "{{record.title}}", "tenant": "{{tenant.name}}"}},
+            {"type": "update_fields", "values": {"note": "synced"}}
+        ]
+    });
+    let id = t.create_workflow("Sync to ERP", definition).await;
     let deal = str_of(&t.create(&deals, json!({"title": "Manual"}), "").await["id"]);
     // A manual workflow does not fire on changes.
     tokio::time::sleep(SILENCE).await;
@@ -327,19 +265,15 @@ async fn a_manual_run_calls_a_webhook_and_updates_the_record() {
 async fn a_wait_parks_the_run_and_the_rest_runs_later_on_the_current_record() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
-    let id = workflow(
-        &t,
-        "Follow up",
-        json!({
-            "trigger": {"type": "record_created", "entity": "deal"},
-            "actions": [
-                {"type": "update_fields", "values": {"note": "received"}},
-                {"type": "wait", "seconds": 2},
-                {"type": "update_fields", "values": {"priority": "{{record.title}} / {{record.note}}"}}
-            ]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [
+            {"type": "update_fields", "values": {"note": "received"}},
+            {"type": "wait", "seconds": 2},
+            {"type": "update_fields", "values": {"priority": "{{record.title}} / {{record.note}}"}}
+        ]
+    });
+    let id = t.create_workflow("Follow up", definition).await;
     let deal = str_of(&t.create(&deals, json!({"title": "Acme"}), "").await["id"]);
     let parked = runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "waiting")).await;
     assert_eq!(parked.len(), 1, "{parked:?}");
@@ -370,16 +304,12 @@ async fn a_wait_parks_the_run_and_the_rest_runs_later_on_the_current_record() {
 async fn a_run_waiting_on_a_deactivated_workflow_ends_skipped() {
     let t = tenant().await;
     let deals = pipeline(&t).await;
-    let id = workflow(
-        &t,
-        "Later",
-        json!({
-            "trigger": {"type": "record_created", "entity": "deal"},
-            // Long enough that a loaded machine still deactivates the workflow while it waits.
-            "actions": [{"type": "wait", "seconds": 6}, {"type": "update_fields", "values": {"note": "late"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "record_created", "entity": "deal"},
+        // Long enough that a loaded machine still deactivates the workflow while it waits.
+        "actions": [{"type": "wait", "seconds": 6}, {"type": "update_fields", "values": {"note": "late"}}]
+    });
+    let id = t.create_workflow("Later", definition).await;
     let deal = str_of(&t.create(&deals, json!({"title": "Globex"}), "").await["id"]);
     runs_when(&t, &id, |r| r.iter().any(|x| x["status"] == "waiting")).await;
     t.data("mutation($id: ID!) { setWorkflowActive(id: $id, active: false) { active } }", json!({"id": id}))
@@ -393,29 +323,14 @@ async fn a_run_waiting_on_a_deactivated_workflow_ends_skipped() {
 #[tokio::test]
 async fn a_relative_date_trigger_fires_once_as_each_date_passes() {
     let t = tenant().await;
-    t.define(entity(
-        "appointment",
-        "appointments",
-        vec![
-            field("title", "TEXT", json!({"required": true})),
-            field("starts_at", "DATETIME", json!({})),
-            field("status", "SELECT", json!({"options": ["Booked", "Cancelled"]})),
-            field("reminder", "TEXT", json!({})),
-        ],
-        json!({}),
-    ))
-    .await;
-    let appointments = Names::new("appointment", "appointments");
-    let id = workflow(
-        &t,
-        "Reminder a day before",
-        json!({
-            "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
-            "condition": {"status": {"eq": "Booked"}},
-            "actions": [{"type": "update_fields", "values": {"reminder": "sent for {{record.title}}"}}]
-        }),
-    )
-    .await;
+    let status = field("status", "SELECT", json!({"options": ["Booked", "Cancelled"]}));
+    let appointments = define_appointments(&t, vec![status]).await;
+    let definition = json!({
+        "trigger": {"type": "relative_date", "entity": "appointment", "field": "starts_at", "offsetMinutes": -1440},
+        "condition": {"status": {"eq": "Booked"}},
+        "actions": [{"type": "update_fields", "values": {"reminder": "sent for {{record.title}}"}}]
+    });
+    let id = t.create_workflow("Reminder a day before", definition).await;
     // Each appointment's "24 hours before" moment relative to now.
     let at = |seconds_from_now: i64| {
         (chrono::Utc::now() + chrono::Duration::hours(24) + chrono::Duration::seconds(seconds_from_now))
@@ -462,16 +377,12 @@ async fn a_schedule_runs_for_the_matching_records_at_each_tick() {
     let lead = str_of(&t.create(&deals, json!({"title": "Open", "stage": "Lead"}), "").await["id"]);
     let won = str_of(&t.create(&deals, json!({"title": "Closed", "stage": "Won"}), "").await["id"]);
     // Six fields: seconds first, so the test sees ticks in seconds rather than minutes.
-    let id = workflow(
-        &t,
-        "Nudge open deals",
-        json!({
-            "trigger": {"type": "schedule", "entity": "deal", "cron": "*/2 * * * * *", "timeZone": "Asia/Kolkata"},
-            "condition": {"stage": {"eq": "Lead"}},
-            "actions": [{"type": "update_fields", "values": {"note": "nudged {{record.title}}"}}]
-        }),
-    )
-    .await;
+    let definition = json!({
+        "trigger": {"type": "schedule", "entity": "deal", "cron": "*/2 * * * * *", "timeZone": "Asia/Kolkata"},
+        "condition": {"stage": {"eq": "Lead"}},
+        "actions": [{"type": "update_fields", "values": {"note": "nudged {{record.title}}"}}]
+    });
+    let id = t.create_workflow("Nudge open deals", definition).await;
     let runs = runs_when(&t, &id, |r| r.iter().filter(|x| x["status"] == "succeeded").count() >= 2).await;
     t.data("mutation($id: ID!) { setWorkflowActive(id: $id, active: false) { active } }", json!({"id": id}))
         .await;

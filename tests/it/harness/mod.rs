@@ -92,6 +92,11 @@ pub fn field(key: &str, ty: &str, extra: Value) -> Value {
     out
 }
 
+/// Fields without options, from `(key, type)` pairs.
+pub fn plain_fields(specs: &[(&str, &str)]) -> Vec<Value> {
+    specs.iter().map(|(key, ty)| field(key, ty, json!({}))).collect()
+}
+
 /// An `EntityInput` with derived labels and the given fields.
 pub fn entity(name_singular: &str, name_plural: &str, fields: Vec<Value>, extra: Value) -> Value {
     let label = |s: &str| pascal(&s.replace('_', " "));

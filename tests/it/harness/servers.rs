@@ -346,16 +346,8 @@ fn prepare_postgres(admin_url: &str) -> TestDatabase {
                 .await
                 .unwrap_or_else(|err| panic!("drop leftover database {name}: {err}"));
         }
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_secs();
-        let name = format!("alphery_it_{secs}_{}", std::process::id());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
-        let _ = admin.close().await;
+        let name = format!("alphery_it_{}_{}", since_epoch().as_secs(), std::process::id());
+        create_database(admin, &name, "test").await;
         let url = with_database_name(admin_url, &name);
         eprintln!("alphery-tests: backend = PostgreSQL (database {name})");
         TestDatabase { url }
@@ -368,17 +360,24 @@ fn prepare_postgres(admin_url: &str) -> TestDatabase {
 pub async fn scratch_postgres_database() -> String {
     let suite = &database().url;
     let admin = sea_orm::Database::connect(suite.as_str()).await.expect("connect to the test database");
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    let name = format!("alphery_it_s{secs}_{}", std::process::id());
+    let name = format!("alphery_it_s{}_{}", since_epoch().as_nanos(), std::process::id());
+    create_database(admin, &name, "scratch").await;
+    with_database_name(suite, &name)
+}
+
+/// The time since 1970, for database names no earlier run used.
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970")
+}
+
+/// Creates the database `name` through the connection `admin`, then closes it; `what` kind of
+/// database it is says a failure.
+async fn create_database(admin: sea_orm::DatabaseConnection, name: &str, what: &str) {
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
-        .unwrap_or_else(|err| panic!("create scratch database {name}: {err}"));
+        .unwrap_or_else(|err| panic!("create {what} database {name}: {err}"));
     let _ = admin.close().await;
-    with_database_name(suite, &name)
 }
 
 /// Drops a database of `scratch_postgres_database` (FORCE: whatever connection of its stopped

@@ -144,22 +144,26 @@ impl TestTenant {
     pub async fn invite(&self, role: &str) -> Value {
         let email =
             format!("{role}-{}@{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8], self.slug);
-        let invite = self
-            .data(
-                "mutation($e: String!, $r: ID!) { inviteUser(email: $e, roleId: $r) { token user { email role } } }",
-                json!({ "e": email, "r": self.role_id(role).await }),
-            )
-            .await;
-        assert_eq!(invite["inviteUser"]["user"]["email"], json!(email));
+        let invite = self.invite_user(&email, role, "token user { email role }").await;
+        assert_eq!(invite["user"]["email"], json!(email));
         let query = format!(
             "mutation($t: String!, $p: String!) {{ acceptInvite(token: $t, password: $p) {{ {AUTH_PAYLOAD} }} }}"
         );
         let accepted = self
             .api
-            .graphql(&Auth::None, &query, json!({ "t": invite["inviteUser"]["token"], "p": PASSWORD }))
+            .graphql(&Auth::None, &query, json!({ "t": invite["token"], "p": PASSWORD }))
             .await
             .data();
         accepted["acceptInvite"].clone()
+    }
+
+    /// Invites `email` with role `role`, asserting success; the `inviteUser` payload with
+    /// `selection` (`token`, `expiresAt`, `user { … }`).
+    pub async fn invite_user(&self, email: &str, role: &str, selection: &str) -> Value {
+        let query = format!(
+            "mutation($e: String!, $r: ID!) {{ inviteUser(email: $e, roleId: $r) {{ {selection} }} }}"
+        );
+        self.data(&query, json!({ "e": email, "r": self.role_id(role).await })).await["inviteUser"].clone()
     }
 
     /// An API key with role `role`.
@@ -183,6 +187,25 @@ impl TestTenant {
     /// Defines an entity, asserting success; returns the `EntityDefinition`.
     pub async fn define(&self, input: Value) -> Value {
         self.define_raw(input).await.data()["defineEntity"].clone()
+    }
+
+    /// Defines an entity with `fields` and no other options, asserting success; its names.
+    pub async fn define_entity(&self, singular: &str, plural: &str, fields: Vec<Value>) -> Names {
+        self.define(entity(singular, plural, fields, json!({}))).await;
+        Names::new(singular, plural)
+    }
+
+    /// Creates a workflow from its JSON `definition`, asserting success and that it starts
+    /// active; its id.
+    pub async fn create_workflow(&self, name: &str, definition: Value) -> String {
+        let data = self
+            .data(
+                "mutation($i: WorkflowInput!) { createWorkflow(input: $i) { id active } }",
+                json!({"i": {"name": name, "definition": definition}}),
+            )
+            .await;
+        assert_eq!(data["createWorkflow"]["active"], json!(true), "a new workflow is active");
+        str_of(&data["createWorkflow"]["id"])
     }
 
     pub async fn add_field_raw(&self, entity: &str, field: Value) -> Response {
