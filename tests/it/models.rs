@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::harness::*;
-use crate::processes::{drop_database, own_database};
+use crate::processes::Scratch;
 
 /// Reads one row of `E` (if it has any); the failure names the table.
 async fn one_row<E: EntityTrait>(conn: &DatabaseConnection) -> Result<(), String> {
@@ -93,18 +93,14 @@ async fn tables(conn: &DatabaseConnection) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_model_matches_a_migrated_database_and_every_table_has_a_model() {
-    let dir = std::env::temp_dir().join(format!("alphery-models-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (url, pg_name) = own_database(&dir).await;
-    let system = entity::Db::connect(&url).await.expect("connect");
+    let scratch = Scratch::new("models").await;
+    let system = entity::Db::connect(&scratch.url).await.expect("connect");
     migration::Migrator::up(&system.conn, None).await.expect("migrate");
 
     let (modelled, failed) = read_every_model(&system.conn).await;
     let created = tables(&system.conn).await;
     drop(system);
-    if let Some(name) = pg_name {
-        drop_database(&name).await;
-    }
+    scratch.remove().await;
     assert!(failed.is_empty(), "models that do not match their table: {failed:#?}");
     let unmodelled: Vec<&String> = created.difference(&modelled).collect();
     assert!(unmodelled.is_empty(), "tables without a model in entity::models: {unmodelled:?}");
