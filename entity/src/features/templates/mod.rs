@@ -8,6 +8,8 @@ pub mod upgrade;
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
+
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -55,6 +57,26 @@ pub struct TemplateWorkflow {
     #[serde(default)]
     pub description: Option<String>,
     pub definition: Value,
+}
+
+impl TemplateWorkflow {
+    /// The tenant's new, active workflow made from this one, with a signing secret of its own;
+    /// its definition is checked against `meta`.
+    pub fn to_workflow(&self, tenant_id: &str, meta: &TenantMeta, now: DateTime<Utc>) -> Result<Workflow> {
+        let (definition, entity_id) = Definition::parse(&self.definition, meta)?;
+        Ok(Workflow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_owned(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            active: true,
+            entity_id,
+            definition,
+            secrets: vec![crate::features::webhooks::new_secret()],
+            created_at: now,
+            updated_at: now,
+        })
+    }
 }
 
 /// An approval policy a template brings.
@@ -211,20 +233,7 @@ pub async fn apply_in(
     }
     let now = time::now();
     for (i, w) in t.workflows.iter().enumerate() {
-        let (definition, entity_id) =
-            Definition::parse(&w.definition, &meta).map_err(|e| prefix(e, &format!("workflows[{i}]")))?;
-        let wf = Workflow {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: tenant_id.to_owned(),
-            name: w.name.clone(),
-            description: w.description.clone(),
-            active: true,
-            entity_id,
-            definition,
-            secrets: vec![crate::features::webhooks::new_secret()],
-            created_at: now,
-            updated_at: now,
-        };
+        let wf = w.to_workflow(tenant_id, &meta, now).map_err(|e| prefix(e, &format!("workflows[{i}]")))?;
         wf::save(txn, &wf, true).await?;
     }
     let role_names = approvals::role_names(txn, tenant_id).await?;

@@ -468,22 +468,7 @@ async fn write(
                 let perms = Permissions::parse(perms, &meta)?;
                 roles::set_permissions(txn, tenant_id, name, perms.to_json(), now).await?;
             }
-            Op::CreateWorkflow(w) => {
-                let (definition, entity_id) = Definition::parse(&w.definition, &meta)?;
-                let row = Workflow {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    tenant_id: tenant_id.to_owned(),
-                    name: w.name.clone(),
-                    description: w.description.clone(),
-                    active: true,
-                    entity_id,
-                    definition,
-                    secrets: vec![crate::features::webhooks::new_secret()],
-                    created_at: now,
-                    updated_at: now,
-                };
-                wf::save(txn, &row, true).await?;
-            }
+            Op::CreateWorkflow(w) => wf::save(txn, &w.to_workflow(tenant_id, &meta, now)?, true).await?,
             Op::UpdateWorkflow(w) => wf::save(txn, w, false).await?,
             Op::CreateDashboard(spec) => {
                 spec.validate(&meta)?;
