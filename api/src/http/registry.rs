@@ -69,6 +69,10 @@ impl CompiledSchema {
 }
 
 impl OwnSchema for CompiledSchema {
+    fn access(&self) -> &Arc<SchemaAccess> {
+        &self.access
+    }
+
     /// The SDL (computed once per shape).
     fn sdl(&self) -> String {
         self.shared.sdl.get_or_init(|| crate::schema::build::sdl(&self.shared.schema)).clone()

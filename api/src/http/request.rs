@@ -171,7 +171,7 @@ pub fn request_data(
         data.insert(p.clone());
     }
     if let Some(compiled) = &caller.compiled {
-        data.insert(compiled.access.clone());
+        // One entry serves both `ctx::access` (every resolver) and `tenantSchemaSdl`.
         data.insert(compiled.clone() as Arc<dyn OwnSchema>);
     }
     if let Some(scope) = scope {

@@ -73,7 +73,7 @@ pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> 
 /// every tenant with the same definitions and role, so what is the tenant's own (entity ids,
 /// index slots, the metadata) is read from here, per request, never from the schema.
 pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<SchemaAccess>> {
-    ctx.data::<Arc<SchemaAccess>>()
+    Ok(own_schema(ctx)?.access())
 }
 
 /// The caller's tenant's entity at `index` of its `SchemaAccess`.
@@ -87,6 +87,8 @@ pub fn entity<'a>(ctx: &Context<'a>, index: usize) -> async_graphql::Result<&'a 
 /// transport puts it into the request data; the registry that holds it stands above the
 /// resolvers, so they see it through this trait.
 pub trait OwnSchema: Send + Sync {
+    /// The tenant's definitions as the caller's role sees them (`access`).
+    fn access(&self) -> &Arc<SchemaAccess>;
     /// Its SDL as the product publishes it (`tenantSchemaSdl`).
     fn sdl(&self) -> String;
 }

@@ -67,6 +67,18 @@ impl Scope<'_> {
         Ok(parts.into_iter().reduce(Filter::and))
     }
 
+    /// Every figure of `e` under filter `f`, grouped by `fields` or by a date bucket: the one
+    /// aggregate each counting widget asks for.
+    async fn figures(
+        &self,
+        e: &EntityDef,
+        f: Option<&Filter>,
+        fields: &[Target],
+        dates: Option<&aggregate::DateGroup>,
+    ) -> Result<Vec<figures::AggregateRow>> {
+        aggregate::aggregate(self.db, self.tenant_id, e, f, fields, dates, &figures::Figures::all(e)).await
+    }
+
     fn entity(&self, name: &str) -> Result<&EntityDef> {
         self.meta
             .entity_by_name(name)
@@ -81,16 +93,7 @@ impl Scope<'_> {
             Widget::Metric { function, field, filter, period, date_field, .. } => {
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows = aggregate::aggregate(
-                    self.db,
-                    self.tenant_id,
-                    e,
-                    f.as_ref(),
-                    &[],
-                    None,
-                    &figures::Figures::all(e),
-                )
-                .await?;
+                let rows = self.figures(e, f.as_ref(), &[], None).await?;
                 let value = rows.first().map_or(Value::Null, |r| figure(r, e, *function, field.as_deref()));
                 Ok(json!({ "value": value }))
             }
@@ -115,16 +118,7 @@ impl Scope<'_> {
                 };
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows = aggregate::aggregate(
-                    self.db,
-                    self.tenant_id,
-                    e,
-                    f.as_ref(),
-                    &fields,
-                    dates.as_ref(),
-                    &figures::Figures::all(e),
-                )
-                .await?;
+                let rows = self.figures(e, f.as_ref(), &fields, dates.as_ref()).await?;
                 let key = aggregate::group_name(&key_of);
                 let func = function.unwrap_or(Function::Count);
                 let series: Vec<Value> = rows
@@ -177,16 +171,7 @@ impl Scope<'_> {
                     .ok_or_else(|| Error::BadRequest(format!("no field `{stage_field}`")))?;
                 let f = self.filter(e, filter.as_ref(), None, row)?;
                 let target = Target::Field(Box::new(stage.clone()));
-                let rows = aggregate::aggregate(
-                    self.db,
-                    self.tenant_id,
-                    e,
-                    f.as_ref(),
-                    &[target],
-                    None,
-                    &figures::Figures::all(e),
-                )
-                .await?;
+                let rows = self.figures(e, f.as_ref(), &[target], None).await?;
                 let amount =
                     amount_field.as_deref().and_then(|a| e.field_by_key(a).or_else(|| e.field_by_graphql(a)));
                 let stages: Vec<Value> = stage

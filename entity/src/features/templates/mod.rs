@@ -26,7 +26,7 @@ use crate::models::{record, tenant_template};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::definitions::Definitions;
 use crate::runtime::definitions::input::EntityInput;
-use crate::runtime::meta::TenantMeta;
+use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::policy::Permissions;
 use crate::runtime::time;
 use crate::{Db, Error, FieldError, Result};
@@ -87,6 +87,23 @@ pub struct TemplatePolicy {
     pub name: String,
     #[serde(flatten)]
     pub definition: approvals::Definition,
+}
+
+impl TemplatePolicy {
+    /// The tenant's new, active policy on `entity` made from this one (its definition already
+    /// validated by the caller, who names the errors its own way).
+    pub fn to_policy(&self, tenant_id: &str, entity: &EntityDef, now: DateTime<Utc>) -> approvals::Policy {
+        approvals::Policy {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_owned(),
+            entity_id: entity.id.clone(),
+            name: self.name.clone(),
+            definition: self.definition.clone(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// One template.
@@ -243,17 +260,7 @@ pub async fn apply_in(
             Error::Validation(vec![FieldError::new(format!("{at}.entity"), "no such entity")])
         })?;
         p.definition.validate(entity, &role_names).map_err(|e| prefix(e, &at))?;
-        let policy = approvals::Policy {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: tenant_id.to_owned(),
-            entity_id: entity.id.clone(),
-            name: p.name.clone(),
-            definition: p.definition.clone(),
-            active: true,
-            created_at: now,
-            updated_at: now,
-        };
-        approvals::save_policy(txn, &policy, true).await?;
+        approvals::save_policy(txn, &p.to_policy(tenant_id, entity, now), true).await?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;

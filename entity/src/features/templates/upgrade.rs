@@ -485,17 +485,7 @@ async fn write(
                     .entity_by_name(&p.entity)
                     .ok_or_else(|| Error::NotFound(format!("entity `{}`", p.entity)))?;
                 p.definition.validate(entity, &roles)?;
-                let policy = approvals::Policy {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    tenant_id: tenant_id.to_owned(),
-                    entity_id: entity.id.clone(),
-                    name: p.name.clone(),
-                    definition: p.definition.clone(),
-                    active: true,
-                    created_at: now,
-                    updated_at: now,
-                };
-                approvals::save_policy(txn, &policy, true).await?;
+                approvals::save_policy(txn, &p.to_policy(tenant_id, entity, now), true).await?;
             }
             Op::UpdatePolicy(p) => {
                 let roles = approvals::role_names(txn, tenant_id).await?;
