@@ -47,6 +47,7 @@ mod rate_limits;
 mod record_ids;
 mod records;
 mod relations;
+mod responses;
 mod rls;
 mod rollups;
 mod round_trips;

@@ -1,11 +1,15 @@
 //! SDL snapshots: `tenantSchemaSdl` of fixture tenants (CRM, hospital) compared with
 //! `tests/snapshots/<name>.graphql`, and that of an empty tenant with the project's
 //! `schema.graphql` (what `alphery export-schema` prints, checked against the binary in CI), so
-//! the one file a new tenant's schema is described by is never kept twice.
-//! `UPDATE_SNAPSHOTS=1` rewrites the files instead. The fixtures are deterministic, so the SDL
-//! must be identical on SQLite and PostgreSQL.
+//! the one file a new tenant's schema is described by is never kept twice. The fixtures are
+//! deterministic, so the SDL must be identical on SQLite and PostgreSQL.
+//!
+//! These stay plain SDL files rather than insta `.snap` files (which `responses` uses for JSON):
+//! `schema.graphql` is the public artifact that code generators and CI read as SDL, and insta's
+//! header would break it. They are updated the way insta snapshots are, though: `INSTA_UPDATE=
+//! always` (or `UPDATE_SNAPSHOTS=1`) rewrites them, then the git diff is the review.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -29,31 +33,41 @@ async fn sdl_of(t: &TestTenant) -> String {
     sdl
 }
 
-/// Compares `sdl` with the snapshot, or writes it when `UPDATE_SNAPSHOTS=1`.
-fn assert_snapshot(name: &str, sdl: &str) {
-    let path = snapshot_path(name);
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+/// Whether file snapshots are rewritten instead of compared: `INSTA_UPDATE=always`, as for the
+/// insta snapshots, so that one command updates every snapshot of the suite, or the older
+/// `UPDATE_SNAPSHOTS=1`. Any other value compares (CI sets neither).
+fn updating() -> bool {
+    let set = |name: &str, value: &str| std::env::var(name).is_ok_and(|v| v == value);
+    set("INSTA_UPDATE", "always") || set("UPDATE_SNAPSHOTS", "1")
+}
+
+/// Compares `actual` with the file at `path` byte for byte, or writes it when `updating()`. A
+/// mismatch fails and leaves the actual text in the temporary directory, never in the tree (like
+/// insta under CI, which writes no `.snap.new`), naming the first line that differs.
+fn assert_file_snapshot(path: &Path, actual: &str) {
+    if updating() {
         std::fs::create_dir_all(path.parent().expect("snapshots dir")).expect("create snapshots dir");
-        std::fs::write(&path, sdl).expect("write snapshot");
+        std::fs::write(path, actual).expect("write snapshot");
         eprintln!("updated snapshot {}", path.display());
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1 to create it", path.display())
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!("missing snapshot {}; run with INSTA_UPDATE=always to create it", path.display())
     });
-    if expected == sdl {
+    if expected == actual {
         return;
     }
-    let actual_path = std::env::temp_dir().join(format!("alphery-sdl-{name}.actual.graphql"));
-    std::fs::write(&actual_path, sdl).expect("write the actual SDL");
+    let file_name = path.file_name().expect("a snapshot file").to_string_lossy();
+    let actual_path = std::env::temp_dir().join(format!("alphery-snapshot-{file_name}.actual"));
+    std::fs::write(&actual_path, actual).expect("write the actual text");
     let first_difference =
-        expected.lines().zip(sdl.lines()).enumerate().find(|(_, (e, a))| e != a).map_or_else(
-            || format!("line counts differ: {} vs {}", expected.lines().count(), sdl.lines().count()),
+        expected.lines().zip(actual.lines()).enumerate().find(|(_, (e, a))| e != a).map_or_else(
+            || format!("line counts differ: {} vs {}", expected.lines().count(), actual.lines().count()),
             |(i, (e, a))| format!("line {}:\n  snapshot: {e}\n  actual:   {a}", i + 1),
         );
     panic!(
-        "SDL of {name} differs from {} ({first_difference}); actual written to {}; \
-         run with UPDATE_SNAPSHOTS=1 if the change is intended",
+        "{} differs ({first_difference}); actual written to {}; \
+         run with INSTA_UPDATE=always and review the git diff if the change is intended",
         path.display(),
         actual_path.display()
     );
@@ -71,11 +85,12 @@ async fn assert_sdl_with(entities: Vec<Value>, name: &str, needles: &[&str]) -> 
     let t = tenant().await;
     define_all(&t, entities).await;
     let sdl = sdl_of(&t).await;
-    assert_snapshot(name, &sdl);
+    assert_file_snapshot(&snapshot_path(name), &sdl);
     assert_contains_all(&sdl, needles);
     sdl
 }
 
+/// `schema.graphql` at the repository root is "the SDL a new tenant sees", byte for byte.
 #[tokio::test]
 async fn sdl_of_an_empty_tenant() {
     let needles =
@@ -130,20 +145,6 @@ async fn sdl_of_a_hospital_tenant() {
         ],
     )
     .await;
-}
-
-/// `schema.graphql` at the repository root is "the SDL a new tenant sees".
-#[tokio::test]
-async fn checked_in_schema_is_what_a_new_tenant_sees() {
-    let t = tenant().await;
-    let sdl = sdl_of(&t).await;
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
-    let checked_in = std::fs::read_to_string(&path).expect("schema.graphql at the repository root");
-    assert!(
-        checked_in.trim_end() == sdl.trim_end(),
-        "{} differs from tenantSchemaSdl of a new tenant",
-        path.display()
-    );
 }
 
 #[tokio::test]
