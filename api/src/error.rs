@@ -1,6 +1,6 @@
 //! The API's error type; its codes are `entity::ErrorCode`, the one table of them. Internal
-//! causes travel with the GraphQL error (`InternalCause`) to the transport, which logs them
-//! with the request id and operation (`http::errors`) and never shows them.
+//! causes travel with the GraphQL error (`InternalCause`) to where its answer is labelled,
+//! which logs them with the request id and operation (`schema::errors`) and never shows them.
 
 use async_graphql::ErrorExtensions;
 use entity::{ErrorCode, FieldError};
@@ -33,8 +33,8 @@ pub enum ApiError {
 
 /// The cause of an internal error, carried as the `source` of the GraphQL error a client sees
 /// as a bare `INTERNAL`. It is logged where the request id and operation are known (the
-/// transport labels every error of a response), not where it arose: a resolver knows neither,
-/// and its tracing span may be filtered out.
+/// schema's extension labels every error of an answer, `schema::errors`), not where it arose:
+/// a resolver knows neither, and its tracing span may be filtered out.
 #[derive(Debug)]
 pub struct InternalCause(pub String);
 
@@ -110,6 +110,9 @@ impl ApiError {
     /// The same error raised outside a resolver (no path, no location).
     pub fn to_server_error(&self) -> async_graphql::ServerError {
         let mut e = async_graphql::ServerError::new(self.message(), None);
+        if let ApiError::Internal(cause) = self {
+            e.source = Some(std::sync::Arc::new(InternalCause(cause.clone())));
+        }
         let mut ext = async_graphql::ErrorExtensionValues::default();
         self.extend(&mut ext);
         e.extensions = Some(ext);

@@ -1,7 +1,9 @@
 //! GraphQL over HTTP (the graphql-http spec): `POST /graphql` with a JSON body (single or
 //! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
-//! `extensions.code`; internal errors carry the request id instead of their cause. Each
-//! operation (and each request refused before one ran) is logged and timed (`observe`).
+//! `extensions.code`; internal errors carry the request id instead of their cause (the
+//! executor's answers come labelled by the schema's extension; what this transport refuses
+//! itself it labels alike, `schema::errors`). Each operation (and each request refused before
+//! one ran) is logged and timed (`observe`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +19,6 @@ use entity::runtime::outbox;
 use entity::{ErrorCode, ReadScope};
 use tracing::Instrument;
 
-use super::errors::{self, Operation};
 use super::observe::{self, Answered};
 use super::request::{self, Credential};
 use crate::auth::principal::Principal;
@@ -26,6 +27,7 @@ use crate::http::registry::CompiledSchema;
 use crate::http::state::AppState;
 use crate::schema::compiled::{Lookup, Plan};
 use crate::schema::ctx::{ClientIp, RequestId};
+use crate::schema::errors::{self, Operation};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -254,11 +256,11 @@ async fn run(state: &AppState, envelope: Envelope, batch: BatchRequest, via_get:
         }
     }
     let measured = learn.is_some().then(|| Arc::new(crate::rate::Measured::default()));
-    let anonymous = caller.principal.is_none();
     let tenant = caller.principal.as_ref().map(|p| p.tenant_id.as_str());
-    let mut operations: Vec<Operation> = Vec::with_capacity(1);
-    // Each request of a batch gets its own data (loaders, and the read connection its
-    // resolvers share, given back once it has run).
+    let mut operations: Vec<Arc<Operation>> = Vec::with_capacity(1);
+    // Each request of a batch gets its own data (loaders, the read connection its resolvers
+    // share, given back once it has run, and its operation, which the schema's extension
+    // notes and labels its errors for).
     let mut scopes = Vec::new();
     let mut with_data = |mut r: Request| {
         let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));
@@ -277,21 +279,11 @@ async fn run(state: &AppState, envelope: Envelope, batch: BatchRequest, via_get:
         BatchRequest::Single(r) => BatchRequest::Single(with_data(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(with_data).collect()),
     };
-    let mut response = caller.schema.execute_batch(batch).await;
+    let response = caller.schema.execute_batch(batch).await;
     for scope in scopes {
         scope.finish().await;
     }
-    let mut failed_before_execution = false;
-    match &mut response {
-        BatchResponse::Single(r) => {
-            failed_before_execution = finish(r, anonymous, rid, &operations[0]);
-        }
-        BatchResponse::Batch(rs) => {
-            for (r, operation) in rs.iter_mut().zip(&operations) {
-                finish(r, anonymous, rid, operation);
-            }
-        }
-    }
+    let failed_before_execution = matches!(&response, BatchResponse::Single(r) if before_execution(r));
     if let (Some((query, operation)), BatchResponse::Single(r), Some(compiled)) =
         (learn, &response, &caller.compiled)
         && r.errors.is_empty()
@@ -386,30 +378,14 @@ async fn compiled_read(
     Some(resp)
 }
 
-/// Adds the public code to every error; returns whether the request failed before execution
-/// (no `data` at all), which graphql-response+json answers with 400.
-fn finish(r: &mut Response, anonymous: bool, rid: &RequestId, operation: &Operation) -> bool {
-    // Request errors (parse, validation, variables, the query limits) come from the executor
-    // uncoded, or coded QUERY_TOO_COMPLEX or RATE_LIMITED by the limits; a resolver's error carries its own
-    // code, and happened during execution even when it nulls the whole `data`.
-    let request_error = |e: &ServerError| {
-        let code = e.extensions.as_ref().and_then(|x| x.get("code"));
-        e.path.is_empty()
-            && match code {
-                None => true,
-                Some(async_graphql::Value::String(c)) => {
-                    matches!(ErrorCode::parse(c), Some(ErrorCode::QueryTooComplex | ErrorCode::RateLimited))
-                }
-                Some(_) => false,
-            }
-    };
-    let before_execution = !r.errors.is_empty()
+/// Whether a (labelled) answer failed before execution: no `data` at all, and only errors
+/// that refused the request (parse, validation, variables, the query and rate limits:
+/// `errors::refused_request`), which graphql-response+json answers with 400. A resolver's
+/// error happened during execution even when it nulls the whole `data`.
+fn before_execution(r: &Response) -> bool {
+    !r.errors.is_empty()
         && matches!(r.data, async_graphql::Value::Null)
-        && r.errors.iter().all(request_error);
-    for e in &mut r.errors {
-        errors::label(e, anonymous, rid, operation);
-    }
-    before_execution
+        && r.errors.iter().all(errors::refused_request)
 }
 
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {
@@ -478,12 +454,9 @@ pub fn error_response(
     e: &ApiError,
 ) -> HttpResponse {
     let mut server_error = e.to_server_error();
-    if let ApiError::Internal(cause) = e {
-        errors::log_internal(rid, &Operation::none(), "", cause);
-        if let Some(ext) = server_error.extensions.as_mut() {
-            ext.set("requestId", rid.0.clone());
-        }
-    }
+    // Coded already (an `ApiError`), so whether the caller is anonymous does not matter; an
+    // internal one is logged and carries the request id, as the executor's do.
+    errors::label(&mut server_error, false, rid, &Operation::none());
     let ct = if accepts_graphql_response(headers) { GRAPHQL_RESPONSE } else { JSON };
     // Nothing ran: no `data` entry, as for every request error.
     let mut resp = json_response(status, ct, rid, &RequestErrors { errors: &[server_error] });

@@ -1,10 +1,9 @@
 //! HTTP and WebSocket transport: routes (`routes`), GraphQL over HTTP (`graphql`), GraphQL
-//! over `graphql-transport-ws` (`ws`, its protocol rules in `ws_protocol`), the public face of
-//! their errors (`errors`), inbound webhooks (`hooks`), request ids and credentials
-//! (`request`), what each operation logs and measures (`observe`, `metrics`), and GraphiQL with
-//! the files it loads (`graphiql`).
+//! over `graphql-transport-ws` (`ws`, its protocol rules in `ws_protocol`), inbound webhooks
+//! (`hooks`), request ids and credentials (`request`), what each operation logs and measures
+//! (`observe`, `metrics`), and GraphiQL with the files it loads (`graphiql`). The public face
+//! of their errors is the schema's (`schema::errors`), applied inside the executor.
 
-pub mod errors;
 pub mod graphiql;
 pub mod graphql;
 pub mod hooks;

@@ -2,8 +2,8 @@
 //! tenant, so the schema is known only after `connection_init`: we read that first message
 //! ourselves (`ws_protocol`, which checks every client message against the protocol),
 //! authenticate its payload, pick the tenant's schema, and hand the socket (with the init
-//! message put back in front) to async-graphql. Every answer's errors are labelled as over
-//! HTTP (`errors`). The socket closes with 4401 when its session is revoked or its token
+//! message put back in front) to async-graphql. Every answer's errors come labelled as over
+//! HTTP, by the schema's extension (`schema::errors`). The socket closes with 4401 when its session is revoked or its token
 //! expires, and with 4205 when the tenant's definitions change (the client reconnects and gets
 //! the new schema). The legacy `graphql-ws` subprotocol is served only when
 //! `LEGACY_GRAPHQL_WS` is set.
@@ -26,7 +26,6 @@ use futures_util::{SinkExt, StreamExt};
 use jobs::BusEvent;
 use serde_json::Value;
 
-use super::errors::{self, Operation};
 use super::observe::{self, Answered};
 use super::request::{self, Credential};
 use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, close};
@@ -34,6 +33,7 @@ use crate::error::ApiError;
 use crate::http::state::AppState;
 use crate::schema::ctx::{ClientIp, RequestId};
 use crate::schema::ctx::{Settles, SocketCloser};
+use crate::schema::errors::{self, Operation};
 
 /// Close code: not authenticated, or the session ended.
 pub const CLOSE_UNAUTHENTICATED: u16 = CLOSE_UNAUTHORIZED;
@@ -136,8 +136,7 @@ impl Drop for OpenSocket {
     }
 }
 
-/// A tenant's schema as a socket's operations see it: every answer's errors labelled as over
-/// HTTP (codes, internal errors logged and masked), each operation's id held live while its
+/// A tenant's schema as a socket's operations see it: each operation's id held live while its
 /// stream lives (`ws_protocol`), and each operation logged and timed when it ends
 /// (`observe`).
 #[derive(Clone)]
@@ -154,7 +153,7 @@ struct SocketSchema {
 /// first error code its answers carried.
 struct SocketOperation {
     socket: SocketSchema,
-    operation: Operation,
+    operation: Arc<Operation>,
     started: Instant,
     code: Option<String>,
 }
@@ -165,11 +164,8 @@ impl SocketOperation {
         SocketOperation { socket: socket.clone(), operation, started: Instant::now(), code: None }
     }
 
-    /// Labels an answer's errors and keeps the first code.
-    fn answer(&mut self, response: &mut GraphqlResponse) {
-        for e in &mut response.errors {
-            errors::label(e, false, &self.socket.rid, &self.operation);
-        }
+    /// Keeps the first code of an answer's (labelled) errors.
+    fn answer(&mut self, response: &GraphqlResponse) {
         if self.code.is_none() && !response.errors.is_empty() {
             self.code = Some(observe::response_code(response).to_owned());
         }
@@ -192,11 +188,11 @@ impl Drop for SocketOperation {
 impl Executor for SocketSchema {
     async fn execute(&self, mut request: Request) -> GraphqlResponse {
         let mut operation = SocketOperation::new(self, &mut request);
-        let (mut response, wrote) = outbox::tracked(self.schema.execute(request)).await;
+        let (response, wrote) = outbox::tracked(self.schema.execute(request)).await;
         if wrote {
             self.state.dispatcher.wake();
         }
-        operation.answer(&mut response);
+        operation.answer(&response);
         response
     }
 
@@ -215,7 +211,7 @@ impl Executor for SocketSchema {
             .cloned();
         let answers = self.schema.execute_stream_with_session_data(request, session.unwrap_or_default());
         written_wakes(answers, self.state.dispatcher.clone())
-            .map(move |mut response| {
+            .map(move |response| {
                 // The operation's id stays live as long as this stream does.
                 let _held = &live;
                 // Answered: it has taken its place (a subscription's first event, an error,
@@ -223,7 +219,7 @@ impl Executor for SocketSchema {
                 if let Some(s) = &settle {
                     s.settle();
                 }
-                operation.answer(&mut response);
+                operation.answer(&response);
                 response
             })
             .boxed()

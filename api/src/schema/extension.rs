@@ -8,22 +8,27 @@
 //! tenant's rate limits (`rate`). As a field resolves, an error it raises gets the field's
 //! path: async-graphql's dynamic schemas leave resolver errors without one, and the path is
 //! what tells a resolver's error (logged, shown as `INTERNAL` when uncoded) from a request
-//! error (`http::errors`). The operation the document selects is noted for the request's log
-//! line and latency histogram (`SeenOperation`).
+//! error. Every answer's errors, over HTTP or a socket, leave labelled (`errors::label`: their
+//! public code; an internal one logged and masked), for the caller, request id and operation
+//! the transport put in the request's data. The operation the document selects is noted
+//! there for the request's log line and latency histogram (`errors::Operation`).
 
+use std::any::{Any, TypeId};
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextResolve, NextSubscribe, NextValidation, ResolveInfo,
+    NextRequest, NextResolve, NextSubscribe, NextValidation, ResolveInfo,
 };
 use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{
-    Name, PathSegment, QueryPathSegment, Request, Response, ServerError, ServerResult, ValidationResult,
+    Data, PathSegment, QueryPathSegment, Request, Response, ServerError, ServerResult, ValidationResult,
     Value, Variables,
 };
 
+use super::ctx::RequestId;
+use super::errors::{self, Operation};
 use super::order::Shape;
 use crate::auth::principal::Principal;
 use crate::rate::{Measured, Prepaid};
@@ -40,6 +45,7 @@ impl ExtensionFactory for Hooks {
             max_aliases: self.max_aliases,
             operation: OnceLock::new(),
             shape: Arc::new(OnceLock::new()),
+            audience: Arc::new(OnceLock::new()),
         })
     }
 }
@@ -51,31 +57,45 @@ struct RequestHooks {
     operation: OnceLock<Option<String>>,
     /// The order of the answer, read with the document (shared with a subscription's stream).
     shape: Arc<OnceLock<Shape>>,
+    /// For whom the answer's errors are labelled, read as the request is prepared (shared with
+    /// a subscription's stream).
+    audience: Arc<OnceLock<Audience>>,
 }
 
-/// The operation a request's document selects (its type, and its name when it has one),
-/// noted as the document is parsed, so that what logs and times the request afterwards
-/// need not parse it again. Put in a request's data by its caller; a request whose document
-/// does not parse, or names no operation it has, leaves it empty.
-#[derive(Default)]
-pub struct SeenOperation(OnceLock<(OperationType, Option<Name>)>);
+/// What labelling a request's errors needs of it (`errors::label`), from the data its
+/// transport gave it: whether the caller is anonymous, the request id, and the operation.
+struct Audience {
+    /// The caller sent no credential: the request's data holds no `Principal`.
+    anonymous: bool,
+    rid: RequestId,
+    operation: Arc<Operation>,
+}
 
-impl SeenOperation {
-    /// The operation's type and name, once its document was parsed.
-    pub fn get(&self) -> Option<(OperationType, Option<&str>)> {
-        self.0.get().map(|(ty, name)| (*ty, name.as_deref()))
+impl Audience {
+    /// Read from `data` (the request's own), else from what `ctx` holds (a socket's data, which
+    /// its operations share). Data without a transport's entries (a schema run directly) is
+    /// labelled as an anonymous request's, with an empty request id.
+    fn of(data: Option<&Data>, ctx: &ExtensionContext<'_>) -> Audience {
+        fn find<'a, T: Any + Send + Sync>(
+            data: Option<&'a Data>,
+            ctx: &ExtensionContext<'a>,
+        ) -> Option<&'a T> {
+            let own = data.and_then(|d| d.get(&TypeId::of::<T>())).and_then(|d| d.downcast_ref::<T>());
+            own.or_else(|| ctx.data_opt::<T>())
+        }
+        Audience {
+            anonymous: find::<Principal>(data, ctx).is_none(),
+            rid: find::<RequestId>(data, ctx).cloned().unwrap_or_else(|| RequestId(String::new())),
+            operation: find::<Arc<Operation>>(data, ctx)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Operation::none())),
+        }
     }
 
-    /// Notes the operation of `doc` that `wanted` (the request's `operationName`) selects, as
-    /// the executor will select it: the named one, else the document's only one.
-    fn note(&self, doc: &ExecutableDocument, wanted: Option<&str>) {
-        let mut ops = doc.operations.iter();
-        let selected = match wanted {
-            Some(wanted) => ops.find(|(name, _)| name.is_some_and(|n| n.as_str() == wanted)),
-            None => ops.next().filter(|_| doc.operations.iter().nth(1).is_none()),
-        };
-        if let Some((name, op)) = selected {
-            let _ = self.0.set((op.node.ty, name.cloned()));
+    /// Labels every error of `response`.
+    fn label(&self, response: &mut Response) {
+        for e in &mut response.errors {
+            errors::label(e, self.anonymous, &self.rid, &self.operation);
         }
     }
 }
@@ -90,6 +110,18 @@ fn in_order(shape: &OnceLock<Shape>, mut response: Response) -> Response {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for RequestHooks {
+    /// A query's or mutation's answer, whatever stage it failed at, leaves labelled here.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        if !response.errors.is_empty() {
+            match self.audience.get() {
+                Some(audience) => audience.label(&mut response),
+                None => Audience::of(None, ctx).label(&mut response),
+            }
+        }
+        response
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -97,6 +129,9 @@ impl Extension for RequestHooks {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let _ = self.operation.set(request.operation_name.clone());
+        // Read now: the request's data is out of reach of `request` and `subscribe`, which
+        // label its answers, and of every later step should this one refuse it.
+        let _ = self.audience.set(Audience::of(Some(&request.data), ctx));
         // Parsed here (through the cache) so that the arguments pass `inputs::prepare` (ID
         // coercion, no NUL character) before anything runs; the executor then takes the
         // prepared document. A text that does not parse is left to the executor's own error.
@@ -132,8 +167,8 @@ impl Extension for RequestHooks {
         }
         super::limits::check_aliases(&doc, self.max_aliases)?;
         let operation = self.operation.get().and_then(Option::as_deref);
-        if let Some(seen) = ctx.data_opt::<Arc<SeenOperation>>() {
-            seen.note(&doc, operation);
+        if let Some(noted) = ctx.data_opt::<Arc<Operation>>() {
+            noted.note(&doc, operation);
         }
         if let Some(shape) = Shape::of(&doc, operation, variables) {
             let _ = self.shape.set(shape);
@@ -172,15 +207,24 @@ impl Extension for RequestHooks {
         in_order(&self.shape, next.run(ctx, operation_name).await)
     }
 
-    /// A socket's operations (subscriptions, and queries sent over it) answer through here.
+    /// A socket's operations (subscriptions, and queries sent over it) answer through here,
+    /// each answer labelled as a request's is (`request`).
     fn subscribe<'s>(
         &self,
         ctx: &ExtensionContext<'_>,
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let shape = self.shape.clone();
-        next.run(ctx, stream.map(move |r| in_order(&shape, r)).boxed())
+        let (shape, audience) = (self.shape.clone(), self.audience.clone());
+        // For an answer given before the request was prepared (a schema without subscriptions).
+        let unprepared = Audience::of(None, ctx);
+        let answers = stream.map(move |mut r| {
+            if !r.errors.is_empty() {
+                audience.get().unwrap_or(&unprepared).label(&mut r);
+            }
+            in_order(&shape, r)
+        });
+        next.run(ctx, answers.boxed())
     }
 
     async fn resolve(

@@ -5,7 +5,9 @@
 //! (`args` turns arguments into the filter AST and list arguments for the store). `registry`
 //! caches one compiled schema per shape (`shape`: definitions without ids, and permissions)
 //! and each tenant's own view of its definitions; `compiled` answers plain reads
-//! the schema has validated before without the executor.
+//! the schema has validated before without the executor. Every schema runs with one extension
+//! (`extension`), which among other things gives every answer's errors their public face
+//! (`errors`).
 
 pub mod access;
 pub mod args;
@@ -15,6 +17,7 @@ pub mod compiled;
 pub mod ctx;
 pub mod deletion;
 pub mod entity_types;
+pub mod errors;
 pub mod extension;
 pub mod feature;
 pub mod inputs;
