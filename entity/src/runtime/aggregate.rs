@@ -72,28 +72,32 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
 fn figure_exprs(d: Dialect, f: &FieldDef) -> Result<[String; 4]> {
     let value = sql::figure(d, f)
         .ok_or_else(|| Error::Internal(format!("no figures of a {} field", f.ty.as_str())))?;
-    let text = |agg: &str| match (d, f.ty) {
+    let text = |agg: &str| match (f.ty.stored_as(), d) {
         // numeric → text keeps every digit; SQLite integers are read as minor units.
-        (Dialect::Postgres, FieldType::Currency) => format!("CAST({agg}({value}) AS TEXT)"),
-        (Dialect::Sqlite, FieldType::Number) => format!("CAST({agg}({value}) AS REAL)"),
-        _ => format!("{agg}({value})"),
+        (Stored::Decimal, Dialect::Postgres) => format!("CAST({agg}({value}) AS TEXT)"),
+        (Stored::Float, Dialect::Sqlite) => format!("CAST({agg}({value}) AS REAL)"),
+        // (`sql::figure` has none of the others.)
+        (Stored::Float, Dialect::Postgres)
+        | (Stored::Decimal, Dialect::Sqlite)
+        | (Stored::Bool | Stored::Timestamp | Stored::Text, _) => format!("{agg}({value})"),
     };
     Ok([text("SUM"), text("MIN"), text("MAX"), format!("COUNT({value})")])
 }
 
 /// Reads one figure as a JSON value of the field's GraphQL type.
 fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Value> {
-    Ok(match (f.ty, d) {
-        (FieldType::Number, _) => {
-            row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null)
+    Ok(match (f.ty.stored_as(), d) {
+        (Stored::Float, _) => row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null),
+        (Stored::Bool | Stored::Timestamp | Stored::Text, _) => {
+            return Err(Error::Internal(format!("no figures of a {} field", f.ty.as_str())));
         }
-        (_, Dialect::Postgres) => match row.try_get::<Option<String>>("", col)? {
+        (Stored::Decimal, Dialect::Postgres) => match row.try_get::<Option<String>>("", col)? {
             Some(t) => Decimal::parse(&t)
                 .map(|v| Value::from(v.to_string_at(scale(f).max(v.trimmed().scale))))
                 .ok_or_else(|| Error::Internal(format!("bad numeric {t}")))?,
             None => Value::Null,
         },
-        (_, Dialect::Sqlite) => match row.try_get::<Option<i64>>("", col)? {
+        (Stored::Decimal, Dialect::Sqlite) => match row.try_get::<Option<i64>>("", col)? {
             Some(units) => {
                 Value::from(Decimal { units: i128::from(units), scale: scale(f) }.to_string_at(scale(f)))
             }
