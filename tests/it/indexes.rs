@@ -14,7 +14,7 @@ use entity::Dialect;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::slot::{Slot, SlotKind};
-use entity::runtime::sql::Direction;
+use entity::runtime::sql::{self, Direction};
 use entity::runtime::store::{Caller, Store};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -91,6 +91,60 @@ pub(crate) async fn fill_slots(conn: &impl ConnectionTrait, tenant_id: &str) {
 
 fn item() -> Names {
     Names::new("item", "items")
+}
+
+/// Each slot's generated column computes what the engine says it does (`sql::slot_fill`): the
+/// migration keeps its own copy of those texts. SQLite keeps a column's definition as written;
+/// PostgreSQL normalises it, so the same definition on a scratch table is its expected text.
+#[tokio::test]
+async fn slot_columns_are_generated_as_the_engine_says() {
+    let _migrated = tenant().await;
+    let conn = connect().await;
+    let d = dialect();
+    for slot in Slot::all(d) {
+        let fill = sql::slot_fill(d, slot.kind).expect("a slot of the database has a fill");
+        let (key, column) = (slot.key_column(), slot.column());
+        let generated = fill.replace("{k}", &key);
+        if d == Dialect::Sqlite {
+            let sql = "SELECT sql AS s FROM sqlite_master WHERE type = 'table' AND name = 'records'";
+            let row = conn.query_one_raw(stmt(&conn, sql, vec![])).await.expect("records").expect("a row");
+            let table: String = row.try_get("", "s").expect("sql");
+            let want =
+                format!("{column} {} GENERATED ALWAYS AS ({generated}) VIRTUAL", sqlite_type(slot.kind));
+            assert!(table.contains(&want), "{want} not in {table}");
+            continue;
+        }
+        let read = |table: &str| {
+            format!(
+                "SELECT pg_get_expr(d.adbin, d.adrelid) AS e, format_type(a.atttypid, a.atttypmod) AS t \
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                 WHERE d.adrelid = '{table}'::regclass AND a.attname = '{column}'"
+            )
+        };
+        let row = conn.query_one_raw(stmt(&conn, &read("records"), vec![])).await.expect("column");
+        let row = row.expect("the slot's column");
+        let (actual, ty): (String, String) =
+            (row.try_get("", "e").expect("e"), row.try_get("", "t").expect("t"));
+        let probe = format!("slot_probe_{}", slot.name());
+        let create = format!(
+            "CREATE TEMP TABLE {probe} (data JSONB, {key} TEXT, {column} {ty} GENERATED ALWAYS AS ({generated}) STORED)"
+        );
+        conn.execute_unprepared(&create).await.expect("probe table");
+        let row = conn.query_one_raw(stmt(&conn, &read(&probe), vec![])).await.expect("probe column");
+        let expected: String = row.expect("the probe's column").try_get("", "e").expect("e");
+        conn.execute_unprepared(&format!("DROP TABLE {probe}")).await.expect("drop probe");
+        assert_eq!(actual, expected, "{column}");
+    }
+}
+
+/// The SQLite type migration 22 gave a slot kind's value column.
+fn sqlite_type(kind: SlotKind) -> &'static str {
+    match kind {
+        SlotKind::Text => "TEXT",
+        SlotKind::Number => "NUMERIC",
+        SlotKind::Boolean => "BOOLEAN",
+        SlotKind::Array => "JSONB",
+    }
 }
 
 #[tokio::test]

@@ -496,7 +496,7 @@ pub fn admin_mutations() -> Vec<Field> {
         .description(
             "Replaces a policy; pending requests continue under the new stages from their stage number.",
         ),
-        crate::schema::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, _, t, id| {
+        crate::schema::deletion::field(f::DELETE_APPROVAL_POLICY, "approval_policy", |txn, t, id| {
             Box::pin(ap::delete_policy(txn, t, id))
         })
         .description("Deletes a policy no request uses (CONFLICT otherwise: deactivate it instead)."),

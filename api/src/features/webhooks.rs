@@ -201,7 +201,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .description("Adds a new signing secret; deliveries carry both until the next rotation."),
-        crate::schema::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, _, t, id| {
+        crate::schema::deletion::field(f::DELETE_WEBHOOK, "webhook", |txn, t, id| {
             Box::pin(wh::delete(txn, t, id))
         }),
     ]

@@ -7,7 +7,6 @@ use std::pin::Pin;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, InputValue, TypeRef};
-use entity::Dialect;
 use entity::runtime::audit;
 use sea_orm::DatabaseTransaction;
 
@@ -15,10 +14,9 @@ use super::args;
 use super::ctx;
 use crate::error::ApiError;
 
-/// Deletes one object: (transaction, dialect, tenant id, object id) → whether it existed.
+/// Deletes one object: (transaction, tenant id, object id) → whether it existed.
 pub type Deleter = for<'a> fn(
     &'a DatabaseTransaction,
-    Dialect,
     &'a str,
     &'a str,
 ) -> Pin<Box<dyn Future<Output = entity::Result<bool>> + Send + 'a>>;
@@ -32,7 +30,7 @@ pub fn field(name: &str, object: &'static str, delete: Deleter) -> Field {
             let id = args::string(&c, "id")?;
             let d = state.db.dialect;
             let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-            if !delete(&txn, d, &p.tenant_id, &id).await.map_err(ApiError::from)? {
+            if !delete(&txn, &p.tenant_id, &id).await.map_err(ApiError::from)? {
                 return Err(ApiError::NotFound(object.replace('_', " ")).into());
             }
             let action = format!("{object}.delete");

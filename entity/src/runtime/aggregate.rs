@@ -1,8 +1,8 @@
 //! Aggregates (`dealsAggregate(filter, groupBy)`): count, and sum / avg / min / max of the
-//! NUMBER and CURRENCY fields a query asks for (`figures::Figures`), optionally grouped by fields — one SQL statement, under the same
-//! filter (and so the same row rules) as lists. Money stays exact: PostgreSQL sums `numeric`;
-//! SQLite sums integer minor units (`ROUND(value × 10^scale)`, exact for 15 significant digits);
-//! averages are computed from the exact sum and count, rounded half away from zero to the
+//! NUMBER and CURRENCY fields a query asks for (`figures::Figures`), optionally grouped by
+//! fields — one SQL statement, under the same filter (and so the same row rules) as lists. The
+//! values grouped and summed are `sql::group_text` and `sql::figure`. Money stays exact:
+//! PostgreSQL sums `numeric`; SQLite sums integer minor units; averages are computed from the exact sum and count, rounded half away from zero to the
 //! field's scale.
 
 use chrono::NaiveDate;
@@ -14,7 +14,6 @@ use super::calendar::{self, Bucket};
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::filter::{Filter, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, Stored};
-use super::slot::SlotKind;
 use super::sql;
 use super::value::Decimal;
 use crate::sql_buf::SqlBuf;
@@ -46,11 +45,7 @@ pub fn timestamp_text(d: Dialect, t: &Target) -> String {
 /// The grouping expression, as text (typed back in Rust, identically on both databases).
 fn group_expr(d: Dialect, t: &Target) -> String {
     match t {
-        // A text slot holds the field's text (`indexes`): its index can feed the grouping.
-        Target::Field(f) if f.index_slot().is_some_and(|s| s.kind == SlotKind::Text) => {
-            sql::target_expr(d, t)
-        }
-        Target::Field(f) => format!("CAST({} AS TEXT)", sql::text_expr(d, &f.key)),
+        Target::Field(f) => sql::group_text(d, f),
         Target::CreatedAt | Target::UpdatedAt => timestamp_text(d, t),
         Target::Id => sql::record_id_text(d).to_owned(),
         other => sql::target_expr(d, other),
@@ -73,41 +68,36 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
     }
 }
 
-/// Sum / min / max expressions of one numeric field.
-fn figure_exprs(d: Dialect, f: &FieldDef) -> [String; 4] {
-    let value = sql::text_expr(d, &f.key);
-    let (value, units) = match (d, f.ty) {
-        (Dialect::Postgres, FieldType::Number) => (format!("({value}::float8)"), None),
-        (Dialect::Postgres, _) => (format!("({value}::numeric)"), None),
-        (Dialect::Sqlite, FieldType::Number) => (value, None),
-        (Dialect::Sqlite, _) => {
-            let factor = 10i64.pow(scale(f));
-            let units = format!("CAST(ROUND(CAST({value} AS REAL) * {factor}) AS INTEGER)");
-            (units.clone(), Some(units))
-        }
-    };
-    let text = |agg: &str| match (d, f.ty) {
+/// Sum / min / max expressions of one numeric field, and its non-null count.
+fn figure_exprs(d: Dialect, f: &FieldDef) -> Result<[String; 4]> {
+    let value = sql::figure(d, f)
+        .ok_or_else(|| Error::Internal(format!("no figures of a {} field", f.ty.as_str())))?;
+    let text = |agg: &str| match (f.ty.stored_as(), d) {
         // numeric → text keeps every digit; SQLite integers are read as minor units.
-        (Dialect::Postgres, FieldType::Currency) => format!("CAST({agg}({value}) AS TEXT)"),
-        (Dialect::Sqlite, FieldType::Number) => format!("CAST({agg}({value}) AS REAL)"),
-        _ => format!("{agg}({})", units.as_deref().unwrap_or(&value)),
+        (Stored::Decimal, Dialect::Postgres) => format!("CAST({agg}({value}) AS TEXT)"),
+        (Stored::Float, Dialect::Sqlite) => format!("CAST({agg}({value}) AS REAL)"),
+        // (`sql::figure` has none of the others.)
+        (Stored::Float, Dialect::Postgres)
+        | (Stored::Decimal, Dialect::Sqlite)
+        | (Stored::Bool | Stored::Timestamp | Stored::Text, _) => format!("{agg}({value})"),
     };
-    [text("SUM"), text("MIN"), text("MAX"), format!("COUNT({value})")]
+    Ok([text("SUM"), text("MIN"), text("MAX"), format!("COUNT({value})")])
 }
 
 /// Reads one figure as a JSON value of the field's GraphQL type.
 fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Value> {
-    Ok(match (f.ty, d) {
-        (FieldType::Number, _) => {
-            row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null)
+    Ok(match (f.ty.stored_as(), d) {
+        (Stored::Float, _) => row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null),
+        (Stored::Bool | Stored::Timestamp | Stored::Text, _) => {
+            return Err(Error::Internal(format!("no figures of a {} field", f.ty.as_str())));
         }
-        (_, Dialect::Postgres) => match row.try_get::<Option<String>>("", col)? {
+        (Stored::Decimal, Dialect::Postgres) => match row.try_get::<Option<String>>("", col)? {
             Some(t) => Decimal::parse(&t)
                 .map(|v| Value::from(v.to_string_at(scale(f).max(v.trimmed().scale))))
                 .ok_or_else(|| Error::Internal(format!("bad numeric {t}")))?,
             None => Value::Null,
         },
-        (_, Dialect::Sqlite) => match row.try_get::<Option<i64>>("", col)? {
+        (Stored::Decimal, Dialect::Sqlite) => match row.try_get::<Option<i64>>("", col)? {
             Some(units) => {
                 Value::from(Decimal { units: i128::from(units), scale: scale(f) }.to_string_at(scale(f)))
             }
@@ -279,7 +269,7 @@ fn select(
         buf.push(", ").push(c).push(" AS gd");
     }
     for (i, w) in numeric.iter().enumerate() {
-        let [sum, min, max, count] = figure_exprs(d, w.field);
+        let [sum, min, max, count] = figure_exprs(d, w.field)?;
         for (wanted, expr, col) in
             [(w.sum, sum, "s"), (w.min, min, "mn"), (w.max, max, "mx"), (w.avg, count, "c")]
         {

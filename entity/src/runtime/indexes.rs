@@ -6,8 +6,8 @@
 //!
 //! A slot (`slot::Slot`) is `ixk_<slot>`, the key of the field it holds for the record's
 //! entity (the engine writes it with each record), and `ix_<slot>`, a column the database
-//! generates from it and `data`: exactly the field's comparable value (`sql::target_expr`),
-//! current through every write of `data`. Each slot has one index `(entity_id, ix_<slot>,
+//! generates from it and `data` (`sql::slot_fill`): the field's comparable value
+//! (`sql::comparable`), current through every write of `data`. Each slot has one index `(entity_id, ix_<slot>,
 //! created_at, id)` over the live records of entities using it (a GIN of the array for an array
 //! slot), so an equality on the field reads its matches already in the list order and a page
 //! stops after `first + 1` of them. A statement naming a slot also says `ixk_<slot> = '<key>'`

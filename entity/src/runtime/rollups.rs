@@ -23,7 +23,7 @@
 //! ON CONFLICT DO UPDATE` adding to the cells, with a `CAST(… AS NUMERIC)` total on PostgreSQL
 //! and integer minor units on SQLite, folded into the record write's pipelined statement); the
 //! rebuild's `INSERT … SELECT … UNION ALL … GROUP BY` over the records, whose group values and
-//! sums are dialect-specific expressions on the JSON `data` (`sql::text_expr`, `measure_expr`);
+//! sums are dialect-specific expressions on the JSON `data` (`sql::text_expr`, `sql::figure`);
 //! and the start-up `reconcile`'s cross-tenant `NOT EXISTS` read.
 
 use std::collections::BTreeMap;
@@ -166,7 +166,9 @@ pub async fn rebuild(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, e:
                     buf.push("'', COUNT(*), 0");
                 }
                 Some(f) => {
-                    let units = measure_expr(d, f);
+                    // As the scan sums it (`sql::figure`): the cells answer for the scan.
+                    let units = sql::figure(d, f)
+                        .ok_or_else(|| Error::Internal(format!("no figures of a {} field", f.ty.as_str())))?;
                     buf.bind(f.key.clone());
                     buf.push(&format!(", COUNT({units}), COALESCE(SUM({units}), 0)"));
                 }
@@ -180,18 +182,6 @@ pub async fn rebuild(txn: &impl ConnectionTrait, d: Dialect, tenant_id: &str, e:
         txn.execute_raw(buf.into_statement()).await?;
     }
     Ok(())
-}
-
-/// A measure's value as the cells sum it: `numeric` on PostgreSQL, integer minor units on SQLite.
-fn measure_expr(d: Dialect, f: &FieldDef) -> String {
-    match d {
-        Dialect::Postgres => format!("(({})::numeric)", sql::text_expr(d, &f.key)),
-        Dialect::Sqlite => format!(
-            "CAST(ROUND(CAST({} AS REAL) * {}) AS INTEGER)",
-            sql::text_expr(d, &f.key),
-            10i64.pow(scale(f))
-        ),
-    }
 }
 
 /// Rebuilds the cells of every entity of the tenant, inside `txn` (after a definition change:

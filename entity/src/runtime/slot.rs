@@ -5,7 +5,7 @@
 
 use crate::Dialect;
 
-/// The kinds of slot: what the generated value column holds.
+/// The kinds of slot: what the generated value column holds (exactly: `sql::slot_fill`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SlotKind {
     /// `data->>'k'`: text, and the ISO text of dates and date-times.

@@ -244,7 +244,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id())
         .argument(input()),
-        crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, _, t, id| {
+        crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, t, id| {
             Box::pin(dashboards::delete(txn, t, id))
         }),
     ]

@@ -348,7 +348,7 @@ pub fn mutations() -> Vec<Field> {
             "Adds a new secret signing the workflow's call_webhook requests (shown once in `secret`); \
              requests carry both until the next rotation.",
         ),
-        crate::schema::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, _, t, id| {
+        crate::schema::deletion::field(f::DELETE_WORKFLOW, "workflow", |txn, t, id| {
             Box::pin(wf::delete(txn, t, id))
         }),
     ]

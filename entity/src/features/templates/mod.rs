@@ -12,9 +12,7 @@ use chrono::{DateTime, Utc};
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -342,18 +340,6 @@ pub(crate) async fn applied_one(
         .filter(tenant_template::Column::TenantId.eq(tenant_id))
         .filter(tenant_template::Column::Slug.eq(slug))
         .one(conn)
-        .await?)
-}
-
-/// The templates a tenant has applied: (slug, version).
-pub async fn applied(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<(String, i64)>> {
-    Ok(tenant_template::Entity::find()
-        .select_only()
-        .columns([tenant_template::Column::Slug, tenant_template::Column::Version])
-        .filter(tenant_template::Column::TenantId.eq(tenant_id))
-        .order_by_asc(tenant_template::Column::AppliedAt)
-        .into_tuple()
-        .all(conn)
         .await?)
 }
 

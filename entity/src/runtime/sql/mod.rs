@@ -1,23 +1,23 @@
-//! SQL for tenant records, in both dialects: the JSON expression of each field, the scope of a
-//! statement (tenant, entity, index slot guards) and the compiled filter language, written into
-//! the statement buffer (`crate::sql_buf`); ORDER BY and the keyset condition of cursors are in
-//! `order`, record ids in `ids`. Field keys reach SQL text only as `FieldKey`s (identifiers by
+//! SQL for tenant records, in both dialects: the scope of a statement (tenant, entity, index
+//! slot guards) and the compiled filter language, written into the statement buffer
+//! (`crate::sql_buf`); the expression of each field's value, per stored type, is in `expr`,
+//! ORDER BY and the keyset condition of cursors in `order`, record ids in `ids`. Field keys reach SQL text only as `FieldKey`s (identifiers by
 //! construction); every value is a bound parameter.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
-use super::meta::{FieldDef, Stored};
-use super::slot::{Slot, SlotKind};
+use super::meta::Stored;
 use crate::{Dialect, Error, Result};
 
+mod expr;
 mod ids;
 mod order;
 
 use crate::sql_buf::{SqlBuf, record_uuid, uuid_literal};
+pub use expr::*;
 pub use ids::*;
 pub use order::{Direction, SortKey, push_after, push_order_by};
 
@@ -103,16 +103,8 @@ fn push_uuid_literal(buf: &mut SqlBuf, id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The text value of a JSON field: `data->>'k'` / `json_extract(data, '$.k')`. The key is an
-/// identifier (`FieldKey`), written into the path as it is.
-pub fn text_expr(d: Dialect, key: &FieldKey) -> String {
-    match d {
-        Dialect::Postgres => format!("(data->>'{key}')"),
-        Dialect::Sqlite => format!("json_extract(data, '$.{key}')"),
-    }
-}
-
-/// The comparable SQL expression of a target (numeric and boolean fields cast).
+/// The comparable SQL expression of a target: a system column, or a field's value as filters
+/// compare it (`expr::comparable`).
 pub fn target_expr(d: Dialect, t: &Target) -> String {
     match t {
         Target::Id => "id".into(),
@@ -120,30 +112,7 @@ pub fn target_expr(d: Dialect, t: &Target) -> String {
         Target::UpdatedAt => "updated_at".into(),
         Target::Owner => "owner_id".into(),
         Target::RecordNumber => "record_number".into(),
-        // The slot's generated column holds exactly the expression below (migration 22).
-        Target::Field(f) if f.index_slot().is_some_and(|s| f.ty.slot_kind(d) == Some(s.kind)) => {
-            f.index_slot().map(Slot::column).unwrap_or_default()
-        }
-        Target::Field(f) => match (f.ty.stored_as(), d) {
-            (Stored::Float | Stored::Decimal, Dialect::Postgres) => {
-                format!("({}::numeric)", text_expr(d, &f.key))
-            }
-            (Stored::Bool, Dialect::Postgres) => format!("({}::boolean)", text_expr(d, &f.key)),
-            (Stored::Decimal, Dialect::Sqlite) => format!("CAST({} AS REAL)", text_expr(d, &f.key)),
-            // On SQLite `json_extract` already yields numbers and booleans as SQL values.
-            (Stored::Float | Stored::Bool, Dialect::Sqlite) | (Stored::Timestamp | Stored::Text, _) => {
-                text_expr(d, &f.key)
-            }
-        },
-    }
-}
-
-/// The JSON array of a MULTI_SELECT field (PostgreSQL), which containment filters compare and
-/// an indexed field's GIN index holds.
-pub fn containment_expr(f: &FieldDef) -> String {
-    match f.index_slot().filter(|s| s.kind == SlotKind::Array) {
-        Some(slot) => slot.column(),
-        None => format!("(data->'{}')", f.key),
+        Target::Field(f) => comparable(d, f),
     }
 }
 
