@@ -147,15 +147,23 @@ pub fn build_schema(
 }
 
 /// The builder in-process, without a server or a database: what a role's schema holds follows
-/// from its permissions alone.
+/// from the tenant's definitions (drafted as `defineEntity` checks them) and the role's
+/// permissions alone.
 #[cfg(test)]
 mod tests {
+    use entity::runtime::definitions::draft_entity;
+    use entity::runtime::definitions::input::EntityInput;
+    use serde_json::json;
+
     use super::*;
 
     fn sdl_for(permissions: Permissions) -> String {
-        let meta = Arc::new(TenantMeta::new(String::new(), 1, Vec::new()));
+        sdl_of(&Arc::new(TenantMeta::new(String::new(), 1, Vec::new())), permissions)
+    }
+
+    fn sdl_of(meta: &Arc<TenantMeta>, permissions: Permissions) -> String {
         let schema = build_tenant_schema(
-            &meta,
+            meta,
             &Arc::new(permissions),
             &SchemaOptions::default(),
             crate::features::ALL,
@@ -168,6 +176,79 @@ mod tests {
     fn an_owners_schema_of_an_empty_tenant_is_schema_graphql() {
         let expected = include_str!("../../../schema.graphql");
         assert!(sdl_for(Permissions::full()) == expected, "run `cargo run -- export-schema`");
+    }
+
+    /// A tenant's metadata with `defs` (`defineEntity` inputs) defined in order, each checked
+    /// against those before it as `defineEntity` checks it.
+    fn meta_with(defs: &[serde_json::Value]) -> Arc<TenantMeta> {
+        let mut entities = Vec::new();
+        for d in defs {
+            let input: EntityInput = serde_json::from_value(d.clone()).expect("an entity input");
+            let before = TenantMeta::new(String::new(), 1, entities.clone());
+            entities.push(Arc::new(draft_entity(&input, &before).expect("a valid definition")));
+        }
+        Arc::new(TenantMeta::new(String::new(), 1, entities))
+    }
+
+    /// A company, and a deal that points at it.
+    fn sales() -> Arc<TenantMeta> {
+        let field = |key: &str, ty: &str| json!({ "key": key, "label": key, "type": ty });
+        meta_with(&[
+            json!({ "nameSingular": "company", "namePlural": "companies", "labelSingular": "Company",
+                    "labelPlural": "Companies", "fields": [field("name", "TEXT")] }),
+            json!({ "nameSingular": "deal", "namePlural": "deals", "labelSingular": "Deal",
+                    "labelPlural": "Deals", "fields": [
+                        { "key": "title", "label": "Title", "type": "TEXT", "required": true },
+                        field("amount", "CURRENCY"),
+                        field("margin", "NUMBER"),
+                        { "key": "stage", "label": "Stage", "type": "SELECT", "options": ["Open", "Won"] },
+                        { "key": "company", "label": "Company", "type": "RELATION", "relatedEntity": "company" },
+                    ] }),
+        ])
+    }
+
+    /// The block of `sdl` that opens with `head` (a type or input), up to its closing brace.
+    fn block<'s>(sdl: &'s str, head: &str) -> &'s str {
+        let start = sdl.find(head).unwrap_or_else(|| panic!("the SDL has no {head}"));
+        let len = sdl[start..].find("\n}").expect("a closed block");
+        &sdl[start..start + len]
+    }
+
+    #[test]
+    fn an_entity_gets_its_type_filter_and_operations() {
+        let sdl = sdl_of(&sales(), Permissions::full());
+        let deal = block(&sdl, "type Deal {");
+        for field in
+            ["title: String!", "amount: Decimal", "margin: Float", "stage: String", "company: Company"]
+        {
+            assert!(deal.contains(field), "Deal lacks {field}: {deal}");
+        }
+        assert!(block(&sdl, "input UpdateDealInput {").contains("company: ID"));
+        for present in [
+            "input DealFilter {",
+            "deals(",
+            "createDeal(input: CreateDealInput!): Deal!",
+            "updateDeal(id: ID!, input: UpdateDealInput!): Deal!",
+            "type Company {",
+        ] {
+            assert!(sdl.contains(present), "the schema lacks {present}");
+        }
+    }
+
+    #[test]
+    fn field_and_action_rules_shape_a_roles_types() {
+        let role = json!({
+            "deal": { "actions": ["read", "update"], "fields": { "margin": "none", "amount": "read" } },
+            "company": { "actions": ["read"] },
+        });
+        let sdl = sdl_of(&sales(), Permissions::from_stored(&role));
+        let deal = block(&sdl, "type Deal {");
+        assert!(!deal.contains("margin"), "a field marked none is absent: {deal}");
+        assert!(deal.contains("amount: Decimal"), "a read field is readable: {deal}");
+        let update = block(&sdl, "input UpdateDealInput {");
+        assert!(!update.contains("amount") && update.contains("title: String"), "{update}");
+        assert!(sdl.contains("updateDeal(") && !sdl.contains("createDeal("));
+        assert!(!sdl.contains("updateCompany(") && !sdl.contains("deleteDeal("));
     }
 
     #[test]

@@ -35,6 +35,90 @@ use validate::{
     check_prefix, parse_validation,
 };
 
+/// Reports collisions of `proposed` against the input path that caused them: a field of the
+/// entity being changed (`field_path(key)`), else `entity_path`.
+fn conflicts_as_errors(
+    errors: &mut Vec<FieldError>,
+    entity: &str,
+    entity_path: &str,
+    field_path: impl Fn(&str) -> String,
+    proposed: &[Arc<EntityDef>],
+) {
+    for c in name_conflicts(proposed) {
+        let path = match &c.field {
+            Some(key) if c.entity == entity => field_path(key),
+            _ => entity_path.to_owned(),
+        };
+        errors.push(FieldError::new(path, c.message));
+    }
+}
+
+/// The entity `defineEntity` would add to `meta` for `input`, checked against the whole
+/// proposed metadata (identifiers, labels, relation targets, every generated GraphQL name),
+/// every problem reported by its input path. Pure: nothing is read or written, so the schema
+/// a definition yields can be built and tested without a database.
+pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef> {
+    let mut errors = Vec::new();
+    for (path, name) in [("nameSingular", &input.name_singular), ("namePlural", &input.name_plural)] {
+        if !naming::is_identifier(name) {
+            errors.push(FieldError::new(
+                path,
+                "must be a snake_case or camelCase identifier (a-z first, at most 63)",
+            ));
+        }
+    }
+    if naming::camel(&input.name_singular) == naming::camel(&input.name_plural) {
+        errors.push(FieldError::new("namePlural", "must differ from nameSingular"));
+    }
+    check_label(&mut errors, "labelSingular", &input.label_singular);
+    check_label(&mut errors, "labelPlural", &input.label_plural);
+    check_prefix(&mut errors, input.record_number_prefix.as_deref());
+    check_entity_labels(&mut errors, input.labels.as_ref());
+    let id = uuid::Uuid::new_v4().to_string();
+    let fields: Vec<FieldDef> = input
+        .fields
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, f)| {
+            build_field(&mut errors, &format!("fields[{i}]"), f, meta, (&input.name_singular, &id), i as i32)
+        })
+        .collect();
+    let now = super::time::now();
+    let entity = EntityDef {
+        id: id.clone(),
+        name_singular: input.name_singular.clone(),
+        name_plural: input.name_plural.clone(),
+        label_singular: input.label_singular.trim().to_owned(),
+        label_plural: input.label_plural.trim().to_owned(),
+        icon: input.icon.clone(),
+        record_number_prefix: input.record_number_prefix.clone(),
+        labels: input.labels.clone().filter(|v| !v.is_null()),
+        fields,
+        created_at: now,
+        updated_at: now,
+    };
+    if errors.is_empty() {
+        let mut proposed = meta.entities.clone();
+        proposed.push(Arc::new(entity.clone()));
+        let index_of = |key: &str| {
+            let i = input
+                .fields
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .rposition(|f| f.key == key)
+                .unwrap_or_default();
+            format!("fields[{i}].key")
+        };
+        conflicts_as_errors(&mut errors, &entity.name_singular, "nameSingular", index_of, &proposed);
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(entity)
+}
+
 /// Definition changes for one tenant, audited as `actor`.
 pub struct Definitions<'a> {
     pub db: &'a Db,
@@ -53,25 +137,6 @@ impl<'a> Definitions<'a> {
         self
     }
 
-    /// Reports collisions of `proposed` against the input path that caused them: a field of
-    /// the entity being changed (`field_path(key)`), else `entity_path`.
-    fn conflicts_as_errors(
-        &self,
-        errors: &mut Vec<FieldError>,
-        entity: &str,
-        entity_path: &str,
-        field_path: impl Fn(&str) -> String,
-        proposed: &[Arc<EntityDef>],
-    ) {
-        for c in name_conflicts(proposed) {
-            let path = match &c.field {
-                Some(key) if c.entity == entity => field_path(key),
-                _ => entity_path.to_owned(),
-            };
-            errors.push(FieldError::new(path, c.message));
-        }
-    }
-
     /// `defineEntity`: a new entity with its fields.
     pub async fn define_entity(&self, input: &EntityInput) -> Result<()> {
         let txn = self.db.begin_tenant_write(self.tenant_id).await?;
@@ -84,71 +149,8 @@ impl<'a> Definitions<'a> {
     /// defines all its entities in one).
     pub async fn define_entity_in(&self, txn: &DatabaseTransaction, input: &EntityInput) -> Result<()> {
         let meta = TenantMeta::load(txn, self.tenant_id).await?;
-        let mut errors = Vec::new();
-        for (path, name) in [("nameSingular", &input.name_singular), ("namePlural", &input.name_plural)] {
-            if !naming::is_identifier(name) {
-                errors.push(FieldError::new(
-                    path,
-                    "must be a snake_case or camelCase identifier (a-z first, at most 63)",
-                ));
-            }
-        }
-        if naming::camel(&input.name_singular) == naming::camel(&input.name_plural) {
-            errors.push(FieldError::new("namePlural", "must differ from nameSingular"));
-        }
-        check_label(&mut errors, "labelSingular", &input.label_singular);
-        check_label(&mut errors, "labelPlural", &input.label_plural);
-        check_prefix(&mut errors, input.record_number_prefix.as_deref());
-        check_entity_labels(&mut errors, input.labels.as_ref());
-        let id = uuid::Uuid::new_v4().to_string();
-        let fields: Vec<FieldDef> = input
-            .fields
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, f)| {
-                build_field(
-                    &mut errors,
-                    &format!("fields[{i}]"),
-                    f,
-                    &meta,
-                    (&input.name_singular, &id),
-                    i as i32,
-                )
-            })
-            .collect();
-        let now = super::time::now();
-        let entity = EntityDef {
-            id: id.clone(),
-            name_singular: input.name_singular.clone(),
-            name_plural: input.name_plural.clone(),
-            label_singular: input.label_singular.trim().to_owned(),
-            label_plural: input.label_plural.trim().to_owned(),
-            icon: input.icon.clone(),
-            record_number_prefix: input.record_number_prefix.clone(),
-            labels: input.labels.clone().filter(|v| !v.is_null()),
-            fields,
-            created_at: now,
-            updated_at: now,
-        };
-        if errors.is_empty() {
-            let mut proposed = meta.entities.clone();
-            proposed.push(Arc::new(entity.clone()));
-            let index_of = |key: &str| {
-                let i = input
-                    .fields
-                    .as_deref()
-                    .unwrap_or_default()
-                    .iter()
-                    .rposition(|f| f.key == key)
-                    .unwrap_or_default();
-                format!("fields[{i}].key")
-            };
-            self.conflicts_as_errors(&mut errors, &entity.name_singular, "nameSingular", index_of, &proposed);
-        }
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
+        let entity = draft_entity(input, &meta)?;
+        let now = entity.created_at;
         entity_def::ActiveModel {
             id: Set(entity.id.clone()),
             tenant_id: Set(self.tenant_id.to_owned()),
@@ -243,7 +245,7 @@ impl<'a> Definitions<'a> {
             changed.fields.push(field.clone());
             let proposed = replace(&meta, changed);
             // Every collision here is caused by the new field.
-            self.conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
+            conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
         }
         if field.required
             && errors.is_empty()
