@@ -36,7 +36,7 @@ mod guards;
 mod rows;
 mod write;
 
-pub use write::backdate;
+pub use write::{WriteRequest, backdate};
 
 impl Event for ChangeEvent {
     const TOPIC: &'static str = "record.changed";
