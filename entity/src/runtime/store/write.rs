@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::guards;
-use super::{COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, visible};
+use super::{
+    COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, push_live_among, visible,
+};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
@@ -274,55 +276,49 @@ impl<'a> Store<'a> {
         caller: Caller<'_>,
     ) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.set_deleted_in(&txn, meta, entity, id, deleted, caller).await;
-        txn.finish(record).await
-    }
-
-    async fn set_deleted_in(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        id: &str,
-        deleted: bool,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
-        let d = self.d();
-        let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-        let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
-            .await?
-            .filter(|r| visible(row, r))
-            .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-        if !deleted {
-            // A restored record must not duplicate a unique value taken meanwhile.
-            let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
-            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
-            if !errors.is_empty() {
-                return Err(Error::Validation(errors));
+        // The change in `txn`, which `finish` then commits (or rolls back on an error).
+        let record: Result<Record> = async {
+            let txn = &txn;
+            let (actor, row) = (caller.actor, caller.row);
+            let d = self.d();
+            let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+            let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
+                .await?
+                .filter(|r| visible(row, r))
+                .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+            if !deleted {
+                // A restored record must not duplicate a unique value taken meanwhile.
+                let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
+                let errors =
+                    self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
+                if !errors.is_empty() {
+                    return Err(Error::Validation(errors));
+                }
             }
+            let now = time::now();
+            rec.deleted_at = deleted.then_some(now);
+            rec.updated_at = now;
+            rec.version += 1;
+            let tenant_id = self.tenant_id;
+            let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+                buf.push("UPDATE records SET deleted_at = ");
+                if deleted {
+                    buf.bind_ts(now);
+                } else {
+                    buf.push("NULL");
+                }
+                buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
+                buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+                buf.push(" AND id = ").bind_record_id(id);
+                Ok(())
+            });
+            let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
+            let no_changes = Value::Object(Map::new());
+            self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
+            Ok(rec)
         }
-        let now = time::now();
-        rec.deleted_at = deleted.then_some(now);
-        rec.updated_at = now;
-        rec.version += 1;
-        let tenant_id = self.tenant_id;
-        let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            buf.push("UPDATE records SET deleted_at = ");
-            if deleted {
-                buf.bind_ts(now);
-            } else {
-                buf.push("NULL");
-            }
-            buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
-            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-            buf.push(" AND id = ").bind_record_id(id);
-            Ok(())
-        });
-        let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-        let no_changes = Value::Object(Map::new());
-        self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
-        Ok(rec)
+        .await;
+        txn.finish(record).await
     }
 
     /// Relation targets exist (same tenant, right entity, live) — unless `relations` is false,
@@ -349,15 +345,8 @@ impl<'a> Store<'a> {
             HashMap::new()
         } else {
             let mut buf = SqlBuf::new(d);
-            buf.push("SELECT id, entity_id FROM records WHERE tenant_id = ");
-            buf.bind(self.tenant_id.to_owned()).push(" AND deleted_at IS NULL AND id IN (");
-            for (i, id) in relation_ids.iter().enumerate() {
-                if i > 0 {
-                    buf.push(", ");
-                }
-                buf.bind_record_id(id);
-            }
-            buf.push(")");
+            buf.push("SELECT id, entity_id");
+            push_live_among(&mut buf, self.tenant_id, &relation_ids);
             let rows = txn.query_all(buf.into_statement()).await?;
             rows.iter()
                 .map(|r| Ok((sql::record_id_col(r, d, "id")?, r.try_get("", "entity_id")?)))
