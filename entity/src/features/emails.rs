@@ -138,16 +138,7 @@ pub async fn stale_claims(
     conn: &impl ConnectionTrait,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>> {
-    Ok(email::Entity::find()
-        .select_only()
-        .columns([Column::TenantId, Column::Id])
-        .filter(Column::Status.eq("sending"))
-        .filter(Column::ClaimedAt.lt(cutoff))
-        .order_by_asc(Column::ClaimedAt)
-        .limit(500)
-        .into_tuple()
-        .all(conn)
-        .await?)
+    crate::features::rows::stale::<email::Entity>(conn, cutoff).await
 }
 
 /// Puts a stale claim back in the queue (counted as a failed attempt), with the event that
