@@ -87,29 +87,23 @@ pub trait Leased: EntityTrait {
     const SINCE: Self::Column;
 }
 
-impl Leased for email::Entity {
-    const TENANT_ID: email::Column = email::Column::TenantId;
-    const ID: email::Column = email::Column::Id;
-    const STATUS: email::Column = email::Column::Status;
-    const HELD: &'static str = "sending";
-    const SINCE: email::Column = email::Column::ClaimedAt;
+macro_rules! leased {
+    ($($table:ident: $held:literal since $since:ident),+) => {$(
+        impl Leased for $table::Entity {
+            const TENANT_ID: $table::Column = $table::Column::TenantId;
+            const ID: $table::Column = $table::Column::Id;
+            const STATUS: $table::Column = $table::Column::Status;
+            const HELD: &'static str = $held;
+            const SINCE: $table::Column = $table::Column::$since;
+        }
+    )+};
 }
 
-impl Leased for webhook_delivery::Entity {
-    const TENANT_ID: webhook_delivery::Column = webhook_delivery::Column::TenantId;
-    const ID: webhook_delivery::Column = webhook_delivery::Column::Id;
-    const STATUS: webhook_delivery::Column = webhook_delivery::Column::Status;
-    const HELD: &'static str = "sending";
-    const SINCE: webhook_delivery::Column = webhook_delivery::Column::ClaimedAt;
-}
-
-impl Leased for workflow_run::Entity {
-    const TENANT_ID: workflow_run::Column = workflow_run::Column::TenantId;
-    const ID: workflow_run::Column = workflow_run::Column::Id;
-    const STATUS: workflow_run::Column = workflow_run::Column::Status;
-    const HELD: &'static str = "running";
-    const SINCE: workflow_run::Column = workflow_run::Column::HeartbeatAt;
-}
+leased!(
+    email: "sending" since ClaimedAt,
+    webhook_delivery: "sending" since ClaimedAt,
+    workflow_run: "running" since HeartbeatAt
+);
 
 /// The rows of `E` still held with no sign of life since before `cutoff`, of every tenant:
 /// (tenant, id), the oldest first, 500 at most.
