@@ -102,21 +102,19 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     /// A change the upgrade makes (`ADD`, `UPDATE`) with the operation that makes it.
-    fn change(
-        &mut self,
-        kind: &'static str,
-        name: String,
-        action: &'static str,
-        detail: impl Into<String>,
-        op: Op,
-    ) {
-        self.plan.changes.push(Change { kind, name, action, detail: detail.into() });
+    fn change(&mut self, kind: &'static str, name: String, action: &'static str, detail: String, op: Op) {
+        self.plan.changes.push(Change { kind, name, action, detail });
         self.plan.ops.push(op);
+    }
+
+    /// A part the template changed and the tenant did not, updated by `op`.
+    fn updated(&mut self, kind: &'static str, name: String, detail: impl Into<String>, op: Op) {
+        self.change(kind, name, "UPDATE", detail.into(), op);
     }
 
     /// A part new in this version of the template, added by `op`.
     fn added(&mut self, kind: &'static str, name: String, op: Op) {
-        self.change(kind, name, "ADD", "new in this version", op);
+        self.change(kind, name, "ADD", "new in this version".into(), op);
     }
 
     /// A part the upgrade leaves as it is, for the reason `detail`.
@@ -174,7 +172,7 @@ impl Planner<'_> {
                                 ..UpdateFieldInput::default()
                             };
                             let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));
-                            self.change("FIELD", path, "UPDATE", "changed by the template", op);
+                            self.updated("FIELD", path, "changed by the template", op);
                         }
                         None => self.conflict("FIELD", path, "changed by both the template and the tenant"),
                     },
@@ -198,10 +196,9 @@ impl Planner<'_> {
                 (Some(b), Some(m)) => match merge3(&canonical(&b.permissions), &canonical(&r.permissions), m)
                 {
                     Some(false) => {}
-                    Some(true) => self.change(
+                    Some(true) => self.updated(
                         "ROLE",
                         name.clone(),
-                        "UPDATE",
                         "permissions changed by the template",
                         Op::UpdateRole(name, r.permissions.clone()),
                     ),
@@ -229,10 +226,9 @@ impl Planner<'_> {
                             Ok((definition, entity_id)) => {
                                 let updated =
                                     Workflow { definition, entity_id, updated_at: time::now(), ..m.clone() };
-                                self.change(
+                                self.updated(
                                     "WORKFLOW",
                                     w.name.clone(),
-                                    "UPDATE",
                                     "definition changed by the template",
                                     Op::UpdateWorkflow(Box::new(updated)),
                                 );
@@ -273,10 +269,9 @@ impl Planner<'_> {
                                 updated_at: time::now(),
                                 ..m.clone()
                             };
-                            self.change(
+                            self.updated(
                                 "APPROVAL_POLICY",
                                 p.name.clone(),
-                                "UPDATE",
                                 "stages changed by the template",
                                 Op::UpdatePolicy(Box::new(updated)),
                             );
@@ -304,10 +299,9 @@ impl Planner<'_> {
                     Some(false) => {}
                     Some(true) => {
                         let updated = Dashboard { spec: d.clone(), updated_at: time::now(), ..m.clone() };
-                        self.change(
+                        self.updated(
                             "DASHBOARD",
                             d.key.clone(),
-                            "UPDATE",
                             "changed by the template",
                             Op::UpdateDashboard(Box::new(updated)),
                         );
