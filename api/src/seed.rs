@@ -15,7 +15,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::store::{Caller, Store};
+use entity::runtime::store::{Caller, Store, WriteRequest};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Map, Value, json};
 
@@ -217,7 +217,11 @@ impl Demo<'_> {
 
     async fn make(&mut self, e: &EntityDef, values: Value, days_ago: i64) -> Result<String, ApiError> {
         let input: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
-        let record = self.store.create(self.meta, e, &input, None, Caller::unrestricted(self.actor)).await?;
+        let caller = Caller::unrestricted(self.actor);
+        let record = self
+            .store
+            .create(WriteRequest { meta: self.meta, entity: e, input: &input, owner: None, caller })
+            .await?;
         self.created.push((record.id.clone(), days_ago));
         Ok(record.id)
     }

@@ -15,7 +15,7 @@ use entity::runtime::filter::Filter;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::slot::{Slot, SlotKind};
 use entity::runtime::sql::{self, Direction};
-use entity::runtime::store::{Caller, Store};
+use entity::runtime::store::{Caller, Store, WriteRequest};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -399,8 +399,15 @@ async fn a_create_checked_against_replaced_definitions_is_retried_with_the_curre
     let actor = entity::runtime::audit::Actor::default();
     let e = stale.entity_by_name("item").expect("item");
     let input = json!({"code": "late"}).as_object().cloned().expect("object");
+    let w = WriteRequest {
+        meta: &stale,
+        entity: e,
+        input: &input,
+        owner: None,
+        caller: Caller::unrestricted(&actor),
+    };
     let record = Store::new(&db, &t.tenant_id)
-        .create(&stale, e, &input, None, Caller::unrestricted(&actor))
+        .create(w)
         .await
         .expect("the create is retried with the current definitions");
     let conn = connect().await;

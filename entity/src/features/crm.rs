@@ -11,7 +11,7 @@ use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use crate::runtime::record::Record;
 use crate::runtime::sql::{Direction, SortKey};
-use crate::runtime::store::{Caller, ListArgs, Store};
+use crate::runtime::store::{Caller, ListArgs, Store, WriteRequest};
 use crate::{Error, Result};
 
 /// The gap between neighbours when positions are (re)numbered.
@@ -84,7 +84,8 @@ impl Pipeline {
                     let slot = if i < at { i } else { i + 1 };
                     let mut input = Map::new();
                     input.insert(self.position.graphql_name.clone(), json!((slot as f64 + 1.0) * STEP));
-                    store.update_in(&txn, meta, &self.deal, &r.id, &input, None, caller).await?;
+                    let w = WriteRequest { meta, entity: &self.deal, input: &input, owner: None, caller };
+                    store.update_in(&txn, &r.id, w).await?;
                 }
                 (at as f64 + 1.0) * STEP
             }
@@ -92,7 +93,8 @@ impl Pipeline {
         let mut input = Map::new();
         input.insert(self.stage.graphql_name.clone(), json!(stage));
         input.insert(self.position.graphql_name.clone(), json!(spot));
-        let moved = store.update_in(&txn, meta, &self.deal, id, &input, None, caller).await?;
+        let w = WriteRequest { meta, entity: &self.deal, input: &input, owner: None, caller };
+        let moved = store.update_in(&txn, id, w).await?;
         txn.commit().await?;
         Ok(moved)
     }
@@ -126,9 +128,16 @@ pub struct Conversions {
     pub activity: Option<Arc<EntityDef>>,
 }
 
-/// A caller with the row rule `row`.
-fn caller<'a>(actor: &'a Actor, row: &'a Option<Filter>) -> Caller<'a> {
-    Caller { actor, row: row.as_ref() }
+/// A conversion's write of `input` to `entity`, by `actor` within the caller's row rule `row`
+/// on that entity.
+fn write<'a>(
+    (meta, actor): (&'a TenantMeta, &'a Actor),
+    entity: &'a EntityDef,
+    input: &'a Map<String, Value>,
+    owner: Option<&'a str>,
+    row: &'a Option<Filter>,
+) -> WriteRequest<'a> {
+    WriteRequest { meta, entity, input, owner, caller: Caller { actor, row: row.as_ref() } }
 }
 
 impl Conversions {
@@ -182,7 +191,7 @@ impl Conversions {
             }
             _ => Vec::new(),
         };
-        let owner = lead.owner_id.clone();
+        let (owner, by) = (lead.owner_id.as_deref(), (meta, actor));
         let txn = store.db.begin_tenant_write(store.tenant_id).await?;
         let account = match (existing_account, text("company")) {
             (Some(a), _) => Some(a),
@@ -195,18 +204,7 @@ impl Conversions {
                         ("city", json!(text("city"))),
                     ],
                 );
-                Some(
-                    store
-                        .create_in(
-                            &txn,
-                            meta,
-                            &self.account,
-                            &input,
-                            owner.clone(),
-                            caller(actor, &rows.account),
-                        )
-                        .await?,
-                )
+                Some(store.create_in(&txn, write(by, &self.account, &input, owner, &rows.account)).await?)
             }
             (None, None) => None,
         };
@@ -222,9 +220,8 @@ impl Conversions {
                 ("account", account_id.clone()),
             ],
         );
-        let contact = store
-            .create_in(&txn, meta, &self.contact, &contact_input, owner.clone(), caller(actor, &rows.contact))
-            .await?;
+        let contact =
+            store.create_in(&txn, write(by, &self.contact, &contact_input, owner, &rows.contact)).await?;
         let first_stage = self.deal.field_by_key("stage").and_then(|f| f.options.first().cloned());
         let title = text("company").or(text("full_name")).unwrap_or_else(|| "Converted lead".into());
         let deal_input = pick(
@@ -239,8 +236,7 @@ impl Conversions {
                 ("lead", json!(lead.id)),
             ],
         );
-        let deal =
-            store.create_in(&txn, meta, &self.deal, &deal_input, owner, caller(actor, &rows.deal)).await?;
+        let deal = store.create_in(&txn, write(by, &self.deal, &deal_input, owner, &rows.deal)).await?;
         if let Some(a) = &self.activity {
             for act in &activities {
                 let links = pick(
@@ -251,13 +247,12 @@ impl Conversions {
                         ("deal", json!(deal.id)),
                     ],
                 );
-                store.update_in(&txn, meta, a, &act.id, &links, None, caller(actor, &rows.activity)).await?;
+                store.update_in(&txn, &act.id, write(by, a, &links, None, &rows.activity)).await?;
             }
         }
         let converted = pick(&self.lead, &[("status", json!("Converted"))]);
-        let lead = store
-            .update_in(&txn, meta, &self.lead, &lead.id, &converted, None, caller(actor, &rows.lead))
-            .await?;
+        let lead =
+            store.update_in(&txn, &lead.id, write(by, &self.lead, &converted, None, &rows.lead)).await?;
         txn.commit().await?;
         Ok(Conversion { lead, contact, account, deal })
     }

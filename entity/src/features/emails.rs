@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    UpdateMany,
 };
 
 use crate::models::email::{self, Column};
@@ -89,11 +90,9 @@ pub async fn list(
 /// Claims an email for one delivery attempt (`queued`/`retrying` → `sending`). Only the
 /// caller that gets `true` may send it; a duplicate job gets `false` and does nothing.
 pub async fn claim(conn: &impl ConnectionTrait, e: &Email) -> Result<bool> {
-    let res = email::Entity::update_many()
+    let res = update_of(&e.tenant_id, &e.id)
         .col_expr(Column::Status, Expr::value("sending"))
         .col_expr(Column::ClaimedAt, Expr::value(time::now()))
-        .filter(Column::TenantId.eq(&e.tenant_id))
-        .filter(Column::Id.eq(&e.id))
         .filter(Column::Status.is_in(["queued", "retrying"]))
         .exec(conn)
         .await?;
@@ -109,7 +108,7 @@ pub async fn record_attempt(
     error: Option<&str>,
     message_id: Option<&str>,
 ) -> Result<()> {
-    let mut update = email::Entity::update_many()
+    let mut update = update_of(&e.tenant_id, &e.id)
         .col_expr(Column::Status, Expr::value(status))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::LastError, Expr::value(error.map(str::to_owned)));
@@ -119,25 +118,17 @@ pub async fn record_attempt(
     if status == "sent" {
         update = update.col_expr(Column::SentAt, Expr::value(time::now()));
     }
-    update.filter(Column::TenantId.eq(&e.tenant_id)).filter(Column::Id.eq(&e.id)).exec(conn).await?;
+    update.exec(conn).await?;
     Ok(())
 }
 
 /// Puts a dead (or held) email back in the queue: it is delivered again by a new job.
 pub async fn requeue(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
-    let res = email::Entity::update_many()
+    let update = update_of(tenant_id, id)
         .col_expr(Column::Status, Expr::value("queued"))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Status.is_in(["dead", "held"]))
-        .exec(txn)
-        .await?;
-    let changed = res.rows_affected > 0;
-    if changed {
-        queued(txn, tenant_id, id).await?;
-    }
-    Ok(changed)
+        .filter(Column::Status.is_in(["dead", "held"]));
+    requeue_with(txn, tenant_id, id, update).await
 }
 
 /// Emails claimed before `cutoff` and still `sending`, of every tenant: their worker died
@@ -147,16 +138,7 @@ pub async fn stale_claims(
     conn: &impl ConnectionTrait,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>> {
-    Ok(email::Entity::find()
-        .select_only()
-        .columns([Column::TenantId, Column::Id])
-        .filter(Column::Status.eq("sending"))
-        .filter(Column::ClaimedAt.lt(cutoff))
-        .order_by_asc(Column::ClaimedAt)
-        .limit(500)
-        .into_tuple()
-        .all(conn)
-        .await?)
+    crate::features::rows::stale::<email::Entity>(conn, cutoff).await
 }
 
 /// Puts a stale claim back in the queue (counted as a failed attempt), with the event that
@@ -167,16 +149,29 @@ pub async fn release_stale(
     id: &str,
     cutoff: DateTime<Utc>,
 ) -> Result<bool> {
-    let res = email::Entity::update_many()
+    let update = update_of(tenant_id, id)
         .col_expr(Column::Status, Expr::value("retrying"))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::LastError, Expr::value("the worker stopped during delivery"))
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::Id.eq(id))
         .filter(Column::Status.eq("sending"))
-        .filter(Column::ClaimedAt.lt(cutoff))
-        .exec(txn)
-        .await?;
+        .filter(Column::ClaimedAt.lt(cutoff));
+    requeue_with(txn, tenant_id, id, update).await
+}
+
+/// An UPDATE of email `id` alone.
+fn update_of(tenant_id: &str, id: &str) -> UpdateMany<email::Entity> {
+    email::Entity::update_many().filter(Column::TenantId.eq(tenant_id)).filter(Column::Id.eq(id))
+}
+
+/// Runs `update` of email `id` (back into the queue, from the states it may leave) and, when
+/// it moved, writes the event that hands it to the workers; `false` when it did not move.
+async fn requeue_with(
+    txn: &impl ConnectionTrait,
+    tenant_id: &str,
+    id: &str,
+    update: UpdateMany<email::Entity>,
+) -> Result<bool> {
+    let res = update.exec(txn).await?;
     let changed = res.rows_affected > 0;
     if changed {
         queued(txn, tenant_id, id).await?;

@@ -1,11 +1,17 @@
 //! What the features' storage shares: reading, saving and deleting the one row of a tenant's
-//! platform table that an id names. Each statement names the tenant besides the id
+//! platform table that an id names, and finding the leased work whose worker died. Each statement names the tenant besides the id
 //! (`tenant_id = … AND id = …`), as every statement on tenant data does: row-level security on
 //! PostgreSQL is the second wall, not the only one.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
-use crate::models::{approval_policy, approval_request, dashboard, workflow};
+use crate::models::{
+    approval_policy, approval_request, dashboard, email, webhook_delivery, workflow, workflow_run,
+};
 use crate::{Error, Result};
 
 /// A platform table whose rows belong to a tenant and are named by a text id.
@@ -69,4 +75,50 @@ where
 /// Deletes the tenant's row `id` of `E`; whether there was one.
 pub async fn delete<E: TenantRow>(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
     Ok(E::delete_many().filter(named::<E>(tenant_id, id)).exec(conn).await?.rows_affected > 0)
+}
+
+/// A table of leased work (emails, webhook deliveries, workflow runs): a worker holds a row
+/// while its status is `HELD`, and `SINCE` is when it last showed life.
+pub trait Leased: EntityTrait {
+    const TENANT_ID: Self::Column;
+    const ID: Self::Column;
+    const STATUS: Self::Column;
+    const HELD: &'static str;
+    const SINCE: Self::Column;
+}
+
+macro_rules! leased {
+    ($($table:ident: $held:literal since $since:ident),+) => {$(
+        impl Leased for $table::Entity {
+            const TENANT_ID: $table::Column = $table::Column::TenantId;
+            const ID: $table::Column = $table::Column::Id;
+            const STATUS: $table::Column = $table::Column::Status;
+            const HELD: &'static str = $held;
+            const SINCE: $table::Column = $table::Column::$since;
+        }
+    )+};
+}
+
+leased!(
+    email: "sending" since ClaimedAt,
+    webhook_delivery: "sending" since ClaimedAt,
+    workflow_run: "running" since HeartbeatAt
+);
+
+/// The rows of `E` still held with no sign of life since before `cutoff`, of every tenant:
+/// (tenant, id), the oldest first, 500 at most.
+pub async fn stale<E: Leased>(
+    conn: &impl ConnectionTrait,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(String, String)>> {
+    Ok(E::find()
+        .select_only()
+        .columns([E::TENANT_ID, E::ID])
+        .filter(E::STATUS.eq(E::HELD))
+        .filter(E::SINCE.lt(cutoff))
+        .order_by_asc(E::SINCE)
+        .limit(500)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }

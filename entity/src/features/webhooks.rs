@@ -255,16 +255,7 @@ pub async fn stale_deliveries(
     conn: &impl ConnectionTrait,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>> {
-    Ok(delivery::Entity::find()
-        .select_only()
-        .columns([delivery::Column::TenantId, delivery::Column::Id])
-        .filter(delivery::Column::Status.eq("sending"))
-        .filter(delivery::Column::ClaimedAt.lt(cutoff))
-        .order_by_asc(delivery::Column::ClaimedAt)
-        .limit(500)
-        .into_tuple()
-        .all(conn)
-        .await?)
+    crate::features::rows::stale::<delivery::Entity>(conn, cutoff).await
 }
 
 /// Sends a delivery back to be posted: a stale claim (`stale_cutoff`: only if still claimed

@@ -301,6 +301,11 @@ impl TenantMeta {
         self.entities.iter().find(|e| e.name_singular == name_singular)
     }
 
+    /// [`TenantMeta::entity_by_name`], or `NOT_FOUND` naming the entity asked for.
+    pub fn entity_named(&self, name_singular: &str) -> Result<&Arc<EntityDef>> {
+        self.entity_by_name(name_singular).ok_or_else(|| Error::NotFound(format!("entity `{name_singular}`")))
+    }
+
     /// The reverse sides of the RELATION fields that point at `target_id` (from any entity,
     /// itself included), in definition order, with their GraphQL names on the target type.
     pub fn reverse_relations(&self, target_id: &str) -> Vec<ReverseRelation> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::naming::EntityNames;
-use entity::runtime::store::Caller;
+use entity::runtime::store::{Caller, WriteRequest};
 
 use super::store;
 use crate::error::gql;
@@ -22,10 +22,9 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
             let (input, owner) = args::record_input(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
-            let record = store(&c)?
-                .create(meta, &a.full, &input, owner, Caller { actor: &actor, row: row.as_ref() })
-                .await
-                .map_err(gql)?;
+            let caller = Caller { actor: &actor, row: row.as_ref() };
+            let w = WriteRequest { meta, entity: &a.full, input: &input, owner: owner.as_deref(), caller };
+            let record = store(&c)?.create(w).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

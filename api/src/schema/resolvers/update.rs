@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::naming::EntityNames;
-use entity::runtime::store::Caller;
+use entity::runtime::store::{Caller, WriteRequest};
 
 use super::store;
 use crate::error::gql;
@@ -24,10 +24,9 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
             let (input, owner) = args::record_input(&c)?;
             let row = ctx::row_filter(&c, &a.full)?;
             let actor = ctx::actor(&c)?;
-            let record = store(&c)?
-                .update(meta, &a.full, &id, &input, owner, Caller { actor: &actor, row: row.as_ref() })
-                .await
-                .map_err(gql)?;
+            let caller = Caller { actor: &actor, row: row.as_ref() };
+            let w = WriteRequest { meta, entity: &a.full, input: &input, owner: owner.as_deref(), caller };
+            let record = store(&c)?.update(&id, w).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

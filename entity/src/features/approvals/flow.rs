@@ -16,7 +16,7 @@ use crate::models::{approval_decision, approval_request};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::record::Record;
-use crate::runtime::store::{Caller, Store};
+use crate::runtime::store::{Caller, Store, WriteRequest};
 use crate::runtime::time;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
@@ -153,9 +153,9 @@ async fn write_move(
     {
         let mut input = Map::new();
         input.insert(f.graphql_name.clone(), Value::String(m.to.as_str().to_owned()));
-        Store::new(s.db, s.tenant_id)
-            .update_in(txn, s.meta, s.entity, &record.id, &input, None, Caller::unrestricted(s.actor))
-            .await?;
+        let caller = Caller::unrestricted(s.actor);
+        let w = WriteRequest { meta: s.meta, entity: s.entity, input: &input, owner: None, caller };
+        Store::new(s.db, s.tenant_id).update_in(txn, &record.id, w).await?;
     }
     Ok(Request {
         state: m.to,

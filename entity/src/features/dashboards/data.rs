@@ -80,10 +80,7 @@ impl Scope<'_> {
     }
 
     fn entity(&self, name: &str) -> Result<&EntityDef> {
-        self.meta
-            .entity_by_name(name)
-            .map(|e| &**e)
-            .ok_or_else(|| Error::NotFound(format!("entity `{name}`")))
+        self.meta.entity_named(name).map(|e| &**e)
     }
 
     /// The data of one widget, for a caller whose row rule on its entity is `row`.

@@ -101,21 +101,25 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn change(
-        &mut self,
-        kind: &'static str,
-        name: String,
-        action: &'static str,
-        detail: String,
-        op: Option<Op>,
-    ) {
-        let c = Change { kind, name, action, detail };
-        if action == "CONFLICT" {
-            self.plan.conflicts.push(c);
-        } else {
-            self.plan.changes.push(c);
-            self.plan.ops.extend(op);
-        }
+    /// A change the upgrade makes (`ADD`, `UPDATE`) with the operation that makes it.
+    fn change(&mut self, kind: &'static str, name: String, action: &'static str, detail: String, op: Op) {
+        self.plan.changes.push(Change { kind, name, action, detail });
+        self.plan.ops.push(op);
+    }
+
+    /// A part the template changed and the tenant did not, updated by `op`.
+    fn updated(&mut self, kind: &'static str, name: String, detail: impl Into<String>, op: Op) {
+        self.change(kind, name, "UPDATE", detail.into(), op);
+    }
+
+    /// A part new in this version of the template, added by `op`.
+    fn added(&mut self, kind: &'static str, name: String, op: Op) {
+        self.change(kind, name, "ADD", "new in this version".into(), op);
+    }
+
+    /// A part the upgrade leaves as it is, for the reason `detail`.
+    fn conflict(&mut self, kind: &'static str, name: String, detail: impl Into<String>) {
+        self.plan.conflicts.push(Change { kind, name, action: "CONFLICT", detail: detail.into() });
     }
 
     fn entities(&mut self, base: &Template, new: &Template) -> Result<()> {
@@ -126,25 +130,13 @@ impl Planner<'_> {
             let tenant = self.meta.entity_by_name(&name).cloned();
             let Some(b) = base_inputs.get(&name) else {
                 match tenant {
-                    None => self.change(
-                        "ENTITY",
-                        name,
-                        "ADD",
-                        "new in this version".into(),
-                        Some(Op::DefineEntity(Box::new(e))),
-                    ),
-                    Some(_) => self.change(
-                        "ENTITY",
-                        name,
-                        "CONFLICT",
-                        "the tenant has its own entity of this name".into(),
-                        None,
-                    ),
+                    None => self.added("ENTITY", name, Op::DefineEntity(Box::new(e))),
+                    Some(_) => self.conflict("ENTITY", name, "the tenant has its own entity of this name"),
                 }
                 continue;
             };
             let Some(tenant) = tenant else {
-                self.change("ENTITY", name, "CONFLICT", "deleted by the tenant; kept deleted".into(), None);
+                self.conflict("ENTITY", name, "deleted by the tenant; kept deleted");
                 continue;
             };
             let base_fields: HashMap<&str, &FieldInput> =
@@ -158,23 +150,15 @@ impl Planner<'_> {
                         path,
                         "ADD",
                         format!("new {} field", f.ty),
-                        Some(Op::AddField(name.clone(), Box::new(f.clone()))),
+                        Op::AddField(name.clone(), Box::new(f.clone())),
                     ),
                     (None, Some(m)) if def_shape(m)["type"] == json!(f.ty) => {}
-                    (None, Some(_)) => self.change(
-                        "FIELD",
-                        path,
-                        "CONFLICT",
-                        "the tenant has a field of this key with another type".into(),
-                        None,
-                    ),
-                    (Some(bf), None) if field_shape(bf) != field_shape(f) => self.change(
-                        "FIELD",
-                        path,
-                        "CONFLICT",
-                        "removed by the tenant, changed by the template".into(),
-                        None,
-                    ),
+                    (None, Some(_)) => {
+                        self.conflict("FIELD", path, "the tenant has a field of this key with another type")
+                    }
+                    (Some(bf), None) if field_shape(bf) != field_shape(f) => {
+                        self.conflict("FIELD", path, "removed by the tenant, changed by the template")
+                    }
                     (Some(_), None) => {}
                     (Some(bf), Some(m)) => match merge3(&field_shape(bf), &field_shape(f), &def_shape(m)) {
                         Some(false) => {}
@@ -188,15 +172,9 @@ impl Planner<'_> {
                                 ..UpdateFieldInput::default()
                             };
                             let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));
-                            self.change("FIELD", path, "UPDATE", "changed by the template".into(), Some(op));
+                            self.updated("FIELD", path, "changed by the template", op);
                         }
-                        None => self.change(
-                            "FIELD",
-                            path,
-                            "CONFLICT",
-                            "changed by both the template and the tenant".into(),
-                            None,
-                        ),
+                        None => self.conflict("FIELD", path, "changed by both the template and the tenant"),
                     },
                 }
             }
@@ -211,35 +189,20 @@ impl Planner<'_> {
             let name = r.name.clone();
             let mine = tenant.get(&name);
             match (base.roles.iter().find(|x| x.name == name), mine) {
-                (None, None) => self.change(
-                    "ROLE",
-                    name,
-                    "ADD",
-                    "new in this version".into(),
-                    Some(Op::CreateRole(r.clone())),
-                ),
+                (None, None) => self.added("ROLE", name, Op::CreateRole(r.clone())),
                 (None, Some(m)) if *m == canonical(&r.permissions) => {}
-                (None, Some(_)) => self.change(
-                    "ROLE",
-                    name,
-                    "CONFLICT",
-                    "the tenant has its own role of this name".into(),
-                    None,
-                ),
-                (Some(_), None) => {
-                    self.change("ROLE", name, "CONFLICT", "deleted by the tenant; kept deleted".into(), None)
-                }
+                (None, Some(_)) => self.conflict("ROLE", name, "the tenant has its own role of this name"),
+                (Some(_), None) => self.conflict("ROLE", name, "deleted by the tenant; kept deleted"),
                 (Some(b), Some(m)) => match merge3(&canonical(&b.permissions), &canonical(&r.permissions), m)
                 {
                     Some(false) => {}
-                    Some(true) => self.change(
+                    Some(true) => self.updated(
                         "ROLE",
                         name.clone(),
-                        "UPDATE",
-                        "permissions changed by the template".into(),
-                        Some(Op::UpdateRole(name, r.permissions.clone())),
+                        "permissions changed by the template",
+                        Op::UpdateRole(name, r.permissions.clone()),
                     ),
-                    None => self.change("ROLE", name, "CONFLICT", "permissions changed by both".into(), None),
+                    None => self.conflict("ROLE", name, "permissions changed by both"),
                 },
             }
         }
@@ -250,20 +213,10 @@ impl Planner<'_> {
             let mine = tenant.iter().find(|x| x.name == w.name);
             let mine_shape = mine.and_then(|m| serde_json::to_value(&m.definition).ok());
             match (base.workflows.iter().find(|x| x.name == w.name), mine) {
-                (None, None) => self.change(
-                    "WORKFLOW",
-                    w.name.clone(),
-                    "ADD",
-                    "new in this version".into(),
-                    Some(Op::CreateWorkflow(w.clone())),
-                ),
-                (None, Some(_)) => self.change(
-                    "WORKFLOW",
-                    w.name.clone(),
-                    "CONFLICT",
-                    "the tenant has its own workflow of this name".into(),
-                    None,
-                ),
+                (None, None) => self.added("WORKFLOW", w.name.clone(), Op::CreateWorkflow(w.clone())),
+                (None, Some(_)) => {
+                    self.conflict("WORKFLOW", w.name.clone(), "the tenant has its own workflow of this name")
+                }
                 (Some(_), None) => {}
                 (Some(b), Some(m)) => {
                     let (bs, ns) = (definition_shape(&b.definition), definition_shape(&w.definition));
@@ -273,29 +226,20 @@ impl Planner<'_> {
                             Ok((definition, entity_id)) => {
                                 let updated =
                                     Workflow { definition, entity_id, updated_at: time::now(), ..m.clone() };
-                                self.change(
+                                self.updated(
                                     "WORKFLOW",
                                     w.name.clone(),
-                                    "UPDATE",
-                                    "definition changed by the template".into(),
-                                    Some(Op::UpdateWorkflow(Box::new(updated))),
+                                    "definition changed by the template",
+                                    Op::UpdateWorkflow(Box::new(updated)),
                                 );
                             }
-                            Err(e) => self.change(
+                            Err(e) => self.conflict(
                                 "WORKFLOW",
                                 w.name.clone(),
-                                "CONFLICT",
                                 format!("the new definition does not fit the tenant: {e}"),
-                                None,
                             ),
                         },
-                        None => self.change(
-                            "WORKFLOW",
-                            w.name.clone(),
-                            "CONFLICT",
-                            "definition changed by both".into(),
-                            None,
-                        ),
+                        None => self.conflict("WORKFLOW", w.name.clone(), "definition changed by both"),
                     }
                 }
             }
@@ -307,19 +251,13 @@ impl Planner<'_> {
         for p in &new.approval_policies {
             let mine = tenant.iter().find(|x| x.name == p.name);
             match (base.approval_policies.iter().find(|x| x.name == p.name), mine) {
-                (None, None) => self.change(
+                (None, None) => {
+                    self.added("APPROVAL_POLICY", p.name.clone(), Op::CreatePolicy(Box::new(p.clone())))
+                }
+                (None, Some(_)) => self.conflict(
                     "APPROVAL_POLICY",
                     p.name.clone(),
-                    "ADD",
-                    "new in this version".into(),
-                    Some(Op::CreatePolicy(Box::new(p.clone()))),
-                ),
-                (None, Some(_)) => self.change(
-                    "APPROVAL_POLICY",
-                    p.name.clone(),
-                    "CONFLICT",
-                    "the tenant has its own policy of this name".into(),
-                    None,
+                    "the tenant has its own policy of this name",
                 ),
                 (Some(_), None) => {}
                 (Some(b), Some(m)) => {
@@ -331,21 +269,14 @@ impl Planner<'_> {
                                 updated_at: time::now(),
                                 ..m.clone()
                             };
-                            self.change(
+                            self.updated(
                                 "APPROVAL_POLICY",
                                 p.name.clone(),
-                                "UPDATE",
-                                "stages changed by the template".into(),
-                                Some(Op::UpdatePolicy(Box::new(updated))),
+                                "stages changed by the template",
+                                Op::UpdatePolicy(Box::new(updated)),
                             );
                         }
-                        None => self.change(
-                            "APPROVAL_POLICY",
-                            p.name.clone(),
-                            "CONFLICT",
-                            "changed by both".into(),
-                            None,
-                        ),
+                        None => self.conflict("APPROVAL_POLICY", p.name.clone(), "changed by both"),
                     }
                 }
             }
@@ -357,36 +288,25 @@ impl Planner<'_> {
         for d in &new.dashboards {
             let mine = tenant.iter().find(|x| x.spec.key == d.key);
             match (base.dashboards.iter().find(|x| x.key == d.key), mine) {
-                (None, None) => self.change(
+                (None, None) => self.added("DASHBOARD", d.key.clone(), Op::CreateDashboard(d.clone())),
+                (None, Some(_)) => self.conflict(
                     "DASHBOARD",
                     d.key.clone(),
-                    "ADD",
-                    "new in this version".into(),
-                    Some(Op::CreateDashboard(d.clone())),
-                ),
-                (None, Some(_)) => self.change(
-                    "DASHBOARD",
-                    d.key.clone(),
-                    "CONFLICT",
-                    "the tenant has its own dashboard with this key".into(),
-                    None,
+                    "the tenant has its own dashboard with this key",
                 ),
                 (Some(_), None) => {}
                 (Some(b), Some(m)) => match merge3(&shape(b), &shape(d), &shape(&m.spec)) {
                     Some(false) => {}
                     Some(true) => {
                         let updated = Dashboard { spec: d.clone(), updated_at: time::now(), ..m.clone() };
-                        self.change(
+                        self.updated(
                             "DASHBOARD",
                             d.key.clone(),
-                            "UPDATE",
-                            "changed by the template".into(),
-                            Some(Op::UpdateDashboard(Box::new(updated))),
+                            "changed by the template",
+                            Op::UpdateDashboard(Box::new(updated)),
                         );
                     }
-                    None => {
-                        self.change("DASHBOARD", d.key.clone(), "CONFLICT", "changed by both".into(), None)
-                    }
+                    None => self.conflict("DASHBOARD", d.key.clone(), "changed by both"),
                 },
             }
         }

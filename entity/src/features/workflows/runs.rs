@@ -255,16 +255,7 @@ pub async fn hold_run(
 /// Runs `running` with no sign of life since `cutoff` (their worker died), of every tenant:
 /// (tenant, run). Read on the system connection.
 pub async fn stale_runs(conn: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<Vec<(String, String)>> {
-    Ok(run_row::Entity::find()
-        .select_only()
-        .columns([R::TenantId, R::Id])
-        .filter(R::Status.eq("running"))
-        .filter(R::HeartbeatAt.lt(cutoff))
-        .order_by_asc(R::HeartbeatAt)
-        .limit(500)
-        .into_tuple()
-        .all(conn)
-        .await?)
+    crate::features::rows::stale::<run_row::Entity>(conn, cutoff).await
 }
 
 /// Sends a run back to be continued from its first unfinished action now: a stale `running`

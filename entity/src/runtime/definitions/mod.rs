@@ -177,7 +177,7 @@ impl<'a> Definitions<'a> {
     pub async fn update_entity(&self, name: &str, input: &UpdateEntityInput) -> Result<()> {
         let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
-        let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
+        let e = meta.entity_named(name)?;
         let mut errors = Vec::new();
         if let Some(l) = &input.label_singular {
             check_label(&mut errors, "labelSingular", l);
@@ -236,7 +236,7 @@ impl<'a> Definitions<'a> {
         input: &FieldInput,
     ) -> Result<()> {
         let meta = TenantMeta::load(txn, self.tenant_id).await?;
-        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let e = meta.entity_named(entity)?;
         let mut errors = Vec::new();
         let position = e.fields.iter().map(|f| f.position + 1).max().unwrap_or(0);
         let field = build_field(&mut errors, "", input, &meta, (&e.name_singular, &e.id), position);
@@ -285,7 +285,7 @@ impl<'a> Definitions<'a> {
         input: &UpdateFieldInput,
     ) -> Result<()> {
         let meta = TenantMeta::load(txn, self.tenant_id).await?;
-        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let e = meta.entity_named(entity)?;
         let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         let mut errors = Vec::new();
         let mut f = old.clone();
@@ -402,7 +402,7 @@ impl<'a> Definitions<'a> {
     pub async fn remove_field(&self, entity: &str, key: &str) -> Result<()> {
         let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
-        let e = meta.entity_by_name(entity).ok_or_else(|| Error::NotFound(format!("entity `{entity}`")))?;
+        let e = meta.entity_named(entity)?;
         let f = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         field_def::Entity::delete_by_id(f.id.clone()).exec(&txn).await?;
         let mut buf = SqlBuf::new(self.db.dialect);
@@ -433,7 +433,7 @@ impl<'a> Definitions<'a> {
     pub async fn delete_entity(&self, name: &str) -> Result<()> {
         let txn = self.db.begin_tenant_write(self.tenant_id).await?;
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
-        let e = meta.entity_by_name(name).ok_or_else(|| Error::NotFound(format!("entity `{name}`")))?;
+        let e = meta.entity_named(name)?;
         let referrers: Vec<String> = meta
             .reverse_relations(&e.id)
             .into_iter()

@@ -36,7 +36,7 @@ mod guards;
 mod rows;
 mod write;
 
-pub use write::backdate;
+pub use write::{WriteRequest, backdate};
 
 impl Event for ChangeEvent {
     const TOPIC: &'static str = "record.changed";
@@ -343,15 +343,8 @@ impl<'a> Store<'a> {
         }
         let d = self.d();
         let mut buf = SqlBuf::new(d);
-        buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
-        buf.bind(self.tenant_id.to_owned()).push(" AND deleted_at IS NULL AND id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
-            }
-            buf.bind_record_id(id);
-        }
-        buf.push(")");
+        buf.push("SELECT ").push(COLUMNS);
+        push_live_among(&mut buf, self.tenant_id, &ids);
         let mut txn = self.reader().await?;
         let rows = txn.query_all(buf.into_statement()).await?;
         txn.done().await?;
@@ -486,6 +479,19 @@ fn one_statement(
         buf.push(" FOR UPDATE");
     }
     buf.into_statement()
+}
+
+/// ` FROM records WHERE` the tenant's live records among `ids` (bound in their stored form).
+fn push_live_among(buf: &mut SqlBuf, tenant_id: &str, ids: &[impl AsRef<str>]) {
+    buf.push(" FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND deleted_at IS NULL AND id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.bind_record_id(id.as_ref());
+    }
+    buf.push(")");
 }
 
 /// Whether `id` could name a stored record: PostgreSQL stores no NUL character, so an id

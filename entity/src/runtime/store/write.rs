@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::guards;
-use super::{COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, visible};
+use super::{
+    COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, push_live_among, visible,
+};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
@@ -22,47 +24,44 @@ use crate::runtime::{outbox, rollups};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
+/// One create or update as asked: the definitions it is checked against, the entity, the
+/// GraphQL input (keyed by GraphQL field names), the owner to set (if any) and who writes.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteRequest<'r> {
+    pub meta: &'r TenantMeta,
+    pub entity: &'r EntityDef,
+    pub input: &'r Map<String, Value>,
+    pub owner: Option<&'r str>,
+    pub caller: Caller<'r>,
+}
+
 impl<'a> Store<'a> {
-    /// Creates a record from GraphQL input (keyed by GraphQL field names).
-    pub async fn create(
-        &self,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        match self.create_once(meta, entity, input, owner.clone(), caller).await {
+    /// Creates a record from GraphQL input.
+    pub async fn create(&self, w: WriteRequest<'_>) -> Result<Record> {
+        match self.create_once(w).await {
             // Checked against definitions that a concurrent change replaced before the write
             // could commit: nothing was written; once more against the current ones.
             Err(Error::DefinitionsChanged) => {
                 let fresh = TenantMeta::load_for(self.db, self.tenant_id).await?;
                 let entity = fresh
-                    .entity_by_id(&entity.id)
-                    .ok_or_else(|| Error::NotFound(format!("entity `{}`", entity.name_singular)))?;
-                self.create_once(&fresh, entity, input, owner, caller).await
+                    .entity_by_id(&w.entity.id)
+                    .ok_or_else(|| Error::NotFound(format!("entity `{}`", w.entity.name_singular)))?;
+                self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
             }
             other => other,
         }
     }
 
     /// One attempt of [`Store::create`].
-    async fn create_once(
-        &self,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
+    async fn create_once(&self, w: WriteRequest<'_>) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.create_with(&txn, meta, entity, input, owner.clone(), caller, true).await;
+        let record = self.create_with(&txn, w, true).await;
         match txn.finish(record).await {
             // A relation target is missing or of another entity: the write was refused whole.
             // Checking step by step names the field (or succeeds, if it has appeared since).
             Err(e) if e.sqlstate().as_deref() == Some(guards::REFERENCE_GUARD_STATE) => {
                 let txn = self.db.write_txn(self.tenant_id).await?;
-                let record = self.create_with(&txn, meta, entity, input, owner, caller, false).await;
+                let record = self.create_with(&txn, w, false).await;
                 txn.finish(record).await
             }
             other => other,
@@ -71,39 +70,21 @@ impl<'a> Store<'a> {
 
     /// [`Store::create`] inside a transaction the caller commits (lead conversion creates
     /// three records in one).
-    pub async fn create_in(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        self.create_with(txn, meta, entity, input, owner, caller, false).await
+    pub async fn create_in(&self, txn: &impl Exec, w: WriteRequest<'_>) -> Result<Record> {
+        self.create_with(txn, w, false).await
     }
 
     /// A create. With `guarded` (PostgreSQL, and only when no value must be checked for
     /// uniqueness), relation targets are not looked up first: the record's INSERT checks them
     /// (`guards::push_reference_guard`) and fails the statement when one is missing, so the
     /// write costs no round trip of its own for the check; the caller then retries unguarded.
-    #[allow(clippy::too_many_arguments)]
-    async fn create_with(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-        guarded: bool,
-    ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
+    async fn create_with(&self, txn: &impl Exec, w: WriteRequest<'_>, guarded: bool) -> Result<Record> {
+        let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
-        let owner_id = owner.or_else(|| actor.user_id.clone());
+        let owner_id = owner.map(str::to_owned).or_else(|| actor.user_id.clone());
         // The acting user exists (it was just authenticated): only another owner is looked up.
         let other_owner = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o));
         // Only a create that will be written as it is leaves its relations to the INSERT: when
@@ -215,34 +196,16 @@ impl<'a> Store<'a> {
     }
 
     /// Updates a live record; only fields present in `input` change (`null` clears).
-    pub async fn update(
-        &self,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        id: &str,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
+    pub async fn update(&self, id: &str, w: WriteRequest<'_>) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.update_in(&txn, meta, entity, id, input, owner, caller).await;
+        let record = self.update_in(&txn, id, w).await;
         txn.finish(record).await
     }
 
     /// [`Store::update`] inside a transaction the caller commits (so a change of another
     /// kind, such as an approval decision, and the record write are one transaction).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn update_in(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        id: &str,
-        input: &Map<String, Value>,
-        owner: Option<String>,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
+    pub async fn update_in(&self, txn: &impl Exec, id: &str, w: WriteRequest<'_>) -> Result<Record> {
+        let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let d = self.d();
         let old = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, Liveness::Live, true))
             .await?
@@ -256,7 +219,7 @@ impl<'a> Store<'a> {
             .filter(|f| !errors.iter().any(|e| e.field == f.graphql_name))
             .collect();
         errors.extend(self.check_references(txn, meta, entity, &changed, &data, Some(id), true).await?);
-        if let Some(o) = &owner {
+        if let Some(o) = owner {
             errors.extend(self.check_owner(txn, o).await?);
         }
         if !errors.is_empty() {
@@ -264,8 +227,8 @@ impl<'a> Store<'a> {
         }
         let mut new = old.clone();
         new.data = data.into();
-        if owner.is_some() {
-            new.owner_id = owner;
+        if let Some(o) = owner {
+            new.owner_id = Some(o.to_owned());
         }
         let changed_fields = new.changed_fields(&old, entity);
         if changed_fields.is_empty() {
@@ -313,55 +276,49 @@ impl<'a> Store<'a> {
         caller: Caller<'_>,
     ) -> Result<Record> {
         let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.set_deleted_in(&txn, meta, entity, id, deleted, caller).await;
-        txn.finish(record).await
-    }
-
-    async fn set_deleted_in(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        id: &str,
-        deleted: bool,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        let (actor, row) = (caller.actor, caller.row);
-        let d = self.d();
-        let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-        let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
-            .await?
-            .filter(|r| visible(row, r))
-            .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-        if !deleted {
-            // A restored record must not duplicate a unique value taken meanwhile.
-            let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
-            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
-            if !errors.is_empty() {
-                return Err(Error::Validation(errors));
+        // The change in `txn`, which `finish` then commits (or rolls back on an error).
+        let record: Result<Record> = async {
+            let txn = &txn;
+            let (actor, row) = (caller.actor, caller.row);
+            let d = self.d();
+            let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+            let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
+                .await?
+                .filter(|r| visible(row, r))
+                .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+            if !deleted {
+                // A restored record must not duplicate a unique value taken meanwhile.
+                let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
+                let errors =
+                    self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
+                if !errors.is_empty() {
+                    return Err(Error::Validation(errors));
+                }
             }
+            let now = time::now();
+            rec.deleted_at = deleted.then_some(now);
+            rec.updated_at = now;
+            rec.version += 1;
+            let tenant_id = self.tenant_id;
+            let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+                buf.push("UPDATE records SET deleted_at = ");
+                if deleted {
+                    buf.bind_ts(now);
+                } else {
+                    buf.push("NULL");
+                }
+                buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
+                buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+                buf.push(" AND id = ").bind_record_id(id);
+                Ok(())
+            });
+            let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
+            let no_changes = Value::Object(Map::new());
+            self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
+            Ok(rec)
         }
-        let now = time::now();
-        rec.deleted_at = deleted.then_some(now);
-        rec.updated_at = now;
-        rec.version += 1;
-        let tenant_id = self.tenant_id;
-        let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            buf.push("UPDATE records SET deleted_at = ");
-            if deleted {
-                buf.bind_ts(now);
-            } else {
-                buf.push("NULL");
-            }
-            buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
-            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-            buf.push(" AND id = ").bind_record_id(id);
-            Ok(())
-        });
-        let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-        let no_changes = Value::Object(Map::new());
-        self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
-        Ok(rec)
+        .await;
+        txn.finish(record).await
     }
 
     /// Relation targets exist (same tenant, right entity, live) — unless `relations` is false,
@@ -388,15 +345,8 @@ impl<'a> Store<'a> {
             HashMap::new()
         } else {
             let mut buf = SqlBuf::new(d);
-            buf.push("SELECT id, entity_id FROM records WHERE tenant_id = ");
-            buf.bind(self.tenant_id.to_owned()).push(" AND deleted_at IS NULL AND id IN (");
-            for (i, id) in relation_ids.iter().enumerate() {
-                if i > 0 {
-                    buf.push(", ");
-                }
-                buf.bind_record_id(id);
-            }
-            buf.push(")");
+            buf.push("SELECT id, entity_id");
+            push_live_among(&mut buf, self.tenant_id, &relation_ids);
             let rows = txn.query_all(buf.into_statement()).await?;
             rows.iter()
                 .map(|r| Ok((sql::record_id_col(r, d, "id")?, r.try_get("", "entity_id")?)))

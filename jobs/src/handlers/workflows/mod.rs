@@ -22,7 +22,7 @@ use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::record::{ChangeEvent, Record};
-use entity::runtime::store::{Caller, Store};
+use entity::runtime::store::{Caller, Store, WriteRequest};
 use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
@@ -471,7 +471,8 @@ async fn write_step(
         Action::UpdateFields { values } => {
             let mut values = typed(entity, scope.render_values(values));
             let owner = values.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
-            store.update_in(txn, meta, entity, &record.id, &values, owner, caller).await?;
+            let w = WriteRequest { meta, entity, input: &values, owner: owner.as_deref(), caller };
+            store.update_in(txn, &record.id, w).await?;
         }
         Action::CreateRecord { entity: target, values } => {
             let target = meta
@@ -482,7 +483,8 @@ async fn write_step(
                 .remove("owner")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .or(record.owner_id.clone());
-            store.create_in(txn, meta, target, &values, owner, caller).await?;
+            let w = WriteRequest { meta, entity: target, input: &values, owner: owner.as_deref(), caller };
+            store.create_in(txn, w).await?;
         }
         Action::Notify { users, role, title, body } => {
             let asked: Vec<String> =
@@ -502,7 +504,8 @@ async fn write_step(
         }
         Action::AssignOwner { user } => {
             let user = scope.render(user);
-            store.update_in(txn, meta, entity, &record.id, &Map::new(), Some(user), caller).await?;
+            let w = WriteRequest { meta, entity, input: &Map::new(), owner: Some(&user), caller };
+            store.update_in(txn, &record.id, w).await?;
         }
         // `execute` parks at a wait and makes webhook calls outside a transaction.
         Action::Wait { .. } | Action::CallWebhook { .. } => {}
