@@ -44,10 +44,7 @@ async fn append(
 }
 
 pub async fn roles(state: &Services, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let roles = roles::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(roles)
+    state.tenant_read(&p.tenant_id, async |txn| roles::list(txn, &p.tenant_id).await).await
 }
 
 pub async fn create_role(
@@ -83,10 +80,7 @@ pub async fn delete_role(state: &Services, p: &Principal, actor: &Actor, id: &st
 }
 
 pub async fn users(state: &Services, p: &Principal) -> Result<Vec<UserView>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let users = accounts::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(users)
+    state.tenant_read(&p.tenant_id, async |txn| accounts::list(txn, &p.tenant_id).await).await
 }
 
 /// A new invitation: the user (inactive until accepted) and the token to hand them.
@@ -174,10 +168,7 @@ pub async fn revoke_sessions(
 }
 
 pub async fn api_keys(state: &Services, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let keys = api_keys::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(keys)
+    state.tenant_read(&p.tenant_id, async |txn| api_keys::list(txn, &p.tenant_id).await).await
 }
 
 /// Creates an API key; the key itself is returned once and only its hash is kept.
@@ -222,10 +213,11 @@ pub async fn audit_log(
     first: u64,
     before_seq: Option<i64>,
 ) -> Result<(Vec<AuditRow>, bool, i64), ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let page = audit::list(&txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await?;
-    txn.commit().await?;
-    Ok(page)
+    state
+        .tenant_read(&p.tenant_id, async |txn| {
+            audit::list(txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await
+        })
+        .await
 }
 
 /// The tenant's outgoing emails, newest first.
@@ -235,10 +227,7 @@ pub async fn emails(
     status: Option<&str>,
     first: u64,
 ) -> Result<Vec<Email>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let list = emails::list(&txn, &p.tenant_id, status, first).await?;
-    txn.commit().await?;
-    Ok(list)
+    state.tenant_read(&p.tenant_id, async |txn| emails::list(txn, &p.tenant_id, status, first).await).await
 }
 
 /// Sends a dead (or held) email again.
@@ -265,8 +254,5 @@ pub async fn retry_email(
 }
 
 pub async fn verify_audit_chain(state: &Services, p: &Principal) -> Result<Verification, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let v = audit::verify(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(v)
+    state.tenant_read(&p.tenant_id, async |txn| audit::verify(txn, &p.tenant_id).await).await
 }

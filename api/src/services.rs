@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use entity::Db;
 use jobs::{Dispatcher, EventBus};
+use sea_orm::DatabaseTransaction;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::live::Live;
 use crate::rate::Limiter;
 
@@ -39,6 +41,22 @@ pub struct Inner {
 impl Services {
     pub fn new(inner: Inner) -> Self {
         Services(Arc::new(inner))
+    }
+
+    /// What `read` reads, in one transaction that reads tenant `tenant_id`'s data (row-level
+    /// security on PostgreSQL), committed once `read` succeeds; rolled back when it fails.
+    pub async fn tenant_read<T, E>(
+        &self,
+        tenant_id: &str,
+        read: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        let txn = self.db.begin_tenant_read(tenant_id).await?;
+        let value = read(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
     }
 }
 

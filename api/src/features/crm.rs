@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
-use entity::runtime::naming::{EntityNames, fields as f, types as t};
+use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::record::Record;
 use entity::runtime::store::Caller;
 
@@ -31,7 +31,7 @@ fn unshaped(what: &str) -> async_graphql::Error {
 }
 
 fn type_name(a: &EntityAccess) -> String {
-    EntityNames::new(&a.full.name_singular, &a.full.name_plural).type_name
+    a.names().type_name
 }
 
 /// `moveDeal`, when the tenant has a pipeline and the role may update deals.

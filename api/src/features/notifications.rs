@@ -64,11 +64,11 @@ pub fn queries() -> Vec<Field> {
                     None => Some(state.config.default_page_size),
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = notifications::list(&txn, &p.tenant_id, &p.user_id, unread_only, first)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state
+                    .tenant_read(&p.tenant_id, async |txn| {
+                        notifications::list(txn, &p.tenant_id, &p.user_id, unread_only, first).await
+                    })
+                    .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
         })
@@ -78,11 +78,11 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::UNREAD_NOTIFICATION_COUNT, TypeRef::named_nn(TypeRef::INT), |c| {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let n = notifications::unread_count(&txn, &p.tenant_id, &p.user_id)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let n = state
+                    .tenant_read(&p.tenant_id, async |txn| {
+                        notifications::unread_count(txn, &p.tenant_id, &p.user_id).await
+                    })
+                    .await?;
                 Ok(Some(Value::from(n)))
             })
         }),

@@ -161,9 +161,7 @@ async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<s
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let all = dashboards::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
+    let all = state.tenant_read(&p.tenant_id, async |txn| dashboards::list(txn, &p.tenant_id).await).await?;
     Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
 }
 
@@ -180,9 +178,9 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "id")?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let found = dashboards::get(&txn, &p.tenant_id, &id).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let found = state
+                    .tenant_read(&p.tenant_id, async |txn| dashboards::get(txn, &p.tenant_id, &id).await)
+                    .await?;
                 let found = found.filter(|b| b.visible_to(&p.role, p.permissions.admin));
                 Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
             })

@@ -5,27 +5,23 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::naming::EntityNames;
-use entity::runtime::store::Caller;
 
-use super::store;
+use super::{Write, store};
 use crate::error::gql;
 use crate::schema::access::EntityAccess;
-use crate::schema::{args, ctx};
+use crate::schema::args;
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let label = a.full.label_singular.clone();
     let i = a.index;
     Field::new(&n.update, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let (meta, a) = (&ctx::access(&c)?.meta, ctx::entity(&c, i)?);
+            let w = Write::of(&c, i)?;
             let id = args::record_id(&c)?;
             let (input, owner) = args::record_input(&c)?;
-            let row = ctx::row_filter(&c, &a.full)?;
-            let actor = ctx::actor(&c)?;
             let record = store(&c)?
-                .update(meta, &a.full, &id, &input, owner, Caller { actor: &actor, row: row.as_ref() })
+                .update(w.meta, &w.entity.full, &id, &input, owner, w.caller())
                 .await
                 .map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))
