@@ -53,10 +53,11 @@ pub async fn create_role(
     actor: &Actor,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let r = roles::create(&txn, state.db.dialect, &admin(p, actor), input).await?;
-    txn.commit().await?;
-    Ok(r)
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            roles::create(txn, state.db.dialect, &admin(p, actor), input).await
+        })
+        .await
 }
 
 pub async fn update_role(
@@ -66,17 +67,19 @@ pub async fn update_role(
     id: &str,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let r = roles::update(&txn, state.db.dialect, &admin(p, actor), id, input).await?;
-    txn.commit().await?;
-    Ok(r)
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            roles::update(txn, state.db.dialect, &admin(p, actor), id, input).await
+        })
+        .await
 }
 
 pub async fn delete_role(state: &Services, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    roles::delete(&txn, state.db.dialect, &admin(p, actor), id).await?;
-    txn.commit().await?;
-    Ok(())
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            roles::delete(txn, state.db.dialect, &admin(p, actor), id).await
+        })
+        .await
 }
 
 pub async fn users(state: &Services, p: &Principal) -> Result<Vec<UserView>, ApiError> {
@@ -148,10 +151,11 @@ pub async fn assign_role(
     user_id: &str,
     role_id: &str,
 ) -> Result<UserView, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let u = accounts::assign_role(&txn, state.db.dialect, &admin(p, actor), user_id, role_id).await?;
-    txn.commit().await?;
-    Ok(u)
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            accounts::assign_role(txn, state.db.dialect, &admin(p, actor), user_id, role_id).await
+        })
+        .await
 }
 
 /// Ends every live session of a user now (and their open sockets). Returns how many.
@@ -161,10 +165,11 @@ pub async fn revoke_sessions(
     actor: &Actor,
     user_id: &str,
 ) -> Result<u64, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let n = sessions::revoke_all(&txn, state.db.dialect, &admin(p, actor), user_id).await?;
-    txn.commit().await?;
-    Ok(n)
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            sessions::revoke_all(txn, state.db.dialect, &admin(p, actor), user_id).await
+        })
+        .await
 }
 
 pub async fn api_keys(state: &Services, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
@@ -187,9 +192,11 @@ pub async fn create_api_key(
         key_hash: tokens::hash_refresh(&key),
         key_prefix: key.chars().take(12).collect(),
     };
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let k = api_keys::create(&txn, state.db.dialect, &admin(p, actor), new).await?;
-    txn.commit().await?;
+    let k = state
+        .tenant_write(&p.tenant_id, async |txn| {
+            api_keys::create(txn, state.db.dialect, &admin(p, actor), new).await
+        })
+        .await?;
     Ok((key, k))
 }
 
@@ -199,10 +206,11 @@ pub async fn revoke_api_key(
     actor: &Actor,
     id: &str,
 ) -> Result<api_key::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let k = api_keys::revoke(&txn, state.db.dialect, &admin(p, actor), id).await?;
-    txn.commit().await?;
-    Ok(k)
+    state
+        .tenant_write(&p.tenant_id, async |txn| {
+            api_keys::revoke(txn, state.db.dialect, &admin(p, actor), id).await
+        })
+        .await
 }
 
 /// A page of the audit log, newest first.

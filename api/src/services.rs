@@ -53,11 +53,34 @@ impl Services {
     where
         ApiError: From<E>,
     {
-        let txn = self.db.begin_tenant_read(tenant_id).await?;
-        let value = read(&txn).await?;
-        txn.commit().await?;
-        Ok(value)
+        committed(self.db.begin_tenant_read(tenant_id).await?, read).await
     }
+
+    /// What `write` returns, in one transaction that writes tenant `tenant_id`'s data
+    /// (`Db::begin_tenant_write`), committed once `write` succeeds; rolled back when it fails.
+    pub async fn tenant_write<T, E>(
+        &self,
+        tenant_id: &str,
+        write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        committed(self.db.begin_tenant_write(tenant_id).await?, write).await
+    }
+}
+
+/// `work` in `txn`, committed when it succeeds (dropping `txn` on failure rolls it back).
+async fn committed<T, E>(
+    txn: DatabaseTransaction,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+) -> Result<T, ApiError>
+where
+    ApiError: From<E>,
+{
+    let value = work(&txn).await?;
+    txn.commit().await?;
+    Ok(value)
 }
 
 impl std::ops::Deref for Services {

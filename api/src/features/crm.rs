@@ -46,13 +46,8 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
                 let pipeline = Pipeline::of(meta).ok_or_else(|| unshaped("a pipeline"))?;
                 let id = args::record_id(&c)?;
                 let stage = args::string(&c, "stage")?;
-                let position = c
-                    .args
-                    .get("position")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.i64())
-                    .transpose()?
-                    .map(|p| usize::try_from(p.max(0)).unwrap_or_default());
+                let position =
+                    args::opt_int(&c, "position")?.map(|p| usize::try_from(p.max(0)).unwrap_or_default());
                 let row = ctx::row_filter(&c, &pipeline.deal)?;
                 let actor = ctx::actor(&c)?;
                 let caller = Caller { actor: &actor, row: row.as_ref() };

@@ -133,13 +133,7 @@ pub fn mutations() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let slug = args::string(&c, "slug")?;
-                let allow = c
-                    .args
-                    .get("allowExistingData")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.boolean())
-                    .transpose()?
-                    .unwrap_or(false);
+                let allow = args::flag(&c, "allowExistingData")?;
                 let tpl = find(state, &slug)?;
                 let applied = templates::apply(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, allow)
                     .await
@@ -155,8 +149,7 @@ pub fn mutations() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let slug = args::string(&c, "slug")?;
-                let dry_run =
-                    c.args.get("dryRun").filter(|v| !v.is_null()).map(|v| v.boolean()).transpose()?.unwrap_or(false);
+                let dry_run = args::flag(&c, "dryRun")?;
                 let tpl = find(state, &slug)?;
                 let plan = upgrade::upgrade(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, dry_run)
                     .await

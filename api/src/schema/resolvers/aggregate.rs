@@ -21,7 +21,6 @@ use crate::schema::{args, ctx};
 /// The root field.
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = a.names();
-    let label = a.full.label_plural.clone();
     let i = a.index;
     Field::new(&n.query_aggregate, TypeRef::named_nn_list_nn(&n.aggregate), move |c| {
         FieldFuture::new(async move {
@@ -77,7 +76,8 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     .argument(InputValue::new("groupBy", TypeRef::named_nn_list(&n.field_enum)))
     .argument(InputValue::new("groupByDate", TypeRef::named(&n.date_group)))
     .description(format!(
-        "Counts and totals of {label}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`)."
+        "Counts and totals of {}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`).",
+        a.full.label_plural
     ))
 }
 

@@ -12,7 +12,6 @@ use crate::schema::args;
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = a.names();
-    let label = a.full.label_singular.clone();
     let i = a.index;
     Field::new(&n.create, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
@@ -24,5 +23,5 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
         })
     })
     .argument(InputValue::new("input", TypeRef::named_nn(&n.create_input)))
-    .description(format!("Creates a {label}."))
+    .description(format!("Creates a {}.", a.full.label_singular))
 }

@@ -14,7 +14,6 @@ use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = a.names();
-    let label = a.full.label_plural.clone();
     let i = a.index;
     Field::new(&n.query_many, TypeRef::named_nn(&n.connection), move |c| {
         FieldFuture::new(async move {
@@ -39,5 +38,5 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
     .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
     .argument(InputValue::new("search", TypeRef::named(TypeRef::STRING)))
-    .description(format!("{label} as a Relay connection."))
+    .description(format!("{} as a Relay connection.", a.full.label_plural))
 }

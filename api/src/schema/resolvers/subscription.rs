@@ -17,7 +17,6 @@ use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
     let n = a.names();
-    let label = a.full.label_plural.clone();
     let i = a.index;
     SubscriptionField::new(&n.changed, TypeRef::named_nn(&n.change), move |c| {
         SubscriptionFieldFuture::new(async move {
@@ -46,5 +45,5 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
         })
     })
     .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
-    .description(format!("Live changes of {label}."))
+    .description(format!("Live changes of {}.", a.full.label_plural))
 }

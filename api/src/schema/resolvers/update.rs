@@ -13,7 +13,6 @@ use crate::schema::args;
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
     let n = a.names();
-    let label = a.full.label_singular.clone();
     let i = a.index;
     Field::new(&n.update, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
@@ -29,5 +28,5 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
     .argument(InputValue::new("input", TypeRef::named_nn(&n.update_input)))
-    .description(format!("Updates a {label}."))
+    .description(format!("Updates a {}.", a.full.label_singular))
 }
