@@ -160,7 +160,8 @@ async fn aggregates_respect_row_rules_and_field_access() {
 #[tokio::test]
 async fn aggregates_group_by_owner() {
     let t = setup().await;
-    let member_auth = t.invite_auth("member").await;
+    let member = t.invite("member").await;
+    let member_auth = Auth::Bearer(str_of(&member["accessToken"]));
     let create = "mutation { createOrder(input: {status: \"open\", total: \"1.05\"}) { id } }";
     for _ in 0..2 {
         t.api.graphql(&member_auth, create, json!({})).await.data();

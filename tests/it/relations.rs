@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::fixtures::{company, contact, crm_tenant, deal, hospital_tenant, medical_record, patient};
-use crate::harness::{Names, TestTenant, entity, field, pluck_str, str_of, strings, tenant};
+use crate::harness::{TestTenant, field, pluck_str, str_of, strings, tenant};
 
 /// A CRM tenant: Acme; Alice (at Acme) and Bob; four deals.
 struct Crm {
