@@ -21,7 +21,7 @@ use crate::auth::principal::Principal;
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::auth::{password, tokens};
 use crate::error::ApiError;
-use crate::services::Services;
+use crate::services::{Services, Txn};
 
 /// The caller as the data layer's administration functions take it.
 fn admin<'a>(p: &'a Principal, actor: &'a Actor) -> Admin<'a> {
@@ -44,7 +44,7 @@ async fn append(
 }
 
 pub async fn roles(state: &Services, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
-    state.tenant_read(&p.tenant_id, async |txn| roles::list(txn, &p.tenant_id).await).await
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| roles::list(txn, &p.tenant_id).await).await
 }
 
 pub async fn create_role(
@@ -54,7 +54,7 @@ pub async fn create_role(
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             roles::create(txn, state.db.dialect, &admin(p, actor), input).await
         })
         .await
@@ -68,7 +68,7 @@ pub async fn update_role(
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             roles::update(txn, state.db.dialect, &admin(p, actor), id, input).await
         })
         .await
@@ -76,14 +76,14 @@ pub async fn update_role(
 
 pub async fn delete_role(state: &Services, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             roles::delete(txn, state.db.dialect, &admin(p, actor), id).await
         })
         .await
 }
 
 pub async fn users(state: &Services, p: &Principal) -> Result<Vec<UserView>, ApiError> {
-    state.tenant_read(&p.tenant_id, async |txn| accounts::list(txn, &p.tenant_id).await).await
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| accounts::list(txn, &p.tenant_id).await).await
 }
 
 /// A new invitation: the user (inactive until accepted) and the token to hand them.
@@ -152,7 +152,7 @@ pub async fn assign_role(
     role_id: &str,
 ) -> Result<UserView, ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             accounts::assign_role(txn, state.db.dialect, &admin(p, actor), user_id, role_id).await
         })
         .await
@@ -166,14 +166,14 @@ pub async fn revoke_sessions(
     user_id: &str,
 ) -> Result<u64, ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             sessions::revoke_all(txn, state.db.dialect, &admin(p, actor), user_id).await
         })
         .await
 }
 
 pub async fn api_keys(state: &Services, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
-    state.tenant_read(&p.tenant_id, async |txn| api_keys::list(txn, &p.tenant_id).await).await
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| api_keys::list(txn, &p.tenant_id).await).await
 }
 
 /// Creates an API key; the key itself is returned once and only its hash is kept.
@@ -193,7 +193,7 @@ pub async fn create_api_key(
         key_prefix: key.chars().take(12).collect(),
     };
     let k = state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             api_keys::create(txn, state.db.dialect, &admin(p, actor), new).await
         })
         .await?;
@@ -207,7 +207,7 @@ pub async fn revoke_api_key(
     id: &str,
 ) -> Result<api_key::Model, ApiError> {
     state
-        .tenant_write(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             api_keys::revoke(txn, state.db.dialect, &admin(p, actor), id).await
         })
         .await
@@ -222,7 +222,7 @@ pub async fn audit_log(
     before_seq: Option<i64>,
 ) -> Result<(Vec<AuditRow>, bool, i64), ApiError> {
     state
-        .tenant_read(&p.tenant_id, async |txn| {
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
             audit::list(txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await
         })
         .await
@@ -235,7 +235,9 @@ pub async fn emails(
     status: Option<&str>,
     first: u64,
 ) -> Result<Vec<Email>, ApiError> {
-    state.tenant_read(&p.tenant_id, async |txn| emails::list(txn, &p.tenant_id, status, first).await).await
+    state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| emails::list(txn, &p.tenant_id, status, first).await)
+        .await
 }
 
 /// Sends a dead (or held) email again.
@@ -262,5 +264,5 @@ pub async fn retry_email(
 }
 
 pub async fn verify_audit_chain(state: &Services, p: &Principal) -> Result<Verification, ApiError> {
-    state.tenant_read(&p.tenant_id, async |txn| audit::verify(txn, &p.tenant_id).await).await
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| audit::verify(txn, &p.tenant_id).await).await
 }

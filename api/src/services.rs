@@ -43,44 +43,35 @@ impl Services {
         Services(Arc::new(inner))
     }
 
-    /// What `read` reads, in one transaction that reads tenant `tenant_id`'s data (row-level
-    /// security on PostgreSQL), committed once `read` succeeds; rolled back when it fails.
-    pub async fn tenant_read<T, E>(
+    /// What `work` returns, in one transaction on tenant `tenant_id`'s data (row-level
+    /// security on PostgreSQL) that begins as `txn` says, committed once `work` succeeds and
+    /// rolled back (dropped) when it fails.
+    pub async fn in_tenant<T, E>(
         &self,
         tenant_id: &str,
-        read: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+        txn: Txn,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
     ) -> Result<T, ApiError>
     where
         ApiError: From<E>,
     {
-        committed(self.db.begin_tenant_read(tenant_id).await?, read).await
-    }
-
-    /// What `write` returns, in one transaction that writes tenant `tenant_id`'s data
-    /// (`Db::begin_tenant_write`), committed once `write` succeeds; rolled back when it fails.
-    pub async fn tenant_write<T, E>(
-        &self,
-        tenant_id: &str,
-        write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
-    ) -> Result<T, ApiError>
-    where
-        ApiError: From<E>,
-    {
-        committed(self.db.begin_tenant_write(tenant_id).await?, write).await
+        let txn = match txn {
+            Txn::Read => self.db.begin_tenant_read(tenant_id).await?,
+            Txn::Write => self.db.begin_tenant_write(tenant_id).await?,
+        };
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
     }
 }
 
-/// `work` in `txn`, committed when it succeeds (dropping `txn` on failure rolls it back).
-async fn committed<T, E>(
-    txn: DatabaseTransaction,
-    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
-) -> Result<T, ApiError>
-where
-    ApiError: From<E>,
-{
-    let value = work(&txn).await?;
-    txn.commit().await?;
-    Ok(value)
+/// How `Services::in_tenant` begins its transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Txn {
+    /// `Db::begin_tenant_read`.
+    Read,
+    /// `Db::begin_tenant_write` (IMMEDIATE on SQLite).
+    Write,
 }
 
 impl std::ops::Deref for Services {

@@ -28,6 +28,7 @@ use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 /// A policy with its entity's name.
 #[derive(Clone)]
@@ -147,7 +148,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                         let r = parent::<RequestView>(&c)?;
                         let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                         let list = state
-                            .tenant_read(&p.tenant_id, async |txn| {
+                            .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
                                 ap::decisions(txn, &p.tenant_id, &r.request.id).await
                             })
                             .await?;
@@ -284,7 +285,7 @@ pub fn queries() -> Vec<Field> {
                     ),
                     None => None,
                 };
-                let list = state.tenant_read(&p.tenant_id, async |txn| ap::policies(txn, &p.tenant_id, entity.as_deref()).await).await?;
+                let list = state.in_tenant(&p.tenant_id, Txn::Read, async |txn| ap::policies(txn, &p.tenant_id, entity.as_deref()).await).await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(|x| FieldValue::owned_any(view(&meta, x))))))
             })
         })
@@ -407,8 +408,9 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let policy_id = args::string(c, "policyId")?;
     let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let policy =
-        state.tenant_read(&p.tenant_id, async |txn| ap::policy(txn, &p.tenant_id, &policy_id).await).await?;
+    let policy = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| ap::policy(txn, &p.tenant_id, &policy_id).await)
+        .await?;
     let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;
     let (entity, record) = readable_record(c, &meta, &policy.entity_id, &record_id)
         .await?

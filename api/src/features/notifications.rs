@@ -22,6 +22,7 @@ use crate::schema::args::arg_json;
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{sync_field, ts};
+use crate::services::Txn;
 
 pub fn types() -> Vec<Type> {
     let opt = || TypeRef::named(TypeRef::STRING);
@@ -65,7 +66,7 @@ pub fn queries() -> Vec<Field> {
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
                 let list = state
-                    .tenant_read(&p.tenant_id, async |txn| {
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
                         notifications::list(txn, &p.tenant_id, &p.user_id, unread_only, first).await
                     })
                     .await?;
@@ -79,7 +80,7 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let n = state
-                    .tenant_read(&p.tenant_id, async |txn| {
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
                         notifications::unread_count(txn, &p.tenant_id, &p.user_id).await
                     })
                     .await?;

@@ -17,6 +17,7 @@ use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 /// A webhook with the secret to show once.
 struct WithSecret(Webhook, String);
@@ -159,7 +160,9 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let list = state
-                    .tenant_read(&p.tenant_id, async |txn| wh::list(txn, Some(&p.tenant_id), false).await)
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        wh::list(txn, Some(&p.tenant_id), false).await
+                    })
                     .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
@@ -171,7 +174,7 @@ pub fn queries() -> Vec<Field> {
                 let id = args::string(&c, "webhookId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let list = state
-                    .tenant_read(&p.tenant_id, async |txn| {
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
                         wh::deliveries(txn, &p.tenant_id, &id, first).await
                     })
                     .await?;

@@ -23,6 +23,7 @@ use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 pub mod steps;
 
@@ -124,7 +125,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let list = state
-                    .tenant_read(&p.tenant_id, async |txn| wf::list(txn, &p.tenant_id, None).await)
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| wf::list(txn, &p.tenant_id, None).await)
                     .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(|w| FieldValue::owned_any(Shown(w, None))))))
             })
@@ -136,7 +137,7 @@ pub fn queries() -> Vec<Field> {
                 let workflow = args::opt_string(&c, "workflowId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
                 let runs = state
-                    .tenant_read(&p.tenant_id, async |txn| {
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
                         wf::runs(txn, &p.tenant_id, workflow.as_deref(), first).await
                     })
                     .await?;
