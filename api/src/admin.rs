@@ -21,7 +21,7 @@ use crate::auth::principal::Principal;
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::auth::{password, tokens};
 use crate::error::ApiError;
-use crate::services::Services;
+use crate::services::{Services, Txn};
 
 /// The caller as the data layer's administration functions take it.
 fn admin<'a>(p: &'a Principal, actor: &'a Actor) -> Admin<'a> {
@@ -44,10 +44,7 @@ async fn append(
 }
 
 pub async fn roles(state: &Services, p: &Principal) -> Result<Vec<role::Model>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let roles = roles::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(roles)
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| roles::list(txn, &p.tenant_id).await).await
 }
 
 pub async fn create_role(
@@ -56,10 +53,11 @@ pub async fn create_role(
     actor: &Actor,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let r = roles::create(&txn, state.db.dialect, &admin(p, actor), input).await?;
-    txn.commit().await?;
-    Ok(r)
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            roles::create(txn, state.db.dialect, &admin(p, actor), input).await
+        })
+        .await
 }
 
 pub async fn update_role(
@@ -69,24 +67,23 @@ pub async fn update_role(
     id: &str,
     input: RoleInput,
 ) -> Result<role::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let r = roles::update(&txn, state.db.dialect, &admin(p, actor), id, input).await?;
-    txn.commit().await?;
-    Ok(r)
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            roles::update(txn, state.db.dialect, &admin(p, actor), id, input).await
+        })
+        .await
 }
 
 pub async fn delete_role(state: &Services, p: &Principal, actor: &Actor, id: &str) -> Result<(), ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    roles::delete(&txn, state.db.dialect, &admin(p, actor), id).await?;
-    txn.commit().await?;
-    Ok(())
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            roles::delete(txn, state.db.dialect, &admin(p, actor), id).await
+        })
+        .await
 }
 
 pub async fn users(state: &Services, p: &Principal) -> Result<Vec<UserView>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let users = accounts::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(users)
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| accounts::list(txn, &p.tenant_id).await).await
 }
 
 /// A new invitation: the user (inactive until accepted) and the token to hand them.
@@ -154,10 +151,11 @@ pub async fn assign_role(
     user_id: &str,
     role_id: &str,
 ) -> Result<UserView, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let u = accounts::assign_role(&txn, state.db.dialect, &admin(p, actor), user_id, role_id).await?;
-    txn.commit().await?;
-    Ok(u)
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            accounts::assign_role(txn, state.db.dialect, &admin(p, actor), user_id, role_id).await
+        })
+        .await
 }
 
 /// Ends every live session of a user now (and their open sockets). Returns how many.
@@ -167,17 +165,15 @@ pub async fn revoke_sessions(
     actor: &Actor,
     user_id: &str,
 ) -> Result<u64, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let n = sessions::revoke_all(&txn, state.db.dialect, &admin(p, actor), user_id).await?;
-    txn.commit().await?;
-    Ok(n)
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            sessions::revoke_all(txn, state.db.dialect, &admin(p, actor), user_id).await
+        })
+        .await
 }
 
 pub async fn api_keys(state: &Services, p: &Principal) -> Result<Vec<api_key::Model>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let keys = api_keys::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(keys)
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| api_keys::list(txn, &p.tenant_id).await).await
 }
 
 /// Creates an API key; the key itself is returned once and only its hash is kept.
@@ -196,9 +192,11 @@ pub async fn create_api_key(
         key_hash: tokens::hash_refresh(&key),
         key_prefix: key.chars().take(12).collect(),
     };
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let k = api_keys::create(&txn, state.db.dialect, &admin(p, actor), new).await?;
-    txn.commit().await?;
+    let k = state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            api_keys::create(txn, state.db.dialect, &admin(p, actor), new).await
+        })
+        .await?;
     Ok((key, k))
 }
 
@@ -208,10 +206,11 @@ pub async fn revoke_api_key(
     actor: &Actor,
     id: &str,
 ) -> Result<api_key::Model, ApiError> {
-    let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let k = api_keys::revoke(&txn, state.db.dialect, &admin(p, actor), id).await?;
-    txn.commit().await?;
-    Ok(k)
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            api_keys::revoke(txn, state.db.dialect, &admin(p, actor), id).await
+        })
+        .await
 }
 
 /// A page of the audit log, newest first.
@@ -222,10 +221,11 @@ pub async fn audit_log(
     first: u64,
     before_seq: Option<i64>,
 ) -> Result<(Vec<AuditRow>, bool, i64), ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let page = audit::list(&txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await?;
-    txn.commit().await?;
-    Ok(page)
+    state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+            audit::list(txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await
+        })
+        .await
 }
 
 /// The tenant's outgoing emails, newest first.
@@ -235,10 +235,9 @@ pub async fn emails(
     status: Option<&str>,
     first: u64,
 ) -> Result<Vec<Email>, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let list = emails::list(&txn, &p.tenant_id, status, first).await?;
-    txn.commit().await?;
-    Ok(list)
+    state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| emails::list(txn, &p.tenant_id, status, first).await)
+        .await
 }
 
 /// Sends a dead (or held) email again.
@@ -265,8 +264,5 @@ pub async fn retry_email(
 }
 
 pub async fn verify_audit_chain(state: &Services, p: &Principal) -> Result<Verification, ApiError> {
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let v = audit::verify(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
-    Ok(v)
+    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| audit::verify(txn, &p.tenant_id).await).await
 }

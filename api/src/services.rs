@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use entity::Db;
 use jobs::{Dispatcher, EventBus};
+use sea_orm::DatabaseTransaction;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::live::Live;
 use crate::rate::Limiter;
 
@@ -40,6 +42,36 @@ impl Services {
     pub fn new(inner: Inner) -> Self {
         Services(Arc::new(inner))
     }
+
+    /// What `work` returns, in one transaction on tenant `tenant_id`'s data (row-level
+    /// security on PostgreSQL) that begins as `txn` says, committed once `work` succeeds and
+    /// rolled back (dropped) when it fails.
+    pub async fn in_tenant<T, E>(
+        &self,
+        tenant_id: &str,
+        txn: Txn,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        let txn = match txn {
+            Txn::Read => self.db.begin_tenant_read(tenant_id).await?,
+            Txn::Write => self.db.begin_tenant_write(tenant_id).await?,
+        };
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+}
+
+/// How `Services::in_tenant` begins its transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Txn {
+    /// `Db::begin_tenant_read`.
+    Read,
+    /// `Db::begin_tenant_write` (IMMEDIATE on SQLite).
+    Write,
 }
 
 impl std::ops::Deref for Services {

@@ -311,8 +311,7 @@ async fn audit_log_is_append_only_in_the_database() {
 #[tokio::test]
 async fn failing_audit_operations_for_a_member() {
     let t = tenant().await;
-    let member = t.invite("member").await;
-    let auth = Auth::Bearer(str_of(&member["accessToken"]));
+    let auth = t.invite_auth("member").await;
     for query in ["{ auditLog { totalCount } }", VERIFY] {
         let response = t.api.graphql(&auth, query, json!({})).await;
         response.expect_code("FORBIDDEN");

@@ -90,9 +90,6 @@ async fn permanent_failures_end_dead_and_can_be_retried() {
 #[tokio::test]
 async fn failing_email_outbox_for_a_member() {
     let t = tenant().await;
-    let member = t.invite("member").await;
-    t.api
-        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), "{ emails { id } }", json!({}))
-        .await
-        .expect_code("FORBIDDEN");
+    let member = t.invite_auth("member").await;
+    t.api.graphql(&member, "{ emails { id } }", json!({})).await.expect_code("FORBIDDEN");
 }

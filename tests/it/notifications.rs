@@ -74,8 +74,7 @@ async fn notifications_by_role() {
 async fn failing_send_notification() {
     let t = tenant().await;
     let other = tenant().await;
-    let member = t.invite("member").await;
-    let member_auth = Auth::Bearer(str_of(&member["accessToken"]));
+    let member_auth = t.invite_auth("member").await;
     t.api
         .graphql(&member_auth, SEND, json!({"i": {"userIds": [t.user_id], "title": "x"}}))
         .await

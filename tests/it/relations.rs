@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::fixtures::{company, contact, crm_tenant, deal, hospital_tenant, medical_record, patient};
-use crate::harness::{Names, TestTenant, entity, field, pluck_str, str_of, strings, tenant};
+use crate::harness::{TestTenant, field, pluck_str, str_of, strings, tenant};
 
 /// A CRM tenant: Acme; Alice (at Acme) and Bob; four deals.
 struct Crm {
@@ -232,17 +232,16 @@ async fn one_to_one_reverse_is_a_single_object() {
 #[tokio::test]
 async fn self_relation() {
     let t = tenant().await;
-    let employee = Names::new("employee", "employees");
-    t.define(entity(
-        "employee",
-        "employees",
-        vec![
-            field("name", "TEXT", json!({ "required": true })),
-            field("manager", "RELATION", json!({ "relatedEntity": "employee" })),
-        ],
-        json!({}),
-    ))
-    .await;
+    let employee = t
+        .define_entity(
+            "employee",
+            "employees",
+            vec![
+                field("name", "TEXT", json!({ "required": true })),
+                field("manager", "RELATION", json!({ "relatedEntity": "employee" })),
+            ],
+        )
+        .await;
     let boss = str_of(&t.create(&employee, json!({ "name": "Boss" }), "").await["id"]);
     for name in ["Ann", "Ben"] {
         t.create(&employee, json!({ "name": name, "manager": boss }), "").await;

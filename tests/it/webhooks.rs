@@ -216,11 +216,8 @@ async fn call_webhook_requests_are_signed_with_the_workflows_rotating_secret() {
     assert_eq!(header(headers, "x-alphery-signature").matches("v1=").count(), 2);
 
     t.request(ROTATE_WORKFLOW, json!({"id": "no-such-workflow"})).await.expect_code("NOT_FOUND");
-    let member = t.invite("member").await;
-    t.api
-        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), ROTATE_WORKFLOW, json!({"id": workflow}))
-        .await
-        .expect_code("FORBIDDEN");
+    let member = t.invite_auth("member").await;
+    t.api.graphql(&member, ROTATE_WORKFLOW, json!({"id": workflow})).await.expect_code("FORBIDDEN");
 }
 
 #[tokio::test]
@@ -238,9 +235,6 @@ async fn failing_webhooks_to_internal_addresses_and_for_members() {
         .await
         .expect_field_errors(&["events"]);
     assert_eq!(t.data("{ webhooks { id } }", json!({})).await["webhooks"], json!([]));
-    let member = t.invite("member").await;
-    t.api
-        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), "{ webhooks { id } }", json!({}))
-        .await
-        .expect_code("FORBIDDEN");
+    let member = t.invite_auth("member").await;
+    t.api.graphql(&member, "{ webhooks { id } }", json!({})).await.expect_code("FORBIDDEN");
 }

@@ -214,11 +214,8 @@ async fn failing_workflow_definitions_are_validated() {
         assert!(fields.iter().any(|f| f.starts_with(path)), "expected {path}, got {fields:?}");
     }
     assert_eq!(t.data("{ workflows { id } }", json!({})).await["workflows"], json!([]));
-    let member = t.invite("member").await;
-    t.api
-        .graphql(&Auth::Bearer(str_of(&member["accessToken"])), "{ workflows { id } }", json!({}))
-        .await
-        .expect_code("FORBIDDEN");
+    let member = t.invite_auth("member").await;
+    t.api.graphql(&member, "{ workflows { id } }", json!({})).await.expect_code("FORBIDDEN");
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 /// A policy with its entity's name.
 #[derive(Clone)]
@@ -146,10 +147,11 @@ pub fn types(admin: bool) -> Vec<Type> {
                     FieldFuture::new(async move {
                         let r = parent::<RequestView>(&c)?;
                         let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                        let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                        let list =
-                            ap::decisions(&txn, &p.tenant_id, &r.request.id).await.map_err(ApiError::from)?;
-                        txn.commit().await.map_err(ApiError::from)?;
+                        let list = state
+                            .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                                ap::decisions(txn, &p.tenant_id, &r.request.id).await
+                            })
+                            .await?;
                         Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
                     })
                 })
@@ -283,11 +285,7 @@ pub fn queries() -> Vec<Field> {
                     ),
                     None => None,
                 };
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = ap::policies(&txn, &p.tenant_id, entity.as_deref())
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state.in_tenant(&p.tenant_id, Txn::Read, async |txn| ap::policies(txn, &p.tenant_id, entity.as_deref()).await).await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(|x| FieldValue::owned_any(view(&meta, x))))))
             })
         })
@@ -391,15 +389,28 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<PolicyView,
     Ok(view(&meta, policy))
 }
 
+/// The approval flow's view of one request: the caller's tenant and database, and `actor`
+/// (the caller, made by `ctx::actor`, which the flow borrows) acting on `entity` under `policy`.
+fn scope<'a>(
+    c: &'a ResolverContext<'_>,
+    actor: &'a audit::Actor,
+    meta: &'a TenantMeta,
+    entity: &'a EntityDef,
+    policy: &'a Policy,
+) -> Result<Scope<'a>, ApiError> {
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    Ok(Scope { db: &state.db, tenant_id: &p.tenant_id, meta, entity, policy, actor })
+}
+
 /// `submitForApproval(policyId, recordId)`: needs `update` on the entity and the record in view.
 async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let policy_id = args::string(c, "policyId")?;
     let record_id = args::record_id_named(c, "recordId")?;
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let policy = ap::policy(&txn, &p.tenant_id, &policy_id).await?;
-    txn.commit().await?;
+    let policy = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| ap::policy(txn, &p.tenant_id, &policy_id).await)
+        .await?;
     let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;
     let (entity, record) = readable_record(c, &meta, &policy.entity_id, &record_id)
         .await?
@@ -408,21 +419,13 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
         return Err(ApiError::Forbidden(format!("your role may not update {}", entity.label_plural)));
     }
     let actor = ctx::actor(c)?;
-    let scope = Scope {
-        db: &state.db,
-        tenant_id: &p.tenant_id,
-        meta: &meta,
-        entity: &entity,
-        policy: &policy,
-        actor: &actor,
-    };
-    let request = flow::submit(&scope, &record).await?;
+    let request = flow::submit(&scope(c, &actor, &meta, &entity, &policy)?, &record).await?;
     Ok(RequestView { request, policy: view(&meta, policy) })
 }
 
 /// `decideApproval(requestId, action, comment)`.
 async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
-    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let p = ctx::principal(c)?;
     let id = args::string(c, "requestId")?;
     let action = c.args.try_get("action").and_then(|v| v.enum_name().map(str::to_owned))?;
     let decision =
@@ -431,16 +434,8 @@ async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (v, meta, entity, record) =
         load_request(c, &id).await?.ok_or_else(|| ApiError::NotFound("approval request".into()))?;
     let actor = ctx::actor(c)?;
-    let scope = Scope {
-        db: &state.db,
-        tenant_id: &p.tenant_id,
-        meta: &meta,
-        entity: &entity,
-        policy: &v.policy.policy,
-        actor: &actor,
-    };
     let request = flow::decide(
-        &scope,
+        &scope(c, &actor, &meta, &entity, &v.policy.policy)?,
         &v.request,
         &record,
         decision,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
-use entity::runtime::naming::{EntityNames, fields as f, types as t};
+use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::record::Record;
 use entity::runtime::store::Caller;
 
@@ -31,7 +31,7 @@ fn unshaped(what: &str) -> async_graphql::Error {
 }
 
 fn type_name(a: &EntityAccess) -> String {
-    EntityNames::new(&a.full.name_singular, &a.full.name_plural).type_name
+    a.names().type_name
 }
 
 /// `moveDeal`, when the tenant has a pipeline and the role may update deals.
@@ -46,13 +46,8 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
                 let pipeline = Pipeline::of(meta).ok_or_else(|| unshaped("a pipeline"))?;
                 let id = args::record_id(&c)?;
                 let stage = args::string(&c, "stage")?;
-                let position = c
-                    .args
-                    .get("position")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.i64())
-                    .transpose()?
-                    .map(|p| usize::try_from(p.max(0)).unwrap_or_default());
+                let position =
+                    args::opt_int(&c, "position")?.map(|p| usize::try_from(p.max(0)).unwrap_or_default());
                 let row = ctx::row_filter(&c, &pipeline.deal)?;
                 let actor = ctx::actor(&c)?;
                 let caller = Caller { actor: &actor, row: row.as_ref() };

@@ -13,6 +13,7 @@ use crate::schema::args;
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::values::{s, sync_field, ts};
+use crate::services::Txn;
 
 pub fn types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
@@ -45,10 +46,7 @@ pub fn queries() -> Vec<Field> {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list =
-                    dead_jobs::list(&txn, &p.tenant_id, first).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state.in_tenant(&p.tenant_id, Txn::Read, async |txn| dead_jobs::list(txn, &p.tenant_id, first).await).await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
         })

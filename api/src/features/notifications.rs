@@ -22,6 +22,7 @@ use crate::schema::args::arg_json;
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{sync_field, ts};
+use crate::services::Txn;
 
 pub fn types() -> Vec<Type> {
     let opt = || TypeRef::named(TypeRef::STRING);
@@ -64,11 +65,11 @@ pub fn queries() -> Vec<Field> {
                     None => Some(state.config.default_page_size),
                 }
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = notifications::list(&txn, &p.tenant_id, &p.user_id, unread_only, first)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        notifications::list(txn, &p.tenant_id, &p.user_id, unread_only, first).await
+                    })
+                    .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
         })
@@ -78,11 +79,11 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::UNREAD_NOTIFICATION_COUNT, TypeRef::named_nn(TypeRef::INT), |c| {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let n = notifications::unread_count(&txn, &p.tenant_id, &p.user_id)
-                    .await
-                    .map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let n = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        notifications::unread_count(txn, &p.tenant_id, &p.user_id).await
+                    })
+                    .await?;
                 Ok(Some(Value::from(n)))
             })
         }),

@@ -5,9 +5,12 @@
 //! conflicts is returned, and written only without `dryRun`).
 
 use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
+};
 use entity::features::templates::upgrade::{self, Change, Plan};
 use entity::features::templates::{self, Applied, Template};
+use entity::runtime::audit::Actor;
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
@@ -23,6 +26,24 @@ fn find(state: &Services, slug: &str) -> Result<Template, ApiError> {
         .into_iter()
         .find(|t| t.slug == slug)
         .ok_or_else(|| ApiError::NotFound(format!("template `{slug}`")))
+}
+
+/// What applying and upgrading a template start from alike: an administrator, the template
+/// its `slug` argument names, and who acts in which tenant.
+struct Chosen<'a> {
+    state: &'a Services,
+    tenant_id: &'a str,
+    actor: Actor,
+    slug: String,
+    template: Template,
+}
+
+fn chosen<'a>(c: &ResolverContext<'a>) -> Result<Chosen<'a>, ApiError> {
+    ctx::require_admin(c)?;
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    let slug = args::string(c, "slug")?;
+    let template = find(state, &slug)?;
+    Ok(Chosen { state, tenant_id: &p.tenant_id, actor: ctx::actor(c)?, slug, template })
 }
 
 /// A localized text field of a template (`lang` argument, English by default).
@@ -130,21 +151,12 @@ pub fn mutations() -> Vec<Field> {
     vec![
         Field::new(f::APPLY_TEMPLATE, TypeRef::named_nn(t::TEMPLATE_APPLICATION), |c| {
             FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let slug = args::string(&c, "slug")?;
-                let allow = c
-                    .args
-                    .get("allowExistingData")
-                    .filter(|v| !v.is_null())
-                    .map(|v| v.boolean())
-                    .transpose()?
-                    .unwrap_or(false);
-                let tpl = find(state, &slug)?;
-                let applied = templates::apply(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, allow)
+                let ch = chosen(&c)?;
+                let allow = args::flag(&c, "allowExistingData")?;
+                let applied = templates::apply(&ch.state.db, ch.tenant_id, &ch.template, &ch.actor, allow)
                     .await
                     .map_err(ApiError::from)?;
-                Ok(Some(FieldValue::owned_any((slug, applied))))
+                Ok(Some(FieldValue::owned_any((ch.slug, applied))))
             })
         })
         .argument(InputValue::new("slug", TypeRef::named_nn(TypeRef::STRING)))
@@ -152,13 +164,9 @@ pub fn mutations() -> Vec<Field> {
         .description("Installs a template (entities, roles, workflows, approval policies, dashboards) in one transaction."),
         Field::new(f::UPGRADE_TEMPLATE, TypeRef::named_nn(t::TEMPLATE_UPGRADE), |c| {
             FieldFuture::new(async move {
-                ctx::require_admin(&c)?;
-                let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let slug = args::string(&c, "slug")?;
-                let dry_run =
-                    c.args.get("dryRun").filter(|v| !v.is_null()).map(|v| v.boolean()).transpose()?.unwrap_or(false);
-                let tpl = find(state, &slug)?;
-                let plan = upgrade::upgrade(&state.db, &p.tenant_id, &tpl, &ctx::actor(&c)?, dry_run)
+                let ch = chosen(&c)?;
+                let dry_run = args::flag(&c, "dryRun")?;
+                let plan = upgrade::upgrade(&ch.state.db, ch.tenant_id, &ch.template, &ch.actor, dry_run)
                     .await
                     .map_err(ApiError::from)?;
                 Ok(Some(FieldValue::owned_any((plan, !dry_run))))

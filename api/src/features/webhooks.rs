@@ -17,6 +17,7 @@ use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 /// A webhook with the secret to show once.
 struct WithSecret(Webhook, String);
@@ -158,9 +159,11 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = wh::list(&txn, Some(&p.tenant_id), false).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        wh::list(txn, Some(&p.tenant_id), false).await
+                    })
+                    .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
         }),
@@ -170,9 +173,11 @@ pub fn queries() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "webhookId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = wh::deliveries(&txn, &p.tenant_id, &id, first).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        wh::deliveries(txn, &p.tenant_id, &id, first).await
+                    })
+                    .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(FieldValue::owned_any))))
             })
         })

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use entity::runtime::meta::{EntityDef, FieldDef, FieldType, ReverseRelation, TenantMeta};
+use entity::runtime::naming::EntityNames;
 use entity::runtime::policy::{Action, FieldAccess, Permissions};
 
 /// One readable entity as a role sees it.
@@ -25,6 +26,13 @@ pub struct EntityAccess {
     /// whose definitions and role read the same (see `registry`), so its resolvers keep this
     /// position, never the entity: each request finds its own tenant's entity there.
     pub index: usize,
+}
+
+impl EntityAccess {
+    /// Its GraphQL names, from the full definition (a role's view never renames a type).
+    pub fn names(&self) -> EntityNames {
+        EntityNames::new(&self.full.name_singular, &self.full.name_plural)
+    }
 }
 
 /// A role's view of all entities.

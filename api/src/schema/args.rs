@@ -127,6 +127,16 @@ pub fn opt_string(ctx: &ResolverContext<'_>, name: &str) -> Result<Option<String
     string_arg(ctx.args.as_index_map(), name)
 }
 
+/// An `Int` argument; `None` when it is absent or null.
+pub fn opt_int(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Option<i64>> {
+    ctx.args.get(name).filter(|v| !v.is_null()).map(|v| v.i64()).transpose()
+}
+
+/// A `Boolean` argument; `false` when it is absent or null.
+pub fn flag(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<bool> {
+    Ok(ctx.args.get(name).filter(|v| !v.is_null()).map(|v| v.boolean()).transpose()?.unwrap_or(false))
+}
+
 /// A required `String` or `ID` argument (see `opt_string`).
 pub fn string(ctx: &ResolverContext<'_>, name: &str) -> Result<String, ApiError> {
     opt_string(ctx, name)?.ok_or_else(|| ApiError::BadRequest(format!("`{name}` is required")))
@@ -217,7 +227,7 @@ pub fn record_input(
 /// `first` of the platform's log lists (runs, deliveries, emails): 50 when absent, at most the
 /// configured page size.
 pub fn log_page_size(ctx: &ResolverContext<'_>, max: u64) -> async_graphql::Result<u64> {
-    let first = ctx.args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?.unwrap_or(50);
+    let first = opt_int(ctx, "first")?.unwrap_or(50);
     u64::try_from(first)
         .ok()
         .filter(|n| *n <= max)

@@ -22,7 +22,7 @@ use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent, par
 
 /// Every type one entity contributes to its tenant's schema.
 pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>) -> Vec<Type> {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let mut out: Vec<Type> = vec![
         object(access, a, &n).into(),
         connection(&n).into(),

@@ -5,7 +5,7 @@ use std::any::Any;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
-use entity::runtime::meta::FieldType;
+use entity::runtime::meta::{FieldType, Stored};
 use entity::runtime::record::{ChangeKind, Record};
 
 /// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
@@ -18,13 +18,22 @@ pub struct ConnectionValue {
 }
 
 impl ConnectionValue {
-    /// A page from its records and their cursors (in the same order).
+    /// A page from its records and their cursors (in the same order), whether pages follow
+    /// and precede it, and the count of all matches when it was asked for. Its `PageInfo`
+    /// starts and ends at its first and last cursor.
     pub fn new(
         records: Vec<Record>,
         cursors: Vec<String>,
-        page_info: PageInfoValue,
+        has_next: bool,
+        has_previous: bool,
         total: Option<i64>,
     ) -> Self {
+        let page_info = PageInfoValue {
+            has_next,
+            has_previous,
+            start: cursors.first().cloned(),
+            end: cursors.last().cloned(),
+        };
         let edges =
             records.into_iter().zip(cursors).map(|(record, cursor)| EdgeValue { cursor, record }).collect();
         ConnectionValue { edges, page_info, total }
@@ -113,24 +122,17 @@ pub enum ShowAs {
     Str,
 }
 
-/// The output form of field type `ty`.
+/// The output form of field type `ty`: lists and JSON as such, the rest as they are stored
+/// (`FieldType::stored_as`, the one map from type to storage).
 pub fn show_as(ty: FieldType) -> ShowAs {
-    match ty {
+    match (ty, ty.stored_as()) {
+        (FieldType::MultiSelect, _) => ShowAs::Strings,
+        (FieldType::File | FieldType::Json, _) => ShowAs::Json,
         // Pitfall: a NUMBER stored as an integer must still come out as a Float.
-        FieldType::Number => ShowAs::Float,
-        FieldType::Boolean => ShowAs::Bool,
-        FieldType::MultiSelect => ShowAs::Strings,
-        FieldType::File | FieldType::Json => ShowAs::Json,
-        FieldType::Text
-        | FieldType::Textarea
-        | FieldType::Currency
-        | FieldType::Date
-        | FieldType::Datetime
-        | FieldType::Email
-        | FieldType::Phone
-        | FieldType::Url
-        | FieldType::Select
-        | FieldType::Relation => ShowAs::Str,
+        (_, Stored::Float) => ShowAs::Float,
+        (_, Stored::Bool) => ShowAs::Bool,
+        // A decimal stays a string (exact); timestamps and dates are strings.
+        (_, Stored::Decimal | Stored::Timestamp | Stored::Text) => ShowAs::Str,
     }
 }
 

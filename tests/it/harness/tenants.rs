@@ -157,6 +157,11 @@ impl TestTenant {
         accepted["acceptInvite"].clone()
     }
 
+    /// A new user with role `role` (`invite`), as its bearer credentials.
+    pub async fn invite_auth(&self, role: &str) -> Auth {
+        Auth::Bearer(str_of(&self.invite(role).await["accessToken"]))
+    }
+
     /// Invites `email` with role `role`, asserting success; the `inviteUser` payload with
     /// `selection` (`token`, `expiresAt`, `user { … }`).
     pub async fn invite_user(&self, email: &str, role: &str, selection: &str) -> Value {

@@ -24,6 +24,7 @@ use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 pub mod widgets;
 
@@ -161,9 +162,9 @@ async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<s
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-    let all = dashboards::list(&txn, &p.tenant_id).await?;
-    txn.commit().await?;
+    let all = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| dashboards::list(txn, &p.tenant_id).await)
+        .await?;
     Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
 }
 
@@ -180,9 +181,11 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let id = args::string(&c, "id")?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let found = dashboards::get(&txn, &p.tenant_id, &id).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let found = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        dashboards::get(txn, &p.tenant_id, &id).await
+                    })
+                    .await?;
                 let found = found.filter(|b| b.visible_to(&p.role, p.permissions.admin));
                 Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
             })

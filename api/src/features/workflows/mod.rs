@@ -23,6 +23,7 @@ use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::services::Txn;
 
 pub mod steps;
 
@@ -123,9 +124,9 @@ pub fn queries() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let list = wf::list(&txn, &p.tenant_id, None).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let list = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| wf::list(txn, &p.tenant_id, None).await)
+                    .await?;
                 Ok(Some(FieldValue::list(list.into_iter().map(|w| FieldValue::owned_any(Shown(w, None))))))
             })
         }),
@@ -135,10 +136,11 @@ pub fn queries() -> Vec<Field> {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
                 let workflow = args::opt_string(&c, "workflowId")?;
                 let first = args::log_page_size(&c, state.config.max_page_size)?;
-                let txn = state.db.begin_tenant_read(&p.tenant_id).await?;
-                let runs =
-                    wf::runs(&txn, &p.tenant_id, workflow.as_deref(), first).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
+                let runs = state
+                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                        wf::runs(txn, &p.tenant_id, workflow.as_deref(), first).await
+                    })
+                    .await?;
                 Ok(Some(FieldValue::list(runs.into_iter().map(FieldValue::owned_any))))
             })
         })

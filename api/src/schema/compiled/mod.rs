@@ -21,8 +21,6 @@ mod run;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use entity::runtime::naming::EntityNames;
-
 pub use plan::Plan;
 
 use super::access::SchemaAccess;
@@ -63,7 +61,7 @@ impl Plans {
     pub fn new(access: &SchemaAccess) -> Self {
         let mut roots = HashMap::new();
         for a in &access.entities {
-            let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+            let n = a.names();
             roots.insert(n.query_one, (RootKind::One, a.index));
             roots.insert(n.query_many, (RootKind::Many, a.index));
         }

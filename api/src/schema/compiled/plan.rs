@@ -15,7 +15,6 @@ use async_graphql::{Name, Value, Variables};
 type Written = async_graphql_value::Value;
 use entity::runtime::field_key::FieldKey;
 use entity::runtime::meta::{FieldDef, FieldType};
-use entity::runtime::naming::EntityNames;
 use entity::runtime::store::ListArgs;
 
 use super::{Plans, RootKind};
@@ -301,7 +300,7 @@ fn bare(f: &Field) -> Option<Name> {
 }
 
 fn connection(schema: &SchemaAccess, a: &Arc<EntityAccess>, set: &SelectionSet) -> Option<Vec<ConnItem>> {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let mut items = Vec::new();
     for f in fields(set)? {
         let key = bare(f)?;
@@ -348,7 +347,7 @@ fn page_info(set: &SelectionSet) -> Option<Vec<PageItem>> {
 }
 
 fn record_sel(schema: &SchemaAccess, a: &Arc<EntityAccess>, set: &SelectionSet) -> Option<RecordSel> {
-    let type_name = EntityNames::new(&a.full.name_singular, &a.full.name_plural).type_name;
+    let type_name = a.names().type_name;
     let mut items = Vec::new();
     for f in fields(set)? {
         let key = bare(f)?;

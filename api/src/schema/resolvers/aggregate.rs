@@ -9,8 +9,9 @@ use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::runtime::aggregate;
 use entity::runtime::figures::{AggregateRow, Figure, Figures, numeric_fields};
-use entity::runtime::naming::{EntityNames, types as t};
+use entity::runtime::naming::types as t;
 
+use super::scoped;
 use crate::error::{ApiError, gql};
 use crate::schema::access::EntityAccess;
 use crate::schema::common::output_type;
@@ -19,15 +20,14 @@ use crate::schema::{args, ctx};
 
 /// The root field.
 pub fn field(a: &Arc<EntityAccess>) -> Field {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
-    let label = a.full.label_plural.clone();
+    let n = a.names();
     let i = a.index;
     Field::new(&n.query_aggregate, TypeRef::named_nn_list_nn(&n.aggregate), move |c| {
         FieldFuture::new(async move {
-            let a = ctx::entity(&c, i)?;
+            let (a, row) = scoped(&c, i)?;
             let state = ctx::state(&c)?;
             let p = ctx::principal(&c)?;
-            let filter = match (args::filter(&c, &a.view)?, ctx::row_filter(&c, &a.full)?) {
+            let filter = match (args::filter(&c, &a.view)?, row) {
                 (Some(f), Some(row)) => Some(f.and(row)),
                 (f, row) => f.or(row),
             };
@@ -76,7 +76,8 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     .argument(InputValue::new("groupBy", TypeRef::named_nn_list(&n.field_enum)))
     .argument(InputValue::new("groupByDate", TypeRef::named(&n.date_group)))
     .description(format!(
-        "Counts and totals of {label}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`)."
+        "Counts and totals of {}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`).",
+        a.full.label_plural
     ))
 }
 
@@ -109,7 +110,7 @@ async fn date_group(
 
 /// `DealDateGroup { field: DealField!, bucket: DateBucket! }`.
 pub fn date_group_input(a: &Arc<EntityAccess>) -> async_graphql::dynamic::InputObject {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     async_graphql::dynamic::InputObject::new(&n.date_group)
         .field(InputValue::new("field", TypeRef::named_nn(&n.field_enum)))
         .field(InputValue::new("bucket", TypeRef::named_nn(t::DATE_BUCKET)))
@@ -118,7 +119,7 @@ pub fn date_group_input(a: &Arc<EntityAccess>) -> async_graphql::dynamic::InputO
 /// `DealAggregate` and, when the entity has numeric fields the role can read,
 /// `DealAggregateValues`.
 pub fn types(a: &Arc<EntityAccess>) -> Vec<Object> {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let mut agg = Object::new(&n.aggregate)
         .field(
             sync_field::<AggregateRow>("group", TypeRef::named_nn(t::JSON), |r| {

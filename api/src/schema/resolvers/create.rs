@@ -4,30 +4,23 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::naming::EntityNames;
-use entity::runtime::store::{Caller, WriteRequest};
 
-use super::store;
+use super::{Write, store};
 use crate::error::gql;
 use crate::schema::access::EntityAccess;
-use crate::schema::{args, ctx};
+use crate::schema::args;
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
-    let label = a.full.label_singular.clone();
+    let n = a.names();
     let i = a.index;
     Field::new(&n.create, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let (meta, a) = (&ctx::access(&c)?.meta, ctx::entity(&c, i)?);
+            let w = Write::of(&c, i)?;
             let (input, owner) = args::record_input(&c)?;
-            let row = ctx::row_filter(&c, &a.full)?;
-            let actor = ctx::actor(&c)?;
-            let caller = Caller { actor: &actor, row: row.as_ref() };
-            let w = WriteRequest { meta, entity: &a.full, input: &input, owner: owner.as_deref(), caller };
-            let record = store(&c)?.create(w).await.map_err(gql)?;
+            let record = store(&c)?.create(w.request(&input, owner.as_deref())).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))
         })
     })
     .argument(InputValue::new("input", TypeRef::named_nn(&n.create_input)))
-    .description(format!("Creates a {label}."))
+    .description(format!("Creates a {}.", a.full.label_singular))
 }

@@ -4,17 +4,15 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::naming::EntityNames;
-use entity::runtime::store::Caller;
 
-use super::store;
+use super::{Write, store};
 use crate::error::gql;
 use crate::schema::access::EntityAccess;
-use crate::schema::{args, ctx};
+use crate::schema::args;
 
 /// `delete…` when `deleted`, else `restore…`.
 pub fn field(a: &Arc<EntityAccess>, deleted: bool) -> Field {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let description = if deleted {
         format!("Soft-deletes a {} (restorable).", a.full.label_singular)
     } else {
@@ -24,12 +22,10 @@ pub fn field(a: &Arc<EntityAccess>, deleted: bool) -> Field {
     let name = if deleted { &n.delete } else { &n.restore };
     Field::new(name, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let (meta, a) = (&ctx::access(&c)?.meta, ctx::entity(&c, i)?);
+            let w = Write::of(&c, i)?;
             let id = args::record_id(&c)?;
-            let row = ctx::row_filter(&c, &a.full)?;
-            let actor = ctx::actor(&c)?;
             let record = store(&c)?
-                .set_deleted(meta, &a.full, &id, deleted, Caller { actor: &actor, row: row.as_ref() })
+                .set_deleted(w.meta, &w.entity.full, &id, deleted, w.caller())
                 .await
                 .map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))

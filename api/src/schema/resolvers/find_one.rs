@@ -3,21 +3,19 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use entity::runtime::naming::EntityNames;
 
-use super::store;
+use super::{scoped, store};
 use crate::error::gql;
 use crate::schema::access::EntityAccess;
-use crate::schema::{args, ctx};
+use crate::schema::args;
 
 pub fn field(a: &Arc<EntityAccess>) -> Field {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
+    let n = a.names();
     let i = a.index;
     Field::new(&n.query_one, TypeRef::named(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let a = ctx::entity(&c, i)?;
+            let (a, row) = scoped(&c, i)?;
             let id = args::record_id(&c)?;
-            let row = ctx::row_filter(&c, &a.full)?;
             let record = store(&c)?.get(&a.full, &id, row.as_ref()).await.map_err(gql)?;
             Ok(record.map(FieldValue::owned_any))
         })

@@ -12,12 +12,59 @@ pub mod subscription;
 pub mod update;
 pub mod user;
 
-use async_graphql::dynamic::ResolverContext;
-use entity::runtime::store::Store;
+use std::sync::Arc;
 
+use async_graphql::dynamic::ResolverContext;
+use entity::runtime::audit::Actor;
+use entity::runtime::filter::Filter;
+use entity::runtime::meta::TenantMeta;
+use entity::runtime::store::{Caller, Store, WriteRequest};
+use serde_json::{Map, Value};
+
+use super::access::EntityAccess;
 use super::ctx;
 
 /// The caller's tenant-scoped store (its reads through the request's read connection).
 pub fn store<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Store<'a>> {
     Ok(Store::scoped(&ctx::state(c)?.db, &ctx::principal(c)?.tenant_id, ctx::read_scope(c)))
+}
+
+/// Where every resolver of an entity starts: the entity at `index` as this request's tenant
+/// has it (a compiled schema is shared, so never the one it was built from), and the caller's
+/// row rule on it (`None`: every record).
+pub fn scoped<'a>(
+    c: &ResolverContext<'a>,
+    index: usize,
+) -> async_graphql::Result<(&'a Arc<EntityAccess>, Option<Filter>)> {
+    let a = ctx::entity(c, index)?;
+    Ok((a, ctx::row_filter(c, &a.full)?))
+}
+
+/// What a write (`create`, `update`, `delete`/`restore`) needs besides its arguments: the
+/// tenant's metadata (writes validate relations against it), the entity, and who writes under
+/// which row rule.
+pub struct Write<'a> {
+    pub meta: &'a TenantMeta,
+    pub entity: &'a Arc<EntityAccess>,
+    row: Option<Filter>,
+    actor: Actor,
+}
+
+impl<'a> Write<'a> {
+    /// The write on the entity at `index` for this request's caller.
+    pub fn of(c: &ResolverContext<'a>, index: usize) -> async_graphql::Result<Self> {
+        let meta = &ctx::access(c)?.meta;
+        let (entity, row) = scoped(c, index)?;
+        Ok(Write { meta, entity, row, actor: ctx::actor(c)? })
+    }
+
+    /// The caller as the store checks it.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller { actor: &self.actor, row: self.row.as_ref() }
+    }
+
+    /// A create or update of `input` (and the `owner` to set) as the store takes it.
+    pub fn request<'r>(&'r self, input: &'r Map<String, Value>, owner: Option<&'r str>) -> WriteRequest<'r> {
+        WriteRequest { meta: self.meta, entity: &self.entity.full, input, owner, caller: self.caller() }
+    }
 }

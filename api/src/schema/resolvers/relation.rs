@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use entity::runtime::meta::{FieldDef, ReverseRelation};
-use entity::runtime::naming::EntityNames;
 use entity::runtime::record::Record;
 use entity::runtime::store::Store;
 
+use super::scoped;
 use crate::error::ApiError;
 use crate::schema::access::EntityAccess;
 use crate::schema::loader::{ReverseKey, ReverseSpec, load_error, loaded_error};
-use crate::schema::values::{ConnectionValue, PageInfoValue, parent};
+use crate::schema::values::{ConnectionValue, parent};
 use crate::schema::{args, ctx};
 
 /// `deal.contact: Contact` — null when unset, deleted, outside the caller's row rule, or not
 /// of the target entity.
 pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
-    let type_name = EntityNames::new(&target.full.name_singular, &target.full.name_plural).type_name;
+    let type_name = target.names().type_name;
     let key = f.key.to_string();
     let i = target.index;
     Field::new(&f.graphql_name, TypeRef::named(type_name), move |c| {
@@ -28,9 +28,8 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
         FieldFuture::new(async move {
             let r = parent::<Record>(&c)?;
             let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
-            let target = ctx::entity(&c, i)?;
+            let (target, row) = scoped(&c, i)?;
             let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
-            let row = ctx::row_filter(&c, &target.full)?;
             let found = loaded
                 .map_err(loaded_error)?
                 .filter(|t| t.entity_id == target.full.id)
@@ -43,7 +42,7 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
 
 /// The reverse side of a relation on its target type.
 pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
-    let names = EntityNames::new(&source.full.name_singular, &source.full.name_plural);
+    let names = source.names();
     let key = rev.field.key.to_string();
     let one_to_one = rev.one_to_one;
     let ty = if one_to_one { TypeRef::named(&names.type_name) } else { TypeRef::named_nn(&names.connection) };
@@ -99,16 +98,11 @@ pub fn reverse(rev: &ReverseRelation, source: &Arc<EntityAccess>) -> Field {
                 return Ok(page.records.into_iter().next().map(FieldValue::owned_any));
             }
             let cursors: Vec<String> = page.records.iter().map(|r| Store::cursor_of(&order, r)).collect();
-            let page_info = PageInfoValue {
-                has_next: page.has_more,
-                has_previous: after.is_some(),
-                start: cursors.first().cloned(),
-                end: cursors.last().cloned(),
-            };
             Ok(Some(FieldValue::owned_any(ConnectionValue::new(
                 page.records,
                 cursors,
-                page_info,
+                page.has_more,
+                after.is_some(),
                 Some(page.total),
             ))))
         })

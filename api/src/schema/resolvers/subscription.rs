@@ -6,25 +6,23 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{FieldValue, InputValue, SubscriptionField, SubscriptionFieldFuture, TypeRef};
-use entity::runtime::naming::EntityNames;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use super::scoped;
 use crate::live::Delivery;
 use crate::schema::access::EntityAccess;
 use crate::schema::ctx::{CLOSE_TOO_SLOW, SocketCloser};
 use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
-    let n = EntityNames::new(&a.full.name_singular, &a.full.name_plural);
-    let label = a.full.label_plural.clone();
+    let n = a.names();
     let i = a.index;
     SubscriptionField::new(&n.changed, TypeRef::named_nn(&n.change), move |c| {
         SubscriptionFieldFuture::new(async move {
-            let a = ctx::entity(&c, i)?;
+            let (a, row) = scoped(&c, i)?;
             let tenant_id = &ctx::principal(&c)?.tenant_id;
             let filter = args::filter(&c, &a.view)?;
-            let row = ctx::row_filter(&c, &a.full)?;
             let rx = ctx::state(&c)?.live.changes(tenant_id, a, filter, row);
             ctx::listening(&c);
             let closer = c.data_opt::<SocketCloser>().cloned();
@@ -47,5 +45,5 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
         })
     })
     .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
-    .description(format!("Live changes of {label}."))
+    .description(format!("Live changes of {}.", a.full.label_plural))
 }
