@@ -266,7 +266,9 @@ async fn a_wait_parks_the_run_and_the_rest_runs_later_on_the_current_record() {
         "trigger": {"type": "record_created", "entity": "deal"},
         "actions": [
             {"type": "update_fields", "values": {"note": "received"}},
-            {"type": "wait", "seconds": 2},
+            // Long enough that a loaded machine still sees the run parked and updates the
+            // record before it resumes (2 s once lost that race under a full PostgreSQL run).
+            {"type": "wait", "seconds": 6},
             {"type": "update_fields", "values": {"priority": "{{record.title}} / {{record.note}}"}}
         ]
     });
