@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use entity::features::approvals::flow::RequestChanged;
 use entity::features::notifications::Notification;
+use entity::features::workflows::RunChanged;
 use entity::runtime::record::ChangeEvent;
 use tokio::sync::broadcast;
 
@@ -14,6 +16,10 @@ pub enum BusEvent {
     Record(Arc<ChangeEvent>),
     /// A new in-app notification for one user.
     Notification(Arc<Notification>),
+    /// A workflow run's status changed (its tenant is in it).
+    WorkflowRun(Arc<RunChanged>),
+    /// An approval request was created or moved (its tenant is in it).
+    ApprovalRequest(Arc<RequestChanged>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
     /// A session or API key was revoked (logout, forced logout, key revoked): its sockets

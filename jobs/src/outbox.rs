@@ -215,6 +215,8 @@ impl Dispatcher {
                 BusEvent::MetadataChanged { tenant_id: tenant_id()?, version: e.version }
             }
             OutboxEvent::NotificationCreated(n) => BusEvent::Notification(Arc::from(n)),
+            OutboxEvent::WorkflowRunChanged(r) => BusEvent::WorkflowRun(Arc::from(r)),
+            OutboxEvent::ApprovalRequestChanged(r) => BusEvent::ApprovalRequest(Arc::from(r)),
             OutboxEvent::SessionRevoked(e) => BusEvent::SessionRevoked { session_id: e.session_id },
             OutboxEvent::AccessChanged(e) => {
                 BusEvent::AccessChanged { tenant_id: tenant_id()?, role_id: e.role_id, user_id: e.user_id }

@@ -87,6 +87,8 @@ fn job_of(
         OutboxEvent::RecordChanged(_)
         | OutboxEvent::MetadataChanged(_)
         | OutboxEvent::NotificationCreated(_)
+        | OutboxEvent::WorkflowRunChanged(_)
+        | OutboxEvent::ApprovalRequestChanged(_)
         | OutboxEvent::SessionRevoked(_)
         | OutboxEvent::AccessChanged(_) => return None,
     };

@@ -25,12 +25,7 @@ struct Plant {
 }
 
 async fn role(t: &TestTenant, name: &str) {
-    let perms = json!({"purchase_requisition": {"actions": ["read"]}});
-    t.data(
-        "mutation($n: String!, $p: JSON!) { createRole(input: {name: $n, permissions: $p}) { id } }",
-        json!({"n": name, "p": perms}),
-    )
-    .await;
+    t.create_role(name, json!({"purchase_requisition": {"actions": ["read"]}})).await;
 }
 
 async fn user(t: &TestTenant, role: &str) -> (Auth, String) {

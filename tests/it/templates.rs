@@ -349,13 +349,7 @@ async fn manufacturing_requisition_approval_raises_a_purchase_order() {
             .await["id"],
     );
     let policy = str_of(&t.data("{ approvalPolicies { id } }", json!({})).await["approvalPolicies"][0]["id"]);
-    let submitted = t
-        .data(
-            "mutation($p: ID!, $r: ID!) { submitForApproval(policyId: $p, recordId: $r) { id stage } }",
-            json!({"p": policy, "r": pr}),
-        )
-        .await;
-    let request = str_of(&submitted["submitForApproval"]["id"]);
+    let request = str_of(&t.submit_for_approval(&policy, &pr, "id stage").await["id"]);
     let decide = "mutation($id: ID!) { decideApproval(requestId: $id, action: APPROVE, comment: \"ok\") { state stage } }";
     let head = Auth::Bearer(str_of(&t.invite("dept_head").await["accessToken"]));
     let accountant = Auth::Bearer(str_of(&t.invite("accountant").await["accessToken"]));

@@ -3,12 +3,15 @@
 //! any user who may update a record submits it (`submitForApproval`), and users holding a
 //! stage's approver role (or its escalation role after the SLA) decide (`decideApproval`).
 //! Requests are visible to those who can read their record (`approvalRequests`,
-//! `approvalRequest`), with their history.
+//! `approvalRequest`), with their history; `approvalRequestChanged` pushes each creation and
+//! move of a request to its requester and the holders of the roles its policy names, when
+//! they can read its record.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext,
+    SubscriptionField, SubscriptionFieldFuture, Type, TypeRef,
 };
 use async_graphql::{Name, Value};
 use entity::FieldError;
@@ -22,13 +25,17 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 use entity::runtime::record::Record;
 use entity::runtime::store::Store;
+use futures_util::StreamExt;
+use jobs::BusEvent;
+use tokio_stream::wrappers::BroadcastStream;
 
+use crate::auth::principal::Principal;
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
-use crate::services::Txn;
+use crate::services::{Services, Txn};
 
 /// A policy with its entity's name.
 #[derive(Clone)]
@@ -210,17 +217,17 @@ fn view(meta: &TenantMeta, policy: Policy) -> PolicyView {
 
 /// The record of a request if the caller may read it (else the request is invisible to them).
 async fn readable_record(
-    c: &ResolverContext<'_>,
+    state: &Services,
+    p: &Principal,
     meta: &TenantMeta,
     entity_id: &str,
     record_id: &str,
 ) -> Result<Option<(Arc<EntityDef>, Record)>, ApiError> {
-    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let Some(entity) = meta.entity_by_id(entity_id).cloned() else { return Ok(None) };
     if !p.permissions.can(&entity, Action::Read) {
         return Ok(None);
     }
-    let row = ctx::row_filter(c, &entity)?;
+    let row = p.permissions.row_filter(&entity, Some(&p.user_id));
     let record = Store::new(&state.db, &p.tenant_id).get(&entity, record_id, row.as_ref()).await?;
     Ok(record.map(|r| (entity, r)))
 }
@@ -326,12 +333,72 @@ async fn load_request(
     };
     txn.commit().await?;
     let (Some(request), Some(policy)) = (request, policy) else { return Ok(None) };
-    let Some((entity, record)) = readable_record(c, &meta, &request.entity_id, &request.record_id).await?
+    let Some((entity, record)) =
+        readable_record(state, p, &meta, &request.entity_id, &request.record_id).await?
     else {
         return Ok(None);
     };
     let policy = view(&meta, policy);
     Ok(Some((RequestView { request, policy }, meta, entity, record)))
+}
+
+/// A changed request as `p` sees it: `None` when `p` may not read its record (or its policy is
+/// gone).
+async fn changed_view(
+    state: &Services,
+    p: &Principal,
+    request: Request,
+) -> Result<Option<RequestView>, ApiError> {
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let policy = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+            ap::policy(txn, &p.tenant_id, &request.policy_id).await
+        })
+        .await?;
+    let Some(policy) = policy else { return Ok(None) };
+    if readable_record(state, p, &meta, &request.entity_id, &request.record_id).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(RequestView { request, policy: view(&meta, policy) }))
+}
+
+/// `approvalRequestChanged`: requests of the caller's tenant as they are created or move, when
+/// the caller requested them or holds a role their policy names, and may read their record.
+pub fn subscription() -> SubscriptionField {
+    SubscriptionField::new(f::APPROVAL_REQUEST_CHANGED, TypeRef::named_nn(t::APPROVAL_REQUEST), |c| {
+        SubscriptionFieldFuture::new(async move {
+            let state = ctx::state(&c)?.clone();
+            let p = ctx::principal(&c)?.clone();
+            let rx = state.live.control();
+            ctx::listening(&c);
+            let (tenant_id, user_id, role) = (p.tenant_id.clone(), p.user_id.clone(), p.role.clone());
+            let stream = BroadcastStream::new(rx)
+                .filter_map(move |item| {
+                    std::future::ready(match item {
+                        Ok(BusEvent::ApprovalRequest(r))
+                            if r.request.tenant_id == tenant_id && r.concerns(&user_id, &role) =>
+                        {
+                            Some(r)
+                        }
+                        _ => None,
+                    })
+                })
+                .filter_map(move |r| {
+                    let (state, p) = (state.clone(), p.clone());
+                    async move {
+                        let seen = changed_view(&state, &p, r.request.clone()).await;
+                        seen.map(|v| v.map(FieldValue::owned_any))
+                            .map_err(async_graphql::Error::from)
+                            .transpose()
+                    }
+                });
+            Ok(stream)
+        })
+    })
+    .description(
+        "Approval requests as they are created or decided: those you requested or whose policy names \
+         your role as approver, on records you can read.",
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -412,7 +479,7 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
         .in_tenant(&p.tenant_id, Txn::Read, async |txn| ap::policy(txn, &p.tenant_id, &policy_id).await)
         .await?;
     let policy = policy.ok_or_else(|| ApiError::NotFound("approval policy".into()))?;
-    let (entity, record) = readable_record(c, &meta, &policy.entity_id, &record_id)
+    let (entity, record) = readable_record(state, p, &meta, &policy.entity_id, &record_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("record".into()))?;
     if !p.permissions.can(&entity, Action::Update) {
@@ -502,6 +569,7 @@ pub fn admin_mutations() -> Vec<Field> {
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Member, |_| queries())],
     mutations: &[(Slot::Admin, |_| admin_mutations()), (Slot::Member, |_| user_mutations())],
+    subscriptions: |_| vec![subscription()],
     types: |a| types(a.permissions.admin),
     ..Declared::EMPTY
 };

@@ -171,6 +171,22 @@ impl TestTenant {
         self.data(&query, json!({ "e": email, "r": self.role_id(role).await })).await["inviteUser"].clone()
     }
 
+    /// Creates a role `name` with `permissions` (as `createRole` takes them); its id.
+    pub async fn create_role(&self, name: &str, permissions: Value) -> String {
+        let query =
+            "mutation($n: String!, $p: JSON!) { createRole(input: {name: $n, permissions: $p}) { id } }";
+        str_of(&self.data(query, json!({"n": name, "p": permissions})).await["createRole"]["id"])
+    }
+
+    /// Submits `record` under approval policy `policy` as the owner, asserting success; the
+    /// `submitForApproval` request with `selection`.
+    pub async fn submit_for_approval(&self, policy: &str, record: &str, selection: &str) -> Value {
+        let query = format!(
+            "mutation($p: ID!, $r: ID!) {{ submitForApproval(policyId: $p, recordId: $r) {{ {selection} }} }}"
+        );
+        self.data(&query, json!({"p": policy, "r": record})).await["submitForApproval"].clone()
+    }
+
     /// An API key with role `role`.
     pub async fn api_key(&self, role: &str) -> Auth {
         let data = self

@@ -1,5 +1,6 @@
 //! GraphQL for workflows (administrators): `workflows`, `workflowRuns`, `createWorkflow`,
-//! `updateWorkflow`, `setWorkflowActive`, `rotateWorkflowSecret`, `deleteWorkflow`. A
+//! `updateWorkflow`, `setWorkflowActive`, `rotateWorkflowSecret`, `deleteWorkflow`, and the
+//! `workflowRunChanged` subscription (each status change of a run, as committed). A
 //! definition is JSON (`{trigger, condition?, previousCondition?, actions}`, see
 //! docs/workflows.md) or its typed form (`steps`), validated against the tenant's
 //! entities when saved; every change is audited. Each workflow signs its `call_webhook`
@@ -8,7 +9,8 @@
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, SubscriptionField,
+    SubscriptionFieldFuture, Type, TypeRef,
 };
 use entity::FieldError;
 use entity::features::webhooks as wh;
@@ -16,6 +18,9 @@ use entity::features::workflows::{self as wf, Definition, Run, Step, Trigger, Wo
 use entity::runtime::audit;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
+use futures_util::StreamExt;
+use jobs::BusEvent;
+use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
@@ -356,10 +361,53 @@ pub fn mutations() -> Vec<Field> {
     ]
 }
 
+/// `workflowRunChanged`: the tenant's runs (of one workflow with `workflowId`) each time their
+/// status changes, with their steps as logged when delivered; for those who may read
+/// `workflowRuns`.
+pub fn subscription() -> SubscriptionField {
+    SubscriptionField::new(f::WORKFLOW_RUN_CHANGED, TypeRef::named_nn(t::WORKFLOW_RUN), |c| {
+        SubscriptionFieldFuture::new(async move {
+            ctx::require_admin(&c)?;
+            let state = ctx::state(&c)?.clone();
+            let tenant_id = ctx::principal(&c)?.tenant_id.clone();
+            let workflow = args::opt_string(&c, "workflowId")?;
+            let rx = state.live.control();
+            ctx::listening(&c);
+            let stream = BroadcastStream::new(rx)
+                .filter_map(move |item| {
+                    std::future::ready(match item {
+                        Ok(BusEvent::WorkflowRun(r))
+                            if r.tenant_id == tenant_id
+                                && workflow.as_deref().is_none_or(|w| w == r.run.workflow_id) =>
+                        {
+                            Some(r)
+                        }
+                        _ => None,
+                    })
+                })
+                .then(move |r| {
+                    let state = state.clone();
+                    async move {
+                        let shown = state
+                            .in_tenant(&r.tenant_id, Txn::Read, async |txn| {
+                                wf::with_steps(txn, &r.tenant_id, r.run.clone()).await
+                            })
+                            .await?;
+                        Ok(FieldValue::owned_any(shown))
+                    }
+                });
+            Ok(stream)
+        })
+    })
+    .argument(InputValue::new("workflowId", TypeRef::named(TypeRef::ID)))
+    .description("Workflow runs (of one workflow with `workflowId`) each time their status changes.")
+}
+
 /// Workflows and their runs (administrators).
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Admin, |_| mutations())],
+    subscriptions: |a| if a.permissions.admin { vec![subscription()] } else { Vec::new() },
     types: |a| admin_types(a, types),
     ..Declared::EMPTY
 };

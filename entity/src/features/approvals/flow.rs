@@ -1,11 +1,13 @@
 //! The transitions of an approval request. Each is one transaction: the request's row changes
 //! only from the state (and stage) it was read in — two approvers deciding at once get one
 //! success and one `CONFLICT` — and the decision row, the audit entry, the record's state field
-//! (with its change event, so workflows see it) and the notifications are written with it.
+//! (with its change event, so workflows see it), the notifications and the request's own
+//! change event (`RequestChanged`, for `approvalRequestChanged`) are written with it.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Decision, Policy, Request, State};
@@ -15,6 +17,7 @@ use crate::models::approval_request::Column as C;
 use crate::models::{approval_decision, approval_request};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::{EntityDef, TenantMeta};
+use crate::runtime::outbox;
 use crate::runtime::record::Record;
 use crate::runtime::store::{Caller, Store, WriteRequest};
 use crate::runtime::time;
@@ -33,6 +36,42 @@ pub fn deciders(p: &Policy, r: &Request) -> Vec<String> {
     {
         roles.push(e.clone());
     }
+    roles
+}
+
+/// `OutboxEvent::ApprovalRequestChanged`: a request as a move left it, with the role names its
+/// policy names (every stage's approver and escalation roles), so a subscriber is matched
+/// without reading the policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestChanged {
+    #[serde(flatten)]
+    pub request: Request,
+    pub roles: Vec<String>,
+}
+
+impl outbox::Event for RequestChanged {
+    const TOPIC: &'static str = "approval.request.changed";
+}
+
+impl RequestChanged {
+    /// Whether the user `user_id` holding the role named `role` is one the request concerns:
+    /// its requester or a holder of a role its policy names.
+    pub fn concerns(&self, user_id: &str, role: &str) -> bool {
+        self.request.requested_by.as_deref() == Some(user_id) || self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// The role names `p` names: every stage's approver role and escalation role.
+pub fn policy_roles(p: &Policy) -> Vec<String> {
+    let mut roles: Vec<String> = p
+        .definition
+        .stages
+        .iter()
+        .flat_map(|st| std::iter::once(st.approver_role.clone()).chain(st.escalate_to_role.clone()))
+        .collect();
+    roles.sort();
+    roles.dedup();
     roles
 }
 
@@ -157,14 +196,17 @@ async fn write_move(
         let w = WriteRequest { meta: s.meta, entity: s.entity, input: &input, owner: None, caller };
         Store::new(s.db, s.tenant_id).update_in(txn, &record.id, w).await?;
     }
-    Ok(Request {
+    let next = Request {
         state: m.to,
         stage: m.stage,
         stage_due_at: due,
         escalated: m.escalated,
         updated_at: now,
         ..req.clone()
-    })
+    };
+    let event = RequestChanged { request: next.clone(), roles: policy_roles(s.policy) };
+    outbox::write(txn, d, s.tenant_id, &event).await?;
+    Ok(next)
 }
 
 /// Moves a request to the first applicable stage after `after` (PENDING_APPROVAL, the stage's

@@ -200,7 +200,8 @@ pub struct Policy {
 }
 
 /// A request: one submission of one record under one policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Request {
     pub id: String,
     pub tenant_id: String,

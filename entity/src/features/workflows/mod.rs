@@ -22,8 +22,9 @@ pub mod schedule;
 mod storage;
 
 pub use runs::{
-    DeadRun, Park, ResumedRun, Run, Step, claim_queued_run, claim_waiting_run, dead_runs, finish_run,
-    hold_run, log_step, park_run, queue_run, requeue_run, run_by_key, runs, stale_runs, start_run,
+    DeadRun, Park, ResumedRun, Run, RunChanged, Step, claim_queued_run, claim_waiting_run, dead_runs,
+    finish_run, hold_run, log_step, park_run, queue_run, requeue_run, run_by_key, runs, stale_runs,
+    start_run, with_steps,
 };
 pub use storage::{
     TimeTriggered, delete, get, list, save, set_scanned_through, tenant_of, time_triggered, watched,

@@ -7,6 +7,9 @@
 //! claim it took. An execution that was overtaken therefore writes nothing more, and no action
 //! of a run commits twice.
 //!
+//! Every change of a run's status also writes a `RunChanged` event in the same transaction
+//! (`announce`), so live subscribers (`workflowRunChanged`) hear of exactly the committed ones.
+//!
 //! Rows are the `workflow_runs` and `workflow_steps` models. Parking and requeueing a run read
 //! back what they wrote in the same statement (`UPDATE … RETURNING`): SeaORM's
 //! `exec_with_returning` refuses SQLite unless the workspace turns RETURNING on for it (which
@@ -19,7 +22,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, Set,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Workflow;
@@ -31,7 +34,7 @@ use crate::{Dialect, Error, Result};
 use run_row::Column as R;
 
 /// A logged run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub id: String,
@@ -60,6 +63,29 @@ impl From<run_row::Model> for Run {
             finished_at: r.finished_at,
         }
     }
+}
+
+/// `OutboxEvent::WorkflowRunChanged`: a run as a change of its status left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunChanged {
+    pub tenant_id: String,
+    #[serde(flatten)]
+    pub run: Run,
+}
+
+impl outbox::Event for RunChanged {
+    const TOPIC: &'static str = "workflow.run.changed";
+}
+
+/// Writes the `RunChanged` event of run `run_id` as it now is, in the caller's transaction
+/// (the one that changed its status), so it is announced exactly when the change commits.
+async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, run_id: &str) -> Result<()> {
+    let found =
+        run_row::Entity::find().filter(R::TenantId.eq(tenant_id)).filter(R::Id.eq(run_id)).one(conn).await?;
+    let Some(row) = found else { return Ok(()) };
+    let event = RunChanged { tenant_id: tenant_id.to_owned(), run: Run::from(row) };
+    outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
 }
 
 /// A logged step.
@@ -141,6 +167,9 @@ pub async fn start_run(
         .exec_without_returning(conn)
         .await?
         == 1;
+    if inserted {
+        announce(conn, &w.tenant_id, &id).await?;
+    }
     Ok(inserted.then_some(id))
 }
 
@@ -165,7 +194,11 @@ pub async fn finish_run(
     if let Some(claim) = claim {
         update = claimed(update, claim);
     }
-    Ok(update.exec(conn).await?.rows_affected == 1)
+    let finished = update.exec(conn).await?.rows_affected == 1;
+    if finished {
+        announce(conn, tenant_id, run_id).await?;
+    }
+    Ok(finished)
 }
 
 /// The guard of an execution's writes: the run is still `running` under its claim.
@@ -213,6 +246,7 @@ pub async fn park_run(
     };
     let attempts: i32 = row.try_get("", "attempts")?;
     write_resume(txn, d, tenant_id, run_id, position, attempts, resume_at).await?;
+    announce(txn, tenant_id, run_id).await?;
     Ok(true)
 }
 
@@ -290,6 +324,7 @@ pub async fn requeue_run(
     let attempts: i32 = row.try_get("", "attempts")?;
     let position = usize::try_from(position).unwrap_or_default();
     write_resume(txn, d, tenant_id, run_id, position, attempts, time::now()).await?;
+    announce(txn, tenant_id, run_id).await?;
     Ok(true)
 }
 
@@ -392,6 +427,7 @@ async fn claim_run(
     if update.exec(conn).await?.rows_affected != 1 {
         return Ok(None);
     }
+    announce(conn, tenant_id, run_id).await?;
     let found =
         run_row::Entity::find().filter(R::TenantId.eq(tenant_id)).filter(R::Id.eq(run_id)).one(conn).await?;
     Ok(found.map(|r| ResumedRun {
@@ -434,25 +470,29 @@ pub async fn runs(
     let rows = query.order_by_desc(R::StartedAt).order_by_desc(R::Id).limit(first).all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let steps: Vec<Step> = workflow_step::Entity::find()
-            .filter(workflow_step::Column::TenantId.eq(tenant_id))
-            .filter(workflow_step::Column::RunId.eq(&r.id))
-            .order_by_asc(workflow_step::Column::Attempt)
-            .order_by_asc(workflow_step::Column::Position)
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(Step::from)
-            .collect();
-        // The column counts the attempts that ended without finishing the run (what retries and
-        // parkings are keyed on); the attempt under way, or the one that finished the run, is
-        // the one its latest steps were logged under.
-        let made = steps.iter().map(|s| s.attempt).max().unwrap_or_default();
-        let run = Run::from(r);
-        let run = Run { attempts: Ord::max(run.attempts, made), ..run };
-        out.push((run, steps));
+        out.push(with_steps(conn, tenant_id, Run::from(r)).await?);
     }
     Ok(out)
+}
+
+/// `run` with its steps as logged so far (a run of `runs`, or one a `RunChanged` announced).
+pub async fn with_steps(conn: &impl ConnectionTrait, tenant_id: &str, run: Run) -> Result<(Run, Vec<Step>)> {
+    let steps: Vec<Step> = workflow_step::Entity::find()
+        .filter(workflow_step::Column::TenantId.eq(tenant_id))
+        .filter(workflow_step::Column::RunId.eq(&run.id))
+        .order_by_asc(workflow_step::Column::Attempt)
+        .order_by_asc(workflow_step::Column::Position)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Step::from)
+        .collect();
+    // The column counts the attempts that ended without finishing the run (what retries and
+    // parkings are keyed on); the attempt under way, or the one that finished the run, is
+    // the one its latest steps were logged under.
+    let made = steps.iter().map(|s| s.attempt).max().unwrap_or_default();
+    let run = Run { attempts: Ord::max(run.attempts, made), ..run };
+    Ok((run, steps))
 }
 
 /// A run that ended `dead` or `failed`, with its workflow's name (the dead-letter view).

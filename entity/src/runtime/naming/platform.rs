@@ -157,6 +157,7 @@ pub mod fields {
     pub const RETRY_EMAIL: &str = "retryEmail";
     pub const WORKFLOWS: &str = "workflows";
     pub const WORKFLOW_RUNS: &str = "workflowRuns";
+    pub const WORKFLOW_RUN_CHANGED: &str = "workflowRunChanged";
     pub const CREATE_WORKFLOW: &str = "createWorkflow";
     pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
     pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
@@ -170,6 +171,7 @@ pub mod fields {
     pub const ROTATE_WORKFLOW_SECRET: &str = "rotateWorkflowSecret";
     pub const APPROVAL_POLICIES: &str = "approvalPolicies";
     pub const APPROVAL_REQUESTS: &str = "approvalRequests";
+    pub const APPROVAL_REQUEST_CHANGED: &str = "approvalRequestChanged";
     pub const APPROVAL_REQUEST: &str = "approvalRequest";
     pub const CREATE_APPROVAL_POLICY: &str = "createApprovalPolicy";
     pub const UPDATE_APPROVAL_POLICY: &str = "updateApprovalPolicy";
@@ -368,6 +370,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         RETRY_EMAIL,
         WORKFLOWS,
         WORKFLOW_RUNS,
+        WORKFLOW_RUN_CHANGED,
         CREATE_WORKFLOW,
         UPDATE_WORKFLOW,
         SET_WORKFLOW_ACTIVE,
@@ -381,6 +384,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         ROTATE_WORKFLOW_SECRET,
         APPROVAL_POLICIES,
         APPROVAL_REQUESTS,
+        APPROVAL_REQUEST_CHANGED,
         APPROVAL_REQUEST,
         CREATE_APPROVAL_POLICY,
         UPDATE_APPROVAL_POLICY,

@@ -9,7 +9,9 @@ use super::{
     AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SessionRevoked, WebhookRetry,
     WorkflowManual, WorkflowResume,
 };
+use crate::features::approvals::flow::RequestChanged;
 use crate::features::notifications::Notification;
+use crate::features::workflows::RunChanged;
 use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
@@ -32,6 +34,10 @@ pub enum OutboxEvent {
     MetadataChanged(MetadataChanged),
     /// A new in-app notification for one user.
     NotificationCreated(Box<Notification>),
+    /// A workflow run's status changed (`workflowRunChanged`).
+    WorkflowRunChanged(Box<RunChanged>),
+    /// An approval request was created or moved (`approvalRequestChanged`).
+    ApprovalRequestChanged(Box<RequestChanged>),
     /// A session or an API key (by id) was revoked: its sockets close.
     SessionRevoked(SessionRevoked),
     /// What a holder of a role, or a user, may access has changed.
@@ -59,6 +65,8 @@ impl OutboxEvent {
             OutboxEvent::RecordChanged(e) => row(e.as_ref()),
             OutboxEvent::MetadataChanged(e) => row(e),
             OutboxEvent::NotificationCreated(e) => row(e.as_ref()),
+            OutboxEvent::WorkflowRunChanged(e) => row(e.as_ref()),
+            OutboxEvent::ApprovalRequestChanged(e) => row(e.as_ref()),
             OutboxEvent::SessionRevoked(e) => row(e),
             OutboxEvent::AccessChanged(e) => row(e),
             OutboxEvent::EmailQueued(e) => row(e),
@@ -79,6 +87,8 @@ impl OutboxEvent {
             ChangeEvent::TOPIC => OutboxEvent::RecordChanged(Box::new(of(payload)?)),
             MetadataChanged::TOPIC => OutboxEvent::MetadataChanged(of(payload)?),
             Notification::TOPIC => OutboxEvent::NotificationCreated(Box::new(of(payload)?)),
+            RunChanged::TOPIC => OutboxEvent::WorkflowRunChanged(Box::new(of(payload)?)),
+            RequestChanged::TOPIC => OutboxEvent::ApprovalRequestChanged(Box::new(of(payload)?)),
             SessionRevoked::TOPIC => OutboxEvent::SessionRevoked(of(payload)?),
             AccessChanged::TOPIC => OutboxEvent::AccessChanged(of(payload)?),
             EmailQueued::TOPIC => OutboxEvent::EmailQueued(of(payload)?),
@@ -148,6 +158,48 @@ mod tests {
             (
                 OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
                 serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+            (
+                OutboxEvent::WorkflowRunChanged(Box::new(RunChanged {
+                    tenant_id: "t".into(),
+                    run: crate::features::workflows::Run {
+                        id: "n".into(),
+                        workflow_id: "w".into(),
+                        record_id: None,
+                        status: "running".into(),
+                        depth: 0,
+                        attempts: 0,
+                        error: None,
+                        started_at: at,
+                        finished_at: None,
+                    },
+                })),
+                serde_json::json!({"tenantId": "t", "id": "n", "workflowId": "w", "recordId": null,
+                    "status": "running", "depth": 0, "attempts": 0, "error": null,
+                    "startedAt": "2026-12-05T10:00:00Z", "finishedAt": null}),
+            ),
+            (
+                OutboxEvent::ApprovalRequestChanged(Box::new(RequestChanged {
+                    request: crate::features::approvals::Request {
+                        id: "q".into(),
+                        tenant_id: "t".into(),
+                        policy_id: "p".into(),
+                        entity_id: "e".into(),
+                        record_id: "r".into(),
+                        state: crate::features::approvals::State::PendingApproval,
+                        stage: Some(0),
+                        stage_due_at: None,
+                        escalated: false,
+                        requested_by: Some("u".into()),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                    roles: vec!["approver".into()],
+                })),
+                serde_json::json!({"id": "q", "tenantId": "t", "policyId": "p", "entityId": "e",
+                    "recordId": "r", "state": "PENDING_APPROVAL", "stage": 0, "stageDueAt": null,
+                    "escalated": false, "requestedBy": "u", "createdAt": "2026-12-05T10:00:00Z",
+                    "updatedAt": "2026-12-05T10:00:00Z", "roles": ["approver"]}),
             ),
         ];
         for (event, payload) in events {
