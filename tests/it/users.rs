@@ -236,3 +236,21 @@ async fn failing_deactivation_keeps_an_owner_and_is_for_administrators() {
     assert!(!names.contains(&"deactivateUser") && !names.contains(&"reactivateUser"), "{names:?}");
     set_active(&t, &member_auth, &t.user_id, true).await.expect_code("FORBIDDEN");
 }
+
+#[tokio::test]
+async fn two_owners_deactivating_each_other_at_once_leave_one_active() {
+    let t = tenant().await;
+    let second = t.invite("owner").await;
+    let second_id = str_of(&second["user"]["id"]);
+    let second_auth = Auth::Bearer(str_of(&second["accessToken"]));
+    let owner_auth = t.auth();
+    let (a, b) = tokio::join!(
+        set_active(&t, &owner_auth, &second_id, false),
+        set_active(&t, &second_auth, &t.user_id, false)
+    );
+    let succeeded = [&a, &b].iter().filter(|r| r.errors().is_empty()).count();
+    assert_eq!(succeeded, 1, "exactly one may win: {} / {}", a.text, b.text);
+    let lost = if a.errors().is_empty() { &b } else { &a };
+    // The loser was refused as the last owner, or had been signed out by the winner.
+    assert!(["VALIDATION_FAILED", "UNAUTHENTICATED"].contains(&lost.code().as_str()), "{}", lost.text);
+}

@@ -4,9 +4,7 @@
 //! sign-in only (the revoked keys stay revoked). The tenant keeps at least one active owner, and
 //! nobody deactivates themselves.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 
 use super::{Admin, OWNER_ROLE, UserView, api_keys, roles, sessions};
@@ -61,13 +59,20 @@ pub async fn set_active(
 /// Refuses deactivating an active owner (role `owner_role`) unless the caller is an owner and
 /// another owner stays active.
 async fn check_owner_stays(conn: &impl ConnectionTrait, admin: &Admin<'_>, owner_role: &str) -> Result<()> {
-    let owners = user::Entity::find()
+    // The active owners' rows stay locked to the end of the transaction, so two owners
+    // deactivating each other at once cannot both see the other still active (PostgreSQL;
+    // SQLite runs one writer at a time).
+    let owners: Vec<String> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
         .filter(user::Column::TenantId.eq(admin.tenant_id))
         .filter(user::Column::RoleId.eq(owner_role))
         .filter(user::Column::IsActive.eq(true))
-        .count(conn)
+        .lock_exclusive()
+        .into_tuple()
+        .all(conn)
         .await?;
-    if owners <= 1 {
+    if owners.len() <= 1 {
         return Err(Error::field("userId", "a tenant keeps at least one active owner"));
     }
     if admin.role != OWNER_ROLE {
