@@ -7,7 +7,7 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 
-use super::{Admin, OWNER_ROLE, UserView, api_keys, roles, sessions};
+use super::{Admin, OWNER_ROLE, UserView, accounts, api_keys, roles, sessions};
 use crate::models::user;
 use crate::runtime::time;
 use crate::{Dialect, Error, Result};
@@ -21,11 +21,7 @@ pub async fn set_active(
     user_id: &str,
     active: bool,
 ) -> Result<UserView> {
-    let u = user::Entity::find_by_id(user_id.to_owned())
-        .filter(user::Column::TenantId.eq(admin.tenant_id))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::NotFound("user".into()))?;
+    let u = accounts::find(conn, admin.tenant_id, user_id).await?;
     let role = roles::find(conn, admin.tenant_id, &u.role_id).await?;
     if u.invite_hash.is_some() {
         return Err(Error::Conflict(format!("{} has not accepted the invitation yet", u.email)));

@@ -9,7 +9,7 @@ use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::{Map, Value, json};
 
-use super::{UserView, roles, sessions};
+use super::{UserView, accounts, roles, sessions};
 use crate::models::user;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::time;
@@ -113,15 +113,6 @@ impl ProfileChanges {
     }
 }
 
-/// The caller's own account row.
-async fn own(conn: &impl ConnectionTrait, me: &Me<'_>) -> Result<user::Model> {
-    user::Entity::find_by_id(me.user_id.to_owned())
-        .filter(user::Column::TenantId.eq(me.tenant_id))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::NotFound("user".into()))
-}
-
 /// Appends the audit entry of a change the user made to their own account.
 async fn audit_own(
     conn: &impl ConnectionTrait,
@@ -141,7 +132,7 @@ pub async fn update(
     me: &Me<'_>,
     changes: ProfileChanges,
 ) -> Result<UserView> {
-    let before = own(conn, me).await?;
+    let before = accounts::find(conn, me.tenant_id, me.user_id).await?;
     let mut am: user::ActiveModel = before.clone().into();
     changes.name.apply(&mut am.name);
     changes.locale.apply(&mut am.locale);
@@ -185,7 +176,7 @@ pub async fn change_password(
     me: &Me<'_>,
     new_hash: String,
 ) -> Result<u64> {
-    let mut am: user::ActiveModel = own(conn, me).await?.into();
+    let mut am: user::ActiveModel = accounts::find(conn, me.tenant_id, me.user_id).await?.into();
     am.password_hash = Set(new_hash);
     am.updated_at = Set(time::now());
     am.update(conn).await?;
