@@ -1,5 +1,5 @@
 //! Tenant administration (shared/API.md § Users and roles): roles and their permissions,
-//! users and invitations, role assignment, forced logout, API keys, outgoing emails and the
+//! users and invitations, role assignment, deactivation, forced logout, API keys, outgoing emails and the
 //! audit log, for the GraphQL module `features::admin`. Each operation is one transaction,
 //! opened and committed here around the data layer's `entity::features::users` (which writes
 //! the audit entry and the access signals that close sockets and evict cached credentials);
@@ -9,7 +9,7 @@ use chrono::Utc;
 use entity::features::emails::{self, Email};
 use entity::features::users::api_keys::{self, KeyName, NewKey};
 use entity::features::users::invites::{self, Address, INVITE_TTL_DAYS};
-use entity::features::users::{Admin, accounts, roles, sessions};
+use entity::features::users::{Admin, accounts, lifecycle, roles, sessions};
 use entity::models::{api_key, role};
 use entity::runtime::audit::{self, Actor, AuditFilter, AuditRow, Verification};
 use sea_orm::DatabaseTransaction;
@@ -126,11 +126,8 @@ pub async fn accept_invite(
 ) -> Result<AuthPayload, ApiError> {
     let invalid = || ApiError::Unauthenticated("invalid or expired invitation".into());
     let tenant_id = tokens::refresh_tenant(token).ok_or_else(invalid)?;
-    if new_password.chars().count() < password::MIN_LENGTH || new_password.len() > 1024 {
-        return Err(ApiError::Validation(vec![entity::FieldError::new(
-            "password",
-            "must be 8 to 1024 characters",
-        )]));
+    if let Some(refused) = password::refusal("password", new_password) {
+        return Err(ApiError::Validation(vec![refused]));
     }
     let hash = password::hash(new_password).await?;
     let (refresh_token, session) = service::new_session(state, tenant_id)?;
@@ -154,6 +151,22 @@ pub async fn assign_role(
     state
         .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
             accounts::assign_role(txn, state.db.dialect, &admin(p, actor), user_id, role_id).await
+        })
+        .await
+}
+
+/// `deactivateUser` (`active` false) or `reactivateUser`: sign-in refused or restored; on
+/// deactivation the user's sessions and API keys end, with their sockets.
+pub async fn set_user_active(
+    state: &Services,
+    p: &Principal,
+    actor: &Actor,
+    user_id: &str,
+    active: bool,
+) -> Result<UserView, ApiError> {
+    state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+            lifecycle::set_active(txn, state.db.dialect, &admin(p, actor), user_id, active).await
         })
         .await
 }

@@ -33,6 +33,7 @@ mod m20261204_000025_rls_empty_tenant;
 mod m20261204_000026_workflow_secrets;
 mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
+mod m20261206_000029_user_profile;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000026_workflow_secrets::Migration),
             Box::new(m20261204_000027_run_claims::Migration),
             Box::new(m20261204_000028_record_uuid::Migration),
+            Box::new(m20261206_000029_user_profile::Migration),
         ]
     }
 }

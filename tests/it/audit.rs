@@ -27,7 +27,7 @@ async fn audit_log(t: &TestTenant, filter: Value, first: i64, after: Option<&str
 }
 
 /// The one entry with `action`, asserting there is exactly one.
-async fn only_entry(t: &TestTenant, action: &str) -> Value {
+pub(crate) async fn only_entry(t: &TestTenant, action: &str) -> Value {
     let log = audit_log(t, json!({ "action": action }), 10, None).await;
     assert_eq!(log["totalCount"], json!(1), "entries with action {action}: {log}");
     let entry = log["nodes"][0].clone();

@@ -59,5 +59,6 @@ mod subscriptions;
 mod templates;
 mod typed_inputs;
 mod upgrades;
+mod users;
 mod webhooks;
 mod workflows;

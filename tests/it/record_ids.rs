@@ -249,13 +249,21 @@ fn forge_last(cursor: &str, value: Value) -> String {
     URL_SAFE_NO_PAD.encode(Value::Array(all).to_string())
 }
 
-/// One migration step on `url`'s database, down (`Some(1)`) or all the way up (`None`).
+/// Migrations on `url`'s database: down to just before migration 28 (the later ones first), or
+/// all the way up.
 async fn migrate(conn: &DatabaseConnection, down: bool) -> Result<(), sea_orm::DbErr> {
     if down {
-        migration::Migrator::down(conn, Some(1)).await
+        migration::Migrator::down(conn, Some(steps_down_to_28())).await
     } else {
         migration::Migrator::up(conn, None).await
     }
+}
+
+/// How many migrations stand from migration 28 (record uuids) to the last one, 28 included.
+fn steps_down_to_28() -> u32 {
+    let names: Vec<String> = migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let at = names.iter().position(|n| n.contains("_000028_")).expect("migration 28 is registered");
+    u32::try_from(names.len() - at).expect("a few migrations")
 }
 
 #[tokio::test]

@@ -4,10 +4,19 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+use entity::FieldError;
+
 use crate::error::ApiError;
 
 /// Shortest password accepted at signup.
 pub const MIN_LENGTH: usize = 8;
+
+/// Why `password`, the input `field`, is not a password signup would accept (8 to 1024
+/// characters); `None` when it is. Every operation that sets a password applies this rule.
+pub fn refusal(field: &str, password: &str) -> Option<FieldError> {
+    (password.chars().count() < MIN_LENGTH || password.len() > 1024)
+        .then(|| FieldError::new(field, "must be 8 to 1024 characters"))
+}
 
 /// Hashes a password (blocking work runs off the async executor).
 pub async fn hash(password: &str) -> Result<String, ApiError> {

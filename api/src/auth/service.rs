@@ -88,9 +88,7 @@ pub async fn signup(state: &Services, input: SignupInput) -> Result<AuthPayload,
     if !entity::runtime::value::is_email(&email) {
         errors.push(FieldError::new("email", "must be an email address"));
     }
-    if input.password.chars().count() < password::MIN_LENGTH || input.password.len() > 1024 {
-        errors.push(FieldError::new("password", "must be 8 to 1024 characters"));
-    }
+    errors.extend(password::refusal("password", &input.password));
     let catalogue = entity::features::templates::catalogue(state.config.templates_dir.as_deref())?;
     let template = match input.template.as_deref() {
         Some(slug) => match catalogue.iter().find(|t| t.slug == slug) {

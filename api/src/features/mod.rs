@@ -8,6 +8,7 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod notifications;
+pub mod profile;
 pub mod templates;
 pub mod tenant;
 pub mod webhooks;
@@ -28,4 +29,5 @@ pub static ALL: Features = &[
     &dashboards::FEATURE,
     &tenant::FEATURE,
     &crm::FEATURE,
+    &profile::FEATURE,
 ];

@@ -52,6 +52,30 @@ pub fn public_types() -> Vec<Type> {
                 u.name.as_deref().and_then(s)
             }))
             .field(sync_field::<UserView>("role", string(), |u| s(&u.role)))
+            .field(
+                sync_field::<UserView>("locale", TypeRef::named(TypeRef::STRING), |u| {
+                    u.locale.as_deref().and_then(s)
+                })
+                .description("Preferred language, a BCP-47 tag (`en`, `hi-IN`)."),
+            )
+            .field(
+                sync_field::<UserView>("timeZone", TypeRef::named(TypeRef::STRING), |u| {
+                    u.time_zone.as_deref().and_then(s)
+                })
+                .description("Preferred IANA time zone."),
+            )
+            .field(
+                sync_field::<UserView>("avatar", TypeRef::named(TypeRef::STRING), |u| {
+                    u.avatar.as_deref().and_then(s)
+                })
+                .description("Picture URL."),
+            )
+            .field(
+                sync_field::<UserView>("active", TypeRef::named_nn(TypeRef::BOOLEAN), |u| {
+                    Some(Value::from(u.active))
+                })
+                .description("False while deactivated, or invited and not yet accepted."),
+            )
             .field(sync_field::<UserView>(
                 "createdAt",
                 TypeRef::named_nn(t::DATE_TIME),

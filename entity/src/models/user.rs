@@ -11,12 +11,19 @@ pub struct Model {
     pub name: Option<String>,
     pub password_hash: String,
     pub role_id: String,
+    /// False for a deactivated user and for a pending invitation: no login, no session.
     pub is_active: bool,
     /// SHA-256 of a pending invitation token (cleared when accepted).
     pub invite_hash: Option<String>,
     pub invite_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Preferred language, a BCP-47 tag (`en`, `hi-IN`).
+    pub locale: Option<String>,
+    /// Preferred IANA time zone (`Asia/Kolkata`).
+    pub time_zone: Option<String>,
+    /// Picture URL (http or https).
+    pub avatar: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,6 +29,14 @@ pub fn is_email(s: &str) -> bool {
     EMAIL.is_match(s) && s.len() <= 320
 }
 
+/// What a URL must be (a URL field's value, a user's avatar).
+pub const URL_RULE: &str = "must be an http(s) URL";
+
+/// Whether `s` is an http(s) URL of at most 2048 bytes (a URL field's value, an avatar).
+pub fn is_url(s: &str) -> bool {
+    URL.is_match(s) && s.len() <= 2048
+}
+
 /// Default number of decimal places of a CURRENCY field.
 pub const DEFAULT_SCALE: u32 = 2;
 /// Largest number of integer digits a decimal may have.
@@ -220,8 +228,8 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
         }
         FieldType::Url => {
             let s = text()?.trim();
-            if !URL.is_match(s) || s.len() > 2048 {
-                return Err("must be an http(s) URL".into());
+            if !is_url(s) {
+                return Err(URL_RULE.into());
             }
             Value::String(s.to_owned())
         }

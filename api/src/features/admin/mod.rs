@@ -1,4 +1,5 @@
-//! GraphQL for tenant administration: `users`, `inviteUser`, `assignRole`, `revokeSessions`,
+//! GraphQL for tenant administration: `users`, `inviteUser`, `assignRole`, `deactivateUser`,
+//! `reactivateUser`, `revokeSessions`,
 //! `roles`, `createRole`, `updateRole`, `deleteRole`, `apiKeys`, `createApiKey`,
 //! `revokeApiKey`, `auditLog`, `verifyAuditChain`, and the public `acceptInvite`. Only
 //! administrator roles have these in their schema (`revokeSessions` also lets anyone end their
@@ -349,6 +350,23 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(id_arg("userId"))
         .argument(id_arg("roleId")),
+        Field::new(f::DEACTIVATE_USER, TypeRef::named_nn(t::USER), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::set_user_active(state, p, &actor, &args::string(&c, "userId")?, false).await?
+            ))))
+        })
+        .argument(id_arg("userId"))
+        .description(
+            "Deactivates a user: sign-in is refused, their sessions and the API keys they created end at once \
+             (open sockets close). A tenant keeps at least one active owner; nobody deactivates themselves.",
+        ),
+        Field::new(f::REACTIVATE_USER, TypeRef::named_nn(t::USER), |c| {
+            admin_op!(c, |state, p, actor| Ok(Some(FieldValue::owned_any(
+                admin::set_user_active(state, p, &actor, &args::string(&c, "userId")?, true).await?
+            ))))
+        })
+        .argument(id_arg("userId"))
+        .description("Lets a deactivated user sign in again (their revoked API keys stay revoked)."),
         Field::new(f::CREATE_ROLE, TypeRef::named_nn(t::ROLE), |c| {
             admin_op!(c, |state, p, actor| {
                 let (input, renames) = role_input(&c, true)?;

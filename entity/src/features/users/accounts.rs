@@ -69,6 +69,15 @@ pub async fn by_email(
         .await?)
 }
 
+/// The tenant's user `user_id`; `NOT_FOUND` when the tenant has none such.
+pub(super) async fn find(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> Result<user::Model> {
+    user::Entity::find_by_id(user_id.to_owned())
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("user".into()))
+}
+
 /// `assignRole`: gives a user another role, and tells every instance that their access changed.
 pub async fn assign_role(
     conn: &impl ConnectionTrait,
@@ -79,11 +88,7 @@ pub async fn assign_role(
 ) -> Result<UserView> {
     let new_role = roles::find(conn, admin.tenant_id, role_id).await?;
     roles::check_grant(admin, &new_role)?;
-    let u = user::Entity::find_by_id(user_id.to_owned())
-        .filter(user::Column::TenantId.eq(admin.tenant_id))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::NotFound("user".into()))?;
+    let u = find(conn, admin.tenant_id, user_id).await?;
     let old_role = roles::find(conn, admin.tenant_id, &u.role_id).await?;
     if roles::is_owner(&old_role) && !roles::is_owner(&new_role) {
         if admin.role != OWNER_ROLE {

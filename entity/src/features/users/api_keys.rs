@@ -94,6 +94,38 @@ pub async fn revoke(
     Ok(k)
 }
 
+/// Revokes every live key created by `user_id` (who is deactivated: their keys act for them),
+/// and tells every instance (the keys' sockets close). Returns how many.
+pub(super) async fn revoke_created_by(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<u64> {
+    let ids: Vec<String> = api_key::Entity::find()
+        .select_only()
+        .column(api_key::Column::Id)
+        .filter(api_key::Column::TenantId.eq(tenant_id))
+        .filter(api_key::Column::CreatedBy.eq(user_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+        .filter(api_key::Column::TenantId.eq(tenant_id))
+        .filter(api_key::Column::Id.is_in(ids.iter().cloned()))
+        .exec(conn)
+        .await?;
+    for id in &ids {
+        signals::session_revoked(conn, d, tenant_id, id).await?;
+    }
+    Ok(ids.len() as u64)
+}
+
 /// What an API key grants, and whether it still may.
 #[derive(Debug, Clone)]
 pub struct KeyAccess {

@@ -62,6 +62,9 @@ pub async fn invite(
         invite_expires_at: Set(Some(expires_at)),
         created_at: Set(now),
         updated_at: Set(now),
+        locale: Set(None),
+        time_zone: Set(None),
+        avatar: Set(None),
     }
     .insert(conn)
     .await?;

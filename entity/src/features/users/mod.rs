@@ -1,7 +1,8 @@
 //! Users and roles (shared/API.md § Users and roles, § Authentication) in the data layer: a
 //! tenant's signup with its default roles and owner (`signup`), roles and their permissions
 //! (`roles`), user accounts, role assignment and the lookups of login (`accounts`),
-//! invitations (`invites`), sessions with their rotating refresh tokens (`sessions`) and API
+//! invitations (`invites`), a user's own profile and password (`profile`), deactivation
+//! (`lifecycle`), sessions with their rotating refresh tokens (`sessions`) and API
 //! keys (`api_keys`), each with what a credential resolves to. Every change is written in the
 //! caller's transaction with its audit entry, and a change that alters what a connected client
 //! may see writes its access signal there too (`runtime::signals`), which closes sockets and
@@ -13,6 +14,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod invites;
+pub mod lifecycle;
+pub mod profile;
 pub mod roles;
 pub mod sessions;
 pub mod signup;
@@ -64,6 +67,11 @@ pub struct UserView {
     pub email: String,
     pub name: Option<String>,
     pub role: String,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+    pub avatar: Option<String>,
+    /// False while deactivated or invited (not yet accepted).
+    pub active: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -74,6 +82,10 @@ impl UserView {
             email: u.email.clone(),
             name: u.name.clone(),
             role,
+            locale: u.locale.clone(),
+            time_zone: u.time_zone.clone(),
+            avatar: u.avatar.clone(),
+            active: u.is_active,
             created_at: u.created_at,
         }
     }

@@ -214,24 +214,43 @@ pub async fn revoke_all(
     admin: &Admin<'_>,
     user_id: &str,
 ) -> Result<u64> {
-    let live = session::Entity::find()
-        .filter(session::Column::TenantId.eq(admin.tenant_id))
+    let n = revoke_live(conn, d, admin.tenant_id, user_id, None).await?;
+    admin.audit(conn, d, "session.revoke_all", ("user", user_id), json!({"sessions": n})).await?;
+    Ok(n)
+}
+
+/// Ends every live session of `user_id` but `except` now, and tells every instance (their
+/// sockets close, their cached credentials go). Returns how many.
+pub(super) async fn revoke_live(
+    conn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    user_id: &str,
+    except: Option<&str>,
+) -> Result<u64> {
+    let mut live = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(conn)
-        .await?;
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = except {
+        live = live.filter(session::Column::Id.ne(keep));
+    }
+    let ids: Vec<String> = live.into_tuple().all(conn).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(session::Column::TenantId.eq(admin.tenant_id))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.is_in(ids.iter().cloned()))
         .exec(conn)
         .await?;
-    admin.audit(conn, d, "session.revoke_all", ("user", user_id), json!({"sessions": live.len()})).await?;
-    for s in &live {
-        signals::session_revoked(conn, d, admin.tenant_id, &s.id).await?;
+    for id in &ids {
+        signals::session_revoked(conn, d, tenant_id, id).await?;
     }
-    Ok(live.len() as u64)
+    Ok(ids.len() as u64)
 }
 
 /// What a session grants, and whether it still may.

@@ -69,6 +69,9 @@ pub async fn signup(
         invite_expires_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        locale: Set(None),
+        time_zone: Set(None),
+        avatar: Set(None),
     }
     .insert(txn)
     .await?;

@@ -109,6 +109,7 @@ pub mod types {
     pub const LEAD_CONVERSION: &str = "LeadConversion";
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
+    pub const UPDATE_PROFILE_INPUT: &str = "UpdateProfileInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -191,6 +192,10 @@ pub mod fields {
     pub const MOVE_DEAL: &str = "moveDeal";
     pub const CONVERT_LEAD: &str = "convertLead";
     pub const UPGRADE_TEMPLATE: &str = "upgradeTemplate";
+    pub const UPDATE_PROFILE: &str = "updateProfile";
+    pub const CHANGE_PASSWORD: &str = "changePassword";
+    pub const DEACTIVATE_USER: &str = "deactivateUser";
+    pub const REACTIVATE_USER: &str = "reactivateUser";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -319,6 +324,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         LEAD_CONVERSION,
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,
+        UPDATE_PROFILE_INPUT,
     ]
     .into_iter()
     .collect();
@@ -404,6 +410,10 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         MOVE_DEAL,
         CONVERT_LEAD,
         UPGRADE_TEMPLATE,
+        UPDATE_PROFILE,
+        CHANGE_PASSWORD,
+        DEACTIVATE_USER,
+        REACTIVATE_USER,
     ]
     .into_iter()
     .collect();
