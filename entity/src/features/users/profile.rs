@@ -201,12 +201,12 @@ mod tests {
     fn good_members_are_kept_trimmed_and_blank_ones_cleared() {
         let input =
             json!({"name": " Asha ", "locale": "zh-Hant-TW", "timeZone": "Asia/Kolkata", "avatar": ""});
-        let c = ProfileChanges::check(input.as_object().unwrap()).unwrap();
+        let c = ProfileChanges::check(input.as_object().expect("an object")).expect("a valid profile");
         assert_eq!(c.name, Change::Set("Asha".into()));
         assert_eq!(c.locale, Change::Set("zh-Hant-TW".into()));
         assert_eq!(c.time_zone, Change::Set("Asia/Kolkata".into()));
         assert_eq!(c.avatar, Change::Clear);
-        let none = ProfileChanges::check(&Map::new()).unwrap();
+        let none = ProfileChanges::check(&Map::new()).expect("nothing to change");
         assert_eq!(none.name, Change::Keep);
     }
 
