@@ -120,7 +120,7 @@ impl ApiError {
     }
 
     /// `extensions`: the code, and what the code alone does not say.
-    fn extend(&self, ext: &mut async_graphql::ErrorExtensionValues) {
+    pub(crate) fn extend(&self, ext: &mut async_graphql::ErrorExtensionValues) {
         ext.set("code", self.code().as_str());
         if let Some(reason) = self.reason() {
             ext.set("reason", reason);
@@ -148,14 +148,22 @@ impl ApiError {
 
 impl From<entity::Error> for ApiError {
     fn from(e: entity::Error) -> Self {
+        ApiError::from(&e)
+    }
+}
+
+/// By reference too: the labelling of an answer finds a data-layer error only as the `source`
+/// of a GraphQL error (`schema::errors::label`).
+impl From<&entity::Error> for ApiError {
+    fn from(e: &entity::Error) -> Self {
         match e {
-            entity::Error::NotFound(w) => ApiError::NotFound(w),
-            entity::Error::Validation(f) => ApiError::Validation(f),
-            entity::Error::Conflict(m) => ApiError::Conflict(m),
-            e @ entity::Error::DefinitionsChanged => ApiError::Conflict(e.to_string()),
-            entity::Error::Forbidden(m) => ApiError::Forbidden(m),
-            entity::Error::BadRequest(m) => ApiError::BadRequest(m),
-            e @ (entity::Error::Db(_) | entity::Error::Internal(_)) => ApiError::Internal(e.to_string()),
+            entity::Error::NotFound(w) => ApiError::NotFound(w.clone()),
+            entity::Error::Validation(f) => ApiError::Validation(f.clone()),
+            entity::Error::Conflict(m) => ApiError::Conflict(m.clone()),
+            entity::Error::DefinitionsChanged => ApiError::Conflict(e.to_string()),
+            entity::Error::Forbidden(m) => ApiError::Forbidden(m.clone()),
+            entity::Error::BadRequest(m) => ApiError::BadRequest(m.clone()),
+            entity::Error::Db(_) | entity::Error::Internal(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

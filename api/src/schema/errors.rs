@@ -12,7 +12,7 @@ use async_graphql::{Name, PathSegment, Request, ServerError};
 use entity::ErrorCode;
 
 use super::ctx::RequestId;
-use crate::error::InternalCause;
+use crate::error::{ApiError, InternalCause};
 
 /// The operation a request runs, as its log line and latency histogram name it: the
 /// `operationName` asked, else the name of the document's operation, as the schema's extension
@@ -105,7 +105,19 @@ fn path_text(path: &[PathSegment]) -> String {
 /// meant for the client; it and every `INTERNAL` error are logged with their cause and shown
 /// as `internal error` with the request id. `anonymous`: the caller sent no credential.
 pub fn label(e: &mut ServerError, anonymous: bool, rid: &RequestId, operation: &Operation) {
+    let coded = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+    // A data-layer error a resolver passed on with a bare `?`: async-graphql's blanket `From`
+    // keeps it as the source but drops its code. It leaves as it would through `ApiError`;
+    // an internal one stays uncoded, so that its cause (the message) is logged below.
+    let recovered = match e.source::<entity::Error>() {
+        Some(cause) if !coded => Some(ApiError::from(cause)).filter(|a| a.code().exposed()),
+        _ => None,
+    };
     let ext = e.extensions.get_or_insert_with(Default::default);
+    if let Some(api) = recovered {
+        api.extend(ext);
+        e.message = api.message();
+    }
     let code = match ext.get("code") {
         // A code outside the table is no code a client may see.
         Some(async_graphql::Value::String(c)) => ErrorCode::parse(c).unwrap_or(ErrorCode::Internal),
@@ -167,4 +179,45 @@ pub fn refused_request(e: &ServerError) -> bool {
                 )
             )
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Pos, Value};
+    use entity::FieldError;
+
+    use super::*;
+
+    /// `err` as a resolver of `createDeal` raised it, labelled for a signed-in caller.
+    fn labelled(err: async_graphql::Error) -> ServerError {
+        let mut e = err.into_server_error(Pos::default());
+        e.path = vec![PathSegment::Field("createDeal".into())];
+        label(&mut e, false, &RequestId("r1".into()), &Operation::none());
+        e
+    }
+
+    fn extension(e: &ServerError, key: &str) -> Option<Value> {
+        e.extensions.as_ref().and_then(|x| x.get(key)).cloned()
+    }
+
+    #[test]
+    fn a_data_layer_error_passed_on_with_a_bare_question_mark_keeps_its_code() {
+        let e = labelled(entity::Error::NotFound("deal".into()).into());
+        assert_eq!(extension(&e, "code"), Some(Value::from("NOT_FOUND")));
+        assert_eq!(e.message, "deal not found");
+        let invalid = entity::Error::Validation(vec![FieldError::new("title", "is required")]);
+        let e = labelled(invalid.into());
+        assert_eq!(extension(&e, "code"), Some(Value::from("VALIDATION_FAILED")));
+        assert_eq!(e.message, "validation failed: title is required");
+        let fields = format!("{:?}", extension(&e, "fields"));
+        assert!(fields.contains("title") && fields.contains("is required"), "{fields}");
+    }
+
+    #[test]
+    fn an_internal_data_layer_error_stays_masked() {
+        let e = labelled(entity::Error::Internal("the disk is on fire".into()).into());
+        assert_eq!(extension(&e, "code"), Some(Value::from("INTERNAL")));
+        assert_eq!(extension(&e, "requestId"), Some(Value::from("r1")));
+        assert_eq!(e.message, "internal error");
+    }
 }
