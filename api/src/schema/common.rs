@@ -70,10 +70,13 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
 fn filter_input(name: &str, scalar: &str, ops: &[&str]) -> InputObject {
     let mut o = InputObject::new(name);
     for op in ops {
-        let ty = match *op {
-            "in" | "notIn" | "containsAny" | "containsAll" => TypeRef::named_nn_list(scalar),
-            "isNull" => TypeRef::named(TypeRef::BOOLEAN),
-            _ => TypeRef::named(scalar),
+        // List operators take a list of the scalar, `isNull` a flag, every other one a value.
+        let ty = if matches!(*op, "in" | "notIn" | "containsAny" | "containsAll") {
+            TypeRef::named_nn_list(scalar)
+        } else if *op == "isNull" {
+            TypeRef::named(TypeRef::BOOLEAN)
+        } else {
+            TypeRef::named(scalar)
         };
         o = o.field(InputValue::new(*op, ty));
     }
@@ -164,10 +167,11 @@ fn page_info() -> Object {
 fn file_object() -> Object {
     let field = |name: &'static str, ty: TypeRef| {
         Field::new(name, ty, move |ctx| {
-            let v = match ctx.parent_value.as_value() {
-                Some(Value::Object(m)) => m.get(name).cloned(),
-                _ => None,
-            };
+            // A FILE value is a JSON object of these members (`value::normalize`).
+            let v = ctx
+                .parent_value
+                .as_value()
+                .and_then(|v| if let Value::Object(m) = v { m.get(name).cloned() } else { None });
             FieldFuture::Value(v.map(FieldValue::value))
         })
     };
