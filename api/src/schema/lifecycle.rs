@@ -20,7 +20,10 @@ const LIFECYCLE_DOC: &str = "The moves allowed between a SELECT field's options,
      `initial` (the values a record may be created with; empty: any), `transitions` (`from` → `to`, \
      limited to `roles` when given). Setting the value a record already has is no move; a write \
      breaking the lifecycle is VALIDATION_FAILED with `from`, `to` and `allowed` in its \
-     `extensions.fields` entry. In `UpdateFieldInput`, `null` removes the lifecycle.";
+     `extensions.fields` entry.";
+
+const MEMBER_DOC: &str =
+    "A SELECT field's lifecycle (see `FieldLifecycle`); in `UpdateFieldInput`, `null` removes it.";
 
 fn texts(items: &[String]) -> Option<Value> {
     Some(Value::List(items.iter().cloned().map(Value::from).collect()))
@@ -49,7 +52,7 @@ pub fn types() -> Vec<Type> {
         lifecycle.into(),
         transition.into(),
         InputObject::new(t::FIELD_LIFECYCLE_INPUT)
-            .description(LIFECYCLE_DOC)
+            .description(MEMBER_DOC)
             .field(InputValue::new("initial", list()))
             .field(InputValue::new("transitions", TypeRef::named_nn_list(t::FIELD_TRANSITION_INPUT)))
             .into(),
@@ -68,12 +71,12 @@ pub fn definition_field() -> Field {
             Ok(parent::<FieldDefView>(&c)?.def.lifecycle.clone().map(FieldValue::owned_any))
         })
     })
-    .description(LIFECYCLE_DOC)
+    .description("The field's lifecycle (see `FieldLifecycle`), when it has one.")
 }
 
 /// The `lifecycle` member of the field inputs.
 pub fn input_member() -> InputValue {
-    InputValue::new("lifecycle", TypeRef::named(t::FIELD_LIFECYCLE_INPUT)).description(LIFECYCLE_DOC)
+    InputValue::new("lifecycle", TypeRef::named(t::FIELD_LIFECYCLE_INPUT)).description(MEMBER_DOC)
 }
 
 /// `<field>Transitions` on the record type, for a lifecycle field the role may update: the
