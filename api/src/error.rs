@@ -138,6 +138,15 @@ impl ApiError {
                         async_graphql::Name::new("message"),
                         async_graphql::Value::from(f.message.clone()),
                     );
+                    if let Some(moved) = &f.moved {
+                        // A refused lifecycle move: what it was, and what is allowed instead.
+                        let text =
+                            |v: &Option<String>| v.clone().map_or(async_graphql::Value::Null, Into::into);
+                        m.insert(async_graphql::Name::new("from"), text(&moved.from));
+                        m.insert(async_graphql::Name::new("to"), text(&moved.to));
+                        let allowed = moved.allowed.iter().cloned().map(async_graphql::Value::from).collect();
+                        m.insert(async_graphql::Name::new("allowed"), async_graphql::Value::List(allowed));
+                    }
                     async_graphql::Value::Object(m)
                 })
                 .collect();
@@ -215,7 +224,11 @@ impl From<async_graphql::Error> for ApiError {
                         .filter_map(|item| match item {
                             Value::Object(m) => match (m.get("field"), m.get("message")) {
                                 (Some(Value::String(f)), Some(Value::String(msg))) => {
-                                    Some(FieldError::new(f.clone(), msg.clone()))
+                                    let error = FieldError::new(f.clone(), msg.clone());
+                                    Some(match moved_of(m) {
+                                        Some(moved) => error.with_move(moved),
+                                        None => error,
+                                    })
                                 }
                                 _ => None,
                             },
@@ -233,6 +246,26 @@ impl From<async_graphql::Error> for ApiError {
             }
         }
     }
+}
+
+/// The refused lifecycle move an entry of `extensions.fields` carries, if any (`extend`).
+fn moved_of(
+    m: &async_graphql::indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
+) -> Option<entity::Moved> {
+    use async_graphql::Value;
+    let text = |key: &str| match m.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let Some(Value::List(allowed)) = m.get("allowed") else { return None };
+    let allowed = allowed
+        .iter()
+        .filter_map(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    Some(entity::Moved { from: text("from"), to: text("to"), allowed })
 }
 
 impl From<ApiError> for async_graphql::Error {

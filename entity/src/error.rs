@@ -94,11 +94,32 @@ pub struct FieldError {
     pub field: String,
     /// Why it was refused, written for a person.
     pub message: String,
+    /// For a move its lifecycle refuses (`runtime::lifecycle`): from, to and what is allowed,
+    /// shown beside `field` and `message`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Box<Moved>>,
+}
+
+/// A refused move of a SELECT field with a lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Moved {
+    /// The value before (`None`: none yet).
+    pub from: Option<String>,
+    /// The value asked for (`None`: cleared).
+    pub to: Option<String>,
+    /// The values the caller may set instead.
+    pub allowed: Vec<String>,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), moved: None }
+    }
+
+    /// The error of a refused move.
+    pub fn with_move(mut self, moved: Moved) -> Self {
+        self.moved = Some(Box::new(moved));
+        self
     }
 }
 

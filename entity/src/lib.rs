@@ -20,4 +20,4 @@ pub mod unreachable;
 
 pub use db::{Db, ReadScope};
 pub use dialect::Dialect;
-pub use error::{Error, ErrorCode, FieldError, Result};
+pub use error::{Error, ErrorCode, FieldError, Moved, Result};

@@ -35,6 +35,7 @@ mod inputs;
 mod instances;
 mod isolation;
 mod leases;
+mod lifecycles;
 mod limits;
 mod live_modules;
 mod models;

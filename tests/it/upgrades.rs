@@ -195,3 +195,39 @@ async fn an_upgrade_merges_three_ways_and_a_dry_run_changes_nothing() {
     assert_eq!(t.entity_names().await, ["patient", "visit"]);
     let _ = std::fs::remove_file(dir().join(format!("{slug}.json")));
 }
+
+#[tokio::test]
+async fn a_lifecycle_added_by_a_new_version_reaches_the_tenant_and_keeps_its_data() {
+    let slug = format!("ward-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let ward = |version: u32, lifecycle: Value| {
+        let status = field(
+            "status",
+            "SELECT",
+            json!({"options": ["New", "Admitted", "Discharged", "Transferred"], "lifecycle": lifecycle}),
+        );
+        json!({"slug": slug, "version": version, "name": {"en": "Ward"}, "description": {"en": "lifecycles"},
+               "entities": [{"nameSingular": "patient", "namePlural": "patients", "labelSingular": "Patient",
+                             "labelPlural": "Patients", "fields": [status]}],
+               "roles": [], "workflows": [], "dashboards": [], "approvalPolicies": []})
+    };
+    write(&slug, &ward(1, Value::Null));
+    let t = tenant().await;
+    t.data("mutation($s: String!) { applyTemplate(slug: $s) { entities } }", json!({"s": slug})).await;
+    let patients = Names::new("patient", "patients");
+    let id = str_of(&t.create(&patients, json!({"status": "Transferred"}), "").await["id"]);
+    let lifecycle = json!({"initial": ["New"], "transitions": [{"from": "New", "to": "Admitted"}, {"from": "Admitted", "to": "Discharged"}]});
+    write(&slug, &ward(2, lifecycle));
+    let done = t.data(UPGRADE, json!({"s": slug})).await["upgradeTemplate"].clone();
+    assert_eq!(
+        done["changes"],
+        json!([{"kind": "FIELD", "name": "patient.status", "action": "UPDATE"}]),
+        "{done}"
+    );
+    // The record keeps its value, which the lifecycle does not mention: it may only start over.
+    let record = t.get(&patients, &id, "status statusTransitions").await;
+    assert_eq!(
+        (record["status"].clone(), record["statusTransitions"].clone()),
+        (json!("Transferred"), json!(["New"]))
+    );
+    t.update_raw(&patients, &id, json!({"status": "Admitted"}), "").await.expect_code("VALIDATION_FAILED");
+}

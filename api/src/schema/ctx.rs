@@ -145,6 +145,7 @@ pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
         user_id: Some(p.user_id.clone()),
         api_key_id: p.api_key_id.clone(),
         request_id: ctx.data_opt::<RequestId>().map(|r| r.0.clone()),
+        role: Some(p.role.clone()),
         ..Actor::default()
     })
 }

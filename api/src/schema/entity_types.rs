@@ -17,6 +17,7 @@ use entity::runtime::record::Record;
 use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;
 use super::common::{filter_type, input_type, output_type};
+use super::lifecycle;
 use super::resolvers::{relation, user};
 use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent, parent_lent};
 
@@ -88,6 +89,9 @@ fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Obje
             record_field(&f.graphql_name, ty, move |r| r.data.get(&key).and_then(|v| output(field_type, v)))
                 .description(f.label.clone());
         o = o.field(field);
+        if let Some(moves) = lifecycle::transitions_field(a, f) {
+            o = o.field(moves);
+        }
     }
     for (rev, source) in access.reverse_relations(&a.full.id) {
         o = o.field(relation::reverse(&rev, &source));

@@ -21,6 +21,7 @@ pub mod errors;
 pub mod extension;
 pub mod feature;
 pub mod inputs;
+pub mod lifecycle;
 pub mod limits;
 pub mod loader;
 pub mod order;

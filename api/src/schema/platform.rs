@@ -20,6 +20,7 @@ use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
 use super::feature::{Declared, Slot};
+use super::lifecycle;
 use super::values::{parent, s, sync_field, ts};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
@@ -288,6 +289,7 @@ fn tenant_types() -> Vec<Type> {
             })
             .description(FIELD_JSON_DOCS[2].1),
         )
+        .field(lifecycle::definition_field())
         .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| {
             Some(Value::from(x.def.position))
         }));
@@ -313,7 +315,7 @@ fn tenant_types() -> Vec<Type> {
         for (name, doc) in FIELD_JSON_DOCS {
             o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));
         }
-        o
+        o.field(lifecycle::input_member())
     };
     vec![
         entity.into(),
@@ -437,7 +439,7 @@ pub static PLATFORM: Declared = Declared {
     public_mutations,
     queries: &[(Slot::Lead, |_| std::iter::once(api_version()).chain(tenant_queries()).collect())],
     mutations: &[(Slot::Lead, |_| vec![logout()]), (Slot::Admin, |_| definition_mutations())],
-    types: |_| public_types().into_iter().chain(tenant_types()).collect(),
+    types: |_| public_types().into_iter().chain(tenant_types()).chain(lifecycle::types()).collect(),
     ..Declared::EMPTY
 };
 

@@ -28,6 +28,9 @@ pub struct Model {
     pub validation: Option<Json>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub labels: Option<Json>,
+    /// A SELECT field's lifecycle (`runtime::lifecycle::Lifecycle`), when it has one.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub lifecycle: Option<Json>,
     pub position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

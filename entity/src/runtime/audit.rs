@@ -37,6 +37,10 @@ pub struct Actor {
     pub user_id: Option<String>,
     pub api_key_id: Option<String>,
     pub request_id: Option<String>,
+    /// The role (by name) a user acts in; `None` for the system (templates, workflows). Only
+    /// lifecycles read it (`lifecycle`: moves limited to roles); the audit log keeps no role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Set when a workflow acts: which one, and how many workflow hops led here (loop guard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<String>,

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 
 use super::field_key::FieldKey;
+use super::lifecycle::Lifecycle;
 use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
 use crate::{Dialect, Error, Result};
@@ -228,6 +229,8 @@ pub struct FieldDef {
     /// Compiled `validation.pattern`, checked when the definition was saved.
     pub pattern: Option<Arc<regex::Regex>>,
     pub labels: Option<serde_json::Value>,
+    /// A SELECT field's allowed moves between options (`lifecycle`).
+    pub lifecycle: Option<Lifecycle>,
     pub position: i32,
 }
 
@@ -421,6 +424,10 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         validation,
         pattern,
         labels: f.labels.filter(|v| !v.is_null()),
+        lifecycle: match f.lifecycle {
+            Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
+            _ => None,
+        },
         position: f.position,
     })
 }

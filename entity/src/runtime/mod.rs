@@ -11,6 +11,7 @@ pub mod field_key;
 pub mod figures;
 pub mod filter;
 pub mod indexes;
+pub mod lifecycle;
 pub mod meta;
 pub mod naming;
 pub mod outbox;

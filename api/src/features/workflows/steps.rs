@@ -58,6 +58,18 @@ pub const TRIGGER: Union = Union {
             ],
         },
         Shape {
+            field: "transitioned",
+            tag: "transitioned",
+            input: t::WORKFLOW_TRANSITIONED_TRIGGER_INPUT,
+            doc: "An update moves a SELECT field from one value to another (from `from`, to `to`, when given), e.g. a lifecycle's transition.",
+            members: &[
+                ENTITY,
+                req("field", Kind::Text, "The SELECT field (GraphQL name or key)."),
+                opt("from", Kind::Text, "Fire only when the value before was this option."),
+                opt("to", Kind::Text, "Fire only when the new value is this option."),
+            ],
+        },
+        Shape {
             field: "recordDeleted",
             tag: "record_deleted",
             input: t::WORKFLOW_ENTITY_TRIGGER_INPUT,

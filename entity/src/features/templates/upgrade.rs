@@ -21,6 +21,7 @@ use crate::features::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::definitions::Definitions;
 use crate::runtime::definitions::input::{EntityInput, FieldInput, UpdateFieldInput};
+use crate::runtime::lifecycle::Lifecycle;
 use crate::runtime::meta::{FieldDef, TenantMeta};
 use crate::runtime::policy::Permissions;
 use crate::runtime::time;
@@ -65,14 +66,21 @@ enum Op {
 
 /// The compared shape of a field (what a template sets).
 fn field_shape(f: &FieldInput) -> Value {
+    // A lifecycle as the tenant would store it (lists defaulted), or as given if it is not one.
+    let lifecycle = f.lifecycle.clone().filter(|l| !l.is_null()).map(|l| {
+        serde_json::from_value::<Lifecycle>(l.clone())
+            .ok()
+            .and_then(|x| serde_json::to_value(x).ok())
+            .unwrap_or(l)
+    });
     json!({"label": f.label.trim(), "type": f.ty, "options": f.options.clone().unwrap_or_default(),
            "required": f.required.unwrap_or(false), "indexed": f.indexed.unwrap_or(false),
-           "labels": f.labels.clone().unwrap_or(Value::Null)})
+           "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": lifecycle})
 }
 
 fn def_shape(f: &FieldDef) -> Value {
     json!({"label": f.label, "type": f.ty.as_str(), "options": f.options, "required": f.required,
-           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null)})
+           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": f.lifecycle})
 }
 
 /// A workflow definition as stored (defaults filled in), for comparison.
@@ -169,6 +177,8 @@ impl Planner<'_> {
                                 indexed: f.indexed,
                                 options: f.options.clone(),
                                 labels: f.labels.clone(),
+                                // Removed when the new version has none.
+                                lifecycle: Some(f.lifecycle.clone().unwrap_or(Value::Null)),
                                 ..UpdateFieldInput::default()
                             };
                             let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));

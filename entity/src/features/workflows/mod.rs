@@ -53,6 +53,16 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<Value>,
     },
+    /// An update that moves the SELECT `field` from one value to another (from `from` and to
+    /// `to`, when given): a lifecycle's transition, once committed.
+    Transitioned {
+        entity: String,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
     RecordDeleted {
         entity: String,
     },
@@ -98,6 +108,7 @@ impl Trigger {
             Trigger::RecordCreated { entity }
             | Trigger::RecordUpdated { entity, .. }
             | Trigger::FieldChanged { entity, .. }
+            | Trigger::Transitioned { entity, .. }
             | Trigger::RecordDeleted { entity }
             | Trigger::Manual { entity }
             | Trigger::Schedule { entity, .. }
@@ -270,6 +281,9 @@ impl Definition {
             Trigger::FieldChanged { field, .. } if !field_known(field) => {
                 errors.push(FieldError::new("trigger.field", format!("no field `{field}`")));
             }
+            Trigger::Transitioned { field, from, to, .. } => {
+                check_transitioned(entity, field, from, to, &mut errors)
+            }
             Trigger::Schedule { cron, time_zone, .. } => {
                 // The tenant's zone is checked when the tenant sets it; UTC stands in here.
                 if let Err(e) = schedule::CronSchedule::parse(cron, time_zone.as_deref().unwrap_or("UTC")) {
@@ -375,6 +389,9 @@ impl Definition {
                         key.and_then(|k| event.record.data.get(&k).cloned()).as_ref() == Some(want)
                     })
             }
+            (Trigger::Transitioned { field, from, to, .. }, ChangeKind::Updated) => {
+                moved(entity, event, field, from.as_deref(), to.as_deref())
+            }
             (Trigger::RecordDeleted { .. }, ChangeKind::Deleted) => true,
             _ => false,
         };
@@ -394,6 +411,47 @@ impl Definition {
         let before = previous.map(|data| Record { data: data.clone().into(), ..record.clone() });
         check(&self.condition, record) && before.as_ref().is_none_or(|b| check(&self.previous_condition, b))
     }
+}
+
+/// A `transitioned` trigger names a SELECT field, options of it, and (when the field has a
+/// lifecycle and both ends are given) a move the lifecycle allows: else it could never fire.
+fn check_transitioned(
+    entity: &EntityDef,
+    field: &str,
+    from: &Option<String>,
+    to: &Option<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    let def = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field));
+    let Some(def) = def.filter(|f| f.ty == FieldType::Select) else {
+        errors.push(FieldError::new("trigger.field", format!("no SELECT field `{field}`")));
+        return;
+    };
+    for (path, value) in [("trigger.from", from), ("trigger.to", to)] {
+        if let Some(v) = value.as_ref().filter(|v| !def.options.contains(v)) {
+            errors.push(FieldError::new(path, format!("`{v}` is not an option of `{field}`")));
+        }
+    }
+    if let (Some(l), Some(from), Some(to)) = (&def.lifecycle, from, to)
+        && def.options.contains(from)
+        && !l.transitions.iter().any(|t| &t.from == from && &t.to == to)
+    {
+        errors.push(FieldError::new(
+            "trigger.to",
+            format!("the lifecycle of `{field}` has no move `{from}` → `{to}`"),
+        ));
+    }
+}
+
+/// The update `event` moved `field` to another value, from `from` and to `to` when given.
+fn moved(entity: &EntityDef, event: &ChangeEvent, field: &str, from: Option<&str>, to: Option<&str>) -> bool {
+    let Some(def) = entity.field_by_graphql(field).or_else(|| entity.field_by_key(field)) else {
+        return false;
+    };
+    let key = def.key.as_str();
+    let before = event.previous.as_ref().and_then(|p| p.get(key)).and_then(Value::as_str);
+    let after = event.record.data.get(key).and_then(Value::as_str);
+    before != after && from.is_none_or(|f| before == Some(f)) && to.is_none_or(|t| after == Some(t))
 }
 
 static TEMPLATE: LazyLock<Regex> =

@@ -48,6 +48,8 @@ pub struct FieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    /// A SELECT field's lifecycle (`runtime::lifecycle::Lifecycle` as JSON).
+    pub lifecycle: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.
@@ -62,4 +64,12 @@ pub struct UpdateFieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    /// The new lifecycle; `Some(null)` removes it, absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    pub lifecycle: Option<Value>,
+}
+
+/// A member given, even as `null` (`Some(Value::Null)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }

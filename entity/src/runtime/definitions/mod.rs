@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::audit::Actor;
 use super::filter::{Filter, Op, Target};
+use super::lifecycle::Lifecycle;
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::naming;
 use super::sql;
@@ -29,7 +30,7 @@ pub(crate) use validate::blank_field;
 pub use validate::{Conflict, name_conflicts};
 
 use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
-use stored::{field_summary, input_summary, options_json, replace, validation_json};
+use stored::{field_summary, input_summary, lifecycle_json, options_json, replace, validation_json};
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,
     check_prefix, parse_validation,
@@ -316,6 +317,15 @@ impl<'a> Definitions<'a> {
             errors.push(FieldError::new("unique", "JSON, FILE and MULTI_SELECT fields cannot be unique"));
         }
         check_default(&mut errors, "default", &f);
+        // A new lifecycle, or the kept one against the options and default as they now are.
+        match &input.lifecycle {
+            Some(l) => f.lifecycle = Lifecycle::parse(&mut errors, "lifecycle", &f, l),
+            None => {
+                if let Some(l) = &f.lifecycle {
+                    l.check(&mut errors, "lifecycle", &f);
+                }
+            }
+        }
         if errors.is_empty() {
             self.check_existing_data(txn, e, old, &f, &mut errors).await?;
         }
@@ -335,6 +345,7 @@ impl<'a> Definitions<'a> {
         am.default_value = Set(f.default.clone());
         am.validation = Set(validation_json(&f.validation)?);
         am.labels = Set(f.labels.clone());
+        am.lifecycle = Set(lifecycle_json(&f)?);
         am.updated_at = Set(super::time::now());
         am.update(txn).await?;
         let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::Value;
 
 use super::Definitions;
-use super::stored::{options_json, validation_json};
+use super::stored::{lifecycle_json, options_json, validation_json};
 use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
@@ -65,6 +65,7 @@ impl Definitions<'_> {
             default_value: Set(f.default.clone()),
             validation: Set(validation_json(&f.validation)?),
             labels: Set(f.labels.clone()),
+            lifecycle: Set(lifecycle_json(f)?),
             position: Set(f.position),
             created_at: Set(now),
             updated_at: Set(now),

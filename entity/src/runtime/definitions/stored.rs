@@ -24,6 +24,7 @@ pub(super) fn field_summary(f: &FieldDef) -> Value {
     serde_json::json!({
         "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
         "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
+        "lifecycle": f.lifecycle,
     })
 }
 
@@ -42,4 +43,8 @@ pub(super) fn options_json(f: &FieldDef) -> Option<Value> {
 pub(super) fn validation_json(v: &Validation) -> Result<Option<Value>> {
     let json = serde_json::to_value(v)?;
     Ok(json.as_object().is_some_and(|o| !o.is_empty()).then_some(json))
+}
+
+pub(super) fn lifecycle_json(f: &FieldDef) -> Result<Option<Value>> {
+    Ok(f.lifecycle.as_ref().map(serde_json::to_value).transpose()?)
 }

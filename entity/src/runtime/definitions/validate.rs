@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::input::FieldInput;
 use crate::FieldError;
 use crate::runtime::field_key::FieldKey;
+use crate::runtime::lifecycle::Lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use crate::runtime::naming::{self, EntityNames};
 use crate::runtime::value;
@@ -133,6 +134,7 @@ pub(crate) fn blank_field() -> FieldDef {
         validation: Validation::default(),
         pattern: None,
         labels: None,
+        lifecycle: None,
         position: 0,
     }
 }
@@ -244,7 +246,7 @@ pub(super) fn build_field(
         }
     };
     let (validation, pattern) = parse_validation(errors, &p("validation"), ty, input.validation.as_ref());
-    let f = FieldDef {
+    let mut f = FieldDef {
         id: uuid::Uuid::new_v4().to_string(),
         // An input whose key is refused is never stored: its errors end the change.
         key: key.unwrap_or_else(FieldKey::blank),
@@ -263,9 +265,13 @@ pub(super) fn build_field(
         validation,
         pattern,
         labels: input.labels.clone().filter(|v| !v.is_null()),
+        lifecycle: None,
         position,
     };
     check_default(errors, &p("default"), &f);
+    if let Some(l) = &input.lifecycle {
+        f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
+    }
     f
 }
 
@@ -313,6 +319,14 @@ pub fn name_conflicts(entities: &[Arc<EntityDef>]) -> Vec<Conflict> {
         for f in &e.fields {
             if !fields.insert(f.graphql_name.clone()) {
                 let message = format!("field `{}` appears twice on `{}`", f.graphql_name, names.type_name);
+                conflicts.push(conflict(Some(f.key.as_str()), message));
+            }
+        }
+        // A lifecycle's field of next values (`statusTransitions`) is on the type too.
+        for f in e.fields.iter().filter(|f| f.lifecycle.is_some()) {
+            let name = naming::transitions_field(&f.graphql_name);
+            if !fields.insert(name.clone()) {
+                let message = format!("`{name}` (the moves of `{}`) collides with a field", f.graphql_name);
                 conflicts.push(conflict(Some(f.key.as_str()), message));
             }
         }

@@ -71,7 +71,13 @@ pub fn screaming(s: &str) -> String {
     out
 }
 
-/// The GraphQL name of a field key.
+/// The record type's field listing the values a lifecycle field may move to next, for the
+/// caller (`status` → `statusTransitions`).
+pub fn transitions_field(graphql_name: &str) -> String {
+    format!("{graphql_name}Transitions")
+}
+
+/// The GraphQL name of a field key (`full_name` → `fullName`).
 pub fn field_name(key: &str) -> String {
     camel(key)
 }

@@ -17,6 +17,10 @@ pub mod types {
     pub const UPDATE_ENTITY_INPUT: &str = "UpdateEntityInput";
     pub const FIELD_INPUT: &str = "FieldInput";
     pub const UPDATE_FIELD_INPUT: &str = "UpdateFieldInput";
+    pub const FIELD_LIFECYCLE: &str = "FieldLifecycle";
+    pub const FIELD_TRANSITION: &str = "FieldTransition";
+    pub const FIELD_LIFECYCLE_INPUT: &str = "FieldLifecycleInput";
+    pub const FIELD_TRANSITION_INPUT: &str = "FieldTransitionInput";
     pub const SIGNUP_INPUT: &str = "SignupInput";
     pub const LOGIN_INPUT: &str = "LoginInput";
     pub const FIELD_TYPE: &str = "FieldType";
@@ -87,6 +91,7 @@ pub mod types {
     pub const WORKFLOW_ENTITY_TRIGGER_INPUT: &str = "WorkflowEntityTriggerInput";
     pub const WORKFLOW_RECORD_UPDATED_TRIGGER_INPUT: &str = "WorkflowRecordUpdatedTriggerInput";
     pub const WORKFLOW_FIELD_CHANGED_TRIGGER_INPUT: &str = "WorkflowFieldChangedTriggerInput";
+    pub const WORKFLOW_TRANSITIONED_TRIGGER_INPUT: &str = "WorkflowTransitionedTriggerInput";
     pub const WORKFLOW_SCHEDULE_TRIGGER_INPUT: &str = "WorkflowScheduleTriggerInput";
     pub const WORKFLOW_RELATIVE_DATE_TRIGGER_INPUT: &str = "WorkflowRelativeDateTriggerInput";
     pub const WORKFLOW_WEBHOOK_TRIGGER_INPUT: &str = "WorkflowWebhookTriggerInput";
@@ -232,6 +237,10 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         UPDATE_ENTITY_INPUT,
         FIELD_INPUT,
         UPDATE_FIELD_INPUT,
+        FIELD_LIFECYCLE,
+        FIELD_TRANSITION,
+        FIELD_LIFECYCLE_INPUT,
+        FIELD_TRANSITION_INPUT,
         SIGNUP_INPUT,
         LOGIN_INPUT,
         FIELD_TYPE,
@@ -302,6 +311,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         WORKFLOW_ENTITY_TRIGGER_INPUT,
         WORKFLOW_RECORD_UPDATED_TRIGGER_INPUT,
         WORKFLOW_FIELD_CHANGED_TRIGGER_INPUT,
+        WORKFLOW_TRANSITIONED_TRIGGER_INPUT,
         WORKFLOW_SCHEDULE_TRIGGER_INPUT,
         WORKFLOW_RELATIVE_DATE_TRIGGER_INPUT,
         WORKFLOW_WEBHOOK_TRIGGER_INPUT,

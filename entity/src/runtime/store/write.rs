@@ -14,6 +14,7 @@ use super::{
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
+use crate::runtime::lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
 use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
 use crate::runtime::slot::Slot;
@@ -81,6 +82,7 @@ impl<'a> Store<'a> {
     async fn create_with(&self, txn: &impl Exec, w: WriteRequest<'_>, guarded: bool) -> Result<Record> {
         let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
+        errors.extend(lifecycle::check_write(&entity.fields, None, &data, actor.role.as_deref()));
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
             entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
@@ -212,6 +214,7 @@ impl<'a> Store<'a> {
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
         let (data, mut errors) = value::apply_input(&entity.fields, &old.data, input, Mode::Update);
+        errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
         let changed: Vec<&FieldDef> = entity
             .fields
             .iter()
