@@ -38,6 +38,7 @@ mod leases;
 mod limits;
 mod live_modules;
 mod models;
+mod modules;
 mod notifications;
 mod observability;
 mod pagination;
