@@ -56,6 +56,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "tenant_templates",
         "dashboards",
         "record_rollups",
+        "modules",
     ]);
     t
 }

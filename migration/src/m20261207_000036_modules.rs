@@ -9,6 +9,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::ddl;
 use crate::m20261121_000003_access::rls_for_table;
+use crate::m20261204_000025_rls_empty_tenant::TENANT;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -44,6 +45,11 @@ impl MigrationTrait for Migration {
         ddl::run(manager, UP).await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             ddl::run(manager, &rls_for_table("modules", "SELECT, INSERT, UPDATE, DELETE")).await?;
+            // An empty tenant setting is no tenant (migration 25).
+            let policy = format!(
+                "ALTER POLICY modules_tenant ON modules USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT})"
+            );
+            ddl::run(manager, &policy).await?;
         }
         Ok(())
     }
