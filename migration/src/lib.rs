@@ -35,6 +35,7 @@ mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
 mod m20261207_000032_field_lifecycles;
+mod m20261207_000036_modules;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -56,6 +57,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "tenant_templates",
         "dashboards",
         "record_rollups",
+        "modules",
     ]);
     t
 }
@@ -97,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000028_record_uuid::Migration),
             Box::new(m20261206_000029_user_profile::Migration),
             Box::new(m20261207_000032_field_lifecycles::Migration),
+            Box::new(m20261207_000036_modules::Migration),
         ]
     }
 }

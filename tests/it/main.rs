@@ -39,6 +39,7 @@ mod lifecycles;
 mod limits;
 mod live_modules;
 mod models;
+mod modules;
 mod notifications;
 mod observability;
 mod pagination;

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
+pub mod modules;
 pub mod notifications;
 pub mod profile;
 pub mod templates;
@@ -30,4 +31,5 @@ pub static ALL: Features = &[
     &tenant::FEATURE,
     &crm::FEATURE,
     &profile::FEATURE,
+    &modules::FEATURE,
 ];

@@ -91,7 +91,8 @@ async fn accept(
     if entity::runtime::value::has_nul(&payload) {
         return Err(ApiError::BadRequest(format!("the body {}", entity::runtime::value::NO_NUL)));
     }
-    let meta = TenantMeta::load_for(&state.db, &tenant_id).await?;
+    // A workflow on an entity switched off with its modules has no entity to write.
+    let meta = TenantMeta::load_for(&state.db, &tenant_id).await?.switched_on();
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
     let store = Store::new(&state.db, &tenant_id);
     let record_id = match (match_field, payload.get("recordId").and_then(Value::as_str)) {

@@ -1,6 +1,8 @@
 //! The schema registry: a tenant's schema for a role, built on demand and kept within a memory
 //! budget. A definition change bumps the tenant's metadata version, so the next request misses
-//! and builds anew; nothing is rebuilt per request.
+//! and builds anew; nothing is rebuilt per request. Switching a module bumps it too, and the
+//! schema is built from the definitions that are switched on (`TenantMeta::switched_on`), which
+//! is what the shape is taken of.
 //!
 //! What is kept has two parts. The compiled schema (types, resolvers, introspection, query
 //! plans: about 1.5 MB for the ten entities of the hospital template) is the same for every
@@ -242,7 +244,8 @@ impl Registry {
             return Ok(e.compiled.clone());
         }
         let started = std::time::Instant::now();
-        let meta = TenantMeta::load_for(db, tenant_id).await.map_err(ApiError::from)?;
+        // Entities their modules switched off are not part of the API (nor of the shape).
+        let meta = TenantMeta::load_for(db, tenant_id).await.map_err(ApiError::from)?.switched_on();
         let shape = shape::of(&meta, permissions);
         let (access, bytes) = own_part(&meta, permissions);
         let known = self.lock()?.shapes.get(&shape).cloned();

@@ -263,4 +263,20 @@ mod tests {
         let owner = sdl_for(Permissions::full());
         assert!(owner.contains("defineEntity(") && owner.contains("auditLog("));
     }
+
+    #[test]
+    fn an_entity_switched_off_leaves_the_schema_and_the_shape_with_the_relations_to_it() {
+        let on = sales();
+        let mut entities: Vec<_> = on.entities.iter().map(|e| (**e).clone()).collect();
+        entities[0].switched_off = true;
+        let off =
+            TenantMeta::new(String::new(), 1, entities.into_iter().map(Arc::new).collect()).switched_on();
+        let sdl = sdl_of(&Arc::new(off.clone()), Permissions::full());
+        assert!(!sdl.contains("Company") && !sdl.contains("companies("), "the company is still there");
+        let deal = block(&sdl, "type Deal {");
+        assert!(deal.contains("title: String!") && !deal.contains("company"), "{deal}");
+        let full = Permissions::full();
+        assert_ne!(crate::schema::shape::of(&on, &full), crate::schema::shape::of(&off, &full));
+        assert_eq!(on.switched_on().entities.len(), 2, "nothing is off");
+    }
 }

@@ -7,7 +7,9 @@
 //! it, with ids replaced by the names they stand for. Printing the whole definition (not a
 //! chosen list of its parts) means a part added to `EntityDef` or `FieldDef` later is in the
 //! shape without anyone remembering to add it; only the parts erased here are left out, and
-//! each of those is read per request from the tenant's own `SchemaAccess`.
+//! each of those is read per request from the tenant's own `SchemaAccess`. The registry takes
+//! the shape of the definitions switched on (`TenantMeta::switched_on`), so which modules are
+//! on is part of it: entities that are off are simply not there.
 
 use std::fmt::Write as _;
 

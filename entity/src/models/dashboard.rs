@@ -21,6 +21,8 @@ pub struct Model {
     pub position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Every module holding it is off (`features::modules`): it is hidden.
+    pub switched_off: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

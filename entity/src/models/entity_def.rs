@@ -15,6 +15,8 @@ pub struct Model {
     pub record_number_prefix: Option<String>,
     /// Language code → `{singular, plural}`.
     pub labels: Option<Json>,
+    /// Every module holding it is off (`features::modules`): hidden from the API, data kept.
+    pub switched_off: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -23,6 +23,8 @@ pub struct Model {
     /// `[{"id", "secret"}]`, newest first (at most two: rotation).
     #[sea_orm(column_type = "JsonBinary")]
     pub secrets: Json,
+    /// Every module holding it is off (`features::modules`): it does not fire.
+    pub switched_off: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -247,6 +247,9 @@ pub struct EntityDef {
     /// Translations: language code → `{singular, plural}`.
     pub labels: Option<serde_json::Value>,
     pub fields: Vec<FieldDef>,
+    /// Switched off with the modules holding it: kept with its records, absent from the API
+    /// (`TenantMeta::switched_on`).
+    pub switched_off: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -333,6 +336,28 @@ impl TenantMeta {
         out
     }
 
+    /// The definitions the tenant's API is built from: the entities switched off left out, and
+    /// with them every RELATION field pointing at one (hidden, not dropped: the records keep
+    /// their values, and the field is back when its target is). What is left out changes the
+    /// schema's shape, and switching bumps the metadata version, so every instance rebuilds.
+    pub fn switched_on(&self) -> TenantMeta {
+        let on = |id: &str| self.entity_by_id(id).is_some_and(|e| !e.switched_off);
+        let entities = self
+            .entities
+            .iter()
+            .filter(|e| !e.switched_off)
+            .map(|e| {
+                if e.fields.iter().all(|f| f.related_entity_id.as_deref().is_none_or(on)) {
+                    return e.clone();
+                }
+                let mut e = (**e).clone();
+                e.fields.retain(|f| f.related_entity_id.as_deref().is_none_or(on));
+                Arc::new(e)
+            })
+            .collect();
+        TenantMeta::new(self.tenant_id.clone(), self.version, entities)
+    }
+
     /// Loads a tenant's definitions in a read transaction of its own.
     pub async fn load_for(db: &crate::Db, tenant_id: &str) -> Result<TenantMeta> {
         let txn = db.begin_tenant_read(tenant_id).await?;
@@ -371,6 +396,7 @@ impl TenantMeta {
                 record_number_prefix: e.record_number_prefix,
                 labels: e.labels.filter(|v| !v.is_null()),
                 fields: Vec::new(),
+                switched_off: e.switched_off,
                 created_at: e.created_at,
                 updated_at: e.updated_at,
             })

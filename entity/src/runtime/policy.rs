@@ -302,6 +302,7 @@ fn system_only() -> EntityDef {
         record_number_prefix: None,
         labels: None,
         fields: Vec::new(),
+        switched_off: false,
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,
     }

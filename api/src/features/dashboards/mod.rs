@@ -76,9 +76,11 @@ pub fn types(admin: bool) -> Vec<Type> {
                 FieldFuture::new(async move {
                     let b = parent::<Arc<Dashboard>>(&c)?;
                     let state = ctx::state(&c)?;
+                    // A widget over an entity its modules switched off shows no data.
                     let meta = TenantMeta::load_for(&state.db, &ctx::principal(&c)?.tenant_id)
                         .await
-                        .map_err(ApiError::from)?;
+                        .map_err(ApiError::from)?
+                        .switched_on();
                     let env = Arc::new(Env {
                         meta,
                         tz: ctx::tenant_zone(&c).await?,

@@ -176,7 +176,8 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
     }
     let d = state.db.dialect;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
+    // An entity switched off with its modules is not there to name.
+    let meta = TenantMeta::load(&txn, &p.tenant_id).await?.switched_on();
     let (mut definition, entity_id) =
         Definition::parse(&definition, &meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let now = entity::runtime::time::now();
@@ -248,7 +249,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let (id, record_id) = (args::string(c, "id")?, args::record_id_named(c, "recordId")?);
     let d = state.db.dialect;
-    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?;
+    let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?.switched_on();
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let w = wf::get(&txn, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;

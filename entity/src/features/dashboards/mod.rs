@@ -270,6 +270,8 @@ pub struct Dashboard {
     pub position: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Every module holding it is off (`features::modules`): shown to no one.
+    pub switched_off: bool,
 }
 
 impl Dashboard {
@@ -288,12 +290,15 @@ impl Dashboard {
             position,
             created_at: now,
             updated_at: now,
+            switched_off: false,
         }
     }
 
-    /// Whether a user with `role` (name) sees it; administrators see every dashboard.
+    /// Whether a user with `role` (name) sees it; administrators see every dashboard that its
+    /// modules did not switch off.
     pub fn visible_to(&self, role: &str, admin: bool) -> bool {
-        admin || self.spec.roles.is_empty() || self.spec.roles.iter().any(|r| r == role)
+        !self.switched_off
+            && (admin || self.spec.roles.is_empty() || self.spec.roles.iter().any(|r| r == role))
     }
 }
 
@@ -314,6 +319,7 @@ impl TryFrom<dashboard::Model> for Dashboard {
             position: m.position,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            switched_off: m.switched_off,
         })
     }
 }
@@ -358,6 +364,8 @@ pub async fn save(conn: &impl ConnectionTrait, b: &Dashboard, insert: bool) -> R
         position: NotSet,
         created_at: Set(b.created_at),
         updated_at: Set(b.updated_at),
+        // The modules' alone (`features::modules`).
+        switched_off: NotSet,
     };
     if insert {
         row.template = Set(b.template.clone());

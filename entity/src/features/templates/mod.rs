@@ -1,6 +1,6 @@
 //! Industry templates: versioned data files in `templates/` (compiled into the binary, parsed
 //! and checked when first used — a unit test checks every file at build time), each with
-//! entities, roles, workflows, approval policies and dashboards. `apply` installs one into a
+//! entities, roles, workflows, approval policies, dashboards and the modules grouping them. `apply` installs one into a
 //! tenant in a single transaction: everything or nothing. `TEMPLATES_DIR` may add files (or
 //! newer versions), read on each use; [`upgrade`] merges a newer version into a tenant.
 
@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::approvals;
 use super::dashboards::{self, Dashboard};
+use super::modules::{self, ModuleInput};
 use super::users::roles::{self, NewRole};
 use super::workflows::{self as wf, Definition, Workflow};
 use crate::models::{record, tenant_template};
@@ -120,6 +121,10 @@ pub struct Template {
     #[serde(default)]
     pub approval_policies: Vec<TemplatePolicy>,
     pub dashboards: Vec<dashboards::DashboardSpec>,
+    /// Its modules: groups of its entities, workflows (by name) and dashboards (by key) that
+    /// an administrator may switch off and on (`features::modules`).
+    #[serde(default)]
+    pub modules: Vec<ModuleInput>,
     /// The file as written (kept as the base of a later upgrade).
     #[serde(skip)]
     pub raw: Value,
@@ -265,6 +270,10 @@ pub async fn apply_in(
         let board = Dashboard::from_spec(tenant_id, spec, Some(&t.slug), i as i32);
         dashboards::save(txn, &board, true).await?;
     }
+    for (i, m) in t.modules.iter().enumerate() {
+        let at = format!("modules[{i}]");
+        modules::define_for_template(txn, tenant_id, m, &t.slug).await.map_err(|e| prefix(e, &at))?;
+    }
     record_applied(txn, tenant_id, t).await?;
     let applied = Applied {
         entities: inputs.len(),
@@ -274,7 +283,8 @@ pub async fn apply_in(
         dashboards: t.dashboards.len(),
     };
     let changes = json!({"slug": t.slug, "version": t.version, "entities": applied.entities,
-        "roles": applied.roles, "workflows": applied.workflows, "dashboards": applied.dashboards});
+        "roles": applied.roles, "workflows": applied.workflows, "dashboards": applied.dashboards,
+        "modules": t.modules.iter().map(|m| m.key.as_str()).collect::<Vec<_>>()});
     let entry =
         audit::Entry { action: "template.apply", object_type: "template", object_id: Some(&t.slug), changes };
     audit::append(txn, db.dialect, tenant_id, actor, &entry).await?;
@@ -362,6 +372,14 @@ mod tests {
                         f.key
                     );
                 }
+            }
+            // Every module names the template's own parts (applying checks it again, against
+            // the tenant).
+            for m in &t.modules {
+                let at = format!("{}: module {}", t.slug, m.key);
+                assert!(m.entities.iter().all(|n| t.entities.iter().any(|e| &e.name_singular == n)), "{at}");
+                assert!(m.workflows.iter().all(|n| t.workflows.iter().any(|w| &w.name == n)), "{at}");
+                assert!(m.dashboards.iter().all(|k| t.dashboards.iter().any(|d| &d.key == k)), "{at}");
             }
         }
         assert!(get("corporate-crm").expect("get").is_some());

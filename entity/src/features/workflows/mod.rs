@@ -362,6 +362,14 @@ impl Definition {
         if errors.is_empty() { Ok((def, entity.id.clone())) } else { Err(Error::Validation(errors)) }
     }
 
+    /// The entities (by name) whose records its actions create.
+    pub fn created_entities(&self) -> impl Iterator<Item = &str> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::CreateRecord { entity, .. } => Some(entity.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether the conditions hold for `record` (manual runs check only these).
     pub fn conditions_hold(&self, entity: &EntityDef, record: &Record) -> bool {
         self.condition_holds(entity, record, None)

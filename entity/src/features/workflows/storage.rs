@@ -34,7 +34,8 @@ impl TryFrom<workflow::Model> for Workflow {
     }
 }
 
-/// The tenant's workflows (optionally only active ones of one entity), oldest first.
+/// The tenant's workflows (optionally only the active ones of one entity that no module
+/// switched off: those a change fires), oldest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
@@ -42,7 +43,7 @@ pub async fn list(
 ) -> Result<Vec<Workflow>> {
     let mut q = workflow::Entity::find().filter(workflow::Column::TenantId.eq(tenant_id));
     if let Some(e) = active_for_entity {
-        q = q.filter(workflow::Column::Active.eq(true)).filter(workflow::Column::EntityId.eq(e));
+        q = q.filter(live()).filter(workflow::Column::EntityId.eq(e));
     }
     let rows =
         q.order_by_asc(workflow::Column::CreatedAt).order_by_asc(workflow::Column::Id).all(conn).await?;
@@ -80,6 +81,8 @@ pub async fn save(conn: &impl ConnectionTrait, w: &Workflow, insert: bool) -> Re
         updated_at: Set(w.updated_at),
         // The sweeper's alone.
         scanned_through: NotSet,
+        // The modules' alone (`features::modules`).
+        switched_off: NotSet,
     };
     rows::save(conn, row, insert, &w.tenant_id, &w.id).await
 }
@@ -88,14 +91,21 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> R
     rows::delete::<workflow::Entity>(conn, tenant_id, id).await
 }
 
-/// The (tenant, entity) pairs that an active workflow watches, of every tenant: the changes the
+/// Active, and not switched off with its modules: a workflow that may fire.
+fn live() -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(workflow::Column::Active.eq(true))
+        .add(workflow::Column::SwitchedOff.eq(false))
+}
+
+/// The (tenant, entity) pairs that a live workflow watches, of every tenant: the changes the
 /// job relay turns into jobs. Read on the system connection.
 pub async fn watched(conn: &impl ConnectionTrait) -> Result<Vec<(String, String)>> {
     Ok(workflow::Entity::find()
         .select_only()
         .columns([workflow::Column::TenantId, workflow::Column::EntityId])
         .distinct()
-        .filter(workflow::Column::Active.eq(true))
+        .filter(live())
         .into_tuple()
         .all(conn)
         .await?)
@@ -119,7 +129,7 @@ struct WithTimeZone {
     tenant_time_zone: String,
 }
 
-/// Active workflows with a time-based trigger (schedule or relative date), of every tenant, in
+/// Live workflows (`live`) with a time-based trigger (schedule or relative date), of every tenant, in
 /// one query. Read on the system connection.
 pub async fn time_triggered(conn: &impl ConnectionTrait) -> Result<Vec<TimeTriggered>> {
     let zone = Query::select()
@@ -132,7 +142,7 @@ pub async fn time_triggered(conn: &impl ConnectionTrait) -> Result<Vec<TimeTrigg
         .to_owned();
     let rows = workflow::Entity::find()
         .column_as(Expr::from(zone), "tenant_time_zone")
-        .filter(workflow::Column::Active.eq(true))
+        .filter(live())
         .order_by_asc(workflow::Column::TenantId)
         .order_by_asc(workflow::Column::Id)
         .into_model::<WithTimeZone>()

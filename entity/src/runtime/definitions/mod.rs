@@ -96,6 +96,7 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
         record_number_prefix: input.record_number_prefix.clone(),
         labels: input.labels.clone().filter(|v| !v.is_null()),
         fields,
+        switched_off: false,
         created_at: now,
         updated_at: now,
     };
@@ -162,6 +163,7 @@ impl<'a> Definitions<'a> {
             icon: Set(entity.icon.clone()),
             record_number_prefix: Set(entity.record_number_prefix.clone()),
             labels: Set(entity.labels.clone()),
+            switched_off: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -115,6 +115,8 @@ pub mod types {
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
     pub const UPDATE_PROFILE_INPUT: &str = "UpdateProfileInput";
+    pub const MODULE: &str = "Module";
+    pub const MODULE_INPUT: &str = "ModuleInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -201,6 +203,10 @@ pub mod fields {
     pub const CHANGE_PASSWORD: &str = "changePassword";
     pub const DEACTIVATE_USER: &str = "deactivateUser";
     pub const REACTIVATE_USER: &str = "reactivateUser";
+    pub const MODULES: &str = "modules";
+    pub const DEFINE_MODULE: &str = "defineModule";
+    pub const ENABLE_MODULE: &str = "enableModule";
+    pub const DISABLE_MODULE: &str = "disableModule";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -335,6 +341,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,
         UPDATE_PROFILE_INPUT,
+        MODULE,
+        MODULE_INPUT,
     ]
     .into_iter()
     .collect();
@@ -424,6 +432,10 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CHANGE_PASSWORD,
         DEACTIVATE_USER,
         REACTIVATE_USER,
+        MODULES,
+        DEFINE_MODULE,
+        ENABLE_MODULE,
+        DISABLE_MODULE,
     ]
     .into_iter()
     .collect();

@@ -43,7 +43,8 @@ impl<'a> Store<'a> {
             // Checked against definitions that a concurrent change replaced before the write
             // could commit: nothing was written; once more against the current ones.
             Err(Error::DefinitionsChanged) => {
-                let fresh = TenantMeta::load_for(self.db, self.tenant_id).await?;
+                // As the API sees them: an entity switched off meanwhile is gone.
+                let fresh = TenantMeta::load_for(self.db, self.tenant_id).await?.switched_on();
                 let entity = fresh
                     .entity_by_id(&w.entity.id)
                     .ok_or_else(|| Error::NotFound(format!("entity `{}`", w.entity.name_singular)))?;
