@@ -20,6 +20,7 @@ pub mod entity_types;
 pub mod errors;
 pub mod extension;
 pub mod feature;
+pub mod i18n;
 pub mod inputs;
 pub mod limits;
 pub mod loader;

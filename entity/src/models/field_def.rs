@@ -28,6 +28,9 @@ pub struct Model {
     pub validation: Option<Json>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub labels: Option<Json>,
+    /// Translations of option labels: option → language code → label.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub option_labels: Option<Json>,
     pub position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -228,6 +228,8 @@ pub struct FieldDef {
     /// Compiled `validation.pattern`, checked when the definition was saved.
     pub pattern: Option<Arc<regex::Regex>>,
     pub labels: Option<serde_json::Value>,
+    /// Translations of a SELECT / MULTI_SELECT field's options: option → language code → label.
+    pub option_labels: Option<serde_json::Value>,
     pub position: i32,
 }
 
@@ -421,6 +423,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         validation,
         pattern,
         labels: f.labels.filter(|v| !v.is_null()),
+        option_labels: f.option_labels.filter(|v| !v.is_null()),
         position: f.position,
     })
 }

@@ -67,12 +67,14 @@ enum Op {
 fn field_shape(f: &FieldInput) -> Value {
     json!({"label": f.label.trim(), "type": f.ty, "options": f.options.clone().unwrap_or_default(),
            "required": f.required.unwrap_or(false), "indexed": f.indexed.unwrap_or(false),
-           "labels": f.labels.clone().unwrap_or(Value::Null)})
+           "labels": f.labels.clone().unwrap_or(Value::Null),
+           "optionLabels": f.option_labels.clone().unwrap_or(Value::Null)})
 }
 
 fn def_shape(f: &FieldDef) -> Value {
     json!({"label": f.label, "type": f.ty.as_str(), "options": f.options, "required": f.required,
-           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null)})
+           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null),
+           "optionLabels": f.option_labels.clone().unwrap_or(Value::Null)})
 }
 
 /// A workflow definition as stored (defaults filled in), for comparison.
@@ -169,6 +171,7 @@ impl Planner<'_> {
                                 indexed: f.indexed,
                                 options: f.options.clone(),
                                 labels: f.labels.clone(),
+                                option_labels: f.option_labels.clone(),
                                 ..UpdateFieldInput::default()
                             };
                             let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));

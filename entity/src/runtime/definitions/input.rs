@@ -48,6 +48,8 @@ pub struct FieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    /// Translations of the options: option → language code → label.
+    pub option_labels: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.
@@ -62,4 +64,5 @@ pub struct UpdateFieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    pub option_labels: Option<Value>,
 }

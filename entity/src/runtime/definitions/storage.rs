@@ -65,6 +65,7 @@ impl Definitions<'_> {
             default_value: Set(f.default.clone()),
             validation: Set(validation_json(&f.validation)?),
             labels: Set(f.labels.clone()),
+            option_labels: Set(f.option_labels.clone()),
             position: Set(f.position),
             created_at: Set(now),
             updated_at: Set(now),

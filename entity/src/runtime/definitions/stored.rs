@@ -24,6 +24,7 @@ pub(super) fn field_summary(f: &FieldDef) -> Value {
     serde_json::json!({
         "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
         "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
+        "optionLabels": f.option_labels,
     })
 }
 
@@ -42,4 +43,14 @@ pub(super) fn options_json(f: &FieldDef) -> Option<Value> {
 pub(super) fn validation_json(v: &Validation) -> Result<Option<Value>> {
     let json = serde_json::to_value(v)?;
     Ok(json.as_object().is_some_and(|o| !o.is_empty()).then_some(json))
+}
+
+/// Option translations restricted to `options` (`None` when nothing is left).
+pub(super) fn kept_option_labels(labels: Option<Value>, options: &[String]) -> Option<Value> {
+    let mut m = match labels {
+        Some(Value::Object(m)) => m,
+        _ => return None,
+    };
+    m.retain(|k, _| options.contains(k));
+    (!m.is_empty()).then_some(Value::Object(m))
 }
