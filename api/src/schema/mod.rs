@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod inputs;
 pub mod limits;
 pub mod loader;
+pub mod options;
 pub mod order;
 pub mod parse_cache;
 pub mod platform;

@@ -21,8 +21,8 @@ use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
 use super::feature::{Declared, Slot};
-use super::i18n;
 use super::values::{parent, s, sync_field, ts};
+use super::{i18n, options};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
 use crate::rate::{self, Action};
@@ -43,14 +43,6 @@ pub struct EntityDefView {
 pub struct FieldDefView {
     pub def: FieldDef,
     pub related_entity: Option<String>,
-    pub langs: Arc<Languages>,
-}
-
-/// One option of a SELECT / MULTI_SELECT field, with its label in the request's language.
-#[derive(Clone)]
-pub struct FieldOptionView {
-    pub value: String,
-    pub labels: Option<serde_json::Value>,
     pub langs: Arc<Languages>,
 }
 
@@ -302,21 +294,10 @@ fn tenant_types() -> Vec<Type> {
             (!x.def.options.is_empty())
                 .then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
         }))
-        .field(
-            Field::new("choices", TypeRef::named_nn_list_nn(t::FIELD_OPTION), |c| {
-                FieldFuture::new(async move {
-                    let x = parent::<FieldDefView>(&c)?;
-                    let labels = x.def.option_labels.as_ref();
-                    let views = x.def.options.iter().map(|o| FieldOptionView {
-                        value: o.clone(),
-                        labels: labels.and_then(|l| l.get(o)).cloned(),
-                        langs: x.langs.clone(),
-                    });
-                    Ok(Some(FieldValue::list(views.map(FieldValue::owned_any).collect::<Vec<_>>())))
-                })
-            })
-            .description("SELECT / MULTI_SELECT: the options with their labels in the request's language."),
-        )
+        .field(options::choices(|c| {
+            let x = parent::<FieldDefView>(c)?;
+            Ok((x.def.clone(), x.langs.clone()))
+        }))
         .field(
             Field::new("optionLabels", TypeRef::named(t::JSON), move |c| {
                 FieldFuture::new(async move {
@@ -384,28 +365,10 @@ fn tenant_types() -> Vec<Type> {
         }
         o
     };
-    let option = Object::new(t::FIELD_OPTION)
-        .description("One option of a SELECT / MULTI_SELECT field.")
-        .field(
-            sync_field::<FieldOptionView>("value", string(), |o| s(&o.value))
-                .description("The stored value (what records hold and filters compare)."),
-        )
-        .field(
-            sync_field::<FieldOptionView>("label", string(), |o| {
-                s(&o.langs.label(&o.value, o.labels.as_ref()))
-            })
-            .description(SHOWN_DOC),
-        )
-        .field(
-            sync_field::<FieldOptionView>("labels", TypeRef::named(t::JSON), |o| {
-                o.labels.clone().and_then(|v| Value::from_json(v).ok())
-            })
-            .description("Its translations: language code → label."),
-        );
     vec![
         entity.into(),
         field.into(),
-        option.into(),
+        options::option_type(SHOWN_DOC).into(),
         InputObject::new(t::ENTITY_INPUT)
             .field(InputValue::new("nameSingular", string()))
             .field(InputValue::new("namePlural", string()))
