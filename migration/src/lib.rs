@@ -36,6 +36,7 @@ mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
 mod m20261207_000032_field_lifecycles;
 mod m20261207_000036_modules;
+mod m20261207_000037_i18n;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -100,6 +101,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000029_user_profile::Migration),
             Box::new(m20261207_000032_field_lifecycles::Migration),
             Box::new(m20261207_000036_modules::Migration),
+            Box::new(m20261207_000037_i18n::Migration),
         ]
     }
 }

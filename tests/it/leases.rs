@@ -40,6 +40,7 @@ async fn database_with_a_tenant() -> (Db, Db, String, Scratch) {
         metadata_version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     };
     tenant::Entity::insert(row).exec_without_returning(&system.conn).await.expect("a tenant");
     (system, db, id, scratch)

@@ -29,6 +29,7 @@ mod field_types;
 mod filters;
 mod graphiql;
 mod http;
+mod i18n;
 mod inbound;
 mod indexes;
 mod inputs;

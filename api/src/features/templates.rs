@@ -15,9 +15,9 @@ use entity::runtime::naming::{fields as f, types as t};
 
 use crate::error::ApiError;
 use crate::schema::args;
-use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{s, sync_field};
+use crate::schema::{ctx, i18n};
 use crate::services::Services;
 
 /// The template `slug` of the catalogue (built-in or from `TEMPLATES_DIR`).
@@ -46,16 +46,15 @@ fn chosen<'a>(c: &ResolverContext<'a>) -> Result<Chosen<'a>, ApiError> {
     Ok(Chosen { state, tenant_id: &p.tenant_id, actor: ctx::actor(c)?, slug, template })
 }
 
-/// A localized text field of a template (`lang` argument, English by default).
+/// A localized text field of a template, in the request's language (`schema::i18n`).
 fn localized(name: &str, pick: fn(&Template) -> &serde_json::Map<String, serde_json::Value>) -> Field {
     Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |c| {
         FieldFuture::new(async move {
             let tpl = c.parent_value.try_downcast_ref::<Template>()?;
-            let lang = ctx::lang(&c)?;
-            Ok(Some(Value::from(Template::text(pick(tpl), &lang))))
+            Ok(Some(Value::from(i18n::languages(&c).await?.text(pick(tpl)))))
         })
     })
-    .argument(InputValue::new("lang", TypeRef::named(TypeRef::STRING)))
+    .argument(i18n::lang_arg())
 }
 
 fn names(list: Vec<String>) -> Option<Value> {

@@ -1,12 +1,13 @@
-//! `updateTenant(input: {name, timeZone})` (administrators): the tenant's display name and its
-//! IANA time zone — the zone schedules, "today"/"this week" dashboard periods and date buckets
-//! of aggregates follow.
+//! `updateTenant(input: {name, timeZone, defaultLanguage})` (administrators): the tenant's
+//! display name, its IANA time zone — the zone schedules, "today"/"this week" dashboard periods
+//! and date buckets of aggregates follow — and its default language, the last fallback of
+//! labels before their base text (`schema::i18n`).
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use entity::FieldError;
 use entity::models::tenant;
-use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::{audit, i18n};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::error::ApiError;
@@ -18,6 +19,10 @@ pub fn input_type() -> InputObject {
     InputObject::new(t::UPDATE_TENANT_INPUT)
         .field(InputValue::new("name", TypeRef::named(TypeRef::STRING)))
         .field(InputValue::new("timeZone", TypeRef::named(TypeRef::STRING)))
+        .field(
+            InputValue::new("defaultLanguage", TypeRef::named(TypeRef::STRING))
+                .description("A language tag (`hi`, `bn-IN`); an empty string removes it."),
+        )
 }
 
 #[derive(serde::Deserialize)]
@@ -25,6 +30,7 @@ pub fn input_type() -> InputObject {
 struct Input {
     name: Option<String>,
     time_zone: Option<String>,
+    default_language: Option<String>,
 }
 
 pub fn mutation() -> Field {
@@ -43,6 +49,11 @@ pub fn mutation() -> Field {
             {
                 errors.push(FieldError::new("timeZone", format!("`{z}` is not an IANA time zone")));
             }
+            let language = input.default_language.as_deref().map(str::trim);
+            if let Some(l) = language.filter(|l| !l.is_empty() && !i18n::is_language_tag(l)) {
+                let msg = format!("`{l}` is not a BCP-47 language tag such as `en` or `hi-IN`");
+                errors.push(FieldError::new("defaultLanguage", msg));
+            }
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors).into());
             }
@@ -59,13 +70,17 @@ pub fn mutation() -> Field {
             if let Some(z) = &input.time_zone {
                 row.time_zone = Set(z.clone());
             }
+            if let Some(l) = language {
+                row.default_language = Set(Some(l.to_owned()).filter(|l| !l.is_empty()));
+            }
             row.updated_at = Set(entity::runtime::time::now());
             let updated = row.update(&txn).await.map_err(ApiError::from)?;
             let entry = audit::Entry {
                 action: "tenant.update",
                 object_type: "tenant",
                 object_id: Some(&p.tenant_id),
-                changes: serde_json::json!({"name": input.name, "timeZone": input.time_zone}),
+                changes: serde_json::json!({"name": input.name, "timeZone": input.time_zone,
+                                            "defaultLanguage": input.default_language}),
             };
             audit::append(&txn, state.db.dialect, &p.tenant_id, &ctx::actor(&c)?, &entry)
                 .await
@@ -75,7 +90,10 @@ pub fn mutation() -> Field {
         })
     })
     .argument(InputValue::new("input", TypeRef::named_nn(t::UPDATE_TENANT_INPUT)))
-    .description("Renames the tenant or sets its IANA time zone (schedules, dashboard periods and date buckets follow it).")
+    .description(
+        "Renames the tenant, sets its IANA time zone (schedules, dashboard periods and date buckets follow it) \
+         or its default language (labels fall back to it).",
+    )
 }
 
 /// The tenant's settings (administrators).

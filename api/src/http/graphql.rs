@@ -28,6 +28,7 @@ use crate::http::state::AppState;
 use crate::schema::compiled::{Lookup, Plan};
 use crate::schema::ctx::{ClientIp, RequestId};
 use crate::schema::errors::{self, Operation};
+use crate::schema::i18n::RequestLanguage;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -266,6 +267,8 @@ async fn run(state: &AppState, envelope: Envelope, batch: BatchRequest, via_get:
         let scope = caller.principal.as_ref().and_then(|p| ReadScope::new(&state.db, &p.tenant_id));
         scopes.extend(scope.clone());
         r.data = request::request_data(state, &caller, rid, client, scope);
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        r.data.insert(RequestLanguage::new(accept));
         operations.push(Operation::of(&mut r));
         if prepaid {
             r.data.insert(crate::rate::Prepaid);

@@ -34,6 +34,7 @@ use crate::http::state::AppState;
 use crate::schema::ctx::{ClientIp, RequestId};
 use crate::schema::ctx::{Settles, SocketCloser};
 use crate::schema::errors::{self, Operation};
+use crate::schema::i18n::RequestLanguage;
 
 /// Close code: not authenticated, or the session ended.
 pub const CLOSE_UNAUTHENTICATED: u16 = CLOSE_UNAUTHORIZED;
@@ -93,6 +94,8 @@ pub async fn upgrade(
         return (StatusCode::BAD_REQUEST, refusal).into_response();
     };
     let rid = RequestId::from_headers(&headers);
+    let accept_language =
+        headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let max = state.config.max_body_bytes;
     // Buffers start small: tungstenite's default is 128 KiB each way per socket, most of the
     // memory of 10,000 idle subscribers whose messages are a few hundred bytes. They grow for
@@ -101,7 +104,7 @@ pub async fn upgrade(
         .max_message_size(max)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| serve(state, socket, protocol, rid, client))
+        .on_upgrade(move |socket| serve(state, socket, protocol, rid, client, accept_language))
 }
 
 /// The `authorization` value of a `connection_init` payload (also accepts `Authorization`
@@ -250,6 +253,7 @@ async fn serve(
     protocol: WebSocketProtocols,
     rid: RequestId,
     client: ClientIp,
+    accept_language: Option<String>,
 ) {
     let (mut sink, mut stream) = socket.split();
     let Some(payload) = ws_protocol::connection_init(&mut sink, &mut stream, protocol).await else {
@@ -274,6 +278,10 @@ async fn serve(
         return close(&mut sink, CLOSE_UNAUTHENTICATED, "authentication required").await;
     };
     let mut data = request::request_data(&state, &caller, &rid, client, None);
+    // The socket's language: its `connection_init` payload (a browser cannot set headers on a
+    // WebSocket), else the upgrade request's `Accept-Language`.
+    let language = RequestLanguage::from_payload(&payload);
+    data.insert(if language.asks() { language } else { RequestLanguage::new(accept_language.as_deref()) });
     let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
     data.insert(SocketCloser(closer.clone()));
     let schema_version = caller.version;

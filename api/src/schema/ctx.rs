@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_graphql::Context;
-use async_graphql::dynamic::ResolverContext;
 use entity::ReadScope;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
@@ -104,11 +103,6 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 /// The request's shared read connection, if it has one.
 pub fn read_scope<'a>(ctx: &Context<'a>) -> Option<&'a ReadScope> {
     ctx.data_opt::<std::sync::Arc<ReadScope>>().map(|s| &**s)
-}
-
-/// The language a `lang` argument asks for (English when absent).
-pub fn lang(ctx: &ResolverContext<'_>) -> Result<String, ApiError> {
-    Ok(super::args::opt_string(ctx, "lang")?.unwrap_or_else(|| "en".into()))
 }
 
 /// Refuses callers who may not administer the tenant (definitions, users, roles, keys,

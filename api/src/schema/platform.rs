@@ -12,6 +12,7 @@ use async_graphql::dynamic::{
 use entity::models::tenant;
 use entity::runtime::definitions::Definitions;
 use entity::runtime::definitions::input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
+use entity::runtime::i18n::Languages;
 use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
@@ -22,6 +23,7 @@ use super::ctx;
 use super::feature::{Declared, Slot};
 use super::lifecycle;
 use super::values::{parent, s, sync_field, ts};
+use super::{i18n, options};
 use crate::auth::service::{self, AuthPayload, UserView};
 use crate::error::{ApiError, gql};
 use crate::rate::{self, Action};
@@ -34,12 +36,15 @@ pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct EntityDefView {
     pub def: Arc<EntityDef>,
     pub meta: Arc<TenantMeta>,
+    /// The languages its labels are shown in (`schema::i18n`).
+    pub langs: Arc<Languages>,
 }
 
 #[derive(Clone)]
 pub struct FieldDefView {
     pub def: FieldDef,
     pub related_entity: Option<String>,
+    pub langs: Arc<Languages>,
 }
 
 /// Types of the public schema (also part of every tenant schema).
@@ -88,6 +93,14 @@ pub fn public_types() -> Vec<Type> {
             .field(sync_field::<tenant::Model>("name", string(), |x| s(&x.name)))
             .field(sync_field::<tenant::Model>("slug", string(), |x| s(&x.slug)))
             .field(sync_field::<tenant::Model>("timeZone", string(), |x| s(&x.time_zone)))
+            .field(
+                sync_field::<tenant::Model>("defaultLanguage", TypeRef::named(TypeRef::STRING), |x| {
+                    x.default_language.as_deref().and_then(s)
+                })
+                .description(
+                    "The language labels fall back to when neither a request nor its user names one.",
+                ),
+            )
             .field(sync_field::<tenant::Model>("createdAt", TypeRef::named_nn(t::DATE_TIME), |x| {
                 ts(&x.created_at)
             }))
@@ -176,7 +189,7 @@ pub fn api_version() -> Field {
 
 /// Definition types (`EntityDefinition`, `FieldDefinition`) and their inputs.
 /// The JSON members of a field definition (input and output) and their shapes.
-const FIELD_JSON_DOCS: [(&str, &str); 3] = [
+const FIELD_JSON_DOCS: [(&str, &str); 4] = [
     (
         "default",
         "The value a new record gets when none is given, as JSON in the form the field's input takes \
@@ -192,7 +205,16 @@ const FIELD_JSON_DOCS: [(&str, &str); 3] = [
         "labels",
         "The label in other languages, as a JSON object of language code → label, e.g. `{\"hi\": \"नाम\"}`.",
     ),
+    (
+        "optionLabels",
+        "SELECT / MULTI_SELECT: the options' labels in other languages, as a JSON object of option → \
+         language code → label, e.g. `{\"Open\": {\"hi\": \"खुला\", \"te\": \"తెరిచిన\"}}`.",
+    ),
 ];
+
+/// A label shown in the request's language.
+const SHOWN_DOC: &str = "In the request's language (`lang`, then `Accept-Language`, your locale, the tenant's \
+     default language), else the base text; `labels` holds every translation.";
 
 /// An entity definition's `labels`.
 const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
@@ -207,8 +229,18 @@ fn tenant_types() -> Vec<Type> {
         .field(sync_field::<EntityDefView>("id", TypeRef::named_nn(TypeRef::ID), |e| s(&e.def.id)))
         .field(sync_field::<EntityDefView>("nameSingular", string(), |e| s(&e.def.name_singular)))
         .field(sync_field::<EntityDefView>("namePlural", string(), |e| s(&e.def.name_plural)))
-        .field(sync_field::<EntityDefView>("labelSingular", string(), |e| s(&e.def.label_singular)))
-        .field(sync_field::<EntityDefView>("labelPlural", string(), |e| s(&e.def.label_plural)))
+        .field(
+            sync_field::<EntityDefView>("labelSingular", string(), |e| {
+                s(&e.langs.member(&e.def.label_singular, e.def.labels.as_ref(), "singular"))
+            })
+            .description(SHOWN_DOC),
+        )
+        .field(
+            sync_field::<EntityDefView>("labelPlural", string(), |e| {
+                s(&e.langs.member(&e.def.label_plural, e.def.labels.as_ref(), "plural"))
+            })
+            .description(SHOWN_DOC),
+        )
         .field(
             sync_field::<EntityDefView>("labels", TypeRef::named(t::JSON), |e| {
                 e.def.labels.clone().and_then(|v| Value::from_json(v).ok())
@@ -232,6 +264,7 @@ fn tenant_types() -> Vec<Type> {
                         .as_deref()
                         .and_then(|id| e.meta.entity_by_id(id))
                         .map(|t| t.name_singular.clone()),
+                    langs: e.langs.clone(),
                 });
                 Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
             })
@@ -246,7 +279,12 @@ fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("id", TypeRef::named_nn(TypeRef::ID), |x| s(&x.def.id)))
         .field(sync_field::<FieldDefView>("key", string(), |x| s(x.def.key.as_str())))
         .field(sync_field::<FieldDefView>("graphqlName", string(), |x| s(&x.def.graphql_name)))
-        .field(sync_field::<FieldDefView>("label", string(), |x| s(&x.def.label)))
+        .field(
+            sync_field::<FieldDefView>("label", string(), |x| {
+                s(&x.langs.label(&x.def.label, x.def.labels.as_ref()))
+            })
+            .description(SHOWN_DOC),
+        )
         .field(sync_field::<FieldDefView>("type", TypeRef::named_nn(t::FIELD_TYPE), |x| {
             Some(Value::Enum(async_graphql::Name::new(x.def.ty.as_str())))
         }))
@@ -257,6 +295,18 @@ fn tenant_types() -> Vec<Type> {
             (!x.def.options.is_empty())
                 .then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
         }))
+        .field(options::choices(|c| {
+            let x = parent::<FieldDefView>(c)?;
+            Ok((x.def.clone(), x.langs.clone()))
+        }))
+        .field(
+            Field::new("optionLabels", TypeRef::named(t::JSON), move |c| {
+                FieldFuture::new(async move {
+                    Ok(json(&parent::<FieldDefView>(&c)?.def.option_labels).map(FieldValue::value))
+                })
+            })
+            .description(FIELD_JSON_DOCS[3].1),
+        )
         .field(sync_field::<FieldDefView>("relatedEntity", opt(), |x| {
             x.related_entity.as_deref().and_then(s)
         }))
@@ -320,6 +370,7 @@ fn tenant_types() -> Vec<Type> {
     vec![
         entity.into(),
         field.into(),
+        options::option_type(SHOWN_DOC).into(),
         InputObject::new(t::ENTITY_INPUT)
             .field(InputValue::new("nameSingular", string()))
             .field(InputValue::new("namePlural", string()))
@@ -375,21 +426,29 @@ fn tenant_queries() -> Vec<Field> {
         Field::new(f::ENTITIES, TypeRef::named_nn_list_nn(t::ENTITY_DEFINITION), |c| {
             FieldFuture::new(async move {
                 let access = ctx::access(&c)?;
-                let views =
-                    shown_definitions(access).map(|def| EntityDefView { def, meta: access.meta.clone() });
+                let langs = i18n::languages(&c).await?;
+                let views = shown_definitions(access).map(|def| EntityDefView {
+                    def,
+                    meta: access.meta.clone(),
+                    langs: langs.clone(),
+                });
                 Ok(Some(FieldValue::list(views.map(FieldValue::owned_any).collect::<Vec<_>>())))
             })
         })
+        .argument(i18n::lang_arg())
         .description("The tenant's entity definitions (as far as your role may read them)."),
         Field::new(f::ENTITY, TypeRef::named(t::ENTITY_DEFINITION), |c| {
             FieldFuture::new(async move {
                 let name = args::string(&c, "name")?;
                 let access = ctx::access(&c)?;
                 let def = shown_definitions(access).find(|e| e.name_singular == name);
-                Ok(def.map(|def| FieldValue::owned_any(EntityDefView { def, meta: access.meta.clone() })))
+                let Some(def) = def else { return Ok(None) };
+                let langs = i18n::languages(&c).await?;
+                Ok(Some(FieldValue::owned_any(EntityDefView { def, meta: access.meta.clone(), langs })))
             })
         })
         .argument(InputValue::new("name", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(i18n::lang_arg())
         .description("One entity definition by `nameSingular`."),
         Field::new(f::TENANT_SCHEMA_SDL, TypeRef::named_nn(TypeRef::STRING), |c| {
             FieldFuture::new(async move { Ok(Some(Value::from(ctx::own_schema(&c)?.sdl()))) })
@@ -414,7 +473,8 @@ async fn reloaded(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<
     let meta = Arc::new(TenantMeta::load_for(&state.db, &p.tenant_id).await.map_err(gql)?);
     let def =
         meta.entity_by_name(name).cloned().ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
-    Ok(Some(FieldValue::owned_any(EntityDefView { def, meta })))
+    let langs = i18n::languages(c).await?;
+    Ok(Some(FieldValue::owned_any(EntityDefView { def, meta, langs })))
 }
 
 fn definitions<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Definitions<'a>> {

@@ -31,6 +31,9 @@ pub struct Model {
     /// A SELECT field's lifecycle (`runtime::lifecycle::Lifecycle`), when it has one.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub lifecycle: Option<Json>,
+    /// Translations of option labels: option → language code → label.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub option_labels: Option<Json>,
     pub position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -11,6 +11,8 @@ pub struct Model {
     pub slug: String,
     pub time_zone: String,
     pub metadata_version: i64,
+    /// The language labels fall back to when neither the request nor its user names one.
+    pub default_language: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -231,6 +231,8 @@ pub struct FieldDef {
     pub labels: Option<serde_json::Value>,
     /// A SELECT field's allowed moves between options (`lifecycle`).
     pub lifecycle: Option<Lifecycle>,
+    /// Translations of a SELECT / MULTI_SELECT field's options: option → language code → label.
+    pub option_labels: Option<serde_json::Value>,
     pub position: i32,
 }
 
@@ -454,6 +456,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
             Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
             _ => None,
         },
+        option_labels: f.option_labels.filter(|v| !v.is_null()),
         position: f.position,
     })
 }

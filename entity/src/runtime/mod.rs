@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod field_key;
 pub mod figures;
 pub mod filter;
+pub mod i18n;
 pub mod indexes;
 pub mod lifecycle;
 pub mod meta;

@@ -1,6 +1,8 @@
 //! GraphQL for dashboards: `dashboards` and `dashboard(id)` (the ones the caller's role may
 //! see; administrators see all), `createDashboard` / `updateDashboard` / `deleteDashboard`
-//! (administrators), whose widgets are given as JSON or typed (`widgets`).
+//! (administrators), whose widgets are given as JSON or typed (`widgets`), and
+//! `updateDashboardLayout` (`layout`). Names and titles are shown in the request's language
+//! (`schema::i18n`).
 //! `widgets { data }` computes each widget on the server in the same request, under the
 //! caller's row rules and in the tenant's time zone; a widget over an entity the caller may
 //! not read has `data: null`.
@@ -11,22 +13,37 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
 };
-use entity::features::dashboards::{self, Dashboard, DashboardSpec, Scope, Widget};
-use entity::features::templates::Template;
+use entity::features::dashboards::{self, Dashboard, DashboardSpec, Placed, Scope};
 use entity::runtime::audit;
+use entity::runtime::i18n::Languages;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
-use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::schema::{ctx, i18n};
 use crate::services::Txn;
 
+pub mod layout;
 pub mod widgets;
+
+/// A dashboard with the languages its texts are shown in.
+#[derive(Clone)]
+pub struct BoardView {
+    pub board: Arc<Dashboard>,
+    pub langs: Arc<Languages>,
+}
+
+impl BoardView {
+    /// `board` shown in the languages of this field's request.
+    async fn of(c: &ResolverContext<'_>, board: Dashboard) -> Result<FieldValue<'static>, ApiError> {
+        Ok(FieldValue::owned_any(BoardView { board: Arc::new(board), langs: i18n::languages(c).await? }))
+    }
+}
 
 /// What every widget of one dashboard is computed with, loaded once per dashboard: the
 /// tenant's entities, its time zone and one "now" for all periods.
@@ -40,41 +57,45 @@ struct Env {
 #[derive(Clone)]
 struct WidgetView {
     index: usize,
-    widget: Widget,
+    placed: Placed,
     env: Arc<Env>,
-}
-
-fn lang_arg() -> InputValue {
-    InputValue::new("lang", TypeRef::named(TypeRef::STRING))
+    langs: Arc<Languages>,
 }
 
 pub fn types(admin: bool) -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let mut types: Vec<Type> = vec![
         Object::new(t::DASHBOARD)
-            .field(sync_field::<Arc<Dashboard>>("id", TypeRef::named_nn(TypeRef::ID), |b| s(&b.id)))
-            .field(sync_field::<Arc<Dashboard>>("key", string(), |b| s(&b.spec.key)))
+            .field(sync_field::<BoardView>("id", TypeRef::named_nn(TypeRef::ID), |b| s(&b.board.id)))
+            .field(sync_field::<BoardView>("key", string(), |b| s(&b.board.spec.key)))
             .field(
                 Field::new("name", string(), |c| {
                     FieldFuture::new(async move {
-                        let b = parent::<Arc<Dashboard>>(&c)?;
-                        Ok(Some(Value::from(Template::text(&b.spec.name, &ctx::lang(&c)?))))
+                        let b = parent::<BoardView>(&c)?;
+                        Ok(Some(Value::from(i18n::own_or(&c, &b.langs).await?.text(&b.board.spec.name))))
                     })
                 })
-                .argument(lang_arg()),
+                .argument(i18n::lang_arg()),
             )
-            .field(sync_field::<Arc<Dashboard>>("roles", TypeRef::named_nn_list_nn(TypeRef::STRING), |b| {
-                Some(Value::List(b.spec.roles.iter().cloned().map(Value::from).collect()))
+            .field(
+                sync_field::<BoardView>("names", TypeRef::named_nn(t::JSON), |b| {
+                    serde_json::to_value(&b.board.spec.name).ok().as_ref().and_then(json)
+                })
+                .description("The name in every language: language code → text."),
+            )
+            .field(sync_field::<BoardView>("roles", TypeRef::named_nn_list_nn(TypeRef::STRING), |b| {
+                Some(Value::List(b.board.spec.roles.iter().cloned().map(Value::from).collect()))
             }))
-            .field(sync_field::<Arc<Dashboard>>("template", TypeRef::named(TypeRef::STRING), |b| {
-                b.template.as_deref().and_then(s)
+            .field(sync_field::<BoardView>("template", TypeRef::named(TypeRef::STRING), |b| {
+                b.board.template.as_deref().and_then(s)
             }))
-            .field(sync_field::<Arc<Dashboard>>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |b| {
-                ts(&b.updated_at)
+            .field(sync_field::<BoardView>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |b| {
+                ts(&b.board.updated_at)
             }))
             .field(Field::new("widgets", TypeRef::named_nn_list_nn(t::DASHBOARD_WIDGET), |c| {
                 FieldFuture::new(async move {
-                    let b = parent::<Arc<Dashboard>>(&c)?;
+                    let view = parent::<BoardView>(&c)?;
+                    let b = &view.board;
                     let state = ctx::state(&c)?;
                     // A widget over an entity its modules switched off shows no data.
                     let meta = TenantMeta::load_for(&state.db, &ctx::principal(&c)?.tenant_id)
@@ -86,12 +107,9 @@ pub fn types(admin: bool) -> Vec<Type> {
                         tz: ctx::tenant_zone(&c).await?,
                         now: entity::runtime::time::now(),
                     });
-                    let views =
-                        b.spec.widgets.iter().cloned().enumerate().map(|(index, widget)| WidgetView {
-                            index,
-                            widget,
-                            env: env.clone(),
-                        });
+                    let views = b.spec.widgets.iter().cloned().enumerate().map(|(index, placed)| {
+                        WidgetView { index, placed, env: env.clone(), langs: view.langs.clone() }
+                    });
                     Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
                 })
             }))
@@ -100,20 +118,44 @@ pub fn types(admin: bool) -> Vec<Type> {
             .field(sync_field::<WidgetView>("index", TypeRef::named_nn(TypeRef::INT), |w| {
                 Some(Value::from(w.index))
             }))
-            .field(sync_field::<WidgetView>("type", string(), |w| s(w.widget.kind())))
-            .field(sync_field::<WidgetView>("entity", string(), |w| s(w.widget.entity())))
+            .field(
+                sync_field::<WidgetView>("id", TypeRef::named_nn(TypeRef::ID), |w| {
+                    s(&w.placed.id_at(w.index))
+                })
+                .description("Its id on the dashboard (`updateDashboardLayout` names it by this)."),
+            )
+            .field(sync_field::<WidgetView>("type", string(), |w| s(w.placed.widget.kind())))
+            .field(sync_field::<WidgetView>("entity", string(), |w| s(w.placed.widget.entity())))
             .field(
                 Field::new("title", string(), |c| {
                     FieldFuture::new(async move {
                         let w = parent::<WidgetView>(&c)?;
-                        Ok(Some(Value::from(Template::text(w.widget.title(), &ctx::lang(&c)?))))
+                        Ok(Some(Value::from(i18n::own_or(&c, &w.langs).await?.text(w.placed.widget.title()))))
                     })
                 })
-                .argument(lang_arg()),
+                .argument(i18n::lang_arg()),
             )
             .field(
+                sync_field::<WidgetView>("titles", TypeRef::named_nn(t::JSON), |w| {
+                    serde_json::to_value(w.placed.widget.title()).ok().as_ref().and_then(json)
+                })
+                .description("The title in every language: language code → text."),
+            )
+            .field(sync_field::<WidgetView>("position", TypeRef::named(t::WIDGET_POSITION), |w| {
+                w.placed.layout.position.map(layout::position_value)
+            }))
+            .field(sync_field::<WidgetView>("chartType", TypeRef::named(t::WIDGET_CHART_TYPE), |w| {
+                w.placed.layout.chart_type.as_deref().map(layout::chart_type_value)
+            }))
+            .field(sync_field::<WidgetView>("icon", TypeRef::named(TypeRef::STRING), |w| {
+                w.placed.layout.icon.as_deref().and_then(s)
+            }))
+            .field(sync_field::<WidgetView>("color", TypeRef::named(TypeRef::STRING), |w| {
+                w.placed.layout.color.as_deref().and_then(s)
+            }))
+            .field(
                 sync_field::<WidgetView>("config", TypeRef::named_nn(t::JSON), |w| {
-                    serde_json::to_value(&w.widget).ok().as_ref().and_then(json)
+                    serde_json::to_value(&w.placed).ok().as_ref().and_then(json)
                 })
                 .description(widgets::CONFIG_DOC),
             )
@@ -128,6 +170,7 @@ pub fn types(admin: bool) -> Vec<Type> {
             )
             .into(),
     ];
+    types.extend(layout::output_types());
     if admin {
         let [name, widgets, widget_list] = widgets::input_fields();
         types.push(
@@ -145,6 +188,7 @@ pub fn types(admin: bool) -> Vec<Type> {
                 .into(),
         );
         types.extend(widgets::types());
+        types.push(layout::input_type().into());
     }
     types
 }
@@ -152,14 +196,15 @@ pub fn types(admin: bool) -> Vec<Type> {
 /// A widget's data for the caller, or `None` when its role may not read the entity.
 async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<serde_json::Value>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
-    let Some(e) = w.env.meta.entity_by_name(w.widget.entity()).cloned() else { return Ok(None) };
+    let widget = &w.placed.widget;
+    let Some(e) = w.env.meta.entity_by_name(widget.entity()).cloned() else { return Ok(None) };
     if !p.permissions.can(&e, Action::Read) {
         return Ok(None);
     }
     let row = ctx::row_filter(c, &e)?;
     let env = &w.env;
     let scope = Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &env.meta, tz: env.tz, now: env.now };
-    Ok(Some(scope.data(&w.widget, row.as_ref()).await?))
+    Ok(Some(scope.data(widget, row.as_ref()).await?))
 }
 
 async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
@@ -175,9 +220,12 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::DASHBOARDS, TypeRef::named_nn_list_nn(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
                 let list = visible(&c).await?;
-                Ok(Some(FieldValue::list(list.into_iter().map(|b| FieldValue::owned_any(Arc::new(b))))))
+                let langs = i18n::languages(&c).await?;
+                let views = list.into_iter().map(|b| BoardView { board: Arc::new(b), langs: langs.clone() });
+                Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
             })
         })
+        .argument(i18n::lang_arg())
         .description("The dashboards your role may see (administrators: all)."),
         Field::new(f::DASHBOARD, TypeRef::named(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
@@ -188,11 +236,14 @@ pub fn queries() -> Vec<Field> {
                         dashboards::get(txn, &p.tenant_id, &id).await
                     })
                     .await?;
-                let found = found.filter(|b| b.visible_to(&p.role, p.permissions.admin));
-                Ok(found.map(|b| FieldValue::owned_any(Arc::new(b))))
+                match found.filter(|b| b.visible_to(&p.role, p.permissions.admin)) {
+                    Some(b) => Ok(Some(BoardView::of(&c, b).await?)),
+                    None => Ok(None),
+                }
             })
         })
-        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+        .argument(i18n::lang_arg()),
     ]
 }
 
@@ -203,30 +254,48 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Dashboard, 
     let (raw, renames) = widgets::with_widgets(raw)?;
     let spec: DashboardSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::BadRequest(format!("input: {e}")))?;
-    let d = state.db.dialect;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let meta = TenantMeta::load(&txn, &p.tenant_id).await?;
     spec.validate(&meta).map_err(|e| typed::rename_paths(e.into(), &renames))?;
     let (board, insert) = match id {
-        Some(id) => {
-            let old = dashboards::get(&txn, &p.tenant_id, &id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("dashboard".into()))?;
-            (Dashboard { spec, updated_at: entity::runtime::time::now(), ..old }, false)
-        }
+        Some(id) => (
+            Dashboard { spec, updated_at: entity::runtime::time::now(), ..stored(c, &txn, &id).await? },
+            false,
+        ),
         None => (Dashboard::from_spec(&p.tenant_id, &spec, None, 100), true),
     };
-    dashboards::save(&txn, &board, insert).await?;
     let action = if insert { "dashboard.create" } else { "dashboard.update" };
-    let entry = audit::Entry {
-        action,
-        object_type: "dashboard",
-        object_id: Some(&board.id),
-        changes: serde_json::json!({"key": board.spec.key, "widgets": board.spec.widgets.len()}),
-    };
-    audit::append(&txn, d, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
-    txn.commit().await?;
+    let changes = serde_json::json!({"key": board.spec.key, "widgets": board.spec.widgets.len()});
+    write(c, txn, &board, insert, action, changes).await?;
     Ok(board)
+}
+
+/// The caller's tenant's dashboard `id`, inside `txn`, or `NOT_FOUND`.
+async fn stored(
+    c: &ResolverContext<'_>,
+    txn: &sea_orm::DatabaseTransaction,
+    id: &str,
+) -> Result<Dashboard, ApiError> {
+    let tenant = &ctx::principal(c)?.tenant_id;
+    dashboards::get(txn, tenant, id).await?.ok_or_else(|| ApiError::NotFound("dashboard".into()))
+}
+
+/// Saves `board` with its audit entry and commits `txn`: the one write of every dashboard
+/// mutation.
+async fn write(
+    c: &ResolverContext<'_>,
+    txn: sea_orm::DatabaseTransaction,
+    board: &Dashboard,
+    insert: bool,
+    action: &'static str,
+    changes: serde_json::Value,
+) -> Result<(), ApiError> {
+    let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
+    dashboards::save(&txn, board, insert).await?;
+    let entry = audit::Entry { action, object_type: "dashboard", object_id: Some(&board.id), changes };
+    audit::append(&txn, state.db.dialect, &p.tenant_id, &ctx::actor(c)?, &entry).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 pub fn mutations() -> Vec<Field> {
@@ -236,7 +305,8 @@ pub fn mutations() -> Vec<Field> {
         Field::new(f::CREATE_DASHBOARD, TypeRef::named_nn(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
-                Ok(Some(FieldValue::owned_any(Arc::new(save(&c, None).await?))))
+                let board = save(&c, None).await?;
+                Ok(Some(BoardView::of(&c, board).await?))
             })
         })
         .argument(input()),
@@ -244,11 +314,13 @@ pub fn mutations() -> Vec<Field> {
             FieldFuture::new(async move {
                 ctx::require_admin(&c)?;
                 let id = args::string(&c, "id")?;
-                Ok(Some(FieldValue::owned_any(Arc::new(save(&c, Some(id)).await?))))
+                let board = save(&c, Some(id)).await?;
+                Ok(Some(BoardView::of(&c, board).await?))
             })
         })
         .argument(id())
         .argument(input()),
+        layout::mutation(),
         crate::schema::deletion::field(f::DELETE_DASHBOARD, "dashboard", |txn, t, id| {
             Box::pin(dashboards::delete(txn, t, id))
         }),

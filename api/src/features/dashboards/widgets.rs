@@ -10,6 +10,7 @@ use entity::features::dashboards::{Function, Period};
 use entity::runtime::naming::types as t;
 use serde_json::{Map, Value};
 
+use super::layout::{CHART_TYPE, COLOR, ICON, ID, PLACE};
 use crate::error::ApiError;
 use crate::schema::typed::{self, Form, Kind, Member, Nested, Shape, Union, opt, req};
 
@@ -54,6 +55,11 @@ pub const WIDGET: Union = Union {
                 FILTER,
                 PERIOD,
                 DATE_FIELD,
+                ID,
+                PLACE,
+                CHART_TYPE,
+                ICON,
+                COLOR,
             ],
         },
         Shape {
@@ -75,6 +81,11 @@ pub const WIDGET: Union = Union {
                 opt("field", Kind::Text, "The NUMBER or CURRENCY field (all but COUNT)."),
                 FILTER,
                 PERIOD,
+                ID,
+                PLACE,
+                CHART_TYPE,
+                ICON,
+                COLOR,
             ],
         },
         Shape {
@@ -89,6 +100,11 @@ pub const WIDGET: Union = Union {
                 opt("fields", Kind::Texts, "The fields to show."),
                 FILTER,
                 opt("orderBy", Kind::Object(&RECENT_ORDER), "Their order (default: newest first)."),
+                ID,
+                PLACE,
+                CHART_TYPE,
+                ICON,
+                COLOR,
             ],
         },
         Shape {
@@ -102,6 +118,11 @@ pub const WIDGET: Union = Union {
                 req("stageField", Kind::Text, "The SELECT field holding the stage."),
                 opt("amountField", Kind::Text, "A NUMBER or CURRENCY field to total per stage."),
                 FILTER,
+                ID,
+                PLACE,
+                CHART_TYPE,
+                ICON,
+                COLOR,
             ],
         },
     ],
@@ -109,7 +130,7 @@ pub const WIDGET: Union = Union {
 
 /// `DashboardInput.widgets`.
 const WIDGETS_DOC: &str = "The widgets as a JSON list of `{type: metric|chart|recent|pipeline, title, \
-     entity, …}` (the members of `DashboardWidgetInput`'s shapes), e.g. `[{\"type\": \"metric\", \"title\": \
+     entity, …, id, position, chartType, icon, color}` (the members of `DashboardWidgetInput`'s shapes), e.g. `[{\"type\": \"metric\", \"title\": \
      {\"en\": \"Deals\"}, \"entity\": \"deal\", \"function\": \"count\"}]`. Give this or the typed \
      `widgetList`, not both.";
 /// `DashboardWidget.config`.

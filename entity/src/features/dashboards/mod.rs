@@ -7,9 +7,11 @@
 //! model); [`data`] computes what widgets show.
 
 pub mod data;
+pub mod layout;
 
 pub use crate::runtime::calendar::{Bucket, Period};
 pub use data::Scope;
+pub use layout::{Layout, Placed, Position};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -237,7 +239,7 @@ pub struct DashboardSpec {
     pub name: Map<String, Value>,
     #[serde(default)]
     pub roles: Vec<String>,
-    pub widgets: Vec<Widget>,
+    pub widgets: Vec<Placed>,
 }
 
 impl DashboardSpec {
@@ -252,8 +254,49 @@ impl DashboardSpec {
         if self.widgets.len() > MAX_WIDGETS {
             errors.push(FieldError::new("widgets", format!("at most {MAX_WIDGETS}")));
         }
+        let mut ids = std::collections::HashSet::new();
         for (i, w) in self.widgets.iter().enumerate() {
-            w.validate(meta, &format!("widgets[{i}]"), &mut errors);
+            let at = format!("widgets[{i}]");
+            w.widget.validate(meta, &at, &mut errors);
+            w.layout.check(&at, &mut errors);
+            let id = w.id_at(i);
+            if id.trim().is_empty() || id.chars().count() > 64 {
+                errors.push(FieldError::new(format!("{at}.id"), "must be 1 to 64 characters"));
+            } else if !ids.insert(id.clone()) {
+                errors
+                    .push(FieldError::new(format!("{at}.id"), format!("`{id}` is taken by another widget")));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    }
+
+    /// Applies a drag-and-drop result: each `(widget id, layout)` replaces the position of the
+    /// widget with that id, and its chart type, icon and colour when given; widgets not named
+    /// keep theirs. An unknown id or a bad layout is `VALIDATION_FAILED`, paths prefixed `at`.
+    pub fn place(&mut self, moves: &[(String, Layout)], at: &str) -> Result<()> {
+        let mut errors = Vec::new();
+        for (n, (id, layout)) in moves.iter().enumerate() {
+            let path = format!("{at}[{n}]");
+            layout.check(&path, &mut errors);
+            let found = self.widgets.iter().enumerate().position(|(i, w)| w.id_at(i) == *id);
+            let Some(i) = found else {
+                errors.push(FieldError::new(
+                    format!("{path}.id"),
+                    format!("no widget `{id}` on this dashboard"),
+                ));
+                continue;
+            };
+            let mine = &mut self.widgets[i].layout;
+            mine.position = layout.position.or(mine.position);
+            for (new, old) in [
+                (&layout.chart_type, &mut mine.chart_type),
+                (&layout.icon, &mut mine.icon),
+                (&layout.color, &mut mine.color),
+            ] {
+                if new.is_some() {
+                    old.clone_from(new);
+                }
+            }
         }
         if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
     }

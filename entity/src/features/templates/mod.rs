@@ -130,13 +130,6 @@ pub struct Template {
     pub raw: Value,
 }
 
-impl Template {
-    /// The text in `lang`, else English.
-    pub fn text(map: &Map<String, Value>, lang: &str) -> String {
-        map.get(lang).or_else(|| map.get("en")).and_then(Value::as_str).unwrap_or_default().to_owned()
-    }
-}
-
 /// Parses and checks one template file.
 fn parse(slug: &str, text: &str) -> std::result::Result<Template, String> {
     let raw: Value = serde_json::from_str(text).map_err(|e| format!("{slug}.json: {e}"))?;

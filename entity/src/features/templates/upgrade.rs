@@ -75,12 +75,14 @@ fn field_shape(f: &FieldInput) -> Value {
     });
     json!({"label": f.label.trim(), "type": f.ty, "options": f.options.clone().unwrap_or_default(),
            "required": f.required.unwrap_or(false), "indexed": f.indexed.unwrap_or(false),
-           "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": lifecycle})
+           "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": lifecycle,
+           "optionLabels": f.option_labels.clone().unwrap_or(Value::Null)})
 }
 
 fn def_shape(f: &FieldDef) -> Value {
     json!({"label": f.label, "type": f.ty.as_str(), "options": f.options, "required": f.required,
-           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": f.lifecycle})
+           "indexed": f.indexed, "labels": f.labels.clone().unwrap_or(Value::Null), "lifecycle": f.lifecycle,
+           "optionLabels": f.option_labels.clone().unwrap_or(Value::Null)})
 }
 
 /// A workflow definition as stored (defaults filled in), for comparison.
@@ -179,6 +181,7 @@ impl Planner<'_> {
                                 labels: f.labels.clone(),
                                 // Removed when the new version has none.
                                 lifecycle: Some(f.lifecycle.clone().unwrap_or(Value::Null)),
+                                option_labels: f.option_labels.clone(),
                                 ..UpdateFieldInput::default()
                             };
                             let op = Op::UpdateField(name.clone(), f.key.clone(), Box::new(input));

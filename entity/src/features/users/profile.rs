@@ -3,32 +3,19 @@
 //! is checked before the transaction (`ProfileChanges::check`); the password's hash and its
 //! verification are the API's.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::{Map, Value, json};
 
 use super::{UserView, accounts, roles, sessions};
 use crate::models::user;
 use crate::runtime::audit::{self, Actor};
+use crate::runtime::i18n;
 use crate::runtime::time;
 use crate::runtime::value::{URL_RULE, is_url};
 use crate::{Dialect, Error, FieldError, Result};
 
-/// A BCP-47 language tag: a language, then optionally a script, a region and variants
-/// (`en`, `hi-IN`, `zh-Hant-TW`, `de-CH-1996`).
-static LOCALE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$",
-    )
-    .expect("static regex")
-});
-
 /// Longest display name.
 const MAX_NAME: usize = 200;
-/// Longest locale tag (BCP-47's own advice for a buffer).
-const MAX_LOCALE: usize = 35;
 
 /// The signed-in user acting on their own account.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +86,7 @@ impl ProfileChanges {
             (s.chars().count() > MAX_NAME).then(|| format!("must be at most {MAX_NAME} characters"))
         });
         let locale = read("locale", &|s| {
-            (s.len() > MAX_LOCALE || !LOCALE.is_match(s))
+            (!i18n::is_language_tag(s))
                 .then(|| format!("`{s}` is not a BCP-47 language tag such as `en` or `hi-IN`"))
         });
         let time_zone = read("timeZone", &|s| {

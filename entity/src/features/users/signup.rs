@@ -46,6 +46,7 @@ pub async fn signup(
         metadata_version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(txn)
     .await?;

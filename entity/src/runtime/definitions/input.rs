@@ -50,6 +50,8 @@ pub struct FieldInput {
     pub labels: Option<Value>,
     /// A SELECT field's lifecycle (`runtime::lifecycle::Lifecycle` as JSON).
     pub lifecycle: Option<Value>,
+    /// Translations of the options: option → language code → label.
+    pub option_labels: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.
@@ -64,6 +66,7 @@ pub struct UpdateFieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    pub option_labels: Option<Value>,
     /// The new lifecycle; `Some(null)` removes it, absent keeps it.
     #[serde(default, deserialize_with = "present")]
     pub lifecycle: Option<Value>,

@@ -30,10 +30,12 @@ pub(crate) use validate::blank_field;
 pub use validate::{Conflict, name_conflicts};
 
 use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
-use stored::{field_summary, input_summary, lifecycle_json, options_json, replace, validation_json};
+use stored::{
+    field_summary, input_summary, kept_option_labels, lifecycle_json, options_json, replace, validation_json,
+};
 use validate::{
-    build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,
-    check_prefix, parse_validation,
+    build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
+    check_options, check_prefix, parse_validation,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -299,6 +301,13 @@ impl<'a> Definitions<'a> {
         if input.options.is_some() {
             check_options(&mut errors, "options", f.ty, input.options.as_ref());
             f.options = input.options.clone().unwrap_or_default();
+            // Translations of options the field no longer has go with them.
+            f.option_labels = kept_option_labels(f.option_labels.take(), &f.options);
+        }
+        if input.option_labels.is_some() {
+            let labels = input.option_labels.as_ref();
+            check_option_labels(&mut errors, "optionLabels", f.ty, &f.options, labels);
+            f.option_labels = input.option_labels.clone().filter(|v| !v.is_null());
         }
         if input.labels.is_some() {
             check_labels_json(&mut errors, "labels", input.labels.as_ref());
@@ -348,6 +357,7 @@ impl<'a> Definitions<'a> {
         am.validation = Set(validation_json(&f.validation)?);
         am.labels = Set(f.labels.clone());
         am.lifecycle = Set(lifecycle_json(&f)?);
+        am.option_labels = Set(f.option_labels.clone());
         am.updated_at = Set(super::time::now());
         am.update(txn).await?;
         let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });

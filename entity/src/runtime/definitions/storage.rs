@@ -66,6 +66,7 @@ impl Definitions<'_> {
             validation: Set(validation_json(&f.validation)?),
             labels: Set(f.labels.clone()),
             lifecycle: Set(lifecycle_json(f)?),
+            option_labels: Set(f.option_labels.clone()),
             position: Set(f.position),
             created_at: Set(now),
             updated_at: Set(now),

@@ -25,6 +25,7 @@ pub(super) fn field_summary(f: &FieldDef) -> Value {
         "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
         "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
         "lifecycle": f.lifecycle,
+        "optionLabels": f.option_labels,
     })
 }
 
@@ -47,4 +48,14 @@ pub(super) fn validation_json(v: &Validation) -> Result<Option<Value>> {
 
 pub(super) fn lifecycle_json(f: &FieldDef) -> Result<Option<Value>> {
     Ok(f.lifecycle.as_ref().map(serde_json::to_value).transpose()?)
+}
+
+/// Option translations restricted to `options` (`None` when nothing is left).
+pub(super) fn kept_option_labels(labels: Option<Value>, options: &[String]) -> Option<Value> {
+    let mut m = match labels {
+        Some(Value::Object(m)) => m,
+        _ => return None,
+    };
+    m.retain(|k, _| options.contains(k));
+    (!m.is_empty()).then_some(Value::Object(m))
 }

@@ -45,6 +45,45 @@ pub(super) fn check_labels_json(errors: &mut Vec<FieldError>, path: &str, labels
     }
 }
 
+/// A choice field's option translations: an object of option → language code → label, each
+/// option one of the field's and each label 1 to 200 characters.
+pub(super) fn check_option_labels(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    ty: FieldType,
+    options: &[String],
+    labels: Option<&Value>,
+) {
+    let Some(v) = labels.filter(|v| !v.is_null()) else { return };
+    if !matches!(ty, FieldType::Select | FieldType::MultiSelect) {
+        errors.push(FieldError::new(path, "only SELECT and MULTI_SELECT fields take optionLabels"));
+        return;
+    }
+    let Some(by_option) = v.as_object() else {
+        errors.push(FieldError::new(path, "must be an object of option → {language code: label}"));
+        return;
+    };
+    for (option, langs) in by_option {
+        let at = format!("{path}.{option}");
+        if !options.contains(option) {
+            errors.push(FieldError::new(at, format!("`{option}` is not one of the field's options")));
+            continue;
+        }
+        let ok = langs.as_object().is_some_and(|m| {
+            m.iter().all(|(lang, label)| {
+                crate::runtime::i18n::is_language_tag(lang)
+                    && label.as_str().is_some_and(|l| !l.trim().is_empty() && l.chars().count() <= 200)
+            })
+        });
+        if !ok {
+            errors.push(FieldError::new(
+                at,
+                "must be an object of language code → label (1 to 200 characters)",
+            ));
+        }
+    }
+}
+
 /// An entity's translations: language code → `{singular, plural}` (both labels).
 pub(super) fn check_entity_labels(errors: &mut Vec<FieldError>, labels: Option<&Value>) {
     if let Some(v) = labels.filter(|v| !v.is_null()) {
@@ -135,6 +174,7 @@ pub(crate) fn blank_field() -> FieldDef {
         pattern: None,
         labels: None,
         lifecycle: None,
+        option_labels: None,
         position: 0,
     }
 }
@@ -207,6 +247,8 @@ pub(super) fn build_field(
     };
     check_options(errors, &p("options"), ty, input.options.as_ref());
     check_labels_json(errors, &p("labels"), input.labels.as_ref());
+    let options = input.options.clone().unwrap_or_default();
+    check_option_labels(errors, &p("optionLabels"), ty, &options, input.option_labels.as_ref());
     if input.unique == Some(true) && matches!(ty, FieldType::Json | FieldType::File | FieldType::MultiSelect)
     {
         errors.push(FieldError::new(p("unique"), "JSON, FILE and MULTI_SELECT fields cannot be unique"));
@@ -258,7 +300,7 @@ pub(super) fn build_field(
         indexed: input.indexed.unwrap_or(false),
         slot: None,
         slot_ready: false,
-        options: input.options.clone().unwrap_or_default(),
+        options,
         related_entity_id,
         relation_kind,
         default: input.default.clone().filter(|v| !v.is_null()),
@@ -266,6 +308,7 @@ pub(super) fn build_field(
         pattern,
         labels: input.labels.clone().filter(|v| !v.is_null()),
         lifecycle: None,
+        option_labels: input.option_labels.clone().filter(|v| !v.is_null()),
         position,
     };
     check_default(errors, &p("default"), &f);

@@ -111,6 +111,11 @@ pub mod types {
     pub const PIPELINE_WIDGET_INPUT: &str = "PipelineWidgetInput";
     pub const WIDGET_FUNCTION: &str = "WidgetFunction";
     pub const WIDGET_PERIOD: &str = "WidgetPeriod";
+    pub const WIDGET_POSITION: &str = "WidgetPosition";
+    pub const WIDGET_POSITION_INPUT: &str = "WidgetPositionInput";
+    pub const WIDGET_CHART_TYPE: &str = "WidgetChartType";
+    pub const WIDGET_LAYOUT_INPUT: &str = "WidgetLayoutInput";
+    pub const FIELD_OPTION: &str = "FieldOption";
     pub const LEAD_CONVERSION: &str = "LeadConversion";
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
@@ -194,6 +199,7 @@ pub mod fields {
     pub const DASHBOARD: &str = "dashboard";
     pub const CREATE_DASHBOARD: &str = "createDashboard";
     pub const UPDATE_DASHBOARD: &str = "updateDashboard";
+    pub const UPDATE_DASHBOARD_LAYOUT: &str = "updateDashboardLayout";
     pub const DELETE_DASHBOARD: &str = "deleteDashboard";
     pub const UPDATE_TENANT: &str = "updateTenant";
     pub const MOVE_DEAL: &str = "moveDeal";
@@ -337,6 +343,11 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         PIPELINE_WIDGET_INPUT,
         WIDGET_FUNCTION,
         WIDGET_PERIOD,
+        WIDGET_POSITION,
+        WIDGET_POSITION_INPUT,
+        WIDGET_CHART_TYPE,
+        WIDGET_LAYOUT_INPUT,
+        FIELD_OPTION,
         LEAD_CONVERSION,
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,
@@ -423,6 +434,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DASHBOARD,
         CREATE_DASHBOARD,
         UPDATE_DASHBOARD,
+        UPDATE_DASHBOARD_LAYOUT,
         DELETE_DASHBOARD,
         UPDATE_TENANT,
         MOVE_DEAL,
