@@ -39,6 +39,8 @@ pub struct EntityDefView {
 pub struct FieldDefView {
     pub def: FieldDef,
     pub related_entity: Option<String>,
+    /// A ROLLUP field's definition in its public form (`Rollup::public`).
+    pub rollup: Option<serde_json::Value>,
 }
 
 /// Types of the public schema (also part of every tenant schema).
@@ -193,6 +195,14 @@ const FIELD_JSON_DOCS: [(&str, &str); 3] = [
     ),
 ];
 
+/// A ROLLUP field's `rollup` (input and output).
+const ROLLUP_DOC: &str = "A ROLLUP field's definition (type ROLLUP only), as a JSON object: the child `entity`, \
+     its RELATION field pointing at this entity (`relation`), the `function` (COUNT, SUM, MIN, MAX, AVG), the \
+     child's `field` it reads (NUMBER or CURRENCY; MIN and MAX also DATE or DATETIME; none for COUNT of \
+     records) and an optional `filter` over the children, e.g. `{\"entity\": \"invoice_line\", \"relation\": \
+     \"invoice\", \"function\": \"SUM\", \"field\": \"amount\"}`. Its value is kept current by every \
+     child write and is read-only.";
+
 /// An entity definition's `labels`.
 const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
      {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
@@ -231,6 +241,7 @@ fn tenant_types() -> Vec<Type> {
                         .as_deref()
                         .and_then(|id| e.meta.entity_by_id(id))
                         .map(|t| t.name_singular.clone()),
+                    rollup: fd.rollup.as_ref().map(|r| r.public(&e.meta)),
                 });
                 Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
             })
@@ -247,7 +258,7 @@ fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("graphqlName", string(), |x| s(&x.def.graphql_name)))
         .field(sync_field::<FieldDefView>("label", string(), |x| s(&x.def.label)))
         .field(sync_field::<FieldDefView>("type", TypeRef::named_nn(t::FIELD_TYPE), |x| {
-            Some(Value::Enum(async_graphql::Name::new(x.def.ty.as_str())))
+            Some(Value::Enum(async_graphql::Name::new(x.def.type_name())))
         }))
         .field(sync_field::<FieldDefView>("required", boolean(), |x| Some(Value::from(x.def.required))))
         .field(sync_field::<FieldDefView>("unique", boolean(), |x| Some(Value::from(x.def.unique))))
@@ -288,6 +299,14 @@ fn tenant_types() -> Vec<Type> {
             })
             .description(FIELD_JSON_DOCS[2].1),
         )
+        .field(
+            Field::new("rollup", TypeRef::named(t::JSON), move |c| {
+                FieldFuture::new(async move {
+                    Ok(json(&parent::<FieldDefView>(&c)?.rollup).map(FieldValue::value))
+                })
+            })
+            .description(ROLLUP_DOC),
+        )
         .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| {
             Some(Value::from(x.def.position))
         }));
@@ -312,6 +331,9 @@ fn tenant_types() -> Vec<Type> {
         }
         for (name, doc) in FIELD_JSON_DOCS {
             o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));
+        }
+        if create {
+            o = o.field(InputValue::new("rollup", TypeRef::named(t::JSON)).description(ROLLUP_DOC));
         }
         o
     };
