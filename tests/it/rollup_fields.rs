@@ -337,6 +337,9 @@ async fn ill_defined_rollups_and_writes_to_them_are_refused() {
     // Read-only: no input type has it.
     let a = new_invoice(&t, "A").await;
     t.update_raw(&invoice(), &a, json!({"total": "5.00"}), "").await.expect_code("BAD_REQUEST");
+    // Nor can a change make it take input.
+    let q = "mutation { updateField(entity: \"invoice\", key: \"total\", input: {required: true}) { id } }";
+    t.request(q, json!({})).await.expect_field_errors(&["required"]);
     // What it reads cannot be removed from under it.
     let removed =
         t.gql("mutation { removeField(entity: \"invoice_line\", key: \"amount\") { id } }", json!({})).await;

@@ -299,6 +299,9 @@ impl<'a> Definitions<'a> {
         let e = meta.entity_named(entity)?;
         let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         let mut errors = Vec::new();
+        if old.is_computed() {
+            super::rollup_fields::define::check_update(&mut errors, input);
+        }
         let mut f = old.clone();
         if let Some(l) = &input.label {
             check_label(&mut errors, "label", l);

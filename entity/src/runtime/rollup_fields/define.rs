@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Function, Rollup};
 use crate::Error;
 use crate::FieldError;
-use crate::runtime::definitions::input::FieldInput;
+use crate::runtime::definitions::input::{FieldInput, UpdateFieldInput};
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{FieldType, TenantMeta, Validation};
 
@@ -31,6 +31,40 @@ struct RollupInput {
     filter: Option<Value>,
 }
 
+/// Refuses what constrains or supplies input: a rollup field's values are the engine's to write.
+fn input_options(
+    errors: &mut Vec<FieldError>,
+    p: &dyn Fn(&str) -> String,
+    required: Option<bool>,
+    unique: Option<bool>,
+    default: Option<&Value>,
+    validation: Option<&Value>,
+) {
+    for (given, name) in [
+        (required == Some(true), "required"),
+        (unique == Some(true), "unique"),
+        (default.is_some_and(|v| !v.is_null()), "default"),
+        (validation.is_some_and(|v| !v.is_null()), "validation"),
+    ] {
+        if given {
+            errors.push(FieldError::new(p(name), format!("ROLLUP fields are computed: they take no {name}")));
+        }
+    }
+}
+
+/// `updateField` of a ROLLUP field: its label, labels and `indexed` may change, nothing else.
+pub(crate) fn check_update(errors: &mut Vec<FieldError>, input: &UpdateFieldInput) {
+    let same = |s: &str| s.to_owned();
+    input_options(
+        errors,
+        &same,
+        input.required,
+        input.unique,
+        input.default.as_ref(),
+        input.validation.as_ref(),
+    );
+}
+
 /// Checks a ROLLUP field's input against `meta` (`parent_id`: the entity it is added to);
 /// `p` turns a member's name into its input path. `None` when it is refused.
 pub(crate) fn check(
@@ -41,17 +75,7 @@ pub(crate) fn check(
     parent_id: &str,
 ) -> Option<Defined> {
     let before = errors.len();
-    // Its values are the engine's to write: nothing that constrains or supplies input applies.
-    for (given, name) in [
-        (input.required == Some(true), "required"),
-        (input.unique == Some(true), "unique"),
-        (input.default.as_ref().is_some_and(|v| !v.is_null()), "default"),
-        (input.validation.as_ref().is_some_and(|v| !v.is_null()), "validation"),
-    ] {
-        if given {
-            errors.push(FieldError::new(p(name), format!("ROLLUP fields are computed: they take no {name}")));
-        }
-    }
+    input_options(errors, p, input.required, input.unique, input.default.as_ref(), input.validation.as_ref());
     let Some(raw) = input.rollup.as_ref().filter(|v| !v.is_null()) else {
         errors.push(FieldError::new(
             p("rollup"),
