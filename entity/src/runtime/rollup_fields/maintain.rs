@@ -22,7 +22,7 @@ use super::{Source, compute, sources};
 use crate::pipeline::Exec;
 use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::record::Record;
-use crate::runtime::store::computed::{self, Among};
+use crate::runtime::store::computed::{self, Among, Recomputed};
 use crate::{Dialect, Result};
 
 /// The rollup work of one record write: each rollup field over the written entity whose
@@ -88,33 +88,28 @@ impl<'m> Plan<'m> {
         written: &Record,
         depth: u32,
     ) -> Result<()> {
-        // Parent id → (the record as read, its new data, the GraphQL names of changed fields).
-        let mut by_id: BTreeMap<String, (Record, Map<String, Value>, Vec<String>)> = BTreeMap::new();
+        let mut by_id: BTreeMap<String, Recomputed> = BTreeMap::new();
         for p in parents {
-            let base = if p.id == written.id { written.clone() } else { p };
-            let data = (*base.data).clone();
-            by_id.insert(base.id.clone(), (base, data, Vec::new()));
+            let old = if p.id == written.id { written.clone() } else { p };
+            let data = (*old.data).clone();
+            by_id.insert(old.id.clone(), Recomputed { old, data, changed: Vec::new() });
         }
         for (s, ids) in &self.work {
             let values = compute::values(txn, d, tenant_id, s, Some(ids)).await?;
             for id in ids {
                 // A parent that is gone (its entity deleted meanwhile) has nothing to keep.
-                let Some((_, data, changed)) = by_id.get_mut(id).filter(|(r, ..)| r.entity_id == s.parent.id)
-                else {
+                let Some(r) = by_id.get_mut(id).filter(|r| r.old.entity_id == s.parent.id) else {
                     continue;
                 };
                 let value = values.get(id).cloned().or_else(|| compute::empty(s.function, s.field));
-                if set(data, s.field.key.as_str(), value) {
-                    changed.push(s.field.graphql_name.clone());
+                if set(&mut r.data, s.field.key.as_str(), value) {
+                    r.changed.push(s.field.graphql_name.clone());
                 }
             }
         }
-        for (old, data, changed) in by_id.into_values() {
-            if changed.is_empty() {
-                continue;
-            }
-            let Some(entity) = self.meta.entity_by_id(&old.entity_id) else { continue };
-            computed::write_computed(txn, d, tenant_id, entity, &old, data, changed, depth).await?;
+        for r in by_id.into_values().filter(|r| !r.changed.is_empty()) {
+            let Some(entity) = self.meta.entity_by_id(&r.old.entity_id) else { continue };
+            computed::write_computed(txn, d, tenant_id, entity, r, depth).await?;
         }
         Ok(())
     }

@@ -68,18 +68,25 @@ fn push_data(buf: &mut SqlBuf, tenant_id: &str, id: &str, data: &Map<String, Val
     Ok(())
 }
 
-/// Stores `data` (computed values changed: `changed`, GraphQL names) into `old`, a record of
-/// `entity`, with its change event and aggregate cells when it is live.
+/// A record whose computed values were recomputed: as read, its new data, and the GraphQL
+/// names of the fields that changed.
+pub struct Recomputed {
+    pub old: Record,
+    pub data: Map<String, Value>,
+    pub changed: Vec<String>,
+}
+
+/// Stores a recomputed record of `entity`, with its change event and aggregate cells when it
+/// is live.
 pub async fn write_computed(
     txn: &impl Exec,
     d: Dialect,
     tenant_id: &str,
     entity: &EntityDef,
-    old: &Record,
-    data: Map<String, Value>,
-    changed: Vec<String>,
+    r: Recomputed,
     depth: u32,
 ) -> Result<()> {
+    let Recomputed { old, data, changed } = r;
     let mut buf = SqlBuf::new(d);
     push_data(&mut buf, tenant_id, &old.id, &data)?;
     txn.execute(buf.into_statement()).await?;
@@ -87,12 +94,13 @@ pub async fn write_computed(
         return Ok(());
     }
     let deltas = rollups::deltas(entity, Some(&old.data), Some(&data));
+    let previous = (*old.data).clone();
     if !deltas.is_empty() {
         let mut buf = SqlBuf::new(d);
         rollups::push_upsert(&mut buf, tenant_id, entity, &deltas)?;
         txn.execute(buf.into_statement()).await?;
     }
-    let mut record = old.clone();
+    let mut record = old;
     record.data = data.into();
     record.version += 1;
     let event = ChangeEvent {
@@ -101,7 +109,7 @@ pub async fn write_computed(
         kind: ChangeKind::Updated,
         record,
         changed_fields: changed,
-        previous: Some((*old.data).clone()),
+        previous: Some(previous),
         depth,
     };
     let mut buf = SqlBuf::new(d);
