@@ -35,6 +35,7 @@ mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
 mod m20261207_000032_field_lifecycles;
+mod m20261207_000034_rollup_fields;
 mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
 
@@ -102,6 +103,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000032_field_lifecycles::Migration),
             Box::new(m20261207_000036_modules::Migration),
             Box::new(m20261207_000037_i18n::Migration),
+            Box::new(m20261207_000034_rollup_fields::Migration),
         ]
     }
 }

@@ -53,6 +53,7 @@ mod records;
 mod relations;
 mod responses;
 mod rls;
+mod rollup_fields;
 mod rollups;
 mod round_trips;
 mod schema_cache;

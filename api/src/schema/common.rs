@@ -7,6 +7,7 @@ use async_graphql::dynamic::{
 };
 use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
+use entity::runtime::rollup_fields;
 
 use super::values::{PageInfoValue, parent};
 
@@ -45,7 +46,10 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
                 .specified_by_url(JSON_SPEC),
         );
     for (name, items) in [
-        (t::FIELD_TYPE, FieldType::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
+        (
+            t::FIELD_TYPE,
+            FieldType::ALL.iter().map(|f| f.as_str()).chain([rollup_fields::TYPE_NAME]).collect(),
+        ),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
         (t::CHANGE_KIND, vec!["CREATED", "UPDATED", "DELETED", "RESTORED"]),
         (t::ORDER_DIRECTION, vec!["ASC", "DESC"]),

@@ -45,6 +45,8 @@ pub struct FieldDefView {
     pub def: FieldDef,
     pub related_entity: Option<String>,
     pub langs: Arc<Languages>,
+    /// A ROLLUP field's definition in its public form (`Rollup::public`).
+    pub rollup: Option<serde_json::Value>,
 }
 
 /// Types of the public schema (also part of every tenant schema).
@@ -215,6 +217,13 @@ const FIELD_JSON_DOCS: [(&str, &str); 4] = [
 /// A label shown in the request's language.
 const SHOWN_DOC: &str = "In the request's language (`lang`, then `Accept-Language`, your locale, the tenant's \
      default language), else the base text; `labels` holds every translation.";
+/// A ROLLUP field's `rollup` (input and output).
+const ROLLUP_DOC: &str = "A ROLLUP field's definition (type ROLLUP only), as a JSON object: the child `entity`, \
+     its RELATION field pointing at this entity (`relation`), the `function` (COUNT, SUM, MIN, MAX, AVG), the \
+     child's `field` it reads (NUMBER or CURRENCY; MIN and MAX also DATE or DATETIME; none for COUNT of \
+     records) and an optional `filter` over the children, e.g. `{\"entity\": \"invoice_line\", \"relation\": \
+     \"invoice\", \"function\": \"SUM\", \"field\": \"amount\"}`. Its value is kept current by every \
+     child write and is read-only.";
 
 /// An entity definition's `labels`.
 const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
@@ -265,6 +274,7 @@ fn tenant_types() -> Vec<Type> {
                         .and_then(|id| e.meta.entity_by_id(id))
                         .map(|t| t.name_singular.clone()),
                     langs: e.langs.clone(),
+                    rollup: fd.rollup.as_ref().map(|r| r.public(&e.meta)),
                 });
                 Ok(Some(FieldValue::list(views.map(FieldValue::owned_any))))
             })
@@ -286,7 +296,7 @@ fn tenant_types() -> Vec<Type> {
             .description(SHOWN_DOC),
         )
         .field(sync_field::<FieldDefView>("type", TypeRef::named_nn(t::FIELD_TYPE), |x| {
-            Some(Value::Enum(async_graphql::Name::new(x.def.ty.as_str())))
+            Some(Value::Enum(async_graphql::Name::new(x.def.type_name())))
         }))
         .field(sync_field::<FieldDefView>("required", boolean(), |x| Some(Value::from(x.def.required))))
         .field(sync_field::<FieldDefView>("unique", boolean(), |x| Some(Value::from(x.def.unique))))
@@ -340,6 +350,14 @@ fn tenant_types() -> Vec<Type> {
             .description(FIELD_JSON_DOCS[2].1),
         )
         .field(lifecycle::definition_field())
+        .field(
+            Field::new("rollup", TypeRef::named(t::JSON), move |c| {
+                FieldFuture::new(async move {
+                    Ok(json(&parent::<FieldDefView>(&c)?.rollup).map(FieldValue::value))
+                })
+            })
+            .description(ROLLUP_DOC),
+        )
         .field(sync_field::<FieldDefView>("position", TypeRef::named_nn(TypeRef::INT), |x| {
             Some(Value::from(x.def.position))
         }));
@@ -364,6 +382,9 @@ fn tenant_types() -> Vec<Type> {
         }
         for (name, doc) in FIELD_JSON_DOCS {
             o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));
+        }
+        if create {
+            o = o.field(InputValue::new("rollup", TypeRef::named(t::JSON)).description(ROLLUP_DOC));
         }
         o.field(lifecycle::input_member())
     };

@@ -35,6 +35,9 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub option_labels: Option<Json>,
     pub position: i32,
+    /// A ROLLUP field's definition (`runtime::rollup_fields::RollupDef`), absent otherwise.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub rollup: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -69,7 +69,7 @@ fn group_value(t: &Target, text: Option<String>) -> Value {
 }
 
 /// Sum / min / max expressions of one numeric field, and its non-null count.
-fn figure_exprs(d: Dialect, f: &FieldDef) -> Result<[String; 4]> {
+pub(super) fn figure_exprs(d: Dialect, f: &FieldDef) -> Result<[String; 4]> {
     let value = sql::figure(d, f)
         .ok_or_else(|| Error::Internal(format!("no figures of a {} field", f.ty.as_str())))?;
     let text = |agg: &str| match (f.ty.stored_as(), d) {
@@ -85,7 +85,7 @@ fn figure_exprs(d: Dialect, f: &FieldDef) -> Result<[String; 4]> {
 }
 
 /// Reads one figure as a JSON value of the field's GraphQL type.
-fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Value> {
+pub(super) fn figure(row: &QueryResult, d: Dialect, f: &FieldDef, col: &str) -> Result<Value> {
     Ok(match (f.ty.stored_as(), d) {
         (Stored::Float, _) => row.try_get::<Option<f64>>("", col)?.map(Value::from).unwrap_or(Value::Null),
         (Stored::Bool | Stored::Timestamp | Stored::Text, _) => {

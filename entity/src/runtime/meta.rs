@@ -234,6 +234,9 @@ pub struct FieldDef {
     /// Translations of a SELECT / MULTI_SELECT field's options: option → language code → label.
     pub option_labels: Option<serde_json::Value>,
     pub position: i32,
+    /// A ROLLUP field's definition: its values are computed from a child entity's records
+    /// (`rollup_fields`), and `ty` is the type of its result, which they are stored as.
+    pub rollup: Option<Arc<super::rollup_fields::Rollup>>,
 }
 
 /// One runtime entity.
@@ -260,6 +263,19 @@ impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
     pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
+    }
+
+    /// The public field type: `ROLLUP` for a rollup field (stored as `ty`), else `ty`'s.
+    pub fn type_name(&self) -> &'static str {
+        match self.rollup {
+            Some(_) => super::rollup_fields::TYPE_NAME,
+            None => self.ty.as_str(),
+        }
+    }
+
+    /// Written by the engine only: no input sets it.
+    pub fn is_computed(&self) -> bool {
+        self.rollup.is_some()
     }
 }
 
@@ -458,5 +474,6 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         },
         option_labels: f.option_labels.filter(|v| !v.is_null()),
         position: f.position,
+        rollup: super::rollup_fields::Rollup::from_stored(f.rollup)?,
     })
 }

@@ -18,6 +18,7 @@ pub mod naming;
 pub mod outbox;
 pub mod policy;
 pub mod record;
+pub mod rollup_fields;
 pub mod rollups;
 pub mod signals;
 pub mod slot;

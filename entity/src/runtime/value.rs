@@ -132,6 +132,13 @@ pub fn apply_input(
     let mut errors = Vec::new();
     for f in fields {
         let given = input.get(&f.graphql_name);
+        if f.is_computed() {
+            // The engine writes it (`rollup_fields`); no input does.
+            if given.is_some() {
+                errors.push(FieldError::new(&f.graphql_name, "is computed and cannot be written"));
+            }
+            continue;
+        }
         let value = match (given, mode) {
             (Some(v), _) if !v.is_null() => Some(v.clone()),
             (None, Mode::Create) | (Some(_), Mode::Create) => f.default.clone(),

@@ -52,6 +52,8 @@ pub struct FieldInput {
     pub lifecycle: Option<Value>,
     /// Translations of the options: option → language code → label.
     pub option_labels: Option<Value>,
+    /// A ROLLUP field's definition (`rollup_fields::define`).
+    pub rollup: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.

@@ -123,6 +123,17 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
     Ok(entity)
 }
 
+/// `CONFLICT` while ROLLUP fields (`readers`) read `what`, which is to be removed.
+fn refuse_while_read(readers: &[String], what: &str) -> Result<()> {
+    if readers.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "{what} is read by the ROLLUP fields {}; remove those first",
+        readers.join(", ")
+    )))
+}
+
 /// Definition changes for one tenant, audited as `actor`.
 pub struct Definitions<'a> {
     pub db: &'a Db,
@@ -293,6 +304,9 @@ impl<'a> Definitions<'a> {
         let e = meta.entity_named(entity)?;
         let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         let mut errors = Vec::new();
+        if old.is_computed() {
+            super::rollup_fields::define::check_update(&mut errors, input);
+        }
         let mut f = old.clone();
         if let Some(l) = &input.label {
             check_label(&mut errors, "label", l);
@@ -427,6 +441,10 @@ impl<'a> Definitions<'a> {
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
         let e = meta.entity_named(entity)?;
         let f = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
+        refuse_while_read(
+            &super::rollup_fields::readers_of(&meta, &e.id, Some(key))?,
+            &format!("`{entity}.{key}`"),
+        )?;
         field_def::Entity::delete_by_id(f.id.clone()).exec(&txn).await?;
         let mut buf = SqlBuf::new(self.db.dialect);
         match self.db.dialect {
@@ -469,6 +487,7 @@ impl<'a> Definitions<'a> {
                 referrers.join(", ")
             )));
         }
+        refuse_while_read(&super::rollup_fields::readers_of(&meta, &e.id, None)?, &format!("`{name}`"))?;
         for table in ["records", "record_counters", "field_defs"] {
             let mut buf = SqlBuf::new(self.db.dialect);
             buf.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned());

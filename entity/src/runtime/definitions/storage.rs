@@ -68,6 +68,7 @@ impl Definitions<'_> {
             lifecycle: Set(lifecycle_json(f)?),
             option_labels: Set(f.option_labels.clone()),
             position: Set(f.position),
+            rollup: Set(f.rollup.as_deref().map(serde_json::to_value).transpose()?),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -123,6 +124,9 @@ impl Definitions<'_> {
         signals::metadata_changed(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have been marked or unmarked `indexed`, or gone with their slots.
         crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
+        // A rollup field may have come, or records been rewritten under one: its values, before
+        // the cells are rebuilt from them.
+        crate::runtime::rollup_fields::backfill(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have come, gone or changed type, and records been rewritten.
         crate::runtime::rollups::rebuild_tenant(txn, self.db.dialect, self.tenant_id).await
     }

@@ -14,6 +14,7 @@ use crate::runtime::field_key::FieldKey;
 use crate::runtime::lifecycle::Lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use crate::runtime::naming::{self, EntityNames};
+use crate::runtime::rollup_fields;
 use crate::runtime::value;
 
 pub(super) fn check_label(errors: &mut Vec<FieldError>, path: &str, label: &str) {
@@ -176,6 +177,7 @@ pub(crate) fn blank_field() -> FieldDef {
         lifecycle: None,
         option_labels: None,
         position: 0,
+        rollup: None,
     }
 }
 
@@ -241,7 +243,18 @@ pub(super) fn build_field(
         errors.push(FieldError::new(p("key"), format!("`{graphql_name}` is a reserved name")));
     }
     check_label(errors, &p("label"), &input.label);
-    let Some(ty) = FieldType::parse(&input.ty) else {
+    let rollup = if input.ty == rollup_fields::TYPE_NAME {
+        let Some(r) = rollup_fields::define::check(errors, &p, input, meta, self_entity.1) else {
+            return blank_field();
+        };
+        Some(r)
+    } else {
+        if input.rollup.as_ref().is_some_and(|v| !v.is_null()) {
+            errors.push(FieldError::new(p("rollup"), "only ROLLUP fields take rollup"));
+        }
+        None
+    };
+    let Some(ty) = rollup.as_ref().map(|r| r.ty).or_else(|| FieldType::parse(&input.ty)) else {
         errors.push(FieldError::new(p("type"), "unknown field type"));
         return blank_field();
     };
@@ -287,7 +300,10 @@ pub(super) fn build_field(
             (None, None)
         }
     };
-    let (validation, pattern) = parse_validation(errors, &p("validation"), ty, input.validation.as_ref());
+    let (validation, pattern) = match &rollup {
+        Some(r) => (r.validation.clone(), None),
+        None => parse_validation(errors, &p("validation"), ty, input.validation.as_ref()),
+    };
     let mut f = FieldDef {
         id: uuid::Uuid::new_v4().to_string(),
         // An input whose key is refused is never stored: its errors end the change.
@@ -310,6 +326,7 @@ pub(super) fn build_field(
         lifecycle: None,
         option_labels: input.option_labels.clone().filter(|v| !v.is_null()),
         position,
+        rollup: rollup.map(|r| Arc::new(r.rollup)),
     };
     check_default(errors, &p("default"), &f);
     if let Some(l) = &input.lifecycle {

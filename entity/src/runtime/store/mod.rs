@@ -32,6 +32,7 @@ use crate::{Db, Dialect, Error, Result};
 const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
                        created_at, updated_at, deleted_at, version";
 
+pub mod computed;
 mod guards;
 mod rows;
 mod write;

@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::guards;
 use super::{
     COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, push_live_among, visible,
 };
+use super::{computed, guards};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
@@ -21,7 +21,7 @@ use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{outbox, rollups};
+use crate::runtime::{rollup_fields, rollups};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -82,7 +82,8 @@ impl<'a> Store<'a> {
     /// write costs no round trip of its own for the check; the caller then retries unguarded.
     async fn create_with(&self, txn: &impl Exec, w: WriteRequest<'_>, guarded: bool) -> Result<Record> {
         let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
-        let (data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
+        let (mut data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
+        rollup_fields::seed(entity, &mut data);
         errors.extend(lifecycle::check_write(&entity.fields, None, &data, actor.role.as_deref()));
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
@@ -173,6 +174,7 @@ impl<'a> Store<'a> {
         let changes = audit::diff(&Map::new(), &record.data);
         self.record_change(
             txn,
+            meta,
             actor,
             entity,
             (ChangeKind::Created, &record, None),
@@ -259,6 +261,7 @@ impl<'a> Store<'a> {
         }
         self.record_change(
             txn,
+            meta,
             actor,
             entity,
             (ChangeKind::Updated, &new, Some(&old.data)),
@@ -318,7 +321,8 @@ impl<'a> Store<'a> {
             });
             let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
             let no_changes = Value::Object(Map::new());
-            self.record_change(txn, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write).await?;
+            self.record_change(txn, meta, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write)
+                .await?;
             Ok(rec)
         }
         .await;
@@ -431,12 +435,15 @@ impl<'a> Store<'a> {
     }
 
     /// Writes a change in its transaction: the record itself (`write`), the change event
-    /// (outbox), the rollup cells it moves and the audit entry (`changes`: old/new values of changed fields) — on
-    /// PostgreSQL one statement after the audit head's lock.
+    /// (outbox), the rollup cells it moves and the audit entry (`changes`: old/new values of
+    /// changed fields) — on PostgreSQL one statement after the audit head's lock — and then
+    /// the ROLLUP fields of the parents it moves (`rollup_fields::Plan`: nothing to do, and no
+    /// statement, when no rollup field reads the entity).
     #[allow(clippy::too_many_arguments)]
     async fn record_change(
         &self,
         txn: &impl Exec,
+        meta: &TenantMeta,
         actor: &Actor,
         entity: &EntityDef,
         (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
@@ -453,18 +460,9 @@ impl<'a> Store<'a> {
             previous: previous.cloned(),
             depth: actor.depth,
         };
-        let payload = serde_json::to_value(&event)?;
         let tenant_id = self.tenant_id;
-        let entity_id = entity.id.as_str();
-        let outbox: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            outbox::push_row(
-                buf,
-                tenant_id,
-                <ChangeEvent as outbox::Event>::TOPIC,
-                &payload,
-                |buf: &mut SqlBuf| push_unless_watched(buf, tenant_id, entity_id),
-            )
-        });
+        let outbox: audit::Write<'_> =
+            Box::new(|buf: &mut SqlBuf| computed::push_change_event(buf, tenant_id, &event));
         let action = match kind {
             ChangeKind::Created => "record.create",
             ChangeKind::Updated => "record.update",
@@ -483,7 +481,12 @@ impl<'a> Store<'a> {
         if !deltas.is_empty() {
             writes.push(Box::new(|buf: &mut SqlBuf| rollups::push_upsert(buf, tenant_id, entity, &deltas)));
         }
-        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await
+        let plan = rollup_fields::Plan::of(meta, entity, record, before, after)?;
+        // The parents are locked before the audit head (which the next statement takes): a
+        // writer holding the head then waits for no row, so no two writers deadlock.
+        let parents = plan.lock(txn, self.d(), tenant_id).await?;
+        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
+        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
     }
 }
 
@@ -522,7 +525,7 @@ fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(Str
 /// re-writes the many changes nothing acts on. The check reads what committed before the
 /// write's statement began: a workflow or webhook activated meanwhile sees the changes that
 /// follow it.
-fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
+pub(super) fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
     buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
     buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
     buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
