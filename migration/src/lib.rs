@@ -34,6 +34,8 @@ mod m20261204_000026_workflow_secrets;
 mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
+mod m20261207_000030_password_resets;
+mod m20261207_000038_totp;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -55,6 +57,9 @@ pub fn rls_tables() -> Vec<&'static str> {
         "tenant_templates",
         "dashboards",
         "record_rollups",
+        "password_resets",
+        "user_totp",
+        "totp_recovery_codes",
     ]);
     t
 }
@@ -95,6 +100,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000027_run_claims::Migration),
             Box::new(m20261204_000028_record_uuid::Migration),
             Box::new(m20261206_000029_user_profile::Migration),
+            Box::new(m20261207_000030_password_resets::Migration),
+            Box::new(m20261207_000038_totp::Migration),
         ]
     }
 }

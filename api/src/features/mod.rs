@@ -8,9 +8,11 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod notifications;
+pub mod password_reset;
 pub mod profile;
 pub mod templates;
 pub mod tenant;
+pub mod two_factor;
 pub mod webhooks;
 pub mod workflows;
 
@@ -30,4 +32,6 @@ pub static ALL: Features = &[
     &tenant::FEATURE,
     &crm::FEATURE,
     &profile::FEATURE,
+    &password_reset::FEATURE,
+    &two_factor::FEATURE,
 ];

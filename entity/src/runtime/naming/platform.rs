@@ -110,6 +110,7 @@ pub mod types {
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
     pub const UPDATE_PROFILE_INPUT: &str = "UpdateProfileInput";
+    pub const TOTP_ENROLLMENT: &str = "TotpEnrollment";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -196,6 +197,12 @@ pub mod fields {
     pub const CHANGE_PASSWORD: &str = "changePassword";
     pub const DEACTIVATE_USER: &str = "deactivateUser";
     pub const REACTIVATE_USER: &str = "reactivateUser";
+    pub const REQUEST_PASSWORD_RESET: &str = "requestPasswordReset";
+    pub const RESET_PASSWORD: &str = "resetPassword";
+    pub const ENROLL_TOTP: &str = "enrollTotp";
+    pub const CONFIRM_TOTP: &str = "confirmTotp";
+    pub const DISABLE_TOTP: &str = "disableTotp";
+    pub const RESET_USER_TOTP: &str = "resetUserTotp";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -325,6 +332,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,
         UPDATE_PROFILE_INPUT,
+        TOTP_ENROLLMENT,
     ]
     .into_iter()
     .collect();
@@ -414,6 +422,12 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CHANGE_PASSWORD,
         DEACTIVATE_USER,
         REACTIVATE_USER,
+        REQUEST_PASSWORD_RESET,
+        RESET_PASSWORD,
+        ENROLL_TOTP,
+        CONFIRM_TOTP,
+        DISABLE_TOTP,
+        RESET_USER_TOTP,
     ]
     .into_iter()
     .collect();
