@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::ddl;
-use crate::m20261121_000003_access::rls_for_table;
+use crate::m20261204_000025_rls_empty_tenant::rls_for_new_table;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -28,7 +28,7 @@ CREATE INDEX password_resets_user_idx ON password_resets (tenant_id, user_id)
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         ddl::run(manager, UP).await?;
-        ddl::run_on_postgres(manager, &rls_for_table("password_resets", "SELECT, INSERT, UPDATE, DELETE"))
+        ddl::run_on_postgres(manager, &rls_for_new_table("password_resets", "SELECT, INSERT, UPDATE, DELETE"))
             .await
     }
 

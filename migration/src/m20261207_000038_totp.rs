@@ -8,7 +8,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::ddl;
-use crate::m20261121_000003_access::rls_for_table;
+use crate::m20261204_000025_rls_empty_tenant::rls_for_new_table;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -40,8 +40,8 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         ddl::run(manager, UP).await?;
         let grants = "SELECT, INSERT, UPDATE, DELETE";
-        ddl::run_on_postgres(manager, &rls_for_table("user_totp", grants)).await?;
-        ddl::run_on_postgres(manager, &rls_for_table("totp_recovery_codes", grants)).await
+        ddl::run_on_postgres(manager, &rls_for_new_table("user_totp", grants)).await?;
+        ddl::run_on_postgres(manager, &rls_for_new_table("totp_recovery_codes", grants)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
