@@ -4,11 +4,12 @@
 //! without a code is refused (`totp_required`), with a wrong or replayed one too
 //! (`totp_invalid`), never with a token; a current code or a recovery code (once) signs in;
 //! refresh tokens keep working; `disableTotp` takes a recovery code; an administrator's
-//! `resetUserTotp` turns a member's off.
+//! `resetUserTotp` turns a member's off; `resetPassword` needs the second factor as well.
 
 use serde_json::{Value, json};
 
 use crate::harness::*;
+use crate::password_reset::{emailed_token, reset_password};
 
 const ENROLL: &str = "mutation { enrollTotp { secret uri } }";
 const CONFIRM: &str = "mutation($c: String!) { confirmTotp(code: $c) }";
@@ -108,4 +109,16 @@ async fn an_administrator_resets_a_members_totp() {
     // A member's schema has no `resetUserTotp`.
     let own = t.api.graphql(&auth, query, json!({ "u": t.user_id })).await;
     assert!(!own.errors().is_empty(), "a member cannot reset anyone's two-factor: {}", own.text);
+}
+
+#[tokio::test]
+async fn a_password_reset_needs_the_second_factor_too() {
+    let t = tenant().await;
+    let (uri, _) = turn_on(&t, &t.auth()).await;
+    let (token, _) = emailed_token(&t).await;
+    let new = "a passphrase after the reset";
+    // Refused without the code, and nothing spent: the same token then works with it.
+    reset_password(&t.api, &token, new, None).await.expect_reason("UNAUTHENTICATED", "totp_required");
+    let reset = reset_password(&t.api, &token, new, Some(&pyotp_code(&uri, 30).await)).await.data();
+    assert_eq!(reset["resetPassword"]["user"]["id"], json!(t.user_id));
 }

@@ -63,6 +63,19 @@ impl Admin<'_> {
     }
 }
 
+/// Appends the audit entry of `action` by `actor` on the account of user `user_id`.
+async fn audit_user(
+    conn: &impl sea_orm::ConnectionTrait,
+    d: Dialect,
+    (tenant_id, user_id): (&str, &str),
+    actor: &Actor,
+    action: &str,
+    changes: Value,
+) -> Result<()> {
+    let entry = audit::Entry { action, object_type: "user", object_id: Some(user_id), changes };
+    audit::append(conn, d, tenant_id, actor, &entry).await
+}
+
 /// A user as the API shows it: the account with its role's name.
 #[derive(Debug, Clone)]
 pub struct UserView {

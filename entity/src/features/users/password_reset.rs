@@ -11,10 +11,11 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
+use super::audit_user;
 use super::sessions::{self, NewSession, Opened};
 use crate::features::emails;
 use crate::models::{password_reset as reset, tenant, user};
-use crate::runtime::audit::{self, Actor};
+use crate::runtime::audit::Actor;
 use crate::runtime::time;
 use crate::{Dialect, Result};
 
@@ -31,19 +32,17 @@ pub struct NewToken {
     pub ttl: Duration,
 }
 
-/// Appends the audit entry of a reset step on user `user_id` (who acts is the user: the token
-/// or the mailbox is theirs).
+/// Appends the audit entry of a reset step on user `user_id`, who acts (the token or the
+/// mailbox is theirs).
 async fn audit_reset(
     conn: &impl ConnectionTrait,
     d: Dialect,
-    tenant_id: &str,
-    user_id: &str,
+    (tenant_id, user_id): (&str, &str),
     action: &str,
     changes: serde_json::Value,
 ) -> Result<()> {
     let actor = Actor { user_id: Some(user_id.to_owned()), ..Actor::default() };
-    let entry = audit::Entry { action, object_type: "user", object_id: Some(user_id), changes };
-    audit::append(conn, d, tenant_id, &actor, &entry).await
+    audit_user(conn, d, (tenant_id, user_id), &actor, action, changes).await
 }
 
 /// `requestPasswordReset` for `u` of tenant `t`: stores `token`, invalidates the user's older
@@ -94,7 +93,7 @@ pub async fn request(
     let key = format!("password-reset:{id}");
     let message = emails::NewEmail { idempotency_key: &key, to: &u.email, subject: &subject, body: &body };
     emails::queue(conn, &t.id, &message).await?;
-    audit_reset(conn, d, &t.id, &u.id, "user.password_reset_request", json!({"expiresAt": expires_at}))
+    audit_reset(conn, d, (&t.id, &u.id), "user.password_reset_request", json!({"expiresAt": expires_at}))
         .await?;
     Ok(true)
 }
@@ -167,6 +166,7 @@ pub async fn redeem(
     am.updated_at = Set(time::now());
     let u = am.update(conn).await?;
     let ended = sessions::revoke_live(conn, d, tenant_id, &u.id, None).await?;
-    audit_reset(conn, d, tenant_id, &u.id, "user.password_reset", json!({"sessionsRevoked": ended})).await?;
+    audit_reset(conn, d, (tenant_id, &u.id), "user.password_reset", json!({"sessionsRevoked": ended}))
+        .await?;
     sessions::open_for(conn, u, new).await.map(Some)
 }

@@ -7,10 +7,10 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::profile::Me;
-use super::{Admin, UserView, accounts, roles};
+use super::{Admin, OWNER_ROLE, UserView, accounts, audit_user, roles};
 use crate::models::{tenant, totp_recovery_code as recovery, user, user_totp};
 use crate::runtime::audit;
 use crate::runtime::time;
@@ -26,19 +26,6 @@ pub async fn find(
         .filter(user_totp::Column::TenantId.eq(tenant_id))
         .one(conn)
         .await?)
-}
-
-/// Appends the audit entry of a two-factor change on user `user_id` by `actor`.
-async fn audit_totp(
-    conn: &impl ConnectionTrait,
-    d: Dialect,
-    (tenant_id, user_id): (&str, &str),
-    actor: &audit::Actor,
-    action: &str,
-    changes: Value,
-) -> Result<()> {
-    let entry = audit::Entry { action, object_type: "user", object_id: Some(user_id), changes };
-    audit::append(conn, d, tenant_id, actor, &entry).await
 }
 
 /// Whom a new secret is for, as an authenticator app names it.
@@ -75,7 +62,7 @@ pub async fn enroll(
     }
     .insert(conn)
     .await?;
-    audit_totp(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_enroll", json!({})).await?;
+    audit_user(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_enroll", json!({})).await?;
     Ok(Enrolled { email: u.email, tenant_slug: t.slug })
 }
 
@@ -106,7 +93,7 @@ pub async fn confirm(
     });
     recovery::Entity::insert_many(rows).exec_without_returning(conn).await?;
     set_flag(conn, me.tenant_id, me.user_id, true).await?;
-    audit_totp(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_enable", json!({})).await
+    audit_user(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_enable", json!({})).await
 }
 
 /// `users.totp_enabled`, which sign-in reads with the user.
@@ -166,7 +153,7 @@ pub async fn audit_recovery_used(
     user_id: &str,
 ) -> Result<()> {
     let actor = audit::Actor { user_id: Some(user_id.to_owned()), ..audit::Actor::default() };
-    audit_totp(conn, d, (tenant_id, user_id), &actor, "user.totp_recovery_used", json!({})).await
+    audit_user(conn, d, (tenant_id, user_id), &actor, "user.totp_recovery_used", json!({})).await
 }
 
 /// Deletes the user's secret (pending or enabled); whether there was one.
@@ -194,7 +181,7 @@ async fn remove(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> 
 /// `disableTotp`: the caller (whose code was checked) turns two-factor sign-in off.
 pub async fn disable(conn: &impl ConnectionTrait, d: Dialect, me: &Me<'_>) -> Result<()> {
     remove(conn, me.tenant_id, me.user_id).await?;
-    audit_totp(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_disable", json!({})).await
+    audit_user(conn, d, (me.tenant_id, me.user_id), me.actor, "user.totp_disable", json!({})).await
 }
 
 /// `resetUserTotp`: an administrator turns a user's two-factor sign-in off (a lost device and
@@ -206,9 +193,15 @@ pub async fn admin_reset(
     user_id: &str,
 ) -> Result<UserView> {
     let u = accounts::find(conn, admin.tenant_id, user_id).await?;
-    let role = roles::name_of(conn, &u.role_id).await?;
+    let role = roles::find(conn, admin.tenant_id, &u.role_id).await?;
+    // Turning an owner's second factor off weakens the owner's account: owners only, as for
+    // every other change to an owner.
+    if roles::is_owner(&role) && admin.role != OWNER_ROLE {
+        return Err(Error::Forbidden("only owners may reset an owner's two-factor sign-in".into()));
+    }
+    let role = role.name;
     let removed = remove(conn, admin.tenant_id, &u.id).await?;
-    audit_totp(
+    audit_user(
         conn,
         d,
         (admin.tenant_id, &u.id),
