@@ -136,6 +136,15 @@ pub struct Config {
     #[arg(long, global = true, env = "SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// The address this deployment is reached at by people (`https://app.example.com`): links
+    /// in emails (a password reset's) are built on it. Unset: emails carry the token alone.
+    #[arg(long, global = true, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Seconds a password reset token (`requestPasswordReset`) stays valid.
+    #[arg(long, global = true, env = "PASSWORD_RESET_TTL", default_value_t = 3600)]
+    pub password_reset_ttl_secs: u64,
+
     /// The sender of outgoing email.
     #[arg(long, global = true, env = "SMTP_FROM", default_value = "Alphery OS <no-reply@alphery.local>")]
     pub smtp_from: String,
@@ -214,8 +223,9 @@ pub struct Config {
     #[arg(long, global = true, env = "RATE_LIMIT_USER", default_value_t = 120_000)]
     pub rate_limit_user: u64,
 
-    /// Attempts of `signup`, `login`, `refreshToken` or `acceptInvite` per minute from one
-    /// client address on one account (tenant and email, refresh token, invitation).
+    /// Attempts of `signup`, `login`, `refreshToken`, `acceptInvite`, `requestPasswordReset` or
+    /// `resetPassword` per minute from one client address on one account (tenant and email,
+    /// refresh token, invitation, reset token).
     #[arg(long, global = true, env = "RATE_LIMIT_AUTH", default_value_t = 10)]
     pub rate_limit_auth: u64,
 
@@ -277,6 +287,8 @@ impl Config {
             allowed_origins: Vec::new(),
             smtp_url: None,
             smtp_from: "Alphery OS <no-reply@alphery.local>".into(),
+            public_url: None,
+            password_reset_ttl_secs: 3600,
             workers: true,
             metrics_bind: None,
             email_max_attempts: 5,

@@ -12,6 +12,13 @@ use entity::{ErrorCode, FieldError};
 #[derive(Debug)]
 pub enum ApiError {
     Unauthenticated(String),
+    /// UNAUTHENTICATED with `extensions.reason` saying what to do next (`totp_required`: ask
+    /// for the code; `reset_token_used`…), where the message alone would leave a client to
+    /// parse words.
+    Refused {
+        message: String,
+        reason: &'static str,
+    },
     /// An access token past its expiry: UNAUTHENTICATED with `extensions.reason: "expired"`,
     /// so a client knows to refresh rather than to sign in again.
     TokenExpired,
@@ -45,7 +52,9 @@ impl ApiError {
     /// The public `extensions.code`.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated(_) | ApiError::TokenExpired => ErrorCode::Unauthenticated,
+            ApiError::Unauthenticated(_) | ApiError::Refused { .. } | ApiError::TokenExpired => {
+                ErrorCode::Unauthenticated
+            }
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
@@ -71,7 +80,8 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::BadRequest(m)
             | ApiError::TooComplex(m)
-            | ApiError::RateLimited { message: m, .. } => m.clone(),
+            | ApiError::RateLimited { message: m, .. }
+            | ApiError::Refused { message: m, .. } => m.clone(),
             ApiError::TokenExpired => "access token expired".into(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::Validation(fields) => match fields.as_slice() {
@@ -86,6 +96,7 @@ impl ApiError {
     pub fn reason(&self) -> Option<&'static str> {
         match self {
             ApiError::TokenExpired => Some("expired"),
+            ApiError::Refused { reason, .. } => Some(reason),
             _ => None,
         }
     }

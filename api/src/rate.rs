@@ -3,7 +3,7 @@
 //!   costing its complexity (one point per selected field, as `MAX_QUERY_COMPLEXITY` counts),
 //!   so a client asking for much uses its budget faster than one asking for little;
 //! - attempts of a public sign-in operation (`signup`, `login`, `refreshToken`,
-//!   `acceptInvite`) on one account from one client address, which stops password guessing
+//!   `acceptInvite`, `requestPasswordReset`, `resetPassword`) on one account from one client address, which stops password guessing
 //!   and token probing without letting one address lock everybody out;
 //! - deliveries to one inbound webhook from one client address.
 //!
@@ -55,6 +55,8 @@ pub enum Action {
     Login,
     RefreshToken,
     AcceptInvite,
+    /// `requestPasswordReset` (on a tenant and email) and `resetPassword` (on a token).
+    PasswordReset,
     /// A delivery to an inbound webhook (`POST /hooks/workflows/{id}`).
     Webhook,
 }
@@ -66,6 +68,7 @@ impl Action {
             Action::Login => "login",
             Action::RefreshToken => "refreshToken",
             Action::AcceptInvite => "acceptInvite",
+            Action::PasswordReset => "passwordReset",
             Action::Webhook => "webhook",
         }
     }

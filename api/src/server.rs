@@ -229,7 +229,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     // Listen before touching the database: a busy port is reported before any migration runs.
     let listener = listen(&config.bind).await?;
     let (system_db, db) = connect(&config).await?;
-    let keys = JwtKeys::new(&jwt_secret(&config)?, config.access_token_ttl_secs);
+    let secret = jwt_secret(&config)?;
+    let keys = JwtKeys::new(&secret, config.access_token_ttl_secs);
+    let sealer = crate::auth::sealed::Sealer::new(&secret)?;
     let bus = EventBus::new(4096);
     let live = crate::live::Live::start(&bus, config.live_buffer);
     let peers = start_peers(&config, Some(bus.clone()))?;
@@ -247,6 +249,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
         live,
         dispatcher,
         keys,
+        sealer,
     });
     let state = AppState(Arc::new(Inner {
         metrics: Default::default(),

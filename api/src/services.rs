@@ -32,6 +32,8 @@ pub struct Inner {
     pub live: Arc<Live>,
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,
+    /// Seals secrets kept at rest (TOTP secrets) with the server key.
+    pub sealer: crate::auth::sealed::Sealer,
     /// Authenticated credentials (see `auth::cache`).
     pub auth_cache: AuthCache,
     /// Rate-limit budgets (see `rate`).

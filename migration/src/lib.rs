@@ -34,10 +34,12 @@ mod m20261204_000026_workflow_secrets;
 mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
+mod m20261207_000030_password_resets;
 mod m20261207_000032_field_lifecycles;
 mod m20261207_000034_rollup_fields;
 mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
+mod m20261207_000038_totp;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -60,6 +62,9 @@ pub fn rls_tables() -> Vec<&'static str> {
         "dashboards",
         "record_rollups",
         "modules",
+        "password_resets",
+        "user_totp",
+        "totp_recovery_codes",
     ]);
     t
 }
@@ -104,6 +109,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000036_modules::Migration),
             Box::new(m20261207_000037_i18n::Migration),
             Box::new(m20261207_000034_rollup_fields::Migration),
+            Box::new(m20261207_000030_password_resets::Migration),
+            Box::new(m20261207_000038_totp::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::ddl;
+use crate::m20261121_000003_access::rls_for_table;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -56,11 +57,22 @@ fn policies(tenant: &str) -> String {
          ALTER POLICY tenants_update ON tenants USING (id = {tenant}) WITH CHECK (id = {tenant});\n"
     );
     for t in TABLES {
-        s.push_str(&format!(
-            "ALTER POLICY {t}_tenant ON {t} USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant});\n"
-        ));
+        s.push_str(&tenant_policy(t, tenant));
     }
     s
+}
+
+/// `ALTER POLICY` giving `table`'s tenant policy `tenant` as the current tenant.
+fn tenant_policy(table: &str, tenant: &str) -> String {
+    format!(
+        "ALTER POLICY {table}_tenant ON {table} USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant});\n"
+    )
+}
+
+/// Row-level security of a table created after this migration: migration 3's policies
+/// (`rls_for_table`), reading the setting through NULLIF as every policy does from here on.
+pub fn rls_for_new_table(table: &str, grants: &str) -> String {
+    rls_for_table(table, grants) + &tenant_policy(table, TENANT)
 }
 
 #[async_trait::async_trait]

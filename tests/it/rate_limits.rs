@@ -266,6 +266,16 @@ async fn exhaust(case: &Case) -> u64 {
             api.graphql(&Auth::None, ACCEPT, json!({"t": token, "p": PASSWORD})).await.data();
             (n, refused)
         }
+        "resetPassword" => {
+            let bad = format!("{}.not-a-reset-token-{fresh}", t.tenant_id);
+            let attempt = async || crate::password_reset::reset_password(&api, &bad, PASSWORD, None).await;
+            let (n, refused) = count_until_refused(20, attempt, code(case.usual)).await;
+            // Another token is another account.
+            crate::password_reset::reset_password(&api, &format!("{bad}-2"), PASSWORD, None)
+                .await
+                .expect_code(case.usual);
+            (n, refused)
+        }
         "webhook" => {
             let workflow = uuid::Uuid::new_v4().to_string();
             let (n, refused) = count_until_refused(
@@ -295,6 +305,7 @@ async fn sign_in_attempts_and_webhook_deliveries_are_limited_per_address_and_acc
         Case { name: "signup", usual: "CONFLICT" },
         Case { name: "refreshToken", usual: "UNAUTHENTICATED" },
         Case { name: "acceptInvite", usual: "UNAUTHENTICATED" },
+        Case { name: "resetPassword", usual: "UNAUTHENTICATED" },
         Case { name: "webhook", usual: "NOT_FOUND" },
     ];
     for case in &cases {

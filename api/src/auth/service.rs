@@ -1,4 +1,5 @@
-//! The session operations of shared/API.md: `signup`, `login`, `refreshToken`, `logout`.
+//! The session operations of shared/API.md: `signup`, `login` (with a TOTP code for a user
+//! with two-factor sign-in on), `refreshToken`, `logout`.
 //! Each is one transaction; refresh tokens rotate, and a rotated token presented again
 //! revokes its whole session (it can only be a stolen copy). This is their API half: input
 //! checks, password hashes and tokens; what is stored is `entity::features::users`.
@@ -15,7 +16,7 @@ use regex::Regex;
 pub use entity::features::users::UserView;
 
 use super::principal::Principal;
-use super::{password, tokens};
+use super::{password, second_factor, tokens};
 use crate::error::ApiError;
 use crate::services::Services;
 
@@ -49,6 +50,9 @@ pub struct LoginInput {
     pub tenant: String,
     pub email: String,
     pub password: String,
+    /// A TOTP or recovery code, for a user with two-factor sign-in on (`second_factor`).
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 const LOGIN_FAILED: &str = "invalid tenant, email or password";
@@ -159,6 +163,11 @@ pub async fn login(state: &Services, input: LoginInput) -> Result<AuthPayload, A
     };
     let (refresh_token, session) = new_session(state, &t.id)?;
     let txn = state.db.begin_tenant_write(&t.id).await?;
+    if let Some(refused) = second_factor::refusal(state, &txn, &u, input.totp_code.as_deref()).await? {
+        sessions::login_failed(&txn, state.db.dialect, &t.id, &email).await?;
+        txn.commit().await?;
+        return Err(refused);
+    }
     let opened = sessions::login(&txn, state.db.dialect, &t, &u, session).await?;
     let payload = payload(state, opened, refresh_token)?;
     txn.commit().await.map_err(ApiError::from)?;

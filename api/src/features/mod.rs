@@ -9,9 +9,11 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod modules;
 pub mod notifications;
+pub mod password_reset;
 pub mod profile;
 pub mod templates;
 pub mod tenant;
+pub mod two_factor;
 pub mod webhooks;
 pub mod workflows;
 
@@ -32,4 +34,6 @@ pub static ALL: Features = &[
     &crm::FEATURE,
     &profile::FEATURE,
     &modules::FEATURE,
+    &password_reset::FEATURE,
+    &two_factor::FEATURE,
 ];

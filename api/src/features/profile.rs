@@ -20,7 +20,7 @@ use crate::schema::feature::{Declared, Slot};
 use crate::services::{Services, Txn};
 
 /// The caller as the data layer's own-account functions take them.
-fn me<'a>(p: &'a Principal, actor: &'a Actor) -> Me<'a> {
+pub(crate) fn me<'a>(p: &'a Principal, actor: &'a Actor) -> Me<'a> {
     Me { tenant_id: &p.tenant_id, user_id: &p.user_id, session_id: &p.session_id, actor }
 }
 

@@ -84,6 +84,12 @@ pub fn public_types() -> Vec<Type> {
                 })
                 .description("False while deactivated, or invited and not yet accepted."),
             )
+            .field(
+                sync_field::<UserView>("totpEnabled", TypeRef::named_nn(TypeRef::BOOLEAN), |u| {
+                    Some(Value::from(u.totp_enabled))
+                })
+                .description("Sign-in asks for a TOTP (or recovery) code besides the password."),
+            )
             .field(sync_field::<UserView>(
                 "createdAt",
                 TypeRef::named_nn(t::DATE_TIME),
@@ -132,6 +138,10 @@ pub fn public_types() -> Vec<Type> {
             .field(InputValue::new("tenant", string()))
             .field(InputValue::new("email", string()))
             .field(InputValue::new("password", string()))
+            .field(InputValue::new("totpCode", TypeRef::named(TypeRef::STRING)).description(
+                "A TOTP code of your authenticator app, or a recovery code: needed when two-factor sign-in \
+                 is on (refused otherwise with UNAUTHENTICATED, `extensions.reason: totp_required`).",
+            ))
             .into(),
     ]
 }

@@ -1,9 +1,10 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
-//! with their requests and decisions, dashboards, modules, applied templates, the audit chain, and the
-//! engine's records, record counters and rollups). Tenant records themselves are read and
-//! written by `runtime::store` with compiled SQL, because their columns are defined at
-//! runtime: `record` names only their fixed columns.
+//! with their requests and decisions, dashboards, modules, applied templates, password resets,
+//! TOTP secrets and recovery codes, the audit chain, and the engine's records, record counters
+//! and rollups). Tenant records themselves are read and written by `runtime::store` with
+//! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
+//! columns.
 
 pub mod api_key;
 pub mod approval_decision;
@@ -18,6 +19,7 @@ pub mod field_def;
 pub mod module;
 pub mod notification;
 pub mod outbox;
+pub mod password_reset;
 pub mod record;
 pub mod record_counter;
 pub mod record_rollup;
@@ -26,7 +28,9 @@ pub mod role;
 pub mod session;
 pub mod tenant;
 pub mod tenant_template;
+pub mod totp_recovery_code;
 pub mod user;
+pub mod user_totp;
 pub mod webhook;
 pub mod webhook_delivery;
 pub mod workflow;

@@ -24,6 +24,8 @@ pub struct Model {
     pub time_zone: Option<String>,
     /// Picture URL (http or https).
     pub avatar: Option<String>,
+    /// Sign-in asks for a TOTP (or recovery) code besides the password (`user_totp`).
+    pub totp_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

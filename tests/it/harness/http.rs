@@ -63,6 +63,18 @@ impl Response {
         self
     }
 
+    /// Asserts the first error's `extensions.code` and `extensions.reason`.
+    pub fn expect_reason(&self, code: &str, reason: &str) -> &Self {
+        self.expect_code(code);
+        assert_eq!(
+            self.errors()[0]["extensions"]["reason"],
+            json!(reason),
+            "unexpected reason in {}",
+            self.text
+        );
+        self
+    }
+
     /// `extensions.fields[].field` of a `VALIDATION_FAILED` error.
     pub fn field_errors(&self) -> Vec<String> {
         self.expect_code("VALIDATION_FAILED");

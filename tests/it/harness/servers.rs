@@ -65,17 +65,31 @@ pub fn database() -> &'static TestDatabase {
 /// idle in the shared database), and the next connection any server asked for failed.
 const SHARED_POOL: u32 = 8;
 
+/// The `PUBLIC_URL` of the shared server (links in its emails start with it).
+pub const PUBLIC_URL: &str = "https://app.example.test";
+
 /// The server shared by every test of this binary.
 pub fn server() -> &'static Server {
-    SERVER.get_or_init(|| start_server(|c| c.database_pool = SHARED_POOL))
+    SERVER.get_or_init(|| {
+        start_server(|c| {
+            c.database_pool = SHARED_POOL;
+            c.public_url = Some(PUBLIC_URL.into());
+        })
+    })
 }
 
-/// A second server on the same database whose access tokens expire after [`SHORT_TTL_SECS`].
+/// A second server on the same database whose access tokens and password reset tokens expire
+/// after [`SHORT_TTL_SECS`].
 pub fn short_ttl_server() -> &'static Server {
     // Start (and so migrate) the shared server first: two servers must not migrate one
     // database at the same time.
     server();
-    SHORT_TTL_SERVER.get_or_init(|| start_server(|c| c.access_token_ttl_secs = SHORT_TTL_SECS))
+    SHORT_TTL_SERVER.get_or_init(|| {
+        start_server(|c| {
+            c.access_token_ttl_secs = SHORT_TTL_SECS;
+            c.password_reset_ttl_secs = SHORT_TTL_SECS;
+        })
+    })
 }
 
 /// A server on the same database whose schema cache holds [`SMALL_CACHE_MB`], for the one

@@ -65,6 +65,7 @@ pub async fn invite(
         locale: Set(None),
         time_zone: Set(None),
         avatar: Set(None),
+        totp_enabled: Set(false),
     }
     .insert(conn)
     .await?;

@@ -2,7 +2,8 @@
 //! tenant's signup with its default roles and owner (`signup`), roles and their permissions
 //! (`roles`), user accounts, role assignment and the lookups of login (`accounts`),
 //! invitations (`invites`), a user's own profile and password (`profile`), deactivation
-//! (`lifecycle`), sessions with their rotating refresh tokens (`sessions`) and API
+//! (`lifecycle`), password reset by emailed token (`password_reset`), TOTP two-factor
+//! sign-in (`two_factor`), sessions with their rotating refresh tokens (`sessions`) and API
 //! keys (`api_keys`), each with what a credential resolves to. Every change is written in the
 //! caller's transaction with its audit entry, and a change that alters what a connected client
 //! may see writes its access signal there too (`runtime::signals`), which closes sockets and
@@ -15,10 +16,12 @@ pub mod accounts;
 pub mod api_keys;
 pub mod invites;
 pub mod lifecycle;
+pub mod password_reset;
 pub mod profile;
 pub mod roles;
 pub mod sessions;
 pub mod signup;
+pub mod two_factor;
 
 use std::sync::Arc;
 
@@ -60,6 +63,19 @@ impl Admin<'_> {
     }
 }
 
+/// Appends the audit entry of `action` by `actor` on the account of user `user_id`.
+async fn audit_user(
+    conn: &impl sea_orm::ConnectionTrait,
+    d: Dialect,
+    (tenant_id, user_id): (&str, &str),
+    actor: &Actor,
+    action: &str,
+    changes: Value,
+) -> Result<()> {
+    let entry = audit::Entry { action, object_type: "user", object_id: Some(user_id), changes };
+    audit::append(conn, d, tenant_id, actor, &entry).await
+}
+
 /// A user as the API shows it: the account with its role's name.
 #[derive(Debug, Clone)]
 pub struct UserView {
@@ -72,6 +88,8 @@ pub struct UserView {
     pub avatar: Option<String>,
     /// False while deactivated or invited (not yet accepted).
     pub active: bool,
+    /// Sign-in asks for a TOTP (or recovery) code besides the password.
+    pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -86,6 +104,7 @@ impl UserView {
             time_zone: u.time_zone.clone(),
             avatar: u.avatar.clone(),
             active: u.is_active,
+            totp_enabled: u.totp_enabled,
             created_at: u.created_at,
         }
     }

@@ -73,6 +73,7 @@ pub async fn signup(
         locale: Set(None),
         time_zone: Set(None),
         avatar: Set(None),
+        totp_enabled: Set(false),
     }
     .insert(txn)
     .await?;

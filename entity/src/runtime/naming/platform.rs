@@ -122,6 +122,7 @@ pub mod types {
     pub const UPDATE_PROFILE_INPUT: &str = "UpdateProfileInput";
     pub const MODULE: &str = "Module";
     pub const MODULE_INPUT: &str = "ModuleInput";
+    pub const TOTP_ENROLLMENT: &str = "TotpEnrollment";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -213,6 +214,12 @@ pub mod fields {
     pub const DEFINE_MODULE: &str = "defineModule";
     pub const ENABLE_MODULE: &str = "enableModule";
     pub const DISABLE_MODULE: &str = "disableModule";
+    pub const REQUEST_PASSWORD_RESET: &str = "requestPasswordReset";
+    pub const RESET_PASSWORD: &str = "resetPassword";
+    pub const ENROLL_TOTP: &str = "enrollTotp";
+    pub const CONFIRM_TOTP: &str = "confirmTotp";
+    pub const DISABLE_TOTP: &str = "disableTotp";
+    pub const RESET_USER_TOTP: &str = "resetUserTotp";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -354,6 +361,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         UPDATE_PROFILE_INPUT,
         MODULE,
         MODULE_INPUT,
+        TOTP_ENROLLMENT,
     ]
     .into_iter()
     .collect();
@@ -448,6 +456,12 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DEFINE_MODULE,
         ENABLE_MODULE,
         DISABLE_MODULE,
+        REQUEST_PASSWORD_RESET,
+        RESET_PASSWORD,
+        ENROLL_TOTP,
+        CONFIRM_TOTP,
+        DISABLE_TOTP,
+        RESET_USER_TOTP,
     ]
     .into_iter()
     .collect();
