@@ -5,7 +5,9 @@
 //! socket, for its control messages. Here one task reads the bus:
 //! - a record change goes to the groups of its (tenant, entity) only. A group is the
 //!   subscriptions with one filter, one row rule and one set of visible fields: the change is
-//!   matched and shaped once per group and handed to its members as one shared value;
+//!   matched and shaped once per group and handed to its members as one shared value. An
+//!   update is matched before and after (the event carries the previous values), so a record
+//!   moving out of a group's filter or row rule is `LEFT`, one moving in `ENTERED`;
 //! - everything else (sessions revoked, definitions or access changed, notifications: rare)
 //!   goes to the control channel, which sockets and notification subscriptions read.
 //!
@@ -17,12 +19,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use entity::runtime::filter::Filter;
-use entity::runtime::record::ChangeEvent;
+use entity::runtime::record::{ChangeEvent, Record};
 use jobs::{BusEvent, EventBus};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::schema::access::EntityAccess;
-use crate::schema::values::ChangeValue;
+use crate::schema::values::{ChangeValue, LiveKind};
 
 /// What a subscription receives.
 #[derive(Clone)]
@@ -44,15 +46,29 @@ struct Group {
 }
 
 impl Group {
-    /// The change as this group's members see it, when they see it at all.
-    fn shape(&self, ev: &ChangeEvent) -> Option<ChangeValue> {
-        if ![&self.filter, &self.row].into_iter().flatten().all(|f| f.matches(&ev.record)) {
-            return None;
-        }
+    /// Whether the members see `r` (their filter and row rule match it).
+    fn sees(&self, r: &Record) -> bool {
+        [&self.filter, &self.row].into_iter().flatten().all(|f| f.matches(r))
+    }
+
+    /// The change as this group's members see it, when they see it at all. `before` is the
+    /// record before an update (`ChangeEvent::before`): an update that moves the record out of
+    /// what they see is `LEFT`, one that moves it in is `ENTERED`. A `LEFT` carries the record
+    /// as they last saw it, before the update: they may no longer see its new values (a row
+    /// rule that stopped matching), and the schema's required fields still have theirs.
+    fn shape(&self, ev: &ChangeEvent, before: Option<&Record>) -> Option<ChangeValue> {
+        let (kind, record) = match (before.filter(|b| self.sees(b)), self.sees(&ev.record)) {
+            (Some(_), true) => (LiveKind::Change(ev.kind), &ev.record),
+            (None, true) if before.is_some() => (LiveKind::Entered, &ev.record),
+            (None, true) => (LiveKind::Change(ev.kind), &ev.record),
+            (Some(seen), false) => (LiveKind::Left, seen),
+            (None, false) => return None,
+        };
+        let record = record.clone();
         let visible = |name: &String| name == "owner" || self.entity.view.field_by_graphql(name).is_some();
         Some(ChangeValue {
-            kind: ev.kind,
-            record: ev.record.clone(),
+            kind,
+            record,
             changed_fields: ev.changed_fields.iter().filter(|f| visible(f)).cloned().collect(),
         })
     }
@@ -142,8 +158,9 @@ impl Live {
             },
             Err(_) => return,
         };
+        let before = ev.before();
         for g in groups {
-            if let Some(change) = g.shape(ev) {
+            if let Some(change) = g.shape(ev, before.as_ref()) {
                 let _ = g.tx.send(Delivery::Change(Arc::new(change)));
             }
         }

@@ -36,6 +36,7 @@ mod instances;
 mod isolation;
 mod leases;
 mod limits;
+mod live_lists;
 mod live_modules;
 mod models;
 mod notifications;

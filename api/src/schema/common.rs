@@ -8,7 +8,7 @@ use async_graphql::dynamic::{
 use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
 
-use super::values::{PageInfoValue, parent};
+use super::values::{LiveKind, PageInfoValue, parent};
 
 /// What the `JSON` scalar's values are (its `@specifiedBy`).
 pub const JSON_SPEC: &str = "https://www.rfc-editor.org/rfc/rfc8259";
@@ -47,7 +47,7 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
     for (name, items) in [
         (t::FIELD_TYPE, FieldType::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
-        (t::CHANGE_KIND, vec!["CREATED", "UPDATED", "DELETED", "RESTORED"]),
+        (t::CHANGE_KIND, LiveKind::all().into_iter().map(LiveKind::as_str).collect()),
         (t::ORDER_DIRECTION, vec!["ASC", "DESC"]),
         (t::DATE_BUCKET, vec!["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]),
     ] {

@@ -117,6 +117,15 @@ pub mod types {
     pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 }
 
+/// Values of `ChangeKind` beyond a stored change's own (`record::ChangeKind::as_str`): what an
+/// update means to one subscriber's list.
+pub mod change_kinds {
+    /// The record no longer matches the subscriber's filter or row rule (it may leave the list).
+    pub const LEFT: &str = "LEFT";
+    /// The record matches the subscriber's filter and row rule now, and did not before.
+    pub const ENTERED: &str = "ENTERED";
+}
+
 /// Platform root fields: no entity may generate a root field with one of these names.
 pub mod fields {
     pub const API_VERSION: &str = "apiVersion";

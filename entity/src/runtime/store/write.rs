@@ -15,7 +15,7 @@ use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
-use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
@@ -257,7 +257,7 @@ impl<'a> Store<'a> {
             txn,
             actor,
             entity,
-            (ChangeKind::Updated, &new, Some(&old.data)),
+            (ChangeKind::Updated, &new, Some(&old)),
             changed_fields,
             changes,
             write,
@@ -435,7 +435,7 @@ impl<'a> Store<'a> {
         txn: &impl Exec,
         actor: &Actor,
         entity: &EntityDef,
-        (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
+        (kind, record, old): (ChangeKind, &Record, Option<&Record>),
         changed_fields: Vec<String>,
         changes: Value,
         write: audit::Write<'_>,
@@ -446,9 +446,12 @@ impl<'a> Store<'a> {
             kind,
             record: record.clone(),
             changed_fields,
-            previous: previous.cloned(),
+            previous: old.map(|o| (*o.data).clone()),
+            previous_columns: old
+                .map(|o| PreviousColumns { owner_id: o.owner_id.clone(), updated_at: o.updated_at }),
             depth: actor.depth,
         };
+        let previous = event.previous.as_ref();
         let payload = serde_json::to_value(&event)?;
         let tenant_id = self.tenant_id;
         let entity_id = entity.id.as_str();
