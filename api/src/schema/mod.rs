@@ -23,6 +23,7 @@ pub mod feature;
 pub mod inputs;
 pub mod limits;
 pub mod loader;
+pub mod news;
 pub mod order;
 pub mod parse_cache;
 pub mod platform;

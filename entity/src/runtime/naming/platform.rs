@@ -168,6 +168,11 @@ pub mod fields {
     pub const WORKFLOWS: &str = "workflows";
     pub const WORKFLOW_RUNS: &str = "workflowRuns";
     pub const WORKFLOW_RUN_CHANGED: &str = "workflowRunChanged";
+    pub const AUDIT_APPENDED: &str = "auditAppended";
+    pub const EMAIL_CHANGED: &str = "emailChanged";
+    pub const WEBHOOK_DELIVERY_CHANGED: &str = "webhookDeliveryChanged";
+    pub const DEAD_JOB_ADDED: &str = "deadJobAdded";
+    pub const DASHBOARD_CHANGED: &str = "dashboardChanged";
     pub const CREATE_WORKFLOW: &str = "createWorkflow";
     pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
     pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
@@ -386,6 +391,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         WORKFLOWS,
         WORKFLOW_RUNS,
         WORKFLOW_RUN_CHANGED,
+        AUDIT_APPENDED,
+        EMAIL_CHANGED,
+        WEBHOOK_DELIVERY_CHANGED,
+        DEAD_JOB_ADDED,
+        DASHBOARD_CHANGED,
         CREATE_WORKFLOW,
         UPDATE_WORKFLOW,
         SET_WORKFLOW_ACTIVE,
