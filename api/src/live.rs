@@ -5,7 +5,12 @@
 //! socket, for its control messages. Here one task reads the bus:
 //! - a record change goes to the groups of its (tenant, entity) only. A group is the
 //!   subscriptions with one filter, one row rule and one set of visible fields: the change is
-//!   matched and shaped once per group and handed to its members as one shared value;
+//!   matched and shaped once per group and handed to its members as one shared value. An
+//!   update is matched before and after (the event carries the previous values), so a record
+//!   moving out of a group's filter or row rule is `LEFT`, one moving in `ENTERED`;
+//! - a module's news (workflow runs, approval requests, audit entries — one with every write —,
+//!   emails, webhook deliveries: `BusEvent::news_of`) goes to the channel of its tenant only,
+//!   which that tenant's module subscriptions read (`schema::news`);
 //! - everything else (sessions revoked, definitions or access changed, notifications: rare)
 //!   goes to the control channel, which sockets and notification subscriptions read.
 //!
@@ -16,13 +21,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use entity::runtime::audit::AuditAppended;
 use entity::runtime::filter::Filter;
-use entity::runtime::record::ChangeEvent;
+use entity::runtime::outbox::Event;
+use entity::runtime::record::{ChangeEvent, Record};
 use jobs::{BusEvent, EventBus};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::schema::access::EntityAccess;
-use crate::schema::values::ChangeValue;
+use crate::schema::values::{ChangeValue, LiveKind};
 
 /// What a subscription receives.
 #[derive(Clone)]
@@ -44,15 +51,29 @@ struct Group {
 }
 
 impl Group {
-    /// The change as this group's members see it, when they see it at all.
-    fn shape(&self, ev: &ChangeEvent) -> Option<ChangeValue> {
-        if ![&self.filter, &self.row].into_iter().flatten().all(|f| f.matches(&ev.record)) {
-            return None;
-        }
+    /// Whether the members see `r` (their filter and row rule match it).
+    fn sees(&self, r: &Record) -> bool {
+        [&self.filter, &self.row].into_iter().flatten().all(|f| f.matches(r))
+    }
+
+    /// The change as this group's members see it, when they see it at all. `before` is the
+    /// record before an update (`ChangeEvent::before`): an update that moves the record out of
+    /// what they see is `LEFT`, one that moves it in is `ENTERED`. A `LEFT` carries the record
+    /// as they last saw it, before the update: they may no longer see its new values (a row
+    /// rule that stopped matching), and the schema's required fields still have theirs.
+    fn shape(&self, ev: &ChangeEvent, before: Option<&Record>) -> Option<ChangeValue> {
+        let (kind, record) = match (before.filter(|b| self.sees(b)), self.sees(&ev.record)) {
+            (Some(_), true) => (LiveKind::Change(ev.kind), &ev.record),
+            (None, true) if before.is_some() => (LiveKind::Entered, &ev.record),
+            (None, true) => (LiveKind::Change(ev.kind), &ev.record),
+            (Some(seen), false) => (LiveKind::Left, seen),
+            (None, false) => return None,
+        };
+        let record = record.clone();
         let visible = |name: &String| name == "owner" || self.entity.view.field_by_graphql(name).is_some();
         Some(ChangeValue {
-            kind: ev.kind,
-            record: ev.record.clone(),
+            kind,
+            record,
             changed_fields: ev.changed_fields.iter().filter(|f| visible(f)).cloned().collect(),
         })
     }
@@ -65,6 +86,8 @@ type Topic = (String, String);
 pub struct Live {
     control: broadcast::Sender<BusEvent>,
     groups: Mutex<HashMap<Topic, Vec<Arc<Group>>>>,
+    /// Each tenant's module news, for as long as one of its subscriptions listens.
+    news: Mutex<HashMap<String, broadcast::Sender<BusEvent>>>,
     /// Changes a group holds for its slowest member.
     buffer: usize,
 }
@@ -73,7 +96,12 @@ impl Live {
     /// Starts the fan-out of `bus` (a task that ends when the bus closes).
     pub fn start(bus: &EventBus, buffer: usize) -> Arc<Live> {
         let (control, _) = broadcast::channel(1024);
-        let live = Arc::new(Live { control, groups: Mutex::new(HashMap::new()), buffer: buffer.max(1) });
+        let live = Arc::new(Live {
+            control,
+            groups: Mutex::new(HashMap::new()),
+            news: Mutex::new(HashMap::new()),
+            buffer: buffer.max(1),
+        });
         let rx = bus.subscribe();
         // The task holds the fan-out only weakly: dropping the state stops it.
         let weak = Arc::downgrade(&live);
@@ -84,6 +112,24 @@ impl Live {
     /// The control events (everything but record changes).
     pub fn control(&self) -> broadcast::Receiver<BusEvent> {
         self.control.subscribe()
+    }
+
+    /// The module news of `tenant_id` (`BusEvent::news_of`).
+    pub fn news(&self, tenant_id: &str) -> broadcast::Receiver<BusEvent> {
+        let Ok(mut news) = self.news.lock() else { return broadcast::channel(1).1 };
+        news.entry(tenant_id.to_owned()).or_insert_with(|| broadcast::channel(self.buffer).0).subscribe()
+    }
+
+    /// Hands `event` to the news subscribers of `tenant_id`, if any.
+    fn tell(&self, tenant_id: &str, event: BusEvent) {
+        let Ok(mut news) = self.news.lock() else { return };
+        if let Some(tx) = news.get(tenant_id) {
+            if tx.receiver_count() == 0 {
+                news.remove(tenant_id);
+            } else {
+                let _ = tx.send(event);
+            }
+        }
     }
 
     /// Joins (or opens) the group of changes to `entity` of `tenant_id` matching `filter` and
@@ -119,9 +165,16 @@ impl Live {
         all.fold((0, 0), |(g, s), group| (g + 1, s + group.tx.receiver_count()))
     }
 
-    /// Whether any subscription listens to changes of `entity_id` of `tenant_id` (the outbox
-    /// tailer parses and publishes only those).
+    /// Whether any subscription listens to changes of `entity_id` of `tenant_id`, or (for
+    /// `AuditAppended::TOPIC`) to the tenant's news (the outbox tailer parses and publishes
+    /// only those).
     pub fn wants(&self, tenant_id: &str, entity_id: &str) -> bool {
+        if entity_id == AuditAppended::TOPIC {
+            return self
+                .news
+                .lock()
+                .is_ok_and(|n| n.get(tenant_id).is_some_and(|tx| tx.receiver_count() > 0));
+        }
         self.groups.lock().is_ok_and(|g| g.contains_key(&(tenant_id.to_owned(), entity_id.to_owned())))
     }
 
@@ -142,8 +195,9 @@ impl Live {
             },
             Err(_) => return,
         };
+        let before = ev.before();
         for g in groups {
-            if let Some(change) = g.shape(ev) {
+            if let Some(change) = g.shape(ev, before.as_ref()) {
                 let _ = g.tx.send(Delivery::Change(Arc::new(change)));
             }
         }
@@ -165,9 +219,12 @@ async fn route(live: std::sync::Weak<Live>, mut rx: broadcast::Receiver<BusEvent
         let Some(live) = live.upgrade() else { return };
         match event {
             Ok(BusEvent::Record(ev)) => live.deliver(&ev),
-            Ok(other) => {
-                let _ = live.control.send(other);
-            }
+            Ok(other) => match other.news_of().map(str::to_owned) {
+                Some(tenant_id) => live.tell(&tenant_id, other),
+                None => {
+                    let _ = live.control.send(other);
+                }
+            },
             Err(RecvError::Lagged(n)) => {
                 tracing::error!(missed = n, "the live fan-out fell behind the event bus");
                 live.missed(n);

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use entity::features::approvals::flow::RequestChanged;
+use entity::features::emails::EmailChanged;
 use entity::features::notifications::Notification;
+use entity::features::webhooks::DeliveryChanged;
 use entity::features::workflows::RunChanged;
+use entity::runtime::audit::AuditAppended;
 use entity::runtime::record::ChangeEvent;
 use tokio::sync::broadcast;
 
@@ -20,6 +23,12 @@ pub enum BusEvent {
     WorkflowRun(Arc<RunChanged>),
     /// An approval request was created or moved (its tenant is in it).
     ApprovalRequest(Arc<RequestChanged>),
+    /// An audit entry was appended (its tenant is in it).
+    Audit(Arc<AuditAppended>),
+    /// An email's status changed (its tenant is in it).
+    Email(Arc<EmailChanged>),
+    /// A webhook delivery's status changed (its tenant is in it).
+    WebhookDelivery(Arc<DeliveryChanged>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
     /// A session or API key was revoked (logout, forced logout, key revoked): its sockets
@@ -34,6 +43,25 @@ pub enum BusEvent {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<BusEvent>,
+}
+
+impl BusEvent {
+    /// The tenant of a module's news (runs, requests, audit entries, emails, deliveries): the
+    /// live fan-out hands it to that tenant's subscribers only. `None` for the rest.
+    pub fn news_of(&self) -> Option<&str> {
+        match self {
+            BusEvent::WorkflowRun(e) => Some(&e.tenant_id),
+            BusEvent::ApprovalRequest(e) => Some(&e.request.tenant_id),
+            BusEvent::Audit(e) => Some(&e.tenant_id),
+            BusEvent::Email(e) => Some(&e.tenant_id),
+            BusEvent::WebhookDelivery(e) => Some(&e.tenant_id),
+            BusEvent::Record(_)
+            | BusEvent::Notification(_)
+            | BusEvent::MetadataChanged { .. }
+            | BusEvent::SessionRevoked { .. }
+            | BusEvent::AccessChanged { .. } => None,
+        }
+    }
 }
 
 impl EventBus {

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use entity::runtime::audit::AuditAppended;
 use entity::runtime::outbox::Event;
 use entity::runtime::outbox::events::OutboxEvent;
 use entity::runtime::record::ChangeEvent;
@@ -78,7 +79,8 @@ impl Cursor {
 /// a subscriber waits beyond the commit for batching's sake.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
-/// Whether this instance has a listener for record changes of (tenant id, entity id).
+/// Whether this instance has a listener for record changes of (tenant id, entity id), or for
+/// the tenant's audit entries (the entity id is then `AuditAppended::TOPIC`).
 pub type Interest = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// Publishes outbox rows to this instance's bus.
@@ -194,15 +196,17 @@ impl Dispatcher {
     fn publish(&self, row: &QueryResult) -> entity::Result<()> {
         let topic: String = row.try_get("", "topic")?;
         let text: String = row.try_get("", "payload")?;
-        if topic == ChangeEvent::TOPIC {
-            // Most changes have no subscriber on this instance: they are not parsed at all.
-            let tenant_id: String = row.try_get("", "tenant_id")?;
-            let entity_id: Option<String> = row.try_get("", "entity_id")?;
-            if let (Some(interest), Some(entity_id)) = (&self.interest, entity_id)
-                && !interest(&tenant_id, &entity_id)
-            {
-                return Ok(());
-            }
+        // Most changes and audit entries (one with every write) have no subscriber on this
+        // instance: they are not parsed at all.
+        let interest_key = match topic.as_str() {
+            ChangeEvent::TOPIC => row.try_get::<Option<String>>("", "entity_id")?,
+            AuditAppended::TOPIC => Some(AuditAppended::TOPIC.to_owned()),
+            _ => None,
+        };
+        if let (Some(interest), Some(key)) = (&self.interest, interest_key)
+            && !interest(&row.try_get::<String>("", "tenant_id")?, &key)
+        {
+            return Ok(());
         }
         let Some(event) = OutboxEvent::decode_text(&topic, &text)? else {
             tracing::warn!(topic = %topic, "unknown outbox topic");
@@ -217,6 +221,9 @@ impl Dispatcher {
             OutboxEvent::NotificationCreated(n) => BusEvent::Notification(Arc::from(n)),
             OutboxEvent::WorkflowRunChanged(r) => BusEvent::WorkflowRun(Arc::from(r)),
             OutboxEvent::ApprovalRequestChanged(r) => BusEvent::ApprovalRequest(Arc::from(r)),
+            OutboxEvent::AuditAppended(e) => BusEvent::Audit(Arc::new(e)),
+            OutboxEvent::EmailChanged(e) => BusEvent::Email(Arc::new(e)),
+            OutboxEvent::WebhookDeliveryChanged(e) => BusEvent::WebhookDelivery(Arc::new(e)),
             OutboxEvent::SessionRevoked(e) => BusEvent::SessionRevoked { session_id: e.session_id },
             OutboxEvent::AccessChanged(e) => {
                 BusEvent::AccessChanged { tenant_id: tenant_id()?, role_id: e.role_id, user_id: e.user_id }

@@ -89,6 +89,9 @@ fn job_of(
         | OutboxEvent::NotificationCreated(_)
         | OutboxEvent::WorkflowRunChanged(_)
         | OutboxEvent::ApprovalRequestChanged(_)
+        | OutboxEvent::AuditAppended(_)
+        | OutboxEvent::EmailChanged(_)
+        | OutboxEvent::WebhookDeliveryChanged(_)
         | OutboxEvent::SessionRevoked(_)
         | OutboxEvent::AccessChanged(_) => return None,
     };

@@ -3,7 +3,7 @@
 //! roles its policy names). Each reaches an allowed subscriber, and never a forbidden one or a
 //! subscriber of another tenant.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::harness::*;
 
@@ -11,25 +11,6 @@ const RUN_CHANGED: &str = "subscription($w: ID) { workflowRunChanged(workflowId:
 
 const REQUEST_CHANGED: &str =
     "subscription { approvalRequestChanged { id recordId state stage approverRoles policy { name } } }";
-
-/// A socket of `auth`'s user with `query` subscribed as `"1"` and settled.
-async fn socket(t: &TestTenant, auth: &Auth, query: &str, variables: Value) -> Ws {
-    let Auth::Bearer(token) = auth else { panic!("a bearer token") };
-    let mut ws = Ws::connect(t.api.server).await;
-    ws.init(json!({"authorization": format!("Bearer {token}")})).await.expect_ack();
-    ws.subscribe("1", query, variables).await;
-    ws.settle().await;
-    ws
-}
-
-/// Reads `"1"`'s events until one has `field.status` (or `state`) `last`; all the values seen.
-async fn statuses_until(ws: &mut Ws, field: &str, key: &str, last: &str) -> Vec<Value> {
-    let mut seen = Vec::new();
-    while seen.last().is_none_or(|v: &Value| v[key] != json!(last)) {
-        seen.push(ws.next_data("1").await[field].clone());
-    }
-    seen
-}
 
 #[tokio::test]
 async fn workflow_run_changes_reach_administrators_of_their_tenant_only() {
@@ -53,25 +34,16 @@ async fn workflow_run_changes_reach_administrators_of_their_tenant_only() {
     let mut stranger = other.subscribe(RUN_CHANGED, json!({})).await;
     // A plain member's schema has no such subscription (as it has no `workflowRuns`).
     let member = t.invite_auth("member").await;
-    let mut plain = socket(&t, &member, RUN_CHANGED, json!({})).await;
-    match plain.recv(TIMEOUT).await {
-        WsEvent::Message(m) if m["id"] == "1" && m["payload"]["data"].is_null() => {
-            assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], json!("FORBIDDEN"), "{m}");
-        }
-        other => panic!("expected the member's subscription refused, got {other:?}"),
-    }
-    // Whatever closes the refused operation, but no event.
-    if let WsEvent::Message(m) = plain.recv(SILENCE).await {
-        assert_eq!(m["type"], json!("complete"), "{m}");
-    }
+    let mut plain = t.subscribe_as(&member, RUN_CHANGED, json!({})).await;
+    plain.expect_refused("1", "FORBIDDEN").await;
 
     let deal = str_of(&t.create(&deals, json!({"title": "Acme"}), "").await["id"]);
-    let seen = statuses_until(&mut admin, "workflowRunChanged", "status", "succeeded").await;
+    let seen = admin.until("1", "workflowRunChanged", "status", "succeeded").await;
     assert_eq!(seen[0]["status"], json!("running"), "{seen:?}");
     assert!(seen.iter().all(|r| r["workflowId"] == json!(id) && r["recordId"] == json!(deal)), "{seen:?}");
     let last = seen.last().cloned().unwrap_or_default();
     assert_eq!(last["steps"][0]["status"], json!("succeeded"), "{last}");
-    let all = statuses_until(&mut unfiltered, "workflowRunChanged", "status", "succeeded").await;
+    let all = unfiltered.until("1", "workflowRunChanged", "status", "succeeded").await;
     assert_eq!(all.len(), seen.len(), "{all:?}");
     for ws in [&mut elsewhere, &mut stranger, &mut plain] {
         ws.expect_silence(SILENCE).await;
@@ -97,8 +69,8 @@ async fn approval_request_changes_reach_requester_and_approvers_only() {
     let approver_auth = t.invite_auth("approver").await;
     let member_auth = t.invite_auth("member").await;
     let mut requester = t.subscribe(REQUEST_CHANGED, json!({})).await;
-    let mut approver = socket(&t, &approver_auth, REQUEST_CHANGED, json!({})).await;
-    let mut unrelated = socket(&t, &member_auth, REQUEST_CHANGED, json!({})).await;
+    let mut approver = t.subscribe_as(&approver_auth, REQUEST_CHANGED, json!({})).await;
+    let mut unrelated = t.subscribe_as(&member_auth, REQUEST_CHANGED, json!({})).await;
     let mut stranger = other.subscribe(REQUEST_CHANGED, json!({})).await;
 
     let record = str_of(&t.create(&expenses, json!({"title": "Taxi"}), "").await["id"]);

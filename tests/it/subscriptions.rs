@@ -1,6 +1,6 @@
 //! Subscriptions over `/graphql/ws` (graphql-transport-ws): `dealChanged` delivers CREATED,
 //! UPDATED (with changedFields), DELETED and RESTORED; the `filter` argument is matched against
-//! the record after the change; and the close codes: 4401 for a missing/bad token and for a
+//! the record before and after the change (LEFT, ENTERED); and the close codes: 4401 for a missing/bad token and for a
 //! session logged out while the socket is open, 4205 when the tenant's definitions change,
 //! 4290 when a subscriber falls behind; alike subscriptions served as one group; and delivery
 //! across server instances sharing one database. The protocol's own rules (graphql-ws's
@@ -83,14 +83,25 @@ async fn deal_changed_honours_the_filter() {
     assert_eq!(event["kind"], json!("CREATED"));
     assert_eq!(event["record"]["title"], json!("won deal"));
 
-    // Matched against the record after the change.
+    // Matched against the record before and after the change: moving in is ENTERED.
     t.update(&deal(), &str_of(&lead["id"]), json!({ "stage": "won" }), "").await;
     let event = socket.next_data("1").await["dealChanged"].clone();
-    assert_eq!(event["kind"], json!("UPDATED"));
+    assert_eq!(event["kind"], json!("ENTERED"));
     assert_eq!(event["record"]["title"], json!("lead deal"));
     assert_eq!(event["record"]["stage"], json!("won"));
+    assert_eq!(changed_fields(&event), strings(&["stage"]));
 
+    // Moving out is LEFT, with the record as the subscriber last saw it.
     t.update(&deal(), &str_of(&won["id"]), json!({ "stage": "lost" }), "").await;
+    let event = socket.next_data("1").await["dealChanged"].clone();
+    assert_eq!(event["kind"], json!("LEFT"));
+    assert_eq!(
+        event["record"],
+        json!({ "id": won["id"], "title": "won deal", "amount": null, "stage": "won" })
+    );
+
+    // Outside before and after: nothing.
+    t.update(&deal(), &str_of(&won["id"]), json!({ "title": "still lost" }), "").await;
     t.create(&deal(), json!({ "title": "another lead" }), "").await;
     socket.expect_silence(SILENCE).await;
 }

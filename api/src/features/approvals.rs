@@ -25,16 +25,14 @@ use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 use entity::runtime::record::Record;
 use entity::runtime::store::Store;
-use futures_util::StreamExt;
 use jobs::BusEvent;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
-use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::schema::{ctx, news};
 use crate::services::{Services, Txn};
 
 /// A policy with its entity's name.
@@ -367,32 +365,18 @@ async fn changed_view(
 pub fn subscription() -> SubscriptionField {
     SubscriptionField::new(f::APPROVAL_REQUEST_CHANGED, TypeRef::named_nn(t::APPROVAL_REQUEST), |c| {
         SubscriptionFieldFuture::new(async move {
-            let state = ctx::state(&c)?.clone();
-            let p = ctx::principal(&c)?.clone();
-            let rx = state.live.control();
-            ctx::listening(&c);
-            let (tenant_id, user_id, role) = (p.tenant_id.clone(), p.user_id.clone(), p.role.clone());
-            let stream = BroadcastStream::new(rx)
-                .filter_map(move |item| {
-                    std::future::ready(match item {
-                        Ok(BusEvent::ApprovalRequest(r))
-                            if r.request.tenant_id == tenant_id && r.concerns(&user_id, &role) =>
-                        {
-                            Some(r)
-                        }
-                        _ => None,
-                    })
-                })
-                .filter_map(move |r| {
-                    let (state, p) = (state.clone(), p.clone());
-                    async move {
-                        let seen = changed_view(&state, &p, r.request.clone()).await;
-                        seen.map(|v| v.map(FieldValue::owned_any))
-                            .map_err(async_graphql::Error::from)
-                            .transpose()
-                    }
-                });
-            Ok(stream)
+            let p = ctx::principal(&c)?;
+            let (user_id, role) = (p.user_id.clone(), p.role.clone());
+            news::stream(
+                &c,
+                move |e| match e {
+                    BusEvent::ApprovalRequest(r) if r.concerns(&user_id, &role) => Some(r.request.clone()),
+                    _ => None,
+                },
+                async |state, p, request| {
+                    Ok(changed_view(&state, &p, request).await?.map(FieldValue::owned_any))
+                },
+            )
         })
     })
     .description(

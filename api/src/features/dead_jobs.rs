@@ -1,18 +1,22 @@
 //! GraphQL for the dead-letter view (administrators): `deadJobs` lists emails, webhook
 //! deliveries and workflow runs that ran out of attempts or failed for good; `retryDeadJob`
-//! gives one of them one more attempt (audited).
+//! gives one of them one more attempt (audited); `deadJobAdded` pushes each as it dies.
 
-use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, Type, TypeRef};
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputValue, Object, SubscriptionField, SubscriptionFieldFuture,
+    Type, TypeRef,
+};
 use async_graphql::{Name, Value};
 use entity::features::dead_jobs::{self, DeadJob, Kind};
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
+use jobs::BusEvent;
 
 use crate::error::ApiError;
 use crate::schema::args;
-use crate::schema::ctx;
-use crate::schema::feature::{Declared, Slot, admin_types};
+use crate::schema::feature::{Declared, Slot, admin_only, admin_types};
 use crate::schema::values::{s, sync_field, ts};
+use crate::schema::{ctx, news};
 use crate::services::Txn;
 
 pub fn types() -> Vec<Type> {
@@ -86,10 +90,44 @@ pub fn mutations() -> Vec<Field> {
     ]
 }
 
+/// `deadJobAdded`: emails, deliveries and workflow runs of the tenant as they die (run out of
+/// attempts, or a run fails for good), as `deadJobs` lists them.
+pub fn subscription() -> SubscriptionField {
+    SubscriptionField::new(f::DEAD_JOB_ADDED, TypeRef::named_nn(t::DEAD_JOB), |c| {
+        SubscriptionFieldFuture::new(async move {
+            ctx::require_admin(&c)?;
+            news::stream(
+                &c,
+                |e| match e {
+                    BusEvent::Email(m) if m.status == "dead" => Some(m.email_id.clone()),
+                    BusEvent::WebhookDelivery(d) if d.status == "dead" => Some(d.delivery_id.clone()),
+                    BusEvent::WorkflowRun(r) if matches!(r.run.status.as_str(), "dead" | "failed") => {
+                        Some(r.run.id.clone())
+                    }
+                    _ => None,
+                },
+                async |state, p, id| {
+                    let job = state
+                        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                            dead_jobs::get(txn, &p.tenant_id, &id).await
+                        })
+                        .await?;
+                    Ok(job.map(FieldValue::owned_any))
+                },
+            )
+        })
+    })
+    .description(
+        "Emails, webhook deliveries and workflow runs as they run out of attempts or fail for good \
+         (administrators).",
+    )
+}
+
 /// The dead-letter view and its retries (administrators).
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Admin, |_| mutations())],
+    subscriptions: |a| admin_only(a, || vec![subscription()]),
     types: |a| admin_types(a, types),
     ..Declared::EMPTY
 };

@@ -1,22 +1,25 @@
 //! GraphQL for outgoing webhooks (administrators): `webhooks`, `webhookDeliveries`,
 //! `createWebhook` (returns the signing secret once), `rotateWebhookSecret` (a new secret;
 //! the previous one stays valid, so two sign every delivery until the next rotation) and
-//! `deleteWebhook`. URLs to internal addresses are refused unless allowed (SSRF).
+//! `deleteWebhook`; `webhookDeliveryChanged` pushes each change of a delivery's status. URLs
+//! to internal addresses are refused unless allowed (SSRF).
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Type, TypeRef,
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, SubscriptionField,
+    SubscriptionFieldFuture, Type, TypeRef,
 };
 use entity::FieldError;
 use entity::features::webhooks::{self as wh, Delivery, Webhook};
 use entity::runtime::audit;
 use entity::runtime::naming::{fields as f, types as t};
+use jobs::BusEvent;
 
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
-use crate::schema::ctx;
-use crate::schema::feature::{Declared, Slot, admin_types};
+use crate::schema::feature::{Declared, Slot, admin_only, admin_types};
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::schema::{ctx, news};
 use crate::services::Txn;
 
 /// A webhook with the secret to show once.
@@ -212,10 +215,49 @@ pub fn mutations() -> Vec<Field> {
     ]
 }
 
+/// `webhookDeliveryChanged(webhookId)`: the tenant's deliveries (of one webhook, when given)
+/// each time their status changes, as the change left them.
+pub fn subscription() -> SubscriptionField {
+    SubscriptionField::new(f::WEBHOOK_DELIVERY_CHANGED, TypeRef::named_nn(t::WEBHOOK_DELIVERY), |c| {
+        SubscriptionFieldFuture::new(async move {
+            ctx::require_admin(&c)?;
+            let webhook = args::opt_string(&c, "webhookId")?;
+            news::stream(
+                &c,
+                |e| match e {
+                    BusEvent::WebhookDelivery(d) => Some(d.clone()),
+                    _ => None,
+                },
+                move |state, p, d| {
+                    let webhook = webhook.clone();
+                    async move {
+                        let found = state
+                            .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                                wh::get_delivery(txn, &p.tenant_id, &d.delivery_id).await
+                            })
+                            .await?;
+                        let shown = found
+                            .filter(|row| webhook.as_deref().is_none_or(|w| w == row.webhook_id))
+                            // The status the change gave it, even if a later one has committed since.
+                            .map(|row| Delivery { status: d.status.clone(), ..row });
+                        Ok(shown.map(FieldValue::owned_any))
+                    }
+                },
+            )
+        })
+    })
+    .argument(InputValue::new("webhookId", TypeRef::named(TypeRef::ID)))
+    .description(
+        "Webhook deliveries (of one webhook with `webhookId`) each time their status changes (pending, \
+         sending, retrying, delivered, dead) (administrators).",
+    )
+}
+
 /// Outgoing webhooks and their deliveries (administrators).
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Admin, |_| mutations())],
+    subscriptions: |a| admin_only(a, || vec![subscription()]),
     types: |a| admin_types(a, types),
     ..Declared::EMPTY
 };

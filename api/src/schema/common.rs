@@ -9,7 +9,7 @@ use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
 use entity::runtime::rollup_fields;
 
-use super::values::{PageInfoValue, parent};
+use super::values::{LiveKind, PageInfoValue, parent};
 
 /// What the `JSON` scalar's values are (its `@specifiedBy`).
 pub const JSON_SPEC: &str = "https://www.rfc-editor.org/rfc/rfc8259";
@@ -51,7 +51,7 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
             FieldType::ALL.iter().map(|f| f.as_str()).chain([rollup_fields::TYPE_NAME]).collect(),
         ),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
-        (t::CHANGE_KIND, vec!["CREATED", "UPDATED", "DELETED", "RESTORED"]),
+        (t::CHANGE_KIND, LiveKind::all().into_iter().map(LiveKind::as_str).collect()),
         (t::ORDER_DIRECTION, vec!["ASC", "DESC"]),
         (t::DATE_BUCKET, vec!["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]),
     ] {

@@ -107,5 +107,10 @@ impl Feature for Declared {
 /// `types()` for administrators, nothing for other roles (whose schema lacks the operations
 /// that use them).
 pub fn admin_types(access: &SchemaAccess, types: fn() -> Vec<Type>) -> Vec<Type> {
-    if access.permissions.admin { types() } else { Vec::new() }
+    admin_only(access, types)
+}
+
+/// `parts` (types, subscriptions) for an administrator's schema; nothing for anyone else's.
+pub fn admin_only<T>(access: &SchemaAccess, parts: fn() -> Vec<T>) -> Vec<T> {
+    if access.permissions.admin { parts() } else { Vec::new() }
 }

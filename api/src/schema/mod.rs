@@ -25,6 +25,7 @@ pub mod inputs;
 pub mod lifecycle;
 pub mod limits;
 pub mod loader;
+pub mod news;
 pub mod options;
 pub mod order;
 pub mod parse_cache;

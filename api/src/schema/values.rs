@@ -6,6 +6,7 @@ use std::any::Any;
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use entity::runtime::meta::{FieldType, Stored};
+use entity::runtime::naming::change_kinds;
 use entity::runtime::record::{ChangeKind, Record};
 
 /// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
@@ -59,9 +60,35 @@ pub struct PageInfoValue {
 /// A subscription event.
 #[derive(Debug, Clone)]
 pub struct ChangeValue {
-    pub kind: ChangeKind,
+    pub kind: LiveKind,
     pub record: Record,
     pub changed_fields: Vec<String>,
+}
+
+/// What a committed change is to one subscriber (`ChangeKind` in the schema): the change
+/// itself, or an update that moved the record out of (`Left`) or into (`Entered`) what the
+/// subscriber's filter and row rule match, so that a client's list stays right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveKind {
+    Change(ChangeKind),
+    Left,
+    Entered,
+}
+
+impl LiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveKind::Change(k) => k.as_str(),
+            LiveKind::Left => change_kinds::LEFT,
+            LiveKind::Entered => change_kinds::ENTERED,
+        }
+    }
+
+    /// Every value, in the schema's order.
+    pub fn all() -> Vec<LiveKind> {
+        let changes = ChangeKind::ALL.into_iter().map(LiveKind::Change);
+        changes.chain([LiveKind::Left, LiveKind::Entered]).collect()
+    }
 }
 
 /// The parent value of a resolver, downcast to what its type carries.

@@ -10,7 +10,7 @@ use crate::features::{emails, webhooks, workflows};
 use crate::models::{email, webhook, webhook_delivery as delivery};
 use crate::{Dialect, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 
 /// What kind of work a dead job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,21 @@ type Row = (String, String, i32, Option<String>, String, String, DateTime<Utc>);
 
 /// The tenant's dead jobs, newest first, at most `first`.
 pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadJob>> {
+    dead(conn, tenant_id, first, None).await
+}
+
+/// Dead job `id` of the tenant, if it is dead (`deadJobAdded`).
+pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<DeadJob>> {
+    Ok(dead(conn, tenant_id, 1, Some(id)).await?.into_iter().next())
+}
+
+/// The tenant's dead jobs (only job `only`, when given), newest first, at most `first`.
+async fn dead(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    first: u64,
+    only: Option<&str>,
+) -> Result<Vec<DeadJob>> {
     let job = |kind, sep, (id, status, attempts, last_error, what, to, created_at): Row| DeadJob {
         id,
         kind,
@@ -72,6 +87,7 @@ pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> R
         ])
         .filter(email::Column::Status.eq("dead"))
         .filter(email::Column::TenantId.eq(tenant_id))
+        .apply_if(only, |q, id| q.filter(email::Column::Id.eq(id)))
         .order_by_desc(email::Column::CreatedAt)
         .limit(first)
         .into_tuple()
@@ -92,13 +108,14 @@ pub async fn list(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> R
         .inner_join(webhook::Entity)
         .filter(delivery::Column::Status.eq("dead"))
         .filter(delivery::Column::TenantId.eq(tenant_id))
+        .apply_if(only, |q, id| q.filter(delivery::Column::Id.eq(id)))
         .order_by_desc(delivery::Column::CreatedAt)
         .limit(first)
         .into_tuple()
         .all(conn)
         .await?;
     out.extend(dead_deliveries.into_iter().map(|r| job(Kind::WebhookDelivery, " → ", r)));
-    for r in workflows::dead_runs(conn, tenant_id, first).await? {
+    for r in workflows::dead_runs(conn, tenant_id, first, only).await? {
         out.push(DeadJob {
             id: r.run.id,
             kind: Kind::WorkflowRun,

@@ -5,7 +5,8 @@
 //! `sending` while a worker holds the claim of one attempt. Delivery is at least once: a claim
 //! whose worker died is taken back after the lease and the email sent again, which duplicates
 //! it only if the relay had already taken the whole message (it then carries the same
-//! Message-ID).
+//! Message-ID). Each change of status writes an `EmailChanged` event in its transaction
+//! (`emailChanged`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -13,6 +14,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     UpdateMany,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::models::email::{self, Column};
 use crate::runtime::outbox::{self, EmailQueued};
@@ -21,6 +23,27 @@ use crate::{Dialect, Result};
 
 /// One email of the outbox: its row (the lease's `claimed_at` included).
 pub use crate::models::email::Model as Email;
+
+/// `OutboxEvent::EmailChanged`: email `email_id` took status `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailChanged {
+    pub tenant_id: String,
+    pub email_id: String,
+    pub status: String,
+}
+
+impl outbox::Event for EmailChanged {
+    const TOPIC: &'static str = "email.changed";
+    const WORK: bool = false;
+}
+
+/// Writes the `EmailChanged` event of email `id`, in the transaction that gave it `status`.
+async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, id: &str, status: &str) -> Result<()> {
+    let event =
+        EmailChanged { tenant_id: tenant_id.to_owned(), email_id: id.to_owned(), status: status.to_owned() };
+    outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
+}
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -59,7 +82,7 @@ pub async fn queue(txn: &impl ConnectionTrait, tenant_id: &str, e: &NewEmail<'_>
         ..Default::default()
     };
     email::Entity::insert(row).exec_without_returning(txn).await?;
-    queued(txn, tenant_id, &id).await?;
+    queued(txn, tenant_id, &id, "queued").await?;
     Ok(id)
 }
 
@@ -96,7 +119,11 @@ pub async fn claim(conn: &impl ConnectionTrait, e: &Email) -> Result<bool> {
         .filter(Column::Status.is_in(["queued", "retrying"]))
         .exec(conn)
         .await?;
-    Ok(res.rows_affected == 1)
+    let claimed = res.rows_affected == 1;
+    if claimed {
+        announce(conn, &e.tenant_id, &e.id, "sending").await?;
+    }
+    Ok(claimed)
 }
 
 /// Records the outcome of one delivery attempt (a `message_id` of `None` keeps the one
@@ -119,7 +146,7 @@ pub async fn record_attempt(
         update = update.col_expr(Column::SentAt, Expr::value(time::now()));
     }
     update.exec(conn).await?;
-    Ok(())
+    announce(conn, &e.tenant_id, &e.id, status).await
 }
 
 /// Puts a dead (or held) email back in the queue: it is delivered again by a new job.
@@ -128,7 +155,7 @@ pub async fn requeue(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> R
         .col_expr(Column::Status, Expr::value("queued"))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
         .filter(Column::Status.is_in(["dead", "held"]));
-    requeue_with(txn, tenant_id, id, update).await
+    requeue_with(txn, tenant_id, id, update, "queued").await
 }
 
 /// Emails claimed before `cutoff` and still `sending`, of every tenant: their worker died
@@ -155,7 +182,7 @@ pub async fn release_stale(
         .col_expr(Column::LastError, Expr::value("the worker stopped during delivery"))
         .filter(Column::Status.eq("sending"))
         .filter(Column::ClaimedAt.lt(cutoff));
-    requeue_with(txn, tenant_id, id, update).await
+    requeue_with(txn, tenant_id, id, update, "retrying").await
 }
 
 /// An UPDATE of email `id` alone.
@@ -163,23 +190,26 @@ fn update_of(tenant_id: &str, id: &str) -> UpdateMany<email::Entity> {
     email::Entity::update_many().filter(Column::TenantId.eq(tenant_id)).filter(Column::Id.eq(id))
 }
 
-/// Runs `update` of email `id` (back into the queue, from the states it may leave) and, when
-/// it moved, writes the event that hands it to the workers; `false` when it did not move.
+/// Runs `update` of email `id` (back into the queue as `status`, from the states it may
+/// leave) and, when it moved, writes the event that hands it to the workers; `false` when it
+/// did not move.
 async fn requeue_with(
     txn: &impl ConnectionTrait,
     tenant_id: &str,
     id: &str,
     update: UpdateMany<email::Entity>,
+    status: &str,
 ) -> Result<bool> {
     let res = update.exec(txn).await?;
     let changed = res.rows_affected > 0;
     if changed {
-        queued(txn, tenant_id, id).await?;
+        queued(txn, tenant_id, id, status).await?;
     }
     Ok(changed)
 }
 
-/// The outbox event that hands email `id` to the workers.
-async fn queued(txn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<()> {
-    outbox::write(txn, Dialect::of(txn), tenant_id, &EmailQueued { email_id: id.to_owned() }).await
+/// The outbox events that hand email `id`, now `status`, to the workers and tell subscribers.
+async fn queued(txn: &impl ConnectionTrait, tenant_id: &str, id: &str, status: &str) -> Result<()> {
+    outbox::write(txn, Dialect::of(txn), tenant_id, &EmailQueued { email_id: id.to_owned() }).await?;
+    announce(txn, tenant_id, id, status).await
 }

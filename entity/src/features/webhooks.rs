@@ -1,6 +1,8 @@
 //! Outgoing webhooks in the data layer: subscriptions (URL, event-type patterns, up to two
 //! active signing secrets), event types of record changes (`deal.created`), and the delivery
-//! log with status, attempts, the receiver's answer and the last error.
+//! log with status, attempts, the receiver's answer and the last error. Each change of a
+//! delivery's status writes a `DeliveryChanged` event in its transaction
+//! (`webhookDeliveryChanged`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -178,6 +180,31 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> R
 /// One delivery: its row (the lease's `claimed_at` included).
 pub use crate::models::webhook_delivery::Model as Delivery;
 
+/// `OutboxEvent::WebhookDeliveryChanged`: delivery `delivery_id` took status `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryChanged {
+    pub tenant_id: String,
+    pub delivery_id: String,
+    pub status: String,
+}
+
+impl outbox::Event for DeliveryChanged {
+    const TOPIC: &'static str = "webhook.delivery.changed";
+    const WORK: bool = false;
+}
+
+/// Writes the `DeliveryChanged` event of delivery `id`, in the transaction that gave it
+/// `status`.
+async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, id: &str, status: &str) -> Result<()> {
+    let event = DeliveryChanged {
+        tenant_id: tenant_id.to_owned(),
+        delivery_id: id.to_owned(),
+        status: status.to_owned(),
+    };
+    outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
+}
+
 /// Records a delivery to make; `None` when (webhook, event) was already recorded.
 pub async fn enqueue(
     conn: &impl ConnectionTrait,
@@ -203,7 +230,11 @@ pub async fn enqueue(
         .on_conflict_do_nothing_on([delivery::Column::WebhookId, delivery::Column::EventKey])
         .exec_without_returning(conn)
         .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(1)).then_some(id))
+    if !matches!(inserted, TryInsertResult::Inserted(1)) {
+        return Ok(None);
+    }
+    announce(conn, &w.tenant_id, &id, "pending").await?;
+    Ok(Some(id))
 }
 
 pub async fn get_delivery(
@@ -246,7 +277,11 @@ pub async fn claim_delivery(conn: &impl ConnectionTrait, del: &Delivery) -> Resu
         .filter(delivery::Column::Status.is_in(["pending", "retrying"]))
         .exec(conn)
         .await?;
-    Ok(res.rows_affected == 1)
+    let claimed = res.rows_affected == 1;
+    if claimed {
+        announce(conn, &del.tenant_id, &del.id, "sending").await?;
+    }
+    Ok(claimed)
 }
 
 /// Deliveries claimed before `cutoff` and still `sending` (their worker died), of every
@@ -286,6 +321,7 @@ pub async fn requeue_delivery(
         return Ok(false);
     }
     outbox::write(txn, Dialect::of(txn), tenant_id, &WebhookRetry { delivery_id: id.to_owned() }).await?;
+    announce(txn, tenant_id, id, "retrying").await?;
     Ok(true)
 }
 
@@ -310,5 +346,5 @@ pub async fn record_attempt(
         .filter(delivery::Column::Id.eq(&del.id))
         .exec(conn)
         .await?;
-    Ok(())
+    announce(conn, &del.tenant_id, &del.id, status).await
 }

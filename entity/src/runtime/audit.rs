@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::models::audit_log;
 use crate::pipeline::Exec;
+use crate::runtime::outbox;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -93,6 +94,20 @@ pub struct AuditRow {
     pub changes: Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// `OutboxEvent::AuditAppended`: entry `seq` of the tenant's trail was appended, in the
+/// transaction of the change it records (`auditAppended` reads the entry back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditAppended {
+    pub tenant_id: String,
+    pub seq: i64,
+}
+
+impl outbox::Event for AuditAppended {
+    const TOPIC: &'static str = "audit.appended";
+    const WORK: bool = false;
 }
 
 /// The canonical body hashed for an entry (everything but the hashes and the row id).
@@ -202,6 +217,20 @@ pub async fn append_with(
                 write(&mut buf)?;
                 buf.push(")");
             }
+            // The entry's news, numbered by the head only the statement knows.
+            buf.push(", news AS (");
+            let tenant = tenant_id.to_owned();
+            outbox::push_computed::<AuditAppended>(
+                &mut buf,
+                tenant_id,
+                |buf: &mut SqlBuf| {
+                    buf.push("jsonb_build_object('tenantId', CAST(")
+                        .bind(tenant)
+                        .push(" AS TEXT), 'seq', seq)");
+                },
+                "head",
+            );
+            buf.push(")");
             buf.push(" ").push(ENTRY_INSERT).push("SELECT ");
             push_entry_values(&mut buf, tenant_id, &at, actor, entry)?;
             buf.push(", seq, prev_hash, hash FROM head");
@@ -224,7 +253,8 @@ pub async fn append_with(
             let mut buf = SqlBuf::new(d);
             buf.push("UPDATE audit_heads SET hash = ").bind(hash);
             buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-            txn.execute(buf.into_statement()).await
+            txn.execute(buf.into_statement()).await?;
+            outbox::write(txn, d, tenant_id, &AuditAppended { tenant_id: tenant_id.to_owned(), seq }).await
         }
     }
 }
@@ -302,6 +332,16 @@ impl From<audit_log::Model> for AuditRow {
             hash: m.hash,
         }
     }
+}
+
+/// Entry `seq` of a tenant's trail (`auditAppended`).
+pub async fn entry(conn: &impl ConnectionTrait, tenant_id: &str, seq: i64) -> Result<Option<AuditRow>> {
+    let found = audit_log::Entity::find()
+        .filter(audit_log::Column::TenantId.eq(tenant_id))
+        .filter(audit_log::Column::Seq.eq(seq))
+        .one(conn)
+        .await?;
+    Ok(found.map(AuditRow::from))
 }
 
 /// Filter of `auditLog`.

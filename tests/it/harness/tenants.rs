@@ -359,6 +359,16 @@ impl TestTenant {
         ws.settle().await;
         ws
     }
+
+    /// A socket of `auth`'s user (a bearer token) with `query` subscribed as `"1"` and settled.
+    pub async fn subscribe_as(&self, auth: &Auth, query: &str, variables: Value) -> Ws {
+        let Auth::Bearer(token) = auth else { panic!("a bearer token") };
+        let mut ws = Ws::connect(self.api.server).await;
+        ws.init(json!({"authorization": format!("Bearer {token}")})).await.expect_ack();
+        ws.subscribe("1", query, variables).await;
+        ws.settle().await;
+        ws
+    }
 }
 
 /// The standard connection variables that `vars` contains, with their GraphQL types.

@@ -180,7 +180,13 @@ impl Ws {
 
     /// The `data` of the next `next` message for subscription `id`.
     pub async fn next_data(&mut self, id: &str) -> Value {
-        match self.recv(TIMEOUT).await {
+        self.next_data_within(id, TIMEOUT).await
+    }
+
+    /// The `data` of the next `next` message for subscription `id`, waiting up to `within` (an
+    /// effect of the job queue: `EFFECT_WAIT`).
+    pub async fn next_data_within(&mut self, id: &str, within: Duration) -> Value {
+        match self.recv(within).await {
             WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => {
                 let errors = &m["payload"]["errors"];
                 assert!(
@@ -190,6 +196,32 @@ impl Ws {
                 m["payload"]["data"].clone()
             }
             other => panic!("expected a `next` message for {id}, got {other:?}"),
+        }
+    }
+
+    /// Reads subscription `id`'s events of root field `field` until one has `key` equal to
+    /// `last`; all the values seen (of every event, the last included). For events of the job
+    /// queue: each may take up to `EFFECT_WAIT`.
+    pub async fn until(&mut self, id: &str, field: &str, key: &str, last: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        while seen.last().is_none_or(|v: &Value| v[key] != json!(last)) {
+            seen.push(self.next_data_within(id, EFFECT_WAIT).await[field].clone());
+        }
+        seen
+    }
+
+    /// Asserts that subscription `id` was refused with `code` (e.g. a member's subscription to
+    /// what only administrators may read: `FORBIDDEN`), and that no event follows.
+    pub async fn expect_refused(&mut self, id: &str, code: &str) {
+        match self.recv(TIMEOUT).await {
+            WsEvent::Message(m) if m["id"] == id && m["payload"]["data"].is_null() => {
+                assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], json!(code), "{m}");
+            }
+            other => panic!("expected subscription {id} refused, got {other:?}"),
+        }
+        // Whatever closes the refused operation, but no event.
+        if let WsEvent::Message(m) = self.recv(SILENCE).await {
+            assert_eq!(m["type"], json!("complete"), "{m}");
         }
     }
 

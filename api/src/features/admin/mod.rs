@@ -1,7 +1,8 @@
 //! GraphQL for tenant administration: `users`, `inviteUser`, `assignRole`, `deactivateUser`,
 //! `reactivateUser`, `revokeSessions`,
 //! `roles`, `createRole`, `updateRole`, `deleteRole`, `apiKeys`, `createApiKey`,
-//! `revokeApiKey`, `auditLog`, `verifyAuditChain`, and the public `acceptInvite`. Only
+//! `revokeApiKey`, `auditLog`, `verifyAuditChain`, the subscriptions `auditAppended` and
+//! `emailChanged` (`live`), and the public `acceptInvite`. Only
 //! administrator roles have these in their schema (`revokeSessions` also lets anyone end their
 //! own sessions); the resolvers check again.
 
@@ -20,10 +21,11 @@ use crate::admin::{self, Invite, RoleInput};
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Declared, Slot, admin_types};
+use crate::schema::feature::{Declared, Slot, admin_only, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{PageInfoValue, json, parent, s, sync_field, ts};
 
+pub mod live;
 pub mod role_rules;
 
 /// A page of the audit log.
@@ -466,6 +468,6 @@ pub static FEATURE: Declared = Declared {
     public_mutations: || vec![accept_invite()],
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Lead, |_| vec![revoke_sessions()]), (Slot::Admin, |_| mutations())],
+    subscriptions: |a| admin_only(a, || vec![live::audit_appended(), live::email_changed()]),
     types: |a| admin_types(a, types),
-    ..Declared::EMPTY
 };

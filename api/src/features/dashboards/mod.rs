@@ -5,7 +5,8 @@
 //! (`schema::i18n`).
 //! `widgets { data }` computes each widget on the server in the same request, under the
 //! caller's row rules and in the tenant's time zone; a widget over an entity the caller may
-//! not read has `data: null`.
+//! not read has `data: null`. `dashboardChanged(id)` pushes a dashboard again when records under
+//! its widgets change (`live`).
 
 use std::sync::Arc;
 
@@ -20,15 +21,17 @@ use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::policy::Action;
 
+use crate::auth::principal::Principal;
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
 use crate::schema::feature::{Declared, Slot};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
 use crate::schema::{ctx, i18n};
-use crate::services::Txn;
+use crate::services::{Services, Txn};
 
 pub mod layout;
+pub mod live;
 pub mod widgets;
 
 /// A dashboard with the languages its texts are shown in.
@@ -215,6 +218,14 @@ async fn visible(c: &ResolverContext<'_>) -> Result<Vec<Dashboard>, ApiError> {
     Ok(all.into_iter().filter(|b| b.visible_to(&p.role, p.permissions.admin)).collect())
 }
 
+/// Dashboard `id` if `p` may see it (`dashboard`, `dashboardChanged`).
+async fn visible_board(state: &Services, p: &Principal, id: &str) -> Result<Option<Dashboard>, ApiError> {
+    let found = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| dashboards::get(txn, &p.tenant_id, id).await)
+        .await?;
+    Ok(found.filter(|b| b.visible_to(&p.role, p.permissions.admin)))
+}
+
 pub fn queries() -> Vec<Field> {
     vec![
         Field::new(f::DASHBOARDS, TypeRef::named_nn_list_nn(t::DASHBOARD), |c| {
@@ -230,13 +241,7 @@ pub fn queries() -> Vec<Field> {
         Field::new(f::DASHBOARD, TypeRef::named(t::DASHBOARD), |c| {
             FieldFuture::new(async move {
                 let (state, p) = (ctx::state(&c)?, ctx::principal(&c)?);
-                let id = args::string(&c, "id")?;
-                let found = state
-                    .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
-                        dashboards::get(txn, &p.tenant_id, &id).await
-                    })
-                    .await?;
-                match found.filter(|b| b.visible_to(&p.role, p.permissions.admin)) {
+                match visible_board(state, p, &args::string(&c, "id")?).await? {
                     Some(b) => Ok(Some(BoardView::of(&c, b).await?)),
                     None => Ok(None),
                 }
@@ -331,6 +336,7 @@ pub fn mutations() -> Vec<Field> {
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Member, |_| queries())],
     mutations: &[(Slot::Admin, |_| mutations())],
+    subscriptions: |_| vec![live::subscription()],
     types: |a| types(a.permissions.admin),
     ..Declared::EMPTY
 };

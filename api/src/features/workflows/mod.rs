@@ -18,16 +18,14 @@ use entity::features::workflows::{self as wf, Definition, Run, Step, Trigger, Wo
 use entity::runtime::audit;
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::naming::{fields as f, types as t};
-use futures_util::StreamExt;
 use jobs::BusEvent;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::ApiError;
 use crate::schema::args::{self, arg_json};
-use crate::schema::ctx;
-use crate::schema::feature::{Declared, Slot, admin_types};
+use crate::schema::feature::{Declared, Slot, admin_only, admin_types};
 use crate::schema::typed;
 use crate::schema::values::{json, parent, s, sync_field, ts};
+use crate::schema::{ctx, news};
 use crate::services::Txn;
 
 pub mod steps;
@@ -369,35 +367,26 @@ pub fn subscription() -> SubscriptionField {
     SubscriptionField::new(f::WORKFLOW_RUN_CHANGED, TypeRef::named_nn(t::WORKFLOW_RUN), |c| {
         SubscriptionFieldFuture::new(async move {
             ctx::require_admin(&c)?;
-            let state = ctx::state(&c)?.clone();
-            let tenant_id = ctx::principal(&c)?.tenant_id.clone();
             let workflow = args::opt_string(&c, "workflowId")?;
-            let rx = state.live.control();
-            ctx::listening(&c);
-            let stream = BroadcastStream::new(rx)
-                .filter_map(move |item| {
-                    std::future::ready(match item {
-                        Ok(BusEvent::WorkflowRun(r))
-                            if r.tenant_id == tenant_id
-                                && workflow.as_deref().is_none_or(|w| w == r.run.workflow_id) =>
-                        {
-                            Some(r)
-                        }
-                        _ => None,
-                    })
-                })
-                .then(move |r| {
-                    let state = state.clone();
-                    async move {
-                        let shown = state
-                            .in_tenant(&r.tenant_id, Txn::Read, async |txn| {
-                                wf::with_steps(txn, &r.tenant_id, r.run.clone()).await
-                            })
-                            .await?;
-                        Ok(FieldValue::owned_any(shown))
+            news::stream(
+                &c,
+                move |e| match e {
+                    BusEvent::WorkflowRun(r)
+                        if workflow.as_deref().is_none_or(|w| w == r.run.workflow_id) =>
+                    {
+                        Some(r.run.clone())
                     }
-                });
-            Ok(stream)
+                    _ => None,
+                },
+                async |state, p, run| {
+                    let shown = state
+                        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+                            wf::with_steps(txn, &p.tenant_id, run).await
+                        })
+                        .await?;
+                    Ok(Some(FieldValue::owned_any(shown)))
+                },
+            )
         })
     })
     .argument(InputValue::new("workflowId", TypeRef::named(TypeRef::ID)))
@@ -408,7 +397,7 @@ pub fn subscription() -> SubscriptionField {
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Admin, |_| mutations())],
-    subscriptions: |a| if a.permissions.admin { vec![subscription()] } else { Vec::new() },
+    subscriptions: |a| admin_only(a, || vec![subscription()]),
     types: |a| admin_types(a, types),
     ..Declared::EMPTY
 };

@@ -1,6 +1,8 @@
 //! `dealChanged(filter: DealFilter): DealChange!` — committed changes of this tenant's
 //! records of one entity, matched in memory against the filter and the subscriber's row rule
-//! (the same semantics as SQL). `changedFields` lists only fields the subscriber can see.
+//! (the same semantics as SQL), before and after an update: a record moving out of them is
+//! `LEFT`, one moving in `ENTERED` (`live`). `changedFields` lists only fields the subscriber
+//! can see.
 //! Subscriptions alike are served as one group (`live`).
 
 use std::sync::Arc;

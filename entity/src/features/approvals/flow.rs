@@ -52,6 +52,7 @@ pub struct RequestChanged {
 
 impl outbox::Event for RequestChanged {
     const TOPIC: &'static str = "approval.request.changed";
+    const WORK: bool = false;
 }
 
 impl RequestChanged {

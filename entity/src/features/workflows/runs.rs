@@ -76,6 +76,7 @@ pub struct RunChanged {
 
 impl outbox::Event for RunChanged {
     const TOPIC: &'static str = "workflow.run.changed";
+    const WORK: bool = false;
 }
 
 /// Writes the `RunChanged` event of run `run_id` as it now is, in the caller's transaction
@@ -503,13 +504,20 @@ pub struct DeadRun {
     pub workflow_name: String,
 }
 
-/// The tenant's dead or failed runs, newest first, at most `first`.
-pub async fn dead_runs(conn: &impl ConnectionTrait, tenant_id: &str, first: u64) -> Result<Vec<DeadRun>> {
+/// The tenant's dead or failed runs (only run `only`, when given), newest first, at most
+/// `first`.
+pub async fn dead_runs(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    first: u64,
+    only: Option<&str>,
+) -> Result<Vec<DeadRun>> {
     Ok(run_row::Entity::find()
         .inner_join(workflow::Entity)
         .column_as(workflow::Column::Name, "workflow_name")
         .filter(R::Status.is_in(["dead", "failed"]))
         .filter(R::TenantId.eq(tenant_id))
+        .apply_if(only, |q, id| q.filter(R::Id.eq(id)))
         .order_by_desc(R::StartedAt)
         .limit(first)
         .into_model()

@@ -4,7 +4,7 @@
 
 mod platform;
 
-pub use platform::{fields, platform_root_fields, platform_type_names, types};
+pub use platform::{change_kinds, fields, platform_root_fields, platform_type_names, types};
 
 /// System fields every entity type has; field keys may not camelCase to these.
 pub const SYSTEM_FIELDS: &[&str] =

@@ -130,6 +130,15 @@ pub mod types {
     pub const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 }
 
+/// Values of `ChangeKind` beyond a stored change's own (`record::ChangeKind::as_str`): what an
+/// update means to one subscriber's list.
+pub mod change_kinds {
+    /// The record no longer matches the subscriber's filter or row rule (it may leave the list).
+    pub const LEFT: &str = "LEFT";
+    /// The record matches the subscriber's filter and row rule now, and did not before.
+    pub const ENTERED: &str = "ENTERED";
+}
+
 /// Platform root fields: no entity may generate a root field with one of these names.
 pub mod fields {
     pub const API_VERSION: &str = "apiVersion";
@@ -172,6 +181,11 @@ pub mod fields {
     pub const WORKFLOWS: &str = "workflows";
     pub const WORKFLOW_RUNS: &str = "workflowRuns";
     pub const WORKFLOW_RUN_CHANGED: &str = "workflowRunChanged";
+    pub const AUDIT_APPENDED: &str = "auditAppended";
+    pub const EMAIL_CHANGED: &str = "emailChanged";
+    pub const WEBHOOK_DELIVERY_CHANGED: &str = "webhookDeliveryChanged";
+    pub const DEAD_JOB_ADDED: &str = "deadJobAdded";
+    pub const DASHBOARD_CHANGED: &str = "dashboardChanged";
     pub const CREATE_WORKFLOW: &str = "createWorkflow";
     pub const UPDATE_WORKFLOW: &str = "updateWorkflow";
     pub const SET_WORKFLOW_ACTIVE: &str = "setWorkflowActive";
@@ -414,6 +428,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         WORKFLOWS,
         WORKFLOW_RUNS,
         WORKFLOW_RUN_CHANGED,
+        AUDIT_APPENDED,
+        EMAIL_CHANGED,
+        WEBHOOK_DELIVERY_CHANGED,
+        DEAD_JOB_ADDED,
+        DASHBOARD_CHANGED,
         CREATE_WORKFLOW,
         UPDATE_WORKFLOW,
         SET_WORKFLOW_ACTIVE,

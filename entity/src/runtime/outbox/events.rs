@@ -10,8 +10,11 @@ use super::{
     WorkflowManual, WorkflowResume,
 };
 use crate::features::approvals::flow::RequestChanged;
+use crate::features::emails::EmailChanged;
 use crate::features::notifications::Notification;
+use crate::features::webhooks::DeliveryChanged;
 use crate::features::workflows::RunChanged;
+use crate::runtime::audit::AuditAppended;
 use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
@@ -38,6 +41,12 @@ pub enum OutboxEvent {
     WorkflowRunChanged(Box<RunChanged>),
     /// An approval request was created or moved (`approvalRequestChanged`).
     ApprovalRequestChanged(Box<RequestChanged>),
+    /// An audit entry was appended (`auditAppended`).
+    AuditAppended(AuditAppended),
+    /// An email's status changed (`emailChanged`, `deadJobAdded`).
+    EmailChanged(EmailChanged),
+    /// A webhook delivery's status changed (`webhookDeliveryChanged`, `deadJobAdded`).
+    WebhookDeliveryChanged(DeliveryChanged),
     /// A session or an API key (by id) was revoked: its sockets close.
     SessionRevoked(SessionRevoked),
     /// What a holder of a role, or a user, may access has changed.
@@ -67,6 +76,9 @@ impl OutboxEvent {
             OutboxEvent::NotificationCreated(e) => row(e.as_ref()),
             OutboxEvent::WorkflowRunChanged(e) => row(e.as_ref()),
             OutboxEvent::ApprovalRequestChanged(e) => row(e.as_ref()),
+            OutboxEvent::AuditAppended(e) => row(e),
+            OutboxEvent::EmailChanged(e) => row(e),
+            OutboxEvent::WebhookDeliveryChanged(e) => row(e),
             OutboxEvent::SessionRevoked(e) => row(e),
             OutboxEvent::AccessChanged(e) => row(e),
             OutboxEvent::EmailQueued(e) => row(e),
@@ -89,6 +101,9 @@ impl OutboxEvent {
             Notification::TOPIC => OutboxEvent::NotificationCreated(Box::new(of(payload)?)),
             RunChanged::TOPIC => OutboxEvent::WorkflowRunChanged(Box::new(of(payload)?)),
             RequestChanged::TOPIC => OutboxEvent::ApprovalRequestChanged(Box::new(of(payload)?)),
+            AuditAppended::TOPIC => OutboxEvent::AuditAppended(of(payload)?),
+            EmailChanged::TOPIC => OutboxEvent::EmailChanged(of(payload)?),
+            DeliveryChanged::TOPIC => OutboxEvent::WebhookDeliveryChanged(of(payload)?),
             SessionRevoked::TOPIC => OutboxEvent::SessionRevoked(of(payload)?),
             AccessChanged::TOPIC => OutboxEvent::AccessChanged(of(payload)?),
             EmailQueued::TOPIC => OutboxEvent::EmailQueued(of(payload)?),
@@ -158,6 +173,26 @@ mod tests {
             (
                 OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
                 serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+            (
+                OutboxEvent::AuditAppended(AuditAppended { tenant_id: "t".into(), seq: 7 }),
+                serde_json::json!({"tenantId": "t", "seq": 7}),
+            ),
+            (
+                OutboxEvent::EmailChanged(EmailChanged {
+                    tenant_id: "t".into(),
+                    email_id: "e".into(),
+                    status: "sent".into(),
+                }),
+                serde_json::json!({"tenantId": "t", "emailId": "e", "status": "sent"}),
+            ),
+            (
+                OutboxEvent::WebhookDeliveryChanged(DeliveryChanged {
+                    tenant_id: "t".into(),
+                    delivery_id: "d".into(),
+                    status: "dead".into(),
+                }),
+                serde_json::json!({"tenantId": "t", "deliveryId": "d", "status": "dead"}),
             ),
             (
                 OutboxEvent::WorkflowRunChanged(Box::new(RunChanged {

@@ -34,6 +34,10 @@ use crate::{Dialect, Result};
 /// A kind of outbox event: its payload is the type's JSON form, under `TOPIC`.
 pub trait Event: Serialize {
     const TOPIC: &'static str;
+    /// Whether the job relay takes it (`events::WORK_TOPICS`). News for subscribers only is
+    /// written as dispatched already, so the relay's scan of undispatched rows never meets it
+    /// (an audit entry's news comes with every write).
+    const WORK: bool = true;
 }
 
 /// `OutboxEvent::MetadataChanged`.
@@ -137,8 +141,35 @@ pub async fn write<E: Event>(txn: &impl Exec, d: Dialect, tenant_id: &str, event
 pub fn push<E: Event>(buf: &mut SqlBuf, tenant_id: &str, event: &E) -> Result<()> {
     let payload = serde_json::to_value(event)?;
     push_row(buf, tenant_id, E::TOPIC, &payload, |buf: &mut SqlBuf| {
-        buf.push("NULL");
+        dispatched::<E>(buf);
     })
+}
+
+/// `dispatched_at` of a new row of `E`: `NULL` (the relay claims it) for work, now for news.
+fn dispatched<E: Event>(buf: &mut SqlBuf) {
+    if E::WORK {
+        buf.push("NULL");
+    } else {
+        buf.bind_ts(time::now());
+    }
+}
+
+/// The INSERT of an event of `E` whose payload the statement computes: `payload` writes a SQL
+/// expression of a JSON object over the rows of `from` (an earlier part of the same statement,
+/// such as the audit head a PostgreSQL append advances), for a value only the database knows.
+pub(crate) fn push_computed<E: Event>(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    payload: impl FnOnce(&mut SqlBuf),
+    from: &str,
+) {
+    written();
+    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at, dispatched_at) SELECT ");
+    buf.bind(tenant_id.to_owned()).push(", ").bind(E::TOPIC.to_owned()).push(", ");
+    payload(buf);
+    buf.push(", ").bind_ts(time::now()).push(", ");
+    dispatched::<E>(buf);
+    buf.push(" FROM ").push(from);
 }
 
 /// The INSERT of a row whose `dispatched_at` is the expression `dispatched` writes (`NULL`:

@@ -43,6 +43,9 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    pub const ALL: [ChangeKind; 4] =
+        [ChangeKind::Created, ChangeKind::Updated, ChangeKind::Deleted, ChangeKind::Restored];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Created => "CREATED",
@@ -66,9 +69,38 @@ pub struct ChangeEvent {
     /// The stored values before an update (keyed by field key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Map<String, Value>>,
+    /// The columns a filter reads besides the values, before an update (`before`). Absent from
+    /// rows of earlier versions: those read as unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_columns: Option<PreviousColumns>,
     /// Workflow hops that led to this change (0 for a person's or an integration's write).
     #[serde(default)]
     pub depth: u32,
+}
+
+/// `ChangeEvent::previous_columns`: what an update may change of a record's columns that a
+/// filter or a row rule can test (`filter::Target`), so that a subscriber can tell whether the
+/// record matched before the change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousColumns {
+    pub owner_id: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ChangeEvent {
+    /// The record as it was before an update (`None` for other kinds of change, or an update
+    /// written without its previous values): what a filter matched then.
+    pub fn before(&self) -> Option<Record> {
+        let (ChangeKind::Updated, Some(previous)) = (self.kind, &self.previous) else { return None };
+        let mut before = self.record.clone();
+        before.data = RecordData::from(previous.clone());
+        if let Some(c) = &self.previous_columns {
+            before.owner_id = c.owner_id.clone();
+            before.updated_at = c.updated_at;
+        }
+        Some(before)
+    }
 }
 
 impl Record {

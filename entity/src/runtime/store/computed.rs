@@ -11,7 +11,7 @@ use super::COLUMNS;
 use super::write::push_unless_watched;
 use crate::pipeline::Exec;
 use crate::runtime::meta::EntityDef;
-use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::{outbox, rollups};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
@@ -107,9 +107,14 @@ pub async fn write_computed(
         tenant_id: tenant_id.to_owned(),
         entity_id: entity.id.clone(),
         kind: ChangeKind::Updated,
-        record,
         changed_fields: changed,
         previous: Some(previous),
+        // A recomputation moves neither the owner nor the update time.
+        previous_columns: Some(PreviousColumns {
+            owner_id: record.owner_id.clone(),
+            updated_at: record.updated_at,
+        }),
+        record,
         depth,
     };
     let mut buf = SqlBuf::new(d);

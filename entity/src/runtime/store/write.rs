@@ -16,7 +16,7 @@ use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
-use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
+use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
@@ -264,7 +264,7 @@ impl<'a> Store<'a> {
             meta,
             actor,
             entity,
-            (ChangeKind::Updated, &new, Some(&old.data)),
+            (ChangeKind::Updated, &new, Some(&old)),
             changed_fields,
             changes,
             write,
@@ -446,7 +446,7 @@ impl<'a> Store<'a> {
         meta: &TenantMeta,
         actor: &Actor,
         entity: &EntityDef,
-        (kind, record, previous): (ChangeKind, &Record, Option<&Map<String, Value>>),
+        (kind, record, old): (ChangeKind, &Record, Option<&Record>),
         changed_fields: Vec<String>,
         changes: Value,
         write: audit::Write<'_>,
@@ -457,9 +457,12 @@ impl<'a> Store<'a> {
             kind,
             record: record.clone(),
             changed_fields,
-            previous: previous.cloned(),
+            previous: old.map(|o| (*o.data).clone()),
+            previous_columns: old
+                .map(|o| PreviousColumns { owner_id: o.owner_id.clone(), updated_at: o.updated_at }),
             depth: actor.depth,
         };
+        let previous = event.previous.as_ref();
         let tenant_id = self.tenant_id;
         let outbox: audit::Write<'_> =
             Box::new(|buf: &mut SqlBuf| computed::push_change_event(buf, tenant_id, &event));

@@ -75,6 +75,7 @@ fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> C
         record,
         changed_fields: Vec::new(),
         previous: None,
+        previous_columns: None,
         depth,
     }
 }
