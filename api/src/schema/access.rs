@@ -69,7 +69,9 @@ impl SchemaAccess {
             // A view that keeps every field is the definition itself, shared, not a copy:
             // the owner's and most roles' views cost nothing per tenant.
             let view = narrowed(e, visible);
-            let writable = narrowed(&view, |f| permissions.field(e, f) == FieldAccess::Write);
+            // A formula's value is computed: no input takes it.
+            let writable =
+                narrowed(&view, |f| f.is_stored() && permissions.field(e, f) == FieldAccess::Write);
             entities.push(Arc::new(EntityAccess {
                 full: e.clone(),
                 view,

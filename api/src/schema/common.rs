@@ -5,6 +5,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Scalar, TypeRef,
 };
+use entity::runtime::formula;
 use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
 
@@ -45,7 +46,10 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
                 .specified_by_url(JSON_SPEC),
         );
     for (name, items) in [
-        (t::FIELD_TYPE, FieldType::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>()),
+        (
+            t::FIELD_TYPE,
+            FieldType::ALL.iter().map(|f| f.as_str()).chain([formula::TYPE_NAME]).collect::<Vec<_>>(),
+        ),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
         (t::CHANGE_KIND, vec!["CREATED", "UPDATED", "DELETED", "RESTORED"]),
         (t::ORDER_DIRECTION, vec!["ASC", "DESC"]),

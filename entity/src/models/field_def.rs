@@ -28,6 +28,9 @@ pub struct Model {
     pub validation: Option<Json>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub labels: Option<Json>,
+    /// A FORMULA field's `{expression, resultType}` (`runtime::formula`); `None` for a stored one.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub formula: Option<Json>,
     pub position: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

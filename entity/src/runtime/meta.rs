@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 
 use super::field_key::FieldKey;
+use super::formula::{self, Formula};
 use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
 use crate::{Dialect, Error, Result};
@@ -229,6 +230,8 @@ pub struct FieldDef {
     pub pattern: Option<Arc<regex::Regex>>,
     pub labels: Option<serde_json::Value>,
     pub position: i32,
+    /// A FORMULA field's expression (its `ty` is the result type): computed, never stored.
+    pub formula: Option<Arc<Formula>>,
 }
 
 /// One runtime entity.
@@ -252,6 +255,16 @@ impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
     pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
+    }
+
+    /// The public type name: `FORMULA` for a formula field, else its type's.
+    pub fn type_name(&self) -> &'static str {
+        if self.formula.is_some() { formula::TYPE_NAME } else { self.ty.as_str() }
+    }
+
+    /// Whether records store a value of it (a formula's is computed).
+    pub fn is_stored(&self) -> bool {
+        self.formula.is_none()
     }
 }
 
@@ -376,7 +389,13 @@ impl TenantMeta {
             let Some(e) = defs.iter_mut().find(|e| e.id == f.entity_id) else { continue };
             e.fields.push(field_from_model(f)?);
         }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs.into_iter().map(Arc::new).collect()))
+        let defs: Vec<Arc<EntityDef>> = defs.into_iter().map(Arc::new).collect();
+        // Checked when defined; one that a later change broke evaluates to null.
+        let (defs, broken) = formula::resolve_all(&defs);
+        for b in broken {
+            tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
+        }
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
     }
 }
 
@@ -385,7 +404,12 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
     // if it somehow reached the table.
     let key = FieldKey::new(&f.key)
         .ok_or_else(|| Error::Internal(format!("invalid stored field key {:?}", f.key)))?;
-    let ty = FieldType::parse(&f.field_type)
+    let source: Option<formula::Source> = match f.formula {
+        Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
+        _ => None,
+    };
+    let type_name = source.as_ref().map_or(f.field_type.as_str(), |s| s.result_type.as_str());
+    let ty = FieldType::parse(type_name)
         .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
     let validation: Validation = match f.validation {
         Some(v) if !v.is_null() => serde_json::from_value(v)?,
@@ -422,5 +446,6 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         pattern,
         labels: f.labels.filter(|v| !v.is_null()),
         position: f.position,
+        formula: source.map(|s| Formula::unchecked(&s.expression)),
     })
 }

@@ -130,7 +130,7 @@ pub fn apply_input(
 ) -> (Map<String, Value>, Vec<FieldError>) {
     let mut out = base.clone();
     let mut errors = Vec::new();
-    for f in fields {
+    for f in fields.iter().filter(|f| f.is_stored()) {
         let given = input.get(&f.graphql_name);
         let value = match (given, mode) {
             (Some(v), _) if !v.is_null() => Some(v.clone()),

@@ -48,6 +48,8 @@ pub struct FieldInput {
     pub default: Option<Value>,
     pub validation: Option<Value>,
     pub labels: Option<Value>,
+    /// A FORMULA field's `{expression, resultType}`.
+    pub formula: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.

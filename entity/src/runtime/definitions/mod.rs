@@ -32,7 +32,7 @@ use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use stored::{field_summary, input_summary, options_json, replace, validation_json};
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,
-    check_prefix, parse_validation,
+    check_prefix, formula_errors, parse_validation,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -112,6 +112,12 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
             format!("fields[{i}].key")
         };
         conflicts_as_errors(&mut errors, &entity.name_singular, "nameSingular", index_of, &proposed);
+        let position =
+            |key: &str| input.fields.as_deref().unwrap_or_default().iter().rposition(|f| f.key == key);
+        formula_errors(&mut errors, &meta.entities, &proposed, |entity_id, key| {
+            (entity_id == id)
+                .then(|| format!("fields[{}].formula.expression", position(key).unwrap_or_default()))
+        });
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -246,6 +252,9 @@ impl<'a> Definitions<'a> {
             let proposed = replace(&meta, changed);
             // Every collision here is caused by the new field.
             conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
+            formula_errors(&mut errors, &meta.entities, &proposed, |entity_id, key| {
+                (entity_id == e.id && field.key == key).then(|| "formula.expression".to_owned())
+            });
         }
         if field.required
             && errors.is_empty()
@@ -404,6 +413,16 @@ impl<'a> Definitions<'a> {
         let meta = TenantMeta::load(&txn, self.tenant_id).await?;
         let e = meta.entity_named(entity)?;
         let f = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
+        let mut changed = (**e).clone();
+        changed.fields.retain(|x| x.id != f.id);
+        let mut errors = Vec::new();
+        formula_errors(&mut errors, &meta.entities, &replace(&meta, changed), |_, _| Some("key".to_owned()));
+        if !errors.is_empty() {
+            for x in &mut errors {
+                x.message = format!("a formula would no longer check: {}", x.message);
+            }
+            return Err(Error::Validation(errors));
+        }
         field_def::Entity::delete_by_id(f.id.clone()).exec(&txn).await?;
         let mut buf = SqlBuf::new(self.db.dialect);
         match self.db.dialect {

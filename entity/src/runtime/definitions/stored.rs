@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::input::EntityInput;
 use crate::Result;
+use crate::runtime::formula;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta, Validation};
 
 /// What an audit entry keeps of an `EntityInput`.
@@ -42,4 +43,11 @@ pub(super) fn options_json(f: &FieldDef) -> Option<Value> {
 pub(super) fn validation_json(v: &Validation) -> Result<Option<Value>> {
     let json = serde_json::to_value(v)?;
     Ok(json.as_object().is_some_and(|o| !o.is_empty()).then_some(json))
+}
+
+/// A FORMULA field's stored `{expression, resultType}`.
+pub(super) fn formula_json(f: &FieldDef) -> Result<Option<Value>> {
+    let Some(x) = &f.formula else { return Ok(None) };
+    let source = formula::Source { expression: x.expression.clone(), result_type: f.ty.as_str().to_owned() };
+    Ok(Some(serde_json::to_value(source)?))
 }
