@@ -181,7 +181,7 @@ async fn exact_decimals_and_fields_of_a_related_record() {
     let acme = str_of(&t.create(&customers, json!({"name": "Acme", "discount": 0.5}), "id").await["id"]);
     let made = t.create(&orders, json!({"customer": acme, "a": 0.1, "b": 0.2}), "sum exact who net").await;
     assert_json_eq(
-        &values(made),
+        &values(made.clone()),
         &json!({"sum": 0.3, "exact": true, "who": "Acme", "net": 0.15}),
         "in memory",
     );
@@ -200,6 +200,16 @@ async fn exact_decimals_and_fields_of_a_related_record() {
         "in SQL",
     );
     assert_eq!(listed["nodes"].as_array().map(Vec::len), Some(1));
+    // Read through a relation, to-one and reverse: computed there too.
+    let notes = t
+        .define_entity("note", "notes", vec![field("order", "RELATION", json!({"relatedEntity": "order"}))])
+        .await;
+    let order = str_of(&made["id"]);
+    let note = str_of(&t.create(&notes, json!({"order": order}), "id").await["id"]);
+    let via = t.get(&notes, &note, "order { sum who }").await;
+    assert_json_eq(&via["order"], &json!({"sum": 0.3, "who": "Acme"}), "to-one");
+    let back = t.get(&customers, &acme, "orders { nodes { net } }").await;
+    assert_json_eq(&back["orders"]["nodes"], &json!([{"net": 0.15}]), "reverse");
     // The related record changes: a read computes the new value.
     t.update(&customers, &acme, json!({"name": "Acme Ltd"}), "id").await;
     let listed = t.list(&orders, "orderBy: [{field: WHO, direction: ASC}]", json!({}), "who").await;

@@ -400,7 +400,10 @@ impl Ctx<'_> {
                         })?
                     }
                     Some(_) => {
-                        return Err(Problem::at(args[1].pos, "ROUND's places must be a whole number literal"));
+                        return Err(Problem::at(
+                            args[1].pos,
+                            "ROUND's places must be a whole number literal",
+                        ));
                     }
                 };
                 (Expr::Round(Box::new(x), places), Some(Ty::Number))
