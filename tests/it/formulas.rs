@@ -150,6 +150,13 @@ async fn formulas_are_type_checked_when_defined() {
         )
         .await;
     r.expect_code("VALIDATION_FAILED");
+    let r = t
+        .request(
+            "mutation { updateField(entity: \"line\", key: \"amount\", input: {indexed: true}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(problems(&r), ["indexed: a FORMULA field is computed: it takes no such option"]);
     // A field a formula reads cannot be removed from under it.
     let removed =
         t.request("mutation { removeField(entity: \"line\", key: \"unit_price\") { id } }", json!({})).await;

@@ -32,7 +32,7 @@ use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use stored::{field_summary, input_summary, options_json, replace, validation_json};
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_options,
-    check_prefix, formula_errors, parse_validation,
+    check_prefix, formula_errors, parse_validation, refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -321,6 +321,19 @@ impl<'a> Definitions<'a> {
         f.required = input.required.unwrap_or(f.required);
         f.unique = input.unique.unwrap_or(f.unique);
         f.indexed = input.indexed.unwrap_or(f.indexed);
+        if !f.is_stored() {
+            refuse_computed(
+                &mut errors,
+                str::to_owned,
+                [
+                    ("required", f.required),
+                    ("unique", f.unique),
+                    ("indexed", f.indexed),
+                    ("default", f.default.is_some()),
+                    ("options", !f.options.is_empty()),
+                ],
+            );
+        }
         if f.unique && matches!(f.ty, FieldType::Json | FieldType::File | FieldType::MultiSelect) {
             errors.push(FieldError::new("unique", "JSON, FILE and MULTI_SELECT fields cannot be unique"));
         }

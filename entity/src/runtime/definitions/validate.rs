@@ -309,18 +309,17 @@ fn formula_input(
         ));
         return None;
     };
-    let computed = [
-        ("required", input.required == Some(true)),
-        ("unique", input.unique == Some(true)),
-        ("indexed", input.indexed == Some(true)),
-        ("default", input.default.as_ref().is_some_and(|v| !v.is_null())),
-        ("options", input.options.is_some()),
-    ];
-    for (name, set) in computed {
-        if set {
-            errors.push(FieldError::new(p(name), "a FORMULA field is computed: it takes no such option"));
-        }
-    }
+    refuse_computed(
+        errors,
+        p,
+        [
+            ("required", input.required == Some(true)),
+            ("unique", input.unique == Some(true)),
+            ("indexed", input.indexed == Some(true)),
+            ("default", input.default.as_ref().is_some_and(|v| !v.is_null())),
+            ("options", input.options.is_some()),
+        ],
+    );
     let only_scale = input.validation.as_ref().filter(|v| !v.is_null()).is_none_or(|v| {
         v.as_object().is_some_and(|o| o.keys().all(|k| k == "scale")) && ty == FieldType::Currency
     });
@@ -331,6 +330,17 @@ fn formula_input(
         ));
     }
     Some((ty, Formula::unchecked(&source.expression)))
+}
+
+/// Refuses each option `set` that a FORMULA field (computed, never stored) cannot take.
+pub(super) fn refuse_computed(
+    errors: &mut Vec<FieldError>,
+    p: impl Fn(&str) -> String,
+    set: [(&str, bool); 5],
+) {
+    for (name, _) in set.into_iter().filter(|(_, on)| *on) {
+        errors.push(FieldError::new(p(name), "a FORMULA field is computed: it takes no such option"));
+    }
 }
 
 /// The formulas of `proposed` that do not check but did in `current` (or are new), each at
