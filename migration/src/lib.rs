@@ -36,6 +36,7 @@ mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
 mod m20261207_000030_password_resets;
 mod m20261207_000032_field_lifecycles;
+mod m20261207_000033_field_formulas;
 mod m20261207_000034_rollup_fields;
 mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
@@ -111,6 +112,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000034_rollup_fields::Migration),
             Box::new(m20261207_000030_password_resets::Migration),
             Box::new(m20261207_000038_totp::Migration),
+            Box::new(m20261207_000033_field_formulas::Migration),
         ]
     }
 }

@@ -27,6 +27,7 @@ mod entities;
 mod error_codes;
 mod field_types;
 mod filters;
+mod formulas;
 mod graphiql;
 mod http;
 mod i18n;

@@ -215,8 +215,7 @@ async fn the_data_path_walks_the_indexes_it_should() {
     }
 
     // A get by id: the primary key.
-    let s =
-        store::get_statement(Dialect::Postgres, &t.tenant_id, &deal.id, &uuid::Uuid::new_v4().to_string());
+    let s = store::get_statement(Dialect::Postgres, &t.tenant_id, &deal, &uuid::Uuid::new_v4().to_string());
     for plan in pg_plans(&t.tenant_id, &s).await {
         assert!(plan.contains("records_pkey"), "get plan:\n{plan}");
     }
@@ -228,7 +227,7 @@ async fn the_data_path_walks_the_indexes_it_should() {
     // fenced subquery), the probe becomes a read of the tenant's every record.
     let id = uuid::Uuid::new_v4().to_string();
     let name = FieldKey::new("name").expect("a key");
-    let s = store::get_with_targets_statement(Dialect::Postgres, &t.tenant_id, &deal.id, &id, &[&name])
+    let s = store::get_with_targets_statement(Dialect::Postgres, &t.tenant_id, &deal, &id, &[&name])
         .expect("statement");
     for plan in pg_plans(&t.tenant_id, &s).await {
         assert_eq!(plan.matches("records_pkey").count(), 2, "get with relations plan:\n{plan}");

@@ -69,7 +69,7 @@ impl SchemaAccess {
             // A view that keeps every field is the definition itself, shared, not a copy:
             // the owner's and most roles' views cost nothing per tenant.
             let view = narrowed(e, visible);
-            // A computed field (ROLLUP) is read-only for everyone.
+            // A computed field (ROLLUP, FORMULA) is read-only for everyone.
             let writable =
                 narrowed(&view, |f| !f.is_computed() && permissions.field(e, f) == FieldAccess::Write);
             entities.push(Arc::new(EntityAccess {

@@ -5,6 +5,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Scalar, TypeRef,
 };
+use entity::runtime::formula;
 use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
 use entity::runtime::rollup_fields;
@@ -48,7 +49,11 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
     for (name, items) in [
         (
             t::FIELD_TYPE,
-            FieldType::ALL.iter().map(|f| f.as_str()).chain([rollup_fields::TYPE_NAME]).collect(),
+            FieldType::ALL
+                .iter()
+                .map(|f| f.as_str())
+                .chain([formula::TYPE_NAME, rollup_fields::TYPE_NAME])
+                .collect(),
         ),
         (t::RELATION_KIND, vec![RelationKind::ManyToOne.as_str(), RelationKind::OneToOne.as_str()]),
         (t::CHANGE_KIND, LiveKind::all().into_iter().map(LiveKind::as_str).collect()),

@@ -234,6 +234,11 @@ const ROLLUP_DOC: &str = "A ROLLUP field's definition (type ROLLUP only), as a J
      records) and an optional `filter` over the children, e.g. `{\"entity\": \"invoice_line\", \"relation\": \
      \"invoice\", \"function\": \"SUM\", \"field\": \"amount\"}`. Its value is kept current by every \
      child write and is read-only.";
+/// A field definition's `formula` (input and output).
+const FORMULA_DOC: &str = "A FORMULA field's expression and result type, as a JSON object \
+     `{\"expression\": \"quantity * unit_price\", \"resultType\": \"CURRENCY\"}` (resultType: NUMBER, \
+     CURRENCY, TEXT, DATE, DATETIME or BOOLEAN); null for other types. The language is in the README \
+     (§ Formula fields).";
 
 /// An entity definition's `labels`.
 const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
@@ -308,6 +313,14 @@ fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("type", TypeRef::named_nn(t::FIELD_TYPE), |x| {
             Some(Value::Enum(async_graphql::Name::new(x.def.type_name())))
         }))
+        .field(
+            sync_field::<FieldDefView>("formula", TypeRef::named(t::JSON), |x| {
+                let f = x.def.formula.as_ref()?;
+                let source = serde_json::json!({"expression": f.expression, "resultType": x.def.ty.as_str()});
+                Value::from_json(source).ok()
+            })
+            .description(FORMULA_DOC),
+        )
         .field(sync_field::<FieldDefView>("required", boolean(), |x| Some(Value::from(x.def.required))))
         .field(sync_field::<FieldDefView>("unique", boolean(), |x| Some(Value::from(x.def.unique))))
         .field(sync_field::<FieldDefView>("indexed", boolean(), |x| Some(Value::from(x.def.indexed))))
@@ -388,7 +401,8 @@ fn tenant_types() -> Vec<Type> {
         if create {
             o = o
                 .field(InputValue::new("relatedEntity", opt()))
-                .field(InputValue::new("relationKind", TypeRef::named(t::RELATION_KIND)));
+                .field(InputValue::new("relationKind", TypeRef::named(t::RELATION_KIND)))
+                .field(InputValue::new("formula", TypeRef::named(t::JSON)).description(FORMULA_DOC));
         }
         for (name, doc) in FIELD_JSON_DOCS {
             o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));

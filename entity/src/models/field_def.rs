@@ -34,6 +34,9 @@ pub struct Model {
     /// Translations of option labels: option → language code → label.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub option_labels: Option<Json>,
+    /// A FORMULA field's `{expression, resultType}` (`runtime::formula`); `None` for a stored one.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub formula: Option<Json>,
     pub position: i32,
     /// A ROLLUP field's definition (`runtime::rollup_fields::RollupDef`), absent otherwise.
     #[sea_orm(column_type = "JsonBinary", nullable)]

@@ -121,7 +121,7 @@ pub const MAX_BUCKETS: usize = 1000;
 /// The date target as text: the engine's timestamp text, or the stored DATE / DATE_TIME text.
 fn date_text(d: Dialect, t: &Target) -> String {
     match t {
-        Target::Field(f) => sql::text_expr(d, &f.key),
+        Target::Field(f) => sql::value_text(d, f),
         other => timestamp_text(d, other),
     }
 }

@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::ConnectionTrait;
 
+use super::formula;
 use super::meta::FieldType;
 use super::outbox::{self, IndexSlot};
 use super::slot::{Slot, SlotKind};
@@ -76,11 +77,16 @@ pub async fn assign(conn: &impl ConnectionTrait, d: Dialect, tenant_id: &str) ->
     let mut entities: BTreeMap<(String, String), Vec<Held>> = BTreeMap::new();
     for r in conn.query_all_raw(buf.into_statement()).await? {
         let ty: String = r.try_get("", "field_type")?;
-        let ty = FieldType::parse(&ty).ok_or_else(|| Error::Internal(format!("unknown field type {ty}")))?;
+        // A formula's value is not stored: nothing to index.
+        let kind = match FieldType::parse(&ty) {
+            Some(ty) => ty.slot_kind(d),
+            None if ty == formula::TYPE_NAME => None,
+            None => return Err(Error::Internal(format!("unknown field type {ty}"))),
+        };
         let slot: Option<String> = r.try_get("", "index_slot")?;
         let held = Held {
             id: r.try_get("", "id")?,
-            kind: ty.slot_kind(d),
+            kind,
             indexed: r.try_get("", "indexed")?,
             unique: r.try_get("", "is_unique")?,
             slot: slot.as_deref().and_then(Slot::parse),

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 
 use super::field_key::FieldKey;
+use super::formula::{self, Formula};
 use super::lifecycle::Lifecycle;
 use super::slot::{Slot, SlotKind};
 use crate::models::{entity_def, field_def, tenant};
@@ -237,6 +238,8 @@ pub struct FieldDef {
     /// A ROLLUP field's definition: its values are computed from a child entity's records
     /// (`rollup_fields`), and `ty` is the type of its result, which they are stored as.
     pub rollup: Option<Arc<super::rollup_fields::Rollup>>,
+    /// A FORMULA field's expression (its `ty` is the result type): computed, never stored.
+    pub formula: Option<Arc<Formula>>,
 }
 
 /// One runtime entity.
@@ -265,17 +268,24 @@ impl FieldDef {
         self.slot.filter(|_| self.slot_ready)
     }
 
-    /// The public field type: `ROLLUP` for a rollup field (stored as `ty`), else `ty`'s.
+    /// The public field type: `FORMULA` or `ROLLUP` for a computed field (a rollup's values
+    /// are stored as `ty`, a formula's computed as `ty`), else `ty`'s.
     pub fn type_name(&self) -> &'static str {
-        match self.rollup {
-            Some(_) => super::rollup_fields::TYPE_NAME,
-            None => self.ty.as_str(),
+        match (&self.formula, &self.rollup) {
+            (Some(_), _) => formula::TYPE_NAME,
+            (None, Some(_)) => super::rollup_fields::TYPE_NAME,
+            (None, None) => self.ty.as_str(),
         }
     }
 
-    /// Written by the engine only: no input sets it.
+    /// Computed by the engine (a ROLLUP's or a FORMULA's value): no input sets it.
     pub fn is_computed(&self) -> bool {
-        self.rollup.is_some()
+        self.rollup.is_some() || self.formula.is_some()
+    }
+
+    /// Whether records store a value of it (a formula's is computed at read time).
+    pub fn is_stored(&self) -> bool {
+        self.formula.is_none()
     }
 }
 
@@ -423,7 +433,13 @@ impl TenantMeta {
             let Some(e) = defs.iter_mut().find(|e| e.id == f.entity_id) else { continue };
             e.fields.push(field_from_model(f)?);
         }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs.into_iter().map(Arc::new).collect()))
+        let defs: Vec<Arc<EntityDef>> = defs.into_iter().map(Arc::new).collect();
+        // Checked when defined; one that a later change broke evaluates to null.
+        let (defs, broken) = formula::resolve_all(&defs);
+        for b in broken {
+            tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
+        }
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
     }
 }
 
@@ -432,7 +448,12 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
     // if it somehow reached the table.
     let key = FieldKey::new(&f.key)
         .ok_or_else(|| Error::Internal(format!("invalid stored field key {:?}", f.key)))?;
-    let ty = FieldType::parse(&f.field_type)
+    let source: Option<formula::Source> = match f.formula {
+        Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
+        _ => None,
+    };
+    let type_name = source.as_ref().map_or(f.field_type.as_str(), |s| s.result_type.as_str());
+    let ty = FieldType::parse(type_name)
         .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
     let validation: Validation = match f.validation {
         Some(v) if !v.is_null() => serde_json::from_value(v)?,
@@ -475,5 +496,6 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         option_labels: f.option_labels.filter(|v| !v.is_null()),
         position: f.position,
         rollup: super::rollup_fields::Rollup::from_stored(f.rollup)?,
+        formula: source.map(|s| Formula::unchecked(&s.expression)),
     })
 }

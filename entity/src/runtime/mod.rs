@@ -1,6 +1,7 @@
 //! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
-//! (`cursor`), the record store (`store`) and definition changes (`definitions`).
+//! (`cursor`), the record store (`store`), definition changes (`definitions`) and formula
+//! fields (`formula`).
 
 pub mod aggregate;
 pub mod audit;
@@ -10,6 +11,7 @@ pub mod definitions;
 pub mod field_key;
 pub mod figures;
 pub mod filter;
+pub mod formula;
 pub mod i18n;
 pub mod indexes;
 pub mod lifecycle;

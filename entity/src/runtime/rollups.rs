@@ -49,9 +49,9 @@ fn group_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
     e.fields.iter().filter(|f| f.ty == FieldType::Select)
 }
 
-/// The fields whose sums are kept.
+/// The fields whose sums are kept (stored ones: a formula's value is not in `data`).
 fn measure_fields(e: &EntityDef) -> impl Iterator<Item = &FieldDef> {
-    e.fields.iter().filter(|f| f.ty == FieldType::Currency)
+    e.fields.iter().filter(|f| f.ty == FieldType::Currency && f.is_stored())
 }
 
 /// A stored CURRENCY value at the field's scale (`None`: absent or not a decimal).
@@ -245,7 +245,7 @@ pub async fn answer(
     for f in &numeric {
         let other = [Figure::Min, Figure::Max].iter().any(|fig| figures.wants(*fig, &f.graphql_name));
         let sums = [Figure::Sum, Figure::Avg].iter().any(|fig| figures.wants(*fig, &f.graphql_name));
-        if other || (sums && f.ty != FieldType::Currency) {
+        if other || (sums && (f.ty != FieldType::Currency || !f.is_stored())) {
             return Ok(None);
         }
     }

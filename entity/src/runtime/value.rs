@@ -130,7 +130,7 @@ pub fn apply_input(
 ) -> (Map<String, Value>, Vec<FieldError>) {
     let mut out = base.clone();
     let mut errors = Vec::new();
-    for f in fields {
+    for f in fields.iter().filter(|f| f.is_stored()) {
         let given = input.get(&f.graphql_name);
         if f.is_computed() {
             // The engine writes it (`rollup_fields`); no input does.

@@ -364,6 +364,11 @@ fn record_sel(schema: &SchemaAccess, a: &Arc<EntityAccess>, set: &SelectionSet) 
                 let def = a.view.fields.iter().find(|d| d.graphql_name == name)?;
                 if def.ty == FieldType::Relation {
                     let target = schema.entity(def.related_entity_id.as_deref()?)?;
+                    // Related records are read by id without their formulas' values (the
+                    // executor reads a target with formulas through its entity's statement).
+                    if target.full.fields.iter().any(|f| !f.is_stored()) {
+                        return None;
+                    }
                     RecordItem::ToOne {
                         key,
                         field_key: def.key.clone(),

@@ -10,7 +10,7 @@ use entity::runtime::meta::{FieldDef, ReverseRelation};
 use entity::runtime::record::Record;
 use entity::runtime::store::Store;
 
-use super::scoped;
+use super::{scoped, store};
 use crate::error::ApiError;
 use crate::schema::access::EntityAccess;
 use crate::schema::loader::{ReverseKey, ReverseSpec, load_error, loaded_error};
@@ -29,6 +29,12 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
             let r = parent::<Record>(&c)?;
             let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
             let (target, row) = scoped(&c, i)?;
+            if target.full.fields.iter().any(|f| !f.is_stored()) {
+                // The batch reads records of any entity as stored: a target with formulas is
+                // read through its entity's statement, which computes them.
+                let found = store(&c)?.get(&target.full, id, row.as_ref()).await.map_err(ApiError::from)?;
+                return Ok(found.map(FieldValue::owned_any));
+            }
             let loaded = ctx::loaders(&c)?.records.try_load(id.to_owned()).await.map_err(load_error)?;
             let found = loaded
                 .map_err(loaded_error)?

@@ -54,6 +54,8 @@ pub struct FieldInput {
     pub option_labels: Option<Value>,
     /// A ROLLUP field's definition (`rollup_fields::define`).
     pub rollup: Option<Value>,
+    /// A FORMULA field's `{expression, resultType}`.
+    pub formula: Option<Value>,
 }
 
 /// `UpdateFieldInput`: everything but key, type and relation target.

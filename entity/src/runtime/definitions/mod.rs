@@ -35,7 +35,7 @@ use stored::{
 };
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
-    check_options, check_prefix, parse_validation,
+    check_options, check_prefix, formula_errors, parse_validation, refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -116,6 +116,12 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
             format!("fields[{i}].key")
         };
         conflicts_as_errors(&mut errors, &entity.name_singular, "nameSingular", index_of, &proposed);
+        let position =
+            |key: &str| input.fields.as_deref().unwrap_or_default().iter().rposition(|f| f.key == key);
+        formula_errors(&mut errors, &meta.entities, &proposed, |entity_id, key| {
+            (entity_id == id)
+                .then(|| format!("fields[{}].formula.expression", position(key).unwrap_or_default()))
+        });
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -262,6 +268,9 @@ impl<'a> Definitions<'a> {
             let proposed = replace(&meta, changed);
             // Every collision here is caused by the new field.
             conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
+            formula_errors(&mut errors, &meta.entities, &proposed, |entity_id, key| {
+                (entity_id == e.id && field.key == key).then(|| "formula.expression".to_owned())
+            });
         }
         if field.required
             && errors.is_empty()
@@ -304,7 +313,7 @@ impl<'a> Definitions<'a> {
         let e = meta.entity_named(entity)?;
         let old = e.field_by_key(key).ok_or_else(|| Error::NotFound(format!("field `{key}`")))?;
         let mut errors = Vec::new();
-        if old.is_computed() {
+        if old.rollup.is_some() {
             super::rollup_fields::define::check_update(&mut errors, input);
         }
         let mut f = old.clone();
@@ -338,6 +347,19 @@ impl<'a> Definitions<'a> {
         f.required = input.required.unwrap_or(f.required);
         f.unique = input.unique.unwrap_or(f.unique);
         f.indexed = input.indexed.unwrap_or(f.indexed);
+        if !f.is_stored() {
+            refuse_computed(
+                &mut errors,
+                str::to_owned,
+                [
+                    ("required", f.required),
+                    ("unique", f.unique),
+                    ("indexed", f.indexed),
+                    ("default", f.default.is_some()),
+                    ("options", !f.options.is_empty()),
+                ],
+            );
+        }
         if f.unique && matches!(f.ty, FieldType::Json | FieldType::File | FieldType::MultiSelect) {
             errors.push(FieldError::new("unique", "JSON, FILE and MULTI_SELECT fields cannot be unique"));
         }
@@ -445,6 +467,16 @@ impl<'a> Definitions<'a> {
             &super::rollup_fields::readers_of(&meta, &e.id, Some(key))?,
             &format!("`{entity}.{key}`"),
         )?;
+        let mut changed = (**e).clone();
+        changed.fields.retain(|x| x.id != f.id);
+        let mut errors = Vec::new();
+        formula_errors(&mut errors, &meta.entities, &replace(&meta, changed), |_, _| Some("key".to_owned()));
+        if !errors.is_empty() {
+            for x in &mut errors {
+                x.message = format!("a formula would no longer check: {}", x.message);
+            }
+            return Err(Error::Validation(errors));
+        }
         field_def::Entity::delete_by_id(f.id.clone()).exec(&txn).await?;
         let mut buf = SqlBuf::new(self.db.dialect);
         match self.db.dialect {

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::Value;
 
 use super::Definitions;
-use super::stored::{lifecycle_json, options_json, validation_json};
+use super::stored::{formula_json, lifecycle_json, options_json, validation_json};
 use crate::models::field_def;
 use crate::runtime::audit;
 use crate::runtime::filter::Filter;
@@ -53,7 +53,7 @@ impl Definitions<'_> {
             entity_id: Set(entity_id.to_owned()),
             key: Set(f.key.to_string()),
             label: Set(f.label.clone()),
-            field_type: Set(f.ty.as_str().to_owned()),
+            field_type: Set(f.type_name().to_owned()),
             required: Set(f.required),
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
@@ -67,6 +67,7 @@ impl Definitions<'_> {
             labels: Set(f.labels.clone()),
             lifecycle: Set(lifecycle_json(f)?),
             option_labels: Set(f.option_labels.clone()),
+            formula: Set(formula_json(f)?),
             position: Set(f.position),
             rollup: Set(f.rollup.as_deref().map(serde_json::to_value).transpose()?),
             created_at: Set(now),

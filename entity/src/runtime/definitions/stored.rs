@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::input::EntityInput;
 use crate::Result;
+use crate::runtime::formula;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta, Validation};
 
 /// What an audit entry keeps of an `EntityInput`.
@@ -58,4 +59,11 @@ pub(super) fn kept_option_labels(labels: Option<Value>, options: &[String]) -> O
     };
     m.retain(|k, _| options.contains(k));
     (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// A FORMULA field's stored `{expression, resultType}`.
+pub(super) fn formula_json(f: &FieldDef) -> Result<Option<Value>> {
+    let Some(x) = &f.formula else { return Ok(None) };
+    let source = formula::Source { expression: x.expression.clone(), result_type: f.ty.as_str().to_owned() };
+    Ok(Some(serde_json::to_value(source)?))
 }

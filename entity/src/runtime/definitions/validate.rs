@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::input::FieldInput;
 use crate::FieldError;
 use crate::runtime::field_key::FieldKey;
+use crate::runtime::formula::{self, Formula};
 use crate::runtime::lifecycle::Lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta, Validation};
 use crate::runtime::naming::{self, EntityNames};
@@ -176,6 +177,7 @@ pub(crate) fn blank_field() -> FieldDef {
         labels: None,
         lifecycle: None,
         option_labels: None,
+        formula: None,
         position: 0,
         rollup: None,
     }
@@ -254,7 +256,13 @@ pub(super) fn build_field(
         }
         None
     };
-    let Some(ty) = rollup.as_ref().map(|r| r.ty).or_else(|| FieldType::parse(&input.ty)) else {
+    let formula = formula_input(errors, &p, input);
+    let Some(ty) = rollup
+        .as_ref()
+        .map(|r| r.ty)
+        .or_else(|| formula.as_ref().map(|(ty, _)| *ty))
+        .or_else(|| FieldType::parse(&input.ty))
+    else {
         errors.push(FieldError::new(p("type"), "unknown field type"));
         return blank_field();
     };
@@ -327,12 +335,101 @@ pub(super) fn build_field(
         option_labels: input.option_labels.clone().filter(|v| !v.is_null()),
         position,
         rollup: rollup.map(|r| Arc::new(r.rollup)),
+        formula: formula.map(|(_, x)| x),
     };
     check_default(errors, &p("default"), &f);
     if let Some(l) = &input.lifecycle {
         f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
     }
     f
+}
+
+/// A FORMULA field's result type and (unchecked) expression; what a computed field cannot
+/// take is refused (the expression is checked against the whole entity afterwards:
+/// `formula_errors`). `None` for any other type.
+fn formula_input(
+    errors: &mut Vec<FieldError>,
+    p: &impl Fn(&str) -> String,
+    input: &FieldInput,
+) -> Option<(FieldType, Arc<Formula>)> {
+    let given = input.formula.as_ref().filter(|v| !v.is_null());
+    if input.ty != formula::TYPE_NAME {
+        if given.is_some() {
+            errors.push(FieldError::new(p("formula"), "only FORMULA fields take a formula"));
+        }
+        return None;
+    }
+    let source: formula::Source = match given.map(|v| serde_json::from_value(v.clone())) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            errors.push(FieldError::new(p("formula"), format!("must be {{expression, resultType}}: {e}")));
+            return None;
+        }
+        None => {
+            errors.push(FieldError::new(
+                p("formula"),
+                "FORMULA fields need a formula {expression, resultType}",
+            ));
+            return None;
+        }
+    };
+    let Some(ty) = FieldType::parse(&source.result_type).filter(|t| formula::RESULT_TYPES.contains(t)) else {
+        errors.push(FieldError::new(
+            p("formula.resultType"),
+            "must be NUMBER, CURRENCY, TEXT, DATE, DATETIME or BOOLEAN",
+        ));
+        return None;
+    };
+    refuse_computed(
+        errors,
+        p,
+        [
+            ("required", input.required == Some(true)),
+            ("unique", input.unique == Some(true)),
+            ("indexed", input.indexed == Some(true)),
+            ("default", input.default.as_ref().is_some_and(|v| !v.is_null())),
+            ("options", input.options.is_some()),
+        ],
+    );
+    let only_scale = input.validation.as_ref().filter(|v| !v.is_null()).is_none_or(|v| {
+        v.as_object().is_some_and(|o| o.keys().all(|k| k == "scale")) && ty == FieldType::Currency
+    });
+    if !only_scale {
+        errors.push(FieldError::new(
+            p("validation"),
+            "a FORMULA field takes only `scale`, for a CURRENCY result",
+        ));
+    }
+    Some((ty, Formula::unchecked(&source.expression)))
+}
+
+/// Refuses each option `set` that a FORMULA field (computed, never stored) cannot take.
+pub(super) fn refuse_computed(
+    errors: &mut Vec<FieldError>,
+    p: impl Fn(&str) -> String,
+    set: [(&str, bool); 5],
+) {
+    for (name, _) in set.into_iter().filter(|(_, on)| *on) {
+        errors.push(FieldError::new(p(name), "a FORMULA field is computed: it takes no such option"));
+    }
+}
+
+/// The formulas of `proposed` that do not check but did in `current` (or are new), each at
+/// the path `path_of(entity id, key)` gives (`None`: not reported).
+pub(super) fn formula_errors(
+    errors: &mut Vec<FieldError>,
+    current: &[Arc<EntityDef>],
+    proposed: &[Arc<EntityDef>],
+    path_of: impl Fn(&str, &str) -> Option<String>,
+) {
+    let (_, before) = formula::resolve_all(current);
+    let (_, after) = formula::resolve_all(proposed);
+    for b in after {
+        let known = before.iter().any(|x| x.entity_id == b.entity_id && x.key == b.key);
+        if let Some(path) = path_of(&b.entity_id, &b.key).filter(|_| !known) {
+            errors.push(FieldError::new(path, b.message));
+        }
+    }
 }
 
 /// A name collision in proposed metadata.

@@ -3,7 +3,8 @@
 //! buckets, aggregate figures and rollups apply to a record's JSON `data`, and of the index
 //! slots' generated columns that stand in for them. Each function matches (stored type,
 //! dialect) exhaustively, so a new stored type does not compile until every use has its
-//! expression; a new field type only needs its `Stored` (and `slot_kind`) in `meta`.
+//! expression; a new field type only needs its `Stored` (and `slot_kind`) in `meta`. A
+//! FORMULA field's value is its expression's (`formula::sql`), in its result type's form.
 //!
 //! The texts are load-bearing: a slot's generated column (migration 22, `slot_fill`) and its
 //! index only serve a statement that reads the column, and the planner matches expressions
@@ -11,6 +12,7 @@
 
 use super::super::field_key::FieldKey;
 use super::super::figures::scale;
+use super::super::formula;
 use super::super::meta::{FieldDef, Stored};
 use super::super::slot::{Slot, SlotKind};
 use crate::Dialect;
@@ -25,6 +27,12 @@ pub fn text_expr(d: Dialect, key: &FieldKey) -> String {
     }
 }
 
+/// The text value of field `f`: its stored JSON text (`text_expr`), or a formula's value in
+/// its result type's stored form. Date buckets read it.
+pub fn value_text(d: Dialect, f: &FieldDef) -> String {
+    formula::stored_text(d, f).unwrap_or_else(|| text_expr(d, &f.key))
+}
+
 /// The slot column that holds exactly `f`'s comparable value: its ready slot, when the slot is
 /// of the kind its type is indexed by on `d`.
 fn comparable_slot(d: Dialect, f: &FieldDef) -> Option<Slot> {
@@ -36,6 +44,9 @@ fn comparable_slot(d: Dialect, f: &FieldDef) -> Option<Slot> {
 /// decimals as REAL), booleans as `boolean`, the rest as text. A field with a ready slot reads
 /// the slot's generated column, which holds the same value, so its index serves the statement.
 pub fn comparable(d: Dialect, f: &FieldDef) -> String {
+    if let Some(computed) = formula::comparable(d, f) {
+        return computed;
+    }
     if let Some(slot) = comparable_slot(d, f) {
         return slot.column();
     }
@@ -53,6 +64,9 @@ pub fn comparable(d: Dialect, f: &FieldDef) -> String {
 /// (`aggregate::group_value`) identically. A text slot's column already is that text, and its
 /// index can feed the grouping.
 pub fn group_text(d: Dialect, f: &FieldDef) -> String {
+    if let Some(computed) = formula::stored_text(d, f) {
+        return computed;
+    }
     if let Some(slot) = comparable_slot(d, f).filter(|s| s.kind == SlotKind::Text) {
         return slot.column();
     }
@@ -70,6 +84,9 @@ pub fn group_text(d: Dialect, f: &FieldDef) -> String {
 /// integer minor units at the field's scale on SQLite (`ROUND(value × 10^scale)`, exact for 15
 /// significant digits). `None` for a type that has no figures.
 pub fn figure(d: Dialect, f: &FieldDef) -> Option<String> {
+    if f.formula.is_some() {
+        return formula::figure(d, f);
+    }
     let text = text_expr(d, &f.key);
     match (f.ty.stored_as(), d) {
         (Stored::Float, Dialect::Postgres) => Some(format!("({text}::float8)")),

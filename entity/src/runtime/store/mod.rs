@@ -12,6 +12,7 @@
 //! `INSERT … ON CONFLICT DO UPDATE … RETURNING` upsert of the counter; and rows are decoded
 //! from the driver's buffers by position (`rows`). The models name the tables' fixed columns.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -20,6 +21,7 @@ use super::audit::Actor;
 use super::cursor;
 use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
+use super::formula;
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::outbox::Event;
 use super::record::{ChangeEvent, Record};
@@ -33,6 +35,15 @@ const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record
                        created_at, updated_at, deleted_at, version";
 
 pub mod computed;
+/// The columns of a record of `entity` as reads select them: `COLUMNS`, with `data` holding
+/// every formula field's value when the entity has formulas (`formula::data_expr`).
+fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
+    match formula::data_expr(d, entity) {
+        Some(data) => Cow::Owned(COLUMNS.replacen("data", &format!("{data} AS data"), 1)),
+        None => Cow::Borrowed(COLUMNS),
+    }
+}
+
 mod guards;
 mod rows;
 mod write;
@@ -233,7 +244,7 @@ impl<'a> Store<'a> {
         let sig = signature(&forward_keys);
         let keys = effective_keys(&args.order, backward);
         let mut buf = SqlBuf::new(self.d());
-        buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE ");
+        buf.push("SELECT ").push(&columns(self.d(), entity)).push(" FROM records WHERE ");
         self.push_scope(&mut buf, &entity.id, args)?;
         self.push_filters(&mut buf, entity, args)?;
         if let Some(after) = &args.after {
@@ -301,7 +312,7 @@ impl<'a> Store<'a> {
             return Ok(None);
         }
         let mut txn = self.reader().await?;
-        let statement = one_statement(self.d(), self.tenant_id, &entity.id, id, Liveness::Live, false);
+        let statement = one_statement(self.d(), self.tenant_id, entity, id, Liveness::Live, false);
         let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r)).transpose()?;
         txn.done().await?;
         Ok(r.filter(|r| visible(row, r)))
@@ -320,7 +331,7 @@ impl<'a> Store<'a> {
         if keys.is_empty() || !could_be_stored(id) {
             return Ok((self.get(entity, id, row).await?, Vec::new()));
         }
-        let statement = get_with_targets_statement(self.d(), self.tenant_id, &entity.id, id, keys)?;
+        let statement = get_with_targets_statement(self.d(), self.tenant_id, entity, id, keys)?;
         let mut txn = self.reader().await?;
         let rows = txn.query_all(statement).await?;
         txn.done().await?;
@@ -370,7 +381,7 @@ impl<'a> Store<'a> {
         let mut buf = SqlBuf::new(d);
         buf.push("SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.fk");
         sql::push_order_by(&mut buf, &keys);
-        buf.push(") AS rn FROM (SELECT ").push(COLUMNS).push(", ").push(&fk).push(" AS fk, ");
+        buf.push(") AS rn FROM (SELECT ").push(&columns(d, source)).push(", ").push(&fk).push(" AS fk, ");
         buf.push("COUNT(*) OVER (PARTITION BY ").push(&fk).push(") AS total FROM records WHERE ");
         self.push_scope(&mut buf, &source.id, args)?;
         buf.push(" AND ").push(&fk).push(" IN (");
@@ -422,8 +433,8 @@ enum Liveness {
 }
 
 /// The statement of a live record by id (what `Store::get` runs), for the EXPLAIN tests.
-pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> sea_orm::Statement {
-    one_statement(d, tenant_id, entity_id, id, Liveness::Live, false)
+pub fn get_statement(d: Dialect, tenant_id: &str, entity: &EntityDef, id: &str) -> sea_orm::Statement {
+    one_statement(d, tenant_id, entity, id, Liveness::Live, false)
 }
 
 /// The statement of `Store::get_with_targets`: record `id` of entity `entity_id` (`hop` 0) and
@@ -431,13 +442,13 @@ pub fn get_statement(d: Dialect, tenant_id: &str, entity_id: &str, id: &str) -> 
 pub fn get_with_targets_statement(
     d: Dialect,
     tenant_id: &str,
-    entity_id: &str,
+    entity: &EntityDef,
     id: &str,
     keys: &[&FieldKey],
 ) -> Result<sea_orm::Statement> {
     let mut buf = SqlBuf::new(d);
-    buf.push("WITH r AS (SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
+    buf.push("WITH r AS (SELECT ").push(&columns(d, entity)).push(" FROM records WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity.id.clone());
     buf.push(" AND id = ").bind_record_id(id).push(" AND deleted_at IS NULL) SELECT ");
     buf.push(COLUMNS).push(", CAST(0 AS BIGINT) AS hop FROM r UNION ALL SELECT ").push(COLUMNS);
     buf.push(", CAST(1 AS BIGINT) AS hop FROM records WHERE tenant_id = ").bind(tenant_id.to_owned());
@@ -463,14 +474,14 @@ async fn fetch_one(conn: &impl Exec, statement: sea_orm::Statement) -> Result<Op
 fn one_statement(
     d: Dialect,
     tenant_id: &str,
-    entity_id: &str,
+    entity: &EntityDef,
     id: &str,
     liveness: Liveness,
     for_update: bool,
 ) -> sea_orm::Statement {
     let mut buf = SqlBuf::new(d);
-    buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE tenant_id = ");
-    buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity_id.to_owned());
+    buf.push("SELECT ").push(&columns(d, entity)).push(" FROM records WHERE tenant_id = ");
+    buf.bind(tenant_id.to_owned()).push(" AND entity_id = ").bind(entity.id.clone());
     buf.push(" AND id = ").bind_record_id(id);
     buf.push(match liveness {
         Liveness::Live => " AND deleted_at IS NULL",

@@ -21,7 +21,7 @@ use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{rollup_fields, rollups};
+use crate::runtime::{formula, rollup_fields, rollups};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -117,10 +117,11 @@ impl<'a> Store<'a> {
             None => (None, None),
         };
         let now = time::now();
+        let computed = self.computed(txn, entity, &data).await?;
         let record = Record {
             id: uuid::Uuid::new_v4().to_string(),
             entity_id: entity.id.clone(),
-            data: data.into(),
+            data: computed.into(),
             owner_id,
             created_by: actor.user_id.clone(),
             number,
@@ -146,7 +147,7 @@ impl<'a> Store<'a> {
             buf.push(if pg { "SELECT " } else { "VALUES (" });
             buf.bind(tenant_id.to_owned()).push(", ").bind_record_id(&record.id).push(", ");
             buf.bind(record.entity_id.clone()).push(", ");
-            buf.bind_json(&record.data)?;
+            buf.bind_json(&data)?;
             buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
             buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
             buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1");
@@ -171,7 +172,7 @@ impl<'a> Store<'a> {
             .filter(|f| record.data.contains_key(f.key.as_str()))
             .map(|f| f.graphql_name.clone())
             .collect();
-        let changes = audit::diff(&Map::new(), &record.data);
+        let changes = audit::diff(&Map::new(), &data);
         self.record_change(
             txn,
             meta,
@@ -212,11 +213,13 @@ impl<'a> Store<'a> {
     pub async fn update_in(&self, txn: &impl Exec, id: &str, w: WriteRequest<'_>) -> Result<Record> {
         let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let d = self.d();
-        let old = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, Liveness::Live, true))
+        let old = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, Liveness::Live, true))
             .await?
             .filter(|r| visible(row, r))
             .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-        let (data, mut errors) = value::apply_input(&entity.fields, &old.data, input, Mode::Update);
+        // `old` as read holds its formulas' values; the stored values are the rest.
+        let stored = stored_only(entity, &old.data);
+        let (data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
         let changed: Vec<&FieldDef> = entity
             .fields
@@ -232,7 +235,7 @@ impl<'a> Store<'a> {
             return Err(Error::Validation(errors));
         }
         let mut new = old.clone();
-        new.data = data.into();
+        new.data = self.computed(txn, entity, &data).await?.into();
         if let Some(o) = owner {
             new.owner_id = Some(o.to_owned());
         }
@@ -246,14 +249,14 @@ impl<'a> Store<'a> {
         let tenant_id = self.tenant_id;
         let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
             buf.push("UPDATE records SET data = ");
-            buf.bind_json(&new.data)?;
+            buf.bind_json(&data)?;
             buf.push(", owner_id = ").bind(new.owner_id.clone());
             buf.push(", updated_at = ").bind_ts(new.updated_at);
             buf.push(", version = version + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
             buf.push(" AND id = ").bind_record_id(id);
             Ok(())
         });
-        let mut changes = audit::diff(&old.data, &new.data);
+        let mut changes = audit::diff(&stored, &data);
         if old.owner_id != new.owner_id
             && let Value::Object(m) = &mut changes
         {
@@ -289,7 +292,7 @@ impl<'a> Store<'a> {
             let (actor, row) = (caller.actor, caller.row);
             let d = self.d();
             let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-            let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, &entity.id, id, want, true))
+            let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
                 .await?
                 .filter(|r| visible(row, r))
                 .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
@@ -327,6 +330,47 @@ impl<'a> Store<'a> {
         }
         .await;
         txn.finish(record).await
+    }
+
+    /// `data` (stored values) with every formula field of `entity` computed in memory
+    /// (`formula::fill`), reading the live records its formulas' relations point at in `txn`.
+    async fn computed(
+        &self,
+        txn: &impl Exec,
+        entity: &EntityDef,
+        data: &Map<String, Value>,
+    ) -> Result<Map<String, Value>> {
+        let mut out = data.clone();
+        let relations: Vec<(&str, &str)> = entity
+            .fields
+            .iter()
+            .filter_map(|f| f.formula.as_ref())
+            .flat_map(|x| x.relations.iter())
+            .filter_map(|key| Some((key.as_str(), data.get(key.as_str())?.as_str()?)))
+            .collect();
+        if !entity.fields.iter().any(|f| f.formula.is_some()) {
+            return Ok(out);
+        }
+        let mut related = formula::Related::new();
+        if !relations.is_empty() {
+            let ids: Vec<&str> = relations.iter().map(|(_, id)| *id).collect();
+            let mut buf = SqlBuf::new(self.d());
+            buf.push("SELECT ").push(COLUMNS);
+            push_live_among(&mut buf, self.tenant_id, &ids);
+            let found: Vec<Record> = txn
+                .query_all(buf.into_statement())
+                .await?
+                .iter()
+                .map(Record::from_row)
+                .collect::<Result<_>>()?;
+            for (key, id) in relations {
+                if let Some(r) = found.iter().find(|r| r.id == id) {
+                    related.insert(key.to_owned(), (*r.data).clone());
+                }
+            }
+        }
+        formula::fill(entity, &mut out, &related);
+        Ok(out)
     }
 
     /// Relation targets exist (same tenant, right entity, live) — unless `relations` is false,
@@ -511,6 +555,15 @@ pub async fn backdate(
 }
 
 /// The relation targets `fields` set in `data`: (record id, the entity it must be of).
+/// `data` without the values of `entity`'s formula fields (which are never stored).
+fn stored_only(entity: &EntityDef, data: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = data.clone();
+    for f in entity.fields.iter().filter(|f| !f.is_stored()) {
+        out.remove(f.key.as_str());
+    }
+    out
+}
+
 fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(String, String)> {
     fields
         .iter()
