@@ -87,6 +87,13 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
 fi
 python3 -c 'import aiosmtpd' || fail "aiosmtpd is not importable"
 
+# The OpenID Connect tests sign ID tokens with a real provider of ours (RSA from cryptography).
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+    echo "installing cryptography for the OIDC provider"
+    python3 -m pip install --quiet cryptography || fail "could not install cryptography (python3 -m pip install cryptography)"
+fi
+python3 -c 'import cryptography' || fail "cryptography is not importable"
+
 unit_status=FAILED
 sqlite_status=FAILED
 postgres_status=FAILED

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::services::{Services, Txn};
 
 /// The caller as the data layer's administration functions take it.
-fn admin<'a>(p: &'a Principal, actor: &'a Actor) -> Admin<'a> {
+pub(crate) fn admin<'a>(p: &'a Principal, actor: &'a Actor) -> Admin<'a> {
     Admin { tenant_id: &p.tenant_id, user_id: &p.user_id, role: &p.role, actor }
 }
 

@@ -34,6 +34,7 @@ mod m20261204_000026_workflow_secrets;
 mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
+mod m20261207_000031_oidc;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -56,6 +57,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "dashboards",
         "record_rollups",
     ]);
+    t.extend(m20261207_000031_oidc::TABLES);
     t
 }
 
@@ -95,6 +97,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000027_run_claims::Migration),
             Box::new(m20261204_000028_record_uuid::Migration),
             Box::new(m20261206_000029_user_profile::Migration),
+            Box::new(m20261207_000031_oidc::Migration),
         ]
     }
 }

@@ -40,6 +40,7 @@ mod live_modules;
 mod models;
 mod notifications;
 mod observability;
+mod oidc;
 mod pagination;
 mod plans;
 mod processes;

@@ -1,13 +1,16 @@
 //! Authentication: who is calling. Passwords (`password`), access and refresh tokens
-//! (`tokens`), and the session operations signup/login/refresh/logout (`service`). Every
+//! (`tokens`), the session operations signup/login/refresh/logout (`service`), sign-in through
+//! a tenant's OpenID Connect providers (`oidc`), and secrets sealed at rest (`sealed`). Every
 //! request and socket resolves its credential to a `Principal` through `authenticate` (user
 //! access tokens: signature, claims, then the server-side session row) or `authenticate_key`
 //! (API keys), so a revoked session or key stops working at once. What they resolve to is
 //! kept in `cache` (evicted by every revocation, role or definition change).
 
 pub mod cache;
+pub mod oidc;
 pub mod password;
 pub mod principal;
+pub mod sealed;
 pub mod service;
 pub mod tokens;
 

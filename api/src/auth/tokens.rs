@@ -33,6 +33,8 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     pub access_ttl_secs: u64,
+    /// Seals secrets stored for later use, under a key derived from the same server secret.
+    pub sealer: super::sealed::Sealer,
 }
 
 impl JwtKeys {
@@ -47,6 +49,7 @@ impl JwtKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             access_ttl_secs,
+            sealer: super::sealed::Sealer::new(secret),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod notifications;
+pub mod oidc;
 pub mod profile;
 pub mod templates;
 pub mod tenant;
@@ -30,4 +31,5 @@ pub static ALL: Features = &[
     &tenant::FEATURE,
     &crm::FEATURE,
     &profile::FEATURE,
+    &oidc::FEATURE,
 ];

@@ -2,7 +2,7 @@
 //! tenant's signup with its default roles and owner (`signup`), roles and their permissions
 //! (`roles`), user accounts, role assignment and the lookups of login (`accounts`),
 //! invitations (`invites`), a user's own profile and password (`profile`), deactivation
-//! (`lifecycle`), sessions with their rotating refresh tokens (`sessions`) and API
+//! (`lifecycle`), OpenID Connect providers and sign-in (`oidc`), sessions with their rotating refresh tokens (`sessions`) and API
 //! keys (`api_keys`), each with what a credential resolves to. Every change is written in the
 //! caller's transaction with its audit entry, and a change that alters what a connected client
 //! may see writes its access signal there too (`runtime::signals`), which closes sockets and
@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod invites;
 pub mod lifecycle;
+pub mod oidc;
 pub mod profile;
 pub mod roles;
 pub mod sessions;

@@ -110,6 +110,9 @@ pub mod types {
     pub const TEMPLATE_UPGRADE: &str = "TemplateUpgrade";
     pub const TEMPLATE_CHANGE: &str = "TemplateChange";
     pub const UPDATE_PROFILE_INPUT: &str = "UpdateProfileInput";
+    pub const OIDC_PROVIDER: &str = "OidcProvider";
+    pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
+    pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -196,6 +199,11 @@ pub mod fields {
     pub const CHANGE_PASSWORD: &str = "changePassword";
     pub const DEACTIVATE_USER: &str = "deactivateUser";
     pub const REACTIVATE_USER: &str = "reactivateUser";
+    pub const OIDC_PROVIDERS: &str = "oidcProviders";
+    pub const CONFIGURE_OIDC_PROVIDER: &str = "configureOidcProvider";
+    pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
+    pub const START_OIDC_LOGIN: &str = "startOidcLogin";
+    pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -325,6 +333,9 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         TEMPLATE_UPGRADE,
         TEMPLATE_CHANGE,
         UPDATE_PROFILE_INPUT,
+        OIDC_PROVIDER,
+        CONFIGURE_OIDC_PROVIDER_INPUT,
+        OIDC_LOGIN_START,
     ]
     .into_iter()
     .collect();
@@ -414,6 +425,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CHANGE_PASSWORD,
         DEACTIVATE_USER,
         REACTIVATE_USER,
+        OIDC_PROVIDERS,
+        CONFIGURE_OIDC_PROVIDER,
+        DELETE_OIDC_PROVIDER,
+        START_OIDC_LOGIN,
+        COMPLETE_OIDC_LOGIN,
     ]
     .into_iter()
     .collect();
