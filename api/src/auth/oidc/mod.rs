@@ -185,7 +185,10 @@ pub async fn complete(state: &Services, login_state: &str, code: &str) -> Result
     let provider_error =
         |e: provider::ProviderError| refused(&format!("the identity provider refused the login: {}", e.0));
     let known = provider::known(&p.issuer).await.map_err(provider_error)?;
-    let client_secret = state.keys.sealer.open(&p.client_secret_sealed)?;
+    // Unreadable only when the server secret changed since it was sealed: say what cures it.
+    let client_secret = state.keys.sealer.open(&p.client_secret_sealed).map_err(|_| {
+        refused("this provider's client secret no longer opens (the server secret changed): an administrator must enter it again")
+    })?;
     let exchange = provider::Exchange {
         client_id: &p.client_id,
         client_secret: &client_secret,
