@@ -15,7 +15,7 @@ use crate::ddl;
 pub struct Migration;
 
 /// The tenant a policy compares with: NULL when the setting is unset or empty.
-const TENANT: &str = "NULLIF(current_setting('app.tenant_id', true), '')";
+pub(crate) const TENANT: &str = "NULLIF(current_setting('app.tenant_id', true), '')";
 /// The tenant as migration 3 read it.
 const TENANT_BEFORE: &str = "current_setting('app.tenant_id', true)";
 

@@ -3,13 +3,14 @@
 //! between `startOidcLogin` and `completeOidcLogin` (`oidc_logins`, keyed by the hash of their
 //! `state`, single use, with the PKCE verifier and nonce they must be completed with), and which
 //! provider subject is which user (`oidc_identities`). Under row-level security like every
-//! tenant table.
+//! tenant table, with the policy reading the tenant setting as migration 25 made every policy do.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::ddl;
 use crate::m20261121_000003_access::rls_for_table;
+use crate::m20261204_000025_rls_empty_tenant::TENANT;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -59,6 +60,11 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             for t in TABLES {
                 ddl::run(manager, &rls_for_table(t, "SELECT, INSERT, UPDATE, DELETE")).await?;
+                // As every tenant policy since migration 25: an empty setting is an unset one.
+                let policy = format!(
+                    "ALTER POLICY {t}_tenant ON {t} USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT})"
+                );
+                ddl::run(manager, &policy).await?;
             }
         }
         Ok(())
