@@ -80,12 +80,16 @@ ensure_postgres
 ensure_redis
 echo "PostgreSQL and Redis are reachable"
 
-# The email tests talk to a real SMTP server (aiosmtpd, from PyPI).
-if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-    echo "installing aiosmtpd for the SMTP sink"
-    python3 -m pip install --quiet aiosmtpd || fail "could not install aiosmtpd (python3 -m pip install aiosmtpd)"
-fi
-python3 -c 'import aiosmtpd' || fail "aiosmtpd is not importable"
+# Real peers the tests start, from PyPI: an SMTP sink (aiosmtpd), an OpenID Connect provider
+# of ours that signs ID tokens (RSA from cryptography), and TOTP codes computed independently of
+# the server's own implementation (pyotp).
+for module in aiosmtpd cryptography pyotp; do
+    if ! python3 -c "import ${module}" 2>/dev/null; then
+        echo "installing ${module} from PyPI"
+        python3 -m pip install --quiet "${module}" || fail "could not install ${module} (python3 -m pip install ${module})"
+    fi
+    python3 -c "import ${module}" || fail "${module} is not importable"
+done
 
 unit_status=FAILED
 sqlite_status=FAILED

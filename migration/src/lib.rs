@@ -35,6 +35,7 @@ mod m20261204_000027_run_claims;
 mod m20261204_000028_record_uuid;
 mod m20261206_000029_user_profile;
 mod m20261207_000030_password_resets;
+mod m20261207_000031_oidc;
 mod m20261207_000032_field_lifecycles;
 mod m20261207_000033_field_formulas;
 mod m20261207_000034_rollup_fields;
@@ -67,6 +68,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "user_totp",
         "totp_recovery_codes",
     ]);
+    t.extend(m20261207_000031_oidc::TABLES);
     t
 }
 
@@ -106,13 +108,14 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000027_run_claims::Migration),
             Box::new(m20261204_000028_record_uuid::Migration),
             Box::new(m20261206_000029_user_profile::Migration),
+            Box::new(m20261207_000030_password_resets::Migration),
+            Box::new(m20261207_000031_oidc::Migration),
             Box::new(m20261207_000032_field_lifecycles::Migration),
+            Box::new(m20261207_000033_field_formulas::Migration),
+            Box::new(m20261207_000034_rollup_fields::Migration),
             Box::new(m20261207_000036_modules::Migration),
             Box::new(m20261207_000037_i18n::Migration),
-            Box::new(m20261207_000034_rollup_fields::Migration),
-            Box::new(m20261207_000030_password_resets::Migration),
             Box::new(m20261207_000038_totp::Migration),
-            Box::new(m20261207_000033_field_formulas::Migration),
         ]
     }
 }

@@ -47,6 +47,7 @@ mod models;
 mod modules;
 mod notifications;
 mod observability;
+mod oidc;
 mod pagination;
 mod password_reset;
 mod plans;

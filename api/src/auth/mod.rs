@@ -1,13 +1,15 @@
 //! Authentication: who is calling. Passwords (`password`), access and refresh tokens
 //! (`tokens`), the session operations signup/login/refresh/logout (`service`), TOTP codes
-//! (`totp`) and the second factor of a sign-in (`second_factor`), and the sealing of secrets
-//! at rest (`sealed`). Every request and socket resolves
+//! (`totp`) and the second factor of a sign-in (`second_factor`), sign-in through a tenant's
+//! OpenID Connect providers (`oidc`), and the sealing of secrets at rest (`sealed`: TOTP
+//! secrets, OIDC client secrets). Every request and socket resolves
 //! its credential to a `Principal` through `authenticate` (user access tokens: signature,
 //! claims, then the server-side session row) or `authenticate_key` (API keys), so a revoked
 //! session or key stops working at once. What they resolve to is kept in `cache` (evicted by
 //! every revocation, role or definition change).
 
 pub mod cache;
+pub mod oidc;
 pub mod password;
 pub mod principal;
 pub mod sealed;

@@ -9,6 +9,7 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod modules;
 pub mod notifications;
+pub mod oidc;
 pub mod password_reset;
 pub mod profile;
 pub mod templates;
@@ -36,4 +37,5 @@ pub static ALL: Features = &[
     &modules::FEATURE,
     &password_reset::FEATURE,
     &two_factor::FEATURE,
+    &oidc::FEATURE,
 ];

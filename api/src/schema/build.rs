@@ -61,7 +61,7 @@ pub fn build_public_schema(options: &SchemaOptions, features: Features) -> Resul
         .fold(Object::new(t::MUTATION), Object::field);
     let mut b = Schema::build(t::QUERY, Some(t::MUTATION), None).register(query).register(mutation);
     b = common::register(b);
-    for ty in platform::public_types() {
+    for ty in platform::public_types().into_iter().chain(features.iter().flat_map(|f| f.public_types())) {
         b = b.register(ty);
     }
     finish(b, options)
@@ -114,7 +114,8 @@ pub fn build_schema(
         .iter()
         .flat_map(|p| p.subscriptions(access))
         .fold(Subscription::new(t::SUBSCRIPTION), Subscription::field);
-    let mut types: Vec<Type> = parts.iter().flat_map(|p| p.types(access)).collect();
+    let mut types: Vec<Type> =
+        parts.iter().flat_map(|p| p.public_types().into_iter().chain(p.types(access))).collect();
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
         if a.create {

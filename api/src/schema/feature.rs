@@ -30,6 +30,11 @@ pub trait Feature: Send + Sync {
         Vec::new()
     }
 
+    /// The types its public mutations use (in the public schema and every tenant schema).
+    fn public_types(&self) -> Vec<Type> {
+        Vec::new()
+    }
+
     /// Root `Query` fields in `slot`, for a role that sees the tenant as `access` does.
     fn queries(&self, _slot: Slot, _access: &SchemaAccess) -> Vec<Field> {
         Vec::new()
@@ -61,6 +66,7 @@ pub type Fields = fn(&SchemaAccess) -> Vec<Field>;
 /// Most features are one of these; one whose parts do not fit implements `Feature` itself.
 pub struct Declared {
     pub public_mutations: fn() -> Vec<Field>,
+    pub public_types: fn() -> Vec<Type>,
     pub queries: &'static [(Slot, Fields)],
     pub mutations: &'static [(Slot, Fields)],
     pub subscriptions: fn(&SchemaAccess) -> Vec<SubscriptionField>,
@@ -71,6 +77,7 @@ impl Declared {
     /// Nothing: the base a feature's declaration fills in.
     pub const EMPTY: Declared = Declared {
         public_mutations: Vec::new,
+        public_types: Vec::new,
         queries: &[],
         mutations: &[],
         subscriptions: |_| Vec::new(),
@@ -85,6 +92,10 @@ fn in_slot(parts: &[(Slot, Fields)], slot: Slot, access: &SchemaAccess) -> Vec<F
 impl Feature for Declared {
     fn public_mutations(&self) -> Vec<Field> {
         (self.public_mutations)()
+    }
+
+    fn public_types(&self) -> Vec<Type> {
+        (self.public_types)()
     }
 
     fn queries(&self, slot: Slot, access: &SchemaAccess) -> Vec<Field> {

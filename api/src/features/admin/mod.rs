@@ -466,6 +466,7 @@ pub fn accept_invite() -> Field {
 /// `revokeSessions` for everyone's own and the public `acceptInvite`.
 pub static FEATURE: Declared = Declared {
     public_mutations: || vec![accept_invite()],
+    public_types: Vec::new,
     queries: &[(Slot::Admin, |_| queries())],
     mutations: &[(Slot::Lead, |_| vec![revoke_sessions()]), (Slot::Admin, |_| mutations())],
     subscriptions: |a| admin_only(a, || vec![live::audit_appended(), live::email_changed()]),

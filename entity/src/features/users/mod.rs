@@ -3,7 +3,8 @@
 //! (`roles`), user accounts, role assignment and the lookups of login (`accounts`),
 //! invitations (`invites`), a user's own profile and password (`profile`), deactivation
 //! (`lifecycle`), password reset by emailed token (`password_reset`), TOTP two-factor
-//! sign-in (`two_factor`), sessions with their rotating refresh tokens (`sessions`) and API
+//! sign-in (`two_factor`), OpenID Connect providers and sign-in (`oidc`), sessions with their
+//! rotating refresh tokens (`sessions`) and API
 //! keys (`api_keys`), each with what a credential resolves to. Every change is written in the
 //! caller's transaction with its audit entry, and a change that alters what a connected client
 //! may see writes its access signal there too (`runtime::signals`), which closes sockets and
@@ -16,6 +17,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod invites;
 pub mod lifecycle;
+pub mod oidc;
 pub mod password_reset;
 pub mod profile;
 pub mod roles;

@@ -123,6 +123,9 @@ pub mod types {
     pub const MODULE: &str = "Module";
     pub const MODULE_INPUT: &str = "ModuleInput";
     pub const TOTP_ENROLLMENT: &str = "TotpEnrollment";
+    pub const OIDC_PROVIDER: &str = "OidcProvider";
+    pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
+    pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -234,6 +237,11 @@ pub mod fields {
     pub const CONFIRM_TOTP: &str = "confirmTotp";
     pub const DISABLE_TOTP: &str = "disableTotp";
     pub const RESET_USER_TOTP: &str = "resetUserTotp";
+    pub const OIDC_PROVIDERS: &str = "oidcProviders";
+    pub const CONFIGURE_OIDC_PROVIDER: &str = "configureOidcProvider";
+    pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
+    pub const START_OIDC_LOGIN: &str = "startOidcLogin";
+    pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -376,6 +384,9 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         MODULE,
         MODULE_INPUT,
         TOTP_ENROLLMENT,
+        OIDC_PROVIDER,
+        CONFIGURE_OIDC_PROVIDER_INPUT,
+        OIDC_LOGIN_START,
     ]
     .into_iter()
     .collect();
@@ -481,6 +492,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CONFIRM_TOTP,
         DISABLE_TOTP,
         RESET_USER_TOTP,
+        OIDC_PROVIDERS,
+        CONFIGURE_OIDC_PROVIDER,
+        DELETE_OIDC_PROVIDER,
+        START_OIDC_LOGIN,
+        COMPLETE_OIDC_LOGIN,
     ]
     .into_iter()
     .collect();

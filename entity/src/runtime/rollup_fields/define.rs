@@ -124,7 +124,10 @@ pub(crate) fn check(
                 None
             }
             Some(m) if m.is_computed() => {
-                errors.push(FieldError::new(p("rollup.field"), "cannot roll up a computed (ROLLUP or FORMULA) field"));
+                errors.push(FieldError::new(
+                    p("rollup.field"),
+                    "cannot roll up a computed (ROLLUP or FORMULA) field",
+                ));
                 None
             }
             Some(m) => {
@@ -153,7 +156,10 @@ pub(crate) fn check(
         match Filter::parse(child, v) {
             Ok(f) => {
                 if f.targets().iter().any(|t| matches!(t, Target::Field(f) if f.is_computed())) {
-                    errors.push(FieldError::new(p("rollup.filter"), "cannot test a computed (ROLLUP or FORMULA) field"));
+                    errors.push(FieldError::new(
+                        p("rollup.filter"),
+                        "cannot test a computed (ROLLUP or FORMULA) field",
+                    ));
                 }
             }
             Err(Error::Validation(found)) => {
