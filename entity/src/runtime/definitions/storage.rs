@@ -53,7 +53,9 @@ impl Definitions<'_> {
             entity_id: Set(entity_id.to_owned()),
             key: Set(f.key.to_string()),
             label: Set(f.label.clone()),
-            field_type: Set(f.type_name().to_owned()),
+            // A formula is stored as FORMULA (its result type is in its source); a rollup as its
+            // result type, marked by its `rollup` column (`meta::field_from_model` reads both).
+            field_type: Set(if f.formula.is_some() { f.type_name() } else { f.ty.as_str() }.to_owned()),
             required: Set(f.required),
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
