@@ -15,6 +15,7 @@ pub mod build;
 pub mod common;
 pub mod compiled;
 pub mod ctx;
+pub mod definition_docs;
 pub mod deletion;
 pub mod entity_types;
 pub mod errors;

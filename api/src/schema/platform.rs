@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
+use super::definition_docs::{ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, ROLLUP_DOC, SHOWN_DOC};
 use super::feature::{Declared, Slot};
 use super::lifecycle;
 use super::values::{parent, s, sync_field, ts};
@@ -200,50 +201,6 @@ pub fn api_version() -> Field {
 }
 
 /// Definition types (`EntityDefinition`, `FieldDefinition`) and their inputs.
-/// The JSON members of a field definition (input and output) and their shapes.
-const FIELD_JSON_DOCS: [(&str, &str); 4] = [
-    (
-        "default",
-        "The value a new record gets when none is given, as JSON in the form the field's input takes \
-         (`\"Open\"`, `10`, `\"99.90\"` for CURRENCY, `true`, `[\"a\", \"b\"]` for MULTI_SELECT).",
-    ),
-    (
-        "validation",
-        "Rules as a JSON object: `min`/`max` (NUMBER, CURRENCY, DATE, DATETIME), `minLength`/`maxLength`/\
-         `pattern` (text fields), `integer` (NUMBER), `scale` (CURRENCY, 0-10), e.g. \
-         `{\"min\": 0, \"max\": 100, \"integer\": true}`.",
-    ),
-    (
-        "labels",
-        "The label in other languages, as a JSON object of language code → label, e.g. `{\"hi\": \"नाम\"}`.",
-    ),
-    (
-        "optionLabels",
-        "SELECT / MULTI_SELECT: the options' labels in other languages, as a JSON object of option → \
-         language code → label, e.g. `{\"Open\": {\"hi\": \"खुला\", \"te\": \"తెరిచిన\"}}`.",
-    ),
-];
-
-/// A label shown in the request's language.
-const SHOWN_DOC: &str = "In the request's language (`lang`, then `Accept-Language`, your locale, the tenant's \
-     default language), else the base text; `labels` holds every translation.";
-/// A ROLLUP field's `rollup` (input and output).
-const ROLLUP_DOC: &str = "A ROLLUP field's definition (type ROLLUP only), as a JSON object: the child `entity`, \
-     its RELATION field pointing at this entity (`relation`), the `function` (COUNT, SUM, MIN, MAX, AVG), the \
-     child's `field` it reads (NUMBER or CURRENCY; MIN and MAX also DATE or DATETIME; none for COUNT of \
-     records) and an optional `filter` over the children, e.g. `{\"entity\": \"invoice_line\", \"relation\": \
-     \"invoice\", \"function\": \"SUM\", \"field\": \"amount\"}`. Its value is kept current by every \
-     child write and is read-only.";
-/// A field definition's `formula` (input and output).
-const FORMULA_DOC: &str = "A FORMULA field's expression and result type, as a JSON object \
-     `{\"expression\": \"quantity * unit_price\", \"resultType\": \"CURRENCY\"}` (resultType: NUMBER, \
-     CURRENCY, TEXT, DATE, DATETIME or BOOLEAN); null for other types. The language is in the README \
-     (§ Formula fields).";
-
-/// An entity definition's `labels`.
-const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
-     {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
-
 fn tenant_types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
     let opt = || TypeRef::named(TypeRef::STRING);

@@ -31,8 +31,10 @@ static LEGACY_WS_SERVER: OnceLock<Server> = OnceLock::new();
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
 
-/// Schema cache budget of [`small_cache_server`], MiB.
-pub const SMALL_CACHE_MB: usize = 3;
+/// Schema cache budget of [`small_cache_server`], MiB: room for a few shapes of the test's
+/// tenants (a shape weighs about 1.2 MB with every platform feature), so that more tenants than
+/// that force evictions.
+pub const SMALL_CACHE_MB: usize = 5;
 
 /// A running server, reachable over real TCP.
 pub struct Server {
