@@ -225,10 +225,25 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
         ids.retain(|id| !probes.contains(id));
     }
     // What the SQL enforcer returns for the same predicates.
-    let mut mismatches = Vec::new();
-    let mut matched_any = 0;
+    let (mismatches, matched_any) = sql_against_memory(&t, &items, &predicates, &probes, &mut pushed).await;
+    assert!(mismatches.is_empty(), "seed {seed}: the enforcers disagree:\n{}", mismatches.join("\n"));
+    assert!(matched_any > PREDICATES / 4, "seed {seed}: too few predicates matched anything ({matched_any})");
+}
+
+/// Lists `items` (SQL) under each of `predicates` and compares the ids, probes left out, with
+/// what subscription `p<i>` received (memory): the disagreements, described, and how many
+/// predicates matched anything. Each page's `totalCount` must be its length (500 is above every
+/// test's record count).
+pub async fn sql_against_memory(
+    t: &TestTenant,
+    items: &Names,
+    predicates: &[Value],
+    probes: &BTreeSet<String>,
+    pushed: &mut BTreeMap<String, BTreeSet<String>>,
+) -> (Vec<String>, usize) {
+    let (mut mismatches, mut matched_any) = (Vec::new(), 0);
     for (i, p) in predicates.iter().enumerate() {
-        let listed = t.list(&items, "filter: $filter, first: 500", json!({"filter": p}), "").await;
+        let listed = t.list(items, "filter: $filter, first: 500", json!({"filter": p}), "").await;
         assert_eq!(
             listed["totalCount"],
             json!(listed["nodes"].as_array().map_or(0, Vec::len)),
@@ -246,8 +261,7 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "seed {seed}: the enforcers disagree:\n{}", mismatches.join("\n"));
-    assert!(matched_any > PREDICATES / 4, "seed {seed}: too few predicates matched anything ({matched_any})");
+    (mismatches, matched_any)
 }
 
 /// Floats whose round trip once failed or sits on an edge: huge and tiny exponents, the largest

@@ -180,21 +180,8 @@ async fn formulas_agree_in_sql_and_in_memory_on_random_records() {
     assert!(mismatches.is_empty(), "seed {seed}: values differ:\n{}", mismatches.join("\n"));
 
     // Filters: a list (SQL) against a subscription (memory).
-    let mut matched_any = 0;
-    for (i, p) in predicates.iter().enumerate() {
-        let listed = t.list(&items, "filter: $filter, first: 500", json!({"filter": p}), "id").await;
-        let sql: BTreeSet<String> =
-            pluck_str(&listed["nodes"], "id").into_iter().filter(|id| !probes.contains(id)).collect();
-        let memory = pushed.remove(&format!("p{i}")).unwrap_or_default();
-        matched_any += usize::from(!sql.is_empty());
-        if sql != memory {
-            mismatches.push(format!(
-                "predicate {p}: only SQL {:?}, only memory {:?}",
-                sql.difference(&memory).collect::<Vec<_>>(),
-                memory.difference(&sql).collect::<Vec<_>>()
-            ));
-        }
-    }
+    let (mismatches, matched_any) =
+        crate::property::sql_against_memory(&t, &items, &predicates, &probes, &mut pushed).await;
     assert!(mismatches.is_empty(), "seed {seed}: filters differ:\n{}", mismatches.join("\n"));
     assert!(matched_any > PREDICATES / 4, "seed {seed}: too few predicates matched anything ({matched_any})");
 

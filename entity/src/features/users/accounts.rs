@@ -113,3 +113,32 @@ pub async fn assign_role(
     signals::access_changed(conn, d, admin.tenant_id, None, Some(&u.id)).await?;
     Ok(UserView::of(&u, new_role.name))
 }
+
+/// A new, active user row of `tenant_id` in role `role_id`, created `now`, with an empty
+/// profile, no invitation and no second factor: what signup, invitations and OpenID Connect
+/// sign-ups start from (each sets what differs before inserting it).
+pub(super) fn new_user(
+    tenant_id: &str,
+    email: &str,
+    role_id: &str,
+    password_hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        email: Set(email.to_owned()),
+        name: Set(None),
+        password_hash: Set(password_hash),
+        role_id: Set(role_id.to_owned()),
+        is_active: Set(true),
+        invite_hash: Set(None),
+        invite_expires_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        locale: Set(None),
+        time_zone: Set(None),
+        avatar: Set(None),
+        totp_enabled: Set(false),
+    }
+}

@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::sessions::{self, NewSession, Opened};
-use super::{Admin, UserView, roles};
+use super::{Admin, UserView, accounts, roles};
 use crate::features::emails;
 use crate::models::{tenant, user};
 use crate::runtime::audit::{self, Actor};
@@ -49,26 +49,12 @@ pub async fn invite(
     }
     let now = time::now();
     let expires_at = now + Duration::days(INVITE_TTL_DAYS);
-    let u = user::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        tenant_id: Set(admin.tenant_id.to_owned()),
-        email: Set(email.clone()),
-        name: Set(None),
-        // No password can match this until the invitation is accepted.
-        password_hash: Set("!invited".into()),
-        role_id: Set(r.id.clone()),
-        is_active: Set(false),
-        invite_hash: Set(Some(token_hash)),
-        invite_expires_at: Set(Some(expires_at)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        locale: Set(None),
-        time_zone: Set(None),
-        avatar: Set(None),
-        totp_enabled: Set(false),
-    }
-    .insert(conn)
-    .await?;
+    // No password can match `!invited` until the invitation is accepted.
+    let mut u = accounts::new_user(admin.tenant_id, email, &r.id, "!invited".into(), now);
+    u.is_active = Set(false);
+    u.invite_hash = Set(Some(token_hash));
+    u.invite_expires_at = Set(Some(expires_at));
+    let u = u.insert(conn).await?;
     let changes = json!({"email": email, "role": r.name});
     admin.audit(conn, d, "user.invite", ("user", &u.id), changes).await?;
     let tenant_name = tenant::Entity::find_by_id(admin.tenant_id.to_owned())

@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::{Value, json};
 
 use super::sessions::{self, NewSession, Opened};
-use super::{Admin, OWNER_ROLE};
+use super::{Admin, OWNER_ROLE, accounts};
 use crate::models::{
     oidc_identity as identity, oidc_login as login, oidc_provider as provider, role, tenant, user,
 };
@@ -350,26 +350,10 @@ async fn create(
         .await?;
     let Some(role) = role.filter(|r| r.name != OWNER_ROLE) else { return Ok(Err(Refusal::RoleGone)) };
     let now: DateTime<Utc> = time::now();
-    let u = user::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        tenant_id: Set(p.tenant_id.clone()),
-        email: Set(email.to_owned()),
-        name: Set(who.name.clone().filter(|n| !n.trim().is_empty() && n.chars().count() <= 200)),
-        // Signs in through the provider only: no password can match this.
-        password_hash: Set("!oidc".into()),
-        role_id: Set(role.id.clone()),
-        is_active: Set(true),
-        invite_hash: Set(None),
-        invite_expires_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        locale: Set(None),
-        time_zone: Set(None),
-        avatar: Set(None),
-        totp_enabled: Set(false),
-    }
-    .insert(conn)
-    .await?;
+    // Signs in through the provider only: no password can match `!oidc`.
+    let mut u = accounts::new_user(&p.tenant_id, email, &role.id, "!oidc".into(), now);
+    u.name = Set(who.name.clone().filter(|n| !n.trim().is_empty() && n.chars().count() <= 200));
+    let u = u.insert(conn).await?;
     let changes = json!({"email": email, "role": role.name, "provider": p.provider_key});
     audit_user(conn, d, &p.tenant_id, &u.id, "user.oidc_signup", changes).await?;
     link(conn, d, p, &who.subject, &u.id).await?;

@@ -9,7 +9,7 @@ use super::accounts;
 use super::roles::{self, NewRole};
 use super::sessions::{self, NewSession, Opened};
 use crate::features::templates::{self, Template};
-use crate::models::{tenant, user};
+use crate::models::tenant;
 use crate::runtime::audit::Actor;
 use crate::runtime::time;
 use crate::{Db, Error, Result};
@@ -58,25 +58,8 @@ pub async fn signup(
             owner_role = r.id;
         }
     }
-    let u = user::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        tenant_id: Set(t.id.clone()),
-        email: Set(new.owner_email),
-        name: Set(None),
-        password_hash: Set(new.password_hash),
-        role_id: Set(owner_role),
-        is_active: Set(true),
-        invite_hash: Set(None),
-        invite_expires_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        locale: Set(None),
-        time_zone: Set(None),
-        avatar: Set(None),
-        totp_enabled: Set(false),
-    }
-    .insert(txn)
-    .await?;
+    let u =
+        accounts::new_user(&t.id, &new.owner_email, &owner_role, new.password_hash, now).insert(txn).await?;
     if let Some(tpl) = template {
         let actor = Actor::user(&u.id, None);
         templates::apply_in(txn, db, &t.id, tpl, &actor, false).await?;
