@@ -13,7 +13,7 @@ use entity::runtime::record::Record;
 
 use super::access::EntityAccess;
 use super::ctx;
-use super::platform::FieldDefView;
+use super::definition_views::FieldDefView;
 use super::values::{parent, sync_field};
 
 const LIFECYCLE_DOC: &str = "The moves allowed between a SELECT field's options, and who may make them: \

@@ -16,6 +16,7 @@ pub mod common;
 pub mod compiled;
 pub mod ctx;
 pub mod definition_docs;
+pub mod definition_views;
 pub mod deletion;
 pub mod entity_types;
 pub mod errors;

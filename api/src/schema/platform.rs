@@ -12,8 +12,7 @@ use async_graphql::dynamic::{
 use entity::models::tenant;
 use entity::runtime::definitions::Definitions;
 use entity::runtime::definitions::input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
-use entity::runtime::i18n::Languages;
-use entity::runtime::meta::{EntityDef, FieldDef, TenantMeta};
+use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::naming::{EntityNames, fields as f, types as t};
 use serde::de::DeserializeOwned;
 
@@ -21,6 +20,7 @@ use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
 use super::definition_docs::{ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, ROLLUP_DOC, SHOWN_DOC};
+use super::definition_views::{EntityDefView, FieldDefView};
 use super::feature::{Declared, Slot};
 use super::lifecycle;
 use super::values::{parent, s, sync_field, ts};
@@ -31,24 +31,6 @@ use crate::rate::{self, Action};
 
 /// The API version reported by `apiVersion`.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A definition as the API shows it, with the metadata it belongs to (to name relation targets).
-#[derive(Clone)]
-pub struct EntityDefView {
-    pub def: Arc<EntityDef>,
-    pub meta: Arc<TenantMeta>,
-    /// The languages its labels are shown in (`schema::i18n`).
-    pub langs: Arc<Languages>,
-}
-
-#[derive(Clone)]
-pub struct FieldDefView {
-    pub def: FieldDef,
-    pub related_entity: Option<String>,
-    pub langs: Arc<Languages>,
-    /// A ROLLUP field's definition in its public form (`Rollup::public`).
-    pub rollup: Option<serde_json::Value>,
-}
 
 /// Types of the public schema (also part of every tenant schema).
 pub fn public_types() -> Vec<Type> {

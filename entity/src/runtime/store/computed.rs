@@ -8,11 +8,10 @@
 use serde_json::{Map, Value};
 
 use super::COLUMNS;
-use super::write::push_unless_watched;
 use crate::pipeline::Exec;
 use crate::runtime::meta::EntityDef;
 use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
-use crate::runtime::{outbox, rollups};
+use crate::runtime::{outbox, rollups, time};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
@@ -142,4 +141,17 @@ pub async fn backfill_data(
     let mut buf = SqlBuf::new(d);
     push_data(&mut buf, tenant_id, id, data)?;
     txn.execute(buf.into_statement()).await
+}
+
+/// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of
+/// the tenant watches the entity or the tenant has an active webhook — what the relay turns
+/// into jobs (`jobs::relay`) — and otherwise now, so that the relay never claims, marks and
+/// re-writes the many changes nothing acts on. The check reads what committed before the
+/// write's statement began: a workflow or webhook activated meanwhile sees the changes that
+/// follow it.
+fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
+    buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
+    buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND active = ").bind(true).push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
 }

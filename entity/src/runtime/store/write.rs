@@ -574,16 +574,3 @@ fn relation_targets(fields: &[&FieldDef], data: &Map<String, Value>) -> Vec<(Str
         })
         .collect()
 }
-
-/// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of
-/// the tenant watches the entity or the tenant has an active webhook — what the relay turns
-/// into jobs (`jobs::relay`) — and otherwise now, so that the relay never claims, marks and
-/// re-writes the many changes nothing acts on. The check reads what committed before the
-/// write's statement began: a workflow or webhook activated meanwhile sees the changes that
-/// follow it.
-pub(super) fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
-    buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
-    buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND active = ").bind(true).push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
-}
