@@ -15,7 +15,7 @@ use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields,
 use super::filter::{Filter, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, Stored};
 use super::sql;
-use super::value::Decimal;
+use super::decimal::Decimal;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 

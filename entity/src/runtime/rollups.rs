@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::sql;
-use super::value::Decimal;
+use super::decimal::Decimal;
 use crate::models::record_rollup;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};

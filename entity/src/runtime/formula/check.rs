@@ -11,7 +11,7 @@ use super::parse::{self, BinOp, Kind, Node, Problem};
 use super::{Arith, Cmp, Expr, Formula, Read, Text1, Ty};
 use crate::runtime::field_key::FieldKey;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType};
-use crate::runtime::value::Decimal;
+use crate::runtime::decimal::Decimal;
 
 /// A formula that does not check: which, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

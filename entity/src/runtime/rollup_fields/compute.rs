@@ -16,7 +16,7 @@ use crate::runtime::figures::{decimal_avg, scale};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{FieldDef, FieldType};
 use crate::runtime::sql;
-use crate::runtime::value::Decimal;
+use crate::runtime::decimal::Decimal;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
