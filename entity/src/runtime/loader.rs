@@ -67,7 +67,7 @@ impl TenantMeta {
         }
         let defs: Vec<Arc<EntityDef>> = defs.into_iter().map(Arc::new).collect();
         // Checked when defined; one that a later change broke evaluates to null.
-        let (defs, broken) = formula::resolve_all(&defs);
+        let (defs, broken) = formula::resolve_all(&defs, &formula::Clock::of(&t.id, &t.time_zone));
         for b in broken {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }

@@ -1,5 +1,6 @@
 //! FORMULA fields: a field whose value is an expression over the record's other fields (and
-//! the stored fields of records its to-one relations point at), never stored. The text is
+//! the stored fields of records its to-one relations point at, up to `MAX_HOPS` relations
+//! away), and the tenant's clock (TODAY, NOW), never stored. The text is
 //! parsed (`parse`), resolved against the definitions and type-checked when it is defined and
 //! whenever definitions load (`check`); reads compute it in SQL (`sql`, through
 //! `sql::expr`, so it filters, sorts and aggregates like a stored field of its result type),
@@ -19,9 +20,8 @@ mod parse;
 mod sql;
 pub mod tree;
 
-pub use check::{Broken, resolve_all};
+pub use check::{Broken, MAX_HOPS, resolve_all};
 pub use eval::Related;
 pub use eval::fill;
 pub use sql::{comparable, data_expr, figure, stored_text};
 pub use tree::*;
-

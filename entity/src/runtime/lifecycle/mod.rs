@@ -12,9 +12,9 @@
 
 use serde_json::{Map, Value};
 
-pub use def::{Lifecycle, Transition};
 use super::meta::{FieldDef, FieldType};
 use crate::error::{FieldError, Moved};
+pub use def::{Lifecycle, Transition};
 
 pub mod def;
 
