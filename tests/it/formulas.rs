@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+mod edits;
+mod paths;
 mod property;
 
 /// `field: message` of each field error of a `VALIDATION_FAILED` answer.
@@ -120,7 +122,8 @@ async fn formulas_are_type_checked_when_defined() {
         ("quantity +", "NUMBER", "at position 10: expected a value"),
         ("FOO(quantity)", "NUMBER", "at position 0: unknown function `FOO`"),
         ("IF(big, 1, 'one')", "NUMBER", "at position 11: IF mixes a number and a text"),
-        ("due - due", "NUMBER", "DAYS_BETWEEN"),
+        ("due - name", "NUMBER", "`-` takes numbers, not a date"),
+        ("TODAY(1)", "DATE", "TODAY takes 0 arguments"),
     ];
     for (expression, result, message) in cases {
         let r = t.add_field_raw("line", formula("bad", expression, result)).await;

@@ -4,7 +4,9 @@
 //! definitions are refused with their paths, and a changed definition keeps existing data
 //! movable; `<field>Transitions` lists the next values for the caller; a `transitioned`
 //! workflow runs exactly on its move, and a workflow action breaking a lifecycle fails its
-//! run; the hospital template's patients and doctors and the CRM's deal stages follow theirs.
+//! run; the hospital template's patients and doctors and the CRM's deal stages follow theirs,
+//! and the hospital's `transitioned` workflow drafts a follow-up record and tells the front
+//! desk when a patient is discharged.
 
 use serde_json::{Value, json};
 
@@ -239,12 +241,33 @@ async fn hospital_patients_and_doctors_and_crm_deals_follow_their_lifecycles() {
         json!([])
     );
     let doctor = t.invite_auth("doctor").await;
+    let front_desk = t.invite_auth("receptionist").await;
     for s in ["Treated", "Discharged"] {
         assert_eq!(
             t.api.graphql(&doctor, q, json!({"id": id, "s": s})).await.data()["updatePatient"]["status"],
             json!(s)
         );
     }
+    // The template's `transitioned` workflow ran on the discharge: a draft follow-up record
+    // for the patient, and a notification for the front desk.
+    let records = Names::new("medical_record", "medical_records");
+    let drafted = eventually("the discharge follow-up record", EFFECT_WAIT, async || {
+        let listed = t.list(&records, "", json!({}), "status notes patient { id }").await;
+        let nodes = listed["nodes"].as_array().cloned().unwrap_or_default();
+        match nodes.iter().find(|n| n["patient"]["id"] == json!(id)) {
+            Some(n) => Ok(n.clone()),
+            None => Err(nodes),
+        }
+    })
+    .await;
+    assert_eq!(drafted["status"], json!("Draft"));
+    assert!(str_of(&drafted["notes"]).contains("Asha Rao"), "{drafted}");
+    eventually("the front desk's notification", EFFECT_WAIT, async || {
+        let r = t.api.graphql(&front_desk, "{ notifications { title } }", json!({})).await.data();
+        let titles = pluck_str(&r["notifications"], "title");
+        if titles.contains(&"Discharged: Asha Rao".to_owned()) { Ok(()) } else { Err(titles) }
+    })
+    .await;
     let doctors = Names::new("doctor", "doctors");
     let dr = t.create(&doctors, json!({"fullName": "Dr. Mehta"}), "status").await;
     assert_eq!(dr["status"], json!("Active"));

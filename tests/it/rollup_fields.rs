@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+mod edits;
+
 fn invoice() -> Names {
     Names::new("invoice", "invoices")
 }

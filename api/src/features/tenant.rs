@@ -7,7 +7,7 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputV
 use entity::FieldError;
 use entity::models::tenant;
 use entity::runtime::naming::{fields as f, types as t};
-use entity::runtime::{audit, i18n};
+use entity::runtime::{audit, i18n, signals};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::error::ApiError;
@@ -63,6 +63,7 @@ pub fn mutation() -> Field {
                 .await
                 .map_err(ApiError::from)?
                 .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
+            let current_zone = current.time_zone.clone();
             let mut row: tenant::ActiveModel = current.into();
             if let Some(n) = &input.name {
                 row.name = Set(n.trim().to_owned());
@@ -74,7 +75,13 @@ pub fn mutation() -> Field {
                 row.default_language = Set(Some(l.to_owned()).filter(|l| !l.is_empty()));
             }
             row.updated_at = Set(entity::runtime::time::now());
+            let zone_changed = input.time_zone.as_ref().is_some_and(|z| *z != current_zone);
             let updated = row.update(&txn).await.map_err(ApiError::from)?;
+            if zone_changed {
+                // Formulas' TODAY() is resolved with the definitions (`formula::Clock`): a new
+                // zone is a new metadata version, so every instance reloads them.
+                signals::metadata_changed(&txn, state.db.dialect, &p.tenant_id).await.map_err(ApiError::from)?;
+            }
             let entry = audit::Entry {
                 action: "tenant.update",
                 object_type: "tenant",

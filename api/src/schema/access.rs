@@ -64,7 +64,9 @@ impl SchemaAccess {
                         .as_deref()
                         .and_then(|t| meta.entity_by_id(t))
                         .is_some_and(|t| readable(t));
-                target_ok && permissions.field(e, f) != FieldAccess::None
+                target_ok
+                    && permissions.field(e, f) != FieldAccess::None
+                    && permissions.reads_formula(&meta, e, f)
             };
             // A view that keeps every field is the definition itself, shared, not a copy:
             // the owner's and most roles' views cost nothing per tenant.

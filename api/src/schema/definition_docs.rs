@@ -35,11 +35,13 @@ pub(super) const ROLLUP_DOC: &str = "A ROLLUP field's definition (type ROLLUP on
      child's `field` it reads (NUMBER or CURRENCY; MIN and MAX also DATE or DATETIME; none for COUNT of \
      records) and an optional `filter` over the children, e.g. `{\"entity\": \"invoice_line\", \"relation\": \
      \"invoice\", \"function\": \"SUM\", \"field\": \"amount\"}`. Its value is kept current by every \
-     child write and is read-only.";
+     child write and is read-only. On `updateField` the function, field and filter may change (not the child \
+     entity nor the result type): every parent's value is recomputed in the same transaction.";
 /// A field definition's `formula` (input and output).
 pub(super) const FORMULA_DOC: &str = "A FORMULA field's expression and result type, as a JSON object \
      `{\"expression\": \"quantity * unit_price\", \"resultType\": \"CURRENCY\"}` (resultType: NUMBER, \
-     CURRENCY, TEXT, DATE, DATETIME or BOOLEAN); null for other types. The language is in the README \
+     CURRENCY, TEXT, DATE, DATETIME or BOOLEAN); null for other types. On `updateField` it replaces the \
+     expression, checked again with every formula that reads the field. The language is in the README \
      (§ Formula fields).";
 
 /// An entity definition's `labels`.

@@ -340,15 +340,14 @@ fn tenant_types() -> Vec<Type> {
         if create {
             o = o
                 .field(InputValue::new("relatedEntity", opt()))
-                .field(InputValue::new("relationKind", TypeRef::named(t::RELATION_KIND)))
-                .field(InputValue::new("formula", TypeRef::named(t::JSON)).description(FORMULA_DOC));
+                .field(InputValue::new("relationKind", TypeRef::named(t::RELATION_KIND)));
         }
+        // On `UpdateFieldInput` they change a FORMULA's expression or a ROLLUP's definition.
+        o = o.field(InputValue::new("formula", TypeRef::named(t::JSON)).description(FORMULA_DOC));
         for (name, doc) in FIELD_JSON_DOCS {
             o = o.field(InputValue::new(name, TypeRef::named(t::JSON)).description(doc));
         }
-        if create {
-            o = o.field(InputValue::new("rollup", TypeRef::named(t::JSON)).description(ROLLUP_DOC));
-        }
+        o = o.field(InputValue::new("rollup", TypeRef::named(t::JSON)).description(ROLLUP_DOC));
         o.field(lifecycle::input_member())
     };
     vec![

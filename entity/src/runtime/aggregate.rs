@@ -11,11 +11,11 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
 
 use super::calendar::{self, Bucket};
+use super::decimal::Decimal;
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::filter::{Filter, Target};
 use super::meta::{EntityDef, FieldDef, FieldType, Stored};
 use super::sql;
-use super::value::Decimal;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 

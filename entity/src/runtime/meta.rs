@@ -4,185 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 use super::field_key::FieldKey;
-use super::formula::{self, Formula};
-use super::lifecycle::Lifecycle;
-use super::slot::{Slot, SlotKind};
-use crate::models::{entity_def, field_def, tenant};
-use crate::{Dialect, Error, Result};
-
-/// The field types of shared/API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FieldType {
-    Text,
-    Textarea,
-    Number,
-    Currency,
-    Boolean,
-    Date,
-    Datetime,
-    Email,
-    Phone,
-    Url,
-    Select,
-    MultiSelect,
-    Relation,
-    File,
-    Json,
-}
-
-impl FieldType {
-    /// Every type, in the order of the public enum.
-    pub const ALL: [FieldType; 15] = [
-        FieldType::Text,
-        FieldType::Textarea,
-        FieldType::Number,
-        FieldType::Currency,
-        FieldType::Boolean,
-        FieldType::Date,
-        FieldType::Datetime,
-        FieldType::Email,
-        FieldType::Phone,
-        FieldType::Url,
-        FieldType::Select,
-        FieldType::MultiSelect,
-        FieldType::Relation,
-        FieldType::File,
-        FieldType::Json,
-    ];
-
-    /// The public enum value (`MULTI_SELECT`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldType::Text => "TEXT",
-            FieldType::Textarea => "TEXTAREA",
-            FieldType::Number => "NUMBER",
-            FieldType::Currency => "CURRENCY",
-            FieldType::Boolean => "BOOLEAN",
-            FieldType::Date => "DATE",
-            FieldType::Datetime => "DATETIME",
-            FieldType::Email => "EMAIL",
-            FieldType::Phone => "PHONE",
-            FieldType::Url => "URL",
-            FieldType::Select => "SELECT",
-            FieldType::MultiSelect => "MULTI_SELECT",
-            FieldType::Relation => "RELATION",
-            FieldType::File => "FILE",
-            FieldType::Json => "JSON",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FieldType> {
-        FieldType::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// How a stored value of this type compares, is bound in SQL and is read back: the one map
-    /// from field type to storage that comparisons, SQL expressions, filter operands and group
-    /// values share (each matches `Stored` exhaustively).
-    pub fn stored_as(self) -> Stored {
-        match self {
-            FieldType::Number => Stored::Float,
-            FieldType::Currency => Stored::Decimal,
-            FieldType::Boolean => Stored::Bool,
-            FieldType::Datetime => Stored::Timestamp,
-            // Dates (`YYYY-MM-DD`) order as text; the rest are texts, ids or JSON.
-            FieldType::Text
-            | FieldType::Textarea
-            | FieldType::Date
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url
-            | FieldType::Select
-            | FieldType::MultiSelect
-            | FieldType::Relation
-            | FieldType::File
-            | FieldType::Json => Stored::Text,
-        }
-    }
-
-    /// The slot kind that indexes a field of this type on `d`, if any (`indexes`): one map for
-    /// every type.
-    pub fn slot_kind(self, d: Dialect) -> Option<SlotKind> {
-        match self {
-            FieldType::Text
-            | FieldType::Textarea
-            | FieldType::Date
-            | FieldType::Datetime
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url
-            | FieldType::Select
-            | FieldType::Relation => Some(SlotKind::Text),
-            FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
-            FieldType::Boolean => Some(SlotKind::Boolean),
-            // SQLite has no index that answers containment of a JSON array.
-            FieldType::MultiSelect => (d == Dialect::Postgres).then_some(SlotKind::Array),
-            FieldType::File | FieldType::Json => None,
-        }
-    }
-
-    /// Free text compared as strings (and searched by `search`).
-    pub fn is_text_like(self) -> bool {
-        matches!(
-            self,
-            FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone | FieldType::Url
-        )
-    }
-
-    /// Can appear in `orderBy` (and later `groupBy`).
-    pub fn is_sortable(self) -> bool {
-        !matches!(self, FieldType::Json | FieldType::File | FieldType::MultiSelect)
-    }
-
-    /// Has a filter input.
-    pub fn is_filterable(self) -> bool {
-        !matches!(self, FieldType::Json | FieldType::File)
-    }
-}
-
-/// What a field type's values are in storage (`FieldType::stored_as`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// A JSON number, compared as a float.
-    Float,
-    /// A decimal string, compared exactly (`value::Decimal`; `numeric` on PostgreSQL).
-    Decimal,
-    /// A JSON boolean.
-    Bool,
-    /// A timestamp string (`time`), compared as a point in time.
-    Timestamp,
-    /// Anything else, compared as its text.
-    Text,
-}
-
-/// How a RELATION field relates to its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RelationKind {
-    ManyToOne,
-    OneToOne,
-}
-
-impl RelationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RelationKind::ManyToOne => "MANY_TO_ONE",
-            RelationKind::OneToOne => "ONE_TO_ONE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RelationKind> {
-        match s {
-            "MANY_TO_ONE" => Some(RelationKind::ManyToOne),
-            "ONE_TO_ONE" => Some(RelationKind::OneToOne),
-            _ => None,
-        }
-    }
-}
+pub use super::field_type::{FieldType, RelationKind, Stored};
+use super::formula::tree::{self as formula, Formula};
+use super::lifecycle::def::Lifecycle;
+use super::rollup_fields::def::{self as rollup, Rollup};
+use super::slot::Slot;
+use crate::{Error, Result};
 
 /// Value constraints of a field (`validation` JSON of FieldInput).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -237,7 +67,7 @@ pub struct FieldDef {
     pub position: i32,
     /// A ROLLUP field's definition: its values are computed from a child entity's records
     /// (`rollup_fields`), and `ty` is the type of its result, which they are stored as.
-    pub rollup: Option<Arc<super::rollup_fields::Rollup>>,
+    pub rollup: Option<Arc<Rollup>>,
     /// A FORMULA field's expression (its `ty` is the result type): computed, never stored.
     pub formula: Option<Arc<Formula>>,
 }
@@ -273,7 +103,7 @@ impl FieldDef {
     pub fn type_name(&self) -> &'static str {
         match (&self.formula, &self.rollup) {
             (Some(_), _) => formula::TYPE_NAME,
-            (None, Some(_)) => super::rollup_fields::TYPE_NAME,
+            (None, Some(_)) => rollup::TYPE_NAME,
             (None, None) => self.ty.as_str(),
         }
     }
@@ -385,117 +215,4 @@ impl TenantMeta {
             .collect();
         TenantMeta::new(self.tenant_id.clone(), self.version, entities)
     }
-
-    /// Loads a tenant's definitions in a read transaction of its own.
-    pub async fn load_for(db: &crate::Db, tenant_id: &str) -> Result<TenantMeta> {
-        let txn = db.begin_tenant_read(tenant_id).await?;
-        let meta = TenantMeta::load(&txn, tenant_id).await?;
-        txn.commit().await?;
-        Ok(meta)
-    }
-
-    /// Loads a tenant's definitions from the database (inside the caller's transaction).
-    pub async fn load<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<TenantMeta> {
-        let t = tenant::Entity::find_by_id(tenant_id.to_owned())
-            .one(conn)
-            .await?
-            .ok_or_else(|| Error::NotFound("tenant".into()))?;
-        let entities = entity_def::Entity::find()
-            .filter(entity_def::Column::TenantId.eq(tenant_id))
-            .order_by_asc(entity_def::Column::CreatedAt)
-            .order_by_asc(entity_def::Column::NameSingular)
-            .all(conn)
-            .await?;
-        let fields = field_def::Entity::find()
-            .filter(field_def::Column::TenantId.eq(tenant_id))
-            .order_by_asc(field_def::Column::Position)
-            .order_by_asc(field_def::Column::Key)
-            .all(conn)
-            .await?;
-        let mut defs: Vec<EntityDef> = entities
-            .into_iter()
-            .map(|e| EntityDef {
-                id: e.id,
-                name_singular: e.name_singular,
-                name_plural: e.name_plural,
-                label_singular: e.label_singular,
-                label_plural: e.label_plural,
-                icon: e.icon,
-                record_number_prefix: e.record_number_prefix,
-                labels: e.labels.filter(|v| !v.is_null()),
-                fields: Vec::new(),
-                switched_off: e.switched_off,
-                created_at: e.created_at,
-                updated_at: e.updated_at,
-            })
-            .collect();
-        for f in fields {
-            let Some(e) = defs.iter_mut().find(|e| e.id == f.entity_id) else { continue };
-            e.fields.push(field_from_model(f)?);
-        }
-        let defs: Vec<Arc<EntityDef>> = defs.into_iter().map(Arc::new).collect();
-        // Checked when defined; one that a later change broke evaluates to null.
-        let (defs, broken) = formula::resolve_all(&defs);
-        for b in broken {
-            tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
-        }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
-    }
-}
-
-fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
-    // Keys are spliced into JSON paths of SQL: refuse anything that is not an identifier even
-    // if it somehow reached the table.
-    let key = FieldKey::new(&f.key)
-        .ok_or_else(|| Error::Internal(format!("invalid stored field key {:?}", f.key)))?;
-    let source: Option<formula::Source> = match f.formula {
-        Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
-        _ => None,
-    };
-    let type_name = source.as_ref().map_or(f.field_type.as_str(), |s| s.result_type.as_str());
-    let ty = FieldType::parse(type_name)
-        .ok_or_else(|| Error::Internal(format!("unknown field type {}", f.field_type)))?;
-    let validation: Validation = match f.validation {
-        Some(v) if !v.is_null() => serde_json::from_value(v)?,
-        _ => Validation::default(),
-    };
-    let pattern = match &validation.pattern {
-        Some(p) => {
-            Some(Arc::new(regex::Regex::new(p).map_err(|e| Error::Internal(format!("stored pattern: {e}")))?))
-        }
-        None => None,
-    };
-    let options = match f.options {
-        Some(serde_json::Value::Array(items)) => {
-            items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-        }
-        _ => Vec::new(),
-    };
-    Ok(FieldDef {
-        graphql_name: super::naming::field_name(key.as_str()),
-        id: f.id,
-        key,
-        label: f.label,
-        ty,
-        required: f.required,
-        unique: f.is_unique,
-        indexed: f.indexed,
-        slot: f.index_slot.as_deref().and_then(Slot::parse),
-        slot_ready: f.index_ready,
-        options,
-        related_entity_id: f.related_entity_id,
-        relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),
-        default: f.default_value.filter(|v| !v.is_null()),
-        validation,
-        pattern,
-        labels: f.labels.filter(|v| !v.is_null()),
-        lifecycle: match f.lifecycle {
-            Some(v) if !v.is_null() => Some(serde_json::from_value(v)?),
-            _ => None,
-        },
-        option_labels: f.option_labels.filter(|v| !v.is_null()),
-        position: f.position,
-        rollup: super::rollup_fields::Rollup::from_stored(f.rollup)?,
-        formula: source.map(|s| Formula::unchecked(&s.expression)),
-    })
 }

@@ -191,6 +191,30 @@ impl Permissions {
         }
     }
 
+    /// Whether the role may read everything formula field `f` of `e` reads — each field, each
+    /// relation on the way and each entity it reaches — so its value can leak nothing the
+    /// role's field access hides (`true` for any other field). A role that may not is not
+    /// shown the formula at all: refusing it once in the schema, rather than nulling it per
+    /// read, keeps SQL filters, sorts and aggregates on it out of that role's reach too.
+    pub fn reads_formula(&self, meta: &TenantMeta, e: &EntityDef, f: &FieldDef) -> bool {
+        let Some(expr) = f.formula.as_ref().and_then(|x| x.expr.as_ref()) else { return true };
+        expr.reads().into_iter().all(|r| {
+            let mut on = e;
+            for hop in &r.via {
+                let (Some(relation), Some(target)) =
+                    (on.field_by_key(hop.key.as_str()), meta.entity_by_id(&hop.entity_id))
+                else {
+                    return false;
+                };
+                if self.field(on, relation) == FieldAccess::None || !self.can(target, Action::Read) {
+                    return false;
+                }
+                on = &**target;
+            }
+            on.field_by_key(r.key.as_str()).is_some_and(|x| self.field(on, x) != FieldAccess::None)
+        })
+    }
+
     /// The row predicate for `e` and the calling user: `scope` and `where` ANDed, with
     /// `$currentUser` replaced. `None` means every record of the tenant.
     pub fn row_filter(&self, e: &EntityDef, user_id: Option<&str>) -> Option<Filter> {

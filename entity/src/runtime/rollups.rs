@@ -32,10 +32,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value};
 
+use super::decimal::Decimal;
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::sql;
-use super::value::Decimal;
 use crate::models::record_rollup;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};

@@ -1,6 +1,9 @@
 //! Timestamps: UTC, millisecond precision, one text format. Truncating to milliseconds at the
 //! source makes values round-trip exactly through both databases and through cursors.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::QueryResult;
 
@@ -9,6 +12,26 @@ use crate::{Dialect, Error, Result};
 /// Now, truncated to milliseconds.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
+}
+
+/// Instants pinned per tenant (`pin`).
+static PINNED: LazyLock<RwLock<HashMap<String, DateTime<Utc>>>> = LazyLock::new(RwLock::default);
+
+/// Pins the instant `now_for(tenant_id)` answers (`None`: the real clock again). What a
+/// process embedding the engine uses to evaluate a tenant's TODAY()/NOW() formulas at a chosen
+/// instant — its tests, the way `TimeScanner::pass_at` runs a time scan at one.
+pub fn pin(tenant_id: &str, at: Option<DateTime<Utc>>) {
+    let mut pinned = PINNED.write().unwrap_or_else(PoisonError::into_inner);
+    match at {
+        Some(at) => pinned.insert(tenant_id.to_owned(), at.trunc_subsecs(3)),
+        None => pinned.remove(tenant_id),
+    };
+}
+
+/// Now for a tenant's formulas: the instant pinned for it, else `now()`.
+pub fn now_for(tenant_id: &str) -> DateTime<Utc> {
+    let pinned = PINNED.read().unwrap_or_else(PoisonError::into_inner);
+    pinned.get(tenant_id).copied().unwrap_or_else(now)
 }
 
 /// The one text form of a timestamp: `2026-01-31T09:30:00.000Z` (sorts as text).

@@ -2,7 +2,8 @@
 //! formula's value as a read computes it (SQL) equals the value a live event carries (computed
 //! in memory by the write); random filters on formula fields select the same records in a
 //! list (SQL) and in a subscription (memory); ordering by each formula gives the values in the
-//! order memory's values sort in.
+//! order memory's values sort in. Formulas read through one and two relations (`grp.factor`,
+//! `grp.region.name`) and the tenant's clock (TODAY, NOW), pinned for the test's tenant.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,12 +25,23 @@ const FORMULAS: &[(&str, &str, &str)] = &[
     ("tier", "CASE WHEN qty >= 3 THEN 'high' WHEN qty >= 1 THEN 'mid' ELSE 'low' END", "TEXT"),
     ("safe", "COALESCE(rate, 0) + ROUND(qty / 3, 2)", "NUMBER"),
     ("nlen", "LEN(name) * ABS(rate) - 0.1", "NUMBER"),
+    ("scaled", "qty * grp.factor", "NUMBER"),
+    ("place", "CONCAT(grp.name, '/', UPPER(grp.region.name))", "TEXT"),
+    ("age", "TODAY() - day", "NUMBER"),
+    ("fresh", "IF(active, NOW(), NULL)", "DATETIME"),
+    ("late", "grp.region.close < TODAY() OR day > TODAY()", "BOOLEAN"),
 ];
 
-const SELECTION: &str = "id amount ratio label flag due span tier safe nlen";
+const SELECTION: &str = "id amount ratio label flag due span tier safe nlen scaled place age fresh late";
 
-fn random_record(rng: &mut Rng) -> Value {
+/// The instant the tenant's clock is pinned at (TODAY is 2026-03-01 in UTC).
+const PINNED: &str = "2026-03-01T23:30:00.000Z";
+
+fn random_record(rng: &mut Rng, groups: &[String]) -> Value {
     let mut out = serde_json::Map::new();
+    if !rng.chance(20) {
+        out.insert("grp".to_owned(), json!(rng.pick(groups)));
+    }
     let pools: [(&str, Value); 7] = [
         ("name", json!(["Alpha", "beta", "", "Gamma x"])),
         ("qty", json!([0, 0.5, 1, 2, 2.5, 3, 7, -1])),
@@ -50,7 +62,7 @@ fn random_record(rng: &mut Rng) -> Value {
 
 /// One condition on a formula field.
 fn condition(rng: &mut Rng) -> Value {
-    let (key, ops, operands): (&str, &[&str], Value) = match rng.below(9) {
+    let (key, ops, operands): (&str, &[&str], Value) = match rng.below(14) {
         0 => ("amount", &["gt", "lt", "eq", "gte", "lte"], json!(["0.30", "1.00", "0.00", "-3.25", "20.00"])),
         1 => ("ratio", &["gt", "lt", "eq"], json!([0.5, 0.1, 3, 0.2, 1])),
         2 => ("label", &["eq", "startsWith", "contains"], json!(["ALPHA-on", "BETA", "-off", "-"])),
@@ -59,6 +71,15 @@ fn condition(rng: &mut Rng) -> Value {
         5 => ("span", &["gt", "lt", "eq"], json!([0, 59, -1, 730])),
         6 => ("tier", &["eq", "neq"], json!(["high", "mid", "low"])),
         7 => ("safe", &["gt", "lt"], json!([0, 1.5, 0.27])),
+        8 => ("scaled", &["gt", "lt", "eq"], json!([0, 1, 2.5, -1])),
+        9 => (
+            "place",
+            &["eq", "startsWith", "contains"],
+            json!(["north/EAST", "south", "/", "VOID", "orphan/"]),
+        ),
+        10 => ("age", &["gt", "lt", "eq"], json!([0, 1, 731, -1])),
+        11 => ("fresh", &["eq", "gt"], json!([PINNED, "2026-01-01T00:00:00.000Z"])),
+        12 => ("late", &["eq"], json!([true, false])),
         _ => ("nlen", &["gt", "lt"], json!([0, 1.5, -0.1])),
     };
     if rng.chance(10) {
@@ -130,7 +151,47 @@ async fn formulas_agree_in_sql_and_in_memory_on_random_records() {
     .iter()
     .map(|(k, ty)| field(k, ty, json!({})))
     .collect();
+    fields.push(field("grp", "RELATION", json!({"relatedEntity": "grp"})));
     fields.extend(FORMULAS.iter().map(|(k, e, r)| formula(k, e, r)));
+    // The clock TODAY and NOW read, for this tenant only, from before the first write.
+    let pinned = chrono::DateTime::parse_from_rfc3339(PINNED).expect("instant").to_utc();
+    entity::runtime::time::pin(&t.tenant_id, Some(pinned));
+    let regions = t
+        .define_entity(
+            "region",
+            "regions",
+            vec![field("name", "TEXT", json!({})), field("close", "DATE", json!({}))],
+        )
+        .await;
+    let grps = t
+        .define_entity(
+            "grp",
+            "grps",
+            vec![
+                field("name", "TEXT", json!({})),
+                field("factor", "NUMBER", json!({})),
+                field("region", "RELATION", json!({"relatedEntity": "region"})),
+            ],
+        )
+        .await;
+    let mut region_ids = Vec::new();
+    for (name, close) in [("east", json!("2026-02-01")), ("west", json!("2026-03-02")), ("void", Value::Null)]
+    {
+        region_ids.push(str_of(&t.create(&regions, json!({"name": name, "close": close}), "id").await["id"]));
+    }
+    let mut groups = Vec::new();
+    for (i, (name, factor)) in
+        [("north", json!(1.5)), ("south", json!(-2)), ("mid", Value::Null)].into_iter().enumerate()
+    {
+        let input = json!({"name": name, "factor": factor, "region": region_ids[i]});
+        groups.push(str_of(&t.create(&grps, input, "id").await["id"]));
+    }
+    // A group whose region is gone reads as none through it.
+    let gone = str_of(&t.create(&regions, json!({"name": "gone"}), "id").await["id"]);
+    groups.push(str_of(
+        &t.create(&grps, json!({"name": "orphan", "factor": 1, "region": gone}), "id").await["id"],
+    ));
+    t.delete(&regions, &gone).await;
     t.define(entity("item", "items", fields, json!({}))).await;
     let items = Names::new("item", "items");
 
@@ -152,7 +213,7 @@ async fn formulas_agree_in_sql_and_in_memory_on_random_records() {
     }
     let mut created = BTreeSet::new();
     for _ in 0..RECORDS {
-        created.insert(str_of(&t.create(&items, random_record(&mut rng), "id").await["id"]));
+        created.insert(str_of(&t.create(&items, random_record(&mut rng, &groups), "id").await["id"]));
     }
     eventually("the control subscription to hear every record", TIMEOUT, async || {
         drain(&mut ws, &mut records, &mut pushed, LISTEN_WINDOW).await;

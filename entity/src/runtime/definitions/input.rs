@@ -71,6 +71,10 @@ pub struct UpdateFieldInput {
     pub validation: Option<Value>,
     pub labels: Option<Value>,
     pub option_labels: Option<Value>,
+    /// A FORMULA field's new `{expression, resultType}` (`computed::edit`).
+    pub formula: Option<Value>,
+    /// A ROLLUP field's new definition, recomputed for every parent (`computed::edit`).
+    pub rollup: Option<Value>,
     /// The new lifecycle; `Some(null)` removes it, absent keeps it.
     #[serde(default, deserialize_with = "present")]
     pub lifecycle: Option<Value>,

@@ -20,6 +20,7 @@ use crate::models::{entity_def, field_def};
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, FieldError, Result};
 
+mod computed;
 pub mod input;
 mod storage;
 mod stored;
@@ -31,7 +32,8 @@ pub use validate::{Conflict, name_conflicts};
 
 use input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use stored::{
-    field_summary, input_summary, kept_option_labels, lifecycle_json, options_json, replace, validation_json,
+    field_summary, formula_json, input_summary, kept_option_labels, lifecycle_json, options_json, replace,
+    validation_json,
 };
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
@@ -347,6 +349,7 @@ impl<'a> Definitions<'a> {
         f.required = input.required.unwrap_or(f.required);
         f.unique = input.unique.unwrap_or(f.unique);
         f.indexed = input.indexed.unwrap_or(f.indexed);
+        computed::edit(&mut errors, &meta, e, old, &mut f, input);
         if !f.is_stored() {
             refuse_computed(
                 &mut errors,
@@ -394,6 +397,8 @@ impl<'a> Definitions<'a> {
         am.labels = Set(f.labels.clone());
         am.lifecycle = Set(lifecycle_json(&f)?);
         am.option_labels = Set(f.option_labels.clone());
+        am.formula = Set(formula_json(&f)?);
+        am.rollup = Set(f.rollup.as_deref().map(serde_json::to_value).transpose()?);
         am.updated_at = Set(super::time::now());
         am.update(txn).await?;
         let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });

@@ -27,6 +27,7 @@ pub(super) fn field_summary(f: &FieldDef) -> Value {
         "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
         "lifecycle": f.lifecycle,
         "optionLabels": f.option_labels,
+        "formula": f.formula.as_ref().map(|x| &x.expression), "rollup": f.rollup.as_deref(),
     })
 }
 

@@ -359,6 +359,37 @@ fn formula_input(
         }
         return None;
     }
+    let (ty, formula) = formula_source(errors, p, given)?;
+    refuse_computed(
+        errors,
+        p,
+        [
+            ("required", input.required == Some(true)),
+            ("unique", input.unique == Some(true)),
+            ("indexed", input.indexed == Some(true)),
+            ("default", input.default.as_ref().is_some_and(|v| !v.is_null())),
+            ("options", input.options.is_some()),
+        ],
+    );
+    let only_scale = input.validation.as_ref().filter(|v| !v.is_null()).is_none_or(|v| {
+        v.as_object().is_some_and(|o| o.keys().all(|k| k == "scale")) && ty == FieldType::Currency
+    });
+    if !only_scale {
+        errors.push(FieldError::new(
+            p("validation"),
+            "a FORMULA field takes only `scale`, for a CURRENCY result",
+        ));
+    }
+    Some((ty, formula))
+}
+
+/// A formula's `{expression, resultType}` as given (on `addField` or `updateField`): its
+/// result type and (unchecked) expression.
+pub(super) fn formula_source(
+    errors: &mut Vec<FieldError>,
+    p: &impl Fn(&str) -> String,
+    given: Option<&Value>,
+) -> Option<(FieldType, Arc<Formula>)> {
     let source: formula::Source = match given.map(|v| serde_json::from_value(v.clone())) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
@@ -380,26 +411,6 @@ fn formula_input(
         ));
         return None;
     };
-    refuse_computed(
-        errors,
-        p,
-        [
-            ("required", input.required == Some(true)),
-            ("unique", input.unique == Some(true)),
-            ("indexed", input.indexed == Some(true)),
-            ("default", input.default.as_ref().is_some_and(|v| !v.is_null())),
-            ("options", input.options.is_some()),
-        ],
-    );
-    let only_scale = input.validation.as_ref().filter(|v| !v.is_null()).is_none_or(|v| {
-        v.as_object().is_some_and(|o| o.keys().all(|k| k == "scale")) && ty == FieldType::Currency
-    });
-    if !only_scale {
-        errors.push(FieldError::new(
-            p("validation"),
-            "a FORMULA field takes only `scale`, for a CURRENCY result",
-        ));
-    }
     Some((ty, Formula::unchecked(&source.expression)))
 }
 
@@ -422,8 +433,10 @@ pub(super) fn formula_errors(
     proposed: &[Arc<EntityDef>],
     path_of: impl Fn(&str, &str) -> Option<String>,
 ) {
-    let (_, before) = formula::resolve_all(current);
-    let (_, after) = formula::resolve_all(proposed);
+    // Only whether they check matters here: any clock will do.
+    let clock = formula::Clock::of("", "UTC");
+    let (_, before) = formula::resolve_all(current, &clock);
+    let (_, after) = formula::resolve_all(proposed, &clock);
     for b in after {
         let known = before.iter().any(|x| x.entity_id == b.entity_id && x.key == b.key);
         if let Some(path) = path_of(&b.entity_id, &b.key).filter(|_| !known) {

@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::parse::{self, BinOp, Kind, Node, Problem};
-use super::{Arith, Cmp, Expr, Formula, Read, Text1, Ty};
-use crate::runtime::field_key::FieldKey;
+use super::{Arith, Clock, Cmp, Expr, Formula, Hop, Read, Text1, Ty};
+use crate::runtime::decimal::Decimal;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType};
-use crate::runtime::value::Decimal;
 
 /// A formula that does not check: which, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +20,13 @@ pub struct Broken {
     pub message: String,
 }
 
-/// `entities` with every formula field's tree resolved and checked, and the formulas that do
-/// not check (left without a tree: their value is null).
-pub fn resolve_all(entities: &[Arc<EntityDef>]) -> (Vec<Arc<EntityDef>>, Vec<Broken>) {
+/// The most relations a reference follows (`a.b.c.field`): each is one more subquery in SQL
+/// and one more statement before an in-memory evaluation.
+pub const MAX_HOPS: usize = 3;
+
+/// `entities` with every formula field's tree resolved and checked (TODAY and NOW reading
+/// `clock`), and the formulas that do not check (left without a tree: their value is null).
+pub fn resolve_all(entities: &[Arc<EntityDef>], clock: &Clock) -> (Vec<Arc<EntityDef>>, Vec<Broken>) {
     let mut broken = Vec::new();
     let out = entities
         .iter()
@@ -31,7 +34,7 @@ pub fn resolve_all(entities: &[Arc<EntityDef>]) -> (Vec<Arc<EntityDef>>, Vec<Bro
             if !e.fields.iter().any(|f| f.formula.is_some()) {
                 return e.clone();
             }
-            let mut ctx = Ctx { entity: e, all: entities, done: HashMap::new(), stack: Vec::new() };
+            let mut ctx = Ctx { entity: e, all: entities, clock, done: HashMap::new(), stack: Vec::new() };
             let mut changed = (**e).clone();
             for f in &mut changed.fields {
                 let Some(formula) = &f.formula else { continue };
@@ -39,8 +42,7 @@ pub fn resolve_all(entities: &[Arc<EntityDef>]) -> (Vec<Arc<EntityDef>>, Vec<Bro
                 let expression = formula.expression.clone();
                 f.formula = Some(Arc::new(match checked {
                     Ok(expr) => {
-                        let mut relations = Vec::new();
-                        relations_of(&expr, &mut relations);
+                        let relations = relations_of(&expr);
                         Formula { expression, expr: Some(expr), relations }
                     }
                     Err(p) => {
@@ -74,39 +76,19 @@ fn result_fits(f: &FieldDef, ty: Option<Ty>) -> Result<(), Problem> {
     }
 }
 
-fn relations_of(e: &Expr, out: &mut Vec<FieldKey>) {
-    let mut walk = |x: &Expr| relations_of(x, out);
-    match e {
-        Expr::Num(_) | Expr::Text(_) | Expr::Bool(_) | Expr::Null => {}
-        Expr::Read(r) => {
-            if let Some(via) = &r.via
-                && !out.contains(via)
-            {
-                out.push(via.clone());
+/// The relation paths `e` reads through, each prefix before the paths that extend it.
+fn relations_of(e: &Expr) -> Vec<Vec<Hop>> {
+    let mut out: Vec<Vec<Hop>> = Vec::new();
+    for r in e.reads() {
+        for n in 1..=r.via.len() {
+            let prefix = r.via[..n].to_vec();
+            if !out.contains(&prefix) {
+                out.push(prefix);
             }
-        }
-        Expr::Neg(a) | Expr::Not(a) | Expr::Round(a, _) | Expr::Abs(a) | Expr::Fold(_, a) | Expr::Len(a) => {
-            walk(a)
-        }
-        Expr::Arith(_, a, b)
-        | Expr::Concat(a, b)
-        | Expr::Cmp(_, _, a, b)
-        | Expr::And(a, b)
-        | Expr::Or(a, b)
-        | Expr::AddDays(a, b)
-        | Expr::DaysBetween(a, b) => {
-            walk(a);
-            walk(b);
-        }
-        Expr::Join(items) | Expr::Coalesce(items, _) => items.iter().for_each(walk),
-        Expr::Case(arms, otherwise, _) => {
-            for (c, v) in arms {
-                walk(c);
-                walk(v);
-            }
-            walk(otherwise);
         }
     }
+    out.sort_by_key(Vec::len);
+    out
 }
 
 /// The type an expression reads stored values of `ty` as (`None`: not usable in formulas).
@@ -133,6 +115,7 @@ type Typed = (Expr, Option<Ty>);
 struct Ctx<'a> {
     entity: &'a EntityDef,
     all: &'a [Arc<EntityDef>],
+    clock: &'a Clock,
     done: HashMap<String, Result<Typed, String>>,
     /// The formulas being checked, outermost first (a reference to one of them is a cycle).
     stack: Vec<String>,
@@ -208,53 +191,54 @@ impl Ctx<'_> {
 
     fn reference(&mut self, pos: usize, path: &[String]) -> Result<Typed, Problem> {
         let at = |m: String| Problem::at(pos, m);
-        let entity = self.entity;
-        let here = entity.field_by_key(&path[0]).ok_or_else(|| at(format!("unknown field `{}`", path[0])))?;
-        match path {
-            [_] => {
-                if here.formula.is_some() {
-                    if self.stack.contains(&here.key.to_string()) {
-                        return Err(at(format!("`{}` refers to itself (a cycle of formulas)", here.key)));
-                    }
-                    let (e, ty) = self
-                        .field(here)
-                        .map_err(|p| at(format!("formula `{}` does not check ({})", here.key, p.message)))?;
-                    return Ok((e, ty));
-                }
-                let ty = stored_ty(here.ty)
-                    .ok_or_else(|| at(format!("a {} field cannot be used in a formula", here.ty.as_str())))?;
-                Ok((Expr::Read(Read { via: None, key: here.key.clone(), ty }), Some(ty)))
-            }
-            [_, key] => {
-                if here.ty != FieldType::Relation || here.formula.is_some() {
-                    return Err(at(format!("`{}` is not a RELATION field", here.key)));
-                }
-                let target = here
-                    .related_entity_id
-                    .as_deref()
-                    .and_then(|id| {
-                        self.all
-                            .iter()
-                            .find(|e| e.id == id)
-                            .map(|e| &**e)
-                            .or((entity.id == id).then_some(entity))
-                    })
-                    .ok_or_else(|| at(format!("the target of `{}` is unknown", here.key)))?;
-                let f = target
-                    .field_by_key(key)
-                    .ok_or_else(|| at(format!("unknown field `{key}` of `{}`", target.name_singular)))?;
-                if f.formula.is_some() {
-                    return Err(at(format!(
-                        "`{}.{key}` is a formula: only stored fields are read through a relation",
-                        here.key
-                    )));
-                }
-                let ty = stored_ty(f.ty)
-                    .ok_or_else(|| at(format!("a {} field cannot be used in a formula", f.ty.as_str())))?;
-                Ok((Expr::Read(Read { via: Some(here.key.clone()), key: f.key.clone(), ty }), Some(ty)))
-            }
-            _ => Err(at("a reference follows at most one relation (`relation.field`)".into())),
+        let (key, relations) = path.split_last().ok_or_else(|| at("expected a field".into()))?;
+        if relations.len() > MAX_HOPS {
+            return Err(at(format!("a reference follows at most {MAX_HOPS} relations")));
         }
+        let mut on = self.entity;
+        let mut via = Vec::new();
+        for step in relations {
+            let here = on
+                .field_by_key(step)
+                .ok_or_else(|| at(format!("unknown field `{step}` of `{}`", on.name_singular)))?;
+            if here.ty != FieldType::Relation || here.formula.is_some() {
+                return Err(at(format!("`{}` is not a RELATION field", here.key)));
+            }
+            let target = here
+                .related_entity_id
+                .as_deref()
+                .and_then(|id| {
+                    self.all.iter().find(|e| e.id == id).map(|e| &**e).or((on.id == id).then_some(on))
+                })
+                .ok_or_else(|| at(format!("the target of `{}` is unknown", here.key)))?;
+            via.push(Hop { key: here.key.clone(), entity_id: target.id.clone() });
+            on = target;
+        }
+        let f = on.field_by_key(key).ok_or_else(|| {
+            if via.is_empty() {
+                at(format!("unknown field `{key}`"))
+            } else {
+                at(format!("unknown field `{key}` of `{}`", on.name_singular))
+            }
+        })?;
+        if f.formula.is_some() {
+            if !via.is_empty() {
+                return Err(at(format!(
+                    "`{}` is a formula: only stored fields are read through a relation",
+                    path.join(".")
+                )));
+            }
+            if self.stack.contains(&f.key.to_string()) {
+                return Err(at(format!("`{}` refers to itself (a cycle of formulas)", f.key)));
+            }
+            let f = f.clone();
+            return self
+                .field(&f)
+                .map_err(|p| at(format!("formula `{}` does not check ({})", f.key, p.message)));
+        }
+        let ty = stored_ty(f.ty)
+            .ok_or_else(|| at(format!("a {} field cannot be used in a formula", f.ty.as_str())))?;
+        Ok((Expr::Read(Read { via, key: f.key.clone(), ty }), Some(ty)))
     }
 
     fn binary(&mut self, pos: usize, op: BinOp, a: &Node, b: &Node) -> Result<Typed, Problem> {
@@ -316,8 +300,9 @@ impl Ctx<'_> {
                     (BinOp::Sub, Some(Ty::Date), Some(Ty::Number) | None) => {
                         Ok((Expr::AddDays(Box::new(x), Box::new(Expr::Neg(Box::new(y)))), Some(Ty::Date)))
                     }
+                    // `TODAY() - close_date`: the days from the second date to the first.
                     (BinOp::Sub, Some(Ty::Date), Some(Ty::Date)) => {
-                        Err(Problem::at(pos, "dates do not subtract: use DAYS_BETWEEN(from, to)"))
+                        Ok((Expr::DaysBetween(Box::new(y), Box::new(x)), Some(Ty::Number)))
                     }
                     _ => {
                         for (n, t) in [(a, tx), (b, ty)] {
@@ -417,6 +402,14 @@ impl Ctx<'_> {
                 let a = self.want(&args[0], Ty::Date, name)?;
                 let b = self.want(&args[1], Ty::Date, name)?;
                 (Expr::DaysBetween(Box::new(a), Box::new(b)), Some(Ty::Number))
+            }
+            "TODAY" => {
+                arity(0)?;
+                (Expr::Today(self.clock.clone()), Some(Ty::Date))
+            }
+            "NOW" => {
+                arity(0)?;
+                (Expr::Now(self.clock.clone()), Some(Ty::Datetime))
             }
             _ => return Err(Problem::at(pos, format!("unknown function `{name}`"))),
         })

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use super::{Arith, Cmp, Expr, Read, Text1, Ty, num};
+use super::{Arith, Cmp, Expr, Read, Text1, Ty, num, path_name};
 use crate::runtime::figures::scale;
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType};
+use crate::runtime::time;
 use crate::runtime::value::{Decimal, stable_number};
 
 const DATE: &str = "%Y-%m-%d";
@@ -26,7 +27,8 @@ enum Val {
     Datetime(String),
 }
 
-/// The stored values of the records a record's relations point at, by relation key.
+/// The stored values of the records a record's relation paths point at, by path
+/// (`path_name`: `account`, `account.owner`).
 pub type Related = HashMap<String, Map<String, Value>>;
 
 /// Writes every formula field of `entity` into `data` (its stored values) in stored form, or
@@ -59,10 +61,7 @@ fn stored(f: &FieldDef, v: Val) -> Option<Value> {
 
 /// A stored value read as the type the expression reads it as.
 fn read(r: &Read, data: &Map<String, Value>, related: &Related) -> Option<Val> {
-    let source = match &r.via {
-        Some(via) => related.get(via.as_str())?,
-        None => data,
-    };
+    let source = if r.via.is_empty() { data } else { related.get(&path_name(&r.via))? };
     let v = source.get(r.key.as_str())?;
     match r.ty {
         Ty::Number => match v {
@@ -192,5 +191,7 @@ fn eval(e: &Expr, data: &Map<String, Value>, related: &Related) -> Option<Val> {
             let days = (date(ev(b))? - date(ev(a))?).num_days();
             Some(Val::Num(Decimal { units: i128::from(days), scale: 0 }))
         }
+        Expr::Today(clock) => Some(Val::Date(clock.today())),
+        Expr::Now(clock) => Some(Val::Datetime(time::format(&clock.now()))),
     }
 }

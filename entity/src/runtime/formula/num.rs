@@ -3,7 +3,7 @@
 //! (`ROUND(…, 9)` on both databases), so memory, PostgreSQL's `numeric` and SQLite's binary
 //! floats agree: `0.1 + 0.2` is `0.3` everywhere.
 
-use crate::runtime::value::Decimal;
+use crate::runtime::decimal::Decimal;
 
 /// Places every arithmetic result is rounded to.
 pub const SCALE: u32 = 9;

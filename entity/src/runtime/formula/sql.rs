@@ -4,9 +4,11 @@
 //! SQLite, every arithmetic result rounded to 9 places on both (`num` does the same in
 //! memory); literals are written into the text (texts escaped: the checker refused NUL).
 //!
-//! A value read through a relation is a scalar subquery on a derived table whose columns are
-//! renamed (`fr_id`, `fr_data`), so the record's own `data` stays visible, unqualified, inside
-//! it — whatever the statement calls the outer row (`records`, or a derived table `a`).
+//! A value read through relations is a scalar subquery per hop (`account.owner.name`: two),
+//! each on a derived table whose columns are renamed (`fr_id`, `fr_data`, …), so the record's
+//! own `data` stays visible, unqualified, inside them — whatever the statement calls the
+//! outer row (`records`, or a derived table `a`). Each finds only a live record of the hop's
+//! target entity. TODAY() and NOW() are the tenant's clock read while the statement is built.
 
 use super::num::SCALE;
 use super::{Arith, Cmp, Expr, Formula, Read, Text1, Ty};
@@ -107,18 +109,27 @@ fn leaf(d: Dialect, column: &str, key: &FieldKey, ty: Ty) -> String {
     }
 }
 
+/// A stored value read through `via`: one scalar subquery per hop, each finding the live
+/// record of the hop's target entity (of the tenant: entity ids are the tenant's) whose id
+/// the previous hop's relation holds.
 fn read(d: Dialect, r: &Read) -> String {
-    match &r.via {
-        None => leaf(d, "data", &r.key, r.ty),
-        Some(via) => {
-            let id = record_id_of(d, &leaf(d, "data", via, Ty::Text));
-            format!(
-                "(SELECT {} FROM (SELECT id AS fr_id, deleted_at AS fr_deleted, data AS fr_data FROM records) fr \
-                 WHERE fr.fr_id = {id} AND fr.fr_deleted IS NULL)",
-                leaf(d, "fr.fr_data", &r.key, r.ty)
-            )
-        }
+    let Some(first) = r.via.first() else { return leaf(d, "data", &r.key, r.ty) };
+    // The id the record's relation holds; then, hop by hop, what the target gives the next.
+    let mut value = leaf(d, "data", &first.key, Ty::Text);
+    for (i, hop) in r.via.iter().enumerate() {
+        let (key, ty) = match r.via.get(i + 1) {
+            Some(next) => (&next.key, Ty::Text),
+            None => (&r.key, r.ty),
+        };
+        value = format!(
+            "(SELECT {} FROM (SELECT id AS fr_id, entity_id AS fr_entity, deleted_at AS fr_deleted, data AS fr_data \
+             FROM records) fr WHERE fr.fr_id = {} AND fr.fr_entity = {} AND fr.fr_deleted IS NULL)",
+            leaf(d, "fr.fr_data", key, ty),
+            record_id_of(d, &value),
+            text_literal(d, &hop.entity_id),
+        );
     }
+    value
 }
 
 /// A text literal: PostgreSQL's escape string (its meaning does not depend on
@@ -212,6 +223,9 @@ fn expr(d: Dialect, e: &Expr) -> String {
             }
             Dialect::Sqlite => format!("date({}, CAST({} AS INTEGER) || ' days')", x(a), x(n)),
         },
+        // The statement's instant, written in as a literal: the same clock memory reads.
+        Expr::Today(clock) => text_literal(d, &clock.today().format("%Y-%m-%d").to_string()),
+        Expr::Now(clock) => text_literal(d, &crate::runtime::time::format(&clock.now())),
         Expr::DaysBetween(a, b) => match d {
             Dialect::Postgres => format!("CAST({} - {} AS NUMERIC)", date(b), date(a)),
             Dialect::Sqlite => format!("CAST(julianday({}) - julianday({}) AS INTEGER)", x(b), x(a)),

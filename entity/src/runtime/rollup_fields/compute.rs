@@ -12,11 +12,11 @@ use serde_json::Value;
 use super::{Function, Source};
 use crate::pipeline::Exec;
 use crate::runtime::aggregate::{figure, figure_exprs};
+use crate::runtime::decimal::Decimal;
 use crate::runtime::figures::{decimal_avg, scale};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{FieldDef, FieldType};
 use crate::runtime::sql;
-use crate::runtime::value::Decimal;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 

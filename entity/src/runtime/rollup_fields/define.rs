@@ -52,7 +52,8 @@ fn input_options(
     }
 }
 
-/// `updateField` of a ROLLUP field: its label, labels and `indexed` may change, nothing else.
+/// `updateField` of a ROLLUP field: its label, labels, `indexed` and definition (`rollup`,
+/// checked by `definition`) may change, nothing else.
 pub(crate) fn check_update(errors: &mut Vec<FieldError>, input: &UpdateFieldInput) {
     let same = |s: &str| s.to_owned();
     input_options(
@@ -74,9 +75,21 @@ pub(crate) fn check(
     meta: &TenantMeta,
     parent_id: &str,
 ) -> Option<Defined> {
-    let before = errors.len();
     input_options(errors, p, input.required, input.unique, input.default.as_ref(), input.validation.as_ref());
-    let Some(raw) = input.rollup.as_ref().filter(|v| !v.is_null()) else {
+    definition(errors, p, input.rollup.as_ref(), meta, parent_id)
+}
+
+/// Checks a rollup definition as given (`FieldInput.rollup`, or `UpdateFieldInput.rollup` of
+/// an existing ROLLUP field) against `meta`. `None` when it is refused.
+pub(crate) fn definition(
+    errors: &mut Vec<FieldError>,
+    p: &dyn Fn(&str) -> String,
+    raw: Option<&Value>,
+    meta: &TenantMeta,
+    parent_id: &str,
+) -> Option<Defined> {
+    let before = errors.len();
+    let Some(raw) = raw.filter(|v| !v.is_null()) else {
         errors.push(FieldError::new(
             p("rollup"),
             "ROLLUP fields need rollup {entity, relation, function, field, filter}",
@@ -123,10 +136,18 @@ pub(crate) fn check(
                 ));
                 None
             }
+            // A rollup over a rollup would have to be kept current transitively: the grandparent
+            // recomputed after the parent, in the child's write, with the lock order the
+            // maintenance relies on (parents read in id order before the write) extended over
+            // every level. Refused instead; a formula's value is never stored at all.
             Some(m) if m.is_computed() => {
                 errors.push(FieldError::new(
                     p("rollup.field"),
-                    "cannot roll up a computed (ROLLUP or FORMULA) field",
+                    format!(
+                        "cannot roll up `{}`: it is a computed ({}) field; a rollup reads stored fields only",
+                        m.key,
+                        m.type_name()
+                    ),
                 ));
                 None
             }

@@ -333,7 +333,9 @@ impl<'a> Store<'a> {
     }
 
     /// `data` (stored values) with every formula field of `entity` computed in memory
-    /// (`formula::fill`), reading the live records its formulas' relations point at in `txn`.
+    /// (`formula::fill`), reading the live records its formulas' relation paths point at in
+    /// `txn`: one statement per hop (at most `formula::MAX_HOPS`), each for every path of
+    /// that length at once.
     async fn computed(
         &self,
         txn: &impl Exec,
@@ -341,19 +343,33 @@ impl<'a> Store<'a> {
         data: &Map<String, Value>,
     ) -> Result<Map<String, Value>> {
         let mut out = data.clone();
-        let relations: Vec<(&str, &str)> = entity
-            .fields
-            .iter()
-            .filter_map(|f| f.formula.as_ref())
-            .flat_map(|x| x.relations.iter())
-            .filter_map(|key| Some((key.as_str(), data.get(key.as_str())?.as_str()?)))
-            .collect();
         if !entity.fields.iter().any(|f| f.formula.is_some()) {
             return Ok(out);
         }
+        let paths: Vec<&[formula::Hop]> = entity
+            .fields
+            .iter()
+            .filter_map(|f| f.formula.as_ref())
+            .flat_map(|x| x.relations.iter().map(Vec::as_slice))
+            .collect();
         let mut related = formula::Related::new();
-        if !relations.is_empty() {
-            let ids: Vec<&str> = relations.iter().map(|(_, id)| *id).collect();
+        for hops in 1..=formula::MAX_HOPS {
+            // (path, target entity, id) of each path this long whose prefix was found.
+            let wanted: Vec<(String, &str, String)> = paths
+                .iter()
+                .filter(|p| p.len() == hops)
+                .filter_map(|p| {
+                    let (last, prefix) = p.split_last()?;
+                    let source =
+                        if prefix.is_empty() { data } else { related.get(&formula::path_name(prefix))? };
+                    let id = source.get(last.key.as_str())?.as_str()?.to_owned();
+                    Some((formula::path_name(p), last.entity_id.as_str(), id))
+                })
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
+            let ids: Vec<&str> = wanted.iter().map(|(_, _, id)| id.as_str()).collect();
             let mut buf = SqlBuf::new(self.d());
             buf.push("SELECT ").push(COLUMNS);
             push_live_among(&mut buf, self.tenant_id, &ids);
@@ -363,9 +379,9 @@ impl<'a> Store<'a> {
                 .iter()
                 .map(Record::from_row)
                 .collect::<Result<_>>()?;
-            for (key, id) in relations {
-                if let Some(r) = found.iter().find(|r| r.id == id) {
-                    related.insert(key.to_owned(), (*r.data).clone());
+            for (path, entity_id, id) in wanted {
+                if let Some(r) = found.iter().find(|r| r.id == id && r.entity_id == entity_id) {
+                    related.insert(path, (*r.data).clone());
                 }
             }
         }

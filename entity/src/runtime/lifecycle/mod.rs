@@ -10,39 +10,13 @@
 //! stuck. Clearing a value is a move the lifecycle never allows (it would be a way around it).
 //! Role lists bind users; the system itself (templates, workflows) is bound by the moves only.
 
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::meta::{FieldDef, FieldType};
 use crate::error::{FieldError, Moved};
+pub use def::{Lifecycle, Transition};
 
-/// A SELECT field's lifecycle (`lifecycle` of `FieldInput`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Lifecycle {
-    /// The values a record may be created with (empty: any option).
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub initial: Vec<String>,
-    /// The allowed moves.
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub transitions: Vec<Transition>,
-}
-
-/// One allowed move between two options.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Transition {
-    pub from: String,
-    pub to: String,
-    /// The roles (by name) that may make it; empty: anyone who may update the field.
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub roles: Vec<String>,
-}
-
-/// GraphQL inputs send absent lists as `null`: the same as empty.
-fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
+pub mod def;
 
 impl Lifecycle {
     /// Parses a lifecycle as given (`null`: none) and checks it against the field: its type
@@ -125,13 +99,6 @@ impl Lifecycle {
             None => self.initial.is_empty() || self.initial.iter().any(|i| i == to),
         };
         options.iter().filter(|o| Some(o.as_str()) != from && allowed(o)).cloned().collect()
-    }
-}
-
-impl Transition {
-    /// `role` may make this move.
-    fn may(&self, role: &str) -> bool {
-        self.roles.is_empty() || self.roles.iter().any(|r| r == role)
     }
 }
 
