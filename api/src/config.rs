@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, global = true, env = "MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: u64,
 
+    /// Most records one bulk write (`createDeals`, `updateDeals`, `deleteDeals`) may touch;
+    /// beyond it the write is refused whole with BAD_REQUEST.
+    #[arg(long, global = true, env = "MAX_BULK_SIZE", default_value_t = 1000)]
+    pub max_bulk_size: usize,
+
     /// Memory the schema cache may hold, MiB: compiled schemas (one per distinct shape of
     /// definitions and permissions, about 1.5 MB for ten entities) and each cached tenant's own
     /// definitions (tens of KB). Least recently used tenants go first.
@@ -275,6 +280,7 @@ impl Config {
             refresh_token_ttl_secs: 3600,
             default_page_size: 50,
             max_page_size: 500,
+            max_bulk_size: 1000,
             schema_cache_mb: 1024,
             max_body_bytes: 1 << 20,
             max_query_depth: 15,

@@ -26,6 +26,8 @@ pub struct JobContext {
     pub webhook_allow: Vec<String>,
     /// How long each job took (`/metrics` of the `serve` process the worker runs in).
     pub metrics: Arc<crate::metrics::JobMetrics>,
+    /// The data folder: export jobs write their files under its `exports/`.
+    pub data_dir: std::path::PathBuf,
     /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
     /// the tailers and relays of this and the other instances read it now.
     pub peers: crate::peers::Peers,

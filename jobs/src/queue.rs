@@ -48,17 +48,20 @@ pub enum Job {
     /// Bring an entity's records in line with an index slot's assignment, then mark it ready
     /// (`entity::runtime::indexes::run_job`).
     ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
+    /// Write an export to its file (`entity::features::exports::jobs::run_job`).
+    RunExport { tenant_id: String, export_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 6] = [
+    pub const KINDS: [&'static str; 7] = [
         "send_email",
         "record_changed",
         "run_workflow",
         "resume_workflow",
         "deliver_webhook",
         "converge_index_slot",
+        "run_export",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -70,6 +73,7 @@ impl Job {
             Job::ResumeWorkflow { .. } => Self::KINDS[3],
             Job::DeliverWebhook { .. } => Self::KINDS[4],
             Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
+            Job::RunExport { .. } => Self::KINDS[6],
         }
     }
 }

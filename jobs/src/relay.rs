@@ -80,6 +80,7 @@ fn job_of(
             Job::ConvergeIndexSlot { tenant_id, entity_id: s.entity_id.clone(), slot: s.slot.clone() }
         }
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
+        OutboxEvent::ExportQueued(e) => Job::RunExport { tenant_id, export_id: e.export_id.clone() },
         // Only changes some active workflow watches become jobs.
         OutboxEvent::RecordChanged(e) if watched.contains(&(tenant_id.clone(), e.entity_id.clone())) => {
             Job::RecordChanged { trigger_key: format!("event:{id}"), event: e.clone() }
@@ -92,6 +93,7 @@ fn job_of(
         | OutboxEvent::AuditAppended(_)
         | OutboxEvent::EmailChanged(_)
         | OutboxEvent::WebhookDeliveryChanged(_)
+        | OutboxEvent::ExportChanged(_)
         | OutboxEvent::SessionRevoked(_)
         | OutboxEvent::AccessChanged(_) => return None,
     };

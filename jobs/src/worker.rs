@@ -68,5 +68,9 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }
+        Job::RunExport { tenant_id, export_id } => {
+            let exports = &ctx.data_dir;
+            Ok(entity::features::exports::jobs::run_job(&ctx.db, exports, &tenant_id, &export_id).await?)
+        }
     }
 }

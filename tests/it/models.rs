@@ -50,6 +50,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         dashboard,
         email,
         entity_def,
+        export_job,
         field_def,
         module,
         notification,

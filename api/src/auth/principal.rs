@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use entity::runtime::audit::Actor;
 use entity::runtime::policy::Permissions;
 
 /// The authenticated caller of a request or socket.
@@ -25,4 +26,17 @@ pub struct Principal {
     pub metadata_version: i64,
     /// When the credential expires (unix seconds): sockets close then.
     pub token_exp: u64,
+}
+
+impl Principal {
+    /// Who the audit trail names for a request of this caller.
+    pub fn actor(&self, request_id: Option<String>) -> Actor {
+        Actor {
+            user_id: Some(self.user_id.clone()),
+            api_key_id: self.api_key_id.clone(),
+            request_id,
+            role: Some(self.role.clone()),
+            ..Actor::default()
+        }
+    }
 }

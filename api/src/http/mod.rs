@@ -4,6 +4,7 @@
 //! (`observe`, `metrics`), and GraphiQL with the files it loads (`graphiql`). The public face
 //! of their errors is the schema's (`schema::errors`), applied inside the executor.
 
+pub mod export;
 pub mod graphiql;
 pub mod graphql;
 pub mod hooks;

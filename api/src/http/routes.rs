@@ -1,4 +1,4 @@
-//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, and health probes.
+//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, exports, and health probes.
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -50,6 +50,8 @@ pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
         .route(graphiql::PAGE_PATH, get(move || std::future::ready(page.clone())))
         .route(&format!("{}/{{name}}", graphiql::ASSETS_PATH), get(graphiql::asset))
         .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
+        .route("/export/{entity}", get(super::export::export))
+        .route("/exports/{id}", get(super::export::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

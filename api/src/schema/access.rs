@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use entity::runtime::meta::{EntityDef, FieldDef, FieldType, ReverseRelation, TenantMeta};
+use entity::runtime::meta::{EntityDef, FieldDef, ReverseRelation, TenantMeta};
 use entity::runtime::naming::EntityNames;
 use entity::runtime::policy::{Action, FieldAccess, Permissions};
 
@@ -58,16 +58,7 @@ impl SchemaAccess {
         let readable = |e: &EntityDef| permissions.can(e, Action::Read);
         let mut entities = Vec::new();
         for e in meta.entities.iter().filter(|e| readable(e)) {
-            let visible = |f: &FieldDef| {
-                let target_ok = f.ty != FieldType::Relation
-                    || f.related_entity_id
-                        .as_deref()
-                        .and_then(|t| meta.entity_by_id(t))
-                        .is_some_and(|t| readable(t));
-                target_ok
-                    && permissions.field(e, f) != FieldAccess::None
-                    && permissions.reads_formula(&meta, e, f)
-            };
+            let visible = |f: &FieldDef| permissions.reads_field(&meta, e, f);
             // A view that keeps every field is the definition itself, shared, not a copy:
             // the owner's and most roles' views cost nothing per tenant.
             let view = narrowed(e, visible);

@@ -216,12 +216,19 @@ fn stored_record_id(name: &str, given: &str) -> Result<String, ApiError> {
 pub fn record_input(
     ctx: &ResolverContext<'_>,
 ) -> async_graphql::Result<(serde_json::Map<String, serde_json::Value>, Option<String>)> {
-    let mut map = match arg_json(ctx, "input")? {
+    Ok(split_owner(arg_json(ctx, "input")?))
+}
+
+/// A record input as JSON, split into entity values and the `owner` system field.
+pub fn split_owner(
+    input: Option<serde_json::Value>,
+) -> (serde_json::Map<String, serde_json::Value>, Option<String>) {
+    let mut map = match input {
         Some(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
     let owner = map.remove("owner").and_then(|v| v.as_str().map(str::to_owned));
-    Ok((map, owner))
+    (map, owner)
 }
 
 /// `first` of the platform's log lists (runs, deliveries, emails): 50 when absent, at most the

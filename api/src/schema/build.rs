@@ -10,7 +10,7 @@ use entity::runtime::policy::Permissions;
 
 use super::access::SchemaAccess;
 use super::feature::{Feature, Features, Slot};
-use super::resolvers::{aggregate, create, delete, find_many, find_one, subscription, update};
+use super::resolvers::{aggregate, bulk, create, delete, find_many, find_one, subscription, update};
 use super::{common, entity_types, platform};
 use crate::error::ApiError;
 
@@ -119,13 +119,19 @@ pub fn build_schema(
     for a in &access.entities {
         query = query.field(find_one::field(a)).field(find_many::field(a)).field(aggregate::field(a));
         if a.create {
-            mutation = mutation.field(create::field(a));
+            mutation = mutation.field(create::field(a)).field(bulk::create_field(a));
         }
         if a.update {
-            mutation = mutation.field(update::field(a));
+            mutation = mutation.field(update::field(a)).field(bulk::update_field(a));
         }
         if a.delete {
-            mutation = mutation.field(delete::field(a, true)).field(delete::field(a, false));
+            mutation = mutation
+                .field(delete::field(a, true))
+                .field(delete::field(a, false))
+                .field(bulk::delete_field(a));
+        }
+        if a.create || a.update || a.delete {
+            types.push(bulk::result_type(a).into());
         }
         subscription = subscription.field(subscription::field(a));
         types.extend(entity_types::types(access, a));

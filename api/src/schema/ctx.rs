@@ -134,14 +134,7 @@ pub async fn tenant_zone(ctx: &Context<'_>) -> async_graphql::Result<chrono_tz::
 
 /// Who the audit trail names for this request.
 pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
-    let p = principal(ctx)?;
-    Ok(Actor {
-        user_id: Some(p.user_id.clone()),
-        api_key_id: p.api_key_id.clone(),
-        request_id: ctx.data_opt::<RequestId>().map(|r| r.0.clone()),
-        role: Some(p.role.clone()),
-        ..Actor::default()
-    })
+    Ok(principal(ctx)?.actor(ctx.data_opt::<RequestId>().map(|r| r.0.clone())))
 }
 
 /// A subscription resolver is listening for its events now: over a socket, the `ping` its

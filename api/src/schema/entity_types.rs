@@ -19,7 +19,7 @@ use super::args::sort_targets;
 use super::common::{filter_type, input_type, output_type};
 use super::lifecycle;
 use super::resolvers::{relation, user};
-use super::values::{ChangeValue, ConnectionValue, EdgeValue, output, parent, parent_lent};
+use super::values::{ChangeValue, ConnectionValue, EdgeValue, lend, output, parent, parent_lent};
 
 /// Every type one entity contributes to its tenant's schema.
 pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>) -> Vec<Type> {
@@ -123,14 +123,6 @@ fn connection(n: &EntityNames) -> Object {
                 Ok(Some(Value::from(parent::<ConnectionValue>(&ctx)?.total.unwrap_or(0))))
             })
         }))
-}
-
-/// A list of values lent from the parent, resolved without a future.
-fn lend<'a>(items: async_graphql::Result<impl Iterator<Item = FieldValue<'a>>>) -> FieldFuture<'a> {
-    match items {
-        Ok(items) => FieldFuture::Value(Some(FieldValue::list(items))),
-        Err(e) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(e) }),
-    }
 }
 
 fn edge(n: &EntityNames) -> Object {

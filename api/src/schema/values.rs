@@ -5,9 +5,10 @@ use std::any::Any;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
-use entity::runtime::meta::{FieldType, Stored};
+use entity::runtime::meta::FieldType;
 use entity::runtime::naming::change_kinds;
 use entity::runtime::record::{ChangeKind, Record};
+pub use entity::runtime::show::{ShowAs, Shown, show_as, shown};
 
 /// A page of a connection (top-level list or reverse relation). Its `nodes` and `edges` are
 /// lent to the fields below, never copied: a page's records are decoded once.
@@ -102,6 +103,14 @@ pub fn parent_lent<'a, T: Any>(ctx: &ResolverContext<'a>) -> async_graphql::Resu
     ctx.parent_value.try_downcast_ref::<T>()
 }
 
+/// A list of values lent from the parent, resolved without a future.
+pub fn lend<'a>(items: async_graphql::Result<impl Iterator<Item = FieldValue<'a>>>) -> FieldFuture<'a> {
+    match items {
+        Ok(items) => FieldFuture::Value(Some(FieldValue::list(items))),
+        Err(e) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(e) }),
+    }
+}
+
 /// A field whose value is read synchronously from a parent of type `T` (no future is boxed
 /// per value, which matters for large pages).
 pub fn sync_field<T: Any>(name: &str, ty: TypeRef, get: fn(&T) -> Option<Value>) -> Field {
@@ -126,82 +135,18 @@ pub fn json(v: &serde_json::Value) -> Option<Value> {
     Value::from_json(v.clone()).ok()
 }
 
-/// A stored value as its field's declared type shows it, borrowed from the record: the one
-/// map from field type to output, which the executor (`output`) and compiled reads
-/// (`Shown::write`) both use.
-#[derive(Debug)]
-pub enum Shown<'a> {
-    Float(f64),
-    Bool(bool),
-    Str(&'a str),
-    Strings(Vec<&'a str>),
-    Json(&'a serde_json::Value),
-}
-
-/// How a field type shows its stored values: the one map from field type to output form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowAs {
-    Float,
-    Bool,
-    Strings,
-    Json,
-    /// The stored string as it is.
-    Str,
-}
-
-/// The output form of field type `ty`: lists and JSON as such, the rest as they are stored
-/// (`FieldType::stored_as`, the one map from type to storage).
-pub fn show_as(ty: FieldType) -> ShowAs {
-    match (ty, ty.stored_as()) {
-        (FieldType::MultiSelect, _) => ShowAs::Strings,
-        (FieldType::File | FieldType::Json, _) => ShowAs::Json,
-        // Pitfall: a NUMBER stored as an integer must still come out as a Float.
-        (_, Stored::Float) => ShowAs::Float,
-        (_, Stored::Bool) => ShowAs::Bool,
-        // A decimal stays a string (exact); timestamps and dates are strings.
-        (_, Stored::Decimal | Stored::Timestamp | Stored::Text) => ShowAs::Str,
-    }
-}
-
-/// How a field of type `ty` shows stored value `v` (`None`: null, or a value not of the type).
-pub fn shown(ty: FieldType, v: &serde_json::Value) -> Option<Shown<'_>> {
-    if v.is_null() {
-        return None;
-    }
-    Some(match show_as(ty) {
-        ShowAs::Float => Shown::Float(v.as_f64()?),
-        ShowAs::Bool => Shown::Bool(v.as_bool()?),
-        ShowAs::Strings => Shown::Strings(v.as_array()?.iter().filter_map(|s| s.as_str()).collect()),
-        ShowAs::Json => Shown::Json(v),
-        ShowAs::Str => Shown::Str(v.as_str()?),
+/// As a GraphQL value: a shown value in the executor's form.
+fn into_value(shown: Shown<'_>) -> Option<Value> {
+    Some(match shown {
+        Shown::Float(x) => Value::from(x),
+        Shown::Bool(b) => Value::from(b),
+        Shown::Str(s) => Value::from(s.to_owned()),
+        Shown::Strings(items) => Value::List(items.into_iter().map(Value::from).collect()),
+        Shown::Json(v) => Value::from_json(v.clone()).ok()?,
     })
-}
-
-impl Shown<'_> {
-    /// As a GraphQL value.
-    pub fn into_value(self) -> Option<Value> {
-        Some(match self {
-            Shown::Float(x) => Value::from(x),
-            Shown::Bool(b) => Value::from(b),
-            Shown::Str(s) => Value::from(s.to_owned()),
-            Shown::Strings(items) => Value::List(items.into_iter().map(Value::from).collect()),
-            Shown::Json(v) => Value::from_json(v.clone()).ok()?,
-        })
-    }
-
-    /// Written as JSON, exactly as the executor serializes `into_value`.
-    pub fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        match self {
-            Shown::Float(x) => serde_json::to_writer(out, x),
-            Shown::Bool(b) => serde_json::to_writer(out, b),
-            Shown::Str(s) => serde_json::to_writer(out, s),
-            Shown::Strings(items) => serde_json::to_writer(out, items),
-            Shown::Json(v) => serde_json::to_writer(out, v),
-        }
-    }
 }
 
 /// A stored value as the GraphQL value of its field's declared type.
 pub fn output(ty: FieldType, v: &serde_json::Value) -> Option<Value> {
-    shown(ty, v)?.into_value()
+    into_value(shown(ty, v)?)
 }

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod record;
 pub mod rollup_fields;
 pub mod rollups;
+pub mod show;
 pub mod signals;
 pub mod slot;
 pub mod sql;

@@ -215,6 +215,18 @@ impl Permissions {
         })
     }
 
+    /// Whether the role reads field `f` of `e` at all: its access is not `none` and, for a
+    /// relation, the role reads the target entity. Exactly the fields of the role's view of
+    /// `e` (its GraphQL type, its exports); a formula only when it `reads_formula`.
+    pub fn reads_field(&self, meta: &TenantMeta, e: &EntityDef, f: &FieldDef) -> bool {
+        let target_ok = f.ty != super::meta::FieldType::Relation
+            || f.related_entity_id
+                .as_deref()
+                .and_then(|t| meta.entity_by_id(t))
+                .is_some_and(|t| self.can(t, Action::Read));
+        target_ok && self.field(e, f) != FieldAccess::None && self.reads_formula(meta, e, f)
+    }
+
     /// The row predicate for `e` and the calling user: `scope` and `where` ANDed, with
     /// `$currentUser` replaced. `None` means every record of the tenant.
     pub fn row_filter(&self, e: &EntityDef, user_id: Option<&str>) -> Option<Filter> {

@@ -1,8 +1,9 @@
 //! Resolvers, one file per operation: get by id (`find_one`), connections (`find_many`),
-//! `create`, `update`, `delete` (soft delete and restore), relations both ways (`relation`),
+//! `create`, `update`, `delete` (soft delete and restore), their bulk forms (`bulk`), relations both ways (`relation`),
 //! users on records (`user`) and live changes (`subscription`).
 
 pub mod aggregate;
+pub mod bulk;
 pub mod create;
 pub mod delete;
 pub mod find_many;

@@ -105,6 +105,12 @@ pub struct EntityNames {
     pub delete: String,
     pub restore: String,
     pub changed: String,
+    /// Bulk writes: `createDeals(inputs)`, `updateDeals(ids | filter, input)`,
+    /// `deleteDeals(ids | filter)`, answering a `DealBulkResult`.
+    pub create_many: String,
+    pub update_many: String,
+    pub delete_many: String,
+    pub bulk_result: String,
 }
 
 impl EntityNames {
@@ -112,7 +118,12 @@ impl EntityNames {
         let t = pascal(name_singular);
         let one = camel(name_singular);
         let many = camel(name_plural);
+        let ts = pascal(name_plural);
         EntityNames {
+            create_many: format!("create{ts}"),
+            update_many: format!("update{ts}"),
+            delete_many: format!("delete{ts}"),
+            bulk_result: format!("{t}BulkResult"),
             connection: format!("{t}Connection"),
             edge: format!("{t}Edge"),
             filter: format!("{t}Filter"),
@@ -137,7 +148,7 @@ impl EntityNames {
     }
 
     /// Type names this entity generates.
-    pub fn type_names(&self) -> [&str; 12] {
+    pub fn type_names(&self) -> [&str; 13] {
         [
             &self.type_name,
             &self.connection,
@@ -151,11 +162,12 @@ impl EntityNames {
             &self.aggregate,
             &self.aggregate_values,
             &self.date_group,
+            &self.bulk_result,
         ]
     }
 
     /// Root field names this entity generates.
-    pub fn root_fields(&self) -> [&str; 8] {
+    pub fn root_fields(&self) -> [&str; 11] {
         [
             &self.query_one,
             &self.query_many,
@@ -165,6 +177,9 @@ impl EntityNames {
             &self.delete,
             &self.restore,
             &self.changed,
+            &self.create_many,
+            &self.update_many,
+            &self.delete_many,
         ]
     }
 }

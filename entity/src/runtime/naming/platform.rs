@@ -123,6 +123,8 @@ pub mod types {
     pub const MODULE: &str = "Module";
     pub const MODULE_INPUT: &str = "ModuleInput";
     pub const TOTP_ENROLLMENT: &str = "TotpEnrollment";
+    pub const EXPORT_JOB: &str = "ExportJob";
+    pub const EXPORT_FORMAT: &str = "ExportFormat";
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
@@ -242,6 +244,9 @@ pub mod fields {
     pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
     pub const START_OIDC_LOGIN: &str = "startOidcLogin";
     pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
+    pub const EXPORT_RECORDS: &str = "exportRecords";
+    pub const EXPORT_JOB: &str = "exportJob";
+    pub const EXPORT_CHANGED: &str = "exportChanged";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -387,6 +392,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_PROVIDER,
         CONFIGURE_OIDC_PROVIDER_INPUT,
         OIDC_LOGIN_START,
+        EXPORT_JOB,
+        EXPORT_FORMAT,
     ]
     .into_iter()
     .collect();
@@ -497,6 +504,9 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_OIDC_PROVIDER,
         START_OIDC_LOGIN,
         COMPLETE_OIDC_LOGIN,
+        EXPORT_RECORDS,
+        EXPORT_JOB,
+        EXPORT_CHANGED,
     ]
     .into_iter()
     .collect();

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::features::approvals::flow::RequestChanged;
 use crate::features::emails::EmailChanged;
+use crate::features::exports::jobs::{ExportChanged, ExportQueued};
 use crate::features::notifications::Notification;
 use crate::features::webhooks::DeliveryChanged;
 use crate::features::workflows::RunChanged;
@@ -19,13 +20,14 @@ use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 6] = [
+pub const WORK_TOPICS: [&str; 7] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
     WorkflowResume::TOPIC,
     WebhookRetry::TOPIC,
     IndexSlot::TOPIC,
+    ExportQueued::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -62,6 +64,10 @@ pub enum OutboxEvent {
     WebhookRetry(WebhookRetry),
     /// An index slot of a large entity to fill or clear in batches (`indexes`).
     IndexSlot(IndexSlot),
+    /// An export to write to a file (`exportRecords`).
+    ExportQueued(ExportQueued),
+    /// An export job's status or progress changed (`exportChanged`).
+    ExportChanged(ExportChanged),
 }
 
 impl OutboxEvent {
@@ -86,6 +92,8 @@ impl OutboxEvent {
             OutboxEvent::WorkflowResume(e) => row(e),
             OutboxEvent::WebhookRetry(e) => row(e),
             OutboxEvent::IndexSlot(e) => row(e),
+            OutboxEvent::ExportQueued(e) => row(e),
+            OutboxEvent::ExportChanged(e) => row(e),
         }
     }
 
@@ -111,6 +119,8 @@ impl OutboxEvent {
             WorkflowResume::TOPIC => OutboxEvent::WorkflowResume(of(payload)?),
             WebhookRetry::TOPIC => OutboxEvent::WebhookRetry(of(payload)?),
             IndexSlot::TOPIC => OutboxEvent::IndexSlot(of(payload)?),
+            ExportQueued::TOPIC => OutboxEvent::ExportQueued(of(payload)?),
+            ExportChanged::TOPIC => OutboxEvent::ExportChanged(of(payload)?),
             _ => return Ok(None),
         }))
     }

@@ -22,7 +22,7 @@ use super::cursor;
 use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
 use super::formula;
-use super::meta::{EntityDef, FieldDef, FieldType};
+use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::outbox::Event;
 use super::record::{ChangeEvent, Record};
 use super::sql::{self, Direction, SortKey};
@@ -44,11 +44,13 @@ fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
     }
 }
 
+mod bulk;
 mod guards;
 mod rows;
 mod write;
 
-pub use write::{WriteRequest, backdate};
+pub use bulk::{CreateInput, Selection};
+pub use write::WriteRequest;
 
 impl Event for ChangeEvent {
     const TOPIC: &'static str = "record.changed";
@@ -510,4 +512,29 @@ fn push_live_among(buf: &mut SqlBuf, tenant_id: &str, ids: &[impl AsRef<str>]) {
 /// holding one names none (and would fail as a statement value).
 fn could_be_stored(id: &str) -> bool {
     !id.contains('\0')
+}
+
+/// `entity` as `fresh` definitions have it (NOT_FOUND when it is gone).
+fn current_entity<'m>(fresh: &'m TenantMeta, entity: &EntityDef) -> Result<&'m EntityDef> {
+    fresh
+        .entity_by_id(&entity.id)
+        .map(|e| &**e)
+        .ok_or_else(|| Error::NotFound(format!("entity `{}`", entity.name_singular)))
+}
+
+/// Stamps record `id` as created (and last updated) at `at`, with no audit entry or event: the
+/// demo's history (`api::seed`), for records just made through the store. Hand-built, as every
+/// statement on `records` is here (its record ids are bound per dialect).
+pub async fn backdate(
+    conn: &impl sea_orm::ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE records SET created_at = ").bind_ts(at).push(", updated_at = ").bind_ts(at);
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind_record_id(id);
+    conn.execute_raw(buf.into_statement()).await?;
+    Ok(())
 }

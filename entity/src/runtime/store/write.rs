@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::{
-    COLUMNS, Caller, Liveness, Store, check_visible, fetch_one, one_statement, push_live_among, visible,
+    COLUMNS, Caller, Liveness, Store, check_visible, current_entity, fetch_one, one_statement,
+    push_live_among, visible,
 };
 use super::{computed, guards};
 use crate::pipeline::Exec;
@@ -43,15 +44,18 @@ impl<'a> Store<'a> {
             // Checked against definitions that a concurrent change replaced before the write
             // could commit: nothing was written; once more against the current ones.
             Err(Error::DefinitionsChanged) => {
-                // As the API sees them: an entity switched off meanwhile is gone.
-                let fresh = TenantMeta::load_for(self.db, self.tenant_id).await?.switched_on();
-                let entity = fresh
-                    .entity_by_id(&w.entity.id)
-                    .ok_or_else(|| Error::NotFound(format!("entity `{}`", w.entity.name_singular)))?;
+                let fresh = self.current_meta().await?;
+                let entity = current_entity(&fresh, w.entity)?;
                 self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
             }
             other => other,
         }
+    }
+
+    /// The tenant's definitions as they are now, as the API sees them (an entity switched off
+    /// meanwhile is gone): what a write refused with `DefinitionsChanged` retries against.
+    pub(super) async fn current_meta(&self) -> Result<TenantMeta> {
+        Ok(TenantMeta::load_for(self.db, self.tenant_id).await?.switched_on())
     }
 
     /// One attempt of [`Store::create`].
@@ -80,7 +84,12 @@ impl<'a> Store<'a> {
     /// uniqueness), relation targets are not looked up first: the record's INSERT checks them
     /// (`guards::push_reference_guard`) and fails the statement when one is missing, so the
     /// write costs no round trip of its own for the check; the caller then retries unguarded.
-    async fn create_with(&self, txn: &impl Exec, w: WriteRequest<'_>, guarded: bool) -> Result<Record> {
+    pub(super) async fn create_with(
+        &self,
+        txn: &impl Exec,
+        w: WriteRequest<'_>,
+        guarded: bool,
+    ) -> Result<Record> {
         let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let (mut data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         rollup_fields::seed(entity, &mut data);
@@ -211,12 +220,24 @@ impl<'a> Store<'a> {
     /// [`Store::update`] inside a transaction the caller commits (so a change of another
     /// kind, such as an approval decision, and the record write are one transaction).
     pub async fn update_in(&self, txn: &impl Exec, id: &str, w: WriteRequest<'_>) -> Result<Record> {
-        let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let d = self.d();
-        let old = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, Liveness::Live, true))
+        let old = fetch_one(txn, one_statement(d, self.tenant_id, w.entity, id, Liveness::Live, true))
             .await?
-            .filter(|r| visible(row, r))
-            .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+            .filter(|r| visible(w.caller.row, r))
+            .ok_or_else(|| Error::NotFound(w.entity.label_singular.clone()))?;
+        self.update_fetched(txn, old, w).await
+    }
+
+    /// The update of `old`, a live record read (and on PostgreSQL locked) in `txn` within the
+    /// caller's row rule: the one path of single and bulk updates.
+    pub(super) async fn update_fetched(
+        &self,
+        txn: &impl Exec,
+        old: Record,
+        w: WriteRequest<'_>,
+    ) -> Result<Record> {
+        let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
+        let id = old.id.as_str();
         // `old` as read holds its formulas' values; the stored values are the rest.
         let stored = stored_only(entity, &old.data);
         let (data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
@@ -292,44 +313,59 @@ impl<'a> Store<'a> {
             let (actor, row) = (caller.actor, caller.row);
             let d = self.d();
             let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-            let mut rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
+            let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
                 .await?
                 .filter(|r| visible(row, r))
                 .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-            if !deleted {
-                // A restored record must not duplicate a unique value taken meanwhile.
-                let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
-                let errors =
-                    self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
-                if !errors.is_empty() {
-                    return Err(Error::Validation(errors));
-                }
-            }
-            let now = time::now();
-            rec.deleted_at = deleted.then_some(now);
-            rec.updated_at = now;
-            rec.version += 1;
-            let tenant_id = self.tenant_id;
-            let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-                buf.push("UPDATE records SET deleted_at = ");
-                if deleted {
-                    buf.bind_ts(now);
-                } else {
-                    buf.push("NULL");
-                }
-                buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
-                buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
-                buf.push(" AND id = ").bind_record_id(id);
-                Ok(())
-            });
-            let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
-            let no_changes = Value::Object(Map::new());
-            self.record_change(txn, meta, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write)
-                .await?;
-            Ok(rec)
+            self.set_deleted_fetched(txn, meta, entity, rec, deleted, actor).await
         }
         .await;
         txn.finish(record).await
+    }
+
+    /// Soft-deletes or restores `rec`, read (and on PostgreSQL locked) in `txn` within the
+    /// caller's row rule: the one path of single and bulk deletes.
+    pub(super) async fn set_deleted_fetched(
+        &self,
+        txn: &impl Exec,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        mut rec: Record,
+        deleted: bool,
+        actor: &Actor,
+    ) -> Result<Record> {
+        let id = rec.id.clone();
+        let id = id.as_str();
+        if !deleted {
+            // A restored record must not duplicate a unique value taken meanwhile.
+            let unique: Vec<&FieldDef> = entity.fields.iter().filter(|f| f.unique).collect();
+            let errors = self.check_references(txn, meta, entity, &unique, &rec.data, Some(id), true).await?;
+            if !errors.is_empty() {
+                return Err(Error::Validation(errors));
+            }
+        }
+        let now = time::now();
+        rec.deleted_at = deleted.then_some(now);
+        rec.updated_at = now;
+        rec.version += 1;
+        let tenant_id = self.tenant_id;
+        let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
+            buf.push("UPDATE records SET deleted_at = ");
+            if deleted {
+                buf.bind_ts(now);
+            } else {
+                buf.push("NULL");
+            }
+            buf.push(", updated_at = ").bind_ts(now).push(", version = version + 1");
+            buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+            buf.push(" AND id = ").bind_record_id(id);
+            Ok(())
+        });
+        let kind = if deleted { ChangeKind::Deleted } else { ChangeKind::Restored };
+        let no_changes = Value::Object(Map::new());
+        self.record_change(txn, meta, actor, entity, (kind, &rec, None), Vec::new(), no_changes, write)
+            .await?;
+        Ok(rec)
     }
 
     /// `data` (stored values) with every formula field of `entity` computed in memory
@@ -551,23 +587,6 @@ impl<'a> Store<'a> {
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
         plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
     }
-}
-
-/// Stamps record `id` as created (and last updated) at `at`, with no audit entry or event: the
-/// demo's history (`api::seed`), for records just made through the store. Hand-built, as every
-/// statement on `records` is here (its record ids are bound per dialect).
-pub async fn backdate(
-    conn: &impl sea_orm::ConnectionTrait,
-    d: Dialect,
-    tenant_id: &str,
-    id: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    let mut buf = SqlBuf::new(d);
-    buf.push("UPDATE records SET created_at = ").bind_ts(at).push(", updated_at = ").bind_ts(at);
-    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned()).push(" AND id = ").bind_record_id(id);
-    conn.execute_raw(buf.into_statement()).await?;
-    Ok(())
 }
 
 /// The relation targets `fields` set in `data`: (record id, the entity it must be of).

@@ -1,0 +1,236 @@
+//! Exports run as jobs (`exportRecords`): the request is a row of `export_jobs` and an
+//! `export.queued` outbox event written in one transaction, which the relay turns into a
+//! `RunExport` job after commit. The worker runs the export with the requester's role as it is
+//! then (a role that lost `export` meanwhile fails the job) into
+//! `<data dir>/exports/<tenant>/<id>.<csv|jsonl>`, reporting the rows written after each page;
+//! every change of status or progress is an `ExportChanged` event (`exportChanged`). A file is
+//! written under a temporary name and renamed when complete, so a download never reads half a
+//! file, and a redelivered job of a finished export does nothing.
+
+use std::path::{Path, PathBuf};
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use super::{Ask, Asker, Format, Plan, Sink, run};
+use crate::features::users::roles;
+use crate::models::export_job::{self, Column};
+use crate::runtime::audit::Actor;
+use crate::runtime::meta::TenantMeta;
+use crate::runtime::outbox;
+use crate::runtime::policy::Permissions;
+use crate::runtime::time;
+use crate::{Db, Dialect, Error, Result};
+
+/// One export job: what was asked and how far it got.
+pub use crate::models::export_job::Model as ExportJob;
+
+/// Waiting for a worker.
+pub const QUEUED: &str = "queued";
+/// A worker is writing it.
+pub const RUNNING: &str = "running";
+/// The file is complete.
+pub const DONE: &str = "done";
+/// It stopped; `error` says why.
+pub const FAILED: &str = "failed";
+
+/// `OutboxEvent::ExportQueued`: export `export_id` is to run (the relay makes it a job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportQueued {
+    pub export_id: String,
+}
+
+impl outbox::Event for ExportQueued {
+    const TOPIC: &'static str = "export.queued";
+}
+
+/// `OutboxEvent::ExportChanged`: export `export_id` took `status` with `rows_written` rows out
+/// (news for `exportChanged`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportChanged {
+    pub tenant_id: String,
+    pub export_id: String,
+    pub status: String,
+    pub rows_written: i64,
+}
+
+impl outbox::Event for ExportChanged {
+    const TOPIC: &'static str = "export.changed";
+    const WORK: bool = false;
+}
+
+/// Who asks for an export job: the user and role it will run with, and the audit actor.
+pub struct Requester<'a> {
+    pub user_id: &'a str,
+    pub role_id: &'a str,
+    pub actor: &'a Actor,
+}
+
+/// Queues export `ask` in `txn` (already checked by the caller with `Plan::build`): its row and
+/// the event that becomes its job.
+pub async fn queue(
+    txn: &impl ConnectionTrait,
+    tenant_id: &str,
+    ask: &Ask,
+    who: Requester<'_>,
+) -> Result<ExportJob> {
+    let now = time::now();
+    let row = export_job::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        entity: Set(ask.entity.clone()),
+        format: Set(ask.format.as_str().to_owned()),
+        filter: Set(ask.filter.clone()),
+        fields: Set(ask.fields.as_ref().map(|f| Value::from(f.clone()))),
+        user_id: Set(who.user_id.to_owned()),
+        role_id: Set(who.role_id.to_owned()),
+        actor: Set(serde_json::to_value(who.actor)?),
+        status: Set(QUEUED.to_owned()),
+        rows_written: Set(0),
+        file_name: Set(None),
+        error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    let d = Dialect::of(txn);
+    outbox::write(txn, d, tenant_id, &ExportQueued { export_id: row.id.clone() }).await?;
+    announce(txn, &row).await?;
+    Ok(row)
+}
+
+/// Export job `id` of the tenant, if there is one.
+pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<Option<ExportJob>> {
+    Ok(export_job::Entity::find_by_id(id.to_owned()).filter(Column::TenantId.eq(tenant_id)).one(conn).await?)
+}
+
+/// Where the finished file of `job` lies under `data_dir`.
+pub fn file_path(data_dir: &Path, job: &ExportJob) -> Option<PathBuf> {
+    let name = job.file_name.as_deref().filter(|_| job.status == DONE)?;
+    Some(data_dir.join("exports").join(&job.tenant_id).join(name))
+}
+
+/// Writes the `ExportChanged` event of `job` as it now stands, in the transaction that changed it.
+async fn announce(conn: &impl ConnectionTrait, job: &ExportJob) -> Result<()> {
+    let event = ExportChanged {
+        tenant_id: job.tenant_id.clone(),
+        export_id: job.id.clone(),
+        status: job.status.clone(),
+        rows_written: job.rows_written,
+    };
+    outbox::write(conn, Dialect::of(conn), &job.tenant_id, &event).await
+}
+
+/// How a job's row changes: its status and rows, and once it ends, the file or the error.
+struct Step<'a> {
+    status: &'a str,
+    rows: i64,
+    file_name: Option<String>,
+    error: Option<String>,
+}
+
+/// Moves `job` on by `step` in a transaction of its own, with its event.
+async fn advance(db: &Db, job: &ExportJob, step: Step<'_>) -> Result<ExportJob> {
+    let txn = db.begin_tenant_write(&job.tenant_id).await?;
+    let now = time::now();
+    let ends = step.status == DONE || step.status == FAILED;
+    let row = export_job::ActiveModel {
+        id: Set(job.id.clone()),
+        status: Set(step.status.to_owned()),
+        rows_written: Set(step.rows),
+        file_name: Set(step.file_name),
+        error: Set(step.error),
+        updated_at: Set(now),
+        finished_at: Set(ends.then_some(now)),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    announce(&txn, &row).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Runs export job `id` of `tenant_id` (the worker's `RunExport`). A job that is gone or
+/// already finished does nothing; an export that fails leaves the job `failed` with the reason
+/// (the job itself succeeds: running it again would fail alike).
+pub async fn run_job(db: &Db, data_dir: &Path, tenant_id: &str, id: &str) -> Result<()> {
+    let txn = db.begin_tenant_read(tenant_id).await?;
+    let job = get(&txn, tenant_id, id).await?;
+    txn.commit().await?;
+    let Some(job) = job.filter(|j| j.status != DONE && j.status != FAILED) else {
+        return Ok(());
+    };
+    let job = advance(db, &job, Step { status: RUNNING, rows: 0, file_name: None, error: None }).await?;
+    match write_file(db, data_dir, &job).await {
+        Ok((rows, name)) => {
+            advance(db, &job, Step { status: DONE, rows, file_name: Some(name), error: None }).await?;
+        }
+        // A database failure is the worker's to retry; a refusal (the role lost `export`, the
+        // entity is gone, a filter no longer fits) is the export's outcome.
+        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
+        Err(e) => {
+            let step = Step { status: FAILED, rows: 0, file_name: None, error: Some(e.to_string()) };
+            advance(db, &job, step).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The export of `job` into its file; the rows written and the file's name.
+async fn write_file(db: &Db, data_dir: &Path, job: &ExportJob) -> Result<(i64, String)> {
+    let meta = TenantMeta::load_for(db, &job.tenant_id).await?.switched_on();
+    let txn = db.begin_tenant_read(&job.tenant_id).await?;
+    let role = roles::find(&txn, &job.tenant_id, &job.role_id).await?;
+    txn.commit().await?;
+    let permissions = Permissions::from_stored(&role.permissions);
+    let fields = match &job.fields {
+        Some(v) => Some(serde_json::from_value::<Vec<String>>(v.clone())?),
+        None => None,
+    };
+    let format = Format::parse(&job.format)?;
+    let ask = Ask { entity: job.entity.clone(), format, filter: job.filter.clone(), fields };
+    let actor: Actor = serde_json::from_value(job.actor.clone())?;
+    let who = Asker { tenant_id: &job.tenant_id, user_id: &job.user_id, permissions: &permissions, actor };
+    let plan = Plan::build(&meta, who, ask)?;
+    let dir = data_dir.join("exports").join(&job.tenant_id);
+    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+    let name = format!("{}.{}", job.id, format.extension());
+    let partial = dir.join(format!("{name}.partial"));
+    let file = tokio::fs::File::create(&partial).await.map_err(io)?;
+    let mut sink = FileSink { file, db, job };
+    let rows = run(db, &plan, &mut sink).await?;
+    sink.file.flush().await.map_err(io)?;
+    sink.file.sync_all().await.map_err(io)?;
+    tokio::fs::rename(&partial, dir.join(&name)).await.map_err(io)?;
+    Ok((i64::try_from(rows).unwrap_or(i64::MAX), name))
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Internal(format!("export file: {e}"))
+}
+
+/// An export job's file, reporting its progress after each page.
+struct FileSink<'a> {
+    file: tokio::fs::File,
+    db: &'a Db,
+    job: &'a ExportJob,
+}
+
+impl Sink for FileSink<'_> {
+    async fn write(&mut self, chunk: Vec<u8>, rows: u64) -> Result<bool> {
+        self.file.write_all(&chunk).await.map_err(io)?;
+        if rows > 0 {
+            let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+            advance(self.db, self.job, Step { status: RUNNING, rows, file_name: None, error: None }).await?;
+        }
+        Ok(true)
+    }
+}
