@@ -51,6 +51,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         email,
         entity_def,
         field_def,
+        file,
         module,
         notification,
         oidc_identity,
