@@ -1,4 +1,5 @@
-//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, and health probes.
+//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, file uploads and downloads, and
+//! health probes.
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -50,6 +51,8 @@ pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
         .route(graphiql::PAGE_PATH, get(move || std::future::ready(page.clone())))
         .route(&format!("{}/{{name}}", graphiql::ASSETS_PATH), get(graphiql::asset))
         .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
+        .route("/files", axum::routing::post(crate::features::files::http::upload))
+        .route("/files/{id}", get(crate::features::files::http::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

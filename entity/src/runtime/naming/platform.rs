@@ -126,6 +126,9 @@ pub mod types {
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
+    pub const ATTACHMENT: &str = "Attachment";
+    /// The GraphQL multipart request spec's scalar (`api::schema::upload`).
+    pub const UPLOAD: &str = "Upload";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -242,6 +245,10 @@ pub mod fields {
     pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
     pub const START_OIDC_LOGIN: &str = "startOidcLogin";
     pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
+    pub const UPLOAD_FILE: &str = "uploadFile";
+    pub const ATTACHMENTS: &str = "attachments";
+    pub const ATTACH_FILE: &str = "attachFile";
+    pub const DELETE_ATTACHMENT: &str = "deleteAttachment";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -387,6 +394,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_PROVIDER,
         CONFIGURE_OIDC_PROVIDER_INPUT,
         OIDC_LOGIN_START,
+        ATTACHMENT,
+        UPLOAD,
     ]
     .into_iter()
     .collect();
@@ -497,6 +506,10 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_OIDC_PROVIDER,
         START_OIDC_LOGIN,
         COMPLETE_OIDC_LOGIN,
+        UPLOAD_FILE,
+        ATTACHMENTS,
+        ATTACH_FILE,
+        DELETE_ATTACHMENT,
     ]
     .into_iter()
     .collect();

@@ -44,10 +44,12 @@ fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
     }
 }
 
+mod files;
 mod guards;
 mod rows;
 mod write;
 
+pub use files::download_path;
 pub use write::{WriteRequest, backdate};
 
 impl Event for ChangeEvent {
