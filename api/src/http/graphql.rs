@@ -55,7 +55,7 @@ pub async fn post(
     async move {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         if let Some(ct) =
-            content_type.filter(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/"))
+            content_type.filter(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
         {
             let options = MultipartOptions::default()
                 .max_file_size(usize::try_from(state.config.upload_max_bytes).unwrap_or(usize::MAX))
