@@ -81,15 +81,20 @@ ensure_redis
 echo "PostgreSQL and Redis are reachable"
 
 # Real peers the tests start, from PyPI: an SMTP sink (aiosmtpd), an OpenID Connect provider
-# of ours that signs ID tokens (RSA from cryptography), and TOTP codes computed independently of
-# the server's own implementation (pyotp).
-for module in aiosmtpd cryptography pyotp; do
+# of ours that signs ID tokens (RSA from cryptography), TOTP codes computed independently of
+# the server's own implementation (pyotp), and an S3-compatible object store for the file
+# store's S3 backend (moto's `moto_server`, which needs `moto.server` importable). Each entry is
+# `module=package`.
+for peer in aiosmtpd=aiosmtpd cryptography=cryptography pyotp=pyotp "moto.server=moto[server]"; do
+    module="${peer%%=*}"
+    package="${peer#*=}"
     if ! python3 -c "import ${module}" 2>/dev/null; then
-        echo "installing ${module} from PyPI"
-        python3 -m pip install --quiet "${module}" || fail "could not install ${module} (python3 -m pip install ${module})"
+        echo "installing ${package} from PyPI"
+        python3 -m pip install --quiet "${package}" || fail "could not install ${package} (python3 -m pip install '${package}')"
     fi
     python3 -c "import ${module}" || fail "${module} is not importable"
 done
+command -v moto_server >/dev/null || fail "moto_server is not on PATH (python3 -m pip install 'moto[server]')"
 
 unit_status=FAILED
 sqlite_status=FAILED

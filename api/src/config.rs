@@ -84,6 +84,38 @@ pub struct Config {
     #[arg(long, global = true, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// Largest file one upload may carry (`uploadFile` over the GraphQL multipart request
+    /// spec, `POST /files`), bytes. A larger one is refused with VALIDATION_FAILED.
+    #[arg(long, global = true, env = "UPLOAD_MAX_BYTES", default_value_t = 25 << 20)]
+    pub upload_max_bytes: u64,
+
+    /// Content types an upload may declare (comma-separated; `image/*` allows every image
+    /// type, `*/*` any). Anything else is refused with VALIDATION_FAILED.
+    #[arg(long, global = true, env = "UPLOAD_ALLOWED_TYPES", value_delimiter = ',', default_value = DEFAULT_UPLOAD_TYPES)]
+    pub upload_allowed_types: Vec<String>,
+
+    /// An S3-compatible object store for uploaded files: its endpoint (`https://s3.eu-west-1.amazonaws.com`,
+    /// `http://127.0.0.1:9000`), addressed path-style. Used when `S3_BUCKET` is set; otherwise
+    /// files are kept under the data directory (`files/`).
+    #[arg(long, global = true, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// The bucket uploaded files go to (setting it selects the S3 store).
+    #[arg(long, global = true, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// The bucket's region (part of every request's signature).
+    #[arg(long, global = true, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// Access key id requests to the bucket are signed with (AWS Signature Version 4).
+    #[arg(long, global = true, env = "S3_ACCESS_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+
+    /// Secret access key requests to the bucket are signed with.
+    #[arg(long, global = true, env = "S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+
     /// Deepest query accepted (nesting levels).
     #[arg(long, global = true, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
@@ -262,6 +294,11 @@ pub struct Config {
     pub sql_stats_header: bool,
 }
 
+/// The content types uploads may declare by default: documents, spreadsheets, images, text.
+pub const DEFAULT_UPLOAD_TYPES: &str = "application/pdf,image/*,text/plain,text/csv,application/json,\
+application/zip,application/msword,application/vnd.ms-excel,application/vnd.openxmlformats-officedocument.*,\
+application/vnd.oasis.opendocument.*";
+
 /// The issuer and audience every access token carries and every check requires.
 pub const JWT_ISSUER: &str = "alphery";
 pub const JWT_AUDIENCE: &str = "alphery-api";
@@ -283,6 +320,13 @@ impl Config {
             max_bulk_size: 1000,
             schema_cache_mb: 1024,
             max_body_bytes: 1 << 20,
+            upload_max_bytes: 256 << 10,
+            upload_allowed_types: DEFAULT_UPLOAD_TYPES.split(',').map(str::to_owned).collect(),
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key: None,
+            s3_secret_key: None,
             max_query_depth: 15,
             max_query_complexity: 5000,
             max_aliases: 50,

@@ -16,5 +16,6 @@ pub mod schema;
 pub mod seed;
 pub mod server;
 pub mod services;
+pub mod storage;
 
 pub use error::{ApiError, Error};

@@ -243,6 +243,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let services = Services::new(ServicesInner {
         auth_cache: crate::auth::cache::AuthCache::new(Duration::from_secs(config.auth_cache_secs)),
         limiter: crate::rate::Limiter::start(&config).await?,
+        files: crate::storage::open(&config)?,
         config: config.clone(),
         db,
         system_db,

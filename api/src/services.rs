@@ -1,8 +1,8 @@
 //! What resolvers and services share, process-wide: configuration, the databases, the event bus
-//! and its live fan-out, the outbox dispatcher, token keys, the credential cache and the rate
-//! limiter. A leaf of the crate: it knows nothing of HTTP or of the schema registry, which the
-//! transport holds beside it (`http::state::AppState`), so everything below the transport can
-//! take `&Services` without reaching back up.
+//! and its live fan-out, the outbox dispatcher, token keys, the credential cache, the rate
+//! limiter and the file store. A leaf of the crate: it knows nothing of HTTP or of the schema
+//! registry, which the transport holds beside it (`http::state::AppState`), so everything below
+//! the transport can take `&Services` without reaching back up.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::rate::Limiter;
+use crate::storage::FileStore;
 
 /// Shared services (cheap to clone: one reference count).
 #[derive(Clone)]
@@ -38,6 +39,8 @@ pub struct Inner {
     pub auth_cache: AuthCache,
     /// Rate-limit budgets (see `rate`).
     pub limiter: Limiter,
+    /// Where uploaded files' bytes are kept (`storage`: a local directory or an S3 bucket).
+    pub files: Arc<dyn FileStore>,
 }
 
 impl Services {

@@ -43,6 +43,7 @@ mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
 mod m20261207_000038_totp;
 mod m20261208_000039_export_jobs;
+mod m20261208_000040_files;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -71,6 +72,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "export_jobs",
     ]);
     t.extend(m20261207_000031_oidc::TABLES);
+    t.extend(m20261208_000040_files::TABLES);
     t
 }
 
@@ -119,6 +121,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000037_i18n::Migration),
             Box::new(m20261207_000038_totp::Migration),
             Box::new(m20261208_000039_export_jobs::Migration),
+            Box::new(m20261208_000040_files::Migration),
         ]
     }
 }

@@ -80,12 +80,18 @@ async fn failing_post_without_json_content_type() {
     for content_type in [
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
-        Some("multipart/form-data; boundary=x"),
+        Some("multipart/mixed; boundary=x"),
         None,
     ] {
         let response = post_raw(&api, &Auth::None, content_type, "application/json", &body).await;
         assert_eq!(response.status, 415, "content type {content_type:?}: {}", response.text);
     }
+    // `multipart/form-data` is the GraphQL multipart request spec (uploads): a body that is not
+    // one is a bad request.
+    let response =
+        post_raw(&api, &Auth::None, Some("multipart/form-data; boundary=x"), "application/json", &body).await;
+    assert_eq!(response.status, 400, "{}", response.text);
+    response.expect_code("BAD_REQUEST");
     // The same body as JSON (with a charset parameter) is fine.
     let ok =
         post_raw(&api, &Auth::None, Some("application/json; charset=utf-8"), "application/json", &body).await;

@@ -14,6 +14,7 @@ mod fixtures;
 mod access;
 mod aggregates;
 mod approvals;
+mod attachments;
 mod audit;
 mod auth;
 mod bulk;

@@ -52,6 +52,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         entity_def,
         export_job,
         field_def,
+        file,
         module,
         notification,
         oidc_identity,

@@ -8,6 +8,7 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod exports;
+pub mod files;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -40,4 +41,5 @@ pub static ALL: Features = &[
     &two_factor::FEATURE,
     &oidc::FEATURE,
     &exports::FEATURE,
+    &files::FEATURE,
 ];

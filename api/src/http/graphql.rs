@@ -1,22 +1,26 @@
 //! GraphQL over HTTP (the graphql-http spec): `POST /graphql` with a JSON body (single or
-//! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
-//! `extensions.code`; internal errors carry the request id instead of their cause (the
-//! executor's answers come labelled by the schema's extension; what this transport refuses
-//! itself it labels alike, `schema::errors`). Each operation (and each request refused before
-//! one ran) is logged and timed (`observe`).
+//! batch) or a multipart one carrying files (the GraphQL multipart request spec), and
+//! `GET /graphql?query=…` for queries only. Every error leaves with an `extensions.code`;
+//! internal errors carry the request id instead of their cause (the executor's answers come
+//! labelled by the schema's extension; what this transport refuses itself it labels alike,
+//! `schema::errors`). Each operation (and each request refused before one ran) is logged and
+//! timed (`observe`).
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Response, ServerError, Variables};
+use async_graphql::{
+    BatchRequest, BatchResponse, Executor, ParseRequestError, Request, Response, ServerError, Variables,
+};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use entity::runtime::outbox;
 use entity::{ErrorCode, ReadScope};
+use futures_util::TryStreamExt;
 use tracing::Instrument;
 
 use super::observe::{self, Answered};
@@ -33,19 +37,50 @@ use crate::schema::i18n::RequestLanguage;
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
-/// `POST /graphql`.
+/// Most files one multipart request may carry.
+const MAX_UPLOADS: usize = 10;
+
+/// `POST /graphql`: a JSON body, or a `multipart/form-data` one (the GraphQL multipart request
+/// spec: `operations`, `map`, then the files, each spooled to a temporary file as it arrives
+/// and refused once it passes `UPLOAD_MAX_BYTES`).
 pub async fn post(
     State(state): State<AppState>,
     client: ClientIp,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> HttpResponse {
     let started = Instant::now();
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if let Some(ct) =
+            content_type.filter(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+        {
+            let options = MultipartOptions::default()
+                .max_file_size(usize::try_from(state.config.upload_max_bytes).unwrap_or(usize::MAX))
+                .max_num_files(MAX_UPLOADS);
+            let body =
+                request.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
+            let batch = match async_graphql::http::receive_batch_body(Some(ct), body, options).await {
+                Ok(b) => b,
+                Err(ParseRequestError::PayloadTooLarge) => {
+                    let limit = state.config.upload_max_bytes;
+                    let e = ApiError::Validation(vec![entity::FieldError::new(
+                        "file",
+                        format!("is larger than the upload limit of {limit} bytes"),
+                    )]);
+                    return refuse(&state, &headers, &rid, started, StatusCode::PAYLOAD_TOO_LARGE, &e);
+                }
+                Err(e) => {
+                    let e = ApiError::BadRequest(format!("invalid multipart GraphQL request: {e}"));
+                    return refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e);
+                }
+            };
+            return execute(&state, Envelope { headers, rid, started, client }, batch, false).await;
+        }
         // A body over MAX_BODY_BYTES (or one that cannot be read) still gets a coded error.
-        let body = match body {
+        let body = match Bytes::from_request(request, &state).await {
             Ok(b) => b,
             Err(rejection) => {
                 let status = rejection.status();

@@ -1,4 +1,5 @@
-//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, exports, and health probes.
+//! The router: GraphQL endpoints, GraphiQL, inbound webhooks, exports, file uploads and
+//! downloads, and health probes.
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -52,6 +53,8 @@ pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
         .route("/hooks/workflows/{id}", axum::routing::post(super::hooks::workflow))
         .route("/export/{entity}", get(super::export::export))
         .route("/exports/{id}", get(super::export::download))
+        .route("/files", axum::routing::post(crate::features::files::http::upload))
+        .route("/files/{id}", get(crate::features::files::http::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

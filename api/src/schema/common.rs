@@ -1,5 +1,5 @@
 //! Types every tenant schema shares: the scalars (`DateTime`, `Date`, `Decimal`, `JSON`), the
-//! per-type filter inputs, `PageInfo`, `File`, and the platform enums.
+//! per-type filter inputs, `PageInfo`, `File`, the platform enums, and `Upload` (`upload`).
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
@@ -9,6 +9,7 @@ use entity::runtime::formula;
 use entity::runtime::meta::{FieldType, RelationKind};
 use entity::runtime::naming::types as t;
 use entity::runtime::rollup_fields;
+use entity::runtime::value::FILE_ID;
 
 use super::values::{LiveKind, PageInfoValue, parent};
 
@@ -62,9 +63,14 @@ pub fn register(mut b: async_graphql::dynamic::SchemaBuilder) -> async_graphql::
     ] {
         b = b.register(Enum::new(name).items(items));
     }
+    b = super::upload::register(b);
     b = b.register(page_info()).register(file_object()).register(
         InputObject::new(t::FILE_INPUT)
-            .field(InputValue::new("url", TypeRef::named_nn(TypeRef::STRING)))
+            .description(
+                "A file: `fileId` of an uploaded file (`uploadFile`, `POST /files`), or a `url` elsewhere.",
+            )
+            .field(InputValue::new(FILE_ID, TypeRef::named(TypeRef::ID)))
+            .field(InputValue::new("url", TypeRef::named(TypeRef::STRING)))
             .field(InputValue::new("name", TypeRef::named(TypeRef::STRING)))
             .field(InputValue::new("mimeType", TypeRef::named(TypeRef::STRING)))
             .field(InputValue::new("size", TypeRef::named(TypeRef::INT))),
@@ -174,19 +180,29 @@ fn page_info() -> Object {
 }
 
 fn file_object() -> Object {
-    let field = |name: &'static str, ty: TypeRef| {
+    // A FILE value is a JSON object of these members (`value::normalize`; an uploaded file's
+    // are filled in by the record store from the file, `id` being its `fileId`).
+    let member = |name: &'static str, member: &'static str, ty: TypeRef| {
         Field::new(name, ty, move |ctx| {
-            // A FILE value is a JSON object of these members (`value::normalize`).
             let v = ctx
                 .parent_value
                 .as_value()
-                .and_then(|v| if let Value::Object(m) = v { m.get(name).cloned() } else { None });
+                .and_then(|v| if let Value::Object(m) = v { m.get(member).cloned() } else { None });
             FieldFuture::Value(v.map(FieldValue::value))
         })
     };
+    let field = |name: &'static str, ty: TypeRef| member(name, name, ty);
     Object::new(t::FILE)
+        .field(
+            member("id", FILE_ID, TypeRef::named(TypeRef::ID))
+                .description("The uploaded file (null for a URL)."),
+        )
         .field(field("url", TypeRef::named_nn(TypeRef::STRING)))
         .field(field("name", TypeRef::named(TypeRef::STRING)))
         .field(field("mimeType", TypeRef::named(TypeRef::STRING)))
         .field(field("size", TypeRef::named(TypeRef::INT)))
+        .field(
+            field("sha256", TypeRef::named(TypeRef::STRING))
+                .description("SHA-256 of an uploaded file's content (hex)."),
+        )
 }

@@ -108,6 +108,9 @@ pub const NO_NUL: &str = "must not contain the NUL character (\\u0000)";
 /// Why a value is not a record id.
 pub const NOT_AN_ID: &str = "must be a record id (a UUID)";
 
+/// The member of a FILE value naming an uploaded file (the document vault's `files`).
+pub const FILE_ID: &str = "fileId";
+
 /// A record id in its stored form, or `None` when `s` cannot be one. Every record id is a
 /// UUID (`store::write`) kept hyphenated in lower case; a UUID written otherwise (upper case,
 /// braces, no hyphens) is brought to that form so it finds its record. Any other text names
@@ -225,7 +228,17 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
         }
         FieldType::Relation => Value::String(record_id(text()?).ok_or(NOT_AN_ID)?),
         FieldType::File => {
-            let o = v.as_object().ok_or("must be a file object {url, name, mimeType, size}")?;
+            let o = v.as_object().ok_or("must be a file object {fileId} or {url, name, mimeType, size}")?;
+            // An uploaded file: the record store checks it and stores its metadata
+            // (`store::files::resolve`); whatever else the client sent about it is ignored.
+            match o.get(FILE_ID) {
+                Some(Value::String(id)) => {
+                    let id = record_id(id).ok_or("fileId must be an uploaded file's id (a UUID)")?;
+                    return Ok(Some(serde_json::json!({ FILE_ID: id })));
+                }
+                None | Some(Value::Null) => {}
+                Some(_) => return Err("fileId must be an uploaded file's id (a UUID)".into()),
+            }
             let url = o.get("url").and_then(Value::as_str).unwrap_or_default().trim();
             if !URL.is_match(url) {
                 return Err("file url must be an http(s) URL".into());

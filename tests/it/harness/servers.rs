@@ -179,7 +179,9 @@ pub fn own_server(url: &str) -> OwnServer {
     OwnServer { server: Box::leak(Box::new(server)), _stop: stop }
 }
 
-fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
+/// A server of its own on this process's database, configured by `tweak` (a test module that
+/// needs a setting no other server has keeps it in a `OnceLock` of its own).
+pub fn start_server(tweak: impl FnOnce(&mut alphery_api::config::Config) + Send + 'static) -> Server {
     start_server_on(database().url.clone(), tweak, None)
 }
 

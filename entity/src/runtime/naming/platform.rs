@@ -128,6 +128,9 @@ pub mod types {
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
+    pub const ATTACHMENT: &str = "Attachment";
+    /// The GraphQL multipart request spec's scalar (`api::schema::upload`).
+    pub const UPLOAD: &str = "Upload";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -247,6 +250,10 @@ pub mod fields {
     pub const EXPORT_RECORDS: &str = "exportRecords";
     pub const EXPORT_JOB: &str = "exportJob";
     pub const EXPORT_CHANGED: &str = "exportChanged";
+    pub const UPLOAD_FILE: &str = "uploadFile";
+    pub const ATTACHMENTS: &str = "attachments";
+    pub const ATTACH_FILE: &str = "attachFile";
+    pub const DELETE_ATTACHMENT: &str = "deleteAttachment";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -394,6 +401,8 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_LOGIN_START,
         EXPORT_JOB,
         EXPORT_FORMAT,
+        ATTACHMENT,
+        UPLOAD,
     ]
     .into_iter()
     .collect();
@@ -507,6 +516,10 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         EXPORT_RECORDS,
         EXPORT_JOB,
         EXPORT_CHANGED,
+        UPLOAD_FILE,
+        ATTACHMENTS,
+        ATTACH_FILE,
+        DELETE_ATTACHMENT,
     ]
     .into_iter()
     .collect();

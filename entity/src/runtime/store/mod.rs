@@ -45,11 +45,13 @@ fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
 }
 
 mod bulk;
+mod files;
 mod guards;
 mod rows;
 mod write;
 
 pub use bulk::{CreateInput, Selection};
+pub use files::download_path;
 pub use write::WriteRequest;
 
 impl Event for ChangeEvent {

@@ -11,7 +11,7 @@ use super::{
     COLUMNS, Caller, Liveness, Store, check_visible, current_entity, fetch_one, one_statement,
     push_live_among, visible,
 };
-use super::{computed, guards};
+use super::{computed, files, guards};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Op, Target};
@@ -93,6 +93,7 @@ impl<'a> Store<'a> {
         let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
         let (mut data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
         rollup_fields::seed(entity, &mut data);
+        errors.extend(files::resolve(txn, self.d(), self.tenant_id, entity, &mut data, None, actor).await?);
         errors.extend(lifecycle::check_write(&entity.fields, None, &data, actor.role.as_deref()));
         let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
         let checked: Vec<&FieldDef> =
@@ -182,6 +183,7 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &data);
+        files::link(txn, self.d(), tenant_id, entity, &record.id, &Map::new(), &data).await?;
         self.record_change(
             txn,
             meta,
@@ -240,7 +242,10 @@ impl<'a> Store<'a> {
         let id = old.id.as_str();
         // `old` as read holds its formulas' values; the stored values are the rest.
         let stored = stored_only(entity, &old.data);
-        let (data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
+        let (mut data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
+        errors.extend(
+            files::resolve(txn, d, self.tenant_id, entity, &mut data, Some(old.id.as_str()), actor).await?,
+        );
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
         let changed: Vec<&FieldDef> = entity
             .fields
@@ -277,6 +282,7 @@ impl<'a> Store<'a> {
             buf.push(" AND id = ").bind_record_id(id);
             Ok(())
         });
+        files::link(txn, d, tenant_id, entity, &old.id, &stored, &data).await?;
         let mut changes = audit::diff(&stored, &data);
         if old.owner_id != new.owner_id
             && let Value::Object(m) = &mut changes
@@ -345,6 +351,8 @@ impl<'a> Store<'a> {
             }
         }
         let now = time::now();
+        files::follow_record(txn, self.d(), self.tenant_id, &rec.id, deleted.then_some(now), rec.deleted_at)
+            .await?;
         rec.deleted_at = deleted.then_some(now);
         rec.updated_at = now;
         rec.version += 1;
