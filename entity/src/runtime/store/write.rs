@@ -244,7 +244,7 @@ impl<'a> Store<'a> {
         let stored = stored_only(entity, &old.data);
         let (mut data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
         errors.extend(
-            files::resolve(txn, d, self.tenant_id, entity, &mut data, Some(old.id.as_str()), actor).await?,
+            files::resolve(txn, self.d(), self.tenant_id, entity, &mut data, Some(old.id.as_str()), actor).await?,
         );
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
         let changed: Vec<&FieldDef> = entity
@@ -282,7 +282,7 @@ impl<'a> Store<'a> {
             buf.push(" AND id = ").bind_record_id(id);
             Ok(())
         });
-        files::link(txn, d, tenant_id, entity, &old.id, &stored, &data).await?;
+        files::link(txn, self.d(), tenant_id, entity, &old.id, &stored, &data).await?;
         let mut changes = audit::diff(&stored, &data);
         if old.owner_id != new.owner_id
             && let Value::Object(m) = &mut changes
