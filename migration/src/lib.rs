@@ -42,6 +42,7 @@ mod m20261207_000034_rollup_fields;
 mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
 mod m20261207_000038_totp;
+mod m20261208_000044_hardening;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -116,6 +117,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000036_modules::Migration),
             Box::new(m20261207_000037_i18n::Migration),
             Box::new(m20261207_000038_totp::Migration),
+            Box::new(m20261208_000044_hardening::Migration),
         ]
     }
 }
