@@ -203,14 +203,24 @@ pub enum TemplateModule {
     Merge { key: String, added: ModuleInput, relabel: bool },
 }
 
-/// What a newer template does to modules: (kind, key, action, detail, op) lines of the plan,
+/// One line of `upgradeTemplate`'s plan for a module, with the operation that makes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedModule {
+    pub key: String,
+    /// ADD or UPDATE.
+    pub action: &'static str,
+    pub detail: String,
+    pub op: TemplateModule,
+}
+
+/// What a newer template does to modules: the lines of the plan,
 /// and conflicts as (key, detail) — `base` the modules as applied, `new` this version's,
 /// `tenant` the tenant's now.
 pub fn plan_template(
     base: &[ModuleInput],
     new: &[ModuleInput],
     tenant: &[Module],
-) -> (Vec<(String, &'static str, String, TemplateModule)>, Vec<(String, String)>) {
+) -> (Vec<PlannedModule>, Vec<(String, String)>) {
     let (mut changes, mut conflicts) = (Vec::new(), Vec::new());
     let fresh = |now: &[String], was: &[String]| -> Vec<String> {
         now.iter().filter(|n| !was.contains(n)).cloned().collect()
@@ -218,12 +228,12 @@ pub fn plan_template(
     for m in new {
         let mine = tenant.iter().find(|x| x.key == m.key);
         match (base.iter().find(|x| x.key == m.key), mine) {
-            (None, None) => changes.push((
-                m.key.clone(),
-                "ADD",
-                "new in this version".into(),
-                TemplateModule::Create(m.clone()),
-            )),
+            (None, None) => changes.push(PlannedModule {
+                key: m.key.clone(),
+                action: "ADD",
+                detail: "new in this version".into(),
+                op: TemplateModule::Create(m.clone()),
+            }),
             (None, Some(_)) => {
                 conflicts.push((m.key.clone(), "the tenant has its own module with this key".into()))
             }
@@ -253,12 +263,12 @@ pub fn plan_template(
                         added.entities.len() + added.workflows.len() + added.dashboards.len(),
                         if relabel { ", new label" } else { "" }
                     );
-                    changes.push((
-                        m.key.clone(),
-                        "UPDATE",
+                    changes.push(PlannedModule {
+                        key: m.key.clone(),
+                        action: "UPDATE",
                         detail,
-                        TemplateModule::Merge { key: m.key.clone(), added, relabel },
-                    ));
+                        op: TemplateModule::Merge { key: m.key.clone(), added, relabel },
+                    });
                 }
             }
         }

@@ -369,8 +369,8 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
     p.policies(&base, new, &policies);
     let (module_changes, module_conflicts) =
         modules::edit::plan_template(&base.modules, &new.modules, &modules::list(&txn, tenant_id).await?);
-    for (key, action, detail, op) in module_changes {
-        p.change("MODULE", key, action, detail, Op::Module(Box::new(op)));
+    for m in module_changes {
+        p.change("MODULE", m.key, m.action, m.detail, Op::Module(Box::new(m.op)));
     }
     for (key, detail) in module_conflicts {
         p.conflict("MODULE", key, detail);
