@@ -2,7 +2,7 @@
 //! Hindi by `lang`, by `Accept-Language` and by a socket's `connection_init`; the fallback
 //! chain (explicit → header → the user's locale → the tenant's default → the base label) label
 //! by label; the manufacturing template in Hindi, Bengali and Telugu; dashboard and widget
-//! titles translated; pipeline stages and SELECT chart groups labelled like the options; a
+//! titles translated; pipeline stages labelled like the options; a
 //! socket's language resolved per operation (its `extensions.lang`, else the connection's,
 //! then the user's locale as it is now); a widget layout saved by `updateDashboardLayout` and read back, and a
 //! bad layout refused with `VALIDATION_FAILED` without moving anything.
@@ -313,48 +313,29 @@ async fn the_manufacturing_template_speaks_hindi_bengali_and_telugu() {
 }
 
 #[tokio::test]
-async fn pipeline_stages_and_select_chart_groups_show_option_labels() {
+async fn pipeline_stages_show_option_labels() {
     let t = ticket_tenant().await;
     let tickets = Names::new("ticket", "tickets");
     t.create(&tickets, json!({"subject": "a", "status": "Open"}), "").await;
     t.create(&tickets, json!({"subject": "b", "status": "Closed"}), "").await;
-    let widgets = json!([
-        {"type": "pipeline", "title": {"en": "Flow"}, "entity": "ticket", "stageField": "status"},
-        {"type": "chart", "title": {"en": "By status"}, "entity": "ticket", "groupBy": "status"}
-    ]);
+    let widgets =
+        json!([{"type": "pipeline", "title": {"en": "Flow"}, "entity": "ticket", "stageField": "status"}]);
     let input = json!({"key": "flow", "name": {"en": "Flow"}, "widgets": widgets});
     let id = str_of(
         &t.data("mutation($i: DashboardInput!) { createDashboard(input: $i) { id } }", json!({"i": input}))
             .await["createDashboard"]["id"],
     );
-    let labels = |data: &Value| {
-        let w = &data["dashboard"]["widgets"];
-        let stages = pluck_str(&w[0]["data"]["stages"], "label");
-        let mut groups: Vec<(String, String)> = w[1]["data"]["series"]
-            .as_array()
-            .expect("series")
-            .iter()
-            .map(|p| (str_of(&p["key"]), str_of(&p["label"])))
-            .collect();
-        groups.sort();
-        (stages, groups)
-    };
+    let stages = |data: &Value, key: &str| pluck_str(&data["dashboard"]["widgets"][0]["data"]["stages"], key);
     let q = |lang: &str| format!("{{ dashboard(id: \"{id}\"{lang}) {{ widgets {{ data }} }} }}");
     // The stage values stay the option values; the labels follow the request's language.
     let hi = t.data(&q(", lang: \"hi\""), json!({})).await;
-    assert_eq!(
-        pluck_str(&hi["dashboard"]["widgets"][0]["data"]["stages"], "stage"),
-        strings(&["Open", "Closed"])
-    );
-    assert_eq!(
-        labels(&hi),
-        (strings(&["खुला", "बंद"]), vec![("Closed".into(), "बंद".into()), ("Open".into(), "खुला".into())])
-    );
+    assert_eq!(stages(&hi, "stage"), strings(&["Open", "Closed"]));
+    assert_eq!(stages(&hi, "label"), strings(&["खुला", "बंद"]));
     // By header, each label falling back on its own (no Bengali for Closed).
     let bn = with_language(&t, "bn-IN", &q("")).await;
-    assert_eq!(labels(&bn).0, strings(&["খোলা", "Closed"]));
+    assert_eq!(stages(&bn, "label"), strings(&["খোলা", "Closed"]));
     // No language anywhere: the base text.
-    assert_eq!(labels(&t.data(&q(""), json!({})).await).0, strings(&["Open", "Closed"]));
+    assert_eq!(stages(&t.data(&q(""), json!({})).await, "label"), strings(&["Open", "Closed"]));
 }
 
 /// The status labels of `TICKET` answered to operation `id` on `ws` (the `complete` messages

@@ -1,7 +1,7 @@
 //! What dashboard widgets show, computed on the server under the caller's row rules, each in
 //! one statement: periods ("today", "this week"…) and date buckets follow the
-//! tenant's time zone; money is summed exactly. A SELECT value a widget shows (a pipeline's
-//! stage, a chart's group) comes with its option label in the caller's languages (`label`).
+//! tenant's time zone; money is summed exactly. A pipeline's stages come with their option
+//! labels in the caller's languages (`label`).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -128,21 +128,9 @@ impl Scope<'_> {
                 let rows = self.figures(e, f.as_ref(), &fields, dates.as_ref()).await?;
                 let key = aggregate::group_name(&key_of);
                 let func = function.unwrap_or(Function::Count);
-                // A chart over a SELECT field labels its groups as the options are labelled.
-                let select = match &key_of {
-                    Target::Field(f) if f.ty == FieldType::Select => Some(f),
-                    _ => None,
-                };
                 let series: Vec<Value> = rows
                     .iter()
-                    .map(|r| {
-                        let k = r.group.get(&key).cloned().unwrap_or(Value::Null);
-                        let mut point = json!({"key": k, "value": figure(r, e, func, field.as_deref())});
-                        if let (Some(f), Some(v)) = (select, k.as_str()) {
-                            point["label"] = json!(option_label(self.langs, f, v));
-                        }
-                        point
-                    })
+                    .map(|r| json!({"key": r.group.get(&key).cloned().unwrap_or(Value::Null), "value": figure(r, e, func, field.as_deref())}))
                     .collect();
                 Ok(json!({ "series": series }))
             }
