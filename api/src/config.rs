@@ -281,6 +281,14 @@ pub struct Config {
     #[arg(long, global = true, env = "LEGACY_GRAPHQL_WS", default_value_t = false, action = clap::ArgAction::Set)]
     pub legacy_graphql_ws: bool,
 
+    /// Lets OpenID Connect providers live at private, loopback and link-local addresses
+    /// (`OIDC_ALLOW_PRIVATE_NETWORK=true`: a provider inside the operator's network, or a test's
+    /// on 127.0.0.1). Off, the issuer, token and key URLs must resolve to public addresses only,
+    /// so an administrator of one tenant cannot make the server fetch from the server's own
+    /// network (SSRF).
+    #[arg(long, global = true, env = "OIDC_ALLOW_PRIVATE_NETWORK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub oidc_allow_private_network: bool,
+
     /// Connections each database pool may open (PostgreSQL). A `serve` process keeps two
     /// pools (system work, and tenant traffic as `DATABASE_APP_ROLE`), each with a raw pool
     /// of four fifths of this beside it: keep the sum of all processes under the server's
@@ -357,6 +365,7 @@ impl Config {
             auth_cache_secs: 60,
             live_buffer: 256,
             legacy_graphql_ws: false,
+            oidc_allow_private_network: false,
             sql_stats_header: true,
             database_pool: entity::db::DEFAULT_POOL,
             rate_limit: true,

@@ -23,6 +23,10 @@ pub enum ApiError {
     /// so a client knows to refresh rather than to sign in again.
     TokenExpired,
     Forbidden(String),
+    /// FORBIDDEN with `extensions.reason: "module_disabled"`: the work (a run, a webhook, an
+    /// approval) belongs to a module an administrator switched off; it will be allowed again
+    /// when the module is on.
+    ModuleOff(String),
     NotFound(String),
     Validation(Vec<FieldError>),
     Conflict(String),
@@ -37,6 +41,9 @@ pub enum ApiError {
     },
     Internal(String),
 }
+
+/// `extensions.reason` of [`ApiError::ModuleOff`].
+pub const MODULE_DISABLED: &str = "module_disabled";
 
 /// The cause of an internal error, carried as the `source` of the GraphQL error a client sees
 /// as a bare `INTERNAL`. It is logged where the request id and operation are known (the
@@ -55,7 +62,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) | ApiError::Refused { .. } | ApiError::TokenExpired => {
                 ErrorCode::Unauthenticated
             }
-            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::Forbidden(_) | ApiError::ModuleOff(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::Conflict(_) => ErrorCode::Conflict,
@@ -77,6 +84,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
+            | ApiError::ModuleOff(m)
             | ApiError::Conflict(m)
             | ApiError::BadRequest(m)
             | ApiError::TooComplex(m)
@@ -97,6 +105,7 @@ impl ApiError {
         match self {
             ApiError::TokenExpired => Some("expired"),
             ApiError::Refused { reason, .. } => Some(reason),
+            ApiError::ModuleOff(_) => Some(MODULE_DISABLED),
             _ => None,
         }
     }
@@ -213,6 +222,9 @@ impl From<async_graphql::Error> for ApiError {
                 ApiError::TokenExpired
             }
             Some(ErrorCode::Unauthenticated) => ApiError::Unauthenticated(message),
+            Some(ErrorCode::Forbidden) if text("reason").as_deref() == Some(MODULE_DISABLED) => {
+                ApiError::ModuleOff(message)
+            }
             Some(ErrorCode::Forbidden) => ApiError::Forbidden(message),
             // `message` says "<what> not found".
             Some(ErrorCode::NotFound) => ApiError::NotFound(
@@ -300,6 +312,7 @@ mod tests {
             ApiError::Unauthenticated("who".into()),
             ApiError::TokenExpired,
             ApiError::Forbidden("no".into()),
+            ApiError::ModuleOff("module `crm` is off".into()),
             ApiError::NotFound("deal".into()),
             ApiError::Validation(vec![FieldError::new("name", "is required")]),
             ApiError::Conflict("taken".into()),

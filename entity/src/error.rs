@@ -182,6 +182,12 @@ impl Error {
         }
     }
 
+    /// Whether this is a unique constraint's violation: a concurrent transaction inserted the
+    /// same key first (and a retry will find its row).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Db(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
+    }
+
     /// A single-field validation error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])

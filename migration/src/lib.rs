@@ -44,6 +44,7 @@ mod m20261207_000037_i18n;
 mod m20261207_000038_totp;
 mod m20261208_000039_export_jobs;
 mod m20261208_000040_files;
+mod m20261208_000044_hardening;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -122,6 +123,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000038_totp::Migration),
             Box::new(m20261208_000039_export_jobs::Migration),
             Box::new(m20261208_000040_files::Migration),
+            Box::new(m20261208_000044_hardening::Migration),
         ]
     }
 }

@@ -2,7 +2,9 @@
 //! Hindi by `lang`, by `Accept-Language` and by a socket's `connection_init`; the fallback
 //! chain (explicit → header → the user's locale → the tenant's default → the base label) label
 //! by label; the manufacturing template in Hindi, Bengali and Telugu; dashboard and widget
-//! titles translated; a widget layout saved by `updateDashboardLayout` and read back, and a
+//! titles translated; pipeline stages labelled like the options; a
+//! socket's language resolved per operation (its `extensions.lang`, else the connection's,
+//! then the user's locale as it is now); a widget layout saved by `updateDashboardLayout` and read back, and a
 //! bad layout refused with `VALIDATION_FAILED` without moving anything.
 
 use std::time::Duration;
@@ -308,4 +310,65 @@ async fn the_manufacturing_template_speaks_hindi_bengali_and_telugu() {
     // The same through the header, regional tag and all.
     let te = with_language(&t, "te-IN", "{ entity(name: \"purchase_order\") { labelSingular } }").await;
     assert_eq!(te["entity"]["labelSingular"], json!("కొనుగోలు ఆర్డర్"));
+}
+
+#[tokio::test]
+async fn pipeline_stages_show_option_labels() {
+    let t = ticket_tenant().await;
+    let tickets = Names::new("ticket", "tickets");
+    t.create(&tickets, json!({"subject": "a", "status": "Open"}), "").await;
+    t.create(&tickets, json!({"subject": "b", "status": "Closed"}), "").await;
+    let widgets =
+        json!([{"type": "pipeline", "title": {"en": "Flow"}, "entity": "ticket", "stageField": "status"}]);
+    let input = json!({"key": "flow", "name": {"en": "Flow"}, "widgets": widgets});
+    let id = str_of(
+        &t.data("mutation($i: DashboardInput!) { createDashboard(input: $i) { id } }", json!({"i": input}))
+            .await["createDashboard"]["id"],
+    );
+    let stages = |data: &Value, key: &str| pluck_str(&data["dashboard"]["widgets"][0]["data"]["stages"], key);
+    let q = |lang: &str| format!("{{ dashboard(id: \"{id}\"{lang}) {{ widgets {{ data }} }} }}");
+    // The stage values stay the option values; the labels follow the request's language.
+    let hi = t.data(&q(", lang: \"hi\""), json!({})).await;
+    assert_eq!(stages(&hi, "stage"), strings(&["Open", "Closed"]));
+    assert_eq!(stages(&hi, "label"), strings(&["खुला", "बंद"]));
+    // By header, each label falling back on its own (no Bengali for Closed).
+    let bn = with_language(&t, "bn-IN", &q("")).await;
+    assert_eq!(stages(&bn, "label"), strings(&["খোলা", "Closed"]));
+    // No language anywhere: the base text.
+    assert_eq!(stages(&t.data(&q(""), json!({})).await, "label"), strings(&["Open", "Closed"]));
+}
+
+/// The status labels of `TICKET` answered to operation `id` on `ws` (the `complete` messages
+/// of earlier operations passed over).
+async fn socket_labels(ws: &mut Ws, id: &str) -> Vec<String> {
+    loop {
+        match ws.recv(Duration::from_secs(30)).await {
+            WsEvent::Message(m) if m["type"] == "complete" => continue,
+            WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => {
+                return status(&m["payload"]["data"]).0;
+            }
+            other => panic!("expected the answer to {id}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_socket_resolves_the_language_of_each_operation() {
+    let t = ticket_tenant().await;
+    let mut ws = Ws::connect(t.api.server).await;
+    ws.init(json!({"authorization": format!("Bearer {}", t.access_token)})).await.expect_ack();
+    // No language on the socket and no locale: the base labels.
+    ws.subscribe("1", TICKET, json!({})).await;
+    assert_eq!(socket_labels(&mut ws, "1").await, strings(&["Open", "Closed"]));
+    // One operation names its own language in `extensions`; the next does not.
+    let own =
+        json!({"id": "2", "type": "subscribe", "payload": {"query": TICKET, "extensions": {"lang": "bn"}}});
+    ws.send(own).await;
+    assert_eq!(socket_labels(&mut ws, "2").await, strings(&["খোলা", "Closed"]));
+    // The user's locale changes while the socket is open: the next operation shows it (the
+    // locale is read per operation, not once at connect).
+    let profile = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { locale } }";
+    t.data(profile, json!({"i": {"locale": "hi"}})).await;
+    ws.subscribe("3", TICKET, json!({})).await;
+    assert_eq!(socket_labels(&mut ws, "3").await, strings(&["खुला", "बंद"]));
 }

@@ -10,14 +10,14 @@ use sha2::Sha256;
 
 use crate::harness::*;
 
-fn sign(secret: &str, t: i64, body: &str) -> String {
+pub(crate) fn sign(secret: &str, t: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{t}.{body}").as_bytes());
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={t},v1={hex}")
 }
 
-async fn post(
+pub(crate) async fn post(
     t: &TestTenant,
     workflow: &str,
     signature: &str,

@@ -47,6 +47,7 @@ mod live_lists;
 mod live_modules;
 mod live_news;
 mod models;
+mod module_changes;
 mod modules;
 mod notifications;
 mod observability;

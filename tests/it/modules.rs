@@ -11,21 +11,21 @@ use serde_json::{Value, json};
 use crate::audit::only_entry;
 use crate::harness::*;
 
-const MODULE: &str = "id key label enabled entities workflows dashboards template";
+pub(crate) const MODULE: &str = "id key label enabled entities workflows dashboards template";
 const RUNS: &str = "query($w: ID) { workflowRuns(workflowId: $w) { id status recordId } }";
 
-async fn switch_raw(t: &TestTenant, auth: &Auth, op: &str, key: &str) -> Response {
+pub(crate) async fn switch_raw(t: &TestTenant, auth: &Auth, op: &str, key: &str) -> Response {
     let query = format!("mutation($k: String!) {{ {op}(key: $k) {{ {MODULE} }} }}");
     t.api.graphql(auth, &query, json!({"k": key})).await
 }
 
 /// `enableModule` / `disableModule` as the owner, asserting success: the module.
-async fn switch(t: &TestTenant, op: &str, key: &str) -> Value {
+pub(crate) async fn switch(t: &TestTenant, op: &str, key: &str) -> Value {
     switch_raw(t, &t.auth(), op, key).await.data()[op].clone()
 }
 
 /// `modules` as the owner, by key.
-async fn modules(t: &TestTenant) -> Vec<Value> {
+pub(crate) async fn modules(t: &TestTenant) -> Vec<Value> {
     t.data(&format!("{{ modules {{ {MODULE} }} }}"), json!({})).await["modules"]
         .as_array()
         .cloned()
@@ -51,7 +51,7 @@ async fn runs(t: &TestTenant, id: &str) -> Vec<Value> {
 }
 
 /// Waits until workflow `id` has a finished run on `record`; its status.
-async fn finished_run(t: &TestTenant, id: &str, record: &str) -> String {
+pub(crate) async fn finished_run(t: &TestTenant, id: &str, record: &str) -> String {
     eventually(format!("a finished run of {id} on {record}"), EFFECT_WAIT, async || {
         let all = runs(t, id).await;
         let run = all.iter().find(|r| r["recordId"] == json!(record) && r["status"] != "running");
@@ -62,7 +62,7 @@ async fn finished_run(t: &TestTenant, id: &str, record: &str) -> String {
 
 /// `memo` (in module `notes`) and `ticket` (in no module, pointing at a memo), a workflow on
 /// tickets that creates a memo and one that only marks the ticket, and a dashboard of memos.
-async fn helpdesk(t: &TestTenant) -> (String, String) {
+pub(crate) async fn helpdesk(t: &TestTenant) -> (String, String) {
     t.define_entity("memo", "memos", vec![field("text", "TEXT", json!({"required": true}))]).await;
     let memo = field("memo", "RELATION", json!({"relatedEntity": "memo"}));
     let seen = field("seen", "BOOLEAN", json!({}));

@@ -5,6 +5,9 @@
 //! (`totp_invalid`), never with a token; a current code or a recovery code (once) signs in;
 //! refresh tokens keep working; `disableTotp` takes a recovery code; an administrator's
 //! `resetUserTotp` turns a member's off; `resetPassword` needs the second factor as well.
+//! Five wrong codes in a row lock the second factor on every instance (`totp_locked`, counted
+//! in the database) until a right code resets the count or an administrator's `unlockUserTotp`;
+//! `regenerateRecoveryCodes` (with a code or the password) voids the old codes at once.
 
 use serde_json::{Value, json};
 
@@ -14,6 +17,8 @@ use crate::password_reset::{emailed_token, reset_password};
 const ENROLL: &str = "mutation { enrollTotp { secret uri } }";
 const CONFIRM: &str = "mutation($c: String!) { confirmTotp(code: $c) }";
 const DISABLE: &str = "mutation($c: String!) { disableTotp(code: $c) }";
+const REGENERATE: &str =
+    "mutation($c: String, $p: String) { regenerateRecoveryCodes(code: $c, password: $p) }";
 
 /// The code `pyotp` computes from enrolment URI `uri` for the time `offset` seconds from now.
 async fn pyotp_code(uri: &str, offset: i64) -> String {
@@ -121,4 +126,86 @@ async fn a_password_reset_needs_the_second_factor_too() {
     reset_password(&t.api, &token, new, None).await.expect_reason("UNAUTHENTICATED", "totp_required");
     let reset = reset_password(&t.api, &token, new, Some(&pyotp_code(&uri, 30).await)).await.data();
     assert_eq!(reset["resetPassword"]["user"]["id"], json!(t.user_id));
+}
+
+/// `regenerateRecoveryCodes` as `auth` with a `code` or a `password`.
+async fn regenerate(t: &TestTenant, auth: &Auth, code: Option<&str>, password: Option<&str>) -> Response {
+    t.api.graphql(auth, REGENERATE, json!({ "c": code, "p": password })).await
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_second_factor_on_every_instance_until_unlocked() {
+    let t = tenant().await;
+    // Another server on the same database: the count is the database's, not a process's.
+    let other = t.on(short_ttl_server());
+    let member = t.invite("member").await;
+    let auth = Auth::Bearer(str_of(&member["accessToken"]));
+    let email = str_of(&member["user"]["email"]);
+    let (uri, recovery) = turn_on(&t, &auth).await;
+    let wrong = pyotp_code(&uri, -300).await;
+
+    // Four wrong codes (through another operation that checks codes), then a right one: the
+    // count starts over, so four more wrong codes and a right one still pass.
+    for _ in 0..4 {
+        regenerate(&t, &auth, Some(&wrong), None).await.expect_field_errors(&["code"]);
+    }
+    login_with(&t, &email, Some(&recovery[0])).await.data();
+    for _ in 0..4 {
+        login_with(&other, &email, Some(&wrong)).await.expect_reason("UNAUTHENTICATED", "totp_invalid");
+    }
+    login_with(&t, &email, Some(&recovery[1])).await.data();
+
+    // Five wrong codes on one instance lock the other: even the right code is refused.
+    for _ in 0..5 {
+        login_with(&other, &email, Some(&wrong)).await.expect_reason("UNAUTHENTICATED", "totp_invalid");
+    }
+    let locked = login_with(&t, &email, Some(&pyotp_code(&uri, 30).await)).await;
+    locked.expect_reason("UNAUTHENTICATED", "totp_locked");
+    assert!(locked.body["data"].is_null(), "no token while locked: {}", locked.text);
+    regenerate(&t, &auth, Some(&recovery[2]), None).await.expect_reason("UNAUTHENTICATED", "totp_locked");
+
+    // Only an administrator unlocks; the second factor stays on, and the right code passes.
+    let unlock = "mutation($u: ID!) { unlockUserTotp(userId: $u) { id totpEnabled } }";
+    let own = t.api.graphql(&auth, unlock, json!({ "u": member["user"]["id"] })).await;
+    assert!(!own.errors().is_empty(), "a member cannot unlock: {}", own.text);
+    let unlocked = t.data(unlock, json!({ "u": member["user"]["id"] })).await["unlockUserTotp"].clone();
+    assert_eq!(unlocked["totpEnabled"], json!(true));
+    login_with(&t, &email, Some(&pyotp_code(&uri, 30).await)).await.data();
+    // The recovery code the lock refused was not spent.
+    login_with(&t, &email, Some(&recovery[2])).await.data();
+}
+
+#[tokio::test]
+async fn regenerated_recovery_codes_void_the_old_ones_at_once() {
+    let t = tenant().await;
+    let (_, old) = turn_on(&t, &t.auth()).await;
+    // A code or the password is needed; a wrong password is refused.
+    regenerate(&t, &t.auth(), None, None).await.expect_field_errors(&["code"]);
+    regenerate(&t, &t.auth(), None, Some("not the password")).await.expect_field_errors(&["password"]);
+
+    let by_password = regenerate(&t, &t.auth(), None, Some(PASSWORD)).await.data();
+    let new: Vec<String> =
+        by_password["regenerateRecoveryCodes"].as_array().expect("codes").iter().map(str_of).collect();
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)));
+    // Every old code is void at once, used or not.
+    login_with(&t, &t.email, Some(&old[0])).await.expect_reason("UNAUTHENTICATED", "totp_invalid");
+    // A new code signs in once (single use), and may itself pay for the next set.
+    login_with(&t, &t.email, Some(&new[0])).await.data();
+    login_with(&t, &t.email, Some(&new[0])).await.expect_reason("UNAUTHENTICATED", "totp_invalid");
+    let by_code = regenerate(&t, &t.auth(), Some(&new[1]), None).await.data();
+    let newest: Vec<String> =
+        by_code["regenerateRecoveryCodes"].as_array().expect("codes").iter().map(str_of).collect();
+    login_with(&t, &t.email, Some(&new[2])).await.expect_reason("UNAUTHENTICATED", "totp_invalid");
+    login_with(&t, &t.email, Some(&newest[0])).await.data();
+    // Audited, without the codes.
+    let log = t
+        .data(
+            "{ auditLog(filter: {action: \"user.totp_recovery_regenerate\"}) { nodes { changes } } }",
+            json!({}),
+        )
+        .await;
+    let entries = log["auditLog"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2);
+    assert!(!entries.iter().any(|e| e.to_string().contains(&newest[0])));
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-fn dir() -> std::path::PathBuf {
+pub(crate) fn dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("alphery-it-templates-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("templates dir");
     d
@@ -72,12 +72,12 @@ fn clinic(slug: &str, version: u32) -> Value {
     })
 }
 
-fn write(slug: &str, template: &Value) {
+pub(crate) fn write(slug: &str, template: &Value) {
     std::fs::write(dir().join(format!("{slug}.json")), serde_json::to_vec_pretty(template).expect("json"))
         .expect("write");
 }
 
-const UPGRADE: &str = "mutation($s: String!, $d: Boolean) { upgradeTemplate(slug: $s, dryRun: $d) { fromVersion toVersion applied changes { kind name action } conflicts { kind name action detail } } }";
+pub(crate) const UPGRADE: &str = "mutation($s: String!, $d: Boolean) { upgradeTemplate(slug: $s, dryRun: $d) { fromVersion toVersion applied changes { kind name action } conflicts { kind name action detail } } }";
 
 async fn field_def(t: &TestTenant, entity: &str, key: &str) -> Value {
     let defs = t.data("{ entities { nameSingular fields { key label options } } }", json!({})).await;

@@ -453,6 +453,15 @@ fn scope<'a>(
     Ok(Scope { db: &state.db, tenant_id: &p.tenant_id, meta, entity, policy, actor })
 }
 
+/// FORBIDDEN (`module_disabled`) when `entity` is switched off with its modules.
+async fn refuse_off(state: &Services, tenant_id: &str, entity: &EntityDef) -> Result<(), ApiError> {
+    state
+        .in_tenant(tenant_id, Txn::Read, async |txn| {
+            crate::features::modules::refuse_off_entity(txn, tenant_id, entity).await
+        })
+        .await
+}
+
 /// `submitForApproval(policyId, recordId)`: needs `update` on the entity and the record in view.
 async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
@@ -469,6 +478,7 @@ async fn submit(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     if !p.permissions.can(&entity, Action::Update) {
         return Err(ApiError::Forbidden(format!("your role may not update {}", entity.label_plural)));
     }
+    refuse_off(state, &p.tenant_id, &entity).await?;
     let actor = ctx::actor(c)?;
     let request = flow::submit(&scope(c, &actor, &meta, &entity, &policy)?, &record).await?;
     Ok(RequestView { request, policy: view(&meta, policy) })
@@ -484,6 +494,7 @@ async fn decide(c: &ResolverContext<'_>) -> Result<RequestView, ApiError> {
     let comment = args::opt_string(c, "comment")?;
     let (v, meta, entity, record) =
         load_request(c, &id).await?.ok_or_else(|| ApiError::NotFound("approval request".into()))?;
+    refuse_off(ctx::state(c)?, &p.tenant_id, &entity).await?;
     let actor = ctx::actor(c)?;
     let request = flow::decide(
         &scope(c, &actor, &meta, &entity, &v.policy.policy)?,

@@ -37,6 +37,10 @@ fn types() -> Vec<Type> {
             .field(sync_field::<P>("defaultRole", string(), |p| s(&p.default_role)))
             .field(sync_field::<P>("allowSignup", boolean(), |p| Some(Value::from(p.allow_signup))))
             .field(sync_field::<P>("allowedEmailDomains", strings(), |p| json(&p.allowed_email_domains)))
+            .field(
+                sync_field::<P>("redirectUris", strings(), |p| json(&p.redirect_uris))
+                    .description("The only URIs a login may come back to (`startOidcLogin(redirectUri)`)."),
+            )
             .field(sync_field::<P>("createdAt", time(), |p| ts(&p.created_at)))
             .field(sync_field::<P>("updatedAt", time(), |p| ts(&p.updated_at)))
             .into(),
@@ -64,6 +68,10 @@ fn types() -> Vec<Type> {
             .field(
                 InputValue::new("allowedEmailDomains", TypeRef::named_nn_list(TypeRef::STRING))
                     .description("Email domains new users may come from (default: any)."),
+            )
+            .field(
+                InputValue::new("redirectUris", TypeRef::named_nn_list(TypeRef::STRING))
+                    .description("The http(s) URIs a login may come back to, matched exactly (1 to 20). Required for a new provider; left out, an update keeps the stored list."),
             )
             .into(),
     ]
@@ -136,7 +144,7 @@ fn public_mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("tenant", string()).description("The tenant's slug."))
         .argument(InputValue::new("provider", string()).description("The provider's key."))
-        .argument(InputValue::new("redirectUri", string()).description("Where the provider sends the browser back with `code` and `state`."))
+        .argument(InputValue::new("redirectUri", string()).description("Where the provider sends the browser back with `code` and `state`: one of the provider's `redirectUris` (else VALIDATION_FAILED)."))
         .description("Starts signing in with a tenant's OpenID Connect provider: send the browser to `authorizationUrl`."),
         Field::new(f::COMPLETE_OIDC_LOGIN, TypeRef::named_nn(t::AUTH_PAYLOAD), |c| {
             FieldFuture::new(async move {

@@ -133,6 +133,8 @@ async fn reset(
         Lookup::Expired => return Err(refused(TOKEN_EXPIRED, "this password reset token has expired")),
     };
     if let Some(refusal) = second_factor::refusal(state, &txn, &u, totp_code).await? {
+        // A wrong code counts towards the lockout (the token is not spent).
+        txn.commit().await?;
         return Err(refusal);
     }
     let opened =

@@ -1,8 +1,10 @@
 //! TOTP two-factor sign-in for every signed-in user: `enrollTotp` (a new secret, pending, as
 //! base32 and as an `otpauth://` URI for an authenticator app), `confirmTotp(code)` (the
 //! first code turns it on and hands out single-use recovery codes, shown once),
-//! `disableTotp(code)` (a current or recovery code turns it off), and for administrators
-//! `resetUserTotp(userId)` (a user who lost both). `User.totpEnabled` says whether it is on;
+//! `disableTotp(code)` (a current or recovery code turns it off), `regenerateRecoveryCodes`
+//! (with a current code or the password: new codes, the old ones void at once), and for
+//! administrators `resetUserTotp(userId)` (a user who lost both) and `unlockUserTotp(userId)`
+//! (a second factor locked by wrong codes). `User.totpEnabled` says whether it is on;
 //! `login` then needs `totpCode` (`auth::second_factor`). Secrets are sealed with the server
 //! key (`auth::sealed`), recovery codes stored hashed (`entity::features::users::two_factor`).
 
@@ -18,8 +20,8 @@ use entity::runtime::naming::{fields as f, types as t};
 use super::profile::me;
 use crate::admin::admin;
 use crate::auth::principal::Principal;
-use crate::auth::second_factor::{context, verify};
-use crate::auth::totp;
+use crate::auth::second_factor::{Check, context, locked_error, verify};
+use crate::auth::{password, totp};
 use crate::error::ApiError;
 use crate::rate::{self, Action};
 use crate::schema::args;
@@ -135,6 +137,32 @@ async fn confirm_with(state: &Services, me: &Me<'_>, code: &str) -> Result<Vec<S
     Ok(codes)
 }
 
+/// Checks `code` for the caller and, when it passes, does `then` in the same transaction. A
+/// wrong code is committed as counted before it is refused (`second_factor::verify`).
+async fn with_code<T>(
+    state: &Services,
+    me: &Me<'_>,
+    code: &str,
+    then: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let done = state
+        .in_tenant(me.tenant_id, Txn::Write, async |txn| {
+            let on = two_factor::find(txn, me.tenant_id, me.user_id).await?.is_some_and(|t| t.enabled);
+            if !on {
+                return Err(ApiError::Conflict("two-factor sign-in is not on".into()));
+            }
+            match verify(state, txn, me.tenant_id, me.user_id, code).await? {
+                Check::Passed => Ok(Ok(then(txn).await?)),
+                refused => Ok(Err(refused)),
+            }
+        })
+        .await?;
+    done.map_err(|refused| match refused {
+        Check::Locked => locked_error(),
+        _ => bad_code("is not a current, unused two-factor or recovery code"),
+    })
+}
+
 /// `disableTotp(code)`.
 fn disable() -> Field {
     Field::new(f::DISABLE_TOTP, TypeRef::named_nn(TypeRef::BOOLEAN), |c| {
@@ -142,25 +170,81 @@ fn disable() -> Field {
             let (state, p, actor) = (ctx::state(&c)?, caller(&c, true).await?, ctx::actor(&c)?);
             let code = args::string(&c, "code")?;
             let me = me(p, &actor);
-            state
-                .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
-                    let on =
-                        two_factor::find(txn, me.tenant_id, me.user_id).await?.is_some_and(|t| t.enabled);
-                    if !on {
-                        return Err(ApiError::Conflict("two-factor sign-in is not on".into()));
-                    }
-                    if !verify(state, txn, me.tenant_id, me.user_id, &code).await? {
-                        return Err(bad_code("is not a current, unused two-factor or recovery code"));
-                    }
-                    two_factor::disable(txn, state.db.dialect, &me).await?;
-                    Ok(())
-                })
-                .await?;
+            with_code(state, &me, &code, async |txn| {
+                Ok(two_factor::disable(txn, state.db.dialect, &me).await?)
+            })
+            .await?;
             Ok(Some(Value::from(true)))
         })
     })
     .argument(InputValue::new("code", TypeRef::named_nn(TypeRef::STRING)))
     .description("Turns two-factor sign-in off, with a current code of your app or a recovery code.")
+}
+
+/// `regenerateRecoveryCodes(code | password)`.
+fn regenerate() -> Field {
+    Field::new(f::REGENERATE_RECOVERY_CODES, TypeRef::named_nn_list_nn(TypeRef::STRING), |c| {
+        FieldFuture::new(async move {
+            let (state, p, actor) = (ctx::state(&c)?, caller(&c, true).await?, ctx::actor(&c)?);
+            let (code, pass) = (args::opt_string(&c, "code")?, args::opt_string(&c, "password")?);
+            let me = me(p, &actor);
+            let codes = totp::new_recovery_codes()?;
+            let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_hash(c)).collect();
+            let replace = async |txn: &sea_orm::DatabaseTransaction| {
+                Ok::<(), ApiError>(two_factor::replace_recovery(txn, state.db.dialect, &me, hashes).await?)
+            };
+            match (code.as_deref().map(str::trim).filter(|c| !c.is_empty()), pass) {
+                (Some(code), _) => with_code(state, &me, code, replace).await?,
+                (None, Some(pass)) => {
+                    let u = state
+                        .in_tenant(me.tenant_id, Txn::Read, async |txn| {
+                            entity::features::users::accounts::find(txn, me.tenant_id, me.user_id).await
+                        })
+                        .await?;
+                    if !password::verify(&pass, Some(u.password_hash.as_str())).await? {
+                        return Err(ApiError::Validation(vec![FieldError::new("password", "is not your password")])
+                            .into());
+                    }
+                    state.in_tenant(me.tenant_id, Txn::Write, replace).await?;
+                }
+                (None, None) => {
+                    return Err(ApiError::Validation(vec![FieldError::new(
+                        "code",
+                        "give a current two-factor code, or your `password`",
+                    )])
+                    .into());
+                }
+            }
+            Ok(Some(FieldValue::list(codes.into_iter().map(|c| FieldValue::value(Value::from(c))))))
+        })
+    })
+    .argument(InputValue::new("code", TypeRef::named(TypeRef::STRING)).description("A current code of your app (or a recovery code)."))
+    .argument(InputValue::new("password", TypeRef::named(TypeRef::STRING)).description("Your password, instead of a code."))
+    .description(
+        "New single-use recovery codes (shown this once); every older one stops working at once. Needs a current \
+         two-factor code or your password.",
+    )
+}
+
+/// `unlockUserTotp(userId)` (administrators).
+fn admin_unlock() -> Field {
+    Field::new(f::UNLOCK_USER_TOTP, TypeRef::named_nn(t::USER), |c| {
+        FieldFuture::new(async move {
+            ctx::require_admin(&c)?;
+            let (state, p, actor) = (ctx::state(&c)?, ctx::principal(&c)?, ctx::actor(&c)?);
+            let user_id = args::string(&c, "userId")?;
+            let u = state
+                .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+                    two_factor::admin_unlock(txn, state.db.dialect, &admin(p, &actor), &user_id).await
+                })
+                .await?;
+            Ok(Some(FieldValue::owned_any(u)))
+        })
+    })
+    .argument(InputValue::new("userId", TypeRef::named_nn(TypeRef::ID)))
+    .description(
+        "Unlocks a user's two-factor sign-in locked by too many wrong codes (`totp_locked`); it stays on.",
+    )
 }
 
 /// `resetUserTotp(userId)` (administrators).
@@ -185,12 +269,12 @@ fn admin_reset() -> Field {
     )
 }
 
-/// `enrollTotp`, `confirmTotp`, `disableTotp` for every signed-in user; `resetUserTotp` for
-/// administrators.
+/// `enrollTotp`, `confirmTotp`, `disableTotp`, `regenerateRecoveryCodes` for every signed-in
+/// user; `resetUserTotp` and `unlockUserTotp` for administrators.
 pub static FEATURE: Declared = Declared {
     mutations: &[
-        (Slot::Lead, |_| vec![enroll(), confirm(), disable()]),
-        (Slot::Admin, |_| vec![admin_reset()]),
+        (Slot::Lead, |_| vec![enroll(), confirm(), disable(), regenerate()]),
+        (Slot::Admin, |_| vec![admin_reset(), admin_unlock()]),
     ],
     types: |_| types(),
     ..Declared::EMPTY

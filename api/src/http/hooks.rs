@@ -5,7 +5,8 @@
 //! names the record (`recordId`, or the trigger's unique `matchField`); an
 //! `X-Alphery-Delivery-Id` header makes redelivery of the same event a no-op. Answers 202 with
 //! the run's id. Deliveries per client address and workflow are rate-limited
-//! (`RATE_LIMIT_WEBHOOK`), checked before anything is read: 429 with `Retry-After` beyond.
+//! (`RATE_LIMIT_WEBHOOK`), checked before anything is read: 429 with `Retry-After` beyond. A
+//! workflow switched off with its module answers 403 (`FORBIDDEN`, reason `module_disabled`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -91,7 +92,10 @@ async fn accept(
     if entity::runtime::value::has_nul(&payload) {
         return Err(ApiError::BadRequest(format!("the body {}", entity::runtime::value::NO_NUL)));
     }
-    // A workflow on an entity switched off with its modules has no entity to write.
+    // A workflow switched off with its modules (or with its entity) takes no deliveries.
+    let txn = state.db.begin_tenant_read(&tenant_id).await?;
+    crate::features::modules::refuse_off_workflow(&txn, &w).await?;
+    txn.commit().await?;
     let meta = TenantMeta::load_for(&state.db, &tenant_id).await?.switched_on();
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
     let store = Store::new(&state.db, &tenant_id);

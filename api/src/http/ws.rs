@@ -149,6 +149,18 @@ struct SocketSchema {
     rid: RequestId,
     tenant: Arc<str>,
     live: LiveIds,
+    /// The connection's language (`connection_init`, else the upgrade's `Accept-Language`).
+    language: Option<Arc<str>>,
+}
+
+impl SocketSchema {
+    /// Gives `request` a language of its own: its `extensions.lang` or the connection's, with
+    /// the caller's locale read when its first label is shown — not once for the connection,
+    /// so a later operation sees a locale changed since the socket opened.
+    fn language(&self, request: &mut Request) {
+        let language = RequestLanguage::for_operation(&request.extensions, self.language.as_deref());
+        request.data.insert(language);
+    }
 }
 
 /// One operation of a socket, from its `subscribe` until it ends (its last answer, the
@@ -191,6 +203,7 @@ impl Drop for SocketOperation {
 impl Executor for SocketSchema {
     async fn execute(&self, mut request: Request) -> GraphqlResponse {
         let mut operation = SocketOperation::new(self, &mut request);
+        self.language(&mut request);
         let (response, wrote) = outbox::tracked(self.schema.execute(request)).await;
         if wrote {
             self.state.dispatcher.wake();
@@ -205,6 +218,7 @@ impl Executor for SocketSchema {
         session: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphqlResponse> {
         let mut operation = SocketOperation::new(self, &mut request);
+        self.language(&mut request);
         let id = request.data.get(&TypeId::of::<OperationId>()).and_then(|d| d.downcast_ref::<OperationId>());
         let live = id.map(|id| self.live.hold(id.clone()));
         let settle = request
@@ -279,9 +293,11 @@ async fn serve(
     };
     let mut data = request::request_data(&state, &caller, &rid, client, None);
     // The socket's language: its `connection_init` payload (a browser cannot set headers on a
-    // WebSocket), else the upgrade request's `Accept-Language`.
+    // WebSocket), else the upgrade request's `Accept-Language`. Each operation resolves its
+    // own from it (`SocketSchema::language`).
     let language = RequestLanguage::from_payload(&payload);
-    data.insert(if language.asks() { language } else { RequestLanguage::new(accept_language.as_deref()) });
+    let language = if language.asks() { language } else { RequestLanguage::new(accept_language.as_deref()) };
+    let language: Option<Arc<str>> = language.accept().map(Arc::from);
     let (closer, mut close_asked) = tokio::sync::mpsc::channel::<(u16, String)>(1);
     data.insert(SocketCloser(closer.clone()));
     let schema_version = caller.version;
@@ -294,6 +310,7 @@ async fn serve(
         rid: rid.clone(),
         tenant: Arc::from(principal.tenant_id.as_str()),
         live: live.clone(),
+        language,
     };
     // async-graphql answers the init (acknowledging it) and runs the operations; this task
     // writes its messages to the socket, so it can still close the socket with its own codes.

@@ -4,7 +4,13 @@
 //! every resolver that shows a label asks here and nowhere else.
 //!
 //! The locale and the tenant default are read once per request (one read transaction, on
-//! the first label shown) and kept in the request's [`RequestLanguage`].
+//! the first label shown) and kept in the request's [`RequestLanguage`]. On a socket the
+//! request is each operation, not the connection (`RequestLanguage::for_operation`): a
+//! subscription's labels follow its own `extensions.lang` (else the connection's language), and
+//! the user's locale as it is when the subscription starts — a locale changed by
+//! `updateProfile` reaches the next operation of an open socket. A running subscription keeps
+//! the language it started with, so the events of one subscription never change language
+//! midway.
 
 use std::sync::Arc;
 
@@ -42,17 +48,38 @@ impl RequestLanguage {
         self.accept.is_some()
     }
 
+    /// The language it names, as given.
+    pub fn accept(&self) -> Option<&str> {
+        self.accept.as_deref()
+    }
+
     /// From a `connection_init` payload: `acceptLanguage`, `Accept-Language` or `lang`, at
     /// its top or under `headers` (as clients send headers there).
     pub fn from_payload(payload: &serde_json::Value) -> RequestLanguage {
         fn pick(o: &serde_json::Value) -> Option<&str> {
-            ["acceptLanguage", "Accept-Language", "accept-language", "lang"]
-                .iter()
-                .find_map(|k| o.get(*k).and_then(serde_json::Value::as_str))
+            LANGUAGE_KEYS.iter().find_map(|k| o.get(*k).and_then(serde_json::Value::as_str))
         }
         RequestLanguage::new(pick(payload).or_else(|| payload.get("headers").and_then(pick)))
     }
+
+    /// One operation of a socket: its own `extensions` (`lang`, `acceptLanguage` or
+    /// `Accept-Language`) when they name a language, else the connection's (`connection`),
+    /// with the caller's locale and tenant default read afresh.
+    pub fn for_operation(
+        extensions: &std::collections::HashMap<String, async_graphql::Value>,
+        connection: Option<&str>,
+    ) -> RequestLanguage {
+        let own = LANGUAGE_KEYS.iter().find_map(|k| match extensions.get(*k) {
+            Some(async_graphql::Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        });
+        let own = RequestLanguage::new(own);
+        if own.asks() { own } else { RequestLanguage::new(connection) }
+    }
 }
+
+/// Where a socket's messages name a language.
+const LANGUAGE_KEYS: [&str; 4] = ["acceptLanguage", "Accept-Language", "accept-language", "lang"];
 
 /// The caller's locale and their tenant's default language, read once per request.
 async fn defaults(c: &Context<'_>) -> Result<(Option<String>, Option<String>), ApiError> {

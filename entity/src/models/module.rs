@@ -10,6 +10,11 @@ pub struct Model {
     pub tenant_id: String,
     pub key: String,
     pub label: String,
+    /// What the module is for, shown to administrators.
+    pub description: Option<String>,
+    /// Translations of `label`: language code → label.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub labels: Option<Json>,
     pub enabled: bool,
     /// Entity ids.
     #[sea_orm(column_type = "JsonBinary")]

@@ -20,6 +20,8 @@ pub struct Model {
     pub allow_signup: bool,
     /// Email domains a new user may come from, a JSON array (empty: any).
     pub allowed_email_domains: Json,
+    /// The redirect URIs a login may come back to, a JSON array (exact matches; empty: none).
+    pub redirect_uris: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,10 @@ pub struct Model {
     pub enabled: bool,
     /// The last 30-second step a code was accepted for: no code of it or before counts again.
     pub last_step: Option<i64>,
+    /// Wrong codes since `failed_since` (`features::users::two_factor::locked`).
+    pub failed_codes: i32,
+    /// When the current count of wrong codes began (`None`: no wrong code counted).
+    pub failed_since: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -27,6 +27,7 @@ static TINY_BUFFER_SERVER: OnceLock<Server> = OnceLock::new();
 static RATE_LIMITED_SERVER: OnceLock<Server> = OnceLock::new();
 static REDIS_RATE_SERVERS: OnceLock<(Server, Server)> = OnceLock::new();
 static LEGACY_WS_SERVER: OnceLock<Server> = OnceLock::new();
+static PUBLIC_NETWORK_SERVER: OnceLock<Server> = OnceLock::new();
 
 /// Access-token lifetime of [`short_ttl_server`].
 pub const SHORT_TTL_SECS: u64 = 2;
@@ -158,6 +159,19 @@ pub fn legacy_ws_server() -> &'static Server {
     LEGACY_WS_SERVER.get_or_init(|| start_server(|c| c.legacy_graphql_ws = true))
 }
 
+/// A server on the same database with the production default for OpenID Connect providers:
+/// only public addresses (`OIDC_ALLOW_PRIVATE_NETWORK` off). No job workers, small pools.
+pub fn public_network_server() -> &'static Server {
+    server();
+    PUBLIC_NETWORK_SERVER.get_or_init(|| {
+        start_server(|c| {
+            c.oidc_allow_private_network = false;
+            c.workers = false;
+            c.database_pool = 2;
+        })
+    })
+}
+
 /// A server of its own on the PostgreSQL database `url` (`scratch_postgres_database`), which it
 /// migrates, with small pools and no job workers: for a test that changes that database's
 /// schema between requests. It stops, closing its connections, when the handle is dropped —
@@ -212,6 +226,9 @@ fn start_server_on(
                 // (each with four pools) within PostgreSQL's 100 connections, beside the
                 // shared server's (`SHARED_POOL`).
                 config.database_pool = 4;
+                // The tests' OpenID Connect providers run on 127.0.0.1
+                // (`public_network_server` shows the refusal without this).
+                config.oidc_allow_private_network = true;
                 tweak(&mut config);
                 match alphery_api::server::start(config).await {
                     Ok(running) => {

@@ -5,7 +5,11 @@
 //! obeys the provider's switch and domains. Refused: a state used twice, a code of another login
 //! (its PKCE verifier does not match), ID tokens signed by another key, for another audience or
 //! issuer, expired or with another nonce, deactivated users, and another tenant's provider.
+//! Hardening (`hardening`): redirect URIs outside the provider's allow-list, providers at
+//! private addresses on a server that does not allow them, and two simultaneous first logins
+//! of one subject making one user.
 
+mod hardening;
 mod provider;
 
 use serde_json::{Value, json};
@@ -124,8 +128,8 @@ async fn oidc_client_secret_is_never_readable_and_config_is_admin_only() {
 async fn oidc_bad_configuration_is_a_validation_error() {
     let t = tenant().await;
     let p = Provider::start().await;
-    let base =
-        json!({ "key": "corp", "issuer": p.issuer, "clientId": provider::CLIENT_ID, "clientSecret": "s" });
+    let base = json!({ "key": "corp", "issuer": p.issuer, "clientId": provider::CLIENT_ID, "clientSecret": "s",
+                       "redirectUris": [provider::REDIRECT_URI] });
     let with = |extra: Value| {
         let mut input = base.clone();
         crate::harness::merge(&mut input, extra);
@@ -142,6 +146,10 @@ async fn oidc_bad_configuration_is_a_validation_error() {
         (json!({ "defaultRole": "owner" }), "defaultRole"),
         (json!({ "defaultRole": "no such role" }), "defaultRole"),
         (json!({ "allowedEmailDomains": ["a@b.com"] }), "allowedEmailDomains"),
+        (json!({ "redirectUris": null }), "redirectUris"),
+        (json!({ "redirectUris": [] }), "redirectUris"),
+        (json!({ "redirectUris": ["ftp://app.example.com/cb"] }), "redirectUris[0]"),
+        (json!({ "redirectUris": ["https://app.example.com/cb#frag"] }), "redirectUris[0]"),
     ];
     for (extra, field) in cases {
         let response = configure(&t, &t.auth(), with(extra.clone())).await;

@@ -73,7 +73,7 @@ impl Drop for Provider {
 
 /// The selection of an `OidcProvider`.
 pub const PROVIDER: &str =
-    "key issuer clientId scopes defaultRole allowSignup allowedEmailDomains createdAt updatedAt";
+    "key issuer clientId scopes defaultRole allowSignup allowedEmailDomains redirectUris createdAt updatedAt";
 
 /// `configureOidcProvider(input)` as `auth`.
 pub async fn configure(t: &TestTenant, auth: &Auth, input: Value) -> Response {
@@ -85,17 +85,22 @@ pub async fn configure(t: &TestTenant, auth: &Auth, input: Value) -> Response {
 
 /// Configures provider `key` at `p` for tenant `t` (as its owner), with `extra` input members.
 pub async fn configure_ok(t: &TestTenant, p: &Provider, key: &str, extra: Value) -> Value {
-    let mut input =
-        json!({ "key": key, "issuer": p.issuer, "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET });
+    let mut input = json!({ "key": key, "issuer": p.issuer, "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
+                            "redirectUris": [REDIRECT_URI] });
     crate::harness::merge(&mut input, extra);
     configure(t, &t.auth(), input).await.data()["configureOidcProvider"].clone()
 }
 
 /// `startOidcLogin` without a credential.
 pub async fn start_login(api: &Api, tenant: &str, provider: &str) -> Response {
+    start_login_to(api, tenant, provider, REDIRECT_URI).await
+}
+
+/// `startOidcLogin` coming back to `redirect_uri`.
+pub async fn start_login_to(api: &Api, tenant: &str, provider: &str, redirect_uri: &str) -> Response {
     let query = "mutation($t: String!, $p: String!, $r: String!) {
         startOidcLogin(tenant: $t, provider: $p, redirectUri: $r) { authorizationUrl state } }";
-    api.graphql(&Auth::None, query, json!({ "t": tenant, "p": provider, "r": REDIRECT_URI })).await
+    api.graphql(&Auth::None, query, json!({ "t": tenant, "p": provider, "r": redirect_uri })).await
 }
 
 /// `completeOidcLogin` without a credential.

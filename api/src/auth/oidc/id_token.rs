@@ -60,14 +60,20 @@ pub enum Refused {
 }
 
 /// The claims of `token` once it passes every check for `client_id` of `issuer` and the login's `nonce`.
-pub async fn verify(token: &str, issuer: &str, client_id: &str, nonce: &str) -> Result<IdClaims, Refused> {
+pub async fn verify(
+    token: &str,
+    issuer: &str,
+    client_id: &str,
+    nonce: &str,
+    reach: provider::Reach,
+) -> Result<IdClaims, Refused> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| Refused::Token("the ID token is malformed"))?;
     if !ALGORITHMS.contains(&header.alg) {
         return Err(Refused::Token("the ID token's signature algorithm is not accepted"));
     }
     let kid = header.kid.as_deref().unwrap_or_default();
-    let known = provider::with_key(issuer, kid).await.map_err(Refused::Provider)?;
+    let known = provider::with_key(issuer, kid, reach).await.map_err(Refused::Provider)?;
     // Without a key id, the provider must have only one key.
     let jwk = match header.kid.as_deref() {
         Some(kid) => known.keys.find(kid),

@@ -5,7 +5,10 @@
 //! opens a session for the user it names (`entity::features::users::oidc::sign_in`), with the
 //! same tokens as a password login. Administrators configure providers (`configure`): the
 //! issuer's discovery document must answer, and the client secret is sealed before it is stored.
-//! The protocol's HTTP is `provider`.
+//! A login may only come back to one of the provider's `redirectUris` (exact match). The
+//! protocol's HTTP is `provider`, which refuses non-public addresses unless the operator allows
+//! them. Two first logins of one subject at once make one user: the loser of the race on the
+//! unique keys signs in again and finds the winner's.
 
 pub mod id_token;
 pub mod provider;
@@ -43,6 +46,25 @@ pub struct ProviderConfig {
     pub default_role: Option<String>,
     pub allow_signup: Option<bool>,
     pub allowed_email_domains: Option<Vec<String>>,
+    /// Required for a new provider; left out, an update keeps the stored list.
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+/// How many times a first sign-in is tried again after losing a race on a unique key.
+const RACE_RETRIES: usize = 2;
+
+/// What provider requests of this server may reach.
+fn reach(state: &Services) -> provider::Reach {
+    provider::Reach::of(state.config.oidc_allow_private_network)
+}
+
+/// A redirect URI in the one form it is stored and compared in: an http(s) URL without
+/// fragment, as the URL parser writes it.
+fn normal_redirect(uri: &str) -> Option<String> {
+    reqwest::Url::parse(uri.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none() && u.has_host())
+        .map(|u| u.to_string())
 }
 
 /// The scopes asked for when the configuration names none.
@@ -60,6 +82,22 @@ pub async fn configure(
 ) -> Result<oidc_provider::Model, ApiError> {
     let secret = config.client_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let context = secret_context(&p.tenant_id, &config.key);
+    let redirect_uris = match config.redirect_uris {
+        Some(uris) => Some(
+            uris.iter()
+                .enumerate()
+                .map(|(i, u)| {
+                    normal_redirect(u).ok_or_else(|| {
+                        ApiError::Validation(vec![FieldError::new(
+                            format!("redirectUris[{i}]"),
+                            "must be an http(s) URL without fragment",
+                        )])
+                    })
+                })
+                .collect::<Result<Vec<String>, ApiError>>()?,
+        ),
+        None => None,
+    };
     let input = ProviderInput {
         key: config.key,
         issuer: config.issuer,
@@ -69,11 +107,12 @@ pub async fn configure(
         default_role: config.default_role.unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
         allow_signup: config.allow_signup.unwrap_or(false),
         allowed_email_domains: config.allowed_email_domains.unwrap_or_default(),
+        redirect_uris,
     }
     .check()
     .map_err(ApiError::Validation)?;
     // A provider that cannot be discovered now is a configuration error, said at once.
-    provider::known(&input.issuer)
+    provider::known(&input.issuer, reach(state))
         .await
         .map_err(|e| ApiError::Validation(vec![FieldError::new("issuer", e.0)]))?;
     state
@@ -116,15 +155,9 @@ pub async fn start(
     key: &str,
     redirect_uri: &str,
 ) -> Result<LoginStart, ApiError> {
-    let redirect = reqwest::Url::parse(redirect_uri)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError::new(
-                "redirectUri",
-                "must be an http(s) URL without fragment",
-            )])
-        })?;
+    let bad_redirect = |why: &str| ApiError::Validation(vec![FieldError::new("redirectUri", why.to_owned())]);
+    let redirect = normal_redirect(redirect_uri)
+        .ok_or_else(|| bad_redirect("must be an http(s) URL without fragment"))?;
     let unknown = || ApiError::NotFound("OIDC provider".into());
     let tenant = entity::features::users::accounts::tenant_by_slug(&state.db.conn, tenant_slug.trim())
         .await?
@@ -133,7 +166,11 @@ pub async fn start(
         .in_tenant(&tenant.id, Txn::Read, async |txn| oidc::find(txn, &tenant.id, key).await)
         .await?
         .ok_or_else(unknown)?;
-    let known = provider::known(&p.issuer)
+    // Else the code (and the browser) could be sent to a page of whoever started the login.
+    if !oidc::redirect_allowed(&p, &redirect) {
+        return Err(bad_redirect("is not one of this provider's redirectUris"));
+    }
+    let known = provider::known(&p.issuer, reach(state))
         .await
         .map_err(|e| ApiError::BadRequest(format!("the identity provider cannot be reached: {}", e.0)))?;
     let login_state = tokens::new_refresh_token(&tenant.id)?;
@@ -146,7 +183,7 @@ pub async fn start(
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &p.client_id)
-        .append_pair("redirect_uri", redirect.as_str())
+        .append_pair("redirect_uri", &redirect)
         .append_pair("scope", &scopes.join(" "))
         .append_pair("state", &login_state)
         .append_pair("nonce", &nonce)
@@ -157,7 +194,7 @@ pub async fn start(
         provider_key: p.provider_key.clone(),
         nonce,
         code_verifier: verifier,
-        redirect_uri: redirect.to_string(),
+        redirect_uri: redirect,
         ttl: Duration::minutes(LOGIN_TTL_MINUTES),
     };
     state.in_tenant(&tenant.id, Txn::Write, async |txn| oidc::begin(txn, &tenant.id, pending).await).await?;
@@ -185,7 +222,7 @@ pub async fn complete(state: &Services, login_state: &str, code: &str) -> Result
     };
     let provider_error =
         |e: provider::ProviderError| refused(&format!("the identity provider refused the login: {}", e.0));
-    let known = provider::known(&p.issuer).await.map_err(provider_error)?;
+    let known = provider::known(&p.issuer, reach(state)).await.map_err(provider_error)?;
     // Unreadable only when the server secret changed since it was sealed: say what cures it.
     let opened = state.sealer.open(&p.client_secret_sealed, &secret_context(&p.tenant_id, &p.provider_key));
     let client_secret = opened.and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
@@ -198,11 +235,13 @@ pub async fn complete(state: &Services, login_state: &str, code: &str) -> Result
         redirect_uri: &login.redirect_uri,
         code_verifier: &login.code_verifier,
     };
-    let answer = provider::exchange(&known.metadata, &exchange).await.map_err(provider_error)?;
+    let answer =
+        provider::exchange(&known.metadata, &exchange, reach(state)).await.map_err(provider_error)?;
     let token =
         answer.id_token.ok_or_else(|| refused("the identity provider answered without an ID token"))?;
-    let claims =
-        id_token::verify(&token, &p.issuer, &p.client_id, &login.nonce).await.map_err(|e| match e {
+    let claims = id_token::verify(&token, &p.issuer, &p.client_id, &login.nonce, reach(state))
+        .await
+        .map_err(|e| match e {
             id_token::Refused::Token(why) => refused(why),
             id_token::Refused::Provider(e) => provider_error(e),
         })?;
@@ -213,14 +252,28 @@ pub async fn complete(state: &Services, login_state: &str, code: &str) -> Result
         name: claims.name.clone(),
     };
     let (refresh_token, session) = service::new_session(state, tenant_id)?;
-    let txn = state.db.begin_tenant_write(tenant_id).await?;
-    let outcome = match oidc::sign_in(&txn, state.db.dialect, (&tenant, &p), &who, session).await? {
-        Ok(opened) => Ok(service::payload(state, opened, refresh_token)?),
-        Err(refusal) => Err(refusal_error(refusal)),
+    let mut retries = 0;
+    let signed = loop {
+        let txn = state.db.begin_tenant_write(tenant_id).await?;
+        match oidc::sign_in(&txn, state.db.dialect, (&tenant, &p), &who, session.clone()).await {
+            Ok(signed) => {
+                // The session, or the refusal's audit entry.
+                txn.commit().await?;
+                break signed;
+            }
+            // Another first login of this subject (or email) inserted the user or the link
+            // first (PostgreSQL; SQLite runs writers one at a time): signing in again finds it.
+            Err(e) if e.is_unique_violation() && retries < RACE_RETRIES => {
+                retries += 1;
+                txn.rollback().await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
-    // The session, or the refusal's audit entry.
-    txn.commit().await?;
-    outcome
+    match signed {
+        Ok(opened) => service::payload(state, opened, refresh_token),
+        Err(refusal) => Err(refusal_error(refusal)),
+    }
 }
 
 /// The error a client sees for a verified identity that does not sign in.

@@ -4,8 +4,16 @@
 //! the provider rotated its keys), and the token endpoint's answer to an authorization code.
 //! Every request has a timeout, follows no redirect, and a failure says which request failed and
 //! how; the caller picks the error code (a configuration error, or a refused login).
+//!
+//! The URLs are an administrator's input (the issuer) and the provider's (its endpoints): unless
+//! the operator allows private networks ([`Reach::Any`], `OIDC_ALLOW_PRIVATE_NETWORK`), each is
+//! refused before its request when its host is, or resolves to, a loopback, private, link-local
+//! or otherwise internal address (the rule outgoing webhooks follow), and the connection itself
+//! goes through a resolver that drops such addresses ([`PublicOnly`]), so a DNS answer that
+//! changes between the check and the connection (rebinding) reaches nothing inside either.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -46,24 +54,112 @@ pub struct Known {
 /// so tenants configuring the same issuer share them.
 static KNOWN: LazyLock<RwLock<HashMap<String, Arc<Known>>>> = LazyLock::new(Default::default);
 
-/// The HTTP client of every provider request (no redirects: an endpoint answers itself).
-static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
-});
+/// Which addresses provider requests may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses only (the default).
+    Public,
+    /// Any address (`OIDC_ALLOW_PRIVATE_NETWORK=true`).
+    Any,
+}
+
+impl Reach {
+    /// From the operator's setting.
+    pub fn of(allow_private_network: bool) -> Reach {
+        if allow_private_network { Reach::Any } else { Reach::Public }
+    }
+}
+
+/// Whether `ip` may be reached by a request of [`Reach::Public`]: the outgoing webhooks' rule
+/// (`jobs::handlers::webhooks::is_internal`), one list of what is internal for the whole server.
+fn is_public(ip: IpAddr) -> bool {
+    !jobs::handlers::webhooks::is_internal(ip)
+}
+
+/// A resolver that answers only the public addresses of a name (and fails when it has none):
+/// what a connection of [`Reach::Public`] may reach, whatever an earlier lookup said.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> =
+                    format!("`{host}` has no public address").into();
+                return Err(refused);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The HTTP client of provider requests reaching `reach` (no redirects: an endpoint answers
+/// itself).
+fn client(reach: Reach) -> &'static reqwest::Client {
+    fn build(public: bool) -> reqwest::Client {
+        let builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none());
+        let builder = if public { builder.dns_resolver(Arc::new(PublicOnly)) } else { builder };
+        builder.build().unwrap_or_default()
+    }
+    static ANY: LazyLock<reqwest::Client> = LazyLock::new(|| build(false));
+    static PUBLIC: LazyLock<reqwest::Client> = LazyLock::new(|| build(true));
+    match reach {
+        Reach::Any => &ANY,
+        Reach::Public => &PUBLIC,
+    }
+}
+
+/// Refuses `url` before a request of `reach` when its host is, or resolves to, an address that
+/// is not public — with words that say so and which setting allows it.
+pub async fn guard(what: &str, url: &str, reach: Reach) -> Result<(), ProviderError> {
+    if reach == Reach::Any {
+        return Ok(());
+    }
+    let refused = |why: String| {
+        ProviderError(format!(
+            "{what} ({url}): {why}; private, loopback and link-local addresses are refused unless the \
+             operator sets OIDC_ALLOW_PRIVATE_NETWORK=true"
+        ))
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| ProviderError(format!("{what} ({url}): {e}")))?;
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let Some(host) = parsed.host_str() else { return Err(ProviderError(format!("{what} ({url}): no host"))) };
+    // An IPv6 literal comes bracketed.
+    let addrs: Vec<IpAddr> = match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| ProviderError(format!("{what} ({url}): `{host}` does not resolve: {e}")))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    match addrs.iter().find(|ip| !is_public(**ip)) {
+        Some(ip) => Err(refused(format!("the host is at {ip}, not a public address"))),
+        None => Ok(()),
+    }
+}
 
 /// Why talking to the provider failed, in words for whoever configured or uses it.
 #[derive(Debug)]
 pub struct ProviderError(pub String);
 
-/// `url`'s JSON body, or why not (unreachable, not 2xx, not the expected JSON).
-async fn get_json<T: serde::de::DeserializeOwned>(what: &str, url: &str) -> Result<T, ProviderError> {
+/// `url`'s JSON body, or why not (a refused address, unreachable, not 2xx, not the expected
+/// JSON).
+async fn get_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    url: &str,
+    reach: Reach,
+) -> Result<T, ProviderError> {
+    guard(what, url, reach).await?;
     let failed = |why: String| ProviderError(format!("{what} ({url}): {why}"));
-    let response = CLIENT
+    let response = client(reach)
         .get(url)
         .header("accept", "application/json")
         .send()
@@ -77,9 +173,9 @@ async fn get_json<T: serde::de::DeserializeOwned>(what: &str, url: &str) -> Resu
 }
 
 /// The discovery document and keys of `issuer`, fetched anew.
-async fn fetch(issuer: &str, for_unknown_key: bool) -> Result<Known, ProviderError> {
+async fn fetch(issuer: &str, for_unknown_key: bool, reach: Reach) -> Result<Known, ProviderError> {
     let url = format!("{issuer}/.well-known/openid-configuration");
-    let metadata: Metadata = get_json("discovery", &url).await?;
+    let metadata: Metadata = get_json("discovery", &url, reach).await?;
     if metadata.issuer.trim_end_matches('/') != issuer {
         return Err(ProviderError(format!(
             "discovery ({url}): the document names issuer `{}`, not `{issuer}`",
@@ -93,22 +189,25 @@ async fn fetch(issuer: &str, for_unknown_key: bool) -> Result<Known, ProviderErr
             "discovery ({url}): the provider does not support PKCE with S256"
         )));
     }
-    let keys: JwkSet = get_json("signing keys", &metadata.jwks_uri).await?;
+    let keys: JwkSet = get_json("signing keys", &metadata.jwks_uri, reach).await?;
     Ok(Known { metadata, keys, fetched: Instant::now(), for_unknown_key })
 }
 
-/// What is known of `issuer`: from memory while fresh, else fetched (and remembered).
-pub async fn known(issuer: &str) -> Result<Arc<Known>, ProviderError> {
+/// What is known of `issuer`: from memory while fresh, else fetched (and remembered). The
+/// issuer is checked against `reach` even when remembered (another server of this process may
+/// allow what this one does not, and a name may since resolve elsewhere).
+pub async fn known(issuer: &str, reach: Reach) -> Result<Arc<Known>, ProviderError> {
     let cached = KNOWN.read().ok().and_then(|m| m.get(issuer).cloned());
     if let Some(k) = cached.filter(|k| k.fetched.elapsed() < CACHE_TTL) {
+        guard("issuer", issuer, reach).await?;
         return Ok(k);
     }
-    refresh(issuer, false).await
+    refresh(issuer, false, reach).await
 }
 
 /// `issuer` fetched again and remembered.
-async fn refresh(issuer: &str, for_unknown_key: bool) -> Result<Arc<Known>, ProviderError> {
-    let k = Arc::new(fetch(issuer, for_unknown_key).await?);
+async fn refresh(issuer: &str, for_unknown_key: bool, reach: Reach) -> Result<Arc<Known>, ProviderError> {
+    let k = Arc::new(fetch(issuer, for_unknown_key, reach).await?);
     if let Ok(mut m) = KNOWN.write() {
         m.insert(issuer.to_owned(), k.clone());
     }
@@ -117,12 +216,12 @@ async fn refresh(issuer: &str, for_unknown_key: bool) -> Result<Arc<Known>, Prov
 
 /// What is known of `issuer` with a key `kid`: fetched again when the remembered keys lack it
 /// (not again within a few seconds of such a fetch), since a provider may have rotated its keys.
-pub async fn with_key(issuer: &str, kid: &str) -> Result<Arc<Known>, ProviderError> {
-    let k = known(issuer).await?;
+pub async fn with_key(issuer: &str, kid: &str, reach: Reach) -> Result<Arc<Known>, ProviderError> {
+    let k = known(issuer, reach).await?;
     if k.keys.find(kid).is_some() || (k.for_unknown_key && k.fetched.elapsed() < REFETCH_GAP) {
         return Ok(k);
     }
-    refresh(issuer, true).await
+    refresh(issuer, true, reach).await
 }
 
 /// The token endpoint's answer: only the ID token matters here.
@@ -150,8 +249,9 @@ pub struct Exchange<'a> {
 /// Exchanges an authorization code at the token endpoint, authenticating the client as the
 /// provider says it may: in the form (`client_secret_post`) when it lists that and not
 /// `client_secret_basic`, else with HTTP Basic (the default of the specification).
-pub async fn exchange(m: &Metadata, x: &Exchange<'_>) -> Result<TokenResponse, ProviderError> {
+pub async fn exchange(m: &Metadata, x: &Exchange<'_>, reach: Reach) -> Result<TokenResponse, ProviderError> {
     let url = &m.token_endpoint;
+    guard("token endpoint", url, reach).await?;
     let failed = |why: String| ProviderError(format!("token endpoint ({url}): {why}"));
     let methods = &m.token_endpoint_auth_methods_supported;
     let post = methods.iter().any(|a| a == "client_secret_post")
@@ -163,7 +263,7 @@ pub async fn exchange(m: &Metadata, x: &Exchange<'_>) -> Result<TokenResponse, P
         ("code_verifier", x.code_verifier),
         ("client_id", x.client_id),
     ];
-    let mut request = CLIENT.post(url).header("accept", "application/json");
+    let mut request = client(reach).post(url).header("accept", "application/json");
     if post {
         form.push(("client_secret", x.client_secret));
     } else {

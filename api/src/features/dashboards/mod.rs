@@ -206,7 +206,14 @@ async fn widget_data(c: &ResolverContext<'_>, w: &WidgetView) -> Result<Option<s
     }
     let row = ctx::row_filter(c, &e)?;
     let env = &w.env;
-    let scope = Scope { db: &state.db, tenant_id: &p.tenant_id, meta: &env.meta, tz: env.tz, now: env.now };
+    let scope = Scope {
+        db: &state.db,
+        tenant_id: &p.tenant_id,
+        meta: &env.meta,
+        tz: env.tz,
+        now: env.now,
+        langs: &w.langs,
+    };
     Ok(Some(scope.data(widget, row.as_ref()).await?))
 }
 

@@ -138,7 +138,7 @@ pub const CONFIG_DOC: &str =
     "The widget's definition as JSON, as `widgets` takes it: `{type, title, entity, …}`.";
 /// `DashboardWidget.data`.
 pub const DATA_DOC: &str = "Computed now, as JSON: metric `{value}`, chart `{series: [{key, value}]}`, recent \
-     `{records}`, pipeline `{stages: [{stage, count, total}]}`; null when your role may not read the entity.";
+     `{records}`, pipeline `{stages: [{stage, label, count, total}]}` (`label`: the stage's option label in the request's language); null when your role may not read the entity.";
 
 /// The JSON names of a serializable enum's values (`this_week`).
 fn serde_names<T: serde::Serialize>(all: &[T]) -> Vec<String> {

@@ -250,6 +250,7 @@ async fn run_now(c: &ResolverContext<'_>) -> Result<(Run, Vec<Step>), ApiError> 
     let meta = TenantMeta::load_for(&state.db, &p.tenant_id).await?.switched_on();
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
     let w = wf::get(&txn, &p.tenant_id, &id).await?.ok_or_else(|| ApiError::NotFound("workflow".into()))?;
+    crate::features::modules::refuse_off_workflow(&txn, &w).await?;
     let entity = meta.entity_by_id(&w.entity_id).ok_or_else(|| ApiError::NotFound("entity".into()))?;
     entity::runtime::store::Store::new(&state.db, &p.tenant_id)
         .get(entity, &record_id, None)

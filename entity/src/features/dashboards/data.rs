@@ -1,6 +1,7 @@
 //! What dashboard widgets show, computed on the server under the caller's row rules, each in
 //! one statement: periods ("today", "this week"…) and date buckets follow the
-//! tenant's time zone; money is summed exactly.
+//! tenant's time zone; money is summed exactly. A pipeline's stages come with their option
+//! labels in the caller's languages (`label`).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -9,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::{Function, Period, SortDirection, Widget, resolve};
 use crate::runtime::calendar::period_range;
 use crate::runtime::filter::{Filter, Target};
+use crate::runtime::i18n::Languages;
 use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use crate::runtime::sql::{Direction, SortKey};
 use crate::runtime::store::{ListArgs, Store};
@@ -23,6 +25,14 @@ pub struct Scope<'a> {
     pub meta: &'a TenantMeta,
     pub tz: Tz,
     pub now: DateTime<Utc>,
+    /// The languages option labels are shown in.
+    pub langs: &'a Languages,
+}
+
+/// The label of `value`, an option of SELECT field `f`, in `langs` (the value itself when it
+/// has no translation).
+fn option_label(langs: &Languages, f: &crate::runtime::meta::FieldDef, value: &str) -> String {
+    langs.label(value, f.option_labels.as_ref().and_then(|l| l.get(value)))
 }
 
 /// A filter of a date target within `[start, end)`: instants for DATE_TIME and system
@@ -182,7 +192,8 @@ impl Scope<'_> {
                             (None, Some(_)) => json!(0),
                             _ => Value::Null,
                         };
-                        json!({"stage": o, "count": r.map_or(0, |r| r.count), "total": total})
+                        json!({"stage": o, "label": option_label(self.langs, stage, o),
+                            "count": r.map_or(0, |r| r.count), "total": total})
                     })
                     .collect();
                 Ok(json!({ "stages": stages }))

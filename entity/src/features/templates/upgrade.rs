@@ -3,7 +3,8 @@
 //! and the tenant as it is now (its own changes). For every entity, field, role, workflow and
 //! dashboard: what only the template changed is applied; what only the tenant changed is kept;
 //! what both changed differently is a conflict, reported and left as the tenant has it (approval
-//! policies are merged the same way, by name). Nothing
+//! policies are merged the same way, by name; modules gain the members a new version adds and
+//! keep their switch state, `features::modules::edit::plan_template`). Nothing
 //! is ever deleted (a part the new version drops stays, with its data). A dry run reports the
 //! same plan and writes nothing; a real run writes the plan and the new version in one
 //! transaction.
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 use super::{Template, TemplatePolicy, TemplateRole, TemplateWorkflow, create_role};
 use crate::features::approvals;
 use crate::features::dashboards::{self, Dashboard, DashboardSpec};
+use crate::features::modules::{self, edit::TemplateModule};
 use crate::features::users::roles;
 use crate::features::workflows::{self as wf, Definition, Workflow};
 use crate::runtime::audit::{self, Actor};
@@ -30,7 +32,7 @@ use crate::{Db, Error, Result};
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// ENTITY, FIELD, ROLE, WORKFLOW or DASHBOARD.
+    /// ENTITY, FIELD, ROLE, WORKFLOW, DASHBOARD, APPROVAL_POLICY or MODULE.
     pub kind: &'static str,
     /// `deal`, `deal.priority`, a role, workflow or dashboard name.
     pub name: String,
@@ -62,6 +64,7 @@ enum Op {
     UpdateDashboard(Box<Dashboard>),
     CreatePolicy(Box<TemplatePolicy>),
     UpdatePolicy(Box<approvals::Policy>),
+    Module(Box<TemplateModule>),
 }
 
 /// The compared shape of a field (what a template sets).
@@ -364,6 +367,14 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
     p.workflows(&base, new, &workflows);
     p.dashboards(&base, new, &boards);
     p.policies(&base, new, &policies);
+    let (module_changes, module_conflicts) =
+        modules::edit::plan_template(&base.modules, &new.modules, &modules::list(&txn, tenant_id).await?);
+    for m in module_changes {
+        p.change("MODULE", m.key, m.action, m.detail, Op::Module(Box::new(m.op)));
+    }
+    for (key, detail) in module_conflicts {
+        p.conflict("MODULE", key, detail);
+    }
     let plan = p.plan;
     if dry_run {
         txn.rollback().await?;
@@ -430,6 +441,10 @@ async fn write(
             _ => {}
         }
     }
+    // Modules last: they name the entities, workflows and dashboards written above.
+    let module_ops: Vec<&TemplateModule> =
+        plan.ops.iter().filter_map(|op| if let Op::Module(m) = op { Some(&**m) } else { None }).collect();
+    modules::edit::apply_template(txn, db.dialect, tenant_id, &new.slug, &module_ops).await?;
     super::record_applied(txn, tenant_id, new).await?;
     let summary: Vec<String> =
         plan.changes.iter().map(|c| format!("{} {} {}", c.action, c.kind, c.name)).collect();

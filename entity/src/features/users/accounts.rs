@@ -70,7 +70,7 @@ pub async fn by_email(
 }
 
 /// The tenant's user `user_id`; `NOT_FOUND` when the tenant has none such.
-pub(super) async fn find(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> Result<user::Model> {
+pub async fn find(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> Result<user::Model> {
     user::Entity::find_by_id(user_id.to_owned())
         .filter(user::Column::TenantId.eq(tenant_id))
         .one(conn)

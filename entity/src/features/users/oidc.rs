@@ -30,7 +30,13 @@ pub struct ProviderInput {
     pub default_role: String,
     pub allow_signup: bool,
     pub allowed_email_domains: Vec<String>,
+    /// The redirect URIs a login may come back to (normalised by the API); `None` keeps the
+    /// stored ones (an update), and is refused for a new provider.
+    pub redirect_uris: Option<Vec<String>>,
 }
+
+/// Most redirect URIs a provider may allow.
+pub const MAX_REDIRECT_URIS: usize = 20;
 
 impl ProviderInput {
     /// Every member's problems, in one list: a key of 1 to 64 lower-case letters, digits,
@@ -70,8 +76,23 @@ impl ProviderInput {
             errors
                 .push(FieldError::new("allowedEmailDomains", "each must be a domain such as `example.com`"));
         }
+        if let Some(uris) = &mut self.redirect_uris {
+            uris.dedup();
+            if uris.is_empty() || uris.len() > MAX_REDIRECT_URIS || uris.iter().any(|u| u.len() > 2048) {
+                errors.push(FieldError::new(
+                    "redirectUris",
+                    format!("must list 1 to {MAX_REDIRECT_URIS} URLs of at most 2048 characters"),
+                ));
+            }
+        }
         if errors.is_empty() { Ok(self) } else { Err(errors) }
     }
+}
+
+/// Whether `redirect_uri` (normalised as the API normalises the allowed ones) is one provider
+/// `p` allows a login to come back to: an exact match, as OAuth 2.0 Security BCP asks.
+pub fn redirect_allowed(p: &provider::Model, redirect_uri: &str) -> bool {
+    p.redirect_uris.as_array().is_some_and(|l| l.iter().any(|u| u.as_str() == Some(redirect_uri)))
 }
 
 /// Creates or updates the tenant's provider `input.key`.
@@ -115,6 +136,13 @@ pub async fn configure(
         }
         None => {}
     }
+    match &input.redirect_uris {
+        Some(uris) => am.redirect_uris = Set(json!(uris)),
+        None if creating => {
+            return Err(Error::field("redirectUris", "is required for a new provider"));
+        }
+        None => {}
+    }
     am.issuer = Set(input.issuer.clone());
     am.client_id = Set(input.client_id.clone());
     am.scopes = Set(json!(input.scopes));
@@ -127,6 +155,7 @@ pub async fn configure(
         "issuer": input.issuer, "clientId": input.client_id, "scopes": input.scopes,
         "defaultRole": input.default_role, "allowSignup": input.allow_signup,
         "allowedEmailDomains": input.allowed_email_domains, "clientSecretChanged": secret_changed,
+        "redirectUris": input.redirect_uris,
     });
     admin.audit(conn, d, "oidc_provider.configure", ("oidc_provider", &input.key), changes).await?;
     Ok(saved)

@@ -27,7 +27,8 @@ pub use runs::{
     start_run, with_steps,
 };
 pub use storage::{
-    TimeTriggered, delete, get, list, save, set_scanned_through, tenant_of, time_triggered, watched,
+    TimeTriggered, delete, get, is_switched_off, list, save, set_scanned_through, tenant_of, time_triggered,
+    watched,
 };
 
 /// Workflow hops after which a change no longer fires workflows (loop guard).

@@ -54,6 +54,20 @@ pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Resu
     rows::find::<workflow::Entity, _>(conn, tenant_id, id).await
 }
 
+/// Whether workflow `id` is switched off with its modules (`features::modules`): false for an
+/// unknown one.
+pub async fn is_switched_off(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Result<bool> {
+    let off: Option<bool> = workflow::Entity::find()
+        .select_only()
+        .column(workflow::Column::SwitchedOff)
+        .filter(workflow::Column::TenantId.eq(tenant_id))
+        .filter(workflow::Column::Id.eq(id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(off.unwrap_or(false))
+}
+
 /// The tenant of workflow `id`, whichever it is: for a request that names a workflow before
 /// its tenant is known (an inbound webhook). Read on the system connection.
 pub async fn tenant_of(conn: &impl ConnectionTrait, id: &str) -> Result<Option<String>> {

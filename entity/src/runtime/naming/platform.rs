@@ -131,6 +131,7 @@ pub mod types {
     pub const ATTACHMENT: &str = "Attachment";
     /// The GraphQL multipart request spec's scalar (`api::schema::upload`).
     pub const UPLOAD: &str = "Upload";
+    pub const UPDATE_MODULE_INPUT: &str = "UpdateModuleInput";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -254,6 +255,10 @@ pub mod fields {
     pub const ATTACHMENTS: &str = "attachments";
     pub const ATTACH_FILE: &str = "attachFile";
     pub const DELETE_ATTACHMENT: &str = "deleteAttachment";
+    pub const REGENERATE_RECOVERY_CODES: &str = "regenerateRecoveryCodes";
+    pub const UNLOCK_USER_TOTP: &str = "unlockUserTotp";
+    pub const UPDATE_MODULE: &str = "updateModule";
+    pub const DELETE_MODULE: &str = "deleteModule";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -403,6 +408,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         EXPORT_FORMAT,
         ATTACHMENT,
         UPLOAD,
+        UPDATE_MODULE_INPUT,
     ]
     .into_iter()
     .collect();
@@ -520,6 +526,10 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         ATTACHMENTS,
         ATTACH_FILE,
         DELETE_ATTACHMENT,
+        REGENERATE_RECOVERY_CODES,
+        UNLOCK_USER_TOTP,
+        UPDATE_MODULE,
+        DELETE_MODULE,
     ]
     .into_iter()
     .collect();

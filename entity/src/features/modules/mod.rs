@@ -17,7 +17,12 @@
 //! A RELATION field of an entity that is on, pointing at one that is off, is hidden with its
 //! target (not dropped: the records keep its values).
 //!
-//! `upgradeTemplate` leaves modules as they are: a newer template's module list is not merged.
+//! `updateModule` changes a module's texts and members, `deleteModule` removes a custom module
+//! whose removal switches nothing (`edit`); `upgradeTemplate` merges a newer template's modules
+//! (`edit::plan_template`). A module's label is translated like every label (`labels`:
+//! language code → text, shown through `runtime::i18n`). No module operation deletes data.
+
+pub mod edit;
 
 use std::collections::HashSet;
 
@@ -32,7 +37,7 @@ use super::workflows as wf;
 use crate::models::{dashboard, entity_def, module, workflow};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::meta::TenantMeta;
-use crate::runtime::{naming, signals, time};
+use crate::runtime::{i18n, naming, signals, time};
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Longest label.
@@ -45,6 +50,9 @@ pub struct Module {
     pub id: String,
     pub key: String,
     pub label: String,
+    /// Translations of `label`: language code → text.
+    pub labels: Option<Value>,
+    pub description: Option<String>,
     pub enabled: bool,
     pub entities: Vec<String>,
     pub workflows: Vec<String>,
@@ -62,6 +70,11 @@ pub struct Module {
 pub struct ModuleInput {
     pub key: String,
     pub label: String,
+    /// Translations of `label`: language code → text.
+    #[serde(default)]
+    pub labels: Option<Value>,
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(default)]
     pub entities: Vec<String>,
     #[serde(default)]
@@ -71,7 +84,7 @@ pub struct ModuleInput {
 }
 
 /// The tenant's members a module may name, read once.
-struct Members {
+pub(crate) struct Members {
     meta: TenantMeta,
     /// (id, name) of every workflow.
     workflows: Vec<(String, String)>,
@@ -80,7 +93,7 @@ struct Members {
 }
 
 impl Members {
-    async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Members> {
+    pub(crate) async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Members> {
         let meta = TenantMeta::load(conn, tenant_id).await?;
         let workflows = workflow::Entity::find()
             .filter(workflow::Column::TenantId.eq(tenant_id))
@@ -100,7 +113,7 @@ impl Members {
     }
 
     /// The module as the API names its members.
-    fn show(&self, m: module::Model) -> Result<Module> {
+    pub(crate) fn show(&self, m: module::Model) -> Result<Module> {
         let ids = |v: Value| serde_json::from_value::<Vec<String>>(v);
         let entities = ids(m.entities)?
             .into_iter()
@@ -114,6 +127,8 @@ impl Members {
             id: m.id,
             key: m.key,
             label: m.label,
+            labels: m.labels,
+            description: m.description,
             enabled: m.enabled,
             entities: entities.collect(),
             workflows: workflows.collect(),
@@ -126,7 +141,7 @@ impl Members {
 
     /// The ids `input` names, or one error per name that names nothing. A
     /// template's workflows are named by name (`by_name`), the API's by id.
-    fn resolve(&self, input: &ModuleInput, by_name: bool) -> Result<[Vec<String>; 3]> {
+    pub(crate) fn resolve(&self, input: &ModuleInput, by_name: bool) -> Result<[Vec<String>; 3]> {
         let mut errors = Vec::new();
         if !naming::is_identifier(&input.key) || input.key.len() > 63 {
             errors.push(FieldError::new("key", "must be an identifier of at most 63 characters"));
@@ -135,6 +150,7 @@ impl Members {
         if label.is_empty() || label.chars().count() > MAX_LABEL {
             errors.push(FieldError::new("label", format!("must be 1 to {MAX_LABEL} characters")));
         }
+        check_texts(&mut errors, input);
         let mut pick = |kind: &str, names: &[String], find: &dyn Fn(&str) -> Option<String>| {
             let mut ids = Vec::new();
             for (i, name) in names.iter().enumerate() {
@@ -163,7 +179,36 @@ impl Members {
     }
 }
 
-async fn rows(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<module::Model>> {
+/// Longest description.
+const MAX_DESCRIPTION: usize = 2000;
+
+/// A module's translations (language tag → 1 to [`MAX_LABEL`] characters) and description.
+fn check_texts(errors: &mut Vec<FieldError>, input: &ModuleInput) {
+    if let Some(labels) = input.labels.as_ref().filter(|v| !v.is_null()) {
+        let ok = labels.as_object().is_some_and(|m| {
+            m.iter().all(|(lang, text)| {
+                i18n::is_language_tag(lang)
+                    && text.as_str().is_some_and(|t| !t.trim().is_empty() && t.chars().count() <= MAX_LABEL)
+            })
+        });
+        if !ok {
+            errors.push(FieldError::new(
+                "labels",
+                format!("must be an object of language code → label of 1 to {MAX_LABEL} characters"),
+            ));
+        }
+    }
+    if input.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        errors.push(FieldError::new("description", format!("must be at most {MAX_DESCRIPTION} characters")));
+    }
+}
+
+/// A description as stored: trimmed, an empty one none.
+fn description(input: &ModuleInput) -> Option<String> {
+    input.description.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned)
+}
+
+pub(crate) async fn rows(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<module::Model>> {
     Ok(module::Entity::find()
         .filter(module::Column::TenantId.eq(tenant_id))
         .order_by_asc(module::Column::CreatedAt)
@@ -196,6 +241,8 @@ async fn insert(
         tenant_id: tenant_id.to_owned(),
         key: input.key.clone(),
         label: input.label.trim().to_owned(),
+        description: description(input),
+        labels: input.labels.clone().filter(|v| !v.is_null()),
         enabled: true,
         entities: json!(entities),
         workflows: json!(workflows),
@@ -276,7 +323,7 @@ pub async fn switch(
 }
 
 /// The tenant's module `key` (`NOT_FOUND` when there is none).
-async fn by_key(conn: &impl ConnectionTrait, tenant_id: &str, key: &str) -> Result<module::Model> {
+pub(crate) async fn by_key(conn: &impl ConnectionTrait, tenant_id: &str, key: &str) -> Result<module::Model> {
     find_key(conn, tenant_id, key).await?.ok_or_else(|| Error::NotFound(format!("module `{key}`")))
 }
 
@@ -290,7 +337,7 @@ async fn find_key(conn: &impl ConnectionTrait, tenant_id: &str, key: &str) -> Re
 
 /// Sets every member's `switched_off` flag from the tenant's modules: off when it is in some
 /// module and in no module that is on.
-async fn recompute(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<()> {
+pub(crate) async fn recompute(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<()> {
     let modules = rows(conn, tenant_id).await?;
     let meta = TenantMeta::load(conn, tenant_id).await?;
     let off = |pick: fn(&module::Model) -> &Value| -> Result<Vec<String>> {
