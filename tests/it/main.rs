@@ -28,6 +28,7 @@ mod error_codes;
 mod field_types;
 mod filters;
 mod formulas;
+mod gdpr;
 mod graphiql;
 mod http;
 mod i18n;

@@ -17,7 +17,7 @@ pub const TOTP_REQUIRED: &str = "totp_required";
 /// `extensions.reason` of a sign-in whose two-factor code is wrong, expired or already used.
 pub const TOTP_INVALID: &str = "totp_invalid";
 
-/// What a user's sealed secret is bound to (`sealed::Sealer`).
+/// What a user's sealed secret is bound to (`entity::sealed::Sealer`).
 pub fn context(tenant_id: &str, user_id: &str) -> String {
     format!("totp:{tenant_id}:{user_id}")
 }

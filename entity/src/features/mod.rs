@@ -12,6 +12,7 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod emails;
+pub mod gdpr;
 pub mod modules;
 pub mod notifications;
 pub(crate) mod rows;

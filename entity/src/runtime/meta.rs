@@ -217,6 +217,9 @@ pub struct FieldDef {
     pub required: bool,
     pub unique: bool,
     pub indexed: bool,
+    /// Holds personal data (`personal`): its values in audit entries are sealed under the
+    /// subject record's key, and erasing the subject clears it.
+    pub personal: bool,
     /// The index slot the field holds while it is indexed or unique (`indexes`): records are
     /// written with its key from the moment it is assigned.
     pub slot: Option<Slot>,
@@ -480,6 +483,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         required: f.required,
         unique: f.is_unique,
         indexed: f.indexed,
+        personal: f.personal,
         slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
         options,

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod meta;
 pub mod naming;
 pub mod outbox;
+pub mod personal;
 pub mod policy;
 pub mod record;
 pub mod rollup_fields;

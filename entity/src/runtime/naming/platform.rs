@@ -126,6 +126,9 @@ pub mod types {
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
+    pub const PERSONAL_DATA_SUBJECT: &str = "PersonalDataSubject";
+    pub const PERSONAL_DATA_ERASURE: &str = "PersonalDataErasure";
+    pub const TENANT_DELETION: &str = "TenantDeletion";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -242,6 +245,12 @@ pub mod fields {
     pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
     pub const START_OIDC_LOGIN: &str = "startOidcLogin";
     pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
+    pub const EXPORT_PERSONAL_DATA: &str = "exportPersonalData";
+    pub const ERASE_PERSONAL_DATA: &str = "erasePersonalData";
+    pub const EXPORT_TENANT: &str = "exportTenant";
+    pub const DELETE_TENANT: &str = "deleteTenant";
+    pub const CANCEL_TENANT_DELETION: &str = "cancelTenantDeletion";
+    pub const TENANT_DELETION: &str = "tenantDeletion";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -387,6 +396,9 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_PROVIDER,
         CONFIGURE_OIDC_PROVIDER_INPUT,
         OIDC_LOGIN_START,
+        PERSONAL_DATA_SUBJECT,
+        PERSONAL_DATA_ERASURE,
+        TENANT_DELETION,
     ]
     .into_iter()
     .collect();
@@ -497,6 +509,12 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_OIDC_PROVIDER,
         START_OIDC_LOGIN,
         COMPLETE_OIDC_LOGIN,
+        EXPORT_PERSONAL_DATA,
+        ERASE_PERSONAL_DATA,
+        EXPORT_TENANT,
+        DELETE_TENANT,
+        CANCEL_TENANT_DELETION,
+        TENANT_DELETION,
     ]
     .into_iter()
     .collect();

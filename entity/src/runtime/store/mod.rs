@@ -46,6 +46,7 @@ fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
 
 mod guards;
 mod rows;
+pub mod subjects;
 mod write;
 
 pub use write::{WriteRequest, backdate};
