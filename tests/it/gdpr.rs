@@ -261,10 +261,10 @@ async fn an_export_holds_the_subjects_records_linked_records_and_audit_entries_a
     let c = crm(&t).await;
     let doc = t.data(EXPORT, json!({ "s": {"email": c.ada_email} })).await["exportPersonalData"].clone();
     assert_eq!(doc["format"], json!("alphery.personal-data.v1"));
-    assert_eq!(pluck_str(&doc["records"], "id"), [c.ada.clone()]);
+    assert_eq!(pluck_str(&doc["records"], "id"), vec![c.ada.clone()]);
     assert_eq!(doc["records"][0]["data"]["email"], json!(c.ada_email));
     assert_eq!(doc["records"][0]["data"]["fullName"], json!("Ada Lovelace"));
-    assert_eq!(pluck_str(&doc["linkedRecords"], "id"), [c.deal.clone()]);
+    assert_eq!(pluck_str(&doc["linkedRecords"], "id"), vec![c.deal.clone()]);
     let about: Vec<String> = pluck_str(&doc["auditEntries"], "objectId");
     assert_eq!(sorted(about.clone()), sorted(vec![c.ada.clone(), c.ada.clone(), c.deal.clone()]), "{doc}");
     let entries = doc["auditEntries"].as_array().cloned().unwrap_or_default();
@@ -285,9 +285,9 @@ async fn an_export_holds_the_subjects_records_linked_records_and_audit_entries_a
 
     // By record, and by phone number.
     let by_record = t.data(EXPORT, json!({ "s": {"entity": "contact", "id": c.bob} })).await;
-    assert_eq!(pluck_str(&by_record["exportPersonalData"]["records"], "id"), [c.bob.clone()]);
+    assert_eq!(pluck_str(&by_record["exportPersonalData"]["records"], "id"), vec![c.bob.clone()]);
     let by_phone = t.data(EXPORT, json!({ "s": {"phone": "+44 20 7946 0002"} })).await;
-    assert_eq!(pluck_str(&by_phone["exportPersonalData"]["records"], "id"), [c.bob.clone()]);
+    assert_eq!(pluck_str(&by_phone["exportPersonalData"]["records"], "id"), vec![c.bob.clone()]);
     t.request(EXPORT, json!({ "s": {"email": c.ada_email, "phone": "+44"} }))
         .await
         .expect_code("VALIDATION_FAILED");
