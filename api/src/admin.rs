@@ -236,7 +236,7 @@ pub async fn audit_log(
 ) -> Result<(Vec<AuditRow>, bool, i64), ApiError> {
     state
         .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
-            audit::list(txn, state.db.dialect, &p.tenant_id, filter, first, before_seq).await
+            audit::list(txn, &state.sealer, state.db.dialect, &p.tenant_id, filter, first, before_seq).await
         })
         .await
 }

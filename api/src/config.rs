@@ -213,6 +213,18 @@ pub struct Config {
     #[arg(long, global = true, env = "TEMPLATES_DIR")]
     pub templates_dir: Option<PathBuf>,
 
+    /// How long a tenant's deletion (`deleteTenant`) waits before it runs, during which the tenant
+    /// is read-only and the owner may cancel it: a number with a unit, `s`, `m`, `h` or `d`
+    /// (`30d`, `12h`, `90s`).
+    #[arg(
+        long = "tenant-deletion-grace",
+        global = true,
+        env = "TENANT_DELETION_GRACE",
+        default_value = "30d",
+        value_parser = parse_duration_secs
+    )]
+    pub tenant_deletion_grace_secs: u64,
+
     /// How often time-based triggers, SLA escalations and email leases are scanned, milliseconds.
     #[arg(long, global = true, env = "DATE_SCAN_MS", default_value_t = 1000)]
     pub date_scan_ms: u64,
@@ -359,6 +371,7 @@ impl Config {
             ),
             retry_base_ms: 200,
             date_scan_ms: 250,
+            tenant_deletion_grace_secs: 30 * 86_400,
             webhook_allow_hosts: vec!["127.0.0.1/32".into()],
             log: "warn".into(),
             log_format: LogFormat::Text,
@@ -424,5 +437,37 @@ impl Config {
     /// Whether to seed the demo tenant on an empty database.
     pub fn should_seed_demo(&self) -> bool {
         self.seed_demo.unwrap_or(self.database_url.is_none())
+    }
+}
+
+/// Seconds of a duration written as a number and a unit (`30d`, `12h`, `15m`, `90s`).
+fn parse_duration_secs(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration such as 30d, 12h, 15m or 90s"))?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h or d (30d, 12h, 15m, 90s)")),
+    };
+    n.checked_mul(per).ok_or_else(|| format!("`{s}` is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration_secs;
+
+    #[test]
+    fn a_grace_period_reads_as_a_number_and_a_unit() {
+        assert_eq!(parse_duration_secs("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_duration_secs("12h"), Ok(12 * 3600));
+        assert_eq!(parse_duration_secs("15m"), Ok(900));
+        assert_eq!(parse_duration_secs("90s"), Ok(90));
+        assert!(parse_duration_secs("30").is_err());
+        assert!(parse_duration_secs("d").is_err());
+        assert!(parse_duration_secs("3w").is_err());
     }
 }

@@ -54,14 +54,17 @@ pub async fn connect_and_migrate(config: &Config) -> Result<Db, ApiError> {
 
 /// Connects and migrates (`connect_and_migrate`), and returns that system connection with the
 /// one tenant traffic runs on: as `DATABASE_APP_ROLE` on PostgreSQL (row-level security), the
-/// same on SQLite.
+/// same on SQLite. Both seal personal data with the server key (`entity::runtime::personal`),
+/// so a worker writing records seals as the server does.
 pub async fn connect(config: &Config) -> Result<(Db, Db), ApiError> {
-    let system = connect_and_migrate(config).await?;
+    let sealer = Arc::new(entity::sealed::Sealer::new(&jwt_secret(config)?)?);
+    let system = connect_and_migrate(config).await?.with_sealer(sealer.clone());
     let app = match system.dialect {
         entity::Dialect::Postgres => {
             Db::connect_pooled(&config.database_url(), Some(&config.database_app_role), config.database_pool)
                 .await
                 .map_err(ApiError::from)?
+                .with_sealer(sealer)
         }
         entity::Dialect::Sqlite => system.clone(),
     };
@@ -232,7 +235,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ApiError> {
     let (system_db, db) = connect(&config).await?;
     let secret = jwt_secret(&config)?;
     let keys = JwtKeys::new(&secret, config.access_token_ttl_secs);
-    let sealer = crate::auth::sealed::Sealer::new(&secret)?;
+    let sealer = Arc::new(entity::sealed::Sealer::new(&secret)?);
     let bus = EventBus::new(4096);
     let live = crate::live::Live::start(&bus, config.live_buffer);
     let peers = start_peers(&config, Some(bus.clone()))?;

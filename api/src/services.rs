@@ -34,7 +34,7 @@ pub struct Inner {
     pub dispatcher: Dispatcher,
     pub keys: JwtKeys,
     /// Seals secrets kept at rest (TOTP secrets) with the server key.
-    pub sealer: crate::auth::sealed::Sealer,
+    pub sealer: Arc<entity::sealed::Sealer>,
     /// Authenticated credentials (see `auth::cache`).
     pub auth_cache: AuthCache,
     /// Rate-limit budgets (see `rate`).

@@ -34,6 +34,10 @@ pub struct Db {
     /// The raw connections (PostgreSQL) requests read through (`ReadScope`) and write through
     /// (`write_txn`).
     raw: Option<Arc<RawPool>>,
+    /// The server key's sealer (`with_sealer`): writes of personal fields seal their audit
+    /// values under subject keys, which it seals in turn (`runtime::personal`). A handle
+    /// without one refuses such writes rather than store personal values in the clear.
+    sealer: Option<Arc<crate::sealed::Sealer>>,
 }
 
 impl Db {
@@ -99,7 +103,20 @@ impl Db {
             let options = conn.get_postgres_connection_pool().connect_options();
             RawPool::new((*options).clone(), usize::try_from(pool * 4 / 5).unwrap_or(16).max(1))
         });
-        Ok(Db { conn, dialect, raw })
+        Ok(Db { conn, dialect, raw, sealer: None })
+    }
+
+    /// This handle, sealing personal data with `sealer` (the server key's).
+    pub fn with_sealer(mut self, sealer: Arc<crate::sealed::Sealer>) -> Db {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The server key's sealer, when the handle has one.
+    pub fn sealer(&self) -> Result<&crate::sealed::Sealer> {
+        self.sealer.as_deref().ok_or_else(|| {
+            crate::Error::Internal("this connection has no server key to seal personal data with".into())
+        })
     }
 
     /// The SeaORM backend matching the dialect.

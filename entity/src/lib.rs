@@ -14,6 +14,7 @@ pub mod models;
 pub mod pipeline;
 pub mod raw_pool;
 pub mod runtime;
+pub mod sealed;
 pub mod sql_buf;
 pub mod stats;
 pub mod unreachable;

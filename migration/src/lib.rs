@@ -45,6 +45,7 @@ mod m20261207_000038_totp;
 mod m20261208_000039_export_jobs;
 mod m20261208_000040_files;
 mod m20261208_000044_hardening;
+mod m20261208_000045_gdpr;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -71,6 +72,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "user_totp",
         "totp_recovery_codes",
         "export_jobs",
+        "subject_keys",
     ]);
     t.extend(m20261207_000031_oidc::TABLES);
     t.extend(m20261208_000040_files::TABLES);
@@ -124,6 +126,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000039_export_jobs::Migration),
             Box::new(m20261208_000040_files::Migration),
             Box::new(m20261208_000044_hardening::Migration),
+            Box::new(m20261208_000045_gdpr::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ mod export;
 mod field_types;
 mod filters;
 mod formulas;
+mod gdpr;
 mod graphiql;
 mod http;
 mod i18n;

@@ -66,6 +66,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         retired_refresh_token,
         role,
         session,
+        subject_key,
         tenant,
         tenant_template,
         totp_recovery_code,

@@ -12,7 +12,6 @@ pub mod cache;
 pub mod oidc;
 pub mod password;
 pub mod principal;
-pub mod sealed;
 pub mod second_factor;
 pub mod service;
 pub mod tokens;
@@ -46,7 +45,7 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
     if !session.live || !session.active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }
-    let Access { role_id, role, permissions, metadata_version } = session.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting } = session.access;
     let p = Principal {
         tenant_id: claims.tid,
         user_id: claims.sub,
@@ -56,6 +55,7 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
         role,
         permissions,
         metadata_version,
+        tenant_deleting,
         token_exp: claims.exp,
     };
     state.auth_cache.put(&cache::CredentialKey::Session(&claims.sid), &p, Some(expires_at), read_at);
@@ -78,7 +78,7 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
     if !key.live {
         return Err(ApiError::Unauthenticated("API key revoked".into()));
     }
-    let Access { role_id, role, permissions, metadata_version } = key.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting } = key.access;
     let p = Principal {
         tenant_id: tenant_id.to_owned(),
         user_id: key.created_by.unwrap_or_default(),
@@ -88,6 +88,7 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
         role,
         permissions,
         metadata_version,
+        tenant_deleting,
         // Keys do not expire; revoking one closes its sockets.
         token_exp: u64::MAX / 4,
     };

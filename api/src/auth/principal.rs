@@ -24,6 +24,9 @@ pub struct Principal {
     pub permissions: Arc<Permissions>,
     /// The tenant's metadata version when the request started (selects the schema).
     pub metadata_version: i64,
+    /// The tenant is scheduled for deletion: it answers no mutation but the few
+    /// `features::gdpr::ALLOWED_WHILE_DELETING` (read-only during the grace period).
+    pub tenant_deleting: bool,
     /// When the credential expires (unix seconds): sockets close then.
     pub token_exp: u64,
 }

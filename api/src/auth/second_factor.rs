@@ -21,7 +21,7 @@ pub const TOTP_INVALID: &str = "totp_invalid";
 /// (`two_factor::LOCK_AFTER` within `two_factor::LOCK_WINDOW_MINUTES`), whatever its code.
 pub const TOTP_LOCKED: &str = "totp_locked";
 
-/// What a user's sealed secret is bound to (`sealed::Sealer`).
+/// What a user's sealed secret is bound to (`entity::sealed::Sealer`).
 pub fn context(tenant_id: &str, user_id: &str) -> String {
     format!("totp:{tenant_id}:{user_id}")
 }

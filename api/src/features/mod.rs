@@ -9,6 +9,7 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod exports;
 pub mod files;
+pub mod gdpr;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -42,4 +43,5 @@ pub static ALL: Features = &[
     &oidc::FEATURE,
     &exports::FEATURE,
     &files::FEATURE,
+    &gdpr::FEATURE,
 ];

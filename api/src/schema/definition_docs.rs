@@ -47,3 +47,7 @@ pub(super) const FORMULA_DOC: &str = "A FORMULA field's expression and result ty
 /// An entity definition's `labels`.
 pub(super) const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
      {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
+
+pub(super) const PERSONAL_DOC: &str = "The field holds personal data (GDPR): its values in audit entries are \
+     sealed under a key of the record they belong to, which `erasePersonalData` destroys, and erasure \
+     clears the field. EMAIL and PHONE fields marked personal identify a data subject.";

@@ -100,6 +100,28 @@ impl Audience {
     }
 }
 
+/// A tenant scheduled for deletion is read-only: a mutation is refused (FORBIDDEN) unless each
+/// of its root fields is one it still answers (`gdpr::tenant::ALLOWED_WHILE_DELETING`: the
+/// cancellation, the exports, logout, the deletion itself).
+fn refuse_writes_while_deleting(doc: &ExecutableDocument) -> ServerResult<()> {
+    use async_graphql::parser::types::Selection;
+    let allowed = |s: &Selection| match s {
+        Selection::Field(f) => {
+            entity::features::gdpr::tenant::ALLOWED_WHILE_DELETING.contains(&f.node.name.node.as_str())
+        }
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+    };
+    let writes = doc.operations.iter().filter(|(_, op)| op.node.ty == OperationType::Mutation);
+    for (_, op) in writes {
+        if !op.node.selection_set.node.items.iter().all(|s| allowed(&s.node)) {
+            let why = "the tenant is scheduled for deletion and read-only until then; its owner may cancel the \
+                       deletion (cancelTenantDeletion)";
+            return Err(crate::error::ApiError::Forbidden(why.into()).to_server_error());
+        }
+    }
+    Ok(())
+}
+
 /// Puts `response` in the selection order of `shape`, when there is one.
 fn in_order(shape: &OnceLock<Shape>, mut response: Response) -> Response {
     if let Some(shape) = shape.get() {
@@ -166,6 +188,9 @@ impl Extension for RequestHooks {
             scope.disable();
         }
         super::limits::check_aliases(&doc, self.max_aliases)?;
+        if ctx.data_opt::<Principal>().is_some_and(|p| p.tenant_deleting) {
+            refuse_writes_while_deleting(&doc)?;
+        }
         let operation = self.operation.get().and_then(Option::as_deref);
         if let Some(noted) = ctx.data_opt::<Arc<Operation>>() {
             noted.note(&doc, operation);

@@ -14,6 +14,7 @@ pub mod dead_jobs;
 pub mod emails;
 pub mod exports;
 pub mod files;
+pub mod gdpr;
 pub mod modules;
 pub mod notifications;
 pub(crate) mod rows;

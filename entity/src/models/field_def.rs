@@ -14,6 +14,8 @@ pub struct Model {
     pub required: bool,
     pub is_unique: bool,
     pub indexed: bool,
+    /// Holds personal data (`runtime::personal`): sealed in audit entries, cleared by erasure.
+    pub personal: bool,
     /// The index slot the field holds (`t3`), while it is indexed (`runtime::indexes`).
     pub index_slot: Option<String>,
     /// Every record of the entity carries the slot's key (the slot's build finished).

@@ -31,6 +31,7 @@ pub mod record_rollup;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
+pub mod subject_key;
 pub mod tenant;
 pub mod tenant_template;
 pub mod totp_recovery_code;

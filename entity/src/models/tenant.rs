@@ -13,6 +13,15 @@ pub struct Model {
     pub metadata_version: i64,
     /// The language labels fall back to when neither the request nor its user names one.
     pub default_language: Option<String>,
+    /// When the owner asked for the tenant's deletion (`deleteTenant`), while it is scheduled.
+    pub deletion_requested_at: Option<DateTimeUtc>,
+    /// When the scheduled deletion runs (the grace period's end); the tenant is read-only
+    /// until then, and `cancelTenantDeletion` clears it.
+    pub deletion_due_at: Option<DateTimeUtc>,
+    pub deletion_requested_by: Option<String>,
+    /// Set by the deletion itself, in its transaction: the audit guard lets the tenant's
+    /// entries go only then.
+    pub purging: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

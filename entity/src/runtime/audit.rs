@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::models::audit_log;
 use crate::pipeline::Exec;
 use crate::runtime::outbox;
+use crate::sealed::Sealer;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -334,14 +335,22 @@ impl From<audit_log::Model> for AuditRow {
     }
 }
 
-/// Entry `seq` of a tenant's trail (`auditAppended`).
-pub async fn entry(conn: &impl ConnectionTrait, tenant_id: &str, seq: i64) -> Result<Option<AuditRow>> {
+/// Entry `seq` of a tenant's trail (`auditAppended`), its personal values opened with `sealer`
+/// (the server key's) where their subject's key still exists (`personal::reveal`).
+pub async fn entry(
+    conn: &impl ConnectionTrait,
+    sealer: &Sealer,
+    tenant_id: &str,
+    seq: i64,
+) -> Result<Option<AuditRow>> {
     let found = audit_log::Entity::find()
         .filter(audit_log::Column::TenantId.eq(tenant_id))
         .filter(audit_log::Column::Seq.eq(seq))
         .one(conn)
         .await?;
-    Ok(found.map(AuditRow::from))
+    let mut rows: Vec<AuditRow> = found.into_iter().map(AuditRow::from).collect();
+    super::personal::reveal(conn, sealer, tenant_id, &mut rows).await?;
+    Ok(rows.pop())
 }
 
 /// Filter of `auditLog`.
@@ -356,9 +365,11 @@ pub struct AuditFilter {
     pub to: Option<String>,
 }
 
-/// A page of the log, newest first: entries with `seq < before_seq` (when given).
+/// A page of the log, newest first: entries with `seq < before_seq` (when given), their
+/// personal values opened with `sealer` where their keys still exist.
 pub async fn list(
     conn: &impl ConnectionTrait,
+    sealer: &Sealer,
     d: Dialect,
     tenant_id: &str,
     filter: &AuditFilter,
@@ -394,6 +405,7 @@ pub async fn list(
     let mut out: Vec<AuditRow> = rows.into_iter().map(AuditRow::from).collect();
     let more = out.len() as u64 > first;
     out.truncate(first as usize);
+    super::personal::reveal(conn, sealer, tenant_id, &mut out).await?;
     let total: Option<i64> = audit_log::Entity::find()
         .select_only()
         .column_as(Expr::col(Asterisk).count(), "n")

@@ -112,6 +112,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         required: f.required,
         unique: f.is_unique,
         indexed: f.indexed,
+        personal: f.personal,
         slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
         options,

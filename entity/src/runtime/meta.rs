@@ -47,6 +47,9 @@ pub struct FieldDef {
     pub required: bool,
     pub unique: bool,
     pub indexed: bool,
+    /// Holds personal data (`personal`): its values in audit entries are sealed under the
+    /// subject record's key, and erasing the subject clears it.
+    pub personal: bool,
     /// The index slot the field holds while it is indexed or unique (`indexes`): records are
     /// written with its key from the moment it is assigned.
     pub slot: Option<Slot>,

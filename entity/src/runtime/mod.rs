@@ -21,6 +21,7 @@ pub mod loader;
 pub mod meta;
 pub mod naming;
 pub mod outbox;
+pub mod personal;
 pub mod policy;
 pub mod record;
 pub mod rollup_fields;

@@ -4,7 +4,9 @@
 //! - `relative_date`: `relative_date` triggers (a record's date plus an offset) of workflows;
 //! - `approvals`: approval requests pending past their stage's SLA are escalated (once);
 //! - `leases`: emails and webhook deliveries whose worker died mid-send are queued again, and
-//!   runs whose worker died mid-run continue.
+//!   runs whose worker died mid-run continue;
+//! - tenants whose deletion's grace period is over are deleted
+//!   (`entity::features::gdpr::tenant::execute_due`, on the chosen clock like the triggers).
 //!
 //! The two triggers read the records they owe runs through `records`. Each sweep is a function
 //! of the databases it is given, so none depends on the scanner that runs it.
@@ -84,6 +86,10 @@ impl TimeScanner {
             }
         }
         approvals::escalate(&self.system, &self.db, now, tenant).await?;
+        // Tenants whose deletion's grace period is over (GDPR): every row of theirs goes.
+        if let Err(e) = entity::features::gdpr::tenant::execute_due(&self.system, now, tenant).await {
+            tracing::warn!(error = %e, "deleting the tenants whose deletion is due failed");
+        }
         // A lease measures how long a live worker has been silent: on the real clock, never a
         // chosen `now` (a scan as if it were tomorrow would take over every run, email and
         // delivery in flight, of every tenant, from the workers busy with them).

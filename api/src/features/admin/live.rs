@@ -25,7 +25,7 @@ pub fn audit_appended() -> SubscriptionField {
                 async |state, p, seq| {
                     let entry = state
                         .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
-                            audit::entry(txn, &p.tenant_id, seq).await
+                            audit::entry(txn, &state.sealer, &p.tenant_id, seq).await
                         })
                         .await?;
                     Ok(entry.map(FieldValue::owned_any))

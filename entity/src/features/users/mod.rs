@@ -121,6 +121,8 @@ pub struct Access {
     pub role: String,
     pub permissions: Arc<Permissions>,
     pub metadata_version: i64,
+    /// The tenant is scheduled for deletion (`gdpr::tenant`): read-only until it is cancelled.
+    pub tenant_deleting: bool,
 }
 
 /// The role and tenant columns of a credential's row (`sessions::access`, `api_keys::access`).
@@ -130,6 +132,7 @@ struct AccessRow {
     role: String,
     permissions: Value,
     metadata_version: i64,
+    deletion_due_at: Option<DateTime<Utc>>,
 }
 
 /// `q`, a credential's row, with what the credential grants (`AccessRow`'s columns): its
@@ -143,7 +146,8 @@ fn select_access<E: EntityTrait>(
         .column_as(role::Column::Id, "role_id")
         .column_as(role::Column::Name, "role")
         .column(role::Column::Permissions)
-        .column(tenant::Column::MetadataVersion);
+        .column(tenant::Column::MetadataVersion)
+        .column(tenant::Column::DeletionDueAt);
     QueryTrait::query(&mut q)
         .inner_join(role::Entity, Expr::col((role::Entity, role::Column::Id)).equals(role_id.as_column_ref()))
         .inner_join(
@@ -160,6 +164,7 @@ impl From<AccessRow> for Access {
             role: r.role,
             permissions: Arc::new(Permissions::from_stored(&r.permissions)),
             metadata_version: r.metadata_version,
+            tenant_deleting: r.deletion_due_at.is_some(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct FieldInput {
     pub required: Option<bool>,
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
+    /// Holds personal data (`runtime::personal`).
+    pub personal: Option<bool>,
     pub options: Option<Vec<String>>,
     pub related_entity: Option<String>,
     pub relation_kind: Option<String>,
@@ -66,6 +68,7 @@ pub struct UpdateFieldInput {
     pub required: Option<bool>,
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
+    pub personal: Option<bool>,
     pub options: Option<Vec<String>>,
     pub default: Option<Value>,
     pub validation: Option<Value>,

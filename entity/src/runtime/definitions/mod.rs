@@ -37,7 +37,7 @@ use stored::{
 };
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
-    check_options, check_prefix, formula_errors, parse_validation, refuse_computed,
+    check_options, check_personal, check_prefix, formula_errors, parse_validation, refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -350,6 +350,8 @@ impl<'a> Definitions<'a> {
         f.unique = input.unique.unwrap_or(f.unique);
         f.indexed = input.indexed.unwrap_or(f.indexed);
         computed::edit(&mut errors, &meta, e, old, &mut f, input);
+        f.personal = input.personal.unwrap_or(f.personal);
+        check_personal(&mut errors, "personal", &f);
         if !f.is_stored() {
             refuse_computed(
                 &mut errors,
@@ -391,6 +393,7 @@ impl<'a> Definitions<'a> {
         am.required = Set(f.required);
         am.is_unique = Set(f.unique);
         am.indexed = Set(f.indexed);
+        am.personal = Set(f.personal);
         am.options = Set(options_json(&f));
         am.default_value = Set(f.default.clone());
         am.validation = Set(validation_json(&f.validation)?);

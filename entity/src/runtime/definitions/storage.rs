@@ -59,6 +59,7 @@ impl Definitions<'_> {
             required: Set(f.required),
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
+            personal: Set(f.personal),
             index_slot: Set(None),
             index_ready: Set(false),
             options: Set(options_json(f)),

@@ -166,6 +166,7 @@ pub(crate) fn blank_field() -> FieldDef {
         required: false,
         unique: false,
         indexed: false,
+        personal: false,
         slot: None,
         slot_ready: false,
         options: Vec::new(),
@@ -206,6 +207,15 @@ pub(super) fn check_options(
         None if takes => errors.push(FieldError::new(path, "SELECT and MULTI_SELECT need options")),
         Some(_) => errors.push(FieldError::new(path, "only SELECT and MULTI_SELECT take options")),
         None => {}
+    }
+}
+
+/// A field marked personal holds a value of its own: a RELATION points at a record (the
+/// subject is that record, `runtime::personal`), and a computed field is derived from fields
+/// that are marked themselves.
+pub(super) fn check_personal(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    if f.personal && (f.ty == FieldType::Relation || !f.is_stored() || f.rollup.is_some()) {
+        errors.push(FieldError::new(path, "RELATION, FORMULA and ROLLUP fields cannot be personal"));
     }
 }
 
@@ -322,6 +332,7 @@ pub(super) fn build_field(
         required: input.required.unwrap_or(false),
         unique: input.unique.unwrap_or(false),
         indexed: input.indexed.unwrap_or(false),
+        personal: input.personal.unwrap_or(false),
         slot: None,
         slot_ready: false,
         options,
@@ -338,6 +349,7 @@ pub(super) fn build_field(
         formula: formula.map(|(_, x)| x),
     };
     check_default(errors, &p("default"), &f);
+    check_personal(errors, &p("personal"), &f);
     if let Some(l) = &input.lifecycle {
         f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
     }

@@ -132,6 +132,9 @@ pub mod types {
     /// The GraphQL multipart request spec's scalar (`api::schema::upload`).
     pub const UPLOAD: &str = "Upload";
     pub const UPDATE_MODULE_INPUT: &str = "UpdateModuleInput";
+    pub const PERSONAL_DATA_SUBJECT: &str = "PersonalDataSubject";
+    pub const PERSONAL_DATA_ERASURE: &str = "PersonalDataErasure";
+    pub const TENANT_DELETION: &str = "TenantDeletion";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -259,6 +262,12 @@ pub mod fields {
     pub const UNLOCK_USER_TOTP: &str = "unlockUserTotp";
     pub const UPDATE_MODULE: &str = "updateModule";
     pub const DELETE_MODULE: &str = "deleteModule";
+    pub const EXPORT_PERSONAL_DATA: &str = "exportPersonalData";
+    pub const ERASE_PERSONAL_DATA: &str = "erasePersonalData";
+    pub const EXPORT_TENANT: &str = "exportTenant";
+    pub const DELETE_TENANT: &str = "deleteTenant";
+    pub const CANCEL_TENANT_DELETION: &str = "cancelTenantDeletion";
+    pub const TENANT_DELETION: &str = "tenantDeletion";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -409,6 +418,9 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         ATTACHMENT,
         UPLOAD,
         UPDATE_MODULE_INPUT,
+        PERSONAL_DATA_SUBJECT,
+        PERSONAL_DATA_ERASURE,
+        TENANT_DELETION,
     ]
     .into_iter()
     .collect();
@@ -530,6 +542,12 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         UNLOCK_USER_TOTP,
         UPDATE_MODULE,
         DELETE_MODULE,
+        EXPORT_PERSONAL_DATA,
+        ERASE_PERSONAL_DATA,
+        EXPORT_TENANT,
+        DELETE_TENANT,
+        CANCEL_TENANT_DELETION,
+        TENANT_DELETION,
     ]
     .into_iter()
     .collect();

@@ -48,6 +48,7 @@ mod bulk;
 mod files;
 mod guards;
 mod rows;
+pub mod subjects;
 mod write;
 
 pub use bulk::{CreateInput, Selection};

@@ -22,7 +22,7 @@ use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, rollup_fields, rollups};
+use crate::runtime::{formula, personal, rollup_fields, rollups};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -380,7 +380,7 @@ impl<'a> Store<'a> {
     /// (`formula::fill`), reading the live records its formulas' relation paths point at in
     /// `txn`: one statement per hop (at most `formula::MAX_HOPS`), each for every path of
     /// that length at once.
-    async fn computed(
+    pub(super) async fn computed(
         &self,
         txn: &impl Exec,
         entity: &EntityDef,
@@ -544,7 +544,7 @@ impl<'a> Store<'a> {
     /// the ROLLUP fields of the parents it moves (`rollup_fields::Plan`: nothing to do, and no
     /// statement, when no rollup field reads the entity).
     #[allow(clippy::too_many_arguments)]
-    async fn record_change(
+    pub(super) async fn record_change(
         &self,
         txn: &impl Exec,
         meta: &TenantMeta,
@@ -552,9 +552,11 @@ impl<'a> Store<'a> {
         entity: &EntityDef,
         (kind, record, old): (ChangeKind, &Record, Option<&Record>),
         changed_fields: Vec<String>,
-        changes: Value,
+        mut changes: Value,
         write: audit::Write<'_>,
     ) -> Result<()> {
+        // Personal values enter the trail sealed under the record's key (crypto-shredding).
+        personal::seal_changes(txn, self.db, self.tenant_id, entity, &record.id, &mut changes).await?;
         let event = ChangeEvent {
             tenant_id: self.tenant_id.to_owned(),
             entity_id: entity.id.clone(),
@@ -599,7 +601,7 @@ impl<'a> Store<'a> {
 
 /// The relation targets `fields` set in `data`: (record id, the entity it must be of).
 /// `data` without the values of `entity`'s formula fields (which are never stored).
-fn stored_only(entity: &EntityDef, data: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn stored_only(entity: &EntityDef, data: &Map<String, Value>) -> Map<String, Value> {
     let mut out = data.clone();
     for f in entity.fields.iter().filter(|f| !f.is_stored()) {
         out.remove(f.key.as_str());
