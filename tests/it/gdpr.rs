@@ -388,3 +388,42 @@ async fn a_tenant_deletion_is_scheduled_cancelled_and_executed_after_its_grace_p
     let others = vec![other.tenant_id.clone().into()];
     assert!(count(&conn, "SELECT COUNT(*) AS n FROM audit_log WHERE tenant_id = $1", others).await > 0);
 }
+
+/// The document vault is a source of personal data: an export lists the files of the
+/// subject's and linked records (metadata and download path), and an erasure deletes the
+/// subject record's own files (no longer served, their names replaced) while a linked record's
+/// file stays with it.
+#[tokio::test]
+async fn an_erasure_deletes_the_subjects_files_and_an_export_lists_them() {
+    use crate::attachments::{download, plain_upload};
+    let t = tenant().await;
+    let c = crm(&t).await;
+    let auth = t.auth();
+    let attach = "mutation($e: String!, $id: ID!, $f: ID!) { attachFile(entity: $e, id: $id, file: $f) { id } }";
+    let mut files = Vec::new();
+    for (entity, record, name) in [("contact", &c.ada, "ada-passport.pdf"), ("deal", &c.deal, "contract.pdf")] {
+        let up = plain_upload(&t.api, &auth, name, "application/pdf", name.as_bytes()).await;
+        assert_eq!(up.status, 201, "{}", up.text);
+        let id = str_of(&up.body["id"]);
+        t.data(attach, json!({"e": entity, "id": record, "f": id})).await;
+        files.push(id);
+    }
+    let (passport, contract) = (&files[0], &files[1]);
+
+    let doc = t.data(EXPORT, json!({ "s": {"email": c.ada_email} })).await["exportPersonalData"].clone();
+    let listed = doc["attachments"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = listed.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, vec!["ada-passport.pdf", "contract.pdf"], "{doc}");
+    assert_eq!(listed[0]["download"], json!(format!("/files/{passport}")));
+    assert_eq!(listed[0]["recordId"], json!(c.ada));
+
+    t.data(ERASE, json!({ "s": {"email": c.ada_email} })).await;
+    assert_eq!(download(&t.api, &auth, passport).await.0, 404, "the subject's file is no longer served");
+    assert_eq!(download(&t.api, &auth, contract).await.0, 200, "a linked record's file stays");
+    let after = t.data(EXPORT, json!({ "s": {"entity": "contact", "id": c.ada} })).await["exportPersonalData"].clone();
+    assert_eq!(after["attachments"], json!([]), "{after}");
+    let conn = connect().await;
+    let named = "SELECT COUNT(*) AS n FROM files WHERE tenant_id = $1 AND name = 'ada-passport.pdf'";
+    assert_eq!(count(&conn, named, vec![t.tenant_id.clone().into()]).await, 0, "the file's name is erased too");
+    assert_eq!(verify(&t).await["ok"], json!(true));
+}

@@ -98,6 +98,25 @@ pub async fn of_record(
         .await?)
 }
 
+/// The live files attached to any of `record_ids`, oldest first.
+pub async fn of_records(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    record_ids: &[&str],
+) -> Result<Vec<StoredFile>> {
+    if record_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Files::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::RecordId.is_in(record_ids.iter().copied()))
+        .filter(Column::DeletedAt.is_null())
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Attaches `file` (uploaded, not attached yet) to `owner`, audited as `file.attach`.
 pub async fn attach(
     txn: &impl ConnectionTrait,
@@ -125,9 +144,35 @@ pub async fn delete(
     actor: &Actor,
     file: StoredFile,
 ) -> Result<StoredFile> {
+    delete_as(txn, d, tenant_id, actor, file, None).await
+}
+
+/// Soft-deletes `file` for a data subject's erasure: its name, which may itself be personal
+/// (a scanned passport's file name), is replaced too; audited as `file.delete`.
+pub async fn erase(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    actor: &Actor,
+    file: StoredFile,
+) -> Result<StoredFile> {
+    delete_as(txn, d, tenant_id, actor, file, Some("erased")).await
+}
+
+async fn delete_as(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    tenant_id: &str,
+    actor: &Actor,
+    file: StoredFile,
+    rename: Option<&str>,
+) -> Result<StoredFile> {
     let mut row = file.into_active_model();
     let at: DateTime<Utc> = time::now();
     row.deleted_at = Set(Some(at));
+    if let Some(name) = rename {
+        row.name = Set(name.to_owned());
+    }
     let row = row.update(txn).await?;
     let changes = json!({"recordId": row.record_id, "sha256": row.sha256});
     audit_entry(txn, d, tenant_id, actor, "file.delete", &row.id, changes).await?;
