@@ -135,6 +135,37 @@ async fn a_read_answers_the_same_from_its_plan() {
     same_twice(&t, &key, "{ items(first: 1) { nodes { name contact { name } } } }", json!({})).await;
 }
 
+/// A page that shows neither `recordNumber` nor `updatedAt` and orders by neither reads only
+/// the lean columns on PostgreSQL (`store::Columns::Lean`); its relations' targets are read
+/// whole. Both kinds of page, and their cursors, answer exactly as the executor does,
+/// including after an update has moved `updatedAt` away from `createdAt`.
+#[tokio::test]
+async fn a_lean_page_answers_as_the_executor_does() {
+    let (t, ids) = catalogue().await;
+    let auth = t.auth();
+    let item = Names::new("item", "items");
+    t.update(&item, &ids[1], json!({"score": 7}), "").await;
+    let lean = "query($after: String) { items(first: 2, after: $after, orderBy: [{field: CREATED_AT, direction: DESC}]) { \
+                edges { cursor node { id createdAt name score contact { id name recordNumber updatedAt } } } \
+                pageInfo { endCursor hasNextPage } } }";
+    let data = same_twice(&t, &auth, lean, json!({})).await;
+    let after = str_of(&data["items"]["pageInfo"]["endCursor"]);
+    // The next page, by another text (so the executor answers it first too).
+    let next = same_twice(&t, &auth, &format!("{lean} "), json!({"after": after})).await;
+    assert_eq!(next["items"]["edges"][0]["node"]["name"], json!("first"));
+    assert!(next["items"]["edges"][0]["node"]["contact"]["updatedAt"].is_string());
+    // Ordered by updatedAt, or showing it or the record number: every column is read.
+    let by_update = "{ items(orderBy: [{field: UPDATED_AT, direction: DESC}]) { \
+                     edges { cursor node { name } } } }";
+    let data = same_twice(&t, &auth, by_update, json!({})).await;
+    assert_eq!(data["items"]["edges"][0]["node"]["name"], json!("second"));
+    let whole = "{ items(orderBy: [{field: CREATED_AT, direction: ASC}]) { nodes { recordNumber updatedAt createdAt } } }";
+    let data = same_twice(&t, &auth, whole, json!({})).await;
+    let nodes = &data["items"]["nodes"];
+    assert!(str_of(&nodes[0]["recordNumber"]).starts_with("IT"));
+    assert_ne!(nodes[1]["updatedAt"], nodes[1]["createdAt"]);
+}
+
 /// Repeated until the plan answers, a text with roots and aliases in an order neither
 /// alphabetical nor the schema's, and records whose relation comes before their plain
 /// fields, gets every answer in selection order, the executor's and the plan's.

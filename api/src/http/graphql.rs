@@ -208,7 +208,10 @@ async fn execute(state: &AppState, envelope: Envelope, batch: BatchRequest, via_
         async move {
             let state = &task_state;
             let counter = entity::stats::Counter::default();
-            let request = run(state, envelope, batch, via_get);
+            // On the heap from the start: the request's future is tens of kilobytes (the
+            // executor's state machine), and each move of it inline (into this task, its span,
+            // the trackers below) was a copy of all of it, a tenth of a get's instructions.
+            let request = Box::pin(run(state, envelope, batch, via_get));
             let (mut resp, wrote) = outbox::tracked(entity::stats::counted(&counter, request)).await;
             // Every transaction of the request has ended: the tailers read what it wrote now.
             if wrote {

@@ -176,6 +176,7 @@ pub fn list_args_of(
         after: string_arg(args, "after")?,
         before: string_arg(args, "before")?,
         with_total,
+        ..ListArgs::default()
     })
 }
 

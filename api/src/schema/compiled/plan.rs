@@ -110,6 +110,20 @@ pub(super) enum ConnItem {
     TotalCount(Name),
 }
 
+impl ConnItem {
+    /// Whether the lean columns of a page hold what this item shows (`RecordSel::lean`).
+    pub(super) fn lean(&self) -> bool {
+        match self {
+            ConnItem::Nodes(_, sel) => sel.lean(),
+            ConnItem::Edges(_, fields) => fields.iter().all(|f| match f {
+                EdgeItem::Node(_, sel) => sel.lean(),
+                EdgeItem::Typename(..) | EdgeItem::Cursor(_) => true,
+            }),
+            ConnItem::Typename(..) | ConnItem::PageInfo(..) | ConnItem::TotalCount(_) => true,
+        }
+    }
+}
+
 /// A field of an edge.
 #[derive(Debug)]
 pub(super) enum EdgeItem {
@@ -156,6 +170,12 @@ pub(super) enum RecordItem {
 }
 
 impl RecordSel {
+    /// Whether the lean columns of a page (`store::Columns::Lean`) hold everything this
+    /// selection shows of its records (what it shows of their targets is read apart).
+    pub(super) fn lean(&self) -> bool {
+        !self.items.iter().any(|i| matches!(i, RecordItem::RecordNumber(_) | RecordItem::UpdatedAt(_)))
+    }
+
     /// The stored keys of the to-one fields shown.
     pub(super) fn to_one_keys(&self) -> impl Iterator<Item = &FieldKey> {
         self.items.iter().filter_map(|i| match i {

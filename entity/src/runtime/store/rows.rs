@@ -70,6 +70,7 @@ fn ordinal(row: &PgRow, i: usize) -> Result<usize> {
 fn from_pg(row: &PgRow) -> Result<Record> {
     let get = |i: usize| ordinal(row, i);
     let missing = || Error::Internal("timestamp column is null".into());
+    let created_at = pg_time(row, get(CREATED_AT)?)?.ok_or_else(missing)?;
     Ok(Record {
         id: pg_id(row, get(ID)?)?,
         entity_id: row.try_get(get(ENTITY_ID)?).map_err(decode_error)?,
@@ -78,10 +79,11 @@ fn from_pg(row: &PgRow) -> Result<Record> {
         created_by: row.try_get(get(CREATED_BY)?).map_err(decode_error)?,
         number: row.try_get(get(NUMBER)?).map_err(decode_error)?,
         record_number: row.try_get(get(RECORD_NUMBER)?).map_err(decode_error)?,
-        created_at: pg_time(row, get(CREATED_AT)?)?.ok_or_else(missing)?,
-        updated_at: pg_time(row, get(UPDATED_AT)?)?.ok_or_else(missing)?,
+        created_at,
+        // Both columns are NOT NULL: NULL is a lean page's placeholder (`Columns::Lean`).
+        updated_at: pg_time(row, get(UPDATED_AT)?)?.unwrap_or(created_at),
         deleted_at: pg_time(row, get(DELETED_AT)?)?,
-        version: row.try_get(get(VERSION)?).map_err(decode_error)?,
+        version: row.try_get::<Option<i64>, _>(get(VERSION)?).map_err(decode_error)?.unwrap_or(0),
     })
 }
 
