@@ -233,7 +233,8 @@ impl Dispatcher {
             | OutboxEvent::WorkflowManual(_)
             | OutboxEvent::WorkflowResume(_)
             | OutboxEvent::WebhookRetry(_)
-            | OutboxEvent::IndexSlot(_) => return Ok(()),
+            | OutboxEvent::IndexSlot(_)
+            | OutboxEvent::SearchBuild(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

@@ -48,17 +48,21 @@ pub enum Job {
     /// Bring an entity's records in line with an index slot's assignment, then mark it ready
     /// (`entity::runtime::indexes::run_job`).
     ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
+    /// Write the search entries of an entity's searchable fields for its existing records,
+    /// then mark the fields ready (`entity::runtime::search::run_job`).
+    BuildSearch { tenant_id: String, entity_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 6] = [
+    pub const KINDS: [&'static str; 7] = [
         "send_email",
         "record_changed",
         "run_workflow",
         "resume_workflow",
         "deliver_webhook",
         "converge_index_slot",
+        "build_search",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -70,6 +74,7 @@ impl Job {
             Job::ResumeWorkflow { .. } => Self::KINDS[3],
             Job::DeliverWebhook { .. } => Self::KINDS[4],
             Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
+            Job::BuildSearch { .. } => Self::KINDS[6],
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod oidc;
 pub mod password_reset;
 pub mod profile;
+pub mod search;
 pub mod templates;
 pub mod tenant;
 pub mod two_factor;
@@ -38,4 +39,5 @@ pub static ALL: Features = &[
     &password_reset::FEATURE,
     &two_factor::FEATURE,
     &oidc::FEATURE,
+    &search::FEATURE,
 ];

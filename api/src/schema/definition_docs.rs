@@ -45,3 +45,8 @@ pub(super) const FORMULA_DOC: &str = "A FORMULA field's expression and result ty
 /// An entity definition's `labels`.
 pub(super) const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a JSON object of language code → \
      {singular, plural}, e.g. `{\"hi\": {\"singular\": \"सौदा\", \"plural\": \"सौदे\"}}`.";
+
+pub(super) const SEARCHABLE_DOC: &str = "Found by full-text search (`search:` on lists, `globalSearch`): TEXT, TEXTAREA, \
+     EMAIL, PHONE, URL, SELECT and MULTI_SELECT fields only. Turning it on indexes the existing records \
+     (a large entity in a background job; until it finishes, `search:` matches substrings as before); \
+     turning it off removes the field from the index.";

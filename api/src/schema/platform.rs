@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
-use super::definition_docs::{ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, ROLLUP_DOC, SHOWN_DOC};
+use super::definition_docs::{
+    ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, ROLLUP_DOC, SEARCHABLE_DOC, SHOWN_DOC,
+};
 use super::definition_views::{EntityDefView, FieldDefView};
 use super::feature::{Declared, Slot};
 use super::lifecycle;
@@ -263,6 +265,10 @@ fn tenant_types() -> Vec<Type> {
         .field(sync_field::<FieldDefView>("required", boolean(), |x| Some(Value::from(x.def.required))))
         .field(sync_field::<FieldDefView>("unique", boolean(), |x| Some(Value::from(x.def.unique))))
         .field(sync_field::<FieldDefView>("indexed", boolean(), |x| Some(Value::from(x.def.indexed))))
+        .field(
+            sync_field::<FieldDefView>("searchable", boolean(), |x| Some(Value::from(x.def.searchable)))
+                .description(SEARCHABLE_DOC),
+        )
         .field(sync_field::<FieldDefView>("options", TypeRef::named_nn_list(TypeRef::STRING), |x| {
             (!x.def.options.is_empty())
                 .then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
@@ -336,6 +342,9 @@ fn tenant_types() -> Vec<Type> {
         for b in ["required", "unique", "indexed"] {
             o = o.field(InputValue::new(b, TypeRef::named(TypeRef::BOOLEAN)));
         }
+        o = o.field(
+            InputValue::new("searchable", TypeRef::named(TypeRef::BOOLEAN)).description(SEARCHABLE_DOC),
+        );
         o = o.field(InputValue::new("options", TypeRef::named_nn_list(TypeRef::STRING)));
         if create {
             o = o

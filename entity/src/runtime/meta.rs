@@ -125,6 +125,30 @@ impl FieldType {
         }
     }
 
+    /// Whether a field of this type may be `searchable` (full-text search, `search`): free
+    /// text, and the chosen options of SELECT and MULTI_SELECT (their stored option values,
+    /// which are what people type). Numbers, dates, flags, ids, files and JSON are found by
+    /// filters instead. One map for every type.
+    pub fn searchable(self) -> bool {
+        match self {
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::MultiSelect => true,
+            FieldType::Number
+            | FieldType::Currency
+            | FieldType::Boolean
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Json => false,
+        }
+    }
+
     /// Free text compared as strings (and searched by `search`).
     pub fn is_text_like(self) -> bool {
         matches!(
@@ -222,6 +246,10 @@ pub struct FieldDef {
     pub slot: Option<Slot>,
     /// Every record of the entity carries the slot's key: queries may use the slot.
     pub slot_ready: bool,
+    /// Found by full-text search: each record write keeps the field's search entry (`search`).
+    pub searchable: bool,
+    /// Every existing record has its entry (the back-fill finished): searches may use them.
+    pub search_ready: bool,
     pub options: Vec<String>,
     pub related_entity_id: Option<String>,
     pub relation_kind: Option<RelationKind>,
@@ -266,6 +294,11 @@ impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
     pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
+    }
+
+    /// Whether searches read the field's entries: searchable, and back-filled.
+    pub fn search_used(&self) -> bool {
+        self.searchable && self.search_ready
     }
 
     /// The public field type: `FORMULA` or `ROLLUP` for a computed field (a rollup's values
@@ -482,6 +515,8 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         indexed: f.indexed,
         slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
+        searchable: f.searchable,
+        search_ready: f.search_ready,
         options,
         related_entity_id: f.related_entity_id,
         relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),

@@ -42,6 +42,8 @@ pub struct FieldInput {
     pub required: Option<bool>,
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
+    /// Found by full-text search (`runtime::search`).
+    pub searchable: Option<bool>,
     pub options: Option<Vec<String>>,
     pub related_entity: Option<String>,
     pub relation_kind: Option<String>,
@@ -66,6 +68,8 @@ pub struct UpdateFieldInput {
     pub required: Option<bool>,
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
+    /// Turning it on back-fills the entries of existing records; off removes them.
+    pub searchable: Option<bool>,
     pub options: Option<Vec<String>>,
     pub default: Option<Value>,
     pub validation: Option<Value>,

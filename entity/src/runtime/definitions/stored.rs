@@ -24,6 +24,7 @@ pub(super) fn input_summary(input: &EntityInput) -> Value {
 pub(super) fn field_summary(f: &FieldDef) -> Value {
     serde_json::json!({
         "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
+        "searchable": f.searchable,
         "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
         "lifecycle": f.lifecycle,
         "optionLabels": f.option_labels,

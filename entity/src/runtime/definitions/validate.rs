@@ -168,6 +168,8 @@ pub(crate) fn blank_field() -> FieldDef {
         indexed: false,
         slot: None,
         slot_ready: false,
+        searchable: false,
+        search_ready: false,
         options: Vec::new(),
         related_entity_id: None,
         relation_kind: None,
@@ -206,6 +208,21 @@ pub(super) fn check_options(
         None if takes => errors.push(FieldError::new(path, "SELECT and MULTI_SELECT need options")),
         Some(_) => errors.push(FieldError::new(path, "only SELECT and MULTI_SELECT take options")),
         None => {}
+    }
+}
+
+/// A `searchable` field must be of a type search reads (`FieldType::searchable`) and stored.
+pub(super) fn check_searchable(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    if !f.searchable {
+        return;
+    }
+    if !f.is_stored() {
+        errors
+            .push(FieldError::new(path, "a FORMULA field is computed, not stored: it cannot be searchable"));
+    } else if f.rollup.is_some() || !f.ty.searchable() {
+        let types: Vec<&str> =
+            FieldType::ALL.into_iter().filter(|t| t.searchable()).map(FieldType::as_str).collect();
+        errors.push(FieldError::new(path, format!("only {} fields can be searchable", types.join(", "))));
     }
 }
 
@@ -324,6 +341,8 @@ pub(super) fn build_field(
         indexed: input.indexed.unwrap_or(false),
         slot: None,
         slot_ready: false,
+        searchable: input.searchable.unwrap_or(false),
+        search_ready: false,
         options,
         related_entity_id,
         relation_kind,
@@ -338,6 +357,7 @@ pub(super) fn build_field(
         formula: formula.map(|(_, x)| x),
     };
     check_default(errors, &p("default"), &f);
+    check_searchable(errors, &p("searchable"), &f);
     if let Some(l) = &input.lifecycle {
         f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
     }

@@ -126,6 +126,7 @@ pub mod types {
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
+    pub const SEARCH_HIT: &str = "SearchHit";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -242,6 +243,7 @@ pub mod fields {
     pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
     pub const START_OIDC_LOGIN: &str = "startOidcLogin";
     pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
+    pub const GLOBAL_SEARCH: &str = "globalSearch";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -387,6 +389,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_PROVIDER,
         CONFIGURE_OIDC_PROVIDER_INPUT,
         OIDC_LOGIN_START,
+        SEARCH_HIT,
     ]
     .into_iter()
     .collect();
@@ -497,6 +500,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_OIDC_PROVIDER,
         START_OIDC_LOGIN,
         COMPLETE_OIDC_LOGIN,
+        GLOBAL_SEARCH,
     ]
     .into_iter()
     .collect();

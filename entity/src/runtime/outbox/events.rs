@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{
-    AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SessionRevoked, WebhookRetry,
+    AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SearchBuild, SessionRevoked, WebhookRetry,
     WorkflowManual, WorkflowResume,
 };
 use crate::features::approvals::flow::RequestChanged;
@@ -19,13 +19,14 @@ use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 6] = [
+pub const WORK_TOPICS: [&str; 7] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
     WorkflowResume::TOPIC,
     WebhookRetry::TOPIC,
     IndexSlot::TOPIC,
+    SearchBuild::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -62,6 +63,8 @@ pub enum OutboxEvent {
     WebhookRetry(WebhookRetry),
     /// An index slot of a large entity to fill or clear in batches (`indexes`).
     IndexSlot(IndexSlot),
+    /// A searchable field's entries to write for a large entity's records (`search`).
+    SearchBuild(SearchBuild),
 }
 
 impl OutboxEvent {
@@ -86,6 +89,7 @@ impl OutboxEvent {
             OutboxEvent::WorkflowResume(e) => row(e),
             OutboxEvent::WebhookRetry(e) => row(e),
             OutboxEvent::IndexSlot(e) => row(e),
+            OutboxEvent::SearchBuild(e) => row(e),
         }
     }
 
@@ -111,6 +115,7 @@ impl OutboxEvent {
             WorkflowResume::TOPIC => OutboxEvent::WorkflowResume(of(payload)?),
             WebhookRetry::TOPIC => OutboxEvent::WebhookRetry(of(payload)?),
             IndexSlot::TOPIC => OutboxEvent::IndexSlot(of(payload)?),
+            SearchBuild::TOPIC => OutboxEvent::SearchBuild(of(payload)?),
             _ => return Ok(None),
         }))
     }
@@ -173,6 +178,10 @@ mod tests {
             (
                 OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
                 serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+            (
+                OutboxEvent::SearchBuild(SearchBuild { entity_id: "e".into() }),
+                serde_json::json!({"entityId": "e"}),
             ),
             (
                 OutboxEvent::AuditAppended(AuditAppended { tenant_id: "t".into(), seq: 7 }),
