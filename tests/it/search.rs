@@ -131,6 +131,13 @@ async fn hits_across_two_entities_come_ranked_with_the_fields_that_matched() {
     // One entity only; words all required; an e-mail address by a part of it or whole.
     assert_eq!(ids(&global(&t, &t.auth(), &w, Some(vec!["contact"])).await), vec![str_of(&ann["id"])]);
     assert!(global(&t, &t.auth(), &format!("{w} nowhere"), None).await.is_empty());
+    // The words of a search may be in different fields: the name and the e-mail address.
+    let across = global(&t, &t.auth(), &format!("{w} example"), None).await;
+    assert_eq!(ids(&across), vec![str_of(&ann["id"])], "{across:#?}");
+    assert_eq!(
+        sorted(across[0]["fields"].as_array().map(|f| f.iter().map(str_of).collect()).unwrap_or_default()),
+        strings(&["email", "fullName"])
+    );
     let bob = global(&t, &t.auth(), "bob@example.com", Some(vec!["contact"])).await;
     assert_eq!(bob.len(), 1, "{bob:#?}");
     assert_eq!(global(&t, &t.auth(), "bob", Some(vec!["contact"])).await.len(), 1);

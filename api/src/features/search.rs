@@ -74,10 +74,10 @@ fn types() -> Vec<Type> {
 
 /// The entities to search: those named in `entities` (each must be one the caller may read),
 /// else every one the caller may read.
-fn chosen<'a>(
-    all: &'a [Arc<EntityAccess>],
+fn chosen(
+    all: &[Arc<EntityAccess>],
     names: Option<Vec<String>>,
-) -> Result<Vec<&'a Arc<EntityAccess>>, ApiError> {
+) -> Result<Vec<&Arc<EntityAccess>>, ApiError> {
     let Some(names) = names else { return Ok(all.iter().collect()) };
     names
         .iter()
