@@ -235,7 +235,8 @@ impl Dispatcher {
             | OutboxEvent::WorkflowResume(_)
             | OutboxEvent::WebhookRetry(_)
             | OutboxEvent::IndexSlot(_)
-            | OutboxEvent::ExportQueued(_) => return Ok(()),
+            | OutboxEvent::ExportQueued(_)
+            | OutboxEvent::SearchBuild(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

@@ -50,11 +50,14 @@ pub enum Job {
     ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
     /// Write an export to its file (`entity::features::exports::jobs::run_job`).
     RunExport { tenant_id: String, export_id: String },
+    /// Write the search entries of an entity's searchable fields for its existing records,
+    /// then mark the fields ready (`entity::runtime::search::run_job`).
+    BuildSearch { tenant_id: String, entity_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -62,6 +65,7 @@ impl Job {
         "deliver_webhook",
         "converge_index_slot",
         "run_export",
+        "build_search",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -74,6 +78,7 @@ impl Job {
             Job::DeliverWebhook { .. } => Self::KINDS[4],
             Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
             Job::RunExport { .. } => Self::KINDS[6],
+            Job::BuildSearch { .. } => Self::KINDS[7],
         }
     }
 }

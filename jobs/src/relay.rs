@@ -79,6 +79,7 @@ fn job_of(
         OutboxEvent::IndexSlot(s) => {
             Job::ConvergeIndexSlot { tenant_id, entity_id: s.entity_id.clone(), slot: s.slot.clone() }
         }
+        OutboxEvent::SearchBuild(s) => Job::BuildSearch { tenant_id, entity_id: s.entity_id.clone() },
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
         OutboxEvent::ExportQueued(e) => Job::RunExport { tenant_id, export_id: e.export_id.clone() },
         // Only changes some active workflow watches become jobs.

@@ -65,6 +65,9 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         Job::ConvergeIndexSlot { tenant_id, entity_id, slot } => {
             Ok(entity::runtime::indexes::run_job(&ctx.db, &tenant_id, &entity_id, &slot).await?)
         }
+        Job::BuildSearch { tenant_id, entity_id } => {
+            Ok(entity::runtime::search::run_job(&ctx.db, &tenant_id, &entity_id).await?)
+        }
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }

@@ -44,6 +44,7 @@ mod m20261207_000037_i18n;
 mod m20261207_000038_totp;
 mod m20261208_000039_export_jobs;
 mod m20261208_000040_files;
+mod m20261208_000041_search;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
 
@@ -73,6 +74,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "totp_recovery_codes",
         "export_jobs",
         "subject_keys",
+        "record_search",
     ]);
     t.extend(m20261207_000031_oidc::TABLES);
     t.extend(m20261208_000040_files::TABLES);
@@ -125,6 +127,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000038_totp::Migration),
             Box::new(m20261208_000039_export_jobs::Migration),
             Box::new(m20261208_000040_files::Migration),
+            Box::new(m20261208_000041_search::Migration),
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
         ]

@@ -69,6 +69,7 @@ mod rollups;
 mod round_trips;
 mod schema_cache;
 mod sdl;
+mod search;
 mod startup;
 mod subscriptions;
 mod templates;

@@ -63,6 +63,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         record,
         record_counter,
         record_rollup,
+        record_search,
         retired_refresh_token,
         role,
         session,
@@ -92,7 +93,10 @@ async fn tables(conn: &DatabaseConnection) -> BTreeSet<String> {
             "SELECT table_name AS name FROM information_schema.tables \
              WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
         }
-        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        // Plain tables only: an FTS5 table and its shadow tables are the search index's own.
+        _ => {
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
     };
     let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await.expect("list the tables");
     rows.iter()

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod oidc;
 pub mod password_reset;
 pub mod profile;
+pub mod search;
 pub mod templates;
 pub mod tenant;
 pub mod two_factor;
@@ -44,4 +45,5 @@ pub static ALL: Features = &[
     &exports::FEATURE,
     &files::FEATURE,
     &gdpr::FEATURE,
+    &search::FEATURE,
 ];

@@ -51,3 +51,7 @@ pub(super) const ENTITY_LABELS_DOC: &str = "The labels in other languages, as a 
 pub(super) const PERSONAL_DOC: &str = "The field holds personal data (GDPR): its values in audit entries are \
      sealed under a key of the record they belong to, which `erasePersonalData` destroys, and erasure \
      clears the field. EMAIL and PHONE fields marked personal identify a data subject.";
+pub(super) const SEARCHABLE_DOC: &str = "Found by full-text search (`search:` on lists, `globalSearch`): TEXT, TEXTAREA, \
+     EMAIL, PHONE, URL, SELECT and MULTI_SELECT fields only. Turning it on indexes the existing records \
+     (a large entity in a background job; until it finishes, `search:` matches substrings as before); \
+     turning it off removes the field from the index.";

@@ -20,7 +20,7 @@ use super::access::SchemaAccess;
 use super::args::{self, arg_json};
 use super::ctx;
 use super::definition_docs::{
-    ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, PERSONAL_DOC, ROLLUP_DOC, SHOWN_DOC,
+    ENTITY_LABELS_DOC, FIELD_JSON_DOCS, FORMULA_DOC, PERSONAL_DOC, ROLLUP_DOC, SEARCHABLE_DOC, SHOWN_DOC,
 };
 use super::definition_views::{EntityDefView, FieldDefView};
 use super::feature::{Declared, Slot};
@@ -268,6 +268,8 @@ fn tenant_types() -> Vec<Type> {
         .field(
             sync_field::<FieldDefView>("personal", boolean(), |x| Some(Value::from(x.def.personal)))
                 .description(PERSONAL_DOC),
+            sync_field::<FieldDefView>("searchable", boolean(), |x| Some(Value::from(x.def.searchable)))
+                .description(SEARCHABLE_DOC),
         )
         .field(sync_field::<FieldDefView>("options", TypeRef::named_nn_list(TypeRef::STRING), |x| {
             (!x.def.options.is_empty())
@@ -343,6 +345,9 @@ fn tenant_types() -> Vec<Type> {
             o = o.field(InputValue::new(b, TypeRef::named(TypeRef::BOOLEAN)));
         }
         o = o.field(InputValue::new("personal", TypeRef::named(TypeRef::BOOLEAN)).description(PERSONAL_DOC));
+        o = o.field(
+            InputValue::new("searchable", TypeRef::named(TypeRef::BOOLEAN)).description(SEARCHABLE_DOC),
+        );
         o = o.field(InputValue::new("options", TypeRef::named_nn_list(TypeRef::STRING)));
         if create {
             o = o

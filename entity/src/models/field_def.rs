@@ -20,6 +20,10 @@ pub struct Model {
     pub index_slot: Option<String>,
     /// Every record of the entity carries the slot's key (the slot's build finished).
     pub index_ready: bool,
+    /// Asked to be found by full-text search (`runtime::search`).
+    pub searchable: bool,
+    /// Every existing record's search entry of the field is written (the back-fill finished).
+    pub search_ready: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub options: Option<Json>,
     pub related_entity_id: Option<String>,

@@ -1,8 +1,8 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, export jobs, applied templates, password resets,
-//! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters
-//! and rollups). Tenant records themselves are read and written by `runtime::store` with
+//! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
+//! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
@@ -28,6 +28,7 @@ pub mod password_reset;
 pub mod record;
 pub mod record_counter;
 pub mod record_rollup;
+pub mod record_search;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;

@@ -118,6 +118,30 @@ impl FieldType {
         }
     }
 
+    /// Whether a field of this type may be `searchable` (full-text search, `search`): free
+    /// text, and the chosen options of SELECT and MULTI_SELECT (their stored option values,
+    /// which are what people type). Numbers, dates, flags, ids, files and JSON are found by
+    /// filters instead. One map for every type.
+    pub fn searchable(self) -> bool {
+        match self {
+            FieldType::Text
+            | FieldType::Textarea
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::Select
+            | FieldType::MultiSelect => true,
+            FieldType::Number
+            | FieldType::Currency
+            | FieldType::Boolean
+            | FieldType::Date
+            | FieldType::Datetime
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Json => false,
+        }
+    }
+
     /// Free text compared as strings (and searched by `search`).
     pub fn is_text_like(self) -> bool {
         matches!(

@@ -115,6 +115,8 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         personal: f.personal,
         slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
+        searchable: f.searchable,
+        search_ready: f.search_ready,
         options,
         related_entity_id: f.related_entity_id,
         relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),

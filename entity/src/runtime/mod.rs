@@ -1,7 +1,7 @@
 //! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
-//! (`cursor`), the record store (`store`), definition changes (`definitions`) and formula
-//! fields (`formula`).
+//! (`cursor`), the record store (`store`), definition changes (`definitions`), formula
+//! fields (`formula`) and full-text search (`search`).
 
 pub mod aggregate;
 pub mod audit;
@@ -27,6 +27,7 @@ pub mod record;
 pub mod rollup_fields;
 pub mod rollups;
 pub mod show;
+pub mod search;
 pub mod signals;
 pub mod slot;
 pub mod sql;

@@ -44,6 +44,8 @@ pub struct FieldInput {
     pub indexed: Option<bool>,
     /// Holds personal data (`runtime::personal`).
     pub personal: Option<bool>,
+    /// Found by full-text search (`runtime::search`).
+    pub searchable: Option<bool>,
     pub options: Option<Vec<String>>,
     pub related_entity: Option<String>,
     pub relation_kind: Option<String>,
@@ -69,6 +71,8 @@ pub struct UpdateFieldInput {
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
     pub personal: Option<bool>,
+    /// Turning it on back-fills the entries of existing records; off removes them.
+    pub searchable: Option<bool>,
     pub options: Option<Vec<String>>,
     pub default: Option<Value>,
     pub validation: Option<Value>,

@@ -37,7 +37,7 @@ use stored::{
 };
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
-    check_options, check_personal, check_prefix, formula_errors, parse_validation, refuse_computed,
+    check_options, check_personal, check_prefix, check_searchable, formula_errors, parse_validation, refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -352,6 +352,8 @@ impl<'a> Definitions<'a> {
         computed::edit(&mut errors, &meta, e, old, &mut f, input);
         f.personal = input.personal.unwrap_or(f.personal);
         check_personal(&mut errors, "personal", &f);
+        f.searchable = input.searchable.unwrap_or(f.searchable);
+        check_searchable(&mut errors, "searchable", &f);
         if !f.is_stored() {
             refuse_computed(
                 &mut errors,
@@ -394,6 +396,14 @@ impl<'a> Definitions<'a> {
         am.is_unique = Set(f.unique);
         am.indexed = Set(f.indexed);
         am.personal = Set(f.personal);
+        am.searchable = Set(f.searchable);
+        if f.searchable != old.searchable {
+            // Marked: `bump` writes the entries (`search::assign`). Unmarked: they go now.
+            am.search_ready = Set(false);
+            if old.searchable {
+                super::search::forget(txn, self.db.dialect, self.tenant_id, &e.id, Some(key)).await?;
+            }
+        }
         am.options = Set(options_json(&f));
         am.default_value = Set(f.default.clone());
         am.validation = Set(validation_json(&f.validation)?);
@@ -503,6 +513,9 @@ impl<'a> Definitions<'a> {
             .push(" AND entity_id = ")
             .bind(e.id.clone());
         txn.execute_raw(buf.into_statement()).await?;
+        if f.searchable {
+            super::search::forget(&txn, self.db.dialect, self.tenant_id, &e.id, Some(key)).await?;
+        }
         let details = serde_json::json!({ "entity": entity, "key": key });
         self.bump(&txn, "field.remove", &f.id, details).await?;
         txn.commit().await?;
@@ -534,6 +547,7 @@ impl<'a> Definitions<'a> {
             buf.push(" AND entity_id = ").bind(e.id.clone());
             txn.execute_raw(buf.into_statement()).await?;
         }
+        super::search::forget(&txn, self.db.dialect, self.tenant_id, &e.id, None).await?;
         entity_def::Entity::delete_by_id(e.id.clone()).exec(&txn).await?;
         self.bump(&txn, "entity.delete", &e.id, serde_json::json!({ "name": name })).await?;
         txn.commit().await?;

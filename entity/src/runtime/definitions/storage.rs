@@ -62,6 +62,8 @@ impl Definitions<'_> {
             personal: Set(f.personal),
             index_slot: Set(None),
             index_ready: Set(false),
+            searchable: Set(f.searchable),
+            search_ready: Set(false),
             options: Set(options_json(f)),
             related_entity_id: Set(f.related_entity_id.clone()),
             relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),
@@ -128,6 +130,8 @@ impl Definitions<'_> {
         signals::metadata_changed(txn, self.db.dialect, self.tenant_id).await?;
         // Fields may have been marked or unmarked `indexed`, or gone with their slots.
         crate::runtime::indexes::assign(txn, self.db.dialect, self.tenant_id).await?;
+        // Fields may have been marked `searchable`: their entries for existing records.
+        crate::runtime::search::assign(txn, self.db.dialect, self.tenant_id).await?;
         // A rollup field may have come, or records been rewritten under one: its values, before
         // the cells are rebuilt from them.
         crate::runtime::rollup_fields::backfill(txn, self.db.dialect, self.tenant_id).await?;

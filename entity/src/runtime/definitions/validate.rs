@@ -169,6 +169,8 @@ pub(crate) fn blank_field() -> FieldDef {
         personal: false,
         slot: None,
         slot_ready: false,
+        searchable: false,
+        search_ready: false,
         options: Vec::new(),
         related_entity_id: None,
         relation_kind: None,
@@ -216,6 +218,21 @@ pub(super) fn check_options(
 pub(super) fn check_personal(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
     if f.personal && (f.ty == FieldType::Relation || !f.is_stored() || f.rollup.is_some()) {
         errors.push(FieldError::new(path, "RELATION, FORMULA and ROLLUP fields cannot be personal"));
+    }
+}
+
+/// A `searchable` field must be of a type search reads (`FieldType::searchable`) and stored.
+pub(super) fn check_searchable(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    if !f.searchable {
+        return;
+    }
+    if !f.is_stored() {
+        errors
+            .push(FieldError::new(path, "a FORMULA field is computed, not stored: it cannot be searchable"));
+    } else if f.rollup.is_some() || !f.ty.searchable() {
+        let types: Vec<&str> =
+            FieldType::ALL.into_iter().filter(|t| t.searchable()).map(FieldType::as_str).collect();
+        errors.push(FieldError::new(path, format!("only {} fields can be searchable", types.join(", "))));
     }
 }
 
@@ -335,6 +352,8 @@ pub(super) fn build_field(
         personal: input.personal.unwrap_or(false),
         slot: None,
         slot_ready: false,
+        searchable: input.searchable.unwrap_or(false),
+        search_ready: false,
         options,
         related_entity_id,
         relation_kind,
@@ -350,6 +369,7 @@ pub(super) fn build_field(
     };
     check_default(errors, &p("default"), &f);
     check_personal(errors, &p("personal"), &f);
+    check_searchable(errors, &p("searchable"), &f);
     if let Some(l) = &input.lifecycle {
         f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
     }

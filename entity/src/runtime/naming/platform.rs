@@ -135,6 +135,7 @@ pub mod types {
     pub const PERSONAL_DATA_SUBJECT: &str = "PersonalDataSubject";
     pub const PERSONAL_DATA_ERASURE: &str = "PersonalDataErasure";
     pub const TENANT_DELETION: &str = "TenantDeletion";
+    pub const SEARCH_HIT: &str = "SearchHit";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -268,6 +269,7 @@ pub mod fields {
     pub const DELETE_TENANT: &str = "deleteTenant";
     pub const CANCEL_TENANT_DELETION: &str = "cancelTenantDeletion";
     pub const TENANT_DELETION: &str = "tenantDeletion";
+    pub const GLOBAL_SEARCH: &str = "globalSearch";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -421,6 +423,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         PERSONAL_DATA_SUBJECT,
         PERSONAL_DATA_ERASURE,
         TENANT_DELETION,
+        SEARCH_HIT,
     ]
     .into_iter()
     .collect();
@@ -548,6 +551,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_TENANT,
         CANCEL_TENANT_DELETION,
         TENANT_DELETION,
+        GLOBAL_SEARCH,
     ]
     .into_iter()
     .collect();

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{
-    AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SessionRevoked, WebhookRetry,
+    AccessChanged, EmailQueued, Event, IndexSlot, MetadataChanged, SearchBuild, SessionRevoked, WebhookRetry,
     WorkflowManual, WorkflowResume,
 };
 use crate::features::approvals::flow::RequestChanged;
@@ -20,7 +20,7 @@ use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 7] = [
+pub const WORK_TOPICS: [&str; 8] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
@@ -28,6 +28,7 @@ pub const WORK_TOPICS: [&str; 7] = [
     WebhookRetry::TOPIC,
     IndexSlot::TOPIC,
     ExportQueued::TOPIC,
+    SearchBuild::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -68,6 +69,8 @@ pub enum OutboxEvent {
     ExportQueued(ExportQueued),
     /// An export job's status or progress changed (`exportChanged`).
     ExportChanged(ExportChanged),
+    /// A searchable field's entries to write for a large entity's records (`search`).
+    SearchBuild(SearchBuild),
 }
 
 impl OutboxEvent {
@@ -94,6 +97,7 @@ impl OutboxEvent {
             OutboxEvent::IndexSlot(e) => row(e),
             OutboxEvent::ExportQueued(e) => row(e),
             OutboxEvent::ExportChanged(e) => row(e),
+            OutboxEvent::SearchBuild(e) => row(e),
         }
     }
 
@@ -121,6 +125,7 @@ impl OutboxEvent {
             IndexSlot::TOPIC => OutboxEvent::IndexSlot(of(payload)?),
             ExportQueued::TOPIC => OutboxEvent::ExportQueued(of(payload)?),
             ExportChanged::TOPIC => OutboxEvent::ExportChanged(of(payload)?),
+            SearchBuild::TOPIC => OutboxEvent::SearchBuild(of(payload)?),
             _ => return Ok(None),
         }))
     }
@@ -183,6 +188,10 @@ mod tests {
             (
                 OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
                 serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+            (
+                OutboxEvent::SearchBuild(SearchBuild { entity_id: "e".into() }),
+                serde_json::json!({"entityId": "e"}),
             ),
             (
                 OutboxEvent::AuditAppended(AuditAppended { tenant_id: "t".into(), seq: 7 }),

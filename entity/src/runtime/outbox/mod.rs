@@ -109,6 +109,14 @@ pub struct IndexSlot {
     pub slot: String,
 }
 
+/// `OutboxEvent::SearchBuild`: an entity whose searchable fields' entries are still to be
+/// written (`search::run_job`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchBuild {
+    pub entity_id: String,
+}
+
 /// The topics of the payloads defined here (the record store's and the notifications' own
 /// types name theirs where they are defined).
 macro_rules! topics {
@@ -128,6 +136,7 @@ topics! {
     WorkflowResume => "workflow.resume",
     WebhookRetry => "webhook.retry",
     IndexSlot => "index.slot",
+    SearchBuild => "search.build",
 }
 
 /// Appends `event` inside `txn`.

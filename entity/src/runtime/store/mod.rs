@@ -25,6 +25,7 @@ use super::formula;
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::outbox::Event;
 use super::record::{ChangeEvent, Record};
+use super::search;
 use super::sql::{self, Direction, SortKey};
 use crate::db::ReadScope;
 use crate::pipeline::Exec;
@@ -226,7 +227,8 @@ fn signature(keys: &[SortKey]) -> String {
     keys.iter().map(SortKey::signature).collect::<Vec<_>>().join("|")
 }
 
-/// The search predicate: any text-like field (or the record number) contains `q`.
+/// The search predicate of an entity without searchable fields: any text-like field (or the
+/// record number) contains `q`.
 fn search_filter(entity: &EntityDef, q: &str) -> Filter {
     let mut any: Vec<Filter> = entity
         .fields
@@ -275,7 +277,17 @@ impl<'a> Store<'a> {
         }
         if let Some(q) = args.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             buf.push(" AND ");
-            sql::compile(buf, &search_filter(entity, q))?;
+            if entity.fields.iter().any(FieldDef::search_used) {
+                // The full-text entries of the fields in `entity` (the caller's view), or the
+                // record number as before.
+                buf.push("(");
+                search::query::push_match(buf, self.tenant_id, entity, q);
+                buf.push(" OR ");
+                sql::compile(buf, &Filter::Cond(Target::RecordNumber, Op::Contains(q.to_owned())))?;
+                buf.push(")");
+            } else {
+                sql::compile(buf, &search_filter(entity, q))?;
+            }
         }
         Ok(())
     }
@@ -313,6 +325,14 @@ impl<'a> Store<'a> {
         sql::push_order_by(&mut buf, &keys);
         buf.push(" LIMIT ").push(&(limit + 1).to_string());
         Ok(buf.into_statement())
+    }
+
+    /// The rows of a statement of the caller's (`search::query`), read as the store's reads are.
+    pub async fn query_all(&self, statement: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>> {
+        let mut txn = self.reader().await?;
+        let rows = txn.query_all(statement).await?;
+        txn.done().await?;
+        Ok(rows)
     }
 
     /// One page of `entity`'s records.

@@ -22,7 +22,7 @@ use crate::runtime::slot::Slot;
 use crate::runtime::sql;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, personal, rollup_fields, rollups};
+use crate::runtime::{formula, personal, rollup_fields, rollups, search};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -587,6 +587,8 @@ impl<'a> Store<'a> {
         };
         let deltas = rollups::deltas(entity, before, after);
         let mut writes = vec![write, outbox];
+        // The record's search entries move with it (none for an entity nothing is searchable of).
+        writes.extend(search::writes(tenant_id, entity, &record.id, before, after));
         if !deltas.is_empty() {
             writes.push(Box::new(|buf: &mut SqlBuf| rollups::push_upsert(buf, tenant_id, entity, &deltas)));
         }
