@@ -79,6 +79,16 @@ pub struct Config {
     #[arg(long, global = true, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// Largest request with uploaded files (the GraphQL multipart request spec), bytes: a CSV
+    /// import's file. Other requests stay within `MAX_BODY_BYTES`.
+    #[arg(long, global = true, env = "MAX_UPLOAD_BYTES", default_value_t = 100 << 20)]
+    pub max_upload_bytes: usize,
+
+    /// Rows of a CSV import written per transaction (each batch commits with the import's
+    /// resume cursor).
+    #[arg(long, global = true, env = "IMPORT_BATCH_ROWS", default_value_t = 500)]
+    pub import_batch_rows: usize,
+
     /// Deepest query accepted (nesting levels).
     #[arg(long, global = true, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
@@ -277,6 +287,8 @@ impl Config {
             max_page_size: 500,
             schema_cache_mb: 1024,
             max_body_bytes: 1 << 20,
+            max_upload_bytes: 100 << 20,
+            import_batch_rows: 500,
             max_query_depth: 15,
             max_query_complexity: 5000,
             max_aliases: 50,

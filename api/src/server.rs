@@ -154,6 +154,8 @@ pub async fn start_workers(
         webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
         metrics,
         peers: peers.clone(),
+        data_dir: config.data_dir.clone(),
+        import_batch: config.import_batch_rows.max(1),
     });
     let relay =
         jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());

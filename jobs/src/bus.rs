@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use entity::features::approvals::flow::RequestChanged;
 use entity::features::emails::EmailChanged;
+use entity::features::imports::ImportChanged;
 use entity::features::notifications::Notification;
 use entity::features::webhooks::DeliveryChanged;
 use entity::features::workflows::RunChanged;
@@ -29,6 +30,8 @@ pub enum BusEvent {
     Email(Arc<EmailChanged>),
     /// A webhook delivery's status changed (its tenant is in it).
     WebhookDelivery(Arc<DeliveryChanged>),
+    /// An import's status or progress changed (its tenant is in it).
+    Import(Arc<ImportChanged>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
     /// A session or API key was revoked (logout, forced logout, key revoked): its sockets
@@ -46,7 +49,7 @@ pub struct EventBus {
 }
 
 impl BusEvent {
-    /// The tenant of a module's news (runs, requests, audit entries, emails, deliveries): the
+    /// The tenant of a module's news (runs, requests, audit entries, emails, deliveries, imports): the
     /// live fan-out hands it to that tenant's subscribers only. `None` for the rest.
     pub fn news_of(&self) -> Option<&str> {
         match self {
@@ -55,6 +58,7 @@ impl BusEvent {
             BusEvent::Audit(e) => Some(&e.tenant_id),
             BusEvent::Email(e) => Some(&e.tenant_id),
             BusEvent::WebhookDelivery(e) => Some(&e.tenant_id),
+            BusEvent::Import(e) => Some(&e.tenant_id),
             BusEvent::Record(_)
             | BusEvent::Notification(_)
             | BusEvent::MetadataChanged { .. }

@@ -224,6 +224,7 @@ impl Dispatcher {
             OutboxEvent::AuditAppended(e) => BusEvent::Audit(Arc::new(e)),
             OutboxEvent::EmailChanged(e) => BusEvent::Email(Arc::new(e)),
             OutboxEvent::WebhookDeliveryChanged(e) => BusEvent::WebhookDelivery(Arc::new(e)),
+            OutboxEvent::ImportChanged(e) => BusEvent::Import(Arc::new(e)),
             OutboxEvent::SessionRevoked(e) => BusEvent::SessionRevoked { session_id: e.session_id },
             OutboxEvent::AccessChanged(e) => {
                 BusEvent::AccessChanged { tenant_id: tenant_id()?, role_id: e.role_id, user_id: e.user_id }
@@ -233,7 +234,8 @@ impl Dispatcher {
             | OutboxEvent::WorkflowManual(_)
             | OutboxEvent::WorkflowResume(_)
             | OutboxEvent::WebhookRetry(_)
-            | OutboxEvent::IndexSlot(_) => return Ok(()),
+            | OutboxEvent::IndexSlot(_)
+            | OutboxEvent::ImportQueued(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

@@ -48,17 +48,20 @@ pub enum Job {
     /// Bring an entity's records in line with an index slot's assignment, then mark it ready
     /// (`entity::runtime::indexes::run_job`).
     ConvergeIndexSlot { tenant_id: String, entity_id: String, slot: String },
+    /// Run a CSV import batch by batch from its committed cursor (`handlers::imports`).
+    RunImport { tenant_id: String, import_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 6] = [
+    pub const KINDS: [&'static str; 7] = [
         "send_email",
         "record_changed",
         "run_workflow",
         "resume_workflow",
         "deliver_webhook",
         "converge_index_slot",
+        "run_import",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -70,6 +73,7 @@ impl Job {
             Job::ResumeWorkflow { .. } => Self::KINDS[3],
             Job::DeliverWebhook { .. } => Self::KINDS[4],
             Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
+            Job::RunImport { .. } => Self::KINDS[6],
         }
     }
 }
@@ -180,7 +184,14 @@ impl Queue {
             let config = apalis_postgres::Config::default().queue(name);
             Ok(Queue::Postgres(PostgresStorage::new(&pool).with_config(config)))
         } else {
-            let pool = apalis_sqlite::SqlitePool::connect(url).await.map_err(|e| err(&e))?;
+            // The queue shares the file's one write lock with the data's writers (an import's
+            // batch holds it for up to two seconds): wait for it as long as they do (`entity::db`),
+            // or the worker's poll fails and the worker stops.
+            let options = url
+                .parse::<apalis_sqlite::SqliteConnectOptions>()
+                .map_err(|e| err(&e))?
+                .busy_timeout(Duration::from_secs(15));
+            let pool = apalis_sqlite::SqlitePool::connect_with(options).await.map_err(|e| err(&e))?;
             entity::db::sqlite_migration(|| SqliteStorage::setup(&pool)).await.map_err(|e| err(&e))?;
             let config = apalis_sqlite::Config::default().queue(name);
             Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))

@@ -80,8 +80,11 @@ fn job_of(
             Job::ConvergeIndexSlot { tenant_id, entity_id: s.entity_id.clone(), slot: s.slot.clone() }
         }
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
+        OutboxEvent::ImportQueued(e) => Job::RunImport { tenant_id, import_id: e.import_id.clone() },
         // Only changes some active workflow watches become jobs.
-        OutboxEvent::RecordChanged(e) if watched.contains(&(tenant_id.clone(), e.entity_id.clone())) => {
+        OutboxEvent::RecordChanged(e)
+            if !e.workflows_off && watched.contains(&(tenant_id.clone(), e.entity_id.clone())) =>
+        {
             Job::RecordChanged { trigger_key: format!("event:{id}"), event: e.clone() }
         }
         OutboxEvent::RecordChanged(_)
@@ -92,6 +95,7 @@ fn job_of(
         | OutboxEvent::AuditAppended(_)
         | OutboxEvent::EmailChanged(_)
         | OutboxEvent::WebhookDeliveryChanged(_)
+        | OutboxEvent::ImportChanged(_)
         | OutboxEvent::SessionRevoked(_)
         | OutboxEvent::AccessChanged(_) => return None,
     };

@@ -12,7 +12,7 @@ use entity::runtime::outbox;
 
 use crate::context::JobContext;
 use crate::error::JobError;
-use crate::handlers::{email, webhooks, workflows};
+use crate::handlers::{email, imports, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
 /// How long the queue may go unpolled when idle.
@@ -68,5 +68,6 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         Job::DeliverWebhook { tenant_id, delivery_id } => {
             webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }
+        Job::RunImport { tenant_id, import_id } => imports::run(ctx, &tenant_id, &import_id).await,
     }
 }

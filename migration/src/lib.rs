@@ -42,6 +42,7 @@ mod m20261207_000034_rollup_fields;
 mod m20261207_000036_modules;
 mod m20261207_000037_i18n;
 mod m20261207_000038_totp;
+mod m20261207_000042_imports;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -69,6 +70,7 @@ pub fn rls_tables() -> Vec<&'static str> {
         "totp_recovery_codes",
     ]);
     t.extend(m20261207_000031_oidc::TABLES);
+    t.extend(m20261207_000042_imports::TABLES);
     t
 }
 
@@ -116,6 +118,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000036_modules::Migration),
             Box::new(m20261207_000037_i18n::Migration),
             Box::new(m20261207_000038_totp::Migration),
+            Box::new(m20261207_000042_imports::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ mod formulas;
 mod graphiql;
 mod http;
 mod i18n;
+mod imports;
 mod inbound;
 mod indexes;
 mod inputs;

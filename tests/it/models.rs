@@ -51,6 +51,8 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         email,
         entity_def,
         field_def,
+        import,
+        import_error,
         module,
         notification,
         oidc_identity,

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
+pub mod imports;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -38,4 +39,5 @@ pub static ALL: Features = &[
     &password_reset::FEATURE,
     &two_factor::FEATURE,
     &oidc::FEATURE,
+    &imports::FEATURE,
 ];

@@ -1,6 +1,7 @@
 //! GraphQL over HTTP (the graphql-http spec): `POST /graphql` with a JSON body (single or
 //! batch) and `GET /graphql?query=…` for queries only. Every error leaves with an
-//! `extensions.code`; internal errors carry the request id instead of their cause (the
+//! `extensions.code`; a `multipart/form-data` body carries files (the GraphQL multipart
+//! request spec, `schema::upload`); internal errors carry the request id instead of their cause (the
 //! executor's answers come labelled by the schema's extension; what this transport refuses
 //! itself it labels alike, `schema::errors`). Each operation (and each request refused before
 //! one ran) is logged and timed (`observe`).
@@ -29,6 +30,7 @@ use crate::schema::compiled::{Lookup, Plan};
 use crate::schema::ctx::{ClientIp, RequestId};
 use crate::schema::errors::{self, Operation};
 use crate::schema::i18n::RequestLanguage;
+use crate::schema::upload;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -44,20 +46,32 @@ pub async fn post(
     let rid = RequestId::from_headers(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid.0);
     async move {
-        // A body over MAX_BODY_BYTES (or one that cannot be read) still gets a coded error.
+        // Files come as multipart (`upload`), within MAX_UPLOAD_BYTES; anything else within
+        // MAX_BODY_BYTES.
+        let multipart = upload::multipart(&headers).map(str::to_owned);
+        let limit = if multipart.is_some() { state.config.max_upload_bytes } else { state.config.max_body_bytes };
+        // A body over its limit (or one that cannot be read) still gets a coded error.
+        let too_large = |state: &AppState, headers: &HeaderMap, rid: &RequestId| {
+            let e = ApiError::BadRequest(format!("the request body is larger than {limit} bytes"));
+            refuse(state, headers, rid, started, StatusCode::PAYLOAD_TOO_LARGE, &e)
+        };
         let body = match body {
+            Ok(b) if b.len() > limit => return too_large(&state, &headers, &rid),
             Ok(b) => b,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return too_large(&state, &headers, &rid);
+            }
             Err(rejection) => {
-                let status = rejection.status();
-                let e = ApiError::BadRequest(match status {
-                    StatusCode::PAYLOAD_TOO_LARGE => {
-                        format!("the request body is larger than {} bytes", state.config.max_body_bytes)
-                    }
-                    _ => format!("the request body could not be read: {}", rejection.body_text()),
-                });
-                return refuse(&state, &headers, &rid, started, status, &e);
+                let e = ApiError::BadRequest(format!("the request body could not be read: {}", rejection.body_text()));
+                return refuse(&state, &headers, &rid, started, rejection.status(), &e);
             }
         };
+        if let Some(content_type) = multipart {
+            return match upload::receive(&content_type, body, limit).await {
+                Ok(batch) => execute(&state, Envelope { headers, rid, started, client }, batch, false).await,
+                Err(e) => refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e),
+            };
+        }
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

@@ -40,12 +40,14 @@ fn cors(state: &AppState) -> CorsLayer {
 /// The routes; `demo` is the demo login GraphiQL's page opens with (see `graphiql::page`).
 pub fn router(state: AppState, demo: Option<&DemoLogin>) -> Router {
     let limit = state.config.max_body_bytes;
+    // Multipart requests (uploads) may be larger; `graphql::post` holds others to MAX_BODY_BYTES.
+    let graphql_limit = limit.max(state.config.max_upload_bytes);
     let cors = cors(&state);
     let page = graphiql::page(demo);
     Router::new()
         // A browser pointed at the server finds the explorer.
         .route("/", get(|| async { Redirect::to(graphiql::PAGE_PATH) }))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(graphql::get).post(graphql::post).layer(DefaultBodyLimit::max(graphql_limit)))
         .route("/graphql/ws", get(ws::upgrade))
         .route(graphiql::PAGE_PATH, get(move || std::future::ready(page.clone())))
         .route(&format!("{}/{{name}}", graphiql::ASSETS_PATH), get(graphiql::asset))

@@ -35,6 +35,7 @@ pub mod platform;
 pub mod resolvers;
 pub mod shape;
 pub mod typed;
+pub mod upload;
 pub mod values;
 
 pub use build::{SchemaOptions, build_public_schema, build_tenant_schema};

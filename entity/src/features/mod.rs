@@ -1,6 +1,6 @@
 //! The product's features in the data layer, each in its own module and each owning its
 //! storage: workflows, approvals, webhooks, emails, notifications, dashboards, industry
-//! templates, modules (groups of entities, workflows and dashboards switched on and off), the
+//! templates, CSV imports, modules (groups of entities, workflows and dashboards switched on and off), the
 //! CRM operations, the dead-letter view, and users and roles (with sessions, invitations and API
 //! keys). They are built on the engine
 //! (`crate::runtime`: metadata, the record store, the filter language, the audit trail and the
@@ -12,6 +12,7 @@ pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
 pub mod emails;
+pub mod imports;
 pub mod modules;
 pub mod notifications;
 pub(crate) mod rows;

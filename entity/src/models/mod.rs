@@ -1,6 +1,6 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
-//! with their requests and decisions, dashboards, modules, applied templates, password resets,
+//! with their requests and decisions, dashboards, modules, CSV imports and their row errors, applied templates, password resets,
 //! TOTP secrets and recovery codes, the audit chain, and the engine's records, record counters
 //! and rollups). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
@@ -16,6 +16,8 @@ pub mod dashboard;
 pub mod email;
 pub mod entity_def;
 pub mod field_def;
+pub mod import;
+pub mod import_error;
 pub mod module;
 pub mod notification;
 pub mod oidc_identity;

@@ -126,6 +126,17 @@ pub mod types {
     pub const OIDC_PROVIDER: &str = "OidcProvider";
     pub const CONFIGURE_OIDC_PROVIDER_INPUT: &str = "ConfigureOidcProviderInput";
     pub const OIDC_LOGIN_START: &str = "OidcLoginStart";
+    /// The multipart request spec's file scalar (`schema::upload`).
+    pub const UPLOAD: &str = "Upload";
+    pub const IMPORT: &str = "Import";
+    pub const IMPORT_STATUS: &str = "ImportStatus";
+    pub const IMPORT_COLUMN: &str = "ImportColumn";
+    pub const IMPORT_COLUMN_INPUT: &str = "ImportColumnInput";
+    pub const IMPORT_ERROR: &str = "ImportError";
+    pub const IMPORT_ERROR_EDGE: &str = "ImportErrorEdge";
+    pub const IMPORT_ERROR_CONNECTION: &str = "ImportErrorConnection";
+    pub const IMPORT_EDGE: &str = "ImportEdge";
+    pub const IMPORT_CONNECTION: &str = "ImportConnection";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -242,6 +253,11 @@ pub mod fields {
     pub const DELETE_OIDC_PROVIDER: &str = "deleteOidcProvider";
     pub const START_OIDC_LOGIN: &str = "startOidcLogin";
     pub const COMPLETE_OIDC_LOGIN: &str = "completeOidcLogin";
+    pub const START_IMPORT: &str = "startImport";
+    pub const IMPORT: &str = "import";
+    pub const IMPORTS: &str = "imports";
+    pub const CANCEL_IMPORT: &str = "cancelImport";
+    pub const IMPORT_CHANGED: &str = "importChanged";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -387,6 +403,16 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         OIDC_PROVIDER,
         CONFIGURE_OIDC_PROVIDER_INPUT,
         OIDC_LOGIN_START,
+        UPLOAD,
+        IMPORT,
+        IMPORT_STATUS,
+        IMPORT_COLUMN,
+        IMPORT_COLUMN_INPUT,
+        IMPORT_ERROR,
+        IMPORT_ERROR_EDGE,
+        IMPORT_ERROR_CONNECTION,
+        IMPORT_EDGE,
+        IMPORT_CONNECTION,
     ]
     .into_iter()
     .collect();
@@ -497,6 +523,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         DELETE_OIDC_PROVIDER,
         START_OIDC_LOGIN,
         COMPLETE_OIDC_LOGIN,
+        START_IMPORT,
+        IMPORT,
+        IMPORTS,
+        CANCEL_IMPORT,
+        IMPORT_CHANGED,
     ]
     .into_iter()
     .collect();

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::features::approvals::flow::RequestChanged;
 use crate::features::emails::EmailChanged;
+use crate::features::imports::{ImportChanged, ImportQueued};
 use crate::features::notifications::Notification;
 use crate::features::webhooks::DeliveryChanged;
 use crate::features::workflows::RunChanged;
@@ -19,13 +20,14 @@ use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 6] = [
+pub const WORK_TOPICS: [&str; 7] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
     WorkflowResume::TOPIC,
     WebhookRetry::TOPIC,
     IndexSlot::TOPIC,
+    ImportQueued::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -62,6 +64,10 @@ pub enum OutboxEvent {
     WebhookRetry(WebhookRetry),
     /// An index slot of a large entity to fill or clear in batches (`indexes`).
     IndexSlot(IndexSlot),
+    /// A CSV import to run, or to take over from a worker that fell silent.
+    ImportQueued(ImportQueued),
+    /// An import's status or progress changed (`importChanged`).
+    ImportChanged(ImportChanged),
 }
 
 impl OutboxEvent {
@@ -86,6 +92,8 @@ impl OutboxEvent {
             OutboxEvent::WorkflowResume(e) => row(e),
             OutboxEvent::WebhookRetry(e) => row(e),
             OutboxEvent::IndexSlot(e) => row(e),
+            OutboxEvent::ImportQueued(e) => row(e),
+            OutboxEvent::ImportChanged(e) => row(e),
         }
     }
 
@@ -111,6 +119,8 @@ impl OutboxEvent {
             WorkflowResume::TOPIC => OutboxEvent::WorkflowResume(of(payload)?),
             WebhookRetry::TOPIC => OutboxEvent::WebhookRetry(of(payload)?),
             IndexSlot::TOPIC => OutboxEvent::IndexSlot(of(payload)?),
+            ImportQueued::TOPIC => OutboxEvent::ImportQueued(of(payload)?),
+            ImportChanged::TOPIC => OutboxEvent::ImportChanged(of(payload)?),
             _ => return Ok(None),
         }))
     }
@@ -173,6 +183,19 @@ mod tests {
             (
                 OutboxEvent::IndexSlot(IndexSlot { entity_id: "e".into(), slot: "num1".into() }),
                 serde_json::json!({"entityId": "e", "slot": "num1"}),
+            ),
+            (
+                OutboxEvent::ImportQueued(ImportQueued { import_id: "i".into() }),
+                serde_json::json!({"importId": "i"}),
+            ),
+            (
+                OutboxEvent::ImportChanged(ImportChanged {
+                    tenant_id: "t".into(),
+                    import_id: "i".into(),
+                    status: "running".into(),
+                    processed_rows: 500,
+                }),
+                serde_json::json!({"tenantId": "t", "importId": "i", "status": "running", "processedRows": 500}),
             ),
             (
                 OutboxEvent::AuditAppended(AuditAppended { tenant_id: "t".into(), seq: 7 }),
