@@ -49,7 +49,8 @@ pub async fn post(
         // Files come as multipart (`upload`), within MAX_UPLOAD_BYTES; anything else within
         // MAX_BODY_BYTES.
         let multipart = upload::multipart(&headers).map(str::to_owned);
-        let limit = if multipart.is_some() { state.config.max_upload_bytes } else { state.config.max_body_bytes };
+        let limit =
+            if multipart.is_some() { state.config.max_upload_bytes } else { state.config.max_body_bytes };
         // A body over its limit (or one that cannot be read) still gets a coded error.
         let too_large = |state: &AppState, headers: &HeaderMap, rid: &RequestId| {
             let e = ApiError::BadRequest(format!("the request body is larger than {limit} bytes"));
@@ -62,7 +63,10 @@ pub async fn post(
                 return too_large(&state, &headers, &rid);
             }
             Err(rejection) => {
-                let e = ApiError::BadRequest(format!("the request body could not be read: {}", rejection.body_text()));
+                let e = ApiError::BadRequest(format!(
+                    "the request body could not be read: {}",
+                    rejection.body_text()
+                ));
                 return refuse(&state, &headers, &rid, started, rejection.status(), &e);
             }
         };

@@ -31,7 +31,11 @@ pub fn multipart(headers: &HeaderMap) -> Option<&str> {
 
 /// The operations of a multipart request, their `Upload` variables bound to its files (each at
 /// most `max_file_bytes`).
-pub async fn receive(content_type: &str, body: Bytes, max_file_bytes: usize) -> Result<BatchRequest, ApiError> {
+pub async fn receive(
+    content_type: &str,
+    body: Bytes,
+    max_file_bytes: usize,
+) -> Result<BatchRequest, ApiError> {
     let options = MultipartOptions::default().max_file_size(max_file_bytes).max_num_files(MAX_FILES);
     async_graphql::http::receive_batch_body(Some(content_type), Cursor::new(body), options)
         .await
@@ -40,9 +44,12 @@ pub async fn receive(content_type: &str, body: Bytes, max_file_bytes: usize) -> 
 
 /// The file of `Upload` argument `name`.
 pub fn file(c: &ResolverContext<'_>, name: &str) -> Result<async_graphql::UploadValue, ApiError> {
-    let arg = c.args.try_get(name).map_err(|_| ApiError::BadRequest(format!("`{name}`: a file is required")))?;
+    let arg =
+        c.args.try_get(name).map_err(|_| ApiError::BadRequest(format!("`{name}`: a file is required")))?;
     let upload = arg.upload().map_err(|_| {
-        ApiError::BadRequest(format!("`{name}` must be a file sent as a multipart request (the GraphQL multipart request spec)"))
+        ApiError::BadRequest(format!(
+            "`{name}` must be a file sent as a multipart request (the GraphQL multipart request spec)"
+        ))
     })?;
     upload.value(c).map_err(|e| ApiError::BadRequest(format!("`{name}`: the file cannot be read: {e}")))
 }

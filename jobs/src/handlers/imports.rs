@@ -52,7 +52,9 @@ pub async fn run(ctx: &JobContext, tenant_id: &str, import_id: &str) -> Result<(
                         match run::reload(&ctx.db, tenant_id, import_id).await {
                             Ok(Some(fresh)) => row = fresh,
                             Ok(None) => return Ok(()),
-                            Err(e) => tracing::warn!(import = %import_id, error = %e, "re-reading an import failed"),
+                            Err(e) => {
+                                tracing::warn!(import = %import_id, error = %e, "re-reading an import failed")
+                            }
                         }
                     }
                     None => {

@@ -206,7 +206,8 @@ impl Api {
         let mut body = Vec::with_capacity(content.len() + 1024);
         for (part, text) in [("operations", operations.to_string()), ("map", map.to_string())] {
             body.extend(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"\r\n\r\n{text}\r\n").bytes(),
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"\r\n\r\n{text}\r\n")
+                    .bytes(),
             );
         }
         body.extend(

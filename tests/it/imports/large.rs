@@ -72,9 +72,10 @@ async fn a_large_import_survives_its_worker_killed_mid_way_and_writes_each_good_
     );
     assert_eq!(problems(&done), item_problems(bad), "{done}");
     assert_eq!(count(&t, &items).await, good, "each good row once");
-    let sum = t.data("{ itemsAggregate { sum { qty } } }", json!({})).await["itemsAggregate"][0]["sum"]["qty"]
-        .as_f64()
-        .expect("a sum");
+    let sum =
+        t.data("{ itemsAggregate { sum { qty } } }", json!({})).await["itemsAggregate"][0]["sum"]["qty"]
+            .as_f64()
+            .expect("a sum");
     let expected = (n * (n + 1) / 2 - bad.iter().sum::<usize>()) as f64;
     assert_eq!(sum, expected, "the quantities of exactly the good rows");
     drop(worker2);

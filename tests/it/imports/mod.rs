@@ -116,7 +116,8 @@ async fn a_dry_run_reports_bad_rows_by_row_and_field_and_writes_nothing() {
     );
     assert_eq!(problems(&dry), item_problems(bad), "{dry}");
     assert_eq!(count(&t, &items).await, 0, "a dry run writes no record");
-    let audit = t.data("{ auditLog(first: 5, filter: {action: \"record.create\"}) { totalCount } }", json!({})).await;
+    let audit =
+        t.data("{ auditLog(first: 5, filter: {action: \"record.create\"}) { totalCount } }", json!({})).await;
     assert_eq!(audit["auditLog"]["totalCount"], json!(0), "nor an audit entry of one");
 
     // The same file for real: the rest are written, once.
@@ -139,7 +140,8 @@ async fn an_upsert_by_a_unique_field_updates_instead_of_duplicating() {
     let t = tenant().await;
     let fields = vec![field("email", "EMAIL", json!({"unique": true})), field("name", "TEXT", json!({}))];
     let contacts = t.define_entity("contact", "contacts", fields).await;
-    let ada = str_of(&t.create(&contacts, json!({"email": "ada@example.com", "name": "Ada"}), "id").await["id"]);
+    let ada =
+        str_of(&t.create(&contacts, json!({"email": "ada@example.com", "name": "Ada"}), "id").await["id"]);
     let csv = "E-mail,Full name\nADA@example.com,Ada Lovelace\ngrace@example.com,Grace Hopper\n";
     let mapping = json!([{"column": "e-mail", "field": "email"}, {"column": "Full name", "field": "Name"}]);
     // The address differs in case: EMAIL values are kept as given, so this is a new contact…
@@ -149,7 +151,10 @@ async fn an_upsert_by_a_unique_field_updates_instead_of_duplicating() {
     // …and the same file again updates both, duplicating none.
     let id = start(&t, "contact", csv, json!({"m": mapping, "u": "email"})).await;
     let again = finished(&t, &id, EFFECT_WAIT).await;
-    assert_eq!((&again["createdCount"], &again["updatedCount"], &again["errorCount"]), (&json!(0), &json!(2), &json!(0)));
+    assert_eq!(
+        (&again["createdCount"], &again["updatedCount"], &again["errorCount"]),
+        (&json!(0), &json!(2), &json!(0))
+    );
     let csv = "email,name\nada@example.com,Ada Lovelace\n";
     let id = start(&t, "contact", csv, json!({"u": "email"})).await;
     let third = finished(&t, &id, EFFECT_WAIT).await;
@@ -198,9 +203,14 @@ async fn relations_resolve_by_id_record_number_or_a_unique_field_of_the_target()
     let messages: Vec<String> = pluck_str(&done["errors"]["nodes"], "message");
     assert!(messages[0].contains("no Company with code = NOPE"), "{messages:?}");
     assert!(messages[2].contains("no unique field"), "{messages:?}");
-    let listed = t.list(&people, "orderBy: [{field: NAME, direction: ASC}]", json!({}), "name company { code }").await;
-    let codes: Vec<(String, String)> =
-        listed["nodes"].as_array().expect("people").iter().map(|p| (str_of(&p["name"]), str_of(&p["company"]["code"]))).collect();
+    let listed =
+        t.list(&people, "orderBy: [{field: NAME, direction: ASC}]", json!({}), "name company { code }").await;
+    let codes: Vec<(String, String)> = listed["nodes"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .map(|p| (str_of(&p["name"]), str_of(&p["company"]["code"])))
+        .collect();
     let expected = [("A", "ACME"), ("B", "GLX"), ("C", "ACME")].map(|(a, b)| (a.to_owned(), b.to_owned()));
     assert_eq!(codes, expected.to_vec());
 }
@@ -244,10 +254,12 @@ async fn progress_reaches_subscribers_of_the_import_only() {
     t.subscribe_as(&member, query, json!({"id": id})).await.expect_refused("1", "NOT_FOUND").await;
     let mut ws = t.subscribe(query, json!({"id": id})).await;
     let seen = ws.until("1", "importChanged", "status", "DONE").await;
-    let processed: Vec<i64> = seen.iter().map(|s| s["processedRows"].as_i64().expect("processedRows")).collect();
+    let processed: Vec<i64> =
+        seen.iter().map(|s| s["processedRows"].as_i64().expect("processedRows")).collect();
     assert!(processed.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {processed:?}");
     assert_eq!(seen.last().map(|s| s["createdCount"].clone()), Some(json!(1600)), "{seen:?}");
     assert_eq!(count(&t, &items).await, 1600);
-    let code = t.error_code("mutation($id: ID!) { cancelImport(id: $id) { status } }", json!({"id": id})).await;
+    let code =
+        t.error_code("mutation($id: ID!) { cancelImport(id: $id) { status } }", json!({"id": id})).await;
     assert_eq!(code, "CONFLICT", "an ended import cannot be cancelled");
 }

@@ -9,8 +9,8 @@ mod start;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, SubscriptionField,
-    SubscriptionFieldFuture, Type, TypeRef,
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext,
+    SubscriptionField, SubscriptionFieldFuture, Type, TypeRef,
 };
 use entity::features::imports::{self, Column, Import, RowError, Status};
 use entity::runtime::naming::{fields as f, types as t};
@@ -72,7 +72,8 @@ fn connection<T: Clone + Send + Sync + 'static>(name: &str, edge: &str, node: &s
         .field(Field::new("edges", TypeRef::named_nn_list_nn(edge), |c| {
             FieldFuture::new(async move {
                 let p = parent::<Page<T>>(&c)?;
-                let edges = p.items.iter().map(|(cur, x)| FieldValue::owned_any(Edge(cur.clone(), x.clone())));
+                let edges =
+                    p.items.iter().map(|(cur, x)| FieldValue::owned_any(Edge(cur.clone(), x.clone())));
                 Ok(Some(FieldValue::list(edges)))
             })
         }))
@@ -83,7 +84,9 @@ fn connection<T: Clone + Send + Sync + 'static>(name: &str, edge: &str, node: &s
             })
         }))
         .field(Field::new("pageInfo", TypeRef::named_nn(t::PAGE_INFO), |c| {
-            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(parent::<Page<T>>(&c)?.info.clone()))) })
+            FieldFuture::new(
+                async move { Ok(Some(FieldValue::owned_any(parent::<Page<T>>(&c)?.info.clone()))) },
+            )
         }));
     [edge_obj.into(), conn.into()]
 }
@@ -94,7 +97,9 @@ fn int(n: i64) -> Option<Value> {
 
 pub fn types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
-    let count = |name: &str, get: fn(&Import) -> Option<Value>| sync_field::<Import>(name, TypeRef::named_nn(TypeRef::INT), get);
+    let count = |name: &str, get: fn(&Import) -> Option<Value>| {
+        sync_field::<Import>(name, TypeRef::named_nn(TypeRef::INT), get)
+    };
     let import = Object::new(t::IMPORT)
         .description("A CSV import into an entity: its settings, status, counts and refused rows.")
         .field(sync_field::<Import>("id", TypeRef::named_nn(TypeRef::ID), |i| s(&i.id)))
@@ -109,11 +114,15 @@ pub fn types() -> Vec<Type> {
         .field(sync_field::<Import>("status", TypeRef::named_nn(t::IMPORT_STATUS), |i| {
             Status::parse(&i.status).map(|x| Value::Enum(async_graphql::Name::new(x.public_name())))
         }))
-        .field(sync_field::<Import>("dryRun", TypeRef::named_nn(TypeRef::BOOLEAN), |i| Some(Value::from(i.dry_run))))
+        .field(sync_field::<Import>("dryRun", TypeRef::named_nn(TypeRef::BOOLEAN), |i| {
+            Some(Value::from(i.dry_run))
+        }))
         .field(sync_field::<Import>("runWorkflows", TypeRef::named_nn(TypeRef::BOOLEAN), |i| {
             Some(Value::from(i.run_workflows))
         }))
-        .field(sync_field::<Import>("upsertBy", TypeRef::named(TypeRef::STRING), |i| i.upsert_by.as_deref().and_then(s)))
+        .field(sync_field::<Import>("upsertBy", TypeRef::named(TypeRef::STRING), |i| {
+            i.upsert_by.as_deref().and_then(s)
+        }))
         .field(Field::new("columns", TypeRef::named_nn_list_nn(t::IMPORT_COLUMN), |c| {
             FieldFuture::new(async move {
                 let columns: Vec<Column> = serde_json::from_value(parent::<Import>(&c)?.mapping.clone())?;
@@ -122,13 +131,23 @@ pub fn types() -> Vec<Type> {
         }))
         .field(count("totalRows", |i| int(i.total_rows)))
         .field(count("processedRows", |i| int(i.processed_rows)))
-        .field(count("createdCount", |i| int(i.created_count)).description("Records created (a dry run: would be)."))
-        .field(count("updatedCount", |i| int(i.updated_count)).description("Records updated (a dry run: would be)."))
+        .field(
+            count("createdCount", |i| int(i.created_count))
+                .description("Records created (a dry run: would be)."),
+        )
+        .field(
+            count("updatedCount", |i| int(i.updated_count))
+                .description("Records updated (a dry run: would be)."),
+        )
         .field(count("errorCount", |i| int(i.error_count)).description("Rows refused."))
-        .field(sync_field::<Import>("message", TypeRef::named(TypeRef::STRING), |i| i.message.as_deref().and_then(s)))
+        .field(sync_field::<Import>("message", TypeRef::named(TypeRef::STRING), |i| {
+            i.message.as_deref().and_then(s)
+        }))
         .field(sync_field::<Import>("createdAt", TypeRef::named_nn(t::DATE_TIME), |i| ts(&i.created_at)))
         .field(sync_field::<Import>("updatedAt", TypeRef::named_nn(t::DATE_TIME), |i| ts(&i.updated_at)))
-        .field(sync_field::<Import>("finishedAt", TypeRef::named(t::DATE_TIME), |i| i.finished_at.as_ref().and_then(ts)))
+        .field(sync_field::<Import>("finishedAt", TypeRef::named(t::DATE_TIME), |i| {
+            i.finished_at.as_ref().and_then(ts)
+        }))
         .field(
             Field::new("errors", TypeRef::named_nn(t::IMPORT_ERROR_CONNECTION), |c| {
                 FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(errors(&c).await?))) })
@@ -150,10 +169,15 @@ pub fn types() -> Vec<Type> {
             .field(InputValue::new("field", string()))
             .into(),
         Object::new(t::IMPORT_ERROR)
-            .field(sync_field::<RowError>("row", TypeRef::named_nn(TypeRef::INT), |e| int(e.row_no)).description(
-                "The row's number in the file, the header being row 1 (as a spreadsheet numbers it).",
-            ))
-            .field(sync_field::<RowError>("field", TypeRef::named(TypeRef::STRING), |e| e.field.as_deref().and_then(s)))
+            .field(
+                sync_field::<RowError>("row", TypeRef::named_nn(TypeRef::INT), |e| int(e.row_no))
+                    .description(
+                        "The row's number in the file, the header being row 1 (as a spreadsheet numbers it).",
+                    ),
+            )
+            .field(sync_field::<RowError>("field", TypeRef::named(TypeRef::STRING), |e| {
+                e.field.as_deref().and_then(s)
+            }))
             .field(sync_field::<RowError>("code", string(), |e| s(&e.code)))
             .field(sync_field::<RowError>("message", string(), |e| s(&e.message)))
             .into(),
@@ -170,7 +194,9 @@ fn starter(p: &Principal) -> Option<&str> {
 
 /// Import `id` as the caller may see it.
 async fn visible(state: &Services, p: &Principal, id: &str) -> Result<Option<Import>, ApiError> {
-    state.in_tenant(&p.tenant_id, Txn::Read, async |txn| imports::get(txn, &p.tenant_id, id, starter(p)).await).await
+    state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| imports::get(txn, &p.tenant_id, id, starter(p)).await)
+        .await
 }
 
 async fn errors(c: &ResolverContext<'_>) -> Result<Page<RowError>, ApiError> {
@@ -180,7 +206,9 @@ async fn errors(c: &ResolverContext<'_>) -> Result<Page<RowError>, ApiError> {
     let after = args::opt_string(c, "after")?.map(|a| parse_error_cursor(&a)).transpose()?;
     let id = import.id.clone();
     let fetched = state
-        .in_tenant(&p.tenant_id, Txn::Read, async |txn| imports::errors(txn, &p.tenant_id, &id, first + 1, after).await)
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
+            imports::errors(txn, &p.tenant_id, &id, first + 1, after).await
+        })
         .await?;
     Ok(Page::new(fetched, first, after.is_some(), error_cursor))
 }
@@ -206,7 +234,9 @@ pub fn queries() -> Vec<Field> {
                         imports::list(txn, &p.tenant_id, starter(p), first + 1, after.as_deref()).await
                     })
                     .await?;
-                Ok(Some(FieldValue::owned_any(Page::new(fetched, first, after.is_some(), |i: &Import| i.id.clone()))))
+                Ok(Some(FieldValue::owned_any(Page::new(fetched, first, after.is_some(), |i: &Import| {
+                    i.id.clone()
+                }))))
             })
         })
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
@@ -222,7 +252,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("entity", TypeRef::named_nn(TypeRef::STRING)))
         .argument(InputValue::new("file", TypeRef::named_nn(t::UPLOAD)))
-        .argument(InputValue::new("mapping", TypeRef::named_list_nn(t::IMPORT_COLUMN_INPUT)))
+        .argument(InputValue::new("mapping", TypeRef::named_nn_list(t::IMPORT_COLUMN_INPUT)))
         .argument(InputValue::new("dryRun", TypeRef::named(TypeRef::BOOLEAN)).default_value(false))
         .argument(InputValue::new("upsertBy", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("runWorkflows", TypeRef::named(TypeRef::BOOLEAN)).default_value(true))
@@ -244,7 +274,9 @@ pub fn mutations() -> Vec<Field> {
                     .await?
                     .ok_or_else(|| ApiError::NotFound("import".into()))?;
                 if !cancelled && row.status != Status::Cancelled.as_str() {
-                    return Err(ApiError::Conflict(format!("the import has already ended ({})", row.status)).into());
+                    return Err(
+                        ApiError::Conflict(format!("the import has already ended ({})", row.status)).into()
+                    );
                 }
                 Ok(Some(FieldValue::owned_any(row)))
             })
@@ -276,7 +308,9 @@ pub fn subscription() -> SubscriptionField {
             )?;
             // The import as it is first, so a subscriber that comes late still sees where it stands.
             let now = visible(state, p, &id).await?.ok_or_else(|| ApiError::NotFound("import".into()))?;
-            let first = futures_util::stream::once(std::future::ready(Ok::<_, async_graphql::Error>(FieldValue::owned_any(now))));
+            let first = futures_util::stream::once(std::future::ready(Ok::<_, async_graphql::Error>(
+                FieldValue::owned_any(now),
+            )));
             Ok(first.chain(changes).boxed())
         })
     })

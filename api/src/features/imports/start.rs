@@ -75,7 +75,8 @@ pub async fn start(c: &ResolverContext<'_>) -> Result<Import, ApiError> {
     .await
     .map_err(|e| ApiError::Internal(format!("storing an import's file: {e}")))?;
     let checked = scan.map_err(|m| invalid("file", m)).and_then(|scan| {
-        let columns = mapping::resolve(&scan.headers, requested.as_deref(), &a.writable).map_err(ApiError::Validation)?;
+        let columns = mapping::resolve(&scan.headers, requested.as_deref(), &a.writable)
+            .map_err(ApiError::Validation)?;
         if let Some(key) = &upsert_by
             && !columns.iter().any(|col| &col.field == key)
         {
@@ -104,7 +105,9 @@ pub async fn start(c: &ResolverContext<'_>) -> Result<Import, ApiError> {
         permissions: p.permissions.to_json(),
         scan,
     };
-    let started = state.in_tenant(&p.tenant_id, Txn::Write, async |txn| imports::start(txn, &p.tenant_id, new).await).await;
+    let started = state
+        .in_tenant(&p.tenant_id, Txn::Write, async |txn| imports::start(txn, &p.tenant_id, new).await)
+        .await;
     if started.is_err() {
         let _ = std::fs::remove_file(&path);
     }

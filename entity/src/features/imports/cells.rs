@@ -75,7 +75,8 @@ pub fn parse(f: &FieldDef, cell: &str) -> Result<Cell, String> {
         FieldType::Relation => return Ok(Cell::Target(target(trimmed))),
         FieldType::File => {
             if trimmed.starts_with('{') {
-                serde_json::from_str(trimmed).map_err(|_| "must be a URL or a file object in JSON".to_owned())?
+                serde_json::from_str(trimmed)
+                    .map_err(|_| "must be a URL or a file object in JSON".to_owned())?
             } else {
                 let mut file = Map::new();
                 file.insert("url".into(), Value::String(trimmed.to_owned()));

@@ -64,7 +64,8 @@ pub fn scan(path: &Path) -> Result<Scan, String> {
         .iter()
         .enumerate()
         .map(|(i, cell)| {
-            let text = std::str::from_utf8(cell).map_err(|_| "the header row is not UTF-8 text".to_owned())?;
+            let text =
+                std::str::from_utf8(cell).map_err(|_| "the header row is not UTF-8 text".to_owned())?;
             let text = if i == 0 { text.trim_start_matches('\u{feff}') } else { text };
             Ok(text.trim().to_owned())
         })

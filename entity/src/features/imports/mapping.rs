@@ -52,7 +52,8 @@ pub fn resolve(
                     continue;
                 };
                 let Some(f) = field_named(&writable.fields, &p.field) else {
-                    let message = format!("`{}` is no field of {} you may write", p.field, writable.label_singular);
+                    let message =
+                        format!("`{}` is no field of {} you may write", p.field, writable.label_singular);
                     errors.push(FieldError::new("mapping", message));
                     continue;
                 };
@@ -73,7 +74,8 @@ pub fn resolve(
         }
     }
     if columns.is_empty() && errors.is_empty() {
-        let message = format!("no column of the file names a field of {} you may write", writable.label_singular);
+        let message =
+            format!("no column of the file names a field of {} you may write", writable.label_singular);
         errors.push(FieldError::new("file", message));
     }
     if errors.is_empty() { Ok(columns) } else { Err(errors) }

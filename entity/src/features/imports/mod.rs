@@ -50,7 +50,8 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order of the public enum.
-    pub const ALL: [Status; 5] = [Status::Pending, Status::Running, Status::Done, Status::Failed, Status::Cancelled];
+    pub const ALL: [Status; 5] =
+        [Status::Pending, Status::Running, Status::Done, Status::Failed, Status::Cancelled];
 
     /// As stored (`imports.status`).
     pub fn as_str(self) -> &'static str {
@@ -169,7 +170,8 @@ pub async fn start(txn: &impl ConnectionTrait, tenant_id: &str, new: NewImport) 
         "entityId": row.entity_id, "fileName": row.file_name, "totalRows": row.total_rows,
         "dryRun": row.dry_run, "upsertBy": row.upsert_by, "runWorkflows": row.run_workflows,
     });
-    let entry = audit::Entry { action: "import.start", object_type: "import", object_id: Some(&row.id), changes };
+    let entry =
+        audit::Entry { action: "import.start", object_type: "import", object_id: Some(&row.id), changes };
     audit::append(txn, Dialect::of(txn), tenant_id, &new.actor, &entry).await?;
     outbox::write(txn, Dialect::of(txn), tenant_id, &ImportQueued { import_id: row.id.clone() }).await?;
     announce(txn, &row).await?;
@@ -239,11 +241,9 @@ pub async fn errors(
         .filter(import_error::Column::TenantId.eq(tenant_id))
         .filter(import_error::Column::ImportId.eq(import_id));
     if let Some((row, seq)) = after {
-        q = q.filter(
-            Condition::any().add(import_error::Column::RowNo.gt(row)).add(
-                Condition::all().add(import_error::Column::RowNo.eq(row)).add(import_error::Column::Seq.gt(seq)),
-            ),
-        );
+        q = q.filter(Condition::any().add(import_error::Column::RowNo.gt(row)).add(
+            Condition::all().add(import_error::Column::RowNo.eq(row)).add(import_error::Column::Seq.gt(seq)),
+        ));
     }
     Ok(q.order_by_asc(import_error::Column::RowNo)
         .order_by_asc(import_error::Column::Seq)
@@ -293,7 +293,12 @@ pub async fn stale(conn: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result
 
 /// Queues a running import whose worker fell silent (no batch since before `cutoff`) again:
 /// the next worker goes on from its last committed batch. Whether it was queued.
-pub async fn requeue(txn: &impl ConnectionTrait, tenant_id: &str, id: &str, cutoff: DateTime<Utc>) -> Result<bool> {
+pub async fn requeue(
+    txn: &impl ConnectionTrait,
+    tenant_id: &str,
+    id: &str,
+    cutoff: DateTime<Utc>,
+) -> Result<bool> {
     let res = import::Entity::update_many()
         .col_expr(import::Column::HeartbeatAt, Expr::value(time::now()))
         .filter(own(tenant_id, id, None))

@@ -66,7 +66,8 @@ pub async fn batch(db: &Db, path: &Path, row: &Import, size: usize) -> Result<Op
     }
     let meta = TenantMeta::load_for(db, &row.tenant_id).await?.switched_on();
     let Some(entity) = meta.entity_by_id(&row.entity_id).cloned() else {
-        fail(db, &row.tenant_id, &row.id, "the entity no longer exists (or its module is switched off)").await?;
+        fail(db, &row.tenant_id, &row.id, "the entity no longer exists (or its module is switched off)")
+            .await?;
         return Ok(None);
     };
     let read = {
@@ -108,14 +109,16 @@ pub async fn batch(db: &Db, path: &Path, row: &Import, size: usize) -> Result<Op
                 Outcome::Updated => progress.updated += 1,
                 Outcome::Refused(errors) => {
                     progress.refused += 1;
-                    refused.extend(errors.into_iter().enumerate().map(|(seq, (field, code, message))| RowError {
-                        tenant_id: row.tenant_id.clone(),
-                        import_id: row.id.clone(),
-                        row_no: r.number,
-                        seq: i32::try_from(seq).unwrap_or(i32::MAX),
-                        field,
-                        code: code.as_str().to_owned(),
-                        message,
+                    refused.extend(errors.into_iter().enumerate().map(|(seq, (field, code, message))| {
+                        RowError {
+                            tenant_id: row.tenant_id.clone(),
+                            import_id: row.id.clone(),
+                            row_no: r.number,
+                            seq: i32::try_from(seq).unwrap_or(i32::MAX),
+                            field,
+                            code: code.as_str().to_owned(),
+                            message,
+                        }
                     }));
                 }
             }
@@ -189,7 +192,9 @@ impl<'a> Rows<'a> {
     ) -> Result<Outcome> {
         let cells = match &r.cells {
             Ok(c) => c,
-            Err(message) => return Ok(Outcome::Refused(vec![(None, ErrorCode::ValidationFailed, message.clone())])),
+            Err(message) => {
+                return Ok(Outcome::Refused(vec![(None, ErrorCode::ValidationFailed, message.clone())]));
+            }
         };
         let mut input = Map::new();
         let mut problems = Vec::new();
@@ -204,7 +209,11 @@ impl<'a> Rows<'a> {
                         let found = self.look_up(txn, f, &key.1).await?;
                         targets.insert(key.clone(), found);
                     }
-                    targets.get(&key).cloned().unwrap_or_else(|| Err("not looked up".into())).map(Value::String)
+                    targets
+                        .get(&key)
+                        .cloned()
+                        .unwrap_or_else(|| Err("not looked up".into()))
+                        .map(Value::String)
                 }
                 Err(message) => Err(message),
             };
@@ -212,7 +221,9 @@ impl<'a> Rows<'a> {
                 Ok(v) => {
                     input.insert(f.graphql_name.clone(), v);
                 }
-                Err(message) => problems.push((Some(f.graphql_name.clone()), ErrorCode::ValidationFailed, message)),
+                Err(message) => {
+                    problems.push((Some(f.graphql_name.clone()), ErrorCode::ValidationFailed, message))
+                }
             }
         }
         if !problems.is_empty() {
@@ -245,9 +256,9 @@ impl<'a> Rows<'a> {
                 fields.into_iter().map(|e| (Some(e.field), ErrorCode::ValidationFailed, e.message)).collect(),
             )),
             // Bad for this row alone (outside the row rule, a target gone): the rest go on.
-            Err(e @ (Error::Forbidden(_) | Error::NotFound(_) | Error::Conflict(_) | Error::BadRequest(_))) => {
-                Ok(Outcome::Refused(vec![(None, e.code(), e.to_string())]))
-            }
+            Err(
+                e @ (Error::Forbidden(_) | Error::NotFound(_) | Error::Conflict(_) | Error::BadRequest(_)),
+            ) => Ok(Outcome::Refused(vec![(None, e.code(), e.to_string())])),
             // The database or the definitions under the batch: the whole batch again.
             Err(e) => Err(e),
         }
@@ -255,10 +266,18 @@ impl<'a> Rows<'a> {
 
     /// The id of the live record whose upsert field `f` holds the row's value (within the
     /// importer's row rule), if any.
-    async fn existing(&self, txn: &DatabaseTransaction, f: &FieldDef, input: &Map<String, Value>) -> Result<Option<String>> {
-        let Some(Ok(Some(v))) = input.get(&f.graphql_name).map(|v| value::normalize(f, v)) else { return Ok(None) };
+    async fn existing(
+        &self,
+        txn: &DatabaseTransaction,
+        f: &FieldDef,
+        input: &Map<String, Value>,
+    ) -> Result<Option<String>> {
+        let Some(Ok(Some(v))) = input.get(&f.graphql_name).map(|v| value::normalize(f, v)) else {
+            return Ok(None);
+        };
         let by = Filter::Cond(On::Field(Box::new(f.clone())), Op::Eq(v));
-        let found = self.store.find_in(txn, self.entity, self.within_rule(by, self.row_rule.as_ref()), 1).await?;
+        let found =
+            self.store.find_in(txn, self.entity, self.within_rule(by, self.row_rule.as_ref()), 1).await?;
         Ok(found.into_iter().next().map(|r| r.id))
     }
 
@@ -281,11 +300,13 @@ impl<'a> Rows<'a> {
         }
         let (by, missing) = match t {
             Target::Id(id) => return Ok(Ok(id.clone())),
-            Target::Number(n) => {
-                (Filter::Cond(On::RecordNumber, Op::Eq(Value::String(n.clone()))), format!("no {label} numbered {n}"))
-            }
+            Target::Number(n) => (
+                Filter::Cond(On::RecordNumber, Op::Eq(Value::String(n.clone()))),
+                format!("no {label} numbered {n}"),
+            ),
             Target::Unique { field, value } => {
-                let Some(key) = mapping::field_named(&target.fields, field).filter(|k| k.unique && k.ty != FieldType::Relation)
+                let Some(key) = mapping::field_named(&target.fields, field)
+                    .filter(|k| k.unique && k.ty != FieldType::Relation)
                 else {
                     return Ok(Err(format!("`{field}` is no unique field of {label}")));
                 };
@@ -293,11 +314,15 @@ impl<'a> Rows<'a> {
                     Ok(Some(v)) => v,
                     Ok(None) | Err(_) => return Ok(Err(format!("`{value}` is no valid {}", key.label))),
                 };
-                (Filter::Cond(On::Field(Box::new(key.clone())), Op::Eq(v)), format!("no {label} with {field} = {value}"))
+                (
+                    Filter::Cond(On::Field(Box::new(key.clone())), Op::Eq(v)),
+                    format!("no {label} with {field} = {value}"),
+                )
             }
         };
         let rule = self.permissions.row_filter(target, self.actor.user_id.as_deref());
-        let found: Vec<Record> = self.store.find_in(txn, target, self.within_rule(by, rule.as_ref()), 2).await?;
+        let found: Vec<Record> =
+            self.store.find_in(txn, target, self.within_rule(by, rule.as_ref()), 2).await?;
         Ok(match found.as_slice() {
             [one] => Ok(one.id.clone()),
             [] => Err(missing),
