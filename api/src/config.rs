@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, global = true, env = "S3_SECRET_KEY", hide_env_values = true)]
     pub s3_secret_key: Option<String>,
 
+    /// Rows of a CSV import written per transaction (each batch commits with the import's
+    /// resume cursor).
+    #[arg(long, global = true, env = "IMPORT_BATCH_ROWS", default_value_t = 500)]
+    pub import_batch_rows: usize,
+
     /// Deepest query accepted (nesting levels).
     #[arg(long, global = true, env = "MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
@@ -347,6 +352,7 @@ impl Config {
             s3_region: "us-east-1".into(),
             s3_access_key: None,
             s3_secret_key: None,
+            import_batch_rows: 500,
             max_query_depth: 15,
             max_query_complexity: 5000,
             max_aliases: 50,

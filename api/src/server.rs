@@ -158,6 +158,8 @@ pub async fn start_workers(
         metrics,
         data_dir: config.data_dir.clone(),
         peers: peers.clone(),
+        data_dir: config.data_dir.clone(),
+        import_batch: config.import_batch_rows.max(1),
     });
     let relay =
         jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());

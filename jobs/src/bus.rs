@@ -6,6 +6,7 @@ use std::sync::Arc;
 use entity::features::approvals::flow::RequestChanged;
 use entity::features::emails::EmailChanged;
 use entity::features::exports::jobs::ExportChanged;
+use entity::features::imports::ImportChanged;
 use entity::features::notifications::Notification;
 use entity::features::webhooks::DeliveryChanged;
 use entity::features::workflows::RunChanged;
@@ -32,6 +33,8 @@ pub enum BusEvent {
     WebhookDelivery(Arc<DeliveryChanged>),
     /// An export job's status or progress changed (its tenant is in it).
     Export(Arc<ExportChanged>),
+    /// An import's status or progress changed (its tenant is in it).
+    Import(Arc<ImportChanged>),
     /// A tenant's definitions changed (its open sockets must reconnect for the new schema).
     MetadataChanged { tenant_id: String, version: i64 },
     /// A session or API key was revoked (logout, forced logout, key revoked): its sockets
@@ -50,7 +53,7 @@ pub struct EventBus {
 
 impl BusEvent {
     /// The tenant of a module's news (runs, requests, audit entries, emails, deliveries,
-    /// exports): the
+    /// exports, imports): the
     /// live fan-out hands it to that tenant's subscribers only. `None` for the rest.
     pub fn news_of(&self) -> Option<&str> {
         match self {
@@ -60,6 +63,7 @@ impl BusEvent {
             BusEvent::Email(e) => Some(&e.tenant_id),
             BusEvent::WebhookDelivery(e) => Some(&e.tenant_id),
             BusEvent::Export(e) => Some(&e.tenant_id),
+            BusEvent::Import(e) => Some(&e.tenant_id),
             BusEvent::Record(_)
             | BusEvent::Notification(_)
             | BusEvent::MetadataChanged { .. }

@@ -31,6 +31,10 @@ pub struct JobContext {
     /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
     /// the tailers and relays of this and the other instances read it now.
     pub peers: crate::peers::Peers,
+    /// The data folder: imports' files are under `imports/` (`handlers::imports::path`).
+    pub data_dir: std::path::PathBuf,
+    /// Rows of an import written per transaction.
+    pub import_batch: usize,
 }
 
 impl JobContext {

@@ -225,6 +225,7 @@ impl Dispatcher {
             OutboxEvent::EmailChanged(e) => BusEvent::Email(Arc::new(e)),
             OutboxEvent::WebhookDeliveryChanged(e) => BusEvent::WebhookDelivery(Arc::new(e)),
             OutboxEvent::ExportChanged(e) => BusEvent::Export(Arc::new(e)),
+            OutboxEvent::ImportChanged(e) => BusEvent::Import(Arc::new(e)),
             OutboxEvent::SessionRevoked(e) => BusEvent::SessionRevoked { session_id: e.session_id },
             OutboxEvent::AccessChanged(e) => {
                 BusEvent::AccessChanged { tenant_id: tenant_id()?, role_id: e.role_id, user_id: e.user_id }
@@ -236,7 +237,8 @@ impl Dispatcher {
             | OutboxEvent::WebhookRetry(_)
             | OutboxEvent::IndexSlot(_)
             | OutboxEvent::ExportQueued(_)
-            | OutboxEvent::SearchBuild(_) => return Ok(()),
+            | OutboxEvent::SearchBuild(_)
+            | OutboxEvent::ImportQueued(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

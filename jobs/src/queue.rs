@@ -53,11 +53,13 @@ pub enum Job {
     /// Write the search entries of an entity's searchable fields for its existing records,
     /// then mark the fields ready (`entity::runtime::search::run_job`).
     BuildSearch { tenant_id: String, entity_id: String },
+    /// Run a CSV import batch by batch from its committed cursor (`handlers::imports`).
+    RunImport { tenant_id: String, import_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -66,6 +68,7 @@ impl Job {
         "converge_index_slot",
         "run_export",
         "build_search",
+        "run_import",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -79,6 +82,7 @@ impl Job {
             Job::ConvergeIndexSlot { .. } => Self::KINDS[5],
             Job::RunExport { .. } => Self::KINDS[6],
             Job::BuildSearch { .. } => Self::KINDS[7],
+            Job::RunImport { .. } => Self::KINDS[8],
         }
     }
 }
@@ -189,7 +193,14 @@ impl Queue {
             let config = apalis_postgres::Config::default().queue(name);
             Ok(Queue::Postgres(PostgresStorage::new(&pool).with_config(config)))
         } else {
-            let pool = apalis_sqlite::SqlitePool::connect(url).await.map_err(|e| err(&e))?;
+            // The queue shares the file's one write lock with the data's writers (an import's
+            // batch holds it for up to two seconds): wait for it as long as they do (`entity::db`),
+            // or the worker's poll fails and the worker stops.
+            let options = url
+                .parse::<apalis_sqlite::SqliteConnectOptions>()
+                .map_err(|e| err(&e))?
+                .busy_timeout(Duration::from_secs(15));
+            let pool = apalis_sqlite::SqlitePool::connect_with(options).await.map_err(|e| err(&e))?;
             entity::db::sqlite_migration(|| SqliteStorage::setup(&pool)).await.map_err(|e| err(&e))?;
             let config = apalis_sqlite::Config::default().queue(name);
             Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))

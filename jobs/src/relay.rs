@@ -82,8 +82,11 @@ fn job_of(
         OutboxEvent::SearchBuild(s) => Job::BuildSearch { tenant_id, entity_id: s.entity_id.clone() },
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
         OutboxEvent::ExportQueued(e) => Job::RunExport { tenant_id, export_id: e.export_id.clone() },
+        OutboxEvent::ImportQueued(e) => Job::RunImport { tenant_id, import_id: e.import_id.clone() },
         // Only changes some active workflow watches become jobs.
-        OutboxEvent::RecordChanged(e) if watched.contains(&(tenant_id.clone(), e.entity_id.clone())) => {
+        OutboxEvent::RecordChanged(e)
+            if !e.workflows_off && watched.contains(&(tenant_id.clone(), e.entity_id.clone())) =>
+        {
             Job::RecordChanged { trigger_key: format!("event:{id}"), event: e.clone() }
         }
         OutboxEvent::RecordChanged(_)
@@ -95,6 +98,7 @@ fn job_of(
         | OutboxEvent::EmailChanged(_)
         | OutboxEvent::WebhookDeliveryChanged(_)
         | OutboxEvent::ExportChanged(_)
+        | OutboxEvent::ImportChanged(_)
         | OutboxEvent::SessionRevoked(_)
         | OutboxEvent::AccessChanged(_) => return None,
     };

@@ -12,7 +12,7 @@ use entity::runtime::outbox;
 
 use crate::context::JobContext;
 use crate::error::JobError;
-use crate::handlers::{email, webhooks, workflows};
+use crate::handlers::{email, imports, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
 /// How long the queue may go unpolled when idle.
@@ -75,5 +75,6 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
             let exports = &ctx.data_dir;
             Ok(entity::features::exports::jobs::run_job(&ctx.db, exports, &tenant_id, &export_id).await?)
         }
+        Job::RunImport { tenant_id, import_id } => imports::run(ctx, &tenant_id, &import_id).await,
     }
 }

@@ -45,6 +45,7 @@ mod m20261207_000038_totp;
 mod m20261208_000039_export_jobs;
 mod m20261208_000040_files;
 mod m20261208_000041_search;
+mod m20261208_000042_imports;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
 
@@ -78,6 +79,7 @@ pub fn rls_tables() -> Vec<&'static str> {
     ]);
     t.extend(m20261207_000031_oidc::TABLES);
     t.extend(m20261208_000040_files::TABLES);
+    t.extend(m20261208_000042_imports::TABLES);
     t
 }
 
@@ -128,6 +130,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000039_export_jobs::Migration),
             Box::new(m20261208_000040_files::Migration),
             Box::new(m20261208_000041_search::Migration),
+            Box::new(m20261208_000042_imports::Migration),
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
         ]

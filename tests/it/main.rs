@@ -35,6 +35,7 @@ mod gdpr;
 mod graphiql;
 mod http;
 mod i18n;
+mod imports;
 mod inbound;
 mod indexes;
 mod inputs;

@@ -53,6 +53,8 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         export_job,
         field_def,
         file,
+        import,
+        import_error,
         module,
         notification,
         oidc_identity,

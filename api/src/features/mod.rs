@@ -10,6 +10,7 @@ pub mod dead_jobs;
 pub mod exports;
 pub mod files;
 pub mod gdpr;
+pub mod imports;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -46,4 +47,5 @@ pub static ALL: Features = &[
     &files::FEATURE,
     &gdpr::FEATURE,
     &search::FEATURE,
+    &imports::FEATURE,
 ];

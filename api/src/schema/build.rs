@@ -147,6 +147,7 @@ pub fn build_schema(
         .register(mutation)
         .register(subscription);
     b = common::register(b);
+    b = super::upload::register(b);
     for ty in types {
         b = b.register(ty);
     }

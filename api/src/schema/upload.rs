@@ -22,10 +22,15 @@ pub fn required() -> TypeRef {
     TypeRef::named_nn(t::UPLOAD)
 }
 
-/// The file sent as argument `name`: its name, declared content type and spooled content.
-pub fn argument(c: &ResolverContext<'_>, name: &str) -> async_graphql::Result<UploadValue> {
-    let upload = c.args.try_get(name)?.upload()?;
-    upload
-        .value(c.ctx)
-        .map_err(|e| ApiError::Internal(format!("reading the uploaded file: {e}")).to_graphql())
+/// The file sent as argument `name`: its name, declared content type and spooled content. A
+/// missing file, or a value that is not one of the request's files, is the caller's mistake.
+pub fn argument(c: &ResolverContext<'_>, name: &str) -> Result<UploadValue, ApiError> {
+    let arg =
+        c.args.try_get(name).map_err(|_| ApiError::BadRequest(format!("`{name}`: a file is required")))?;
+    let upload = arg.upload().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "`{name}` must be a file sent as a multipart request (the GraphQL multipart request spec)"
+        ))
+    })?;
+    upload.value(c.ctx).map_err(|e| ApiError::BadRequest(format!("`{name}`: the file cannot be read: {e}")))
 }

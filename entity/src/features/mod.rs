@@ -1,6 +1,6 @@
 //! The product's features in the data layer, each in its own module and each owning its
 //! storage: workflows, approvals, webhooks, emails, notifications, dashboards, industry
-//! templates, modules (groups of entities, workflows and dashboards switched on and off), the
+//! templates, CSV imports, modules (groups of entities, workflows and dashboards switched on and off), the
 //! CRM operations, exports (CSV, JSON Lines), the dead-letter view, the document vault's files, and users and roles (with sessions, invitations and API
 //! keys). They are built on the engine
 //! (`crate::runtime`: metadata, the record store, the filter language, the audit trail and the
@@ -15,6 +15,7 @@ pub mod emails;
 pub mod exports;
 pub mod files;
 pub mod gdpr;
+pub mod imports;
 pub mod modules;
 pub mod notifications;
 pub(crate) mod rows;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::models::{
-    approval_policy, approval_request, dashboard, email, webhook_delivery, workflow, workflow_run,
+    approval_policy, approval_request, dashboard, email, import, webhook_delivery, workflow, workflow_run,
 };
 use crate::{Error, Result};
 
@@ -77,7 +77,7 @@ pub async fn delete<E: TenantRow>(conn: &impl ConnectionTrait, tenant_id: &str, 
     Ok(E::delete_many().filter(named::<E>(tenant_id, id)).exec(conn).await?.rows_affected > 0)
 }
 
-/// A table of leased work (emails, webhook deliveries, workflow runs): a worker holds a row
+/// A table of leased work (emails, webhook deliveries, workflow runs, imports): a worker holds a row
 /// while its status is `HELD`, and `SINCE` is when it last showed life.
 pub trait Leased: EntityTrait {
     const TENANT_ID: Self::Column;
@@ -102,7 +102,8 @@ macro_rules! leased {
 leased!(
     email: "sending" since ClaimedAt,
     webhook_delivery: "sending" since ClaimedAt,
-    workflow_run: "running" since HeartbeatAt
+    workflow_run: "running" since HeartbeatAt,
+    import: "running" since HeartbeatAt
 );
 
 /// The rows of `E` still held with no sign of life since before `cutoff`, of every tenant:

@@ -1,6 +1,6 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
-//! with their requests and decisions, dashboards, modules, export jobs, applied templates, password resets,
+//! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
 //! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
@@ -18,6 +18,8 @@ pub mod entity_def;
 pub mod export_job;
 pub mod field_def;
 pub mod file;
+pub mod import;
+pub mod import_error;
 pub mod module;
 pub mod notification;
 pub mod oidc_identity;

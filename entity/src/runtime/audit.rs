@@ -48,6 +48,10 @@ pub struct Actor {
     pub workflow_id: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub depth: u32,
+    /// The writer asked for its changes to start no workflow (an import with `runWorkflows:
+    /// false`); carried to each change event (`ChangeEvent::workflows_off`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workflows_off: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

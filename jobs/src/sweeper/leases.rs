@@ -2,13 +2,14 @@
 //! claimed for sending longer ago than the lease lost its worker (killed mid-send) and is
 //! queued again — the lease exceeds the SMTP timeout, so a live worker is never overtaken;
 //! likewise a workflow run `running` with no progress for longer than the lease continues from
-//! its first unfinished action.
+//! its first unfinished action, and an import running with no batch committed for longer than
+//! the lease goes on from its last committed batch.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::features::workflows as wf;
-use entity::features::{emails, webhooks};
+use entity::features::{emails, imports, webhooks};
 use entity::{Db, Error, Result};
 
 /// Requeues emails and webhook deliveries whose worker died mid-send (claimed longer ago
@@ -35,6 +36,13 @@ pub(super) async fn recover(system: &Db, db: &Db, lease: Duration, now: DateTime
         let txn = db.begin_tenant_write(&tenant_id).await?;
         if wf::requeue_run(&txn, db.dialect, &tenant_id, &id, Some(cutoff)).await? {
             tracing::warn!(run = %id, "a workflow run's worker stopped mid-run; continuing it");
+        }
+        txn.commit().await?;
+    }
+    for (tenant_id, id) in imports::stale(&system.conn, cutoff).await? {
+        let txn = db.begin_tenant_write(&tenant_id).await?;
+        if imports::requeue(&txn, &tenant_id, &id, cutoff).await? {
+            tracing::warn!(import = %id, "an import's worker stopped mid-batch; going on from its last committed batch");
         }
         txn.commit().await?;
     }

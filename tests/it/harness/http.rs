@@ -190,6 +190,43 @@ impl Api {
         self.post_json(auth, &json!({ "query": query, "variables": variables })).await
     }
 
+    /// A GraphQL operation with one file, as the GraphQL multipart request spec sends it
+    /// (`operations`, `map`, then the file): variable `variable` is the file `name` holding
+    /// `content`. The body is spelled out here, as a client library would write it.
+    pub async fn upload(
+        &self,
+        auth: &Auth,
+        (query, variables): (&str, Value),
+        variable: &str,
+        (name, content): (&str, &[u8]),
+    ) -> Response {
+        let boundary = format!("alphery-{}", uuid::Uuid::new_v4().simple());
+        let operations = json!({ "query": query, "variables": variables });
+        let map = json!({ "0": [format!("variables.{variable}")] });
+        let mut body = Vec::with_capacity(content.len() + 1024);
+        for (part, text) in [("operations", operations.to_string()), ("map", map.to_string())] {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"\r\n\r\n{text}\r\n")
+                    .bytes(),
+            );
+        }
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+        let request = self
+            .http
+            .post(self.url("/graphql"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body);
+        self.send(Self::with_auth(request, auth)).await
+    }
+
     /// `GET <path>` with extra headers.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self.http.get(self.url(path));

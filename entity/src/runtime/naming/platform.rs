@@ -136,6 +136,15 @@ pub mod types {
     pub const PERSONAL_DATA_ERASURE: &str = "PersonalDataErasure";
     pub const TENANT_DELETION: &str = "TenantDeletion";
     pub const SEARCH_HIT: &str = "SearchHit";
+    pub const IMPORT: &str = "Import";
+    pub const IMPORT_STATUS: &str = "ImportStatus";
+    pub const IMPORT_COLUMN: &str = "ImportColumn";
+    pub const IMPORT_COLUMN_INPUT: &str = "ImportColumnInput";
+    pub const IMPORT_ERROR: &str = "ImportError";
+    pub const IMPORT_ERROR_EDGE: &str = "ImportErrorEdge";
+    pub const IMPORT_ERROR_CONNECTION: &str = "ImportErrorConnection";
+    pub const IMPORT_EDGE: &str = "ImportEdge";
+    pub const IMPORT_CONNECTION: &str = "ImportConnection";
     /// Names the later platform modules (roles, audit, workflows, dashboards…) will use: kept
     /// reserved now so no tenant entity can take them first.
     pub const RESERVED_FUTURE: &[&str] = &["TemplateInput", "Aggregate"];
@@ -270,6 +279,11 @@ pub mod fields {
     pub const CANCEL_TENANT_DELETION: &str = "cancelTenantDeletion";
     pub const TENANT_DELETION: &str = "tenantDeletion";
     pub const GLOBAL_SEARCH: &str = "globalSearch";
+    pub const START_IMPORT: &str = "startImport";
+    pub const IMPORT: &str = "import";
+    pub const IMPORTS: &str = "imports";
+    pub const CANCEL_IMPORT: &str = "cancelImport";
+    pub const IMPORT_CHANGED: &str = "importChanged";
     /// Root fields of later platform modules, reserved now.
     pub const RESERVED_FUTURE: &[&str] = &[
         "role",
@@ -424,6 +438,15 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
         PERSONAL_DATA_ERASURE,
         TENANT_DELETION,
         SEARCH_HIT,
+        IMPORT,
+        IMPORT_STATUS,
+        IMPORT_COLUMN,
+        IMPORT_COLUMN_INPUT,
+        IMPORT_ERROR,
+        IMPORT_ERROR_EDGE,
+        IMPORT_ERROR_CONNECTION,
+        IMPORT_EDGE,
+        IMPORT_CONNECTION,
     ]
     .into_iter()
     .collect();
@@ -552,6 +575,11 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
         CANCEL_TENANT_DELETION,
         TENANT_DELETION,
         GLOBAL_SEARCH,
+        START_IMPORT,
+        IMPORT,
+        IMPORTS,
+        CANCEL_IMPORT,
+        IMPORT_CHANGED,
     ]
     .into_iter()
     .collect();

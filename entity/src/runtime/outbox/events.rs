@@ -12,6 +12,7 @@ use super::{
 use crate::features::approvals::flow::RequestChanged;
 use crate::features::emails::EmailChanged;
 use crate::features::exports::jobs::{ExportChanged, ExportQueued};
+use crate::features::imports::{ImportChanged, ImportQueued};
 use crate::features::notifications::Notification;
 use crate::features::webhooks::DeliveryChanged;
 use crate::features::workflows::RunChanged;
@@ -20,7 +21,7 @@ use crate::runtime::record::ChangeEvent;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 8] = [
+pub const WORK_TOPICS: [&str; 9] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
@@ -29,6 +30,7 @@ pub const WORK_TOPICS: [&str; 8] = [
     IndexSlot::TOPIC,
     ExportQueued::TOPIC,
     SearchBuild::TOPIC,
+    ImportQueued::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -71,6 +73,10 @@ pub enum OutboxEvent {
     ExportChanged(ExportChanged),
     /// A searchable field's entries to write for a large entity's records (`search`).
     SearchBuild(SearchBuild),
+    /// A CSV import to run, or to take over from a worker that fell silent.
+    ImportQueued(ImportQueued),
+    /// An import's status or progress changed (`importChanged`).
+    ImportChanged(ImportChanged),
 }
 
 impl OutboxEvent {
@@ -98,6 +104,8 @@ impl OutboxEvent {
             OutboxEvent::ExportQueued(e) => row(e),
             OutboxEvent::ExportChanged(e) => row(e),
             OutboxEvent::SearchBuild(e) => row(e),
+            OutboxEvent::ImportQueued(e) => row(e),
+            OutboxEvent::ImportChanged(e) => row(e),
         }
     }
 
@@ -126,6 +134,8 @@ impl OutboxEvent {
             ExportQueued::TOPIC => OutboxEvent::ExportQueued(of(payload)?),
             ExportChanged::TOPIC => OutboxEvent::ExportChanged(of(payload)?),
             SearchBuild::TOPIC => OutboxEvent::SearchBuild(of(payload)?),
+            ImportQueued::TOPIC => OutboxEvent::ImportQueued(of(payload)?),
+            ImportChanged::TOPIC => OutboxEvent::ImportChanged(of(payload)?),
             _ => return Ok(None),
         }))
     }
@@ -192,6 +202,19 @@ mod tests {
             (
                 OutboxEvent::SearchBuild(SearchBuild { entity_id: "e".into() }),
                 serde_json::json!({"entityId": "e"}),
+            ),
+            (
+                OutboxEvent::ImportQueued(ImportQueued { import_id: "i".into() }),
+                serde_json::json!({"importId": "i"}),
+            ),
+            (
+                OutboxEvent::ImportChanged(ImportChanged {
+                    tenant_id: "t".into(),
+                    import_id: "i".into(),
+                    status: "running".into(),
+                    processed_rows: 500,
+                }),
+                serde_json::json!({"tenantId": "t", "importId": "i", "status": "running", "processedRows": 500}),
             ),
             (
                 OutboxEvent::AuditAppended(AuditAppended { tenant_id: "t".into(), seq: 7 }),

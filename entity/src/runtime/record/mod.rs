@@ -76,6 +76,10 @@ pub struct ChangeEvent {
     /// Workflow hops that led to this change (0 for a person's or an integration's write).
     #[serde(default)]
     pub depth: u32,
+    /// No workflow runs for this change (`Actor::workflows_off`: an import that switched them
+    /// off); subscribers and webhooks still hear of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workflows_off: bool,
 }
 
 /// `ChangeEvent::previous_columns`: what an update may change of a record's columns that a

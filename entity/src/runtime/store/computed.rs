@@ -115,6 +115,8 @@ pub async fn write_computed(
         }),
         record,
         depth,
+        // A parent's recomputed value is a change of its own, which workflows may watch.
+        workflows_off: false,
     };
     let mut buf = SqlBuf::new(d);
     push_change_event(&mut buf, tenant_id, &event)?;

@@ -379,6 +379,20 @@ impl<'a> Store<'a> {
         Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
     }
 
+    /// Up to `limit` live records of `entity` matching `filter`, read in `txn`: a write's own
+    /// lookups (an import's upsert and relation targets) see what its transaction wrote.
+    pub async fn find_in(
+        &self,
+        txn: &impl Exec,
+        entity: &EntityDef,
+        filter: Filter,
+        limit: u64,
+    ) -> Result<Vec<Record>> {
+        let args = ListArgs { filter: Some(filter), first: Some(limit), ..ListArgs::default() };
+        let rows = txn.query_all(self.list_statement(entity, &args, limit)?).await?;
+        rows.iter().map(Record::from_row).collect()
+    }
+
     /// A live record of `entity` by id, if `row` (the caller's row rule) allows it.
     pub async fn get(&self, entity: &EntityDef, id: &str, row: Option<&Filter>) -> Result<Option<Record>> {
         if !could_be_stored(id) {

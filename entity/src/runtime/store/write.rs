@@ -567,6 +567,7 @@ impl<'a> Store<'a> {
             previous_columns: old
                 .map(|o| PreviousColumns { owner_id: o.owner_id.clone(), updated_at: o.updated_at }),
             depth: actor.depth,
+            workflows_off: actor.workflows_off,
         };
         let previous = event.previous.as_ref();
         let tenant_id = self.tenant_id;

@@ -77,6 +77,7 @@ fn current(tenant_id: &str, entity: &EntityDef, record: Record, depth: u32) -> C
         previous: None,
         previous_columns: None,
         depth,
+        workflows_off: false,
     }
 }
 
