@@ -156,7 +156,6 @@ pub async fn start_workers(
         retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
         webhook_allow: config.webhook_allow_hosts.iter().filter(|h| !h.is_empty()).cloned().collect(),
         metrics,
-        data_dir: config.data_dir.clone(),
         peers: peers.clone(),
         data_dir: config.data_dir.clone(),
         import_batch: config.import_batch_rows.max(1),

@@ -26,12 +26,11 @@ pub struct JobContext {
     pub webhook_allow: Vec<String>,
     /// How long each job took (`/metrics` of the `serve` process the worker runs in).
     pub metrics: Arc<crate::metrics::JobMetrics>,
-    /// The data folder: export jobs write their files under its `exports/`.
-    pub data_dir: std::path::PathBuf,
     /// Woken after a job that wrote to the outbox (a workflow's record change, a parked run):
     /// the tailers and relays of this and the other instances read it now.
     pub peers: crate::peers::Peers,
-    /// The data folder: imports' files are under `imports/` (`handlers::imports::path`).
+    /// The data folder: export jobs write their files under its `exports/`, imports' files are
+    /// under `imports/` (`handlers::imports::path`).
     pub data_dir: std::path::PathBuf,
     /// Rows of an import written per transaction.
     pub import_batch: usize,

@@ -399,9 +399,11 @@ async fn an_erasure_deletes_the_subjects_files_and_an_export_lists_them() {
     let t = tenant().await;
     let c = crm(&t).await;
     let auth = t.auth();
-    let attach = "mutation($e: String!, $id: ID!, $f: ID!) { attachFile(entity: $e, id: $id, file: $f) { id } }";
+    let attach =
+        "mutation($e: String!, $id: ID!, $f: ID!) { attachFile(entity: $e, id: $id, file: $f) { id } }";
     let mut files = Vec::new();
-    for (entity, record, name) in [("contact", &c.ada, "ada-passport.pdf"), ("deal", &c.deal, "contract.pdf")] {
+    for (entity, record, name) in [("contact", &c.ada, "ada-passport.pdf"), ("deal", &c.deal, "contract.pdf")]
+    {
         let up = plain_upload(&t.api, &auth, name, "application/pdf", name.as_bytes()).await;
         assert_eq!(up.status, 201, "{}", up.text);
         let id = str_of(&up.body["id"]);
@@ -420,10 +422,16 @@ async fn an_erasure_deletes_the_subjects_files_and_an_export_lists_them() {
     t.data(ERASE, json!({ "s": {"email": c.ada_email} })).await;
     assert_eq!(download(&t.api, &auth, passport).await.0, 404, "the subject's file is no longer served");
     assert_eq!(download(&t.api, &auth, contract).await.0, 200, "a linked record's file stays");
-    let after = t.data(EXPORT, json!({ "s": {"entity": "contact", "id": c.ada} })).await["exportPersonalData"].clone();
+    let after =
+        t.data(EXPORT, json!({ "s": {"entity": "contact", "id": c.ada} })).await["exportPersonalData"]
+            .clone();
     assert_eq!(after["attachments"], json!([]), "{after}");
     let conn = connect().await;
     let named = "SELECT COUNT(*) AS n FROM files WHERE tenant_id = $1 AND name = 'ada-passport.pdf'";
-    assert_eq!(count(&conn, named, vec![t.tenant_id.clone().into()]).await, 0, "the file's name is erased too");
+    assert_eq!(
+        count(&conn, named, vec![t.tenant_id.clone().into()]).await,
+        0,
+        "the file's name is erased too"
+    );
     assert_eq!(verify(&t).await["ok"], json!(true));
 }

@@ -33,7 +33,6 @@ use crate::schema::compiled::{Lookup, Plan};
 use crate::schema::ctx::{ClientIp, RequestId};
 use crate::schema::errors::{self, Operation};
 use crate::schema::i18n::RequestLanguage;
-use crate::schema::upload;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -83,23 +82,17 @@ pub async fn post(
         // A body over MAX_BODY_BYTES (or one that cannot be read) still gets a coded error.
         let body = match Bytes::from_request(request, &state).await {
             Ok(b) => b,
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return too_large(&state, &headers, &rid);
-            }
             Err(rejection) => {
-                let e = ApiError::BadRequest(format!(
-                    "the request body could not be read: {}",
-                    rejection.body_text()
-                ));
-                return refuse(&state, &headers, &rid, started, rejection.status(), &e);
+                let status = rejection.status();
+                let e = ApiError::BadRequest(match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        format!("the request body is larger than {} bytes", state.config.max_body_bytes)
+                    }
+                    _ => format!("the request body could not be read: {}", rejection.body_text()),
+                });
+                return refuse(&state, &headers, &rid, started, status, &e);
             }
         };
-        if let Some(content_type) = multipart {
-            return match upload::receive(&content_type, body, limit).await {
-                Ok(batch) => execute(&state, Envelope { headers, rid, started, client }, batch, false).await,
-                Err(e) => refuse(&state, &headers, &rid, started, StatusCode::BAD_REQUEST, &e),
-            };
-        }
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

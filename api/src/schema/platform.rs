@@ -268,6 +268,8 @@ fn tenant_types() -> Vec<Type> {
         .field(
             sync_field::<FieldDefView>("personal", boolean(), |x| Some(Value::from(x.def.personal)))
                 .description(PERSONAL_DOC),
+        )
+        .field(
             sync_field::<FieldDefView>("searchable", boolean(), |x| Some(Value::from(x.def.searchable)))
                 .description(SEARCHABLE_DOC),
         )

@@ -59,10 +59,6 @@ pub struct FieldDef {
     pub searchable: bool,
     /// Every existing record has its entry (the back-fill finished): searches may use them.
     pub search_ready: bool,
-    /// Found by full-text search: each record write keeps the field's search entry (`search`).
-    pub searchable: bool,
-    /// Every existing record has its entry (the back-fill finished): searches may use them.
-    pub search_ready: bool,
     pub options: Vec<String>,
     pub related_entity_id: Option<String>,
     pub relation_kind: Option<RelationKind>,
@@ -107,11 +103,6 @@ impl FieldDef {
     /// The index slot queries may compare the field through: assigned and built.
     pub fn index_slot(&self) -> Option<Slot> {
         self.slot.filter(|_| self.slot_ready)
-    }
-
-    /// Whether searches read the field's entries: searchable, and back-filled.
-    pub fn search_used(&self) -> bool {
-        self.searchable && self.search_ready
     }
 
     /// Whether searches read the field's entries: searchable, and back-filled.

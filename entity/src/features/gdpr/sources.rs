@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use super::SubjectRecord;
 use crate::features::files;
-use crate::runtime::store::download_path;
-use crate::runtime::time;
 use crate::models::audit_log;
 use crate::runtime::audit::{Actor, AuditRow};
 use crate::runtime::personal;
+use crate::runtime::store::download_path;
+use crate::runtime::time;
 use crate::{Db, Result};
 
 /// What a source works in: the request's transaction and who asked.
@@ -123,7 +123,8 @@ impl PersonalDataSource for Attachments {
         subjects: &'a [SubjectRecord],
     ) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let ids: Vec<&str> = subjects.iter().filter(|r| !r.linked).map(|r| r.record.id.as_str()).collect();
+            let ids: Vec<&str> =
+                subjects.iter().filter(|r| !r.linked).map(|r| r.record.id.as_str()).collect();
             let found = files::of_records(ctx.txn, ctx.tenant_id, &ids).await?;
             let n = found.len() as u64;
             for f in found {

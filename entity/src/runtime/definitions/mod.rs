@@ -37,7 +37,8 @@ use stored::{
 };
 use validate::{
     build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
-    check_options, check_personal, check_prefix, check_searchable, formula_errors, parse_validation, refuse_computed,
+    check_options, check_personal, check_prefix, check_searchable, formula_errors, parse_validation,
+    refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the

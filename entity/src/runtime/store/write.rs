@@ -244,7 +244,8 @@ impl<'a> Store<'a> {
         let stored = stored_only(entity, &old.data);
         let (mut data, mut errors) = value::apply_input(&entity.fields, &stored, input, Mode::Update);
         errors.extend(
-            files::resolve(txn, self.d(), self.tenant_id, entity, &mut data, Some(old.id.as_str()), actor).await?,
+            files::resolve(txn, self.d(), self.tenant_id, entity, &mut data, Some(old.id.as_str()), actor)
+                .await?,
         );
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
         let changed: Vec<&FieldDef> = entity
