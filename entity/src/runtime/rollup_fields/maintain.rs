@@ -25,6 +25,40 @@ use crate::runtime::record::Record;
 use crate::runtime::store::computed::{self, Among, Recomputed};
 use crate::{Dialect, Result};
 
+/// Reads (and on PostgreSQL locks, in id order) every parent a write of many `entity` records
+/// may move, before the first of them is written. A bulk write takes the tenant's audit head
+/// with its first record; locking a later record's parents only then would take parent and
+/// head in the opposite order of a single write (parents, then head) and could deadlock with
+/// one. `stored` are the records' values before the write, `inputs` the GraphQL inputs, whose
+/// relation values (by GraphQL name) are the parents they move to. Locking a parent the write
+/// turns out not to move costs nothing but the wait.
+pub async fn lock_for_many(
+    txn: &impl Exec,
+    d: Dialect,
+    meta: &TenantMeta,
+    entity: &EntityDef,
+    stored: &[&Map<String, Value>],
+    inputs: &[&Map<String, Value>],
+) -> Result<()> {
+    if d != Dialect::Postgres {
+        // SQLite has one writer at a time: nothing to order.
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    for s in sources(meta, Some(&entity.id))? {
+        let before = stored.iter().filter_map(|m| m.get(s.relation.key.as_str()));
+        let after = inputs.iter().filter_map(|m| m.get(&s.relation.graphql_name));
+        // Inputs are not validated yet: only what could be a record id is read.
+        ids.extend(
+            before.chain(after).filter_map(Value::as_str).filter(|id| uuid::Uuid::parse_str(id).is_ok()),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    computed::records(txn, d, &meta.tenant_id, Among::Ids(&ids), true).await?;
+    Ok(())
+}
+
 /// The rollup work of one record write: each rollup field over the written entity whose
 /// value may change, with the parents (ids) to recompute.
 pub struct Plan<'m> {

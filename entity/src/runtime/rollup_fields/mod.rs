@@ -29,7 +29,7 @@ pub(crate) mod define;
 mod maintain;
 
 pub use def::{Function, Rollup, TYPE_NAME};
-pub use maintain::{Plan, backfill, seed};
+pub use maintain::{Plan, backfill, lock_for_many, seed};
 
 impl Rollup {
     /// The public form (`FieldDefinition.rollup`, as `FieldInput.rollup` takes it): the child

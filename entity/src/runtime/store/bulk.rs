@@ -14,6 +14,7 @@ use crate::pipeline::Exec;
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::record::Record;
+use crate::runtime::rollup_fields;
 use crate::runtime::sql::{self, Direction, SortKey};
 use crate::runtime::store::WriteRequest;
 use crate::sql_buf::SqlBuf;
@@ -65,10 +66,15 @@ impl<'a> Store<'a> {
     ) -> Result<Vec<Record>> {
         let txn = self.db.write_txn(self.tenant_id).await?;
         let t = &txn;
-        let records = each(inputs.iter().enumerate(), move |(i, (input, owner))| {
-            let w = WriteRequest { meta, entity, input, owner: owner.as_deref(), caller };
-            (format!("inputs[{i}]"), async move { self.create_with(t, w, false).await })
-        })
+        let records = async {
+            let given: Vec<&Map<String, Value>> = inputs.iter().map(|(input, _)| input).collect();
+            rollup_fields::lock_for_many(t, self.d(), meta, entity, &[], &given).await?;
+            each(inputs.iter().enumerate(), move |(i, (input, owner))| {
+                let w = WriteRequest { meta, entity, input, owner: owner.as_deref(), caller };
+                (format!("inputs[{i}]"), async move { self.create_with(t, w, false).await })
+            })
+            .await
+        }
         .await;
         txn.finish(records).await
     }
@@ -85,6 +91,8 @@ impl<'a> Store<'a> {
         let t = &txn;
         let records = async {
             let found = self.select_for_write(t, w.entity, sel, w.caller.row, limit).await?;
+            let stored: Vec<&Map<String, Value>> = found.iter().map(|r| &*r.data).collect();
+            rollup_fields::lock_for_many(t, self.d(), w.meta, w.entity, &stored, &[w.input]).await?;
             each(found.into_iter(), move |old| {
                 (format!("records[{}]", old.id), async move { self.update_fetched(t, old, w).await })
             })
@@ -107,6 +115,8 @@ impl<'a> Store<'a> {
         let t = &txn;
         let records = async {
             let found = self.select_for_write(t, entity, sel, caller.row, limit).await?;
+            let stored: Vec<&Map<String, Value>> = found.iter().map(|r| &*r.data).collect();
+            rollup_fields::lock_for_many(t, self.d(), meta, entity, &stored, &[]).await?;
             each(found.into_iter(), move |rec| {
                 let at = format!("records[{}]", rec.id);
                 (at, async move { self.set_deleted_fetched(t, meta, entity, rec, true, caller.actor).await })

@@ -12,7 +12,6 @@
 //! `INSERT … ON CONFLICT DO UPDATE … RETURNING` upsert of the counter; and rows are decoded
 //! from the driver's buffers by position (`rows`). The models name the tables' fixed columns.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -21,7 +20,6 @@ use super::audit::Actor;
 use super::cursor;
 use super::field_key::FieldKey;
 use super::filter::{Filter, Op, Target};
-use super::formula;
 use super::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use super::outbox::Event;
 use super::record::{ChangeEvent, Record};
@@ -32,63 +30,19 @@ use crate::pipeline::Exec;
 use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
-const COLUMNS: &str = "id, entity_id, data, owner_id, created_by, number, record_number, \
-                       created_at, updated_at, deleted_at, version";
-
-/// `COLUMNS` for a lean page (`Columns::Lean`) on PostgreSQL: the same names in the same
-/// places, the columns such a page never reads as typed NULLs. A read runs as an `EXECUTE` of
-/// a simple-protocol message (`db::ReadScope`), whose rows PostgreSQL stores in a tuplestore
-/// before sending: each column shown costs its output function and a copy per row. On the
-/// yardstick's Q1 page (51 rows) the unread columns were about a fifth of PostgreSQL's CPU.
-const LEAN_COLUMNS: &str = "id, entity_id, data, CAST(NULL AS varchar) AS owner_id, \
-                            CAST(NULL AS varchar) AS created_by, CAST(NULL AS bigint) AS number, \
-                            CAST(NULL AS varchar) AS record_number, created_at, \
-                            CAST(NULL AS timestamptz) AS updated_at, deleted_at, \
-                            CAST(NULL AS bigint) AS version";
-
-/// The columns of a record of `entity` as reads select them: `COLUMNS`, with `data` holding
-/// every formula field's value when the entity has formulas (`formula::data_expr`).
-fn columns(d: Dialect, entity: &EntityDef) -> Cow<'static, str> {
-    with_data(entity, d, COLUMNS)
-}
-
-/// `columns` for a page read with `shown` columns.
-fn page_columns(d: Dialect, entity: &EntityDef, shown: Columns) -> Cow<'static, str> {
-    match (d, shown) {
-        (Dialect::Postgres, Columns::Lean) => with_data(entity, d, LEAN_COLUMNS),
-        _ => columns(d, entity),
-    }
-}
-
-fn with_data(entity: &EntityDef, d: Dialect, list: &'static str) -> Cow<'static, str> {
-    match formula::data_expr(d, entity) {
-        Some(data) => Cow::Owned(list.replacen("data", &format!("{data} AS data"), 1)),
-        None => Cow::Borrowed(list),
-    }
-}
-
-/// Which of a record's columns a page reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Columns {
-    /// Every column: the page's records are whole.
-    #[default]
-    All,
-    /// Only `id`, `entity_id`, `data`, `created_at` and `deleted_at`: for a reader that shows
-    /// nothing else and orders by nothing else (a compiled page, `ListArgs::lean_if`). Its
-    /// records carry no owner, creator or record number, version 0 and `updated_at` equal to
-    /// `created_at`. PostgreSQL only; elsewhere every column is read.
-    Lean,
-}
-
 mod bulk;
+mod columns;
 pub mod computed;
 mod files;
 mod guards;
+mod references;
 mod rows;
 pub mod subjects;
 mod write;
 
 pub use bulk::{CreateInput, Selection};
+pub use columns::Columns;
+use columns::{COLUMNS, columns, page_columns};
 pub use files::download_path;
 pub use write::WriteRequest;
 
