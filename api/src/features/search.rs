@@ -11,7 +11,7 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object,
 use entity::runtime::meta::FieldDef;
 use entity::runtime::naming::{fields as f, types as t};
 use entity::runtime::record::Record;
-use entity::runtime::search::query::{self, Hit, Scope};
+use entity::runtime::search::query::{Hit, Scope};
 
 use crate::error::{ApiError, gql};
 use crate::schema::access::EntityAccess;
@@ -138,7 +138,7 @@ fn global_search() -> Field {
                 .map(|(a, row)| Scope { entity: &a.view, row: row.as_ref() })
                 .collect();
             let store = store(&c)?;
-            let hits = query::global(&store, &scopes, &q, first).await.map_err(gql)?;
+            let hits = store.global_search(&scopes, &q, first).await.map_err(gql)?;
             let ids: Vec<String> = hits.iter().map(|h| h.record_id.clone()).collect();
             let records = store.get_many(&ids).await.map_err(gql)?;
             let shown: Vec<FieldValue> = hits

@@ -226,47 +226,53 @@ fn regenerate() -> Field {
     )
 }
 
+/// What an administrator does to one user's second factor.
+#[derive(Clone, Copy)]
+enum AdminAct {
+    /// `unlockUserTotp`: forget the wrong codes; the second factor stays on.
+    Unlock,
+    /// `resetUserTotp`: turn the second factor off.
+    Reset,
+}
+
 /// `unlockUserTotp(userId)` (administrators).
 fn admin_unlock() -> Field {
-    Field::new(f::UNLOCK_USER_TOTP, TypeRef::named_nn(t::USER), |c| {
-        FieldFuture::new(async move {
-            ctx::require_admin(&c)?;
-            let (state, p, actor) = (ctx::state(&c)?, ctx::principal(&c)?, ctx::actor(&c)?);
-            let user_id = args::string(&c, "userId")?;
-            let u = state
-                .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
-                    two_factor::admin_unlock(txn, state.db.dialect, &admin(p, &actor), &user_id).await
-                })
-                .await?;
-            Ok(Some(FieldValue::owned_any(u)))
-        })
-    })
-    .argument(InputValue::new("userId", TypeRef::named_nn(TypeRef::ID)))
-    .description(
+    admin_field(
+        f::UNLOCK_USER_TOTP,
+        AdminAct::Unlock,
         "Unlocks a user's two-factor sign-in locked by too many wrong codes (`totp_locked`); it stays on.",
     )
 }
 
 /// `resetUserTotp(userId)` (administrators).
 fn admin_reset() -> Field {
-    Field::new(f::RESET_USER_TOTP, TypeRef::named_nn(t::USER), |c| {
+    admin_field(
+        f::RESET_USER_TOTP,
+        AdminAct::Reset,
+        "Turns a user's two-factor sign-in off (lost device and recovery codes): they sign in with their \
+         password alone, and may enrol again.",
+    )
+}
+
+/// An administrator's `act` on the second factor of user `userId`, answered with the user.
+fn admin_field(name: &str, act: AdminAct, description: &'static str) -> Field {
+    Field::new(name, TypeRef::named_nn(t::USER), move |c| {
         FieldFuture::new(async move {
             ctx::require_admin(&c)?;
             let (state, p, actor) = (ctx::state(&c)?, ctx::principal(&c)?, ctx::actor(&c)?);
             let user_id = args::string(&c, "userId")?;
+            let d = state.db.dialect;
             let u = state
-                .in_tenant(&p.tenant_id, Txn::Write, async |txn| {
-                    two_factor::admin_reset(txn, state.db.dialect, &admin(p, &actor), &user_id).await
+                .in_tenant(&p.tenant_id, Txn::Write, async |txn| match act {
+                    AdminAct::Unlock => two_factor::admin_unlock(txn, d, &admin(p, &actor), &user_id).await,
+                    AdminAct::Reset => two_factor::admin_reset(txn, d, &admin(p, &actor), &user_id).await,
                 })
                 .await?;
             Ok(Some(FieldValue::owned_any(u)))
         })
     })
     .argument(InputValue::new("userId", TypeRef::named_nn(TypeRef::ID)))
-    .description(
-        "Turns a user's two-factor sign-in off (lost device and recovery codes): they sign in with their \
-         password alone, and may enrol again.",
-    )
+    .description(description)
 }
 
 /// `enrollTotp`, `confirmTotp`, `disableTotp`, `regenerateRecoveryCodes` for every signed-in

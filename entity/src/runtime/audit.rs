@@ -101,6 +101,14 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+impl AuditRow {
+    /// The record the entry is about and its changes, whose personal values may be sealed
+    /// (`personal::reveal` opens them).
+    pub fn sealed(&mut self) -> (&str, &mut Value) {
+        (self.object_id.as_deref().unwrap_or_default(), &mut self.changes)
+    }
+}
+
 /// `OutboxEvent::AuditAppended`: entry `seq` of the tenant's trail was appended, in the
 /// transaction of the change it records (`auditAppended` reads the entry back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,7 +361,7 @@ pub async fn entry(
         .one(conn)
         .await?;
     let mut rows: Vec<AuditRow> = found.into_iter().map(AuditRow::from).collect();
-    super::personal::reveal(conn, sealer, tenant_id, &mut rows).await?;
+    super::personal::reveal(conn, sealer, tenant_id, rows.iter_mut().map(AuditRow::sealed).collect()).await?;
     Ok(rows.pop())
 }
 
@@ -409,7 +417,7 @@ pub async fn list(
     let mut out: Vec<AuditRow> = rows.into_iter().map(AuditRow::from).collect();
     let more = out.len() as u64 > first;
     out.truncate(first as usize);
-    super::personal::reveal(conn, sealer, tenant_id, &mut out).await?;
+    super::personal::reveal(conn, sealer, tenant_id, out.iter_mut().map(AuditRow::sealed).collect()).await?;
     let total: Option<i64> = audit_log::Entity::find()
         .select_only()
         .column_as(Expr::col(Asterisk).count(), "n")

@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 
-use super::audit::AuditRow;
 use super::meta::EntityDef;
 use crate::models::subject_key;
 use crate::pipeline::Exec;
@@ -139,17 +138,18 @@ fn sealed_key_id(pair: &Value) -> Option<&str> {
     pair.get(SEALED)?.get("key")?.as_str()
 }
 
-/// Opens, in place, the sealed pairs of `rows` (one statement for all their keys): a pair whose
-/// key exists reads as it was written, one whose key was destroyed as `erased()`.
+/// Opens, in place, the sealed pairs of audit entries' changes, each given with the record it
+/// is about (`audit::AuditRow::sealed`; one statement for all their keys): a pair whose key
+/// exists reads as it was written, one whose key was destroyed as `erased()`.
 pub async fn reveal(
     conn: &impl ConnectionTrait,
     server: &Sealer,
     tenant_id: &str,
-    rows: &mut [AuditRow],
+    mut entries: Vec<(&str, &mut Value)>,
 ) -> Result<()> {
-    let mut ids: Vec<String> = rows
+    let mut ids: Vec<String> = entries
         .iter()
-        .filter_map(|r| r.changes.as_object())
+        .filter_map(|(_, changes)| changes.as_object())
         .flat_map(|m| m.values().filter_map(sealed_key_id))
         .map(str::to_owned)
         .collect();
@@ -166,10 +166,9 @@ pub async fn reveal(
         .into_iter()
         .filter_map(|k| Some((k.id.clone(), open_key(server, tenant_id, &k.id, &k.sealed_key)?)))
         .collect();
-    for row in rows {
-        let subject = row.object_id.clone().unwrap_or_default();
-        if let Value::Object(map) = &mut row.changes {
-            open_pairs(map, &keys, tenant_id, &subject);
+    for (subject, changes) in entries.iter_mut() {
+        if let Value::Object(map) = changes {
+            open_pairs(map, &keys, tenant_id, subject);
         }
     }
     Ok(())

@@ -76,7 +76,13 @@ impl PersonalDataSource for AuditTrail {
                 .all(ctx.txn)
                 .await?;
             let mut rows: Vec<AuditRow> = rows.into_iter().map(AuditRow::from).collect();
-            personal::reveal(ctx.txn, ctx.db.sealer()?, ctx.tenant_id, &mut rows).await?;
+            personal::reveal(
+                ctx.txn,
+                ctx.db.sealer()?,
+                ctx.tenant_id,
+                rows.iter_mut().map(AuditRow::sealed).collect(),
+            )
+            .await?;
             Ok(serde_json::to_value(rows)?)
         })
     }

@@ -1,5 +1,6 @@
 //! Reading the search entries: the predicate `search:` adds to a list (`push_match`) and the
-//! ranked hits across entities of `globalSearch` (`global_statement`, `global`). Both read
+//! ranked hits across entities of `globalSearch` (`global_statement`, read by `collect`; the
+//! store runs it, `Store::global_search`). Both read
 //! only the entries of the fields they are given — the caller's view of each entity, whose
 //! unreadable fields are not there — so a word found only in a field the caller may not read
 //! finds nothing. `global` also keeps to each entity's live records within the caller's row
@@ -19,7 +20,6 @@ use super::text::Query;
 use crate::runtime::filter::Filter;
 use crate::runtime::meta::{EntityDef, FieldDef};
 use crate::runtime::sql;
-use crate::runtime::store::Store;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
@@ -240,21 +240,15 @@ pub fn global_statement(
     Ok(Some(buf.into_statement()))
 }
 
-/// `globalSearch`: the `first` best records matching `q` across `scopes`, each with the fields
-/// that matched, a snippet of the best one and its rank.
-pub async fn global(store: &Store<'_>, scopes: &[Scope<'_>], q: &str, first: u64) -> Result<Vec<Hit>> {
+/// How many rows `global_statement` must return to hold the `first` best records whole: a
+/// record's entries are adjacent in its order, at most one per searched field.
+pub fn rows_for(scopes: &[Scope<'_>], first: u64) -> u64 {
     let most_fields = scopes.iter().map(|s| used_keys(s.entity).len()).max().unwrap_or(0) as u64;
-    // A record's entries are adjacent in the order: this many rows hold `first` whole records.
-    let rows = first.saturating_mul(most_fields.max(1));
-    let Some(statement) = global_statement(store.db.dialect, store.tenant_id, scopes, q, rows)? else {
-        return Ok(Vec::new());
-    };
-    let rows = store.query_all(statement).await?;
-    collect(&rows, first as usize)
+    first.saturating_mul(most_fields.max(1))
 }
 
 /// The rows of `global_statement` as hits, one per record, in order.
-fn collect(rows: &[QueryResult], first: usize) -> Result<Vec<Hit>> {
+pub fn collect(rows: &[QueryResult], first: usize) -> Result<Vec<Hit>> {
     let mut hits: Vec<Hit> = Vec::new();
     for r in rows {
         let record_id: String = r.try_get("", "record_id")?;

@@ -34,6 +34,7 @@ mod bulk;
 mod columns;
 pub mod computed;
 mod files;
+mod global;
 mod guards;
 mod references;
 mod rows;
