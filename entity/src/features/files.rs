@@ -81,23 +81,6 @@ pub async fn get(conn: &impl ConnectionTrait, tenant_id: &str, id: &str) -> Resu
         .await?)
 }
 
-/// The live files attached to record `record_id` (attachments and FILE field values), oldest
-/// first.
-pub async fn of_record(
-    conn: &impl ConnectionTrait,
-    tenant_id: &str,
-    record_id: &str,
-) -> Result<Vec<StoredFile>> {
-    Ok(Files::find()
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::RecordId.eq(record_id))
-        .filter(Column::DeletedAt.is_null())
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .all(conn)
-        .await?)
-}
-
 /// The live files attached to any of `record_ids`, oldest first.
 pub async fn of_records(
     conn: &impl ConnectionTrait,

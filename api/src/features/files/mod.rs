@@ -81,7 +81,9 @@ fn queries() -> Vec<Field> {
                 access::record(state, p, &entity, &id, Need::Read).await?;
                 let tenant = p.tenant_id.as_str();
                 let list = state
-                    .in_tenant(tenant, Txn::Read, async |txn| vault::of_record(txn, tenant, &id).await)
+                    .in_tenant(tenant, Txn::Read, async |txn| {
+                        vault::of_records(txn, tenant, &[id.as_str()]).await
+                    })
                     .await?;
                 // A FILE field the role may not read keeps its file out of the list too.
                 let readable = |f: &StoredFile| {

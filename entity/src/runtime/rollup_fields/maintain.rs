@@ -53,10 +53,21 @@ pub async fn lock_for_many(
             before.chain(after).filter_map(Value::as_str).filter(|id| uuid::Uuid::parse_str(id).is_ok()),
         );
     }
+    lock_parents(txn, d, &meta.tenant_id, ids).await?;
+    Ok(())
+}
+
+/// Parents `ids`, read and (on PostgreSQL) locked in id order: the one order every writer
+/// takes them in.
+async fn lock_parents(
+    txn: &impl Exec,
+    d: Dialect,
+    tenant_id: &str,
+    mut ids: Vec<&str>,
+) -> Result<Vec<Record>> {
     ids.sort_unstable();
     ids.dedup();
-    computed::records(txn, d, &meta.tenant_id, Among::Ids(&ids), true).await?;
-    Ok(())
+    computed::records(txn, d, tenant_id, Among::Ids(&ids), true).await
 }
 
 /// The rollup work of one record write: each rollup field over the written entity whose
@@ -104,10 +115,8 @@ impl<'m> Plan<'m> {
 
     /// Reads (and on PostgreSQL locks, in id order) the parents to recompute.
     pub async fn lock(&self, txn: &impl Exec, d: Dialect, tenant_id: &str) -> Result<Vec<Record>> {
-        let mut ids: Vec<&str> = self.work.iter().flat_map(|(_, ps)| ps.iter().map(String::as_str)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        computed::records(txn, d, tenant_id, Among::Ids(&ids), true).await
+        let ids = self.work.iter().flat_map(|(_, ps)| ps.iter().map(String::as_str)).collect();
+        lock_parents(txn, d, tenant_id, ids).await
     }
 
     /// After the write: recomputes the rollups of `parents` (as `lock` read them) and stores
