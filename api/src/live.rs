@@ -14,9 +14,10 @@
 //! - everything else (sessions revoked, definitions or access changed, notifications: rare)
 //!   goes to the control channel, which sockets and notification subscriptions read.
 //!
-//! A group holds `LIVE_BUFFER` changes for its slowest member. A member that falls further
-//! behind has missed changes: it gets `Delivery::Missed` (its socket then closes with
-//! `CLOSE_TOO_SLOW`, so the client knows to catch up by a query) rather than a silent gap.
+//! A group (and a tenant's news channel) holds `LIVE_BUFFER` events for its slowest member. A
+//! member that falls further behind has missed events: it gets `Delivery::Missed` (its socket
+//! then closes with `CLOSE_TOO_SLOW`, so the client knows to catch up by a query) rather than
+//! a silent gap.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,11 +32,13 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::schema::access::EntityAccess;
 use crate::schema::values::{ChangeValue, LiveKind};
 
-/// What a subscription receives.
+/// What a subscription receives: a record change (`T`, the default) or a module's news
+/// (`BusEvent`).
 #[derive(Clone)]
-pub enum Delivery {
-    /// A change it matches, shaped for its visible fields.
-    Change(Arc<ChangeValue>),
+pub enum Delivery<T = Arc<ChangeValue>> {
+    /// A change it matches, shaped for its visible fields (record changes), or a piece of its
+    /// tenant's news.
+    Change(T),
     /// Changes were lost before reaching it (the fan-out itself fell behind the bus).
     Missed(u64),
 }
@@ -87,7 +90,7 @@ pub struct Live {
     control: broadcast::Sender<BusEvent>,
     groups: Mutex<HashMap<Topic, Vec<Arc<Group>>>>,
     /// Each tenant's module news, for as long as one of its subscriptions listens.
-    news: Mutex<HashMap<String, broadcast::Sender<BusEvent>>>,
+    news: Mutex<HashMap<String, broadcast::Sender<Delivery<BusEvent>>>>,
     /// Changes a group holds for its slowest member.
     buffer: usize,
 }
@@ -115,7 +118,7 @@ impl Live {
     }
 
     /// The module news of `tenant_id` (`BusEvent::news_of`).
-    pub fn news(&self, tenant_id: &str) -> broadcast::Receiver<BusEvent> {
+    pub fn news(&self, tenant_id: &str) -> broadcast::Receiver<Delivery<BusEvent>> {
         let Ok(mut news) = self.news.lock() else { return broadcast::channel(1).1 };
         news.entry(tenant_id.to_owned()).or_insert_with(|| broadcast::channel(self.buffer).0).subscribe()
     }
@@ -127,7 +130,7 @@ impl Live {
             if tx.receiver_count() == 0 {
                 news.remove(tenant_id);
             } else {
-                let _ = tx.send(event);
+                let _ = tx.send(Delivery::Change(event));
             }
         }
     }
@@ -203,11 +206,17 @@ impl Live {
         }
     }
 
-    /// Tells every subscription it missed `n` changes.
+    /// Tells every subscription it missed `n` events: the fan-out fell behind the bus, and
+    /// what it lost could have been anyone's.
     fn missed(&self, n: u64) {
         if let Ok(groups) = self.groups.lock() {
             for g in groups.values().flatten() {
                 let _ = g.tx.send(Delivery::Missed(n));
+            }
+        }
+        if let Ok(news) = self.news.lock() {
+            for tx in news.values() {
+                let _ = tx.send(Delivery::Missed(n));
             }
         }
     }

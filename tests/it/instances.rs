@@ -18,13 +18,13 @@ use crate::http::metric;
 use crate::processes::{Scratch, free_port, ready_server, spawn};
 
 /// A `redis-server` of this test alone, killed when dropped.
-struct Redis {
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     child: Child,
 }
 
 impl Redis {
-    async fn start(port: u16) -> Redis {
+    pub(crate) async fn start(port: u16) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -45,7 +45,7 @@ impl Redis {
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -82,13 +82,13 @@ impl Drop for Redis {
 }
 
 /// A metric of an instance (`0` when absent: the series appears with Redis only).
-async fn peer_metric(api: &Api, series: &str) -> f64 {
+pub(crate) async fn peer_metric(api: &Api, series: &str) -> f64 {
     let text = api.get("/metrics", &[]).await.text;
     if text.lines().any(|l| l.starts_with(series)) { metric(&text, series) } else { 0.0 }
 }
 
-const RECEIVED: &str = "alphery_peer_signals_total{direction=\"received\"}";
-const LINK_UP: &str = "alphery_peer_link_up";
+pub(crate) const RECEIVED: &str = "alphery_peer_signals_total{direction=\"received\"}";
+pub(crate) const LINK_UP: &str = "alphery_peer_link_up";
 const TICKET_CHANGED: &str = "subscription { ticketChanged { kind record { title note } } }";
 
 fn tickets() -> Names {
@@ -121,7 +121,7 @@ fn answered(title: &str) -> (String, String, Value) {
 }
 
 /// Waits until both instances say whether their Redis link is up.
-async fn wait_link(a: &TestTenant, b: &TestTenant, up: bool, procs: &[&Proc]) {
+pub(crate) async fn wait_link(a: &TestTenant, b: &TestTenant, up: bool, procs: &[&Proc]) {
     let want = if up { 1.0 } else { 0.0 };
     let what = format!("both instances' Redis link to be {}", if up { "up" } else { "down" });
     eventually(&what, Duration::from_secs(60), async || {

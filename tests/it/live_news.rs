@@ -132,3 +132,24 @@ async fn webhook_deliveries_and_dead_jobs_reach_administrators_of_their_tenant_o
     let theirs = other.data("{ deadJobs { id } }", json!({})).await;
     assert_eq!(theirs["deadJobs"][0]["id"], first["id"], "{theirs}");
 }
+
+/// An administrator whose `auditAppended` falls behind its tenant's news is closed with 4290,
+/// as a record subscriber is, instead of reading on past a silent gap. The server's news
+/// channel holds one event here (`LIVE_BUFFER=1`), and a burst of 25 creates appends 25
+/// entries at once.
+#[tokio::test]
+async fn an_administrator_who_falls_behind_the_news_is_closed_saying_so() {
+    let t = tenant_on(tiny_buffer_server()).await;
+    t.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT")])).await;
+    let mut slow = t.subscribe(AUDIT, json!({})).await;
+    let creates: Vec<String> =
+        (0..25).map(|i| format!("t{i}: createTicket(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
+    let burst = format!("mutation {{ {} }}", creates.join(" "));
+    // Bursts until one outruns the subscriber (the first almost always does).
+    let code = eventually("the subscriber to fall behind", std::time::Duration::from_secs(90), async || {
+        t.data(&burst, json!({})).await;
+        slow.closed_within(std::time::Duration::from_secs(1)).await
+    })
+    .await;
+    assert_eq!(code, Some(4290));
+}

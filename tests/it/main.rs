@@ -45,6 +45,7 @@ mod leases;
 mod lifecycles;
 mod limits;
 mod live_dashboards;
+mod live_instances;
 mod live_lists;
 mod live_modules;
 mod live_news;

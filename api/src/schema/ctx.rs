@@ -43,6 +43,14 @@ impl SocketCloser {
     pub fn close(&self, code: u16, reason: &str) {
         let _ = self.0.try_send((code, reason.to_owned()));
     }
+
+    /// Closes the socket of a subscriber that missed `missed` events (`CLOSE_TOO_SLOW`): it
+    /// learns that its stream has a gap and catches up by a query, instead of reading on as if
+    /// nothing were lost.
+    pub fn too_slow(&self, missed: u64) {
+        tracing::warn!(missed, "a subscriber fell behind; closing its socket");
+        self.close(CLOSE_TOO_SLOW, &format!("{missed} events missed; reconnect and catch up"));
+    }
 }
 
 /// One socket operation's place among those the socket waits on before it answers a `ping`

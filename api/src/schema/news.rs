@@ -1,7 +1,9 @@
 //! Subscriptions to a module's news (workflow runs, approval requests, audit entries, emails,
 //! webhook deliveries, dead jobs): the events of the subscriber's tenant only (`Live::news`:
 //! another tenant's never reach the stream), picked by kind, then each shown as the subscriber
-//! may see it — or dropped — in the order they committed.
+//! may see it — or dropped — in the order they committed. A subscriber that falls behind its
+//! tenant's news ends, and its socket closes with `CLOSE_TOO_SLOW`, as a record subscriber's
+//! does: a gap is never silent.
 
 use std::future::{Future, ready};
 
@@ -11,10 +13,12 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use jobs::BusEvent;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
-use crate::schema::ctx;
+use crate::live::Delivery;
+use crate::schema::ctx::{self, SocketCloser};
 use crate::services::Services;
 
 /// The news of the caller's tenant that `pick` takes, each turned by `show` into what the
@@ -32,8 +36,18 @@ where
     let p = ctx::principal(c)?.clone();
     let rx = state.live.news(&p.tenant_id);
     ctx::listening(c);
-    Ok(BroadcastStream::new(rx)
-        .filter_map(move |item| ready(item.ok().and_then(|e| pick(&e))))
+    let closer = c.data_opt::<SocketCloser>().cloned();
+    let news = tokio_stream::StreamExt::map_while(BroadcastStream::new(rx), move |item| match item {
+        Ok(Delivery::Change(event)) => Some(event),
+        Ok(Delivery::Missed(missed)) | Err(BroadcastStreamRecvError::Lagged(missed)) => {
+            if let Some(closer) = &closer {
+                closer.too_slow(missed);
+            }
+            None
+        }
+    });
+    Ok(news
+        .filter_map(move |event| ready(pick(&event)))
         .then(move |t| show(state.clone(), p.clone(), t))
         .filter_map(|shown| ready(shown.map_err(async_graphql::Error::from).transpose()))
         .map(|shown| shown.map(|v: FieldValue<'static>| -> FieldValue<'a> { v }))

@@ -480,6 +480,10 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A test failing while the process runs shows what it printed beside the panic.
+        if std::thread::panicking() {
+            eprintln!("{}", self.output());
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -14,7 +14,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use super::scoped;
 use crate::live::Delivery;
 use crate::schema::access::EntityAccess;
-use crate::schema::ctx::{CLOSE_TOO_SLOW, SocketCloser};
+use crate::schema::ctx::SocketCloser;
 use crate::schema::{args, ctx};
 
 pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
@@ -33,12 +33,8 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
                 tokio_stream::StreamExt::map_while(BroadcastStream::new(rx), move |item| match item {
                     Ok(Delivery::Change(change)) => Some(Ok(FieldValue::owned_any(change))),
                     Ok(Delivery::Missed(missed)) | Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "a subscriber fell behind; closing its socket");
                         if let Some(closer) = &closer {
-                            closer.close(
-                                CLOSE_TOO_SLOW,
-                                &format!("{missed} changes missed; reconnect and catch up"),
-                            );
+                            closer.too_slow(missed);
                         }
                         None
                     }
