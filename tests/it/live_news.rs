@@ -140,16 +140,8 @@ async fn webhook_deliveries_and_dead_jobs_reach_administrators_of_their_tenant_o
 #[tokio::test]
 async fn an_administrator_who_falls_behind_the_news_is_closed_saying_so() {
     let t = tenant_on(tiny_buffer_server()).await;
-    t.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT")])).await;
+    let tickets = t.define_entity("ticket", "tickets", plain_fields(&[("title", "TEXT")])).await;
     let mut slow = t.subscribe(AUDIT, json!({})).await;
-    let creates: Vec<String> =
-        (0..25).map(|i| format!("t{i}: createTicket(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
-    let burst = format!("mutation {{ {} }}", creates.join(" "));
-    // Bursts until one outruns the subscriber (the first almost always does).
-    let code = eventually("the subscriber to fall behind", std::time::Duration::from_secs(90), async || {
-        t.data(&burst, json!({})).await;
-        slow.closed_within(std::time::Duration::from_secs(1)).await
-    })
-    .await;
+    let code = t.burst_until_closed(&tickets, &mut slow).await;
     assert_eq!(code, Some(4290));
 }

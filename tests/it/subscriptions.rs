@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{contact, crm_tenant, deal, define_crm};
 use crate::harness::{
-    Api, Auth, LISTEN_WINDOW, SILENCE, TIMEOUT, Ws, WsEvent, assert_json_eq, entity, eventually, field,
-    legacy_ws_server, login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
+    Api, Auth, LISTEN_WINDOW, SILENCE, TIMEOUT, Ws, WsEvent, assert_json_eq, entity, field, legacy_ws_server,
+    login, server, short_ttl_server, str_of, strings, tenant, tiny_buffer_server,
 };
 
 const DEAL_CHANGED: &str = "subscription($f: DealFilter) { dealChanged(filter: $f) {
@@ -290,15 +290,7 @@ async fn alike_subscriptions_share_a_group_and_a_subscriber_that_falls_behind_is
     // A group holds one change for its slowest member here: a burst of changes leaves a
     // member behind, and its socket closes with 4290 instead of skipping them silently.
     let mut slow = t.subscribe(DEAL_CHANGED, json!({})).await;
-    let creates: Vec<String> =
-        (0..25).map(|i| format!("d{i}: createDeal(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
-    let burst = format!("mutation {{ {} }}", creates.join(" "));
-    // Bursts until one outruns the subscriber (the first almost always does).
-    let code = eventually("a subscriber to fall behind", std::time::Duration::from_secs(90), async || {
-        t.data(&burst, json!({})).await;
-        slow.closed_within(std::time::Duration::from_secs(1)).await
-    })
-    .await;
+    let code = t.burst_until_closed(&deal(), &mut slow).await;
     assert_eq!(code, Some(4290));
     drop((first, second, other));
 }

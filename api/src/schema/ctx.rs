@@ -9,11 +9,14 @@ use entity::ReadScope;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::EntityDef;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::access::{EntityAccess, SchemaAccess};
 use super::loader::Loaders;
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
+use crate::live::Delivery;
 use crate::rate::Action;
 use crate::services::Services;
 
@@ -51,6 +54,24 @@ impl SocketCloser {
         tracing::warn!(missed, "a subscriber fell behind; closing its socket");
         self.close(CLOSE_TOO_SLOW, &format!("{missed} events missed; reconnect and catch up"));
     }
+}
+
+/// What `rx` delivers, until its first gap: a subscriber that missed events (its own lag, or
+/// the fan-out's behind the bus) ends there, and its socket (`closer`, in socket data) closes
+/// with `CLOSE_TOO_SLOW` — record changes and module news alike, never a silent gap.
+pub fn until_gap<T: Clone + Send + 'static>(
+    rx: tokio::sync::broadcast::Receiver<Delivery<T>>,
+    closer: Option<SocketCloser>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    tokio_stream::StreamExt::map_while(BroadcastStream::new(rx), move |item| match item {
+        Ok(Delivery::Change(event)) => Some(event),
+        Ok(Delivery::Missed(missed)) | Err(BroadcastStreamRecvError::Lagged(missed)) => {
+            if let Some(closer) = &closer {
+                closer.too_slow(missed);
+            }
+            None
+        }
+    })
 }
 
 /// One socket operation's place among those the socket waits on before it answers a `ping`

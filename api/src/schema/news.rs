@@ -12,12 +12,9 @@ use async_graphql::dynamic::FieldValue;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use jobs::BusEvent;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
-use crate::live::Delivery;
 use crate::schema::ctx::{self, SocketCloser};
 use crate::services::Services;
 
@@ -37,15 +34,7 @@ where
     let rx = state.live.news(&p.tenant_id);
     ctx::listening(c);
     let closer = c.data_opt::<SocketCloser>().cloned();
-    let news = tokio_stream::StreamExt::map_while(BroadcastStream::new(rx), move |item| match item {
-        Ok(Delivery::Change(event)) => Some(event),
-        Ok(Delivery::Missed(missed)) | Err(BroadcastStreamRecvError::Lagged(missed)) => {
-            if let Some(closer) = &closer {
-                closer.too_slow(missed);
-            }
-            None
-        }
-    });
+    let news = ctx::until_gap(rx, closer);
     Ok(news
         .filter_map(move |event| ready(pick(&event)))
         .then(move |t| show(state.clone(), p.clone(), t))

@@ -391,3 +391,20 @@ fn var_decls(vars: &Value, entity: &Names) -> String {
         list_vars(vars, entity).iter().map(|(name, ty)| format!("${name}: {ty}")).collect();
     if decls.is_empty() { String::new() } else { format!("({})", decls.join(", ")) }
 }
+
+impl TestTenant {
+    /// Sends bursts of 25 creates of `entity` (each with `title`, in one request) until one
+    /// outruns the subscriber `slow` — on a server whose live buffer holds one event
+    /// (`tiny_buffer_server`), the first almost always does; the close code its socket got.
+    pub async fn burst_until_closed(&self, entity: &Names, slow: &mut Ws) -> Option<u16> {
+        let create = format!("create{}", entity.type_name);
+        let creates: Vec<String> =
+            (0..25).map(|i| format!("b{i}: {create}(input: {{title: \"Burst {i}\"}}) {{ id }}")).collect();
+        let burst = format!("mutation {{ {} }}", creates.join(" "));
+        eventually("a subscriber to fall behind", Duration::from_secs(90), async || {
+            self.data(&burst, json!({})).await;
+            slow.closed_within(Duration::from_secs(1)).await
+        })
+        .await
+    }
+}

@@ -8,11 +8,8 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{FieldValue, InputValue, SubscriptionField, SubscriptionFieldFuture, TypeRef};
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::scoped;
-use crate::live::Delivery;
 use crate::schema::access::EntityAccess;
 use crate::schema::ctx::SocketCloser;
 use crate::schema::{args, ctx};
@@ -28,17 +25,9 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
             let rx = ctx::state(&c)?.live.changes(tenant_id, a, filter, row);
             ctx::listening(&c);
             let closer = c.data_opt::<SocketCloser>().cloned();
-            // A subscriber that missed changes ends, and its socket closes saying so.
-            let stream =
-                tokio_stream::StreamExt::map_while(BroadcastStream::new(rx), move |item| match item {
-                    Ok(Delivery::Change(change)) => Some(Ok(FieldValue::owned_any(change))),
-                    Ok(Delivery::Missed(missed)) | Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                        if let Some(closer) = &closer {
-                            closer.too_slow(missed);
-                        }
-                        None
-                    }
-                });
+            let stream = tokio_stream::StreamExt::map(ctx::until_gap(rx, closer), |change| {
+                Ok(FieldValue::owned_any(change))
+            });
             Ok(stream)
         })
     })
