@@ -35,6 +35,7 @@ mod gdpr;
 mod graphiql;
 mod http;
 mod i18n;
+mod import_batches;
 mod imports;
 mod inbound;
 mod indexes;
