@@ -75,6 +75,7 @@ mod search;
 mod startup;
 mod subscriptions;
 mod templates;
+mod tenant_export;
 mod two_factor;
 mod typed_inputs;
 mod upgrades;
