@@ -159,6 +159,7 @@ pub async fn start_workers(
         peers: peers.clone(),
         data_dir: config.data_dir.clone(),
         import_batch: config.import_batch_rows.max(1),
+        blobs: Arc::new(crate::storage::Blobs(crate::storage::open(config)?)),
     });
     let relay =
         jobs::relay::Relay::new(system_db.clone(), queue.clone(), Duration::from_millis(200), peers.clone());

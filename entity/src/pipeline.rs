@@ -115,10 +115,16 @@ impl Pipeline {
     /// Rolls back. A connection whose transaction could not be ended is closed, which ends it.
     pub async fn rollback(self) {
         let mut state = self.state.into_inner();
+        // Statements never sent may have recorded names the connection has not prepared
+        // (`Lease::prepared`): such a connection is closed, not reused.
+        let unsent = !state.pending.is_empty();
         if state.open && !state.broken {
             state.pending.clear();
             // Failing here leaves the connection marked held: it is closed, not reused.
             let _ = Self::send(&mut state, "ROLLBACK", true).await;
+        }
+        if unsent {
+            state.lease.hold();
         }
     }
 }

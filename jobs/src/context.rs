@@ -34,6 +34,8 @@ pub struct JobContext {
     pub data_dir: std::path::PathBuf,
     /// Rows of an import written per transaction.
     pub import_batch: usize,
+    /// The uploaded files' bytes, which the tenant's archive holds (the API's file store).
+    pub blobs: Arc<dyn entity::features::exports::tenant::Blobs>,
 }
 
 impl JobContext {

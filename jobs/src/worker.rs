@@ -72,8 +72,9 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
             webhooks::deliver(ctx, &tenant_id, &delivery_id).await
         }
         Job::RunExport { tenant_id, export_id } => {
-            let exports = &ctx.data_dir;
-            Ok(entity::features::exports::jobs::run_job(&ctx.db, exports, &tenant_id, &export_id).await?)
+            let (exports, blobs) = (&ctx.data_dir, &*ctx.blobs);
+            Ok(entity::features::exports::jobs::run_job(&ctx.db, exports, blobs, &tenant_id, &export_id)
+                .await?)
         }
         Job::RunImport { tenant_id, import_id } => imports::run(ctx, &tenant_id, &import_id).await,
     }

@@ -3,7 +3,8 @@
 //! and queues it; a worker writes the file (`entity::features::exports::jobs`). `exportJob(id)`
 //! shows how far it got, `exportChanged(id)` each change of status or progress (rows written),
 //! and once done its `downloadUrl` (`GET /exports/<id>`, `http::export::download`) serves the
-//! file. A job is seen by the user who asked for it and by administrators of its tenant only.
+//! file. A job is seen by the user who asked for it and by administrators of its tenant only;
+//! the tenant's archive (`startTenantExport`, `features::tenant_export`) by its owner only.
 
 use ::jobs::BusEvent;
 use async_graphql::Value;
@@ -12,7 +13,9 @@ use async_graphql::dynamic::{
     Type, TypeRef,
 };
 use entity::features::exports::jobs::{self, ExportJob, Requester};
+use entity::features::exports::tenant as tenant_archive;
 use entity::features::exports::{Ask, Asker, Format, Plan};
+use entity::features::gdpr::tenant as gdpr_tenant;
 use entity::runtime::naming::{fields as f, types as t};
 
 use crate::auth::principal::Principal;
@@ -27,8 +30,12 @@ pub fn download_path(id: &str) -> String {
     format!("/exports/{id}")
 }
 
-/// Whether `p` may see export job `job`: the user who asked for it, or an administrator.
+/// Whether `p` may see export job `job`: the user who asked for it, or an administrator; the
+/// tenant's archive (`startTenantExport`) its owner only.
 pub fn may_see(p: &Principal, job: &ExportJob) -> bool {
+    if tenant_archive::is_archive(job) {
+        return p.role == gdpr_tenant::OWNER;
+    }
     job.user_id == p.user_id || p.permissions.admin
 }
 
@@ -43,13 +50,19 @@ fn types() -> Vec<Type> {
     let string = || TypeRef::named_nn(TypeRef::STRING);
     vec![
         Enum::new(t::EXPORT_FORMAT)
-            .description("The file format of an export: CSV (RFC 4180) or JSON Lines.")
-            .items(["CSV", "JSONL"])
+            .description(
+                "The file format of an export: CSV (RFC 4180) or JSON Lines; ZIP is the tenant's archive \
+                 (`startTenantExport`).",
+            )
+            .items(["CSV", "JSONL", "ZIP"])
             .into(),
         Object::new(t::EXPORT_JOB)
             .description("An export written to a file by a worker (`exportRecords`).")
             .field(sync_field::<ExportJob>("id", TypeRef::named_nn(TypeRef::ID), |j| s(&j.id)))
-            .field(sync_field::<ExportJob>("entity", string(), |j| s(&j.entity)).description("nameSingular."))
+            .field(
+                sync_field::<ExportJob>("entity", string(), |j| s(&j.entity))
+                    .description("nameSingular (empty for the tenant's archive)."),
+            )
             .field(sync_field::<ExportJob>("format", TypeRef::named_nn(t::EXPORT_FORMAT), |j| {
                 Some(Value::Enum(async_graphql::Name::new(j.format.to_uppercase())))
             }))
@@ -61,7 +74,13 @@ fn types() -> Vec<Type> {
                 sync_field::<ExportJob>("rowsWritten", TypeRef::named_nn(TypeRef::INT), |j| {
                     Some(Value::from(j.rows_written))
                 })
-                .description("Rows in the file so far (all of them once done)."),
+                .description("Rows (records) in the file so far (all of them once done)."),
+            )
+            .field(
+                sync_field::<ExportJob>("sizeBytes", TypeRef::named(TypeRef::INT), |j| {
+                    j.size_bytes.map(Value::from)
+                })
+                .description("Once done: the file's size in bytes."),
             )
             .field(sync_field::<ExportJob>("error", TypeRef::named(TypeRef::STRING), |j| {
                 j.error.as_deref().and_then(s)

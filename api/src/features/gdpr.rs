@@ -85,7 +85,7 @@ fn subject(c: &async_graphql::dynamic::ResolverContext<'_>) -> async_graphql::Re
 }
 
 /// Refused unless the caller is the tenant's owner.
-fn require_owner(c: &async_graphql::dynamic::ResolverContext<'_>) -> async_graphql::Result<()> {
+pub(crate) fn require_owner(c: &async_graphql::dynamic::ResolverContext<'_>) -> async_graphql::Result<()> {
     if ctx::principal(c)?.role == tenant::OWNER {
         Ok(())
     } else {

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod search;
 pub mod templates;
 pub mod tenant;
+pub mod tenant_export;
 pub mod two_factor;
 pub mod webhooks;
 pub mod workflows;
@@ -48,4 +49,5 @@ pub static ALL: Features = &[
     &gdpr::FEATURE,
     &search::FEATURE,
     &imports::FEATURE,
+    &tenant_export::FEATURE,
 ];

@@ -6,25 +6,30 @@
 //! permission, a bad filter or column) answers with the GraphQL error body and its status.
 //! `GET /exports/{id}` downloads the file of a finished export job (`exportRecords`) under the
 //! same credentials: the job must be the caller's tenant's and the caller's own (or the caller
-//! an administrator), and the caller's role must still export its entity.
+//! an administrator), and the caller's role must still export its entity. The tenant's archive
+//! (`startTenantExport`) is downloaded there by the tenant's owner alone (anyone else in the
+//! tenant: FORBIDDEN), each download audited (`tenant.export_downloaded`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response as HttpResponse;
+use entity::features::exports::jobs::ExportJob;
 use entity::features::exports::{self, Ask, Asker, Format, Plan, Sink};
-use entity::runtime::outbox;
 use entity::runtime::policy::Action;
+use entity::runtime::{audit, outbox};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::graphql::error_response;
 use super::request::{self, Credential};
+use crate::auth::principal::Principal;
 use crate::error::ApiError;
-use crate::features::exports::visible_job;
+use crate::features::exports::may_see;
 use crate::http::state::AppState;
 use crate::schema::ctx::{OwnSchema, RequestId};
+use crate::services::Txn;
 
 /// Bytes read from an export's file at a time.
 const FILE_CHUNK: usize = 64 * 1024;
@@ -93,20 +98,39 @@ async fn serve_file(
     let (Some(p), Some(compiled)) = (&caller.principal, &caller.compiled) else {
         return Err(ApiError::Unauthenticated("authentication required".into()));
     };
-    // Another tenant's job, or another user's, is as one that does not exist.
-    let job = visible_job(state, p, id).await?.ok_or_else(|| ApiError::NotFound("export job".into()))?;
-    let meta = &compiled.access().meta;
-    let exportable = meta.entity_by_name(&job.entity).is_some_and(|e| p.permissions.can(e, Action::Export));
-    if !exportable {
-        return Err(ApiError::Forbidden("your role may not export this entity".into()));
+    let job = state
+        .in_tenant(&p.tenant_id, Txn::Read, async |txn| exports::jobs::get(txn, &p.tenant_id, id).await)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("export job".into()))?;
+    let archive = exports::tenant::is_archive(&job);
+    if archive && !may_see(p, &job) {
+        // The tenant's archive is its owner's alone, whoever else in the tenant asks.
+        return Err(ApiError::Forbidden("only the tenant's owner may download the tenant's archive".into()));
     }
+    // Another tenant's job, or another user's, is as one that does not exist.
+    if !may_see(p, &job) {
+        return Err(ApiError::NotFound("export job".into()));
+    }
+    let (content_type, name) = if archive {
+        (exports::tenant::CONTENT_TYPE, format!("tenant-export-{}.zip", job.created_at.format("%Y%m%d")))
+    } else {
+        let meta = &compiled.access().meta;
+        let exportable =
+            meta.entity_by_name(&job.entity).is_some_and(|e| p.permissions.can(e, Action::Export));
+        if !exportable {
+            return Err(ApiError::Forbidden("your role may not export this entity".into()));
+        }
+        let format = Format::parse(&job.format)?;
+        (format.content_type(), format!("{}.{}", job.entity, format.extension()))
+    };
     let path = exports::jobs::file_path(&state.config.data_dir, &job)
         .ok_or_else(|| ApiError::Conflict(format!("the export is {}, not done", job.status)))?;
     let mut file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::Internal(format!("export file {}: {e}", path.display())))?;
-    let format = Format::parse(&job.format)?;
-    let name = format!("{}.{}", job.entity, format.extension());
+    if archive {
+        audit_download(state, p, &job, rid).await?;
+    }
     // Read a chunk at a time as the client takes them: constant memory, as when it was written.
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
@@ -126,7 +150,34 @@ async fn serve_file(
             }
         }
     });
-    Ok(file_response(Body::from_stream(ReceiverStream::new(rx)), format, &name, rid))
+    Ok(file_response(Body::from_stream(ReceiverStream::new(rx)), content_type, &name, rid))
+}
+
+/// The owner's download of the tenant's archive, audited (`tenant.export_downloaded`) before
+/// the first byte goes out.
+async fn audit_download(
+    state: &AppState,
+    p: &Principal,
+    job: &ExportJob,
+    rid: &RequestId,
+) -> Result<(), ApiError> {
+    let actor = p.actor(Some(rid.0.clone()));
+    let entry = audit::Entry {
+        action: "tenant.export_downloaded",
+        object_type: "export_job",
+        object_id: Some(&job.id),
+        changes: serde_json::json!({"sizeBytes": job.size_bytes}),
+    };
+    let d = state.db.dialect;
+    let write = state.in_tenant(&p.tenant_id, Txn::Write, async |txn| {
+        audit::append(txn, d, &p.tenant_id, &actor, &entry).await
+    });
+    let (done, wrote) = outbox::tracked(write).await;
+    // The entry's news is committed: the tailer tells live listeners now.
+    if wrote {
+        state.dispatcher.wake();
+    }
+    done
 }
 
 /// Checks the export and starts streaming it.
@@ -175,15 +226,15 @@ async fn start(
             let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
         }
     });
-    Ok(file_response(Body::from_stream(ReceiverStream::new(rx)), format, &file, rid))
+    Ok(file_response(Body::from_stream(ReceiverStream::new(rx)), format.content_type(), &file, rid))
 }
 
 /// A file answer: its type, `Content-Disposition: attachment` with `name`, and the request id.
-fn file_response(body: Body, format: Format, name: &str, rid: &RequestId) -> HttpResponse {
+fn file_response(body: Body, content_type: &'static str, name: &str, rid: &RequestId) -> HttpResponse {
     let mut response = HttpResponse::new(body);
     *response.status_mut() = StatusCode::OK;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

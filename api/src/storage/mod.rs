@@ -67,6 +67,25 @@ pub fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A file store as the tenant's archive reads it (`entity::features::exports::tenant`): the
+/// worker's way to the bytes of every uploaded file, whichever backend holds them.
+pub struct Blobs(pub Arc<dyn FileStore>);
+
+impl entity::features::exports::tenant::Blobs for Blobs {
+    fn open<'a>(
+        &'a self,
+        sha256: &'a str,
+    ) -> BoxFuture<'a, io::Result<Option<entity::features::exports::tenant::Chunks>>> {
+        use futures_util::StreamExt;
+        Box::pin(async move {
+            let stream = self.0.get(sha256).await?;
+            Ok(stream.map(|s| -> entity::features::exports::tenant::Chunks {
+                Box::pin(s.map(|chunk| chunk.map(|b| b.to_vec())))
+            }))
+        })
+    }
+}
+
 /// Size of the chunks a file is read in.
 const CHUNK: usize = 64 * 1024;
 

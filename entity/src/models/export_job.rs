@@ -1,5 +1,6 @@
-//! `export_jobs`: exports run by a worker (`exportRecords`) — what was asked, by whom, and how
-//! far it got (status, rows written, the file once done, or the error).
+//! `export_jobs`: exports run by a worker (`exportRecords`, and the tenant's archive,
+//! `startTenantExport`) — what was asked, by whom, and how far it got (status, rows written,
+//! the file and its size once done, or the error).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,9 +9,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub tenant_id: String,
-    /// The entity's `nameSingular`.
+    /// The entity's `nameSingular` (empty for the tenant's archive).
     pub entity: String,
-    /// `csv` or `jsonl`.
+    /// `csv` or `jsonl`; `zip` for the tenant's archive.
     pub format: String,
     /// The filter as asked (the JSON of the entity's filter input).
     #[sea_orm(column_type = "JsonBinary", nullable)]
@@ -30,6 +31,8 @@ pub struct Model {
     /// The file under the data folder's `exports/<tenant>/`, once done.
     pub file_name: Option<String>,
     pub error: Option<String>,
+    /// The file's size in bytes, once done.
+    pub size_bytes: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,

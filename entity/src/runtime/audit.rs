@@ -250,7 +250,7 @@ pub async fn append_with(
             txn.execute(buf.into_statement()).await
         }
         Dialect::Sqlite => {
-            let (seq, prev_hash) = advance_head(txn, d, tenant_id).await?;
+            let (seq, prev_hash) = advance_head(txn, d, tenant_id, 1).await?;
             let hash = chain(&prev_hash, &body(tenant_id, seq, &at, actor, entry));
             for write in writes {
                 let mut one = SqlBuf::new(d);
@@ -282,12 +282,75 @@ fn body_parts(tenant_id: &str, at: &DateTime<Utc>, actor: &Actor, e: &Entry<'_>)
     (before, after)
 }
 
-/// Advances the tenant's chain head (SQLite); returns the new entry's sequence number and the
-/// hash it follows. A tenant's first entry creates the head first.
-async fn advance_head(txn: &impl Exec, d: Dialect, tenant_id: &str) -> Result<(i64, String)> {
+/// Appends `entries`, in order, inside `txn` (the transaction of the changes they record: a
+/// batch of writes), each kind of statement once for all of them rather than once per entry:
+/// the head advanced by their number (on PostgreSQL its row lock orders the tenant's writers
+/// from here to their commit, as `append_with`'s does), the entries (hashed here, each after
+/// the one before), the head's new hash, and each entry's news.
+pub async fn append_many(
+    txn: &impl Exec,
+    d: Dialect,
+    tenant_id: &str,
+    actor: &Actor,
+    entries: &[Entry<'_>],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let at = super::time::now();
+    let n = i64::try_from(entries.len()).map_err(|_| Error::Internal("too many audit entries".into()))?;
+    let (last, mut prev) = advance_head(txn, d, tenant_id, n).await?;
+    let mut rows = Vec::with_capacity(entries.len());
+    for (seq, e) in (last - n + 1..).zip(entries) {
+        // As `append_with`: stored and hashed alike in the form the database reads back.
+        let e = Entry { changes: super::value::stable_numbers(&e.changes), ..*e };
+        let hash = chain(&prev, &body(tenant_id, seq, &at, actor, &e));
+        rows.push((e, seq, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    for chunk in rows.chunks(ENTRY_CHUNK) {
+        let mut buf = SqlBuf::new(d);
+        buf.push(ENTRY_INSERT).push("VALUES ");
+        for (i, (e, seq, prev_hash, hash)) in chunk.iter().enumerate() {
+            buf.push(if i > 0 { ", (" } else { "(" });
+            push_entry_values(&mut buf, tenant_id, &at, actor, e)?;
+            buf.push(", ")
+                .bind(*seq)
+                .push(", ")
+                .bind(prev_hash.clone())
+                .push(", ")
+                .bind(hash.clone())
+                .push(")");
+        }
+        txn.execute(buf.into_statement()).await?;
+        let news: Vec<AuditAppended> = chunk
+            .iter()
+            .map(|(_, seq, _, _)| AuditAppended { tenant_id: tenant_id.to_owned(), seq: *seq })
+            .collect();
+        let mut buf = SqlBuf::new(d);
+        outbox::push_many(&mut buf, tenant_id, &news)?;
+        txn.execute(buf.into_statement()).await?;
+    }
+    let Some((_, _, prev_hash, hash)) = rows.last() else { return Ok(()) };
+    let mut buf = SqlBuf::new(d);
+    buf.push("UPDATE audit_heads SET hash = ")
+        .bind(hash.clone())
+        .push(", prev_hash = ")
+        .bind(prev_hash.clone());
+    buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
+    txn.execute(buf.into_statement()).await
+}
+
+/// The most entries one INSERT of `append_many` writes (12 bound values each).
+const ENTRY_CHUNK: usize = 400;
+
+/// Advances the tenant's chain head by `n` entries; returns the last new entry's sequence
+/// number and the hash the first new entry follows. A tenant's first entry creates the head
+/// first. (SQLite's single append, and every batch append.)
+async fn advance_head(txn: &impl Exec, d: Dialect, tenant_id: &str, n: i64) -> Result<(i64, String)> {
     let advance = || {
         let mut buf = SqlBuf::new(d);
-        buf.push("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = ").bind(tenant_id.to_owned());
+        buf.push("UPDATE audit_heads SET seq = seq + ").bind(n);
+        buf.push(" WHERE tenant_id = ").bind(tenant_id.to_owned());
         buf.push(" RETURNING seq, hash");
         buf.into_statement()
     };

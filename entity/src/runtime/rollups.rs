@@ -62,7 +62,17 @@ fn money(f: &FieldDef, data: &Map<String, Value>) -> Option<Decimal> {
 }
 
 /// The change of one cell: (group key, group value, measure) → (count, total units).
-type Deltas = BTreeMap<(String, String, String), (i64, i128)>;
+pub type Deltas = BTreeMap<(String, String, String), (i64, i128)>;
+
+/// Adds `from` to `into`: the cell changes of several writes, upserted once (a batch).
+pub fn merge(into: &mut Deltas, from: Deltas) {
+    for (cell, (n, units)) in from {
+        let sum = into.entry(cell).or_default();
+        sum.0 += n;
+        sum.1 += units;
+    }
+    into.retain(|_, (n, total)| *n != 0 || *total != 0);
+}
 
 fn add_cells(e: &EntityDef, data: &Map<String, Value>, sign: i64, out: &mut Deltas) {
     let mut groups = vec![(WHOLE.to_owned(), WHOLE.to_owned())];

@@ -5,9 +5,10 @@
 //! is written exactly once (the count and the sum of a column match the file) and the three
 //! bad rows are reported by row and field.
 //!
-//! Rows: `ALPHERY_IMPORT_ROWS` (5,000 by default, to keep the suite within its time on a
-//! loaded two-core machine; `bench/import.sh` imports 100,000 rows on each backend and reports
-//! the time). The time this run took is printed, never asserted.
+//! Rows: 100,000 by default (the "done when"), `ALPHERY_IMPORT_ROWS` to say otherwise;
+//! the import's batched writes (one statement per kind of look-up or write for many rows) keep
+//! that within minutes on a loaded two-core machine. `bench/import.sh` measures the same
+//! import against a server of its own. The time this run took is printed, never asserted.
 
 use std::time::{Duration, Instant};
 
@@ -19,15 +20,15 @@ use crate::processes::{Scratch, free_port, process_env, ready_server, spawn};
 
 /// Rows of the large import.
 fn rows() -> usize {
-    std::env::var("ALPHERY_IMPORT_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000).max(1000)
+    std::env::var("ALPHERY_IMPORT_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000).max(1000)
 }
 
 #[tokio::test]
 async fn a_large_import_survives_its_worker_killed_mid_way_and_writes_each_good_row_once() {
     let scratch = Scratch::new("import").await;
     let port = free_port();
-    // Small batches: many commit points to be killed between.
-    let batch = [("IMPORT_BATCH_ROWS", "250".to_owned())];
+    // A hundred commit points (at the default size) to be killed between.
+    let batch = [("IMPORT_BATCH_ROWS", "1000".to_owned())];
     let mut own = vec![("BIND", format!("127.0.0.1:{port}")), ("WORKERS", "false".to_owned())];
     own.extend(batch.iter().cloned());
     let server_process = spawn(&["serve"], &process_env(&scratch.dir, &scratch.url, &own));
@@ -55,7 +56,7 @@ async fn a_large_import_survives_its_worker_killed_mid_way_and_writes_each_good_
     assert!(progress(&at_kill) < n as i64, "killed before the end: {at_kill}");
 
     let worker2 = spawn(&["worker"], &worker_env);
-    let within = Duration::from_secs(120 + n as u64 / 100);
+    let within = Duration::from_secs(120 + n as u64 / 200);
     let done = finished(&t, &id, within).await;
     eprintln!(
         "imports::large: {n} rows on {} in {:.1} s (a worker killed after {} rows, taken over after its lease)",

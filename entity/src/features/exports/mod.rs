@@ -6,10 +6,13 @@
 //! constant whatever the size. Once the last row is out, the export is audited: one
 //! `record.export` entry with who, the entity, the filter, the format, the columns and the row
 //! count. An export is streamed to its caller (`GET /export/<entity>`) or written to a file
-//! by a worker (`jobs`: `exportRecords`).
+//! by a worker (`jobs`: `exportRecords`). The tenant's owner exports the whole tenant as one
+//! zip archive the same way (`tenant`: `startTenantExport`).
 
 pub mod format;
 pub mod jobs;
+pub mod tenant;
+pub mod zip;
 
 use std::sync::Arc;
 
@@ -129,6 +132,14 @@ pub trait Sink {
 
 /// Runs `plan` into `sink` page by page, then audits it; the row count.
 pub async fn run(db: &Db, plan: &Plan, sink: &mut impl Sink) -> Result<u64> {
+    let rows = write(db, plan, sink).await?;
+    audit_export(db, plan, rows).await?;
+    Ok(rows)
+}
+
+/// Writes `plan` into `sink` page by page, unaudited (the tenant's archive audits itself as a
+/// whole); the row count.
+pub async fn write(db: &Db, plan: &Plan, sink: &mut impl Sink) -> Result<u64> {
     let store = Store::new(db, &plan.tenant_id);
     if !sink.write(plan.format.header(&plan.columns), 0).await? {
         return Err(gone());
@@ -151,7 +162,6 @@ pub async fn run(db: &Db, plan: &Plan, sink: &mut impl Sink) -> Result<u64> {
         }
         after = page.end_cursor();
     }
-    audit_export(db, plan, rows).await?;
     Ok(rows)
 }
 

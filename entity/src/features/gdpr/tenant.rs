@@ -37,6 +37,7 @@ pub const ALLOWED_WHILE_DELETING: &[&str] = &[
     naming::fields::DELETE_TENANT,
     naming::fields::EXPORT_TENANT,
     naming::fields::EXPORT_PERSONAL_DATA,
+    naming::tenant_export::START_TENANT_EXPORT,
     naming::fields::LOGOUT,
 ];
 
@@ -96,7 +97,7 @@ pub async fn export(db: &Db, tenant_id: &str, actor: &Actor) -> Result<Value> {
 }
 
 /// An entity's definition as the export shows it.
-fn definition(meta: &TenantMeta, e: &EntityDef) -> Value {
+pub(crate) fn definition(meta: &TenantMeta, e: &EntityDef) -> Value {
     let fields: Vec<Value> = e
         .fields
         .iter()

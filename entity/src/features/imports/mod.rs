@@ -14,6 +14,7 @@ pub mod cells;
 pub mod file;
 pub mod mapping;
 pub mod run;
+mod targets;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;

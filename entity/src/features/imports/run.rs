@@ -1,11 +1,15 @@
 //! Running an import, one batch per transaction. A batch claims the import at its cursor (a
-//! second worker, or a cancel, makes the claim fail and the batch is not written), writes each
-//! good row through the record store's own create or update (`Store::create_in`/`update_in`:
-//! the same validation, row rule, lifecycle, numbering, audit entry, outbox change event and
-//! rollups as `createDeal`), records the refused rows, and advances the cursor — all in one
-//! transaction. A dry run writes its rows inside a savepoint it rolls back, so it checks every
-//! row exactly as the real run would (uniqueness within the batch included) and keeps only the
-//! report.
+//! second worker, or a cancel, makes the claim fail and the batch is not written), writes its
+//! good rows through the record store's one create path (`Store::create_each_in`, the path of
+//! `createDeal` and `createDeals`: the same validation, row rule, lifecycle, numbering, audit
+//! entry, outbox change event and rollups per record, with one statement per kind of look-up
+//! or write for up to `AT_ONCE` rows) and updates the records an upsert finds
+//! (`Store::update_in`), records the refused rows, and advances the cursor — all in one
+//! transaction. The look-ups a batch needs of its own are batched too: the records an upsert
+//! updates (one statement per `AT_ONCE` rows) and the relation targets named by record number
+//! or a unique field (`targets`: one statement per relation column). A dry run writes its rows
+//! inside a savepoint it rolls back, so it checks every row exactly as the real run would
+//! (uniqueness within the batch included) and keeps only the report.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,16 +20,19 @@ use serde_json::{Map, Value};
 
 use super::cells::{self, Cell, Target};
 use super::file::{self, Row};
-use super::mapping::{self, Column};
+use super::mapping::Column;
+use super::targets::{self, Looked};
 use super::{Import, Progress, RowError, Status};
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Op, Target as On};
-use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
+use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use crate::runtime::policy::{Action, FieldAccess, Permissions};
-use crate::runtime::record::Record;
-use crate::runtime::store::{Caller, Store, WriteRequest};
+use crate::runtime::store::{Caller, NewRecord, Store, WriteRequest};
 use crate::runtime::value;
 use crate::{Db, Error, ErrorCode, Result};
+
+/// The most rows written at once (one statement per kind of look-up or write for them).
+const AT_ONCE: usize = 250;
 
 /// The longest a batch writes before it commits: on SQLite its transaction holds the one write
 /// lock, which other writers (the job queue's poller among them) wait for only so long.
@@ -98,28 +105,35 @@ pub async fn batch(db: &Db, path: &Path, row: &Import, size: usize) -> Result<Op
         let work: &DatabaseTransaction = savepoint.as_ref().unwrap_or(&txn);
         let mut targets = HashMap::new();
         let deadline = Instant::now() + BATCH_TIME;
-        for r in &read.rows {
-            if Instant::now() >= deadline {
-                break;
+        let mut rest = read.rows.as_slice();
+        while !rest.is_empty() && Instant::now() < deadline {
+            let take = rest.len().min(AT_ONCE);
+            let outcomes = ctx.write_some(work, &rest[..take], &mut targets).await?;
+            if outcomes.is_empty() || outcomes.len() > take {
+                return Err(Error::Internal("an import step wrote no row".into()));
             }
-            progress.rows += 1;
-            progress.next_offset = r.end;
-            match ctx.write(work, r, &mut targets).await? {
-                Outcome::Created => progress.created += 1,
-                Outcome::Updated => progress.updated += 1,
-                Outcome::Refused(errors) => {
-                    progress.refused += 1;
-                    refused.extend(errors.into_iter().enumerate().map(|(seq, (field, code, message))| {
-                        RowError {
-                            tenant_id: row.tenant_id.clone(),
-                            import_id: row.id.clone(),
-                            row_no: r.number,
-                            seq: i32::try_from(seq).unwrap_or(i32::MAX),
-                            field,
-                            code: code.as_str().to_owned(),
-                            message,
-                        }
-                    }));
+            let (done, left) = rest.split_at(outcomes.len());
+            rest = left;
+            for (r, outcome) in done.iter().zip(outcomes) {
+                progress.rows += 1;
+                progress.next_offset = r.end;
+                match outcome {
+                    Outcome::Created => progress.created += 1,
+                    Outcome::Updated => progress.updated += 1,
+                    Outcome::Refused(errors) => {
+                        progress.refused += 1;
+                        refused.extend(errors.into_iter().enumerate().map(
+                            |(seq, (field, code, message))| RowError {
+                                tenant_id: row.tenant_id.clone(),
+                                import_id: row.id.clone(),
+                                row_no: r.number,
+                                seq: i32::try_from(seq).unwrap_or(i32::MAX),
+                                field,
+                                code: code.as_str().to_owned(),
+                                message,
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -139,11 +153,8 @@ enum Outcome {
     Created,
     Updated,
     /// Not written: (field's GraphQL name or none for the row, code, message) per problem.
-    Refused(Vec<(Option<String>, ErrorCode, String)>),
+    Refused(Problems),
 }
-
-/// A relation cell's target as looked up: the record's id, or why there is none.
-type Looked = std::result::Result<String, String>;
 
 /// What every row of a batch is written with.
 struct Rows<'a> {
@@ -183,159 +194,223 @@ impl<'a> Rows<'a> {
         })
     }
 
-    /// Writes one row (creating, or updating the record its upsert field names), or says why not.
-    async fn write(
+    /// Writes the first of `rows` (creating, or updating the record its upsert field names),
+    /// as many as can go at once: what became of each, in order. It stops before a row whose
+    /// upsert value an earlier row it creates holds, which then finds that record.
+    async fn write_some(
         &self,
         txn: &DatabaseTransaction,
-        r: &Row,
+        rows: &[Row],
         targets: &mut HashMap<(String, Target), Looked>,
-    ) -> Result<Outcome> {
-        let cells = match &r.cells {
-            Ok(c) => c,
-            Err(message) => {
-                return Ok(Outcome::Refused(vec![(None, ErrorCode::ValidationFailed, message.clone())]));
-            }
-        };
-        let mut input = Map::new();
-        let mut problems = Vec::new();
-        for (column, f) in &self.columns {
-            let cell = cells.get(*column).map_or("", String::as_str);
-            let given = match cells::parse(f, cell) {
-                Ok(Cell::Empty) => continue,
-                Ok(Cell::Value(v)) => Ok(v),
-                Ok(Cell::Target(t)) => {
-                    let key = (f.key.to_string(), t);
-                    if !targets.contains_key(&key) {
-                        let found = self.look_up(txn, f, &key.1).await?;
-                        targets.insert(key.clone(), found);
-                    }
-                    targets
-                        .get(&key)
-                        .cloned()
-                        .unwrap_or_else(|| Err("not looked up".into()))
-                        .map(Value::String)
-                }
-                Err(message) => Err(message),
-            };
-            match given {
-                Ok(v) => {
-                    input.insert(f.graphql_name.clone(), v);
-                }
-                Err(message) => {
-                    problems.push((Some(f.graphql_name.clone()), ErrorCode::ValidationFailed, message))
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Ok(Outcome::Refused(problems));
-        }
+    ) -> Result<Vec<Outcome>> {
+        let parsed = self.parse_all(txn, rows, targets).await?;
         let existing = match self.upsert_by {
-            Some(f) => self.existing(txn, f, &input).await?,
-            None => None,
+            Some(f) => self.existing(txn, f, &parsed).await?,
+            None => Vec::new(),
         };
-        let w = WriteRequest {
+        // Per row: its input, and the record an upsert updates.
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(parsed.len());
+        let mut creates: Vec<(usize, Map<String, Value>)> = Vec::new();
+        let mut creating: Vec<Value> = Vec::new();
+        for (i, p) in parsed.into_iter().enumerate() {
+            let input = match p {
+                Ok(input) => input,
+                Err(problems) => {
+                    outcomes.push(Some(Outcome::Refused(problems)));
+                    continue;
+                }
+            };
+            let by = self.upsert_by.and_then(|f| upsert_value(f, &input));
+            match existing.get(i).cloned().flatten() {
+                Some(id) => {
+                    let written = if self.permissions.can(self.entity, Action::Update) {
+                        self.store.update_in(txn, &id, self.request(&input)).await.map(|_| Outcome::Updated)
+                    } else {
+                        Err(Error::Forbidden(format!(
+                            "a {} with this value exists and your role may not update it",
+                            self.entity.label_singular
+                        )))
+                    };
+                    outcomes.push(Some(refusal(written)?));
+                }
+                None => {
+                    if let Some(v) = by {
+                        if creating.contains(&v) {
+                            // Created by an earlier row of this call: the next call updates it.
+                            break;
+                        }
+                        creating.push(v);
+                    }
+                    outcomes.push(None);
+                    creates.push((i, input));
+                }
+            }
+        }
+        let items: Vec<NewRecord<'_>> =
+            creates.iter().map(|(_, input)| NewRecord { input, owner: None }).collect();
+        let caller = Caller { actor: &self.actor, row: self.row_rule.as_ref() };
+        let made = self.store.create_each_in(txn, self.meta, self.entity, &items, caller).await?;
+        for ((i, _), written) in creates.iter().zip(made) {
+            outcomes[*i] = Some(refusal(written.map(|_| Outcome::Created))?);
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| Error::Internal("an import row was not written".into())))
+            .collect()
+    }
+
+    /// A write of `input` as the importer.
+    fn request<'r>(&'r self, input: &'r Map<String, Value>) -> WriteRequest<'r> {
+        WriteRequest {
             meta: self.meta,
             entity: self.entity,
-            input: &input,
+            input,
             owner: None,
             caller: Caller { actor: &self.actor, row: self.row_rule.as_ref() },
-        };
-        let written = match &existing {
-            Some(id) if self.permissions.can(self.entity, Action::Update) => {
-                self.store.update_in(txn, id, w).await.map(|_| Outcome::Updated)
-            }
-            Some(_) => Err(Error::Forbidden(format!(
-                "a {} with this value exists and your role may not update it",
-                self.entity.label_singular
-            ))),
-            None => self.store.create_in(txn, w).await.map(|_| Outcome::Created),
-        };
-        match written {
-            Ok(outcome) => Ok(outcome),
-            Err(Error::Validation(fields)) => Ok(Outcome::Refused(
-                fields.into_iter().map(|e| (Some(e.field), ErrorCode::ValidationFailed, e.message)).collect(),
-            )),
-            // Bad for this row alone (outside the row rule, a target gone): the rest go on.
-            Err(
-                e @ (Error::Forbidden(_) | Error::NotFound(_) | Error::Conflict(_) | Error::BadRequest(_)),
-            ) => Ok(Outcome::Refused(vec![(None, e.code(), e.to_string())])),
-            // The database or the definitions under the batch: the whole batch again.
-            Err(e) => Err(e),
         }
     }
 
-    /// The id of the live record whose upsert field `f` holds the row's value (within the
-    /// importer's row rule), if any.
+    /// Each row's input (relation cells resolved to their targets' ids, looked up for all
+    /// `rows` at once), or its problems.
+    async fn parse_all(
+        &self,
+        txn: &DatabaseTransaction,
+        rows: &[Row],
+        targets: &mut HashMap<(String, Target), Looked>,
+    ) -> Result<Vec<std::result::Result<Map<String, Value>, Problems>>> {
+        let mut parsed: Vec<std::result::Result<Vec<(&FieldDef, Cell)>, Problems>> =
+            Vec::with_capacity(rows.len());
+        let mut wanted: Vec<(&FieldDef, Target)> = Vec::new();
+        for r in rows {
+            let cells = match &r.cells {
+                Ok(c) => c,
+                Err(message) => {
+                    parsed.push(Err(vec![(None, ErrorCode::ValidationFailed, message.clone())]));
+                    continue;
+                }
+            };
+            let mut given = Vec::new();
+            let mut problems = Vec::new();
+            for (column, f) in &self.columns {
+                let cell = cells.get(*column).map_or("", String::as_str);
+                match cells::parse(f, cell) {
+                    Ok(Cell::Empty) => {}
+                    Ok(Cell::Target(t)) => {
+                        if !targets.contains_key(&(f.key.to_string(), t.clone())) {
+                            wanted.push((*f, t.clone()));
+                        }
+                        given.push((*f, Cell::Target(t)));
+                    }
+                    Ok(v) => given.push((*f, v)),
+                    Err(message) => {
+                        problems.push((Some(f.graphql_name.clone()), ErrorCode::ValidationFailed, message))
+                    }
+                }
+            }
+            parsed.push(if problems.is_empty() { Ok(given) } else { Err(problems) });
+        }
+        let finder = targets::Finder {
+            store: &self.store,
+            meta: self.meta,
+            permissions: &self.permissions,
+            actor: &self.actor,
+        };
+        finder.look_up_all(txn, wanted, targets).await?;
+        Ok(parsed
+            .into_iter()
+            .map(|p| {
+                let mut input = Map::new();
+                let mut problems = Vec::new();
+                for (f, cell) in p? {
+                    let v = match cell {
+                        Cell::Target(t) => targets
+                            .get(&(f.key.to_string(), t))
+                            .cloned()
+                            .unwrap_or_else(|| Err("not looked up".into()))
+                            .map(Value::String),
+                        Cell::Value(v) => Ok(v),
+                        Cell::Empty => continue,
+                    };
+                    match v {
+                        Ok(v) => {
+                            input.insert(f.graphql_name.clone(), v);
+                        }
+                        Err(message) => problems.push((
+                            Some(f.graphql_name.clone()),
+                            ErrorCode::ValidationFailed,
+                            message,
+                        )),
+                    }
+                }
+                if problems.is_empty() { Ok(input) } else { Err(problems) }
+            })
+            .collect())
+    }
+
+    /// Per parsed row, the id of the live record whose upsert field `f` holds the row's value
+    /// (within the importer's row rule), if any: one statement for all of them.
     async fn existing(
         &self,
         txn: &DatabaseTransaction,
         f: &FieldDef,
-        input: &Map<String, Value>,
-    ) -> Result<Option<String>> {
-        let Some(Ok(Some(v))) = input.get(&f.graphql_name).map(|v| value::normalize(f, v)) else {
-            return Ok(None);
-        };
-        let by = Filter::Cond(On::Field(Box::new(f.clone())), Op::Eq(v));
-        let found =
-            self.store.find_in(txn, self.entity, self.within_rule(by, self.row_rule.as_ref()), 1).await?;
-        Ok(found.into_iter().next().map(|r| r.id))
-    }
-
-    fn within_rule(&self, f: Filter, rule: Option<&Filter>) -> Filter {
-        match rule {
-            Some(r) => f.and(r.clone()),
-            None => f,
-        }
-    }
-
-    /// The target a RELATION cell names (`cells::Target`), among the live records of the
-    /// field's target entity the importer may read.
-    async fn look_up(&self, txn: &DatabaseTransaction, f: &FieldDef, t: &Target) -> Result<Looked> {
-        let Some(target) = f.related_entity_id.as_deref().and_then(|id| self.meta.entity_by_id(id)) else {
-            return Ok(Err("its target entity no longer exists".into()));
-        };
-        let label = &target.label_singular;
-        if !self.permissions.can(target, Action::Read) {
-            return Ok(Err(format!("your role may not read {}", target.label_plural)));
-        }
-        let (by, missing) = match t {
-            Target::Id(id) => return Ok(Ok(id.clone())),
-            Target::Number(n) => (
-                Filter::Cond(On::RecordNumber, Op::Eq(Value::String(n.clone()))),
-                format!("no {label} numbered {n}"),
-            ),
-            Target::Unique { field, value } => {
-                let Some(key) = mapping::field_named(&target.fields, field)
-                    .filter(|k| k.unique && k.ty != FieldType::Relation)
-                else {
-                    return Ok(Err(format!("`{field}` is no unique field of {label}")));
-                };
-                let v = match value::normalize(key, &cell_input(key, value)) {
-                    Ok(Some(v)) => v,
-                    Ok(None) | Err(_) => return Ok(Err(format!("`{value}` is no valid {}", key.label))),
-                };
-                (
-                    Filter::Cond(On::Field(Box::new(key.clone())), Op::Eq(v)),
-                    format!("no {label} with {field} = {value}"),
-                )
+        parsed: &[std::result::Result<Map<String, Value>, Problems>],
+    ) -> Result<Vec<Option<String>>> {
+        let values: Vec<Option<Value>> =
+            parsed.iter().map(|p| p.as_ref().ok().and_then(|input| upsert_value(f, input))).collect();
+        let mut distinct: Vec<Value> = Vec::new();
+        for v in values.iter().flatten() {
+            if !distinct.contains(v) {
+                distinct.push(v.clone());
             }
-        };
-        let rule = self.permissions.row_filter(target, self.actor.user_id.as_deref());
-        let found: Vec<Record> =
-            self.store.find_in(txn, target, self.within_rule(by, rule.as_ref()), 2).await?;
-        Ok(match found.as_slice() {
-            [one] => Ok(one.id.clone()),
-            [] => Err(missing),
-            _ => Err(format!("more than one {label} matches: name it by id")),
-        })
+        }
+        if distinct.is_empty() {
+            return Ok(vec![None; values.len()]);
+        }
+        let limit = u64::try_from(distinct.len() * 2 + 1).unwrap_or(u64::MAX);
+        let by = Filter::Cond(On::Field(Box::new(f.clone())), Op::In(distinct));
+        let found =
+            self.store.find_in(txn, self.entity, within_rule(by, self.row_rule.as_ref()), limit).await?;
+        Ok(values
+            .into_iter()
+            .map(|v| {
+                let same = Filter::Cond(On::Field(Box::new(f.clone())), Op::Eq(v?));
+                found.iter().find(|r| same.matches(r)).map(|r| r.id.clone())
+            })
+            .collect())
     }
 }
 
-/// The input value a cell gives a (non-relation) field, as `cells::parse` reads it (the text
-/// itself when it reads none: `value::normalize` then says what is wrong with it).
-fn cell_input(f: &FieldDef, cell: &str) -> Value {
-    match cells::parse(f, cell) {
-        Ok(Cell::Value(v)) => v,
-        Ok(Cell::Empty | Cell::Target(_)) | Err(_) => Value::String(cell.to_owned()),
+/// What is wrong with a row: (field's GraphQL name or none for the row, code, message) each.
+type Problems = Vec<(Option<String>, ErrorCode, String)>;
+
+/// The value a row gives its upsert field, as stored (`None`: none, or not a valid one).
+fn upsert_value(f: &FieldDef, input: &Map<String, Value>) -> Option<Value> {
+    match input.get(&f.graphql_name).map(|v| value::normalize(f, v)) {
+        Some(Ok(Some(v))) => Some(v),
+        _ => None,
+    }
+}
+
+/// `f` within the row rule `rule`, if any.
+pub(super) fn within_rule(f: Filter, rule: Option<&Filter>) -> Filter {
+    match rule {
+        Some(r) => f.and(r.clone()),
+        None => f,
+    }
+}
+
+/// What a row's write came to: refused (by its values, the row rule, a target gone) for this
+/// row alone, so the rest go on; or an error of the database or the definitions under the
+/// batch, which writes the whole batch again.
+fn refusal(written: Result<Outcome>) -> Result<Outcome> {
+    match written {
+        Ok(outcome) => Ok(outcome),
+        Err(Error::Validation(fields)) => Ok(Outcome::Refused(
+            fields.into_iter().map(|e| (Some(e.field), ErrorCode::ValidationFailed, e.message)).collect(),
+        )),
+        Err(e @ (Error::Forbidden(_) | Error::NotFound(_) | Error::Conflict(_) | Error::BadRequest(_))) => {
+            Ok(Outcome::Refused(vec![(None, e.code(), e.to_string())]))
+        }
+        Err(e) => Err(e),
     }
 }

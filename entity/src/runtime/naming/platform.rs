@@ -583,6 +583,7 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     ]
     .into_iter()
     .collect();
+    s.extend(super::tenant_export::ROOT_FIELDS.iter().copied());
     s.extend(RESERVED_FUTURE.iter().copied());
     s
 }

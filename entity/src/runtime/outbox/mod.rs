@@ -189,16 +189,39 @@ pub(crate) fn push_row(
     tenant_id: &str,
     topic: &'static str,
     payload: &Value,
-    dispatched: impl FnOnce(&mut SqlBuf),
+    dispatched: impl Fn(&mut SqlBuf),
+) -> Result<()> {
+    push_rows(buf, tenant_id, topic, std::slice::from_ref(payload), dispatched)
+}
+
+/// [`push_row`] of many payloads of one topic: one multi-row INSERT (a batch of writes).
+pub(crate) fn push_rows(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    topic: &'static str,
+    payloads: &[Value],
+    dispatched: impl Fn(&mut SqlBuf),
 ) -> Result<()> {
     written();
-    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at, dispatched_at) VALUES (");
-    buf.bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
-    buf.bind_json(payload)?;
-    buf.push(", ").bind_ts(time::now()).push(", ");
-    dispatched(buf);
-    buf.push(")");
+    buf.push("INSERT INTO outbox (tenant_id, topic, payload, created_at, dispatched_at) VALUES ");
+    let now = time::now();
+    for (i, payload) in payloads.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.push("(").bind(tenant_id.to_owned()).push(", ").bind(topic.to_owned()).push(", ");
+        buf.bind_json(payload)?;
+        buf.push(", ").bind_ts(now).push(", ");
+        dispatched(buf);
+        buf.push(")");
+    }
     Ok(())
+}
+
+/// The INSERT of `events` of `E` (one statement, for a batch of writes).
+pub fn push_many<E: Event>(buf: &mut SqlBuf, tenant_id: &str, events: &[E]) -> Result<()> {
+    let payloads = events.iter().map(serde_json::to_value).collect::<serde_json::Result<Vec<_>>>()?;
+    push_rows(buf, tenant_id, E::TOPIC, &payloads, |buf: &mut SqlBuf| dispatched::<E>(buf))
 }
 
 tokio::task_local! {

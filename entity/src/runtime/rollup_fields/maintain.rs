@@ -113,6 +113,25 @@ impl<'m> Plan<'m> {
         Ok(Plan { meta, work })
     }
 
+    /// One plan for the writes of `self` and `other` together (a batch of creates): each
+    /// parent is then locked, recomputed and stored once for the whole batch.
+    pub fn merge(mut self, other: Plan<'m>) -> Plan<'m> {
+        for (s, parents) in other.work {
+            let same = |(t, _): &&mut (Source<'m>, Vec<String>)| {
+                t.field.key == s.field.key && t.parent.id == s.parent.id && t.relation.key == s.relation.key
+            };
+            match self.work.iter_mut().find(same) {
+                Some((_, ids)) => {
+                    ids.extend(parents);
+                    ids.sort();
+                    ids.dedup();
+                }
+                None => self.work.push((s, parents)),
+            }
+        }
+        self
+    }
+
     /// Reads (and on PostgreSQL locks, in id order) the parents to recompute.
     pub async fn lock(&self, txn: &impl Exec, d: Dialect, tenant_id: &str) -> Result<Vec<Record>> {
         let ids = self.work.iter().flat_map(|(_, ps)| ps.iter().map(String::as_str)).collect();

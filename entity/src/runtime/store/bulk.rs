@@ -1,14 +1,17 @@
 //! Bulk writes: many creates, updates or soft-deletes in ONE transaction, all or nothing.
-//! Each record takes exactly the path of its single write (`create_with`, `update_fetched`,
+//! Each record takes exactly the path of its single write (`create_all`, `update_fetched`,
 //! `set_deleted_fetched`: validation, field and lifecycle rules, the row rule, rollups, one
-//! audit entry and one change event per record); what is bulk is only the transaction and the
-//! one statement that reads (and on PostgreSQL locks) the records an update or delete touches.
+//! audit entry and one change event per record); what is bulk is the transaction, the one
+//! statement that reads (and on PostgreSQL locks) the records an update or delete touches,
+//! and a create's look-ups and writes, one statement per kind for all its records
+//! (`create`).
 //! A filter selects exactly what a list with that filter shows the caller (its row rule ANDed
 //! in), so a record outside the rule is never matched; named by id, such a record is NOT_FOUND,
 //! as with a single write.
 
 use serde_json::{Map, Value};
 
+use super::create::NewRecord;
 use super::{Caller, ListArgs, Store, columns, current_entity, visible};
 use crate::pipeline::Exec;
 use crate::runtime::filter::{Filter, Target};
@@ -69,11 +72,11 @@ impl<'a> Store<'a> {
         let records = async {
             let given: Vec<&Map<String, Value>> = inputs.iter().map(|(input, _)| input).collect();
             rollup_fields::lock_for_many(t, self.d(), meta, entity, &[], &given).await?;
-            each(inputs.iter().enumerate(), move |(i, (input, owner))| {
-                let w = WriteRequest { meta, entity, input, owner: owner.as_deref(), caller };
-                (format!("inputs[{i}]"), async move { self.create_with(t, w, false).await })
-            })
-            .await
+            let items: Vec<NewRecord<'_>> =
+                inputs.iter().map(|(input, owner)| NewRecord { input, owner: owner.as_deref() }).collect();
+            let made = self.create_all(t, meta, entity, &items, caller, false).await?;
+            each(made.into_iter().enumerate(), |(i, made)| (format!("inputs[{i}]"), async move { made }))
+                .await
         }
         .await;
         txn.finish(records).await

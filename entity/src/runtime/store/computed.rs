@@ -119,15 +119,17 @@ pub async fn write_computed(
         workflows_off: false,
     };
     let mut buf = SqlBuf::new(d);
-    push_change_event(&mut buf, tenant_id, &event)?;
+    push_change_events(&mut buf, tenant_id, &[&event])?;
     txn.execute(buf.into_statement()).await
 }
 
-/// The outbox row of a record's change event (`dispatched_at` as `push_unless_watched` says).
-pub(super) fn push_change_event(buf: &mut SqlBuf, tenant_id: &str, event: &ChangeEvent) -> Result<()> {
-    let payload = serde_json::to_value(event)?;
-    let entity_id = event.entity_id.as_str();
-    outbox::push_row(buf, tenant_id, <ChangeEvent as outbox::Event>::TOPIC, &payload, |buf: &mut SqlBuf| {
+/// The outbox rows of records' change events, of one entity (`dispatched_at` as
+/// `push_unless_watched` says): one statement.
+pub(super) fn push_change_events(buf: &mut SqlBuf, tenant_id: &str, events: &[&ChangeEvent]) -> Result<()> {
+    let Some(first) = events.first() else { return Ok(()) };
+    let payloads = events.iter().map(serde_json::to_value).collect::<serde_json::Result<Vec<_>>>()?;
+    let entity_id = first.entity_id.as_str();
+    outbox::push_rows(buf, tenant_id, <ChangeEvent as outbox::Event>::TOPIC, &payloads, |buf: &mut SqlBuf| {
         push_unless_watched(buf, tenant_id, entity_id)
     })
 }

@@ -31,8 +31,10 @@ use crate::sql_buf::SqlBuf;
 use crate::{Db, Dialect, Error, Result};
 
 mod bulk;
+mod changes;
 mod columns;
 pub mod computed;
+mod create;
 mod files;
 mod global;
 mod guards;
@@ -44,6 +46,7 @@ mod write;
 pub use bulk::{CreateInput, Selection};
 pub use columns::Columns;
 use columns::{COLUMNS, columns, page_columns};
+pub use create::NewRecord;
 pub use files::download_path;
 pub use write::WriteRequest;
 

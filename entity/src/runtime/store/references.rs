@@ -3,17 +3,27 @@
 //! values no other record holds (serialised per value on PostgreSQL), and an owner who is a
 //! user of the tenant. Each refusal is a field error of the write, never a database error.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
-use super::{Store, push_live_among};
+use super::{COLUMNS, Store, push_live_among};
 use crate::pipeline::Exec;
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};
+use crate::runtime::record::Record;
 use crate::runtime::sql;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, FieldError, Result};
+
+/// One write's values to check: the fields to check, the values as they would be stored, and
+/// the record being written (an update's or a restore's: its own values are no clash).
+#[derive(Clone, Copy)]
+pub(super) struct Checked<'x> {
+    pub(super) fields: &'x [&'x FieldDef],
+    pub(super) data: &'x Map<String, Value>,
+    pub(super) self_id: Option<&'x str>,
+}
 
 impl Store<'_> {
     /// Relation targets exist (same tenant, right entity, live) — unless `relations` is false,
@@ -29,75 +39,145 @@ impl Store<'_> {
         self_id: Option<&str>,
         relations: bool,
     ) -> Result<Vec<FieldError>> {
-        let mut errors = Vec::new();
+        let one = [Checked { fields, data, self_id }];
+        Ok(self.check_many(txn, meta, entity, &one, relations).await?.pop().unwrap_or_default())
+    }
+
+    /// [`Store::check_references`] of many writes at once, each kind of look-up one statement
+    /// for all of them: the relation targets, and per unique field its values (taken in the
+    /// table, or earlier among `items`). The errors of each item, in order.
+    pub(super) async fn check_many(
+        &self,
+        txn: &impl Exec,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        items: &[Checked<'_>],
+        relations: bool,
+    ) -> Result<Vec<Vec<FieldError>>> {
+        let mut errors: Vec<Vec<FieldError>> = vec![Vec::new(); items.len()];
         let d = self.d();
-        let relation_ids: Vec<String> = if relations {
-            relation_targets(fields, data).into_iter().map(|(id, _)| id).collect()
+        let relation_ids: BTreeSet<String> = if relations {
+            items.iter().flat_map(|x| relation_targets(x.fields, x.data)).map(|(id, _)| id).collect()
         } else {
-            Vec::new()
+            BTreeSet::new()
         };
         let found: HashMap<String, String> = if relation_ids.is_empty() {
             HashMap::new()
         } else {
+            let ids: Vec<&String> = relation_ids.iter().collect();
             let mut buf = SqlBuf::new(d);
             buf.push("SELECT id, entity_id");
-            push_live_among(&mut buf, self.tenant_id, &relation_ids);
+            push_live_among(&mut buf, self.tenant_id, &ids);
             let rows = txn.query_all(buf.into_statement()).await?;
             rows.iter()
                 .map(|r| Ok((sql::record_id_col(r, d, "id")?, r.try_get("", "entity_id")?)))
                 .collect::<Result<_>>()?
         };
-        for f in fields {
-            let Some(v) = data.get(f.key.as_str()) else { continue };
-            if f.ty == FieldType::Relation && relations {
-                let target = f.related_entity_id.as_deref().unwrap_or_default();
-                let ok = v.as_str().and_then(|id| found.get(id)).is_some_and(|e| e == target);
-                if !ok {
-                    let label = meta
-                        .entity_by_id(target)
-                        .map(|e| e.label_singular.clone())
-                        .unwrap_or_else(|| "record".into());
-                    errors.push(FieldError::new(&f.graphql_name, format!("no {label} with this id")));
-                    continue;
+        // Per unique field (in the entity's order): (item, value) to look for.
+        let mut unique: Vec<(&FieldDef, Vec<(usize, &Value)>)> = Vec::new();
+        for (i, x) in items.iter().enumerate() {
+            for f in x.fields {
+                let Some(v) = x.data.get(f.key.as_str()) else { continue };
+                if f.ty == FieldType::Relation && relations {
+                    let target = f.related_entity_id.as_deref().unwrap_or_default();
+                    let ok = v.as_str().and_then(|id| found.get(id)).is_some_and(|e| e == target);
+                    if !ok {
+                        let label = meta
+                            .entity_by_id(target)
+                            .map(|e| e.label_singular.clone())
+                            .unwrap_or_else(|| "record".into());
+                        errors[i].push(FieldError::new(&f.graphql_name, format!("no {label} with this id")));
+                        continue;
+                    }
+                }
+                if f.unique || f.relation_kind == Some(RelationKind::OneToOne) {
+                    match unique.iter_mut().find(|(u, _)| u.key == f.key) {
+                        Some((_, values)) => values.push((i, v)),
+                        None => unique.push((*f, vec![(i, v)])),
+                    }
                 }
             }
-            let one_to_one = f.relation_kind == Some(RelationKind::OneToOne);
-            if (f.unique || one_to_one) && self.value_taken(txn, entity, f, v, self_id).await? {
-                errors.push(FieldError::new(&f.graphql_name, "is already used by another record"));
+        }
+        self.lock_values(txn, entity, &unique).await?;
+        for (f, values) in &unique {
+            let taken = self.values_taken(txn, entity, f, values, items).await?;
+            for (i, t) in taken {
+                if t {
+                    errors[i].push(FieldError::new(&f.graphql_name, "is already used by another record"));
+                }
             }
         }
         Ok(errors)
     }
 
-    async fn value_taken(
+    /// PostgreSQL: serialises concurrent writers of the same unique values (one statement for
+    /// all of them, in one order): READ COMMITTED alone would let two transactions both see
+    /// "free" and both insert.
+    async fn lock_values(
+        &self,
+        txn: &impl Exec,
+        entity: &EntityDef,
+        unique: &[(&FieldDef, Vec<(usize, &Value)>)],
+    ) -> Result<()> {
+        let d = self.d();
+        if d != Dialect::Postgres || unique.is_empty() {
+            return Ok(());
+        }
+        let keys: BTreeSet<String> = unique
+            .iter()
+            .flat_map(|(f, values)| {
+                values.iter().map(move |(_, v)| format!("{}:{}:{}:{}", self.tenant_id, entity.id, f.key, v))
+            })
+            .collect();
+        let mut lock = SqlBuf::new(d);
+        lock.push("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (VALUES ");
+        for (i, key) in keys.into_iter().enumerate() {
+            if i > 0 {
+                lock.push(", ");
+            }
+            lock.push("(").bind(key).push(")");
+        }
+        lock.push(") AS v(k)");
+        txn.execute(lock.into_statement()).await
+    }
+
+    /// Whether each (item, value) of unique field `f` is taken: by a live record other than the
+    /// item's own (one statement), or by an earlier item.
+    async fn values_taken(
         &self,
         txn: &impl Exec,
         entity: &EntityDef,
         f: &FieldDef,
-        v: &Value,
-        self_id: Option<&str>,
-    ) -> Result<bool> {
+        values: &[(usize, &Value)],
+        items: &[Checked<'_>],
+    ) -> Result<Vec<(usize, bool)>> {
         let d = self.d();
-        if d == Dialect::Postgres {
-            // Serialises concurrent writers of the same value: READ COMMITTED alone would let
-            // two transactions both see "free" and both insert.
-            let mut lock = SqlBuf::new(d);
-            let key = format!("{}:{}:{}:{}", self.tenant_id, entity.id, f.key, v);
-            lock.push("SELECT pg_advisory_xact_lock(hashtextextended(").bind(key).push(", 0))");
-            txn.execute(lock.into_statement()).await?;
-        }
+        let distinct: Vec<Value> = values.iter().fold(Vec::new(), |mut out, (_, v)| {
+            if !out.contains(*v) {
+                out.push((*v).clone());
+            }
+            out
+        });
+        let among = Filter::Cond(Target::Field(Box::new(f.clone())), Op::In(distinct));
         let mut buf = SqlBuf::new(d);
-        let taken = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq(v.clone()));
-        buf.push("SELECT 1 AS x FROM records WHERE ");
-        sql::push_scope_for(&mut buf, self.tenant_id, &entity.id, taken.targets())?;
+        buf.push("SELECT ").push(COLUMNS).push(" FROM records WHERE ");
+        sql::push_scope_for(&mut buf, self.tenant_id, &entity.id, among.targets())?;
         buf.push(" AND ");
-        sql::compile(&mut buf, &taken)?;
-        if let Some(id) = self_id {
-            // `id` is the record being written, found by it: an id in its stored form.
-            buf.push(" AND id <> ").bind_record_id(id);
+        sql::compile(&mut buf, &among)?;
+        let found: Vec<Record> =
+            txn.query_all(buf.into_statement()).await?.iter().map(Record::from_row).collect::<Result<_>>()?;
+        let mut seen: Vec<&Value> = Vec::new();
+        let mut out = Vec::with_capacity(values.len());
+        for (i, v) in values {
+            let own = items[*i].self_id;
+            // As the database compares them (`Filter::matches` agrees with the SQL filter).
+            let same = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq((*v).clone()));
+            let taken =
+                seen.contains(v) || found.iter().any(|r| Some(r.id.as_str()) != own && same.matches(r));
+            seen.push(*v);
+            out.push((*i, taken));
         }
-        buf.push(" LIMIT 1");
-        Ok(txn.query_one(buf.into_statement()).await?.is_some())
+        Ok(out)
     }
 
     pub(super) async fn check_owner(&self, txn: &impl Exec, owner: &str) -> Result<Vec<FieldError>> {

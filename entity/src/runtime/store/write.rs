@@ -1,29 +1,26 @@
 //! Writes of the record store: create, update, soft-delete and restore. Each is one
 //! transaction that validates the input (values, references, uniqueness, owner), keeps within
-//! the caller's row rule, numbers new records, appends the audit entry and writes the change
-//! event to the outbox.
-
-use std::collections::HashSet;
+//! the caller's row rule, appends the audit entry and writes the change event to the outbox
+//! (`changes`). A create's steps are `create`'s, shared with bulk creates and imports.
 
 use serde_json::{Map, Value};
 
-use super::references::relation_targets;
+use super::create::NewRecord;
 use super::{
     COLUMNS, Caller, Liveness, Store, check_visible, current_entity, fetch_one, one_statement,
     push_live_among, visible,
 };
-use super::{computed, files, guards};
+use super::{files, guards};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
+use crate::runtime::formula;
 use crate::runtime::lifecycle;
-use crate::runtime::meta::{EntityDef, FieldDef, RelationKind, TenantMeta};
-use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
-use crate::runtime::slot::Slot;
+use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
+use crate::runtime::record::{ChangeKind, Record};
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, personal, rollup_fields, rollups, search};
 use crate::sql_buf::SqlBuf;
-use crate::{Dialect, Error, Result};
+use crate::{Error, Result};
 
 /// One create or update as asked: the definitions it is checked against, the entity, the
 /// GraphQL input (keyed by GraphQL field names), the owner to set (if any) and who writes.
@@ -79,136 +76,16 @@ impl<'a> Store<'a> {
         self.create_with(txn, w, false).await
     }
 
-    /// A create. With `guarded` (PostgreSQL, and only when no value must be checked for
-    /// uniqueness), relation targets are not looked up first: the record's INSERT checks them
-    /// (`guards::push_reference_guard`) and fails the statement when one is missing, so the
-    /// write costs no round trip of its own for the check; the caller then retries unguarded.
+    /// A single create: [`Store::create_all`] of one record (see there for `guarded`).
     pub(super) async fn create_with(
         &self,
         txn: &impl Exec,
         w: WriteRequest<'_>,
         guarded: bool,
     ) -> Result<Record> {
-        let WriteRequest { meta, entity, input, owner, caller: Caller { actor, row } } = w;
-        let (mut data, mut errors) = value::apply_input(&entity.fields, &Map::new(), input, Mode::Create);
-        rollup_fields::seed(entity, &mut data);
-        errors.extend(files::resolve(txn, self.d(), self.tenant_id, entity, &mut data, None, actor).await?);
-        errors.extend(lifecycle::check_write(&entity.fields, None, &data, actor.role.as_deref()));
-        let bad: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect::<HashSet<_>>();
-        let checked: Vec<&FieldDef> =
-            entity.fields.iter().filter(|f| !bad.contains(f.graphql_name.as_str())).collect();
-        let owner_id = owner.map(str::to_owned).or_else(|| actor.user_id.clone());
-        // The acting user exists (it was just authenticated): only another owner is looked up.
-        let other_owner = owner_id.as_ref().filter(|o| actor.user_id.as_ref() != Some(*o));
-        // Only a create that will be written as it is leaves its relations to the INSERT: when
-        // any check fails here, the relation checks run too, so every bad field is named.
-        let guarded = guarded
-            && self.d() == Dialect::Postgres
-            && errors.is_empty()
-            && other_owner.is_none()
-            && checked.iter().all(|f| !f.unique && f.relation_kind != Some(RelationKind::OneToOne));
-        let targets = if guarded { relation_targets(&checked, &data) } else { Vec::new() };
-        errors.extend(self.check_references(txn, meta, entity, &checked, &data, None, !guarded).await?);
-        if let Some(o) = other_owner {
-            errors.extend(self.check_owner(txn, o).await?);
-        }
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
-        if self.d() == Dialect::Sqlite {
-            self.check_definitions(txn, meta).await?;
-        }
-        let (number, record_number) = match &entity.record_number_prefix {
-            Some(prefix) => {
-                let n = self.next_number(txn, &entity.id).await?;
-                (Some(n), Some(format!("{prefix}-{n:06}")))
-            }
-            None => (None, None),
-        };
-        let now = time::now();
-        let computed = self.computed(txn, entity, &data).await?;
-        let record = Record {
-            id: uuid::Uuid::new_v4().to_string(),
-            entity_id: entity.id.clone(),
-            data: computed.into(),
-            owner_id,
-            created_by: actor.user_id.clone(),
-            number,
-            record_number,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-            version: 1,
-        };
-        check_visible(row, &record)?;
-        let (tenant_id, version) = (self.tenant_id, meta.version);
-        // The entity's index slots get their fields' keys (the database derives the values).
-        let slots: Vec<(Slot, &str)> =
-            entity.fields.iter().filter_map(|f| f.slot.map(|s| (s, f.key.as_str()))).collect();
-        let insert: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
-            buf.push("INSERT INTO records (tenant_id, ").push(COLUMNS);
-            for (slot, _) in &slots {
-                buf.push(", ").push(&slot.key_column());
-            }
-            buf.push(") ");
-            // PostgreSQL: the row comes from a SELECT whose WHERE holds the guards.
-            let pg = buf.dialect == Dialect::Postgres;
-            buf.push(if pg { "SELECT " } else { "VALUES (" });
-            buf.bind(tenant_id.to_owned()).push(", ").bind_record_id(&record.id).push(", ");
-            buf.bind(record.entity_id.clone()).push(", ");
-            buf.bind_json(&data)?;
-            buf.push(", ").bind(record.owner_id.clone()).push(", ").bind(record.created_by.clone());
-            buf.push(", ").bind(record.number).push(", ").bind(record.record_number.clone());
-            buf.push(", ").bind_ts(now).push(", ").bind_ts(now).push(", NULL, 1");
-            for (_, key) in &slots {
-                buf.push(", ").bind((*key).to_owned());
-            }
-            if pg {
-                buf.push(" WHERE ");
-                guards::push_definitions_guard(buf, tenant_id, version);
-                if !targets.is_empty() {
-                    buf.push(" AND ");
-                    guards::push_reference_guard(buf, tenant_id, &targets);
-                }
-            } else {
-                buf.push(")");
-            }
-            Ok(())
-        });
-        let changed: Vec<String> = entity
-            .fields
-            .iter()
-            .filter(|f| record.data.contains_key(f.key.as_str()))
-            .map(|f| f.graphql_name.clone())
-            .collect();
-        let changes = audit::diff(&Map::new(), &data);
-        files::link(txn, self.d(), tenant_id, entity, &record.id, &Map::new(), &data).await?;
-        self.record_change(
-            txn,
-            meta,
-            actor,
-            entity,
-            (ChangeKind::Created, &record, None),
-            changed,
-            changes,
-            insert,
-        )
-        .await?;
-        Ok(record)
-    }
-
-    /// SQLite: the tenant's definitions are still those of `meta` (PostgreSQL checks in the
-    /// INSERT, `guards::push_definitions_guard`). The write lock, held since the transaction
-    /// began, keeps them so until it commits.
-    async fn check_definitions(&self, txn: &impl Exec, meta: &TenantMeta) -> Result<()> {
-        let mut buf = SqlBuf::new(self.d());
-        buf.push("SELECT metadata_version AS v FROM tenants WHERE id = ").bind(self.tenant_id.to_owned());
-        let row = txn.query_one(buf.into_statement()).await?;
-        let version: Option<i64> = row.map(|r| r.try_get("", "v")).transpose()?;
-        if version != Some(meta.version) {
-            return Err(Error::DefinitionsChanged);
-        }
-        Ok(())
+        let one = [NewRecord { input: w.input, owner: w.owner }];
+        let mut made = self.create_all(txn, w.meta, w.entity, &one, w.caller, guarded).await?;
+        made.pop().unwrap_or_else(|| Err(Error::Internal("a create returned nothing".into())))
     }
 
     /// Updates a live record; only fields present in `input` change (`null` clears).
@@ -432,85 +309,8 @@ impl<'a> Store<'a> {
         formula::fill(entity, &mut out, &related);
         Ok(out)
     }
-
-    /// Allocates the next record number of an entity inside the write's transaction.
-    async fn next_number(&self, txn: &impl Exec, entity_id: &str) -> Result<i64> {
-        let mut buf = SqlBuf::new(self.d());
-        buf.push("INSERT INTO record_counters (tenant_id, entity_id, value) VALUES (");
-        buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity_id.to_owned());
-        buf.push(", 1) ON CONFLICT (tenant_id, entity_id) DO UPDATE SET value = record_counters.value + 1 RETURNING value");
-        let row = txn
-            .query_one(buf.into_statement())
-            .await?
-            .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
-        Ok(row.try_get("", "value")?)
-    }
-
-    /// Writes a change in its transaction: the record itself (`write`), the change event
-    /// (outbox), the rollup cells it moves and the audit entry (`changes`: old/new values of
-    /// changed fields) — on PostgreSQL one statement after the audit head's lock — and then
-    /// the ROLLUP fields of the parents it moves (`rollup_fields::Plan`: nothing to do, and no
-    /// statement, when no rollup field reads the entity).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn record_change(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        actor: &Actor,
-        entity: &EntityDef,
-        (kind, record, old): (ChangeKind, &Record, Option<&Record>),
-        changed_fields: Vec<String>,
-        mut changes: Value,
-        write: audit::Write<'_>,
-    ) -> Result<()> {
-        // Personal values enter the trail sealed under the record's key (crypto-shredding).
-        personal::seal_changes(txn, self.db, self.tenant_id, entity, &record.id, &mut changes).await?;
-        let event = ChangeEvent {
-            tenant_id: self.tenant_id.to_owned(),
-            entity_id: entity.id.clone(),
-            kind,
-            record: record.clone(),
-            changed_fields,
-            previous: old.map(|o| (*o.data).clone()),
-            previous_columns: old
-                .map(|o| PreviousColumns { owner_id: o.owner_id.clone(), updated_at: o.updated_at }),
-            depth: actor.depth,
-            workflows_off: actor.workflows_off,
-        };
-        let previous = event.previous.as_ref();
-        let tenant_id = self.tenant_id;
-        let outbox: audit::Write<'_> =
-            Box::new(|buf: &mut SqlBuf| computed::push_change_event(buf, tenant_id, &event));
-        let action = match kind {
-            ChangeKind::Created => "record.create",
-            ChangeKind::Updated => "record.update",
-            ChangeKind::Deleted => "record.delete",
-            ChangeKind::Restored => "record.restore",
-        };
-        let entry =
-            audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
-        let (before, after) = match kind {
-            ChangeKind::Created | ChangeKind::Restored => (None, Some(&*record.data)),
-            ChangeKind::Updated => (previous, Some(&*record.data)),
-            ChangeKind::Deleted => (Some(&*record.data), None),
-        };
-        let deltas = rollups::deltas(entity, before, after);
-        let mut writes = vec![write, outbox];
-        // The record's search entries move with it (none for an entity nothing is searchable of).
-        writes.extend(search::writes(tenant_id, entity, &record.id, before, after));
-        if !deltas.is_empty() {
-            writes.push(Box::new(|buf: &mut SqlBuf| rollups::push_upsert(buf, tenant_id, entity, &deltas)));
-        }
-        let plan = rollup_fields::Plan::of(meta, entity, record, before, after)?;
-        // The parents are locked before the audit head (which the next statement takes): a
-        // writer holding the head then waits for no row, so no two writers deadlock.
-        let parents = plan.lock(txn, self.d(), tenant_id).await?;
-        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
-        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
-    }
 }
 
-/// The relation targets `fields` set in `data`: (record id, the entity it must be of).
 /// `data` without the values of `entity`'s formula fields (which are never stored).
 pub(super) fn stored_only(entity: &EntityDef, data: &Map<String, Value>) -> Map<String, Value> {
     let mut out = data.clone();
