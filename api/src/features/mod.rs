@@ -3,6 +3,7 @@
 //! entity's generated API), and resolves them through its data layer in `entity::features`.
 
 pub mod admin;
+pub mod ai;
 pub mod approvals;
 pub mod crm;
 pub mod dashboards;
@@ -11,6 +12,7 @@ pub mod exports;
 pub mod files;
 pub mod gdpr;
 pub mod imports;
+pub mod memory;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -48,4 +50,6 @@ pub static ALL: Features = &[
     &gdpr::FEATURE,
     &search::FEATURE,
     &imports::FEATURE,
+    &ai::FEATURE,
+    &memory::FEATURE,
 ];
