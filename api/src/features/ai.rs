@@ -24,7 +24,7 @@ use crate::schema::access::SchemaAccess;
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot, admin_types};
-use crate::schema::resolvers::store;
+use crate::schema::resolvers::readable;
 use crate::schema::values::{s, sync_field, ts};
 use crate::services::Txn;
 
@@ -245,17 +245,7 @@ async fn context(
     c: &ResolverContext<'_>,
     given: Context,
 ) -> Result<(String, Vec<String>, Vec<String>), ApiError> {
-    let access = ctx::access(c)?;
-    let a = access
-        .entities
-        .iter()
-        .find(|a| a.full.name_singular == given.entity)
-        .ok_or_else(|| ApiError::NotFound(format!("entity `{}`", given.entity)))?;
-    let row = ctx::row_filter(c, &a.full)?;
-    let record = store(c)?
-        .get(&a.full, &given.id, row.as_ref())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(given.entity.clone()))?;
+    let (a, record) = readable(c, &given.entity, &given.id).await?;
     let (mut lines, mut shown, mut personal) =
         (format!("The {} record {}:\n", a.full.name_singular, record.id), Vec::new(), Vec::new());
     // The role's view holds only the fields it may read: the others never reach the prompt.

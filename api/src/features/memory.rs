@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::schema::args;
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
-use crate::schema::resolvers::store;
+use crate::schema::resolvers::{readable, store};
 use crate::schema::values::{parent, s, sync_field, ts};
 use crate::services::Txn;
 
@@ -111,17 +111,8 @@ fn visible(c: &ResolverContext<'_>, cite: &Citation, sources: &[Record]) -> Opti
 async fn read(c: &ResolverContext<'_>) -> Result<Option<View>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let (name, id) = (args::string(c, "entity")?, args::string(c, "id")?);
-    let access = ctx::access(c)?;
-    let a = access
-        .entities
-        .iter()
-        .find(|a| a.full.name_singular == name)
-        .ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
-    let row = ctx::row_filter(c, &a.full)?;
+    readable(c, &name, &id).await?;
     let store = store(c)?;
-    if store.get(&a.full, &id, row.as_ref()).await?.is_none() {
-        return Err(ApiError::NotFound(name));
-    }
     let latest = state
         .in_tenant(&p.tenant_id, Txn::Read, async |txn| memory::latest(txn, &p.tenant_id, &id).await)
         .await?;
