@@ -40,6 +40,10 @@ pub enum ApiError {
         retry_after: u64,
     },
     Internal(String),
+    /// BUDGET_EXCEEDED: the tenant's monthly AI budget is spent.
+    BudgetExceeded(String),
+    /// AI_PROVIDER_ERROR: the tenant's AI provider failed after the gateway's retries.
+    AiProvider(String),
 }
 
 /// `extensions.reason` of [`ApiError::ModuleOff`].
@@ -70,6 +74,8 @@ impl ApiError {
             ApiError::TooComplex(_) => ErrorCode::QueryTooComplex,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::BudgetExceeded(_) => ErrorCode::BudgetExceeded,
+            ApiError::AiProvider(_) => ErrorCode::AiProviderError,
         }
     }
 
@@ -88,6 +94,8 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::BadRequest(m)
             | ApiError::TooComplex(m)
+            | ApiError::BudgetExceeded(m)
+            | ApiError::AiProvider(m)
             | ApiError::RateLimited { message: m, .. }
             | ApiError::Refused { message: m, .. } => m.clone(),
             ApiError::TokenExpired => "access token expired".into(),
@@ -193,6 +201,8 @@ impl From<&entity::Error> for ApiError {
             entity::Error::Forbidden(m) => ApiError::Forbidden(m.clone()),
             entity::Error::BadRequest(m) => ApiError::BadRequest(m.clone()),
             entity::Error::Db(_) | entity::Error::Internal(_) => ApiError::Internal(e.to_string()),
+            entity::Error::BudgetExceeded(m) => ApiError::BudgetExceeded(m.clone()),
+            entity::Error::AiProvider(m) => ApiError::AiProvider(m.clone()),
         }
     }
 }
@@ -233,6 +243,8 @@ impl From<async_graphql::Error> for ApiError {
             Some(ErrorCode::Conflict) => ApiError::Conflict(message),
             Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
             Some(ErrorCode::QueryTooComplex) => ApiError::TooComplex(message),
+            Some(ErrorCode::BudgetExceeded) => ApiError::BudgetExceeded(message),
+            Some(ErrorCode::AiProviderError) => ApiError::AiProvider(message),
             Some(ErrorCode::RateLimited) => {
                 let retry_after = match ext.and_then(|x| x.get("retryAfter")) {
                     Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),

@@ -18,11 +18,15 @@ pub enum ErrorCode {
     QueryTooComplex,
     BadRequest,
     Internal,
+    /// The tenant's monthly AI budget is spent (the AI gateway refuses the call).
+    BudgetExceeded,
+    /// The tenant's AI provider failed (after the gateway's retries) or answered unusably.
+    AiProviderError,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (`index`).
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -32,6 +36,8 @@ impl ErrorCode {
         ErrorCode::QueryTooComplex,
         ErrorCode::BadRequest,
         ErrorCode::Internal,
+        ErrorCode::BudgetExceeded,
+        ErrorCode::AiProviderError,
     ];
 
     /// The code as clients read it.
@@ -46,6 +52,8 @@ impl ErrorCode {
             ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+            ErrorCode::AiProviderError => "AI_PROVIDER_ERROR",
         }
     }
 
@@ -71,6 +79,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::ValidationFailed | ErrorCode::QueryTooComplex | ErrorCode::BadRequest => 400,
             ErrorCode::Internal => 500,
+            ErrorCode::BudgetExceeded => 402,
+            ErrorCode::AiProviderError => 502,
         }
     }
 
@@ -152,6 +162,12 @@ pub enum Error {
     /// Any other internal failure. Never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The tenant's monthly AI budget is spent.
+    #[error("{0}")]
+    BudgetExceeded(String),
+    /// The AI provider failed after the gateway's retries (or its answer was unusable).
+    #[error("{0}")]
+    AiProvider(String),
 }
 
 impl Error {
@@ -164,6 +180,8 @@ impl Error {
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::Db(_) | Error::Internal(_) => ErrorCode::Internal,
+            Error::BudgetExceeded(_) => ErrorCode::BudgetExceeded,
+            Error::AiProvider(_) => ErrorCode::AiProviderError,
         }
     }
 

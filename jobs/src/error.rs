@@ -35,7 +35,10 @@ impl From<Error> for JobError {
     /// The data layer's own failures may pass; everything else is about the input. Definitions
     /// that changed under a write are read afresh by the next attempt.
     fn from(e: Error) -> JobError {
-        let retryable = matches!(e, Error::Db(_) | Error::Internal(_) | Error::DefinitionsChanged);
+        // A provider that failed past the gateway's own retries may answer later; a spent
+        // budget stays spent until the month ends.
+        let retryable =
+            matches!(e, Error::Db(_) | Error::Internal(_) | Error::DefinitionsChanged | Error::AiProvider(_));
         JobError { message: describe(e), retryable }
     }
 }

@@ -10,7 +10,10 @@
 //! - The sweeper (`sweeper`): what time alone sets off — schedule and relative-date triggers,
 //!   approval SLAs, work taken back from workers that fell silent.
 //! - SMTP delivery (`mailer`).
+//! - The AI gateway (`ai`): calls to a tenant's own model provider, with budget, retries,
+//!   usage and audit.
 
+pub mod ai;
 pub mod bus;
 pub mod context;
 pub mod error;

@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use entity::features::memory;
 use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
 
@@ -158,6 +160,37 @@ impl Relay {
         Ok(jobs)
     }
 
+    /// The Customer Memory refreshes record change `event` asks for: one for each record its
+    /// entity's RELATION fields point at, before and after the change, when the entity has
+    /// long-text fields (a note or an activity). `links` keeps each entity's links for the pass.
+    async fn memory_jobs(
+        &self,
+        event: &ChangeEvent,
+        links: &mut HashMap<String, Vec<(String, String)>>,
+    ) -> entity::Result<Vec<Job>> {
+        let links = match links.entry(event.entity_id.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(memory::links(&self.system.conn, &event.entity_id).await?),
+        };
+        let mut targets = BTreeSet::new();
+        for (key, target) in links.iter() {
+            for data in [Some(&*event.record.data), event.previous.as_ref()].into_iter().flatten() {
+                if let Some(id) = data.get(key).and_then(serde_json::Value::as_str) {
+                    targets.insert((target.clone(), id.to_owned()));
+                }
+            }
+        }
+        let tenant_id = &event.tenant_id;
+        Ok(targets
+            .into_iter()
+            .map(|(entity_id, record_id)| Job::RefreshMemory {
+                tenant_id: tenant_id.clone(),
+                entity_id,
+                record_id,
+            })
+            .collect())
+    }
+
     /// Relays one batch; returns how many events it handled.
     pub async fn pass(&self) -> Result<usize, String> {
         let d = self.system.dialect;
@@ -193,6 +226,7 @@ impl Relay {
             self.subscriptions().await.map_err(|e| err(&e))?
         };
         let watched = &subs.watched;
+        let mut links = HashMap::new();
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
@@ -215,7 +249,9 @@ impl Relay {
                 self.queue.push(job, delay).await.map_err(|e| err(&e))?;
             }
             if let OutboxEvent::RecordChanged(change) = &event {
-                for job in self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))? {
+                let mut jobs = self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))?;
+                jobs.extend(self.memory_jobs(change, &mut links).await.map_err(|e| err(&e))?);
+                for job in jobs {
                     self.queue.push(job, None).await.map_err(|e| err(&e))?;
                 }
             }

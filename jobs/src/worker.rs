@@ -12,7 +12,7 @@ use entity::runtime::outbox;
 
 use crate::context::JobContext;
 use crate::error::JobError;
-use crate::handlers::{email, imports, webhooks, workflows};
+use crate::handlers::{email, imports, memory, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
 /// How long the queue may go unpolled when idle.
@@ -77,5 +77,8 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
                 .await?)
         }
         Job::RunImport { tenant_id, import_id } => imports::run(ctx, &tenant_id, &import_id).await,
+        Job::RefreshMemory { tenant_id, entity_id, record_id } => {
+            memory::refresh(ctx, &tenant_id, &entity_id, &record_id).await
+        }
     }
 }

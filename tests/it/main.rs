@@ -13,6 +13,7 @@ mod fixtures;
 
 mod access;
 mod aggregates;
+mod ai;
 mod approvals;
 mod attachments;
 mod audit;
@@ -20,6 +21,7 @@ mod auth;
 mod bulk;
 mod clock;
 mod compiled;
+mod customer_memory;
 mod dashboards;
 mod date_buckets;
 mod dead_jobs;

@@ -41,12 +41,16 @@ macro_rules! every_model {
 async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<String>) {
     every_model!(
         conn,
+        ai_budget,
+        ai_provider,
+        ai_usage,
         api_key,
         approval_decision,
         approval_policy,
         approval_request,
         audit_head,
         audit_log,
+        customer_memory,
         dashboard,
         email,
         entity_def,

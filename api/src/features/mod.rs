@@ -3,6 +3,7 @@
 //! entity's generated API), and resolves them through its data layer in `entity::features`.
 
 pub mod admin;
+pub mod ai;
 pub mod approvals;
 pub mod crm;
 pub mod dashboards;
@@ -11,6 +12,7 @@ pub mod exports;
 pub mod files;
 pub mod gdpr;
 pub mod imports;
+pub mod memory;
 pub mod modules;
 pub mod notifications;
 pub mod oidc;
@@ -50,4 +52,6 @@ pub static ALL: Features = &[
     &search::FEATURE,
     &imports::FEATURE,
     &tenant_export::FEATURE,
+    &ai::FEATURE,
+    &memory::FEATURE,
 ];

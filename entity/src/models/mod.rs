@@ -1,17 +1,21 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
-//! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
+//! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
 //! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
+pub mod ai_budget;
+pub mod ai_provider;
+pub mod ai_usage;
 pub mod api_key;
 pub mod approval_decision;
 pub mod approval_policy;
 pub mod approval_request;
 pub mod audit_head;
 pub mod audit_log;
+pub mod customer_memory;
 pub mod dashboard;
 pub mod email;
 pub mod entity_def;

@@ -17,6 +17,8 @@ use crate::{Error, FieldError, Result};
 pub const WILDCARD: &str = "*";
 /// The key of the platform-administration flag.
 pub const ADMIN_KEY: &str = "$admin";
+/// The key of the flag that lets a role call the AI gateway (`aiComplete`).
+pub const AI_KEY: &str = "$ai";
 /// The placeholder a `where` value may use for the caller's user id.
 pub const CURRENT_USER: &str = "$currentUser";
 /// What `$currentUser` stands for while a `where` is checked at definition time: any user id
@@ -123,6 +125,8 @@ impl EntityPolicy {
 pub struct Permissions {
     /// May administer the platform (definitions, users, roles, API keys, audit log).
     pub admin: bool,
+    /// May call the AI gateway (`$ai`; administrators may as well).
+    pub ai: bool,
     entries: BTreeMap<String, EntityPolicy>,
     /// The canonical JSON text: roles with equal text share a compiled schema.
     canonical: String,
@@ -133,11 +137,11 @@ impl Permissions {
     pub fn full() -> Permissions {
         let mut entries = BTreeMap::new();
         entries.insert(WILDCARD.to_owned(), EntityPolicy::full());
-        Permissions::assemble(true, entries)
+        Permissions::assemble(true, false, entries)
     }
 
-    fn assemble(admin: bool, entries: BTreeMap<String, EntityPolicy>) -> Permissions {
-        let mut p = Permissions { admin, entries, canonical: String::new() };
+    fn assemble(admin: bool, ai: bool, entries: BTreeMap<String, EntityPolicy>) -> Permissions {
+        let mut p = Permissions { admin, ai, entries, canonical: String::new() };
         p.canonical = p.to_json().to_string();
         p
     }
@@ -160,7 +164,7 @@ impl Permissions {
             p
         } else {
             tracing::warn!(?errors, "stored permissions are malformed; granting nothing");
-            Permissions::assemble(false, BTreeMap::new())
+            Permissions::assemble(false, false, BTreeMap::new())
         }
     }
 
@@ -261,6 +265,9 @@ impl Permissions {
         if self.admin {
             m.insert(ADMIN_KEY.into(), Value::Bool(true));
         }
+        if self.ai {
+            m.insert(AI_KEY.into(), Value::Bool(true));
+        }
         for (k, p) in &self.entries {
             let mut e = Map::new();
             e.insert("actions".into(), p.actions.iter().map(|a| Value::from(a.as_str())).collect());
@@ -298,13 +305,14 @@ fn parse_inner(json: &Value, meta: Option<&TenantMeta>, errors: &mut Vec<FieldEr
         errors.push(FieldError::new("permissions", "must be an object"));
         return Permissions::default();
     };
-    let mut admin = false;
+    let (mut admin, mut ai) = (false, false);
     let mut entries = BTreeMap::new();
     for (key, v) in obj {
         let path = format!("permissions.{key}");
-        if key == ADMIN_KEY {
+        if key == ADMIN_KEY || key == AI_KEY {
+            let flag = if key == ADMIN_KEY { &mut admin } else { &mut ai };
             match v.as_bool() {
-                Some(b) => admin = b,
+                Some(b) => *flag = b,
                 None => errors.push(FieldError::new(&path, "must be true or false")),
             }
             continue;
@@ -323,7 +331,7 @@ fn parse_inner(json: &Value, meta: Option<&TenantMeta>, errors: &mut Vec<FieldEr
             entries.insert(key.clone(), p);
         }
     }
-    Permissions::assemble(admin, entries)
+    Permissions::assemble(admin, ai, entries)
 }
 
 /// A stand-in with no fields: a wildcard `where` may only use system fields.

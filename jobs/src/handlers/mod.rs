@@ -1,9 +1,10 @@
 //! The job handlers: what each kind of queued job does, one module per kind of work — sending
-//! an email, delivering a webhook, running a CSV import, running a workflow (for a record change, by hand, or resumed
+//! an email, delivering a webhook, running a CSV import, refreshing a record's Customer Memory, running a workflow (for a record change, by hand, or resumed
 //! after a wait). The worker decides which handler a job goes to; a handler needs only the
 //! `JobContext`, never the worker.
 
 pub mod email;
 pub mod imports;
+pub mod memory;
 pub mod webhooks;
 pub mod workflows;

@@ -146,6 +146,25 @@ pub fn verify_inbound(secret: &str, header: &str, body: &[u8], now: i64) -> Resu
     if valid { Ok(()) } else { Err("the signature does not match") }
 }
 
+/// A client for `url` (checked by `resolve` first) that reaches only the address the check
+/// approved, follows no redirect and gives up after `timeout`; with the parsed URL. Webhooks
+/// and the AI gateway (`crate::ai`) call out through it.
+pub async fn pinned_client(
+    url: &str,
+    allow: &[String],
+    timeout: Duration,
+) -> Result<(reqwest::Client, reqwest::Url), String> {
+    let (url, host, addr) = resolve(url, allow).await?;
+    // Pin the checked address: a second DNS answer cannot redirect the request inward.
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&host, addr)
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+    Ok((client, url))
+}
+
 /// A signed JSON POST to `url` (checked by `resolve` first): the request integrator webhooks
 /// and workflows' `call_webhook` both send. `id` names the delivery (stable across retries, so
 /// receivers can deduplicate) and is signed with `body` and the current time by every secret.
@@ -156,14 +175,7 @@ pub async fn signed_post(
     id: &str,
     body: &serde_json::Value,
 ) -> Result<reqwest::RequestBuilder, String> {
-    let (url, host, addr) = resolve(url, allow).await?;
-    // Pin the checked address: a second DNS answer cannot redirect the request inward.
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| format!("http client: {e}"))?;
+    let (client, url) = pinned_client(url, allow, TIMEOUT).await?;
     let body = body.to_string();
     let t = chrono::Utc::now().timestamp();
     Ok(client

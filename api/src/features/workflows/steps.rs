@@ -9,6 +9,7 @@
 
 use async_graphql::dynamic::{InputValue, Type, TypeRef};
 use entity::FieldError;
+use entity::runtime::naming::ai::types as ai_t;
 use entity::runtime::naming::types as t;
 use serde_json::{Map, Value};
 
@@ -200,6 +201,34 @@ pub const ACTION: Union = Union {
             input: t::WORKFLOW_WAIT_INPUT,
             doc: "Pauses the run; the remaining actions run afterwards on the record as it is then.",
             members: &[req("seconds", Kind::Int, "How long, 1 second to 30 days.")],
+        },
+        Shape {
+            field: "aiGenerate",
+            tag: "ai_generate",
+            input: ai_t::WORKFLOW_AI_GENERATE_INPUT,
+            doc: "Asks the tenant's AI provider and writes the answer into a text field, or emails it \
+                  (`to` and `subject`, without `field`).",
+            members: &[
+                req("prompt", Kind::Text, RECORD_TEXT),
+                opt(
+                    "field",
+                    Kind::Text,
+                    "The TEXT or TEXTAREA field (GraphQL name or key) the answer goes to.",
+                ),
+                opt("to", Kind::Text, RECORD_TEXT),
+                opt("subject", Kind::Text, RECORD_TEXT),
+            ],
+        },
+        Shape {
+            field: "aiClassify",
+            tag: "ai_classify",
+            input: ai_t::WORKFLOW_AI_CLASSIFY_INPUT,
+            doc: "Asks the tenant's AI provider to choose one option of a SELECT field and sets it; an \
+                  answer that is not an option fails the step.",
+            members: &[
+                req("prompt", Kind::Text, RECORD_TEXT),
+                req("field", Kind::Text, "The SELECT field (GraphQL name or key)."),
+            ],
         },
     ],
 };

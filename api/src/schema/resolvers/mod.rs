@@ -19,11 +19,13 @@ use async_graphql::dynamic::ResolverContext;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::TenantMeta;
+use entity::runtime::record::Record;
 use entity::runtime::store::{Caller, Store, WriteRequest};
 use serde_json::{Map, Value};
 
 use super::access::EntityAccess;
 use super::ctx;
+use crate::error::ApiError;
 
 /// The caller's tenant-scoped store (its reads through the request's read connection).
 pub fn store<'a>(c: &'a ResolverContext<'_>) -> async_graphql::Result<Store<'a>> {
@@ -39,6 +41,27 @@ pub fn scoped<'a>(
 ) -> async_graphql::Result<(&'a Arc<EntityAccess>, Option<Filter>)> {
     let a = ctx::entity(c, index)?;
     Ok((a, ctx::row_filter(c, &a.full)?))
+}
+
+/// The live record `id` of the entity named `name` (its `nameSingular`) as the caller reads
+/// it, with the caller's view of the entity: `NOT_FOUND` when the role may not read the entity
+/// or the record is outside its row rule, as for one that does not exist. For operations that
+/// name a record by entity and id (`aiComplete`'s context, `customerMemory`).
+pub async fn readable<'a>(
+    c: &ResolverContext<'a>,
+    name: &str,
+    id: &str,
+) -> Result<(&'a Arc<EntityAccess>, Record), ApiError> {
+    let access = ctx::access(c)?;
+    let a = access
+        .entities
+        .iter()
+        .find(|a| a.full.name_singular == name)
+        .ok_or_else(|| ApiError::NotFound(format!("entity `{name}`")))?;
+    let row = ctx::row_filter(c, &a.full)?;
+    let record =
+        store(c)?.get(&a.full, id, row.as_ref()).await?.ok_or_else(|| ApiError::NotFound(name.to_owned()))?;
+    Ok((a, record))
 }
 
 /// What a write (`create`, `update`, `delete`/`restore`) needs besides its arguments: the

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::features::webhooks::Secret;
 use crate::runtime::filter::Filter;
-use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
+use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use crate::runtime::record::{ChangeEvent, ChangeKind, Record};
 use crate::{Error, FieldError, Result};
 
@@ -164,6 +164,23 @@ pub enum Action {
     Wait {
         seconds: u64,
     },
+    /// Asks the tenant's AI provider (`prompt`, a template) and writes the answer into the
+    /// TEXT or TEXTAREA `field` of the record — or, without `field`, emails it (`to`, `subject`).
+    AiGenerate {
+        prompt: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+    },
+    /// Asks the tenant's AI provider to sort the record (`prompt`, a template) into one of the
+    /// options of the SELECT `field`, and sets it; an answer that is not an option fails the step.
+    AiClassify {
+        prompt: String,
+        field: String,
+    },
 }
 
 /// The longest `wait`: 30 days.
@@ -179,6 +196,8 @@ impl Action {
             Action::AssignOwner { .. } => "assign_owner",
             Action::CallWebhook { .. } => "call_webhook",
             Action::Wait { .. } => "wait",
+            Action::AiGenerate { .. } => "ai_generate",
+            Action::AiClassify { .. } => "ai_classify",
         }
     }
 }
@@ -238,6 +257,11 @@ fn normalize_values(e: &EntityDef, values: &mut Map<String, Value>) {
             values.insert(to, v);
         }
     }
+}
+
+/// The field `name` names, by GraphQL name or key.
+pub fn field_of<'e>(e: &'e EntityDef, name: &str) -> Option<&'e FieldDef> {
+    e.field_by_graphql(name).or_else(|| e.field_by_key(name))
 }
 
 fn check_values(e: &EntityDef, values: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
@@ -356,6 +380,25 @@ impl Definition {
                 }
                 Action::SendEmail { to, .. } if to.trim().is_empty() => {
                     errors.push(FieldError::new(format!("{path}.to"), "is required"));
+                }
+                Action::AiGenerate { field, to, subject, .. } => {
+                    let text = |f: &FieldDef| matches!(f.ty, FieldType::Text | FieldType::Textarea);
+                    match (field, to) {
+                        (Some(f), None) if field_of(entity, f).is_some_and(text) => {}
+                        (Some(f), None) => errors.push(FieldError::new(
+                            format!("{path}.field"),
+                            format!("no TEXT or TEXTAREA field `{f}`"),
+                        )),
+                        (None, Some(_)) if subject.is_some() => {}
+                        _ => errors
+                            .push(FieldError::new(&path, "ai_generate needs `field`, or `to` and `subject`")),
+                    }
+                }
+                Action::AiClassify { field, .. }
+                    if field_of(entity, field).is_none_or(|f| f.ty != FieldType::Select) =>
+                {
+                    errors
+                        .push(FieldError::new(format!("{path}.field"), format!("no SELECT field `{field}`")));
                 }
                 _ => {}
             }

@@ -450,7 +450,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     ]
     .into_iter()
     .collect();
-    s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(RESERVED_FUTURE.iter().chain(super::ai::types::ALL).copied());
     s.extend(BUILTIN.iter().copied());
     s
 }
@@ -584,6 +584,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     .into_iter()
     .collect();
     s.extend(super::tenant_export::ROOT_FIELDS.iter().copied());
-    s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(RESERVED_FUTURE.iter().chain(super::ai::fields::ALL).copied());
     s
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::COLUMNS;
 use crate::pipeline::Exec;
-use crate::runtime::meta::EntityDef;
+use crate::runtime::meta::{EntityDef, FieldType};
 use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::{outbox, rollups, time};
 use crate::sql_buf::SqlBuf;
@@ -148,14 +148,20 @@ pub async fn backfill_data(
 }
 
 /// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of
-/// the tenant watches the entity or the tenant has an active webhook — what the relay turns
-/// into jobs (`jobs::relay`) — and otherwise now, so that the relay never claims, marks and
-/// re-writes the many changes nothing acts on. The check reads what committed before the
-/// write's statement began: a workflow or webhook activated meanwhile sees the changes that
-/// follow it.
+/// the tenant watches the entity, the tenant has an active webhook, or the entity feeds
+/// Customer Memory (it has a long-text and a RELATION field: a note or an activity) — what
+/// the relay turns into jobs (`jobs::relay`) — and otherwise now, so that the relay never
+/// claims, marks and re-writes the many changes nothing acts on. The check reads what
+/// committed before the write's statement began: a workflow or webhook activated meanwhile
+/// sees the changes that follow it.
 fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
     buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
     buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
     buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND active = ").bind(true).push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
+    buf.push(" AND active = ").bind(true).push(")");
+    for (join, ty) in [(" OR (", FieldType::Textarea), (" AND ", FieldType::Relation)] {
+        buf.push(join).push("EXISTS (SELECT 1 FROM field_defs WHERE entity_id = ").bind(entity_id.to_owned());
+        buf.push(" AND field_type = ").bind(ty.as_str().to_owned()).push(")");
+    }
+    buf.push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
 }

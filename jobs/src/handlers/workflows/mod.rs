@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 use crate::context::JobContext;
 use crate::error::JobError;
 
+mod ai;
 mod scope;
 
 use scope::{TemplateScope, render_json, templates, typed};
@@ -401,9 +402,18 @@ async fn execute(
             // together, under the claim checked first.
             _ => {
                 let write = async {
+                    // An AI action asks the model first, outside any transaction.
+                    let asked = ai::concrete(ctx, tenant_id, entity, &scope, &actor, action).await;
                     let txn = ctx.db.begin_tenant_write(tenant_id).await.map_err(failed(i))?;
                     hold(&txn, i, i + 1).await?;
-                    match write_step(&txn, meta, entity, &store, &scope, &actor, run, i, action).await {
+                    let done = match &asked {
+                        Ok(step) => {
+                            let step = step.as_ref().unwrap_or(action);
+                            write_step(&txn, meta, entity, &store, &scope, &actor, run, i, step).await
+                        }
+                        Err(e) => Err(e.clone()),
+                    };
+                    match done {
                         Ok(()) => {
                             let log = logged(i, action, None, started);
                             wf::log_step(&txn, tenant_id, run, &log).await.map_err(failed(i))?;
@@ -509,8 +519,12 @@ async fn write_step(
             let w = WriteRequest { meta, entity, input: &Map::new(), owner: Some(&user), caller };
             store.update_in(txn, &record.id, w).await?;
         }
-        // `execute` parks at a wait and makes webhook calls outside a transaction.
-        Action::Wait { .. } | Action::CallWebhook { .. } => {}
+        // `execute` parks at a wait, makes webhook calls outside a transaction and turns AI
+        // actions into the actions their answers stand for.
+        Action::Wait { .. }
+        | Action::CallWebhook { .. }
+        | Action::AiGenerate { .. }
+        | Action::AiClassify { .. } => {}
     }
     Ok(())
 }

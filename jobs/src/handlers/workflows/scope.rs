@@ -74,6 +74,10 @@ pub(super) fn templates(a: &Action) -> Vec<String> {
         Action::AssignOwner { user } => vec![user.clone()],
         Action::CallWebhook { url, .. } => vec![url.clone()],
         Action::Wait { .. } => Vec::new(),
+        Action::AiGenerate { prompt, to, subject, .. } => {
+            [prompt.clone()].into_iter().chain(to.clone()).chain(subject.clone()).collect()
+        }
+        Action::AiClassify { prompt, .. } => vec![prompt.clone()],
     }
 }
 
