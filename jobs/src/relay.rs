@@ -160,35 +160,29 @@ impl Relay {
         Ok(jobs)
     }
 
-    /// The Customer Memory refreshes record change `event` asks for: one for each record its
-    /// entity's RELATION fields point at, before and after the change, when the entity has
-    /// long-text fields (a note or an activity). `links` keeps each entity's links for the pass.
-    async fn memory_jobs(
+    /// Adds to `targets` the records whose Customer Memory record change `event` asks to
+    /// refresh: those its entity's RELATION fields point at, before and after the change, when
+    /// the entity has long-text fields (a note or an activity). `links` keeps each entity's
+    /// links for the pass; `targets` is a set, so a pass that relays many notes about one record
+    /// (an import) queues one refresh for it, not one per note.
+    async fn memory_targets(
         &self,
         event: &ChangeEvent,
         links: &mut HashMap<String, Vec<(String, String)>>,
-    ) -> entity::Result<Vec<Job>> {
+        targets: &mut BTreeSet<(String, String, String)>,
+    ) -> entity::Result<()> {
         let links = match links.entry(event.entity_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(new) => new.insert(memory::links(&self.system.conn, &event.entity_id).await?),
         };
-        let mut targets = BTreeSet::new();
         for (key, target) in links.iter() {
             for data in [Some(&*event.record.data), event.previous.as_ref()].into_iter().flatten() {
                 if let Some(id) = data.get(key).and_then(serde_json::Value::as_str) {
-                    targets.insert((target.clone(), id.to_owned()));
+                    targets.insert((event.tenant_id.clone(), target.clone(), id.to_owned()));
                 }
             }
         }
-        let tenant_id = &event.tenant_id;
-        Ok(targets
-            .into_iter()
-            .map(|(entity_id, record_id)| Job::RefreshMemory {
-                tenant_id: tenant_id.clone(),
-                entity_id,
-                record_id,
-            })
-            .collect())
+        Ok(())
     }
 
     /// Relays one batch; returns how many events it handled.
@@ -226,7 +220,7 @@ impl Relay {
             self.subscriptions().await.map_err(|e| err(&e))?
         };
         let watched = &subs.watched;
-        let mut links = HashMap::new();
+        let (mut links, mut memories) = (HashMap::new(), BTreeSet::new());
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
@@ -249,12 +243,17 @@ impl Relay {
                 self.queue.push(job, delay).await.map_err(|e| err(&e))?;
             }
             if let OutboxEvent::RecordChanged(change) = &event {
-                let mut jobs = self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))?;
-                jobs.extend(self.memory_jobs(change, &mut links).await.map_err(|e| err(&e))?);
-                for job in jobs {
+                for job in self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))? {
                     self.queue.push(job, None).await.map_err(|e| err(&e))?;
                 }
+                self.memory_targets(change, &mut links, &mut memories).await.map_err(|e| err(&e))?;
             }
+        }
+        for (tenant_id, entity_id, record_id) in memories {
+            self.queue
+                .push(Job::RefreshMemory { tenant_id, entity_id, record_id }, None)
+                .await
+                .map_err(|e| err(&e))?;
         }
         if !done.is_empty() {
             let mut mark = SqlBuf::new(d);

@@ -91,7 +91,7 @@ impl Store<'_> {
         for chunk in parts.chunks(CHUNK) {
             let events: Vec<&ChangeEvent> = chunk.iter().map(|p| &p.event).collect();
             let mut buf = SqlBuf::new(d);
-            computed::push_change_events(&mut buf, tenant_id, &events)?;
+            computed::push_change_events(&mut buf, tenant_id, entity, &events)?;
             txn.execute(buf.into_statement()).await?;
         }
         let mut deltas = rollups::Deltas::new();
@@ -156,7 +156,7 @@ impl Store<'_> {
             self.parts(txn, meta, actor, entity, change, changed_fields, changes).await?;
         let tenant_id = self.tenant_id;
         let outbox: audit::Write<'_> =
-            Box::new(|buf: &mut SqlBuf| computed::push_change_events(buf, tenant_id, &[&event]));
+            Box::new(|buf: &mut SqlBuf| computed::push_change_events(buf, tenant_id, entity, &[&event]));
         let entry =
             audit::Entry { action, object_type: &entity.name_singular, object_id: Some(&record.id), changes };
         let mut writes = vec![write, outbox];

@@ -119,19 +119,33 @@ pub async fn write_computed(
         workflows_off: false,
     };
     let mut buf = SqlBuf::new(d);
-    push_change_events(&mut buf, tenant_id, &[&event])?;
+    push_change_events(&mut buf, tenant_id, entity, &[&event])?;
     txn.execute(buf.into_statement()).await
 }
 
 /// The outbox rows of records' change events, of one entity (`dispatched_at` as
 /// `push_unless_watched` says): one statement.
-pub(super) fn push_change_events(buf: &mut SqlBuf, tenant_id: &str, events: &[&ChangeEvent]) -> Result<()> {
-    let Some(first) = events.first() else { return Ok(()) };
+pub(super) fn push_change_events(
+    buf: &mut SqlBuf,
+    tenant_id: &str,
+    entity: &EntityDef,
+    events: &[&ChangeEvent],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let payloads = events.iter().map(serde_json::to_value).collect::<serde_json::Result<Vec<_>>>()?;
-    let entity_id = first.entity_id.as_str();
     outbox::push_rows(buf, tenant_id, <ChangeEvent as outbox::Event>::TOPIC, &payloads, |buf: &mut SqlBuf| {
-        push_unless_watched(buf, tenant_id, entity_id)
+        push_unless_watched(buf, tenant_id, entity)
     })
+}
+
+/// The entity feeds Customer Memory: it has a long-text field and a RELATION field (a note or
+/// an activity about the record it points at), so the relay refreshes that record's memory.
+/// Read from the definitions in hand: the outbox statement asks the database nothing for it.
+fn feeds_memory(entity: &EntityDef) -> bool {
+    let has = |ty: FieldType| entity.fields.iter().any(|f| f.ty == ty);
+    has(FieldType::Textarea) && has(FieldType::Relation)
 }
 
 /// Stores a backfilled value (a definition change's: no event, the cells are rebuilt after).
@@ -154,14 +168,13 @@ pub async fn backfill_data(
 /// claims, marks and re-writes the many changes nothing acts on. The check reads what
 /// committed before the write's statement began: a workflow or webhook activated meanwhile
 /// sees the changes that follow it.
-fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity_id: &str) {
-    buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND entity_id = ").bind(entity_id.to_owned()).push(" AND active = ").bind(true);
-    buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
-    buf.push(" AND active = ").bind(true).push(")");
-    for (join, ty) in [(" OR (", FieldType::Textarea), (" AND ", FieldType::Relation)] {
-        buf.push(join).push("EXISTS (SELECT 1 FROM field_defs WHERE entity_id = ").bind(entity_id.to_owned());
-        buf.push(" AND field_type = ").bind(ty.as_str().to_owned()).push(")");
+fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity: &EntityDef) {
+    if feeds_memory(entity) {
+        buf.push("NULL");
+        return;
     }
-    buf.push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
+    buf.push("CASE WHEN EXISTS (SELECT 1 FROM workflows WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND entity_id = ").bind(entity.id.clone()).push(" AND active = ").bind(true);
+    buf.push(") OR EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = ").bind(tenant_id.to_owned());
+    buf.push(" AND active = ").bind(true).push(") THEN NULL ELSE ").bind_ts(time::now()).push(" END");
 }
