@@ -13,6 +13,7 @@ use entity::features::exports::zip::crc32;
 use serde_json::{Value, json};
 
 use crate::attachments::graphql_upload;
+use crate::gdpr::define_crm;
 use crate::harness::*;
 
 const START: &str =
@@ -24,8 +25,9 @@ const CHANGED: &str =
 const AUDIT: &str =
     "query($f: AuditFilter) { auditLog(filter: $f, first: 500) { totalCount nodes { id action objectId } } }";
 
-/// A tenant with contacts (personal name, email and phone) and deals linking to them, a file
-/// attached to a deal, and Ada erased (`erasePersonalData`) while Bob is kept.
+/// A tenant with contacts (personal name, email and phone: `gdpr::define_crm`) and deals
+/// linking to them, a file attached to a deal, and Ada erased (`erasePersonalData`) while Bob
+/// is kept.
 struct Crm {
     t: TestTenant,
     ada_email: String,
@@ -36,34 +38,7 @@ struct Crm {
 
 async fn crm() -> Crm {
     let t = tenant().await;
-    let personal = |extra: Value| {
-        let mut v = json!({ "personal": true });
-        merge(&mut v, extra);
-        v
-    };
-    t.define_entity(
-        "contact",
-        "contacts",
-        vec![
-            field("full_name", "TEXT", personal(json!({ "required": true }))),
-            field("email", "EMAIL", personal(json!({}))),
-            field("company", "TEXT", json!({})),
-        ],
-    )
-    .await;
-    t.define_entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({})),
-            field(
-                "contact",
-                "RELATION",
-                json!({ "relatedEntity": "contact", "relationKind": "MANY_TO_ONE" }),
-            ),
-        ],
-    )
-    .await;
+    define_crm(&t).await;
     let (ada_email, bob_email) =
         (format!("ada@{}.example.org", t.slug), format!("bob@{}.example.org", t.slug));
     let mut contacts = Vec::new();
