@@ -4,8 +4,9 @@
 //! definitions, every entity's records as the API lists them, the audit trail, the attachment's
 //! bytes — and nothing of a data subject erased before. Starting and downloading are audited.
 //! An administrator and a member of the tenant are refused (FORBIDDEN), another tenant finds no
-//! such export (NOT_FOUND). 1 200 records are written in several pages (`exports::PAGE` is 500),
-//! each page's progress seen live.
+//! such export (NOT_FOUND); the owner may start one while the tenant's deletion is scheduled.
+//! 1 200 records are written in several pages (`exports::PAGE` is 500), each page's progress
+//! seen live.
 
 use std::collections::BTreeMap;
 
@@ -274,6 +275,13 @@ async fn only_the_owner_starts_sees_and_downloads_the_tenant_archive() {
     assert_eq!(t.data(AUDIT, downloads.clone()).await["auditLog"]["totalCount"], json!(0));
     assert_eq!(download(&t, &t.auth(), &id).await.0, 200);
     assert_eq!(t.data(AUDIT, downloads).await["auditLog"]["totalCount"], json!(1));
+    // While the tenant's deletion is scheduled (read-only), its owner may still take it out.
+    let scheduled = t.data("mutation { deleteTenant { scheduled } }", json!({})).await;
+    assert_eq!(scheduled["deleteTenant"]["scheduled"], json!(true));
+    t.request("mutation { createNote(input: {body: \"x\"}) { id } }", json!({}))
+        .await
+        .expect_code("FORBIDDEN");
+    assert_eq!(t.data(START, json!({})).await["startTenantExport"]["status"], json!("queued"));
 }
 
 #[tokio::test]
