@@ -27,7 +27,7 @@ const CANCEL: &str = "mutation { cancelTenantDeletion { scheduled dueAt } }";
 
 /// Contacts with personal fields (a required name, email, phone) and a non-personal company;
 /// deals linking to them.
-async fn define_crm(t: &TestTenant) {
+pub(crate) async fn define_crm(t: &TestTenant) {
     let personal = |extra: Value| {
         let mut v = json!({ "personal": true });
         merge(&mut v, extra);

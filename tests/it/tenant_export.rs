@@ -4,8 +4,9 @@
 //! definitions, every entity's records as the API lists them, the audit trail, the attachment's
 //! bytes — and nothing of a data subject erased before. Starting and downloading are audited.
 //! An administrator and a member of the tenant are refused (FORBIDDEN), another tenant finds no
-//! such export (NOT_FOUND). 1 200 records are written in several pages (`exports::PAGE` is 500),
-//! each page's progress seen live.
+//! such export (NOT_FOUND); the owner may start one while the tenant's deletion is scheduled.
+//! 1 200 records are written in several pages (`exports::PAGE` is 500), each page's progress
+//! seen live.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use entity::features::exports::zip::crc32;
 use serde_json::{Value, json};
 
 use crate::attachments::graphql_upload;
+use crate::gdpr::define_crm;
 use crate::harness::*;
 
 const START: &str =
@@ -24,8 +26,9 @@ const CHANGED: &str =
 const AUDIT: &str =
     "query($f: AuditFilter) { auditLog(filter: $f, first: 500) { totalCount nodes { id action objectId } } }";
 
-/// A tenant with contacts (personal name, email and phone) and deals linking to them, a file
-/// attached to a deal, and Ada erased (`erasePersonalData`) while Bob is kept.
+/// A tenant with contacts (personal name, email and phone: `gdpr::define_crm`) and deals
+/// linking to them, a file attached to a deal, and Ada erased (`erasePersonalData`) while Bob
+/// is kept.
 struct Crm {
     t: TestTenant,
     ada_email: String,
@@ -36,34 +39,7 @@ struct Crm {
 
 async fn crm() -> Crm {
     let t = tenant().await;
-    let personal = |extra: Value| {
-        let mut v = json!({ "personal": true });
-        merge(&mut v, extra);
-        v
-    };
-    t.define_entity(
-        "contact",
-        "contacts",
-        vec![
-            field("full_name", "TEXT", personal(json!({ "required": true }))),
-            field("email", "EMAIL", personal(json!({}))),
-            field("company", "TEXT", json!({})),
-        ],
-    )
-    .await;
-    t.define_entity(
-        "deal",
-        "deals",
-        vec![
-            field("title", "TEXT", json!({})),
-            field(
-                "contact",
-                "RELATION",
-                json!({ "relatedEntity": "contact", "relationKind": "MANY_TO_ONE" }),
-            ),
-        ],
-    )
-    .await;
+    define_crm(&t).await;
     let (ada_email, bob_email) =
         (format!("ada@{}.example.org", t.slug), format!("bob@{}.example.org", t.slug));
     let mut contacts = Vec::new();
@@ -299,6 +275,13 @@ async fn only_the_owner_starts_sees_and_downloads_the_tenant_archive() {
     assert_eq!(t.data(AUDIT, downloads.clone()).await["auditLog"]["totalCount"], json!(0));
     assert_eq!(download(&t, &t.auth(), &id).await.0, 200);
     assert_eq!(t.data(AUDIT, downloads).await["auditLog"]["totalCount"], json!(1));
+    // While the tenant's deletion is scheduled (read-only), its owner may still take it out.
+    let scheduled = t.data("mutation { deleteTenant { scheduled } }", json!({})).await;
+    assert_eq!(scheduled["deleteTenant"]["scheduled"], json!(true));
+    t.request("mutation { createNote(input: {body: \"x\"}) { id } }", json!({}))
+        .await
+        .expect_code("FORBIDDEN");
+    assert_eq!(t.data(START, json!({})).await["startTenantExport"]["status"], json!("queued"));
 }
 
 #[tokio::test]

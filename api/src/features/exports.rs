@@ -57,7 +57,7 @@ fn types() -> Vec<Type> {
             .items(["CSV", "JSONL", "ZIP"])
             .into(),
         Object::new(t::EXPORT_JOB)
-            .description("An export written to a file by a worker (`exportRecords`).")
+            .description("An export written to a file by a worker (`exportRecords`, `startTenantExport`).")
             .field(sync_field::<ExportJob>("id", TypeRef::named_nn(TypeRef::ID), |j| s(&j.id)))
             .field(
                 sync_field::<ExportJob>("entity", string(), |j| s(&j.entity))

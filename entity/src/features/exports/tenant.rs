@@ -24,10 +24,10 @@ use serde_json::{Value, json};
 
 use super::zip::{self, ZipWriter};
 use super::{Ask, Asker, Format, PAGE, Plan, Sink, write};
-use crate::features::gdpr::tenant::definition;
+use crate::features::gdpr::tenant::{described, of_tenant};
 use crate::features::users::roles;
 use crate::models::export_job::Model as ExportJob;
-use crate::models::{audit_log, dashboard, file, role, tenant, tenant_template, user, workflow};
+use crate::models::{audit_log, dashboard, file, tenant_template, workflow};
 use crate::runtime::audit::{Actor, AuditRow};
 use crate::runtime::meta::TenantMeta;
 use crate::runtime::policy::Permissions;
@@ -116,66 +116,44 @@ impl<P: Progress> Sink for Entry<'_, P> {
     }
 }
 
-/// `definitions.json`: what defines the tenant, read in one transaction (bounded by the
-/// tenant's definitions and seats, not by its data).
+/// `definitions.json`: what defines the tenant (`gdpr::tenant::described`, then its
+/// workflows, dashboards and templates), read in one transaction — bounded by the tenant's
+/// definitions and seats, not by its data.
 async fn definitions(db: &Db, meta: &TenantMeta, tenant_id: &str) -> Result<Value> {
     let txn = db.begin_tenant_read(tenant_id).await?;
-    let t = tenant::Entity::find_by_id(tenant_id.to_owned())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Error::NotFound("tenant".into()))?;
-    let roles = role::Entity::find()
-        .filter(role::Column::TenantId.eq(tenant_id))
-        .order_by_asc(role::Column::CreatedAt)
-        .all(&txn)
-        .await?;
-    let users = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .order_by_asc(user::Column::CreatedAt)
-        .all(&txn)
-        .await?;
-    let workflows = workflow::Entity::find()
-        .filter(workflow::Column::TenantId.eq(tenant_id))
-        .order_by_asc(workflow::Column::CreatedAt)
-        .all(&txn)
-        .await?;
-    let dashboards = dashboard::Entity::find()
-        .filter(dashboard::Column::TenantId.eq(tenant_id))
-        .order_by_asc(dashboard::Column::Position)
-        .all(&txn)
-        .await?;
-    let templates = tenant_template::Entity::find()
-        .filter(tenant_template::Column::TenantId.eq(tenant_id))
-        .order_by_asc(tenant_template::Column::Slug)
-        .all(&txn)
-        .await?;
+    let mut doc = described(&txn, meta, tenant_id).await?;
+    let (w, d, t) =
+        (workflow::Column::TenantId, dashboard::Column::TenantId, tenant_template::Column::TenantId);
+    let workflows = of_tenant::<workflow::Entity>(&txn, w, workflow::Column::CreatedAt, tenant_id).await?;
+    let dashboards = of_tenant::<dashboard::Entity>(&txn, d, dashboard::Column::Position, tenant_id).await?;
+    let templates =
+        of_tenant::<tenant_template::Entity>(&txn, t, tenant_template::Column::Slug, tenant_id).await?;
     txn.commit().await?;
     let entity_name = |id: &str| meta.entity_by_id(id).map(|e| e.name_singular.clone());
-    Ok(json!({
-        "format": "alphery.tenant-archive.v1",
-        "exportedAt": time::format(&time::now()),
-        "tenant": {"id": t.id, "name": t.name, "slug": t.slug, "timeZone": t.time_zone,
-                   "defaultLanguage": t.default_language, "createdAt": time::format(&t.created_at)},
-        "entities": meta.entities.iter().map(|e| definition(meta, e)).collect::<Vec<_>>(),
-        "roles": roles.iter().map(|r| json!({"id": r.id, "name": r.name, "description": r.description,
-                                             "permissions": r.permissions, "system": r.is_system})).collect::<Vec<_>>(),
-        // No password hash, invitation hash or second factor: the archive holds no secret.
-        "users": users.iter().map(|u| json!({"id": u.id, "email": u.email, "name": u.name, "roleId": u.role_id,
-                                             "active": u.is_active, "locale": u.locale, "timeZone": u.time_zone,
-                                             "createdAt": time::format(&u.created_at)})).collect::<Vec<_>>(),
-        // A workflow's secrets (webhook signing keys and the like) stay out.
-        "workflows": workflows.iter().map(|w| json!({"id": w.id, "name": w.name, "description": w.description,
-                                                     "active": w.active, "entity": entity_name(&w.entity_id),
-                                                     "definition": w.definition, "switchedOff": w.switched_off}))
-                                     .collect::<Vec<_>>(),
-        "dashboards": dashboards.iter().map(|d| json!({"id": d.id, "key": d.key, "name": d.name, "roles": d.roles,
-                                                       "widgets": d.widgets, "template": d.template,
-                                                       "position": d.position, "switchedOff": d.switched_off}))
-                                       .collect::<Vec<_>>(),
-        "templates": templates.iter().map(|t| json!({"slug": t.slug, "version": t.version,
-                                                     "appliedAt": time::format(&t.applied_at)}))
-                                     .collect::<Vec<_>>(),
-    }))
+    doc.insert("format".into(), json!("alphery.tenant-archive.v1"));
+    // A workflow's secrets (webhook signing keys and the like) stay out.
+    let workflows: Vec<Value> = workflows
+        .iter()
+        .map(|w| {
+            json!({"id": w.id, "name": w.name, "description": w.description, "active": w.active,
+                   "entity": entity_name(&w.entity_id), "definition": w.definition, "switchedOff": w.switched_off})
+        })
+        .collect();
+    let dashboards: Vec<Value> = dashboards
+        .iter()
+        .map(|d| {
+            json!({"id": d.id, "key": d.key, "name": d.name, "roles": d.roles, "widgets": d.widgets,
+                   "template": d.template, "position": d.position, "switchedOff": d.switched_off})
+        })
+        .collect();
+    let templates: Vec<Value> = templates
+        .iter()
+        .map(|t| json!({"slug": t.slug, "version": t.version, "appliedAt": time::format(&t.applied_at)}))
+        .collect();
+    doc.insert("workflows".into(), Value::Array(workflows));
+    doc.insert("dashboards".into(), Value::Array(dashboards));
+    doc.insert("templates".into(), Value::Array(templates));
+    Ok(Value::Object(doc))
 }
 
 /// `audit.jsonl`: the trail oldest first, `PAGE` entries per statement, each page's personal

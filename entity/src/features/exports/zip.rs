@@ -56,9 +56,9 @@ impl ZipWriter {
     pub async fn create(path: &Path) -> Result<ZipWriter> {
         let file = tokio::fs::File::create(path).await.map_err(io)?;
         let now = crate::runtime::time::now();
-        let time = (now.hour() << 11 | now.minute() << 5 | now.second() / 2) as u16;
+        let time = ((now.hour() << 11) | (now.minute() << 5) | (now.second() / 2)) as u16;
         let year = u32::try_from(now.year().clamp(1980, 2107) - 1980).unwrap_or(0);
-        let date = (year << 9 | now.month() << 5 | now.day()) as u16;
+        let date = ((year << 9) | (now.month() << 5) | now.day()) as u16;
         Ok(ZipWriter {
             out: BufWriter::new(file),
             at: 0,
@@ -76,14 +76,8 @@ impl ZipWriter {
         }
         let mut header = Vec::with_capacity(30 + name.len());
         put32(&mut header, LOCAL_HEADER);
-        put16(&mut header, VERSION);
-        put16(&mut header, UTF8_NAMES);
-        put16(&mut header, 0);
-        put16(&mut header, self.stamp.0);
-        put16(&mut header, self.stamp.1);
         // CRC-32 and sizes: patched when the entry ends.
-        header.extend_from_slice(&[0; 12]);
-        put16(&mut header, name_len(name)?);
+        self.described(&mut header, 0, 0, name)?;
         put16(&mut header, 0);
         header.extend_from_slice(name.as_bytes());
         let offset = self.at;
@@ -110,15 +104,7 @@ impl ZipWriter {
         for e in &self.entries {
             put32(&mut directory, CENTRAL_HEADER);
             put16(&mut directory, VERSION);
-            put16(&mut directory, VERSION);
-            put16(&mut directory, UTF8_NAMES);
-            put16(&mut directory, 0);
-            put16(&mut directory, self.stamp.0);
-            put16(&mut directory, self.stamp.1);
-            put32(&mut directory, e.crc);
-            put32(&mut directory, e.size);
-            put32(&mut directory, e.size);
-            put16(&mut directory, name_len(&e.name)?);
+            self.described(&mut directory, e.crc, e.size, &e.name)?;
             // Extra field, comment, disk number, internal and external attributes.
             directory.extend_from_slice(&[0; 12]);
             put32(&mut directory, e.offset);
@@ -138,6 +124,22 @@ impl ZipWriter {
         self.out.flush().await.map_err(io)?;
         self.out.get_ref().sync_all().await.map_err(io)?;
         Ok(self.at)
+    }
+
+    /// What a local header and a central directory header both say of an entry, in the same
+    /// order: the version needed, flags, method (stored), time, date, CRC-32, both sizes
+    /// (equal: stored) and the name's length.
+    fn described(&self, out: &mut Vec<u8>, crc: u32, size: u32, name: &str) -> Result<()> {
+        put16(out, VERSION);
+        put16(out, UTF8_NAMES);
+        put16(out, 0);
+        put16(out, self.stamp.0);
+        put16(out, self.stamp.1);
+        put32(out, crc);
+        put32(out, size);
+        put32(out, size);
+        put16(out, name_len(name)?);
+        Ok(())
     }
 
     /// Patches the open entry's local header with its CRC-32 and size, and records it.

@@ -16,7 +16,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, Set, Statement,
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::features::users::OWNER_ROLE;
 use crate::models::{audit_log, role, tenant, user};
@@ -47,10 +47,10 @@ pub const OWNER: &str = OWNER_ROLE;
 /// The whole tenant as one JSON document, read in one transaction that audits the export.
 pub async fn export(db: &Db, tenant_id: &str, actor: &Actor) -> Result<Value> {
     let txn = db.begin_tenant_write(tenant_id).await?;
-    let t = current(&txn, tenant_id).await?;
     let meta = TenantMeta::load(&txn, tenant_id).await?;
+    let mut doc = described(&txn, &meta, tenant_id).await?;
     let store = Store::new(db, tenant_id);
-    let mut records = serde_json::Map::new();
+    let mut records = Map::new();
     let mut count = 0;
     for e in &meta.entities {
         let rows = store.all_of(&txn, e).await?;
@@ -61,43 +61,63 @@ pub async fn export(db: &Db, tenant_id: &str, actor: &Actor) -> Result<Value> {
             .collect();
         records.insert(e.name_singular.clone(), Value::Array(list));
     }
-    let roles = role::Entity::find()
-        .filter(role::Column::TenantId.eq(tenant_id))
-        .order_by_asc(role::Column::CreatedAt)
-        .all(&txn)
-        .await?;
-    let users = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .order_by_asc(user::Column::CreatedAt)
-        .all(&txn)
-        .await?;
-    let doc = json!({
-        "format": FORMAT,
-        "exportedAt": time::format(&time::now()),
-        "tenant": {"id": t.id, "name": t.name, "slug": t.slug, "timeZone": t.time_zone,
-                   "defaultLanguage": t.default_language, "createdAt": time::format(&t.created_at)},
-        "entities": meta.entities.iter().map(|e| definition(&meta, e)).collect::<Vec<_>>(),
-        "records": records,
-        "roles": roles.iter().map(|r| json!({"id": r.id, "name": r.name, "description": r.description,
-                                             "permissions": r.permissions, "system": r.is_system})).collect::<Vec<_>>(),
-        // No password hash, invitation hash or second factor: the export holds no secret.
-        "users": users.iter().map(|u| json!({"id": u.id, "email": u.email, "name": u.name, "roleId": u.role_id,
-                                             "active": u.is_active, "locale": u.locale, "timeZone": u.time_zone,
-                                             "createdAt": time::format(&u.created_at)})).collect::<Vec<_>>(),
-    });
+    let users = doc.get("users").and_then(Value::as_array).map_or(0, Vec::len);
+    doc.insert("format".into(), json!(FORMAT));
+    doc.insert("records".into(), Value::Object(records));
     let entry = audit::Entry {
         action: "tenant.export",
         object_type: "tenant",
         object_id: Some(tenant_id),
-        changes: json!({"entities": meta.entities.len(), "records": count, "users": users.len()}),
+        changes: json!({"entities": meta.entities.len(), "records": count, "users": users}),
     };
     audit::append(&txn, db.dialect, tenant_id, actor, &entry).await?;
     txn.commit().await?;
-    Ok(doc)
+    Ok(Value::Object(doc))
+}
+
+/// The rows of model `E` of the tenant (its `tenant` column holds `tenant_id`) in `order`.
+pub(crate) async fn of_tenant<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    tenant: E::Column,
+    order: E::Column,
+    tenant_id: &str,
+) -> Result<Vec<E::Model>> {
+    Ok(E::find().filter(tenant.eq(tenant_id)).order_by_asc(order).all(conn).await?)
+}
+
+/// What describes the tenant in its exports (this document and the archive,
+/// `exports::tenant`), read in `conn`: when it was exported, the tenant, its entities as `meta`
+/// defines them, its roles and its users — without any password hash, invitation hash or
+/// second factor: an export holds no secret.
+pub(crate) async fn described(
+    conn: &impl ConnectionTrait,
+    meta: &TenantMeta,
+    tenant_id: &str,
+) -> Result<Map<String, Value>> {
+    let t = current(conn, tenant_id).await?;
+    let roles =
+        of_tenant::<role::Entity>(conn, role::Column::TenantId, role::Column::CreatedAt, tenant_id).await?;
+    let users =
+        of_tenant::<user::Entity>(conn, user::Column::TenantId, user::Column::CreatedAt, tenant_id).await?;
+    let doc = json!({
+        "exportedAt": time::format(&time::now()),
+        "tenant": {"id": t.id, "name": t.name, "slug": t.slug, "timeZone": t.time_zone,
+                   "defaultLanguage": t.default_language, "createdAt": time::format(&t.created_at)},
+        "entities": meta.entities.iter().map(|e| definition(meta, e)).collect::<Vec<_>>(),
+        "roles": roles.iter().map(|r| json!({"id": r.id, "name": r.name, "description": r.description,
+                                             "permissions": r.permissions, "system": r.is_system})).collect::<Vec<_>>(),
+        "users": users.iter().map(|u| json!({"id": u.id, "email": u.email, "name": u.name, "roleId": u.role_id,
+                                             "active": u.is_active, "locale": u.locale, "timeZone": u.time_zone,
+                                             "createdAt": time::format(&u.created_at)})).collect::<Vec<_>>(),
+    });
+    match doc {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::Internal("the tenant's description is not an object".into())),
+    }
 }
 
 /// An entity's definition as the export shows it.
-pub(crate) fn definition(meta: &TenantMeta, e: &EntityDef) -> Value {
+fn definition(meta: &TenantMeta, e: &EntityDef) -> Value {
     let fields: Vec<Value> = e
         .fields
         .iter()
