@@ -124,9 +124,12 @@ async fn delete_many_writes_an_audit_entry_and_an_event_per_record() {
     assert_eq!(all_titles(&t).await, strings(&["B"]));
 
     let mut events = Vec::new();
-    for _ in 0..5 {
+    while events.len() < 5 {
         let e = socket.next_data("1").await["dealChanged"].clone();
-        events.push((str_of(&e["kind"]), str_of(&e["record"]["id"])));
+        // The creates, committed just before the subscription began, may still reach it.
+        if e["kind"] != json!("CREATED") {
+            events.push((str_of(&e["kind"]), str_of(&e["record"]["id"])));
+        }
     }
     let kinds =
         |k: &str| sorted(events.iter().filter(|(kind, _)| kind == k).map(|(_, id)| id.clone()).collect());

@@ -46,17 +46,19 @@ async fn a_batched_import_writes_each_row_as_a_single_create_would() {
 
     // Member i (file row i + 1): even ones in Red by its code, odd ones in Blue by its record
     // number. Three are refused: an address the table holds, one an earlier row of the same
-    // write step holds, and a team that does not exist.
+    // write step holds, and a team id that names no team (that row's address, which the next
+    // row also has, is then no one's: the next row is written).
     let n = 700;
     let mut csv = String::from("email,hours,team\n");
     for i in 1..=n {
         let email = match i {
             100 => "taken@example.com".to_owned(),
             400 => "m399@example.com".to_owned(),
+            600 => "m601@example.com".to_owned(),
             _ => format!("m{i}@example.com"),
         };
         let team = match i {
-            600 => "code=NOPE".to_owned(),
+            600 => "00000000-0000-4000-8000-000000000000".to_owned(),
             _ if i % 2 == 0 => "code=RED".to_owned(),
             _ => str_of(&blue["recordNumber"]),
         };

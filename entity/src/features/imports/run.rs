@@ -1,6 +1,6 @@
 //! Running an import, one batch per transaction. A batch claims the import at its cursor (a
 //! second worker, or a cancel, makes the claim fail and the batch is not written), writes its
-//! good rows through the record store's one create path (`Store::create_each_in`, the path of
+//! good rows through the record store's one create path (`Store::create_all`, the path of
 //! `createDeal` and `createDeals`: the same validation, row rule, lifecycle, numbering, audit
 //! entry, outbox change event and rollups per record, with one statement per kind of look-up
 //! or write for up to `AT_ONCE` rows) and updates the records an upsert finds
@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use super::cells::{self, Cell, Target};
 use super::file::{self, Row};
 use super::mapping::Column;
-use super::targets::{self, Looked};
+use super::targets::{self, Looked, within_rule};
 use super::{Import, Progress, RowError, Status};
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Op, Target as On};
@@ -249,7 +249,7 @@ impl<'a> Rows<'a> {
         let items: Vec<NewRecord<'_>> =
             creates.iter().map(|(_, input)| NewRecord { input, owner: None }).collect();
         let caller = Caller { actor: &self.actor, row: self.row_rule.as_ref() };
-        let made = self.store.create_each_in(txn, self.meta, self.entity, &items, caller).await?;
+        let made = self.store.create_all(txn, self.meta, self.entity, &items, caller, false).await?;
         for ((i, _), written) in creates.iter().zip(made) {
             outcomes[*i] = Some(refusal(written.map(|_| Outcome::Created))?);
         }
@@ -388,14 +388,6 @@ fn upsert_value(f: &FieldDef, input: &Map<String, Value>) -> Option<Value> {
     match input.get(&f.graphql_name).map(|v| value::normalize(f, v)) {
         Some(Ok(Some(v))) => Some(v),
         _ => None,
-    }
-}
-
-/// `f` within the row rule `rule`, if any.
-pub(super) fn within_rule(f: Filter, rule: Option<&Filter>) -> Filter {
-    match rule {
-        Some(r) => f.and(r.clone()),
-        None => f,
     }
 }
 

@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use super::cells::{self, Cell, Target};
 use super::mapping;
-use super::run::within_rule;
 use crate::Result;
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Op, Target as On};
@@ -145,5 +144,13 @@ fn cell_input(f: &FieldDef, cell: &str) -> Value {
     match cells::parse(f, cell) {
         Ok(Cell::Value(v)) => v,
         Ok(Cell::Empty | Cell::Target(_)) | Err(_) => Value::String(cell.to_owned()),
+    }
+}
+
+/// `f` within the row rule `rule`, if any.
+pub fn within_rule(f: Filter, rule: Option<&Filter>) -> Filter {
+    match rule {
+        Some(r) => f.and(r.clone()),
+        None => f,
     }
 }

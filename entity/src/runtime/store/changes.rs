@@ -2,7 +2,7 @@
 //! (outbox), its search entries, the rollup cells it moves and the ROLLUP fields of the parents
 //! it moves. `Store::parts` works them out for one record, the same for every kind of write;
 //! `record_change` writes them for one record (on PostgreSQL in one statement with the record's
-//! own), `created_many` for the records of a batch of creates, each kind one multi-row
+//! own), `write_created` for the records of a batch of creates, each kind one multi-row
 //! statement (per `CHUNK` records) rather than one per record.
 
 use serde_json::{Map, Value};
@@ -36,9 +36,12 @@ struct Parts<'m> {
 }
 
 impl Store<'_> {
-    /// Writes the records `made` creates (checked, numbered) and all that goes with them:
-    /// one record as `record_change` writes it (`guard`: PostgreSQL's single create, whose
-    /// INSERT checks its definitions and these relation targets itself), more as a batch.
+    /// Writes the records `made` creates (checked, numbered) and all that goes with them.
+    /// One record as `record_change` writes it (`guard`: PostgreSQL's single create, whose
+    /// INSERT checks its definitions and these relation targets itself). More as a batch, each
+    /// kind in multi-row statements: the records, their change events, their audit entries
+    /// (`audit::append_many`), the rollup cells they move (once, summed) and the ROLLUP fields
+    /// of their parents (each parent recomputed once).
     pub(super) async fn write_created(
         &self,
         txn: &impl Exec,
@@ -48,31 +51,26 @@ impl Store<'_> {
         made: &[Made],
         guard: Option<&[(String, String)]>,
     ) -> Result<()> {
-        let [(record, data)] = made else {
-            return self.created_many(txn, meta, actor, entity, made).await;
-        };
-        let (tenant_id, version) = (self.tenant_id, meta.version);
-        let insert: audit::Write<'_> = Box::new(move |buf: &mut SqlBuf| {
-            push_insert(buf, tenant_id, entity, made, guard.map(|t| (version, t)))
-        });
-        let changes = audit::diff(&Map::new(), data);
-        let kind = (ChangeKind::Created, record, None);
-        self.record_change(txn, meta, actor, entity, kind, created_fields(entity, record), changes, insert)
-            .await
-    }
-
-    /// The records of a batch of creates (none or more than one) and what goes with them, each
-    /// kind in multi-row statements: the records, their change events, their audit entries
-    /// (`audit::append_many`), the rollup cells they move (once, summed) and the ROLLUP fields
-    /// of their parents (each parent recomputed once).
-    async fn created_many(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        actor: &Actor,
-        entity: &EntityDef,
-        made: &[Made],
-    ) -> Result<()> {
+        if let [(record, data)] = made {
+            let (tenant_id, version) = (self.tenant_id, meta.version);
+            let insert: audit::Write<'_> = Box::new(move |buf: &mut SqlBuf| {
+                push_insert(buf, tenant_id, entity, made, guard.map(|t| (version, t)))
+            });
+            let changes = audit::diff(&Map::new(), data);
+            let kind = (ChangeKind::Created, record, None);
+            return self
+                .record_change(
+                    txn,
+                    meta,
+                    actor,
+                    entity,
+                    kind,
+                    created_fields(entity, record),
+                    changes,
+                    insert,
+                )
+                .await;
+        }
         let (d, tenant_id) = (self.d(), self.tenant_id);
         let Some((first, _)) = made.first() else { return Ok(()) };
         let mut parts = Vec::with_capacity(made.len());

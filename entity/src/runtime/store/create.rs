@@ -49,19 +49,6 @@ struct Draft<'e> {
 }
 
 impl<'a> Store<'a> {
-    /// [`Store::create_all`] inside a transaction the caller commits, for records each of
-    /// which may be refused alone (an import batch): per item, its record or why not.
-    pub async fn create_each_in(
-        &self,
-        txn: &impl Exec,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        items: &[NewRecord<'_>],
-        caller: Caller<'_>,
-    ) -> Result<Vec<Result<Record>>> {
-        self.create_all(txn, meta, entity, items, caller, false).await
-    }
-
     /// Creates a record from each of `items` inside `txn`, as far as each is good: the result
     /// per item, in order, is the record or why it was refused (`Validation`, or `Forbidden`
     /// outside the caller's row rule); a refused item writes nothing. An `Err` of the whole call
@@ -69,8 +56,9 @@ impl<'a> Store<'a> {
     /// back. With `guarded` (a single create on PostgreSQL whose values need no uniqueness
     /// check) the relation targets are not looked up first: the INSERT checks them
     /// (`guards::push_reference_guard`) and fails when one is missing; the caller then retries
-    /// unguarded.
-    pub(super) async fn create_all(
+    /// unguarded. An import batch calls it in its own transaction, unguarded, and reports
+    /// each refused row.
+    pub async fn create_all(
         &self,
         txn: &impl Exec,
         meta: &TenantMeta,
@@ -194,8 +182,10 @@ impl<'a> Store<'a> {
         drafts: &mut [Draft<'_>],
         relations: bool,
     ) -> Result<()> {
-        let items: Vec<Checked<'_>> =
-            drafts.iter().map(|x| Checked { fields: &x.checked, data: &x.data, self_id: None }).collect();
+        let items: Vec<Checked<'_>> = drafts
+            .iter()
+            .map(|x| Checked { fields: &x.checked, data: &x.data, self_id: None, clean: x.errors.is_empty() })
+            .collect();
         let found = self.check_many(txn, meta, entity, &items, relations).await?;
         drop(items);
         for (draft, errors) in drafts.iter_mut().zip(found) {

@@ -23,6 +23,9 @@ pub(super) struct Checked<'x> {
     pub(super) fields: &'x [&'x FieldDef],
     pub(super) data: &'x Map<String, Value>,
     pub(super) self_id: Option<&'x str>,
+    /// Nothing is wrong with the write so far: its unique values count as taken for the
+    /// writes after it (one that will not be written holds none).
+    pub(super) clean: bool,
 }
 
 impl Store<'_> {
@@ -39,7 +42,7 @@ impl Store<'_> {
         self_id: Option<&str>,
         relations: bool,
     ) -> Result<Vec<FieldError>> {
-        let one = [Checked { fields, data, self_id }];
+        let one = [Checked { fields, data, self_id, clean: true }];
         Ok(self.check_many(txn, meta, entity, &one, relations).await?.pop().unwrap_or_default())
     }
 
@@ -100,7 +103,8 @@ impl Store<'_> {
         }
         self.lock_values(txn, entity, &unique).await?;
         for (f, values) in &unique {
-            let taken = self.values_taken(txn, entity, f, values, items).await?;
+            let clean: Vec<bool> = items.iter().zip(&errors).map(|(x, e)| x.clean && e.is_empty()).collect();
+            let taken = self.values_taken(txn, entity, f, values, items, &clean).await?;
             for (i, t) in taken {
                 if t {
                     errors[i].push(FieldError::new(&f.graphql_name, "is already used by another record"));
@@ -142,7 +146,7 @@ impl Store<'_> {
     }
 
     /// Whether each (item, value) of unique field `f` is taken: by a live record other than the
-    /// item's own (one statement), or by an earlier item.
+    /// item's own (one statement), or by an earlier item that is `clean` (to be written).
     async fn values_taken(
         &self,
         txn: &impl Exec,
@@ -150,6 +154,7 @@ impl Store<'_> {
         f: &FieldDef,
         values: &[(usize, &Value)],
         items: &[Checked<'_>],
+        clean: &[bool],
     ) -> Result<Vec<(usize, bool)>> {
         let d = self.d();
         let distinct: Vec<Value> = values.iter().fold(Vec::new(), |mut out, (_, v)| {
@@ -174,7 +179,9 @@ impl Store<'_> {
             let same = Filter::Cond(Target::Field(Box::new(f.clone())), Op::Eq((*v).clone()));
             let taken =
                 seen.contains(v) || found.iter().any(|r| Some(r.id.as_str()) != own && same.matches(r));
-            seen.push(*v);
+            if !taken && clean.get(*i).copied().unwrap_or(false) {
+                seen.push(*v);
+            }
             out.push((*i, taken));
         }
         Ok(out)
