@@ -75,6 +75,7 @@ mod search;
 mod startup;
 mod subscriptions;
 mod templates;
+mod templates_business;
 mod two_factor;
 mod typed_inputs;
 mod upgrades;

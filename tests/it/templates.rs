@@ -12,7 +12,7 @@ const BOARDS: &str =
     "{ dashboards { id key name(lang: \"hi\") roles widgets { index type entity title data } } }";
 
 /// A tenant signed up with `template`.
-async fn tenant_with(template: &str) -> TestTenant {
+pub(crate) async fn tenant_with(template: &str) -> TestTenant {
     let t = tenant().await;
     // Signup on the shared server with a template: a second tenant, same owner password.
     let slug = unique_slug();

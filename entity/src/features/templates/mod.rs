@@ -38,6 +38,9 @@ const FILES: &[(&str, &str)] = &[
     ("real-estate", include_str!("../../../../templates/real-estate.json")),
     ("jewellery", include_str!("../../../../templates/jewellery.json")),
     ("manufacturing", include_str!("../../../../templates/manufacturing.json")),
+    ("hr", include_str!("../../../../templates/hr.json")),
+    ("projects", include_str!("../../../../templates/projects.json")),
+    ("support", include_str!("../../../../templates/support.json")),
 ];
 
 /// A role a template brings.
@@ -62,7 +65,9 @@ impl TemplateWorkflow {
     /// The tenant's new, active workflow made from this one, with a signing secret of its own;
     /// its definition is checked against `meta`.
     pub fn to_workflow(&self, tenant_id: &str, meta: &TenantMeta, now: DateTime<Utc>) -> Result<Workflow> {
-        let (definition, entity_id) = Definition::parse(&self.definition, meta)?;
+        let (mut definition, entity_id) = Definition::parse(&self.definition, meta)?;
+        // An inbound webhook of a template gets a secret of its own in each tenant.
+        definition.ensure_secret(None);
         Ok(Workflow {
             id: uuid::Uuid::new_v4().to_string(),
             tenant_id: tenant_id.to_owned(),

@@ -21,7 +21,7 @@ use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::slot::Slot;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, personal, rollup_fields, rollups, search};
+use crate::runtime::{formula, mentions, personal, rollup_fields, rollups, search};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -506,7 +506,12 @@ impl<'a> Store<'a> {
         // writer holding the head then waits for no row, so no two writers deadlock.
         let parents = plan.lock(txn, self.d(), tenant_id).await?;
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
-        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
+        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await?;
+        // A restore brings back no mention: only what a create or an update adds is new.
+        if matches!(kind, ChangeKind::Created | ChangeKind::Updated) {
+            mentions::notify(txn, self.d(), tenant_id, meta, entity, record, (before, after), actor).await?;
+        }
+        Ok(())
     }
 }
 

@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 use crate::context::JobContext;
 use crate::error::JobError;
 
+mod approval;
 mod scope;
 
 use scope::{TemplateScope, render_json, templates, typed};
@@ -508,6 +509,9 @@ async fn write_step(
             let user = scope.render(user);
             let w = WriteRequest { meta, entity, input: &Map::new(), owner: Some(&user), caller };
             store.update_in(txn, &record.id, w).await?;
+        }
+        Action::SubmitForApproval { policy } => {
+            approval::submit(txn, store.db, meta, entity, record, policy, actor).await?;
         }
         // `execute` parks at a wait and makes webhook calls outside a transaction.
         Action::Wait { .. } | Action::CallWebhook { .. } => {}
