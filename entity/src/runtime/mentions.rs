@@ -22,6 +22,9 @@ use crate::runtime::record::Record;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
+/// A record's stored values on one side of a change (`None`: no record there).
+type Side<'a> = Option<&'a Map<String, Value>>;
+
 /// Most distinct names one write may mention (the rest are ignored): bounds the lookup.
 pub const MAX_MENTIONS: usize = 50;
 
@@ -54,11 +57,11 @@ pub fn mentioned(text: &str) -> BTreeSet<String> {
 /// and not before it (by field, so a name moved to another field is new there).
 pub fn added<'e>(
     entity: &'e EntityDef,
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
+    before: Side<'_>,
+    after: Side<'_>,
 ) -> Vec<(&'e FieldDef, BTreeSet<String>)> {
     let Some(after) = after else { return Vec::new() };
-    let text = |data: Option<&Map<String, Value>>, f: &FieldDef| {
+    let text = |data: Side<'_>, f: &FieldDef| {
         data.and_then(|d| d.get(f.key.as_str())).and_then(Value::as_str).map(mentioned).unwrap_or_default()
     };
     entity
@@ -140,7 +143,7 @@ pub async fn notify(
     meta: &TenantMeta,
     entity: &EntityDef,
     record: &Record,
-    (before, after): (Option<&Map<String, Value>>, Option<&Map<String, Value>>),
+    (before, after): (Side<'_>, Side<'_>),
     actor: &Actor,
 ) -> Result<()> {
     let added = added(entity, before, after);
