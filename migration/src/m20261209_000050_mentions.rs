@@ -10,17 +10,13 @@ use crate::ddl;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = "ALTER TABLE field_defs ADD COLUMN mentions {bool} NOT NULL DEFAULT FALSE";
-
-const DOWN: &str = "ALTER TABLE field_defs DROP COLUMN mentions";
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run(manager, UP).await
+        ddl::run(manager, "ALTER TABLE field_defs ADD COLUMN mentions {bool} NOT NULL DEFAULT FALSE").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run(manager, DOWN).await
+        ddl::run(manager, "ALTER TABLE field_defs DROP COLUMN mentions").await
     }
 }
