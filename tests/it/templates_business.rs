@@ -1,5 +1,6 @@
 //! The business templates through the public API: `hr`, `projects` and `support` apply at
-//! signup with their entities, roles, workflows and dashboards, and every widget computes; a
+//! signup with their entities, roles, workflows and dashboards, and every widget computes (and,
+//! applied with `demoData: true`, bring sample records their dashboards count); a
 //! leave request, submitted by the `submit_for_approval` workflow as the employee files it,
 //! is approved by the manager and then HR (each refusing the other's stage), and the "People"
 //! dashboard counts its days; an urgent ticket starts its 4-hour SLA, breaches it (time moved
@@ -87,6 +88,21 @@ async fn each_business_template_applies_at_signup_and_its_dashboards_compute() {
             .unwrap_or_else(|| panic!("no template `{slug}` in {list}"));
         assert!(!str_of(&tpl["name"]).is_empty(), "{slug}: a Hindi name");
         assert_applied_at_signup(tpl).await;
+    }
+}
+
+#[tokio::test]
+async fn each_business_template_brings_demo_data_its_dashboards_show() {
+    let apply = "mutation($s: String!) { applyTemplate(slug: $s, demoData: true) { slug entities } }";
+    let shows = [
+        ("hr", "people", "Active employees", 5.0),
+        ("projects", "delivery", "Open tasks", 5.0),
+        ("support", "desk", "Open tickets", 4.0),
+    ];
+    for (slug, board, title, expected) in shows {
+        let t = tenant().await;
+        assert_eq!(t.data(apply, json!({"s": slug})).await["applyTemplate"]["slug"], json!(slug));
+        assert_eq!(metric(&t, board, title).await, expected, "{slug}: {title}");
     }
 }
 

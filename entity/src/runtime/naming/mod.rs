@@ -2,6 +2,7 @@
 //! names generated for each entity, and the identifier rules. Definition validation uses the
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
+pub mod demo;
 pub mod mentions;
 mod platform;
 
