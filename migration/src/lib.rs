@@ -49,6 +49,7 @@ mod m20261208_000042_imports;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
 mod m20261209_000046_tenant_export;
+mod m20261209_000050_mentions;
 mod m20261209_000052_ai;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
@@ -137,6 +138,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
             Box::new(m20261209_000046_tenant_export::Migration),
+            Box::new(m20261209_000050_mentions::Migration),
             Box::new(m20261209_000052_ai::Migration),
         ]
     }

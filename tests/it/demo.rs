@@ -19,7 +19,7 @@ const COUNTS: &str = "{ accounts { totalCount } contacts { totalCount } leads { 
     invoices { totalCount } invoiceLines { totalCount } }";
 
 /// A figure as the API gives it: a number, or a decimal string for money.
-fn number(v: &Value) -> f64 {
+pub(crate) fn number(v: &Value) -> f64 {
     v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(f64::NAN)
 }
 
@@ -36,7 +36,7 @@ fn camel(key: &str) -> String {
 }
 
 /// The data of the widget titled `title` on the dashboard `key`.
-fn widget<'a>(boards: &'a Value, key: &str, title: &str) -> &'a Value {
+pub(crate) fn widget<'a>(boards: &'a Value, key: &str, title: &str) -> &'a Value {
     let board = boards.as_array().into_iter().flatten().find(|b| b["key"] == json!(key));
     let found = board
         .and_then(|b| b["widgets"].as_array())

@@ -78,6 +78,7 @@ mod search;
 mod startup;
 mod subscriptions;
 mod templates;
+mod templates_business;
 mod tenant_export;
 mod two_factor;
 mod typed_inputs;

@@ -12,7 +12,7 @@ const BOARDS: &str =
     "{ dashboards { id key name(lang: \"hi\") roles widgets { index type entity title data } } }";
 
 /// A tenant signed up with `template`.
-async fn tenant_with(template: &str) -> TestTenant {
+pub(crate) async fn tenant_with(template: &str) -> TestTenant {
     let t = tenant().await;
     // Signup on the shared server with a template: a second tenant, same owner password.
     let slug = unique_slug();
@@ -71,6 +71,13 @@ fn readme_sample(slug: &str) -> &'static str {
             r#"{ inventoryItems(filter: {metal: {eq: "Gold"}, purity: {eq: "22K"}}) { nodes { sku name weightGrams price } } }"#
         }
         "manufacturing" => r#"{ approvalRequests(assignedToMe: true) { recordId stageName stageDueAt } }"#,
+        "hr" => {
+            r#"{ leaveRequests(filter: {approvalStatus: {eq: "PENDING_APPROVAL"}}) { nodes { recordNumber days employee { fullName } } } }"#
+        }
+        "projects" => r#"{ tasksAggregate(groupBy: [STATUS]) { group count } }"#,
+        "support" => {
+            r#"{ tickets(filter: {priority: {eq: "Urgent"}}) { nodes { recordNumber subject slaStatus } } }"#
+        }
         _ => r#"{ entities { nameSingular } }"#,
     }
 }
@@ -92,43 +99,51 @@ async fn every_template_applies_at_signup_and_its_dashboards_compute() {
         ["blank", "corporate-crm", "hospital", "real-estate", "jewellery", "manufacturing"]
     );
     for tpl in list["templates"].as_array().expect("templates").iter().take(6) {
-        let slug = str_of(&tpl["slug"]);
-        let tt = tenant_with(&slug).await;
-        let mut names = tt.entity_names().await;
-        let mut expected: Vec<String> =
-            tpl["entities"].as_array().expect("entities").iter().map(str_of).collect();
-        names.sort();
-        expected.sort();
-        assert_eq!(names, expected, "{slug}");
-        let defs = tt.data("{ entities { nameSingular labels } }", json!({})).await;
-        for e in defs["entities"].as_array().expect("entities") {
-            let hi = &e["labels"]["hi"];
-            assert!(
-                hi["singular"].is_string() && hi["plural"].is_string(),
-                "{slug}: Hindi labels of {}",
-                e["nameSingular"]
-            );
-        }
-        let roles = pluck_str(&tt.data("{ roles { name } }", json!({})).await["roles"], "name");
-        for r in tpl["roles"].as_array().expect("roles") {
-            assert!(roles.contains(&str_of(r)), "{slug}: role {r} missing from {roles:?}");
-        }
-        let workflows = tt.data("{ workflows { name active } }", json!({})).await["workflows"].clone();
-        assert_eq!(workflows.as_array().map(Vec::len), tpl["workflows"].as_array().map(Vec::len), "{slug}");
-        // The README's sample query for this template runs.
-        tt.data(readme_sample(&slug), json!({})).await;
-        let boards = tt.data(BOARDS, json!({})).await["dashboards"].clone();
-        let keys: Vec<String> =
-            boards.as_array().expect("dashboards").iter().map(|b| str_of(&b["key"])).collect();
-        let expected: Vec<String> = tpl["dashboards"].as_array().expect("keys").iter().map(str_of).collect();
-        assert_eq!(keys, expected, "{slug}");
-        for b in boards.as_array().expect("dashboards") {
-            assert!(!str_of(&b["name"]).is_empty(), "{slug}: a Hindi name");
-            for w in b["widgets"].as_array().expect("widgets") {
-                assert!(w["data"].is_object(), "{slug}/{}: widget {} computes: {w}", b["key"], w["index"]);
-            }
+        assert_applied_at_signup(tpl).await;
+    }
+}
+
+/// A tenant signed up with template `tpl` (as `templates` lists it), checked: its entities
+/// with Hindi labels, roles, workflows and dashboards (Hindi names, every widget computing),
+/// and the README's sample query for it runs.
+pub(crate) async fn assert_applied_at_signup(tpl: &Value) -> TestTenant {
+    let slug = str_of(&tpl["slug"]);
+    let tt = tenant_with(&slug).await;
+    let mut names = tt.entity_names().await;
+    let mut expected: Vec<String> =
+        tpl["entities"].as_array().expect("entities").iter().map(str_of).collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected, "{slug}");
+    let defs = tt.data("{ entities { nameSingular labels } }", json!({})).await;
+    for e in defs["entities"].as_array().expect("entities") {
+        let hi = &e["labels"]["hi"];
+        assert!(
+            hi["singular"].is_string() && hi["plural"].is_string(),
+            "{slug}: Hindi labels of {}",
+            e["nameSingular"]
+        );
+    }
+    let roles = pluck_str(&tt.data("{ roles { name } }", json!({})).await["roles"], "name");
+    for r in tpl["roles"].as_array().expect("roles") {
+        assert!(roles.contains(&str_of(r)), "{slug}: role {r} missing from {roles:?}");
+    }
+    let workflows = tt.data("{ workflows { name active } }", json!({})).await["workflows"].clone();
+    assert_eq!(workflows.as_array().map(Vec::len), tpl["workflows"].as_array().map(Vec::len), "{slug}");
+    // The README's sample query for this template runs.
+    tt.data(readme_sample(&slug), json!({})).await;
+    let boards = tt.data(BOARDS, json!({})).await["dashboards"].clone();
+    let keys: Vec<String> =
+        boards.as_array().expect("dashboards").iter().map(|b| str_of(&b["key"])).collect();
+    let expected: Vec<String> = tpl["dashboards"].as_array().expect("keys").iter().map(str_of).collect();
+    assert_eq!(keys, expected, "{slug}");
+    for b in boards.as_array().expect("dashboards") {
+        assert!(!str_of(&b["name"]).is_empty(), "{slug}: a Hindi name");
+        for w in b["widgets"].as_array().expect("widgets") {
+            assert!(w["data"].is_object(), "{slug}/{}: widget {} computes: {w}", b["key"], w["index"]);
         }
     }
+    tt
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use async_graphql::dynamic::{
 use entity::features::templates::upgrade::{self, Change, Plan};
 use entity::features::templates::{self, Applied, Template};
 use entity::runtime::audit::Actor;
-use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::naming::{demo, fields as f, types as t};
 
 use crate::error::ApiError;
 use crate::schema::args;
@@ -151,8 +151,8 @@ pub fn mutations() -> Vec<Field> {
         Field::new(f::APPLY_TEMPLATE, TypeRef::named_nn(t::TEMPLATE_APPLICATION), |c| {
             FieldFuture::new(async move {
                 let ch = chosen(&c)?;
-                let allow = args::flag(&c, "allowExistingData")?;
-                let applied = templates::apply(&ch.state.db, ch.tenant_id, &ch.template, &ch.actor, allow)
+                let flags = (args::flag(&c, "allowExistingData")?, args::flag(&c, demo::DEMO_DATA)?);
+                let applied = templates::apply(&ch.state.db, ch.tenant_id, &ch.template, &ch.actor, flags)
                     .await
                     .map_err(ApiError::from)?;
                 Ok(Some(FieldValue::owned_any((ch.slug, applied))))
@@ -160,6 +160,7 @@ pub fn mutations() -> Vec<Field> {
         })
         .argument(InputValue::new("slug", TypeRef::named_nn(TypeRef::STRING)))
         .argument(InputValue::new("allowExistingData", TypeRef::named(TypeRef::BOOLEAN)))
+        .argument(InputValue::new(demo::DEMO_DATA, TypeRef::named(TypeRef::BOOLEAN)).description(demo::DEMO_DATA_DOC))
         .description("Installs a template (entities, roles, workflows, approval policies, dashboards) in one transaction."),
         Field::new(f::UPGRADE_TEMPLATE, TypeRef::named_nn(t::TEMPLATE_UPGRADE), |c| {
             FieldFuture::new(async move {

@@ -13,7 +13,7 @@ use entity::models::tenant;
 use entity::runtime::definitions::Definitions;
 use entity::runtime::definitions::input::{EntityInput, FieldInput, UpdateEntityInput, UpdateFieldInput};
 use entity::runtime::meta::{EntityDef, TenantMeta};
-use entity::runtime::naming::{EntityNames, fields as f, types as t};
+use entity::runtime::naming::{EntityNames, fields as f, mentions, types as t};
 use serde::de::DeserializeOwned;
 
 use super::access::SchemaAccess;
@@ -273,6 +273,10 @@ fn tenant_types() -> Vec<Type> {
             sync_field::<FieldDefView>("searchable", boolean(), |x| Some(Value::from(x.def.searchable)))
                 .description(SEARCHABLE_DOC),
         )
+        .field(
+            sync_field::<FieldDefView>(mentions::FLAG, boolean(), |x| Some(Value::from(x.def.mentions)))
+                .description(mentions::FLAG_DOC),
+        )
         .field(sync_field::<FieldDefView>("options", TypeRef::named_nn_list(TypeRef::STRING), |x| {
             (!x.def.options.is_empty())
                 .then(|| Value::List(x.def.options.iter().cloned().map(Value::from).collect()))
@@ -349,6 +353,9 @@ fn tenant_types() -> Vec<Type> {
         o = o.field(InputValue::new("personal", TypeRef::named(TypeRef::BOOLEAN)).description(PERSONAL_DOC));
         o = o.field(
             InputValue::new("searchable", TypeRef::named(TypeRef::BOOLEAN)).description(SEARCHABLE_DOC),
+        );
+        o = o.field(
+            InputValue::new(mentions::FLAG, TypeRef::named(TypeRef::BOOLEAN)).description(mentions::FLAG_DOC),
         );
         o = o.field(InputValue::new("options", TypeRef::named_nn_list(TypeRef::STRING)));
         if create {

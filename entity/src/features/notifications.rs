@@ -4,13 +4,14 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::models::notification::{self, Column};
 use crate::models::{role, user};
+use crate::pipeline::Exec;
 use crate::runtime::{outbox, time};
+use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
 
 /// One notification of one user: its row, which is also the payload of its outbox event.
@@ -86,6 +87,18 @@ pub async fn create(
     recipients: &[String],
     m: &Message<'_>,
 ) -> Result<Vec<Notification>> {
+    write(txn, Dialect::of(txn), tenant_id, recipients, m).await
+}
+
+/// [`create`] in any transaction of the store, a record write's pipeline too
+/// (`runtime::mentions`).
+pub async fn write(
+    txn: &impl Exec,
+    d: Dialect,
+    tenant_id: &str,
+    recipients: &[String],
+    m: &Message<'_>,
+) -> Result<Vec<Notification>> {
     let now = time::now();
     let out: Vec<Notification> = recipients
         .iter()
@@ -100,13 +113,23 @@ pub async fn create(
             read_at: None,
         })
         .collect();
-    // Rows per INSERT: 8 parameters each, well below either database's limit per statement.
+    // Rows per INSERT: 7 parameters each, well below either database's limit per statement.
     for chunk in out.chunks(500) {
-        notification::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
-            .exec_without_returning(txn)
-            .await?;
+        let mut buf = SqlBuf::new(d);
+        buf.push("INSERT INTO notifications (id, tenant_id, user_id, title, body, link, created_at) VALUES ");
+        for (i, n) in chunk.iter().enumerate() {
+            buf.push(if i == 0 { "(" } else { ", (" });
+            buf.bind(n.id.clone()).push(", ").bind(n.tenant_id.clone()).push(", ").bind(n.user_id.clone());
+            buf.push(", ")
+                .bind(n.title.clone())
+                .push(", ")
+                .bind(n.body.clone())
+                .push(", ")
+                .bind(n.link.clone());
+            buf.push(", ").bind_ts(n.created_at).push(")");
+        }
+        txn.execute(buf.into_statement()).await?;
     }
-    let d = Dialect::of(txn);
     for n in &out {
         outbox::write(txn, d, tenant_id, n).await?;
     }

@@ -24,6 +24,8 @@ pub struct Model {
     pub searchable: bool,
     /// Every existing record's search entry of the field is written (the back-fill finished).
     pub search_ready: bool,
+    /// `@name` / `@email` words in its text notify the users they name (`runtime::mentions`).
+    pub mentions: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub options: Option<Json>,
     pub related_entity_id: Option<String>,

@@ -117,6 +117,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         slot_ready: f.index_ready,
         searchable: f.searchable,
         search_ready: f.search_ready,
+        mentions: f.mentions,
         options,
         related_entity_id: f.related_entity_id,
         relation_kind: f.relation_kind.as_deref().and_then(RelationKind::parse),

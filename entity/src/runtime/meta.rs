@@ -59,6 +59,9 @@ pub struct FieldDef {
     pub searchable: bool,
     /// Every existing record has its entry (the back-fill finished): searches may use them.
     pub search_ready: bool,
+    /// `@name` / `@email` words a write adds to its text notify the users they name
+    /// (`mentions`): TEXT and TEXTAREA fields only.
+    pub mentions: bool,
     pub options: Vec<String>,
     pub related_entity_id: Option<String>,
     pub relation_kind: Option<RelationKind>,

@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod indexes;
 pub mod lifecycle;
 pub mod loader;
+pub mod mentions;
 pub mod meta;
 pub mod naming;
 pub mod outbox;

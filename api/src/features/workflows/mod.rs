@@ -186,15 +186,11 @@ async fn save(c: &ResolverContext<'_>, id: Option<String>) -> Result<Shown, ApiE
         None => None,
     };
     // An inbound webhook keeps its secret across edits unless a new one is given.
-    if let Trigger::Webhook { secret: secret @ None, .. } = &mut definition.trigger {
-        let kept = existing.as_ref().and_then(|w| match &w.definition.trigger {
-            Trigger::Webhook { secret, .. } => secret.clone(),
-            _ => None,
-        });
-        *secret = Some(kept.unwrap_or_else(|| {
-            format!("whsec_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
-        }));
-    }
+    let kept = existing.as_ref().and_then(|w| match &w.definition.trigger {
+        Trigger::Webhook { secret, .. } => secret.clone(),
+        _ => None,
+    });
+    definition.ensure_secret(kept);
     let w = Workflow {
         id: id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         tenant_id: p.tenant_id.clone(),

@@ -252,12 +252,20 @@ async fn advance(
 /// Submits a record under the scope's policy: a new request, or the resubmission of one sent
 /// back. Refused with `CONFLICT` while one is pending.
 pub async fn submit(s: &Scope<'_>, record: &Record) -> Result<Request> {
+    let txn = s.db.begin_tenant_write(s.tenant_id).await?;
+    let next = submit_in(&txn, s, record).await?;
+    txn.commit().await?;
+    Ok(next)
+}
+
+/// [`submit`] in a transaction the caller commits (a workflow's `submit_for_approval` step,
+/// which commits with the step's log row).
+pub async fn submit_in(txn: &DatabaseTransaction, s: &Scope<'_>, record: &Record) -> Result<Request> {
     if !s.policy.active {
         return Err(Error::Conflict(format!("the approval policy `{}` is inactive", s.policy.name)));
     }
-    let txn = s.db.begin_tenant_write(s.tenant_id).await?;
     let open = super::requests(
-        &txn,
+        txn,
         s.tenant_id,
         &super::RequestFilter {
             record_id: Some(record.id.clone()),
@@ -304,13 +312,11 @@ pub async fn submit(s: &Scope<'_>, record: &Record) -> Result<Request> {
                 created_at: Set(now),
                 updated_at: Set(now),
             };
-            approval_request::Entity::insert(row).exec_without_returning(&txn).await?;
+            approval_request::Entity::insert(row).exec_without_returning(txn).await?;
             req
         }
     };
-    let next = advance(&txn, s, &req, record, "SUBMIT", None, None).await?;
-    txn.commit().await?;
-    Ok(next)
+    advance(txn, s, &req, record, "SUBMIT", None, None).await
 }
 
 /// An approver's decision on a pending request. `roles`: the caller's role names.

@@ -4,6 +4,7 @@
 //! tenant in a single transaction: everything or nothing. `TEMPLATES_DIR` may add files (or
 //! newer versions), read on each use; [`upgrade`] merges a newer version into a tenant.
 
+pub mod demo;
 pub mod upgrade;
 
 use std::sync::LazyLock;
@@ -38,6 +39,9 @@ const FILES: &[(&str, &str)] = &[
     ("real-estate", include_str!("../../../../templates/real-estate.json")),
     ("jewellery", include_str!("../../../../templates/jewellery.json")),
     ("manufacturing", include_str!("../../../../templates/manufacturing.json")),
+    ("hr", include_str!("../../../../templates/hr.json")),
+    ("projects", include_str!("../../../../templates/projects.json")),
+    ("support", include_str!("../../../../templates/support.json")),
 ];
 
 /// A role a template brings.
@@ -62,7 +66,9 @@ impl TemplateWorkflow {
     /// The tenant's new, active workflow made from this one, with a signing secret of its own;
     /// its definition is checked against `meta`.
     pub fn to_workflow(&self, tenant_id: &str, meta: &TenantMeta, now: DateTime<Utc>) -> Result<Workflow> {
-        let (definition, entity_id) = Definition::parse(&self.definition, meta)?;
+        let (mut definition, entity_id) = Definition::parse(&self.definition, meta)?;
+        // An inbound webhook of a template gets a secret of its own in each tenant.
+        definition.ensure_secret(None);
         Ok(Workflow {
             id: uuid::Uuid::new_v4().to_string(),
             tenant_id: tenant_id.to_owned(),
@@ -125,6 +131,9 @@ pub struct Template {
     /// an administrator may switch off and on (`features::modules`).
     #[serde(default)]
     pub modules: Vec<ModuleInput>,
+    /// Sample records `applyTemplate(…, demoData: true)` adds (`demo`).
+    #[serde(default)]
+    pub demo: Vec<demo::DemoRecord>,
     /// The file as written (kept as the base of a later upgrade).
     #[serde(skip)]
     pub raw: Value,
@@ -201,20 +210,27 @@ pub struct Applied {
     pub workflows: usize,
     pub approval_policies: usize,
     pub dashboards: usize,
+    /// Demo records created (`demo`).
+    pub demo_records: usize,
 }
 
-/// Installs `t` into the tenant in one transaction. Refused with `CONFLICT` when the tenant
-/// holds records, unless `allow_existing_data`; names the template's parts would take that
-/// exist already fail validation (nothing is written then).
+/// Installs `t` into the tenant in one transaction, with its demo records when `with_demo`.
+/// Refused with `CONFLICT` when the tenant holds records, unless `allow_existing_data`; names
+/// the template's parts would take that exist already fail validation (nothing is written
+/// then).
 pub async fn apply(
     db: &Db,
     tenant_id: &str,
     t: &Template,
     actor: &Actor,
-    allow_existing_data: bool,
+    (allow_existing_data, with_demo): (bool, bool),
 ) -> Result<Applied> {
     let txn = db.begin_tenant_write(tenant_id).await?;
-    let applied = apply_in(&txn, db, tenant_id, t, actor, allow_existing_data).await?;
+    let mut applied = apply_in(&txn, db, tenant_id, t, actor, allow_existing_data).await?;
+    if with_demo {
+        let meta = TenantMeta::load(&txn, tenant_id).await?;
+        applied.demo_records = demo::create(&txn, db, &meta, &t.demo, actor).await?;
+    }
     txn.commit().await?;
     Ok(applied)
 }
@@ -274,6 +290,7 @@ pub async fn apply_in(
         workflows: t.workflows.len(),
         approval_policies: t.approval_policies.len(),
         dashboards: t.dashboards.len(),
+        demo_records: 0,
     };
     let changes = json!({"slug": t.slug, "version": t.version, "entities": applied.entities,
         "roles": applied.roles, "workflows": applied.workflows, "dashboards": applied.dashboards,

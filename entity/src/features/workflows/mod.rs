@@ -181,6 +181,11 @@ pub enum Action {
         prompt: String,
         field: String,
     },
+    /// Submits the record for approval under its entity's active policy named `policy`
+    /// (`approvals::flow::submit_in`), in the step's transaction.
+    SubmitForApproval {
+        policy: String,
+    },
 }
 
 /// The longest `wait`: 30 days.
@@ -198,6 +203,7 @@ impl Action {
             Action::Wait { .. } => "wait",
             Action::AiGenerate { .. } => "ai_generate",
             Action::AiClassify { .. } => "ai_classify",
+            Action::SubmitForApproval { .. } => "submit_for_approval",
         }
     }
 }
@@ -378,6 +384,9 @@ impl Definition {
                         format!("must be between 1 and {MAX_WAIT_SECONDS}"),
                     ));
                 }
+                Action::SubmitForApproval { policy } if policy.trim().is_empty() => {
+                    errors.push(FieldError::new(format!("{path}.policy"), "is required"));
+                }
                 Action::SendEmail { to, .. } if to.trim().is_empty() => {
                     errors.push(FieldError::new(format!("{path}.to"), "is required"));
                 }
@@ -404,6 +413,16 @@ impl Definition {
             }
         }
         if errors.is_empty() { Ok((def, entity.id.clone())) } else { Err(Error::Validation(errors)) }
+    }
+
+    /// Gives an inbound webhook trigger without a secret `kept` (the one it had before an
+    /// edit) or a new one; other triggers have none.
+    pub fn ensure_secret(&mut self, kept: Option<String>) {
+        if let Trigger::Webhook { secret: secret @ None, .. } = &mut self.trigger {
+            *secret = Some(kept.unwrap_or_else(|| {
+                format!("whsec_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+            }));
+        }
     }
 
     /// The entities (by name) whose records its actions create.

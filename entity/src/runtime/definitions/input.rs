@@ -46,6 +46,8 @@ pub struct FieldInput {
     pub personal: Option<bool>,
     /// Found by full-text search (`runtime::search`).
     pub searchable: Option<bool>,
+    /// `@mentions` in its text notify the users they name (`runtime::mentions`).
+    pub mentions: Option<bool>,
     pub options: Option<Vec<String>>,
     pub related_entity: Option<String>,
     pub relation_kind: Option<String>,
@@ -73,6 +75,8 @@ pub struct UpdateFieldInput {
     pub personal: Option<bool>,
     /// Turning it on back-fills the entries of existing records; off removes them.
     pub searchable: Option<bool>,
+    /// Turns `@mentions` on or off.
+    pub mentions: Option<bool>,
     pub options: Option<Vec<String>>,
     pub default: Option<Value>,
     pub validation: Option<Value>,

@@ -36,9 +36,9 @@ use stored::{
     validation_json,
 };
 use validate::{
-    build_field, check_default, check_entity_labels, check_label, check_labels_json, check_option_labels,
-    check_options, check_personal, check_prefix, check_searchable, formula_errors, parse_validation,
-    refuse_computed,
+    build_field, check_default, check_entity_labels, check_label, check_labels_json, check_mentions,
+    check_option_labels, check_options, check_personal, check_prefix, check_searchable, formula_errors,
+    parse_validation, refuse_computed,
 };
 
 /// Reports collisions of `proposed` against the input path that caused them: a field of the
@@ -355,6 +355,8 @@ impl<'a> Definitions<'a> {
         check_personal(&mut errors, "personal", &f);
         f.searchable = input.searchable.unwrap_or(f.searchable);
         check_searchable(&mut errors, "searchable", &f);
+        f.mentions = input.mentions.unwrap_or(f.mentions);
+        check_mentions(&mut errors, "mentions", &f);
         if !f.is_stored() {
             refuse_computed(
                 &mut errors,
@@ -398,6 +400,7 @@ impl<'a> Definitions<'a> {
         am.indexed = Set(f.indexed);
         am.personal = Set(f.personal);
         am.searchable = Set(f.searchable);
+        am.mentions = Set(f.mentions);
         if f.searchable != old.searchable {
             // Marked: `bump` writes the entries (`search::assign`). Unmarked: they go now.
             am.search_ready = Set(false);

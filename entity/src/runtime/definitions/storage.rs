@@ -64,6 +64,7 @@ impl Definitions<'_> {
             index_ready: Set(false),
             searchable: Set(f.searchable),
             search_ready: Set(false),
+            mentions: Set(f.mentions),
             options: Set(options_json(f)),
             related_entity_id: Set(f.related_entity_id.clone()),
             relation_kind: Set(f.relation_kind.map(|k| k.as_str().to_owned())),

@@ -24,7 +24,7 @@ pub(super) fn input_summary(input: &EntityInput) -> Value {
 pub(super) fn field_summary(f: &FieldDef) -> Value {
     serde_json::json!({
         "label": f.label, "required": f.required, "unique": f.unique, "indexed": f.indexed,
-        "personal": f.personal, "searchable": f.searchable, "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
+        "personal": f.personal, "searchable": f.searchable, "mentions": f.mentions, "options": f.options, "default": f.default, "validation": f.validation, "labels": f.labels,
         "lifecycle": f.lifecycle,
         "optionLabels": f.option_labels,
         "formula": f.formula.as_ref().map(|x| &x.expression), "rollup": f.rollup.as_deref(),

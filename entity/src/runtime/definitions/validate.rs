@@ -171,6 +171,7 @@ pub(crate) fn blank_field() -> FieldDef {
         slot_ready: false,
         searchable: false,
         search_ready: false,
+        mentions: false,
         options: Vec::new(),
         related_entity_id: None,
         relation_kind: None,
@@ -218,6 +219,14 @@ pub(super) fn check_options(
 pub(super) fn check_personal(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
     if f.personal && (f.ty == FieldType::Relation || !f.is_stored() || f.rollup.is_some()) {
         errors.push(FieldError::new(path, "RELATION, FORMULA and ROLLUP fields cannot be personal"));
+    }
+}
+
+/// A field taking `@mentions` holds stored text: a TEXT or TEXTAREA field.
+pub(super) fn check_mentions(errors: &mut Vec<FieldError>, path: &str, f: &FieldDef) {
+    let text = matches!(f.ty, FieldType::Text | FieldType::Textarea) && f.is_stored() && f.rollup.is_none();
+    if f.mentions && !text {
+        errors.push(FieldError::new(path, "only stored TEXT and TEXTAREA fields take mentions"));
     }
 }
 
@@ -354,6 +363,7 @@ pub(super) fn build_field(
         slot_ready: false,
         searchable: input.searchable.unwrap_or(false),
         search_ready: false,
+        mentions: input.mentions.unwrap_or(false),
         options,
         related_entity_id,
         relation_kind,
@@ -370,6 +380,7 @@ pub(super) fn build_field(
     check_default(errors, &p("default"), &f);
     check_personal(errors, &p("personal"), &f);
     check_searchable(errors, &p("searchable"), &f);
+    check_mentions(errors, &p("mentions"), &f);
     if let Some(l) = &input.lifecycle {
         f.lifecycle = Lifecycle::parse(errors, &p("lifecycle"), &f, l);
     }

@@ -3,6 +3,8 @@
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
 pub mod ai;
+pub mod demo;
+pub mod mentions;
 mod platform;
 pub mod tenant_export;
 

@@ -15,7 +15,7 @@ use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::rollup_fields::Plan;
 use crate::runtime::slot::Slot;
-use crate::runtime::{personal, rollups, search};
+use crate::runtime::{mentions, personal, rollups, search};
 use crate::sql_buf::SqlBuf;
 
 /// The most records one multi-row statement of a batch writes (well within both backends'
@@ -126,10 +126,14 @@ impl Store<'_> {
             rollups::push_upsert(&mut buf, tenant_id, entity, &deltas)?;
             txn.execute(buf.into_statement()).await?;
         }
-        match plan {
-            Some(plan) => plan.apply(txn, d, tenant_id, parents, first, actor.depth).await,
-            None => Ok(()),
+        if let Some(plan) = plan {
+            plan.apply(txn, d, tenant_id, parents, first, actor.depth).await?;
         }
+        for (record, _) in made {
+            mentions::notify(txn, d, tenant_id, meta, entity, record, (None, Some(&*record.data)), actor)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Writes a change in its transaction: the record itself (`write`), the change event
@@ -149,7 +153,7 @@ impl Store<'_> {
         changes: Value,
         write: audit::Write<'_>,
     ) -> Result<()> {
-        let record = change.1;
+        let (kind, record, old) = change;
         let Parts { event, action, changes, deltas, search, plan } =
             self.parts(txn, meta, actor, entity, change, changed_fields, changes).await?;
         let tenant_id = self.tenant_id;
@@ -168,7 +172,14 @@ impl Store<'_> {
         // writer holding the head then waits for no row, so no two writers deadlock.
         let parents = plan.lock(txn, self.d(), tenant_id).await?;
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
-        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
+        plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await?;
+        // A restore brings back no mention: only what a create or an update adds is new.
+        let sides = match kind {
+            ChangeKind::Created => (None, Some(&*record.data)),
+            ChangeKind::Updated => (old.map(|o| &*o.data), Some(&*record.data)),
+            ChangeKind::Deleted | ChangeKind::Restored => return Ok(()),
+        };
+        mentions::notify(txn, self.d(), tenant_id, meta, entity, record, sides, actor).await
     }
 
     /// What a change of `record` writes besides the record (its personal values sealed under

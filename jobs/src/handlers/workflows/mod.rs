@@ -31,6 +31,7 @@ use crate::context::JobContext;
 use crate::error::JobError;
 
 mod ai;
+mod approval;
 mod scope;
 
 use scope::{TemplateScope, render_json, templates, typed};
@@ -518,6 +519,9 @@ async fn write_step(
             let user = scope.render(user);
             let w = WriteRequest { meta, entity, input: &Map::new(), owner: Some(&user), caller };
             store.update_in(txn, &record.id, w).await?;
+        }
+        Action::SubmitForApproval { policy } => {
+            approval::submit(txn, store.db, meta, entity, record, policy, actor).await?;
         }
         // `execute` parks at a wait, makes webhook calls outside a transaction and turns AI
         // actions into the actions their answers stand for.

@@ -73,7 +73,7 @@ pub(super) fn templates(a: &Action) -> Vec<String> {
         }
         Action::AssignOwner { user } => vec![user.clone()],
         Action::CallWebhook { url, .. } => vec![url.clone()],
-        Action::Wait { .. } => Vec::new(),
+        Action::Wait { .. } | Action::SubmitForApproval { .. } => Vec::new(),
         Action::AiGenerate { prompt, to, subject, .. } => {
             [prompt.clone()].into_iter().chain(to.clone()).chain(subject.clone()).collect()
         }
