@@ -48,6 +48,7 @@ mod m20261208_000041_search;
 mod m20261208_000042_imports;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
+mod m20261209_000047_hierarchy;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -80,6 +81,7 @@ pub fn rls_tables() -> Vec<&'static str> {
     t.extend(m20261207_000031_oidc::TABLES);
     t.extend(m20261208_000040_files::TABLES);
     t.extend(m20261208_000042_imports::TABLES);
+    t.extend(m20261209_000047_hierarchy::TABLES);
     t
 }
 
@@ -133,6 +135,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000042_imports::Migration),
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
+            Box::new(m20261209_000047_hierarchy::Migration),
         ]
     }
 }

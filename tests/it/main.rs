@@ -33,6 +33,7 @@ mod filters;
 mod formulas;
 mod gdpr;
 mod graphiql;
+mod hierarchy;
 mod http;
 mod i18n;
 mod imports;

@@ -10,6 +10,7 @@ pub mod dead_jobs;
 pub mod exports;
 pub mod files;
 pub mod gdpr;
+pub mod hierarchy;
 pub mod imports;
 pub mod modules;
 pub mod notifications;
@@ -48,4 +49,5 @@ pub static ALL: Features = &[
     &gdpr::FEATURE,
     &search::FEATURE,
     &imports::FEATURE,
+    &hierarchy::FEATURE,
 ];

@@ -189,6 +189,7 @@ async fn write_file(db: &Db, data_dir: &Path, job: &ExportJob) -> Result<(i64, S
     let meta = TenantMeta::load_for(db, &job.tenant_id).await?.switched_on();
     let txn = db.begin_tenant_read(&job.tenant_id).await?;
     let role = roles::find(&txn, &job.tenant_id, &job.role_id).await?;
+    let attributes = crate::features::users::attributes::of_user(&txn, &job.tenant_id, &job.user_id).await?;
     txn.commit().await?;
     let permissions = Permissions::from_stored(&role.permissions);
     let fields = match &job.fields {
@@ -198,7 +199,13 @@ async fn write_file(db: &Db, data_dir: &Path, job: &ExportJob) -> Result<(i64, S
     let format = Format::parse(&job.format)?;
     let ask = Ask { entity: job.entity.clone(), format, filter: job.filter.clone(), fields };
     let actor: Actor = serde_json::from_value(job.actor.clone())?;
-    let who = Asker { tenant_id: &job.tenant_id, user_id: &job.user_id, permissions: &permissions, actor };
+    let who = Asker {
+        tenant_id: &job.tenant_id,
+        user_id: &job.user_id,
+        attributes: &attributes,
+        permissions: &permissions,
+        actor,
+    };
     let plan = Plan::build(&meta, who, ask)?;
     let dir = data_dir.join("exports").join(&job.tenant_id);
     tokio::fs::create_dir_all(&dir).await.map_err(io)?;

@@ -2,6 +2,7 @@
 //! names generated for each entity, and the identifier rules. Definition validation uses the
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
+pub mod hierarchy;
 mod platform;
 
 pub use platform::{change_kinds, fields, platform_root_fields, platform_type_names, types};

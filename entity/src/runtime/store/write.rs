@@ -21,7 +21,7 @@ use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::slot::Slot;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, personal, rollup_fields, rollups, search};
+use crate::runtime::{formula, hierarchy, personal, rollup_fields, rollups, search};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -140,6 +140,9 @@ impl<'a> Store<'a> {
             deleted_at: None,
             version: 1,
         };
+        // Linked first, so a rule `within` a hierarchy sees the new record in its place.
+        hierarchy::relink(txn, self.d(), self.tenant_id, entity, &record.id, None, &data).await?;
+        hierarchy::load(txn, self.d(), self.tenant_id, row).await?;
         check_visible(row, &record)?;
         let (tenant_id, version) = (self.tenant_id, meta.version);
         // The entity's index slots get their fields' keys (the database derives the values).
@@ -222,6 +225,7 @@ impl<'a> Store<'a> {
     /// kind, such as an approval decision, and the record write are one transaction).
     pub async fn update_in(&self, txn: &impl Exec, id: &str, w: WriteRequest<'_>) -> Result<Record> {
         let d = self.d();
+        hierarchy::load(txn, d, self.tenant_id, w.caller.row).await?;
         let old = fetch_one(txn, one_statement(d, self.tenant_id, w.entity, id, Liveness::Live, true))
             .await?
             .filter(|r| visible(w.caller.row, r))
@@ -271,6 +275,8 @@ impl<'a> Store<'a> {
         }
         new.updated_at = time::now();
         new.version += 1;
+        hierarchy::relink(txn, self.d(), self.tenant_id, entity, id, Some(&stored), &data).await?;
+        hierarchy::load(txn, self.d(), self.tenant_id, row).await?;
         check_visible(row, &new)?;
         let tenant_id = self.tenant_id;
         let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
@@ -319,6 +325,7 @@ impl<'a> Store<'a> {
             let (actor, row) = (caller.actor, caller.row);
             let d = self.d();
             let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+            hierarchy::load(txn, d, self.tenant_id, row).await?;
             let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
                 .await?
                 .filter(|r| visible(row, r))
