@@ -43,13 +43,14 @@ DROP TABLE user_attributes";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run(manager, UP).await?;
-        if manager.get_database_backend() == DbBackend::Postgres {
-            for table in TABLES {
-                ddl::run(manager, &rls_for_new_table(table, "SELECT, INSERT, UPDATE, DELETE")).await?;
+        // PostgreSQL: both tables under row-level security, in the same script.
+        let rls: String = match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                TABLES.iter().map(|t| rls_for_new_table(t, "SELECT, INSERT, UPDATE, DELETE")).collect()
             }
-        }
-        Ok(())
+            _ => String::new(),
+        };
+        ddl::run(manager, &format!("{UP};\n{rls}")).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

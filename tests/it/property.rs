@@ -197,6 +197,18 @@ async fn drain(ws: &mut Ws, pushed: &mut BTreeMap<String, BTreeSet<String>>, qui
     }
 }
 
+/// The fields of the test entity, as `defineEntity` takes them.
+fn item_fields() -> Vec<Value> {
+    FIELDS
+        .iter()
+        .map(|(name, ty)| match *ty {
+            "SELECT" => field(name, ty, json!({"options": TIERS})),
+            "MULTI_SELECT" => field(name, ty, json!({"options": TAGS})),
+            _ => field(name, ty, json!({})),
+        })
+        .collect()
+}
+
 pub(crate) fn seed() -> u64 {
     std::env::var("ALPHERY_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos());
@@ -212,15 +224,7 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
     eprintln!("property: seed {seed} (replay with ALPHERY_PROPTEST_SEED={seed})");
     let mut rng = Rng(seed);
     let t = tenant().await;
-    let fields: Vec<Value> = FIELDS
-        .iter()
-        .map(|(name, ty)| match *ty {
-            "SELECT" => field(name, ty, json!({"options": TIERS})),
-            "MULTI_SELECT" => field(name, ty, json!({"options": TAGS})),
-            _ => field(name, ty, json!({})),
-        })
-        .collect();
-    t.define(entity("item", "items", fields, json!({}))).await;
+    t.define(entity("item", "items", item_fields(), json!({}))).await;
     let items = Names::new("item", "items");
 
     let predicates: Vec<Value> = (0..PREDICATES).map(|_| predicate(&mut rng, 3)).collect();
@@ -311,14 +315,7 @@ async fn row_rules_with_user_attributes_and_within_agree_in_sql_and_memory() {
         json!({"f": parent}),
     )
     .await;
-    let mut fields: Vec<Value> = FIELDS
-        .iter()
-        .map(|(name, ty)| match *ty {
-            "SELECT" => field(name, ty, json!({"options": TIERS})),
-            "MULTI_SELECT" => field(name, ty, json!({"options": TAGS})),
-            _ => field(name, ty, json!({})),
-        })
-        .collect();
+    let mut fields = item_fields();
     fields.push(field("unit", "RELATION", json!({"relatedEntity": "unit"})));
     t.define(entity("item", "items", fields, json!({}))).await;
     let (items, unit) = (Names::new("item", "items"), Names::new("unit", "units"));

@@ -8,7 +8,6 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::hierarchy::Below;
 use super::meta::{EntityDef, FieldDef, FieldType};
 use super::record::Record;
 use super::value;
@@ -69,6 +68,38 @@ pub enum Op {
     /// the tenant's hierarchy: in SQL an EXISTS on the closure, in memory the operand's
     /// descendants, loaded before (`hierarchy::load`). Only in row rules.
     Within(Value, Below),
+}
+
+/// The descendants of a `within` root, once loaded (`hierarchy::load`): shared by the clones
+/// of one rule, so a rule is loaded once however often it is evaluated.
+#[derive(Clone, Default)]
+pub struct Below(std::sync::Arc<std::sync::OnceLock<std::collections::HashSet<String>>>);
+
+impl Below {
+    /// Whether `id` is the root's descendant. Not loaded: `false` (fail closed); every place
+    /// that evaluates rules in memory loads them first.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.get().is_some_and(|s| s.contains(id))
+    }
+
+    /// Whether the descendants are loaded.
+    pub fn loaded(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// Sets the descendants (the first load wins).
+    pub fn fill(&self, ids: std::collections::HashSet<String>) {
+        let _ = self.0.set(ids);
+    }
+}
+
+/// Sorted, so equal closures print alike (live subscriptions group by a rule's text).
+impl std::fmt::Debug for Below {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<&String> = self.0.get().map(|s| s.iter().collect()).unwrap_or_default();
+        ids.sort();
+        f.debug_tuple("Below").field(&ids).finish()
+    }
 }
 
 /// The operator of row rules only (`Op::Within`).

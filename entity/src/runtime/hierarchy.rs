@@ -9,43 +9,17 @@
 //! A soft-deleted record keeps its place, so restoring it restores its scope.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use sea_orm::{QueryResult, Statement};
 use serde_json::{Map, Value};
 
-use super::filter::{Filter, Op};
+use super::filter::{Below, Filter, Op};
 use super::meta::{EntityDef, FieldDef};
 use super::sql::text_expr;
 use crate::pipeline::Exec;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
-
-/// The descendants of a `within` root, once loaded: shared by the clones of one rule, so a
-/// rule is loaded once however often it is evaluated.
-#[derive(Clone, Default)]
-pub struct Below(Arc<OnceLock<HashSet<String>>>);
-
-/// Sorted, so equal closures print alike (live subscriptions group by a rule's text).
-impl std::fmt::Debug for Below {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut ids: Vec<&String> = self.0.get().map(|s| s.iter().collect()).unwrap_or_default();
-        ids.sort();
-        f.debug_tuple("Below").field(&ids).finish()
-    }
-}
-
-impl Below {
-    /// Whether `id` is the root's descendant. Not loaded: `false` (fail closed); every place
-    /// that evaluates rules in memory loads them first (`load`).
-    pub fn contains(&self, id: &str) -> bool {
-        self.0.get().is_some_and(|s| s.contains(id))
-    }
-
-    fn loaded(&self) -> bool {
-        self.0.get().is_some()
-    }
-}
 
 /// The hierarchy link of `e`: its RELATION field marked `hierarchy`, if any.
 pub fn link_of(e: &EntityDef) -> Option<&FieldDef> {
@@ -151,7 +125,7 @@ pub fn fill(f: Option<&Filter>, rows: &[QueryResult]) -> Result<()> {
         below.entry(ancestor).or_default().insert(r.try_get("", "descendant_id")?);
     }
     for (root, slot) in pending(f) {
-        let _ = slot.0.set(below.get(root).cloned().unwrap_or_default());
+        slot.fill(below.get(root).cloned().unwrap_or_default());
     }
     Ok(())
 }
