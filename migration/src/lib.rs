@@ -49,6 +49,7 @@ mod m20261208_000042_imports;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
 mod m20261209_000046_tenant_export;
+mod m20261209_000047_hierarchy;
 mod m20261209_000050_mentions;
 mod m20261209_000052_ai;
 
@@ -83,6 +84,7 @@ pub fn rls_tables() -> Vec<&'static str> {
     t.extend(m20261207_000031_oidc::TABLES);
     t.extend(m20261208_000040_files::TABLES);
     t.extend(m20261208_000042_imports::TABLES);
+    t.extend(m20261209_000047_hierarchy::TABLES);
     t.extend(m20261209_000052_ai::TABLES);
     t
 }
@@ -138,6 +140,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
             Box::new(m20261209_000046_tenant_export::Migration),
+            Box::new(m20261209_000047_hierarchy::Migration),
             Box::new(m20261209_000050_mentions::Migration),
             Box::new(m20261209_000052_ai::Migration),
         ]

@@ -35,6 +35,7 @@ mod filters;
 mod formulas;
 mod gdpr;
 mod graphiql;
+mod hierarchy;
 mod http;
 mod i18n;
 mod import_batches;

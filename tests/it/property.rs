@@ -5,6 +5,10 @@
 //! random predicates over every filterable field type, the records a subscription with filter F
 //! is told about must be exactly the records `list(filter: F)` returns.
 //!
+//! Row rules take the same random predicates, with `$user.<key>` operands and `within` a
+//! hierarchy among their leaves: what a user lists (SQL) is what their subscription hears
+//! (memory, the closure loaded once per subscription).
+//!
 //! NUMBER values survive storage exactly: random finite floats (huge, tiny, subnormal,
 //! negative, integers beyond 2^53) created and updated through GraphQL read back as the same
 //! float, and the audit chain that recorded them still verifies — the database's own number
@@ -140,13 +144,41 @@ fn leaf(rng: &mut Rng) -> Value {
 
 /// A random predicate: leaves combined with `and`, `or`, `not`, up to `depth` levels.
 fn predicate(rng: &mut Rng, depth: u32) -> Value {
+    predicate_of(rng, depth, &mut leaf)
+}
+
+/// A random predicate over the leaves `leaf` makes.
+fn predicate_of(rng: &mut Rng, depth: u32, leaf: &mut impl FnMut(&mut Rng) -> Value) -> Value {
     if depth == 0 || rng.chance(45) {
         return leaf(rng);
     }
+    let mut some =
+        |rng: &mut Rng| (0..1 + rng.below(3)).map(|_| predicate_of(rng, depth - 1, leaf)).collect::<Vec<_>>();
     match rng.below(3) {
-        0 => json!({ "and": (0..1 + rng.below(3)).map(|_| predicate(rng, depth - 1)).collect::<Vec<_>>() }),
-        1 => json!({ "or": (0..1 + rng.below(3)).map(|_| predicate(rng, depth - 1)).collect::<Vec<_>>() }),
-        _ => json!({ "not": predicate(rng, depth - 1) }),
+        0 => json!({ "and": some(rng) }),
+        1 => json!({ "or": some(rng) }),
+        _ => json!({ "not": predicate_of(rng, depth - 1, leaf) }),
+    }
+}
+
+/// A leaf of a row rule: an ordinary one, the same comparing with the user's attribute of the
+/// field (`$user.<field>`), or the record's unit `within` a unit or the user's unit.
+fn rule_leaf(rng: &mut Rng, units: &[String]) -> Value {
+    match rng.below(4) {
+        0 => {
+            json!({"unit": {"within": if rng.chance(50) { json!("$user.unit") } else { json!(rng.pick(units)) }}})
+        }
+        1 => {
+            let (name, ty) = *rng.pick(&FIELDS[..7]);
+            let ops: &[&str] = match ty {
+                "BOOLEAN" => &["eq"],
+                "TEXT" | "SELECT" => &["eq", "neq"],
+                _ => &["eq", "neq", "gt", "lte"],
+            };
+            let (op, operand) = (*rng.pick(ops), format!("$user.{name}"));
+            json!({ name: { op: operand } })
+        }
+        _ => leaf(rng),
     }
 }
 
@@ -165,6 +197,18 @@ async fn drain(ws: &mut Ws, pushed: &mut BTreeMap<String, BTreeSet<String>>, qui
     }
 }
 
+/// The fields of the test entity, as `defineEntity` takes them.
+fn item_fields() -> Vec<Value> {
+    FIELDS
+        .iter()
+        .map(|(name, ty)| match *ty {
+            "SELECT" => field(name, ty, json!({"options": TIERS})),
+            "MULTI_SELECT" => field(name, ty, json!({"options": TAGS})),
+            _ => field(name, ty, json!({})),
+        })
+        .collect()
+}
+
 pub(crate) fn seed() -> u64 {
     std::env::var("ALPHERY_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos());
@@ -180,15 +224,7 @@ async fn sql_and_in_memory_filters_agree_on_random_records_and_predicates() {
     eprintln!("property: seed {seed} (replay with ALPHERY_PROPTEST_SEED={seed})");
     let mut rng = Rng(seed);
     let t = tenant().await;
-    let fields: Vec<Value> = FIELDS
-        .iter()
-        .map(|(name, ty)| match *ty {
-            "SELECT" => field(name, ty, json!({"options": TIERS})),
-            "MULTI_SELECT" => field(name, ty, json!({"options": TAGS})),
-            _ => field(name, ty, json!({})),
-        })
-        .collect();
-    t.define(entity("item", "items", fields, json!({}))).await;
+    t.define(entity("item", "items", item_fields(), json!({}))).await;
     let items = Names::new("item", "items");
 
     let predicates: Vec<Value> = (0..PREDICATES).map(|_| predicate(&mut rng, 3)).collect();
@@ -262,6 +298,108 @@ pub async fn sql_against_memory(
         }
     }
     (mismatches, matched_any)
+}
+
+#[tokio::test]
+async fn row_rules_with_user_attributes_and_within_agree_in_sql_and_memory() {
+    const RULES: usize = 8;
+    const RECORDS: usize = 30;
+    let seed = seed();
+    eprintln!("property: seed {seed} (replay with ALPHERY_PROPTEST_SEED={seed})");
+    let mut rng = Rng(seed);
+    let t = tenant().await;
+    t.define(entity("unit", "units", vec![field("name", "TEXT", json!({}))], json!({}))).await;
+    let parent = json!({"key": "parent", "label": "Parent", "type": "RELATION", "relatedEntity": "unit", "hierarchy": true});
+    t.data(
+        "mutation($f: FieldInput!) { addField(entity: \"unit\", field: $f) { id } }",
+        json!({"f": parent}),
+    )
+    .await;
+    let mut fields = item_fields();
+    fields.push(field("unit", "RELATION", json!({"relatedEntity": "unit"})));
+    t.define(entity("item", "items", fields, json!({}))).await;
+    let (items, unit) = (Names::new("item", "items"), Names::new("unit", "units"));
+    // A forest: a root with two children and a grandchild under each, and a lone unit.
+    let mut units: Vec<String> = Vec::new();
+    for parent in [None, Some(0), Some(0), Some(1), Some(2), None] {
+        let input = match parent {
+            Some(i) => json!({"name": "u", "parent": units[i]}),
+            None => json!({"name": "u"}),
+        };
+        units.push(str_of(&t.create(&unit, input, "").await["id"]));
+    }
+    // One role and user per rule, with random attributes (now and then one missing).
+    let mut users = Vec::new();
+    for i in 0..RULES {
+        let rule = predicate_of(&mut rng, 2, &mut |rng: &mut Rng| rule_leaf(rng, &units));
+        let name = format!("rule{i}");
+        t.create_role(
+            &name,
+            json!({"item": {"actions": ["read"], "where": rule}, "unit": {"actions": ["read"]}}),
+        )
+        .await;
+        let mut attributes = serde_json::Map::new();
+        for (key, ty) in &FIELDS[..7] {
+            if !rng.chance(15) {
+                attributes.insert((*key).to_owned(), value(&mut rng, ty));
+            }
+        }
+        if !rng.chance(15) {
+            attributes.insert("unit".into(), json!(rng.pick(&units)));
+        }
+        let payload = t.invite(&name).await;
+        let set = "mutation($u: ID!, $a: JSON!) { setUserAttributes(userId: $u, attributes: $a) { id } }";
+        t.data(set, json!({"u": payload["user"]["id"], "a": attributes})).await;
+        users.push((rule, str_of(&payload["accessToken"])));
+    }
+    // Subscribed once every role and attribute is in place (a change of theirs closes sockets).
+    let mut subscribed = Vec::new();
+    for (rule, token) in users {
+        let query = "subscription { itemChanged { record { id } } }";
+        let ws = crate::hierarchy::steady_subscription(&t, &token, query).await;
+        subscribed.push((rule, Auth::Bearer(token), ws));
+    }
+    let mut created = Vec::new();
+    for _ in 0..RECORDS {
+        let mut input = record(&mut rng);
+        if !rng.chance(20) {
+            input["unit"] = json!(rng.pick(&units));
+        }
+        created.push(str_of(&t.create(&items, input, "").await["id"]));
+    }
+    let mut mismatches = Vec::new();
+    for (rule, auth, mut ws) in subscribed {
+        let listed =
+            t.api.graphql(&auth, "{ items(first: 500) { edges { node { id } } } }", json!({})).await.data();
+        let sql: BTreeSet<String> = listed["items"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| str_of(&e["node"]["id"]))
+            .collect();
+        let mut heard = BTreeSet::new();
+        // Every matching record's event arrives; then a quiet window for strays.
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            match ws.recv(if heard.len() < sql.len() { TIMEOUT } else { SILENCE }).await {
+                WsEvent::Message(m) if m["type"] == "next" => {
+                    heard.insert(str_of(&m["payload"]["data"]["itemChanged"]["record"]["id"]));
+                }
+                WsEvent::Message(m) => panic!("unexpected message {m}"),
+                WsEvent::Closed(code) => panic!("socket closed ({code:?})"),
+                WsEvent::Timeout => break,
+            }
+        }
+        if sql != heard {
+            mismatches.push(format!(
+                "rule {rule}\n  only SQL: {:?}\n  only in memory: {:?}",
+                sql.difference(&heard),
+                heard.difference(&sql)
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "seed {seed}: the enforcers disagree:\n{}", mismatches.join("\n"));
+    assert_eq!(created.len(), RECORDS);
 }
 
 /// Floats whose round trip once failed or sits on an edge: huge and tiny exponents, the largest

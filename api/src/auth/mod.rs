@@ -45,7 +45,7 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
     if !session.live || !session.active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }
-    let Access { role_id, role, permissions, metadata_version, tenant_deleting } = session.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes } = session.access;
     let p = Principal {
         tenant_id: claims.tid,
         user_id: claims.sub,
@@ -57,6 +57,7 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
         metadata_version,
         tenant_deleting,
         token_exp: claims.exp,
+        attributes,
     };
     state.auth_cache.put(&cache::CredentialKey::Session(&claims.sid), &p, Some(expires_at), read_at);
     Ok(p)
@@ -78,7 +79,7 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
     if !key.live {
         return Err(ApiError::Unauthenticated("API key revoked".into()));
     }
-    let Access { role_id, role, permissions, metadata_version, tenant_deleting } = key.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes } = key.access;
     let p = Principal {
         tenant_id: tenant_id.to_owned(),
         user_id: key.created_by.unwrap_or_default(),
@@ -91,6 +92,7 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
         tenant_deleting,
         // Keys do not expire; revoking one closes its sockets.
         token_exp: u64::MAX / 4,
+        attributes,
     };
     state.auth_cache.put(&cache_key, &p, None, read_at);
     Ok(p)

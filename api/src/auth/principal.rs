@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use entity::runtime::audit::Actor;
-use entity::runtime::policy::Permissions;
+use entity::runtime::policy::{Attributes, Permissions, Subject};
 
 /// The authenticated caller of a request or socket.
 #[derive(Debug, Clone)]
@@ -29,9 +29,16 @@ pub struct Principal {
     pub tenant_deleting: bool,
     /// When the credential expires (unix seconds): sockets close then.
     pub token_exp: u64,
+    /// The user's attributes, read with the credential: what `$user.<key>` stands for.
+    pub attributes: Arc<Attributes>,
 }
 
 impl Principal {
+    /// Whom the caller's row rules are evaluated for.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject::new(&self.user_id, &self.attributes)
+    }
+
     /// Who the audit trail names for a request of this caller.
     pub fn actor(&self, request_id: Option<String>) -> Actor {
         Actor {

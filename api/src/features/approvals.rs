@@ -225,7 +225,7 @@ async fn readable_record(
     if !p.permissions.can(&entity, Action::Read) {
         return Ok(None);
     }
-    let row = p.permissions.row_filter(&entity, Some(&p.user_id));
+    let row = p.permissions.row_filter(&entity, p.subject());
     let record = Store::new(&state.db, &p.tenant_id).get(&entity, record_id, row.as_ref()).await?;
     Ok(record.map(|r| (entity, r)))
 }
@@ -261,7 +261,9 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let mut readable = std::collections::HashSet::new();
     for record in &records {
         let Some(e) = meta.entity_by_id(&record.entity_id) else { continue };
-        if p.permissions.can(e, Action::Read) && ctx::row_filter(c, e)?.is_none_or(|f| f.matches(record)) {
+        if p.permissions.can(e, Action::Read)
+            && ctx::ready_row_filter(c, e).await?.is_none_or(|f| f.matches(record))
+        {
             readable.insert((record.entity_id.clone(), record.id.clone()));
         }
     }

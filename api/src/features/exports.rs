@@ -127,6 +127,7 @@ fn export_records() -> Field {
             let who = Asker {
                 tenant_id: &p.tenant_id,
                 user_id: &p.user_id,
+                attributes: &p.attributes,
                 permissions: &p.permissions,
                 actor: actor.clone(),
             };

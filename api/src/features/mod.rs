@@ -11,6 +11,7 @@ pub mod dead_jobs;
 pub mod exports;
 pub mod files;
 pub mod gdpr;
+pub mod hierarchy;
 pub mod imports;
 pub mod memory;
 pub mod modules;
@@ -54,4 +55,5 @@ pub static ALL: Features = &[
     &tenant_export::FEATURE,
     &ai::FEATURE,
     &memory::FEATURE,
+    &hierarchy::FEATURE,
 ];

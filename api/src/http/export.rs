@@ -205,6 +205,7 @@ async fn start(
     let who = Asker {
         tenant_id: &p.tenant_id,
         user_id: &p.user_id,
+        attributes: &p.attributes,
         permissions: &p.permissions,
         actor: p.actor(Some(rid.0.clone())),
     };

@@ -147,7 +147,28 @@ pub fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
 /// The caller's row rule for `e` (scope and `where`), `None` when it sees every record.
 pub fn row_filter(ctx: &Context<'_>, e: &EntityDef) -> async_graphql::Result<Option<Filter>> {
     let p = principal(ctx)?;
-    Ok(p.permissions.row_filter(e, Some(&p.user_id)))
+    Ok(p.permissions.row_filter(e, p.subject()))
+}
+
+/// The caller's row rule for `e`, ready to be evaluated in memory (`Filter::matches`): a rule
+/// with `within` has its roots' descendants loaded, once per request (or socket) and entity;
+/// any other costs nothing more than `row_filter`.
+pub async fn ready_row_filter(ctx: &Context<'_>, e: &EntityDef) -> async_graphql::Result<Option<Filter>> {
+    let row = row_filter(ctx, e)?;
+    if !entity::runtime::hierarchy::needs_loading(row.as_ref()) {
+        return Ok(row);
+    }
+    let cache = ctx.data_opt::<Loaders>().map(|l| &l.rules);
+    if let Some(hit) = cache.and_then(|c| c.lock().ok().and_then(|m| m.get(&e.id).cloned())) {
+        return Ok(hit);
+    }
+    let (state, p) = (state(ctx)?, principal(ctx)?);
+    let store = entity::runtime::store::Store::scoped(&state.db, &p.tenant_id, read_scope(ctx));
+    store.prepare_rule(row.as_ref()).await.map_err(|e| ApiError::from(e).to_graphql())?;
+    if let Some(Ok(mut m)) = cache.map(|c| c.lock()) {
+        m.insert(e.id.clone(), row.clone());
+    }
+    Ok(row)
 }
 
 /// The caller's tenant's IANA time zone (UTC when unset or unknown).

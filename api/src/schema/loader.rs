@@ -156,6 +156,8 @@ pub struct Loaders {
     pub records: Loader<String, Loaded<Option<Record>>, RecordBatch>,
     pub users: Loader<String, Loaded<Option<UserView>>, UserBatch>,
     pub reverse: Loader<ReverseKey, Loaded<ReversePage>, ReverseBatch>,
+    /// The caller's row rules with `within`, by entity id, loaded once (`ctx::ready_row_filter`).
+    pub rules: std::sync::Mutex<HashMap<String, Option<entity::runtime::filter::Filter>>>,
 }
 
 impl Loaders {
@@ -173,6 +175,7 @@ impl Loaders {
                 .with_max_batch_size(500),
             reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id, scope })
                 .with_max_batch_size(200),
+            rules: std::sync::Mutex::default(),
         }
     }
 }

@@ -45,6 +45,7 @@ pub fn public_types() -> Vec<Type> {
                 u.name.as_deref().and_then(s)
             }))
             .field(sync_field::<UserView>("role", string(), |u| s(&u.role)))
+            .field(crate::features::hierarchy::user_attributes_field())
             .field(
                 sync_field::<UserView>("locale", TypeRef::named(TypeRef::STRING), |u| {
                     u.locale.as_deref().and_then(s)
@@ -269,6 +270,7 @@ fn tenant_types() -> Vec<Type> {
             sync_field::<FieldDefView>("personal", boolean(), |x| Some(Value::from(x.def.personal)))
                 .description(PERSONAL_DOC),
         )
+        .field(crate::features::hierarchy::definition_field())
         .field(
             sync_field::<FieldDefView>("searchable", boolean(), |x| Some(Value::from(x.def.searchable)))
                 .description(SEARCHABLE_DOC),
@@ -351,6 +353,7 @@ fn tenant_types() -> Vec<Type> {
             o = o.field(InputValue::new(b, TypeRef::named(TypeRef::BOOLEAN)));
         }
         o = o.field(InputValue::new("personal", TypeRef::named(TypeRef::BOOLEAN)).description(PERSONAL_DOC));
+        o = o.field(crate::features::hierarchy::link_input());
         o = o.field(
             InputValue::new("searchable", TypeRef::named(TypeRef::BOOLEAN)).description(SEARCHABLE_DOC),
         );

@@ -51,6 +51,9 @@ pub struct Model {
     pub rollup: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// A RELATION field linking a record to its parent in the tenant's hierarchy
+    /// (`runtime::hierarchy`): its changes keep `record_closure`.
+    pub hierarchy: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

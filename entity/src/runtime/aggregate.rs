@@ -14,6 +14,7 @@ use super::calendar::{self, Bucket};
 use super::decimal::Decimal;
 use super::figures::{AggregateRow, Figure, Figures, decimal_avg, numeric_fields, scale};
 use super::filter::{Filter, Target};
+pub use super::hierarchy::AncestorGroup;
 use super::meta::{EntityDef, FieldDef, FieldType, Stored};
 use super::sql;
 use crate::sql_buf::SqlBuf;
@@ -248,7 +249,7 @@ pub fn statement(
     group_by: &[Target],
     figures: &Figures,
 ) -> Result<sea_orm::Statement> {
-    select(d, tenant_id, e, filter, group_by, None, &wanted_figures(e, figures))
+    select(d, tenant_id, e, filter, group_by, [None, None], &wanted_figures(e, figures))
 }
 
 fn select(
@@ -257,7 +258,8 @@ fn select(
     e: &EntityDef,
     filter: Option<&Filter>,
     group_by: &[Target],
-    case: Option<&str>,
+    // A date bucket's CASE (`gd`) and an ancestor's lookup (`ga`, `hierarchy::AncestorGroup`).
+    [case, ancestor]: [Option<&str>; 2],
     numeric: &[Wanted<'_>],
 ) -> Result<sea_orm::Statement> {
     let mut buf = SqlBuf::new(d);
@@ -267,6 +269,9 @@ fn select(
     }
     if let Some(c) = case {
         buf.push(", ").push(c).push(" AS gd");
+    }
+    if let Some(a) = ancestor {
+        buf.push(", ").push(a).push(" AS ga");
     }
     for (i, w) in numeric.iter().enumerate() {
         let [sum, min, max, count] = figure_exprs(d, w.field)?;
@@ -285,12 +290,14 @@ fn select(
         buf.push(" AND ");
         sql::compile(&mut buf, f)?;
     }
-    if !group_by.is_empty() || case.is_some() {
+    if !group_by.is_empty() || case.is_some() || ancestor.is_some() {
         let mut cols: Vec<String> = (0..group_by.len()).map(|i| format!("g{i}")).collect();
         let mut exprs: Vec<String> = group_by.iter().map(|t| group_expr(d, t)).collect();
-        if let Some(c) = case {
-            cols.push("gd".into());
-            exprs.push(c.to_owned());
+        for (col, expr) in [("gd", case), ("ga", ancestor)] {
+            if let Some(x) = expr {
+                cols.push(col.into());
+                exprs.push(x.to_owned());
+            }
         }
         buf.push(" GROUP BY ").push(&exprs.join(", "));
         let order: Vec<String> = cols.iter().map(|c| format!("{c} ASC NULLS LAST")).collect();
@@ -307,10 +314,11 @@ pub async fn aggregate(
     e: &EntityDef,
     filter: Option<&Filter>,
     group_by: &[Target],
-    date_group: Option<&DateGroup>,
+    (date_group, ancestor): (Option<&DateGroup>, Option<&AncestorGroup>),
     figures: &Figures,
 ) -> Result<Vec<AggregateRow>> {
     let d = db.dialect;
+    let ancestor_expr = ancestor.map(|a| a.expr(d)).transpose()?;
     let numeric = wanted_figures(e, figures);
     let case = match date_group {
         Some(g) => match bucket_case(db, tenant_id, e, filter, g).await? {
@@ -327,13 +335,14 @@ pub async fn aggregate(
         [Target::Field(f)] if f.ty == FieldType::Select => Some(Some(&**f)),
         _ => None,
     };
-    if let Some(group) = single.filter(|_| filter.is_none() && case.is_none())
+    if let Some(group) = single.filter(|_| filter.is_none() && case.is_none() && ancestor.is_none())
         && let Some(rows) = super::rollups::answer(&txn, d, tenant_id, e, group, figures).await?
     {
         txn.commit().await?;
         return Ok(rows);
     }
-    let statement = select(d, tenant_id, e, filter, group_by, case.as_deref(), &numeric)?;
+    let statement =
+        select(d, tenant_id, e, filter, group_by, [case.as_deref(), ancestor_expr.as_deref()], &numeric)?;
     let rows = txn.query_all_raw(statement).await?;
     txn.commit().await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -354,6 +363,10 @@ pub async fn aggregate(
         if let Some(g) = date_group {
             let label: Option<String> = row.try_get("", "gd")?;
             r.group.insert(group_name(&g.target), label.map(Value::String).unwrap_or(Value::Null));
+        }
+        if let Some(a) = ancestor {
+            let id: Option<String> = row.try_get("", "ga")?;
+            r.group.insert(a.name.clone(), id.map(Value::String).unwrap_or(Value::Null));
         }
         for (i, w) in numeric.iter().enumerate() {
             let (f, name) = (w.field, &w.field.graphql_name);

@@ -1,6 +1,7 @@
 //! The filter language of shared/API.md as an AST, parsed from the GraphQL filter input (or a
 //! role's `where` JSON), compiled to SQL by `sql` and evaluated in memory by `Filter::matches`
-//! (for subscription events). Both enforcers use two-valued logic: a comparison never matches
+//! (for subscription events). Row rules (`Filter::parse_rule`) may also use `within` (a
+//! relation or id at or below a record in the tenant's hierarchy, `hierarchy`). Both enforcers use two-valued logic: a comparison never matches
 //! a null value, so `not` and `neq` mean the same thing in SQL and in Rust.
 
 use std::cmp::Ordering;
@@ -63,7 +64,46 @@ pub enum Op {
     IsNull(bool),
     ContainsAny(Vec<String>),
     ContainsAll(Vec<String>),
+    /// The record id (a relation's, or the record's own) is the operand or lies below it in
+    /// the tenant's hierarchy: in SQL an EXISTS on the closure, in memory the operand's
+    /// descendants, loaded before (`hierarchy::load`). Only in row rules.
+    Within(Value, Below),
 }
+
+/// The descendants of a `within` root, once loaded (`hierarchy::load`): shared by the clones
+/// of one rule, so a rule is loaded once however often it is evaluated.
+#[derive(Clone, Default)]
+pub struct Below(std::sync::Arc<std::sync::OnceLock<std::collections::HashSet<String>>>);
+
+impl Below {
+    /// Whether `id` is the root's descendant. Not loaded: `false` (fail closed); every place
+    /// that evaluates rules in memory loads them first.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.get().is_some_and(|s| s.contains(id))
+    }
+
+    /// Whether the descendants are loaded.
+    pub fn loaded(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// Sets the descendants (the first load wins).
+    pub fn fill(&self, ids: std::collections::HashSet<String>) {
+        let _ = self.0.set(ids);
+    }
+}
+
+/// Sorted, so equal closures print alike (live subscriptions group by a rule's text).
+impl std::fmt::Debug for Below {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<&String> = self.0.get().map(|s| s.iter().collect()).unwrap_or_default();
+        ids.sort();
+        f.debug_tuple("Below").field(&ids).finish()
+    }
+}
+
+/// The operator of row rules only (`Op::Within`).
+pub const WITHIN: &str = "within";
 
 /// Most distinct items a `containsAny` takes: PostgreSQL tests each on its own (`@>`, which an
 /// indexed field's GIN index serves, item by item), so a row costs one test per item; an `in`
@@ -117,8 +157,17 @@ impl Filter {
     /// Parses a filter object (`{"amount": {"gt": "10"}, "or": [...]}`) for `entity`. Keys are
     /// GraphQL field names (a field's key is accepted too, for permission JSON).
     pub fn parse(entity: &EntityDef, v: &Value) -> Result<Filter> {
+        Filter::parse_as(entity, v, false)
+    }
+
+    /// Parses a role's row rule: a filter that may also use `within` on relations and `id`.
+    pub fn parse_rule(entity: &EntityDef, v: &Value) -> Result<Filter> {
+        Filter::parse_as(entity, v, true)
+    }
+
+    fn parse_as(entity: &EntityDef, v: &Value, rule: bool) -> Result<Filter> {
         let mut errors = Vec::new();
-        let f = parse_object(entity, v, "filter", &mut errors);
+        let f = parse_object(Parsing { entity, rule }, v, "filter", &mut errors);
         if errors.is_empty() { Ok(f) } else { Err(Error::Validation(errors)) }
     }
 
@@ -138,7 +187,15 @@ impl Filter {
     }
 }
 
-fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Filter {
+/// What a filter is parsed against: the entity, and whether it is a row rule (`within`).
+#[derive(Clone, Copy)]
+struct Parsing<'a> {
+    entity: &'a EntityDef,
+    rule: bool,
+}
+
+fn parse_object(at: Parsing<'_>, v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Filter {
+    let entity = at.entity;
     let Some(obj) = v.as_object() else {
         errors.push(FieldError::new(path, "must be an object"));
         return Filter::And(vec![]);
@@ -152,7 +209,7 @@ fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<Fiel
                     Some(items) => items
                         .iter()
                         .enumerate()
-                        .map(|(i, item)| parse_object(entity, item, &format!("{here}[{i}]"), errors))
+                        .map(|(i, item)| parse_object(at, item, &format!("{here}[{i}]"), errors))
                         .collect(),
                     None if v.is_null() => continue,
                     None => {
@@ -164,7 +221,7 @@ fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<Fiel
             }
             "not" => {
                 if !v.is_null() {
-                    parts.push(Filter::Not(Box::new(parse_object(entity, v, &here, errors))));
+                    parts.push(Filter::Not(Box::new(parse_object(at, v, &here, errors))));
                 }
             }
             _ => {
@@ -188,14 +245,21 @@ fn parse_object(entity: &EntityDef, v: &Value, path: &str, errors: &mut Vec<Fiel
                 if v.is_null() {
                     continue;
                 }
-                parse_ops(&target, v, &here, &mut parts, errors);
+                parse_ops(&target, at.rule, v, &here, &mut parts, errors);
             }
         }
     }
     if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) }
 }
 
-fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors: &mut Vec<FieldError>) {
+fn parse_ops(
+    t: &Target,
+    rule: bool,
+    v: &Value,
+    path: &str,
+    parts: &mut Vec<Filter>,
+    errors: &mut Vec<FieldError>,
+) {
     let Some(ops) = v.as_object() else {
         errors.push(FieldError::new(path, "must be an object of operators"));
         return;
@@ -222,7 +286,8 @@ fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors:
     };
     for (name, operand) in ops {
         let here = format!("{path}.{name}");
-        if !allowed.contains(&name.as_str()) {
+        let within = rule && name == WITHIN && t.ty() == FieldType::Relation && !matches!(t, Target::Owner);
+        if !allowed.contains(&name.as_str()) && !within {
             errors.push(FieldError::new(&here, "operator not supported for this field type"));
             continue;
         }
@@ -291,6 +356,7 @@ fn parse_ops(t: &Target, v: &Value, path: &str, parts: &mut Vec<Filter>, errors:
             },
             _ => match coerce(operand) {
                 Ok(v) => Some(match name.as_str() {
+                    WITHIN => Op::Within(v, Below::default()),
                     "eq" => Op::Eq(v),
                     "neq" => Op::Neq(v),
                     "gt" => Op::Gt(v),
@@ -335,6 +401,9 @@ fn eval(t: &Target, op: &Op, v: Option<&Value>) -> bool {
         Op::ContainsAll(items) => {
             let have = strings_of(v);
             items.iter().all(|i| have.contains(&i.as_str()))
+        }
+        Op::Within(root, below) => {
+            cmp(root) == Some(Ordering::Equal) || v.as_str().is_some_and(|id| below.contains(id))
         }
         Op::IsNull(_) => false,
     }

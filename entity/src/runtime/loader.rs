@@ -113,6 +113,7 @@ fn field_from_model(f: field_def::Model) -> Result<FieldDef> {
         unique: f.is_unique,
         indexed: f.indexed,
         personal: f.personal,
+        hierarchy: f.hierarchy,
         slot: f.index_slot.as_deref().and_then(Slot::parse),
         slot_ready: f.index_ready,
         searchable: f.searchable,

@@ -14,10 +14,12 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use crate::features::notifications::{self, Message};
+use crate::features::users::attributes;
 use crate::pipeline::Exec;
 use crate::runtime::audit::Actor;
+use crate::runtime::hierarchy;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
-use crate::runtime::policy::{Action, Permissions};
+use crate::runtime::policy::{Action, Attributes, Permissions, Subject};
 use crate::runtime::record::Record;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
@@ -75,11 +77,12 @@ pub fn added<'e>(
         .collect()
 }
 
-/// A user a mention may name: id, address and role permissions.
+/// A user a mention may name: id, address, role permissions and attributes (`$user.<key>`).
 struct Candidate {
     id: String,
     email: String,
     permissions: Permissions,
+    attributes: Attributes,
 }
 
 impl Candidate {
@@ -89,12 +92,22 @@ impl Candidate {
         email == name || email.split_once('@').is_some_and(|(local, _)| local == name)
     }
 
-    /// Whether the user may read `field` of `record`.
-    fn reads(&self, meta: &TenantMeta, entity: &EntityDef, field: &FieldDef, record: &Record) -> bool {
+    /// Whether the user may read `field` of `record` (their row rule's `within`s loaded in
+    /// `txn`: one statement per mentioned user whose rule has any, none otherwise).
+    async fn reads(
+        &self,
+        txn: &impl Exec,
+        (d, tenant_id): (Dialect, &str),
+        (meta, entity, field): (&TenantMeta, &EntityDef, &FieldDef),
+        record: &Record,
+    ) -> Result<bool> {
         let p = &self.permissions;
-        p.can(entity, Action::Read)
-            && p.reads_field(meta, entity, field)
-            && p.row_filter(entity, Some(&self.id)).is_none_or(|f| f.matches(record))
+        if !p.can(entity, Action::Read) || !p.reads_field(meta, entity, field) {
+            return Ok(false);
+        }
+        let rule = p.row_filter(entity, Subject::new(&self.id, &self.attributes));
+        hierarchy::load(txn, d, tenant_id, rule.as_ref()).await?;
+        Ok(rule.is_none_or(|f| f.matches(record)))
     }
 }
 
@@ -107,7 +120,7 @@ async fn candidates(
 ) -> Result<Vec<Candidate>> {
     let mut buf = SqlBuf::new(d);
     // As text: a pipeline's rows come in PostgreSQL's text form, and SQLite keeps JSON as text.
-    buf.push("SELECT u.id, u.email, CAST(r.permissions AS TEXT) AS permissions FROM users u JOIN roles r ON r.id = u.role_id WHERE u.tenant_id = ");
+    buf.push("SELECT u.id, u.email, CAST(r.permissions AS TEXT) AS permissions, CAST(a.attributes AS TEXT) AS attributes FROM users u JOIN roles r ON r.id = u.role_id LEFT JOIN user_attributes a ON a.user_id = u.id WHERE u.tenant_id = ");
     buf.bind(tenant_id.to_owned()).push(" AND u.is_active = ").bind(true).push(" AND (");
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
@@ -125,10 +138,15 @@ async fn candidates(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let permissions: Value = serde_json::from_str(&row.try_get::<String>("", "permissions")?)?;
+        let attributes = match row.try_get::<Option<String>>("", "attributes")? {
+            Some(text) => Some(serde_json::from_str(&text)?),
+            None => None,
+        };
         out.push(Candidate {
             id: row.try_get("", "id")?,
             email: row.try_get("", "email")?,
             permissions: Permissions::from_stored(&permissions),
+            attributes: attributes::from_stored(attributes),
         });
     }
     Ok(out)
@@ -153,16 +171,17 @@ pub async fn notify(
     let all: BTreeSet<&String> = added.iter().flat_map(|(_, names)| names).collect();
     let names: Vec<&String> = all.into_iter().take(MAX_MENTIONS).collect();
     let users = candidates(txn, d, tenant_id, &names).await?;
-    let mut to: Vec<String> = users
-        .iter()
-        .filter(|u| actor.user_id.as_deref() != Some(u.id.as_str()))
-        .filter(|u| {
-            added.iter().any(|(field, new)| {
-                new.iter().any(|n| names.contains(&n) && u.named(n)) && u.reads(meta, entity, field, record)
-            })
-        })
-        .map(|u| u.id.clone())
-        .collect();
+    let mut to: Vec<String> = Vec::new();
+    for u in users.iter().filter(|u| actor.user_id.as_deref() != Some(u.id.as_str())) {
+        for (field, new) in &added {
+            if new.iter().any(|n| names.contains(&n) && u.named(n))
+                && u.reads(txn, (d, tenant_id), (meta, entity, field), record).await?
+            {
+                to.push(u.id.clone());
+                break;
+            }
+        }
+    }
     to.sort();
     to.dedup();
     if to.is_empty() {

@@ -50,6 +50,9 @@ pub struct FieldDef {
     /// Holds personal data (`personal`): its values in audit entries are sealed under the
     /// subject record's key, and erasing the subject clears it.
     pub personal: bool,
+    /// A RELATION field linking a record to its parent in the tenant's hierarchy
+    /// (`hierarchy`): each write that sets it keeps `record_closure`.
+    pub hierarchy: bool,
     /// The index slot the field holds while it is indexed or unique (`indexes`): records are
     /// written with its key from the moment it is assigned.
     pub slot: Option<Slot>,

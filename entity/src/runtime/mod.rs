@@ -14,6 +14,7 @@ pub mod field_type;
 pub mod figures;
 pub mod filter;
 pub mod formula;
+pub mod hierarchy;
 pub mod i18n;
 pub mod indexes;
 pub mod lifecycle;

@@ -51,7 +51,7 @@ pub async fn record(
         return Err(ApiError::Forbidden(format!("your role may not update {}", entity.full.label_plural)));
     }
     let store = Store::new(&services.db, &p.tenant_id);
-    let row = p.permissions.row_filter(&entity.full, Some(&p.user_id));
+    let row = p.permissions.row_filter(&entity.full, p.subject());
     if store.get(&entity.full, record_id, row.as_ref()).await?.is_some() {
         return Ok(());
     }

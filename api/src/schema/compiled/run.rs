@@ -68,7 +68,7 @@ impl Plan {
                     let Value::String(given) = substitute(id, &bound) else { return None };
                     // Not an id: the executor answers the validation error.
                     let id = entity::runtime::value::record_id(&given)?;
-                    let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
+                    let row = p.permissions.row_filter(&access.full, p.subject());
                     // The record and what its to-one fields point at, in one statement.
                     let keys: Vec<&FieldKey> = record.to_one_keys().collect();
                     let (found, targets) =
@@ -95,7 +95,7 @@ impl Plan {
                         Some(once) => once.get_or_init(read).clone()?,
                         None => read()?,
                     };
-                    let row = p.permissions.row_filter(&access.full, Some(&p.user_id));
+                    let row = p.permissions.row_filter(&access.full, p.subject());
                     let list = list.restrict(row.as_ref()).lean_if(items.iter().all(ConnItem::lean));
                     let page = store.list(&access.view, &list, config.default_page_size).await.ok()?;
                     write_key(&mut out, key);
@@ -266,7 +266,8 @@ fn related<'a>(
                 continue;
             };
             let target = access.entities.get(*target)?;
-            let row: Option<Filter> = p.permissions.row_filter(&target.full, Some(&p.user_id));
+            let row: Option<Filter> = p.permissions.row_filter(&target.full, p.subject());
+            store.prepare_rule(row.as_ref()).await.ok()?;
             let mut records = HashMap::new();
             for id in parent_fields.iter().filter_map(|f| f.str_of(field_key.as_str())) {
                 let id: &str = &id;

@@ -45,6 +45,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 Some(g) => Some(date_group(&c, &targets, &g).await?),
                 None => None,
             };
+            let ancestor = crate::features::hierarchy::group_by_ancestor(&c, &a.view)?;
             // Only the figures the selection reaches are computed.
             let mut figures = Figures::default();
             let look = c.look_ahead();
@@ -64,7 +65,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
                 &a.view,
                 filter.as_ref(),
                 &group_by,
-                date_group.as_ref(),
+                (date_group.as_ref(), ancestor.as_ref()),
                 &figures,
             )
             .await
@@ -75,6 +76,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     .argument(InputValue::new("filter", TypeRef::named(&n.filter)))
     .argument(InputValue::new("groupBy", TypeRef::named_nn_list(&n.field_enum)))
     .argument(InputValue::new("groupByDate", TypeRef::named(&n.date_group)))
+    .argument(crate::features::hierarchy::group_by_ancestor_arg())
     .description(format!(
         "Counts and totals of {}, optionally per group; `groupByDate` adds the local day, week, month, quarter or year of a date field (key: the field's name, value: `2026-11-21`, `2026-W47`, `2026-11`, `2026-Q4`, `2026`).",
         a.full.label_plural

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef};
+use entity::runtime::policy::Action;
 use entity::runtime::record::Record;
 use entity::runtime::store::{CreateInput, Selection};
 
@@ -47,7 +48,7 @@ pub fn create_field(a: &Arc<EntityAccess>) -> Field {
     let i = a.index;
     Field::new(&n.create_many, TypeRef::named_nn(&n.bulk_result), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Create)?;
             let inputs = create_inputs(&c)?;
             let limit = ctx::state(&c)?.config.max_bulk_size;
             let records = store(&c)?
@@ -70,7 +71,7 @@ pub fn update_field(a: &Arc<EntityAccess>) -> Field {
     let i = a.index;
     let field = Field::new(&n.update_many, TypeRef::named_nn(&n.bulk_result), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Update)?;
             let (input, owner) = args::record_input(&c)?;
             let limit = ctx::state(&c)?.config.max_bulk_size;
             let (ids, filter) = selection(&c, w.entity)?;
@@ -97,7 +98,7 @@ pub fn delete_field(a: &Arc<EntityAccess>) -> Field {
     let i = a.index;
     let field = Field::new(&n.delete_many, TypeRef::named_nn(&n.bulk_result), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Delete)?;
             let limit = ctx::state(&c)?.config.max_bulk_size;
             let (ids, filter) = selection(&c, w.entity)?;
             let sel = match &ids {

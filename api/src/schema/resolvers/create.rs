@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 
+use entity::runtime::policy::Action;
+
 use super::{Write, store};
 use crate::error::gql;
 use crate::schema::access::EntityAccess;
@@ -15,7 +17,7 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     let i = a.index;
     Field::new(&n.create, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Create)?;
             let (input, owner) = args::record_input(&c)?;
             let record = store(&c)?.create(w.request(&input, owner.as_deref())).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(record)))

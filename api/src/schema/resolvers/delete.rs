@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 
+use entity::runtime::policy::Action;
+
 use super::{Write, store};
-use crate::error::gql;
 use crate::schema::access::EntityAccess;
 use crate::schema::args;
 
@@ -22,12 +23,13 @@ pub fn field(a: &Arc<EntityAccess>, deleted: bool) -> Field {
     let name = if deleted { &n.delete } else { &n.restore };
     Field::new(name, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Delete)?;
             let id = args::record_id(&c)?;
-            let record = store(&c)?
-                .set_deleted(w.meta, &w.entity.full, &id, deleted, w.caller())
-                .await
-                .map_err(gql)?;
+            let store = store(&c)?;
+            let record = match store.set_deleted(w.meta, &w.entity.full, &id, deleted, w.caller()).await {
+                Ok(r) => r,
+                Err(e) => return Err(w.refused(&store, &id, e).await),
+            };
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

@@ -19,6 +19,7 @@ use async_graphql::dynamic::ResolverContext;
 use entity::runtime::audit::Actor;
 use entity::runtime::filter::Filter;
 use entity::runtime::meta::TenantMeta;
+use entity::runtime::policy::Action;
 use entity::runtime::record::Record;
 use entity::runtime::store::{Caller, Store, WriteRequest};
 use serde_json::{Map, Value};
@@ -71,15 +72,37 @@ pub struct Write<'a> {
     pub meta: &'a TenantMeta,
     pub entity: &'a Arc<EntityAccess>,
     row: Option<Filter>,
+    /// The read rule, when the action has a scope of its own (`Permissions::narrows`).
+    read: Option<Option<Filter>>,
     actor: Actor,
 }
 
 impl<'a> Write<'a> {
-    /// The write on the entity at `index` for this request's caller.
-    pub fn of(c: &ResolverContext<'a>, index: usize) -> async_graphql::Result<Self> {
+    /// The write of `action` on the entity at `index` for this request's caller, within the
+    /// read rule and the action's own (`Permissions::write_rule`).
+    pub fn of(c: &ResolverContext<'a>, index: usize, action: Action) -> async_graphql::Result<Self> {
         let meta = &ctx::access(c)?.meta;
-        let (entity, row) = scoped(c, index)?;
-        Ok(Write { meta, entity, row, actor: ctx::actor(c)? })
+        let (entity, read) = scoped(c, index)?;
+        let p = ctx::principal(c)?;
+        let (row, read) = if p.permissions.narrows(&entity.full, action) {
+            (p.permissions.write_rule(&entity.full, p.subject(), action), Some(read))
+        } else {
+            (read, None)
+        };
+        Ok(Write { meta, entity, row, read, actor: ctx::actor(c)? })
+    }
+
+    /// A write by id refused as NOT_FOUND: FORBIDDEN instead when the caller can read the
+    /// record but its action's own scope leaves it out (ids outside the read rule stay
+    /// NOT_FOUND, so they cannot be probed). The extra read happens on that path only.
+    pub async fn refused(&self, store: &Store<'_>, id: &str, e: entity::Error) -> async_graphql::Error {
+        if let (entity::Error::NotFound(_), Some(read)) = (&e, &self.read)
+            && let Ok(Some(_)) = store.get(&self.entity.full, id, read.as_ref()).await
+        {
+            let no = format!("your role may not change this {}", self.entity.full.label_singular);
+            return crate::error::gql(entity::Error::Forbidden(no));
+        }
+        crate::error::gql(e)
     }
 
     /// The caller as the store checks it.

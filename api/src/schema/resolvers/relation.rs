@@ -28,7 +28,8 @@ pub fn to_one(f: &FieldDef, target: &Arc<EntityAccess>) -> Field {
         FieldFuture::new(async move {
             let r = parent::<Record>(&c)?;
             let Some(id) = r.data.get(&key).and_then(|v| v.as_str()) else { return Ok(None) };
-            let (target, row) = scoped(&c, i)?;
+            let (target, _) = scoped(&c, i)?;
+            let row = ctx::ready_row_filter(&c, &target.full).await?;
             if target.full.fields.iter().any(|f| !f.is_stored()) {
                 // The batch reads records of any entity as stored: a target with formulas is
                 // read through its entity's statement, which computes them.

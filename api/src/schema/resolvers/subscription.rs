@@ -19,7 +19,9 @@ pub fn field(a: &Arc<EntityAccess>) -> SubscriptionField {
     let i = a.index;
     SubscriptionField::new(&n.changed, TypeRef::named_nn(&n.change), move |c| {
         SubscriptionFieldFuture::new(async move {
-            let (a, row) = scoped(&c, i)?;
+            let (a, _) = scoped(&c, i)?;
+            // A `within` rule's closure as it is now: the subscription keeps it.
+            let row = ctx::ready_row_filter(&c, &a.full).await?;
             let tenant_id = &ctx::principal(&c)?.tenant_id;
             let filter = args::filter(&c, &a.view)?;
             let rx = ctx::state(&c)?.live.changes(tenant_id, a, filter, row);

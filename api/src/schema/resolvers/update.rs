@@ -1,13 +1,14 @@
 //! `updateDeal(id: ID!, input: UpdateDealInput!): Deal!` — only the given fields change; an
-//! explicit null clears a field. A record outside the caller's row rule is NOT_FOUND; a change
-//! that would move it outside is FORBIDDEN.
+//! explicit null clears a field. A record outside the caller's row rule is NOT_FOUND; one they
+//! read but their update scope leaves out, or a change that would move it outside, FORBIDDEN.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 
+use entity::runtime::policy::Action;
+
 use super::{Write, store};
-use crate::error::gql;
 use crate::schema::access::EntityAccess;
 use crate::schema::args;
 
@@ -16,10 +17,14 @@ pub fn field(a: &Arc<EntityAccess>) -> Field {
     let i = a.index;
     Field::new(&n.update, TypeRef::named_nn(&n.type_name), move |c| {
         FieldFuture::new(async move {
-            let w = Write::of(&c, i)?;
+            let w = Write::of(&c, i, Action::Update)?;
             let id = args::record_id(&c)?;
             let (input, owner) = args::record_input(&c)?;
-            let record = store(&c)?.update(&id, w.request(&input, owner.as_deref())).await.map_err(gql)?;
+            let store = store(&c)?;
+            let record = match store.update(&id, w.request(&input, owner.as_deref())).await {
+                Ok(r) => r,
+                Err(e) => return Err(w.refused(&store, &id, e).await),
+            };
             Ok(Some(FieldValue::owned_any(record)))
         })
     })

@@ -84,9 +84,9 @@ impl Scope<'_> {
         e: &EntityDef,
         f: Option<&Filter>,
         fields: &[Target],
-        dates: Option<&aggregate::DateGroup>,
+        groups: (Option<&aggregate::DateGroup>, Option<&aggregate::AncestorGroup>),
     ) -> Result<Vec<figures::AggregateRow>> {
-        aggregate::aggregate(self.db, self.tenant_id, e, f, fields, dates, &figures::Figures::all(e)).await
+        aggregate::aggregate(self.db, self.tenant_id, e, f, fields, groups, &figures::Figures::all(e)).await
     }
 
     fn entity(&self, name: &str) -> Result<&EntityDef> {
@@ -100,11 +100,21 @@ impl Scope<'_> {
             Widget::Metric { function, field, filter, period, date_field, .. } => {
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows = self.figures(e, f.as_ref(), &[], None).await?;
+                let rows = self.figures(e, f.as_ref(), &[], (None, None)).await?;
                 let value = rows.first().map_or(Value::Null, |r| figure(r, e, *function, field.as_deref()));
                 Ok(json!({ "value": value }))
             }
-            Widget::Chart { group_by, date_field, bucket, function, field, filter, period, .. } => {
+            Widget::Chart {
+                group_by,
+                group_by_ancestor,
+                date_field,
+                bucket,
+                function,
+                field,
+                filter,
+                period,
+                ..
+            } => {
                 // By a field, or by the local date bucket of `dateField`.
                 let (fields, dates, key_of) = match (group_by, date_field, bucket) {
                     (Some(g), _, None) => {
@@ -125,8 +135,16 @@ impl Scope<'_> {
                 };
                 let period = period.map(|p| (p, date_field.as_deref().unwrap_or("created_at")));
                 let f = self.filter(e, filter.as_ref(), period, row)?;
-                let rows = self.figures(e, f.as_ref(), &fields, dates.as_ref()).await?;
-                let key = aggregate::group_name(&key_of);
+                // Grouped by the field's ancestor of an entity (consolidated per company…).
+                let ancestor = match (group_by, group_by_ancestor) {
+                    (Some(g), Some(up)) => Some(aggregate::AncestorGroup::of(e, self.meta, g, up)?),
+                    _ => None,
+                };
+                let (fields, key) = match &ancestor {
+                    Some(a) => (Vec::new(), a.name.clone()),
+                    None => (fields, aggregate::group_name(&key_of)),
+                };
+                let rows = self.figures(e, f.as_ref(), &fields, (dates.as_ref(), ancestor.as_ref())).await?;
                 let func = function.unwrap_or(Function::Count);
                 let series: Vec<Value> = rows
                     .iter()
@@ -178,7 +196,7 @@ impl Scope<'_> {
                     .ok_or_else(|| Error::BadRequest(format!("no field `{stage_field}`")))?;
                 let f = self.filter(e, filter.as_ref(), None, row)?;
                 let target = Target::Field(Box::new(stage.clone()));
-                let rows = self.figures(e, f.as_ref(), &[target], None).await?;
+                let rows = self.figures(e, f.as_ref(), &[target], (None, None)).await?;
                 let amount =
                     amount_field.as_deref().and_then(|a| e.field_by_key(a).or_else(|| e.field_by_graphql(a)));
                 let stages: Vec<Value> = stage

@@ -84,6 +84,9 @@ pub enum Widget {
         entity: String,
         #[serde(rename = "groupBy", default, skip_serializing_if = "Option::is_none")]
         group_by: Option<String>,
+        /// With `groupBy` a relation: group by its ancestor of this entity (`hierarchy`).
+        #[serde(rename = "groupByAncestor", default, skip_serializing_if = "Option::is_none")]
+        group_by_ancestor: Option<String>,
         #[serde(rename = "dateField", default, skip_serializing_if = "Option::is_none")]
         date_field: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,8 +193,10 @@ impl Widget {
                     need(df, "dateField", dated);
                 }
             }
-            Widget::Chart { group_by, date_field, bucket, function, field, .. } => {
+            Widget::Chart { group_by, group_by_ancestor, date_field, bucket, function, field, .. } => {
+                let relation = |t: FieldType| t == FieldType::Relation;
                 match (group_by, date_field, bucket) {
+                    (Some(g), None, None) if group_by_ancestor.is_some() => need(g, "groupBy", relation),
                     (Some(g), None, None) => need(g, "groupBy", any),
                     (None, Some(df), Some(_)) => need(df, "dateField", dated),
                     // An empty name is reported as a missing field of the chart.

@@ -258,6 +258,7 @@ async fn list_plan(db: &Db, job: &ExportJob) -> Result<(Plan, Format)> {
     let meta = TenantMeta::load_for(db, &job.tenant_id).await?.switched_on();
     let txn = db.begin_tenant_read(&job.tenant_id).await?;
     let role = roles::find(&txn, &job.tenant_id, &job.role_id).await?;
+    let attributes = crate::features::users::attributes::of_user(&txn, &job.tenant_id, &job.user_id).await?;
     txn.commit().await?;
     let permissions = Permissions::from_stored(&role.permissions);
     let fields = match &job.fields {
@@ -267,7 +268,13 @@ async fn list_plan(db: &Db, job: &ExportJob) -> Result<(Plan, Format)> {
     let format = Format::parse(&job.format)?;
     let ask = Ask { entity: job.entity.clone(), format, filter: job.filter.clone(), fields };
     let actor: Actor = serde_json::from_value(job.actor.clone())?;
-    let who = Asker { tenant_id: &job.tenant_id, user_id: &job.user_id, permissions: &permissions, actor };
+    let who = Asker {
+        tenant_id: &job.tenant_id,
+        user_id: &job.user_id,
+        attributes: &attributes,
+        permissions: &permissions,
+        actor,
+    };
     Ok((Plan::build(&meta, who, ask)?, format))
 }
 

@@ -23,7 +23,7 @@ pub use format::{Column, Format};
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::filter::{Filter, Target};
 use crate::runtime::meta::{EntityDef, TenantMeta};
-use crate::runtime::policy::{Action, Permissions};
+use crate::runtime::policy::{Action, Attributes, Permissions, Subject};
 use crate::runtime::sql::{Direction, SortKey};
 use crate::runtime::store::{ListArgs, Store};
 use crate::{Db, Error, FieldError, Result};
@@ -47,6 +47,8 @@ pub struct Ask {
 pub struct Asker<'a> {
     pub tenant_id: &'a str,
     pub user_id: &'a str,
+    /// The user's attributes (`$user.<key>` in their row rules).
+    pub attributes: &'a Attributes,
     pub permissions: &'a Permissions,
     pub actor: Actor,
 }
@@ -105,7 +107,7 @@ impl Plan {
         let filter = ask.filter.as_ref().map(|v| Filter::parse(&view, v)).transpose()?;
         let order = vec![SortKey { target: Target::CreatedAt, direction: Direction::Asc }];
         let list = ListArgs { filter, order, first: Some(PAGE), ..ListArgs::default() }
-            .restrict(permissions.row_filter(full, Some(who.user_id)).as_ref());
+            .restrict(permissions.row_filter(full, Subject::new(who.user_id, who.attributes)).as_ref());
         Ok(Plan {
             tenant_id: who.tenant_id.to_owned(),
             entity: Arc::new(view),

@@ -79,13 +79,20 @@ pub async fn write_archive(
 
     let txn = db.begin_tenant_read(tenant_id).await?;
     let role = roles::find(&txn, tenant_id, &job.role_id).await?;
+    let attributes = crate::features::users::attributes::of_user(&txn, tenant_id, &job.user_id).await?;
     txn.commit().await?;
     let permissions = Permissions::from_stored(&role.permissions);
     let actor: Actor = serde_json::from_value(job.actor.clone())?;
     let mut counts = Counts::default();
     for e in &meta.entities {
         let ask = Ask { entity: e.name_singular.clone(), format: Format::Jsonl, filter: None, fields: None };
-        let who = Asker { tenant_id, user_id: &job.user_id, permissions: &permissions, actor: actor.clone() };
+        let who = Asker {
+            tenant_id,
+            user_id: &job.user_id,
+            attributes: &attributes,
+            permissions: &permissions,
+            actor: actor.clone(),
+        };
         let plan = Plan::build(&meta, who, ask)?;
         zip.start(&format!("records/{}.jsonl", zip::segment(&e.name_singular))).await?;
         let mut sink = Entry { zip: &mut zip, before: counts.records, progress: &mut *progress };

@@ -23,10 +23,11 @@ use super::file::{self, Row};
 use super::mapping::Column;
 use super::targets::{self, Looked, within_rule};
 use super::{Import, Progress, RowError, Status};
+use crate::features::users::attributes;
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Op, Target as On};
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
-use crate::runtime::policy::{Action, FieldAccess, Permissions};
+use crate::runtime::policy::{Action, Attributes, FieldAccess, Permissions, Subject};
 use crate::runtime::store::{Caller, NewRecord, Store, WriteRequest};
 use crate::runtime::value;
 use crate::{Db, Error, ErrorCode, Result};
@@ -91,7 +92,7 @@ pub async fn batch(db: &Db, path: &Path, row: &Import, size: usize) -> Result<Op
             return Ok(None);
         }
     };
-    let ctx = Rows::new(db, &meta, &entity, row)?;
+    let ctx = Rows::new(db, &meta, &entity, row).await?;
     let txn = db.begin_tenant_write(&row.tenant_id).await?;
     if !super::claim(&txn, row).await? {
         txn.rollback().await?;
@@ -166,12 +167,20 @@ struct Rows<'a> {
     upsert_by: Option<&'a FieldDef>,
     actor: Actor,
     permissions: Permissions,
+    /// The importer's attributes (`$user.<key>` in their row rules).
+    attributes: Attributes,
     row_rule: Option<Filter>,
 }
 
 impl<'a> Rows<'a> {
-    fn new(db: &'a Db, meta: &'a TenantMeta, entity: &'a EntityDef, row: &'a Import) -> Result<Rows<'a>> {
+    async fn new(
+        db: &'a Db,
+        meta: &'a TenantMeta,
+        entity: &'a EntityDef,
+        row: &'a Import,
+    ) -> Result<Rows<'a>> {
         let mut actor: Actor = serde_json::from_value(row.actor.clone())?;
+        let attributes = attributes::load(db, &row.tenant_id, actor.user_id.as_deref()).await?;
         actor.workflows_off = !row.run_workflows;
         let permissions = Permissions::from_stored(&row.permissions);
         let mapped: Vec<Column> = serde_json::from_value(row.mapping.clone())?;
@@ -181,7 +190,9 @@ impl<'a> Rows<'a> {
             .filter_map(|c| entity.field_by_key(&c.field).filter(|f| writable(f)).map(|f| (c.column, f)))
             .collect();
         let upsert_by = row.upsert_by.as_deref().and_then(|k| entity.field_by_key(k));
-        let row_rule = permissions.row_filter(entity, actor.user_id.as_deref());
+        // Rows create or update (upserts): within the read rule and the update scope.
+        let who = Subject { user_id: actor.user_id.as_deref(), attributes: &attributes };
+        let row_rule = permissions.write_rule(entity, who, Action::Update);
         Ok(Rows {
             store: Store::new(db, &row.tenant_id),
             meta,
@@ -190,6 +201,7 @@ impl<'a> Rows<'a> {
             upsert_by,
             actor,
             permissions,
+            attributes,
             row_rule,
         })
     }
@@ -313,6 +325,7 @@ impl<'a> Rows<'a> {
             store: &self.store,
             meta: self.meta,
             permissions: &self.permissions,
+            attributes: &self.attributes,
             actor: &self.actor,
         };
         finder.look_up_all(txn, wanted, targets).await?;

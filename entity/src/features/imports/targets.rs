@@ -15,7 +15,7 @@ use crate::Result;
 use crate::runtime::audit::Actor;
 use crate::runtime::filter::{Filter, Op, Target as On};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
-use crate::runtime::policy::{Action, Permissions};
+use crate::runtime::policy::{Action, Attributes, Permissions, Subject};
 use crate::runtime::store::Store;
 use crate::runtime::value;
 
@@ -27,6 +27,8 @@ pub struct Finder<'f> {
     pub store: &'f Store<'f>,
     pub meta: &'f TenantMeta,
     pub permissions: &'f Permissions,
+    /// The importer's attributes (`$user.<key>` in their row rules).
+    pub attributes: &'f Attributes,
     pub actor: &'f Actor,
 }
 
@@ -80,7 +82,8 @@ impl Finder<'_> {
         for ((field, _), g) in groups {
             let values: Vec<Value> = g.wanted.iter().map(|(_, v, _)| v.clone()).collect();
             let limit = u64::try_from(values.len() * 2 + 1).unwrap_or(u64::MAX);
-            let rule = self.permissions.row_filter(g.target, self.actor.user_id.as_deref());
+            let who = Subject { user_id: self.actor.user_id.as_deref(), attributes: self.attributes };
+            let rule = self.permissions.row_filter(g.target, who);
             let among = within_rule(Filter::Cond(g.on.clone(), Op::In(values)), rule.as_ref());
             let records = self.store.find_in(txn, g.target, among, limit).await?;
             let label = &g.target.label_singular;

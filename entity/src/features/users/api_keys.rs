@@ -158,11 +158,12 @@ pub async fn access(
         .column(api_key::Column::Id)
         .column(api_key::Column::CreatedBy)
         .column_as(Expr::col((api_key::Entity, api_key::Column::RevokedAt)).is_null(), "live");
-    let row = select_access(q, api_key::Column::RoleId, api_key::Column::TenantId)
-        .filter(api_key::Column::KeyHash.eq(key_hash))
-        .filter(api_key::Column::TenantId.eq(tenant_id))
-        .into_model::<KeyRow>()
-        .one(conn)
-        .await?;
+    let row =
+        select_access(q, api_key::Column::RoleId, api_key::Column::TenantId, api_key::Column::CreatedBy)
+            .filter(api_key::Column::KeyHash.eq(key_hash))
+            .filter(api_key::Column::TenantId.eq(tenant_id))
+            .into_model::<KeyRow>()
+            .one(conn)
+            .await?;
     Ok(row.map(|r| KeyAccess { id: r.id, created_by: r.created_by, live: r.live, access: r.access.into() }))
 }

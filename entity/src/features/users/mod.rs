@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod attributes;
 pub mod invites;
 pub mod lifecycle;
 pub mod oidc;
@@ -32,9 +33,9 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, Select};
 use serde_json::Value;
 
-use crate::models::{role, tenant, user};
+use crate::models::{role, tenant, user, user_attribute};
 use crate::runtime::audit::{self, Actor};
-use crate::runtime::policy::Permissions;
+use crate::runtime::policy::{Attributes, Permissions};
 use crate::{Dialect, Result};
 
 /// The role that owns the tenant: its permissions are fixed and only owners grant it.
@@ -82,6 +83,8 @@ async fn audit_user(
 #[derive(Debug, Clone)]
 pub struct UserView {
     pub id: String,
+    /// The user's tenant (where their attributes are read).
+    pub tenant_id: String,
     pub email: String,
     pub name: Option<String>,
     pub role: String,
@@ -99,6 +102,7 @@ impl UserView {
     pub fn of(u: &user::Model, role: String) -> UserView {
         UserView {
             id: u.id.clone(),
+            tenant_id: u.tenant_id.clone(),
             email: u.email.clone(),
             name: u.name.clone(),
             role,
@@ -123,6 +127,8 @@ pub struct Access {
     pub metadata_version: i64,
     /// The tenant is scheduled for deletion (`gdpr::tenant`): read-only until it is cancelled.
     pub tenant_deleting: bool,
+    /// The user's attributes (`attributes`), which row rules read as `$user.<key>`.
+    pub attributes: Arc<Attributes>,
 }
 
 /// The role and tenant columns of a credential's row (`sessions::access`, `api_keys::access`).
@@ -133,26 +139,35 @@ struct AccessRow {
     permissions: Value,
     metadata_version: i64,
     deletion_due_at: Option<DateTime<Utc>>,
+    attributes: Option<Value>,
 }
 
 /// `q`, a credential's row, with what the credential grants (`AccessRow`'s columns): its
-/// role, joined on `role_id`, and its tenant, joined on `tenant_id` — in the same statement.
+/// role, joined on `role_id`, its tenant, joined on `tenant_id`, and the attributes of the
+/// user it acts for (`user_id`), left-joined — in the same statement.
 fn select_access<E: EntityTrait>(
     q: Select<E>,
     role_id: impl ColumnTrait,
     tenant_id: impl ColumnTrait,
+    user_id: impl ColumnTrait,
 ) -> Select<E> {
     let mut q = q
         .column_as(role::Column::Id, "role_id")
         .column_as(role::Column::Name, "role")
         .column(role::Column::Permissions)
         .column(tenant::Column::MetadataVersion)
-        .column(tenant::Column::DeletionDueAt);
+        .column(tenant::Column::DeletionDueAt)
+        .column(user_attribute::Column::Attributes);
     QueryTrait::query(&mut q)
         .inner_join(role::Entity, Expr::col((role::Entity, role::Column::Id)).equals(role_id.as_column_ref()))
         .inner_join(
             tenant::Entity,
             Expr::col((tenant::Entity, tenant::Column::Id)).equals(tenant_id.as_column_ref()),
+        )
+        .left_join(
+            user_attribute::Entity,
+            Expr::col((user_attribute::Entity, user_attribute::Column::UserId))
+                .equals(user_id.as_column_ref()),
         );
     q
 }
@@ -165,6 +180,7 @@ impl From<AccessRow> for Access {
             permissions: Arc::new(Permissions::from_stored(&r.permissions)),
             metadata_version: r.metadata_version,
             tenant_deleting: r.deletion_due_at.is_some(),
+            attributes: Arc::new(attributes::from_stored(r.attributes)),
         }
     }
 }

@@ -294,7 +294,7 @@ pub async fn access(
                 .to(user::Column::Id)
                 .into(),
         );
-    let row = select_access(q, user::Column::RoleId, session::Column::TenantId)
+    let row = select_access(q, user::Column::RoleId, session::Column::TenantId, session::Column::UserId)
         .filter(session::Column::Id.eq(session_id))
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::TenantId.eq(tenant_id))

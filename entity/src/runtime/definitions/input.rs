@@ -44,6 +44,8 @@ pub struct FieldInput {
     pub indexed: Option<bool>,
     /// Holds personal data (`runtime::personal`).
     pub personal: Option<bool>,
+    /// A RELATION linking a record to its parent in the tenant's hierarchy (`runtime::hierarchy`).
+    pub hierarchy: Option<bool>,
     /// Found by full-text search (`runtime::search`).
     pub searchable: Option<bool>,
     /// `@mentions` in its text notify the users they name (`runtime::mentions`).
@@ -73,6 +75,8 @@ pub struct UpdateFieldInput {
     pub unique: Option<bool>,
     pub indexed: Option<bool>,
     pub personal: Option<bool>,
+    /// Marking or unmarking a hierarchy link rebuilds the tenant's closure.
+    pub hierarchy: Option<bool>,
     /// Turning it on back-fills the entries of existing records; off removes them.
     pub searchable: Option<bool>,
     /// Turns `@mentions` on or off.

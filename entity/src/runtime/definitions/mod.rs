@@ -126,6 +126,7 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
                 .then(|| format!("fields[{}].formula.expression", position(key).unwrap_or_default()))
         });
     }
+    super::hierarchy::check_one_link(&mut errors, "fields", &entity);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -268,6 +269,7 @@ impl<'a> Definitions<'a> {
         if errors.is_empty() {
             let mut changed = (**e).clone();
             changed.fields.push(field.clone());
+            super::hierarchy::check_one_link(&mut errors, "hierarchy", &changed);
             let proposed = replace(&meta, changed);
             // Every collision here is caused by the new field.
             conflicts_as_errors(&mut errors, "", "key", |_| "key".to_owned(), &proposed);
@@ -353,6 +355,8 @@ impl<'a> Definitions<'a> {
         computed::edit(&mut errors, &meta, e, old, &mut f, input);
         f.personal = input.personal.unwrap_or(f.personal);
         check_personal(&mut errors, "personal", &f);
+        f.hierarchy = input.hierarchy.unwrap_or(f.hierarchy);
+        let relinked = super::hierarchy::relinked(&mut errors, &meta, e, &f);
         f.searchable = input.searchable.unwrap_or(f.searchable);
         check_searchable(&mut errors, "searchable", &f);
         f.mentions = input.mentions.unwrap_or(f.mentions);
@@ -399,6 +403,7 @@ impl<'a> Definitions<'a> {
         am.is_unique = Set(f.unique);
         am.indexed = Set(f.indexed);
         am.personal = Set(f.personal);
+        am.hierarchy = Set(f.hierarchy);
         am.searchable = Set(f.searchable);
         am.mentions = Set(f.mentions);
         if f.searchable != old.searchable {
@@ -418,6 +423,10 @@ impl<'a> Definitions<'a> {
         am.rollup = Set(f.rollup.as_deref().map(serde_json::to_value).transpose()?);
         am.updated_at = Set(super::time::now());
         am.update(txn).await?;
+        if let Some(links) = relinked {
+            let links: Vec<_> = links.iter().map(|(e, f)| (&**e, f)).collect();
+            super::hierarchy::rebuild(txn, self.db.dialect, self.tenant_id, &links).await?;
+        }
         let details = serde_json::json!({ "entity": entity, "key": key, "old": field_summary(old), "new": field_summary(&f) });
         self.bump(txn, "field.update", &f.id, details).await?;
         Ok(())

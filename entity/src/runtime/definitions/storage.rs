@@ -60,6 +60,7 @@ impl Definitions<'_> {
             is_unique: Set(f.unique),
             indexed: Set(f.indexed),
             personal: Set(f.personal),
+            hierarchy: Set(f.hierarchy),
             index_slot: Set(None),
             index_ready: Set(false),
             searchable: Set(f.searchable),

@@ -167,6 +167,7 @@ pub(crate) fn blank_field() -> FieldDef {
         unique: false,
         indexed: false,
         personal: false,
+        hierarchy: false,
         slot: None,
         slot_ready: false,
         searchable: false,
@@ -359,6 +360,7 @@ pub(super) fn build_field(
         unique: input.unique.unwrap_or(false),
         indexed: input.indexed.unwrap_or(false),
         personal: input.personal.unwrap_or(false),
+        hierarchy: input.hierarchy.unwrap_or(false),
         slot: None,
         slot_ready: false,
         searchable: input.searchable.unwrap_or(false),
@@ -379,6 +381,7 @@ pub(super) fn build_field(
     };
     check_default(errors, &p("default"), &f);
     check_personal(errors, &p("personal"), &f);
+    super::super::hierarchy::check_link(errors, &p("hierarchy"), &f);
     check_searchable(errors, &p("searchable"), &f);
     check_mentions(errors, &p("mentions"), &f);
     if let Some(l) = &input.lifecycle {

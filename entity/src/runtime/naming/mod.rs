@@ -4,6 +4,7 @@
 
 pub mod ai;
 pub mod demo;
+pub mod hierarchy;
 pub mod mentions;
 mod platform;
 pub mod tenant_export;

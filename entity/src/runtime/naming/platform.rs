@@ -452,6 +452,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     .collect();
     s.extend(RESERVED_FUTURE.iter().chain(super::ai::types::ALL).copied());
     s.extend(BUILTIN.iter().copied());
+    s.extend(super::hierarchy::TYPES.iter().copied());
     s
 }
 
@@ -585,5 +586,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     .collect();
     s.extend(super::tenant_export::ROOT_FIELDS.iter().copied());
     s.extend(RESERVED_FUTURE.iter().chain(super::ai::fields::ALL).copied());
+    s.extend(super::hierarchy::ROOT_FIELDS.iter().copied());
     s
 }

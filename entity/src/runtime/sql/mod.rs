@@ -323,6 +323,23 @@ fn compile_cond(buf: &mut SqlBuf, t: &Target, op: &Op) -> Result<()> {
             buf.push("(").push(&e).push(" IS NOT NULL)");
         }
         Op::Eq(v) => binary(buf, " = ", v)?,
+        Op::Within(root, _) => {
+            // The root itself, or a record below it: the closure's primary key (tenant,
+            // ancestor, descendant) serves the probe. `records.tenant_id`: the outer row's.
+            let below = match (t, d) {
+                (Target::Id, Dialect::Postgres) => "CAST(records.id AS VARCHAR(36))".to_owned(),
+                (Target::Id, Dialect::Sqlite) => "records.id".to_owned(),
+                _ => e.clone(),
+            };
+            let Some(r) = root.as_str() else {
+                return Err(Error::BadRequest("invalid within operand".into()));
+            };
+            buf.push("(").push(&e).push(" IS NOT NULL AND (").push(&e).push(" = ");
+            bind_operand(buf, t, root)?;
+            buf.push(" OR EXISTS (SELECT 1 FROM record_closure rc WHERE rc.tenant_id = records.tenant_id");
+            buf.push(" AND rc.ancestor_id = ").bind(r.to_owned());
+            buf.push(" AND rc.descendant_id = ").push(&below).push(")))");
+        }
         Op::Neq(v) => binary(buf, " <> ", v)?,
         Op::Gt(v) => binary(buf, " > ", v)?,
         Op::Gte(v) => binary(buf, " >= ", v)?,

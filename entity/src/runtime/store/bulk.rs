@@ -194,6 +194,7 @@ impl<'a> Store<'a> {
         }
         // By id: each must be there and visible, as for a single write (NOT_FOUND, so ids
         // outside the row rule cannot be told from missing ones).
+        super::super::hierarchy::load(txn, self.d(), self.tenant_id, row).await?;
         for id in &ids {
             if !found.iter().any(|r| &&r.id == id && visible(row, r)) {
                 return Err(Error::NotFound(format!("{} {id}", entity.label_singular)));

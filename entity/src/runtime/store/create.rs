@@ -21,12 +21,12 @@ use super::references::{Checked, relation_targets};
 use super::{Caller, Store, check_visible, files, guards};
 use crate::pipeline::Exec;
 use crate::runtime::audit::Actor;
-use crate::runtime::lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, RelationKind, TenantMeta};
 use crate::runtime::record::Record;
 use crate::runtime::rollup_fields;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
+use crate::runtime::{hierarchy, lifecycle};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, FieldError, Result};
 
@@ -99,11 +99,11 @@ impl<'a> Store<'a> {
             _ => None,
         };
         let now = time::now();
-        let mut refused: Vec<Option<Error>> = Vec::with_capacity(drafts.len());
-        let mut made: Vec<(Record, Map<String, Value>)> = Vec::with_capacity(good);
+        let mut built: Vec<std::result::Result<(Record, Map<String, Value>), Error>> =
+            Vec::with_capacity(drafts.len());
         for draft in drafts {
             if !draft.errors.is_empty() {
-                refused.push(Some(Error::Validation(draft.errors)));
+                built.push(Err(Error::Validation(draft.errors)));
                 continue;
             }
             let (n, record_number) = match (&entity.record_number_prefix, number) {
@@ -126,12 +126,44 @@ impl<'a> Store<'a> {
                 deleted_at: None,
                 version: 1,
             };
+            built.push(Ok((record, draft.data)));
+        }
+        // Each record takes its place in the tenant's hierarchy first (no statement for an
+        // entity without a hierarchy link), so a rule `within` it sees the record where it
+        // will be; the rule's closure rows are then loaded once for all of them.
+        for (record, _) in built.iter().flatten() {
+            hierarchy::relink(txn, d, self.tenant_id, entity, &record.id, None, &record.data).await?;
+        }
+        hierarchy::load(txn, d, self.tenant_id, row).await?;
+        let mut refused: Vec<Option<Error>> = Vec::with_capacity(built.len());
+        let mut made: Vec<(Record, Map<String, Value>)> = Vec::with_capacity(good);
+        for item in built {
+            let (record, data) = match item {
+                Ok(made) => made,
+                Err(e) => {
+                    refused.push(Some(e));
+                    continue;
+                }
+            };
             match check_visible(row, &record) {
                 Ok(()) => {
                     refused.push(None);
-                    made.push((record, draft.data));
+                    made.push((record, data));
                 }
-                Err(e) => refused.push(Some(e)),
+                Err(e) => {
+                    // Refused alone (an import's row): its place in the hierarchy goes too.
+                    hierarchy::relink(
+                        txn,
+                        d,
+                        self.tenant_id,
+                        entity,
+                        &record.id,
+                        Some(&record.data),
+                        &Map::new(),
+                    )
+                    .await?;
+                    refused.push(Some(e));
+                }
             }
         }
         for (record, data) in &made {

@@ -40,6 +40,7 @@ mod global;
 mod guards;
 mod references;
 mod rows;
+mod rules;
 pub mod subjects;
 mod write;
 
@@ -359,6 +360,7 @@ impl<'a> Store<'a> {
         let mut txn = self.reader().await?;
         let statement = one_statement(self.d(), self.tenant_id, entity, id, Liveness::Live, false);
         let r = txn.query_one(statement).await?.map(|r| Record::from_row(&r)).transpose()?;
+        self.load_rule(&mut txn, row).await?;
         txn.done().await?;
         Ok(r.filter(|r| visible(row, r)))
     }
@@ -379,6 +381,7 @@ impl<'a> Store<'a> {
         let statement = get_with_targets_statement(self.d(), self.tenant_id, entity, id, keys)?;
         let mut txn = self.reader().await?;
         let rows = txn.query_all(statement).await?;
+        self.load_rule(&mut txn, row).await?;
         txn.done().await?;
         let (mut found, mut targets) = (None, Vec::new());
         for r in &rows {

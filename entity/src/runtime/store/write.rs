@@ -13,12 +13,12 @@ use super::{
 use super::{files, guards};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
-use crate::runtime::formula;
 use crate::runtime::lifecycle;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use crate::runtime::record::{ChangeKind, Record};
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
+use crate::runtime::{formula, hierarchy};
 use crate::sql_buf::SqlBuf;
 use crate::{Error, Result};
 
@@ -99,6 +99,7 @@ impl<'a> Store<'a> {
     /// kind, such as an approval decision, and the record write are one transaction).
     pub async fn update_in(&self, txn: &impl Exec, id: &str, w: WriteRequest<'_>) -> Result<Record> {
         let d = self.d();
+        hierarchy::load(txn, d, self.tenant_id, w.caller.row).await?;
         let old = fetch_one(txn, one_statement(d, self.tenant_id, w.entity, id, Liveness::Live, true))
             .await?
             .filter(|r| visible(w.caller.row, r))
@@ -148,6 +149,8 @@ impl<'a> Store<'a> {
         }
         new.updated_at = time::now();
         new.version += 1;
+        hierarchy::relink(txn, self.d(), self.tenant_id, entity, id, Some(&stored), &data).await?;
+        hierarchy::load(txn, self.d(), self.tenant_id, row).await?;
         check_visible(row, &new)?;
         let tenant_id = self.tenant_id;
         let write: audit::Write<'_> = Box::new(|buf: &mut SqlBuf| {
@@ -196,6 +199,7 @@ impl<'a> Store<'a> {
             let (actor, row) = (caller.actor, caller.row);
             let d = self.d();
             let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+            hierarchy::load(txn, d, self.tenant_id, row).await?;
             let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
                 .await?
                 .filter(|r| visible(row, r))

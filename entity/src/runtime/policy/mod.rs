@@ -1,7 +1,9 @@
 //! Access policies: a role's permissions JSON (shared/API.md § Permissions) parsed into what
 //! each entity allows — actions, row scope (`all`/`own`), a `where` row predicate in the filter
-//! language (with `$currentUser`), and per-field access (`none`/`read`/`write`) — plus the
-//! `$admin` flag for platform administration. The row predicate becomes an ordinary `Filter`,
+//! language (with `$currentUser`, and `$user.<key>` for the caller's attributes), and per-field access (`none`/`read`/`write`) — plus the
+//! `$admin` flag for platform administration. An action may carry its own scope and `where`
+//! (`read_own`/`update_all` in `actions`, or `byAction`); a write must stay within the read
+//! rule AND its action's. The row predicate becomes an ordinary `Filter`,
 //! so it compiles to SQL for reads and evaluates in memory for events and write checks: one
 //! rule language, two enforcers.
 
@@ -11,19 +13,35 @@ use serde_json::{Map, Value};
 
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, TenantMeta};
-use crate::{Error, FieldError, Result};
+use crate::{Error, Result};
 
 /// The key of the wildcard entry.
 pub const WILDCARD: &str = "*";
+/// The key of an entry's per-action scopes.
+pub const BY_ACTION: &str = "byAction";
 /// The key of the platform-administration flag.
 pub const ADMIN_KEY: &str = "$admin";
 /// The key of the flag that lets a role call the AI gateway (`aiComplete`).
 pub const AI_KEY: &str = "$ai";
 /// The placeholder a `where` value may use for the caller's user id.
 pub const CURRENT_USER: &str = "$currentUser";
+/// The prefix of a placeholder for one of the caller's attributes: `"$user.plant"`.
+pub const USER_PREFIX: &str = "$user.";
+/// `$user.id`: the caller's user id (as `$currentUser`), so no attribute may take this key.
+pub const USER_ID_KEY: &str = "id";
 /// What `$currentUser` stands for while a `where` is checked at definition time: any user id
 /// is a UUID, and an `id`/`owner`/RELATION operand must be one.
 const PROBE_USER: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A user's attributes (`features::users::attributes`): key → value.
+pub type Attributes = Map<String, Value>;
+
+mod parse;
+mod subject;
+
+use parse::parse_inner;
+pub use subject::Subject;
+use subject::substitute;
 
 /// Record actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,6 +69,17 @@ impl Action {
 
     fn parse(s: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// `update_own` → (update, own); `read` → (read, none).
+    fn parse_scoped(s: &str) -> Option<(Action, Option<Scope>)> {
+        let scoped = Scope::ALL.into_iter().find_map(|scope| {
+            s.strip_suffix(scope.as_str())?
+                .strip_suffix('_')
+                .and_then(Action::parse)
+                .map(|a| (a, Some(scope)))
+        });
+        scoped.or_else(|| Action::parse(s).map(|a| (a, None)))
     }
 }
 
@@ -107,6 +136,16 @@ pub struct EntityPolicy {
     pub row_where: Option<Value>,
     /// Field key → access; fields not listed are writable.
     pub fields: BTreeMap<String, FieldAccess>,
+    /// An action's own scope and `where`, where it differs from the entry's.
+    pub by_action: BTreeMap<Action, ActionScope>,
+}
+
+/// The scope of one action (`byAction`, or an action written `update_own`): what it leaves
+/// out (`None`) is the entry's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActionScope {
+    pub scope: Option<Scope>,
+    pub row_where: Option<Value>,
 }
 
 impl EntityPolicy {
@@ -116,6 +155,7 @@ impl EntityPolicy {
             scope: Scope::All,
             row_where: None,
             fields: BTreeMap::new(),
+            by_action: BTreeMap::new(),
         }
     }
 }
@@ -231,19 +271,50 @@ impl Permissions {
         target_ok && self.field(e, f) != FieldAccess::None && self.reads_formula(meta, e, f)
     }
 
-    /// The row predicate for `e` and the calling user: `scope` and `where` ANDed, with
-    /// `$currentUser` replaced. `None` means every record of the tenant.
-    pub fn row_filter(&self, e: &EntityDef, user_id: Option<&str>) -> Option<Filter> {
+    /// The row predicate of reads of `e` for the calling user: `scope` and `where` ANDed,
+    /// with `$currentUser` and `$user.<key>` replaced. `None` means every record of the tenant.
+    /// A rule naming an attribute the user lacks matches nothing (never everything).
+    pub fn row_filter(&self, e: &EntityDef, who: Subject<'_>) -> Option<Filter> {
+        self.action_rule(e, who, Action::Read)
+    }
+
+    /// The row predicate a write of `action` on `e` must stay within: the read rule AND the
+    /// action's own (a write never reaches a record the caller cannot read: its result would
+    /// show it). Without a scope of its own, the read rule alone.
+    pub fn write_rule(&self, e: &EntityDef, who: Subject<'_>, action: Action) -> Option<Filter> {
+        let read = self.row_filter(e, who);
+        if !self.narrows(e, action) {
+            return read;
+        }
+        match (read, self.action_rule(e, who, action)) {
+            (Some(r), Some(a)) => Some(r.and(a)),
+            (r, a) => r.or(a),
+        }
+    }
+
+    /// Whether `action` on `e` has a scope of its own besides the read rule's.
+    pub fn narrows(&self, e: &EntityDef, action: Action) -> bool {
+        action != Action::Read && self.entity(e).is_some_and(|p| p.by_action.contains_key(&action))
+    }
+
+    /// The rule of one action: its own scope and `where`, else the entry's.
+    fn action_rule(&self, e: &EntityDef, who: Subject<'_>, action: Action) -> Option<Filter> {
         let Some(p) = self.entity(e) else { return Some(Filter::Or(vec![])) };
+        let own = p.by_action.get(&action);
+        let scope = own.and_then(|o| o.scope).unwrap_or(p.scope);
+        let row_where = own.and_then(|o| o.row_where.as_ref()).or(p.row_where.as_ref());
         let mut parts = Vec::new();
-        if p.scope == Scope::Own {
-            parts.push(match user_id {
+        if scope == Scope::Own {
+            parts.push(match who.user_id {
                 Some(u) => Filter::Cond(Target::Owner, Op::Eq(Value::String(u.to_owned()))),
                 None => Filter::Or(vec![]),
             });
         }
-        if let Some(w) = &p.row_where {
-            match Filter::parse(e, &substitute(w, user_id)) {
+        if let Some(w) = row_where {
+            let Some(w) = substitute(w, &|s| who.resolve(s)) else {
+                return Some(Filter::Or(vec![]));
+            };
+            match Filter::parse_rule(e, &w) {
                 Ok(f) => parts.push(f),
                 // The rule names a field that no longer exists: fail closed, not open.
                 Err(err) => {
@@ -280,190 +351,27 @@ impl Permissions {
                     p.fields.iter().map(|(k, a)| (k.clone(), Value::from(a.as_str()))).collect();
                 e.insert("fields".into(), Value::Object(fields));
             }
+            if !p.by_action.is_empty() {
+                let by: Map<String, Value> = p
+                    .by_action
+                    .iter()
+                    .map(|(a, s)| {
+                        let mut o = Map::new();
+                        if let Some(scope) = s.scope {
+                            o.insert("scope".into(), Value::from(scope.as_str()));
+                        }
+                        if let Some(w) = &s.row_where {
+                            o.insert("where".into(), super::value::canonical_json(w));
+                        }
+                        (a.as_str().to_owned(), Value::Object(o))
+                    })
+                    .collect();
+                e.insert(BY_ACTION.into(), Value::Object(by));
+            }
             m.insert(k.clone(), Value::Object(e));
         }
         Value::Object(m)
     }
-}
-
-/// Replaces `"$currentUser"` anywhere in a `where` document.
-fn substitute(v: &Value, user_id: Option<&str>) -> Value {
-    match v {
-        Value::String(s) if s == CURRENT_USER => {
-            user_id.map(|u| Value::String(u.to_owned())).unwrap_or(Value::Null)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, user_id)).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, x)| (k.clone(), substitute(x, user_id))).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-fn parse_inner(json: &Value, meta: Option<&TenantMeta>, errors: &mut Vec<FieldError>) -> Permissions {
-    let Some(obj) = json.as_object() else {
-        errors.push(FieldError::new("permissions", "must be an object"));
-        return Permissions::default();
-    };
-    let (mut admin, mut ai) = (false, false);
-    let mut entries = BTreeMap::new();
-    for (key, v) in obj {
-        let path = format!("permissions.{key}");
-        if key == ADMIN_KEY || key == AI_KEY {
-            let flag = if key == ADMIN_KEY { &mut admin } else { &mut ai };
-            match v.as_bool() {
-                Some(b) => *flag = b,
-                None => errors.push(FieldError::new(&path, "must be true or false")),
-            }
-            continue;
-        }
-        let entity = match meta {
-            Some(m) if key != WILDCARD => match m.entity_by_name(key) {
-                Some(e) => Some(e.as_ref().clone()),
-                None => {
-                    errors.push(FieldError::new(&path, format!("no entity named `{key}`")));
-                    continue;
-                }
-            },
-            _ => None,
-        };
-        if let Some(p) = parse_entry(v, &path, entity.as_ref(), key == WILDCARD, errors) {
-            entries.insert(key.clone(), p);
-        }
-    }
-    Permissions::assemble(admin, ai, entries)
-}
-
-/// A stand-in with no fields: a wildcard `where` may only use system fields.
-fn system_only() -> EntityDef {
-    EntityDef {
-        id: String::new(),
-        name_singular: WILDCARD.into(),
-        name_plural: WILDCARD.into(),
-        label_singular: String::new(),
-        label_plural: String::new(),
-        icon: None,
-        record_number_prefix: None,
-        labels: None,
-        fields: Vec::new(),
-        switched_off: false,
-        created_at: chrono::DateTime::UNIX_EPOCH,
-        updated_at: chrono::DateTime::UNIX_EPOCH,
-    }
-}
-
-fn parse_entry(
-    v: &Value,
-    path: &str,
-    entity: Option<&EntityDef>,
-    wildcard: bool,
-    errors: &mut Vec<FieldError>,
-) -> Option<EntityPolicy> {
-    let Some(o) = v.as_object() else {
-        errors.push(FieldError::new(path, "must be an object"));
-        return None;
-    };
-    for k in o.keys() {
-        if !["actions", "scope", "where", "fields"].contains(&k.as_str()) {
-            errors
-                .push(FieldError::new(format!("{path}.{k}"), "unknown key (actions, scope, where, fields)"));
-        }
-    }
-    let mut actions = BTreeSet::new();
-    match o.get("actions").and_then(Value::as_array) {
-        Some(list) => {
-            for a in list {
-                match a.as_str().and_then(Action::parse) {
-                    Some(a) => {
-                        actions.insert(a);
-                    }
-                    None => errors.push(FieldError::new(
-                        format!("{path}.actions"),
-                        format!("unknown action {a} (create, read, update, delete, export)"),
-                    )),
-                }
-            }
-        }
-        None => errors.push(FieldError::new(format!("{path}.actions"), "must be a list of actions")),
-    }
-    if !actions.is_empty() && !actions.contains(&Action::Read) {
-        // Writing records one cannot read would leak them through mutation results.
-        errors.push(FieldError::new(format!("{path}.actions"), "any action requires read"));
-    }
-    let given = o.get("scope").and_then(Value::as_str);
-    let scope = match given.map(|s| (s, Scope::ALL.into_iter().find(|x| x.as_str() == s))) {
-        None => Scope::All,
-        Some((_, Some(scope))) => scope,
-        Some((other, None)) => {
-            errors.push(FieldError::new(
-                format!("{path}.scope"),
-                format!("unknown scope `{other}` (all, own)"),
-            ));
-            Scope::All
-        }
-    };
-    let row_where = o.get("where").filter(|w| !w.is_null()).cloned();
-    if let Some(w) = &row_where {
-        let probe_owned;
-        let probe = match entity {
-            Some(e) => Some(e),
-            None if wildcard => {
-                probe_owned = system_only();
-                Some(&probe_owned)
-            }
-            None => None,
-        };
-        if let Some(e) = probe
-            && let Err(Error::Validation(errs)) = Filter::parse(e, &substitute(w, Some(PROBE_USER)))
-        {
-            for fe in errs {
-                errors.push(FieldError::new(
-                    format!("{path}.where{}", fe.field.trim_start_matches("filter")),
-                    fe.message,
-                ));
-            }
-        }
-    }
-    let mut fields = BTreeMap::new();
-    if let Some(fv) = o.get("fields") {
-        match fv.as_object() {
-            Some(fm) => {
-                for (k, a) in fm {
-                    let access = match FieldAccess::ALL.into_iter().find(|x| Some(x.as_str()) == a.as_str()) {
-                        Some(access) => access,
-                        None => {
-                            errors.push(FieldError::new(
-                                format!("{path}.fields.{k}"),
-                                "must be none, read or write",
-                            ));
-                            continue;
-                        }
-                    };
-                    if wildcard {
-                        errors.push(FieldError::new(
-                            format!("{path}.fields"),
-                            "the wildcard entry cannot name fields",
-                        ));
-                        break;
-                    }
-                    if let Some(e) = entity
-                        && e.field_by_key(k).is_none()
-                        && e.field_by_graphql(k).is_none()
-                    {
-                        errors.push(FieldError::new(format!("{path}.fields.{k}"), "no such field"));
-                        continue;
-                    }
-                    let key = entity
-                        .and_then(|e| e.field_by_graphql(k).or_else(|| e.field_by_key(k)))
-                        .map(|f| f.key.to_string())
-                        .unwrap_or_else(|| k.clone());
-                    fields.insert(key, access);
-                }
-            }
-            None => errors.push(FieldError::new(format!("{path}.fields"), "must be an object")),
-        }
-    }
-    Some(EntityPolicy { actions, scope, row_where, fields })
 }
 
 #[cfg(test)]
