@@ -20,6 +20,7 @@ mod auth;
 mod bulk;
 mod clock;
 mod compiled;
+mod crm_roles;
 mod dashboards;
 mod date_buckets;
 mod dead_jobs;

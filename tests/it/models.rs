@@ -47,6 +47,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         approval_request,
         audit_head,
         audit_log,
+        crm_role,
         dashboard,
         email,
         entity_def,

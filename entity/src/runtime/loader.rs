@@ -71,7 +71,8 @@ impl TenantMeta {
         for b in broken {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
+        let crm = super::crm_roles::CrmRoles::load(conn, tenant_id).await?;
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs).with_crm(Arc::new(crm)))
     }
 }
 

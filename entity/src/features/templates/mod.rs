@@ -125,6 +125,10 @@ pub struct Template {
     /// an administrator may switch off and on (`features::modules`).
     #[serde(default)]
     pub modules: Vec<ModuleInput>,
+    /// Which of its entities and fields play the CRM's parts (`moveDeal`, `convertLead`, the
+    /// timeline's notes), stored for the tenant it is applied to.
+    #[serde(default)]
+    pub crm_roles: Option<crate::runtime::crm_roles::CrmRoles>,
     /// The file as written (kept as the base of a later upgrade).
     #[serde(skip)]
     pub raw: Value,
@@ -257,6 +261,9 @@ pub async fn apply_in(
         })?;
         p.definition.validate(entity, &role_names).map_err(|e| prefix(e, &at))?;
         approvals::save_policy(txn, &p.to_policy(tenant_id, entity, now), true).await?;
+    }
+    if let Some(roles) = &t.crm_roles {
+        roles.save(txn, db.dialect, &meta).await.map_err(|e| prefix(e, "crmRoles"))?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;
