@@ -76,6 +76,7 @@ mod search;
 mod startup;
 mod subscriptions;
 mod templates;
+mod timeline;
 mod two_factor;
 mod typed_inputs;
 mod upgrades;

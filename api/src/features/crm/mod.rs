@@ -6,7 +6,9 @@
 //! lead, in one transaction, with the lead's activities linked to them). Beside them: the
 //! roles themselves (`roles`), a record's timeline (`timeline`) and its 360° view (`record360`).
 
+pub mod record360;
 pub mod roles;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -131,7 +133,10 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
 /// `moveDeal` and `convertLead`, when the tenant has the CRM's entities and the role may use
 /// them; `crmRoles` and `setCrmRoles` (administrators); `timeline` and `record360`.
 pub static FEATURE: Declared = Declared {
-    queries: &[(Slot::Member, |_| vec![roles::query()])],
+    queries: &[
+        (Slot::Member, |_| vec![roles::query()]),
+        (Slot::Records, |_| vec![timeline::query(), record360::query()]),
+    ],
     mutations: &[
         (Slot::Admin, |_| vec![roles::mutation()]),
         (Slot::Records, |a| move_deal(a).into_iter().chain(convert_lead(a)).collect()),
@@ -140,6 +145,8 @@ pub static FEATURE: Declared = Declared {
         let mut types: Vec<async_graphql::dynamic::Type> =
             conversion_type(a).into_iter().map(Into::into).collect();
         types.extend(roles::types(a));
+        types.extend(timeline::types());
+        types.extend(record360::types());
         types
     },
     ..Declared::EMPTY

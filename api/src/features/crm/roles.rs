@@ -52,8 +52,10 @@ fn type_ref(required: bool, list: bool) -> TypeRef {
 
 /// `CrmRoles` and, for administrators, `CrmRolesInput`.
 pub fn types(access: &crate::schema::access::SchemaAccess) -> Vec<Type> {
-    let mut out = PARTS.iter().fold(
-        Object::new(t::CRM_ROLES).description("Which entities and fields play the CRM's parts."),
+    let out = PARTS.iter().fold(
+        Object::new(t::CRM_ROLES).description(
+            "Which entities and fields play the CRM's parts (entity `nameSingular`s, field keys).",
+        ),
         |o, &(name, _, list, doc)| {
             let ty = type_ref(ALWAYS.contains(&name), list);
             o.field(
@@ -69,8 +71,6 @@ pub fn types(access: &crate::schema::access::SchemaAccess) -> Vec<Type> {
             )
         },
     );
-    out = out
-        .description("Which entities and fields play the CRM's parts (entity `nameSingular`s, field keys).");
     let mut types = vec![Type::from(out)];
     types.extend(admin_only(access, || {
         let input =

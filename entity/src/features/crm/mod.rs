@@ -4,6 +4,9 @@
 //! through the record store — validation, row rules, audit, change events — in one transaction
 //! each. The record's timeline (`timeline`) and its 360° view (`record360`) live beside them.
 
+pub mod record360;
+pub mod timeline;
+
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
