@@ -4,7 +4,6 @@
 //! read with the tenant's definitions; a tenant without a row has the corporate CRM's names.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::ddl;
 use crate::m20261121_000003_access::rls_for_table;
@@ -25,15 +24,12 @@ CREATE TABLE crm_roles (
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         ddl::run(manager, UP).await?;
-        if manager.get_database_backend() == DbBackend::Postgres {
-            ddl::run(manager, &rls_for_table("crm_roles", "SELECT, INSERT, UPDATE, DELETE")).await?;
-            // An empty tenant setting is no tenant (migration 25).
-            let policy = format!(
-                "ALTER POLICY crm_roles_tenant ON crm_roles USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT})"
-            );
-            ddl::run(manager, &policy).await?;
-        }
-        Ok(())
+        // Row-level security on PostgreSQL, an empty tenant setting being no tenant (migration 25).
+        let policy = format!(
+            "ALTER POLICY crm_roles_tenant ON crm_roles USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT})"
+        );
+        let rls = rls_for_table("crm_roles", "SELECT, INSERT, UPDATE, DELETE") + &policy;
+        ddl::run_on_postgres(manager, &rls).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

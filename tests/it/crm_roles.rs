@@ -125,16 +125,9 @@ async fn move_deal_and_convert_lead_follow_the_roles_of_an_opportunity_tenant() 
     t.request(mv, json!({"id": ids[0], "s": "Closed Won"})).await.expect_code("VALIDATION_FAILED");
 
     // convertLead on a prospect: company, person and opportunity, linked by their own fields.
-    let prospects = Names::new("prospect", "prospects");
-    let prospect = str_of(
-        &t.create(
-            &prospects,
-            json!({"fullName": "Ida Lind", "email": "ida@initech.example", "company": "Initech",
-                   "state": "Qualified", "estimatedValue": "900.00"}),
-            "",
-        )
-        .await["id"],
-    );
+    let ida = json!({"fullName": "Ida Lind", "email": "ida@initech.example", "company": "Initech",
+                     "state": "Qualified", "estimatedValue": "900.00"});
+    let prospect = str_of(&t.create(&Names::new("prospect", "prospects"), ida, "").await["id"]);
     let touches = Names::new("touch", "touches");
     let touch = str_of(
         &t.create(&touches, json!({"subject": "First call", "aboutProspect": prospect}), "").await["id"],

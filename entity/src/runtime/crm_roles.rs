@@ -5,13 +5,9 @@
 //! work on any template. They are stored per tenant (`crm_roles`) and loaded with the
 //! tenant's definitions (`TenantMeta::crm`), so reading them costs the data path nothing; a
 //! change bumps the metadata version. A tenant that never set any has the corporate CRM's.
+//! This is the plain data; the loader reads it, `features::crm::roles` checks and stores it.
 
-use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
-
-use super::meta::{EntityDef, FieldType, TenantMeta};
-use crate::models::crm_role;
-use crate::{Error, FieldError, Result};
 
 /// The parts a tenant's entities and fields play in its CRM (entity `nameSingular`s, field keys).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,102 +82,5 @@ impl Default for CrmRoles {
             activity: Some("activity".into()),
             timeline_entities: None,
         }
-    }
-}
-
-impl CrmRoles {
-    /// Checks the roles against the tenant's definitions: every entity named exists, the stage
-    /// is a SELECT offering the won and lost values, the position a NUMBER, the lead's status
-    /// a SELECT offering the converted value. Errors name the input fields.
-    pub fn validate(&self, meta: &TenantMeta) -> Result<()> {
-        let mut errors = Vec::new();
-        let pipeline = entity(meta, &mut errors, "pipeline", Some(&self.pipeline));
-        let lead = entity(meta, &mut errors, "lead", self.lead.as_ref());
-        for (at, name) in
-            [("account", &self.account), ("contact", &self.contact), ("activity", &self.activity)]
-        {
-            entity(meta, &mut errors, at, name.as_ref());
-        }
-        for n in self.timeline_entities.iter().flatten() {
-            entity(meta, &mut errors, "timelineEntities", Some(n));
-        }
-        let stage_values = [self.won_value.as_deref(), self.lost_value.as_deref()];
-        field(&mut errors, ("stageField", pipeline), &self.stage_field, FieldType::Select, &stage_values);
-        field(&mut errors, ("positionField", pipeline), &self.position_field, FieldType::Number, &[]);
-        let converted = [Some(self.converted_value.as_str())];
-        field(&mut errors, ("leadStatusField", lead), &self.lead_status_field, FieldType::Select, &converted);
-        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
-    }
-
-    /// The tenant's stored roles (the default when it has none, or when what is stored no
-    /// longer parses — then the CRM operations find what they can by those names).
-    pub async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<CrmRoles> {
-        let row = crm_role::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?;
-        Ok(row
-            .and_then(|r| match serde_json::from_value(r.roles) {
-                Ok(roles) => Some(roles),
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant_id, problem = %e, "stored CRM roles do not parse");
-                    None
-                }
-            })
-            .unwrap_or_default())
-    }
-
-    /// Stores the roles (checked against `meta` first) in the caller's transaction and bumps
-    /// the metadata version, so every instance reloads the definitions with them.
-    pub async fn save(
-        &self,
-        conn: &impl ConnectionTrait,
-        d: crate::dialect::Dialect,
-        meta: &TenantMeta,
-    ) -> Result<()> {
-        self.validate(meta)?;
-        let tenant_id = meta.tenant_id.as_str();
-        crm_role::Entity::delete_by_id(tenant_id.to_owned()).exec(conn).await?;
-        let row = crm_role::ActiveModel {
-            tenant_id: sea_orm::Set(tenant_id.to_owned()),
-            roles: sea_orm::Set(serde_json::to_value(self).map_err(|e| Error::Internal(e.to_string()))?),
-            updated_at: sea_orm::Set(super::time::now()),
-        };
-        crm_role::Entity::insert(row).exec_without_returning(conn).await?;
-        super::signals::metadata_changed(conn, d, tenant_id).await
-    }
-}
-
-/// The entity `name` (when one is named), or an error on `at`.
-fn entity<'m>(
-    meta: &'m TenantMeta,
-    errors: &mut Vec<FieldError>,
-    at: &str,
-    name: Option<&String>,
-) -> Option<&'m EntityDef> {
-    let name = name?;
-    let found = meta.entity_by_name(name).map(|e| &**e);
-    if found.is_none() {
-        errors.push(FieldError::new(at, format!("no entity named `{name}`")));
-    }
-    found
-}
-
-/// Checks that `e` (when there is one) has a `ty` field `key` offering every one of `values`.
-fn field(
-    errors: &mut Vec<FieldError>,
-    (at, e): (&str, Option<&EntityDef>),
-    key: &str,
-    ty: FieldType,
-    values: &[Option<&str>],
-) {
-    let Some(e) = e else { return };
-    match e.field_by_key(key) {
-        Some(f) if f.ty == ty => {
-            for v in values.iter().flatten() {
-                if !f.options.iter().any(|o| o == v) {
-                    errors.push(FieldError::new(at, format!("`{key}` has no option `{v}`")));
-                }
-            }
-        }
-        _ => errors
-            .push(FieldError::new(at, format!("`{}` has no {} field `{key}`", e.name_singular, ty.as_str()))),
     }
 }

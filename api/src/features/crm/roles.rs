@@ -114,7 +114,7 @@ pub fn mutation() -> Field {
             let txn = state.db.begin_tenant_write(&p.tenant_id).await.map_err(gql)?;
             // Checked against the definitions as they are in this transaction.
             let meta = TenantMeta::load(&txn, &p.tenant_id).await.map_err(gql)?;
-            roles.save(&txn, state.db.dialect, &meta).await.map_err(gql)?;
+            entity::features::crm::roles::save(&roles, &txn, state.db.dialect, &meta).await.map_err(gql)?;
             let entry = audit::Entry {
                 action: "crm.roles",
                 object_type: "tenant",

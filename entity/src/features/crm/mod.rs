@@ -5,6 +5,7 @@
 //! each. The record's timeline (`timeline`) and its 360° view (`record360`) live beside them.
 
 pub mod record360;
+pub mod roles;
 pub mod timeline;
 
 use std::sync::Arc;

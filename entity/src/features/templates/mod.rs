@@ -263,7 +263,9 @@ pub async fn apply_in(
         approvals::save_policy(txn, &p.to_policy(tenant_id, entity, now), true).await?;
     }
     if let Some(roles) = &t.crm_roles {
-        roles.save(txn, db.dialect, &meta).await.map_err(|e| prefix(e, "crmRoles"))?;
+        crate::features::crm::roles::save(roles, txn, db.dialect, &meta)
+            .await
+            .map_err(|e| prefix(e, "crmRoles"))?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;
