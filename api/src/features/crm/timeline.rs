@@ -1,7 +1,8 @@
 //! `timeline(entity, id, first, after, kinds): TimelineConnection!` — a record's "Smart Feed"
 //! (`entity::features::crm::timeline`), newest first, as the caller may read it: the record
 //! must be one it reads (its entity readable, the record within its row rule), changes show
-//! only fields its view holds, related records only those it reads. Every role whose
+//! only fields its view holds, related records only those it reads, and emails and workflow
+//! runs only administrators (who alone may list them elsewhere). Every role whose
 //! schema has the entity may ask; the related entities are the CRM roles' `timelineEntities`
 //! (every one when unset), their activity's records shown as notes.
 
@@ -175,7 +176,7 @@ pub fn query() -> Field {
                 .ok_or_else(|| ApiError::BadRequest(format!("`first` must be between 0 and {max}")))?;
             let after = args::opt_string(&c, "after")?;
             let cursor = after.as_deref().map(Cursor::decode).transpose().map_err(gql)?;
-            let kinds: Vec<Kind> = match c.args.get("kinds").filter(|v| !v.is_null()) {
+            let mut kinds: Vec<Kind> = match c.args.get("kinds").filter(|v| !v.is_null()) {
                 Some(v) => v
                     .list()?
                     .iter()
@@ -184,8 +185,13 @@ pub fn query() -> Field {
                         Kind::parse(name).ok_or_else(|| ApiError::BadRequest(format!("no kind `{name}`")).into())
                     })
                     .collect::<async_graphql::Result<_>>()?,
-                None => Vec::new(),
+                None => Kind::ALL.to_vec(),
             };
+            // Workflow runs and emails are the administrators' to see (`workflowRuns`, `emails`):
+            // an email's text may quote fields the caller may not read.
+            if !ctx::principal(&c)?.permissions.admin {
+                kinds.retain(|k| !matches!(k, Kind::Email | Kind::WorkflowRun));
+            }
             let subject = Subject::of(&c).await?;
             let req = Request {
                 view: &subject.entity.view,
@@ -215,6 +221,6 @@ pub fn query() -> Field {
     )
     .description(
         "A record's timeline, newest first: its changes (fields you may read), related records and notes you may read, \
-         the emails and runs of its workflows, and the decisions on its approvals.",
+         the emails and runs of its workflows (administrators), and the decisions on its approvals.",
     )
 }

@@ -138,7 +138,7 @@ pub struct Request<'a> {
     pub view: &'a EntityDef,
     pub record: &'a Record,
     pub related: Vec<Related<'a>>,
-    /// Only these kinds (every kind when empty).
+    /// The kinds to show.
     pub kinds: Vec<Kind>,
     pub first: usize,
     pub after: Option<Cursor>,
@@ -146,7 +146,7 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     fn wants(&self, k: Kind) -> bool {
-        self.kinds.is_empty() || self.kinds.contains(&k)
+        self.kinds.contains(&k)
     }
 
     /// Rows a source reads for a page: enough for the page, and for the items of its time that
