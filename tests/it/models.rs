@@ -51,6 +51,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         audit_head,
         audit_log,
         customer_memory,
+        crm_role,
         dashboard,
         email,
         entity_def,

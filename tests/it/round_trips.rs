@@ -18,7 +18,7 @@ use crate::rls::on_postgres;
 
 /// The steady-state round trips of `query` (after warm-up: the schema built and the
 /// credential cached, which waits until the tenant's last definition change has settled).
-async fn round_trips(t: &TestTenant, auth: &Auth, query: &str, variables: Value) -> u32 {
+pub(crate) async fn round_trips(t: &TestTenant, auth: &Auth, query: &str, variables: Value) -> u32 {
     // A credential read while its tenant's definitions were changing is not cached (see
     // `signals::SETTLE`, 2 s): let the last change settle first.
     tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -86,7 +86,10 @@ impl OwnSchema for CompiledSchema {
 fn own_part(meta: &TenantMeta, permissions: &Arc<Permissions>) -> (Arc<SchemaAccess>, usize) {
     measure(|| {
         let entities = meta.entities.iter().map(|e| Arc::new((**e).clone())).collect();
-        let copy = Arc::new(TenantMeta::new(meta.tenant_id.clone(), meta.version, entities));
+        let copy = Arc::new(
+            TenantMeta::new(meta.tenant_id.clone(), meta.version, entities)
+                .with_crm(Arc::new((*meta.crm).clone())),
+        );
         Arc::new(SchemaAccess::new(copy, permissions.clone()))
     })
 }

@@ -25,6 +25,8 @@ pub fn of(meta: &TenantMeta, permissions: &Permissions) -> Shape {
     let mut text = String::with_capacity(16 * 1024);
     // The role's permissions name entities and fields by name already.
     text.push_str(permissions.canonical());
+    // The CRM operations' types are the types of the entities playing its parts.
+    let _ = write!(text, "\n{:?}", meta.crm);
     for e in &meta.entities {
         text.push('\n');
         let _ = write!(text, "{:?}", erased(meta, e));

@@ -2,6 +2,8 @@
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
+//! with their requests and decisions, the CRM's roles, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
+//! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
 //! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
@@ -16,6 +18,7 @@ pub mod approval_request;
 pub mod audit_head;
 pub mod audit_log;
 pub mod customer_memory;
+pub mod crm_role;
 pub mod dashboard;
 pub mod email;
 pub mod entity_def;

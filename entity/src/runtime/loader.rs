@@ -2,19 +2,20 @@
 //! read back into plain data, then every formula resolved and checked against the whole set.
 //! It lives apart from `meta` because it reads the computed-field engines (`formula`,
 //! `rollup_fields`), which themselves read the definitions: `meta` stays the plain data they
-//! all share.
+//! all share. The CRM roles (`crm_roles`) are read with them.
 
 use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::crm_roles::CrmRoles;
 use super::field_key::FieldKey;
 use super::field_type::{FieldType, RelationKind};
 use super::formula::{self, Formula};
 use super::meta::{EntityDef, FieldDef, TenantMeta, Validation};
 use super::rollup_fields::Rollup;
 use super::slot::Slot;
-use crate::models::{entity_def, field_def, tenant};
+use crate::models::{crm_role, entity_def, field_def, tenant};
 use crate::{Error, Result};
 
 impl TenantMeta {
@@ -71,8 +72,24 @@ impl TenantMeta {
         for b in broken {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
+        let crm = crm_roles(conn, tenant_id).await?;
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs).with_crm(Arc::new(crm)))
     }
+}
+
+/// The tenant's stored CRM roles (the default when it has none, or when what is stored no
+/// longer parses — then the CRM operations find what they can by those names).
+async fn crm_roles(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<CrmRoles> {
+    let row = crm_role::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?;
+    Ok(row
+        .and_then(|r| match serde_json::from_value(r.roles) {
+            Ok(roles) => Some(roles),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant_id, problem = %e, "stored CRM roles do not parse");
+                None
+            }
+        })
+        .unwrap_or_default())
 }
 
 fn field_from_model(f: field_def::Model) -> Result<FieldDef> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::crm_roles::CrmRoles;
 use super::field_key::FieldKey;
 pub use super::field_type::{FieldType, RelationKind, Stored};
 use super::formula::tree::{self as formula, Formula};
@@ -166,13 +167,21 @@ pub struct TenantMeta {
     pub version: i64,
     /// Entities ordered by creation (stable, so generated SDL is deterministic).
     pub entities: Vec<Arc<EntityDef>>,
+    /// Which entities and fields play the CRM's parts (loaded with the definitions).
+    pub crm: Arc<CrmRoles>,
     by_id: HashMap<String, usize>,
 }
 
 impl TenantMeta {
     pub fn new(tenant_id: String, version: i64, entities: Vec<Arc<EntityDef>>) -> Self {
         let by_id = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        TenantMeta { tenant_id, version, entities, by_id }
+        TenantMeta { tenant_id, version, entities, crm: Arc::default(), by_id }
+    }
+
+    /// The same metadata with the tenant's CRM roles.
+    pub fn with_crm(mut self, crm: Arc<CrmRoles>) -> Self {
+        self.crm = crm;
+        self
     }
 
     pub fn entity_by_id(&self, id: &str) -> Option<&Arc<EntityDef>> {
@@ -231,6 +240,6 @@ impl TenantMeta {
                 Arc::new(e)
             })
             .collect();
-        TenantMeta::new(self.tenant_id.clone(), self.version, entities)
+        TenantMeta::new(self.tenant_id.clone(), self.version, entities).with_crm(self.crm.clone())
     }
 }

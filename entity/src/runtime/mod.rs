@@ -1,11 +1,12 @@
 //! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
 //! (`cursor`), the record store (`store`), definition changes (`definitions`), formula
-//! fields (`formula`) and full-text search (`search`).
+//! fields (`formula`), full-text search (`search`) and the CRM's roles (`crm_roles`).
 
 pub mod aggregate;
 pub mod audit;
 pub mod calendar;
+pub mod crm_roles;
 pub mod cursor;
 pub mod decimal;
 pub mod definitions;

@@ -134,6 +134,10 @@ pub struct Template {
     /// Sample records `applyTemplate(…, demoData: true)` adds (`demo`).
     #[serde(default)]
     pub demo: Vec<demo::DemoRecord>,
+    /// Which of its entities and fields play the CRM's parts (`moveDeal`, `convertLead`, the
+    /// timeline's notes), stored for the tenant it is applied to.
+    #[serde(default)]
+    pub crm_roles: Option<crate::runtime::crm_roles::CrmRoles>,
     /// The file as written (kept as the base of a later upgrade).
     #[serde(skip)]
     pub raw: Value,
@@ -273,6 +277,11 @@ pub async fn apply_in(
         })?;
         p.definition.validate(entity, &role_names).map_err(|e| prefix(e, &at))?;
         approvals::save_policy(txn, &p.to_policy(tenant_id, entity, now), true).await?;
+    }
+    if let Some(roles) = &t.crm_roles {
+        crate::features::crm::roles::save(roles, txn, db.dialect, &meta)
+            .await
+            .map_err(|e| prefix(e, "crmRoles"))?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;

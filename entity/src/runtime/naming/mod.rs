@@ -6,10 +6,27 @@ pub mod ai;
 pub mod demo;
 pub mod hierarchy;
 pub mod mentions;
+pub mod crm;
 mod platform;
 pub mod tenant_export;
 
-pub use platform::{change_kinds, fields, platform_root_fields, platform_type_names, types};
+use std::collections::BTreeSet;
+
+pub use platform::{change_kinds, fields, types};
+
+/// Every platform type name, the CRM's included (taken names for collision checks).
+pub fn platform_type_names() -> BTreeSet<&'static str> {
+    let mut s = platform::platform_type_names();
+    s.extend(crm::TYPE_NAMES.iter().copied());
+    s
+}
+
+/// Every platform root field name, the CRM's included (taken names for collision checks).
+pub fn platform_root_fields() -> BTreeSet<&'static str> {
+    let mut s = platform::platform_root_fields();
+    s.extend(crm::ROOT_FIELDS.iter().copied());
+    s
+}
 
 /// System fields every entity type has; field keys may not camelCase to these.
 pub const SYSTEM_FIELDS: &[&str] =

@@ -1,8 +1,14 @@
-//! The CRM operations, present in a tenant's schema when it has the corporate-CRM entities and
-//! the caller's role may do them: `moveDeal(id, stage, position): Deal!` (a deal's stage and
-//! its place within the stage; order a stage with `orderBy: [{field: POSITION}]`) and
-//! `convertLead(id): LeadConversion!` (contact, account and deal from a lead, in one
-//! transaction, with the lead's activities linked to them).
+//! The CRM operations, present in a tenant's schema when its entities play the CRM's parts
+//! (`CrmRoles`: the corporate CRM's names unless set otherwise) and the caller's role may do
+//! them: `moveDeal(id, stage, position)` (a pipeline record's stage and its place within the
+//! stage; order a stage with `orderBy: [{field: POSITION}]`), returning the pipeline entity's
+//! type, and `convertLead(id): LeadConversion!` (contact, account and pipeline record from a
+//! lead, in one transaction, with the lead's activities linked to them). Beside them: the
+//! roles themselves (`roles`), a record's timeline (`timeline`) and its 360° view (`record360`).
+
+pub mod record360;
+pub mod roles;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -20,8 +26,9 @@ use crate::schema::feature::{Declared, Slot};
 use crate::schema::resolvers::store;
 use crate::schema::values::parent;
 
-fn entity<'a>(access: &'a SchemaAccess, name: &str) -> Option<&'a Arc<EntityAccess>> {
-    access.entities.iter().find(|a| a.full.name_singular == name)
+/// The role's view of the entity playing a CRM part (`None` when no entity plays it).
+fn entity<'a>(access: &'a SchemaAccess, name: Option<&str>) -> Option<&'a Arc<EntityAccess>> {
+    access.entities.iter().find(|a| Some(a.full.name_singular.as_str()) == name)
 }
 
 /// A tenant whose definitions lack what its (shared) schema was built with: the registry's
@@ -34,10 +41,10 @@ fn type_name(a: &EntityAccess) -> String {
     a.names().type_name
 }
 
-/// `moveDeal`, when the tenant has a pipeline and the role may update deals.
+/// `moveDeal`, when the tenant has a pipeline and the role may update its records.
 pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
     Pipeline::of(&access.meta)?;
-    let deal = entity(access, "deal").filter(|a| a.update)?;
+    let deal = entity(access, Some(access.meta.crm.pipeline.as_str())).filter(|a| a.update)?;
     Some(
         Field::new(f::MOVE_DEAL, TypeRef::named_nn(type_name(deal)), move |c| {
             FieldFuture::new(async move {
@@ -59,17 +66,18 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
         .argument(InputValue::new("stage", TypeRef::named_nn(TypeRef::STRING)))
         .argument(InputValue::new("position", TypeRef::named(TypeRef::INT)))
-        .description("Moves a deal to a stage, at `position` (0-based) among that stage's deals you see; default: last."),
+        .description("Moves a pipeline record (a deal) to a stage, at `position` (0-based) among that stage's records you see; default: last."),
     )
 }
 
 /// The parts a conversion needs: the role may update leads and create contacts, accounts and
-/// deals (and read them, so the result type can show them).
+/// pipeline records (and read them, so the result type can show them).
 fn conversion_parts(access: &SchemaAccess) -> Option<[&Arc<EntityAccess>; 4]> {
-    let lead = entity(access, "lead").filter(|a| a.update)?;
-    let contact = entity(access, "contact").filter(|a| a.create)?;
-    let account = entity(access, "account").filter(|a| a.create)?;
-    let deal = entity(access, "deal").filter(|a| a.create)?;
+    let roles = &access.meta.crm;
+    let lead = entity(access, roles.lead.as_deref()).filter(|a| a.update)?;
+    let contact = entity(access, roles.contact.as_deref()).filter(|a| a.create)?;
+    let account = entity(access, roles.account.as_deref()).filter(|a| a.create)?;
+    let deal = entity(access, Some(roles.pipeline.as_str())).filter(|a| a.create)?;
     Conversions::of(&access.meta)?;
     Some([lead, contact, account, deal])
 }
@@ -118,13 +126,28 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
             })
         })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-        .description("Converts a lead: a contact, an account (from its company) and a deal, linked, with the lead's activities; the lead becomes Converted."),
+        .description("Converts a lead: a contact, an account (from its company) and a pipeline record (a deal), linked, with the lead's activities; the lead takes the converted status (`crmRoles`)."),
     )
 }
 
-/// `moveDeal` and `convertLead`, when the tenant has the CRM's entities and the role may use them.
+/// `moveDeal` and `convertLead`, when the tenant has the CRM's entities and the role may use
+/// them; `crmRoles` and `setCrmRoles` (administrators); `timeline` and `record360`.
 pub static FEATURE: Declared = Declared {
-    mutations: &[(Slot::Records, |a| move_deal(a).into_iter().chain(convert_lead(a)).collect())],
-    types: |a| conversion_type(a).into_iter().map(Into::into).collect(),
+    queries: &[
+        (Slot::Member, |_| vec![roles::query()]),
+        (Slot::Records, |_| vec![timeline::query(), record360::query()]),
+    ],
+    mutations: &[
+        (Slot::Admin, |_| vec![roles::mutation()]),
+        (Slot::Records, |a| move_deal(a).into_iter().chain(convert_lead(a)).collect()),
+    ],
+    types: |a| {
+        let mut types: Vec<async_graphql::dynamic::Type> =
+            conversion_type(a).into_iter().map(Into::into).collect();
+        types.extend(roles::types(a));
+        types.extend(timeline::types());
+        types.extend(record360::types());
+        types
+    },
     ..Declared::EMPTY
 };

@@ -1,6 +1,12 @@
-//! The CRM built on the engine, for tenants with the corporate-CRM entities: deals ordered
-//! within their pipeline stage (`moveDeal`) and lead conversion (`convertLead`). Both go through
-//! the record store — validation, row rules, audit, change events — in one transaction each.
+//! The CRM built on the engine, for any tenant whose entities play the CRM's parts
+//! (`runtime::crm_roles`: the corporate CRM's names unless the tenant set others): pipeline
+//! records ordered within their stage (`moveDeal`) and lead conversion (`convertLead`). Both go
+//! through the record store — validation, row rules, audit, change events — in one transaction
+//! each. The record's timeline (`timeline`) and its 360° view (`record360`) live beside them.
+
+pub mod record360;
+pub mod roles;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -17,7 +23,7 @@ use crate::{Error, Result};
 /// The gap between neighbours when positions are (re)numbered.
 const STEP: f64 = 1024.0;
 
-/// A deal pipeline: the `deal` entity, its `stage` SELECT and its `position` NUMBER.
+/// A pipeline: the entity playing it, its stage SELECT and its position NUMBER (`CrmRoles`).
 pub struct Pipeline {
     pub deal: Arc<EntityDef>,
     pub stage: FieldDef,
@@ -27,9 +33,11 @@ pub struct Pipeline {
 impl Pipeline {
     /// The tenant's pipeline, when it has one.
     pub fn of(meta: &TenantMeta) -> Option<Pipeline> {
-        let deal = meta.entity_by_name("deal")?.clone();
-        let stage = deal.field_by_key("stage").filter(|f| f.ty == FieldType::Select)?.clone();
-        let position = deal.field_by_key("position").filter(|f| f.ty == FieldType::Number)?.clone();
+        let roles = &meta.crm;
+        let deal = meta.entity_by_name(&roles.pipeline)?.clone();
+        let stage = deal.field_by_key(&roles.stage_field).filter(|f| f.ty == FieldType::Select)?.clone();
+        let position =
+            deal.field_by_key(&roles.position_field).filter(|f| f.ty == FieldType::Number)?.clone();
         Some(Pipeline { deal, stage, position })
     }
 
@@ -119,13 +127,18 @@ pub struct Rows {
     pub activity: Option<Filter>,
 }
 
-/// The entities lead conversion needs.
+/// The entities lead conversion needs (those playing the lead, contact, account, pipeline and
+/// activity), the lead's status field and the status meaning converted.
 pub struct Conversions {
     pub lead: Arc<EntityDef>,
     pub contact: Arc<EntityDef>,
     pub account: Arc<EntityDef>,
     pub deal: Arc<EntityDef>,
     pub activity: Option<Arc<EntityDef>>,
+    status: FieldDef,
+    converted: String,
+    /// The pipeline's stage field, whose first option a new pipeline record takes.
+    stage: Option<FieldDef>,
 }
 
 /// A conversion's write of `input` to `entity`, by `actor` within the caller's row rule `row`
@@ -141,20 +154,32 @@ fn write<'a>(
 }
 
 impl Conversions {
+    /// The tenant's conversion, when its entities play every part it needs.
     pub fn of(meta: &TenantMeta) -> Option<Conversions> {
+        let roles = &meta.crm;
+        let named = |n: &Option<String>| n.as_deref().and_then(|n| meta.entity_by_name(n)).cloned();
+        let lead = named(&roles.lead)?;
+        let status =
+            lead.field_by_key(&roles.lead_status_field).filter(|f| f.ty == FieldType::Select)?.clone();
+        let deal = meta.entity_by_name(&roles.pipeline)?.clone();
+        let stage = deal.field_by_key(&roles.stage_field).filter(|f| f.ty == FieldType::Select).cloned();
         Some(Conversions {
-            lead: meta.entity_by_name("lead")?.clone(),
-            contact: meta.entity_by_name("contact")?.clone(),
-            account: meta.entity_by_name("account")?.clone(),
-            deal: meta.entity_by_name("deal")?.clone(),
-            activity: meta.entity_by_name("activity").cloned(),
+            contact: named(&roles.contact)?,
+            account: named(&roles.account)?,
+            activity: named(&roles.activity),
+            converted: roles.converted_value.clone(),
+            lead,
+            deal,
+            status,
+            stage,
         })
     }
 
     /// Converts lead `id`: an account (from its company, reusing one of the same name), a
-    /// contact and a deal (in the first stage, for its estimated value) linked to each other
-    /// and to the lead; the lead's activities are linked to them; the lead becomes `Converted`.
-    /// One transaction. A lead already converted is `CONFLICT`.
+    /// contact and a pipeline record (in the first stage, for its estimated value) linked to
+    /// each other and to the lead through their RELATION fields to those entities; the lead's
+    /// activities are linked to them; the lead takes the converted status. One transaction. A
+    /// lead already converted is `CONFLICT`.
     pub async fn convert(
         &self,
         store: &Store<'_>,
@@ -170,10 +195,10 @@ impl Conversions {
         let text = |k: &str| {
             lead.data.get(k).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.trim().is_empty())
         };
-        if text("status").as_deref() == Some("Converted") {
+        if text(self.status.key.as_str()).as_deref() == Some(self.converted.as_str()) {
             return Err(Error::Conflict("the lead is already converted".into()));
         }
-        let existing_account = match text("company") {
+        let existing_account = match text("company").filter(|_| self.account.field_by_key("name").is_some()) {
             Some(company) => {
                 let by_name = Filter::parse(&self.account, &json!({"name": {"eq": company}}))?;
                 let args = ListArgs { filter: Some(by_name), first: Some(1), ..ListArgs::default() }
@@ -182,9 +207,9 @@ impl Conversions {
             }
             None => None,
         };
-        let activities = match &self.activity {
-            Some(a) if a.field_by_key("lead").is_some() => {
-                let of_lead = Filter::parse(a, &json!({"lead": {"eq": id}}))?;
+        let activities = match self.activity.as_ref().and_then(|a| Some((a, link(a, &self.lead)?))) {
+            Some((a, to_lead)) => {
+                let of_lead = Filter::parse(a, &json!({ to_lead.graphql_name.clone(): {"eq": id} }))?;
                 let args = ListArgs { filter: Some(of_lead), first: Some(500), ..ListArgs::default() }
                     .restrict(rows.activity.as_ref());
                 store.list(a, &args, 500).await?.records
@@ -217,23 +242,23 @@ impl Conversions {
                 ("phone", json!(text("phone"))),
                 ("job_title", json!(text("job_title"))),
                 ("city", json!(text("city"))),
-                ("account", account_id.clone()),
+                (link_key(&self.contact, &self.account).as_str(), account_id.clone()),
             ],
         );
         let contact =
             store.create_in(&txn, write(by, &self.contact, &contact_input, owner, &rows.contact)).await?;
-        let first_stage = self.deal.field_by_key("stage").and_then(|f| f.options.first().cloned());
+        let first_stage = self.stage.as_ref().and_then(|f| f.options.first().cloned());
         let title = text("company").or(text("full_name")).unwrap_or_else(|| "Converted lead".into());
         let deal_input = pick(
             &self.deal,
             &[
                 ("title", json!(title)),
-                ("stage", json!(first_stage)),
+                (self.stage.as_ref().map_or("stage", |f| f.key.as_str()), json!(first_stage)),
                 ("amount", json!(text("estimated_value"))),
                 ("source", json!(text("source"))),
-                ("account", account_id.clone()),
-                ("contact", json!(contact.id)),
-                ("lead", json!(lead.id)),
+                (link_key(&self.deal, &self.account).as_str(), account_id.clone()),
+                (link_key(&self.deal, &self.contact).as_str(), json!(contact.id)),
+                (link_key(&self.deal, &self.lead).as_str(), json!(lead.id)),
             ],
         );
         let deal = store.create_in(&txn, write(by, &self.deal, &deal_input, owner, &rows.deal)).await?;
@@ -242,20 +267,33 @@ impl Conversions {
                 let links = pick(
                     a,
                     &[
-                        ("contact", json!(contact.id)),
-                        ("account", account_id.clone()),
-                        ("deal", json!(deal.id)),
+                        (link_key(a, &self.contact).as_str(), json!(contact.id)),
+                        (link_key(a, &self.account).as_str(), account_id.clone()),
+                        (link_key(a, &self.deal).as_str(), json!(deal.id)),
                     ],
                 );
                 store.update_in(&txn, &act.id, write(by, a, &links, None, &rows.activity)).await?;
             }
         }
-        let converted = pick(&self.lead, &[("status", json!("Converted"))]);
+        let converted = pick(&self.lead, &[(self.status.key.as_str(), json!(self.converted))]);
         let lead =
             store.update_in(&txn, &lead.id, write(by, &self.lead, &converted, None, &rows.lead)).await?;
         txn.commit().await?;
         Ok(Conversion { lead, contact, account, deal })
     }
+}
+
+/// `e`'s first RELATION field to `target`.
+fn link<'e>(e: &'e EntityDef, target: &EntityDef) -> Option<&'e FieldDef> {
+    e.fields
+        .iter()
+        .find(|f| f.ty == FieldType::Relation && f.related_entity_id.as_deref() == Some(target.id.as_str()))
+}
+
+/// The key of `e`'s first RELATION field to `target` (empty, which `pick` leaves out, when
+/// it has none).
+fn link_key(e: &EntityDef, target: &EntityDef) -> String {
+    link(e, target).map(|f| f.key.as_str().to_owned()).unwrap_or_default()
 }
 
 /// An input map (GraphQL names) of the non-null values whose keys the entity has; a SELECT
