@@ -77,6 +77,7 @@ mod subscriptions;
 mod templates;
 mod two_factor;
 mod typed_inputs;
+mod uids;
 mod upgrades;
 mod users;
 mod webhooks;

@@ -20,6 +20,7 @@ pub mod search;
 pub mod templates;
 pub mod tenant;
 pub mod two_factor;
+pub mod uids;
 pub mod webhooks;
 pub mod workflows;
 
@@ -48,4 +49,5 @@ pub static ALL: Features = &[
     &gdpr::FEATURE,
     &search::FEATURE,
     &imports::FEATURE,
+    &uids::FEATURE,
 ];

@@ -2,7 +2,7 @@
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
-//! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
+//! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
@@ -31,6 +31,7 @@ pub mod record;
 pub mod record_counter;
 pub mod record_rollup;
 pub mod record_search;
+pub mod record_uid;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
@@ -38,6 +39,7 @@ pub mod subject_key;
 pub mod tenant;
 pub mod tenant_template;
 pub mod totp_recovery_code;
+pub mod uid_counter;
 pub mod user;
 pub mod user_totp;
 pub mod webhook;

@@ -71,7 +71,7 @@ impl TenantMeta {
         for b in broken {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs))
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs).in_zone(&t.time_zone))
     }
 }
 

@@ -32,6 +32,13 @@ pub struct Validation {
     pub integer: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
+    /// A UID field's pattern (`uid::Pattern`, e.g. `SN-{plant.code:3}-{YY}{MM}-{SEQ:5}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<super::uid::Pattern>,
+    /// Marks a RELATION field to its own entity as the genealogy link (component → assembly)
+    /// that `traceUp` / `traceDown` follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genealogy: Option<bool>,
 }
 
 /// One field of an entity.
@@ -158,6 +165,8 @@ pub struct ReverseRelation {
 pub struct TenantMeta {
     pub tenant_id: String,
     pub version: i64,
+    /// The tenant's time zone (UID date parts are its local date).
+    pub time_zone: chrono_tz::Tz,
     /// Entities ordered by creation (stable, so generated SDL is deterministic).
     pub entities: Vec<Arc<EntityDef>>,
     by_id: HashMap<String, usize>,
@@ -166,7 +175,13 @@ pub struct TenantMeta {
 impl TenantMeta {
     pub fn new(tenant_id: String, version: i64, entities: Vec<Arc<EntityDef>>) -> Self {
         let by_id = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        TenantMeta { tenant_id, version, entities, by_id }
+        TenantMeta { tenant_id, version, time_zone: chrono_tz::Tz::UTC, entities, by_id }
+    }
+
+    /// The same definitions in time zone `zone` (an IANA name; UTC when unknown).
+    pub fn in_zone(mut self, zone: &str) -> Self {
+        self.time_zone = zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        self
     }
 
     pub fn entity_by_id(&self, id: &str) -> Option<&Arc<EntityDef>> {
@@ -225,6 +240,8 @@ impl TenantMeta {
                 Arc::new(e)
             })
             .collect();
-        TenantMeta::new(self.tenant_id.clone(), self.version, entities)
+        let mut on = TenantMeta::new(self.tenant_id.clone(), self.version, entities);
+        on.time_zone = self.time_zone;
+        on
     }
 }

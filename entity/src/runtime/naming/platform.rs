@@ -451,6 +451,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     .into_iter()
     .collect();
     s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(super::uids::types::ALL.iter().copied());
     s.extend(BUILTIN.iter().copied());
     s
 }
@@ -584,5 +585,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     .into_iter()
     .collect();
     s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(super::uids::fields::ALL.iter().copied());
     s
 }

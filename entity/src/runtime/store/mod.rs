@@ -39,12 +39,14 @@ mod guards;
 mod references;
 mod rows;
 pub mod subjects;
+mod uids;
 mod write;
 
 pub use bulk::{CreateInput, Selection};
 pub use columns::Columns;
 use columns::{COLUMNS, columns, page_columns};
 pub use files::download_path;
+pub use uids::{Trace, TraceNode};
 pub use write::WriteRequest;
 
 impl Event for ChangeEvent {

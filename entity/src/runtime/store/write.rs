@@ -21,7 +21,7 @@ use crate::runtime::record::{ChangeEvent, ChangeKind, PreviousColumns, Record};
 use crate::runtime::slot::Slot;
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, personal, rollup_fields, rollups, search};
+use crate::runtime::{formula, personal, rollup_fields, rollups, search, uid};
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -118,6 +118,10 @@ impl<'a> Store<'a> {
         if self.d() == Dialect::Sqlite {
             self.check_definitions(txn, meta).await?;
         }
+        let uid_errors = self.assign_uids(txn, meta, entity, &mut data).await?;
+        if !uid_errors.is_empty() {
+            return Err(Error::Validation(uid_errors));
+        }
         let (number, record_number) = match &entity.record_number_prefix {
             Some(prefix) => {
                 let n = self.next_number(txn, &entity.id).await?;
@@ -182,6 +186,7 @@ impl<'a> Store<'a> {
             .map(|f| f.graphql_name.clone())
             .collect();
         let changes = audit::diff(&Map::new(), &data);
+        self.register_uids(txn, entity, &record.id, &data).await?;
         files::link(txn, self.d(), tenant_id, entity, &record.id, &Map::new(), &data).await?;
         self.record_change(
             txn,
@@ -247,6 +252,7 @@ impl<'a> Store<'a> {
                 .await?,
         );
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
+        errors.extend(uid::check_kept(entity, &stored, &data));
         let changed: Vec<&FieldDef> = entity
             .fields
             .iter()
