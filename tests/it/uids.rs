@@ -56,7 +56,11 @@ async fn valid(t: &TestTenant, values: &[String]) -> Vec<bool> {
         let answers = data["validateUids"].as_array().expect("answers");
         assert_eq!(answers.len(), chunk.len());
         for a in answers {
-            assert_eq!(a["valid"].as_bool() == Some(true), a["reason"].is_null(), "a reason when invalid: {a}");
+            assert_eq!(
+                a["valid"].as_bool() == Some(true),
+                a["reason"].is_null(),
+                "a reason when invalid: {a}"
+            );
             out.push(a["valid"] == json!(true));
         }
     }
@@ -106,9 +110,17 @@ async fn a_thousand_generated_uids_are_valid_and_every_single_change_or_swap_is_
     assert!(changed.len() > 600_000, "{}", changed.len());
     let answers = valid(&t, &changed).await;
     let missed: Vec<&String> = changed.iter().zip(&answers).filter(|(_, v)| **v).map(|(c, _)| c).collect();
-    assert!(missed.is_empty(), "{} corruptions were taken for UIDs: {:?}", missed.len(), &missed[..missed.len().min(5)]);
+    assert!(
+        missed.is_empty(),
+        "{} corruptions were taken for UIDs: {:?}",
+        missed.len(),
+        &missed[..missed.len().min(5)]
+    );
     let reason = t
-        .data("{ validateUid(entity: \"unit\", field: \"serial\", value: \"SN-PUN\") { valid reason } }", json!({}))
+        .data(
+            "{ validateUid(entity: \"unit\", field: \"serial\", value: \"SN-PUN\") { valid reason } }",
+            json!({}),
+        )
         .await;
     assert_eq!(reason["validateUid"]["valid"], json!(false));
     assert!(str_of(&reason["validateUid"]["reason"]).contains("17 characters"), "{reason}");
@@ -130,9 +142,13 @@ async fn a_given_uid_is_checked_unique_in_its_tenant_and_never_changes() {
     let generated = b.create(&units(), json!({"plant": plant_b}), "serial").await;
     assert!(str_of(&generated["serial"]).starts_with("SN-BLR-"), "{generated}");
     // In its own tenant it is taken, by a create or a bulk create, and nothing is written.
-    a.create_raw(&units(), json!({"plant": plant_a, "serial": uid}), "").await.expect_field_errors(&["serial"]);
+    a.create_raw(&units(), json!({"plant": plant_a, "serial": uid}), "")
+        .await
+        .expect_field_errors(&["serial"]);
     let bulk = "mutation($i: [CreateUnitInput!]!) { createUnits(inputs: $i) { count } }";
-    a.request(bulk, json!({"i": [{"plant": plant_a}, {"serial": uid}]})).await.expect_code("VALIDATION_FAILED");
+    a.request(bulk, json!({"i": [{"plant": plant_a}, {"serial": uid}]}))
+        .await
+        .expect_code("VALIDATION_FAILED");
     // A wrong check character, a swap, lower case, a missing plant code: refused, on the field.
     let mut wrong: Vec<char> = uid.chars().collect();
     let last = wrong.len() - 1;
@@ -184,14 +200,16 @@ async fn move_unit(t: &TestTenant, id: &str, to: &str) -> Response {
 async fn manufacturing_units_move_through_their_lifecycle_recorded_in_the_audit_trail() {
     let t = tenant().await;
     t.data("mutation { applyTemplate(slug: \"manufacturing\") { slug } }", json!({})).await;
-    let company = str_of(&t.create(&Names::new("company", "companies"), json!({"name": "Acme"}), "").await["id"]);
+    let company =
+        str_of(&t.create(&Names::new("company", "companies"), json!({"name": "Acme"}), "").await["id"]);
     let plant = json!({"name": "Pune", "code": "PUN", "company": company});
     let plant = str_of(&t.create(&plants(), plant, "").await["id"]);
     let unit = t.create(&units(), json!({"plant": plant}), "serial status").await;
     assert_eq!(unit["status"], json!("Created"));
     let serial = str_of(&unit["serial"]);
     assert!(serial.starts_with("SN-PUN-"), "{serial}");
-    let check = format!("{{ validateUid(entity: \"unit\", field: \"serial\", value: \"{serial}\") {{ valid }} }}");
+    let check =
+        format!("{{ validateUid(entity: \"unit\", field: \"serial\", value: \"{serial}\") {{ valid }} }}");
     assert_eq!(t.data(&check, json!({})).await["validateUid"]["valid"], json!(true));
     let id = str_of(&unit["id"]);
     // A move the lifecycle does not allow is refused; the allowed ones go through.
@@ -237,8 +255,10 @@ async fn genealogy(t: &TestTenant, plant: &str) -> Vec<(&'static str, String, St
         ("C2", Some("B1"), "north"),
         ("C3", Some("B2"), "south"),
     ] {
-        let parent_id = parent.and_then(|p| out.iter().find(|(n, _, _)| *n == p)).map(|(_, id, _)| id.clone());
-        let r = t.create(&units(), json!({"plant": plant, "line": line, "assembly": parent_id}), "serial").await;
+        let parent_id =
+            parent.and_then(|p| out.iter().find(|(n, _, _)| *n == p)).map(|(_, id, _)| id.clone());
+        let r =
+            t.create(&units(), json!({"plant": plant, "line": line, "assembly": parent_id}), "serial").await;
         out.push((name, str_of(&r["id"]), str_of(&r["serial"])));
     }
     out
@@ -264,8 +284,10 @@ fn named(nodes: &Value, units: &[(&'static str, String, String)]) -> Vec<(&'stat
 async fn genealogy_is_traced_up_and_down_three_levels_within_row_rules_and_without_cycles() {
     let (t, plant) = setup("PUN").await;
     let u = genealogy(&t, &plant).await;
-    let serial = |name: &str| u.iter().find(|(n, _, _)| *n == name).map(|(_, _, s)| s.clone()).unwrap_or_default();
-    let id = |name: &str| u.iter().find(|(n, _, _)| *n == name).map(|(_, i, _)| i.clone()).unwrap_or_default();
+    let serial =
+        |name: &str| u.iter().find(|(n, _, _)| *n == name).map(|(_, _, s)| s.clone()).unwrap_or_default();
+    let id =
+        |name: &str| u.iter().find(|(n, _, _)| *n == name).map(|(_, i, _)| i.clone()).unwrap_or_default();
     let a = t.data(TRACE, json!({"u": serial("A")})).await;
     let mut down = named(&a["down"], &u);
     down.sort();

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef};
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
+};
 use entity::runtime::meta::{FieldDef, FieldType};
 use entity::runtime::naming::uids::{fields as f, types as t};
 use entity::runtime::store::{Trace, TraceNode};
@@ -47,8 +49,10 @@ fn types() -> Vec<Type> {
             .description("Whether a value is a UID of a field: its pattern and its check character.")
             .field(sync_field::<Checked>("valid", nn(TypeRef::BOOLEAN), |c| Some(Value::from(c.valid))))
             .field(
-                sync_field::<Checked>("reason", TypeRef::named(TypeRef::STRING), |c| c.reason.as_deref().and_then(s))
-                    .description("Why it is not one (null when valid)."),
+                sync_field::<Checked>("reason", TypeRef::named(TypeRef::STRING), |c| {
+                    c.reason.as_deref().and_then(s)
+                })
+                .description("Why it is not one (null when valid)."),
             )
             .into(),
         Object::new(t::TRACE_NODE)
@@ -85,7 +89,8 @@ fn uid_field<'a>(c: &ResolverContext<'a>) -> async_graphql::Result<&'a FieldDef>
     let a = readable(c, &args::string(c, "entity")?)?;
     let name = args::string(c, "field")?;
     let found = a.view.field_by_graphql(&name).filter(|x| x.ty == FieldType::Uid);
-    Ok(found.ok_or_else(|| ApiError::BadRequest(format!("`field`: `{name}` is not a UID field you may read")))?)
+    Ok(found
+        .ok_or_else(|| ApiError::BadRequest(format!("`field`: `{name}` is not a UID field you may read")))?)
 }
 
 fn checked(field: &FieldDef, value: &str) -> FieldValue<'static> {
@@ -109,21 +114,31 @@ fn validate_uid(many: bool) -> Field {
                 return Ok(Some(checked(field, &args::string(&c, "value")?)));
             }
             let values = c.args.try_get("values")?.list()?;
-            let answers = values.iter().map(|v| Ok(checked(field, v.string()?))).collect::<async_graphql::Result<Vec<_>>>()?;
+            let answers = values
+                .iter()
+                .map(|v| Ok(checked(field, v.string()?)))
+                .collect::<async_graphql::Result<Vec<_>>>()?;
             Ok(Some(FieldValue::list(answers)))
         })
     })
-    .argument(InputValue::new("entity", TypeRef::named_nn(TypeRef::STRING)).description("The entity (`nameSingular`)."))
-    .argument(InputValue::new("field", TypeRef::named_nn(TypeRef::STRING)).description("The UID field (GraphQL name)."));
+    .argument(text_arg("entity", "The entity (`nameSingular`)."))
+    .argument(text_arg("field", "The UID field (GraphQL name)."));
     if many {
+        let values = InputValue::new("values", TypeRef::named_nn_list_nn(TypeRef::STRING));
         field
-            .argument(InputValue::new("values", TypeRef::named_nn_list_nn(TypeRef::STRING)))
+            .argument(values.description("The values to check."))
             .description("`validateUid` of each of `values`, in their order.")
     } else {
-        field.argument(InputValue::new("value", TypeRef::named_nn(TypeRef::STRING))).description(
-            "Whether `value` is a UID of the field: it fits the field's pattern and its check character (ISO 7064 MOD 37-2) matches, which catches every single wrong character and every swap of two neighbours.",
-        )
+        field.argument(text_arg("value", "The value to check.")).description(VALIDATE_UID)
     }
+}
+
+/// What `validateUid` answers.
+const VALIDATE_UID: &str = "Whether `value` is a UID of the field: it fits the field's pattern and its check character (ISO 7064 MOD 37-2) matches, which catches every single wrong character and every swap of two neighbours.";
+
+/// A required `String!` argument.
+fn text_arg(name: &str, description: &str) -> InputValue {
+    InputValue::new(name, TypeRef::named_nn(TypeRef::STRING)).description(description.to_owned())
 }
 
 /// `traceUp` or `traceDown`.
@@ -133,7 +148,9 @@ fn trace(name: &'static str, way: Trace, what: &'static str) -> Field {
             let a = readable(&c, &args::string(&c, "entity")?)?;
             let depth = args::opt_int(&c, "maxDepth")?.unwrap_or(DEFAULT_DEPTH);
             if !(1..=MAX_DEPTH).contains(&depth) {
-                return Err(ApiError::BadRequest(format!("`maxDepth` must be between 1 and {MAX_DEPTH}")).into());
+                return Err(
+                    ApiError::BadRequest(format!("`maxDepth` must be between 1 and {MAX_DEPTH}")).into()
+                );
             }
             let link = uid::genealogy_link(&a.full).ok_or_else(|| {
                 ApiError::BadRequest(format!("`{}` has no genealogy link", a.full.name_singular))
@@ -143,17 +160,20 @@ fn trace(name: &'static str, way: Trace, what: &'static str) -> Field {
             }
             let row = ctx::row_filter(&c, &a.full)?;
             let value = args::string(&c, "uid")?;
-            let nodes = store(&c)?.trace(&a.full, link, &value, way, depth, row.as_ref()).await.map_err(gql)?;
+            let nodes =
+                store(&c)?.trace(&a.full, link, &value, way, depth, row.as_ref()).await.map_err(gql)?;
             let shown_uid = uid::fields(&a.view).next().map(|x| x.key.clone());
             let shown = nodes.into_iter().map(|node| {
-                let uid = shown_uid.as_ref().and_then(|k| node.record.data.get(k.as_str())?.as_str().map(str::to_owned));
+                let uid = shown_uid
+                    .as_ref()
+                    .and_then(|k| node.record.data.get(k.as_str())?.as_str().map(str::to_owned));
                 FieldValue::owned_any(Shown { node, entity: a.full.name_singular.clone(), uid })
             });
             Ok(Some(FieldValue::list(shown)))
         })
     })
-    .argument(InputValue::new("entity", TypeRef::named_nn(TypeRef::STRING)).description("The entity (`nameSingular`)."))
-    .argument(InputValue::new("uid", TypeRef::named_nn(TypeRef::STRING)).description("The UID of the record to start at."))
+    .argument(text_arg("entity", "The entity (`nameSingular`)."))
+    .argument(text_arg("uid", "The UID of the record to start at."))
     .argument(
         InputValue::new("maxDepth", TypeRef::named(TypeRef::INT))
             .description("Follow at most this many links (default 20, at most 100)."),
@@ -179,8 +199,5 @@ fn queries() -> Vec<Field> {
 }
 
 /// UID traceability (every role).
-pub static FEATURE: Declared = Declared {
-    queries: &[(Slot::Records, |_| queries())],
-    types: |_| types(),
-    ..Declared::EMPTY
-};
+pub static FEATURE: Declared =
+    Declared { queries: &[(Slot::Records, |_| queries())], types: |_| types(), ..Declared::EMPTY };

@@ -34,7 +34,7 @@ pub struct Validation {
     pub scale: Option<u32>,
     /// A UID field's pattern (`uid::Pattern`, e.g. `SN-{plant.code:3}-{YY}{MM}-{SEQ:5}`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<super::uid::Pattern>,
+    pub uid: Option<super::uid::pattern::Pattern>,
     /// Marks a RELATION field to its own entity as the genealogy link (component → assembly)
     /// that `traceUp` / `traceDown` follow.
     #[serde(skip_serializing_if = "Option::is_none")]

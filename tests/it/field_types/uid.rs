@@ -1,7 +1,8 @@
 //! Cases for UID: generated from the field's pattern when left out (a code from another
 //! field, a sequence, the check character), a given one kept when it fits the pattern and its
-//! check character; refused when it does not, when it is taken, when its code is missing, and
-//! on any change. `TAB123W`, `TCD001U`: ISO 7064 MOD 37-2 computed apart from the server.
+//! check character (and the sequence goes on after it); refused when it does not, when it is
+//! taken, when its code is missing, and on any change. `TAB123W`, `TAB124U`, `TCD001U`: ISO 7064
+//! MOD 37-2 computed apart from the server.
 
 use serde_json::json;
 
@@ -30,12 +31,20 @@ async fn successful_uid() {
         assert_eq!(read["value"], created["value"]);
     }
     let taken = t.list(&sample(), "", json!({}), "value").await;
-    assert!(taken["nodes"].as_array().expect("nodes").iter().any(|n| n["value"] == json!("TCD001U")), "{taken}");
+    assert!(
+        taken["nodes"].as_array().expect("nodes").iter().any(|n| n["value"] == json!("TCD001U")),
+        "{taken}"
+    );
     // TAB123W is ahead of the AB sequence: it may be given.
     let given = t.create(&sample(), json!({ "value": "TAB123W" }), "value").await;
     assert_eq!(given["value"], json!("TAB123W"));
-    let kept = t.update(&sample(), &str_of(&given["id"]), json!({ "value": "TAB123W", "code": "x" }), "value code").await;
+    let kept = t
+        .update(&sample(), &str_of(&given["id"]), json!({ "value": "TAB123W", "code": "x" }), "value code")
+        .await;
     assert_eq!((kept["value"].clone(), kept["code"].clone()), (json!("TAB123W"), json!("x")));
+    // The AB sequence goes on after the given number, so no UID generated later meets it.
+    let after = t.create(&sample(), json!({ "code": "AB" }), "value").await;
+    assert_eq!(after["value"], json!("TAB124U"));
     // Without a pattern: an eight-digit sequence and its check character.
     let plain = setup(vec![field("value", "UID", json!({ "required": true }))]).await;
     let first = plain.create(&sample(), json!({}), "value").await;
@@ -65,7 +74,12 @@ async fn failing_uid() {
     // A pattern that is not one, and a uid pattern on another type, are refused at definition.
     let t = tenant().await;
     for (ty, validation) in [("UID", json!({ "uid": "T{SEQ:0}" })), ("TEXT", json!({ "uid": "{SEQ:3}" }))] {
-        let input = entity("thing", "things", vec![field("value", ty, json!({ "validation": validation }))], json!({}));
+        let input = entity(
+            "thing",
+            "things",
+            vec![field("value", ty, json!({ "validation": validation }))],
+            json!({}),
+        );
         let r = t.define_raw(input).await;
         r.expect_code("VALIDATION_FAILED");
     }

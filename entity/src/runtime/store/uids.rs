@@ -41,8 +41,9 @@ const MAX_NODES: i64 = 10_000;
 
 impl<'a> Store<'a> {
     /// A create's UIDs: every UID field of `entity` that `data` leaves empty gets its next
-    /// UID. Problems (a code field that is empty or of the wrong width, a full sequence) are
-    /// returned as field errors.
+    /// UID, and a given one (checked already) moves its scope's counter up to it, so that no
+    /// UID generated later meets it. Problems (a code field that is empty or of the wrong
+    /// width, a full sequence) are returned as field errors.
     pub(super) async fn assign_uids(
         &self,
         txn: &impl Exec,
@@ -51,7 +52,15 @@ impl<'a> Store<'a> {
         data: &mut Map<String, Value>,
     ) -> Result<Vec<FieldError>> {
         let mut errors = Vec::new();
-        let empty: Vec<&FieldDef> = uid::fields(entity).filter(|f| !data.contains_key(f.key.as_str())).collect();
+        let (given, empty): (Vec<&FieldDef>, Vec<&FieldDef>) =
+            uid::fields(entity).partition(|f| data.contains_key(f.key.as_str()));
+        for f in given {
+            let split =
+                data.get(f.key.as_str()).and_then(Value::as_str).and_then(|v| uid::pattern_of(f).split(v));
+            if let Some((scope, n)) = split {
+                self.count_in_scope(txn, entity, f, &scope, Some(n)).await?;
+            }
+        }
         if empty.is_empty() {
             return Ok(errors);
         }
@@ -70,7 +79,8 @@ impl<'a> Store<'a> {
                     .and_then(|id| meta.entity_by_id(id));
                 let record = match (target, data.get(via.as_str()).and_then(Value::as_str)) {
                     (Some(e), Some(id)) => {
-                        fetch_one(txn, one_statement(self.d(), self.tenant_id, e, id, Liveness::Live, false)).await?
+                        fetch_one(txn, one_statement(self.d(), self.tenant_id, e, id, Liveness::Live, false))
+                            .await?
                     }
                     _ => None,
                 };
@@ -100,7 +110,7 @@ impl<'a> Store<'a> {
                     continue;
                 }
             };
-            let n = self.next_in_scope(txn, entity, f, &scope).await?;
+            let n = self.count_in_scope(txn, entity, f, &scope, None).await?;
             match pattern.render(&scope, n) {
                 Ok(value) => {
                     data.insert(f.key.to_string(), Value::String(value));
@@ -111,20 +121,29 @@ impl<'a> Store<'a> {
         Ok(errors)
     }
 
-    /// The next sequence number of `scope` for a UID field: one UPSERT … RETURNING, whose row
-    /// lock orders concurrent creates of the same scope (other scopes never wait).
-    async fn next_in_scope(&self, txn: &impl Exec, entity: &EntityDef, f: &FieldDef, scope: &str) -> Result<i64> {
+    /// The next sequence number of `scope` for a UID field (`given`: none — the counter only
+    /// moves up to a given UID's number): one UPSERT … RETURNING, whose row lock orders
+    /// concurrent creates of the same scope (other scopes never wait).
+    async fn count_in_scope(
+        &self,
+        txn: &impl Exec,
+        entity: &EntityDef,
+        f: &FieldDef,
+        scope: &str,
+        given: Option<i64>,
+    ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("INSERT INTO uid_counters (tenant_id, entity_id, field_id, scope, value) VALUES (");
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity.id.clone()).push(", ");
-        buf.bind(f.id.clone()).push(", ").bind(scope.to_owned()).push(", 1)");
-        buf.push(" ON CONFLICT (tenant_id, entity_id, field_id, scope) DO UPDATE SET value = uid_counters.value + 1");
+        buf.bind(f.id.clone()).push(", ").bind(scope.to_owned()).push(", ").bind(given.unwrap_or(1));
+        buf.push(") ON CONFLICT (tenant_id, entity_id, field_id, scope) DO UPDATE SET value = ");
+        buf.push(match (given, self.d()) {
+            (None, _) => "uid_counters.value + 1",
+            (Some(_), Dialect::Postgres) => "GREATEST(uid_counters.value, excluded.value)",
+            (Some(_), Dialect::Sqlite) => "MAX(uid_counters.value, excluded.value)",
+        });
         buf.push(" RETURNING value");
-        let row = txn
-            .query_one(buf.into_statement())
-            .await?
-            .ok_or_else(|| Error::Internal("uid counter upsert returned nothing".into()))?;
-        Ok(row.try_get("", "value")?)
+        super::write::counted(txn, buf).await
     }
 
     /// Registers a new record's UIDs in `record_uids` (one INSERT): one that another record
@@ -189,7 +208,9 @@ impl<'a> Store<'a> {
         buf.push(" WHERE u.tenant_id = ").bind(self.tenant_id.to_owned());
         buf.push(" AND u.entity_id = ").bind(entity.id.clone()).push(" AND u.uid = ").bind(uid.to_owned());
         buf.push(" AND r.deleted_at IS NULL UNION ALL SELECT n.id, ").push(&linked("n"));
-        buf.push(", t.depth + 1, t.path || ',' || CAST(n.id AS TEXT) FROM tree t JOIN records n ON n.tenant_id = ");
+        buf.push(
+            ", t.depth + 1, t.path || ',' || CAST(n.id AS TEXT) FROM tree t JOIN records n ON n.tenant_id = ",
+        );
         buf.bind(self.tenant_id.to_owned()).push(" AND n.entity_id = ").bind(entity.id.clone());
         buf.push(" AND n.deleted_at IS NULL AND ");
         match (way, d) {
@@ -199,11 +220,16 @@ impl<'a> Store<'a> {
         };
         buf.push(" WHERE t.depth < ").bind(max_depth);
         buf.push(" AND t.path NOT LIKE '%' || CAST(n.id AS TEXT) || '%')");
-        buf.push(" SELECT CAST(id AS TEXT) AS id, depth, path FROM tree ORDER BY depth, path LIMIT ").bind(MAX_NODES);
+        buf.push(" SELECT CAST(id AS TEXT) AS id, depth, path FROM tree ORDER BY depth, path LIMIT ")
+            .bind(MAX_NODES);
         let mut found: Vec<(String, i64, Vec<String>)> = Vec::new();
         for r in self.query_all(buf.into_statement()).await? {
             let path: String = r.try_get("", "path")?;
-            found.push((r.try_get("", "id")?, r.try_get("", "depth")?, path.split(',').map(str::to_owned).collect()));
+            found.push((
+                r.try_get("", "id")?,
+                r.try_get("", "depth")?,
+                path.split(',').map(str::to_owned).collect(),
+            ));
         }
         let ids: Vec<String> = found.iter().map(|(id, _, _)| id.clone()).collect();
         let records: HashMap<String, Record> = self
@@ -216,7 +242,9 @@ impl<'a> Store<'a> {
         let nodes: Vec<TraceNode> = found
             .into_iter()
             .filter(|(_, _, path)| path.iter().all(|id| records.contains_key(id)))
-            .filter_map(|(id, depth, path)| Some(TraceNode { record: records.get(&id)?.clone(), depth, path }))
+            .filter_map(|(id, depth, path)| {
+                Some(TraceNode { record: records.get(&id)?.clone(), depth, path })
+            })
             .collect();
         if nodes.is_empty() {
             return Err(Error::NotFound(format!("{} with UID `{uid}`", entity.label_singular)));

@@ -445,11 +445,7 @@ impl<'a> Store<'a> {
         buf.push("INSERT INTO record_counters (tenant_id, entity_id, value) VALUES (");
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity_id.to_owned());
         buf.push(", 1) ON CONFLICT (tenant_id, entity_id) DO UPDATE SET value = record_counters.value + 1 RETURNING value");
-        let row = txn
-            .query_one(buf.into_statement())
-            .await?
-            .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
-        Ok(row.try_get("", "value")?)
+        counted(txn, buf).await
     }
 
     /// Writes a change in its transaction: the record itself (`write`), the change event
@@ -514,6 +510,15 @@ impl<'a> Store<'a> {
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
         plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
     }
+}
+
+/// The value a counter's UPSERT … RETURNING `value` (`buf`) left (record numbers, UIDs).
+pub(super) async fn counted(txn: &impl Exec, buf: SqlBuf) -> Result<i64> {
+    let row = txn
+        .query_one(buf.into_statement())
+        .await?
+        .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
+    Ok(row.try_get("", "value")?)
 }
 
 /// The relation targets `fields` set in `data`: (record id, the entity it must be of).

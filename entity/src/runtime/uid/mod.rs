@@ -42,7 +42,9 @@ pub fn validate(f: &FieldDef, uid: &str) -> Result<(), String> {
 pub fn check_kept(entity: &EntityDef, old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldError> {
     fields(entity)
         .filter(|f| old.get(f.key.as_str()) != new.get(f.key.as_str()))
-        .map(|f| FieldError::new(&f.graphql_name, "a UID is set when its record is created and never changes"))
+        .map(|f| {
+            FieldError::new(&f.graphql_name, "a UID is set when its record is created and never changes")
+        })
         .collect()
 }
 
@@ -57,7 +59,12 @@ pub fn genealogy_link(entity: &EntityDef) -> Option<&FieldDef> {
 
 /// Checks `validation.uid` and `validation.genealogy` against the field's type (the pattern
 /// itself was checked when it was read).
-pub fn check_validation(errors: &mut Vec<FieldError>, path: &str, ty: FieldType, val: &super::meta::Validation) {
+pub fn check_validation(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    ty: FieldType,
+    val: &super::meta::Validation,
+) {
     if val.uid.is_some() && ty != FieldType::Uid {
         errors.push(FieldError::new(path, "uid applies to UID fields"));
     }

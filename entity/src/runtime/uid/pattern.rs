@@ -28,7 +28,11 @@ pub enum Part {
     Day,
     /// A code from the record: a field of its own (`via` none) or of the record its RELATION
     /// field `via` points at.
-    Code { via: Option<FieldKey>, key: FieldKey, width: usize },
+    Code {
+        via: Option<FieldKey>,
+        key: FieldKey,
+        width: usize,
+    },
     Seq(usize),
 }
 
@@ -93,15 +97,15 @@ fn token(inner: &str) -> Result<Part, String> {
         "MM" => Part::Month,
         "DD" => Part::Day,
         _ => {
-            let (name, w) = inner
-                .split_once(':')
-                .ok_or_else(|| format!("uid pattern: unknown part `{{{inner}}}`"))?;
+            let (name, w) =
+                inner.split_once(':').ok_or_else(|| format!("uid pattern: unknown part `{{{inner}}}`"))?;
             let w = width(w, inner)?;
             if name == "SEQ" {
                 return Ok(Part::Seq(w));
             }
             let key = |k: &str| {
-                FieldKey::new(k).ok_or_else(|| format!("uid pattern: `{k}` in `{{{inner}}}` is not a field key"))
+                FieldKey::new(k)
+                    .ok_or_else(|| format!("uid pattern: `{k}` in `{{{inner}}}` is not a field key"))
             };
             match name.split_once('.') {
                 Some((via, k)) => Part::Code { via: Some(key(via)?), key: key(k)?, width: w },
@@ -164,10 +168,32 @@ impl Pattern {
         self.parts.iter().find_map(|p| if let Part::Seq(w) = p { Some(*w) } else { None }).unwrap_or(1)
     }
 
+    /// The scope and sequence number of a UID of this pattern (one `validate` accepted): what
+    /// `scope` and `render` would have made it from.
+    pub fn split(&self, uid: &str) -> Option<(String, i64)> {
+        let chars: Vec<char> = uid.chars().collect();
+        let (mut scope, mut n, mut at) = (String::with_capacity(self.len()), None, 0);
+        for p in &self.parts {
+            let got: String = chars.get(at..at + p.width())?.iter().collect();
+            if let Part::Seq(_) = p {
+                n = got.parse().ok();
+                scope.push('#');
+            } else {
+                scope.push_str(&got);
+            }
+            at += p.width();
+        }
+        Some((scope, n?))
+    }
+
     /// The UID with every part but the sequence filled in (`#` in its place): the scope its
     /// sequence counts in, so a pattern with `{YY}{MM}` starts again each month, and one with
     /// a plant's code counts per plant. `code(part)` gives each code part's text.
-    pub fn scope(&self, day: NaiveDate, code: &dyn Fn(&Part) -> Result<String, String>) -> Result<String, String> {
+    pub fn scope(
+        &self,
+        day: NaiveDate,
+        code: &dyn Fn(&Part) -> Result<String, String>,
+    ) -> Result<String, String> {
         let mut out = String::with_capacity(self.len());
         for p in &self.parts {
             match p {
@@ -262,6 +288,7 @@ mod tests {
         assert_eq!(scope, "SN-PUN-2603-#");
         let uid = p.render(&scope, 42).unwrap();
         assert!(uid.starts_with("SN-PUN-2603-00042"), "{uid}");
+        assert_eq!(p.split(&uid), Some((scope.clone(), 42)));
         assert_eq!(uid.len(), p.len());
         p.validate(&uid).unwrap();
         assert!(p.render(&scope, 100_000).is_err(), "the sequence is full");
