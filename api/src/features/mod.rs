@@ -24,6 +24,7 @@ pub mod templates;
 pub mod tenant;
 pub mod tenant_export;
 pub mod two_factor;
+pub mod uids;
 pub mod webhooks;
 pub mod workflows;
 
@@ -56,4 +57,5 @@ pub static ALL: Features = &[
     &ai::FEATURE,
     &memory::FEATURE,
     &hierarchy::FEATURE,
+    &uids::FEATURE,
 ];

@@ -116,9 +116,12 @@ fn filter_inputs() -> Vec<InputObject> {
 /// The filter input type name of a field type (`None`: not filterable).
 pub fn filter_type(ty: FieldType) -> Option<&'static str> {
     Some(match ty {
-        FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone | FieldType::Url => {
-            t::STRING_FILTER
-        }
+        FieldType::Text
+        | FieldType::Textarea
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Uid => t::STRING_FILTER,
         FieldType::Number => t::FLOAT_FILTER,
         FieldType::Currency => t::DECIMAL_FILTER,
         FieldType::Date => t::DATE_FILTER,
@@ -149,7 +152,8 @@ pub fn output_type(ty: FieldType) -> &'static str {
         | FieldType::Phone
         | FieldType::Url
         | FieldType::Select
-        | FieldType::MultiSelect => TypeRef::STRING,
+        | FieldType::MultiSelect
+        | FieldType::Uid => TypeRef::STRING,
     }
 }
 

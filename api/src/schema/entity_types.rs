@@ -193,7 +193,8 @@ fn record_input(e: &EntityDef, name: &str, create: bool) -> InputObject {
     let mut o = InputObject::new(name);
     for f in &e.fields {
         let scalar = input_type(f.ty);
-        let non_null = create && f.required && f.default.is_none();
+        // A UID left out of a create is generated, so even a required one is optional there.
+        let non_null = create && f.required && f.default.is_none() && f.ty != FieldType::Uid;
         let ty = match (f.ty, non_null) {
             (FieldType::MultiSelect, true) => TypeRef::named_nn_list_nn(TypeRef::STRING),
             (FieldType::MultiSelect, false) => TypeRef::named_nn_list(TypeRef::STRING),

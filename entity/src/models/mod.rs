@@ -4,7 +4,7 @@
 //! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
 //! with their requests and decisions, the CRM's roles, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
-//! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
+//! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
@@ -17,8 +17,8 @@ pub mod approval_policy;
 pub mod approval_request;
 pub mod audit_head;
 pub mod audit_log;
-pub mod customer_memory;
 pub mod crm_role;
+pub mod customer_memory;
 pub mod dashboard;
 pub mod email;
 pub mod entity_def;
@@ -39,6 +39,7 @@ pub mod record_closure;
 pub mod record_counter;
 pub mod record_rollup;
 pub mod record_search;
+pub mod record_uid;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
@@ -46,6 +47,7 @@ pub mod subject_key;
 pub mod tenant;
 pub mod tenant_template;
 pub mod totp_recovery_code;
+pub mod uid_counter;
 pub mod user;
 pub mod user_attribute;
 pub mod user_totp;

@@ -26,11 +26,13 @@ pub enum FieldType {
     Relation,
     File,
     Json,
+    /// A traceable unique identifier: generated from its pattern on create, then fixed (`uid`).
+    Uid,
 }
 
 impl FieldType {
     /// Every type, in the order of the public enum.
-    pub const ALL: [FieldType; 15] = [
+    pub const ALL: [FieldType; 16] = [
         FieldType::Text,
         FieldType::Textarea,
         FieldType::Number,
@@ -46,6 +48,7 @@ impl FieldType {
         FieldType::Relation,
         FieldType::File,
         FieldType::Json,
+        FieldType::Uid,
     ];
 
     /// The public enum value (`MULTI_SELECT`).
@@ -66,6 +69,7 @@ impl FieldType {
             FieldType::Relation => "RELATION",
             FieldType::File => "FILE",
             FieldType::Json => "JSON",
+            FieldType::Uid => "UID",
         }
     }
 
@@ -93,7 +97,8 @@ impl FieldType {
             | FieldType::MultiSelect
             | FieldType::Relation
             | FieldType::File
-            | FieldType::Json => Stored::Text,
+            | FieldType::Json
+            | FieldType::Uid => Stored::Text,
         }
     }
 
@@ -109,7 +114,8 @@ impl FieldType {
             | FieldType::Phone
             | FieldType::Url
             | FieldType::Select
-            | FieldType::Relation => Some(SlotKind::Text),
+            | FieldType::Relation
+            | FieldType::Uid => Some(SlotKind::Text),
             FieldType::Number | FieldType::Currency => Some(SlotKind::Number),
             FieldType::Boolean => Some(SlotKind::Boolean),
             // SQLite has no index that answers containment of a JSON array.
@@ -130,7 +136,8 @@ impl FieldType {
             | FieldType::Phone
             | FieldType::Url
             | FieldType::Select
-            | FieldType::MultiSelect => true,
+            | FieldType::MultiSelect
+            | FieldType::Uid => true,
             FieldType::Number
             | FieldType::Currency
             | FieldType::Boolean

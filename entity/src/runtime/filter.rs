@@ -139,9 +139,12 @@ impl Filter {
 /// Operators allowed per type (shared/API.md § Filter operators).
 pub fn operators(ty: FieldType) -> &'static [&'static str] {
     match ty {
-        FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone | FieldType::Url => {
-            &["eq", "neq", "in", "notIn", "contains", "startsWith", "isNull"]
-        }
+        FieldType::Text
+        | FieldType::Textarea
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Uid => &["eq", "neq", "in", "notIn", "contains", "startsWith", "isNull"],
         FieldType::Number | FieldType::Currency | FieldType::Date | FieldType::Datetime => {
             &["eq", "neq", "gt", "gte", "lt", "lte", "in", "isNull"]
         }

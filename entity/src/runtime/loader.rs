@@ -73,7 +73,7 @@ impl TenantMeta {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
         let crm = crm_roles(conn, tenant_id).await?;
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs).with_crm(Arc::new(crm)))
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs).in_zone(&t.time_zone).with_crm(Arc::new(crm)))
     }
 }
 

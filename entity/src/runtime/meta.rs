@@ -33,6 +33,13 @@ pub struct Validation {
     pub integer: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
+    /// A UID field's pattern (`uid::Pattern`, e.g. `SN-{plant.code:3}-{YY}{MM}-{SEQ:5}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<super::uid::pattern::Pattern>,
+    /// Marks a RELATION field to its own entity as the genealogy link (component → assembly)
+    /// that `traceUp` / `traceDown` follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genealogy: Option<bool>,
 }
 
 /// One field of an entity.
@@ -165,6 +172,8 @@ pub struct ReverseRelation {
 pub struct TenantMeta {
     pub tenant_id: String,
     pub version: i64,
+    /// The tenant's time zone (UID date parts are its local date).
+    pub time_zone: chrono_tz::Tz,
     /// Entities ordered by creation (stable, so generated SDL is deterministic).
     pub entities: Vec<Arc<EntityDef>>,
     /// Which entities and fields play the CRM's parts (loaded with the definitions).
@@ -175,12 +184,18 @@ pub struct TenantMeta {
 impl TenantMeta {
     pub fn new(tenant_id: String, version: i64, entities: Vec<Arc<EntityDef>>) -> Self {
         let by_id = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        TenantMeta { tenant_id, version, entities, crm: Arc::default(), by_id }
+        TenantMeta { tenant_id, version, time_zone: chrono_tz::Tz::UTC, entities, crm: Arc::default(), by_id }
     }
 
     /// The same metadata with the tenant's CRM roles.
     pub fn with_crm(mut self, crm: Arc<CrmRoles>) -> Self {
         self.crm = crm;
+        self
+    }
+
+    /// The same definitions in time zone `zone` (an IANA name; UTC when unknown).
+    pub fn in_zone(mut self, zone: &str) -> Self {
+        self.time_zone = zone.parse().unwrap_or(chrono_tz::Tz::UTC);
         self
     }
 
@@ -240,6 +255,9 @@ impl TenantMeta {
                 Arc::new(e)
             })
             .collect();
-        TenantMeta::new(self.tenant_id.clone(), self.version, entities).with_crm(self.crm.clone())
+        let mut on =
+            TenantMeta::new(self.tenant_id.clone(), self.version, entities).with_crm(self.crm.clone());
+        on.time_zone = self.time_zone;
+        on
     }
 }

@@ -36,6 +36,7 @@ pub mod slot;
 pub mod sql;
 pub mod store;
 pub mod time;
+pub mod uid;
 pub mod value;
 
 pub use meta::{EntityDef, FieldDef, FieldType, RelationKind, TenantMeta};

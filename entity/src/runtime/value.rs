@@ -82,7 +82,8 @@ pub fn apply_input(
             }
             Some(Ok(None)) | None => {
                 out.remove(f.key.as_str());
-                if f.required {
+                // A create's empty UID is generated (`store::uids`), so it is never missing.
+                if f.required && !(f.ty == FieldType::Uid && mode == Mode::Create) {
                     errors.push(FieldError::new(&f.graphql_name, "is required"));
                 }
             }
@@ -264,6 +265,8 @@ fn coerce(f: &FieldDef, v: &Value) -> Result<Option<Value>, String> {
             Value::Object(file)
         }
         FieldType::Json => v.clone(),
+        // Checked against the field's pattern with the other constraints.
+        FieldType::Uid => Value::String(text()?.trim().to_owned()),
     }))
 }
 
@@ -310,6 +313,7 @@ fn check_constraints(f: &FieldDef, v: &Value) -> Result<(), String> {
                 return Err(format!("must be at most {}", display(max)));
             }
         }
+        FieldType::Uid => super::uid::validate(f, v.as_str().unwrap_or_default())?,
         _ => {}
     }
     Ok(())
@@ -335,7 +339,7 @@ pub fn decimal_operand(v: &Value) -> Result<Decimal, String> {
 
 /// Coerces a filter operand (same syntax rules as stored values, no constraint checks).
 pub fn operand(f: &FieldDef, v: &Value) -> Result<Value, String> {
-    if matches!(f.ty, FieldType::Text | FieldType::Textarea | FieldType::Select) {
+    if matches!(f.ty, FieldType::Text | FieldType::Textarea | FieldType::Select | FieldType::Uid) {
         return v.as_str().map(|s| Value::String(s.to_owned())).ok_or_else(|| "must be a string".into());
     }
     if f.ty == FieldType::Relation {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::harness::{Names, TestTenant, assert_json_eq, entity, field, str_of, tenant};
 
 mod formats;
+mod uid;
 
 fn sample() -> Names {
     Names::new("sample", "samples")

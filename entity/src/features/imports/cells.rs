@@ -54,7 +54,8 @@ pub fn parse(f: &FieldDef, cell: &str) -> Result<Cell, String> {
         | FieldType::Select
         | FieldType::Date
         | FieldType::Datetime
-        | FieldType::Currency => Value::String(trimmed.to_owned()),
+        | FieldType::Currency
+        | FieldType::Uid => Value::String(trimmed.to_owned()),
         FieldType::Number => {
             let n: f64 = trimmed.parse().map_err(|_| "must be a number".to_owned())?;
             serde_json::Number::from_f64(n).map(Value::Number).ok_or("must be a finite number")?

@@ -554,7 +554,7 @@ impl<'a> Definitions<'a> {
             )));
         }
         refuse_while_read(&super::rollup_fields::readers_of(&meta, &e.id, None)?, &format!("`{name}`"))?;
-        for table in ["records", "record_counters", "field_defs"] {
+        for table in ["records", "record_counters", "record_uids", "uid_counters", "field_defs"] {
             let mut buf = SqlBuf::new(self.db.dialect);
             buf.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind(self.tenant_id.to_owned());
             buf.push(" AND entity_id = ").bind(e.id.clone());

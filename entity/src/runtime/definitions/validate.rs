@@ -134,6 +134,7 @@ pub(super) fn parse_validation(
     if (val.min_length.is_some() || val.max_length.is_some() || val.pattern.is_some()) && !texty {
         errors.push(FieldError::new(path, "minLength/maxLength/pattern apply to text fields"));
     }
+    crate::runtime::uid::check_validation(errors, path, ty, &val);
     if val.integer.is_some() && ty != FieldType::Number {
         errors.push(FieldError::new(path, "integer applies to NUMBER"));
     }

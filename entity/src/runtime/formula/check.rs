@@ -104,7 +104,8 @@ fn stored_ty(ty: FieldType) -> Option<Ty> {
         | FieldType::Phone
         | FieldType::Url
         | FieldType::Select
-        | FieldType::Relation => Some(Ty::Text),
+        | FieldType::Relation
+        | FieldType::Uid => Some(Ty::Text),
         FieldType::MultiSelect | FieldType::File | FieldType::Json => None,
     }
 }

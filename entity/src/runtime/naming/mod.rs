@@ -3,12 +3,13 @@
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
 pub mod ai;
+pub mod crm;
 pub mod demo;
 pub mod hierarchy;
 pub mod mentions;
-pub mod crm;
 mod platform;
 pub mod tenant_export;
+pub mod uids;
 
 use std::collections::BTreeSet;
 

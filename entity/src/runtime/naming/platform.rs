@@ -451,6 +451,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     .into_iter()
     .collect();
     s.extend(RESERVED_FUTURE.iter().chain(super::ai::types::ALL).copied());
+    s.extend(super::uids::types::ALL.iter().copied());
     s.extend(BUILTIN.iter().copied());
     s.extend(super::hierarchy::TYPES.iter().copied());
     s
@@ -587,5 +588,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     s.extend(super::tenant_export::ROOT_FIELDS.iter().copied());
     s.extend(RESERVED_FUTURE.iter().chain(super::ai::fields::ALL).copied());
     s.extend(super::hierarchy::ROOT_FIELDS.iter().copied());
+    s.extend(super::uids::fields::ALL.iter().copied());
     s
 }

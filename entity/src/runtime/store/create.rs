@@ -89,6 +89,12 @@ impl<'a> Store<'a> {
             _ => Vec::new(),
         };
         self.check_all(txn, meta, entity, &mut drafts, !guarded).await?;
+        // UIDs: a given one raises its sequence, an empty one gets the next (one UPSERT per
+        // UID field of each record; nothing for an entity without UID fields).
+        for draft in drafts.iter_mut().filter(|x| x.errors.is_empty()) {
+            let errors = self.assign_uids(txn, meta, entity, &mut draft.data).await?;
+            draft.errors.extend(errors);
+        }
         let good = drafts.iter().filter(|x| x.errors.is_empty()).count();
         // A single create on PostgreSQL checks its definitions in its INSERT.
         if good > 0 && !single {
@@ -167,6 +173,7 @@ impl<'a> Store<'a> {
             }
         }
         for (record, data) in &made {
+            self.register_uids(txn, entity, &record.id, data).await?;
             files::link(txn, d, self.tenant_id, entity, &record.id, &Map::new(), data).await?;
         }
         let guard = single.then_some(targets.as_slice());
@@ -263,11 +270,16 @@ impl<'a> Store<'a> {
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity_id.to_owned()).push(", ").bind(n);
         buf.push(") ON CONFLICT (tenant_id, entity_id) DO UPDATE SET value = record_counters.value + ");
         buf.bind(n).push(" RETURNING value");
-        let row = txn
-            .query_one(buf.into_statement())
-            .await?
-            .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
-        let last: i64 = row.try_get("", "value")?;
+        let last = counted(txn, buf).await?;
         Ok(last - n + 1)
     }
+}
+
+/// The value a counter's UPSERT … RETURNING `value` (`buf`) left (record numbers, UIDs).
+pub(super) async fn counted(txn: &impl Exec, buf: SqlBuf) -> Result<i64> {
+    let row = txn
+        .query_one(buf.into_statement())
+        .await?
+        .ok_or_else(|| Error::Internal("counter upsert returned nothing".into()))?;
+    Ok(row.try_get("", "value")?)
 }

@@ -42,6 +42,7 @@ mod references;
 mod rows;
 mod rules;
 pub mod subjects;
+mod uids;
 mod write;
 
 pub use bulk::{CreateInput, Selection};
@@ -49,6 +50,7 @@ pub use columns::Columns;
 use columns::{COLUMNS, columns, page_columns};
 pub use create::NewRecord;
 pub use files::download_path;
+pub use uids::{Trace, TraceNode};
 pub use write::WriteRequest;
 
 impl Event for ChangeEvent {

@@ -184,6 +184,7 @@ fn pseudonym(f: &FieldDef, record_id: &str) -> Value {
         | FieldType::Select
         | FieldType::MultiSelect
         | FieldType::Relation
-        | FieldType::File => Value::Null,
+        | FieldType::File
+        | FieldType::Uid => Value::Null,
     }
 }

@@ -18,7 +18,7 @@ use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
 use crate::runtime::record::{ChangeKind, Record};
 use crate::runtime::time;
 use crate::runtime::value::{self, Mode};
-use crate::runtime::{formula, hierarchy};
+use crate::runtime::{formula, hierarchy, uid};
 use crate::sql_buf::SqlBuf;
 use crate::{Error, Result};
 
@@ -125,6 +125,7 @@ impl<'a> Store<'a> {
                 .await?,
         );
         errors.extend(lifecycle::check_write(&entity.fields, Some(&old.data), &data, actor.role.as_deref()));
+        errors.extend(uid::check_kept(entity, &stored, &data));
         let changed: Vec<&FieldDef> = entity
             .fields
             .iter()
