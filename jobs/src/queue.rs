@@ -55,11 +55,14 @@ pub enum Job {
     BuildSearch { tenant_id: String, entity_id: String },
     /// Run a CSV import batch by batch from its committed cursor (`handlers::imports`).
     RunImport { tenant_id: String, import_id: String },
+    /// Run the `stock_below_reorder` workflows of a balance's crossing (`trigger_key`: the
+    /// outbox event's id).
+    StockBelowReorder { tenant_id: String, trigger_key: String, alert: entity::runtime::stock::BelowReorder },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -69,6 +72,7 @@ impl Job {
         "run_export",
         "build_search",
         "run_import",
+        "stock_below_reorder",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -83,6 +87,7 @@ impl Job {
             Job::RunExport { .. } => Self::KINDS[6],
             Job::BuildSearch { .. } => Self::KINDS[7],
             Job::RunImport { .. } => Self::KINDS[8],
+            Job::StockBelowReorder { .. } => Self::KINDS[9],
         }
     }
 }

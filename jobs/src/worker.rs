@@ -76,5 +76,8 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
             Ok(entity::features::exports::jobs::run_job(&ctx.db, exports, &tenant_id, &export_id).await?)
         }
         Job::RunImport { tenant_id, import_id } => imports::run(ctx, &tenant_id, &import_id).await,
+        Job::StockBelowReorder { tenant_id, trigger_key, alert } => {
+            workflows::on_stock_alert(ctx, &tenant_id, &trigger_key, &alert).await
+        }
     }
 }

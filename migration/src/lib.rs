@@ -48,6 +48,7 @@ mod m20261208_000041_search;
 mod m20261208_000042_imports;
 mod m20261208_000044_hardening;
 mod m20261208_000045_gdpr;
+mod m20261209_000049_stock;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -133,6 +134,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000042_imports::Migration),
             Box::new(m20261208_000044_hardening::Migration),
             Box::new(m20261208_000045_gdpr::Migration),
+            Box::new(m20261209_000049_stock::Migration),
         ]
     }
 }

@@ -73,6 +73,7 @@ mod schema_cache;
 mod sdl;
 mod search;
 mod startup;
+mod stock;
 mod subscriptions;
 mod templates;
 mod two_factor;

@@ -17,6 +17,7 @@ pub mod oidc;
 pub mod password_reset;
 pub mod profile;
 pub mod search;
+pub mod stock;
 pub mod templates;
 pub mod tenant;
 pub mod two_factor;
@@ -48,4 +49,5 @@ pub static ALL: Features = &[
     &gdpr::FEATURE,
     &search::FEATURE,
     &imports::FEATURE,
+    &stock::FEATURE,
 ];

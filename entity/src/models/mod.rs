@@ -2,7 +2,7 @@
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
-//! rollups and search entries). Tenant records themselves are read and written by `runtime::store` with
+//! rollups, search entries and stock balances). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
@@ -34,6 +34,7 @@ pub mod record_search;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
+pub mod stock_balance;
 pub mod subject_key;
 pub mod tenant;
 pub mod tenant_template;

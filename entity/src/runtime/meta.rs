@@ -12,6 +12,7 @@ use super::formula::tree::{self as formula, Formula};
 use super::lifecycle::def::Lifecycle;
 use super::rollup_fields::def::{self as rollup, Rollup};
 use super::slot::Slot;
+use super::stock::def::StockConfig;
 use crate::{Error, Result};
 
 /// Value constraints of a field (`validation` JSON of FieldInput).
@@ -95,6 +96,9 @@ pub struct EntityDef {
     /// Switched off with the modules holding it: kept with its records, absent from the API
     /// (`TenantMeta::switched_on`).
     pub switched_off: bool,
+    /// What it is to the stock engine (`stock`): a movement ledger, a bill-of-materials line or
+    /// a production order; `None` for every other entity.
+    pub stock: Option<Arc<StockConfig>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

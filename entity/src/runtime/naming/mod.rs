@@ -3,6 +3,7 @@
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
 mod platform;
+pub mod stock;
 
 pub use platform::{change_kinds, fields, platform_root_fields, platform_type_names, types};
 

@@ -452,6 +452,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     .collect();
     s.extend(RESERVED_FUTURE.iter().copied());
     s.extend(BUILTIN.iter().copied());
+    s.extend(super::stock::TYPES);
     s
 }
 
@@ -584,5 +585,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     .into_iter()
     .collect();
     s.extend(RESERVED_FUTURE.iter().copied());
+    s.extend(super::stock::ROOT_FIELDS);
     s
 }

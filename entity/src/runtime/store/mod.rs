@@ -37,7 +37,9 @@ mod files;
 mod global;
 mod guards;
 mod references;
+mod retry;
 mod rows;
+mod stock;
 pub mod subjects;
 mod write;
 
@@ -45,6 +47,7 @@ pub use bulk::{CreateInput, Selection};
 pub use columns::Columns;
 use columns::{COLUMNS, columns, page_columns};
 pub use files::download_path;
+pub use stock::Balance;
 pub use write::WriteRequest;
 
 impl Event for ChangeEvent {

@@ -12,7 +12,7 @@ use super::{
     COLUMNS, Caller, Liveness, Store, check_visible, current_entity, fetch_one, one_statement,
     push_live_among, visible,
 };
-use super::{computed, files, guards};
+use super::{computed, files, guards, retry};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::lifecycle;
@@ -39,16 +39,19 @@ pub struct WriteRequest<'r> {
 impl<'a> Store<'a> {
     /// Creates a record from GraphQL input.
     pub async fn create(&self, w: WriteRequest<'_>) -> Result<Record> {
-        match self.create_once(w).await {
-            // Checked against definitions that a concurrent change replaced before the write
-            // could commit: nothing was written; once more against the current ones.
-            Err(Error::DefinitionsChanged) => {
-                let fresh = self.current_meta().await?;
-                let entity = current_entity(&fresh, w.entity)?;
-                self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
+        retry::transient(move || async move {
+            match self.create_once(w).await {
+                // Checked against definitions that a concurrent change replaced before the write
+                // could commit: nothing was written; once more against the current ones.
+                Err(Error::DefinitionsChanged) => {
+                    let fresh = self.current_meta().await?;
+                    let entity = current_entity(&fresh, w.entity)?;
+                    self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
+                }
+                other => other,
             }
-            other => other,
-        }
+        })
+        .await
     }
 
     /// The tenant's definitions as they are now, as the API sees them (an entity switched off
@@ -213,9 +216,12 @@ impl<'a> Store<'a> {
 
     /// Updates a live record; only fields present in `input` change (`null` clears).
     pub async fn update(&self, id: &str, w: WriteRequest<'_>) -> Result<Record> {
-        let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.update_in(&txn, id, w).await;
-        txn.finish(record).await
+        retry::transient(move || async move {
+            let txn = self.db.write_txn(self.tenant_id).await?;
+            let record = self.update_in(&txn, id, w).await;
+            txn.finish(record).await
+        })
+        .await
     }
 
     /// [`Store::update`] inside a transaction the caller commits (so a change of another
@@ -305,6 +311,18 @@ impl<'a> Store<'a> {
 
     /// Soft-deletes (`deleted = true`) or restores a record.
     pub async fn set_deleted(
+        &self,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        id: &str,
+        deleted: bool,
+        caller: Caller<'_>,
+    ) -> Result<Record> {
+        retry::transient(move || self.set_deleted_once(meta, entity, id, deleted, caller)).await
+    }
+
+    /// One attempt of [`Store::set_deleted`].
+    async fn set_deleted_once(
         &self,
         meta: &TenantMeta,
         entity: &EntityDef,
@@ -505,6 +523,9 @@ impl<'a> Store<'a> {
         // The parents are locked before the audit head (which the next statement takes): a
         // writer holding the head then waits for no row, so no two writers deadlock.
         let parents = plan.lock(txn, self.d(), tenant_id).await?;
+        // Stock balances next, in their one order, still before the head (`store::stock`).
+        let production = matches!(kind, ChangeKind::Created | ChangeKind::Updated);
+        self.move_stock(txn, meta, entity, (before, after), production).await?;
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
         plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
     }
