@@ -29,6 +29,9 @@ pub const MAX_BOM_DEPTH: i32 = 32;
 /// locks balances in — each a signed number of millionths; never a zero.
 pub type Moves = BTreeMap<(String, String), i64>;
 
+/// A record's stored values before or after a write (`None`: it did not exist, or is deleted).
+pub type Values<'a> = Option<&'a Map<String, Value>>;
+
 /// `units` millionths as a number.
 pub fn as_number(units: i64) -> f64 {
     units as f64 / 10f64.powi(SCALE as i32)
@@ -108,12 +111,7 @@ fn movement(
 
 /// The balance changes of a movement write: the old values' moves reversed, the new values'
 /// booked (a create has no old values, a delete no new ones).
-pub fn movement_moves(
-    e: &EntityDef,
-    l: &Ledger,
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
-) -> Result<Moves> {
+pub fn movement_moves(e: &EntityDef, l: &Ledger, before: Values<'_>, after: Values<'_>) -> Result<Moves> {
     let mut moves = Moves::new();
     if let Some(old) = before {
         // What was booked is reversed as it was booked, even if it could not be booked today.
@@ -140,8 +138,8 @@ pub struct Completed {
 pub fn completed(
     e: &EntityDef,
     p: &Production,
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
+    before: Values<'_>,
+    after: Values<'_>,
 ) -> Result<Option<Completed>> {
     let Some(new) = after else { return Ok(None) };
     let done = |data: &Map<String, Value>| text(data, &p.status) == Some(p.completed.as_str());

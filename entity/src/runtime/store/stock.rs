@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use sea_orm::{QueryResult, Statement};
-use serde_json::{Map, Value};
 
 use super::{COLUMNS, Store, push_live_among};
 use crate::pipeline::Exec;
@@ -15,7 +14,7 @@ use crate::runtime::meta::{EntityDef, TenantMeta};
 use crate::runtime::outbox;
 use crate::runtime::record::Record;
 use crate::runtime::stock::def::{Bom, Ledger};
-use crate::runtime::stock::{self, Moves, PathRow, Requirement};
+use crate::runtime::stock::{self, Moves, PathRow, Requirement, Values};
 use crate::runtime::time;
 use crate::sql_buf::SqlBuf;
 use crate::{Error, FieldError, Result};
@@ -38,7 +37,7 @@ impl Store<'_> {
         txn: &impl Exec,
         meta: &TenantMeta,
         entity: &EntityDef,
-        (before, after): (Option<&Map<String, Value>>, Option<&Map<String, Value>>),
+        (before, after): (Values<'_>, Values<'_>),
         production: bool,
     ) -> Result<()> {
         let Some(config) = entity.stock.as_deref() else { return Ok(()) };

@@ -318,33 +318,24 @@ impl<'a> Store<'a> {
         deleted: bool,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        retry::transient(move || self.set_deleted_once(meta, entity, id, deleted, caller)).await
-    }
-
-    /// One attempt of [`Store::set_deleted`].
-    async fn set_deleted_once(
-        &self,
-        meta: &TenantMeta,
-        entity: &EntityDef,
-        id: &str,
-        deleted: bool,
-        caller: Caller<'_>,
-    ) -> Result<Record> {
-        let txn = self.db.write_txn(self.tenant_id).await?;
-        // The change in `txn`, which `finish` then commits (or rolls back on an error).
-        let record: Result<Record> = async {
-            let txn = &txn;
-            let (actor, row) = (caller.actor, caller.row);
-            let d = self.d();
-            let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-            let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
-                .await?
-                .filter(|r| visible(row, r))
-                .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-            self.set_deleted_fetched(txn, meta, entity, rec, deleted, actor).await
-        }
-        .await;
-        txn.finish(record).await
+        retry::transient(move || async move {
+            let txn = self.db.write_txn(self.tenant_id).await?;
+            // The change in `txn`, which `finish` then commits (or rolls back on an error).
+            let record: Result<Record> = async {
+                let txn = &txn;
+                let (actor, row) = (caller.actor, caller.row);
+                let d = self.d();
+                let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+                let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
+                    .await?
+                    .filter(|r| visible(row, r))
+                    .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+                self.set_deleted_fetched(txn, meta, entity, rec, deleted, actor).await
+            }
+            .await;
+            txn.finish(record).await
+        })
+        .await
     }
 
     /// Soft-deletes or restores `rec`, read (and on PostgreSQL locked) in `txn` within the
