@@ -274,3 +274,48 @@ async fn stock_on_hand_needs_the_right_to_read_the_item() {
     // An id of no item is NOT_FOUND.
     t.request(ON_HAND, json!({"i": a})).await.expect_code("NOT_FOUND");
 }
+
+#[tokio::test]
+async fn any_entities_become_a_stock_ledger_through_configure_stock() {
+    let t = tenant().await;
+    let relation = |to: &str| json!({"relatedEntity": to, "relationKind": "MANY_TO_ONE"});
+    t.define_entity("depot", "depots", vec![field("name", "TEXT", json!({}))]).await;
+    t.define_entity("part", "parts", vec![field("sku", "TEXT", json!({}))]).await;
+    let bookings = t
+        .define_entity(
+            "booking",
+            "bookings",
+            vec![
+                field("part", "RELATION", relation("part")),
+                field("depot", "RELATION", relation("depot")),
+                field("qty", "NUMBER", json!({})),
+                field("kind", "SELECT", json!({"options": ["Receive", "Ship"]})),
+            ],
+        )
+        .await;
+    let configure = "mutation($e: String!, $c: JSON) { configureStock(entity: $e, config: $c) }";
+    let ledger = |quantity: &str, issue: &str| {
+        json!({"ledger": {"item": "part", "warehouse": "depot", "quantity": quantity, "kind": "kind",
+                          "receipt": "Receive", "issue": issue, "allowNegative": true}})
+    };
+    // Checked against the definitions: a field that is not there, an option that is not one.
+    t.request(configure, json!({"e": "booking", "c": ledger("amount", "Return")}))
+        .await
+        .expect_field_errors(&["ledger.quantity", "ledger.issue"]);
+    t.request(configure, json!({"e": "nothing", "c": ledger("qty", "Ship")})).await.expect_code("NOT_FOUND");
+    let done = t.data(configure, json!({"e": "booking", "c": ledger("qty", "Ship")})).await;
+    assert_eq!(done["configureStock"], json!(true));
+    let depot = str_of(&t.create(&Names::new("depot", "depots"), json!({"name": "North"}), "").await["id"]);
+    let part = str_of(&t.create(&Names::new("part", "parts"), json!({"sku": "P-1"}), "").await["id"]);
+    let book = |kind: &str, qty: f64| json!({"part": part, "depot": depot, "qty": qty, "kind": kind});
+    t.create(&bookings, book("Receive", 5.0), "").await;
+    // This ledger allows negative balances.
+    t.create(&bookings, book("Ship", 8.25), "").await;
+    assert_eq!(on_hand(&t, &part, &depot).await, -3.25);
+    // Cleared: its records move nothing any more, and the tenant has no stock query.
+    t.data(configure, json!({"e": "booking", "c": null})).await;
+    t.create(&bookings, book("Receive", 10.0), "").await;
+    assert!(!t.request(ON_HAND, json!({"i": part})).await.errors().is_empty());
+    t.data(configure, json!({"e": "booking", "c": ledger("qty", "Ship")})).await;
+    assert_eq!(on_hand(&t, &part, &depot).await, -3.25);
+}

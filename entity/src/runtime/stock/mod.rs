@@ -333,7 +333,8 @@ pub fn normalized(e: &EntityDef, mut config: StockConfig) -> StockConfig {
 }
 
 /// The upsert of `moves` into the balances, returning each balance as it is after: rows in
-/// (item, warehouse) order, so concurrent writers lock them in one order and never deadlock.
+/// (item, warehouse) order: one order for every writer, beside the audit head's (under which
+/// the store runs it).
 pub fn push_upsert(buf: &mut SqlBuf, tenant_id: &str, moves: &Moves, at: chrono::DateTime<chrono::Utc>) {
     buf.push("INSERT INTO stock_balances (tenant_id, item_id, warehouse_id, quantity, updated_at) VALUES ");
     for (i, ((item, warehouse), units)) in moves.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! Running a write again when PostgreSQL aborted it for a serialization failure or a deadlock
-//! (`Error::is_transient`): the writers lock what they share in one order (rollup parents,
-//! stock balances, then the audit head), so neither should happen; if one does under load, the
+//! (`Error::is_transient`): the writers lock what they share in one order (rollup parents, the
+//! audit head, then stock balances), so neither should happen; if one does under load, the
 //! caller gets the write done rather than an `INTERNAL`. Nothing of an aborted attempt stays.
 
 use std::future::Future;

@@ -1,8 +1,10 @@
 //! The record store's side of the stock engine (`runtime::stock`): in a write's transaction,
+//! after it took the tenant's audit head (which orders the tenant's writers to their commit),
 //! a movement's balance changes (or a completed production order's consumption and receipt)
-//! upserted in the one (item, warehouse) order every writer uses, a shortfall refused with
-//! nothing written, and each crossing below a reorder level sent to the outbox; and the reads
-//! — balances and bill-of-materials explosions.
+//! upserted in (item, warehouse) order, a shortfall refused with nothing written, and each
+//! crossing below a reorder level sent to the outbox; and the reads — balances and
+//! bill-of-materials explosions. Balances are locked by stock writes alone, and only under
+//! the head, so a writer never waits for one while another waits for the head it holds.
 
 use std::collections::HashMap;
 

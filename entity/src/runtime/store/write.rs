@@ -514,10 +514,11 @@ impl<'a> Store<'a> {
         // The parents are locked before the audit head (which the next statement takes): a
         // writer holding the head then waits for no row, so no two writers deadlock.
         let parents = plan.lock(txn, self.d(), tenant_id).await?;
-        // Stock balances next, in their one order, still before the head (`store::stock`).
+        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
+        // Stock balances only under the head: only stock writes lock them, always there, so
+        // they wait for no one and no bulk write's later records deadlock (`store::stock`).
         let production = matches!(kind, ChangeKind::Created | ChangeKind::Updated);
         self.move_stock(txn, meta, entity, (before, after), production).await?;
-        audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
         plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await
     }
 }
