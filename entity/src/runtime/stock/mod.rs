@@ -7,6 +7,8 @@
 //! of the explosion. The record store runs them in each write's transaction (`store::stock`).
 
 pub mod def;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -42,7 +44,10 @@ pub fn as_number(units: i64) -> f64 {
 pub fn units_of(v: Option<&Value>) -> std::result::Result<Option<i64>, String> {
     let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
     let text = match v {
-        Value::Number(n) => n.to_string(),
+        // Rust writes a float in full (`0.000001`), where JSON's form may use an exponent.
+        Value::Number(n) => {
+            n.as_f64().filter(|_| n.is_f64()).map_or_else(|| n.to_string(), |f| f.to_string())
+        }
         Value::String(s) => s.clone(),
         _ => return Err("is not a number".into()),
     };
