@@ -80,8 +80,8 @@ pub struct FieldDef {
     pub formula: Option<Arc<Formula>>,
 }
 
-/// One runtime entity.
-#[derive(Debug, Clone)]
+/// One runtime entity (`Default`: an unnamed one with no fields, created at the epoch).
+#[derive(Debug, Clone, Default)]
 pub struct EntityDef {
     pub id: String,
     pub name_singular: String,

@@ -24,21 +24,7 @@ fn movement(direction: &str, quantity: Value, to: Option<&str>) -> Map<String, V
 }
 
 fn entity() -> EntityDef {
-    EntityDef {
-        id: "e".into(),
-        name_singular: "inventory_move".into(),
-        name_plural: "inventory_moves".into(),
-        label_singular: "Move".into(),
-        label_plural: "Moves".into(),
-        icon: None,
-        record_number_prefix: None,
-        labels: None,
-        fields: Vec::new(),
-        switched_off: false,
-        stock: None,
-        created_at: chrono::DateTime::UNIX_EPOCH,
-        updated_at: chrono::DateTime::UNIX_EPOCH,
-    }
+    EntityDef { name_singular: "inventory_move".into(), ..EntityDef::default() }
 }
 
 fn key(item: &str, warehouse: &str) -> (String, String) {
