@@ -200,6 +200,12 @@ impl Error {
         }
     }
 
+    /// Whether PostgreSQL aborted the transaction for a serialization failure or a deadlock:
+    /// nothing was written, and the same write run again may well succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.sqlstate().as_deref(), Some("40001" | "40P01"))
+    }
+
     /// Whether this is a unique constraint's violation: a concurrent transaction inserted the
     /// same key first (and a retry will find its row).
     pub fn is_unique_violation(&self) -> bool {

@@ -238,7 +238,8 @@ impl Dispatcher {
             | OutboxEvent::IndexSlot(_)
             | OutboxEvent::ExportQueued(_)
             | OutboxEvent::SearchBuild(_)
-            | OutboxEvent::ImportQueued(_) => return Ok(()),
+            | OutboxEvent::ImportQueued(_)
+            | OutboxEvent::StockBelowReorder(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

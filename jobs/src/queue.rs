@@ -58,11 +58,14 @@ pub enum Job {
     /// Refresh the Customer Memory of a record whose related notes changed
     /// (`handlers::memory`).
     RefreshMemory { tenant_id: String, entity_id: String, record_id: String },
+    /// Run the `stock_below_reorder` workflows of a balance's crossing (`trigger_key`: the
+    /// outbox event's id).
+    StockBelowReorder { tenant_id: String, trigger_key: String, alert: entity::runtime::stock::BelowReorder },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -73,6 +76,7 @@ impl Job {
         "build_search",
         "run_import",
         "refresh_memory",
+        "stock_below_reorder",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -88,6 +92,7 @@ impl Job {
             Job::BuildSearch { .. } => Self::KINDS[7],
             Job::RunImport { .. } => Self::KINDS[8],
             Job::RefreshMemory { .. } => Self::KINDS[9],
+            Job::StockBelowReorder { .. } => Self::KINDS[10],
         }
     }
 }

@@ -85,6 +85,9 @@ fn job_of(
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
         OutboxEvent::ExportQueued(e) => Job::RunExport { tenant_id, export_id: e.export_id.clone() },
         OutboxEvent::ImportQueued(e) => Job::RunImport { tenant_id, import_id: e.import_id.clone() },
+        OutboxEvent::StockBelowReorder(alert) => {
+            Job::StockBelowReorder { tenant_id, trigger_key: format!("event:{id}"), alert: alert.clone() }
+        }
         // Only changes some active workflow watches become jobs.
         OutboxEvent::RecordChanged(e)
             if !e.workflows_off && watched.contains(&(tenant_id.clone(), e.entity_id.clone())) =>

@@ -80,5 +80,8 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         Job::RefreshMemory { tenant_id, entity_id, record_id } => {
             memory::refresh(ctx, &tenant_id, &entity_id, &record_id).await
         }
+        Job::StockBelowReorder { tenant_id, trigger_key, alert } => {
+            workflows::on_stock_alert(ctx, &tenant_id, &trigger_key, &alert).await
+        }
     }
 }

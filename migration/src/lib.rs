@@ -51,6 +51,7 @@ mod m20261208_000045_gdpr;
 mod m20261209_000046_tenant_export;
 mod m20261209_000047_hierarchy;
 mod m20261209_000048_uids;
+mod m20261209_000049_stock;
 mod m20261209_000050_mentions;
 mod m20261209_000051_crm_roles;
 mod m20261209_000052_ai;
@@ -144,6 +145,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000046_tenant_export::Migration),
             Box::new(m20261209_000047_hierarchy::Migration),
             Box::new(m20261209_000048_uids::Migration),
+            Box::new(m20261209_000049_stock::Migration),
             Box::new(m20261209_000050_mentions::Migration),
             Box::new(m20261209_000051_crm_roles::Migration),
             Box::new(m20261209_000052_ai::Migration),

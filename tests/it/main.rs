@@ -78,6 +78,7 @@ mod schema_cache;
 mod sdl;
 mod search;
 mod startup;
+mod stock;
 mod subscriptions;
 mod templates;
 mod templates_business;

@@ -76,6 +76,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         retired_refresh_token,
         role,
         session,
+        stock_balance,
         subject_key,
         tenant,
         tenant_template,

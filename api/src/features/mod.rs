@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod password_reset;
 pub mod profile;
 pub mod search;
+pub mod stock;
 pub mod templates;
 pub mod tenant;
 pub mod tenant_export;
@@ -58,4 +59,5 @@ pub static ALL: Features = &[
     &memory::FEATURE,
     &hierarchy::FEATURE,
     &uids::FEATURE,
+    &stock::FEATURE,
 ];

@@ -17,6 +17,9 @@ pub struct Model {
     pub labels: Option<Json>,
     /// Every module holding it is off (`features::modules`): hidden from the API, data kept.
     pub switched_off: bool,
+    /// Its stock configuration (`runtime::stock`): a movement ledger, a bill-of-materials line
+    /// or a production order; absent for every other entity.
+    pub stock: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

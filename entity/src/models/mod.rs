@@ -5,6 +5,7 @@
 //! with their requests and decisions, the CRM's roles, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
 //! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
+//! rollups, search entries and stock balances). Tenant records themselves are read and written by `runtime::store` with
 //! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
 //! columns.
 
@@ -43,6 +44,7 @@ pub mod record_uid;
 pub mod retired_refresh_token;
 pub mod role;
 pub mod session;
+pub mod stock_balance;
 pub mod subject_key;
 pub mod tenant;
 pub mod tenant_template;

@@ -47,21 +47,27 @@ impl TenantMeta {
             .await?;
         let mut defs: Vec<EntityDef> = entities
             .into_iter()
-            .map(|e| EntityDef {
-                id: e.id,
-                name_singular: e.name_singular,
-                name_plural: e.name_plural,
-                label_singular: e.label_singular,
-                label_plural: e.label_plural,
-                icon: e.icon,
-                record_number_prefix: e.record_number_prefix,
-                labels: e.labels.filter(|v| !v.is_null()),
-                fields: Vec::new(),
-                switched_off: e.switched_off,
-                created_at: e.created_at,
-                updated_at: e.updated_at,
+            .map(|e| {
+                Ok(EntityDef {
+                    id: e.id,
+                    name_singular: e.name_singular,
+                    name_plural: e.name_plural,
+                    label_singular: e.label_singular,
+                    label_plural: e.label_plural,
+                    icon: e.icon,
+                    record_number_prefix: e.record_number_prefix,
+                    labels: e.labels.filter(|v| !v.is_null()),
+                    fields: Vec::new(),
+                    switched_off: e.switched_off,
+                    stock: match e.stock {
+                        Some(v) if !v.is_null() => Some(Arc::new(serde_json::from_value(v)?)),
+                        _ => None,
+                    },
+                    created_at: e.created_at,
+                    updated_at: e.updated_at,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         for f in fields {
             let Some(e) = defs.iter_mut().find(|e| e.id == f.entity_id) else { continue };
             e.fields.push(field_from_model(f)?);

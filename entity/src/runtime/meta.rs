@@ -13,6 +13,7 @@ use super::formula::tree::{self as formula, Formula};
 use super::lifecycle::def::Lifecycle;
 use super::rollup_fields::def::{self as rollup, Rollup};
 use super::slot::Slot;
+use super::stock::def::StockConfig;
 use crate::{Error, Result};
 
 /// Value constraints of a field (`validation` JSON of FieldInput).
@@ -93,8 +94,8 @@ pub struct FieldDef {
     pub formula: Option<Arc<Formula>>,
 }
 
-/// One runtime entity.
-#[derive(Debug, Clone)]
+/// One runtime entity (`Default`: an unnamed one with no fields, created at the epoch).
+#[derive(Debug, Clone, Default)]
 pub struct EntityDef {
     pub id: String,
     pub name_singular: String,
@@ -109,6 +110,9 @@ pub struct EntityDef {
     /// Switched off with the modules holding it: kept with its records, absent from the API
     /// (`TenantMeta::switched_on`).
     pub switched_off: bool,
+    /// What it is to the stock engine (`stock`): a movement ledger, a bill-of-materials line or
+    /// a production order; `None` for every other entity.
+    pub stock: Option<Arc<StockConfig>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -34,6 +34,7 @@ pub mod show;
 pub mod signals;
 pub mod slot;
 pub mod sql;
+pub mod stock;
 pub mod store;
 pub mod time;
 pub mod uid;

@@ -125,6 +125,13 @@ pub const TRIGGER: Union = Union {
                 ),
             ],
         },
+        Shape {
+            field: "stockBelowReorder",
+            tag: "stock_below_reorder",
+            input: t::WORKFLOW_ENTITY_TRIGGER_INPUT,
+            doc: "A stock balance of one of the entity's items falls below the item's reorder level, once per crossing; runs on the item, with `{{payload.warehouseId}}`, `{{payload.onHand}}` and `{{payload.reorderLevel}}`.",
+            members: &[ENTITY],
+        },
     ],
 };
 

@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use super::approvals;
 use super::dashboards::{self, Dashboard};
 use super::modules::{self, ModuleInput};
+use super::stock::{self, StockSpec};
 use super::users::roles::{self, NewRole};
 use super::workflows::{self as wf, Definition, Workflow};
 use crate::models::{record, tenant_template};
@@ -138,6 +139,10 @@ pub struct Template {
     /// timeline's notes), stored for the tenant it is applied to.
     #[serde(default)]
     pub crm_roles: Option<crate::runtime::crm_roles::CrmRoles>,
+    /// Stock configurations of its entities (`features::stock`): a movement ledger, bill-of-
+    /// materials lines, production orders.
+    #[serde(default)]
+    pub stock: Vec<StockSpec>,
     /// The file as written (kept as the base of a later upgrade).
     #[serde(skip)]
     pub raw: Value,
@@ -259,6 +264,12 @@ pub async fn apply_in(
     let inputs = &t.entities;
     for (i, input) in inputs.iter().enumerate() {
         defs.define_entity_in(txn, input).await.map_err(|e| prefix(e, &format!("entities[{i}]")))?;
+    }
+    for (i, s) in t.stock.iter().enumerate() {
+        let config = Some(s.config.clone());
+        stock::configure_in(txn, db.dialect, tenant_id, actor, &s.entity, config)
+            .await
+            .map_err(|e| prefix(e, &format!("stock[{i}]")))?;
     }
     let meta = TenantMeta::load(txn, tenant_id).await?;
     for (i, r) in t.roles.iter().enumerate() {

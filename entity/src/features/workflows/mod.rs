@@ -91,6 +91,12 @@ pub enum Trigger {
     /// An HMAC-signed `POST /hooks/workflows/{id}` from another system, about the record named
     /// by `recordId` in the JSON body — or by the body's value of the unique `matchField`. The
     /// body is available to templates as `{{payload.…}}`. `secret` is generated when absent.
+    /// A stock balance of one of `entity`'s items fell below the item's reorder level (the
+    /// ledger's `reorderLevel`): once per crossing, on the item, with the crossing in
+    /// `{{payload.…}}` (`warehouseId`, `onHand`, `reorderLevel`).
+    StockBelowReorder {
+        entity: String,
+    },
     Webhook {
         entity: String,
         #[serde(rename = "matchField", default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +120,7 @@ impl Trigger {
             | Trigger::Manual { entity }
             | Trigger::Schedule { entity, .. }
             | Trigger::RelativeDate { entity, .. }
+            | Trigger::StockBelowReorder { entity }
             | Trigger::Webhook { entity, .. } => entity,
         }
     }

@@ -102,6 +102,7 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
         labels: input.labels.clone().filter(|v| !v.is_null()),
         fields,
         switched_off: false,
+        stock: None,
         created_at: now,
         updated_at: now,
     };
@@ -187,6 +188,7 @@ impl<'a> Definitions<'a> {
             record_number_prefix: Set(entity.record_number_prefix.clone()),
             labels: Set(entity.labels.clone()),
             switched_off: Set(false),
+            stock: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod hierarchy;
 pub mod mentions;
 mod platform;
+pub mod stock;
 pub mod tenant_export;
 pub mod uids;
 

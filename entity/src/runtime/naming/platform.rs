@@ -454,6 +454,7 @@ pub fn platform_type_names() -> BTreeSet<&'static str> {
     s.extend(super::uids::types::ALL.iter().copied());
     s.extend(BUILTIN.iter().copied());
     s.extend(super::hierarchy::TYPES.iter().copied());
+    s.extend(super::stock::TYPES);
     s
 }
 
@@ -589,5 +590,6 @@ pub fn platform_root_fields() -> BTreeSet<&'static str> {
     s.extend(RESERVED_FUTURE.iter().chain(super::ai::fields::ALL).copied());
     s.extend(super::hierarchy::ROOT_FIELDS.iter().copied());
     s.extend(super::uids::fields::ALL.iter().copied());
+    s.extend(super::stock::ROOT_FIELDS);
     s
 }

@@ -18,10 +18,11 @@ use crate::features::webhooks::DeliveryChanged;
 use crate::features::workflows::RunChanged;
 use crate::runtime::audit::AuditAppended;
 use crate::runtime::record::ChangeEvent;
+use crate::runtime::stock::BelowReorder;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 9] = [
+pub const WORK_TOPICS: [&str; 10] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     WorkflowManual::TOPIC,
@@ -31,6 +32,7 @@ pub const WORK_TOPICS: [&str; 9] = [
     ExportQueued::TOPIC,
     SearchBuild::TOPIC,
     ImportQueued::TOPIC,
+    BelowReorder::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -77,6 +79,9 @@ pub enum OutboxEvent {
     ImportQueued(ImportQueued),
     /// An import's status or progress changed (`importChanged`).
     ImportChanged(ImportChanged),
+    /// A stock balance fell below its item's reorder level: the item's `stock_below_reorder`
+    /// workflows to run.
+    StockBelowReorder(BelowReorder),
 }
 
 impl OutboxEvent {
@@ -106,6 +111,7 @@ impl OutboxEvent {
             OutboxEvent::SearchBuild(e) => row(e),
             OutboxEvent::ImportQueued(e) => row(e),
             OutboxEvent::ImportChanged(e) => row(e),
+            OutboxEvent::StockBelowReorder(e) => row(e),
         }
     }
 
@@ -136,6 +142,7 @@ impl OutboxEvent {
             SearchBuild::TOPIC => OutboxEvent::SearchBuild(of(payload)?),
             ImportQueued::TOPIC => OutboxEvent::ImportQueued(of(payload)?),
             ImportChanged::TOPIC => OutboxEvent::ImportChanged(of(payload)?),
+            BelowReorder::TOPIC => OutboxEvent::StockBelowReorder(of(payload)?),
             _ => return Ok(None),
         }))
     }

@@ -121,6 +121,10 @@ impl Store<'_> {
             None => Vec::new(),
         };
         audit::append_many(txn, d, tenant_id, actor, &entries).await?;
+        // Stock balances under the head, as a single write moves them (`record_change`).
+        for (record, _) in made {
+            self.move_stock(txn, meta, entity, (None, Some(&*record.data)), true).await?;
+        }
         if !deltas.is_empty() {
             let mut buf = SqlBuf::new(d);
             rollups::push_upsert(&mut buf, tenant_id, entity, &deltas)?;
@@ -172,6 +176,15 @@ impl Store<'_> {
         // writer holding the head then waits for no row, so no two writers deadlock.
         let parents = plan.lock(txn, self.d(), tenant_id).await?;
         audit::append_with(txn, self.d(), self.tenant_id, actor, &entry, &writes).await?;
+        // Stock balances only under the head: only stock writes lock them, always there, so
+        // they wait for no one and no bulk write's later records deadlock (`store::stock`).
+        let (before, after) = match kind {
+            ChangeKind::Created | ChangeKind::Restored => (None, Some(&*record.data)),
+            ChangeKind::Updated => (old.map(|o| &*o.data), Some(&*record.data)),
+            ChangeKind::Deleted => (Some(&*record.data), None),
+        };
+        let production = matches!(kind, ChangeKind::Created | ChangeKind::Updated);
+        self.move_stock(txn, meta, entity, (before, after), production).await?;
         plan.apply(txn, self.d(), tenant_id, parents, record, actor.depth).await?;
         // A restore brings back no mention: only what a create or an update adds is new.
         let sides = match kind {

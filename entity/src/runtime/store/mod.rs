@@ -39,8 +39,10 @@ mod files;
 mod global;
 mod guards;
 mod references;
+mod retry;
 mod rows;
 mod rules;
+mod stock;
 pub mod subjects;
 mod uids;
 mod write;
@@ -50,6 +52,7 @@ pub use columns::Columns;
 use columns::{COLUMNS, columns, page_columns};
 pub use create::NewRecord;
 pub use files::download_path;
+pub use stock::Balance;
 pub use uids::{Trace, TraceNode};
 pub use write::WriteRequest;
 

@@ -10,7 +10,7 @@ use super::{
     COLUMNS, Caller, Liveness, Store, check_visible, current_entity, fetch_one, one_statement,
     push_live_among, visible,
 };
-use super::{files, guards};
+use super::{files, guards, retry};
 use crate::pipeline::Exec;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::lifecycle;
@@ -36,16 +36,19 @@ pub struct WriteRequest<'r> {
 impl<'a> Store<'a> {
     /// Creates a record from GraphQL input.
     pub async fn create(&self, w: WriteRequest<'_>) -> Result<Record> {
-        match self.create_once(w).await {
-            // Checked against definitions that a concurrent change replaced before the write
-            // could commit: nothing was written; once more against the current ones.
-            Err(Error::DefinitionsChanged) => {
-                let fresh = self.current_meta().await?;
-                let entity = current_entity(&fresh, w.entity)?;
-                self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
+        retry::transient(move || async move {
+            match self.create_once(w).await {
+                // Checked against definitions that a concurrent change replaced before the write
+                // could commit: nothing was written; once more against the current ones.
+                Err(Error::DefinitionsChanged) => {
+                    let fresh = self.current_meta().await?;
+                    let entity = current_entity(&fresh, w.entity)?;
+                    self.create_once(WriteRequest { meta: &fresh, entity, ..w }).await
+                }
+                other => other,
             }
-            other => other,
-        }
+        })
+        .await
     }
 
     /// The tenant's definitions as they are now, as the API sees them (an entity switched off
@@ -90,9 +93,12 @@ impl<'a> Store<'a> {
 
     /// Updates a live record; only fields present in `input` change (`null` clears).
     pub async fn update(&self, id: &str, w: WriteRequest<'_>) -> Result<Record> {
-        let txn = self.db.write_txn(self.tenant_id).await?;
-        let record = self.update_in(&txn, id, w).await;
-        txn.finish(record).await
+        retry::transient(move || async move {
+            let txn = self.db.write_txn(self.tenant_id).await?;
+            let record = self.update_in(&txn, id, w).await;
+            txn.finish(record).await
+        })
+        .await
     }
 
     /// [`Store::update`] inside a transaction the caller commits (so a change of another
@@ -193,22 +199,25 @@ impl<'a> Store<'a> {
         deleted: bool,
         caller: Caller<'_>,
     ) -> Result<Record> {
-        let txn = self.db.write_txn(self.tenant_id).await?;
-        // The change in `txn`, which `finish` then commits (or rolls back on an error).
-        let record: Result<Record> = async {
-            let txn = &txn;
-            let (actor, row) = (caller.actor, caller.row);
-            let d = self.d();
-            let want = if deleted { Liveness::Live } else { Liveness::Deleted };
-            hierarchy::load(txn, d, self.tenant_id, row).await?;
-            let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
-                .await?
-                .filter(|r| visible(row, r))
-                .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
-            self.set_deleted_fetched(txn, meta, entity, rec, deleted, actor).await
-        }
-        .await;
-        txn.finish(record).await
+        retry::transient(move || async move {
+            let txn = self.db.write_txn(self.tenant_id).await?;
+            // The change in `txn`, which `finish` then commits (or rolls back on an error).
+            let record: Result<Record> = async {
+                let txn = &txn;
+                let (actor, row) = (caller.actor, caller.row);
+                let d = self.d();
+                let want = if deleted { Liveness::Live } else { Liveness::Deleted };
+                hierarchy::load(txn, d, self.tenant_id, row).await?;
+                let rec = fetch_one(txn, one_statement(d, self.tenant_id, entity, id, want, true))
+                    .await?
+                    .filter(|r| visible(row, r))
+                    .ok_or_else(|| Error::NotFound(entity.label_singular.clone()))?;
+                self.set_deleted_fetched(txn, meta, entity, rec, deleted, actor).await
+            }
+            .await;
+            txn.finish(record).await
+        })
+        .await
     }
 
     /// Soft-deletes or restores `rec`, read (and on PostgreSQL locked) in `txn` within the

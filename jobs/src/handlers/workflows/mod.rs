@@ -22,6 +22,7 @@ use entity::models::tenant;
 use entity::runtime::audit::Actor;
 use entity::runtime::meta::{EntityDef, TenantMeta};
 use entity::runtime::record::{ChangeEvent, Record};
+use entity::runtime::stock::BelowReorder;
 use entity::runtime::store::{Caller, Store, WriteRequest};
 use entity::{Error, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait};
@@ -221,6 +222,28 @@ pub async fn resume(
         None => Err(Failed::at(JobError::permanent(GONE), 0)),
     };
     finish(ctx, tenant_id, run, &held, outcome).await
+}
+
+/// Queues the item's `stock_below_reorder` workflows for a balance that fell below its reorder
+/// level, each a run on the item with the crossing as its payload (`{{payload.onHand}}`,
+/// `{{payload.warehouseId}}`…), which the manual path executes. Keyed by the outbox event, so a
+/// re-delivered one queues nothing.
+pub async fn on_stock_alert(
+    ctx: &JobContext,
+    tenant_id: &str,
+    trigger_key: &str,
+    alert: &BelowReorder,
+) -> Result<(), JobError> {
+    let payload = serde_json::to_value(alert).map_err(Error::from)?;
+    let txn = ctx.db.begin_tenant_write(tenant_id).await?;
+    let workflows = wf::list(&txn, tenant_id, Some(&alert.item_entity_id)).await?;
+    for w in
+        workflows.iter().filter(|w| matches!(w.definition.trigger, wf::Trigger::StockBelowReorder { .. }))
+    {
+        wf::queue_run(&txn, ctx.db.dialect, w, trigger_key, &alert.item_id, Some(&payload)).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Runs the workflows a committed change fires.
