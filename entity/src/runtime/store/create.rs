@@ -37,6 +37,9 @@ pub struct NewRecord<'r> {
     pub owner: Option<&'r str>,
 }
 
+/// A record made by `create_all`, with its values as given (before formulas).
+type Made = (Record, Map<String, Value>);
+
 /// A record on its way through `create_all`.
 struct Draft<'e> {
     data: Map<String, Value>,
@@ -105,8 +108,7 @@ impl<'a> Store<'a> {
             _ => None,
         };
         let now = time::now();
-        let mut built: Vec<std::result::Result<(Record, Map<String, Value>), Error>> =
-            Vec::with_capacity(drafts.len());
+        let mut built: Vec<std::result::Result<Made, Error>> = Vec::with_capacity(drafts.len());
         for draft in drafts {
             if !draft.errors.is_empty() {
                 built.push(Err(Error::Validation(draft.errors)));
@@ -142,7 +144,7 @@ impl<'a> Store<'a> {
         }
         hierarchy::load(txn, d, self.tenant_id, row).await?;
         let mut refused: Vec<Option<Error>> = Vec::with_capacity(built.len());
-        let mut made: Vec<(Record, Map<String, Value>)> = Vec::with_capacity(good);
+        let mut made: Vec<Made> = Vec::with_capacity(good);
         for item in built {
             let (record, data) = match item {
                 Ok(made) => made,
