@@ -88,7 +88,10 @@ fn set_user_attributes() -> Field {
         })
     })
     .argument(InputValue::new("userId", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("attributes", TypeRef::named_nn(t::JSON)))
+    .argument(InputValue::new("attributes", TypeRef::named_nn(t::JSON)).description(
+        "The user's attributes, replacing all earlier ones: `{\"plant\": \"<plant id>\", \"region\": \"west\"}` — \
+         identifier keys (not `id`), each a string, number, boolean or a list of them; `{}` clears them.",
+    ))
     .description(
         "Replaces a user's attributes (an object of identifier keys, each a string, number, boolean or a list of them). \
          Row rules read them as `$user.<key>`; a rule naming an attribute the user lacks matches no record.",

@@ -167,6 +167,14 @@ struct Step<'a> {
 /// Moves `job` on by `step` in a transaction of its own, with its event.
 async fn advance(db: &Db, job: &ExportJob, step: Step<'_>) -> Result<ExportJob> {
     let txn = db.begin_tenant_write(&job.tenant_id).await?;
+    // An ended job stays as it ended: a second run of the same job (its lease ran out on a
+    // busy worker and another took it) must not turn `done` back into `running`.
+    if let Some(now) = get(&txn, &job.tenant_id, &job.id).await?
+        && (now.status == DONE || now.status == FAILED)
+    {
+        txn.commit().await?;
+        return Ok(now);
+    }
     let now = time::now();
     let ends = step.status == DONE || step.status == FAILED;
     let row = export_job::ActiveModel {
