@@ -195,6 +195,39 @@ async fn advance(db: &Db, job: &ExportJob, step: Step<'_>) -> Result<ExportJob> 
     Ok(row)
 }
 
+/// How long a running export may go without a word (each page it writes is one) before a
+/// delivery of its job may take it over: its worker is taken to have died.
+const STALE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Takes `job` up (→ `running`) for this run, or `None` when another run has it: the queue
+/// delivers at least once, so the same job may arrive twice (a relay pass and its retry, a
+/// lease that ran out), and two runs would write the one file over each other. One conditional
+/// UPDATE decides on both backends: from `queued`, or from a `running` that has gone silent.
+async fn claim(db: &Db, job: &ExportJob) -> Result<Option<ExportJob>> {
+    let txn = db.begin_tenant_write(&job.tenant_id).await?;
+    let now = time::now();
+    let taken = export_job::Entity::update_many()
+        .col_expr(Column::Status, sea_orm::sea_query::Expr::value(RUNNING))
+        .col_expr(Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(Column::Id.eq(job.id.clone()))
+        .filter(Column::TenantId.eq(job.tenant_id.clone()))
+        .filter(sea_orm::Condition::any().add(Column::Status.eq(QUEUED)).add(
+            sea_orm::Condition::all().add(Column::Status.eq(RUNNING)).add(Column::UpdatedAt.lt(now - STALE)),
+        ))
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        txn.commit().await?;
+        return Ok(None);
+    }
+    let row = get(&txn, &job.tenant_id, &job.id)
+        .await?
+        .ok_or_else(|| Error::Internal("a claimed export went missing".into()))?;
+    announce(&txn, &row).await?;
+    txn.commit().await?;
+    Ok(Some(row))
+}
+
 /// Runs export job `id` of `tenant_id` (the worker's `RunExport`): a list export, or the
 /// tenant's archive, whose attachments' bytes come from `blobs`. A job that is gone or already
 /// finished does nothing; an export that fails leaves the job `failed` with the reason (the job
@@ -206,7 +239,9 @@ pub async fn run_job(db: &Db, data_dir: &Path, blobs: &dyn Blobs, tenant_id: &st
     let Some(job) = job.filter(|j| j.status != DONE && j.status != FAILED) else {
         return Ok(());
     };
-    let job = advance(db, &job, Step { status: RUNNING, ..Step::default() }).await?;
+    let Some(job) = claim(db, &job).await? else {
+        return Ok(());
+    };
     match write_file(db, data_dir, blobs, &job).await {
         Ok(file) => {
             let step = Step {
