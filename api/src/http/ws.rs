@@ -31,8 +31,8 @@ use super::request::{self, Credential};
 use super::ws_protocol::{self, CLOSE_UNAUTHORIZED, Checked, LiveIds, OperationId, close};
 use crate::error::ApiError;
 use crate::http::state::AppState;
+use crate::schema::ctx::{CLOSE_TOO_SLOW, Settles, SocketCloser};
 use crate::schema::ctx::{ClientIp, RequestId};
-use crate::schema::ctx::{Settles, SocketCloser};
 use crate::schema::errors::{self, Operation};
 use crate::schema::i18n::RequestLanguage;
 
@@ -363,6 +363,13 @@ async fn serve(
                     return close(&mut sink, CLOSE_SCHEMA_CHANGED, "access changed; reconnect").await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                // The socket fell behind its control events: one it missed may have been its
+                // session's revoke or its tenant's new definitions, which it must not outlive.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a socket missed control events; closing it");
+                    let reason = format!("{missed} control events missed; reconnect");
+                    return close(&mut sink, CLOSE_TOO_SLOW, &reason).await;
+                }
                 _ => {}
             },
             () = &mut expiry => return close(&mut sink, CLOSE_UNAUTHENTICATED, "access token expired").await,
