@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use entity::features::memory;
 use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
 
+use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::record::ChangeEvent;
 use entity::sql_buf::SqlBuf;
@@ -25,6 +27,8 @@ use crate::queue::{Job, Queue};
 const BATCH: usize = 100;
 /// The least time between the starts of two passes: what a job may wait for batching's sake.
 const MIN_GAP: Duration = Duration::from_millis(50);
+/// Most tenants whose definitions the relay keeps.
+const MAX_METAS: usize = 1_000;
 
 /// Pushes jobs for outbox events.
 pub struct Relay {
@@ -33,6 +37,8 @@ pub struct Relay {
     poll: Duration,
     /// Commits heard of (here and, through Redis, elsewhere) wake the relay before its poll.
     peers: Peers,
+    /// Tenants' definitions, by tenant, for Customer Memory's links (`memory_meta`).
+    metas: Mutex<HashMap<String, Arc<TenantMeta>>>,
 }
 
 /// (tenant, entity) pairs with at least one active workflow.
@@ -112,7 +118,7 @@ fn job_of(
 
 impl Relay {
     pub fn new(system: Db, queue: Queue, poll: Duration, peers: Peers) -> Self {
-        Relay { system, queue, poll, peers }
+        Relay { system, queue, poll, peers, metas: Mutex::default() }
     }
 
     /// Runs forever (`Peers::drive`).
@@ -165,27 +171,54 @@ impl Relay {
 
     /// Adds to `targets` the records whose Customer Memory record change `event` asks to
     /// refresh: those its entity's RELATION fields point at, before and after the change, when
-    /// the entity has long-text fields (a note or an activity). `links` keeps each entity's
-    /// links for the pass; `targets` is a set, so a pass that relays many notes about one record
-    /// (an import) queues one refresh for it, not one per note.
+    /// the entity has long-text fields (a note or an activity). The links come from the
+    /// tenant's definitions (`memory_meta`); `metas` keeps each tenant's for the pass, so a
+    /// pass reads a tenant's version once. `targets` is a set, so a pass that relays many
+    /// notes about one record (an import) queues one refresh for it, not one per note.
     async fn memory_targets(
         &self,
         event: &ChangeEvent,
-        links: &mut HashMap<String, Vec<(String, String)>>,
+        metas: &mut HashMap<String, Option<Arc<TenantMeta>>>,
         targets: &mut BTreeSet<(String, String, String)>,
     ) -> entity::Result<()> {
-        let links = match links.entry(event.entity_id.clone()) {
+        let meta = match metas.entry(event.tenant_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert(memory::links(&self.system.conn, &event.entity_id).await?),
+            Entry::Vacant(new) => new.insert(self.memory_meta(&event.tenant_id).await?),
         };
-        for (key, target) in links.iter() {
+        let Some(entity) = meta.as_ref().and_then(|m| m.entity_by_id(&event.entity_id)) else {
+            return Ok(());
+        };
+        for (key, target) in memory::links(entity) {
             for data in [Some(&*event.record.data), event.previous.as_ref()].into_iter().flatten() {
-                if let Some(id) = data.get(key).and_then(serde_json::Value::as_str) {
+                if let Some(id) = data.get(&key).and_then(serde_json::Value::as_str) {
                     targets.insert((event.tenant_id.clone(), target.clone(), id.to_owned()));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The definitions of tenant `tenant_id` as they stand (`None`: the tenant is gone), for
+    /// `memory_targets`: those the relay keeps while the tenant's metadata version is theirs
+    /// (one read of the tenant's row), else loaded anew and kept.
+    async fn memory_meta(&self, tenant_id: &str) -> entity::Result<Option<Arc<TenantMeta>>> {
+        let mut buf = SqlBuf::new(self.system.dialect);
+        buf.push("SELECT metadata_version FROM tenants WHERE id = ").bind(tenant_id.to_owned());
+        let Some(row) = self.system.conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
+        let version: i64 = row.try_get("", "metadata_version")?;
+        let kept = self.metas.lock().ok().and_then(|m| m.get(tenant_id).cloned());
+        if let Some(meta) = kept.filter(|m| m.version == version) {
+            return Ok(Some(meta));
+        }
+        let meta = Arc::new(TenantMeta::load_for(&self.system, tenant_id).await?);
+        if let Ok(mut kept) = self.metas.lock() {
+            // Bounded: past the limit the relay forgets them all (each then costs one load).
+            if kept.len() >= MAX_METAS {
+                kept.clear();
+            }
+            kept.insert(tenant_id.to_owned(), meta.clone());
+        }
+        Ok(Some(meta))
     }
 
     /// Relays one batch; returns how many events it handled.
