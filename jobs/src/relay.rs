@@ -1,9 +1,12 @@
 //! The job relay: turns committed outbox events that need work into queued jobs, exactly once
 //! per event in intent. Rows are claimed (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several
-//! relays share the work), pushed to the queue, then marked `dispatched_at`. A crash between
-//! push and mark pushes again after restart; handlers are idempotent, so nothing is lost and
-//! nothing happens twice. A rolled-back write never reaches the outbox, so it triggers nothing.
+//! relays share the work; SQLite: by reading them while holding the database file's relay
+//! lock, so the relays of several processes on one file take turns — `take_turn`), pushed to
+//! the queue, then marked `dispatched_at`. A crash between push and mark pushes again after
+//! restart; handlers are idempotent, so nothing is lost and nothing happens twice. A
+//! rolled-back write never reaches the outbox, so it triggers nothing.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use std::collections::hash_map::Entry;
@@ -20,6 +23,7 @@ use entity::runtime::record::ChangeEvent;
 use entity::sql_buf::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use tokio::sync::OnceCell;
 
 use crate::peers::Peers;
 use crate::queue::{Job, Queue};
@@ -39,6 +43,9 @@ pub struct Relay {
     peers: Peers,
     /// Tenants' definitions, by tenant, for Customer Memory's links (`memory_meta`).
     metas: Mutex<HashMap<String, Arc<TenantMeta>>>,
+    /// SQLite: the relay lock's file beside the database file (`None`: an in-memory database,
+    /// which no other process opens).
+    turns: OnceCell<Option<PathBuf>>,
 }
 
 /// (tenant, entity) pairs with at least one active workflow.
@@ -118,7 +125,7 @@ fn job_of(
 
 impl Relay {
     pub fn new(system: Db, queue: Queue, poll: Duration, peers: Peers) -> Self {
-        Relay { system, queue, poll, peers, metas: Mutex::default() }
+        Relay { system, queue, poll, peers, metas: Mutex::default(), turns: OnceCell::new() }
     }
 
     /// Runs forever (`Peers::drive`).
@@ -221,9 +228,32 @@ impl Relay {
         Ok(Some(meta))
     }
 
+    /// SQLite: waits for this relay's turn among the relays of the database file — the
+    /// `serve` and `worker` processes on one file each run one — and holds it while the
+    /// returned file is open: an exclusive lock on `<database file>.relay-lock`. SQLite cannot
+    /// claim rows by locking them as PostgreSQL does, and its single writer must not be held
+    /// while the queue (the same file) writes, so without turns two relays could read the same
+    /// unmarked rows and push every job twice. A process that dies drops its lock with it.
+    async fn take_turn(&self) -> Result<Option<std::fs::File>, String> {
+        let path = self.turns.get_or_try_init(|| lock_path(&self.system)).await.map_err(|e| e.to_string())?;
+        let Some(path) = path.clone() else { return Ok(None) };
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        });
+        let file = locked.await.map_err(|e| e.to_string())?.map_err(|e| format!("the relay lock: {e}"))?;
+        Ok(Some(file))
+    }
+
     /// Relays one batch; returns how many events it handled.
     pub async fn pass(&self) -> Result<usize, String> {
         let d = self.system.dialect;
+        // Held to the end of the pass: its marks are committed before another relay reads.
+        let _turn = match d {
+            Dialect::Sqlite => self.take_turn().await?,
+            Dialect::Postgres => None,
+        };
         let mut select = SqlBuf::new(d);
         select.push(
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
@@ -240,7 +270,8 @@ impl Relay {
         }
         let err = |e: &dyn std::fmt::Display| e.to_string();
         // PostgreSQL holds the claim (row locks) until the marks commit; SQLite's single
-        // writer must not be held while the queue (same file) writes, so it claims by reading.
+        // writer must not be held while the queue (same file) writes, so it claims by reading,
+        // in its turn (`take_turn`): no other relay reads before this pass's marks commit.
         let txn = match d {
             Dialect::Postgres => Some(self.system.conn.begin().await.map_err(|e| err(&e))?),
             Dialect::Sqlite => None,
@@ -314,4 +345,17 @@ impl Relay {
         }
         Ok(rows.len())
     }
+}
+
+/// The relay lock's file of SQLite database `db`: `<its file>.relay-lock` (`None` for an
+/// in-memory database).
+async fn lock_path(db: &Db) -> entity::Result<Option<PathBuf>> {
+    let list = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA database_list");
+    for row in db.conn.query_all_raw(list).await? {
+        if row.try_get::<String>("", "name")? == "main" {
+            let file: String = row.try_get("", "file")?;
+            return Ok((!file.is_empty()).then(|| PathBuf::from(format!("{file}.relay-lock"))));
+        }
+    }
+    Ok(None)
 }
