@@ -1,23 +1,29 @@
 //! The job relay: turns committed outbox events that need work into queued jobs, exactly once
 //! per event in intent. Rows are claimed (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several
-//! relays share the work), pushed to the queue, then marked `dispatched_at`. A crash between
-//! push and mark pushes again after restart; handlers are idempotent, so nothing is lost and
-//! nothing happens twice. A rolled-back write never reaches the outbox, so it triggers nothing.
+//! relays share the work; SQLite: by reading them while holding the database file's relay
+//! lock, so the relays of several processes on one file take turns — `take_turn`), pushed to
+//! the queue, then marked `dispatched_at`. A crash between push and mark pushes again after
+//! restart; handlers are idempotent, so nothing is lost and nothing happens twice. A
+//! rolled-back write never reaches the outbox, so it triggers nothing.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use entity::features::memory;
 use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
 
+use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::record::ChangeEvent;
 use entity::sql_buf::SqlBuf;
 use entity::{Db, Dialect};
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use tokio::sync::OnceCell;
 
 use crate::peers::Peers;
 use crate::queue::{Job, Queue};
@@ -25,6 +31,8 @@ use crate::queue::{Job, Queue};
 const BATCH: usize = 100;
 /// The least time between the starts of two passes: what a job may wait for batching's sake.
 const MIN_GAP: Duration = Duration::from_millis(50);
+/// Most tenants whose definitions the relay keeps.
+const MAX_METAS: usize = 1_000;
 
 /// Pushes jobs for outbox events.
 pub struct Relay {
@@ -33,6 +41,11 @@ pub struct Relay {
     poll: Duration,
     /// Commits heard of (here and, through Redis, elsewhere) wake the relay before its poll.
     peers: Peers,
+    /// Tenants' definitions, by tenant, for Customer Memory's links (`memory_meta`).
+    metas: Mutex<HashMap<String, Arc<TenantMeta>>>,
+    /// SQLite: the relay lock's file beside the database file (`None`: an in-memory database,
+    /// which no other process opens).
+    turns: OnceCell<Option<PathBuf>>,
 }
 
 /// (tenant, entity) pairs with at least one active workflow.
@@ -112,7 +125,7 @@ fn job_of(
 
 impl Relay {
     pub fn new(system: Db, queue: Queue, poll: Duration, peers: Peers) -> Self {
-        Relay { system, queue, poll, peers }
+        Relay { system, queue, poll, peers, metas: Mutex::default(), turns: OnceCell::new() }
     }
 
     /// Runs forever (`Peers::drive`).
@@ -165,22 +178,26 @@ impl Relay {
 
     /// Adds to `targets` the records whose Customer Memory record change `event` asks to
     /// refresh: those its entity's RELATION fields point at, before and after the change, when
-    /// the entity has long-text fields (a note or an activity). `links` keeps each entity's
-    /// links for the pass; `targets` is a set, so a pass that relays many notes about one record
-    /// (an import) queues one refresh for it, not one per note.
+    /// the entity has long-text fields (a note or an activity). The links come from the
+    /// tenant's definitions (`memory_meta`); `metas` keeps each tenant's for the pass, so a
+    /// pass reads a tenant's version once. `targets` is a set, so a pass that relays many
+    /// notes about one record (an import) queues one refresh for it, not one per note.
     async fn memory_targets(
         &self,
         event: &ChangeEvent,
-        links: &mut HashMap<String, Vec<(String, String)>>,
+        metas: &mut HashMap<String, Option<Arc<TenantMeta>>>,
         targets: &mut BTreeSet<(String, String, String)>,
     ) -> entity::Result<()> {
-        let links = match links.entry(event.entity_id.clone()) {
+        let meta = match metas.entry(event.tenant_id.clone()) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert(memory::links(&self.system.conn, &event.entity_id).await?),
+            Entry::Vacant(new) => new.insert(self.memory_meta(&event.tenant_id).await?),
         };
-        for (key, target) in links.iter() {
+        let Some(entity) = meta.as_ref().and_then(|m| m.entity_by_id(&event.entity_id)) else {
+            return Ok(());
+        };
+        for (key, target) in memory::links(entity) {
             for data in [Some(&*event.record.data), event.previous.as_ref()].into_iter().flatten() {
-                if let Some(id) = data.get(key).and_then(serde_json::Value::as_str) {
+                if let Some(id) = data.get(&key).and_then(serde_json::Value::as_str) {
                     targets.insert((event.tenant_id.clone(), target.clone(), id.to_owned()));
                 }
             }
@@ -188,9 +205,55 @@ impl Relay {
         Ok(())
     }
 
+    /// The definitions of tenant `tenant_id` as they stand (`None`: the tenant is gone), for
+    /// `memory_targets`: those the relay keeps while the tenant's metadata version is theirs
+    /// (one read of the tenant's row), else loaded anew and kept.
+    async fn memory_meta(&self, tenant_id: &str) -> entity::Result<Option<Arc<TenantMeta>>> {
+        let mut buf = SqlBuf::new(self.system.dialect);
+        buf.push("SELECT metadata_version FROM tenants WHERE id = ").bind(tenant_id.to_owned());
+        let Some(row) = self.system.conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
+        let version: i64 = row.try_get("", "metadata_version")?;
+        let kept = self.metas.lock().ok().and_then(|m| m.get(tenant_id).cloned());
+        if let Some(meta) = kept.filter(|m| m.version == version) {
+            return Ok(Some(meta));
+        }
+        let meta = Arc::new(TenantMeta::load_for(&self.system, tenant_id).await?);
+        if let Ok(mut kept) = self.metas.lock() {
+            // Bounded: past the limit the relay forgets them all (each then costs one load).
+            if kept.len() >= MAX_METAS {
+                kept.clear();
+            }
+            kept.insert(tenant_id.to_owned(), meta.clone());
+        }
+        Ok(Some(meta))
+    }
+
+    /// SQLite: waits for this relay's turn among the relays of the database file — the
+    /// `serve` and `worker` processes on one file each run one — and holds it while the
+    /// returned file is open: an exclusive lock on `<database file>.relay-lock`. SQLite cannot
+    /// claim rows by locking them as PostgreSQL does, and its single writer must not be held
+    /// while the queue (the same file) writes, so without turns two relays could read the same
+    /// unmarked rows and push every job twice. A process that dies drops its lock with it.
+    async fn take_turn(&self) -> Result<Option<std::fs::File>, String> {
+        let path = self.turns.get_or_try_init(|| lock_path(&self.system)).await.map_err(|e| e.to_string())?;
+        let Some(path) = path.clone() else { return Ok(None) };
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        });
+        let file = locked.await.map_err(|e| e.to_string())?.map_err(|e| format!("the relay lock: {e}"))?;
+        Ok(Some(file))
+    }
+
     /// Relays one batch; returns how many events it handled.
     pub async fn pass(&self) -> Result<usize, String> {
         let d = self.system.dialect;
+        // Held to the end of the pass: its marks are committed before another relay reads.
+        let _turn = match d {
+            Dialect::Sqlite => self.take_turn().await?,
+            Dialect::Postgres => None,
+        };
         let mut select = SqlBuf::new(d);
         select.push(
             "SELECT id, tenant_id, topic, payload FROM outbox WHERE dispatched_at IS NULL AND topic IN (",
@@ -207,7 +270,8 @@ impl Relay {
         }
         let err = |e: &dyn std::fmt::Display| e.to_string();
         // PostgreSQL holds the claim (row locks) until the marks commit; SQLite's single
-        // writer must not be held while the queue (same file) writes, so it claims by reading.
+        // writer must not be held while the queue (same file) writes, so it claims by reading,
+        // in its turn (`take_turn`): no other relay reads before this pass's marks commit.
         let txn = match d {
             Dialect::Postgres => Some(self.system.conn.begin().await.map_err(|e| err(&e))?),
             Dialect::Sqlite => None,
@@ -281,4 +345,17 @@ impl Relay {
         }
         Ok(rows.len())
     }
+}
+
+/// The relay lock's file of SQLite database `db`: `<its file>.relay-lock` (`None` for an
+/// in-memory database).
+async fn lock_path(db: &Db) -> entity::Result<Option<PathBuf>> {
+    let list = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA database_list");
+    for row in db.conn.query_all_raw(list).await? {
+        if row.try_get::<String>("", "name")? == "main" {
+            let file: String = row.try_get("", "file")?;
+            return Ok((!file.is_empty()).then(|| PathBuf::from(format!("{file}.relay-lock"))));
+        }
+    }
+    Ok(None)
 }

@@ -2,7 +2,9 @@
 //! `opportunity` (stage `phase`, position `rank`) and whose leads are `prospect`s (status
 //! `state`, converted as `Won over`) gets `moveDeal` and `convertLead` working on those once an
 //! administrator sets its roles with `setCrmRoles` (checked against the definitions); a member
-//! reads the roles but is refused setting them.
+//! reads the roles but is refused setting them. Both operations are updates: a member whose
+//! update scope is narrower than what they read may not move or convert a record they only
+//! read (`FORBIDDEN`, and nothing is written).
 
 use serde_json::{Value, json};
 
@@ -178,4 +180,52 @@ async fn the_corporate_crm_template_declares_its_roles() {
         json!({"pipeline": "deal", "stageField": "stage", "wonValue": "Closed Won", "lead": "lead",
                "convertedValue": "Converted", "activity": "activity"})
     );
+}
+
+#[tokio::test]
+async fn a_member_may_not_move_or_convert_what_their_update_scope_leaves_out() {
+    let t = opportunity_tenant().await;
+    t.data(SET, json!({"i": roles()})).await;
+    // Reads every opportunity and prospect, but updates only their own.
+    let rep = json!({"opportunity": {"actions": ["create", "read", "update_own"]},
+                     "prospect": {"actions": ["create", "read", "update_own"]},
+                     "person": {"actions": ["create", "read"]}, "company": {"actions": ["create", "read"]},
+                     "touch": {"actions": ["read", "update"]}});
+    t.create_role("rep", rep).await;
+    let member = t.invite_auth("rep").await;
+    let opportunities = Names::new("opportunity", "opportunities");
+    let prospects = Names::new("prospect", "prospects");
+    let theirs =
+        str_of(&t.create(&opportunities, json!({"title": "Owner's", "phase": "Discover"}), "").await["id"]);
+
+    let mv = "mutation($id: ID!, $s: String!) { moveDeal(id: $id, stage: $s) { id phase } }";
+    let read = "query($id: ID!) { opportunity(id: $id) { phase } }";
+    assert_eq!(
+        t.api.graphql(&member, read, json!({"id": theirs})).await.data()["opportunity"]["phase"],
+        json!("Discover")
+    );
+    t.api.graphql(&member, mv, json!({"id": theirs, "s": "Propose"})).await.expect_code("FORBIDDEN");
+    assert_eq!(t.get(&opportunities, &theirs, "phase").await["phase"], json!("Discover"), "not moved");
+    // Their own moves.
+    let create = "mutation { createOpportunity(input: {title: \"Mine\", phase: \"Discover\"}) { id } }";
+    let mine = str_of(&t.api.graphql(&member, create, json!({})).await.data()["createOpportunity"]["id"]);
+    let moved = t.api.graphql(&member, mv, json!({"id": mine, "s": "Propose"})).await.data();
+    assert_eq!(moved["moveDeal"]["phase"], json!("Propose"));
+
+    // convertLead updates the lead: the owner's prospect is refused and nothing is made.
+    let ida = json!({"fullName": "Ida Lind", "company": "Initech", "state": "Qualified"});
+    let their_lead = str_of(&t.create(&prospects, ida, "").await["id"]);
+    let convert = "mutation($id: ID!) { convertLead(id: $id) { lead { state } deal { id } } }";
+    t.api.graphql(&member, convert, json!({"id": their_lead})).await.expect_code("FORBIDDEN");
+    assert_eq!(t.get(&prospects, &their_lead, "state").await["state"], json!("Qualified"));
+    let people = t.list(&Names::new("person", "people"), "", json!({}), "").await;
+    assert_eq!(people["totalCount"], json!(0), "no contact made: {people}");
+    // Their own converts.
+    let create = "mutation { createProspect(input: {fullName: \"Bo Ek\", company: \"Hooli\", state: \"Qualified\"}) { id } }";
+    let my_lead = str_of(&t.api.graphql(&member, create, json!({})).await.data()["createProspect"]["id"]);
+    let done = t.api.graphql(&member, convert, json!({"id": my_lead})).await.data();
+    assert_eq!(done["convertLead"]["lead"]["state"], json!("Won over"));
+    // An id nobody has is NOT_FOUND, as ever.
+    let nobody = "00000000-0000-4000-8000-000000000000";
+    t.api.graphql(&member, mv, json!({"id": nobody, "s": "Propose"})).await.expect_code("NOT_FOUND");
 }

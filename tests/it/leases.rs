@@ -2,8 +2,10 @@
 //! own (no server and no worker to race with): a claim is taken once; a claim whose worker
 //! went silent is taken back by the sweep after the lease, counted as an attempt and announced
 //! again; dead work is listed by the dead-letter view with its summary and sent back by a
-//! retry. On PostgreSQL the tenant's statements run as the application role (row-level
-//! security), the sweep's cross-tenant reads on the owner's connection, as in the server.
+//! retry. Two job relays on one database (two processes' on one SQLite file) push each
+//! outbox event once. On PostgreSQL the tenant's statements run as the application role
+//! (row-level security), the sweep's cross-tenant reads on the owner's connection, as in the
+//! server.
 
 use std::time::Duration;
 
@@ -182,5 +184,38 @@ async fn abandoned_claims_come_back_after_the_lease_and_dead_work_is_listed_and_
     assert_eq!(events(&system, "webhook.retry").await, 2);
 
     drop((db, system));
+    scratch.remove().await;
+}
+
+#[tokio::test]
+async fn two_relays_on_one_database_push_each_event_once() {
+    let (system, db, t, scratch) = database_with_a_tenant().await;
+    // Three relay batches of events that need work.
+    let txn = db.begin_tenant_write(&t).await.expect("begin");
+    for i in 0..300 {
+        let key = format!("k{i}");
+        let email = NewEmail { idempotency_key: &key, to: "ann@example.com", subject: "Hello", body: "Hi" };
+        emails::queue(&txn, &t, &email).await.expect("queue");
+    }
+    txn.commit().await.expect("commit");
+    // Each relay with its own connections and queue handle, as in two processes (a `serve`
+    // and a `worker`), both passing at once until neither finds more.
+    let queue_name = format!("relays-{}", uuid::Uuid::new_v4().simple());
+    let mut relays = Vec::new();
+    for _ in 0..2 {
+        let own = Db::connect(&scratch.url).await.expect("connect (relay)");
+        let queue = jobs::queue::Queue::connect(&scratch.url, &queue_name).await.expect("queue");
+        relays.push(jobs::relay::Relay::new(own, queue, Duration::from_secs(1), jobs::peers::Peers::local()));
+    }
+    loop {
+        let (a, b) = tokio::join!(relays[0].pass(), relays[1].pass());
+        if a.expect("relay a") + b.expect("relay b") == 0 {
+            break;
+        }
+    }
+    let depth = jobs::queue::depth(&system, &queue_name).await.expect("queue depth");
+    let pushed: i64 = depth.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(pushed, 300, "one job per event: {depth:?}");
+    drop(relays);
     scratch.remove().await;
 }

@@ -261,9 +261,8 @@ async fn list_requests(c: &ResolverContext<'_>) -> Result<Vec<RequestView>, ApiE
     let mut readable = std::collections::HashSet::new();
     for record in &records {
         let Some(e) = meta.entity_by_id(&record.entity_id) else { continue };
-        if p.permissions.can(e, Action::Read)
-            && ctx::ready_row_filter(c, e).await?.is_none_or(|f| f.matches(record))
-        {
+        let row = if p.permissions.can(e, Action::Read) { ctx::ready_row_filter(c, e).await? } else { None };
+        if p.permissions.reads_record(&meta, e, None, row.as_ref(), record) {
             readable.insert((record.entity_id.clone(), record.id.clone()));
         }
     }

@@ -20,11 +20,13 @@ use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
 use crate::schema::definition_views::FieldDefView;
 use crate::schema::feature::{Declared, Slot};
+use crate::schema::loader::{Loaders, load_error, loaded_error};
 use crate::schema::values::{json, sync_field};
 use crate::services::Txn;
 
-/// `User.attributes`: the caller's own come with their credential (no statement); another
-/// user's are read from `user_attributes`.
+/// `User.attributes`: the caller's own come with their credential (no statement); other
+/// users' are read from `user_attributes` through the request's loader, one statement for all
+/// the users of a response (`users { attributes }`).
 pub fn user_attributes_field() -> Field {
     Field::new(names::USER_ATTRIBUTES, TypeRef::named_nn(t::JSON), |c| {
         FieldFuture::new(async move {
@@ -35,12 +37,23 @@ pub fn user_attributes_field() -> Field {
             {
                 return Ok(json(&serde_json::Value::Object((*p.attributes).clone())));
             }
-            let state = ctx::state(&c)?;
-            let found = state
-                .in_tenant(&u.tenant_id, Txn::Read, async |txn| {
-                    attributes::of_user(txn, &u.tenant_id, &u.id).await
-                })
-                .await?;
+            let found = match c.data_opt::<Loaders>() {
+                Some(loaders) if ctx::principal(&c)?.tenant_id == u.tenant_id => loaders
+                    .attributes
+                    .try_load(u.id.clone())
+                    .await
+                    .map_err(load_error)?
+                    .map_err(loaded_error)?,
+                // A user shown outside a tenant's request (an auth payload) is read alone.
+                _ => {
+                    let state = ctx::state(&c)?;
+                    state
+                        .in_tenant(&u.tenant_id, Txn::Read, async |txn| {
+                            attributes::of_user(txn, &u.tenant_id, &u.id).await
+                        })
+                        .await?
+                }
+            };
             Ok(json(&serde_json::Value::Object(found)))
         })
     })

@@ -5,11 +5,14 @@
 //! model's summary only when the caller reads every note it was made from. Every role's schema
 //! has it.
 
+use std::collections::HashMap;
+
 use async_graphql::Value;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use entity::features::memory::{self, Citation, Fact, Memory};
+use entity::runtime::filter::Filter;
 use entity::runtime::naming::ai::{fields as f, types as t};
 use entity::runtime::naming::types as platform;
 use entity::runtime::record::Record;
@@ -93,15 +96,18 @@ fn types() -> Vec<Type> {
     ]
 }
 
+/// The caller's read rules for the entities of `sources`, ready for evaluation in memory.
+type Rules = HashMap<String, Option<Filter>>;
+
 /// `c` as the caller sees it, when the caller reads its source (among `sources`, the live
-/// records cited).
-fn visible(c: &ResolverContext<'_>, cite: &Citation, sources: &[Record]) -> Option<Cited> {
-    let access = ctx::access(c).ok()?;
+/// records cited; `rules`: the caller's read rules for their entities).
+fn visible(c: &ResolverContext<'_>, cite: &Citation, sources: &[Record], rules: &Rules) -> Option<Cited> {
+    let (access, p) = (ctx::access(c).ok()?, ctx::principal(c).ok()?);
     let a = access.entity(&cite.entity_id)?;
-    let field = a.view.field_by_key(&cite.field)?;
+    let field = a.full.field_by_key(&cite.field)?;
     let record = sources.iter().find(|r| r.id == cite.record_id && r.entity_id == cite.entity_id)?;
-    let row = ctx::row_filter(c, &a.full).ok()?;
-    row.is_none_or(|rule| rule.matches(record)).then(|| Cited {
+    let row = rules.get(&a.full.id)?;
+    p.permissions.reads_record(&access.meta, &a.full, Some(field), row.as_ref(), record).then(|| Cited {
         entity: a.full.name_singular.clone(),
         record_id: record.id.clone(),
         field: field.graphql_name.clone(),
@@ -127,14 +133,22 @@ async fn read(c: &ResolverContext<'_>) -> Result<Option<View>, ApiError> {
     ids.sort();
     ids.dedup();
     let sources = store.get_many(&ids).await?;
+    let mut rules = Rules::new();
+    for r in &sources {
+        if let Some(a) = ctx::access(c)?.entity(&r.entity_id)
+            && !rules.contains_key(&r.entity_id)
+        {
+            rules.insert(r.entity_id.clone(), ctx::ready_row_filter(c, &a.full).await?);
+        }
+    }
     let facts = facts
         .into_iter()
-        .filter_map(|fact| Some(Shown { cited: visible(c, &Citation::from(&fact), &sources)?, fact }))
+        .filter_map(|fact| Some(Shown { cited: visible(c, &Citation::from(&fact), &sources, &rules)?, fact }))
         .collect();
     // A summary speaks for every note it was made from: shown only when all of them are readable.
     let summary = model_summary.and_then(|text| {
         let cited: Option<Vec<Cited>> =
-            model_citations.iter().map(|cite| visible(c, cite, &sources)).collect();
+            model_citations.iter().map(|cite| visible(c, cite, &sources, &rules)).collect();
         Some((text, cited?))
     });
     Ok(Some(View { version, refreshed_at, facts, summary }))

@@ -1,5 +1,5 @@
 //! Per-request (or per-socket) DataLoaders, built on the `dataloader` crate: related records
-//! by id, users by id, and reverse-relation pages by parent. Every relation in a response is
+//! by id, users by id (and their attributes), and reverse-relation pages by parent. Every relation in a response is
 //! fetched in one statement per batch, never one query per row. The loaders do not cache, so
 //! a long-lived socket always sees current data.
 
@@ -10,13 +10,15 @@ use std::sync::Arc;
 use dataloader::BatchFn;
 use dataloader::non_cached::Loader;
 use entity::ReadScope;
+use entity::features::users::attributes;
 use entity::runtime::meta::{EntityDef, FieldDef};
+use entity::runtime::policy::Attributes;
 use entity::runtime::record::Record;
 use entity::runtime::store::{ListArgs, Store};
 
 use crate::auth::service::{UserView, users_by_id};
 use crate::error::ApiError;
-use crate::services::Services;
+use crate::services::{Services, Txn};
 
 /// A batch result: the value, or the error shared by the whole batch (with its public code:
 /// a bad cursor in a nested connection's arguments is the client's error, as at the root).
@@ -59,6 +61,32 @@ impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
                 let mut by_id: HashMap<String, UserView> =
                     users.into_iter().map(|u| (u.id.clone(), u)).collect();
                 keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
+            }
+        }
+    }
+}
+
+/// Users' attributes by user id (`User.attributes` of a list of users): one statement per
+/// batch; a user without any has none (`{}`).
+pub struct AttributeBatch {
+    state: Services,
+    tenant_id: String,
+}
+
+impl BatchFn<String, Loaded<Attributes>> for AttributeBatch {
+    async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Attributes>> {
+        let tenant_id = self.tenant_id.as_str();
+        let found = self
+            .state
+            .in_tenant(tenant_id, Txn::Read, async |txn| attributes::of_users(txn, tenant_id, keys).await)
+            .await;
+        match found {
+            Ok(mut by_id) => {
+                keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k).unwrap_or_default()))).collect()
             }
             Err(e) => {
                 let e = Arc::new(e);
@@ -155,6 +183,7 @@ impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
 pub struct Loaders {
     pub records: Loader<String, Loaded<Option<Record>>, RecordBatch>,
     pub users: Loader<String, Loaded<Option<UserView>>, UserBatch>,
+    pub attributes: Loader<String, Loaded<Attributes>, AttributeBatch>,
     pub reverse: Loader<ReverseKey, Loaded<ReversePage>, ReverseBatch>,
     /// The caller's row rules with `within`, by entity id, loaded once (`ctx::ready_row_filter`).
     pub rules: std::sync::Mutex<HashMap<String, Option<entity::runtime::filter::Filter>>>,
@@ -172,6 +201,8 @@ impl Loaders {
             })
             .with_max_batch_size(500),
             users: Loader::new(UserBatch { state: state.clone(), tenant_id: tenant_id.clone() })
+                .with_max_batch_size(500),
+            attributes: Loader::new(AttributeBatch { state: state.clone(), tenant_id: tenant_id.clone() })
                 .with_max_batch_size(500),
             reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id, scope })
                 .with_max_batch_size(200),

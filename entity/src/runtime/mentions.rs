@@ -19,7 +19,7 @@ use crate::pipeline::Exec;
 use crate::runtime::audit::Actor;
 use crate::runtime::hierarchy;
 use crate::runtime::meta::{EntityDef, FieldDef, TenantMeta};
-use crate::runtime::policy::{Action, Attributes, Permissions, Subject};
+use crate::runtime::policy::{Attributes, Permissions, Subject};
 use crate::runtime::record::Record;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Result};
@@ -102,12 +102,12 @@ impl Candidate {
         record: &Record,
     ) -> Result<bool> {
         let p = &self.permissions;
-        if !p.can(entity, Action::Read) || !p.reads_field(meta, entity, field) {
-            return Ok(false);
-        }
         let rule = p.row_filter(entity, Subject::new(&self.id, &self.attributes));
-        hierarchy::load(txn, d, tenant_id, rule.as_ref()).await?;
-        Ok(rule.is_none_or(|f| f.matches(record)))
+        // A user who may not read the field is refused without the statement.
+        if p.reads_field(meta, entity, field) {
+            hierarchy::load(txn, d, tenant_id, rule.as_ref()).await?;
+        }
+        Ok(p.reads_record(meta, entity, Some(field), rule.as_ref(), record))
     }
 }
 

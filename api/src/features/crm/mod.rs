@@ -14,16 +14,17 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use entity::features::crm::{Conversion, Conversions, Pipeline, Rows};
+use entity::runtime::meta::EntityDef;
 use entity::runtime::naming::{fields as f, types as t};
+use entity::runtime::policy::Action;
 use entity::runtime::record::Record;
-use entity::runtime::store::Caller;
 
-use crate::error::{ApiError, gql};
+use crate::error::ApiError;
 use crate::schema::access::{EntityAccess, SchemaAccess};
 use crate::schema::args;
 use crate::schema::ctx;
 use crate::schema::feature::{Declared, Slot};
-use crate::schema::resolvers::store;
+use crate::schema::resolvers::{Write, store};
 use crate::schema::values::parent;
 
 /// The role's view of the entity playing a CRM part (`None` when no entity plays it).
@@ -49,18 +50,22 @@ pub fn move_deal(access: &SchemaAccess) -> Option<Field> {
         Field::new(f::MOVE_DEAL, TypeRef::named_nn(type_name(deal)), move |c| {
             FieldFuture::new(async move {
                 // The tenant's own pipeline: the schema is shared by tenants that read alike.
-                let meta = &ctx::access(&c)?.meta;
+                let access = ctx::access(&c)?;
+                let meta = &access.meta;
                 let pipeline = Pipeline::of(meta).ok_or_else(|| unshaped("a pipeline"))?;
+                let deal = entity(access, Some(meta.crm.pipeline.as_str())).ok_or_else(|| unshaped("a pipeline"))?;
                 let id = args::record_id(&c)?;
                 let stage = args::string(&c, "stage")?;
                 let position =
                     args::opt_int(&c, "position")?.map(|p| usize::try_from(p.max(0)).unwrap_or_default());
-                let row = ctx::row_filter(&c, &pipeline.deal)?;
-                let actor = ctx::actor(&c)?;
-                let caller = Caller { actor: &actor, row: row.as_ref() };
-                let moved =
-                    pipeline.move_deal(&store(&c)?, meta, caller, &id, &stage, position).await.map_err(gql)?;
-                Ok(Some(FieldValue::owned_any(moved)))
+                // A move is an update: within the update rule, which may be narrower than what
+                // the caller sees (the stage's order is taken from what they see).
+                let w = Write::on(&c, deal, Action::Update)?;
+                let store = store(&c)?;
+                match pipeline.move_deal(&store, meta, w.caller(), w.read_rule(), &id, &stage, position).await {
+                    Ok(moved) => Ok(Some(FieldValue::owned_any(moved))),
+                    Err(e) => Err(w.refused(&store, &id, e).await),
+                }
             })
         })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
@@ -107,22 +112,30 @@ pub fn convert_lead(access: &SchemaAccess) -> Option<Field> {
     Some(
         Field::new(f::CONVERT_LEAD, TypeRef::named_nn(t::LEAD_CONVERSION), move |c| {
             FieldFuture::new(async move {
-                let meta = &ctx::access(&c)?.meta;
+                let access = ctx::access(&c)?;
+                let meta = &access.meta;
                 let conversions = Conversions::of(meta).ok_or_else(|| unshaped("the CRM entities"))?;
+                let lead = entity(access, meta.crm.lead.as_deref()).ok_or_else(|| unshaped("a lead entity"))?;
                 let id = args::record_id(&c)?;
+                // Each write within its action's rule, which may be narrower than what the
+                // caller sees: the lead's update above all (a lead they only read is refused).
+                let converting = Write::on(&c, lead, Action::Update)?;
+                let p = ctx::principal(&c)?;
+                let rule = |e: &EntityDef, action: Action| p.permissions.write_rule(e, p.subject(), action);
                 let rows = Rows {
-                    lead: ctx::row_filter(&c, &conversions.lead)?,
-                    contact: ctx::row_filter(&c, &conversions.contact)?,
-                    account: ctx::row_filter(&c, &conversions.account)?,
-                    deal: ctx::row_filter(&c, &conversions.deal)?,
-                    activity: match &conversions.activity {
-                        Some(a) => ctx::row_filter(&c, a)?,
-                        None => None,
-                    },
+                    lead: converting.rule(),
+                    contact: rule(&conversions.contact, Action::Create),
+                    account: rule(&conversions.account, Action::Create),
+                    account_read: ctx::row_filter(&c, &conversions.account)?,
+                    deal: rule(&conversions.deal, Action::Create),
+                    activity: conversions.activity.as_ref().and_then(|a| rule(a, Action::Update)),
                 };
                 let actor = ctx::actor(&c)?;
-                let done = conversions.convert(&store(&c)?, meta, &actor, &rows, &id).await.map_err(gql)?;
-                Ok(Some(FieldValue::owned_any(done)))
+                let store = store(&c)?;
+                match conversions.convert(&store, meta, &actor, &rows, &id).await {
+                    Ok(done) => Ok(Some(FieldValue::owned_any(done))),
+                    Err(e) => Err(converting.refused(&store, &id, e).await),
+                }
             })
         })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))

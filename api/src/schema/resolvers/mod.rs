@@ -81,8 +81,18 @@ impl<'a> Write<'a> {
     /// The write of `action` on the entity at `index` for this request's caller, within the
     /// read rule and the action's own (`Permissions::write_rule`).
     pub fn of(c: &ResolverContext<'a>, index: usize, action: Action) -> async_graphql::Result<Self> {
+        Write::on(c, ctx::entity(c, index)?, action)
+    }
+
+    /// The write of `action` on `entity` (the caller's view of one of the tenant's entities),
+    /// as `of`: for operations that write an entity they find by its part (`moveDeal`).
+    pub fn on(
+        c: &ResolverContext<'a>,
+        entity: &'a Arc<EntityAccess>,
+        action: Action,
+    ) -> async_graphql::Result<Self> {
         let meta = &ctx::access(c)?.meta;
-        let (entity, read) = scoped(c, index)?;
+        let read = ctx::row_filter(c, &entity.full)?;
         let p = ctx::principal(c)?;
         let (row, read) = if p.permissions.narrows(&entity.full, action) {
             (p.permissions.write_rule(&entity.full, p.subject(), action), Some(read))
@@ -103,6 +113,21 @@ impl<'a> Write<'a> {
             return crate::error::gql(entity::Error::Forbidden(no));
         }
         crate::error::gql(e)
+    }
+
+    /// The caller's read rule on the entity (what the caller sees of it, `None`: every
+    /// record), which the write's own rule (`caller`) may narrow.
+    pub fn read_rule(&self) -> Option<&Filter> {
+        match &self.read {
+            Some(read) => read.as_ref(),
+            None => self.row.as_ref(),
+        }
+    }
+
+    /// The rule the write must stay within (`Permissions::write_rule`), for a write the store
+    /// is handed as part of a larger one (`convertLead`).
+    pub fn rule(&self) -> Option<Filter> {
+        self.row.clone()
     }
 
     /// The caller as the store checks it.

@@ -46,14 +46,18 @@ impl Pipeline {
     }
 
     /// Moves deal `id` to `stage`, at index `position` among the deals of that stage the caller
-    /// sees (ordered by position; default: last). One write in the usual case: the deal takes
-    /// a position between its new neighbours; the stage is renumbered only when they leave no
-    /// room (or lack positions).
+    /// sees (`seen`: the caller's read rule; ordered by position; default: last). One write in
+    /// the usual case: the deal takes a position between its new neighbours; the stage is
+    /// renumbered only when they leave no room (or lack positions). Every write stays within
+    /// `caller.row`, the caller's update rule, which may be narrower than what they see: a
+    /// deal outside it is `NOT_FOUND`, and a stage to renumber that holds one is `FORBIDDEN`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn move_deal(
         &self,
         store: &Store<'_>,
         meta: &TenantMeta,
         caller: Caller<'_>,
+        seen: Option<&Filter>,
         id: &str,
         stage: &str,
         position: Option<usize>,
@@ -70,7 +74,7 @@ impl Pipeline {
             SortKey { target: Target::CreatedAt, direction: Direction::Asc },
         ];
         let args = ListArgs { filter: Some(in_stage), order, first: Some(500), ..ListArgs::default() }
-            .restrict(caller.row);
+            .restrict(seen);
         let siblings: Vec<Record> =
             store.list(&self.deal, &args, 500).await?.records.into_iter().filter(|r| r.id != id).collect();
         let at = position.unwrap_or(siblings.len()).min(siblings.len());
@@ -93,7 +97,13 @@ impl Pipeline {
                     let mut input = Map::new();
                     input.insert(self.position.graphql_name.clone(), json!((slot as f64 + 1.0) * STEP));
                     let w = WriteRequest { meta, entity: &self.deal, input: &input, owner: None, caller };
-                    store.update_in(&txn, &r.id, w).await?;
+                    store.update_in(&txn, &r.id, w).await.map_err(|e| match e {
+                        Error::NotFound(_) => Error::Forbidden(format!(
+                            "the stage must be renumbered, and it holds {} your role may not change",
+                            self.deal.label_plural
+                        )),
+                        other => other,
+                    })?;
                 }
                 (at as f64 + 1.0) * STEP
             }
@@ -117,13 +127,22 @@ pub struct Conversion {
     pub deal: Record,
 }
 
-/// The caller's row rule on each entity a conversion writes.
+/// The caller's row rules on the entities a conversion touches: for each record it writes,
+/// the rule of that write's action (`Permissions::write_rule`: the read rule, narrowed by the
+/// action's own scope), which may leave out records the caller reads.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
+    /// The lead's update.
     pub lead: Option<Filter>,
+    /// The contact's create.
     pub contact: Option<Filter>,
+    /// The account's create.
     pub account: Option<Filter>,
+    /// The accounts the caller reads: one of the lead's company is reused.
+    pub account_read: Option<Filter>,
+    /// The pipeline record's create.
     pub deal: Option<Filter>,
+    /// The activities' update: those of the lead within it are linked to the new records.
     pub activity: Option<Filter>,
 }
 
@@ -178,8 +197,9 @@ impl Conversions {
     /// Converts lead `id`: an account (from its company, reusing one of the same name), a
     /// contact and a pipeline record (in the first stage, for its estimated value) linked to
     /// each other and to the lead through their RELATION fields to those entities; the lead's
-    /// activities are linked to them; the lead takes the converted status. One transaction. A
-    /// lead already converted is `CONFLICT`.
+    /// activities (those the caller may update) are linked to them; the lead takes the
+    /// converted status. One transaction. A lead outside the caller's update rule is
+    /// `NOT_FOUND`; one already converted is `CONFLICT`.
     pub async fn convert(
         &self,
         store: &Store<'_>,
@@ -202,7 +222,7 @@ impl Conversions {
             Some(company) => {
                 let by_name = Filter::parse(&self.account, &json!({"name": {"eq": company}}))?;
                 let args = ListArgs { filter: Some(by_name), first: Some(1), ..ListArgs::default() }
-                    .restrict(rows.account.as_ref());
+                    .restrict(rows.account_read.as_ref());
                 store.list(&self.account, &args, 1).await?.records.into_iter().next()
             }
             None => None,

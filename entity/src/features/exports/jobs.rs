@@ -11,7 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    QueryTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -164,21 +168,15 @@ struct Step<'a> {
     error: Option<String>,
 }
 
-/// Moves `job` on by `step` in a transaction of its own, with its event.
+/// Moves `job` on by `step` in a transaction of its own, with its event: one UPDATE …
+/// RETURNING whose WHERE keeps an ended job as it ended — a second run of the same job (its
+/// lease ran out on a busy worker and another took it) must not turn `done` back into
+/// `running`. Only then is the row read, to answer with it as it stands.
 async fn advance(db: &Db, job: &ExportJob, step: Step<'_>) -> Result<ExportJob> {
     let txn = db.begin_tenant_write(&job.tenant_id).await?;
-    // An ended job stays as it ended: a second run of the same job (its lease ran out on a
-    // busy worker and another took it) must not turn `done` back into `running`.
-    if let Some(now) = get(&txn, &job.tenant_id, &job.id).await?
-        && (now.status == DONE || now.status == FAILED)
-    {
-        txn.commit().await?;
-        return Ok(now);
-    }
     let now = time::now();
     let ends = step.status == DONE || step.status == FAILED;
-    let row = export_job::ActiveModel {
-        id: Set(job.id.clone()),
+    let change = export_job::ActiveModel {
         status: Set(step.status.to_owned()),
         rows_written: Set(step.rows),
         file_name: Set(step.file_name),
@@ -187,9 +185,22 @@ async fn advance(db: &Db, job: &ExportJob, step: Step<'_>) -> Result<ExportJob> 
         updated_at: Set(now),
         finished_at: Set(ends.then_some(now)),
         ..Default::default()
-    }
-    .update(&txn)
-    .await?;
+    };
+    // SeaORM's `exec_with_returning` refuses SQLite (see `workflows::runs`): the RETURNING
+    // clause is added to its statement.
+    let mut update = export_job::Entity::update_many()
+        .set(change)
+        .filter(Column::Id.eq(job.id.clone()))
+        .filter(Column::TenantId.eq(job.tenant_id.clone()))
+        .filter(Column::Status.is_not_in([DONE, FAILED]))
+        .into_query();
+    update.returning(Query::returning().columns(Column::iter()));
+    let moved = txn.query_one(&update).await?.map(|r| ExportJob::from_query_result(&r, "")).transpose()?;
+    let Some(row) = moved else {
+        let ended = get(&txn, &job.tenant_id, &job.id).await?;
+        txn.commit().await?;
+        return ended.ok_or_else(|| Error::NotFound("export".into()));
+    };
     announce(&txn, &row).await?;
     txn.commit().await?;
     Ok(row)

@@ -162,24 +162,17 @@ pub async fn save(
     Ok(version)
 }
 
-/// The RELATION fields (key, target entity id) of entity `entity_id` when it also has a
-/// long-text field — the links along which a change of its records refreshes memories — read
-/// on `conn` (the job relay's system connection, across tenants).
-pub async fn links(conn: &impl ConnectionTrait, entity_id: &str) -> Result<Vec<(String, String)>> {
-    use crate::models::field_def;
-    let fields = field_def::Entity::find()
-        .filter(field_def::Column::EntityId.eq(entity_id))
-        .filter(
-            field_def::Column::FieldType.is_in([FieldType::Textarea.as_str(), FieldType::Relation.as_str()]),
-        )
-        .all(conn)
-        .await?;
-    if !fields.iter().any(|f| f.field_type == FieldType::Textarea.as_str()) {
-        return Ok(Vec::new());
+/// The RELATION fields (key, target entity id) of `entity` when it also has a long-text
+/// field: the links along which a change of its records refreshes memories. Read from the
+/// definitions in hand (the job relay's cached `TenantMeta`), no statement.
+pub fn links(entity: &EntityDef) -> Vec<(String, String)> {
+    if !entity.fields.iter().any(|f| f.ty == FieldType::Textarea) {
+        return Vec::new();
     }
-    Ok(fields
-        .into_iter()
-        .filter(|f| f.field_type == FieldType::Relation.as_str())
-        .filter_map(|f| Some((f.key, f.related_entity_id?)))
-        .collect())
+    entity
+        .fields
+        .iter()
+        .filter(|f| f.ty == FieldType::Relation)
+        .filter_map(|f| Some((f.key.as_str().to_owned(), f.related_entity_id.clone()?)))
+        .collect()
 }

@@ -4,6 +4,8 @@
 //! in its own statement (`select_access` joins it), so a request pays nothing for it, and a
 //! change writes the access signal that evicts cached credentials.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -54,11 +56,27 @@ pub fn check(v: &Value) -> Result<Attributes> {
 
 /// The attributes of user `user_id` (empty when none were set).
 pub async fn of_user(conn: &impl ConnectionTrait, tenant_id: &str, user_id: &str) -> Result<Attributes> {
-    let row = user_attribute::Entity::find_by_id(user_id.to_owned())
+    let mut found = of_users(conn, tenant_id, &[user_id.to_owned()]).await?;
+    Ok(found.remove(user_id).unwrap_or_default())
+}
+
+/// The attributes of the tenant's users `user_ids`, in one statement: a list of users
+/// (`users { attributes }`) reads them all at once, not one user at a time. A user without
+/// any is absent.
+pub async fn of_users(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_ids: &[String],
+) -> Result<HashMap<String, Attributes>> {
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = user_attribute::Entity::find()
         .filter(user_attribute::Column::TenantId.eq(tenant_id))
-        .one(conn)
+        .filter(user_attribute::Column::UserId.is_in(user_ids.iter().cloned()))
+        .all(conn)
         .await?;
-    Ok(from_stored(row.map(|r| r.attributes)))
+    Ok(rows.into_iter().map(|r| (r.user_id, from_stored(Some(r.attributes)))).collect())
 }
 
 /// The attributes of user `user_id` read in a transaction of their own (none without a user):

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::filter::{Filter, Op, Target};
 use super::meta::{EntityDef, FieldDef, TenantMeta};
+use super::record::Record;
 use crate::{Error, Result};
 
 /// The key of the wildcard entry.
@@ -269,6 +270,27 @@ impl Permissions {
                 .and_then(|t| meta.entity_by_id(t))
                 .is_some_and(|t| self.can(t, Action::Read));
         target_ok && self.field(e, f) != FieldAccess::None && self.reads_formula(meta, e, f)
+    }
+
+    /// Whether the role reads `record` of `e` — with `field`, that field of it: the entity is
+    /// readable, the field too (`reads_field`, which holds only where the entity is), and the
+    /// record is within `row`, the reader's read rule for `e` (`row_filter`, its `within`s
+    /// loaded: `hierarchy::load`). The one check for whoever is shown a record, or a value of
+    /// one, that was read on someone else's behalf: a mention's notification, a Customer
+    /// Memory fact, an approval request.
+    pub fn reads_record(
+        &self,
+        meta: &TenantMeta,
+        e: &EntityDef,
+        field: Option<&FieldDef>,
+        row: Option<&Filter>,
+        record: &Record,
+    ) -> bool {
+        let readable = match field {
+            Some(f) => self.reads_field(meta, e, f),
+            None => self.can(e, Action::Read),
+        };
+        readable && row.is_none_or(|f| f.matches(record))
     }
 
     /// The row predicate of reads of `e` for the calling user: `scope` and `where` ANDed,

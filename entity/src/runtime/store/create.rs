@@ -93,9 +93,11 @@ impl<'a> Store<'a> {
         };
         self.check_all(txn, meta, entity, &mut drafts, !guarded).await?;
         // UIDs: a given one raises its sequence, an empty one gets the next (one UPSERT per
-        // UID field of each record; nothing for an entity without UID fields).
-        for draft in drafts.iter_mut().filter(|x| x.errors.is_empty()) {
-            let errors = self.assign_uids(txn, meta, entity, &mut draft.data).await?;
+        // counter for the whole call; nothing for an entity without UID fields).
+        let mut good: Vec<&mut Draft<'_>> = drafts.iter_mut().filter(|x| x.errors.is_empty()).collect();
+        let mut values: Vec<&mut Map<String, Value>> = good.iter_mut().map(|x| &mut x.data).collect();
+        let errors = self.assign_uids(txn, meta, entity, &mut values).await?;
+        for (draft, errors) in good.into_iter().zip(errors) {
             draft.errors.extend(errors);
         }
         let good = drafts.iter().filter(|x| x.errors.is_empty()).count();
@@ -174,8 +176,10 @@ impl<'a> Store<'a> {
                 }
             }
         }
+        let uids: Vec<(&str, &Map<String, Value>)> =
+            made.iter().map(|(r, data)| (r.id.as_str(), data)).collect();
+        self.register_uids(txn, entity, &uids).await?;
         for (record, data) in &made {
-            self.register_uids(txn, entity, &record.id, data).await?;
             files::link(txn, d, self.tenant_id, entity, &record.id, &Map::new(), data).await?;
         }
         let guard = single.then_some(targets.as_slice());

@@ -1,15 +1,16 @@
 //! The record store's part of UID fields (`runtime::uid`): a create gives each UID field left
 //! empty its next UID — the sequence from one UPSERT … RETURNING on `uid_counters` per
-//! (tenant, entity, field, scope), in the write's transaction — and registers every UID of
+//! (tenant, entity, field, scope) and create call, which reserves the numbers of all the
+//! call's records at once, in the write's transaction — and registers every UID of
 //! the record in `record_uids`, whose primary key (tenant, uid) keeps UIDs unique per tenant
 //! without a SELECT per write; and genealogy walks (`trace`), one recursive statement over
 //! the entity's genealogy link. An entity without UID fields pays no statement for any of it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{Liveness, Store, fetch_one, one_statement};
+use super::Store;
 use crate::error::FieldError;
 use crate::pipeline::Exec;
 use crate::runtime::filter::Filter;
@@ -39,130 +40,204 @@ pub struct TraceNode {
 /// The most records one walk returns.
 const MAX_NODES: i64 = 10_000;
 
+/// One UID counter — (field, scope) — as a create call moves it.
+#[derive(Default)]
+struct Counter {
+    /// The highest sequence number among the UIDs given for it.
+    given: Option<i64>,
+    /// The records (by index) that get its next numbers, in order.
+    wanting: Vec<usize>,
+}
+
+/// The record RELATION field `via` of `entity` names in `data`, as `code_sources` read it.
+fn code_source<'r>(
+    meta: &TenantMeta,
+    entity: &EntityDef,
+    related: &'r HashMap<(String, String), Record>,
+    data: &Map<String, Value>,
+    via: &str,
+) -> Option<&'r Record> {
+    let target = entity.field_by_key(via)?.related_entity_id.as_deref()?;
+    let target = meta.entity_by_id(target)?;
+    let id = data.get(via)?.as_str()?;
+    related.get(&(target.id.clone(), id.to_owned()))
+}
+
 impl<'a> Store<'a> {
-    /// A create's UIDs: every UID field of `entity` that `data` leaves empty gets its next
-    /// UID, and a given one (checked already) moves its scope's counter up to it, so that no
-    /// UID generated later meets it. Problems (a code field that is empty or of the wrong
-    /// width, a full sequence) are returned as field errors.
+    /// The UIDs of a create call's records (`records`: the values of each record still good):
+    /// every UID field a record leaves empty gets its next UID, and a given one (checked
+    /// already) moves its scope's counter up to it, so that no UID generated later meets it.
+    /// Each counter — (field, scope) — moves once for the whole call: one UPSERT … RETURNING
+    /// reserves as many numbers as its records need, past the highest given one, and they are
+    /// handed out in the records' order. The records the codes' RELATION fields point at are
+    /// read once per target entity. Problems (a code field that is empty or of the wrong
+    /// width, a full sequence) are returned as field errors, per record.
     pub(super) async fn assign_uids(
         &self,
         txn: &impl Exec,
         meta: &TenantMeta,
         entity: &EntityDef,
-        data: &mut Map<String, Value>,
-    ) -> Result<Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let (given, empty): (Vec<&FieldDef>, Vec<&FieldDef>) =
-            uid::fields(entity).partition(|f| data.contains_key(f.key.as_str()));
-        for f in given {
-            let split =
-                data.get(f.key.as_str()).and_then(Value::as_str).and_then(|v| uid::pattern_of(f).split(v));
-            if let Some((scope, n)) = split {
-                self.count_in_scope(txn, entity, f, &scope, Some(n)).await?;
-            }
-        }
-        if empty.is_empty() {
+        records: &mut [&mut Map<String, Value>],
+    ) -> Result<Vec<Vec<FieldError>>> {
+        let mut errors: Vec<Vec<FieldError>> = vec![Vec::new(); records.len()];
+        let fields: Vec<&FieldDef> = uid::fields(entity).collect();
+        if fields.is_empty() || records.is_empty() {
             return Ok(errors);
         }
-        let day = time::now_for(self.tenant_id).with_timezone(&meta.time_zone).date_naive();
-        // The records the codes' RELATION fields point at, each read once.
-        let mut related: HashMap<String, Option<Record>> = HashMap::new();
-        for f in &empty {
-            for part in uid::pattern_of(f).parts() {
-                let Part::Code { via: Some(via), .. } = part else { continue };
-                if related.contains_key(via.as_str()) {
-                    continue;
+        // Per counter: the highest number given for it, and the records wanting its next.
+        let mut counters: BTreeMap<(usize, String), Counter> = BTreeMap::new();
+        for data in records.iter() {
+            for (at, f) in fields.iter().enumerate() {
+                let given = data.get(f.key.as_str()).and_then(Value::as_str);
+                if let Some((scope, n)) = given.and_then(|v| uid::pattern_of(f).split(v)) {
+                    let counter = counters.entry((at, scope)).or_default();
+                    counter.given = counter.given.max(Some(n));
                 }
-                let target = entity
-                    .field_by_key(via.as_str())
-                    .and_then(|r| r.related_entity_id.as_deref())
-                    .and_then(|id| meta.entity_by_id(id));
-                let record = match (target, data.get(via.as_str()).and_then(Value::as_str)) {
-                    (Some(e), Some(id)) => {
-                        fetch_one(txn, one_statement(self.d(), self.tenant_id, e, id, Liveness::Live, false))
-                            .await?
-                    }
-                    _ => None,
-                };
-                related.insert(via.as_str().to_owned(), record);
             }
         }
-        for f in empty {
-            let pattern = uid::pattern_of(f);
-            let scope = {
+        let related = self.code_sources(txn, meta, entity, &fields, records).await?;
+        let day = time::now_for(self.tenant_id).with_timezone(&meta.time_zone).date_naive();
+        for (i, data) in records.iter().enumerate() {
+            for (at, f) in fields.iter().enumerate() {
+                if data.contains_key(f.key.as_str()) {
+                    continue;
+                }
                 let code = |part: &Part| -> std::result::Result<String, String> {
                     let Part::Code { via, key, width } = part else { return Ok(String::new()) };
                     match via {
                         None => uid::code_of(data.get(key.as_str()), key.as_str(), *width),
                         Some(via) => {
-                            let source = related.get(via.as_str()).and_then(Option::as_ref).map(|r| &*r.data);
+                            let source = code_source(meta, entity, &related, data, via.as_str());
                             let what = format!("{via}.{key}");
-                            uid::code_of(source.and_then(|d| d.get(key.as_str())), &what, *width)
+                            uid::code_of(source.and_then(|r| r.data.get(key.as_str())), &what, *width)
                         }
                     }
                 };
-                pattern.scope(day, &code)
-            };
-            let scope = match scope {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.push(FieldError::new(&f.graphql_name, e));
-                    continue;
+                match uid::pattern_of(f).scope(day, &code) {
+                    Ok(scope) => counters.entry((at, scope)).or_default().wanting.push(i),
+                    Err(e) => errors[i].push(FieldError::new(&f.graphql_name, e)),
                 }
-            };
-            let n = self.count_in_scope(txn, entity, f, &scope, None).await?;
-            match pattern.render(&scope, n) {
-                Ok(value) => {
-                    data.insert(f.key.to_string(), Value::String(value));
+            }
+        }
+        for ((at, scope), counter) in counters {
+            let f = fields[at];
+            let wanted = i64::try_from(counter.wanting.len())
+                .map_err(|_| Error::Internal("too many UIDs to reserve".into()))?;
+            let last = self.reserve_in_scope(txn, entity, f, &scope, counter.given, wanted).await?;
+            for (n, i) in (last - wanted + 1..).zip(counter.wanting) {
+                match uid::pattern_of(f).render(&scope, n) {
+                    Ok(value) => {
+                        records[i].insert(f.key.to_string(), Value::String(value));
+                    }
+                    Err(e) => errors[i].push(FieldError::new(&f.graphql_name, e)),
                 }
-                Err(e) => errors.push(FieldError::new(&f.graphql_name, e)),
             }
         }
         Ok(errors)
     }
 
-    /// The next sequence number of `scope` for a UID field (`given`: none — the counter only
-    /// moves up to a given UID's number): one UPSERT … RETURNING, whose row lock orders
-    /// concurrent creates of the same scope (other scopes never wait).
-    async fn count_in_scope(
+    /// The records the code parts of the UID fields `fields` reach through a RELATION field
+    /// (`{plant.code}`), for the records that leave such a UID empty: one statement per target
+    /// entity, none when no pattern has such a part. Keyed by (entity id, record id).
+    async fn code_sources(
+        &self,
+        txn: &impl Exec,
+        meta: &TenantMeta,
+        entity: &EntityDef,
+        fields: &[&FieldDef],
+        records: &[&mut Map<String, Value>],
+    ) -> Result<HashMap<(String, String), Record>> {
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for data in records {
+            for f in fields.iter().filter(|f| !data.contains_key(f.key.as_str())) {
+                for part in uid::pattern_of(f).parts() {
+                    let Part::Code { via: Some(via), .. } = part else { continue };
+                    let target =
+                        entity.field_by_key(via.as_str()).and_then(|r| r.related_entity_id.as_deref());
+                    let id = data.get(via.as_str()).and_then(Value::as_str);
+                    if let (Some(target), Some(id)) = (target, id) {
+                        wanted.entry(target).or_default().insert(id);
+                    }
+                }
+            }
+        }
+        let mut found = HashMap::new();
+        for (target, ids) in wanted {
+            let Some(e) = meta.entity_by_id(target) else { continue };
+            let ids: Vec<&str> = ids.into_iter().filter(|id| super::could_be_stored(id)).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut buf = SqlBuf::new(self.d());
+            buf.push("SELECT ").push(&super::columns::columns(self.d(), e));
+            super::push_live_among(&mut buf, self.tenant_id, &ids);
+            buf.push(" AND entity_id = ").bind(e.id.clone());
+            for row in txn.query_all(buf.into_statement()).await? {
+                let record = Record::from_row(&row)?;
+                found.insert((e.id.clone(), record.id.clone()), record);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Reserves `wanted` numbers of `scope`'s sequence for a UID field, past `given` (the
+    /// highest number of the UIDs given for it in this call, if any): one UPSERT … RETURNING,
+    /// whose row lock orders concurrent creates of the same scope (other scopes never wait).
+    /// The last number reserved (with none wanted: the counter, moved up to `given`).
+    async fn reserve_in_scope(
         &self,
         txn: &impl Exec,
         entity: &EntityDef,
         f: &FieldDef,
         scope: &str,
         given: Option<i64>,
+        wanted: i64,
     ) -> Result<i64> {
         let mut buf = SqlBuf::new(self.d());
         buf.push("INSERT INTO uid_counters (tenant_id, entity_id, field_id, scope, value) VALUES (");
         buf.bind(self.tenant_id.to_owned()).push(", ").bind(entity.id.clone()).push(", ");
-        buf.bind(f.id.clone()).push(", ").bind(scope.to_owned()).push(", ").bind(given.unwrap_or(1));
+        buf.bind(f.id.clone()).push(", ").bind(scope.to_owned()).push(", ").bind(given.unwrap_or(0) + wanted);
         buf.push(") ON CONFLICT (tenant_id, entity_id, field_id, scope) DO UPDATE SET value = ");
-        buf.push(match (given, self.d()) {
-            (None, _) => "uid_counters.value + 1",
-            (Some(_), Dialect::Postgres) => "GREATEST(uid_counters.value, excluded.value)",
-            (Some(_), Dialect::Sqlite) => "MAX(uid_counters.value, excluded.value)",
-        });
-        buf.push(" RETURNING value");
+        match (given, self.d()) {
+            (None, _) => buf.push("uid_counters.value"),
+            (Some(n), Dialect::Postgres) => buf.push("GREATEST(uid_counters.value, ").bind(n).push(")"),
+            (Some(n), Dialect::Sqlite) => buf.push("MAX(uid_counters.value, ").bind(n).push(")"),
+        };
+        buf.push(" + ").bind(wanted).push(" RETURNING value");
         super::create::counted(txn, buf).await
     }
 
-    /// Registers a new record's UIDs in `record_uids` (one INSERT): one that another record
-    /// of the tenant holds already is a `VALIDATION` error on its field.
+    /// Registers the UIDs of a create call's new records (`made`: id and values of each) in
+    /// `record_uids`, in one INSERT for all of them: one that another record of the tenant
+    /// holds already, or that an earlier record of the call has, is a `VALIDATION` error on
+    /// its field.
     pub(super) async fn register_uids(
         &self,
         txn: &impl Exec,
         entity: &EntityDef,
-        record_id: &str,
-        data: &Map<String, Value>,
+        made: &[(&str, &Map<String, Value>)],
     ) -> Result<()> {
-        let uids: Vec<(&FieldDef, &str)> =
-            uid::fields(entity).filter_map(|f| Some((f, data.get(f.key.as_str())?.as_str()?))).collect();
+        let mut uids: Vec<(&FieldDef, &str, &str)> = Vec::new();
+        let mut taken: Vec<(&FieldDef, &str)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (record_id, data) in made {
+            for f in uid::fields(entity) {
+                let Some(value) = data.get(f.key.as_str()).and_then(Value::as_str) else { continue };
+                // Two rows of one INSERT with the same key: DO NOTHING keeps the first, whose
+                // value RETURNING shows, so a repeat is caught here.
+                if seen.insert(value) {
+                    uids.push((f, value, record_id));
+                } else {
+                    taken.push((f, value));
+                }
+            }
+        }
         if uids.is_empty() {
             return Ok(());
         }
         let mut buf = SqlBuf::new(self.d());
         buf.push("INSERT INTO record_uids (tenant_id, uid, entity_id, field_id, record_id) VALUES ");
-        for (i, (f, value)) in uids.iter().enumerate() {
+        for (i, (f, value, record_id)) in uids.iter().enumerate() {
             buf.push(if i == 0 { "(" } else { ", (" });
             buf.bind(self.tenant_id.to_owned()).push(", ").bind((*value).to_owned()).push(", ");
             buf.bind(entity.id.clone()).push(", ").bind(f.id.clone()).push(", ").bind_record_id(record_id);
@@ -173,12 +248,14 @@ impl<'a> Store<'a> {
         for row in txn.query_all(buf.into_statement()).await? {
             stored.insert(row.try_get("", "uid")?);
         }
-        let taken: Vec<FieldError> = uids
-            .iter()
-            .filter(|(_, v)| !stored.contains(*v))
-            .map(|(f, v)| FieldError::new(&f.graphql_name, format!("`{v}` is taken: a UID names one record")))
-            .collect();
-        if taken.is_empty() { Ok(()) } else { Err(Error::Validation(taken)) }
+        taken.extend(uids.iter().filter(|(_, v, _)| !stored.contains(*v)).map(|(f, v, _)| (*f, *v)));
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let message = |v: &str| format!("`{v}` is taken: a UID names one record");
+        Err(Error::Validation(
+            taken.into_iter().map(|(f, v)| FieldError::new(&f.graphql_name, message(v))).collect(),
+        ))
     }
 
     /// The records a genealogy walk from the live record of `entity` whose UID is `uid`
