@@ -144,21 +144,21 @@ async fn the_corporate_crm_template_gives_a_rep_and_a_manager_their_own_lists() 
     assert_eq!(as_owner["focusRules"].as_array().expect("rules").len(), 4);
 }
 
-/// A tenant with `task`s due at a DATETIME, and one rule for every role: tasks due today.
+/// Defines `task`: a title, a DATETIME it is due at, a status and a score.
+async fn define_tasks(t: &TestTenant) -> Names {
+    let fields = vec![
+        field("title", "TEXT", json!({})),
+        field("due_at", "DATETIME", json!({})),
+        field("status", "SELECT", json!({"options": ["Open", "Done"]})),
+        field("secret_score", "NUMBER", json!({})),
+    ];
+    t.define_entity("task", "tasks", fields).await
+}
+
+/// A tenant with `task`s, and one rule for every role: the open tasks due today.
 async fn task_tenant() -> (TestTenant, Names) {
     let t = tenant().await;
-    let tasks = t
-        .define_entity(
-            "task",
-            "tasks",
-            vec![
-                field("title", "TEXT", json!({})),
-                field("due_at", "DATETIME", json!({})),
-                field("status", "SELECT", json!({"options": ["Open", "Done"]})),
-                field("secret_score", "NUMBER", json!({})),
-            ],
-        )
-        .await;
+    let tasks = define_tasks(&t).await;
     let rules = json!([{
         "entity": "task",
         "title": "Finish {count} {entity} due today",
@@ -297,17 +297,7 @@ async fn focus_changed_pushes_when_a_mission_changes_and_only_then() {
     let (t, tasks) = task_tenant().await;
     let notes = t.define_entity("note", "notes", plain_fields(&[("text", "TEXT")])).await;
     let other = tenant().await;
-    let other_tasks = other
-        .define_entity(
-            "task",
-            "tasks",
-            vec![
-                field("title", "TEXT", json!({})),
-                field("due_at", "DATETIME", json!({})),
-                field("status", "SELECT", json!({"options": ["Open", "Done"]})),
-            ],
-        )
-        .await;
+    let other_tasks = define_tasks(&other).await;
     let day = "2030-03-10";
     let mut ws = t.subscribe(CHANGED, json!({"d": day})).await;
 
