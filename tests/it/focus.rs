@@ -347,3 +347,24 @@ async fn one_tenants_rules_and_records_stay_its_own() {
     let a_rules = a.data("{ focusRules { id } }", json!({})).await;
     assert!(!pluck_str(&a_rules["focusRules"], "id").contains(&b_rule));
 }
+
+#[tokio::test]
+async fn the_hr_and_support_templates_ship_rules_for_their_roles() {
+    for (slug, roles) in
+        [("hr", ["manager", "hr_manager"]), ("support", ["support_agent", "support_manager"])]
+    {
+        let t = tenant().await;
+        t.data("mutation($s: String!) { applyTemplate(slug: $s) { slug } }", json!({"s": slug})).await;
+        for role in roles {
+            let id = t.role_id(role).await;
+            let rules =
+                t.data("query($r: ID) { focusRules(role: $r) { role title } }", json!({"r": id})).await;
+            let rules = rules["focusRules"].as_array().expect("rules").clone();
+            assert_eq!(rules.len(), 1, "{slug}: {role} has {rules:?}");
+            assert_eq!(rules[0]["role"], json!(id));
+        }
+        // A caller of such a role gets their list (nothing to do yet in an empty tenant).
+        let caller = t.invite_auth(roles[0]).await;
+        assert_eq!(missions(&daily(&t, &caller, None).await), vec![], "{slug}");
+    }
+}
