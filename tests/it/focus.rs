@@ -250,6 +250,16 @@ async fn a_rule_over_what_the_caller_cannot_read_gives_them_no_mission() {
     );
     assert_eq!(missions(&daily(&t, &blind, None).await), vec![], "hidden field: no mission for role {role}");
 
+    // Someone who reads no task is not even shown the rules over tasks.
+    t.create_role("outsider", json!({})).await;
+    let outsider = t.invite_auth("outsider").await;
+    let theirs = t.api.graphql(&outsider, "{ focusRules { id } }", json!({})).await.data();
+    assert_eq!(theirs["focusRules"], json!([]));
+    assert_eq!(
+        t.data("{ focusRules { id } }", json!({})).await["focusRules"].as_array().map(Vec::len),
+        Some(2)
+    );
+
     // A rule on a visible field counts only what the row rule lets the caller see.
     let open = json!([{"entity": "task", "title": "Look at {count} tasks"}]);
     t.data(SET, json!({"r": role, "rules": open})).await;

@@ -1,7 +1,7 @@
 //! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
 //! (`cursor`), the record store (`store`), definition changes (`definitions`), formula
-//! fields (`formula`), full-text search (`search`) the CRM's roles (`crm_roles`) and
+//! fields (`formula`), full-text search (`search`), the CRM's roles (`crm_roles`) and
 //! the Daily Focus rules (`focus_rules`).
 
 pub mod aggregate;

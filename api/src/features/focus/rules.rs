@@ -1,8 +1,9 @@
 //! `focusRules(role)` (every role: the rules a role's list is made from — its own and every
-//! role's; a non-administrator asks only about their own role) and `setFocusRules(role,
-//! rules)` (administrators: the rules of one role, or every role's when `role` is null,
-//! replaced at once — checked against the definitions, stored, audited, and the metadata
-//! version bumped so every instance evaluates the new rules).
+//! role's; a non-administrator asks only about their own role, and sees only the rules over
+//! entities they read) and `setFocusRules(role, rules)` (administrators: the rules of one
+//! role, or every role's when `role` is null, replaced at once — checked against the
+//! definitions, stored, audited, and the metadata version bumped so every instance evaluates
+//! the new rules).
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, ResolverContext, TypeRef};
 use entity::features::focus::{self, RuleInput};
@@ -37,8 +38,13 @@ pub(super) fn query() -> Field {
                 )
                 .into());
             }
-            let meta = &ctx::access(&c)?.meta;
-            let rules = meta.focus.iter().filter(|r| r.applies_to(&role)).cloned().collect();
+            let access = ctx::access(&c)?;
+            // A non-administrator sees only the rules over entities they read.
+            let shown = |r: &&FocusRule| {
+                p.permissions.admin || access.entities.iter().any(|a| a.full.name_singular == r.entity)
+            };
+            let rules =
+                access.meta.focus.iter().filter(|r| r.applies_to(&role)).filter(shown).cloned().collect();
             Ok(Some(listed(rules)))
         })
     })
