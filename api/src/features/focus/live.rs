@@ -1,8 +1,8 @@
 //! `focusChanged(date)`: the caller's Daily Focus pushed again whenever it changes. It hears
 //! the changes of every entity its rules read, under the caller's row rule (a record leaving
 //! it counts too); a burst of changes is gathered for `DEBOUNCE` and the list recomputed once,
-//! and pushed only when it differs from the last one it pushed (or found when it started) —
-//! a change to a record no mission counts pushes nothing.
+//! and pushed only when its missions or their records differ from the last one it pushed (or
+//! found when it started) — a change to a record no mission counts pushes nothing.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,11 +13,21 @@ use entity::runtime::store::Store;
 use futures_util::{FutureExt, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::daily::{Asker, date_argument};
+use super::daily::{Asker, Focus, date_argument};
 use crate::schema::ctx;
 
 /// How long a burst of changes is gathered before the list is recomputed once.
 const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Whether two lists show the same: the same missions with the same records (a filter holding
+/// `$now` differs from one computation to the next without the list changing).
+fn same(a: &Focus, b: &Focus) -> bool {
+    a.items.len() == b.items.len()
+        && a.items.iter().zip(&b.items).all(|(x, y)| {
+            (&x.rule_id, &x.title, &x.badge, x.count, &x.records)
+                == (&y.rule_id, &y.title, &y.badge, y.count, &y.records)
+        })
+}
 
 pub(super) fn subscription() -> SubscriptionField {
     SubscriptionField::new(f::FOCUS_CHANGED, TypeRef::named_nn(t::DAILY_FOCUS), |c| {
@@ -52,7 +62,7 @@ pub(super) fn subscription() -> SubscriptionField {
                         while let Some(Some(_)) = changes.next().now_or_never() {}
                         let store = Store::new(&asker.state.db, &asker.principal.tenant_id);
                         match asker.focus(&store).await {
-                            Ok(now) if now == last => continue,
+                            Ok(now) if same(&now, &last) => continue,
                             Ok(now) => {
                                 return Some((Ok(FieldValue::owned_any(now.clone())), (changes, now, asker)));
                             }
