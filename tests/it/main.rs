@@ -33,6 +33,7 @@ mod error_codes;
 mod export;
 mod field_types;
 mod filters;
+mod focus;
 mod formulas;
 mod gdpr;
 mod graphiql;

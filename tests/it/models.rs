@@ -58,6 +58,7 @@ async fn read_every_model(conn: &DatabaseConnection) -> (BTreeSet<String>, Vec<S
         export_job,
         field_def,
         file,
+        focus_rule,
         import,
         import_error,
         module,

@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod dead_jobs;
 pub mod exports;
 pub mod files;
+pub mod focus;
 pub mod gdpr;
 pub mod hierarchy;
 pub mod imports;
@@ -60,4 +61,5 @@ pub static ALL: Features = &[
     &hierarchy::FEATURE,
     &uids::FEATURE,
     &stock::FEATURE,
+    &focus::FEATURE,
 ];

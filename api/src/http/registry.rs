@@ -86,10 +86,12 @@ impl OwnSchema for CompiledSchema {
 fn own_part(meta: &TenantMeta, permissions: &Arc<Permissions>) -> (Arc<SchemaAccess>, usize) {
     measure(|| {
         let entities = meta.entities.iter().map(|e| Arc::new((**e).clone())).collect();
-        let copy = Arc::new(
-            TenantMeta::new(meta.tenant_id.clone(), meta.version, entities)
-                .with_crm(Arc::new((*meta.crm).clone())),
-        );
+        let mut copy = TenantMeta::new(meta.tenant_id.clone(), meta.version, entities)
+            .with_crm(Arc::new((*meta.crm).clone()))
+            .with_focus(Arc::new((*meta.focus).clone()));
+        // The tenant's zone too (`dailyFocus` falls back to it).
+        copy.time_zone = meta.time_zone;
+        let copy = Arc::new(copy);
         Arc::new(SchemaAccess::new(copy, permissions.clone()))
     })
 }

@@ -5,46 +5,12 @@ use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value};
 use entity::runtime::filter::{Filter, Target};
 use entity::runtime::meta::EntityDef;
-use entity::runtime::naming;
-use entity::runtime::sql::{Direction, SortKey};
+use entity::runtime::sql::{Direction, SortKey, parse_order};
 use entity::runtime::store::ListArgs;
 
 use crate::error::{ApiError, gql};
 
-/// The system fields an entity's `…Field` enum starts with.
-fn system_targets() -> [(&'static str, Target); 5] {
-    [
-        ("ID", Target::Id),
-        ("CREATED_AT", Target::CreatedAt),
-        ("UPDATED_AT", Target::UpdatedAt),
-        ("RECORD_NUMBER", Target::RecordNumber),
-        ("OWNER", Target::Owner),
-    ]
-}
-
-/// The values of an entity's `…Field` enum and what each sorts (or groups) by.
-pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
-    let mut out: Vec<(String, Target)> =
-        system_targets().into_iter().map(|(n, t)| (n.to_owned(), t)).collect();
-    for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
-        out.push((naming::screaming(&f.graphql_name), Target::Field(Box::new(f.clone()))));
-    }
-    out
-}
-
-/// The target named `name` in `sort_targets(entity)`, without building the others (a list
-/// request reads its order this way).
-fn sort_target(entity: &EntityDef, name: &str) -> Option<Target> {
-    if let Some((_, t)) = system_targets().into_iter().find(|(n, _)| *n == name) {
-        return Some(t);
-    }
-    let f = entity
-        .fields
-        .iter()
-        .filter(|f| f.ty.is_sortable())
-        .find(|f| naming::screaming(&f.graphql_name) == name)?;
-    Some(Target::Field(Box::new(f.clone())))
-}
+pub use entity::runtime::sql::sort_targets;
 
 /// A field's arguments with the variables in them substituted: what a resolver reads
 /// (`ctx.args`), and what a compiled read (`schema::compiled`) hands the same functions.
@@ -84,18 +50,7 @@ fn order_of(args: &Args, entity: &EntityDef) -> async_graphql::Result<Vec<SortKe
     let Some(serde_json::Value::Array(items)) = json_of(args, "orderBy")? else {
         return Ok(vec![SortKey { target: Target::CreatedAt, direction: Direction::Asc }]);
     };
-    let mut keys = Vec::with_capacity(items.len());
-    for item in items {
-        let field = item.get("field").and_then(|v| v.as_str()).unwrap_or_default();
-        let target = sort_target(entity, field)
-            .ok_or_else(|| ApiError::BadRequest(format!("cannot order by {field}")).to_graphql())?;
-        let direction = match item.get("direction").and_then(|v| v.as_str()) {
-            Some("DESC") => Direction::Desc,
-            _ => Direction::Asc,
-        };
-        keys.push(SortKey { target, direction });
-    }
-    Ok(keys)
+    parse_order(entity, &items).map_err(gql)
 }
 
 /// A `first`/`last` argument, checked against the configured maximum.

@@ -2,7 +2,7 @@
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
-//! with their requests and decisions, the CRM's roles, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
+//! with their requests and decisions, the CRM's roles, Daily Focus rules, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
 //! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
 //! rollups, search entries and stock balances). Tenant records themselves are read and written by `runtime::store` with
@@ -26,6 +26,7 @@ pub mod entity_def;
 pub mod export_job;
 pub mod field_def;
 pub mod file;
+pub mod focus_rule;
 pub mod import;
 pub mod import_error;
 pub mod module;

@@ -2,7 +2,8 @@
 //! read back into plain data, then every formula resolved and checked against the whole set.
 //! It lives apart from `meta` because it reads the computed-field engines (`formula`,
 //! `rollup_fields`), which themselves read the definitions: `meta` stays the plain data they
-//! all share. The CRM roles (`crm_roles`) are read with them.
+//! all share. The CRM roles (`crm_roles`) and the Daily Focus rules (`focus_rules`) are read
+//! with them.
 
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use super::crm_roles::CrmRoles;
 use super::field_key::FieldKey;
 use super::field_type::{FieldType, RelationKind};
+use super::focus_rules::FocusRule;
 use super::formula::{self, Formula};
 use super::meta::{EntityDef, FieldDef, TenantMeta, Validation};
 use super::rollup_fields::Rollup;
 use super::slot::Slot;
-use crate::models::{crm_role, entity_def, field_def, tenant};
+use crate::models::{crm_role, entity_def, field_def, focus_rule, tenant};
 use crate::{Error, Result};
 
 impl TenantMeta {
@@ -79,7 +81,11 @@ impl TenantMeta {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
         let crm = crm_roles(conn, tenant_id).await?;
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs).in_zone(&t.time_zone).with_crm(Arc::new(crm)))
+        let focus = focus_rules(conn, tenant_id).await?;
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs)
+            .in_zone(&t.time_zone)
+            .with_crm(Arc::new(crm))
+            .with_focus(Arc::new(focus)))
     }
 }
 
@@ -96,6 +102,31 @@ async fn crm_roles(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<CrmRo
             }
         })
         .unwrap_or_default())
+}
+
+/// The tenant's Daily Focus rules, by position (checked when stored; one that a later
+/// definition change broke is skipped when evaluated).
+async fn focus_rules(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<FocusRule>> {
+    let rows = focus_rule::Entity::find()
+        .filter(focus_rule::Column::TenantId.eq(tenant_id))
+        .order_by_asc(focus_rule::Column::Position)
+        .order_by_asc(focus_rule::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FocusRule {
+            id: r.id,
+            role_id: r.role_id,
+            position: r.position,
+            entity: r.entity,
+            filter: r.filter,
+            order_by: r.order_by,
+            limit: u32::try_from(r.max_records).unwrap_or(0),
+            title: r.title,
+            badge: r.badge,
+        })
+        .collect())
 }
 
 fn field_from_model(f: field_def::Model) -> Result<FieldDef> {

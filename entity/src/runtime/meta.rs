@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::crm_roles::CrmRoles;
 use super::field_key::FieldKey;
 pub use super::field_type::{FieldType, RelationKind, Stored};
+use super::focus_rules::FocusRule;
 use super::formula::tree::{self as formula, Formula};
 use super::lifecycle::def::Lifecycle;
 use super::rollup_fields::def::{self as rollup, Rollup};
@@ -182,18 +183,34 @@ pub struct TenantMeta {
     pub entities: Vec<Arc<EntityDef>>,
     /// Which entities and fields play the CRM's parts (loaded with the definitions).
     pub crm: Arc<CrmRoles>,
+    /// The Daily Focus rules, by position (loaded with the definitions).
+    pub focus: Arc<Vec<FocusRule>>,
     by_id: HashMap<String, usize>,
 }
 
 impl TenantMeta {
     pub fn new(tenant_id: String, version: i64, entities: Vec<Arc<EntityDef>>) -> Self {
         let by_id = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        TenantMeta { tenant_id, version, time_zone: chrono_tz::Tz::UTC, entities, crm: Arc::default(), by_id }
+        TenantMeta {
+            tenant_id,
+            version,
+            time_zone: chrono_tz::Tz::UTC,
+            entities,
+            crm: Arc::default(),
+            focus: Arc::default(),
+            by_id,
+        }
     }
 
     /// The same metadata with the tenant's CRM roles.
     pub fn with_crm(mut self, crm: Arc<CrmRoles>) -> Self {
         self.crm = crm;
+        self
+    }
+
+    /// The same metadata with the tenant's Daily Focus rules.
+    pub fn with_focus(mut self, focus: Arc<Vec<FocusRule>>) -> Self {
+        self.focus = focus;
         self
     }
 
@@ -259,8 +276,9 @@ impl TenantMeta {
                 Arc::new(e)
             })
             .collect();
-        let mut on =
-            TenantMeta::new(self.tenant_id.clone(), self.version, entities).with_crm(self.crm.clone());
+        let mut on = TenantMeta::new(self.tenant_id.clone(), self.version, entities)
+            .with_crm(self.crm.clone())
+            .with_focus(self.focus.clone());
         on.time_zone = self.time_zone;
         on
     }

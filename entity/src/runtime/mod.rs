@@ -1,7 +1,8 @@
 //! The runtime entity engine: tenant metadata (`meta`), GraphQL naming rules (`naming`), value
 //! validation (`value`), the filter language (`filter`) and its SQL compilation (`sql`), cursors
 //! (`cursor`), the record store (`store`), definition changes (`definitions`), formula
-//! fields (`formula`), full-text search (`search`) and the CRM's roles (`crm_roles`).
+//! fields (`formula`), full-text search (`search`), the CRM's roles (`crm_roles`) and
+//! the Daily Focus rules (`focus_rules`).
 
 pub mod aggregate;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod field_key;
 pub mod field_type;
 pub mod figures;
 pub mod filter;
+pub mod focus_rules;
 pub mod formula;
 pub mod hierarchy;
 pub mod i18n;

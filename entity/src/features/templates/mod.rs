@@ -1,6 +1,6 @@
 //! Industry templates: versioned data files in `templates/` (compiled into the binary, parsed
 //! and checked when first used — a unit test checks every file at build time), each with
-//! entities, roles, workflows, approval policies, dashboards and the modules grouping them. `apply` installs one into a
+//! entities, roles, workflows, approval policies, dashboards, Daily Focus rules and the modules grouping them. `apply` installs one into a
 //! tenant in a single transaction: everything or nothing. `TEMPLATES_DIR` may add files (or
 //! newer versions), read on each use; [`upgrade`] merges a newer version into a tenant.
 
@@ -139,6 +139,10 @@ pub struct Template {
     /// timeline's notes), stored for the tenant it is applied to.
     #[serde(default)]
     pub crm_roles: Option<crate::runtime::crm_roles::CrmRoles>,
+    /// Its Daily Focus rules (`features::focus`), each for a role of the template by name
+    /// (every role when it names none).
+    #[serde(default)]
+    pub focus_rules: Vec<crate::features::focus::TemplateRule>,
     /// Stock configurations of its entities (`features::stock`): a movement ledger, bill-of-
     /// materials lines, production orders.
     #[serde(default)]
@@ -293,6 +297,11 @@ pub async fn apply_in(
         crate::features::crm::roles::save(roles, txn, db.dialect, &meta)
             .await
             .map_err(|e| prefix(e, "crmRoles"))?;
+    }
+    if !t.focus_rules.is_empty() {
+        crate::features::focus::save_template_rules(txn, db.dialect, &meta, &t.focus_rules)
+            .await
+            .map_err(|e| prefix(e, "focusRules"))?;
     }
     for (i, spec) in t.dashboards.iter().enumerate() {
         spec.validate(&meta).map_err(|e| prefix(e, &format!("dashboards[{i}]")))?;

@@ -5,6 +5,7 @@
 pub mod ai;
 pub mod crm;
 pub mod demo;
+pub mod focus;
 pub mod hierarchy;
 pub mod mentions;
 mod platform;
@@ -16,17 +17,19 @@ use std::collections::BTreeSet;
 
 pub use platform::{change_kinds, fields, types};
 
-/// Every platform type name, the CRM's included (taken names for collision checks).
+/// Every platform type name, the CRM's and Daily Focus' included (taken names for collision checks).
 pub fn platform_type_names() -> BTreeSet<&'static str> {
     let mut s = platform::platform_type_names();
     s.extend(crm::TYPE_NAMES.iter().copied());
+    s.extend(focus::types::ALL.iter().copied());
     s
 }
 
-/// Every platform root field name, the CRM's included (taken names for collision checks).
+/// Every platform root field name, the CRM's and Daily Focus' included (taken names for collision checks).
 pub fn platform_root_fields() -> BTreeSet<&'static str> {
     let mut s = platform::platform_root_fields();
     s.extend(crm::ROOT_FIELDS.iter().copied());
+    s.extend(focus::fields::ALL.iter().copied());
     s
 }
 

@@ -19,7 +19,7 @@ mod order;
 use crate::sql_buf::{SqlBuf, record_uuid, uuid_literal};
 pub use expr::*;
 pub use ids::*;
-pub use order::{Direction, SortKey, push_after, push_order_by};
+pub use order::{Direction, SortKey, parse_order, push_after, push_order_by, sort_target, sort_targets};
 
 /// How a statement names its entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

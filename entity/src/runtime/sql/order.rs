@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::{bind_operand, target_expr};
 use crate::runtime::filter::Target;
+use crate::runtime::meta::EntityDef;
+use crate::runtime::naming;
 use crate::sql_buf::SqlBuf;
 use crate::{Dialect, Error, Result};
 
@@ -142,4 +144,60 @@ pub fn push_after(buf: &mut SqlBuf, keys: &[SortKey], values: &[Value]) -> Resul
     }
     buf.push(")");
     Ok(())
+}
+
+/// The system fields an entity's `…Field` enum starts with.
+fn system_targets() -> [(&'static str, Target); 5] {
+    [
+        ("ID", Target::Id),
+        ("CREATED_AT", Target::CreatedAt),
+        ("UPDATED_AT", Target::UpdatedAt),
+        ("RECORD_NUMBER", Target::RecordNumber),
+        ("OWNER", Target::Owner),
+    ]
+}
+
+/// The values of an entity's `…Field` enum and what each sorts (or groups) by.
+pub fn sort_targets(entity: &EntityDef) -> Vec<(String, Target)> {
+    let mut out: Vec<(String, Target)> =
+        system_targets().into_iter().map(|(n, t)| (n.to_owned(), t)).collect();
+    for f in entity.fields.iter().filter(|f| f.ty.is_sortable()) {
+        out.push((naming::screaming(&f.graphql_name), Target::Field(Box::new(f.clone()))));
+    }
+    out
+}
+
+/// The target named `name` in `sort_targets(entity)`, without building the others (a list
+/// request, or a Daily Focus rule, reads its order this way).
+pub fn sort_target(entity: &EntityDef, name: &str) -> Option<Target> {
+    if let Some((_, t)) = system_targets().into_iter().find(|(n, _)| *n == name) {
+        return Some(t);
+    }
+    let f = entity
+        .fields
+        .iter()
+        .filter(|f| f.ty.is_sortable())
+        .find(|f| naming::screaming(&f.graphql_name) == name)?;
+    Some(Target::Field(Box::new(f.clone())))
+}
+
+/// An order as `<entities>(orderBy:)` takes it, as JSON (`[{"field": "AMOUNT", "direction":
+/// "DESC"}]`, direction `ASC` when left out): `BAD_REQUEST` naming what cannot order.
+pub fn parse_order(entity: &EntityDef, items: &[Value]) -> Result<Vec<SortKey>> {
+    items
+        .iter()
+        .map(|item| {
+            let field = item.get("field").and_then(Value::as_str).unwrap_or_default();
+            let target = sort_target(entity, field)
+                .ok_or_else(|| Error::BadRequest(format!("cannot order by {field}")))?;
+            let direction = match item.get("direction").and_then(Value::as_str) {
+                None | Some("ASC") => Direction::Asc,
+                Some("DESC") => Direction::Desc,
+                Some(other) => {
+                    return Err(Error::BadRequest(format!("unknown direction {other} (ASC, DESC)")));
+                }
+            };
+            Ok(SortKey { target, direction })
+        })
+        .collect()
 }
