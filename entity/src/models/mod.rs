@@ -1,7 +1,7 @@
 //! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
 //! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
-//! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
+//! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, confidence weights, scores and signals, the audit chain, and the engine's records, record counters,
 //! with their requests and decisions, the CRM's roles, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
 //! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
 //! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
@@ -18,6 +18,9 @@ pub mod approval_policy;
 pub mod approval_request;
 pub mod audit_head;
 pub mod audit_log;
+pub mod confidence_score;
+pub mod confidence_signal;
+pub mod confidence_weight;
 pub mod crm_role;
 pub mod customer_memory;
 pub mod dashboard;

@@ -59,6 +59,8 @@ impl TenantMeta {
                     labels: e.labels.filter(|v| !v.is_null()),
                     fields: Vec::new(),
                     switched_off: e.switched_off,
+                    // Marked by `with_crm` below.
+                    scored: false,
                     stock: match e.stock {
                         Some(v) if !v.is_null() => Some(Arc::new(serde_json::from_value(v)?)),
                         _ => None,

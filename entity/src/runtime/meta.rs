@@ -110,6 +110,10 @@ pub struct EntityDef {
     /// Switched off with the modules holding it: kept with its records, absent from the API
     /// (`TenantMeta::switched_on`).
     pub switched_off: bool,
+    /// Its changes may move a Deal Confidence score: it is the tenant's pipeline or activity
+    /// entity (`CrmRoles`, marked by `TenantMeta::with_crm`), so its change events go to the job
+    /// relay (`features::confidence`), known from the definitions without asking the database.
+    pub scored: bool,
     /// What it is to the stock engine (`stock`): a movement ledger, a bill-of-materials line or
     /// a production order; `None` for every other entity.
     pub stock: Option<Arc<StockConfig>>,
@@ -191,8 +195,16 @@ impl TenantMeta {
         TenantMeta { tenant_id, version, time_zone: chrono_tz::Tz::UTC, entities, crm: Arc::default(), by_id }
     }
 
-    /// The same metadata with the tenant's CRM roles.
+    /// The same metadata with the tenant's CRM roles (its pipeline and activity entities
+    /// marked `scored`).
     pub fn with_crm(mut self, crm: Arc<CrmRoles>) -> Self {
+        let parts = [Some(crm.pipeline.as_str()), crm.activity.as_deref()];
+        for e in &mut self.entities {
+            let scored = parts.contains(&Some(e.name_singular.as_str()));
+            if e.scored != scored {
+                Arc::make_mut(e).scored = scored;
+            }
+        }
         self.crm = crm;
         self
     }
