@@ -9,10 +9,11 @@ use std::time::Duration;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use entity::features::memory;
 use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
+use entity::features::{confidence, memory};
 
+use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox::events::{self, OutboxEvent};
 use entity::runtime::record::ChangeEvent;
 use entity::sql_buf::SqlBuf;
@@ -188,6 +189,32 @@ impl Relay {
         Ok(())
     }
 
+    /// Adds to `targets` the pipeline records (tenant, record) whose confidence score record
+    /// change `event` may move (`confidence::targets`): the record itself when its entity is
+    /// the tenant's pipeline, the records an activity links to when it is an activity. `metas`
+    /// keeps each tenant's definitions (with its CRM roles) for the pass; a tenant whose
+    /// definitions cannot be read (deleted meanwhile) asks for nothing.
+    async fn confidence_targets(
+        &self,
+        event: &ChangeEvent,
+        metas: &mut HashMap<String, Option<TenantMeta>>,
+        targets: &mut BTreeSet<(String, String)>,
+    ) {
+        let meta = match metas.entry(event.tenant_id.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let loaded = TenantMeta::load(&self.system.conn, &event.tenant_id).await;
+                if let Err(e) = &loaded {
+                    tracing::warn!(tenant = %event.tenant_id, error = %e, "no confidence refresh: definitions unreadable");
+                }
+                new.insert(loaded.ok())
+            }
+        };
+        for record_id in meta.as_ref().map(|m| confidence::targets(m, event)).unwrap_or_default() {
+            targets.insert((event.tenant_id.clone(), record_id));
+        }
+    }
+
     /// Relays one batch; returns how many events it handled.
     pub async fn pass(&self) -> Result<usize, String> {
         let d = self.system.dialect;
@@ -224,6 +251,7 @@ impl Relay {
         };
         let watched = &subs.watched;
         let (mut links, mut memories) = (HashMap::new(), BTreeSet::new());
+        let (mut metas, mut confidences) = (HashMap::new(), BTreeSet::new());
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
@@ -250,11 +278,18 @@ impl Relay {
                     self.queue.push(job, None).await.map_err(|e| err(&e))?;
                 }
                 self.memory_targets(change, &mut links, &mut memories).await.map_err(|e| err(&e))?;
+                self.confidence_targets(change, &mut metas, &mut confidences).await;
             }
         }
         for (tenant_id, entity_id, record_id) in memories {
             self.queue
                 .push(Job::RefreshMemory { tenant_id, entity_id, record_id }, None)
+                .await
+                .map_err(|e| err(&e))?;
+        }
+        for (tenant_id, record_id) in confidences {
+            self.queue
+                .push(Job::RefreshConfidence { tenant_id, record_id }, None)
                 .await
                 .map_err(|e| err(&e))?;
         }
