@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod ai;
 pub mod approvals;
+pub mod confidence;
 pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
@@ -60,4 +61,5 @@ pub static ALL: Features = &[
     &hierarchy::FEATURE,
     &uids::FEATURE,
     &stock::FEATURE,
+    &confidence::FEATURE,
 ];
