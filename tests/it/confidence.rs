@@ -1,5 +1,5 @@
 //! The Deal Confidence Meter through GraphQL, on a tenant whose pipeline entity is called
-//! `opportunity` (stage `phase`) and whose activities are `touch`es (set with `setCrmRoles`):
+//! `opportunity` (stage `phase`) and whose activities are `touch`es (`crm_roles`' tenant):
 //! weights set by an administrator; an activity logged and a meeting scheduled move the score
 //! by their weights (the worker recomputes it), with factors explaining every point and a
 //! version per change; five quiet days (the clock's nightly pass) cost the silence weight; three
@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
+use crate::crm_roles;
 use crate::harness::*;
 
 const CONFIDENCE: &str = "query($id: ID!) { confidence(entity: \"opportunity\", id: $id) {
@@ -24,37 +25,18 @@ const VIEWED: &str = "mutation($id: ID!, $at: DateTime) {
 const SET_WEIGHTS: &str = "mutation($w: [ConfidenceWeightInput!]!) {
     setConfidenceWeights(weights: $w) { signal effect threshold about } }";
 
-/// A tenant whose pipeline is `opportunity` and whose activities are `touch`es.
+/// The CRM roles test's tenant (pipeline `opportunity` with stage `phase`, activities
+/// `touch`es linked by `about_opportunity`), its touches given a kind and a date, and its roles set.
 async fn opportunity_tenant() -> (TestTenant, Names, Names) {
-    let t = tenant().await;
-    let opportunities = t
-        .define_entity(
-            "opportunity",
-            "opportunities",
-            vec![
-                field("title", "TEXT", json!({})),
-                field("phase", "SELECT", json!({"options": ["Discover", "Propose", "Won", "Lost"]})),
-                field("rank", "NUMBER", json!({})),
-                field("amount", "CURRENCY", json!({})),
-            ],
-        )
-        .await;
-    let touches = t
-        .define_entity(
-            "touch",
-            "touches",
-            vec![
-                field("subject", "TEXT", json!({})),
-                field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]})),
-                field("happens_at", "DATETIME", json!({})),
-                field("about", "RELATION", json!({"relatedEntity": "opportunity"})),
-            ],
-        )
-        .await;
-    let roles = json!({"pipeline": "opportunity", "stageField": "phase", "positionField": "rank",
-                       "wonValue": "Won", "lostValue": "Lost", "activity": "touch"});
-    t.data("mutation($i: CrmRolesInput!) { setCrmRoles(input: $i) { pipeline } }", json!({"i": roles})).await;
-    (t, opportunities, touches)
+    let t = crm_roles::opportunity_tenant().await;
+    t.add_field("touch", field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]}))).await;
+    t.add_field("touch", field("happens_at", "DATETIME", json!({}))).await;
+    t.data(
+        "mutation($i: CrmRolesInput!) { setCrmRoles(input: $i) { pipeline } }",
+        json!({"i": crm_roles::roles()}),
+    )
+    .await;
+    (t, Names::new("opportunity", "opportunities"), Names::new("touch", "touches"))
 }
 
 /// The record's confidence once `done` holds of it (the worker computes it).
@@ -118,7 +100,7 @@ async fn an_activity_a_meeting_and_quiet_days_move_the_score_by_their_weights() 
         json!([{"signal": "BASE", "effect": 50, "detail": "every record starts at 50"}])
     );
 
-    t.create(&touches, json!({"subject": "Intro call", "kind": "Call", "about": opp}), "").await;
+    t.create(&touches, json!({"subject": "Intro call", "kind": "Call", "aboutOpportunity": opp}), "").await;
     let called = confidence_when(&t, &opp, score_is(57)).await;
     assert_eq!(factor(&called, "RECENT_ACTIVITY").expect("the activity counts")["effect"], json!(7));
     explained(&called);
@@ -126,7 +108,7 @@ async fn an_activity_a_meeting_and_quiet_days_move_the_score_by_their_weights() 
     let in_ten_days = (Utc::now() + Duration::days(10)).to_rfc3339();
     t.create(
         &touches,
-        json!({"subject": "Demo", "kind": "Meeting", "happensAt": in_ten_days, "about": opp}),
+        json!({"subject": "Demo", "kind": "Meeting", "happensAt": in_ten_days, "aboutOpportunity": opp}),
         "",
     )
     .await;
