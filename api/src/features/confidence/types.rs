@@ -91,7 +91,10 @@ pub fn types() -> Vec<Type> {
         .item(EnumItem::new("PROPOSAL_VIEWED").description("The record's proposal was opened by the buyer."));
     let factor = Object::new(t::CONFIDENCE_FACTOR)
         .description("One reason for points of a confidence score.")
-        .field(sync_field::<Factor>("signal", TypeRef::named_nn(t::CONFIDENCE_SIGNAL), |f| signal(f.signal)))
+        .field(
+            sync_field::<Factor>("signal", TypeRef::named_nn(t::CONFIDENCE_SIGNAL), |f| signal(f.signal))
+                .description("The signal that counted (CLAMPED: the 0..100 bound)."),
+        )
         .field(
             sync_field::<Factor>("effect", TypeRef::named_nn(TypeRef::INT), |f| int(f.effect))
                 .description("Points added (negative: taken)."),
@@ -111,7 +114,7 @@ pub fn types() -> Vec<Type> {
         |v| v.downcast_ref::<Shown>().map(|x| &x.score),
     )
     .field(sync_field::<Shown>("entity", TypeRef::named_nn(TypeRef::STRING), |x| s(&x.entity)).description("The pipeline entity's `nameSingular`."))
-    .field(sync_field::<Shown>("recordId", TypeRef::named_nn(TypeRef::ID), |x| s(&x.score.record_id)))
+    .field(sync_field::<Shown>("recordId", TypeRef::named_nn(TypeRef::ID), |x| s(&x.score.record_id)).description("The pipeline record."))
     .field(
         Field::new("history", TypeRef::named_nn_list_nn(t::CONFIDENCE_SCORE), |c| {
             FieldFuture::new(async move {
@@ -142,15 +145,24 @@ pub fn types() -> Vec<Type> {
             sync_field::<Band>("records", TypeRef::named_nn(TypeRef::INT), |b| int(b.records()))
                 .description("Closed records whose last score before closing fell in the band."),
         )
-        .field(sync_field::<Band>("won", TypeRef::named_nn(TypeRef::INT), |b| int(b.won)))
-        .field(sync_field::<Band>("lost", TypeRef::named_nn(TypeRef::INT), |b| int(b.lost)))
+        .field(
+            sync_field::<Band>("won", TypeRef::named_nn(TypeRef::INT), |b| int(b.won))
+                .description("Of them, those won."),
+        )
+        .field(
+            sync_field::<Band>("lost", TypeRef::named_nn(TypeRef::INT), |b| int(b.lost))
+                .description("Of them, those lost."),
+        )
         .field(
             sync_field::<Band>("winRate", TypeRef::named(TypeRef::FLOAT), |b| b.win_rate().map(Value::from))
                 .description("Won over closed, 0 to 1 (null when none closed from the band)."),
         );
     let weight = Object::new(t::CONFIDENCE_WEIGHT)
         .description("How many points a signal is worth, and when it holds.")
-        .field(sync_field::<Weight>("signal", TypeRef::named_nn(t::CONFIDENCE_SIGNAL), |w| signal(w.signal)))
+        .field(
+            sync_field::<Weight>("signal", TypeRef::named_nn(t::CONFIDENCE_SIGNAL), |w| signal(w.signal))
+                .description("The signal weighted."),
+        )
         .field(
             sync_field::<Weight>("effect", TypeRef::named_nn(TypeRef::INT), |w| int(w.effect))
                 .description("Points added when the signal holds (negative: taken)."),
