@@ -26,7 +26,8 @@ const SET_WEIGHTS: &str = "mutation($w: [ConfidenceWeightInput!]!) {
     setConfidenceWeights(weights: $w) { signal effect threshold about } }";
 
 /// The CRM roles test's tenant (pipeline `opportunity` with stage `phase`, activities
-/// `touch`es linked by `about_opportunity`), its touches given a kind and a date, and its roles set.
+/// `touch`es linked by `about_opportunity`), its touches given a kind and a date, its roles
+/// set and the meter on.
 async fn opportunity_tenant() -> (TestTenant, Names, Names) {
     let t = crm_roles::opportunity_tenant().await;
     t.add_field("touch", field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]}))).await;
@@ -36,6 +37,8 @@ async fn opportunity_tenant() -> (TestTenant, Names, Names) {
         json!({"i": crm_roles::roles()}),
     )
     .await;
+    // Setting weights (none: the seed's) turns the meter on.
+    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
     (t, Names::new("opportunity", "opportunities"), Names::new("touch", "touches"))
 }
 

@@ -59,7 +59,7 @@ impl TenantMeta {
                     labels: e.labels.filter(|v| !v.is_null()),
                     fields: Vec::new(),
                     switched_off: e.switched_off,
-                    // Marked by `with_crm` below.
+                    // Marked by `with_confidence` below.
                     scored: false,
                     stock: match e.stock {
                         Some(v) if !v.is_null() => Some(Arc::new(serde_json::from_value(v)?)),
@@ -81,7 +81,11 @@ impl TenantMeta {
             tracing::warn!(tenant = %t.id, entity = %b.entity_id, field = %b.key, problem = %b.message, "formula does not check");
         }
         let crm = crm_roles(conn, tenant_id).await?;
-        Ok(TenantMeta::new(t.id, t.metadata_version, defs).in_zone(&t.time_zone).with_crm(Arc::new(crm)))
+        let confidence = crate::features::confidence::weights::is_on(conn, tenant_id).await?;
+        Ok(TenantMeta::new(t.id, t.metadata_version, defs)
+            .in_zone(&t.time_zone)
+            .with_crm(Arc::new(crm))
+            .with_confidence(confidence))
     }
 }
 

@@ -110,9 +110,10 @@ pub struct EntityDef {
     /// Switched off with the modules holding it: kept with its records, absent from the API
     /// (`TenantMeta::switched_on`).
     pub switched_off: bool,
-    /// Its changes may move a Deal Confidence score: it is the tenant's pipeline or activity
-    /// entity (`CrmRoles`, marked by `TenantMeta::with_crm`), so its change events go to the job
-    /// relay (`features::confidence`), known from the definitions without asking the database.
+    /// Its changes may move a Deal Confidence score: the tenant turned the meter on and it is
+    /// the pipeline or activity entity (`CrmRoles`; marked by `TenantMeta::with_confidence`), so
+    /// its change events go to the job relay (`features::confidence`), known from the
+    /// definitions without asking the database.
     pub scored: bool,
     /// What it is to the stock engine (`stock`): a movement ledger, a bill-of-materials line or
     /// a production order; `None` for every other entity.
@@ -195,17 +196,22 @@ impl TenantMeta {
         TenantMeta { tenant_id, version, time_zone: chrono_tz::Tz::UTC, entities, crm: Arc::default(), by_id }
     }
 
-    /// The same metadata with the tenant's CRM roles (its pipeline and activity entities
-    /// marked `scored`).
+    /// The same metadata with the tenant's CRM roles.
     pub fn with_crm(mut self, crm: Arc<CrmRoles>) -> Self {
-        let parts = [Some(crm.pipeline.as_str()), crm.activity.as_deref()];
+        self.crm = crm;
+        self
+    }
+
+    /// The same metadata with the CRM's pipeline and activity entities marked `scored` when the
+    /// tenant has turned the Deal Confidence Meter on (`on`; after `with_crm`).
+    pub fn with_confidence(mut self, on: bool) -> Self {
+        let parts = [Some(self.crm.pipeline.as_str()), self.crm.activity.as_deref()];
         for e in &mut self.entities {
-            let scored = parts.contains(&Some(e.name_singular.as_str()));
+            let scored = on && parts.contains(&Some(e.name_singular.as_str()));
             if e.scored != scored {
                 Arc::make_mut(e).scored = scored;
             }
         }
-        self.crm = crm;
         self
     }
 

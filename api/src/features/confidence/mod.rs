@@ -54,7 +54,7 @@ async fn set_weights(c: &ResolverContext<'_>) -> Result<Vec<Weight>, ApiError> {
     let given: Vec<Weight> = serde_json::from_value(arg_json(c, "weights")?.unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(format!("weights: {e}")))?;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let weights = confidence::weights::save(&txn, &p.tenant_id, &given).await?;
+    let weights = confidence::weights::save(&txn, state.db.dialect, &p.tenant_id, &given).await?;
     let entry = audit::Entry {
         action: "confidence_weights.set",
         object_type: "tenant",
@@ -175,7 +175,7 @@ fn admin_mutations() -> Vec<Field> {
             InputValue::new("weights", TypeRef::named_nn_list_nn(t::CONFIDENCE_WEIGHT_INPUT))
                 .description("The weights to set; signals not listed keep theirs."),
         )
-        .description("Sets confidence weights (administrators); returns all of the tenant's weights. Scores follow at their next computation."),
+        .description("Sets confidence weights (administrators) and turns the meter on (an empty list: the seed weights); returns all of the tenant's weights. Scores follow at their next computation."),
     ]
 }
 

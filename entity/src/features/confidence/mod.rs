@@ -285,10 +285,13 @@ pub async fn due(
 }
 
 /// The pipeline records whose score record change `event` of the tenant `meta` describes may
-/// move: the record itself when it is a pipeline record, and the pipeline records an activity
+/// move (none unless the tenant turned the meter on): the record itself when it is a pipeline record, and the pipeline records an activity
 /// links to (before and after the change) when it is an activity.
 pub fn targets(meta: &TenantMeta, event: &ChangeEvent) -> Vec<String> {
-    let Some(pipeline) = meta.entity_by_name(&meta.crm.pipeline) else { return Vec::new() };
+    // Only a tenant that turned the meter on has its pipeline marked.
+    let Some(pipeline) = meta.entity_by_name(&meta.crm.pipeline).filter(|p| p.scored) else {
+        return Vec::new();
+    };
     if event.entity_id == pipeline.id {
         return vec![event.record.id.clone()];
     }

@@ -1,7 +1,8 @@
 //! The confidence signals and a tenant's weights for them. A weight is a signal, the points it
 //! adds (or, negative, takes) when it holds, and the threshold that decides when it holds; the
-//! seed weights (what a tenant that set none has) are `seed`. Stored per tenant as one JSON
-//! document (`confidence_weights`); a tenant's stored weights override the seed signal by signal.
+//! seed weights are `seed`. Stored per tenant as one JSON document (`confidence_weights`),
+//! whose presence turns the meter on (`is_on`); a tenant's stored weights override the seed
+//! signal by signal.
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
@@ -164,9 +165,21 @@ pub fn validate(given: &[Weight]) -> Result<()> {
     if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
 
+/// Whether the tenant turned the meter on (set its weights once): read with its definitions,
+/// so that only such a tenant's pipeline and activity changes go to the job relay.
+pub async fn is_on(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<bool> {
+    Ok(confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?.is_some())
+}
+
 /// Sets the given weights (checked first) over the tenant's current ones, in the caller's
-/// transaction; returns the tenant's weights after.
-pub async fn save(conn: &impl ConnectionTrait, tenant_id: &str, given: &[Weight]) -> Result<Vec<Weight>> {
+/// transaction, turning the meter on (the metadata version is bumped, so every instance marks
+/// the pipeline and activity entities `scored`); returns the tenant's weights after.
+pub async fn save(
+    conn: &impl ConnectionTrait,
+    d: crate::Dialect,
+    tenant_id: &str,
+    given: &[Weight],
+) -> Result<Vec<Weight>> {
     validate(given)?;
     let weights = merged(load(conn, tenant_id).await?, given);
     confidence_weight::Entity::delete_by_id(tenant_id.to_owned()).exec(conn).await?;
@@ -176,6 +189,7 @@ pub async fn save(conn: &impl ConnectionTrait, tenant_id: &str, given: &[Weight]
         updated_at: sea_orm::Set(time::now()),
     };
     confidence_weight::Entity::insert(row).exec_without_returning(conn).await?;
+    crate::runtime::signals::metadata_changed(conn, d, tenant_id).await?;
     Ok(weights)
 }
 
