@@ -61,11 +61,14 @@ pub enum Job {
     /// Run the `stock_below_reorder` workflows of a balance's crossing (`trigger_key`: the
     /// outbox event's id).
     StockBelowReorder { tenant_id: String, trigger_key: String, alert: entity::runtime::stock::BelowReorder },
+    /// Score a pipeline record's confidence again: the record or an activity about it changed
+    /// (`handlers::confidence`).
+    RefreshConfidence { tenant_id: String, record_id: String },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 12] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -77,6 +80,7 @@ impl Job {
         "run_import",
         "refresh_memory",
         "stock_below_reorder",
+        "refresh_confidence",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -93,6 +97,7 @@ impl Job {
             Job::RunImport { .. } => Self::KINDS[8],
             Job::RefreshMemory { .. } => Self::KINDS[9],
             Job::StockBelowReorder { .. } => Self::KINDS[10],
+            Job::RefreshConfidence { .. } => Self::KINDS[11],
         }
     }
 }

@@ -13,9 +13,9 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use entity::features::memory;
 use entity::features::webhooks::{self, Webhook};
 use entity::features::workflows;
+use entity::features::{confidence, memory};
 
 use entity::runtime::meta::TenantMeta;
 use entity::runtime::outbox::events::{self, OutboxEvent};
@@ -41,7 +41,7 @@ pub struct Relay {
     poll: Duration,
     /// Commits heard of (here and, through Redis, elsewhere) wake the relay before its poll.
     peers: Peers,
-    /// Tenants' definitions, by tenant, for Customer Memory's links (`memory_meta`).
+    /// Tenants' definitions, by tenant, for Customer Memory's links and the confidence meter's targets (`kept_meta`).
     metas: Mutex<HashMap<String, Arc<TenantMeta>>>,
     /// SQLite: the relay lock's file beside the database file (`None`: an in-memory database,
     /// which no other process opens).
@@ -179,22 +179,14 @@ impl Relay {
     /// Adds to `targets` the records whose Customer Memory record change `event` asks to
     /// refresh: those its entity's RELATION fields point at, before and after the change, when
     /// the entity has long-text fields (a note or an activity). The links come from the
-    /// tenant's definitions (`memory_meta`); `metas` keeps each tenant's for the pass, so a
-    /// pass reads a tenant's version once. `targets` is a set, so a pass that relays many
+    /// tenant's definitions, `meta` (`tenant_meta`). `targets` is a set, so a pass that relays many
     /// notes about one record (an import) queues one refresh for it, not one per note.
-    async fn memory_targets(
-        &self,
+    fn memory_targets(
+        meta: &TenantMeta,
         event: &ChangeEvent,
-        metas: &mut HashMap<String, Option<Arc<TenantMeta>>>,
         targets: &mut BTreeSet<(String, String, String)>,
-    ) -> entity::Result<()> {
-        let meta = match metas.entry(event.tenant_id.clone()) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert(self.memory_meta(&event.tenant_id).await?),
-        };
-        let Some(entity) = meta.as_ref().and_then(|m| m.entity_by_id(&event.entity_id)) else {
-            return Ok(());
-        };
+    ) {
+        let Some(entity) = meta.entity_by_id(&event.entity_id) else { return };
         for (key, target) in memory::links(entity) {
             for data in [Some(&*event.record.data), event.previous.as_ref()].into_iter().flatten() {
                 if let Some(id) = data.get(&key).and_then(serde_json::Value::as_str) {
@@ -202,13 +194,12 @@ impl Relay {
                 }
             }
         }
-        Ok(())
     }
 
     /// The definitions of tenant `tenant_id` as they stand (`None`: the tenant is gone), for
-    /// `memory_targets`: those the relay keeps while the tenant's metadata version is theirs
-    /// (one read of the tenant's row), else loaded anew and kept.
-    async fn memory_meta(&self, tenant_id: &str) -> entity::Result<Option<Arc<TenantMeta>>> {
+    /// `memory_targets` and `confidence_targets`: those the relay keeps while the tenant's
+    /// metadata version is theirs (one read of the tenant's row), else loaded anew and kept.
+    async fn kept_meta(&self, tenant_id: &str) -> entity::Result<Option<Arc<TenantMeta>>> {
         let mut buf = SqlBuf::new(self.system.dialect);
         buf.push("SELECT metadata_version FROM tenants WHERE id = ").bind(tenant_id.to_owned());
         let Some(row) = self.system.conn.query_one_raw(buf.into_statement()).await? else { return Ok(None) };
@@ -244,6 +235,15 @@ impl Relay {
         });
         let file = locked.await.map_err(|e| e.to_string())?.map_err(|e| format!("the relay lock: {e}"))?;
         Ok(Some(file))
+    }
+
+    /// Adds to `targets` the pipeline records (tenant, record) whose confidence score record
+    /// change `event` may move (`confidence::targets`): the record itself when its entity is
+    /// the tenant's pipeline, the records an activity links to when it is an activity.
+    fn confidence_targets(meta: &TenantMeta, event: &ChangeEvent, targets: &mut BTreeSet<(String, String)>) {
+        for record_id in confidence::targets(meta, event) {
+            targets.insert((event.tenant_id.clone(), record_id));
+        }
     }
 
     /// Relays one batch; returns how many events it handled.
@@ -287,7 +287,9 @@ impl Relay {
             self.subscriptions().await.map_err(|e| err(&e))?
         };
         let watched = &subs.watched;
-        let (mut links, mut memories) = (HashMap::new(), BTreeSet::new());
+        // Each tenant's definitions, read once per pass (`kept_meta`).
+        let mut metas: HashMap<String, Option<Arc<TenantMeta>>> = HashMap::new();
+        let (mut memories, mut confidences) = (BTreeSet::new(), BTreeSet::new());
         let mut done = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("", "id").map_err(|e| err(&e))?;
@@ -313,12 +315,27 @@ impl Relay {
                 for job in self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))? {
                     self.queue.push(job, None).await.map_err(|e| err(&e))?;
                 }
-                self.memory_targets(change, &mut links, &mut memories).await.map_err(|e| err(&e))?;
+                let meta = match metas.entry(change.tenant_id.clone()) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(new) => {
+                        new.insert(self.kept_meta(&change.tenant_id).await.map_err(|e| err(&e))?)
+                    }
+                };
+                if let Some(meta) = meta.as_deref() {
+                    Self::memory_targets(meta, change, &mut memories);
+                    Self::confidence_targets(meta, change, &mut confidences);
+                }
             }
         }
         for (tenant_id, entity_id, record_id) in memories {
             self.queue
                 .push(Job::RefreshMemory { tenant_id, entity_id, record_id }, None)
+                .await
+                .map_err(|e| err(&e))?;
+        }
+        for (tenant_id, record_id) in confidences {
+            self.queue
+                .push(Job::RefreshConfidence { tenant_id, record_id }, None)
                 .await
                 .map_err(|e| err(&e))?;
         }

@@ -12,7 +12,7 @@ use entity::runtime::outbox;
 
 use crate::context::JobContext;
 use crate::error::JobError;
-use crate::handlers::{email, imports, memory, webhooks, workflows};
+use crate::handlers::{confidence, email, imports, memory, webhooks, workflows};
 use crate::queue::{Job, Queue, Rearming};
 
 /// How long the queue may go unpolled when idle.
@@ -82,6 +82,9 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         }
         Job::StockBelowReorder { tenant_id, trigger_key, alert } => {
             workflows::on_stock_alert(ctx, &tenant_id, &trigger_key, &alert).await
+        }
+        Job::RefreshConfidence { tenant_id, record_id } => {
+            confidence::refresh(ctx, &tenant_id, &record_id).await
         }
     }
 }

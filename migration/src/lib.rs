@@ -55,6 +55,7 @@ mod m20261209_000049_stock;
 mod m20261209_000050_mentions;
 mod m20261209_000051_crm_roles;
 mod m20261209_000052_ai;
+mod m20261210_000053_confidence;
 mod m20261210_000054_focus;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
@@ -90,6 +91,7 @@ pub fn rls_tables() -> Vec<&'static str> {
     t.extend(m20261208_000042_imports::TABLES);
     t.extend(m20261209_000047_hierarchy::TABLES);
     t.extend(m20261209_000052_ai::TABLES);
+    t.extend(m20261210_000053_confidence::TABLES);
     t
 }
 
@@ -150,6 +152,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000050_mentions::Migration),
             Box::new(m20261209_000051_crm_roles::Migration),
             Box::new(m20261209_000052_ai::Migration),
+            Box::new(m20261210_000053_confidence::Migration),
             Box::new(m20261210_000054_focus::Migration),
         ]
     }

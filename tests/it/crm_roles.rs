@@ -12,8 +12,9 @@ use crate::harness::*;
 
 const SET: &str = "mutation($i: CrmRolesInput!) { setCrmRoles(input: $i) { pipeline stageField positionField wonValue lostValue lead leadStatusField convertedValue account contact activity timelineEntities } }";
 
-/// A tenant with the CRM's parts under other names (and no `deal`, `lead`…).
-async fn opportunity_tenant() -> TestTenant {
+/// A tenant with the CRM's parts under other names (and no `deal`, `lead`…); the confidence
+/// meter's tests (`confidence`) run on it too.
+pub async fn opportunity_tenant() -> TestTenant {
     let t = tenant().await;
     t.define_entity("company", "companies", plain_fields(&[("name", "TEXT")])).await;
     t.define_entity(
@@ -67,7 +68,7 @@ async fn opportunity_tenant() -> TestTenant {
 }
 
 /// The roles of the opportunity tenant.
-fn roles() -> Value {
+pub fn roles() -> Value {
     json!({"pipeline": "opportunity", "stageField": "phase", "positionField": "rank", "wonValue": "Won",
            "lostValue": "Lost", "lead": "prospect", "leadStatusField": "state", "convertedValue": "Won over",
            "account": "company", "contact": "person", "activity": "touch"})

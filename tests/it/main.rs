@@ -21,6 +21,7 @@ mod auth;
 mod bulk;
 mod clock;
 mod compiled;
+mod confidence;
 mod crm_roles;
 mod customer_memory;
 mod dashboards;

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod ai;
 pub mod approvals;
+pub mod confidence;
 pub mod crm;
 pub mod dashboards;
 pub mod dead_jobs;
@@ -62,4 +63,5 @@ pub static ALL: Features = &[
     &uids::FEATURE,
     &stock::FEATURE,
     &focus::FEATURE,
+    &confidence::FEATURE,
 ];

@@ -1,13 +1,12 @@
-//! SeaORM models of every platform table (tenants, users, roles, sessions, entity and field
+//! SeaORM models of every platform table: tenants, users, roles, sessions, entity and field
 //! definitions, the change-event outbox, workflows with their runs and steps, approval policies
-//! with their requests and decisions, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
-//! TOTP secrets and recovery codes, uploaded files, AI providers, usage and budgets, customer memories, the audit chain, and the engine's records, record counters,
-//! with their requests and decisions, the CRM's roles, Daily Focus rules, dashboards, modules, CSV imports and their row errors, export jobs, applied templates, password resets,
-//! TOTP secrets and recovery codes, uploaded files, the audit chain, and the engine's records, record counters,
-//! rollups, search entries, UIDs and their counters). Tenant records themselves are read and written by `runtime::store` with
-//! rollups, search entries and stock balances). Tenant records themselves are read and written by `runtime::store` with
-//! compiled SQL, because their columns are defined at runtime: `record` names only their fixed
-//! columns.
+//! with their requests and decisions, the CRM's roles, Daily Focus rules, confidence weights,
+//! scores and signals, dashboards, modules, CSV imports and their row errors, export jobs,
+//! applied templates, password resets, TOTP secrets and recovery codes, uploaded files, AI
+//! providers, usage and budgets, customer memories, the audit chain, and the engine's records,
+//! record counters, rollups, search entries, UIDs and their counters, and stock balances.
+//! Tenant records themselves are read and written by `runtime::store` with compiled SQL,
+//! because their columns are defined at runtime: `record` names only their fixed columns.
 
 pub mod ai_budget;
 pub mod ai_provider;
@@ -18,6 +17,9 @@ pub mod approval_policy;
 pub mod approval_request;
 pub mod audit_head;
 pub mod audit_log;
+pub mod confidence_score;
+pub mod confidence_signal;
+pub mod confidence_weight;
 pub mod crm_role;
 pub mod customer_memory;
 pub mod dashboard;

@@ -61,6 +61,8 @@ impl TenantMeta {
                     labels: e.labels.filter(|v| !v.is_null()),
                     fields: Vec::new(),
                     switched_off: e.switched_off,
+                    // Marked by `with_confidence` below.
+                    scored: false,
                     stock: match e.stock {
                         Some(v) if !v.is_null() => Some(Arc::new(serde_json::from_value(v)?)),
                         _ => None,
@@ -82,10 +84,12 @@ impl TenantMeta {
         }
         let crm = crm_roles(conn, tenant_id).await?;
         let focus = focus_rules(conn, tenant_id).await?;
+        let confidence = crate::features::confidence::weights::is_on(conn, tenant_id).await?;
         Ok(TenantMeta::new(t.id, t.metadata_version, defs)
             .in_zone(&t.time_zone)
             .with_crm(Arc::new(crm))
-            .with_focus(Arc::new(focus)))
+            .with_focus(Arc::new(focus))
+            .with_confidence(confidence))
     }
 }
 

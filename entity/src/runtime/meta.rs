@@ -111,6 +111,11 @@ pub struct EntityDef {
     /// Switched off with the modules holding it: kept with its records, absent from the API
     /// (`TenantMeta::switched_on`).
     pub switched_off: bool,
+    /// Its changes may move a Deal Confidence score: the tenant turned the meter on and it is
+    /// the pipeline or activity entity (`CrmRoles`; marked by `TenantMeta::with_confidence`), so
+    /// its change events go to the job relay (`features::confidence`), known from the
+    /// definitions without asking the database.
+    pub scored: bool,
     /// What it is to the stock engine (`stock`): a movement ledger, a bill-of-materials line or
     /// a production order; `None` for every other entity.
     pub stock: Option<Arc<StockConfig>>,
@@ -211,6 +216,19 @@ impl TenantMeta {
     /// The same metadata with the tenant's Daily Focus rules.
     pub fn with_focus(mut self, focus: Arc<Vec<FocusRule>>) -> Self {
         self.focus = focus;
+        self
+    }
+
+    /// The same metadata with the CRM's pipeline and activity entities marked `scored` when the
+    /// tenant has turned the Deal Confidence Meter on (`on`; after `with_crm`).
+    pub fn with_confidence(mut self, on: bool) -> Self {
+        let parts = [Some(self.crm.pipeline.as_str()), self.crm.activity.as_deref()];
+        for e in &mut self.entities {
+            let scored = on && parts.contains(&Some(e.name_singular.as_str()));
+            if e.scored != scored {
+                Arc::make_mut(e).scored = scored;
+            }
+        }
         self
     }
 

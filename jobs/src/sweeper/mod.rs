@@ -3,6 +3,8 @@
 //! - `schedule`: cron `schedule` triggers of workflows;
 //! - `relative_date`: `relative_date` triggers (a record's date plus an offset) of workflows;
 //! - `approvals`: approval requests pending past their stage's SLA are escalated (once);
+//! - `confidence`: open pipeline records whose confidence score is a day old are scored again
+//!   (the nightly pass; on the chosen clock, so tests move days forward);
 //! - `leases`: emails and webhook deliveries whose worker died mid-send are queued again, and
 //!   runs whose worker died mid-run continue;
 //! - tenants whose deletion's grace period is over are deleted
@@ -18,6 +20,7 @@
 //! starts its scan afresh from that moment.
 
 mod approvals;
+mod confidence;
 mod leases;
 mod records;
 mod relative_date;
@@ -86,6 +89,9 @@ impl TimeScanner {
             }
         }
         approvals::escalate(&self.system, &self.db, now, tenant).await?;
+        if let Err(e) = confidence::nightly(&self.system, &self.db, now, tenant).await {
+            tracing::warn!(error = %e, "the nightly confidence pass failed");
+        }
         // Tenants whose deletion's grace period is over (GDPR): every row of theirs goes.
         if let Err(e) = entity::features::gdpr::tenant::execute_due(&self.system, now, tenant).await {
             tracing::warn!(error = %e, "deleting the tenants whose deletion is due failed");

@@ -102,6 +102,7 @@ pub fn draft_entity(input: &EntityInput, meta: &TenantMeta) -> Result<EntityDef>
         labels: input.labels.clone().filter(|v| !v.is_null()),
         fields,
         switched_off: false,
+        scored: false,
         stock: None,
         created_at: now,
         updated_at: now,

@@ -3,6 +3,7 @@
 //! same functions, so a name that validates is exactly the name the schema will carry.
 
 pub mod ai;
+pub mod confidence;
 pub mod crm;
 pub mod demo;
 pub mod focus;
@@ -17,19 +18,21 @@ use std::collections::BTreeSet;
 
 pub use platform::{change_kinds, fields, types};
 
-/// Every platform type name, the CRM's and Daily Focus' included (taken names for collision checks).
+/// Every platform type name, the CRM's, Daily Focus' and the confidence meter's included (taken names for collision checks).
 pub fn platform_type_names() -> BTreeSet<&'static str> {
     let mut s = platform::platform_type_names();
     s.extend(crm::TYPE_NAMES.iter().copied());
     s.extend(focus::types::ALL.iter().copied());
+    s.extend(confidence::TYPE_NAMES.iter().copied());
     s
 }
 
-/// Every platform root field name, the CRM's and Daily Focus' included (taken names for collision checks).
+/// Every platform root field name, the CRM's, Daily Focus' and the confidence meter's included (taken names for collision checks).
 pub fn platform_root_fields() -> BTreeSet<&'static str> {
     let mut s = platform::platform_root_fields();
     s.extend(crm::ROOT_FIELDS.iter().copied());
     s.extend(focus::fields::ALL.iter().copied());
+    s.extend(confidence::ROOT_FIELDS.iter().copied());
     s
 }
 

@@ -66,6 +66,7 @@ fn system_only() -> EntityDef {
         labels: None,
         fields: Vec::new(),
         switched_off: false,
+        scored: false,
         stock: None,
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,

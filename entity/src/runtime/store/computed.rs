@@ -162,14 +162,15 @@ pub async fn backfill_data(
 }
 
 /// `dispatched_at` of a record change: `NULL` (for the job relay) when an active workflow of
-/// the tenant watches the entity, the tenant has an active webhook, or the entity feeds
-/// Customer Memory (it has a long-text and a RELATION field: a note or an activity) — what
+/// the tenant watches the entity, the tenant has an active webhook, the entity feeds
+/// Customer Memory (it has a long-text and a RELATION field: a note or an activity) or a
+/// confidence score (`EntityDef::scored`: the CRM's pipeline or activity entity) — what
 /// the relay turns into jobs (`jobs::relay`) — and otherwise now, so that the relay never
 /// claims, marks and re-writes the many changes nothing acts on. The check reads what
 /// committed before the write's statement began: a workflow or webhook activated meanwhile
 /// sees the changes that follow it.
 fn push_unless_watched(buf: &mut SqlBuf, tenant_id: &str, entity: &EntityDef) {
-    if feeds_memory(entity) {
+    if feeds_memory(entity) || entity.scored {
         buf.push("NULL");
         return;
     }
