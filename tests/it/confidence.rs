@@ -3,7 +3,8 @@
 //! weights set by an administrator; an activity logged and a meeting scheduled move the score
 //! by their weights (the worker recomputes it), with factors explaining every point and a
 //! version per change; five quiet days (the clock's nightly pass) cost the silence weight; three
-//! proposal views reported by an integration add theirs; calibration reports the win rate per
+//! proposal views reported by an integration add theirs, and a burst of views at once is all
+//! counted; calibration reports the win rate per
 //! band of the last score before closing; a member outside the row rule, a role that cannot
 //! read the pipeline and another tenant see nothing, and a read-only member may not report.
 
@@ -172,6 +173,26 @@ async fn three_proposal_views_add_their_weight_and_bad_reports_are_refused() {
     refused.expect_code("VALIDATION_FAILED");
     let bad_weight = t.request(SET_WEIGHTS, json!({"w": [{"signal": "CLAMPED", "effect": 5, "threshold": 0}, {"signal": "BASE", "effect": 150, "threshold": 0}]})).await;
     bad_weight.expect_code("VALIDATION_FAILED");
+}
+
+/// Views reported at the same moment (an integration's burst) are each kept and none is
+/// refused: rescoring one record takes turns, so no two writes claim the same version.
+#[tokio::test]
+async fn views_reported_at_once_are_all_counted() {
+    let (t, opportunities, _) = opportunity_tenant().await;
+    let opp =
+        str_of(&t.create(&opportunities, json!({"title": "Burst", "phase": "Propose"}), "").await["id"]);
+    confidence_when(&t, &opp, score_is(50)).await;
+    let answers = futures_util::future::join_all((0..6).map(|_| t.request(VIEWED, json!({"id": opp})))).await;
+    for answer in &answers {
+        assert!(answer.body["errors"].is_null(), "a view at once was refused: {}", answer.body);
+    }
+    let c = confidence_when(&t, &opp, |c| {
+        factor(c, "PROPOSAL_VIEWED").is_some_and(|f| f["detail"] == json!("the proposal was viewed 6 times"))
+    })
+    .await;
+    assert_eq!(c["score"], json!(70), "{c}");
+    explained(&c);
 }
 
 #[tokio::test]

@@ -76,16 +76,23 @@ async fn record_signal(c: &ResolverContext<'_>) -> Result<Option<Shown>, ApiErro
             "reporting signals needs the update permission on `{name}`"
         )));
     }
-    let now = time::now();
     let at = match args::opt_string(c, "at")? {
-        None => now,
-        Some(s) => time::parse(&s)
-            .ok_or_else(|| ApiError::Validation(vec![FieldError::new("at", "an RFC 3339 date-time")]))?,
+        None => None,
+        Some(s) => Some(
+            time::parse(&s)
+                .ok_or_else(|| ApiError::Validation(vec![FieldError::new("at", "an RFC 3339 date-time")]))?,
+        ),
     };
     let meta = &ctx::access(c)?.meta;
-    let gathered = gather::gather(&state.db, meta, &pipeline, &id, now).await?;
+    let gathered = gather::gather(&state.db, meta, &pipeline, &id, time::now()).await?;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    confidence::record_view(&txn, &p.tenant_id, &pipeline.entity.id, &id, at).await?;
+    // The clock is read once the record's turn is ours: a view reported at the same moment by
+    // another caller is then either already committed (and counted, its time before ours) or
+    // waits and counts this one. Read before, a later turn could score as of an instant before
+    // the earlier turn's view and leave it out.
+    confidence::take_turn(&txn, &p.tenant_id, &id).await?;
+    let now = time::now();
+    confidence::record_view(&txn, &p.tenant_id, &pipeline.entity.id, &id, at.unwrap_or(now)).await?;
     let score = confidence::refresh_in(&txn, &p.tenant_id, &pipeline, gathered, &id, now).await?;
     txn.commit().await?;
     Ok(score.map(|score| Shown { entity: name, score }))

@@ -16,7 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::Db;
@@ -160,6 +161,23 @@ fn same(prev: &Score, score: i32, factors: &[Factor], stage: Option<&str>, outco
         && prev.outcome.as_deref() == outcome
 }
 
+/// Waits until no other transaction is scoring record `record_id`, and keeps the turn until
+/// the caller's transaction ends. Two refreshes of one record at once (a worker's and a
+/// reported proposal view's) would both read version N and both write N + 1: the second would
+/// fail on the versions' unique key. SQLite's writers already take turns (`BEGIN IMMEDIATE`).
+/// Taking it again in the same transaction is free (the lock is the transaction's).
+pub async fn take_turn(conn: &impl ConnectionTrait, tenant_id: &str, record_id: &str) -> Result<()> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut lock = crate::sql_buf::SqlBuf::new(crate::Dialect::Postgres);
+    lock.push("SELECT pg_advisory_xact_lock(hashtextextended(")
+        .bind(format!("confidence:{tenant_id}:{record_id}"))
+        .push(", 0))");
+    conn.execute_raw(lock.into_statement()).await?;
+    Ok(())
+}
+
 /// Scores the gathered record at `now` in the caller's transaction: a new version when the
 /// score, its factors' effects, the stage or the outcome changed, else the current version
 /// brought up to date (details and time). `None` for a record that is gone (its scores are
@@ -176,6 +194,7 @@ pub async fn refresh_in(
         retire(conn, tenant_id, record_id).await?;
         return Ok(None);
     };
+    take_turn(conn, tenant_id, record_id).await?;
     let weights = weights::load(conn, tenant_id).await?;
     let prev = latest(conn, tenant_id, record_id).await?;
     let stage_since = match &prev {
