@@ -106,7 +106,8 @@ if [[ $SKIP_SETUP == 1 ]]; then
   skipped setup
   pg_isready -q -h 127.0.0.1 -p 55433 || { echo "--skip-setup: PostgreSQL is not running on 127.0.0.1:55433 (run without it)" >&2; exit 1; }
 else
-  stage setup 3600 "$BENCH_SCRATCH/setup.sh"
+  # fd 9 (the run lock) closed: the cluster setup starts outlives this run and must not hold it
+  stage setup 3600 "$BENCH_SCRATCH/setup.sh" 9>&-
 fi
 
 # ---------------------------------------------------------------- 3. release build
