@@ -6,7 +6,7 @@
 //! whose worker died is taken back after the lease and the email sent again, which duplicates
 //! it only if the relay had already taken the whole message (it then carries the same
 //! Message-ID). Each change of status writes an `EmailChanged` event in its transaction
-//! (`emailChanged`).
+//! (`emailChanged`). An email about a record (`NewEmail::about`) keeps the record's link.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -45,6 +45,13 @@ async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, id: &str, status
     outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
 }
 
+/// The record an email is about.
+#[derive(Debug, Clone, Copy)]
+pub struct About<'a> {
+    pub entity_id: &'a str,
+    pub record_id: &'a str,
+}
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct NewEmail<'a> {
@@ -53,6 +60,8 @@ pub struct NewEmail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// The record the email is about (`None`: an email about no record, an invitation).
+    pub about: Option<About<'a>>,
 }
 
 /// Queues an email inside `txn`; returns its id (the existing one for a repeated key).
@@ -77,6 +86,8 @@ pub async fn queue(txn: &impl ConnectionTrait, tenant_id: &str, e: &NewEmail<'_>
         subject: Set(e.subject.to_owned()),
         body: Set(e.body.to_owned()),
         status: Set("queued".to_owned()),
+        entity_id: Set(e.about.map(|a| a.entity_id.to_owned())),
+        record_id: Set(e.about.map(|a| a.record_id.to_owned())),
         created_at: Set(time::now()),
         // Not set: `attempts` takes the column's default (0), the rest starts NULL.
         ..Default::default()
