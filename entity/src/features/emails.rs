@@ -6,7 +6,10 @@
 //! whose worker died is taken back after the lease and the email sent again, which duplicates
 //! it only if the relay had already taken the whole message (it then carries the same
 //! Message-ID). Each change of status writes an `EmailChanged` event in its transaction
-//! (`emailChanged`). An email about a record (`NewEmail::about`) keeps the record's link.
+//! (`emailChanged`). An email about a record (`NewEmail::about`) keeps the record's link; when
+//! it is sent, the same transaction writes an `EmailSent` event, which the job relay turns into
+//! a rescoring of the record when the tenant's confidence meter scores it (an email sent is a
+//! touch: `confidence::touches`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -43,6 +46,20 @@ async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, id: &str, status
     let event =
         EmailChanged { tenant_id: tenant_id.to_owned(), email_id: id.to_owned(), status: status.to_owned() };
     outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
+}
+
+/// `OutboxEvent::EmailSent`: email `email_id`, about record `record_id` of entity
+/// `entity_id`, was sent (work for the job relay: the record's confidence may move).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailSent {
+    pub email_id: String,
+    pub entity_id: String,
+    pub record_id: String,
+}
+
+impl outbox::Event for EmailSent {
+    const TOPIC: &'static str = "email.sent";
 }
 
 /// The record an email is about.
@@ -138,7 +155,7 @@ pub async fn claim(conn: &impl ConnectionTrait, e: &Email) -> Result<bool> {
 }
 
 /// Records the outcome of one delivery attempt (a `message_id` of `None` keeps the one
-/// recorded before).
+/// recorded before); a sent email about a record also writes its `EmailSent` event.
 pub async fn record_attempt(
     conn: &impl ConnectionTrait,
     e: &Email,
@@ -157,6 +174,13 @@ pub async fn record_attempt(
         update = update.col_expr(Column::SentAt, Expr::value(time::now()));
     }
     update.exec(conn).await?;
+    if status == "sent"
+        && let (Some(entity_id), Some(record_id)) = (&e.entity_id, &e.record_id)
+    {
+        let sent =
+            EmailSent { email_id: e.id.clone(), entity_id: entity_id.clone(), record_id: record_id.clone() };
+        outbox::write(conn, Dialect::of(conn), &e.tenant_id, &sent).await?;
+    }
     announce(conn, &e.tenant_id, &e.id, status).await
 }
 
