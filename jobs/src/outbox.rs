@@ -232,6 +232,7 @@ impl Dispatcher {
             }
             // Work for the job relay, not news for subscribers.
             OutboxEvent::EmailQueued(_)
+            | OutboxEvent::EmailSent(_)
             | OutboxEvent::WorkflowManual(_)
             | OutboxEvent::WorkflowResume(_)
             | OutboxEvent::WebhookRetry(_)

@@ -107,7 +107,9 @@ fn job_of(
         {
             Job::RecordChanged { trigger_key: format!("event:{id}"), event: e.clone() }
         }
+        // A sent email's rescoring is queued per pass, with the record changes' (`pass`).
         OutboxEvent::RecordChanged(_)
+        | OutboxEvent::EmailSent(_)
         | OutboxEvent::MetadataChanged(_)
         | OutboxEvent::NotificationCreated(_)
         | OutboxEvent::WorkflowRunChanged(_)
@@ -237,12 +239,24 @@ impl Relay {
         Ok(Some(file))
     }
 
-    /// Adds to `targets` the pipeline records (tenant, record) whose confidence score record
-    /// change `event` may move (`confidence::targets`): the record itself when its entity is
-    /// the tenant's pipeline, the records an activity links to when it is an activity.
-    fn confidence_targets(meta: &TenantMeta, event: &ChangeEvent, targets: &mut BTreeSet<(String, String)>) {
-        for record_id in confidence::targets(meta, event) {
-            targets.insert((event.tenant_id.clone(), record_id));
+    /// Adds to `targets` the pipeline records (tenant, record) whose confidence score event
+    /// `event` of tenant `tenant_id` may move: for a record change (`confidence::targets`) the
+    /// record itself when its entity is the tenant's pipeline, the records an activity links to
+    /// when it is an activity; for a sent email, the record it is about when the meter scores
+    /// it (`confidence::touches::target`).
+    fn confidence_targets(
+        meta: &TenantMeta,
+        tenant_id: &str,
+        event: &OutboxEvent,
+        targets: &mut BTreeSet<(String, String)>,
+    ) {
+        let records = match event {
+            OutboxEvent::RecordChanged(change) => confidence::targets(meta, change),
+            OutboxEvent::EmailSent(sent) => confidence::touches::target(meta, sent).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for record_id in records {
+            targets.insert((tenant_id.to_owned(), record_id));
         }
     }
 
@@ -315,15 +329,17 @@ impl Relay {
                 for job in self.webhook_jobs(id, change, &subs).await.map_err(|e| err(&e))? {
                     self.queue.push(job, None).await.map_err(|e| err(&e))?;
                 }
-                let meta = match metas.entry(change.tenant_id.clone()) {
+            }
+            if matches!(event, OutboxEvent::RecordChanged(_) | OutboxEvent::EmailSent(_)) {
+                let meta = match metas.entry(tenant_id.clone()) {
                     Entry::Occupied(known) => known.into_mut(),
-                    Entry::Vacant(new) => {
-                        new.insert(self.kept_meta(&change.tenant_id).await.map_err(|e| err(&e))?)
-                    }
+                    Entry::Vacant(new) => new.insert(self.kept_meta(&tenant_id).await.map_err(|e| err(&e))?),
                 };
                 if let Some(meta) = meta.as_deref() {
-                    Self::memory_targets(meta, change, &mut memories);
-                    Self::confidence_targets(meta, change, &mut confidences);
+                    if let OutboxEvent::RecordChanged(change) = &event {
+                        Self::memory_targets(meta, change, &mut memories);
+                    }
+                    Self::confidence_targets(meta, &tenant_id, &event, &mut confidences);
                 }
             }
         }

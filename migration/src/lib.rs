@@ -57,6 +57,7 @@ mod m20261209_000051_crm_roles;
 mod m20261209_000052_ai;
 mod m20261210_000053_confidence;
 mod m20261210_000054_focus;
+mod m20261210_000055_email_records;
 
 pub use m20261121_000003_access::{APP_ROLE, TENANT_TABLES};
 
@@ -154,6 +155,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000052_ai::Migration),
             Box::new(m20261210_000053_confidence::Migration),
             Box::new(m20261210_000054_focus::Migration),
+            Box::new(m20261210_000055_email_records::Migration),
         ]
     }
 }

@@ -67,7 +67,8 @@ async fn abandoned_claims_come_back_after_the_lease_and_dead_work_is_listed_and_
     let (system, db, t, scratch) = database_with_a_tenant().await;
 
     // An email, queued twice under one key: one email, one event.
-    let email = NewEmail { idempotency_key: "k1", to: "ann@example.com", subject: "Hello", body: "Hi" };
+    let email =
+        NewEmail { idempotency_key: "k1", to: "ann@example.com", subject: "Hello", body: "Hi", about: None };
     let txn = db.begin_tenant_write(&t).await.expect("begin");
     let id = emails::queue(&txn, &t, &email).await.expect("queue");
     assert_eq!(emails::queue(&txn, &t, &email).await.expect("queue again"), id);
@@ -194,7 +195,13 @@ async fn two_relays_on_one_database_push_each_event_once() {
     let txn = db.begin_tenant_write(&t).await.expect("begin");
     for i in 0..300 {
         let key = format!("k{i}");
-        let email = NewEmail { idempotency_key: &key, to: "ann@example.com", subject: "Hello", body: "Hi" };
+        let email = NewEmail {
+            idempotency_key: &key,
+            to: "ann@example.com",
+            subject: "Hello",
+            body: "Hi",
+            about: None,
+        };
         emails::queue(&txn, &t, &email).await.expect("queue");
     }
     txn.commit().await.expect("commit");

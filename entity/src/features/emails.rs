@@ -6,7 +6,10 @@
 //! whose worker died is taken back after the lease and the email sent again, which duplicates
 //! it only if the relay had already taken the whole message (it then carries the same
 //! Message-ID). Each change of status writes an `EmailChanged` event in its transaction
-//! (`emailChanged`).
+//! (`emailChanged`). An email about a record (`NewEmail::about`) keeps the record's link; when
+//! it is sent, the same transaction writes an `EmailSent` event, which the job relay turns into
+//! a rescoring of the record when the tenant's confidence meter scores it (an email sent is a
+//! touch: `confidence::touches`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -45,6 +48,27 @@ async fn announce(conn: &impl ConnectionTrait, tenant_id: &str, id: &str, status
     outbox::write(conn, Dialect::of(conn), tenant_id, &event).await
 }
 
+/// `OutboxEvent::EmailSent`: email `email_id`, about record `record_id` of entity
+/// `entity_id`, was sent (work for the job relay: the record's confidence may move).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailSent {
+    pub email_id: String,
+    pub entity_id: String,
+    pub record_id: String,
+}
+
+impl outbox::Event for EmailSent {
+    const TOPIC: &'static str = "email.sent";
+}
+
+/// The record an email is about.
+#[derive(Debug, Clone, Copy)]
+pub struct About<'a> {
+    pub entity_id: &'a str,
+    pub record_id: &'a str,
+}
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct NewEmail<'a> {
@@ -53,6 +77,8 @@ pub struct NewEmail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// The record the email is about (`None`: an email about no record, an invitation).
+    pub about: Option<About<'a>>,
 }
 
 /// Queues an email inside `txn`; returns its id (the existing one for a repeated key).
@@ -77,6 +103,8 @@ pub async fn queue(txn: &impl ConnectionTrait, tenant_id: &str, e: &NewEmail<'_>
         subject: Set(e.subject.to_owned()),
         body: Set(e.body.to_owned()),
         status: Set("queued".to_owned()),
+        entity_id: Set(e.about.map(|a| a.entity_id.to_owned())),
+        record_id: Set(e.about.map(|a| a.record_id.to_owned())),
         created_at: Set(time::now()),
         // Not set: `attempts` takes the column's default (0), the rest starts NULL.
         ..Default::default()
@@ -127,7 +155,7 @@ pub async fn claim(conn: &impl ConnectionTrait, e: &Email) -> Result<bool> {
 }
 
 /// Records the outcome of one delivery attempt (a `message_id` of `None` keeps the one
-/// recorded before).
+/// recorded before); a sent email about a record also writes its `EmailSent` event.
 pub async fn record_attempt(
     conn: &impl ConnectionTrait,
     e: &Email,
@@ -146,6 +174,13 @@ pub async fn record_attempt(
         update = update.col_expr(Column::SentAt, Expr::value(time::now()));
     }
     update.exec(conn).await?;
+    if status == "sent"
+        && let (Some(entity_id), Some(record_id)) = (&e.entity_id, &e.record_id)
+    {
+        let sent =
+            EmailSent { email_id: e.id.clone(), entity_id: entity_id.clone(), record_id: record_id.clone() };
+        outbox::write(conn, Dialect::of(conn), &e.tenant_id, &sent).await?;
+    }
     announce(conn, &e.tenant_id, &e.id, status).await
 }
 

@@ -1,6 +1,6 @@
 //! `emails`: the email outbox, every email the platform sends with its delivery state
 //! (`UNIQUE (tenant_id, idempotency_key)`: queueing the same key twice sends once) and, while a
-//! worker holds it (`sending`), when it was claimed.
+//! worker holds it (`sending`), when it was claimed; the record it is about, if any (migration 55).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -24,6 +24,9 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     /// When the attempt under way (`sending`) was claimed (migration 11).
     pub claimed_at: Option<DateTimeUtc>,
+    /// The entity and record the email is about (a workflow's `send_email`), or none.
+    pub entity_id: Option<String>,
+    pub record_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

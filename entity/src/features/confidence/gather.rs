@@ -3,13 +3,15 @@
 //! linked to it by a RELATION (a call, an email, a meeting: one whose SELECT says `Meeting`,
 //! scheduled when its first date is now or later) — and the average amount of the tenant's
 //! won records. The parts kept in the feature's tables (proposal views, the stage's start) are
-//! read in the writing transaction (`super::refresh_in`).
+//! read in the writing transaction (`super::refresh_in`). An email sent about the record is a
+//! touch as an activity is (`super::touches`).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::touches::Touch;
 use crate::Db;
 use crate::Result;
 use crate::runtime::filter::{Filter, Op, Target};
@@ -69,6 +71,7 @@ pub struct Gathered {
     pub record: Record,
     pub stage: Option<String>,
     pub last_touch: Option<DateTime<Utc>>,
+    pub last_touch_by: Touch,
     pub meetings_ahead: usize,
     pub amount: Option<f64>,
     pub won_average: Option<f64>,
@@ -124,6 +127,8 @@ pub async fn gather(
             }
         }
     }
+    let (last_touch, last_touch_by) =
+        super::touches::newest(db, &meta.tenant_id, record_id, last_touch, now).await?;
     let won_average = match (&pipeline.stage, &pipeline.won, &pipeline.amount) {
         (Some(stage), Some(won), Some(_)) => {
             let amounts: Vec<f64> = linked(&store, &pipeline.entity, stage, won)
@@ -140,6 +145,7 @@ pub async fn gather(
         amount: pipeline.amount_of(&record),
         record,
         last_touch,
+        last_touch_by,
         meetings_ahead,
         won_average,
     }))

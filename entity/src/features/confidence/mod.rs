@@ -10,7 +10,10 @@
 pub mod calibration;
 pub mod gather;
 pub mod score;
+pub mod touches;
 pub mod weights;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::Set;
@@ -22,7 +25,7 @@ use sea_orm::{
 
 use crate::Db;
 use crate::models::{confidence_score as row, confidence_signal};
-use crate::runtime::meta::{FieldType, TenantMeta};
+use crate::runtime::meta::{EntityDef, FieldType, TenantMeta};
 use crate::runtime::record::ChangeEvent;
 use crate::runtime::time;
 use crate::{Error, Result};
@@ -206,6 +209,7 @@ pub async fn refresh_in(
     let inputs = Inputs {
         created_at: g.record.created_at,
         last_touch: g.last_touch,
+        last_touch_by: g.last_touch_by,
         meetings_ahead: g.meetings_ahead,
         proposal_views: proposal_views(conn, tenant_id, record_id, now).await?,
         stage: g.stage.clone(),
@@ -303,12 +307,17 @@ pub async fn due(
     Ok(rows.into_iter().map(|r| (r.tenant_id, r.record_id)).collect())
 }
 
+/// The tenant's pipeline entity when the meter scores it (none unless the tenant turned the
+/// meter on: only then is its pipeline marked).
+pub fn scored_pipeline(meta: &TenantMeta) -> Option<&Arc<EntityDef>> {
+    meta.entity_by_name(&meta.crm.pipeline).filter(|p| p.scored)
+}
+
 /// The pipeline records whose score record change `event` of the tenant `meta` describes may
 /// move (none unless the tenant turned the meter on): the record itself when it is a pipeline record, and the pipeline records an activity
 /// links to (before and after the change) when it is an activity.
 pub fn targets(meta: &TenantMeta, event: &ChangeEvent) -> Vec<String> {
-    // Only a tenant that turned the meter on has its pipeline marked.
-    let Some(pipeline) = meta.entity_by_name(&meta.crm.pipeline).filter(|p| p.scored) else {
+    let Some(pipeline) = scored_pipeline(meta) else {
         return Vec::new();
     };
     if event.entity_id == pipeline.id {

@@ -5,14 +5,17 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::touches::Touch;
 use super::weights::{Signal, Weight};
 
 /// What the score of one record is computed from.
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub created_at: DateTime<Utc>,
-    /// When the newest activity about the record was logged.
+    /// When the newest activity about the record was logged or email about it sent.
     pub last_touch: Option<DateTime<Utc>>,
+    /// Which of the two the newest was.
+    pub last_touch_by: Touch,
     /// Meetings scheduled from now on.
     pub meetings_ahead: usize,
     /// Times the proposal was viewed (up to now).
@@ -58,7 +61,7 @@ fn holds(w: &Weight, i: &Inputs, now: DateTime<Utc>) -> Option<String> {
         Signal::RecentActivity => {
             let t = i.last_touch?;
             let ago = days(t, now);
-            (ago < w.threshold).then(|| format!("an activity was logged {:.1} days ago", ago.max(0.0)))
+            (ago < w.threshold).then(|| format!("{} {:.1} days ago", i.last_touch_by.what(), ago.max(0.0)))
         }
         Signal::MeetingScheduled => {
             count(i.meetings_ahead).then(|| format!("{} scheduled", times(i.meetings_ahead, "meeting")))
@@ -113,6 +116,7 @@ mod tests {
         Inputs {
             created_at: now,
             last_touch: None,
+            last_touch_by: Touch::Activity,
             meetings_ahead: 0,
             proposal_views: 0,
             stage: Some("Proposal".into()),

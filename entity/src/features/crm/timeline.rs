@@ -318,17 +318,17 @@ pub fn shown(view: &EntityDef, r: &Record) -> Value {
     Value::Object(m)
 }
 
-/// The record's workflow runs, the emails they sent and the decisions on its approval
+/// The record's workflow runs, the emails sent about it and the decisions on its approval
 /// requests (one statement each, in one read transaction).
 async fn platform_items(store: &Store<'_>, req: &Request<'_>) -> Result<Vec<Item>> {
     let (d, tenant, id) = (store.db.dialect, store.tenant_id, req.record.id.as_str());
     let statements = [
         (
             Kind::Email,
+            // By the email's own link to the record (the index `emails_by_record`).
             "SELECT e.id, e.subject AS title, e.status, e.created_at AS at, CAST(NULL AS VARCHAR(36)) AS actor FROM emails e \
-             JOIN workflow_runs r ON r.tenant_id = e.tenant_id AND e.idempotency_key LIKE ('wf:' || r.id || ':%') \
              WHERE e.tenant_id = ",
-            " AND r.record_id = ",
+            " AND e.record_id = ",
             " ORDER BY e.created_at DESC",
         ),
         (

@@ -64,7 +64,8 @@ pub async fn invite(
         .unwrap_or_default();
     let (subject, body) = letter(&tenant_name);
     let key = format!("invite:{}", u.id);
-    let message = emails::NewEmail { idempotency_key: &key, to: email, subject: &subject, body: &body };
+    let message =
+        emails::NewEmail { idempotency_key: &key, to: email, subject: &subject, body: &body, about: None };
     emails::queue(conn, admin.tenant_id, &message).await?;
     Ok((UserView::of(&u, r.name), expires_at))
 }

@@ -91,7 +91,8 @@ pub async fn request(
     .await?;
     let (subject, body) = letter(&t.name);
     let key = format!("password-reset:{id}");
-    let message = emails::NewEmail { idempotency_key: &key, to: &u.email, subject: &subject, body: &body };
+    let message =
+        emails::NewEmail { idempotency_key: &key, to: &u.email, subject: &subject, body: &body, about: None };
     emails::queue(conn, &t.id, &message).await?;
     audit_reset(conn, d, (&t.id, &u.id), "user.password_reset_request", json!({"expiresAt": expires_at}))
         .await?;

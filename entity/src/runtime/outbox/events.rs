@@ -10,7 +10,7 @@ use super::{
     WorkflowManual, WorkflowResume,
 };
 use crate::features::approvals::flow::RequestChanged;
-use crate::features::emails::EmailChanged;
+use crate::features::emails::{EmailChanged, EmailSent};
 use crate::features::exports::jobs::{ExportChanged, ExportQueued};
 use crate::features::imports::{ImportChanged, ImportQueued};
 use crate::features::notifications::Notification;
@@ -22,9 +22,10 @@ use crate::runtime::stock::BelowReorder;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 10] = [
+pub const WORK_TOPICS: [&str; 11] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
+    EmailSent::TOPIC,
     WorkflowManual::TOPIC,
     WorkflowResume::TOPIC,
     WebhookRetry::TOPIC,
@@ -60,6 +61,8 @@ pub enum OutboxEvent {
     AccessChanged(AccessChanged),
     /// An email to send (`emails`).
     EmailQueued(EmailQueued),
+    /// An email about a record was sent: the record's confidence score may move.
+    EmailSent(EmailSent),
     /// A logged workflow run to execute on a record as it is now: manual runs (`runWorkflow`),
     /// inbound webhooks and relative-date triggers.
     WorkflowManual(WorkflowManual),
@@ -102,6 +105,7 @@ impl OutboxEvent {
             OutboxEvent::SessionRevoked(e) => row(e),
             OutboxEvent::AccessChanged(e) => row(e),
             OutboxEvent::EmailQueued(e) => row(e),
+            OutboxEvent::EmailSent(e) => row(e),
             OutboxEvent::WorkflowManual(e) => row(e),
             OutboxEvent::WorkflowResume(e) => row(e),
             OutboxEvent::WebhookRetry(e) => row(e),
@@ -133,6 +137,7 @@ impl OutboxEvent {
             SessionRevoked::TOPIC => OutboxEvent::SessionRevoked(of(payload)?),
             AccessChanged::TOPIC => OutboxEvent::AccessChanged(of(payload)?),
             EmailQueued::TOPIC => OutboxEvent::EmailQueued(of(payload)?),
+            EmailSent::TOPIC => OutboxEvent::EmailSent(of(payload)?),
             WorkflowManual::TOPIC => OutboxEvent::WorkflowManual(of(payload)?),
             WorkflowResume::TOPIC => OutboxEvent::WorkflowResume(of(payload)?),
             WebhookRetry::TOPIC => OutboxEvent::WebhookRetry(of(payload)?),
@@ -179,6 +184,14 @@ mod tests {
             (
                 OutboxEvent::EmailQueued(EmailQueued { email_id: "e".into() }),
                 serde_json::json!({"emailId": "e"}),
+            ),
+            (
+                OutboxEvent::EmailSent(EmailSent {
+                    email_id: "e".into(),
+                    entity_id: "n".into(),
+                    record_id: "r".into(),
+                }),
+                serde_json::json!({"emailId": "e", "entityId": "n", "recordId": "r"}),
             ),
             (
                 OutboxEvent::WorkflowManual(WorkflowManual {

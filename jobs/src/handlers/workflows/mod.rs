@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use entity::features::emails::{self, NewEmail};
+use entity::features::emails::{self, About, NewEmail};
 use entity::features::notifications::{self, Message};
 use entity::features::webhooks::Secret;
 use entity::features::workflows::{self as wf, Action, MAX_DEPTH, Step, Workflow};
@@ -501,7 +501,8 @@ async fn write_step(
             }
             let key = format!("wf:{run}:{position}");
             let (subject, body) = (scope.render(subject), scope.render(body));
-            let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body };
+            let about = Some(About { entity_id: &entity.id, record_id: &record.id });
+            let email = NewEmail { idempotency_key: &key, to: &to, subject: &subject, body: &body, about };
             emails::queue(txn, tenant_id, &email).await?;
         }
         Action::UpdateFields { values } => {
