@@ -9,19 +9,17 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use entity::features::focus::eval::{self, Item, Scoped};
 use entity::features::focus::placeholders::Clock;
-use entity::models::user;
 use entity::runtime::naming::focus::{fields as f, types as t};
 use entity::runtime::naming::types as platform;
 use entity::runtime::store::Store;
 use entity::runtime::time;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
 use crate::schema::access::SchemaAccess;
 use crate::schema::values::{parent, s, sync_field};
 use crate::schema::{args, ctx};
-use crate::services::{Services, Txn};
+use crate::services::Services;
 
 /// A caller's list for one day.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,19 +68,9 @@ pub(super) fn date_argument() -> InputValue {
         .description("The day (default: today in your time zone); `$today` and the like stand for it.")
 }
 
-/// The caller's time zone: their profile's, else the tenant's.
-pub(super) async fn zone(state: &Services, p: &Principal, tenant_zone: Tz) -> Result<Tz, ApiError> {
-    let own = state
-        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
-            user::Entity::find_by_id(p.user_id.clone())
-                .filter(user::Column::TenantId.eq(&p.tenant_id))
-                .one(txn)
-                .await
-        })
-        .await?
-        .and_then(|u| u.time_zone)
-        .and_then(|z| z.parse::<Tz>().ok());
-    Ok(own.unwrap_or(tenant_zone))
+/// The caller's time zone: their profile's (read with their credential), else the tenant's.
+pub(super) fn zone(p: &Principal, tenant_zone: Tz) -> Tz {
+    p.time_zone.unwrap_or(tenant_zone)
 }
 
 /// Who asks, and for which day: what a list is evaluated for (kept by a subscription).
@@ -97,9 +85,9 @@ pub(super) struct Asker {
 
 impl Asker {
     /// The caller of `c` for the day its `date` argument names (today in their zone if none).
-    pub async fn of(c: &ResolverContext<'_>) -> Result<Asker, ApiError> {
+    pub fn of(c: &ResolverContext<'_>) -> Result<Asker, ApiError> {
         let (state, p, access) = (ctx::state(c)?, ctx::principal(c)?, ctx::access(c)?);
-        let zone = zone(state, p, access.meta.time_zone).await?;
+        let zone = zone(p, access.meta.time_zone);
         let date = match date_arg(c)? {
             Some(d) => d,
             None => Clock::today(zone, time::now_for(&p.tenant_id)),
@@ -141,7 +129,7 @@ impl Asker {
 pub(super) fn query() -> Field {
     Field::new(f::DAILY_FOCUS, TypeRef::named_nn(t::DAILY_FOCUS), |c| {
         FieldFuture::new(async move {
-            let asker = Asker::of(&c).await?;
+            let asker = Asker::of(&c)?;
             let store = crate::schema::resolvers::store(&c)?;
             Ok(Some(FieldValue::owned_any(asker.focus(&store).await?)))
         })

@@ -32,7 +32,7 @@ fn same(a: &Focus, b: &Focus) -> bool {
 pub(super) fn subscription() -> SubscriptionField {
     SubscriptionField::new(f::FOCUS_CHANGED, TypeRef::named_nn(t::DAILY_FOCUS), |c| {
         SubscriptionFieldFuture::new(async move {
-            let asker = Asker::of(&c).await?;
+            let asker = Asker::of(&c)?;
             let p = &asker.principal;
             let mut entities = HashSet::new();
             // Never ends of itself: a caller whose rules read nothing yet keeps a quiet subscription.
