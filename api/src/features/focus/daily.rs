@@ -81,6 +81,8 @@ pub(super) struct Asker {
     pub access: Arc<SchemaAccess>,
     pub date: NaiveDate,
     pub zone: Tz,
+    /// No `date` was given: the day is today in `zone`, whenever that is asked (`roll`).
+    pub follows_today: bool,
 }
 
 impl Asker {
@@ -88,11 +90,31 @@ impl Asker {
     pub fn of(c: &ResolverContext<'_>) -> Result<Asker, ApiError> {
         let (state, p, access) = (ctx::state(c)?, ctx::principal(c)?, ctx::access(c)?);
         let zone = zone(p, access.meta.time_zone);
-        let date = match date_arg(c)? {
-            Some(d) => d,
-            None => Clock::today(zone, time::now_for(&p.tenant_id)),
-        };
-        Ok(Asker { state: state.clone(), principal: p.clone(), access: access.clone(), date, zone })
+        let given = date_arg(c)?;
+        let date = given.unwrap_or_else(|| Clock::today(zone, time::now_for(&p.tenant_id)));
+        let (state, principal, access) = (state.clone(), p.clone(), access.clone());
+        Ok(Asker { state, principal, access, date, zone, follows_today: given.is_none() })
+    }
+
+    /// Moves an asker that follows today to today as it is now (in its zone, on the tenant's
+    /// clock); whether its day changed.
+    pub fn roll(&mut self) -> bool {
+        if !self.follows_today {
+            return false;
+        }
+        let today = Clock::today(self.zone, time::now_for(&self.principal.tenant_id));
+        std::mem::replace(&mut self.date, today) != today
+    }
+
+    /// How long until an asker that follows today sees its day turn: `None` when it never
+    /// does by itself (a given date, or a pinned clock, which moves only when pinned anew).
+    pub fn until_midnight(&self) -> Option<std::time::Duration> {
+        let tenant = &self.principal.tenant_id;
+        if !self.follows_today || time::is_pinned(tenant) {
+            return None;
+        }
+        let now = time::now_for(tenant);
+        Some((Clock::next_midnight(self.zone, now) - now).to_std().unwrap_or_default())
     }
 
     /// The rules that make the caller's list, each over an entity they read, with their view
