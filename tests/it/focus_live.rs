@@ -1,7 +1,8 @@
-//! Daily Focus as time moves: the caller's time zone comes with their credential (a
+//! Daily Focus as time and rules move: the caller's time zone comes with their credential (a
 //! `dailyFocus` with no rule reads nothing; an API key answers in its creator's zone);
 //! `focusChanged` without a date rolls over at the caller's midnight (a dated one keeps its
-//! day).
+//! day); new rules reach a subscriber through the 4205 reconnect every definition change asks
+//! for.
 
 use serde_json::{Value, json};
 
@@ -88,4 +89,24 @@ async fn focus_changed_without_a_date_rolls_over_at_the_callers_midnight() {
     let labels = pluck_str(&pushed["focusChanged"]["items"][0]["records"], "label");
     assert_eq!(labels, strings(&["Also eleventh", "Eleventh"]), "{pushed}");
     entity::runtime::time::pin(&t.tenant_id, None);
+}
+
+#[tokio::test]
+async fn new_focus_rules_reach_a_subscriber_through_a_reconnect() {
+    let (t, _) = due_today_tenant().await;
+    let notes = t.define_entity("note", "notes", plain_fields(&[("text", "TEXT")])).await;
+    let day = json!({"d": "2030-03-10"});
+    let mut ws = t.subscribe(CHANGED, day.clone()).await;
+    let owner_role = t.role_id("owner").await;
+    let rules = json!([{"entity": "note", "title": "Read {count} notes"}]);
+    t.data(SET, json!({"r": owner_role, "rules": rules})).await;
+    // The rules are definitions: the socket is told to reconnect, as for any definition change.
+    assert_eq!(ws.expect_close(TIMEOUT).await, Some(4205));
+
+    // Subscribed again, it evaluates the new rules and listens to the entity they read.
+    let mut ws = t.subscribe(CHANGED, day).await;
+    t.create(&notes, json!({"text": "hello"}), "id").await;
+    let pushed = ws.next_data_within("1", EFFECT_WAIT).await;
+    assert_eq!(titles(&pushed["focusChanged"]), strings(&["Read 1 notes"]), "{pushed}");
+    assert_eq!(pluck_str(&pushed["focusChanged"]["items"][0]["records"], "label"), strings(&["hello"]));
 }

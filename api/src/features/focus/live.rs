@@ -8,6 +8,11 @@
 //! wakes at their midnight — on the tenant's clock, which a pinned clock (`time::pin`) moves
 //! by jumps, so it also looks again whenever one is pinned — and pushes the new day's list if
 //! it differs. With a `date` it keeps that day.
+//!
+//! Its rules are those of the definitions it started with: `setFocusRules` bumps the metadata
+//! version, which ends every socket of the tenant with 4205 (`schema changed; reconnect`), as
+//! any definition change does; subscribing again evaluates (and listens to the entities of)
+//! the new rules.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -108,6 +113,8 @@ pub(super) fn subscription() -> SubscriptionField {
     .description(
         "Your Daily Focus, pushed again whenever it changes (a record entering or leaving a mission), \
          at most about three times a second. Without `date` it follows today in your time zone: at \
-         your midnight the new day's list is pushed if it differs.",
+         your midnight the new day's list is pushed if it differs. A change of the rules \
+         (`setFocusRules`) ends the socket with 4205 (`schema changed; reconnect`), like any \
+         definition change: subscribe again to get the list from the new rules.",
     )
 }
