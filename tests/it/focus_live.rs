@@ -1,13 +1,15 @@
-//! Daily Focus as time and rules move: the caller's time zone comes with their credential (a
-//! `dailyFocus` with no rule reads nothing; an API key answers in its creator's zone);
-//! `focusChanged` without a date rolls over at the caller's midnight (a dated one keeps its
-//! day); new rules reach a subscriber through the 4205 reconnect every definition change asks
-//! for.
+//! Daily Focus as time, rules and templates move: the caller's time zone comes with their
+//! credential (a `dailyFocus` with no rule reads nothing; an API key answers in its creator's
+//! zone); `focusChanged` without a date rolls over at the caller's midnight (a dated one keeps
+//! its day); new rules reach a subscriber through the 4205 reconnect every definition change
+//! asks for; `upgradeTemplate` brings a template's new focus rules and keeps a role's rules
+//! an administrator customised.
 
 use serde_json::{Value, json};
 
 use crate::harness::*;
 use crate::round_trips::round_trips;
+use crate::upgrades::{UPGRADE, write};
 
 const DAILY: &str =
     "query($d: Date) { dailyFocus(date: $d) { date timeZone items { title records { label } } } }";
@@ -109,4 +111,99 @@ async fn new_focus_rules_reach_a_subscriber_through_a_reconnect() {
     let pushed = ws.next_data_within("1", EFFECT_WAIT).await;
     assert_eq!(titles(&pushed["focusChanged"]), strings(&["Read 1 notes"]), "{pushed}");
     assert_eq!(pluck_str(&pushed["focusChanged"]["items"][0]["records"], "label"), strings(&["hello"]));
+}
+
+/// A small clinic template with focus rules; version 2 changes both roles' rules and adds one
+/// for every role.
+fn clinic(slug: &str, version: u32) -> Value {
+    let v2 = version >= 2;
+    let read = json!({"patient": {"actions": ["read"]}});
+    let mut rules = vec![
+        json!({"role": "nurse", "entity": "patient", "filter": {"status": {"eq": "Waiting"}},
+               "title": if v2 { "Greet {count} waiting patients" } else { "See {count} waiting patients" }}),
+        json!({"role": "doctor", "entity": "patient",
+               "title": if v2 { "Examine {count} patients" } else { "Review {count} patients" }}),
+    ];
+    if v2 {
+        rules.push(json!({"entity": "patient", "title": "Count {count} patients", "badge": "all"}));
+    }
+    json!({
+        "slug": slug, "version": version, "name": {"en": "Focus clinic"}, "description": {"en": "for focus upgrades"},
+        "entities": [{"nameSingular": "patient", "namePlural": "patients", "labelSingular": "Patient",
+            "labelPlural": "Patients", "fields": [
+                {"key": "full_name", "label": "Full name", "type": "TEXT"},
+                {"key": "status", "label": "Status", "type": "SELECT", "options": ["Waiting", "Seen"]}]}],
+        "roles": [{"name": "nurse", "permissions": read}, {"name": "doctor", "permissions": read}],
+        "workflows": [], "dashboards": [],
+        "focusRules": rules
+    })
+}
+
+/// The titles of the rules a role's list is made from, sorted.
+async fn rule_titles(t: &TestTenant, role: &str) -> Vec<String> {
+    let id = t.role_id(role).await;
+    let rules = t.data("query($r: ID) { focusRules(role: $r) { title } }", json!({"r": id})).await;
+    sorted(pluck_str(&rules["focusRules"], "title"))
+}
+
+/// `kind name action` of each line of an upgrade's `changes` or `conflicts`.
+fn lines(plan: &Value, part: &str) -> Vec<String> {
+    let lines = plan[part].as_array().expect("lines").iter();
+    sorted(
+        lines
+            .map(|c| format!("{} {} {}", str_of(&c["kind"]), str_of(&c["name"]), str_of(&c["action"])))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn an_upgrade_brings_new_focus_rules_and_keeps_customised_ones() {
+    let slug = format!("focus-clinic-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    write(&slug, &clinic(&slug, 1));
+    let t = tenant().await;
+    t.data("mutation($s: String!) { applyTemplate(slug: $s) { slug } }", json!({"s": slug})).await;
+    assert_eq!(rule_titles(&t, "nurse").await, strings(&["See {count} waiting patients"]));
+    // The administrator makes the doctor's list their own.
+    let doctor = t.role_id("doctor").await;
+    let own = json!([{"entity": "patient", "title": "My own {count} patients"}]);
+    t.data(SET, json!({"r": doctor, "rules": own})).await;
+
+    write(&slug, &clinic(&slug, 2));
+    let dry = t.data(UPGRADE, json!({"s": slug, "d": true})).await["upgradeTemplate"].clone();
+    assert_eq!(rule_titles(&t, "nurse").await, strings(&["See {count} waiting patients"]), "a dry run");
+    let plan = t.data(UPGRADE, json!({"s": slug})).await["upgradeTemplate"].clone();
+    for p in [&dry, &plan] {
+        assert_eq!(lines(p, "changes"), strings(&["FOCUS_RULES * ADD", "FOCUS_RULES nurse UPDATE"]), "{p}");
+        assert_eq!(lines(p, "conflicts"), strings(&["FOCUS_RULES doctor CONFLICT"]), "{p}");
+    }
+    assert_eq!(plan["applied"], json!(true));
+    assert_eq!(
+        rule_titles(&t, "nurse").await,
+        strings(&["Count {count} patients", "Greet {count} waiting patients"])
+    );
+    assert_eq!(
+        rule_titles(&t, "doctor").await,
+        strings(&["Count {count} patients", "My own {count} patients"])
+    );
+
+    // A nurse's list is made from the new rules.
+    let patients = Names::new("patient", "patients");
+    t.create(&patients, json!({"fullName": "Asha", "status": "Waiting"}), "id").await;
+    let nurse = t.invite_auth("nurse").await;
+    let list = t.api.graphql(&nurse, DAILY, json!({})).await.data();
+    assert_eq!(
+        titles(&list["dailyFocus"]),
+        strings(&["Greet 1 waiting patients", "Count 1 patients"]),
+        "{list}"
+    );
+    // A version that leaves the rules as they were changes none (the doctor's stay theirs).
+    let mut v3 = clinic(&slug, 2);
+    v3["version"] = json!(3);
+    write(&slug, &v3);
+    let again = t.data(UPGRADE, json!({"s": slug})).await["upgradeTemplate"].clone();
+    assert_eq!((lines(&again, "changes"), lines(&again, "conflicts")), (vec![], vec![]), "{again}");
+    assert_eq!(
+        rule_titles(&t, "doctor").await,
+        strings(&["Count {count} patients", "My own {count} patients"])
+    );
 }
