@@ -36,6 +36,7 @@ mod export;
 mod field_types;
 mod filters;
 mod focus;
+mod focus_live;
 mod formulas;
 mod gdpr;
 mod graphiql;

@@ -45,7 +45,8 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
     if !session.live || !session.active || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthenticated("session revoked or expired".into()));
     }
-    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes } = session.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes, time_zone } =
+        session.access;
     let p = Principal {
         tenant_id: claims.tid,
         user_id: claims.sub,
@@ -58,6 +59,7 @@ pub async fn authenticate(state: &Services, token: &str) -> Result<Principal, Ap
         tenant_deleting,
         token_exp: claims.exp,
         attributes,
+        time_zone,
     };
     state.auth_cache.put(&cache::CredentialKey::Session(&claims.sid), &p, Some(expires_at), read_at);
     Ok(p)
@@ -79,7 +81,8 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
     if !key.live {
         return Err(ApiError::Unauthenticated("API key revoked".into()));
     }
-    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes } = key.access;
+    let Access { role_id, role, permissions, metadata_version, tenant_deleting, attributes, time_zone } =
+        key.access;
     let p = Principal {
         tenant_id: tenant_id.to_owned(),
         user_id: key.created_by.unwrap_or_default(),
@@ -93,6 +96,7 @@ pub async fn authenticate_key(state: &Services, key: &str) -> Result<Principal, 
         // Keys do not expire; revoking one closes its sockets.
         token_exp: u64::MAX / 4,
         attributes,
+        time_zone,
     };
     state.auth_cache.put(&cache_key, &p, None, read_at);
     Ok(p)

@@ -31,6 +31,8 @@ pub struct Principal {
     pub token_exp: u64,
     /// The user's attributes, read with the credential: what `$user.<key>` stands for.
     pub attributes: Arc<Attributes>,
+    /// The user's own time zone, read with the credential (`None`: the tenant's applies).
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 impl Principal {

@@ -21,11 +21,30 @@ static PINNED: LazyLock<RwLock<HashMap<String, DateTime<Utc>>>> = LazyLock::new(
 /// process embedding the engine uses to evaluate a tenant's TODAY()/NOW() formulas at a chosen
 /// instant — its tests, the way `TimeScanner::pass_at` runs a time scan at one.
 pub fn pin(tenant_id: &str, at: Option<DateTime<Utc>>) {
-    let mut pinned = PINNED.write().unwrap_or_else(PoisonError::into_inner);
-    match at {
-        Some(at) => pinned.insert(tenant_id.to_owned(), at.trunc_subsecs(3)),
-        None => pinned.remove(tenant_id),
-    };
+    {
+        let mut pinned = PINNED.write().unwrap_or_else(PoisonError::into_inner);
+        match at {
+            Some(at) => pinned.insert(tenant_id.to_owned(), at.trunc_subsecs(3)),
+            None => pinned.remove(tenant_id),
+        };
+    }
+    PIN_MOVES.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Counts the calls of `pin`: what `pin_moves` watches.
+static PIN_MOVES: LazyLock<tokio::sync::watch::Sender<u64>> =
+    LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// Marked changed whenever an instant is pinned or unpinned (for any tenant): a pinned clock
+/// jumps rather than runs, so what waits for a tenant's time to reach an instant (a day's end)
+/// also looks again when this changes.
+pub fn pin_moves() -> tokio::sync::watch::Receiver<u64> {
+    PIN_MOVES.subscribe()
+}
+
+/// Whether the tenant's clock is pinned (it then moves only by `pin`).
+pub fn is_pinned(tenant_id: &str) -> bool {
+    PINNED.read().unwrap_or_else(PoisonError::into_inner).contains_key(tenant_id)
 }
 
 /// Now for a tenant's formulas: the instant pinned for it, else `now()`.

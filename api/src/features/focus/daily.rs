@@ -9,19 +9,17 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use entity::features::focus::eval::{self, Item, Scoped};
 use entity::features::focus::placeholders::Clock;
-use entity::models::user;
 use entity::runtime::naming::focus::{fields as f, types as t};
 use entity::runtime::naming::types as platform;
 use entity::runtime::store::Store;
 use entity::runtime::time;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
 use crate::schema::access::SchemaAccess;
 use crate::schema::values::{parent, s, sync_field};
 use crate::schema::{args, ctx};
-use crate::services::{Services, Txn};
+use crate::services::Services;
 
 /// A caller's list for one day.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,19 +68,9 @@ pub(super) fn date_argument() -> InputValue {
         .description("The day (default: today in your time zone); `$today` and the like stand for it.")
 }
 
-/// The caller's time zone: their profile's, else the tenant's.
-pub(super) async fn zone(state: &Services, p: &Principal, tenant_zone: Tz) -> Result<Tz, ApiError> {
-    let own = state
-        .in_tenant(&p.tenant_id, Txn::Read, async |txn| {
-            user::Entity::find_by_id(p.user_id.clone())
-                .filter(user::Column::TenantId.eq(&p.tenant_id))
-                .one(txn)
-                .await
-        })
-        .await?
-        .and_then(|u| u.time_zone)
-        .and_then(|z| z.parse::<Tz>().ok());
-    Ok(own.unwrap_or(tenant_zone))
+/// The caller's time zone: their profile's (read with their credential), else the tenant's.
+pub(super) fn zone(p: &Principal, tenant_zone: Tz) -> Tz {
+    p.time_zone.unwrap_or(tenant_zone)
 }
 
 /// Who asks, and for which day: what a list is evaluated for (kept by a subscription).
@@ -93,18 +81,40 @@ pub(super) struct Asker {
     pub access: Arc<SchemaAccess>,
     pub date: NaiveDate,
     pub zone: Tz,
+    /// No `date` was given: the day is today in `zone`, whenever that is asked (`roll`).
+    pub follows_today: bool,
 }
 
 impl Asker {
     /// The caller of `c` for the day its `date` argument names (today in their zone if none).
-    pub async fn of(c: &ResolverContext<'_>) -> Result<Asker, ApiError> {
+    pub fn of(c: &ResolverContext<'_>) -> Result<Asker, ApiError> {
         let (state, p, access) = (ctx::state(c)?, ctx::principal(c)?, ctx::access(c)?);
-        let zone = zone(state, p, access.meta.time_zone).await?;
-        let date = match date_arg(c)? {
-            Some(d) => d,
-            None => Clock::today(zone, time::now_for(&p.tenant_id)),
-        };
-        Ok(Asker { state: state.clone(), principal: p.clone(), access: access.clone(), date, zone })
+        let zone = zone(p, access.meta.time_zone);
+        let given = date_arg(c)?;
+        let date = given.unwrap_or_else(|| Clock::today(zone, time::now_for(&p.tenant_id)));
+        let (state, principal, access) = (state.clone(), p.clone(), access.clone());
+        Ok(Asker { state, principal, access, date, zone, follows_today: given.is_none() })
+    }
+
+    /// Moves an asker that follows today to today as it is now (in its zone, on the tenant's
+    /// clock); whether its day changed.
+    pub fn roll(&mut self) -> bool {
+        if !self.follows_today {
+            return false;
+        }
+        let today = Clock::today(self.zone, time::now_for(&self.principal.tenant_id));
+        std::mem::replace(&mut self.date, today) != today
+    }
+
+    /// How long until an asker that follows today sees its day turn: `None` when it never
+    /// does by itself (a given date, or a pinned clock, which moves only when pinned anew).
+    pub fn until_midnight(&self) -> Option<std::time::Duration> {
+        let tenant = &self.principal.tenant_id;
+        if !self.follows_today || time::is_pinned(tenant) {
+            return None;
+        }
+        let now = time::now_for(tenant);
+        Some((Clock::next_midnight(self.zone, now) - now).to_std().unwrap_or_default())
     }
 
     /// The rules that make the caller's list, each over an entity they read, with their view
@@ -141,7 +151,7 @@ impl Asker {
 pub(super) fn query() -> Field {
     Field::new(f::DAILY_FOCUS, TypeRef::named_nn(t::DAILY_FOCUS), |c| {
         FieldFuture::new(async move {
-            let asker = Asker::of(&c).await?;
+            let asker = Asker::of(&c)?;
             let store = crate::schema::resolvers::store(&c)?;
             Ok(Some(FieldValue::owned_any(asker.focus(&store).await?)))
         })

@@ -195,6 +195,64 @@ pub async fn save(
     Ok(stored)
 }
 
+/// A template's rules of one role (named; `None`: every role's), each positioned as stored.
+pub struct RoleRules {
+    pub role: Option<String>,
+    /// The index in the template's list of the group's first rule (where errors point).
+    pub first: usize,
+    pub rules: Vec<RuleInput>,
+}
+
+/// A template's rules grouped by role, each group in the template's order, a rule without a
+/// position taking its index in the template's list.
+pub fn by_role(rules: &[TemplateRule]) -> Vec<RoleRules> {
+    let mut groups: Vec<RoleRules> = Vec::new();
+    for (i, t) in rules.iter().enumerate() {
+        let mut rule = t.rule.clone();
+        rule.position = Some(rule.position.unwrap_or(i as i64));
+        match groups.iter_mut().find(|g| g.role == t.role) {
+            Some(g) => g.rules.push(rule),
+            None => groups.push(RoleRules { role: t.role.clone(), first: i, rules: vec![rule] }),
+        }
+    }
+    groups
+}
+
+/// What a role's rules amount to, to compare a template's (`inputs`) with a tenant's
+/// (`stored`): each rule as `save` stores it, by position.
+fn shape(mut rules: Vec<Value>) -> Value {
+    rules.sort_by_key(|r| (r["position"].as_i64(), r["title"].as_str().map(str::to_owned)));
+    Value::Array(rules)
+}
+
+/// The compared shape of rules a template gives a role (`by_role`).
+pub fn inputs_shape(rules: &[RuleInput]) -> Value {
+    shape(
+        rules
+            .iter()
+            .map(|r| {
+                json!({"position": r.position, "entity": r.entity,
+                       "filter": r.filter.clone().filter(|f| !f.is_null()).unwrap_or_else(|| json!({})),
+                       "orderBy": r.order_by.clone().filter(|o| !o.is_null()).unwrap_or_else(|| json!([])),
+                       "limit": r.limit.unwrap_or(DEFAULT_LIMIT), "title": r.title.trim(),
+                       "badge": r.badge.as_deref().map(str::trim)})
+            })
+            .collect(),
+    )
+}
+
+/// The compared shape of the rules a tenant stores for a role.
+pub fn stored_shape<'a>(rules: impl Iterator<Item = &'a FocusRule>) -> Value {
+    shape(
+        rules
+            .map(|r| {
+                json!({"position": r.position, "entity": r.entity, "filter": r.filter,
+                       "orderBy": r.order_by, "limit": r.limit, "title": r.title, "badge": r.badge})
+            })
+            .collect(),
+    )
+}
+
 /// Stores a template's rules (after its roles exist): each role's rules replace that role's,
 /// a role named that the tenant lacks is an error on `focusRules[i].role`.
 pub async fn save_template_rules(
@@ -204,29 +262,19 @@ pub async fn save_template_rules(
     rules: &[TemplateRule],
 ) -> Result<()> {
     let roles = role::Entity::find().filter(role::Column::TenantId.eq(&meta.tenant_id)).all(conn).await?;
-    // Grouped by role, each group in the template's order, positions as the template has them.
-    let mut groups: Vec<(Option<String>, Vec<RuleInput>)> = Vec::new();
-    for (i, t) in rules.iter().enumerate() {
-        let role_id = match &t.role {
+    for group in by_role(rules) {
+        let role_id = match &group.role {
             None => None,
             Some(name) => {
                 Some(roles.iter().find(|r| &r.name == name).map(|r| r.id.clone()).ok_or_else(|| {
                     Error::Validation(vec![FieldError::new(
-                        format!("focusRules[{i}].role"),
+                        format!("focusRules[{}].role", group.first),
                         format!("no role named `{name}`"),
                     )])
                 })?)
             }
         };
-        let mut rule = t.rule.clone();
-        rule.position = Some(rule.position.unwrap_or(i as i64));
-        match groups.iter_mut().find(|(r, _)| *r == role_id) {
-            Some((_, list)) => list.push(rule),
-            None => groups.push((role_id, vec![rule])),
-        }
-    }
-    for (role_id, list) in &groups {
-        save(conn, d, meta, role_id.as_deref(), list).await?;
+        save(conn, d, meta, role_id.as_deref(), &group.rules).await?;
     }
     Ok(())
 }

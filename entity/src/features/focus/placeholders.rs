@@ -70,14 +70,15 @@ impl Clock {
         }
     }
 
-    /// The UTC instant of local time `at` in the zone (the earlier one when a clock change
-    /// repeats it, the first after the gap when a clock change skips it).
+    /// The UTC instant of local time `at` in the zone.
     fn instant(&self, at: chrono::NaiveDateTime) -> DateTime<Utc> {
-        let local = self.zone.from_local_datetime(&at);
-        local
-            .earliest()
-            .or_else(|| self.zone.from_local_datetime(&(at + chrono::Duration::hours(1))).earliest())
-            .map_or_else(|| at.and_utc(), |t| t.with_timezone(&Utc))
+        instant(self.zone, at)
+    }
+
+    /// The first instant of the day after `now`'s in `zone`: when "today" there turns.
+    pub fn next_midnight(zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+        let tomorrow = shift(Self::today(zone, now), 1).unwrap_or(NaiveDate::MAX);
+        instant(zone, tomorrow.and_time(NaiveTime::MIN))
     }
 
     /// `filter` with every placeholder replaced; the first unknown one is the error.
@@ -93,6 +94,15 @@ impl Clock {
             other => other.clone(),
         })
     }
+}
+
+/// The UTC instant of local time `at` in `zone` (the earlier one when a clock change repeats
+/// it, the first after the gap when a clock change skips it).
+fn instant(zone: Tz, at: chrono::NaiveDateTime) -> DateTime<Utc> {
+    zone.from_local_datetime(&at)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(at + chrono::Duration::hours(1))).earliest())
+        .map_or_else(|| at.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 fn shift(day: NaiveDate, days: i64) -> Option<NaiveDate> {
@@ -132,6 +142,15 @@ mod tests {
                            {"owner": {"eq": "u1"}}, {"at": {"lte": "2030-03-09T21:15:00.000Z"}},
                            {"name": {"eq": "plain"}}]})
         );
+    }
+
+    #[test]
+    fn the_next_midnight_is_the_callers() {
+        let now: DateTime<Utc> = "2030-03-09T21:15:00Z".parse().expect("an instant");
+        let kolkata = Clock::next_midnight(chrono_tz::Asia::Kolkata, now);
+        assert_eq!(kolkata, "2030-03-10T18:30:00Z".parse::<DateTime<Utc>>().expect("an instant"));
+        let utc = Clock::next_midnight(chrono_tz::UTC, now);
+        assert_eq!(utc, "2030-03-10T00:00:00Z".parse::<DateTime<Utc>>().expect("an instant"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::{Template, TemplatePolicy, TemplateRole, TemplateWorkflow, create_role};
 use crate::features::approvals;
 use crate::features::dashboards::{self, Dashboard, DashboardSpec};
+use crate::features::focus;
 use crate::features::modules::{self, edit::TemplateModule};
 use crate::features::users::roles;
 use crate::features::workflows::{self as wf, Definition, Workflow};
@@ -32,9 +33,10 @@ use crate::{Db, Error, Result};
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// ENTITY, FIELD, ROLE, WORKFLOW, DASHBOARD, APPROVAL_POLICY or MODULE.
+    /// ENTITY, FIELD, ROLE, WORKFLOW, DASHBOARD, APPROVAL_POLICY, MODULE or FOCUS_RULES.
     pub kind: &'static str,
-    /// `deal`, `deal.priority`, a role, workflow or dashboard name.
+    /// `deal`, `deal.priority`, a role, workflow or dashboard name (FOCUS_RULES: the role's
+    /// name, `*` for the rules of every role).
     pub name: String,
     /// ADD or UPDATE (changes); CONFLICT (conflicts).
     pub action: &'static str,
@@ -65,6 +67,8 @@ enum Op {
     CreatePolicy(Box<TemplatePolicy>),
     UpdatePolicy(Box<approvals::Policy>),
     Module(Box<TemplateModule>),
+    /// A role's (by name; `None`: every role's) focus rules replaced by the template's.
+    FocusRules(Option<String>, Vec<focus::RuleInput>),
 }
 
 /// The compared shape of a field (what a template sets).
@@ -329,6 +333,52 @@ impl Planner<'_> {
     }
 }
 
+impl Planner<'_> {
+    /// Each role's focus rules as one part: the template's new rules for a role replace the
+    /// tenant's when the tenant kept the ones applied (`setFocusRules` made them its own
+    /// otherwise: a conflict). A role the tenant deleted is left out (its ROLE line says so).
+    fn focus_rules(&mut self, base: &Template, new: &Template, tenant_roles: &HashMap<String, String>) {
+        let base_groups = focus::by_role(&base.focus_rules);
+        let created: Vec<String> = self
+            .plan
+            .ops
+            .iter()
+            .filter_map(|op| if let Op::CreateRole(r) = op { Some(r.name.clone()) } else { None })
+            .collect();
+        let meta = self.meta;
+        for group in focus::by_role(&new.focus_rules) {
+            let of_role = |id: Option<&str>| {
+                focus::stored_shape(meta.focus.iter().filter(|r| r.role_id.as_deref() == id))
+            };
+            let mine = match &group.role {
+                None => of_role(None),
+                Some(name) => match tenant_roles.get(name) {
+                    Some(id) => of_role(Some(id)),
+                    // A role this upgrade creates has no rules yet.
+                    None if created.contains(name) => json!([]),
+                    None => continue,
+                },
+            };
+            let b = base_groups.iter().find(|g| g.role == group.role).map(|g| &g.rules[..]).unwrap_or(&[]);
+            let (b, n) = (focus::inputs_shape(b), focus::inputs_shape(&group.rules));
+            let name = group.role.clone().unwrap_or_else(|| "*".into());
+            match merge3(&b, &n, &mine) {
+                Some(false) => {}
+                Some(true) if b == json!([]) => {
+                    self.added("FOCUS_RULES", name, Op::FocusRules(group.role, group.rules))
+                }
+                Some(true) => self.updated(
+                    "FOCUS_RULES",
+                    name,
+                    "changed by the template",
+                    Op::FocusRules(group.role, group.rules),
+                ),
+                None => self.conflict("FOCUS_RULES", name, "customised by the tenant; kept"),
+            }
+        }
+    }
+}
+
 /// The base (template as applied) and version recorded for the tenant.
 async fn applied_base(
     conn: &impl ConnectionTrait,
@@ -353,8 +403,10 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
         )));
     }
     let meta = TenantMeta::load(&txn, tenant_id).await?;
-    let roles: HashMap<String, Value> =
-        roles::list(&txn, tenant_id).await?.into_iter().map(|r| (r.name, r.permissions)).collect();
+    let tenant_roles = roles::list(&txn, tenant_id).await?;
+    let role_ids: HashMap<String, String> =
+        tenant_roles.iter().map(|r| (r.name.clone(), r.id.clone())).collect();
+    let roles: HashMap<String, Value> = tenant_roles.into_iter().map(|r| (r.name, r.permissions)).collect();
     let workflows = wf::list(&txn, tenant_id, None).await?;
     let boards = dashboards::list(&txn, tenant_id).await?;
     let policies = approvals::policies(&txn, tenant_id, None).await?;
@@ -367,6 +419,7 @@ pub async fn upgrade(db: &Db, tenant_id: &str, new: &Template, actor: &Actor, dr
     p.workflows(&base, new, &workflows);
     p.dashboards(&base, new, &boards);
     p.policies(&base, new, &policies);
+    p.focus_rules(&base, new, &role_ids);
     let (module_changes, module_conflicts) =
         modules::edit::plan_template(&base.modules, &new.modules, &modules::list(&txn, tenant_id).await?);
     for m in module_changes {
@@ -437,6 +490,21 @@ async fn write(
                     p.definition.validate(entity, &roles)?;
                 }
                 approvals::save_policy(txn, p, false).await?;
+            }
+            Op::FocusRules(role, rules) => {
+                // Looked up now: the role may be one this upgrade created above.
+                let role_id = match role {
+                    Some(name) => Some(
+                        roles::list(txn, tenant_id)
+                            .await?
+                            .into_iter()
+                            .find(|r| &r.name == name)
+                            .ok_or_else(|| Error::NotFound(format!("role `{name}`")))?
+                            .id,
+                    ),
+                    None => None,
+                };
+                focus::save(txn, db.dialect, &meta, role_id.as_deref(), rules).await?;
             }
             _ => {}
         }

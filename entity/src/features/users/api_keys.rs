@@ -5,12 +5,12 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set,
 };
 use serde_json::json;
 
 use super::{Access, AccessRow, Admin, roles, select_access};
-use crate::models::api_key;
+use crate::models::{api_key, user};
 use crate::runtime::{signals, time};
 use crate::{Dialect, Error, Result};
 
@@ -153,11 +153,16 @@ pub async fn access(
     tenant_id: &str,
     key_hash: &str,
 ) -> Result<Option<KeyAccess>> {
-    let q = api_key::Entity::find()
+    let mut q = api_key::Entity::find()
         .select_only()
         .column(api_key::Column::Id)
         .column(api_key::Column::CreatedBy)
         .column_as(Expr::col((api_key::Entity, api_key::Column::RevokedAt)).is_null(), "live");
+    // The user the key acts for (gone when they were deleted: no time zone of their own).
+    QueryTrait::query(&mut q).left_join(
+        user::Entity,
+        Expr::col((user::Entity, user::Column::Id)).equals((api_key::Entity, api_key::Column::CreatedBy)),
+    );
     let row =
         select_access(q, api_key::Column::RoleId, api_key::Column::TenantId, api_key::Column::CreatedBy)
             .filter(api_key::Column::KeyHash.eq(key_hash))

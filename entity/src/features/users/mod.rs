@@ -129,6 +129,9 @@ pub struct Access {
     pub tenant_deleting: bool,
     /// The user's attributes (`attributes`), which row rules read as `$user.<key>`.
     pub attributes: Arc<Attributes>,
+    /// The user's own time zone (their profile's, when it names a known one): what their day
+    /// is in, else the tenant's.
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 /// The role and tenant columns of a credential's row (`sessions::access`, `api_keys::access`).
@@ -140,11 +143,13 @@ struct AccessRow {
     metadata_version: i64,
     deletion_due_at: Option<DateTime<Utc>>,
     attributes: Option<Value>,
+    time_zone: Option<String>,
 }
 
 /// `q`, a credential's row, with what the credential grants (`AccessRow`'s columns): its
 /// role, joined on `role_id`, its tenant, joined on `tenant_id`, and the attributes of the
-/// user it acts for (`user_id`), left-joined — in the same statement.
+/// user it acts for (`user_id`), left-joined — in the same statement. `q` joins that user
+/// (`users`) itself, whose time zone is read with them.
 fn select_access<E: EntityTrait>(
     q: Select<E>,
     role_id: impl ColumnTrait,
@@ -157,7 +162,8 @@ fn select_access<E: EntityTrait>(
         .column(role::Column::Permissions)
         .column(tenant::Column::MetadataVersion)
         .column(tenant::Column::DeletionDueAt)
-        .column(user_attribute::Column::Attributes);
+        .column(user_attribute::Column::Attributes)
+        .column(user::Column::TimeZone);
     QueryTrait::query(&mut q)
         .inner_join(role::Entity, Expr::col((role::Entity, role::Column::Id)).equals(role_id.as_column_ref()))
         .inner_join(
@@ -181,6 +187,7 @@ impl From<AccessRow> for Access {
             metadata_version: r.metadata_version,
             tenant_deleting: r.deletion_due_at.is_some(),
             attributes: Arc::new(attributes::from_stored(r.attributes)),
+            time_zone: r.time_zone.and_then(|z| z.parse().ok()),
         }
     }
 }

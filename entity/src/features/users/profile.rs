@@ -10,8 +10,8 @@ use super::{UserView, accounts, roles, sessions};
 use crate::models::user;
 use crate::runtime::audit::{self, Actor};
 use crate::runtime::i18n;
-use crate::runtime::time;
 use crate::runtime::value::{URL_RULE, is_url};
+use crate::runtime::{signals, time};
 use crate::{Dialect, Error, FieldError, Result};
 
 /// Longest display name.
@@ -139,6 +139,12 @@ pub async fn update(
         .map(|(k, old, new)| (k.to_owned(), json!({"old": old, "new": new})))
         .collect();
     audit_own(conn, d, me, "user.update_profile", Value::Object(diff)).await?;
+    if before.time_zone != after.time_zone {
+        // Credentials are cached with their user's time zone (what their day is in): the
+        // tenant's cached ones are re-read. No user nor role is named, so no socket closes (a
+        // running subscription keeps the zone it started with).
+        signals::access_changed(conn, d, me.tenant_id, None, None).await?;
+    }
     let role = roles::name_of(conn, &after.role_id).await?;
     Ok(UserView::of(&after, role))
 }
