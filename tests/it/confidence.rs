@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::crm_roles;
 use crate::harness::*;
 
-const CONFIDENCE: &str = "query($id: ID!) { confidence(entity: \"opportunity\", id: $id) {
+pub(crate) const CONFIDENCE: &str = "query($id: ID!) { confidence(entity: \"opportunity\", id: $id) {
     entity recordId score stage outcome version computedAt factors { signal effect detail }
     history(first: 10) { score version factors { signal effect } } } }";
 
@@ -28,8 +28,8 @@ const SET_WEIGHTS: &str = "mutation($w: [ConfidenceWeightInput!]!) {
 
 /// The CRM roles test's tenant (pipeline `opportunity` with stage `phase`, activities
 /// `touch`es linked by `about_opportunity`), its touches given a kind and a date, its roles
-/// set and the meter on.
-async fn opportunity_tenant() -> (TestTenant, Names, Names) {
+/// set; the meter still off.
+pub(crate) async fn opportunity_tenant_off() -> (TestTenant, Names, Names) {
     let t = crm_roles::opportunity_tenant().await;
     t.add_field("touch", field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]}))).await;
     t.add_field("touch", field("happens_at", "DATETIME", json!({}))).await;
@@ -38,13 +38,23 @@ async fn opportunity_tenant() -> (TestTenant, Names, Names) {
         json!({"i": crm_roles::roles()}),
     )
     .await;
-    // Setting weights (none: the seed's) turns the meter on.
-    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
     (t, Names::new("opportunity", "opportunities"), Names::new("touch", "touches"))
 }
 
+/// Turns the meter on: setting weights (none: the seed's).
+pub(crate) async fn turn_on(t: &TestTenant) {
+    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
+}
+
+/// `opportunity_tenant_off` with the meter on.
+pub(crate) async fn opportunity_tenant() -> (TestTenant, Names, Names) {
+    let (t, opportunities, touches) = opportunity_tenant_off().await;
+    turn_on(&t).await;
+    (t, opportunities, touches)
+}
+
 /// The record's confidence once `done` holds of it (the worker computes it).
-async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     eventually(format!("the confidence of {id}"), EFFECT_WAIT, async || {
         let c = t.data(CONFIDENCE, json!({"id": id})).await["confidence"].clone();
         if !c.is_null() && done(&c) { Ok(c) } else { Err(c) }
@@ -52,7 +62,7 @@ async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool
     .await
 }
 
-fn score_is(n: i64) -> impl Fn(&Value) -> bool {
+pub(crate) fn score_is(n: i64) -> impl Fn(&Value) -> bool {
     move |c| c["score"] == json!(n)
 }
 

@@ -134,7 +134,8 @@ pub fn build_schema(
             types.push(bulk::result_type(a).into());
         }
         subscription = subscription.field(subscription::field(a));
-        types.extend(entity_types::types(access, a));
+        let extra = parts.iter().flat_map(|p| p.record_fields(access, a)).collect();
+        types.extend(entity_types::types(access, a, extra));
         types.extend(aggregate::types(a).into_iter().map(Into::into));
         types.push(aggregate::date_group_input(a).into());
     }

@@ -1,9 +1,11 @@
 //! Types generated for one entity as a role sees it (shared/API.md § Generated per entity):
 //! the object type with system fields, visible values, to-one and reverse relations; its
 //! connection and edge; filter, order and field-enum inputs over visible fields; create/update
-//! inputs over writable fields; and the change event type. Pure functions of the metadata
-//! view; resolvers come from `resolvers`.
+//! inputs over writable fields; and the change event type; plus the read-only fields features
+//! add to the object type (`Feature::record_fields`). Pure functions of the metadata view;
+//! resolvers come from `resolvers`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_graphql::Value;
@@ -11,21 +13,23 @@ use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Type, TypeRef,
 };
 use entity::runtime::meta::{EntityDef, FieldType};
-use entity::runtime::naming::{EntityNames, types as t};
+use entity::runtime::naming::{self, EntityNames, types as t};
 use entity::runtime::record::Record;
 
 use super::access::{EntityAccess, SchemaAccess};
 use super::args::sort_targets;
 use super::common::{filter_type, input_type, output_type};
+use super::feature::RecordField;
 use super::lifecycle;
 use super::resolvers::{relation, user};
 use super::values::{ChangeValue, ConnectionValue, EdgeValue, lend, output, parent, parent_lent};
 
-/// Every type one entity contributes to its tenant's schema.
-pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>) -> Vec<Type> {
+/// Every type one entity contributes to its tenant's schema; `extra`: the features' fields on
+/// its object type.
+pub fn types(access: &SchemaAccess, a: &Arc<EntityAccess>, extra: Vec<RecordField>) -> Vec<Type> {
     let n = a.names();
     let mut out: Vec<Type> = vec![
-        object(access, a, &n).into(),
+        with_extra(object(access, a, &n), access, a, extra).into(),
         connection(&n).into(),
         edge(&n).into(),
         filter_input(&a.view, &n).into(),
@@ -97,6 +101,31 @@ fn object(access: &SchemaAccess, a: &Arc<EntityAccess>, n: &EntityNames) -> Obje
         o = o.field(relation::reverse(&rev, &source));
     }
     o
+}
+
+/// The names the entity's definition takes on its type, whatever a role sees of it: the system
+/// fields, its fields, their moves and the reverse relations to it (kept apart by
+/// `defineEntity`'s name checks).
+fn taken_names(access: &SchemaAccess, e: &EntityDef) -> BTreeSet<String> {
+    let mut taken: BTreeSet<String> = naming::SYSTEM_FIELDS.iter().map(|s| (*s).to_owned()).collect();
+    for f in &e.fields {
+        taken.insert(f.graphql_name.clone());
+        if f.lifecycle.is_some() {
+            taken.insert(naming::transitions_field(&f.graphql_name));
+        }
+    }
+    taken.extend(access.meta.reverse_relations(&e.id).into_iter().map(|r| r.name));
+    taken
+}
+
+/// `o` with the features' fields whose names the definition leaves free: a tenant's own field
+/// keeps its name, and the same for every role (the full definition decides, not a role's view).
+fn with_extra(o: Object, access: &SchemaAccess, a: &EntityAccess, extra: Vec<RecordField>) -> Object {
+    if extra.is_empty() {
+        return o;
+    }
+    let mut taken = taken_names(access, &a.full);
+    extra.into_iter().filter(|x| taken.insert(x.name.to_owned())).fold(o, |o, x| o.field(x.field))
 }
 
 fn connection(n: &EntityNames) -> Object {

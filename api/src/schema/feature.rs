@@ -5,7 +5,15 @@
 
 use async_graphql::dynamic::{Field, SubscriptionField, Type};
 
-use super::access::SchemaAccess;
+use super::access::{EntityAccess, SchemaAccess};
+
+/// A read-only field a feature adds to an entity's object type, named apart so that the builder
+/// can leave it out when the entity's definition already takes the name (its own field of that
+/// name wins, in every role's schema alike). It is never in the entity's inputs, filter or order.
+pub struct RecordField {
+    pub name: &'static str,
+    pub field: Field,
+}
 
 /// Where a feature's root fields stand among the schema's, in the order the builder fills them
 /// (the SDL lists them so).
@@ -54,6 +62,11 @@ pub trait Feature: Send + Sync {
     fn types(&self, _access: &SchemaAccess) -> Vec<Type> {
         Vec::new()
     }
+
+    /// Fields it adds to the object type of `entity` as that role sees it.
+    fn record_fields(&self, _access: &SchemaAccess, _entity: &EntityAccess) -> Vec<RecordField> {
+        Vec::new()
+    }
 }
 
 /// The features a schema is built with, in the order their fields stand.
@@ -71,6 +84,7 @@ pub struct Declared {
     pub mutations: &'static [(Slot, Fields)],
     pub subscriptions: fn(&SchemaAccess) -> Vec<SubscriptionField>,
     pub types: fn(&SchemaAccess) -> Vec<Type>,
+    pub record_fields: fn(&SchemaAccess, &EntityAccess) -> Vec<RecordField>,
 }
 
 impl Declared {
@@ -82,6 +96,7 @@ impl Declared {
         mutations: &[],
         subscriptions: |_| Vec::new(),
         types: |_| Vec::new(),
+        record_fields: |_, _| Vec::new(),
     };
 }
 
@@ -112,6 +127,10 @@ impl Feature for Declared {
 
     fn types(&self, access: &SchemaAccess) -> Vec<Type> {
         (self.types)(access)
+    }
+
+    fn record_fields(&self, access: &SchemaAccess, entity: &EntityAccess) -> Vec<RecordField> {
+        (self.record_fields)(access, entity)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Per-request (or per-socket) DataLoaders, built on the `dataloader` crate: related records
-//! by id, users by id (and their attributes), and reverse-relation pages by parent. Every relation in a response is
-//! fetched in one statement per batch, never one query per row. The loaders do not cache, so
-//! a long-lived socket always sees current data.
+//! by id, users by id (and their attributes), pipeline records' confidence scores by record id,
+//! and reverse-relation pages by parent. Every relation in a response is fetched in one
+//! statement per batch, never one query per row. The loaders do not cache, so a long-lived
+//! socket always sees current data.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use dataloader::BatchFn;
 use dataloader::non_cached::Loader;
 use entity::ReadScope;
+use entity::features::confidence::{self, Score};
 use entity::features::users::attributes;
 use entity::runtime::meta::{EntityDef, FieldDef};
 use entity::runtime::policy::Attributes;
@@ -24,27 +26,48 @@ use crate::services::{Services, Txn};
 /// a bad cursor in a nested connection's arguments is the client's error, as at the root).
 pub type Loaded<T> = Result<T, Arc<ApiError>>;
 
-/// Related records by id (any entity of the tenant; callers check the entity).
-pub struct RecordBatch {
+/// `items` by the id `id_of` reads from each.
+fn by_id<T>(items: Vec<T>, id_of: impl Fn(&T) -> String) -> HashMap<String, T> {
+    items.into_iter().map(|x| (id_of(&x), x)).collect()
+}
+
+/// Each key's value in `found` (none when it has none), or the batch's one error for every key.
+fn each_key<T, E>(keys: &[String], found: Result<HashMap<String, T>, E>) -> HashMap<String, Loaded<Option<T>>>
+where
+    ApiError: From<E>,
+{
+    match found {
+        Ok(mut by_id) => keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect(),
+        Err(e) => {
+            let e = Arc::new(ApiError::from(e));
+            keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
+        }
+    }
+}
+
+/// What the batches that read through the record store share: the tenant and the request's
+/// read connection.
+#[derive(Clone)]
+pub struct Scoped {
     state: Services,
     tenant_id: String,
     scope: Option<Arc<ReadScope>>,
 }
 
+impl Scoped {
+    fn store(&self) -> Store<'_> {
+        Store::scoped(&self.state.db, &self.tenant_id, self.scope.as_deref())
+    }
+}
+
+/// Related records by id (any entity of the tenant; callers check the entity).
+pub struct RecordBatch(Scoped);
+
 impl BatchFn<String, Loaded<Option<Record>>> for RecordBatch {
     async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<Record>>> {
-        let store = Store::scoped(&self.state.db, &self.tenant_id, self.scope.as_deref());
-        match store.get_many(keys).await {
-            Ok(records) => {
-                let mut by_id: HashMap<String, Record> =
-                    records.into_iter().map(|r| (r.id.clone(), r)).collect();
-                keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
-            }
-            Err(e) => {
-                let e = Arc::new(ApiError::from(e));
-                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
-            }
-        }
+        let store = self.0.store();
+        let found = store.get_many(keys).await.map(|records| by_id(records, |r| r.id.clone()));
+        each_key(keys, found)
     }
 }
 
@@ -56,17 +79,21 @@ pub struct UserBatch {
 
 impl BatchFn<String, Loaded<Option<UserView>>> for UserBatch {
     async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<UserView>>> {
-        match users_by_id(&self.state.db, &self.tenant_id, keys).await {
-            Ok(users) => {
-                let mut by_id: HashMap<String, UserView> =
-                    users.into_iter().map(|u| (u.id.clone(), u)).collect();
-                keys.iter().map(|k| (k.clone(), Ok(by_id.remove(k)))).collect()
-            }
-            Err(e) => {
-                let e = Arc::new(e);
-                keys.iter().map(|k| (k.clone(), Err(e.clone()))).collect()
-            }
-        }
+        let found = users_by_id(&self.state.db, &self.tenant_id, keys).await;
+        each_key(keys, found.map(|users| by_id(users, |u| u.id.clone())))
+    }
+}
+
+/// Records' current confidence scores by record id (`confidence` on the pipeline's own type):
+/// one statement per batch, read as the records are (on the request's connection when it has
+/// one); a record not scored yet has none.
+pub struct ScoreBatch(Scoped);
+
+impl BatchFn<String, Loaded<Option<Score>>> for ScoreBatch {
+    async fn load(&mut self, keys: &[String]) -> HashMap<String, Loaded<Option<Score>>> {
+        let store = self.0.store();
+        let found = confidence::batch::latest_of(&store, keys).await;
+        each_key(keys, found.map(|scores| by_id(scores, |s| s.record_id.clone())))
     }
 }
 
@@ -136,15 +163,11 @@ pub struct ReversePage {
     pub total: i64,
 }
 
-pub struct ReverseBatch {
-    state: Services,
-    tenant_id: String,
-    scope: Option<Arc<ReadScope>>,
-}
+pub struct ReverseBatch(Scoped);
 
 impl BatchFn<ReverseKey, Loaded<ReversePage>> for ReverseBatch {
     async fn load(&mut self, keys: &[ReverseKey]) -> HashMap<ReverseKey, Loaded<ReversePage>> {
-        let store = Store::scoped(&self.state.db, &self.tenant_id, self.scope.as_deref());
+        let store = self.0.store();
         let mut groups: HashMap<&str, (Arc<ReverseSpec>, Vec<String>)> = HashMap::new();
         for k in keys {
             groups
@@ -184,6 +207,7 @@ pub struct Loaders {
     pub records: Loader<String, Loaded<Option<Record>>, RecordBatch>,
     pub users: Loader<String, Loaded<Option<UserView>>, UserBatch>,
     pub attributes: Loader<String, Loaded<Attributes>, AttributeBatch>,
+    pub confidence: Loader<String, Loaded<Option<Score>>, ScoreBatch>,
     pub reverse: Loader<ReverseKey, Loaded<ReversePage>, ReverseBatch>,
     /// The caller's row rules with `within`, by entity id, loaded once (`ctx::ready_row_filter`).
     pub rules: std::sync::Mutex<HashMap<String, Option<entity::runtime::filter::Filter>>>,
@@ -193,19 +217,15 @@ impl Loaders {
     /// Loaders for `tenant_id`; record reads share `scope` (the request's read connection).
     pub fn new(state: &Services, tenant_id: &str, scope: Option<Arc<ReadScope>>) -> Self {
         let tenant_id = tenant_id.to_owned();
+        let scoped = Scoped { state: state.clone(), tenant_id: tenant_id.clone(), scope };
         Loaders {
-            records: Loader::new(RecordBatch {
-                state: state.clone(),
-                tenant_id: tenant_id.clone(),
-                scope: scope.clone(),
-            })
-            .with_max_batch_size(500),
+            records: Loader::new(RecordBatch(scoped.clone())).with_max_batch_size(500),
             users: Loader::new(UserBatch { state: state.clone(), tenant_id: tenant_id.clone() })
                 .with_max_batch_size(500),
-            attributes: Loader::new(AttributeBatch { state: state.clone(), tenant_id: tenant_id.clone() })
+            attributes: Loader::new(AttributeBatch { state: state.clone(), tenant_id })
                 .with_max_batch_size(500),
-            reverse: Loader::new(ReverseBatch { state: state.clone(), tenant_id, scope })
-                .with_max_batch_size(200),
+            confidence: Loader::new(ScoreBatch(scoped.clone())).with_max_batch_size(500),
+            reverse: Loader::new(ReverseBatch(scoped)).with_max_batch_size(200),
             rules: std::sync::Mutex::default(),
         }
     }

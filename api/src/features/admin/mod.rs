@@ -471,4 +471,5 @@ pub static FEATURE: Declared = Declared {
     mutations: &[(Slot::Lead, |_| vec![revoke_sessions()]), (Slot::Admin, |_| mutations())],
     subscriptions: |a| admin_only(a, || vec![live::audit_appended(), live::email_changed()]),
     types: |a| admin_types(a, types),
+    ..Declared::EMPTY
 };

@@ -3,9 +3,10 @@
 //! `setConfidenceWeights` (administrators), `recordConfidenceSignal` (an integration reports a
 //! proposal view; the score is recomputed in the same transaction) and
 //! `confidenceCalibration(bands)` (win rate per band of the score records had before they
-//! closed, over the closed records the caller reads). The pipeline is the tenant's
-//! `crmRoles.pipeline`, whatever its name. Scores are computed by the worker
-//! (`jobs::handlers::confidence`, `jobs::sweeper::confidence`) and stored by
+//! closed, over the closed records the caller reads); once the tenant turned the meter on, also
+//! `confidence` on the pipeline record's own type (its current score, a page's in one read).
+//! The pipeline is the tenant's `crmRoles.pipeline`, whatever its name. Scores are computed by
+//! the worker (`jobs::handlers::confidence`, `jobs::sweeper::confidence`) and stored by
 //! `entity::features::confidence`.
 
 mod types;
@@ -14,15 +15,19 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Resolve
 use entity::FieldError;
 use entity::features::confidence::{self, Pipeline, Weight, calibration, gather};
 use entity::runtime::audit;
-use entity::runtime::naming::confidence::{fields as f, types as t};
+use entity::runtime::naming::confidence::{RECORD_FIELD, fields as f, types as t};
 use entity::runtime::naming::types as platform;
+use entity::runtime::record::Record;
 use entity::runtime::time;
 
 use crate::error::ApiError;
+use crate::schema::access::{EntityAccess, SchemaAccess};
 use crate::schema::args::{self, arg_json};
 use crate::schema::ctx;
-use crate::schema::feature::{Declared, Slot, admin_only};
+use crate::schema::feature::{Declared, RecordField, Slot, admin_only};
+use crate::schema::loader::{load_error, loaded_error};
 use crate::schema::resolvers::{readable, store};
+use crate::schema::values::parent;
 use crate::services::Txn;
 use types::Shown;
 
@@ -200,6 +205,31 @@ fn member_mutations() -> Vec<Field> {
     ]
 }
 
+/// `confidence` on the pipeline entity's type, when the tenant turned the meter on (the pipeline
+/// is then `scored`; turning it on bumps the metadata version, so the field appears on the next
+/// request). The scores of a page of records are read in one statement (`Loaders::confidence`).
+/// Reading it takes what reading the record takes, as for the root `confidence(entity, id)`:
+/// the record is already the caller's to read (row rules applied), and no field rule applies,
+/// the score being the server's, not one of the definition's fields.
+fn record_fields(access: &SchemaAccess, a: &EntityAccess) -> Vec<RecordField> {
+    if !(a.full.scored && a.full.name_singular == access.meta.crm.pipeline) {
+        return Vec::new();
+    }
+    let field = Field::new(RECORD_FIELD, TypeRef::named(t::CONFIDENCE_SCORE), |c| {
+        FieldFuture::new(async move {
+            let id = parent::<Record>(&c)?.id.clone();
+            let score =
+                ctx::loaders(&c)?.confidence.try_load(id).await.map_err(load_error)?.map_err(loaded_error)?;
+            Ok(score.map(FieldValue::owned_any))
+        })
+    })
+    .description(
+        "The record's confidence score 0..100 (read-only, computed by the server) with the factors explaining \
+         every point; null until its first score. Its history: the root `confidence(entity, id)`.",
+    );
+    vec![RecordField { name: RECORD_FIELD, field }]
+}
+
 /// The meter, for every role (setting weights: administrators).
 pub static FEATURE: Declared = Declared {
     queries: &[(Slot::Member, |_| queries())],
@@ -209,5 +239,6 @@ pub static FEATURE: Declared = Declared {
         all.extend(admin_only(a, types::weight_input));
         all
     },
+    record_fields,
     ..Declared::EMPTY
 };

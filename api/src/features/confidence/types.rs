@@ -38,44 +38,43 @@ fn list<T: Clone + Send + Sync + 'static>(items: &[T]) -> Option<FieldValue<'sta
     Some(FieldValue::list(items.iter().cloned().map(FieldValue::owned_any)))
 }
 
+fn value(v: Option<Value>) -> Option<FieldValue<'static>> {
+    v.map(FieldValue::value)
+}
+
 /// Finds the score in a parent value (a `Score`, or the `Shown` around one).
 type Get = for<'a, 'b> fn(&'a FieldValue<'b>) -> Option<&'a Score>;
 
-/// The fields every version of a score has (on `ConfidenceScore` and `Confidence`).
+/// The fields every version of a score has (on `ConfidenceScore` and `Confidence`): one
+/// resolver shape for all of them, reading the score `get` finds in the parent.
 fn score_fields(o: Object, get: Get) -> Object {
-    let field = move |name: &str, ty: TypeRef, pick: fn(&Score) -> Option<Value>| {
+    let field = move |name: &str, ty: TypeRef, pick: fn(&Score) -> Option<FieldValue<'static>>| {
         Field::new(name, ty, move |c| {
             FieldFuture::new(async move {
                 let score = get(c.parent_value).ok_or_else(|| ApiError::Internal("not a score".into()))?;
-                Ok(pick(score).map(FieldValue::value))
+                Ok(pick(score))
             })
         })
     };
-    o.field(field("score", TypeRef::named_nn(TypeRef::INT), |x| int(x.score)).description("0 to 100."))
+    o.field(field("score", TypeRef::named_nn(TypeRef::INT), |x| value(int(x.score))).description("0 to 100."))
         .field(
-            Field::new("factors", TypeRef::named_nn_list_nn(t::CONFIDENCE_FACTOR), move |c| {
-                FieldFuture::new(async move {
-                    let score =
-                        get(c.parent_value).ok_or_else(|| ApiError::Internal("not a score".into()))?;
-                    Ok(list(&score.factors))
-                })
-            })
-            .description("Why: one factor per signal that counted; their effects add up to the score."),
+            field("factors", TypeRef::named_nn_list_nn(t::CONFIDENCE_FACTOR), |x| list(&x.factors))
+                .description("Why: one factor per signal that counted; their effects add up to the score."),
         )
         .field(
-            field("stage", TypeRef::named(TypeRef::STRING), |x| x.stage.as_deref().and_then(s))
+            field("stage", TypeRef::named(TypeRef::STRING), |x| value(x.stage.as_deref().and_then(s)))
                 .description("The record's stage when scored."),
         )
         .field(
-            field("outcome", TypeRef::named(TypeRef::STRING), |x| x.outcome.as_deref().and_then(s))
+            field("outcome", TypeRef::named(TypeRef::STRING), |x| value(x.outcome.as_deref().and_then(s)))
                 .description("`won` or `lost` once the record closed; null while open."),
         )
         .field(
-            field("computedAt", TypeRef::named_nn(platform::DATE_TIME), |x| ts(&x.computed_at))
+            field("computedAt", TypeRef::named_nn(platform::DATE_TIME), |x| value(ts(&x.computed_at)))
                 .description("When the score was (last) computed."),
         )
         .field(
-            field("version", TypeRef::named_nn(TypeRef::INT), |x| int(x.version))
+            field("version", TypeRef::named_nn(TypeRef::INT), |x| value(int(x.version)))
                 .description("1 for the record's first score, one more for each change of it."),
         )
 }

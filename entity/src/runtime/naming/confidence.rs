@@ -2,6 +2,9 @@
 //! the tenant's weights (`confidenceWeights`, `setConfidenceWeights`), inbound signals
 //! (`recordConfidenceSignal`) and calibration (`confidenceCalibration`). They join the
 //! platform's taken names (`platform_type_names`, `platform_root_fields`), so no entity takes one.
+//! The score on the pipeline record's own type (`RECORD_FIELD`) is a field of that type, not
+//! a root field: a tenant's own field of that name keeps it (the schema builder leaves the
+//! meter's out), and the score stays at the root `confidence(entity, id)`.
 
 /// Type names.
 pub mod types {
@@ -23,6 +26,10 @@ pub mod fields {
     pub const RECORD_CONFIDENCE_SIGNAL: &str = "recordConfidenceSignal";
     pub const CONFIDENCE_CALIBRATION: &str = "confidenceCalibration";
 }
+
+/// The read-only field of a pipeline record's type holding its current score (`deal.confidence`),
+/// once the tenant turned the meter on.
+pub const RECORD_FIELD: &str = "confidence";
 
 /// Every type name above.
 pub const TYPE_NAMES: &[&str] = &[
