@@ -2,7 +2,7 @@
 //! stage and amount), the activities about it — the records of the CRM's activity entity
 //! linked to it by a RELATION (a call, an email, a meeting: one whose SELECT says `Meeting`,
 //! scheduled when its first date is now or later) — and the average amount of the tenant's
-//! won records. The parts kept in the feature's tables (proposal views, the stage's start) are
+//! won records (an aggregate: `AVG` in SQL). The parts kept in the feature's tables (proposal views, the stage's start) are
 //! read in the writing transaction (`super::refresh_in`).
 
 use std::sync::Arc;
@@ -12,13 +12,15 @@ use serde_json::Value;
 
 use crate::Db;
 use crate::Result;
+use crate::runtime::aggregate;
+use crate::runtime::figures::{Figure, Figures};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use crate::runtime::record::Record;
 use crate::runtime::store::{ListArgs, Store};
 use crate::runtime::time;
 
-/// Activities read per record, and won records per average (the newest count most).
+/// Activities read per record (the newest count most).
 const READ_AT_MOST: u64 = 500;
 
 /// The SELECT value that makes an activity a meeting.
@@ -100,6 +102,31 @@ async fn linked(store: &Store<'_>, entity: &EntityDef, field: &FieldDef, value: 
     Ok(store.list(entity, &args, READ_AT_MOST).await?.records)
 }
 
+/// The average amount of the tenant's live won records (`None`: none won, or no stage, won
+/// value or amount), one aggregate statement under the store's tenant scope (`AVG` in SQL over
+/// every won record, however many).
+async fn won_average(db: &Db, meta: &TenantMeta, pipeline: &Pipeline) -> Result<Option<f64>> {
+    let (Some(stage), Some(won), Some(amount)) = (&pipeline.stage, &pipeline.won, &pipeline.amount) else {
+        return Ok(None);
+    };
+    let filter = Filter::Cond(Target::Field(Box::new(stage.clone())), Op::Eq(Value::from(won.as_str())));
+    let mut figures = Figures::default();
+    figures.ask(Figure::Avg, &amount.graphql_name);
+    let rows = aggregate::aggregate(
+        db,
+        &meta.tenant_id,
+        &pipeline.entity,
+        Some(&filter),
+        &[],
+        (None, None),
+        &figures,
+    )
+    .await?;
+    let avg = rows.first().and_then(|r| r.avg.get(&amount.graphql_name));
+    // CURRENCY averages come back as exact decimal text, NUMBER ones as numbers.
+    Ok(avg.and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok())))
+}
+
 /// Reads record `record_id` of the pipeline and its activities (`None`: no such live record).
 pub async fn gather(
     db: &Db,
@@ -124,17 +151,7 @@ pub async fn gather(
             }
         }
     }
-    let won_average = match (&pipeline.stage, &pipeline.won, &pipeline.amount) {
-        (Some(stage), Some(won), Some(_)) => {
-            let amounts: Vec<f64> = linked(&store, &pipeline.entity, stage, won)
-                .await?
-                .iter()
-                .filter_map(|r| pipeline.amount_of(r))
-                .collect();
-            (!amounts.is_empty()).then(|| amounts.iter().sum::<f64>() / amounts.len() as f64)
-        }
-        _ => None,
-    };
+    let won_average = won_average(db, meta, pipeline).await?;
     Ok(Some(Gathered {
         stage: pipeline.stage_of(&record),
         amount: pipeline.amount_of(&record),
