@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::weights::{self, Weight};
 use crate::Db;
 use crate::Result;
 use crate::runtime::aggregate;
@@ -26,9 +27,11 @@ const READ_AT_MOST: u64 = 500;
 /// The SELECT value that makes an activity a meeting.
 const MEETING: &str = "meeting";
 
-/// The tenant's pipeline as the meter reads it: the entity, its stage SELECT, its amount.
+/// The tenant's pipeline as the meter reads it: the entity, its stage SELECT, its amount, and
+/// the weights it is scored under (held with the definitions).
 pub struct Pipeline {
     pub entity: Arc<EntityDef>,
+    pub weights: Vec<Weight>,
     pub stage: Option<FieldDef>,
     pub amount: Option<FieldDef>,
     pub won: Option<String>,
@@ -42,7 +45,14 @@ impl Pipeline {
         let entity = meta.entity_by_name(&roles.pipeline)?.clone();
         let stage = entity.field_by_key(&roles.stage_field).filter(|f| f.ty == FieldType::Select).cloned();
         let amount = entity.fields.iter().find(|f| f.ty == FieldType::Currency).cloned();
-        Some(Pipeline { entity, stage, amount, won: roles.won_value.clone(), lost: roles.lost_value.clone() })
+        Some(Pipeline {
+            entity,
+            weights: weights::of(meta),
+            stage,
+            amount,
+            won: roles.won_value.clone(),
+            lost: roles.lost_value.clone(),
+        })
     }
 
     /// The record's stage.

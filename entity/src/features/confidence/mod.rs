@@ -195,7 +195,6 @@ pub async fn refresh_in(
         return Ok(None);
     };
     take_turn(conn, tenant_id, record_id).await?;
-    let weights = weights::load(conn, tenant_id).await?;
     let prev = latest(conn, tenant_id, record_id).await?;
     let stage_since = match &prev {
         Some(p) if p.stage == g.stage => p.stage_since,
@@ -213,7 +212,7 @@ pub async fn refresh_in(
         amount: g.amount,
         won_average: g.won_average,
     };
-    let (score, factors) = score::score(&weights, &inputs, now);
+    let (score, factors) = score::score(&pipeline.weights, &inputs, now);
     let outcome = pipeline.outcome(g.stage.as_deref());
     let factors_json = serde_json::to_value(&factors)?;
     let version = match &prev {

@@ -1,13 +1,14 @@
 //! The confidence signals and a tenant's weights for them. A weight is a signal, the points it
 //! adds (or, negative, takes) when it holds, and the threshold that decides when it holds; the
 //! seed weights are `seed`. Stored per tenant as one JSON document (`confidence_weights`),
-//! whose presence turns the meter on (`is_on`); a tenant's stored weights override the seed
+//! whose presence turns the meter on (`stored`); a tenant's stored weights override the seed
 //! signal by signal.
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::models::confidence_weight;
+use crate::runtime::meta::TenantMeta;
 use crate::runtime::time;
 use crate::{Error, FieldError, Result};
 
@@ -122,18 +123,30 @@ fn merged(base: Vec<Weight>, over: &[Weight]) -> Vec<Weight> {
     base.into_iter().map(|w| over.iter().find(|o| o.signal == w.signal).copied().unwrap_or(w)).collect()
 }
 
+/// The weights the tenant set (merged over the seed), or `None` when it never set any (the
+/// meter is off). One SELECT: read with its definitions (`TenantMeta::confidence`), so that
+/// only such a tenant's pipeline and activity changes go to the job relay and rescoring reads
+/// no weights of its own.
+pub async fn stored(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Option<Vec<Weight>>> {
+    let Some(row) = confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await? else {
+        return Ok(None);
+    };
+    let set: Vec<Weight> = serde_json::from_value(row.weights).unwrap_or_else(|e| {
+        // A document this version cannot read counts as none set: the seed scores on.
+        tracing::warn!(tenant = %tenant_id, problem = %e, "stored confidence weights do not parse");
+        Vec::new()
+    });
+    Ok(Some(merged(seed(), &set)))
+}
+
 /// The tenant's weights: the seed, with what the tenant set over it.
 pub async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<Weight>> {
-    let row = confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?;
-    let stored: Vec<Weight> = match row {
-        Some(r) => serde_json::from_value(r.weights).unwrap_or_else(|e| {
-            // A document this version cannot read counts as none: the seed scores on.
-            tracing::warn!(tenant = %tenant_id, problem = %e, "stored confidence weights do not parse");
-            Vec::new()
-        }),
-        None => Vec::new(),
-    };
-    Ok(merged(seed(), &stored))
+    Ok(stored(conn, tenant_id).await?.unwrap_or_else(seed))
+}
+
+/// The weights a tenant's definitions hold (`None` from `stored`: the seed's).
+pub fn of(meta: &TenantMeta) -> Vec<Weight> {
+    meta.confidence.as_deref().cloned().unwrap_or_else(seed)
 }
 
 /// Checks weights as given (`weights[i].field` names a bad one): each signal once, a weight
@@ -163,12 +176,6 @@ pub fn validate(given: &[Weight]) -> Result<()> {
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
-}
-
-/// Whether the tenant turned the meter on (set its weights once): read with its definitions,
-/// so that only such a tenant's pipeline and activity changes go to the job relay.
-pub async fn is_on(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<bool> {
-    Ok(confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?.is_some())
 }
 
 /// Sets the given weights (checked first) over the tenant's current ones, in the caller's
