@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::crm_roles;
 use crate::harness::*;
 
-const CONFIDENCE: &str = "query($id: ID!) { confidence(entity: \"opportunity\", id: $id) {
+pub(crate) const CONFIDENCE: &str = "query($id: ID!) { confidence(entity: \"opportunity\", id: $id) {
     entity recordId score stage outcome version computedAt factors { signal effect detail }
     history(first: 10) { score version factors { signal effect } } } }";
 
@@ -29,7 +29,7 @@ const SET_WEIGHTS: &str = "mutation($w: [ConfidenceWeightInput!]!) {
 /// The CRM roles test's tenant (pipeline `opportunity` with stage `phase`, activities
 /// `touch`es linked by `about_opportunity`), its touches given a kind and a date, its roles
 /// set and the meter on.
-async fn opportunity_tenant() -> (TestTenant, Names, Names) {
+pub(crate) async fn opportunity_tenant() -> (TestTenant, Names, Names) {
     let t = crm_roles::opportunity_tenant().await;
     t.add_field("touch", field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]}))).await;
     t.add_field("touch", field("happens_at", "DATETIME", json!({}))).await;
@@ -44,7 +44,7 @@ async fn opportunity_tenant() -> (TestTenant, Names, Names) {
 }
 
 /// The record's confidence once `done` holds of it (the worker computes it).
-async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     eventually(format!("the confidence of {id}"), EFFECT_WAIT, async || {
         let c = t.data(CONFIDENCE, json!({"id": id})).await["confidence"].clone();
         if !c.is_null() && done(&c) { Ok(c) } else { Err(c) }
@@ -52,17 +52,17 @@ async fn confidence_when(t: &TestTenant, id: &str, done: impl Fn(&Value) -> bool
     .await
 }
 
-fn score_is(n: i64) -> impl Fn(&Value) -> bool {
+pub(crate) fn score_is(n: i64) -> impl Fn(&Value) -> bool {
     move |c| c["score"] == json!(n)
 }
 
 /// The factor of `signal`, if the score has one.
-fn factor<'a>(c: &'a Value, signal: &str) -> Option<&'a Value> {
+pub(crate) fn factor<'a>(c: &'a Value, signal: &str) -> Option<&'a Value> {
     c["factors"].as_array()?.iter().find(|f| f["signal"] == signal)
 }
 
 /// The factors' effects add up to the score.
-fn explained(c: &Value) {
+pub(crate) fn explained(c: &Value) {
     let sum: i64 = c["factors"]
         .as_array()
         .expect("factors")

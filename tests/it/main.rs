@@ -22,6 +22,7 @@ mod bulk;
 mod clock;
 mod compiled;
 mod confidence;
+mod confidence_engine;
 mod crm_roles;
 mod customer_memory;
 mod dashboards;

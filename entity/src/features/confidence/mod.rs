@@ -10,6 +10,7 @@
 pub mod calibration;
 pub mod gather;
 pub mod score;
+pub mod stage_history;
 pub mod weights;
 
 use chrono::{DateTime, Duration, Utc};
@@ -202,6 +203,10 @@ pub async fn refresh_in(
         Some(_) => g.record.updated_at,
         None => g.record.created_at,
     };
+    let stage_history = match g.stage.as_deref() {
+        Some(stage) => stage_history::read(conn, tenant_id, &pipeline.entity.id, stage).await?,
+        None => stage_history::StageHistory::default(),
+    };
     let inputs = Inputs {
         created_at: g.record.created_at,
         last_touch: g.last_touch,
@@ -209,6 +214,7 @@ pub async fn refresh_in(
         proposal_views: proposal_views(conn, tenant_id, record_id, now).await?,
         stage: g.stage.clone(),
         stage_since,
+        stage_history,
         amount: g.amount,
         won_average: g.won_average,
     };

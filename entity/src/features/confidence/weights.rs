@@ -26,7 +26,8 @@ pub enum Signal {
     MeetingScheduled,
     /// The proposal viewed at least `threshold` times.
     ProposalViewed,
-    /// In its current stage for more than `threshold` days.
+    /// In its current stage longer than the tenant's median stay in it (`stage_history`), or,
+    /// with too little history, for more than `threshold` days.
     StageAge,
     /// An amount above `threshold` times the average of the tenant's won records.
     AmountAboveWonAverage,
@@ -83,7 +84,9 @@ impl Signal {
             Signal::ProposalViewed => {
                 "The proposal viewed at least `threshold` times (`recordConfidenceSignal` with PROPOSAL_VIEWED)."
             }
-            Signal::StageAge => "In its current stage for more than `threshold` days.",
+            Signal::StageAge => {
+                "In its current stage for longer than this tenant's records usually stay in it (the median of the recent stays, once at least 5 records have left it), else for more than `threshold` days."
+            }
             Signal::AmountAboveWonAverage => {
                 "An amount (the pipeline's first CURRENCY field) above `threshold` times the average of the tenant's won records."
             }
