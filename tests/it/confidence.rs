@@ -30,6 +30,14 @@ const SET_WEIGHTS: &str = "mutation($w: [ConfidenceWeightInput!]!) {
 /// `touch`es linked by `about_opportunity`), its touches given a kind and a date, its roles
 /// set and the meter on.
 pub(crate) async fn opportunity_tenant() -> (TestTenant, Names, Names) {
+    let (t, opportunities, touches) = meter_off_tenant().await;
+    // Setting weights (none: the seed's) turns the meter on.
+    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
+    (t, opportunities, touches)
+}
+
+/// `opportunity_tenant` before its meter is turned on.
+pub(crate) async fn meter_off_tenant() -> (TestTenant, Names, Names) {
     let t = crm_roles::opportunity_tenant().await;
     t.add_field("touch", field("kind", "SELECT", json!({"options": ["Call", "Email", "Meeting"]}))).await;
     t.add_field("touch", field("happens_at", "DATETIME", json!({}))).await;
@@ -38,8 +46,6 @@ pub(crate) async fn opportunity_tenant() -> (TestTenant, Names, Names) {
         json!({"i": crm_roles::roles()}),
     )
     .await;
-    // Setting weights (none: the seed's) turns the meter on.
-    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
     (t, Names::new("opportunity", "opportunities"), Names::new("touch", "touches"))
 }
 

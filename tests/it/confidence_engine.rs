@@ -2,13 +2,17 @@
 //! `confidence`: the won-deal average an amount is compared with (one aggregate over the won
 //! records); the stage age compared with how long this tenant's records stay in the stage (the
 //! median of its score history, once five records have left it) or, with too little history,
-//! with the weight's fixed threshold.
+//! with the weight's fixed threshold; and the open records a tenant already has scored when it
+//! turns the meter on (in pages, more than one here), and again when it changes its weights,
+//! its closed records left unscored.
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::confidence::{CONFIDENCE, confidence_when, explained, factor, opportunity_tenant, score_is};
+use crate::confidence::{
+    CONFIDENCE, confidence_when, explained, factor, meter_off_tenant, opportunity_tenant, score_is,
+};
 use crate::harness::*;
 
 /// Records that sat in `Propose` and then were won: each scored in `Propose` (its stay begins)
@@ -105,4 +109,59 @@ async fn with_too_little_history_a_stage_grows_old_after_the_fixed_threshold() {
         "{c}"
     );
     explained(&c);
+}
+
+/// The scores of records `ids` (`null` for a record not scored), 25 to a request (a query
+/// may have at most 50 aliases).
+async fn scores(t: &TestTenant, ids: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(25) {
+        let fields: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("c{i}: confidence(entity: \"opportunity\", id: \"{id}\") {{ score }}"))
+            .collect();
+        let data = t.data(&format!("{{ {} }}", fields.join(" ")), json!({})).await;
+        out.extend((0..chunk.len()).map(|i| data[format!("c{i}")]["score"].clone()));
+    }
+    out
+}
+
+/// Once every record of `ids` scores `score`.
+async fn all_score(t: &TestTenant, ids: &[String], score: i64) {
+    eventually(format!("{} records to score {score}", ids.len()), EFFECT_WAIT, async || {
+        let now = scores(t, ids).await;
+        if now.iter().all(|s| *s == json!(score)) { Ok(()) } else { Err(now) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn turning_the_meter_on_scores_the_open_records_already_there() {
+    let (t, opportunities, _) = meter_off_tenant().await;
+    // More open records than one page of the back-fill (50), and some closed ones.
+    let mut open = Vec::new();
+    for i in 0..60 {
+        let phase = if i % 2 == 0 { "Discover" } else { "Propose" };
+        let r = t.create(&opportunities, json!({"title": format!("Open {i}"), "phase": phase}), "").await;
+        open.push(str_of(&r["id"]));
+    }
+    let mut closed = Vec::new();
+    for phase in ["Won", "Lost", "Won"] {
+        let r = t.create(&opportunities, json!({"title": phase, "phase": phase}), "").await;
+        closed.push(str_of(&r["id"]));
+    }
+    // The meter is off: nothing is scored.
+    assert!(scores(&t, &open[..5]).await.iter().all(Value::is_null));
+
+    t.data("mutation { setConfidenceWeights(weights: []) { signal } }", json!({})).await;
+    all_score(&t, &open, 50).await;
+    assert!(scores(&t, &closed).await.iter().all(Value::is_null), "closed records are not scored");
+
+    // New weights: every open record is scored again under them.
+    let base = json!({"w": [{"signal": "BASE", "effect": 62, "threshold": 0}]});
+    t.data("mutation($w: [ConfidenceWeightInput!]!) { setConfidenceWeights(weights: $w) { signal } }", base)
+        .await;
+    all_score(&t, &open, 62).await;
+    assert!(scores(&t, &closed).await.iter().all(Value::is_null), "closed records are not scored");
 }

@@ -7,6 +7,7 @@
 //! written to the feature's own table, never to the record, so scoring fires no workflow,
 //! webhook or change event (and cannot loop).
 
+pub mod backfill;
 pub mod calibration;
 pub mod gather;
 pub mod score;

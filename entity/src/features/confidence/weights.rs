@@ -183,7 +183,8 @@ pub fn validate(given: &[Weight]) -> Result<()> {
 
 /// Sets the given weights (checked first) over the tenant's current ones, in the caller's
 /// transaction, turning the meter on (the metadata version is bumped, so every instance marks
-/// the pipeline and activity entities `scored`); returns the tenant's weights after.
+/// the pipeline and activity entities `scored`) and queueing the scoring of the tenant's open
+/// records under them (`backfill`); returns the tenant's weights after.
 pub async fn save(
     conn: &impl ConnectionTrait,
     d: crate::Dialect,
@@ -200,6 +201,8 @@ pub async fn save(
     };
     confidence_weight::Entity::insert(row).exec_without_returning(conn).await?;
     crate::runtime::signals::metadata_changed(conn, d, tenant_id).await?;
+    // The open records are scored under the new weights (the first time: at all).
+    super::backfill::queue(conn, d, tenant_id, None).await?;
     Ok(weights)
 }
 
