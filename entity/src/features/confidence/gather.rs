@@ -47,7 +47,8 @@ impl Pipeline {
         let amount = entity.fields.iter().find(|f| f.ty == FieldType::Currency).cloned();
         Some(Pipeline {
             entity,
-            weights: weights::of(meta),
+            // Held with the definitions; a tenant that never set any (the meter off) has the seed's.
+            weights: meta.confidence.as_deref().cloned().unwrap_or_else(weights::seed),
             stage,
             amount,
             won: roles.won_value.clone(),

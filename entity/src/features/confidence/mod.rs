@@ -309,6 +309,20 @@ pub async fn due(
     Ok(rows.into_iter().map(|r| (r.tenant_id, r.record_id)).collect())
 }
 
+/// Sets the tenant's weights (`weights::save`: checked, laid over the current ones, the meter
+/// turned on) and queues the scoring of its open records under them (`backfill`: the first
+/// time, records that were never scored), in the caller's transaction; returns all weights.
+pub async fn set_weights(
+    conn: &impl ConnectionTrait,
+    d: crate::Dialect,
+    tenant_id: &str,
+    given: &[Weight],
+) -> Result<Vec<Weight>> {
+    let weights = weights::save(conn, d, tenant_id, given).await?;
+    backfill::queue(conn, d, tenant_id, None).await?;
+    Ok(weights)
+}
+
 /// The pipeline records whose score record change `event` of the tenant `meta` describes may
 /// move (none unless the tenant turned the meter on): the record itself when it is a pipeline record, and the pipeline records an activity
 /// links to (before and after the change) when it is an activity.

@@ -8,7 +8,6 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::models::confidence_weight;
-use crate::runtime::meta::TenantMeta;
 use crate::runtime::time;
 use crate::{Error, FieldError, Result};
 
@@ -147,11 +146,6 @@ pub async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<We
     Ok(stored(conn, tenant_id).await?.unwrap_or_else(seed))
 }
 
-/// The weights a tenant's definitions hold (`None` from `stored`: the seed's).
-pub fn of(meta: &TenantMeta) -> Vec<Weight> {
-    meta.confidence.as_deref().cloned().unwrap_or_else(seed)
-}
-
 /// Checks weights as given (`weights[i].field` names a bad one): each signal once, a weight
 /// for a weighted signal, an effect within −100..100 (the base 0..100), a threshold ≥ 0.
 pub fn validate(given: &[Weight]) -> Result<()> {
@@ -183,8 +177,8 @@ pub fn validate(given: &[Weight]) -> Result<()> {
 
 /// Sets the given weights (checked first) over the tenant's current ones, in the caller's
 /// transaction, turning the meter on (the metadata version is bumped, so every instance marks
-/// the pipeline and activity entities `scored`) and queueing the scoring of the tenant's open
-/// records under them (`backfill`); returns the tenant's weights after.
+/// the pipeline and activity entities `scored`); returns the tenant's weights after. What
+/// callers use is `super::set_weights`, which also rescores the open records.
 pub async fn save(
     conn: &impl ConnectionTrait,
     d: crate::Dialect,
@@ -201,8 +195,6 @@ pub async fn save(
     };
     confidence_weight::Entity::insert(row).exec_without_returning(conn).await?;
     crate::runtime::signals::metadata_changed(conn, d, tenant_id).await?;
-    // The open records are scored under the new weights (the first time: at all).
-    super::backfill::queue(conn, d, tenant_id, None).await?;
     Ok(weights)
 }
 
