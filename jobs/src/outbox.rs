@@ -240,7 +240,8 @@ impl Dispatcher {
             | OutboxEvent::ExportQueued(_)
             | OutboxEvent::SearchBuild(_)
             | OutboxEvent::ImportQueued(_)
-            | OutboxEvent::StockBelowReorder(_) => return Ok(()),
+            | OutboxEvent::StockBelowReorder(_)
+            | OutboxEvent::ConfidenceBackfill(_) => return Ok(()),
         };
         self.bus.publish(news);
         Ok(())

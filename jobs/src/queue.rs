@@ -64,11 +64,18 @@ pub enum Job {
     /// Score a pipeline record's confidence again: the record or an activity about it changed
     /// (`handlers::confidence`).
     RefreshConfidence { tenant_id: String, record_id: String },
+    /// Score a page of a tenant's open pipeline records, from cursor `after`, and queue the
+    /// next: the tenant set its confidence weights (`handlers::confidence`).
+    BackfillConfidence {
+        tenant_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
 }
 
 impl Job {
     /// Every kind of job, as the queue stores it (`kind` in the job's JSON) and metrics label it.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "send_email",
         "record_changed",
         "run_workflow",
@@ -81,6 +88,7 @@ impl Job {
         "refresh_memory",
         "stock_below_reorder",
         "refresh_confidence",
+        "backfill_confidence",
     ];
 
     /// This job's kind (one of `KINDS`).
@@ -98,6 +106,7 @@ impl Job {
             Job::RefreshMemory { .. } => Self::KINDS[9],
             Job::StockBelowReorder { .. } => Self::KINDS[10],
             Job::RefreshConfidence { .. } => Self::KINDS[11],
+            Job::BackfillConfidence { .. } => Self::KINDS[12],
         }
     }
 }

@@ -98,6 +98,7 @@ fn job_of(
         OutboxEvent::EmailQueued(e) => Job::SendEmail { tenant_id, email_id: e.email_id.clone() },
         OutboxEvent::ExportQueued(e) => Job::RunExport { tenant_id, export_id: e.export_id.clone() },
         OutboxEvent::ImportQueued(e) => Job::RunImport { tenant_id, import_id: e.import_id.clone() },
+        OutboxEvent::ConfidenceBackfill(b) => Job::BackfillConfidence { tenant_id, after: b.after.clone() },
         OutboxEvent::StockBelowReorder(alert) => {
             Job::StockBelowReorder { tenant_id, trigger_key: format!("event:{id}"), alert: alert.clone() }
         }

@@ -86,5 +86,6 @@ async fn run_job(job: Job, ctx: &JobContext) -> Result<(), JobError> {
         Job::RefreshConfidence { tenant_id, record_id } => {
             confidence::refresh(ctx, &tenant_id, &record_id).await
         }
+        Job::BackfillConfidence { tenant_id, after } => confidence::backfill(ctx, &tenant_id, after).await,
     }
 }

@@ -67,12 +67,12 @@ pub(crate) fn score_is(n: i64) -> impl Fn(&Value) -> bool {
 }
 
 /// The factor of `signal`, if the score has one.
-fn factor<'a>(c: &'a Value, signal: &str) -> Option<&'a Value> {
+pub(crate) fn factor<'a>(c: &'a Value, signal: &str) -> Option<&'a Value> {
     c["factors"].as_array()?.iter().find(|f| f["signal"] == signal)
 }
 
 /// The factors' effects add up to the score.
-fn explained(c: &Value) {
+pub(crate) fn explained(c: &Value) {
     let sum: i64 = c["factors"]
         .as_array()
         .expect("factors")

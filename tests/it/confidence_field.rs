@@ -2,7 +2,7 @@
 //! field), on the tenant whose pipeline is `opportunity` (`confidence`'s tenant): absent from
 //! the schema while the meter is off, there (and in no input, filter or order) once it is on;
 //! the same score, factors and version as the root `confidence(entity, id)`, null for a record
-//! not scored yet; a page of scored records shows each its own, and their scores cost one
+//! not scored (closed before the meter went on); a page of scored records shows each its own, and their scores cost one
 //! statement for the whole page (`x-sql-statements`, as `round_trips` counts); a tenant's own
 //! field called `confidence` keeps its name.
 
@@ -57,13 +57,14 @@ async fn the_field_comes_with_the_meter_and_shows_the_root_score() {
     );
     t.request(SCORED, json!({"n": 5})).await.expect_code("BAD_REQUEST");
 
-    // A record made while the meter is off, its creation relayed (its webhook delivered)
-    // before the meter goes on: no score is queued for it.
+    // A record closed (won) while the meter is off, its creation relayed (its webhook
+    // delivered) before the meter goes on: no score is queued for it, and turning the meter on
+    // scores open records only (the backfill), so it stays unscored.
     let (url, got) = receiver(vec![200]).await;
     let hook = "mutation($i: WebhookInput!) { createWebhook(input: $i) { secret } }";
     t.data(hook, json!({"i": {"url": url, "events": ["opportunity.created"]}})).await;
     let before =
-        str_of(&t.create(&opportunities, json!({"title": "Before", "phase": "Discover"}), "").await["id"]);
+        str_of(&t.create(&opportunities, json!({"title": "Before", "phase": "Won"}), "").await["id"]);
     wait_requests(&got, 1).await;
     turn_on(&t).await;
 
@@ -86,7 +87,7 @@ async fn the_field_comes_with_the_meter_and_shows_the_root_score() {
     confidence_when(&t, &after, score_is(50)).await;
     let page = by_id(&t.data(SCORED, json!({"n": 10})).await);
     let shown = |id: &str| page.iter().find(|(i, _)| i == id).map(|(_, c)| c.clone()).expect("on the page");
-    assert_eq!(shown(&before), Value::Null, "not scored yet");
+    assert_eq!(shown(&before), Value::Null, "a closed record is not scored");
     assert_eq!(t.data(CONFIDENCE, json!({"id": before})).await["confidence"], Value::Null);
     assert_eq!(shown(&after), root_score(&t, &after).await);
     let one = t.get(&opportunities, &after, "confidence { score stage outcome computedAt }").await;

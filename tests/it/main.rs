@@ -23,6 +23,7 @@ mod clock;
 mod compiled;
 mod confidence;
 mod confidence_emails;
+mod confidence_engine;
 mod confidence_field;
 mod crm_roles;
 mod customer_memory;

@@ -2,8 +2,8 @@
 //! read back into plain data, then every formula resolved and checked against the whole set.
 //! It lives apart from `meta` because it reads the computed-field engines (`formula`,
 //! `rollup_fields`), which themselves read the definitions: `meta` stays the plain data they
-//! all share. The CRM roles (`crm_roles`) and the Daily Focus rules (`focus_rules`) are read
-//! with them.
+//! all share. The CRM roles (`crm_roles`), the Daily Focus rules (`focus_rules`) and the Deal
+//! Confidence weights are read with them.
 
 use std::sync::Arc;
 
@@ -84,12 +84,12 @@ impl TenantMeta {
         }
         let crm = crm_roles(conn, tenant_id).await?;
         let focus = focus_rules(conn, tenant_id).await?;
-        let confidence = crate::features::confidence::weights::is_on(conn, tenant_id).await?;
+        let confidence = crate::features::confidence::weights::stored(conn, tenant_id).await?;
         Ok(TenantMeta::new(t.id, t.metadata_version, defs)
             .in_zone(&t.time_zone)
             .with_crm(Arc::new(crm))
             .with_focus(Arc::new(focus))
-            .with_confidence(confidence))
+            .with_confidence(confidence.map(Arc::new)))
     }
 }
 

@@ -15,6 +15,7 @@ use super::lifecycle::def::Lifecycle;
 use super::rollup_fields::def::{self as rollup, Rollup};
 use super::slot::Slot;
 use super::stock::def::StockConfig;
+use crate::features::confidence::weights::Weight;
 use crate::{Error, Result};
 
 /// Value constraints of a field (`validation` JSON of FieldInput).
@@ -190,6 +191,9 @@ pub struct TenantMeta {
     pub crm: Arc<CrmRoles>,
     /// The Daily Focus rules, by position (loaded with the definitions).
     pub focus: Arc<Vec<FocusRule>>,
+    /// The Deal Confidence weights the tenant set (over the seed's), loaded with the
+    /// definitions; `None`: the meter is off (`with_confidence`).
+    pub confidence: Option<Arc<Vec<Weight>>>,
     by_id: HashMap<String, usize>,
 }
 
@@ -203,6 +207,7 @@ impl TenantMeta {
             entities,
             crm: Arc::default(),
             focus: Arc::default(),
+            confidence: None,
             by_id,
         }
     }
@@ -219,16 +224,18 @@ impl TenantMeta {
         self
     }
 
-    /// The same metadata with the CRM's pipeline and activity entities marked `scored` when the
-    /// tenant has turned the Deal Confidence Meter on (`on`; after `with_crm`).
-    pub fn with_confidence(mut self, on: bool) -> Self {
+    /// The same metadata with the tenant's confidence weights (`None`: it never set any) and,
+    /// when it has them (the meter is on), the CRM's pipeline and activity entities marked
+    /// `scored` (after `with_crm`).
+    pub fn with_confidence(mut self, weights: Option<Arc<Vec<Weight>>>) -> Self {
         let parts = [Some(self.crm.pipeline.as_str()), self.crm.activity.as_deref()];
         for e in &mut self.entities {
-            let scored = on && parts.contains(&Some(e.name_singular.as_str()));
+            let scored = weights.is_some() && parts.contains(&Some(e.name_singular.as_str()));
             if e.scored != scored {
                 Arc::make_mut(e).scored = scored;
             }
         }
+        self.confidence = weights;
         self
     }
 
@@ -296,7 +303,8 @@ impl TenantMeta {
             .collect();
         let mut on = TenantMeta::new(self.tenant_id.clone(), self.version, entities)
             .with_crm(self.crm.clone())
-            .with_focus(self.focus.clone());
+            .with_focus(self.focus.clone())
+            .with_confidence(self.confidence.clone());
         on.time_zone = self.time_zone;
         on
     }

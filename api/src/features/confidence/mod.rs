@@ -59,7 +59,7 @@ async fn set_weights(c: &ResolverContext<'_>) -> Result<Vec<Weight>, ApiError> {
     let given: Vec<Weight> = serde_json::from_value(arg_json(c, "weights")?.unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(format!("weights: {e}")))?;
     let txn = state.db.begin_tenant_write(&p.tenant_id).await?;
-    let weights = confidence::weights::save(&txn, state.db.dialect, &p.tenant_id, &given).await?;
+    let weights = confidence::set_weights(&txn, state.db.dialect, &p.tenant_id, &given).await?;
     let entry = audit::Entry {
         action: "confidence_weights.set",
         object_type: "tenant",

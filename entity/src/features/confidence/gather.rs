@@ -2,9 +2,9 @@
 //! stage and amount), the activities about it — the records of the CRM's activity entity
 //! linked to it by a RELATION (a call, an email, a meeting: one whose SELECT says `Meeting`,
 //! scheduled when its first date is now or later) — and the average amount of the tenant's
-//! won records. The parts kept in the feature's tables (proposal views, the stage's start) are
-//! read in the writing transaction (`super::refresh_in`). An email sent about the record is a
-//! touch as an activity is (`super::touches`).
+//! won records (an aggregate: `AVG` in SQL). The parts kept in the feature's tables (proposal
+//! views, the stage's start) are read in the writing transaction (`super::refresh_in`). An
+//! email sent about the record is a touch as an activity is (`super::touches`).
 
 use std::sync::Arc;
 
@@ -12,23 +12,28 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::touches::Touch;
+use super::weights::{self, Weight};
 use crate::Db;
 use crate::Result;
+use crate::runtime::aggregate;
+use crate::runtime::figures::{Figure, Figures};
 use crate::runtime::filter::{Filter, Op, Target};
 use crate::runtime::meta::{EntityDef, FieldDef, FieldType, TenantMeta};
 use crate::runtime::record::Record;
 use crate::runtime::store::{ListArgs, Store};
 use crate::runtime::time;
 
-/// Activities read per record, and won records per average (the newest count most).
+/// Activities read per record (the newest count most).
 const READ_AT_MOST: u64 = 500;
 
 /// The SELECT value that makes an activity a meeting.
 const MEETING: &str = "meeting";
 
-/// The tenant's pipeline as the meter reads it: the entity, its stage SELECT, its amount.
+/// The tenant's pipeline as the meter reads it: the entity, its stage SELECT, its amount, and
+/// the weights it is scored under (held with the definitions).
 pub struct Pipeline {
     pub entity: Arc<EntityDef>,
+    pub weights: Vec<Weight>,
     pub stage: Option<FieldDef>,
     pub amount: Option<FieldDef>,
     pub won: Option<String>,
@@ -42,7 +47,15 @@ impl Pipeline {
         let entity = meta.entity_by_name(&roles.pipeline)?.clone();
         let stage = entity.field_by_key(&roles.stage_field).filter(|f| f.ty == FieldType::Select).cloned();
         let amount = entity.fields.iter().find(|f| f.ty == FieldType::Currency).cloned();
-        Some(Pipeline { entity, stage, amount, won: roles.won_value.clone(), lost: roles.lost_value.clone() })
+        Some(Pipeline {
+            entity,
+            // Held with the definitions; a tenant that never set any (the meter off) has the seed's.
+            weights: meta.confidence.as_deref().cloned().unwrap_or_else(weights::seed),
+            stage,
+            amount,
+            won: roles.won_value.clone(),
+            lost: roles.lost_value.clone(),
+        })
     }
 
     /// The record's stage.
@@ -103,6 +116,31 @@ async fn linked(store: &Store<'_>, entity: &EntityDef, field: &FieldDef, value: 
     Ok(store.list(entity, &args, READ_AT_MOST).await?.records)
 }
 
+/// The average amount of the tenant's live won records (`None`: none won, or no stage, won
+/// value or amount), one aggregate statement under the store's tenant scope (`AVG` in SQL over
+/// every won record, however many).
+async fn won_average(db: &Db, meta: &TenantMeta, pipeline: &Pipeline) -> Result<Option<f64>> {
+    let (Some(stage), Some(won), Some(amount)) = (&pipeline.stage, &pipeline.won, &pipeline.amount) else {
+        return Ok(None);
+    };
+    let filter = Filter::Cond(Target::Field(Box::new(stage.clone())), Op::Eq(Value::from(won.as_str())));
+    let mut figures = Figures::default();
+    figures.ask(Figure::Avg, &amount.graphql_name);
+    let rows = aggregate::aggregate(
+        db,
+        &meta.tenant_id,
+        &pipeline.entity,
+        Some(&filter),
+        &[],
+        (None, None),
+        &figures,
+    )
+    .await?;
+    let avg = rows.first().and_then(|r| r.avg.get(&amount.graphql_name));
+    // CURRENCY averages come back as exact decimal text, NUMBER ones as numbers.
+    Ok(avg.and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok())))
+}
+
 /// Reads record `record_id` of the pipeline and its activities (`None`: no such live record).
 pub async fn gather(
     db: &Db,
@@ -129,17 +167,7 @@ pub async fn gather(
     }
     let (last_touch, last_touch_by) =
         super::touches::newest(db, &meta.tenant_id, record_id, last_touch, now).await?;
-    let won_average = match (&pipeline.stage, &pipeline.won, &pipeline.amount) {
-        (Some(stage), Some(won), Some(_)) => {
-            let amounts: Vec<f64> = linked(&store, &pipeline.entity, stage, won)
-                .await?
-                .iter()
-                .filter_map(|r| pipeline.amount_of(r))
-                .collect();
-            (!amounts.is_empty()).then(|| amounts.iter().sum::<f64>() / amounts.len() as f64)
-        }
-        _ => None,
-    };
+    let won_average = won_average(db, meta, pipeline).await?;
     Ok(Some(Gathered {
         stage: pipeline.stage_of(&record),
         amount: pipeline.amount_of(&record),

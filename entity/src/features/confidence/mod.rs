@@ -7,10 +7,12 @@
 //! written to the feature's own table, never to the record, so scoring fires no workflow,
 //! webhook or change event (and cannot loop).
 
+pub mod backfill;
 pub mod batch;
 pub mod calibration;
 pub mod gather;
 pub mod score;
+pub mod stage_history;
 pub mod touches;
 pub mod weights;
 
@@ -199,13 +201,16 @@ pub async fn refresh_in(
         return Ok(None);
     };
     take_turn(conn, tenant_id, record_id).await?;
-    let weights = weights::load(conn, tenant_id).await?;
     let prev = latest(conn, tenant_id, record_id).await?;
     let stage_since = match &prev {
         Some(p) if p.stage == g.stage => p.stage_since,
         // The stage changed since the last score: as of the record's last write.
         Some(_) => g.record.updated_at,
         None => g.record.created_at,
+    };
+    let stage_history = match g.stage.as_deref() {
+        Some(stage) => stage_history::read(conn, tenant_id, &pipeline.entity.id, stage).await?,
+        None => stage_history::StageHistory::default(),
     };
     let inputs = Inputs {
         created_at: g.record.created_at,
@@ -215,10 +220,11 @@ pub async fn refresh_in(
         proposal_views: proposal_views(conn, tenant_id, record_id, now).await?,
         stage: g.stage.clone(),
         stage_since,
+        stage_history,
         amount: g.amount,
         won_average: g.won_average,
     };
-    let (score, factors) = score::score(&weights, &inputs, now);
+    let (score, factors) = score::score(&pipeline.weights, &inputs, now);
     let outcome = pipeline.outcome(g.stage.as_deref());
     let factors_json = serde_json::to_value(&factors)?;
     let version = match &prev {
@@ -312,6 +318,20 @@ pub async fn due(
 /// meter on: only then is its pipeline marked).
 pub fn scored_pipeline(meta: &TenantMeta) -> Option<&Arc<EntityDef>> {
     meta.entity_by_name(&meta.crm.pipeline).filter(|p| p.scored)
+}
+
+/// Sets the tenant's weights (`weights::save`: checked, laid over the current ones, the meter
+/// turned on) and queues the scoring of its open records under them (`backfill`: the first
+/// time, records that were never scored), in the caller's transaction; returns all weights.
+pub async fn set_weights(
+    conn: &impl ConnectionTrait,
+    d: crate::Dialect,
+    tenant_id: &str,
+    given: &[Weight],
+) -> Result<Vec<Weight>> {
+    let weights = weights::save(conn, d, tenant_id, given).await?;
+    backfill::queue(conn, d, tenant_id, None).await?;
+    Ok(weights)
 }
 
 /// The pipeline records whose score record change `event` of the tenant `meta` describes may

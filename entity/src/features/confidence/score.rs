@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::stage_history::{MIN_SAMPLES, StageHistory};
 use super::touches::Touch;
 use super::weights::{Signal, Weight};
 
@@ -22,6 +23,8 @@ pub struct Inputs {
     pub proposal_views: usize,
     pub stage: Option<String>,
     pub stage_since: DateTime<Utc>,
+    /// How long the tenant's records stayed in `stage` (`STAGE_AGE` compares with its median).
+    pub stage_history: StageHistory,
     pub amount: Option<f64>,
     /// The average amount of the tenant's won records (none won: `None`).
     pub won_average: Option<f64>,
@@ -38,6 +41,17 @@ pub struct Factor {
 /// Whole days (rounded down) from `from` to `to`.
 fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_seconds() as f64 / 86_400.0
+}
+
+/// A length of time in its largest whole unit (`41 days`, `3 hours`, `1 minute`, `12 seconds`).
+fn span(d: chrono::Duration) -> String {
+    let (n, unit) = match d {
+        d if d.num_days() >= 1 => (d.num_days(), "day"),
+        d if d.num_hours() >= 1 => (d.num_hours(), "hour"),
+        d if d.num_minutes() >= 1 => (d.num_minutes(), "minute"),
+        d => (d.num_seconds().max(0), "second"),
+    };
+    times(usize::try_from(n).unwrap_or(0), unit)
 }
 
 /// `n thing(s)`.
@@ -70,9 +84,25 @@ fn holds(w: &Weight, i: &Inputs, now: DateTime<Utc>) -> Option<String> {
             .then(|| format!("the proposal was viewed {}", times(i.proposal_views, "time"))),
         Signal::StageAge => {
             let stage = i.stage.as_deref()?;
-            let age = days(i.stage_since, now);
-            (age > w.threshold)
-                .then(|| format!("in stage {stage} for {} days (more than {})", age.floor(), w.threshold))
+            let age = now - i.stage_since;
+            match i.stage_history.usual() {
+                Some(median) => (age > median).then(|| {
+                    format!(
+                        "in {stage} for {}; this tenant's records leave it after {} (median of {})",
+                        span(age),
+                        span(median),
+                        i.stage_history.samples
+                    )
+                }),
+                None => (days(i.stage_since, now) > w.threshold).then(|| {
+                    format!(
+                        "in {stage} for {} (more than the threshold of {} days: {} of the tenant's records have left it, {MIN_SAMPLES} are needed to compare with its history)",
+                        span(age),
+                        w.threshold,
+                        i.stage_history.samples
+                    )
+                }),
+            }
         }
         Signal::AmountAboveWonAverage => {
             let (amount, average) = (i.amount?, i.won_average.filter(|a| *a > 0.0)?);
@@ -121,6 +151,7 @@ mod tests {
             proposal_views: 0,
             stage: Some("Proposal".into()),
             stage_since: now,
+            stage_history: StageHistory::default(),
             amount: None,
             won_average: None,
         }

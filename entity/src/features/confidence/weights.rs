@@ -1,7 +1,7 @@
 //! The confidence signals and a tenant's weights for them. A weight is a signal, the points it
 //! adds (or, negative, takes) when it holds, and the threshold that decides when it holds; the
 //! seed weights are `seed`. Stored per tenant as one JSON document (`confidence_weights`),
-//! whose presence turns the meter on (`is_on`); a tenant's stored weights override the seed
+//! whose presence turns the meter on (`stored`); a tenant's stored weights override the seed
 //! signal by signal.
 
 use sea_orm::{ConnectionTrait, EntityTrait};
@@ -25,7 +25,8 @@ pub enum Signal {
     MeetingScheduled,
     /// The proposal viewed at least `threshold` times.
     ProposalViewed,
-    /// In its current stage for more than `threshold` days.
+    /// In its current stage longer than the tenant's median stay in it (`stage_history`), or,
+    /// with too little history, for more than `threshold` days.
     StageAge,
     /// An amount above `threshold` times the average of the tenant's won records.
     AmountAboveWonAverage,
@@ -82,7 +83,9 @@ impl Signal {
             Signal::ProposalViewed => {
                 "The proposal viewed at least `threshold` times (`recordConfidenceSignal` with PROPOSAL_VIEWED)."
             }
-            Signal::StageAge => "In its current stage for more than `threshold` days.",
+            Signal::StageAge => {
+                "In its current stage for longer than this tenant's records usually stay in it (the median of the recent stays, once at least 5 records have left it), else for more than `threshold` days."
+            }
             Signal::AmountAboveWonAverage => {
                 "An amount (the pipeline's first CURRENCY field) above `threshold` times the average of the tenant's won records."
             }
@@ -122,18 +125,25 @@ fn merged(base: Vec<Weight>, over: &[Weight]) -> Vec<Weight> {
     base.into_iter().map(|w| over.iter().find(|o| o.signal == w.signal).copied().unwrap_or(w)).collect()
 }
 
+/// The weights the tenant set (merged over the seed), or `None` when it never set any (the
+/// meter is off). One SELECT: read with its definitions (`TenantMeta::confidence`), so that
+/// only such a tenant's pipeline and activity changes go to the job relay and rescoring reads
+/// no weights of its own.
+pub async fn stored(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Option<Vec<Weight>>> {
+    let Some(row) = confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await? else {
+        return Ok(None);
+    };
+    let set: Vec<Weight> = serde_json::from_value(row.weights).unwrap_or_else(|e| {
+        // A document this version cannot read counts as none set: the seed scores on.
+        tracing::warn!(tenant = %tenant_id, problem = %e, "stored confidence weights do not parse");
+        Vec::new()
+    });
+    Ok(Some(merged(seed(), &set)))
+}
+
 /// The tenant's weights: the seed, with what the tenant set over it.
 pub async fn load(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<Vec<Weight>> {
-    let row = confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?;
-    let stored: Vec<Weight> = match row {
-        Some(r) => serde_json::from_value(r.weights).unwrap_or_else(|e| {
-            // A document this version cannot read counts as none: the seed scores on.
-            tracing::warn!(tenant = %tenant_id, problem = %e, "stored confidence weights do not parse");
-            Vec::new()
-        }),
-        None => Vec::new(),
-    };
-    Ok(merged(seed(), &stored))
+    Ok(stored(conn, tenant_id).await?.unwrap_or_else(seed))
 }
 
 /// Checks weights as given (`weights[i].field` names a bad one): each signal once, a weight
@@ -165,15 +175,10 @@ pub fn validate(given: &[Weight]) -> Result<()> {
     if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
 
-/// Whether the tenant turned the meter on (set its weights once): read with its definitions,
-/// so that only such a tenant's pipeline and activity changes go to the job relay.
-pub async fn is_on(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<bool> {
-    Ok(confidence_weight::Entity::find_by_id(tenant_id.to_owned()).one(conn).await?.is_some())
-}
-
 /// Sets the given weights (checked first) over the tenant's current ones, in the caller's
 /// transaction, turning the meter on (the metadata version is bumped, so every instance marks
-/// the pipeline and activity entities `scored`); returns the tenant's weights after.
+/// the pipeline and activity entities `scored`); returns the tenant's weights after. What
+/// callers use is `super::set_weights`, which also rescores the open records.
 pub async fn save(
     conn: &impl ConnectionTrait,
     d: crate::Dialect,

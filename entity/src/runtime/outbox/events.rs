@@ -10,6 +10,7 @@ use super::{
     WorkflowManual, WorkflowResume,
 };
 use crate::features::approvals::flow::RequestChanged;
+use crate::features::confidence::backfill::BackfillQueued;
 use crate::features::emails::{EmailChanged, EmailSent};
 use crate::features::exports::jobs::{ExportChanged, ExportQueued};
 use crate::features::imports::{ImportChanged, ImportQueued};
@@ -22,7 +23,7 @@ use crate::runtime::stock::BelowReorder;
 use crate::{Error, Result};
 
 /// The topics the job relay claims: the others are news for subscribers only.
-pub const WORK_TOPICS: [&str; 11] = [
+pub const WORK_TOPICS: [&str; 12] = [
     ChangeEvent::TOPIC,
     EmailQueued::TOPIC,
     EmailSent::TOPIC,
@@ -34,6 +35,7 @@ pub const WORK_TOPICS: [&str; 11] = [
     SearchBuild::TOPIC,
     ImportQueued::TOPIC,
     BelowReorder::TOPIC,
+    BackfillQueued::TOPIC,
 ];
 
 /// One event of the outbox.
@@ -85,6 +87,9 @@ pub enum OutboxEvent {
     /// A stock balance fell below its item's reorder level: the item's `stock_below_reorder`
     /// workflows to run.
     StockBelowReorder(BelowReorder),
+    /// A tenant's open pipeline records to score (a page from a cursor): it set its confidence
+    /// weights.
+    ConfidenceBackfill(BackfillQueued),
 }
 
 impl OutboxEvent {
@@ -116,6 +121,7 @@ impl OutboxEvent {
             OutboxEvent::ImportQueued(e) => row(e),
             OutboxEvent::ImportChanged(e) => row(e),
             OutboxEvent::StockBelowReorder(e) => row(e),
+            OutboxEvent::ConfidenceBackfill(e) => row(e),
         }
     }
 
@@ -148,6 +154,7 @@ impl OutboxEvent {
             ImportQueued::TOPIC => OutboxEvent::ImportQueued(of(payload)?),
             ImportChanged::TOPIC => OutboxEvent::ImportChanged(of(payload)?),
             BelowReorder::TOPIC => OutboxEvent::StockBelowReorder(of(payload)?),
+            BackfillQueued::TOPIC => OutboxEvent::ConfidenceBackfill(of(payload)?),
             _ => return Ok(None),
         }))
     }
@@ -226,6 +233,10 @@ mod tests {
             (
                 OutboxEvent::ImportQueued(ImportQueued { import_id: "i".into() }),
                 serde_json::json!({"importId": "i"}),
+            ),
+            (
+                OutboxEvent::ConfidenceBackfill(BackfillQueued { after: Some("c".into()) }),
+                serde_json::json!({"after": "c"}),
             ),
             (
                 OutboxEvent::ImportChanged(ImportChanged {
