@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::confidence::{
-    CONFIDENCE, confidence_when, explained, factor, opportunity_tenant_off, opportunity_tenant, score_is,
+    CONFIDENCE, confidence_when, explained, factor, opportunity_tenant, opportunity_tenant_off, score_is,
 };
 use crate::harness::*;
 
@@ -64,6 +64,44 @@ async fn an_amount_is_compared_with_the_average_of_every_won_record() {
     );
     let c = confidence_when(&t, &small, score_is(50)).await;
     assert!(factor(&c, "AMOUNT_ABOVE_WON_AVERAGE").is_none(), "250 is not above 300: {c}");
+}
+
+/// A reader whose field rules hide the amount and the stage gets the same points, but no word
+/// of them: neither the root query nor the record's own field (nor its history) names the
+/// amount, the average or the stage.
+#[tokio::test]
+async fn a_score_tells_no_reader_what_their_field_rules_hide() {
+    let (t, opportunities, _) = opportunity_tenant().await;
+    t.create(&opportunities, json!({"title": "Won", "phase": "Won", "amount": "200.00"}), "").await;
+    let big = str_of(
+        &t.create(&opportunities, json!({"title": "Big", "phase": "Propose", "amount": "500.00"}), "").await
+            ["id"],
+    );
+    let full = confidence_when(&t, &big, score_is(45)).await;
+    t.create_role(
+        "blind",
+        json!({"opportunity": {"actions": ["read"], "fields": {"amount": "none", "phase": "none"}}}),
+    )
+    .await;
+    let blind = t.invite_auth("blind").await;
+    let seen = t.api.graphql(&blind, CONFIDENCE, json!({"id": big})).await.data()["confidence"].clone();
+    assert_eq!(seen["score"], full["score"], "the same points: {seen}");
+    assert_eq!((seen["stage"].clone(), seen["outcome"].clone()), (Value::Null, Value::Null), "{seen}");
+    let above = factor(&seen, "AMOUNT_ABOVE_WON_AVERAGE").expect("the factor stays");
+    assert_eq!(above["detail"], json!("the amount is well above the average won amount"));
+    explained(&seen);
+    let own = "query($id: ID!) { opportunity(id: $id) { confidence { stage factors { detail } } } }";
+    let via_record = t.api.graphql(&blind, own, json!({"id": big})).await.data()["opportunity"].clone();
+    let details = |factors: &Value| -> Vec<String> {
+        factors.as_array().expect("factors").iter().map(|f| str_of(&f["detail"])).collect()
+    };
+    for words in [details(&seen["factors"]), details(&via_record["confidence"]["factors"])].concat() {
+        assert!(!words.contains("500") && !words.contains("200") && !words.contains("Propose"), "{words}");
+    }
+    assert_eq!(via_record["confidence"]["stage"], Value::Null, "{via_record}");
+    // Their own schema hides the fields themselves, as it always did.
+    let amount = "query($id: ID!) { opportunity(id: $id) { amount } }";
+    t.api.graphql(&blind, amount, json!({"id": big})).await.expect_code("BAD_REQUEST");
 }
 
 #[tokio::test]

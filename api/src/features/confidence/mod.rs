@@ -13,6 +13,7 @@ mod types;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, ResolverContext, TypeRef};
 use entity::FieldError;
+use entity::features::confidence::reader::Hidden;
 use entity::features::confidence::{self, Pipeline, Weight, calibration, gather};
 use entity::runtime::audit;
 use entity::runtime::naming::confidence::{RECORD_FIELD, fields as f, types as t};
@@ -43,15 +44,22 @@ fn pipeline(c: &ResolverContext<'_>, name: &str) -> Result<Pipeline, ApiError> {
     })
 }
 
+/// What of the pipeline's fields the meter's words speak of the caller may not read
+/// (`reader::Hidden`), from their view of the pipeline entity.
+fn hidden(c: &ResolverContext<'_>, a: &EntityAccess) -> Result<Hidden, ApiError> {
+    Ok(Hidden::of(&a.full, &a.view, &ctx::access(c)?.meta.crm.stage_field))
+}
+
 async fn current(c: &ResolverContext<'_>) -> Result<Option<Shown>, ApiError> {
     let (state, p) = (ctx::state(c)?, ctx::principal(c)?);
     let (name, id) = (args::string(c, "entity")?, args::string(c, "id")?);
     pipeline(c, &name)?;
-    readable(c, &name, &id).await?;
+    let (a, _) = readable(c, &name, &id).await?;
+    let hidden = hidden(c, a)?;
     let score = state
         .in_tenant(&p.tenant_id, Txn::Read, async |txn| confidence::latest(txn, &p.tenant_id, &id).await)
         .await?;
-    Ok(score.map(|score| Shown { entity: name, score }))
+    Ok(score.map(|score| Shown::new(name, score, hidden)))
 }
 
 async fn set_weights(c: &ResolverContext<'_>) -> Result<Vec<Weight>, ApiError> {
@@ -100,7 +108,8 @@ async fn record_signal(c: &ResolverContext<'_>) -> Result<Option<Shown>, ApiErro
     confidence::record_view(&txn, &p.tenant_id, &pipeline.entity.id, &id, at.unwrap_or(now)).await?;
     let score = confidence::refresh_in(&txn, &p.tenant_id, &pipeline, gathered, &id, now).await?;
     txn.commit().await?;
-    Ok(score.map(|score| Shown { entity: name, score }))
+    let hidden = hidden(c, access)?;
+    Ok(score.map(|score| Shown::new(name, score, hidden)))
 }
 
 async fn calibrate(c: &ResolverContext<'_>) -> Result<Vec<calibration::Band>, ApiError> {
@@ -209,18 +218,21 @@ fn member_mutations() -> Vec<Field> {
 /// is then `scored`; turning it on bumps the metadata version, so the field appears on the next
 /// request). The scores of a page of records are read in one statement (`Loaders::confidence`).
 /// Reading it takes what reading the record takes, as for the root `confidence(entity, id)`:
-/// the record is already the caller's to read (row rules applied), and no field rule applies,
-/// the score being the server's, not one of the definition's fields.
+/// the record is already the caller's to read (row rules applied); the score is the server's,
+/// not one of the definition's fields, but its words leave out the stage and amount when the
+/// caller's field rules hide them (`reader::Hidden`).
 fn record_fields(access: &SchemaAccess, a: &EntityAccess) -> Vec<RecordField> {
     if !(a.full.scored && a.full.name_singular == access.meta.crm.pipeline) {
         return Vec::new();
     }
-    let field = Field::new(RECORD_FIELD, TypeRef::named(t::CONFIDENCE_SCORE), |c| {
+    let index = a.index;
+    let field = Field::new(RECORD_FIELD, TypeRef::named(t::CONFIDENCE_SCORE), move |c| {
         FieldFuture::new(async move {
             let id = parent::<Record>(&c)?.id.clone();
+            let hidden = hidden(&c, ctx::entity(&c, index)?)?;
             let score =
                 ctx::loaders(&c)?.confidence.try_load(id).await.map_err(load_error)?.map_err(loaded_error)?;
-            Ok(score.map(FieldValue::owned_any))
+            Ok(score.map(|s| FieldValue::owned_any(s.as_read(hidden))))
         })
     })
     .description(

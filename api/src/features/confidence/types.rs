@@ -8,6 +8,7 @@ use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Type, TypeRef,
 };
 use entity::features::confidence::calibration::Band;
+use entity::features::confidence::reader::Hidden;
 use entity::features::confidence::{self, Factor, Score, Signal, Weight};
 use entity::runtime::naming::confidence::types as t;
 use entity::runtime::naming::types as platform;
@@ -20,10 +21,18 @@ use crate::services::Txn;
 /// History entries shown when `history` is asked without `first`.
 const HISTORY: u64 = 10;
 
-/// A record's current score as a client sees it: the entity's name beside the stored score.
+/// A record's current score as a client sees it: the entity's name beside the stored score,
+/// its words as the caller may read them (`reader::Hidden`, applied to its history too).
 pub struct Shown {
     pub entity: String,
     pub score: Score,
+    hidden: Hidden,
+}
+
+impl Shown {
+    pub fn new(entity: String, score: Score, hidden: Hidden) -> Shown {
+        Shown { entity, score: score.as_read(hidden), hidden }
+    }
 }
 
 fn signal(x: Signal) -> Option<Value> {
@@ -124,7 +133,8 @@ pub fn types() -> Vec<Type> {
                 let versions = state
                     .in_tenant(&p.tenant_id, Txn::Read, async |txn| confidence::history(txn, &p.tenant_id, &record, first).await)
                     .await?;
-                Ok(Some(FieldValue::list(versions.into_iter().map(FieldValue::owned_any))))
+                let hidden = shown.hidden;
+                Ok(Some(FieldValue::list(versions.into_iter().map(|v| FieldValue::owned_any(v.as_read(hidden))))))
             })
         })
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description("How many versions, newest first (default 10, at most 100)."))

@@ -11,6 +11,7 @@ pub mod backfill;
 pub mod batch;
 pub mod calibration;
 pub mod gather;
+pub mod reader;
 pub mod score;
 pub mod stage_history;
 pub mod touches;
